@@ -1,0 +1,189 @@
+"""Regenerate tests/vectors/crypto.json (run by hand; the JSON is committed).
+
+Fixed inputs give full vectors for Argon2id, field sealing, private-key sealing and the
+stream format; HPKE is randomized, so its entries are decryption vectors. Where the
+Debian ``argon2`` command is installed, the raw Argon2id outputs are checked against it,
+an implementation independent of argon2-cffi's Python bindings.
+
+    .venv/bin/python tests/vectors/generate.py
+"""
+
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import uuid
+from pathlib import Path
+
+from sipadu.crypto import (
+    Argon2Params,
+    KeyContext,
+    PrivateKey,
+    Purpose,
+    Suite,
+    fingerprint,
+    wrap_key,
+)
+from sipadu.crypto.fields import _seal
+from sipadu.crypto.kdf import SecretRecord, argon2id, derive_keys, lookup_id
+from sipadu.crypto.keys import _PRIVATE_LEN, _seal_private_key
+from sipadu.crypto.padding import padme
+from sipadu.crypto.stream import EncryptingWriter
+
+
+def det(label: str, n: int) -> bytes:
+    """Deterministic test bytes: SHA-256 in counter mode over a label."""
+    out = b""
+    counter = 0
+    while len(out) < n:
+        out += hashlib.sha256(f"{label}/{counter}".encode()).digest()
+        counter += 1
+    return out[:n]
+
+
+def argon2_cli(secret: bytes, salt: bytes, p: Argon2Params) -> str | None:
+    if not shutil.which("argon2"):
+        return None
+    mem_log2 = p.memory_kib.bit_length() - 1
+    assert 1 << mem_log2 == p.memory_kib
+    result = subprocess.run(
+        [
+            "argon2",
+            salt.decode(),
+            "-id",
+            "-t",
+            str(p.time_cost),
+            "-m",
+            str(mem_log2),
+            "-p",
+            str(p.parallelism),
+            "-l",
+            "32",
+            "-r",
+        ],
+        input=secret,
+        capture_output=True,
+        check=True,
+    )
+    return result.stdout.decode().strip()
+
+
+def main() -> None:
+    vectors: dict[str, list] = {}
+
+    vectors["argon2id"] = []
+    for name, params in [("rfc9106-second", Argon2Params()), ("cheap", Argon2Params(1, 256, 1))]:
+        secret, salt = b"kata sandi rahasia", b"sipadu-salt-0001"
+        raw = argon2id(secret, salt, params)
+        cli = argon2_cli(secret, salt, params)
+        assert cli is None or cli == raw.hex(), (cli, raw.hex())
+        keys = derive_keys(secret, salt, params)
+        vectors["argon2id"].append(
+            {
+                "name": name,
+                "secret": secret.hex(),
+                "salt": salt.hex(),
+                "time_cost": params.time_cost,
+                "memory_kib": params.memory_kib,
+                "parallelism": params.parallelism,
+                "argon2id": raw.hex(),
+                "verifier": keys.verifier.hex(),
+                "kek": keys.kek.hex(),
+                "record": SecretRecord(params, salt, keys.verifier).to_bytes().hex(),
+                "checked_against_argon2_cli": cli is not None,
+            }
+        )
+
+    params = Argon2Params(1, 256, 1)
+    code, salt = b"4820193756120384", b"instance-salt-01"
+    vectors["lookup_id"] = [
+        {
+            "secret": code.hex(),
+            "salt": salt.hex(),
+            "time_cost": 1,
+            "memory_kib": 256,
+            "parallelism": 1,
+            "lookup_id": lookup_id(code, salt, params).hex(),
+        }
+    ]
+
+    report = uuid.UUID("1f0c2d3e-4b5a-4c6d-8e7f-9a0b1c2d3e4f")
+    vectors["hpke_unwrap"] = []
+    vectors["private_key_seal"] = []
+    for suite in Suite:
+        raw = det(f"private/{suite.name}", _PRIVATE_LEN[suite])
+        private = PrivateKey(suite, raw)
+        key = det(f"case-key/{suite.name}", 32)
+        for purpose, epoch in [(Purpose.CASE, 0), (Purpose.IDENTITY, 3)]:
+            context = KeyContext(report, purpose, epoch)
+            vectors["hpke_unwrap"].append(
+                {
+                    "suite": suite.name,
+                    "private": raw.hex(),
+                    "public": private.public_key().to_bytes().hex(),
+                    "fingerprint": fingerprint(private.public_key()),
+                    "report_id": str(report),
+                    "purpose": purpose.value,
+                    "epoch": epoch,
+                    "key": key.hex(),
+                    "wrapped": wrap_key(key, private.public_key(), context).hex(),
+                }
+            )
+        kek, nonce = det("kek", 32), det(f"nonce/{suite.name}", 12)
+        vectors["private_key_seal"].append(
+            {
+                "suite": suite.name,
+                "private": raw.hex(),
+                "kek": kek.hex(),
+                "nonce": nonce.hex(),
+                "owner": "staff/7d1e",
+                "purpose": "password",
+                "sealed": _seal_private_key(
+                    private, kek, nonce, owner="staff/7d1e", purpose="password"
+                ).hex(),
+            }
+        )
+
+    vectors["field"] = []
+    for field, plaintext in [
+        ("identity", b""),
+        ("title", b"Pungutan liar di kelurahan"),
+        ("what", det("long-text", 300)),
+    ]:
+        key, nonce = det("field-key", 32), det(f"field-nonce/{field}", 12)
+        vectors["field"].append(
+            {
+                "key": key.hex(),
+                "nonce": nonce.hex(),
+                "report_id": str(report),
+                "field": field,
+                "plaintext": plaintext.hex(),
+                "sealed": _seal(key, nonce, plaintext, report_id=report, field=field).hex(),
+            }
+        )
+
+    vectors["stream"] = []
+    for size, chunk_size in [(0, 64), (1, 64), (64, 64), (200, 64), (1000, 256)]:
+        key, plaintext = det("file-key", 32), det(f"file/{size}", size)
+        sink = io.BytesIO()
+        with EncryptingWriter(sink, key, chunk_size) as writer:
+            writer.write(plaintext)
+        vectors["stream"].append(
+            {
+                "key": key.hex(),
+                "chunk_size": chunk_size,
+                "plaintext": plaintext.hex(),
+                "stream": sink.getvalue().hex(),
+            }
+        )
+
+    vectors["padme"] = [[n, padme(n)] for n in (0, 1, 2, 9, 100, 1000, 65536, 10**6, 10**9)]
+
+    out = Path(__file__).with_name("crypto.json")
+    out.write_text(json.dumps(vectors, indent=1) + "\n")
+    print(f"wrote {out}")
+
+
+if __name__ == "__main__":
+    main()
