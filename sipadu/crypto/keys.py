@@ -66,6 +66,7 @@ class PublicKey:
     __slots__ = ("_hpke", "raw", "suite")
 
     def __init__(self, suite: Suite, raw: bytes) -> None:
+        suite = suite_of(suite)
         if len(raw) != _PUBLIC_LEN[suite]:
             raise CryptoError("public key has the wrong length for its suite")
         try:
@@ -110,6 +111,7 @@ class PrivateKey:
     __slots__ = ("_hpke", "_parts", "suite")
 
     def __init__(self, suite: Suite, raw: bytes) -> None:
+        suite = suite_of(suite)
         if len(raw) != _PRIVATE_LEN[suite]:
             raise CryptoError("private key has the wrong length for its suite")
         try:

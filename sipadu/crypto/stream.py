@@ -64,8 +64,13 @@ class EncryptingWriter:
     leaves a stream that fails to decrypt as truncated, never one that looks whole.
     """
 
-    def __init__(self, sink: Sink, key: bytes, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
+    def __init__(
+        self, sink: Sink, chunk_size: int = DEFAULT_CHUNK_SIZE, *, _key: bytes | None = None
+    ) -> None:
         _check_chunk_size(chunk_size)
+        # A fresh key for every file: the format's protection against chunks swapped
+        # between files rests on it. ``_key`` exists only for known-answer vectors.
+        key = new_key() if _key is None else _key
         self._sink = sink
         self._aead = aesgcm(key)
         self._key = key
@@ -142,7 +147,7 @@ class EncryptingWriter:
 
 def encrypting_writer(sink: Sink, chunk_size: int = DEFAULT_CHUNK_SIZE) -> EncryptingWriter:
     """Start a stream with a fresh random file key (``writer.key``)."""
-    return EncryptingWriter(sink, new_key(), chunk_size)
+    return EncryptingWriter(sink, chunk_size)
 
 
 class _Unpadder:

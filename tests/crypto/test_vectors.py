@@ -92,7 +92,7 @@ def test_field_vectors(v):
 def test_stream_vectors(v):
     key = h(v["key"])
     sink = io.BytesIO()
-    with EncryptingWriter(sink, key, v["chunk_size"]) as writer:
+    with EncryptingWriter(sink, v["chunk_size"], _key=key) as writer:
         writer.write(h(v["plaintext"]))
     assert sink.getvalue().hex() == v["stream"]
     assert b"".join(decrypt_stream(io.BytesIO(h(v["stream"])), key)).hex() == v["plaintext"]

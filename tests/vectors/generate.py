@@ -167,7 +167,7 @@ def main() -> None:
     for size, chunk_size in [(0, 64), (1, 64), (64, 64), (200, 64), (1000, 256)]:
         key, plaintext = det("file-key", 32), det(f"file/{size}", size)
         sink = io.BytesIO()
-        with EncryptingWriter(sink, key, chunk_size) as writer:
+        with EncryptingWriter(sink, chunk_size, _key=key) as writer:
             writer.write(plaintext)
         vectors["stream"].append(
             {
