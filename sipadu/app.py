@@ -1,0 +1,69 @@
+"""The application factory: one package, two WSGI applications that share nothing at
+run time — no cookie name, no session key, no route."""
+
+import logging
+from enum import StrEnum
+
+from flask import Flask
+from flask_wtf.csrf import CSRFProtect
+
+from sipadu import errors
+from sipadu.config import Config, from_environ
+from sipadu.i18n import init_i18n
+from sipadu.instance import generate_missing, load_secret
+from sipadu.security import Anonymizer, harden_process, install_headers, make_limiter
+from sipadu.web import init_db
+
+
+class Portal(StrEnum):
+    REPORTER = "reporter"
+    STAFF = "staff"
+
+
+def create_app(portal: str = "reporter", config: Config | None = None) -> Flask:
+    portal = Portal(portal)
+    config = config or from_environ()
+    harden_process()
+    if not config.production:
+        generate_missing(config)
+
+    app = Flask(__name__, instance_path=str(config.instance_path))
+    app.config.update(
+        SECRET_KEY=load_secret(config, f"{portal}_session_key"),
+        SESSION_COOKIE_NAME=_cookie_name(portal, config),
+        SESSION_COOKIE_SECURE=config.production,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Strict",
+        SESSION_COOKIE_PATH="/",
+        MAX_CONTENT_LENGTH=config.max_request_bytes,
+        # Referrer-Policy: no-referrer means no Referer to check; SameSite=Strict and
+        # the token protect instead. No time limit: a reporter may take hours to write.
+        WTF_CSRF_SSL_STRICT=False,
+        WTF_CSRF_TIME_LIMIT=None,
+        SIPADU_PORTAL=portal.value,
+    )
+    app.extensions["sipadu.config"] = config
+    init_db(app, config)
+    init_i18n(app)
+    CSRFProtect(app)
+    install_headers(app, production=config.production)
+    app.extensions["sipadu.limiter"] = make_limiter(app, config.redis_url, prefix=portal.value)
+    errors.register(app)
+    if portal is Portal.REPORTER:
+        from sipadu.reporter import bp
+
+        app.register_blueprint(bp)
+        app.wsgi_app = Anonymizer(app.wsgi_app)  # type: ignore[method-assign]
+    else:
+        from sipadu.investigator import bp
+
+        app.register_blueprint(bp)
+    # Werkzeug's development server logs every request with the client address.
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    return app
+
+
+def _cookie_name(portal: Portal, config: Config) -> str:
+    # __Host- makes the browser refuse the cookie unless Secure, host-only and Path=/.
+    name = f"sipadu_{portal.value}"
+    return f"__Host-{name}" if config.production else name

@@ -1,0 +1,184 @@
+"""Configuration: one pure function from an environment mapping to a frozen ``Config``.
+
+``load_config(env)`` is the only place that interprets ``SIPADU_*`` variables, and
+``from_environ()`` the only place in SIPADU that reads ``os.environ``. Tests build
+configs from plain dicts. Secrets given here (hex) override those generated into the
+instance folder (see :mod:`sipadu.secrets`), so several hosts can share one set.
+"""
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import TypeVar
+
+from sipadu.crypto import Argon2Params, CryptoError
+
+MIB = 1024 * 1024
+E = TypeVar("E", bound=StrEnum)
+
+
+class ConfigError(Exception):
+    """The configuration is invalid or unsafe; the message says which variable and why."""
+
+
+class Environment(StrEnum):
+    PRODUCTION = "production"
+    DEVELOPMENT = "development"
+
+
+class DatePrecision(StrEnum):
+    """How reporter-side dates are coarsened before they are stored (G2)."""
+
+    DAY = "day"
+    WEEK = "week"
+    MONTH = "month"
+
+
+class DayCount(StrEnum):
+    """How deadlines count days: every day, or Indonesian working days."""
+
+    CALENDAR = "calendar"
+    WORKING = "working"
+
+
+@dataclass(frozen=True)
+class SecretOverrides:
+    """Secrets given through configuration (bytes), or None to use the instance folder."""
+
+    reporter_session_key: bytes | None = None
+    staff_session_key: bytes | None = None
+    lookup_salt: bytes | None = None
+    audit_signing_key: bytes | None = None
+
+    def __repr__(self) -> str:
+        given = [name for name, value in vars(self).items() if value is not None]
+        return f"SecretOverrides(given={given})"
+
+
+@dataclass(frozen=True)
+class Config:
+    env: Environment = Environment.PRODUCTION
+    instance_path: Path = Path("instance")
+    database_url: str = ""
+    redis_url: str | None = None
+    argon2: Argon2Params = field(default_factory=Argon2Params)
+    lookup_argon2: Argon2Params = field(default_factory=Argon2Params)
+    max_request_bytes: int = 500 * MIB
+    max_file_bytes: int = 500 * MIB
+    max_files: int = 20
+    image_strip_max_bytes: int = 20 * MIB
+    date_precision: DatePrecision = DatePrecision.DAY
+    ack_days: int = 7
+    feedback_days: int = 90
+    day_count: DayCount = DayCount.CALENDAR
+    reporter_bind: str = "127.0.0.1:5000"
+    staff_bind: str = "127.0.0.1:5001"
+    workers: int = 2
+    threads: int = 8
+    request_timeout_s: int = 3600
+    secrets: SecretOverrides = field(default_factory=SecretOverrides)
+
+    @property
+    def production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.instance_path / "sipadu.db"
+
+
+def _choice(env: Mapping[str, str], name: str, kind: type[E], default: E) -> E:
+    raw = env.get(name, default.value).strip().lower()
+    try:
+        return kind(raw)
+    except ValueError:
+        allowed = ", ".join(member.value for member in kind)
+        raise ConfigError(f"{name}={raw!r} is not one of: {allowed}") from None
+
+
+def _int(env: Mapping[str, str], name: str, default: int, minimum: int = 1) -> int:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not an integer") from None
+    if value < minimum:
+        raise ConfigError(f"{name} must be at least {minimum}")
+    return value
+
+
+def _argon2(env: Mapping[str, str], prefix: str) -> Argon2Params:
+    default = Argon2Params()
+    try:
+        return Argon2Params(
+            time_cost=_int(env, f"{prefix}_TIME_COST", default.time_cost),
+            memory_kib=_int(env, f"{prefix}_MEMORY_KIB", default.memory_kib),
+            parallelism=_int(env, f"{prefix}_PARALLELISM", default.parallelism),
+        )
+    except CryptoError as exc:
+        raise ConfigError(f"{prefix}_*: {exc}") from None
+
+
+def _secret(env: Mapping[str, str], name: str, length: int) -> bytes | None:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return None
+    try:
+        value = bytes.fromhex(raw)
+    except ValueError:
+        raise ConfigError(f"{name} must be hex") from None
+    if len(value) != length:
+        raise ConfigError(f"{name} must be {length} bytes ({2 * length} hex digits)")
+    return value
+
+
+def load_config(env: Mapping[str, str]) -> Config:
+    """Build and validate a :class:`Config` from ``SIPADU_*`` variables."""
+    environment = _choice(env, "SIPADU_ENV", Environment, Environment.PRODUCTION)
+    instance_path = Path(env.get("SIPADU_INSTANCE_PATH") or "instance").resolve()
+    database_url = env.get("SIPADU_DATABASE_URL") or f"sqlite:///{instance_path / 'sipadu.db'}"
+    config = Config(
+        env=environment,
+        instance_path=instance_path,
+        database_url=database_url,
+        redis_url=env.get("SIPADU_REDIS_URL") or None,
+        argon2=_argon2(env, "SIPADU_ARGON2"),
+        lookup_argon2=_argon2(env, "SIPADU_LOOKUP_ARGON2"),
+        max_request_bytes=_int(env, "SIPADU_MAX_REQUEST_MIB", 500) * MIB,
+        max_file_bytes=_int(env, "SIPADU_MAX_FILE_MIB", 500) * MIB,
+        max_files=_int(env, "SIPADU_MAX_FILES", 20),
+        image_strip_max_bytes=_int(env, "SIPADU_IMAGE_STRIP_MAX_MIB", 20) * MIB,
+        date_precision=_choice(env, "SIPADU_DATE_PRECISION", DatePrecision, DatePrecision.DAY),
+        ack_days=_int(env, "SIPADU_ACK_DAYS", 7),
+        feedback_days=_int(env, "SIPADU_FEEDBACK_DAYS", 90),
+        day_count=_choice(env, "SIPADU_DAY_COUNT", DayCount, DayCount.CALENDAR),
+        reporter_bind=env.get("SIPADU_REPORTER_BIND") or "127.0.0.1:5000",
+        staff_bind=env.get("SIPADU_STAFF_BIND") or "127.0.0.1:5001",
+        workers=_int(env, "SIPADU_WORKERS", 2),
+        threads=_int(env, "SIPADU_THREADS", 8),
+        request_timeout_s=_int(env, "SIPADU_REQUEST_TIMEOUT", 3600),
+        secrets=SecretOverrides(
+            reporter_session_key=_secret(env, "SIPADU_REPORTER_SESSION_KEY", 32),
+            staff_session_key=_secret(env, "SIPADU_STAFF_SESSION_KEY", 32),
+            lookup_salt=_secret(env, "SIPADU_LOOKUP_SALT", 16),
+            audit_signing_key=_secret(env, "SIPADU_AUDIT_SIGNING_KEY", 32),
+        ),
+    )
+    if config.max_file_bytes > config.max_request_bytes:
+        raise ConfigError("SIPADU_MAX_FILE_MIB cannot exceed SIPADU_MAX_REQUEST_MIB")
+    if config.feedback_days < config.ack_days:
+        raise ConfigError("SIPADU_FEEDBACK_DAYS cannot be shorter than SIPADU_ACK_DAYS")
+    if config.production and config.argon2.is_weaker_than(Argon2Params()):
+        raise ConfigError("production refuses Argon2 parameters below t=3, m=64 MiB, p=4")
+    if config.production and config.lookup_argon2.is_weaker_than(Argon2Params()):
+        raise ConfigError("production refuses lookup Argon2 parameters below t=3, m=64 MiB, p=4")
+    return config
+
+
+def from_environ() -> Config:
+    """The process environment's config: the one place SIPADU reads ``os.environ``."""
+    return load_config(os.environ)

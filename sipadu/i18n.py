@@ -1,0 +1,39 @@
+"""Language: Bahasa Indonesia first, English on request.
+
+The language is chosen by a ``lang`` query parameter that every generated URL carries
+on, never by a cookie (the reporter's only cookie holds random values) and never by
+``Accept-Language`` (Tor Browser reports ``en-US`` for everyone, and the header is
+dropped before the reporter app sees it). Default: ``id``.
+"""
+
+from flask import Flask, request
+from flask_babel import Babel
+
+LANGUAGES = {"id": "Bahasa Indonesia", "en": "English"}
+DEFAULT = "id"
+
+
+def current_language() -> str:
+    lang = request.args.get("lang", DEFAULT)
+    return lang if lang in LANGUAGES else DEFAULT
+
+
+def _keep_language(endpoint: str, values: dict) -> None:
+    lang = current_language()
+    if lang != DEFAULT and "lang" not in values and endpoint != "static":
+        values["lang"] = lang
+
+
+def localized(path: str) -> str:
+    """A same-site path that keeps the current language (for links built without
+    ``url_for``)."""
+    lang = current_language()
+    return path if lang == DEFAULT else f"{path}?lang={lang}"
+
+
+def init_i18n(app: Flask) -> None:
+    Babel(app, locale_selector=current_language, default_translation_directories="translations")
+    app.url_defaults(_keep_language)
+    app.jinja_env.globals.update(
+        languages=LANGUAGES, current_language=current_language, localized=localized
+    )

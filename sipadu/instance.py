@@ -1,0 +1,75 @@
+"""Instance secrets: generated into the instance folder, or given through config.
+
+A single host keeps its secrets as files in the instance folder (folder 0700, files
+0600), created by ``sipadu init`` (and on first start in development). Several hosts
+share them by setting ``SIPADU_*`` variables instead (see :mod:`sipadu.config`).
+Backups must include them: without the lookup salt no mailbox can be found again.
+
+Each portal loads only what it needs: the reporter app never reads the staff session
+key or the audit signing key.
+"""
+
+import os
+import stat
+from pathlib import Path
+
+from sipadu.config import Config, ConfigError
+
+# name -> (length in bytes, environment variable that overrides the file)
+SPECS: dict[str, tuple[int, str]] = {
+    "reporter_session_key": (32, "SIPADU_REPORTER_SESSION_KEY"),
+    "staff_session_key": (32, "SIPADU_STAFF_SESSION_KEY"),
+    "lookup_salt": (16, "SIPADU_LOOKUP_SALT"),
+    "audit_signing_key": (32, "SIPADU_AUDIT_SIGNING_KEY"),  # Ed25519 private seed
+}
+
+
+def secrets_dir(config: Config) -> Path:
+    return config.instance_path / "secrets"
+
+
+def ensure_instance(config: Config) -> None:
+    """Create the instance folder and its secrets folder, private to this OS user."""
+    for folder in (config.instance_path, secrets_dir(config)):
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        folder.chmod(0o700)
+
+
+def generate_missing(config: Config) -> list[str]:
+    """Write any secret that is neither configured nor on disk; return their names."""
+    ensure_instance(config)
+    created = []
+    for name, (length, _) in SPECS.items():
+        path = secrets_dir(config) / name
+        if getattr(config.secrets, name) is not None or path.exists():
+            continue
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(os.urandom(length).hex() + "\n")
+        created.append(name)
+    return created
+
+
+def load_secret(config: Config, name: str) -> bytes:
+    """The secret ``name`` from config, else from the instance folder.
+
+    Refuses a missing secret (in production nothing is generated behind the operator's
+    back: a new lookup salt would silently orphan every mailbox) and, in production, a
+    file other users can read.
+    """
+    length, variable = SPECS[name]
+    configured = getattr(config.secrets, name)
+    if configured is not None:
+        return configured
+    path = secrets_dir(config) / name
+    if not path.exists():
+        raise ConfigError(f"secret {name!r} is missing: run `sipadu init` or set {variable}")
+    if config.production and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigError(f"{path} is readable by other users: chmod 600 it")
+    try:
+        value = bytes.fromhex(path.read_text().strip())
+    except ValueError:
+        raise ConfigError(f"{path} is not hex") from None
+    if len(value) != length:
+        raise ConfigError(f"{path} must hold {length} bytes")
+    return value
