@@ -1,10 +1,24 @@
-# SIPADU: two commands. `make test` and (from the foundation issue on) `make run`.
+# SIPADU: two commands.  `make run` starts everything;  `make test` checks everything.
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-sipadu
+CATALOGS := $(wildcard sipadu/translations/*/LC_MESSAGES/messages.po)
+COMPILED := $(CATALOGS:.po=.mo)
+# make run: a development instance in ./instance with demo accounts (never production).
+RUN_ENV := SIPADU_ENV=development SIPADU_INSTANCE_PATH=$(CURDIR)/instance
 
-.PHONY: test lint bench vectors clean
+.PHONY: run test lint bench vectors translations clean
+
+run: $(STAMP) $(COMPILED)
+	@if [ ! -f instance/sipadu.db ]; then $(RUN_ENV) $(BIN)/sipadu init --demo; \
+	else echo "Existing instance; demo accounts:"; cat instance/demo-credentials.txt 2>/dev/null; \
+	$(RUN_ENV) $(BIN)/sipadu db upgrade; fi
+	$(RUN_ENV) $(BIN)/sipadu serve
+
+test: $(STAMP) $(COMPILED)
+	$(BIN)/ruff check .
+	$(BIN)/python -m pytest
 
 # Re-install when pyproject.toml changes; creates the venv if it is missing.
 $(STAMP): pyproject.toml
@@ -13,18 +27,24 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
 
-test: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/python -m pytest
+%.mo: %.po $(STAMP)
+	$(BIN)/pybabel compile -i $< -o $@
+
+# After changing user-facing text: extract, merge into every catalogue, translate, compile.
+translations: $(STAMP)
+	$(BIN)/pybabel extract --omit-header -F babel.cfg -o sipadu/translations/messages.pot .
+	$(BIN)/pybabel update --omit-header -w 100 -i sipadu/translations/messages.pot -d sipadu/translations
+	$(MAKE) $(COMPILED)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/crypto_stream.py
+	$(BIN)/python benchmarks/crypto_ops.py
 
 vectors: $(STAMP)
 	$(BIN)/python tests/vectors/generate.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis $(COMPILED)

@@ -226,3 +226,7 @@ def serve(portal: str) -> None:
         time.sleep(0.5)
     stop()
     sys.exit(max(abs(child.wait()) for child in children))
+
+
+if __name__ == "__main__":
+    main()

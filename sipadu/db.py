@@ -1,13 +1,16 @@
 """Engine and sessions.
 
 ``hide_parameters=True`` keeps bound values (ciphertext, lookup ids, usernames) out of
-every SQLAlchemy error message and log line. SQLite runs in WAL mode with foreign keys
+SQLAlchemy's own error messages. PostgreSQL's messages carry values too ("DETAIL: Key
+(lookup_id)=(…) already exists", or the whole failing row of a CHECK), so on
+PostgreSQL every driver error is reduced to its SQLSTATE and schema names before anyone
+can log it (:func:`_scrub_postgres_error`). SQLite runs in WAL mode with foreign keys
 enforced and a busy timeout, so the embedded default behaves like a real database
 under several gunicorn threads.
 """
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -22,7 +25,26 @@ def make_engine(url: str) -> Engine:
         # transaction starts when SQLAlchemy says (needed for the audit write lock).
         event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
         return engine
-    return create_engine(url, hide_parameters=True, pool_pre_ping=True)
+    engine = create_engine(url, hide_parameters=True, pool_pre_ping=True)
+    event.listen(engine, "handle_error", _scrub_postgres_error)
+    return engine
+
+
+def _scrub_postgres_error(context: ExceptionContext) -> None:
+    original = context.original_exception
+    diag = getattr(original, "diag", None)
+    names = {
+        "table": getattr(diag, "table_name", None),
+        "column": getattr(diag, "column_name", None),
+        "constraint": getattr(diag, "constraint_name", None),
+    }
+    where = ", ".join(f"{key} {value}" for key, value in names.items() if value)
+    scrubbed = f"SQLSTATE {getattr(original, 'sqlstate', None)}" + (f" ({where})" if where else "")
+    # The driver exception is also the __cause__ printed under any traceback: scrub both.
+    original.args = (scrubbed,)
+    if context.sqlalchemy_exception is not None:
+        kind = type(original)
+        context.sqlalchemy_exception.args = (f"({kind.__module__}.{kind.__name__}) {scrubbed}",)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:

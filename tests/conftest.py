@@ -1,17 +1,189 @@
-"""Shared fixtures. Argon2 is cheap here (config, not code, decides the cost); only the
-tests of the real parameters pay for them."""
+"""Shared fixtures.
+
+Databases: SQLite by default. With ``SIPADU_TEST_DATABASE_URL`` (PostgreSQL) and
+``SIPADU_TEST_REDIS_URL`` set, as the second half of ``.ci/run`` does, the same suite
+runs against them; if either is unreachable the run fails, it never skips. Each test
+module gets its own migrated database: a copy of a migrated SQLite file, or a
+PostgreSQL database cloned from a migrated template.
+
+Argon2 is cheap here (config decides the cost); only the tests of the real parameters
+pay for them.
+"""
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
+import redis
 from hypothesis import HealthCheck, settings
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
+from sipadu.config import Config, load_config
 from sipadu.crypto import Argon2Params
+from sipadu.migrate import upgrade
 
 settings.register_profile(
     "sipadu", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=60
 )
 settings.load_profile("sipadu")
 
+POSTGRES_URL = os.environ.get("SIPADU_TEST_DATABASE_URL") or None
+REDIS_URL = os.environ.get("SIPADU_TEST_REDIS_URL") or None
+CHEAP_ARGON2 = {"TIME_COST": "1", "MEMORY_KIB": "256", "PARALLELISM": "1"}
+
 
 @pytest.fixture
 def cheap_argon2() -> Argon2Params:
     return Argon2Params(time_cost=1, memory_kib=256, parallelism=1)
+
+
+class Postgres:
+    """Creates and drops throw-away databases next to the configured one."""
+
+    def __init__(self, url: str) -> None:
+        self.url = make_url(url)
+        self.admin = create_engine(self.url, isolation_level="AUTOCOMMIT")
+
+    def url_for(self, name: str) -> str:
+        return self.url.set(database=name).render_as_string(hide_password=False)
+
+    def create(self, template: str | None = None) -> str:
+        name = f"sipadu_t_{uuid.uuid4().hex[:12]}"
+        clause = f' TEMPLATE "{template}"' if template else ' TEMPLATE "template0"'
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"{clause}'))
+        return name
+
+    def drop(self, name: str) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[Postgres | None]:
+    if POSTGRES_URL is None:
+        yield None
+        return
+    server = Postgres(POSTGRES_URL)
+    try:
+        with server.admin.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except Exception as exc:  # noqa: BLE001 — report any connection failure as a hard error
+        pytest.fail(f"SIPADU_TEST_DATABASE_URL is set but unreachable: {exc}", pytrace=False)
+    yield server
+    server.admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str | None:
+    if REDIS_URL is None:
+        return None
+    try:
+        redis.Redis.from_url(REDIS_URL, socket_connect_timeout=3).ping()
+    except redis.RedisError as exc:
+        pytest.fail(f"SIPADU_TEST_REDIS_URL is set but unreachable: {exc}", pytrace=False)
+    return REDIS_URL
+
+
+@pytest.fixture(scope="session")
+def migrated_template(postgres, tmp_path_factory) -> Iterator[str]:
+    """A migrated database to copy from: a SQLite file path or a PostgreSQL db name."""
+    if postgres is None:
+        path = tmp_path_factory.mktemp("template") / "template.db"
+        upgrade(f"sqlite:///{path}")
+        yield str(path)
+        return
+    name = postgres.create()
+    upgrade(postgres.url_for(name))
+    yield name
+    postgres.drop(name)
+
+
+@pytest.fixture(scope="module")
+def database_url(postgres, migrated_template, tmp_path_factory) -> Iterator[str]:
+    """This module's own migrated database."""
+    if postgres is None:
+        path = tmp_path_factory.mktemp("db") / "sipadu.db"
+        shutil.copyfile(migrated_template, path)
+        yield f"sqlite:///{path}"
+        return
+    name = postgres.create(template=migrated_template)
+    yield postgres.url_for(name)
+    postgres.drop(name)
+
+
+@pytest.fixture
+def empty_database_url(postgres, tmp_path) -> Iterator[str]:
+    """A database with no tables, for migration tests."""
+    if postgres is None:
+        yield f"sqlite:///{tmp_path / 'empty.db'}"
+        return
+    name = postgres.create()
+    yield postgres.url_for(name)
+    postgres.drop(name)
+
+
+def config_env(instance: Path, database_url: str, redis_url: str | None, **extra: str) -> dict:
+    env = {
+        "SIPADU_ENV": "development",
+        "SIPADU_INSTANCE_PATH": str(instance),
+        "SIPADU_DATABASE_URL": database_url,
+        **{f"SIPADU_ARGON2_{k}": v for k, v in CHEAP_ARGON2.items()},
+        **{f"SIPADU_LOOKUP_ARGON2_{k}": v for k, v in CHEAP_ARGON2.items()},
+    }
+    if redis_url:
+        env["SIPADU_REDIS_URL"] = redis_url
+    env.update(extra)
+    return env
+
+
+@pytest.fixture(scope="module")
+def instance_path(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("instance")
+
+
+@pytest.fixture(scope="module")
+def env(instance_path, database_url, redis_url) -> dict:
+    """The ``SIPADU_*`` variables of this module's development instance."""
+    return config_env(instance_path, database_url, redis_url)
+
+
+@pytest.fixture(scope="module")
+def config(env) -> Config:
+    return load_config(env)
+
+
+def _app(portal: str, config: Config):
+    from sipadu import create_app
+
+    app = create_app(portal, config)
+    app.config["TESTING"] = True
+    return app
+
+
+@pytest.fixture(scope="module")
+def reporter_app(config):
+    app = _app("reporter", config)
+    yield app
+    app.extensions["sipadu.engine"].dispose()
+
+
+@pytest.fixture(scope="module")
+def staff_app(config):
+    app = _app("staff", config)
+    yield app
+    app.extensions["sipadu.engine"].dispose()
+
+
+@pytest.fixture
+def reporter_client(reporter_app):
+    return reporter_app.test_client()
+
+
+@pytest.fixture
+def staff_client(staff_app):
+    return staff_app.test_client()

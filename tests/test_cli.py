@@ -1,0 +1,180 @@
+"""The ``sipadu`` command: init, demo accounts, users, routing, migrations."""
+
+import re
+
+import pyotp
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select
+
+from sipadu.cli import main
+from sipadu.crypto import PublicKey, SecretRecord, open_private_key, verify_secret
+from sipadu.db import make_engine, make_sessionmaker
+from sipadu.models import Category, CategorySlug, Role, StaffAccount
+from sipadu.services.categories import category_by_slug, recipients
+from sipadu.services.staff import PRIVATE_KEY_PURPOSE, password_bytes, private_key_owner
+from tests.conftest import config_env
+
+DEMO_LINE = re.compile(r"^demo (admin|investigator|custodian|auditor) (\S+) (\S+) ([A-Z2-7]{32})$")
+
+
+@pytest.fixture
+def fresh_env(empty_database_url, tmp_path, redis_url):
+    return config_env(tmp_path / "instance", empty_database_url, redis_url)
+
+
+def invoke(env, *args, stdin=None):
+    return CliRunner().invoke(main, list(args), env=env, input=stdin, catch_exceptions=False)
+
+
+def open_session(env):
+    engine = make_engine(env["SIPADU_DATABASE_URL"])
+    return engine, make_sessionmaker(engine)()
+
+
+def assert_key_opens_with(account: StaffAccount, password: str) -> None:
+    kek = verify_secret(password_bytes(password), SecretRecord.from_bytes(account.password_record))
+    private = open_private_key(
+        account.sealed_private_key,
+        kek,
+        owner=private_key_owner(account),
+        purpose=PRIVATE_KEY_PURPOSE,
+    )
+    assert private.public_key() == PublicKey.from_bytes(account.public_key)
+
+
+def test_init_demo_prints_one_line_per_account_that_really_logs_in(fresh_env):
+    result = invoke(fresh_env, "init", "--demo")
+    assert result.exit_code == 0, result.output
+    lines = [line for line in result.stdout.splitlines() if line.startswith("demo ")]
+    parsed = [DEMO_LINE.match(line) for line in lines]
+    assert all(parsed), lines
+    assert sorted(m.group(1) for m in parsed) == sorted(
+        ["admin", "investigator", "investigator", "custodian", "auditor"]
+    )
+    engine, session = open_session(fresh_env)
+    try:
+        for match in parsed:
+            role, username, password, totp_secret = match.groups()
+            account = session.scalar(select(StaffAccount).where(StaffAccount.username == username))
+            assert account.role_set == {Role(role)}
+            assert account.totp_secret == totp_secret
+            assert pyotp.TOTP(totp_secret).verify(pyotp.TOTP(totp_secret).now())
+            assert_key_opens_with(account, password)
+        assert {c.slug for c in session.scalars(select(Category))} == {
+            s.value for s in CategorySlug
+        }
+        investigators = {m.group(2) for m in parsed if m.group(1) == "investigator"}
+        for slug in CategorySlug:
+            routed = {a.username for a in recipients(session, category_by_slug(session, slug))}
+            assert routed == investigators
+    finally:
+        session.close()
+        engine.dispose()
+
+
+def test_init_is_repeatable_and_demo_refused_in_production(fresh_env):
+    assert invoke(fresh_env, "init").exit_code == 0
+    assert invoke(fresh_env, "init").exit_code == 0
+    production = {**fresh_env, "SIPADU_ENV": "production"}
+    for key in [k for k in production if "ARGON2" in k]:
+        del production[key]
+    result = invoke(production, "init", "--demo")
+    assert result.exit_code != 0 and "production" in result.output
+
+
+def test_user_create_generates_a_key_pair_under_the_password(fresh_env):
+    invoke(fresh_env, "init")
+    result = invoke(
+        fresh_env,
+        "user",
+        "create",
+        "--username",
+        "Siti.R",
+        "--role",
+        "investigator",
+        "--role",
+        "custodian",
+        "--password-stdin",
+        stdin="a long enough passphrase\n",
+    )
+    assert result.exit_code == 0, result.output
+    secret = re.fullmatch(r"totp_secret: ([A-Z2-7]{32})\n", result.stdout).group(1)
+    engine, session = open_session(fresh_env)
+    try:
+        account = session.scalar(select(StaffAccount).where(StaffAccount.username == "siti.r"))
+        assert account.role_set == {Role.INVESTIGATOR, Role.CUSTODIAN}
+        assert account.totp_secret == secret
+        assert_key_opens_with(account, "a long enough passphrase")
+        assert b"a long enough passphrase" not in account.password_record
+    finally:
+        session.close()
+        engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "args, stdin, message",
+    [
+        (["--username", "x", "--role", "admin"], None, "username"),
+        (["--username", "budi", "--role", "admin", "--password-stdin"], "short\n", "12"),
+        (["--username", "budi", "--role", "wizard"], None, "wizard"),
+    ],
+)
+def test_user_create_refuses_bad_input_clearly(fresh_env, args, stdin, message):
+    invoke(fresh_env, "init")
+    result = invoke(fresh_env, "user", "create", *args, stdin=stdin)
+    assert result.exit_code != 0 and message in result.output
+
+
+def test_duplicate_username_is_refused(fresh_env):
+    invoke(fresh_env, "init")
+    assert (
+        invoke(fresh_env, "user", "create", "--username", "budi", "--role", "admin").exit_code == 0
+    )
+    result = invoke(fresh_env, "user", "create", "--username", "BUDI", "--role", "auditor")
+    assert result.exit_code != 0 and "taken" in result.output
+
+
+def test_routing_add_remove_and_only_investigators_with_keys(fresh_env):
+    invoke(fresh_env, "init")
+    invoke(
+        fresh_env,
+        "user",
+        "create",
+        "--username",
+        "ani",
+        "--role",
+        "investigator",
+        "--password-stdin",
+        stdin="correct horse battery\n",
+    )
+    invoke(
+        fresh_env,
+        "user",
+        "create",
+        "--username",
+        "aud",
+        "--role",
+        "auditor",
+        "--password-stdin",
+        stdin="correct horse battery\n",
+    )
+    invoke(fresh_env, "user", "create", "--username", "nokey", "--role", "investigator")
+    assert invoke(fresh_env, "route", "add", "kkn", "ani").stdout == "routed\n"
+    assert invoke(fresh_env, "route", "add", "kkn", "ani").stdout == "already routed\n"
+    for username in ("aud", "nokey", "nobody"):
+        assert invoke(fresh_env, "route", "add", "kkn", username).exit_code != 0
+    assert invoke(fresh_env, "route", "add", "no_such_category", "ani").exit_code != 0
+    assert invoke(fresh_env, "route", "remove", "kkn", "ani").stdout == "removed\n"
+    assert invoke(fresh_env, "route", "remove", "kkn", "ani").stdout == "was not routed\n"
+
+
+def test_db_upgrade_creates_the_schema(fresh_env):
+    result = invoke(fresh_env, "db", "upgrade")
+    assert result.exit_code == 0 and "database at head" in result.stdout
+    assert invoke(fresh_env, "db", "upgrade").exit_code == 0
+
+
+def test_config_errors_are_reported_not_raised(fresh_env):
+    result = invoke({**fresh_env, "SIPADU_ENV": "staging"}, "init")
+    assert result.exit_code != 0 and "SIPADU_ENV" in result.output

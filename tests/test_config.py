@@ -1,0 +1,121 @@
+"""Configuration is one pure function of a mapping, validated, with safe defaults."""
+
+import ast
+from pathlib import Path
+
+import pytest
+
+import sipadu
+from sipadu.config import (
+    MIB,
+    ConfigError,
+    DatePrecision,
+    DayCount,
+    Environment,
+    load_config,
+)
+from sipadu.crypto import Argon2Params
+
+
+def test_defaults_are_production_sqlite_in_instance_and_real_argon2(tmp_path):
+    config = load_config({"SIPADU_INSTANCE_PATH": str(tmp_path)})
+    assert config.env is Environment.PRODUCTION and config.production
+    assert config.database_url == f"sqlite:///{tmp_path / 'sipadu.db'}"
+    assert config.redis_url is None
+    assert config.argon2 == Argon2Params(3, 65536, 4) == config.lookup_argon2
+    assert config.max_request_bytes == 500 * MIB
+    assert config.image_strip_max_bytes == 20 * MIB
+    assert config.date_precision is DatePrecision.DAY
+    assert (config.ack_days, config.feedback_days, config.day_count) == (7, 90, DayCount.CALENDAR)
+    assert (config.reporter_bind, config.staff_bind) == ("127.0.0.1:5000", "127.0.0.1:5001")
+
+
+def test_every_setting_is_read(tmp_path):
+    config = load_config(
+        {
+            "SIPADU_ENV": "development",
+            "SIPADU_INSTANCE_PATH": str(tmp_path),
+            "SIPADU_DATABASE_URL": "postgresql+psycopg://u@h/db",
+            "SIPADU_REDIS_URL": "redis://h:6379/2",
+            "SIPADU_ARGON2_TIME_COST": "4",
+            "SIPADU_ARGON2_MEMORY_KIB": "131072",
+            "SIPADU_ARGON2_PARALLELISM": "2",
+            "SIPADU_LOOKUP_ARGON2_TIME_COST": "2",
+            "SIPADU_MAX_REQUEST_MIB": "100",
+            "SIPADU_MAX_FILE_MIB": "50",
+            "SIPADU_MAX_FILES": "5",
+            "SIPADU_IMAGE_STRIP_MAX_MIB": "10",
+            "SIPADU_DATE_PRECISION": "week",
+            "SIPADU_ACK_DAYS": "5",
+            "SIPADU_FEEDBACK_DAYS": "60",
+            "SIPADU_DAY_COUNT": "working",
+            "SIPADU_REPORTER_BIND": "0.0.0.0:8000",
+            "SIPADU_STAFF_BIND": "10.0.0.2:8001",
+            "SIPADU_WORKERS": "4",
+            "SIPADU_THREADS": "16",
+            "SIPADU_LOOKUP_SALT": "00" * 16,
+        }
+    )
+    assert config.env is Environment.DEVELOPMENT
+    assert config.database_url.startswith("postgresql")
+    assert config.redis_url == "redis://h:6379/2"
+    assert config.argon2 == Argon2Params(4, 131072, 2)
+    assert config.lookup_argon2.time_cost == 2
+    assert (config.max_request_bytes, config.max_file_bytes, config.max_files) == (
+        100 * MIB,
+        50 * MIB,
+        5,
+    )
+    assert config.image_strip_max_bytes == 10 * MIB
+    assert config.date_precision is DatePrecision.WEEK
+    assert (config.ack_days, config.feedback_days, config.day_count) == (5, 60, DayCount.WORKING)
+    assert (config.reporter_bind, config.staff_bind) == ("0.0.0.0:8000", "10.0.0.2:8001")
+    assert (config.workers, config.threads) == (4, 16)
+    assert config.secrets.lookup_salt == bytes(16)
+
+
+@pytest.mark.parametrize(
+    "env, variable",
+    [
+        ({"SIPADU_ENV": "staging"}, "SIPADU_ENV"),
+        ({"SIPADU_MAX_FILES": "many"}, "SIPADU_MAX_FILES"),
+        ({"SIPADU_MAX_FILES": "0"}, "SIPADU_MAX_FILES"),
+        ({"SIPADU_DATE_PRECISION": "second"}, "SIPADU_DATE_PRECISION"),
+        ({"SIPADU_LOOKUP_SALT": "zz"}, "SIPADU_LOOKUP_SALT"),
+        ({"SIPADU_STAFF_SESSION_KEY": "00" * 16}, "SIPADU_STAFF_SESSION_KEY"),
+        ({"SIPADU_ARGON2_TIME_COST": "1"}, "Argon2"),
+        ({"SIPADU_ENV": "development", "SIPADU_ARGON2_MEMORY_KIB": "4"}, "SIPADU_ARGON2"),
+        ({"SIPADU_MAX_FILE_MIB": "600"}, "SIPADU_MAX_FILE_MIB"),
+        ({"SIPADU_FEEDBACK_DAYS": "3"}, "SIPADU_FEEDBACK_DAYS"),
+    ],
+)
+def test_invalid_settings_are_refused_naming_the_variable(env, variable):
+    with pytest.raises(ConfigError, match=variable):
+        load_config(env)
+
+
+def test_production_refuses_weak_argon2_but_development_allows_it():
+    cheap = {
+        "SIPADU_ARGON2_TIME_COST": "1",
+        "SIPADU_ARGON2_MEMORY_KIB": "256",
+        "SIPADU_ARGON2_PARALLELISM": "1",
+    }
+    with pytest.raises(ConfigError):
+        load_config(cheap)
+    assert load_config({**cheap, "SIPADU_ENV": "development"}).argon2.time_cost == 1
+
+
+def test_secret_overrides_do_not_show_in_repr():
+    config = load_config({"SIPADU_STAFF_SESSION_KEY": "ab" * 32})
+    assert "ab" * 32 not in repr(config)
+
+
+def test_nothing_but_config_reads_the_environment():
+    package = Path(sipadu.__file__).parent
+    readers = []
+    for path in package.rglob("*.py"):
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv", "environb"):
+                readers.append(str(path.relative_to(package)))
+    assert sorted(set(readers)) == ["config.py"]

@@ -1,0 +1,132 @@
+"""Schema: migrations produce exactly the models; table rules hold; the engine keeps
+bound values out of errors; SQLite runs in WAL mode with foreign keys enforced."""
+
+import traceback
+import uuid
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy.exc import IntegrityError
+
+from sipadu.db import make_engine, make_sessionmaker
+from sipadu.migrate import alembic_config, upgrade
+from sipadu.models import Base, StaffAccount
+
+# Exact times are allowed only on the staff side: staff are accountable for when they
+# act. A reporter-side table must never appear here (G2). A later issue that adds a
+# staff-side timestamp adds it here, consciously.
+STAFF_SIDE_TIMESTAMPS = {("staff_account", "created_at")}
+
+
+def test_migrations_upgrade_an_empty_database_to_exactly_the_models(empty_database_url):
+    upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    try:
+        with engine.connect() as conn:
+            context = MigrationContext.configure(conn, opts={"compare_type": True})
+            assert compare_metadata(context, Base.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_is_idempotent(empty_database_url):
+    upgrade(empty_database_url)
+    upgrade(empty_database_url)
+
+
+def test_migration_history_is_linear():
+    scripts = ScriptDirectory.from_config(alembic_config("sqlite://"))
+    assert len(scripts.get_heads()) == 1
+    assert len(scripts.get_bases()) == 1
+    for revision in scripts.walk_revisions():
+        assert not isinstance(revision.down_revision, tuple), f"merge point {revision.revision}"
+        assert len(revision.nextrev) <= 1, f"branch at {revision.revision}"
+
+
+def test_every_table_has_a_uuid_primary_key():
+    for table in Base.metadata.sorted_tables:
+        for column in table.primary_key.columns:
+            is_uuid = isinstance(column.type, sa.Uuid)
+            is_role_of_a_uuid_row = column.name == "role" and table.name == "staff_role"
+            assert is_uuid or is_role_of_a_uuid_row, f"{table.name}.{column.name}"
+
+
+def test_only_staff_side_tables_carry_exact_timestamps():
+    timestamped = {
+        (table.name, column.name)
+        for table in Base.metadata.sorted_tables
+        for column in table.columns
+        if isinstance(column.type, sa.DateTime | sa.Time)
+    }
+    assert timestamped <= STAFF_SIDE_TIMESTAMPS
+
+
+def test_constraints_follow_the_naming_convention(database_url):
+    engine = make_engine(database_url)
+    try:
+        inspector = sa.inspect(engine)
+        for table in inspector.get_table_names():
+            if table == "alembic_version":
+                continue
+            assert inspector.get_pk_constraint(table)["name"] == f"pk_{table}"
+            for fk in inspector.get_foreign_keys(table):
+                assert fk["name"].startswith(f"fk_{table}_")
+            for unique in inspector.get_unique_constraints(table):
+                assert unique["name"].startswith(f"uq_{table}_")
+    finally:
+        engine.dispose()
+
+
+def test_bound_values_never_appear_in_database_errors(database_url):
+    engine = make_engine(database_url)
+    session = make_sessionmaker(engine)()
+    secret = "canary-username-0192"
+    try:
+        session.add(StaffAccount(username=secret, display_name="a", created_at=None))
+        session.commit()
+        session.add(StaffAccount(id=uuid.uuid4(), username=secret, display_name="b"))
+        with pytest.raises(IntegrityError) as caught:
+            session.commit()
+        told = str(caught.value) + "".join(traceback.format_exception(caught.value))
+        assert secret not in told
+        assert "uq_staff_account_username" in told or "staff_account.username" in told
+    finally:
+        session.rollback()
+        session.close()
+        engine.dispose()
+
+
+def test_sqlite_runs_in_wal_mode_with_foreign_keys(tmp_path):
+    url = f"sqlite:///{tmp_path / 'pragma.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+            assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+            assert conn.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+        with pytest.raises(IntegrityError), engine.begin() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO category_route (category_id, account_id) VALUES (?, ?)",
+                (uuid.uuid4().hex, uuid.uuid4().hex),
+            )
+    finally:
+        engine.dispose()
+
+
+def test_sqlite_transactions_really_roll_back(tmp_path):
+    """pysqlite's own transaction handling is replaced; check that BEGIN/ROLLBACK work."""
+    url = f"sqlite:///{tmp_path / 'tx.db'}"
+    upgrade(url)
+    engine = make_engine(url)
+    try:
+        with pytest.raises(RuntimeError), engine.begin() as conn:
+            conn.exec_driver_sql("INSERT INTO category (id, slug, active) VALUES ('a', 'x', 1)")
+            raise RuntimeError
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("SELECT count(*) FROM category").scalar() == 0
+    finally:
+        engine.dispose()

@@ -1,0 +1,79 @@
+"""Instance secrets: generated privately for one host, or shared through config; a
+production portal refuses to start without them."""
+
+import stat
+
+import pytest
+
+from sipadu import create_app
+from sipadu.config import ConfigError, load_config
+from sipadu.instance import SPECS, generate_missing, load_secret, secrets_dir
+
+
+def test_generated_secrets_are_private_and_stable(tmp_path):
+    config = load_config({"SIPADU_ENV": "development", "SIPADU_INSTANCE_PATH": str(tmp_path)})
+    assert sorted(generate_missing(config)) == sorted(SPECS)
+    folder = secrets_dir(config)
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE(config.instance_path.stat().st_mode) == 0o700
+    for name, (length, _) in SPECS.items():
+        assert stat.S_IMODE((folder / name).stat().st_mode) == 0o600
+        assert len(load_secret(config, name)) == length
+    before = {name: load_secret(config, name) for name in SPECS}
+    assert generate_missing(config) == []
+    assert before == {name: load_secret(config, name) for name in SPECS}
+
+
+def test_secrets_differ_between_instances(tmp_path):
+    values = []
+    for sub in ("a", "b"):
+        config = load_config(
+            {"SIPADU_ENV": "development", "SIPADU_INSTANCE_PATH": str(tmp_path / sub)}
+        )
+        generate_missing(config)
+        values.append(load_secret(config, "lookup_salt"))
+    assert values[0] != values[1]
+
+
+def test_configured_secrets_win_and_are_not_written(tmp_path):
+    config = load_config({"SIPADU_INSTANCE_PATH": str(tmp_path), "SIPADU_LOOKUP_SALT": "11" * 16})
+    assert "lookup_salt" not in generate_missing(config)
+    assert load_secret(config, "lookup_salt") == bytes.fromhex("11" * 16)
+    assert not (secrets_dir(config) / "lookup_salt").exists()
+
+
+def test_production_refuses_to_start_without_secrets(tmp_path):
+    config = load_config({"SIPADU_INSTANCE_PATH": str(tmp_path)})
+    for portal in ("reporter", "staff"):
+        with pytest.raises(ConfigError, match="sipadu init"):
+            create_app(portal, config)
+    assert not (tmp_path / "secrets").exists()  # nothing generated behind the operator's back
+
+
+def test_production_refuses_secrets_other_users_can_read(tmp_path):
+    dev = load_config({"SIPADU_ENV": "development", "SIPADU_INSTANCE_PATH": str(tmp_path)})
+    generate_missing(dev)
+    (secrets_dir(dev) / "staff_session_key").chmod(0o644)
+    production = load_config({"SIPADU_INSTANCE_PATH": str(tmp_path)})
+    with pytest.raises(ConfigError, match="chmod"):
+        load_secret(production, "staff_session_key")
+
+
+def test_each_portal_loads_only_its_own_session_key(tmp_path):
+    """A reporter host can be given only the reporter key: it never needs staff secrets."""
+    config = load_config(
+        {"SIPADU_INSTANCE_PATH": str(tmp_path), "SIPADU_REPORTER_SESSION_KEY": "22" * 32}
+    )
+    reporter = create_app("reporter", config)
+    assert reporter.secret_key == bytes.fromhex("22" * 32)
+    with pytest.raises(ConfigError, match="staff_session_key"):
+        create_app("staff", config)
+
+
+@pytest.mark.parametrize("content", ["not hex", "abcd"])
+def test_corrupt_secret_files_are_refused(tmp_path, content):
+    config = load_config({"SIPADU_ENV": "development", "SIPADU_INSTANCE_PATH": str(tmp_path)})
+    generate_missing(config)
+    (secrets_dir(config) / "lookup_salt").write_text(content)
+    with pytest.raises(ConfigError):
+        load_secret(config, "lookup_salt")

@@ -1,0 +1,101 @@
+"""Two portals from one factory that share no route, cookie or session key."""
+
+import importlib
+import sys
+
+import pytest
+
+STAFF_PATHS = ["/login", "/logout", "/reports", "/reports/1", "/audit", "/audit/export.jsonl"]
+
+
+def endpoints(app) -> set[str]:
+    return {rule.endpoint for rule in app.url_map.iter_rules()}
+
+
+def test_reporter_app_has_only_reporter_routes(reporter_app):
+    assert {e.split(".")[0] for e in endpoints(reporter_app)} == {"reporter", "static"}
+
+
+def test_staff_app_has_only_staff_routes(staff_app):
+    assert {e.split(".")[0] for e in endpoints(staff_app)} == {"staff", "static"}
+
+
+@pytest.mark.parametrize("path", STAFF_PATHS)
+def test_staff_paths_are_404_on_the_reporter_app(reporter_client, path):
+    assert reporter_client.get(path).status_code == 404
+    assert reporter_client.post(path).status_code in (400, 404)  # CSRF may answer first
+
+
+def test_cookie_names_and_session_keys_differ(reporter_app, staff_app):
+    assert reporter_app.config["SESSION_COOKIE_NAME"] != staff_app.config["SESSION_COOKIE_NAME"]
+    assert reporter_app.secret_key != staff_app.secret_key
+
+
+def test_production_cookies_are_secure_host_only_strict(tmp_path):
+    from sipadu import create_app
+    from sipadu.config import load_config
+
+    config = load_config(
+        {
+            "SIPADU_INSTANCE_PATH": str(tmp_path),
+            "SIPADU_REPORTER_SESSION_KEY": "01" * 32,
+            "SIPADU_STAFF_SESSION_KEY": "02" * 32,
+        }
+    )
+    for portal in ("reporter", "staff"):
+        app = create_app(portal, config)
+        assert app.config["SESSION_COOKIE_NAME"] == f"__Host-sipadu_{portal}"
+        assert app.config["SESSION_COOKIE_SECURE"] is True
+        assert app.config["SESSION_COOKIE_HTTPONLY"] is True
+        assert app.config["SESSION_COOKIE_SAMESITE"] == "Strict"
+
+
+def test_wsgi_exposes_both_portals_lazily(monkeypatch, env):
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    sys.modules.pop("wsgi", None)
+    wsgi = importlib.import_module("wsgi")
+    assert "reporter" not in vars(wsgi) and "staff" not in vars(wsgi)
+    assert {e.split(".")[0] for e in endpoints(wsgi.reporter)} == {"reporter", "static"}
+    assert {e.split(".")[0] for e in endpoints(wsgi.staff)} == {"staff", "static"}
+    for app in (wsgi.reporter, wsgi.staff):
+        app.extensions["sipadu.engine"].dispose()
+
+
+def test_reporter_start_page_is_indonesian_by_default_and_english_on_request(reporter_client):
+    indonesian = reporter_client.get("/").get_data(as_text=True)
+    assert '<html lang="id">' in indonesian and "Buat laporan" in indonesian
+    english = reporter_client.get("/?lang=en").get_data(as_text=True)
+    assert '<html lang="en">' in english and "Make a report" in english
+    assert 'href="/report?lang=en"' in english
+
+
+def test_unknown_language_falls_back_to_indonesian(reporter_client):
+    assert '<html lang="id">' in reporter_client.get("/?lang=xx").get_data(as_text=True)
+
+
+def test_language_is_kept_in_generated_links(staff_client):
+    page = staff_client.get("/?lang=en").get_data(as_text=True)
+    assert 'href="/?lang=en"' in page  # url_for carries it on
+    assert 'href="/login?lang=en"' in page
+
+
+@pytest.mark.parametrize(
+    "lang, words", [("id", "Halaman tidak ditemukan"), ("en", "Page not found")]
+)
+def test_error_pages_speak_the_chosen_language(reporter_client, staff_client, lang, words):
+    for client in (reporter_client, staff_client):
+        response = client.get(f"/no-such-page?lang={lang}")
+        assert response.status_code == 404
+        assert words in response.get_data(as_text=True)
+
+
+def test_no_page_loads_anything_from_another_site(reporter_client, staff_client):
+    for client in (reporter_client, staff_client):
+        for path in ("/", "/?lang=en", "/missing"):
+            page = client.get(path).get_data(as_text=True)
+            assert (
+                "http://" not in page
+                and "https://" not in page
+                and "//" not in page.replace("<!--", "")
+            )
