@@ -77,7 +77,6 @@ class Config:
     staff_bind: str = "127.0.0.1:5001"
     workers: int = 2
     threads: int = 8
-    request_timeout_s: int = 3600
     secrets: SecretOverrides = field(default_factory=SecretOverrides)
 
     @property
@@ -160,7 +159,6 @@ def load_config(env: Mapping[str, str]) -> Config:
         staff_bind=env.get("SIPADU_STAFF_BIND") or "127.0.0.1:5001",
         workers=_int(env, "SIPADU_WORKERS", 2),
         threads=_int(env, "SIPADU_THREADS", 8),
-        request_timeout_s=_int(env, "SIPADU_REQUEST_TIMEOUT", 3600),
         secrets=SecretOverrides(
             reporter_session_key=_secret(env, "SIPADU_REPORTER_SESSION_KEY", 32),
             staff_session_key=_secret(env, "SIPADU_STAFF_SESSION_KEY", 32),
