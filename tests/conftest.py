@@ -89,6 +89,11 @@ def redis_url() -> str | None:
     return REDIS_URL
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _services_reachable(postgres, redis_url) -> None:
+    """Fail the whole run at once, before any test, if a configured service is down."""
+
+
 @pytest.fixture(scope="session")
 def migrated_template(postgres, tmp_path_factory) -> Iterator[str]:
     """A migrated database to copy from: a SQLite file path or a PostgreSQL db name."""

@@ -180,3 +180,24 @@ def test_oversized_request_gets_a_clear_413_page(probe_apps, config):
         app.config["MAX_CONTENT_LENGTH"] = config.max_request_bytes
     assert response.status_code == 413
     assert "larger than the limit" in response.get_data(as_text=True)
+
+
+def test_rate_limits_are_shared_between_processes_through_redis(config, redis_url):
+    """With SIPADU_REDIS_URL every worker and host counts against the same limits; without
+    it, each process keeps its own (development only)."""
+    import uuid
+
+    from limits import parse
+
+    first, second = create_app("reporter", config), create_app("reporter", config)
+    try:
+        item, key = parse("3/minute"), f"test-{uuid.uuid4()}"
+        for _ in range(3):
+            assert first.extensions["sipadu.limiter"].limiter.hit(item, key)
+        shared = not second.extensions["sipadu.limiter"].limiter.test(item, key)
+        assert shared is (redis_url is not None)
+        storage = type(first.extensions["sipadu.limiter"].storage).__name__
+        assert storage == ("RedisStorage" if redis_url else "MemoryStorage")
+    finally:
+        for app in (first, second):
+            app.extensions["sipadu.engine"].dispose()
