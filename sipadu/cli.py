@@ -7,21 +7,27 @@ includes report data; the only secrets printed are the ones the operator must ha
 (demo credentials, a new account's TOTP secret).
 """
 
+import json
 import os
+import re
 import secrets
 import signal
 import subprocess
 import sys
 import time
 from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
 
 import click
 from sqlalchemy import inspect
 
-from sipadu import __version__
+from sipadu import __version__, audit
+from sipadu.audit import OPERATOR, Action
 from sipadu.config import Config, ConfigError, from_environ
+from sipadu.crypto import signing_public_key
 from sipadu.db import make_engine, make_sessionmaker
-from sipadu.instance import ensure_instance, generate_missing
+from sipadu.instance import ensure_instance, generate_missing, load_secret
 from sipadu.migrate import upgrade
 from sipadu.models import CategorySlug, Role
 from sipadu.security import harden_process
@@ -48,13 +54,16 @@ def _config() -> Config:
 @contextmanager
 def _session(config: Config):
     engine = make_engine(config.database_url)
-    session = make_sessionmaker(engine)()
+    session = make_sessionmaker(engine, write=True)()
     try:
         yield session
         session.commit()
     except ServiceError as exc:
         session.rollback()
         raise click.ClickException(str(exc)) from None
+    except BaseException:
+        session.rollback()
+        raise
     finally:
         session.close()
         engine.dispose()
@@ -79,7 +88,14 @@ def init(demo: bool) -> None:
         click.echo(f"created secret: {name}", err=True)
     upgrade(config.database_url)
     with _session(config) as session:
-        for slug in seed_categories(session):
+        audit.append(
+            session,
+            OPERATOR.id,
+            OPERATOR.role,
+            Action.SYSTEM_INIT,
+            detail={"version": __version__, "demo": demo},
+        )
+        for slug in seed_categories(session, OPERATOR):
             click.echo(f"created category: {slug}", err=True)
         if demo:
             lines = _create_demo_accounts(session, config)
@@ -99,7 +115,9 @@ def _create_demo_accounts(session, config: Config) -> list[str]:
         if find_by_username(session, username) is not None:
             raise ServiceError(f"demo account {username!r} exists already")
         password = secrets.token_urlsafe(12)
-        new = create_account(session, username, {role}, password=password, argon2=config.argon2)
+        new = create_account(
+            session, username, {role}, password=password, argon2=config.argon2, actor=OPERATOR
+        )
         if role is Role.INVESTIGATOR:
             investigators.append(new.account)
         lines.append(f"demo {role.value} {username} {password} {new.totp_secret}")
@@ -107,7 +125,7 @@ def _create_demo_accounts(session, config: Config) -> list[str]:
     for slug in CategorySlug:
         category = category_by_slug(session, slug.value)
         for account in investigators:
-            add_route(session, category, account)
+            add_route(session, category, account, OPERATOR)
     return lines
 
 
@@ -144,6 +162,7 @@ def user_create(
             display_name=display_name,
             password=password,
             argon2=config.argon2,
+            actor=OPERATOR,
         )
     click.echo(f"totp_secret: {new.totp_secret}")
     if password is None:
@@ -168,7 +187,7 @@ def _route_args(session, category: str, username: str):
 def route_add(category: str, username: str) -> None:
     """Route new reports in CATEGORY to investigator USERNAME."""
     with _session(_config()) as session:
-        changed = add_route(session, *_route_args(session, category, username))
+        changed = add_route(session, *_route_args(session, category, username), OPERATOR)
     click.echo("routed" if changed else "already routed")
 
 
@@ -178,7 +197,7 @@ def route_add(category: str, username: str) -> None:
 def route_remove(category: str, username: str) -> None:
     """Stop routing new reports in CATEGORY to USERNAME (existing grants stay)."""
     with _session(_config()) as session:
-        changed = remove_route(session, *_route_args(session, category, username))
+        changed = remove_route(session, *_route_args(session, category, username), OPERATOR)
     click.echo("removed" if changed else "was not routed")
 
 
@@ -195,6 +214,124 @@ def db_upgrade() -> None:
     engine = make_engine(config.database_url)
     click.echo(f"database at head: {len(inspect(engine).get_table_names())} tables")
     engine.dispose()
+
+
+@main.group("audit")
+def audit_group() -> None:
+    """The tamper-evident staff access log: checkpoints, verification, export."""
+
+
+_DURATION = re.compile(r"^(\d+)([smhd])$")
+
+
+def _seconds(value: str) -> int:
+    match = _DURATION.match(value.strip())
+    if not match:
+        raise click.BadParameter("use e.g. 90s, 30m, 1h or 1d")
+    return int(match.group(1)) * {"s": 1, "m": 60, "h": 3600, "d": 86400}[match.group(2)]
+
+
+def _signing_seed(config: Config) -> bytes:
+    try:
+        return load_secret(config, "audit_signing_key")
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@audit_group.command("checkpoint")
+@click.option("--every", default=None, help="Only if the latest checkpoint is older (e.g. 1h).")
+@click.option("--out", type=click.Path(dir_okay=False), help="Also write the checkpoint here.")
+def audit_checkpoint(every: str | None, out: str | None) -> None:
+    """Sign the log's current head. Prints the checkpoint as JSON: auditors keep copies."""
+    interval = _seconds(every) if every else None
+    config = _config()
+    seed = _signing_seed(config)
+    with _session(config) as session:
+        latest = audit.latest_checkpoint(session)
+        if interval is not None and latest is not None:
+            age = datetime.now(UTC) - datetime.strptime(latest.at, "%Y-%m-%dT%H:%M:%S.%f%z")
+            if age.total_seconds() < interval:
+                click.echo(
+                    f"not due: latest checkpoint is {int(age.total_seconds())} s old", err=True
+                )
+                return
+        checkpoint = audit.make_checkpoint(session, seed)
+    document = json.dumps(checkpoint.to_json(), indent=1)
+    if out:
+        Path(out).write_text(document + "\n")
+    click.echo(document)
+
+
+@audit_group.command("verify")
+@click.option(
+    "--checkpoint",
+    "kept",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="A checkpoint file an auditor kept (repeatable).",
+)
+def audit_verify(kept: tuple[str, ...]) -> None:
+    """Check every link, hash and checkpoint. Prints OK <count> <head-hash>, or fails
+    naming the first bad entry."""
+    config = _config()
+    try:
+        checkpoints = [audit.Checkpoint.from_json(json.loads(Path(p).read_text())) for p in kept]
+    except (ValueError, KeyError) as exc:
+        raise click.ClickException(f"unreadable checkpoint file: {exc}") from None
+    expected = _public_key_hex(config)
+    engine = make_engine(config.database_url)
+    try:
+        with engine.connect() as connection:
+            verdict = audit.verify_chain(connection, checkpoints, expected)
+    finally:
+        engine.dispose()
+    click.echo(verdict.line())
+    if not verdict.ok:
+        sys.exit(1)
+
+
+def _public_key_hex(config: Config) -> str | None:
+    """The instance's checkpoint key, if this host can read it (verification works
+    without it, from the keys inside the checkpoints)."""
+    try:
+        return signing_public_key(load_secret(config, "audit_signing_key")).hex()
+    except ConfigError:
+        return None
+
+
+@audit_group.command("public-key")
+def audit_public_key() -> None:
+    """Print the checkpoint signing public key (hex), for auditors to pin."""
+    click.echo(signing_public_key(_signing_seed(_config())).hex())
+
+
+@audit_group.command("export")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl")
+@click.option("--since", type=int, default=0, help="Only entries after this sequence number.")
+@click.option("--out", type=click.Path(dir_okay=False), help="Write here instead of stdout.")
+def audit_export(fmt: str, since: int, out: str | None) -> None:
+    """Stream the log with the latest checkpoint and the public key, for offline checks."""
+    config = _config()
+    with _session(config) as session:
+        checkpoint = audit.latest_checkpoint(session)
+        audit.append(
+            session,
+            OPERATOR.id,
+            OPERATOR.role,
+            Action.AUDIT_EXPORT,
+            detail={"format": fmt, "since": since},
+        )
+    public_key = checkpoint.public_key if checkpoint else (_public_key_hex(config) or "")
+    engine = make_engine(config.database_url)
+    stream = open(out, "w", newline="") if out else sys.stdout
+    try:
+        with engine.connect() as connection:
+            for line in audit.export_lines(connection, fmt, since, checkpoint, public_key):
+                stream.write(line)
+    finally:
+        if out:
+            stream.close()
+        engine.dispose()
 
 
 @main.command()

@@ -9,7 +9,7 @@ enforced and a busy timeout, so the embedded default behaves like a real databas
 under several gunicorn threads.
 """
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,9 +21,7 @@ def make_engine(url: str) -> Engine:
             url, hide_parameters=True, connect_args={"timeout": 30}, pool_pre_ping=True
         )
         event.listen(engine, "connect", _sqlite_pragmas)
-        # pysqlite's own transaction handling defers BEGIN; take it over so a
-        # transaction starts when SQLAlchemy says (needed for the audit write lock).
-        event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN"))
+        event.listen(engine, "begin", _sqlite_begin)
         return engine
     engine = create_engine(url, hide_parameters=True, pool_pre_ping=True)
     event.listen(engine, "handle_error", _scrub_postgres_error)
@@ -57,5 +55,17 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.close()
 
 
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(engine, expire_on_commit=False)
+def _sqlite_begin(conn: Connection) -> None:
+    """pysqlite's own transaction handling defers BEGIN; we issue it. A write session
+    takes SQLite's write lock at once (BEGIN IMMEDIATE): a transaction that read first and
+    wrote later would otherwise fail with "database is locked" whenever another writer
+    committed in between, instead of waiting its turn."""
+    immediate = conn.get_execution_options().get("sipadu_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def make_sessionmaker(engine: Engine, *, write: bool = False) -> sessionmaker[Session]:
+    """Sessions for reading, or (``write=True``) for a use case that writes: staff
+    actions and their audit entries, submissions. PostgreSQL needs no distinction."""
+    bind = engine.execution_options(sipadu_write=True) if write else engine
+    return sessionmaker(bind, expire_on_commit=False)

@@ -7,16 +7,20 @@ versioned blob from :mod:`sipadu.crypto` (its first byte is the format version).
 
 import enum
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 
 from sqlalchemy import (
+    BigInteger,
     Boolean,
+    Date,
     DateTime,
     Enum,
     ForeignKey,
+    Integer,
     LargeBinary,
     MetaData,
     String,
+    Text,
     Uuid,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -115,3 +119,57 @@ class CategoryRoute(Base):
     account_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("staff_account.id", ondelete="CASCADE"), primary_key=True
     )
+
+
+class AuditEvent(Base):
+    """One entry of the tamper-evident staff access log (DESIGN.md §7).
+
+    ``seq`` is the primary key: the chain's order *is* its identity, and it counts staff
+    actions, never reports. ``at`` is the exact UTC time as the ISO 8601 string that was
+    hashed (no database round-trip can alter it). ``detail`` is canonical JSON.
+    """
+
+    __tablename__ = "audit_event"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    at: Mapped[str] = mapped_column(String(32), index=True)
+    actor: Mapped[str] = mapped_column(String(64), index=True)
+    role: Mapped[str] = mapped_column(String(16))
+    action: Mapped[str] = mapped_column(String(48), index=True)
+    report_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    detail: Mapped[str | None] = mapped_column(Text)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(Base):
+    """The single row appends lock: serializes writers so the chain never forks."""
+
+    __tablename__ = "audit_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditCheckpoint(Base):
+    """An Ed25519-signed statement "the log had ``seq`` entries ending in ``hash``"."""
+
+    __tablename__ = "audit_checkpoint"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    seq: Mapped[int] = mapped_column(BigInteger, index=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    at: Mapped[str] = mapped_column(String(32))
+    public_key: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(128))
+
+
+class ReporterDailyCount(Base):
+    """Reporter activity, outside the chain: only a count per day and metric (G2)."""
+
+    __tablename__ = "reporter_daily_count"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    metric: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger)

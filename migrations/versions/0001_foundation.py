@@ -42,14 +42,21 @@ def upgrade() -> None:
         sa.Column(
             "role",
             sa.Enum(
-                "admin", "investigator", "custodian", "auditor",
-                name="role", native_enum=False, length=16,
+                "admin",
+                "investigator",
+                "custodian",
+                "auditor",
+                name="role",
+                native_enum=False,
+                length=16,
             ),
             nullable=False,
         ),
         sa.ForeignKeyConstraint(
-            ["account_id"], ["staff_account.id"],
-            name=op.f("fk_staff_role_account_id_staff_account"), ondelete="CASCADE",
+            ["account_id"],
+            ["staff_account.id"],
+            name=op.f("fk_staff_role_account_id_staff_account"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("account_id", "role", name=op.f("pk_staff_role")),
     )
@@ -58,12 +65,16 @@ def upgrade() -> None:
         sa.Column("category_id", sa.Uuid(), nullable=False),
         sa.Column("account_id", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["account_id"], ["staff_account.id"],
-            name=op.f("fk_category_route_account_id_staff_account"), ondelete="CASCADE",
+            ["account_id"],
+            ["staff_account.id"],
+            name=op.f("fk_category_route_account_id_staff_account"),
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["category_id"], ["category.id"],
-            name=op.f("fk_category_route_category_id_category"), ondelete="CASCADE",
+            ["category_id"],
+            ["category.id"],
+            name=op.f("fk_category_route_category_id_category"),
+            ondelete="CASCADE",
         ),
         sa.PrimaryKeyConstraint("category_id", "account_id", name=op.f("pk_category_route")),
     )

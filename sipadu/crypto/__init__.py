@@ -11,6 +11,7 @@ The API the rest of SIPADU uses:
 - Wrapping: :func:`wrap_key` / :func:`unwrap_key` with a :class:`KeyContext`.
 - Fields: :func:`seal_field` / :func:`open_field` (always padded).
 - Files: :func:`encrypting_writer` / :func:`decrypt_stream` / :func:`decrypting_reader`.
+- Signatures: :func:`sign` / :func:`verify_signature` (Ed25519, audit checkpoints).
 - Secrets: :func:`hash_secret` / :func:`verify_secret` (passwords, passphrases),
   :func:`derive_keys`, :func:`lookup_id` (mailbox codes), :class:`Argon2Params`.
 """
@@ -38,6 +39,7 @@ from sipadu.crypto.keys import (
     open_private_key,
     seal_private_key,
 )
+from sipadu.crypto.signing import sign, signing_public_key, verify_signature
 from sipadu.crypto.stream import (
     DEFAULT_CHUNK_SIZE,
     EncryptingWriter,
@@ -74,7 +76,10 @@ __all__ = [
     "open_private_key",
     "seal_field",
     "seal_private_key",
+    "sign",
+    "signing_public_key",
     "unwrap_key",
     "verify_secret",
+    "verify_signature",
     "wrap_key",
 ]

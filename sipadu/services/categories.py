@@ -3,15 +3,22 @@
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sipadu import audit
+from sipadu.audit import Action, Actor
 from sipadu.models import Category, CategoryRoute, CategorySlug, Role, StaffAccount
 from sipadu.services import ServiceError
+from sipadu.services.staff import key_fingerprint
 
 
-def seed_categories(session: Session) -> list[str]:
+def seed_categories(session: Session, actor: Actor) -> list[str]:
     """Create the four categories if missing; return the slugs created."""
     existing = set(session.scalars(select(Category.slug)))
     created = [slug.value for slug in CategorySlug if slug.value not in existing]
-    session.add_all(Category(slug=slug) for slug in created)
+    for slug in created:
+        session.add(Category(slug=slug))
+        audit.append(
+            session, actor.id, actor.role, Action.CATEGORY_CREATE, detail={"category": slug}
+        )
     return created
 
 
@@ -22,7 +29,16 @@ def category_by_slug(session: Session, slug: str) -> Category:
     return category
 
 
-def add_route(session: Session, category: Category, account: StaffAccount) -> bool:
+def _route_detail(category: Category, account: StaffAccount) -> dict:
+    return {
+        "category": category.slug,
+        "account": str(account.id),
+        "username": account.username,
+        "fingerprint": key_fingerprint(account),
+    }
+
+
+def add_route(session: Session, category: Category, account: StaffAccount, actor: Actor) -> bool:
     """Route new reports in ``category`` to ``account``; False if already routed.
 
     Only an active investigator with a key pair can receive reports: a report wrapped to
@@ -35,14 +51,20 @@ def add_route(session: Session, category: Category, account: StaffAccount) -> bo
     if session.get(CategoryRoute, (category.id, account.id)) is not None:
         return False
     session.add(CategoryRoute(category_id=category.id, account_id=account.id))
+    audit.append(
+        session, actor.id, actor.role, Action.ROUTE_ADD, detail=_route_detail(category, account)
+    )
     return True
 
 
-def remove_route(session: Session, category: Category, account: StaffAccount) -> bool:
+def remove_route(session: Session, category: Category, account: StaffAccount, actor: Actor) -> bool:
     route = session.get(CategoryRoute, (category.id, account.id))
     if route is None:
         return False
     session.delete(route)
+    audit.append(
+        session, actor.id, actor.role, Action.ROUTE_REMOVE, detail=_route_detail(category, account)
+    )
     return True
 
 

@@ -8,7 +8,16 @@ import pyotp
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sipadu.crypto import Argon2Params, hash_secret, new_keypair, seal_private_key
+from sipadu import audit
+from sipadu.audit import Action, Actor
+from sipadu.crypto import (
+    Argon2Params,
+    PublicKey,
+    fingerprint,
+    hash_secret,
+    new_keypair,
+    seal_private_key,
+)
 from sipadu.models import Role, StaffAccount, StaffRole
 from sipadu.services import ServiceError
 
@@ -28,6 +37,13 @@ def private_key_owner(account: StaffAccount) -> str:
     return f"staff/{account.id}"
 
 
+def key_fingerprint(account: StaffAccount) -> str | None:
+    """The account's key fingerprint as contiguous hex (audit details, exports)."""
+    if account.public_key is None:
+        return None
+    return fingerprint(PublicKey.from_bytes(account.public_key)).replace(" ", "").lower()
+
+
 def find_by_username(session: Session, username: str) -> StaffAccount | None:
     return session.scalar(select(StaffAccount).where(StaffAccount.username == username))
 
@@ -40,9 +56,11 @@ def create_account(
     display_name: str | None = None,
     password: str | None = None,
     argon2: Argon2Params,
+    actor: Actor,
 ) -> NewAccount:
-    """Create a staff account with a fresh TOTP secret. With a password, the key pair is
-    generated now; without one, at activation (a later issue)."""
+    """Create a staff account with a fresh TOTP secret, recorded in the audit log. With a
+    password the key pair is generated now (and its registration recorded with its
+    fingerprint); without one, at activation."""
     username = username.strip().lower()
     if not USERNAME.match(username):
         raise ServiceError("username: 3 to 64 characters a-z, 0-9, '.', '_' or '-'")
@@ -59,8 +77,26 @@ def create_account(
     )
     session.add(account)
     session.flush()  # assigns the id the private key is bound to
+    audit.append(
+        session,
+        actor.id,
+        actor.role,
+        Action.ACCOUNT_CREATE,
+        detail={
+            "account": str(account.id),
+            "username": username,
+            "roles": sorted(r.value for r in roles),
+        },
+    )
     if password is not None:
         set_password(account, password, argon2)
+        audit.append(
+            session,
+            actor.id,
+            actor.role,
+            Action.KEY_REGISTER,
+            detail={"account": str(account.id), "fingerprint": key_fingerprint(account)},
+        )
     return NewAccount(account, account.totp_secret or "")
 
 

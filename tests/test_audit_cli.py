@@ -1,0 +1,145 @@
+"""``sipadu audit ...`` and the foundation commands' own audit entries."""
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text
+
+from sipadu.models import AuditEvent
+from tests.conftest import config_env
+from tests.test_cli import invoke, open_session
+
+DOCS = Path(__file__).parents[1] / "docs" / "audit.md"
+
+
+@pytest.fixture
+def demo_env(empty_database_url, tmp_path, redis_url):
+    env = config_env(tmp_path / "instance", empty_database_url, redis_url)
+    assert invoke(env, "init", "--demo").exit_code == 0
+    return env
+
+
+def events(env) -> list[AuditEvent]:
+    engine, session = open_session(env)
+    try:
+        return list(session.scalars(select(AuditEvent).order_by(AuditEvent.seq)))
+    finally:
+        session.close()
+        engine.dispose()
+
+
+def test_init_records_itself_categories_accounts_keys_and_routing(demo_env):
+    actions = [e.action for e in events(demo_env)]
+    assert actions[0] == "system.init"
+    assert actions.count("category.create") == 4
+    assert actions.count("account.create") == 5
+    assert actions.count("key.register") == 5
+    assert actions.count("route.add") == 8  # two investigators x four categories
+    assert {e.actor for e in events(demo_env)} == {"operator"}
+
+
+def test_user_create_and_routing_record_key_fingerprints(demo_env):
+    invoke(
+        demo_env,
+        "user",
+        "create",
+        "--username",
+        "ani",
+        "--role",
+        "investigator",
+        "--password-stdin",
+        stdin="correct horse battery\n",
+    )
+    invoke(demo_env, "route", "add", "kkn", "ani")
+    invoke(demo_env, "route", "remove", "kkn", "ani")
+    tail = events(demo_env)[-4:]
+    assert [e.action for e in tail] == [
+        "account.create",
+        "key.register",
+        "route.add",
+        "route.remove",
+    ]
+    fingerprints = {json.loads(e.detail)["fingerprint"] for e in tail[1:]}
+    assert len(fingerprints) == 1 and re.fullmatch(r"[0-9a-f]{64}", fingerprints.pop())
+    assert json.loads(tail[2].detail)["category"] == "kkn"
+
+
+def test_checkpoint_verify_and_tamper_through_the_cli(demo_env, tmp_path):
+    kept = tmp_path / "kept.json"
+    result = invoke(demo_env, "audit", "checkpoint", "--out", str(kept))
+    assert result.exit_code == 0
+    document = json.loads(kept.read_text())
+    assert document["format"] == "sipadu-audit-checkpoint-v1" and document["seq"] == 23
+    assert document["public_key"] == invoke(demo_env, "audit", "public-key").stdout.strip()
+    not_due = invoke(demo_env, "audit", "checkpoint", "--every", "1h")
+    assert not_due.exit_code == 0 and "not due" in not_due.output
+    ok = invoke(demo_env, "audit", "verify", "--checkpoint", str(kept))
+    assert ok.exit_code == 0 and ok.stdout == f"OK 23 {document['hash']}\n"
+    engine, session = open_session(demo_env)
+    with engine.begin() as connection:
+        connection.execute(text("UPDATE audit_event SET role = 'admin' WHERE seq = 9"))
+    engine.dispose()
+    session.close()
+    failed = invoke(demo_env, "audit", "verify", "--checkpoint", str(kept))
+    assert failed.exit_code == 1 and failed.stdout.startswith("FAIL entry 9:")
+
+
+def test_bad_duration_and_unreadable_checkpoint_are_clear_errors(demo_env, tmp_path):
+    assert invoke(demo_env, "audit", "checkpoint", "--every", "soon").exit_code != 0
+    junk = tmp_path / "junk.json"
+    junk.write_text('{"format": "something else"}')
+    result = invoke(demo_env, "audit", "verify", "--checkpoint", str(junk))
+    assert result.exit_code != 0 and "unreadable checkpoint" in result.output
+
+
+def recipe() -> str:
+    block = DOCS.read_text().split("```python\n", 1)[1].split("```", 1)[0]
+    assert "from cryptography" in block and "import sipadu" not in block
+    return block
+
+
+def test_the_documented_offline_recipe_verifies_a_real_export(demo_env, tmp_path):
+    kept = tmp_path / "kept.json"
+    invoke(demo_env, "audit", "checkpoint", "--out", str(kept))
+    export = tmp_path / "audit.jsonl"
+    assert (
+        invoke(demo_env, "audit", "export", "--format", "jsonl", "--out", str(export)).exit_code
+        == 0
+    )
+    script = tmp_path / "verify_export.py"
+    script.write_text(recipe())
+    run = subprocess.run(
+        [sys.executable, "-I", str(script), str(export), str(kept)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode == 0, run.stderr
+    last = json.loads(export.read_text().splitlines()[-1])
+    assert run.stdout == f"OK {last['seq']} {last['hash']}\n"
+    assert last["action"] == "audit.export"  # the export recorded itself
+    # and the recipe catches an altered line
+    lines = export.read_text().splitlines()
+    lines[5] = lines[5].replace('"role": "operator"', '"role": "admin"')
+    export.write_text("\n".join(lines) + "\n")
+    run = subprocess.run(
+        [sys.executable, "-I", str(script), str(export), str(kept)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert run.returncode != 0 and "FAIL entry 5: altered" in run.stderr
+
+
+def test_export_formats_and_since(demo_env, tmp_path):
+    csv_out = invoke(demo_env, "audit", "export", "--format", "csv", "--since", "20").stdout
+    lines = csv_out.splitlines()
+    assert lines[0].startswith("# {") and json.loads(lines[0][2:])["since"] == 20
+    assert lines[1] == "seq,at,actor,role,action,report_id,detail,prev_hash,hash"
+    assert [line.split(",")[0] for line in lines[2:]] == ["21", "22", "23", "24"]  # 24: itself
+    jsonl = invoke(demo_env, "audit", "export", "--since", "22").stdout.splitlines()
+    assert [json.loads(line)["seq"] for line in jsonl[1:]] == [23, 24, 25]
