@@ -7,7 +7,7 @@ from enum import StrEnum
 from flask import Flask
 from flask_wtf.csrf import CSRFProtect
 
-from sipadu import errors
+from sipadu import errors, recovery
 from sipadu.config import Config, from_environ
 from sipadu.i18n import init_i18n
 from sipadu.instance import generate_missing, load_secret
@@ -26,6 +26,7 @@ def create_app(portal: str = "reporter", config: Config | None = None) -> Flask:
     harden_process()
     if not config.production:
         generate_missing(config)
+        recovery.make_demo_key(config)
 
     app = Flask(__name__, instance_path=str(config.instance_path))
     app.config.update(
@@ -49,10 +50,13 @@ def create_app(portal: str = "reporter", config: Config | None = None) -> Flask:
     install_headers(app, production=config.production)
     app.extensions["sipadu.limiter"] = make_limiter(app, config.redis_url, prefix=portal.value)
     errors.register(app)
+    # Every case, internal and identity key is also wrapped to the recovery key: without
+    # one configured, production does not start (on either portal).
+    recovery.public_key(config)
     if portal is Portal.REPORTER:
-        from sipadu.reporter import bp
+        from sipadu.reporter import init_reporter
 
-        app.register_blueprint(bp)
+        init_reporter(app, config)
         app.wsgi_app = Anonymizer(app.wsgi_app)  # type: ignore[method-assign]
     else:
         from sipadu.investigator import bp

@@ -22,10 +22,10 @@ from pathlib import Path
 import click
 from sqlalchemy import inspect
 
-from sipadu import __version__, audit
+from sipadu import __version__, audit, recovery
 from sipadu.audit import OPERATOR, Action
 from sipadu.config import Config, ConfigError, from_environ
-from sipadu.crypto import signing_public_key
+from sipadu.crypto import Argon2Params, signing_public_key
 from sipadu.db import make_engine, make_sessionmaker
 from sipadu.instance import ensure_instance, generate_missing, load_secret
 from sipadu.migrate import upgrade
@@ -100,6 +100,13 @@ def init(demo: bool) -> None:
         if demo:
             lines = _create_demo_accounts(session, config)
     if demo:
+        demo_key = recovery.make_demo_key(config)
+        if demo_key is not None:
+            click.echo(
+                f"demo recovery key: {demo_key.private} (passphrase "
+                f"{recovery.DEMO_PASSPHRASE!r}): NOT for production, which refuses it",
+                err=True,
+            )
         path = config.instance_path / "demo-credentials.txt"
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as handle:
@@ -214,6 +221,39 @@ def db_upgrade() -> None:
     engine = make_engine(config.database_url)
     click.echo(f"database at head: {len(inspect(engine).get_table_names())} tables")
     engine.dispose()
+
+
+@main.group("recovery")
+def recovery_group() -> None:
+    """The offline recovery key."""
+
+
+@recovery_group.command("keygen")
+@click.option(
+    "--out",
+    "directory",
+    type=click.Path(file_okay=False),
+    default=".",
+    help="Where to write recovery.pub and recovery-private.json.",
+)
+@click.option("--passphrase-stdin", is_flag=True, help="Read the passphrase from standard input.")
+def recovery_keygen(directory: str, passphrase_stdin: bool) -> None:
+    """Make a recovery key pair, on a trusted offline machine. Keep recovery-private.json
+    and its passphrase offline; give only recovery.pub (or its contents, as
+    SIPADU_RECOVERY_PUBLIC_KEY) to the server."""
+    if passphrase_stdin:
+        passphrase = sys.stdin.readline().rstrip("\r\n")
+    else:
+        passphrase = click.prompt(
+            "Passphrase for the private key", hide_input=True, confirmation_prompt=True
+        )
+    try:
+        files = recovery.write_keypair(Path(directory), passphrase, Argon2Params())
+    except (ValueError, FileExistsError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"public key:  {files.public}")
+    click.echo(f"private key: {files.private}  (keep offline)")
+    click.echo(f"fingerprint: {files.fingerprint}")
 
 
 @main.group("audit")
@@ -340,6 +380,11 @@ def serve(portal: str) -> None:
     """Serve the portals under gunicorn (reporter on SIPADU_REPORTER_BIND, staff on
     SIPADU_STAFF_BIND). Stops both if either stops."""
     config = _config()
+    if not config.production:
+        # Create development secrets and the demo recovery key once, here, rather than
+        # in both portals at once.
+        generate_missing(config)
+        recovery.make_demo_key(config)
     portals = ["reporter", "staff"] if portal == "both" else [portal]
     children = [
         subprocess.Popen([sys.executable, "-m", "sipadu.serve", name])  # noqa: S603 — fixed argv

@@ -77,6 +77,11 @@ class Config:
     staff_bind: str = "127.0.0.1:5001"
     workers: int = 2
     threads: int = 8
+    recovery_public_key: str | None = None
+    mailbox_idle_seconds: int = 15 * 60
+    mailbox_failures_per_code: str = "10 per hour"
+    mailbox_failures_global: str = "1000 per hour"
+    volatile_path: Path | None = None
     secrets: SecretOverrides = field(default_factory=SecretOverrides)
 
     @property
@@ -135,6 +140,18 @@ def _secret(env: Mapping[str, str], name: str, length: int) -> bytes | None:
     return value
 
 
+def _limit(env: Mapping[str, str], name: str, default: str) -> str:
+    """A rate limit in the ``limits`` notation, e.g. "10 per hour"."""
+    from limits import parse
+
+    raw = env.get(name) or default
+    try:
+        parse(raw)
+    except ValueError:
+        raise ConfigError(f"{name}={raw!r} is not a rate limit like '10 per hour'") from None
+    return raw
+
+
 def load_config(env: Mapping[str, str]) -> Config:
     """Build and validate a :class:`Config` from ``SIPADU_*`` variables."""
     environment = _choice(env, "SIPADU_ENV", Environment, Environment.PRODUCTION)
@@ -159,6 +176,13 @@ def load_config(env: Mapping[str, str]) -> Config:
         staff_bind=env.get("SIPADU_STAFF_BIND") or "127.0.0.1:5001",
         workers=_int(env, "SIPADU_WORKERS", 2),
         threads=_int(env, "SIPADU_THREADS", 8),
+        recovery_public_key=env.get("SIPADU_RECOVERY_PUBLIC_KEY") or None,
+        mailbox_idle_seconds=_int(env, "SIPADU_MAILBOX_IDLE_MINUTES", 15) * 60,
+        mailbox_failures_per_code=_limit(env, "SIPADU_MAILBOX_FAILURES_PER_CODE", "10 per hour"),
+        mailbox_failures_global=_limit(env, "SIPADU_MAILBOX_FAILURES_GLOBAL", "1000 per hour"),
+        volatile_path=Path(env["SIPADU_VOLATILE_PATH"])
+        if env.get("SIPADU_VOLATILE_PATH")
+        else None,
         secrets=SecretOverrides(
             reporter_session_key=_secret(env, "SIPADU_REPORTER_SESSION_KEY", 32),
             staff_session_key=_secret(env, "SIPADU_STAFF_SESSION_KEY", 32),

@@ -43,7 +43,10 @@ def generate_missing(config: Config) -> list[str]:
         path = secrets_dir(config) / name
         if getattr(config.secrets, name) is not None or path.exists():
             continue
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:  # another process of this instance made it just now
+            continue
         with os.fdopen(fd, "w") as handle:
             handle.write(os.urandom(length).hex() + "\n")
         created.append(name)

@@ -21,9 +21,11 @@ from sqlalchemy import (
     MetaData,
     String,
     Text,
+    UniqueConstraint,
     Uuid,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql.elements import conv
 
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -173,3 +175,100 @@ class ReporterDailyCount(Base):
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     metric: Mapped[str] = mapped_column(String(32), primary_key=True)
     count: Mapped[int] = mapped_column(BigInteger)
+
+
+class ReportStatus(enum.StrEnum):
+    RECEIVED = "received"
+    IN_REVIEW = "in_review"
+    INVESTIGATING = "investigating"
+    CLOSED_SUBSTANTIATED = "closed_substantiated"
+    CLOSED_UNSUBSTANTIATED = "closed_unsubstantiated"
+    REJECTED = "rejected"
+
+
+class Report(Base):
+    """A report. Nothing here is plaintext but its category and status; its only date
+    is the coarsened day (or week, month) it was received (G2)."""
+
+    __tablename__ = "report"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    category_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("category.id"), index=True)
+    status: Mapped[str] = mapped_column(String(32), default=ReportStatus.RECEIVED.value, index=True)
+    received_on: Mapped[date] = mapped_column(Date, index=True)
+    key_epoch: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class ReportField(Base):
+    """One sealed, padded field of a report (title, what, who, ..., identity)."""
+
+    __tablename__ = "report_field"
+
+    report_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("report.id", ondelete="CASCADE"), primary_key=True
+    )
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    epoch: Mapped[int] = mapped_column(Integer)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class ReportKey(Base):
+    """A report key (case, internal or identity; one epoch) wrapped to one recipient."""
+
+    __tablename__ = "report_key"
+    __table_args__ = (
+        UniqueConstraint(
+            "report_id",
+            "purpose",
+            "epoch",
+            "recipient_kind",
+            "recipient_fingerprint",
+            name=conv("uq_report_key_recipient"),  # the convention's name is too long for PG
+        ),
+    )
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    report_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("report.id", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[str] = mapped_column(String(16))
+    epoch: Mapped[int] = mapped_column(Integer)
+    recipient_kind: Mapped[str] = mapped_column(String(16))  # staff | mailbox | recovery
+    recipient_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
+    recipient_fingerprint: Mapped[str] = mapped_column(String(64))
+    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Mailbox(Base):
+    """The reporter's anonymous mailbox. Found only by ``lookup_id`` =
+    Argon2id(code, instance salt); its private key opens only with code ‖ passphrase."""
+
+    __tablename__ = "mailbox"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    report_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("report.id", ondelete="CASCADE"), unique=True
+    )
+    lookup_id: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    secret_record: Mapped[bytes] = mapped_column(LargeBinary)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sealed_private_key: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Message(Base):
+    """A message between reporter and investigators, sealed under the case key. Ordered
+    by ``position``, dated only to the coarsened day (G2)."""
+
+    __tablename__ = "message"
+    __table_args__ = (UniqueConstraint("report_id", "position"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    report_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("report.id", ondelete="CASCADE"), index=True
+    )
+    position: Mapped[int] = mapped_column(Integer)
+    author: Mapped[str] = mapped_column(String(16))  # reporter | staff
+    author_account_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_account.id"))
+    epoch: Mapped[int] = mapped_column(Integer)
+    sent_on: Mapped[date] = mapped_column(Date)
+    body: Mapped[bytes] = mapped_column(LargeBinary)

@@ -15,6 +15,7 @@ def init_db(app: Flask, config: Config) -> None:
     engine = make_engine(config.database_url)
     app.extensions["sipadu.engine"] = engine
     app.extensions["sipadu.sessionmaker"] = make_sessionmaker(engine)
+    app.extensions["sipadu.write_sessionmaker"] = make_sessionmaker(engine, write=True)
     app.teardown_appcontext(_close_session)
 
 
@@ -22,13 +23,18 @@ def app_config() -> Config:
     return current_app.extensions["sipadu.config"]
 
 
-def db_session() -> Session:
-    if "db_session" not in g:
-        g.db_session = current_app.extensions["sipadu.sessionmaker"]()
-    return g.db_session
+def db_session(*, write: bool = False) -> Session:
+    """This request's session; ``write=True`` for a use case that writes (on SQLite it
+    takes the write lock when its transaction begins)."""
+    name = "db_write_session" if write else "db_session"
+    if name not in g:
+        maker = "sipadu.write_sessionmaker" if write else "sipadu.sessionmaker"
+        setattr(g, name, current_app.extensions[maker]())
+    return getattr(g, name)
 
 
 def _close_session(_exc: BaseException | None) -> None:
-    session = g.pop("db_session", None)
-    if session is not None:
-        session.close()
+    for name in ("db_session", "db_write_session"):
+        session = g.pop(name, None)
+        if session is not None:
+            session.close()

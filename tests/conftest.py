@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from sipadu.config import Config, load_config
-from sipadu.crypto import Argon2Params
+from sipadu.crypto import Argon2Params, new_keypair
 from sipadu.migrate import upgrade
 
 settings.register_profile(
@@ -192,3 +192,7 @@ def reporter_client(reporter_app):
 @pytest.fixture
 def staff_client(staff_app):
     return staff_app.test_client()
+
+
+# A recovery public key for production-mode configs in tests (its private half unused).
+RECOVERY_HEX = new_keypair().public_key().to_bytes().hex()

@@ -8,6 +8,7 @@ import pytest
 from sipadu import create_app
 from sipadu.config import ConfigError, load_config
 from sipadu.instance import SPECS, generate_missing, load_secret, secrets_dir
+from tests.conftest import RECOVERY_HEX
 
 
 def test_generated_secrets_are_private_and_stable(tmp_path):
@@ -62,7 +63,12 @@ def test_production_refuses_secrets_other_users_can_read(tmp_path):
 def test_each_portal_loads_only_its_own_session_key(tmp_path):
     """A reporter host can be given only the reporter key: it never needs staff secrets."""
     config = load_config(
-        {"SIPADU_INSTANCE_PATH": str(tmp_path), "SIPADU_REPORTER_SESSION_KEY": "22" * 32}
+        {
+            "SIPADU_INSTANCE_PATH": str(tmp_path),
+            "SIPADU_REPORTER_SESSION_KEY": "22" * 32,
+            "SIPADU_RECOVERY_PUBLIC_KEY": RECOVERY_HEX,
+            "SIPADU_LOOKUP_SALT": "33" * 16,
+        }
     )
     reporter = create_app("reporter", config)
     assert reporter.secret_key == bytes.fromhex("22" * 32)

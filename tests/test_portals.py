@@ -5,6 +5,8 @@ import sys
 
 import pytest
 
+from tests.conftest import RECOVERY_HEX
+
 STAFF_PATHS = ["/login", "/logout", "/reports", "/reports/1", "/audit", "/audit/export.jsonl"]
 
 
@@ -40,6 +42,8 @@ def test_production_cookies_are_secure_host_only_strict(tmp_path):
             "SIPADU_INSTANCE_PATH": str(tmp_path),
             "SIPADU_REPORTER_SESSION_KEY": "01" * 32,
             "SIPADU_STAFF_SESSION_KEY": "02" * 32,
+            "SIPADU_RECOVERY_PUBLIC_KEY": RECOVERY_HEX,
+            "SIPADU_LOOKUP_SALT": "33" * 16,
         }
     )
     for portal in ("reporter", "staff"):

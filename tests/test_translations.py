@@ -12,11 +12,13 @@ import sipadu
 PACKAGE = Path(sipadu.__file__).parent
 CATALOG = PACKAGE / "translations" / "id" / "LC_MESSAGES"
 METHODS = [("**.py", "python"), ("templates/**.html", "jinja2")]
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "_l": None, "lazy_gettext": None}
 
 
 def source_messages() -> set[str]:
     found = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(str(PACKAGE), METHODS):
+    extracted = extract_from_dir(str(PACKAGE), METHODS, keywords=KEYWORDS)
+    for _file, _line, message, _comments, _context in extracted:
         found.add(message if isinstance(message, str) else message[0])
     return found
 

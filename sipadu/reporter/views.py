@@ -1,11 +1,39 @@
-"""Reporter routes."""
+"""Reporter routes: the safety guidance and the report form."""
 
-from flask import render_template
+from flask import render_template, request
 
-from sipadu.reporter import bp
+from sipadu.reporter import bp, runtime
+from sipadu.reporter.forms import CATEGORIES, ReportForm
+from sipadu.services.dates import today
+from sipadu.services.passphrases import format_code, normalize_passphrase
+from sipadu.services.reports import CASE_FIELDS, submit_report
+from sipadu.services.reports import ReportForm as ReportData
+from sipadu.web import db_session
 
 
 @bp.get("/")
 def index():
     """Safety guidance before anything else: how to report without being identified."""
     return render_template("reporter/index.html")
+
+
+@bp.route("/report", methods=["GET", "POST"])
+def report():
+    form = ReportForm()
+    if not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        return render_template("reporter/report.html", form=form, categories=CATEGORIES), status
+    data = ReportData(
+        category=form.category.data,
+        identity=form.identity.data or "",
+        **{name: getattr(form, name).data or "" for name in CASE_FIELDS},
+    )
+    passphrase = normalize_passphrase(form.passphrase.data) if form.passphrase.data else None
+    session = db_session(write=True)
+    receipt = submit_report(session, data, passphrase, runtime().submission, today())
+    session.commit()  # G6: the code is shown only once the report is stored
+    return render_template(
+        "reporter/submitted.html",
+        code=format_code(receipt.code),
+        passphrase=receipt.suggested_passphrase,
+    )

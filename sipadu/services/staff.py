@@ -20,6 +20,7 @@ from sipadu.crypto import (
 )
 from sipadu.models import Role, StaffAccount, StaffRole
 from sipadu.services import ServiceError
+from sipadu.services.passphrases import PassphraseProblem, passphrase_problem
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 MIN_PASSWORD_LENGTH = 12
@@ -106,8 +107,11 @@ def password_bytes(password: str) -> bytes:
 
 
 def check_password_policy(password: str) -> None:
-    if len(password) < MIN_PASSWORD_LENGTH:
+    problem = passphrase_problem(password, minimum=MIN_PASSWORD_LENGTH)
+    if problem is PassphraseProblem.TOO_SHORT:
         raise ServiceError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
+    if problem is PassphraseProblem.COMMON:
+        raise ServiceError("password: too common, choose another")
 
 
 def set_password(account: StaffAccount, password: str, argon2: Argon2Params) -> None:

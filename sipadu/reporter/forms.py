@@ -1,0 +1,123 @@
+"""Reporter forms. Field names are a stable contract (DESIGN.md §5)."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, RadioField, StringField, TextAreaField
+from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.widgets import PasswordInput
+
+from sipadu.models import CategorySlug
+from sipadu.services.passphrases import (
+    MIN_REPORTER_PASSPHRASE,
+    PassphraseProblem,
+    passphrase_problem,
+)
+
+# label, one-line explanation, example: shown beside each choice.
+CATEGORIES = {
+    CategorySlug.ABUSE_OF_AUTHORITY.value: (
+        _l("Abuse of authority"),
+        _l("An official uses their position for a purpose it was not given for."),
+        _l("Example: a permit is refused unless the applicant hires a relative of the official."),
+    ),
+    CategorySlug.ADMINISTRATIVE_VIOLATION.value: (
+        _l("Administrative violation"),
+        _l("A procedure, rule or service standard of the city government is not followed."),
+        _l(
+            "Example: a service is charged above the official tariff or delayed far past the rules."
+        ),
+    ),
+    CategorySlug.KKN.value: (
+        _l("Corruption, collusion or nepotism (KKN)"),
+        _l(
+            "Bribes, kickbacks, rigged procurement, or jobs and contracts given to family "
+            "and friends."
+        ),
+        _l("Example: a tender is arranged so that one company wins in return for a payment."),
+    ),
+    CategorySlug.STAFF_DISCIPLINE.value: (
+        _l("Staff discipline violation"),
+        _l("A civil servant breaks the rules of conduct or discipline."),
+        _l("Example: an employee is paid but regularly does not come to work."),
+    ),
+}
+
+TEXT_LIMIT = 20_000
+FIELD_LIMIT = 5_000
+
+
+def _length(maximum: int):
+    return Length(max=maximum, message=_l("Please shorten this to at most %(max)d characters."))
+
+
+class ReportForm(FlaskForm):
+    category = RadioField(
+        _l("What kind of violation is it?"),
+        choices=[(slug, label) for slug, (label, _, _) in CATEGORIES.items()],
+        validators=[InputRequired(message=_l("Choose the kind of violation."))],
+    )
+    title = StringField(
+        _l("Short title"),
+        validators=[InputRequired(message=_l("Give the report a short title.")), _length(200)],
+    )
+    what = TextAreaField(
+        _l("What happened?"),
+        validators=[InputRequired(message=_l("Describe what happened.")), _length(TEXT_LIMIT)],
+    )
+    who = TextAreaField(_l("Who was involved?"), validators=[Optional(), _length(FIELD_LIMIT)])
+    where = TextAreaField(_l("Where did it happen?"), validators=[Optional(), _length(FIELD_LIMIT)])
+    when = TextAreaField(_l("When did it happen?"), validators=[Optional(), _length(FIELD_LIMIT)])
+    how = TextAreaField(
+        _l("How did it happen, and how do you know?"), validators=[Optional(), _length(FIELD_LIMIT)]
+    )
+    estimated_loss = StringField(
+        _l("Estimated loss to the state (optional)"), validators=[Optional(), _length(200)]
+    )
+    identity = TextAreaField(
+        _l("Your name or contact (optional)"), validators=[Optional(), _length(1000)]
+    )
+    # Typed values are kept when the form comes back with an error, passphrases too: the
+    # page is never cached, and retyping is where mistakes happen.
+    passphrase = PasswordField(_l("Passphrase"), widget=PasswordInput(hide_value=False))
+    passphrase_confirm = PasswordField(
+        _l("Passphrase again"), widget=PasswordInput(hide_value=False)
+    )
+
+    def validate_passphrase(self, field: PasswordField) -> None:
+        if not field.data and not self.passphrase_confirm.data:
+            return  # both blank: a passphrase will be suggested
+        if not field.data:
+            raise ValidationError(_l("Type the passphrase here too, or leave both fields empty."))
+        problem = passphrase_problem(field.data)
+        if problem is PassphraseProblem.TOO_SHORT:
+            raise ValidationError(
+                _l(
+                    "Use at least %(n)d characters, or leave both fields empty to get a "
+                    "suggested passphrase.",
+                    n=MIN_REPORTER_PASSPHRASE,
+                )
+            )
+        if problem is PassphraseProblem.COMMON:
+            raise ValidationError(
+                _l("This passphrase is too common and easy to guess. Choose another one.")
+            )
+
+    def validate_passphrase_confirm(self, field: PasswordField) -> None:
+        if (field.data or self.passphrase.data) and field.data != self.passphrase.data:
+            raise ValidationError(_l("The two passphrases are not the same."))
+
+
+class MailboxLoginForm(FlaskForm):
+    code = StringField(
+        _l("Report code"), validators=[InputRequired(message=_l("Enter your report code."))]
+    )
+    passphrase = PasswordField(
+        _l("Passphrase"), validators=[InputRequired(message=_l("Enter your passphrase."))]
+    )
+
+
+class MessageForm(FlaskForm):
+    body = TextAreaField(
+        _l("Your message"),
+        validators=[InputRequired(message=_l("Write a message first.")), _length(TEXT_LIMIT)],
+    )

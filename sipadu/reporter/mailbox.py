@@ -1,0 +1,126 @@
+"""The reporter's anonymous mailbox: sign in with code + passphrase, read, reply, leave."""
+
+from flask import abort, current_app, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from sipadu.audit import ReporterMetric, count_reporter_event
+from sipadu.models import ReportStatus
+from sipadu.reporter import bp, runtime, sessions
+from sipadu.reporter.forms import CATEGORIES, MailboxLoginForm, MessageForm
+from sipadu.services.dates import today
+from sipadu.services.mailbox import attempt_login
+from sipadu.services.reports import MailboxKeys, add_reporter_message, read_mailbox
+from sipadu.web import app_config, db_session
+
+GLOBAL_FAILURES_KEY = "mailbox-failures-global"
+
+
+def status_words() -> dict[str, tuple[str, str]]:
+    """Each status in plain words, with what it means for the reporter."""
+    return {
+        ReportStatus.RECEIVED: (_("Received"), _("Your report has arrived and waits to be read.")),
+        ReportStatus.IN_REVIEW: (
+            _("Being reviewed"),
+            _("An investigator is reading your report and checking it."),
+        ),
+        ReportStatus.INVESTIGATING: (
+            _("Being followed up"),
+            _("Your report is being investigated."),
+        ),
+        ReportStatus.CLOSED_SUBSTANTIATED: (
+            _("Closed: confirmed"),
+            _("The investigation is finished and the report was confirmed."),
+        ),
+        ReportStatus.CLOSED_UNSUBSTANTIATED: (
+            _("Closed: not confirmed"),
+            _("The investigation is finished but the report could not be confirmed."),
+        ),
+        ReportStatus.REJECTED: (_("Not taken up"), _("The report was not taken up.")),
+    }
+
+
+@bp.route("/mailbox/login", methods=["GET", "POST"])
+def mailbox_login():
+    form = MailboxLoginForm()
+    if not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        return render_template("reporter/mailbox_login.html", form=form), status
+    rt = runtime()
+    limiter = _limiter()
+    # A ceiling over all codes first: it caps how fast anyone can try codes at all.
+    if not limiter.test(rt.failures_global, GLOBAL_FAILURES_KEY):
+        abort(429)
+    session = db_session(write=True)
+    attempt = attempt_login(session, form.code.data, form.passphrase.data, rt.mailbox)
+    if not limiter.test(rt.failures_per_code, attempt.limit_key):
+        abort(429)
+    if attempt.opened is None:
+        limiter.hit(rt.failures_per_code, attempt.limit_key)
+        limiter.hit(rt.failures_global, GLOBAL_FAILURES_KEY)
+        count_reporter_event(session, ReporterMetric.MAILBOX_LOGIN_FAILED, today())
+        session.commit()
+        form.code.errors = [
+            _("The report code or the passphrase is not right. Check both and try again.")
+        ]
+        return render_template("reporter/mailbox_login.html", form=form), 400
+    count_reporter_event(session, ReporterMetric.MAILBOX_LOGIN, today())
+    session.commit()
+    sessions.start(rt.sessions, attempt.opened, rt.idle_seconds)
+    return redirect(url_for("reporter.mailbox_view"), code=303)
+
+
+@bp.get("/mailbox")
+def mailbox_view():
+    rt = runtime()
+    opened = sessions.current(rt.sessions, rt.idle_seconds)
+    if opened is None:
+        return redirect(url_for("reporter.mailbox_login"), code=303)
+    session = db_session()
+    keys = MailboxKeys(session, opened.report_id, opened.mailbox_id, opened.private_key)
+    view = read_mailbox(session, keys, opened.report_id)
+    return render_template(
+        "reporter/mailbox.html",
+        view=view,
+        form=MessageForm(),
+        categories=CATEGORIES,
+        statuses=status_words(),
+        sent=request.args.get("sent") == "1",
+    )
+
+
+@bp.post("/mailbox/messages")
+def mailbox_message():
+    rt = runtime()
+    opened = sessions.current(rt.sessions, rt.idle_seconds)
+    if opened is None:
+        return redirect(url_for("reporter.mailbox_login"), code=303)
+    form = MessageForm()
+    session = db_session(write=True)
+    keys = MailboxKeys(session, opened.report_id, opened.mailbox_id, opened.private_key)
+    if not form.validate_on_submit():
+        view = read_mailbox(session, keys, opened.report_id)
+        page = render_template(
+            "reporter/mailbox.html",
+            view=view,
+            form=form,
+            categories=CATEGORIES,
+            statuses=status_words(),
+            sent=False,
+        )
+        return page, 400
+    config = app_config()
+    add_reporter_message(
+        session, keys, opened.report_id, form.body.data, today(), config.date_precision
+    )
+    session.commit()
+    return redirect(url_for("reporter.mailbox_view", sent="1"), code=303)
+
+
+@bp.post("/mailbox/logout")
+def mailbox_logout():
+    sessions.end(runtime().sessions)
+    return redirect(url_for("reporter.index", logged_out="1"), code=303)
+
+
+def _limiter():
+    return current_app.extensions["sipadu.limiter"].limiter

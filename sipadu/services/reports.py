@@ -1,0 +1,384 @@
+"""Submitting a report and the reporter's view of it (DESIGN.md §4, §5).
+
+Keys per report (epoch 0 at submission), each HPKE-wrapped with its context:
+
+- case key     -> every active investigator routed to the category, the mailbox, recovery
+- internal key -> those investigators and recovery (never the mailbox)
+- identity key -> every active custodian, the mailbox and recovery
+
+Every field is padded and sealed; the identity field is always stored, empty or not, so
+its presence says nothing. The caller commits, and only then shows the code (G6).
+"""
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from sipadu import audit
+from sipadu.audit import ReporterMetric
+from sipadu.config import DatePrecision
+from sipadu.crypto import (
+    Argon2Params,
+    KeyContext,
+    PrivateKey,
+    PublicKey,
+    Purpose,
+    fingerprint,
+    hash_secret,
+    lookup_id,
+    new_key,
+    new_keypair,
+    open_field,
+    seal_field,
+    seal_private_key,
+    unwrap_key,
+    wrap_key,
+)
+from sipadu.models import (
+    Category,
+    CategoryRoute,
+    Mailbox,
+    Message,
+    Report,
+    ReportField,
+    ReportKey,
+    ReportStatus,
+    Role,
+    StaffAccount,
+    StaffRole,
+)
+from sipadu.services import ServiceError
+from sipadu.services.categories import category_by_slug
+from sipadu.services.dates import coarsen
+from sipadu.services.passphrases import mailbox_secret, new_code, suggest_passphrase
+
+CASE_FIELDS = ("title", "what", "who", "where", "when", "how", "estimated_loss")
+IDENTITY_FIELD = "identity"
+STATUS_REASON_FIELD = "status_reason"
+MAILBOX_KEY_PURPOSE = "mailbox"
+
+
+@dataclass(frozen=True)
+class ReportForm:
+    category: str
+    title: str
+    what: str
+    who: str = ""
+    where: str = ""
+    when: str = ""
+    how: str = ""
+    estimated_loss: str = ""
+    identity: str = ""
+
+
+@dataclass(frozen=True)
+class SubmissionSettings:
+    """What submission needs from configuration and the instance secrets."""
+
+    lookup_salt: bytes
+    lookup_argon2: Argon2Params
+    argon2: Argon2Params
+    recovery: PublicKey
+    date_precision: DatePrecision
+
+
+@dataclass(frozen=True)
+class Receipt:
+    report_id: uuid.UUID
+    code: str
+    suggested_passphrase: str | None
+
+
+@dataclass(frozen=True)
+class Recipient:
+    kind: str  # staff | mailbox | recovery
+    id: uuid.UUID | None
+    public: PublicKey
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.public).replace(" ", "").lower()
+
+
+def mailbox_owner(mailbox_id: uuid.UUID) -> str:
+    return f"mailbox/{mailbox_id}"
+
+
+def _staff_recipients(accounts: Iterable[StaffAccount]) -> list[Recipient]:
+    return [
+        Recipient("staff", account.id, PublicKey.from_bytes(account.public_key))
+        for account in accounts
+        if account.active and account.public_key is not None
+    ]
+
+
+def routed_investigators(session: Session, category_id: uuid.UUID) -> list[StaffAccount]:
+    return list(
+        session.scalars(
+            select(StaffAccount)
+            .join(CategoryRoute, CategoryRoute.account_id == StaffAccount.id)
+            .join(StaffRole, StaffRole.account_id == StaffAccount.id)
+            .where(CategoryRoute.category_id == category_id, StaffRole.role == Role.INVESTIGATOR)
+        )
+    )
+
+
+def active_custodians(session: Session) -> list[StaffAccount]:
+    return list(
+        session.scalars(
+            select(StaffAccount)
+            .join(StaffRole, StaffRole.account_id == StaffAccount.id)
+            .where(StaffRole.role == Role.CUSTODIAN)
+        )
+    )
+
+
+def wrap_to(
+    session: Session,
+    report_id: uuid.UUID,
+    purpose: Purpose,
+    epoch: int,
+    key: bytes,
+    recipients: Iterable[Recipient],
+) -> None:
+    context = KeyContext(report_id, purpose, epoch)
+    for recipient in recipients:
+        session.add(
+            ReportKey(
+                report_id=report_id,
+                purpose=purpose.value,
+                epoch=epoch,
+                recipient_kind=recipient.kind,
+                recipient_id=recipient.id,
+                recipient_fingerprint=recipient.fingerprint,
+                wrapped=wrap_key(key, recipient.public, context),
+            )
+        )
+
+
+def submit_report(
+    session: Session,
+    form: ReportForm,
+    passphrase: str | None,
+    settings: SubmissionSettings,
+    today: date,
+) -> Receipt:
+    """Encrypt and store a report with its mailbox. The caller commits, then shows the
+    receipt. ``passphrase`` None means: suggest one."""
+    category = category_by_slug(session, form.category)
+    if not category.active:
+        raise ServiceError("category is not accepting reports")
+    suggested = suggest_passphrase() if passphrase is None else None
+    passphrase = suggested or passphrase or ""
+
+    code, lookup = _unused_code(session, settings)
+    report = Report(
+        id=uuid.uuid4(),
+        category_id=category.id,
+        status=ReportStatus.RECEIVED.value,
+        received_on=coarsen(today, settings.date_precision),
+        key_epoch=0,
+    )
+    session.add(report)
+
+    mailbox_private = new_keypair()
+    record, kek = hash_secret(mailbox_secret(code, passphrase), settings.argon2)
+    mailbox = Mailbox(
+        id=uuid.uuid4(),
+        report_id=report.id,
+        lookup_id=lookup,
+        secret_record=record.to_bytes(),
+        public_key=mailbox_private.public_key().to_bytes(),
+        sealed_private_key=b"",
+    )
+    mailbox.sealed_private_key = seal_private_key(
+        mailbox_private, kek, owner=mailbox_owner(mailbox.id), purpose=MAILBOX_KEY_PURPOSE
+    )
+    session.add(mailbox)
+    session.flush([report])
+
+    investigators = _staff_recipients(routed_investigators(session, category.id))
+    custodians = _staff_recipients(active_custodians(session))
+    to_mailbox = Recipient("mailbox", mailbox.id, mailbox_private.public_key())
+    to_recovery = Recipient("recovery", None, settings.recovery)
+    case_key, internal_key, identity_key = new_key(), new_key(), new_key()
+    wrap_to(
+        session, report.id, Purpose.CASE, 0, case_key, [*investigators, to_mailbox, to_recovery]
+    )
+    wrap_to(session, report.id, Purpose.INTERNAL, 0, internal_key, [*investigators, to_recovery])
+    wrap_to(
+        session,
+        report.id,
+        Purpose.IDENTITY,
+        0,
+        identity_key,
+        [*custodians, to_mailbox, to_recovery],
+    )
+
+    for name in CASE_FIELDS:
+        _store_field(session, report.id, name, 0, case_key, getattr(form, name))
+    _store_field(session, report.id, IDENTITY_FIELD, 0, identity_key, form.identity)
+
+    audit.count_reporter_event(session, ReporterMetric.REPORT_SUBMITTED, today)
+    if not investigators:
+        audit.count_reporter_event(session, ReporterMetric.REPORT_UNROUTED, today)
+    session.flush()
+    return Receipt(report.id, code, suggested)
+
+
+def _unused_code(session: Session, settings: SubmissionSettings) -> tuple[str, bytes]:
+    # 10**16 codes: a collision is astronomically rare, but checking costs one query.
+    for _ in range(3):
+        code = new_code()
+        lookup = lookup_id(code.encode("ascii"), settings.lookup_salt, settings.lookup_argon2)
+        if session.scalar(select(Mailbox.id).where(Mailbox.lookup_id == lookup)) is None:
+            return code, lookup
+    raise ServiceError("could not allocate a report code")  # pragma: no cover
+
+
+def _store_field(
+    session: Session, report_id: uuid.UUID, name: str, epoch: int, key: bytes, value: str
+) -> None:
+    sealed = seal_field(key, value.encode("utf-8"), report_id=report_id, field=f"report/{name}")
+    session.add(ReportField(report_id=report_id, name=name, epoch=epoch, sealed=sealed))
+
+
+# --- the reporter's side after submission ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class ThreadMessage:
+    position: int
+    author: str
+    sent_on: date
+    body: str
+
+
+@dataclass(frozen=True)
+class MailboxView:
+    report_id: uuid.UUID
+    category: str
+    status: str
+    status_reason: str | None
+    received_on: date
+    fields: dict[str, str]
+    identity: str
+    messages: list[ThreadMessage]
+
+
+class MailboxKeys:
+    """The report keys a mailbox holds, unwrapped on demand, per purpose and epoch."""
+
+    def __init__(
+        self, session: Session, report_id: uuid.UUID, mailbox_id: uuid.UUID, private: PrivateKey
+    ) -> None:
+        self._session = session
+        self._report_id = report_id
+        self._mailbox_id = mailbox_id
+        self._private = private
+        self._cache: dict[tuple[Purpose, int], bytes] = {}
+
+    def key(self, purpose: Purpose, epoch: int) -> bytes:
+        if (purpose, epoch) not in self._cache:
+            wrapped = self._session.scalar(
+                select(ReportKey.wrapped).where(
+                    ReportKey.report_id == self._report_id,
+                    ReportKey.purpose == purpose.value,
+                    ReportKey.epoch == epoch,
+                    ReportKey.recipient_kind == "mailbox",
+                    ReportKey.recipient_id == self._mailbox_id,
+                )
+            )
+            if wrapped is None:
+                raise ServiceError("this mailbox holds no key for that")
+            context = KeyContext(self._report_id, purpose, epoch)
+            self._cache[(purpose, epoch)] = unwrap_key(wrapped, self._private, context)
+        return self._cache[(purpose, epoch)]
+
+
+def read_mailbox(session: Session, keys: MailboxKeys, report_id: uuid.UUID) -> MailboxView:
+    report = session.get(Report, report_id)
+    if report is None:
+        raise ServiceError("report not found")
+    fields: dict[str, str] = {}
+    identity = ""
+    reason = None
+    for row in session.scalars(select(ReportField).where(ReportField.report_id == report_id)):
+        purpose = Purpose.IDENTITY if row.name == IDENTITY_FIELD else Purpose.CASE
+        value = open_field(
+            keys.key(purpose, row.epoch),
+            row.sealed,
+            report_id=report_id,
+            field=f"report/{row.name}",
+        ).decode("utf-8")
+        if row.name == IDENTITY_FIELD:
+            identity = value
+        elif row.name == STATUS_REASON_FIELD:
+            reason = value
+        else:
+            fields[row.name] = value
+    messages = [
+        ThreadMessage(
+            m.position,
+            m.author,
+            m.sent_on,
+            open_field(
+                keys.key(Purpose.CASE, m.epoch),
+                m.body,
+                report_id=report_id,
+                field=f"message/{m.id}/body",
+            ).decode("utf-8"),
+        )
+        for m in session.scalars(
+            select(Message).where(Message.report_id == report_id).order_by(Message.position)
+        )
+    ]
+    category = report_category_slug(session, report)
+    return MailboxView(
+        report_id, category, report.status, reason, report.received_on, fields, identity, messages
+    )
+
+
+def report_category_slug(session: Session, report: Report) -> str:
+    return session.scalar(select(Category.slug).where(Category.id == report.category_id)) or ""
+
+
+def add_reporter_message(
+    session: Session,
+    keys: MailboxKeys,
+    report_id: uuid.UUID,
+    body: str,
+    today: date,
+    precision: DatePrecision,
+) -> Message:
+    """Seal a message from the reporter under the current case key."""
+    report = session.get(Report, report_id)
+    if report is None:
+        raise ServiceError("report not found")
+    position = (
+        session.scalar(select(func.max(Message.position)).where(Message.report_id == report_id))
+        or 0
+    ) + 1
+    message = Message(
+        id=uuid.uuid4(),
+        report_id=report_id,
+        position=position,
+        author="reporter",
+        epoch=report.key_epoch,
+        sent_on=coarsen(today, precision),
+        body=b"",
+    )
+    message.body = seal_field(
+        keys.key(Purpose.CASE, report.key_epoch),
+        body.encode("utf-8"),
+        report_id=report_id,
+        field=f"message/{message.id}/body",
+    )
+    session.add(message)
+    audit.count_reporter_event(session, ReporterMetric.MESSAGE_SENT, today)
+    session.flush()
+    return message

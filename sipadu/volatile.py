@@ -1,0 +1,112 @@
+"""Volatile storage for reporter mailbox sessions: never the database, never a disk.
+
+Redis (run with persistence off, see docs) when ``SIPADU_REDIS_URL`` is set, so every
+worker and host shares sessions; otherwise files on a memory-backed file system (tmpfs,
+``/dev/shm``) shared by the workers of one host. Entries expire after an idle timeout
+that each read renews; nothing survives a reboot.
+"""
+
+import hashlib
+import os
+import time
+from pathlib import Path
+from typing import Protocol
+
+import redis
+
+from sipadu.config import Config, ConfigError
+
+_MEMORY_FILESYSTEMS = {"tmpfs", "ramfs"}
+
+
+class VolatileStore(Protocol):
+    def put(self, key: str, value: bytes, ttl: int) -> None: ...
+    def get(self, key: str, ttl: int) -> bytes | None: ...
+    def delete(self, key: str) -> None: ...
+
+
+class RedisStore:
+    def __init__(self, url: str, prefix: str) -> None:
+        self._redis = redis.Redis.from_url(url)
+        self._prefix = prefix
+
+    def put(self, key: str, value: bytes, ttl: int) -> None:
+        self._redis.set(self._prefix + key, value, ex=ttl)
+
+    def get(self, key: str, ttl: int) -> bytes | None:
+        return self._redis.getex(self._prefix + key, ex=ttl)
+
+    def delete(self, key: str) -> None:
+        self._redis.delete(self._prefix + key)
+
+
+class MemoryFileStore:
+    """One file per entry on tmpfs; the modification time is the last use."""
+
+    def __init__(self, directory: Path) -> None:
+        if filesystem_type(directory.parent) not in _MEMORY_FILESYSTEMS:
+            raise ConfigError(
+                f"{directory.parent} is not a memory-backed file system (tmpfs): mailbox "
+                "sessions must never reach a disk. Set SIPADU_REDIS_URL or SIPADU_VOLATILE_PATH."
+            )
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self._dir = directory
+
+    def _path(self, key: str) -> Path:
+        return self._dir / hashlib.sha256(key.encode()).hexdigest()
+
+    def put(self, key: str, value: bytes, ttl: int) -> None:
+        self._purge(ttl)
+        path = self._path(key)
+        temporary = path.with_suffix(".new")
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(value)
+        temporary.replace(path)
+
+    def get(self, key: str, ttl: int) -> bytes | None:
+        path = self._path(key)
+        try:
+            if time.time() - path.stat().st_mtime > ttl:
+                path.unlink(missing_ok=True)
+                return None
+            value = path.read_bytes()
+            os.utime(path)
+            return value
+        except FileNotFoundError:
+            return None
+
+    def delete(self, key: str) -> None:
+        self._path(key).unlink(missing_ok=True)
+
+    def _purge(self, ttl: int) -> None:
+        cutoff = time.time() - ttl
+        for path in self._dir.iterdir():
+            try:
+                if path.stat().st_mtime < cutoff:
+                    path.unlink(missing_ok=True)
+            except FileNotFoundError:
+                continue
+
+
+def filesystem_type(path: Path) -> str:
+    """The type of the file system ``path`` lives on, from /proc/mounts."""
+    path = path.resolve()
+    best, kind = "", ""
+    for line in Path("/proc/mounts").read_text().splitlines():
+        fields = line.split()
+        mount_point = fields[1].replace("\\040", " ")
+        if (
+            str(path) == mount_point or str(path).startswith(mount_point.rstrip("/") + "/")
+        ) and len(mount_point) > len(best):
+            best, kind = mount_point, fields[2]
+    return kind
+
+
+def make_store(config: Config, name: str) -> VolatileStore:
+    if config.redis_url:
+        return RedisStore(config.redis_url, prefix=f"sipadu:{name}:")
+    shm = Path("/dev/shm")  # noqa: S108 — the memory-backed file system, by design
+    suffix = hashlib.sha256(str(config.instance_path).encode()).hexdigest()[:12]
+    base = config.volatile_path or shm / f"sipadu-{suffix}"
+    return MemoryFileStore(base / name)
