@@ -321,7 +321,7 @@ def append(
     )
     session.add(event)
     session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=digest))
-    session.flush([event])
+    session.flush()
     return event
 
 

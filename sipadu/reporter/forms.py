@@ -3,6 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, RadioField, StringField, TextAreaField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import PasswordInput
 
@@ -53,7 +54,7 @@ def _length(maximum: int):
 class ReportForm(FlaskForm):
     category = RadioField(
         _l("What kind of violation is it?"),
-        choices=[(slug, label) for slug, (label, _, _) in CATEGORIES.items()],
+        choices=[SelectChoice(slug, label) for slug, (label, _, _) in CATEGORIES.items()],
         validators=[InputRequired(message=_l("Choose the kind of violation."))],
     )
     title = StringField(

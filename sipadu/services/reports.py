@@ -184,6 +184,7 @@ def submit_report(
         key_epoch=0,
     )
     session.add(report)
+    session.flush()  # the report row first: everything below refers to it
 
     mailbox_private = new_keypair()
     record, kek = hash_secret(mailbox_secret(code, passphrase), settings.argon2)
@@ -199,7 +200,6 @@ def submit_report(
         mailbox_private, kek, owner=mailbox_owner(mailbox.id), purpose=MAILBOX_KEY_PURPOSE
     )
     session.add(mailbox)
-    session.flush([report])
 
     investigators = _staff_recipients(routed_investigators(session, category.id))
     custodians = _staff_recipients(active_custodians(session))

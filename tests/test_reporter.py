@@ -1,0 +1,640 @@
+"""The reporter portal (DESIGN.md §2, §5): what the reporter sends reaches no table, file,
+store or log in plaintext; the mailbox gives it all back; brute force does not pay."""
+
+import logging
+import re
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+import redis
+from click.testing import CliRunner
+from sqlalchemy import select, text
+
+from sipadu import recovery
+from sipadu.cli import main as cli
+from sipadu.crypto import KeyContext, Purpose, open_field, unwrap_key
+from sipadu.crypto import kdf as kdf_module
+from sipadu.db import make_engine, make_sessionmaker
+from sipadu.models import (
+    Base,
+    Mailbox,
+    Report,
+    ReporterDailyCount,
+    ReportField,
+    ReportKey,
+    Role,
+    StaffAccount,
+    StaffRole,
+)
+from sipadu.services.passphrases import wordlist
+from sipadu.services.reports import CASE_FIELDS
+from tests.test_security_baseline import CANARY_IP
+
+FIELDS = ["title", "what", "who", "where", "when", "how", "estimated_loss", "identity"]
+
+
+@pytest.fixture(scope="module")
+def demo(env, config):
+    """Demo staff (two investigators routed everywhere, a custodian) in this module's DB."""
+    result = CliRunner().invoke(cli, ["init", "--demo"], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def csrf(client, path: str) -> str:
+    page = client.get(path).get_data(as_text=True)
+    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
+
+
+def submit(client, **fields) -> tuple[str, str | None, str]:
+    data = {
+        "category": "kkn",
+        "title": "Judul",
+        "what": "Kejadian",
+        "passphrase": "",
+        "passphrase_confirm": "",
+        **fields,
+    }
+    data["csrf_token"] = csrf(client, "/report")
+    response = client.post("/report", data=data)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200, body
+    code = re.search(r'id="report-code">([^<]+)<', body).group(1)
+    suggested = re.search(r'id="report-passphrase">([^<]+)<', body)
+    return code, suggested.group(1) if suggested else fields.get("passphrase"), body
+
+
+def login(client, code: str, passphrase: str):
+    token = csrf(client, "/mailbox/login")
+    return client.post(
+        "/mailbox/login", data={"csrf_token": token, "code": code, "passphrase": passphrase}
+    )
+
+
+# --- the canary -----------------------------------------------------------------------
+
+
+def every_database_value(database_url: str) -> list[bytes]:
+    engine = make_engine(database_url)
+    values: list[bytes] = []
+    try:
+        with engine.connect() as connection:
+            tables = [*Base.metadata.tables, "alembic_version"]
+            for table in tables:
+                for row in connection.execute(text(f'SELECT * FROM "{table}"')):
+                    for value in row:
+                        if isinstance(value, bytes | memoryview):
+                            values.append(bytes(value))
+                        elif value is not None:
+                            values.append(str(value).encode())
+    finally:
+        engine.dispose()
+    return values
+
+
+def files_under(*roots: Path) -> list[bytes]:
+    return [
+        p.read_bytes() for root in roots if root.exists() for p in root.rglob("*") if p.is_file()
+    ]
+
+
+def redis_contents(url: str | None) -> list[bytes]:
+    if not url:
+        return []
+    client = redis.Redis.from_url(url)
+    out = []
+    for key in client.scan_iter("*"):
+        out.append(key)
+        kind = client.type(key)
+        if kind == b"string":
+            out.append(client.get(key) or b"")
+        elif kind == b"zset":
+            out.extend(member for member, _ in client.zrange(key, 0, -1, withscores=True))
+        elif kind == b"list":
+            out.extend(client.lrange(key, 0, -1))
+        elif kind == b"hash":
+            out.extend(b"".join(pair) for pair in client.hgetall(key).items())
+    return out
+
+
+def test_nothing_the_reporter_sends_is_stored_or_logged_in_plaintext(
+    demo, reporter_app, database_url, config, redis_url, caplog, capfd
+):
+    caplog.set_level(logging.DEBUG)
+    tag = uuid.uuid4().hex[:12]
+    canaries = {name: f"canary-{name}-{tag}" for name in FIELDS}
+    message_canary = f"canary-message-{tag}"
+    agent = f"CanaryAgent/{tag}"
+    ip = CANARY_IP
+    headers = {
+        "User-Agent": agent,
+        "X-Forwarded-For": ip,
+        "X-Real-IP": ip,
+        "Forwarded": f"for={ip}",
+    }
+    client = reporter_app.test_client()
+    client.environ_base.update({"REMOTE_ADDR": ip, "HTTP_USER_AGENT": agent})
+    passphrase = f"my own passphrase {tag}"
+    data = {
+        **canaries,
+        "category": "abuse_of_authority",
+        "passphrase": passphrase,
+        "passphrase_confirm": passphrase,
+    }
+    data["csrf_token"] = csrf(client, "/report")
+    response = client.post("/report", data=data, headers=headers)
+    assert response.status_code == 200
+    code = re.search(r'id="report-code">([^<]+)<', response.get_data(as_text=True)).group(1)
+    assert login(client, code, passphrase).status_code == 303
+    token = csrf(client, "/mailbox")
+    sent = client.post(
+        "/mailbox/messages", data={"csrf_token": token, "body": message_canary}, headers=headers
+    )
+    assert sent.status_code == 303
+
+    # read everything back through the mailbox
+    page = client.get("/mailbox", headers=headers).get_data(as_text=True)
+    for value in [*canaries.values(), message_canary]:
+        assert value in page
+
+    # ... and find it nowhere at rest
+    secrets = [
+        *canaries.values(),
+        message_canary,
+        passphrase,
+        code,
+        code.replace(" ", ""),
+        agent,
+        ip,
+        tag,
+    ]
+    db_path = (
+        Path(database_url.removeprefix("sqlite:///")) if database_url.startswith("sqlite") else None
+    )
+    stored = every_database_value(database_url)
+    stored += files_under(config.instance_path, *([db_path.parent] if db_path else []))
+    stored += files_under(Path("/dev/shm"))
+    stored += redis_contents(redis_url)
+    captured = capfd.readouterr()
+    logs = (caplog.text + captured.out + captured.err).encode()
+    for secret in secrets:
+        needle = secret.encode()
+        assert not any(needle in blob for blob in stored), secret
+        assert needle not in logs, secret
+
+
+# --- keys and fields ------------------------------------------------------------------
+
+
+def test_keys_are_wrapped_exactly_as_designed(demo, reporter_app, database_url):
+    client = reporter_app.test_client()
+    code, passphrase, _ = submit(client, category="staff_discipline")
+    engine = make_engine(database_url)
+    session = make_sessionmaker(engine)()
+    try:
+        report = session.scalars(select(Report).order_by(Report.id)).all()
+        mailbox_report_ids = {m.report_id for m in session.scalars(select(Mailbox))}
+        assert {r.id for r in report} <= mailbox_report_ids
+        investigators = {
+            a.id
+            for a in session.scalars(
+                select(StaffAccount).join(StaffRole).where(StaffRole.role == Role.INVESTIGATOR)
+            )
+        }
+        custodians = {
+            a.id
+            for a in session.scalars(
+                select(StaffAccount).join(StaffRole).where(StaffRole.role == Role.CUSTODIAN)
+            )
+        }
+        latest = _report_of(client, code, passphrase, session)
+        keys = session.scalars(select(ReportKey).where(ReportKey.report_id == latest)).all()
+        by_purpose: dict[str, set] = {}
+        for key in keys:
+            assert key.epoch == 0 and key.wrapped[:2] == bytes([1, 2])  # v1, hybrid suite
+            by_purpose.setdefault(key.purpose, set()).add(
+                (key.recipient_kind, key.recipient_id if key.recipient_kind == "staff" else None)
+            )
+        staff = lambda ids: {("staff", i) for i in ids}  # noqa: E731
+        assert by_purpose["case"] == staff(investigators) | {("mailbox", None), ("recovery", None)}
+        assert by_purpose["internal"] == staff(investigators) | {("recovery", None)}
+        assert by_purpose["identity"] == staff(custodians) | {("mailbox", None), ("recovery", None)}
+        names = {
+            f.name
+            for f in session.scalars(select(ReportField).where(ReportField.report_id == latest))
+        }
+        assert names == set(FIELDS)  # the identity field is stored though left empty
+    finally:
+        session.close()
+        engine.dispose()
+
+
+def _report_of(client, code, passphrase, session) -> uuid.UUID:
+    """The report id a mailbox belongs to, found the way the server finds it."""
+    from sipadu.services.mailbox import attempt_login
+
+    settings = client.application.extensions["sipadu.reporter"].mailbox
+    return attempt_login(session, code, passphrase, settings).opened.report_id
+
+
+def test_all_fields_look_alike_in_size_when_short(demo, reporter_app, database_url):
+    client = reporter_app.test_client()
+    code, passphrase, _ = submit(client, identity="", who="Kepala seksi", title="x")
+    engine = make_engine(database_url)
+    session = make_sessionmaker(engine)()
+    try:
+        report_id = _report_of(client, code, passphrase, session)
+        sizes = {
+            len(f.sealed)
+            for f in session.scalars(
+                select(ReportField)
+                .where(ReportField.report_id == report_id)
+                .where(ReportField.name != "what")
+            )
+        }
+        assert sizes == {256 + 29}
+    finally:
+        session.close()
+        engine.dispose()
+
+
+def test_a_report_routed_to_nobody_is_accepted_counted_and_readable_by_recovery(
+    demo, reporter_app, database_url, config
+):
+    runner_env = {
+        "SIPADU_ENV": "development",
+        "SIPADU_INSTANCE_PATH": str(config.instance_path),
+        "SIPADU_DATABASE_URL": database_url,
+    }
+    for investigator in ("pemeriksa1", "pemeriksa2"):
+        CliRunner().invoke(
+            cli,
+            ["route", "remove", "administrative_violation", investigator],
+            env=runner_env,
+            catch_exceptions=False,
+        )
+    client = reporter_app.test_client()
+    code, passphrase, _ = submit(
+        client, category="administrative_violation", what="hanya pemulihan"
+    )
+    engine = make_engine(database_url)
+    session = make_sessionmaker(engine)()
+    try:
+        report_id = _report_of(client, code, passphrase, session)
+        kinds = {
+            k.recipient_kind
+            for k in session.scalars(
+                select(ReportKey).where(
+                    ReportKey.report_id == report_id, ReportKey.purpose == "case"
+                )
+            )
+        }
+        assert kinds == {"mailbox", "recovery"}
+        unrouted = session.scalar(
+            select(ReporterDailyCount.count).where(ReporterDailyCount.metric == "report_unrouted")
+        )
+        assert unrouted >= 1
+        private = recovery.load_private(
+            config.instance_path / recovery.DEMO_PRIVATE_FILE, recovery.DEMO_PASSPHRASE
+        )
+        wrapped = session.scalar(
+            select(ReportKey.wrapped).where(
+                ReportKey.report_id == report_id,
+                ReportKey.purpose == "case",
+                ReportKey.recipient_kind == "recovery",
+            )
+        )
+        case_key = unwrap_key(wrapped, private, KeyContext(report_id, Purpose.CASE, 0))
+        sealed = session.scalar(
+            select(ReportField.sealed).where(
+                ReportField.report_id == report_id, ReportField.name == "what"
+            )
+        )
+        assert open_field(case_key, sealed, report_id=report_id, field="report/what") == (
+            b"hanya pemulihan"
+        )
+    finally:
+        session.close()
+        engine.dispose()
+
+
+# --- codes, passphrases, validation ---------------------------------------------------
+
+
+def test_code_is_16_digits_in_groups_and_accepted_with_or_without_spaces(demo, reporter_app):
+    client = reporter_app.test_client()
+    code, passphrase, body = submit(client)
+    assert re.fullmatch(r"\d{4} \d{4} \d{4} \d{4}", code)
+    words = passphrase.split(" ")
+    assert len(words) == 6 and all(w in wordlist() for w in words)
+    assert "Tidak ada yang dapat memulihkan" in body  # the warning, in Indonesian
+    assert login(reporter_app.test_client(), code.replace(" ", ""), passphrase).status_code == 303
+    assert login(reporter_app.test_client(), f"  {code}  ", passphrase).status_code == 303
+
+
+def test_concurrent_submissions_get_distinct_codes(demo, reporter_app):
+    codes: list[str] = []
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            client = reporter_app.test_client()
+            for _ in range(3):
+                codes.append(submit(client)[0])
+        except BaseException as exc:  # noqa: BLE001 — collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=worker) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(codes) == 18 and len(set(codes)) == 18
+
+
+@pytest.mark.parametrize(
+    "fields, field, message",
+    [
+        ({"title": ""}, "title", "Beri laporan judul singkat."),
+        ({"category": ""}, "category", "Pilih jenis pelanggaran."),
+        ({"category": "bogus"}, "category", ""),
+        (
+            {"passphrase": "pendek", "passphrase_confirm": "pendek"},
+            "passphrase",
+            "paling sedikit 10",
+        ),
+        (
+            {"passphrase": "password123", "passphrase_confirm": "password123"},
+            "passphrase",
+            "terlalu umum",
+        ),
+        (
+            {"passphrase": "satu dua tiga empat", "passphrase_confirm": "satu dua tiga lima"},
+            "passphrase_confirm",
+            "tidak sama",
+        ),
+        (
+            {"passphrase": "satu dua tiga empat", "passphrase_confirm": ""},
+            "passphrase_confirm",
+            "tidak sama",
+        ),
+        ({"what": "x" * 20_001}, "what", "20000"),
+    ],
+)
+def test_invalid_input_is_refused_clearly_and_keeps_everything_typed(
+    demo, reporter_app, fields, field, message
+):
+    client = reporter_app.test_client()
+    data = {
+        "category": "kkn",
+        "title": "Judul tetap",
+        "what": "Isi tetap ada",
+        "who": "Si A",
+        "identity": "Budi 0812",
+        "passphrase": "",
+        "passphrase_confirm": "",
+        **fields,
+    }
+    data["csrf_token"] = csrf(client, "/report")
+    response = client.post("/report", data=data)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert 'id="report-code"' not in page
+    assert f'id="{field}-error"' in page or field == "category"
+    assert message in page
+    for name in ("who", "identity"):
+        assert data[name] in page
+    if data["title"]:
+        assert f'value="{data["title"]}"' in page
+
+
+def test_errors_speak_english_when_asked(demo, reporter_app):
+    client = reporter_app.test_client()
+    token = csrf(client, "/report?lang=en")
+    page = client.post(
+        "/report?lang=en", data={"csrf_token": token, "category": "kkn", "what": "x"}
+    ).get_data(as_text=True)
+    assert "Give the report a short title." in page
+
+
+def test_missing_csrf_token_is_refused(demo, reporter_app):
+    client = reporter_app.test_client()
+    assert (
+        client.post("/report", data={"category": "kkn", "title": "a", "what": "b"}).status_code
+        == 400
+    )
+    assert client.post("/mailbox/login", data={"code": "1", "passphrase": "x"}).status_code == 400
+    assert client.post("/mailbox/messages", data={"body": "x"}).status_code == 400
+    assert client.post("/mailbox/logout").status_code == 400
+
+
+def test_xss_payloads_are_inert(demo, reporter_app):
+    payloads = [
+        '<script>alert("x")</script>',
+        '"><img src=x onerror=alert(1)>',
+        "javascript:alert(1)",
+        "{{ 7*7 }}",
+    ]
+    client = reporter_app.test_client()
+    code, passphrase, _ = submit(
+        client,
+        title=payloads[0],
+        what=payloads[1],
+        who=payloads[2],
+        how=payloads[3],
+        identity=payloads[0],
+    )
+    login(client, code, passphrase)
+    token = csrf(client, "/mailbox")
+    client.post("/mailbox/messages", data={"csrf_token": token, "body": payloads[1]})
+    page = client.get("/mailbox").get_data(as_text=True)
+    assert "<script>alert" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;" in page and "&lt;img src=x onerror=alert(1)&gt;" in page
+    assert "{{ 7*7 }}" in page and "49" not in page.split("{{ 7*7 }}")[0][-20:]
+    assert "<script" not in page  # and no script of our own: the portal needs no JavaScript
+
+
+# --- mailbox --------------------------------------------------------------------------
+
+
+def test_mailbox_shows_status_report_identity_and_thread(demo, reporter_app):
+    client = reporter_app.test_client()
+    code, passphrase, _ = submit(client, title="Judul kotak", identity="Siti, 0812-0000")
+    assert login(client, code, passphrase).headers["Location"].endswith("/mailbox")
+    page = client.get("/mailbox").get_data(as_text=True)
+    assert 'id="report-status">Diterima<' in page
+    assert "Judul kotak" in page and "Siti, 0812-0000" in page
+    token = csrf(client, "/mailbox")
+    assert (
+        client.post("/mailbox/messages", data={"csrf_token": token, "body": "Halo"}).status_code
+        == 303
+    )
+    page = client.get("/mailbox?sent=1").get_data(as_text=True)
+    assert "Pesan Anda sudah terkirim." in page and "Halo" in page
+    token = csrf(client, "/mailbox")
+    empty = client.post("/mailbox/messages", data={"csrf_token": token, "body": ""})
+    assert empty.status_code == 400 and "Tulis pesan terlebih dahulu." in empty.get_data(
+        as_text=True
+    )
+
+
+def test_mailbox_without_a_session_sends_you_to_sign_in(reporter_app):
+    client = reporter_app.test_client()
+    assert client.get("/mailbox").headers["Location"].endswith("/mailbox/login")
+
+
+def test_logout_kills_the_session_even_for_a_kept_cookie(demo, reporter_app):
+    client = reporter_app.test_client()
+    code, passphrase, _ = submit(client)
+    login(client, code, passphrase)
+    assert client.get("/mailbox").status_code == 200
+    cookie = client.get_cookie(reporter_app.config["SESSION_COOKIE_NAME"]).value
+    token = csrf(client, "/mailbox")
+    assert client.post("/mailbox/logout", data={"csrf_token": token}).status_code == 303
+    assert client.get("/mailbox").status_code == 303
+    thief = reporter_app.test_client()
+    thief.set_cookie(reporter_app.config["SESSION_COOKIE_NAME"], cookie)
+    assert thief.get("/mailbox").status_code == 303  # the old cookie opens nothing
+
+
+def test_sessions_expire_when_idle(reporter_app):
+    store = reporter_app.extensions["sipadu.reporter"].sessions
+    key = f"expiry-{uuid.uuid4()}"
+    store.put(key, b"x", 1)
+    assert store.get(key, 1) == b"x"
+    import time
+
+    time.sleep(2.1)
+    assert store.get(key, 1) is None
+
+
+def test_the_session_cookie_holds_only_random_values(demo, reporter_app):
+    import base64
+    import json
+    import zlib
+
+    client = reporter_app.test_client()
+    code, passphrase, _ = submit(client)
+    login(client, code, passphrase)
+    raw = client.get_cookie(reporter_app.config["SESSION_COOKIE_NAME"]).value
+    payload = raw.lstrip(".").split(".")[0]
+    data = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))
+    if raw.startswith("."):
+        data = zlib.decompress(data)
+    content = json.loads(data)
+    assert set(content) <= {"csrf_token", "mailbox_session", "mailbox_key"}
+    assert code.replace(" ", "") not in raw and passphrase.split()[0] not in str(content)
+
+
+# --- brute force ----------------------------------------------------------------------
+
+
+def kdf_calls(monkeypatch) -> list[tuple]:
+    calls: list[tuple] = []
+    real = kdf_module.argon2id
+
+    def recording(secret: bytes, salt: bytes, params):
+        calls.append((len(salt), params))
+        return real(secret, salt, params)
+
+    monkeypatch.setattr(kdf_module, "argon2id", recording)
+    return calls
+
+
+def test_unknown_code_and_wrong_passphrase_do_the_same_work_and_look_the_same(
+    demo, reporter_app, monkeypatch
+):
+    client = reporter_app.test_client()
+    code, passphrase, _ = submit(client)
+    calls = kdf_calls(monkeypatch)
+    pages = {}
+    for label, (typed_code, typed_pass) in {
+        "wrong passphrase": (code, passphrase + "x"),
+        "unknown code": ("1111 2222 3333 4444", passphrase),
+        "malformed code": ("not a code", passphrase),
+    }.items():
+        calls.clear()
+        response = login(reporter_app.test_client(), typed_code, typed_pass)
+        pages[label] = (
+            response.status_code,
+            re.sub(r'value="[^"]*"', "", response.get_data(as_text=True)),
+        )
+        assert len(calls) == 2, label  # lookup id, then the mailbox key
+        pages[label] += (tuple(calls),)
+    assert len(set(pages.values())) == 1
+
+
+def test_failed_logins_are_limited_per_code_while_other_codes_still_work(demo, env, redis_url):
+    from sipadu import create_app
+    from sipadu.config import load_config
+
+    strict = load_config({**env, "SIPADU_MAILBOX_FAILURES_PER_CODE": "3 per hour"})
+    app = create_app("reporter", strict)
+    app.config["TESTING"] = True
+    try:
+        client = app.test_client()
+        code_a, pass_a, _ = submit(client)
+        code_b, pass_b, _ = submit(client)
+        for _ in range(3):
+            assert login(app.test_client(), code_a, "wrong passphrase!").status_code == 400
+        assert login(app.test_client(), code_a, pass_a).status_code == 429
+        assert login(app.test_client(), code_b, pass_b).status_code == 303
+        assert login(app.test_client(), code_b, pass_b).status_code == 303  # successes free
+    finally:
+        app.extensions["sipadu.engine"].dispose()
+
+
+def test_production_refuses_a_demo_recovery_key_on_the_server(tmp_path):
+    from sipadu import create_app
+    from sipadu.config import ConfigError, load_config
+    from tests.conftest import RECOVERY_HEX
+
+    dev = load_config({"SIPADU_ENV": "development", "SIPADU_INSTANCE_PATH": str(tmp_path)})
+    recovery.make_demo_key(dev)
+    production = load_config(
+        {
+            "SIPADU_INSTANCE_PATH": str(tmp_path),
+            "SIPADU_REPORTER_SESSION_KEY": "01" * 32,
+            "SIPADU_LOOKUP_SALT": "02" * 16,
+            "SIPADU_RECOVERY_PUBLIC_KEY": RECOVERY_HEX,
+        }
+    )
+    with pytest.raises(ConfigError, match="demo recovery key"):
+        create_app("reporter", production)
+    (tmp_path / recovery.DEMO_PRIVATE_FILE).unlink()
+    assert create_app("reporter", production).name
+
+
+def test_production_refuses_to_start_without_a_recovery_key(tmp_path):
+    from sipadu import create_app
+    from sipadu.config import ConfigError, load_config
+
+    production = load_config(
+        {
+            "SIPADU_INSTANCE_PATH": str(tmp_path),
+            "SIPADU_REPORTER_SESSION_KEY": "01" * 32,
+            "SIPADU_STAFF_SESSION_KEY": "03" * 32,
+            "SIPADU_LOOKUP_SALT": "02" * 16,
+        }
+    )
+    for portal in ("reporter", "staff"):
+        with pytest.raises(ConfigError, match="recovery public key"):
+            create_app(portal, production)
+
+
+def test_no_page_of_the_reporter_portal_needs_javascript(reporter_app):
+    templates = Path(reporter_app.root_path) / "templates"
+    for path in [
+        *templates.glob("reporter/*.html"),
+        templates / "base.html",
+        templates / "_macros.html",
+        templates / "error.html",
+    ]:
+        assert "<script" not in path.read_text().lower(), path
+
+
+def test_case_fields_match_the_http_contract():
+    assert set(CASE_FIELDS) | {"identity"} == set(FIELDS)
