@@ -638,3 +638,26 @@ def test_no_page_of_the_reporter_portal_needs_javascript(reporter_app):
 
 def test_case_fields_match_the_http_contract():
     assert set(CASE_FIELDS) | {"identity"} == set(FIELDS)
+
+
+def test_no_transaction_is_open_while_keys_are_stretched(demo, reporter_app, monkeypatch):
+    """The write lock (SQLite) and row locks are held for inserts, never for the ~0.2 s
+    of Argon2id: otherwise concurrent reporters queue behind each other's KDF. (A read
+    transaction may stay open: WAL readers and PostgreSQL snapshots block no writer.)"""
+    from flask import g
+
+    real = kdf_module.argon2id
+    open_during_kdf: list[str] = []
+
+    def checking(secret: bytes, salt: bytes, params):
+        session = g.get("db_write_session")
+        if session is not None and session.in_transaction():
+            open_during_kdf.append("write transaction")
+        return real(secret, salt, params)
+
+    monkeypatch.setattr(kdf_module, "argon2id", checking)
+    client = reporter_app.test_client()
+    code, passphrase, _ = submit(client)
+    assert login(client, code, passphrase).status_code == 303
+    assert login(reporter_app.test_client(), code, "wrong passphrase").status_code == 400
+    assert open_during_kdf == []

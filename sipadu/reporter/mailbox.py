@@ -50,10 +50,13 @@ def mailbox_login():
     # A ceiling over all codes first: it caps how fast anyone can try codes at all.
     if not limiter.test(rt.failures_global, GLOBAL_FAILURES_KEY):
         abort(429)
-    session = db_session(write=True)
-    attempt = attempt_login(session, form.code.data, form.passphrase.data, rt.mailbox)
+    # Reading only, so no write lock is held while the two Argon2id derivations run.
+    reading = db_session()
+    attempt = attempt_login(reading, form.code.data, form.passphrase.data, rt.mailbox)
+    reading.rollback()
     if not limiter.test(rt.failures_per_code, attempt.limit_key):
         abort(429)
+    session = db_session(write=True)
     if attempt.opened is None:
         limiter.hit(rt.failures_per_code, attempt.limit_key)
         limiter.hit(rt.failures_global, GLOBAL_FAILURES_KEY)

@@ -168,51 +168,62 @@ def submit_report(
     today: date,
 ) -> Receipt:
     """Encrypt and store a report with its mailbox. The caller commits, then shows the
-    receipt. ``passphrase`` None means: suggest one."""
+    receipt. ``passphrase`` None means: suggest one.
+
+    Both Argon2id derivations (~0.2 s) happen before the first query: a write transaction
+    (on SQLite, the database's write lock) is held only for the inserts, not while keys
+    are stretched, so concurrent submissions do not queue behind each other's KDF."""
+    suggested = suggest_passphrase() if passphrase is None else None
+    passphrase = suggested or passphrase or ""
+    code = new_code()
+    lookup = lookup_id(code.encode("ascii"), settings.lookup_salt, settings.lookup_argon2)
+    record, kek = hash_secret(mailbox_secret(code, passphrase), settings.argon2)
+    mailbox_private = new_keypair()
+    report_id, mailbox_id = uuid.uuid4(), uuid.uuid4()
+    sealed_mailbox_key = seal_private_key(
+        mailbox_private, kek, owner=mailbox_owner(mailbox_id), purpose=MAILBOX_KEY_PURPOSE
+    )
+
+    # From here on: the database, briefly.
     category = category_by_slug(session, form.category)
     if not category.active:
         raise ServiceError("category is not accepting reports")
-    suggested = suggest_passphrase() if passphrase is None else None
-    passphrase = suggested or passphrase or ""
-
-    code, lookup = _unused_code(session, settings)
-    report = Report(
-        id=uuid.uuid4(),
-        category_id=category.id,
-        status=ReportStatus.RECEIVED.value,
-        received_on=coarsen(today, settings.date_precision),
-        key_epoch=0,
+    if session.scalar(select(Mailbox.id).where(Mailbox.lookup_id == lookup)) is not None:
+        # 10**16 codes: astronomically rare. Refuse rather than reuse; the form is kept.
+        raise ServiceError("report code collision; please send again")  # pragma: no cover
+    session.add(
+        Report(
+            id=report_id,
+            category_id=category.id,
+            status=ReportStatus.RECEIVED.value,
+            received_on=coarsen(today, settings.date_precision),
+            key_epoch=0,
+        )
     )
-    session.add(report)
     session.flush()  # the report row first: everything below refers to it
-
-    mailbox_private = new_keypair()
-    record, kek = hash_secret(mailbox_secret(code, passphrase), settings.argon2)
-    mailbox = Mailbox(
-        id=uuid.uuid4(),
-        report_id=report.id,
-        lookup_id=lookup,
-        secret_record=record.to_bytes(),
-        public_key=mailbox_private.public_key().to_bytes(),
-        sealed_private_key=b"",
+    session.add(
+        Mailbox(
+            id=mailbox_id,
+            report_id=report_id,
+            lookup_id=lookup,
+            secret_record=record.to_bytes(),
+            public_key=mailbox_private.public_key().to_bytes(),
+            sealed_private_key=sealed_mailbox_key,
+        )
     )
-    mailbox.sealed_private_key = seal_private_key(
-        mailbox_private, kek, owner=mailbox_owner(mailbox.id), purpose=MAILBOX_KEY_PURPOSE
-    )
-    session.add(mailbox)
 
     investigators = _staff_recipients(routed_investigators(session, category.id))
     custodians = _staff_recipients(active_custodians(session))
-    to_mailbox = Recipient("mailbox", mailbox.id, mailbox_private.public_key())
+    to_mailbox = Recipient("mailbox", mailbox_id, mailbox_private.public_key())
     to_recovery = Recipient("recovery", None, settings.recovery)
     case_key, internal_key, identity_key = new_key(), new_key(), new_key()
     wrap_to(
-        session, report.id, Purpose.CASE, 0, case_key, [*investigators, to_mailbox, to_recovery]
+        session, report_id, Purpose.CASE, 0, case_key, [*investigators, to_mailbox, to_recovery]
     )
-    wrap_to(session, report.id, Purpose.INTERNAL, 0, internal_key, [*investigators, to_recovery])
+    wrap_to(session, report_id, Purpose.INTERNAL, 0, internal_key, [*investigators, to_recovery])
     wrap_to(
         session,
-        report.id,
+        report_id,
         Purpose.IDENTITY,
         0,
         identity_key,
@@ -220,24 +231,14 @@ def submit_report(
     )
 
     for name in CASE_FIELDS:
-        _store_field(session, report.id, name, 0, case_key, getattr(form, name))
-    _store_field(session, report.id, IDENTITY_FIELD, 0, identity_key, form.identity)
+        _store_field(session, report_id, name, 0, case_key, getattr(form, name))
+    _store_field(session, report_id, IDENTITY_FIELD, 0, identity_key, form.identity)
 
     audit.count_reporter_event(session, ReporterMetric.REPORT_SUBMITTED, today)
     if not investigators:
         audit.count_reporter_event(session, ReporterMetric.REPORT_UNROUTED, today)
     session.flush()
-    return Receipt(report.id, code, suggested)
-
-
-def _unused_code(session: Session, settings: SubmissionSettings) -> tuple[str, bytes]:
-    # 10**16 codes: a collision is astronomically rare, but checking costs one query.
-    for _ in range(3):
-        code = new_code()
-        lookup = lookup_id(code.encode("ascii"), settings.lookup_salt, settings.lookup_argon2)
-        if session.scalar(select(Mailbox.id).where(Mailbox.lookup_id == lookup)) is None:
-            return code, lookup
-    raise ServiceError("could not allocate a report code")  # pragma: no cover
+    return Receipt(report_id, code, suggested)
 
 
 def _store_field(
