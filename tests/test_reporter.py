@@ -14,7 +14,7 @@ from sqlalchemy import select, text
 
 from sipadu import recovery
 from sipadu.cli import main as cli
-from sipadu.crypto import KeyContext, Purpose, open_field, unwrap_key
+from sipadu.crypto import CryptoError, KeyContext, Purpose, open_field, unwrap_key
 from sipadu.crypto import kdf as kdf_module
 from sipadu.db import make_engine, make_sessionmaker
 from sipadu.models import (
@@ -661,3 +661,77 @@ def test_no_transaction_is_open_while_keys_are_stretched(demo, reporter_app, mon
     assert login(client, code, passphrase).status_code == 303
     assert login(reporter_app.test_client(), code, "wrong passphrase").status_code == 400
     assert open_during_kdf == []
+
+
+def test_the_code_is_shown_only_after_the_report_is_committed(demo, reporter_app, monkeypatch):
+    """If the commit fails, the reporter gets an error page and no code: a code that was
+    shown always opens a stored report (G6)."""
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.orm import Session
+
+    def failing_commit(self):
+        raise OperationalError("COMMIT", {}, Exception("disk full"))
+
+    client = reporter_app.test_client()
+    token = csrf(client, "/report")
+    monkeypatch.setattr(Session, "commit", failing_commit)
+    reporter_app.config["PROPAGATE_EXCEPTIONS"] = False
+    try:
+        response = client.post(
+            "/report", data={"csrf_token": token, "category": "kkn", "title": "t", "what": "w"}
+        )
+    finally:
+        reporter_app.config["PROPAGATE_EXCEPTIONS"] = None
+    assert response.status_code == 500
+    page = response.get_data(as_text=True)
+    assert 'id="report-code"' not in page and not re.search(r"\d{4} \d{4} \d{4} \d{4}", page)
+
+
+@pytest.mark.parametrize(
+    "precision, expected",
+    [("day", "2026-11-26"), ("week", "2026-11-23"), ("month", "2026-11-01")],
+)
+def test_reporter_dates_are_coarsened(precision, expected):
+    from datetime import date
+
+    from sipadu.config import DatePrecision
+    from sipadu.services.dates import coarsen
+
+    assert coarsen(date(2026, 11, 26), DatePrecision(precision)).isoformat() == expected
+
+
+def test_stored_dates_carry_no_time(demo, reporter_app, database_url):
+    submit(reporter_app.test_client())
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            days = connection.execute(text("SELECT received_on FROM report")).scalars().all()
+    finally:
+        engine.dispose()
+    assert days and all(len(str(day)) == 10 for day in days)  # YYYY-MM-DD, nothing more
+
+
+def test_recovery_keygen_writes_a_pair_the_server_can_use(tmp_path):
+    from sipadu.crypto import PublicKey
+
+    result = CliRunner().invoke(
+        cli,
+        ["recovery", "keygen", "--out", str(tmp_path), "--passphrase-stdin"],
+        input="offline recovery passphrase\n",
+        catch_exceptions=False,
+    )
+    assert result.exit_code == 0, result.output
+    public = PublicKey.from_bytes(bytes.fromhex((tmp_path / "recovery.pub").read_text().strip()))
+    private = recovery.load_private(
+        tmp_path / "recovery-private.json", "offline recovery passphrase"
+    )
+    assert private.public_key() == public
+    assert oct((tmp_path / "recovery-private.json").stat().st_mode)[-3:] == "600"
+    with pytest.raises(CryptoError):
+        recovery.load_private(tmp_path / "recovery-private.json", "not the passphrase")
+    again = CliRunner().invoke(
+        cli,
+        ["recovery", "keygen", "--out", str(tmp_path), "--passphrase-stdin"],
+        input="offline recovery passphrase\n",
+    )
+    assert again.exit_code != 0  # never overwrites a key pair
