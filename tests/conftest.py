@@ -14,6 +14,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -21,9 +22,11 @@ import redis
 from hypothesis import HealthCheck, settings
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from sipadu.config import Config, load_config
 from sipadu.crypto import Argon2Params, new_keypair
+from sipadu.db import make_engine, make_sessionmaker
 from sipadu.migrate import upgrade
 
 settings.register_profile(
@@ -130,6 +133,18 @@ def empty_database_url(postgres, tmp_path) -> Iterator[str]:
     name = postgres.create()
     yield postgres.url_for(name)
     postgres.drop(name)
+
+
+@contextmanager
+def database(url: str) -> Iterator[Session]:
+    """A session on ``url`` for a test to look at what the application stored."""
+    engine = make_engine(url)
+    session = make_sessionmaker(engine)()
+    try:
+        yield session
+    finally:
+        session.close()
+        engine.dispose()
 
 
 def config_env(instance: Path, database_url: str, redis_url: str | None, **extra: str) -> dict:

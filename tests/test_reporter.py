@@ -16,7 +16,7 @@ from sipadu import recovery
 from sipadu.cli import main as cli
 from sipadu.crypto import CryptoError, KeyContext, Purpose, open_field, unwrap_key
 from sipadu.crypto import kdf as kdf_module
-from sipadu.db import make_engine, make_sessionmaker
+from sipadu.db import make_engine
 from sipadu.models import (
     Base,
     Mailbox,
@@ -30,6 +30,7 @@ from sipadu.models import (
 )
 from sipadu.services.passphrases import wordlist
 from sipadu.services.reports import CASE_FIELDS
+from tests.conftest import database
 from tests.test_security_baseline import CANARY_IP
 
 FIELDS = ["title", "what", "who", "where", "when", "how", "estimated_loss", "identity"]
@@ -191,9 +192,7 @@ def test_nothing_the_reporter_sends_is_stored_or_logged_in_plaintext(
 def test_keys_are_wrapped_exactly_as_designed(demo, reporter_app, database_url):
     client = reporter_app.test_client()
     code, passphrase, _ = submit(client, category="staff_discipline")
-    engine = make_engine(database_url)
-    session = make_sessionmaker(engine)()
-    try:
+    with database(database_url) as session:
         report = session.scalars(select(Report).order_by(Report.id)).all()
         mailbox_report_ids = {m.report_id for m in session.scalars(select(Mailbox))}
         assert {r.id for r in report} <= mailbox_report_ids
@@ -226,9 +225,6 @@ def test_keys_are_wrapped_exactly_as_designed(demo, reporter_app, database_url):
             for f in session.scalars(select(ReportField).where(ReportField.report_id == latest))
         }
         assert names == set(FIELDS)  # the identity field is stored though left empty
-    finally:
-        session.close()
-        engine.dispose()
 
 
 def _report_of(client, code, passphrase, session) -> uuid.UUID:
@@ -242,9 +238,7 @@ def _report_of(client, code, passphrase, session) -> uuid.UUID:
 def test_all_fields_look_alike_in_size_when_short(demo, reporter_app, database_url):
     client = reporter_app.test_client()
     code, passphrase, _ = submit(client, identity="", who="Kepala seksi", title="x")
-    engine = make_engine(database_url)
-    session = make_sessionmaker(engine)()
-    try:
+    with database(database_url) as session:
         report_id = _report_of(client, code, passphrase, session)
         sizes = {
             len(f.sealed)
@@ -255,9 +249,6 @@ def test_all_fields_look_alike_in_size_when_short(demo, reporter_app, database_u
             )
         }
         assert sizes == {256 + 29}
-    finally:
-        session.close()
-        engine.dispose()
 
 
 def test_a_report_routed_to_nobody_is_accepted_counted_and_readable_by_recovery(
@@ -279,9 +270,7 @@ def test_a_report_routed_to_nobody_is_accepted_counted_and_readable_by_recovery(
     code, passphrase, _ = submit(
         client, category="administrative_violation", what="hanya pemulihan"
     )
-    engine = make_engine(database_url)
-    session = make_sessionmaker(engine)()
-    try:
+    with database(database_url) as session:
         report_id = _report_of(client, code, passphrase, session)
         kinds = {
             k.recipient_kind
@@ -315,9 +304,6 @@ def test_a_report_routed_to_nobody_is_accepted_counted_and_readable_by_recovery(
         assert open_field(case_key, sealed, report_id=report_id, field="report/what") == (
             b"hanya pemulihan"
         )
-    finally:
-        session.close()
-        engine.dispose()
 
 
 # --- codes, passphrases, validation ---------------------------------------------------

@@ -8,7 +8,7 @@ from sipadu.models import ReportStatus
 from sipadu.reporter import bp, runtime, sessions
 from sipadu.reporter.forms import CATEGORIES, MailboxLoginForm, MessageForm
 from sipadu.services.dates import today
-from sipadu.services.mailbox import attempt_login
+from sipadu.services.mailbox import OpenedMailbox, attempt_login
 from sipadu.services.reports import MailboxKeys, add_reporter_message, read_mailbox
 from sipadu.web import app_config, db_session
 
@@ -72,50 +72,49 @@ def mailbox_login():
     return redirect(url_for("reporter.mailbox_view"), code=303)
 
 
-@bp.get("/mailbox")
-def mailbox_view():
+def _signed_in(*, write: bool = False) -> tuple[MailboxKeys, OpenedMailbox] | None:
+    """The signed-in mailbox and its keys, or None (the caller sends to sign in)."""
     rt = runtime()
     opened = sessions.current(rt.sessions, rt.idle_seconds)
     if opened is None:
-        return redirect(url_for("reporter.mailbox_login"), code=303)
-    session = db_session()
-    keys = MailboxKeys(session, opened.report_id, opened.mailbox_id, opened.private_key)
-    view = read_mailbox(session, keys, opened.report_id)
+        return None
+    session = db_session(write=write)
+    return MailboxKeys(session, opened.report_id, opened.mailbox_id, opened.private_key), opened
+
+
+def _mailbox_page(keys: MailboxKeys, opened: OpenedMailbox, form: MessageForm, sent: bool):
+    view = read_mailbox(keys.session, keys, opened.report_id)
     return render_template(
         "reporter/mailbox.html",
         view=view,
-        form=MessageForm(),
+        form=form,
         categories=CATEGORIES,
         statuses=status_words(),
-        sent=request.args.get("sent") == "1",
+        sent=sent,
     )
+
+
+@bp.get("/mailbox")
+def mailbox_view():
+    signed_in = _signed_in()
+    if signed_in is None:
+        return redirect(url_for("reporter.mailbox_login"), code=303)
+    return _mailbox_page(*signed_in, MessageForm(), sent=request.args.get("sent") == "1")
 
 
 @bp.post("/mailbox/messages")
 def mailbox_message():
-    rt = runtime()
-    opened = sessions.current(rt.sessions, rt.idle_seconds)
-    if opened is None:
+    signed_in = _signed_in(write=True)
+    if signed_in is None:
         return redirect(url_for("reporter.mailbox_login"), code=303)
+    keys, opened = signed_in
     form = MessageForm()
-    session = db_session(write=True)
-    keys = MailboxKeys(session, opened.report_id, opened.mailbox_id, opened.private_key)
     if not form.validate_on_submit():
-        view = read_mailbox(session, keys, opened.report_id)
-        page = render_template(
-            "reporter/mailbox.html",
-            view=view,
-            form=form,
-            categories=CATEGORIES,
-            statuses=status_words(),
-            sent=False,
-        )
-        return page, 400
-    config = app_config()
+        return _mailbox_page(keys, opened, form, sent=False), 400
     add_reporter_message(
-        session, keys, opened.report_id, form.body.data, today(), config.date_precision
+        keys.session, keys, opened.report_id, form.body.data, today(), app_config().date_precision
     )
-    session.commit()
+    keys.session.commit()
     return redirect(url_for("reporter.mailbox_view", sent="1"), code=303)
 
 

@@ -277,7 +277,7 @@ class MailboxKeys:
     def __init__(
         self, session: Session, report_id: uuid.UUID, mailbox_id: uuid.UUID, private: PrivateKey
     ) -> None:
-        self._session = session
+        self.session = session
         self._report_id = report_id
         self._mailbox_id = mailbox_id
         self._private = private
@@ -285,7 +285,7 @@ class MailboxKeys:
 
     def key(self, purpose: Purpose, epoch: int) -> bytes:
         if (purpose, epoch) not in self._cache:
-            wrapped = self._session.scalar(
+            wrapped = self.session.scalar(
                 select(ReportKey.wrapped).where(
                     ReportKey.report_id == self._report_id,
                     ReportKey.purpose == purpose.value,
