@@ -22,7 +22,7 @@ from pathlib import Path
 import click
 from sqlalchemy import inspect
 
-from sipadu import __version__, audit, recovery
+from sipadu import __version__, audit, recovery, storage
 from sipadu.audit import OPERATOR, Action
 from sipadu.config import Config, ConfigError, from_environ
 from sipadu.crypto import Argon2Params, signing_public_key
@@ -221,6 +221,15 @@ def db_upgrade() -> None:
     engine = make_engine(config.database_url)
     click.echo(f"database at head: {len(inspect(engine).get_table_names())} tables")
     engine.dispose()
+
+
+@main.command()
+def purge() -> None:
+    """Delete abandoned uploads: staged files with no write for an hour (for a timer;
+    a slow upload still in progress is never touched)."""
+    with _session(_config()) as session:
+        removed = storage.purge_stale(session)
+    click.echo(f"purged {removed} abandoned upload(s)")
 
 
 @main.group("recovery")

@@ -272,3 +272,30 @@ class Message(Base):
     epoch: Mapped[int] = mapped_column(Integer)
     sent_on: Mapped[date] = mapped_column(Date)
     body: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Blob(Base):
+    """Encrypted bytes (a file stream, see docs/crypto.md), stored as chunk rows.
+
+    A blob is *staged* while its upload runs and until the commit that creates its report
+    or message *links* it. Staged blobs carry ``active_bucket``, the 10-minute window of
+    their last write, so ``sipadu purge`` can remove abandoned uploads; linking clears it,
+    so stored evidence keeps no upload time (G2)."""
+
+    __tablename__ = "blob"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    linked: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
+    active_bucket: Mapped[int | None] = mapped_column(BigInteger, index=True)
+    chunk_count: Mapped[int] = mapped_column(Integer, default=0)
+    stored_bytes: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+class BlobChunk(Base):
+    __tablename__ = "blob_chunk"
+
+    blob_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("blob.id", ondelete="CASCADE"), primary_key=True
+    )
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    data: Mapped[bytes] = mapped_column(LargeBinary)

@@ -50,6 +50,7 @@ def test_migration_history_is_linear():
 # UUID: sequential ids would let anyone who sees one guess how many reports exist.
 NON_UUID_KEYS = {
     ("staff_role", "role"): "an association row keyed by its account's UUID",
+    ("blob_chunk", "seq"): "a chunk's place in its blob, keyed by the blob's UUID",
     ("report_field", "name"): "a field of a report, keyed by the report's UUID",
     ("audit_event", "seq"): "the chain's order is its identity; it counts staff actions",
     ("audit_head", "id"): "the single row appends lock",
