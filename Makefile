@@ -33,7 +33,7 @@ $(STAMP): pyproject.toml
 # After changing user-facing text: extract, merge into every catalogue, translate, compile.
 translations: $(STAMP)
 	$(BIN)/pybabel extract --omit-header -F babel.cfg -k _l -k lazy_gettext -o sipadu/translations/messages.pot .
-	$(BIN)/pybabel update --omit-header --no-fuzzy-matching -w 100 -i sipadu/translations/messages.pot -d sipadu/translations
+	$(BIN)/pybabel update --no-fuzzy-matching -w 100 -i sipadu/translations/messages.pot -d sipadu/translations
 	$(MAKE) $(COMPILED)
 
 lint: $(STAMP)

@@ -406,9 +406,13 @@ def serve(portal: str) -> None:
         err=True,
     )
 
+    signalled: set[int] = set()
+
     def stop(*_args: object) -> None:
+        # Once per child: a second SIGTERM during gunicorn's graceful shutdown kills it.
         for child in children:
-            if child.poll() is None:
+            if child.poll() is None and child.pid not in signalled:
+                signalled.add(child.pid)
                 child.terminate()
 
     signal.signal(signal.SIGTERM, stop)

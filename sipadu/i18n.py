@@ -6,6 +6,7 @@ on, never by a cookie (the reporter's only cookie holds random values) and never
 dropped before the reporter app sees it). Default: ``id``.
 """
 
+from babel.numbers import format_decimal
 from flask import Flask, request
 from flask_babel import Babel
 
@@ -31,9 +32,20 @@ def localized(path: str) -> str:
     return path if lang == DEFAULT else f"{path}?lang={lang}"
 
 
+def filesize(size: int) -> str:
+    """A file size in the reader's number format: "1,2 MB" or "1.2 MB"."""
+    lang = current_language()
+    if size < 1000:
+        return f"{size} B"
+    if size >= 100_000:
+        return format_decimal(size / 1_000_000, format="#,##0.0", locale=lang) + " MB"
+    return format_decimal(size / 1000, format="#,##0.#", locale=lang) + " kB"
+
+
 def init_i18n(app: Flask) -> None:
     Babel(app, locale_selector=current_language, default_translation_directories="translations")
     app.url_defaults(_keep_language)
+    app.jinja_env.filters["filesize"] = filesize
     app.jinja_env.globals.update(
         languages=LANGUAGES, current_language=current_language, localized=localized
     )

@@ -299,3 +299,25 @@ class BlobChunk(Base):
     )
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
     data: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class Attachment(Base):
+    """An evidence file of a report (or of one of its messages). Its name, type, size and
+    file key are sealed under the case key of ``epoch``; its bytes are a blob."""
+
+    __tablename__ = "attachment"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    report_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("report.id", ondelete="CASCADE"), index=True
+    )
+    message_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("message.id", ondelete="CASCADE"), index=True
+    )
+    blob_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("blob.id"), unique=True)
+    uploader: Mapped[str] = mapped_column(String(16))  # reporter | staff
+    epoch: Mapped[int] = mapped_column(Integer)
+    sealed_name: Mapped[bytes] = mapped_column(LargeBinary)
+    sealed_type: Mapped[bytes] = mapped_column(LargeBinary)
+    sealed_size: Mapped[bytes] = mapped_column(LargeBinary)
+    sealed_key: Mapped[bytes] = mapped_column(LargeBinary)

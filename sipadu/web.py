@@ -4,6 +4,8 @@ Views call :func:`db_session`; services receive that session and plain values, n
 a request. The session is closed (rolled back if uncommitted) when the request ends.
 """
 
+from urllib.parse import quote
+
 from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
@@ -38,3 +40,10 @@ def _close_session(_exc: BaseException | None) -> None:
         session = g.pop(name, None)
         if session is not None:
             session.close()
+
+
+def content_disposition(name: str) -> str:
+    """``attachment`` with an ASCII fallback and the exact UTF-8 name (RFC 6266/5987).
+    The name was cleaned when stored; quotes, backslashes and controls never pass."""
+    fallback = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\;' else "_" for ch in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"

@@ -147,11 +147,22 @@ def database(url: str) -> Iterator[Session]:
         engine.dispose()
 
 
+# Mailbox sessions need a memory-backed folder; this run's, removed when it ends.
+VOLATILE_ROOT = Path("/dev/shm") / f"sipadu-tests-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _remove_volatile_root() -> Iterator[None]:
+    yield
+    shutil.rmtree(VOLATILE_ROOT, ignore_errors=True)
+
+
 def config_env(instance: Path, database_url: str, redis_url: str | None, **extra: str) -> dict:
     env = {
         "SIPADU_ENV": "development",
         "SIPADU_INSTANCE_PATH": str(instance),
         "SIPADU_DATABASE_URL": database_url,
+        "SIPADU_VOLATILE_PATH": str(VOLATILE_ROOT / uuid.uuid4().hex[:12]),
         **{f"SIPADU_ARGON2_{k}": v for k, v in CHEAP_ARGON2.items()},
         **{f"SIPADU_LOOKUP_ARGON2_{k}": v for k, v in CHEAP_ARGON2.items()},
     }

@@ -171,3 +171,13 @@ def test_purge_command(empty_database_url, tmp_path, redis_url):
     with sessions() as session:
         assert session.get(Blob, stored.blob_id) is None
     engine.dispose()
+
+
+def test_clean_names_keep_only_a_plain_last_segment():
+    from sipadu.services.attachments import clean_name
+
+    assert clean_name("../../etc/passwd") == "passwd"
+    assert clean_name("C:\\Windows\\win.ini") == "win.ini"
+    assert clean_name("a\x00b\x1f.txt") == "ab.txt"
+    assert clean_name("..") == "file" and clean_name(None) == "file"
+    assert len(clean_name("x" * 500)) == 200

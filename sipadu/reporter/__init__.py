@@ -8,6 +8,7 @@ from limits import RateLimitItem, parse
 from sipadu import recovery
 from sipadu.config import Config
 from sipadu.instance import load_secret
+from sipadu.reporter.uploads import init_uploads
 from sipadu.services.mailbox import MailboxSettings
 from sipadu.services.reports import SubmissionSettings
 from sipadu.volatile import VolatileStore, make_store
@@ -43,6 +44,7 @@ def init_reporter(app: Flask, config: Config) -> None:
         failures_per_code=parse(config.mailbox_failures_per_code),
         failures_global=parse(config.mailbox_failures_global),
     )
+    init_uploads(app)
     app.register_blueprint(bp)
 
 

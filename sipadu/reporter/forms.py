@@ -2,7 +2,7 @@
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import PasswordField, RadioField, StringField, TextAreaField
+from wtforms import MultipleFileField, PasswordField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import PasswordInput
@@ -77,6 +77,7 @@ class ReportForm(FlaskForm):
     identity = TextAreaField(
         _l("Your name or contact (optional)"), validators=[Optional(), _length(1000)]
     )
+    attachments = MultipleFileField(_l("Evidence files (optional)"))
     # Typed values are kept when the form comes back with an error, passphrases too: the
     # page is never cached, and retyping is where mistakes happen.
     passphrase = PasswordField(_l("Passphrase"), widget=PasswordInput(hide_value=False))
@@ -122,3 +123,4 @@ class MessageForm(FlaskForm):
         _l("Your message"),
         validators=[InputRequired(message=_l("Write a message first.")), _length(TEXT_LIMIT)],
     )
+    attachments = MultipleFileField(_l("Add files (optional)"))

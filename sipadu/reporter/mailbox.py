@@ -1,16 +1,31 @@
 """The reporter's anonymous mailbox: sign in with code + passphrase, read, reply, leave."""
 
-from flask import abort, current_app, redirect, render_template, request, url_for
+import uuid
+
+from flask import (
+    Response,
+    abort,
+    current_app,
+    redirect,
+    render_template,
+    request,
+    stream_with_context,
+    url_for,
+)
 from flask_babel import gettext as _
 
 from sipadu.audit import ReporterMetric, count_reporter_event
+from sipadu.crypto import Purpose
 from sipadu.models import ReportStatus
 from sipadu.reporter import bp, runtime, sessions
 from sipadu.reporter.forms import CATEGORIES, MailboxLoginForm, MessageForm
+from sipadu.reporter.uploads import uploaded_files
+from sipadu.services import ServiceError
+from sipadu.services.attachments import read_attachment
 from sipadu.services.dates import today
 from sipadu.services.mailbox import OpenedMailbox, attempt_login
 from sipadu.services.reports import MailboxKeys, add_reporter_message, read_mailbox
-from sipadu.web import app_config, db_session
+from sipadu.web import app_config, content_disposition, db_session
 
 GLOBAL_FAILURES_KEY = "mailbox-failures-global"
 
@@ -112,10 +127,39 @@ def mailbox_message():
     if not form.validate_on_submit():
         return _mailbox_page(keys, opened, form, sent=False), 400
     add_reporter_message(
-        keys.session, keys, opened.report_id, form.body.data, today(), app_config().date_precision
+        keys.session,
+        keys,
+        opened.report_id,
+        form.body.data,
+        today(),
+        app_config().date_precision,
+        files=uploaded_files(),
     )
     keys.session.commit()
     return redirect(url_for("reporter.mailbox_view", sent="1"), code=303)
+
+
+@bp.get("/mailbox/attachments/<uuid:attachment_id>")
+def mailbox_attachment(attachment_id: uuid.UUID):
+    """One of the reporter's own files, decrypted as it streams. An altered or truncated
+    file breaks off the download instead of delivering changed bytes."""
+    signed_in = _signed_in()
+    if signed_in is None:
+        return redirect(url_for("reporter.mailbox_login"), code=303)
+    keys, opened = signed_in
+    try:
+        info, plaintext = read_attachment(
+            keys.session,
+            opened.report_id,
+            attachment_id,
+            lambda epoch: keys.key(Purpose.CASE, epoch),
+        )
+    except ServiceError:
+        abort(404)
+    response = Response(stream_with_context(plaintext), mimetype="application/octet-stream")
+    response.headers["Content-Disposition"] = content_disposition(info.name)
+    response.headers["Content-Length"] = str(info.size)
+    return response
 
 
 @bp.post("/mailbox/logout")

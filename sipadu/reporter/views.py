@@ -4,6 +4,7 @@ from flask import render_template, request
 
 from sipadu.reporter import bp, runtime
 from sipadu.reporter.forms import CATEGORIES, ReportForm
+from sipadu.reporter.uploads import uploaded_files
 from sipadu.services.dates import today
 from sipadu.services.passphrases import format_code, normalize_passphrase
 from sipadu.services.reports import CASE_FIELDS, submit_report
@@ -30,7 +31,9 @@ def report():
     )
     passphrase = normalize_passphrase(form.passphrase.data) if form.passphrase.data else None
     session = db_session(write=True)
-    receipt = submit_report(session, data, passphrase, runtime().submission, today())
+    receipt = submit_report(
+        session, data, passphrase, runtime().submission, today(), files=uploaded_files()
+    )
     session.commit()  # G6: the code is shown only once the report is stored
     return render_template(
         "reporter/submitted.html",

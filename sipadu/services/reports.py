@@ -11,7 +11,7 @@ its presence says nothing. The caller commits, and only then shows the code (G6)
 """
 
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -52,6 +52,7 @@ from sipadu.models import (
     StaffRole,
 )
 from sipadu.services import ServiceError
+from sipadu.services.attachments import AttachmentInfo, UploadedFile, attach, list_attachments
 from sipadu.services.categories import category_by_slug
 from sipadu.services.dates import coarsen
 from sipadu.services.passphrases import mailbox_secret, new_code, suggest_passphrase
@@ -166,8 +167,10 @@ def submit_report(
     passphrase: str | None,
     settings: SubmissionSettings,
     today: date,
+    files: Sequence[UploadedFile] = (),
 ) -> Receipt:
-    """Encrypt and store a report with its mailbox. The caller commits, then shows the
+    """Encrypt and store a report with its mailbox (and the evidence files already
+    staged while the request arrived, linked here). The caller commits, then shows the
     receipt. ``passphrase`` None means: suggest one.
 
     Both Argon2id derivations (~0.2 s) happen before the first query: a write transaction
@@ -233,6 +236,7 @@ def submit_report(
     for name in CASE_FIELDS:
         _store_field(session, report_id, name, 0, case_key, getattr(form, name))
     _store_field(session, report_id, IDENTITY_FIELD, 0, identity_key, form.identity)
+    attach(session, report_id, case_key, 0, files, uploader="reporter")
 
     audit.count_reporter_event(session, ReporterMetric.REPORT_SUBMITTED, today)
     if not investigators:
@@ -253,6 +257,7 @@ def _store_field(
 
 @dataclass(frozen=True)
 class ThreadMessage:
+    id: uuid.UUID
     position: int
     author: str
     sent_on: date
@@ -269,6 +274,10 @@ class MailboxView:
     fields: dict[str, str]
     identity: str
     messages: list[ThreadMessage]
+    attachments: list[AttachmentInfo]
+
+    def files_of(self, message_id: uuid.UUID | None) -> list[AttachmentInfo]:
+        return [a for a in self.attachments if a.message_id == message_id]
 
 
 class MailboxKeys:
@@ -324,6 +333,7 @@ def read_mailbox(session: Session, keys: MailboxKeys, report_id: uuid.UUID) -> M
             fields[row.name] = value
     messages = [
         ThreadMessage(
+            m.id,
             m.position,
             m.author,
             m.sent_on,
@@ -339,8 +349,17 @@ def read_mailbox(session: Session, keys: MailboxKeys, report_id: uuid.UUID) -> M
         )
     ]
     category = report_category_slug(session, report)
+    files = list_attachments(session, report_id, lambda epoch: keys.key(Purpose.CASE, epoch))
     return MailboxView(
-        report_id, category, report.status, reason, report.received_on, fields, identity, messages
+        report_id,
+        category,
+        report.status,
+        reason,
+        report.received_on,
+        fields,
+        identity,
+        messages,
+        files,
     )
 
 
@@ -355,8 +374,9 @@ def add_reporter_message(
     body: str,
     today: date,
     precision: DatePrecision,
+    files: Sequence[UploadedFile] = (),
 ) -> Message:
-    """Seal a message from the reporter under the current case key."""
+    """Seal a message from the reporter (and its files) under the current case key."""
     report = session.get(Report, report_id)
     if report is None:
         raise ServiceError("report not found")
@@ -380,6 +400,16 @@ def add_reporter_message(
         field=f"message/{message.id}/body",
     )
     session.add(message)
+    session.flush()  # the message row first: its files refer to it
+    attach(
+        session,
+        report_id,
+        keys.key(Purpose.CASE, report.key_epoch),
+        report.key_epoch,
+        files,
+        uploader="reporter",
+        message_id=message.id,
+    )
     audit.count_reporter_event(session, ReporterMetric.MESSAGE_SENT, today)
     session.flush()
     return message

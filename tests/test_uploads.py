@@ -1,0 +1,273 @@
+"""Evidence uploads: encrypted while they arrive, never in a temporary file, linked only
+with their report, gone when the request fails, served back only unaltered."""
+
+import io
+import logging
+import os
+import re
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select, text
+
+from sipadu import create_app
+from sipadu.cli import main as cli
+from sipadu.config import load_config
+from sipadu.crypto import CryptoError
+from sipadu.models import Attachment, Blob, BlobChunk
+from tests.conftest import database
+from tests.test_reporter import csrf, every_database_value, files_under, login, redis_contents
+
+
+@pytest.fixture(scope="module")
+def demo(env):
+    result = CliRunner().invoke(cli, ["init", "--demo"], env=env, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+
+
+@pytest.fixture
+def no_temp_files(monkeypatch):
+    """Any attempt to create a temporary file fails the test (spooled uploads included)."""
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("a temporary file was created")
+
+    for name in ("TemporaryFile", "NamedTemporaryFile", "SpooledTemporaryFile", "mkstemp"):
+        monkeypatch.setattr(tempfile, name, refuse)
+
+
+def report_with_files(client, files, **fields):
+    data = {
+        "category": "kkn",
+        "title": "Dengan bukti",
+        "what": "Lihat lampiran",
+        "passphrase": "",
+        "passphrase_confirm": "",
+        **fields,
+    }
+    data["csrf_token"] = csrf(client, "/report")
+    data["attachments"] = [(io.BytesIO(content), name, kind) for name, content, kind in files]
+    return client.post("/report", data=data, content_type="multipart/form-data")
+
+
+def receipt(response) -> tuple[str, str]:
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200, body[:400]
+    return (
+        re.search(r'id="report-code">([^<]+)<', body).group(1),
+        re.search(r'id="report-passphrase">([^<]+)<', body).group(1),
+    )
+
+
+def unlinked_blobs(database_url) -> int:
+    with database(database_url) as session:
+        return session.scalar(text("SELECT count(*) FROM blob WHERE linked = false")) + (
+            session.scalar(
+                text("SELECT count(*) FROM blob_chunk WHERE blob_id NOT IN (SELECT id FROM blob)")
+            )
+        )
+
+
+def test_files_round_trip_and_leave_nothing_readable_anywhere(
+    demo, reporter_app, database_url, config, redis_url, caplog, capfd, no_temp_files
+):
+    caplog.set_level(logging.DEBUG)
+    tag = uuid.uuid4().hex
+    name = f"bukti-{tag}.pdf"
+    pattern = f"UNIQUE-BYTES-{tag}-".encode()
+    content = pattern * 20_000  # ~1 MB, several chunks
+    small = os.urandom(1000)
+    client = reporter_app.test_client()
+    code, passphrase = receipt(
+        report_with_files(
+            client, [(name, content, "application/pdf"), ("catatan.txt", small, "text/plain")]
+        )
+    )
+
+    assert login(client, code, passphrase).status_code == 303
+    page = client.get("/mailbox").get_data(as_text=True)
+    assert name in page and "catatan.txt" in page
+    links = re.findall(r'href="(/mailbox/attachments/[0-9a-f-]+)">([^<]+)<', page)
+    by_name = {label: href for href, label in links}
+    download = client.get(by_name[name])
+    assert download.status_code == 200 and download.data == content
+    assert download.headers["Content-Type"] == "application/octet-stream"
+    assert download.headers["X-Content-Type-Options"] == "nosniff"
+    assert download.headers["Content-Disposition"].startswith("attachment;")
+    assert client.get(by_name["catatan.txt"]).data == small
+
+    stored = every_database_value(database_url)
+    stored += files_under(config.instance_path, Path("/dev/shm"))
+    if database_url.startswith("sqlite"):
+        stored += files_under(Path(database_url.removeprefix("sqlite:///")).parent)
+    stored += redis_contents(redis_url)
+    captured = capfd.readouterr()
+    logs = (caplog.text + captured.out + captured.err).encode()
+    for secret in (name.encode(), pattern, tag.encode()):
+        assert not any(secret in blob for blob in stored), secret
+        assert secret not in logs
+    assert unlinked_blobs(database_url) == 0
+
+
+def test_message_files_reach_the_thread(demo, reporter_app, no_temp_files):
+    client = reporter_app.test_client()
+    code, passphrase = receipt(report_with_files(client, []))
+    login(client, code, passphrase)
+    token = csrf(client, "/mailbox")
+    sent = client.post(
+        "/mailbox/messages",
+        content_type="multipart/form-data",
+        data={
+            "csrf_token": token,
+            "body": "Satu lagi",
+            "attachments": [(io.BytesIO(b"foto"), "foto.jpg", "image/jpeg")],
+        },
+    )
+    assert sent.status_code == 303
+    page = client.get("/mailbox").get_data(as_text=True)
+    thread = page.split('class="thread"')[1].split('class="my-report"')[0]
+    assert "foto.jpg" in thread
+
+
+def test_an_empty_file_input_uploads_nothing(demo, reporter_app, database_url):
+    client = reporter_app.test_client()
+    with database(database_url) as session:
+        before = session.scalar(text("SELECT count(*) FROM blob"))
+    receipt(report_with_files(client, [("", b"", "application/octet-stream")]))
+    with database(database_url) as session:
+        assert session.scalar(text("SELECT count(*) FROM blob")) == before
+
+
+def test_path_traversal_names_are_reduced_to_a_plain_name(demo, reporter_app):
+    client = reporter_app.test_client()
+    code, passphrase = receipt(
+        report_with_files(
+            client,
+            [
+                ("../../etc/passwd", b"x", "text/plain"),
+                ("C:\\Windows\\win.ini", b"y", "text/plain"),
+                ('evil"; filename="x.html', b"z", "text/html"),
+            ],
+        )
+    )
+    login(client, code, passphrase)
+    page = client.get("/mailbox").get_data(as_text=True)
+    names = re.findall(r'href="/mailbox/attachments/[0-9a-f-]+">([^<]+)<', page)
+    assert "passwd" in names and any(n.endswith("win.ini") for n in names)
+    assert not any("/" in n or "\\" in n for n in names)
+    href = re.search(r'href="(/mailbox/attachments/[0-9a-f-]+)">x.html', page).group(1)
+    disposition = client.get(href).headers["Content-Disposition"]
+    assert disposition.count('filename="') == 1 and '"; filename="x.html' not in disposition
+
+
+@pytest.fixture
+def strict_app(demo, env):
+    app = create_app(
+        "reporter", load_config({**env, "SIPADU_MAX_FILES": "2", "SIPADU_MAX_FILE_MIB": "1"})
+    )
+    app.config["TESTING"] = True
+    yield app
+    app.extensions["sipadu.engine"].dispose()
+
+
+@pytest.mark.parametrize(
+    "files",
+    [
+        [("a.bin", b"a", "x/y"), ("b.bin", b"b", "x/y"), ("c.bin", b"c", "x/y")],
+        [("big.bin", os.urandom(1024 * 1024 + 1), "application/octet-stream")],
+    ],
+    ids=["too-many-files", "file-too-large"],
+)
+def test_limits_answer_413_in_the_chosen_language_and_keep_nothing(strict_app, database_url, files):
+    client = strict_app.test_client()
+    token = csrf(client, "/report?lang=en")
+    data = {
+        "csrf_token": token,
+        "category": "kkn",
+        "title": "t",
+        "what": "w",
+        "attachments": [(io.BytesIO(c), n, k) for n, c, k in files],
+    }
+    response = client.post("/report?lang=en", data=data, content_type="multipart/form-data")
+    assert response.status_code == 413
+    assert "larger than the limit" in response.get_data(as_text=True)
+    assert unlinked_blobs(database_url) == 0
+
+
+def test_a_refused_form_keeps_no_files(demo, reporter_app, database_url):
+    response = report_with_files(
+        reporter_app.test_client(), [("x.pdf", os.urandom(300_000), "application/pdf")], title=""
+    )
+    assert response.status_code == 400
+    assert unlinked_blobs(database_url) == 0
+
+
+def test_a_truncated_upload_is_refused_and_keeps_nothing(demo, reporter_app, database_url):
+    client = reporter_app.test_client()
+    token = csrf(client, "/report")
+    boundary = "----sipadu"
+    head = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n{token}\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="attachments"; '
+        'filename="cut.bin"\r\nContent-Type: application/octet-stream\r\n\r\n'
+    ).encode()
+    body = head + os.urandom(400_000)  # the connection "drops": no closing boundary
+    response = client.post(
+        "/report", data=body, content_type=f"multipart/form-data; boundary={boundary}"
+    )
+    assert 400 <= response.status_code < 500
+    assert unlinked_blobs(database_url) == 0
+
+
+def test_wrong_content_type_is_a_clear_4xx(demo, reporter_app):
+    client = reporter_app.test_client()
+    response = client.post("/report", data=b"title=x", content_type="text/plain")
+    assert response.status_code == 400
+
+
+def test_an_altered_stored_file_is_never_served(demo, reporter_app, database_url):
+    client = reporter_app.test_client()
+    content = os.urandom(700_000)
+    code, passphrase = receipt(report_with_files(client, [("data.bin", content, "x/y")]))
+    login(client, code, passphrase)
+    href = re.search(
+        r'href="(/mailbox/attachments/[0-9a-f-]+)"', client.get("/mailbox").get_data(as_text=True)
+    ).group(1)
+    attachment_id = uuid.UUID(href.rsplit("/", 1)[1])
+    with database(database_url) as session:
+        blob_id = session.scalar(select(Attachment.blob_id).where(Attachment.id == attachment_id))
+        chunk = session.scalars(
+            select(BlobChunk).where(BlobChunk.blob_id == blob_id, BlobChunk.seq == 3)
+        ).one()
+        altered = bytearray(chunk.data)
+        altered[100] ^= 0x01
+        chunk.data = bytes(altered)
+        session.commit()
+    with pytest.raises(CryptoError):
+        response = client.get(href)
+        b"".join(response.iter_encoded())
+
+
+def test_files_of_another_report_are_not_reachable(demo, reporter_app):
+    owner = reporter_app.test_client()
+    code, passphrase = receipt(report_with_files(owner, [("milik.txt", b"rahasia", "text/plain")]))
+    login(owner, code, passphrase)
+    href = re.search(
+        r'href="(/mailbox/attachments/[0-9a-f-]+)"', owner.get("/mailbox").get_data(as_text=True)
+    ).group(1)
+    other = reporter_app.test_client()
+    code2, passphrase2 = receipt(report_with_files(other, []))
+    login(other, code2, passphrase2)
+    assert other.get(href).status_code == 404
+    assert reporter_app.test_client().get(href).status_code == 303  # not signed in
+
+
+def test_staged_blobs_of_a_finished_upload_are_all_linked(demo, reporter_app, database_url):
+    receipt(report_with_files(reporter_app.test_client(), [("x.txt", b"x" * 10, "text/plain")]))
+    with database(database_url) as session:
+        assert (
+            session.scalar(select(Blob.active_bucket).where(Blob.linked.is_(True)).limit(1)) is None
+        )
