@@ -4,6 +4,7 @@ Views call :func:`db_session`; services receive that session and plain values, n
 a request. The session is closed (rolled back if uncommitted) when the request ends.
 """
 
+from collections.abc import Iterator
 from urllib.parse import quote
 
 from flask import Flask, current_app, g
@@ -47,3 +48,12 @@ def content_disposition(name: str) -> str:
     The name was cleaned when stored; quotes, backslashes and controls never pass."""
     fallback = "".join(ch if 32 <= ord(ch) < 127 and ch not in '"\\;' else "_" for ch in name)
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+def closing(session: Session, pieces: Iterator[bytes]) -> Iterator[bytes]:
+    """Stream ``pieces``, then close ``session`` however the stream ends (finished,
+    broken by a failed chunk, or abandoned by the client: the server closes it)."""
+    try:
+        yield from pieces
+    finally:
+        session.close()

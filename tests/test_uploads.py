@@ -62,6 +62,15 @@ def receipt(response) -> tuple[str, str]:
     )
 
 
+def download(client, href):
+    """GET a file, read it whole, and close the response as a WSGI server would."""
+    response = client.get(href)
+    try:
+        return response.status_code, dict(response.headers), response.get_data()
+    finally:
+        response.close()
+
+
 def unlinked_blobs(database_url) -> int:
     with database(database_url) as session:
         return session.scalar(text("SELECT count(*) FROM blob WHERE linked = false")) + (
@@ -92,12 +101,12 @@ def test_files_round_trip_and_leave_nothing_readable_anywhere(
     assert name in page and "catatan.txt" in page
     links = re.findall(r'href="(/mailbox/attachments/[0-9a-f-]+)">([^<]+)<', page)
     by_name = {label: href for href, label in links}
-    download = client.get(by_name[name])
-    assert download.status_code == 200 and download.data == content
-    assert download.headers["Content-Type"] == "application/octet-stream"
-    assert download.headers["X-Content-Type-Options"] == "nosniff"
-    assert download.headers["Content-Disposition"].startswith("attachment;")
-    assert client.get(by_name["catatan.txt"]).data == small
+    status, headers, data = download(client, by_name[name])
+    assert status == 200 and data == content
+    assert headers["Content-Type"] == "application/octet-stream"
+    assert headers["X-Content-Type-Options"] == "nosniff"
+    assert headers["Content-Disposition"].startswith("attachment;")
+    assert download(client, by_name["catatan.txt"])[2] == small
 
     stored = every_database_value(database_url)
     stored += files_under(config.instance_path, Path("/dev/shm"))
@@ -159,7 +168,7 @@ def test_path_traversal_names_are_reduced_to_a_plain_name(demo, reporter_app):
     assert "passwd" in names and any(n.endswith("win.ini") for n in names)
     assert not any("/" in n or "\\" in n for n in names)
     href = re.search(r'href="(/mailbox/attachments/[0-9a-f-]+)">x.html', page).group(1)
-    disposition = client.get(href).headers["Content-Disposition"]
+    disposition = download(client, href)[1]["Content-Disposition"]
     assert disposition.count('filename="') == 1 and '"; filename="x.html' not in disposition
 
 
@@ -246,9 +255,12 @@ def test_an_altered_stored_file_is_never_served(demo, reporter_app, database_url
         altered[100] ^= 0x01
         chunk.data = bytes(altered)
         session.commit()
-    with pytest.raises(CryptoError):
-        response = client.get(href)
-        b"".join(response.iter_encoded())
+    response = client.get(href)
+    try:
+        with pytest.raises(CryptoError):
+            b"".join(response.iter_encoded())
+    finally:
+        response.close()  # as a WSGI server does: the request's session is released
 
 
 def test_files_of_another_report_are_not_reachable(demo, reporter_app):
@@ -261,7 +273,7 @@ def test_files_of_another_report_are_not_reachable(demo, reporter_app):
     other = reporter_app.test_client()
     code2, passphrase2 = receipt(report_with_files(other, []))
     login(other, code2, passphrase2)
-    assert other.get(href).status_code == 404
+    assert download(other, href)[0] == 404
     assert reporter_app.test_client().get(href).status_code == 303  # not signed in
 
 
@@ -271,3 +283,21 @@ def test_staged_blobs_of_a_finished_upload_are_all_linked(demo, reporter_app, da
         assert (
             session.scalar(select(Blob.active_bucket).where(Blob.linked.is_(True)).limit(1)) is None
         )
+
+
+def test_downloads_release_their_database_connection(demo, reporter_app):
+    """A streamed file reads on its own session, closed when the stream ends, breaks or
+    is abandoned: the request's session is gone by then, and a re-opened one would hold
+    a connection until garbage collection."""
+    pool = reporter_app.extensions["sipadu.engine"].pool
+    client = reporter_app.test_client()
+    code, passphrase = receipt(report_with_files(client, [("a.bin", os.urandom(400_000), "x/y")]))
+    login(client, code, passphrase)
+    href = re.search(
+        r'href="(/mailbox/attachments/[0-9a-f-]+)"', client.get("/mailbox").get_data(as_text=True)
+    ).group(1)
+    download(client, href)
+    assert pool.checkedout() == 0
+    abandoned = client.get(href)  # the client goes away after the headers
+    abandoned.close()
+    assert pool.checkedout() == 0

@@ -9,7 +9,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    stream_with_context,
     url_for,
 )
 from flask_babel import gettext as _
@@ -25,7 +24,7 @@ from sipadu.services.attachments import read_attachment
 from sipadu.services.dates import today
 from sipadu.services.mailbox import OpenedMailbox, attempt_login
 from sipadu.services.reports import MailboxKeys, add_reporter_message, read_mailbox
-from sipadu.web import app_config, content_disposition, db_session
+from sipadu.web import app_config, closing, content_disposition, db_session
 
 GLOBAL_FAILURES_KEY = "mailbox-failures-global"
 
@@ -147,16 +146,17 @@ def mailbox_attachment(attachment_id: uuid.UUID):
     if signed_in is None:
         return redirect(url_for("reporter.mailbox_login"), code=303)
     keys, opened = signed_in
+    # The stream outlives this request's session (closed at teardown, before the body is
+    # sent): it reads on a session of its own, closed when the stream ends or breaks.
+    streaming = current_app.extensions["sipadu.sessionmaker"]()
     try:
         info, plaintext = read_attachment(
-            keys.session,
-            opened.report_id,
-            attachment_id,
-            lambda epoch: keys.key(Purpose.CASE, epoch),
+            streaming, opened.report_id, attachment_id, lambda epoch: keys.key(Purpose.CASE, epoch)
         )
     except ServiceError:
+        streaming.close()
         abort(404)
-    response = Response(stream_with_context(plaintext), mimetype="application/octet-stream")
+    response = Response(closing(streaming, plaintext), mimetype="application/octet-stream")
     response.headers["Content-Disposition"] = content_disposition(info.name)
     response.headers["Content-Length"] = str(info.size)
     return response
