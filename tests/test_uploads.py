@@ -62,6 +62,36 @@ def receipt(response) -> tuple[str, str]:
     )
 
 
+def jpeg_with_exif(tag: str, size: tuple[int, int] = (64, 48)) -> bytes:
+    """A JPEG carrying an EXIF description, artist, GPS position and comment: ``tag``."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010E] = f"EXIF-DESCRIPTION-{tag}"
+    exif[0x013B] = f"EXIF-ARTIST-{tag}"
+    exif[0x8825] = {1: "S", 2: (6.0, 10.0, 30.0), 3: "E", 4: (106.0, 49.0, 12.0)}
+    out = io.BytesIO()
+    Image.new("RGB", size, (180, 40, 40)).save(
+        out, "JPEG", exif=exif.tobytes(), comment=f"COMMENT-{tag}".encode()
+    )
+    return out.getvalue()
+
+
+def png_with_text(tag: str, size: tuple[int, int] = (32, 32), noise: bool = False) -> bytes:
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Author", f"PNG-AUTHOR-{tag}")
+    image = (
+        Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
+        if noise
+        else Image.new("RGB", size, (0, 90, 200))
+    )
+    out = io.BytesIO()
+    image.save(out, "PNG", pnginfo=info)
+    return out.getvalue()
+
+
 def download(client, href):
     """GET a file, read it whole, and close the response as a WSGI server would."""
     response = client.get(href)
@@ -132,7 +162,7 @@ def test_message_files_reach_the_thread(demo, reporter_app, no_temp_files):
         data={
             "csrf_token": token,
             "body": "Satu lagi",
-            "attachments": [(io.BytesIO(b"foto"), "foto.jpg", "image/jpeg")],
+            "attachments": [(io.BytesIO(jpeg_with_exif("x")), "foto.jpg", "image/jpeg")],
         },
     )
     assert sent.status_code == 303
@@ -301,3 +331,69 @@ def test_downloads_release_their_database_connection(demo, reporter_app):
     abandoned = client.get(href)  # the client goes away after the headers
     abandoned.close()
     assert pool.checkedout() == 0
+
+
+def test_images_are_stripped_of_metadata_before_they_are_encrypted(
+    demo, reporter_app, no_temp_files
+):
+    from PIL import Image
+
+    tag = uuid.uuid4().hex
+    jpeg, png = jpeg_with_exif(tag), png_with_text(tag)
+    assert tag.encode() in jpeg and tag.encode() in png  # the canaries are really there
+    client = reporter_app.test_client()
+    code, passphrase = receipt(
+        report_with_files(
+            client, [("kamera.jpg", jpeg, "image/jpeg"), ("layar.png", png, "image/png")]
+        )
+    )
+    login(client, code, passphrase)
+    page = client.get("/mailbox").get_data(as_text=True)
+    for href in re.findall(r'href="(/mailbox/attachments/[0-9a-f-]+)"', page):
+        status, _, data = download(client, href)
+        assert status == 200 and tag.encode() not in data
+        image = Image.open(io.BytesIO(data))
+        assert not image.getexif() and "Author" not in image.info and "comment" not in image.info
+
+
+@pytest.mark.parametrize(
+    "content, name",
+    [(b"not really a picture", "foto.jpg"), (None, "bom.png")],
+    ids=["not-an-image", "decompression-bomb"],
+)
+def test_images_that_cannot_be_cleaned_are_refused_clearly(
+    demo, reporter_app, database_url, content, name
+):
+    from PIL import Image
+
+    if content is None:  # 20,000 x 20,000 pixels in 48 KB
+        out = io.BytesIO()
+        Image.new("1", (20_000, 20_000)).save(out, "PNG")
+        content = out.getvalue()
+    response = report_with_files(
+        reporter_app.test_client(), [(name, content, "image/png")], who="tetap ada"
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "tidak dapat dibaca" in page and "tetap ada" in page
+    assert 'id="report-code"' not in page
+    assert unlinked_blobs(database_url) == 0
+
+
+def test_images_above_the_cleaning_limit_are_stored_as_sent(demo, env, database_url):
+    app = create_app("reporter", load_config({**env, "SIPADU_IMAGE_STRIP_MAX_MIB": "1"}))
+    app.config["TESTING"] = True
+    try:
+        tag = uuid.uuid4().hex
+        big = png_with_text(tag, size=(700, 700), noise=True)
+        assert len(big) > 1024 * 1024
+        client = app.test_client()
+        code, passphrase = receipt(report_with_files(client, [("besar.png", big, "image/png")]))
+        login(client, code, passphrase)
+        href = re.search(
+            r'href="(/mailbox/attachments/[0-9a-f-]+)"',
+            client.get("/mailbox").get_data(as_text=True),
+        ).group(1)
+        assert download(client, href)[2] == big  # byte for byte, metadata included
+    finally:
+        app.extensions["sipadu.engine"].dispose()

@@ -18,7 +18,7 @@ from sipadu.crypto import Purpose
 from sipadu.models import ReportStatus
 from sipadu.reporter import bp, runtime, sessions
 from sipadu.reporter.forms import CATEGORIES, MailboxLoginForm, MessageForm
-from sipadu.reporter.uploads import uploaded_files
+from sipadu.reporter.uploads import ImageRefused, image_refused_message, uploaded_files
 from sipadu.services import ServiceError
 from sipadu.services.attachments import read_attachment
 from sipadu.services.dates import today
@@ -125,6 +125,11 @@ def mailbox_message():
     form = MessageForm()
     if not form.validate_on_submit():
         return _mailbox_page(keys, opened, form, sent=False), 400
+    try:
+        files = uploaded_files()
+    except ImageRefused:
+        form.attachments.errors = [image_refused_message()]
+        return _mailbox_page(keys, opened, form, sent=False), 400
     add_reporter_message(
         keys.session,
         keys,
@@ -132,7 +137,7 @@ def mailbox_message():
         form.body.data,
         today(),
         app_config().date_precision,
-        files=uploaded_files(),
+        files=files,
     )
     keys.session.commit()
     return redirect(url_for("reporter.mailbox_view", sent="1"), code=303)

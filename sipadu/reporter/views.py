@@ -4,7 +4,7 @@ from flask import render_template, request
 
 from sipadu.reporter import bp, runtime
 from sipadu.reporter.forms import CATEGORIES, ReportForm
-from sipadu.reporter.uploads import uploaded_files
+from sipadu.reporter.uploads import ImageRefused, image_refused_message, uploaded_files
 from sipadu.services.dates import today
 from sipadu.services.passphrases import format_code, normalize_passphrase
 from sipadu.services.reports import CASE_FIELDS, submit_report
@@ -24,6 +24,11 @@ def report():
     if not form.validate_on_submit():
         status = 400 if request.method == "POST" else 200
         return render_template("reporter/report.html", form=form, categories=CATEGORIES), status
+    try:
+        files = uploaded_files()
+    except ImageRefused:
+        form.attachments.errors = [image_refused_message()]
+        return render_template("reporter/report.html", form=form, categories=CATEGORIES), 400
     data = ReportData(
         category=form.category.data,
         identity=form.identity.data or "",
@@ -31,9 +36,7 @@ def report():
     )
     passphrase = normalize_passphrase(form.passphrase.data) if form.passphrase.data else None
     session = db_session(write=True)
-    receipt = submit_report(
-        session, data, passphrase, runtime().submission, today(), files=uploaded_files()
-    )
+    receipt = submit_report(session, data, passphrase, runtime().submission, today(), files=files)
     session.commit()  # G6: the code is shown only once the report is stored
     return render_template(
         "reporter/submitted.html",
