@@ -1,0 +1,157 @@
+"""A slow upload through the real server (gunicorn) never touches a disk in plaintext:
+while the body trickles in, the worker has no temporary file open and creates none."""
+
+import http.client
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import config_env
+
+TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def open_files(pid: int) -> list[str]:
+    targets = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            targets.append(os.readlink(fd))
+        except OSError:
+            continue
+    return targets
+
+
+@pytest.fixture
+def server(empty_database_url, tmp_path, redis_url):
+    port = free_port()
+    tmpdir = tmp_path / "tmpdir"
+    tmpdir.mkdir()
+    env = {
+        **os.environ,
+        **config_env(
+            tmp_path / "instance",
+            empty_database_url,
+            redis_url,
+            SIPADU_REPORTER_BIND=f"127.0.0.1:{port}",
+            SIPADU_WORKERS="1",
+            SIPADU_THREADS="2",
+        ),
+        "TMPDIR": str(tmpdir),
+    }
+    subprocess.run(
+        [sys.executable, "-m", "sipadu.cli", "init", "--demo"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sipadu.serve", "reporter"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(150):
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        yield process, port, tmpdir, empty_database_url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_a_slowed_upload_creates_and_opens_no_temporary_file(server):
+    process, port, tmpdir, database_url = server
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", "/report")
+    response = connection.getresponse()
+    token = TOKEN.search(response.read().decode()).group(1)
+    cookie = response.getheader("Set-Cookie").split(";")[0]
+
+    tag = uuid.uuid4().hex
+    boundary = f"----slow{tag}"
+    fields = {
+        "csrf_token": token,
+        "category": "kkn",
+        "title": "Lambat",
+        "what": "Unggahan",
+        "passphrase": "",
+        "passphrase_confirm": "",
+    }
+    head = "".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+        for k, v in fields.items()
+    ) + (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="attachments"; '
+        f'filename="slow-{tag}.bin"\r\nContent-Type: application/octet-stream\r\n\r\n'
+    )
+    content = (f"SLOW-CANARY-{tag}-".encode()) * 60_000  # ~3 MB
+    tail = f"\r\n--{boundary}--\r\n".encode()
+    body = head.encode() + content + tail
+
+    raw = socket.create_connection(("127.0.0.1", port), timeout=60)
+    raw.sendall(
+        (
+            f"POST /report HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode()
+    )
+    workers = children(process.pid)
+    assert workers, "no gunicorn worker found"
+    seen: set[str] = set()
+    step = 64 * 1024
+    for index, start in enumerate(range(0, len(body), step)):
+        raw.sendall(body[start : start + step])
+        time.sleep(0.02)
+        if index % 8 == 4:  # look while the body is still arriving
+            for worker in workers:
+                seen.update(open_files(worker))
+            assert list(tmpdir.iterdir()) == []
+    reply = b""
+    while chunk := raw.recv(65536):
+        reply += chunk
+    raw.close()
+    assert b" 200 " in reply.split(b"\r\n", 1)[0] and b'id="report-code"' in reply
+    assert list(tmpdir.iterdir()) == []
+    database_file = (
+        database_url.removeprefix("sqlite:///") if database_url.startswith("sqlite") else None
+    )
+    regular = {
+        t.replace(" (deleted)", "")
+        for t in seen
+        if t.startswith("/") and not t.startswith(("/dev/", "/proc/"))
+    }
+    # The only regular files a worker may hold: the SQLite database and its WAL and SHM.
+    unexpected = {t for t in regular if not (database_file and t.startswith(database_file))}
+    assert unexpected == set(), unexpected
+    assert not any(str(tmpdir) in t for t in seen), seen
