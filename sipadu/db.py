@@ -48,6 +48,7 @@ def _scrub_postgres_error(context: ExceptionContext) -> None:
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     dbapi_connection.isolation_level = None  # SQLAlchemy issues BEGIN itself (see above)
     cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA page_size=16384")  # set when the file is created; large blobs gain
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")

@@ -33,7 +33,8 @@ def activity_bucket(now: float | None = None) -> int:
 
 class StagedBlobWriter:
     """A sink for :class:`~sipadu.crypto.stream.EncryptingWriter`: every ``write`` is one
-    sealed chunk, gathered into batches and committed in short transactions."""
+    sealed chunk, gathered into batches and committed in short transactions. The blob row
+    itself is written with the first batch."""
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
@@ -42,16 +43,7 @@ class StagedBlobWriter:
         self._pending_bytes = 0
         self._next_seq = 0
         self.stored_bytes = 0
-        with sessions.begin() as session:
-            session.add(
-                Blob(
-                    id=self.blob_id,
-                    linked=False,
-                    active_bucket=activity_bucket(),
-                    chunk_count=0,
-                    stored_bytes=0,
-                )
-            )
+        self._created = False
 
     def write(self, data: bytes) -> None:
         self._pending.append(bytes(data))
@@ -62,22 +54,32 @@ class StagedBlobWriter:
     def flush(self) -> None:
         if not self._pending:
             return
+        count = self._next_seq + len(self._pending)
+        size = self.stored_bytes + self._pending_bytes
         with self._sessions.begin() as session:
+            if self._created:
+                session.execute(
+                    update(Blob)
+                    .where(Blob.id == self.blob_id)
+                    .values(chunk_count=count, stored_bytes=size, active_bucket=activity_bucket())
+                )
+            else:
+                session.add(
+                    Blob(
+                        id=self.blob_id,
+                        linked=False,
+                        active_bucket=activity_bucket(),
+                        chunk_count=count,
+                        stored_bytes=size,
+                    )
+                )
+                session.flush()
             session.add_all(
                 BlobChunk(blob_id=self.blob_id, seq=self._next_seq + i, data=chunk)
                 for i, chunk in enumerate(self._pending)
             )
-            self._next_seq += len(self._pending)
-            self.stored_bytes += self._pending_bytes
-            session.execute(
-                update(Blob)
-                .where(Blob.id == self.blob_id)
-                .values(
-                    chunk_count=self._next_seq,
-                    stored_bytes=self.stored_bytes,
-                    active_bucket=activity_bucket(),
-                )
-            )
+        self._created = True
+        self._next_seq, self.stored_bytes = count, size
         self._pending.clear()
         self._pending_bytes = 0
 

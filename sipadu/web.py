@@ -22,6 +22,11 @@ def init_db(app: Flask, config: Config) -> None:
     app.teardown_appcontext(_close_session)
 
 
+def dispose(app: Flask) -> None:
+    """Close every database connection the app holds (tests, shutdown)."""
+    app.extensions["sipadu.engine"].dispose()
+
+
 def app_config() -> Config:
     return current_app.extensions["sipadu.config"]
 

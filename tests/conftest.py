@@ -28,6 +28,7 @@ from sipadu.config import Config, load_config
 from sipadu.crypto import Argon2Params, new_keypair
 from sipadu.db import make_engine, make_sessionmaker
 from sipadu.migrate import upgrade
+from sipadu.web import dispose
 
 settings.register_profile(
     "sipadu", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=60
@@ -200,14 +201,14 @@ def _app(portal: str, config: Config):
 def reporter_app(config):
     app = _app("reporter", config)
     yield app
-    app.extensions["sipadu.engine"].dispose()
+    dispose(app)
 
 
 @pytest.fixture(scope="module")
 def staff_app(config):
     app = _app("staff", config)
     yield app
-    app.extensions["sipadu.engine"].dispose()
+    dispose(app)
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import sys
 
 import pytest
 
+from sipadu.web import dispose
 from tests.conftest import RECOVERY_HEX
 
 STAFF_PATHS = ["/login", "/logout", "/reports", "/reports/1", "/audit", "/audit/export.jsonl"]
@@ -63,7 +64,7 @@ def test_wsgi_exposes_both_portals_lazily(monkeypatch, env):
     assert {e.split(".")[0] for e in endpoints(wsgi.reporter)} == {"reporter", "static"}
     assert {e.split(".")[0] for e in endpoints(wsgi.staff)} == {"staff", "static"}
     for app in (wsgi.reporter, wsgi.staff):
-        app.extensions["sipadu.engine"].dispose()
+        dispose(app)
 
 
 def test_reporter_start_page_is_indonesian_by_default_and_english_on_request(reporter_client):

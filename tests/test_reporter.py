@@ -30,6 +30,7 @@ from sipadu.models import (
 )
 from sipadu.services.passphrases import wordlist
 from sipadu.services.reports import CASE_FIELDS
+from sipadu.web import dispose
 from tests.conftest import database
 from tests.test_security_baseline import CANARY_IP
 
@@ -570,7 +571,7 @@ def test_failed_logins_are_limited_per_code_while_other_codes_still_work(demo, e
         assert login(app.test_client(), code_b, pass_b).status_code == 303
         assert login(app.test_client(), code_b, pass_b).status_code == 303  # successes free
     finally:
-        app.extensions["sipadu.engine"].dispose()
+        dispose(app)
 
 
 def test_production_refuses_a_demo_recovery_key_on_the_server(tmp_path):

@@ -11,6 +11,7 @@ from flask_wtf.csrf import generate_csrf
 
 from sipadu import create_app
 from sipadu.security import content_security_policy
+from sipadu.web import dispose
 
 CANARY_IP = "203.0.113.77"
 CANARY_UA = "CanaryAgent/9.9 (reporter-device-fingerprint)"
@@ -59,7 +60,7 @@ def probe_apps(config):
         apps[portal] = app
     yield apps
     for app in apps.values():
-        app.extensions["sipadu.engine"].dispose()
+        dispose(app)
 
 
 PORTALS = ["reporter", "staff"]
@@ -200,4 +201,4 @@ def test_rate_limits_are_shared_between_processes_through_redis(config, redis_ur
         assert storage == ("RedisStorage" if redis_url else "MemoryStorage")
     finally:
         for app in (first, second):
-            app.extensions["sipadu.engine"].dispose()
+            dispose(app)

@@ -75,7 +75,7 @@ def test_abandoned_uploads_are_purged_but_slow_and_linked_ones_are_not(sessions)
         storage.link(session, [linked.blob_id])
         session.commit()
     slow = storage.EncryptingUpload(sessions)
-    slow.write(os.urandom(300_000))
+    slow.write(os.urandom(storage.WRITE_BATCH_BYTES + 300_000))  # at least one batch stored
     later = time.time() + 2 * 3600
     # The slow upload writes again near "later": its activity moves forward.
     with sessions() as session:

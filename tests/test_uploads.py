@@ -18,6 +18,7 @@ from sipadu.cli import main as cli
 from sipadu.config import load_config
 from sipadu.crypto import CryptoError
 from sipadu.models import Attachment, Blob, BlobChunk
+from sipadu.web import dispose
 from tests.conftest import database
 from tests.test_reporter import csrf, every_database_value, files_under, login, redis_contents
 
@@ -209,7 +210,7 @@ def strict_app(demo, env):
     )
     app.config["TESTING"] = True
     yield app
-    app.extensions["sipadu.engine"].dispose()
+    dispose(app)
 
 
 @pytest.mark.parametrize(
@@ -396,4 +397,4 @@ def test_images_above_the_cleaning_limit_are_stored_as_sent(demo, env, database_
         ).group(1)
         assert download(client, href)[2] == big  # byte for byte, metadata included
     finally:
-        app.extensions["sipadu.engine"].dispose()
+        dispose(app)

@@ -1,0 +1,227 @@
+"""Evidence upload throughput and worker memory, against a bare Flask endpoint.
+
+    .venv/bin/python benchmarks/upload.py [--mib 1024]
+
+The reporter portal runs under gunicorn (1 worker x 4 gthreads; request and file limits
+raised by config for the run) on a fresh SQLite instance; each upload is a real report
+(CSRF token, form fields) with its attachments encrypted while the body is parsed and
+staged in the database. Baseline, same run, same gunicorn settings: a bare Flask app
+whose view reads ``request.files`` (Werkzeug's parser and its spooled temporary files)
+and discards them. Two loads: one file of --mib MiB, and 100 files of 1 MiB.
+
+``ratio_vs_bare_flask`` is bare seconds / SIPADU seconds. Worker peak RSS is the
+worker's VmHWM after the run (the image-cleaning child is a separate process; no image
+is sent here anyway). Last line: key=value figures.
+"""
+
+import argparse
+import http.client
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from flask import Flask, request
+
+MIB = 1024 * 1024
+TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+HERE = Path(__file__).resolve().parent
+
+bare_app = Flask("bare")
+
+
+@bare_app.post("/report")
+def bare_report():
+    for storage in request.files.getlist("attachments"):
+        storage.close()
+    return "ok"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_port(port: int) -> None:
+    for _ in range(300):
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def worker_hwm_mib(master: int) -> float:
+    best = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            ppid = int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1])
+            if ppid != master:
+                continue
+            for line in (entry / "status").read_text().splitlines():
+                if line.startswith("VmHWM:"):
+                    best = max(best, int(line.split()[1]))
+        except OSError:
+            continue
+    return best / 1024
+
+
+def upload(
+    port: int, files: list[tuple[str, int]], fields: dict[str, str], cookie: str | None
+) -> float:
+    """POST a multipart body streamed from a reused random buffer; seconds until reply."""
+    boundary = "----sipadu-bench"
+    buffer = os.urandom(MIB)
+    head = "".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+        for k, v in fields.items()
+    ).encode()
+    parts = [
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="attachments"; '
+            f'filename="{name}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        ).encode()
+        for name, _ in files
+    ]
+    tail = f"--{boundary}--\r\n".encode()
+    length = (
+        len(head)
+        + sum(len(p) + size + 2 for p, (_, size) in zip(parts, files, strict=True))
+        + len(tail)
+    )
+
+    def body():
+        yield head
+        for part, (_, size) in zip(parts, files, strict=True):
+            yield part
+            left = size
+            while left:
+                n = min(left, MIB)
+                yield buffer[:n]
+                left -= n
+            yield b"\r\n"
+        yield tail
+
+    headers = {
+        "Content-Type": f"multipart/form-data; boundary={boundary}",
+        "Content-Length": str(length),
+    }
+    if cookie:
+        headers["Cookie"] = cookie
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=600)
+    start = time.perf_counter()
+    connection.request("POST", "/report", body=body(), headers=headers)
+    response = connection.getresponse()
+    text = response.read().decode(errors="replace")
+    elapsed = time.perf_counter() - start
+    if response.status != 200 or (cookie and 'id="report-code"' not in text):
+        raise RuntimeError(f"upload failed: {response.status} {text[:200]}")
+    return elapsed
+
+
+def report_fields(port: int) -> tuple[dict[str, str], str]:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    connection.request("GET", "/report")
+    response = connection.getresponse()
+    token = TOKEN.search(response.read().decode()).group(1)
+    cookie = response.getheader("Set-Cookie").split(";")[0]
+    fields = {
+        "csrf_token": token,
+        "category": "kkn",
+        "title": "Bukti besar",
+        "what": "Lihat lampiran",
+        "passphrase": "",
+        "passphrase_confirm": "",
+    }
+    return fields, cookie
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--mib", type=int, default=1024)
+    args = parser.parse_args()
+    loads = {"big": [("big.bin", args.mib * MIB)], "many": [(f"f{i}.bin", MIB) for i in range(100)]}
+    figures: dict[str, float] = {"mib": args.mib}
+    gunicorn = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "-k",
+        "gthread",
+        "-w",
+        "1",
+        "--threads",
+        "4",
+        "--timeout",
+        "600",
+    ]
+    with tempfile.TemporaryDirectory() as tmp:
+        port = free_port()
+        bare = subprocess.Popen(
+            [*gunicorn, "--chdir", str(HERE), "-b", f"127.0.0.1:{port}", "upload:bare_app"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_port(port)
+            for name, files in loads.items():
+                figures[f"bare_{name}_s"] = upload(port, files, {}, None)
+        finally:
+            bare.send_signal(signal.SIGTERM)
+            bare.wait()
+
+        port = free_port()
+        env = {
+            **os.environ,
+            "SIPADU_ENV": "development",
+            "SIPADU_INSTANCE_PATH": str(Path(tmp) / "instance"),
+            "SIPADU_REPORTER_BIND": f"127.0.0.1:{port}",
+            "SIPADU_WORKERS": "1",
+            "SIPADU_THREADS": "4",
+            "SIPADU_MAX_REQUEST_MIB": str(args.mib + 200),
+            "SIPADU_MAX_FILE_MIB": str(args.mib + 100),
+            "SIPADU_MAX_FILES": "100",
+        }
+        sipadu = [sys.executable, "-m", "sipadu.cli"]
+        subprocess.run([*sipadu, "init", "--demo"], env=env, check=True, capture_output=True)
+        server = subprocess.Popen(
+            [sys.executable, "-m", "sipadu.serve", "reporter"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_port(port)
+            for name, files in loads.items():
+                fields, cookie = report_fields(port)
+                figures[f"sipadu_{name}_s"] = upload(port, files, fields, cookie)
+                figures[f"sipadu_{name}_mib_s"] = (
+                    sum(s for _, s in files) / MIB / figures[f"sipadu_{name}_s"]
+                )
+                figures[f"ratio_vs_bare_flask_{name}"] = (
+                    figures[f"bare_{name}_s"] / figures[f"sipadu_{name}_s"]
+                )
+                figures[f"worker_peak_rss_mib_after_{name}"] = worker_hwm_mib(server.pid)
+        finally:
+            server.send_signal(signal.SIGTERM)
+            server.wait()
+    figures["ratio_vs_bare_flask"] = min(
+        figures["ratio_vs_bare_flask_big"], figures["ratio_vs_bare_flask_many"]
+    )
+    figures["worker_peak_rss_mib"] = figures["worker_peak_rss_mib_after_many"]
+    for key, value in figures.items():
+        print(f"{key:34} {value:10.2f}")
+    print(" ".join(f"{k}={v:.2f}" for k, v in figures.items()))
+
+
+if __name__ == "__main__":
+    main()
