@@ -30,7 +30,7 @@ _FILES = "sipadu.files"  # the file parts of this request
 
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
-MAX_PIXELS = 50_000_000  # above twice this Pillow refuses outright: a decompression bomb
+MAX_PIXELS = 50_000_000  # larger images are refused as possible decompression bombs
 
 
 class ImageRefused(Exception):
