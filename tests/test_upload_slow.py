@@ -14,14 +14,9 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import config_env
+from tests.test_serve import free_port
 
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def children(pid: int) -> list[int]:

@@ -335,7 +335,7 @@ def test_downloads_release_their_database_connection(demo, reporter_app):
 
 
 def test_images_are_stripped_of_metadata_before_they_are_encrypted(
-    demo, reporter_app, no_temp_files
+    demo, reporter_app, no_temp_files, database_url, config, redis_url
 ):
     from PIL import Image
 
@@ -355,6 +355,9 @@ def test_images_are_stripped_of_metadata_before_they_are_encrypted(
         assert status == 200 and tag.encode() not in data
         image = Image.open(io.BytesIO(data))
         assert not image.getexif() and "Author" not in image.info and "comment" not in image.info
+    at_rest = every_database_value(database_url) + files_under(config.instance_path)
+    at_rest += redis_contents(redis_url)
+    assert not any(tag.encode() in blob for blob in at_rest)
 
 
 @pytest.mark.parametrize(
