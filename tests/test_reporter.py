@@ -722,3 +722,23 @@ def test_recovery_keygen_writes_a_pair_the_server_can_use(tmp_path):
         input="offline recovery passphrase\n",
     )
     assert again.exit_code != 0  # never overwrites a key pair
+
+
+def test_the_session_store_never_holds_the_cookie_values(demo, reporter_app, redis_url):
+    import base64
+
+    client = reporter_app.test_client()
+    code, passphrase, _ = submit(client)
+    login(client, code, passphrase)
+    with client.session_transaction() as cookie:
+        session_id = base64.urlsafe_b64decode(cookie["mailbox_session"])
+        session_key = base64.urlsafe_b64decode(cookie["mailbox_key"])
+    store = reporter_app.extensions["sipadu.reporter"].sessions
+    stored = redis_contents(redis_url) + files_under(getattr(store, "_dir", Path("/nonexistent")))
+    for value in (
+        session_id,
+        session_key,
+        base64.urlsafe_b64encode(session_id),
+        session_id.hex().encode(),
+    ):
+        assert not any(value in blob for blob in stored)
