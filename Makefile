@@ -8,7 +8,7 @@ COMPILED := $(CATALOGS:.po=.mo)
 # make run: a development instance in ./instance with demo accounts (never production).
 RUN_ENV := SIPADU_ENV=development SIPADU_INSTANCE_PATH=$(CURDIR)/instance
 
-.PHONY: run test lint bench vectors translations clean
+.PHONY: run test lint bench vectors translations clean chromium
 
 run: $(STAMP) $(COMPILED)
 	@if [ ! -f instance/sipadu.db ]; then $(RUN_ENV) $(BIN)/sipadu init --demo; \
@@ -16,9 +16,13 @@ run: $(STAMP) $(COMPILED)
 	$(RUN_ENV) $(BIN)/sipadu db upgrade; fi
 	$(RUN_ENV) $(BIN)/sipadu serve
 
-test: $(STAMP) $(COMPILED)
+test: $(STAMP) $(COMPILED) chromium
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest
+
+# Browser tests drive Debian's Chromium (Playwright's own browser download is not used).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }
 
 # Re-install when pyproject.toml changes; creates the venv if it is missing.
 $(STAMP): pyproject.toml
