@@ -36,8 +36,13 @@ class StagedBlobWriter:
     sealed chunk, gathered into batches and committed in short transactions. The blob row
     itself is written with the first batch."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(
+        self, sessions: sessionmaker[Session], batch: "StagingBatch | None" = None
+    ) -> None:
         self._sessions = sessions
+        self._batch = batch
+        if batch is not None:
+            batch.writers.append(self)
         self.blob_id = uuid.uuid4()
         self._pending: list[bytes] = []
         self._pending_bytes = 0
@@ -48,36 +53,51 @@ class StagedBlobWriter:
     def write(self, data: bytes) -> None:
         self._pending.append(bytes(data))
         self._pending_bytes += len(data)
-        if self._pending_bytes >= WRITE_BATCH_BYTES:
+        if self._batch is not None:
+            self._batch.added(len(data))
+        elif self._pending_bytes >= WRITE_BATCH_BYTES:
             self.flush()
 
     def flush(self) -> None:
         if not self._pending:
             return
+        with self._sessions.begin() as session:
+            written = self.stage(session)
+        self.staged(*written)
+
+    @property
+    def pending(self) -> bool:
+        return bool(self._pending)
+
+    def stage(self, session: Session) -> tuple[int, int]:
+        """Write the pending chunks in ``session``'s transaction; call :meth:`staged`
+        with the result once it committed."""
         count = self._next_seq + len(self._pending)
         size = self.stored_bytes + self._pending_bytes
-        with self._sessions.begin() as session:
-            if self._created:
-                session.execute(
-                    update(Blob)
-                    .where(Blob.id == self.blob_id)
-                    .values(chunk_count=count, stored_bytes=size, active_bucket=activity_bucket())
-                )
-            else:
-                session.add(
-                    Blob(
-                        id=self.blob_id,
-                        linked=False,
-                        active_bucket=activity_bucket(),
-                        chunk_count=count,
-                        stored_bytes=size,
-                    )
-                )
-                session.flush()
-            session.add_all(
-                BlobChunk(blob_id=self.blob_id, seq=self._next_seq + i, data=chunk)
-                for i, chunk in enumerate(self._pending)
+        if self._created:
+            session.execute(
+                update(Blob)
+                .where(Blob.id == self.blob_id)
+                .values(chunk_count=count, stored_bytes=size, active_bucket=activity_bucket())
             )
+        else:
+            session.add(
+                Blob(
+                    id=self.blob_id,
+                    linked=False,
+                    active_bucket=activity_bucket(),
+                    chunk_count=count,
+                    stored_bytes=size,
+                )
+            )
+            session.flush()
+        session.add_all(
+            BlobChunk(blob_id=self.blob_id, seq=self._next_seq + i, data=chunk)
+            for i, chunk in enumerate(self._pending)
+        )
+        return count, size
+
+    def staged(self, count: int, size: int) -> None:
         self._created = True
         self._next_seq, self.stored_bytes = count, size
         self._pending.clear()
@@ -95,12 +115,39 @@ class StoredFile:
         return f"StoredFile({self.blob_id}, size={self.size}, <key>)"
 
 
+class StagingBatch:
+    """The uploads of one request, staged together: a commit whenever the request as a
+    whole holds ``limit`` bytes not yet written, however many files they belong to. A
+    hundred small files cost a few transactions, not a hundred, and memory stays bounded
+    by ``limit`` per request."""
+
+    def __init__(self, sessions: sessionmaker[Session], limit: int = 4 * WRITE_BATCH_BYTES) -> None:
+        self._sessions = sessions
+        self._limit = limit
+        self._pending_bytes = 0
+        self.writers: list[StagedBlobWriter] = []
+
+    def added(self, size: int) -> None:
+        self._pending_bytes += size
+        if self._pending_bytes >= self._limit:
+            self.flush()
+
+    def flush(self) -> None:
+        waiting = [writer for writer in self.writers if writer.pending]
+        if waiting:
+            with self._sessions.begin() as session:
+                written = [writer.stage(session) for writer in waiting]
+            for writer, result in zip(waiting, written, strict=True):
+                writer.staged(*result)
+        self._pending_bytes = 0
+
+
 class EncryptingUpload:
     """File-like: plaintext in (e.g. from a multipart parser), ciphertext staged in the
     database as it arrives. :meth:`finish` seals the last chunk and returns the file."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self._sink = StagedBlobWriter(sessions)
+    def __init__(self, sessions: sessionmaker[Session], batch: StagingBatch | None = None) -> None:
+        self._sink = StagedBlobWriter(sessions, batch)
         self._writer = encrypting_writer(self._sink)
 
     @property
@@ -111,14 +158,31 @@ class EncryptingUpload:
         return self._writer.write(data)
 
     def finish(self) -> StoredFile:
-        self._writer.close()
-        self._sink.flush()
+        return finish_all(self._sink._sessions, [self])[0]
+
+    def _stored(self) -> StoredFile:
         return StoredFile(
             self._sink.blob_id,
             self._writer.key,
             self._writer.plaintext_size,
             self._sink.stored_bytes,
         )
+
+
+def finish_all(
+    sessions: sessionmaker[Session], uploads: list[EncryptingUpload]
+) -> list[StoredFile]:
+    """Seal the last chunk of every upload and store what they still hold in *one*
+    transaction: a request carrying many small files pays one commit, not one each."""
+    for upload in uploads:
+        upload._writer.close()
+    waiting = [upload for upload in uploads if upload._sink.pending]
+    if waiting:
+        with sessions.begin() as session:
+            written = [upload._sink.stage(session) for upload in waiting]
+        for upload, result in zip(waiting, written, strict=True):
+            upload._sink.staged(*result)
+    return [upload._stored() for upload in uploads]
 
 
 def store(sessions: sessionmaker[Session], pieces: Iterable[bytes]) -> StoredFile:

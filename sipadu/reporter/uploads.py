@@ -23,10 +23,11 @@ from werkzeug.exceptions import RequestEntityTooLarge
 
 from sipadu import storage
 from sipadu.services.attachments import UploadedFile
-from sipadu.storage import EncryptingUpload
+from sipadu.storage import EncryptingUpload, StagingBatch
 
 _UPLOADS = "sipadu.uploads"  # the staged blobs of this request
 _FILES = "sipadu.files"  # the file parts of this request
+_BATCH = "sipadu.staging-batch"  # their chunks, committed together
 
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
@@ -61,8 +62,8 @@ class EncryptedPart(io.RawIOBase):
     def seek(self, offset: int, whence: int = 0) -> int:
         return 0  # the parser rewinds each part when it ends; there is nothing to rewind
 
-    def finish(self) -> UploadedFile:
-        return UploadedFile(self.upload.finish(), self.filename, self.content_type)
+    def prepared_upload(self) -> EncryptingUpload:
+        return self.upload
 
 
 class ImagePart(io.RawIOBase):
@@ -104,15 +105,16 @@ class ImagePart(io.RawIOBase):
     def seek(self, offset: int, whence: int = 0) -> int:
         return 0
 
-    def finish(self) -> UploadedFile:
+    def prepared_upload(self) -> EncryptingUpload:
+        """The encrypted upload: as sent if it outgrew memory, else cleaned first."""
         if self._overflow is not None:
-            return self._overflow.finish()
+            return self._overflow.upload
         assert self._buffer is not None
         clean = strip_metadata(self._buffer.getvalue())
         self._buffer = None
         upload = self._new_upload()
         upload.write(clean)
-        return UploadedFile(upload.finish(), self.filename, self.content_type)
+        return upload
 
 
 def image_refused_message() -> str:
@@ -153,8 +155,10 @@ class EncryptingRequest(Request):
             raise RequestEntityTooLarge()
         sessions = current_app.extensions["sipadu.write_sessionmaker"]
 
+        batch = self.environ.setdefault(_BATCH, StagingBatch(sessions))
+
         def new_upload() -> EncryptingUpload:
-            upload = EncryptingUpload(sessions)
+            upload = EncryptingUpload(sessions, batch)
             self.environ.setdefault(_UPLOADS, []).append(upload)  # discarded unless linked
             return upload
 
@@ -171,12 +175,19 @@ class EncryptingRequest(Request):
 
 
 def uploaded_files(field: str = "attachments") -> list[UploadedFile]:
-    """Finish every file of ``field`` this request carried: seal its last chunk, or, for a
-    small image, strip its metadata and encrypt it now. Raises :class:`ImageRefused`."""
-    return [
-        storage_file.stream.finish()
+    """Finish every file of ``field`` this request carried (small images are cleaned of
+    metadata now) and store their last chunks in one transaction. Raises
+    :class:`ImageRefused`."""
+    parts = [
+        storage_file.stream
         for storage_file in request.files.getlist(field)
         if isinstance(storage_file.stream, EncryptedPart | ImagePart)
+    ]
+    uploads = [part.prepared_upload() for part in parts]
+    stored = storage.finish_all(current_app.extensions["sipadu.write_sessionmaker"], uploads)
+    return [
+        UploadedFile(file, part.filename, part.content_type)
+        for part, file in zip(parts, stored, strict=True)
     ]
 
 
