@@ -9,7 +9,6 @@ to an abandoned upload and ``sipadu purge`` deletes it. Reading streams the chun
 a batch at a time: any size, constant memory, one backup holds everything.
 """
 
-import io
 import time
 import uuid
 from collections.abc import Iterable, Iterator
@@ -19,6 +18,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from sipadu.crypto import decrypt_stream, encrypting_writer
+from sipadu.crypto.stream import pieces_reader
 from sipadu.models import Blob, BlobChunk
 
 BUCKET_SECONDS = 600  # staged blobs record activity only to the 10-minute window
@@ -239,28 +239,7 @@ def _chunks(session: Session, blob_id: uuid.UUID) -> Iterator[bytes]:
         seq += len(rows)
 
 
-class _ChunkReader(io.RawIOBase):
-    def __init__(self, chunks: Iterator[bytes]) -> None:
-        self._chunks = chunks
-        self._pending = memoryview(b"")
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: memoryview) -> int:  # type: ignore[override]
-        while not self._pending:
-            chunk = next(self._chunks, None)
-            if chunk is None:
-                return 0
-            self._pending = memoryview(chunk)
-        n = min(len(buffer), len(self._pending))
-        buffer[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
-
-
 def read_plaintext(session: Session, blob_id: uuid.UUID, key: bytes) -> Iterator[bytes]:
     """Decrypt a linked blob piece by piece. Raises :class:`~sipadu.crypto.CryptoError`
     on any altered, missing or reordered chunk: never serves altered bytes."""
-    raw = io.BufferedReader(_ChunkReader(_chunks(session, blob_id)), 256 * 1024)
-    return decrypt_stream(raw, key)
+    return decrypt_stream(pieces_reader(_chunks(session, blob_id), 256 * 1024), key)

@@ -242,7 +242,9 @@ def decrypt_stream(source: BinaryIO, key: bytes) -> Iterator[bytes]:
     unpadder.finish()
 
 
-class _DecryptingRaw(io.RawIOBase):
+class _PiecesRaw(io.RawIOBase):
+    """A readable raw stream over an iterator of byte pieces."""
+
     def __init__(self, pieces: Iterator[bytes]) -> None:
         self._pieces = pieces
         self._pending = memoryview(b"")
@@ -262,6 +264,13 @@ class _DecryptingRaw(io.RawIOBase):
         return n
 
 
+def pieces_reader(
+    pieces: Iterator[bytes], buffer_size: int = DEFAULT_CHUNK_SIZE
+) -> io.BufferedReader:
+    """File-like ``read()`` over an iterator of byte pieces, in constant memory."""
+    return io.BufferedReader(_PiecesRaw(pieces), buffer_size)
+
+
 def decrypting_reader(source: BinaryIO, key: bytes) -> io.BufferedReader:
     """File-like view of :func:`decrypt_stream` for code that wants ``read()``."""
-    return io.BufferedReader(_DecryptingRaw(decrypt_stream(source, key)), DEFAULT_CHUNK_SIZE)
+    return pieces_reader(decrypt_stream(source, key))
