@@ -12,6 +12,9 @@ pay for them.
 
 import os
 import shutil
+import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -223,3 +226,45 @@ def staff_client(staff_app):
 
 # A recovery public key for production-mode configs in tests (its private half unused).
 RECOVERY_HEX = new_keypair().public_key().to_bytes().hex()
+
+
+@contextmanager
+def reporter_under_gunicorn(
+    database_url: str, root: Path, redis_url: str | None, **extra_env: str
+) -> Iterator[tuple[subprocess.Popen, str]]:
+    """A fresh demo instance with its reporter portal served by real gunicorn (1 worker);
+    yields the master process and the base URL."""
+    from tests.test_serve import free_port, wait_for
+
+    port = free_port()
+    env = {
+        **os.environ,
+        **config_env(
+            root / "instance",
+            database_url,
+            redis_url,
+            SIPADU_REPORTER_BIND=f"127.0.0.1:{port}",
+            SIPADU_WORKERS="1",
+            SIPADU_THREADS="4",
+        ),
+        **extra_env,
+    }
+    subprocess.run(
+        [sys.executable, "-m", "sipadu.cli", "init", "--demo"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sipadu.serve", "reporter"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(base + "/", time.monotonic() + 30)
+        yield process, base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -2,16 +2,11 @@
 Browser's "Safest" level: Debian's Chromium driven by Playwright, the portal under
 gunicorn. Report with evidence, keep the code, open the mailbox, reply, leave."""
 
-import os
-import subprocess
-import sys
-import time
 
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.conftest import config_env
-from tests.test_serve import free_port, wait_for
+from tests.conftest import reporter_under_gunicorn
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package (the Makefile installs it)
 CHROMIUM_FLAGS = [
@@ -28,37 +23,8 @@ CHROMIUM_FLAGS = [
 
 @pytest.fixture
 def portal(empty_database_url, tmp_path, redis_url):
-    port = free_port()
-    env = {
-        **os.environ,
-        **config_env(
-            tmp_path / "instance",
-            empty_database_url,
-            redis_url,
-            SIPADU_REPORTER_BIND=f"127.0.0.1:{port}",
-            SIPADU_WORKERS="1",
-            SIPADU_THREADS="4",
-        ),
-    }
-    subprocess.run(
-        [sys.executable, "-m", "sipadu.cli", "init", "--demo"],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sipadu.serve", "reporter"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(base + "/", time.monotonic() + 30)
+    with reporter_under_gunicorn(empty_database_url, tmp_path, redis_url) as (_, base):
         yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def test_the_reporter_journey_works_without_javascript(portal, tmp_path):

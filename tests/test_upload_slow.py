@@ -5,16 +5,13 @@ import http.client
 import os
 import re
 import socket
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import config_env
-from tests.test_serve import free_port
+from tests.conftest import reporter_under_gunicorn
 
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
@@ -44,44 +41,13 @@ def open_files(pid: int) -> list[str]:
 
 @pytest.fixture
 def server(empty_database_url, tmp_path, redis_url):
-    port = free_port()
     tmpdir = tmp_path / "tmpdir"
     tmpdir.mkdir()
-    env = {
-        **os.environ,
-        **config_env(
-            tmp_path / "instance",
-            empty_database_url,
-            redis_url,
-            SIPADU_REPORTER_BIND=f"127.0.0.1:{port}",
-            SIPADU_WORKERS="1",
-            SIPADU_THREADS="2",
-        ),
-        "TMPDIR": str(tmpdir),
-    }
-    subprocess.run(
-        [sys.executable, "-m", "sipadu.cli", "init", "--demo"],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sipadu.serve", "reporter"],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        for _ in range(150):
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                time.sleep(0.1)
-        yield process, port, tmpdir, empty_database_url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with reporter_under_gunicorn(empty_database_url, tmp_path, redis_url, TMPDIR=str(tmpdir)) as (
+        process,
+        base,
+    ):
+        yield process, int(base.rsplit(":", 1)[1]), tmpdir, empty_database_url
 
 
 def test_a_slowed_upload_creates_and_opens_no_temporary_file(server):
