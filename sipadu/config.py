@@ -77,6 +77,7 @@ class Config:
     staff_bind: str = "127.0.0.1:5001"
     workers: int = 2
     threads: int = 8
+    heartbeat_seconds: int = 120  # gunicorn worker timeout: a hung worker, not a slow upload
     recovery_public_key: str | None = None
     mailbox_idle_seconds: int = 15 * 60
     mailbox_failures_per_code: str = "10 per hour"
@@ -176,6 +177,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         staff_bind=env.get("SIPADU_STAFF_BIND") or "127.0.0.1:5001",
         workers=_int(env, "SIPADU_WORKERS", 2),
         threads=_int(env, "SIPADU_THREADS", 8),
+        heartbeat_seconds=_int(env, "SIPADU_HEARTBEAT_SECONDS", 120),
         recovery_public_key=env.get("SIPADU_RECOVERY_PUBLIC_KEY") or None,
         mailbox_idle_seconds=_int(env, "SIPADU_MAILBOX_IDLE_MINUTES", 15) * 60,
         mailbox_failures_per_code=_limit(env, "SIPADU_MAILBOX_FAILURES_PER_CODE", "10 per hour"),

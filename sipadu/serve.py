@@ -21,7 +21,9 @@ def gunicorn_options(portal: Portal, config: Config) -> dict[str, object]:
         "workers": config.workers,
         "worker_class": "gthread",
         "threads": config.threads,
-        "timeout": 120,  # worker heartbeat, not a request deadline (gthread)
+        # The worker's heartbeat, not a request deadline: under gthread the main thread
+        # notifies the master while other threads receive a slow upload.
+        "timeout": config.heartbeat_seconds,
         "graceful_timeout": 30,
         "keepalive": 5,
         "preload_app": True,  # config and secret errors stop the master, once

@@ -1,5 +1,6 @@
 """A slow upload through the real server (gunicorn) never touches a disk in plaintext:
-while the body trickles in, the worker has no temporary file open and creates none."""
+while the body trickles in, the worker has no temporary file open and creates none; and
+an upload lasting longer than the worker heartbeat timeout is not killed."""
 
 import http.client
 import os
@@ -116,3 +117,54 @@ def test_a_slowed_upload_creates_and_opens_no_temporary_file(server):
     unexpected = {t for t in regular if not (database_file and t.startswith(database_file))}
     assert unexpected == set(), unexpected
     assert not any(str(tmpdir) in t for t in seen), seen
+
+
+@pytest.fixture
+def short_heartbeat(empty_database_url, tmp_path, redis_url):
+    with reporter_under_gunicorn(
+        empty_database_url, tmp_path, redis_url, SIPADU_HEARTBEAT_SECONDS="2"
+    ) as (process, base):
+        yield process, int(base.rsplit(":", 1)[1])
+
+
+def test_an_upload_outlasting_the_worker_heartbeat_completes(short_heartbeat):
+    """A 500 MiB upload over Tor may take an hour: gunicorn's timeout (here 2 s instead
+    of 120 s) must restart hung workers only, never the one receiving a slow body."""
+    process, port = short_heartbeat
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", "/report")
+    response = connection.getresponse()
+    token = TOKEN.search(response.read().decode()).group(1)
+    cookie = response.getheader("Set-Cookie").split(";")[0]
+    boundary = "----heartbeat"
+    fields = {"csrf_token": token, "category": "kkn", "title": "Lama", "what": "Unggahan"}
+    fields |= {"passphrase": "", "passphrase_confirm": ""}
+    head = "".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+        for k, v in fields.items()
+    ) + (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="attachments"; '
+        f'filename="lama.bin"\r\nContent-Type: application/octet-stream\r\n\r\n'
+    )
+    body = head.encode() + os.urandom(700_000) + f"\r\n--{boundary}--\r\n".encode()
+    workers_before = children(process.pid)
+    raw = socket.create_connection(("127.0.0.1", port), timeout=60)
+    raw.sendall(
+        (
+            f"POST /report HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        ).encode()
+    )
+    started = time.monotonic()
+    step = 20_000
+    for start in range(0, len(body), step):  # 35 pieces over ~7 s: 3.5 heartbeat timeouts
+        raw.sendall(body[start : start + step])
+        time.sleep(0.2)
+    reply = b""
+    while chunk := raw.recv(65536):
+        reply += chunk
+    raw.close()
+    assert time.monotonic() - started > 6
+    assert b" 200 " in reply.split(b"\r\n", 1)[0] and b'id="report-code"' in reply
+    assert children(process.pid) == workers_before  # the same worker, never restarted
