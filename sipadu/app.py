@@ -59,9 +59,9 @@ def create_app(portal: str = "reporter", config: Config | None = None) -> Flask:
         init_reporter(app, config)
         app.wsgi_app = Anonymizer(app.wsgi_app)  # type: ignore[method-assign]
     else:
-        from sipadu.investigator import bp
+        from sipadu.investigator import init_staff
 
-        app.register_blueprint(bp)
+        init_staff(app, config)
     # Werkzeug's development server logs every request with the client address.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     return app

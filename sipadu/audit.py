@@ -54,6 +54,7 @@ class Action(StrEnum):
 
     SYSTEM_INIT = "system.init"
     CATEGORY_CREATE = "category.create"
+    CATEGORY_UPDATE = "category.update"
     ACCOUNT_CREATE = "account.create"
     ACCOUNT_ACTIVATE = "account.activate"
     ACCOUNT_DEACTIVATE = "account.deactivate"

@@ -16,7 +16,7 @@ import subprocess
 import sys
 import time
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
@@ -33,10 +33,12 @@ from sipadu.models import CategorySlug, Role
 from sipadu.security import harden_process
 from sipadu.services import ServiceError
 from sipadu.services.categories import add_route, category_by_slug, remove_route, seed_categories
-from sipadu.services.staff import create_account, find_by_username
+from sipadu.services.staff import create_account, find_by_username, resend_link, reset_totp
+from sipadu.services.staff_auth import Timeouts, purge_expired
 
 DEMO_ACCOUNTS = [
     (Role.ADMIN, "admin"),
+    (Role.ADMIN, "admin2"),  # a second admin: security-relevant changes need two
     (Role.INVESTIGATOR, "pemeriksa1"),
     (Role.INVESTIGATOR, "pemeriksa2"),
     (Role.CUSTODIAN, "inspektur"),
@@ -123,7 +125,13 @@ def _create_demo_accounts(session, config: Config) -> list[str]:
             raise ServiceError(f"demo account {username!r} exists already")
         password = secrets.token_urlsafe(12)
         new = create_account(
-            session, username, {role}, password=password, argon2=config.argon2, actor=OPERATOR
+            session,
+            username,
+            {role},
+            password=password,
+            argon2=config.argon2,
+            actor=OPERATOR,
+            now=datetime.now(UTC),
         )
         if role is Role.INVESTIGATOR:
             investigators.append(new.account)
@@ -170,10 +178,39 @@ def user_create(
             password=password,
             argon2=config.argon2,
             actor=OPERATOR,
+            now=datetime.now(UTC),
+            link_ttl=timedelta(hours=config.enrollment_link_hours),
         )
-    click.echo(f"totp_secret: {new.totp_secret}")
-    if password is None:
-        click.echo("no password set: the account has no key until it is activated", err=True)
+    if new.totp_secret is not None:
+        click.echo(f"totp_secret: {new.totp_secret}")
+    else:
+        click.echo(f"activation: /activate/{new.enrollment_token}")
+        click.echo(
+            "no password set: give the person this path on the staff portal (one use, "
+            f"{config.enrollment_link_hours} hours); a second admin approves the account",
+            err=True,
+        )
+
+
+@user.command("link")
+@click.option("--username", required=True)
+def user_link(username: str) -> None:
+    """A new one-time link for an account: activation if it has no key yet, else TOTP
+    enrollment (after a lost phone). Any earlier link stops working."""
+    config = _config()
+    moment = datetime.now(UTC)
+    ttl = timedelta(hours=config.enrollment_link_hours)
+    with _session(config) as session:
+        account = find_by_username(session, username.strip().lower())
+        if account is None:
+            raise ServiceError(f"no staff account {username!r}")
+        if account.public_key is None:
+            token = resend_link(session, account, OPERATOR, moment, ttl)
+            path = f"/activate/{token}"
+        else:
+            token = reset_totp(session, account, OPERATOR, moment, ttl)
+            path = f"/enroll/{token}"
+    click.echo(path)
 
 
 @main.group()
@@ -225,11 +262,17 @@ def db_upgrade() -> None:
 
 @main.command()
 def purge() -> None:
-    """Delete abandoned uploads: staged files with no write for an hour (for a timer;
-    a slow upload still in progress is never touched)."""
-    with _session(_config()) as session:
+    """Delete abandoned uploads (staged files with no write for an hour; a slow upload
+    still in progress is never touched) and expired staff sessions. For a timer."""
+    config = _config()
+    timeouts = Timeouts(
+        idle=timedelta(seconds=config.staff_idle_seconds),
+        absolute=timedelta(seconds=config.staff_absolute_seconds),
+    )
+    with _session(config) as session:
         removed = storage.purge_stale(session)
-    click.echo(f"purged {removed} abandoned upload(s)")
+        sessions = purge_expired(session, datetime.now(UTC), timeouts)
+    click.echo(f"purged {removed} abandoned upload(s), {sessions} expired staff session(s)")
 
 
 @main.group("recovery")

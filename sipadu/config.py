@@ -82,6 +82,11 @@ class Config:
     mailbox_idle_seconds: int = 15 * 60
     mailbox_failures_per_code: str = "10 per hour"
     mailbox_failures_global: str = "1000 per hour"
+    staff_idle_seconds: int = 30 * 60
+    staff_absolute_seconds: int = 10 * 3600
+    staff_failures_per_account: str = "10 per hour"
+    staff_failures_global: str = "300 per hour"
+    enrollment_link_hours: int = 72
     volatile_path: Path | None = None
     secrets: SecretOverrides = field(default_factory=SecretOverrides)
 
@@ -182,6 +187,11 @@ def load_config(env: Mapping[str, str]) -> Config:
         mailbox_idle_seconds=_int(env, "SIPADU_MAILBOX_IDLE_MINUTES", 15) * 60,
         mailbox_failures_per_code=_limit(env, "SIPADU_MAILBOX_FAILURES_PER_CODE", "10 per hour"),
         mailbox_failures_global=_limit(env, "SIPADU_MAILBOX_FAILURES_GLOBAL", "1000 per hour"),
+        staff_idle_seconds=_int(env, "SIPADU_STAFF_IDLE_MINUTES", 30) * 60,
+        staff_absolute_seconds=_int(env, "SIPADU_STAFF_ABSOLUTE_HOURS", 10) * 3600,
+        staff_failures_per_account=_limit(env, "SIPADU_STAFF_FAILURES_PER_ACCOUNT", "10 per hour"),
+        staff_failures_global=_limit(env, "SIPADU_STAFF_FAILURES_GLOBAL", "300 per hour"),
+        enrollment_link_hours=_int(env, "SIPADU_ENROLLMENT_LINK_HOURS", 72),
         volatile_path=Path(env["SIPADU_VOLATILE_PATH"])
         if env.get("SIPADU_VOLATILE_PATH")
         else None,

@@ -18,6 +18,7 @@ def _messages() -> dict[int, tuple[str, str]]:
         403: (_("Not allowed"), _("You do not have access to this page.")),
         404: (_("Page not found"), _("There is no page at this address.")),
         405: (_("Not allowed"), _("This page cannot be used that way.")),
+        409: (_("Not done"), _("This change was not made. Nothing was changed. Reason:")),
         413: (
             _("Too large"),
             _(
@@ -39,7 +40,12 @@ def _messages() -> dict[int, tuple[str, str]]:
 def _render(error: HTTPException):
     code = error.code or 500
     title, message = _messages().get(code, (error.name, ""))
-    return render_template("error.html", code=code, title=title, message=message), code
+    # Only a 409 carries a reason of ours (a refused staff change); other descriptions are
+    # Werkzeug's, in English, and say nothing the title does not.
+    reason = error.description if code == 409 else None
+    return render_template(
+        "error.html", code=code, title=title, message=message, reason=reason
+    ), code
 
 
 def register(app: Flask) -> None:

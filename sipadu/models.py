@@ -60,6 +60,23 @@ class CategorySlug(enum.StrEnum):
     STAFF_DISCIPLINE = "staff_discipline"
 
 
+class AccountState(enum.StrEnum):
+    """``invited``: waits for its owner to open the activation link. ``pending``: its
+    owner set a password and enrolled TOTP; a second admin must approve (accounts holding
+    a role that reads or routes reports). ``active``: may sign in and receive report keys.
+    ``deactivated``: may do nothing; its sessions are gone."""
+
+    INVITED = "invited"
+    PENDING = "pending"
+    ACTIVE = "active"
+    DEACTIVATED = "deactivated"
+
+
+class EnrollmentKind(enum.StrEnum):
+    ACTIVATE = "activate"  # set a password (a new key pair) and enroll TOTP
+    TOTP = "totp"  # prove the password, enroll a new TOTP secret
+
+
 class StaffAccount(Base):
     """A member of the inspectorate's staff. Staff-side times are exact on purpose: they
     are accountable. Key material is stored only as versioned crypto blobs."""
@@ -69,14 +86,26 @@ class StaffAccount(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(128))
-    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    state: Mapped[str] = mapped_column(String(16), default=AccountState.INVITED.value, index=True)
     # kdf.SecretRecord: Argon2id parameters, salt, verifier. Null until activation.
     password_record: Mapped[bytes | None] = mapped_column(LargeBinary)
     # keys.PublicKey wire format, and the private key sealed under the password KEK.
     public_key: Mapped[bytes | None] = mapped_column(LargeBinary)
     sealed_private_key: Mapped[bytes | None] = mapped_column(LargeBinary)
-    totp_secret: Mapped[str | None] = mapped_column(String(64))
+    # The TOTP secret, sealed under the password KEK too: a database and server copy
+    # without the password yields no second factor.
+    sealed_totp: Mapped[bytes | None] = mapped_column(LargeBinary)
+    totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0)  # a code counts once
+    # A one-time link: only a hash of its token is stored.
+    enrollment_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
+    enrollment_kind: Mapped[str | None] = mapped_column(String(16))
+    enrollment_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    invited_by: Mapped[str | None] = mapped_column(String(64))  # audit actor id
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    @property
+    def active(self) -> bool:
+        return self.state == AccountState.ACTIVE
 
     roles: Mapped[list["StaffRole"]] = relationship(
         back_populates="account", cascade="all, delete-orphan", lazy="selectin"
@@ -321,3 +350,56 @@ class Attachment(Base):
     sealed_type: Mapped[bytes] = mapped_column(LargeBinary)
     sealed_size: Mapped[bytes] = mapped_column(LargeBinary)
     sealed_key: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class StaffSession(Base):
+    """A signed-in staff member. The row is found by a hash of the cookie's random id and
+    holds the private key sealed under the cookie's random per-session key: a database
+    copy alone opens no session and no key (DESIGN.md §4)."""
+
+    __tablename__ = "staff_session"
+
+    id_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("staff_account.id", ondelete="CASCADE"), index=True
+    )
+    sealed_private_key: Mapped[bytes] = mapped_column(LargeBinary)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ProposalKind(enum.StrEnum):
+    ROLE_GRANT = "role_grant"
+    ACCOUNT_ACTIVATE = "account_activate"
+    ROUTE_ADD = "route_add"
+    ROUTE_REMOVE = "route_remove"
+
+
+class ProposalState(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+class Proposal(Base):
+    """A security-relevant admin change that takes effect only when a second admin
+    approves it. ``fingerprint`` pins the key the proposer saw: if the account's key
+    changes before approval, the proposal cannot be approved."""
+
+    __tablename__ = "proposal"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(String(32))
+    state: Mapped[str] = mapped_column(String(16), default=ProposalState.PENDING.value, index=True)
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("staff_account.id", ondelete="CASCADE"), index=True
+    )
+    role: Mapped[str | None] = mapped_column(String(16))
+    category_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("category.id", ondelete="CASCADE")
+    )
+    fingerprint: Mapped[str | None] = mapped_column(String(64))
+    proposed_by: Mapped[str] = mapped_column(String(64))  # audit actor id
+    proposed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -36,8 +36,9 @@ def test_init_records_itself_categories_accounts_keys_and_routing(demo_env):
     actions = [e.action for e in events(demo_env)]
     assert actions[0] == "system.init"
     assert actions.count("category.create") == 4
-    assert actions.count("account.create") == 5
-    assert actions.count("key.register") == 5
+    assert actions.count("account.create") == 6
+    assert actions.count("key.register") == 6
+    assert actions.count("account.activate") == 6  # the operator's accounts start active
     assert actions.count("route.add") == 8  # two investigators x four categories
     assert {e.actor for e in events(demo_env)} == {"operator"}
 
@@ -56,29 +57,32 @@ def test_user_create_and_routing_record_key_fingerprints(demo_env):
     )
     invoke(demo_env, "route", "add", "kkn", "ani")
     invoke(demo_env, "route", "remove", "kkn", "ani")
-    tail = events(demo_env)[-4:]
+    tail = events(demo_env)[-5:]
     assert [e.action for e in tail] == [
         "account.create",
         "key.register",
+        "account.activate",
         "route.add",
         "route.remove",
     ]
-    fingerprints = {json.loads(e.detail)["fingerprint"] for e in tail[1:]}
+    keyed = [tail[1], tail[3], tail[4]]
+    fingerprints = {json.loads(e.detail)["fingerprint"] for e in keyed}
     assert len(fingerprints) == 1 and re.fullmatch(r"[0-9a-f]{64}", fingerprints.pop())
-    assert json.loads(tail[2].detail)["category"] == "kkn"
+    assert json.loads(tail[3].detail)["category"] == "kkn"
 
 
 def test_checkpoint_verify_and_tamper_through_the_cli(demo_env, tmp_path):
     kept = tmp_path / "kept.json"
+    length = len(events(demo_env))
     result = invoke(demo_env, "audit", "checkpoint", "--out", str(kept))
     assert result.exit_code == 0
     document = json.loads(kept.read_text())
-    assert document["format"] == "sipadu-audit-checkpoint-v1" and document["seq"] == 23
+    assert document["format"] == "sipadu-audit-checkpoint-v1" and document["seq"] == length
     assert document["public_key"] == invoke(demo_env, "audit", "public-key").stdout.strip()
     not_due = invoke(demo_env, "audit", "checkpoint", "--every", "1h")
     assert not_due.exit_code == 0 and "not due" in not_due.output
     ok = invoke(demo_env, "audit", "verify", "--checkpoint", str(kept))
-    assert ok.exit_code == 0 and ok.stdout == f"OK 23 {document['hash']}\n"
+    assert ok.exit_code == 0 and ok.stdout == f"OK {length} {document['hash']}\n"
     engine, session = open_session(demo_env)
     with engine.begin() as connection:
         connection.execute(text("UPDATE audit_event SET role = 'admin' WHERE seq = 9"))
@@ -136,10 +140,12 @@ def test_the_documented_offline_recipe_verifies_a_real_export(demo_env, tmp_path
 
 
 def test_export_formats_and_since(demo_env, tmp_path):
+    length = len(events(demo_env))
     csv_out = invoke(demo_env, "audit", "export", "--format", "csv", "--since", "20").stdout
     lines = csv_out.splitlines()
     assert lines[0].startswith("# {") and json.loads(lines[0][2:])["since"] == 20
     assert lines[1] == "seq,at,actor,role,action,report_id,detail,prev_hash,hash"
-    assert [line.split(",")[0] for line in lines[2:]] == ["21", "22", "23", "24"]  # 24: itself
+    # The export records itself first: it is its own last line.
+    assert [line.split(",")[0] for line in lines[2:]] == [str(s) for s in range(21, length + 2)]
     jsonl = invoke(demo_env, "audit", "export", "--since", "22").stdout.splitlines()
-    assert [json.loads(line)["seq"] for line in jsonl[1:]] == [23, 24, 25]
+    assert [json.loads(line)["seq"] for line in jsonl[1:]] == list(range(23, length + 3))

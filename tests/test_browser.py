@@ -2,7 +2,6 @@
 Browser's "Safest" level: Debian's Chromium driven by Playwright, the portal under
 gunicorn. Report with evidence, keep the code, open the mailbox, reply, leave."""
 
-
 import pytest
 from playwright.sync_api import sync_playwright
 

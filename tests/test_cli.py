@@ -12,7 +12,12 @@ from sipadu.crypto import PublicKey, SecretRecord, open_private_key, verify_secr
 from sipadu.db import make_engine, make_sessionmaker
 from sipadu.models import Category, CategorySlug, Role, StaffAccount
 from sipadu.services.categories import category_by_slug, recipients
-from sipadu.services.staff import PRIVATE_KEY_PURPOSE, password_bytes, private_key_owner
+from sipadu.services.staff import (
+    PRIVATE_KEY_PURPOSE,
+    password_bytes,
+    private_key_owner,
+    unlock,
+)
 from tests.conftest import config_env
 
 DEMO_LINE = re.compile(r"^demo (admin|investigator|custodian|auditor) (\S+) (\S+) ([A-Z2-7]{32})$")
@@ -32,7 +37,8 @@ def open_session(env):
     return engine, make_sessionmaker(engine)()
 
 
-def assert_key_opens_with(account: StaffAccount, password: str) -> None:
+def assert_key_opens_with(account: StaffAccount, password: str, totp_secret: str) -> None:
+    """The password opens the private key and the TOTP seed; neither is stored in clear."""
     kek = verify_secret(password_bytes(password), SecretRecord.from_bytes(account.password_record))
     private = open_private_key(
         account.sealed_private_key,
@@ -41,6 +47,8 @@ def assert_key_opens_with(account: StaffAccount, password: str) -> None:
         purpose=PRIVATE_KEY_PURPOSE,
     )
     assert private.public_key() == PublicKey.from_bytes(account.public_key)
+    assert unlock(account, kek).totp_secret == totp_secret
+    assert totp_secret.encode() not in account.sealed_totp
 
 
 def test_init_demo_prints_one_line_per_account_that_really_logs_in(fresh_env):
@@ -50,7 +58,7 @@ def test_init_demo_prints_one_line_per_account_that_really_logs_in(fresh_env):
     parsed = [DEMO_LINE.match(line) for line in lines]
     assert all(parsed), lines
     assert sorted(m.group(1) for m in parsed) == sorted(
-        ["admin", "investigator", "investigator", "custodian", "auditor"]
+        ["admin", "admin", "investigator", "investigator", "custodian", "auditor"]
     )
     engine, session = open_session(fresh_env)
     try:
@@ -58,9 +66,9 @@ def test_init_demo_prints_one_line_per_account_that_really_logs_in(fresh_env):
             role, username, password, totp_secret = match.groups()
             account = session.scalar(select(StaffAccount).where(StaffAccount.username == username))
             assert account.role_set == {Role(role)}
-            assert account.totp_secret == totp_secret
+            assert account.active
             assert pyotp.TOTP(totp_secret).verify(pyotp.TOTP(totp_secret).now())
-            assert_key_opens_with(account, password)
+            assert_key_opens_with(account, password, totp_secret)
         assert {c.slug for c in session.scalars(select(Category))} == {
             s.value for s in CategorySlug
         }
@@ -104,8 +112,7 @@ def test_user_create_generates_a_key_pair_under_the_password(fresh_env):
     try:
         account = session.scalar(select(StaffAccount).where(StaffAccount.username == "siti.r"))
         assert account.role_set == {Role.INVESTIGATOR, Role.CUSTODIAN}
-        assert account.totp_secret == secret
-        assert_key_opens_with(account, "a long enough passphrase")
+        assert_key_opens_with(account, "a long enough passphrase", secret)
         assert b"a long enough passphrase" not in account.password_record
     finally:
         session.close()

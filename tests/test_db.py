@@ -18,7 +18,15 @@ from sipadu.models import Base, StaffAccount
 # Exact times are allowed only on the staff side: staff are accountable for when they
 # act. A reporter-side table must never appear here (G2). A later issue that adds a
 # staff-side timestamp adds it here, consciously.
-STAFF_SIDE_TIMESTAMPS = {("staff_account", "created_at")}
+# Staff are accountable: their side may carry exact times. Nothing of a reporter does.
+STAFF_SIDE_TIMESTAMPS = {
+    ("staff_account", "created_at"),
+    ("staff_account", "enrollment_expires_at"),
+    ("staff_session", "created_at"),
+    ("staff_session", "last_seen_at"),
+    ("proposal", "proposed_at"),
+    ("proposal", "decided_at"),
+}
 
 
 def test_migrations_upgrade_an_empty_database_to_exactly_the_models(empty_database_url):
@@ -54,6 +62,7 @@ NON_UUID_KEYS = {
     ("report_field", "name"): "a field of a report, keyed by the report's UUID",
     ("audit_event", "seq"): "the chain's order is its identity; it counts staff actions",
     ("audit_head", "id"): "the single row appends lock",
+    ("staff_session", "id_hash"): "a hash of the cookie's random id: the cookie finds its row",
     ("reporter_daily_count", "day"): "a count per day is all reporter activity leaves",
     ("reporter_daily_count", "metric"): "a count per day is all reporter activity leaves",
 }

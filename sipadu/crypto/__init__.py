@@ -11,6 +11,7 @@ The API the rest of SIPADU uses:
 - Wrapping: :func:`wrap_key` / :func:`unwrap_key` with a :class:`KeyContext`.
 - Fields: :func:`seal_field` / :func:`open_field` (always padded).
 - Files: :func:`encrypting_writer` / :func:`decrypt_stream` / :func:`decrypting_reader`.
+- Small secrets: :func:`seal_secret` / :func:`open_secret` (TOTP seeds).
 - Signatures: :func:`sign` / :func:`verify_signature` (Ed25519, audit checkpoints).
 - Secrets: :func:`hash_secret` / :func:`verify_secret` (passwords, passphrases),
   :func:`derive_keys`, :func:`lookup_id` (mailbox codes), :class:`Argon2Params`.
@@ -47,7 +48,7 @@ from sipadu.crypto.stream import (
     decrypting_reader,
     encrypting_writer,
 )
-from sipadu.crypto.symmetric import new_key
+from sipadu.crypto.symmetric import new_key, open_secret, seal_secret
 
 __all__ = [
     "DEFAULT_CHUNK_SIZE",
@@ -74,8 +75,10 @@ __all__ = [
     "new_keypair",
     "open_field",
     "open_private_key",
+    "open_secret",
     "seal_field",
     "seal_private_key",
+    "seal_secret",
     "sign",
     "signing_public_key",
     "unwrap_key",

@@ -1,7 +1,122 @@
-"""The staff portal: investigators, custodians, admins, auditors. Internal network only."""
+"""The staff portal: investigators, custodians, admins, auditors. Internal network only.
 
-from flask import Blueprint
+Before every request the signed-in staff member (if any) is loaded from the server-side
+session row, then the route's declared policy is enforced (:mod:`.policy`).
+"""
+
+import base64
+import hmac
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from flask import Blueprint, Flask, current_app, g, session
+from limits import RateLimitItem, parse
+
+from sipadu.config import Config, ConfigError
+from sipadu.crypto import Argon2Params, signing_public_key
+from sipadu.instance import load_secret
+from sipadu.services.staff_auth import SessionToken, SignedIn, Timeouts, resume, touch
+from sipadu.web import db_session
 
 bp = Blueprint("staff", __name__)
 
-from sipadu.investigator import views  # noqa: E402, F401 — routes register on import
+_ID, _KEY = "staff_session", "staff_key"
+
+
+@dataclass(frozen=True)
+class StaffRuntime:
+    argon2: Argon2Params
+    timeouts: Timeouts
+    link_ttl: timedelta
+    failures_per_account: RateLimitItem
+    failures_global: RateLimitItem
+    limit_salt: bytes  # keys the per-username failure counter without storing the name
+    signing_seed: bytes | None  # None where the audit signing key is kept elsewhere
+
+
+def init_staff(app: Flask, config: Config) -> None:
+    try:
+        seed: bytes | None = load_secret(config, "audit_signing_key")
+    except ConfigError:
+        seed = None
+    app.extensions["sipadu.staff"] = StaffRuntime(
+        argon2=config.argon2,
+        timeouts=Timeouts(
+            idle=timedelta(seconds=config.staff_idle_seconds),
+            absolute=timedelta(seconds=config.staff_absolute_seconds),
+        ),
+        link_ttl=timedelta(hours=config.enrollment_link_hours),
+        failures_per_account=parse(config.staff_failures_per_account),
+        failures_global=parse(config.staff_failures_global),
+        limit_salt=load_secret(config, "staff_session_key"),
+        signing_seed=seed,
+    )
+    app.register_blueprint(bp)
+
+
+def runtime() -> StaffRuntime:
+    return current_app.extensions["sipadu.staff"]
+
+
+def signing_public_key_hex() -> str | None:
+    seed = runtime().signing_seed
+    return signing_public_key(seed).hex() if seed is not None else None
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def limit_key(typed_username: str) -> str:
+    """A keyed hash of the typed username: the rate-limit store (Redis) never holds the
+    name, and unknown names are limited exactly like real ones (no enumeration)."""
+    name = typed_username.strip().lower()[:64].encode("utf-8")
+    return hmac.new(runtime().limit_salt, b"staff-login\x00" + name, "sha256").hexdigest()[:32]
+
+
+def global_limit_key() -> str:
+    """The key of the ceiling over all failed sign-ins: shared by every host of this
+    instance (they share its secrets), distinct from other instances on the same Redis."""
+    return "staff-global-" + hmac.new(runtime().limit_salt, b"global", "sha256").hexdigest()[:16]
+
+
+def begin_session(signed_in: SignedIn) -> None:
+    session.clear()  # a fresh cookie (and CSRF token) at sign-in: the id rotates
+    session[_ID] = base64.urlsafe_b64encode(signed_in.token.id).decode()
+    session[_KEY] = base64.urlsafe_b64encode(signed_in.token.key).decode()
+    session.permanent = False
+
+
+def _token() -> SessionToken | None:
+    try:
+        return SessionToken(
+            base64.urlsafe_b64decode(session[_ID]), base64.urlsafe_b64decode(session[_KEY])
+        )
+    except (KeyError, ValueError, TypeError):
+        return None
+
+
+@bp.before_request
+def load_signed_in() -> None:
+    g.staff = None
+    token = _token()
+    if token is None:
+        return
+    rt = runtime()
+    moment = now()
+    signed_in, needs_write = resume(db_session(), token, moment, rt.timeouts)
+    db_session().rollback()
+    if needs_write:
+        writing = db_session(write=True)
+        touch(writing, token, moment, rt.timeouts)
+        writing.commit()
+    if signed_in is None:
+        session.clear()
+    g.staff = signed_in
+
+
+from sipadu.investigator import policy  # noqa: E402
+
+bp.before_request(policy.enforce)
+
+from sipadu.investigator import admin, auditor, auth, views  # noqa: E402, F401

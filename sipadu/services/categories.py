@@ -5,9 +5,9 @@ from sqlalchemy.orm import Session
 
 from sipadu import audit
 from sipadu.audit import Action, Actor
-from sipadu.models import Category, CategoryRoute, CategorySlug, Role, StaffAccount
+from sipadu.models import AccountState, Category, CategoryRoute, CategorySlug, Role, StaffAccount
 from sipadu.services import ServiceError
-from sipadu.services.staff import key_fingerprint
+from sipadu.services.staff import display_fingerprint, key_fingerprint
 
 
 def seed_categories(session: Session, actor: Actor) -> list[str]:
@@ -74,7 +74,21 @@ def recipients(session: Session, category: Category) -> list[StaffAccount]:
         session.scalars(
             select(StaffAccount)
             .join(CategoryRoute, CategoryRoute.account_id == StaffAccount.id)
-            .where(CategoryRoute.category_id == category.id, StaffAccount.active.is_(True))
+            .where(
+                CategoryRoute.category_id == category.id,
+                (StaffAccount.state == AccountState.ACTIVE.value),
+            )
             .order_by(StaffAccount.username)
         )
     )
+
+
+def routing_table(session: Session) -> list[tuple[Category, list[tuple[StaffAccount, str | None]]]]:
+    """Every category with its current recipients and their key fingerprints."""
+    rows = []
+    for slug in CategorySlug:
+        category = category_by_slug(session, slug.value)
+        rows.append(
+            (category, [(a, display_fingerprint(a)) for a in recipients(session, category)])
+        )
+    return rows

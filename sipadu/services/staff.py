@@ -1,36 +1,75 @@
-"""Staff accounts: creation, passwords and the key pair a password protects."""
+"""Staff accounts: creation, one-time enrollment links, passwords, TOTP and the key pair
+a password protects; deactivation and resets.
 
+A staff member's private key and TOTP seed are stored only sealed under the key derived
+from their password (DESIGN.md §4). So an admin can never set or learn a password: they
+issue a one-time link, and the person sets the password themselves. An admin *reset*
+therefore cannot keep the old key: the person gets a new key pair and loses every grant
+made to the old one until a colleague (or the recovery key) grants again.
+"""
+
+import hashlib
 import re
+import secrets
 import unicodedata
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
-import pyotp
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from sipadu import audit
 from sipadu.audit import Action, Actor
 from sipadu.crypto import (
     Argon2Params,
+    CryptoError,
+    PrivateKey,
     PublicKey,
+    SecretRecord,
     fingerprint,
     hash_secret,
     new_keypair,
+    open_private_key,
+    open_secret,
     seal_private_key,
+    seal_secret,
+    verify_secret,
 )
-from sipadu.models import Role, StaffAccount, StaffRole
+from sipadu.models import (
+    AccountState,
+    EnrollmentKind,
+    ReportKey,
+    Role,
+    StaffAccount,
+    StaffRole,
+    StaffSession,
+)
 from sipadu.services import ServiceError
 from sipadu.services.passphrases import PassphraseProblem, passphrase_problem
+from sipadu.services.totp import matching_step, new_secret
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 MIN_PASSWORD_LENGTH = 12
 PRIVATE_KEY_PURPOSE = "password"
+TOTP_PURPOSE = "totp"
+# Roles that read reports, approve identity disclosure or approve other admins' changes:
+# granting one, or activating an account that holds one, takes a second admin.
+SENSITIVE_ROLES = frozenset({Role.ADMIN, Role.INVESTIGATOR, Role.CUSTODIAN})
 
 
 @dataclass(frozen=True)
 class NewAccount:
     account: StaffAccount
-    totp_secret: str
+    totp_secret: str | None  # set when the operator gave a password (CLI)
+    enrollment_token: str | None  # set otherwise: the one-time link's token
+
+
+@dataclass(frozen=True)
+class Unlocked:
+    """What a correct password opens: the account's private key and TOTP seed."""
+
+    private_key: PrivateKey
+    totp_secret: str | None
 
 
 def private_key_owner(account: StaffAccount) -> str:
@@ -45,8 +84,41 @@ def key_fingerprint(account: StaffAccount) -> str | None:
     return fingerprint(PublicKey.from_bytes(account.public_key)).replace(" ", "").lower()
 
 
+def display_fingerprint(account: StaffAccount) -> str | None:
+    """The fingerprint as people compare it: 16 groups of 4 hex digits."""
+    if account.public_key is None:
+        return None
+    return fingerprint(PublicKey.from_bytes(account.public_key))
+
+
 def find_by_username(session: Session, username: str) -> StaffAccount | None:
     return session.scalar(select(StaffAccount).where(StaffAccount.username == username))
+
+
+def normalize_username(username: str) -> str:
+    return username.strip().lower()
+
+
+def needs_approval(roles: frozenset[Role] | set[Role]) -> bool:
+    return bool(SENSITIVE_ROLES & set(roles))
+
+
+def _record(session: Session, actor: Actor, action: Action, account: StaffAccount, **detail):
+    audit.append(
+        session,
+        actor.id,
+        actor.role,
+        action,
+        detail={"account": str(account.id), "username": account.username, **detail},
+    )
+
+
+def self_actor(account: StaffAccount) -> Actor:
+    """A staff member acting on their own account (activation, password change)."""
+    return Actor(str(account.id), "none")
+
+
+# --- creation and enrollment links ------------------------------------------------------
 
 
 def create_account(
@@ -58,11 +130,16 @@ def create_account(
     password: str | None = None,
     argon2: Argon2Params,
     actor: Actor,
+    now: datetime,
+    link_ttl: timedelta = timedelta(days=3),
 ) -> NewAccount:
-    """Create a staff account with a fresh TOTP secret, recorded in the audit log. With a
-    password the key pair is generated now (and its registration recorded with its
-    fingerprint); without one, at activation."""
-    username = username.strip().lower()
+    """Create a staff account, recorded in the audit log.
+
+    Without a password (the admin pages), the account is *invited*: the returned token
+    opens the one-time activation link. With a password (only the operator's CLI, who
+    holds the server anyway and bootstraps the first admins), the key pair and a TOTP
+    seed are made now and the account is active at once."""
+    username = normalize_username(username)
     if not USERNAME.match(username):
         raise ServiceError("username: 3 to 64 characters a-z, 0-9, '.', '_' or '-'")
     if not roles:
@@ -71,34 +148,126 @@ def create_account(
         raise ServiceError(f"username {username!r} is taken")
     account = StaffAccount(
         username=username,
-        display_name=display_name or username,
-        active=True,
-        totp_secret=pyotp.random_base32(),
+        display_name=(display_name or "").strip() or username,
+        state=AccountState.INVITED.value,
+        totp_last_step=0,
+        invited_by=actor.id,
         roles=[StaffRole(role=role) for role in sorted(roles)],
     )
     session.add(account)
     session.flush()  # assigns the id the private key is bound to
-    audit.append(
-        session,
-        actor.id,
-        actor.role,
-        Action.ACCOUNT_CREATE,
-        detail={
-            "account": str(account.id),
-            "username": username,
-            "roles": sorted(r.value for r in roles),
-        },
+    _record(session, actor, Action.ACCOUNT_CREATE, account, roles=sorted(r.value for r in roles))
+    if password is None:
+        token = issue_link(account, EnrollmentKind.ACTIVATE, now, link_ttl)
+        return NewAccount(account, None, token)
+    totp_secret = new_secret()
+    _set_new_key(account, password, totp_secret, argon2)
+    account.state = AccountState.ACTIVE.value
+    _record(session, actor, Action.KEY_REGISTER, account, fingerprint=key_fingerprint(account))
+    _record(session, actor, Action.ACCOUNT_ACTIVATE, account)
+    return NewAccount(account, totp_secret, None)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(b"sipadu.enrollment\x00" + token.encode("ascii", "replace")).hexdigest()
+
+
+def issue_link(account: StaffAccount, kind: EnrollmentKind, now: datetime, ttl: timedelta) -> str:
+    """A fresh one-time link for ``account``; any earlier link stops working. Only a
+    hash of the token is stored: a database reader cannot use a pending link."""
+    token = secrets.token_urlsafe(32)
+    account.enrollment_token_hash = _token_hash(token)
+    account.enrollment_kind = kind.value
+    account.enrollment_expires_at = now + ttl
+    return token
+
+
+def account_for_link(session: Session, token: str, now: datetime) -> StaffAccount | None:
+    """The account a link belongs to, while it is valid and unused."""
+    if not token or len(token) > 100:
+        return None
+    account = session.scalar(
+        select(StaffAccount).where(StaffAccount.enrollment_token_hash == _token_hash(token))
     )
-    if password is not None:
-        set_password(account, password, argon2)
-        audit.append(
-            session,
-            actor.id,
-            actor.role,
-            Action.KEY_REGISTER,
-            detail={"account": str(account.id), "fingerprint": key_fingerprint(account)},
-        )
-    return NewAccount(account, account.totp_secret or "")
+    if account is None or account.enrollment_expires_at is None:
+        return None
+    if _aware(account.enrollment_expires_at) <= now:
+        return None
+    if account.state == AccountState.DEACTIVATED:
+        return None
+    return account
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes for timezone-aware columns; they are UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _spend_link(account: StaffAccount) -> None:
+    account.enrollment_token_hash = None
+    account.enrollment_kind = None
+    account.enrollment_expires_at = None
+
+
+def complete_activation(
+    session: Session,
+    account: StaffAccount,
+    password: str,
+    totp_secret: str,
+    totp_code: str,
+    *,
+    argon2: Argon2Params,
+    now: datetime,
+) -> None:
+    """The person behind an activation link sets their password and proves their TOTP
+    app works. Their key pair is generated here. An account holding a sensitive role
+    then waits for a second admin, who compares the fingerprint with the person."""
+    from sipadu.services.proposals import propose_activation
+
+    if account.enrollment_kind != EnrollmentKind.ACTIVATE:
+        raise ServiceError("this link is not an activation link")
+    step = matching_step(totp_secret, totp_code, now, 0)
+    if step is None:
+        raise ServiceError("totp: the code does not match; check the time on your phone")
+    _set_new_key(account, password, totp_secret, argon2)
+    account.totp_last_step = step
+    _spend_link(account)
+    actor = self_actor(account)
+    _record(session, actor, Action.KEY_REGISTER, account, fingerprint=key_fingerprint(account))
+    if needs_approval(account.role_set):
+        account.state = AccountState.PENDING.value
+        propose_activation(session, account, proposed_by=account.invited_by or "operator")
+    else:
+        account.state = AccountState.ACTIVE.value
+        _record(session, actor, Action.ACCOUNT_ACTIVATE, account)
+
+
+def complete_totp_enrollment(
+    session: Session,
+    account: StaffAccount,
+    password: str,
+    totp_secret: str,
+    totp_code: str,
+    *,
+    now: datetime,
+) -> None:
+    """After an admin reset the TOTP seed: the person proves their password (which the
+    new seed is sealed under) and their new TOTP app."""
+    if account.enrollment_kind != EnrollmentKind.TOTP:
+        raise ServiceError("this link is not a TOTP enrollment link")
+    kek = _kek(account, password)
+    if kek is None:
+        raise ServiceError("password: not right")
+    step = matching_step(totp_secret, totp_code, now, account.totp_last_step)
+    if step is None:
+        raise ServiceError("totp: the code does not match; check the time on your phone")
+    account.sealed_totp = _seal_totp(account, kek, totp_secret)
+    account.totp_last_step = step
+    _spend_link(account)
+    _record(session, self_actor(account), Action.TOTP_RESET, account, completed=True)
+
+
+# --- passwords and what they seal ---------------------------------------------------------
 
 
 def password_bytes(password: str) -> bytes:
@@ -114,12 +283,15 @@ def check_password_policy(password: str) -> None:
         raise ServiceError("password: too common, choose another")
 
 
-def set_password(account: StaffAccount, password: str, argon2: Argon2Params) -> None:
-    """Set the first password: the key pair is generated here and its private half is
-    stored only sealed under the password-derived key. (Changing a password re-seals the
-    existing key; that and the admin reset come with the staff portal issue.)"""
-    if account.sealed_private_key is not None:
-        raise ServiceError("this account already has a key; use password change")
+def _seal_totp(account: StaffAccount, kek: bytes, totp_secret: str) -> bytes:
+    return seal_secret(
+        kek, totp_secret.encode("ascii"), owner=private_key_owner(account), purpose=TOTP_PURPOSE
+    )
+
+
+def _set_new_key(
+    account: StaffAccount, password: str, totp_secret: str, argon2: Argon2Params
+) -> None:
     check_password_policy(password)
     record, kek = hash_secret(password_bytes(password), argon2)
     private = new_keypair()
@@ -128,3 +300,174 @@ def set_password(account: StaffAccount, password: str, argon2: Argon2Params) -> 
     account.sealed_private_key = seal_private_key(
         private, kek, owner=private_key_owner(account), purpose=PRIVATE_KEY_PURPOSE
     )
+    account.sealed_totp = _seal_totp(account, kek, totp_secret)
+
+
+def set_password(account: StaffAccount, password: str, argon2: Argon2Params) -> str:
+    """Give an account without a key its first password (tests, tools); returns the new
+    TOTP seed."""
+    if account.sealed_private_key is not None:
+        raise ServiceError("this account already has a key; use password change")
+    totp_secret = new_secret()
+    _set_new_key(account, password, totp_secret, argon2)
+    return totp_secret
+
+
+def _kek(account: StaffAccount, password: str) -> bytes | None:
+    if account.password_record is None:
+        return None
+    try:
+        return verify_secret(
+            password_bytes(password), SecretRecord.from_bytes(account.password_record)
+        )
+    except CryptoError:
+        return None
+
+
+def unlock(account: StaffAccount, kek: bytes) -> Unlocked:
+    """Open the private key and TOTP seed with a verified password's KEK."""
+    owner = private_key_owner(account)
+    private = open_private_key(
+        account.sealed_private_key or b"", kek, owner=owner, purpose=PRIVATE_KEY_PURPOSE
+    )
+    totp = None
+    if account.sealed_totp is not None:
+        totp = open_secret(kek, account.sealed_totp, owner=owner, purpose=TOTP_PURPOSE).decode()
+    return Unlocked(private, totp)
+
+
+def change_password(
+    session: Session, account: StaffAccount, current: str, new: str, argon2: Argon2Params
+) -> None:
+    """Re-seal the same key pair and TOTP seed under the new password: grants survive.
+    Every session of the account ends (the caller signs the person in again)."""
+    kek = _kek(account, current)
+    if kek is None:
+        raise ServiceError("current password: not right")
+    check_password_policy(new)
+    unlocked = unlock(account, kek)
+    record, new_kek = hash_secret(password_bytes(new), argon2)
+    account.password_record = record.to_bytes()
+    account.sealed_private_key = seal_private_key(
+        unlocked.private_key, new_kek, owner=private_key_owner(account), purpose=PRIVATE_KEY_PURPOSE
+    )
+    if unlocked.totp_secret is not None:
+        account.sealed_totp = _seal_totp(account, new_kek, unlocked.totp_secret)
+    end_sessions(session, account)
+    _record(session, self_actor(account), Action.PASSWORD_CHANGE, account)
+
+
+# --- admin actions that take effect at once ------------------------------------------------
+
+
+def end_sessions(session: Session, account: StaffAccount) -> int:
+    return session.execute(
+        delete(StaffSession).where(StaffSession.account_id == account.id)
+    ).rowcount
+
+
+def deactivate(session: Session, account: StaffAccount, actor: Actor) -> None:
+    """At once, by one admin: taking access away must never wait for a second person."""
+    if str(account.id) == actor.id:
+        raise ServiceError("you cannot deactivate your own account")
+    if account.state == AccountState.DEACTIVATED:
+        raise ServiceError(f"{account.username} is already deactivated")
+    account.state = AccountState.DEACTIVATED.value
+    _spend_link(account)
+    ended = end_sessions(session, account)
+    _record(session, actor, Action.ACCOUNT_DEACTIVATE, account, sessions_ended=ended)
+
+
+def resend_link(
+    session: Session, account: StaffAccount, actor: Actor, now: datetime, ttl: timedelta
+) -> str:
+    """A new activation link for an account still invited (the old link dies)."""
+    if account.state != AccountState.INVITED:
+        raise ServiceError(f"{account.username} is not waiting for activation")
+    token = issue_link(account, EnrollmentKind.ACTIVATE, now, ttl)
+    account.invited_by = actor.id
+    _record(session, actor, Action.PASSWORD_RESET, account, link="activation")
+    return token
+
+
+def reset_password(
+    session: Session, account: StaffAccount, actor: Actor, now: datetime, ttl: timedelta
+) -> str:
+    """The person forgot their password. Their key is sealed under it, so it is gone:
+    the key pair, TOTP seed and every report key wrapped to them are deleted, their
+    sessions end, and the returned link lets them set a new password and get a new key
+    pair (which a second admin approves again, for a sensitive role)."""
+    if str(account.id) == actor.id:
+        raise ServiceError("use password change for your own account")
+    if account.state == AccountState.DEACTIVATED:
+        raise ServiceError(f"{account.username} is deactivated")
+    old = key_fingerprint(account)
+    dropped = session.execute(
+        delete(ReportKey).where(
+            ReportKey.recipient_kind == "staff", ReportKey.recipient_id == account.id
+        )
+    ).rowcount
+    account.password_record = None
+    account.public_key = None
+    account.sealed_private_key = None
+    account.sealed_totp = None
+    account.totp_last_step = 0
+    account.state = AccountState.INVITED.value
+    account.invited_by = actor.id
+    ended = end_sessions(session, account)
+    token = issue_link(account, EnrollmentKind.ACTIVATE, now, ttl)
+    _record(
+        session,
+        actor,
+        Action.PASSWORD_RESET,
+        account,
+        old_fingerprint=old,
+        grants_dropped=dropped,
+        sessions_ended=ended,
+    )
+    return token
+
+
+def reset_totp(
+    session: Session, account: StaffAccount, actor: Actor, now: datetime, ttl: timedelta
+) -> str:
+    """Lost phone: the seed is dropped and a link lets the person enroll a new one after
+    proving their password. Password, key and grants are untouched."""
+    if account.state not in (AccountState.ACTIVE, AccountState.PENDING):
+        raise ServiceError(f"{account.username} has no TOTP to reset")
+    account.sealed_totp = None
+    ended = end_sessions(session, account)
+    token = issue_link(account, EnrollmentKind.TOTP, now, ttl)
+    _record(session, actor, Action.TOTP_RESET, account, sessions_ended=ended)
+    return token
+
+
+def revoke_role(session: Session, account: StaffAccount, role: Role, actor: Actor) -> None:
+    """Taking a role away is immediate. An investigator leaving the role leaves routing."""
+    from sipadu.models import CategoryRoute
+
+    held = [r for r in account.roles if r.role == role]
+    if not held:
+        raise ServiceError(f"{account.username} does not hold the role {role.value}")
+    if str(account.id) == actor.id and role is Role.ADMIN:
+        raise ServiceError("you cannot remove your own admin role")
+    account.roles.remove(held[0])
+    if role is Role.INVESTIGATOR:
+        session.execute(delete(CategoryRoute).where(CategoryRoute.account_id == account.id))
+    end_sessions(session, account)  # the next page load asks for a fresh sign-in
+    _record(session, actor, Action.ROLE_REVOKE, account, role=role.value)
+
+
+def grant_role_now(session: Session, account: StaffAccount, role: Role, actor: Actor) -> None:
+    """A role that reads no report and approves nothing (auditor): one admin suffices.
+    Sensitive roles go through :func:`sipadu.services.proposals.propose_role`."""
+    if role in SENSITIVE_ROLES:
+        raise ServiceError(f"the role {role.value} needs a second admin's approval")
+    _add_role(session, account, role, actor)
+
+
+def _add_role(session: Session, account: StaffAccount, role: Role, actor: Actor) -> None:
+    if role in account.role_set:
+        raise ServiceError(f"{account.username} already holds the role {role.value}")
+    account.roles.append(StaffRole(role=role))
+    _record(session, actor, Action.ROLE_GRANT, account, role=role.value)

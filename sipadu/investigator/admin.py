@@ -1,0 +1,344 @@
+"""Admin pages: staff accounts, roles, categories and routing, under the two-person rule.
+
+Changes that widen who can read reports (a sensitive role, activating an account that
+holds one, routing) become proposals a second admin approves; taking access away
+(deactivation, revoking a role) is immediate. One-time links are shown once, here.
+"""
+
+import uuid
+
+from flask import abort, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
+
+from sipadu import audit
+from sipadu.audit import Action, Actor
+from sipadu.investigator import bp, now, runtime
+from sipadu.investigator.forms import (
+    ROLE_LABELS,
+    ActionForm,
+    CreateAccountForm,
+    RoleForm,
+    RouteForm,
+)
+from sipadu.investigator.policy import Policy, requires
+from sipadu.models import (
+    AccountState,
+    Category,
+    Proposal,
+    ProposalState,
+    Role,
+    StaffAccount,
+)
+from sipadu.services import ServiceError
+from sipadu.services import proposals as proposals_service
+from sipadu.services import staff as staff_service
+from sipadu.services.categories import category_by_slug, routing_table
+from sipadu.services.staff import SENSITIVE_ROLES, display_fingerprint
+from sipadu.web import db_session
+
+
+def _actor() -> Actor:
+    return Actor(str(g.staff.account.id), Role.ADMIN.value)
+
+
+def _checked_form(form_class=ActionForm):
+    form = form_class()
+    if not form.validate_on_submit():
+        abort(400)
+    return form
+
+
+def _account(session, account_id: uuid.UUID) -> StaffAccount:
+    account = session.get(StaffAccount, account_id)
+    if account is None:
+        abort(404)
+    return account
+
+
+def _names(session) -> dict[str, str]:
+    """Audit actor ids → usernames, for showing who proposed what."""
+    return {str(a.id): a.username for a in session.scalars(select(StaffAccount))}
+
+
+@bp.get("/admin")
+@requires(Policy.ADMIN)
+def admin_index():
+    return _accounts_page(CreateAccountForm())
+
+
+def _accounts_page(form: CreateAccountForm):
+    session = db_session()
+    accounts = list(session.scalars(select(StaffAccount).order_by(StaffAccount.username)))
+    return render_template(
+        "staff/admin/accounts.html",
+        accounts=accounts,
+        fingerprints={a.id: display_fingerprint(a) for a in accounts},
+        pending=len(proposals_service.pending(session)),
+        form=form,
+        role_labels=ROLE_LABELS,
+    )
+
+
+def _link_page(account: StaffAccount, token: str, kind: str):
+    endpoint = "staff.enroll_totp" if kind == "totp" else "staff.activate"
+    return render_template(
+        "staff/admin/link.html",
+        account=account,
+        link=url_for(endpoint, token=token, _external=True),
+        kind=kind,
+        hours=int(runtime().link_ttl.total_seconds() // 3600),
+    )
+
+
+@bp.post("/admin/accounts")
+@requires(Policy.ADMIN)
+def admin_create_account():
+    form = CreateAccountForm()
+    if not form.validate_on_submit():
+        return _accounts_page(form), 400
+    writing = db_session(write=True)
+    try:
+        new = staff_service.create_account(
+            writing,
+            form.username.data,
+            {Role(r) for r in form.roles.data},
+            display_name=form.display_name.data,
+            argon2=runtime().argon2,
+            actor=_actor(),
+            now=now(),
+            link_ttl=runtime().link_ttl,
+        )
+    except ServiceError as exc:
+        writing.rollback()
+        form.username.errors = [_("This could not be done: %(reason)s", reason=str(exc))]
+        return _accounts_page(form), 400
+    writing.commit()
+    return _link_page(new.account, new.enrollment_token or "", "activate")
+
+
+@bp.get("/admin/accounts/<uuid:account_id>")
+@requires(Policy.ADMIN)
+def admin_account(account_id: uuid.UUID):
+    session = db_session()
+    account = _account(session, account_id)
+    waiting = [p for p in proposals_service.pending(session) if p.account_id == account.id]
+    return render_template(
+        "staff/admin/account.html",
+        account=account,
+        fingerprint=display_fingerprint(account),
+        waiting=waiting,
+        names=_names(session),
+        role_labels=ROLE_LABELS,
+        sensitive={r.value for r in SENSITIVE_ROLES},
+        form=ActionForm(),
+        role_form=RoleForm(),
+        states=AccountState,
+    )
+
+
+def _done(account_id: uuid.UUID, message: str):
+    return redirect(url_for("staff.admin_account", account_id=account_id, done=message), code=303)
+
+
+def _run(account_id: uuid.UUID, action) -> tuple[StaffAccount, object]:
+    """Run ``action(writing, account)`` in one write transaction with its audit entry;
+    a refused change shows its reason on the account page, nothing half-done."""
+    writing = db_session(write=True)
+    account = _account(writing, account_id)
+    try:
+        result = action(writing, account)
+    except ServiceError as exc:
+        writing.rollback()
+        abort(409, description=str(exc))
+    writing.commit()
+    return account, result
+
+
+@bp.post("/admin/accounts/<uuid:account_id>/deactivate")
+@requires(Policy.ADMIN)
+def admin_deactivate(account_id: uuid.UUID):
+    _checked_form()
+    _run(account_id, lambda s, a: staff_service.deactivate(s, a, _actor()))
+    return _done(account_id, "deactivated")
+
+
+@bp.post("/admin/accounts/<uuid:account_id>/reactivate")
+@requires(Policy.ADMIN)
+def admin_reactivate(account_id: uuid.UUID):
+    _checked_form()
+    _, proposal = _run(
+        account_id, lambda s, a: proposals_service.propose_reactivation(s, a, _actor())
+    )
+    return _done(account_id, "proposed" if proposal is not None else "reactivated")
+
+
+@bp.post("/admin/accounts/<uuid:account_id>/resend")
+@requires(Policy.ADMIN)
+def admin_resend(account_id: uuid.UUID):
+    _checked_form()
+    account, token = _run(
+        account_id,
+        lambda s, a: staff_service.resend_link(s, a, _actor(), now(), runtime().link_ttl),
+    )
+    return _link_page(account, token, "activate")
+
+
+@bp.post("/admin/accounts/<uuid:account_id>/reset-password")
+@requires(Policy.ADMIN)
+def admin_reset_password(account_id: uuid.UUID):
+    _checked_form()
+    account, token = _run(
+        account_id,
+        lambda s, a: staff_service.reset_password(s, a, _actor(), now(), runtime().link_ttl),
+    )
+    return _link_page(account, token, "activate")
+
+
+@bp.post("/admin/accounts/<uuid:account_id>/reset-totp")
+@requires(Policy.ADMIN)
+def admin_reset_totp(account_id: uuid.UUID):
+    _checked_form()
+    account, token = _run(
+        account_id,
+        lambda s, a: staff_service.reset_totp(s, a, _actor(), now(), runtime().link_ttl),
+    )
+    return _link_page(account, token, "totp")
+
+
+@bp.post("/admin/accounts/<uuid:account_id>/roles")
+@requires(Policy.ADMIN)
+def admin_grant_role(account_id: uuid.UUID):
+    role = Role(_checked_form(RoleForm).role.data)
+
+    def grant(session, account):
+        if role in SENSITIVE_ROLES:
+            return proposals_service.propose_role(session, account, role, _actor())
+        staff_service.grant_role_now(session, account, role, _actor())
+        return None
+
+    _, proposal = _run(account_id, grant)
+    return _done(account_id, "proposed" if proposal is not None else "granted")
+
+
+@bp.post("/admin/accounts/<uuid:account_id>/roles/revoke")
+@requires(Policy.ADMIN)
+def admin_revoke_role(account_id: uuid.UUID):
+    role = Role(_checked_form(RoleForm).role.data)
+    _run(account_id, lambda s, a: staff_service.revoke_role(s, a, role, _actor()))
+    return _done(account_id, "revoked")
+
+
+@bp.get("/admin/proposals")
+@requires(Policy.ADMIN)
+def admin_proposals():
+    session = db_session()
+    waiting = proposals_service.pending(session)
+    recent = list(
+        session.scalars(
+            select(Proposal)
+            .where(Proposal.state != ProposalState.PENDING.value)
+            .order_by(Proposal.decided_at.desc())
+            .limit(20)
+        )
+    )
+    accounts = {a.id: a for a in session.scalars(select(StaffAccount))}
+    categories = {c.id: c.slug for c in session.scalars(select(Category))}
+    return render_template(
+        "staff/admin/proposals.html",
+        waiting=waiting,
+        recent=recent,
+        accounts=accounts,
+        fingerprints={a.id: display_fingerprint(a) for a in accounts.values()},
+        categories=categories,
+        names=_names(session),
+        me=str(g.staff.account.id),
+        form=ActionForm(),
+        role_labels=ROLE_LABELS,
+    )
+
+
+@bp.post("/admin/proposals/<uuid:proposal_id>/<any(approve, reject):decision>")
+@requires(Policy.ADMIN)
+def admin_decide(proposal_id: uuid.UUID, decision: str):
+    _checked_form()
+    writing = db_session(write=True)
+    decide = proposals_service.approve if decision == "approve" else proposals_service.reject
+    try:
+        decide(writing, proposal_id, _actor(), now())
+    except ServiceError as exc:
+        writing.rollback()
+        abort(409, description=str(exc))
+    writing.commit()
+    return redirect(url_for("staff.admin_proposals"), code=303)
+
+
+@bp.get("/admin/categories")
+@requires(Policy.ADMIN)
+def admin_categories():
+    session = db_session()
+    investigators = [
+        a
+        for a in session.scalars(select(StaffAccount).order_by(StaffAccount.username))
+        if Role.INVESTIGATOR in a.role_set and a.active
+    ]
+    form = RouteForm()
+    form.account.choices = [SelectChoice(str(a.id), a.username) for a in investigators]
+    return render_template(
+        "staff/admin/categories.html",
+        categories=routing_table(session),
+        form=form,
+        action_form=ActionForm(),
+        waiting=[p for p in proposals_service.pending(session) if p.category_id is not None],
+        accounts={a.id: a for a in session.scalars(select(StaffAccount))},
+    )
+
+
+@bp.post("/admin/categories/<slug>/routes")
+@requires(Policy.ADMIN)
+def admin_propose_route(slug: str):
+    _checked_form()  # the account and change are checked by the service
+    try:
+        account_id = uuid.UUID(request.form.get("account", ""))
+    except ValueError:
+        abort(400)
+    add = request.form.get("change", "add") == "add"
+    writing = db_session(write=True)
+    try:
+        category = category_by_slug(writing, slug)
+    except ServiceError:
+        abort(404)
+    account = _account(writing, account_id)
+    try:
+        proposals_service.propose_route(writing, category, account, add, _actor())
+    except ServiceError as exc:
+        writing.rollback()
+        abort(409, description=str(exc))
+    writing.commit()
+    return redirect(url_for("staff.admin_categories"), code=303)
+
+
+@bp.post("/admin/categories/<slug>/active")
+@requires(Policy.ADMIN)
+def admin_category_active(slug: str):
+    _checked_form()
+    writing = db_session(write=True)
+    try:
+        category = category_by_slug(writing, slug)
+    except ServiceError:
+        abort(404)
+    category.active = not category.active
+    audit.append(
+        writing,
+        *_actor_pair(),
+        Action.CATEGORY_UPDATE,
+        detail={"category": category.slug, "accepting_reports": category.active},
+    )
+    writing.commit()
+    return redirect(url_for("staff.admin_categories"), code=303)
+
+
+def _actor_pair() -> tuple[str, str]:
+    actor = _actor()
+    return actor.id, actor.role

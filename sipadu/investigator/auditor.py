@@ -1,0 +1,198 @@
+"""The auditor's view of the access log: pages and filters, verification against
+checkpoints the auditor kept, checkpoint and export downloads, daily reporter counts.
+No report content is reachable from here."""
+
+import json
+import uuid
+
+from flask import Response, abort, current_app, g, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+from wtforms.fields.choices import SelectChoice
+
+from sipadu import audit
+from sipadu.audit import Action, Checkpoint
+from sipadu.investigator import bp, runtime, signing_public_key_hex
+from sipadu.investigator.forms import ActionForm, AuditFilterForm, VerifyForm
+from sipadu.investigator.policy import Policy, requires
+from sipadu.models import AuditCheckpoint, StaffAccount
+from sipadu.services.audit_log import AuditFilter, checkpoints, daily_counts, page
+from sipadu.services.dates import today
+from sipadu.services.staff import find_by_username, normalize_username
+from sipadu.web import closing, content_disposition, db_session
+
+
+def _record(action: Action, **detail) -> None:
+    """Record the auditor's own action and commit it before anything is shown."""
+    writing = db_session(write=True)
+    audit.append(writing, str(g.staff.account.id), "auditor", action, detail=detail or None)
+    writing.commit()
+
+
+def _criteria(form: AuditFilterForm) -> AuditFilter:
+    actor = (form.actor.data or "").strip() or None
+    if actor and actor not in audit.ACTORS:
+        account = find_by_username(db_session(), normalize_username(actor))
+        if account is not None:
+            actor = str(account.id)
+    report_id = None
+    if form.report.data:
+        try:
+            report_id = uuid.UUID(form.report.data.strip())
+        except ValueError:
+            form.report.errors = [_("Not a report id.")]
+    return AuditFilter(actor, form.action.data or None, report_id, form.since.data, form.until.data)
+
+
+@bp.get("/audit")
+@requires(Policy.AUDITOR)
+def audit_log():
+    form = AuditFilterForm(request.args)
+    form.action.choices = [SelectChoice("", _("Any action"))] + [
+        SelectChoice(a.value, a.value) for a in Action
+    ]
+    valid = form.validate()
+    criteria = _criteria(form) if valid else AuditFilter()
+    before = request.args.get("before", type=int)
+    _record(Action.AUDIT_VIEW, filters=criteria.used(), before=before)
+    session = db_session()
+    result = page(session, criteria, before)
+    names = {str(a.id): a.username for a in session.scalars(select(StaffAccount))}
+    status = 200 if valid and not form.report.errors else 400
+    older = None
+    if result.next_before is not None:
+        query = {k: v for k, v in request.args.items() if k != "before"}
+        older = url_for("staff.audit_log", **query, before=result.next_before)
+    return render_template(
+        "staff/audit/log.html", form=form, page=result, names=names, older=older
+    ), status
+
+
+@bp.route("/audit/verify", methods=["GET", "POST"])
+@requires(Policy.AUDITOR)
+def audit_verify():
+    """Check the whole chain against checkpoint files the auditor kept: the server's own
+    checkpoints could have been rewritten together with the log."""
+    form = VerifyForm()
+    if not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        return render_template("staff/audit/verify.html", form=form, verdict=None), status
+    kept: list[Checkpoint] = []
+    for upload in form.checkpoints.data:
+        try:
+            data = json.loads(upload.read(64 * 1024).decode("utf-8"))
+            kept.append(Checkpoint.from_json(data))
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError):
+            form.checkpoints.errors = [
+                _("%(name)s is not a SIPADU checkpoint file.", name=upload.filename or "?")
+            ]
+            return render_template("staff/audit/verify.html", form=form, verdict=None), 400
+    pinned = (request.form.get("public_key") or "").strip().lower() or None
+    if pinned and any(c.public_key != pinned for c in kept):
+        verdict = audit.Verdict(False, 0, "", None, "a kept checkpoint is signed by another key")
+    else:
+        verdict = audit.verify_chain(db_session().connection(), kept, pinned)
+    db_session().rollback()
+    _record(
+        Action.AUDIT_VERIFY,
+        ok=verdict.ok,
+        entries=verdict.count,
+        checkpoints=len(kept),
+        bad_entry=verdict.bad_seq,
+    )
+    return render_template("staff/audit/verify.html", form=form, verdict=verdict)
+
+
+@bp.get("/audit/checkpoints")
+@requires(Policy.AUDITOR)
+def audit_checkpoints():
+    return render_template(
+        "staff/audit/checkpoints.html",
+        checkpoints=checkpoints(db_session()),
+        public_key=signing_public_key_hex(),
+        can_sign=runtime().signing_seed is not None,
+        form=ActionForm(),
+    )
+
+
+@bp.post("/audit/checkpoints")
+@requires(Policy.AUDITOR)
+def audit_checkpoint_now():
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    seed = runtime().signing_seed
+    if seed is None:
+        abort(
+            409,
+            description="the signing key is not on this server; checkpoints come from the timer",
+        )
+    writing = db_session(write=True)
+    checkpoint = audit.make_checkpoint(writing, seed)
+    audit.append(
+        writing,
+        str(g.staff.account.id),
+        "auditor",
+        Action.AUDIT_CHECKPOINT,
+        detail={"seq": checkpoint.seq},
+    )
+    writing.commit()
+    return _checkpoint_file(checkpoint)
+
+
+def _checkpoint_file(checkpoint: Checkpoint) -> Response:
+    response = Response(
+        json.dumps(checkpoint.to_json(), indent=2) + "\n", mimetype="application/json"
+    )
+    response.headers["Content-Disposition"] = content_disposition(
+        f"sipadu-checkpoint-{checkpoint.seq}.json"
+    )
+    return response
+
+
+@bp.get("/audit/checkpoints/<uuid:checkpoint_id>.json")
+@requires(Policy.AUDITOR)
+def audit_checkpoint_file(checkpoint_id: uuid.UUID):
+    row = db_session().get(AuditCheckpoint, checkpoint_id)
+    if row is None:
+        abort(404)
+    return _checkpoint_file(Checkpoint(row.seq, row.hash, row.at, row.public_key, row.signature))
+
+
+@bp.get("/audit/public-key")
+@requires(Policy.AUDITOR)
+def audit_public_key():
+    key = signing_public_key_hex()
+    if key is None:
+        latest = audit.latest_checkpoint(db_session())
+        key = latest.public_key if latest else None
+    if key is None:
+        abort(404)
+    response = Response(key + "\n", mimetype="text/plain")
+    response.headers["Content-Disposition"] = content_disposition("sipadu-audit-public-key.txt")
+    return response
+
+
+@bp.get("/audit/export.<any(jsonl, csv):fmt>")
+@requires(Policy.AUDITOR)
+def audit_export(fmt: str):
+    """The whole log (or from ``since``), streamed in constant memory. The export is
+    recorded first, so it contains its own entry."""
+    since = max(0, request.args.get("since", 0, type=int))
+    _record(Action.AUDIT_EXPORT, format=fmt, since=since)
+    streaming = current_app.extensions["sipadu.sessionmaker"]()
+    latest = audit.latest_checkpoint(streaming)
+    public_key = signing_public_key_hex() or (latest.public_key if latest else "")
+    lines = audit.export_lines(streaming.connection(), fmt, since, latest, public_key)
+    pieces = (line.encode("utf-8") for line in lines)
+    mimetype = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
+    response = Response(closing(streaming, pieces), mimetype=mimetype)
+    response.headers["Content-Disposition"] = content_disposition(f"sipadu-audit.{fmt}")
+    return response
+
+
+@bp.get("/audit/activity")
+@requires(Policy.AUDITOR)
+def audit_activity():
+    """Reporter activity as daily counts only: reporters are never individual entries."""
+    metrics, rows = daily_counts(db_session(), 90, today())
+    return render_template("staff/audit/activity.html", metrics=metrics, rows=rows)

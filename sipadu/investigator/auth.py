@@ -1,0 +1,222 @@
+"""Signing in and out, one-time enrollment links, and the staff member's own account."""
+
+from flask import abort, current_app, g, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from markupsafe import Markup
+
+from sipadu.investigator import begin_session, bp, global_limit_key, limit_key, now, runtime
+from sipadu.investigator.forms import (
+    ActionForm,
+    ActivationForm,
+    LoginForm,
+    PasswordChangeForm,
+    TotpEnrollmentForm,
+)
+from sipadu.investigator.policy import Policy, requires
+from sipadu.models import AccountState, EnrollmentKind
+from sipadu.services import ServiceError
+from sipadu.services.staff import (
+    account_for_link,
+    change_password,
+    complete_activation,
+    complete_totp_enrollment,
+    display_fingerprint,
+)
+from sipadu.services.staff_auth import check_credentials, finish_login, logout, record_failure
+from sipadu.services.totp import new_secret, provisioning_uri, qr_svg
+from sipadu.web import db_session
+
+
+def _limiter():
+    return current_app.extensions["sipadu.limiter"].limiter
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@requires(Policy.PUBLIC)
+def login():
+    form = LoginForm()
+    if request.method == "GET" and g.staff is not None:
+        return redirect(url_for("staff.index"), code=303)
+    if not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        return render_template("staff/login.html", form=form), status
+    rt = runtime()
+    limiter = _limiter()
+    key = limit_key(form.username.data)
+    if not limiter.test(rt.failures_global, global_limit_key()) or not limiter.test(
+        rt.failures_per_account, key
+    ):
+        abort(429)
+    moment = now()
+    reading = db_session()
+    checked = check_credentials(
+        reading,
+        form.username.data,
+        form.password.data,
+        form.totp.data,
+        argon2=rt.argon2,
+        now=moment,
+    )
+    reading.rollback()
+    writing = db_session(write=True)
+    signed_in = None
+    if checked.failure is None:
+        signed_in = finish_login(writing, checked, moment)
+    else:
+        record_failure(writing, checked.account, checked.failure)
+    writing.commit()
+    if signed_in is None:
+        limiter.hit(rt.failures_per_account, key)
+        limiter.hit(rt.failures_global, global_limit_key())
+        # One answer for every failure: which part was wrong is not said.
+        form.password.data = form.totp.data = ""
+        form.username.errors = [
+            _("Sign-in failed. Check your username, password and the current code.")
+        ]
+        return render_template("staff/login.html", form=form), 400
+    begin_session(signed_in)
+    return redirect(url_for("staff.index"), code=303)
+
+
+@bp.post("/logout")
+@requires(Policy.SIGNED_IN)
+def logout_view():
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    writing = db_session(write=True)
+    logout(writing, g.staff)
+    writing.commit()
+    session.clear()
+    return redirect(url_for("staff.login"), code=303)
+
+
+def _link_account(token: str, *, write: bool = False):
+    account = account_for_link(db_session(write=write), token, now())
+    if account is None:
+        abort(404)
+    return account
+
+
+def _enrollment_page(template: str, form, account, status: int = 200):
+    if not form.totp_secret.data:
+        form.totp_secret.data = new_secret()
+    uri = provisioning_uri(form.totp_secret.data, account.username)
+    grouped = " ".join(form.totp_secret.data[i : i + 4] for i in range(0, 32, 4))
+    return render_template(
+        template,
+        form=form,
+        account=account,
+        qr=Markup(qr_svg(uri)),  # noqa: S704 — SVG drawn here by segno from our own data
+        secret_grouped=grouped,
+    ), status
+
+
+@bp.route("/activate/<token>", methods=["GET", "POST"])
+@requires(Policy.PUBLIC)
+def activate(token: str):
+    """The one-time link an admin handed over: set a password, enroll TOTP, get a key."""
+    form = ActivationForm()
+    account = _link_account(token)
+    if account.enrollment_kind != EnrollmentKind.ACTIVATE:
+        abort(404)
+    if not form.validate_on_submit():
+        return _enrollment_page(
+            "staff/activate.html", form, account, 400 if request.method == "POST" else 200
+        )
+    if form.password.data != form.password_confirm.data:
+        form.password_confirm.errors = [_("The two passwords are not the same.")]
+        return _enrollment_page("staff/activate.html", form, account, 400)
+    db_session().rollback()
+    writing = db_session(write=True)
+    account = _link_account(token, write=True)
+    try:
+        complete_activation(
+            writing,
+            account,
+            form.password.data,
+            form.totp_secret.data,
+            form.totp.data,
+            argon2=runtime().argon2,
+            now=now(),
+        )
+    except ServiceError as exc:
+        writing.rollback()
+        _field_error(form, str(exc))
+        return _enrollment_page("staff/activate.html", form, account, 400)
+    writing.commit()
+    return render_template(
+        "staff/activated.html",
+        fingerprint=display_fingerprint(account),
+        pending=account.state == AccountState.PENDING,
+    )
+
+
+@bp.route("/enroll/<token>", methods=["GET", "POST"])
+@requires(Policy.PUBLIC)
+def enroll_totp(token: str):
+    """After an admin reset the TOTP seed: prove the password, enroll a new app."""
+    form = TotpEnrollmentForm()
+    account = _link_account(token)
+    if account.enrollment_kind != EnrollmentKind.TOTP:
+        abort(404)
+    if not form.validate_on_submit():
+        return _enrollment_page(
+            "staff/enroll.html", form, account, 400 if request.method == "POST" else 200
+        )
+    db_session().rollback()
+    writing = db_session(write=True)
+    account = _link_account(token, write=True)
+    try:
+        complete_totp_enrollment(
+            writing, account, form.password.data, form.totp_secret.data, form.totp.data, now=now()
+        )
+    except ServiceError as exc:
+        writing.rollback()
+        _field_error(form, str(exc))
+        return _enrollment_page("staff/enroll.html", form, account, 400)
+    writing.commit()
+    return render_template("staff/enrolled.html")
+
+
+def _field_error(form, message: str) -> None:
+    """Service errors name their field before a colon ("password: too common")."""
+    field, _sep, _rest = message.partition(":")
+    translated = {
+        "password": _("Choose a password of at least 12 characters that is not a common one."),
+        "totp": _("The code does not match. Check that the time on your phone is right."),
+        "current password": _("The current password is not right."),
+    }
+    target = {"current password": "current"}.get(field, field)
+    if target in form and field in translated:
+        form[target].errors = [translated[field]]
+    else:
+        form.form_errors.append(_("This could not be done: %(reason)s", reason=message))
+
+
+@bp.route("/account", methods=["GET", "POST"])
+@requires(Policy.SIGNED_IN)
+def account():
+    """The signed-in person's own account: roles, key fingerprint, password change."""
+    form = PasswordChangeForm()
+    me = g.staff.account
+    if form.validate_on_submit():
+        if form.password.data != form.password_confirm.data:
+            form.password_confirm.errors = [_("The two passwords are not the same.")]
+        else:
+            writing = db_session(write=True)
+            mine = writing.merge(me)
+            try:
+                change_password(
+                    writing, mine, form.current.data, form.password.data, runtime().argon2
+                )
+            except ServiceError as exc:
+                writing.rollback()
+                _field_error(form, str(exc))
+            else:
+                writing.commit()
+                session.clear()
+                return render_template("staff/password_changed.html")
+    status = 400 if request.method == "POST" else 200
+    return render_template(
+        "staff/account.html", form=form, me=me, fingerprint=display_fingerprint(me)
+    ), status

@@ -1,0 +1,112 @@
+"""Staff portal forms. ``/login`` field names are a stable contract (DESIGN.md §6)."""
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import (
+    DateField,
+    HiddenField,
+    MultipleFileField,
+    PasswordField,
+    SelectField,
+    SelectMultipleField,
+    StringField,
+)
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
+from wtforms.widgets import CheckboxInput, ListWidget
+
+from sipadu.models import Role
+
+ROLE_LABELS = {
+    Role.ADMIN.value: _l("Admin"),
+    Role.INVESTIGATOR.value: _l("Investigator"),
+    Role.CUSTODIAN.value: _l("Custodian"),
+    Role.AUDITOR.value: _l("Auditor"),
+}
+
+
+class LoginForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[InputRequired(), Length(max=200)])
+    password = PasswordField(_l("Password"), validators=[InputRequired(), Length(max=1000)])
+    totp = StringField(
+        _l("Code from your authenticator app"), validators=[InputRequired(), Length(max=20)]
+    )
+
+
+class _Enrollment(FlaskForm):
+    totp_secret = HiddenField(validators=[InputRequired(), Regexp(r"^[A-Z2-7]{32}$")])
+    totp = StringField(
+        _l("Code from your authenticator app"), validators=[InputRequired(), Length(max=20)]
+    )
+
+
+class ActivationForm(_Enrollment):
+    password = PasswordField(
+        _l("New password (at least 12 characters)"),
+        validators=[InputRequired(), Length(max=1000)],
+    )
+    password_confirm = PasswordField(
+        _l("The same password again"), validators=[InputRequired(), Length(max=1000)]
+    )
+
+
+class TotpEnrollmentForm(_Enrollment):
+    password = PasswordField(
+        _l("Your current password"), validators=[InputRequired(), Length(max=1000)]
+    )
+
+
+class PasswordChangeForm(FlaskForm):
+    current = PasswordField(_l("Current password"), validators=[InputRequired(), Length(max=1000)])
+    password = PasswordField(
+        _l("New password (at least 12 characters)"),
+        validators=[InputRequired(), Length(max=1000)],
+    )
+    password_confirm = PasswordField(
+        _l("The same password again"), validators=[InputRequired(), Length(max=1000)]
+    )
+
+
+class ActionForm(FlaskForm):
+    """A button that changes something: CSRF only."""
+
+
+class CreateAccountForm(FlaskForm):
+    username = StringField(_l("Username"), validators=[InputRequired(), Length(max=64)])
+    display_name = StringField(_l("Full name"), validators=[Optional(), Length(max=128)])
+    roles = SelectMultipleField(
+        _l("Roles"),
+        choices=[SelectChoice(value, label) for value, label in ROLE_LABELS.items()],
+        validators=[DataRequired(message=_l("Choose at least one role."))],
+        option_widget=CheckboxInput(),
+        widget=ListWidget(prefix_label=False),
+    )
+
+
+class RoleForm(FlaskForm):
+    role = SelectField(
+        _l("Role"), choices=[SelectChoice(value, label) for value, label in ROLE_LABELS.items()]
+    )
+
+
+class RouteForm(FlaskForm):
+    account = SelectField(_l("Investigator"), choices=[], validate_choice=True)
+
+
+class AuditFilterForm(FlaskForm):
+    """GET filters of the log: no CSRF (nothing changes)."""
+
+    class Meta:
+        csrf = False
+
+    actor = StringField(
+        _l("Actor (username or account id)"), validators=[Optional(), Length(max=64)]
+    )
+    action = SelectField(_l("Action"), choices=[], validate_choice=False)
+    report = StringField(_l("Report id"), validators=[Optional(), Length(max=36)])
+    since = DateField(_l("From (date)"), validators=[Optional()])
+    until = DateField(_l("Until (date, inclusive)"), validators=[Optional()])
+
+
+class VerifyForm(FlaskForm):
+    checkpoints = MultipleFileField(_l("Checkpoint files you kept"), validators=[DataRequired()])

@@ -1,0 +1,217 @@
+"""Two-person rule for security-relevant admin changes (DESIGN.md §6, G3).
+
+Granting a role that reads reports or approves changes, activating an account that holds
+one, and changing which investigators new reports are wrapped to are *proposals*: they
+change nothing until a second admin approves. The proposer can never approve their own
+proposal. A proposal pins the key fingerprint the proposer saw; if the account's key
+changes in between, it cannot be approved (the approver would be vouching for a key
+nobody compared).
+"""
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from sipadu import audit
+from sipadu.audit import Action, Actor
+from sipadu.models import (
+    AccountState,
+    Category,
+    CategoryRoute,
+    Proposal,
+    ProposalKind,
+    ProposalState,
+    Role,
+    StaffAccount,
+)
+from sipadu.services import ServiceError
+from sipadu.services.categories import add_route, remove_route
+from sipadu.services.staff import SENSITIVE_ROLES, _add_role, key_fingerprint, needs_approval
+
+
+def _detail(proposal: Proposal, account: StaffAccount, category: Category | None) -> dict:
+    detail: dict = {
+        "proposal": str(proposal.id),
+        "kind": proposal.kind,
+        "account": str(account.id),
+        "username": account.username,
+        "fingerprint": proposal.fingerprint,
+    }
+    if proposal.role:
+        detail["role"] = proposal.role
+    if category is not None:
+        detail["category"] = category.slug
+    return detail
+
+
+def _create(
+    session: Session,
+    kind: ProposalKind,
+    account: StaffAccount,
+    proposed_by: str,
+    proposer_role: str,
+    *,
+    role: Role | None = None,
+    category: Category | None = None,
+) -> Proposal:
+    duplicate = session.scalar(
+        select(Proposal.id).where(
+            Proposal.state == ProposalState.PENDING.value,
+            Proposal.kind == kind.value,
+            Proposal.account_id == account.id,
+            Proposal.role == (role.value if role else None),
+            Proposal.category_id == (category.id if category else None),
+        )
+    )
+    if duplicate is not None:
+        raise ServiceError("the same change is already waiting for approval")
+    proposal = Proposal(
+        id=uuid.uuid4(),
+        kind=kind.value,
+        state=ProposalState.PENDING.value,
+        account_id=account.id,
+        role=role.value if role else None,
+        category_id=category.id if category else None,
+        fingerprint=key_fingerprint(account),
+        proposed_by=proposed_by,
+    )
+    session.add(proposal)
+    audit.append(
+        session,
+        proposed_by,
+        proposer_role,
+        Action.PROPOSAL_CREATE,
+        detail=_detail(proposal, account, category),
+    )
+    return proposal
+
+
+def propose_activation(session: Session, account: StaffAccount, proposed_by: str) -> Proposal:
+    """Made when an invited person finished enrollment; in the name of the admin who
+    invited them (so that admin cannot approve it)."""
+    role = "operator" if proposed_by == "operator" else "admin"
+    return _create(session, ProposalKind.ACCOUNT_ACTIVATE, account, proposed_by, role)
+
+
+def propose_reactivation(session: Session, account: StaffAccount, actor: Actor) -> Proposal | None:
+    """Bring back a deactivated account: at once without a sensitive role, else proposed.
+    None means it took effect."""
+    if account.state != AccountState.DEACTIVATED:
+        raise ServiceError(f"{account.username} is not deactivated")
+    if account.public_key is None:
+        raise ServiceError(f"{account.username} has no key: reset the password instead")
+    if needs_approval(account.role_set):
+        return _create(session, ProposalKind.ACCOUNT_ACTIVATE, account, actor.id, actor.role)
+    account.state = AccountState.ACTIVE.value
+    audit.append(
+        session,
+        actor.id,
+        actor.role,
+        Action.ACCOUNT_ACTIVATE,
+        detail={"account": str(account.id), "username": account.username},
+    )
+    return None
+
+
+def propose_role(session: Session, account: StaffAccount, role: Role, actor: Actor) -> Proposal:
+    if role not in SENSITIVE_ROLES:
+        raise ServiceError(f"the role {role.value} needs no approval")
+    if role in account.role_set:
+        raise ServiceError(f"{account.username} already holds the role {role.value}")
+    return _create(session, ProposalKind.ROLE_GRANT, account, actor.id, actor.role, role=role)
+
+
+def propose_route(
+    session: Session, category: Category, account: StaffAccount, add: bool, actor: Actor
+) -> Proposal:
+    routed = session.get(CategoryRoute, (category.id, account.id)) is not None
+    if add and routed:
+        raise ServiceError(f"{account.username} already receives {category.slug} reports")
+    if not add and not routed:
+        raise ServiceError(f"{account.username} does not receive {category.slug} reports")
+    if add and (Role.INVESTIGATOR not in account.role_set or account.public_key is None):
+        raise ServiceError(f"{account.username} is not an investigator with a key")
+    kind = ProposalKind.ROUTE_ADD if add else ProposalKind.ROUTE_REMOVE
+    return _create(session, kind, account, actor.id, actor.role, category=category)
+
+
+def pending(session: Session) -> list[Proposal]:
+    return list(
+        session.scalars(
+            select(Proposal)
+            .where(Proposal.state == ProposalState.PENDING.value)
+            .order_by(Proposal.proposed_at)
+        )
+    )
+
+
+def _decidable(session: Session, proposal_id: uuid.UUID, actor: Actor) -> Proposal:
+    proposal = session.get(Proposal, proposal_id)
+    if proposal is None or proposal.state != ProposalState.PENDING:
+        raise ServiceError("this proposal is not waiting for a decision")
+    if proposal.proposed_by == actor.id:
+        raise ServiceError("a second admin must decide: you made this proposal")
+    return proposal
+
+
+def approve(session: Session, proposal_id: uuid.UUID, actor: Actor, now: datetime) -> Proposal:
+    """Apply the change and record the approval, in the caller's transaction."""
+    proposal = _decidable(session, proposal_id, actor)
+    account = session.get(StaffAccount, proposal.account_id)
+    category = session.get(Category, proposal.category_id) if proposal.category_id else None
+    if account is None:  # pragma: no cover — the foreign key cascades
+        raise ServiceError("the account no longer exists")
+    if key_fingerprint(account) != proposal.fingerprint:
+        raise ServiceError("the account's key changed since the proposal: propose again")
+    proposal.state = ProposalState.APPROVED.value
+    proposal.decided_by = actor.id
+    proposal.decided_at = now
+    audit.append(
+        session,
+        actor.id,
+        actor.role,
+        Action.PROPOSAL_APPROVE,
+        detail=_detail(proposal, account, category),
+    )
+    kind = ProposalKind(proposal.kind)
+    if kind is ProposalKind.ROLE_GRANT:
+        _add_role(session, account, Role(proposal.role), actor)
+    elif kind is ProposalKind.ACCOUNT_ACTIVATE:
+        if account.state not in (AccountState.PENDING, AccountState.DEACTIVATED):
+            raise ServiceError(f"{account.username} is not waiting for activation")
+        account.state = AccountState.ACTIVE.value
+        audit.append(
+            session,
+            actor.id,
+            actor.role,
+            Action.ACCOUNT_ACTIVATE,
+            detail={
+                "account": str(account.id),
+                "username": account.username,
+                "fingerprint": proposal.fingerprint,
+            },
+        )
+    elif kind is ProposalKind.ROUTE_ADD:
+        add_route(session, category, account, actor)
+    else:
+        remove_route(session, category, account, actor)
+    return proposal
+
+
+def reject(session: Session, proposal_id: uuid.UUID, actor: Actor, now: datetime) -> Proposal:
+    proposal = _decidable(session, proposal_id, actor)
+    account = session.get(StaffAccount, proposal.account_id)
+    category = session.get(Category, proposal.category_id) if proposal.category_id else None
+    proposal.state = ProposalState.REJECTED.value
+    proposal.decided_by = actor.id
+    proposal.decided_at = now
+    audit.append(
+        session,
+        actor.id,
+        actor.role,
+        Action.PROPOSAL_REJECT,
+        detail=_detail(proposal, account, category),
+    )
+    return proposal

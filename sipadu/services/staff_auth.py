@@ -1,0 +1,244 @@
+"""Staff sign-in and server-side sessions (DESIGN.md §4, §6; G4, G7).
+
+Sign-in does the same work and gives the same answer for an unknown username, a wrong
+password and a wrong TOTP code: one Argon2id derivation (against a dummy record when no
+account matched), then nothing the caller can tell apart. The password's KEK opens the
+account's private key and TOTP seed; the private key is re-sealed under a random
+per-session key that only the browser's cookie holds, next to a random session id. The
+database row is found by a hash of that id. So a database copy opens no session and no
+key, and a cookie alone, without the row, opens nothing either.
+"""
+
+import hashlib
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+from functools import cache
+
+from sqlalchemy import delete, select, update
+from sqlalchemy.orm import Session
+
+from sipadu import audit
+from sipadu.audit import Action
+from sipadu.crypto import (
+    Argon2Params,
+    CryptoError,
+    PrivateKey,
+    SecretRecord,
+    open_private_key,
+    seal_private_key,
+    verify_secret,
+)
+from sipadu.models import AccountState, StaffAccount, StaffSession
+from sipadu.services.staff import (
+    find_by_username,
+    normalize_username,
+    password_bytes,
+    unlock,
+)
+from sipadu.services.totp import matching_step
+
+SESSION_PURPOSE = "session"
+
+
+class Failure(StrEnum):
+    """Why a sign-in failed: recorded in the audit log, never shown (the page says the
+    same thing for all of them)."""
+
+    CREDENTIALS = "credentials"  # unknown username or wrong password
+    SECOND_FACTOR = "second_factor"  # right password, wrong or replayed TOTP code
+    NOT_ACTIVE = "not_active"  # invited, pending approval or deactivated
+    RATE_LIMITED = "rate_limited"
+
+
+@dataclass(frozen=True)
+class Checked:
+    """The result of the expensive part of a sign-in (no database writes yet)."""
+
+    account: StaffAccount | None  # the account the username named, if any
+    private_key: PrivateKey | None
+    step: int | None  # the TOTP step of a valid, fresh code
+    failure: Failure | None
+
+
+@dataclass(frozen=True)
+class SessionToken:
+    """What the cookie holds. Never stored server-side."""
+
+    id: bytes
+    key: bytes
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    account: StaffAccount
+    token: SessionToken
+    sealed_private_key: bytes
+
+    def private_key(self) -> PrivateKey:
+        return open_private_key(
+            self.sealed_private_key,
+            self.token.key,
+            owner=_owner(self.account),
+            purpose=SESSION_PURPOSE,
+        )
+
+
+@cache
+def _dummy_record(params: Argon2Params) -> SecretRecord:
+    return SecretRecord(params, os.urandom(16), os.urandom(32))
+
+
+def check_credentials(
+    session: Session,
+    username: str,
+    password: str,
+    totp_code: str,
+    *,
+    argon2: Argon2Params,
+    now: datetime,
+) -> Checked:
+    """Verify a sign-in without writing anything (so no write lock is held during the
+    Argon2id derivation). :func:`finish_login` then records the outcome."""
+    account = find_by_username(session, normalize_username(username)[:64])
+    record = (
+        SecretRecord.from_bytes(account.password_record)
+        if account is not None and account.password_record is not None
+        else _dummy_record(argon2)
+    )
+    try:
+        kek = verify_secret(password_bytes(password), record)
+    except CryptoError:
+        return Checked(account, None, None, Failure.CREDENTIALS)
+    if account is None or account.password_record is None:  # pragma: no cover — 2**-256
+        return Checked(account, None, None, Failure.CREDENTIALS)
+    unlocked = unlock(account, kek)
+    if unlocked.totp_secret is None:
+        return Checked(account, None, None, Failure.SECOND_FACTOR)
+    step = matching_step(unlocked.totp_secret, totp_code, now, account.totp_last_step)
+    if step is None:
+        return Checked(account, None, None, Failure.SECOND_FACTOR)
+    if account.state != AccountState.ACTIVE:
+        return Checked(account, None, None, Failure.NOT_ACTIVE)
+    return Checked(account, unlocked.private_key, step, None)
+
+
+def record_failure(session: Session, account: StaffAccount | None, failure: Failure) -> None:
+    """A failed sign-in names the account only if the username matched one, else
+    "unknown": the typed username is never stored (it may be a password typed in the
+    wrong box)."""
+    audit.append(
+        session,
+        str(account.id) if account is not None else "unknown",
+        "none",
+        Action.LOGIN_FAILURE,
+        detail={"reason": failure.value},
+    )
+
+
+def finish_login(session: Session, checked: Checked, now: datetime) -> SignedIn | None:
+    """In a write transaction: spend the TOTP step (exactly once, even against a
+    concurrent sign-in with the same code), open a session, record the sign-in."""
+    account, private = checked.account, checked.private_key
+    assert account is not None and private is not None and checked.step is not None
+    spent = session.execute(
+        update(StaffAccount)
+        .where(StaffAccount.id == account.id, StaffAccount.totp_last_step < checked.step)
+        .values(totp_last_step=checked.step)
+    ).rowcount
+    if spent != 1:
+        record_failure(session, account, Failure.SECOND_FACTOR)
+        return None
+    token = SessionToken(secrets.token_bytes(32), secrets.token_bytes(32))
+    sealed = seal_private_key(private, token.key, owner=_owner(account), purpose=SESSION_PURPOSE)
+    session.add(
+        StaffSession(
+            id_hash=_id_hash(token.id),
+            account_id=account.id,
+            sealed_private_key=sealed,
+            created_at=now,
+            last_seen_at=now,
+        )
+    )
+    audit.append(session, str(account.id), "none", Action.LOGIN_SUCCESS)
+    return SignedIn(account, token, sealed)
+
+
+def _owner(account: StaffAccount) -> str:
+    return f"staff-session/{account.id}"
+
+
+def _id_hash(session_id: bytes) -> str:
+    return hashlib.sha256(b"sipadu.staff-session\x00" + session_id).hexdigest()
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    idle: timedelta = timedelta(minutes=30)
+    absolute: timedelta = timedelta(hours=10)
+    touch_every: timedelta = timedelta(seconds=60)  # at most one write per minute
+
+
+def resume(
+    session: Session, token: SessionToken, now: datetime, timeouts: Timeouts
+) -> tuple[SignedIn | None, bool]:
+    """The signed-in staff member for a cookie, or None (unknown, expired, ended, or the
+    account is no longer active). The flag says the row should be touched or deleted:
+    call :func:`touch` in a write transaction then."""
+    row = session.get(StaffSession, _id_hash(token.id))
+    if row is None:
+        return None, False
+    account = session.get(StaffAccount, row.account_id)
+    expired = (
+        now - _aware(row.last_seen_at) > timeouts.idle
+        or now - _aware(row.created_at) > timeouts.absolute
+    )
+    if expired or account is None or account.state != AccountState.ACTIVE:
+        return None, True
+    stale = now - _aware(row.last_seen_at) > timeouts.touch_every
+    return SignedIn(account, token, row.sealed_private_key), stale
+
+
+def touch(session: Session, token: SessionToken, now: datetime, timeouts: Timeouts) -> None:
+    """Extend a live session's idle timer, or delete it if it expired."""
+    row = session.get(StaffSession, _id_hash(token.id))
+    if row is None:
+        return
+    if (
+        now - _aware(row.last_seen_at) > timeouts.idle
+        or now - _aware(row.created_at) > timeouts.absolute
+    ):
+        session.delete(row)
+    else:
+        row.last_seen_at = now
+
+
+def logout(session: Session, signed_in: SignedIn) -> None:
+    session.execute(
+        delete(StaffSession).where(StaffSession.id_hash == _id_hash(signed_in.token.id))
+    )
+    audit.append(session, str(signed_in.account.id), "none", Action.LOGOUT)
+
+
+def purge_expired(session: Session, now: datetime, timeouts: Timeouts) -> int:
+    """Delete sessions past either timeout (``sipadu purge``)."""
+    return session.execute(
+        delete(StaffSession).where(
+            (StaffSession.last_seen_at < now - timeouts.idle)
+            | (StaffSession.created_at < now - timeouts.absolute)
+        )
+    ).rowcount
+
+
+def sessions_of(session: Session, account: StaffAccount) -> int:
+    return len(
+        session.scalars(
+            select(StaffSession.id_hash).where(StaffSession.account_id == account.id)
+        ).all()
+    )

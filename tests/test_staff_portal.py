@@ -1,0 +1,758 @@
+"""The staff portal: who may do what, sign-in with TOTP that counts once, sessions that
+end, enrollment by one-time links, the two-person rule, and the auditor's view."""
+
+import io
+import json
+import re
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select, text, update
+
+from sipadu import audit
+from sipadu.crypto import CryptoError, open_private_key
+from sipadu.crypto import kdf as kdf_module
+from sipadu.investigator.policy import ALLOWED, Policy, policy_of
+from sipadu.models import (
+    AccountState,
+    AuditEvent,
+    Category,
+    CategoryRoute,
+    Proposal,
+    ReportKey,
+    Role,
+    StaffAccount,
+    StaffSession,
+)
+from sipadu.web import dispose
+from tests.conftest import database
+from tests.staff import Person, csrf, init_demo, post, sign_in, signed_in
+from tests.test_reporter import every_database_value, redis_contents, submit
+
+
+@pytest.fixture(scope="module")
+def people(env) -> dict[str, Person]:
+    return init_demo(env)
+
+
+def entries(database_url: str, action: str | None = None) -> list[AuditEvent]:
+    with database(database_url) as session:
+        query = select(AuditEvent).order_by(AuditEvent.seq)
+        if action:
+            query = query.where(AuditEvent.action == action)
+        return list(session.scalars(query))
+
+
+def account_of(database_url: str, username: str) -> StaffAccount:
+    with database(database_url) as session:
+        account = session.scalar(select(StaffAccount).where(StaffAccount.username == username))
+        session.expunge_all()
+        return account
+
+
+# --- the authorization matrix -------------------------------------------------------------
+
+ROLE_USERS = {
+    Role.ADMIN: "admin",
+    Role.INVESTIGATOR: "pemeriksa1",
+    Role.CUSTODIAN: "inspektur",
+    Role.AUDITOR: "auditor",
+}
+
+
+def _sample_path(rule) -> str:
+    values = {}
+    for name in rule.arguments:
+        converter = rule._converters[name]
+        kind = type(converter).__name__
+        if kind == "UUIDConverter":
+            values[name] = uuid.uuid4()
+        elif kind == "AnyConverter":
+            values[name] = sorted(converter.items)[0]
+        else:
+            values[name] = "no-such-thing"
+    return rule.build(values, append_unknown=False)[1]
+
+
+def test_every_staff_route_declares_a_policy(staff_app):
+    undeclared = [
+        rule.rule
+        for rule in staff_app.url_map.iter_rules()
+        if rule.endpoint != "static" and policy_of(staff_app.view_functions[rule.endpoint]) is None
+    ]
+    assert undeclared == []
+
+
+def test_authorization_matrix(staff_app, people):
+    """Every staff route x every role and anonymous: allowed, refused (403) or sent to
+    sign in. A route without a policy would fail here too (refused to everybody)."""
+    clients = {role: signed_in(staff_app, people[user]) for role, user in ROLE_USERS.items()}
+    staff_app.config["WTF_CSRF_ENABLED"] = False  # the policy, not the token, is tested
+    try:
+        clients[None] = staff_app.test_client()
+        checked = 0
+        # Signing out last: it ends the session the other rows need.
+        rules = sorted(
+            staff_app.url_map.iter_rules(), key=lambda r: r.endpoint == "staff.logout_view"
+        )
+        for rule in rules:
+            if rule.endpoint == "static":
+                continue
+            policy = policy_of(staff_app.view_functions[rule.endpoint])
+            assert policy is not None, rule.rule
+            allowed = ALLOWED[policy]
+            path = _sample_path(rule)
+            for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+                for role, client in clients.items():
+                    response = client.open(path, method=method, data={})
+                    where = f"{method} {rule.rule} as {role}"
+                    if rule.endpoint == "staff.logout_view" and role is not None:
+                        assert response.status_code == 303, where
+                        assert client.get("/account").status_code == 303, where  # ended
+                    elif allowed is None or (role is not None and role in allowed):
+                        assert response.status_code not in (401, 403), where
+                        assert not response.headers.get("Location", "").endswith("/login"), where
+                        assert response.status_code < 500, where
+                    elif role is None:
+                        assert response.status_code == 303, where
+                        assert response.headers["Location"].endswith("/login"), where
+                    else:
+                        assert response.status_code == 403, where
+                    checked += 1
+        assert checked > 100
+    finally:
+        staff_app.config["WTF_CSRF_ENABLED"] = True
+
+
+def test_the_matrix_knows_every_policy():
+    assert set(ALLOWED) == set(Policy)
+
+
+# --- sign-in ------------------------------------------------------------------------------
+
+
+def test_sign_in_needs_username_password_and_a_fresh_totp_code(staff_app, people, database_url):
+    person = people["auditor"]
+    client = staff_app.test_client()
+    assert sign_in(client, person, code="000000").status_code == 400
+    code = person.code()
+    assert sign_in(client, person, code=code).status_code == 303
+    # The same code again, on another browser: refused, it counts once.
+    replay = sign_in(staff_app.test_client(), person, code=code)
+    assert replay.status_code == 400
+    reasons = [e.detail for e in entries(database_url, "login.failure")]
+    assert '{"reason":"second_factor"}' in reasons
+
+
+def test_unknown_user_wrong_password_and_wrong_totp_cost_the_same_and_look_the_same(
+    staff_app, people, monkeypatch
+):
+    calls: list = []
+    real = kdf_module.argon2id
+
+    def recording(secret, salt, params):
+        calls.append(params)
+        return real(secret, salt, params)
+
+    monkeypatch.setattr(kdf_module, "argon2id", recording)
+    person = people["inspektur"]
+    pages = {}
+    for label, (username, password, code) in {
+        "unknown user": ("nobody-here", person.password, person.code()),
+        "wrong password": (person.username, person.password + "x", person.code()),
+        "wrong totp": (person.username, person.password, "123456"),
+    }.items():
+        calls.clear()
+        client = staff_app.test_client()
+        response = client.post(
+            "/login",
+            data={
+                "csrf_token": csrf(client, "/login"),
+                "username": username,
+                "password": password,
+                "totp": code,
+            },
+        )
+        body = re.sub(r'value="[^"]*"', "", response.get_data(as_text=True))
+        pages[label] = (response.status_code, body, tuple(calls))
+        assert len(calls) == 1, label
+    assert len(set(pages.values())) == 1
+
+
+def test_a_failed_sign_in_never_stores_the_typed_username(
+    staff_app, people, database_url, redis_url
+):
+    typed = f"typed-{uuid.uuid4().hex}"
+    client = staff_app.test_client()
+    response = client.post(
+        "/login",
+        data={
+            "csrf_token": csrf(client, "/login"),
+            "username": typed,
+            "password": "x" * 12,
+            "totp": "1",
+        },
+    )
+    assert response.status_code == 400
+    # Someone typing a password into the username box: a real account's name + junk.
+    assert typed.encode() not in b"\0".join(every_database_value(database_url))
+    assert typed.encode() not in b"\0".join(redis_contents(redis_url))
+    failures = entries(database_url, "login.failure")
+    assert failures[-1].actor == "unknown"
+    assert typed not in (failures[-1].detail or "")
+
+
+def test_failed_sign_ins_are_limited_per_username_and_globally(env, people):
+    from sipadu import create_app
+    from sipadu.config import load_config
+
+    strict = load_config(
+        {
+            **env,
+            "SIPADU_STAFF_FAILURES_PER_ACCOUNT": "3 per hour",
+            "SIPADU_STAFF_FAILURES_GLOBAL": "7 per hour",
+        }
+    )
+    app = create_app("staff", strict)
+    app.config["TESTING"] = True
+    try:
+        victim, other = people["admin2"], people["pemeriksa2"]
+        for _ in range(3):
+            assert sign_in(app.test_client(), victim, password="wrong password!").status_code == 400
+        assert sign_in(app.test_client(), victim).status_code == 429
+        # An unknown name is limited exactly like a real one (no enumeration).
+        ghost = Person("ghost-" + uuid.uuid4().hex[:8], "x" * 12, victim.totp_secret)
+        for _ in range(3):
+            assert sign_in(app.test_client(), ghost, code="123456").status_code == 400
+        assert sign_in(app.test_client(), ghost, code="123456").status_code == 429
+        # Another account still signs in, until the global ceiling is reached.
+        assert sign_in(app.test_client(), other).status_code == 303
+        assert sign_in(app.test_client(), other, password="wrong password!").status_code == 400
+        assert sign_in(app.test_client(), other).status_code == 429
+    finally:
+        dispose(app)
+
+
+# --- sessions -----------------------------------------------------------------------------
+
+
+def _cookie(client, app) -> str:
+    return client.get_cookie(app.config["SESSION_COOKIE_NAME"]).value
+
+
+def test_the_session_id_rotates_at_sign_in_and_a_database_copy_opens_nothing(
+    staff_app, people, database_url
+):
+    client = staff_app.test_client()
+    client.get("/login")
+    before = _cookie(client, staff_app)
+    assert sign_in(client, people["pemeriksa2"]).status_code == 303
+    after = _cookie(client, staff_app)
+    assert after != before
+    content = staff_app.session_interface.get_signing_serializer(staff_app).loads(after)
+    import base64
+
+    session_id = base64.urlsafe_b64decode(content["staff_session"])
+    session_key = base64.urlsafe_b64decode(content["staff_key"])
+    stored = b"\0".join(every_database_value(database_url))
+    assert session_id not in stored and session_key not in stored
+    assert session_id.hex().encode() not in stored and session_key.hex().encode() not in stored
+    # The row's key opens only with the cookie's key.
+    account = account_of(database_url, "pemeriksa2")
+    with database(database_url) as session:
+        rows = session.scalars(select(StaffSession).where(StaffSession.account_id == account.id))
+        sealed = [row.sealed_private_key for row in rows]
+    owner = f"staff-session/{account.id}"
+    opened = [open_private_key(s, session_key, owner=owner, purpose="session") for s in sealed[-1:]]
+    assert opened[0].public_key().to_bytes() == account.public_key
+    with pytest.raises(CryptoError):
+        open_private_key(sealed[-1], bytes(32), owner=owner, purpose="session")
+
+
+def test_logout_ends_the_session_even_for_a_kept_cookie(staff_app, people):
+    client = signed_in(staff_app, people["auditor"])
+    kept = _cookie(client, staff_app)
+    assert client.get("/audit").status_code == 200
+    assert post(client, "/logout").status_code == 303
+    thief = staff_app.test_client()
+    thief.set_cookie(staff_app.config["SESSION_COOKIE_NAME"], kept)
+    response = thief.get("/audit")
+    assert response.status_code == 303 and response.headers["Location"].endswith("/login")
+
+
+@pytest.mark.parametrize("column, age", [("last_seen_at", 31 * 60), ("created_at", 10 * 3600 + 60)])
+def test_sessions_expire_when_idle_or_too_old(staff_app, people, database_url, column, age):
+    client = signed_in(staff_app, people["auditor"])
+    assert client.get("/audit/activity").status_code == 200
+    with database(database_url) as session:
+        session.execute(
+            update(StaffSession).values({column: datetime.now(UTC) - timedelta(seconds=age)})
+        )
+        session.commit()
+    response = client.get("/audit/activity")
+    assert response.status_code == 303 and response.headers["Location"].endswith("/login")
+
+
+def test_password_change_keeps_the_key_and_ends_every_session(staff_app, people, database_url):
+    person = people["pemeriksa2"]
+    other_browser = signed_in(staff_app, person)
+    client = signed_in(staff_app, person)
+    before = account_of(database_url, person.username)
+    new_password = "kata sandi baru yang panjang " + uuid.uuid4().hex[:6]
+    response = post(
+        client,
+        "/account",
+        "/account",
+        current=person.password,
+        password=new_password,
+        password_confirm=new_password,
+    )
+    assert response.status_code == 200 and "silakan masuk lagi" in response.get_data(as_text=True)
+    assert other_browser.get("/routing").status_code == 303
+    assert client.get("/routing").status_code == 303
+    after = account_of(database_url, person.username)
+    assert after.public_key == before.public_key  # same key: grants survive
+    assert after.sealed_private_key != before.sealed_private_key
+    assert sign_in(staff_app.test_client(), person).status_code == 400  # old password
+    person.password = new_password
+    assert sign_in(staff_app.test_client(), person).status_code == 303
+
+
+# --- enrollment and the two-person rule -----------------------------------------------------
+
+
+def _create(admin_client, username: str, *roles: str) -> str:
+    response = admin_client.post(
+        "/admin/accounts",
+        data={
+            "csrf_token": csrf(admin_client, "/admin"),
+            "username": username,
+            "roles": list(roles),
+        },
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)[:800]
+    return re.search(r'id="link">http://[^/]+([^<]+)<', response.get_data(as_text=True)).group(1)
+
+
+def _activate(app, path: str, password: str) -> tuple[str, str]:
+    import pyotp
+
+    client = app.test_client()
+    page = client.get(path)
+    assert page.status_code == 200
+    body = page.get_data(as_text=True)
+    assert "<svg" in body  # the QR code, drawn server-side
+    secret = re.search(r'name="totp_secret" type="hidden" value="([A-Z2-7]{32})"', body).group(1)
+    response = client.post(
+        path,
+        data={
+            "csrf_token": csrf(client, path),
+            "totp_secret": secret,
+            "password": password,
+            "password_confirm": password,
+            "totp": pyotp.TOTP(secret).now(),
+        },
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)[:800]
+    return secret, response.get_data(as_text=True)
+
+
+def test_a_new_investigator_works_only_after_a_second_admin_approves(
+    staff_app, people, database_url
+):
+    admin = signed_in(staff_app, people["admin"])
+    username = "baru-" + uuid.uuid4().hex[:6]
+    link = _create(admin, username, "investigator")
+    password = "sandi panjang untuk " + username
+    secret, page = _activate(staff_app, link, password)
+    fingerprint = re.search(r'id="fingerprint">([^<]+)<', page).group(1)
+    assert "admin kedua" in page
+    # The link worked once.
+    assert staff_app.test_client().get(link).status_code == 404
+    newcomer = Person(username, password, secret, 0, database_url)
+    assert sign_in(staff_app.test_client(), newcomer).status_code == 400  # pending
+    account = account_of(database_url, username)
+    assert account.state == AccountState.PENDING
+    with database(database_url) as session:
+        proposal = session.scalar(select(Proposal).where(Proposal.account_id == account.id))
+    assert proposal.state == "pending"
+    assert proposal.fingerprint == fingerprint.replace(" ", "").lower()
+    # The inviting admin cannot approve; the proposals page shows the fingerprint.
+    listing = admin.get("/admin/proposals").get_data(as_text=True)
+    assert fingerprint in listing
+    refused = post(admin, f"/admin/proposals/{proposal.id}/approve", "/admin/proposals")
+    assert refused.status_code == 409
+    assert account_of(database_url, username).state == AccountState.PENDING
+    second = signed_in(staff_app, people["admin2"])
+    assert (
+        post(second, f"/admin/proposals/{proposal.id}/approve", "/admin/proposals").status_code
+        == 303
+    )
+    assert account_of(database_url, username).state == AccountState.ACTIVE
+    assert sign_in(staff_app.test_client(), newcomer).status_code == 303
+    actions = [e.action for e in entries(database_url) if username in (e.detail or "")]
+    assert actions[:2] == ["account.create", "key.register"]
+    assert "proposal.create" in actions and "proposal.approve" in actions
+    assert actions[-1] == "account.activate"
+
+
+def test_an_auditor_account_needs_no_second_admin(staff_app, people, database_url):
+    admin = signed_in(staff_app, people["admin"])
+    username = "audit-" + uuid.uuid4().hex[:6]
+    link = _create(admin, username, "auditor")
+    _secret, page = _activate(staff_app, link, "sandi panjang untuk " + username)
+    assert "Anda sekarang dapat masuk" in page
+    assert account_of(database_url, username).state == AccountState.ACTIVE
+
+
+def test_a_role_grant_and_a_routing_change_are_inert_until_approved(
+    staff_app, people, database_url
+):
+    admin, second = signed_in(staff_app, people["admin"]), signed_in(staff_app, people["admin2"])
+    auditor = account_of(database_url, "auditor")
+    response = post(
+        admin,
+        f"/admin/accounts/{auditor.id}/roles",
+        f"/admin/accounts/{auditor.id}",
+        role="custodian",
+    )
+    assert response.status_code == 303 and "proposed" in response.headers["Location"]
+    assert Role.CUSTODIAN not in account_of(database_url, "auditor").role_set
+    # Routing: remove pemeriksa1 from kkn, proposed; still routed until approved.
+    investigator = account_of(database_url, "pemeriksa1")
+    with database(database_url) as session:
+        kkn = session.scalar(select(Category).where(Category.slug == "kkn"))
+        assert session.get(CategoryRoute, (kkn.id, investigator.id)) is not None
+    response = post(
+        admin,
+        "/admin/categories/kkn/routes",
+        "/admin/categories",
+        change="remove",
+        account=str(investigator.id),
+    )
+    assert response.status_code == 303
+    with database(database_url) as session:
+        assert session.get(CategoryRoute, (kkn.id, investigator.id)) is not None
+        waiting = list(session.scalars(select(Proposal).where(Proposal.state == "pending")))
+    mine = [p for p in waiting if p.proposed_by == str(account_of(database_url, "admin").id)]
+    assert {p.kind for p in mine} >= {"role_grant", "route_remove"}
+    for proposal in mine:
+        assert (
+            post(admin, f"/admin/proposals/{proposal.id}/approve", "/admin/proposals").status_code
+            == 409
+        )
+        assert (
+            post(second, f"/admin/proposals/{proposal.id}/approve", "/admin/proposals").status_code
+            == 303
+        )
+    assert Role.CUSTODIAN in account_of(database_url, "auditor").role_set
+    with database(database_url) as session:
+        assert session.get(CategoryRoute, (kkn.id, investigator.id)) is None
+    removal = entries(database_url, "route.remove")[-1]
+    assert json.loads(removal.detail)["fingerprint"]  # audited with the key fingerprint
+    # Put things back for the other tests (again two admins).
+    post(
+        admin,
+        "/admin/categories/kkn/routes",
+        "/admin/categories",
+        change="add",
+        account=str(investigator.id),
+    )
+    with database(database_url) as session:
+        back = session.scalar(
+            select(Proposal).where(Proposal.state == "pending", Proposal.kind == "route_add")
+        )
+    assert (
+        post(second, f"/admin/proposals/{back.id}/approve", "/admin/proposals").status_code == 303
+    )
+    post(
+        admin,
+        f"/admin/accounts/{auditor.id}/roles/revoke",
+        f"/admin/accounts/{auditor.id}",
+        role="custodian",
+    )
+
+
+def test_deactivation_is_immediate_and_ends_sessions(staff_app, people, database_url):
+    admin = signed_in(staff_app, people["admin"])
+    username = "pergi-" + uuid.uuid4().hex[:6]
+    link = _create(admin, username, "auditor")
+    secret, _page = _activate(staff_app, link, "sandi panjang untuk " + username)
+    leaving = Person(username, "sandi panjang untuk " + username, secret, 0, database_url)
+    client = signed_in(staff_app, leaving)
+    assert client.get("/audit").status_code == 200
+    account = account_of(database_url, username)
+    assert (
+        post(
+            admin, f"/admin/accounts/{account.id}/deactivate", f"/admin/accounts/{account.id}"
+        ).status_code
+        == 303
+    )
+    assert client.get("/audit").status_code == 303
+    assert sign_in(staff_app.test_client(), leaving).status_code == 400
+    with database(database_url) as session:
+        assert (
+            session.scalar(select(StaffSession).where(StaffSession.account_id == account.id))
+            is None
+        )
+
+
+def test_an_admin_reset_drops_the_key_and_its_grants_and_says_so(
+    staff_app, reporter_app, people, database_url
+):
+    submit(reporter_app.test_client(), category="kkn")  # wrapped to pemeriksa1 and 2
+    admin = signed_in(staff_app, people["admin"])
+    target = account_of(database_url, "pemeriksa1")
+    page = admin.get(f"/admin/accounts/{target.id}").get_data(as_text=True)
+    assert "kehilangan akses ke setiap laporan" in page
+    with database(database_url) as session:
+        held = session.scalars(select(ReportKey).where(ReportKey.recipient_id == target.id)).all()
+    assert held
+    response = post(
+        admin, f"/admin/accounts/{target.id}/reset-password", f"/admin/accounts/{target.id}"
+    )
+    assert response.status_code == 200
+    link = re.search(r'id="link">http://[^/]+([^<]+)<', response.get_data(as_text=True)).group(1)
+    after = account_of(database_url, "pemeriksa1")
+    assert after.public_key is None and after.state == AccountState.INVITED
+    with database(database_url) as session:
+        assert not session.scalars(
+            select(ReportKey).where(ReportKey.recipient_id == target.id)
+        ).all()
+    detail = json.loads(entries(database_url, "password.reset")[-1].detail)
+    assert detail["grants_dropped"] == len(held) and detail["old_fingerprint"]
+    # The person re-activates with a new key; a second admin approves again.
+    people["pemeriksa1"].password = "sandi baru pemeriksa satu"
+    secret, _ = _activate(staff_app, link, people["pemeriksa1"].password)
+    people["pemeriksa1"].totp_secret = secret
+    people["pemeriksa1"].step = 0
+    assert account_of(database_url, "pemeriksa1").public_key not in (None, target.public_key)
+    with database(database_url) as session:
+        proposal = session.scalar(
+            select(Proposal).where(Proposal.account_id == target.id, Proposal.state == "pending")
+        )
+    second = signed_in(staff_app, people["admin2"])
+    assert (
+        post(second, f"/admin/proposals/{proposal.id}/approve", "/admin/proposals").status_code
+        == 303
+    )
+
+
+def test_a_totp_reset_keeps_password_and_key(staff_app, people, database_url):
+    import pyotp
+
+    admin = signed_in(staff_app, people["admin"])
+    person = people["inspektur"]
+    target = account_of(database_url, person.username)
+    response = post(
+        admin, f"/admin/accounts/{target.id}/reset-totp", f"/admin/accounts/{target.id}"
+    )
+    link = re.search(r'id="link">http://[^/]+([^<]+)<', response.get_data(as_text=True)).group(1)
+    assert sign_in(staff_app.test_client(), person).status_code == 400  # old app is gone
+    client = staff_app.test_client()
+    body = client.get(link).get_data(as_text=True)
+    secret = re.search(r'name="totp_secret" type="hidden" value="([A-Z2-7]{32})"', body).group(1)
+    data = {
+        "csrf_token": csrf(client, link),
+        "totp_secret": secret,
+        "totp": pyotp.TOTP(secret).now(),
+    }
+    assert client.post(link, data={**data, "password": "wrong wrong wrong"}).status_code == 400
+    assert client.post(link, data={**data, "password": person.password}).status_code == 200
+    person.totp_secret, person.step = secret, 0
+    assert account_of(database_url, person.username).public_key == target.public_key
+    assert sign_in(staff_app.test_client(), person).status_code == 303
+
+
+def test_totp_seeds_and_link_tokens_are_not_stored_in_the_clear(staff_app, people, database_url):
+    stored = b"\0".join(every_database_value(database_url))
+    for person in people.values():
+        assert person.totp_secret.encode() not in stored
+    admin = signed_in(staff_app, people["admin"])
+    link = _create(admin, "rahasia-" + uuid.uuid4().hex[:6], "auditor")
+    token = link.rsplit("/", 1)[1]
+    assert token.encode() not in b"\0".join(every_database_value(database_url))
+
+
+def test_an_expired_link_does_not_open(staff_app, people, database_url):
+    admin = signed_in(staff_app, people["admin"])
+    username = "lama-" + uuid.uuid4().hex[:6]
+    link = _create(admin, username, "auditor")
+    with database(database_url) as session:
+        session.execute(
+            update(StaffAccount)
+            .where(StaffAccount.username == username)
+            .values(enrollment_expires_at=datetime.now(UTC) - timedelta(seconds=1))
+        )
+        session.commit()
+    assert staff_app.test_client().get(link).status_code == 404
+
+
+def test_routing_shows_recipients_with_fingerprints_to_investigators_and_auditors(
+    staff_app, people, database_url
+):
+    fingerprint = account_of(database_url, "pemeriksa2").public_key
+    from sipadu.crypto import PublicKey
+    from sipadu.crypto import fingerprint as fp
+
+    shown = fp(PublicKey.from_bytes(fingerprint))
+    for user in ("pemeriksa2", "auditor"):
+        page = signed_in(staff_app, people[user]).get("/routing").get_data(as_text=True)
+        assert "pemeriksa2" in page and shown in page
+
+
+# --- the auditor --------------------------------------------------------------------------
+
+
+def test_the_auditor_filters_pages_verifies_and_exports(staff_app, people, database_url):
+    auditor = signed_in(staff_app, people["auditor"])
+    page = auditor.get("/audit?action=login.success")
+    assert page.status_code == 200
+    rows = re.findall(r"<td>login\.success</td>", page.get_data(as_text=True))
+    assert rows and "<td>login.failure</td>" not in page.get_data(as_text=True)
+    by_actor = auditor.get("/audit?actor=admin2").get_data(as_text=True)
+    assert "admin2" in by_actor and "<td>pemeriksa2</td>" not in by_actor
+    today = datetime.now(UTC).date()
+    assert "Tidak ada entri yang cocok" in auditor.get(f"/audit?since={today + timedelta(days=1)}").get_data(
+        as_text=True
+    )
+    assert auditor.get("/audit?report=not-a-uuid").status_code == 400
+    # Pages: 50 per page, then older ones.
+    first = auditor.get("/audit").get_data(as_text=True)
+    older = re.search(r'href="([^"]+before=\d+[^"]*)" rel="next"', first).group(1)
+    assert auditor.get(older.replace("&amp;", "&")).status_code == 200
+
+    # A checkpoint made now and kept by the auditor verifies; the export streams.
+    made = post(auditor, "/audit/checkpoints", "/audit/checkpoints")
+    assert made.status_code == 200
+    kept = made.get_data()
+    response = auditor.post(
+        "/audit/verify",
+        data={
+            "csrf_token": csrf(auditor, "/audit/verify"),
+            "checkpoints": [(io.BytesIO(kept), "kept.json")],
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 200 and "Utuh:" in response.get_data(as_text=True)
+    export = auditor.get("/audit/export.jsonl")
+    lines = export.get_data(as_text=True).splitlines()
+    header = json.loads(lines[0])
+    assert header["public_key"] == json.loads(kept)["public_key"]
+    assert json.loads(lines[-1])["action"] == "audit.export"  # recorded before it streamed
+    assert auditor.get("/audit/export.csv").status_code == 200
+    assert auditor.get("/audit/public-key").get_data(as_text=True).strip() == header["public_key"]
+    assert auditor.get("/audit/activity").status_code == 200
+
+    # Rewrite history: the kept checkpoint catches it even though the server's own
+    # checkpoints are rewritten along (here: simply deleted).
+    with database(database_url) as session:
+        seq = json.loads(kept)["seq"]
+        session.execute(text("DELETE FROM audit_checkpoint"))
+        session.execute(
+            update(AuditEvent).where(AuditEvent.seq == seq - 3).values(detail='{"forged":true}')
+        )
+        session.commit()
+    response = auditor.post(
+        "/audit/verify",
+        data={
+            "csrf_token": csrf(auditor, "/audit/verify"),
+            "checkpoints": [(io.BytesIO(kept), "kept.json")],
+        },
+        content_type="multipart/form-data",
+    )
+    body = response.get_data(as_text=True)
+    assert "TIDAK utuh" in body and f"adalah {seq - 3}." in body
+
+
+def test_a_checkpoint_file_that_is_not_one_is_refused_clearly(staff_app, people):
+    auditor = signed_in(staff_app, people["auditor"])
+    response = auditor.post(
+        "/audit/verify",
+        data={
+            "csrf_token": csrf(auditor, "/audit/verify"),
+            "checkpoints": [(io.BytesIO(b"{}"), "x.json")],
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 400 and "bukan berkas checkpoint SIPADU" in response.get_data(
+        as_text=True
+    )
+
+
+# --- a scripted day ------------------------------------------------------------------------
+
+
+def test_the_audit_chain_verifies_after_a_day_of_staff_activity(env, people, tmp_path):
+    """A fresh instance: sign-ins, a failed one, an invitation, activation, approval, a
+    routing change, auditor views and exports, sign-outs. Every step is in the chain,
+    and the chain verifies (web and CLI)."""
+    from click.testing import CliRunner
+
+    from sipadu import create_app
+    from sipadu.cli import main as cli
+    from sipadu.config import load_config
+    from tests.conftest import config_env
+
+    day_env = config_env(
+        tmp_path / "instance", f"sqlite:///{tmp_path / 'day.db'}", env.get("SIPADU_REDIS_URL")
+    )
+    crew = init_demo(day_env)
+    app = create_app("staff", load_config(day_env))
+    app.config["TESTING"] = True
+    try:
+        admin, second = signed_in(app, crew["admin"]), signed_in(app, crew["admin2"])
+        assert (
+            sign_in(app.test_client(), crew["auditor"], password="not it at all").status_code == 400
+        )
+        link = _create(admin, "harian", "investigator")
+        _activate(app, link, "sandi panjang harian")
+        with database(day_env["SIPADU_DATABASE_URL"]) as session:
+            for proposal in session.scalars(select(Proposal).where(Proposal.state == "pending")):
+                assert (
+                    post(
+                        second, f"/admin/proposals/{proposal.id}/approve", "/admin/proposals"
+                    ).status_code
+                    == 303
+                )
+            harian = session.scalar(select(StaffAccount).where(StaffAccount.username == "harian"))
+        post(
+            admin,
+            "/admin/categories/kkn/routes",
+            "/admin/categories",
+            change="add",
+            account=str(harian.id),
+        )
+        with database(day_env["SIPADU_DATABASE_URL"]) as session:
+            proposal = session.scalar(select(Proposal).where(Proposal.state == "pending"))
+        assert (
+            post(second, f"/admin/proposals/{proposal.id}/approve", "/admin/proposals").status_code
+            == 303
+        )
+        auditor = signed_in(app, crew["auditor"])
+        auditor.get("/audit")
+        auditor.get("/audit/export.csv").get_data()
+        for client in (admin, second, auditor):
+            assert post(client, "/logout").status_code == 303
+        actions = [e.action for e in entries(day_env["SIPADU_DATABASE_URL"])]
+        for expected in (
+            "login.success",
+            "login.failure",
+            "account.create",
+            "key.register",
+            "proposal.create",
+            "proposal.approve",
+            "account.activate",
+            "route.add",
+            "audit.view",
+            "audit.export",
+            "logout",
+        ):
+            assert expected in actions, expected
+        with database(day_env["SIPADU_DATABASE_URL"]) as session:
+            assert audit.verify_chain(session.connection()).ok
+        result = CliRunner().invoke(cli, ["audit", "verify"], env=day_env, catch_exceptions=False)
+        assert result.exit_code == 0 and result.stdout.startswith("OK")
+    finally:
+        dispose(app)
