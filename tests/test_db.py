@@ -3,6 +3,7 @@ bound values out of errors; SQLite runs in WAL mode with foreign keys enforced."
 
 import traceback
 import uuid
+from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
@@ -151,3 +152,43 @@ def test_sqlite_transactions_really_roll_back(tmp_path):
             assert conn.exec_driver_sql("SELECT count(*) FROM category").scalar() == 0
     finally:
         engine.dispose()
+
+
+def test_the_staff_portal_migration_keeps_accounts_and_drops_clear_totp_seeds(
+    empty_database_url,
+):
+    """0006: active accounts stay active, deactivated ones stay out, accounts without a
+    key are invited; TOTP seeds stored in the clear before are gone (re-enroll)."""
+    upgrade(empty_database_url, "0005_attachments")
+    engine = make_engine(empty_database_url)
+    try:
+        with engine.begin() as conn:
+            for name, active, key in (
+                ("aktif", True, b"k"),
+                ("mati", False, b"k"),
+                ("baru", True, None),
+            ):
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO staff_account (id, username, display_name, active, "
+                        "public_key, totp_secret, created_at) VALUES "
+                        "(:id, :name, :name, :active, :key, 'JBSWY3DPEHPK3PXP', :now)"
+                    ),
+                    {
+                        "id": uuid.uuid4().hex
+                        if empty_database_url.startswith("sqlite")
+                        else uuid.uuid4(),
+                        "name": name,
+                        "active": active,
+                        "key": key,
+                        "now": datetime.now(UTC),
+                    },
+                )
+        upgrade(empty_database_url)
+        with engine.connect() as conn:
+            states = dict(conn.execute(sa.text("SELECT username, state FROM staff_account")).all())
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("staff_account")}
+    finally:
+        engine.dispose()
+    assert states == {"aktif": "active", "mati": "deactivated", "baru": "invited"}
+    assert "totp_secret" not in columns and "active" not in columns

@@ -614,9 +614,9 @@ def test_the_auditor_filters_pages_verifies_and_exports(staff_app, people, datab
     by_actor = auditor.get("/audit?actor=admin2").get_data(as_text=True)
     assert "admin2" in by_actor and "<td>pemeriksa2</td>" not in by_actor
     today = datetime.now(UTC).date()
-    assert "Tidak ada entri yang cocok" in auditor.get(f"/audit?since={today + timedelta(days=1)}").get_data(
-        as_text=True
-    )
+    assert "Tidak ada entri yang cocok" in auditor.get(
+        f"/audit?since={today + timedelta(days=1)}"
+    ).get_data(as_text=True)
     assert auditor.get("/audit?report=not-a-uuid").status_code == 400
     # Pages: 50 per page, then older ones.
     first = auditor.get("/audit").get_data(as_text=True)
@@ -756,3 +756,21 @@ def test_the_audit_chain_verifies_after_a_day_of_staff_activity(env, people, tmp
         assert result.exit_code == 0 and result.stdout.startswith("OK")
     finally:
         dispose(app)
+
+
+def test_no_staff_page_of_this_issue_shows_report_contents(
+    staff_app, reporter_app, people, database_url
+):
+    """Admins, auditors and custodians hold no grant; none of their pages, exports or
+    checkpoints carries a report's words (they could not decrypt them anyway)."""
+    canary = f"CANARY-{uuid.uuid4().hex}"
+    submit(reporter_app.test_client(), title=canary, what=canary, identity=canary)
+    pages = []
+    for user in ("admin", "auditor", "inspektur", "pemeriksa2"):
+        client = signed_in(staff_app, people[user])
+        for rule in staff_app.url_map.iter_rules():
+            if "GET" in rule.methods and not rule.arguments and rule.endpoint != "static":
+                pages.append(client.get(rule.rule).get_data())
+        pages += [client.get(f"/audit/export.{fmt}").get_data() for fmt in ("jsonl", "csv")]
+    assert len(pages) > 20 and any(b'"format": "sipadu-audit-export-v1"' in p for p in pages)
+    assert not any(canary.encode() in page for page in pages)
