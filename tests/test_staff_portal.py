@@ -496,6 +496,11 @@ def test_deactivation_is_immediate_and_ends_sessions(staff_app, people, database
             session.scalar(select(StaffSession).where(StaffSession.account_id == account.id))
             is None
         )
+    # An auditor comes back at once (no sensitive role); an investigator would need two.
+    page = f"/admin/accounts/{account.id}"
+    response = post(admin, f"{page}/reactivate", page)
+    assert response.status_code == 303 and "reactivated" in response.headers["Location"]
+    assert sign_in(staff_app.test_client(), leaving).status_code == 303
 
 
 def test_an_admin_reset_drops_the_key_and_its_grants_and_says_so(
@@ -602,7 +607,19 @@ def test_routing_shows_recipients_with_fingerprints_to_investigators_and_auditor
         assert "pemeriksa2" in page and shown in page
 
 
-# --- the auditor --------------------------------------------------------------------------
+# --- the auditor ---------------------------------------------------------------------
+
+
+def verify_with(auditor, kept: bytes):
+    """Upload one kept checkpoint file to the web verification."""
+    return auditor.post(
+        "/audit/verify",
+        data={
+            "csrf_token": csrf(auditor, "/audit/verify"),
+            "checkpoints": [(io.BytesIO(kept), "kept.json")],
+        },
+        content_type="multipart/form-data",
+    )
 
 
 def test_the_auditor_filters_pages_verifies_and_exports(staff_app, people, database_url):
@@ -627,14 +644,7 @@ def test_the_auditor_filters_pages_verifies_and_exports(staff_app, people, datab
     made = post(auditor, "/audit/checkpoints", "/audit/checkpoints")
     assert made.status_code == 200
     kept = made.get_data()
-    response = auditor.post(
-        "/audit/verify",
-        data={
-            "csrf_token": csrf(auditor, "/audit/verify"),
-            "checkpoints": [(io.BytesIO(kept), "kept.json")],
-        },
-        content_type="multipart/form-data",
-    )
+    response = verify_with(auditor, kept)
     assert response.status_code == 200 and "Utuh:" in response.get_data(as_text=True)
     export = auditor.get("/audit/export.jsonl")
     lines = export.get_data(as_text=True).splitlines()
@@ -654,28 +664,14 @@ def test_the_auditor_filters_pages_verifies_and_exports(staff_app, people, datab
             update(AuditEvent).where(AuditEvent.seq == seq - 3).values(detail='{"forged":true}')
         )
         session.commit()
-    response = auditor.post(
-        "/audit/verify",
-        data={
-            "csrf_token": csrf(auditor, "/audit/verify"),
-            "checkpoints": [(io.BytesIO(kept), "kept.json")],
-        },
-        content_type="multipart/form-data",
-    )
+    response = verify_with(auditor, kept)
     body = response.get_data(as_text=True)
     assert "TIDAK utuh" in body and f"adalah {seq - 3}." in body
 
 
 def test_a_checkpoint_file_that_is_not_one_is_refused_clearly(staff_app, people):
     auditor = signed_in(staff_app, people["auditor"])
-    response = auditor.post(
-        "/audit/verify",
-        data={
-            "csrf_token": csrf(auditor, "/audit/verify"),
-            "checkpoints": [(io.BytesIO(b"{}"), "x.json")],
-        },
-        content_type="multipart/form-data",
-    )
+    response = verify_with(auditor, b"{}")
     assert response.status_code == 400 and "bukan berkas checkpoint SIPADU" in response.get_data(
         as_text=True
     )
@@ -774,3 +770,62 @@ def test_no_staff_page_of_this_issue_shows_report_contents(
         pages += [client.get(f"/audit/export.{fmt}").get_data() for fmt in ("jsonl", "csv")]
     assert len(pages) > 20 and any(b'"format": "sipadu-audit-export-v1"' in p for p in pages)
     assert not any(canary.encode() in page for page in pages)
+
+
+def test_a_category_that_stops_accepting_reports_refuses_them_clearly(
+    staff_app, reporter_app, people, database_url
+):
+    admin = signed_in(staff_app, people["admin"])
+    assert post(admin, "/admin/categories/kkn/active", "/admin/categories").status_code == 303
+    try:
+        client = reporter_app.test_client()
+        title = "Judul yang tetap " + uuid.uuid4().hex[:6]
+        response = client.post(
+            "/report",
+            data={
+                "csrf_token": csrf(client, "/report"),
+                "category": "kkn",
+                "title": title,
+                "what": "Kejadian",
+                "passphrase": "",
+                "passphrase_confirm": "",
+            },
+        )
+        body = response.get_data(as_text=True)
+        assert response.status_code == 400 and title in body  # typed text kept
+        assert 'id="report-code"' not in body
+        detail = json.loads(entries(database_url, "category.update")[-1].detail)
+        assert detail == {"category": "kkn", "accepting_reports": False}
+    finally:
+        assert post(admin, "/admin/categories/kkn/active", "/admin/categories").status_code == 303
+    submit(reporter_app.test_client(), category="kkn")
+
+
+def test_a_rejected_proposal_changes_nothing_and_a_changed_key_blocks_approval(
+    staff_app, people, database_url
+):
+    admin, second = signed_in(staff_app, people["admin"]), signed_in(staff_app, people["admin2"])
+    target = account_of(database_url, "pemeriksa2")
+    page = f"/admin/accounts/{target.id}"
+    assert post(admin, f"{page}/roles", page, role="custodian").status_code == 303
+    with database(database_url) as session:
+        first = session.scalar(
+            select(Proposal).where(Proposal.state == "pending", Proposal.account_id == target.id)
+        )
+    assert (
+        post(second, f"/admin/proposals/{first.id}/reject", "/admin/proposals").status_code == 303
+    )
+    assert Role.CUSTODIAN not in account_of(database_url, "pemeriksa2").role_set
+    assert (
+        post(second, f"/admin/proposals/{first.id}/approve", "/admin/proposals").status_code == 409
+    )
+    # Proposed again; then the key changes (a reset) before anyone approves.
+    assert post(admin, f"{page}/roles", page, role="custodian").status_code == 303
+    with database(database_url) as session:
+        again = session.scalar(
+            select(Proposal).where(Proposal.state == "pending", Proposal.account_id == target.id)
+        )
+    assert post(second, f"{page}/reset-password", page).status_code == 200
+    refused = post(second, f"/admin/proposals/{again.id}/approve", "/admin/proposals")
+    assert refused.status_code == 409 and "key changed" in refused.get_data(as_text=True)
+    assert Role.CUSTODIAN not in account_of(database_url, "pemeriksa2").role_set

@@ -40,6 +40,28 @@ def open_files(pid: int) -> list[str]:
     return targets
 
 
+def start_post(port: int, cookie: str, boundary: str, length: int) -> socket.socket:
+    """Open a raw connection and send the headers of a multipart POST /report; the body
+    follows at the caller's pace."""
+    raw = socket.create_connection(("127.0.0.1", port), timeout=60)
+    raw.sendall(
+        (
+            f"POST /report HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\n"
+            f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
+            f"Content-Length: {length}\r\nConnection: close\r\n\r\n"
+        ).encode()
+    )
+    return raw
+
+
+def read_reply(raw: socket.socket) -> bytes:
+    reply = b""
+    while chunk := raw.recv(65536):
+        reply += chunk
+    raw.close()
+    return reply
+
+
 @pytest.fixture
 def server(empty_database_url, tmp_path, redis_url):
     tmpdir = tmp_path / "tmpdir"
@@ -80,14 +102,7 @@ def test_a_slowed_upload_creates_and_opens_no_temporary_file(server):
     tail = f"\r\n--{boundary}--\r\n".encode()
     body = head.encode() + content + tail
 
-    raw = socket.create_connection(("127.0.0.1", port), timeout=60)
-    raw.sendall(
-        (
-            f"POST /report HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\n"
-            f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-        ).encode()
-    )
+    raw = start_post(port, cookie, boundary, len(body))
     workers = children(process.pid)
     assert workers, "no gunicorn worker found"
     seen: set[str] = set()
@@ -99,10 +114,7 @@ def test_a_slowed_upload_creates_and_opens_no_temporary_file(server):
             for worker in workers:
                 seen.update(open_files(worker))
             assert list(tmpdir.iterdir()) == []
-    reply = b""
-    while chunk := raw.recv(65536):
-        reply += chunk
-    raw.close()
+    reply = read_reply(raw)
     assert b" 200 " in reply.split(b"\r\n", 1)[0] and b'id="report-code"' in reply
     assert list(tmpdir.iterdir()) == []
     database_file = (
@@ -148,23 +160,13 @@ def test_an_upload_outlasting_the_worker_heartbeat_completes(short_heartbeat):
     )
     body = head.encode() + os.urandom(700_000) + f"\r\n--{boundary}--\r\n".encode()
     workers_before = children(process.pid)
-    raw = socket.create_connection(("127.0.0.1", port), timeout=60)
-    raw.sendall(
-        (
-            f"POST /report HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nCookie: {cookie}\r\n"
-            f"Content-Type: multipart/form-data; boundary={boundary}\r\n"
-            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
-        ).encode()
-    )
+    raw = start_post(port, cookie, boundary, len(body))
     started = time.monotonic()
     step = 20_000
     for start in range(0, len(body), step):  # 35 pieces over ~7 s: 3.5 heartbeat timeouts
         raw.sendall(body[start : start + step])
         time.sleep(0.2)
-    reply = b""
-    while chunk := raw.recv(65536):
-        reply += chunk
-    raw.close()
+    reply = read_reply(raw)
     assert time.monotonic() - started > 6
     assert b" 200 " in reply.split(b"\r\n", 1)[0] and b'id="report-code"' in reply
     assert children(process.pid) == workers_before  # the same worker, never restarted

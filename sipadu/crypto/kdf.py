@@ -129,6 +129,13 @@ class SecretRecord:
         _, time_cost, memory_kib, parallelism, salt, verifier = _RECORD.unpack(data)
         return cls(Argon2Params(time_cost, memory_kib, parallelism), salt, verifier)
 
+    @classmethod
+    def decoy(cls, params: Argon2Params) -> "SecretRecord":
+        """A record no secret matches (random salt and verifier) that costs a real
+        derivation to check: used when no account or mailbox matched, so that a miss does
+        the same work as a wrong secret."""
+        return cls(params, os.urandom(SALT_LEN), os.urandom(32))
+
     def needs_upgrade(self, current: Argon2Params) -> bool:
         """True if this record was made with weaker parameters than ``current``; re-hash
         it (and re-wrap what its KEK protects) at the next successful login."""

@@ -12,8 +12,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from sipadu import audit
-from sipadu.audit import Action, Actor
+from sipadu.audit import Actor
 from sipadu.investigator import bp, now, runtime
 from sipadu.investigator.forms import (
     ROLE_LABELS,
@@ -34,7 +33,7 @@ from sipadu.models import (
 from sipadu.services import ServiceError
 from sipadu.services import proposals as proposals_service
 from sipadu.services import staff as staff_service
-from sipadu.services.categories import category_by_slug, routing_table
+from sipadu.services.categories import category_by_slug, routing_table, toggle_accepting
 from sipadu.services.staff import SENSITIVE_ROLES, display_fingerprint
 from sipadu.web import db_session
 
@@ -142,18 +141,29 @@ def _done(account_id: uuid.UUID, message: str):
     return redirect(url_for("staff.admin_account", account_id=account_id, done=message), code=303)
 
 
-def _run(account_id: uuid.UUID, action) -> tuple[StaffAccount, object]:
-    """Run ``action(writing, account)`` in one write transaction with its audit entry;
-    a refused change shows its reason on the account page, nothing half-done."""
+def _change(action):
+    """Run ``action(writing)`` in one write transaction with its audit entries. A change
+    the service refuses is a 409 page with the reason, and nothing is half-done."""
     writing = db_session(write=True)
-    account = _account(writing, account_id)
     try:
-        result = action(writing, account)
+        result = action(writing)
     except ServiceError as exc:
         writing.rollback()
         abort(409, description=str(exc))
     writing.commit()
-    return account, result
+    return result
+
+
+def _run(account_id: uuid.UUID, action) -> tuple[StaffAccount, object]:
+    """:func:`_change` on one account: ``action(writing, account)``."""
+    holder: list[StaffAccount] = []
+
+    def on_account(writing):
+        holder.append(_account(writing, account_id))
+        return action(writing, holder[0])
+
+    result = _change(on_account)
+    return holder[0], result
 
 
 @bp.post("/admin/accounts/<uuid:account_id>/deactivate")
@@ -174,37 +184,23 @@ def admin_reactivate(account_id: uuid.UUID):
     return _done(account_id, "proposed" if proposal is not None else "reactivated")
 
 
-@bp.post("/admin/accounts/<uuid:account_id>/resend")
+# The one-time links an admin can issue: which service call, which kind of link.
+LINK_ACTIONS = {
+    "resend": (staff_service.resend_link, "activate"),
+    "reset-password": (staff_service.reset_password, "activate"),
+    "reset-totp": (staff_service.reset_totp, "totp"),
+}
+
+
+@bp.post('/admin/accounts/<uuid:account_id>/<any(resend, "reset-password", "reset-totp"):what>')
 @requires(Policy.ADMIN)
-def admin_resend(account_id: uuid.UUID):
+def admin_link(account_id: uuid.UUID, what: str):
+    """A new activation link, a password reset or a TOTP reset: each shows its one-time
+    link once, on the page that answers the button."""
     _checked_form()
-    account, token = _run(
-        account_id,
-        lambda s, a: staff_service.resend_link(s, a, _actor(), now(), runtime().link_ttl),
-    )
-    return _link_page(account, token, "activate")
-
-
-@bp.post("/admin/accounts/<uuid:account_id>/reset-password")
-@requires(Policy.ADMIN)
-def admin_reset_password(account_id: uuid.UUID):
-    _checked_form()
-    account, token = _run(
-        account_id,
-        lambda s, a: staff_service.reset_password(s, a, _actor(), now(), runtime().link_ttl),
-    )
-    return _link_page(account, token, "activate")
-
-
-@bp.post("/admin/accounts/<uuid:account_id>/reset-totp")
-@requires(Policy.ADMIN)
-def admin_reset_totp(account_id: uuid.UUID):
-    _checked_form()
-    account, token = _run(
-        account_id,
-        lambda s, a: staff_service.reset_totp(s, a, _actor(), now(), runtime().link_ttl),
-    )
-    return _link_page(account, token, "totp")
+    issue, kind = LINK_ACTIONS[what]
+    account, token = _run(account_id, lambda s, a: issue(s, a, _actor(), now(), runtime().link_ttl))
+    return _link_page(account, token, kind)
 
 
 @bp.post("/admin/accounts/<uuid:account_id>/roles")
@@ -263,14 +259,8 @@ def admin_proposals():
 @requires(Policy.ADMIN)
 def admin_decide(proposal_id: uuid.UUID, decision: str):
     _checked_form()
-    writing = db_session(write=True)
     decide = proposals_service.approve if decision == "approve" else proposals_service.reject
-    try:
-        decide(writing, proposal_id, _actor(), now())
-    except ServiceError as exc:
-        writing.rollback()
-        abort(409, description=str(exc))
-    writing.commit()
+    _change(lambda writing: decide(writing, proposal_id, _actor(), now()))
     return redirect(url_for("staff.admin_proposals"), code=303)
 
 
@@ -295,6 +285,13 @@ def admin_categories():
     )
 
 
+def _category(session, slug: str) -> Category:
+    try:
+        return category_by_slug(session, slug)
+    except ServiceError:
+        abort(404)
+
+
 @bp.post("/admin/categories/<slug>/routes")
 @requires(Policy.ADMIN)
 def admin_propose_route(slug: str):
@@ -304,41 +301,18 @@ def admin_propose_route(slug: str):
     except ValueError:
         abort(400)
     add = request.form.get("change", "add") == "add"
-    writing = db_session(write=True)
-    try:
-        category = category_by_slug(writing, slug)
-    except ServiceError:
-        abort(404)
-    account = _account(writing, account_id)
-    try:
-        proposals_service.propose_route(writing, category, account, add, _actor())
-    except ServiceError as exc:
-        writing.rollback()
-        abort(409, description=str(exc))
-    writing.commit()
+    _change(
+        lambda writing: proposals_service.propose_route(
+            writing, _category(writing, slug), _account(writing, account_id), add, _actor()
+        )
+    )
     return redirect(url_for("staff.admin_categories"), code=303)
 
 
 @bp.post("/admin/categories/<slug>/active")
 @requires(Policy.ADMIN)
 def admin_category_active(slug: str):
+    """Stop (or resume) accepting reports in a category: at once, audited."""
     _checked_form()
-    writing = db_session(write=True)
-    try:
-        category = category_by_slug(writing, slug)
-    except ServiceError:
-        abort(404)
-    category.active = not category.active
-    audit.append(
-        writing,
-        *_actor_pair(),
-        Action.CATEGORY_UPDATE,
-        detail={"category": category.slug, "accepting_reports": category.active},
-    )
-    writing.commit()
+    _change(lambda writing: toggle_accepting(writing, _category(writing, slug), _actor()))
     return redirect(url_for("staff.admin_categories"), code=303)
-
-
-def _actor_pair() -> tuple[str, str]:
-    actor = _actor()
-    return actor.id, actor.role

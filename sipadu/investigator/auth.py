@@ -111,25 +111,39 @@ def _enrollment_page(template: str, form, account, status: int = 200):
     ), status
 
 
+def _enroll(token: str, kind: EnrollmentKind, form, template: str, complete):
+    """Both one-time links: show the QR code, or check the form and run ``complete``
+    (which raises :class:`ServiceError` naming the field) in one write transaction."""
+    account = _link_account(token)
+    if account.enrollment_kind != kind:
+        abort(404)
+    if not form.validate_on_submit():
+        status = 400 if request.method == "POST" else 200
+        return None, _enrollment_page(template, form, account, status)
+    confirm = getattr(form, "password_confirm", None)
+    if confirm is not None and form.password.data != confirm.data:
+        confirm.errors = [_("The two passwords are not the same.")]
+        return None, _enrollment_page(template, form, account, 400)
+    db_session().rollback()
+    writing = db_session(write=True)
+    account = _link_account(token, write=True)
+    try:
+        complete(writing, account)
+    except ServiceError as exc:
+        writing.rollback()
+        _field_error(form, str(exc))
+        return None, _enrollment_page(template, form, account, 400)
+    writing.commit()
+    return account, None
+
+
 @bp.route("/activate/<token>", methods=["GET", "POST"])
 @requires(Policy.PUBLIC)
 def activate(token: str):
     """The one-time link an admin handed over: set a password, enroll TOTP, get a key."""
     form = ActivationForm()
-    account = _link_account(token)
-    if account.enrollment_kind != EnrollmentKind.ACTIVATE:
-        abort(404)
-    if not form.validate_on_submit():
-        return _enrollment_page(
-            "staff/activate.html", form, account, 400 if request.method == "POST" else 200
-        )
-    if form.password.data != form.password_confirm.data:
-        form.password_confirm.errors = [_("The two passwords are not the same.")]
-        return _enrollment_page("staff/activate.html", form, account, 400)
-    db_session().rollback()
-    writing = db_session(write=True)
-    account = _link_account(token, write=True)
-    try:
+
+    def complete(writing, account):
         complete_activation(
             writing,
             account,
@@ -139,11 +153,10 @@ def activate(token: str):
             argon2=runtime().argon2,
             now=now(),
         )
-    except ServiceError as exc:
-        writing.rollback()
-        _field_error(form, str(exc))
-        return _enrollment_page("staff/activate.html", form, account, 400)
-    writing.commit()
+
+    account, page = _enroll(token, EnrollmentKind.ACTIVATE, form, "staff/activate.html", complete)
+    if account is None:
+        return page
     return render_template(
         "staff/activated.html",
         fingerprint=display_fingerprint(account),
@@ -156,26 +169,14 @@ def activate(token: str):
 def enroll_totp(token: str):
     """After an admin reset the TOTP seed: prove the password, enroll a new app."""
     form = TotpEnrollmentForm()
-    account = _link_account(token)
-    if account.enrollment_kind != EnrollmentKind.TOTP:
-        abort(404)
-    if not form.validate_on_submit():
-        return _enrollment_page(
-            "staff/enroll.html", form, account, 400 if request.method == "POST" else 200
-        )
-    db_session().rollback()
-    writing = db_session(write=True)
-    account = _link_account(token, write=True)
-    try:
+
+    def complete(writing, account):
         complete_totp_enrollment(
             writing, account, form.password.data, form.totp_secret.data, form.totp.data, now=now()
         )
-    except ServiceError as exc:
-        writing.rollback()
-        _field_error(form, str(exc))
-        return _enrollment_page("staff/enroll.html", form, account, 400)
-    writing.commit()
-    return render_template("staff/enrolled.html")
+
+    account, page = _enroll(token, EnrollmentKind.TOTP, form, "staff/enroll.html", complete)
+    return page if account is None else render_template("staff/enrolled.html")
 
 
 def _field_error(form, message: str) -> None:

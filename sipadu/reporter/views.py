@@ -1,13 +1,14 @@
 """Reporter routes: the safety guidance and the report form."""
 
 from flask import render_template, request
+from flask_babel import gettext as _
 
 from sipadu.reporter import bp, runtime
 from sipadu.reporter.forms import CATEGORIES, ReportForm
 from sipadu.reporter.uploads import ImageRefused, image_refused_message, uploaded_files
 from sipadu.services.dates import today
 from sipadu.services.passphrases import format_code, normalize_passphrase
-from sipadu.services.reports import CASE_FIELDS, submit_report
+from sipadu.services.reports import CASE_FIELDS, CategoryClosed, submit_report
 from sipadu.services.reports import ReportForm as ReportData
 from sipadu.web import db_session
 
@@ -36,7 +37,16 @@ def report():
     )
     passphrase = normalize_passphrase(form.passphrase.data) if form.passphrase.data else None
     session = db_session(write=True)
-    receipt = submit_report(session, data, passphrase, runtime().submission, today(), files=files)
+    try:
+        receipt = submit_report(
+            session, data, passphrase, runtime().submission, today(), files=files
+        )
+    except CategoryClosed:
+        session.rollback()
+        form.category.errors = [
+            _("This kind of report is not accepted at the moment. Choose another kind.")
+        ]
+        return render_template("reporter/report.html", form=form, categories=CATEGORIES), 400
     session.commit()  # G6: the code is shown only once the report is stored
     return render_template(
         "reporter/submitted.html",

@@ -92,3 +92,16 @@ def routing_table(session: Session) -> list[tuple[Category, list[tuple[StaffAcco
             (category, [(a, display_fingerprint(a)) for a in recipients(session, category)])
         )
     return rows
+
+
+def toggle_accepting(session: Session, category: Category, actor: Actor) -> bool:
+    """Stop or resume accepting reports in ``category``; returns the new state."""
+    category.active = not category.active
+    audit.append(
+        session,
+        actor.id,
+        actor.role,
+        Action.CATEGORY_UPDATE,
+        detail={"category": category.slug, "accepting_reports": category.active},
+    )
+    return category.active

@@ -7,7 +7,6 @@ wrong passphrase therefore cost the same and return the same ``None``.
 """
 
 import hashlib
-import os
 import uuid
 from dataclasses import dataclass
 from functools import cache
@@ -53,8 +52,8 @@ class LoginAttempt:
 
 
 @cache
-def _dummy_record(params: Argon2Params) -> SecretRecord:
-    return SecretRecord(params, os.urandom(16), os.urandom(32))
+def _decoy(params: Argon2Params) -> SecretRecord:
+    return SecretRecord.decoy(params)
 
 
 def attempt_login(
@@ -67,7 +66,7 @@ def attempt_login(
     record = (
         SecretRecord.from_bytes(mailbox.secret_record)
         if mailbox is not None
-        else _dummy_record(settings.argon2)
+        else _decoy(settings.argon2)
     )
     # The same bytes as passphrases.mailbox_secret for a valid code; any typed string here.
     secret = code.encode("utf-8") + normalize_passphrase(passphrase).encode("utf-8")

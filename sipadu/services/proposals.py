@@ -95,6 +95,21 @@ def propose_activation(session: Session, account: StaffAccount, proposed_by: str
     return _create(session, ProposalKind.ACCOUNT_ACTIVATE, account, proposed_by, role)
 
 
+def _make_active(session: Session, account: StaffAccount, actor: Actor) -> None:
+    account.state = AccountState.ACTIVE.value
+    audit.append(
+        session,
+        actor.id,
+        actor.role,
+        Action.ACCOUNT_ACTIVATE,
+        detail={
+            "account": str(account.id),
+            "username": account.username,
+            "fingerprint": key_fingerprint(account),
+        },
+    )
+
+
 def propose_reactivation(session: Session, account: StaffAccount, actor: Actor) -> Proposal | None:
     """Bring back a deactivated account: at once without a sensitive role, else proposed.
     None means it took effect."""
@@ -104,14 +119,7 @@ def propose_reactivation(session: Session, account: StaffAccount, actor: Actor) 
         raise ServiceError(f"{account.username} has no key: reset the password instead")
     if needs_approval(account.role_set):
         return _create(session, ProposalKind.ACCOUNT_ACTIVATE, account, actor.id, actor.role)
-    account.state = AccountState.ACTIVE.value
-    audit.append(
-        session,
-        actor.id,
-        actor.role,
-        Action.ACCOUNT_ACTIVATE,
-        detail={"account": str(account.id), "username": account.username},
-    )
+    _make_active(session, account, actor)
     return None
 
 
@@ -147,52 +155,37 @@ def pending(session: Session) -> list[Proposal]:
     )
 
 
-def _decidable(session: Session, proposal_id: uuid.UUID, actor: Actor) -> Proposal:
+def _decide(
+    session: Session, proposal_id: uuid.UUID, actor: Actor, now: datetime, state: ProposalState
+) -> tuple[Proposal, StaffAccount, Category | None]:
+    """Record a second admin's decision on a pending proposal (never the proposer's)."""
     proposal = session.get(Proposal, proposal_id)
     if proposal is None or proposal.state != ProposalState.PENDING:
         raise ServiceError("this proposal is not waiting for a decision")
     if proposal.proposed_by == actor.id:
         raise ServiceError("a second admin must decide: you made this proposal")
-    return proposal
+    account = session.get(StaffAccount, proposal.account_id)
+    category = session.get(Category, proposal.category_id) if proposal.category_id else None
+    if state is ProposalState.APPROVED and key_fingerprint(account) != proposal.fingerprint:
+        raise ServiceError("the account's key changed since the proposal: propose again")
+    proposal.state = state.value
+    proposal.decided_by = actor.id
+    proposal.decided_at = now
+    action = Action.PROPOSAL_APPROVE if state is ProposalState.APPROVED else Action.PROPOSAL_REJECT
+    audit.append(session, actor.id, actor.role, action, detail=_detail(proposal, account, category))
+    return proposal, account, category
 
 
 def approve(session: Session, proposal_id: uuid.UUID, actor: Actor, now: datetime) -> Proposal:
     """Apply the change and record the approval, in the caller's transaction."""
-    proposal = _decidable(session, proposal_id, actor)
-    account = session.get(StaffAccount, proposal.account_id)
-    category = session.get(Category, proposal.category_id) if proposal.category_id else None
-    if account is None:  # pragma: no cover — the foreign key cascades
-        raise ServiceError("the account no longer exists")
-    if key_fingerprint(account) != proposal.fingerprint:
-        raise ServiceError("the account's key changed since the proposal: propose again")
-    proposal.state = ProposalState.APPROVED.value
-    proposal.decided_by = actor.id
-    proposal.decided_at = now
-    audit.append(
-        session,
-        actor.id,
-        actor.role,
-        Action.PROPOSAL_APPROVE,
-        detail=_detail(proposal, account, category),
-    )
+    proposal, account, category = _decide(session, proposal_id, actor, now, ProposalState.APPROVED)
     kind = ProposalKind(proposal.kind)
     if kind is ProposalKind.ROLE_GRANT:
         _add_role(session, account, Role(proposal.role), actor)
     elif kind is ProposalKind.ACCOUNT_ACTIVATE:
         if account.state not in (AccountState.PENDING, AccountState.DEACTIVATED):
             raise ServiceError(f"{account.username} is not waiting for activation")
-        account.state = AccountState.ACTIVE.value
-        audit.append(
-            session,
-            actor.id,
-            actor.role,
-            Action.ACCOUNT_ACTIVATE,
-            detail={
-                "account": str(account.id),
-                "username": account.username,
-                "fingerprint": proposal.fingerprint,
-            },
-        )
+        _make_active(session, account, actor)
     elif kind is ProposalKind.ROUTE_ADD:
         add_route(session, category, account, actor)
     else:
@@ -201,17 +194,4 @@ def approve(session: Session, proposal_id: uuid.UUID, actor: Actor, now: datetim
 
 
 def reject(session: Session, proposal_id: uuid.UUID, actor: Actor, now: datetime) -> Proposal:
-    proposal = _decidable(session, proposal_id, actor)
-    account = session.get(StaffAccount, proposal.account_id)
-    category = session.get(Category, proposal.category_id) if proposal.category_id else None
-    proposal.state = ProposalState.REJECTED.value
-    proposal.decided_by = actor.id
-    proposal.decided_at = now
-    audit.append(
-        session,
-        actor.id,
-        actor.role,
-        Action.PROPOSAL_REJECT,
-        detail=_detail(proposal, account, category),
-    )
-    return proposal
+    return _decide(session, proposal_id, actor, now, ProposalState.REJECTED)[0]

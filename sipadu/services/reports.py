@@ -63,6 +63,10 @@ STATUS_REASON_FIELD = "status_reason"
 MAILBOX_KEY_PURPOSE = "mailbox"
 
 
+class CategoryClosed(ServiceError):
+    """An admin stopped accepting reports in this category."""
+
+
 @dataclass(frozen=True)
 class ReportForm:
     category: str
@@ -190,7 +194,7 @@ def submit_report(
     # From here on: the database, briefly.
     category = category_by_slug(session, form.category)
     if not category.active:
-        raise ServiceError("category is not accepting reports")
+        raise CategoryClosed("category is not accepting reports")
     if session.scalar(select(Mailbox.id).where(Mailbox.lookup_id == lookup)) is not None:
         # 10**16 codes: astronomically rare. Refuse rather than reuse; the form is kept.
         raise ServiceError("report code collision; please send again")  # pragma: no cover

@@ -10,7 +10,6 @@ key, and a cookie alone, without the row, opens nothing either.
 """
 
 import hashlib
-import os
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -87,8 +86,8 @@ class SignedIn:
 
 
 @cache
-def _dummy_record(params: Argon2Params) -> SecretRecord:
-    return SecretRecord(params, os.urandom(16), os.urandom(32))
+def _decoy(params: Argon2Params) -> SecretRecord:
+    return SecretRecord.decoy(params)
 
 
 def check_credentials(
@@ -106,7 +105,7 @@ def check_credentials(
     record = (
         SecretRecord.from_bytes(account.password_record)
         if account is not None and account.password_record is not None
-        else _dummy_record(argon2)
+        else _decoy(argon2)
     )
     try:
         kek = verify_secret(password_bytes(password), record)
