@@ -60,6 +60,7 @@ class Action(StrEnum):
     ACCOUNT_DEACTIVATE = "account.deactivate"
     ROLE_GRANT = "role.grant"
     ROLE_REVOKE = "role.revoke"
+    PERMISSION_CHANGE = "permission.change"
     KEY_REGISTER = "key.register"
     PASSWORD_CHANGE = "password.change"  # noqa: S105 — an action name
     PASSWORD_RESET = "password.reset"  # noqa: S105 — an action name
@@ -75,6 +76,7 @@ class Action(StrEnum):
     REPORT_LIST = "report.list"
     REPORT_READ = "report.read"
     REPORT_EXPORT = "report.export"
+    REPORT_EXPORT_PLAINTEXT = "report.export_plaintext"  # confirmed, unencrypted
     ATTACHMENT_DOWNLOAD = "attachment.download"
     MESSAGE_SEND = "message.send"
     NOTE_ADD = "note.add"

@@ -25,7 +25,7 @@ from sqlalchemy import inspect
 from sipadu import __version__, audit, recovery, storage
 from sipadu.audit import OPERATOR, Action
 from sipadu.config import Config, ConfigError, from_environ
-from sipadu.crypto import Argon2Params, signing_public_key
+from sipadu.crypto import Argon2Params, CryptoError, signing_public_key
 from sipadu.db import make_engine, make_sessionmaker
 from sipadu.instance import ensure_instance, generate_missing, load_secret
 from sipadu.migrate import upgrade
@@ -33,7 +33,14 @@ from sipadu.models import CategorySlug, Role
 from sipadu.security import harden_process
 from sipadu.services import ServiceError
 from sipadu.services.categories import add_route, category_by_slug, remove_route, seed_categories
-from sipadu.services.staff import create_account, find_by_username, resend_link, reset_totp
+from sipadu.services.grants import recovery_grant
+from sipadu.services.staff import (
+    create_account,
+    find_by_username,
+    resend_link,
+    reset_totp,
+    set_may_grant,
+)
 from sipadu.services.staff_auth import Timeouts, purge_expired
 
 DEMO_ACCOUNTS = [
@@ -135,6 +142,8 @@ def _create_demo_accounts(session, config: Config) -> list[str]:
         )
         if role is Role.INVESTIGATOR:
             investigators.append(new.account)
+            if not investigators[1:]:  # the first demo investigator may share reports
+                set_may_grant(session, new.account, True, OPERATOR)
         lines.append(f"demo {role.value} {username} {password} {new.totp_secret}")
     session.flush()
     for slug in CategorySlug:
@@ -306,6 +315,32 @@ def recovery_keygen(directory: str, passphrase_stdin: bool) -> None:
     click.echo(f"public key:  {files.public}")
     click.echo(f"private key: {files.private}  (keep offline)")
     click.echo(f"fingerprint: {files.fingerprint}")
+
+
+@recovery_group.command("grant")
+@click.option("--key", "key_file", required=True, type=click.Path(exists=True, dir_okay=False))
+@click.option("--report", "report_id", required=True, type=click.UUID)
+@click.option("--to", "username", required=True, help="The investigator to give the report.")
+@click.option("--passphrase-stdin", is_flag=True, help="Read the passphrase from standard input.")
+def recovery_grant_command(key_file: str, report_id, username: str, passphrase_stdin: bool) -> None:
+    """Give a report to an investigator from the recovery key, e.g. after their password
+    was reset: every epoch's case and internal keys are wrapped to their new key. Run
+    offline with the private key file, against a database copy or the live database
+    (SIPADU_DATABASE_URL)."""
+    if passphrase_stdin:
+        passphrase = sys.stdin.readline().rstrip("\r\n")
+    else:
+        passphrase = click.prompt("Recovery key passphrase", hide_input=True)
+    try:
+        private = recovery.load_private(Path(key_file), passphrase)
+    except (CryptoError, ValueError, KeyError) as exc:
+        raise click.ClickException(f"cannot open the recovery key: {exc}") from None
+    with _session(_config()) as session:
+        account = find_by_username(session, username.strip().lower())
+        if account is None:
+            raise ServiceError(f"no staff account {username!r}")
+        copied = recovery_grant(session, report_id, private, account)
+    click.echo(f"granted: {copied} key(s) of report {report_id} wrapped to {account.username}")
 
 
 @main.group("audit")

@@ -16,6 +16,7 @@ from sqlalchemy import (
     DateTime,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -87,6 +88,7 @@ class StaffAccount(Base):
     username: Mapped[str] = mapped_column(String(64), unique=True)
     display_name: Mapped[str] = mapped_column(String(128))
     state: Mapped[str] = mapped_column(String(16), default=AccountState.INVITED.value, index=True)
+    may_grant: Mapped[bool] = mapped_column(Boolean, default=False)  # share reports (admins set)
     # kdf.SecretRecord: Argon2id parameters, salt, verifier. Null until activation.
     password_record: Mapped[bytes | None] = mapped_column(LargeBinary)
     # keys.PublicKey wire format, and the private key sealed under the password KEK.
@@ -220,12 +222,20 @@ class Report(Base):
     is the coarsened day (or week, month) it was received (G2)."""
 
     __tablename__ = "report"
+    __table_args__ = (Index("ix_report_received_on_id", "received_on", "id"),)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     category_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("category.id"), index=True)
     status: Mapped[str] = mapped_column(String(32), default=ReportStatus.RECEIVED.value, index=True)
     received_on: Mapped[date] = mapped_column(Date, index=True)
     key_epoch: Mapped[int] = mapped_column(Integer, default=0)
+    # Deadlines, computed at submission from the coarsened day (calendar or Indonesian
+    # working days, as configured then): stored so that lists filter and sort on indexes.
+    ack_due_on: Mapped[date | None] = mapped_column(Date, index=True)
+    feedback_due_on: Mapped[date | None] = mapped_column(Date, index=True)
+    acknowledged_on: Mapped[date | None] = mapped_column(Date)  # first move out of received
+    closed_on: Mapped[date | None] = mapped_column(Date)
+    reporter_messages: Mapped[int] = mapped_column(Integer, default=0)  # for "unread"
 
 
 class ReportField(Base):
@@ -402,4 +412,66 @@ class Proposal(Base):
     proposed_by: Mapped[str] = mapped_column(String(64))  # audit actor id
     proposed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     decided_by: Mapped[str | None] = mapped_column(String(64))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ReportGrant(Base):
+    """An investigator's access to a report: the list of reports they work is the list of
+    these rows. The keys themselves are the ``report_key`` wraps to their public key;
+    ``read_upto`` counts the reporter messages they have seen (for "unread")."""
+
+    __tablename__ = "report_grant"
+
+    report_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("report.id", ondelete="CASCADE"), primary_key=True
+    )
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("staff_account.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+    read_upto: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class Note(Base):
+    """An investigators' internal note, sealed under the internal key: never wrapped to
+    the mailbox, so never readable by the reporter."""
+
+    __tablename__ = "note"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    report_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("report.id", ondelete="CASCADE"), index=True
+    )
+    author_account_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("staff_account.id", ondelete="SET NULL")
+    )
+    epoch: Mapped[int] = mapped_column(Integer)
+    written_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    body: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class IdentityRequestState(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REFUSED = "refused"
+
+
+class IdentityRequest(Base):
+    """An investigator asks to see a reporter's identity; a custodian decides. The reason
+    is sealed under the report's identity key (custodians hold it; so does recovery)."""
+
+    __tablename__ = "identity_request"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    report_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("report.id", ondelete="CASCADE"), index=True
+    )
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("staff_account.id", ondelete="CASCADE"), index=True
+    )
+    reason: Mapped[bytes] = mapped_column(LargeBinary)
+    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
+    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    decided_by: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("staff_account.id", ondelete="SET NULL")
+    )
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

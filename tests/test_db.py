@@ -27,6 +27,9 @@ STAFF_SIDE_TIMESTAMPS = {
     ("staff_session", "last_seen_at"),
     ("proposal", "proposed_at"),
     ("proposal", "decided_at"),
+    ("note", "written_at"),  # an investigator's note: staff time, not the reporter's
+    ("identity_request", "requested_at"),
+    ("identity_request", "decided_at"),
 }
 
 
@@ -64,6 +67,8 @@ NON_UUID_KEYS = {
     ("audit_event", "seq"): "the chain's order is its identity; it counts staff actions",
     ("audit_head", "id"): "the single row appends lock",
     ("staff_session", "id_hash"): "a hash of the cookie's random id: the cookie finds its row",
+    ("report_grant", "report_id"): "an association row keyed by its report's UUID",
+    ("report_grant", "account_id"): "an association row keyed by its account's UUID",
     ("reporter_daily_count", "day"): "a count per day is all reporter activity leaves",
     ("reporter_daily_count", "metric"): "a count per day is all reporter activity leaves",
 }

@@ -25,6 +25,7 @@ class Purpose(StrEnum):
     INTERNAL = "internal"  # investigators' notes; never wrapped to the mailbox
     IDENTITY = "identity"  # the reporter's optional identity; custodian-gated
     MAILBOX = "mailbox"  # the mailbox private key itself (e.g. to the recovery key)
+    REQUEST = "request"  # an identity request's reason; the epoch numbers the requests
 
 
 @dataclass(frozen=True)

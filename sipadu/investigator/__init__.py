@@ -9,11 +9,14 @@ import hmac
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import bleach
 from flask import Blueprint, Flask, current_app, g, session
 from limits import RateLimitItem, parse
+from markupsafe import Markup, escape
 
-from sipadu.config import Config, ConfigError
-from sipadu.crypto import Argon2Params, signing_public_key
+from sipadu import recovery
+from sipadu.config import Config, ConfigError, DatePrecision
+from sipadu.crypto import Argon2Params, PublicKey, signing_public_key
 from sipadu.instance import load_secret
 from sipadu.services.staff_auth import SessionToken, SignedIn, Timeouts, resume, touch
 from sipadu.web import db_session
@@ -32,6 +35,8 @@ class StaffRuntime:
     failures_global: RateLimitItem
     limit_salt: bytes  # keys the per-username failure counter without storing the name
     signing_seed: bytes | None  # None where the audit signing key is kept elsewhere
+    recovery: PublicKey  # new key epochs and identity requests are wrapped to it too
+    date_precision: DatePrecision  # staff replies are dated like the reporter's messages
 
 
 def init_staff(app: Flask, config: Config) -> None:
@@ -50,8 +55,32 @@ def init_staff(app: Flask, config: Config) -> None:
         failures_global=parse(config.staff_failures_global),
         limit_salt=load_secret(config, "staff_session_key"),
         signing_seed=seed,
+        recovery=recovery.public_key(config),
+        date_precision=config.date_precision,
     )
     app.register_blueprint(bp)
+    app.add_template_filter(_linkify, "linkify")
+
+
+def _linkify(text: str) -> Markup:
+    """Plain text, escaped, with web links made clickable and nothing else: staff and
+    reporter messages are never rendered as HTML (bleach only adds the links)."""
+
+    def safe_link(attrs, new=False):
+        attrs[(None, "rel")] = "noopener noreferrer nofollow"
+        attrs[(None, "target")] = "_blank"
+        return attrs
+
+    return Markup(  # noqa: S704 — escaped first; bleach adds only <a href> to http(s) URLs
+        bleach.linkify(str(escape(text)), callbacks=[safe_link], parse_email=False)
+    )
+
+
+@bp.app_context_processor
+def _labels() -> dict:
+    from sipadu.investigator.forms import CASE_FIELD_LABELS, STATUS_LABELS
+
+    return {"statuses": STATUS_LABELS, "field_labels": CASE_FIELD_LABELS}
 
 
 def runtime() -> StaffRuntime:
@@ -119,4 +148,4 @@ from sipadu.investigator import policy  # noqa: E402
 
 bp.before_request(policy.enforce)
 
-from sipadu.investigator import admin, auditor, auth, views  # noqa: E402, F401
+from sipadu.investigator import admin, auditor, auth, cases, custodian, views  # noqa: E402, F401

@@ -226,6 +226,16 @@ def admin_revoke_role(account_id: uuid.UUID):
     return _done(account_id, "revoked")
 
 
+@bp.post("/admin/accounts/<uuid:account_id>/may-grant")
+@requires(Policy.ADMIN)
+def admin_may_grant(account_id: uuid.UUID):
+    """Allow (or stop) an investigator sharing reports with colleagues. Immediate: it
+    lets them copy keys they already hold to other investigators only."""
+    _checked_form()
+    _run(account_id, lambda s, a: staff_service.set_may_grant(s, a, not a.may_grant, _actor()))
+    return _done(account_id, "permission")
+
+
 @bp.get("/admin/proposals")
 @requires(Policy.ADMIN)
 def admin_proposals():

@@ -3,6 +3,7 @@
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import (
+    BooleanField,
     DateField,
     HiddenField,
     MultipleFileField,
@@ -10,6 +11,7 @@ from wtforms import (
     SelectField,
     SelectMultipleField,
     StringField,
+    TextAreaField,
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
@@ -110,3 +112,96 @@ class AuditFilterForm(FlaskForm):
 
 class VerifyForm(FlaskForm):
     checkpoints = MultipleFileField(_l("Checkpoint files you kept"), validators=[DataRequired()])
+
+
+CASE_FIELD_LABELS = {
+    "what": _l("What happened"),
+    "who": _l("Who was involved"),
+    "where": _l("Where"),
+    "when": _l("When"),
+    "how": _l("How it happened"),
+    "estimated_loss": _l("Estimated loss"),
+}
+STATUS_LABELS = {
+    "received": _l("Received"),
+    "in_review": _l("Being reviewed"),
+    "investigating": _l("Being followed up"),
+    "closed_substantiated": _l("Closed: confirmed"),
+    "closed_unsubstantiated": _l("Closed: not confirmed"),
+    "rejected": _l("Not taken up"),
+}
+DEADLINE_LABELS = {
+    "ack_overdue": _l("Acknowledgement overdue"),
+    "feedback_overdue": _l("Feedback overdue"),
+    "on_time": _l("On time"),
+}
+
+
+class CaseFilterForm(FlaskForm):
+    """GET filters of the report list: no CSRF (nothing changes)."""
+
+    class Meta:
+        csrf = False
+
+    status = SelectField(
+        _l("Status"),
+        default="",
+        choices=[SelectChoice("", _l("Any status"))]
+        + [SelectChoice(k, v) for k, v in STATUS_LABELS.items()],
+    )
+    category = SelectField(_l("Category"), choices=[], validate_choice=False)
+    deadline = SelectField(
+        _l("Deadline"),
+        default="",
+        choices=[SelectChoice("", _l("Any"))]
+        + [SelectChoice(k, v) for k, v in DEADLINE_LABELS.items()],
+    )
+    unread = BooleanField(_l("Only with unread messages"))
+
+
+class ReplyForm(FlaskForm):
+    body = TextAreaField(
+        _l("Message to the reporter"), validators=[InputRequired(), Length(max=20000)]
+    )
+
+
+class NoteForm(FlaskForm):
+    body = TextAreaField(
+        _l("Internal note (never shown to the reporter)"),
+        validators=[InputRequired(), Length(max=20000)],
+    )
+
+
+class StatusForm(FlaskForm):
+    status = SelectField(
+        _l("New status"), choices=[SelectChoice(k, v) for k, v in STATUS_LABELS.items()]
+    )
+    reason = TextAreaField(
+        _l("Reason (required to close or reject; the reporter reads it)"),
+        validators=[Optional(), Length(max=5000)],
+    )
+
+
+class GrantForm(FlaskForm):
+    colleague = SelectField(_l("Colleague"), choices=[], validate_choice=False)
+
+
+class IdentityRequestForm(FlaskForm):
+    reason = TextAreaField(
+        _l("Why the reporter's identity is needed"),
+        validators=[InputRequired(), Length(max=5000)],
+    )
+
+
+class ExportForm(FlaskForm):
+    """GET: the export is a download. No CSRF (reading), but it is recorded."""
+
+    class Meta:
+        csrf = False
+
+    recipient = StringField(
+        _l("age recipient to encrypt the export to (age1…)"),
+        validators=[Optional(), Length(max=200)],
+    )
+    plaintext = BooleanField(_l("No encryption"))
+    confirm = BooleanField(_l("I confirm: the export will be readable by anyone who gets the file"))

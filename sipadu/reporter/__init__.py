@@ -9,6 +9,7 @@ from sipadu import recovery
 from sipadu.config import Config
 from sipadu.instance import load_secret
 from sipadu.reporter.uploads import init_uploads
+from sipadu.services.dates import Deadlines
 from sipadu.services.mailbox import MailboxSettings
 from sipadu.services.reports import SubmissionSettings
 from sipadu.volatile import VolatileStore, make_store
@@ -37,6 +38,7 @@ def init_reporter(app: Flask, config: Config) -> None:
             argon2=config.argon2,
             recovery=recovery.public_key(config),
             date_precision=config.date_precision,
+            deadlines=Deadlines(config.ack_days, config.feedback_days, config.day_count),
         ),
         mailbox=MailboxSettings(lookup_salt, config.lookup_argon2, config.argon2),
         sessions=make_store(config, "mailbox-sessions"),

@@ -23,7 +23,7 @@ from sipadu.services import ServiceError
 from sipadu.services.attachments import read_attachment
 from sipadu.services.dates import today
 from sipadu.services.mailbox import OpenedMailbox, attempt_login
-from sipadu.services.reports import MailboxKeys, add_reporter_message, read_mailbox
+from sipadu.services.reports import HeldKeys, add_reporter_message, mailbox_keys, read_mailbox
 from sipadu.web import app_config, closing, content_disposition, db_session
 
 GLOBAL_FAILURES_KEY = "mailbox-failures-global"
@@ -86,17 +86,17 @@ def mailbox_login():
     return redirect(url_for("reporter.mailbox_view"), code=303)
 
 
-def _signed_in(*, write: bool = False) -> tuple[MailboxKeys, OpenedMailbox] | None:
+def _signed_in(*, write: bool = False) -> tuple[HeldKeys, OpenedMailbox] | None:
     """The signed-in mailbox and its keys, or None (the caller sends to sign in)."""
     rt = runtime()
     opened = sessions.current(rt.sessions, rt.idle_seconds)
     if opened is None:
         return None
     session = db_session(write=write)
-    return MailboxKeys(session, opened.report_id, opened.mailbox_id, opened.private_key), opened
+    return mailbox_keys(session, opened.report_id, opened.mailbox_id, opened.private_key), opened
 
 
-def _mailbox_page(keys: MailboxKeys, opened: OpenedMailbox, form: MessageForm, sent: bool):
+def _mailbox_page(keys: HeldKeys, opened: OpenedMailbox, form: MessageForm, sent: bool):
     view = read_mailbox(keys.session, keys, opened.report_id)
     return render_template(
         "reporter/mailbox.html",

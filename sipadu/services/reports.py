@@ -12,7 +12,7 @@ its presence says nothing. The caller commits, and only then shows the code (G6)
 
 import uuid
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 
 from sqlalchemy import func, select
@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session
 
 from sipadu import audit
 from sipadu.audit import ReporterMetric
-from sipadu.config import DatePrecision
+from sipadu.config import DatePrecision, DayCount
 from sipadu.crypto import (
     Argon2Params,
     KeyContext,
@@ -45,6 +45,7 @@ from sipadu.models import (
     Message,
     Report,
     ReportField,
+    ReportGrant,
     ReportKey,
     ReportStatus,
     Role,
@@ -54,7 +55,7 @@ from sipadu.models import (
 from sipadu.services import ServiceError
 from sipadu.services.attachments import AttachmentInfo, UploadedFile, attach, list_attachments
 from sipadu.services.categories import category_by_slug
-from sipadu.services.dates import coarsen
+from sipadu.services.dates import Deadlines, coarsen
 from sipadu.services.passphrases import mailbox_secret, new_code, suggest_passphrase
 
 CASE_FIELDS = ("title", "what", "who", "where", "when", "how", "estimated_loss")
@@ -89,6 +90,7 @@ class SubmissionSettings:
     argon2: Argon2Params
     recovery: PublicKey
     date_precision: DatePrecision
+    deadlines: Deadlines = field(default_factory=lambda: Deadlines(7, 90, DayCount.CALENDAR))
 
 
 @dataclass(frozen=True)
@@ -198,13 +200,18 @@ def submit_report(
     if session.scalar(select(Mailbox.id).where(Mailbox.lookup_id == lookup)) is not None:
         # 10**16 codes: astronomically rare. Refuse rather than reuse; the form is kept.
         raise ServiceError("report code collision; please send again")  # pragma: no cover
+    received_on = coarsen(today, settings.date_precision)
+    ack_due, feedback_due = settings.deadlines.due(received_on)
     session.add(
         Report(
             id=report_id,
             category_id=category.id,
             status=ReportStatus.RECEIVED.value,
-            received_on=coarsen(today, settings.date_precision),
+            received_on=received_on,
             key_epoch=0,
+            ack_due_on=ack_due,
+            feedback_due_on=feedback_due,
+            reporter_messages=0,
         )
     )
     session.flush()  # the report row first: everything below refers to it
@@ -228,6 +235,9 @@ def submit_report(
         session, report_id, Purpose.CASE, 0, case_key, [*investigators, to_mailbox, to_recovery]
     )
     wrap_to(session, report_id, Purpose.INTERNAL, 0, internal_key, [*investigators, to_recovery])
+    session.add_all(
+        ReportGrant(report_id=report_id, account_id=r.id, read_upto=0) for r in investigators
+    )
     wrap_to(
         session,
         report_id,
@@ -284,15 +294,27 @@ class MailboxView:
         return [a for a in self.attachments if a.message_id == message_id]
 
 
-class MailboxKeys:
-    """The report keys a mailbox holds, unwrapped on demand, per purpose and epoch."""
+class NoKey(ServiceError):
+    """The recipient holds no key for that purpose and epoch (not granted, revoked, or
+    not approved for the identity)."""
+
+
+class HeldKeys:
+    """The report keys one recipient holds (a mailbox or a staff member), unwrapped on
+    demand with its private key, per purpose and epoch."""
 
     def __init__(
-        self, session: Session, report_id: uuid.UUID, mailbox_id: uuid.UUID, private: PrivateKey
+        self,
+        session: Session,
+        report_id: uuid.UUID,
+        kind: str,
+        recipient_id: uuid.UUID,
+        private: PrivateKey,
     ) -> None:
         self.session = session
-        self._report_id = report_id
-        self._mailbox_id = mailbox_id
+        self.report_id = report_id
+        self._kind = kind
+        self._recipient_id = recipient_id
         self._private = private
         self._cache: dict[tuple[Purpose, int], bytes] = {}
 
@@ -300,42 +322,46 @@ class MailboxKeys:
         if (purpose, epoch) not in self._cache:
             wrapped = self.session.scalar(
                 select(ReportKey.wrapped).where(
-                    ReportKey.report_id == self._report_id,
+                    ReportKey.report_id == self.report_id,
                     ReportKey.purpose == purpose.value,
                     ReportKey.epoch == epoch,
-                    ReportKey.recipient_kind == "mailbox",
-                    ReportKey.recipient_id == self._mailbox_id,
+                    ReportKey.recipient_kind == self._kind,
+                    ReportKey.recipient_id == self._recipient_id,
                 )
             )
             if wrapped is None:
-                raise ServiceError("this mailbox holds no key for that")
-            context = KeyContext(self._report_id, purpose, epoch)
+                raise NoKey(f"no {purpose.value} key of epoch {epoch} for this recipient")
+            context = KeyContext(self.report_id, purpose, epoch)
             self._cache[(purpose, epoch)] = unwrap_key(wrapped, self._private, context)
         return self._cache[(purpose, epoch)]
 
+    def holds(self, purpose: Purpose, epoch: int) -> bool:
+        try:
+            self.key(purpose, epoch)
+        except NoKey:
+            return False
+        return True
 
-def read_mailbox(session: Session, keys: MailboxKeys, report_id: uuid.UUID) -> MailboxView:
-    report = session.get(Report, report_id)
-    if report is None:
-        raise ServiceError("report not found")
-    fields: dict[str, str] = {}
-    identity = ""
-    reason = None
-    for row in session.scalars(select(ReportField).where(ReportField.report_id == report_id)):
-        purpose = Purpose.IDENTITY if row.name == IDENTITY_FIELD else Purpose.CASE
-        value = open_field(
-            keys.key(purpose, row.epoch),
-            row.sealed,
-            report_id=report_id,
-            field=f"report/{row.name}",
-        ).decode("utf-8")
-        if row.name == IDENTITY_FIELD:
-            identity = value
-        elif row.name == STATUS_REASON_FIELD:
-            reason = value
-        else:
-            fields[row.name] = value
-    messages = [
+
+def mailbox_keys(
+    session: Session, report_id: uuid.UUID, mailbox_id: uuid.UUID, private: PrivateKey
+) -> HeldKeys:
+    return HeldKeys(session, report_id, "mailbox", mailbox_id, private)
+
+
+def open_report_field(keys: HeldKeys, row: ReportField) -> str:
+    purpose = Purpose.IDENTITY if row.name == IDENTITY_FIELD else Purpose.CASE
+    return open_field(
+        keys.key(purpose, row.epoch),
+        row.sealed,
+        report_id=keys.report_id,
+        field=f"report/{row.name}",
+    ).decode("utf-8")
+
+
+def thread(session: Session, keys: HeldKeys) -> list[ThreadMessage]:
+    """The messages of a report, in order, opened with the case key of each's epoch."""
+    return [
         ThreadMessage(
             m.id,
             m.position,
@@ -344,14 +370,31 @@ def read_mailbox(session: Session, keys: MailboxKeys, report_id: uuid.UUID) -> M
             open_field(
                 keys.key(Purpose.CASE, m.epoch),
                 m.body,
-                report_id=report_id,
+                report_id=keys.report_id,
                 field=f"message/{m.id}/body",
             ).decode("utf-8"),
         )
         for m in session.scalars(
-            select(Message).where(Message.report_id == report_id).order_by(Message.position)
+            select(Message).where(Message.report_id == keys.report_id).order_by(Message.position)
         )
     ]
+
+
+def read_mailbox(session: Session, keys: HeldKeys, report_id: uuid.UUID) -> MailboxView:
+    report = session.get(Report, report_id)
+    if report is None:
+        raise ServiceError("report not found")
+    fields: dict[str, str] = {}
+    identity = ""
+    reason = None
+    for row in session.scalars(select(ReportField).where(ReportField.report_id == report_id)):
+        value = open_report_field(keys, row)
+        if row.name == IDENTITY_FIELD:
+            identity = value
+        elif row.name == STATUS_REASON_FIELD:
+            reason = value
+        else:
+            fields[row.name] = value
     category = report_category_slug(session, report)
     files = list_attachments(session, report_id, lambda epoch: keys.key(Purpose.CASE, epoch))
     return MailboxView(
@@ -362,7 +405,7 @@ def read_mailbox(session: Session, keys: MailboxKeys, report_id: uuid.UUID) -> M
         report.received_on,
         fields,
         identity,
-        messages,
+        thread(session, keys),
         files,
     )
 
@@ -373,7 +416,7 @@ def report_category_slug(session: Session, report: Report) -> str:
 
 def add_reporter_message(
     session: Session,
-    keys: MailboxKeys,
+    keys: HeldKeys,
     report_id: uuid.UUID,
     body: str,
     today: date,
@@ -404,6 +447,7 @@ def add_reporter_message(
         field=f"message/{message.id}/body",
     )
     session.add(message)
+    report.reporter_messages += 1
     session.flush()  # the message row first: its files refer to it
     attach(
         session,

@@ -471,3 +471,11 @@ def _add_role(session: Session, account: StaffAccount, role: Role, actor: Actor)
         raise ServiceError(f"{account.username} already holds the role {role.value}")
     account.roles.append(StaffRole(role=role))
     _record(session, actor, Action.ROLE_GRANT, account, role=role.value)
+
+
+def set_may_grant(session: Session, account: StaffAccount, allowed: bool, actor: Actor) -> None:
+    """Whether an investigator may share reports with colleagues and revoke them."""
+    if Role.INVESTIGATOR not in account.role_set:
+        raise ServiceError(f"{account.username} is not an investigator")
+    account.may_grant = allowed
+    _record(session, actor, Action.PERMISSION_CHANGE, account, may_grant=allowed)

@@ -1,0 +1,324 @@
+"""The investigator's casework pages: the report list, a report, its files, replies,
+notes, status, sharing, identity requests and export.
+
+Every page that shows or changes a report records itself first, in the transaction of
+the change, and commits before any plaintext leaves (G4). A report without a grant for
+the signed-in investigator is a 404, whatever its id.
+"""
+
+import uuid
+
+from flask import Response, abort, current_app, g, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from sqlalchemy import select
+
+from sipadu import audit
+from sipadu.audit import Action
+from sipadu.crypto import Purpose
+from sipadu.investigator import bp, runtime
+from sipadu.investigator.forms import (
+    ActionForm,
+    CaseFilterForm,
+    ExportForm,
+    GrantForm,
+    IdentityRequestForm,
+    NoteForm,
+    ReplyForm,
+    StatusForm,
+)
+from sipadu.investigator.policy import Policy, requires
+from sipadu.models import Category, ReportStatus, Role, StaffAccount
+from sipadu.services import ServiceError
+from sipadu.services import grants as grants_service
+from sipadu.services.attachments import read_attachment
+from sipadu.services.cases import (
+    TRANSITIONS,
+    CaseFilter,
+    NotGranted,
+    add_note,
+    change_status,
+    granted,
+    list_cases,
+    open_case,
+    record_list,
+    reply,
+    staff_keys,
+)
+from sipadu.services.dates import today
+from sipadu.services.export import age_encrypted, age_recipient, report_zip
+from sipadu.web import closing, content_disposition, db_session
+
+SAFE_IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
+
+
+def _me() -> StaffAccount:
+    return g.staff.account
+
+
+def _keys(session, report_id: uuid.UUID):
+    return staff_keys(session, report_id, _me().id, g.staff.private_key())
+
+
+@bp.get("/reports")
+@requires(Policy.INVESTIGATOR)
+def reports():
+    form = CaseFilterForm(request.args)
+    session = db_session()
+    form.category.choices = [("", _("Any category"))] + [
+        (slug, slug) for slug in session.scalars(select(Category.slug).order_by(Category.slug))
+    ]
+    valid = form.validate()
+    criteria = (
+        CaseFilter(
+            form.status.data or None,
+            form.category.data or None,
+            form.deadline.data or None,
+            bool(form.unread.data),
+        )
+        if valid
+        else CaseFilter()
+    )
+    cursor = request.args.get("after") or None
+    try:
+        page = list_cases(session, _me().id, g.staff.private_key(), criteria, today(), cursor)
+    except ServiceError:
+        abort(400)
+    session.rollback()
+    writing = db_session(write=True)
+    record_list(writing, _me().id, criteria, cursor)
+    writing.commit()  # recorded before the titles leave
+    older = None
+    if page.next_cursor:
+        query = {k: v for k, v in request.args.items() if k != "after"}
+        older = url_for("staff.reports", **query, after=page.next_cursor)
+    return render_template("staff/cases/list.html", form=form, page=page, older=older), (
+        200 if valid else 400
+    )
+
+
+def _case_page(report_id: uuid.UUID, **forms):
+    writing = db_session(write=True)
+    keys = _keys(writing, report_id)
+    try:
+        view = open_case(writing, keys, _me().id)
+    except NotGranted:
+        abort(404)
+    holders = grants_service.holders(writing, report_id)
+    colleagues = [
+        a
+        for a in writing.scalars(select(StaffAccount).order_by(StaffAccount.username))
+        if Role.INVESTIGATOR in a.role_set and a.active and a not in holders
+    ]
+    writing.commit()  # the read is recorded before the page leaves
+    grant_form = forms.pop("grant_form", None) or GrantForm()
+    grant_form.colleague.choices = [(str(a.id), a.username) for a in colleagues]
+    return render_template(
+        "staff/cases/view.html",
+        view=view,
+        holders=holders,
+        me=_me(),
+        next_statuses=sorted(s.value for s in TRANSITIONS[ReportStatus(view.report.status)]),
+        reply_form=forms.pop("reply_form", None) or ReplyForm(),
+        note_form=forms.pop("note_form", None) or NoteForm(),
+        status_form=forms.pop("status_form", None) or StatusForm(),
+        identity_form=forms.pop("identity_form", None) or IdentityRequestForm(),
+        grant_form=grant_form,
+        action_form=forms.pop("action_form", None) or ActionForm(),
+    )
+
+
+@bp.get("/reports/<uuid:report_id>")
+@requires(Policy.INVESTIGATOR)
+def report(report_id: uuid.UUID):
+    return _case_page(report_id)
+
+
+def _act(report_id: uuid.UUID, form, form_name: str, action):
+    """Validate ``form``, run ``action(writing, keys)`` with its audit entry in one
+    transaction; a refused change re-shows the report with the reason beside the form."""
+    writing = db_session(write=True)
+    try:
+        granted(writing, report_id, _me().id)
+    except NotGranted:
+        abort(404)
+    if not form.validate_on_submit():
+        writing.rollback()
+        return _case_page(report_id, **{form_name: form}), 400
+    try:
+        action(writing, _keys(writing, report_id))
+    except ServiceError as exc:
+        writing.rollback()
+        field, _sep, reason = str(exc).partition(": ")
+        target = form[field] if field in form else None
+        (target.errors if target is not None else form.form_errors).append(reason or str(exc))
+        return _case_page(report_id, **{form_name: form}), 400
+    writing.commit()
+    return redirect(url_for("staff.report", report_id=report_id), code=303)
+
+
+@bp.post("/reports/<uuid:report_id>/messages")
+@requires(Policy.INVESTIGATOR)
+def report_reply(report_id: uuid.UUID):
+    form = ReplyForm()
+    rt = runtime()
+    return _act(
+        report_id,
+        form,
+        "reply_form",
+        lambda s, keys: reply(s, keys, _me().id, form.body.data, today(), rt.date_precision),
+    )
+
+
+@bp.post("/reports/<uuid:report_id>/notes")
+@requires(Policy.INVESTIGATOR)
+def report_note(report_id: uuid.UUID):
+    form = NoteForm()
+    return _act(
+        report_id, form, "note_form", lambda s, keys: add_note(s, keys, _me().id, form.body.data)
+    )
+
+
+@bp.post("/reports/<uuid:report_id>/status")
+@requires(Policy.INVESTIGATOR)
+def report_status(report_id: uuid.UUID):
+    form = StatusForm()
+    return _act(
+        report_id,
+        form,
+        "status_form",
+        lambda s, keys: change_status(
+            s, keys, _me().id, form.status.data, form.reason.data or "", today()
+        ),
+    )
+
+
+@bp.post("/reports/<uuid:report_id>/grants")
+@requires(Policy.INVESTIGATOR)
+def report_grant(report_id: uuid.UUID):
+    form = GrantForm()
+    form.colleague.choices = None  # any id; the service checks who it is
+
+    def share(session, keys):
+        try:
+            colleague_id = uuid.UUID(form.colleague.data or "")
+        except ValueError:
+            raise ServiceError("colleague: choose a colleague") from None
+        grants_service.grant(session, keys, session.get(StaffAccount, _me().id), colleague_id)
+
+    return _act(report_id, form, "grant_form", share)
+
+
+@bp.post("/reports/<uuid:report_id>/grants/<uuid:account_id>/revoke")
+@requires(Policy.INVESTIGATOR)
+def report_revoke(report_id: uuid.UUID, account_id: uuid.UUID):
+    return _act(
+        report_id,
+        ActionForm(),
+        "action_form",
+        lambda s, keys: grants_service.revoke(
+            s, report_id, s.get(StaffAccount, _me().id), account_id, runtime().recovery
+        ),
+    )
+
+
+@bp.post("/reports/<uuid:report_id>/identity-requests")
+@requires(Policy.INVESTIGATOR)
+def report_identity_request(report_id: uuid.UUID):
+    form = IdentityRequestForm()
+    return _act(
+        report_id,
+        form,
+        "identity_form",
+        lambda s, keys: grants_service.request_identity(
+            s, report_id, s.get(StaffAccount, _me().id), form.reason.data, runtime().recovery
+        ),
+    )
+
+
+@bp.get("/reports/<uuid:report_id>/attachments/<uuid:attachment_id>")
+@requires(Policy.INVESTIGATOR)
+def report_attachment(report_id: uuid.UUID, attachment_id: uuid.UUID):
+    """A file, decrypted as it streams, in constant memory. The download is recorded and
+    committed before the first byte; an altered chunk breaks the download off."""
+    writing = db_session(write=True)
+    try:
+        granted(writing, report_id, _me().id)
+    except NotGranted:
+        abort(404)
+    streaming = current_app.extensions["sipadu.sessionmaker"]()
+    keys = _keys(streaming, report_id)
+    try:
+        info, plaintext = read_attachment(
+            streaming, report_id, attachment_id, lambda epoch: keys.key(Purpose.CASE, epoch)
+        )
+    except ServiceError:
+        streaming.close()
+        abort(404)
+    audit.append(
+        writing,
+        str(_me().id),
+        "investigator",
+        Action.ATTACHMENT_DOWNLOAD,
+        report_id=report_id,
+        detail={"attachment": str(attachment_id), "size": info.size},
+    )
+    writing.commit()
+    mimetype = (
+        info.content_type if info.content_type in SAFE_IMAGE_TYPES else "application/octet-stream"
+    )
+    response = Response(closing(streaming, plaintext), mimetype=mimetype)
+    response.headers["Content-Disposition"] = content_disposition(info.name)
+    response.headers["Content-Length"] = str(info.size)
+    return response
+
+
+@bp.get("/reports/<uuid:report_id>/export")
+@requires(Policy.INVESTIGATOR)
+def report_export(report_id: uuid.UUID):
+    """Without parameters: the export form. With an age recipient: the ZIP encrypted to
+    it. Plaintext only with an explicit confirmation, recorded as its own action."""
+    form = ExportForm(request.args)
+    session = db_session()
+    try:
+        granted(session, report_id, _me().id)
+    except NotGranted:
+        abort(404)
+    if not request.args:
+        return render_template("staff/cases/export.html", form=form, report_id=report_id)
+    if not form.validate():
+        return render_template("staff/cases/export.html", form=form, report_id=report_id), 400
+    seed = runtime().signing_seed
+    if seed is None:
+        abort(409, description="the audit signing key is not on this server; exports need it")
+    recipient = None
+    if form.recipient.data:
+        try:
+            recipient = age_recipient(form.recipient.data)
+        except ServiceError:
+            form.recipient.errors = [_("This is not an age recipient (it starts with age1).")]
+            return render_template("staff/cases/export.html", form=form, report_id=report_id), 400
+    elif not (form.plaintext.data and form.confirm.data):
+        form.recipient.errors = [
+            _("Give an age recipient, or confirm that you want the export unencrypted.")
+        ]
+        return render_template("staff/cases/export.html", form=form, report_id=report_id), 400
+    session.rollback()
+    streaming = current_app.extensions["sipadu.write_sessionmaker"]()
+    keys = _keys(streaming, report_id)
+    view = open_case(streaming, keys, _me().id, record=False)
+    audit.append(
+        streaming,
+        str(_me().id),
+        "investigator",
+        Action.REPORT_EXPORT if recipient is not None else Action.REPORT_EXPORT_PLAINTEXT,
+        report_id=report_id,
+        detail={"encrypted": recipient is not None, "attachments": len(view.attachments)},
+    )
+    streaming.commit()  # recorded before the first byte; the read is in it too
+    pieces = report_zip(view, keys, seed)
+    name = f"sipadu-report-{report_id}.zip"
+    if recipient is not None:
+        pieces, name = age_encrypted(pieces, recipient), name + ".age"
+    response = Response(closing(streaming, pieces), mimetype="application/octet-stream")
+    response.headers["Content-Disposition"] = content_disposition(name)
+    return response

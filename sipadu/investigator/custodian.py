@@ -1,0 +1,39 @@
+"""The custodian's page: identity requests, each with the investigator's reason, to
+approve (the identity key is wrapped to that investigator) or refuse."""
+
+import uuid
+
+from flask import abort, g, redirect, render_template, url_for
+
+from sipadu.investigator import bp, now
+from sipadu.investigator.forms import ActionForm
+from sipadu.investigator.policy import Policy, requires
+from sipadu.services import ServiceError
+from sipadu.services.grants import decide_identity, pending_requests
+from sipadu.web import db_session
+
+
+@bp.get("/identity-requests")
+@requires(Policy.CUSTODIAN)
+def identity_requests():
+    session = db_session()
+    waiting = pending_requests(session, g.staff.account, g.staff.private_key())
+    return render_template("staff/custodian/requests.html", waiting=waiting, form=ActionForm())
+
+
+@bp.post("/identity-requests/<uuid:request_id>/<any(approve, refuse):decision>")
+@requires(Policy.CUSTODIAN)
+def identity_decide(request_id: uuid.UUID, decision: str):
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    writing = db_session(write=True)
+    custodian = writing.get(type(g.staff.account), g.staff.account.id)
+    try:
+        decide_identity(
+            writing, request_id, custodian, g.staff.private_key(), decision == "approve", now()
+        )
+    except ServiceError as exc:
+        writing.rollback()
+        abort(409, description=str(exc))
+    writing.commit()
+    return redirect(url_for("staff.identity_requests"), code=303)

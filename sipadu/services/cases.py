@@ -1,0 +1,513 @@
+"""An investigator's casework: the list of granted reports, a report opened, replies,
+internal notes and the status workflow (DESIGN.md §5, §6).
+
+Access is the grant row *and* the keys: a report without a grant row for the account is
+"not found", and nothing is decrypted without the account's own wraps. Every function
+that shows or changes something appends its audit entry in the caller's transaction
+(G4); the caller commits before anything leaves the server.
+"""
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from sqlalchemy import and_, or_, select
+from sqlalchemy.orm import Session
+
+from sipadu import audit
+from sipadu.audit import Action
+from sipadu.config import DatePrecision
+from sipadu.crypto import KeyContext, PrivateKey, Purpose, open_field, seal_field, unwrap_key
+from sipadu.models import (
+    Category,
+    IdentityRequest,
+    Message,
+    Note,
+    Report,
+    ReportField,
+    ReportGrant,
+    ReportKey,
+    ReportStatus,
+    StaffAccount,
+)
+from sipadu.services import ServiceError
+from sipadu.services.attachments import AttachmentInfo, UploadedFile, attach, list_attachments
+from sipadu.services.dates import coarsen
+from sipadu.services.reports import (
+    CASE_FIELDS,
+    IDENTITY_FIELD,
+    STATUS_REASON_FIELD,
+    HeldKeys,
+    ThreadMessage,
+    open_report_field,
+    report_category_slug,
+    thread,
+)
+
+PAGE_SIZE = 50
+CLOSING = frozenset(
+    {
+        ReportStatus.CLOSED_SUBSTANTIATED,
+        ReportStatus.CLOSED_UNSUBSTANTIATED,
+        ReportStatus.REJECTED,
+    }
+)
+# The workflow. Closing states are final: a case reopened is a new report.
+TRANSITIONS: dict[ReportStatus, frozenset[ReportStatus]] = {
+    ReportStatus.RECEIVED: frozenset({ReportStatus.IN_REVIEW, ReportStatus.REJECTED}),
+    ReportStatus.IN_REVIEW: frozenset(
+        {ReportStatus.INVESTIGATING, ReportStatus.REJECTED, ReportStatus.CLOSED_UNSUBSTANTIATED}
+    ),
+    ReportStatus.INVESTIGATING: frozenset(
+        {ReportStatus.CLOSED_SUBSTANTIATED, ReportStatus.CLOSED_UNSUBSTANTIATED}
+    ),
+    ReportStatus.CLOSED_SUBSTANTIATED: frozenset(),
+    ReportStatus.CLOSED_UNSUBSTANTIATED: frozenset(),
+    ReportStatus.REJECTED: frozenset(),
+}
+
+
+class NotGranted(ServiceError):
+    """No grant: to the caller this is "not found", never "forbidden" (that would confirm
+    the report exists)."""
+
+
+class BadTransition(ServiceError):
+    pass
+
+
+def staff_keys(session: Session, report_id: uuid.UUID, account_id: uuid.UUID, private) -> HeldKeys:
+    return HeldKeys(session, report_id, "staff", account_id, private)
+
+
+def granted(session: Session, report_id: uuid.UUID, account_id: uuid.UUID) -> ReportGrant:
+    grant = session.get(ReportGrant, (report_id, account_id))
+    if grant is None:
+        raise NotGranted("report not found")
+    return grant
+
+
+# --- the list ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaseFilter:
+    status: str | None = None
+    category: str | None = None
+    deadline: str | None = None  # ack_overdue | feedback_overdue | on_time
+    unread: bool = False
+
+    def used(self) -> list[str]:
+        return [name for name, value in vars(self).items() if value not in (None, "", False)]
+
+
+@dataclass(frozen=True)
+class CaseRow:
+    id: uuid.UUID
+    title: str
+    category: str
+    status: str
+    received_on: date
+    ack_due_on: date | None
+    feedback_due_on: date | None
+    ack_overdue: bool
+    feedback_overdue: bool
+    unread: int
+
+
+@dataclass(frozen=True)
+class CasePage:
+    rows: list[CaseRow]
+    next_cursor: str | None
+
+
+def _cursor(report: Report) -> str:
+    return f"{report.received_on.isoformat()}_{report.id}"
+
+
+def _parse_cursor(cursor: str | None) -> tuple[date, uuid.UUID] | None:
+    if not cursor:
+        return None
+    try:
+        day, report_id = cursor.split("_", 1)
+        return date.fromisoformat(day), uuid.UUID(report_id)
+    except ValueError:
+        raise ServiceError("bad page cursor") from None
+
+
+def list_cases(
+    session: Session,
+    account_id: uuid.UUID,
+    private: PrivateKey,
+    criteria: CaseFilter,
+    today: date,
+    cursor: str | None = None,
+) -> CasePage:
+    """One page of the reports granted to ``account_id``, newest first, by keyset on
+    ``(received_on, id)``; only the titles of the rows shown are decrypted. The caller
+    records the view (:func:`record_list`)."""
+    query = (
+        select(Report, ReportGrant.read_upto, Category.slug)
+        .join(
+            ReportGrant,
+            and_(ReportGrant.report_id == Report.id, ReportGrant.account_id == account_id),
+        )
+        .join(Category, Category.id == Report.category_id)
+        .order_by(Report.received_on.desc(), Report.id.desc())
+        .limit(PAGE_SIZE + 1)
+    )
+    after = _parse_cursor(cursor)
+    if after is not None:
+        day, report_id = after
+        query = query.where(
+            or_(Report.received_on < day, and_(Report.received_on == day, Report.id < report_id))
+        )
+    if criteria.status:
+        query = query.where(Report.status == criteria.status)
+    if criteria.category:
+        query = query.where(Category.slug == criteria.category)
+    open_statuses = [s.value for s in ReportStatus if s not in CLOSING]
+    if criteria.deadline == "ack_overdue":
+        query = query.where(Report.status == ReportStatus.RECEIVED.value, Report.ack_due_on < today)
+    elif criteria.deadline == "feedback_overdue":
+        query = query.where(Report.status.in_(open_statuses), Report.feedback_due_on < today)
+    elif criteria.deadline == "on_time":
+        query = query.where(
+            or_(Report.status.not_in(open_statuses), Report.feedback_due_on >= today),
+            or_(Report.status != ReportStatus.RECEIVED.value, Report.ack_due_on >= today),
+        )
+    if criteria.unread:
+        query = query.where(Report.reporter_messages > ReportGrant.read_upto)
+    found = session.execute(query).all()
+    more = len(found) > PAGE_SIZE
+    found = found[:PAGE_SIZE]
+    titles = _titles(session, account_id, private, [report.id for report, _, _ in found])
+    rows = [
+        CaseRow(
+            id=report.id,
+            title=titles.get(report.id, ""),
+            category=slug,
+            status=report.status,
+            received_on=report.received_on,
+            ack_due_on=report.ack_due_on,
+            feedback_due_on=report.feedback_due_on,
+            ack_overdue=report.status == ReportStatus.RECEIVED
+            and report.ack_due_on is not None
+            and report.ack_due_on < today,
+            feedback_overdue=report.status in open_statuses
+            and report.feedback_due_on is not None
+            and report.feedback_due_on < today,
+            unread=max(0, report.reporter_messages - read_upto),
+        )
+        for report, read_upto, slug in found
+    ]
+    return CasePage(rows, _cursor(found[-1][0]) if more and found else None)
+
+
+def _titles(
+    session: Session, account_id: uuid.UUID, private: PrivateKey, report_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """Decrypt only the titles of the page shown: two queries, one unwrap each."""
+    if not report_ids:
+        return {}
+    fields = {
+        row.report_id: row
+        for row in session.scalars(
+            select(ReportField).where(
+                ReportField.report_id.in_(report_ids), ReportField.name == "title"
+            )
+        )
+    }
+    wraps = {
+        (row.report_id, row.epoch): row.wrapped
+        for row in session.scalars(
+            select(ReportKey).where(
+                ReportKey.report_id.in_(report_ids),
+                ReportKey.purpose == Purpose.CASE.value,
+                ReportKey.recipient_kind == "staff",
+                ReportKey.recipient_id == account_id,
+            )
+        )
+    }
+    titles = {}
+    for report_id, row in fields.items():
+        wrapped = wraps.get((report_id, row.epoch))
+        if wrapped is None:
+            continue
+        key = unwrap_key(wrapped, private, KeyContext(report_id, Purpose.CASE, row.epoch))
+        titles[report_id] = open_field(
+            key, row.sealed, report_id=report_id, field="report/title"
+        ).decode("utf-8")
+    return titles
+
+
+def record_list(session: Session, account_id: uuid.UUID, criteria: CaseFilter, cursor: str | None):
+    audit.append(
+        session,
+        str(account_id),
+        "investigator",
+        Action.REPORT_LIST,
+        detail={"filters": criteria.used(), "page_after": cursor},
+    )
+
+
+# --- one report ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NoteView:
+    id: uuid.UUID
+    author: str
+    written_at: object
+    body: str
+
+
+@dataclass(frozen=True)
+class CaseView:
+    report: Report
+    category: str
+    fields: dict[str, str]
+    status_reason: str | None
+    identity: str | None  # None: not approved for this investigator
+    messages: list[ThreadMessage]
+    notes: list[NoteView]
+    attachments: list[AttachmentInfo]
+    identity_requests: list[IdentityRequest]
+
+    def files_of(self, message_id: uuid.UUID | None) -> list[AttachmentInfo]:
+        return [a for a in self.attachments if a.message_id == message_id]
+
+
+def open_case(
+    session: Session, keys: HeldKeys, account_id: uuid.UUID, *, record: bool = True
+) -> CaseView:
+    """Everything of a granted report, decrypted. With ``record`` (a page view) the read
+    is recorded and the reporter's messages count as read for this investigator; an
+    export records itself instead."""
+    report_id = keys.report_id
+    grant = granted(session, report_id, account_id)
+    report = session.get(Report, report_id)
+    fields: dict[str, str] = {}
+    identity = None
+    reason = None
+    for row in session.scalars(select(ReportField).where(ReportField.report_id == report_id)):
+        if row.name == IDENTITY_FIELD:
+            if keys.holds(Purpose.IDENTITY, row.epoch):
+                identity = open_report_field(keys, row)
+        elif row.name == STATUS_REASON_FIELD:
+            reason = open_report_field(keys, row)
+        else:
+            fields[row.name] = open_report_field(keys, row)
+    names = {a.id: a.username for a in session.scalars(select(StaffAccount))}
+    notes = [
+        NoteView(
+            n.id,
+            names.get(n.author_account_id, "?"),
+            n.written_at,
+            open_field(
+                keys.key(Purpose.INTERNAL, n.epoch),
+                n.body,
+                report_id=report_id,
+                field=f"note/{n.id}/body",
+            ).decode("utf-8"),
+        )
+        for n in session.scalars(
+            select(Note).where(Note.report_id == report_id).order_by(Note.written_at)
+        )
+    ]
+    requests = list(
+        session.scalars(
+            select(IdentityRequest)
+            .where(IdentityRequest.report_id == report_id)
+            .order_by(IdentityRequest.requested_at)
+        )
+    )
+    view = CaseView(
+        report,
+        report_category_slug(session, report),
+        {name: fields.get(name, "") for name in CASE_FIELDS},
+        reason,
+        identity,
+        thread(session, keys),
+        notes,
+        list_attachments(session, report_id, lambda epoch: keys.key(Purpose.CASE, epoch)),
+        requests,
+    )
+    if not record:
+        return view
+    grant.read_upto = report.reporter_messages
+    audit.append(
+        session,
+        str(account_id),
+        "investigator",
+        Action.REPORT_READ,
+        report_id=report_id,
+    )
+    if identity is not None:
+        audit.append(
+            session, str(account_id), "investigator", Action.IDENTITY_READ, report_id=report_id
+        )
+    return view
+
+
+def reply(
+    session: Session,
+    keys: HeldKeys,
+    account_id: uuid.UUID,
+    body: str,
+    today: date,
+    precision: DatePrecision,
+    files: Sequence[UploadedFile] = (),
+) -> Message:
+    """A message to the reporter, sealed under the current case key: the mailbox holds
+    it, so the reporter reads it. Its date is coarsened like the reporter's own."""
+    report = _report(session, keys.report_id, account_id)
+    body = body.strip()
+    if not body:
+        raise ServiceError("body: write a message")
+    position = (
+        session.scalar(
+            select(Message.position)
+            .where(Message.report_id == report.id)
+            .order_by(Message.position.desc())
+            .limit(1)
+        )
+        or 0
+    ) + 1
+    message = Message(
+        id=uuid.uuid4(),
+        report_id=report.id,
+        position=position,
+        author="staff",
+        author_account_id=account_id,
+        epoch=report.key_epoch,
+        sent_on=coarsen(today, precision),
+        body=b"",
+    )
+    case_key = keys.key(Purpose.CASE, report.key_epoch)
+    message.body = seal_field(
+        case_key, body.encode("utf-8"), report_id=report.id, field=f"message/{message.id}/body"
+    )
+    session.add(message)
+    session.flush()
+    attach(
+        session,
+        report.id,
+        case_key,
+        report.key_epoch,
+        files,
+        uploader="staff",
+        message_id=message.id,
+    )
+    audit.append(
+        session,
+        str(account_id),
+        "investigator",
+        Action.MESSAGE_SEND,
+        report_id=report.id,
+        detail={"position": message.position, "files": len(files)},
+    )
+    return message
+
+
+def add_note(session: Session, keys: HeldKeys, account_id: uuid.UUID, body: str) -> Note:
+    """An internal note, sealed under the current internal key (never the mailbox's)."""
+    report = _report(session, keys.report_id, account_id)
+    body = body.strip()
+    if not body:
+        raise ServiceError("body: write a note")
+    note = Note(
+        id=uuid.uuid4(),
+        report_id=report.id,
+        author_account_id=account_id,
+        epoch=report.key_epoch,
+        body=b"",
+    )
+    note.body = seal_field(
+        keys.key(Purpose.INTERNAL, report.key_epoch),
+        body.encode("utf-8"),
+        report_id=report.id,
+        field=f"note/{note.id}/body",
+    )
+    session.add(note)
+    audit.append(
+        session,
+        str(account_id),
+        "investigator",
+        Action.NOTE_ADD,
+        report_id=report.id,
+        detail={"note": str(note.id)},
+    )
+    return note
+
+
+def change_status(
+    session: Session,
+    keys: HeldKeys,
+    account_id: uuid.UUID,
+    new_status: str,
+    reason: str,
+    today: date,
+) -> Report:
+    """Move along the workflow. Closing or rejecting needs a reason, which the reporter
+    reads in the mailbox (sealed under the current case key). The first move out of
+    ``received`` is the acknowledgement."""
+    report = _report(session, keys.report_id, account_id)
+    try:
+        target = ReportStatus(new_status)
+    except ValueError:
+        raise BadTransition(f"status: unknown status {new_status!r}") from None
+    current = ReportStatus(report.status)
+    if target not in TRANSITIONS[current]:
+        raise BadTransition(f"status: a report cannot go from {current.value} to {target.value}")
+    reason = reason.strip()
+    if target in CLOSING and not reason:
+        raise BadTransition("reason: closing or rejecting needs a reason the reporter will read")
+    if reason:
+        row = session.get(ReportField, (report.id, STATUS_REASON_FIELD))
+        sealed = seal_field(
+            keys.key(Purpose.CASE, report.key_epoch),
+            reason.encode("utf-8"),
+            report_id=report.id,
+            field=f"report/{STATUS_REASON_FIELD}",
+        )
+        if row is None:
+            session.add(
+                ReportField(
+                    report_id=report.id,
+                    name=STATUS_REASON_FIELD,
+                    epoch=report.key_epoch,
+                    sealed=sealed,
+                )
+            )
+        else:
+            row.epoch, row.sealed = report.key_epoch, sealed
+    acknowledged = current is ReportStatus.RECEIVED
+    if acknowledged:
+        report.acknowledged_on = today
+    if target in CLOSING:
+        report.closed_on = today
+    report.status = target.value
+    audit.append(
+        session,
+        str(account_id),
+        "investigator",
+        Action.STATUS_CHANGE,
+        report_id=report.id,
+        detail={
+            "from": current.value,
+            "to": target.value,
+            "acknowledged": acknowledged,
+            "with_reason": bool(reason),
+        },
+    )
+    return report
+
+
+def _report(session: Session, report_id: uuid.UUID, account_id: uuid.UUID) -> Report:
+    granted(session, report_id, account_id)
+    report = session.get(Report, report_id)
+    if report is None:  # pragma: no cover — the grant's foreign key
+        raise NotGranted("report not found")
+    return report

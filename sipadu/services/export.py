@@ -1,0 +1,192 @@
+"""One report as a ZIP, streamed: no temporary file, constant memory, whatever the size of
+its attachments; by default encrypted to an age recipient the investigator gives.
+
+The archive holds ``report.json`` (fields, status, dates; the identity only if the
+exporter may see it), ``messages.json``, ``notes.json``, ``attachments/…`` and, last,
+``manifest.json`` (the SHA-256 of every other file) with ``manifest.sig``: an Ed25519
+signature by the instance's audit signing key over
+``bind("sipadu.export.manifest.v1", manifest.json)``, so the export's integrity can be
+checked years later against the public key auditors pinned (docs/casework.md).
+"""
+
+import hashlib
+import io
+import json
+import queue
+import threading
+from collections.abc import Callable, Iterator
+
+import pyrage
+import zipstream
+
+from sipadu.crypto import Purpose, sign, signing_public_key
+from sipadu.crypto.stream import pieces_reader
+from sipadu.services import ServiceError
+from sipadu.services.attachments import read_attachment
+from sipadu.services.cases import CaseView
+from sipadu.services.reports import HeldKeys
+
+MANIFEST_LABEL = "sipadu.export.manifest.v1"
+FORMAT = "sipadu-report-export-v1"
+
+
+def age_recipient(text: str) -> object:
+    """Parse an age recipient (``age1…``); :class:`ServiceError` if it is not one."""
+    try:
+        return pyrage.x25519.Recipient.from_str(text.strip())
+    except Exception:  # noqa: BLE001 — pyrage raises its own error types; all mean "not one"
+        raise ServiceError("recipient: not an age recipient (age1…)") from None
+
+
+def _safe_name(index: int, name: str) -> str:
+    """A path inside the archive no unzip tool can turn into a traversal."""
+    cleaned = "".join(ch if ch.isalnum() or ch in "._- " else "_" for ch in name).strip(". ")
+    return f"attachments/{index:03d}-{cleaned[:100] or 'file'}"
+
+
+def report_zip(view: CaseView, keys: HeldKeys, signing_seed: bytes) -> Iterator[bytes]:
+    """The archive's bytes, produced as they are read. Attachment plaintext is decrypted
+    chunk by chunk from the database while the ZIP is written."""
+    digests: dict[str, str] = {}
+    archive = zipstream.ZipStream(compress_type=zipstream.ZIP_DEFLATED)
+
+    def hashed(name: str, pieces: Iterator[bytes]) -> Iterator[bytes]:
+        digest = hashlib.sha256()
+        for piece in pieces:
+            digest.update(piece)
+            yield piece
+        digests[name] = digest.hexdigest()
+
+    def document(name: str, content: object) -> None:
+        data = json.dumps(content, ensure_ascii=False, indent=2, default=str).encode("utf-8")
+        archive.add(hashed(name, iter([data])), name)
+
+    report = view.report
+    document(
+        "report.json",
+        {
+            "format": FORMAT,
+            "report_id": str(report.id),
+            "category": view.category,
+            "status": report.status,
+            "status_reason": view.status_reason,
+            "received_on": report.received_on,
+            "acknowledged_on": report.acknowledged_on,
+            "closed_on": report.closed_on,
+            "fields": view.fields,
+            "identity": view.identity,
+        },
+    )
+    document(
+        "messages.json",
+        [
+            {"position": m.position, "author": m.author, "sent_on": m.sent_on, "body": m.body}
+            for m in view.messages
+        ],
+    )
+    document(
+        "notes.json",
+        [{"author": n.author, "written_at": n.written_at, "body": n.body} for n in view.notes],
+    )
+    for index, info in enumerate(view.attachments, start=1):
+        name = _safe_name(index, info.name)
+
+        def content(attachment_id=info.id, name=name) -> Iterator[bytes]:
+            _info, plaintext = read_attachment(
+                keys.session,
+                report.id,
+                attachment_id,
+                lambda epoch: keys.key(Purpose.CASE, epoch),
+            )
+            yield from hashed(name, plaintext)
+
+        archive.add(_lazy(content), name, compress_type=zipstream.ZIP_STORED)
+
+    def manifest() -> Iterator[bytes]:
+        data = json.dumps(
+            {"format": FORMAT, "report_id": str(report.id), "sha256": digests},
+            indent=2,
+            sort_keys=True,
+        ).encode("utf-8")
+        signature = {
+            "label": MANIFEST_LABEL,
+            "public_key": signing_public_key(signing_seed).hex(),
+            "signature": sign(signing_seed, MANIFEST_LABEL, data).hex(),
+        }
+        yield data
+        holder["sig"] = json.dumps(signature, indent=2).encode("utf-8")
+
+    holder: dict[str, bytes] = {}
+    archive.add(_lazy(manifest), "manifest.json")
+    archive.add(_lazy(lambda: iter([holder["sig"]])), "manifest.sig")
+    yield from archive
+
+
+def _lazy(make: Callable[[], Iterator[bytes]]) -> Iterator[bytes]:
+    """An iterable that runs ``make`` only when the archive reaches it."""
+    yield from make()
+
+
+class _Abandoned(Exception):
+    """The reader went away (the download was cancelled): age stops writing."""
+
+
+class _QueueWriter(io.RawIOBase):
+    """Where age writes ciphertext: a bounded queue the HTTP response drains."""
+
+    def __init__(self, put: Callable[[bytes], None]) -> None:
+        self._put = put
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data) -> int:  # type: ignore[override]
+        self._put(bytes(data))
+        return len(data)
+
+
+def age_encrypted(pieces: Iterator[bytes], recipient: object) -> Iterator[bytes]:
+    """Encrypt a stream to ``recipient`` with age (pyrage) as it is produced: age runs
+    in a thread reading ``pieces`` and writing into a queue of at most 16 chunks. If the
+    download is abandoned, the thread stops at its next write."""
+    out: queue.Queue[bytes | BaseException | None] = queue.Queue(maxsize=16)
+    stopped = threading.Event()
+
+    def put(item: bytes | BaseException | None) -> None:
+        while not stopped.is_set():
+            try:
+                out.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                continue
+        raise _Abandoned()
+
+    def run() -> None:
+        try:
+            pyrage.encrypt_io(pieces_reader(pieces), _QueueWriter(put), [recipient])
+        except _Abandoned:
+            return
+        except BaseException as exc:  # noqa: BLE001 — handed to the consumer, re-raised there
+            try:
+                put(exc)
+            except _Abandoned:
+                return
+        else:
+            try:
+                put(None)
+            except _Abandoned:
+                return
+
+    worker = threading.Thread(target=run, name="sipadu-export-age", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = out.get()
+            if item is None:
+                break
+            if isinstance(item, BaseException):
+                raise item
+            yield item
+    finally:
+        stopped.set()
+        worker.join(timeout=5)

@@ -1,0 +1,382 @@
+"""Who holds a report's keys: grants between investigators, revocation with a new key
+epoch, the custodian-gated identity, and re-granting from the offline recovery key
+(DESIGN.md G3, §4).
+
+A grant copies keys, it cannot take them back: what a colleague read stays read.
+Revocation deletes their wraps and starts a new epoch, so everything written afterwards
+is sealed under keys they never held.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from sipadu import audit
+from sipadu.audit import Action
+from sipadu.crypto import (
+    KeyContext,
+    PrivateKey,
+    PublicKey,
+    Purpose,
+    new_key,
+    open_field,
+    seal_field,
+    unwrap_key,
+)
+from sipadu.models import (
+    AccountState,
+    IdentityRequest,
+    IdentityRequestState,
+    Mailbox,
+    Report,
+    ReportGrant,
+    ReportKey,
+    Role,
+    StaffAccount,
+)
+from sipadu.services import ServiceError
+from sipadu.services.cases import granted
+from sipadu.services.reports import HeldKeys, NoKey, Recipient, wrap_to
+from sipadu.services.staff import key_fingerprint
+
+SHARED = (Purpose.CASE, Purpose.INTERNAL)  # what a grant copies: never the identity
+
+
+def _recipient(account: StaffAccount) -> Recipient:
+    return Recipient("staff", account.id, PublicKey.from_bytes(account.public_key))
+
+
+def _check_colleague(account: StaffAccount | None) -> StaffAccount:
+    if account is None or account.state != AccountState.ACTIVE or account.public_key is None:
+        raise ServiceError("colleague: not an active staff member with a key")
+    if Role.INVESTIGATOR not in account.role_set:
+        raise ServiceError(f"colleague: {account.username} is not an investigator")
+    return account
+
+
+def _detail(colleague: StaffAccount, **more) -> dict:
+    return {
+        "account": str(colleague.id),
+        "username": colleague.username,
+        "fingerprint": key_fingerprint(colleague),
+        **more,
+    }
+
+
+def _copy_keys(session: Session, report: Report, source: HeldKeys, colleague: StaffAccount) -> int:
+    """Wrap every epoch's case and internal key ``source`` holds to ``colleague``."""
+    recipient = _recipient(colleague)
+    copied = 0
+    for epoch in range(report.key_epoch + 1):
+        for purpose in SHARED:
+            try:
+                key = source.key(purpose, epoch)
+            except NoKey:
+                continue
+            wrap_to(session, report.id, purpose, epoch, key, [recipient])
+            copied += 1
+    if not copied:
+        raise ServiceError("you hold no key of this report to share")
+    session.add(ReportGrant(report_id=report.id, account_id=colleague.id, read_upto=0))
+    return copied
+
+
+def grant(
+    session: Session,
+    keys: HeldKeys,
+    granter: StaffAccount,
+    colleague_id: uuid.UUID,
+) -> StaffAccount:
+    """An investigator allowed to share (``may_grant``, set by admins) gives a colleague
+    the report: the case and internal keys of every epoch, not the identity."""
+    granted(session, keys.report_id, granter.id)
+    if not granter.may_grant:
+        raise ServiceError("you are not allowed to share reports; ask an admin")
+    colleague = _check_colleague(session.get(StaffAccount, colleague_id))
+    if session.get(ReportGrant, (keys.report_id, colleague.id)) is not None:
+        raise ServiceError(f"colleague: {colleague.username} already has this report")
+    report = session.get(Report, keys.report_id)
+    copied = _copy_keys(session, report, keys, colleague)
+    audit.append(
+        session,
+        str(granter.id),
+        "investigator",
+        Action.GRANT_ADD,
+        report_id=report.id,
+        detail=_detail(colleague, keys=copied),
+    )
+    return colleague
+
+
+def revoke(
+    session: Session,
+    report_id: uuid.UUID,
+    revoker: StaffAccount,
+    colleague_id: uuid.UUID,
+    recovery: PublicKey,
+) -> int:
+    """Take a report away from a colleague: their wraps (identity included) and grant
+    go, and a new epoch begins: fresh case and internal keys, wrapped to the remaining
+    holders, the mailbox and the recovery key. Returns the new epoch."""
+    granted(session, report_id, revoker.id)
+    if not revoker.may_grant:
+        raise ServiceError("you are not allowed to change who holds reports; ask an admin")
+    if colleague_id == revoker.id:
+        raise ServiceError("colleague: you cannot revoke your own access")
+    colleague = session.get(StaffAccount, colleague_id)
+    if colleague is None or session.get(ReportGrant, (report_id, colleague_id)) is None:
+        raise ServiceError("colleague: has no access to this report")
+    removed = session.execute(
+        delete(ReportKey).where(
+            ReportKey.report_id == report_id,
+            ReportKey.recipient_kind == "staff",
+            ReportKey.recipient_id == colleague_id,
+        )
+    ).rowcount
+    session.execute(
+        delete(ReportGrant).where(
+            ReportGrant.report_id == report_id, ReportGrant.account_id == colleague_id
+        )
+    )
+    report = session.get(Report, report_id)
+    report.key_epoch += 1
+    epoch = report.key_epoch
+    holders = [
+        _recipient(account)
+        for account in session.scalars(
+            select(StaffAccount)
+            .join(ReportGrant, ReportGrant.account_id == StaffAccount.id)
+            .where(ReportGrant.report_id == report_id)
+        )
+        if account.public_key is not None
+    ]
+    mailbox = session.scalar(select(Mailbox).where(Mailbox.report_id == report_id))
+    to_mailbox = [Recipient("mailbox", mailbox.id, PublicKey.from_bytes(mailbox.public_key))]
+    to_recovery = [Recipient("recovery", None, recovery)]
+    wrap_to(
+        session, report_id, Purpose.CASE, epoch, new_key(), [*holders, *to_mailbox, *to_recovery]
+    )
+    wrap_to(session, report_id, Purpose.INTERNAL, epoch, new_key(), [*holders, *to_recovery])
+    audit.append(
+        session,
+        str(revoker.id),
+        "investigator",
+        Action.GRANT_REVOKE,
+        report_id=report_id,
+        detail=_detail(colleague, wraps_removed=removed, new_epoch=epoch),
+    )
+    return epoch
+
+
+def holders(session: Session, report_id: uuid.UUID) -> list[StaffAccount]:
+    return list(
+        session.scalars(
+            select(StaffAccount)
+            .join(ReportGrant, ReportGrant.account_id == StaffAccount.id)
+            .where(ReportGrant.report_id == report_id)
+            .order_by(StaffAccount.username)
+        )
+    )
+
+
+# --- identity behind a custodian ---------------------------------------------------------
+
+
+def _custodians(session: Session) -> list[StaffAccount]:
+    return [
+        account
+        for account in session.scalars(select(StaffAccount).order_by(StaffAccount.username))
+        if Role.CUSTODIAN in account.role_set and account.active and account.public_key
+    ]
+
+
+def request_identity(
+    session: Session,
+    report_id: uuid.UUID,
+    investigator: StaffAccount,
+    reason: str,
+    recovery: PublicKey,
+) -> IdentityRequest:
+    """Ask the custodians for the reporter's identity. The reason is sealed under a key
+    of its own, wrapped to the custodians (who must read it to decide), the requester
+    and the recovery key: it may say things about the case."""
+    granted(session, report_id, investigator.id)
+    reason = reason.strip()
+    if not reason:
+        raise ServiceError("reason: say why the identity is needed")
+    pending = session.scalar(
+        select(IdentityRequest.id).where(
+            IdentityRequest.report_id == report_id,
+            IdentityRequest.account_id == investigator.id,
+            IdentityRequest.state == IdentityRequestState.PENDING.value,
+        )
+    )
+    if pending is not None:
+        raise ServiceError("you already asked; a custodian has not decided yet")
+    number = (
+        session.scalar(
+            select(func.count())
+            .select_from(IdentityRequest)
+            .where(IdentityRequest.report_id == report_id)
+        )
+        or 0
+    ) + 1
+    request = IdentityRequest(
+        id=uuid.uuid4(),
+        report_id=report_id,
+        account_id=investigator.id,
+        state=IdentityRequestState.PENDING.value,
+        reason=b"",
+    )
+    key = new_key()
+    request.reason = seal_field(
+        key, reason.encode("utf-8"), report_id=report_id, field=f"identity-request/{request.id}"
+    )
+    recipients = [_recipient(c) for c in _custodians(session)]
+    recipients += [_recipient(investigator), Recipient("recovery", None, recovery)]
+    wrap_to(session, report_id, Purpose.REQUEST, number, key, recipients)
+    session.add(request)
+    audit.append(
+        session,
+        str(investigator.id),
+        "investigator",
+        Action.IDENTITY_REQUEST,
+        report_id=report_id,
+        detail={"request": str(request.id)},
+    )
+    return request
+
+
+def _request_number(session: Session, request: IdentityRequest) -> int:
+    return session.scalar(
+        select(func.count())
+        .select_from(IdentityRequest)
+        .where(
+            IdentityRequest.report_id == request.report_id,
+            IdentityRequest.requested_at <= request.requested_at,
+        )
+    )
+
+
+def request_reason(
+    session: Session, request: IdentityRequest, reader: StaffAccount, private
+) -> str:
+    """The reason, for a custodian (or the requester): their wrap of the request key."""
+    number = _request_number(session, request)
+    wrapped = session.scalar(
+        select(ReportKey.wrapped).where(
+            ReportKey.report_id == request.report_id,
+            ReportKey.purpose == Purpose.REQUEST.value,
+            ReportKey.epoch == number,
+            ReportKey.recipient_kind == "staff",
+            ReportKey.recipient_id == reader.id,
+        )
+    )
+    if wrapped is None:
+        return ""
+    key = unwrap_key(wrapped, private, KeyContext(request.report_id, Purpose.REQUEST, number))
+    return open_field(
+        key, request.reason, report_id=request.report_id, field=f"identity-request/{request.id}"
+    ).decode("utf-8")
+
+
+@dataclass(frozen=True)
+class PendingRequest:
+    request: IdentityRequest
+    investigator: StaffAccount
+    reason: str
+
+
+def pending_requests(session: Session, custodian: StaffAccount, private) -> list[PendingRequest]:
+    rows = session.scalars(
+        select(IdentityRequest)
+        .where(IdentityRequest.state == IdentityRequestState.PENDING.value)
+        .order_by(IdentityRequest.requested_at)
+    )
+    return [
+        PendingRequest(
+            r,
+            session.get(StaffAccount, r.account_id),
+            request_reason(session, r, custodian, private),
+        )
+        for r in rows
+    ]
+
+
+def decide_identity(
+    session: Session,
+    request_id: uuid.UUID,
+    custodian: StaffAccount,
+    private: PrivateKey,
+    approve: bool,
+    now: datetime,
+) -> IdentityRequest:
+    """A custodian approves (the identity key is wrapped to the investigator, from the
+    custodian's own wrap) or refuses. Either way it is recorded."""
+    request = session.get(IdentityRequest, request_id)
+    if request is None or request.state != IdentityRequestState.PENDING:
+        raise ServiceError("this request is not waiting for a decision")
+    if request.account_id == custodian.id:
+        raise ServiceError("another custodian must decide on your own request")
+    investigator = session.get(StaffAccount, request.account_id)
+    if approve:
+        if session.get(ReportGrant, (request.report_id, investigator.id)) is None:
+            raise ServiceError("the investigator no longer has this report")
+        _check_colleague(investigator)
+        keys = HeldKeys(session, request.report_id, "staff", custodian.id, private)
+        try:
+            identity_key = keys.key(Purpose.IDENTITY, 0)
+        except NoKey:
+            raise ServiceError("you hold no identity key for this report") from None
+        wrap_to(
+            session,
+            request.report_id,
+            Purpose.IDENTITY,
+            0,
+            identity_key,
+            [_recipient(investigator)],
+        )
+    request.state = (
+        IdentityRequestState.APPROVED if approve else IdentityRequestState.REFUSED
+    ).value
+    request.decided_by = custodian.id
+    request.decided_at = now
+    audit.append(
+        session,
+        str(custodian.id),
+        "custodian",
+        Action.IDENTITY_APPROVE if approve else Action.IDENTITY_REFUSE,
+        report_id=request.report_id,
+        detail={"request": str(request.id), **_detail(investigator)},
+    )
+    return request
+
+
+# --- the offline recovery key ----------------------------------------------------------------
+
+
+def recovery_grant(
+    session: Session, report_id: uuid.UUID, recovery_private: PrivateKey, colleague: StaffAccount
+) -> int:
+    """Re-grant a report from the recovery key (run offline by the key's holders, e.g.
+    after an investigator's password reset): every epoch's case and internal keys."""
+    report = session.get(Report, report_id)
+    if report is None:
+        raise ServiceError("no such report")
+    _check_colleague(colleague)
+    if session.get(ReportGrant, (report_id, colleague.id)) is not None:
+        raise ServiceError(f"{colleague.username} already has this report")
+    source = HeldKeys(session, report_id, "recovery", None, recovery_private)  # type: ignore[arg-type]
+    copied = _copy_keys(session, report, source, colleague)
+    audit.append(
+        session,
+        audit.OPERATOR.id,
+        audit.OPERATOR.role,
+        Action.RECOVERY_GRANT,
+        report_id=report_id,
+        detail=_detail(colleague, keys=copied),
+    )
+    return copied
