@@ -229,34 +229,15 @@ RECOVERY_HEX = new_keypair().public_key().to_bytes().hex()
 
 
 @contextmanager
-def reporter_under_gunicorn(
-    database_url: str, root: Path, redis_url: str | None, **extra_env: str
-) -> Iterator[tuple[subprocess.Popen, str]]:
-    """A fresh demo instance with its reporter portal served by real gunicorn (1 worker);
-    yields the master process and the base URL."""
+def serving(portal: str, env: dict) -> Iterator[tuple[subprocess.Popen, str]]:
+    """One portal of an existing instance served by real gunicorn; yields the master
+    process and the base URL."""
     from tests.test_serve import free_port, wait_for
 
     port = free_port()
-    env = {
-        **os.environ,
-        **config_env(
-            root / "instance",
-            database_url,
-            redis_url,
-            SIPADU_REPORTER_BIND=f"127.0.0.1:{port}",
-            SIPADU_WORKERS="1",
-            SIPADU_THREADS="4",
-        ),
-        **extra_env,
-    }
-    subprocess.run(
-        [sys.executable, "-m", "sipadu.cli", "init", "--demo"],
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    env = {**os.environ, **env, f"SIPADU_{portal.upper()}_BIND": f"127.0.0.1:{port}"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "sipadu.serve", "reporter"],
+        [sys.executable, "-m", "sipadu.serve", portal],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -268,3 +249,29 @@ def reporter_under_gunicorn(
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@contextmanager
+def reporter_under_gunicorn(
+    database_url: str, root: Path, redis_url: str | None, **extra_env: str
+) -> Iterator[tuple[subprocess.Popen, str]]:
+    """A fresh demo instance with its reporter portal served by real gunicorn (1 worker);
+    yields the master process and the base URL."""
+    env = {
+        **config_env(
+            root / "instance",
+            database_url,
+            redis_url,
+            SIPADU_WORKERS="1",
+            SIPADU_THREADS="4",
+        ),
+        **extra_env,
+    }
+    subprocess.run(
+        [sys.executable, "-m", "sipadu.cli", "init", "--demo"],
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
+    with serving("reporter", env) as served:
+        yield served

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sipadu import audit
 from sipadu.crypto import PublicKey, signing_public_key
 from sipadu.crypto.binding import bind
-from sipadu.models import AuditEvent, ReportGrant, ReportKey, StaffAccount
+from sipadu.models import Attachment, AuditEvent, Message, ReportGrant, ReportKey, StaffAccount
 from tests.conftest import database
 from tests.staff import csrf, init_demo, post, signed_in
 from tests.test_reporter import login as mailbox_login
@@ -190,9 +190,10 @@ def test_without_a_grant_a_report_its_files_and_its_export_are_not_found(
     receipt(response)
     report_id = report_id_of(database_url, marker, clients["pemeriksa1"])
     with database(database_url) as session:
-        attachment_id = session.execute(
-            select(ReportKey.id).where(ReportKey.report_id == report_id)
-        ).first()[0]
+        attachment_id = session.scalar(
+            select(Attachment.id).where(Attachment.report_id == report_id)
+        )
+    assert attachment_id is not None
     # A newcomer investigator, routed nowhere, and every non-investigator role.
     import sipadu.crypto.envelope as envelope
 
@@ -267,6 +268,11 @@ def test_grant_gives_access_and_revoke_removes_it_for_everything_written_after(
             )
         )
     assert epochs == set() and {0, 1, 2} <= mailbox_epochs
+    with database(database_url) as session:
+        written_after = session.scalar(
+            select(Message).where(Message.report_id == report_id).order_by(Message.position.desc())
+        )
+    assert written_after.epoch == 2  # sealed under a key the colleague never held
     # The page said what revocation cannot do.
     assert "tidak dapat" in owner.get(page).get_data(as_text=True)
 
@@ -380,8 +386,47 @@ def test_downloads_are_audited_first_and_safely_typed(reporter_app, clients, dat
                 .split("filename=")[1]
                 .split(";")[0][1:-1]
             )
+        if name == "foto.png":
+            assert response.mimetype == "image/png"  # a known-safe image type
     downloads = [e for e in actions(database_url, report_id) if e.action == "attachment.download"]
     assert len(downloads) == 2
+
+
+def test_a_download_is_recorded_before_its_first_byte(
+    reporter_app, clients, database_url, monkeypatch
+):
+    """When the first plaintext chunk is read, the audit entry is already committed:
+    another connection sees it."""
+    from sipadu import storage
+    from tests.test_uploads import receipt
+
+    marker = f"Dulu {uuid.uuid4().hex[:8]}"
+    receipt(
+        report_with_files(
+            reporter_app.test_client(), [("a.txt", b"isi", "text/plain")], title=marker
+        )
+    )
+    investigator = clients["pemeriksa1"]
+    report_id = report_id_of(database_url, marker, investigator)
+    link = re.search(
+        rf'href="(/reports/{report_id}/attachments/[0-9a-f-]{{36}})"',
+        investigator.get(f"/reports/{report_id}").get_data(as_text=True),
+    ).group(1)
+    seen: list[int] = []
+    real = storage.read_plaintext
+
+    def watched(*args, **kwargs):
+        for piece in real(*args, **kwargs):
+            seen.append(
+                sum(
+                    1 for e in actions(database_url, report_id) if e.action == "attachment.download"
+                )
+            )
+            yield piece
+
+    monkeypatch.setattr(storage, "read_plaintext", watched)
+    assert investigator.get(link).get_data() == b"isi"
+    assert seen and seen[0] == 1
 
 
 def test_the_export_is_a_signed_zip_encrypted_to_an_age_recipient(
@@ -529,3 +574,43 @@ def test_only_wrapped_keys_open_reports(database_url):
                     fingerprint(PublicKey.from_bytes(holder.public_key)).replace(" ", "").lower()
                     == row.recipient_fingerprint
                 )
+
+
+def test_the_documented_export_check_works_offline(
+    reporter_app, clients, database_url, config, tmp_path
+):
+    """docs/casework.md's recipe, run as a separate isolated Python, accepts a real
+    export and rejects one with an altered file."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from sipadu.instance import load_secret
+
+    marker = f"Resep {uuid.uuid4().hex[:8]}"
+    submit(reporter_app.test_client(), title=marker)
+    investigator = clients["pemeriksa1"]
+    report_id = report_id_of(database_url, marker, investigator)
+    data = investigator.get(f"/reports/{report_id}/export?plaintext=y&confirm=y").get_data()
+    export = tmp_path / "export.zip"
+    export.write_bytes(data)
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "casework.md").read_text()
+    script = tmp_path / "check.py"
+    script.write_text(doc.split("```python\n", 1)[1].split("```", 1)[0])
+    pinned = signing_public_key(load_secret(config, "audit_signing_key")).hex()
+    run = subprocess.run(
+        [sys.executable, "-I", str(script), str(export), pinned], capture_output=True, text=True
+    )
+    assert run.returncode == 0 and run.stdout == "OK\n", run.stderr
+    altered = tmp_path / "altered.zip"
+    with zipfile.ZipFile(export) as source, zipfile.ZipFile(altered, "w") as target:
+        for name in source.namelist():
+            content = source.read(name)
+            target.writestr(
+                name,
+                content.replace(marker.encode(), b"Diubah") if name == "report.json" else content,
+            )
+    run = subprocess.run(
+        [sys.executable, "-I", str(script), str(altered), pinned], capture_output=True, text=True
+    )
+    assert run.returncode != 0 and "report.json" in run.stderr

@@ -1,0 +1,257 @@
+"""The investigator's report list with 100,000 reports: first-page latency.
+
+    .venv/bin/python benchmarks/case_list.py [--reports 100000] [--postgres URL]
+
+Builds a fresh instance (SQLite in a temporary folder, or a throw-away database on the
+PostgreSQL server given), with ``--reports`` reports granted to one investigator: each
+with a sealed title and its case key wrapped (ML-KEM-768+X25519) to that investigator,
+statuses, deadlines and unread counts spread as a real inspectorate's would be. Then it
+signs in through the staff portal (in-process test client) and times ``GET /reports``:
+the first page (50 rows, titles decrypted, the view audited and committed, the page
+rendered), and the first page under each filter. Baseline in the same run: the bare SQL
+of the same keyset page (no decryption, no audit, no template). Target (issue 8): p95 of
+the first page ≤ 150 ms on SQLite and on PostgreSQL. Last line: key=value figures.
+"""
+
+import argparse
+import random
+import re
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from datetime import date, timedelta
+from pathlib import Path
+
+from click.testing import CliRunner
+from sqlalchemy import create_engine, insert, select, text
+from sqlalchemy.engine import make_url
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from sipadu import create_app
+from sipadu.cli import main as cli
+from sipadu.config import load_config
+from sipadu.crypto import KeyContext, PublicKey, Purpose, new_key, seal_field, wrap_key
+from sipadu.db import make_engine
+from sipadu.models import (
+    Category,
+    Report,
+    ReportField,
+    ReportGrant,
+    ReportKey,
+    StaffAccount,
+)
+from sipadu.services.staff import key_fingerprint
+from tests.staff import Person, sign_in
+
+STATUSES = (
+    ["received"] * 2
+    + ["in_review"] * 3
+    + ["investigating"] * 3
+    + [
+        "closed_substantiated",
+        "closed_unsubstantiated",
+        "rejected",
+    ]
+)
+BATCH = 2000
+
+
+def fill(database_url: str, count: int, username: str) -> None:
+    engine = make_engine(database_url)
+    rng = random.Random(7)
+    with engine.begin() as connection:
+        account_id, public = connection.execute(
+            select(StaffAccount.id, StaffAccount.public_key).where(
+                StaffAccount.username == username
+            )
+        ).one()
+        account = StaffAccount(id=account_id, public_key=public)
+        fingerprint = key_fingerprint(account)
+        recipient = PublicKey.from_bytes(public)
+        categories = list(connection.scalars(select(Category.id)))
+    today = date.today()
+    for start in range(0, count, BATCH):
+        reports, fields, keys, grants = [], [], [], []
+        for _ in range(min(BATCH, count - start)):
+            report_id = uuid.uuid4()
+            received = today - timedelta(days=rng.randrange(0, 3 * 365))
+            status = rng.choice(STATUSES)
+            messages = rng.choice([0, 0, 0, 1, 2, 3])
+            reports.append(
+                {
+                    "id": report_id,
+                    "category_id": rng.choice(categories),
+                    "status": status,
+                    "received_on": received,
+                    "key_epoch": 0,
+                    "ack_due_on": received + timedelta(days=7),
+                    "feedback_due_on": received + timedelta(days=90),
+                    "reporter_messages": messages,
+                }
+            )
+            case_key = new_key()
+            title = f"Laporan {rng.randrange(10**6)} tentang pengadaan".encode()
+            fields.append(
+                {
+                    "report_id": report_id,
+                    "name": "title",
+                    "epoch": 0,
+                    "sealed": seal_field(
+                        case_key, title, report_id=report_id, field="report/title"
+                    ),
+                }
+            )
+            keys.append(
+                {
+                    "id": uuid.uuid4(),
+                    "report_id": report_id,
+                    "purpose": "case",
+                    "epoch": 0,
+                    "recipient_kind": "staff",
+                    "recipient_id": account_id,
+                    "recipient_fingerprint": fingerprint,
+                    "wrapped": wrap_key(
+                        case_key, recipient, KeyContext(report_id, Purpose.CASE, 0)
+                    ),
+                }
+            )
+            grants.append(
+                {
+                    "report_id": report_id,
+                    "account_id": account_id,
+                    "read_upto": rng.choice([0, messages]),
+                }
+            )
+        with engine.begin() as connection:
+            connection.execute(insert(Report), reports)
+            connection.execute(insert(ReportField), fields)
+            connection.execute(insert(ReportKey), keys)
+            connection.execute(insert(ReportGrant), grants)
+    if engine.dialect.name == "postgresql":
+        with engine.connect() as connection:
+            connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
+    else:
+        with engine.begin() as connection:
+            connection.execute(text("ANALYZE"))
+    engine.dispose()
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def timed(run, times: int) -> list[float]:
+    run()  # warm
+    samples = []
+    for _ in range(times):
+        start = time.perf_counter()
+        run()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+def bench(database_url: str, count: int, runs: int, root: Path) -> dict[str, float]:
+    env = {
+        "SIPADU_ENV": "development",
+        "SIPADU_INSTANCE_PATH": str(root / "instance"),
+        "SIPADU_DATABASE_URL": database_url,
+        "SIPADU_VOLATILE_PATH": "/dev/shm/sipadu-bench-" + uuid.uuid4().hex[:8],
+        **{
+            f"SIPADU_ARGON2_{k}": v
+            for k, v in (("TIME_COST", "1"), ("MEMORY_KIB", "256"), ("PARALLELISM", "1"))
+        },
+    }
+    result = CliRunner().invoke(cli, ["init", "--demo"], env=env, catch_exceptions=False)
+    people = {
+        m.group(2): Person(m.group(2), m.group(3), m.group(4), 0, database_url)
+        for m in re.finditer(r"^demo (\S+) (\S+) (\S+) (\S+)$", result.stdout, re.M)
+    }
+    start = time.perf_counter()
+    fill(database_url, count, "pemeriksa1")
+    fill_s = time.perf_counter() - start
+    app = create_app("staff", load_config(env))
+    client = app.test_client()
+    assert sign_in(client, people["pemeriksa1"]).status_code == 303
+
+    def page(query: str):
+        def run():
+            response = client.get("/reports" + query)
+            assert (
+                response.status_code == 200 and response.get_data().count(b'href="/reports/') >= 1
+            )
+
+        return run
+
+    engine = create_engine(make_url(database_url))
+    account_id = (
+        engine.connect()
+        .execute(select(StaffAccount.id).where(StaffAccount.username == "pemeriksa1"))
+        .scalar_one()
+    )
+
+    def bare():
+        with engine.connect() as connection:
+            connection.execute(
+                select(Report.id, Report.status, Report.received_on)
+                .join(ReportGrant, ReportGrant.report_id == Report.id)
+                .where(ReportGrant.account_id == account_id)
+                .order_by(Report.received_on.desc(), Report.id.desc())
+                .limit(50)
+            ).all()
+
+    figures = {"reports": count, "fill_s": fill_s}
+    baseline = timed(bare, runs)
+    figures["bare_sql_p95_ms"] = percentile(baseline, 0.95)
+    for name, query in (
+        ("first_page", ""),
+        ("status", "?status=in_review"),
+        ("unread", "?unread=y"),
+        ("feedback_overdue", "?deadline=feedback_overdue"),
+        ("ack_overdue", "?deadline=ack_overdue"),
+    ):
+        samples = timed(page(query), runs)
+        figures[f"{name}_p50_ms"] = statistics.median(samples)
+        figures[f"{name}_p95_ms"] = percentile(samples, 0.95)
+    figures["ratio_first_page_vs_bare_sql"] = (
+        figures["first_page_p95_ms"] / figures["bare_sql_p95_ms"]
+    )
+    engine.dispose()
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reports", type=int, default=100_000)
+    parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--postgres", help="e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        if args.postgres:
+            server = make_url(args.postgres)
+            admin = create_engine(server, isolation_level="AUTOCOMMIT")
+            name = f"sipadu_bench_{uuid.uuid4().hex[:8]}"
+            with admin.connect() as connection:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+            try:
+                url = server.set(database=name).render_as_string(hide_password=False)
+                figures = bench(url, args.reports, args.runs, root)
+            finally:
+                with admin.connect() as connection:
+                    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+                admin.dispose()
+            figures["backend_postgresql"] = 1
+        else:
+            figures = bench(f"sqlite:///{root / 'bench.db'}", args.reports, args.runs, root)
+            figures["backend_postgresql"] = 0
+    for key, value in figures.items():
+        print(f"{key:34} {value:10.2f}")
+    print(" ".join(f"{k}={v:.2f}" for k, v in figures.items()))
+
+
+if __name__ == "__main__":
+    main()
