@@ -20,6 +20,7 @@ from sipadu.models import (
     Category,
     CategoryRoute,
     Proposal,
+    ReportGrant,
     ReportKey,
     Role,
     StaffAccount,
@@ -525,6 +526,9 @@ def test_an_admin_reset_drops_the_key_and_its_grants_and_says_so(
         assert not session.scalars(
             select(ReportKey).where(ReportKey.recipient_id == target.id)
         ).all()
+        assert not session.scalars(
+            select(ReportGrant).where(ReportGrant.account_id == target.id)
+        ).all()  # its list is empty too: nothing to open without keys
     detail = json.loads(entries(database_url, "password.reset")[-1].detail)
     assert detail["grants_dropped"] == len(held) and detail["old_fingerprint"]
     # The person re-activates with a new key; a second admin approves again.

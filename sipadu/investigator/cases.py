@@ -46,6 +46,7 @@ from sipadu.services.cases import (
 )
 from sipadu.services.dates import today
 from sipadu.services.export import age_encrypted, age_recipient, report_zip
+from sipadu.services.reports import NoKey
 from sipadu.web import closing, content_disposition, db_session
 
 SAFE_IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
@@ -101,7 +102,7 @@ def _case_page(report_id: uuid.UUID, **forms):
     keys = _keys(writing, report_id)
     try:
         view = open_case(writing, keys, _me().id)
-    except NotGranted:
+    except (NotGranted, NoKey):  # no grant, or a grant whose keys are gone
         abort(404)
     holders = grants_service.holders(writing, report_id)
     colleagues = [

@@ -38,6 +38,7 @@ from sipadu.crypto import (
 from sipadu.models import (
     AccountState,
     EnrollmentKind,
+    ReportGrant,
     ReportKey,
     Role,
     StaffAccount,
@@ -407,6 +408,7 @@ def reset_password(
             ReportKey.recipient_kind == "staff", ReportKey.recipient_id == account.id
         )
     ).rowcount
+    session.execute(delete(ReportGrant).where(ReportGrant.account_id == account.id))
     account.password_record = None
     account.public_key = None
     account.sealed_private_key = None
