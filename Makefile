@@ -18,6 +18,7 @@ run: $(STAMP) $(COMPILED)
 
 test: $(STAMP) $(COMPILED) chromium
 	$(BIN)/ruff check .
+	$(BIN)/bandit -q -r sipadu --severity-level high
 	$(BIN)/python -m pytest
 
 # Browser tests drive Debian's Chromium (Playwright's own browser download is not used).
@@ -42,6 +43,7 @@ translations: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/bandit -q -r sipadu --severity-level medium
 
 bench: $(STAMP)
 	$(BIN)/python benchmarks/crypto_stream.py

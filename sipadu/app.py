@@ -4,7 +4,7 @@ run time — no cookie name, no session key, no route."""
 import logging
 from enum import StrEnum
 
-from flask import Flask
+from flask import Flask, abort, current_app, request
 from flask_wtf.csrf import CSRFProtect
 
 from sipadu import errors, recovery
@@ -50,6 +50,7 @@ def create_app(portal: str = "reporter", config: Config | None = None) -> Flask:
     install_headers(app, production=config.production)
     app.extensions["sipadu.limiter"] = make_limiter(app, config.redis_url, prefix=portal.value)
     errors.register(app)
+    app.before_request(_files_only_where_expected)
     # Every case, internal and identity key is also wrapped to the recovery key: without
     # one configured, production does not start (on either portal).
     recovery.public_key(config)
@@ -65,6 +66,18 @@ def create_app(portal: str = "reporter", config: Config | None = None) -> Flask:
     # Werkzeug's development server logs every request with the client address.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
     return app
+
+
+# The only form fields that take files. A text field sent as a file part (a forged or
+# broken request) would reach a form as a file object; it is refused instead.
+FILE_FIELDS = {Portal.REPORTER: {"attachments"}, Portal.STAFF: {"checkpoints"}}
+
+
+def _files_only_where_expected() -> None:
+    if request.method == "POST" and request.mimetype == "multipart/form-data":
+        portal = Portal(current_app.config["SIPADU_PORTAL"])
+        if set(request.files) - FILE_FIELDS[portal]:
+            abort(400)
 
 
 def _cookie_name(portal: Portal, config: Config) -> str:
