@@ -50,7 +50,7 @@ def create_app(portal: str = "reporter", config: Config | None = None) -> Flask:
     install_headers(app, production=config.production)
     app.extensions["sipadu.limiter"] = make_limiter(app, config.redis_url, prefix=portal.value)
     errors.register(app)
-    app.before_request(_files_only_where_expected)
+    app.before_request(_refuse_malformed_input)
     # Every case, internal and identity key is also wrapped to the recovery key: without
     # one configured, production does not start (on either portal).
     recovery.public_key(config)
@@ -73,11 +73,22 @@ def create_app(portal: str = "reporter", config: Config | None = None) -> Flask:
 FILE_FIELDS = {Portal.REPORTER: {"attachments"}, Portal.STAFF: {"checkpoints"}}
 
 
-def _files_only_where_expected() -> None:
-    if request.method == "POST" and request.mimetype == "multipart/form-data":
+def _refuse_malformed_input() -> None:
+    """Two kinds of input no form of ours can use: a NUL character (PostgreSQL refuses it
+    in text, and no person types one) and a text field sent as a file part (it would
+    reach a form as a file object). Both are a forged or broken request: 400."""
+    values = [*request.args.values(), *request.args.keys()]
+    values += [v for v in (request.view_args or {}).values() if isinstance(v, str)]
+    if request.method == "POST" and request.mimetype in (
+        "multipart/form-data",
+        "application/x-www-form-urlencoded",
+    ):
+        values += [*request.form.values(), *request.form.keys()]
         portal = Portal(current_app.config["SIPADU_PORTAL"])
         if set(request.files) - FILE_FIELDS[portal]:
             abort(400)
+    if any("\x00" in value for value in values):
+        abort(400)
 
 
 def _cookie_name(portal: Portal, config: Config) -> str:
