@@ -92,6 +92,8 @@ class Action(StrEnum):
     AUDIT_EXPORT = "audit.export"
     AUDIT_CHECKPOINT = "audit.checkpoint"
     AUDIT_VERIFY = "audit.verify"
+    RETENTION_SHRED = "retention.shred"  # a purge deleted expired reports' keys
+    RETENTION_PURGE = "retention.purge"  # then their ciphertext
 
 
 class ReporterMetric(StrEnum):

@@ -31,9 +31,10 @@ from sipadu.instance import ensure_instance, generate_missing, load_secret
 from sipadu.migrate import upgrade
 from sipadu.models import CategorySlug, Role
 from sipadu.security import harden_process
-from sipadu.services import ServiceError
+from sipadu.services import ServiceError, retention
 from sipadu.services.categories import add_route, category_by_slug, remove_route, seed_categories
 from sipadu.services.grants import recovery_grant
+from sipadu.services.retention import RetentionPolicy
 from sipadu.services.staff import (
     create_account,
     find_by_username,
@@ -272,7 +273,8 @@ def db_upgrade() -> None:
 @main.command()
 def purge() -> None:
     """Delete abandoned uploads (staged files with no write for an hour; a slow upload
-    still in progress is never touched) and expired staff sessions. For a timer."""
+    still in progress is never touched), expired staff sessions, and reports past their
+    retention (keys first, then ciphertext; never one on legal hold). For a timer."""
     config = _config()
     timeouts = Timeouts(
         idle=timedelta(seconds=config.staff_idle_seconds),
@@ -281,7 +283,20 @@ def purge() -> None:
     with _session(config) as session:
         removed = storage.purge_stale(session)
         sessions = purge_expired(session, datetime.now(UTC), timeouts)
-    click.echo(f"purged {removed} abandoned upload(s), {sessions} expired staff session(s)")
+    engine = make_engine(config.database_url)
+    try:
+        shredded = retention.purge(
+            make_sessionmaker(engine, write=True),
+            RetentionPolicy(config.retention_closed_days, config.retention_rejected_days),
+            datetime.now(UTC).date(),
+        )
+    finally:
+        engine.dispose()
+    click.echo(
+        f"purged {removed} abandoned upload(s), {sessions} expired staff session(s), "
+        f"{shredded.reports} expired report(s) ({shredded.keys} keys shredded first, "
+        f"{shredded.files} file(s))"
+    )
 
 
 @main.group("recovery")

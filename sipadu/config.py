@@ -87,6 +87,8 @@ class Config:
     staff_failures_per_account: str = "10 per hour"
     staff_failures_global: str = "300 per hour"
     enrollment_link_hours: int = 72
+    retention_closed_days: int = 5 * 365 + 1
+    retention_rejected_days: int = 365
     volatile_path: Path | None = None
     secrets: SecretOverrides = field(default_factory=SecretOverrides)
 
@@ -192,6 +194,8 @@ def load_config(env: Mapping[str, str]) -> Config:
         staff_failures_per_account=_limit(env, "SIPADU_STAFF_FAILURES_PER_ACCOUNT", "10 per hour"),
         staff_failures_global=_limit(env, "SIPADU_STAFF_FAILURES_GLOBAL", "300 per hour"),
         enrollment_link_hours=_int(env, "SIPADU_ENROLLMENT_LINK_HOURS", 72),
+        retention_closed_days=_int(env, "SIPADU_RETENTION_CLOSED_DAYS", 5 * 365 + 1),
+        retention_rejected_days=_int(env, "SIPADU_RETENTION_REJECTED_DAYS", 365),
         volatile_path=Path(env["SIPADU_VOLATILE_PATH"])
         if env.get("SIPADU_VOLATILE_PATH")
         else None,

@@ -236,6 +236,7 @@ class Report(Base):
     acknowledged_on: Mapped[date | None] = mapped_column(Date)  # first move out of received
     closed_on: Mapped[date | None] = mapped_column(Date)
     reporter_messages: Mapped[int] = mapped_column(Integer, default=0)  # for "unread"
+    legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)  # blocks retention purge
 
 
 class ReportField(Base):
@@ -383,6 +384,8 @@ class ProposalKind(enum.StrEnum):
     ACCOUNT_ACTIVATE = "account_activate"
     ROUTE_ADD = "route_add"
     ROUTE_REMOVE = "route_remove"
+    HOLD_SET = "hold_set"  # a legal hold on a report: it is kept past its retention
+    HOLD_RELEASE = "hold_release"
 
 
 class ProposalState(enum.StrEnum):
@@ -401,8 +404,11 @@ class Proposal(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     kind: Mapped[str] = mapped_column(String(32))
     state: Mapped[str] = mapped_column(String(16), default=ProposalState.PENDING.value, index=True)
-    account_id: Mapped[uuid.UUID] = mapped_column(
+    account_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("staff_account.id", ondelete="CASCADE"), index=True
+    )
+    report_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("report.id", ondelete="CASCADE"), index=True
     )
     role: Mapped[str | None] = mapped_column(String(16))
     category_id: Mapped[uuid.UUID | None] = mapped_column(

@@ -18,6 +18,7 @@ from sipadu.investigator.forms import (
     ROLE_LABELS,
     ActionForm,
     CreateAccountForm,
+    HoldForm,
     RoleForm,
     RouteForm,
 )
@@ -27,6 +28,7 @@ from sipadu.models import (
     Category,
     Proposal,
     ProposalState,
+    Report,
     Role,
     StaffAccount,
 )
@@ -272,6 +274,37 @@ def admin_decide(proposal_id: uuid.UUID, decision: str):
     decide = proposals_service.approve if decision == "approve" else proposals_service.reject
     _change(lambda writing: decide(writing, proposal_id, _actor(), now()))
     return redirect(url_for("staff.admin_proposals"), code=303)
+
+
+@bp.get("/admin/holds")
+@requires(Policy.ADMIN)
+def admin_holds():
+    """Legal holds: reports kept past their retention period. Admins see report ids and
+    dates only, never contents."""
+    session = db_session()
+    held = list(session.scalars(select(Report).where(Report.legal_hold.is_(True))))
+    waiting = [p for p in proposals_service.pending(session) if p.report_id is not None]
+    return render_template(
+        "staff/admin/holds.html", held=held, waiting=waiting, form=HoldForm(), names=_names(session)
+    )
+
+
+@bp.post("/admin/holds")
+@requires(Policy.ADMIN)
+def admin_propose_hold():
+    form = HoldForm()
+    if not form.validate_on_submit():
+        abort(400)
+    try:
+        report_id = uuid.UUID(form.report.data.strip())
+    except ValueError:
+        abort(400)
+    _change(
+        lambda writing: proposals_service.propose_hold(
+            writing, report_id, form.change.data == "set", _actor()
+        )
+    )
+    return redirect(url_for("staff.admin_holds"), code=303)
 
 
 @bp.get("/admin/categories")

@@ -205,3 +205,14 @@ class ExportForm(FlaskForm):
     )
     plaintext = BooleanField(_l("No encryption"))
     confirm = BooleanField(_l("I confirm: the export will be readable by anyone who gets the file"))
+
+
+class HoldForm(FlaskForm):
+    report = StringField(_l("Report id"), validators=[InputRequired(), Length(max=36)])
+    change = SelectField(
+        _l("Change"),
+        choices=[
+            SelectChoice("set", _l("Put on legal hold")),
+            SelectChoice("release", _l("Release the hold")),
+        ],
+    )

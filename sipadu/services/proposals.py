@@ -23,6 +23,7 @@ from sipadu.models import (
     Proposal,
     ProposalKind,
     ProposalState,
+    Report,
     Role,
     StaffAccount,
 )
@@ -31,14 +32,14 @@ from sipadu.services.categories import add_route, remove_route
 from sipadu.services.staff import SENSITIVE_ROLES, _add_role, key_fingerprint, needs_approval
 
 
-def _detail(proposal: Proposal, account: StaffAccount, category: Category | None) -> dict:
-    detail: dict = {
-        "proposal": str(proposal.id),
-        "kind": proposal.kind,
-        "account": str(account.id),
-        "username": account.username,
-        "fingerprint": proposal.fingerprint,
-    }
+def _detail(proposal: Proposal, account: StaffAccount | None, category: Category | None) -> dict:
+    detail: dict = {"proposal": str(proposal.id), "kind": proposal.kind}
+    if account is not None:
+        detail |= {
+            "account": str(account.id),
+            "username": account.username,
+            "fingerprint": proposal.fingerprint,
+        }
     if proposal.role:
         detail["role"] = proposal.role
     if category is not None:
@@ -49,18 +50,20 @@ def _detail(proposal: Proposal, account: StaffAccount, category: Category | None
 def _create(
     session: Session,
     kind: ProposalKind,
-    account: StaffAccount,
+    account: StaffAccount | None,
     proposed_by: str,
     proposer_role: str,
     *,
     role: Role | None = None,
     category: Category | None = None,
+    report: Report | None = None,
 ) -> Proposal:
     duplicate = session.scalar(
         select(Proposal.id).where(
             Proposal.state == ProposalState.PENDING.value,
             Proposal.kind == kind.value,
-            Proposal.account_id == account.id,
+            Proposal.account_id == (account.id if account else None),
+            Proposal.report_id == (report.id if report else None),
             Proposal.role == (role.value if role else None),
             Proposal.category_id == (category.id if category else None),
         )
@@ -71,10 +74,11 @@ def _create(
         id=uuid.uuid4(),
         kind=kind.value,
         state=ProposalState.PENDING.value,
-        account_id=account.id,
+        account_id=account.id if account else None,
+        report_id=report.id if report else None,
         role=role.value if role else None,
         category_id=category.id if category else None,
-        fingerprint=key_fingerprint(account),
+        fingerprint=key_fingerprint(account) if account else None,
         proposed_by=proposed_by,
     )
     session.add(proposal)
@@ -83,6 +87,7 @@ def _create(
         proposed_by,
         proposer_role,
         Action.PROPOSAL_CREATE,
+        report_id=proposal.report_id,
         detail=_detail(proposal, account, category),
     )
     return proposal
@@ -145,6 +150,18 @@ def propose_route(
     return _create(session, kind, account, actor.id, actor.role, category=category)
 
 
+def propose_hold(session: Session, report_id: uuid.UUID, hold: bool, actor: Actor) -> Proposal:
+    """A legal hold keeps a report past its retention period (and releasing one lets it
+    go): either way two admins, because a purge cannot be undone."""
+    report = session.get(Report, report_id)
+    if report is None:
+        raise ServiceError("report: no report with this id")
+    if report.legal_hold == hold:
+        raise ServiceError("report: " + ("already on hold" if hold else "not on hold"))
+    kind = ProposalKind.HOLD_SET if hold else ProposalKind.HOLD_RELEASE
+    return _create(session, kind, None, actor.id, actor.role, report=report)
+
+
 def pending(session: Session) -> list[Proposal]:
     return list(
         session.scalars(
@@ -164,15 +181,26 @@ def _decide(
         raise ServiceError("this proposal is not waiting for a decision")
     if proposal.proposed_by == actor.id:
         raise ServiceError("a second admin must decide: you made this proposal")
-    account = session.get(StaffAccount, proposal.account_id)
+    account = session.get(StaffAccount, proposal.account_id) if proposal.account_id else None
     category = session.get(Category, proposal.category_id) if proposal.category_id else None
-    if state is ProposalState.APPROVED and key_fingerprint(account) != proposal.fingerprint:
+    if (
+        state is ProposalState.APPROVED
+        and account is not None
+        and key_fingerprint(account) != proposal.fingerprint
+    ):
         raise ServiceError("the account's key changed since the proposal: propose again")
     proposal.state = state.value
     proposal.decided_by = actor.id
     proposal.decided_at = now
     action = Action.PROPOSAL_APPROVE if state is ProposalState.APPROVED else Action.PROPOSAL_REJECT
-    audit.append(session, actor.id, actor.role, action, detail=_detail(proposal, account, category))
+    audit.append(
+        session,
+        actor.id,
+        actor.role,
+        action,
+        report_id=proposal.report_id,
+        detail=_detail(proposal, account, category),
+    )
     return proposal, account, category
 
 
@@ -186,6 +214,9 @@ def approve(session: Session, proposal_id: uuid.UUID, actor: Actor, now: datetim
         if account.state not in (AccountState.PENDING, AccountState.DEACTIVATED):
             raise ServiceError(f"{account.username} is not waiting for activation")
         _make_active(session, account, actor)
+    elif kind in (ProposalKind.HOLD_SET, ProposalKind.HOLD_RELEASE):
+        report = session.get(Report, proposal.report_id)
+        report.legal_hold = kind is ProposalKind.HOLD_SET
     elif kind is ProposalKind.ROUTE_ADD:
         add_route(session, category, account, actor)
     else:

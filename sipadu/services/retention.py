@@ -1,0 +1,119 @@
+"""Retention by crypto-shredding (DESIGN.md §3, issue 9).
+
+A closed report is kept for a configurable time after closing (default 5 years; a
+rejected one 1 year), unless two admins put it on legal hold. Then ``sipadu purge``
+removes it in two committed steps: first every wrapped key of the report (after this
+commit nothing of it can be decrypted, by anyone, even from a backup taken later), then
+its ciphertext: fields, messages, notes, files and the mailbox. A crash between the two
+leaves only undecryptable bytes, which the next purge removes. SQLite runs with
+``secure_delete`` on, so deleted pages are overwritten. Each step is audited with counts
+only: the log does not keep the ids of what it no longer holds.
+"""
+
+import uuid
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from sipadu import audit
+from sipadu.audit import OPERATOR, Action, Actor
+from sipadu.models import Attachment, Blob, Report, ReportKey, ReportStatus
+
+CLOSED = (ReportStatus.CLOSED_SUBSTANTIATED.value, ReportStatus.CLOSED_UNSUBSTANTIATED.value)
+BATCH = 500
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    closed_days: int = 5 * 365 + 1
+    rejected_days: int = 365
+
+
+@dataclass(frozen=True)
+class PurgeCounts:
+    reports: int = 0
+    keys: int = 0
+    files: int = 0
+
+
+def expired(
+    session: Session, policy: RetentionPolicy, today: date, limit: int = BATCH
+) -> list[uuid.UUID]:
+    """Reports past retention and not on hold. The day counted from is the closing day
+    (or, for reports closed before it was recorded, the day they arrived)."""
+    ended = func.coalesce(Report.closed_on, Report.received_on)
+    return list(
+        session.scalars(
+            select(Report.id)
+            .where(
+                Report.legal_hold.is_(False),
+                or_(
+                    and_(
+                        Report.status.in_(CLOSED),
+                        ended <= today - timedelta(days=policy.closed_days),
+                    ),
+                    and_(
+                        Report.status == ReportStatus.REJECTED.value,
+                        ended <= today - timedelta(days=policy.rejected_days),
+                    ),
+                ),
+            )
+            .limit(limit)
+        )
+    )
+
+
+def purge(
+    sessions: sessionmaker[Session],
+    policy: RetentionPolicy,
+    today: date,
+    actor: Actor = OPERATOR,
+) -> PurgeCounts:
+    """Shred, then delete, every expired report, a batch at a time."""
+    total = PurgeCounts()
+    while True:
+        with sessions.begin() as session:
+            ids = expired(session, policy, today)
+            if not ids:
+                return total
+            keys = session.execute(delete(ReportKey).where(ReportKey.report_id.in_(ids))).rowcount
+            audit.append(
+                session,
+                actor.id,
+                actor.role,
+                Action.RETENTION_SHRED,
+                detail={"reports": len(ids), "keys": keys},
+            )
+        _flush_wal(sessions)
+        with sessions.begin() as session:
+            blobs = list(
+                session.scalars(select(Attachment.blob_id).where(Attachment.report_id.in_(ids)))
+            )
+            reports = session.execute(delete(Report).where(Report.id.in_(ids))).rowcount
+            if blobs:
+                session.execute(delete(Blob).where(Blob.id.in_(blobs)))
+            audit.append(
+                session,
+                actor.id,
+                actor.role,
+                Action.RETENTION_PURGE,
+                detail={"reports": reports, "files": len(blobs)},
+            )
+        _flush_wal(sessions)
+        total = PurgeCounts(total.reports + reports, total.keys + keys, total.files + len(blobs))
+
+
+def _flush_wal(sessions: sessionmaker[Session]) -> None:
+    """On SQLite, copy the WAL into the database and truncate it: the deleted keys'
+    old page images must not linger in the ``-wal`` file (``secure_delete`` has already
+    zeroed them in the database itself)."""
+    engine = sessions.kw["bind"]
+    if engine.dialect.name != "sqlite":
+        return
+    raw = engine.raw_connection()  # outside any transaction: a checkpoint cannot run inside
+    try:
+        raw.driver_connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        raw.close()
