@@ -27,6 +27,7 @@ from sipadu.audit import OPERATOR, Action
 from sipadu.config import Config, ConfigError, from_environ
 from sipadu.crypto import Argon2Params, CryptoError, signing_public_key
 from sipadu.db import make_engine, make_sessionmaker
+from sipadu.dbroles import apply_reporter_role
 from sipadu.instance import ensure_instance, generate_missing, load_secret
 from sipadu.migrate import upgrade
 from sipadu.models import CategorySlug, Role
@@ -268,6 +269,26 @@ def db_upgrade() -> None:
     engine = make_engine(config.database_url)
     click.echo(f"database at head: {len(inspect(engine).get_table_names())} tables")
     engine.dispose()
+
+
+@db.command("reporter-role")
+@click.argument("role")
+def db_reporter_role(role: str) -> None:
+    """PostgreSQL: create (if missing) the least-privileged ROLE for the reporter portal
+    and grant it exactly what docs/deploy.md lists. Run as the database owner; then give
+    the reporter portal a SIPADU_DATABASE_URL that logs in as ROLE."""
+    config = _config()
+    engine = make_engine(config.database_url)
+    try:
+        if engine.dialect.name != "postgresql":
+            raise click.ClickException("database roles exist on PostgreSQL only")
+        with engine.begin() as connection:
+            apply_reporter_role(connection, role)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    finally:
+        engine.dispose()
+    click.echo(f"role {role}: reporter portal privileges granted")
 
 
 @main.command()

@@ -39,6 +39,7 @@ from sipadu.crypto import (
     wrap_key,
 )
 from sipadu.models import (
+    AccountState,
     Category,
     CategoryRoute,
     Mailbox,
@@ -115,33 +116,35 @@ def mailbox_owner(mailbox_id: uuid.UUID) -> str:
     return f"mailbox/{mailbox_id}"
 
 
-def _staff_recipients(accounts: Iterable[StaffAccount]) -> list[Recipient]:
-    return [
-        Recipient("staff", account.id, PublicKey.from_bytes(account.public_key))
-        for account in accounts
-        if account.active and account.public_key is not None
-    ]
-
-
-def routed_investigators(session: Session, category_id: uuid.UUID) -> list[StaffAccount]:
-    return list(
-        session.scalars(
-            select(StaffAccount)
-            .join(CategoryRoute, CategoryRoute.account_id == StaffAccount.id)
-            .join(StaffRole, StaffRole.account_id == StaffAccount.id)
-            .where(CategoryRoute.category_id == category_id, StaffRole.role == Role.INVESTIGATOR)
+def _staff_recipients(session: Session, *conditions) -> list[Recipient]:
+    """Active staff with a key, matching ``conditions``. Only the id, state and public
+    key are read: the reporter portal's database role may read nothing else of a staff
+    account (docs/deploy.md)."""
+    rows = session.execute(
+        select(StaffAccount.id, StaffAccount.public_key)
+        .join(StaffRole, StaffRole.account_id == StaffAccount.id)
+        .where(
+            StaffAccount.state == AccountState.ACTIVE.value,
+            StaffAccount.public_key.is_not(None),
+            *conditions,
         )
+        .distinct()
+    )
+    return [Recipient("staff", account_id, PublicKey.from_bytes(key)) for account_id, key in rows]
+
+
+def routed_investigators(session: Session, category_id: uuid.UUID) -> list[Recipient]:
+    return _staff_recipients(
+        session,
+        StaffRole.role == Role.INVESTIGATOR,
+        StaffAccount.id.in_(
+            select(CategoryRoute.account_id).where(CategoryRoute.category_id == category_id)
+        ),
     )
 
 
-def active_custodians(session: Session) -> list[StaffAccount]:
-    return list(
-        session.scalars(
-            select(StaffAccount)
-            .join(StaffRole, StaffRole.account_id == StaffAccount.id)
-            .where(StaffRole.role == Role.CUSTODIAN)
-        )
-    )
+def active_custodians(session: Session) -> list[Recipient]:
+    return _staff_recipients(session, StaffRole.role == Role.CUSTODIAN)
 
 
 def wrap_to(
@@ -226,8 +229,8 @@ def submit_report(
         )
     )
 
-    investigators = _staff_recipients(routed_investigators(session, category.id))
-    custodians = _staff_recipients(active_custodians(session))
+    investigators = routed_investigators(session, category.id)
+    custodians = active_custodians(session)
     to_mailbox = Recipient("mailbox", mailbox_id, mailbox_private.public_key())
     to_recovery = Recipient("recovery", None, settings.recovery)
     case_key, internal_key, identity_key = new_key(), new_key(), new_key()

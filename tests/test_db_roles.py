@@ -1,0 +1,132 @@
+"""Least privilege on PostgreSQL: the reporter portal, connected as its own role, works
+end to end, and that role cannot read the audit log, staff secrets and sessions,
+internal notes, identity requests or proposals.
+
+PostgreSQL runs on every developer and CI machine, so this runs in both halves of the
+suite (on the configured server, or the default one when the suite runs on SQLite)."""
+
+import re
+import uuid
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, text
+from sqlalchemy.exc import ProgrammingError
+
+from sipadu import create_app
+from sipadu.cli import main as cli
+from sipadu.config import load_config
+from sipadu.migrate import upgrade
+from sipadu.web import dispose
+from tests.conftest import POSTGRES_URL, Postgres, config_env
+from tests.test_reporter import csrf, login, submit
+
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+@pytest.fixture
+def reporter_role(tmp_path, redis_url):
+    server = Postgres(POSTGRES_URL or DEFAULT_POSTGRES)
+    name = server.create()
+    role = f"sipadu_reporter_{uuid.uuid4().hex[:8]}"
+    owner_url = server.url_for(name)
+    try:
+        upgrade(owner_url)
+        env = config_env(tmp_path / "instance", owner_url, redis_url)
+        assert CliRunner().invoke(cli, ["init", "--demo"], env=env).exit_code == 0
+        result = CliRunner().invoke(cli, ["db", "reporter-role", role], env=env)
+        assert result.exit_code == 0, result.output
+        role_url = server.url.set(database=name, username=role).render_as_string(
+            hide_password=False
+        )
+        yield env, role_url, name
+    finally:
+        server.drop(name)
+        with server.admin.connect() as connection:
+            connection.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+        server.admin.dispose()
+
+
+def test_the_reporter_portal_works_as_its_own_role(reporter_role):
+    env, role_url, _name = reporter_role
+    app = create_app("reporter", load_config({**env, "SIPADU_DATABASE_URL": role_url}))
+    app.config["TESTING"] = True
+    try:
+        client = app.test_client()
+        token = csrf(client, "/report")
+        import io
+
+        response = client.post(
+            "/report",
+            data={
+                "csrf_token": token,
+                "category": "kkn",
+                "title": "Sebagai peran terbatas",
+                "what": "Kejadian",
+                "identity": "Nama",
+                "passphrase": "",
+                "passphrase_confirm": "",
+                "attachments": [(io.BytesIO(b"bukti terbatas"), "bukti.txt", "text/plain")],
+            },
+            content_type="multipart/form-data",
+        )
+        body = response.get_data(as_text=True)
+        assert response.status_code == 200, body[:500]
+        code = re.search(r'id="report-code">([^<]+)<', body).group(1)
+        passphrase = re.search(r'id="report-passphrase">([^<]+)<', body).group(1)
+        box = app.test_client()
+        assert login(box, code, passphrase).status_code == 303
+        page = box.get("/mailbox").get_data(as_text=True)
+        assert "Sebagai peran terbatas" in page
+        link = re.search(r'href="(/mailbox/attachments/[0-9a-f-]{36})"', page).group(1)
+        assert box.get(link).get_data() == b"bukti terbatas"
+        sent = box.post(
+            "/mailbox/messages", data={"csrf_token": csrf(box, "/mailbox"), "body": "Tambahan"}
+        )
+        assert sent.status_code == 303
+        submit(app.test_client())  # and again, with a suggested passphrase
+    finally:
+        dispose(app)
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT * FROM audit_event",
+        "SELECT * FROM audit_head",
+        "SELECT * FROM audit_checkpoint",
+        "SELECT * FROM staff_session",
+        "SELECT password_record FROM staff_account",
+        "SELECT sealed_private_key FROM staff_account",
+        "SELECT sealed_totp FROM staff_account",
+        "SELECT enrollment_token_hash FROM staff_account",
+        "SELECT * FROM note",
+        "SELECT * FROM identity_request",
+        "SELECT * FROM proposal",
+        "SELECT * FROM report_grant",
+        "DELETE FROM report",
+        "UPDATE report SET status = 'rejected'",
+        "DELETE FROM report_key",
+        "INSERT INTO audit_event (seq) VALUES (999999)",
+        "UPDATE staff_account SET public_key = NULL",
+    ],
+)
+def test_the_reporter_role_cannot_touch_what_it_does_not_need(reporter_role, query):
+    _env, role_url, _name = reporter_role
+    engine = create_engine(role_url)
+    try:
+        with engine.connect() as connection, pytest.raises(ProgrammingError) as refused:
+            connection.execute(text(query))
+        assert "permission denied" in str(refused.value)
+    finally:
+        engine.dispose()
+
+
+def test_the_role_command_refuses_bad_names_and_sqlite(tmp_path, redis_url):
+    env = config_env(tmp_path / "instance", f"sqlite:///{tmp_path / 'x.db'}", redis_url)
+    result = CliRunner().invoke(cli, ["db", "reporter-role", "sipadu_reporter"], env=env)
+    assert result.exit_code != 0 and "PostgreSQL only" in result.output
+    from sipadu.dbroles import reporter_role_sql
+
+    with pytest.raises(ValueError):
+        reporter_role_sql('x"; DROP TABLE report; --', "db")
