@@ -229,18 +229,21 @@ RECOVERY_HEX = new_keypair().public_key().to_bytes().hex()
 
 
 @contextmanager
-def serving(portal: str, env: dict) -> Iterator[tuple[subprocess.Popen, str]]:
+def serving(
+    portal: str, env: dict, log: Path | None = None
+) -> Iterator[tuple[subprocess.Popen, str]]:
     """One portal of an existing instance served by real gunicorn; yields the master
-    process and the base URL."""
+    process and the base URL. ``log`` keeps the server's output (for log scans)."""
     from tests.test_serve import free_port, wait_for
 
     port = free_port()
     env = {**os.environ, **env, f"SIPADU_{portal.upper()}_BIND": f"127.0.0.1:{port}"}
+    output = log.open("wb") if log is not None else subprocess.DEVNULL
     process = subprocess.Popen(
         [sys.executable, "-m", "sipadu.serve", portal],
         env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stdout=output,
+        stderr=output,
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -249,6 +252,8 @@ def serving(portal: str, env: dict) -> Iterator[tuple[subprocess.Popen, str]]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+        if log is not None:
+            output.close()
 
 
 @contextmanager
