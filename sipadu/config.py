@@ -89,6 +89,7 @@ class Config:
     enrollment_link_hours: int = 72
     retention_closed_days: int = 5 * 365 + 1
     retention_rejected_days: int = 365
+    faults: frozenset[str] = frozenset()  # fault injection: tests only, never production
     volatile_path: Path | None = None
     secrets: SecretOverrides = field(default_factory=SecretOverrides)
 
@@ -160,6 +161,18 @@ def _limit(env: Mapping[str, str], name: str, default: str) -> str:
     return raw
 
 
+def _faults(env: Mapping[str, str], environment: Environment) -> frozenset[str]:
+    from sipadu.faults import POINTS
+
+    names = frozenset(n.strip() for n in env.get("SIPADU_FAULTS", "").split(",") if n.strip())
+    if names and environment is Environment.PRODUCTION:
+        raise ConfigError("SIPADU_FAULTS (fault injection for tests) is refused in production")
+    unknown = names - POINTS
+    if unknown:
+        raise ConfigError(f"SIPADU_FAULTS: unknown point(s) {', '.join(sorted(unknown))}")
+    return names
+
+
 def load_config(env: Mapping[str, str]) -> Config:
     """Build and validate a :class:`Config` from ``SIPADU_*`` variables."""
     environment = _choice(env, "SIPADU_ENV", Environment, Environment.PRODUCTION)
@@ -196,6 +209,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         enrollment_link_hours=_int(env, "SIPADU_ENROLLMENT_LINK_HOURS", 72),
         retention_closed_days=_int(env, "SIPADU_RETENTION_CLOSED_DAYS", 5 * 365 + 1),
         retention_rejected_days=_int(env, "SIPADU_RETENTION_REJECTED_DAYS", 365),
+        faults=_faults(env, environment),
         volatile_path=Path(env["SIPADU_VOLATILE_PATH"])
         if env.get("SIPADU_VOLATILE_PATH")
         else None,

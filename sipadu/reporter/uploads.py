@@ -22,6 +22,7 @@ from flask_babel import gettext as _
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from sipadu import storage
+from sipadu.faults import KILL_MID_UPLOAD, trip
 from sipadu.services.attachments import UploadedFile
 from sipadu.storage import EncryptingUpload, StagingBatch
 
@@ -32,6 +33,7 @@ _BATCH = "sipadu.staging-batch"  # their chunks, committed together
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
 MAX_PIXELS = 50_000_000  # larger images are refused as possible decompression bombs
+FAULT_AFTER_BYTES = 6 * 1024 * 1024  # kill-mid-upload trips here: one batch is committed
 
 
 class ImageRefused(Exception):
@@ -57,7 +59,10 @@ class EncryptedPart(io.RawIOBase):
         self._size += len(data)
         if self._size > self._limit:
             raise RequestEntityTooLarge()
-        return self.upload.write(data)
+        written = self.upload.write(data)
+        if self._size > FAULT_AFTER_BYTES:
+            trip(current_app.extensions["sipadu.config"].faults, KILL_MID_UPLOAD)
+        return written
 
     def seek(self, offset: int, whence: int = 0) -> int:
         return 0  # the parser rewinds each part when it ends; there is nothing to rewind

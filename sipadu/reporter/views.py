@@ -3,6 +3,7 @@
 from flask import render_template, request
 from flask_babel import gettext as _
 
+from sipadu.faults import DROP_CONNECTION_BEFORE_COMMIT, KILL_BEFORE_COMMIT, trip
 from sipadu.reporter import bp, runtime
 from sipadu.reporter.forms import CATEGORIES, ReportForm
 from sipadu.reporter.uploads import ImageRefused, image_refused_message, uploaded_files
@@ -10,7 +11,7 @@ from sipadu.services.dates import today
 from sipadu.services.passphrases import format_code, normalize_passphrase
 from sipadu.services.reports import CASE_FIELDS, CategoryClosed, submit_report
 from sipadu.services.reports import ReportForm as ReportData
-from sipadu.web import db_session
+from sipadu.web import app_config, db_session
 
 
 @bp.get("/")
@@ -47,6 +48,9 @@ def report():
             _("This kind of report is not accepted at the moment. Choose another kind.")
         ]
         return render_template("reporter/report.html", form=form, categories=CATEGORIES), 400
+    if faults := app_config().faults:  # crash-safety tests only
+        trip(faults, KILL_BEFORE_COMMIT)
+        trip(faults, DROP_CONNECTION_BEFORE_COMMIT, session.connection())
     session.commit()  # G6: the code is shown only once the report is stored
     return render_template(
         "reporter/submitted.html",

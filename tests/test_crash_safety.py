@@ -1,0 +1,203 @@
+"""Crash safety (G6), through the named fault-injection points of ``sipadu.faults``:
+the reporter portal's worker is SIGKILLed in the middle of a large upload and between
+inserting a report and committing it, and (PostgreSQL) its database connection is cut
+in the middle of the transaction. Afterwards no half report is visible, ``sipadu purge``
+leaves no orphan chunk, the database's integrity checks pass, and the next submissions
+succeed. Run on SQLite and on PostgreSQL (which runs on every developer and CI machine).
+"""
+
+import http.client
+import os
+import urllib.parse
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import func, select, text, update
+
+from sipadu import audit
+from sipadu.cli import main as cli
+from sipadu.models import Attachment, Blob, BlobChunk, Mailbox, Report, ReportField, ReportKey
+from tests.conftest import POSTGRES_URL, Postgres, config_env, database, serving
+from tests.staff import init_demo
+
+DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+MIB = 1024 * 1024
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def instance(request, tmp_path, redis_url):
+    yield from _instance(request.param, tmp_path, redis_url)
+
+
+@pytest.fixture
+def postgres_instance(tmp_path, redis_url):
+    yield from _instance("postgresql", tmp_path, redis_url)
+
+
+def _instance(backend: str, tmp_path, redis_url):
+    if backend == "sqlite":
+        url, server, name = f"sqlite:///{tmp_path / 'crash.db'}", None, None
+    else:
+        server = Postgres(POSTGRES_URL or DEFAULT_POSTGRES)
+        name = server.create()
+        url = server.url_for(name)
+    env = config_env(tmp_path / "instance", url, redis_url, SIPADU_WORKERS="1", SIPADU_THREADS="4")
+    init_demo(env)
+    try:
+        yield env, url
+    finally:
+        if server is not None:
+            server.drop(name)
+            server.admin.dispose()
+
+
+def post_report(base: str, file_size: int = 0) -> tuple[int | None, bytes]:
+    """Submit a report (with a file of ``file_size`` bytes); (status, body), or
+    (None, b"") when the connection died with the worker."""
+    host, port = urllib.parse.urlsplit(base).netloc.split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    connection.request("GET", "/report")
+    response = connection.getresponse()
+    page = response.read().decode()
+    import re
+
+    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
+    cookie = response.getheader("Set-Cookie").split(";")[0]
+    boundary = "crash"
+    fields = {"csrf_token": token, "category": "kkn", "title": "Tabrakan", "what": "Uji"}
+    fields |= {"passphrase": "", "passphrase_confirm": ""}
+    body = "".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+        for k, v in fields.items()
+    ).encode()
+    if file_size:
+        body += (
+            (
+                f'--{boundary}\r\nContent-Disposition: form-data; name="attachments"; '
+                'filename="besar.bin"\r\nContent-Type: application/octet-stream\r\n\r\n'
+            ).encode()
+            + os.urandom(file_size)
+            + b"\r\n"
+        )
+    body += f"--{boundary}--\r\n".encode()
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    try:
+        connection.request(
+            "POST",
+            "/report",
+            body=body,
+            headers={
+                "Cookie": cookie,
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+            },
+        )
+        reply = connection.getresponse()
+        return reply.status, reply.read()
+    except (ConnectionError, http.client.RemoteDisconnected, http.client.IncompleteRead):
+        return None, b""
+
+
+def counts(url: str) -> dict[str, int]:
+    with database(url) as session:
+        count = lambda model, *where: session.scalar(  # noqa: E731
+            select(func.count()).select_from(model).where(*where)
+        )
+        return {
+            "reports": count(Report),
+            "mailboxes": count(Mailbox),
+            "fields": count(ReportField),
+            "keys": count(ReportKey),
+            "staged": count(Blob, Blob.linked.is_(False)),
+            "linked_without_attachment": count(
+                Blob, Blob.linked.is_(True), Blob.id.not_in(select(Attachment.blob_id))
+            ),
+            "chunks_without_blob": count(BlobChunk, BlobChunk.blob_id.not_in(select(Blob.id))),
+        }
+
+
+def integrity(url: str) -> None:
+    with database(url) as session:
+        if url.startswith("sqlite"):
+            assert session.execute(text("PRAGMA integrity_check")).scalar() == "ok"
+            assert session.execute(text("PRAGMA foreign_key_check")).all() == []
+        assert audit.verify_chain(session.connection()).ok
+        # Every report is whole: a mailbox, all its fields, keys for every purpose.
+        broken = session.execute(
+            text(
+                "SELECT r.id FROM report r WHERE NOT EXISTS (SELECT 1 FROM mailbox m WHERE "
+                "m.report_id = r.id) OR (SELECT count(*) FROM report_field f WHERE "
+                "f.report_id = r.id) < 8 OR (SELECT count(DISTINCT purpose) FROM report_key k "
+                "WHERE k.report_id = r.id) < 3"
+            )
+        ).all()
+        assert broken == []
+
+
+def purge_after_an_hour(env: dict, url: str) -> None:
+    """Make the staged blobs look an hour idle, then run the timer's purge."""
+    with database(url) as session:
+        session.execute(update(Blob).where(Blob.linked.is_(False)).values(active_bucket=0))
+        session.commit()
+    assert CliRunner().invoke(cli, ["purge"], env=env).exit_code == 0
+
+
+def test_a_worker_killed_mid_upload_or_before_commit_leaves_nothing_half_done(instance):
+    env, url = instance
+    before = counts(url)
+
+    with serving("reporter", {**env, "SIPADU_FAULTS": "kill-mid-upload"}) as (_p, base):
+        status, _ = post_report(base, file_size=10 * MIB)
+        assert status is None  # the worker died with the connection
+        assert post_report(base)[0] == 200  # a new worker answers the next reporter
+    after_kill = counts(url)
+    assert after_kill["reports"] == before["reports"] + 1  # only the one without a file
+    assert after_kill["staged"] >= 1  # the dead upload's committed batch, unlinked
+
+    with serving("reporter", {**env, "SIPADU_FAULTS": "kill-before-commit"}) as (_p, base):
+        status, _ = post_report(base, file_size=MIB)
+        assert status is None
+    assert counts(url)["reports"] == after_kill["reports"]  # nothing of it is visible
+
+    purge_after_an_hour(env, url)
+    left = counts(url)
+    assert left["staged"] == 0 and left["chunks_without_blob"] == 0
+    assert left["linked_without_attachment"] == 0
+    assert left["reports"] == left["mailboxes"]
+    integrity(url)
+
+    with serving("reporter", env) as (_p, base):
+        for size in (0, 2 * MIB):
+            status, body = post_report(base, file_size=size)
+            assert status == 200 and b'id="report-code"' in body
+    assert counts(url)["reports"] == after_kill["reports"] + 2
+    integrity(url)
+
+
+def test_a_connection_cut_mid_transaction_loses_only_that_request(postgres_instance):
+    """PostgreSQL: the connection dies between the inserts and the commit (SQLite has no
+    connection to cut; its crash cases are the test above)."""
+    env, url = postgres_instance
+    before = counts(url)
+    with serving("reporter", {**env, "SIPADU_FAULTS": "drop-connection-before-commit"}) as (
+        _p,
+        base,
+    ):
+        status, body = post_report(base, file_size=MIB)
+        assert status == 500 and b"Traceback" not in body and b'id="report-code"' not in body
+    assert counts(url)["reports"] == before["reports"]
+    purge_after_an_hour(env, url)
+    assert counts(url)["staged"] == 0
+    integrity(url)
+    with serving("reporter", env) as (_p, base):
+        assert post_report(base, file_size=MIB)[0] == 200
+    integrity(url)
+
+
+def test_fault_injection_is_refused_in_production_and_names_are_checked():
+    from sipadu.config import ConfigError, load_config
+
+    with pytest.raises(ConfigError, match="refused in production"):
+        load_config({"SIPADU_FAULTS": "kill-before-commit"})
+    with pytest.raises(ConfigError, match="unknown point"):
+        load_config({"SIPADU_ENV": "development", "SIPADU_FAULTS": "kill-everything"})
+    assert load_config({"SIPADU_ENV": "development"}).faults == frozenset()
