@@ -40,6 +40,7 @@ from sipadu.services.reports import (
     STATUS_REASON_FIELD,
     HeldKeys,
     ThreadMessage,
+    locked_report,
     open_report_field,
     report_category_slug,
     thread,
@@ -506,8 +507,9 @@ def change_status(
 
 
 def _report(session: Session, report_id: uuid.UUID, account_id: uuid.UUID) -> Report:
+    """A granted report, its row locked for the change (see ``locked_report``)."""
     granted(session, report_id, account_id)
-    report = session.get(Report, report_id)
+    report = locked_report(session, report_id)
     if report is None:  # pragma: no cover — the grant's foreign key
         raise NotGranted("report not found")
     return report

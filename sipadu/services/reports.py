@@ -413,6 +413,13 @@ def read_mailbox(session: Session, keys: HeldKeys, report_id: uuid.UUID) -> Mail
     )
 
 
+def locked_report(session: Session, report_id: uuid.UUID) -> Report | None:
+    """The report row, locked until the transaction ends (PostgreSQL ``FOR UPDATE``;
+    SQLite write transactions are serialized anyway): a message's position and the
+    reporter-message count are read and written by one writer at a time."""
+    return session.scalar(select(Report).where(Report.id == report_id).with_for_update())
+
+
 def report_category_slug(session: Session, report: Report) -> str:
     return session.scalar(select(Category.slug).where(Category.id == report.category_id)) or ""
 
@@ -427,7 +434,7 @@ def add_reporter_message(
     files: Sequence[UploadedFile] = (),
 ) -> Message:
     """Seal a message from the reporter (and its files) under the current case key."""
-    report = session.get(Report, report_id)
+    report = locked_report(session, report_id)
     if report is None:
         raise ServiceError("report not found")
     position = (
