@@ -28,6 +28,7 @@ from sipadu.config import Config, ConfigError, from_environ
 from sipadu.crypto import Argon2Params, CryptoError, signing_public_key
 from sipadu.db import make_engine, make_sessionmaker
 from sipadu.dbroles import apply_reporter_role
+from sipadu.deploycheck import exit_code, run_checks
 from sipadu.instance import ensure_instance, generate_missing, load_secret
 from sipadu.migrate import upgrade
 from sipadu.models import CategorySlug, Role
@@ -289,6 +290,16 @@ def db_reporter_role(role: str) -> None:
     finally:
         engine.dispose()
     click.echo(f"role {role}: reporter portal privileges granted")
+
+
+@main.command()
+def check() -> None:
+    """Check this host against the deployment checklist (docs/deploy.md): secrets,
+    recovery key, Redis persistence, swap, core dumps, clock, database schema."""
+    findings = run_checks(_config())
+    for finding in findings:
+        click.echo(finding.line())
+    sys.exit(exit_code(findings))
 
 
 @main.command()

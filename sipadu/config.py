@@ -90,6 +90,7 @@ class Config:
     retention_closed_days: int = 5 * 365 + 1
     retention_rejected_days: int = 365
     faults: frozenset[str] = frozenset()  # fault injection: tests only, never production
+    onion_address: str | None = None  # the reporter portal's v3 onion service
     volatile_path: Path | None = None
     secrets: SecretOverrides = field(default_factory=SecretOverrides)
 
@@ -173,6 +174,19 @@ def _faults(env: Mapping[str, str], environment: Environment) -> frozenset[str]:
     return names
 
 
+def _onion(env: Mapping[str, str]) -> str | None:
+    raw = (env.get("SIPADU_ONION_ADDRESS") or "").strip().lower()
+    if not raw:
+        return None
+    import re
+
+    if not re.fullmatch(r"[a-z2-7]{56}\.onion", raw):
+        raise ConfigError(
+            "SIPADU_ONION_ADDRESS must be a v3 onion address (56 characters + .onion)"
+        )
+    return raw
+
+
 def load_config(env: Mapping[str, str]) -> Config:
     """Build and validate a :class:`Config` from ``SIPADU_*`` variables."""
     environment = _choice(env, "SIPADU_ENV", Environment, Environment.PRODUCTION)
@@ -210,6 +224,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         retention_closed_days=_int(env, "SIPADU_RETENTION_CLOSED_DAYS", 5 * 365 + 1),
         retention_rejected_days=_int(env, "SIPADU_RETENTION_REJECTED_DAYS", 365),
         faults=_faults(env, environment),
+        onion_address=_onion(env),
         volatile_path=Path(env["SIPADU_VOLATILE_PATH"])
         if env.get("SIPADU_VOLATILE_PATH")
         else None,

@@ -2,7 +2,7 @@
 
 from dataclasses import dataclass
 
-from flask import Blueprint, Flask, current_app
+from flask import Blueprint, Flask, current_app, request
 from limits import RateLimitItem, parse
 
 from sipadu import recovery
@@ -47,7 +47,21 @@ def init_reporter(app: Flask, config: Config) -> None:
         failures_global=parse(config.mailbox_failures_global),
     )
     init_uploads(app)
+    if config.onion_address:
+        app.after_request(_onion_location(config.onion_address))
     app.register_blueprint(bp)
+
+
+def _onion_location(onion: str):
+    """Tor Browser offers the onion service to a reporter who arrived over the ordinary
+    web (``Onion-Location``); a visit already on the onion gets no header."""
+
+    def add(response):
+        if request.host.split(":")[0] != onion:
+            response.headers["Onion-Location"] = f"http://{onion}{request.full_path.rstrip('?')}"
+        return response
+
+    return add
 
 
 def runtime() -> ReporterRuntime:

@@ -1,0 +1,164 @@
+"""``sipadu check``: the deployment checklist of docs/deploy.md, checked on this host.
+
+Each check says OK, WARN or FAIL and why. FAIL means a guarantee is at risk here (a
+secret others can read, a demo recovery key, a Redis that writes sessions to disk); WARN
+means something to confirm by hand (swap that may be unencrypted, a clock that may not
+be synchronised). The command exits 1 if anything fails.
+"""
+
+import shutil
+import stat
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from sipadu import recovery
+from sipadu.config import Config, ConfigError
+from sipadu.instance import SPECS, secrets_dir
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    level: str  # OK | WARN | FAIL
+    detail: str
+
+    def line(self) -> str:
+        return f"{self.level:4} {self.check}: {self.detail}"
+
+
+def _secrets(config: Config) -> Finding:
+    folder = secrets_dir(config)
+    loose = []
+    for name in SPECS:
+        if getattr(config.secrets, name) is not None:
+            continue
+        path = folder / name
+        if path.exists() and path.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            loose.append(name)
+    if folder.exists() and folder.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        loose.append(str(folder))
+    if loose:
+        return Finding("secrets", "FAIL", "readable by other users: " + ", ".join(loose))
+    return Finding("secrets", "OK", "private to this OS user (or given through config)")
+
+
+def _recovery(config: Config) -> Finding:
+    if (config.instance_path / recovery.DEMO_PRIVATE_FILE).exists():
+        level = "FAIL" if config.production else "WARN"
+        return Finding("recovery key", level, "a demo private key is on this server")
+    try:
+        key = recovery.public_key(config)
+    except ConfigError as exc:
+        return Finding("recovery key", "FAIL", str(exc))
+    from sipadu.crypto import fingerprint
+
+    return Finding("recovery key", "OK", f"public key {fingerprint(key)}")
+
+
+def _redis(config: Config) -> Finding:
+    if not config.redis_url:
+        return Finding("redis", "OK", "not used: sessions on tmpfs, limits in memory (one process)")
+    import redis
+
+    client = redis.Redis.from_url(config.redis_url, socket_connect_timeout=3)
+    try:
+        save = client.config_get("save").get("save", "")
+        aof = client.config_get("appendonly").get("appendonly", "no")
+    except redis.RedisError as exc:
+        return Finding("redis", "WARN", f"cannot read its persistence settings ({exc})")
+    if save or aof == "yes":
+        return Finding(
+            "redis",
+            "FAIL",
+            f"persistence is on (save={save!r}, appendonly={aof}): mailbox sessions and "
+            'limits would be written to disk; set `save ""` and `appendonly no`',
+        )
+    return Finding("redis", "OK", "persistence off")
+
+
+def _swap() -> Finding:
+    try:
+        lines = Path("/proc/swaps").read_text().splitlines()[1:]
+    except OSError:
+        return Finding("swap", "WARN", "cannot read /proc/swaps")
+    devices = [line.split()[0] for line in lines if line.strip()]
+    if not devices:
+        return Finding("swap", "OK", "no swap")
+    plain = [d for d in devices if not d.startswith(("/dev/dm-", "/dev/mapper/", "/dev/zram"))]
+    if plain:
+        return Finding(
+            "swap", "WARN", f"swap on {', '.join(plain)}: make sure it is encrypted, or turn it off"
+        )
+    return Finding("swap", "OK", "swap is on encrypted or compressed-memory devices")
+
+
+def _clock() -> Finding:
+    tool = shutil.which("timedatectl")
+    if tool is None:
+        return Finding("clock", "WARN", "timedatectl not found: check NTP by hand (TOTP needs it)")
+    result = subprocess.run(  # noqa: S603 — fixed argv
+        [tool, "show", "-p", "NTPSynchronized", "--value"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.stdout.strip() == "yes":
+        return Finding("clock", "OK", "synchronised (NTP)")
+    return Finding("clock", "WARN", "not known to be synchronised: TOTP codes may be refused")
+
+
+def _core_dumps() -> Finding:
+    import resource
+
+    from sipadu.security import harden_process
+
+    harden_process()
+    soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
+    if soft == hard == 0:
+        return Finding("core dumps", "OK", "disabled by every SIPADU process at start")
+    return Finding("core dumps", "FAIL", f"limit is {soft}/{hard}")
+
+
+def _mode(config: Config) -> Finding:
+    if config.production:
+        return Finding("mode", "OK", "production")
+    return Finding("mode", "WARN", "development: plain-HTTP cookies, demo accounts allowed")
+
+
+def _database(config: Config) -> Finding:
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    from sipadu.db import make_engine
+    from sipadu.migrate import alembic_config
+
+    engine = make_engine(config.database_url)
+    try:
+        with engine.connect() as connection:
+            current = MigrationContext.configure(connection).get_current_revision()
+    except Exception as exc:  # noqa: BLE001 — any failure to connect is the finding
+        return Finding("database", "FAIL", f"cannot connect: {type(exc).__name__}")
+    finally:
+        engine.dispose()
+    head = ScriptDirectory.from_config(alembic_config(config.database_url)).get_current_head()
+    if current != head:
+        return Finding("database", "FAIL", f"at {current}, code expects {head}: sipadu db upgrade")
+    return Finding("database", "OK", f"{engine.dialect.name}, schema at {head}")
+
+
+def run_checks(config: Config) -> list[Finding]:
+    return [
+        _mode(config),
+        _database(config),
+        _secrets(config),
+        _recovery(config),
+        _redis(config),
+        _swap(),
+        _core_dumps(),
+        _clock(),
+    ]
+
+
+def exit_code(findings: list[Finding]) -> int:
+    return 1 if any(f.level == "FAIL" for f in findings) else 0

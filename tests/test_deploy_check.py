@@ -1,0 +1,52 @@
+"""``sipadu check``: the deployment checklist, checked on the host it runs on."""
+
+import re
+
+import redis
+from click.testing import CliRunner
+
+from sipadu.cli import main as cli
+from sipadu.instance import secrets_dir
+from tests.conftest import config_env
+
+
+def run(env):
+    return CliRunner().invoke(cli, ["check"], env=env, catch_exceptions=False)
+
+
+def test_a_fresh_development_instance_passes_what_it_can(tmp_path, empty_database_url, redis_url):
+    env = config_env(tmp_path / "instance", empty_database_url, redis_url)
+    assert CliRunner().invoke(cli, ["init", "--demo"], env=env).exit_code == 0
+    result = run(env)
+    assert re.search(r"^OK   database: .* schema at ", result.stdout, re.M)
+    assert re.search(r"^OK   secrets:", result.stdout, re.M)
+    assert re.search(r"^WARN recovery key: a demo private key", result.stdout, re.M)
+    assert re.search(r"^OK   core dumps:", result.stdout, re.M)
+    if redis_url:
+        client = redis.Redis.from_url(redis_url)
+        persistent = (
+            bool(client.config_get("save")["save"])
+            or client.config_get("appendonly")["appendonly"] == "yes"
+        )
+        expected = "FAIL redis: persistence is on" if persistent else "OK   redis: persistence off"
+        assert expected in result.stdout
+    assert result.exit_code == (1 if "FAIL" in result.stdout else 0)
+
+
+def test_it_fails_on_loose_secrets_a_demo_key_in_production_and_an_old_schema(
+    tmp_path, empty_database_url, redis_url
+):
+    env = config_env(tmp_path / "instance", empty_database_url, redis_url)
+    assert CliRunner().invoke(cli, ["init", "--demo"], env=env).exit_code == 0
+    from sipadu.config import load_config
+
+    config = load_config(env)
+    (secrets_dir(config) / "lookup_salt").chmod(0o644)
+    production = {k: v for k, v in env.items() if "ARGON2" not in k} | {"SIPADU_ENV": "production"}
+    result = run(production)
+    assert result.exit_code == 1
+    assert "FAIL secrets: readable by other users: lookup_salt" in result.stdout
+    assert "FAIL recovery key: a demo private key is on this server" in result.stdout
+    fresh = config_env(tmp_path / "other", f"sqlite:///{tmp_path / 'never-migrated.db'}", redis_url)
+    result = run(fresh)
+    assert result.exit_code == 1 and "FAIL database: at None" in result.stdout
