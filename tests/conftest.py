@@ -96,6 +96,28 @@ def redis_url() -> str | None:
     return REDIS_URL
 
 
+# A few tests need PostgreSQL and Redis even in the SQLite half of the suite (database
+# roles, two hosts, crashes, the canary at scale): both run on every developer and CI
+# machine, at these addresses unless the run names others.
+ALWAYS_POSTGRES_URL = POSTGRES_URL or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+ALWAYS_REDIS_URL = REDIS_URL or "redis://127.0.0.1:6379/0"
+
+
+@pytest.fixture
+def pg_server() -> Iterator[Postgres]:
+    server = Postgres(ALWAYS_POSTGRES_URL)
+    yield server
+    server.admin.dispose()
+
+
+@pytest.fixture
+def fresh_postgres(pg_server) -> Iterator[str]:
+    """The URL of a new, empty PostgreSQL database, dropped afterwards."""
+    name = pg_server.create()
+    yield pg_server.url_for(name)
+    pg_server.drop(name)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _services_reachable(postgres, redis_url) -> None:
     """Fail the whole run at once, before any test, if a configured service is down."""

@@ -21,13 +21,11 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.conftest import POSTGRES_URL, REDIS_URL, Postgres, config_env, serving
+from tests.conftest import ALWAYS_REDIS_URL, config_env, serving
 from tests.staff import init_demo
 from tests.test_reporter import redis_contents
 from tests.test_uploads import jpeg_with_exif
 
-DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 CANARY_IP = "203.0.113.77"
 
@@ -89,17 +87,14 @@ class Browser:
 
 
 @pytest.fixture
-def deployment(tmp_path):
-    server = Postgres(POSTGRES_URL or DEFAULT_POSTGRES)
-    name = server.create()
-    redis_url = REDIS_URL or DEFAULT_REDIS
-    redis.Redis.from_url(redis_url).ping()
+def deployment(tmp_path, fresh_postgres):
+    redis.Redis.from_url(ALWAYS_REDIS_URL).ping()
     tmpdir = tmp_path / "tmpdir"
     tmpdir.mkdir()
     env = config_env(
         tmp_path / "instance",
-        server.url_for(name),
-        redis_url,
+        fresh_postgres,
+        ALWAYS_REDIS_URL,
         SIPADU_WORKERS="2",
         SIPADU_THREADS="4",
         TMPDIR=str(tmpdir),
@@ -107,13 +102,9 @@ def deployment(tmp_path):
     people = init_demo(env)
     logs = tmp_path / "logs"
     logs.mkdir()
-    try:
-        with serving("reporter", env, log=logs / "reporter.log") as (_r, reporter):
-            with serving("staff", env, log=logs / "staff.log") as (_s, staff):
-                yield reporter, staff, people, server.url_for(name), redis_url, tmpdir, logs
-    finally:
-        server.drop(name)
-        server.admin.dispose()
+    with serving("reporter", env, log=logs / "reporter.log") as (_r, reporter):
+        with serving("staff", env, log=logs / "staff.log") as (_s, staff):
+            yield reporter, staff, people, fresh_postgres, ALWAYS_REDIS_URL, tmpdir, logs
 
 
 def files_changed_since(root: Path, since: float) -> list[Path]:

@@ -17,10 +17,9 @@ from sqlalchemy import func, select, text, update
 from sipadu import audit
 from sipadu.cli import main as cli
 from sipadu.models import Attachment, Blob, BlobChunk, Mailbox, Report, ReportField, ReportKey
-from tests.conftest import POSTGRES_URL, Postgres, config_env, database, serving
+from tests.conftest import ALWAYS_POSTGRES_URL, Postgres, config_env, database, serving
 from tests.staff import init_demo
 
-DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 MIB = 1024 * 1024
 
 
@@ -38,7 +37,7 @@ def _instance(backend: str, tmp_path, redis_url):
     if backend == "sqlite":
         url, server, name = f"sqlite:///{tmp_path / 'crash.db'}", None, None
     else:
-        server = Postgres(POSTGRES_URL or DEFAULT_POSTGRES)
+        server = Postgres(ALWAYS_POSTGRES_URL)
         name = server.create()
         url = server.url_for(name)
     env = config_env(tmp_path / "instance", url, redis_url, SIPADU_WORKERS="1", SIPADU_THREADS="4")

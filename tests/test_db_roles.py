@@ -18,15 +18,13 @@ from sipadu.cli import main as cli
 from sipadu.config import load_config
 from sipadu.migrate import upgrade
 from sipadu.web import dispose
-from tests.conftest import POSTGRES_URL, Postgres, config_env
+from tests.conftest import config_env
 from tests.test_reporter import csrf, login, submit
-
-DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 @pytest.fixture
-def reporter_role(tmp_path, redis_url):
-    server = Postgres(POSTGRES_URL or DEFAULT_POSTGRES)
+def reporter_role(tmp_path, redis_url, pg_server):
+    server = pg_server
     name = server.create()
     role = f"sipadu_reporter_{uuid.uuid4().hex[:8]}"
     owner_url = server.url_for(name)
@@ -44,7 +42,6 @@ def reporter_role(tmp_path, redis_url):
         server.drop(name)
         with server.admin.connect() as connection:
             connection.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
-        server.admin.dispose()
 
 
 def test_the_reporter_portal_works_as_its_own_role(reporter_role):

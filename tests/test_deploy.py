@@ -12,12 +12,11 @@ from sipadu import audit, create_app
 from sipadu.cli import main as cli
 from sipadu.config import ConfigError, load_config
 from sipadu.web import dispose
-from tests.conftest import POSTGRES_URL, Postgres, config_env, database
+from tests.conftest import config_env, database
 from tests.staff import init_demo, signed_in
 from tests.test_reporter import login, submit
 
 ONION = "a" * 55 + "d.onion"
-DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
 
 def test_the_reporter_portal_offers_its_onion_service(env, reporter_app):
@@ -35,10 +34,10 @@ def test_the_reporter_portal_offers_its_onion_service(env, reporter_app):
         load_config({**env, "SIPADU_ONION_ADDRESS": "example.com"})
 
 
-def test_backup_and_restore_drill(tmp_path, redis_url):
+def test_backup_and_restore_drill(tmp_path, redis_url, pg_server):
     """Back up what docs/deploy.md says to back up (a pg_dump and the instance folder's
     secrets), restore both somewhere else, and find every report and account working."""
-    server = Postgres(POSTGRES_URL or DEFAULT_POSTGRES)
+    server = pg_server
     original, restored = server.create(), server.create()
     try:
         env = config_env(tmp_path / "instance", server.url_for(original), redis_url)
@@ -73,4 +72,3 @@ def test_backup_and_restore_drill(tmp_path, redis_url):
     finally:
         server.drop(original)
         server.drop(restored)
-        server.admin.dispose()

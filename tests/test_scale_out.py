@@ -21,21 +21,16 @@ from sipadu import audit, create_app
 from sipadu.cli import main as cli
 from sipadu.config import load_config
 from sipadu.web import dispose
-from tests.conftest import POSTGRES_URL, RECOVERY_HEX, REDIS_URL, Postgres, config_env, database
+from tests.conftest import ALWAYS_REDIS_URL, RECOVERY_HEX, config_env, database
 from tests.staff import init_demo, signed_in
 from tests.test_reporter import csrf, login
 
-DEFAULT_POSTGRES = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-DEFAULT_REDIS = "redis://127.0.0.1:6379/0"
-
 
 @pytest.fixture
-def two_hosts(tmp_path):
-    server = Postgres(POSTGRES_URL or DEFAULT_POSTGRES)
-    name = server.create()
-    redis_url = REDIS_URL or DEFAULT_REDIS
+def two_hosts(tmp_path, fresh_postgres):
+    redis_url = ALWAYS_REDIS_URL
     redis.Redis.from_url(redis_url).ping()
-    url = server.url_for(name)
+    url = fresh_postgres
     shared = {
         "SIPADU_REPORTER_SESSION_KEY": os.urandom(32).hex(),
         "SIPADU_STAFF_SESSION_KEY": os.urandom(32).hex(),
@@ -57,8 +52,6 @@ def two_hosts(tmp_path):
     finally:
         for app in apps.values():
             dispose(app)
-        server.drop(name)
-        server.admin.dispose()
 
 
 def test_two_hosts_sharing_configuration_serve_one_system(two_hosts):
