@@ -9,7 +9,9 @@ enforced and a busy timeout, so the embedded default behaves like a real databas
 under several gunicorn threads.
 """
 
-from sqlalchemy import Connection, Engine, create_engine, event
+import uuid
+
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -70,3 +72,24 @@ def make_sessionmaker(engine: Engine, *, write: bool = False) -> sessionmaker[Se
     actions and their audit entries, submissions. PostgreSQL needs no distinction."""
     bind = engine.execution_options(sipadu_write=True) if write else engine
     return sessionmaker(bind, expire_on_commit=False)
+
+
+def scope_to_report(
+    session: Session, report_id: uuid.UUID | None = None, lookup_id: bytes | None = None
+) -> None:
+    """Tell PostgreSQL which report (or which mailbox lookup id) this transaction works
+    on. The reporter portal's database role sees, through row-level security, only the
+    rows of that report (docs/deploy.md, ``sipadu db reporter-role``): a compromised
+    reporter host cannot dump other reports' ciphertext or mailbox records. No effect on
+    SQLite, nor for the owner role the staff portal uses. Transaction-local: call it in
+    every transaction that touches a report's rows."""
+    if session.get_bind().dialect.name != "postgresql":
+        return
+    if report_id is not None:
+        session.execute(
+            text("SELECT set_config('sipadu.report', :value, true)"), {"value": str(report_id)}
+        )
+    if lookup_id is not None:
+        session.execute(
+            text("SELECT set_config('sipadu.lookup', :value, true)"), {"value": lookup_id.hex()}
+        )

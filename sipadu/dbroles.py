@@ -5,8 +5,12 @@ role should give as little as possible: it can store reports and read what a rep
 mailbox needs (ciphertext only) and the routing and public keys that submission wraps
 to. It cannot read the audit log, staff sessions, staff secrets (password records,
 sealed keys, TOTP seeds, link tokens), internal notes, identity requests or proposals.
-Row-level restrictions are not used: other reports' rows are readable to it, but only
-as ciphertext that needs a mailbox or staff key it does not have.
+Row-level security narrows it further: in each transaction the portal names the report
+it works on (or the lookup id a reporter typed; ``db.scope_to_report``), and the role
+sees only that report's rows, the mailbox with that lookup id, and staged (not yet
+linked) uploads. It cannot list reports, dump mailbox records for offline guessing, or
+harvest other reports' ciphertext. The owner role (staff portal, CLI, timers) is not
+subject to these policies.
 """
 
 import re
@@ -52,7 +56,38 @@ def reporter_role_sql(role: str, database: str) -> list[str]:
     return statements
 
 
+_REPORT = "nullif(current_setting('sipadu.report', true), '')::uuid"
+_LOOKUP = "decode(nullif(current_setting('sipadu.lookup', true), ''), 'hex')"
+_OWN_BLOBS = f"(NOT linked OR id IN (SELECT blob_id FROM attachment WHERE report_id = {_REPORT}))"  # noqa: S608 — fixed text
+# table -> (rows the role may see and change, rows it may write)
+REPORTER_POLICIES: dict[str, tuple[str, str]] = {
+    "report": (f"id = {_REPORT}", f"id = {_REPORT}"),
+    "report_field": (f"report_id = {_REPORT}", f"report_id = {_REPORT}"),
+    "report_key": (f"report_id = {_REPORT}", f"report_id = {_REPORT}"),
+    "report_grant": (f"report_id = {_REPORT}", f"report_id = {_REPORT}"),
+    "message": (f"report_id = {_REPORT}", f"report_id = {_REPORT}"),
+    "attachment": (f"report_id = {_REPORT}", f"report_id = {_REPORT}"),
+    "mailbox": (f"report_id = {_REPORT} OR lookup_id = {_LOOKUP}", f"report_id = {_REPORT}"),
+    "blob": (_OWN_BLOBS, _OWN_BLOBS),
+    "blob_chunk": ("blob_id IN (SELECT id FROM blob)", "blob_id IN (SELECT id FROM blob)"),
+}
+
+
+def reporter_policy_sql(role: str) -> list[str]:
+    """Row-level security for the role (idempotent: policies are replaced)."""
+    statements = []
+    for table, (visible, writable) in REPORTER_POLICIES.items():
+        name = f"sipadu_{role}_{table}"[:63]
+        statements += [
+            f"ALTER TABLE {table} ENABLE ROW LEVEL SECURITY",
+            f'DROP POLICY IF EXISTS "{name}" ON {table}',
+            f'CREATE POLICY "{name}" ON {table} TO "{role}" USING ({visible}) '
+            f"WITH CHECK ({writable})",
+        ]
+    return statements
+
+
 def apply_reporter_role(connection: Connection, role: str) -> None:
     database = connection.execute(text("SELECT current_database()")).scalar_one()
-    for statement in reporter_role_sql(role, database):
+    for statement in [*reporter_role_sql(role, database), *reporter_policy_sql(role)]:
         connection.exec_driver_sql(statement)

@@ -127,3 +127,50 @@ def test_the_role_command_refuses_bad_names_and_sqlite(tmp_path, redis_url):
 
     with pytest.raises(ValueError):
         reporter_role_sql('x"; DROP TABLE report; --', "db")
+
+
+def test_row_level_security_shows_the_role_one_report_at_a_time(reporter_role):
+    """Without naming a report the role sees no report data at all; naming one, it sees
+    that report's rows only. A compromised reporter host cannot dump mailbox records or
+    other reports' ciphertext."""
+    env, role_url, _name = reporter_role
+    app = create_app("reporter", load_config({**env, "SIPADU_DATABASE_URL": role_url}))
+    app.config["TESTING"] = True
+    try:
+        for _ in range(3):
+            submit(app.test_client())
+    finally:
+        dispose(app)
+    owner = create_engine(env["SIPADU_DATABASE_URL"])
+    with owner.connect() as connection:
+        reports = [row[0] for row in connection.execute(text("SELECT id FROM report"))]
+        total = connection.execute(text("SELECT count(*) FROM report_field")).scalar_one()
+    owner.dispose()
+    assert len(reports) == 3 and total == 24
+    engine = create_engine(role_url)
+    try:
+        with engine.connect() as connection:
+            for table in (
+                "report",
+                "report_field",
+                "report_key",
+                "mailbox",
+                "message",
+                "attachment",
+            ):
+                seen = connection.execute(text(f"SELECT count(*) FROM {table}")).scalar_one()
+                assert seen == 0, table
+            connection.execute(
+                text("SELECT set_config('sipadu.report', :id, true)"), {"id": str(reports[0])}
+            )
+            assert connection.execute(text("SELECT count(*) FROM report")).scalar_one() == 1
+            assert connection.execute(text("SELECT count(*) FROM report_field")).scalar_one() == 8
+            assert connection.execute(text("SELECT count(*) FROM mailbox")).scalar_one() == 1
+            other = connection.execute(
+                text("SELECT count(*) FROM report_key WHERE report_id = :id"),
+                {"id": str(reports[1])},
+            ).scalar_one()
+            assert other == 0
+            connection.rollback()
+    finally:
+        engine.dispose()

@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from sipadu import storage
 from sipadu.crypto import open_field, seal_field
+from sipadu.db import scope_to_report
 from sipadu.models import Attachment
 from sipadu.services import ServiceError
 from sipadu.storage import StoredFile
@@ -114,6 +115,7 @@ def read_attachment(
     session: Session, report_id: uuid.UUID, attachment_id: uuid.UUID, case_key: CaseKey
 ) -> tuple[AttachmentInfo, Iterator[bytes]]:
     """The file's details and its plaintext, streamed; only within ``report_id``."""
+    scope_to_report(session, report_id)
     row = session.get(Attachment, attachment_id)
     if row is None or row.report_id != report_id:
         raise ServiceError("no such file")

@@ -23,6 +23,7 @@ from sipadu.crypto import (
     open_private_key,
     verify_secret,
 )
+from sipadu.db import scope_to_report
 from sipadu.models import Mailbox
 from sipadu.services.passphrases import normalize_code, normalize_passphrase
 from sipadu.services.reports import MAILBOX_KEY_PURPOSE, mailbox_owner
@@ -62,6 +63,7 @@ def attempt_login(
     code = normalize_code(typed_code)
     lookup = lookup_id(code.encode("utf-8"), settings.lookup_salt, settings.lookup_argon2)
     limit_key = hashlib.sha256(b"sipadu.mailbox.limit\x00" + lookup).hexdigest()[:32]
+    scope_to_report(session, lookup_id=lookup)
     mailbox = session.scalar(select(Mailbox).where(Mailbox.lookup_id == lookup))
     record = (
         SecretRecord.from_bytes(mailbox.secret_record)

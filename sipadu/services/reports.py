@@ -38,6 +38,7 @@ from sipadu.crypto import (
     unwrap_key,
     wrap_key,
 )
+from sipadu.db import scope_to_report
 from sipadu.models import (
     AccountState,
     Category,
@@ -197,6 +198,7 @@ def submit_report(
     )
 
     # From here on: the database, briefly.
+    scope_to_report(session, report_id, lookup)
     category = category_by_slug(session, form.category)
     if not category.active:
         raise CategoryClosed("category is not accepting reports")
@@ -323,6 +325,7 @@ class HeldKeys:
 
     def key(self, purpose: Purpose, epoch: int) -> bytes:
         if (purpose, epoch) not in self._cache:
+            scope_to_report(self.session, self.report_id)
             wrapped = self.session.scalar(
                 select(ReportKey.wrapped).where(
                     ReportKey.report_id == self.report_id,
@@ -384,6 +387,7 @@ def thread(session: Session, keys: HeldKeys) -> list[ThreadMessage]:
 
 
 def read_mailbox(session: Session, keys: HeldKeys, report_id: uuid.UUID) -> MailboxView:
+    scope_to_report(session, report_id)
     report = session.get(Report, report_id)
     if report is None:
         raise ServiceError("report not found")
@@ -434,6 +438,7 @@ def add_reporter_message(
     files: Sequence[UploadedFile] = (),
 ) -> Message:
     """Seal a message from the reporter (and its files) under the current case key."""
+    scope_to_report(session, report_id)
     report = locked_report(session, report_id)
     if report is None:
         raise ServiceError("report not found")

@@ -228,15 +228,34 @@ def main() -> int:
             SIPADU_THREADS="8",
             SIPADU_MAILBOX_FAILURES_GLOBAL="100000 per hour",
         )
+        args.role = f"sipadu_load_{os.urandom(4).hex()}"
         try:
             return run(args, env, url)
         finally:
             server.drop(name)
+            with server.admin.connect() as connection:  # the role outlives no database
+                connection.exec_driver_sql(f'DROP ROLE IF EXISTS "{args.role}"')
             server.admin.dispose()
 
 
 def run(args, env: dict, url: str) -> int:
     people = init_demo(env)
+    # The reporter portal connects as its least-privileged role, under row-level security.
+    result = CliRunner().invoke(cli, ["db", "reporter-role", args.role], env=env)
+    if result.exit_code != 0:
+        raise Failed(f"reporter role: {result.output}")
+    return _run(args, env, url, people, args.role)
+
+
+def _run(args, env: dict, url: str, people: dict, role: str) -> int:
+    from sqlalchemy.engine import make_url
+
+    reporter_env = {
+        **env,
+        "SIPADU_DATABASE_URL": make_url(url)
+        .set(username=role)
+        .render_as_string(hide_password=False),
+    }
     investigators = [people["pemeriksa1"], people["pemeriksa2"]]
     for number in range(3, args.investigators + 1):
         username = f"pemeriksa{number}"
@@ -261,7 +280,10 @@ def run(args, env: dict, url: str) -> int:
         investigators.append(Person(username, password, secret, 0, url))
     stats = Stats()
     started = time.perf_counter()
-    with serving("reporter", env) as (_r, reporter), serving("staff", env) as (_s, staff):
+    with (
+        serving("reporter", reporter_env) as (_r, reporter),
+        serving("staff", env) as (_s, staff),
+    ):
         stop = threading.Event()
         with ThreadPoolExecutor(args.investigators) as staff_pool:
             working = [staff_pool.submit(investigate, staff, stats, p, stop) for p in investigators]
