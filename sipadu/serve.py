@@ -9,10 +9,15 @@ to stderr at WARNING, and Flask never logs request data.
 import sys
 from pathlib import Path
 
+import gunicorn.http.wsgi
 from gunicorn.app.base import BaseApplication
 
 from sipadu.app import Portal, create_app
 from sipadu.config import Config, from_environ
+
+# gunicorn names itself and its version in every response's Server header; a reporter's
+# adversary learns nothing useful from "SIPADU", and no version to match exploits to.
+gunicorn.http.wsgi.SERVER = "SIPADU"
 
 
 def gunicorn_options(portal: Portal, config: Config) -> dict[str, object]:

@@ -90,6 +90,7 @@ def test_serve_runs_both_portals_and_logs_nothing_of_requests(served):
         assert status == 200 and marker in body
         assert headers["Content-Security-Policy"].startswith("default-src 'none'")
         assert headers["Cache-Control"] == "no-store"
+        assert headers["Server"] == "SIPADU"  # not gunicorn and its version
         assert fetch(base + "/no-such-page-canary")[0] == 404
     assert fetch(reporter + "/login")[0] == 404  # no staff route on the reporter portal
     process.send_signal(signal.SIGTERM)
