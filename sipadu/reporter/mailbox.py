@@ -22,7 +22,7 @@ from sipadu.reporter.uploads import ImageRefused, image_refused_message, uploade
 from sipadu.services import ServiceError
 from sipadu.services.attachments import read_attachment
 from sipadu.services.dates import today
-from sipadu.services.mailbox import OpenedMailbox, attempt_login
+from sipadu.services.mailbox import OpenedMailbox, attempt_login, upgrade_record
 from sipadu.services.reports import HeldKeys, add_reporter_message, mailbox_keys, read_mailbox
 from sipadu.web import app_config, closing, content_disposition, db_session
 
@@ -81,6 +81,7 @@ def mailbox_login():
         ]
         return render_template("reporter/mailbox_login.html", form=form), 400
     count_reporter_event(session, ReporterMetric.MAILBOX_LOGIN, today())
+    upgrade_record(session, attempt.opened, form.code.data, form.passphrase.data, rt.mailbox.argon2)
     session.commit()
     sessions.start(rt.sessions, attempt.opened, rt.idle_seconds)
     return redirect(url_for("reporter.mailbox_view"), code=303)

@@ -19,8 +19,10 @@ from sipadu.crypto import (
     CryptoError,
     PrivateKey,
     SecretRecord,
+    hash_secret,
     lookup_id,
     open_private_key,
+    seal_private_key,
     verify_secret,
 )
 from sipadu.db import scope_to_report
@@ -70,8 +72,7 @@ def attempt_login(
         if mailbox is not None
         else _decoy(settings.argon2)
     )
-    # The same bytes as passphrases.mailbox_secret for a valid code; any typed string here.
-    secret = code.encode("utf-8") + normalize_passphrase(passphrase).encode("utf-8")
+    secret = _secret(code, passphrase)
     try:
         kek = verify_secret(secret, record)
     except CryptoError:
@@ -85,3 +86,26 @@ def attempt_login(
         purpose=MAILBOX_KEY_PURPOSE,
     )
     return LoginAttempt(limit_key, OpenedMailbox(mailbox.id, mailbox.report_id, private))
+
+
+def _secret(code: str, passphrase: str) -> bytes:
+    # The same bytes as passphrases.mailbox_secret for a valid code; any typed string here.
+    return code.encode("utf-8") + normalize_passphrase(passphrase).encode("utf-8")
+
+
+def upgrade_record(
+    session: Session, opened: OpenedMailbox, typed_code: str, passphrase: str, params: Argon2Params
+) -> bool:
+    """After a successful sign-in: if the mailbox's record predates today's Argon2
+    parameters, re-hash code ‖ passphrase and re-seal the same mailbox key under it.
+    The caller commits. Returns whether it upgraded."""
+    scope_to_report(session, opened.report_id)
+    mailbox = session.get(Mailbox, opened.mailbox_id)
+    if not SecretRecord.from_bytes(mailbox.secret_record).needs_upgrade(params):
+        return False
+    record, kek = hash_secret(_secret(normalize_code(typed_code), passphrase), params)
+    mailbox.secret_record = record.to_bytes()
+    mailbox.sealed_private_key = seal_private_key(
+        opened.private_key, kek, owner=mailbox_owner(mailbox.id), purpose=MAILBOX_KEY_PURPOSE
+    )
+    return True

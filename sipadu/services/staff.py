@@ -337,6 +337,26 @@ def unlock(account: StaffAccount, kek: bytes) -> Unlocked:
     return Unlocked(private, totp)
 
 
+def reseal(
+    session: Session,
+    account_id,
+    private: PrivateKey,
+    password: str,
+    totp_secret: str | None,
+    argon2: Argon2Params,
+) -> None:
+    """Re-hash a correct password at today's Argon2 parameters and re-seal the same key
+    pair and TOTP seed under it (after an upgrade of the parameters, at sign-in)."""
+    account = session.get(StaffAccount, account_id)
+    record, kek = hash_secret(password_bytes(password), argon2)
+    account.password_record = record.to_bytes()
+    account.sealed_private_key = seal_private_key(
+        private, kek, owner=private_key_owner(account), purpose=PRIVATE_KEY_PURPOSE
+    )
+    if totp_secret is not None:
+        account.sealed_totp = _seal_totp(account, kek, totp_secret)
+
+
 def change_password(
     session: Session, account: StaffAccount, current: str, new: str, argon2: Argon2Params
 ) -> None:

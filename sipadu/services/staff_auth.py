@@ -35,6 +35,7 @@ from sipadu.services.staff import (
     find_by_username,
     normalize_username,
     password_bytes,
+    reseal,
     unlock,
 )
 from sipadu.services.totp import matching_step
@@ -60,6 +61,12 @@ class Checked:
     private_key: PrivateKey | None
     step: int | None  # the TOTP step of a valid, fresh code
     failure: Failure | None
+    # Set when the password's record was made with weaker Argon2 parameters than the
+    # current ones: finish_login re-hashes it (and re-seals what it protects).
+    upgrade: tuple[str, str, Argon2Params] | None = None
+
+    def __repr__(self) -> str:
+        return f"Checked({self.account!r}, failure={self.failure})"
 
 
 @dataclass(frozen=True)
@@ -121,7 +128,8 @@ def check_credentials(
         return Checked(account, None, None, Failure.SECOND_FACTOR)
     if account.state != AccountState.ACTIVE:
         return Checked(account, None, None, Failure.NOT_ACTIVE)
-    return Checked(account, unlocked.private_key, step, None)
+    upgrade = (password, unlocked.totp_secret, argon2) if record.needs_upgrade(argon2) else None
+    return Checked(account, unlocked.private_key, step, None, upgrade)
 
 
 def record_failure(session: Session, account: StaffAccount | None, failure: Failure) -> None:
@@ -150,6 +158,9 @@ def finish_login(session: Session, checked: Checked, now: datetime) -> SignedIn 
     if spent != 1:
         record_failure(session, account, Failure.SECOND_FACTOR)
         return None
+    if checked.upgrade is not None:
+        password, totp_secret, argon2 = checked.upgrade
+        reseal(session, account.id, private, password, totp_secret, argon2)
     token = SessionToken(secrets.token_bytes(32), secrets.token_bytes(32))
     sealed = seal_private_key(private, token.key, owner=_owner(account), purpose=SESSION_PURPOSE)
     session.add(
