@@ -305,7 +305,7 @@ def test_only_permitted_investigators_share(reporter_app, clients, database_url)
     page = f"/reports/{report_id}"
     refused = post(clients["pemeriksa2"], f"{page}/grants/{someone}/revoke", page)
     assert refused.status_code == 400  # pemeriksa2 may not share or revoke
-    assert "not allowed" in refused.get_data(as_text=True)
+    assert "tidak diizinkan" in refused.get_data(as_text=True)  # the reason, in Indonesian
 
 
 def test_the_identity_stays_hidden_until_a_custodian_approves(reporter_app, clients, database_url):

@@ -831,5 +831,5 @@ def test_a_rejected_proposal_changes_nothing_and_a_changed_key_blocks_approval(
         )
     assert post(second, f"{page}/reset-password", page).status_code == 200
     refused = post(second, f"/admin/proposals/{again.id}/approve", "/admin/proposals")
-    assert refused.status_code == 409 and "key changed" in refused.get_data(as_text=True)
+    assert refused.status_code == 409 and "Kunci akun berubah" in refused.get_data(as_text=True)
     assert Role.CUSTODIAN not in account_of(database_url, "pemeriksa2").role_set

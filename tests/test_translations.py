@@ -39,3 +39,44 @@ def test_compiled_catalogue_matches_its_source():
     with mo.open("rb") as handle:
         compiled = {m.id: m.string for m in read_mo(handle) if m.id}
     assert compiled == source
+
+
+def test_every_refusal_reason_of_the_services_has_a_translation():
+    """Services give English reasons; the staff pages translate each through
+    sipadu.investigator.reasons. A reason that no pattern matches would reach an
+    Indonesian page in English: every `raise …Error("…")` in services must match."""
+    import ast
+
+    from sipadu.investigator.reasons import REASONS
+
+    root = Path(__file__).resolve().parent.parent / "sipadu" / "services"
+    unmatched = []
+    for path in root.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args:
+                first = node.exc.args[0]
+                if isinstance(first, ast.Constant) and isinstance(first.value, str):
+                    text = first.value
+                elif isinstance(first, ast.JoinedStr):
+                    text = "".join(
+                        part.value if isinstance(part, ast.Constant) else "sample"
+                        for part in first.values
+                    )
+                else:
+                    continue
+                if not any(pattern.search(text) for pattern, _ in REASONS):
+                    unmatched.append(f"{path.name}: {text}")
+    # Reasons no staff page shows: they become a 404, a reporter page of its own, or
+    # guard a path staff cannot reach.
+    allowed = {
+        "bad page cursor",
+        "no such file",
+        "no such report",
+        "category is not accepting",
+        "unknown category",
+        "already has a key",
+        "report code collision",
+        "for this recipient",
+    }
+    unmatched = [u for u in unmatched if not any(a in u for a in allowed)]
+    assert unmatched == []

@@ -8,7 +8,6 @@ holds one, routing) become proposals a second admin approves; taking access away
 import uuid
 
 from flask import abort, g, redirect, render_template, request, url_for
-from flask_babel import gettext as _
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
@@ -23,6 +22,7 @@ from sipadu.investigator.forms import (
     RouteForm,
 )
 from sipadu.investigator.policy import Policy, requires
+from sipadu.investigator.reasons import translated
 from sipadu.models import (
     AccountState,
     Category,
@@ -113,7 +113,7 @@ def admin_create_account():
         )
     except ServiceError as exc:
         writing.rollback()
-        form.username.errors = [_("This could not be done: %(reason)s", reason=str(exc))]
+        form.username.errors = [translated(str(exc))]
         return _accounts_page(form), 400
     writing.commit()
     return _link_page(new.account, new.enrollment_token or "", "activate")
@@ -151,7 +151,7 @@ def _change(action):
         result = action(writing)
     except ServiceError as exc:
         writing.rollback()
-        abort(409, description=str(exc))
+        abort(409, description=translated(str(exc)))
     writing.commit()
     return result
 

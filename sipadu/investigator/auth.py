@@ -191,7 +191,7 @@ def _field_error(form, message: str) -> None:
     if target in form and field in translated:
         form[target].errors = [translated[field]]
     else:
-        form.form_errors.append(_("This could not be done: %(reason)s", reason=message))
+        form.form_errors.append(translated(message))
 
 
 @bp.route("/account", methods=["GET", "POST"])

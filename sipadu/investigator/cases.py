@@ -27,6 +27,7 @@ from sipadu.investigator.forms import (
     StatusForm,
 )
 from sipadu.investigator.policy import Policy, requires
+from sipadu.investigator.reasons import translated
 from sipadu.models import Category, ReportStatus, Role, StaffAccount
 from sipadu.services import ServiceError
 from sipadu.services import grants as grants_service
@@ -149,9 +150,9 @@ def _act(report_id: uuid.UUID, form, form_name: str, action):
         action(writing, _keys(writing, report_id))
     except ServiceError as exc:
         writing.rollback()
-        field, _sep, reason = str(exc).partition(": ")
+        field = str(exc).partition(": ")[0]
         target = form[field] if field in form else None
-        (target.errors if target is not None else form.form_errors).append(reason or str(exc))
+        (target.errors if target is not None else form.form_errors).append(translated(str(exc)))
         return _case_page(report_id, **{form_name: form}), 400
     writing.commit()
     return redirect(url_for("staff.report", report_id=report_id), code=303)
