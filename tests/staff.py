@@ -11,6 +11,7 @@ from sqlalchemy import select, update
 from sipadu.cli import main as cli
 from sipadu.db import make_engine
 from sipadu.models import StaffAccount
+from tests.conftest import database
 
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
@@ -95,3 +96,11 @@ def signed_in(app, person: Person):
 def post(client, path: str, form_page: str = "/", **data):
     """POST with a CSRF token taken from ``form_page``."""
     return client.post(path, data={"csrf_token": csrf(client, form_page), **data})
+
+
+def account_of(database_url: str, username: str) -> StaffAccount:
+    """The stored account, detached (for looking at what the portal wrote)."""
+    with database(database_url) as session:
+        account = session.scalar(select(StaffAccount).where(StaffAccount.username == username))
+        session.expunge_all()
+        return account

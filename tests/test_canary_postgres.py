@@ -8,7 +8,6 @@ PostgreSQL and Redis run on every developer and CI machine, so this runs in both
 of the suite (the configured servers, or the default ones)."""
 
 import http.cookiejar
-import io
 import os
 import re
 import subprocess
@@ -22,6 +21,7 @@ import pytest
 import redis
 
 from tests.conftest import ALWAYS_REDIS_URL, config_env, serving
+from tests.multipart import end, fields_part, file_head
 from tests.staff import init_demo
 from tests.test_reporter import redis_contents
 from tests.test_uploads import jpeg_with_exif
@@ -65,19 +65,10 @@ class Browser:
             content_type = "application/x-www-form-urlencoded"
         else:
             boundary = uuid.uuid4().hex
-            body = io.BytesIO()
-            for name, value in fields.items():
-                head = f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'
-                body.write(head.encode() + value.encode() + b"\r\n")
+            data = fields_part(boundary, fields)
             for filename, content, kind in files:
-                body.write(
-                    f'--{boundary}\r\nContent-Disposition: form-data; name="attachments"; '
-                    f'filename="{filename}"\r\nContent-Type: {kind}\r\n\r\n'.encode()
-                    + content
-                    + b"\r\n"
-                )
-            body.write(f"--{boundary}--\r\n".encode())
-            data = body.getvalue()
+                data += file_head(boundary, filename, kind) + content + b"\r\n"
+            data += end(boundary)
             content_type = f"multipart/form-data; boundary={boundary}"
         request = urllib.request.Request(
             self.base + path, data=data, headers={**self.headers, "Content-Type": content_type}

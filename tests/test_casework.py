@@ -27,7 +27,7 @@ from sipadu.models import (
     StaffAccount,
 )
 from tests.conftest import database
-from tests.staff import csrf, init_demo, post, signed_in
+from tests.staff import account_of, csrf, init_demo, post, signed_in
 from tests.test_reporter import login as mailbox_login
 from tests.test_reporter import submit
 from tests.test_uploads import report_with_files
@@ -57,13 +57,6 @@ def actions(database_url: str, report_id: uuid.UUID | None = None) -> list[Audit
         if report_id is not None:
             query = query.where(AuditEvent.report_id == report_id)
         return list(session.scalars(query))
-
-
-def account(database_url: str, username: str) -> StaffAccount:
-    with database(database_url) as session:
-        found = session.scalar(select(StaffAccount).where(StaffAccount.username == username))
-        session.expunge_all()
-        return found
 
 
 def test_a_report_is_routed_read_answered_and_the_answer_reaches_the_mailbox(
@@ -174,7 +167,7 @@ def test_every_casework_action_is_audited_exactly_once(reporter_app, clients, da
     new = [
         e.action
         for e in actions(database_url)[before:]
-        if e.actor == str(account(database_url, "pemeriksa1").id)
+        if e.actor == str(account_of(database_url, "pemeriksa1").id)
     ]
     counts = Counter(new)
     # The pages shown after each change (303 → GET) are reads too: 1 + 3 redirects + csrf pages.
@@ -220,11 +213,11 @@ def test_without_a_grant_a_report_its_files_and_its_export_are_not_found(
             monkeypatch.setattr(module, "unwrap_key", counted)
     outsider = clients["pemeriksa2"]
     with database(database_url) as session:
-        grant = session.get(ReportGrant, (report_id, account(database_url, "pemeriksa2").id))
+        grant = session.get(ReportGrant, (report_id, account_of(database_url, "pemeriksa2").id))
     assert grant is not None  # demo routes both investigators; take pemeriksa2's away
     post(
         clients["pemeriksa1"],
-        f"/reports/{report_id}/grants/{account(database_url, 'pemeriksa2').id}/revoke",
+        f"/reports/{report_id}/grants/{account_of(database_url, 'pemeriksa2').id}/revoke",
         f"/reports/{report_id}",
     )
     clients["pemeriksa1"].get(f"/reports/{report_id}")
@@ -250,7 +243,7 @@ def test_grant_gives_access_and_revoke_removes_it_for_everything_written_after(
     code, passphrase, _ = submit(reporter_app.test_client(), title=marker, category="kkn")
     owner, colleague = clients["pemeriksa1"], clients["pemeriksa2"]
     report_id = report_id_of(database_url, marker, owner)
-    colleague_id = account(database_url, "pemeriksa2").id
+    colleague_id = account_of(database_url, "pemeriksa2").id
     # Revoke first (demo routing gave it to both), then grant back, then revoke again.
     page = f"/reports/{report_id}"
     assert post(owner, f"{page}/grants/{colleague_id}/revoke", page).status_code == 303
@@ -301,7 +294,7 @@ def test_only_permitted_investigators_share(reporter_app, clients, database_url)
     marker = f"Izin berbagi {uuid.uuid4().hex[:8]}"
     submit(reporter_app.test_client(), title=marker)
     report_id = report_id_of(database_url, marker, clients["pemeriksa2"])
-    someone = account(database_url, "pemeriksa1").id
+    someone = account_of(database_url, "pemeriksa1").id
     page = f"/reports/{report_id}"
     refused = post(clients["pemeriksa2"], f"{page}/grants/{someone}/revoke", page)
     assert refused.status_code == 400  # pemeriksa2 may not share or revoke
@@ -548,7 +541,7 @@ def test_recovery_grant_gives_a_report_back_after_a_password_reset(
     report_id = report_id_of(database_url, marker, clients["pemeriksa2"])
     demo_key = config.instance_path / recovery.DEMO_PRIVATE_FILE
     # Take it away from pemeriksa2 (as a reset would), then re-grant from recovery.
-    colleague = account(database_url, "pemeriksa2")
+    colleague = account_of(database_url, "pemeriksa2")
     page = f"/reports/{report_id}"
     post(clients["pemeriksa1"], f"{page}/grants/{colleague.id}/revoke", page)
     assert clients["pemeriksa2"].get(page).status_code == 404

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import config_env, serving
+from tests.multipart import end, fields_part, file_head
 from tests.staff import init_demo
 
 MIB = 1024 * 1024
@@ -52,17 +53,11 @@ def upload_big(base: str, block: bytes, blocks: int) -> None:
     boundary = "----big"
     fields = {"csrf_token": token, "category": "kkn", "title": "Berkas besar", "what": "Bukti"}
     fields |= {"passphrase": "", "passphrase_confirm": ""}
-    head = "".join(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
-        for k, v in fields.items()
-    ) + (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="attachments"; '
-        'filename="besar.bin"\r\nContent-Type: application/octet-stream\r\n\r\n'
-    )
-    tail = f"\r\n--{boundary}--\r\n".encode()
+    head = fields_part(boundary, fields) + file_head(boundary, "besar.bin")
+    tail = b"\r\n" + end(boundary)
 
     def body():
-        yield head.encode()
+        yield head
         for _ in range(blocks):
             yield block
         yield tail
@@ -75,7 +70,7 @@ def upload_big(base: str, block: bytes, blocks: int) -> None:
         headers={
             "Cookie": cookie,
             "Content-Type": f"multipart/form-data; boundary={boundary}",
-            "Content-Length": str(len(head.encode()) + len(block) * blocks + len(tail)),
+            "Content-Length": str(len(head) + len(block) * blocks + len(tail)),
         },
     )
     reply = connection.getresponse()

@@ -8,6 +8,7 @@ succeed. Run on SQLite and on PostgreSQL (which runs on every developer and CI m
 
 import http.client
 import os
+import re
 import urllib.parse
 
 import pytest
@@ -18,6 +19,7 @@ from sipadu import audit
 from sipadu.cli import main as cli
 from sipadu.models import Attachment, Blob, BlobChunk, Mailbox, Report, ReportField, ReportKey
 from tests.conftest import ALWAYS_POSTGRES_URL, Postgres, config_env, database, serving
+from tests.multipart import end, fields_part, file_head
 from tests.staff import init_demo
 
 MIB = 1024 * 1024
@@ -58,27 +60,15 @@ def post_report(base: str, file_size: int = 0) -> tuple[int | None, bytes]:
     connection.request("GET", "/report")
     response = connection.getresponse()
     page = response.read().decode()
-    import re
-
     token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
     cookie = response.getheader("Set-Cookie").split(";")[0]
     boundary = "crash"
     fields = {"csrf_token": token, "category": "kkn", "title": "Tabrakan", "what": "Uji"}
     fields |= {"passphrase": "", "passphrase_confirm": ""}
-    body = "".join(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
-        for k, v in fields.items()
-    ).encode()
+    body = fields_part(boundary, fields)
     if file_size:
-        body += (
-            (
-                f'--{boundary}\r\nContent-Disposition: form-data; name="attachments"; '
-                'filename="besar.bin"\r\nContent-Type: application/octet-stream\r\n\r\n'
-            ).encode()
-            + os.urandom(file_size)
-            + b"\r\n"
-        )
-    body += f"--{boundary}--\r\n".encode()
+        body += file_head(boundary, "besar.bin") + os.urandom(file_size) + b"\r\n"
+    body += end(boundary)
     connection = http.client.HTTPConnection(host, int(port), timeout=60)
     try:
         connection.request(

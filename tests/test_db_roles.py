@@ -20,6 +20,7 @@ from sipadu.migrate import upgrade
 from sipadu.web import dispose
 from tests.conftest import config_env
 from tests.test_reporter import csrf, login, submit
+from tests.test_uploads import receipt, report_with_files
 
 
 @pytest.fixture
@@ -49,28 +50,14 @@ def test_the_reporter_portal_works_as_its_own_role(reporter_role):
     app = create_app("reporter", load_config({**env, "SIPADU_DATABASE_URL": role_url}))
     app.config["TESTING"] = True
     try:
-        client = app.test_client()
-        token = csrf(client, "/report")
-        import io
-
-        response = client.post(
-            "/report",
-            data={
-                "csrf_token": token,
-                "category": "kkn",
-                "title": "Sebagai peran terbatas",
-                "what": "Kejadian",
-                "identity": "Nama",
-                "passphrase": "",
-                "passphrase_confirm": "",
-                "attachments": [(io.BytesIO(b"bukti terbatas"), "bukti.txt", "text/plain")],
-            },
-            content_type="multipart/form-data",
+        code, passphrase = receipt(
+            report_with_files(
+                app.test_client(),
+                [("bukti.txt", b"bukti terbatas", "text/plain")],
+                title="Sebagai peran terbatas",
+                identity="Nama",
+            )
         )
-        body = response.get_data(as_text=True)
-        assert response.status_code == 200, body[:500]
-        code = re.search(r'id="report-code">([^<]+)<', body).group(1)
-        passphrase = re.search(r'id="report-passphrase">([^<]+)<', body).group(1)
         box = app.test_client()
         assert login(box, code, passphrase).status_code == 303
         page = box.get("/mailbox").get_data(as_text=True)

@@ -8,7 +8,6 @@ PostgreSQL and Redis run on every developer and CI machine, so this runs in both
 of the suite (the configured servers, or the default ones when the suite runs on SQLite).
 """
 
-import io
 import os
 import re
 
@@ -23,7 +22,8 @@ from sipadu.config import load_config
 from sipadu.web import dispose
 from tests.conftest import ALWAYS_REDIS_URL, RECOVERY_HEX, config_env, database
 from tests.staff import init_demo, signed_in
-from tests.test_reporter import csrf, login
+from tests.test_reporter import login
+from tests.test_uploads import receipt, report_with_files
 
 
 @pytest.fixture
@@ -59,23 +59,13 @@ def test_two_hosts_sharing_configuration_serve_one_system(two_hosts):
     reporter_a, reporter_b = apps[("a", "reporter")], apps[("b", "reporter")]
 
     # Submitted through host A, with a file.
-    client = reporter_a.test_client()
-    response = client.post(
-        "/report",
-        data={
-            "csrf_token": csrf(client, "/report"),
-            "category": "kkn",
-            "title": "Dua server",
-            "what": "Kejadian",
-            "passphrase": "",
-            "passphrase_confirm": "",
-            "attachments": [(io.BytesIO(b"bukti lintas server"), "bukti.txt", "text/plain")],
-        },
-        content_type="multipart/form-data",
+    code, passphrase = receipt(
+        report_with_files(
+            reporter_a.test_client(),
+            [("bukti.txt", b"bukti lintas server", "text/plain")],
+            title="Dua server",
+        )
     )
-    body = response.get_data(as_text=True)
-    code = re.search(r'id="report-code">([^<]+)<', body).group(1)
-    passphrase = re.search(r'id="report-passphrase">([^<]+)<', body).group(1)
 
     # The mailbox opens on host B (same lookup salt) and its session works on host A.
     box_b = reporter_b.test_client()

@@ -28,7 +28,7 @@ from sipadu.models import (
 )
 from sipadu.web import dispose
 from tests.conftest import database
-from tests.staff import Person, csrf, init_demo, post, sign_in, signed_in
+from tests.staff import Person, account_of, csrf, init_demo, post, sign_in, signed_in
 from tests.test_reporter import every_database_value, redis_contents, submit
 
 
@@ -43,13 +43,6 @@ def entries(database_url: str, action: str | None = None) -> list[AuditEvent]:
         if action:
             query = query.where(AuditEvent.action == action)
         return list(session.scalars(query))
-
-
-def account_of(database_url: str, username: str) -> StaffAccount:
-    with database(database_url) as session:
-        account = session.scalar(select(StaffAccount).where(StaffAccount.username == username))
-        session.expunge_all()
-        return account
 
 
 # --- the authorization matrix -------------------------------------------------------------

@@ -74,7 +74,6 @@ def test_every_refusal_reason_of_the_services_has_a_translation():
         "no such report",
         "category is not accepting",
         "unknown category",
-        "already has a key",
         "report code collision",
         "for this recipient",
     }

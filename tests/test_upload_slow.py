@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import reporter_under_gunicorn
+from tests.multipart import end, fields_part, file_head
 
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
@@ -91,16 +92,10 @@ def test_a_slowed_upload_creates_and_opens_no_temporary_file(server):
         "passphrase": "",
         "passphrase_confirm": "",
     }
-    head = "".join(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
-        for k, v in fields.items()
-    ) + (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="attachments"; '
-        f'filename="slow-{tag}.bin"\r\nContent-Type: application/octet-stream\r\n\r\n'
-    )
+    head = fields_part(boundary, fields) + file_head(boundary, f"slow-{tag}.bin")
     content = (f"SLOW-CANARY-{tag}-".encode()) * 60_000  # ~3 MB
-    tail = f"\r\n--{boundary}--\r\n".encode()
-    body = head.encode() + content + tail
+    tail = b"\r\n" + end(boundary)
+    body = head + content + tail
 
     raw = start_post(port, cookie, boundary, len(body))
     workers = children(process.pid)
@@ -151,14 +146,8 @@ def test_an_upload_outlasting_the_worker_heartbeat_completes(short_heartbeat):
     boundary = "----heartbeat"
     fields = {"csrf_token": token, "category": "kkn", "title": "Lama", "what": "Unggahan"}
     fields |= {"passphrase": "", "passphrase_confirm": ""}
-    head = "".join(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
-        for k, v in fields.items()
-    ) + (
-        f'--{boundary}\r\nContent-Disposition: form-data; name="attachments"; '
-        f'filename="lama.bin"\r\nContent-Type: application/octet-stream\r\n\r\n'
-    )
-    body = head.encode() + os.urandom(700_000) + f"\r\n--{boundary}--\r\n".encode()
+    head = fields_part(boundary, fields) + file_head(boundary, "lama.bin")
+    body = head + os.urandom(700_000) + b"\r\n" + end(boundary)
     workers_before = children(process.pid)
     raw = start_post(port, cookie, boundary, len(body))
     started = time.monotonic()

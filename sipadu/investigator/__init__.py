@@ -18,6 +18,7 @@ from sipadu import recovery
 from sipadu.config import Config, ConfigError, DatePrecision
 from sipadu.crypto import Argon2Params, PublicKey, signing_public_key
 from sipadu.instance import load_secret
+from sipadu.investigator.forms import CASE_FIELD_LABELS, STATUS_LABELS
 from sipadu.services.staff_auth import SessionToken, SignedIn, Timeouts, resume, touch
 from sipadu.web import db_session
 
@@ -78,8 +79,6 @@ def _linkify(text: str) -> Markup:
 
 @bp.app_context_processor
 def _labels() -> dict:
-    from sipadu.investigator.forms import CASE_FIELD_LABELS, STATUS_LABELS
-
     return {"statuses": STATUS_LABELS, "field_labels": CASE_FIELD_LABELS}
 
 

@@ -158,14 +158,12 @@ def _change(action):
 
 def _run(account_id: uuid.UUID, action) -> tuple[StaffAccount, object]:
     """:func:`_change` on one account: ``action(writing, account)``."""
-    holder: list[StaffAccount] = []
 
     def on_account(writing):
-        holder.append(_account(writing, account_id))
-        return action(writing, holder[0])
+        account = _account(writing, account_id)
+        return account, action(writing, account)
 
-    result = _change(on_account)
-    return holder[0], result
+    return _change(on_account)
 
 
 @bp.post("/admin/accounts/<uuid:account_id>/deactivate")

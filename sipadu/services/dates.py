@@ -15,6 +15,11 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
+def as_utc(moment: datetime) -> datetime:
+    """SQLite returns naive datetimes for timezone-aware columns; they are UTC."""
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
 def coarsen(day: date, precision: DatePrecision) -> date:
     if precision is DatePrecision.WEEK:
         return day - timedelta(days=day.weekday())  # Monday of its ISO week

@@ -13,7 +13,7 @@ import re
 import secrets
 import unicodedata
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -37,6 +37,7 @@ from sipadu.crypto import (
 )
 from sipadu.models import (
     AccountState,
+    CategoryRoute,
     EnrollmentKind,
     ReportGrant,
     ReportKey,
@@ -46,6 +47,7 @@ from sipadu.models import (
     StaffSession,
 )
 from sipadu.services import ServiceError
+from sipadu.services.dates import as_utc
 from sipadu.services.passphrases import PassphraseProblem, passphrase_problem
 from sipadu.services.totp import matching_step, new_secret
 
@@ -192,16 +194,11 @@ def account_for_link(session: Session, token: str, now: datetime) -> StaffAccoun
     )
     if account is None or account.enrollment_expires_at is None:
         return None
-    if _aware(account.enrollment_expires_at) <= now:
+    if as_utc(account.enrollment_expires_at) <= now:
         return None
     if account.state == AccountState.DEACTIVATED:
         return None
     return account
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite returns naive datetimes for timezone-aware columns; they are UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _spend_link(account: StaffAccount) -> None:
@@ -302,16 +299,6 @@ def _set_new_key(
         private, kek, owner=private_key_owner(account), purpose=PRIVATE_KEY_PURPOSE
     )
     account.sealed_totp = _seal_totp(account, kek, totp_secret)
-
-
-def set_password(account: StaffAccount, password: str, argon2: Argon2Params) -> str:
-    """Give an account without a key its first password (tests, tools); returns the new
-    TOTP seed."""
-    if account.sealed_private_key is not None:
-        raise ServiceError("this account already has a key; use password change")
-    totp_secret = new_secret()
-    _set_new_key(account, password, totp_secret, argon2)
-    return totp_secret
 
 
 def _kek(account: StaffAccount, password: str) -> bytes | None:
@@ -466,8 +453,6 @@ def reset_totp(
 
 def revoke_role(session: Session, account: StaffAccount, role: Role, actor: Actor) -> None:
     """Taking a role away is immediate. An investigator leaving the role leaves routing."""
-    from sipadu.models import CategoryRoute
-
     held = [r for r in account.roles if r.role == role]
     if not held:
         raise ServiceError(f"{account.username} does not hold the role {role.value}")

@@ -12,11 +12,11 @@ key, and a cookie alone, without the row, opens nothing either.
 import hashlib
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cache
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from sipadu import audit
@@ -31,6 +31,7 @@ from sipadu.crypto import (
     verify_secret,
 )
 from sipadu.models import AccountState, StaffAccount, StaffSession
+from sipadu.services.dates import as_utc
 from sipadu.services.staff import (
     find_by_username,
     normalize_username,
@@ -184,15 +185,18 @@ def _id_hash(session_id: bytes) -> str:
     return hashlib.sha256(b"sipadu.staff-session\x00" + session_id).hexdigest()
 
 
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
 @dataclass(frozen=True)
 class Timeouts:
     idle: timedelta = timedelta(minutes=30)
     absolute: timedelta = timedelta(hours=10)
     touch_every: timedelta = timedelta(seconds=60)  # at most one write per minute
+
+
+def _expired(row: StaffSession, now: datetime, timeouts: Timeouts) -> bool:
+    return (
+        now - as_utc(row.last_seen_at) > timeouts.idle
+        or now - as_utc(row.created_at) > timeouts.absolute
+    )
 
 
 def resume(
@@ -205,13 +209,9 @@ def resume(
     if row is None:
         return None, False
     account = session.get(StaffAccount, row.account_id)
-    expired = (
-        now - _aware(row.last_seen_at) > timeouts.idle
-        or now - _aware(row.created_at) > timeouts.absolute
-    )
-    if expired or account is None or account.state != AccountState.ACTIVE:
+    if _expired(row, now, timeouts) or account is None or account.state != AccountState.ACTIVE:
         return None, True
-    stale = now - _aware(row.last_seen_at) > timeouts.touch_every
+    stale = now - as_utc(row.last_seen_at) > timeouts.touch_every
     return SignedIn(account, token, row.sealed_private_key), stale
 
 
@@ -220,10 +220,7 @@ def touch(session: Session, token: SessionToken, now: datetime, timeouts: Timeou
     row = session.get(StaffSession, _id_hash(token.id))
     if row is None:
         return
-    if (
-        now - _aware(row.last_seen_at) > timeouts.idle
-        or now - _aware(row.created_at) > timeouts.absolute
-    ):
+    if _expired(row, now, timeouts):
         session.delete(row)
     else:
         row.last_seen_at = now
@@ -244,11 +241,3 @@ def purge_expired(session: Session, now: datetime, timeouts: Timeouts) -> int:
             | (StaffSession.created_at < now - timeouts.absolute)
         )
     ).rowcount
-
-
-def sessions_of(session: Session, account: StaffAccount) -> int:
-    return len(
-        session.scalars(
-            select(StaffSession.id_hash).where(StaffSession.account_id == account.id)
-        ).all()
-    )

@@ -37,6 +37,7 @@ from sipadu import audit
 from sipadu.cli import main as cli
 from sipadu.models import Report
 from tests.conftest import Postgres, config_env, database, serving
+from tests.multipart import end, fields_part, file_head
 from tests.staff import Person, init_demo
 
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -115,19 +116,13 @@ def submit(base: str, stats: Stats, index: int, rng: random.Random) -> tuple[str
     }
     size = rng.randint(1, 20) * MIB if index % 3 == 0 else 0
     boundary = f"load{index}"
-    head = "".join(
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
-        for k, v in fields.items()
-    )
+    head = fields_part(boundary, fields)
     if size:
-        head += (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="attachments"; '
-            f'filename="bukti-{index}.bin"\r\nContent-Type: application/octet-stream\r\n\r\n'
-        )
-    tail = (b"\r\n" if size else b"") + f"--{boundary}--\r\n".encode()
+        head += file_head(boundary, f"bukti-{index}.bin")
+    tail = (b"\r\n" if size else b"") + end(boundary)
 
     def body():
-        yield head.encode()
+        yield head
         left = size
         while left:
             piece = BLOCK[: min(left, MIB)]
@@ -135,7 +130,7 @@ def submit(base: str, stats: Stats, index: int, rng: random.Random) -> tuple[str
             yield piece
         yield tail
 
-    length = len(head.encode()) + size + len(tail)
+    length = len(head) + size + len(tail)
     status, page = client.request(
         "POST",
         "/report",
