@@ -29,14 +29,15 @@ class Person:
         steps are valid at any moment). Tests sign the same people in far more often
         than three times in 30 seconds, so when the fresh steps run out this helper
         forgets the account's last used step in the database — a test shortcut; the
-        replay test itself never takes it."""
+        replay test itself never takes it. Never the step before the current one: a
+        half-minute boundary between making the code and checking it would void it."""
         current = int(time.time()) // 30
-        self.step = max(self.step + 1, current - 1, self._last_step() + 1)
+        self.step = max(self.step + 1, current, self._last_step() + 1)
         if self.step > current + 1:
             if self.database_url is None:
                 raise AssertionError("out of fresh TOTP codes for this half-minute")
             self._forget_last_step()
-            self.step = current - 1
+            self.step = current
         return pyotp.TOTP(self.totp_secret).generate_otp(self.step)
 
     def _last_step(self) -> int:
