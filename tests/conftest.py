@@ -273,7 +273,13 @@ def serving(
         yield process, base
     finally:
         process.terminate()
-        process.wait(timeout=30)
+        try:
+            # gunicorn's graceful shutdown may take its whole graceful_timeout (30 s)
+            # after a test killed a worker; past that, stop it hard.
+            process.wait(timeout=45)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
         if log is not None:
             output.close()
 
