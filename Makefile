@@ -8,7 +8,7 @@ COMPILED := $(CATALOGS:.po=.mo)
 # make run: a development instance in ./instance with demo accounts (never production).
 RUN_ENV := SIPADU_ENV=development SIPADU_INSTANCE_PATH=$(CURDIR)/instance
 
-.PHONY: run test lint bench vectors translations clean chromium
+.PHONY: run test lint bench vectors translations clean programs
 
 run: $(STAMP) $(COMPILED)
 	@if [ ! -f instance/sipadu.db ]; then $(RUN_ENV) $(BIN)/sipadu init --demo; \
@@ -16,14 +16,22 @@ run: $(STAMP) $(COMPILED)
 	$(RUN_ENV) $(BIN)/sipadu db upgrade; fi
 	$(RUN_ENV) $(BIN)/sipadu serve
 
-test: $(STAMP) $(COMPILED) chromium
+test: $(STAMP) $(COMPILED) programs
 	$(BIN)/ruff check .
 	$(BIN)/bandit -q -r sipadu --severity-level high
 	$(BIN)/python -m pytest
 
-# Browser tests drive Debian's Chromium (Playwright's own browser download is not used).
-chromium:
-	@command -v chromium >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq chromium; }
+# Every program the tests and benchmarks run, as program:Debian-package. Browser tests
+# drive Debian's Chromium (Playwright's own browser download is not used); exports are
+# opened with the real age tool; the restore drill runs pg_dump and pg_restore; the
+# Argon2 vectors are checked against the reference argon2 tool.
+PROGRAMS := chromium:chromium age:age age-keygen:age argon2:argon2 pg_dump:postgresql-client \
+	pg_restore:postgresql-client
+programs:
+	@missing=$$(for pair in $(PROGRAMS); do command -v $${pair%%:*} >/dev/null 2>&1 \
+		|| echo $${pair#*:}; done | sort -u); \
+	if [ -n "$$missing" ]; then echo "installing: $$missing"; \
+		apt-get update -qq && apt-get install -y -qq $$missing; fi
 
 # Re-install when pyproject.toml changes; creates the venv if it is missing.
 $(STAMP): pyproject.toml
@@ -45,7 +53,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/bandit -q -r sipadu --severity-level medium
 
-bench: $(STAMP)
+bench: $(STAMP) programs
 	$(BIN)/python benchmarks/crypto_stream.py
 	$(BIN)/python benchmarks/crypto_ops.py
 
