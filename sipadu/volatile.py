@@ -103,10 +103,14 @@ def filesystem_type(path: Path) -> str:
     return kind
 
 
+def volatile_base(config: Config) -> Path:
+    """This instance's folder on the memory file system, shared by its workers on a host."""
+    shm = Path("/dev/shm")  # noqa: S108 — the memory-backed file system, by design
+    suffix = hashlib.sha256(str(config.instance_path).encode()).hexdigest()[:12]
+    return config.volatile_path or shm / f"sipadu-{suffix}"
+
+
 def make_store(config: Config, name: str) -> VolatileStore:
     if config.redis_url:
         return RedisStore(config.redis_url, prefix=f"sipadu:{name}:")
-    shm = Path("/dev/shm")  # noqa: S108 — the memory-backed file system, by design
-    suffix = hashlib.sha256(str(config.instance_path).encode()).hexdigest()[:12]
-    base = config.volatile_path or shm / f"sipadu-{suffix}"
-    return MemoryFileStore(base / name)
+    return MemoryFileStore(volatile_base(config) / name)
