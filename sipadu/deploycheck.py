@@ -57,11 +57,28 @@ def _recovery(config: Config) -> Finding:
 
 
 def _redis(config: Config) -> Finding:
+    """Limits hold as documented only where every process that serves a portal counts
+    in one place: Redis, or the memory of a single worker process (sipadu.config refuses
+    several workers without Redis). PostgreSQL means several hosts are possible, and
+    each would count on its own: FAIL without Redis. A configured Redis that does not
+    answer is a FAIL too (every sign-in would fail)."""
     if not config.redis_url:
-        return Finding("redis", "OK", "not used: sessions on tmpfs, limits in memory (one process)")
+        if not config.database_url.startswith("sqlite"):
+            return Finding(
+                "redis",
+                "FAIL",
+                "not configured on a PostgreSQL deployment: each host would count failed "
+                "logins on its own, so the limits would be multiplied by the number of "
+                "hosts; set SIPADU_REDIS_URL",
+            )
+        return Finding("redis", "OK", "not used: one worker process per portal, sessions on tmpfs")
     import redis
 
-    client = redis.Redis.from_url(config.redis_url, socket_connect_timeout=3)
+    client = redis.Redis.from_url(config.redis_url, socket_connect_timeout=3, socket_timeout=3)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        return Finding("redis", "FAIL", f"configured but unreachable ({type(exc).__name__})")
     try:
         save = client.config_get("save").get("save", "")
         aof = client.config_get("appendonly").get("appendonly", "no")

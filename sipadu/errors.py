@@ -34,6 +34,10 @@ def _messages() -> dict[int, tuple[str, str]]:
                 "because of this error. Please try again later."
             ),
         ),
+        503: (
+            _("Busy"),
+            _("The server is busy right now. Nothing was lost. Please try again in a minute."),
+        ),
     }
 
 

@@ -111,7 +111,9 @@ def _no_client_key() -> str:
 
 def make_limiter(app: Flask, redis_url: str | None, prefix: str) -> Limiter:
     """Flask-Limiter on Redis when configured (shared by every worker and host), else in
-    process memory (one worker's view; fine for a single-process development server)."""
+    process memory. Memory counts for one process only: :mod:`sipadu.config` therefore
+    refuses more than one worker per portal without Redis, and ``sipadu check`` fails
+    a PostgreSQL deployment (several hosts are possible there) without Redis."""
     return Limiter(
         key_func=_no_client_key,
         app=app,

@@ -40,6 +40,19 @@ class Person:
             self.step = current
         return pyotp.TOTP(self.totp_secret).generate_otp(self.step)
 
+    def two_codes(self) -> tuple[str, str]:
+        """Codes of two consecutive steps, both valid now and never used: the current
+        step's and the next one's (the server allows one step of drift either side, so
+        a half-minute boundary in between still leaves both valid)."""
+        current = int(time.time()) // 30
+        if max(self.step, self._last_step()) >= current:
+            if self.database_url is None:
+                raise AssertionError("out of fresh TOTP codes for this half-minute")
+            self._forget_last_step()
+        self.step = current + 1
+        totp = pyotp.TOTP(self.totp_secret)
+        return totp.generate_otp(current), totp.generate_otp(current + 1)
+
     def _last_step(self) -> int:
         if self.database_url is None:
             return 0
@@ -75,16 +88,23 @@ def csrf(client, path: str) -> str:
     return TOKEN.search(client.get(path).get_data(as_text=True)).group(1)
 
 
-def sign_in(client, person: Person, *, password: str | None = None, code: str | None = None):
-    return client.post(
-        "/login",
-        data={
-            "csrf_token": csrf(client, "/login"),
-            "username": person.username,
-            "password": person.password if password is None else password,
-            "totp": person.code() if code is None else code,
-        },
-    )
+def sign_in(
+    client,
+    person: Person,
+    *,
+    password: str | None = None,
+    code: str | None = None,
+    next_code: str | None = None,
+):
+    data = {
+        "csrf_token": csrf(client, "/login"),
+        "username": person.username,
+        "password": person.password if password is None else password,
+        "totp": person.code() if code is None else code,
+    }
+    if next_code is not None:
+        data["totp_next"] = next_code
+    return client.post("/login", data=data)
 
 
 def signed_in(app, person: Person):

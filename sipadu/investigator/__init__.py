@@ -17,6 +17,7 @@ from markupsafe import Markup, escape
 from sipadu import recovery
 from sipadu.config import Config, ConfigError, DatePrecision
 from sipadu.crypto import Argon2Params, PublicKey, signing_public_key
+from sipadu.derivations import Derivations
 from sipadu.instance import load_secret
 from sipadu.investigator.forms import CASE_FIELD_LABELS, STATUS_LABELS
 from sipadu.services.staff_auth import SessionToken, SignedIn, Timeouts, resume, touch
@@ -32,8 +33,7 @@ class StaffRuntime:
     argon2: Argon2Params
     timeouts: Timeouts
     link_ttl: timedelta
-    failures_per_account: RateLimitItem
-    failures_global: RateLimitItem
+    failures_per_account: RateLimitItem  # over it, sign-in needs two codes (auth.login)
     limit_salt: bytes  # keys the per-username failure counter without storing the name
     signing_seed: bytes | None  # None where the audit signing key is kept elsewhere
     recovery: PublicKey  # new key epochs and identity requests are wrapped to it too
@@ -53,12 +53,12 @@ def init_staff(app: Flask, config: Config) -> None:
         ),
         link_ttl=timedelta(hours=config.enrollment_link_hours),
         failures_per_account=parse(config.staff_failures_per_account),
-        failures_global=parse(config.staff_failures_global),
         limit_salt=load_secret(config, "staff_session_key"),
         signing_seed=seed,
         recovery=recovery.public_key(config),
         date_precision=config.date_precision,
     )
+    app.extensions["sipadu.derivations"] = Derivations.for_portal(config, "staff")
     app.register_blueprint(bp)
     app.add_template_filter(_linkify, "linkify")
 
@@ -96,16 +96,11 @@ def now() -> datetime:
 
 
 def limit_key(typed_username: str) -> str:
-    """A keyed hash of the typed username: the rate-limit store (Redis) never holds the
-    name, and unknown names are limited exactly like real ones (no enumeration)."""
+    """The failure counter of a typed username: a keyed hash, so the rate-limit store
+    (Redis) never holds the name, and unknown names are counted exactly like real ones
+    (no enumeration). Over its limit, sign-in asks for two codes instead of refusing."""
     name = typed_username.strip().lower()[:64].encode("utf-8")
     return hmac.new(runtime().limit_salt, b"staff-login\x00" + name, "sha256").hexdigest()[:32]
-
-
-def global_limit_key() -> str:
-    """The key of the ceiling over all failed sign-ins: shared by every host of this
-    instance (they share its secrets), distinct from other instances on the same Redis."""
-    return "staff-global-" + hmac.new(runtime().limit_salt, b"global", "sha256").hexdigest()[:16]
 
 
 def begin_session(signed_in: SignedIn) -> None:

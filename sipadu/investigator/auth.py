@@ -4,7 +4,8 @@ from flask import abort, current_app, g, redirect, render_template, request, ses
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from sipadu.investigator import begin_session, bp, global_limit_key, limit_key, now, runtime
+from sipadu.derivations import busy_page, derivations
+from sipadu.investigator import begin_session, bp, limit_key, now, runtime
 from sipadu.investigator.forms import (
     ActionForm,
     ActivationForm,
@@ -24,6 +25,7 @@ from sipadu.services.staff import (
 )
 from sipadu.services.staff_auth import check_credentials, finish_login, logout, record_failure
 from sipadu.services.totp import new_secret, provisioning_uri, qr_svg
+from sipadu.slots import Busy
 from sipadu.web import db_session
 
 
@@ -34,30 +36,43 @@ def _limiter():
 @bp.route("/login", methods=["GET", "POST"])
 @requires(Policy.PUBLIC)
 def login():
+    """Username, password and a current code. A typed username with too many failures
+    in the window is not refused: it needs two codes of consecutive steps (asked for
+    before any Argon2id, the same for unknown names). The derivation runs through the
+    staff portal's pool (503 and the same form when it is busy)."""
     form = LoginForm()
     if request.method == "GET" and g.staff is not None:
         return redirect(url_for("staff.index"), code=303)
     if not form.validate_on_submit():
         status = 400 if request.method == "POST" else 200
-        return render_template("staff/login.html", form=form), status
+        return _login_page(form, two_codes=bool(form.totp_next.data)), status
     rt = runtime()
     limiter = _limiter()
     key = limit_key(form.username.data)
-    if not limiter.test(rt.failures_global, global_limit_key()) or not limiter.test(
-        rt.failures_per_account, key
-    ):
-        abort(429)
+    over_limit = not limiter.test(rt.failures_per_account, key)
+    if over_limit and not form.totp_next.data:
+        return _login_page(form, two_codes=True), 429
     moment = now()
     reading = db_session()
-    checked = check_credentials(
-        reading,
-        form.username.data,
-        form.password.data,
-        form.totp.data,
-        argon2=rt.argon2,
-        now=moment,
-    )
-    reading.rollback()
+    try:
+        checked = derivations().run(
+            check_credentials,
+            reading,
+            form.username.data,
+            form.password.data,
+            form.totp.data,
+            argon2=rt.argon2,
+            now=moment,
+            second_code=form.totp_next.data or None,
+        )
+    except Busy as busy:
+        notice = _(
+            "The server is busy right now and could not check your sign-in. Nothing is "
+            "lost: wait a minute, then type the code your app shows then and sign in again."
+        )
+        return busy_page(_login_page(form, two_codes=over_limit, notice=notice), busy)
+    finally:
+        reading.rollback()
     writing = db_session(write=True)
     signed_in = None
     if checked.failure is None:
@@ -67,15 +82,19 @@ def login():
     writing.commit()
     if signed_in is None:
         limiter.hit(rt.failures_per_account, key)
-        limiter.hit(rt.failures_global, global_limit_key())
         # One answer for every failure: which part was wrong is not said.
-        form.password.data = form.totp.data = ""
+        form.password.data = form.totp.data = form.totp_next.data = ""
         form.username.errors = [
             _("Sign-in failed. Check your username, password and the current code.")
         ]
-        return render_template("staff/login.html", form=form), 400
+        two_codes = not limiter.test(rt.failures_per_account, key)
+        return _login_page(form, two_codes=two_codes), 400
     begin_session(signed_in)
     return redirect(url_for("staff.index"), code=303)
+
+
+def _login_page(form: LoginForm, *, two_codes: bool, notice: str | None = None) -> str:
+    return render_template("staff/login.html", form=form, two_codes=two_codes, notice=notice)
 
 
 @bp.post("/logout")
@@ -97,7 +116,7 @@ def _link_account(token: str, *, write: bool = False):
     return account
 
 
-def _enrollment_page(template: str, form, account, status: int = 200):
+def _enrollment_page(template: str, form, account, status: int = 200, notice: str | None = None):
     if not form.totp_secret.data:
         form.totp_secret.data = new_secret()
     uri = provisioning_uri(form.totp_secret.data, account.username)
@@ -108,12 +127,28 @@ def _enrollment_page(template: str, form, account, status: int = 200):
         account=account,
         qr=Markup(qr_svg(uri)),  # noqa: S704 — SVG drawn here by segno from our own data
         secret_grouped=grouped,
+        notice=notice,
     ), status
+
+
+def _busy_notice() -> str:
+    return _(
+        "The server is busy right now, so nothing was changed yet. What you typed is kept: "
+        "wait a minute, then type the code your app shows then and send again."
+    )
+
+
+def _forget_passwords(form) -> None:
+    """After a refused password, the page does not send it back."""
+    for name in ("password", "password_confirm", "current"):
+        if name in form:
+            form[name].data = ""
 
 
 def _enroll(token: str, kind: EnrollmentKind, form, template: str, complete):
     """Both one-time links: show the QR code, or check the form and run ``complete``
-    (which raises :class:`ServiceError` naming the field) in one write transaction."""
+    (which derives a key from the password, and raises :class:`ServiceError` naming the
+    field) on a derivation slot, in one write transaction begun once the slot is held."""
     account = _link_account(token)
     if account.enrollment_kind != kind:
         abort(404)
@@ -123,17 +158,24 @@ def _enroll(token: str, kind: EnrollmentKind, form, template: str, complete):
     confirm = getattr(form, "password_confirm", None)
     if confirm is not None and form.password.data != confirm.data:
         confirm.errors = [_("The two passwords are not the same.")]
+        _forget_passwords(form)
         return None, _enrollment_page(template, form, account, 400)
     db_session().rollback()
-    writing = db_session(write=True)
-    account = _link_account(token, write=True)
     try:
-        complete(writing, account)
-    except ServiceError as exc:
-        writing.rollback()
-        _field_error(form, str(exc))
-        return None, _enrollment_page(template, form, account, 400)
-    writing.commit()
+        with derivations().slot() as run:
+            writing = db_session(write=True)
+            account = _link_account(token, write=True)
+            try:
+                run(complete, writing, account)
+            except ServiceError as exc:
+                writing.rollback()
+                _forget_passwords(form)
+                _field_error(form, str(exc))
+                return None, _enrollment_page(template, form, account, 400)
+            writing.commit()
+    except Busy as busy:
+        page, _status = _enrollment_page(template, form, account, notice=_busy_notice())
+        return None, busy_page(page, busy)
     return account, None
 
 
@@ -142,16 +184,17 @@ def _enroll(token: str, kind: EnrollmentKind, form, template: str, complete):
 def activate(token: str):
     """The one-time link an admin handed over: set a password, enroll TOTP, get a key."""
     form = ActivationForm()
+    argon2, moment = runtime().argon2, now()
 
-    def complete(writing, account):
+    def complete(writing, account):  # runs on a derivation thread: no Flask in here
         complete_activation(
             writing,
             account,
             form.password.data,
             form.totp_secret.data,
             form.totp.data,
-            argon2=runtime().argon2,
-            now=now(),
+            argon2=argon2,
+            now=moment,
         )
 
     account, page = _enroll(token, EnrollmentKind.ACTIVATE, form, "staff/activate.html", complete)
@@ -169,10 +212,11 @@ def activate(token: str):
 def enroll_totp(token: str):
     """After an admin reset the TOTP seed: prove the password, enroll a new app."""
     form = TotpEnrollmentForm()
+    moment = now()
 
-    def complete(writing, account):
+    def complete(writing, account):  # runs on a derivation thread: no Flask in here
         complete_totp_enrollment(
-            writing, account, form.password.data, form.totp_secret.data, form.totp.data, now=now()
+            writing, account, form.password.data, form.totp_secret.data, form.totp.data, now=moment
         )
 
     account, page = _enroll(token, EnrollmentKind.TOTP, form, "staff/enroll.html", complete)
@@ -197,27 +241,51 @@ def _field_error(form, message: str) -> None:
 @bp.route("/account", methods=["GET", "POST"])
 @requires(Policy.SIGNED_IN)
 def account():
-    """The signed-in person's own account: roles, key fingerprint, password change."""
+    """The signed-in person's own account: roles, key fingerprint, password change (two
+    Argon2id derivations, on a slot of the staff portal's pool)."""
     form = PasswordChangeForm()
     me = g.staff.account
     if form.validate_on_submit():
         if form.password.data != form.password_confirm.data:
             form.password_confirm.errors = [_("The two passwords are not the same.")]
+            _forget_passwords(form)
         else:
-            writing = db_session(write=True)
-            mine = writing.merge(me)
             try:
-                change_password(
-                    writing, mine, form.current.data, form.password.data, runtime().argon2
+                with derivations().slot() as run:
+                    writing = db_session(write=True)
+                    mine = writing.merge(me)
+                    try:
+                        run(
+                            change_password,
+                            writing,
+                            mine,
+                            form.current.data,
+                            form.password.data,
+                            runtime().argon2,
+                        )
+                    except ServiceError as exc:
+                        writing.rollback()
+                        _forget_passwords(form)
+                        _field_error(form, str(exc))
+                    else:
+                        writing.commit()
+                        session.clear()
+                        return render_template("staff/password_changed.html")
+            except Busy as busy:
+                notice = _(
+                    "The server is busy right now, so your password was not changed yet. "
+                    "What you typed is kept: wait a minute, then send again."
                 )
-            except ServiceError as exc:
-                writing.rollback()
-                _field_error(form, str(exc))
-            else:
-                writing.commit()
-                session.clear()
-                return render_template("staff/password_changed.html")
+                return busy_page(_account_page(form, me, notice), busy)
     status = 400 if request.method == "POST" else 200
+    return _account_page(form, me), status
+
+
+def _account_page(form: PasswordChangeForm, me, notice: str | None = None) -> str:
     return render_template(
-        "staff/account.html", form=form, me=me, fingerprint=display_fingerprint(me)
-    ), status
+        "staff/account.html",
+        form=form,
+        me=me,
+        fingerprint=display_fingerprint(me),
+        notice=notice,
+    )

@@ -15,7 +15,7 @@ from wtforms import (
 )
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
-from wtforms.widgets import CheckboxInput, ListWidget
+from wtforms.widgets import CheckboxInput, ListWidget, PasswordInput
 
 from sipadu.models import Role
 
@@ -27,11 +27,23 @@ ROLE_LABELS = {
 }
 
 
+# Password fields keep what was typed when a page comes back busy (503) or asks for a
+# second code (never cached); views empty them after a wrong password.
+_KEPT = PasswordInput(hide_value=False)
+
+
 class LoginForm(FlaskForm):
     username = StringField(_l("Username"), validators=[InputRequired(), Length(max=200)])
-    password = PasswordField(_l("Password"), validators=[InputRequired(), Length(max=1000)])
+    password = PasswordField(
+        _l("Password"), validators=[InputRequired(), Length(max=1000)], widget=_KEPT
+    )
     totp = StringField(
         _l("Code from your authenticator app"), validators=[InputRequired(), Length(max=20)]
+    )
+    # Asked for once the typed username has too many failed sign-ins (auth.login).
+    totp_next = StringField(
+        _l("The next code, once your app shows a new one"),
+        validators=[Optional(), Length(max=20)],
     )
 
 
@@ -46,26 +58,30 @@ class ActivationForm(_Enrollment):
     password = PasswordField(
         _l("New password (at least 12 characters)"),
         validators=[InputRequired(), Length(max=1000)],
+        widget=_KEPT,
     )
     password_confirm = PasswordField(
-        _l("The same password again"), validators=[InputRequired(), Length(max=1000)]
+        _l("The same password again"), validators=[InputRequired(), Length(max=1000)], widget=_KEPT
     )
 
 
 class TotpEnrollmentForm(_Enrollment):
     password = PasswordField(
-        _l("Your current password"), validators=[InputRequired(), Length(max=1000)]
+        _l("Your current password"), validators=[InputRequired(), Length(max=1000)], widget=_KEPT
     )
 
 
 class PasswordChangeForm(FlaskForm):
-    current = PasswordField(_l("Current password"), validators=[InputRequired(), Length(max=1000)])
+    current = PasswordField(
+        _l("Current password"), validators=[InputRequired(), Length(max=1000)], widget=_KEPT
+    )
     password = PasswordField(
         _l("New password (at least 12 characters)"),
         validators=[InputRequired(), Length(max=1000)],
+        widget=_KEPT,
     )
     password_confirm = PasswordField(
-        _l("The same password again"), validators=[InputRequired(), Length(max=1000)]
+        _l("The same password again"), validators=[InputRequired(), Length(max=1000)], widget=_KEPT
     )
 
 

@@ -7,10 +7,11 @@ from limits import RateLimitItem, parse
 
 from sipadu import recovery
 from sipadu.config import Config
+from sipadu.derivations import Derivations
 from sipadu.instance import load_secret
 from sipadu.reporter.uploads import init_uploads
 from sipadu.services.dates import Deadlines
-from sipadu.services.mailbox import MailboxSettings
+from sipadu.services.mailbox import MailboxSettings, failure_key
 from sipadu.services.reports import SubmissionSettings
 from sipadu.volatile import VolatileStore, make_store
 
@@ -24,7 +25,6 @@ class ReporterRuntime:
     sessions: VolatileStore
     idle_seconds: int
     failures_per_code: RateLimitItem
-    failures_global: RateLimitItem
 
 
 def init_reporter(app: Flask, config: Config) -> None:
@@ -40,12 +40,17 @@ def init_reporter(app: Flask, config: Config) -> None:
             date_precision=config.date_precision,
             deadlines=Deadlines(config.ack_days, config.feedback_days, config.day_count),
         ),
-        mailbox=MailboxSettings(lookup_salt, config.lookup_argon2, config.argon2),
+        mailbox=MailboxSettings(
+            lookup_salt,
+            config.lookup_argon2,
+            config.argon2,
+            failure_key(load_secret(config, "reporter_session_key")),
+        ),
         sessions=make_store(config, "mailbox-sessions"),
         idle_seconds=config.mailbox_idle_seconds,
         failures_per_code=parse(config.mailbox_failures_per_code),
-        failures_global=parse(config.mailbox_failures_global),
     )
+    app.extensions["sipadu.derivations"] = Derivations.for_portal(config, "reporter")
     init_uploads(app)
     if config.onion_address:
         app.after_request(_onion_location(config.onion_address))

@@ -113,8 +113,12 @@ class MailboxLoginForm(FlaskForm):
     code = StringField(
         _l("Report code"), validators=[InputRequired(message=_l("Enter your report code."))]
     )
+    # Kept when the page comes back busy or over the limit (never cached); emptied when
+    # the code or passphrase was wrong.
     passphrase = PasswordField(
-        _l("Passphrase"), validators=[InputRequired(message=_l("Enter your passphrase."))]
+        _l("Passphrase"),
+        validators=[InputRequired(message=_l("Enter your passphrase."))],
+        widget=PasswordInput(hide_value=False),
     )
 
 

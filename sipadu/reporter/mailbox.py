@@ -15,6 +15,7 @@ from flask_babel import gettext as _
 
 from sipadu.audit import ReporterMetric, count_reporter_event
 from sipadu.crypto import Purpose
+from sipadu.derivations import busy_page, derivations
 from sipadu.models import ReportStatus
 from sipadu.reporter import bp, runtime, sessions
 from sipadu.reporter.forms import CATEGORIES, MailboxLoginForm, MessageForm
@@ -22,11 +23,17 @@ from sipadu.reporter.uploads import ImageRefused, image_refused_message, uploade
 from sipadu.services import ServiceError
 from sipadu.services.attachments import read_attachment
 from sipadu.services.dates import today
-from sipadu.services.mailbox import OpenedMailbox, attempt_login, upgrade_record
+from sipadu.services.mailbox import (
+    LoginAttempt,
+    OpenedMailbox,
+    attempt_login,
+    failure_bucket,
+    save_rehashed,
+    well_formed_code,
+)
 from sipadu.services.reports import HeldKeys, add_reporter_message, mailbox_keys, read_mailbox
+from sipadu.slots import Busy
 from sipadu.web import app_config, closing, content_disposition, db_session
-
-GLOBAL_FAILURES_KEY = "mailbox-failures-global"
 
 
 def status_words() -> dict[str, tuple[str, str]]:
@@ -55,36 +62,86 @@ def status_words() -> dict[str, tuple[str, str]]:
 
 @bp.route("/mailbox/login", methods=["GET", "POST"])
 def mailbox_login():
+    """Sign in with code + passphrase. Cheapest refusals first: a code that is not 16
+    digits, then a code whose failure counter is full, are refused before any Argon2id;
+    every refused attempt adds to the day's failure count. The two derivations then run
+    through the portal's derivation pool (503 and the same form when it is busy)."""
     form = MailboxLoginForm()
     if not form.validate_on_submit():
         status = 400 if request.method == "POST" else 200
-        return render_template("reporter/mailbox_login.html", form=form), status
+        return _login_page(form), status
     rt = runtime()
+    code = well_formed_code(form.code.data)
+    if code is None:
+        _count(ReporterMetric.MAILBOX_LOGIN_FAILED)
+        form.code.errors = [_("A report code has 16 digits. Check the code and try again.")]
+        return _login_page(form), 400
+    bucket = failure_bucket(code, rt.mailbox.failure_key)
     limiter = _limiter()
-    # A ceiling over all codes first: it caps how fast anyone can try codes at all.
-    if not limiter.test(rt.failures_global, GLOBAL_FAILURES_KEY):
-        abort(429)
+    if not limiter.test(rt.failures_per_code, bucket):
+        return _too_many(form)
     # Reading only, so no write lock is held while the two Argon2id derivations run.
     reading = db_session()
-    attempt = attempt_login(reading, form.code.data, form.passphrase.data, rt.mailbox)
-    reading.rollback()
-    if not limiter.test(rt.failures_per_code, attempt.limit_key):
-        abort(429)
+    try:
+        attempt = derivations().run(
+            _attempt, limiter, rt, bucket, reading, code, form.passphrase.data
+        )
+    except Busy as busy:
+        notice = _(
+            "The server is busy right now and could not check your code. Nothing is lost "
+            "and what you typed is kept: wait a minute, then press Open again."
+        )
+        return busy_page(_login_page(form, notice=notice), busy)
+    finally:
+        reading.rollback()
+    if attempt is None:  # the counter filled up while this attempt waited for a slot
+        return _too_many(form)
     session = db_session(write=True)
     if attempt.opened is None:
-        limiter.hit(rt.failures_per_code, attempt.limit_key)
-        limiter.hit(rt.failures_global, GLOBAL_FAILURES_KEY)
+        limiter.hit(rt.failures_per_code, bucket)
         count_reporter_event(session, ReporterMetric.MAILBOX_LOGIN_FAILED, today())
         session.commit()
+        form.passphrase.data = ""
         form.code.errors = [
             _("The report code or the passphrase is not right. Check both and try again.")
         ]
-        return render_template("reporter/mailbox_login.html", form=form), 400
+        return _login_page(form), 400
     count_reporter_event(session, ReporterMetric.MAILBOX_LOGIN, today())
-    upgrade_record(session, attempt.opened, form.code.data, form.passphrase.data, rt.mailbox.argon2)
+    if attempt.rehashed is not None:
+        save_rehashed(session, attempt.opened, attempt.rehashed)
     session.commit()
     sessions.start(rt.sessions, attempt.opened, rt.idle_seconds)
     return redirect(url_for("reporter.mailbox_view"), code=303)
+
+
+def _attempt(limiter, rt, bucket: str, reading, code: str, passphrase: str) -> LoginAttempt | None:
+    """On a derivation thread, holding a slot: the counter is checked again first (it
+    may have filled while this attempt queued), so each code's failures stay within the
+    limit but for attempts already deriving at that moment (at most one per slot)."""
+    if not limiter.test(rt.failures_per_code, bucket):
+        return None
+    return attempt_login(reading, code, passphrase, rt.mailbox)
+
+
+def _login_page(form: MailboxLoginForm, notice: str | None = None) -> str:
+    return render_template("reporter/mailbox_login.html", form=form, notice=notice)
+
+
+def _too_many(form: MailboxLoginForm):
+    """Refused without any Argon2id, and counted like any failed login."""
+    _count(ReporterMetric.MAILBOX_LOGIN_FAILED)
+    notice = _(
+        "There were too many wrong attempts with this report code in the last hour, so it "
+        "cannot be used to sign in for now. Nothing in your mailbox is lost. Try again in "
+        "an hour."
+    )
+    return _login_page(form, notice=notice), 429
+
+
+def _count(metric: ReporterMetric) -> None:
+    session = db_session(write=True)
+    count_reporter_event(session, metric, today())
+    session.commit()
 
 
 def _signed_in(*, write: bool = False) -> tuple[HeldKeys, OpenedMailbox] | None:

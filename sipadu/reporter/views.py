@@ -3,6 +3,7 @@
 from flask import render_template, request
 from flask_babel import gettext as _
 
+from sipadu.derivations import busy_page, derivations
 from sipadu.faults import DROP_CONNECTION_BEFORE_COMMIT, KILL_BEFORE_COMMIT, trip
 from sipadu.reporter import bp, runtime
 from sipadu.reporter.forms import CATEGORIES, ReportForm
@@ -11,6 +12,7 @@ from sipadu.services.dates import today
 from sipadu.services.passphrases import format_code, normalize_passphrase
 from sipadu.services.reports import CASE_FIELDS, CategoryClosed, submit_report
 from sipadu.services.reports import ReportForm as ReportData
+from sipadu.slots import Busy
 from sipadu.web import app_config, db_session
 
 
@@ -40,8 +42,25 @@ def report():
     session = db_session(write=True)
     try:
         receipt = submit_report(
-            session, data, passphrase, runtime().submission, today(), files=files
+            session,
+            data,
+            passphrase,
+            runtime().submission,
+            today(),
+            files=files,
+            derive=derivations().run,  # the two Argon2id runs: a slot of the bounded pool
         )
+    except Busy as busy:
+        session.rollback()
+        notice = _(
+            "The server is busy right now, so your report was not sent yet. Your text is kept "
+            "below: wait a minute, then press “Send the report” again. Files you chose must "
+            "be chosen again."
+        )
+        page = render_template(
+            "reporter/report.html", form=form, categories=CATEGORIES, notice=notice
+        )
+        return busy_page(page, busy)
     except CategoryClosed:
         session.rollback()
         form.category.errors = [

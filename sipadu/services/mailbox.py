@@ -1,16 +1,24 @@
 """Opening a reporter's mailbox with code + passphrase (G7).
 
-Every attempt does exactly the same work, whatever is wrong: one Argon2id for the lookup
-id, then one Argon2id with the mailbox's parameters, or with a dummy record at the
-current parameters when no mailbox has that lookup id. Unknown code, malformed code and
-wrong passphrase therefore cost the same and return the same ``None``.
+A typed code that is not 16 digits once spaces and dashes are removed is refused before
+any work (:func:`well_formed_code`): that says nothing about any mailbox. Every other
+attempt does exactly the same work, whatever is wrong: one Argon2id for the lookup id,
+then one Argon2id with the mailbox's parameters, or with a dummy record at the current
+parameters when no mailbox has that lookup id. Unknown code and wrong passphrase
+therefore cost the same and return the same ``None``.
+
+Failed attempts are counted per code *before* any Argon2id (:func:`failure_bucket`): an
+HMAC of the code, cut to 20 bits, so the rate-limit store never holds anything that
+identifies a code.
 """
 
-import hashlib
+import hmac
 import uuid
 from dataclasses import dataclass
 from functools import cache
 
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -27,8 +35,19 @@ from sipadu.crypto import (
 )
 from sipadu.db import scope_to_report
 from sipadu.models import Mailbox
-from sipadu.services.passphrases import normalize_code, normalize_passphrase
+from sipadu.services import ServiceError
+from sipadu.services.passphrases import CODE_DIGITS, mailbox_secret, normalize_code
 from sipadu.services.reports import MAILBOX_KEY_PURPOSE, mailbox_owner
+
+# 10**16 codes over 2**20 counters: about 2**33 codes share each one. Enough counters
+# that random guesses (which is all a stranger without a code can make) spread so thin
+# that filling them all would take ~10 million Argon2-costing failures an hour; few
+# enough that a counter name says nothing about which code was tried.
+BUCKET_BITS = 20
+
+
+class MalformedCode(ServiceError):
+    """The typed code is not 16 digits once spaces and dashes are removed."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +55,7 @@ class MailboxSettings:
     lookup_salt: bytes
     lookup_argon2: Argon2Params
     argon2: Argon2Params
+    failure_key: bytes  # keys the failure counters (see failure_key)
 
 
 @dataclass(frozen=True)
@@ -46,12 +66,53 @@ class OpenedMailbox:
 
 
 @dataclass(frozen=True)
-class LoginAttempt:
-    """The outcome, and the key failures are counted under: a hash of the lookup id, so
-    the rate-limit store never holds the database's own index values."""
+class Rehashed:
+    """A mailbox record re-made at today's Argon2 parameters, and the same mailbox key
+    sealed under its KEK: computed with the attempt, stored by :func:`save_rehashed`."""
 
-    limit_key: str
+    secret_record: bytes
+    sealed_private_key: bytes
+
+    def __repr__(self) -> str:
+        return "Rehashed(<record>, <sealed key>)"
+
+
+@dataclass(frozen=True)
+class LoginAttempt:
+    """The outcome: the opened mailbox (None for every kind of failure), and a new
+    record when the mailbox's one predates today's parameters."""
+
     opened: OpenedMailbox | None
+    rehashed: Rehashed | None = None
+
+
+def well_formed_code(typed: str) -> str | None:
+    """The 16 digits of a typed code (spaces and dashes removed), or None."""
+    code = normalize_code(typed)
+    if len(code) != CODE_DIGITS or not code.isascii() or not code.isdigit():
+        return None
+    return code
+
+
+def failure_key(instance_secret: bytes) -> bytes:
+    """The key of the failure counters: HKDF-SHA256 of an instance secret (the reporter
+    portal's session key) under its own label. Keyed, so nobody can pick codes that
+    share a counter with someone else's, and two instances on one Redis never mix."""
+    return HKDF(
+        algorithm=hashes.SHA256(), length=32, salt=None, info=b"sipadu.mailbox.failures.v1"
+    ).derive(instance_secret)
+
+
+def failure_bucket(code: str, key: bytes) -> str:
+    """The counter that failed logins with ``code`` (16 digits) count under, computed
+    before any Argon2id: ``mailbox-<instance tag>-<20-bit HMAC of the code, hex>``.
+
+    A counter holds no code: ~2**33 codes share each. Every failure of one code lands
+    in one counter, so no code gets more failures than the limit allows."""
+    digest = hmac.new(key, b"code\x00" + code.encode("ascii"), "sha256").digest()
+    bucket = int.from_bytes(digest[:4], "big") >> (32 - BUCKET_BITS)
+    tag = hmac.new(key, b"instance", "sha256").hexdigest()[:8]
+    return f"mailbox-{tag}-{bucket:05x}"
 
 
 @cache
@@ -62,9 +123,13 @@ def _decoy(params: Argon2Params) -> SecretRecord:
 def attempt_login(
     session: Session, typed_code: str, passphrase: str, settings: MailboxSettings
 ) -> LoginAttempt:
-    code = normalize_code(typed_code)
-    lookup = lookup_id(code.encode("utf-8"), settings.lookup_salt, settings.lookup_argon2)
-    limit_key = hashlib.sha256(b"sipadu.mailbox.limit\x00" + lookup).hexdigest()[:32]
+    """Two Argon2id derivations whatever the outcome (see the module docstring), on a
+    read-only ``session``. Raises :class:`MalformedCode` (before any work) for a code
+    that is not 16 digits; the caller is expected to have checked it already."""
+    code = well_formed_code(typed_code)
+    if code is None:
+        raise MalformedCode("code: not 16 digits")
+    lookup = lookup_id(code.encode("ascii"), settings.lookup_salt, settings.lookup_argon2)
     scope_to_report(session, lookup_id=lookup)
     mailbox = session.scalar(select(Mailbox).where(Mailbox.lookup_id == lookup))
     record = (
@@ -72,40 +137,31 @@ def attempt_login(
         if mailbox is not None
         else _decoy(settings.argon2)
     )
-    secret = _secret(code, passphrase)
+    secret = mailbox_secret(code, passphrase)
     try:
         kek = verify_secret(secret, record)
     except CryptoError:
-        return LoginAttempt(limit_key, None)
+        return LoginAttempt(None)
     if mailbox is None:  # pragma: no cover — a random verifier matched: 2**-256
-        return LoginAttempt(limit_key, None)
+        return LoginAttempt(None)
+    owner = mailbox_owner(mailbox.id)
     private = open_private_key(
-        mailbox.sealed_private_key,
-        kek,
-        owner=mailbox_owner(mailbox.id),
-        purpose=MAILBOX_KEY_PURPOSE,
+        mailbox.sealed_private_key, kek, owner=owner, purpose=MAILBOX_KEY_PURPOSE
     )
-    return LoginAttempt(limit_key, OpenedMailbox(mailbox.id, mailbox.report_id, private))
+    opened = OpenedMailbox(mailbox.id, mailbox.report_id, private)
+    if not record.needs_upgrade(settings.argon2):
+        return LoginAttempt(opened)
+    # Parameters were raised: re-hash now, while the derivation slot is held, so the
+    # write that stores it (save_rehashed) runs no Argon2id inside its transaction.
+    new_record, new_kek = hash_secret(secret, settings.argon2)
+    sealed = seal_private_key(private, new_kek, owner=owner, purpose=MAILBOX_KEY_PURPOSE)
+    return LoginAttempt(opened, Rehashed(new_record.to_bytes(), sealed))
 
 
-def _secret(code: str, passphrase: str) -> bytes:
-    # The same bytes as passphrases.mailbox_secret for a valid code; any typed string here.
-    return code.encode("utf-8") + normalize_passphrase(passphrase).encode("utf-8")
-
-
-def upgrade_record(
-    session: Session, opened: OpenedMailbox, typed_code: str, passphrase: str, params: Argon2Params
-) -> bool:
-    """After a successful sign-in: if the mailbox's record predates today's Argon2
-    parameters, re-hash code ‖ passphrase and re-seal the same mailbox key under it.
-    The caller commits. Returns whether it upgraded."""
+def save_rehashed(session: Session, opened: OpenedMailbox, rehashed: Rehashed) -> None:
+    """After a successful sign-in whose record was weaker than today's parameters:
+    replace the record and the sealed key (the same mailbox key). The caller commits."""
     scope_to_report(session, opened.report_id)
     mailbox = session.get(Mailbox, opened.mailbox_id)
-    if not SecretRecord.from_bytes(mailbox.secret_record).needs_upgrade(params):
-        return False
-    record, kek = hash_secret(_secret(normalize_code(typed_code), passphrase), params)
-    mailbox.secret_record = record.to_bytes()
-    mailbox.sealed_private_key = seal_private_key(
-        opened.private_key, kek, owner=mailbox_owner(mailbox.id), purpose=MAILBOX_KEY_PURPOSE
-    )
-    return True
+    mailbox.secret_record = rehashed.secret_record
+    mailbox.sealed_private_key = rehashed.sealed_private_key

@@ -11,9 +11,10 @@ its presence says nothing. The caller commits, and only then shows the code (G6)
 """
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -27,6 +28,7 @@ from sipadu.crypto import (
     PrivateKey,
     PublicKey,
     Purpose,
+    SecretRecord,
     fingerprint,
     hash_secret,
     lookup_id,
@@ -171,6 +173,21 @@ def wrap_to(
         )
 
 
+T = TypeVar("T")
+
+
+def _inline(fn: Callable[..., T], /, *args: object) -> T:
+    return fn(*args)
+
+
+def _stretch(
+    code: str, passphrase: str, settings: SubmissionSettings
+) -> tuple[bytes, tuple[SecretRecord, bytes]]:
+    """The new mailbox's lookup id, and its record and KEK: two Argon2id derivations."""
+    lookup = lookup_id(code.encode("ascii"), settings.lookup_salt, settings.lookup_argon2)
+    return lookup, hash_secret(mailbox_secret(code, passphrase), settings.argon2)
+
+
 def submit_report(
     session: Session,
     form: ReportForm,
@@ -178,6 +195,8 @@ def submit_report(
     settings: SubmissionSettings,
     today: date,
     files: Sequence[UploadedFile] = (),
+    *,
+    derive: Callable[..., tuple[bytes, tuple[SecretRecord, bytes]]] = _inline,
 ) -> Receipt:
     """Encrypt and store a report with its mailbox (and the evidence files already
     staged while the request arrived, linked here). The caller commits, then shows the
@@ -185,12 +204,13 @@ def submit_report(
 
     Both Argon2id derivations (~0.2 s) happen before the first query: a write transaction
     (on SQLite, the database's write lock) is held only for the inserts, not while keys
-    are stretched, so concurrent submissions do not queue behind each other's KDF."""
+    are stretched, so concurrent submissions do not queue behind each other's KDF. They
+    run as ``derive(fn, *args)``: the portal passes its bounded derivation pool's
+    ``run``, which may raise :class:`sipadu.slots.Busy` before anything is stored."""
     suggested = suggest_passphrase() if passphrase is None else None
     passphrase = suggested or passphrase or ""
     code = new_code()
-    lookup = lookup_id(code.encode("ascii"), settings.lookup_salt, settings.lookup_argon2)
-    record, kek = hash_secret(mailbox_secret(code, passphrase), settings.argon2)
+    lookup, (record, kek) = derive(_stretch, code, passphrase, settings)
     mailbox_private = new_keypair()
     report_id, mailbox_id = uuid.uuid4(), uuid.uuid4()
     sealed_mailbox_key = seal_private_key(

@@ -328,14 +328,14 @@ def reseal(
     session: Session,
     account_id,
     private: PrivateKey,
-    password: str,
+    record: SecretRecord,
+    kek: bytes,
     totp_secret: str | None,
-    argon2: Argon2Params,
 ) -> None:
-    """Re-hash a correct password at today's Argon2 parameters and re-seal the same key
-    pair and TOTP seed under it (after an upgrade of the parameters, at sign-in)."""
+    """Store a correct password's new record (re-hashed at today's Argon2 parameters by
+    the caller, outside this write) and re-seal the same key pair and TOTP seed under
+    its KEK (after an upgrade of the parameters, at sign-in)."""
     account = session.get(StaffAccount, account_id)
-    record, kek = hash_secret(password_bytes(password), argon2)
     account.password_record = record.to_bytes()
     account.sealed_private_key = seal_private_key(
         private, kek, owner=private_key_owner(account), purpose=PRIVATE_KEY_PURPOSE

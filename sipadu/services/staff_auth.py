@@ -26,6 +26,7 @@ from sipadu.crypto import (
     CryptoError,
     PrivateKey,
     SecretRecord,
+    hash_secret,
     open_private_key,
     seal_private_key,
     verify_secret,
@@ -39,7 +40,7 @@ from sipadu.services.staff import (
     reseal,
     unlock,
 )
-from sipadu.services.totp import matching_step
+from sipadu.services.totp import matching_pair, matching_step
 
 SESSION_PURPOSE = "session"
 
@@ -60,11 +61,13 @@ class Checked:
 
     account: StaffAccount | None  # the account the username named, if any
     private_key: PrivateKey | None
-    step: int | None  # the TOTP step of a valid, fresh code
+    step: int | None  # the (later) TOTP step of the valid, fresh code(s)
     failure: Failure | None
     # Set when the password's record was made with weaker Argon2 parameters than the
-    # current ones: finish_login re-hashes it (and re-seals what it protects).
-    upgrade: tuple[str, str, Argon2Params] | None = None
+    # current ones: the new record, its KEK and the TOTP seed, made here (the derivation
+    # belongs in the caller's slot, not in finish_login's write transaction).
+    upgrade: tuple[SecretRecord, bytes, str | None] | None = None
+    first_step: int | None = None  # the earlier step of two codes; else ``step``
 
     def __repr__(self) -> str:
         return f"Checked({self.account!r}, failure={self.failure})"
@@ -106,9 +109,14 @@ def check_credentials(
     *,
     argon2: Argon2Params,
     now: datetime,
+    second_code: str | None = None,
 ) -> Checked:
     """Verify a sign-in without writing anything (so no write lock is held during the
-    Argon2id derivation). :func:`finish_login` then records the outcome."""
+    Argon2id derivation). :func:`finish_login` then records the outcome.
+
+    With ``second_code``, ``totp_code`` and it must be the codes of two consecutive
+    steps (asked for once the username has too many failures). One Argon2id derivation
+    in every case, two when a correct password's record is re-hashed (``upgrade``)."""
     account = find_by_username(session, normalize_username(username)[:64])
     record = (
         SecretRecord.from_bytes(account.password_record)
@@ -124,13 +132,22 @@ def check_credentials(
     unlocked = unlock(account, kek)
     if unlocked.totp_secret is None:
         return Checked(account, None, None, Failure.SECOND_FACTOR)
-    step = matching_step(unlocked.totp_secret, totp_code, now, account.totp_last_step)
-    if step is None:
+    if second_code is None:
+        step = matching_step(unlocked.totp_secret, totp_code, now, account.totp_last_step)
+        steps = None if step is None else (step, step)
+    else:
+        steps = matching_pair(
+            unlocked.totp_secret, totp_code, second_code, now, account.totp_last_step
+        )
+    if steps is None:
         return Checked(account, None, None, Failure.SECOND_FACTOR)
     if account.state != AccountState.ACTIVE:
         return Checked(account, None, None, Failure.NOT_ACTIVE)
-    upgrade = (password, unlocked.totp_secret, argon2) if record.needs_upgrade(argon2) else None
-    return Checked(account, unlocked.private_key, step, None, upgrade)
+    upgrade = None
+    if record.needs_upgrade(argon2):
+        new_record, new_kek = hash_secret(password_bytes(password), argon2)
+        upgrade = (new_record, new_kek, unlocked.totp_secret)
+    return Checked(account, unlocked.private_key, steps[1], None, upgrade, first_step=steps[0])
 
 
 def record_failure(session: Session, account: StaffAccount | None, failure: Failure) -> None:
@@ -147,21 +164,23 @@ def record_failure(session: Session, account: StaffAccount | None, failure: Fail
 
 
 def finish_login(session: Session, checked: Checked, now: datetime) -> SignedIn | None:
-    """In a write transaction: spend the TOTP step (exactly once, even against a
-    concurrent sign-in with the same code), open a session, record the sign-in."""
+    """In a write transaction: spend the TOTP step(s) (exactly once, even against a
+    concurrent sign-in with the same codes: every step used must be later than the last
+    one spent, which becomes the latest of them), open a session, record the sign-in."""
     account, private = checked.account, checked.private_key
     assert account is not None and private is not None and checked.step is not None
+    first = checked.step if checked.first_step is None else checked.first_step
     spent = session.execute(
         update(StaffAccount)
-        .where(StaffAccount.id == account.id, StaffAccount.totp_last_step < checked.step)
+        .where(StaffAccount.id == account.id, StaffAccount.totp_last_step < first)
         .values(totp_last_step=checked.step)
     ).rowcount
     if spent != 1:
         record_failure(session, account, Failure.SECOND_FACTOR)
         return None
     if checked.upgrade is not None:
-        password, totp_secret, argon2 = checked.upgrade
-        reseal(session, account.id, private, password, totp_secret, argon2)
+        record, kek, totp_secret = checked.upgrade
+        reseal(session, account.id, private, record, kek, totp_secret)
     token = SessionToken(secrets.token_bytes(32), secrets.token_bytes(32))
     sealed = seal_private_key(private, token.key, owner=_owner(account), purpose=SESSION_PURPOSE)
     session.add(

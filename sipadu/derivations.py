@@ -1,0 +1,112 @@
+"""Argon2id derivations on request paths: a bounded number at once per host, each on a
+low-priority thread (issue 13, item 4).
+
+Every route of either portal that stretches a secret (mailbox login, report submission,
+staff sign-in, activation, TOTP re-enrollment, password change) runs that work through
+:meth:`Derivations.run`. It first takes a slot of the portal's host-wide pool
+(:class:`sipadu.slots.SlotPool`, ``kdf-reporter`` or ``kdf-staff``: a flood of reporter
+logins never takes the slots staff need to sign in). Without a slot within a short
+wait it raises :class:`sipadu.slots.Busy` at once, and the view answers 503 with
+``Retry-After`` and the same form, typed text kept. A request never queues longer.
+
+With a slot, the work runs on one of this process's dedicated derivation threads, whose
+nice value is raised to 10 when the thread starts. Argon2's lane threads are created by
+that thread and inherit it, so a flood of derivations takes only the CPU that ordinary
+requests (``GET /``, reading a case) leave idle.
+
+What an attacker could do if this changed: without the pool, 32 concurrent wrong
+mailbox logins held 64 Argon2id runs (64 MiB each) at once; a real login took 21 s and
+``GET /`` 7.7 s. Without the nice value, the derivations that do run would still slow
+every other page.
+"""
+
+import os
+import threading
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from typing import ParamSpec, TypeVar
+
+from flask import current_app
+
+from sipadu.config import Config
+from sipadu.slots import Busy, SlotPool, pool_directory
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+NICE = 10  # nice value of derivation threads (Linux: per thread; 19 is the lowest priority)
+THREAD_PREFIX = "sipadu-kdf"
+RETRY_AFTER_SECONDS = 60  # what the busy page asks: "try again in a minute"
+
+
+def _lower_priority() -> None:
+    # On Linux a thread id is a valid PRIO_PROCESS target and the value is per thread;
+    # raising one's own nice value needs no privilege.
+    os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
+
+
+class Derivations:
+    """One portal's bounded derivations: ``size`` at once per host, ``waiting`` more
+    queued for at most ``wait_seconds``; each runs on a low-priority thread."""
+
+    def __init__(self, pool: SlotPool, wait_seconds: float) -> None:
+        self.pool = pool
+        self.wait_seconds = wait_seconds
+        self._lock = threading.Lock()
+        self._executor: ThreadPoolExecutor | None = None
+        self._pid = 0
+
+    @classmethod
+    def for_portal(cls, config: Config, portal: str) -> "Derivations":
+        pool = SlotPool(
+            pool_directory(config, f"kdf-{portal}"),
+            size=config.kdf_slots,
+            waiting=config.kdf_queue,
+            retry_after=RETRY_AFTER_SECONDS,
+        )
+        return cls(pool, config.kdf_wait_ms / 1000)
+
+    def _threads(self) -> ThreadPoolExecutor:
+        # Per process: gunicorn forks workers from a master that built the app, and
+        # threads do not survive a fork. A process never runs more derivations at once
+        # than the host-wide pool has slots.
+        with self._lock:
+            if self._executor is None or self._pid != os.getpid():
+                self._executor = ThreadPoolExecutor(
+                    max_workers=self.pool.size,
+                    thread_name_prefix=THREAD_PREFIX,
+                    initializer=_lower_priority,
+                )
+                self._pid = os.getpid()
+            return self._executor
+
+    @contextmanager
+    def slot(self) -> Iterator[Callable[..., object]]:
+        """Hold one slot for the ``with`` block and yield a ``run(fn, *args)`` that
+        calls ``fn`` on a derivation thread and returns its result (or raises what it
+        raised). For a view that must take the slot before something else, e.g. before
+        a write transaction begins. Raises :class:`~sipadu.slots.Busy`."""
+        with self.pool.slot(self.wait_seconds):
+            yield self._call
+
+    def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        """``fn(*args, **kwargs)`` holding a slot, on a derivation thread. ``fn`` must
+        not need Flask's request context (services never do). Raises
+        :class:`~sipadu.slots.Busy` when no slot is free within the wait."""
+        with self.pool.slot(self.wait_seconds):
+            return self._call(fn, *args, **kwargs)
+
+    def _call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
+        return self._threads().submit(fn, *args, **kwargs).result()
+
+
+def derivations() -> Derivations:
+    """The current portal's :class:`Derivations`."""
+    return current_app.extensions["sipadu.derivations"]
+
+
+def busy_page(page: str, busy: Busy) -> tuple[str, int, dict[str, str]]:
+    """A view's answer when no derivation slot was free: the same form page (typed text
+    kept, with a notice), 503, and ``Retry-After`` in seconds."""
+    return page, 503, {"Retry-After": str(busy.retry_after)}

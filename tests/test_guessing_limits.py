@@ -1,0 +1,220 @@
+"""Guessing is limited and costs the server little, yet nobody holding the right secrets
+is locked out (issue 13, items 4 and 5; G7, G8).
+
+Mailbox: a malformed code, and a code whose failure counter is full, are refused before
+any Argon2id, and every refused attempt is counted. Counters are 20-bit keyed buckets,
+so only someone holding a code can fill its counter, and strangers failing never stop a
+reporter. Staff: over a username's limit, sign-in is not refused but needs two codes of
+consecutive steps, so the person with the password and the app always gets in.
+"""
+
+import re
+import uuid
+from datetime import UTC, datetime
+
+import pyotp
+import pytest
+from sqlalchemy import func, select
+
+from sipadu import create_app
+from sipadu.config import load_config
+from sipadu.models import ReporterDailyCount
+from sipadu.services.mailbox import BUCKET_BITS, failure_bucket, failure_key, well_formed_code
+from sipadu.services.totp import matching_pair
+from sipadu.web import dispose
+from tests.conftest import database
+from tests.staff import Person, account_of, init_demo, sign_in
+from tests.test_reporter import kdf_calls, login, redis_contents, submit
+
+
+@pytest.fixture(scope="module")
+def people(env) -> dict[str, Person]:
+    return init_demo(env)
+
+
+@pytest.fixture
+def app_with(env):
+    """Apps of this module's instance with some settings changed. (Counters they fill
+    on a shared Redis are keyed by limit and by this instance's secrets: no other test
+    sees them.)"""
+    made = []
+
+    def make(portal: str, **settings: str):
+        app = create_app(portal, load_config({**env, **settings}))
+        app.config["TESTING"] = True
+        made.append(app)
+        return app
+
+    yield make
+    for app in made:
+        dispose(app)
+
+
+def failed_count(database_url: str) -> int:
+    with database(database_url) as session:
+        return session.scalar(
+            select(func.coalesce(func.sum(ReporterDailyCount.count), 0)).where(
+                ReporterDailyCount.metric == "mailbox_login_failed"
+            )
+        )
+
+
+def random_code() -> str:
+    digits = f"{uuid.uuid4().int % 10**16:016d}"
+    return " ".join(digits[i : i + 4] for i in range(0, 16, 4))
+
+
+def without_values(page: str) -> str:
+    return re.sub(r'value="[^"]*"', "", page)
+
+
+# --- the mailbox -----------------------------------------------------------------------
+
+
+def test_a_code_that_is_not_16_digits_is_refused_before_any_argon2(
+    people, reporter_app, database_url, monkeypatch
+):
+    calls = kdf_calls(monkeypatch)
+    before = failed_count(database_url)
+    for typed in ("not a code", "1234 5678 9012 345", "1234 5678 9012 34567", "١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦"):
+        response = login(reporter_app.test_client(), typed, "kata sandi yang salah")
+        assert response.status_code == 400
+        page = response.get_data(as_text=True)
+        assert "16 digits" in page
+        assert f'value="{typed}"' in page  # what was typed is kept
+    assert calls == []
+    assert failed_count(database_url) == before + 4  # refused attempts are counted
+
+
+def test_the_per_code_limit_is_checked_before_argon2_and_every_refused_attempt_counts(
+    people, app_with, database_url, monkeypatch
+):
+    """Today's main: 60 attempts on one code raised the failure count by 20, each refusal
+    still cost two Argon2id runs. Here: exactly the limit's failures cost Argon2id, every
+    later one is refused at once, and all of them are counted."""
+    app = app_with("reporter", SIPADU_MAILBOX_FAILURES_PER_CODE="3 per hour")
+    code, passphrase, _ = submit(app.test_client())
+    calls = kdf_calls(monkeypatch)
+    before = failed_count(database_url)
+    statuses = []
+    for _ in range(3):
+        statuses.append(login(app.test_client(), code, "wrong passphrase!").status_code)
+    assert len(calls) == 6  # lookup id + mailbox record, three times
+    for _ in range(5):
+        response = login(app.test_client(), code, "wrong passphrase!")
+        statuses.append(response.status_code)
+    assert statuses == [400] * 3 + [429] * 5
+    assert len(calls) == 6  # no Argon2id for a refusal over the limit
+    page = response.get_data(as_text=True)
+    assert f'value="{code}"' in page and 'id="notice"' in page
+    assert failed_count(database_url) == before + 8
+    # The trade-off, documented: the right passphrase waits too (only the code's holder
+    # can fill this counter). Another code is untouched.
+    assert login(app.test_client(), code, passphrase).status_code == 429
+    other_code, other_passphrase, _ = submit(app.test_client())
+    assert login(app.test_client(), other_code, other_passphrase).status_code == 303
+
+
+def test_failure_counters_are_20_bit_keyed_buckets_that_name_no_code(
+    people, app_with, config, redis_url
+):
+    key = failure_key(bytes(32))
+    codes = [well_formed_code(random_code()) for _ in range(2000)]
+    buckets = [failure_bucket(code, key) for code in codes]
+    pattern = re.compile(r"mailbox-[0-9a-f]{8}-[0-9a-f]{5}")
+    assert all(pattern.fullmatch(bucket) for bucket in buckets)
+    assert all(int(bucket[-5:], 16) < 2**BUCKET_BITS for bucket in buckets)
+    assert len(set(buckets)) > 1990  # spread: random guesses share almost no counter
+    assert [failure_bucket(code, key) for code in codes[:5]] == buckets[:5]
+    assert failure_bucket(codes[0], failure_key(bytes(31) + b"\1")) != buckets[0]  # keyed
+    # What a failed login leaves in the limit store: no code, no lookup id.
+    app = app_with("reporter")
+    code, _, _ = submit(app.test_client())
+    assert login(app.test_client(), code, "wrong passphrase!").status_code == 400
+    digits = code.replace(" ", "").encode()
+    assert not any(digits in value for value in redis_contents(redis_url))
+
+
+def test_strangers_failing_never_lock_out_a_reporter(people, app_with):
+    """Today's main locked every mailbox after SIPADU_MAILBOX_FAILURES_GLOBAL failures
+    over all codes (1,000 an hour; 3 here, as main would honour). That ceiling is gone:
+    random codes fall in random counters, and the reporter's code and passphrase open."""
+    app = app_with("reporter", SIPADU_MAILBOX_FAILURES_GLOBAL="3 per hour")
+    code, passphrase, _ = submit(app.test_client())
+    for _ in range(6):
+        assert login(app.test_client(), random_code(), "tebakan acak").status_code == 400
+    assert login(app.test_client(), code, passphrase).status_code == 303
+
+
+# --- staff sign-in ----------------------------------------------------------------------
+
+
+def test_a_username_over_its_limit_needs_two_codes_and_its_owner_always_gets_in(
+    people, app_with, database_url, monkeypatch
+):
+    """Today's main: 10 wrong sign-ins for `auditor` locked the real auditor out for an
+    hour. Here the name's counter still fills, but then the password and two codes of
+    consecutive steps sign in (the second code asked for before any Argon2id)."""
+    app = app_with("staff", SIPADU_STAFF_FAILURES_PER_ACCOUNT="3 per hour")
+    auditor = people["auditor"]
+    for _ in range(3):
+        wrong = sign_in(app.test_client(), auditor, password="wrong password!")
+        assert wrong.status_code == 400
+    assert 'name="totp_next"' in wrong.get_data(as_text=True)  # from now on: two codes
+    calls = kdf_calls(monkeypatch)
+    one_code = sign_in(app.test_client(), auditor)
+    assert one_code.status_code == 429
+    assert calls == []
+    page = one_code.get_data(as_text=True)
+    assert 'id="two-codes"' in page and 'name="totp_next"' in page
+    assert f'value="{auditor.username}"' in page and f'value="{auditor.password}"' in page
+
+    first, second = auditor.two_codes()
+    assert sign_in(app.test_client(), auditor, code=first, next_code=second).status_code == 303
+    assert len(calls) == 1
+    # Both codes count once: the later step is spent, and the pair cannot be replayed.
+    assert account_of(database_url, "auditor").totp_last_step == auditor.step
+    replay = sign_in(app.test_client(), auditor, code=first, next_code=second)
+    assert replay.status_code == 400
+    # Two codes that are not consecutive steps do not sign in.
+    later = pyotp.TOTP(auditor.totp_secret).generate_otp(auditor.step + 1)
+    assert sign_in(app.test_client(), auditor, code=second, next_code=later).status_code == 400
+
+    # An unknown name over its limit gets the same page: names are not revealed.
+    ghost = Person("ghost-" + uuid.uuid4().hex[:8], auditor.password, auditor.totp_secret)
+    for _ in range(3):
+        assert sign_in(app.test_client(), ghost, code="123456").status_code == 400
+    ghost_page = sign_in(app.test_client(), ghost, code="123456")
+    assert ghost_page.status_code == 429
+    assert without_values(ghost_page.get_data(as_text=True)) == without_values(page)
+
+
+def test_strangers_failing_never_lock_out_staff(people, app_with):
+    """Today's main refused every staff sign-in after SIPADU_STAFF_FAILURES_GLOBAL
+    failures with any names (300 an hour; 3 here, as main would honour)."""
+    app = app_with("staff", SIPADU_STAFF_FAILURES_GLOBAL="3 per hour")
+    for _ in range(6):
+        stranger = Person("acak-" + uuid.uuid4().hex[:8], "x" * 12, people["admin"].totp_secret)
+        assert sign_in(app.test_client(), stranger, code="123456").status_code == 400
+    assert sign_in(app.test_client(), people["pemeriksa1"]).status_code == 303
+
+
+def test_two_codes_must_be_consecutive_fresh_and_valid_now():
+    secret = pyotp.random_base32()
+    totp = pyotp.TOTP(secret)
+    now = datetime.now(UTC)
+    current = int(now.timestamp()) // 30
+    code = totp.generate_otp
+    assert matching_pair(secret, code(current), code(current + 1), now, 0) == (
+        current,
+        current + 1,
+    )
+    assert matching_pair(secret, code(current - 1), code(current), now, 0) == (
+        current - 1,
+        current,
+    )
+    assert matching_pair(secret, code(current + 1), code(current), now, 0) is None  # order
+    assert matching_pair(secret, code(current - 1), code(current + 1), now, 0) is None  # gap
+    assert matching_pair(secret, code(current), code(current + 1), now, current) is None  # used
+    assert matching_pair(secret, code(current + 1), code(current + 2), now, 0) is None  # future
+    assert matching_pair(secret, code(current), "12345x", now, 0) is None
