@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/submit.py [--seconds 15]
 
 Starts the reporter portal under gunicorn (``sipadu serve --portal reporter``, the
-default 2 workers x 8 threads) on a fresh development instance with the *real* Argon2id
-parameters and demo staff (two investigators routed to every category), then drives it
+default workers and threads: one worker x 8 threads without Redis) on a fresh
+development instance with the *real* Argon2id parameters and demo staff (two
+investigators routed to every category), then drives it
 with 1, 2 and 4 concurrent clients, each doing GET /report (CSRF token) and POST /report.
 
 Each submission must pay two Argon2id derivations (the code's lookup id and the mailbox

@@ -128,7 +128,7 @@ def attempt_login(
     that is not 16 digits; the caller is expected to have checked it already."""
     code = well_formed_code(typed_code)
     if code is None:
-        raise MalformedCode("code: not 16 digits")
+        raise MalformedCode
     lookup = lookup_id(code.encode("ascii"), settings.lookup_salt, settings.lookup_argon2)
     scope_to_report(session, lookup_id=lookup)
     mailbox = session.scalar(select(Mailbox).where(Mailbox.lookup_id == lookup))

@@ -221,7 +221,6 @@ def main() -> int:
             args.redis,
             SIPADU_WORKERS="4",
             SIPADU_THREADS="8",
-            SIPADU_MAILBOX_FAILURES_GLOBAL="100000 per hour",
         )
         args.role = f"sipadu_load_{os.urandom(4).hex()}"
         try:
