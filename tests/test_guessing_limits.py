@@ -80,7 +80,7 @@ def test_a_code_that_is_not_16_digits_is_refused_before_any_argon2(
         response = login(reporter_app.test_client(), typed, "kata sandi yang salah")
         assert response.status_code == 400
         page = response.get_data(as_text=True)
-        assert "16 digits" in page
+        assert "terdiri dari 16 angka" in page  # the reader's language: Indonesian first
         assert f'value="{typed}"' in page  # what was typed is kept
     assert calls == []
     assert failed_count(database_url) == before + 4  # refused attempts are counted
