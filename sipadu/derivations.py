@@ -42,8 +42,12 @@ RETRY_AFTER_SECONDS = 60  # what the busy page asks: "try again in a minute"
 
 def _lower_priority() -> None:
     # On Linux a thread id is a valid PRIO_PROCESS target and the value is per thread;
-    # raising one's own nice value needs no privilege.
-    os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
+    # raising one's own nice value needs no privilege (and cannot be undone without it).
+    # Never on the process's main thread: under a server whose "threads" are green
+    # (monkey-patched), that would lower the priority of every request it serves.
+    native = threading.get_native_id()
+    if native != os.getpid():
+        os.setpriority(os.PRIO_PROCESS, native, NICE)
 
 
 class Derivations:
