@@ -55,16 +55,17 @@ def login():
     moment = now()
     reading = db_session()
     try:
-        checked = derivations().run(
-            check_credentials,
-            reading,
-            form.username.data,
-            form.password.data,
-            form.totp.data,
-            argon2=rt.argon2,
-            now=moment,
-            second_code=form.totp_next.data or None,
-        )
+        with derivations().slot() as run:
+            checked = check_credentials(
+                reading,
+                form.username.data,
+                form.password.data,
+                form.totp.data,
+                argon2=rt.argon2,
+                now=moment,
+                second_code=form.totp_next.data or None,
+                derive=run,
+            )
     except Busy as busy:
         notice = _(
             "The server is busy right now and could not check your sign-in. Nothing is "
@@ -147,8 +148,9 @@ def _forget_passwords(form) -> None:
 
 def _enroll(token: str, kind: EnrollmentKind, form, template: str, complete):
     """Both one-time links: show the QR code, or check the form and run ``complete``
-    (which derives a key from the password, and raises :class:`ServiceError` naming the
-    field) on a derivation slot, in one write transaction begun once the slot is held."""
+    (which derives a key from the password through the runner it is given, and raises
+    :class:`ServiceError` naming the field) in one write transaction, begun once a
+    derivation slot is held."""
     account = _link_account(token)
     if account.enrollment_kind != kind:
         abort(404)
@@ -166,7 +168,7 @@ def _enroll(token: str, kind: EnrollmentKind, form, template: str, complete):
             writing = db_session(write=True)
             account = _link_account(token, write=True)
             try:
-                run(complete, writing, account)
+                complete(writing, account, run)
             except ServiceError as exc:
                 writing.rollback()
                 _forget_passwords(form)
@@ -184,17 +186,17 @@ def _enroll(token: str, kind: EnrollmentKind, form, template: str, complete):
 def activate(token: str):
     """The one-time link an admin handed over: set a password, enroll TOTP, get a key."""
     form = ActivationForm()
-    argon2, moment = runtime().argon2, now()
 
-    def complete(writing, account):  # runs on a derivation thread: no Flask in here
+    def complete(writing, account, derive):
         complete_activation(
             writing,
             account,
             form.password.data,
             form.totp_secret.data,
             form.totp.data,
-            argon2=argon2,
-            now=moment,
+            argon2=runtime().argon2,
+            now=now(),
+            derive=derive,
         )
 
     account, page = _enroll(token, EnrollmentKind.ACTIVATE, form, "staff/activate.html", complete)
@@ -212,11 +214,16 @@ def activate(token: str):
 def enroll_totp(token: str):
     """After an admin reset the TOTP seed: prove the password, enroll a new app."""
     form = TotpEnrollmentForm()
-    moment = now()
 
-    def complete(writing, account):  # runs on a derivation thread: no Flask in here
+    def complete(writing, account, derive):
         complete_totp_enrollment(
-            writing, account, form.password.data, form.totp_secret.data, form.totp.data, now=moment
+            writing,
+            account,
+            form.password.data,
+            form.totp_secret.data,
+            form.totp.data,
+            now=now(),
+            derive=derive,
         )
 
     account, page = _enroll(token, EnrollmentKind.TOTP, form, "staff/enroll.html", complete)
@@ -255,13 +262,13 @@ def account():
                     writing = db_session(write=True)
                     mine = writing.merge(me)
                     try:
-                        run(
-                            change_password,
+                        change_password(
                             writing,
                             mine,
                             form.current.data,
                             form.password.data,
                             runtime().argon2,
+                            derive=run,
                         )
                     except ServiceError as exc:
                         writing.rollback()

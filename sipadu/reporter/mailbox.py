@@ -83,9 +83,8 @@ def mailbox_login():
     # Reading only, so no write lock is held while the two Argon2id derivations run.
     reading = db_session()
     try:
-        attempt = derivations().run(
-            _attempt, limiter, rt, bucket, reading, code, form.passphrase.data
-        )
+        with derivations().slot() as run:
+            attempt = _attempt(limiter, rt, bucket, reading, code, form.passphrase.data, run)
     except Busy as busy:
         notice = _(
             "The server is busy right now and could not check your code. Nothing is lost "
@@ -114,13 +113,15 @@ def mailbox_login():
     return redirect(url_for("reporter.mailbox_view"), code=303)
 
 
-def _attempt(limiter, rt, bucket: str, reading, code: str, passphrase: str) -> LoginAttempt | None:
-    """On a derivation thread, holding a slot: the counter is checked again first (it
-    may have filled while this attempt queued), so each code's failures stay within the
-    limit but for attempts already deriving at that moment (at most one per slot)."""
+def _attempt(
+    limiter, rt, bucket: str, reading, code: str, passphrase: str, run
+) -> LoginAttempt | None:
+    """Holding a derivation slot: the counter is checked again first (it may have filled
+    while this attempt queued), so each code's failures stay within the limit but for
+    attempts already deriving at that moment (at most one per slot of each host)."""
     if not limiter.test(rt.failures_per_code, bucket):
         return None
-    return attempt_login(reading, code, passphrase, rt.mailbox)
+    return attempt_login(reading, code, passphrase, rt.mailbox, derive=run)
 
 
 def _login_page(form: MailboxLoginForm, notice: str | None = None) -> str:

@@ -35,7 +35,7 @@ from sipadu.crypto import (
 )
 from sipadu.db import scope_to_report
 from sipadu.models import Mailbox
-from sipadu.services import ServiceError
+from sipadu.services import Derive, ServiceError, inline
 from sipadu.services.passphrases import CODE_DIGITS, mailbox_secret, normalize_code
 from sipadu.services.reports import MAILBOX_KEY_PURPOSE, mailbox_owner
 
@@ -121,15 +121,21 @@ def _decoy(params: Argon2Params) -> SecretRecord:
 
 
 def attempt_login(
-    session: Session, typed_code: str, passphrase: str, settings: MailboxSettings
+    session: Session,
+    typed_code: str,
+    passphrase: str,
+    settings: MailboxSettings,
+    *,
+    derive: Derive = inline,
 ) -> LoginAttempt:
-    """Two Argon2id derivations whatever the outcome (see the module docstring), on a
-    read-only ``session``. Raises :class:`MalformedCode` (before any work) for a code
-    that is not 16 digits; the caller is expected to have checked it already."""
+    """Two Argon2id derivations whatever the outcome (see the module docstring), each
+    run through ``derive``, on a read-only ``session``; a third, to re-hash, after a
+    success whose record predates today's parameters. Raises :class:`MalformedCode`
+    (before any work) for a code that is not 16 digits; callers check it first."""
     code = well_formed_code(typed_code)
     if code is None:
         raise MalformedCode
-    lookup = lookup_id(code.encode("ascii"), settings.lookup_salt, settings.lookup_argon2)
+    lookup = derive(lookup_id, code.encode("ascii"), settings.lookup_salt, settings.lookup_argon2)
     scope_to_report(session, lookup_id=lookup)
     mailbox = session.scalar(select(Mailbox).where(Mailbox.lookup_id == lookup))
     record = (
@@ -139,7 +145,7 @@ def attempt_login(
     )
     secret = mailbox_secret(code, passphrase)
     try:
-        kek = verify_secret(secret, record)
+        kek = derive(verify_secret, secret, record)
     except CryptoError:
         return LoginAttempt(None)
     if mailbox is None:  # pragma: no cover — a random verifier matched: 2**-256
@@ -153,7 +159,7 @@ def attempt_login(
         return LoginAttempt(opened)
     # Parameters were raised: re-hash now, while the derivation slot is held, so the
     # write that stores it (save_rehashed) runs no Argon2id inside its transaction.
-    new_record, new_kek = hash_secret(secret, settings.argon2)
+    new_record, new_kek = derive(hash_secret, secret, settings.argon2)
     sealed = seal_private_key(private, new_kek, owner=owner, purpose=MAILBOX_KEY_PURPOSE)
     return LoginAttempt(opened, Rehashed(new_record.to_bytes(), sealed))
 

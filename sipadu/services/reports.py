@@ -11,10 +11,9 @@ its presence says nothing. The caller commits, and only then shows the code (G6)
 """
 
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
-from typing import TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -56,7 +55,7 @@ from sipadu.models import (
     StaffAccount,
     StaffRole,
 )
-from sipadu.services import ServiceError
+from sipadu.services import Derive, ServiceError, inline
 from sipadu.services.attachments import AttachmentInfo, UploadedFile, attach, list_attachments
 from sipadu.services.categories import category_by_slug
 from sipadu.services.dates import Deadlines, coarsen
@@ -173,13 +172,6 @@ def wrap_to(
         )
 
 
-T = TypeVar("T")
-
-
-def _inline(fn: Callable[..., T], /, *args: object) -> T:
-    return fn(*args)
-
-
 def _stretch(
     code: str, passphrase: str, settings: SubmissionSettings
 ) -> tuple[bytes, tuple[SecretRecord, bytes]]:
@@ -196,7 +188,7 @@ def submit_report(
     today: date,
     files: Sequence[UploadedFile] = (),
     *,
-    derive: Callable[..., tuple[bytes, tuple[SecretRecord, bytes]]] = _inline,
+    derive: Derive = inline,
 ) -> Receipt:
     """Encrypt and store a report with its mailbox (and the evidence files already
     staged while the request arrived, linked here). The caller commits, then shows the
@@ -204,9 +196,10 @@ def submit_report(
 
     Both Argon2id derivations (~0.2 s) happen before the first query: a write transaction
     (on SQLite, the database's write lock) is held only for the inserts, not while keys
-    are stretched, so concurrent submissions do not queue behind each other's KDF. They
-    run as ``derive(fn, *args)``: the portal passes its bounded derivation pool's
-    ``run``, which may raise :class:`sipadu.slots.Busy` before anything is stored."""
+    are stretched, so concurrent submissions do not queue behind each other's KDF. Both
+    run in one ``derive(fn, *args)`` (:data:`sipadu.services.Derive`): the portal passes
+    its derivation pool's ``run``, which may raise :class:`sipadu.slots.Busy` before
+    anything is stored."""
     suggested = suggest_passphrase() if passphrase is None else None
     passphrase = suggested or passphrase or ""
     code = new_code()

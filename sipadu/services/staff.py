@@ -46,7 +46,7 @@ from sipadu.models import (
     StaffRole,
     StaffSession,
 )
-from sipadu.services import ServiceError
+from sipadu.services import Derive, ServiceError, inline
 from sipadu.services.dates import as_utc
 from sipadu.services.passphrases import PassphraseProblem, passphrase_problem
 from sipadu.services.totp import matching_step, new_secret
@@ -216,10 +216,12 @@ def complete_activation(
     *,
     argon2: Argon2Params,
     now: datetime,
+    derive: Derive = inline,
 ) -> None:
     """The person behind an activation link sets their password and proves their TOTP
-    app works. Their key pair is generated here. An account holding a sensitive role
-    then waits for a second admin, who compares the fingerprint with the person."""
+    app works. Their key pair is generated here (one Argon2id, through ``derive``). An
+    account holding a sensitive role then waits for a second admin, who compares the
+    fingerprint with the person."""
     from sipadu.services.proposals import propose_activation
 
     if account.enrollment_kind != EnrollmentKind.ACTIVATE:
@@ -227,7 +229,7 @@ def complete_activation(
     step = matching_step(totp_secret, totp_code, now, 0)
     if step is None:
         raise ServiceError("totp: the code does not match; check the time on your phone")
-    _set_new_key(account, password, totp_secret, argon2)
+    _set_new_key(account, password, totp_secret, argon2, derive)
     account.totp_last_step = step
     _spend_link(account)
     actor = self_actor(account)
@@ -248,12 +250,13 @@ def complete_totp_enrollment(
     totp_code: str,
     *,
     now: datetime,
+    derive: Derive = inline,
 ) -> None:
     """After an admin reset the TOTP seed: the person proves their password (which the
-    new seed is sealed under) and their new TOTP app."""
+    new seed is sealed under; one Argon2id, through ``derive``) and their new TOTP app."""
     if account.enrollment_kind != EnrollmentKind.TOTP:
         raise ServiceError("this link is not a TOTP enrollment link")
-    kek = _kek(account, password)
+    kek = _kek(account, password, derive)
     if kek is None:
         raise ServiceError("password: not right")
     step = matching_step(totp_secret, totp_code, now, account.totp_last_step)
@@ -288,10 +291,14 @@ def _seal_totp(account: StaffAccount, kek: bytes, totp_secret: str) -> bytes:
 
 
 def _set_new_key(
-    account: StaffAccount, password: str, totp_secret: str, argon2: Argon2Params
+    account: StaffAccount,
+    password: str,
+    totp_secret: str,
+    argon2: Argon2Params,
+    derive: Derive = inline,
 ) -> None:
     check_password_policy(password)
-    record, kek = hash_secret(password_bytes(password), argon2)
+    record, kek = derive(hash_secret, password_bytes(password), argon2)
     private = new_keypair()
     account.password_record = record.to_bytes()
     account.public_key = private.public_key().to_bytes()
@@ -301,12 +308,14 @@ def _set_new_key(
     account.sealed_totp = _seal_totp(account, kek, totp_secret)
 
 
-def _kek(account: StaffAccount, password: str) -> bytes | None:
+def _kek(account: StaffAccount, password: str, derive: Derive = inline) -> bytes | None:
     if account.password_record is None:
         return None
     try:
-        return verify_secret(
-            password_bytes(password), SecretRecord.from_bytes(account.password_record)
+        return derive(
+            verify_secret,
+            password_bytes(password),
+            SecretRecord.from_bytes(account.password_record),
         )
     except CryptoError:
         return None
@@ -345,16 +354,23 @@ def reseal(
 
 
 def change_password(
-    session: Session, account: StaffAccount, current: str, new: str, argon2: Argon2Params
+    session: Session,
+    account: StaffAccount,
+    current: str,
+    new: str,
+    argon2: Argon2Params,
+    *,
+    derive: Derive = inline,
 ) -> None:
     """Re-seal the same key pair and TOTP seed under the new password: grants survive.
-    Every session of the account ends (the caller signs the person in again)."""
-    kek = _kek(account, current)
+    Every session of the account ends (the caller signs the person in again). Two
+    Argon2id derivations, through ``derive``."""
+    kek = _kek(account, current, derive)
     if kek is None:
         raise ServiceError("current password: not right")
     check_password_policy(new)
     unlocked = unlock(account, kek)
-    record, new_kek = hash_secret(password_bytes(new), argon2)
+    record, new_kek = derive(hash_secret, password_bytes(new), argon2)
     account.password_record = record.to_bytes()
     account.sealed_private_key = seal_private_key(
         unlocked.private_key, new_kek, owner=private_key_owner(account), purpose=PRIVATE_KEY_PURPOSE

@@ -32,6 +32,7 @@ from sipadu.crypto import (
     verify_secret,
 )
 from sipadu.models import AccountState, StaffAccount, StaffSession
+from sipadu.services import Derive, inline
 from sipadu.services.dates import as_utc
 from sipadu.services.staff import (
     find_by_username,
@@ -110,13 +111,15 @@ def check_credentials(
     argon2: Argon2Params,
     now: datetime,
     second_code: str | None = None,
+    derive: Derive = inline,
 ) -> Checked:
     """Verify a sign-in without writing anything (so no write lock is held during the
     Argon2id derivation). :func:`finish_login` then records the outcome.
 
     With ``second_code``, ``totp_code`` and it must be the codes of two consecutive
     steps (asked for once the username has too many failures). One Argon2id derivation
-    in every case, two when a correct password's record is re-hashed (``upgrade``)."""
+    in every case, two when a correct password's record is re-hashed (``upgrade``),
+    each run through ``derive``."""
     account = find_by_username(session, normalize_username(username)[:64])
     record = (
         SecretRecord.from_bytes(account.password_record)
@@ -124,7 +127,7 @@ def check_credentials(
         else _decoy(argon2)
     )
     try:
-        kek = verify_secret(password_bytes(password), record)
+        kek = derive(verify_secret, password_bytes(password), record)
     except CryptoError:
         return Checked(account, None, None, Failure.CREDENTIALS)
     if account is None or account.password_record is None:  # pragma: no cover — 2**-256
@@ -145,7 +148,7 @@ def check_credentials(
         return Checked(account, None, None, Failure.NOT_ACTIVE)
     upgrade = None
     if record.needs_upgrade(argon2):
-        new_record, new_kek = hash_secret(password_bytes(password), argon2)
+        new_record, new_kek = derive(hash_secret, password_bytes(password), argon2)
         upgrade = (new_record, new_kek, unlocked.totp_secret)
     return Checked(account, unlocked.private_key, steps[1], None, upgrade, first_step=steps[0])
 
