@@ -41,16 +41,6 @@ import pyotp
 from sipadu.crypto import DEFAULT_PARAMS, lookup_id
 
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-SERVE = """
-import sys
-try:
-    import sipadu.derivations as derivations
-    derivations.NICE = int(sys.argv[2])
-except ImportError:  # a tree without the derivation pool, for comparison
-    pass
-from sipadu.serve import main
-main([sys.argv[1]])
-"""
 
 
 def free_port() -> int:
@@ -105,10 +95,11 @@ class Servers:
             **env,
             "SIPADU_REPORTER_BIND": f"127.0.0.1:{self.reporter}",
             "SIPADU_STAFF_BIND": f"127.0.0.1:{self.staff}",
+            "SIPADU_KDF_NICE": str(nice),
         }
         self.processes = [
             subprocess.Popen(
-                [sys.executable, "-c", SERVE, portal, str(nice)],
+                [sys.executable, "-m", "sipadu.serve", portal],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

@@ -89,6 +89,7 @@ class Config:
     kdf_slots: int = 2
     kdf_queue: int = 4
     kdf_wait_ms: int = 2000
+    kdf_nice: int = 10  # derivation threads' nice value: they take only CPU others leave
     enrollment_link_hours: int = 72
     retention_closed_days: int = 5 * 365 + 1
     retention_rejected_days: int = 365
@@ -240,6 +241,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         kdf_slots=_int(env, "SIPADU_KDF_SLOTS", 2),
         kdf_queue=_int(env, "SIPADU_KDF_QUEUE", 4, minimum=0),
         kdf_wait_ms=_int(env, "SIPADU_KDF_WAIT_MS", 2000, minimum=0),
+        kdf_nice=_int(env, "SIPADU_KDF_NICE", 10, minimum=0),
         enrollment_link_hours=_int(env, "SIPADU_ENROLLMENT_LINK_HOURS", 72),
         retention_closed_days=_int(env, "SIPADU_RETENTION_CLOSED_DAYS", 5 * 365 + 1),
         retention_rejected_days=_int(env, "SIPADU_RETENTION_REJECTED_DAYS", 365),
@@ -255,6 +257,8 @@ def load_config(env: Mapping[str, str]) -> Config:
             audit_signing_key=_secret(env, "SIPADU_AUDIT_SIGNING_KEY", 32),
         ),
     )
+    if config.kdf_nice > 19:
+        raise ConfigError("SIPADU_KDF_NICE must be between 0 and 19")
     if config.max_file_bytes > config.max_request_bytes:
         raise ConfigError("SIPADU_MAX_FILE_MIB cannot exceed SIPADU_MAX_REQUEST_MIB")
     if config.feedback_days < config.ack_days:

@@ -2,17 +2,23 @@
 low-priority thread (issue 13, item 4).
 
 Every route of either portal that stretches a secret (mailbox login, report submission,
-staff sign-in, activation, TOTP re-enrollment, password change) runs that work through
-:meth:`Derivations.run`. It first takes a slot of the portal's host-wide pool
-(:class:`sipadu.slots.SlotPool`, ``kdf-reporter`` or ``kdf-staff``: a flood of reporter
-logins never takes the slots staff need to sign in). Without a slot within a short
-wait it raises :class:`sipadu.slots.Busy` at once, and the view answers 503 with
-``Retry-After`` and the same form, typed text kept. A request never queues longer.
+staff sign-in, activation, TOTP re-enrollment, password change) first takes a slot of the
+portal's host-wide pool (:class:`sipadu.slots.SlotPool`, ``kdf-reporter`` or
+``kdf-staff``: a flood of reporter logins never takes the slots staff need to sign in),
+with :meth:`Derivations.slot` around the service call, or :meth:`Derivations.run` for
+work that is only derivations. Without a slot within a short wait it raises
+:class:`sipadu.slots.Busy` at once, and the view answers 503 with ``Retry-After`` and
+the same form, typed text kept. A request never queues longer.
 
-With a slot, the work runs on one of this process's dedicated derivation threads, whose
-nice value is raised to 10 when the thread starts. Argon2's lane threads are created by
-that thread and inherit it, so a flood of derivations takes only the CPU that ordinary
-requests (``GET /``, reading a case) leave idle.
+With a slot, each Argon2id derivation (the service calls the runner it was given,
+:data:`sipadu.services.Derive`) runs on one of this process's dedicated derivation
+threads, whose nice value is raised (``SIPADU_KDF_NICE``, 10) when the thread starts.
+Argon2's lane threads are created by that thread and inherit it, so a flood of
+derivations takes only the CPU that ordinary requests (``GET /``, reading a case) leave
+idle. Only the derivation runs there: the service's database work stays on the
+request's thread at normal priority (a low-priority thread in a busy process also waits
+long for the GIL). The price, measured (docs/performance.md): when ordinary work keeps
+the CPU busy, derivations wait for it, and more requests get the busy page.
 
 What an attacker could do if this changed: without the pool, 32 concurrent wrong
 mailbox logins held 64 Argon2id runs (64 MiB each) at once; a real login took 21 s and
@@ -25,7 +31,7 @@ import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from flask import current_app
 
@@ -35,28 +41,28 @@ from sipadu.slots import Busy, SlotPool, pool_directory
 P = ParamSpec("P")
 T = TypeVar("T")
 
-NICE = 10  # nice value of derivation threads (Linux: per thread; 19 is the lowest priority)
 THREAD_PREFIX = "sipadu-kdf"
 RETRY_AFTER_SECONDS = 60  # what the busy page asks: "try again in a minute"
 
 
-def _lower_priority() -> None:
+def _lower_priority(nice: int) -> None:
     # On Linux a thread id is a valid PRIO_PROCESS target and the value is per thread;
     # raising one's own nice value needs no privilege (and cannot be undone without it).
     # Never on the process's main thread: under a server whose "threads" are green
     # (monkey-patched), that would lower the priority of every request it serves.
     native = threading.get_native_id()
-    if native != os.getpid():
-        os.setpriority(os.PRIO_PROCESS, native, NICE)
+    if nice and native != os.getpid():
+        os.setpriority(os.PRIO_PROCESS, native, nice)
 
 
 class Derivations:
     """One portal's bounded derivations: ``size`` at once per host, ``waiting`` more
     queued for at most ``wait_seconds``; each runs on a low-priority thread."""
 
-    def __init__(self, pool: SlotPool, wait_seconds: float) -> None:
+    def __init__(self, pool: SlotPool, wait_seconds: float, nice: int = 10) -> None:
         self.pool = pool
         self.wait_seconds = wait_seconds
+        self.nice = nice
         self._lock = threading.Lock()
         self._executor: ThreadPoolExecutor | None = None
         self._pid = 0
@@ -69,7 +75,7 @@ class Derivations:
             waiting=config.kdf_queue,
             retry_after=RETRY_AFTER_SECONDS,
         )
-        return cls(pool, config.kdf_wait_ms / 1000)
+        return cls(pool, config.kdf_wait_ms / 1000, config.kdf_nice)
 
     def _threads(self) -> ThreadPoolExecutor:
         # Per process: gunicorn forks workers from a master that built the app, and
@@ -81,23 +87,24 @@ class Derivations:
                     max_workers=self.pool.size,
                     thread_name_prefix=THREAD_PREFIX,
                     initializer=_lower_priority,
+                    initargs=(self.nice,),
                 )
                 self._pid = os.getpid()
             return self._executor
 
     @contextmanager
-    def slot(self) -> Iterator[Callable[..., object]]:
-        """Hold one slot for the ``with`` block and yield a ``run(fn, *args)`` that
-        calls ``fn`` on a derivation thread and returns its result (or raises what it
-        raised). For a view that must take the slot before something else, e.g. before
-        a write transaction begins. Raises :class:`~sipadu.slots.Busy`."""
+    def slot(self) -> Iterator[Callable[..., Any]]:
+        """Hold one slot for the ``with`` block and yield a runner, ``run(fn, *args)``,
+        that calls ``fn`` on a derivation thread and returns its result (or raises what
+        it raised): the ``derive`` a service is given for each of its derivations.
+        Raises :class:`~sipadu.slots.Busy` when no slot is free within the wait."""
         with self.pool.slot(self.wait_seconds):
             yield self._call
 
     def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        """``fn(*args, **kwargs)`` holding a slot, on a derivation thread. ``fn`` must
-        not need Flask's request context (services never do). Raises
-        :class:`~sipadu.slots.Busy` when no slot is free within the wait."""
+        """``fn(*args, **kwargs)`` holding a slot, on a derivation thread: for work that
+        is only derivations (no database, no Flask). Raises :class:`~sipadu.slots.Busy`
+        when no slot is free within the wait."""
         with self.pool.slot(self.wait_seconds):
             return self._call(fn, *args, **kwargs)
 

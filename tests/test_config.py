@@ -30,6 +30,7 @@ def test_defaults_are_production_sqlite_in_instance_and_real_argon2(tmp_path):
     assert (config.reporter_bind, config.staff_bind) == ("127.0.0.1:5000", "127.0.0.1:5001")
     assert config.workers == 1  # no Redis: one process counts every failure (issue 13)
     assert (config.kdf_slots, config.kdf_queue, config.kdf_wait_ms) == (2, 4, 2000)
+    assert config.kdf_nice == 10
     assert config.mailbox_failures_per_code == config.staff_failures_per_account == "10 per hour"
 
 
@@ -59,6 +60,7 @@ def test_every_setting_is_read(tmp_path):
             "SIPADU_KDF_SLOTS": "3",
             "SIPADU_KDF_QUEUE": "0",
             "SIPADU_KDF_WAIT_MS": "500",
+            "SIPADU_KDF_NICE": "0",
             "SIPADU_MAILBOX_FAILURES_PER_CODE": "5 per hour",
             "SIPADU_STAFF_FAILURES_PER_ACCOUNT": "20 per day",
             "SIPADU_LOOKUP_SALT": "00" * 16,
@@ -80,6 +82,7 @@ def test_every_setting_is_read(tmp_path):
     assert (config.reporter_bind, config.staff_bind) == ("0.0.0.0:8000", "10.0.0.2:8001")
     assert (config.workers, config.threads) == (4, 16)
     assert (config.kdf_slots, config.kdf_queue, config.kdf_wait_ms) == (3, 0, 500)
+    assert config.kdf_nice == 0
     assert config.mailbox_failures_per_code == "5 per hour"
     assert config.staff_failures_per_account == "20 per day"
     assert config.secrets.lookup_salt == bytes(16)
@@ -101,6 +104,7 @@ def test_every_setting_is_read(tmp_path):
         ({"SIPADU_WORKERS": "2"}, "SIPADU_WORKERS=2 needs SIPADU_REDIS_URL"),
         ({"SIPADU_KDF_SLOTS": "0"}, "SIPADU_KDF_SLOTS"),
         ({"SIPADU_KDF_QUEUE": "-1"}, "SIPADU_KDF_QUEUE"),
+        ({"SIPADU_KDF_NICE": "20"}, "SIPADU_KDF_NICE"),
         ({"SIPADU_MAILBOX_FAILURES_PER_CODE": "often"}, "SIPADU_MAILBOX_FAILURES_PER_CODE"),
     ],
 )

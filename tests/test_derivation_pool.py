@@ -21,7 +21,7 @@ from click.testing import CliRunner
 from sipadu import create_app
 from sipadu.config import Config, load_config
 from sipadu.crypto import kdf as kdf_module
-from sipadu.derivations import NICE, THREAD_PREFIX
+from sipadu.derivations import THREAD_PREFIX
 from sipadu.slots import SlotPool, pool_directory
 from sipadu.web import dispose
 from tests.conftest import config_env
@@ -266,4 +266,4 @@ def test_every_derivation_on_a_request_path_runs_through_the_pool_at_low_priorit
     # 1, activation 1, enrollment 1, password change 2 (and the sign-in before it 1)
     assert len(seen) == 15, seen
     assert {name.startswith(THREAD_PREFIX) for name, _ in seen} == {True}, seen
-    assert {priority for _, priority in seen} == {NICE}
+    assert {priority for _, priority in seen} == {10}  # SIPADU_KDF_NICE's default
