@@ -75,15 +75,19 @@ def make_sessionmaker(engine: Engine, *, write: bool = False) -> sessionmaker[Se
 
 
 def scope_to_report(
-    session: Session, report_id: uuid.UUID | None = None, lookup_id: bytes | None = None
+    session: Session | Connection,
+    report_id: uuid.UUID | None = None,
+    lookup_id: bytes | None = None,
 ) -> None:
     """Tell PostgreSQL which report (or which mailbox lookup id) this transaction works
     on. The reporter portal's database role sees, through row-level security, only the
     rows of that report (docs/deploy.md, ``sipadu db reporter-role``): a compromised
     reporter host cannot dump other reports' ciphertext or mailbox records. No effect on
     SQLite, nor for the owner role the staff portal uses. Transaction-local: call it in
-    every transaction that touches a report's rows."""
-    if session.get_bind().dialect.name != "postgresql":
+    every transaction that touches a report's rows (a session's, or a connection's: a
+    session's ``after_begin`` hook must use the connection it is given)."""
+    bind = session.get_bind() if isinstance(session, Session) else session
+    if bind.dialect.name != "postgresql":
         return
     if report_id is not None:
         session.execute(

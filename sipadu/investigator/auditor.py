@@ -5,7 +5,7 @@ No report content is reachable from here."""
 import json
 import uuid
 
-from flask import Response, abort, current_app, g, render_template, request, url_for
+from flask import Response, abort, g, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
@@ -19,7 +19,7 @@ from sipadu.models import AuditCheckpoint, StaffAccount
 from sipadu.services.audit_log import AuditFilter, checkpoints, daily_counts, page
 from sipadu.services.dates import today
 from sipadu.services.staff import find_by_username, normalize_username
-from sipadu.web import closing, content_disposition, db_session
+from sipadu.web import content_disposition, db_session, stream_connection, streamed
 
 
 def _record(action: Action, **detail) -> None:
@@ -179,13 +179,17 @@ def audit_export(fmt: str):
     recorded first, so it contains its own entry."""
     since = max(0, request.args.get("since", 0, type=int))
     _record(Action.AUDIT_EXPORT, format=fmt, since=since)
-    streaming = current_app.extensions["sipadu.sessionmaker"]()
-    latest = audit.latest_checkpoint(streaming)
+    session = db_session()
+    latest = audit.latest_checkpoint(session)
+    session.rollback()
     public_key = signing_public_key_hex() or (latest.public_key if latest else "")
-    lines = audit.export_lines(streaming.connection(), fmt, since, latest, public_key)
+    # The log is read while it streams, a batch at a time, each batch in a short
+    # transaction on a connection of its own: a slow reader holds no lock (sipadu.web).
+    reading = stream_connection()
+    lines = audit.export_lines(reading, fmt, since, latest, public_key)
     pieces = (line.encode("utf-8") for line in lines)
     mimetype = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
-    response = Response(closing(streaming, pieces), mimetype=mimetype)
+    response = Response(streamed(reading, pieces), mimetype=mimetype)
     response.headers["Content-Disposition"] = content_disposition(f"sipadu-audit.{fmt}")
     return response
 

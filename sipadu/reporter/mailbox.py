@@ -24,7 +24,7 @@ from sipadu.services.attachments import read_attachment
 from sipadu.services.dates import today
 from sipadu.services.mailbox import OpenedMailbox, attempt_login, upgrade_record
 from sipadu.services.reports import HeldKeys, add_reporter_message, mailbox_keys, read_mailbox
-from sipadu.web import app_config, closing, content_disposition, db_session
+from sipadu.web import app_config, content_disposition, db_session, stream_session, streamed
 
 GLOBAL_FAILURES_KEY = "mailbox-failures-global"
 
@@ -153,8 +153,9 @@ def mailbox_attachment(attachment_id: uuid.UUID):
         return redirect(url_for("reporter.mailbox_login"), code=303)
     keys, opened = signed_in
     # The stream outlives this request's session (closed at teardown, before the body is
-    # sent): it reads on a session of its own, closed when the stream ends or breaks.
-    streaming = current_app.extensions["sipadu.sessionmaker"]()
+    # sent): it reads on a session of its own, in short transactions, so a slow reader
+    # holds no lock (sipadu.web); the session is closed however the stream ends.
+    streaming = stream_session(opened.report_id)
     try:
         info, plaintext = read_attachment(
             streaming, opened.report_id, attachment_id, lambda epoch: keys.key(Purpose.CASE, epoch)
@@ -162,7 +163,7 @@ def mailbox_attachment(attachment_id: uuid.UUID):
     except ServiceError:
         streaming.close()
         abort(404)
-    response = Response(closing(streaming, plaintext), mimetype="application/octet-stream")
+    response = Response(streamed(streaming, plaintext), mimetype="application/octet-stream")
     response.headers["Content-Disposition"] = content_disposition(info.name)
     response.headers["Content-Length"] = str(info.size)
     return response
