@@ -84,6 +84,7 @@ class Config:
     body_min_rate: int = 1024  # bytes per second of waiting for the body, per window
     small_body_bytes: int = 64 * 1024  # received whole before a thread takes the request
     upload_slots: int = 4  # larger bodies received at once, per worker (< threads)
+    upload_queue: int = 16  # uploads waiting for a slot at once, per worker; more: 503
     upload_wait_seconds: int = 30  # an upload waits this long for a slot, then 503
     max_connections: int = 1000  # open connections per worker; past this, uvicorn's 503
     recovery_public_key: str | None = None
@@ -227,6 +228,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         upload_slots=_int(
             env, "SIPADU_UPLOAD_SLOTS", max(1, _int(env, "SIPADU_THREADS", 8) // 2)
         ),
+        upload_queue=_int(env, "SIPADU_UPLOAD_QUEUE", 16, minimum=0),
         upload_wait_seconds=_int(env, "SIPADU_UPLOAD_WAIT_SECONDS", 30),
         max_connections=_int(env, "SIPADU_MAX_CONNECTIONS", 1000),
         recovery_public_key=env.get("SIPADU_RECOVERY_PUBLIC_KEY") or None,

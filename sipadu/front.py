@@ -19,9 +19,10 @@ A thread is taken only once a request can use it without waiting on its client:
 - **Uploads** (larger bodies) first bring their first ``small_body`` bytes the same way,
   then wait, on the event loop, for one of ``upload_slots`` slots per worker, kept below
   the worker's thread count so some threads always serve other requests. A request that
-  finds no slot within ``upload_wait`` seconds gets a 503 with ``Retry-After``. With a
-  slot, the body streams to the WSGI app chunk by chunk as it arrives (uploads are
-  encrypted while they arrive, in constant memory).
+  finds no slot within ``upload_wait`` seconds, or ``upload_queue`` uploads already
+  waiting, gets a 503 with ``Retry-After``. With a slot, the body streams to the WSGI
+  app chunk by chunk as it arrives (uploads are encrypted while they arrive, in
+  constant memory).
 - **Pace**: every body must bring at least ``body_min_rate`` bytes per second of waiting
   for it, measured over each ``body_timeout`` seconds spent waiting (or the whole rest of
   the body, if less). A body that stalls for ``body_timeout`` seconds, or dribbles, is
@@ -74,6 +75,7 @@ class Limits:
     body_min_rate: int  # bytes per second of waiting
     small_body: int  # bytes received whole before a thread takes the request
     upload_slots: int  # larger bodies streamed to the app at once, per worker
+    upload_queue: int  # uploads that may wait for a slot at once; more are refused
     upload_wait: float  # seconds an upload may wait for a slot
 
 
@@ -189,6 +191,7 @@ class Front:
         self.limits = limits
         self.pages = pages
         self._slots: asyncio.Semaphore | None = None  # made in the worker's own loop
+        self.waiting = 0  # uploads waiting for a slot
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -240,16 +243,29 @@ class _Exchange:
         if self.pace.remaining == 0:
             await front.app(self.scope, self.receive, self.send)
             return
-        try:
-            async with asyncio.timeout(front.limits.upload_wait):
-                await front.slots.acquire()
-        except TimeoutError:
+        if not await self._upload_slot():
             await front.refuse(self._send, BUSY, self.scope)
             return
         try:
             await front.app(self.scope, self.receive, self.send)
         finally:
             front.slots.release()
+
+    async def _upload_slot(self) -> bool:
+        """Wait for an upload slot (no thread is held meanwhile); False when the queue is
+        full or no slot came within the wait."""
+        front = self.front
+        if front.waiting >= front.limits.upload_queue and front.slots.locked():
+            return False
+        front.waiting += 1
+        try:
+            async with asyncio.timeout(front.limits.upload_wait):
+                await front.slots.acquire()
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            front.waiting -= 1
 
     async def _first_bytes(self) -> bool:
         """Receive up to ``small_body`` bytes (the whole of a small body) without a

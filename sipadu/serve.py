@@ -97,6 +97,7 @@ def portal_asgi(portal: Portal, config: Config) -> front.Front:
         body_min_rate=config.body_min_rate,
         small_body=config.small_body_bytes,
         upload_slots=config.upload_slots,
+        upload_queue=config.upload_queue,
         upload_wait=config.upload_wait_seconds,
     )
     bridge = WSGIMiddleware(app, workers=config.threads)  # type: ignore[arg-type]
