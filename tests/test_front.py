@@ -3,19 +3,25 @@ refusals it answers itself. The pace is checked on its own with short windows; t
 through the reporter portal under real gunicorn."""
 
 import asyncio
+import hashlib
 import http.client
+import http.cookiejar
 import os
 import re
 import socket
 import subprocess
 import sys
 import time
+import urllib.parse
+import urllib.request
 
 import pytest
 
 from sipadu.front import Pace, TooSlow
 from tests.conftest import config_env, serving
 from tests.multipart import end, fields_part, file_head
+from tests.staff import init_demo
+from tests.test_casework_download import MIB, rss_mib, upload_big, worker_of
 
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
@@ -203,3 +209,57 @@ def test_an_answer_before_the_whole_body_closes_the_connection(portal):
     reply = read_all(raw)
     assert reply.startswith(b"HTTP/1.1 413 ")
     assert b"\r\nconnection: close\r\n" in reply.lower()
+
+
+def test_a_download_to_a_slow_reader_is_produced_only_as_fast_as_it_is_read(
+    tmp_path, empty_database_url, redis_url
+):
+    """Backpressure through the front: while an investigator's browser stops reading a
+    96 MiB attachment, the staff worker decrypts no further than a few chunks ahead."""
+    size_mib = 96
+    env = config_env(
+        tmp_path / "instance",
+        empty_database_url,
+        redis_url,
+        SIPADU_WORKERS="1",
+        SIPADU_THREADS="4",
+        SIPADU_MAX_FILE_MIB="100",
+        SIPADU_MAX_REQUEST_MIB="110",
+    )
+    people = init_demo(env)
+    with serving("reporter", env) as (_r, reporter), serving("staff", env) as (master, staff):
+        block = hashlib.sha256(b"slow reader").digest() * (MIB // 32)
+        upload_big(reporter, block, size_mib)
+        browser, link = staff_download_link(staff, people["pemeriksa1"])
+        worker = worker_of(master.pid)
+        with browser.open(staff + link) as response:
+            size = len(response.read(MIB))
+            baseline = rss_mib(worker)
+            peak = baseline
+            for _ in range(40):  # 4 s without reading
+                time.sleep(0.1)
+                peak = max(peak, rss_mib(worker))
+            while chunk := response.read(MIB):
+                size += len(chunk)
+    assert size == size_mib * MIB
+    assert peak - baseline < 40, f"the worker ran {peak - baseline:.0f} MiB ahead of its reader"
+
+
+def staff_download_link(staff: str, person) -> tuple[urllib.request.OpenerDirector, str]:
+    """Sign ``person`` in; (their browser, the path of the first report's attachment)."""
+    browser = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+    page = browser.open(staff + "/login").read().decode()
+    form = {
+        "csrf_token": re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1),
+        "username": person.username,
+        "password": person.password,
+        "totp": person.code(),
+    }
+    browser.open(staff + "/login", data=urllib.parse.urlencode(form).encode()).read()
+    listing = browser.open(staff + "/reports").read().decode()
+    report = re.search(r'href="(/reports/[0-9a-f-]{36})"', listing).group(1)
+    view = browser.open(staff + report).read().decode()
+    link = re.search(r'href="(/reports/[0-9a-f-]{36}/attachments/[0-9a-f-]{36})"', view).group(1)
+    return browser, link
