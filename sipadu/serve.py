@@ -14,6 +14,7 @@ WARNING, and neither uvicorn's warnings nor Flask's logs carry request data.
 """
 
 import resource
+import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -87,6 +88,18 @@ class PortalWorker(UvicornWorker):
         # UvicornWorker.__init__ merges this into uvicorn.Config; self.app (the
         # PortalServer) is set by then.
         return uvicorn_options(self.app.sipadu_config)
+
+    def init_signals(self) -> None:
+        super().init_signals()
+        # uvicorn shuts down gracefully on SIGTERM/SIGINT, then raises the signal again
+        # to "die by it": the worker would end killed by a signal, which gunicorn logs
+        # as an error ("Worker was sent SIGTERM!") at every stop. Exit cleanly instead.
+        for stop in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(stop, _exit_cleanly)
+
+
+def _exit_cleanly(_signum: int, _frame: object) -> None:
+    sys.exit(0)
 
 
 def portal_asgi(portal: Portal, config: Config) -> front.Front:

@@ -97,8 +97,20 @@ def test_serve_runs_both_portals_and_logs_nothing_of_requests(served):
         assert headers["Server"] == "SIPADU"  # not gunicorn and its version
         assert fetch(base + "/no-such-page-canary")[0] == 404
     assert fetch(reporter + "/login")[0] == 404  # no staff route on the reporter portal
+    client_ports = []
+    for base in (reporter, staff):  # requests the server can only log as broken
+        for raw_request in (
+            f"GET /broken-canary {CANARY_IP} HTTP/1.1\r\n\r\n".encode(),
+            b"GET / HTTP/1.1\r\nX-Canary: " + b"x" * 20_000 + b"\r\n\r\n",  # head too big
+        ):
+            with socket.create_connection(("127.0.0.1", int(base.rsplit(":", 1)[1]))) as raw:
+                client_ports.append(raw.getsockname()[1])
+                raw.sendall(raw_request)
+                assert raw.recv(100).startswith(b"HTTP/1.1 400 ")
     process.send_signal(signal.SIGTERM)
     output = process.communicate(timeout=30)[0].decode()
     assert process.returncode == 0, output
-    for canary in (CANARY_IP, "CanaryAgent", "no-such-page-canary", "search.example"):
+    for canary in (CANARY_IP, "CanaryAgent", "no-such-page-canary", "search.example", "canary"):
         assert canary not in output, output
+    for port in client_ports:
+        assert f"127.0.0.1:{port}" not in output and f"', {port})" not in output, output
