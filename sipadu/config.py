@@ -199,6 +199,7 @@ def _onion(env: Mapping[str, str]) -> str | None:
 def load_config(env: Mapping[str, str]) -> Config:
     """Build and validate a :class:`Config` from ``SIPADU_*`` variables."""
     environment = _choice(env, "SIPADU_ENV", Environment, Environment.PRODUCTION)
+    threads = _int(env, "SIPADU_THREADS", 8)
     instance_path = Path(env.get("SIPADU_INSTANCE_PATH") or "instance").resolve()
     database_url = env.get("SIPADU_DATABASE_URL") or f"sqlite:///{instance_path / 'sipadu.db'}"
     config = Config(
@@ -219,15 +220,13 @@ def load_config(env: Mapping[str, str]) -> Config:
         reporter_bind=env.get("SIPADU_REPORTER_BIND") or "127.0.0.1:5000",
         staff_bind=env.get("SIPADU_STAFF_BIND") or "127.0.0.1:5001",
         workers=_int(env, "SIPADU_WORKERS", 2),
-        threads=_int(env, "SIPADU_THREADS", 8),
+        threads=threads,
         heartbeat_seconds=_int(env, "SIPADU_HEARTBEAT_SECONDS", 120),
         head_timeout_seconds=_int(env, "SIPADU_HEAD_TIMEOUT_SECONDS", 10),
         body_timeout_seconds=_int(env, "SIPADU_BODY_TIMEOUT_SECONDS", 20),
         body_min_rate=_int(env, "SIPADU_BODY_MIN_KIB_PER_SECOND", 1) * 1024,
         small_body_bytes=_int(env, "SIPADU_SMALL_BODY_KIB", 64) * 1024,
-        upload_slots=_int(
-            env, "SIPADU_UPLOAD_SLOTS", max(1, _int(env, "SIPADU_THREADS", 8) // 2)
-        ),
+        upload_slots=_int(env, "SIPADU_UPLOAD_SLOTS", max(1, threads // 2)),
         upload_queue=_int(env, "SIPADU_UPLOAD_QUEUE", 16, minimum=0),
         upload_wait_seconds=_int(env, "SIPADU_UPLOAD_WAIT_SECONDS", 30),
         max_connections=_int(env, "SIPADU_MAX_CONNECTIONS", 1000),

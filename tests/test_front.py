@@ -16,9 +16,11 @@ import urllib.parse
 import urllib.request
 
 import pytest
+from sqlalchemy import func, select
 
 from sipadu.front import Pace, TooSlow
-from tests.conftest import config_env, serving
+from sipadu.models import Blob
+from tests.conftest import config_env, database, serving
 from tests.multipart import end, fields_part, file_head
 from tests.staff import init_demo
 from tests.test_casework_download import MIB, rss_mib, upload_big, worker_of
@@ -92,7 +94,8 @@ def test_only_time_spent_waiting_for_the_client_counts():
 
 @pytest.fixture(scope="module")
 def portal(tmp_path_factory, database_url, redis_url):
-    """The reporter portal with one upload slot (of two threads) and a 1-second wait."""
+    """The reporter portal with one upload slot (of two threads), a 1-second wait for
+    it, and 5-second pace windows."""
     root = tmp_path_factory.mktemp("front")
     env = config_env(
         root / "instance",
@@ -102,6 +105,7 @@ def portal(tmp_path_factory, database_url, redis_url):
         SIPADU_THREADS="2",
         SIPADU_UPLOAD_SLOTS="1",
         SIPADU_UPLOAD_WAIT_SECONDS="1",
+        SIPADU_BODY_TIMEOUT_SECONDS="5",
         SIPADU_MAX_REQUEST_MIB="10",
         SIPADU_MAX_FILE_MIB="10",
     )
@@ -112,7 +116,7 @@ def portal(tmp_path_factory, database_url, redis_url):
         capture_output=True,
     )
     with serving("reporter", env) as (_process, base):
-        yield int(base.rsplit(":", 1)[1])
+        yield int(base.rsplit(":", 1)[1]), database_url
 
 
 def report_body(port: int, size: int, lang: str = "id") -> tuple[str, bytes, str]:
@@ -155,7 +159,7 @@ def post_report(port: int, size: int, lang: str = "id") -> tuple[int, http.clien
 
 
 def test_uploads_beyond_the_slots_wait_then_get_a_busy_page_while_others_are_served(portal):
-    port = portal
+    port, _ = portal
     cookie, body, boundary = report_body(port, 400_000)
     holder = start_post(
         port,
@@ -186,7 +190,7 @@ def test_uploads_beyond_the_slots_wait_then_get_a_busy_page_while_others_are_ser
 
 
 def test_a_chunked_body_is_refused_with_a_clear_page(portal):
-    raw = socket.create_connection(("127.0.0.1", portal), timeout=10)
+    raw = socket.create_connection(("127.0.0.1", portal[0]), timeout=10)
     raw.sendall(
         b"POST /mailbox/login?lang=en HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
         b"Content-Type: application/x-www-form-urlencoded\r\n\r\n5\r\ncode=\r\n0\r\n\r\n"
@@ -200,7 +204,7 @@ def test_an_answer_before_the_whole_body_closes_the_connection(portal):
     """A 413 is given without reading the rest of a body; the connection ends with it,
     so the unread rest is never drained."""
     raw = start_post(
-        portal,
+        portal[0],
         "/report",
         {"Content-Type": "multipart/form-data; boundary=x"},
         11 * 1024 * 1024,  # over SIPADU_MAX_REQUEST_MIB
@@ -209,6 +213,37 @@ def test_an_answer_before_the_whole_body_closes_the_connection(portal):
     reply = read_all(raw)
     assert reply.startswith(b"HTTP/1.1 413 ")
     assert b"\r\nconnection: close\r\n" in reply.lower()
+
+
+def staged(database_url: str) -> int:
+    with database(database_url) as session:
+        return session.scalar(select(func.count()).select_from(Blob).where(~Blob.linked))
+
+
+def test_an_upload_that_stalls_midway_is_cut_off_and_leaves_nothing_staged(portal):
+    """The app already has the request and has staged part of the file when the client
+    stops: after one pace window the front answers 408 and closes, the app sees the body
+    end, and the request's teardown deletes what it staged."""
+    port, database_url = portal
+    cookie, body, boundary = report_body(port, 8 * MIB)
+    raw = start_post(
+        port,
+        "/report",
+        {"Cookie": cookie, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+        len(body),
+    )
+    raw.sendall(body[: 6 * MIB])  # more than one staging batch (4 MiB), then nothing
+    deadline = time.monotonic() + 20
+    while staged(database_url) == 0:
+        assert time.monotonic() < deadline, "nothing was staged"
+        time.sleep(0.1)
+    stalled = time.monotonic()
+    reply = read_all(raw)
+    assert reply.startswith(b"HTTP/1.1 408 ")
+    assert 4 < time.monotonic() - stalled < 5 + 10  # one 5-second window, with slack
+    while staged(database_url) != 0:
+        assert time.monotonic() < deadline + 10, "the stalled upload's chunks were kept"
+        time.sleep(0.1)
 
 
 def test_a_download_to_a_slow_reader_is_produced_only_as_fast_as_it_is_read(
