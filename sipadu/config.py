@@ -78,6 +78,15 @@ class Config:
     workers: int = 2
     threads: int = 8
     heartbeat_seconds: int = 120  # gunicorn worker timeout: a hung worker, not a slow upload
+    # The front (sipadu/front.py): slow or stalled clients cost a connection, not a thread.
+    head_timeout_seconds: int = 10  # a request's line and headers, complete within this
+    body_timeout_seconds: int = 20  # window over which a body's pace is measured
+    body_min_rate: int = 1024  # bytes per second of waiting for the body, per window
+    small_body_bytes: int = 64 * 1024  # received whole before a thread takes the request
+    upload_slots: int = 4  # larger bodies received at once, per worker (< threads)
+    upload_queue: int = 16  # uploads waiting for a slot at once, per worker; more: 503
+    upload_wait_seconds: int = 30  # an upload waits this long for a slot, then 503
+    max_connections: int = 1000  # open connections per worker; past this, uvicorn's 503
     recovery_public_key: str | None = None
     mailbox_idle_seconds: int = 15 * 60
     mailbox_failures_per_code: str = "10 per hour"
@@ -190,6 +199,7 @@ def _onion(env: Mapping[str, str]) -> str | None:
 def load_config(env: Mapping[str, str]) -> Config:
     """Build and validate a :class:`Config` from ``SIPADU_*`` variables."""
     environment = _choice(env, "SIPADU_ENV", Environment, Environment.PRODUCTION)
+    threads = _int(env, "SIPADU_THREADS", 8)
     instance_path = Path(env.get("SIPADU_INSTANCE_PATH") or "instance").resolve()
     database_url = env.get("SIPADU_DATABASE_URL") or f"sqlite:///{instance_path / 'sipadu.db'}"
     config = Config(
@@ -210,8 +220,16 @@ def load_config(env: Mapping[str, str]) -> Config:
         reporter_bind=env.get("SIPADU_REPORTER_BIND") or "127.0.0.1:5000",
         staff_bind=env.get("SIPADU_STAFF_BIND") or "127.0.0.1:5001",
         workers=_int(env, "SIPADU_WORKERS", 2),
-        threads=_int(env, "SIPADU_THREADS", 8),
+        threads=threads,
         heartbeat_seconds=_int(env, "SIPADU_HEARTBEAT_SECONDS", 120),
+        head_timeout_seconds=_int(env, "SIPADU_HEAD_TIMEOUT_SECONDS", 10),
+        body_timeout_seconds=_int(env, "SIPADU_BODY_TIMEOUT_SECONDS", 20),
+        body_min_rate=_int(env, "SIPADU_BODY_MIN_KIB_PER_SECOND", 1) * 1024,
+        small_body_bytes=_int(env, "SIPADU_SMALL_BODY_KIB", 64) * 1024,
+        upload_slots=_int(env, "SIPADU_UPLOAD_SLOTS", max(1, threads // 2)),
+        upload_queue=_int(env, "SIPADU_UPLOAD_QUEUE", 16, minimum=0),
+        upload_wait_seconds=_int(env, "SIPADU_UPLOAD_WAIT_SECONDS", 30),
+        max_connections=_int(env, "SIPADU_MAX_CONNECTIONS", 1000),
         recovery_public_key=env.get("SIPADU_RECOVERY_PUBLIC_KEY") or None,
         mailbox_idle_seconds=_int(env, "SIPADU_MAILBOX_IDLE_MINUTES", 15) * 60,
         mailbox_failures_per_code=_limit(env, "SIPADU_MAILBOX_FAILURES_PER_CODE", "10 per hour"),
@@ -237,6 +255,12 @@ def load_config(env: Mapping[str, str]) -> Config:
     )
     if config.max_file_bytes > config.max_request_bytes:
         raise ConfigError("SIPADU_MAX_FILE_MIB cannot exceed SIPADU_MAX_REQUEST_MIB")
+    if config.upload_slots >= config.threads:
+        # Uploads may hold their threads for hours (a slow Tor circuit): at least one
+        # thread per worker must stay free for every other request.
+        raise ConfigError(
+            "SIPADU_UPLOAD_SLOTS must be below SIPADU_THREADS (threads for other requests)"
+        )
     if config.feedback_days < config.ack_days:
         raise ConfigError("SIPADU_FEEDBACK_DAYS cannot be shorter than SIPADU_ACK_DAYS")
     if config.production and config.argon2.is_weaker_than(Argon2Params()):

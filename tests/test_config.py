@@ -87,11 +87,40 @@ def test_every_setting_is_read(tmp_path):
         ({"SIPADU_ENV": "development", "SIPADU_ARGON2_MEMORY_KIB": "4"}, "SIPADU_ARGON2"),
         ({"SIPADU_MAX_FILE_MIB": "600"}, "SIPADU_MAX_FILE_MIB"),
         ({"SIPADU_FEEDBACK_DAYS": "3"}, "SIPADU_FEEDBACK_DAYS"),
+        ({"SIPADU_THREADS": "4", "SIPADU_UPLOAD_SLOTS": "4"}, "SIPADU_UPLOAD_SLOTS"),
+        ({"SIPADU_THREADS": "1"}, "SIPADU_UPLOAD_SLOTS"),
+        ({"SIPADU_HEAD_TIMEOUT_SECONDS": "0"}, "SIPADU_HEAD_TIMEOUT_SECONDS"),
     ],
 )
 def test_invalid_settings_are_refused_naming_the_variable(env, variable):
     with pytest.raises(ConfigError, match=variable):
         load_config(env)
+
+
+def test_the_front_keeps_threads_for_other_requests_and_reads_every_setting():
+    config = load_config({})
+    assert (config.head_timeout_seconds, config.body_timeout_seconds) == (10, 20)
+    assert (config.body_min_rate, config.small_body_bytes) == (1024, 64 * 1024)
+    assert (config.upload_slots, config.upload_queue, config.upload_wait_seconds) == (4, 16, 30)
+    assert config.max_connections == 1000
+    assert load_config({"SIPADU_THREADS": "16"}).upload_slots == 8  # half the threads
+    config = load_config(
+        {
+            "SIPADU_THREADS": "6",
+            "SIPADU_HEAD_TIMEOUT_SECONDS": "15",
+            "SIPADU_BODY_TIMEOUT_SECONDS": "30",
+            "SIPADU_BODY_MIN_KIB_PER_SECOND": "2",
+            "SIPADU_SMALL_BODY_KIB": "128",
+            "SIPADU_UPLOAD_SLOTS": "5",
+            "SIPADU_UPLOAD_QUEUE": "0",
+            "SIPADU_UPLOAD_WAIT_SECONDS": "10",
+            "SIPADU_MAX_CONNECTIONS": "200",
+        }
+    )
+    assert (config.head_timeout_seconds, config.body_timeout_seconds) == (15, 30)
+    assert (config.body_min_rate, config.small_body_bytes) == (2048, 128 * 1024)
+    assert (config.upload_slots, config.upload_queue, config.upload_wait_seconds) == (5, 0, 10)
+    assert config.max_connections == 200
 
 
 def test_production_refuses_weak_argon2_but_development_allows_it():
