@@ -208,7 +208,7 @@ class MultipartBody:
             self.received += len(data)
             self._decoder.receive_data(data or None)
 
-    def _text(self, field: Field) -> str:
+    def _text(self) -> str:
         value = bytearray()
         while True:
             event = self._next()
@@ -229,7 +229,7 @@ class MultipartBody:
         while not self._finished:
             event = self._next()
             if isinstance(event, Field):
-                value = self._text(event)
+                value = self._text()
                 if event.name is None or "\x00" in value or "\x00" in event.name:
                     raise BadRequest()
                 self.form.add(event.name, value)
@@ -330,7 +330,7 @@ class FormRequest(Request):
     """Flask's request with form bodies read by :class:`MultipartBody` (multipart) or
     with a bounded read (url-encoded); any other body is never read."""
 
-    body: MultipartBody | None = None
+    multipart: MultipartBody | None = None
 
     def _load_form_data(self) -> None:
         if "form" in self.__dict__:
@@ -341,10 +341,10 @@ class FormRequest(Request):
             if not boundary:
                 self._set(empty, empty)
                 raise BadRequest()
-            self.body = MultipartBody(self, boundary)
+            self.multipart = MultipartBody(self, boundary)
             # Set before reading: whatever is raised, nobody re-reads a half-read stream.
-            self._set(self.body.form, self.body.files)
-            self.body.read_fields()
+            self._set(self.multipart.form, self.multipart.files)
+            self.multipart.read_fields()
         elif self.mimetype == URLENCODED:
             self._set(empty, empty)
             raw = get_input_stream(self.environ, max_content_length=None).read(TEXT_BYTES + 1)
@@ -393,4 +393,4 @@ def discard_files() -> bool:
 
 def _body() -> MultipartBody | None:
     request.form  # noqa: B018 — step 1 first, if nothing asked for the form yet
-    return getattr(request, "body", None)
+    return getattr(request, "multipart", None)

@@ -30,6 +30,7 @@ from tests.staff import init_demo, signed_in
 from tests.test_reporter import csrf, login
 from tests.test_uploads import png_with_text, receipt, report_with_files, unlinked_blobs
 
+MIB = 1024 * 1024
 TEMPLATES = Path(__file__).resolve().parent.parent / "sipadu" / "templates"
 TEXT = {"category": "kkn", "title": "Judul yang diketik", "what": "Kejadian yang diketik panjang"}
 CHOOSE_AGAIN = "berkas harus dipilih lagi"
@@ -99,7 +100,7 @@ def test_a_file_part_before_the_token_is_refused_and_nothing_is_staged(demo, rep
     body = (
         fields_part(boundary, TEXT)
         + file_head(boundary, "bukti.pdf", "application/pdf")
-        + b"%PDF" * 200_000
+        + b"%PDF" * (2 * MIB)  # over one write batch (4 MiB): main staged it
         + b"\r\n"
         + fields_part(boundary, {"csrf_token": token})
         + end(boundary)
@@ -119,7 +120,7 @@ def test_files_are_not_read_for_a_route_or_a_person_that_takes_none(demo, report
     body = (
         fields_part(boundary, {"csrf_token": token, "code": "1" * 16, "passphrase": "x" * 12})
         + file_head(boundary, "x.bin")
-        + b"x" * 300_000
+        + b"x" * (5 * MIB)
         + b"\r\n"
         + end(boundary)
     )
@@ -129,7 +130,7 @@ def test_files_are_not_read_for_a_route_or_a_person_that_takes_none(demo, report
         body = (
             fields_part(boundary, {"csrf_token": token, "body": "Pesan"})
             + file_head(boundary, "x.bin")
-            + b"x" * 300_000
+            + b"x" * (5 * MIB)
             + b"\r\n"
             + end(boundary)
         )
@@ -144,7 +145,7 @@ def test_a_form_sent_back_for_its_text_stores_no_file_and_says_to_choose_them_ag
     client = reporter_app.test_client()
     with counting_staged(reporter_app) as staged:
         response = report_with_files(
-            client, [("bukti.pdf", b"%PDF-1.4" * 50_000, "application/pdf")], title=""
+            client, [("bukti.pdf", b"%PDF-1.4" * MIB, "application/pdf")], title=""
         )
     page = response.get_data(as_text=True)
     assert response.status_code == 400

@@ -191,24 +191,22 @@ def evidence_part(index: int, filename: str, content_type: str) -> EncryptedPart
     return EncryptedPart(_evidence().new_upload(), filename, content_type, config.max_file_bytes)
 
 
-def uploaded_files(files: Field) -> list[UploadedFile]:
+def uploaded_files(field: Field) -> list[UploadedFile]:
     """Receive this request's evidence files (into :func:`evidence_part`s) and store the
     last chunks of all in one transaction. Call once the request is authorized and its
-    text valid. On a refusal ``files`` gets the message that says why and what to do,
+    text valid. On a refusal ``field`` gets the message that says why and what to do,
     and :class:`UploadRefused` is raised."""
     refused = receive_files()
     if refused is not None:
-        files.errors = [refusal_message(refused.reason)]
+        field.errors = [refusal_message(refused.reason)]
         raise refused
     parts = [
         storage_file.stream
-        for storage_file in request.files.getlist(files.name)
-        if isinstance(storage_file.stream, EncryptedPart)
+        for storage_file in request.files.getlist(field.name)
+        if isinstance(storage_file.stream, EncryptedPart) and storage_file.stream.upload
     ]
-    uploads = [part.upload for part in parts]
     stored = storage.finish_all(
-        current_app.extensions["sipadu.write_sessionmaker"],
-        [upload for upload in uploads if upload is not None],
+        current_app.extensions["sipadu.write_sessionmaker"], [part.upload for part in parts]
     )
     return [
         UploadedFile(file, part.filename, part.content_type)
@@ -216,13 +214,13 @@ def uploaded_files(files: Field) -> list[UploadedFile]:
     ]
 
 
-def forget_files(files: Field) -> None:
+def forget_files(field: Field) -> None:
     """The form goes back to be corrected without storing its files: read and drop
-    them (so the browser shows the page), and if any were chosen, say on ``files`` that
+    them (so the browser shows the page), and if any were chosen, say on ``field`` that
     they must be chosen again."""
     if discard_files():
-        files.errors = [
-            *files.errors,
+        field.errors = [
+            *field.errors,
             _("Choose your files again before you send: a form sent back keeps no file."),
         ]
 
