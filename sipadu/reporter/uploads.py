@@ -185,9 +185,8 @@ def evidence_part(index: int, filename: str, content_type: str) -> EncryptedPart
     if index >= config.max_files:
         raise UploadRefused(Refusal.TOO_MANY_FILES)
     if content_type in IMAGE_TYPES or filename.lower().endswith(IMAGE_EXTENSIONS):
-        return ImagePart(
-            filename, content_type, config.image_strip_max_bytes, config.max_file_bytes
-        )
+        held = min(config.image_strip_max_bytes, config.max_file_bytes)
+        return ImagePart(filename, content_type, held, config.max_file_bytes)
     return EncryptedPart(_evidence().new_upload(), filename, content_type, config.max_file_bytes)
 
 
@@ -215,9 +214,10 @@ def uploaded_files(field: Field) -> list[UploadedFile]:
 
 
 def forget_files(field: Field) -> None:
-    """The form goes back to be corrected without storing its files: read and drop
-    them (so the browser shows the page), and if any were chosen, say on ``field`` that
-    they must be chosen again."""
+    """The form goes back, its files not kept (the text needs correcting, or the
+    submission was refused after they arrived): read and drop what is left of them (so
+    the browser, still sending, shows the page), and if any were chosen, say on
+    ``field`` that they must be chosen again. Call it on every such answer."""
     if discard_files():
         field.errors = [
             *field.errors,

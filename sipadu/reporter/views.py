@@ -47,6 +47,7 @@ def report():
         )
     except CategoryClosed:
         session.rollback()
+        forget_files(form.attachments)
         form.category.errors = [
             _("This kind of report is not accepted at the moment. Choose another kind.")
         ]
