@@ -30,7 +30,7 @@ def init_db(app: Flask, config: Config) -> None:
     app.extensions["sipadu.engine"] = engine
     app.extensions["sipadu.sessionmaker"] = make_sessionmaker(engine)
     app.extensions["sipadu.write_sessionmaker"] = make_sessionmaker(engine, write=True)
-    app.teardown_appcontext(_close_session)
+    app.teardown_appcontext(close_sessions)
 
 
 def dispose(app: Flask) -> None:
@@ -52,7 +52,10 @@ def db_session(*, write: bool = False) -> Session:
     return getattr(g, name)
 
 
-def _close_session(_exc: BaseException | None) -> None:
+def close_sessions(_exc: BaseException | None = None) -> None:
+    """Close this request's sessions, rolling back what was not committed (and so
+    releasing SQLite's write lock). Runs when the app context ends; call it earlier to
+    write on another connection after the view (a teardown)."""
     for name in ("db_session", "db_write_session"):
         session = g.pop(name, None)
         if session is not None:

@@ -25,6 +25,8 @@ def test_defaults_are_production_sqlite_in_instance_and_real_argon2(tmp_path):
     assert config.argon2 == Argon2Params(3, 65536, 4) == config.lookup_argon2
     assert config.max_request_bytes == 500 * MIB
     assert config.image_strip_max_bytes == 20 * MIB
+    assert (config.image_cleaners, config.image_pixels_per_request) == (2, 150_000_000)
+    assert (config.image_cleaner_memory_bytes, config.image_cleaner_cpu_seconds) == (768 * MIB, 20)
     assert config.date_precision is DatePrecision.DAY
     assert (config.ack_days, config.feedback_days, config.day_count) == (7, 90, DayCount.CALENDAR)
     assert (config.reporter_bind, config.staff_bind) == ("127.0.0.1:5000", "127.0.0.1:5001")
@@ -45,6 +47,10 @@ def test_every_setting_is_read(tmp_path):
             "SIPADU_MAX_FILE_MIB": "50",
             "SIPADU_MAX_FILES": "5",
             "SIPADU_IMAGE_STRIP_MAX_MIB": "10",
+            "SIPADU_IMAGE_CLEANERS": "3",
+            "SIPADU_IMAGE_MEGAPIXELS_PER_REQUEST": "60",
+            "SIPADU_IMAGE_CLEANER_MEMORY_MIB": "512",
+            "SIPADU_IMAGE_CLEANER_CPU_SECONDS": "10",
             "SIPADU_DATE_PRECISION": "week",
             "SIPADU_ACK_DAYS": "5",
             "SIPADU_FEEDBACK_DAYS": "60",
@@ -67,6 +73,8 @@ def test_every_setting_is_read(tmp_path):
         5,
     )
     assert config.image_strip_max_bytes == 10 * MIB
+    assert (config.image_cleaners, config.image_pixels_per_request) == (3, 60_000_000)
+    assert (config.image_cleaner_memory_bytes, config.image_cleaner_cpu_seconds) == (512 * MIB, 10)
     assert config.date_precision is DatePrecision.WEEK
     assert (config.ack_days, config.feedback_days, config.day_count) == (5, 60, DayCount.WORKING)
     assert (config.reporter_bind, config.staff_bind) == ("0.0.0.0:8000", "10.0.0.2:8001")
@@ -90,6 +98,9 @@ def test_every_setting_is_read(tmp_path):
         ({"SIPADU_THREADS": "4", "SIPADU_UPLOAD_SLOTS": "4"}, "SIPADU_UPLOAD_SLOTS"),
         ({"SIPADU_THREADS": "1"}, "SIPADU_UPLOAD_SLOTS"),
         ({"SIPADU_HEAD_TIMEOUT_SECONDS": "0"}, "SIPADU_HEAD_TIMEOUT_SECONDS"),
+        ({"SIPADU_IMAGE_STRIP_MAX_MIB": "64"}, "SIPADU_IMAGE_STRIP_MAX_MIB"),
+        ({"SIPADU_IMAGE_CLEANERS": "0"}, "SIPADU_IMAGE_CLEANERS"),
+        ({"SIPADU_IMAGE_CLEANER_MEMORY_MIB": "64"}, "SIPADU_IMAGE_CLEANER_MEMORY_MIB"),
     ],
 )
 def test_invalid_settings_are_refused_naming_the_variable(env, variable):

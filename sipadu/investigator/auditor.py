@@ -12,6 +12,7 @@ from wtforms.fields.choices import SelectChoice
 
 from sipadu import audit
 from sipadu.audit import Action, Checkpoint
+from sipadu.formdata import MemoryPart, Refusal, UploadRefused, receive_files, receives_files
 from sipadu.investigator import bp, runtime, signing_public_key_hex
 from sipadu.investigator.forms import ActionForm, AuditFilterForm, VerifyForm
 from sipadu.investigator.policy import Policy, requires
@@ -68,19 +69,40 @@ def audit_log():
     ), status
 
 
+CHECKPOINT_BYTES = 64 * 1024  # a checkpoint file is well under 1 KB
+MAX_CHECKPOINTS = 20
+
+
+def _checkpoint_part(index: int, _filename: str, _content_type: str) -> MemoryPart:
+    if index >= MAX_CHECKPOINTS:
+        raise UploadRefused(Refusal.TOO_MANY_FILES)
+    return MemoryPart(CHECKPOINT_BYTES)
+
+
 @bp.route("/audit/verify", methods=["GET", "POST"])
 @requires(Policy.AUDITOR)
+@receives_files("checkpoints", _checkpoint_part)
 def audit_verify():
     """Check the whole chain against checkpoint files the auditor kept: the server's own
-    checkpoints could have been rewritten together with the log."""
+    checkpoints could have been rewritten together with the log. The files are read
+    only here, from a signed-in auditor, in memory (a few KB each)."""
+    refused = receive_files() if request.method == "POST" else None
     form = VerifyForm()
-    if not form.validate_on_submit():
-        status = 400 if request.method == "POST" else 200
+    if not form.validate_on_submit() or refused is not None:
+        if refused is not None:
+            form.checkpoints.errors = [
+                _(
+                    "Only checkpoint files can be checked here: a few KB each, at most "
+                    "%(count)d at once. Choose the files again.",
+                    count=MAX_CHECKPOINTS,
+                )
+            ]
+        status = refused.status if refused else 400 if request.method == "POST" else 200
         return render_template("staff/audit/verify.html", form=form, verdict=None), status
     kept: list[Checkpoint] = []
     for upload in form.checkpoints.data:
         try:
-            data = json.loads(upload.read(64 * 1024).decode("utf-8"))
+            data = json.loads(upload.read(CHECKPOINT_BYTES).decode("utf-8"))
             kept.append(Checkpoint.from_json(data))
         except (ValueError, KeyError, TypeError, UnicodeDecodeError):
             form.checkpoints.errors = [

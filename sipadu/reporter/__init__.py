@@ -46,7 +46,7 @@ def init_reporter(app: Flask, config: Config) -> None:
         failures_per_code=parse(config.mailbox_failures_per_code),
         failures_global=parse(config.mailbox_failures_global),
     )
-    init_uploads(app)
+    init_uploads(app, config)
     if config.onion_address:
         app.after_request(_onion_location(config.onion_address))
     app.register_blueprint(bp)

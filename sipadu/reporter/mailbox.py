@@ -15,10 +15,11 @@ from flask_babel import gettext as _
 
 from sipadu.audit import ReporterMetric, count_reporter_event
 from sipadu.crypto import Purpose
+from sipadu.formdata import UploadRefused, receives_files
 from sipadu.models import ReportStatus
 from sipadu.reporter import bp, runtime, sessions
 from sipadu.reporter.forms import CATEGORIES, MailboxLoginForm, MessageForm
-from sipadu.reporter.uploads import ImageRefused, image_refused_message, uploaded_files
+from sipadu.reporter.uploads import evidence_part, forget_files, uploaded_files
 from sipadu.services import ServiceError
 from sipadu.services.attachments import read_attachment
 from sipadu.services.dates import today
@@ -118,6 +119,7 @@ def mailbox_view():
 
 
 @bp.post("/mailbox/messages")
+@receives_files("attachments", evidence_part)
 def mailbox_message():
     signed_in = _signed_in(write=True)
     if signed_in is None:
@@ -125,12 +127,12 @@ def mailbox_message():
     keys, opened = signed_in
     form = MessageForm()
     if not form.validate_on_submit():
+        forget_files(form.attachments)
         return _mailbox_page(keys, opened, form, sent=False), 400
     try:
-        files = uploaded_files()
-    except ImageRefused:
-        form.attachments.errors = [image_refused_message()]
-        return _mailbox_page(keys, opened, form, sent=False), 400
+        files = uploaded_files(form.attachments)
+    except UploadRefused as refused:
+        return _mailbox_page(keys, opened, form, sent=False), refused.status, refused.headers
     add_reporter_message(
         keys.session,
         keys,

@@ -4,9 +4,10 @@ from flask import render_template, request
 from flask_babel import gettext as _
 
 from sipadu.faults import DROP_CONNECTION_BEFORE_COMMIT, KILL_BEFORE_COMMIT, trip
+from sipadu.formdata import UploadRefused, receives_files
 from sipadu.reporter import bp, runtime
 from sipadu.reporter.forms import CATEGORIES, ReportForm
-from sipadu.reporter.uploads import ImageRefused, image_refused_message, uploaded_files
+from sipadu.reporter.uploads import evidence_part, forget_files, uploaded_files
 from sipadu.services.dates import today
 from sipadu.services.passphrases import format_code, normalize_passphrase
 from sipadu.services.reports import CASE_FIELDS, CategoryClosed, submit_report
@@ -21,16 +22,18 @@ def index():
 
 
 @bp.route("/report", methods=["GET", "POST"])
+@receives_files("attachments", evidence_part)
 def report():
     form = ReportForm()
     if not form.validate_on_submit():
+        forget_files(form.attachments)
         status = 400 if request.method == "POST" else 200
         return render_template("reporter/report.html", form=form, categories=CATEGORIES), status
     try:
-        files = uploaded_files()
-    except ImageRefused:
-        form.attachments.errors = [image_refused_message()]
-        return render_template("reporter/report.html", form=form, categories=CATEGORIES), 400
+        files = uploaded_files(form.attachments)
+    except UploadRefused as refused:
+        page = render_template("reporter/report.html", form=form, categories=CATEGORIES)
+        return page, refused.status, refused.headers
     data = ReportData(
         category=form.category.data,
         identity=form.identity.data or "",
@@ -44,6 +47,7 @@ def report():
         )
     except CategoryClosed:
         session.rollback()
+        forget_files(form.attachments)
         form.category.errors = [
             _("This kind of report is not accepted at the moment. Choose another kind.")
         ]
