@@ -209,7 +209,11 @@ def test_an_answer_before_the_whole_body_closes_the_connection(portal):
         {"Content-Type": "multipart/form-data; boundary=x"},
         11 * 1024 * 1024,  # over SIPADU_MAX_REQUEST_MIB
     )
-    raw.sendall(b"--x\r\n" + b"a" * 100_000)
+    # A file part before any form token: refused at once (over the size limit: 413).
+    raw.sendall(
+        b'--x\r\nContent-Disposition: form-data; name="attachments"; filename="a.bin"\r\n\r\n'
+        + b"a" * 100_000
+    )
     reply = read_all(raw)
     assert reply.startswith(b"HTTP/1.1 413 ")
     assert b"\r\nconnection: close\r\n" in reply.lower()

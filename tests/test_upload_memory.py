@@ -86,7 +86,7 @@ def page_token(base: str, path: str) -> tuple[str, str]:
         while chunk := raw.recv(65536):
             reply += chunk
     head, _, body = reply.partition(b"\r\n\r\n")
-    cookie = re.search(rb"Set-Cookie: ([^;]+);", head).group(1).decode()
+    cookie = re.search(rb"set-cookie: ([^;]+);", head, re.I).group(1).decode()
     return TOKEN.search(body.decode()).group(1), cookie
 
 
@@ -168,7 +168,10 @@ def padded_jpeg(size: int) -> bytes:
 
 @pytest.fixture
 def reporter(empty_database_url, tmp_path, redis_url):
-    with reporter_under_gunicorn(empty_database_url, tmp_path, redis_url) as (process, base):
+    # Three uploads at once need three upload slots (the front gives half the threads).
+    with reporter_under_gunicorn(
+        empty_database_url, tmp_path, redis_url, SIPADU_THREADS="8"
+    ) as (process, base):
         workers = Workers(process.pid)
         token, cookie = page_token(base, "/report")  # warm up: templates, the database
         yield base, workers, token, cookie
