@@ -28,6 +28,7 @@ def test_defaults_are_production_sqlite_in_instance_and_real_argon2(tmp_path):
     assert config.date_precision is DatePrecision.DAY
     assert (config.ack_days, config.feedback_days, config.day_count) == (7, 90, DayCount.CALENDAR)
     assert (config.reporter_bind, config.staff_bind) == ("127.0.0.1:5000", "127.0.0.1:5001")
+    assert config.reports_per_hour == 60
 
 
 def test_every_setting_is_read(tmp_path):
@@ -54,6 +55,7 @@ def test_every_setting_is_read(tmp_path):
             "SIPADU_WORKERS": "4",
             "SIPADU_THREADS": "16",
             "SIPADU_LOOKUP_SALT": "00" * 16,
+            "SIPADU_REPORTS_PER_HOUR": "500",
         }
     )
     assert config.env is Environment.DEVELOPMENT
@@ -72,6 +74,7 @@ def test_every_setting_is_read(tmp_path):
     assert (config.reporter_bind, config.staff_bind) == ("0.0.0.0:8000", "10.0.0.2:8001")
     assert (config.workers, config.threads) == (4, 16)
     assert config.secrets.lookup_salt == bytes(16)
+    assert config.reports_per_hour == 500
 
 
 @pytest.mark.parametrize(
@@ -90,6 +93,8 @@ def test_every_setting_is_read(tmp_path):
         ({"SIPADU_THREADS": "4", "SIPADU_UPLOAD_SLOTS": "4"}, "SIPADU_UPLOAD_SLOTS"),
         ({"SIPADU_THREADS": "1"}, "SIPADU_UPLOAD_SLOTS"),
         ({"SIPADU_HEAD_TIMEOUT_SECONDS": "0"}, "SIPADU_HEAD_TIMEOUT_SECONDS"),
+        ({"SIPADU_REPORTS_PER_HOUR": "0"}, "SIPADU_REPORTS_PER_HOUR"),
+        ({"SIPADU_REPORTS_PER_HOUR": "60 per hour"}, "SIPADU_REPORTS_PER_HOUR"),
     ],
 )
 def test_invalid_settings_are_refused_naming_the_variable(env, variable):
