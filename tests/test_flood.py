@@ -21,7 +21,6 @@ from sqlalchemy import func, select, update
 from sipadu import create_app
 from sipadu.audit import ReporterMetric
 from sipadu.config import load_config
-from sipadu.investigator.forms import METRIC_LABELS
 from sipadu.models import AuditEvent, Blob, Report, ReporterDailyCount, ReportStatus
 from sipadu.services.dates import today
 from sipadu.services.retention import RetentionPolicy, expired
@@ -277,6 +276,8 @@ def test_admins_and_auditors_see_the_limit_and_the_refusals_per_day(
 
 
 def test_every_reporter_metric_has_a_label():
+    from sipadu.investigator.forms import METRIC_LABELS
+
     assert set(METRIC_LABELS) == {metric.value for metric in ReporterMetric}
 
 
