@@ -210,7 +210,7 @@ def report_status(report_id: uuid.UUID):
 def report_spam(report_id: uuid.UUID):
     """Hide junk from every holder's default list (confirmed with a tick)."""
     return _act(
-        report_id, SpamForm(), "spam_form", lambda s, _keys: mark_spam(s, report_id, _me().id, True)
+        report_id, SpamForm(), "spam_form", lambda s, _held: mark_spam(s, report_id, _me().id, True)
     )
 
 
@@ -221,7 +221,7 @@ def report_not_spam(report_id: uuid.UUID):
         report_id,
         ActionForm(),
         "action_form",
-        lambda s, _keys: mark_spam(s, report_id, _me().id, False),
+        lambda s, _held: mark_spam(s, report_id, _me().id, False),
     )
 
 

@@ -29,7 +29,7 @@ def report():
     if not form.validate_on_submit():
         status = 400 if request.method == "POST" else 200
         return render_template("reporter/report.html", form=form, categories=CATEGORIES), status
-    if not _take_ceiling_slot():  # before files are cleaned or anything is stored
+    if not _take_ceiling_slot():  # before images are cleaned and the report is stored
         return _ceiling_reached(form)
     try:
         files = uploaded_files()
