@@ -135,7 +135,7 @@ def test_six_concurrent_submitters_store_exactly_the_ceiling(
                     with opener.open(request, timeout=60) as response:
                         outcome = (response.status, response.read().decode(), title, {})
                 except urllib.error.HTTPError as refusal:
-                    outcome = (refusal.code, refusal.read().decode(), title, dict(refusal.headers))
+                    outcome = (refusal.code, refusal.read().decode(), title, refusal.headers)
                 with lock:
                     results.append(outcome)
 
@@ -155,7 +155,7 @@ def test_six_concurrent_submitters_store_exactly_the_ceiling(
         assert 'id="ceiling-reached"' in body and 'id="report-code"' not in body
         assert f'value="{title}"' in body  # the text typed is still there
         assert 'value="kuda hijau melompat tinggi"' in body  # the passphrase too
-        assert 3600 <= int(headers["Retry-After"]) <= 3600 + 300
+        assert 3600 <= int(headers.get("Retry-After", 0)) <= 3600 + 300  # any case
     reports, staged = stored(empty_database_url)
     assert reports == ceiling
     deadline = time.monotonic() + 10
