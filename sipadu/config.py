@@ -100,6 +100,7 @@ class Config:
     staff_absolute_seconds: int = 10 * 3600
     staff_failures_per_account: str = "10 per hour"
     staff_failures_global: str = "300 per hour"
+    reports_per_hour: int = 60  # new reports over the whole reporter portal, never per client
     enrollment_link_hours: int = 72
     retention_closed_days: int = 5 * 365 + 1
     retention_rejected_days: int = 365
@@ -248,6 +249,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         staff_absolute_seconds=_int(env, "SIPADU_STAFF_ABSOLUTE_HOURS", 10) * 3600,
         staff_failures_per_account=_limit(env, "SIPADU_STAFF_FAILURES_PER_ACCOUNT", "10 per hour"),
         staff_failures_global=_limit(env, "SIPADU_STAFF_FAILURES_GLOBAL", "300 per hour"),
+        reports_per_hour=_int(env, "SIPADU_REPORTS_PER_HOUR", 60),
         enrollment_link_hours=_int(env, "SIPADU_ENROLLMENT_LINK_HOURS", 72),
         retention_closed_days=_int(env, "SIPADU_RETENTION_CLOSED_DAYS", 5 * 365 + 1),
         retention_rejected_days=_int(env, "SIPADU_RETENTION_REJECTED_DAYS", 365),

@@ -30,6 +30,7 @@ def test_defaults_are_production_sqlite_in_instance_and_real_argon2(tmp_path):
     assert config.date_precision is DatePrecision.DAY
     assert (config.ack_days, config.feedback_days, config.day_count) == (7, 90, DayCount.CALENDAR)
     assert (config.reporter_bind, config.staff_bind) == ("127.0.0.1:5000", "127.0.0.1:5001")
+    assert config.reports_per_hour == 60
 
 
 def test_every_setting_is_read(tmp_path):
@@ -60,6 +61,7 @@ def test_every_setting_is_read(tmp_path):
             "SIPADU_WORKERS": "4",
             "SIPADU_THREADS": "16",
             "SIPADU_LOOKUP_SALT": "00" * 16,
+            "SIPADU_REPORTS_PER_HOUR": "500",
         }
     )
     assert config.env is Environment.DEVELOPMENT
@@ -80,6 +82,7 @@ def test_every_setting_is_read(tmp_path):
     assert (config.reporter_bind, config.staff_bind) == ("0.0.0.0:8000", "10.0.0.2:8001")
     assert (config.workers, config.threads) == (4, 16)
     assert config.secrets.lookup_salt == bytes(16)
+    assert config.reports_per_hour == 500
 
 
 @pytest.mark.parametrize(
@@ -101,6 +104,8 @@ def test_every_setting_is_read(tmp_path):
         ({"SIPADU_IMAGE_STRIP_MAX_MIB": "64"}, "SIPADU_IMAGE_STRIP_MAX_MIB"),
         ({"SIPADU_IMAGE_CLEANERS": "0"}, "SIPADU_IMAGE_CLEANERS"),
         ({"SIPADU_IMAGE_CLEANER_MEMORY_MIB": "64"}, "SIPADU_IMAGE_CLEANER_MEMORY_MIB"),
+        ({"SIPADU_REPORTS_PER_HOUR": "0"}, "SIPADU_REPORTS_PER_HOUR"),
+        ({"SIPADU_REPORTS_PER_HOUR": "60 per hour"}, "SIPADU_REPORTS_PER_HOUR"),
     ],
 )
 def test_invalid_settings_are_refused_naming_the_variable(env, variable):

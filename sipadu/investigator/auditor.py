@@ -14,7 +14,7 @@ from sipadu import audit
 from sipadu.audit import Action, Checkpoint
 from sipadu.formdata import MemoryPart, Refusal, UploadRefused, receive_files, receives_files
 from sipadu.investigator import bp, runtime, signing_public_key_hex
-from sipadu.investigator.forms import ActionForm, AuditFilterForm, VerifyForm
+from sipadu.investigator.forms import METRIC_LABELS, ActionForm, AuditFilterForm, VerifyForm
 from sipadu.investigator.policy import Policy, requires
 from sipadu.models import AuditCheckpoint, StaffAccount
 from sipadu.services.audit_log import AuditFilter, checkpoints, daily_counts, page
@@ -221,4 +221,6 @@ def audit_export(fmt: str):
 def audit_activity():
     """Reporter activity as daily counts only: reporters are never individual entries."""
     metrics, rows = daily_counts(db_session(), 90, today())
-    return render_template("staff/audit/activity.html", metrics=metrics, rows=rows)
+    return render_template(
+        "staff/audit/activity.html", metrics=metrics, rows=rows, labels=METRIC_LABELS
+    )

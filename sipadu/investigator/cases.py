@@ -24,6 +24,7 @@ from sipadu.investigator.forms import (
     IdentityRequestForm,
     NoteForm,
     ReplyForm,
+    SpamForm,
     StatusForm,
 )
 from sipadu.investigator.policy import Policy, requires
@@ -40,6 +41,7 @@ from sipadu.services.cases import (
     change_status,
     granted,
     list_cases,
+    mark_spam,
     open_case,
     record_list,
     reply,
@@ -83,6 +85,7 @@ def reports():
             form.category.data or None,
             form.deadline.data or None,
             bool(form.unread.data),
+            bool(form.spam.data),
         )
         if valid
         else CaseFilter()
@@ -133,6 +136,7 @@ def _case_page(report_id: uuid.UUID, **forms):
         identity_form=forms.pop("identity_form", None) or IdentityRequestForm(),
         grant_form=grant_form,
         action_form=forms.pop("action_form", None) or ActionForm(),
+        spam_form=forms.pop("spam_form", None) or SpamForm(),
     )
 
 
@@ -198,6 +202,26 @@ def report_status(report_id: uuid.UUID):
         lambda s, keys: change_status(
             s, keys, _me().id, form.status.data, form.reason.data or "", today()
         ),
+    )
+
+
+@bp.post("/reports/<uuid:report_id>/spam")
+@requires(Policy.INVESTIGATOR)
+def report_spam(report_id: uuid.UUID):
+    """Hide junk from every holder's default list (confirmed with a tick)."""
+    return _act(
+        report_id, SpamForm(), "spam_form", lambda s, _held: mark_spam(s, report_id, _me().id, True)
+    )
+
+
+@bp.post("/reports/<uuid:report_id>/not-spam")
+@requires(Policy.INVESTIGATOR)
+def report_not_spam(report_id: uuid.UUID):
+    return _act(
+        report_id,
+        ActionForm(),
+        "action_form",
+        lambda s, _held: mark_spam(s, report_id, _me().id, False),
     )
 
 

@@ -1,8 +1,11 @@
 """Reporter routes: the safety guidance and the report form."""
 
-from flask import render_template, request
+from datetime import UTC, datetime, timedelta
+
+from flask import current_app, render_template, request
 from flask_babel import gettext as _
 
+from sipadu.audit import ReporterMetric, count_reporter_event
 from sipadu.faults import DROP_CONNECTION_BEFORE_COMMIT, KILL_BEFORE_COMMIT, trip
 from sipadu.formdata import UploadRefused, receives_files
 from sipadu.reporter import bp, runtime
@@ -29,6 +32,8 @@ def report():
         forget_files(form.attachments)
         status = 400 if request.method == "POST" else 200
         return render_template("reporter/report.html", form=form, categories=CATEGORIES), status
+    if not _take_ceiling_slot():  # before images are cleaned and the report is stored
+        return _ceiling_reached(form)
     try:
         files = uploaded_files(form.attachments)
     except UploadRefused as refused:
@@ -61,3 +66,33 @@ def report():
         code=format_code(receipt.code),
         passphrase=receipt.suggested_passphrase,
     )
+
+
+def _take_ceiling_slot() -> bool:
+    """One of the portal's new-report slots of the last hour (SIPADU_REPORTS_PER_HOUR),
+    taken atomically in the limiter's store, so concurrent submitters cannot overshoot.
+    Keyed on nothing about the client; a refusal takes no slot."""
+    rt = runtime()
+    return current_app.extensions["sipadu.limiter"].limiter.hit(rt.reports_ceiling, rt.ceiling_key)
+
+
+# Indonesia's three time zones (no daylight saving).
+_ZONES = {"wib": 7, "wita": 8, "wit": 9}
+
+
+def _ceiling_reached(form: ReportForm):
+    """The form again with everything typed (files must be chosen again), a plain notice
+    and 429. Only the day's count of refusals is stored. The time to come back is an
+    hour from now, rounded up: never the limiter's reset time, which is an hour after the
+    oldest accepted report of the window, i.e. an exact submission time (G2)."""
+    session = db_session(write=True)
+    count_reporter_event(session, ReporterMetric.REPORT_REFUSED_CEILING, today())
+    session.commit()
+    now = datetime.now(UTC)
+    back = now + timedelta(hours=1)
+    back = back.replace(second=0, microsecond=0) + timedelta(minutes=5 - back.minute % 5)
+    times = {zone: (back + timedelta(hours=h)).strftime("%H:%M") for zone, h in _ZONES.items()}
+    page = render_template(
+        "reporter/report.html", form=form, categories=CATEGORIES, ceiling_reached=times
+    )
+    return page, 429, {"Retry-After": str(int((back - now).total_seconds()))}
