@@ -85,6 +85,7 @@ def _ceiling_reached(form: ReportForm):
     and 429. Only the day's count of refusals is stored. The time to come back is an
     hour from now, rounded up: never the limiter's reset time, which is an hour after the
     oldest accepted report of the window, i.e. an exact submission time (G2)."""
+    forget_files(form.attachments)  # read and dropped before the write session begins
     session = db_session(write=True)
     count_reporter_event(session, ReporterMetric.REPORT_REFUSED_CEILING, today())
     session.commit()
