@@ -24,9 +24,10 @@ test: $(STAMP) $(COMPILED) programs
 # Every program the tests and benchmarks run, as program:Debian-package. Browser tests
 # drive Debian's Chromium (Playwright's own browser download is not used); exports are
 # opened with the real age tool; the restore drill runs pg_dump and pg_restore; the
-# Argon2 vectors are checked against the reference argon2 tool.
+# Argon2 vectors are checked against the reference argon2 tool; the documented torrc is
+# checked by tor itself (--verify-config only: the test starts no Tor).
 PROGRAMS := chromium:chromium age:age age-keygen:age argon2:argon2 pg_dump:postgresql-client \
-	pg_restore:postgresql-client
+	pg_restore:postgresql-client tor:tor
 programs:
 	@missing=$$(for pair in $(PROGRAMS); do command -v $${pair%%:*} >/dev/null 2>&1 \
 		|| echo $${pair#*:}; done | sort -u); \

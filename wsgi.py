@@ -1,4 +1,7 @@
-"""WSGI entry points for gunicorn: ``gunicorn wsgi:reporter`` and ``gunicorn wsgi:staff``.
+"""WSGI entry points: ``wsgi:reporter`` and ``wsgi:staff``, for tools that take a WSGI
+app. Serve the portals with ``sipadu serve`` instead: its front (sipadu/front.py) keeps
+slow and stalled clients from taking the threads; a plain ``gunicorn wsgi:reporter``
+has no such protection.
 
 Each portal is built only when asked for, so a reporter worker never loads the staff
 session key (and the reporter app never exists in a staff worker).

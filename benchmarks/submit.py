@@ -117,6 +117,7 @@ def main() -> None:
             "SIPADU_ENV": "development",
             "SIPADU_INSTANCE_PATH": str(Path(tmp) / "instance"),
             "SIPADU_REPORTER_BIND": f"127.0.0.1:{port}",
+            "SIPADU_REPORTS_PER_HOUR": "100000",  # the cost of a submission, not the ceiling
         }
         for key in [k for k in env if "ARGON2" in k]:
             del env[key]  # the real parameters

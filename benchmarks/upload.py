@@ -2,16 +2,19 @@
 
     .venv/bin/python benchmarks/upload.py [--mib 1024]
 
-The reporter portal runs under gunicorn (1 worker x 4 gthreads; request and file limits
-raised by config for the run) on a fresh SQLite instance; each upload is a real report
-(CSRF token, form fields) with its attachments encrypted while the body is parsed and
-staged in the database. Baseline, same run, same gunicorn settings: a bare Flask app
-whose view reads ``request.files`` (Werkzeug's parser and its spooled temporary files)
-and discards them. Two loads: one file of --mib MiB, and 100 files of 1 MiB.
+The reporter portal runs as ``sipadu serve`` runs it (gunicorn, 1 worker: uvicorn's
+event loop and SIPADU's front in front of 4 threads; request and file limits raised by
+config for the run) on a fresh SQLite instance; each upload is a real report (CSRF
+token, form fields) with its attachments encrypted while the body is parsed and staged
+in the database. Baseline, same run: a bare Flask app under plain gunicorn (1 worker x
+4 gthreads, the classic WSGI server with nothing in front) whose view reads
+``request.files`` (Werkzeug's parser and its spooled temporary files) and discards them.
+Two loads: one file of --mib MiB, and 100 files of 1 MiB.
 
 ``ratio_vs_bare_flask`` is bare seconds / SIPADU seconds. Worker peak RSS is the
 worker's VmHWM after the run (the image-cleaning child is a separate process; no image
-is sent here anyway). Last line: key=value figures.
+is sent here anyway). ``sipadu_*_cpu_s`` is the CPU time the worker spent on the load
+(steadier than wall time on a shared machine). Last line: key=value figures.
 """
 
 import argparse
@@ -73,6 +76,21 @@ def worker_hwm_mib(master: int) -> float:
         except OSError:
             continue
     return best / 1024
+
+
+def worker_cpu_s(master: int) -> float:
+    """CPU seconds (user + system) used so far by the master's worker processes."""
+    ticks = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master:
+            ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def upload(
@@ -203,7 +221,9 @@ def main() -> None:
             wait_port(port)
             for name, files in loads.items():
                 fields, cookie = report_fields(port)
+                cpu = worker_cpu_s(server.pid)
                 figures[f"sipadu_{name}_s"] = upload(port, files, fields, cookie)
+                figures[f"sipadu_{name}_cpu_s"] = worker_cpu_s(server.pid) - cpu
                 figures[f"sipadu_{name}_mib_s"] = (
                     sum(s for _, s in files) / MIB / figures[f"sipadu_{name}_s"]
                 )

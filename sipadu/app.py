@@ -4,11 +4,12 @@ run time — no cookie name, no session key, no route."""
 import logging
 from enum import StrEnum
 
-from flask import Flask, abort, current_app, request
+from flask import Flask, abort, request
 from flask_wtf.csrf import CSRFProtect
 
 from sipadu import errors, recovery
 from sipadu.config import Config, from_environ
+from sipadu.formdata import FORM_TYPES, FormRequest
 from sipadu.i18n import init_i18n
 from sipadu.instance import generate_missing, load_secret
 from sipadu.security import Anonymizer, harden_process, install_headers, make_limiter
@@ -29,6 +30,7 @@ def create_app(portal: str = "reporter", config: Config | None = None) -> Flask:
         recovery.make_demo_key(config)
 
     app = Flask(__name__, instance_path=str(config.instance_path))
+    app.request_class = FormRequest  # form bodies read token first, in bounded memory
     app.config.update(
         SECRET_KEY=load_secret(config, f"{portal}_session_key"),
         SESSION_COOKIE_NAME=_cookie_name(portal, config),
@@ -68,25 +70,18 @@ def create_app(portal: str = "reporter", config: Config | None = None) -> Flask:
     return app
 
 
-# The only form fields that take files. A text field sent as a file part (a forged or
-# broken request) would reach a form as a file object; it is refused instead.
-FILE_FIELDS = {Portal.REPORTER: {"attachments"}, Portal.STAFF: {"checkpoints"}}
-
-
 def _refuse_malformed_input() -> None:
-    """Two kinds of input no form of ours can use: a NUL character (PostgreSQL refuses it
-    in text, and no person types one) and a text field sent as a file part (it would
-    reach a form as a file object). Both are a forged or broken request: 400."""
+    """Input no form of ours sends is a forged or broken request: 400. A body that is
+    not a form (it would never be read, but a form class could try to read it whole as
+    JSON), and a NUL character (PostgreSQL refuses it in text, and no person types one).
+    File parts a route does not take are refused while the body is read
+    (:mod:`sipadu.formdata`)."""
     values = [*request.args.values(), *request.args.keys()]
     values += [v for v in (request.view_args or {}).values() if isinstance(v, str)]
-    if request.method == "POST" and request.mimetype in (
-        "multipart/form-data",
-        "application/x-www-form-urlencoded",
-    ):
-        values += [*request.form.values(), *request.form.keys()]
-        portal = Portal(current_app.config["SIPADU_PORTAL"])
-        if set(request.files) - FILE_FIELDS[portal]:
+    if request.method == "POST":
+        if request.mimetype not in FORM_TYPES and (request.mimetype or request.content_length):
             abort(400)
+        values += [*request.form.values(), *request.form.keys()]
     if any("\x00" in value for value in values):
         abort(400)
 

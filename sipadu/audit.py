@@ -81,6 +81,8 @@ class Action(StrEnum):
     MESSAGE_SEND = "message.send"
     NOTE_ADD = "note.add"
     STATUS_CHANGE = "status.change"
+    SPAM_MARK = "report.spam"  # hidden from the default list; nothing else changes
+    SPAM_UNMARK = "report.not_spam"
     GRANT_ADD = "grant.add"
     GRANT_REVOKE = "grant.revoke"
     IDENTITY_REQUEST = "identity.request"
@@ -99,6 +101,7 @@ class Action(StrEnum):
 class ReporterMetric(StrEnum):
     REPORT_SUBMITTED = "report_submitted"
     REPORT_UNROUTED = "report_unrouted"
+    REPORT_REFUSED_CEILING = "report_refused_ceiling"  # over SIPADU_REPORTS_PER_HOUR
     MAILBOX_LOGIN = "mailbox_login"
     MAILBOX_LOGIN_FAILED = "mailbox_login_failed"
     MESSAGE_SENT = "message_sent"

@@ -322,6 +322,7 @@ def purge() -> None:
             RetentionPolicy(config.retention_closed_days, config.retention_rejected_days),
             datetime.now(UTC).date(),
         )
+        storage.reclaim(engine)  # SQLite: the space of what was deleted goes back
     finally:
         engine.dispose()
     click.echo(

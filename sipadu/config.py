@@ -16,6 +16,7 @@ from typing import TypeVar
 from sipadu.crypto import Argon2Params, CryptoError
 
 MIB = 1024 * 1024
+MAX_IMAGE_STRIP_MIB = 32
 E = TypeVar("E", bound=StrEnum)
 
 
@@ -68,7 +69,11 @@ class Config:
     max_request_bytes: int = 500 * MIB
     max_file_bytes: int = 500 * MIB
     max_files: int = 20
-    image_strip_max_bytes: int = 20 * MIB
+    image_strip_max_bytes: int = 20 * MIB  # held in memory while cleaned: one per request
+    image_cleaners: int = 2  # image-cleaning children at once on this host
+    image_pixels_per_request: int = 150_000_000  # decoded pixels one request may clean
+    image_cleaner_memory_bytes: int = 768 * MIB  # each child's address space
+    image_cleaner_cpu_seconds: int = 20
     date_precision: DatePrecision = DatePrecision.DAY
     ack_days: int = 7
     feedback_days: int = 90
@@ -78,6 +83,15 @@ class Config:
     workers: int = 1  # 2 with Redis; more than one needs Redis (limits are counted there)
     threads: int = 8
     heartbeat_seconds: int = 120  # gunicorn worker timeout: a hung worker, not a slow upload
+    # The front (sipadu/front.py): slow or stalled clients cost a connection, not a thread.
+    head_timeout_seconds: int = 10  # a request's line and headers, complete within this
+    body_timeout_seconds: int = 20  # window over which a body's pace is measured
+    body_min_rate: int = 1024  # bytes per second of waiting for the body, per window
+    small_body_bytes: int = 64 * 1024  # received whole before a thread takes the request
+    upload_slots: int = 4  # larger bodies received at once, per worker (< threads)
+    upload_queue: int = 16  # uploads waiting for a slot at once, per worker; more: 503
+    upload_wait_seconds: int = 30  # an upload waits this long for a slot, then 503
+    max_connections: int = 1000  # open connections per worker; past this, uvicorn's 503
     recovery_public_key: str | None = None
     mailbox_idle_seconds: int = 15 * 60
     mailbox_failures_per_code: str = "10 per hour"
@@ -90,6 +104,7 @@ class Config:
     kdf_queue: int = 4
     kdf_wait_ms: int = 2000
     kdf_nice: int = 10  # derivation threads' nice value: they take only CPU others leave
+    reports_per_hour: int = 60  # new reports over the whole reporter portal, never per client
     enrollment_link_hours: int = 72
     retention_closed_days: int = 5 * 365 + 1
     retention_rejected_days: int = 365
@@ -210,6 +225,11 @@ def _onion(env: Mapping[str, str]) -> str | None:
 def load_config(env: Mapping[str, str]) -> Config:
     """Build and validate a :class:`Config` from ``SIPADU_*`` variables."""
     environment = _choice(env, "SIPADU_ENV", Environment, Environment.PRODUCTION)
+    threads = _int(env, "SIPADU_THREADS", 8)
+    # Requests deriving or queued for a derivation each hold a thread: the defaults leave
+    # at least one free for every other request, however few threads there are.
+    kdf_slots = _int(env, "SIPADU_KDF_SLOTS", max(1, min(2, threads - 1)))
+    kdf_queue = _int(env, "SIPADU_KDF_QUEUE", max(0, min(4, threads - kdf_slots - 1)), minimum=0)
     instance_path = Path(env.get("SIPADU_INSTANCE_PATH") or "instance").resolve()
     database_url = env.get("SIPADU_DATABASE_URL") or f"sqlite:///{instance_path / 'sipadu.db'}"
     config = Config(
@@ -223,6 +243,11 @@ def load_config(env: Mapping[str, str]) -> Config:
         max_file_bytes=_int(env, "SIPADU_MAX_FILE_MIB", 500) * MIB,
         max_files=_int(env, "SIPADU_MAX_FILES", 20),
         image_strip_max_bytes=_int(env, "SIPADU_IMAGE_STRIP_MAX_MIB", 20) * MIB,
+        image_cleaners=_int(env, "SIPADU_IMAGE_CLEANERS", 2),
+        image_pixels_per_request=_int(env, "SIPADU_IMAGE_MEGAPIXELS_PER_REQUEST", 150) * 1_000_000,
+        image_cleaner_memory_bytes=_int(env, "SIPADU_IMAGE_CLEANER_MEMORY_MIB", 768, minimum=256)
+        * MIB,
+        image_cleaner_cpu_seconds=_int(env, "SIPADU_IMAGE_CLEANER_CPU_SECONDS", 20),
         date_precision=_choice(env, "SIPADU_DATE_PRECISION", DatePrecision, DatePrecision.DAY),
         ack_days=_int(env, "SIPADU_ACK_DAYS", 7),
         feedback_days=_int(env, "SIPADU_FEEDBACK_DAYS", 90),
@@ -230,18 +255,27 @@ def load_config(env: Mapping[str, str]) -> Config:
         reporter_bind=env.get("SIPADU_REPORTER_BIND") or "127.0.0.1:5000",
         staff_bind=env.get("SIPADU_STAFF_BIND") or "127.0.0.1:5001",
         workers=_workers(env),
-        threads=_int(env, "SIPADU_THREADS", 8),
+        threads=threads,
         heartbeat_seconds=_int(env, "SIPADU_HEARTBEAT_SECONDS", 120),
+        head_timeout_seconds=_int(env, "SIPADU_HEAD_TIMEOUT_SECONDS", 10),
+        body_timeout_seconds=_int(env, "SIPADU_BODY_TIMEOUT_SECONDS", 20),
+        body_min_rate=_int(env, "SIPADU_BODY_MIN_KIB_PER_SECOND", 1) * 1024,
+        small_body_bytes=_int(env, "SIPADU_SMALL_BODY_KIB", 64) * 1024,
+        upload_slots=_int(env, "SIPADU_UPLOAD_SLOTS", max(1, threads // 2)),
+        upload_queue=_int(env, "SIPADU_UPLOAD_QUEUE", 16, minimum=0),
+        upload_wait_seconds=_int(env, "SIPADU_UPLOAD_WAIT_SECONDS", 30),
+        max_connections=_int(env, "SIPADU_MAX_CONNECTIONS", 1000),
         recovery_public_key=env.get("SIPADU_RECOVERY_PUBLIC_KEY") or None,
         mailbox_idle_seconds=_int(env, "SIPADU_MAILBOX_IDLE_MINUTES", 15) * 60,
         mailbox_failures_per_code=_limit(env, "SIPADU_MAILBOX_FAILURES_PER_CODE", "10 per hour"),
         staff_idle_seconds=_int(env, "SIPADU_STAFF_IDLE_MINUTES", 30) * 60,
         staff_absolute_seconds=_int(env, "SIPADU_STAFF_ABSOLUTE_HOURS", 10) * 3600,
         staff_failures_per_account=_limit(env, "SIPADU_STAFF_FAILURES_PER_ACCOUNT", "10 per hour"),
-        kdf_slots=_int(env, "SIPADU_KDF_SLOTS", 2),
-        kdf_queue=_int(env, "SIPADU_KDF_QUEUE", 4, minimum=0),
+        kdf_slots=kdf_slots,
+        kdf_queue=kdf_queue,
         kdf_wait_ms=_int(env, "SIPADU_KDF_WAIT_MS", 2000, minimum=0),
         kdf_nice=_int(env, "SIPADU_KDF_NICE", 10, minimum=0),
+        reports_per_hour=_int(env, "SIPADU_REPORTS_PER_HOUR", 60),
         enrollment_link_hours=_int(env, "SIPADU_ENROLLMENT_LINK_HOURS", 72),
         retention_closed_days=_int(env, "SIPADU_RETENTION_CLOSED_DAYS", 5 * 365 + 1),
         retention_rejected_days=_int(env, "SIPADU_RETENTION_REJECTED_DAYS", 365),
@@ -259,8 +293,23 @@ def load_config(env: Mapping[str, str]) -> Config:
     )
     if config.kdf_nice > 19:
         raise ConfigError("SIPADU_KDF_NICE must be between 0 and 19")
+    if config.kdf_slots + config.kdf_queue >= config.threads > 1:
+        raise ConfigError(
+            "SIPADU_KDF_SLOTS + SIPADU_KDF_QUEUE must be below SIPADU_THREADS "
+            "(threads for other requests)"
+        )
     if config.max_file_bytes > config.max_request_bytes:
         raise ConfigError("SIPADU_MAX_FILE_MIB cannot exceed SIPADU_MAX_REQUEST_MIB")
+    if config.upload_slots >= config.threads:
+        # Uploads may hold their threads for hours (a slow Tor circuit): at least one
+        # thread per worker must stay free for every other request.
+        raise ConfigError(
+            "SIPADU_UPLOAD_SLOTS must be below SIPADU_THREADS (threads for other requests)"
+        )
+    if config.image_strip_max_bytes > MAX_IMAGE_STRIP_MIB * MIB:
+        # An image is held in memory while it is cleaned: this keeps a request's memory
+        # bounded (DESIGN.md G8).
+        raise ConfigError(f"SIPADU_IMAGE_STRIP_MAX_MIB cannot exceed {MAX_IMAGE_STRIP_MIB}")
     if config.feedback_days < config.ack_days:
         raise ConfigError("SIPADU_FEEDBACK_DAYS cannot be shorter than SIPADU_ACK_DAYS")
     if config.production and config.argon2.is_weaker_than(Argon2Params()):

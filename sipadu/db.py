@@ -15,6 +15,8 @@ from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
 
+WAL_LIMIT_BYTES = 32 * 1024 * 1024
+
 
 def make_engine(url: str) -> Engine:
     parsed = make_url(url)
@@ -55,6 +57,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA secure_delete=ON")
+    # After a large delete (a refused upload, zeroed by secure_delete) the WAL file
+    # shrinks back to this at the next checkpoint instead of keeping its largest size.
+    cursor.execute(f"PRAGMA journal_size_limit={WAL_LIMIT_BYTES}")
     cursor.close()
 
 
@@ -63,7 +68,10 @@ def _sqlite_begin(conn: Connection) -> None:
     takes SQLite's write lock at once (BEGIN IMMEDIATE): a transaction that read first and
     wrote later would otherwise fail with "database is locked" whenever another writer
     committed in between, instead of waiting its turn."""
-    immediate = conn.get_execution_options().get("sipadu_write", False)
+    options = conn.get_execution_options()
+    if options.get("isolation_level") == "AUTOCOMMIT":
+        return  # no transaction at all (a migration's VACUUM)
+    immediate = options.get("sipadu_write", False)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
 
@@ -75,15 +83,19 @@ def make_sessionmaker(engine: Engine, *, write: bool = False) -> sessionmaker[Se
 
 
 def scope_to_report(
-    session: Session, report_id: uuid.UUID | None = None, lookup_id: bytes | None = None
+    session: Session | Connection,
+    report_id: uuid.UUID | None = None,
+    lookup_id: bytes | None = None,
 ) -> None:
     """Tell PostgreSQL which report (or which mailbox lookup id) this transaction works
     on. The reporter portal's database role sees, through row-level security, only the
     rows of that report (docs/deploy.md, ``sipadu db reporter-role``): a compromised
     reporter host cannot dump other reports' ciphertext or mailbox records. No effect on
     SQLite, nor for the owner role the staff portal uses. Transaction-local: call it in
-    every transaction that touches a report's rows."""
-    if session.get_bind().dialect.name != "postgresql":
+    every transaction that touches a report's rows (a session's, or a connection's: a
+    session's ``after_begin`` hook must use the connection it is given)."""
+    bind = session.get_bind() if isinstance(session, Session) else session
+    if bind.dialect.name != "postgresql":
         return
     if report_id is not None:
         session.execute(

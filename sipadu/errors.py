@@ -1,9 +1,13 @@
 """Error pages: a clear page in the reader's language for every HTTP error, never a
 stack trace, never the request's data."""
 
+from collections.abc import Callable
+
 from flask import Flask, render_template
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, InternalServerError
+
+from sipadu.i18n import DEFAULT, LANGUAGES
 
 
 def _messages() -> dict[int, tuple[str, str]]:
@@ -55,3 +59,45 @@ def _render(error: HTTPException):
 def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, _render)
     app.register_error_handler(InternalServerError, _render)
+
+
+def _refusals() -> dict[int, tuple[str, str]]:
+    """The front's refusals (sipadu/front.py), given before a request reached the app:
+    nothing of what was typed is on the server, but the browser's Back button keeps it."""
+    again = _(
+        "Nothing of this request was kept. Go back with your browser's Back button: what "
+        "you typed is still in the form there; choose your files again, then send."
+    )
+    return {
+        408: (_("Connection too slow"), _("What you sent arrived too slowly.") + " " + again),
+        411: (_("Request not understood"), _("The request did not say its length.") + " " + again),
+        503: (
+            _("Busy, try again in a minute"),
+            _("Many files are being sent right now.") + " " + again,
+        ),
+    }
+
+
+def refusal_pages(app: Flask) -> Callable[[int, str], tuple[list[tuple[bytes, bytes]], bytes]]:
+    """The front's refusal pages, rendered once per status and language with the
+    portal's own template and headers: ``pages(status, lang) -> (headers, body)``,
+    headers as lower-case latin-1 bytes. An unknown language gets the default one."""
+    rendered = {}
+    for lang in LANGUAGES:
+        with app.test_request_context("/", query_string={"lang": lang}):
+            for code, (title, message) in _refusals().items():
+                response = app.make_response(
+                    (render_template("error.html", code=code, title=title, message=message), code)
+                )
+                response = app.process_response(response)
+                headers = [
+                    (name.lower().encode("latin-1"), value.encode("latin-1"))
+                    for name, value in response.headers.items()
+                    if name.lower() != "set-cookie"
+                ]
+                rendered[code, lang] = (headers, response.get_data())
+
+    def pages(code: int, lang: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
+        return rendered[code, lang if lang in LANGUAGES else DEFAULT]
+
+    return pages

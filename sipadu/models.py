@@ -237,6 +237,7 @@ class Report(Base):
     closed_on: Mapped[date | None] = mapped_column(Date)
     reporter_messages: Mapped[int] = mapped_column(Integer, default=0)  # for "unread"
     legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)  # blocks retention purge
+    spam: Mapped[bool] = mapped_column(Boolean, default=False)  # hidden from the default list
 
 
 class ReportField(Base):

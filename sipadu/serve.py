@@ -1,36 +1,54 @@
 """Both portals under gunicorn: ``python -m sipadu.serve reporter|staff``.
 
-gthread workers: a slow upload over Tor occupies one thread, not a whole worker, and the
-worker's heartbeat to the master keeps running, so a 500 MiB upload that takes an hour
-is not killed. No access log (it would record client addresses and paths); errors go
-to stderr at WARNING, and Flask never logs request data.
+gunicorn is the process manager (workers, heartbeat, graceful restarts); each worker
+runs one asyncio event loop (uvicorn, through the ``uvicorn-worker`` package) that owns
+every connection, and a pool of ``SIPADU_THREADS`` threads that run the Flask app
+(``a2wsgi``). Between them, :mod:`sipadu.front` makes a slow or stalled client cost a
+connection, never a thread: heads and small bodies are received on the event loop,
+uploads stream to a thread only within a bounded number of slots, and every body keeps
+a minimum pace. The worker's heartbeat is sent by the event loop, so an upload that
+takes an hour is not killed.
+
+No access log (it would record client addresses and paths); errors go to stderr at
+WARNING, and neither uvicorn's warnings nor Flask's logs carry request data.
 """
 
+import resource
+import signal
 import sys
 from pathlib import Path
+from typing import Any
 
 import gunicorn.http.wsgi
+from a2wsgi import WSGIMiddleware
 from gunicorn.app.base import BaseApplication
+from uvicorn_worker import UvicornWorker
 
+from sipadu import errors, front
 from sipadu.app import Portal, create_app
 from sipadu.config import Config, from_environ
 
-# gunicorn names itself and its version in every response's Server header; a reporter's
-# adversary learns nothing useful from "SIPADU", and no version to match exploits to.
+# gunicorn names itself and its version in every response's Server header (its own
+# workers); a reporter's adversary learns nothing useful from "SIPADU", and no version
+# to match exploits to. PortalWorker sends the same header from uvicorn.
 gunicorn.http.wsgi.SERVER = "SIPADU"
+SERVER_HEADER = ("server", "SIPADU")
+# h11's default made explicit: a request head (line and headers) larger than this is a
+# 400. Bounds the memory a connection holds before its head is complete.
+MAX_HEAD_BYTES = 16 * 1024
+GRACEFUL_SECONDS = 30
 
 
 def gunicorn_options(portal: Portal, config: Config) -> dict[str, object]:
     options: dict[str, object] = {
         "bind": [config.reporter_bind if portal is Portal.REPORTER else config.staff_bind],
         "workers": config.workers,
-        "worker_class": "gthread",
-        "threads": config.threads,
-        # The worker's heartbeat, not a request deadline: under gthread the main thread
-        # notifies the master while other threads receive a slow upload.
+        "worker_class": "sipadu.serve.PortalWorker",
+        # The worker's heartbeat, not a request deadline: the event loop notifies the
+        # master while threads receive a slow upload.
         "timeout": config.heartbeat_seconds,
-        "graceful_timeout": 30,
-        "keepalive": 5,
+        "graceful_timeout": GRACEFUL_SECONDS,
+        "keepalive": 5,  # uvicorn's idle keep-alive timeout
         "preload_app": True,  # config and secret errors stop the master, once
         "accesslog": None,
         "disable_redirect_access_to_syslog": True,
@@ -46,6 +64,59 @@ def gunicorn_options(portal: Portal, config: Config) -> dict[str, object]:
     return options
 
 
+def uvicorn_options(config: Config) -> dict[str, Any]:
+    """uvicorn's settings for a portal worker (merged into its ``uvicorn.Config``)."""
+    return {
+        "loop": "asyncio",
+        "http": front.head_deadline_protocol(config.head_timeout_seconds),
+        "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
+        "lifespan": "off",
+        "access_log": False,
+        "server_header": False,  # no "uvicorn" ...
+        "headers": [SERVER_HEADER],  # ... but the same Server header as before
+        "proxy_headers": False,
+        "limit_concurrency": config.max_connections,
+        "timeout_graceful_shutdown": GRACEFUL_SECONDS - 5,
+    }
+
+
+class PortalWorker(UvicornWorker):
+    """gunicorn worker: uvicorn's event loop serving the portal built by :class:`PortalServer`."""
+
+    @property
+    def CONFIG_KWARGS(self) -> dict[str, Any]:  # type: ignore[override]
+        # UvicornWorker.__init__ merges this into uvicorn.Config; self.app (the
+        # PortalServer) is set by then.
+        return uvicorn_options(self.app.sipadu_config)
+
+    def init_signals(self) -> None:
+        super().init_signals()
+        # uvicorn shuts down gracefully on SIGTERM/SIGINT, then raises the signal again
+        # to "die by it": the worker would end killed by a signal, which gunicorn logs
+        # as an error ("Worker was sent SIGTERM!") at every stop. Exit cleanly instead.
+        for stop in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(stop, _exit_cleanly)
+
+
+def _exit_cleanly(_signum: int, _frame: object) -> None:
+    sys.exit(0)
+
+
+def portal_asgi(portal: Portal, config: Config) -> front.Front:
+    """The portal's Flask app behind the front: an ASGI application."""
+    app = create_app(portal.value, config)
+    limits = front.Limits(
+        body_timeout=config.body_timeout_seconds,
+        body_min_rate=config.body_min_rate,
+        small_body=config.small_body_bytes,
+        upload_slots=config.upload_slots,
+        upload_queue=config.upload_queue,
+        upload_wait=config.upload_wait_seconds,
+    )
+    bridge = WSGIMiddleware(app, workers=config.threads)  # type: ignore[arg-type]
+    return front.Front(bridge, limits, errors.refusal_pages(app))
+
+
 class PortalServer(BaseApplication):
     def __init__(self, portal: Portal, config: Config) -> None:
         self.portal = portal
@@ -57,11 +128,20 @@ class PortalServer(BaseApplication):
             self.cfg.set(key, value)
 
     def load(self):
-        return create_app(self.portal.value, self.sipadu_config)
+        return portal_asgi(self.portal, self.sipadu_config)
+
+
+def raise_open_files_limit() -> None:
+    """Every connection is a file descriptor, and stalled ones are kept until their
+    deadline: use the whole hard limit (systemd's default soft limit is 1024)."""
+    _soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    soft = 65536 if hard == resource.RLIM_INFINITY else hard
+    resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
 
 
 def main(argv: list[str]) -> None:
     portal = Portal(argv[0] if argv else "reporter")
+    raise_open_files_limit()
     PortalServer(portal, from_environ()).run()
 
 

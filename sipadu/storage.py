@@ -5,8 +5,10 @@ file) and each sealed chunk becomes one ``blob_chunk`` row. Writing happens in s
 transactions of their own while the upload runs, so a slow upload over Tor holds no lock
 and no memory beyond a batch; the blob stays *staged* until the transaction that creates
 its report or message *links* it. A staged blob that sees no write for an hour belongs
-to an abandoned upload and ``sipadu purge`` deletes it. Reading streams the chunks back
-a batch at a time: any size, constant memory, one backup holds everything.
+to an abandoned upload and ``sipadu purge`` deletes it. On SQLite the pages a deleted
+blob freed go back to the file system (:func:`reclaim`), so refused uploads do not leave
+the database file larger. Reading streams the chunks back a batch at a time: any size,
+constant memory, one backup holds everything.
 """
 
 import time
@@ -14,7 +16,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Engine, delete, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from sipadu.crypto import decrypt_stream, encrypting_writer
@@ -204,11 +206,30 @@ def link(session: Session, blob_ids: Iterable[uuid.UUID]) -> None:
 
 
 def discard(sessions: sessionmaker[Session], blob_ids: Iterable[uuid.UUID]) -> None:
-    """Delete staged blobs at once (a failed or refused submission): nothing half-done."""
+    """Delete staged blobs at once (a failed or refused submission): nothing half-done,
+    and on SQLite the space they took is given back (:func:`reclaim`)."""
     ids = list(blob_ids)
     if ids:
         with sessions.begin() as session:
-            session.execute(delete(Blob).where(Blob.id.in_(ids), Blob.linked.is_(False)))
+            result = session.execute(delete(Blob).where(Blob.id.in_(ids), Blob.linked.is_(False)))
+        if result.rowcount:
+            reclaim(sessions.kw["bind"])
+
+
+def reclaim(engine: Engine) -> None:
+    """SQLite: return the free pages of the database file to the file system (the file
+    is in incremental auto-vacuum mode since migration 0009). Run outside any
+    transaction, after a delete commits; it takes the write lock for as long as it moves
+    pages (little: the pages of a just-refused upload are at the end of the file).
+    PostgreSQL reuses freed space by itself: nothing to do."""
+    if engine.dialect.name != "sqlite":
+        return
+    raw = engine.raw_connection()
+    try:
+        # executescript steps the pragma to its end: execute() would free one page only.
+        raw.driver_connection.executescript("PRAGMA incremental_vacuum")  # type: ignore[union-attr]
+    finally:
+        raw.close()
 
 
 def purge_stale(session: Session, now: float | None = None) -> int:

@@ -2,16 +2,27 @@
 
 Views call :func:`db_session`; services receive that session and plain values, never
 a request. The session is closed (rolled back if uncommitted) when the request ends.
+
+A streamed response (a file, an export) outlives its request: Flask ends the request,
+closing its sessions, before the server sends the first byte. So a stream reads on a
+session of its own (:func:`stream_session`, :func:`stream_connection`), never the
+request's write session, and only after the download's audit entry is committed (G4).
+It reads in short transactions (:func:`short_reads`) and is closed however the stream
+ends (:func:`closing`; both at once: :func:`streamed`): a reader that stops reading
+holds no lock, no snapshot and no pooled connection while it dawdles (G8).
 """
 
-from collections.abc import Iterator
+import uuid
+from collections.abc import Iterable, Iterator
 from urllib.parse import quote
 
 from flask import Flask, current_app, g
+from sqlalchemy import Connection, event
 from sqlalchemy.orm import Session
+from werkzeug.wsgi import ClosingIterator
 
 from sipadu.config import Config
-from sipadu.db import make_engine, make_sessionmaker
+from sipadu.db import make_engine, make_sessionmaker, scope_to_report
 
 
 def init_db(app: Flask, config: Config) -> None:
@@ -19,7 +30,7 @@ def init_db(app: Flask, config: Config) -> None:
     app.extensions["sipadu.engine"] = engine
     app.extensions["sipadu.sessionmaker"] = make_sessionmaker(engine)
     app.extensions["sipadu.write_sessionmaker"] = make_sessionmaker(engine, write=True)
-    app.teardown_appcontext(_close_session)
+    app.teardown_appcontext(close_sessions)
 
 
 def dispose(app: Flask) -> None:
@@ -41,7 +52,10 @@ def db_session(*, write: bool = False) -> Session:
     return getattr(g, name)
 
 
-def _close_session(_exc: BaseException | None) -> None:
+def close_sessions(_exc: BaseException | None = None) -> None:
+    """Close this request's sessions, rolling back what was not committed (and so
+    releasing SQLite's write lock). Runs when the app context ends; call it earlier to
+    write on another connection after the view (a teardown)."""
     for name in ("db_session", "db_write_session"):
         session = g.pop(name, None)
         if session is not None:
@@ -55,10 +69,56 @@ def content_disposition(name: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
-def closing(session: Session, pieces: Iterator[bytes]) -> Iterator[bytes]:
-    """Stream ``pieces``, then close ``session`` however the stream ends (finished,
-    broken by a failed chunk, or abandoned by the client: the server closes it)."""
-    try:
-        yield from pieces
-    finally:
-        session.close()
+def stream_session(report_id: uuid.UUID | None = None) -> Session:
+    """A reading session for a streamed response, apart from the request's sessions.
+    On SQLite its transactions are deferred (``BEGIN``): readers never take the write
+    lock, and in WAL mode never wait for a writer nor make one wait. With ``report_id``
+    every transaction it begins is scoped to that report (:func:`sipadu.db.
+    scope_to_report`: PostgreSQL's row-level security for the reporter portal's role is
+    per transaction, and :func:`short_reads` begins many)."""
+    session = current_app.extensions["sipadu.sessionmaker"]()
+    if report_id is not None:
+
+        def scope(_session: Session, _transaction, connection: Connection) -> None:
+            scope_to_report(connection, report_id)
+
+        event.listen(session, "after_begin", scope)
+    return session
+
+
+def stream_connection() -> Connection:
+    """A reading connection (deferred transactions, as :func:`stream_session`) for code
+    that reads through a Core connection, such as the audit log's export."""
+    return current_app.extensions["sipadu.engine"].connect()
+
+
+def short_reads(reader: Session | Connection, pieces: Iterable[bytes]) -> Iterator[bytes]:
+    """Hand on ``pieces``, ending ``reader``'s transaction before each one leaves: the
+    code producing them reads a batch in a transaction of its own, and none is open
+    while the client (or anything else downstream) takes its time. A transaction held
+    through a paused download would pin its snapshot: on SQLite the WAL could be
+    neither checkpointed past it nor restarted, so it grows with every write for as
+    long as the reader dawdles; on PostgreSQL it keeps table locks that stop DDL and
+    queue every later query behind that DDL, and it pins a pooled connection. Run this
+    in the thread that produces the pieces: a session is never used by two threads at
+    once (the encrypted export builds its archive in age's thread)."""
+    for piece in pieces:
+        if reader.in_transaction():
+            reader.commit()  # reads only; commit keeps loaded objects (no expiry)
+        yield piece
+    if reader.in_transaction():
+        reader.commit()
+
+
+def streamed(reader: Session | Connection, pieces: Iterable[bytes]) -> Iterable[bytes]:
+    """The usual response body: ``pieces`` produced in short transactions of ``reader``
+    (:func:`short_reads`), and ``reader`` closed however the stream ends (:func:`closing`)."""
+    return closing(reader, short_reads(reader, pieces))
+
+
+def closing(reader: Session | Connection, pieces: Iterable[bytes]) -> Iterable[bytes]:
+    """The response body: ``pieces``, and ``reader`` closed however the stream ends —
+    finished, broken by a failed chunk, abandoned by the client, or never started (the
+    server calls ``close()`` on every response body; ``pieces`` is closed first, so a
+    thread producing them has stopped before its session goes)."""
+    return ClosingIterator(pieces, [reader.close])

@@ -25,13 +25,18 @@ def test_defaults_are_production_sqlite_in_instance_and_real_argon2(tmp_path):
     assert config.argon2 == Argon2Params(3, 65536, 4) == config.lookup_argon2
     assert config.max_request_bytes == 500 * MIB
     assert config.image_strip_max_bytes == 20 * MIB
+    assert (config.image_cleaners, config.image_pixels_per_request) == (2, 150_000_000)
+    assert (config.image_cleaner_memory_bytes, config.image_cleaner_cpu_seconds) == (768 * MIB, 20)
     assert config.date_precision is DatePrecision.DAY
     assert (config.ack_days, config.feedback_days, config.day_count) == (7, 90, DayCount.CALENDAR)
     assert (config.reporter_bind, config.staff_bind) == ("127.0.0.1:5000", "127.0.0.1:5001")
     assert config.workers == 1  # no Redis: one process counts every failure (issue 13)
     assert (config.kdf_slots, config.kdf_queue, config.kdf_wait_ms) == (2, 4, 2000)
     assert config.kdf_nice == 10
+    few = load_config({"SIPADU_INSTANCE_PATH": str(tmp_path), "SIPADU_THREADS": "4"})
+    assert (few.kdf_slots, few.kdf_queue) == (2, 1)  # one thread stays free for others
     assert config.mailbox_failures_per_code == config.staff_failures_per_account == "10 per hour"
+    assert config.reports_per_hour == 60
 
 
 def test_every_setting_is_read(tmp_path):
@@ -49,6 +54,10 @@ def test_every_setting_is_read(tmp_path):
             "SIPADU_MAX_FILE_MIB": "50",
             "SIPADU_MAX_FILES": "5",
             "SIPADU_IMAGE_STRIP_MAX_MIB": "10",
+            "SIPADU_IMAGE_CLEANERS": "3",
+            "SIPADU_IMAGE_MEGAPIXELS_PER_REQUEST": "60",
+            "SIPADU_IMAGE_CLEANER_MEMORY_MIB": "512",
+            "SIPADU_IMAGE_CLEANER_CPU_SECONDS": "10",
             "SIPADU_DATE_PRECISION": "week",
             "SIPADU_ACK_DAYS": "5",
             "SIPADU_FEEDBACK_DAYS": "60",
@@ -64,6 +73,7 @@ def test_every_setting_is_read(tmp_path):
             "SIPADU_MAILBOX_FAILURES_PER_CODE": "5 per hour",
             "SIPADU_STAFF_FAILURES_PER_ACCOUNT": "20 per day",
             "SIPADU_LOOKUP_SALT": "00" * 16,
+            "SIPADU_REPORTS_PER_HOUR": "500",
         }
     )
     assert config.env is Environment.DEVELOPMENT
@@ -77,6 +87,8 @@ def test_every_setting_is_read(tmp_path):
         5,
     )
     assert config.image_strip_max_bytes == 10 * MIB
+    assert (config.image_cleaners, config.image_pixels_per_request) == (3, 60_000_000)
+    assert (config.image_cleaner_memory_bytes, config.image_cleaner_cpu_seconds) == (512 * MIB, 10)
     assert config.date_precision is DatePrecision.WEEK
     assert (config.ack_days, config.feedback_days, config.day_count) == (5, 60, DayCount.WORKING)
     assert (config.reporter_bind, config.staff_bind) == ("0.0.0.0:8000", "10.0.0.2:8001")
@@ -86,6 +98,7 @@ def test_every_setting_is_read(tmp_path):
     assert config.mailbox_failures_per_code == "5 per hour"
     assert config.staff_failures_per_account == "20 per day"
     assert config.secrets.lookup_salt == bytes(16)
+    assert config.reports_per_hour == 500
 
 
 @pytest.mark.parametrize(
@@ -105,12 +118,47 @@ def test_every_setting_is_read(tmp_path):
         ({"SIPADU_KDF_SLOTS": "0"}, "SIPADU_KDF_SLOTS"),
         ({"SIPADU_KDF_QUEUE": "-1"}, "SIPADU_KDF_QUEUE"),
         ({"SIPADU_KDF_NICE": "20"}, "SIPADU_KDF_NICE"),
+        ({"SIPADU_THREADS": "6", "SIPADU_KDF_QUEUE": "4"}, "SIPADU_KDF_SLOTS \\+ SIPADU_KDF_QUEUE"),
         ({"SIPADU_MAILBOX_FAILURES_PER_CODE": "often"}, "SIPADU_MAILBOX_FAILURES_PER_CODE"),
+        ({"SIPADU_THREADS": "4", "SIPADU_UPLOAD_SLOTS": "4"}, "SIPADU_UPLOAD_SLOTS"),
+        ({"SIPADU_THREADS": "1"}, "SIPADU_UPLOAD_SLOTS"),
+        ({"SIPADU_HEAD_TIMEOUT_SECONDS": "0"}, "SIPADU_HEAD_TIMEOUT_SECONDS"),
+        ({"SIPADU_IMAGE_STRIP_MAX_MIB": "64"}, "SIPADU_IMAGE_STRIP_MAX_MIB"),
+        ({"SIPADU_IMAGE_CLEANERS": "0"}, "SIPADU_IMAGE_CLEANERS"),
+        ({"SIPADU_IMAGE_CLEANER_MEMORY_MIB": "64"}, "SIPADU_IMAGE_CLEANER_MEMORY_MIB"),
+        ({"SIPADU_REPORTS_PER_HOUR": "0"}, "SIPADU_REPORTS_PER_HOUR"),
+        ({"SIPADU_REPORTS_PER_HOUR": "60 per hour"}, "SIPADU_REPORTS_PER_HOUR"),
     ],
 )
 def test_invalid_settings_are_refused_naming_the_variable(env, variable):
     with pytest.raises(ConfigError, match=variable):
         load_config(env)
+
+
+def test_the_front_keeps_threads_for_other_requests_and_reads_every_setting():
+    config = load_config({})
+    assert (config.head_timeout_seconds, config.body_timeout_seconds) == (10, 20)
+    assert (config.body_min_rate, config.small_body_bytes) == (1024, 64 * 1024)
+    assert (config.upload_slots, config.upload_queue, config.upload_wait_seconds) == (4, 16, 30)
+    assert config.max_connections == 1000
+    assert load_config({"SIPADU_THREADS": "16"}).upload_slots == 8  # half the threads
+    config = load_config(
+        {
+            "SIPADU_THREADS": "6",
+            "SIPADU_HEAD_TIMEOUT_SECONDS": "15",
+            "SIPADU_BODY_TIMEOUT_SECONDS": "30",
+            "SIPADU_BODY_MIN_KIB_PER_SECOND": "2",
+            "SIPADU_SMALL_BODY_KIB": "128",
+            "SIPADU_UPLOAD_SLOTS": "5",
+            "SIPADU_UPLOAD_QUEUE": "0",
+            "SIPADU_UPLOAD_WAIT_SECONDS": "10",
+            "SIPADU_MAX_CONNECTIONS": "200",
+        }
+    )
+    assert (config.head_timeout_seconds, config.body_timeout_seconds) == (15, 30)
+    assert (config.body_min_rate, config.small_body_bytes) == (2048, 128 * 1024)
+    assert (config.upload_slots, config.upload_queue, config.upload_wait_seconds) == (5, 0, 10)
+    assert config.max_connections == 200
 
 
 def test_production_refuses_weak_argon2_but_development_allows_it():

@@ -5,6 +5,8 @@ internal notes, identity requests or proposals.
 PostgreSQL runs on every developer and CI machine, so this runs in both halves of the
 suite (on the configured server, or the default one when the suite runs on SQLite)."""
 
+import hashlib
+import os
 import re
 import uuid
 
@@ -17,6 +19,7 @@ from sipadu import create_app
 from sipadu.cli import main as cli
 from sipadu.config import load_config
 from sipadu.migrate import upgrade
+from sipadu.storage import READ_BATCH_CHUNKS
 from sipadu.web import dispose
 from tests.conftest import config_env
 from tests.test_reporter import csrf, login, submit
@@ -69,6 +72,30 @@ def test_the_reporter_portal_works_as_its_own_role(reporter_role):
         )
         assert sent.status_code == 303
         submit(app.test_client())  # and again, with a suggested passphrase
+    finally:
+        dispose(app)
+
+
+def test_the_reporter_role_reads_a_large_file_across_many_short_transactions(reporter_role):
+    """On PostgreSQL the reporter portal's role sees a report's rows only in a
+    transaction scoped to it (row-level security), and a stream begins a transaction per
+    batch of chunks: each must be scoped, or the file would end after its first batch."""
+    env, role_url, _name = reporter_role
+    app = create_app("reporter", load_config({**env, "SIPADU_DATABASE_URL": role_url}))
+    app.config["TESTING"] = True
+    content = os.urandom(3 * READ_BATCH_CHUNKS * 128 * 1024)  # three batches, at least
+    try:
+        client = app.test_client()
+        code, passphrase = receipt(
+            report_with_files(client, [("besar.bin", content, "application/octet-stream")])
+        )
+        box = app.test_client()
+        assert login(box, code, passphrase).status_code == 303
+        page = box.get("/mailbox").get_data(as_text=True)
+        link = re.search(r'href="(/mailbox/attachments/[0-9a-f-]{36})"', page).group(1)
+        response = box.get(link)
+        assert response.status_code == 200
+        assert hashlib.sha256(response.get_data()).digest() == hashlib.sha256(content).digest()
     finally:
         dispose(app)
 

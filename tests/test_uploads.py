@@ -214,26 +214,37 @@ def strict_app(demo, env):
 
 
 @pytest.mark.parametrize(
-    "files",
+    "files, reason",
     [
-        [("a.bin", b"a", "x/y"), ("b.bin", b"b", "x/y"), ("c.bin", b"c", "x/y")],
-        [("big.bin", os.urandom(1024 * 1024 + 1), "application/octet-stream")],
+        (
+            [("a.bin", b"a", "x/y"), ("b.bin", b"b", "x/y"), ("c.bin", b"c", "x/y")],
+            "more than 2 files",
+        ),
+        (
+            [("big.bin", os.urandom(1024 * 1024 + 1), "application/octet-stream")],
+            "larger than 1 MB",
+        ),
     ],
     ids=["too-many-files", "file-too-large"],
 )
-def test_limits_answer_413_in_the_chosen_language_and_keep_nothing(strict_app, database_url, files):
+def test_limits_answer_413_in_the_chosen_language_keeping_the_text_and_no_file(
+    strict_app, database_url, files, reason
+):
     client = strict_app.test_client()
     token = csrf(client, "/report?lang=en")
     data = {
         "csrf_token": token,
         "category": "kkn",
-        "title": "t",
-        "what": "w",
+        "title": "Judul yang diketik",
+        "what": "Teks panjang yang diketik pelapor",
         "attachments": [(io.BytesIO(c), n, k) for n, c, k in files],
     }
     response = client.post("/report?lang=en", data=data, content_type="multipart/form-data")
     assert response.status_code == 413
-    assert "larger than the limit" in response.get_data(as_text=True)
+    page = response.get_data(as_text=True)
+    assert reason in page and "the files must be chosen again" in page
+    assert "Judul yang diketik" in page and "Teks panjang yang diketik pelapor" in page
+    assert 'id="report-code"' not in page
     assert unlinked_blobs(database_url) == 0
 
 

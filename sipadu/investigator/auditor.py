@@ -5,21 +5,22 @@ No report content is reachable from here."""
 import json
 import uuid
 
-from flask import Response, abort, current_app, g, render_template, request, url_for
+from flask import Response, abort, g, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from sipadu import audit
 from sipadu.audit import Action, Checkpoint
+from sipadu.formdata import MemoryPart, Refusal, UploadRefused, receive_files, receives_files
 from sipadu.investigator import bp, runtime, signing_public_key_hex
-from sipadu.investigator.forms import ActionForm, AuditFilterForm, VerifyForm
+from sipadu.investigator.forms import METRIC_LABELS, ActionForm, AuditFilterForm, VerifyForm
 from sipadu.investigator.policy import Policy, requires
 from sipadu.models import AuditCheckpoint, StaffAccount
 from sipadu.services.audit_log import AuditFilter, checkpoints, daily_counts, page
 from sipadu.services.dates import today
 from sipadu.services.staff import find_by_username, normalize_username
-from sipadu.web import closing, content_disposition, db_session
+from sipadu.web import content_disposition, db_session, stream_connection, streamed
 
 
 def _record(action: Action, **detail) -> None:
@@ -68,19 +69,40 @@ def audit_log():
     ), status
 
 
+CHECKPOINT_BYTES = 64 * 1024  # a checkpoint file is well under 1 KB
+MAX_CHECKPOINTS = 20
+
+
+def _checkpoint_part(index: int, _filename: str, _content_type: str) -> MemoryPart:
+    if index >= MAX_CHECKPOINTS:
+        raise UploadRefused(Refusal.TOO_MANY_FILES)
+    return MemoryPart(CHECKPOINT_BYTES)
+
+
 @bp.route("/audit/verify", methods=["GET", "POST"])
 @requires(Policy.AUDITOR)
+@receives_files("checkpoints", _checkpoint_part)
 def audit_verify():
     """Check the whole chain against checkpoint files the auditor kept: the server's own
-    checkpoints could have been rewritten together with the log."""
+    checkpoints could have been rewritten together with the log. The files are read
+    only here, from a signed-in auditor, in memory (a few KB each)."""
+    refused = receive_files() if request.method == "POST" else None
     form = VerifyForm()
-    if not form.validate_on_submit():
-        status = 400 if request.method == "POST" else 200
+    if not form.validate_on_submit() or refused is not None:
+        if refused is not None:
+            form.checkpoints.errors = [
+                _(
+                    "Only checkpoint files can be checked here: a few KB each, at most "
+                    "%(count)d at once. Choose the files again.",
+                    count=MAX_CHECKPOINTS,
+                )
+            ]
+        status = refused.status if refused else 400 if request.method == "POST" else 200
         return render_template("staff/audit/verify.html", form=form, verdict=None), status
     kept: list[Checkpoint] = []
     for upload in form.checkpoints.data:
         try:
-            data = json.loads(upload.read(64 * 1024).decode("utf-8"))
+            data = json.loads(upload.read(CHECKPOINT_BYTES).decode("utf-8"))
             kept.append(Checkpoint.from_json(data))
         except (ValueError, KeyError, TypeError, UnicodeDecodeError):
             form.checkpoints.errors = [
@@ -179,13 +201,17 @@ def audit_export(fmt: str):
     recorded first, so it contains its own entry."""
     since = max(0, request.args.get("since", 0, type=int))
     _record(Action.AUDIT_EXPORT, format=fmt, since=since)
-    streaming = current_app.extensions["sipadu.sessionmaker"]()
-    latest = audit.latest_checkpoint(streaming)
+    session = db_session()
+    latest = audit.latest_checkpoint(session)
+    session.rollback()
     public_key = signing_public_key_hex() or (latest.public_key if latest else "")
-    lines = audit.export_lines(streaming.connection(), fmt, since, latest, public_key)
+    # The log is read while it streams, a batch at a time, each batch in a short
+    # transaction on a connection of its own: a slow reader holds no lock (sipadu.web).
+    reading = stream_connection()
+    lines = audit.export_lines(reading, fmt, since, latest, public_key)
     pieces = (line.encode("utf-8") for line in lines)
     mimetype = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
-    response = Response(closing(streaming, pieces), mimetype=mimetype)
+    response = Response(streamed(reading, pieces), mimetype=mimetype)
     response.headers["Content-Disposition"] = content_disposition(f"sipadu-audit.{fmt}")
     return response
 
@@ -195,4 +221,6 @@ def audit_export(fmt: str):
 def audit_activity():
     """Reporter activity as daily counts only: reporters are never individual entries."""
     metrics, rows = daily_counts(db_session(), 90, today())
-    return render_template("staff/audit/activity.html", metrics=metrics, rows=rows)
+    return render_template(
+        "staff/audit/activity.html", metrics=metrics, rows=rows, labels=METRIC_LABELS
+    )

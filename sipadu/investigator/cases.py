@@ -8,7 +8,7 @@ the signed-in investigator is a 404, whatever its id.
 
 import uuid
 
-from flask import Response, abort, current_app, g, redirect, render_template, request, url_for
+from flask import Response, abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from sqlalchemy import select
 
@@ -24,6 +24,7 @@ from sipadu.investigator.forms import (
     IdentityRequestForm,
     NoteForm,
     ReplyForm,
+    SpamForm,
     StatusForm,
 )
 from sipadu.investigator.policy import Policy, requires
@@ -40,6 +41,7 @@ from sipadu.services.cases import (
     change_status,
     granted,
     list_cases,
+    mark_spam,
     open_case,
     record_list,
     reply,
@@ -48,7 +50,14 @@ from sipadu.services.cases import (
 from sipadu.services.dates import today
 from sipadu.services.export import age_encrypted, age_recipient, report_zip
 from sipadu.services.reports import NoKey
-from sipadu.web import closing, content_disposition, db_session
+from sipadu.web import (
+    closing,
+    content_disposition,
+    db_session,
+    short_reads,
+    stream_session,
+    streamed,
+)
 
 SAFE_IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
 
@@ -76,6 +85,7 @@ def reports():
             form.category.data or None,
             form.deadline.data or None,
             bool(form.unread.data),
+            bool(form.spam.data),
         )
         if valid
         else CaseFilter()
@@ -126,6 +136,7 @@ def _case_page(report_id: uuid.UUID, **forms):
         identity_form=forms.pop("identity_form", None) or IdentityRequestForm(),
         grant_form=grant_form,
         action_form=forms.pop("action_form", None) or ActionForm(),
+        spam_form=forms.pop("spam_form", None) or SpamForm(),
     )
 
 
@@ -194,6 +205,26 @@ def report_status(report_id: uuid.UUID):
     )
 
 
+@bp.post("/reports/<uuid:report_id>/spam")
+@requires(Policy.INVESTIGATOR)
+def report_spam(report_id: uuid.UUID):
+    """Hide junk from every holder's default list (confirmed with a tick)."""
+    return _act(
+        report_id, SpamForm(), "spam_form", lambda s, _held: mark_spam(s, report_id, _me().id, True)
+    )
+
+
+@bp.post("/reports/<uuid:report_id>/not-spam")
+@requires(Policy.INVESTIGATOR)
+def report_not_spam(report_id: uuid.UUID):
+    return _act(
+        report_id,
+        ActionForm(),
+        "action_form",
+        lambda s, _held: mark_spam(s, report_id, _me().id, False),
+    )
+
+
 @bp.post("/reports/<uuid:report_id>/grants")
 @requires(Policy.INVESTIGATOR)
 def report_grant(report_id: uuid.UUID):
@@ -241,20 +272,13 @@ def report_identity_request(report_id: uuid.UUID):
 @requires(Policy.INVESTIGATOR)
 def report_attachment(report_id: uuid.UUID, attachment_id: uuid.UUID):
     """A file, decrypted as it streams, in constant memory. The download is recorded and
-    committed before the first byte; an altered chunk breaks the download off."""
+    committed first; the file is then read on a reading session of its own, so a slow
+    reader holds no lock (:mod:`sipadu.web`). An altered chunk breaks the download off."""
     writing = db_session(write=True)
     try:
         granted(writing, report_id, _me().id)
-    except NotGranted:
-        abort(404)
-    streaming = current_app.extensions["sipadu.sessionmaker"]()
-    keys = _keys(streaming, report_id)
-    try:
-        info, plaintext = read_attachment(
-            streaming, report_id, attachment_id, lambda epoch: keys.key(Purpose.CASE, epoch)
-        )
-    except ServiceError:
-        streaming.close()
+        info, _unread = _attachment(writing, report_id, attachment_id)
+    except (NotGranted, NoKey, ServiceError):
         abort(404)
     audit.append(
         writing,
@@ -264,14 +288,28 @@ def report_attachment(report_id: uuid.UUID, attachment_id: uuid.UUID):
         report_id=report_id,
         detail={"attachment": str(attachment_id), "size": info.size},
     )
-    writing.commit()
+    writing.commit()  # recorded before the first byte; the write lock is released here
+    streaming = stream_session(report_id)
+    try:
+        info, plaintext = _attachment(streaming, report_id, attachment_id)
+    except (NoKey, ServiceError):  # shredded since the commit
+        streaming.close()
+        abort(404)
     mimetype = (
         info.content_type if info.content_type in SAFE_IMAGE_TYPES else "application/octet-stream"
     )
-    response = Response(closing(streaming, plaintext), mimetype=mimetype)
+    response = Response(streamed(streaming, plaintext), mimetype=mimetype)
     response.headers["Content-Disposition"] = content_disposition(info.name)
     response.headers["Content-Length"] = str(info.size)
     return response
+
+
+def _attachment(session, report_id: uuid.UUID, attachment_id: uuid.UUID):
+    """The file's details and its plaintext stream (lazy: nothing of it is read yet)."""
+    keys = _keys(session, report_id)
+    return read_attachment(
+        session, report_id, attachment_id, lambda epoch: keys.key(Purpose.CASE, epoch)
+    )
 
 
 @bp.get("/reports/<uuid:report_id>/export")
@@ -305,19 +343,24 @@ def report_export(report_id: uuid.UUID):
         ]
         return render_template("staff/cases/export.html", form=form, report_id=report_id), 400
     session.rollback()
-    streaming = current_app.extensions["sipadu.write_sessionmaker"]()
-    keys = _keys(streaming, report_id)
-    view = open_case(streaming, keys, _me().id, record=False)
+    writing = db_session(write=True)
+    try:
+        view = open_case(writing, _keys(writing, report_id), _me().id, record=False)
+    except (NotGranted, NoKey):  # revoked since the form was checked
+        abort(404)
     audit.append(
-        streaming,
+        writing,
         str(_me().id),
         "investigator",
         Action.REPORT_EXPORT if recipient is not None else Action.REPORT_EXPORT_PLAINTEXT,
         report_id=report_id,
         detail={"encrypted": recipient is not None, "attachments": len(view.attachments)},
     )
-    streaming.commit()  # recorded before the first byte; the read is in it too
-    pieces = report_zip(view, keys, seed)
+    writing.commit()  # recorded before the first byte, the read in it too; lock released
+    # The files are read while the archive streams, on a reading session of its own and
+    # in short transactions, in the thread that builds the archive (age's, if encrypted).
+    streaming = stream_session(report_id)
+    pieces = short_reads(streaming, report_zip(view, _keys(streaming, report_id), seed))
     name = f"sipadu-report-{report_id}.zip"
     if recipient is not None:
         pieces, name = age_encrypted(pieces, recipient), name + ".age"

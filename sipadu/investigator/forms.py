@@ -146,6 +146,15 @@ STATUS_LABELS = {
     "closed_unsubstantiated": _l("Closed: not confirmed"),
     "rejected": _l("Not taken up"),
 }
+# Reporter activity counted per day (audit.ReporterMetric), as auditors and admins read it.
+METRIC_LABELS = {
+    "report_submitted": _l("Reports received"),
+    "report_unrouted": _l("Reports no investigator was set to receive"),
+    "report_refused_ceiling": _l("Reports refused: hourly limit reached"),
+    "mailbox_login": _l("Mailbox sign-ins"),
+    "mailbox_login_failed": _l("Failed mailbox sign-ins"),
+    "message_sent": _l("Messages from reporters"),
+}
 DEADLINE_LABELS = {
     "ack_overdue": _l("Acknowledgement overdue"),
     "feedback_overdue": _l("Feedback overdue"),
@@ -173,6 +182,7 @@ class CaseFilterForm(FlaskForm):
         + [SelectChoice(k, v) for k, v in DEADLINE_LABELS.items()],
     )
     unread = BooleanField(_l("Only with unread messages"))
+    spam = BooleanField(_l("Only reports marked as spam"))
 
 
 class ReplyForm(FlaskForm):
@@ -195,6 +205,18 @@ class StatusForm(FlaskForm):
     reason = TextAreaField(
         _l("Reason (required to close or reject; the reporter reads it)"),
         validators=[Optional(), Length(max=5000)],
+    )
+
+
+class SpamForm(FlaskForm):
+    """Marking a report as spam hides it from every holder's list: confirmed with a tick
+    (no JavaScript needed)."""
+
+    confirm = BooleanField(
+        _l("Yes, this report is junk: hide it from the report list"),
+        validators=[
+            DataRequired(message=_l("Tick the box to confirm, or leave the report as it is."))
+        ],
     )
 
 

@@ -25,6 +25,7 @@ class Policy(StrEnum):
     INVESTIGATOR = "investigator"
     CUSTODIAN = "custodian"
     ROUTING = "routing"  # who receives which category: investigators, auditors, admins
+    INTAKE = "intake"  # the ceiling on new reports and its daily counts: admins, auditors
 
 
 ALLOWED: dict[Policy, frozenset[Role] | None] = {
@@ -35,6 +36,7 @@ ALLOWED: dict[Policy, frozenset[Role] | None] = {
     Policy.INVESTIGATOR: frozenset({Role.INVESTIGATOR}),
     Policy.CUSTODIAN: frozenset({Role.CUSTODIAN}),
     Policy.ROUTING: frozenset({Role.INVESTIGATOR, Role.AUDITOR, Role.ADMIN}),
+    Policy.INTAKE: frozenset({Role.AUDITOR, Role.ADMIN}),
 }
 
 _ATTRIBUTE = "sipadu_policy"

@@ -1,9 +1,10 @@
 """The reporter portal (pelapor): exposed to Tor and the internet; works without JavaScript."""
 
+import hmac
 from dataclasses import dataclass
 
 from flask import Blueprint, Flask, current_app, request
-from limits import RateLimitItem, parse
+from limits import RateLimitItem, RateLimitItemPerHour, parse
 
 from sipadu import recovery
 from sipadu.config import Config
@@ -25,6 +26,8 @@ class ReporterRuntime:
     sessions: VolatileStore
     idle_seconds: int
     failures_per_code: RateLimitItem
+    reports_ceiling: RateLimitItem  # new reports per hour over the whole portal
+    ceiling_key: str
 
 
 def init_reporter(app: Flask, config: Config) -> None:
@@ -49,9 +52,14 @@ def init_reporter(app: Flask, config: Config) -> None:
         sessions=make_store(config, "mailbox-sessions"),
         idle_seconds=config.mailbox_idle_seconds,
         failures_per_code=parse(config.mailbox_failures_per_code),
+        reports_ceiling=RateLimitItemPerHour(config.reports_per_hour),
+        # Keyed on nothing about the client: one count for every host of this instance
+        # (they share the lookup salt), apart from other instances on the same Redis.
+        ceiling_key="report-ceiling-"
+        + hmac.new(lookup_salt, b"report-ceiling", "sha256").hexdigest()[:16],
     )
     app.extensions["sipadu.derivations"] = Derivations.for_portal(config, "reporter")
-    init_uploads(app)
+    init_uploads(app, config)
     if config.onion_address:
         app.after_request(_onion_location(config.onion_address))
     app.register_blueprint(bp)

@@ -16,10 +16,11 @@ from flask_babel import gettext as _
 from sipadu.audit import ReporterMetric, count_reporter_event
 from sipadu.crypto import Purpose
 from sipadu.derivations import busy_page, derivations
+from sipadu.formdata import UploadRefused, receives_files
 from sipadu.models import ReportStatus
 from sipadu.reporter import bp, runtime, sessions
 from sipadu.reporter.forms import CATEGORIES, MailboxLoginForm, MessageForm
-from sipadu.reporter.uploads import ImageRefused, image_refused_message, uploaded_files
+from sipadu.reporter.uploads import evidence_part, forget_files, uploaded_files
 from sipadu.services import ServiceError
 from sipadu.services.attachments import read_attachment
 from sipadu.services.dates import today
@@ -33,7 +34,7 @@ from sipadu.services.mailbox import (
 )
 from sipadu.services.reports import HeldKeys, add_reporter_message, mailbox_keys, read_mailbox
 from sipadu.slots import Busy
-from sipadu.web import app_config, closing, content_disposition, db_session
+from sipadu.web import app_config, content_disposition, db_session, stream_session, streamed
 
 
 def status_words() -> dict[str, tuple[str, str]]:
@@ -176,6 +177,7 @@ def mailbox_view():
 
 
 @bp.post("/mailbox/messages")
+@receives_files("attachments", evidence_part)
 def mailbox_message():
     signed_in = _signed_in(write=True)
     if signed_in is None:
@@ -183,12 +185,12 @@ def mailbox_message():
     keys, opened = signed_in
     form = MessageForm()
     if not form.validate_on_submit():
+        forget_files(form.attachments)
         return _mailbox_page(keys, opened, form, sent=False), 400
     try:
-        files = uploaded_files()
-    except ImageRefused:
-        form.attachments.errors = [image_refused_message()]
-        return _mailbox_page(keys, opened, form, sent=False), 400
+        files = uploaded_files(form.attachments)
+    except UploadRefused as refused:
+        return _mailbox_page(keys, opened, form, sent=False), refused.status, refused.headers
     add_reporter_message(
         keys.session,
         keys,
@@ -211,8 +213,9 @@ def mailbox_attachment(attachment_id: uuid.UUID):
         return redirect(url_for("reporter.mailbox_login"), code=303)
     keys, opened = signed_in
     # The stream outlives this request's session (closed at teardown, before the body is
-    # sent): it reads on a session of its own, closed when the stream ends or breaks.
-    streaming = current_app.extensions["sipadu.sessionmaker"]()
+    # sent): it reads on a session of its own, in short transactions, so a slow reader
+    # holds no lock (sipadu.web); the session is closed however the stream ends.
+    streaming = stream_session(opened.report_id)
     try:
         info, plaintext = read_attachment(
             streaming, opened.report_id, attachment_id, lambda epoch: keys.key(Purpose.CASE, epoch)
@@ -220,7 +223,7 @@ def mailbox_attachment(attachment_id: uuid.UUID):
     except ServiceError:
         streaming.close()
         abort(404)
-    response = Response(closing(streaming, plaintext), mimetype="application/octet-stream")
+    response = Response(streamed(streaming, plaintext), mimetype="application/octet-stream")
     response.headers["Content-Disposition"] = content_disposition(info.name)
     response.headers["Content-Length"] = str(info.size)
     return response

@@ -1,50 +1,95 @@
-"""Evidence files are encrypted while the request body is parsed (DESIGN.md §4).
+"""Evidence files: encrypted while they arrive, images cleaned as each one ends
+(DESIGN.md §4, G8).
 
-Werkzeug's multipart parser asks the request for a stream for every file part; ours
-hands it an :class:`EncryptedPart`, which encrypts each piece as it arrives and stages
-the ciphertext in the database in short transactions. No spooled temporary file, no
-plaintext on any disk, constant memory. Images small enough to clean are the one
-exception to streaming: an :class:`ImagePart` holds them in memory only, has a confined
-child process strip their metadata when the part ends, then encrypts the result.
+The reporter routes that take files declare :func:`evidence_part` as their sink
+(:func:`sipadu.formdata.receives_files`); the body is read token first, and files only
+once the view asks for them (:func:`uploaded_files`). An :class:`EncryptedPart` encrypts
+each piece as it arrives and stages the ciphertext in the database in short
+transactions: no spooled temporary file, no plaintext on any disk, constant memory. An
+image small enough to clean is the one exception to streaming: an :class:`ImagePart`
+holds it in memory until its part ends, then a confined child strips its metadata
+(:mod:`sipadu.imagestrip`) and the child's output is encrypted as it comes, so a request
+holds at most one image (``SIPADU_IMAGE_STRIP_MAX_MIB``) at a time.
 
-Limits are enforced while the bytes arrive, so an oversize file or one file too many
-stops the parse with a 413. Whatever the request staged and did not link is deleted
-when it ends, whatever happened.
+Cleaning costs CPU and memory out of proportion to the bytes sent (a 156 KiB PNG can
+decode to 49 megapixels), so it is bounded three ways: a host-wide pool of cleaning
+children (``SIPADU_IMAGE_CLEANERS``; a request that gets no slot within
+:data:`SLOT_WAIT_SECONDS` is answered 503), a budget of decoded pixels per request
+(``SIPADU_IMAGE_MEGAPIXELS_PER_REQUEST``, checked from each image's header before it is
+decoded), and the child's own memory and CPU limits.
+
+Every refusal is typed (:class:`~sipadu.formdata.Refusal`); the view re-renders the form
+with the typed text and :func:`refusal_message`. Whatever the request staged and did not
+link is deleted when it ends, whatever happened.
 """
 
 import io
-import subprocess
-import sys
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
-from flask import Flask, Request, current_app, request
+from flask import Flask, current_app, request
 from flask_babel import gettext as _
-from werkzeug.exceptions import RequestEntityTooLarge
+from wtforms import Field
 
-from sipadu import storage
+from sipadu import imagestrip, storage
+from sipadu.config import MIB, Config
 from sipadu.faults import KILL_MID_UPLOAD, trip
+from sipadu.formdata import Refusal, UploadRefused, discard_files, receive_files
 from sipadu.services.attachments import UploadedFile
+from sipadu.slots import Busy, SlotPool, pool_directory
 from sipadu.storage import EncryptingUpload, StagingBatch
+from sipadu.web import close_sessions
 
-_UPLOADS = "sipadu.uploads"  # the staged blobs of this request
-_FILES = "sipadu.files"  # the file parts of this request
-_BATCH = "sipadu.staging-batch"  # their chunks, committed together
+_EVIDENCE = "sipadu.evidence"  # this request's uploads (environ key)
+_CLEANING = "sipadu.image-cleaning"  # the host-wide pool and the child's limits
 
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
-MAX_PIXELS = 50_000_000  # larger images are refused as possible decompression bombs
+MAX_PIXELS = 50_000_000  # one larger image is refused as a possible decompression bomb
+SLOT_WAIT_SECONDS = 20  # for a cleaning slot, before the request is answered 503
+SLOT_QUEUE = 8  # requests waiting for a cleaning slot on this host; more: 503 at once
 FAULT_AFTER_BYTES = 6 * 1024 * 1024  # kill-mid-upload trips here: one batch is committed
 
 
-class ImageRefused(Exception):
-    """A file presented as an image could not be cleaned (not an image, or a bomb)."""
+@dataclass
+class _Evidence:
+    """The evidence files of one request: what they staged and what is left to clean."""
+
+    batch: StagingBatch
+    pixels_left: int
+    uploads: list[EncryptingUpload] = field(default_factory=list)
+
+    def new_upload(self) -> EncryptingUpload:
+        upload = EncryptingUpload(current_app.extensions["sipadu.write_sessionmaker"], self.batch)
+        self.uploads.append(upload)  # discarded when the request ends, unless linked
+        return upload
+
+
+@dataclass(frozen=True)
+class _Cleaning:
+    pool: SlotPool
+    confinement: imagestrip.Confinement
+
+
+def _config() -> Config:
+    return current_app.extensions["sipadu.config"]
+
+
+def _evidence() -> _Evidence:
+    evidence = request.environ.get(_EVIDENCE)
+    if evidence is None:
+        sessions = current_app.extensions["sipadu.write_sessionmaker"]
+        evidence = _Evidence(StagingBatch(sessions), _config().image_pixels_per_request)
+        request.environ[_EVIDENCE] = evidence
+    return evidence
 
 
 class EncryptedPart(io.RawIOBase):
-    """Written to by the multipart parser; never read back (there is no plaintext)."""
+    """A file part encrypted and staged as it arrives; never read back (there is no
+    plaintext to read)."""
 
     def __init__(
-        self, upload: EncryptingUpload, filename: str, content_type: str, limit: int
+        self, upload: EncryptingUpload | None, filename: str, content_type: str, limit: int
     ) -> None:
         self.upload = upload
         self.filename = filename
@@ -58,153 +103,187 @@ class EncryptedPart(io.RawIOBase):
     def write(self, data: bytes) -> int:  # type: ignore[override]
         self._size += len(data)
         if self._size > self._limit:
-            raise RequestEntityTooLarge()
+            raise UploadRefused(Refusal.FILE_TOO_LARGE)
+        assert self.upload is not None
         written = self.upload.write(data)
         if self._size > FAULT_AFTER_BYTES:
-            trip(current_app.extensions["sipadu.config"].faults, KILL_MID_UPLOAD)
+            trip(_config().faults, KILL_MID_UPLOAD)
         return written
 
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return 0  # the parser rewinds each part when it ends; there is nothing to rewind
-
-    def prepared_upload(self) -> EncryptingUpload:
-        return self.upload
+    def end(self) -> None:
+        pass
 
 
-class ImagePart(io.RawIOBase):
-    """An image small enough to clean, held in memory only. Past the limit it turns into
-    an :class:`EncryptedPart` and is stored as sent."""
+class ImagePart(EncryptedPart):
+    """An image small enough to clean, held in memory until its part ends, then cleaned
+    and encrypted. Past the limit it is stored as sent, like any file."""
 
     def __init__(
-        self,
-        filename: str,
-        content_type: str,
-        memory_limit: int,
-        file_limit: int,
-        new_upload: Callable[[], EncryptingUpload],
+        self, filename: str, content_type: str, memory_limit: int, file_limit: int
     ) -> None:
-        self.filename = filename
-        self.content_type = content_type
+        super().__init__(None, filename, content_type, file_limit)
         self._memory_limit = memory_limit
-        self._file_limit = file_limit
-        self._new_upload = new_upload
         self._buffer: io.BytesIO | None = io.BytesIO()
-        self._overflow: EncryptedPart | None = None
-
-    def writable(self) -> bool:
-        return True
 
     def write(self, data: bytes) -> int:  # type: ignore[override]
-        if self._overflow is not None:
-            return self._overflow.write(data)
-        assert self._buffer is not None
-        if self._buffer.tell() + len(data) > self._memory_limit:
-            self._overflow = EncryptedPart(
-                self._new_upload(), self.filename, self.content_type, self._file_limit
+        if self._buffer is None:
+            return super().write(data)
+        if self._buffer.tell() + len(data) <= self._memory_limit:
+            return self._buffer.write(data)
+        held, self._buffer = self._buffer, None
+        self.upload = _evidence().new_upload()
+        with held.getbuffer() as view:
+            super().write(view)  # type: ignore[arg-type]
+        return super().write(data)
+
+    def end(self) -> None:
+        if self._buffer is None:
+            return  # stored as sent
+        held, self._buffer = self._buffer, None
+        with held.getbuffer() as image:
+            self.upload = _clean(image, self._limit)
+
+
+def _clean(image: memoryview, limit: int) -> EncryptingUpload:
+    """Strip ``image`` in a confined child holding a host-wide slot; encrypt what it
+    writes as it comes. Raises :class:`UploadRefused` (busy, over the pixel budget, not
+    an image, too large once cleaned)."""
+    evidence = _evidence()
+    if evidence.pixels_left <= 0:
+        raise UploadRefused(Refusal.PIXEL_BUDGET)
+    cleaning: _Cleaning = current_app.extensions[_CLEANING]
+    upload = evidence.new_upload()
+    written = 0
+
+    def write(piece: bytes) -> None:
+        nonlocal written
+        written += len(piece)
+        if written > limit:
+            raise UploadRefused(Refusal.FILE_TOO_LARGE)
+        upload.write(piece)
+
+    try:
+        with cleaning.pool.slot(SLOT_WAIT_SECONDS):
+            pixels = imagestrip.clean(
+                image, MAX_PIXELS, evidence.pixels_left, cleaning.confinement, write
             )
-            self._overflow.write(self._buffer.getvalue())
-            self._buffer = None
-            return self._overflow.write(data)
-        return self._buffer.write(data)
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        return 0
-
-    def prepared_upload(self) -> EncryptingUpload:
-        """The encrypted upload: as sent if it outgrew memory, else cleaned first."""
-        if self._overflow is not None:
-            return self._overflow.upload
-        assert self._buffer is not None
-        clean = strip_metadata(self._buffer.getvalue())
-        self._buffer = None
-        upload = self._new_upload()
-        upload.write(clean)
-        return upload
+    except Busy as busy:
+        raise UploadRefused(Refusal.BUSY, busy.retry_after) from None
+    except imagestrip.OverBudget:
+        raise UploadRefused(Refusal.PIXEL_BUDGET) from None
+    except imagestrip.NotCleanable:
+        raise UploadRefused(Refusal.IMAGE_REFUSED) from None
+    evidence.pixels_left -= pixels
+    return upload
 
 
-def image_refused_message() -> str:
-    return _(
-        "One of the files looks like a picture but could not be read, so it was not "
-        "accepted: nothing was sent. Check the file (or send it in a ZIP archive) and "
-        "choose the files again; your text is kept."
-    )
+def evidence_part(index: int, filename: str, content_type: str) -> EncryptedPart:
+    """The sink for the ``index``-th evidence file of a request (see
+    :func:`sipadu.formdata.receives_files`). Raises :class:`UploadRefused` past
+    ``SIPADU_MAX_FILES``."""
+    config = _config()
+    if index >= config.max_files:
+        raise UploadRefused(Refusal.TOO_MANY_FILES)
+    if content_type in IMAGE_TYPES or filename.lower().endswith(IMAGE_EXTENSIONS):
+        held = min(config.image_strip_max_bytes, config.max_file_bytes)
+        return ImagePart(filename, content_type, held, config.max_file_bytes)
+    return EncryptedPart(_evidence().new_upload(), filename, content_type, config.max_file_bytes)
 
 
-def strip_metadata(data: bytes) -> bytes:
-    """Run :mod:`sipadu.imagestrip` on ``data``, in memory, through pipes."""
-    result = subprocess.run(  # noqa: S603 — fixed argv; the image goes through stdin
-        [sys.executable, "-m", "sipadu.imagestrip", str(MAX_PIXELS)],
-        input=data,
-        capture_output=True,
-        timeout=60,
-        check=False,
-    )
-    if result.returncode != 0 or not result.stdout:
-        raise ImageRefused(result.stderr.decode(errors="replace").strip() or "failed")
-    return result.stdout
-
-
-class EncryptingRequest(Request):
-    def _get_file_stream(
-        self,
-        total_content_length: int | None,
-        content_type: str | None,
-        filename: str | None = None,
-        content_length: int | None = None,
-    ):
-        if not filename:
-            return io.BytesIO()  # an empty <input type=file>: no file was chosen
-        config = current_app.extensions["sipadu.config"]
-        files = self.environ.setdefault(_FILES, [])
-        if len(files) >= config.max_files:
-            raise RequestEntityTooLarge()
-        sessions = current_app.extensions["sipadu.write_sessionmaker"]
-
-        batch = self.environ.setdefault(_BATCH, StagingBatch(sessions))
-
-        def new_upload() -> EncryptingUpload:
-            upload = EncryptingUpload(sessions, batch)
-            self.environ.setdefault(_UPLOADS, []).append(upload)  # discarded unless linked
-            return upload
-
-        kind = (content_type or "").split(";")[0].strip().lower()
-        part: EncryptedPart | ImagePart
-        if kind in IMAGE_TYPES or filename.lower().endswith(IMAGE_EXTENSIONS):
-            part = ImagePart(
-                filename, kind, config.image_strip_max_bytes, config.max_file_bytes, new_upload
-            )
-        else:
-            part = EncryptedPart(new_upload(), filename, kind, config.max_file_bytes)
-        files.append(part)
-        return part
-
-
-def uploaded_files(field: str = "attachments") -> list[UploadedFile]:
-    """Finish every file of ``field`` this request carried (small images are cleaned of
-    metadata now) and store their last chunks in one transaction. Raises
-    :class:`ImageRefused`."""
+def uploaded_files(field: Field) -> list[UploadedFile]:
+    """Receive this request's evidence files (into :func:`evidence_part`s) and store the
+    last chunks of all in one transaction. Call once the request is authorized and its
+    text valid. On a refusal ``field`` gets the message that says why and what to do,
+    and :class:`UploadRefused` is raised."""
+    refused = receive_files()
+    if refused is not None:
+        field.errors = [refusal_message(refused.reason)]
+        raise refused
     parts = [
         storage_file.stream
-        for storage_file in request.files.getlist(field)
-        if isinstance(storage_file.stream, EncryptedPart | ImagePart)
+        for storage_file in request.files.getlist(field.name)
+        if isinstance(storage_file.stream, EncryptedPart) and storage_file.stream.upload
     ]
-    uploads = [part.prepared_upload() for part in parts]
-    stored = storage.finish_all(current_app.extensions["sipadu.write_sessionmaker"], uploads)
+    stored = storage.finish_all(
+        current_app.extensions["sipadu.write_sessionmaker"], [part.upload for part in parts]
+    )
     return [
         UploadedFile(file, part.filename, part.content_type)
         for part, file in zip(parts, stored, strict=True)
     ]
 
 
+def forget_files(field: Field) -> None:
+    """The form goes back, its files not kept (the text needs correcting, or the
+    submission was refused after they arrived): read and drop what is left of them (so
+    the browser, still sending, shows the page), and if any were chosen, say on
+    ``field`` that they must be chosen again. Call it on every such answer."""
+    if discard_files():
+        field.errors = [
+            *field.errors,
+            _("Choose your files again before you send: a form sent back keeps no file."),
+        ]
+
+
+def refusal_message(reason: Refusal) -> str:
+    """What went wrong with the files, what to do, and that the text is kept."""
+    config = _config()
+    why: dict[Refusal, Callable[[], str]] = {
+        Refusal.BAD_FILE_INPUT: lambda: _("A file could not be read from the form."),
+        Refusal.FILE_TOO_LARGE: lambda: _(
+            "One of the files is larger than %(mib)d MB, the most one file may be.",
+            mib=config.max_file_bytes // MIB,
+        ),
+        Refusal.TOO_MANY_FILES: lambda: _(
+            "You chose more than %(count)d files, the most one form can carry.",
+            count=config.max_files,
+        ),
+        Refusal.REQUEST_TOO_LARGE: lambda: _(
+            "The files together are larger than %(mib)d MB, the most one form can carry.",
+            mib=config.max_request_bytes // MIB,
+        ),
+        Refusal.IMAGE_REFUSED: lambda: _(
+            "One of the files looks like a picture but could not be read, so it was not "
+            "accepted. Check the file, or send it in a ZIP archive."
+        ),
+        Refusal.PIXEL_BUDGET: lambda: _(
+            "The pictures together are too large to be cleaned of hidden data (such as "
+            "the place a photo was taken) in one go."
+        ),
+        Refusal.BUSY: lambda: _(
+            "The server is busy cleaning other pictures right now. Wait a minute, then send again."
+        ),
+    }
+    advice = ""
+    if reason in (
+        Refusal.FILE_TOO_LARGE,
+        Refusal.TOO_MANY_FILES,
+        Refusal.REQUEST_TOO_LARGE,
+        Refusal.PIXEL_BUDGET,
+    ):
+        advice = _(
+            "Send fewer or smaller files at once: you can add more later, in messages "
+            "from your mailbox."
+        )
+    kept = _("Nothing was sent yet. Your text is kept below, but the files must be chosen again.")
+    return " ".join(part for part in (why[reason](), advice, kept) if part)
+
+
 def _discard_unlinked(_exc: BaseException | None) -> None:
-    uploads = request.environ.get(_UPLOADS, [])
-    if uploads:
+    evidence = request.environ.get(_EVIDENCE)
+    if evidence is not None and evidence.uploads:
+        # The view may still hold a write transaction (a refused message re-renders the
+        # mailbox on its write session): end it, or the discard would wait for it.
+        close_sessions()
         storage.discard(
             current_app.extensions["sipadu.write_sessionmaker"],
-            [upload.blob_id for upload in uploads],
+            [upload.blob_id for upload in evidence.uploads],
         )
 
 
-def init_uploads(app: Flask) -> None:
-    app.request_class = EncryptingRequest
+def init_uploads(app: Flask, config: Config) -> None:
+    app.extensions[_CLEANING] = _Cleaning(
+        SlotPool(pool_directory(config, "image-cleaning"), config.image_cleaners, SLOT_QUEUE),
+        imagestrip.Confinement(config.image_cleaner_memory_bytes, config.image_cleaner_cpu_seconds),
+    )
     app.teardown_request(_discard_unlinked)

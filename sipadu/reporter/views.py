@@ -1,13 +1,17 @@
 """Reporter routes: the safety guidance and the report form."""
 
-from flask import render_template, request
+from datetime import UTC, datetime, timedelta
+
+from flask import current_app, render_template, request
 from flask_babel import gettext as _
 
+from sipadu.audit import ReporterMetric, count_reporter_event
 from sipadu.derivations import busy_page, derivations
 from sipadu.faults import DROP_CONNECTION_BEFORE_COMMIT, KILL_BEFORE_COMMIT, trip
+from sipadu.formdata import UploadRefused, receives_files
 from sipadu.reporter import bp, runtime
 from sipadu.reporter.forms import CATEGORIES, ReportForm
-from sipadu.reporter.uploads import ImageRefused, image_refused_message, uploaded_files
+from sipadu.reporter.uploads import evidence_part, forget_files, uploaded_files
 from sipadu.services.dates import today
 from sipadu.services.passphrases import format_code, normalize_passphrase
 from sipadu.services.reports import CASE_FIELDS, CategoryClosed, submit_report
@@ -23,16 +27,20 @@ def index():
 
 
 @bp.route("/report", methods=["GET", "POST"])
+@receives_files("attachments", evidence_part)
 def report():
     form = ReportForm()
     if not form.validate_on_submit():
+        forget_files(form.attachments)
         status = 400 if request.method == "POST" else 200
         return render_template("reporter/report.html", form=form, categories=CATEGORIES), status
+    if not _take_ceiling_slot():  # before images are cleaned and the report is stored
+        return _ceiling_reached(form)
     try:
-        files = uploaded_files()
-    except ImageRefused:
-        form.attachments.errors = [image_refused_message()]
-        return render_template("reporter/report.html", form=form, categories=CATEGORIES), 400
+        files = uploaded_files(form.attachments)
+    except UploadRefused as refused:
+        page = render_template("reporter/report.html", form=form, categories=CATEGORIES)
+        return page, refused.status, refused.headers
     data = ReportData(
         category=form.category.data,
         identity=form.identity.data or "",
@@ -52,10 +60,10 @@ def report():
         )
     except Busy as busy:
         session.rollback()
+        forget_files(form.attachments)
         notice = _(
             "The server is busy right now, so your report was not sent yet. Your text is kept "
-            "below: wait a minute, then press “Send the report” again. Files you chose must "
-            "be chosen again."
+            "below: wait a minute, then press “Send the report” again."
         )
         page = render_template(
             "reporter/report.html", form=form, categories=CATEGORIES, notice=notice
@@ -63,6 +71,7 @@ def report():
         return busy_page(page, busy)
     except CategoryClosed:
         session.rollback()
+        forget_files(form.attachments)
         form.category.errors = [
             _("This kind of report is not accepted at the moment. Choose another kind.")
         ]
@@ -76,3 +85,34 @@ def report():
         code=format_code(receipt.code),
         passphrase=receipt.suggested_passphrase,
     )
+
+
+def _take_ceiling_slot() -> bool:
+    """One of the portal's new-report slots of the last hour (SIPADU_REPORTS_PER_HOUR),
+    taken atomically in the limiter's store, so concurrent submitters cannot overshoot.
+    Keyed on nothing about the client; a refusal takes no slot."""
+    rt = runtime()
+    return current_app.extensions["sipadu.limiter"].limiter.hit(rt.reports_ceiling, rt.ceiling_key)
+
+
+# Indonesia's three time zones (no daylight saving).
+_ZONES = {"wib": 7, "wita": 8, "wit": 9}
+
+
+def _ceiling_reached(form: ReportForm):
+    """The form again with everything typed (files must be chosen again), a plain notice
+    and 429. Only the day's count of refusals is stored. The time to come back is an
+    hour from now, rounded up: never the limiter's reset time, which is an hour after the
+    oldest accepted report of the window, i.e. an exact submission time (G2)."""
+    forget_files(form.attachments)  # read and dropped before the write session begins
+    session = db_session(write=True)
+    count_reporter_event(session, ReporterMetric.REPORT_REFUSED_CEILING, today())
+    session.commit()
+    now = datetime.now(UTC)
+    back = now + timedelta(hours=1)
+    back = back.replace(second=0, microsecond=0) + timedelta(minutes=5 - back.minute % 5)
+    times = {zone: (back + timedelta(hours=h)).strftime("%H:%M") for zone, h in _ZONES.items()}
+    page = render_template(
+        "reporter/report.html", form=form, categories=CATEGORIES, ceiling_reached=times
+    )
+    return page, 429, {"Retry-After": str(int((back - now).total_seconds()))}

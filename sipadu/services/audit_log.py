@@ -8,6 +8,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sipadu.audit import ReporterMetric
 from sipadu.models import AuditCheckpoint, AuditEvent, ReporterDailyCount
 
 PAGE_SIZE = 50
@@ -74,3 +75,32 @@ def daily_counts(session: Session, days: int, today: date) -> tuple[list[str], l
     for day, metric, count in rows:
         by_day.setdefault(day, {})[metric] = count
     return metrics, [(day, [by_day[day].get(m, 0) for m in metrics]) for day in by_day]
+
+
+@dataclass(frozen=True)
+class IntakeDay:
+    day: date
+    received: int  # reports stored
+    refused: int  # submissions refused because the hourly ceiling was reached
+
+
+def intake_days(session: Session, days: int, today: date) -> list[IntakeDay]:
+    """New reports received and refused by the ceiling (SIPADU_REPORTS_PER_HOUR) per day
+    with either, newest first, over ``days`` days up to ``today``. Day counts are all
+    there is: no time of a submission is stored anywhere (G2)."""
+    received, refused = ReporterMetric.REPORT_SUBMITTED, ReporterMetric.REPORT_REFUSED_CEILING
+    rows = session.execute(
+        select(ReporterDailyCount.day, ReporterDailyCount.metric, ReporterDailyCount.count)
+        .where(
+            ReporterDailyCount.day > today - timedelta(days=days),
+            ReporterDailyCount.metric.in_([received.value, refused.value]),
+        )
+        .order_by(ReporterDailyCount.day.desc())
+    ).all()
+    by_day: dict[date, dict[str, int]] = {}
+    for day, metric, count in rows:
+        by_day.setdefault(day, {})[metric] = count
+    return [
+        IntakeDay(day, counts.get(received.value, 0), counts.get(refused.value, 0))
+        for day, counts in by_day.items()
+    ]

@@ -98,6 +98,7 @@ class CaseFilter:
     category: str | None = None
     deadline: str | None = None  # ack_overdue | feedback_overdue | on_time
     unread: bool = False
+    spam: bool = False  # only the reports marked as spam; without it, spam is hidden
 
     def used(self) -> list[str]:
         return [name for name, value in vars(self).items() if value not in (None, "", False)]
@@ -180,6 +181,7 @@ def list_cases(
         )
     if criteria.unread:
         query = query.where(Report.reporter_messages > ReportGrant.read_upto)
+    query = query.where(Report.spam.is_(criteria.spam))
     found = session.execute(query).all()
     more = len(found) > PAGE_SIZE
     found = found[:PAGE_SIZE]
@@ -504,6 +506,20 @@ def change_status(
         },
     )
     return report
+
+
+def mark_spam(session: Session, report_id: uuid.UUID, account_id: uuid.UUID, spam: bool) -> None:
+    """Mark a granted report as junk (``spam=True``) or take the mark back. A marked
+    report is hidden from every holder's default list; nothing else changes: its status,
+    deadlines, what the reporter sees, and retention, which counts from closing or
+    rejecting as for any report. Recorded as ``report.spam`` / ``report.not_spam``; a
+    mark already there is no change and records nothing. Raises :class:`NotGranted`."""
+    report = _report(session, report_id, account_id)
+    if report.spam == spam:
+        return
+    report.spam = spam
+    action = Action.SPAM_MARK if spam else Action.SPAM_UNMARK
+    audit.append(session, str(account_id), "investigator", action, report_id=report.id)
 
 
 def _report(session: Session, report_id: uuid.UUID, account_id: uuid.UUID) -> Report:

@@ -238,6 +238,7 @@ def main() -> int:
             args.redis,
             SIPADU_WORKERS="4",
             SIPADU_THREADS="8",
+            SIPADU_REPORTS_PER_HOUR="100000",  # a load of real reports, not a flood
         )
         args.role = f"sipadu_load_{os.urandom(4).hex()}"
         try:

@@ -1,0 +1,396 @@
+"""Form bodies, read token first and in bounded memory, on both portals (DESIGN.md G8).
+
+Werkzeug's own parser reads a whole body, file parts spooled to temporary files or held
+in memory, before anyone has looked at the form token: an anonymous request could make
+a worker hold or write hundreds of MiB. SIPADU drives Werkzeug's sans-IO
+:class:`~werkzeug.sansio.multipart.MultipartDecoder` itself, in two steps:
+
+1. ``request.form`` reads the text fields up to the first file part: each at most
+   ``MAX_FORM_MEMORY_SIZE`` bytes (500 KB), all together at most :data:`TEXT_BYTES`, at
+   most ``MAX_FORM_PARTS`` parts. The form token is checked with Flask-WTF's own
+   :func:`~flask_wtf.csrf.validate_csrf` against the session as soon as its field ends.
+   A wrong token, a file part before a valid token (every form sends its token first),
+   a file part the route does not take (:func:`receives_files`) or a NUL character ends
+   the request at once with a 400: nothing more is read, nothing is stored.
+2. File parts are read only when the view calls :func:`receive_files`, after every
+   check that comes before a view (the token, the staff sign-in and role) and the
+   view's own (the typed text). Each part is written, as it arrives, to the sink the
+   route declared; an empty file input (no file name) may carry no byte. A sink
+   refuses with :class:`UploadRefused`: the refusal is kept and returned, what follows
+   is read and dropped (so the browser, still sending, gets to show the answer), and the
+   view re-renders the form with the typed text: every form puts its file input last,
+   so all of it was read in step 1. Text fields after a file part are dropped.
+   A view that answers without the files calls :func:`discard_files` for the same reason.
+
+Memory per request: the text (≤ 1 MiB), one 64 KiB read and whatever the sink holds.
+"""
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol, TypeVar
+from urllib.parse import parse_qsl
+
+from flask import Request, current_app, request
+from flask_wtf.csrf import CSRFError, validate_csrf
+from werkzeug.datastructures import FileStorage, MultiDict
+from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
+from werkzeug.sansio.multipart import (
+    Data,
+    Epilogue,
+    Event,
+    Field,
+    File,
+    MultipartDecoder,
+    NeedData,
+)
+from werkzeug.wsgi import get_input_stream
+from wtforms import ValidationError
+
+TEXT_BYTES = 1024 * 1024  # all text fields of one request together
+READ_BYTES = 64 * 1024  # one read from the client
+MULTIPART = "multipart/form-data"
+URLENCODED = "application/x-www-form-urlencoded"
+FORM_TYPES = (MULTIPART, URLENCODED)
+
+V = TypeVar("V", bound=Callable)
+
+
+class Refusal(StrEnum):
+    """Why the files of a request were not accepted; each has its own page text."""
+
+    BAD_FILE_INPUT = "bad-file-input"  # a file part no browser sends (bytes with no name)
+    FILE_TOO_LARGE = "file-too-large"
+    TOO_MANY_FILES = "too-many-files"
+    REQUEST_TOO_LARGE = "request-too-large"
+    IMAGE_REFUSED = "image-refused"  # not readable as the picture it claims to be
+    PIXEL_BUDGET = "pixel-budget"  # the pictures together are too large to clean
+    BUSY = "busy"  # no image-cleaning slot on this host within the wait
+
+
+STATUS = {
+    Refusal.BAD_FILE_INPUT: 400,
+    Refusal.FILE_TOO_LARGE: 413,
+    Refusal.TOO_MANY_FILES: 413,
+    Refusal.REQUEST_TOO_LARGE: 413,
+    Refusal.IMAGE_REFUSED: 400,
+    Refusal.PIXEL_BUDGET: 413,
+    Refusal.BUSY: 503,
+}
+
+
+class UploadRefused(Exception):
+    """The files of this request are not accepted, for ``reason``. ``status`` and
+    ``headers`` are what the answer carries (503 comes with ``Retry-After``)."""
+
+    def __init__(self, reason: Refusal, retry_after: int | None = None) -> None:
+        super().__init__(reason.value)
+        self.reason = reason
+        self.retry_after = retry_after
+
+    @property
+    def status(self) -> int:
+        return STATUS[self.reason]
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after)} if self.retry_after else {}
+
+
+class Sink(Protocol):
+    """Where one file part goes: ``write`` as its bytes arrive, ``end`` once it is
+    complete. Either may raise :class:`UploadRefused`."""
+
+    def write(self, data: bytes) -> object: ...
+
+    def end(self) -> None: ...
+
+
+SinkFactory = Callable[[int, str, str], Sink]  # (index, file name, content type) -> Sink
+
+
+@dataclass(frozen=True)
+class FileRoute:
+    field: str
+    sink: SinkFactory
+
+
+def receives_files(field: str, sink: SinkFactory) -> Callable[[V], V]:
+    """Declare that a view takes file parts in the form field ``field``; each one is
+    written to ``sink(index, filename, content_type)``. File parts sent to any other
+    route or field are refused (400) before a byte of them is read."""
+
+    def mark(view: V) -> V:
+        view.sipadu_files = FileRoute(field, sink)  # type: ignore[attr-defined]
+        return view
+
+    return mark
+
+
+def _route() -> FileRoute | None:
+    view = current_app.view_functions.get(request.endpoint or "")
+    return getattr(view, "sipadu_files", None)
+
+
+class MemoryPart(io.BytesIO):
+    """A sink for small files (checkpoints): in memory, at most ``limit`` bytes."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self._limit = limit
+
+    def write(self, data) -> int:  # type: ignore[override]
+        if self.tell() + len(data) > self._limit:
+            raise UploadRefused(Refusal.FILE_TOO_LARGE)
+        return super().write(data)
+
+    def end(self) -> None:
+        self.seek(0)
+
+
+class _Discard:
+    """A refused or unwanted part: its bytes are read and dropped."""
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+    def end(self) -> None:
+        pass
+
+
+class _NoFile:
+    """An empty file input (no file name): a browser sends no byte in it."""
+
+    def write(self, data: bytes) -> int:
+        if data:
+            raise UploadRefused(Refusal.BAD_FILE_INPUT)
+        return 0
+
+    def end(self) -> None:
+        pass
+
+
+class MultipartBody:
+    """The state of one multipart body between the two steps (see the module text)."""
+
+    def __init__(self, req: "FormRequest", boundary: bytes) -> None:
+        self._stream = get_input_stream(req.environ, max_content_length=None)
+        self._length = req.content_length
+        self._limit = req.max_content_length  # the whole body, files included
+        self._field_bytes = req.max_form_memory_size or TEXT_BYTES
+        self._decoder = MultipartDecoder(
+            boundary, max_form_memory_size=self._field_bytes, max_parts=req.max_form_parts
+        )
+        self.form: MultiDict[str, str] = MultiDict()
+        self.files: MultiDict[str, FileStorage] = MultiDict()
+        self.received = 0  # bytes read from the client
+        self.sent_files = False  # at least one file part with a name
+        self._text_bytes = 0
+        self._pending: File | None = None  # the file part step 1 stopped at
+        self._finished = False
+        self._refusal: UploadRefused | None = None
+
+    # --- reading -----------------------------------------------------------------------
+
+    def _next(self) -> Event:
+        """The next event, reading from the client as needed; ``Epilogue`` at the end."""
+        while True:
+            try:
+                event = self._decoder.next_event()
+            except ValueError:
+                raise BadRequest() from None  # malformed or cut off: no browser sends it
+            if not isinstance(event, NeedData):
+                if isinstance(event, Epilogue):
+                    self._finished = True
+                return event
+            data = self._stream.read(READ_BYTES)
+            self.received += len(data)
+            self._decoder.receive_data(data or None)
+
+    def _text(self) -> str:
+        value = bytearray()
+        while True:
+            event = self._next()
+            if not isinstance(event, Data):
+                raise BadRequest()
+            value += event.data
+            self._text_bytes += len(event.data)
+            if len(value) > self._field_bytes or self._text_bytes > TEXT_BYTES:
+                raise RequestEntityTooLarge()
+            if not event.more_data:
+                return value.decode("utf-8", "replace")
+
+    # --- step 1: the text, token first ---------------------------------------------------
+
+    def read_fields(self) -> None:
+        token_name = current_app.config["WTF_CSRF_FIELD_NAME"]
+        token_ok = not current_app.config["WTF_CSRF_ENABLED"]
+        while not self._finished:
+            event = self._next()
+            if isinstance(event, Field):
+                value = self._text()
+                if event.name is None or "\x00" in value or "\x00" in event.name:
+                    raise BadRequest()
+                self.form.add(event.name, value)
+                if event.name == token_name and not token_ok:
+                    try:
+                        validate_csrf(value)
+                    except ValidationError as exc:
+                        raise CSRFError(exc.args[0]) from None
+                    token_ok = True
+            elif isinstance(event, File):
+                route = _route()
+                if not token_ok or route is None or event.name != route.field:
+                    # Forged or broken; one over the size limit is told so.
+                    raise (
+                        RequestEntityTooLarge() if self._over_limit(self._length) else BadRequest()
+                    )
+                self._pending = event
+                return
+
+    # --- step 2: the files ---------------------------------------------------------------
+
+    def read_files(self, route: FileRoute | None) -> UploadRefused | None:
+        """Write every file part to ``route``'s sinks (``None``: drop them all)."""
+        if self._pending is None:
+            return self._refusal
+        event: Event = self._pending
+        self._pending = None
+        if self._over_limit(self._length):
+            self._refusal = UploadRefused(Refusal.REQUEST_TOO_LARGE)
+            return self._refusal  # not even read: the client is told as soon as possible
+        index = 0
+        while True:
+            if isinstance(event, File):
+                sink = self._open(route, event, index)
+                index += 1 if event.filename else 0
+                self._copy(sink, event)
+            elif isinstance(event, Field):
+                self._copy(_Discard(), None)
+            elif isinstance(event, Epilogue):
+                return self._refusal
+            if self._over_limit(self.received):
+                self._refuse(UploadRefused(Refusal.REQUEST_TOO_LARGE))
+                return self._refusal  # past the limit nothing more is read
+            try:
+                event = self._next()
+            except RequestEntityTooLarge:  # more parts than MAX_FORM_PARTS
+                self._refuse(UploadRefused(Refusal.TOO_MANY_FILES))
+                return self._refusal
+
+    def _open(self, route: FileRoute | None, event: File, index: int) -> Sink:
+        if not event.filename:
+            return _NoFile()
+        self.sent_files = True
+        if self._refusal is not None or route is None:
+            return _Discard()
+        if event.name != route.field:
+            self._refuse(UploadRefused(Refusal.BAD_FILE_INPUT))
+            return _Discard()
+        kind = (event.headers.get("content-type") or "").split(";")[0].strip().lower()
+        try:
+            return route.sink(index, event.filename, kind)
+        except UploadRefused as refused:
+            self._refuse(refused)
+            return _Discard()
+
+    def _copy(self, sink: Sink, part: File | None) -> None:
+        """Move one part's bytes to ``sink``; a refusal switches to dropping them."""
+        while True:
+            event = self._next()
+            if not isinstance(event, Data):
+                raise BadRequest()
+            try:
+                sink.write(event.data)
+                if not event.more_data:
+                    sink.end()
+            except UploadRefused as refused:
+                self._refuse(refused)
+                sink = _Discard()
+            if self._over_limit(self.received):
+                return
+            if not event.more_data:
+                break
+        if part is not None and part.filename and not isinstance(sink, _Discard | _NoFile):
+            self.files.add(
+                part.name,
+                FileStorage(sink, part.filename, part.name, headers=part.headers),  # type: ignore[arg-type]
+            )
+
+    def _over_limit(self, size: int | None) -> bool:
+        return size is not None and self._limit is not None and size > self._limit
+
+    def _refuse(self, refused: UploadRefused) -> None:
+        if self._refusal is None:
+            self._refusal = refused
+
+
+class FormRequest(Request):
+    """Flask's request with form bodies read by :class:`MultipartBody` (multipart) or
+    with a bounded read (url-encoded); any other body is never read."""
+
+    multipart: MultipartBody | None = None
+
+    def _load_form_data(self) -> None:
+        if "form" in self.__dict__:
+            return
+        empty: MultiDict = MultiDict()
+        if self.mimetype == MULTIPART and self.method == "POST":
+            boundary = self.mimetype_params.get("boundary", "").encode("ascii", "replace")
+            if not boundary:
+                self._set(empty, empty)
+                raise BadRequest()
+            self.multipart = MultipartBody(self, boundary)
+            # Set before reading: whatever is raised, nobody re-reads a half-read stream.
+            self._set(self.multipart.form, self.multipart.files)
+            self.multipart.read_fields()
+        elif self.mimetype == URLENCODED:
+            self._set(empty, empty)
+            raw = get_input_stream(self.environ, max_content_length=None).read(TEXT_BYTES + 1)
+            if len(raw) > TEXT_BYTES:
+                raise RequestEntityTooLarge()
+            try:
+                text = raw.decode()
+            except UnicodeDecodeError:
+                raise BadRequest() from None
+            try:
+                items = parse_qsl(
+                    text,
+                    keep_blank_values=True,
+                    errors="werkzeug.url_quote",  # as Werkzeug's own parser does
+                    max_num_fields=self.max_form_parts,
+                )
+            except ValueError:  # more fields than MAX_FORM_PARTS
+                raise RequestEntityTooLarge() from None
+            self._set(MultiDict(items), empty)
+        else:
+            self._set(empty, empty)
+
+    def _set(self, form: MultiDict, files: MultiDict) -> None:
+        # Werkzeug's cached properties are bypassed by writing the instance dict.
+        self.__dict__["form"], self.__dict__["files"] = form, files
+        self.__dict__.setdefault("stream", io.BytesIO())
+
+
+def receive_files() -> UploadRefused | None:
+    """Read this request's file parts into its route's sinks (once; then
+    ``request.files`` holds them). Returns the refusal, if the files were refused; the
+    files received before a refusal stay in ``request.files`` for the caller to drop."""
+    body = _body()
+    return body.read_files(_route()) if body is not None else None
+
+
+def discard_files() -> bool:
+    """Read and drop the rest of the body (files the view will not use). True if the
+    request carried a chosen file (so its sender must choose it again)."""
+    body = _body()
+    if body is None:
+        return False
+    body.read_files(None)
+    return body.sent_files
+
+
+def _body() -> MultipartBody | None:
+    request.form  # noqa: B018 — step 1 first, if nothing asked for the form yet
+    return getattr(request, "multipart", None)

@@ -1,0 +1,311 @@
+"""The event-driven front of both portals: a slow or stalled client costs a connection,
+never one of the threads that serve everybody else.
+
+``sipadu serve`` stacks, per gunicorn worker process (see :mod:`sipadu.serve`)::
+
+    uvicorn (one asyncio event loop, HTTP/1.1 by h11) + head_deadline_protocol
+      -> Front              (this module: body pace, upload slots; ASGI)
+        -> a2wsgi.WSGIMiddleware (a pool of threads running the Flask app)
+
+A thread is taken only once a request can use it without waiting on its client:
+
+- **Head**: the request line and headers must be complete within ``head_timeout``
+  seconds of the connection opening (or of the previous response on a kept-alive
+  connection), else the connection is closed. uvicorn has no such deadline of its own
+  (its keep-alive timer is disarmed by any byte), so a head sent a byte at a time
+  (slowloris) would hold the connection forever.
+- **Small bodies** (up to ``small_body`` bytes: every form without files) are received
+  whole, on the event loop, before the request reaches a thread.
+- **Uploads** (larger bodies) first bring their first ``small_body`` bytes the same way,
+  then wait, on the event loop, for one of ``upload_slots`` slots per worker, kept below
+  the worker's thread count so some threads always serve other requests. A request that
+  finds no slot within ``upload_wait`` seconds, or ``upload_queue`` uploads already
+  waiting, gets a 503 with ``Retry-After``. With a slot, the body streams to the WSGI
+  app chunk by chunk as it arrives (uploads are encrypted while they arrive, in
+  constant memory).
+- **Pace**: every body must bring at least ``body_min_rate`` bytes per second of waiting
+  for it, measured over each ``body_timeout`` seconds spent waiting (or the whole rest of
+  the body, if less). A body that stalls for ``body_timeout`` seconds, or dribbles, is
+  answered 408 and its connection closed; the WSGI app, if it had the request, sees the
+  body end early (Werkzeug's ``ClientDisconnected``), so the upload it staged is
+  discarded by the request's teardown. Only time spent waiting for the client counts:
+  while the app is busy (key stretching, database writes) the client is held back by
+  TCP flow control and is not to blame.
+- A body without ``Content-Length`` (chunked) is refused with 411: browsers always send
+  the length, and the WSGI bridge would otherwise see an empty body.
+
+The client's address never passes this point (``scope["client"]`` is dropped), and
+nothing here logs. The source of the defaults (sipadu/config.py): Apache's
+``mod_reqtimeout`` (``header=20-40,MinRate=500 body=20,MinRate=500``) and nginx's
+``client_header_timeout``/``client_body_timeout``, made stricter for headers (a browser
+sends them in one packet) and measured over windows for bodies, since a real Tor upload
+runs at tens to hundreds of KB/s, far above 1 KiB/s.
+"""
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs
+
+import h11
+from uvicorn.protocols.http.h11_impl import H11Protocol
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+Header = tuple[bytes, bytes]
+# (HTTP status, language code) -> (headers, body) of a complete page; see errors.py.
+Pages = Callable[[int, str], tuple[list[Header], bytes]]
+
+TOO_SLOW, LENGTH_REQUIRED, BUSY = 408, 411, 503
+RETRY_AFTER_SECONDS = 60
+CLOSE: Header = (b"connection", b"close")
+DISCONNECT: Message = {"type": "http.disconnect"}
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The front's numbers (sipadu/config.py; README "Configuration")."""
+
+    body_timeout: float  # seconds of waiting per pace window
+    body_min_rate: int  # bytes per second of waiting
+    small_body: int  # bytes received whole before a thread takes the request
+    upload_slots: int  # larger bodies streamed to the app at once, per worker
+    upload_queue: int  # uploads that may wait for a slot at once; more are refused
+    upload_wait: float  # seconds an upload may wait for a slot
+
+
+class TooSlow(Exception):
+    """A request body fell below the minimum pace (or stopped)."""
+
+
+class Pace:
+    """Enforces a body's minimum pace. Each window is ``window`` seconds of *waiting* for
+    the client; in each, at least ``min_rate * window`` bytes, or the rest of the body
+    if that is less, must arrive."""
+
+    def __init__(self, min_rate: int, window: float, length: int) -> None:
+        self.quota = min_rate * window
+        self.window = window
+        self.remaining = length
+        self._waited = 0.0
+        self._needed = min(self.quota, length)
+
+    async def receive(self, receive: Receive) -> Message:
+        """The client's next message (``http.request`` or ``http.disconnect``).
+        Raises :class:`TooSlow` when a window ends short of its bytes."""
+        while True:
+            started = time.monotonic()
+            try:
+                async with asyncio.timeout(self.window - self._waited):
+                    message = await receive()
+            except TimeoutError:
+                message = None
+            self._waited += time.monotonic() - started
+            if message is not None:
+                received = len(message.get("body", b""))
+                self.remaining -= received
+                self._needed -= received
+            if self._waited >= self.window or message is None:
+                if self._needed > 0:
+                    raise TooSlow
+                self._waited = 0.0
+                self._needed = min(self.quota, self.remaining)
+            if message is not None:
+                return message
+
+
+def head_deadline_protocol(seconds: float) -> type[H11Protocol]:
+    """uvicorn's HTTP/1.1 protocol (h11) with a deadline for every request's head: a
+    connection whose request line and headers are not complete ``seconds`` after it
+    opened, or after its previous response, is closed."""
+
+    class HeadDeadline(H11Protocol):
+        _head_timer: asyncio.TimerHandle | None = None
+
+        def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+            super().connection_made(transport)
+            self._watch_head()
+
+        def data_received(self, data: bytes) -> None:
+            super().data_received(data)
+            self._watch_head()
+
+        def on_response_complete(self) -> None:
+            super().on_response_complete()
+            self._watch_head()
+
+        def connection_lost(self, exc: Exception | None) -> None:
+            self._stop_head_timer()
+            super().connection_lost(exc)
+
+        def _watch_head(self) -> None:
+            # h11 is IDLE on our peer's side exactly while a request's head is awaited.
+            waiting = self.conn.their_state is h11.IDLE and not self.transport.is_closing()
+            if waiting and self._head_timer is None:
+                self._head_timer = self.loop.call_later(seconds, self._head_expired)
+            elif not waiting:
+                self._stop_head_timer()
+
+        def _stop_head_timer(self) -> None:
+            if self._head_timer is not None:
+                self._head_timer.cancel()
+                self._head_timer = None
+
+        def _head_expired(self) -> None:
+            self._head_timer = None
+            if not self.transport.is_closing():
+                self.transport.close()
+
+    return HeadDeadline
+
+
+def _content_length(scope: Scope) -> tuple[int, bool]:
+    """(Content-Length or 0, whether the body is chunked); h11 validated both."""
+    length, chunked = 0, False
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            length = int(value)
+        elif name == b"transfer-encoding":
+            chunked = True
+    return length, chunked
+
+
+def _language(scope: Scope) -> str:
+    values = parse_qs(scope.get("query_string", b"").decode("latin-1")).get("lang")
+    return values[0] if values else ""
+
+
+class Front:
+    """ASGI middleware in front of the WSGI bridge; see the module docstring.
+
+    ``pages(status, lang)`` gives the complete refusal pages (408, 411, 503) in the
+    reader's language, rendered once by the portal (``errors.refusal_pages``)."""
+
+    def __init__(self, app: ASGIApp, limits: Limits, pages: Pages) -> None:
+        self.app = app
+        self.limits = limits
+        self.pages = pages
+        self._slots: asyncio.Semaphore | None = None  # made in the worker's own loop
+        self.waiting = 0  # uploads waiting for a slot
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        scope = {**scope, "client": None}  # no client address beyond this point
+        length, chunked = _content_length(scope)
+        if chunked:
+            await self.refuse(send, LENGTH_REQUIRED, scope)
+        elif length == 0:
+            await self.app(scope, receive, send)
+        else:
+            await _Exchange(self, scope, receive, send, length).run()
+
+    @property
+    def slots(self) -> asyncio.Semaphore:
+        if self._slots is None:
+            self._slots = asyncio.Semaphore(self.limits.upload_slots)
+        return self._slots
+
+    async def refuse(self, send: Send, status: int, scope: Scope) -> None:
+        headers, body = self.pages(status, _language(scope))
+        headers = [*headers, CLOSE]  # the body was not read: the connection cannot go on
+        if status == BUSY:
+            headers.append((b"retry-after", str(RETRY_AFTER_SECONDS).encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body, "more_body": False})
+
+
+class _Exchange:
+    """One request with a body, from its first byte to the app's last answer."""
+
+    def __init__(self, front: Front, scope: Scope, receive: Receive, send: Send, length: int):
+        self.front, self.scope, self._receive, self._send = front, scope, receive, send
+        limits = front.limits
+        self.pace = Pace(limits.body_min_rate, limits.body_timeout, length)
+        self.pending: bytes | None = None  # the first bytes, held for the app
+        self.answered = False  # we answered ourselves; the app's answer goes nowhere
+        self.response_started = False
+
+    async def run(self) -> None:
+        front = self.front
+        try:
+            if await self._first_bytes():
+                return  # the client left
+        except TooSlow:
+            await front.refuse(self._send, TOO_SLOW, self.scope)
+            return
+        if self.pace.remaining == 0:
+            await front.app(self.scope, self.receive, self.send)
+            return
+        if not await self._upload_slot():
+            await front.refuse(self._send, BUSY, self.scope)
+            return
+        try:
+            await front.app(self.scope, self.receive, self.send)
+        finally:
+            front.slots.release()
+
+    async def _upload_slot(self) -> bool:
+        """Wait for an upload slot (no thread is held meanwhile); False when the queue is
+        full or no slot came within the wait."""
+        front = self.front
+        if front.waiting >= front.limits.upload_queue and front.slots.locked():
+            return False
+        front.waiting += 1
+        try:
+            async with asyncio.timeout(front.limits.upload_wait):
+                await front.slots.acquire()
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            front.waiting -= 1
+
+    async def _first_bytes(self) -> bool:
+        """Receive up to ``small_body`` bytes (the whole of a small body) without a
+        thread; True if the client disconnected meanwhile."""
+        chunks: list[bytes] = []
+        size = 0
+        while self.pace.remaining > 0 and size < self.front.limits.small_body:
+            message = await self.pace.receive(self._receive)
+            if message["type"] == "http.disconnect":
+                return True
+            chunk = message.get("body", b"")
+            chunks.append(chunk)
+            size += len(chunk)
+        self.pending = b"".join(chunks)
+        return False
+
+    async def receive(self) -> Message:
+        """The app's ``receive``: the first bytes, then the rest of the body at pace."""
+        if self.pending is not None:
+            body, self.pending = self.pending, None
+            return {"type": "http.request", "body": body, "more_body": self.pace.remaining > 0}
+        if self.answered:
+            return DISCONNECT
+        if self.pace.remaining <= 0:  # the body is complete: only a disconnect can follow
+            return await self._receive()
+        try:
+            return await self.pace.receive(self._receive)
+        except TooSlow:
+            if not self.response_started:
+                self.answered = True
+                await self.front.refuse(self._send, TOO_SLOW, self.scope)
+            return DISCONNECT
+
+    async def send(self, message: Message) -> None:
+        """The app's ``send``. An answer given before the whole body arrived (413, or a
+        refusal) closes the connection: the rest of the body is never read."""
+        if self.answered:
+            return
+        if message["type"] == "http.response.start":
+            self.response_started = True
+            if self.pace.remaining > 0:
+                message = {**message, "headers": [*message.get("headers", []), CLOSE]}
+        await self._send(message)

@@ -1,0 +1,304 @@
+"""The front (sipadu/front.py): a body's minimum pace, the upload slots, and the
+refusals it answers itself. The pace is checked on its own with short windows; the rest
+through the reporter portal under real gunicorn."""
+
+import asyncio
+import hashlib
+import http.client
+import http.cookiejar
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+
+import pytest
+from sqlalchemy import func, select
+
+from sipadu.front import Pace, TooSlow
+from sipadu.models import Blob
+from tests.conftest import config_env, database, serving
+from tests.multipart import end, fields_part, file_head
+from tests.staff import init_demo
+from tests.test_casework_download import MIB, rss_mib, upload_big, worker_of
+
+TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+
+
+def body_arriving(pieces: list[tuple[float, bytes]]):
+    """A receive() for a client sending each piece the given seconds after the one
+    before (from the first call on); like uvicorn's, a cancelled call loses nothing."""
+    queue: list[tuple[float, bytes]] = []
+
+    async def receive():
+        if not queue:  # the client starts sending when the body is first read
+            at = time.monotonic()
+            for delay, body in pieces:
+                at += delay
+                queue.append((at, body))
+        at, body = queue[0]
+        await asyncio.sleep(max(0.0, at - time.monotonic()))
+        queue.pop(0)
+        return {"type": "http.request", "body": body, "more_body": bool(queue)}
+
+    return receive
+
+
+def read_body(pace: Pace, receive, between: float = 0.0) -> int:
+    async def run():
+        size = 0
+        while pace.remaining > 0:
+            size += len((await pace.receive(receive))["body"])
+            await asyncio.sleep(between)  # the app busy: the client is not waited for
+        return size
+
+    return asyncio.run(run())
+
+
+def test_a_body_at_pace_passes_and_the_last_window_needs_only_the_rest():
+    # 100 B/s over 0.4 s windows: 40 bytes per window; 10 bytes every 0.05 s is 200 B/s.
+    pieces = [(0.05, b"x" * 10)] * 20 + [(0.35, b"y" * 5)]  # the last 5 bytes, late
+    pace = Pace(min_rate=100, window=0.4, length=205)
+    assert read_body(pace, body_arriving(pieces)) == 205
+
+
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        [(0.1, b"x")] * 20,  # a byte every 0.1 s: 4 bytes per window, 40 needed
+        [(0.05, b"x" * 50), (5.0, b"never")],  # a good start, then a stall
+    ],
+    ids=["dribbled", "stalled"],
+)
+def test_a_dribbled_or_stalled_body_is_too_slow_within_a_window(pieces):
+    pace = Pace(min_rate=100, window=0.4, length=1000)
+    started = time.monotonic()
+    with pytest.raises(TooSlow):
+        read_body(pace, body_arriving(pieces))
+    assert time.monotonic() - started < 0.4 * 2 + 0.5  # at most the second window
+
+
+def test_only_time_spent_waiting_for_the_client_counts():
+    # Each piece is there at once, but the app takes 0.2 s between reads: over 2 s of
+    # wall time only ~0.1 s is spent waiting, so the 0.4 s window never ends short.
+    pieces = [(0.01, b"x")] * 10
+    pace = Pace(min_rate=100, window=0.4, length=10)
+    assert read_body(pace, body_arriving(pieces), between=0.2) == 10
+
+
+# --- through the real server -------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def portal(tmp_path_factory, database_url, redis_url):
+    """The reporter portal with one upload slot (of two threads), a 1-second wait for
+    it, and 5-second pace windows."""
+    root = tmp_path_factory.mktemp("front")
+    env = config_env(
+        root / "instance",
+        database_url,
+        redis_url,
+        SIPADU_WORKERS="1",
+        SIPADU_THREADS="2",
+        SIPADU_UPLOAD_SLOTS="1",
+        SIPADU_UPLOAD_WAIT_SECONDS="1",
+        SIPADU_BODY_TIMEOUT_SECONDS="5",
+        SIPADU_MAX_REQUEST_MIB="10",
+        SIPADU_MAX_FILE_MIB="10",
+    )
+    subprocess.run(
+        [sys.executable, "-m", "sipadu.cli", "init", "--demo"],
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
+    with serving("reporter", env) as (_process, base):
+        yield int(base.rsplit(":", 1)[1]), database_url
+
+
+def report_body(port: int, size: int, lang: str = "id") -> tuple[str, bytes, str]:
+    """(cookie, multipart body, boundary) of a real report with a ``size``-byte file."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", f"/report?lang={lang}")
+    response = connection.getresponse()
+    token = TOKEN.search(response.read().decode()).group(1)
+    cookie = response.getheader("Set-Cookie").split(";")[0]
+    boundary = "front"
+    fields = {"csrf_token": token, "category": "kkn", "title": "Slot", "what": "Uji"}
+    fields |= {"passphrase": "", "passphrase_confirm": ""}
+    body = fields_part(boundary, fields) + file_head(boundary, "bukti.bin")
+    return cookie, body + os.urandom(size) + b"\r\n" + end(boundary), boundary
+
+
+def start_post(port: int, path: str, headers: dict[str, str], length: int) -> socket.socket:
+    raw = socket.create_connection(("127.0.0.1", port), timeout=30)
+    lines = [f"POST {path} HTTP/1.1", f"Host: 127.0.0.1:{port}", f"Content-Length: {length}"]
+    lines += [f"{name}: {value}" for name, value in headers.items()]
+    raw.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+    return raw
+
+
+def read_all(raw: socket.socket) -> bytes:
+    reply = b""
+    while chunk := raw.recv(65536):
+        reply += chunk
+    raw.close()
+    return reply
+
+
+def post_report(port: int, size: int, lang: str = "id") -> tuple[int, http.client.HTTPMessage, str]:
+    cookie, body, boundary = report_body(port, size, lang)
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    headers = {"Cookie": cookie, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+    connection.request("POST", f"/report?lang={lang}", body=body, headers=headers)
+    response = connection.getresponse()
+    return response.status, response.headers, response.read().decode()
+
+
+def test_uploads_beyond_the_slots_wait_then_get_a_busy_page_while_others_are_served(portal):
+    port, _ = portal
+    cookie, body, boundary = report_body(port, 400_000)
+    holder = start_post(
+        port,
+        "/report",
+        {"Cookie": cookie, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+        len(body),
+    )
+    holder.sendall(body[:200_000])  # past the first bytes: it holds the only upload slot
+    time.sleep(0.5)
+
+    started = time.monotonic()
+    status, headers, page = post_report(port, 300_000, lang="en")
+    assert status == 503 and headers["Retry-After"] == "60"
+    assert "Busy, try again in a minute" in page and "Back button" in page
+    assert headers["Connection"] == "close"
+    assert 1 <= time.monotonic() - started < 10  # waited for a slot, without a thread
+
+    # Everything that is not an upload is still served by the other thread.
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    connection.request("GET", "/")
+    assert connection.getresponse().status == 200
+
+    holder.sendall(body[200_000:])
+    reply = read_all(holder)
+    assert reply.startswith(b"HTTP/1.1 200 ") and b'id="report-code"' in reply
+    status, _headers, page = post_report(port, 300_000)  # the slot is free again
+    assert status == 200 and 'id="report-code"' in page
+
+
+def test_a_chunked_body_is_refused_with_a_clear_page(portal):
+    raw = socket.create_connection(("127.0.0.1", portal[0]), timeout=10)
+    raw.sendall(
+        b"POST /mailbox/login?lang=en HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        b"Content-Type: application/x-www-form-urlencoded\r\n\r\n5\r\ncode=\r\n0\r\n\r\n"
+    )
+    reply = read_all(raw)
+    assert reply.startswith(b"HTTP/1.1 411 ")
+    assert b"The request did not say its length" in reply
+
+
+def test_an_answer_before_the_whole_body_closes_the_connection(portal):
+    """A 413 is given without reading the rest of a body; the connection ends with it,
+    so the unread rest is never drained."""
+    raw = start_post(
+        portal[0],
+        "/report",
+        {"Content-Type": "multipart/form-data; boundary=x"},
+        11 * 1024 * 1024,  # over SIPADU_MAX_REQUEST_MIB
+    )
+    # A file part before any form token: refused at once (over the size limit: 413).
+    raw.sendall(
+        b'--x\r\nContent-Disposition: form-data; name="attachments"; filename="a.bin"\r\n\r\n'
+        + b"a" * 100_000
+    )
+    reply = read_all(raw)
+    assert reply.startswith(b"HTTP/1.1 413 ")
+    assert b"\r\nconnection: close\r\n" in reply.lower()
+
+
+def staged(database_url: str) -> int:
+    with database(database_url) as session:
+        return session.scalar(select(func.count()).select_from(Blob).where(~Blob.linked))
+
+
+def test_an_upload_that_stalls_midway_is_cut_off_and_leaves_nothing_staged(portal):
+    """The app already has the request and has staged part of the file when the client
+    stops: after one pace window the front answers 408 and closes, the app sees the body
+    end, and the request's teardown deletes what it staged."""
+    port, database_url = portal
+    cookie, body, boundary = report_body(port, 8 * MIB)
+    raw = start_post(
+        port,
+        "/report",
+        {"Cookie": cookie, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+        len(body),
+    )
+    raw.sendall(body[: 6 * MIB])  # more than one staging batch (4 MiB), then nothing
+    deadline = time.monotonic() + 20
+    while staged(database_url) == 0:
+        assert time.monotonic() < deadline, "nothing was staged"
+        time.sleep(0.1)
+    stalled = time.monotonic()
+    reply = read_all(raw)
+    assert reply.startswith(b"HTTP/1.1 408 ")
+    assert 4 < time.monotonic() - stalled < 5 + 10  # one 5-second window, with slack
+    while staged(database_url) != 0:
+        assert time.monotonic() < deadline + 10, "the stalled upload's chunks were kept"
+        time.sleep(0.1)
+
+
+def test_a_download_to_a_slow_reader_is_produced_only_as_fast_as_it_is_read(
+    tmp_path, empty_database_url, redis_url
+):
+    """Backpressure through the front: while an investigator's browser stops reading a
+    96 MiB attachment, the staff worker decrypts no further than a few chunks ahead."""
+    size_mib = 96
+    env = config_env(
+        tmp_path / "instance",
+        empty_database_url,
+        redis_url,
+        SIPADU_WORKERS="1",
+        SIPADU_THREADS="4",
+        SIPADU_MAX_FILE_MIB="100",
+        SIPADU_MAX_REQUEST_MIB="110",
+    )
+    people = init_demo(env)
+    with serving("reporter", env) as (_r, reporter), serving("staff", env) as (master, staff):
+        block = hashlib.sha256(b"slow reader").digest() * (MIB // 32)
+        upload_big(reporter, block, size_mib)
+        browser, link = staff_download_link(staff, people["pemeriksa1"])
+        worker = worker_of(master.pid)
+        with browser.open(staff + link) as response:
+            size = len(response.read(MIB))
+            baseline = rss_mib(worker)
+            peak = baseline
+            for _ in range(40):  # 4 s without reading
+                time.sleep(0.1)
+                peak = max(peak, rss_mib(worker))
+            while chunk := response.read(MIB):
+                size += len(chunk)
+    assert size == size_mib * MIB
+    assert peak - baseline < 40, f"the worker ran {peak - baseline:.0f} MiB ahead of its reader"
+
+
+def staff_download_link(staff: str, person) -> tuple[urllib.request.OpenerDirector, str]:
+    """Sign ``person`` in; (their browser, the path of the first report's attachment)."""
+    browser = urllib.request.build_opener(
+        urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar())
+    )
+    page = browser.open(staff + "/login").read().decode()
+    form = {
+        "csrf_token": re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1),
+        "username": person.username,
+        "password": person.password,
+        "totp": person.code(),
+    }
+    browser.open(staff + "/login", data=urllib.parse.urlencode(form).encode()).read()
+    listing = browser.open(staff + "/reports").read().decode()
+    report = re.search(r'href="(/reports/[0-9a-f-]{36})"', listing).group(1)
+    view = browser.open(staff + report).read().decode()
+    link = re.search(r'href="(/reports/[0-9a-f-]{36}/attachments/[0-9a-f-]{36})"', view).group(1)
+    return browser, link

@@ -1,0 +1,403 @@
+"""Uploads are read token first and authorized before anything is stored; image cleaning
+is bounded (a host-wide pool, a pixel budget per request, a confined child); every
+refusal gives the form back with the typed text, says the files must be chosen again
+and why, and leaves nothing behind: no staged blob, no growth of the SQLite file."""
+
+import io
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import event
+
+from sipadu import create_app, imagestrip
+from sipadu.cli import main as cli
+from sipadu.config import load_config
+from sipadu.web import dispose
+from tests.conftest import config_env
+from tests.multipart import end, fields_part, file_head
+from tests.staff import csrf as staff_csrf
+from tests.staff import init_demo, signed_in
+from tests.test_reporter import csrf, login
+from tests.test_uploads import png_with_text, receipt, report_with_files, unlinked_blobs
+
+MIB = 1024 * 1024
+TEMPLATES = Path(__file__).resolve().parent.parent / "sipadu" / "templates"
+TEXT = {"category": "kkn", "title": "Judul yang diketik", "what": "Kejadian yang diketik panjang"}
+CHOOSE_AGAIN = "berkas harus dipilih lagi"
+
+
+@pytest.fixture(scope="module")
+def people(env):
+    return init_demo(env)
+
+
+@pytest.fixture(scope="module")
+def demo(people):
+    """Categories, investigators to route to, an auditor."""
+    return people
+
+
+@contextmanager
+def counting_staged(app) -> Iterator[list[str]]:
+    """Every INSERT into ``blob`` (a staged upload) the app makes while the block runs."""
+    engine = app.extensions["sipadu.engine"]
+    seen: list[str] = []
+
+    def watch(_conn, _cursor, statement, *_args):
+        if re.match(r"\s*INSERT INTO blob\b", statement, re.I):
+            seen.append(statement)
+
+    event.listen(engine, "before_cursor_execute", watch)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", watch)
+
+
+def raw_post(client, path: str, body: bytes, boundary: str):
+    return client.post(path, data=body, content_type=f"multipart/form-data; boundary={boundary}")
+
+
+# --- the token first, files only once authorized --------------------------------------
+
+
+def test_every_form_sends_its_token_first_and_its_files_last():
+    """A body is read in the order of its form: the token must come before any file
+    part (else 400, nothing stored) and the text before the files (a refused file never
+    costs the typed text). Checked on every POST form of both portals."""
+    forms = 0
+    for template in TEMPLATES.rglob("*.html"):
+        source = re.sub(r"{#.*?#}", "", template.read_text(), flags=re.S)
+        for form in re.findall(r"<form[^>]*method=\"post\".*?</form>", source, flags=re.S):
+            forms += 1
+            fields = re.findall(
+                r"csrf_token|field\(\s*\w+\.\w+|\{\{\s*\w+\.\w+\(|<input[^>]*>|<select|<textarea",
+                form,
+            )
+            assert fields and "csrf_token" in fields[0], (template.name, fields[:2])
+            if "multipart/form-data" in form:
+                assert re.search(r'type="file"|checkpoints|attachments', fields[-1]), (
+                    template.name,
+                    fields[-1],
+                )
+    assert forms >= 25
+
+
+def test_a_file_part_before_the_token_is_refused_and_nothing_is_staged(demo, reporter_app):
+    client = reporter_app.test_client()
+    token = csrf(client, "/report")
+    boundary = "----first"
+    body = (
+        fields_part(boundary, TEXT)
+        + file_head(boundary, "bukti.pdf", "application/pdf")
+        + b"%PDF" * (2 * MIB)  # over one write batch (4 MiB): main staged it
+        + b"\r\n"
+        + fields_part(boundary, {"csrf_token": token})
+        + end(boundary)
+    )
+    with counting_staged(reporter_app) as staged:
+        response = raw_post(client, "/report", body, boundary)
+    assert response.status_code == 400
+    assert staged == []
+
+
+def test_files_are_not_read_for_a_route_or_a_person_that_takes_none(demo, reporter_app):
+    """A file part to a form without files is refused; files for a mailbox nobody is
+    signed in to are never stored (today's main staged both before refusing)."""
+    client = reporter_app.test_client()
+    boundary = "----route"
+    token = csrf(client, "/mailbox/login")
+    body = (
+        fields_part(boundary, {"csrf_token": token, "code": "1" * 16, "passphrase": "x" * 12})
+        + file_head(boundary, "x.bin")
+        + b"x" * (5 * MIB)
+        + b"\r\n"
+        + end(boundary)
+    )
+    with counting_staged(reporter_app) as staged:
+        assert raw_post(client, "/mailbox/login", body, boundary).status_code == 400
+        token = csrf(client, "/report")  # a valid token, but no mailbox session
+        body = (
+            fields_part(boundary, {"csrf_token": token, "body": "Pesan"})
+            + file_head(boundary, "x.bin")
+            + b"x" * (5 * MIB)
+            + b"\r\n"
+            + end(boundary)
+        )
+        response = raw_post(client, "/mailbox/messages", body, boundary)
+        assert response.status_code == 303 and response.headers["Location"].endswith("/login")
+    assert staged == []
+
+
+def test_a_form_sent_back_for_its_text_stores_no_file_and_says_to_choose_them_again(
+    demo, reporter_app, database_url
+):
+    client = reporter_app.test_client()
+    with counting_staged(reporter_app) as staged:
+        response = report_with_files(
+            client, [("bukti.pdf", b"%PDF-1.4" * MIB, "application/pdf")], title=""
+        )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert staged == []
+    assert "Lihat lampiran" in page and "Pilih berkas Anda lagi" in page
+    assert unlinked_blobs(database_url) == 0
+
+
+# --- every refusal keeps the text ------------------------------------------------------
+
+
+def test_a_nameless_file_part_with_bytes_keeps_the_text(demo, reporter_app, database_url):
+    client = reporter_app.test_client()
+    token = csrf(client, "/report")
+    boundary = "----nameless"
+    body = (
+        fields_part(boundary, {"csrf_token": token, **TEXT})
+        + file_head(boundary, "")
+        + b"\x00" * 100_000
+        + b"\r\n"
+        + end(boundary)
+    )
+    response = raw_post(client, "/report", body, boundary)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert TEXT["title"] in page and TEXT["what"] in page and CHOOSE_AGAIN in page
+    assert unlinked_blobs(database_url) == 0
+
+
+@pytest.fixture
+def small_limits_app(demo, env):
+    app = create_app(
+        "reporter",
+        load_config(
+            {
+                **env,
+                "SIPADU_MAX_REQUEST_MIB": "1",
+                "SIPADU_MAX_FILE_MIB": "1",
+                "SIPADU_MAX_FILES": "2",
+            }
+        ),
+    )
+    app.config["TESTING"] = True
+    yield app
+    dispose(app)
+
+
+def test_a_request_over_the_size_limit_keeps_the_text(small_limits_app, database_url):
+    client = small_limits_app.test_client()
+    token = csrf(client, "/report?lang=en")
+    response = client.post(
+        "/report?lang=en",
+        data={
+            "csrf_token": token,
+            **TEXT,
+            "attachments": [
+                (io.BytesIO(b"a" * 700_000), "a.bin", "x/y"),
+                (io.BytesIO(b"b" * 700_000), "b.bin", "x/y"),
+            ],
+        },
+        content_type="multipart/form-data",
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 413
+    assert "files together are larger than 1 MB" in page
+    assert TEXT["title"] in page and "the files must be chosen again" in page
+    assert unlinked_blobs(database_url) == 0
+
+
+def test_a_refused_mailbox_message_keeps_its_text(small_limits_app, database_url):
+    client = small_limits_app.test_client()
+    code, passphrase = receipt(report_with_files(client, []))
+    assert login(client, code, passphrase).status_code == 303
+    response = client.post(
+        "/mailbox/messages",
+        data={
+            "csrf_token": csrf(client, "/mailbox"),
+            "body": "Pesan panjang yang diketik pelapor",
+            "attachments": [(io.BytesIO(b"x"), f"{n}.txt", "text/plain") for n in range(3)],
+        },
+        content_type="multipart/form-data",
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 413
+    assert "Pesan panjang yang diketik pelapor" in page and CHOOSE_AGAIN in page
+    assert unlinked_blobs(database_url) == 0
+
+
+# --- image cleaning is bounded ----------------------------------------------------------
+
+
+def solid_png(width: int, height: int) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), (10, 120, 30)).save(out, "PNG")
+    return out.getvalue()
+
+
+def test_too_many_pixels_in_one_request_are_refused_from_the_headers_keeping_the_text(
+    demo, reporter_app, database_url
+):
+    """20 solid 7000 x 7000 PNGs (156 KiB each, each under the 50-megapixel cap): main
+    cleaned them all (about a minute, half a GiB per child). The budget (150
+    megapixels) allows three; the fourth is refused from its header, not decoded."""
+    png = solid_png(7000, 7000)
+    assert len(png) < 200 * 1024
+    client = reporter_app.test_client()
+    with counting_staged(reporter_app) as staged:
+        response = report_with_files(
+            client, [(f"foto-{i}.png", png, "image/png") for i in range(20)], who="tetap ada"
+        )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 413
+    assert "terlalu besar untuk dibersihkan" in page and "tetap ada" in page
+    assert CHOOSE_AGAIN in page and 'id="report-code"' not in page
+    assert len(staged) <= 3  # the three cleaned pictures, discarded since
+    assert unlinked_blobs(database_url) == 0
+
+
+@pytest.fixture
+def one_cleaner_app(demo, env):
+    app = create_app("reporter", load_config({**env, "SIPADU_IMAGE_CLEANERS": "1"}))
+    app.config["TESTING"] = True
+    yield app
+    dispose(app)
+
+
+def test_a_full_cleaning_pool_answers_503_at_once_keeping_the_text(one_cleaner_app, database_url):
+    """Every cleaning slot of the host taken and every place in its queue: a picture is
+    not cleaned (or waited for); the form comes back at once with 503 and Retry-After."""
+    pool = one_cleaner_app.extensions["sipadu.image-cleaning"].pool
+    release = threading.Event()
+
+    def hold() -> None:
+        with pool.slot(120):
+            release.wait(120)
+
+    holders = [threading.Thread(target=hold) for _ in range(1 + pool.waiting)]
+    for holder in holders:
+        holder.start()
+        time.sleep(0.05)
+    try:
+        while pool.in_use() < 1:
+            time.sleep(0.01)
+        started = time.monotonic()
+        response = report_with_files(
+            one_cleaner_app.test_client(),
+            [("foto.png", png_with_text("x"), "image/png")],
+            who="tetap ada",
+        )
+        waited = time.monotonic() - started
+    finally:
+        release.set()
+        for holder in holders:
+            holder.join()
+    page = response.get_data(as_text=True)
+    assert response.status_code == 503 and response.headers["Retry-After"] == "60"
+    assert "sibuk" in page and "tetap ada" in page and CHOOSE_AGAIN in page
+    assert waited < 10  # not the 20-second wait for a slot: the queue was full
+    assert unlinked_blobs(database_url) == 0
+
+
+def test_the_cleaning_child_is_confined_and_refuses_what_it_cannot_afford():
+    confine = (
+        "import os, resource; from sipadu.imagestrip import Confinement, _confine; "
+        "_confine(Confinement(300 * 2**20, 7)); "
+        "print(*[n for r in ('AS', 'CPU', 'FSIZE', 'CORE') "
+        "for n in resource.getrlimit(getattr(resource, 'RLIMIT_' + r))], os.nice(0))"
+    )
+    limits = subprocess.run(
+        [sys.executable, "-c", confine], capture_output=True, text=True, check=True
+    ).stdout.split()
+    mib300 = str(300 * 2**20)
+    assert limits == [mib300, mib300, "7", "7", "0", "0", "0", "0", str(os.nice(0) + 10)]
+    png = solid_png(7000, 7000)  # 49 megapixels: about 400 MiB to clean
+    sink: list[bytes] = []
+    with pytest.raises(imagestrip.NotCleanable):
+        imagestrip.clean(
+            png, 50_000_000, 10**9, imagestrip.Confinement(256 * 2**20, 20), sink.append
+        )
+    with pytest.raises(imagestrip.OverBudget):
+        imagestrip.clean(
+            png, 50_000_000, 48_999_999, imagestrip.Confinement(768 * 2**20, 20), sink.append
+        )
+    assert sink == []
+
+
+# --- the staff portal ---------------------------------------------------------------------
+
+
+def test_an_auditors_oversized_checkpoint_is_refused_in_memory(staff_app, people, monkeypatch):
+    import tempfile
+
+    def refuse(*_args, **_kwargs):
+        raise AssertionError("a temporary file was created")
+
+    for name in ("TemporaryFile", "NamedTemporaryFile", "SpooledTemporaryFile", "mkstemp"):
+        monkeypatch.setattr(tempfile, name, refuse)
+    auditor = signed_in(staff_app, people["auditor"])
+    response = auditor.post(
+        "/audit/verify",
+        data={
+            "csrf_token": staff_csrf(auditor, "/audit/verify"),
+            "checkpoints": [(io.BytesIO(b"{" * (3 * 1024 * 1024)), "besar.json")],
+        },
+        content_type="multipart/form-data",
+    )
+    assert response.status_code == 413
+    assert "Hanya berkas checkpoint" in response.get_data(as_text=True)
+
+
+# --- refused uploads do not grow the database -------------------------------------------------
+
+
+@pytest.fixture
+def sqlite_instance(tmp_path, redis_url) -> Iterator[tuple[object, Path]]:
+    """A reporter portal on a SQLite database of its own, whatever the run's database:
+    the file's size is what is checked."""
+    db = tmp_path / "own.db"
+    env = config_env(tmp_path / "instance", f"sqlite:///{db}", redis_url, SIPADU_MAX_FILE_MIB="16")
+    assert CliRunner().invoke(cli, ["init"], env=env).exit_code == 0
+    app = create_app("reporter", load_config(env))
+    app.config["TESTING"] = True
+    yield app, db
+    dispose(app)
+
+
+def file_size(db: Path) -> int:
+    """The database file's size once its write-ahead log is folded in (as a backup or a
+    restart would): the log itself is bounded by ``journal_size_limit``."""
+    with sqlite3.connect(db) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return db.stat().st_size
+
+
+def test_refused_uploads_leave_the_sqlite_file_as_it_was(sqlite_instance):
+    """Today's main staged refused uploads and left their pages free inside the file
+    (303 MiB of a 334 MiB test database). Unauthorized uploads are not staged at all;
+    an authorized one refused halfway is discarded and its space given back."""
+    app, db = sqlite_instance
+    client = app.test_client()
+    receipt(report_with_files(client, [("kecil.txt", b"x", "text/plain")]))
+    before = file_size(db)
+    boundary = "----grow"
+    under_limit, big = b"\x5a" * (12 * MIB), b"\x5a" * (20 * MIB)
+    for _ in range(3):  # no token: refused at the first file part (main staged it first)
+        body = fields_part(boundary, TEXT) + file_head(boundary, "a.bin") + under_limit + b"\r\n"
+        assert raw_post(client, "/report", body + end(boundary), boundary).status_code == 400
+    for _ in range(2):  # a token, and a file over the 16 MiB limit: staged, then discarded
+        response = report_with_files(client, [("besar.bin", big, "application/octet-stream")])
+        assert response.status_code == 413
+    receipt(report_with_files(client, [("kecil.txt", b"y", "text/plain")]))
+    grown = (file_size(db) - before) / 2**20
+    assert grown < 4, f"the database grew by {grown:.1f} MiB"  # main: by the largest one (12 MiB)
