@@ -226,10 +226,6 @@ def load_config(env: Mapping[str, str]) -> Config:
     """Build and validate a :class:`Config` from ``SIPADU_*`` variables."""
     environment = _choice(env, "SIPADU_ENV", Environment, Environment.PRODUCTION)
     threads = _int(env, "SIPADU_THREADS", 8)
-    # Requests deriving or queued for a derivation each hold a thread: the defaults leave
-    # at least one free for every other request, however few threads there are.
-    kdf_slots = _int(env, "SIPADU_KDF_SLOTS", max(1, min(2, threads - 1)))
-    kdf_queue = _int(env, "SIPADU_KDF_QUEUE", max(0, min(4, threads - kdf_slots - 1)), minimum=0)
     instance_path = Path(env.get("SIPADU_INSTANCE_PATH") or "instance").resolve()
     database_url = env.get("SIPADU_DATABASE_URL") or f"sqlite:///{instance_path / 'sipadu.db'}"
     config = Config(
@@ -271,8 +267,8 @@ def load_config(env: Mapping[str, str]) -> Config:
         staff_idle_seconds=_int(env, "SIPADU_STAFF_IDLE_MINUTES", 30) * 60,
         staff_absolute_seconds=_int(env, "SIPADU_STAFF_ABSOLUTE_HOURS", 10) * 3600,
         staff_failures_per_account=_limit(env, "SIPADU_STAFF_FAILURES_PER_ACCOUNT", "10 per hour"),
-        kdf_slots=kdf_slots,
-        kdf_queue=kdf_queue,
+        kdf_slots=_int(env, "SIPADU_KDF_SLOTS", 2),
+        kdf_queue=_int(env, "SIPADU_KDF_QUEUE", 4, minimum=0),
         kdf_wait_ms=_int(env, "SIPADU_KDF_WAIT_MS", 2000, minimum=0),
         kdf_nice=_int(env, "SIPADU_KDF_NICE", 10, minimum=0),
         reports_per_hour=_int(env, "SIPADU_REPORTS_PER_HOUR", 60),
@@ -293,11 +289,6 @@ def load_config(env: Mapping[str, str]) -> Config:
     )
     if config.kdf_nice > 19:
         raise ConfigError("SIPADU_KDF_NICE must be between 0 and 19")
-    if config.kdf_slots + config.kdf_queue >= config.threads > 1:
-        raise ConfigError(
-            "SIPADU_KDF_SLOTS + SIPADU_KDF_QUEUE must be below SIPADU_THREADS "
-            "(threads for other requests)"
-        )
     if config.max_file_bytes > config.max_request_bytes:
         raise ConfigError("SIPADU_MAX_FILE_MIB cannot exceed SIPADU_MAX_REQUEST_MIB")
     if config.upload_slots >= config.threads:

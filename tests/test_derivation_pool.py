@@ -165,6 +165,27 @@ def test_every_staff_route_that_derives_answers_busy_with_the_typed_text(
     assert sign_in(staff_app.test_client(), person).status_code == 303
 
 
+def test_a_busy_answer_never_uses_up_the_hours_new_reports(people, env):
+    """The ceiling on new reports (SIPADU_REPORTS_PER_HOUR) is taken only once the
+    submission holds a derivation slot: a reporter sent back as "busy" still finds the
+    hour's place free when they send again."""
+    config = load_config({**env, "SIPADU_REPORTS_PER_HOUR": "1"})
+    app = create_app("reporter", config)
+    app.config["TESTING"] = True
+    try:
+        client = app.test_client()
+        form = {"category": "kkn", "title": "Satu-satunya", "what": "Kejadian"}
+        with every_slot_held(config, "reporter"):
+            busy = client.post("/report", data={**form, "csrf_token": csrf(client, "/report")})
+            assert busy.status_code == 503
+        sent = client.post("/report", data={**form, "csrf_token": csrf(client, "/report")})
+        assert sent.status_code == 200 and 'id="report-code"' in sent.text
+        again = client.post("/report", data={**form, "csrf_token": csrf(client, "/report")})
+        assert again.status_code == 429  # the ceiling itself still holds
+    finally:
+        dispose(app)
+
+
 def test_a_full_queue_is_refused_without_waiting(people, env, reporter_app):
     """No queue place: the answer does not even wait the short wait."""
     config = load_config({**env, "SIPADU_KDF_QUEUE": "0", "SIPADU_KDF_WAIT_MS": "5000"})

@@ -34,7 +34,7 @@ def report():
         forget_files(form.attachments)
         status = 400 if request.method == "POST" else 200
         return render_template("reporter/report.html", form=form, categories=CATEGORIES), status
-    if not _take_ceiling_slot():  # before images are cleaned and the report is stored
+    if not _ceiling_open():  # before images are cleaned; taken only once a slot is held
         return _ceiling_reached(form)
     try:
         files = uploaded_files(form.attachments)
@@ -50,14 +50,10 @@ def report():
     session = db_session(write=True)
     try:
         receipt = submit_report(
-            session,
-            data,
-            passphrase,
-            runtime().submission,
-            today(),
-            files=files,
-            derive=derivations().run,  # the two Argon2id runs: a slot of the bounded pool
+            session, data, passphrase, runtime().submission, today(), files=files, derive=_derive
         )
+    except CeilingReached:
+        return _ceiling_reached(form)
     except Busy as busy:
         session.rollback()
         forget_files(form.attachments)
@@ -85,6 +81,26 @@ def report():
         code=format_code(receipt.code),
         passphrase=receipt.suggested_passphrase,
     )
+
+
+class CeilingReached(Exception):
+    """The hour's last new-report slot went to someone else while this one was sent."""
+
+
+def _derive(fn, /, *args):
+    """The submission's two Argon2id runs (before anything is stored): on a slot of the
+    derivation pool, and only then with one of the hour's new-report slots, so a "busy"
+    answer (503) never uses up the ceiling. Raises Busy or :class:`CeilingReached`."""
+    with derivations().slot() as run:
+        if not _take_ceiling_slot():
+            raise CeilingReached
+        return run(fn, *args)
+
+
+def _ceiling_open() -> bool:
+    """Whether a new-report slot is left this hour (a test: nothing is taken)."""
+    rt = runtime()
+    return current_app.extensions["sipadu.limiter"].limiter.test(rt.reports_ceiling, rt.ceiling_key)
 
 
 def _take_ceiling_slot() -> bool:
