@@ -214,11 +214,15 @@ def main() -> None:
     args = parser.parse_args()
     figures: dict[str, float] = {}
     figures["argon2_s"], figures["argon2_two_at_once_s"] = argon2_alone()
-    with tempfile.TemporaryDirectory() as tmp:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        tempfile.TemporaryDirectory(dir="/dev/shm", prefix="sipadu-bench-") as volatile,
+    ):
         env = {
             **{k: v for k, v in os.environ.items() if not k.startswith("SIPADU_")},
             "SIPADU_ENV": "development",
             "SIPADU_INSTANCE_PATH": str(Path(tmp) / "instance"),
+            "SIPADU_VOLATILE_PATH": volatile,  # sessions and slot files, removed at the end
         }
         sipadu = [sys.executable, "-m", "sipadu.cli"]
         demo = subprocess.run(
