@@ -7,8 +7,9 @@ Redis, the real Argon2 parameters) on a fresh demo instance. Two phases of the s
 length, measured the same way:
 
 - baseline: only the legitimate users below;
-- flood: the same users while, together, 32 clients try wrong passphrases on one real
-  report code, 6 clients submit junk reports as fast as they can, 3 clients start
+- flood: the same users while, together, 32 clients try wrong passphrases on another
+  reporter's real code (whoever holds a code can lock it for an hour by design, see
+  docs/reporter.md; the measured reporter's code is not theirs), 6 clients submit junk reports as fast as they can, 3 clients start
   uploads of 19 MiB images and stall before the end of the body, 200 connections
   dribble their headers (slowloris, reopened when the server closes them), and one
   investigator's export stalls after its first bytes.
@@ -407,13 +408,16 @@ def serve(portal: str, env: dict, port: int) -> subprocess.Popen:
 
 def prepare(bases: dict[str, str], people: dict[str, tuple[str, str, str]]):
     """``people``: username -> (role, password, TOTP secret)."""
-    """A real mailbox (code + suggested passphrase), a report with an 8 MiB file, and a
-    signed-in investigator's cookie for the paused export."""
-    client = Client(bases["reporter"], timeout=60)
-    status, page = client.post_page("/report", report_fields("real"))
-    assert status == 200, page[:300]
-    code = CODE.search(page).group(1).replace(" ", "")
-    passphrase = PASSPHRASE.search(page).group(1)
+    """Two real mailboxes (code + suggested passphrase: the measured one and the one
+    whose code the flood attacks), a report with an 8 MiB file, and a signed-in
+    investigator's cookie for the paused export."""
+    mailboxes = []
+    for title in ("real", "targeted"):
+        client = Client(bases["reporter"], timeout=60)
+        status, page = client.post_page("/report", report_fields(title))
+        assert status == 200, page[:300]
+        code = CODE.search(page).group(1).replace(" ", "")
+        mailboxes.append((code, PASSPHRASE.search(page).group(1)))
     _submit_with_file(bases["reporter"], 8 * MIB)
     username, (_, password, secret) = next(
         (name, p) for name, p in people.items() if p[0] == "investigator"
@@ -433,7 +437,7 @@ def prepare(bases: dict[str, str], people: dict[str, tuple[str, str, str]]):
     )
     _, listing = staff.get("/reports")
     report_id = REPORT_LINK.search(listing).group(1)
-    return (code, passphrase), (_cookie_header(staff), report_id), username
+    return mailboxes, (_cookie_header(staff), report_id), username
 
 
 def _submit_with_file(base: str, size: int) -> None:
@@ -491,7 +495,7 @@ def main() -> None:
     processes = {portal: serve(portal, env, port) for portal, port in ports.items()}
     bases = {portal: f"http://127.0.0.1:{port}" for portal, port in ports.items()}
     try:
-        mailbox, export, exporter = prepare(bases, people)
+        (mailbox, targeted), export, exporter = prepare(bases, people)
         signers = StaffPeople(
             [
                 (name, password, secret)
@@ -504,7 +508,7 @@ def main() -> None:
         baseline = Phase(bases, masters, mailbox, signers)
         baseline.run(args.seconds)
         figures |= baseline.figures("baseline_")
-        flood = Flood(bases, mailbox[0], export)
+        flood = Flood(bases, targeted[0], export)
         threads = flood.start()
         time.sleep(3)  # let the flood build up before measuring
         attacked = Phase(bases, masters, mailbox, signers)
