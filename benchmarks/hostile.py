@@ -9,10 +9,11 @@ length, measured the same way:
 - baseline: only the legitimate users below;
 - flood: the same users while, together, 32 clients try wrong passphrases on another
   reporter's real code (whoever holds a code can lock it for an hour by design, see
-  docs/reporter.md; the measured reporter's code is not theirs), 6 clients submit junk reports as fast as they can, 3 clients start
-  uploads of 19 MiB images and stall before the end of the body, 200 connections
-  dribble their headers (slowloris, reopened when the server closes them), and one
-  investigator's export stalls after its first bytes.
+  docs/reporter.md; the measured reporter's code is not theirs), 6 clients submit
+  junk reports as fast as they can, 3 clients start uploads of 19 MiB images and
+  stall before the end of the body, 200 connections dribble their headers (slowloris,
+  reopened when the server closes them), and one investigator's export stalls after
+  its first bytes.
 
 Legitimate users: a visitor loads `GET /` ten times a second; a reporter signs in to
 their mailbox every 3 s with the right code and passphrase; a staff member signs in
