@@ -5,7 +5,8 @@ never one of the threads that serve everybody else.
 
     uvicorn (one asyncio event loop, HTTP/1.1 by h11) + head_deadline_protocol
       -> Front              (this module: body pace, upload slots; ASGI)
-        -> a2wsgi.WSGIMiddleware (a pool of threads running the Flask app)
+        -> a2wsgi.WSGIMiddleware (a pool of threads running the Flask app), and a
+           second pool for requests without a body (pages, downloads)
 
 A thread is taken only once a request can use it without waiting on its client:
 
@@ -31,6 +32,10 @@ A thread is taken only once a request can use it without waiting on its client:
   discarded by the request's teardown. Only time spent waiting for the client counts:
   while the app is busy (key stretching, database writes) the client is held back by
   TCP flow control and is not to blame.
+- **Bulkheads**: requests without a body (``GET``: pages, downloads) run on a pool of
+  threads of their own, so a flood of form posts (wrong logins, junk reports, each
+  answered quickly but without end) queues only behind itself: the safety guidance and
+  every other page stay as fast as the CPU allows.
 - A body without ``Content-Length`` (chunked) is refused with 411: browsers always send
   the length, and the WSGI bridge would otherwise see an empty body.
 
@@ -184,10 +189,14 @@ class Front:
     """ASGI middleware in front of the WSGI bridge; see the module docstring.
 
     ``pages(status, lang)`` gives the complete refusal pages (408, 411, 503) in the
-    reader's language, rendered once by the portal (``errors.refusal_pages``)."""
+    reader's language, rendered once by the portal (``errors.refusal_pages``).
+    ``reads`` serves requests without a body (default: ``app``)."""
 
-    def __init__(self, app: ASGIApp, limits: Limits, pages: Pages) -> None:
+    def __init__(
+        self, app: ASGIApp, limits: Limits, pages: Pages, reads: ASGIApp | None = None
+    ) -> None:
         self.app = app
+        self.reads = reads or app  # requests without a body
         self.limits = limits
         self.pages = pages
         self._slots: asyncio.Semaphore | None = None  # made in the worker's own loop
@@ -202,7 +211,7 @@ class Front:
         if chunked:
             await self.refuse(send, LENGTH_REQUIRED, scope)
         elif length == 0:
-            await self.app(scope, receive, send)
+            await self.reads(scope, receive, send)
         else:
             await _Exchange(self, scope, receive, send, length).run()
 

@@ -114,7 +114,9 @@ def portal_asgi(portal: Portal, config: Config) -> front.Front:
         upload_wait=config.upload_wait_seconds,
     )
     bridge = WSGIMiddleware(app, workers=config.threads)  # type: ignore[arg-type]
-    return front.Front(bridge, limits, errors.refusal_pages(app))
+    # Pages and downloads on threads of their own: a flood of posts cannot queue them.
+    reads = WSGIMiddleware(app, workers=config.threads)  # type: ignore[arg-type]
+    return front.Front(bridge, limits, errors.refusal_pages(app), reads)
 
 
 class PortalServer(BaseApplication):

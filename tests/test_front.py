@@ -11,6 +11,7 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -302,3 +303,63 @@ def staff_download_link(staff: str, person) -> tuple[urllib.request.OpenerDirect
     view = browser.open(staff + report).read().decode()
     link = re.search(r'href="(/reports/[0-9a-f-]{36}/attachments/[0-9a-f-]{36})"', view).group(1)
     return browser, link
+
+
+def test_a_flood_of_posts_never_queues_the_pages(tmp_path, empty_database_url, redis_url):
+    """Every derivation slot taken (as a flood of wrong logins keeps them) and more
+    logins waiting for one than the worker has threads for posts: ``GET /`` is still
+    answered at once, on the threads kept for requests without a body. Before these
+    bulkheads the page waited behind the logins (seconds)."""
+    from sipadu.config import load_config
+    from tests.test_derivation_pool import every_slot_held
+
+    env = config_env(
+        tmp_path / "instance",
+        empty_database_url,
+        redis_url,
+        SIPADU_WORKERS="1",
+        SIPADU_THREADS="2",
+        SIPADU_UPLOAD_SLOTS="1",
+        SIPADU_KDF_WAIT_MS="4000",
+    )
+    subprocess.run(
+        [sys.executable, "-m", "sipadu.cli", "init", "--demo"],
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
+    with serving("reporter", env) as (_process, base):
+        port = int(base.rsplit(":", 1)[1])
+        logins = []
+        for _ in range(4):
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            connection.request("GET", "/mailbox/login")
+            response = connection.getresponse()
+            token = TOKEN.search(response.read().decode()).group(1)
+            cookie = response.getheader("Set-Cookie").split(";")[0]
+            body = urllib.parse.urlencode(
+                {"csrf_token": token, "code": "1234 5678 1234 5678", "passphrase": "x" * 12}
+            )
+            logins.append((cookie, body))
+        answers: list[int] = []
+
+        def login(cookie: str, body: str) -> None:
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
+            connection.request("POST", "/mailbox/login", body, headers)
+            answers.append(connection.getresponse().status)
+
+        with every_slot_held(load_config(env), "reporter"):
+            waiting = [threading.Thread(target=login, args=pair) for pair in logins]
+            for thread in waiting:
+                thread.start()
+            time.sleep(1)  # both post threads now wait for a derivation slot
+            started = time.monotonic()
+            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            connection.request("GET", "/")
+            assert connection.getresponse().status == 200
+            elapsed = time.monotonic() - started
+            for thread in waiting:
+                thread.join()
+        assert elapsed < 1.0, elapsed
+        assert sorted(answers) == [503] * 4  # the logins were indeed kept waiting, then busy
