@@ -284,6 +284,17 @@ def serving(
             output.close()
 
 
+def init_demo_instance(env: dict) -> None:
+    """``sipadu init --demo`` for the instance ``env`` describes, in a process of its own
+    (as ``make run`` does), before a server is started on it."""
+    subprocess.run(
+        [sys.executable, "-m", "sipadu.cli", "init", "--demo"],
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
+
+
 @contextmanager
 def reporter_under_gunicorn(
     database_url: str, root: Path, redis_url: str | None, **extra_env: str
@@ -300,11 +311,6 @@ def reporter_under_gunicorn(
         ),
         **extra_env,
     }
-    subprocess.run(
-        [sys.executable, "-m", "sipadu.cli", "init", "--demo"],
-        env={**os.environ, **env},
-        check=True,
-        capture_output=True,
-    )
+    init_demo_instance(env)
     with serving("reporter", env) as served:
         yield served

@@ -9,8 +9,6 @@ import http.cookiejar
 import os
 import re
 import socket
-import subprocess
-import sys
 import threading
 import time
 import urllib.parse
@@ -21,7 +19,7 @@ from sqlalchemy import func, select
 
 from sipadu.front import Pace, TooSlow
 from sipadu.models import Blob
-from tests.conftest import config_env, database, serving
+from tests.conftest import config_env, database, init_demo_instance, serving
 from tests.multipart import end, fields_part, file_head
 from tests.staff import init_demo
 from tests.test_casework_download import MIB, rss_mib, upload_big, worker_of
@@ -110,12 +108,7 @@ def portal(tmp_path_factory, database_url, redis_url):
         SIPADU_MAX_REQUEST_MIB="10",
         SIPADU_MAX_FILE_MIB="10",
     )
-    subprocess.run(
-        [sys.executable, "-m", "sipadu.cli", "init", "--demo"],
-        env={**os.environ, **env},
-        check=True,
-        capture_output=True,
-    )
+    init_demo_instance(env)
     with serving("reporter", env) as (_process, base):
         yield int(base.rsplit(":", 1)[1]), database_url
 
@@ -322,12 +315,7 @@ def test_a_flood_of_posts_never_queues_the_pages(tmp_path, empty_database_url, r
         SIPADU_UPLOAD_SLOTS="1",
         SIPADU_KDF_WAIT_MS="4000",
     )
-    subprocess.run(
-        [sys.executable, "-m", "sipadu.cli", "init", "--demo"],
-        env={**os.environ, **env},
-        check=True,
-        capture_output=True,
-    )
+    init_demo_instance(env)
     with serving("reporter", env) as (_process, base):
         port = int(base.rsplit(":", 1)[1])
         logins = []

@@ -13,8 +13,6 @@ import os
 import re
 import selectors
 import socket
-import subprocess
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -22,7 +20,7 @@ from dataclasses import dataclass
 import pytest
 
 from sipadu.config import load_config
-from tests.conftest import config_env, serving
+from tests.conftest import config_env, init_demo_instance, serving
 from tests.multipart import end, fields_part, file_head
 from tests.test_security_baseline import CANARY_IP
 
@@ -181,12 +179,7 @@ def portal(empty_database_url, tmp_path, redis_url):
     """The reporter portal as ``make run`` serves it: every front and gunicorn setting
     at its default."""
     env = config_env(tmp_path / "instance", empty_database_url, redis_url)
-    subprocess.run(
-        [sys.executable, "-m", "sipadu.cli", "init", "--demo"],
-        env={**os.environ, **env},
-        check=True,
-        capture_output=True,
-    )
+    init_demo_instance(env)
     log = tmp_path / "server.log"
     with serving("reporter", env, log=log) as (_process, base):
         yield base, log, load_config(env)

@@ -11,8 +11,6 @@ import io
 import os
 import re
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterable, Iterator
@@ -22,7 +20,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import config_env, reporter_under_gunicorn, serving
+from tests.conftest import config_env, init_demo_instance, reporter_under_gunicorn, serving
 from tests.multipart import end, fields_part, file_head
 from tests.test_upload_slow import children, open_files
 
@@ -169,9 +167,10 @@ def padded_jpeg(size: int) -> bytes:
 @pytest.fixture
 def reporter(empty_database_url, tmp_path, redis_url):
     # Three uploads at once need three upload slots (the front gives half the threads).
-    with reporter_under_gunicorn(
-        empty_database_url, tmp_path, redis_url, SIPADU_THREADS="8"
-    ) as (process, base):
+    with reporter_under_gunicorn(empty_database_url, tmp_path, redis_url, SIPADU_THREADS="8") as (
+        process,
+        base,
+    ):
         workers = Workers(process.pid)
         token, cookie = page_token(base, "/report")  # warm up: templates, the database
         yield base, workers, token, cookie
@@ -273,12 +272,7 @@ def staff(empty_database_url, tmp_path, redis_url):
         SIPADU_THREADS="4",
         TMPDIR=str(tmpdir),
     )
-    subprocess.run(
-        [sys.executable, "-m", "sipadu.cli", "init", "--demo"],
-        env={**os.environ, **env},
-        check=True,
-        capture_output=True,
-    )
+    init_demo_instance(env)
     with serving("staff", env) as (process, base):
         workers = Workers(process.pid)
         page_token(base, "/login")  # warm up
