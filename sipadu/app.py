@@ -13,7 +13,7 @@ from sipadu.formdata import FORM_TYPES, FormRequest
 from sipadu.i18n import init_i18n
 from sipadu.instance import generate_missing, load_secret
 from sipadu.security import Anonymizer, harden_process, install_headers, make_limiter
-from sipadu.web import init_db
+from sipadu.web import init_db, init_downloads
 
 
 class Portal(StrEnum):
@@ -47,6 +47,7 @@ def create_app(portal: str = "reporter", config: Config | None = None) -> Flask:
     )
     app.extensions["sipadu.config"] = config
     init_db(app, config)
+    init_downloads(app, config)
     init_i18n(app)
     CSRFProtect(app)
     install_headers(app, production=config.production)

@@ -91,6 +91,9 @@ class Config:
     upload_slots: int = 4  # larger bodies received at once, per worker (< threads)
     upload_queue: int = 16  # uploads waiting for a slot at once, per worker; more: 503
     upload_wait_seconds: int = 30  # an upload waits this long for a slot, then 503
+    drain_seconds: int = 60  # an early answer (busy, refusal) waits this long for the body
+    send_timeout_seconds: int = 60  # a client that takes nothing of an answer this long: dropped
+    download_slots: int = 4  # streamed answers (downloads, exports) at once, per worker (< threads)
     max_connections: int = 1000  # open connections per worker; past this, uvicorn's 503
     recovery_public_key: str | None = None
     mailbox_idle_seconds: int = 15 * 60
@@ -260,6 +263,9 @@ def load_config(env: Mapping[str, str]) -> Config:
         upload_slots=_int(env, "SIPADU_UPLOAD_SLOTS", max(1, threads // 2)),
         upload_queue=_int(env, "SIPADU_UPLOAD_QUEUE", 16, minimum=0),
         upload_wait_seconds=_int(env, "SIPADU_UPLOAD_WAIT_SECONDS", 30),
+        drain_seconds=_int(env, "SIPADU_DRAIN_SECONDS", 60),
+        send_timeout_seconds=_int(env, "SIPADU_SEND_TIMEOUT_SECONDS", 60),
+        download_slots=_int(env, "SIPADU_DOWNLOAD_SLOTS", max(1, threads // 2)),
         max_connections=_int(env, "SIPADU_MAX_CONNECTIONS", 1000),
         recovery_public_key=env.get("SIPADU_RECOVERY_PUBLIC_KEY") or None,
         mailbox_idle_seconds=_int(env, "SIPADU_MAILBOX_IDLE_MINUTES", 15) * 60,
@@ -296,6 +302,11 @@ def load_config(env: Mapping[str, str]) -> Config:
         # thread per worker must stay free for every other request.
         raise ConfigError(
             "SIPADU_UPLOAD_SLOTS must be below SIPADU_THREADS (threads for other requests)"
+        )
+    if config.download_slots >= config.threads:
+        # The same for downloads, which hold a thread while their reader takes them.
+        raise ConfigError(
+            "SIPADU_DOWNLOAD_SLOTS must be below SIPADU_THREADS (threads for other pages)"
         )
     if config.image_strip_max_bytes > MAX_IMAGE_STRIP_MIB * MIB:
         # An image is held in memory while it is cleaned: this keeps a request's memory

@@ -51,9 +51,11 @@ def _render(error: HTTPException):
     # Only a 409 carries a reason of ours (a refused staff change); other descriptions are
     # Werkzeug's, in English, and say nothing the title does not.
     reason = error.description if code == 409 else None
+    # The error's own headers that matter to a client: Retry-After on a "busy" 503.
+    headers = {k: v for k, v in error.get_headers() if k in ("Retry-After", "Allow")}
     return render_template(
         "error.html", code=code, title=title, message=message, reason=reason
-    ), code
+    ), code, headers
 
 
 def register(app: Flask) -> None:

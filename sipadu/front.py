@@ -3,7 +3,7 @@ never one of the threads that serve everybody else.
 
 ``sipadu serve`` stacks, per gunicorn worker process (see :mod:`sipadu.serve`)::
 
-    uvicorn (one asyncio event loop, HTTP/1.1 by h11) + head_deadline_protocol
+    uvicorn (one asyncio event loop, HTTP/1.1 by h11) + deadline_protocol
       -> Front              (this module: body pace, upload slots; ASGI)
         -> a2wsgi.WSGIMiddleware (a pool of threads running the Flask app), and a
            second pool for requests without a body (pages, downloads)
@@ -36,6 +36,10 @@ A thread is taken only once a request can use it without waiting on its client:
   threads of their own, so a flood of form posts (wrong logins, junk reports, each
   answered quickly but without end) queues only behind itself: the safety guidance and
   every other page stay as fast as the CPU allows.
+- **Early answers**: an answer given before the whole body arrived ("busy", a refusal)
+  waits until the rest of the body is read and thrown away (at most ``drain_seconds``):
+  a browser reads the answer only once it has sent everything, and an unread rest would
+  make the kernel reset the connection and destroy the page that keeps the typed text.
 - A body without ``Content-Length`` (chunked) is refused with 411: browsers always send
   the length, and the WSGI bridge would otherwise see an empty body.
 
@@ -70,6 +74,7 @@ TOO_SLOW, LENGTH_REQUIRED, BUSY = 408, 411, 503
 RETRY_AFTER_SECONDS = 60
 CLOSE: Header = (b"connection", b"close")
 DISCONNECT: Message = {"type": "http.disconnect"}
+EARLY_ANSWER_BYTES = 1024 * 1024  # an early answer held while the body drains, at most
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,8 @@ class Limits:
     upload_slots: int  # larger bodies streamed to the app at once, per worker
     upload_queue: int  # uploads that may wait for a slot at once; more are refused
     upload_wait: float  # seconds an upload may wait for a slot
+    drain_bytes: int  # an early answer waits for at most this much unread body ...
+    drain_seconds: float  # ... for at most this long (see _Exchange.drain)
 
 
 class TooSlow(Exception):
@@ -124,13 +131,22 @@ class Pace:
                 return message
 
 
-def head_deadline_protocol(seconds: float) -> type[H11Protocol]:
-    """uvicorn's HTTP/1.1 protocol (h11) with a deadline for every request's head: a
-    connection whose request line and headers are not complete ``seconds`` after it
-    opened, or after its previous response, is closed."""
+def deadline_protocol(head_seconds: float, send_seconds: float) -> type[H11Protocol]:
+    """uvicorn's HTTP/1.1 protocol (h11) with two deadlines.
 
-    class HeadDeadline(H11Protocol):
+    - **Head**: a connection whose request line and headers are not complete
+      ``head_seconds`` after it opened, or after its previous response, is closed.
+    - **Send**: a connection whose client takes nothing of an answer for
+      ``send_seconds`` (the write buffer stays full) is dropped. The thread producing
+      the answer (a download) waits for the client while the buffer is full; without
+      this, a reader that never reads would hold that thread forever. nginx's
+      ``send_timeout`` (60 s, "between two successive write operations") is the model;
+      since the buffer resumes only after ~48 KiB were taken, it is also a minimum
+      reading pace of ~48 KiB per ``send_seconds``."""
+
+    class Deadlines(H11Protocol):
         _head_timer: asyncio.TimerHandle | None = None
+        _send_timer: asyncio.TimerHandle | None = None
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -144,15 +160,25 @@ def head_deadline_protocol(seconds: float) -> type[H11Protocol]:
             super().on_response_complete()
             self._watch_head()
 
+        def pause_writing(self) -> None:
+            super().pause_writing()
+            if self._send_timer is None:
+                self._send_timer = self.loop.call_later(send_seconds, self._send_expired)
+
+        def resume_writing(self) -> None:
+            self._stop_send_timer()
+            super().resume_writing()
+
         def connection_lost(self, exc: Exception | None) -> None:
             self._stop_head_timer()
+            self._stop_send_timer()
             super().connection_lost(exc)
 
         def _watch_head(self) -> None:
             # h11 is IDLE on our peer's side exactly while a request's head is awaited.
             waiting = self.conn.their_state is h11.IDLE and not self.transport.is_closing()
             if waiting and self._head_timer is None:
-                self._head_timer = self.loop.call_later(seconds, self._head_expired)
+                self._head_timer = self.loop.call_later(head_seconds, self._head_expired)
             elif not waiting:
                 self._stop_head_timer()
 
@@ -161,12 +187,24 @@ def head_deadline_protocol(seconds: float) -> type[H11Protocol]:
                 self._head_timer.cancel()
                 self._head_timer = None
 
+        def _stop_send_timer(self) -> None:
+            if self._send_timer is not None:
+                self._send_timer.cancel()
+                self._send_timer = None
+
         def _head_expired(self) -> None:
             self._head_timer = None
             if not self.transport.is_closing():
                 self.transport.close()
 
-    return HeadDeadline
+        def _send_expired(self) -> None:
+            # abort, not close: close would wait to flush a buffer nobody reads. Losing
+            # the connection marks the answer disconnected and resumes its waiting
+            # sends, so the producing thread runs to its end without waiting again.
+            self._send_timer = None
+            self.transport.abort()
+
+    return Deadlines
 
 
 def _content_length(scope: Scope) -> tuple[int, bool]:
@@ -240,6 +278,8 @@ class _Exchange:
         self.pending: bytes | None = None  # the first bytes, held for the app
         self.answered = False  # we answered ourselves; the app's answer goes nowhere
         self.response_started = False
+        self.early: list[Message] | None = None  # an answer held until the body is drained
+        self.early_bytes = 0
 
     async def run(self) -> None:
         front = self.front
@@ -253,12 +293,39 @@ class _Exchange:
             await front.app(self.scope, self.receive, self.send)
             return
         if not await self._upload_slot():
+            await self.drain()
             await front.refuse(self._send, BUSY, self.scope)
             return
         try:
             await front.app(self.scope, self.receive, self.send)
         finally:
             front.slots.release()
+        if self.early is not None:  # the app answered before the whole body came
+            await self.drain()
+            for message in self.early:
+                await self._send(message)
+
+    async def drain(self) -> None:
+        """Read and discard the rest of the body before an early answer is sent.
+
+        A browser sends the whole body before it reads the answer. Closing a connection
+        with unread bytes makes the kernel reset it (RST), and the reset destroys the
+        answer on its way: the reporter sees "connection reset" instead of the page that
+        keeps their text ("busy", "session expired"). So, like nginx's lingering close
+        and Apache's, the rest is read and thrown away, on the event loop (no thread, no
+        memory), at the body's pace, for at most ``drain_seconds`` and only if at most
+        ``drain_bytes`` (the largest request the portal accepts) remain; a larger rest
+        is not worth reading, and after that time the answer is sent anyway."""
+        if self.pace.remaining > self.front.limits.drain_bytes:
+            return
+        try:
+            async with asyncio.timeout(self.front.limits.drain_seconds):
+                while self.pace.remaining > 0:
+                    message = await self.pace.receive(self._receive)
+                    if message["type"] == "http.disconnect":
+                        return
+        except (TimeoutError, TooSlow):
+            return
 
     async def _upload_slot(self) -> bool:
         """Wait for an upload slot (no thread is held meanwhile); False when the queue is
@@ -310,11 +377,22 @@ class _Exchange:
 
     async def send(self, message: Message) -> None:
         """The app's ``send``. An answer given before the whole body arrived (413, or a
-        refusal) closes the connection: the rest of the body is never read."""
+        refusal) closes the connection after it; it is held (up to ``EARLY_ANSWER_BYTES``)
+        until :meth:`drain` has read the rest of the body, once the app is done."""
         if self.answered:
             return
         if message["type"] == "http.response.start":
             self.response_started = True
             if self.pace.remaining > 0:
                 message = {**message, "headers": [*message.get("headers", []), CLOSE]}
+                self.early = []
+        if self.early is not None:
+            self.early.append(message)
+            self.early_bytes += len(message.get("body", b""))
+            if self.early_bytes <= EARLY_ANSWER_BYTES:
+                return
+            for held in self.early:  # not a refusal page: send it as it comes, undrained
+                await self._send(held)
+            self.early = None
+            return
         await self._send(message)

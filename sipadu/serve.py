@@ -68,7 +68,7 @@ def uvicorn_options(config: Config) -> dict[str, Any]:
     """uvicorn's settings for a portal worker (merged into its ``uvicorn.Config``)."""
     return {
         "loop": "asyncio",
-        "http": front.head_deadline_protocol(config.head_timeout_seconds),
+        "http": front.deadline_protocol(config.head_timeout_seconds, config.send_timeout_seconds),
         "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
         "lifespan": "off",
         "access_log": False,
@@ -112,6 +112,8 @@ def portal_asgi(portal: Portal, config: Config) -> front.Front:
         upload_slots=config.upload_slots,
         upload_queue=config.upload_queue,
         upload_wait=config.upload_wait_seconds,
+        drain_bytes=config.max_request_bytes,
+        drain_seconds=config.drain_seconds,
     )
     bridge = WSGIMiddleware(app, workers=config.threads)  # type: ignore[arg-type]
     # Pages and downloads on threads of their own: a flood of posts cannot queue them.

@@ -12,13 +12,17 @@ ends (:func:`closing`; both at once: :func:`streamed`): a reader that stops read
 holds no lock, no snapshot and no pooled connection while it dawdles (G8).
 """
 
+import threading
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from functools import wraps
+from typing import Any
 from urllib.parse import quote
 
 from flask import Flask, current_app, g
 from sqlalchemy import Connection, event
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import ServiceUnavailable
 from werkzeug.wsgi import ClosingIterator
 
 from sipadu.config import Config
@@ -36,6 +40,39 @@ def init_db(app: Flask, config: Config) -> None:
 def dispose(app: Flask) -> None:
     """Close every database connection the app holds (tests, shutdown)."""
     app.extensions["sipadu.engine"].dispose()
+
+
+DOWNLOADS_RETRY_AFTER = 60  # seconds, in the busy page's Retry-After
+
+
+def init_downloads(app: Flask, config: Config) -> None:
+    app.extensions["sipadu.downloads"] = threading.BoundedSemaphore(config.download_slots)
+
+
+def download(view: Callable[..., Any]) -> Callable[..., Any]:
+    """For a view that answers with a streamed download (a file, an export): at most
+    ``SIPADU_DOWNLOAD_SLOTS`` such answers at once per worker, always fewer than its
+    threads, because each holds a thread for as long as its reader takes to read it
+    (at least ~48 KiB per ``SIPADU_SEND_TIMEOUT_SECONDS``, :func:`sipadu.front.deadline_protocol`).
+    Readers that never finish can so hold only the download slots, never the threads
+    every page needs. Past the limit the answer is the "busy" page (503 with
+    ``Retry-After``), given before anything is read or recorded in the access log; the
+    slot is given back when the answer is closed, however it ends."""
+
+    @wraps(view)
+    def limited(*args: Any, **kwargs: Any) -> Any:
+        slots: threading.BoundedSemaphore = current_app.extensions["sipadu.downloads"]
+        if not slots.acquire(blocking=False):
+            raise ServiceUnavailable(retry_after=DOWNLOADS_RETRY_AFTER)
+        try:
+            response = current_app.make_response(view(*args, **kwargs))
+        except BaseException:
+            slots.release()
+            raise
+        response.call_on_close(slots.release)
+        return response
+
+    return limited
 
 
 def app_config() -> Config:

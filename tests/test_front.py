@@ -183,6 +183,45 @@ def test_uploads_beyond_the_slots_wait_then_get_a_busy_page_while_others_are_ser
     assert status == 200 and 'id="report-code"' in page
 
 
+def send_all_then_read(port: int, path: str, headers: dict[str, str], body: bytes) -> bytes:
+    """What a browser does: send the whole body, only then read the answer."""
+    raw = start_post(port, path, headers, len(body))
+    raw.sendall(body)  # a reset here (ConnectionResetError) is the fault under test
+    return read_all(raw)
+
+
+def test_an_early_answer_reaches_a_browser_that_sends_the_whole_body_first(portal):
+    """The load test's failure: a 503 ("busy") or a refusal answered while megabytes of
+    the body were still unread, then the connection closed: the kernel resets it, and
+    the client sees "connection reset" (ConnectionResetError) instead of the page that
+    keeps its text. The rest of the body is drained first (lingering close)."""
+    port, _ = portal
+    cookie, body, boundary = report_body(port, 400_000)
+    holder = start_post(
+        port,
+        "/report",
+        {"Cookie": cookie, "Content-Type": f"multipart/form-data; boundary={boundary}"},
+        len(body),
+    )
+    holder.sendall(body[:200_000])  # holds the only upload slot
+    time.sleep(0.5)
+
+    cookie, big, boundary = report_body(port, 8 * MIB, lang="en")
+    headers = {"Cookie": cookie, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+    reply = send_all_then_read(port, "/report?lang=en", headers, big)
+    assert reply.startswith(b"HTTP/1.1 503 ") and b"Busy, try again in a minute" in reply
+
+    holder.sendall(body[200_000:])
+    assert read_all(holder).startswith(b"HTTP/1.1 200 ")
+
+    # The app's own early answer: a form whose token is no longer valid (an expired
+    # session) is refused as soon as the token is read, megabytes before the file ends.
+    token = re.search(rb'name="csrf_token"\r\n\r\n([^\r]+)', big).group(1)
+    stale = big.replace(token, b"x" * len(token))
+    reply = send_all_then_read(port, "/report?lang=en", headers, stale)
+    assert reply.startswith(b"HTTP/1.1 400 ")
+
+
 def test_a_chunked_body_is_refused_with_a_clear_page(portal):
     raw = socket.create_connection(("127.0.0.1", portal[0]), timeout=10)
     raw.sendall(
@@ -351,3 +390,63 @@ def test_a_flood_of_posts_never_queues_the_pages(tmp_path, empty_database_url, r
                 thread.join()
         assert elapsed < 1.0, elapsed
         assert sorted(answers) == [503] * 4  # the logins were indeed kept waiting, then busy
+
+
+def test_readers_that_never_read_hold_only_the_download_slots_and_are_dropped(
+    tmp_path, empty_database_url, redis_url
+):
+    """Found in review: 8 downloads whose readers never read took every thread (each
+    waited forever to hand on its next chunk), and every page timed out. Downloads are
+    capped below the threads (SIPADU_DOWNLOAD_SLOTS; more: the busy page), and a reader
+    that takes nothing for SIPADU_SEND_TIMEOUT_SECONDS is dropped, freeing its slot."""
+    env = config_env(
+        tmp_path / "instance",
+        empty_database_url,
+        redis_url,
+        SIPADU_WORKERS="1",
+        SIPADU_THREADS="3",  # one download slot (the default: half the threads)
+        SIPADU_SEND_TIMEOUT_SECONDS="3",
+        SIPADU_MAX_FILE_MIB="40",
+        SIPADU_MAX_REQUEST_MIB="50",
+    )
+    people = init_demo(env)
+    with serving("reporter", env) as (_r, reporter), serving("staff", env) as (_m, staff):
+        upload_big(reporter, hashlib.sha256(b"never read").digest() * (MIB // 32), 32)
+        browser, link = staff_download_link(staff, people["pemeriksa1"])
+        (jar,) = [h.cookiejar for h in browser.handlers if hasattr(h, "cookiejar")]
+        cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+        port = int(staff.rsplit(":", 1)[1])
+        stalled = []
+        for _ in range(4):  # more than the threads; none of them reads a byte
+            raw = socket.socket()
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            raw.connect(("127.0.0.1", port))
+            raw.sendall(f"GET {link} HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n\r\n".encode())
+            stalled.append(raw)
+        time.sleep(1)
+
+        started = time.monotonic()
+        page = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        page.request("GET", "/login")
+        assert page.getresponse().status == 200
+        assert time.monotonic() - started < 2, "a page waited behind stalled downloads"
+
+        busy = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        busy.request("GET", link + "?lang=en", headers={"Cookie": cookie})
+        response = busy.getresponse()
+        assert response.status == 503 and response.getheader("Retry-After") == "60"
+        assert "busy" in response.read().decode()
+
+        deadline = time.monotonic() + 30  # the stalled reader is dropped after 3 s
+        while True:
+            again = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            again.request("GET", link, headers={"Cookie": cookie})
+            response = again.getresponse()
+            if response.status == 200:
+                assert len(response.read()) == 32 * MIB
+                break
+            response.read()
+            assert time.monotonic() < deadline, "the stalled download kept its slot"
+            time.sleep(0.5)
+        for raw in stalled:
+            raw.close()

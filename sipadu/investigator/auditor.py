@@ -20,7 +20,7 @@ from sipadu.models import AuditCheckpoint, StaffAccount
 from sipadu.services.audit_log import AuditFilter, checkpoints, daily_counts, page
 from sipadu.services.dates import today
 from sipadu.services.staff import find_by_username, normalize_username
-from sipadu.web import content_disposition, db_session, stream_connection, streamed
+from sipadu.web import content_disposition, db_session, download, stream_connection, streamed
 
 
 def _record(action: Action, **detail) -> None:
@@ -196,6 +196,7 @@ def audit_public_key():
 
 @bp.get("/audit/export.<any(jsonl, csv):fmt>")
 @requires(Policy.AUDITOR)
+@download
 def audit_export(fmt: str):
     """The whole log (or from ``since``), streamed in constant memory. The export is
     recorded first, so it contains its own entry."""

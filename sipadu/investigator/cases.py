@@ -54,6 +54,7 @@ from sipadu.web import (
     closing,
     content_disposition,
     db_session,
+    download,
     short_reads,
     stream_session,
     streamed,
@@ -270,6 +271,7 @@ def report_identity_request(report_id: uuid.UUID):
 
 @bp.get("/reports/<uuid:report_id>/attachments/<uuid:attachment_id>")
 @requires(Policy.INVESTIGATOR)
+@download
 def report_attachment(report_id: uuid.UUID, attachment_id: uuid.UUID):
     """A file, decrypted as it streams, in constant memory. The download is recorded and
     committed first; the file is then read on a reading session of its own, so a slow
@@ -314,6 +316,7 @@ def _attachment(session, report_id: uuid.UUID, attachment_id: uuid.UUID):
 
 @bp.get("/reports/<uuid:report_id>/export")
 @requires(Policy.INVESTIGATOR)
+@download
 def report_export(report_id: uuid.UUID):
     """Without parameters: the export form. With an age recipient: the ZIP encrypted to
     it. Plaintext only with an explicit confirmation, recorded as its own action."""

@@ -34,7 +34,14 @@ from sipadu.services.mailbox import (
 )
 from sipadu.services.reports import HeldKeys, add_reporter_message, mailbox_keys, read_mailbox
 from sipadu.slots import Busy
-from sipadu.web import app_config, content_disposition, db_session, stream_session, streamed
+from sipadu.web import (
+    app_config,
+    content_disposition,
+    db_session,
+    download,
+    stream_session,
+    streamed,
+)
 
 
 def status_words() -> dict[str, tuple[str, str]]:
@@ -205,6 +212,7 @@ def mailbox_message():
 
 
 @bp.get("/mailbox/attachments/<uuid:attachment_id>")
+@download
 def mailbox_attachment(attachment_id: uuid.UUID):
     """One of the reporter's own files, decrypted as it streams. An altered or truncated
     file breaks off the download instead of delivering changed bytes."""
