@@ -75,7 +75,7 @@ def _refusals() -> dict[int, tuple[str, str]]:
         411: (_("Request not understood"), _("The request did not say its length.") + " " + again),
         503: (
             _("Busy, try again in a minute"),
-            _("Many files are being sent right now.") + " " + again,
+            _("The service is very busy right now.") + " " + again,
         ),
     }
 

@@ -74,6 +74,7 @@ TOO_SLOW, LENGTH_REQUIRED, BUSY = 408, 411, 503
 RETRY_AFTER_SECONDS = 60
 CLOSE: Header = (b"connection", b"close")
 DISCONNECT: Message = {"type": "http.disconnect"}
+TURN_AWAY_SECONDS = 2  # a connection past the cap, answered "busy", is closed after this
 EARLY_ANSWER_BYTES = 1024 * 1024  # an early answer held while the body drains, at most
 
 
@@ -131,8 +132,10 @@ class Pace:
                 return message
 
 
-def deadline_protocol(head_seconds: float, send_seconds: float) -> type[H11Protocol]:
-    """uvicorn's HTTP/1.1 protocol (h11) with two deadlines.
+def deadline_protocol(
+    head_seconds: float, send_seconds: float, max_connections: int, busy: bytes
+) -> type[H11Protocol]:
+    """uvicorn's HTTP/1.1 protocol (h11) with two deadlines and a connection cap.
 
     - **Head**: a connection whose request line and headers are not complete
       ``head_seconds`` after it opened, or after its previous response, is closed.
@@ -142,17 +145,46 @@ def deadline_protocol(head_seconds: float, send_seconds: float) -> type[H11Proto
       this, a reader that never reads would hold that thread forever. nginx's
       ``send_timeout`` (60 s, "between two successive write operations") is the model;
       since the buffer resumes only after ~48 KiB were taken, it is also a minimum
-      reading pace of ~48 KiB per ``send_seconds``."""
+      reading pace of ~48 KiB per ``send_seconds``.
+    - **Cap**: at most ``max_connections`` connections per worker. A connection past
+      the cap closes the one that has waited longest for a request head (idle, or
+      sending its head slowly), so idle connections never keep a person out; only when
+      every connection has a request under way does the newcomer get ``busy`` (a
+      complete "busy, try again" response, with ``Retry-After``) and is closed.
+      uvicorn's own cap (``limit_concurrency``) instead answers everyone a plain-English
+      503 for as long as an attacker keeps ~1,000 idle connections open."""
+    idle: dict[H11Protocol, None] = {}  # awaiting a head, oldest first (per worker)
 
     class Deadlines(H11Protocol):
         _head_timer: asyncio.TimerHandle | None = None
         _send_timer: asyncio.TimerHandle | None = None
+        _turned_away = False
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
+            if len(self.connections) > max_connections:
+                if idle:
+                    oldest = next(iter(idle))
+                    idle.pop(oldest)
+                    oldest.transport.close()
+                else:
+                    self._turn_away(transport)
+                    return
             self._watch_head()
 
+        def _turn_away(self, transport: asyncio.Transport) -> None:
+            # The answer, then our end of the connection (FIN), then, a moment later, the
+            # close. Whatever the client sends meanwhile is read and dropped: closing
+            # with unread bytes would reset the connection and lose the answer.
+            self._turned_away = True
+            transport.write(busy)
+            if transport.can_write_eof():
+                transport.write_eof()
+            self.loop.call_later(TURN_AWAY_SECONDS, transport.close)
+
         def data_received(self, data: bytes) -> None:
+            if self._turned_away:
+                return
             super().data_received(data)
             self._watch_head()
 
@@ -170,6 +202,7 @@ def deadline_protocol(head_seconds: float, send_seconds: float) -> type[H11Proto
             super().resume_writing()
 
         def connection_lost(self, exc: Exception | None) -> None:
+            idle.pop(self, None)
             self._stop_head_timer()
             self._stop_send_timer()
             super().connection_lost(exc)
@@ -179,8 +212,10 @@ def deadline_protocol(head_seconds: float, send_seconds: float) -> type[H11Proto
             waiting = self.conn.their_state is h11.IDLE and not self.transport.is_closing()
             if waiting and self._head_timer is None:
                 self._head_timer = self.loop.call_later(head_seconds, self._head_expired)
+                idle[self] = None
             elif not waiting:
                 self._stop_head_timer()
+                idle.pop(self, None)
 
         def _stop_head_timer(self) -> None:
             if self._head_timer is not None:
@@ -205,6 +240,18 @@ def deadline_protocol(head_seconds: float, send_seconds: float) -> type[H11Proto
             self.transport.abort()
 
     return Deadlines
+
+
+def raw_response(status: int, headers: list[Header], body: bytes) -> bytes:
+    """A complete HTTP/1.1 response that closes its connection, as bytes (for answers
+    given before uvicorn parses a request); ``status`` is one of this module's."""
+    reason = {TOO_SLOW: "Request Timeout", LENGTH_REQUIRED: "Length Required"}
+    head = [f"HTTP/1.1 {status} {reason.get(status, 'Service Unavailable')}".encode()]
+    head += [name + b": " + value for name, value in headers if name != b"content-length"]
+    head += [b"content-length: " + str(len(body)).encode(), b"connection: close"]
+    if status == BUSY:
+        head.append(b"retry-after: " + str(RETRY_AFTER_SECONDS).encode())
+    return b"\r\n".join(head) + b"\r\n\r\n" + body
 
 
 def _content_length(scope: Scope) -> tuple[int, bool]:

@@ -64,18 +64,22 @@ def gunicorn_options(portal: Portal, config: Config) -> dict[str, object]:
     return options
 
 
-def uvicorn_options(config: Config) -> dict[str, Any]:
-    """uvicorn's settings for a portal worker (merged into its ``uvicorn.Config``)."""
+def uvicorn_options(config: Config, pages: front.Pages) -> dict[str, Any]:
+    """uvicorn's settings for a portal worker (merged into its ``uvicorn.Config``);
+    ``pages`` are the front's refusal pages (the "busy" one past the connection cap)."""
+    busy = front.raw_response(front.BUSY, *pages(front.BUSY, ""))
     return {
         "loop": "asyncio",
-        "http": front.deadline_protocol(config.head_timeout_seconds, config.send_timeout_seconds),
+        "http": front.deadline_protocol(
+            config.head_timeout_seconds, config.send_timeout_seconds, config.max_connections, busy
+        ),
         "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
         "lifespan": "off",
         "access_log": False,
         "server_header": False,  # no "uvicorn" ...
         "headers": [SERVER_HEADER],  # ... but the same Server header as before
         "proxy_headers": False,
-        "limit_concurrency": config.max_connections,
+        "limit_concurrency": None,  # the cap is deadline_protocol's (idle ones go first)
         "timeout_graceful_shutdown": GRACEFUL_SECONDS - 5,
     }
 
@@ -86,8 +90,8 @@ class PortalWorker(UvicornWorker):
     @property
     def CONFIG_KWARGS(self) -> dict[str, Any]:  # type: ignore[override]
         # UvicornWorker.__init__ merges this into uvicorn.Config; self.app (the
-        # PortalServer) is set by then.
-        return uvicorn_options(self.app.sipadu_config)
+        # PortalServer) is set by then, its portal loaded (preload_app).
+        return uvicorn_options(self.app.sipadu_config, self.app.wsgi().pages)
 
     def init_signals(self) -> None:
         super().init_signals()

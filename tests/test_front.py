@@ -24,6 +24,7 @@ from tests.multipart import end, fields_part, file_head
 from tests.staff import init_demo
 from tests.test_casework_download import MIB, rss_mib, upload_big, worker_of
 
+FORM = "application/x-www-form-urlencoded"
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
 
@@ -449,4 +450,46 @@ def test_readers_that_never_read_hold_only_the_download_slots_and_are_dropped(
             assert time.monotonic() < deadline, "the stalled download kept its slot"
             time.sleep(0.5)
         for raw in stalled:
+            raw.close()
+
+
+def test_idle_connections_past_the_cap_make_room_and_a_full_house_gets_the_busy_page(
+    tmp_path, empty_database_url, redis_url
+):
+    """Found in review: ~1,100 connections that never sent a byte made uvicorn answer
+    every visitor a plain-English 503 (no Retry-After, a log line each) until they
+    closed. Past the cap, the connection idle longest makes room; only when every
+    connection has a request under way is a newcomer told "busy", in the portal's page."""
+    env = config_env(
+        tmp_path / "instance",
+        empty_database_url,
+        redis_url,
+        SIPADU_WORKERS="1",
+        SIPADU_THREADS="2",
+        SIPADU_MAX_CONNECTIONS="20",
+    )
+    init_demo_instance(env)
+    with serving("reporter", env) as (_process, base):
+        port = int(base.rsplit(":", 1)[1])
+        idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(60)]
+        time.sleep(0.5)
+        for _ in range(3):
+            page = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            page.request("GET", "/")
+            assert page.getresponse().status == 200
+        for raw in idle:
+            raw.close()
+
+        under_way = []
+        for _ in range(20):  # each waits for the rest of its body
+            raw = start_post(port, "/mailbox/login", {"Content-Type": FORM}, 1000)
+            raw.sendall(b"code=")
+            under_way.append(raw)
+        time.sleep(0.5)
+        newcomer = socket.create_connection(("127.0.0.1", port), timeout=5)
+        newcomer.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+        reply = read_all(newcomer)
+        assert reply.startswith(b"HTTP/1.1 503 ") and b"\r\nretry-after: 60\r\n" in reply
+        assert "Saat ini layanan sedang sangat sibuk." in reply.decode()
+        for raw in under_way:
             raw.close()

@@ -49,7 +49,8 @@ def test_gunicorn_options_keep_no_access_log_and_suit_slow_uploads(config):
         assert options["accesslog"] is None
         assert options["worker_class"] == "sipadu.serve.PortalWorker"  # event-driven
         assert options["forwarded_allow_ips"] == ""
-    front = uvicorn_options(config)
+    front = uvicorn_options(config, lambda status, lang: ([], b"busy"))
+    assert front["limit_concurrency"] is None  # the cap is the front's: idle ones go first
     assert front["access_log"] is False and front["proxy_headers"] is False
     assert front["server_header"] is False and front["headers"] == [("server", "SIPADU")]
     assert gunicorn_options(Portal.REPORTER, config)["bind"] == [config.reporter_bind]
