@@ -15,7 +15,6 @@ worker and host shares it) when ``SIPADU_REDIS_URL`` is set, else this process's
 already keyed hashes (never a typed name); nothing else is stored.
 """
 
-import math
 import secrets
 import threading
 import time
@@ -42,7 +41,9 @@ class Budget:
     def __init__(self, item: RateLimitItem, namespace: str, redis_url: str | None) -> None:
         self.limit = item.amount
         self.window = float(item.get_expiry())
-        self.namespace = namespace
+        # Keyed by the limit too (as Flask-Limiter keys its counters): apps of one
+        # instance with different limits never share places.
+        self.namespace = f"{namespace}-{item.amount}-{int(self.window)}"
         self._redis = None
         if redis_url:
             import redis
@@ -105,8 +106,3 @@ class Budget:
         # pool lets through in a window, and forgotten once their places expire.
         for key in [k for k, v in self._places.items() if not v or v[-1][0] <= now - self.window]:
             del self._places[key]
-
-
-def window_seconds(item: RateLimitItem) -> int:
-    """A limit's window in whole seconds (for pages that say how long to wait)."""
-    return math.ceil(item.get_expiry())
