@@ -103,6 +103,7 @@ class Config:
     staff_failures_per_account: str = "10 per hour"
     # Argon2id derivations on request paths, per portal and host (sipadu.derivations):
     # measured on 2 cores, two at once double the throughput of one, a third adds none.
+    # At least 2: each portal reserves one for a lane strangers cannot fill (derivations).
     kdf_slots: int = 2
     kdf_queue: int = 4
     kdf_wait_ms: int = 2000
@@ -273,7 +274,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         staff_idle_seconds=_int(env, "SIPADU_STAFF_IDLE_MINUTES", 30) * 60,
         staff_absolute_seconds=_int(env, "SIPADU_STAFF_ABSOLUTE_HOURS", 10) * 3600,
         staff_failures_per_account=_limit(env, "SIPADU_STAFF_FAILURES_PER_ACCOUNT", "10 per hour"),
-        kdf_slots=_int(env, "SIPADU_KDF_SLOTS", 2),
+        kdf_slots=_int(env, "SIPADU_KDF_SLOTS", 2, minimum=2),
         kdf_queue=_int(env, "SIPADU_KDF_QUEUE", 4, minimum=0),
         kdf_wait_ms=_int(env, "SIPADU_KDF_WAIT_MS", 2000, minimum=0),
         kdf_nice=_int(env, "SIPADU_KDF_NICE", 10, minimum=0),

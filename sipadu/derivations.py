@@ -2,13 +2,25 @@
 low-priority thread (issue 13, item 4).
 
 Every route of either portal that stretches a secret (mailbox login, report submission,
-staff sign-in, activation, TOTP re-enrollment, password change) first takes a slot of the
-portal's host-wide pool (:class:`sipadu.slots.SlotPool`, ``kdf-reporter`` or
-``kdf-staff``: a flood of reporter logins never takes the slots staff need to sign in),
-with :meth:`Derivations.slot` around the service call, or :meth:`Derivations.run` for
-work that is only derivations. Without a slot within a short wait it raises
-:class:`sipadu.slots.Busy` at once, and the view answers 503 with ``Retry-After`` and
-the same form, typed text kept. A request never queues longer.
+staff sign-in, activation, TOTP re-enrollment, password change) first takes a slot of
+its *lane* of the portal's host-wide pool (:func:`sipadu.slots.lanes`, ``kdf-reporter``
+or ``kdf-staff``: a flood of reporter logins never takes the slots staff need to sign
+in), with :meth:`Derivations.slot` around the service call. Without a slot within a
+short wait it raises :class:`sipadu.slots.Busy` at once, and the view answers 503 with
+``Retry-After`` and the same form, typed text kept. A request never queues longer.
+
+The lanes (``SIPADU_KDF_SLOTS`` in all per portal and host; each lane its own queue of
+``SIPADU_KDF_QUEUE``):
+
+- reporter: :data:`LOGIN` (mailbox logins) and :data:`REPORT` (new reports) have one
+  slot each to themselves, the rest shared: a flood of wrong logins never makes a
+  submission busy, nor a flood of junk reports a login (review of issue 13: 8 clients
+  flooding logins had made 10 of 11 real submissions busy).
+- staff: :data:`KNOWN` (sign-ins that show a valid device cookie for the typed account,
+  and the routes only a holder of a session or a one-time link reaches) has one slot to
+  itself; :data:`OPEN` (every other sign-in) only the shared ones. Strangers guessing
+  passwords can fill only the open lane (32 of them had made 8 of 10 real sign-ins
+  busy); see :mod:`sipadu.investigator.devices`.
 
 With a slot, each Argon2id derivation (the service calls the runner it was given,
 :data:`sipadu.services.Derive`) runs on one of this process's dedicated derivation
@@ -36,13 +48,18 @@ from typing import Any, ParamSpec, TypeVar
 from flask import current_app
 
 from sipadu.config import Config
-from sipadu.slots import Busy, SlotPool, pool_directory
+from sipadu.slots import Busy, SlotPool, lanes, pool_directory
 
 P = ParamSpec("P")
 T = TypeVar("T")
 
 THREAD_PREFIX = "sipadu-kdf"
 RETRY_AFTER_SECONDS = 60  # what the busy page asks: "try again in a minute"
+
+LOGIN, REPORT = "login", "report"  # the reporter portal's lanes
+KNOWN, OPEN = "known", "open"  # the staff portal's lanes
+# Slots each lane has to itself; the rest of SIPADU_KDF_SLOTS (at least 2) are shared.
+RESERVED = {"reporter": {LOGIN: 1, REPORT: 1}, "staff": {KNOWN: 1, OPEN: 0}}
 
 
 def _lower_priority(nice: int) -> None:
@@ -56,11 +73,15 @@ def _lower_priority(nice: int) -> None:
 
 
 class Derivations:
-    """One portal's bounded derivations: ``size`` at once per host, ``waiting`` more
-    queued for at most ``wait_seconds``; each runs on a low-priority thread."""
+    """One portal's bounded derivations: ``size`` at once per host over all its lanes,
+    each lane with ``waiting`` more queued for at most ``wait_seconds``; each runs on a
+    low-priority thread."""
 
-    def __init__(self, pool: SlotPool, wait_seconds: float, nice: int = 10) -> None:
-        self.pool = pool
+    def __init__(
+        self, lanes: dict[str, SlotPool], size: int, wait_seconds: float, nice: int = 10
+    ) -> None:
+        self.lanes = lanes
+        self.size = size
         self.wait_seconds = wait_seconds
         self.nice = nice
         self._lock = threading.Lock()
@@ -69,13 +90,14 @@ class Derivations:
 
     @classmethod
     def for_portal(cls, config: Config, portal: str) -> "Derivations":
-        pool = SlotPool(
+        pools = lanes(
             pool_directory(config, f"kdf-{portal}"),
-            size=config.kdf_slots,
-            waiting=config.kdf_queue,
-            retry_after=RETRY_AFTER_SECONDS,
+            config.kdf_slots,
+            config.kdf_queue,
+            RESERVED[portal],
+            RETRY_AFTER_SECONDS,
         )
-        return cls(pool, config.kdf_wait_ms / 1000, config.kdf_nice)
+        return cls(pools, config.kdf_slots, config.kdf_wait_ms / 1000, config.kdf_nice)
 
     def _threads(self) -> ThreadPoolExecutor:
         # Per process: gunicorn forks workers from a master that built the app, and
@@ -84,7 +106,7 @@ class Derivations:
         with self._lock:
             if self._executor is None or self._pid != os.getpid():
                 self._executor = ThreadPoolExecutor(
-                    max_workers=self.pool.size,
+                    max_workers=self.size,
                     thread_name_prefix=THREAD_PREFIX,
                     initializer=_lower_priority,
                     initargs=(self.nice,),
@@ -93,20 +115,14 @@ class Derivations:
             return self._executor
 
     @contextmanager
-    def slot(self) -> Iterator[Callable[..., Any]]:
-        """Hold one slot for the ``with`` block and yield a runner, ``run(fn, *args)``,
-        that calls ``fn`` on a derivation thread and returns its result (or raises what
-        it raised): the ``derive`` a service is given for each of its derivations.
-        Raises :class:`~sipadu.slots.Busy` when no slot is free within the wait."""
-        with self.pool.slot(self.wait_seconds):
+    def slot(self, lane: str) -> Iterator[Callable[..., Any]]:
+        """Hold one slot of ``lane`` for the ``with`` block and yield a runner,
+        ``run(fn, *args)``, that calls ``fn`` on a derivation thread and returns its
+        result (or raises what it raised): the ``derive`` a service is given for each of
+        its derivations. Raises :class:`~sipadu.slots.Busy` when no slot is free within
+        the wait, KeyError for a lane the portal does not have."""
+        with self.lanes[lane].slot(self.wait_seconds):
             yield self._call
-
-    def run(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
-        """``fn(*args, **kwargs)`` holding a slot, on a derivation thread: for work that
-        is only derivations (no database, no Flask). Raises :class:`~sipadu.slots.Busy`
-        when no slot is free within the wait."""
-        with self.pool.slot(self.wait_seconds):
-            return self._call(fn, *args, **kwargs)
 
     def _call(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T:
         return self._threads().submit(fn, *args, **kwargs).result()

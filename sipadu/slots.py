@@ -37,18 +37,33 @@ class Busy(Exception):
 
 
 class SlotPool:
-    """``size`` slots and ``waiting`` queue places, as lock files in ``directory``."""
+    """``size`` slots and ``waiting`` queue places, as lock files in ``directory``.
 
-    def __init__(self, directory: Path, size: int, waiting: int, retry_after: int = 60) -> None:
-        if size < 1 or waiting < 0:
+    ``lane`` names one lane of a pool divided with :func:`lanes`: the lane's slots are
+    its ``size`` reserved files plus the pool's ``shared`` ones, and its queue is its
+    own."""
+
+    def __init__(
+        self,
+        directory: Path,
+        size: int,
+        waiting: int,
+        retry_after: int = 60,
+        *,
+        lane: str = "",
+        shared: int = 0,
+    ) -> None:
+        if size < 0 or shared < 0 or size + shared < 1 or waiting < 0:
             raise ValueError("a pool needs at least one slot and a non-negative queue")
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        self.name = directory.name
-        self.size = size
+        prefix = f"{lane}-" if lane else ""
+        self.name = f"{directory.name}/{lane}" if lane else directory.name
+        self.size = size + shared
         self.waiting = waiting
         self.retry_after = retry_after
-        self._slots = [directory / f"slot-{i}" for i in range(size)]
-        self._queue = [directory / f"wait-{i}" for i in range(waiting)]
+        self._slots = [directory / f"{prefix}slot-{i}" for i in range(size)]
+        self._slots += [directory / f"slot-{i}" for i in range(shared)]
+        self._queue = [directory / f"{prefix}wait-{i}" for i in range(waiting)]
 
     @contextmanager
     def slot(self, wait_seconds: float) -> Iterator[None]:
@@ -111,6 +126,24 @@ def _try_any(paths: list[Path]) -> int | None:
 def _release(fd: int) -> None:
     fcntl.flock(fd, fcntl.LOCK_UN)
     os.close(fd)
+
+
+def lanes(
+    directory: Path, total: int, waiting: int, reserved: dict[str, int], retry_after: int = 60
+) -> dict[str, SlotPool]:
+    """One pool of ``total`` slots divided into lanes: lane ``name`` has
+    ``reserved[name]`` slots that no other lane can take, and every lane may also take
+    the ``total - sum(reserved)`` shared ones. So at most ``total`` holders at once over
+    all lanes (the CPU bound), and a flood in one lane never takes the reserved slots of
+    another. Each lane queues ``waiting`` requests of its own: a flood fills only its
+    own lane's queue. Raises ValueError when the reservations exceed ``total``."""
+    shared = total - sum(reserved.values())
+    if shared < 0:
+        raise ValueError(f"{total} slots cannot reserve {sum(reserved.values())}")
+    return {
+        name: SlotPool(directory, own, waiting, retry_after, lane=name, shared=shared)
+        for name, own in reserved.items()
+    }
 
 
 def pool_directory(config: Config, name: str) -> Path:

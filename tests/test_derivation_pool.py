@@ -21,8 +21,7 @@ from click.testing import CliRunner
 from sipadu import create_app
 from sipadu.config import Config, load_config
 from sipadu.crypto import kdf as kdf_module
-from sipadu.derivations import THREAD_PREFIX
-from sipadu.slots import SlotPool, pool_directory
+from sipadu.derivations import THREAD_PREFIX, Derivations
 from sipadu.web import dispose
 from tests.conftest import config_env
 from tests.staff import Person, csrf, init_demo, sign_in, signed_in
@@ -43,16 +42,17 @@ def people(env) -> dict[str, Person]:
 
 
 @contextmanager
-def every_slot_held(config: Config, portal: str) -> Iterator[None]:
-    """Take every slot of a portal's pool from this test process, as other workers of
-    the host would: the pool is shared through lock files, not through the app."""
-    pool = SlotPool(
-        pool_directory(config, f"kdf-{portal}"), size=config.kdf_slots, waiting=config.kdf_queue
-    )
+def every_slot_held(config: Config, portal: str, lanes: tuple[str, ...] = ()) -> Iterator[None]:
+    """Take every slot of a portal's pool (or of the named lanes) from this test
+    process, as other workers of the host would: the pool is shared through lock
+    files, not through the app."""
+    pools = Derivations.for_portal(config, portal).lanes
     with ExitStack() as stack:
-        for _ in range(config.kdf_slots):
-            stack.enter_context(pool.slot(wait_seconds=1))
-        assert pool.in_use() == config.kdf_slots
+        for name, pool in pools.items():
+            if lanes and name not in lanes:
+                continue
+            while pool.in_use() < pool.size:
+                stack.enter_context(pool.slot(wait_seconds=1))
         yield
 
 

@@ -218,3 +218,75 @@ def test_two_codes_must_be_consecutive_fresh_and_valid_now():
     assert matching_pair(secret, code(current), code(current + 1), now, current) is None  # used
     assert matching_pair(secret, code(current + 1), code(current + 2), now, 0) is None  # future
     assert matching_pair(secret, code(current), "12345x", now, 0) is None
+
+
+def test_a_device_cookie_lets_its_owner_past_a_full_name_budget_until_its_own_is_spent(
+    people, app_with, staff_app
+):
+    """Strangers filled the name's budget: an ordinary attempt needs two codes, but the
+    browser where the person signed in before (device cookie) needs only one. The
+    cookie has its own budget; spent, the browser is ordinary again. The cookie is
+    HttpOnly, SameSite=Strict, names no user, and works only for its own account."""
+    app = app_with("staff", SIPADU_STAFF_FAILURES_PER_ACCOUNT="3 per hour")
+    person = people["pemeriksa2"]
+    browser = app.test_client()
+    signed = sign_in(browser, person)
+    assert signed.status_code == 303
+    header = next(h for h in signed.headers.getlist("Set-Cookie") if "sipadu_device" in h)
+    assert "HttpOnly" in header and "SameSite=Strict" in header and "Path=/" in header
+    assert person.username not in header
+    device = browser.get_cookie("sipadu_device").value
+    for _ in range(3):  # strangers, by name
+        assert sign_in(app.test_client(), person, password="wrong password!").status_code == 400
+    assert sign_in(app.test_client(), person).status_code == 429  # ordinary: two codes
+
+    known = app.test_client()
+    known.set_cookie("sipadu_device", device)
+    assert sign_in(known, person).status_code == 303  # one code is enough here
+    # Another account's sign-in from this browser is an ordinary one.
+    other = app.test_client()
+    other.set_cookie("sipadu_device", device)
+    for _ in range(3):
+        assert sign_in(other, people["admin"], password="wrong password!").status_code == 400
+    assert sign_in(other, people["admin"]).status_code == 429
+    # A tampered cookie is no cookie.
+    forged = app.test_client()
+    forged.set_cookie("sipadu_device", device[:-2] + ("AA" if device[-2:] != "AA" else "BB"))
+    assert sign_in(forged, person).status_code == 429
+
+    # The device's own budget: 3 failures, then it is not trusted any more.
+    thief = app.test_client()
+    thief.set_cookie("sipadu_device", device)
+    for _ in range(3):
+        assert sign_in(thief, person, password="wrong password!").status_code == 400
+    assert sign_in(thief, person).status_code == 429
+
+
+def test_a_password_change_revokes_the_device_cookies(people, staff_app):
+    person = people["pemeriksa2"]
+    browser = staff_app.test_client()
+    assert sign_in(browser, person).status_code == 303
+    device = browser.get_cookie("sipadu_device").value
+    from sipadu.investigator import devices
+
+    with staff_app.app_context():
+        from sipadu.investigator import runtime
+        from sipadu.web import db_session
+
+        rt = runtime()
+        now = datetime.now(UTC)
+        assert devices.recognised(db_session(), rt.device_key, device, person.username, now)
+        assert not devices.recognised(db_session(), rt.device_key, device, "auditor", now)
+        new = "sandi pengganti yang panjang"
+        changed = post_form(browser, "/account", current=person.password, password=new)
+        assert changed.status_code == 200, changed.text[:500]
+        person.password = new
+        db_session().rollback()
+        assert not devices.recognised(db_session(), rt.device_key, device, person.username, now)
+
+
+def post_form(client, path: str, **data):
+    from tests.staff import csrf
+
+    data["password_confirm"] = data["password"]
+    return client.post(path, data={"csrf_token": csrf(client, path), **data})

@@ -74,3 +74,20 @@ def test_slots_are_shared_with_other_processes_and_freed_when_they_die(tmp_path)
         assert pool.in_use() == 0
     finally:
         holder.kill()
+
+
+def test_lanes_reserve_their_own_slots_and_share_the_rest_within_the_total(tmp_path):
+    from sipadu.slots import lanes
+
+    pools = lanes(tmp_path / "lanes", total=3, waiting=0, reserved={"a": 1, "b": 1})
+    with pools["a"].slot(0), pools["a"].slot(0):  # a's own slot and the shared one
+        with pytest.raises(Busy):
+            with pools["a"].slot(0):
+                pass
+        with pools["b"].slot(0):  # b's reserved slot is still free
+            assert pools["a"].in_use() + pools["b"].in_use() - 1 == 3  # shared counted twice
+            with pytest.raises(Busy):
+                with pools["b"].slot(0):
+                    pass
+    with pytest.raises(ValueError):
+        lanes(tmp_path / "over", total=1, waiting=0, reserved={"a": 1, "b": 1})

@@ -15,10 +15,12 @@ from limits import RateLimitItem, parse
 from markupsafe import Markup, escape
 
 from sipadu import recovery
+from sipadu.budgets import Budget
 from sipadu.config import Config, ConfigError, DatePrecision
 from sipadu.crypto import Argon2Params, PublicKey, signing_public_key
 from sipadu.derivations import Derivations
 from sipadu.instance import load_secret
+from sipadu.investigator import devices
 from sipadu.investigator.forms import CASE_FIELD_LABELS, STATUS_LABELS
 from sipadu.services.staff_auth import SessionToken, SignedIn, Timeouts, resume, touch
 from sipadu.web import db_session
@@ -35,6 +37,10 @@ class StaffRuntime:
     link_ttl: timedelta
     failures_per_account: RateLimitItem  # over it, sign-in needs two codes (auth.login)
     limit_salt: bytes  # keys the per-username failure counter without storing the name
+    name_failures: Budget  # per typed name (limit_key), for sign-ins without a device
+    device_failures: Budget  # per device cookie (sipadu.investigator.devices)
+    device_key: bytes  # the device cookies' MAC key
+    production: bool  # cookies Secure and __Host-
     signing_seed: bytes | None  # None where the audit signing key is kept elsewhere
     recovery: PublicKey  # new key epochs and identity requests are wrapped to it too
     date_precision: DatePrecision  # staff replies are dated like the reporter's messages
@@ -45,6 +51,8 @@ def init_staff(app: Flask, config: Config) -> None:
         seed: bytes | None = load_secret(config, "audit_signing_key")
     except ConfigError:
         seed = None
+    limit_salt = load_secret(config, "staff_session_key")
+    per_account = parse(config.staff_failures_per_account)
     app.extensions["sipadu.staff"] = StaffRuntime(
         argon2=config.argon2,
         timeouts=Timeouts(
@@ -52,8 +60,12 @@ def init_staff(app: Flask, config: Config) -> None:
             absolute=timedelta(seconds=config.staff_absolute_seconds),
         ),
         link_ttl=timedelta(hours=config.enrollment_link_hours),
-        failures_per_account=parse(config.staff_failures_per_account),
-        limit_salt=load_secret(config, "staff_session_key"),
+        failures_per_account=per_account,
+        limit_salt=limit_salt,
+        name_failures=Budget(per_account, "staff-name", config.redis_url),
+        device_failures=Budget(per_account, "staff-device", config.redis_url),
+        device_key=devices.device_key(limit_salt),
+        production=config.production,
         signing_seed=seed,
         recovery=recovery.public_key(config),
         date_precision=config.date_precision,

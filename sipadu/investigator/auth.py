@@ -1,11 +1,11 @@
 """Signing in and out, one-time enrollment links, and the staff member's own account."""
 
-from flask import abort, current_app, g, redirect, render_template, request, session, url_for
+from flask import abort, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from sipadu.derivations import busy_page, derivations
-from sipadu.investigator import begin_session, bp, limit_key, now, runtime
+from sipadu.derivations import KNOWN, OPEN, busy_page, derivations
+from sipadu.investigator import begin_session, bp, devices, limit_key, now, runtime
 from sipadu.investigator.forms import (
     ActionForm,
     ActivationForm,
@@ -29,17 +29,19 @@ from sipadu.slots import Busy
 from sipadu.web import db_session
 
 
-def _limiter():
-    return current_app.extensions["sipadu.limiter"].limiter
-
-
 @bp.route("/login", methods=["GET", "POST"])
 @requires(Policy.PUBLIC)
 def login():
-    """Username, password and a current code. A typed username with too many failures
-    in the window is not refused: it needs two codes of consecutive steps (asked for
-    before any Argon2id, the same for unknown names). The derivation runs through the
-    staff portal's pool (503 and the same form when it is busy)."""
+    """Username, password and a current code.
+
+    A browser with a valid device cookie for the typed account (:mod:`.devices`) signs
+    in through the derivation pool's reserved lane, against the device's own failure
+    budget: strangers guessing can fill neither. Every other attempt is an ordinary one:
+    the open lane, and the typed name's budget, past which sign-in is not refused but
+    needs two codes of consecutive steps (asked for before any Argon2id, the same for
+    unknown names). Either budget's place is taken atomically once a slot is held and
+    before the derivation, and given back on success, so exactly the documented number
+    of failures is ever checked with one code. 503 and the same form when busy."""
     form = LoginForm()
     if request.method == "GET" and g.staff is not None:
         return redirect(url_for("staff.index"), code=303)
@@ -47,15 +49,23 @@ def login():
         status = 400 if request.method == "POST" else 200
         return _login_page(form, two_codes=bool(form.totp_next.data)), status
     rt = runtime()
-    limiter = _limiter()
-    key = limit_key(form.username.data)
-    over_limit = not limiter.test(rt.failures_per_account, key)
-    if over_limit and not form.totp_next.data:
-        return _login_page(form, two_codes=True), 429
     moment = now()
     reading = db_session()
+    cookie = request.cookies.get(devices.cookie_name(rt.production))
+    device = devices.recognised(reading, rt.device_key, cookie, form.username.data, moment)
+    if device is not None and rt.device_failures.left(device):
+        lane, budget, key, second_code = KNOWN, rt.device_failures, device, None
+    else:
+        lane, budget, key = OPEN, rt.name_failures, limit_key(form.username.data)
+        second_code = form.totp_next.data or None
+    over_limit = lane == OPEN and not budget.left(key)
+    if over_limit and second_code is None:
+        return _login_page(form, two_codes=True), 429
     try:
-        with derivations().slot() as run:
+        with derivations().slot(lane) as run:
+            place = budget.take(key, force=second_code is not None)
+            if place is None:  # spent by attempts that held a slot while this one waited
+                return _login_page(form, two_codes=True), 429
             checked = check_credentials(
                 reading,
                 form.username.data,
@@ -63,7 +73,7 @@ def login():
                 form.totp.data,
                 argon2=rt.argon2,
                 now=moment,
-                second_code=form.totp_next.data or None,
+                second_code=second_code,
                 derive=run,
             )
     except Busy as busy:
@@ -82,16 +92,18 @@ def login():
         record_failure(writing, checked.account, checked.failure)
     writing.commit()
     if signed_in is None:
-        limiter.hit(rt.failures_per_account, key)
         # One answer for every failure: which part was wrong is not said.
         form.password.data = form.totp.data = form.totp_next.data = ""
         form.username.errors = [
             _("Sign-in failed. Check your username, password and the current code.")
         ]
-        two_codes = not limiter.test(rt.failures_per_account, key)
+        two_codes = lane == OPEN and not budget.left(key)
         return _login_page(form, two_codes=two_codes), 400
+    budget.give_back(key, place)  # only failures use up a budget
     begin_session(signed_in)
-    return redirect(url_for("staff.index"), code=303)
+    response = redirect(url_for("staff.index"), code=303)
+    value = devices.issue(rt.device_key, signed_in.account, moment)
+    return devices.remember(response, value, rt.production)
 
 
 def _login_page(form: LoginForm, *, two_codes: bool, notice: str | None = None) -> str:
@@ -164,7 +176,8 @@ def _enroll(token: str, kind: EnrollmentKind, form, template: str, complete):
         return None, _enrollment_page(template, form, account, 400)
     db_session().rollback()
     try:
-        with derivations().slot() as run:
+        # Only the holder of a one-time link gets here: the lane strangers cannot fill.
+        with derivations().slot(KNOWN) as run:
             writing = db_session(write=True)
             account = _link_account(token, write=True)
             try:
@@ -258,7 +271,7 @@ def account():
             _forget_passwords(form)
         else:
             try:
-                with derivations().slot() as run:
+                with derivations().slot(KNOWN) as run:  # signed in: not a stranger
                     writing = db_session(write=True)
                     mine = writing.merge(me)
                     try:

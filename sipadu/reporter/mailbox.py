@@ -15,7 +15,7 @@ from flask_babel import gettext as _
 
 from sipadu.audit import ReporterMetric, count_reporter_event
 from sipadu.crypto import Purpose
-from sipadu.derivations import busy_page, derivations
+from sipadu.derivations import LOGIN, busy_page, derivations
 from sipadu.formdata import UploadRefused, receives_files
 from sipadu.models import ReportStatus
 from sipadu.reporter import bp, runtime, sessions
@@ -73,7 +73,8 @@ def mailbox_login():
     """Sign in with code + passphrase. Cheapest refusals first: a code that is not 16
     digits, then a code whose failure counter is full, are refused before any Argon2id;
     every refused attempt adds to the day's failure count. The two derivations then run
-    through the portal's derivation pool (503 and the same form when it is busy)."""
+    through the login lane of the portal's derivation pool (503 and the same form when
+    it is busy; a flood of logins never takes the lane of new reports)."""
     form = MailboxLoginForm()
     if not form.validate_on_submit():
         status = 400 if request.method == "POST" else 200
@@ -91,7 +92,7 @@ def mailbox_login():
     # Reading only, so no write lock is held while the two Argon2id derivations run.
     reading = db_session()
     try:
-        with derivations().slot() as run:
+        with derivations().slot(LOGIN) as run:
             attempt = _attempt(limiter, rt, bucket, reading, code, form.passphrase.data, run)
     except Busy as busy:
         notice = _(

@@ -6,7 +6,7 @@ from flask import current_app, render_template, request
 from flask_babel import gettext as _
 
 from sipadu.audit import ReporterMetric, count_reporter_event
-from sipadu.derivations import busy_page, derivations
+from sipadu.derivations import REPORT, busy_page, derivations
 from sipadu.faults import DROP_CONNECTION_BEFORE_COMMIT, KILL_BEFORE_COMMIT, trip
 from sipadu.formdata import UploadRefused, receives_files
 from sipadu.reporter import bp, runtime
@@ -89,9 +89,10 @@ class CeilingReached(Exception):
 
 def _derive(fn, /, *args):
     """The submission's two Argon2id runs (before anything is stored): on a slot of the
-    derivation pool, and only then with one of the hour's new-report slots, so a "busy"
-    answer (503) never uses up the ceiling. Raises Busy or :class:`CeilingReached`."""
-    with derivations().slot() as run:
+    derivation pool's lane for new reports (a flood of mailbox logins cannot fill it),
+    and only then with one of the hour's new-report slots, so a "busy" answer (503)
+    never uses up the ceiling. Raises Busy or :class:`CeilingReached`."""
+    with derivations().slot(REPORT) as run:
         if not _take_ceiling_slot():
             raise CeilingReached
         return run(fn, *args)
