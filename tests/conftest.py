@@ -31,7 +31,31 @@ from sipadu.config import Config, load_config
 from sipadu.crypto import Argon2Params, new_keypair
 from sipadu.db import make_engine, make_sessionmaker
 from sipadu.migrate import upgrade
+from sipadu.volatile import volatile_base
 from sipadu.web import dispose
+
+# Every program this test process starts, by name (the first argv element or the
+# executable): `tests/test_make.py` checks them against the Makefile's PROGRAMS at the end
+# of the run, whatever way a test built its argv (test_make's source scan sees only list
+# literals). Python audit event "subprocess.Popen": (executable, args, cwd, env).
+PROGRAMS_STARTED: set[str] = set()
+
+
+def _record_programs(event: str, args: tuple) -> None:
+    if event == "subprocess.Popen":
+        executable, argv = args[0], args[1]
+        first = argv if isinstance(argv, (str, bytes, os.PathLike)) else next(iter(argv), "")
+        PROGRAMS_STARTED.add(os.fsdecode(executable or first))
+
+
+sys.addaudithook(_record_programs)
+
+LAST = "test_every_program_the_run_starts_is_installed_by_make"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The check of the programs started runs after every other test."""
+    items.sort(key=lambda item: item.name == LAST)
 
 settings.register_profile(
     "sipadu", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=60
@@ -178,9 +202,17 @@ VOLATILE_ROOT = Path("/dev/shm") / f"sipadu-tests-{uuid.uuid4().hex[:12]}"
 
 
 @pytest.fixture(scope="session", autouse=True)
-def _remove_volatile_root() -> Iterator[None]:
+def _remove_volatile_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Removes this run's memory-backed folders when it ends: ``VOLATILE_ROOT``, and the
+    default folder (``sipadu.volatile.volatile_base``, named after the instance path) of
+    any instance a test made under this run's temporary folder without config_env."""
     yield
     shutil.rmtree(VOLATILE_ROOT, ignore_errors=True)
+    base = tmp_path_factory.getbasetemp()
+    for instance in [base, *(p for p in base.rglob("*") if p.is_dir() and not p.is_symlink())]:
+        default = volatile_base(Config(instance_path=instance))
+        if default.is_dir():
+            shutil.rmtree(default, ignore_errors=True)
 
 
 def config_env(instance: Path, database_url: str, redis_url: str | None, **extra: str) -> dict:

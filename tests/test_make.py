@@ -2,7 +2,11 @@
 
 import ast
 import re
+import subprocess
+import sys
 from pathlib import Path
+
+from tests.conftest import PROGRAMS_STARTED
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -30,10 +34,43 @@ def _installed_by_make() -> set[str]:
 
 
 def test_make_test_installs_every_program_the_suite_runs():
-    sources = [*ROOT.glob("tests/**/*.py"), *ROOT.glob("benchmarks/*.py")]
+    sources = [p for d in ("tests", "benchmarks", "sipadu") for p in ROOT.glob(f"{d}/**/*.py")]
     run = set().union(*(_programs_run_by(path) for path in sources))
     run.add("chromium")  # launched by Playwright from /usr/bin/chromium
     assert run, "no program found: the scan itself is broken"
     assert run <= _installed_by_make(), f"not installed by make test: {run - _installed_by_make()}"
     assert "test: " in (ROOT / "Makefile").read_text()
     assert re.search(r"^test: .*\bprograms\b", (ROOT / "Makefile").read_text(), re.M)
+
+
+def outside_the_venv(started: set[str]) -> set[str]:
+    """Programs from ``started`` that do not come with the Python environment (its own
+    interpreter and the venv's scripts)."""
+    own = {sys.executable, str(Path(sys.executable).resolve())}
+    venv_bin = Path(sys.executable).parent
+    names = set()
+    for program in started:
+        path = Path(program)
+        if program in own or path.parent == venv_bin or path.name.startswith("python"):
+            continue
+        names.add(path.name)
+    return names
+
+
+def test_every_program_the_run_starts_is_installed_by_make():
+    """Run last (``pytest_collection_modifyitems`` in conftest.py): every
+    program any test started, whatever way its argv was built, is in PROGRAMS."""
+    started = outside_the_venv(PROGRAMS_STARTED)
+    assert started <= _installed_by_make(), (
+        f"started by tests but not installed by make test: {started - _installed_by_make()}"
+    )
+
+
+def test_the_program_check_sees_argv_built_at_run_time(tmp_path):
+    program = tmp_path / "not-a-debian-program"
+    program.write_text("#!/bin/sh\nexit 0\n")
+    program.chmod(0o755)
+    argv = [str(program)]
+    subprocess.run(argv, check=True)  # argv built at run time: invisible to the scan
+    assert "not-a-debian-program" in outside_the_venv(PROGRAMS_STARTED)
+    PROGRAMS_STARTED.discard(str(program))

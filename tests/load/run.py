@@ -21,6 +21,7 @@ import http.client
 import os
 import random
 import re
+import shutil
 import statistics
 import sys
 import threading
@@ -38,7 +39,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from sipadu import audit
 from sipadu.cli import main as cli
 from sipadu.models import Report
-from tests.conftest import Postgres, config_env, database, serving
+from tests.conftest import VOLATILE_ROOT, Postgres, config_env, database, serving
 from tests.multipart import end, fields_part, file_head
 from tests.staff import Person, init_demo
 
@@ -245,6 +246,7 @@ def main() -> int:
             return run(args, env, url)
         finally:
             server.drop(name)
+            shutil.rmtree(VOLATILE_ROOT, ignore_errors=True)  # sessions and slot files
             with server.admin.connect() as connection:  # the role outlives no database
                 connection.exec_driver_sql(f'DROP ROLE IF EXISTS "{args.role}"')
             server.admin.dispose()
