@@ -72,7 +72,7 @@ class Config:
     image_strip_max_bytes: int = 20 * MIB  # held in memory while cleaned: one per request
     image_cleaners: int = 2  # image-cleaning children at once on this host
     image_pixels_per_request: int = 150_000_000  # decoded pixels one request may clean
-    image_cleaner_memory_bytes: int = 768 * MIB  # each child's address space
+    image_cleaner_memory_bytes: int = 1024 * MIB  # each child's address space
     image_cleaner_cpu_seconds: int = 20
     date_precision: DatePrecision = DatePrecision.DAY
     ack_days: int = 7
@@ -245,7 +245,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         image_strip_max_bytes=_int(env, "SIPADU_IMAGE_STRIP_MAX_MIB", 20) * MIB,
         image_cleaners=_int(env, "SIPADU_IMAGE_CLEANERS", 2),
         image_pixels_per_request=_int(env, "SIPADU_IMAGE_MEGAPIXELS_PER_REQUEST", 150) * 1_000_000,
-        image_cleaner_memory_bytes=_int(env, "SIPADU_IMAGE_CLEANER_MEMORY_MIB", 768, minimum=256)
+        image_cleaner_memory_bytes=_int(env, "SIPADU_IMAGE_CLEANER_MEMORY_MIB", 1024, minimum=256)
         * MIB,
         image_cleaner_cpu_seconds=_int(env, "SIPADU_IMAGE_CLEANER_CPU_SECONDS", 20),
         date_precision=_choice(env, "SIPADU_DATE_PRECISION", DatePrecision, DatePrecision.DAY),

@@ -5,13 +5,18 @@
 
 Reads a JPEG, PNG or WebP on standard input and writes the same picture, re-encoded,
 without EXIF (camera, GPS position, time), XMP, IPTC, ICC profile, comments or text
-chunks. Before Pillow is even imported the process lowers its priority and caps its own
-address space, CPU time and file size (it may create no file at all), so a malicious
-image, a decompression bomb or a parser bug costs one short-lived, contained process.
-The size is read from the header before any pixel is decoded: over ``MAX_PIXELS`` the
-image is refused as a bomb, over ``BUDGET_PIXELS`` (what is left of the request's
-budget) as too large for this request. Exit 0 with the clean image on stdout and its
-pixel count on stderr; 2 (not cleanable) or 3 (over the budget) with nothing on stdout.
+chunks (of a multi-picture JPEG, the first picture only). Before Pillow is even imported
+the process lowers its priority and caps its own address space, CPU time and file size
+(it may create no file at all), so a malicious image, a decompression bomb or a parser
+bug costs one short-lived, contained process. The format is named from the file's
+signature, and the file's structure is walked cheaply (:mod:`sipadu.imagecheck`: scan,
+marker and chunk counts that cost CPU out of proportion to the pixels) before any
+decoder sees it. The size is read from the header before any pixel is decoded: over
+``MAX_PIXELS``, or more than this format can be cleaned in within ``MEMORY_BYTES``
+(:data:`BYTES_PER_PIXEL`), the image is refused as too large to clean; over
+``BUDGET_PIXELS`` (what is left of the request's budget) as too large for this request.
+Exit 0 with the clean image on stdout and its pixel count on stderr; 2 (not cleanable),
+3 (over the budget) or 4 (too large to clean) with nothing on stdout.
 
 :func:`clean` runs the child from the server and streams its output to a writer.
 """
@@ -25,17 +30,40 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
-FORMATS = {"JPEG", "PNG", "WEBP"}
-NOT_CLEANABLE, OVER_BUDGET = 2, 3
+from sipadu import imagecheck
+
+NOT_CLEANABLE, OVER_BUDGET, TOO_LARGE = 2, 3, 4
 READ_BYTES = 64 * 1024
+MIB = 1024 * 1024
+# What cleaning costs in address space (what RLIMIT_AS caps): the interpreter and Pillow,
+# plus so many bytes per pixel. Measured with benchmarks/image_clean.py (Pillow 12,
+# libjpeg-turbo 3, libwebp 1.6) at 12 and 50 megapixels: 39 MiB + 8.0 bytes per pixel for
+# RGB JPEG and PNG, 13.2 for a progressive CMYK JPEG (its coefficients are held whole),
+# 16.5 for WebP (libwebp's animation decoder, which Pillow uses for every WebP, keeps two
+# RGBA canvases besides the picture). Rounded up here, so a 50-megapixel picture of any
+# format fits the default 1024 MiB.
+BASE_BYTES = 64 * MIB
+BYTES_PER_PIXEL = {"JPEG": 14, "PNG": 10, "WEBP": 20}
 
 
 class NotCleanable(Exception):
-    """Not a JPEG, PNG or WebP Pillow can read within the limits (or a bomb)."""
+    """Not a JPEG, PNG or WebP Pillow can read within the limits, or built to cost CPU
+    out of proportion to its pixels (:mod:`sipadu.imagecheck`)."""
 
 
 class OverBudget(Exception):
     """More pixels than the request has left to clean."""
+
+
+class TooLarge(Exception):
+    """More pixels than one picture may have, or than its format can be cleaned in
+    within the child's memory limit."""
+
+
+def largest_pixels(kind: str, memory_bytes: int, max_pixels: int) -> int:
+    """The most pixels a picture of ``kind`` may have to be cleaned within
+    ``memory_bytes`` of address space (and ``max_pixels``)."""
+    return max(0, min(max_pixels, (memory_bytes - BASE_BYTES) // BYTES_PER_PIXEL[kind]))
 
 
 @dataclass(frozen=True)
@@ -55,8 +83,8 @@ def clean(
 ) -> int:
     """Clean ``image`` in a confined child; the clean picture goes to ``write`` in pieces
     as the child produces it (nothing of it is held here). Returns its pixel count.
-    Raises :class:`NotCleanable` or :class:`OverBudget`; whatever ``write`` raises
-    stops the child."""
+    Raises :class:`NotCleanable`, :class:`OverBudget` or :class:`TooLarge`; whatever
+    ``write`` raises stops the child."""
     argv = [sys.executable, "-m", "sipadu.imagestrip", str(max_pixels), str(budget)]
     argv += [str(confinement.memory_bytes), str(confinement.cpu_seconds)]
     # No environment: the server's secrets (given as SIPADU_* variables) never reach the
@@ -89,6 +117,8 @@ def clean(
                 pass
     if status == OVER_BUDGET:
         raise OverBudget()
+    if status == TOO_LARGE:
+        raise TooLarge()
     try:
         pixels = int(report)
     except ValueError:
@@ -110,20 +140,46 @@ def _confine(confinement: Confinement) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def strip(data: bytes, max_pixels: int, budget: int) -> tuple[int, bytes]:
-    """The pixel count and the clean picture. Raises :class:`OverBudget`, or anything
-    else for a picture that cannot be cleaned."""
+def strip(data: bytes, max_pixels: int, budget: int, memory_bytes: int) -> tuple[int, bytes]:
+    """The pixel count and the clean picture. Raises :class:`OverBudget`,
+    :class:`TooLarge`, or anything else for a picture that cannot be cleaned."""
+    kind = imagecheck.kind(data)
+    imagecheck.check(data, kind)
+    pixels, clean = _pixels_only(data, kind, largest_pixels(kind, memory_bytes, max_pixels), budget)
+    # The original (and its decoder's buffers) is gone: only the copy is encoded.
+    if kind == "JPEG" and clean.mode != "RGB":
+        clean = clean.convert("RGB")
+    out = io.BytesIO()
+    if kind == "JPEG":
+        clean.save(out, "JPEG", quality=92, optimize=True)
+    elif kind == "PNG":
+        # zlib's default level: optimize=True took 38 s instead of 3 s for a noisy
+        # 50-megapixel picture, for 1 % less.
+        clean.save(out, "PNG", compress_level=6)
+    else:
+        clean.save(out, "WEBP", quality=92, method=2)  # method 4 (default): twice the CPU
+    return pixels, out.getvalue()
+
+
+def _pixels_only(data: bytes, kind: str, largest: int, budget: int):
+    """The picture's pixel count and a new image holding its pixels only, turned the way
+    its EXIF says; everything of the original is freed on return."""
     import warnings
 
     from PIL import Image, ImageOps
 
-    Image.MAX_IMAGE_PIXELS = max_pixels
+    Image.MAX_IMAGE_PIXELS = largest
     warnings.simplefilter("error", Image.DecompressionBombWarning)
-    with Image.open(io.BytesIO(data)) as image:  # the header only: nothing decoded yet
-        kind = image.format
-        if kind not in FORMATS:
-            raise ValueError("format")
+    # MPO: a JPEG with further pictures after the first (phones' depth or HDR maps).
+    formats = ["JPEG", "MPO"] if kind == "JPEG" else [kind]
+    try:
+        image = Image.open(io.BytesIO(data), formats=formats)  # the header only
+    except (Image.DecompressionBombWarning, Image.DecompressionBombError):
+        raise TooLarge() from None
+    with image:
         pixels = image.size[0] * image.size[1]
+        if pixels > largest:
+            raise TooLarge()
         if pixels > budget:
             raise OverBudget()
         image.load()
@@ -134,26 +190,18 @@ def strip(data: bytes, max_pixels: int, budget: int) -> tuple[int, bytes]:
         if image.mode == "P":
             clean.putpalette(image.getpalette() or [])
         clean.paste(image)
-    # The original's pixels are freed here: at most two copies are ever held.
-    if kind == "JPEG" and clean.mode != "RGB":
-        clean = clean.convert("RGB")
-    out = io.BytesIO()
-    if kind == "JPEG":
-        clean.save(out, "JPEG", quality=92, optimize=True)
-    elif kind == "PNG":
-        clean.save(out, "PNG", optimize=True)
-    else:
-        clean.save(out, "WEBP", quality=92)
-    return pixels, out.getvalue()
+    return pixels, clean
 
 
 def main() -> int:
     max_pixels, budget, memory, cpu = (int(arg) for arg in sys.argv[1:5])
     _confine(Confinement(memory, cpu))
     try:
-        pixels, clean_image = strip(sys.stdin.buffer.read(), max_pixels, budget)
+        pixels, clean_image = strip(sys.stdin.buffer.read(), max_pixels, budget, memory)
     except OverBudget:
         return OVER_BUDGET
+    except TooLarge:
+        return TOO_LARGE
     except Exception as exc:  # noqa: BLE001 — any failure is a refusal, reported by kind
         sys.stderr.write(type(exc).__name__ + "\n")
         return NOT_CLEANABLE

@@ -19,10 +19,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import event
 
-from sipadu import create_app, imagestrip
+from sipadu import create_app, imagecheck, imagestrip
 from sipadu.cli import main as cli
 from sipadu.config import load_config
 from sipadu.web import dispose
+from tests import imagebombs
 from tests.conftest import config_env
 from tests.multipart import end, fields_part, file_head
 from tests.staff import csrf as staff_csrf
@@ -341,9 +342,9 @@ def test_the_cleaning_child_is_confined_and_refuses_what_it_cannot_afford():
     ).stdout.split()
     mib300 = str(300 * 2**20)
     assert limits == [mib300, mib300, "7", "7", "0", "0", "0", "0", str(os.nice(0) + 10)]
-    png = solid_png(7000, 7000)  # 49 megapixels: about 400 MiB to clean
+    png = solid_png(7000, 7000)  # 49 megapixels: about 420 MiB to clean
     sink: list[bytes] = []
-    with pytest.raises(imagestrip.NotCleanable):
+    with pytest.raises(imagestrip.TooLarge):  # told from the header, not a failed decode
         imagestrip.clean(
             png, 50_000_000, 10**9, imagestrip.Confinement(256 * 2**20, 20), sink.append
         )
@@ -352,6 +353,114 @@ def test_the_cleaning_child_is_confined_and_refuses_what_it_cannot_afford():
             png, 50_000_000, 48_999_999, imagestrip.Confinement(768 * 2**20, 20), sink.append
         )
     assert sink == []
+
+
+@pytest.mark.parametrize(
+    "name, content",
+    [
+        ("scans.jpg", lambda: imagebombs.scan_bomb(1024, 1024, imagecheck.MAX_JPEG_SCANS + 1)),
+        ("markers.jpg", lambda: imagebombs.jpeg_marker_flood(imagecheck.MAX_JPEG_MARKERS)),
+        ("chunks.png", lambda: imagebombs.png_chunk_flood(imagecheck.MAX_PNG_CHUNKS)),
+    ],
+    ids=["progressive-jpeg-scans", "jpeg-markers", "png-chunks"],
+)
+def test_pictures_built_to_cost_cpu_are_refused_before_decoding_keeping_the_text(
+    demo, reporter_app, database_url, name, content
+):
+    """Main decoded them, at a CPU cost out of proportion to their pixels (measured:
+    a 308 KiB progressive JPEG of 4 megapixels took 20 s; 20 MiB of empty JPEG comments
+    9 s; of empty PNG chunks 12 s). Here each is just past its limit, so cheap either
+    way: refused from its structure, before any decoder sees it."""
+    client = reporter_app.test_client()
+    with counting_staged(reporter_app) as staged:
+        response = report_with_files(client, [(name, content(), "image/jpeg")], who="tetap ada")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "tidak dapat dibaca" in page and "tetap ada" in page and CHOOSE_AGAIN in page
+    assert 'id="report-code"' not in page
+    assert len(staged) <= 1 and unlinked_blobs(database_url) == 0
+
+
+def test_real_pictures_are_within_the_structure_limits():
+    """The limits are far above what encoders write: libjpeg's progressive JPEGs, a
+    JPEG with many markers a camera might write (an ICC profile in 255 pieces), a PNG of
+    many IDAT chunks."""
+    progressive = imagebombs.progressive_jpeg(640, 480)
+    assert 1 < len(imagebombs.jpeg_scans(progressive)) <= 10
+    for picture in (
+        progressive,
+        imagebombs.scan_bomb(640, 480, imagecheck.MAX_JPEG_SCANS),
+        imagebombs.jpeg_marker_flood(255 + 40),
+        imagebombs.png_chunk_flood(2600),
+    ):
+        imagecheck.check(picture, imagecheck.kind(picture))
+
+
+def test_the_cpu_limit_ends_any_cleaning_child():
+    """Whatever the checks miss, the child's CPU limit ends it: a scan bomb within the
+    scan limit, cleaned with a limit of one second of CPU."""
+    bomb = imagebombs.scan_bomb(6000, 6000, imagecheck.MAX_JPEG_SCANS)  # ~3 s of CPU
+    before = os.times()
+    with pytest.raises(imagestrip.NotCleanable):
+        imagestrip.clean(bomb, 10**9, 10**9, imagestrip.Confinement(768 * MIB, 1), print)
+    after = os.times()
+    assert (
+        after.children_user + after.children_system - before.children_user - before.children_system
+        < 3
+    )
+
+
+def solid_picture(kind: str, width: int, height: int) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    options = {"lossless": True} if kind == "WEBP" else {}
+    Image.new("RGB", (width, height), (10, 120, 30)).save(out, kind, **options)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("kind", ["JPEG", "PNG", "WEBP"])
+def test_the_largest_picture_of_every_format_is_cleaned_within_the_default_limits(kind):
+    """Main refused a real 49-megapixel WebP (within the pixel limit) for lack of memory:
+    decoding a WebP takes about 16.5 bytes per pixel, more than the 768 MiB address space
+    it had. The child's memory and the pixels it takes are now one model
+    (imagestrip.BYTES_PER_PIXEL), and the default memory fits the largest picture of
+    every format."""
+    config = load_config({})
+    confinement = imagestrip.Confinement(
+        config.image_cleaner_memory_bytes, config.image_cleaner_cpu_seconds
+    )
+    from sipadu.reporter.uploads import MAX_PIXELS
+
+    largest = imagestrip.largest_pixels(kind, confinement.memory_bytes, MAX_PIXELS)
+    assert largest == MAX_PIXELS
+    picture = solid_picture(kind, 7000, 7000)  # 49 megapixels
+    cleaned = bytearray()
+    assert (
+        imagestrip.clean(picture, MAX_PIXELS, MAX_PIXELS, confinement, cleaned.extend) == 49 * 10**6
+    )
+    assert cleaned[:4] == picture[:4]
+
+
+def test_a_picture_too_large_for_the_child_is_refused_by_name_keeping_the_text(
+    demo, env, database_url
+):
+    """An operator who lowers the child's memory gets pictures refused from their header
+    with a page that says what is wrong, not a failed decode ("could not be read")."""
+    app = create_app("reporter", load_config({**env, "SIPADU_IMAGE_CLEANER_MEMORY_MIB": "256"}))
+    app.config["TESTING"] = True
+    try:
+        response = report_with_files(
+            app.test_client(),
+            [("besar.webp", solid_picture("WEBP", 4000, 3000), "image/webp")],
+            who="tetap ada",
+        )
+    finally:
+        dispose(app)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 413
+    assert "terlalu banyak piksel" in page and "tetap ada" in page and CHOOSE_AGAIN in page
+    assert unlinked_blobs(database_url) == 0
 
 
 # --- the staff portal ---------------------------------------------------------------------
@@ -421,3 +530,19 @@ def test_refused_uploads_leave_the_sqlite_file_as_it_was(sqlite_instance):
     receipt(report_with_files(client, [("kecil.txt", b"y", "text/plain")]))
     grown = (file_size(db) - before) / 2**20
     assert grown < 4, f"the database grew by {grown:.1f} MiB"  # main: by the largest one (12 MiB)
+
+
+def test_a_refused_upload_leaves_no_write_ahead_log_behind(sqlite_instance):
+    """Main zeroed a refused upload's pages (writing them into the log a second time) and
+    left the log at its largest size: four refused 460 MiB uploads at once peaked at
+    3.8 GiB of database and log on disk, the log still 468 MiB afterwards
+    (benchmarks/upload_disk.py). The discard now folds the log in and truncates it."""
+    app, db = sqlite_instance
+    wal = db.with_name(db.name + "-wal")
+    client = app.test_client()
+    receipt(report_with_files(client, [("kecil.txt", b"x", "text/plain")]))
+    response = report_with_files(
+        client, [("besar.bin", b"\x5a" * (20 * MIB), "application/octet-stream")]
+    )
+    assert response.status_code == 413
+    assert wal.stat().st_size < MIB, f"the log holds {wal.stat().st_size / MIB:.1f} MiB"

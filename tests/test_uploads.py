@@ -372,12 +372,15 @@ def test_images_are_stripped_of_metadata_before_they_are_encrypted(
 
 
 @pytest.mark.parametrize(
-    "content, name",
-    [(b"not really a picture", "foto.jpg"), (None, "bom.png")],
+    "content, name, status, why",
+    [
+        (b"not really a picture", "foto.jpg", 400, "tidak dapat dibaca"),
+        (None, "bom.png", 413, "terlalu banyak piksel"),
+    ],
     ids=["not-an-image", "decompression-bomb"],
 )
 def test_images_that_cannot_be_cleaned_are_refused_clearly(
-    demo, reporter_app, database_url, content, name
+    demo, reporter_app, database_url, content, name, status, why
 ):
     from PIL import Image
 
@@ -389,8 +392,8 @@ def test_images_that_cannot_be_cleaned_are_refused_clearly(
         reporter_app.test_client(), [(name, content, "image/png")], who="tetap ada"
     )
     page = response.get_data(as_text=True)
-    assert response.status_code == 400
-    assert "tidak dapat dibaca" in page and "tetap ada" in page
+    assert response.status_code == status
+    assert why in page and "tetap ada" in page
     assert 'id="report-code"' not in page
     assert unlinked_blobs(database_url) == 0
 
@@ -412,3 +415,21 @@ def test_images_above_the_cleaning_limit_are_stored_as_sent(demo, env, database_
         assert download(client, href)[2] == big  # byte for byte, metadata included
     finally:
         dispose(app)
+
+
+def test_a_multi_picture_jpeg_is_cleaned_to_its_first_picture():
+    """Phones write JPEGs with further pictures after the first (MPF: depth and HDR gain
+    maps); Pillow names them MPO, and main refused them as unreadable."""
+    from PIL import Image
+
+    from sipadu import imagestrip
+
+    first, second = Image.new("RGB", (64, 48), (200, 10, 10)), Image.new("RGB", (64, 48), 0)
+    out = io.BytesIO()
+    first.save(out, "MPO", save_all=True, append_images=[second], exif=Image.Exif().tobytes())
+    cleaned = bytearray()
+    confinement = imagestrip.Confinement(1024 * 1024 * 1024, 20)
+    assert imagestrip.clean(out.getvalue(), 10**6, 10**6, confinement, cleaned.extend) == 64 * 48
+    image = Image.open(io.BytesIO(bytes(cleaned)))
+    assert image.format == "JPEG" and image.getpixel((5, 5))[0] > 150
+    assert b"MPF\x00" not in cleaned

@@ -45,7 +45,7 @@ _CLEANING = "sipadu.image-cleaning"  # the host-wide pool and the child's limits
 
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
-MAX_PIXELS = 50_000_000  # one larger image is refused as a possible decompression bomb
+MAX_PIXELS = 50_000_000  # one larger image is refused as too large to clean
 SLOT_WAIT_SECONDS = 20  # for a cleaning slot, before the request is answered 503
 SLOT_QUEUE = 8  # requests waiting for a cleaning slot on this host; more: 503 at once
 FAULT_AFTER_BYTES = 6 * 1024 * 1024  # kill-mid-upload trips here: one batch is committed
@@ -171,6 +171,8 @@ def _clean(image: memoryview, limit: int) -> EncryptingUpload:
         raise UploadRefused(Refusal.BUSY, busy.retry_after) from None
     except imagestrip.OverBudget:
         raise UploadRefused(Refusal.PIXEL_BUDGET) from None
+    except imagestrip.TooLarge:
+        raise UploadRefused(Refusal.IMAGE_TOO_LARGE) from None
     except imagestrip.NotCleanable:
         raise UploadRefused(Refusal.IMAGE_REFUSED) from None
     evidence.pixels_left -= pixels
@@ -245,6 +247,11 @@ def refusal_message(reason: Refusal) -> str:
         Refusal.IMAGE_REFUSED: lambda: _(
             "One of the files looks like a picture but could not be read, so it was not "
             "accepted. Check the file, or send it in a ZIP archive."
+        ),
+        Refusal.IMAGE_TOO_LARGE: lambda: _(
+            "One of the pictures has too many pixels to be cleaned of hidden data (such as "
+            "the place a photo was taken) on this server. Send it at a smaller size, or in "
+            "a ZIP archive: a picture in an archive is stored as sent, hidden data included."
         ),
         Refusal.PIXEL_BUDGET: lambda: _(
             "The pictures together are too large to be cleaned of hidden data (such as "
