@@ -30,7 +30,7 @@ from sipadu.web import db_session
 
 
 def _limiter():
-    return current_app.extensions["sipadu.limiter"].limiter
+    return current_app.extensions["sipadu.counters"]
 
 
 @bp.route("/login", methods=["GET", "POST"])
