@@ -147,15 +147,20 @@ def restart_worker(master: subprocess.Popen, base: str) -> None:
     raise AssertionError("gunicorn did not replace the killed worker")
 
 
-def test_limits_hold_across_a_killed_worker(tmp_path):
+@pytest.mark.parametrize(
+    "limit_store",
+    [pytest.param(None, id="make-run-defaults"), pytest.param(ALWAYS_REDIS_URL, id="redis")],
+)
+def test_limits_hold_across_a_killed_worker(tmp_path, limit_store):
     """Whoever can crash a worker (or waits for a restart) gets no fresh budget: with
     make run's defaults (no Redis) the failures on a code and the hour's report ceiling
     were counted in the worker's memory and started again from zero in its successor."""
     env = config_env(
         tmp_path / "instance",
         f"sqlite:///{tmp_path / 'sipadu.db'}",
-        None,
+        limit_store,
         SIPADU_REPORTS_PER_HOUR="2",
+        SIPADU_WORKERS="1",
     )
     init_demo_instance(env)
     code = f"{uuid.uuid4().int % 10**16:016d}"
