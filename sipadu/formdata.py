@@ -57,6 +57,7 @@ from werkzeug.wsgi import get_input_stream
 from wtforms import ValidationError
 
 TEXT_BYTES = 1024 * 1024  # all text fields of one request together, names included
+URLENCODED_BYTES = 8 * TEXT_BYTES  # a url-encoded body read (over TEXT_BYTES: dropped)
 NAME_CHARS = 100  # the longest field name any of our forms uses is far shorter
 READ_BYTES = 64 * 1024  # one read from the client
 MULTIPART = "multipart/form-data"
@@ -218,12 +219,13 @@ class MultipartBody:
             self.received += len(data)
             self._decoder.receive_data(data or None)
 
-    def _text(self, name: str) -> str:
+    def _text(self, name: str, authorized: bool) -> str:
         """One text field's value. Past ``MAX_FORM_MEMORY_SIZE`` bytes, or past what is
         left of :data:`TEXT_BYTES`, the rest is read and dropped and ``name`` is added to
         :attr:`truncated`: the form comes back with the part that arrived and says what
-        to shorten (nothing typed is lost to a 413 page). A body over the request limit
-        is still a 413."""
+        to shorten (nothing typed is lost to a 413 page). Before a valid token
+        (``authorized`` False) there is no form to give back, and a body over the
+        request limit is never read to its end: both are a 413 at once."""
         value = bytearray()
         cut = False
         while True:
@@ -236,7 +238,7 @@ class MultipartBody:
             self._text_bytes += len(kept)
             if len(kept) < len(event.data):
                 cut = True
-                if self._over_limit(self.received):
+                if not authorized or self._over_limit(self.received):
                     raise RequestEntityTooLarge()
             if not event.more_data:
                 break
@@ -264,7 +266,7 @@ class MultipartBody:
             if isinstance(event, Field):
                 if event.name is None or "\x00" in event.name:
                     raise BadRequest()
-                value = self._text(event.name)
+                value = self._text(event.name, token_ok)
                 if "\x00" in value:
                     raise BadRequest()
                 self.form.add(event.name, value)
@@ -385,7 +387,7 @@ class FormRequest(Request):
             self._set(empty, empty)
             self.urlencoded = _read_urlencoded(
                 get_input_stream(self.environ, max_content_length=None),
-                self.max_content_length,
+                min(self.max_content_length or URLENCODED_BYTES, URLENCODED_BYTES),
                 self.max_form_memory_size or TEXT_BYTES,
                 self.max_form_parts,
             )
@@ -410,8 +412,10 @@ def _read_urlencoded(
 ) -> UrlEncodedBody:
     """``name=value&...`` read 64 KiB at a time: each pair kept up to ``field_bytes``
     (encoded) and all together up to :data:`TEXT_BYTES`, the rest of a pair dropped and
-    its name recorded as cut. Raises 413 past ``body_limit`` bytes or ``max_parts``
-    pairs, 400 for a body that is not UTF-8."""
+    its name recorded as cut. Raises 413 past ``body_limit`` bytes (at most
+    :data:`URLENCODED_BYTES`: the token is checked only once the body is read, so an
+    anonymous body is never read further) or ``max_parts`` pairs, 400 for a body that
+    is not UTF-8."""
     pairs: list[bytes] = []
     cut: list[bool] = []
     current, current_cut, kept, received = bytearray(), False, 0, 0

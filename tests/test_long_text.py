@@ -101,3 +101,17 @@ def test_a_body_over_the_request_limit_is_still_refused(reporter_app, people):
         ].max_request_bytes
     assert response.status_code == 413
     assert not re.search(r'name="title"', response.get_data(as_text=True))
+
+
+def test_no_long_text_is_read_to_its_end_for_a_request_without_a_token(reporter_app, staff_app):
+    """Before a valid token there is no form to give back: an over-long field is a 413
+    at once, as before (multipart: the token comes first); a url-encoded body, whose
+    token is checked only once it is read, is read to 8 MiB at most."""
+    client = reporter_app.test_client()
+    response = client.post(
+        "/report", data={"what": LONG, "title": "x"}, content_type="multipart/form-data"
+    )
+    assert response.status_code == 413
+    staff = staff_app.test_client()
+    response = staff.post("/login", data={"username": "x" * (9 * 1024 * 1024)})
+    assert response.status_code == 413
