@@ -9,10 +9,11 @@ from flask_wtf.csrf import CSRFProtect
 
 from sipadu import errors, recovery
 from sipadu.config import Config, from_environ
+from sipadu.counters import make_counters
 from sipadu.formdata import FORM_TYPES, FormRequest
 from sipadu.i18n import init_i18n
 from sipadu.instance import generate_missing, load_secret
-from sipadu.security import Anonymizer, harden_process, install_headers, make_limiter
+from sipadu.security import Anonymizer, harden_process, install_headers
 from sipadu.web import init_db, init_downloads
 
 
@@ -51,7 +52,7 @@ def create_app(portal: str = "reporter", config: Config | None = None) -> Flask:
     init_i18n(app)
     CSRFProtect(app)
     install_headers(app, production=config.production)
-    app.extensions["sipadu.limiter"] = make_limiter(app, config.redis_url, prefix=portal.value)
+    app.extensions["sipadu.counters"] = make_counters(config, prefix=portal.value)
     errors.register(app)
     app.before_request(_refuse_malformed_input)
     # Every case, internal and identity key is also wrapped to the recovery key: without

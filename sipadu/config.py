@@ -186,19 +186,10 @@ def _limit(env: Mapping[str, str], name: str, default: str) -> str:
 
 
 def _workers(env: Mapping[str, str]) -> int:
-    """Worker processes per portal. Failure limits are counted in Redis, or without it
-    in the one process's memory: a second process would count on its own, and every
-    documented limit would be multiplied by the number of processes."""
-    shared = bool(env.get("SIPADU_REDIS_URL"))
-    workers = _int(env, "SIPADU_WORKERS", 2 if shared else 1)
-    if workers > 1 and not shared:
-        raise ConfigError(
-            f"SIPADU_WORKERS={workers} needs SIPADU_REDIS_URL: without Redis each worker "
-            "process would count failed logins on its own, and the limits would be "
-            f"{workers} times what they say. Use one worker (it has SIPADU_THREADS threads) "
-            "or set SIPADU_REDIS_URL"
-        )
-    return workers
+    """Worker processes per portal: 2 with Redis, else 1 (with ``SIPADU_THREADS``
+    threads). Any number counts exactly on one host: the limits' counters are shared by
+    every worker of the host (:mod:`sipadu.counters`)."""
+    return _int(env, "SIPADU_WORKERS", 2 if env.get("SIPADU_REDIS_URL") else 1)
 
 
 def _faults(env: Mapping[str, str], environment: Environment) -> frozenset[str]:

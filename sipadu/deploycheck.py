@@ -58,9 +58,9 @@ def _recovery(config: Config) -> Finding:
 
 def _redis(config: Config) -> Finding:
     """Limits hold as documented only where every process that serves a portal counts
-    in one place: Redis, or the memory of a single worker process (sipadu.config refuses
-    several workers without Redis). PostgreSQL means several hosts are possible, and
-    each would count on its own: FAIL without Redis. A configured Redis that does not
+    in one place: Redis, or without it the memory file system of one host
+    (:mod:`sipadu.counters`), shared by its workers. PostgreSQL means several hosts are
+    possible, and each would count on its own: FAIL without Redis. A configured Redis that does not
     answer is a FAIL too (every sign-in would fail)."""
     if not config.redis_url:
         if not config.database_url.startswith("sqlite"):

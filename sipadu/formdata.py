@@ -6,9 +6,12 @@ a worker hold or write hundreds of MiB. SIPADU drives Werkzeug's sans-IO
 :class:`~werkzeug.sansio.multipart.MultipartDecoder` itself, in two steps:
 
 1. ``request.form`` reads the text fields up to the first file part: each at most
-   ``MAX_FORM_MEMORY_SIZE`` bytes (500 KB), all together at most :data:`TEXT_BYTES`, at
-   most ``MAX_FORM_PARTS`` parts. The form token is checked with Flask-WTF's own
-   :func:`~flask_wtf.csrf.validate_csrf` against the session as soon as its field ends.
+   ``MAX_FORM_MEMORY_SIZE`` bytes (500 KB), all together at most :data:`TEXT_BYTES`
+   (names included), at most ``MAX_FORM_PARTS`` parts. A longer value is cut there and
+   the rest of it read and dropped: the form comes back with what arrived and says what
+   to shorten (:func:`truncated_fields`), where a 413 page lost everything typed. The
+   form token is checked with Flask-WTF's own :func:`~flask_wtf.csrf.validate_csrf`
+   against the session as soon as its field ends.
    A wrong token, a file part before a valid token (every form sends its token first),
    a file part the route does not take (:func:`receives_files`) or a NUL character ends
    the request at once with a 400: nothing more is read, nothing is stored.
@@ -22,10 +25,15 @@ a worker hold or write hundreds of MiB. SIPADU drives Werkzeug's sans-IO
    so all of it was read in step 1. Text fields after a file part are dropped.
    A view that answers without the files calls :func:`discard_files` for the same reason.
 
-Memory per request: the text (≤ 1 MiB), one 64 KiB read and whatever the sink holds.
+URL-encoded bodies (forms without files) are read the same way: bounded, with the same
+cuts (:func:`_read_urlencoded`).
+
+Memory per request: the text (≤ 1 MiB, plus names of at most 100 characters per part),
+one 64 KiB read and whatever the sink holds.
 """
 
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
@@ -49,6 +57,7 @@ from werkzeug.wsgi import get_input_stream
 from wtforms import ValidationError
 
 TEXT_BYTES = 1024 * 1024  # all text fields of one request together, names included
+URLENCODED_BYTES = 8 * TEXT_BYTES  # a url-encoded body read (over TEXT_BYTES: dropped)
 NAME_CHARS = 100  # the longest field name any of our forms uses is far shorter
 READ_BYTES = 64 * 1024  # one read from the client
 MULTIPART = "multipart/form-data"
@@ -190,6 +199,7 @@ class MultipartBody:
         self.received = 0  # bytes read from the client
         self.sent_files = False  # at least one file part with a name
         self._text_bytes = 0
+        self.truncated: set[str] = set()  # text fields cut to the limits (see _text)
         self._pending: File | None = None  # the file part step 1 stopped at
         self._finished = False
         self._refusal: UploadRefused | None = None
@@ -211,18 +221,34 @@ class MultipartBody:
             self.received += len(data)
             self._decoder.receive_data(data or None)
 
-    def _text(self) -> str:
+    def _text(self, name: str, authorized: bool) -> str:
+        """One text field's value. Past ``MAX_FORM_MEMORY_SIZE`` bytes, or past what is
+        left of :data:`TEXT_BYTES`, the rest is read and dropped and ``name`` is added to
+        :attr:`truncated`: the form comes back with the part that arrived and says what
+        to shorten (nothing typed is lost to a 413 page). Before a valid token
+        (``authorized`` False) there is no form to give back, and a body over the
+        request limit is never read to its end: both are a 413 at once."""
         value = bytearray()
+        cut = False
         while True:
             event = self._next()
             if not isinstance(event, Data):
                 raise BadRequest()
-            value += event.data
-            self._text_bytes += len(event.data)
-            if len(value) > self._field_bytes or self._text_bytes > TEXT_BYTES:
-                raise RequestEntityTooLarge()
+            room = max(0, min(self._field_bytes - len(value), TEXT_BYTES - self._text_bytes))
+            kept = event.data[:room]
+            value += kept
+            self._text_bytes += len(kept)
+            if len(kept) < len(event.data):
+                cut = True
+                if not authorized or self._over_limit(self.received):
+                    raise RequestEntityTooLarge()
             if not event.more_data:
-                return value.decode("utf-8", "replace")
+                break
+        text = value.decode("utf-8", "replace")
+        if cut:
+            self.truncated.add(name)
+            return text.rstrip("\ufffd")  # a character cut in two
+        return text
 
     # --- step 1: the text, token first ---------------------------------------------------
 
@@ -232,16 +258,18 @@ class MultipartBody:
         while not self._finished:
             event = self._next()
             if isinstance(event, Field | File):
-                # Names count against the text budget too, and no form of ours has a
-                # long one: 900 parts with 400 KB names were +347 MiB and a minute of
-                # CPU before this check (review of issue 13).
+                # No form of ours has a long name: 900 parts with 400 KB names were
+                # +347 MiB and a minute of CPU before this check (review of issue 13).
+                # Names count against the text budget too; past it, values are cut.
                 name = event.name or ""
                 self._text_bytes += len(name)
-                if len(name) > NAME_CHARS or self._text_bytes > TEXT_BYTES:
+                if len(name) > NAME_CHARS:
                     raise BadRequest()
             if isinstance(event, Field):
-                value = self._text()
-                if event.name is None or "\x00" in value or "\x00" in event.name:
+                if event.name is None or "\x00" in event.name:
+                    raise BadRequest()
+                value = self._text(event.name, token_ok)
+                if "\x00" in value:
                     raise BadRequest()
                 self.form.add(event.name, value)
                 if event.name == token_name and not token_ok:
@@ -342,6 +370,7 @@ class FormRequest(Request):
     with a bounded read (url-encoded); any other body is never read."""
 
     multipart: MultipartBody | None = None
+    urlencoded: "UrlEncodedBody | None" = None
 
     def _load_form_data(self) -> None:
         if "form" in self.__dict__:
@@ -358,23 +387,13 @@ class FormRequest(Request):
             self.multipart.read_fields()
         elif self.mimetype == URLENCODED:
             self._set(empty, empty)
-            raw = get_input_stream(self.environ, max_content_length=None).read(TEXT_BYTES + 1)
-            if len(raw) > TEXT_BYTES:
-                raise RequestEntityTooLarge()
-            try:
-                text = raw.decode()
-            except UnicodeDecodeError:
-                raise BadRequest() from None
-            try:
-                items = parse_qsl(
-                    text,
-                    keep_blank_values=True,
-                    errors="werkzeug.url_quote",  # as Werkzeug's own parser does
-                    max_num_fields=self.max_form_parts,
-                )
-            except ValueError:  # more fields than MAX_FORM_PARTS
-                raise RequestEntityTooLarge() from None
-            self._set(MultiDict(items), empty)
+            self.urlencoded = _read_urlencoded(
+                get_input_stream(self.environ, max_content_length=None),
+                min(self.max_content_length or URLENCODED_BYTES, URLENCODED_BYTES),
+                self.max_form_memory_size or TEXT_BYTES,
+                self.max_form_parts,
+            )
+            self._set(MultiDict(self.urlencoded.items), empty)
         else:
             self._set(empty, empty)
 
@@ -382,6 +401,66 @@ class FormRequest(Request):
         # Werkzeug's cached properties are bypassed by writing the instance dict.
         self.__dict__["form"], self.__dict__["files"] = form, files
         self.__dict__.setdefault("stream", io.BytesIO())
+
+
+@dataclass
+class UrlEncodedBody:
+    items: list[tuple[str, str]]
+    truncated: set[str]
+
+
+def _read_urlencoded(
+    stream, body_limit: int | None, field_bytes: int, max_parts: int | None
+) -> UrlEncodedBody:
+    """``name=value&...`` read 64 KiB at a time: each pair kept up to ``field_bytes``
+    (encoded) and all together up to :data:`TEXT_BYTES`, the rest of a pair dropped and
+    its name recorded as cut. Raises 413 past ``body_limit`` bytes (at most
+    :data:`URLENCODED_BYTES`: the token is checked only once the body is read, so an
+    anonymous body is never read further) or ``max_parts`` pairs, 400 for a body that
+    is not UTF-8."""
+    pairs: list[bytes] = []
+    cut: list[bool] = []
+    current, current_cut, kept, received = bytearray(), False, 0, 0
+    while True:
+        data = stream.read(READ_BYTES)
+        received += len(data)
+        if body_limit is not None and received > body_limit:
+            raise RequestEntityTooLarge()
+        pieces = data.split(b"&") if data else [b""]
+        for index, piece in enumerate(pieces):
+            if index:  # an "&": the pair before it is complete
+                pairs.append(bytes(current))
+                cut.append(current_cut)
+                current, current_cut = bytearray(), False
+                if max_parts is not None and len(pairs) > max_parts:
+                    raise RequestEntityTooLarge()
+            room = max(0, min(field_bytes - len(current), TEXT_BYTES - kept))
+            current += piece[:room]
+            kept += min(room, len(piece))
+            current_cut = current_cut or len(piece) > room
+        if not data:
+            break
+    if current or current_cut:
+        pairs.append(bytes(current))
+        cut.append(current_cut)
+    items, truncated = [], set()
+    for pair, was_cut in zip(pairs, cut, strict=True):
+        if not pair and not was_cut:
+            continue
+        if was_cut:  # an escape ("%4" of "%41") cut in two is dropped, not decoded
+            pair = re.sub(rb"%[0-9A-Fa-f]?$", b"", pair)
+        try:
+            text = pair.decode()
+        except UnicodeDecodeError:
+            raise BadRequest() from None
+        # as Werkzeug's own parser decodes (errors="werkzeug.url_quote")
+        parsed = parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote")
+        name, value = parsed[0] if parsed else (text, "")
+        if was_cut:
+            truncated.add(name)
+            value = value.rstrip("\ufffd")  # a character cut in two
+        items.append((name, value))
+    return UrlEncodedBody(items, truncated)
 
 
 def receive_files() -> UploadRefused | None:
@@ -400,6 +479,15 @@ def discard_files() -> bool:
         return False
     body.read_files(None)
     return body.sent_files
+
+
+def truncated_fields() -> frozenset[str]:
+    """The names of this request's text fields that arrived cut, because they were
+    longer than one field or all the text of a request may be (see
+    :meth:`MultipartBody._text`). A form that finds its fields here is not valid
+    (:class:`sipadu.forms.BoundedForm`)."""
+    body = _body() or request.urlencoded  # type: ignore[attr-defined]
+    return frozenset(body.truncated) if body is not None else frozenset()
 
 
 def _body() -> MultipartBody | None:

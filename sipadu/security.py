@@ -12,7 +12,6 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask, Response, request
-from flask_limiter import Limiter
 
 # Only these request headers reach the reporter app. An allow-list, not a deny-list:
 # a proxy that invents a new client-address header (X-Real-IP, CF-Connecting-IP,
@@ -101,24 +100,3 @@ def harden_process() -> None:
     secrets, exports) are private to the service's OS user."""
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     os.umask(0o077)
-
-
-def _no_client_key() -> str:
-    # Rate limits are never keyed on a client address (G7): limits are per account or
-    # global, and each limited route names its own key.
-    return "global"
-
-
-def make_limiter(app: Flask, redis_url: str | None, prefix: str) -> Limiter:
-    """Flask-Limiter on Redis when configured (shared by every worker and host), else in
-    process memory. Memory counts for one process only: :mod:`sipadu.config` therefore
-    refuses more than one worker per portal without Redis, and ``sipadu check`` fails
-    a PostgreSQL deployment (several hosts are possible there) without Redis."""
-    return Limiter(
-        key_func=_no_client_key,
-        app=app,
-        storage_uri=redis_url or "memory://",
-        strategy="moving-window",
-        key_prefix=f"sipadu-{prefix}",
-        headers_enabled=False,
-    )

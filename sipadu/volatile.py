@@ -44,11 +44,7 @@ class MemoryFileStore:
     """One file per entry on tmpfs; the modification time is the last use."""
 
     def __init__(self, directory: Path) -> None:
-        if filesystem_type(directory.parent) not in _MEMORY_FILESYSTEMS:
-            raise ConfigError(
-                f"{directory.parent} is not a memory-backed file system (tmpfs): mailbox "
-                "sessions must never reach a disk. Set SIPADU_REDIS_URL or SIPADU_VOLATILE_PATH."
-            )
+        require_memory_filesystem(directory.parent)
         directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         self._dir = directory
 
@@ -87,6 +83,18 @@ class MemoryFileStore:
                     path.unlink(missing_ok=True)
             except FileNotFoundError:
                 continue
+
+
+def require_memory_filesystem(directory: Path) -> None:
+    """Raise :class:`ConfigError` unless ``directory`` is on tmpfs (or ramfs): what is
+    kept there (mailbox sessions, the moments counted by the limits) must never reach a
+    disk."""
+    if filesystem_type(directory) not in _MEMORY_FILESYSTEMS:
+        raise ConfigError(
+            f"{directory} is not a memory-backed file system (tmpfs): mailbox sessions and "
+            "limit counters must never reach a disk. Set SIPADU_REDIS_URL or "
+            "SIPADU_VOLATILE_PATH."
+        )
 
 
 def filesystem_type(path: Path) -> str:

@@ -112,7 +112,6 @@ def test_every_setting_is_read(tmp_path):
         ({"SIPADU_ENV": "development", "SIPADU_ARGON2_MEMORY_KIB": "4"}, "SIPADU_ARGON2"),
         ({"SIPADU_MAX_FILE_MIB": "600"}, "SIPADU_MAX_FILE_MIB"),
         ({"SIPADU_FEEDBACK_DAYS": "3"}, "SIPADU_FEEDBACK_DAYS"),
-        ({"SIPADU_WORKERS": "2"}, "SIPADU_WORKERS=2 needs SIPADU_REDIS_URL"),
         ({"SIPADU_KDF_SLOTS": "0"}, "SIPADU_KDF_SLOTS"),
         ({"SIPADU_KDF_QUEUE": "-1"}, "SIPADU_KDF_QUEUE"),
         ({"SIPADU_KDF_NICE": "20"}, "SIPADU_KDF_NICE"),

@@ -21,7 +21,15 @@ from sqlalchemy import func, select, update
 from sipadu import create_app
 from sipadu.audit import ReporterMetric
 from sipadu.config import load_config
-from sipadu.models import AuditEvent, Blob, Report, ReporterDailyCount, ReportStatus
+from sipadu.models import (
+    AuditEvent,
+    Blob,
+    Category,
+    CategorySlug,
+    Report,
+    ReporterDailyCount,
+    ReportStatus,
+)
 from sipadu.services.dates import today
 from sipadu.services.retention import RetentionPolicy, expired
 from sipadu.web import dispose
@@ -221,6 +229,61 @@ def test_the_ceiling_is_never_keyed_on_the_client(tmp_path, database_url, redis_
             data.update(title=f"Dari {address}", what="Isi", passphrase="", passphrase_confirm="")
             statuses.append(client.post("/report", data=data).status_code)
         assert statuses == [200, 200, 429, 429]
+
+
+def _probe(app, last_part: bytes, category: str = "kkn") -> tuple[int, str]:
+    """A submission valid in every text field, sent with ``last_part`` before the
+    closing boundary: what an attacker learns from it (status, page without token)."""
+    client = app.test_client()
+    boundary = uuid.uuid4().hex
+    fields = {"csrf_token": csrf(client, "/report"), "category": category, "title": "Uji"}
+    fields |= {"what": "Isi", "passphrase": "", "passphrase_confirm": ""}
+    body = fields_part(boundary, fields) + last_part.replace(b"{b}", boundary.encode())
+    response = client.post(
+        "/report?lang=en",
+        data=body + end(boundary),
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
+    page = re.sub(r'value="[^"]{40,}"', "", response.get_data(as_text=True))  # the token
+    return response.status_code, page
+
+
+@contextmanager
+def _closed_category(database_url: str, slug: str):
+    with database(database_url) as session:
+        session.execute(update(Category).where(Category.slug == slug).values(active=False))
+        session.commit()
+    try:
+        yield
+    finally:
+        with database(database_url) as session:
+            session.execute(update(Category).where(Category.slug == slug).values(active=True))
+            session.commit()
+
+
+def test_only_a_storable_report_learns_whether_the_ceiling_is_full(
+    tmp_path, database_url, redis_url, people
+):
+    """G2: an attacker who fills the ceiling to one below and then probes with invalid
+    submissions must not learn, without spending a report, that a real reporter just
+    sent one. Before, any submission whose text was valid was told 429 the moment the
+    ceiling was full (an empty file input carrying bytes: 400 open, 429 full)."""
+    probes = {
+        "bytes in an empty file input": file_head("{b}", "") + b"x\r\n",
+        "a picture that is not one": file_head("{b}", "foto.jpg", "image/jpeg") + b"bukan\r\n",
+    }
+    closed = CategorySlug.STAFF_DISCIPLINE.value
+    with reporter_portal(tmp_path, database_url, redis_url, per_hour=1) as app:
+        with _closed_category(database_url, closed):
+            while_open = {name: _probe(app, part) for name, part in probes.items()}
+            while_open["a closed category"] = _probe(app, b"", category=closed)
+            submit(app.test_client())  # a real reporter takes the hour's last slot
+            while_full = {name: _probe(app, part) for name, part in probes.items()}
+            while_full["a closed category"] = _probe(app, b"", category=closed)
+        full = _probe(app, b"")  # a complete, valid report: it alone is told
+    assert {status for status, _ in while_open.values()} == {400}
+    assert while_full == while_open
+    assert full[0] == 429 and 'id="ceiling-reached"' in full[1]
 
 
 def test_hosts_sharing_redis_share_one_ceiling(tmp_path, database_url, people):

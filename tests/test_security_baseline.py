@@ -183,9 +183,10 @@ def test_oversized_request_gets_a_clear_413_page(probe_apps, config):
     assert "larger than the limit" in response.get_data(as_text=True)
 
 
-def test_rate_limits_are_shared_between_processes_through_redis(config, redis_url):
-    """With SIPADU_REDIS_URL every worker and host counts against the same limits; without
-    it, each process keeps its own (development only)."""
+def test_rate_limits_are_shared_between_processes(config, redis_url):
+    """Every worker counts against the same limits: through Redis (every host) when it is
+    configured, else through the instance's counters on the memory file system (every
+    worker of the host), never in one process's memory."""
     import uuid
 
     from limits import parse
@@ -194,11 +195,11 @@ def test_rate_limits_are_shared_between_processes_through_redis(config, redis_ur
     try:
         item, key = parse("3/minute"), f"test-{uuid.uuid4()}"
         for _ in range(3):
-            assert first.extensions["sipadu.limiter"].limiter.hit(item, key)
-        shared = not second.extensions["sipadu.limiter"].limiter.test(item, key)
-        assert shared is (redis_url is not None)
-        storage = type(first.extensions["sipadu.limiter"].storage).__name__
-        assert storage == ("RedisStorage" if redis_url else "MemoryStorage")
+            assert first.extensions["sipadu.counters"].hit(item, key)
+        assert not second.extensions["sipadu.counters"].test(item, key)
+        assert not second.extensions["sipadu.counters"].hit(item, key)
+        kind = type(first.extensions["sipadu.counters"]).__name__
+        assert kind == ("RedisCounters" if redis_url else "MemoryFileCounters")
     finally:
         for app in (first, second):
             dispose(app)

@@ -1,7 +1,6 @@
 """Staff portal forms. ``/login`` field names are a stable contract (DESIGN.md §6)."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     BooleanField,
     DateField,
@@ -17,6 +16,7 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget, PasswordInput
 
+from sipadu.forms import BoundedForm
 from sipadu.models import Role
 
 ROLE_LABELS = {
@@ -32,7 +32,7 @@ ROLE_LABELS = {
 _KEPT = PasswordInput(hide_value=False)
 
 
-class LoginForm(FlaskForm):
+class LoginForm(BoundedForm):
     username = StringField(_l("Username"), validators=[InputRequired(), Length(max=200)])
     password = PasswordField(
         _l("Password"), validators=[InputRequired(), Length(max=1000)], widget=_KEPT
@@ -47,7 +47,7 @@ class LoginForm(FlaskForm):
     )
 
 
-class _Enrollment(FlaskForm):
+class _Enrollment(BoundedForm):
     totp_secret = HiddenField(validators=[InputRequired(), Regexp(r"^[A-Z2-7]{32}$")])
     totp = StringField(
         _l("Code from your authenticator app"), validators=[InputRequired(), Length(max=20)]
@@ -71,7 +71,7 @@ class TotpEnrollmentForm(_Enrollment):
     )
 
 
-class PasswordChangeForm(FlaskForm):
+class PasswordChangeForm(BoundedForm):
     current = PasswordField(
         _l("Current password"), validators=[InputRequired(), Length(max=1000)], widget=_KEPT
     )
@@ -85,11 +85,11 @@ class PasswordChangeForm(FlaskForm):
     )
 
 
-class ActionForm(FlaskForm):
+class ActionForm(BoundedForm):
     """A button that changes something: CSRF only."""
 
 
-class CreateAccountForm(FlaskForm):
+class CreateAccountForm(BoundedForm):
     username = StringField(_l("Username"), validators=[InputRequired(), Length(max=64)])
     display_name = StringField(_l("Full name"), validators=[Optional(), Length(max=128)])
     roles = SelectMultipleField(
@@ -101,17 +101,17 @@ class CreateAccountForm(FlaskForm):
     )
 
 
-class RoleForm(FlaskForm):
+class RoleForm(BoundedForm):
     role = SelectField(
         _l("Role"), choices=[SelectChoice(value, label) for value, label in ROLE_LABELS.items()]
     )
 
 
-class RouteForm(FlaskForm):
+class RouteForm(BoundedForm):
     account = SelectField(_l("Investigator"), choices=[], validate_choice=True)
 
 
-class AuditFilterForm(FlaskForm):
+class AuditFilterForm(BoundedForm):
     """GET filters of the log: no CSRF (nothing changes)."""
 
     class Meta:
@@ -126,7 +126,7 @@ class AuditFilterForm(FlaskForm):
     until = DateField(_l("Until (date, inclusive)"), validators=[Optional()])
 
 
-class VerifyForm(FlaskForm):
+class VerifyForm(BoundedForm):
     checkpoints = MultipleFileField(_l("Checkpoint files you kept"), validators=[DataRequired()])
 
 
@@ -162,7 +162,7 @@ DEADLINE_LABELS = {
 }
 
 
-class CaseFilterForm(FlaskForm):
+class CaseFilterForm(BoundedForm):
     """GET filters of the report list: no CSRF (nothing changes)."""
 
     class Meta:
@@ -185,20 +185,20 @@ class CaseFilterForm(FlaskForm):
     spam = BooleanField(_l("Only reports marked as spam"))
 
 
-class ReplyForm(FlaskForm):
+class ReplyForm(BoundedForm):
     body = TextAreaField(
         _l("Message to the reporter"), validators=[InputRequired(), Length(max=20000)]
     )
 
 
-class NoteForm(FlaskForm):
+class NoteForm(BoundedForm):
     body = TextAreaField(
         _l("Internal note (never shown to the reporter)"),
         validators=[InputRequired(), Length(max=20000)],
     )
 
 
-class StatusForm(FlaskForm):
+class StatusForm(BoundedForm):
     status = SelectField(
         _l("New status"), choices=[SelectChoice(k, v) for k, v in STATUS_LABELS.items()]
     )
@@ -208,7 +208,7 @@ class StatusForm(FlaskForm):
     )
 
 
-class SpamForm(FlaskForm):
+class SpamForm(BoundedForm):
     """Marking a report as spam hides it from every holder's list: confirmed with a tick
     (no JavaScript needed)."""
 
@@ -220,18 +220,18 @@ class SpamForm(FlaskForm):
     )
 
 
-class GrantForm(FlaskForm):
+class GrantForm(BoundedForm):
     colleague = SelectField(_l("Colleague"), choices=[], validate_choice=False)
 
 
-class IdentityRequestForm(FlaskForm):
+class IdentityRequestForm(BoundedForm):
     reason = TextAreaField(
         _l("Why the reporter's identity is needed"),
         validators=[InputRequired(), Length(max=5000)],
     )
 
 
-class ExportForm(FlaskForm):
+class ExportForm(BoundedForm):
     """GET: the export is a download. No CSRF (reading), but it is recorded."""
 
     class Meta:
@@ -245,7 +245,7 @@ class ExportForm(FlaskForm):
     confirm = BooleanField(_l("I confirm: the export will be readable by anyone who gets the file"))
 
 
-class HoldForm(FlaskForm):
+class HoldForm(BoundedForm):
     report = StringField(_l("Report id"), validators=[InputRequired(), Length(max=36)])
     change = SelectField(
         _l("Change"),

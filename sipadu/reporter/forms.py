@@ -1,12 +1,12 @@
 """Reporter forms. Field names are a stable contract (DESIGN.md §5)."""
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import MultipleFileField, PasswordField, RadioField, StringField, TextAreaField
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import PasswordInput
 
+from sipadu.forms import BoundedForm
 from sipadu.models import CategorySlug
 from sipadu.services.passphrases import (
     MIN_REPORTER_PASSPHRASE,
@@ -51,7 +51,7 @@ def _length(maximum: int):
     return Length(max=maximum, message=_l("Please shorten this to at most %(max)d characters."))
 
 
-class ReportForm(FlaskForm):
+class ReportForm(BoundedForm):
     category = RadioField(
         _l("What kind of violation is it?"),
         choices=[SelectChoice(slug, label) for slug, (label, _, _) in CATEGORIES.items()],
@@ -109,7 +109,7 @@ class ReportForm(FlaskForm):
             raise ValidationError(_l("The two passphrases are not the same."))
 
 
-class MailboxLoginForm(FlaskForm):
+class MailboxLoginForm(BoundedForm):
     code = StringField(
         _l("Report code"), validators=[InputRequired(message=_l("Enter your report code."))]
     )
@@ -122,7 +122,7 @@ class MailboxLoginForm(FlaskForm):
     )
 
 
-class MessageForm(FlaskForm):
+class MessageForm(BoundedForm):
     body = TextAreaField(
         _l("Your message"),
         validators=[InputRequired(message=_l("Write a message first.")), _length(TEXT_LIMIT)],

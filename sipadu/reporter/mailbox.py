@@ -245,4 +245,4 @@ def mailbox_logout():
 
 
 def _limiter():
-    return current_app.extensions["sipadu.limiter"].limiter
+    return current_app.extensions["sipadu.counters"]

@@ -12,6 +12,7 @@ from sipadu.formdata import UploadRefused, receives_files
 from sipadu.reporter import bp, runtime
 from sipadu.reporter.forms import CATEGORIES, ReportForm
 from sipadu.reporter.uploads import evidence_part, forget_files, uploaded_files
+from sipadu.services.categories import category_open
 from sipadu.services.dates import today
 from sipadu.services.passphrases import format_code, normalize_passphrase
 from sipadu.services.reports import CASE_FIELDS, CategoryClosed, submit_report
@@ -34,13 +35,20 @@ def report():
         forget_files(form.attachments)
         status = 400 if request.method == "POST" else 200
         return render_template("reporter/report.html", form=form, categories=CATEGORIES), status
-    if not _ceiling_open():  # before images are cleaned; taken only once a slot is held
-        return _ceiling_reached(form)
+    # G2: the hour's ceiling is consulted only once the whole submission is known to be
+    # storable (text, files, category), in _derive: an invalid submission gets the same
+    # answer whether the ceiling is full or not, so nobody learns, without spending a
+    # report, that someone else just sent one.
     try:
         files = uploaded_files(form.attachments)
     except UploadRefused as refused:
         page = render_template("reporter/report.html", form=form, categories=CATEGORIES)
         return page, refused.status, refused.headers
+    reading = db_session()
+    accepted = category_open(reading, form.category.data)
+    reading.rollback()
+    if not accepted:
+        return _category_closed(form)
     data = ReportData(
         category=form.category.data,
         identity=form.identity.data or "",
@@ -65,13 +73,9 @@ def report():
             "reporter/report.html", form=form, categories=CATEGORIES, notice=notice
         )
         return busy_page(page, busy)
-    except CategoryClosed:
+    except CategoryClosed:  # closed while this one was sent (its slot is spent)
         session.rollback()
-        forget_files(form.attachments)
-        form.category.errors = [
-            _("This kind of report is not accepted at the moment. Choose another kind.")
-        ]
-        return render_template("reporter/report.html", form=form, categories=CATEGORIES), 400
+        return _category_closed(form)
     if faults := app_config().faults:  # crash-safety tests only
         trip(faults, KILL_BEFORE_COMMIT)
         trip(faults, DROP_CONNECTION_BEFORE_COMMIT, session.connection())
@@ -98,18 +102,21 @@ def _derive(fn, /, *args):
         return run(fn, *args)
 
 
-def _ceiling_open() -> bool:
-    """Whether a new-report slot is left this hour (a test: nothing is taken)."""
-    rt = runtime()
-    return current_app.extensions["sipadu.limiter"].limiter.test(rt.reports_ceiling, rt.ceiling_key)
-
-
 def _take_ceiling_slot() -> bool:
     """One of the portal's new-report slots of the last hour (SIPADU_REPORTS_PER_HOUR),
-    taken atomically in the limiter's store, so concurrent submitters cannot overshoot.
-    Keyed on nothing about the client; a refusal takes no slot."""
+    taken atomically in the counters' store (:mod:`sipadu.counters`), so concurrent
+    submitters cannot overshoot. Keyed on nothing about the client; a refusal takes no
+    slot."""
     rt = runtime()
-    return current_app.extensions["sipadu.limiter"].limiter.hit(rt.reports_ceiling, rt.ceiling_key)
+    return current_app.extensions["sipadu.counters"].hit(rt.reports_ceiling, rt.ceiling_key)
+
+
+def _category_closed(form: ReportForm):
+    forget_files(form.attachments)
+    form.category.errors = [
+        _("This kind of report is not accepted at the moment. Choose another kind.")
+    ]
+    return render_template("reporter/report.html", form=form, categories=CATEGORIES), 400
 
 
 # Indonesia's three time zones (no daylight saving).

@@ -29,6 +29,11 @@ def category_by_slug(session: Session, slug: str) -> Category:
     return category
 
 
+def category_open(session: Session, slug: str) -> bool:
+    """Whether reports of the kind ``slug`` are accepted now (False for an unknown one)."""
+    return bool(session.scalar(select(Category.active).where(Category.slug == slug)))
+
+
 def _route_detail(category: Category, account: StaffAccount) -> dict:
     return {
         "category": category.slug,

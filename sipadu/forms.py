@@ -1,0 +1,42 @@
+"""The base of every form on both portals."""
+
+from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+from wtforms import Field
+from wtforms.validators import Length
+
+from sipadu.formdata import truncated_fields
+
+
+class BoundedForm(FlaskForm):
+    """A form whose text fields may have arrived cut (:func:`sipadu.formdata.
+    truncated_fields`: longer than one field or all the text of a request may be).
+    Such a form is never valid: each cut field says that only its first part arrived,
+    shows that part, and says how far to shorten it. Nothing typed is lost to an
+    error page (G6), and no view ever stores a text that was silently shortened."""
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        cut = truncated_fields()
+        for name in cut:
+            if name in self._fields:
+                self._fields[name].errors = [cut_message(self._fields[name])]
+        return valid and not cut
+
+
+def cut_message(field: Field) -> str:
+    limit = next((v.max for v in field.validators if isinstance(v, Length) and v.max > 0), None)
+    arrived = _(
+        "This text is too long to be received whole: only its first part arrived and is "
+        "shown here; the rest did not arrive."
+    )
+    if limit is None:
+        return arrived + " " + _("Shorten it, then send again.")
+    return (
+        arrived
+        + " "
+        + _(
+            "Shorten it to at most %(max)d characters (keep a copy of the rest), then send again.",
+            max=limit,
+        )
+    )
