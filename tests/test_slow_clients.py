@@ -14,7 +14,7 @@ and the server's output names none of them.
 Found in review: before requests without a body had threads of their own, 4 paced
 uploads and 32 wrong logins made ``GET /`` take 4.4 s (p50): the uploads held half the
 threads and the logins queued for the rest, pages behind them. The paced uploads only
-ever hold ``SIPADU_UPLOAD_SLOTS`` threads (fewer than ``SIPADU_THREADS``), so the real
+ever hold the ``SIPADU_UPLOAD_SLOTS`` threads of their own pool, so the real
 submission finds a thread too; its file is small enough (under 64 KiB with the form) to
 need no upload slot, since the paced uploads hold all of them: a larger file would
 wait for a slot (``SIPADU_UPLOAD_WAIT_SECONDS``) and then get the "busy" page.
