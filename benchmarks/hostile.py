@@ -11,8 +11,12 @@ length, measured the same way:
   reporter's real code (whoever holds a code can lock it for an hour by design, see
   docs/reporter.md; the measured reporter's code is not theirs), 6 clients submit
   junk reports as fast as they can, 3 clients start uploads of 19 MiB images and
-  stall before the end of the body, 200 connections dribble their headers (slowloris,
-  reopened when the server closes them), and one investigator's export stalls after
+  stall before the end of the body (each starts again once the server closes it), 4
+  uploads with a valid form token send their file at 1.5 KiB/s (just above the
+  front's minimum pace, so each holds an upload slot and its thread), 200 connections
+  dribble their headers (slowloris, reopened when the server closes them), 8 clients
+  start downloading an 8 MiB attachment of their own mailbox and never read it
+  (reopened when the server drops them), and one investigator's export stalls after
   its first bytes.
 
 Legitimate users: a visitor loads `GET /` ten times a second; a reporter signs in to
@@ -22,9 +26,13 @@ every worker of both portals (and their children).
 
 Last line: key=value. ``*_p95_s`` are seconds; a probe that got no answer within 5 s
 counts as 5 s. ``mailbox_login_busy_rate`` is the share of real logins answered with
-the "busy, try again" page (503); ``staff_signin_ok`` the share of real sign-ins that
-succeeded within 5 s; ``peak_worker_rss_growth_mib`` the largest growth of any one
-worker (with its children) over its size when the phase began.
+the "busy, try again" page (503); ``mailbox_login_answered_rate`` the share that
+succeeded or got the busy page within 5 s (the issue's target: 1); ``staff_signin_ok``
+the share of real sign-ins that succeeded within 5 s (``staff_signin_answered_rate``:
+succeeded or busy); ``peak_worker_rss_growth_mib`` the largest growth of any one
+worker (with its children) over its size when the phase began. The flood's own
+counts follow: reports it created, wrong logins answered, slowloris connections
+opened, paced uploads and unread downloads started (``*_busy``: answered "busy").
 """
 
 import argparse
@@ -52,6 +60,7 @@ CODE = re.compile(r'id="report-code"[^>]*>\s*([0-9 ]+)<')
 PASSPHRASE = re.compile(r'id="report-passphrase"[^>]*>\s*([^<]+?)\s*<')
 REPORT_LINK = re.compile(r'href="/reports/([0-9a-f-]{36})"')
 DEMO = re.compile(r"^demo (\S+) (\S+) (\S+) (\S+)$", re.M)
+ATTACHMENT_LINK = re.compile(r'href="(/mailbox/attachments/[0-9a-f-]{36})"')
 PROBE_TIMEOUT = 5.0
 MIB = 1024 * 1024
 AGE_RECIPIENT = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
@@ -173,7 +182,11 @@ class Phase:
         ]
         for thread in threads:
             thread.start()
+        workers = [pid for master in self.masters for pid in _direct_children(master)]
+        server, own = sum(map(_cpu_seconds, workers)), time.process_time()
         time.sleep(seconds)
+        self.server_cpu = (sum(map(_cpu_seconds, workers)) - server) / seconds
+        self.load_cpu = (time.process_time() - own) / seconds
         self.stop.set()
         for thread in threads:
             thread.join(timeout=PROBE_TIMEOUT + 5)
@@ -207,7 +220,7 @@ class Phase:
             fields = {"username": username, "password": password, "totp": code}
             client = Client(self.bases["staff"])
             seconds, status = timed(lambda c=client, f=fields: c.post("/login", f))
-            self.signins.append((seconds, status == 303 and seconds < PROBE_TIMEOUT))
+            self.signins.append((seconds, status))
             self.stop.wait(5)
 
     def _rss(self) -> None:
@@ -222,16 +235,41 @@ class Phase:
         home = sorted(self.home)
         logins = [seconds for seconds, status in self.logins if status == 303]
         return {
+            **self._answered(prefix, "mailbox_login", self.logins, 303),
+            **self._answered(prefix, "staff_signin", self.signins, 303),
             f"{prefix}home_p95_s": _p95(home),
             f"{prefix}home_median_s": statistics.median(home) if home else PROBE_TIMEOUT,
             f"{prefix}mailbox_login_p95_s": _p95(sorted(s for s, _ in self.logins)),
             f"{prefix}mailbox_login_ok_rate": len(logins) / max(1, len(self.logins)),
             f"{prefix}mailbox_login_busy_rate": sum(1 for _, s in self.logins if s == 503)
             / max(1, len(self.logins)),
-            f"{prefix}staff_signin_ok": sum(ok for _, ok in self.signins)
+            f"{prefix}staff_signin_ok": sum(
+                1 for seconds, status in self.signins if status == 303 and seconds < PROBE_TIMEOUT
+            )
             / max(1, len(self.signins)),
             f"{prefix}peak_worker_rss_growth_mib": self.rss_growth,
+            f"{prefix}server_cpu_cores": self.server_cpu,
+            f"{prefix}load_generator_cpu_cores": self.load_cpu,
         }
+
+    @staticmethod
+    def _answered(prefix: str, name: str, tries: list, ok: int) -> dict[str, float]:
+        """The share of ``tries`` (seconds, status) that succeeded or got the busy page
+        within the probe timeout, and the slowest of them."""
+        answered = [s for s, status in tries if status in (ok, 503) and s < PROBE_TIMEOUT]
+        return {
+            f"{prefix}{name}_answered_rate": len(answered) / max(1, len(tries)),
+            f"{prefix}{name}_max_s": max((s for s, _ in tries), default=PROBE_TIMEOUT),
+        }
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its waited-for children, in seconds."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
 
 
 def _direct_children(pid: int) -> list[int]:
@@ -266,16 +304,23 @@ class StaffPeople:
 class Flood:
     """Every attacker of the flood phase, started together and stopped together."""
 
-    def __init__(self, bases: dict[str, str], code: str, export: tuple[str, str]) -> None:
-        self.bases, self.code, self.export = bases, code, export
+    def __init__(
+        self, bases: dict[str, str], code: str, export: tuple[str, str], download: tuple[str, str]
+    ) -> None:
+        self.bases, self.code, self.export, self.download = bases, code, export, download
         self.stop = threading.Event()
         self.created = 0
         self.wrong_logins = 0
         self.slow_opened = 0
+        self.paced_started = 0
+        self.paced_busy = 0
+        self.unread_started = 0
+        self.unread_busy = 0
         self.lock = threading.Lock()
 
     def start(self) -> list[threading.Thread]:
         targets = [self._wrong_logins] * 32 + [self._junk] * 6 + [self._stalled_image] * 3
+        targets += [self._paced_upload] * 4 + [self._unread_download] * 8
         targets += [self._slowloris_pool, self._paused_export]
         threads = [threading.Thread(target=t, daemon=True) for t in targets]
         for thread in threads:
@@ -337,8 +382,82 @@ class Flood:
                 chunk = b"\xff\xd8\xff" + os.urandom(MIB - 3)
                 for _ in range(19):
                     sock.sendall(chunk)
-                self.stop.wait()  # stalled before the closing boundary
+                _hold_until_closed(sock, self.stop)  # stalled before the closing boundary
+            except OSError:
+                self.stop.wait(0.5)
+
+    def _paced_upload(self) -> None:
+        """A submission with a valid form token whose file, after a first 80 KiB (over
+        the front's small body), comes at 1.5 KiB/s: just above the minimum pace, so
+        no deadline ends it, and it holds an upload slot (and a thread) as long as it
+        goes on. Started again when the server answers or closes it."""
+        host, port = urllib.parse.urlsplit(self.bases["reporter"]).netloc.split(":")
+        while not self.stop.is_set():
+            client = Client(self.bases["reporter"], timeout=30)
+            try:
+                _, page = client.get("/report")
+                token = TOKEN.search(page).group(1)
+            except (OSError, AttributeError):
+                self.stop.wait(0.5)
+                continue
+            head = _form_head("paced", {"csrf_token": token, **report_fields("paced")})
+            head += _file_head("paced", "bukti.bin", "application/octet-stream")
+            first = head + os.urandom(80 * 1024)
+            try:
+                sock = socket.create_connection((host, int(port)), timeout=5)
+                sock.sendall(
+                    (
+                        f"POST /report HTTP/1.1\r\nHost: {host}\r\n"
+                        "Content-Type: multipart/form-data; boundary=paced\r\n"
+                        f"Content-Length: {len(first) + 64 * MIB}\r\n"
+                        f"Cookie: {_cookie_header(client)}\r\n\r\n"
+                    ).encode()
+                    + first
+                )
+                with self.lock:
+                    self.paced_started += 1
+                sock.setblocking(False)
+                reply = b""
+                while not self.stop.wait(1.0):
+                    try:
+                        data = sock.recv(4096)
+                        if not data:
+                            break
+                        reply += data
+                    except BlockingIOError:
+                        pass
+                    try:
+                        sock.send(os.urandom(1536))
+                    except BlockingIOError:
+                        pass  # waiting for a slot: the server does not read yet
+                if reply.startswith(b"HTTP/1.1 503"):
+                    with self.lock:
+                        self.paced_busy += 1
                 sock.close()
+            except OSError:
+                self.stop.wait(0.5)
+
+    def _unread_download(self) -> None:
+        """Asks for an 8 MiB attachment of a mailbox it holds (an attacker's own report),
+        takes the first 4 KiB and then nothing; asks again once the server drops it."""
+        cookie, path = self.download
+        host, port = urllib.parse.urlsplit(self.bases["reporter"]).netloc.split(":")
+        while not self.stop.is_set():
+            try:
+                sock = socket.create_connection((host, int(port)), timeout=10)
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                sock.sendall(
+                    f"GET {path} HTTP/1.1\r\nHost: {host}\r\nCookie: {cookie}\r\n\r\n".encode()
+                )
+                first = sock.recv(4096)
+                with self.lock:
+                    self.unread_started += 1
+                    self.unread_busy += first.startswith(b"HTTP/1.1 503")
+                if first.startswith(b"HTTP/1.1 200"):
+                    _hold_until_closed(sock, self.stop, peek=True)
+                else:
+                    sock.close()
+                    self.stop.wait(1)
             except OSError:
                 self.stop.wait(0.5)
 
@@ -382,6 +501,39 @@ class Flood:
             pass
 
 
+def _hold_until_closed(sock: socket.socket, stop: threading.Event, peek: bool = False) -> None:
+    """Keep ``sock`` open, sending nothing, until ``stop`` or until the server closes
+    it. ``peek``: never take the bytes waiting (a reader that reads nothing); a closed
+    connection still shows, as a reset."""
+    sock.setblocking(False)
+    try:
+        while not stop.wait(1.0):
+            try:
+                data = sock.recv(4096, socket.MSG_PEEK if peek else 0)
+            except BlockingIOError:
+                continue
+            if not data:
+                return
+    except OSError:
+        return
+    finally:
+        sock.close()
+
+
+def _form_head(boundary: str, fields: dict[str, str]) -> bytes:
+    return "".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
+        for k, v in fields.items()
+    ).encode()
+
+
+def _file_head(boundary: str, filename: str, kind: str) -> bytes:
+    return (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="attachments"; '
+        f'filename="{filename}"\r\nContent-Type: {kind}\r\n\r\n'
+    ).encode()
+
+
 def _cookie_header(client: Client) -> str:
     for handler in client.opener.handlers:
         if isinstance(handler, urllib.request.HTTPCookieProcessor):
@@ -408,9 +560,11 @@ def serve(portal: str, env: dict, port: int) -> subprocess.Popen:
 
 
 def prepare(bases: dict[str, str], people: dict[str, tuple[str, str, str]]):
-    """``people``: username -> (role, password, TOTP secret)."""
-    """Two real mailboxes (code + suggested passphrase: the measured one and the one
-    whose code the flood attacks), a report with an 8 MiB file, and a signed-in
+    """``people``: username -> (role, password, TOTP secret).
+
+    Two real mailboxes (code + suggested passphrase: the measured one and the one whose
+    code the flood attacks), a report with an 8 MiB file whose mailbox the flood's
+    unread downloads hold (cookie and attachment path), and a signed-in
     investigator's cookie for the paused export."""
     mailboxes = []
     for title in ("real", "targeted"):
@@ -419,7 +573,11 @@ def prepare(bases: dict[str, str], people: dict[str, tuple[str, str, str]]):
         assert status == 200, page[:300]
         code = CODE.search(page).group(1).replace(" ", "")
         mailboxes.append((code, PASSPHRASE.search(page).group(1)))
-    _submit_with_file(bases["reporter"], 8 * MIB)
+    own_code, own_passphrase = _submit_with_file(bases["reporter"], 8 * MIB)
+    attacker = Client(bases["reporter"], timeout=60)
+    assert attacker.post("/mailbox/login", {"code": own_code, "passphrase": own_passphrase}) == 303
+    _, page = attacker.get("/mailbox")
+    download = (_cookie_header(attacker), ATTACHMENT_LINK.search(page).group(1))
     username, (_, password, secret) = next(
         (name, p) for name, p in people.items() if p[0] == "investigator"
     )
@@ -438,10 +596,11 @@ def prepare(bases: dict[str, str], people: dict[str, tuple[str, str, str]]):
     )
     _, listing = staff.get("/reports")
     report_id = REPORT_LINK.search(listing).group(1)
-    return mailboxes, (_cookie_header(staff), report_id), username
+    return mailboxes, (_cookie_header(staff), report_id), username, download
 
 
-def _submit_with_file(base: str, size: int) -> None:
+def _submit_with_file(base: str, size: int) -> tuple[str, str]:
+    """A report with one file of ``size`` random bytes; its code and passphrase."""
     client = Client(base, timeout=120)
     _, page = client.get("/report")
     token = TOKEN.search(page).group(1)
@@ -466,11 +625,19 @@ def _submit_with_file(base: str, size: int) -> None:
     )
     status, page = client._open(request)
     assert status == 200 and 'id="report-code"' in page, page[:300]
+    return CODE.search(page).group(1).replace(" ", ""), PASSPHRASE.search(page).group(1)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--seconds", type=float, default=30)
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a SIPADU_ setting for both portals instead of its default (comparisons)",
+    )
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="sipadu-hostile-"))
     env = {
@@ -484,6 +651,7 @@ def main() -> None:
         if n.startswith("SIPADU_") and n not in ("SIPADU_ENV", "SIPADU_INSTANCE_PATH")
     ]:
         del env[name]  # make run's defaults, whatever this shell has set
+    env |= dict(setting.split("=", 1) for setting in args.set)
     output = subprocess.run(
         [sys.executable, "-m", "sipadu.cli", "init", "--demo"],
         env=env,
@@ -496,7 +664,7 @@ def main() -> None:
     processes = {portal: serve(portal, env, port) for portal, port in ports.items()}
     bases = {portal: f"http://127.0.0.1:{port}" for portal, port in ports.items()}
     try:
-        (mailbox, targeted), export, exporter = prepare(bases, people)
+        (mailbox, targeted), export, exporter, download = prepare(bases, people)
         signers = StaffPeople(
             [
                 (name, password, secret)
@@ -509,8 +677,9 @@ def main() -> None:
         baseline = Phase(bases, masters, mailbox, signers)
         baseline.run(args.seconds)
         figures |= baseline.figures("baseline_")
-        flood = Flood(bases, targeted[0], export)
+        flood = Flood(bases, targeted[0], export, download)
         threads = flood.start()
+        print("flood started", file=sys.stderr, flush=True)
         time.sleep(3)  # let the flood build up before measuring
         attacked = Phase(bases, masters, mailbox, signers)
         attacked.run(args.seconds)
@@ -524,6 +693,11 @@ def main() -> None:
         figures["reports_created_by_flood"] = flood.created
         figures["flood_wrong_logins"] = flood.wrong_logins
         figures["slow_connections_opened"] = flood.slow_opened
+        figures["paced_uploads_started"] = flood.paced_started
+        figures["paced_uploads_busy"] = flood.paced_busy
+        figures["unread_downloads_started"] = flood.unread_started
+        figures["unread_downloads_busy"] = flood.unread_busy
+        figures["load_1min"] = os.getloadavg()[0]
         print(
             " ".join(
                 f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in figures.items()

@@ -5,8 +5,9 @@ never one of the threads that serve everybody else.
 
     uvicorn (one asyncio event loop, HTTP/1.1 by h11) + deadline_protocol
       -> Front              (this module: body pace, upload slots; ASGI)
-        -> a2wsgi.WSGIMiddleware (a pool of threads running the Flask app), and a
-           second pool for requests without a body (pages, downloads)
+        -> a2wsgi.WSGIMiddleware (a pool of threads running the Flask app) for small
+           posts, a second pool for requests without a body (pages, downloads), and a
+           third, of ``upload_slots`` threads, for uploads
 
 A thread is taken only once a request can use it without waiting on its client:
 
@@ -18,8 +19,8 @@ A thread is taken only once a request can use it without waiting on its client:
 - **Small bodies** (up to ``small_body`` bytes: every form without files) are received
   whole, on the event loop, before the request reaches a thread.
 - **Uploads** (larger bodies) first bring their first ``small_body`` bytes the same way,
-  then wait, on the event loop, for one of ``upload_slots`` slots per worker, kept below
-  the worker's thread count so some threads always serve other requests. A request that
+  then wait, on the event loop, for one of ``upload_slots`` slots per worker, each with
+  a thread of its own, so uploads never take the threads that serve forms. A request that
   finds no slot within ``upload_wait`` seconds, or ``upload_queue`` uploads already
   waiting, gets a 503 with ``Retry-After``. With a slot, the body streams to the WSGI
   app chunk by chunk as it arrives (uploads are encrypted while they arrive, in
@@ -35,7 +36,12 @@ A thread is taken only once a request can use it without waiting on its client:
 - **Bulkheads**: requests without a body (``GET``: pages, downloads) run on a pool of
   threads of their own, so a flood of form posts (wrong logins, junk reports, each
   answered quickly but without end) queues only behind itself: the safety guidance and
-  every other page stay as fast as the CPU allows.
+  every other page stay as fast as the CPU allows. Uploads run on threads of their
+  own too: uploads paced just above the minimum (an attacker's, or a slow Tor
+  circuit's) hold their slots for as long as they last, and would otherwise hold half
+  the threads that forms need; posts waiting for a derivation slot (up to
+  ``SIPADU_KDF_WAIT_MS``) then took the rest, and a real mailbox login queued behind
+  the flood for over 5 s (benchmarks/hostile.py; docs/performance.md).
 - **Early answers**: an answer given before the whole body arrived ("busy", a refusal)
   waits until the rest of the body is read and thrown away (at most ``drain_seconds``):
   a browser reads the answer only once it has sent everything, and an unread rest would
@@ -275,13 +281,20 @@ class Front:
 
     ``pages(status, lang)`` gives the complete refusal pages (408, 411, 503) in the
     reader's language, rendered once by the portal (``errors.refusal_pages``).
-    ``reads`` serves requests without a body (default: ``app``)."""
+    ``reads`` serves requests without a body, ``uploads`` requests with an upload slot
+    (default for both: ``app``)."""
 
     def __init__(
-        self, app: ASGIApp, limits: Limits, pages: Pages, reads: ASGIApp | None = None
+        self,
+        app: ASGIApp,
+        limits: Limits,
+        pages: Pages,
+        reads: ASGIApp | None = None,
+        uploads: ASGIApp | None = None,
     ) -> None:
         self.app = app
         self.reads = reads or app  # requests without a body
+        self.uploads = uploads or app  # requests holding an upload slot
         self.limits = limits
         self.pages = pages
         self._slots: asyncio.Semaphore | None = None  # made in the worker's own loop
@@ -344,7 +357,7 @@ class _Exchange:
             await front.refuse(self._send, BUSY, self.scope)
             return
         try:
-            await front.app(self.scope, self.receive, self.send)
+            await front.uploads(self.scope, self.receive, self.send)
         finally:
             front.slots.release()
         if self.early is not None:  # the app answered before the whole body came

@@ -2,12 +2,13 @@
 
 gunicorn is the process manager (workers, heartbeat, graceful restarts); each worker
 runs one asyncio event loop (uvicorn, through the ``uvicorn-worker`` package) that owns
-every connection, and a pool of ``SIPADU_THREADS`` threads that run the Flask app
-(``a2wsgi``). Between them, :mod:`sipadu.front` makes a slow or stalled client cost a
-connection, never a thread: heads and small bodies are received on the event loop,
-uploads stream to a thread only within a bounded number of slots, and every body keeps
-a minimum pace. The worker's heartbeat is sent by the event loop, so an upload that
-takes an hour is not killed.
+every connection, and pools of threads that run the Flask app (``a2wsgi``): one for
+forms, one for pages and downloads, one for uploads (:func:`portal_asgi`). Between
+them, :mod:`sipadu.front` makes a slow or stalled client cost a connection, never a
+thread: heads and small bodies are received on the event loop, uploads stream to a
+thread only within a bounded number of slots, and every body keeps a minimum pace. The
+worker's heartbeat is sent by the event loop, so an upload that takes an hour is not
+killed.
 
 No access log (it would record client addresses and paths); errors go to stderr at
 WARNING, and neither uvicorn's warnings nor Flask's logs carry request data.
@@ -119,10 +120,16 @@ def portal_asgi(portal: Portal, config: Config) -> front.Front:
         drain_bytes=config.max_request_bytes,
         drain_seconds=config.drain_seconds,
     )
+    # Three pools, so that what may hold a thread long never takes the threads others
+    # need (sipadu/front.py, "Bulkheads"). Forms:
     bridge = WSGIMiddleware(app, workers=config.threads)  # type: ignore[arg-type]
-    # Pages and downloads on threads of their own: a flood of posts cannot queue them.
-    reads = WSGIMiddleware(app, workers=config.threads)  # type: ignore[arg-type]
-    return front.Front(bridge, limits, errors.refusal_pages(app), reads)
+    # Pages and downloads: a flood of posts cannot queue them; SIPADU_THREADS, plus one
+    # for each download slot (a reader may keep one for SIPADU_SEND_TIMEOUT_SECONDS).
+    reading = config.threads + config.download_slots
+    reads = WSGIMiddleware(app, workers=reading)  # type: ignore[arg-type]
+    # Uploads: one thread per slot (a slow one holds it as long as it goes on).
+    uploads = WSGIMiddleware(app, workers=config.upload_slots)  # type: ignore[arg-type]
+    return front.Front(bridge, limits, errors.refusal_pages(app), reads, uploads)
 
 
 class PortalServer(BaseApplication):

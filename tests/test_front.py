@@ -338,6 +338,24 @@ def staff_download_link(staff: str, person) -> tuple[urllib.request.OpenerDirect
     return browser, link
 
 
+def login_form(port: int, code: str) -> tuple[str, str]:
+    """(cookie, urlencoded body) of a mailbox login with ``code`` and a wrong passphrase."""
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", "/mailbox/login")
+    response = connection.getresponse()
+    token = TOKEN.search(response.read().decode()).group(1)
+    cookie = response.getheader("Set-Cookie").split(";")[0]
+    return cookie, urllib.parse.urlencode(
+        {"csrf_token": token, "code": code, "passphrase": "x" * 12}
+    )
+
+
+def post_login(port: int, cookie: str, body: str) -> int:
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("POST", "/mailbox/login", body, {"Cookie": cookie, "Content-Type": FORM})
+    return connection.getresponse().status
+
+
 def test_a_flood_of_posts_never_queues_the_pages(tmp_path, empty_database_url, redis_url):
     """Every derivation slot taken (as a flood of wrong logins keeps them) and more
     logins waiting for one than the worker has threads for posts: ``GET /`` is still
@@ -358,24 +376,11 @@ def test_a_flood_of_posts_never_queues_the_pages(tmp_path, empty_database_url, r
     init_demo_instance(env)
     with serving("reporter", env) as (_process, base):
         port = int(base.rsplit(":", 1)[1])
-        logins = []
-        for _ in range(4):
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            connection.request("GET", "/mailbox/login")
-            response = connection.getresponse()
-            token = TOKEN.search(response.read().decode()).group(1)
-            cookie = response.getheader("Set-Cookie").split(";")[0]
-            body = urllib.parse.urlencode(
-                {"csrf_token": token, "code": "1234 5678 1234 5678", "passphrase": "x" * 12}
-            )
-            logins.append((cookie, body))
+        logins = [login_form(port, "1234 5678 1234 5678") for _ in range(4)]
         answers: list[int] = []
 
         def login(cookie: str, body: str) -> None:
-            connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
-            headers = {"Cookie": cookie, "Content-Type": "application/x-www-form-urlencoded"}
-            connection.request("POST", "/mailbox/login", body, headers)
-            answers.append(connection.getresponse().status)
+            answers.append(post_login(port, cookie, body))
 
         with every_slot_held(load_config(env), "reporter"):
             waiting = [threading.Thread(target=login, args=pair) for pair in logins]
@@ -391,6 +396,49 @@ def test_a_flood_of_posts_never_queues_the_pages(tmp_path, empty_database_url, r
                 thread.join()
         assert elapsed < 1.0, elapsed
         assert sorted(answers) == [503] * 4  # the logins were indeed kept waiting, then busy
+
+
+def test_uploads_never_take_the_threads_that_serve_forms(tmp_path, empty_database_url, redis_url):
+    """Found with benchmarks/hostile.py: uploads paced just above the minimum hold their
+    slots for as long as they last; on the threads that serve forms they left the rest
+    to posts waiting for a derivation slot, and a real mailbox login queued behind the
+    flood for over 5 s. Here an upload holds the only slot (stalled within its pace
+    window) and a login waits for a derivation slot: a form that needs neither (a code
+    refused at once) is still answered at once, and the upload then completes. Before
+    uploads had threads of their own, it waited for the login's wait to end (~5 s)."""
+    from sipadu.config import load_config
+    from tests.test_derivation_pool import every_slot_held
+
+    env = config_env(
+        tmp_path / "instance",
+        empty_database_url,
+        redis_url,
+        SIPADU_WORKERS="1",
+        SIPADU_THREADS="2",
+        SIPADU_UPLOAD_SLOTS="1",
+        SIPADU_KDF_WAIT_MS="6000",
+    )
+    init_demo_instance(env)
+    with serving("reporter", env) as (_process, base):
+        port = int(base.rsplit(":", 1)[1])
+        cookie, body, boundary = report_body(port, 200_000)
+        kind = f"multipart/form-data; boundary={boundary}"
+        upload = start_post(port, "/report", {"Cookie": cookie, "Content-Type": kind}, len(body))
+        upload.sendall(body[: 80 * 1024])  # over the small body: it takes the upload slot
+        waiting, refused = login_form(port, "1234 5678 1234 5678"), login_form(port, "123")
+        answers: list[int] = []
+        with every_slot_held(load_config(env), "reporter"):
+            login = threading.Thread(target=lambda: answers.append(post_login(port, *waiting)))
+            login.start()
+            time.sleep(1)  # the login now waits for a derivation slot, on a form thread
+            started = time.monotonic()
+            assert post_login(port, *refused) == 400
+            elapsed = time.monotonic() - started
+            login.join()
+        upload.sendall(body[80 * 1024 :])
+        assert read_all(upload).startswith(b"HTTP/1.1 200 ")
+    assert answers == [503]  # the login did wait, then got the busy page
+    assert elapsed < 2.0, elapsed
 
 
 def test_readers_that_never_read_hold_only_the_download_slots_and_are_dropped(
