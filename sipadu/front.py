@@ -94,12 +94,17 @@ class Limits:
     upload_slots: int  # larger bodies streamed to the app at once, per worker
     upload_queue: int  # uploads that may wait for a slot at once; more are refused
     upload_wait: float  # seconds an upload may wait for a slot
+    contended_rate: int  # bytes/s an upload must keep while others wait for its slot
     drain_bytes: int  # an early answer waits for at most this much unread body ...
     drain_seconds: float  # ... for at most this long (see _Exchange.drain)
 
 
 class TooSlow(Exception):
     """A request body fell below the minimum pace (or stopped)."""
+
+
+CONTENDED_AFTER_SECONDS = 2.0  # an upload waits this long before the slowest is cut
+MEASURED_SECONDS = 5.0  # a holder's pace is judged after this much waiting for it
 
 
 class Pace:
@@ -111,6 +116,7 @@ class Pace:
         self.quota = min_rate * window
         self.window = window
         self.remaining = length
+        self.waited_total = 0.0  # seconds spent waiting for the client, in all
         self._waited = 0.0
         self._needed = min(self.quota, length)
 
@@ -125,6 +131,7 @@ class Pace:
             except TimeoutError:
                 message = None
             self._waited += time.monotonic() - started
+            self.waited_total += time.monotonic() - started
             if message is not None:
                 received = len(message.get("body", b""))
                 self.remaining -= received
@@ -299,6 +306,7 @@ class Front:
         self.pages = pages
         self._slots: asyncio.Semaphore | None = None  # made in the worker's own loop
         self.waiting = 0  # uploads waiting for a slot
+        self.holders: set[_Exchange] = set()  # uploads holding a slot
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -340,6 +348,8 @@ class _Exchange:
         self.response_started = False
         self.early: list[Message] | None = None  # an answer held until the body is drained
         self.early_bytes = 0
+        self.cut = False  # too slow for a slot others wait for: answered 408 at next read
+        self._held_from = (0, 0.0)  # (bytes left, seconds waited) when the slot was taken
 
     async def run(self) -> None:
         front = self.front
@@ -356,9 +366,12 @@ class _Exchange:
             await self.drain()
             await front.refuse(self._send, BUSY, self.scope)
             return
+        self._held_from = (self.pace.remaining, self.pace.waited_total)
+        front.holders.add(self)
         try:
             await front.uploads(self.scope, self.receive, self.send)
         finally:
+            front.holders.discard(self)
             front.slots.release()
         if self.early is not None:  # the app answered before the whole body came
             await self.drain()
@@ -389,19 +402,50 @@ class _Exchange:
 
     async def _upload_slot(self) -> bool:
         """Wait for an upload slot (no thread is held meanwhile); False when the queue is
-        full or no slot came within the wait."""
+        full or no slot came within the wait. After ``CONTENDED_AFTER_SECONDS`` of
+        waiting, the slowest holder that brings less than ``contended_rate`` is cut
+        (:meth:`_cut_the_slowest`)."""
         front = self.front
         if front.waiting >= front.limits.upload_queue and front.slots.locked():
             return False
         front.waiting += 1
+        cut_one = False
         try:
             async with asyncio.timeout(front.limits.upload_wait):
-                await front.slots.acquire()
-            return True
+                while True:
+                    try:
+                        async with asyncio.timeout(CONTENDED_AFTER_SECONDS):
+                            await front.slots.acquire()
+                        return True
+                    except TimeoutError:
+                        cut_one = cut_one or self._cut_the_slowest()
         except TimeoutError:
             return False
         finally:
             front.waiting -= 1
+
+    def rate(self) -> float | None:
+        """Bytes per second of waiting for the client since this upload took its slot;
+        None until ``MEASURED_SECONDS`` of waiting were measured."""
+        left, waited = self._held_from
+        seconds = self.pace.waited_total - waited
+        return (left - self.pace.remaining) / seconds if seconds >= MEASURED_SECONDS else None
+
+    def _cut_the_slowest(self) -> bool:
+        """Slots are scarce and an upload waits: the holder bringing the fewest bytes
+        per second of waiting for it, if fewer than ``contended_rate``, is answered 408
+        ("too slow") at its next read and gives its slot up. Without this, a few
+        connections paced just above the minimum (1 KiB/s) held every slot for as long
+        as they liked, and every real upload got the busy page (found in review). An
+        attacker must now bring ``contended_rate`` per slot to keep them; an upload is
+        cut only while someone waits for its slot. True if one was cut."""
+        limit = self.front.limits.contended_rate
+        rates = [(h.rate(), id(h), h) for h in self.front.holders if not h.cut]
+        slow = [(rate, key, h) for rate, key, h in rates if rate is not None and rate < limit]
+        if not slow:
+            return False
+        min(slow)[2].cut = True
+        return True
 
     async def _first_bytes(self) -> bool:
         """Receive up to ``small_body`` bytes (the whole of a small body) without a
@@ -428,6 +472,8 @@ class _Exchange:
         if self.pace.remaining <= 0:  # the body is complete: only a disconnect can follow
             return await self._receive()
         try:
+            if self.cut:
+                raise TooSlow
             return await self.pace.receive(self._receive)
         except TooSlow:
             if not self.response_started:

@@ -117,6 +117,7 @@ def portal_asgi(portal: Portal, config: Config) -> front.Front:
         upload_slots=config.upload_slots,
         upload_queue=config.upload_queue,
         upload_wait=config.upload_wait_seconds,
+        contended_rate=config.contended_rate,
         drain_bytes=config.max_request_bytes,
         drain_seconds=config.drain_seconds,
     )

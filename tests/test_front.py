@@ -533,7 +533,7 @@ def test_idle_connections_past_the_cap_make_room_and_a_full_house_gets_the_busy_
             raw = start_post(port, "/mailbox/login", {"Content-Type": FORM}, 1000)
             raw.sendall(b"code=")
             under_way.append(raw)
-        time.sleep(0.5)
+        time.sleep(3)  # every head read by the server (a busy machine is slow to)
         newcomer = socket.create_connection(("127.0.0.1", port), timeout=5)
         newcomer.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         reply = read_all(newcomer)
@@ -541,3 +541,52 @@ def test_idle_connections_past_the_cap_make_room_and_a_full_house_gets_the_busy_
         assert "Saat ini layanan sedang sangat sibuk." in reply.decode()
         for raw in under_way:
             raw.close()
+
+
+def test_uploads_paced_just_above_the_minimum_give_their_slots_to_a_waiting_upload(
+    tmp_path, empty_database_url, redis_url
+):
+    """Found in review: connections that keep every upload slot, each sending just above
+    the minimum pace (1 KiB/s), made every real upload wait, then get the busy page.
+    While an upload waits, the slowest holder under SIPADU_CONTENDED_KIB_PER_SECOND is
+    cut (408) and its slot goes to the waiting upload."""
+    env = config_env(
+        tmp_path / "instance",
+        empty_database_url,
+        redis_url,
+        SIPADU_WORKERS="1",
+        SIPADU_THREADS="4",
+        SIPADU_UPLOAD_SLOTS="2",
+        SIPADU_BODY_TIMEOUT_SECONDS="5",
+    )
+    init_demo_instance(env)
+    with serving("reporter", env) as (_process, base):
+        port = int(base.rsplit(":", 1)[1])
+        stop = threading.Event()
+        holders = []
+
+        def dribble(raw: socket.socket, rest: bytes) -> None:
+            for offset in range(0, len(rest), 1024):  # 2 KiB/s: above the minimum
+                if stop.wait(0.5):
+                    return
+                try:
+                    raw.sendall(rest[offset : offset + 1024])
+                except OSError:
+                    return
+
+        for _ in range(2):  # as many as the slots
+            cookie, body, boundary = report_body(port, 400_000)
+            kind = f"multipart/form-data; boundary={boundary}"
+            raw = start_post(port, "/report", {"Cookie": cookie, "Content-Type": kind}, len(body))
+            raw.sendall(body[:80_000])  # past the first bytes: it takes a slot
+            threading.Thread(target=dribble, args=(raw, body[80_000:]), daemon=True).start()
+            holders.append(raw)
+        time.sleep(1)
+
+        started = time.monotonic()
+        status, _headers, page = post_report(port, 300_000)
+        assert status == 200 and 'id="report-code"' in page
+        assert time.monotonic() - started < 20  # the wait for a slot is 30 s
+        stop.set()
+        replies = [read_all(raw) for raw in holders]
+        assert any(reply.startswith(b"HTTP/1.1 408 ") for reply in replies)
