@@ -69,10 +69,32 @@ def download(view: Callable[..., Any]) -> Callable[..., Any]:
         except BaseException:
             slots.release()
             raise
-        response.call_on_close(slots.release)
+        if not response.is_streamed:  # a page (the export form) or a refusal
+            slots.release()
+            return response
+        release = _once(slots.release)
+        response.response = _then(response.response, release)  # read to its end, or
+        response.call_on_close(release)  # ... closed (by the server, however it ended)
         return response
 
     return limited
+
+
+def _once(action: Callable[[], object]) -> Callable[[], None]:
+    done = threading.Lock()
+
+    def once() -> None:
+        if done.acquire(blocking=False):
+            action()
+
+    return once
+
+
+def _then(pieces: Iterable[bytes], action: Callable[[], None]) -> Iterator[bytes]:
+    try:
+        yield from pieces
+    finally:
+        action()
 
 
 def app_config() -> Config:
