@@ -80,7 +80,7 @@ class Config:
     day_count: DayCount = DayCount.CALENDAR
     reporter_bind: str = "127.0.0.1:5000"
     staff_bind: str = "127.0.0.1:5001"
-    workers: int = 1  # 2 with Redis; more than one needs Redis (limits are counted there)
+    workers: int = 1  # 2 with Redis; any number: the limits are counted per host or in Redis
     threads: int = 8
     heartbeat_seconds: int = 120  # gunicorn worker timeout: a hung worker, not a slow upload
     # The front (sipadu/front.py): slow or stalled clients cost a connection, not a thread.

@@ -71,7 +71,9 @@ def _redis(config: Config) -> Finding:
                 "logins on its own, so the limits would be multiplied by the number of "
                 "hosts; set SIPADU_REDIS_URL",
             )
-        return Finding("redis", "OK", "not used: one worker process per portal, sessions on tmpfs")
+        return Finding(
+            "redis", "OK", "not used: sessions and the limits' counters on this host's tmpfs"
+        )
     import redis
 
     client = redis.Redis.from_url(config.redis_url, socket_connect_timeout=3, socket_timeout=3)

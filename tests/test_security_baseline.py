@@ -198,6 +198,14 @@ def test_rate_limits_are_shared_between_processes(config, redis_url):
             assert first.extensions["sipadu.counters"].hit(item, key)
         assert not second.extensions["sipadu.counters"].test(item, key)
         assert not second.extensions["sipadu.counters"].hit(item, key)
+        # A place taken in one process is given back in another (a success).
+        other = f"test-{uuid.uuid4()}"
+        places = [first.extensions["sipadu.counters"].take(item, other) for _ in range(3)]
+        assert None not in places and first.extensions["sipadu.counters"].take(item, other) is None
+        second.extensions["sipadu.counters"].give_back(item, other, places[0])
+        assert second.extensions["sipadu.counters"].take(item, other) is not None
+        assert second.extensions["sipadu.counters"].take(item, other, force=True) is not None
+        assert not first.extensions["sipadu.counters"].test(item, other)
         kind = type(first.extensions["sipadu.counters"]).__name__
         assert kind == ("RedisCounters" if redis_url else "MemoryFileCounters")
     finally:

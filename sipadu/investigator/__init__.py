@@ -15,7 +15,6 @@ from limits import RateLimitItem, parse
 from markupsafe import Markup, escape
 
 from sipadu import recovery
-from sipadu.budgets import Budget
 from sipadu.config import Config, ConfigError, DatePrecision
 from sipadu.crypto import Argon2Params, PublicKey, signing_public_key
 from sipadu.derivations import Derivations
@@ -35,10 +34,10 @@ class StaffRuntime:
     argon2: Argon2Params
     timeouts: Timeouts
     link_ttl: timedelta
-    failures_per_account: RateLimitItem  # over it, sign-in needs two codes (auth.login)
+    # Failed sign-ins per typed name (limit_key) and per device cookie (devices.recognised)
+    # in the portal's counters (sipadu.counters); over it, sign-in needs two codes.
+    failures_per_account: RateLimitItem
     limit_salt: bytes  # keys the per-username failure counter without storing the name
-    name_failures: Budget  # per typed name (limit_key), for sign-ins without a device
-    device_failures: Budget  # per device cookie (sipadu.investigator.devices)
     device_key: bytes  # the device cookies' MAC key
     production: bool  # cookies Secure and __Host-
     signing_seed: bytes | None  # None where the audit signing key is kept elsewhere
@@ -62,8 +61,6 @@ def init_staff(app: Flask, config: Config) -> None:
         link_ttl=timedelta(hours=config.enrollment_link_hours),
         failures_per_account=per_account,
         limit_salt=limit_salt,
-        name_failures=Budget(per_account, "staff-name", config.redis_url),
-        device_failures=Budget(per_account, "staff-device", config.redis_url),
         device_key=devices.device_key(limit_salt),
         production=config.production,
         signing_seed=seed,

@@ -1,6 +1,6 @@
 """Signing in and out, one-time enrollment links, and the staff member's own account."""
 
-from flask import abort, g, redirect, render_template, request, session, url_for
+from flask import abort, current_app, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
 
@@ -53,17 +53,18 @@ def login():
     reading = db_session()
     cookie = request.cookies.get(devices.cookie_name(rt.production))
     device = devices.recognised(reading, rt.device_key, cookie, form.username.data, moment)
-    if device is not None and rt.device_failures.left(device):
-        lane, budget, key, second_code = KNOWN, rt.device_failures, device, None
+    counters, limit = current_app.extensions["sipadu.counters"], rt.failures_per_account
+    if device is not None and counters.test(limit, device):
+        lane, key, second_code = KNOWN, device, None
     else:
-        lane, budget, key = OPEN, rt.name_failures, limit_key(form.username.data)
+        lane, key = OPEN, limit_key(form.username.data)
         second_code = form.totp_next.data or None
-    over_limit = lane == OPEN and not budget.left(key)
+    over_limit = lane == OPEN and not counters.test(limit, key)
     if over_limit and second_code is None:
         return _login_page(form, two_codes=True), 429
     try:
         with derivations().slot(lane) as run:
-            place = budget.take(key, force=second_code is not None)
+            place = counters.take(limit, key, force=second_code is not None)
             if place is None:  # spent by attempts that held a slot while this one waited
                 return _login_page(form, two_codes=True), 429
             checked = check_credentials(
@@ -97,9 +98,9 @@ def login():
         form.username.errors = [
             _("Sign-in failed. Check your username, password and the current code.")
         ]
-        two_codes = lane == OPEN and not budget.left(key)
+        two_codes = lane == OPEN and not counters.test(limit, key)
         return _login_page(form, two_codes=two_codes), 400
-    budget.give_back(key, place)  # only failures use up a budget
+    counters.give_back(limit, key, place)  # only failures use up a budget
     begin_session(signed_in)
     response = redirect(url_for("staff.index"), code=303)
     value = devices.issue(rt.device_key, signed_in.account, moment)

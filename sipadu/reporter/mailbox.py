@@ -25,7 +25,6 @@ from sipadu.services import ServiceError
 from sipadu.services.attachments import read_attachment
 from sipadu.services.dates import today
 from sipadu.services.mailbox import (
-    LoginAttempt,
     OpenedMailbox,
     attempt_login,
     failure_bucket,
@@ -74,7 +73,10 @@ def mailbox_login():
     digits, then a code whose failure counter is full, are refused before any Argon2id;
     every refused attempt adds to the day's failure count. The two derivations then run
     through the login lane of the portal's derivation pool (503 and the same form when
-    it is busy; a flood of logins never takes the lane of new reports)."""
+    it is busy; a flood of logins never takes the lane of new reports). Holding the
+    slot and before deriving, the attempt takes a place of the code's failures
+    atomically, given back if the mailbox opens: exactly the documented number of
+    failures is ever checked, however many arrive at once (:mod:`sipadu.counters`)."""
     form = MailboxLoginForm()
     if not form.validate_on_submit():
         status = 400 if request.method == "POST" else 200
@@ -86,14 +88,17 @@ def mailbox_login():
         form.code.errors = [_("A report code has 16 digits. Check the code and try again.")]
         return _login_page(form), 400
     bucket = failure_bucket(code, rt.mailbox.failure_key)
-    limiter = _limiter()
-    if not limiter.test(rt.failures_per_code, bucket):
+    counters, limit = current_app.extensions["sipadu.counters"], rt.failures_per_code
+    if not counters.test(limit, bucket):
         return _too_many(form)
     # Reading only, so no write lock is held while the two Argon2id derivations run.
     reading = db_session()
     try:
         with derivations().slot(LOGIN) as run:
-            attempt = _attempt(limiter, rt, bucket, reading, code, form.passphrase.data, run)
+            place = counters.take(limit, bucket)
+            if place is not None:
+                passphrase = form.passphrase.data
+                attempt = attempt_login(reading, code, passphrase, rt.mailbox, derive=run)
     except Busy as busy:
         notice = _(
             "The server is busy right now and could not check your code. Nothing is lost "
@@ -102,11 +107,10 @@ def mailbox_login():
         return busy_page(_login_page(form, notice=notice), busy)
     finally:
         reading.rollback()
-    if attempt is None:  # the counter filled up while this attempt waited for a slot
+    if place is None:  # spent by attempts that held a slot while this one waited
         return _too_many(form)
     session = db_session(write=True)
     if attempt.opened is None:
-        limiter.hit(rt.failures_per_code, bucket)
         count_reporter_event(session, ReporterMetric.MAILBOX_LOGIN_FAILED, today())
         session.commit()
         form.passphrase.data = ""
@@ -114,23 +118,13 @@ def mailbox_login():
             _("The report code or the passphrase is not right. Check both and try again.")
         ]
         return _login_page(form), 400
+    counters.give_back(limit, bucket, place)  # only failures use up the code's limit
     count_reporter_event(session, ReporterMetric.MAILBOX_LOGIN, today())
     if attempt.rehashed is not None:
         save_rehashed(session, attempt.opened, attempt.rehashed)
     session.commit()
     sessions.start(rt.sessions, attempt.opened, rt.idle_seconds)
     return redirect(url_for("reporter.mailbox_view"), code=303)
-
-
-def _attempt(
-    limiter, rt, bucket: str, reading, code: str, passphrase: str, run
-) -> LoginAttempt | None:
-    """Holding a derivation slot: the counter is checked again first (it may have filled
-    while this attempt queued), so each code's failures stay within the limit but for
-    attempts already deriving at that moment (at most one per slot of each host)."""
-    if not limiter.test(rt.failures_per_code, bucket):
-        return None
-    return attempt_login(reading, code, passphrase, rt.mailbox, derive=run)
 
 
 def _login_page(form: MailboxLoginForm, notice: str | None = None) -> str:
@@ -242,7 +236,3 @@ def mailbox_attachment(attachment_id: uuid.UUID):
 def mailbox_logout():
     sessions.end(runtime().sessions)
     return redirect(url_for("reporter.index", logged_out="1"), code=303)
-
-
-def _limiter():
-    return current_app.extensions["sipadu.counters"]
