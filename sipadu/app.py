@@ -10,7 +10,7 @@ from flask_wtf.csrf import CSRFProtect
 from sipadu import errors, recovery
 from sipadu.config import Config, from_environ
 from sipadu.counters import make_counters
-from sipadu.formdata import FORM_TYPES, FormRequest
+from sipadu.formdata import FORM_TYPES, FormRequest, mark_worth_draining
 from sipadu.i18n import init_i18n
 from sipadu.instance import generate_missing, load_secret
 from sipadu.security import Anonymizer, harden_process, install_headers
@@ -32,6 +32,7 @@ def create_app(portal: str = "reporter", config: Config | None = None) -> Flask:
 
     app = Flask(__name__, instance_path=str(config.instance_path))
     app.request_class = FormRequest  # form bodies read token first, in bounded memory
+    app.after_request(mark_worth_draining)
     app.config.update(
         SECRET_KEY=load_secret(config, f"{portal}_session_key"),
         SESSION_COOKIE_NAME=_cookie_name(portal, config),

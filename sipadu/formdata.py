@@ -40,7 +40,7 @@ from enum import StrEnum
 from typing import Protocol, TypeVar
 from urllib.parse import parse_qsl
 
-from flask import Request, current_app, request
+from flask import Request, Response, current_app, request
 from flask_wtf.csrf import CSRFError, validate_csrf
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
@@ -65,6 +65,22 @@ URLENCODED = "application/x-www-form-urlencoded"
 FORM_TYPES = (MULTIPART, URLENCODED)
 
 V = TypeVar("V", bound=Callable)
+FORM_SENT = "sipadu.form_sent"  # environ: the body held a form token, valid or not
+PAGES_THAT_KEEP_TEXT = (400, 409, 413, 429, 503)  # refusals, with the form where they can
+DRAIN_HEADER = "X-Sipadu-Drain"  # for sipadu.front only; it never reaches the client
+
+
+def mark_worth_draining(response: Response) -> Response:
+    """``after_request``: an answer to one of our forms (it sent its token, perhaps an
+    expired one) that is a page for a person, not a redirect or an access refusal, is
+    marked for :mod:`sipadu.front`, which then reads the rest of an unread body before
+    sending it, so the browser shows the page (with what was typed) instead of a reset
+    connection. Everything else given before the body's end (no token: forged; not
+    signed in) is answered at once and the rest of its body is never read."""
+    status = response.status_code
+    if request.environ.get(FORM_SENT) and (status < 300 or status in PAGES_THAT_KEEP_TEXT):
+        response.headers[DRAIN_HEADER] = "1"
+    return response
 
 
 class Refusal(StrEnum):
@@ -272,6 +288,8 @@ class MultipartBody:
                 if "\x00" in value:
                     raise BadRequest()
                 self.form.add(event.name, value)
+                if event.name == token_name:
+                    request.environ[FORM_SENT] = True  # a form of ours, maybe expired
                 if event.name == token_name and not token_ok:
                     try:
                         validate_csrf(value)

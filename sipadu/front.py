@@ -42,10 +42,13 @@ A thread is taken only once a request can use it without waiting on its client:
   the threads that forms need; posts waiting for a derivation slot (up to
   ``SIPADU_KDF_WAIT_MS``) then took the rest, and a real mailbox login queued behind
   the flood for over 5 s (benchmarks/hostile.py; docs/performance.md).
-- **Early answers**: an answer given before the whole body arrived ("busy", a refusal)
-  waits until the rest of the body is read and thrown away (at most ``drain_seconds``):
-  a browser reads the answer only once it has sent everything, and an unread rest would
-  make the kernel reset the connection and destroy the page that keeps the typed text.
+- **Early answers**: an answer given before the whole body arrived ("busy", or a page
+  of the app marked ``X-Sipadu-Drain``: a refusal to one of our forms, such as an
+  expired session) waits until the rest of the body is read and thrown away (at most
+  ``drain_seconds``): a browser reads the answer only once it has sent everything, and
+  an unread rest would make the kernel reset the connection and destroy the page that
+  keeps the typed text. Other early answers (a body without a form token: forged; not
+  signed in) are sent at once and the rest is never read.
 - A body without ``Content-Length`` (chunked) is refused with 411: browsers always send
   the length, and the WSGI bridge would otherwise see an empty body.
 
@@ -79,6 +82,7 @@ Pages = Callable[[int, str], tuple[list[Header], bytes]]
 TOO_SLOW, LENGTH_REQUIRED, BUSY = 408, 411, 503
 RETRY_AFTER_SECONDS = 60
 CLOSE: Header = (b"connection", b"close")
+DRAIN = b"x-sipadu-drain"  # the app's mark on an early answer worth draining for (formdata)
 DISCONNECT: Message = {"type": "http.disconnect"}
 TURN_AWAY_SECONDS = 2  # a connection past the cap, answered "busy", is closed after this
 EARLY_ANSWER_BYTES = 1024 * 1024  # an early answer held while the body drains, at most
@@ -489,9 +493,13 @@ class _Exchange:
             return
         if message["type"] == "http.response.start":
             self.response_started = True
+            headers = [h for h in message.get("headers", []) if h[0] != DRAIN]
+            worth_draining = len(headers) < len(message.get("headers", []))
+            message = {**message, "headers": headers}
             if self.pace.remaining > 0:
-                message = {**message, "headers": [*message.get("headers", []), CLOSE]}
-                self.early = []
+                message["headers"] = [*headers, CLOSE]
+                if worth_draining:
+                    self.early = []
         if self.early is not None:
             self.early.append(message)
             self.early_bytes += len(message.get("body", b""))

@@ -26,7 +26,7 @@ def test_defaults_are_production_sqlite_in_instance_and_real_argon2(tmp_path):
     assert config.max_request_bytes == 500 * MIB
     assert config.image_strip_max_bytes == 20 * MIB
     assert (config.image_cleaners, config.image_pixels_per_request) == (2, 150_000_000)
-    assert (config.image_cleaner_memory_bytes, config.image_cleaner_cpu_seconds) == (768 * MIB, 20)
+    assert (config.image_cleaner_memory_bytes, config.image_cleaner_cpu_seconds) == (1024 * MIB, 20)
     assert config.date_precision is DatePrecision.DAY
     assert (config.ack_days, config.feedback_days, config.day_count) == (7, 90, DayCount.CALENDAR)
     assert (config.reporter_bind, config.staff_bind) == ("127.0.0.1:5000", "127.0.0.1:5001")

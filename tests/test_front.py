@@ -525,6 +525,7 @@ def test_idle_connections_past_the_cap_make_room_and_a_full_house_gets_the_busy_
             page = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             page.request("GET", "/")
             assert page.getresponse().status == 200
+            page.close()  # a kept-alive one would be idle: the first to make room below
         for raw in idle:
             raw.close()
 

@@ -44,14 +44,15 @@ def test_make_test_installs_every_program_the_suite_runs():
 
 
 def outside_the_venv(started: set[str]) -> set[str]:
-    """Programs from ``started`` that do not come with the Python environment (its own
-    interpreter and the venv's scripts)."""
-    own = {sys.executable, str(Path(sys.executable).resolve())}
-    venv_bin = Path(sys.executable).parent
+    """Programs from ``started`` that do not come with the Python environment (its
+    interpreter, and anything inside the venv, such as Playwright's own node)."""
+    venv = Path(sys.prefix).resolve()
     names = set()
     for program in started:
         path = Path(program)
-        if program in own or path.parent == venv_bin or path.name.startswith("python"):
+        if path.is_absolute() and path.resolve().is_relative_to(venv):
+            continue
+        if path.name.startswith("python"):
             continue
         names.add(path.name)
     return names
