@@ -16,7 +16,8 @@ def _messages() -> dict[int, tuple[str, str]]:
             _("Request not understood"),
             _(
                 "The form could not be accepted, perhaps because it was open for a long time "
-                "or was sent twice. Go back, reload the page and try again."
+                "or was sent twice. Go back with your browser's Back button and copy what you "
+                "typed; then reload the page, paste it in and send again."
             ),
         ),
         403: (_("Not allowed"), _("You do not have access to this page.")),
@@ -71,6 +72,10 @@ def _refusals() -> dict[int, tuple[str, str]]:
         "you typed is still in the form there; choose your files again, then send."
     )
     return {
+        400: (
+            _("Request not understood"),
+            _("This page cannot be used that way.") + " " + again,
+        ),
         408: (_("Connection too slow"), _("What you sent arrived too slowly.") + " " + again),
         411: (_("Request not understood"), _("The request did not say its length.") + " " + again),
         503: (

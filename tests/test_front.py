@@ -591,3 +591,32 @@ def test_uploads_paced_just_above_the_minimum_give_their_slots_to_a_waiting_uplo
         stop.set()
         replies = [read_all(raw) for raw in holders]
         assert any(reply.startswith(b"HTTP/1.1 408 ") for reply in replies)
+
+
+@pytest.mark.parametrize("length", [10, 200_000])
+def test_a_body_on_a_get_is_refused_unread(portal, length):
+    """Found in review: a GET with a body (no browser sends one) went the way of a form
+    or an upload, so four downloads whose readers never read took every upload slot (or
+    four form threads) instead of download slots. Refused at once, the body unread."""
+    raw = socket.create_connection(("127.0.0.1", portal[0]), timeout=30)
+    raw.sendall(f"GET /?lang=en HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n".encode())
+    raw.sendall(b"x" * min(length, 1000))
+    reply = read_all(raw)
+    assert reply.startswith(b"HTTP/1.1 400 ") and b"This page cannot be used that way" in reply
+
+
+def test_a_flood_of_malformed_requests_writes_nothing_to_the_log(
+    tmp_path, empty_database_url, redis_url
+):
+    """Found in review: each malformed request added a warning line to the server's log
+    (~70 bytes per 10 sent, without end)."""
+    env = config_env(tmp_path / "instance", empty_database_url, redis_url, SIPADU_WORKERS="1")
+    init_demo_instance(env)
+    log = tmp_path / "server.log"
+    with serving("reporter", env, log) as (_process, base):
+        port = int(base.rsplit(":", 1)[1])
+        for _ in range(50):
+            raw = socket.create_connection(("127.0.0.1", port), timeout=10)
+            raw.sendall(b"\x00\x01 junk\r\n\r\n")
+            assert read_all(raw).startswith(b"HTTP/1.1 400 ")
+    assert b"Invalid HTTP request" not in log.read_bytes()
