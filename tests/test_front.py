@@ -13,6 +13,8 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import pytest
 from sqlalchemy import func, select
@@ -90,6 +92,20 @@ def test_only_time_spent_waiting_for_the_client_counts():
 
 
 # --- through the real server -------------------------------------------------------
+
+
+def one_worker(tmp_path, database_url: str, redis_url: str | None, **settings: str) -> dict:
+    """The environment of a new demo instance served by one worker, with ``settings``."""
+    env = config_env(tmp_path / "instance", database_url, redis_url, SIPADU_WORKERS="1", **settings)
+    init_demo_instance(env)
+    return env
+
+
+@contextmanager
+def reporter_port(env: dict, log=None) -> Iterator[int]:
+    """The reporter portal of ``env`` under gunicorn: its port."""
+    with serving("reporter", env, log) as (_process, base):
+        yield int(base.rsplit(":", 1)[1])
 
 
 @pytest.fixture(scope="module")
@@ -364,18 +380,15 @@ def test_a_flood_of_posts_never_queues_the_pages(tmp_path, empty_database_url, r
     from sipadu.config import load_config
     from tests.test_derivation_pool import every_slot_held
 
-    env = config_env(
-        tmp_path / "instance",
+    env = one_worker(
+        tmp_path,
         empty_database_url,
         redis_url,
-        SIPADU_WORKERS="1",
         SIPADU_THREADS="2",
         SIPADU_UPLOAD_SLOTS="1",
         SIPADU_KDF_WAIT_MS="4000",
     )
-    init_demo_instance(env)
-    with serving("reporter", env) as (_process, base):
-        port = int(base.rsplit(":", 1)[1])
+    with reporter_port(env) as port:
         logins = [login_form(port, "1234 5678 1234 5678") for _ in range(4)]
         answers: list[int] = []
 
@@ -409,18 +422,15 @@ def test_uploads_never_take_the_threads_that_serve_forms(tmp_path, empty_databas
     from sipadu.config import load_config
     from tests.test_derivation_pool import every_slot_held
 
-    env = config_env(
-        tmp_path / "instance",
+    env = one_worker(
+        tmp_path,
         empty_database_url,
         redis_url,
-        SIPADU_WORKERS="1",
         SIPADU_THREADS="2",
         SIPADU_UPLOAD_SLOTS="1",
         SIPADU_KDF_WAIT_MS="6000",
     )
-    init_demo_instance(env)
-    with serving("reporter", env) as (_process, base):
-        port = int(base.rsplit(":", 1)[1])
+    with reporter_port(env) as port:
         cookie, body, boundary = report_body(port, 200_000)
         kind = f"multipart/form-data; boundary={boundary}"
         upload = start_post(port, "/report", {"Cookie": cookie, "Content-Type": kind}, len(body))
@@ -508,17 +518,14 @@ def test_idle_connections_past_the_cap_make_room_and_a_full_house_gets_the_busy_
     every visitor a plain-English 503 (no Retry-After, a log line each) until they
     closed. Past the cap, the connection idle longest makes room; only when every
     connection has a request under way is a newcomer told "busy", in the portal's page."""
-    env = config_env(
-        tmp_path / "instance",
+    env = one_worker(
+        tmp_path,
         empty_database_url,
         redis_url,
-        SIPADU_WORKERS="1",
         SIPADU_THREADS="2",
         SIPADU_MAX_CONNECTIONS="20",
     )
-    init_demo_instance(env)
-    with serving("reporter", env) as (_process, base):
-        port = int(base.rsplit(":", 1)[1])
+    with reporter_port(env) as port:
         idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(60)]
         time.sleep(0.5)
         for _ in range(3):
@@ -551,18 +558,15 @@ def test_uploads_paced_just_above_the_minimum_give_their_slots_to_a_waiting_uplo
     the minimum pace (1 KiB/s), made every real upload wait, then get the busy page.
     While an upload waits, the slowest holder under SIPADU_CONTENDED_KIB_PER_SECOND is
     cut (408) and its slot goes to the waiting upload."""
-    env = config_env(
-        tmp_path / "instance",
+    env = one_worker(
+        tmp_path,
         empty_database_url,
         redis_url,
-        SIPADU_WORKERS="1",
         SIPADU_THREADS="4",
         SIPADU_UPLOAD_SLOTS="2",
         SIPADU_BODY_TIMEOUT_SECONDS="5",
     )
-    init_demo_instance(env)
-    with serving("reporter", env) as (_process, base):
-        port = int(base.rsplit(":", 1)[1])
+    with reporter_port(env) as port:
         stop = threading.Event()
         holders = []
 
@@ -610,11 +614,9 @@ def test_a_flood_of_malformed_requests_writes_nothing_to_the_log(
 ):
     """Found in review: each malformed request added a warning line to the server's log
     (~70 bytes per 10 sent, without end)."""
-    env = config_env(tmp_path / "instance", empty_database_url, redis_url, SIPADU_WORKERS="1")
-    init_demo_instance(env)
+    env = one_worker(tmp_path, empty_database_url, redis_url)
     log = tmp_path / "server.log"
-    with serving("reporter", env, log) as (_process, base):
-        port = int(base.rsplit(":", 1)[1])
+    with reporter_port(env, log) as port:
         for _ in range(50):
             raw = socket.create_connection(("127.0.0.1", port), timeout=10)
             raw.sendall(b"\x00\x01 junk\r\n\r\n")
