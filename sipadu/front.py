@@ -21,10 +21,13 @@ A thread is taken only once a request can use it without waiting on its client:
 - **Uploads** (larger bodies) first bring their first ``small_body`` bytes the same way,
   then wait, on the event loop, for one of ``upload_slots`` slots per worker, each with
   a thread of its own, so uploads never take the threads that serve forms. A request that
-  finds no slot within ``upload_wait`` seconds, or ``upload_queue`` uploads already
-  waiting, gets a 503 with ``Retry-After``. With a slot, the body streams to the WSGI
-  app chunk by chunk as it arrives (uploads are encrypted while they arrive, in
-  constant memory).
+  finds no slot within ``upload_wait`` seconds gets a 503 with ``Retry-After``; so does
+  the upload that has waited longest when ``upload_queue`` already wait and another
+  comes (waiting costs an attacker nothing, so a queue kept full would otherwise refuse
+  every real upload at once). An upload that waits cuts the slowest holder below
+  ``contended_rate``, whose slot then passes to it. With a slot, the body streams to
+  the WSGI app chunk by chunk as it arrives (uploads are encrypted while they arrive,
+  in constant memory).
 - **Pace**: every body must bring at least ``body_min_rate`` bytes per second of waiting
   for it, measured over each ``body_timeout`` seconds spent waiting (or the whole rest of
   the body, if less). A body that stalls for ``body_timeout`` seconds, or dribbles, is
@@ -98,7 +101,7 @@ class Limits:
     body_min_rate: int  # bytes per second of waiting
     small_body: int  # bytes received whole before a thread takes the request
     upload_slots: int  # larger bodies streamed to the app at once, per worker
-    upload_queue: int  # uploads that may wait for a slot at once; more are refused
+    upload_queue: int  # uploads that may wait for a slot at once; another pushes the oldest out
     upload_wait: float  # seconds an upload may wait for a slot
     contended_rate: int  # bytes/s an upload must keep while others wait for its slot
     drain_bytes: int  # an early answer waits for at most this much unread body ...
@@ -323,8 +326,10 @@ class Front:
         self.uploads = uploads or app  # requests holding an upload slot
         self.limits = limits
         self.pages = pages
-        self._slots: asyncio.Semaphore | None = None  # made in the worker's own loop
-        self.waiting = 0  # uploads waiting for a slot
+        self.free = limits.upload_slots  # upload slots nobody holds or was handed
+        # Uploads waiting for a slot, oldest first; each future is resolved (True: a slot
+        # was handed to it; False: pushed out of a full queue) when it leaves the queue.
+        self.queue: dict[_Exchange, asyncio.Future[bool]] = {}
         self.holders: set[_Exchange] = set()  # uploads holding a slot
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -344,11 +349,16 @@ class Front:
         else:
             await _Exchange(self, scope, receive, send, length).run()
 
-    @property
-    def slots(self) -> asyncio.Semaphore:
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(self.limits.upload_slots)
-        return self._slots
+    def release(self, holder: "_Exchange") -> None:
+        """``holder`` gives its slot up: to the upload that cut it, if that one still
+        waits, else to the one that has waited longest, else back to the free slots. The
+        hand-off matters: the oldest waiter is usually an attacker's, who keeps the queue
+        full (found in review)."""
+        to = holder.cut_for if holder.cut_for in self.queue else next(iter(self.queue), None)
+        if to is None:
+            self.free += 1
+        else:
+            self.queue.pop(to).set_result(True)
 
     async def refuse(self, send: Send, status: int, scope: Scope) -> None:
         headers, body = self.pages(status, _language(scope))
@@ -372,6 +382,7 @@ class _Exchange:
         self.early: list[Message] | None = None  # an answer held until the body is drained
         self.early_bytes = 0
         self.cut = False  # too slow for a slot others wait for: answered 408 at next read
+        self.cut_for: _Exchange | None = None  # the waiting upload that cut it gets its slot
         self._held_from = (0, 0.0)  # (bytes left, seconds waited) when the slot was taken
 
     async def run(self) -> None:
@@ -395,7 +406,7 @@ class _Exchange:
             await front.uploads(self.scope, self.receive, self.send)
         finally:
             front.holders.discard(self)
-            front.slots.release()
+            front.release(self)
         if self.early is not None:  # the app answered before the whole body came
             await self.drain()
             for message in self.early:
@@ -424,28 +435,46 @@ class _Exchange:
             return
 
     async def _upload_slot(self) -> bool:
-        """Wait for an upload slot (no thread is held meanwhile); False when the queue is
-        full or no slot came within the wait. After ``CONTENDED_AFTER_SECONDS`` of
-        waiting, the slowest holder that brings less than ``contended_rate`` is cut
-        (:meth:`_cut_the_slowest`)."""
+        """Wait for an upload slot (no thread is held meanwhile); False when no slot came
+        within ``upload_wait`` or another upload pushed this one out of the full queue.
+
+        A full queue (``upload_queue``) makes room: the upload that has waited longest is
+        answered busy and this one takes its place. Waiters cost an attacker nothing (their
+        bodies are not read while they wait), so refusing newcomers let 16 paced waiters
+        keep every real upload out (found in review); now the attacker must keep sending
+        new uploads, each with its first ``small_body`` bytes. After
+        ``CONTENDED_AFTER_SECONDS`` of waiting, the slowest holder below
+        ``contended_rate`` is cut (:meth:`_cut_the_slowest`) and hands its slot to this
+        upload (:meth:`Front.release`)."""
         front = self.front
-        if front.waiting >= front.limits.upload_queue and front.slots.locked():
-            return False
-        front.waiting += 1
+        if front.free > 0:
+            front.free -= 1
+            return True
+        if len(front.queue) >= front.limits.upload_queue:
+            if not front.queue:
+                return False  # no queue at all
+            oldest = next(iter(front.queue))
+            front.queue.pop(oldest).set_result(False)
+        front.queue[self] = slot = asyncio.get_running_loop().create_future()
         cut_one = False
         try:
             async with asyncio.timeout(front.limits.upload_wait):
-                while True:
+                while not slot.done():
                     try:
                         async with asyncio.timeout(CONTENDED_AFTER_SECONDS):
-                            await front.slots.acquire()
-                        return True
+                            await asyncio.shield(slot)  # a timeout leaves the slot's future
                     except TimeoutError:
                         cut_one = cut_one or self._cut_the_slowest()
         except TimeoutError:
-            return False
+            pass
+        except asyncio.CancelledError:
+            if slot.done() and slot.result():
+                front.release(self)  # handed a slot just as this request was cancelled
+            raise
         finally:
-            front.waiting -= 1
+            if not slot.done():
+                del front.queue[self]
+        return slot.done() and slot.result()
 
     def rate(self) -> float | None:
         """Bytes per second of waiting for the client since this upload took its slot;
@@ -467,7 +496,8 @@ class _Exchange:
         slow = [(rate, key, h) for rate, key, h in rates if rate is not None and rate < limit]
         if not slow:
             return False
-        min(slow)[2].cut = True
+        slowest = min(slow)[2]
+        slowest.cut, slowest.cut_for = True, self
         return True
 
     async def _first_bytes(self) -> bool:

@@ -19,7 +19,7 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import func, select
 
-from sipadu.front import Pace, TooSlow
+from sipadu.front import Front, Limits, Pace, TooSlow, _Exchange
 from sipadu.models import Blob
 from tests.conftest import config_env, database, init_demo_instance, serving
 from tests.multipart import end, fields_part, file_head
@@ -89,6 +89,39 @@ def test_only_time_spent_waiting_for_the_client_counts():
     pieces = [(0.01, b"x")] * 10
     pace = Pace(min_rate=100, window=0.4, length=10)
     assert read_body(pace, body_arriving(pieces), between=0.2) == 10
+
+
+def test_a_cut_holder_hands_its_slot_to_the_upload_that_cut_it_and_a_full_queue_makes_room():
+    """One slot, a queue of two. The slot a cut holder gives up goes to the upload that
+    cut it, not to the oldest waiter (an attacker's, in the fault found in review); a
+    newcomer to the full queue pushes the oldest waiter out (False: answered busy)."""
+    limits = Limits(
+        body_timeout=5, body_min_rate=1, small_body=1, upload_slots=1, upload_queue=2,
+        upload_wait=30, contended_rate=1, drain_bytes=0, drain_seconds=0,
+    )  # fmt: skip
+
+    async def run() -> tuple[bool | None, ...]:
+        front = Front(None, limits, None)  # type: ignore[arg-type]
+        uploads = [_Exchange(front, {}, None, None, 10) for _ in range(4)]  # type: ignore[arg-type]
+        holder, oldest, cutter, newcomer = uploads
+        assert await holder._upload_slot()
+        waits = [asyncio.create_task(u._upload_slot()) for u in (oldest, cutter)]
+        await asyncio.sleep(0.05)  # the tasks run up to their wait
+        holder.cut_for = cutter  # as _cut_the_slowest marks it
+        front.release(holder)
+        await asyncio.sleep(0.05)  # the tasks run up to their wait
+        results = [w.result() if w.done() else None for w in waits]
+        third = asyncio.create_task(newcomer._upload_slot())  # the queue: oldest, newcomer
+        fourth = asyncio.create_task(_Exchange(front, {}, None, None, 10)._upload_slot())  # type: ignore[arg-type]
+        await asyncio.sleep(0.05)  # the tasks run up to their wait
+        results.append(waits[0].result() if waits[0].done() else None)
+        for task in (third, fourth):
+            task.cancel()
+        await asyncio.gather(third, fourth, return_exceptions=True)
+        return (*results, front.free, len(front.queue))
+
+    # The cutter got the slot, the oldest still waited, then was pushed out; nothing leaked.
+    assert asyncio.run(run()) == (None, True, False, 0, 0)
 
 
 # --- through the real server -------------------------------------------------------
@@ -595,6 +628,54 @@ def test_uploads_paced_just_above_the_minimum_give_their_slots_to_a_waiting_uplo
         stop.set()
         replies = [read_all(raw) for raw in holders]
         assert any(reply.startswith(b"HTTP/1.1 408 ") for reply in replies)
+
+
+def test_a_queue_kept_full_by_paced_uploads_still_lets_a_real_upload_through(
+    tmp_path, empty_database_url, redis_url
+):
+    """Found in review: paced uploads holding every slot, and as many waiting (which cost
+    an attacker nothing: a waiting body is not read), answered every real upload "busy"
+    at once. Now a newcomer pushes the oldest waiter out of the full queue, and the
+    holder it cuts for being slow hands its slot to it, not to the oldest waiter."""
+    env = one_worker(
+        tmp_path,
+        empty_database_url,
+        redis_url,
+        SIPADU_THREADS="4",
+        SIPADU_UPLOAD_SLOTS="2",
+        SIPADU_UPLOAD_QUEUE="2",
+        SIPADU_BODY_TIMEOUT_SECONDS="5",
+    )
+    with reporter_port(env) as port:
+        stop = threading.Event()
+        attackers = []
+
+        def dribble(raw: socket.socket, rest: bytes) -> None:
+            for offset in range(0, len(rest), 768):  # 1.5 KiB/s: above the minimum
+                if stop.wait(0.5):
+                    return
+                try:
+                    raw.sendall(rest[offset : offset + 768])
+                except OSError:
+                    return
+
+        for _ in range(4):  # two hold the slots, two fill the queue
+            cookie, body, boundary = report_body(port, 400_000)
+            kind = f"multipart/form-data; boundary={boundary}"
+            raw = start_post(port, "/report", {"Cookie": cookie, "Content-Type": kind}, len(body))
+            raw.sendall(body[:80_000])  # past the first bytes: it takes a slot or waits
+            threading.Thread(target=dribble, args=(raw, body[80_000:]), daemon=True).start()
+            attackers.append(raw)
+            time.sleep(0.2)
+        time.sleep(1)
+
+        started = time.monotonic()
+        status, _headers, page = post_report(port, 300_000)
+        assert status == 200 and 'id="report-code"' in page
+        assert time.monotonic() - started < 25  # the wait for a slot is 30 s
+        stop.set()
+        for raw in attackers:
+            raw.close()
 
 
 @pytest.mark.parametrize("length", [10, 200_000])
