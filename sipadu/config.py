@@ -88,13 +88,13 @@ class Config:
     body_timeout_seconds: int = 20  # window over which a body's pace is measured
     body_min_rate: int = 1024  # bytes per second of waiting for the body, per window
     small_body_bytes: int = 64 * 1024  # received whole before a thread takes the request
-    upload_slots: int = 4  # larger bodies received at once, per worker (< threads)
+    upload_slots: int = 4  # larger bodies received at once, per worker (threads of their own)
     upload_queue: int = 16  # uploads waiting for a slot at once, per worker; more: 503
     upload_wait_seconds: int = 30  # an upload waits this long for a slot, then 503
     contended_rate: int = 32 * 1024  # bytes/s an upload keeps while others wait for a slot
     drain_seconds: int = 60  # an early answer (busy, refusal) waits this long for the body
     send_timeout_seconds: int = 60  # a client that takes nothing of an answer this long: dropped
-    download_slots: int = 4  # streamed answers (downloads, exports) at once, per worker (< threads)
+    download_slots: int = 4  # streamed answers (downloads, exports) at once, per worker
     max_connections: int = 1000  # open connections per worker; past this, uvicorn's 503
     recovery_public_key: str | None = None
     mailbox_idle_seconds: int = 15 * 60
@@ -291,17 +291,6 @@ def load_config(env: Mapping[str, str]) -> Config:
         raise ConfigError("SIPADU_KDF_NICE must be between 0 and 19")
     if config.max_file_bytes > config.max_request_bytes:
         raise ConfigError("SIPADU_MAX_FILE_MIB cannot exceed SIPADU_MAX_REQUEST_MIB")
-    if config.upload_slots >= config.threads:
-        # Uploads may hold their threads for hours (a slow Tor circuit): at least one
-        # thread per worker must stay free for every other request.
-        raise ConfigError(
-            "SIPADU_UPLOAD_SLOTS must be below SIPADU_THREADS (threads for other requests)"
-        )
-    if config.download_slots >= config.threads:
-        # The same for downloads, which hold a thread while their reader takes them.
-        raise ConfigError(
-            "SIPADU_DOWNLOAD_SLOTS must be below SIPADU_THREADS (threads for other pages)"
-        )
     if config.image_strip_max_bytes > MAX_IMAGE_STRIP_MIB * MIB:
         # An image is held in memory while it is cleaned: this keeps a request's memory
         # bounded (DESIGN.md G8).

@@ -51,13 +51,14 @@ def init_downloads(app: Flask, config: Config) -> None:
 
 def download(view: Callable[..., Any]) -> Callable[..., Any]:
     """For a view that answers with a streamed download (a file, an export): at most
-    ``SIPADU_DOWNLOAD_SLOTS`` such answers at once per worker, always fewer than its
-    threads, because each holds a thread for as long as its reader takes to read it
-    (at least ~48 KiB per ``SIPADU_SEND_TIMEOUT_SECONDS``, :func:`sipadu.front.deadline_protocol`).
+    ``SIPADU_DOWNLOAD_SLOTS`` such answers at once per worker (the page pool has that
+    many threads beyond ``SIPADU_THREADS``, :func:`sipadu.serve.portal_asgi`), because
+    each holds a thread for as long as its reader takes to read it (at least ~48 KiB
+    per ``SIPADU_SEND_TIMEOUT_SECONDS``, :func:`sipadu.front.deadline_protocol`).
     Readers that never finish can so hold only the download slots, never the threads
     every page needs. Past the limit the answer is the "busy" page (503 with
     ``Retry-After``), given before anything is read or recorded in the access log; the
-    slot is given back when the answer is closed, however it ends."""
+    slot is given back when the answer is read to its end or closed, however it ends."""
 
     @wraps(view)
     def limited(*args: Any, **kwargs: Any) -> Any:
