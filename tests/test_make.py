@@ -58,10 +58,15 @@ def outside_the_venv(started: set[str]) -> set[str]:
     return names
 
 
+# Run only where present (``shutil.which``), by design: ``sipadu check`` reads the clock's
+# synchronisation from timedatectl on systemd hosts and says so where there is none.
+OPTIONAL = {"timedatectl"}
+
+
 def test_every_program_the_run_starts_is_installed_by_make():
     """Run last (``pytest_collection_modifyitems`` in conftest.py): every
     program any test started, whatever way its argv was built, is in PROGRAMS."""
-    started = outside_the_venv(PROGRAMS_STARTED)
+    started = outside_the_venv(PROGRAMS_STARTED) - OPTIONAL
     assert started <= _installed_by_make(), (
         f"started by tests but not installed by make test: {started - _installed_by_make()}"
     )
