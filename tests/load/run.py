@@ -76,24 +76,24 @@ class Client:
         parts = urllib.parse.urlsplit(base)
         self.host, self.port = parts.hostname, parts.port
         self.stats = stats
-        self.cookie: str | None = None
+        self.cookies: dict[str, str] = {}  # every cookie set, as a browser keeps them
 
     def request(
         self, method: str, path: str, endpoint: str, body=None, headers=None, stream=False
     ) -> tuple[int, bytes]:
         connection = http.client.HTTPConnection(self.host, self.port, timeout=300)
         headers = dict(headers or {})
-        if self.cookie:
-            headers["Cookie"] = self.cookie
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         start = time.perf_counter()
         connection.request(method, path, body=body, headers=headers)
         response = connection.getresponse()
         data = response.read()
         busy = response.status == 503 and response.getheader("Retry-After") is not None
         self.stats.record(endpoint, time.perf_counter() - start, response.status, busy)
-        cookie = response.getheader("Set-Cookie")
-        if cookie:
-            self.cookie = cookie.split(";")[0]
+        for cookie in response.headers.get_all("Set-Cookie") or []:
+            name, _, value = cookie.split(";")[0].partition("=")
+            self.cookies[name.strip()] = value  # the staff sign-in sets two (session, device)
         connection.close()
         return response.status, data
 
