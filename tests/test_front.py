@@ -584,6 +584,34 @@ def test_idle_connections_past_the_cap_make_room_and_a_full_house_gets_the_busy_
             raw.close()
 
 
+def paced_uploads(
+    port: int, count: int, piece: int, stop: threading.Event, gap: float = 0.0
+) -> list[socket.socket]:
+    """``count`` real report uploads (400 KB files) that send their first 80 KB at once
+    (past the first bytes: each takes an upload slot or waits for one), then ``piece``
+    bytes every 0.5 s (above the minimum pace) until ``stop`` is set."""
+
+    def dribble(raw: socket.socket, rest: bytes) -> None:
+        for offset in range(0, len(rest), piece):
+            if stop.wait(0.5):
+                return
+            try:
+                raw.sendall(rest[offset : offset + piece])
+            except OSError:
+                return
+
+    sockets = []
+    for _ in range(count):
+        cookie, body, boundary = report_body(port, 400_000)
+        kind = f"multipart/form-data; boundary={boundary}"
+        raw = start_post(port, "/report", {"Cookie": cookie, "Content-Type": kind}, len(body))
+        raw.sendall(body[:80_000])
+        threading.Thread(target=dribble, args=(raw, body[80_000:]), daemon=True).start()
+        sockets.append(raw)
+        time.sleep(gap)
+    return sockets
+
+
 def test_uploads_paced_just_above_the_minimum_give_their_slots_to_a_waiting_upload(
     tmp_path, empty_database_url, redis_url
 ):
@@ -601,24 +629,7 @@ def test_uploads_paced_just_above_the_minimum_give_their_slots_to_a_waiting_uplo
     )
     with reporter_port(env) as port:
         stop = threading.Event()
-        holders = []
-
-        def dribble(raw: socket.socket, rest: bytes) -> None:
-            for offset in range(0, len(rest), 1024):  # 2 KiB/s: above the minimum
-                if stop.wait(0.5):
-                    return
-                try:
-                    raw.sendall(rest[offset : offset + 1024])
-                except OSError:
-                    return
-
-        for _ in range(2):  # as many as the slots
-            cookie, body, boundary = report_body(port, 400_000)
-            kind = f"multipart/form-data; boundary={boundary}"
-            raw = start_post(port, "/report", {"Cookie": cookie, "Content-Type": kind}, len(body))
-            raw.sendall(body[:80_000])  # past the first bytes: it takes a slot
-            threading.Thread(target=dribble, args=(raw, body[80_000:]), daemon=True).start()
-            holders.append(raw)
+        holders = paced_uploads(port, 2, 1024, stop)  # as many as the slots, 2 KiB/s
         time.sleep(1)
 
         started = time.monotonic()
@@ -648,25 +659,8 @@ def test_a_queue_kept_full_by_paced_uploads_still_lets_a_real_upload_through(
     )
     with reporter_port(env) as port:
         stop = threading.Event()
-        attackers = []
-
-        def dribble(raw: socket.socket, rest: bytes) -> None:
-            for offset in range(0, len(rest), 768):  # 1.5 KiB/s: above the minimum
-                if stop.wait(0.5):
-                    return
-                try:
-                    raw.sendall(rest[offset : offset + 768])
-                except OSError:
-                    return
-
-        for _ in range(4):  # two hold the slots, two fill the queue
-            cookie, body, boundary = report_body(port, 400_000)
-            kind = f"multipart/form-data; boundary={boundary}"
-            raw = start_post(port, "/report", {"Cookie": cookie, "Content-Type": kind}, len(body))
-            raw.sendall(body[:80_000])  # past the first bytes: it takes a slot or waits
-            threading.Thread(target=dribble, args=(raw, body[80_000:]), daemon=True).start()
-            attackers.append(raw)
-            time.sleep(0.2)
+        # Two hold the slots, two fill the queue; 1.5 KiB/s each.
+        attackers = paced_uploads(port, 4, 768, stop, gap=0.2)
         time.sleep(1)
 
         started = time.monotonic()
