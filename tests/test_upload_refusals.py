@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import event
+from sqlalchemy import create_engine, event, text
 
 from sipadu import create_app, imagecheck, imagestrip
 from sipadu.cli import main as cli
@@ -546,3 +546,42 @@ def test_a_refused_upload_leaves_no_write_ahead_log_behind(sqlite_instance):
     )
     assert response.status_code == 413
     assert wal.stat().st_size < MIB, f"the log holds {wal.stat().st_size / MIB:.1f} MiB"
+
+
+@pytest.fixture
+def postgres_instance(tmp_path, fresh_postgres) -> Iterator[tuple[object, str]]:
+    """A reporter portal on a PostgreSQL database of its own (in both halves of the suite:
+    PostgreSQL runs on every developer and CI machine)."""
+    env = config_env(tmp_path / "instance", fresh_postgres, None, SIPADU_MAX_FILE_MIB="16")
+    assert CliRunner().invoke(cli, ["init"], env=env).exit_code == 0
+    app = create_app("reporter", load_config(env))
+    app.config["TESTING"] = True
+    yield app, fresh_postgres
+    dispose(app)
+
+
+def test_refused_uploads_give_their_space_back_on_postgresql(postgres_instance):
+    """PostgreSQL keeps a deleted row's space until a vacuum marks it reusable, and
+    autovacuum waits for a fifth of the table to be dead: five refused 20 MiB uploads in
+    a row grew the chunk table by 63 MiB. The discard now vacuums the chunk table, so
+    each refused upload's space is reused by the next and the table grows by about one."""
+    app, url = postgres_instance
+    client = app.test_client()
+    receipt(report_with_files(client, [("kecil.txt", b"x", "text/plain")]))
+    engine = create_engine(url)
+
+    def chunk_table_mib() -> float:
+        with engine.connect() as connection:
+            size = connection.execute(text("SELECT pg_total_relation_size('blob_chunk')"))
+            return size.scalar_one() / MIB
+
+    before = chunk_table_mib()
+    for _ in range(5):  # a token, and a file over the 16 MiB limit: staged, then discarded
+        response = report_with_files(
+            client, [("besar.bin", b"\x5a" * (20 * MIB), "application/octet-stream")]
+        )
+        assert response.status_code == 413
+    receipt(report_with_files(client, [("kecil.txt", b"y", "text/plain")]))
+    grown = chunk_table_mib() - before
+    engine.dispose()
+    assert grown < 30, f"the chunk table grew by {grown:.0f} MiB"  # main: by 63 MiB
