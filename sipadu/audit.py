@@ -246,8 +246,14 @@ def _check_actor(actor: str, role: str, action: Action) -> None:
 
 
 def _record(
-    seq: int, at: str, actor: str, role: str, action: str, report_id: str | None, detail
-) -> dict:
+    seq: int,
+    at: str,
+    actor: str,
+    role: str,
+    action: str,
+    report_id: str | None,
+    detail: object,  # as appended, or as read back from the log (any JSON)
+) -> dict[str, object]:
     return {
         "seq": seq,
         "at": at,

@@ -15,12 +15,15 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
 from sqlalchemy import inspect
+from sqlalchemy.orm import Session
 
 from sipadu import __version__, audit, recovery, storage
 from sipadu.audit import OPERATOR, Action
@@ -31,7 +34,7 @@ from sipadu.dbroles import apply_reporter_role
 from sipadu.deploycheck import exit_code, run_checks
 from sipadu.instance import ensure_instance, generate_missing, load_secret
 from sipadu.migrate import upgrade
-from sipadu.models import CategorySlug, Role
+from sipadu.models import Category, CategorySlug, Role, StaffAccount
 from sipadu.security import harden_process
 from sipadu.services import ServiceError, retention
 from sipadu.services.categories import add_route, category_by_slug, remove_route, seed_categories
@@ -64,7 +67,7 @@ def _config() -> Config:
 
 
 @contextmanager
-def _session(config: Config):
+def _session(config: Config) -> Iterator[Session]:
     engine = make_engine(config.database_url)
     session = make_sessionmaker(engine, write=True)()
     try:
@@ -127,7 +130,7 @@ def init(demo: bool) -> None:
         click.echo(f"(demo accounts: not for real reports; also saved in {path})", err=True)
 
 
-def _create_demo_accounts(session, config: Config) -> list[str]:
+def _create_demo_accounts(session: Session, config: Config) -> list[str]:
     lines = []
     investigators = []
     for role, username in DEMO_ACCOUNTS:
@@ -230,7 +233,7 @@ def route() -> None:
     """Which investigators new reports in a category are encrypted to."""
 
 
-def _route_args(session, category: str, username: str):
+def _route_args(session: Session, category: str, username: str) -> tuple[Category, StaffAccount]:
     account = find_by_username(session, username.strip().lower())
     if account is None:
         raise ServiceError(f"no staff account {username!r}")
@@ -370,7 +373,9 @@ def recovery_keygen(directory: str, passphrase_stdin: bool) -> None:
 @click.option("--report", "report_id", required=True, type=click.UUID)
 @click.option("--to", "username", required=True, help="The investigator to give the report.")
 @click.option("--passphrase-stdin", is_flag=True, help="Read the passphrase from standard input.")
-def recovery_grant_command(key_file: str, report_id, username: str, passphrase_stdin: bool) -> None:
+def recovery_grant_command(
+    key_file: str, report_id: uuid.UUID, username: str, passphrase_stdin: bool
+) -> None:
     """Give a report to an investigator from the recovery key, e.g. after their password
     was reset: every epoch's case and internal keys are wrapped to their new key. Run
     offline with the private key file, against a database copy or the live database

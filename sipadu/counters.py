@@ -46,7 +46,7 @@ import sqlite3
 import time
 from contextlib import closing
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 import redis
 from limits import RateLimitItem
@@ -102,11 +102,20 @@ class RedisCounters:
 
     def test(self, item: RateLimitItem, key: str) -> bool:
         since = time.time() - item.get_expiry()
-        return self._redis.zcount(_name(self._prefix, item, key), f"({since}", "+inf") < item.amount
+        # redis-py types a reply for its sync and async clients at once (``Awaitable |
+        # Any``); this client is the sync one, and ZCOUNT answers an integer.
+        count = cast(int, self._redis.zcount(_name(self._prefix, item, key), f"({since}", "+inf"))
+        return count < item.amount
 
     def take(self, item: RateLimitItem, key: str, *, force: bool = False) -> str | None:
         token = secrets.token_hex(8)
-        args = [repr(time.time()), item.get_expiry(), item.amount, token, int(force)]
+        args: list[str | int] = [
+            repr(time.time()),
+            item.get_expiry(),
+            item.amount,
+            token,
+            int(force),
+        ]
         taken = self._take(keys=[_name(self._prefix, item, key)], args=args)
         return token if taken == 1 else None
 

@@ -9,11 +9,22 @@ enforced and a busy timeout, so the embedded default behaves like a real databas
 under several gunicorn threads.
 """
 
+import sqlite3
 import uuid
 
-from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Delete,
+    Engine,
+    Update,
+    create_engine,
+    event,
+    text,
+)
 from sqlalchemy.engine import ExceptionContext, make_url
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import ConnectionPoolEntry
 
 WAL_LIMIT_BYTES = 32 * 1024 * 1024
 
@@ -49,7 +60,7 @@ def _scrub_postgres_error(context: ExceptionContext) -> None:
         context.sqlalchemy_exception.args = (f"({kind.__module__}.{kind.__name__}) {scrubbed}",)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:
+def _sqlite_pragmas(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEntry) -> None:
     dbapi_connection.isolation_level = None  # SQLAlchemy issues BEGIN itself (see above)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA page_size=16384")  # set when the file is created; large blobs gain
@@ -80,6 +91,14 @@ def make_sessionmaker(engine: Engine, *, write: bool = False) -> sessionmaker[Se
     actions and their audit entries, submissions. PostgreSQL needs no distinction."""
     bind = engine.execution_options(sipadu_write=True) if write else engine
     return sessionmaker(bind, expire_on_commit=False)
+
+
+def rows_affected(session: Session, statement: Update | Delete) -> int:
+    """Run an UPDATE or DELETE in ``session``'s transaction: how many rows it matched."""
+    result = session.execute(statement)
+    # Typed as any Result; a data-changing statement's is a CursorResult, which counts.
+    assert isinstance(result, CursorResult)
+    return result.rowcount
 
 
 def scope_to_report(

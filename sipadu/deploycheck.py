@@ -11,6 +11,7 @@ import stat
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 from sipadu import recovery
 from sipadu.config import Config, ConfigError
@@ -82,8 +83,10 @@ def _redis(config: Config) -> Finding:
     except redis.RedisError as exc:
         return Finding("redis", "FAIL", f"configured but unreachable ({type(exc).__name__})")
     try:
-        save = client.config_get("save").get("save", "")
-        aof = client.config_get("appendonly").get("appendonly", "no")
+        # redis-py types a reply for its sync and async clients at once (``Awaitable |
+        # Any``); this client is the sync one, and CONFIG GET answers a dict of strings.
+        save = cast(dict[str, str], client.config_get("save")).get("save", "")
+        aof = cast(dict[str, str], client.config_get("appendonly")).get("appendonly", "no")
     except redis.RedisError as exc:
         return Finding("redis", "WARN", f"cannot read its persistence settings ({exc})")
     if save or aof == "yes":

@@ -46,7 +46,7 @@ def _messages() -> dict[int, tuple[str, str]]:
     }
 
 
-def _render(error: HTTPException):
+def _render(error: HTTPException) -> tuple[str, int, dict[str, str]]:
     code = error.code or 500
     title, message = _messages().get(code, (error.name, ""))
     # Only a 409 carries a reason of ours (a refused staff change); other descriptions are

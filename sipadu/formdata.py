@@ -37,7 +37,7 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol, TypeVar
+from typing import IO, TYPE_CHECKING, Protocol, TypeVar
 from urllib.parse import parse_qsl
 
 from flask import Request, Response, current_app, request
@@ -55,6 +55,9 @@ from werkzeug.sansio.multipart import (
 )
 from werkzeug.wsgi import get_input_stream
 from wtforms import ValidationError
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 TEXT_BYTES = 1024 * 1024  # all text fields of one request together, names included
 URLENCODED_BYTES = 8 * TEXT_BYTES  # a url-encoded body read (over TEXT_BYTES: dropped)
@@ -168,8 +171,8 @@ class MemoryPart(io.BytesIO):
         super().__init__()
         self._limit = limit
 
-    def write(self, data) -> int:  # type: ignore[override]
-        if self.tell() + len(data) > self._limit:
+    def write(self, data: "ReadableBuffer") -> int:
+        if self.tell() + memoryview(data).nbytes > self._limit:
             raise UploadRefused(Refusal.FILE_TOO_LARGE)
         return super().write(data)
 
@@ -428,7 +431,7 @@ class UrlEncodedBody:
 
 
 def _read_urlencoded(
-    stream, body_limit: int | None, field_bytes: int, max_parts: int | None
+    stream: IO[bytes], body_limit: int | None, field_bytes: int, max_parts: int | None
 ) -> UrlEncodedBody:
     """``name=value&...`` read 64 KiB at a time: each pair kept up to ``field_bytes``
     (encoded) and all together up to :data:`TEXT_BYTES`, the rest of a pair dropped and

@@ -1,5 +1,8 @@
 """The base of every form on both portals."""
 
+from collections.abc import Mapping, Sequence
+from typing import Any
+
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
 from wtforms import Field
@@ -15,7 +18,7 @@ class BoundedForm(FlaskForm):
     shows that part, and says how far to shorten it. Nothing typed is lost to an
     error page (G6), and no view ever stores a text that was silently shortened."""
 
-    def validate(self, extra_validators=None) -> bool:
+    def validate(self, extra_validators: Mapping[str, Sequence[Any]] | None = None) -> bool:
         valid = super().validate(extra_validators)
         cut = truncated_fields()
         for name in cut:
@@ -25,7 +28,10 @@ class BoundedForm(FlaskForm):
 
 
 def cut_message(field: Field) -> str:
-    limit = next((v.max for v in field.validators if isinstance(v, Length) and v.max > 0), None)
+    # As plain objects: the stubs type Length as a validator of string fields only, so
+    # a check for it among any field's validators would otherwise find nothing to narrow.
+    validators: Sequence[object] = field.validators
+    limit = next((v.max for v in validators if isinstance(v, Length) and v.max > 0), None)
     arrived = _(
         "This text is too long to be received whole: only its first part arrived and is "
         "shown here; the rest did not arrive."

@@ -29,8 +29,12 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from sipadu import imagecheck
+
+if TYPE_CHECKING:  # Pillow is imported only once the process is confined
+    import PIL.Image
 
 NOT_CLEANABLE, OVER_BUDGET, TOO_LARGE = 2, 3, 4
 READ_BYTES = 64 * 1024
@@ -161,7 +165,9 @@ def strip(data: bytes, max_pixels: int, budget: int, memory_bytes: int) -> tuple
     return pixels, out.getvalue()
 
 
-def _pixels_only(data: bytes, kind: str, largest: int, budget: int):
+def _pixels_only(
+    data: bytes, kind: str, largest: int, budget: int
+) -> "tuple[int, PIL.Image.Image]":
     """The picture's pixel count and a new image holding its pixels only, turned the way
     its EXIF says; everything of the original is freed on return."""
     import warnings

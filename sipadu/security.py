@@ -8,10 +8,13 @@ up in a log or a traceback and identifies a reporter.
 
 import os
 import resource
-from collections.abc import Callable, Iterable
-from typing import Any
+from collections.abc import Iterable
+from typing import TYPE_CHECKING
 
 from flask import Flask, Response, request
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 # Only these request headers reach the reporter app. An allow-list, not a deny-list:
 # a proxy that invents a new client-address header (X-Real-IP, CF-Connecting-IP,
@@ -36,18 +39,18 @@ REPORTER_HEADER_ALLOWLIST = frozenset(
 )
 _CLIENT_KEYS = ("REMOTE_ADDR", "REMOTE_HOST", "REMOTE_PORT", "REMOTE_USER")
 
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-
 
 class Anonymizer:
     """WSGI middleware for the reporter app: the client's address, port, user agent,
     referrer and any forwarding header are removed before Flask (or any logger, error
     handler or extension) can see them."""
 
-    def __init__(self, app: WSGIApp) -> None:
+    def __init__(self, app: "WSGIApplication") -> None:
         self.app = app
 
-    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]):
+    def __call__(
+        self, environ: "WSGIEnvironment", start_response: "StartResponse"
+    ) -> Iterable[bytes]:
         for key in [k for k in environ if k.startswith("HTTP_")]:
             if key not in REPORTER_HEADER_ALLOWLIST:
                 del environ[key]

@@ -22,6 +22,7 @@ from typing import Any
 
 import gunicorn.http.wsgi
 from a2wsgi import WSGIMiddleware
+from flask import Flask
 from gunicorn.app.base import BaseApplication
 from uvicorn_worker import UvicornWorker
 
@@ -32,7 +33,8 @@ from sipadu.config import Config, from_environ
 # gunicorn names itself and its version in every response's Server header (its own
 # workers); a reporter's adversary learns nothing useful from "SIPADU", and no version
 # to match exploits to. PortalWorker sends the same header from uvicorn.
-gunicorn.http.wsgi.SERVER = "SIPADU"
+# (types-gunicorn leaves out the name this module imports from gunicorn itself.)
+gunicorn.http.wsgi.SERVER = "SIPADU"  # type: ignore[attr-defined]
 SERVER_HEADER = ("server", "SIPADU")
 # h11's default made explicit: a request head (line and headers) larger than this is a
 # 400. Bounds the memory a connection holds before its head is complete.
@@ -89,7 +91,7 @@ class PortalWorker(UvicornWorker):
     """gunicorn worker: uvicorn's event loop serving the portal built by :class:`PortalServer`."""
 
     @property
-    def CONFIG_KWARGS(self) -> dict[str, Any]:  # type: ignore[override]
+    def CONFIG_KWARGS(self) -> dict[str, Any]:
         # UvicornWorker.__init__ merges this into uvicorn.Config; self.app (the
         # PortalServer) is set by then, its portal loaded (preload_app).
         return uvicorn_options(self.app.sipadu_config, self.app.wsgi().pages)
@@ -123,14 +125,20 @@ def portal_asgi(portal: Portal, config: Config) -> front.Front:
     )
     # Three pools, so that what may hold a thread long never takes the threads others
     # need (sipadu/front.py, "Bulkheads"). Forms:
-    bridge = WSGIMiddleware(app, workers=config.threads)  # type: ignore[arg-type]
+    bridge = _thread_pool(app, config.threads)
     # Pages and downloads: a flood of posts cannot queue them; SIPADU_THREADS, plus one
     # for each download slot (a reader may keep one for SIPADU_SEND_TIMEOUT_SECONDS).
-    reading = config.threads + config.download_slots
-    reads = WSGIMiddleware(app, workers=reading)  # type: ignore[arg-type]
+    reads = _thread_pool(app, config.threads + config.download_slots)
     # Uploads: one thread per slot (a slow one holds it as long as it goes on).
-    uploads = WSGIMiddleware(app, workers=config.upload_slots)  # type: ignore[arg-type]
+    uploads = _thread_pool(app, config.upload_slots)
     return front.Front(bridge, limits, errors.refusal_pages(app), reads, uploads)
+
+
+def _thread_pool(app: Flask, workers: int) -> front.ASGIApp:
+    """The Flask app as an ASGI app, run in a pool of its own ``workers`` threads."""
+    # a2wsgi types the WSGI environ and the ASGI scope and messages as TypedDicts, which
+    # Flask's and sipadu.front's dicts are not: the same objects at run time.
+    return WSGIMiddleware(app, workers=workers)  # type: ignore[arg-type, return-value]
 
 
 class PortalServer(BaseApplication):
@@ -143,7 +151,7 @@ class PortalServer(BaseApplication):
         for key, value in gunicorn_options(self.portal, self.sipadu_config).items():
             self.cfg.set(key, value)
 
-    def load(self):
+    def load(self) -> front.Front:
         return portal_asgi(self.portal, self.sipadu_config)
 
 

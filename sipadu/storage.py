@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sipadu.crypto import decrypt_stream, encrypting_writer
 from sipadu.crypto.stream import pieces_reader
+from sipadu.db import rows_affected
 from sipadu.models import Blob, BlobChunk
 
 BUCKET_SECONDS = 600  # staged blobs record activity only to the 10-minute window
@@ -221,13 +222,13 @@ def discard(sessions: sessionmaker[Session], blob_ids: Iterable[uuid.UUID]) -> N
             if sqlite:
                 session.connection().exec_driver_sql("PRAGMA secure_delete=FAST")
             try:
-                result = session.execute(
-                    delete(Blob).where(Blob.id.in_(ids), Blob.linked.is_(False))
+                deleted = rows_affected(
+                    session, delete(Blob).where(Blob.id.in_(ids), Blob.linked.is_(False))
                 )
             finally:
                 if sqlite:
                     session.connection().exec_driver_sql("PRAGMA secure_delete=ON")
-        if result.rowcount:
+        if deleted:
             reclaim(sessions.kw["bind"])
 
 

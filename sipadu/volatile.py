@@ -10,7 +10,7 @@ import hashlib
 import os
 import time
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, cast
 
 import redis
 
@@ -34,7 +34,9 @@ class RedisStore:
         self._redis.set(self._prefix + key, value, ex=ttl)
 
     def get(self, key: str, ttl: int) -> bytes | None:
-        return self._redis.getex(self._prefix + key, ex=ttl)
+        # redis-py types a command's reply for its sync and async clients at once
+        # (``Awaitable | Any``); this client is the sync one, and GETEX answers bytes or nil.
+        return cast(bytes | None, self._redis.getex(self._prefix + key, ex=ttl))
 
     def delete(self, key: str) -> None:
         self._redis.delete(self._prefix + key)

@@ -21,7 +21,7 @@ from urllib.parse import quote
 
 from flask import Flask, current_app, g
 from sqlalchemy import Connection, event
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 from werkzeug.exceptions import ServiceUnavailable
 from werkzeug.wsgi import ClosingIterator
 
@@ -139,7 +139,9 @@ def stream_session(report_id: uuid.UUID | None = None) -> Session:
     session = current_app.extensions["sipadu.sessionmaker"]()
     if report_id is not None:
 
-        def scope(_session: Session, _transaction, connection: Connection) -> None:
+        def scope(
+            _session: Session, _transaction: SessionTransaction, connection: Connection
+        ) -> None:
             scope_to_report(connection, report_id)
 
         event.listen(session, "after_begin", scope)

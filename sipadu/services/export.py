@@ -14,7 +14,9 @@ import io
 import json
 import queue
 import threading
+import uuid
 from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
 
 import pyrage
 import zipstream
@@ -25,6 +27,9 @@ from sipadu.services import ServiceError
 from sipadu.services.attachments import read_attachment
 from sipadu.services.cases import CaseView
 from sipadu.services.reports import HeldKeys
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 MANIFEST_LABEL = "sipadu.export.manifest.v1"
 FORMAT = "sipadu-report-export-v1"
@@ -91,7 +96,7 @@ def report_zip(view: CaseView, keys: HeldKeys, signing_seed: bytes) -> Iterator[
     for index, info in enumerate(view.attachments, start=1):
         name = _safe_name(index, info.name)
 
-        def content(attachment_id=info.id, name=name) -> Iterator[bytes]:
+        def content(attachment_id: uuid.UUID = info.id, name: str = name) -> Iterator[bytes]:
             _info, plaintext = read_attachment(
                 keys.session,
                 report.id,
@@ -140,9 +145,10 @@ class _QueueWriter(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data) -> int:  # type: ignore[override]
-        self._put(bytes(data))
-        return len(data)
+    def write(self, data: "ReadableBuffer") -> int:
+        chunk = bytes(data)
+        self._put(chunk)
+        return len(chunk)
 
 
 def age_encrypted(pieces: Iterator[bytes], recipient: object) -> Iterator[bytes]:

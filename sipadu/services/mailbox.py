@@ -168,6 +168,6 @@ def save_rehashed(session: Session, opened: OpenedMailbox, rehashed: Rehashed) -
     """After a successful sign-in whose record was weaker than today's parameters:
     replace the record and the sealed key (the same mailbox key). The caller commits."""
     scope_to_report(session, opened.report_id)
-    mailbox = session.get(Mailbox, opened.mailbox_id)
+    mailbox = session.get_one(Mailbox, opened.mailbox_id)
     mailbox.secret_record = rehashed.secret_record
     mailbox.sealed_private_key = rehashed.sealed_private_key

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sipadu import audit
 from sipadu.audit import OPERATOR, Action, Actor
+from sipadu.db import rows_affected
 from sipadu.models import Attachment, Blob, Report, ReportKey, ReportStatus
 
 CLOSED = (ReportStatus.CLOSED_SUBSTANTIATED.value, ReportStatus.CLOSED_UNSUBSTANTIATED.value)
@@ -78,7 +79,7 @@ def purge(
             ids = expired(session, policy, today)
             if not ids:
                 return total
-            keys = session.execute(delete(ReportKey).where(ReportKey.report_id.in_(ids))).rowcount
+            keys = rows_affected(session, delete(ReportKey).where(ReportKey.report_id.in_(ids)))
             audit.append(
                 session,
                 actor.id,
@@ -91,7 +92,7 @@ def purge(
             blobs = list(
                 session.scalars(select(Attachment.blob_id).where(Attachment.report_id.in_(ids)))
             )
-            reports = session.execute(delete(Report).where(Report.id.in_(ids))).rowcount
+            reports = rows_affected(session, delete(Report).where(Report.id.in_(ids)))
             if blobs:
                 session.execute(delete(Blob).where(Blob.id.in_(blobs)))
             audit.append(

@@ -31,6 +31,7 @@ from sipadu.crypto import (
     seal_private_key,
     verify_secret,
 )
+from sipadu.db import rows_affected
 from sipadu.models import AccountState, StaffAccount, StaffSession
 from sipadu.services import Derive, inline
 from sipadu.services.dates import as_utc
@@ -173,11 +174,12 @@ def finish_login(session: Session, checked: Checked, now: datetime) -> SignedIn 
     account, private = checked.account, checked.private_key
     assert account is not None and private is not None and checked.step is not None
     first = checked.step if checked.first_step is None else checked.first_step
-    spent = session.execute(
+    spent = rows_affected(
+        session,
         update(StaffAccount)
         .where(StaffAccount.id == account.id, StaffAccount.totp_last_step < first)
-        .values(totp_last_step=checked.step)
-    ).rowcount
+        .values(totp_last_step=checked.step),
+    )
     if spent != 1:
         record_failure(session, account, Failure.SECOND_FACTOR)
         return None
@@ -257,9 +259,10 @@ def logout(session: Session, signed_in: SignedIn) -> None:
 
 def purge_expired(session: Session, now: datetime, timeouts: Timeouts) -> int:
     """Delete sessions past either timeout (``sipadu purge``)."""
-    return session.execute(
+    return rows_affected(
+        session,
         delete(StaffSession).where(
             (StaffSession.last_seen_at < now - timeouts.idle)
             | (StaffSession.created_at < now - timeouts.absolute)
-        )
-    ).rowcount
+        ),
+    )

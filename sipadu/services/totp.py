@@ -53,16 +53,16 @@ def matching_pair(
     """The steps ``(s, s + 1)`` of two codes of consecutive steps, both valid now and
     newer than ``last_step``; else None. Sign-in then records ``s + 1`` as the last
     step used, so neither code can be used again."""
-    cleaned = _clean(first), _clean(second)
-    if None in cleaned:
+    first_code, second_code = _clean(first), _clean(second)
+    if first_code is None or second_code is None:
         return None
     totp = pyotp.TOTP(secret, interval=STEP_SECONDS)
     steps = _valid_steps(now, last_step)
     for step in steps:
         if (
             step + 1 in steps
-            and pyotp.utils.strings_equal(totp.generate_otp(step), cleaned[0])
-            and pyotp.utils.strings_equal(totp.generate_otp(step + 1), cleaned[1])
+            and pyotp.utils.strings_equal(totp.generate_otp(step), first_code)
+            and pyotp.utils.strings_equal(totp.generate_otp(step + 1), second_code)
         ):
             return step, step + 1
     return None
