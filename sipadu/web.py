@@ -74,8 +74,13 @@ def download(view: Callable[..., Any]) -> Callable[..., Any]:
             slots.release()
             return response
         release = _once(slots.release)
-        response.response = _then(response.response, release)  # read to its end, or
+        body = response.response
+        response.response = _then(response.iter_encoded(), release)  # read to its end, or
         response.call_on_close(release)  # ... closed (by the server, however it ended)
+        # Closing the wrapper closes the body only once it has started: a body never
+        # read (a HEAD) must still close its reader, or it holds its transaction open.
+        if hasattr(body, "close"):
+            response.call_on_close(body.close)
         return response
 
     return limited
