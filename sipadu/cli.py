@@ -35,6 +35,7 @@ from sipadu.deploycheck import exit_code, run_checks
 from sipadu.instance import ensure_instance, generate_missing, load_secret
 from sipadu.migrate import upgrade
 from sipadu.models import Category, CategorySlug, Role, StaffAccount
+from sipadu.refusal_messages import message
 from sipadu.security import harden_process
 from sipadu.services import ServiceError, retention
 from sipadu.services.categories import add_route, category_by_slug, remove_route, seed_categories
@@ -75,7 +76,7 @@ def _session(config: Config) -> Iterator[Session]:
         session.commit()
     except ServiceError as exc:
         session.rollback()
-        raise click.ClickException(str(exc)) from None
+        raise click.ClickException(message(exc)) from None
     except BaseException:
         session.rollback()
         raise
@@ -135,7 +136,7 @@ def _create_demo_accounts(session: Session, config: Config) -> list[str]:
     investigators = []
     for role, username in DEMO_ACCOUNTS:
         if find_by_username(session, username) is not None:
-            raise ServiceError(f"demo account {username!r} exists already")
+            raise click.ClickException(f"demo account {username!r} exists already")
         password = secrets.token_urlsafe(12)
         new = create_account(
             session,
@@ -218,7 +219,7 @@ def user_link(username: str) -> None:
     with _session(config) as session:
         account = find_by_username(session, username.strip().lower())
         if account is None:
-            raise ServiceError(f"no staff account {username!r}")
+            raise click.ClickException(f"no staff account {username!r}")
         if account.public_key is None:
             token = resend_link(session, account, OPERATOR, moment, ttl)
             path = f"/activate/{token}"
@@ -236,7 +237,7 @@ def route() -> None:
 def _route_args(session: Session, category: str, username: str) -> tuple[Category, StaffAccount]:
     account = find_by_username(session, username.strip().lower())
     if account is None:
-        raise ServiceError(f"no staff account {username!r}")
+        raise click.ClickException(f"no staff account {username!r}")
     return category_by_slug(session, category), account
 
 
@@ -391,7 +392,7 @@ def recovery_grant_command(
     with _session(_config()) as session:
         account = find_by_username(session, username.strip().lower())
         if account is None:
-            raise ServiceError(f"no staff account {username!r}")
+            raise click.ClickException(f"no staff account {username!r}")
         copied = recovery_grant(session, report_id, private, account)
     click.echo(f"granted: {copied} key(s) of report {report_id} wrapped to {account.username}")
 

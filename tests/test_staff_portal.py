@@ -529,7 +529,10 @@ def test_a_totp_reset_keeps_password_and_key(staff_app, people, database_url):
         "totp_secret": secret,
         "totp": pyotp.TOTP(secret).now(),
     }
-    assert client.post(link, data={**data, "password": "wrong wrong wrong"}).status_code == 400
+    wrong = client.post(link, data={**data, "password": "wrong wrong wrong"})
+    # A wrong current password is called that, not "choose a better password".
+    assert wrong.status_code == 400 and "Kata sandi tidak benar." in wrong.get_data(as_text=True)
+    assert "Pilih kata sandi minimal" not in wrong.get_data(as_text=True)
     assert client.post(link, data={**data, "password": person.password}).status_code == 200
     person.totp_secret, person.step = secret, 0
     assert account_of(database_url, person.username).public_key == target.public_key
@@ -795,3 +798,22 @@ def test_a_rejected_proposal_changes_nothing_and_a_changed_key_blocks_approval(
     refused = post(second, f"/admin/proposals/{again.id}/approve", "/admin/proposals")
     assert refused.status_code == 409 and "Kunci akun berubah" in refused.get_data(as_text=True)
     assert Role.CUSTODIAN not in account_of(database_url, "pemeriksa2").role_set
+
+
+def test_every_refusal_on_a_sign_in_form_is_shown_beside_its_field_or_above_it(staff_app):
+    """The sign-in pages' refusal helper, for every reason a service can give (a local
+    dict once shadowed the translation function there: a 500 for any refusal but three)."""
+    from sipadu.investigator.auth import _field_error
+    from sipadu.investigator.forms import PasswordChangeForm
+    from sipadu.refusal_messages import message
+    from sipadu.services import Reason, ServiceError
+
+    refusals = [ServiceError(r, name="x", role="y", category="z", old="a", new="b") for r in Reason]
+    refusals += [ServiceError(Reason.WRONG_CURRENT_PASSWORD, "current")]
+    for refusal in refusals:
+        with staff_app.test_request_context("/account?lang=en", method="POST"):
+            form = PasswordChangeForm(meta={"csrf": False})
+            _field_error(form, refusal)
+            shown = form.current.errors if refusal.field else form.form_errors
+            assert list(shown) == [message(refusal)] and "%(" not in message(refusal)
+    assert message(refusals[-1]) == "The current password is not right."

@@ -1,6 +1,7 @@
 """Bahasa Indonesia first: every user-facing string has an Indonesian translation, and
 the compiled catalogue the app loads matches its source."""
 
+import re
 from pathlib import Path
 
 from babel.messages.extract import extract_from_dir
@@ -41,41 +42,27 @@ def test_compiled_catalogue_matches_its_source():
     assert compiled == source
 
 
-def test_every_refusal_reason_of_the_services_has_a_translation():
-    """Services give English reasons; the staff pages translate each through
-    sipadu.investigator.reasons. A reason that no pattern matches would reach an
-    Indonesian page in English: every `raise …Error("…")` in services must match."""
-    import ast
+def test_every_refusal_reason_has_a_message_in_english_and_indonesian():
+    """Services refuse with a Reason; the portals and the CLI show it through one table.
+    A reason missing from it would be a 500, and an untranslated one would reach an
+    Indonesian page in English."""
+    from flask import Flask
 
-    from sipadu.investigator.reasons import REASONS
+    from sipadu.i18n import init_i18n
+    from sipadu.refusal_messages import MESSAGES, message
+    from sipadu.services import Reason, ServiceError
 
-    root = Path(__file__).resolve().parent.parent / "sipadu" / "services"
-    unmatched = []
-    for path in root.glob("*.py"):
-        for node in ast.walk(ast.parse(path.read_text())):
-            if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call) and node.exc.args:
-                first = node.exc.args[0]
-                if isinstance(first, ast.Constant) and isinstance(first.value, str):
-                    text = first.value
-                elif isinstance(first, ast.JoinedStr):
-                    text = "".join(
-                        part.value if isinstance(part, ast.Constant) else "sample"
-                        for part in first.values
-                    )
-                else:
-                    continue
-                if not any(pattern.search(text) for pattern, _ in REASONS):
-                    unmatched.append(f"{path.name}: {text}")
-    # Reasons no staff page shows: they become a 404, a reporter page of its own, or
-    # guard a path staff cannot reach.
-    allowed = {
-        "bad page cursor",
-        "no such file",
-        "no such report",
-        "category is not accepting",
-        "unknown category",
-        "report code collision",
-        "for this recipient",
-    }
-    unmatched = [u for u in unmatched if not any(a in u for a in allowed)]
-    assert unmatched == []
+    app = Flask("sipadu")  # the package's root: its translations directory
+    init_i18n(app)
+    for reason in Reason:
+        assert reason in MESSAGES, reason
+        source = str(MESSAGES[reason])  # outside a request: the English source
+        names = re.findall(r"%\((\w+)\)s", source)
+        refusal = ServiceError(reason, **{name: f"<{name}>" for name in names})
+        words = {}
+        for lang in ("en", "id"):
+            with app.test_request_context(f"/?lang={lang}"):
+                words[lang] = message(refusal)
+        assert words["en"] == source % refusal.params == message(refusal), reason
+        assert words["id"].strip() and words["id"] != words["en"], reason
+        assert all(f"<{name}>" in words["id"] for name in names), reason

@@ -22,7 +22,6 @@ from sipadu.investigator.forms import (
     RouteForm,
 )
 from sipadu.investigator.policy import Policy, requires
-from sipadu.investigator.reasons import translated
 from sipadu.models import (
     AccountState,
     Category,
@@ -32,6 +31,7 @@ from sipadu.models import (
     Role,
     StaffAccount,
 )
+from sipadu.refusal_messages import message
 from sipadu.services import ServiceError
 from sipadu.services import proposals as proposals_service
 from sipadu.services import staff as staff_service
@@ -113,7 +113,7 @@ def admin_create_account():
         )
     except ServiceError as exc:
         writing.rollback()
-        form.username.errors = [translated(str(exc))]
+        form.username.errors = [message(exc)]
         return _accounts_page(form), 400
     writing.commit()
     return _link_page(new.account, new.enrollment_token or "", "activate")
@@ -151,7 +151,7 @@ def _change(action):
         result = action(writing)
     except ServiceError as exc:
         writing.rollback()
-        abort(409, description=translated(str(exc)))
+        abort(409, description=message(exc))
     writing.commit()
     return result
 

@@ -15,6 +15,7 @@ from sipadu.investigator.forms import (
 )
 from sipadu.investigator.policy import Policy, requires
 from sipadu.models import AccountState, EnrollmentKind
+from sipadu.refusal_messages import message
 from sipadu.services import ServiceError
 from sipadu.services.staff import (
     account_for_link,
@@ -162,7 +163,7 @@ def _forget_passwords(form) -> None:
 def _enroll(token: str, kind: EnrollmentKind, form, template: str, complete):
     """Both one-time links: show the QR code, or check the form and run ``complete``
     (which derives a key from the password through the runner it is given, and raises
-    :class:`ServiceError` naming the field) in one write transaction, begun once a
+    :class:`ServiceError` naming its field) in one write transaction, begun once a
     derivation slot is held."""
     account = _link_account(token)
     if account.enrollment_kind != kind:
@@ -186,7 +187,7 @@ def _enroll(token: str, kind: EnrollmentKind, form, template: str, complete):
             except ServiceError as exc:
                 writing.rollback()
                 _forget_passwords(form)
-                _field_error(form, str(exc))
+                _field_error(form, exc)
                 return None, _enrollment_page(template, form, account, 400)
             writing.commit()
     except Busy as busy:
@@ -244,19 +245,12 @@ def enroll_totp(token: str):
     return page if account is None else render_template("staff/enrolled.html")
 
 
-def _field_error(form, message: str) -> None:
-    """Service errors name their field before a colon ("password: too common")."""
-    field, _sep, _rest = message.partition(":")
-    translated = {
-        "password": _("Choose a password of at least 12 characters that is not a common one."),
-        "totp": _("The code does not match. Check that the time on your phone is right."),
-        "current password": _("The current password is not right."),
-    }
-    target = {"current password": "current"}.get(field, field)
-    if target in form and field in translated:
-        form[target].errors = [translated[field]]
+def _field_error(form, error: ServiceError) -> None:
+    """The refusal beside the field it names, else above the form."""
+    if error.field in form:
+        form[error.field].errors = [message(error)]
     else:
-        form.form_errors.append(translated(message))
+        form.form_errors.append(message(error))
 
 
 @bp.route("/account", methods=["GET", "POST"])
@@ -287,7 +281,7 @@ def account():
                     except ServiceError as exc:
                         writing.rollback()
                         _forget_passwords(form)
-                        _field_error(form, str(exc))
+                        _field_error(form, exc)
                     else:
                         writing.commit()
                         session.clear()

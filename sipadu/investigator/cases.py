@@ -28,9 +28,9 @@ from sipadu.investigator.forms import (
     StatusForm,
 )
 from sipadu.investigator.policy import Policy, requires
-from sipadu.investigator.reasons import translated
 from sipadu.models import Category, ReportStatus, Role, StaffAccount
-from sipadu.services import ServiceError
+from sipadu.refusal_messages import message
+from sipadu.services import Reason, ServiceError
 from sipadu.services import grants as grants_service
 from sipadu.services.attachments import read_attachment
 from sipadu.services.cases import (
@@ -162,9 +162,8 @@ def _act(report_id: uuid.UUID, form, form_name: str, action):
         action(writing, _keys(writing, report_id))
     except ServiceError as exc:
         writing.rollback()
-        field = str(exc).partition(": ")[0]
-        target = form[field] if field in form else None
-        (target.errors if target is not None else form.form_errors).append(translated(str(exc)))
+        target = form[exc.field] if exc.field in form else None
+        (target.errors if target is not None else form.form_errors).append(message(exc))
         return _case_page(report_id, **{form_name: form}), 400
     writing.commit()
     return redirect(url_for("staff.report", report_id=report_id), code=303)
@@ -236,7 +235,7 @@ def report_grant(report_id: uuid.UUID):
         try:
             colleague_id = uuid.UUID(form.colleague.data or "")
         except ValueError:
-            raise ServiceError("colleague: choose a colleague") from None
+            raise ServiceError(Reason.NO_COLLEAGUE_CHOSEN, "colleague") from None
         grants_service.grant(session, keys, session.get(StaffAccount, _me().id), colleague_id)
 
     return _act(report_id, form, "grant_form", share)
@@ -337,8 +336,8 @@ def report_export(report_id: uuid.UUID):
     if form.recipient.data:
         try:
             recipient = age_recipient(form.recipient.data)
-        except ServiceError:
-            form.recipient.errors = [_("This is not an age recipient (it starts with age1).")]
+        except ServiceError as exc:
+            form.recipient.errors = [message(exc)]
             return render_template("staff/cases/export.html", form=form, report_id=report_id), 400
     elif not (form.plaintext.data and form.confirm.data):
         form.recipient.errors = [

@@ -8,7 +8,7 @@ from flask import abort, g, redirect, render_template, url_for
 from sipadu.investigator import bp, now
 from sipadu.investigator.forms import ActionForm
 from sipadu.investigator.policy import Policy, requires
-from sipadu.investigator.reasons import translated
+from sipadu.refusal_messages import message
 from sipadu.services import ServiceError
 from sipadu.services.grants import decide_identity, pending_requests
 from sipadu.web import db_session
@@ -35,6 +35,6 @@ def identity_decide(request_id: uuid.UUID, decision: str):
         )
     except ServiceError as exc:
         writing.rollback()
-        abort(409, description=translated(str(exc)))
+        abort(409, description=message(exc))
     writing.commit()
     return redirect(url_for("staff.identity_requests"), code=303)

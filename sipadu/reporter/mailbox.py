@@ -18,6 +18,7 @@ from sipadu.crypto import Purpose
 from sipadu.derivations import LOGIN, busy_page, derivations
 from sipadu.formdata import UploadRefused, receives_files
 from sipadu.models import ReportStatus
+from sipadu.refusal_messages import message
 from sipadu.reporter import bp, runtime, sessions
 from sipadu.reporter.forms import CATEGORIES, MailboxLoginForm, MessageForm
 from sipadu.reporter.uploads import evidence_part, forget_files, uploaded_files
@@ -25,6 +26,7 @@ from sipadu.services import ServiceError
 from sipadu.services.attachments import read_attachment
 from sipadu.services.dates import today
 from sipadu.services.mailbox import (
+    MalformedCode,
     OpenedMailbox,
     attempt_login,
     failure_bucket,
@@ -85,7 +87,7 @@ def mailbox_login():
     code = well_formed_code(form.code.data)
     if code is None:
         _count(ReporterMetric.MAILBOX_LOGIN_FAILED)
-        form.code.errors = [_("A report code has 16 digits. Check the code and try again.")]
+        form.code.errors = [message(MalformedCode())]
         return _login_page(form), 400
     bucket = failure_bucket(code, rt.mailbox.failure_key)
     counters, limit = current_app.extensions["sipadu.counters"], rt.failures_per_code

@@ -9,6 +9,7 @@ from sipadu.audit import ReporterMetric, count_reporter_event
 from sipadu.derivations import REPORT, busy_page, derivations
 from sipadu.faults import DROP_CONNECTION_BEFORE_COMMIT, KILL_BEFORE_COMMIT, trip
 from sipadu.formdata import UploadRefused, receives_files
+from sipadu.refusal_messages import message
 from sipadu.reporter import bp, runtime
 from sipadu.reporter.forms import CATEGORIES, ReportForm
 from sipadu.reporter.uploads import evidence_part, forget_files, uploaded_files
@@ -113,9 +114,7 @@ def _take_ceiling_slot() -> bool:
 
 def _category_closed(form: ReportForm):
     forget_files(form.attachments)
-    form.category.errors = [
-        _("This kind of report is not accepted at the moment. Choose another kind.")
-    ]
+    form.category.errors = [message(CategoryClosed())]
     return render_template("reporter/report.html", form=form, categories=CATEGORIES), 400
 
 

@@ -1,14 +1,16 @@
 """Use cases: plain functions taking a SQLAlchemy session and values, returning values.
-No Flask here: they are tested without HTTP and called from views and the CLI alike."""
+No Flask here: they are tested without HTTP and called from views and the CLI alike.
+One that refuses raises :class:`ServiceError` with a :class:`Reason`
+(:mod:`sipadu.services.refusals`), never words of its own."""
 
 from collections.abc import Callable
 from typing import Any, TypeVar
 
+from sipadu.services.refusals import Reason, ServiceError
+
+__all__ = ["Derive", "Reason", "ServiceError", "inline"]
+
 T = TypeVar("T")
-
-
-class ServiceError(Exception):
-    """A use case refused its input; the message is safe to show to the person acting."""
 
 
 def inline(fn: Callable[..., T], /, *args: Any, **kwargs: Any) -> T:

@@ -12,7 +12,7 @@ from sipadu import storage
 from sipadu.crypto import open_field, seal_field
 from sipadu.db import scope_to_report
 from sipadu.models import Attachment
-from sipadu.services import ServiceError
+from sipadu.services import Reason, ServiceError
 from sipadu.storage import StoredFile
 
 MAX_NAME = 200
@@ -118,7 +118,7 @@ def read_attachment(
     scope_to_report(session, report_id)
     row = session.get(Attachment, attachment_id)
     if row is None or row.report_id != report_id:
-        raise ServiceError("no such file")
+        raise ServiceError(Reason.NO_SUCH_FILE)
     info = AttachmentInfo(
         row.id,
         row.message_id,

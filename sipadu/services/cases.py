@@ -31,7 +31,7 @@ from sipadu.models import (
     ReportStatus,
     StaffAccount,
 )
-from sipadu.services import ServiceError
+from sipadu.services import Reason, ServiceError
 from sipadu.services.attachments import AttachmentInfo, UploadedFile, attach, list_attachments
 from sipadu.services.dates import coarsen
 from sipadu.services.reports import (
@@ -73,9 +73,8 @@ class NotGranted(ServiceError):
     """No grant: to the caller this is "not found", never "forbidden" (that would confirm
     the report exists)."""
 
-
-class BadTransition(ServiceError):
-    pass
+    def __init__(self) -> None:
+        super().__init__(Reason.REPORT_NOT_FOUND)
 
 
 def staff_keys(session: Session, report_id: uuid.UUID, account_id: uuid.UUID, private) -> HeldKeys:
@@ -85,7 +84,7 @@ def staff_keys(session: Session, report_id: uuid.UUID, account_id: uuid.UUID, pr
 def granted(session: Session, report_id: uuid.UUID, account_id: uuid.UUID) -> ReportGrant:
     grant = session.get(ReportGrant, (report_id, account_id))
     if grant is None:
-        raise NotGranted("report not found")
+        raise NotGranted()
     return grant
 
 
@@ -135,7 +134,7 @@ def _parse_cursor(cursor: str | None) -> tuple[date, uuid.UUID] | None:
         day, report_id = cursor.split("_", 1)
         return date.fromisoformat(day), uuid.UUID(report_id)
     except ValueError:
-        raise ServiceError("bad page cursor") from None
+        raise ServiceError(Reason.BAD_PAGE_CURSOR) from None
 
 
 def list_cases(
@@ -368,7 +367,7 @@ def reply(
     report = _report(session, keys.report_id, account_id)
     body = body.strip()
     if not body:
-        raise ServiceError("body: write a message")
+        raise ServiceError(Reason.EMPTY_TEXT, "body")
     position = (
         session.scalar(
             select(Message.position)
@@ -419,7 +418,7 @@ def add_note(session: Session, keys: HeldKeys, account_id: uuid.UUID, body: str)
     report = _report(session, keys.report_id, account_id)
     body = body.strip()
     if not body:
-        raise ServiceError("body: write a note")
+        raise ServiceError(Reason.EMPTY_TEXT, "body")
     note = Note(
         id=uuid.uuid4(),
         report_id=report.id,
@@ -460,13 +459,13 @@ def change_status(
     try:
         target = ReportStatus(new_status)
     except ValueError:
-        raise BadTransition(f"status: unknown status {new_status!r}") from None
+        raise ServiceError(Reason.UNKNOWN_STATUS, "status") from None
     current = ReportStatus(report.status)
     if target not in TRANSITIONS[current]:
-        raise BadTransition(f"status: a report cannot go from {current.value} to {target.value}")
+        raise ServiceError(Reason.BAD_TRANSITION, "status", old=current.value, new=target.value)
     reason = reason.strip()
     if target in CLOSING and not reason:
-        raise BadTransition("reason: closing or rejecting needs a reason the reporter will read")
+        raise ServiceError(Reason.CLOSING_NEEDS_REASON, "reason")
     if reason:
         row = session.get(ReportField, (report.id, STATUS_REASON_FIELD))
         sealed = seal_field(
@@ -527,5 +526,5 @@ def _report(session: Session, report_id: uuid.UUID, account_id: uuid.UUID) -> Re
     granted(session, report_id, account_id)
     report = locked_report(session, report_id)
     if report is None:  # pragma: no cover — the grant's foreign key
-        raise NotGranted("report not found")
+        raise NotGranted()
     return report

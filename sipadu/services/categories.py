@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session
 from sipadu import audit
 from sipadu.audit import Action, Actor
 from sipadu.models import AccountState, Category, CategoryRoute, CategorySlug, Role, StaffAccount
-from sipadu.services import ServiceError
+from sipadu.services import Reason, ServiceError
 from sipadu.services.staff import display_fingerprint, key_fingerprint
 
 
@@ -25,7 +25,7 @@ def seed_categories(session: Session, actor: Actor) -> list[str]:
 def category_by_slug(session: Session, slug: str) -> Category:
     category = session.scalar(select(Category).where(Category.slug == slug))
     if category is None:
-        raise ServiceError(f"unknown category {slug!r}")
+        raise ServiceError(Reason.UNKNOWN_CATEGORY, category=slug)
     return category
 
 
@@ -50,9 +50,9 @@ def add_route(session: Session, category: Category, account: StaffAccount, actor
     nobody who can open it would be silently unreadable.
     """
     if Role.INVESTIGATOR not in account.role_set:
-        raise ServiceError(f"{account.username} is not an investigator")
+        raise ServiceError(Reason.NOT_AN_INVESTIGATOR, name=account.username)
     if not account.active or account.public_key is None:
-        raise ServiceError(f"{account.username} is not active or has no key yet")
+        raise ServiceError(Reason.NOT_ACTIVE_WITH_KEY, name=account.username)
     if session.get(CategoryRoute, (category.id, account.id)) is not None:
         return False
     session.add(CategoryRoute(category_id=category.id, account_id=account.id))

@@ -23,7 +23,7 @@ import zipstream
 
 from sipadu.crypto import Purpose, sign, signing_public_key
 from sipadu.crypto.stream import pieces_reader
-from sipadu.services import ServiceError
+from sipadu.services import Reason, ServiceError
 from sipadu.services.attachments import read_attachment
 from sipadu.services.cases import CaseView
 from sipadu.services.reports import HeldKeys
@@ -40,7 +40,7 @@ def age_recipient(text: str) -> object:
     try:
         return pyrage.x25519.Recipient.from_str(text.strip())
     except Exception:  # noqa: BLE001 — pyrage raises its own error types; all mean "not one"
-        raise ServiceError("recipient: not an age recipient (age1…)") from None
+        raise ServiceError(Reason.NOT_AN_AGE_RECIPIENT, "recipient") from None
 
 
 def _safe_name(index: int, name: str) -> str:

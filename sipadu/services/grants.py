@@ -37,7 +37,7 @@ from sipadu.models import (
     Role,
     StaffAccount,
 )
-from sipadu.services import ServiceError
+from sipadu.services import Reason, ServiceError
 from sipadu.services.cases import granted
 from sipadu.services.reports import HeldKeys, NoKey, Recipient, wrap_to
 from sipadu.services.staff import key_fingerprint
@@ -51,9 +51,9 @@ def _recipient(account: StaffAccount) -> Recipient:
 
 def _check_colleague(account: StaffAccount | None) -> StaffAccount:
     if account is None or account.state != AccountState.ACTIVE or account.public_key is None:
-        raise ServiceError("colleague: not an active staff member with a key")
+        raise ServiceError(Reason.COLLEAGUE_NOT_ACTIVE, "colleague")
     if Role.INVESTIGATOR not in account.role_set:
-        raise ServiceError(f"colleague: {account.username} is not an investigator")
+        raise ServiceError(Reason.NOT_AN_INVESTIGATOR, "colleague", name=account.username)
     return account
 
 
@@ -79,7 +79,7 @@ def _copy_keys(session: Session, report: Report, source: HeldKeys, colleague: St
             wrap_to(session, report.id, purpose, epoch, key, [recipient])
             copied += 1
     if not copied:
-        raise ServiceError("you hold no key of this report to share")
+        raise ServiceError(Reason.NO_KEY_TO_SHARE)
     session.add(ReportGrant(report_id=report.id, account_id=colleague.id, read_upto=0))
     return copied
 
@@ -94,10 +94,10 @@ def grant(
     the report: the case and internal keys of every epoch, not the identity."""
     granted(session, keys.report_id, granter.id)
     if not granter.may_grant:
-        raise ServiceError("you are not allowed to share reports; ask an admin")
+        raise ServiceError(Reason.NOT_ALLOWED_TO_SHARE)
     colleague = _check_colleague(session.get(StaffAccount, colleague_id))
     if session.get(ReportGrant, (keys.report_id, colleague.id)) is not None:
-        raise ServiceError(f"colleague: {colleague.username} already has this report")
+        raise ServiceError(Reason.ALREADY_HAS_REPORT, "colleague", name=colleague.username)
     report = session.get(Report, keys.report_id)
     copied = _copy_keys(session, report, keys, colleague)
     audit.append(
@@ -123,12 +123,12 @@ def revoke(
     holders, the mailbox and the recovery key. Returns the new epoch."""
     granted(session, report_id, revoker.id)
     if not revoker.may_grant:
-        raise ServiceError("you are not allowed to change who holds reports; ask an admin")
+        raise ServiceError(Reason.NOT_ALLOWED_TO_SHARE)
     if colleague_id == revoker.id:
-        raise ServiceError("colleague: you cannot revoke your own access")
+        raise ServiceError(Reason.CANNOT_REVOKE_OWN, "colleague")
     colleague = session.get(StaffAccount, colleague_id)
     if colleague is None or session.get(ReportGrant, (report_id, colleague_id)) is None:
-        raise ServiceError("colleague: has no access to this report")
+        raise ServiceError(Reason.NO_ACCESS, "colleague")
     removed = session.execute(
         delete(ReportKey).where(
             ReportKey.report_id == report_id,
@@ -206,7 +206,7 @@ def request_identity(
     granted(session, report_id, investigator.id)
     reason = reason.strip()
     if not reason:
-        raise ServiceError("reason: say why the identity is needed")
+        raise ServiceError(Reason.IDENTITY_REASON_MISSING, "reason")
     pending = session.scalar(
         select(IdentityRequest.id).where(
             IdentityRequest.report_id == report_id,
@@ -215,7 +215,7 @@ def request_identity(
         )
     )
     if pending is not None:
-        raise ServiceError("you already asked; a custodian has not decided yet")
+        raise ServiceError(Reason.ALREADY_ASKED)
     number = (
         session.scalar(
             select(func.count())
@@ -318,19 +318,19 @@ def decide_identity(
     custodian's own wrap) or refuses. Either way it is recorded."""
     request = session.get(IdentityRequest, request_id)
     if request is None or request.state != IdentityRequestState.PENDING:
-        raise ServiceError("this request is not waiting for a decision")
+        raise ServiceError(Reason.NOT_WAITING_FOR_DECISION)
     if request.account_id == custodian.id:
-        raise ServiceError("another custodian must decide on your own request")
+        raise ServiceError(Reason.OWN_REQUEST)
     investigator = session.get(StaffAccount, request.account_id)
     if approve:
         if session.get(ReportGrant, (request.report_id, investigator.id)) is None:
-            raise ServiceError("the investigator no longer has this report")
+            raise ServiceError(Reason.INVESTIGATOR_LOST_REPORT)
         _check_colleague(investigator)
         keys = HeldKeys(session, request.report_id, "staff", custodian.id, private)
         try:
             identity_key = keys.key(Purpose.IDENTITY, 0)
         except NoKey:
-            raise ServiceError("you hold no identity key for this report") from None
+            raise ServiceError(Reason.NO_IDENTITY_KEY) from None
         wrap_to(
             session,
             request.report_id,
@@ -365,10 +365,10 @@ def recovery_grant(
     after an investigator's password reset): every epoch's case and internal keys."""
     report = session.get(Report, report_id)
     if report is None:
-        raise ServiceError("no such report")
+        raise ServiceError(Reason.NO_SUCH_REPORT)
     _check_colleague(colleague)
     if session.get(ReportGrant, (report_id, colleague.id)) is not None:
-        raise ServiceError(f"{colleague.username} already has this report")
+        raise ServiceError(Reason.ALREADY_HAS_REPORT, name=colleague.username)
     source = HeldKeys(session, report_id, "recovery", None, recovery_private)  # type: ignore[arg-type]
     copied = _copy_keys(session, report, source, colleague)
     audit.append(

@@ -35,7 +35,7 @@ from sipadu.crypto import (
 )
 from sipadu.db import scope_to_report
 from sipadu.models import Mailbox
-from sipadu.services import Derive, ServiceError, inline
+from sipadu.services import Derive, Reason, ServiceError, inline
 from sipadu.services.passphrases import CODE_DIGITS, mailbox_secret, normalize_code
 from sipadu.services.reports import MAILBOX_KEY_PURPOSE, mailbox_owner
 
@@ -48,6 +48,9 @@ BUCKET_BITS = 20
 
 class MalformedCode(ServiceError):
     """The typed code is not 16 digits once spaces and dashes are removed."""
+
+    def __init__(self) -> None:
+        super().__init__(Reason.MALFORMED_CODE, "code")
 
 
 @dataclass(frozen=True)
@@ -134,7 +137,7 @@ def attempt_login(
     (before any work) for a code that is not 16 digits; callers check it first."""
     code = well_formed_code(typed_code)
     if code is None:
-        raise MalformedCode
+        raise MalformedCode()
     lookup = derive(lookup_id, code.encode("ascii"), settings.lookup_salt, settings.lookup_argon2)
     scope_to_report(session, lookup_id=lookup)
     mailbox = session.scalar(select(Mailbox).where(Mailbox.lookup_id == lookup))

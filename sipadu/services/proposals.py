@@ -27,7 +27,7 @@ from sipadu.models import (
     Role,
     StaffAccount,
 )
-from sipadu.services import ServiceError
+from sipadu.services import Reason, ServiceError
 from sipadu.services.categories import add_route, remove_route
 from sipadu.services.staff import SENSITIVE_ROLES, _add_role, key_fingerprint, needs_approval
 
@@ -69,7 +69,7 @@ def _create(
         )
     )
     if duplicate is not None:
-        raise ServiceError("the same change is already waiting for approval")
+        raise ServiceError(Reason.SAME_CHANGE_WAITING)
     proposal = Proposal(
         id=uuid.uuid4(),
         kind=kind.value,
@@ -119,9 +119,9 @@ def propose_reactivation(session: Session, account: StaffAccount, actor: Actor) 
     """Bring back a deactivated account: at once without a sensitive role, else proposed.
     None means it took effect."""
     if account.state != AccountState.DEACTIVATED:
-        raise ServiceError(f"{account.username} is not deactivated")
+        raise ServiceError(Reason.NOT_DEACTIVATED, name=account.username)
     if account.public_key is None:
-        raise ServiceError(f"{account.username} has no key: reset the password instead")
+        raise ServiceError(Reason.NO_KEY_RESET_PASSWORD, name=account.username)
     if needs_approval(account.role_set):
         return _create(session, ProposalKind.ACCOUNT_ACTIVATE, account, actor.id, actor.role)
     _make_active(session, account, actor)
@@ -130,9 +130,9 @@ def propose_reactivation(session: Session, account: StaffAccount, actor: Actor) 
 
 def propose_role(session: Session, account: StaffAccount, role: Role, actor: Actor) -> Proposal:
     if role not in SENSITIVE_ROLES:
-        raise ServiceError(f"the role {role.value} needs no approval")
+        raise ServiceError(Reason.ROLE_NEEDS_NO_APPROVAL, role=role.value)
     if role in account.role_set:
-        raise ServiceError(f"{account.username} already holds the role {role.value}")
+        raise ServiceError(Reason.ALREADY_HOLDS_ROLE, name=account.username, role=role.value)
     return _create(session, ProposalKind.ROLE_GRANT, account, actor.id, actor.role, role=role)
 
 
@@ -141,11 +141,11 @@ def propose_route(
 ) -> Proposal:
     routed = session.get(CategoryRoute, (category.id, account.id)) is not None
     if add and routed:
-        raise ServiceError(f"{account.username} already receives {category.slug} reports")
+        raise ServiceError(Reason.ALREADY_RECEIVES, name=account.username, category=category.slug)
     if not add and not routed:
-        raise ServiceError(f"{account.username} does not receive {category.slug} reports")
+        raise ServiceError(Reason.DOES_NOT_RECEIVE, name=account.username, category=category.slug)
     if add and (Role.INVESTIGATOR not in account.role_set or account.public_key is None):
-        raise ServiceError(f"{account.username} is not an investigator with a key")
+        raise ServiceError(Reason.NOT_AN_INVESTIGATOR, name=account.username)
     kind = ProposalKind.ROUTE_ADD if add else ProposalKind.ROUTE_REMOVE
     return _create(session, kind, account, actor.id, actor.role, category=category)
 
@@ -155,9 +155,9 @@ def propose_hold(session: Session, report_id: uuid.UUID, hold: bool, actor: Acto
     go): either way two admins, because a purge cannot be undone."""
     report = session.get(Report, report_id)
     if report is None:
-        raise ServiceError("report: no report with this id")
+        raise ServiceError(Reason.NO_SUCH_REPORT, "report")
     if report.legal_hold == hold:
-        raise ServiceError("report: " + ("already on hold" if hold else "not on hold"))
+        raise ServiceError(Reason.ALREADY_ON_HOLD if hold else Reason.NOT_ON_HOLD, "report")
     kind = ProposalKind.HOLD_SET if hold else ProposalKind.HOLD_RELEASE
     return _create(session, kind, None, actor.id, actor.role, report=report)
 
@@ -178,9 +178,9 @@ def _decide(
     """Record a second admin's decision on a pending proposal (never the proposer's)."""
     proposal = session.get(Proposal, proposal_id)
     if proposal is None or proposal.state != ProposalState.PENDING:
-        raise ServiceError("this proposal is not waiting for a decision")
+        raise ServiceError(Reason.NOT_WAITING_FOR_DECISION)
     if proposal.proposed_by == actor.id:
-        raise ServiceError("a second admin must decide: you made this proposal")
+        raise ServiceError(Reason.OWN_PROPOSAL)
     account = session.get(StaffAccount, proposal.account_id) if proposal.account_id else None
     category = session.get(Category, proposal.category_id) if proposal.category_id else None
     if (
@@ -188,7 +188,7 @@ def _decide(
         and account is not None
         and key_fingerprint(account) != proposal.fingerprint
     ):
-        raise ServiceError("the account's key changed since the proposal: propose again")
+        raise ServiceError(Reason.KEY_CHANGED)
     proposal.state = state.value
     proposal.decided_by = actor.id
     proposal.decided_at = now
@@ -212,7 +212,7 @@ def approve(session: Session, proposal_id: uuid.UUID, actor: Actor, now: datetim
         _add_role(session, account, Role(proposal.role), actor)
     elif kind is ProposalKind.ACCOUNT_ACTIVATE:
         if account.state not in (AccountState.PENDING, AccountState.DEACTIVATED):
-            raise ServiceError(f"{account.username} is not waiting for activation")
+            raise ServiceError(Reason.NOT_WAITING_FOR_ACTIVATION, name=account.username)
         _make_active(session, account, actor)
     elif kind in (ProposalKind.HOLD_SET, ProposalKind.HOLD_RELEASE):
         report = session.get(Report, proposal.report_id)

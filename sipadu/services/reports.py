@@ -55,7 +55,7 @@ from sipadu.models import (
     StaffAccount,
     StaffRole,
 )
-from sipadu.services import Derive, ServiceError, inline
+from sipadu.services import Derive, Reason, ServiceError, inline
 from sipadu.services.attachments import AttachmentInfo, UploadedFile, attach, list_attachments
 from sipadu.services.categories import category_by_slug
 from sipadu.services.dates import Deadlines, coarsen
@@ -69,6 +69,9 @@ MAILBOX_KEY_PURPOSE = "mailbox"
 
 class CategoryClosed(ServiceError):
     """An admin stopped accepting reports in this category."""
+
+    def __init__(self) -> None:
+        super().__init__(Reason.CATEGORY_CLOSED, "category")
 
 
 @dataclass(frozen=True)
@@ -214,10 +217,10 @@ def submit_report(
     scope_to_report(session, report_id, lookup)
     category = category_by_slug(session, form.category)
     if not category.active:
-        raise CategoryClosed("category is not accepting reports")
+        raise CategoryClosed()
     if session.scalar(select(Mailbox.id).where(Mailbox.lookup_id == lookup)) is not None:
         # 10**16 codes: astronomically rare. Refuse rather than reuse; the form is kept.
-        raise ServiceError("report code collision; please send again")  # pragma: no cover
+        raise ServiceError(Reason.CODE_COLLISION)  # pragma: no cover
     received_on = coarsen(today, settings.date_precision)
     ack_due, feedback_due = settings.deadlines.due(received_on)
     session.add(
@@ -316,6 +319,9 @@ class NoKey(ServiceError):
     """The recipient holds no key for that purpose and epoch (not granted, revoked, or
     not approved for the identity)."""
 
+    def __init__(self, purpose: str, epoch: int) -> None:
+        super().__init__(Reason.NO_KEY, purpose=purpose, epoch=epoch)
+
 
 class HeldKeys:
     """The report keys one recipient holds (a mailbox or a staff member), unwrapped on
@@ -349,7 +355,7 @@ class HeldKeys:
                 )
             )
             if wrapped is None:
-                raise NoKey(f"no {purpose.value} key of epoch {epoch} for this recipient")
+                raise NoKey(purpose=purpose.value, epoch=epoch)
             context = KeyContext(self.report_id, purpose, epoch)
             self._cache[(purpose, epoch)] = unwrap_key(wrapped, self._private, context)
         return self._cache[(purpose, epoch)]
@@ -403,7 +409,7 @@ def read_mailbox(session: Session, keys: HeldKeys, report_id: uuid.UUID) -> Mail
     scope_to_report(session, report_id)
     report = session.get(Report, report_id)
     if report is None:
-        raise ServiceError("report not found")
+        raise ServiceError(Reason.REPORT_NOT_FOUND)
     fields: dict[str, str] = {}
     identity = ""
     reason = None
@@ -454,7 +460,7 @@ def add_reporter_message(
     scope_to_report(session, report_id)
     report = locked_report(session, report_id)
     if report is None:
-        raise ServiceError("report not found")
+        raise ServiceError(Reason.REPORT_NOT_FOUND)
     position = (
         session.scalar(select(func.max(Message.position)).where(Message.report_id == report_id))
         or 0

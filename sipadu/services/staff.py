@@ -46,7 +46,7 @@ from sipadu.models import (
     StaffRole,
     StaffSession,
 )
-from sipadu.services import Derive, ServiceError, inline
+from sipadu.services import Derive, Reason, ServiceError, inline
 from sipadu.services.dates import as_utc
 from sipadu.services.passphrases import PassphraseProblem, passphrase_problem
 from sipadu.services.totp import matching_step, new_secret
@@ -144,11 +144,11 @@ def create_account(
     seed are made now and the account is active at once."""
     username = normalize_username(username)
     if not USERNAME.match(username):
-        raise ServiceError("username: 3 to 64 characters a-z, 0-9, '.', '_' or '-'")
+        raise ServiceError(Reason.USERNAME_INVALID, "username")
     if not roles:
-        raise ServiceError("an account needs at least one role")
+        raise ServiceError(Reason.NO_ROLE, "roles")
     if find_by_username(session, username) is not None:
-        raise ServiceError(f"username {username!r} is taken")
+        raise ServiceError(Reason.USERNAME_TAKEN, "username", name=username)
     account = StaffAccount(
         username=username,
         display_name=(display_name or "").strip() or username,
@@ -225,10 +225,10 @@ def complete_activation(
     from sipadu.services.proposals import propose_activation
 
     if account.enrollment_kind != EnrollmentKind.ACTIVATE:
-        raise ServiceError("this link is not an activation link")
+        raise ServiceError(Reason.WRONG_LINK)
     step = matching_step(totp_secret, totp_code, now, 0)
     if step is None:
-        raise ServiceError("totp: the code does not match; check the time on your phone")
+        raise ServiceError(Reason.TOTP_MISMATCH, "totp")
     _set_new_key(account, password, totp_secret, argon2, derive)
     account.totp_last_step = step
     _spend_link(account)
@@ -255,13 +255,13 @@ def complete_totp_enrollment(
     """After an admin reset the TOTP seed: the person proves their password (which the
     new seed is sealed under; one Argon2id, through ``derive``) and their new TOTP app."""
     if account.enrollment_kind != EnrollmentKind.TOTP:
-        raise ServiceError("this link is not a TOTP enrollment link")
+        raise ServiceError(Reason.WRONG_LINK)
     kek = _kek(account, password, derive)
     if kek is None:
-        raise ServiceError("password: not right")
+        raise ServiceError(Reason.WRONG_PASSWORD, "password")
     step = matching_step(totp_secret, totp_code, now, account.totp_last_step)
     if step is None:
-        raise ServiceError("totp: the code does not match; check the time on your phone")
+        raise ServiceError(Reason.TOTP_MISMATCH, "totp")
     account.sealed_totp = _seal_totp(account, kek, totp_secret)
     account.totp_last_step = step
     _spend_link(account)
@@ -279,9 +279,9 @@ def password_bytes(password: str) -> bytes:
 def check_password_policy(password: str) -> None:
     problem = passphrase_problem(password, minimum=MIN_PASSWORD_LENGTH)
     if problem is PassphraseProblem.TOO_SHORT:
-        raise ServiceError(f"password: at least {MIN_PASSWORD_LENGTH} characters")
+        raise ServiceError(Reason.PASSWORD_TOO_SHORT, "password")
     if problem is PassphraseProblem.COMMON:
-        raise ServiceError("password: too common, choose another")
+        raise ServiceError(Reason.PASSWORD_TOO_COMMON, "password")
 
 
 def _seal_totp(account: StaffAccount, kek: bytes, totp_secret: str) -> bytes:
@@ -367,7 +367,7 @@ def change_password(
     Argon2id derivations, through ``derive``."""
     kek = _kek(account, current, derive)
     if kek is None:
-        raise ServiceError("current password: not right")
+        raise ServiceError(Reason.WRONG_CURRENT_PASSWORD, "current")
     check_password_policy(new)
     unlocked = unlock(account, kek)
     record, new_kek = derive(hash_secret, password_bytes(new), argon2)
@@ -393,9 +393,9 @@ def end_sessions(session: Session, account: StaffAccount) -> int:
 def deactivate(session: Session, account: StaffAccount, actor: Actor) -> None:
     """At once, by one admin: taking access away must never wait for a second person."""
     if str(account.id) == actor.id:
-        raise ServiceError("you cannot deactivate your own account")
+        raise ServiceError(Reason.CANNOT_DEACTIVATE_SELF)
     if account.state == AccountState.DEACTIVATED:
-        raise ServiceError(f"{account.username} is already deactivated")
+        raise ServiceError(Reason.DEACTIVATED, name=account.username)
     account.state = AccountState.DEACTIVATED.value
     _spend_link(account)
     ended = end_sessions(session, account)
@@ -407,7 +407,7 @@ def resend_link(
 ) -> str:
     """A new activation link for an account still invited (the old link dies)."""
     if account.state != AccountState.INVITED:
-        raise ServiceError(f"{account.username} is not waiting for activation")
+        raise ServiceError(Reason.NOT_WAITING_FOR_ACTIVATION, name=account.username)
     token = issue_link(account, EnrollmentKind.ACTIVATE, now, ttl)
     account.invited_by = actor.id
     _record(session, actor, Action.PASSWORD_RESET, account, link="activation")
@@ -422,9 +422,9 @@ def reset_password(
     sessions end, and the returned link lets them set a new password and get a new key
     pair (which a second admin approves again, for a sensitive role)."""
     if str(account.id) == actor.id:
-        raise ServiceError("use password change for your own account")
+        raise ServiceError(Reason.RESET_OWN_PASSWORD)
     if account.state == AccountState.DEACTIVATED:
-        raise ServiceError(f"{account.username} is deactivated")
+        raise ServiceError(Reason.DEACTIVATED, name=account.username)
     old = key_fingerprint(account)
     dropped = session.execute(
         delete(ReportKey).where(
@@ -459,7 +459,7 @@ def reset_totp(
     """Lost phone: the seed is dropped and a link lets the person enroll a new one after
     proving their password. Password, key and grants are untouched."""
     if account.state not in (AccountState.ACTIVE, AccountState.PENDING):
-        raise ServiceError(f"{account.username} has no TOTP to reset")
+        raise ServiceError(Reason.NO_TOTP_TO_RESET, name=account.username)
     account.sealed_totp = None
     ended = end_sessions(session, account)
     token = issue_link(account, EnrollmentKind.TOTP, now, ttl)
@@ -471,9 +471,9 @@ def revoke_role(session: Session, account: StaffAccount, role: Role, actor: Acto
     """Taking a role away is immediate. An investigator leaving the role leaves routing."""
     held = [r for r in account.roles if r.role == role]
     if not held:
-        raise ServiceError(f"{account.username} does not hold the role {role.value}")
+        raise ServiceError(Reason.DOES_NOT_HOLD_ROLE, name=account.username, role=role.value)
     if str(account.id) == actor.id and role is Role.ADMIN:
-        raise ServiceError("you cannot remove your own admin role")
+        raise ServiceError(Reason.CANNOT_REMOVE_OWN_ADMIN)
     account.roles.remove(held[0])
     if role is Role.INVESTIGATOR:
         session.execute(delete(CategoryRoute).where(CategoryRoute.account_id == account.id))
@@ -485,13 +485,13 @@ def grant_role_now(session: Session, account: StaffAccount, role: Role, actor: A
     """A role that reads no report and approves nothing (auditor): one admin suffices.
     Sensitive roles go through :func:`sipadu.services.proposals.propose_role`."""
     if role in SENSITIVE_ROLES:
-        raise ServiceError(f"the role {role.value} needs a second admin's approval")
+        raise ServiceError(Reason.ROLE_NEEDS_APPROVAL, role=role.value)
     _add_role(session, account, role, actor)
 
 
 def _add_role(session: Session, account: StaffAccount, role: Role, actor: Actor) -> None:
     if role in account.role_set:
-        raise ServiceError(f"{account.username} already holds the role {role.value}")
+        raise ServiceError(Reason.ALREADY_HOLDS_ROLE, name=account.username, role=role.value)
     account.roles.append(StaffRole(role=role))
     _record(session, actor, Action.ROLE_GRANT, account, role=role.value)
 
@@ -499,6 +499,6 @@ def _add_role(session: Session, account: StaffAccount, role: Role, actor: Actor)
 def set_may_grant(session: Session, account: StaffAccount, allowed: bool, actor: Actor) -> None:
     """Whether an investigator may share reports with colleagues and revoke them."""
     if Role.INVESTIGATOR not in account.role_set:
-        raise ServiceError(f"{account.username} is not an investigator")
+        raise ServiceError(Reason.NOT_AN_INVESTIGATOR, name=account.username)
     account.may_grant = allowed
     _record(session, actor, Action.PERMISSION_CHANGE, account, may_grant=allowed)

@@ -1,0 +1,91 @@
+"""What a refused person reads: every :class:`~sipadu.services.refusals.Reason` in
+words, in the reader's language.
+
+The one table of refusal messages, for both portals and the CLI (a reason only one
+portal meets has that portal's words; none is worded differently per portal). Views
+show :func:`message` beside the field the refusal names, or above the form; they never
+look at an error's text. ``tests/test_translations.py`` checks that every reason has a
+message here and an Indonesian translation of it.
+"""
+
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
+
+from sipadu.services.refusals import Reason, ServiceError
+
+_PASSWORD = _l("Choose a password of at least 12 characters that is not a common one.")
+
+MESSAGES: dict[Reason, LazyString] = {
+    Reason.USERNAME_INVALID: _l("Username: 3 to 64 characters: a-z, 0-9, '.', '_' or '-'."),
+    Reason.USERNAME_TAKEN: _l("The username %(name)s is taken."),
+    Reason.NO_ROLE: _l("An account needs at least one role."),
+    Reason.WRONG_LINK: _l("This link is for something else; ask an admin for a new one."),
+    Reason.TOTP_MISMATCH: _l(
+        "The code does not match. Check that the time on your phone is right."
+    ),
+    Reason.WRONG_PASSWORD: _l("The password is not right."),
+    Reason.WRONG_CURRENT_PASSWORD: _l("The current password is not right."),
+    Reason.PASSWORD_TOO_SHORT: _PASSWORD,
+    Reason.PASSWORD_TOO_COMMON: _PASSWORD,
+    Reason.RESET_OWN_PASSWORD: _l("Use the password change on your own account page."),
+    Reason.CANNOT_DEACTIVATE_SELF: _l("You cannot deactivate your own account."),
+    Reason.CANNOT_REMOVE_OWN_ADMIN: _l("You cannot remove your own admin role."),
+    Reason.DEACTIVATED: _l("%(name)s is deactivated."),
+    Reason.NOT_DEACTIVATED: _l("%(name)s is not deactivated."),
+    Reason.NOT_WAITING_FOR_ACTIVATION: _l("%(name)s is not waiting for activation."),
+    Reason.NOT_ACTIVE_WITH_KEY: _l("%(name)s is not active or has no key yet."),
+    Reason.NO_KEY_RESET_PASSWORD: _l("%(name)s has no key: reset the password instead."),
+    Reason.NO_TOTP_TO_RESET: _l("%(name)s has no authenticator app to reset."),
+    Reason.NOT_AN_INVESTIGATOR: _l("%(name)s is not an investigator with a key."),
+    Reason.ROLE_NEEDS_APPROVAL: _l("The role %(role)s needs a second admin's approval."),
+    Reason.ROLE_NEEDS_NO_APPROVAL: _l("The role %(role)s needs no approval."),
+    Reason.ALREADY_HOLDS_ROLE: _l("%(name)s already holds the role %(role)s."),
+    Reason.DOES_NOT_HOLD_ROLE: _l("%(name)s does not hold the role %(role)s."),
+    Reason.UNKNOWN_CATEGORY: _l("There is no category %(category)s."),
+    Reason.ALREADY_RECEIVES: _l("%(name)s already receives %(category)s reports."),
+    Reason.DOES_NOT_RECEIVE: _l("%(name)s does not receive %(category)s reports."),
+    Reason.SAME_CHANGE_WAITING: _l("The same change is already waiting for approval."),
+    Reason.NOT_WAITING_FOR_DECISION: _l("This is not waiting for a decision any more."),
+    Reason.OWN_PROPOSAL: _l("A second admin must decide: you made this proposal."),
+    Reason.KEY_CHANGED: _l("The account's key changed since the proposal. Propose again."),
+    Reason.ALREADY_ON_HOLD: _l("This report is already on hold."),
+    Reason.NOT_ON_HOLD: _l("This report is not on hold."),
+    Reason.NO_SUCH_REPORT: _l("There is no report with this id."),
+    Reason.REPORT_NOT_FOUND: _l("Report not found."),
+    Reason.NO_SUCH_FILE: _l("There is no such file."),
+    Reason.NO_KEY: _l("You hold no key for this part of the report."),
+    Reason.CATEGORY_CLOSED: _l(
+        "This kind of report is not accepted at the moment. Choose another kind."
+    ),
+    Reason.CODE_COLLISION: _l("The report could not be stored. Please send it again."),
+    Reason.MALFORMED_CODE: _l("A report code has 16 digits. Check the code and try again."),
+    Reason.BAD_PAGE_CURSOR: _l("This page link is not valid."),
+    Reason.EMPTY_TEXT: _l("Write something first."),
+    Reason.UNKNOWN_STATUS: _l("Unknown status."),
+    Reason.BAD_TRANSITION: _l("A report cannot go from %(old)s to %(new)s."),
+    Reason.CLOSING_NEEDS_REASON: _l(
+        "Closing or rejecting needs a reason; the reporter will read it."
+    ),
+    Reason.NOT_AN_AGE_RECIPIENT: _l("This is not an age recipient (it starts with age1)."),
+    Reason.NO_COLLEAGUE_CHOSEN: _l("Choose a colleague."),
+    Reason.COLLEAGUE_NOT_ACTIVE: _l("That colleague is not an active staff member with a key."),
+    Reason.NOT_ALLOWED_TO_SHARE: _l(
+        "You are not allowed to share reports or revoke access; ask an admin."
+    ),
+    Reason.NO_KEY_TO_SHARE: _l("You hold no key of this report to share."),
+    Reason.ALREADY_HAS_REPORT: _l("%(name)s already has this report."),
+    Reason.CANNOT_REVOKE_OWN: _l("You cannot revoke your own access."),
+    Reason.NO_ACCESS: _l("That colleague has no access to this report."),
+    Reason.IDENTITY_REASON_MISSING: _l("Say why the identity is needed."),
+    Reason.ALREADY_ASKED: _l("You already asked; a custodian has not decided yet."),
+    Reason.OWN_REQUEST: _l("Another custodian must decide on your own request."),
+    Reason.INVESTIGATOR_LOST_REPORT: _l("The investigator no longer has this report."),
+    Reason.NO_IDENTITY_KEY: _l("You hold no identity key for this report."),
+}
+
+
+def message(error: ServiceError) -> str:
+    """The refusal in the request's language with the values it carries filled in; in
+    English outside a request (the CLI). Raises ``KeyError`` for a reason missing from
+    :data:`MESSAGES` (the test of this table keeps that from happening)."""
+    return str(MESSAGES[error.reason]) % error.params

@@ -1,0 +1,94 @@
+"""Why a use case refused: a :class:`Reason`, the form field it concerns, and the values
+its message names.
+
+Services know no locale and no Flask, so they never write the words a person reads:
+they raise :class:`ServiceError` with a reason, and the portals (and the CLI) show it
+through :func:`sipadu.refusal_messages.message`, one table of translated messages
+with a test that every reason is in it, in English and Bahasa Indonesia. A new refusal
+is a new member here and a new line there.
+"""
+
+import enum
+
+
+class Reason(enum.Enum):
+    """What went wrong. The comment after a member names the values its message takes
+    (``name``: a username, ``role``, ``category``: a slug, ``old``/``new``: statuses)."""
+
+    # Accounts, sign-in and one-time links
+    USERNAME_INVALID = enum.auto()
+    USERNAME_TAKEN = enum.auto()  # name
+    NO_ROLE = enum.auto()
+    WRONG_LINK = enum.auto()  # an activation link used to enroll TOTP, or the reverse
+    TOTP_MISMATCH = enum.auto()
+    WRONG_PASSWORD = enum.auto()
+    WRONG_CURRENT_PASSWORD = enum.auto()
+    PASSWORD_TOO_SHORT = enum.auto()
+    PASSWORD_TOO_COMMON = enum.auto()
+    RESET_OWN_PASSWORD = enum.auto()
+    CANNOT_DEACTIVATE_SELF = enum.auto()
+    CANNOT_REMOVE_OWN_ADMIN = enum.auto()
+    DEACTIVATED = enum.auto()  # name
+    NOT_DEACTIVATED = enum.auto()  # name
+    NOT_WAITING_FOR_ACTIVATION = enum.auto()  # name
+    NOT_ACTIVE_WITH_KEY = enum.auto()  # name
+    NO_KEY_RESET_PASSWORD = enum.auto()  # name
+    NO_TOTP_TO_RESET = enum.auto()  # name
+    NOT_AN_INVESTIGATOR = enum.auto()  # name
+    # Roles, routing and the two-person rule
+    ROLE_NEEDS_APPROVAL = enum.auto()  # role
+    ROLE_NEEDS_NO_APPROVAL = enum.auto()  # role
+    ALREADY_HOLDS_ROLE = enum.auto()  # name, role
+    DOES_NOT_HOLD_ROLE = enum.auto()  # name, role
+    UNKNOWN_CATEGORY = enum.auto()  # category
+    ALREADY_RECEIVES = enum.auto()  # name, category
+    DOES_NOT_RECEIVE = enum.auto()  # name, category
+    SAME_CHANGE_WAITING = enum.auto()
+    NOT_WAITING_FOR_DECISION = enum.auto()
+    OWN_PROPOSAL = enum.auto()
+    KEY_CHANGED = enum.auto()
+    ALREADY_ON_HOLD = enum.auto()
+    NOT_ON_HOLD = enum.auto()
+    # Reports and casework
+    NO_SUCH_REPORT = enum.auto()  # a report id typed by an admin, or given to the CLI
+    REPORT_NOT_FOUND = enum.auto()  # no grant, or gone: callers answer 404
+    NO_SUCH_FILE = enum.auto()
+    NO_KEY = enum.auto()  # the recipient holds no key of that purpose and epoch
+    CATEGORY_CLOSED = enum.auto()
+    CODE_COLLISION = enum.auto()
+    MALFORMED_CODE = enum.auto()
+    BAD_PAGE_CURSOR = enum.auto()
+    EMPTY_TEXT = enum.auto()
+    UNKNOWN_STATUS = enum.auto()
+    BAD_TRANSITION = enum.auto()  # old, new
+    CLOSING_NEEDS_REASON = enum.auto()
+    NOT_AN_AGE_RECIPIENT = enum.auto()
+    # Sharing and the identity
+    NO_COLLEAGUE_CHOSEN = enum.auto()
+    COLLEAGUE_NOT_ACTIVE = enum.auto()
+    NOT_ALLOWED_TO_SHARE = enum.auto()
+    NO_KEY_TO_SHARE = enum.auto()
+    ALREADY_HAS_REPORT = enum.auto()  # name
+    CANNOT_REVOKE_OWN = enum.auto()
+    NO_ACCESS = enum.auto()
+    IDENTITY_REASON_MISSING = enum.auto()
+    ALREADY_ASKED = enum.auto()
+    OWN_REQUEST = enum.auto()
+    INVESTIGATOR_LOST_REPORT = enum.auto()
+    NO_IDENTITY_KEY = enum.auto()
+
+
+class ServiceError(Exception):
+    """A use case refused its input, and changed nothing the caller should keep (roll
+    back). ``field`` is the name of the form field the refusal concerns (``None``: the
+    form as a whole); ``params`` are the values its message names, all safe to show to
+    the person acting (usernames, roles, statuses: never report text or secrets)."""
+
+    def __init__(self, reason: Reason, field: str | None = None, **params: object) -> None:
+        super().__init__(reason, field, params)
+        self.reason = reason
+        self.field = field
+        self.params = params
+
+    def __str__(self) -> str:  # for tracebacks; people read sipadu.refusal_messages
+        return " ".join(str(part) for part in (self.reason.name, self.field, self.params) if part)
