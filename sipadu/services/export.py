@@ -24,7 +24,7 @@ from sipadu.crypto.stream import pieces_reader
 from sipadu.services import ServiceError
 from sipadu.services.attachments import read_attachment
 from sipadu.services.cases import CaseView
-from sipadu.services.reports import HeldKeys
+from sipadu.services.key_ring import HeldKeys
 
 MANIFEST_LABEL = "sipadu.export.manifest.v1"
 FORMAT = "sipadu-report-export-v1"

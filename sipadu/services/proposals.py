@@ -29,7 +29,8 @@ from sipadu.models import (
 )
 from sipadu.services import ServiceError
 from sipadu.services.categories import add_route, remove_route
-from sipadu.services.staff import SENSITIVE_ROLES, _add_role, key_fingerprint, needs_approval
+from sipadu.services.key_ring import key_fingerprint
+from sipadu.services.staff import SENSITIVE_ROLES, _add_role, needs_approval
 
 
 def _detail(proposal: Proposal, account: StaffAccount | None, category: Category | None) -> dict:

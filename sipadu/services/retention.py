@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sipadu import audit
 from sipadu.audit import OPERATOR, Action, Actor
-from sipadu.models import Attachment, Blob, Report, ReportKey, ReportStatus
+from sipadu.models import Attachment, Blob, Report, ReportStatus
+from sipadu.services import key_ring
 
 CLOSED = (ReportStatus.CLOSED_SUBSTANTIATED.value, ReportStatus.CLOSED_UNSUBSTANTIATED.value)
 BATCH = 500
@@ -78,7 +79,7 @@ def purge(
             ids = expired(session, policy, today)
             if not ids:
                 return total
-            keys = session.execute(delete(ReportKey).where(ReportKey.report_id.in_(ids))).rowcount
+            keys = key_ring.shred(session, ids)
             audit.append(
                 session,
                 actor.id,

@@ -24,9 +24,7 @@ from sipadu.crypto import (
     Argon2Params,
     CryptoError,
     PrivateKey,
-    PublicKey,
     SecretRecord,
-    fingerprint,
     hash_secret,
     new_keypair,
     open_private_key,
@@ -39,15 +37,14 @@ from sipadu.models import (
     AccountState,
     CategoryRoute,
     EnrollmentKind,
-    ReportGrant,
-    ReportKey,
     Role,
     StaffAccount,
     StaffRole,
     StaffSession,
 )
-from sipadu.services import Derive, ServiceError, inline
+from sipadu.services import Derive, ServiceError, inline, key_ring
 from sipadu.services.dates import as_utc
+from sipadu.services.key_ring import key_fingerprint
 from sipadu.services.passphrases import PassphraseProblem, passphrase_problem
 from sipadu.services.totp import matching_step, new_secret
 
@@ -78,20 +75,6 @@ class Unlocked:
 def private_key_owner(account: StaffAccount) -> str:
     """Associated data of the sealed private key: it opens only on this account."""
     return f"staff/{account.id}"
-
-
-def key_fingerprint(account: StaffAccount) -> str | None:
-    """The account's key fingerprint as contiguous hex (audit details, exports)."""
-    if account.public_key is None:
-        return None
-    return fingerprint(PublicKey.from_bytes(account.public_key)).replace(" ", "").lower()
-
-
-def display_fingerprint(account: StaffAccount) -> str | None:
-    """The fingerprint as people compare it: 16 groups of 4 hex digits."""
-    if account.public_key is None:
-        return None
-    return fingerprint(PublicKey.from_bytes(account.public_key))
 
 
 def find_by_username(session: Session, username: str) -> StaffAccount | None:
@@ -426,12 +409,7 @@ def reset_password(
     if account.state == AccountState.DEACTIVATED:
         raise ServiceError(f"{account.username} is deactivated")
     old = key_fingerprint(account)
-    dropped = session.execute(
-        delete(ReportKey).where(
-            ReportKey.recipient_kind == "staff", ReportKey.recipient_id == account.id
-        )
-    ).rowcount
-    session.execute(delete(ReportGrant).where(ReportGrant.account_id == account.id))
+    dropped = key_ring.forget_account(session, account.id)
     account.password_record = None
     account.public_key = None
     account.sealed_private_key = None
