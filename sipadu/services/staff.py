@@ -46,15 +46,13 @@ from sipadu.services import Derive, ServiceError, inline, key_ring
 from sipadu.services.dates import as_utc
 from sipadu.services.key_ring import key_fingerprint
 from sipadu.services.passphrases import PassphraseProblem, passphrase_problem
+from sipadu.services.proposals import SENSITIVE_ROLES, add_role, needs_approval, propose_activation
 from sipadu.services.totp import matching_step, new_secret
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 MIN_PASSWORD_LENGTH = 12
 PRIVATE_KEY_PURPOSE = "password"
 TOTP_PURPOSE = "totp"
-# Roles that read reports, approve identity disclosure or approve other admins' changes:
-# granting one, or activating an account that holds one, takes a second admin.
-SENSITIVE_ROLES = frozenset({Role.ADMIN, Role.INVESTIGATOR, Role.CUSTODIAN})
 
 
 @dataclass(frozen=True)
@@ -83,10 +81,6 @@ def find_by_username(session: Session, username: str) -> StaffAccount | None:
 
 def normalize_username(username: str) -> str:
     return username.strip().lower()
-
-
-def needs_approval(roles: frozenset[Role] | set[Role]) -> bool:
-    return bool(SENSITIVE_ROLES & set(roles))
 
 
 def _record(session: Session, actor: Actor, action: Action, account: StaffAccount, **detail):
@@ -205,8 +199,6 @@ def complete_activation(
     app works. Their key pair is generated here (one Argon2id, through ``derive``). An
     account holding a sensitive role then waits for a second admin, who compares the
     fingerprint with the person."""
-    from sipadu.services.proposals import propose_activation
-
     if account.enrollment_kind != EnrollmentKind.ACTIVATE:
         raise ServiceError("this link is not an activation link")
     step = matching_step(totp_secret, totp_code, now, 0)
@@ -464,14 +456,7 @@ def grant_role_now(session: Session, account: StaffAccount, role: Role, actor: A
     Sensitive roles go through :func:`sipadu.services.proposals.propose_role`."""
     if role in SENSITIVE_ROLES:
         raise ServiceError(f"the role {role.value} needs a second admin's approval")
-    _add_role(session, account, role, actor)
-
-
-def _add_role(session: Session, account: StaffAccount, role: Role, actor: Actor) -> None:
-    if role in account.role_set:
-        raise ServiceError(f"{account.username} already holds the role {role.value}")
-    account.roles.append(StaffRole(role=role))
-    _record(session, actor, Action.ROLE_GRANT, account, role=role.value)
+    add_role(session, account, role, actor)
 
 
 def set_may_grant(session: Session, account: StaffAccount, allowed: bool, actor: Actor) -> None:
