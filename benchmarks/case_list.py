@@ -44,7 +44,7 @@ from sipadu.models import (
     ReportKey,
     StaffAccount,
 )
-from sipadu.services.staff import key_fingerprint
+from sipadu.services.key_ring import key_fingerprint
 from tests.staff import Person, sign_in
 
 STATUSES = (

@@ -36,7 +36,8 @@ from sipadu.services import ServiceError
 from sipadu.services import proposals as proposals_service
 from sipadu.services import staff as staff_service
 from sipadu.services.categories import category_by_slug, routing_table, toggle_accepting
-from sipadu.services.staff import SENSITIVE_ROLES, display_fingerprint
+from sipadu.services.key_ring import display_fingerprint
+from sipadu.services.proposals import SENSITIVE_ROLES
 from sipadu.web import db_session
 
 

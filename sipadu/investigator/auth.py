@@ -17,12 +17,12 @@ from sipadu.investigator.policy import Policy, requires
 from sipadu.models import AccountState, EnrollmentKind
 from sipadu.refusal_messages import message
 from sipadu.services import ServiceError
+from sipadu.services.key_ring import display_fingerprint
 from sipadu.services.staff import (
     account_for_link,
     change_password,
     complete_activation,
     complete_totp_enrollment,
-    display_fingerprint,
 )
 from sipadu.services.staff_auth import check_credentials, finish_login, logout, record_failure
 from sipadu.services.totp import new_secret, provisioning_uri, qr_svg

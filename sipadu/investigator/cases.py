@@ -30,7 +30,7 @@ from sipadu.investigator.forms import (
 from sipadu.investigator.policy import Policy, requires
 from sipadu.models import Category, ReportStatus, Role, StaffAccount
 from sipadu.refusal_messages import message
-from sipadu.services import Reason, ServiceError
+from sipadu.services import Reason, ServiceError, key_ring
 from sipadu.services import grants as grants_service
 from sipadu.services.attachments import read_attachment
 from sipadu.services.cases import (
@@ -45,11 +45,10 @@ from sipadu.services.cases import (
     open_case,
     record_list,
     reply,
-    staff_keys,
 )
 from sipadu.services.dates import today
 from sipadu.services.export import age_encrypted, age_recipient, report_zip
-from sipadu.services.reports import NoKey
+from sipadu.services.key_ring import NoKey, staff_keys
 from sipadu.web import (
     closing,
     content_disposition,
@@ -116,7 +115,7 @@ def _case_page(report_id: uuid.UUID, **forms):
         view = open_case(writing, keys, _me().id)
     except (NotGranted, NoKey):  # no grant, or a grant whose keys are gone
         abort(404)
-    holders = grants_service.holders(writing, report_id)
+    holders = key_ring.holders(writing, report_id)
     colleagues = [
         a
         for a in writing.scalars(select(StaffAccount).order_by(StaffAccount.username))

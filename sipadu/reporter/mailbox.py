@@ -25,6 +25,7 @@ from sipadu.reporter.uploads import evidence_part, forget_files, uploaded_files
 from sipadu.services import ServiceError
 from sipadu.services.attachments import read_attachment
 from sipadu.services.dates import today
+from sipadu.services.key_ring import HeldKeys, mailbox_keys
 from sipadu.services.mailbox import (
     MalformedCode,
     OpenedMailbox,
@@ -33,7 +34,7 @@ from sipadu.services.mailbox import (
     save_rehashed,
     well_formed_code,
 )
-from sipadu.services.reports import HeldKeys, add_reporter_message, mailbox_keys, read_mailbox
+from sipadu.services.reports import add_reporter_message, read_mailbox
 from sipadu.slots import Busy
 from sipadu.web import (
     app_config,

@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from sipadu import audit
 from sipadu.audit import Action
 from sipadu.config import DatePrecision
-from sipadu.crypto import KeyContext, PrivateKey, Purpose, open_field, seal_field, unwrap_key
+from sipadu.crypto import PrivateKey, Purpose, open_field, seal_field
 from sipadu.models import (
     Category,
     IdentityRequest,
@@ -27,18 +27,17 @@ from sipadu.models import (
     Report,
     ReportField,
     ReportGrant,
-    ReportKey,
     ReportStatus,
     StaffAccount,
 )
 from sipadu.services import Reason, ServiceError
 from sipadu.services.attachments import AttachmentInfo, UploadedFile, attach, list_attachments
 from sipadu.services.dates import coarsen
+from sipadu.services.key_ring import HeldKeys, staff_keys_of_reports
 from sipadu.services.reports import (
     CASE_FIELDS,
     IDENTITY_FIELD,
     STATUS_REASON_FIELD,
-    HeldKeys,
     ThreadMessage,
     locked_report,
     open_report_field,
@@ -75,10 +74,6 @@ class NotGranted(ServiceError):
 
     def __init__(self) -> None:
         super().__init__(Reason.REPORT_NOT_FOUND)
-
-
-def staff_keys(session: Session, report_id: uuid.UUID, account_id: uuid.UUID, private) -> HeldKeys:
-    return HeldKeys(session, report_id, "staff", account_id, private)
 
 
 def granted(session: Session, report_id: uuid.UUID, account_id: uuid.UUID) -> ReportGrant:
@@ -221,27 +216,16 @@ def _titles(
             )
         )
     }
-    wraps = {
-        (row.report_id, row.epoch): row.wrapped
-        for row in session.scalars(
-            select(ReportKey).where(
-                ReportKey.report_id.in_(report_ids),
-                ReportKey.purpose == Purpose.CASE.value,
-                ReportKey.recipient_kind == "staff",
-                ReportKey.recipient_id == account_id,
-            )
-        )
-    }
-    titles = {}
-    for report_id, row in fields.items():
-        wrapped = wraps.get((report_id, row.epoch))
-        if wrapped is None:
-            continue
-        key = unwrap_key(wrapped, private, KeyContext(report_id, Purpose.CASE, row.epoch))
-        titles[report_id] = open_field(
-            key, row.sealed, report_id=report_id, field="report/title"
+    keys = staff_keys_of_reports(
+        session, account_id, private, Purpose.CASE, [(r, row.epoch) for r, row in fields.items()]
+    )
+    return {
+        report_id: open_field(
+            keys[report_id, row.epoch], row.sealed, report_id=report_id, field="report/title"
         ).decode("utf-8")
-    return titles
+        for report_id, row in fields.items()
+        if (report_id, row.epoch) in keys
+    }
 
 
 def record_list(session: Session, account_id: uuid.UUID, criteria: CaseFilter, cursor: str | None):

@@ -7,7 +7,7 @@ from sipadu import audit
 from sipadu.audit import Action, Actor
 from sipadu.models import AccountState, Category, CategoryRoute, CategorySlug, Role, StaffAccount
 from sipadu.services import Reason, ServiceError
-from sipadu.services.staff import display_fingerprint, key_fingerprint
+from sipadu.services.key_ring import display_fingerprint, key_fingerprint
 
 
 def seed_categories(session: Session, actor: Actor) -> list[str]:

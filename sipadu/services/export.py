@@ -26,7 +26,7 @@ from sipadu.crypto.stream import pieces_reader
 from sipadu.services import Reason, ServiceError
 from sipadu.services.attachments import read_attachment
 from sipadu.services.cases import CaseView
-from sipadu.services.reports import HeldKeys
+from sipadu.services.key_ring import HeldKeys
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer

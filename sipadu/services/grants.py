@@ -1,6 +1,7 @@
-"""Who holds a report's keys: grants between investigators, revocation with a new key
+"""Who may hold a report: grants between investigators, revocation with a new key
 epoch, the custodian-gated identity, and re-granting from the offline recovery key
-(DESIGN.md G3, §4).
+(DESIGN.md G3, §4). These use cases check who may act and record it; the wraps
+themselves change in :mod:`sipadu.services.key_ring`.
 
 A grant copies keys, it cannot take them back: what a colleague read stays read.
 Revocation deletes their wraps and starts a new epoch, so everything written afterwards
@@ -11,42 +12,23 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sipadu import audit
 from sipadu.audit import Action
-from sipadu.crypto import (
-    KeyContext,
-    PrivateKey,
-    PublicKey,
-    Purpose,
-    new_key,
-    open_field,
-    seal_field,
-    unwrap_key,
-)
+from sipadu.crypto import PrivateKey, PublicKey, Purpose, open_field, seal_field
 from sipadu.models import (
     AccountState,
     IdentityRequest,
     IdentityRequestState,
-    Mailbox,
     Report,
-    ReportGrant,
-    ReportKey,
     Role,
     StaffAccount,
 )
-from sipadu.services import Reason, ServiceError
+from sipadu.services import Reason, ServiceError, key_ring
 from sipadu.services.cases import granted
-from sipadu.services.reports import HeldKeys, NoKey, Recipient, wrap_to
-from sipadu.services.staff import key_fingerprint
-
-SHARED = (Purpose.CASE, Purpose.INTERNAL)  # what a grant copies: never the identity
-
-
-def _recipient(account: StaffAccount) -> Recipient:
-    return Recipient("staff", account.id, PublicKey.from_bytes(account.public_key))
+from sipadu.services.key_ring import HeldKeys, NoKey, key_fingerprint
 
 
 def _check_colleague(account: StaffAccount | None) -> StaffAccount:
@@ -66,24 +48,6 @@ def _detail(colleague: StaffAccount, **more) -> dict:
     }
 
 
-def _copy_keys(session: Session, report: Report, source: HeldKeys, colleague: StaffAccount) -> int:
-    """Wrap every epoch's case and internal key ``source`` holds to ``colleague``."""
-    recipient = _recipient(colleague)
-    copied = 0
-    for epoch in range(report.key_epoch + 1):
-        for purpose in SHARED:
-            try:
-                key = source.key(purpose, epoch)
-            except NoKey:
-                continue
-            wrap_to(session, report.id, purpose, epoch, key, [recipient])
-            copied += 1
-    if not copied:
-        raise ServiceError(Reason.NO_KEY_TO_SHARE)
-    session.add(ReportGrant(report_id=report.id, account_id=colleague.id, read_upto=0))
-    return copied
-
-
 def grant(
     session: Session,
     keys: HeldKeys,
@@ -96,10 +60,10 @@ def grant(
     if not granter.may_grant:
         raise ServiceError(Reason.NOT_ALLOWED_TO_SHARE)
     colleague = _check_colleague(session.get(StaffAccount, colleague_id))
-    if session.get(ReportGrant, (keys.report_id, colleague.id)) is not None:
+    if key_ring.is_holder(session, keys.report_id, colleague.id):
         raise ServiceError(Reason.ALREADY_HAS_REPORT, "colleague", name=colleague.username)
     report = session.get(Report, keys.report_id)
-    copied = _copy_keys(session, report, keys, colleague)
+    copied = key_ring.grant_holder(session, report, keys, colleague)
     audit.append(
         session,
         str(granter.id),
@@ -127,39 +91,11 @@ def revoke(
     if colleague_id == revoker.id:
         raise ServiceError(Reason.CANNOT_REVOKE_OWN, "colleague")
     colleague = session.get(StaffAccount, colleague_id)
-    if colleague is None or session.get(ReportGrant, (report_id, colleague_id)) is None:
+    if colleague is None or not key_ring.is_holder(session, report_id, colleague_id):
         raise ServiceError(Reason.NO_ACCESS, "colleague")
-    removed = session.execute(
-        delete(ReportKey).where(
-            ReportKey.report_id == report_id,
-            ReportKey.recipient_kind == "staff",
-            ReportKey.recipient_id == colleague_id,
-        )
-    ).rowcount
-    session.execute(
-        delete(ReportGrant).where(
-            ReportGrant.report_id == report_id, ReportGrant.account_id == colleague_id
-        )
-    )
     report = session.get(Report, report_id)
-    report.key_epoch += 1
+    removed = key_ring.revoke_holder(session, report, colleague_id, recovery)
     epoch = report.key_epoch
-    holders = [
-        _recipient(account)
-        for account in session.scalars(
-            select(StaffAccount)
-            .join(ReportGrant, ReportGrant.account_id == StaffAccount.id)
-            .where(ReportGrant.report_id == report_id)
-        )
-        if account.public_key is not None
-    ]
-    mailbox = session.scalar(select(Mailbox).where(Mailbox.report_id == report_id))
-    to_mailbox = [Recipient("mailbox", mailbox.id, PublicKey.from_bytes(mailbox.public_key))]
-    to_recovery = [Recipient("recovery", None, recovery)]
-    wrap_to(
-        session, report_id, Purpose.CASE, epoch, new_key(), [*holders, *to_mailbox, *to_recovery]
-    )
-    wrap_to(session, report_id, Purpose.INTERNAL, epoch, new_key(), [*holders, *to_recovery])
     audit.append(
         session,
         str(revoker.id),
@@ -171,26 +107,7 @@ def revoke(
     return epoch
 
 
-def holders(session: Session, report_id: uuid.UUID) -> list[StaffAccount]:
-    return list(
-        session.scalars(
-            select(StaffAccount)
-            .join(ReportGrant, ReportGrant.account_id == StaffAccount.id)
-            .where(ReportGrant.report_id == report_id)
-            .order_by(StaffAccount.username)
-        )
-    )
-
-
 # --- identity behind a custodian ---------------------------------------------------------
-
-
-def _custodians(session: Session) -> list[StaffAccount]:
-    return [
-        account
-        for account in session.scalars(select(StaffAccount).order_by(StaffAccount.username))
-        if Role.CUSTODIAN in account.role_set and account.active and account.public_key
-    ]
 
 
 def request_identity(
@@ -231,13 +148,10 @@ def request_identity(
         state=IdentityRequestState.PENDING.value,
         reason=b"",
     )
-    key = new_key()
+    key = key_ring.wrap_request_key(session, report_id, number, investigator, recovery)
     request.reason = seal_field(
         key, reason.encode("utf-8"), report_id=report_id, field=f"identity-request/{request.id}"
     )
-    recipients = [_recipient(c) for c in _custodians(session)]
-    recipients += [_recipient(investigator), Recipient("recovery", None, recovery)]
-    wrap_to(session, report_id, Purpose.REQUEST, number, key, recipients)
     session.add(request)
     audit.append(
         session,
@@ -265,19 +179,11 @@ def request_reason(
     session: Session, request: IdentityRequest, reader: StaffAccount, private
 ) -> str:
     """The reason, for a custodian (or the requester): their wrap of the request key."""
-    number = _request_number(session, request)
-    wrapped = session.scalar(
-        select(ReportKey.wrapped).where(
-            ReportKey.report_id == request.report_id,
-            ReportKey.purpose == Purpose.REQUEST.value,
-            ReportKey.epoch == number,
-            ReportKey.recipient_kind == "staff",
-            ReportKey.recipient_id == reader.id,
-        )
-    )
-    if wrapped is None:
+    keys = key_ring.staff_keys(session, request.report_id, reader.id, private)
+    try:
+        key = keys.key(Purpose.REQUEST, _request_number(session, request))
+    except NoKey:
         return ""
-    key = unwrap_key(wrapped, private, KeyContext(request.report_id, Purpose.REQUEST, number))
     return open_field(
         key, request.reason, report_id=request.report_id, field=f"identity-request/{request.id}"
     ).decode("utf-8")
@@ -323,22 +229,14 @@ def decide_identity(
         raise ServiceError(Reason.OWN_REQUEST)
     investigator = session.get(StaffAccount, request.account_id)
     if approve:
-        if session.get(ReportGrant, (request.report_id, investigator.id)) is None:
+        if not key_ring.is_holder(session, request.report_id, investigator.id):
             raise ServiceError(Reason.INVESTIGATOR_LOST_REPORT)
         _check_colleague(investigator)
-        keys = HeldKeys(session, request.report_id, "staff", custodian.id, private)
+        keys = key_ring.staff_keys(session, request.report_id, custodian.id, private)
         try:
-            identity_key = keys.key(Purpose.IDENTITY, 0)
+            key_ring.wrap_identity(session, keys, investigator)
         except NoKey:
             raise ServiceError(Reason.NO_IDENTITY_KEY) from None
-        wrap_to(
-            session,
-            request.report_id,
-            Purpose.IDENTITY,
-            0,
-            identity_key,
-            [_recipient(investigator)],
-        )
     request.state = (
         IdentityRequestState.APPROVED if approve else IdentityRequestState.REFUSED
     ).value
@@ -367,10 +265,10 @@ def recovery_grant(
     if report is None:
         raise ServiceError(Reason.NO_SUCH_REPORT)
     _check_colleague(colleague)
-    if session.get(ReportGrant, (report_id, colleague.id)) is not None:
+    if key_ring.is_holder(session, report_id, colleague.id):
         raise ServiceError(Reason.ALREADY_HAS_REPORT, name=colleague.username)
-    source = HeldKeys(session, report_id, "recovery", None, recovery_private)  # type: ignore[arg-type]
-    copied = _copy_keys(session, report, source, colleague)
+    source = key_ring.recovery_keys(session, report_id, recovery_private)
+    copied = key_ring.grant_holder(session, report, source, colleague)
     audit.append(
         session,
         audit.OPERATOR.id,

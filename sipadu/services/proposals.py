@@ -26,10 +26,19 @@ from sipadu.models import (
     Report,
     Role,
     StaffAccount,
+    StaffRole,
 )
 from sipadu.services import Reason, ServiceError
 from sipadu.services.categories import add_route, remove_route
-from sipadu.services.staff import SENSITIVE_ROLES, _add_role, key_fingerprint, needs_approval
+from sipadu.services.key_ring import key_fingerprint
+
+# Roles that read reports, approve identity disclosure or approve other admins' changes:
+# granting one, or activating an account that holds one, takes a second admin.
+SENSITIVE_ROLES = frozenset({Role.ADMIN, Role.INVESTIGATOR, Role.CUSTODIAN})
+
+
+def needs_approval(roles: frozenset[Role] | set[Role]) -> bool:
+    return bool(SENSITIVE_ROLES & set(roles))
 
 
 def _detail(proposal: Proposal, account: StaffAccount | None, category: Category | None) -> dict:
@@ -136,6 +145,22 @@ def propose_role(session: Session, account: StaffAccount, role: Role, actor: Act
     return _create(session, ProposalKind.ROLE_GRANT, account, actor.id, actor.role, role=role)
 
 
+def add_role(session: Session, account: StaffAccount, role: Role, actor: Actor) -> None:
+    """Give ``account`` the role, recorded; in the caller's transaction. Applied by an
+    approval here, or at once by :func:`sipadu.services.staff.grant_role_now` for a role
+    outside :data:`SENSITIVE_ROLES`."""
+    if role in account.role_set:
+        raise ServiceError(Reason.ALREADY_HOLDS_ROLE, name=account.username, role=role.value)
+    account.roles.append(StaffRole(role=role))
+    audit.append(
+        session,
+        actor.id,
+        actor.role,
+        Action.ROLE_GRANT,
+        detail={"account": str(account.id), "username": account.username, "role": role.value},
+    )
+
+
 def propose_route(
     session: Session, category: Category, account: StaffAccount, add: bool, actor: Actor
 ) -> Proposal:
@@ -209,7 +234,7 @@ def approve(session: Session, proposal_id: uuid.UUID, actor: Actor, now: datetim
     proposal, account, category = _decide(session, proposal_id, actor, now, ProposalState.APPROVED)
     kind = ProposalKind(proposal.kind)
     if kind is ProposalKind.ROLE_GRANT:
-        _add_role(session, account, Role(proposal.role), actor)
+        add_role(session, account, Role(proposal.role), actor)
     elif kind is ProposalKind.ACCOUNT_ACTIVATE:
         if account.state not in (AccountState.PENDING, AccountState.DEACTIVATED):
             raise ServiceError(Reason.NOT_WAITING_FOR_ACTIVATION, name=account.username)

@@ -1,17 +1,13 @@
 """Submitting a report and the reporter's view of it (DESIGN.md §4, §5).
 
-Keys per report (epoch 0 at submission), each HPKE-wrapped with its context:
-
-- case key     -> every active investigator routed to the category, the mailbox, recovery
-- internal key -> those investigators and recovery (never the mailbox)
-- identity key -> every active custodian, the mailbox and recovery
-
-Every field is padded and sealed; the identity field is always stored, empty or not, so
-its presence says nothing. The caller commits, and only then shows the code (G6).
+A report's keys (epoch 0 at submission) and who they are wrapped to are the key ring's
+(:func:`sipadu.services.key_ring.create_ring`). Every field is padded and sealed; the
+identity field is always stored, empty or not, so its presence says nothing. The caller
+commits, and only then shows the code (G6).
 """
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -23,42 +19,23 @@ from sipadu.audit import ReporterMetric
 from sipadu.config import DatePrecision, DayCount
 from sipadu.crypto import (
     Argon2Params,
-    KeyContext,
-    PrivateKey,
     PublicKey,
     Purpose,
     SecretRecord,
-    fingerprint,
     hash_secret,
     lookup_id,
-    new_key,
     new_keypair,
     open_field,
     seal_field,
     seal_private_key,
-    unwrap_key,
-    wrap_key,
 )
 from sipadu.db import scope_to_report
-from sipadu.models import (
-    AccountState,
-    Category,
-    CategoryRoute,
-    Mailbox,
-    Message,
-    Report,
-    ReportField,
-    ReportGrant,
-    ReportKey,
-    ReportStatus,
-    Role,
-    StaffAccount,
-    StaffRole,
-)
+from sipadu.models import Category, Mailbox, Message, Report, ReportField, ReportStatus
 from sipadu.services import Derive, Reason, ServiceError, inline
 from sipadu.services.attachments import AttachmentInfo, UploadedFile, attach, list_attachments
 from sipadu.services.categories import category_by_slug
 from sipadu.services.dates import Deadlines, coarsen
+from sipadu.services.key_ring import HeldKeys, Recipient, create_ring
 from sipadu.services.passphrases import mailbox_secret, new_code, suggest_passphrase
 
 CASE_FIELDS = ("title", "what", "who", "where", "when", "how", "estimated_loss")
@@ -106,73 +83,8 @@ class Receipt:
     suggested_passphrase: str | None
 
 
-@dataclass(frozen=True)
-class Recipient:
-    kind: str  # staff | mailbox | recovery
-    id: uuid.UUID | None
-    public: PublicKey
-
-    @property
-    def fingerprint(self) -> str:
-        return fingerprint(self.public).replace(" ", "").lower()
-
-
 def mailbox_owner(mailbox_id: uuid.UUID) -> str:
     return f"mailbox/{mailbox_id}"
-
-
-def _staff_recipients(session: Session, *conditions) -> list[Recipient]:
-    """Active staff with a key, matching ``conditions``. Only the id, state and public
-    key are read: the reporter portal's database role may read nothing else of a staff
-    account (docs/deploy.md)."""
-    rows = session.execute(
-        select(StaffAccount.id, StaffAccount.public_key)
-        .join(StaffRole, StaffRole.account_id == StaffAccount.id)
-        .where(
-            StaffAccount.state == AccountState.ACTIVE.value,
-            StaffAccount.public_key.is_not(None),
-            *conditions,
-        )
-        .distinct()
-    )
-    return [Recipient("staff", account_id, PublicKey.from_bytes(key)) for account_id, key in rows]
-
-
-def routed_investigators(session: Session, category_id: uuid.UUID) -> list[Recipient]:
-    return _staff_recipients(
-        session,
-        StaffRole.role == Role.INVESTIGATOR,
-        StaffAccount.id.in_(
-            select(CategoryRoute.account_id).where(CategoryRoute.category_id == category_id)
-        ),
-    )
-
-
-def active_custodians(session: Session) -> list[Recipient]:
-    return _staff_recipients(session, StaffRole.role == Role.CUSTODIAN)
-
-
-def wrap_to(
-    session: Session,
-    report_id: uuid.UUID,
-    purpose: Purpose,
-    epoch: int,
-    key: bytes,
-    recipients: Iterable[Recipient],
-) -> None:
-    context = KeyContext(report_id, purpose, epoch)
-    for recipient in recipients:
-        session.add(
-            ReportKey(
-                report_id=report_id,
-                purpose=purpose.value,
-                epoch=epoch,
-                recipient_kind=recipient.kind,
-                recipient_id=recipient.id,
-                recipient_fingerprint=recipient.fingerprint,
-                wrapped=wrap_key(key, recipient.public, context),
-            )
-        )
 
 
 def _stretch(
@@ -247,34 +159,20 @@ def submit_report(
         )
     )
 
-    investigators = routed_investigators(session, category.id)
-    custodians = active_custodians(session)
-    to_mailbox = Recipient("mailbox", mailbox_id, mailbox_private.public_key())
-    to_recovery = Recipient("recovery", None, settings.recovery)
-    case_key, internal_key, identity_key = new_key(), new_key(), new_key()
-    wrap_to(
-        session, report_id, Purpose.CASE, 0, case_key, [*investigators, to_mailbox, to_recovery]
-    )
-    wrap_to(session, report_id, Purpose.INTERNAL, 0, internal_key, [*investigators, to_recovery])
-    session.add_all(
-        ReportGrant(report_id=report_id, account_id=r.id, read_upto=0) for r in investigators
-    )
-    wrap_to(
+    keys = create_ring(
         session,
         report_id,
-        Purpose.IDENTITY,
-        0,
-        identity_key,
-        [*custodians, to_mailbox, to_recovery],
+        category.id,
+        Recipient("mailbox", mailbox_id, mailbox_private.public_key()),
+        settings.recovery,
     )
-
     for name in CASE_FIELDS:
-        _store_field(session, report_id, name, 0, case_key, getattr(form, name))
-    _store_field(session, report_id, IDENTITY_FIELD, 0, identity_key, form.identity)
-    attach(session, report_id, case_key, 0, files, uploader="reporter")
+        _store_field(session, report_id, name, 0, keys.case, getattr(form, name))
+    _store_field(session, report_id, IDENTITY_FIELD, 0, keys.identity, form.identity)
+    attach(session, report_id, keys.case, 0, files, uploader="reporter")
 
     audit.count_reporter_event(session, ReporterMetric.REPORT_SUBMITTED, today)
-    if not investigators:
+    if not keys.investigators:
         audit.count_reporter_event(session, ReporterMetric.REPORT_UNROUTED, today)
     session.flush()
     return Receipt(report_id, code, suggested)
@@ -313,65 +211,6 @@ class MailboxView:
 
     def files_of(self, message_id: uuid.UUID | None) -> list[AttachmentInfo]:
         return [a for a in self.attachments if a.message_id == message_id]
-
-
-class NoKey(ServiceError):
-    """The recipient holds no key for that purpose and epoch (not granted, revoked, or
-    not approved for the identity)."""
-
-    def __init__(self, purpose: str, epoch: int) -> None:
-        super().__init__(Reason.NO_KEY, purpose=purpose, epoch=epoch)
-
-
-class HeldKeys:
-    """The report keys one recipient holds (a mailbox or a staff member), unwrapped on
-    demand with its private key, per purpose and epoch."""
-
-    def __init__(
-        self,
-        session: Session,
-        report_id: uuid.UUID,
-        kind: str,
-        recipient_id: uuid.UUID,
-        private: PrivateKey,
-    ) -> None:
-        self.session = session
-        self.report_id = report_id
-        self._kind = kind
-        self._recipient_id = recipient_id
-        self._private = private
-        self._cache: dict[tuple[Purpose, int], bytes] = {}
-
-    def key(self, purpose: Purpose, epoch: int) -> bytes:
-        if (purpose, epoch) not in self._cache:
-            scope_to_report(self.session, self.report_id)
-            wrapped = self.session.scalar(
-                select(ReportKey.wrapped).where(
-                    ReportKey.report_id == self.report_id,
-                    ReportKey.purpose == purpose.value,
-                    ReportKey.epoch == epoch,
-                    ReportKey.recipient_kind == self._kind,
-                    ReportKey.recipient_id == self._recipient_id,
-                )
-            )
-            if wrapped is None:
-                raise NoKey(purpose=purpose.value, epoch=epoch)
-            context = KeyContext(self.report_id, purpose, epoch)
-            self._cache[(purpose, epoch)] = unwrap_key(wrapped, self._private, context)
-        return self._cache[(purpose, epoch)]
-
-    def holds(self, purpose: Purpose, epoch: int) -> bool:
-        try:
-            self.key(purpose, epoch)
-        except NoKey:
-            return False
-        return True
-
-
-def mailbox_keys(
-    session: Session, report_id: uuid.UUID, mailbox_id: uuid.UUID, private: PrivateKey
-) -> HeldKeys:
-    return HeldKeys(session, report_id, "mailbox", mailbox_id, private)
 
 
 def open_report_field(keys: HeldKeys, row: ReportField) -> str:

@@ -20,7 +20,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from sipadu import audit
 from sipadu.audit import OPERATOR, Action, Actor
 from sipadu.db import rows_affected
-from sipadu.models import Attachment, Blob, Report, ReportKey, ReportStatus
+from sipadu.models import Attachment, Blob, Report, ReportStatus
+from sipadu.services import key_ring
 
 CLOSED = (ReportStatus.CLOSED_SUBSTANTIATED.value, ReportStatus.CLOSED_UNSUBSTANTIATED.value)
 BATCH = 500
@@ -79,7 +80,7 @@ def purge(
             ids = expired(session, policy, today)
             if not ids:
                 return total
-            keys = rows_affected(session, delete(ReportKey).where(ReportKey.report_id.in_(ids)))
+            keys = key_ring.shred(session, ids)
             audit.append(
                 session,
                 actor.id,

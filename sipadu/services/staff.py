@@ -24,9 +24,7 @@ from sipadu.crypto import (
     Argon2Params,
     CryptoError,
     PrivateKey,
-    PublicKey,
     SecretRecord,
-    fingerprint,
     hash_secret,
     new_keypair,
     open_private_key,
@@ -39,25 +37,22 @@ from sipadu.models import (
     AccountState,
     CategoryRoute,
     EnrollmentKind,
-    ReportGrant,
-    ReportKey,
     Role,
     StaffAccount,
     StaffRole,
     StaffSession,
 )
-from sipadu.services import Derive, Reason, ServiceError, inline
+from sipadu.services import Derive, Reason, ServiceError, inline, key_ring
 from sipadu.services.dates import as_utc
+from sipadu.services.key_ring import key_fingerprint
 from sipadu.services.passphrases import PassphraseProblem, passphrase_problem
+from sipadu.services.proposals import SENSITIVE_ROLES, add_role, needs_approval, propose_activation
 from sipadu.services.totp import matching_step, new_secret
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 MIN_PASSWORD_LENGTH = 12
 PRIVATE_KEY_PURPOSE = "password"
 TOTP_PURPOSE = "totp"
-# Roles that read reports, approve identity disclosure or approve other admins' changes:
-# granting one, or activating an account that holds one, takes a second admin.
-SENSITIVE_ROLES = frozenset({Role.ADMIN, Role.INVESTIGATOR, Role.CUSTODIAN})
 
 
 @dataclass(frozen=True)
@@ -80,30 +75,12 @@ def private_key_owner(account: StaffAccount) -> str:
     return f"staff/{account.id}"
 
 
-def key_fingerprint(account: StaffAccount) -> str | None:
-    """The account's key fingerprint as contiguous hex (audit details, exports)."""
-    if account.public_key is None:
-        return None
-    return fingerprint(PublicKey.from_bytes(account.public_key)).replace(" ", "").lower()
-
-
-def display_fingerprint(account: StaffAccount) -> str | None:
-    """The fingerprint as people compare it: 16 groups of 4 hex digits."""
-    if account.public_key is None:
-        return None
-    return fingerprint(PublicKey.from_bytes(account.public_key))
-
-
 def find_by_username(session: Session, username: str) -> StaffAccount | None:
     return session.scalar(select(StaffAccount).where(StaffAccount.username == username))
 
 
 def normalize_username(username: str) -> str:
     return username.strip().lower()
-
-
-def needs_approval(roles: frozenset[Role] | set[Role]) -> bool:
-    return bool(SENSITIVE_ROLES & set(roles))
 
 
 def _record(session: Session, actor: Actor, action: Action, account: StaffAccount, **detail):
@@ -222,8 +199,6 @@ def complete_activation(
     app works. Their key pair is generated here (one Argon2id, through ``derive``). An
     account holding a sensitive role then waits for a second admin, who compares the
     fingerprint with the person."""
-    from sipadu.services.proposals import propose_activation
-
     if account.enrollment_kind != EnrollmentKind.ACTIVATE:
         raise ServiceError(Reason.WRONG_LINK)
     step = matching_step(totp_secret, totp_code, now, 0)
@@ -426,12 +401,7 @@ def reset_password(
     if account.state == AccountState.DEACTIVATED:
         raise ServiceError(Reason.DEACTIVATED, name=account.username)
     old = key_fingerprint(account)
-    dropped = session.execute(
-        delete(ReportKey).where(
-            ReportKey.recipient_kind == "staff", ReportKey.recipient_id == account.id
-        )
-    ).rowcount
-    session.execute(delete(ReportGrant).where(ReportGrant.account_id == account.id))
+    dropped = key_ring.forget_account(session, account.id)
     account.password_record = None
     account.public_key = None
     account.sealed_private_key = None
@@ -486,14 +456,7 @@ def grant_role_now(session: Session, account: StaffAccount, role: Role, actor: A
     Sensitive roles go through :func:`sipadu.services.proposals.propose_role`."""
     if role in SENSITIVE_ROLES:
         raise ServiceError(Reason.ROLE_NEEDS_APPROVAL, role=role.value)
-    _add_role(session, account, role, actor)
-
-
-def _add_role(session: Session, account: StaffAccount, role: Role, actor: Actor) -> None:
-    if role in account.role_set:
-        raise ServiceError(Reason.ALREADY_HOLDS_ROLE, name=account.username, role=role.value)
-    account.roles.append(StaffRole(role=role))
-    _record(session, actor, Action.ROLE_GRANT, account, role=role.value)
+    add_role(session, account, role, actor)
 
 
 def set_may_grant(session: Session, account: StaffAccount, allowed: bool, actor: Actor) -> None:

@@ -1,0 +1,433 @@
+"""The report key ring: every report key, HPKE-wrapped to each recipient that holds it
+(DESIGN.md G3, §4; the wrap format and the key hierarchy are in docs/crypto.md, "Key
+wrapping" and "Key hierarchy").
+
+A report has, per key epoch (``report.key_epoch``, 0 at submission), a *case* key
+(fields, messages, files) and an *internal* key (notes, never the mailbox's). Its
+*identity* key has epoch 0 only, and the reason of its n-th identity request is sealed
+under a *request* key of epoch n. Each wrap is one ``report_key`` row:
+``wrap_key(key, recipient's public key, KeyContext(report id, purpose, epoch))``. A
+recipient is a staff member (kind ``staff``, by account id), the report's mailbox
+(``mailbox``) or the offline recovery key (``recovery``).
+
+An investigator holds a report when they have its ``report_grant`` row (the list of
+reports they work) *and* its wraps (what they can read). Both change together, here:
+
+- :func:`create_ring` at submission,
+- :func:`grant_holder` when a colleague, or the recovery key, shares the report,
+- :func:`revoke_holder` when one is taken away (a new epoch begins),
+- :func:`wrap_request_key` when an investigator asks for the identity, and
+  :func:`wrap_identity` when a custodian approves,
+- :func:`forget_account` when a password reset destroys an account's key pair,
+- :func:`shred` when retention deletes reports.
+
+Every function here runs inside the caller's transaction: it adds, changes or deletes
+rows and never commits; the caller commits together with its audit entry (G4). Keys are
+unwrapped by :class:`HeldKeys` (one report, on demand: :func:`staff_keys`,
+:func:`mailbox_keys`, :func:`recovery_keys`) or :func:`staff_keys_of_reports` (a page of
+reports at once).
+"""
+
+import uuid
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy.orm import Session
+
+from sipadu.crypto import (
+    KeyContext,
+    PrivateKey,
+    PublicKey,
+    Purpose,
+    fingerprint,
+    new_key,
+    unwrap_key,
+    wrap_key,
+)
+from sipadu.db import scope_to_report
+from sipadu.models import (
+    AccountState,
+    CategoryRoute,
+    Mailbox,
+    Report,
+    ReportGrant,
+    ReportKey,
+    Role,
+    StaffAccount,
+    StaffRole,
+)
+from sipadu.services import Reason, ServiceError
+
+SHARED = (Purpose.CASE, Purpose.INTERNAL)  # what a grant copies: never the identity
+IDENTITY_EPOCH = 0  # the identity is written once, at submission
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Someone a key is wrapped to. ``kind``: ``staff`` | ``mailbox`` | ``recovery``;
+    ``id``: the account or mailbox id (None for recovery)."""
+
+    kind: str
+    id: uuid.UUID | None
+    public: PublicKey
+
+    @property
+    def fingerprint(self) -> str:
+        """As stored in ``report_key.recipient_fingerprint`` and audit details."""
+        return fingerprint(self.public).replace(" ", "").lower()
+
+
+def _staff_recipient(account: StaffAccount) -> Recipient:
+    """``account`` as a recipient; it must have a key pair (``public_key`` set)."""
+    return Recipient("staff", account.id, PublicKey.from_bytes(account.public_key or b""))
+
+
+def key_fingerprint(account: StaffAccount) -> str | None:
+    """The account's key fingerprint as contiguous hex (audit details, exports, the
+    fingerprint a proposal pins); None before it has a key pair."""
+    if account.public_key is None:
+        return None
+    return _staff_recipient(account).fingerprint
+
+
+def display_fingerprint(account: StaffAccount) -> str | None:
+    """The fingerprint as people compare it: 16 groups of 4 hex digits."""
+    if account.public_key is None:
+        return None
+    return fingerprint(PublicKey.from_bytes(account.public_key))
+
+
+def _staff_recipients(session: Session, *conditions: ColumnElement[bool]) -> list[Recipient]:
+    """Active staff with a key, matching ``conditions``. Only the id, state and public
+    key are read: the reporter portal's database role may read nothing else of a staff
+    account (docs/deploy.md)."""
+    rows = session.execute(
+        select(StaffAccount.id, StaffAccount.public_key)
+        .join(StaffRole, StaffRole.account_id == StaffAccount.id)
+        .where(
+            StaffAccount.state == AccountState.ACTIVE.value,
+            StaffAccount.public_key.is_not(None),
+            *conditions,
+        )
+        .distinct()
+    )
+    return [Recipient("staff", account_id, PublicKey.from_bytes(key)) for account_id, key in rows]
+
+
+def _active_custodians(session: Session) -> list[Recipient]:
+    """Every active custodian with a key: the holders of each new identity key and of
+    each identity request's key."""
+    return _staff_recipients(session, StaffRole.role == Role.CUSTODIAN)
+
+
+def _routed_investigators(session: Session, category_id: uuid.UUID) -> list[Recipient]:
+    return _staff_recipients(
+        session,
+        StaffRole.role == Role.INVESTIGATOR,
+        StaffAccount.id.in_(
+            select(CategoryRoute.account_id).where(CategoryRoute.category_id == category_id)
+        ),
+    )
+
+
+def _wrap_to(
+    session: Session,
+    report_id: uuid.UUID,
+    purpose: Purpose,
+    epoch: int,
+    key: bytes,
+    recipients: Iterable[Recipient],
+) -> None:
+    """Add one ``report_key`` row per recipient: ``key`` HPKE-wrapped to its public key,
+    bound to (report, purpose, epoch). In the caller's transaction."""
+    context = KeyContext(report_id, purpose, epoch)
+    for recipient in recipients:
+        session.add(
+            ReportKey(
+                report_id=report_id,
+                purpose=purpose.value,
+                epoch=epoch,
+                recipient_kind=recipient.kind,
+                recipient_id=recipient.id,
+                recipient_fingerprint=recipient.fingerprint,
+                wrapped=wrap_key(key, recipient.public, context),
+            )
+        )
+
+
+# --- the keys one recipient holds --------------------------------------------------------
+
+
+class NoKey(ServiceError):
+    """The recipient holds no key for that purpose and epoch (not granted, revoked, or
+    not approved for the identity)."""
+
+    def __init__(self, purpose: str, epoch: int) -> None:
+        super().__init__(Reason.NO_KEY, purpose=purpose, epoch=epoch)
+
+
+class HeldKeys:
+    """The report keys one recipient holds (a mailbox, a staff member or the recovery
+    key), unwrapped on demand with its private key, per purpose and epoch, and kept for
+    the life of this object. Reads only, in the caller's transaction."""
+
+    def __init__(
+        self,
+        session: Session,
+        report_id: uuid.UUID,
+        kind: str,
+        recipient_id: uuid.UUID | None,
+        private: PrivateKey,
+    ) -> None:
+        self.session = session
+        self.report_id = report_id
+        self._kind = kind
+        self._recipient_id = recipient_id
+        self._private = private
+        self._cache: dict[tuple[Purpose, int], bytes] = {}
+
+    def key(self, purpose: Purpose, epoch: int) -> bytes:
+        """The key; raises :class:`NoKey` without a wrap, ``CryptoError`` if the wrap
+        does not open with this private key."""
+        if (purpose, epoch) not in self._cache:
+            scope_to_report(self.session, self.report_id)
+            wrapped = self.session.scalar(
+                select(ReportKey.wrapped).where(
+                    ReportKey.report_id == self.report_id,
+                    ReportKey.purpose == purpose.value,
+                    ReportKey.epoch == epoch,
+                    ReportKey.recipient_kind == self._kind,
+                    ReportKey.recipient_id == self._recipient_id,
+                )
+            )
+            if wrapped is None:
+                raise NoKey(purpose.value, epoch)
+            context = KeyContext(self.report_id, purpose, epoch)
+            self._cache[(purpose, epoch)] = unwrap_key(wrapped, self._private, context)
+        return self._cache[(purpose, epoch)]
+
+    def holds(self, purpose: Purpose, epoch: int) -> bool:
+        """Whether :meth:`key` finds and opens a wrap (``CryptoError`` still raises)."""
+        try:
+            self.key(purpose, epoch)
+        except NoKey:
+            return False
+        return True
+
+
+def mailbox_keys(
+    session: Session, report_id: uuid.UUID, mailbox_id: uuid.UUID, private: PrivateKey
+) -> HeldKeys:
+    """The keys a report's mailbox holds (its private key opened by code ‖ passphrase)."""
+    return HeldKeys(session, report_id, "mailbox", mailbox_id, private)
+
+
+def staff_keys(
+    session: Session, report_id: uuid.UUID, account_id: uuid.UUID, private: PrivateKey
+) -> HeldKeys:
+    """The keys a staff member holds (their private key from the session)."""
+    return HeldKeys(session, report_id, "staff", account_id, private)
+
+
+def recovery_keys(session: Session, report_id: uuid.UUID, private: PrivateKey) -> HeldKeys:
+    """The keys the offline recovery key holds (used offline, by ``sipadu recovery``)."""
+    return HeldKeys(session, report_id, "recovery", None, private)
+
+
+def staff_keys_of_reports(
+    session: Session,
+    account_id: uuid.UUID,
+    private: PrivateKey,
+    purpose: Purpose,
+    wanted: Iterable[tuple[uuid.UUID, int]],
+) -> dict[tuple[uuid.UUID, int], bytes]:
+    """The ``purpose`` keys a staff member holds for several (report, epoch) pairs at
+    once (a page of the case list): one query, one unwrap per pair held. Pairs without a
+    wrap are left out. Reads only, in the caller's transaction."""
+    wanted = set(wanted)
+    if not wanted:
+        return {}
+    wraps = session.execute(
+        select(ReportKey.report_id, ReportKey.epoch, ReportKey.wrapped).where(
+            ReportKey.report_id.in_({report_id for report_id, _ in wanted}),
+            ReportKey.purpose == purpose.value,
+            ReportKey.recipient_kind == "staff",
+            ReportKey.recipient_id == account_id,
+        )
+    )
+    return {
+        (report_id, epoch): unwrap_key(wrapped, private, KeyContext(report_id, purpose, epoch))
+        for report_id, epoch, wrapped in wraps
+        if (report_id, epoch) in wanted
+    }
+
+
+# --- who holds a report ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewReportKeys:
+    """The epoch-0 keys of a new report, for the caller to seal its fields with."""
+
+    case: bytes
+    internal: bytes
+    identity: bytes
+    investigators: int  # how many it was routed to; 0: only the recovery key can read it
+
+
+def create_ring(
+    session: Session,
+    report_id: uuid.UUID,
+    category_id: uuid.UUID,
+    mailbox: Recipient,
+    recovery: PublicKey,
+) -> NewReportKeys:
+    """Fresh epoch-0 keys for a new report (its row already flushed), wrapped as
+    DESIGN.md §4 says: the case key to every active investigator routed to
+    ``category_id``, the mailbox and recovery; the internal key to those investigators
+    and recovery; the identity key to every active custodian, the mailbox and recovery.
+    The investigators get their grant rows. In the caller's transaction."""
+    investigators = _routed_investigators(session, category_id)
+    to_recovery = Recipient("recovery", None, recovery)
+    keys = NewReportKeys(new_key(), new_key(), new_key(), len(investigators))
+    _wrap_to(session, report_id, Purpose.CASE, 0, keys.case, [*investigators, mailbox, to_recovery])
+    _wrap_to(session, report_id, Purpose.INTERNAL, 0, keys.internal, [*investigators, to_recovery])
+    session.add_all(
+        ReportGrant(report_id=report_id, account_id=r.id, read_upto=0) for r in investigators
+    )
+    _wrap_to(
+        session,
+        report_id,
+        Purpose.IDENTITY,
+        IDENTITY_EPOCH,
+        keys.identity,
+        [*_active_custodians(session), mailbox, to_recovery],
+    )
+    return keys
+
+
+def is_holder(session: Session, report_id: uuid.UUID, account_id: uuid.UUID) -> bool:
+    """Whether the account has a grant row for the report. Reads only, in the caller's
+    transaction."""
+    return session.get(ReportGrant, (report_id, account_id)) is not None
+
+
+def holders(session: Session, report_id: uuid.UUID) -> list[StaffAccount]:
+    """The accounts granted the report, by username. Reads only, in the caller's
+    transaction."""
+    return list(
+        session.scalars(
+            select(StaffAccount)
+            .join(ReportGrant, ReportGrant.account_id == StaffAccount.id)
+            .where(ReportGrant.report_id == report_id)
+            .order_by(StaffAccount.username)
+        )
+    )
+
+
+def grant_holder(session: Session, report: Report, source: HeldKeys, account: StaffAccount) -> int:
+    """Wrap to ``account`` (which has a key pair) every epoch's case and internal key
+    that ``source`` holds (a colleague's keys, or the recovery key's), and add its grant
+    row. Never the identity key. Returns the number of wraps added; raises
+    :class:`ServiceError` if ``source`` holds none. In the caller's transaction."""
+    recipient = _staff_recipient(account)
+    copied = 0
+    for epoch in range(report.key_epoch + 1):
+        for purpose in SHARED:
+            try:
+                key = source.key(purpose, epoch)
+            except NoKey:
+                continue
+            _wrap_to(session, report.id, purpose, epoch, key, [recipient])
+            copied += 1
+    if not copied:
+        raise ServiceError(Reason.NO_KEY_TO_SHARE)
+    session.add(ReportGrant(report_id=report.id, account_id=account.id, read_upto=0))
+    return copied
+
+
+def revoke_holder(
+    session: Session, report: Report, account_id: uuid.UUID, recovery: PublicKey
+) -> int:
+    """Take the report from ``account_id``: every wrap to it (identity and request keys
+    included) and its grant row go, and epoch ``report.key_epoch + 1`` begins: fresh
+    case and internal keys, wrapped to the remaining holders, the mailbox (case key only)
+    and recovery. What was written before stays under the old epoch's keys; the identity
+    key is not renewed (it seals only what was written at submission). Returns the
+    number of wraps removed. In the caller's transaction."""
+    removed = session.execute(
+        delete(ReportKey).where(
+            ReportKey.report_id == report.id,
+            ReportKey.recipient_kind == "staff",
+            ReportKey.recipient_id == account_id,
+        )
+    ).rowcount
+    session.execute(
+        delete(ReportGrant).where(
+            ReportGrant.report_id == report.id, ReportGrant.account_id == account_id
+        )
+    )
+    report.key_epoch += 1
+    remaining = [_staff_recipient(a) for a in holders(session, report.id) if a.public_key]
+    mailbox = session.scalar(select(Mailbox).where(Mailbox.report_id == report.id))
+    to_mailbox = Recipient("mailbox", mailbox.id, PublicKey.from_bytes(mailbox.public_key))
+    to_recovery = Recipient("recovery", None, recovery)
+    epoch = report.key_epoch
+    _wrap_to(
+        session, report.id, Purpose.CASE, epoch, new_key(), [*remaining, to_mailbox, to_recovery]
+    )
+    _wrap_to(session, report.id, Purpose.INTERNAL, epoch, new_key(), [*remaining, to_recovery])
+    return removed
+
+
+def wrap_identity(session: Session, source: HeldKeys, account: StaffAccount) -> None:
+    """Wrap the report's identity key, from ``source`` (a custodian's keys), to
+    ``account`` (an investigator with a key pair) after a custodian approved. Raises
+    :class:`NoKey` if ``source`` does not hold it. In the caller's transaction."""
+    key = source.key(Purpose.IDENTITY, IDENTITY_EPOCH)
+    _wrap_to(
+        session,
+        source.report_id,
+        Purpose.IDENTITY,
+        IDENTITY_EPOCH,
+        key,
+        [_staff_recipient(account)],
+    )
+
+
+def wrap_request_key(
+    session: Session,
+    report_id: uuid.UUID,
+    number: int,
+    requester: StaffAccount,
+    recovery: PublicKey,
+) -> bytes:
+    """A fresh key for the reason of the report's ``number``-th identity request (its
+    epoch), wrapped to every active custodian, the requester and recovery; returned for
+    the caller to seal the reason with. In the caller's transaction."""
+    key = new_key()
+    recipients = [*_active_custodians(session), _staff_recipient(requester)]
+    recipients.append(Recipient("recovery", None, recovery))
+    _wrap_to(session, report_id, Purpose.REQUEST, number, key, recipients)
+    return key
+
+
+def forget_account(session: Session, account_id: uuid.UUID) -> int:
+    """Every wrap to the account, of every report, and every grant it had go (its key
+    pair is being destroyed). No new epoch: what it could read is already read. Returns
+    the number of wraps removed. In the caller's transaction."""
+    dropped = session.execute(
+        delete(ReportKey).where(
+            ReportKey.recipient_kind == "staff", ReportKey.recipient_id == account_id
+        )
+    ).rowcount
+    session.execute(delete(ReportGrant).where(ReportGrant.account_id == account_id))
+    return dropped
+
+
+def shred(session: Session, report_ids: Sequence[uuid.UUID]) -> int:
+    """Delete every wrap of these reports: their ciphertext can no longer be opened by
+    anyone, the recovery key included. Returns the number of wraps deleted. In the
+    caller's transaction."""
+    return session.execute(delete(ReportKey).where(ReportKey.report_id.in_(report_ids))).rowcount
