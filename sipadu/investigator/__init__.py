@@ -22,7 +22,7 @@ from sipadu.instance import load_secret
 from sipadu.investigator import devices
 from sipadu.investigator.forms import CASE_FIELD_LABELS, STATUS_LABELS
 from sipadu.services.staff_auth import SessionToken, SignedIn, Timeouts, resume, touch
-from sipadu.web import db_session
+from sipadu.web import transaction
 
 bp = Blueprint("staff", __name__)
 
@@ -136,12 +136,11 @@ def load_signed_in() -> None:
         return
     rt = runtime()
     moment = now()
-    signed_in, needs_write = resume(db_session(), token, moment, rt.timeouts)
-    db_session().rollback()
+    with transaction() as reading:
+        signed_in, needs_write = resume(reading, token, moment, rt.timeouts)
     if needs_write:
-        writing = db_session(write=True)
-        touch(writing, token, moment, rt.timeouts)
-        writing.commit()
+        with transaction(write=True) as writing:
+            touch(writing, token, moment, rt.timeouts)
     if signed_in is None:
         session.clear()
     g.staff = signed_in

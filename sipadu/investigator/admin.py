@@ -37,7 +37,7 @@ from sipadu.services import proposals as proposals_service
 from sipadu.services import staff as staff_service
 from sipadu.services.categories import category_by_slug, routing_table, toggle_accepting
 from sipadu.services.staff import SENSITIVE_ROLES, display_fingerprint
-from sipadu.web import db_session
+from sipadu.web import db_session, transaction
 
 
 def _actor() -> Actor:
@@ -99,23 +99,21 @@ def admin_create_account():
     form = CreateAccountForm()
     if not form.validate_on_submit():
         return _accounts_page(form), 400
-    writing = db_session(write=True)
     try:
-        new = staff_service.create_account(
-            writing,
-            form.username.data,
-            {Role(r) for r in form.roles.data},
-            display_name=form.display_name.data,
-            argon2=runtime().argon2,
-            actor=_actor(),
-            now=now(),
-            link_ttl=runtime().link_ttl,
-        )
+        with transaction(write=True) as writing:
+            new = staff_service.create_account(
+                writing,
+                form.username.data,
+                {Role(r) for r in form.roles.data},
+                display_name=form.display_name.data,
+                argon2=runtime().argon2,
+                actor=_actor(),
+                now=now(),
+                link_ttl=runtime().link_ttl,
+            )
     except ServiceError as exc:
-        writing.rollback()
         form.username.errors = [translated(str(exc))]
         return _accounts_page(form), 400
-    writing.commit()
     return _link_page(new.account, new.enrollment_token or "", "activate")
 
 
@@ -146,14 +144,11 @@ def _done(account_id: uuid.UUID, message: str):
 def _change(action):
     """Run ``action(writing)`` in one write transaction with its audit entries. A change
     the service refuses is a 409 page with the reason, and nothing is half-done."""
-    writing = db_session(write=True)
     try:
-        result = action(writing)
+        with transaction(write=True) as writing:
+            return action(writing)
     except ServiceError as exc:
-        writing.rollback()
         abort(409, description=translated(str(exc)))
-    writing.commit()
-    return result
 
 
 def _run(account_id: uuid.UUID, action) -> tuple[StaffAccount, object]:
