@@ -12,7 +12,7 @@ from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from sipadu.audit import Actor
-from sipadu.investigator import bp, now, runtime
+from sipadu.investigator.blueprint import bp, now, runtime
 from sipadu.investigator.forms import (
     ROLE_LABELS,
     ActionForm,

@@ -13,7 +13,7 @@ from wtforms.fields.choices import SelectChoice
 from sipadu import audit
 from sipadu.audit import Action, Checkpoint
 from sipadu.formdata import MemoryPart, Refusal, UploadRefused, receive_files, receives_files
-from sipadu.investigator import bp, runtime, signing_public_key_hex
+from sipadu.investigator.blueprint import bp, runtime, signing_public_key_hex
 from sipadu.investigator.forms import METRIC_LABELS, ActionForm, AuditFilterForm, VerifyForm
 from sipadu.investigator.policy import Policy, requires
 from sipadu.models import AuditCheckpoint, StaffAccount

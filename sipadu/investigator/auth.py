@@ -5,7 +5,8 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from sipadu.derivations import KNOWN, OPEN, busy_page, derivations
-from sipadu.investigator import begin_session, bp, devices, limit_key, now, runtime
+from sipadu.investigator.blueprint import bp, now, runtime
+from sipadu.investigator.devices import cookie_name, issue, recognised, remember
 from sipadu.investigator.forms import (
     ActionForm,
     ActivationForm,
@@ -14,6 +15,7 @@ from sipadu.investigator.forms import (
     TotpEnrollmentForm,
 )
 from sipadu.investigator.policy import Policy, requires
+from sipadu.investigator.signin import begin_session, limit_key
 from sipadu.models import AccountState, EnrollmentKind
 from sipadu.services import ServiceError
 from sipadu.services.staff import (
@@ -53,8 +55,8 @@ def login():
     counters, limit = current_app.extensions["sipadu.counters"], rt.failures_per_account
     try:
         with transaction() as reading:
-            cookie = request.cookies.get(devices.cookie_name(rt.production))
-            device = devices.recognised(reading, rt.device_key, cookie, form.username.data, moment)
+            cookie = request.cookies.get(cookie_name(rt.production))
+            device = recognised(reading, rt.device_key, cookie, form.username.data, moment)
             if device is not None and counters.test(limit, device):
                 lane, key, second_code = KNOWN, device, None
             else:
@@ -100,8 +102,8 @@ def login():
     counters.give_back(limit, key, place)  # only failures use up a budget
     begin_session(signed_in)
     response = redirect(url_for("staff.index"), code=303)
-    value = devices.issue(rt.device_key, signed_in.account, moment)
-    return devices.remember(response, value, rt.production)
+    value = issue(rt.device_key, signed_in.account, moment)
+    return remember(response, value, rt.production)
 
 
 def _login_page(form: LoginForm, *, two_codes: bool, notice: str | None = None) -> str:

@@ -13,7 +13,7 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 
 from sipadu.crypto import Purpose
-from sipadu.investigator import bp, runtime
+from sipadu.investigator.blueprint import bp, runtime
 from sipadu.investigator.forms import (
     ActionForm,
     CaseFilterForm,

@@ -5,7 +5,7 @@ import uuid
 
 from flask import abort, g, redirect, render_template, url_for
 
-from sipadu.investigator import bp, now
+from sipadu.investigator.blueprint import bp, now
 from sipadu.investigator.forms import ActionForm
 from sipadu.investigator.policy import Policy, requires
 from sipadu.investigator.reasons import translated

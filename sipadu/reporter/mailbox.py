@@ -18,8 +18,9 @@ from sipadu.crypto import Purpose
 from sipadu.derivations import LOGIN, busy_page, derivations
 from sipadu.formdata import UploadRefused, receives_files
 from sipadu.models import ReportStatus
-from sipadu.reporter import bp, runtime, sessions
+from sipadu.reporter.blueprint import bp, runtime
 from sipadu.reporter.forms import CATEGORIES, MailboxLoginForm, MessageForm
+from sipadu.reporter.sessions import current_session, end_session, start_session
 from sipadu.reporter.uploads import evidence_part, forget_files, uploaded_files
 from sipadu.services import ServiceError
 from sipadu.services.attachments import read_attachment
@@ -111,7 +112,7 @@ def mailbox_login():
         count_reporter_event(session, ReporterMetric.MAILBOX_LOGIN, today())
         if attempt.rehashed is not None:
             save_rehashed(session, attempt.opened, attempt.rehashed)
-    sessions.start(rt.sessions, attempt.opened, rt.idle_seconds)
+    start_session(rt.sessions, attempt.opened, rt.idle_seconds)
     return redirect(url_for("reporter.mailbox_view"), code=303)
 
 
@@ -138,7 +139,7 @@ def _count(metric: ReporterMetric) -> None:
 def _signed_in(*, write: bool = False) -> tuple[HeldKeys, OpenedMailbox] | None:
     """The signed-in mailbox and its keys, or None (the caller sends to sign in)."""
     rt = runtime()
-    opened = sessions.current(rt.sessions, rt.idle_seconds)
+    opened = current_session(rt.sessions, rt.idle_seconds)
     if opened is None:
         return None
     session = db_session(write=write)
@@ -222,5 +223,5 @@ def mailbox_attachment(attachment_id: uuid.UUID):
 
 @bp.post("/mailbox/logout")
 def mailbox_logout():
-    sessions.end(runtime().sessions)
+    end_session(runtime().sessions)
     return redirect(url_for("reporter.index", logged_out="1"), code=303)

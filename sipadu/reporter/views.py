@@ -9,7 +9,7 @@ from sipadu.audit import ReporterMetric, count_reporter_event
 from sipadu.derivations import REPORT, busy_page, derivations
 from sipadu.faults import DROP_CONNECTION_BEFORE_COMMIT, KILL_BEFORE_COMMIT, trip
 from sipadu.formdata import UploadRefused, receives_files
-from sipadu.reporter import bp, runtime
+from sipadu.reporter.blueprint import bp, runtime
 from sipadu.reporter.forms import CATEGORIES, ReportForm
 from sipadu.reporter.uploads import evidence_part, forget_files, uploaded_files
 from sipadu.services.categories import category_open
