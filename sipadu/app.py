@@ -12,7 +12,7 @@ from sipadu.config import Config, from_environ
 from sipadu.counters import make_counters
 from sipadu.formdata import FORM_TYPES, FormRequest, mark_worth_draining
 from sipadu.i18n import init_i18n
-from sipadu.instance import generate_missing, load_secret
+from sipadu.instance import derived_key, generate_missing, load_secret
 from sipadu.security import Anonymizer, harden_process, install_headers
 from sipadu.web import init_db, init_downloads
 
@@ -34,7 +34,7 @@ def create_app(portal: str = "reporter", config: Config | None = None) -> Flask:
     app.request_class = FormRequest  # form bodies read token first, in bounded memory
     app.after_request(mark_worth_draining)
     app.config.update(
-        SECRET_KEY=load_secret(config, f"{portal}_session_key"),
+        SECRET_KEY=cookie_key(config, portal),
         SESSION_COOKIE_NAME=_cookie_name(portal, config),
         SESSION_COOKIE_SECURE=config.production,
         SESSION_COOKIE_HTTPONLY=True,
@@ -87,6 +87,16 @@ def _refuse_malformed_input() -> None:
         values += [*request.form.values(), *request.form.keys()]
     if any("\x00" in value for value in values):
         abort(400)
+
+
+COOKIE_LABEL = "sipadu.{portal}.cookie.v1"  # the info of each portal's cookie key
+
+
+def cookie_key(config: Config, portal: Portal) -> bytes:
+    """Flask's key for this portal's cookies (and CSRF tokens): derived from the portal's
+    session key under a label of its own, apart from the rate-limit buckets' key."""
+    secret = load_secret(config, f"{portal.value}_session_key")
+    return derived_key(secret, COOKIE_LABEL.format(portal=portal.value))
 
 
 def _cookie_name(portal: Portal, config: Config) -> str:

@@ -12,7 +12,7 @@ import zipfile
 from collections import Counter
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from sipadu import audit
 from sipadu.crypto import PublicKey, signing_public_key
@@ -440,6 +440,30 @@ def test_a_download_is_recorded_before_its_first_byte(
     monkeypatch.setattr(storage, "read_plaintext", watched)
     assert investigator.get(link).get_data() == b"isi"
     assert seen and seen[0] == 1
+
+
+def test_no_stream_begins_before_its_record_is_committed(staff_app):
+    """Record, commit, then stream has one owner (sipadu.web.stream): while the request's
+    write transaction, where a download's audit entry is written, is still open, no
+    stream begins and nothing is read; once it is committed, the stream reads."""
+    from sipadu.web import db_session, stream, transaction
+
+    begun = []
+
+    def begin(reader):
+        begun.append(reader)
+        return None, iter([b"isi"])
+
+    with staff_app.test_request_context():
+        db_session(write=True).execute(text("SELECT 1"))  # the record, not yet committed
+        with pytest.raises(RuntimeError, match="commit"):
+            stream(begin)
+        assert not begun
+        with transaction(write=True) as writing:
+            writing.execute(text("SELECT 1"))
+        _none, body = stream(begin)
+        assert b"".join(body) == b"isi" and begun
+        body.close()
 
 
 def test_the_export_is_a_signed_zip_encrypted_to_an_age_recipient(

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
 from sipadu.audit import Actor
-from sipadu.investigator import bp, now, runtime
+from sipadu.investigator.blueprint import bp, now, runtime
 from sipadu.investigator.forms import (
     ROLE_LABELS,
     ActionForm,
@@ -38,7 +38,7 @@ from sipadu.services import staff as staff_service
 from sipadu.services.categories import category_by_slug, routing_table, toggle_accepting
 from sipadu.services.key_ring import display_fingerprint
 from sipadu.services.proposals import SENSITIVE_ROLES
-from sipadu.web import db_session
+from sipadu.web import db_session, transaction
 
 
 def _actor() -> Actor:
@@ -100,23 +100,21 @@ def admin_create_account():
     form = CreateAccountForm()
     if not form.validate_on_submit():
         return _accounts_page(form), 400
-    writing = db_session(write=True)
     try:
-        new = staff_service.create_account(
-            writing,
-            form.username.data,
-            {Role(r) for r in form.roles.data},
-            display_name=form.display_name.data,
-            argon2=runtime().argon2,
-            actor=_actor(),
-            now=now(),
-            link_ttl=runtime().link_ttl,
-        )
+        with transaction(write=True) as writing:
+            new = staff_service.create_account(
+                writing,
+                form.username.data,
+                {Role(r) for r in form.roles.data},
+                display_name=form.display_name.data,
+                argon2=runtime().argon2,
+                actor=_actor(),
+                now=now(),
+                link_ttl=runtime().link_ttl,
+            )
     except ServiceError as exc:
-        writing.rollback()
         form.username.errors = [message(exc)]
         return _accounts_page(form), 400
-    writing.commit()
     return _link_page(new.account, new.enrollment_token or "", "activate")
 
 
@@ -147,14 +145,11 @@ def _done(account_id: uuid.UUID, message: str):
 def _change(action):
     """Run ``action(writing)`` in one write transaction with its audit entries. A change
     the service refuses is a 409 page with the reason, and nothing is half-done."""
-    writing = db_session(write=True)
     try:
-        result = action(writing)
+        with transaction(write=True) as writing:
+            return action(writing)
     except ServiceError as exc:
-        writing.rollback()
         abort(409, description=message(exc))
-    writing.commit()
-    return result
 
 
 def _run(account_id: uuid.UUID, action) -> tuple[StaffAccount, object]:

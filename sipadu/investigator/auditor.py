@@ -13,21 +13,23 @@ from wtforms.fields.choices import SelectChoice
 from sipadu import audit
 from sipadu.audit import Action, Checkpoint
 from sipadu.formdata import MemoryPart, Refusal, UploadRefused, receive_files, receives_files
-from sipadu.investigator import bp, runtime, signing_public_key_hex
+from sipadu.investigator.blueprint import bp, runtime, signing_public_key_hex
 from sipadu.investigator.forms import METRIC_LABELS, ActionForm, AuditFilterForm, VerifyForm
 from sipadu.investigator.policy import Policy, requires
 from sipadu.models import AuditCheckpoint, StaffAccount
-from sipadu.services.audit_log import AuditFilter, checkpoints, daily_counts, page
+from sipadu.services.audit_log import (
+    AuditFilter,
+    checkpoint_now,
+    checkpoints,
+    daily_counts,
+    record_export,
+    record_verification,
+    verify_log,
+    view_page,
+)
 from sipadu.services.dates import today
 from sipadu.services.staff import find_by_username, normalize_username
-from sipadu.web import content_disposition, db_session, download, stream_connection, streamed
-
-
-def _record(action: Action, **detail) -> None:
-    """Record the auditor's own action and commit it before anything is shown."""
-    writing = db_session(write=True)
-    audit.append(writing, str(g.staff.account.id), "auditor", action, detail=detail or None)
-    writing.commit()
+from sipadu.web import content_disposition, db_session, download, stream, transaction
 
 
 def _criteria(form: AuditFilterForm) -> AuditFilter:
@@ -55,10 +57,9 @@ def audit_log():
     valid = form.validate()
     criteria = _criteria(form) if valid else AuditFilter()
     before = request.args.get("before", type=int)
-    _record(Action.AUDIT_VIEW, filters=criteria.used(), before=before)
-    session = db_session()
-    result = page(session, criteria, before)
-    names = {str(a.id): a.username for a in session.scalars(select(StaffAccount))}
+    with transaction(write=True) as writing:  # recorded before the page is shown
+        result = view_page(writing, g.staff.account.id, criteria, before)
+        names = {str(a.id): a.username for a in writing.scalars(select(StaffAccount))}
     status = 200 if valid and not form.report.errors else 400
     older = None
     if result.next_before is not None:
@@ -110,18 +111,10 @@ def audit_verify():
             ]
             return render_template("staff/audit/verify.html", form=form, verdict=None), 400
     pinned = (request.form.get("public_key") or "").strip().lower() or None
-    if pinned and any(c.public_key != pinned for c in kept):
-        verdict = audit.Verdict(False, 0, "", None, "a kept checkpoint is signed by another key")
-    else:
-        verdict = audit.verify_chain(db_session().connection(), kept, pinned)
-    db_session().rollback()
-    _record(
-        Action.AUDIT_VERIFY,
-        ok=verdict.ok,
-        entries=verdict.count,
-        checkpoints=len(kept),
-        bad_entry=verdict.bad_seq,
-    )
+    with transaction() as reading:
+        verdict = verify_log(reading, kept, pinned)
+    with transaction(write=True) as writing:
+        record_verification(writing, g.staff.account.id, verdict, len(kept))
     return render_template("staff/audit/verify.html", form=form, verdict=verdict)
 
 
@@ -148,16 +141,8 @@ def audit_checkpoint_now():
             409,
             description="the signing key is not on this server; checkpoints come from the timer",
         )
-    writing = db_session(write=True)
-    checkpoint = audit.make_checkpoint(writing, seed)
-    audit.append(
-        writing,
-        str(g.staff.account.id),
-        "auditor",
-        Action.AUDIT_CHECKPOINT,
-        detail={"seq": checkpoint.seq},
-    )
-    writing.commit()
+    with transaction(write=True) as writing:
+        checkpoint = checkpoint_now(writing, g.staff.account.id, seed)
     return _checkpoint_file(checkpoint)
 
 
@@ -201,18 +186,17 @@ def audit_export(fmt: str):
     """The whole log (or from ``since``), streamed in constant memory. The export is
     recorded first, so it contains its own entry."""
     since = max(0, request.args.get("since", 0, type=int))
-    _record(Action.AUDIT_EXPORT, format=fmt, since=since)
-    session = db_session()
-    latest = audit.latest_checkpoint(session)
-    session.rollback()
+    with transaction(write=True) as writing:
+        latest = record_export(writing, g.staff.account.id, fmt, since)
     public_key = signing_public_key_hex() or (latest.public_key if latest else "")
-    # The log is read while it streams, a batch at a time, each batch in a short
-    # transaction on a connection of its own: a slow reader holds no lock (sipadu.web).
-    reading = stream_connection()
-    lines = audit.export_lines(reading, fmt, since, latest, public_key)
-    pieces = (line.encode("utf-8") for line in lines)
+
+    def begin(reader):  # a batch at a time, each in a short transaction (sipadu.web)
+        lines = audit.export_lines(reader, fmt, since, latest, public_key)
+        return None, (line.encode("utf-8") for line in lines)
+
+    _none, body = stream(begin)
     mimetype = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
-    response = Response(streamed(reading, pieces), mimetype=mimetype)
+    response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = content_disposition(f"sipadu-audit.{fmt}")
     return response
 

@@ -5,7 +5,8 @@ from flask_babel import gettext as _
 from markupsafe import Markup
 
 from sipadu.derivations import KNOWN, OPEN, busy_page, derivations
-from sipadu.investigator import begin_session, bp, devices, limit_key, now, runtime
+from sipadu.investigator.blueprint import bp, now, runtime
+from sipadu.investigator.devices import cookie_name, issue, recognised, remember
 from sipadu.investigator.forms import (
     ActionForm,
     ActivationForm,
@@ -14,6 +15,7 @@ from sipadu.investigator.forms import (
     TotpEnrollmentForm,
 )
 from sipadu.investigator.policy import Policy, requires
+from sipadu.investigator.signin import begin_session, limit_key
 from sipadu.models import AccountState, EnrollmentKind
 from sipadu.refusal_messages import message
 from sipadu.services import ServiceError
@@ -27,7 +29,7 @@ from sipadu.services.staff import (
 from sipadu.services.staff_auth import check_credentials, finish_login, logout, record_failure
 from sipadu.services.totp import new_secret, provisioning_uri, qr_svg
 from sipadu.slots import Busy
-from sipadu.web import db_session
+from sipadu.web import transaction
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -51,48 +53,45 @@ def login():
         return _login_page(form, two_codes=bool(form.totp_next.data)), status
     rt = runtime()
     moment = now()
-    reading = db_session()
-    cookie = request.cookies.get(devices.cookie_name(rt.production))
-    device = devices.recognised(reading, rt.device_key, cookie, form.username.data, moment)
     counters, limit = current_app.extensions["sipadu.counters"], rt.failures_per_account
-    if device is not None and counters.test(limit, device):
-        lane, key, second_code = KNOWN, device, None
-    else:
-        lane, key = OPEN, limit_key(form.username.data)
-        second_code = form.totp_next.data or None
-    over_limit = lane == OPEN and not counters.test(limit, key)
-    if over_limit and second_code is None:
-        return _login_page(form, two_codes=True), 429
     try:
-        with derivations().slot(lane) as run:
-            place = counters.take(limit, key, force=second_code is not None)
-            if place is None:  # spent by attempts that held a slot while this one waited
+        with transaction() as reading:
+            cookie = request.cookies.get(cookie_name(rt.production))
+            device = recognised(reading, rt.device_key, cookie, form.username.data, moment)
+            if device is not None and counters.test(limit, device):
+                lane, key, second_code = KNOWN, device, None
+            else:
+                lane, key = OPEN, limit_key(form.username.data)
+                second_code = form.totp_next.data or None
+            over_limit = lane == OPEN and not counters.test(limit, key)
+            if over_limit and second_code is None:
                 return _login_page(form, two_codes=True), 429
-            checked = check_credentials(
-                reading,
-                form.username.data,
-                form.password.data,
-                form.totp.data,
-                argon2=rt.argon2,
-                now=moment,
-                second_code=second_code,
-                derive=run,
-            )
+            with derivations().slot(lane) as run:
+                place = counters.take(limit, key, force=second_code is not None)
+                if place is None:  # spent by attempts that held a slot while this one waited
+                    return _login_page(form, two_codes=True), 429
+                checked = check_credentials(
+                    reading,
+                    form.username.data,
+                    form.password.data,
+                    form.totp.data,
+                    argon2=rt.argon2,
+                    now=moment,
+                    second_code=second_code,
+                    derive=run,
+                )
     except Busy as busy:
         notice = _(
             "The server is busy right now and could not check your sign-in. Nothing is "
             "lost: wait a minute, then type the code your app shows then and sign in again."
         )
         return busy_page(_login_page(form, two_codes=over_limit, notice=notice), busy)
-    finally:
-        reading.rollback()
-    writing = db_session(write=True)
     signed_in = None
-    if checked.failure is None:
-        signed_in = finish_login(writing, checked, moment)
-    else:
-        record_failure(writing, checked.account, checked.failure)
-    writing.commit()
+    with transaction(write=True) as writing:
+        if checked.failure is None:
+            signed_in = finish_login(writing, checked, moment)
+        else:
+            record_failure(writing, checked.account, checked.failure)
     if signed_in is None:
         # One answer for every failure: which part was wrong is not said.
         form.password.data = form.totp.data = form.totp_next.data = ""
@@ -104,8 +103,8 @@ def login():
     counters.give_back(limit, key, place)  # only failures use up a budget
     begin_session(signed_in)
     response = redirect(url_for("staff.index"), code=303)
-    value = devices.issue(rt.device_key, signed_in.account, moment)
-    return devices.remember(response, value, rt.production)
+    value = issue(rt.device_key, signed_in.account, moment)
+    return remember(response, value, rt.production)
 
 
 def _login_page(form: LoginForm, *, two_codes: bool, notice: str | None = None) -> str:
@@ -117,15 +116,14 @@ def _login_page(form: LoginForm, *, two_codes: bool, notice: str | None = None) 
 def logout_view():
     if not ActionForm().validate_on_submit():
         abort(400)
-    writing = db_session(write=True)
-    logout(writing, g.staff)
-    writing.commit()
+    with transaction(write=True) as writing:
+        logout(writing, g.staff)
     session.clear()
     return redirect(url_for("staff.login"), code=303)
 
 
-def _link_account(token: str, *, write: bool = False):
-    account = account_for_link(db_session(write=write), token, now())
+def _link_account(session, token: str):
+    account = account_for_link(session, token, now())
     if account is None:
         abort(404)
     return account
@@ -165,31 +163,29 @@ def _enroll(token: str, kind: EnrollmentKind, form, template: str, complete):
     (which derives a key from the password through the runner it is given, and raises
     :class:`ServiceError` naming its field) in one write transaction, begun once a
     derivation slot is held."""
-    account = _link_account(token)
-    if account.enrollment_kind != kind:
-        abort(404)
-    if not form.validate_on_submit():
-        status = 400 if request.method == "POST" else 200
-        return None, _enrollment_page(template, form, account, status)
-    confirm = getattr(form, "password_confirm", None)
-    if confirm is not None and form.password.data != confirm.data:
-        confirm.errors = [_("The two passwords are not the same.")]
-        _forget_passwords(form)
-        return None, _enrollment_page(template, form, account, 400)
-    db_session().rollback()
+    with transaction() as reading:
+        account = _link_account(reading, token)
+        if account.enrollment_kind != kind:
+            abort(404)
+        if not form.validate_on_submit():
+            status = 400 if request.method == "POST" else 200
+            return None, _enrollment_page(template, form, account, status)
+        confirm = getattr(form, "password_confirm", None)
+        if confirm is not None and form.password.data != confirm.data:
+            confirm.errors = [_("The two passwords are not the same.")]
+            _forget_passwords(form)
+            return None, _enrollment_page(template, form, account, 400)
     try:
         # Only the holder of a one-time link gets here: the lane strangers cannot fill.
         with derivations().slot(KNOWN) as run:
-            writing = db_session(write=True)
-            account = _link_account(token, write=True)
             try:
-                complete(writing, account, run)
+                with transaction(write=True) as writing:
+                    account = _link_account(writing, token)
+                    complete(writing, account, run)
             except ServiceError as exc:
-                writing.rollback()
                 _forget_passwords(form)
                 _field_error(form, exc)
                 return None, _enrollment_page(template, form, account, 400)
-            writing.commit()
     except Busy as busy:
         page, _status = _enrollment_page(template, form, account, notice=_busy_notice())
         return None, busy_page(page, busy)
@@ -267,23 +263,20 @@ def account():
         else:
             try:
                 with derivations().slot(KNOWN) as run:  # signed in: not a stranger
-                    writing = db_session(write=True)
-                    mine = writing.merge(me)
                     try:
-                        change_password(
-                            writing,
-                            mine,
-                            form.current.data,
-                            form.password.data,
-                            runtime().argon2,
-                            derive=run,
-                        )
+                        with transaction(write=True) as writing:
+                            change_password(
+                                writing,
+                                writing.merge(me),
+                                form.current.data,
+                                form.password.data,
+                                runtime().argon2,
+                                derive=run,
+                            )
                     except ServiceError as exc:
-                        writing.rollback()
                         _forget_passwords(form)
                         _field_error(form, exc)
                     else:
-                        writing.commit()
                         session.clear()
                         return render_template("staff/password_changed.html")
             except Busy as busy:

@@ -12,10 +12,8 @@ from flask import Response, abort, g, redirect, render_template, request, url_fo
 from flask_babel import gettext as _
 from sqlalchemy import select
 
-from sipadu import audit
-from sipadu.audit import Action
 from sipadu.crypto import Purpose
-from sipadu.investigator import bp, runtime
+from sipadu.investigator.blueprint import bp, runtime
 from sipadu.investigator.forms import (
     ActionForm,
     CaseFilterForm,
@@ -39,25 +37,17 @@ from sipadu.services.cases import (
     NotGranted,
     add_note,
     change_status,
+    download_attachment,
     granted,
     list_cases,
     mark_spam,
     open_case,
-    record_list,
     reply,
 )
 from sipadu.services.dates import today
-from sipadu.services.export import age_encrypted, age_recipient, report_zip
+from sipadu.services.export import age_encrypted, age_recipient, open_for_export, report_zip
 from sipadu.services.key_ring import NoKey, staff_keys
-from sipadu.web import (
-    closing,
-    content_disposition,
-    db_session,
-    download,
-    short_reads,
-    stream_session,
-    streamed,
-)
+from sipadu.web import content_disposition, download, stream, transaction
 
 SAFE_IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
 
@@ -74,10 +64,10 @@ def _keys(session, report_id: uuid.UUID):
 @requires(Policy.INVESTIGATOR)
 def reports():
     form = CaseFilterForm(request.args)
-    session = db_session()
-    form.category.choices = [("", _("Any category"))] + [
-        (slug, slug) for slug in session.scalars(select(Category.slug).order_by(Category.slug))
-    ]
+    with transaction() as reading:
+        form.category.choices = [("", _("Any category"))] + [
+            (slug, slug) for slug in reading.scalars(select(Category.slug).order_by(Category.slug))
+        ]
     valid = form.validate()
     criteria = (
         CaseFilter(
@@ -92,13 +82,10 @@ def reports():
     )
     cursor = request.args.get("after") or None
     try:
-        page = list_cases(session, _me().id, g.staff.private_key(), criteria, today(), cursor)
+        with transaction(write=True) as writing:  # recorded before the titles leave
+            page = list_cases(writing, _me().id, g.staff.private_key(), criteria, today(), cursor)
     except ServiceError:
         abort(400)
-    session.rollback()
-    writing = db_session(write=True)
-    record_list(writing, _me().id, criteria, cursor)
-    writing.commit()  # recorded before the titles leave
     older = None
     if page.next_cursor:
         query = {k: v for k, v in request.args.items() if k != "after"}
@@ -109,19 +96,17 @@ def reports():
 
 
 def _case_page(report_id: uuid.UUID, **forms):
-    writing = db_session(write=True)
-    keys = _keys(writing, report_id)
     try:
-        view = open_case(writing, keys, _me().id)
+        with transaction(write=True) as writing:  # the read is recorded before the page leaves
+            view = open_case(writing, _keys(writing, report_id), _me().id)
+            holders = key_ring.holders(writing, report_id)
+            colleagues = [
+                a
+                for a in writing.scalars(select(StaffAccount).order_by(StaffAccount.username))
+                if Role.INVESTIGATOR in a.role_set and a.active and a not in holders
+            ]
     except (NotGranted, NoKey):  # no grant, or a grant whose keys are gone
         abort(404)
-    holders = key_ring.holders(writing, report_id)
-    colleagues = [
-        a
-        for a in writing.scalars(select(StaffAccount).order_by(StaffAccount.username))
-        if Role.INVESTIGATOR in a.role_set and a.active and a not in holders
-    ]
-    writing.commit()  # the read is recorded before the page leaves
     grant_form = forms.pop("grant_form", None) or GrantForm()
     grant_form.colleague.choices = [(str(a.id), a.username) for a in colleagues]
     return render_template(
@@ -149,22 +134,22 @@ def report(report_id: uuid.UUID):
 def _act(report_id: uuid.UUID, form, form_name: str, action):
     """Validate ``form``, run ``action(writing, keys)`` with its audit entry in one
     transaction; a refused change re-shows the report with the reason beside the form."""
-    writing = db_session(write=True)
+    valid = False
     try:
-        granted(writing, report_id, _me().id)
-    except NotGranted:
-        abort(404)
-    if not form.validate_on_submit():
-        writing.rollback()
-        return _case_page(report_id, **{form_name: form}), 400
-    try:
-        action(writing, _keys(writing, report_id))
+        with transaction(write=True) as writing:
+            try:
+                granted(writing, report_id, _me().id)
+            except NotGranted:
+                abort(404)
+            valid = form.validate_on_submit()
+            if valid:
+                action(writing, _keys(writing, report_id))
     except ServiceError as exc:
-        writing.rollback()
         target = form[exc.field] if exc.field in form else None
         (target.errors if target is not None else form.form_errors).append(message(exc))
         return _case_page(report_id, **{form_name: form}), 400
-    writing.commit()
+    if not valid:
+        return _case_page(report_id, **{form_name: form}), 400
     return redirect(url_for("staff.report", report_id=report_id), code=303)
 
 
@@ -273,32 +258,23 @@ def report_identity_request(report_id: uuid.UUID):
 def report_attachment(report_id: uuid.UUID, attachment_id: uuid.UUID):
     """A file, decrypted as it streams, in constant memory. The download is recorded and
     committed first; the file is then read on a reading session of its own, so a slow
-    reader holds no lock (:mod:`sipadu.web`). An altered chunk breaks the download off."""
-    writing = db_session(write=True)
+    reader holds no lock (:func:`sipadu.web.stream`). An altered chunk breaks the
+    download off."""
     try:
-        granted(writing, report_id, _me().id)
-        info, _unread = _attachment(writing, report_id, attachment_id)
-    except (NotGranted, NoKey, ServiceError):
+        with transaction(write=True) as writing:  # recorded before the first byte
+            download_attachment(writing, _keys(writing, report_id), _me().id, attachment_id)
+    except ServiceError:  # no grant, no key, no such file
         abort(404)
-    audit.append(
-        writing,
-        str(_me().id),
-        "investigator",
-        Action.ATTACHMENT_DOWNLOAD,
-        report_id=report_id,
-        detail={"attachment": str(attachment_id), "size": info.size},
-    )
-    writing.commit()  # recorded before the first byte; the write lock is released here
-    streaming = stream_session(report_id)
     try:
-        info, plaintext = _attachment(streaming, report_id, attachment_id)
-    except (NoKey, ServiceError):  # shredded since the commit
-        streaming.close()
+        info, body = stream(
+            lambda reader: _attachment(reader, report_id, attachment_id), report_id=report_id
+        )
+    except ServiceError:  # shredded since the commit
         abort(404)
     mimetype = (
         info.content_type if info.content_type in SAFE_IMAGE_TYPES else "application/octet-stream"
     )
-    response = Response(streamed(streaming, plaintext), mimetype=mimetype)
+    response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = content_disposition(info.name)
     response.headers["Content-Length"] = str(info.size)
     return response
@@ -319,9 +295,9 @@ def report_export(report_id: uuid.UUID):
     """Without parameters: the export form. With an age recipient: the ZIP encrypted to
     it. Plaintext only with an explicit confirmation, recorded as its own action."""
     form = ExportForm(request.args)
-    session = db_session()
     try:
-        granted(session, report_id, _me().id)
+        with transaction() as reading:
+            granted(reading, report_id, _me().id)
     except NotGranted:
         abort(404)
     if not request.args:
@@ -343,28 +319,20 @@ def report_export(report_id: uuid.UUID):
             _("Give an age recipient, or confirm that you want the export unencrypted.")
         ]
         return render_template("staff/cases/export.html", form=form, report_id=report_id), 400
-    session.rollback()
-    writing = db_session(write=True)
     try:
-        view = open_case(writing, _keys(writing, report_id), _me().id, record=False)
+        with transaction(write=True) as writing:  # recorded before the first byte
+            keys = _keys(writing, report_id)
+            view = open_for_export(writing, keys, _me().id, encrypted=recipient is not None)
     except (NotGranted, NoKey):  # revoked since the form was checked
         abort(404)
-    audit.append(
-        writing,
-        str(_me().id),
-        "investigator",
-        Action.REPORT_EXPORT if recipient is not None else Action.REPORT_EXPORT_PLAINTEXT,
-        report_id=report_id,
-        detail={"encrypted": recipient is not None, "attachments": len(view.attachments)},
-    )
-    writing.commit()  # recorded before the first byte, the read in it too; lock released
     # The files are read while the archive streams, on a reading session of its own and
     # in short transactions, in the thread that builds the archive (age's, if encrypted).
-    streaming = stream_session(report_id)
-    pieces = short_reads(streaming, report_zip(view, _keys(streaming, report_id), seed))
-    name = f"sipadu-report-{report_id}.zip"
-    if recipient is not None:
-        pieces, name = age_encrypted(pieces, recipient), name + ".age"
-    response = Response(closing(streaming, pieces), mimetype="application/octet-stream")
+    name = f"sipadu-report-{report_id}.zip" + (".age" if recipient is not None else "")
+    _none, body = stream(
+        lambda reader: (None, report_zip(view, _keys(reader, report_id), seed)),
+        report_id=report_id,
+        around=None if recipient is None else lambda pieces: age_encrypted(pieces, recipient),
+    )
+    response = Response(body, mimetype="application/octet-stream")
     response.headers["Content-Disposition"] = content_disposition(name)
     return response

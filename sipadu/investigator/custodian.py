@@ -5,13 +5,13 @@ import uuid
 
 from flask import abort, g, redirect, render_template, url_for
 
-from sipadu.investigator import bp, now
+from sipadu.investigator.blueprint import bp, now
 from sipadu.investigator.forms import ActionForm
 from sipadu.investigator.policy import Policy, requires
 from sipadu.refusal_messages import message
 from sipadu.services import ServiceError
 from sipadu.services.grants import decide_identity, pending_requests
-from sipadu.web import db_session
+from sipadu.web import db_session, transaction
 
 
 @bp.get("/identity-requests")
@@ -27,14 +27,12 @@ def identity_requests():
 def identity_decide(request_id: uuid.UUID, decision: str):
     if not ActionForm().validate_on_submit():
         abort(400)
-    writing = db_session(write=True)
-    custodian = writing.get(type(g.staff.account), g.staff.account.id)
     try:
-        decide_identity(
-            writing, request_id, custodian, g.staff.private_key(), decision == "approve", now()
-        )
+        with transaction(write=True) as writing:
+            custodian = writing.get(type(g.staff.account), g.staff.account.id)
+            decide_identity(
+                writing, request_id, custodian, g.staff.private_key(), decision == "approve", now()
+            )
     except ServiceError as exc:
-        writing.rollback()
         abort(409, description=message(exc))
-    writing.commit()
     return redirect(url_for("staff.identity_requests"), code=303)

@@ -2,7 +2,7 @@
 
 from flask import g, render_template
 
-from sipadu.investigator import bp
+from sipadu.investigator.blueprint import bp
 from sipadu.investigator.policy import Policy, requires
 from sipadu.services.audit_log import intake_days
 from sipadu.services.categories import routing_table

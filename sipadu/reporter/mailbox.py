@@ -19,8 +19,9 @@ from sipadu.derivations import LOGIN, busy_page, derivations
 from sipadu.formdata import UploadRefused, receives_files
 from sipadu.models import ReportStatus
 from sipadu.refusal_messages import message
-from sipadu.reporter import bp, runtime, sessions
+from sipadu.reporter.blueprint import bp, runtime
 from sipadu.reporter.forms import CATEGORIES, MailboxLoginForm, MessageForm
+from sipadu.reporter.sessions import current_session, end_session, start_session
 from sipadu.reporter.uploads import evidence_part, forget_files, uploaded_files
 from sipadu.services import ServiceError
 from sipadu.services.attachments import read_attachment
@@ -36,14 +37,7 @@ from sipadu.services.mailbox import (
 )
 from sipadu.services.reports import add_reporter_message, read_mailbox
 from sipadu.slots import Busy
-from sipadu.web import (
-    app_config,
-    content_disposition,
-    db_session,
-    download,
-    stream_session,
-    streamed,
-)
+from sipadu.web import app_config, content_disposition, db_session, download, stream, transaction
 
 
 def status_words() -> dict[str, tuple[str, str]]:
@@ -95,9 +89,8 @@ def mailbox_login():
     if not counters.test(limit, bucket):
         return _too_many(form)
     # Reading only, so no write lock is held while the two Argon2id derivations run.
-    reading = db_session()
     try:
-        with derivations().slot(LOGIN) as run:
+        with transaction() as reading, derivations().slot(LOGIN) as run:
             place = counters.take(limit, bucket)
             if place is not None:
                 passphrase = form.passphrase.data
@@ -108,25 +101,21 @@ def mailbox_login():
             "and what you typed is kept: wait a minute, then press Open again."
         )
         return busy_page(_login_page(form, notice=notice), busy)
-    finally:
-        reading.rollback()
     if place is None:  # spent by attempts that held a slot while this one waited
         return _too_many(form)
-    session = db_session(write=True)
     if attempt.opened is None:
-        count_reporter_event(session, ReporterMetric.MAILBOX_LOGIN_FAILED, today())
-        session.commit()
+        _count(ReporterMetric.MAILBOX_LOGIN_FAILED)
         form.passphrase.data = ""
         form.code.errors = [
             _("The report code or the passphrase is not right. Check both and try again.")
         ]
         return _login_page(form), 400
     counters.give_back(limit, bucket, place)  # only failures use up the code's limit
-    count_reporter_event(session, ReporterMetric.MAILBOX_LOGIN, today())
-    if attempt.rehashed is not None:
-        save_rehashed(session, attempt.opened, attempt.rehashed)
-    session.commit()
-    sessions.start(rt.sessions, attempt.opened, rt.idle_seconds)
+    with transaction(write=True) as session:
+        count_reporter_event(session, ReporterMetric.MAILBOX_LOGIN, today())
+        if attempt.rehashed is not None:
+            save_rehashed(session, attempt.opened, attempt.rehashed)
+    start_session(rt.sessions, attempt.opened, rt.idle_seconds)
     return redirect(url_for("reporter.mailbox_view"), code=303)
 
 
@@ -146,15 +135,14 @@ def _too_many(form: MailboxLoginForm):
 
 
 def _count(metric: ReporterMetric) -> None:
-    session = db_session(write=True)
-    count_reporter_event(session, metric, today())
-    session.commit()
+    with transaction(write=True) as session:
+        count_reporter_event(session, metric, today())
 
 
 def _signed_in(*, write: bool = False) -> tuple[HeldKeys, OpenedMailbox] | None:
     """The signed-in mailbox and its keys, or None (the caller sends to sign in)."""
     rt = runtime()
-    opened = sessions.current(rt.sessions, rt.idle_seconds)
+    opened = current_session(rt.sessions, rt.idle_seconds)
     if opened is None:
         return None
     session = db_session(write=write)
@@ -196,16 +184,16 @@ def mailbox_message():
         files = uploaded_files(form.attachments)
     except UploadRefused as refused:
         return _mailbox_page(keys, opened, form, sent=False), refused.status, refused.headers
-    add_reporter_message(
-        keys.session,
-        keys,
-        opened.report_id,
-        form.body.data,
-        today(),
-        app_config().date_precision,
-        files=files,
-    )
-    keys.session.commit()
+    with transaction(write=True) as writing:  # the session the keys were read on
+        add_reporter_message(
+            writing,
+            keys,
+            opened.report_id,
+            form.body.data,
+            today(),
+            app_config().date_precision,
+            files=files,
+        )
     return redirect(url_for("reporter.mailbox_view", sent="1"), code=303)
 
 
@@ -220,16 +208,17 @@ def mailbox_attachment(attachment_id: uuid.UUID):
     keys, opened = signed_in
     # The stream outlives this request's session (closed at teardown, before the body is
     # sent): it reads on a session of its own, in short transactions, so a slow reader
-    # holds no lock (sipadu.web); the session is closed however the stream ends.
-    streaming = stream_session(opened.report_id)
+    # holds no lock (sipadu.web.stream); the session is closed however the stream ends.
     try:
-        info, plaintext = read_attachment(
-            streaming, opened.report_id, attachment_id, lambda epoch: keys.key(Purpose.CASE, epoch)
+        info, body = stream(
+            lambda reader: read_attachment(
+                reader, opened.report_id, attachment_id, lambda e: keys.key(Purpose.CASE, e)
+            ),
+            report_id=opened.report_id,
         )
     except ServiceError:
-        streaming.close()
         abort(404)
-    response = Response(streamed(streaming, plaintext), mimetype="application/octet-stream")
+    response = Response(body, mimetype="application/octet-stream")
     response.headers["Content-Disposition"] = content_disposition(info.name)
     response.headers["Content-Length"] = str(info.size)
     return response
@@ -237,5 +226,5 @@ def mailbox_attachment(attachment_id: uuid.UUID):
 
 @bp.post("/mailbox/logout")
 def mailbox_logout():
-    sessions.end(runtime().sessions)
+    end_session(runtime().sessions)
     return redirect(url_for("reporter.index", logged_out="1"), code=303)

@@ -38,7 +38,7 @@ from sipadu.formdata import Refusal, UploadRefused, discard_files, receive_files
 from sipadu.services.attachments import UploadedFile
 from sipadu.slots import Busy, SlotPool, pool_directory
 from sipadu.storage import EncryptingUpload, StagingBatch
-from sipadu.web import close_sessions
+from sipadu.web import app_config, close_sessions, write_sessions
 
 _EVIDENCE = "sipadu.evidence"  # this request's uploads (environ key)
 _CLEANING = "sipadu.image-cleaning"  # the host-wide pool and the child's limits
@@ -60,7 +60,7 @@ class _Evidence:
     uploads: list[EncryptingUpload] = field(default_factory=list)
 
     def new_upload(self) -> EncryptingUpload:
-        upload = EncryptingUpload(current_app.extensions["sipadu.write_sessionmaker"], self.batch)
+        upload = EncryptingUpload(write_sessions(), self.batch)
         self.uploads.append(upload)  # discarded when the request ends, unless linked
         return upload
 
@@ -71,15 +71,11 @@ class _Cleaning:
     confinement: imagestrip.Confinement
 
 
-def _config() -> Config:
-    return current_app.extensions["sipadu.config"]
-
-
 def _evidence() -> _Evidence:
     evidence = request.environ.get(_EVIDENCE)
     if evidence is None:
-        sessions = current_app.extensions["sipadu.write_sessionmaker"]
-        evidence = _Evidence(StagingBatch(sessions), _config().image_pixels_per_request)
+        sessions = write_sessions()
+        evidence = _Evidence(StagingBatch(sessions), app_config().image_pixels_per_request)
         request.environ[_EVIDENCE] = evidence
     return evidence
 
@@ -107,7 +103,7 @@ class EncryptedPart(io.RawIOBase):
         assert self.upload is not None
         written = self.upload.write(data)
         if self._size > FAULT_AFTER_BYTES:
-            trip(_config().faults, KILL_MID_UPLOAD)
+            trip(app_config().faults, KILL_MID_UPLOAD)
         return written
 
     def end(self) -> None:
@@ -183,7 +179,7 @@ def evidence_part(index: int, filename: str, content_type: str) -> EncryptedPart
     """The sink for the ``index``-th evidence file of a request (see
     :func:`sipadu.formdata.receives_files`). Raises :class:`UploadRefused` past
     ``SIPADU_MAX_FILES``."""
-    config = _config()
+    config = app_config()
     if index >= config.max_files:
         raise UploadRefused(Refusal.TOO_MANY_FILES)
     if content_type in IMAGE_TYPES or filename.lower().endswith(IMAGE_EXTENSIONS):
@@ -206,9 +202,7 @@ def uploaded_files(field: Field) -> list[UploadedFile]:
         for storage_file in request.files.getlist(field.name)
         if isinstance(storage_file.stream, EncryptedPart) and storage_file.stream.upload
     ]
-    stored = storage.finish_all(
-        current_app.extensions["sipadu.write_sessionmaker"], [part.upload for part in parts]
-    )
+    stored = storage.finish_all(write_sessions(), [part.upload for part in parts])
     return [
         UploadedFile(file, part.filename, part.content_type)
         for part, file in zip(parts, stored, strict=True)
@@ -229,7 +223,7 @@ def forget_files(field: Field) -> None:
 
 def refusal_message(reason: Refusal) -> str:
     """What went wrong with the files, what to do, and that the text is kept."""
-    config = _config()
+    config = app_config()
     why: dict[Refusal, Callable[[], str]] = {
         Refusal.BAD_FILE_INPUT: lambda: _("A file could not be read from the form."),
         Refusal.FILE_TOO_LARGE: lambda: _(
@@ -283,7 +277,7 @@ def _discard_unlinked(_exc: BaseException | None) -> None:
         # mailbox on its write session): end it, or the discard would wait for it.
         close_sessions()
         storage.discard(
-            current_app.extensions["sipadu.write_sessionmaker"],
+            write_sessions(),
             [upload.blob_id for upload in evidence.uploads],
         )
 

@@ -10,7 +10,7 @@ from sipadu.derivations import REPORT, busy_page, derivations
 from sipadu.faults import DROP_CONNECTION_BEFORE_COMMIT, KILL_BEFORE_COMMIT, trip
 from sipadu.formdata import UploadRefused, receives_files
 from sipadu.refusal_messages import message
-from sipadu.reporter import bp, runtime
+from sipadu.reporter.blueprint import bp, runtime
 from sipadu.reporter.forms import CATEGORIES, ReportForm
 from sipadu.reporter.uploads import evidence_part, forget_files, uploaded_files
 from sipadu.services.categories import category_open
@@ -19,7 +19,7 @@ from sipadu.services.passphrases import format_code, normalize_passphrase
 from sipadu.services.reports import CASE_FIELDS, CategoryClosed, submit_report
 from sipadu.services.reports import ReportForm as ReportData
 from sipadu.slots import Busy
-from sipadu.web import app_config, db_session
+from sipadu.web import app_config, transaction
 
 
 @bp.get("/")
@@ -45,9 +45,8 @@ def report():
     except UploadRefused as refused:
         page = render_template("reporter/report.html", form=form, categories=CATEGORIES)
         return page, refused.status, refused.headers
-    reading = db_session()
-    accepted = category_open(reading, form.category.data)
-    reading.rollback()
+    with transaction() as reading:
+        accepted = category_open(reading, form.category.data)
     if not accepted:
         return _category_closed(form)
     data = ReportData(
@@ -56,15 +55,23 @@ def report():
         **{name: getattr(form, name).data or "" for name in CASE_FIELDS},
     )
     passphrase = normalize_passphrase(form.passphrase.data) if form.passphrase.data else None
-    session = db_session(write=True)
     try:
-        receipt = submit_report(
-            session, data, passphrase, runtime().submission, today(), files=files, derive=_derive
-        )
+        with transaction(write=True) as session:  # G6: the code is shown once it is stored
+            receipt = submit_report(
+                session,
+                data,
+                passphrase,
+                runtime().submission,
+                today(),
+                files=files,
+                derive=_derive,
+            )
+            if faults := app_config().faults:  # crash-safety tests only
+                trip(faults, KILL_BEFORE_COMMIT)
+                trip(faults, DROP_CONNECTION_BEFORE_COMMIT, session.connection())
     except CeilingReached:
         return _ceiling_reached(form)
     except Busy as busy:
-        session.rollback()
         forget_files(form.attachments)
         notice = _(
             "The server is busy right now, so your report was not sent yet. Your text is kept "
@@ -75,12 +82,7 @@ def report():
         )
         return busy_page(page, busy)
     except CategoryClosed:  # closed while this one was sent (its slot is spent)
-        session.rollback()
         return _category_closed(form)
-    if faults := app_config().faults:  # crash-safety tests only
-        trip(faults, KILL_BEFORE_COMMIT)
-        trip(faults, DROP_CONNECTION_BEFORE_COMMIT, session.connection())
-    session.commit()  # G6: the code is shown only once the report is stored
     return render_template(
         "reporter/submitted.html",
         code=format_code(receipt.code),
@@ -128,9 +130,8 @@ def _ceiling_reached(form: ReportForm):
     hour from now, rounded up: never the limiter's reset time, which is an hour after the
     oldest accepted report of the window, i.e. an exact submission time (G2)."""
     forget_files(form.attachments)  # read and dropped before the write session begins
-    session = db_session(write=True)
-    count_reporter_event(session, ReporterMetric.REPORT_REFUSED_CEILING, today())
-    session.commit()
+    with transaction(write=True) as session:
+        count_reporter_event(session, ReporterMetric.REPORT_REFUSED_CEILING, today())
     now = datetime.now(UTC)
     back = now + timedelta(hours=1)
     back = back.replace(second=0, microsecond=0) + timedelta(minutes=5 - back.minute % 5)
