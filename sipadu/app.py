@@ -7,14 +7,15 @@ from enum import StrEnum
 from flask import Flask, abort, request
 from flask_wtf.csrf import CSRFProtect
 
-from sipadu import errors, recovery
-from sipadu.config import Config, from_environ
-from sipadu.counters import make_counters
-from sipadu.formdata import FORM_TYPES, FormRequest, mark_worth_draining
-from sipadu.i18n import init_i18n
-from sipadu.instance import derived_key, generate_missing, load_secret
-from sipadu.security import Anonymizer, harden_process, install_headers
-from sipadu.web import init_db, init_downloads
+from sipadu.accountability import recovery
+from sipadu.persistence.counters import make_counters
+from sipadu.settings.config import Config, from_environ
+from sipadu.settings.instance import derived_key, generate_missing, load_secret
+from sipadu.web import errors
+from sipadu.web.context import init_db, init_downloads
+from sipadu.web.formdata import FORM_TYPES, FormRequest, mark_worth_draining
+from sipadu.web.i18n import init_i18n
+from sipadu.web.security import Anonymizer, harden_process, install_headers
 
 
 class Portal(StrEnum):
@@ -78,7 +79,7 @@ def _refuse_malformed_input() -> None:
     not a form (it would never be read, but a form class could try to read it whole as
     JSON), and a NUL character (PostgreSQL refuses it in text, and no person types one).
     File parts a route does not take are refused while the body is read
-    (:mod:`sipadu.formdata`)."""
+    (:mod:`sipadu.web.formdata`)."""
     values = [*request.args.values(), *request.args.keys()]
     values += [v for v in (request.view_args or {}).values() if isinstance(v, str)]
     if request.method == "POST":

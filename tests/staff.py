@@ -9,8 +9,8 @@ from click.testing import CliRunner
 from sqlalchemy import select, update
 
 from sipadu.cli import main as cli
-from sipadu.db import make_engine
-from sipadu.models import StaffAccount
+from sipadu.persistence.db import make_engine
+from sipadu.persistence.models import StaffAccount
 from tests.conftest import database
 
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')

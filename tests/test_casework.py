@@ -14,10 +14,10 @@ from collections import Counter
 import pytest
 from sqlalchemy import select, text
 
-from sipadu import audit
+from sipadu.accountability import audit
 from sipadu.crypto import PublicKey, signing_public_key
 from sipadu.crypto.binding import bind
-from sipadu.models import (
+from sipadu.persistence.models import (
     Attachment,
     AuditEvent,
     Message,
@@ -410,7 +410,7 @@ def test_a_download_is_recorded_before_its_first_byte(
 ):
     """When the first plaintext chunk is read, the audit entry is already committed:
     another connection sees it."""
-    from sipadu import storage
+    from sipadu.evidence import storage
     from tests.test_uploads import receipt
 
     marker = f"Dulu {uuid.uuid4().hex[:8]}"
@@ -446,7 +446,7 @@ def test_no_stream_begins_before_its_record_is_committed(staff_app):
     """Record, commit, then stream has one owner (sipadu.web.stream): while the request's
     write transaction, where a download's audit entry is written, is still open, no
     stream begins and nothing is read; once it is committed, the stream reads."""
-    from sipadu.web import db_session, stream, transaction
+    from sipadu.web.context import db_session, stream, transaction
 
     begun = []
 
@@ -501,7 +501,7 @@ def test_the_export_is_a_signed_zip_encrypted_to_an_age_recipient(
     signature = json.loads(archive.read("manifest.sig"))
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-    from sipadu.instance import load_secret
+    from sipadu.settings.instance import load_secret
 
     expected = signing_public_key(load_secret(config, "audit_signing_key")).hex()
     assert signature["public_key"] == expected
@@ -557,7 +557,7 @@ def test_recovery_grant_gives_a_report_back_after_a_password_reset(
 ):
     from click.testing import CliRunner
 
-    from sipadu import recovery
+    from sipadu.accountability import recovery
     from sipadu.cli import main as cli
 
     marker = f"Pulih {uuid.uuid4().hex[:8]}"
@@ -622,7 +622,7 @@ def test_the_documented_export_check_works_offline(
     import sys
     from pathlib import Path
 
-    from sipadu.instance import load_secret
+    from sipadu.settings.instance import load_secret
 
     marker = f"Resep {uuid.uuid4().hex[:8]}"
     submit(reporter_app.test_client(), title=marker)

@@ -9,8 +9,8 @@ from sqlalchemy import select
 
 from sipadu.cli import main
 from sipadu.crypto import PublicKey, SecretRecord, open_private_key, verify_secret
-from sipadu.db import make_engine, make_sessionmaker
-from sipadu.models import Category, CategorySlug, Role, StaffAccount
+from sipadu.persistence.db import make_engine, make_sessionmaker
+from sipadu.persistence.models import Category, CategorySlug, Role, StaffAccount
 from sipadu.services.categories import category_by_slug, recipients
 from sipadu.services.staff import (
     PRIVATE_KEY_PURPOSE,

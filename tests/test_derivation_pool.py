@@ -19,10 +19,10 @@ import pytest
 from click.testing import CliRunner
 
 from sipadu import create_app
-from sipadu.config import Config, load_config
 from sipadu.crypto import kdf as kdf_module
-from sipadu.derivations import THREAD_PREFIX, Derivations
-from sipadu.web import dispose
+from sipadu.settings.config import Config, load_config
+from sipadu.web.context import dispose
+from sipadu.web.derivations import THREAD_PREFIX, Derivations
 from tests.conftest import config_env
 from tests.staff import Person, csrf, init_demo, sign_in, signed_in
 from tests.test_rehash import STRONGER

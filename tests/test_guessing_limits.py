@@ -17,11 +17,11 @@ import pytest
 from sqlalchemy import func, select
 
 from sipadu import create_app
-from sipadu.config import load_config
-from sipadu.models import ReporterDailyCount
+from sipadu.persistence.models import ReporterDailyCount
 from sipadu.services.mailbox import BUCKET_BITS, failure_bucket, well_formed_code
 from sipadu.services.totp import matching_pair
-from sipadu.web import dispose
+from sipadu.settings.config import load_config
+from sipadu.web.context import dispose
 from tests.conftest import database
 from tests.staff import Person, account_of, init_demo, sign_in
 from tests.test_reporter import kdf_calls, login, redis_contents, submit
@@ -269,7 +269,7 @@ def test_a_password_change_revokes_the_device_cookies(people, staff_app):
     device = browser.get_cookie("sipadu_device").value
     from sipadu.investigator import devices
     from sipadu.investigator.blueprint import runtime
-    from sipadu.web import db_session
+    from sipadu.web.context import db_session
 
     with staff_app.app_context():
         rt = runtime()

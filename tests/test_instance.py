@@ -6,8 +6,8 @@ import stat
 import pytest
 
 from sipadu import create_app
-from sipadu.config import ConfigError, load_config
-from sipadu.instance import SPECS, derived_key, generate_missing, load_secret, secrets_dir
+from sipadu.settings.config import ConfigError, load_config
+from sipadu.settings.instance import SPECS, derived_key, generate_missing, load_secret, secrets_dir
 from tests.conftest import RECOVERY_HEX
 
 

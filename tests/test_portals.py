@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sipadu.web import dispose
+from sipadu.web.context import dispose
 from tests.conftest import RECOVERY_HEX
 
 STAFF_PATHS = ["/login", "/logout", "/reports", "/reports/1", "/audit", "/audit/export.jsonl"]
@@ -74,7 +74,7 @@ def test_cookie_and_rate_limit_keys_are_derived_apart(request, config, portal):
     from flask.sessions import SecureCookieSessionInterface
     from itsdangerous import BadSignature
 
-    from sipadu.instance import load_secret
+    from sipadu.settings.instance import load_secret
 
     app = request.getfixturevalue(f"{portal}_app")
     secret = load_secret(config, f"{portal}_session_key")
@@ -92,7 +92,7 @@ def test_cookie_and_rate_limit_keys_are_derived_apart(request, config, portal):
 
 def test_production_cookies_are_secure_host_only_strict(tmp_path):
     from sipadu import create_app
-    from sipadu.config import load_config
+    from sipadu.settings.config import load_config
 
     config = load_config(
         {

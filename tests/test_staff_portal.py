@@ -10,11 +10,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, text, update
 
-from sipadu import audit
+from sipadu.accountability import audit
 from sipadu.crypto import CryptoError, open_private_key
 from sipadu.crypto import kdf as kdf_module
 from sipadu.investigator.policy import ALLOWED, Policy, policy_of
-from sipadu.models import (
+from sipadu.persistence.models import (
     AccountState,
     AuditEvent,
     Category,
@@ -26,7 +26,7 @@ from sipadu.models import (
     StaffAccount,
     StaffSession,
 )
-from sipadu.web import dispose
+from sipadu.web.context import dispose
 from tests.conftest import database
 from tests.staff import Person, account_of, csrf, init_demo, post, sign_in, signed_in
 from tests.test_reporter import every_database_value, redis_contents, submit
@@ -657,7 +657,7 @@ def test_the_audit_chain_verifies_after_a_day_of_staff_activity(env, people, tmp
 
     from sipadu import create_app
     from sipadu.cli import main as cli
-    from sipadu.config import load_config
+    from sipadu.settings.config import load_config
     from tests.conftest import config_env
 
     day_env = config_env(
@@ -805,8 +805,8 @@ def test_every_refusal_on_a_sign_in_form_is_shown_beside_its_field_or_above_it(s
     dict once shadowed the translation function there: a 500 for any refusal but three)."""
     from sipadu.investigator.auth import _field_error
     from sipadu.investigator.forms import PasswordChangeForm
-    from sipadu.refusal_messages import message
     from sipadu.services import Reason, ServiceError
+    from sipadu.web.refusal_messages import message
 
     refusals = [ServiceError(r, name="x", role="y", category="z", old="a", new="b") for r in Reason]
     refusals += [ServiceError(Reason.WRONG_CURRENT_PASSWORD, "current")]

@@ -19,10 +19,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, event, text
 
-from sipadu import create_app, imagecheck, imagestrip
+from sipadu import create_app
 from sipadu.cli import main as cli
-from sipadu.config import load_config
-from sipadu.web import dispose
+from sipadu.evidence import imagecheck, imagestrip
+from sipadu.settings.config import load_config
+from sipadu.web.context import dispose
 from tests import imagebombs
 from tests.conftest import config_env
 from tests.multipart import end, fields_part, file_head

@@ -9,13 +9,13 @@ route's declared policy is enforced.
 
 from flask import Flask
 
-from sipadu.config import Config
-from sipadu.derivations import Derivations
 from sipadu.investigator import admin, auditor, auth, cases, custodian, views  # noqa: F401
 from sipadu.investigator.blueprint import bp, make_runtime
 from sipadu.investigator.filters import linkify
 from sipadu.investigator.policy import enforce
 from sipadu.investigator.signin import load_signed_in
+from sipadu.settings.config import Config
+from sipadu.web.derivations import Derivations
 
 bp.before_request(load_signed_in)  # first: the policy needs to know who it is
 bp.before_request(enforce)

@@ -11,7 +11,7 @@ from flask import abort, g, redirect, render_template, request, url_for
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from sipadu.audit import Actor
+from sipadu.accountability.audit import Actor
 from sipadu.investigator.blueprint import bp, now, runtime
 from sipadu.investigator.forms import (
     ROLE_LABELS,
@@ -22,7 +22,7 @@ from sipadu.investigator.forms import (
     RouteForm,
 )
 from sipadu.investigator.policy import Policy, requires
-from sipadu.models import (
+from sipadu.persistence.models import (
     AccountState,
     Category,
     Proposal,
@@ -31,14 +31,14 @@ from sipadu.models import (
     Role,
     StaffAccount,
 )
-from sipadu.refusal_messages import message
 from sipadu.services import ServiceError
 from sipadu.services import proposals as proposals_service
 from sipadu.services import staff as staff_service
 from sipadu.services.categories import category_by_slug, routing_table, toggle_accepting
 from sipadu.services.key_ring import display_fingerprint
 from sipadu.services.proposals import SENSITIVE_ROLES
-from sipadu.web import db_session, transaction
+from sipadu.web.context import db_session, transaction
+from sipadu.web.refusal_messages import message
 
 
 def _actor() -> Actor:

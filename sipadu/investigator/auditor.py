@@ -10,13 +10,12 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from wtforms.fields.choices import SelectChoice
 
-from sipadu import audit
-from sipadu.audit import Action, Checkpoint
-from sipadu.formdata import MemoryPart, Refusal, UploadRefused, receive_files, receives_files
+from sipadu.accountability import audit
+from sipadu.accountability.audit import Action, Checkpoint
 from sipadu.investigator.blueprint import bp, runtime, signing_public_key_hex
 from sipadu.investigator.forms import METRIC_LABELS, ActionForm, AuditFilterForm, VerifyForm
 from sipadu.investigator.policy import Policy, requires
-from sipadu.models import AuditCheckpoint, StaffAccount
+from sipadu.persistence.models import AuditCheckpoint, StaffAccount
 from sipadu.services.audit_log import (
     AuditFilter,
     checkpoint_now,
@@ -29,7 +28,8 @@ from sipadu.services.audit_log import (
 )
 from sipadu.services.dates import today
 from sipadu.services.staff import find_by_username, normalize_username
-from sipadu.web import content_disposition, db_session, download, stream, transaction
+from sipadu.web.context import content_disposition, db_session, download, stream, transaction
+from sipadu.web.formdata import MemoryPart, Refusal, UploadRefused, receive_files, receives_files
 
 
 def _criteria(form: AuditFilterForm) -> AuditFilter:

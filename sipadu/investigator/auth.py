@@ -4,7 +4,6 @@ from flask import abort, current_app, g, redirect, render_template, request, ses
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from sipadu.derivations import KNOWN, OPEN, busy_page, derivations
 from sipadu.investigator.blueprint import bp, now, runtime
 from sipadu.investigator.devices import cookie_name, issue, recognised, remember
 from sipadu.investigator.forms import (
@@ -16,8 +15,8 @@ from sipadu.investigator.forms import (
 )
 from sipadu.investigator.policy import Policy, requires
 from sipadu.investigator.signin import begin_session, limit_key
-from sipadu.models import AccountState, EnrollmentKind
-from sipadu.refusal_messages import message
+from sipadu.persistence.models import AccountState, EnrollmentKind
+from sipadu.persistence.slots import Busy
 from sipadu.services import ServiceError
 from sipadu.services.key_ring import display_fingerprint
 from sipadu.services.staff import (
@@ -28,8 +27,9 @@ from sipadu.services.staff import (
 )
 from sipadu.services.staff_auth import check_credentials, finish_login, logout, record_failure
 from sipadu.services.totp import new_secret, provisioning_uri, qr_svg
-from sipadu.slots import Busy
-from sipadu.web import transaction
+from sipadu.web.context import transaction
+from sipadu.web.derivations import KNOWN, OPEN, busy_page, derivations
+from sipadu.web.refusal_messages import message
 
 
 @bp.route("/login", methods=["GET", "POST"])

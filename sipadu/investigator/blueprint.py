@@ -8,12 +8,12 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, current_app
 from limits import RateLimitItem, parse
 
-from sipadu import recovery
-from sipadu.config import Config, ConfigError, DatePrecision
+from sipadu.accountability import recovery
 from sipadu.crypto import Argon2Params, PublicKey, signing_public_key
-from sipadu.instance import derived_key, load_secret
 from sipadu.investigator.forms import CASE_FIELD_LABELS, STATUS_LABELS
 from sipadu.services.staff_auth import Timeouts
+from sipadu.settings.config import Config, ConfigError, DatePrecision
+from sipadu.settings.instance import derived_key, load_secret
 
 bp = Blueprint("staff", __name__)
 

@@ -26,8 +26,7 @@ from sipadu.investigator.forms import (
     StatusForm,
 )
 from sipadu.investigator.policy import Policy, requires
-from sipadu.models import Category, ReportStatus, Role, StaffAccount
-from sipadu.refusal_messages import message
+from sipadu.persistence.models import Category, ReportStatus, Role, StaffAccount
 from sipadu.services import Reason, ServiceError, key_ring
 from sipadu.services import grants as grants_service
 from sipadu.services.attachments import read_attachment
@@ -47,7 +46,8 @@ from sipadu.services.cases import (
 from sipadu.services.dates import today
 from sipadu.services.export import age_encrypted, age_recipient, open_for_export, report_zip
 from sipadu.services.key_ring import NoKey, staff_keys
-from sipadu.web import content_disposition, download, stream, transaction
+from sipadu.web.context import content_disposition, download, stream, transaction
+from sipadu.web.refusal_messages import message
 
 SAFE_IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
 
@@ -258,7 +258,7 @@ def report_identity_request(report_id: uuid.UUID):
 def report_attachment(report_id: uuid.UUID, attachment_id: uuid.UUID):
     """A file, decrypted as it streams, in constant memory. The download is recorded and
     committed first; the file is then read on a reading session of its own, so a slow
-    reader holds no lock (:func:`sipadu.web.stream`). An altered chunk breaks the
+    reader holds no lock (:func:`sipadu.web.context.stream`). An altered chunk breaks the
     download off."""
     try:
         with transaction(write=True) as writing:  # recorded before the first byte

@@ -8,10 +8,10 @@ from flask import abort, g, redirect, render_template, url_for
 from sipadu.investigator.blueprint import bp, now
 from sipadu.investigator.forms import ActionForm
 from sipadu.investigator.policy import Policy, requires
-from sipadu.refusal_messages import message
 from sipadu.services import ServiceError
 from sipadu.services.grants import decide_identity, pending_requests
-from sipadu.web import db_session, transaction
+from sipadu.web.context import db_session, transaction
+from sipadu.web.refusal_messages import message
 
 
 @bp.get("/identity-requests")

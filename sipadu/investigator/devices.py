@@ -37,7 +37,7 @@ from datetime import datetime
 from flask import Response
 from sqlalchemy.orm import Session
 
-from sipadu.models import AccountState, StaffAccount
+from sipadu.persistence.models import AccountState, StaffAccount
 from sipadu.services.staff import find_by_username, normalize_username
 
 MAX_AGE = 90 * 24 * 3600  # seconds a device stays known after its last sign-in

@@ -16,8 +16,8 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget, PasswordInput
 
-from sipadu.forms import BoundedForm
-from sipadu.models import Role
+from sipadu.persistence.models import Role
+from sipadu.web.forms import BoundedForm
 
 ROLE_LABELS = {
     Role.ADMIN.value: _l("Admin"),

@@ -12,7 +12,7 @@ from typing import TypeVar
 
 from flask import abort, current_app, g, redirect, request, url_for
 
-from sipadu.models import Role
+from sipadu.persistence.models import Role
 
 F = TypeVar("F", bound=Callable)
 

@@ -9,7 +9,7 @@ from flask import g, session
 
 from sipadu.investigator.blueprint import now, runtime
 from sipadu.services.staff_auth import SessionToken, SignedIn, resume, touch
-from sipadu.web import transaction
+from sipadu.web.context import transaction
 
 _ID, _KEY = "staff_session", "staff_key"
 

@@ -7,7 +7,7 @@ from sipadu.investigator.policy import Policy, requires
 from sipadu.services.audit_log import intake_days
 from sipadu.services.categories import routing_table
 from sipadu.services.dates import today
-from sipadu.web import app_config, db_session
+from sipadu.web.context import app_config, db_session
 
 
 @bp.get("/")

@@ -6,11 +6,11 @@ which import that leaf module and never this package.
 
 from flask import Flask
 
-from sipadu.config import Config
-from sipadu.derivations import Derivations
 from sipadu.reporter import mailbox, views  # noqa: F401 — routes register on import
 from sipadu.reporter.blueprint import bp, make_runtime, onion_location
 from sipadu.reporter.uploads import init_uploads
+from sipadu.settings.config import Config
+from sipadu.web.derivations import Derivations
 
 
 def init_reporter(app: Flask, config: Config) -> None:

@@ -8,13 +8,13 @@ from dataclasses import dataclass
 from flask import Blueprint, current_app, request
 from limits import RateLimitItem, RateLimitItemPerHour, parse
 
-from sipadu import recovery
-from sipadu.config import Config
-from sipadu.instance import derived_key, load_secret
+from sipadu.accountability import recovery
+from sipadu.persistence.volatile import VolatileStore, make_store
 from sipadu.services.dates import Deadlines
 from sipadu.services.mailbox import MailboxSettings
 from sipadu.services.reports import SubmissionSettings
-from sipadu.volatile import VolatileStore, make_store
+from sipadu.settings.config import Config
+from sipadu.settings.instance import derived_key, load_secret
 
 bp = Blueprint("reporter", __name__)
 

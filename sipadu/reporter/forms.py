@@ -6,13 +6,13 @@ from wtforms.fields.choices import SelectChoice
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import PasswordInput
 
-from sipadu.forms import BoundedForm
-from sipadu.models import CategorySlug
+from sipadu.persistence.models import CategorySlug
 from sipadu.services.passphrases import (
     MIN_REPORTER_PASSPHRASE,
     PassphraseProblem,
     passphrase_problem,
 )
+from sipadu.web.forms import BoundedForm
 
 # label, one-line explanation, example: shown beside each choice.
 CATEGORIES = {

@@ -13,12 +13,10 @@ from flask import (
 )
 from flask_babel import gettext as _
 
-from sipadu.audit import ReporterMetric, count_reporter_event
+from sipadu.accountability.audit import ReporterMetric, count_reporter_event
 from sipadu.crypto import Purpose
-from sipadu.derivations import LOGIN, busy_page, derivations
-from sipadu.formdata import UploadRefused, receives_files
-from sipadu.models import ReportStatus
-from sipadu.refusal_messages import message
+from sipadu.persistence.models import ReportStatus
+from sipadu.persistence.slots import Busy
 from sipadu.reporter.blueprint import bp, runtime
 from sipadu.reporter.forms import CATEGORIES, MailboxLoginForm, MessageForm
 from sipadu.reporter.sessions import current_session, end_session, start_session
@@ -36,8 +34,17 @@ from sipadu.services.mailbox import (
     well_formed_code,
 )
 from sipadu.services.reports import add_reporter_message, read_mailbox
-from sipadu.slots import Busy
-from sipadu.web import app_config, content_disposition, db_session, download, stream, transaction
+from sipadu.web.context import (
+    app_config,
+    content_disposition,
+    db_session,
+    download,
+    stream,
+    transaction,
+)
+from sipadu.web.derivations import LOGIN, busy_page, derivations
+from sipadu.web.formdata import UploadRefused, receives_files
+from sipadu.web.refusal_messages import message
 
 
 def status_words() -> dict[str, tuple[str, str]]:
@@ -73,7 +80,7 @@ def mailbox_login():
     it is busy; a flood of logins never takes the lane of new reports). Holding the
     slot and before deriving, the attempt takes a place of the code's failures
     atomically, given back if the mailbox opens: exactly the documented number of
-    failures is ever checked, however many arrive at once (:mod:`sipadu.counters`)."""
+    failures is ever checked, however many arrive at once (:mod:`sipadu.persistence.counters`)."""
     form = MailboxLoginForm()
     if not form.validate_on_submit():
         status = 400 if request.method == "POST" else 200

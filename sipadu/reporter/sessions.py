@@ -11,8 +11,8 @@ import uuid
 from flask import session
 
 from sipadu.crypto import CryptoError, PrivateKey, open_private_key, seal_private_key
+from sipadu.persistence.volatile import VolatileStore
 from sipadu.services.mailbox import OpenedMailbox
-from sipadu.volatile import VolatileStore
 
 _ID, _KEY = "mailbox_session", "mailbox_key"
 

@@ -2,13 +2,13 @@
 (DESIGN.md §4, G8).
 
 The reporter routes that take files declare :func:`evidence_part` as their sink
-(:func:`sipadu.formdata.receives_files`); the body is read token first, and files only
+(:func:`sipadu.web.formdata.receives_files`); the body is read token first, and files only
 once the view asks for them (:func:`uploaded_files`). An :class:`EncryptedPart` encrypts
 each piece as it arrives and stages the ciphertext in the database in short
 transactions: no spooled temporary file, no plaintext on any disk, constant memory. An
 image small enough to clean is the one exception to streaming: an :class:`ImagePart`
 holds it in memory until its part ends, then a confined child strips its metadata
-(:mod:`sipadu.imagestrip`) and the child's output is encrypted as it comes, so a request
+(:mod:`sipadu.evidence.imagestrip`) and the child's output is encrypted as it comes, so a request
 holds at most one image (``SIPADU_IMAGE_STRIP_MAX_MIB``) at a time.
 
 Cleaning costs CPU and memory out of proportion to the bytes sent (a 156 KiB PNG can
@@ -18,7 +18,7 @@ children (``SIPADU_IMAGE_CLEANERS``; a request that gets no slot within
 (``SIPADU_IMAGE_MEGAPIXELS_PER_REQUEST``, checked from each image's header before it is
 decoded), and the child's own memory and CPU limits.
 
-Every refusal is typed (:class:`~sipadu.formdata.Refusal`); the view re-renders the form
+Every refusal is typed (:class:`~sipadu.web.formdata.Refusal`); the view re-renders the form
 with the typed text and :func:`refusal_message`. Whatever the request staged and did not
 link is deleted when it ends, whatever happened.
 """
@@ -31,14 +31,14 @@ from flask import Flask, current_app, request
 from flask_babel import gettext as _
 from wtforms import Field
 
-from sipadu import imagestrip, storage
-from sipadu.config import MIB, Config
-from sipadu.faults import KILL_MID_UPLOAD, trip
-from sipadu.formdata import Refusal, UploadRefused, discard_files, receive_files
+from sipadu.evidence import imagestrip, storage
+from sipadu.evidence.storage import EncryptingUpload, StagingBatch
+from sipadu.persistence.slots import Busy, SlotPool, pool_directory
 from sipadu.services.attachments import UploadedFile
-from sipadu.slots import Busy, SlotPool, pool_directory
-from sipadu.storage import EncryptingUpload, StagingBatch
-from sipadu.web import app_config, close_sessions, write_sessions
+from sipadu.settings.config import MIB, Config
+from sipadu.settings.faults import KILL_MID_UPLOAD, trip
+from sipadu.web.context import app_config, close_sessions, write_sessions
+from sipadu.web.formdata import Refusal, UploadRefused, discard_files, receive_files
 
 _EVIDENCE = "sipadu.evidence"  # this request's uploads (environ key)
 _CLEANING = "sipadu.image-cleaning"  # the host-wide pool and the child's limits
@@ -177,7 +177,7 @@ def _clean(image: memoryview, limit: int) -> EncryptingUpload:
 
 def evidence_part(index: int, filename: str, content_type: str) -> EncryptedPart:
     """The sink for the ``index``-th evidence file of a request (see
-    :func:`sipadu.formdata.receives_files`). Raises :class:`UploadRefused` past
+    :func:`sipadu.web.formdata.receives_files`). Raises :class:`UploadRefused` past
     ``SIPADU_MAX_FILES``."""
     config = app_config()
     if index >= config.max_files:

@@ -5,11 +5,8 @@ from datetime import UTC, datetime, timedelta
 from flask import current_app, render_template, request
 from flask_babel import gettext as _
 
-from sipadu.audit import ReporterMetric, count_reporter_event
-from sipadu.derivations import REPORT, busy_page, derivations
-from sipadu.faults import DROP_CONNECTION_BEFORE_COMMIT, KILL_BEFORE_COMMIT, trip
-from sipadu.formdata import UploadRefused, receives_files
-from sipadu.refusal_messages import message
+from sipadu.accountability.audit import ReporterMetric, count_reporter_event
+from sipadu.persistence.slots import Busy
 from sipadu.reporter.blueprint import bp, runtime
 from sipadu.reporter.forms import CATEGORIES, ReportForm
 from sipadu.reporter.uploads import evidence_part, forget_files, uploaded_files
@@ -18,8 +15,11 @@ from sipadu.services.dates import today
 from sipadu.services.passphrases import format_code, normalize_passphrase
 from sipadu.services.reports import CASE_FIELDS, CategoryClosed, submit_report
 from sipadu.services.reports import ReportForm as ReportData
-from sipadu.slots import Busy
-from sipadu.web import app_config, transaction
+from sipadu.settings.faults import DROP_CONNECTION_BEFORE_COMMIT, KILL_BEFORE_COMMIT, trip
+from sipadu.web.context import app_config, transaction
+from sipadu.web.derivations import REPORT, busy_page, derivations
+from sipadu.web.formdata import UploadRefused, receives_files
+from sipadu.web.refusal_messages import message
 
 
 @bp.get("/")
@@ -107,7 +107,7 @@ def _derive(fn, /, *args):
 
 def _take_ceiling_slot() -> bool:
     """One of the portal's new-report slots of the last hour (SIPADU_REPORTS_PER_HOUR),
-    taken atomically in the counters' store (:mod:`sipadu.counters`), so concurrent
+    taken atomically in the counters' store (:mod:`sipadu.persistence.counters`), so concurrent
     submitters cannot overshoot. Keyed on nothing about the client; a refusal takes no
     slot."""
     rt = runtime()

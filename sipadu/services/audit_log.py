@@ -10,7 +10,7 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sipadu.audit import (
+from sipadu.accountability.audit import (
     Action,
     Checkpoint,
     ReporterMetric,
@@ -20,7 +20,7 @@ from sipadu.audit import (
     make_checkpoint,
     verify_chain,
 )
-from sipadu.models import AuditCheckpoint, AuditEvent, ReporterDailyCount
+from sipadu.persistence.models import AuditCheckpoint, AuditEvent, ReporterDailyCount
 
 PAGE_SIZE = 50
 

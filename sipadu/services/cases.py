@@ -15,11 +15,10 @@ from datetime import date
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from sipadu import audit
-from sipadu.audit import Action
-from sipadu.config import DatePrecision
+from sipadu.accountability import audit
+from sipadu.accountability.audit import Action
 from sipadu.crypto import PrivateKey, Purpose, open_field, seal_field
-from sipadu.models import (
+from sipadu.persistence.models import (
     Category,
     IdentityRequest,
     Message,
@@ -50,6 +49,7 @@ from sipadu.services.reports import (
     report_category_slug,
     thread,
 )
+from sipadu.settings.config import DatePrecision
 
 PAGE_SIZE = 50
 CLOSING = frozenset(
@@ -345,7 +345,7 @@ def download_attachment(
 ) -> AttachmentInfo:
     """A file of a granted report, its download recorded (``attachment.download``, with
     its size): its details only. Once the caller has committed, the file is read on a
-    session of its own while it streams (:func:`sipadu.web.stream`), so a slow reader
+    session of its own while it streams (:func:`sipadu.web.context.stream`), so a slow reader
     holds no lock."""
     granted(session, keys.report_id, account_id)
     info, _unread = read_attachment(

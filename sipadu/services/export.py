@@ -22,8 +22,8 @@ import pyrage
 import zipstream
 from sqlalchemy.orm import Session
 
-from sipadu import audit
-from sipadu.audit import Action
+from sipadu.accountability import audit
+from sipadu.accountability.audit import Action
 from sipadu.crypto import Purpose, sign, signing_public_key
 from sipadu.crypto.stream import pieces_reader
 from sipadu.services import Reason, ServiceError

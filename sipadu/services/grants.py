@@ -15,10 +15,10 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sipadu import audit
-from sipadu.audit import Action
+from sipadu.accountability import audit
+from sipadu.accountability.audit import Action
 from sipadu.crypto import PrivateKey, PublicKey, Purpose, open_field, seal_field
-from sipadu.models import (
+from sipadu.persistence.models import (
     AccountState,
     IdentityRequest,
     IdentityRequestState,

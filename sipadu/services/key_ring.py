@@ -45,8 +45,8 @@ from sipadu.crypto import (
     unwrap_key,
     wrap_key,
 )
-from sipadu.db import scope_to_report
-from sipadu.models import (
+from sipadu.persistence.db import scope_to_report
+from sipadu.persistence.models import (
     AccountState,
     CategoryRoute,
     Mailbox,

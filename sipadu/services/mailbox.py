@@ -31,8 +31,8 @@ from sipadu.crypto import (
     seal_private_key,
     verify_secret,
 )
-from sipadu.db import scope_to_report
-from sipadu.models import Mailbox
+from sipadu.persistence.db import scope_to_report
+from sipadu.persistence.models import Mailbox
 from sipadu.services import Derive, Reason, ServiceError, inline
 from sipadu.services.passphrases import CODE_DIGITS, mailbox_secret, normalize_code
 from sipadu.services.reports import MAILBOX_KEY_PURPOSE, mailbox_owner

@@ -14,9 +14,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sipadu import audit
-from sipadu.audit import Action, Actor
-from sipadu.models import (
+from sipadu.accountability import audit
+from sipadu.accountability.audit import Action, Actor
+from sipadu.persistence.models import (
     AccountState,
     Category,
     CategoryRoute,

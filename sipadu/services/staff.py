@@ -18,8 +18,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from sipadu import audit
-from sipadu.audit import Action, Actor
+from sipadu.accountability import audit
+from sipadu.accountability.audit import Action, Actor
 from sipadu.crypto import (
     Argon2Params,
     CryptoError,
@@ -33,7 +33,7 @@ from sipadu.crypto import (
     seal_secret,
     verify_secret,
 )
-from sipadu.models import (
+from sipadu.persistence.models import (
     AccountState,
     CategoryRoute,
     EnrollmentKind,

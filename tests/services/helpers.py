@@ -9,8 +9,7 @@ from datetime import UTC, date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sipadu.audit import OPERATOR
-from sipadu.config import DatePrecision
+from sipadu.accountability.audit import OPERATOR
 from sipadu.crypto import (
     Argon2Params,
     PrivateKey,
@@ -19,7 +18,7 @@ from sipadu.crypto import (
     open_private_key,
     verify_secret,
 )
-from sipadu.models import Mailbox, Role, StaffAccount
+from sipadu.persistence.models import Mailbox, Role, StaffAccount
 from sipadu.services.categories import add_route, category_by_slug, seed_categories
 from sipadu.services.passphrases import mailbox_secret
 from sipadu.services.reports import (
@@ -30,6 +29,7 @@ from sipadu.services.reports import (
     submit_report,
 )
 from sipadu.services.staff import create_account, password_bytes, unlock
+from sipadu.settings.config import DatePrecision
 
 CHEAP = Argon2Params(time_cost=1, memory_kib=256, parallelism=1)
 PASSWORD = "a long test password, not a common one"

@@ -36,7 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from sipadu.crypto import CryptoError, sign, signing_public_key, verify_signature
-from sipadu.models import AuditCheckpoint, AuditEvent, AuditHead, ReporterDailyCount
+from sipadu.persistence.models import AuditCheckpoint, AuditEvent, AuditHead, ReporterDailyCount
 
 GENESIS = "00" * 32
 CHECKPOINT_LABEL = "sipadu.audit.checkpoint.v1"

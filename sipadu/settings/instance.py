@@ -2,7 +2,7 @@
 
 A single host keeps its secrets as files in the instance folder (folder 0700, files
 0600), created by ``sipadu init`` (and on first start in development). Several hosts
-share them by setting ``SIPADU_*`` variables instead (see :mod:`sipadu.config`).
+share them by setting ``SIPADU_*`` variables instead (see :mod:`sipadu.settings.config`).
 Backups must include them: without the lookup salt no mailbox can be found again.
 
 Each portal loads only what it needs: the reporter app never reads the staff session
@@ -18,7 +18,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from sipadu.config import Config, ConfigError
+from sipadu.settings.config import Config, ConfigError
 
 # name -> (length in bytes, environment variable that overrides the file)
 SPECS: dict[str, tuple[int, str]] = {

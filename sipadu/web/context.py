@@ -30,8 +30,8 @@ from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from werkzeug.exceptions import ServiceUnavailable
 from werkzeug.wsgi import ClosingIterator
 
-from sipadu.config import Config
-from sipadu.db import make_engine, make_sessionmaker, scope_to_report
+from sipadu.persistence.db import make_engine, make_sessionmaker, scope_to_report
+from sipadu.settings.config import Config
 
 
 def init_db(app: Flask, config: Config) -> None:
@@ -57,9 +57,9 @@ def init_downloads(app: Flask, config: Config) -> None:
 def download(view: Callable[..., Any]) -> Callable[..., Any]:
     """For a view that answers with a streamed download (a file, an export): at most
     ``SIPADU_DOWNLOAD_SLOTS`` such answers at once per worker (the page pool has that
-    many threads beyond ``SIPADU_THREADS``, :func:`sipadu.serve.portal_asgi`), because
+    many threads beyond ``SIPADU_THREADS``, :func:`sipadu.hosting.serve.portal_asgi`), because
     each holds a thread for as long as its reader takes to read it (at least ~48 KiB
-    per ``SIPADU_SEND_TIMEOUT_SECONDS``, :func:`sipadu.front.deadline_protocol`).
+    per ``SIPADU_SEND_TIMEOUT_SECONDS``, :func:`sipadu.hosting.front.deadline_protocol`).
     Readers that never finish can so hold only the download slots, never the threads
     every page needs. Past the limit the answer is the "busy" page (503 with
     ``Retry-After``), given before anything is read or recorded in the access log; the
@@ -185,7 +185,7 @@ def stream(
     body's pieces (lazy: read while the body is sent). ``reader`` is a reading session
     apart from the request's: on SQLite its transactions are deferred (``BEGIN``), so it
     never takes the write lock nor, in WAL mode, waits for a writer; with ``report_id``
-    every transaction it begins is scoped to that report (:func:`sipadu.db.
+    every transaction it begins is scoped to that report (:func:`sipadu.persistence.db.
     scope_to_report`: PostgreSQL's row-level security for the reporter portal's role is
     per transaction, and :func:`_short_reads` begins many). The pieces are read in short
     transactions; ``around`` wraps them where they are read (the export's age
