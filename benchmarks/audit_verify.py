@@ -215,7 +215,7 @@ def main() -> None:
             [
                 sys.executable,
                 "-c",
-                "import sipadu.audit, sipadu.db;"
+                "import sipadu.accountability.audit, sipadu.persistence.db;"
                 "from pathlib import Path;"
                 "print([l for l in Path('/proc/self/status').read_text()"
                 ".splitlines() if l.startswith('VmHWM')][0].split()[1])",

@@ -54,7 +54,7 @@ def test_slots_are_shared_with_other_processes_and_freed_when_they_die(tmp_path)
             sys.executable,
             "-c",
             "import sys, time, pathlib\n"
-            "from sipadu.slots import SlotPool\n"
+            "from sipadu.persistence.slots import SlotPool\n"
             f"pool = SlotPool(pathlib.Path({str(directory)!r}), size=1, waiting=0)\n"
             "with pool.slot(wait_seconds=1):\n"
             "    print('held', flush=True); time.sleep(60)\n",
