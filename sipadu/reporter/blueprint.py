@@ -3,9 +3,10 @@ and checked once at start (:func:`make_runtime`) and read per request (:func:`ru
 A leaf: the view modules import it, the package only registers them."""
 
 import hmac
+from collections.abc import Callable
 from dataclasses import dataclass
 
-from flask import Blueprint, current_app, request
+from flask import Blueprint, Response, current_app, request
 from limits import RateLimitItem, RateLimitItemPerHour, parse
 
 from sipadu.accountability import recovery
@@ -68,11 +69,11 @@ def runtime() -> ReporterRuntime:
     return current_app.extensions["sipadu.reporter"]
 
 
-def onion_location(onion: str):
+def onion_location(onion: str) -> Callable[[Response], Response]:
     """Tor Browser offers the onion service to a reporter who arrived over the ordinary
     web (``Onion-Location``); a visit already on the onion gets no header."""
 
-    def add(response):
+    def add(response: Response) -> Response:
         if request.host.split(":")[0] != onion:
             response.headers["Onion-Location"] = f"http://{onion}{request.full_path.rstrip('?')}"
         return response

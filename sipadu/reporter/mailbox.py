@@ -11,6 +11,7 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from sipadu.accountability.audit import ReporterMetric, count_reporter_event
@@ -72,7 +73,7 @@ def status_words() -> dict[str, tuple[str, str]]:
 
 
 @bp.route("/mailbox/login", methods=["GET", "POST"])
-def mailbox_login():
+def mailbox_login() -> ResponseReturnValue:
     """Sign in with code + passphrase. Cheapest refusals first: a code that is not 16
     digits, then a code whose failure counter is full, are refused before any Argon2id;
     every refused attempt adds to the day's failure count. The two derivations then run
@@ -86,7 +87,7 @@ def mailbox_login():
         status = 400 if request.method == "POST" else 200
         return _login_page(form), status
     rt = runtime()
-    code = well_formed_code(form.code.data)
+    code = well_formed_code(form.code.data or "")  # validated: InputRequired
     if code is None:
         _count(ReporterMetric.MAILBOX_LOGIN_FAILED)
         form.code.errors = [message(MalformedCode())]
@@ -100,7 +101,7 @@ def mailbox_login():
         with transaction() as reading, derivations().slot(LOGIN) as run:
             place = counters.take(limit, bucket)
             if place is not None:
-                passphrase = form.passphrase.data
+                passphrase = form.passphrase.data or ""  # validated: InputRequired
                 attempt = attempt_login(reading, code, passphrase, rt.mailbox, derive=run)
     except Busy as busy:
         notice = _(
@@ -130,7 +131,7 @@ def _login_page(form: MailboxLoginForm, notice: str | None = None) -> str:
     return render_template("reporter/mailbox_login.html", form=form, notice=notice)
 
 
-def _too_many(form: MailboxLoginForm):
+def _too_many(form: MailboxLoginForm) -> tuple[str, int]:
     """Refused without any Argon2id, and counted like any failed login."""
     _count(ReporterMetric.MAILBOX_LOGIN_FAILED)
     notice = _(
@@ -156,7 +157,7 @@ def _signed_in(*, write: bool = False) -> tuple[HeldKeys, OpenedMailbox] | None:
     return mailbox_keys(session, opened.report_id, opened.mailbox_id, opened.private_key), opened
 
 
-def _mailbox_page(keys: HeldKeys, opened: OpenedMailbox, form: MessageForm, sent: bool):
+def _mailbox_page(keys: HeldKeys, opened: OpenedMailbox, form: MessageForm, sent: bool) -> str:
     view = read_mailbox(keys.session, keys, opened.report_id)
     return render_template(
         "reporter/mailbox.html",
@@ -169,7 +170,7 @@ def _mailbox_page(keys: HeldKeys, opened: OpenedMailbox, form: MessageForm, sent
 
 
 @bp.get("/mailbox")
-def mailbox_view():
+def mailbox_view() -> ResponseReturnValue:
     signed_in = _signed_in()
     if signed_in is None:
         return redirect(url_for("reporter.mailbox_login"), code=303)
@@ -178,7 +179,7 @@ def mailbox_view():
 
 @bp.post("/mailbox/messages")
 @receives_files("attachments", evidence_part)
-def mailbox_message():
+def mailbox_message() -> ResponseReturnValue:
     signed_in = _signed_in(write=True)
     if signed_in is None:
         return redirect(url_for("reporter.mailbox_login"), code=303)
@@ -196,7 +197,7 @@ def mailbox_message():
             writing,
             keys,
             opened.report_id,
-            form.body.data,
+            form.body.data or "",  # validated: InputRequired
             today(),
             app_config().date_precision,
             files=files,
@@ -206,7 +207,7 @@ def mailbox_message():
 
 @bp.get("/mailbox/attachments/<uuid:attachment_id>")
 @download
-def mailbox_attachment(attachment_id: uuid.UUID):
+def mailbox_attachment(attachment_id: uuid.UUID) -> ResponseReturnValue:
     """One of the reporter's own files, decrypted as it streams. An altered or truncated
     file breaks off the download instead of delivering changed bytes."""
     signed_in = _signed_in()
@@ -232,6 +233,6 @@ def mailbox_attachment(attachment_id: uuid.UUID):
 
 
 @bp.post("/mailbox/logout")
-def mailbox_logout():
+def mailbox_logout() -> ResponseReturnValue:
     end_session(runtime().sessions)
     return redirect(url_for("reporter.index", logged_out="1"), code=303)

@@ -197,15 +197,17 @@ def uploaded_files(field: Field) -> list[UploadedFile]:
     if refused is not None:
         field.errors = [refusal_message(refused.reason)]
         raise refused
-    parts = [
-        storage_file.stream
-        for storage_file in request.files.getlist(field.name)
-        if isinstance(storage_file.stream, EncryptedPart) and storage_file.stream.upload
-    ]
-    stored = storage.finish_all(write_sessions(), [part.upload for part in parts])
+    received: list[tuple[EncryptedPart, EncryptingUpload]] = []
+    for storage_file in request.files.getlist(field.name):
+        # Typed IO[bytes] by werkzeug, which an io.RawIOBase cannot be to a type checker:
+        # as object, the isinstance check narrows it to the part our sink made.
+        part: object = storage_file.stream
+        if isinstance(part, EncryptedPart) and part.upload is not None:
+            received.append((part, part.upload))
+    stored = storage.finish_all(write_sessions(), [upload for _, upload in received])
     return [
         UploadedFile(file, part.filename, part.content_type)
-        for part, file in zip(parts, stored, strict=True)
+        for (part, _), file in zip(received, stored, strict=True)
     ]
 
 

@@ -1,8 +1,11 @@
 """Reporter routes: the safety guidance and the report form."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from flask import current_app, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from sipadu.accountability.audit import ReporterMetric, count_reporter_event
@@ -23,14 +26,14 @@ from sipadu.web.refusal_messages import message
 
 
 @bp.get("/")
-def index():
+def index() -> str:
     """Safety guidance before anything else: how to report without being identified."""
     return render_template("reporter/index.html")
 
 
 @bp.route("/report", methods=["GET", "POST"])
 @receives_files("attachments", evidence_part)
-def report():
+def report() -> ResponseReturnValue:
     form = ReportForm()
     if not form.validate_on_submit():
         forget_files(form.attachments)
@@ -94,7 +97,10 @@ class CeilingReached(Exception):
     """The hour's last new-report slot went to someone else while this one was sent."""
 
 
-def _derive(fn, /, *args):
+T = TypeVar("T")
+
+
+def _derive(fn: Callable[..., T], /, *args: Any) -> T:
     """The submission's two Argon2id runs (before anything is stored): on a slot of the
     derivation pool's lane for new reports (a flood of mailbox logins cannot fill it),
     and only then with one of the hour's new-report slots, so a "busy" answer (503)
@@ -114,7 +120,7 @@ def _take_ceiling_slot() -> bool:
     return current_app.extensions["sipadu.counters"].hit(rt.reports_ceiling, rt.ceiling_key)
 
 
-def _category_closed(form: ReportForm):
+def _category_closed(form: ReportForm) -> tuple[str, int]:
     forget_files(form.attachments)
     form.category.errors = [message(CategoryClosed())]
     return render_template("reporter/report.html", form=form, categories=CATEGORIES), 400
@@ -124,7 +130,7 @@ def _category_closed(form: ReportForm):
 _ZONES = {"wib": 7, "wita": 8, "wit": 9}
 
 
-def _ceiling_reached(form: ReportForm):
+def _ceiling_reached(form: ReportForm) -> tuple[str, int, dict[str, str]]:
     """The form again with everything typed (files must be chosen again), a plain notice
     and 429. Only the day's count of refusals is stored. The time to come back is an
     hour from now, rounded up: never the limiter's reset time, which is an hour after the

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from sipadu.accountability.audit import (
     Action,
     Checkpoint,
+    DetailValue,
     ReporterMetric,
     Verdict,
     append,
@@ -72,7 +73,8 @@ def view_page(
 ) -> Page:
     """:func:`page`, with the view recorded first (``audit.view``, the filters used): the
     page shows its own entry."""
-    detail = {"filters": criteria.used(), "before": before}
+    # list(): a list of any detail scalar, which is what the log takes (lists are invariant)
+    detail: dict[str, DetailValue] = {"filters": list(criteria.used()), "before": before}
     append(session, str(auditor_id), "auditor", Action.AUDIT_VIEW, detail=detail)
     return page(session, criteria, before)
 
@@ -90,7 +92,11 @@ def verify_log(session: Session, kept: list[Checkpoint], pinned: str | None) -> 
 def record_verification(
     session: Session, auditor_id: uuid.UUID, verdict: Verdict, kept: int
 ) -> None:
-    detail = {"ok": verdict.ok, "entries": verdict.count, "checkpoints": kept}
+    detail: dict[str, DetailValue] = {
+        "ok": verdict.ok,
+        "entries": verdict.count,
+        "checkpoints": kept,
+    }
     detail["bad_entry"] = verdict.bad_seq
     append(session, str(auditor_id), "auditor", Action.AUDIT_VERIFY, detail=detail)
 
@@ -108,7 +114,7 @@ def record_export(
 ) -> Checkpoint | None:
     """Record an export of the log (``audit.export``) before it streams, so that it
     holds its own entry; returns the latest checkpoint, for the export's header."""
-    detail = {"format": fmt, "since": since}
+    detail: dict[str, DetailValue] = {"format": fmt, "since": since}
     append(session, str(auditor_id), "auditor", Action.AUDIT_EXPORT, detail=detail)
     return latest_checkpoint(session)
 

@@ -210,7 +210,8 @@ def list_cases(
         str(account_id),
         "investigator",
         Action.REPORT_LIST,
-        detail={"filters": criteria.used(), "page_after": cursor},
+        # list(): a list of any detail scalar, which is what the log takes (lists are invariant)
+        detail={"filters": list(criteria.used()), "page_after": cursor},
     )
     return CasePage(rows, _cursor(found[-1][0]) if more and found else None)
 
@@ -276,7 +277,7 @@ def open_case(
     export records itself instead (:func:`sipadu.services.export.open_for_export`)."""
     report_id = keys.report_id
     grant = granted(session, report_id, account_id)
-    report = session.get(Report, report_id)
+    report = session.get_one(Report, report_id)  # the grant holds it
     fields: dict[str, str] = {}
     identity = None
     reason = None
@@ -288,7 +289,10 @@ def open_case(
             reason = open_report_field(keys, row)
         else:
             fields[row.name] = open_report_field(keys, row)
-    names = {a.id: a.username for a in session.scalars(select(StaffAccount))}
+    # A note whose author's account is gone has none (None): "?", as for an unknown id.
+    names: dict[uuid.UUID | None, str] = {
+        a.id: a.username for a in session.scalars(select(StaffAccount))
+    }
     notes = [
         NoteView(
             n.id,
