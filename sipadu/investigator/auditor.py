@@ -4,6 +4,7 @@ No report content is reachable from here."""
 
 import json
 import uuid
+from typing import Any
 
 from flask import Response, abort, g, render_template, request, url_for
 from flask_babel import gettext as _
@@ -63,8 +64,12 @@ def audit_log():
     status = 200 if valid and not form.report.errors else 400
     older = None
     if result.next_before is not None:
-        query = {k: v for k, v in request.args.items() if k != "before"}
-        older = url_for("staff.audit_log", **query, before=result.next_before)
+        # The filters only: other names in the query string would reach url_for as its
+        # own options (``_external``, ``_method``, ``endpoint``...). Filter names have no
+        # leading underscore, so Any is what url_for's **values take.
+        query: dict[str, Any] = {k: v for k, v in request.args.items() if k in form}
+        query["before"] = result.next_before
+        older = url_for("staff.audit_log", **query)
     return render_template(
         "staff/audit/log.html", form=form, page=result, names=names, older=older
     ), status

@@ -7,6 +7,7 @@ the signed-in investigator is a 404, whatever its id.
 """
 
 import uuid
+from typing import Any
 
 from flask import Response, abort, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
@@ -88,8 +89,12 @@ def reports():
         abort(400)
     older = None
     if page.next_cursor:
-        query = {k: v for k, v in request.args.items() if k != "after"}
-        older = url_for("staff.reports", **query, after=page.next_cursor)
+        # The filters only: other names in the query string would reach url_for as its
+        # own options (``_external``, ``_method``, ``endpoint``...). Filter names have no
+        # leading underscore, so Any is what url_for's **values take.
+        query: dict[str, Any] = {k: v for k, v in request.args.items() if k in form}
+        query["after"] = page.next_cursor
+        older = url_for("staff.reports", **query)
     return render_template("staff/cases/list.html", form=form, page=page, older=older), (
         200 if valid else 400
     )
