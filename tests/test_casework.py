@@ -3,6 +3,7 @@ answered and worked; access follows grants; the identity waits for a custodian; 
 step is audited exactly once; exports are streamed, signed and encrypted."""
 
 import hashlib
+import html
 import io
 import json
 import re
@@ -10,6 +11,7 @@ import subprocess
 import uuid
 import zipfile
 from collections import Counter
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import select, text
@@ -550,6 +552,29 @@ def test_the_list_filters_by_status_deadline_and_unread(reporter_app, clients, d
     investigator.get(f"/reports/{report_id}")  # reading clears it
     assert marker not in investigator.get("/reports?unread=y").get_data(as_text=True)
     assert investigator.get("/reports?status=nonsense").status_code == 400
+
+
+def test_the_older_reports_link_carries_the_filters_and_nothing_else(
+    reporter_app, clients, monkeypatch
+):
+    """The query string is not url_for's options: ``?endpoint=``, ``?_method=POST`` or a
+    lone ``?_scheme=`` made the page a 500, ``?_external=1&_anchor=`` changed the link.
+    The link keeps the list's filters and its own position only."""
+    from sipadu.services import cases
+
+    for _ in range(2):
+        submit(reporter_app.test_client(), title=f"Halaman {uuid.uuid4().hex[:8]}")
+    monkeypatch.setattr(cases, "PAGE_SIZE", 1)
+    investigator = clients["pemeriksa2"]
+    query = "status=received&_external=1&_scheme=https&_anchor=x&_method=POST"
+    page = investigator.get(f"/reports?{query}")
+    assert page.status_code == 200
+    older = re.search(r'href="([^"]+)" rel="next"', page.get_data(as_text=True)).group(1)
+    link = urlsplit(html.unescape(older))
+    assert (link.scheme, link.netloc, link.path, link.fragment) == ("", "", "/reports", "")
+    assert sorted(parse_qs(link.query)) == ["after", "status"]
+    assert investigator.get("/reports?endpoint=x").status_code == 200
+    assert investigator.get("/reports?_scheme=https").status_code == 200
 
 
 def test_recovery_grant_gives_a_report_back_after_a_password_reset(

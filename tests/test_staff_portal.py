@@ -1,11 +1,13 @@
 """The staff portal: who may do what, sign-in with TOTP that counts once, sessions that
 end, enrollment by one-time links, the two-person rule, and the auditor's view."""
 
+import html
 import io
 import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import select, text, update
@@ -636,6 +638,28 @@ def test_the_auditor_filters_pages_verifies_and_exports(staff_app, people, datab
     response = verify_with(auditor, kept)
     body = response.get_data(as_text=True)
     assert "TIDAK utuh" in body and f"adalah {seq - 3}." in body
+
+
+def test_the_older_entries_link_carries_the_filters_and_nothing_else(
+    staff_app, people, monkeypatch
+):
+    """The query string is not url_for's options: ``?endpoint=``, ``?_method=POST`` or a
+    lone ``?_scheme=`` made the page a 500, ``?_external=1&_anchor=`` changed the link.
+    The link keeps the list's filters and its own position only."""
+    from sipadu.services import audit_log
+
+    monkeypatch.setattr(audit_log, "PAGE_SIZE", 1)
+    signed_in(staff_app, people["auditor"])  # two sign-ins: more than one page
+    auditor = signed_in(staff_app, people["auditor"])
+    query = "action=login.success&_external=1&_scheme=https&_anchor=x&_method=POST"
+    page = auditor.get(f"/audit?{query}")
+    assert page.status_code == 200
+    older = re.search(r'href="([^"]+)" rel="next"', page.get_data(as_text=True)).group(1)
+    link = urlsplit(html.unescape(older))
+    assert (link.scheme, link.netloc, link.path, link.fragment) == ("", "", "/audit", "")
+    assert sorted(parse_qs(link.query)) == ["action", "before"]
+    assert auditor.get("/audit?endpoint=x").status_code == 200
+    assert auditor.get("/audit?_scheme=https").status_code == 200
 
 
 def test_a_checkpoint_file_that_is_not_one_is_refused_clearly(staff_app, people):

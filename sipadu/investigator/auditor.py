@@ -4,16 +4,25 @@ No report content is reachable from here."""
 
 import json
 import uuid
+from collections.abc import Iterator
+from typing import Any
 
 from flask import Response, abort, g, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
-from wtforms.fields.choices import SelectChoice
+from sqlalchemy.orm import Session
 
 from sipadu.accountability import audit
 from sipadu.accountability.audit import Action, Checkpoint
 from sipadu.investigator.blueprint import bp, runtime, signing_public_key_hex
-from sipadu.investigator.forms import METRIC_LABELS, ActionForm, AuditFilterForm, VerifyForm
+from sipadu.investigator.forms import (
+    METRIC_LABELS,
+    ActionForm,
+    AuditFilterForm,
+    SelectChoice,
+    VerifyForm,
+)
 from sipadu.investigator.policy import Policy, requires
 from sipadu.persistence.models import AuditCheckpoint, StaffAccount
 from sipadu.services.audit_log import (
@@ -49,7 +58,7 @@ def _criteria(form: AuditFilterForm) -> AuditFilter:
 
 @bp.get("/audit")
 @requires(Policy.AUDITOR)
-def audit_log():
+def audit_log() -> ResponseReturnValue:
     form = AuditFilterForm(request.args)
     form.action.choices = [SelectChoice("", _("Any action"))] + [
         SelectChoice(a.value, a.value) for a in Action
@@ -63,8 +72,12 @@ def audit_log():
     status = 200 if valid and not form.report.errors else 400
     older = None
     if result.next_before is not None:
-        query = {k: v for k, v in request.args.items() if k != "before"}
-        older = url_for("staff.audit_log", **query, before=result.next_before)
+        # The filters only: other names in the query string would reach url_for as its
+        # own options (``_external``, ``_method``, ``endpoint``...). Filter names have no
+        # leading underscore, so Any is what url_for's **values take.
+        query: dict[str, Any] = {k: v for k, v in request.args.items() if k in form}
+        query["before"] = result.next_before
+        older = url_for("staff.audit_log", **query)
     return render_template(
         "staff/audit/log.html", form=form, page=result, names=names, older=older
     ), status
@@ -83,7 +96,7 @@ def _checkpoint_part(index: int, _filename: str, _content_type: str) -> MemoryPa
 @bp.route("/audit/verify", methods=["GET", "POST"])
 @requires(Policy.AUDITOR)
 @receives_files("checkpoints", _checkpoint_part)
-def audit_verify():
+def audit_verify() -> ResponseReturnValue:
     """Check the whole chain against checkpoint files the auditor kept: the server's own
     checkpoints could have been rewritten together with the log. The files are read
     only here, from a signed-in auditor, in memory (a few KB each)."""
@@ -120,7 +133,7 @@ def audit_verify():
 
 @bp.get("/audit/checkpoints")
 @requires(Policy.AUDITOR)
-def audit_checkpoints():
+def audit_checkpoints() -> str:
     return render_template(
         "staff/audit/checkpoints.html",
         checkpoints=checkpoints(db_session()),
@@ -132,7 +145,7 @@ def audit_checkpoints():
 
 @bp.post("/audit/checkpoints")
 @requires(Policy.AUDITOR)
-def audit_checkpoint_now():
+def audit_checkpoint_now() -> Response:
     if not ActionForm().validate_on_submit():
         abort(400)
     seed = runtime().signing_seed
@@ -158,7 +171,7 @@ def _checkpoint_file(checkpoint: Checkpoint) -> Response:
 
 @bp.get("/audit/checkpoints/<uuid:checkpoint_id>.json")
 @requires(Policy.AUDITOR)
-def audit_checkpoint_file(checkpoint_id: uuid.UUID):
+def audit_checkpoint_file(checkpoint_id: uuid.UUID) -> Response:
     row = db_session().get(AuditCheckpoint, checkpoint_id)
     if row is None:
         abort(404)
@@ -167,7 +180,7 @@ def audit_checkpoint_file(checkpoint_id: uuid.UUID):
 
 @bp.get("/audit/public-key")
 @requires(Policy.AUDITOR)
-def audit_public_key():
+def audit_public_key() -> Response:
     key = signing_public_key_hex()
     if key is None:
         latest = audit.latest_checkpoint(db_session())
@@ -182,7 +195,7 @@ def audit_public_key():
 @bp.get("/audit/export.<any(jsonl, csv):fmt>")
 @requires(Policy.AUDITOR)
 @download
-def audit_export(fmt: str):
+def audit_export(fmt: str) -> Response:
     """The whole log (or from ``since``), streamed in constant memory. The export is
     recorded first, so it contains its own entry."""
     since = max(0, request.args.get("since", 0, type=int))
@@ -190,7 +203,8 @@ def audit_export(fmt: str):
         latest = record_export(writing, g.staff.account.id, fmt, since)
     public_key = signing_public_key_hex() or (latest.public_key if latest else "")
 
-    def begin(reader):  # a batch at a time, each in a short transaction (sipadu.web)
+    # A batch at a time, each in a short transaction (sipadu.web).
+    def begin(reader: Session) -> tuple[None, Iterator[bytes]]:
         lines = audit.export_lines(reader, fmt, since, latest, public_key)
         return None, (line.encode("utf-8") for line in lines)
 
@@ -203,7 +217,7 @@ def audit_export(fmt: str):
 
 @bp.get("/audit/activity")
 @requires(Policy.AUDITOR)
-def audit_activity():
+def audit_activity() -> str:
     """Reporter activity as daily counts only: reporters are never individual entries."""
     metrics, rows = daily_counts(db_session(), 90, today())
     return render_template(

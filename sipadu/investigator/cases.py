@@ -7,10 +7,14 @@ the signed-in investigator is a 404, whatever its id.
 """
 
 import uuid
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from flask import Response, abort, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from sipadu.crypto import Purpose
 from sipadu.investigator.blueprint import bp, runtime
@@ -24,12 +28,13 @@ from sipadu.investigator.forms import (
     ReplyForm,
     SpamForm,
     StatusForm,
+    entered,
 )
 from sipadu.investigator.policy import Policy, requires
 from sipadu.persistence.models import Category, ReportStatus, Role, StaffAccount
 from sipadu.services import Reason, ServiceError, key_ring
 from sipadu.services import grants as grants_service
-from sipadu.services.attachments import read_attachment
+from sipadu.services.attachments import AttachmentInfo, read_attachment
 from sipadu.services.cases import (
     TRANSITIONS,
     CaseFilter,
@@ -45,8 +50,9 @@ from sipadu.services.cases import (
 )
 from sipadu.services.dates import today
 from sipadu.services.export import age_encrypted, age_recipient, open_for_export, report_zip
-from sipadu.services.key_ring import NoKey, staff_keys
+from sipadu.services.key_ring import HeldKeys, NoKey, staff_keys
 from sipadu.web.context import content_disposition, download, stream, transaction
+from sipadu.web.forms import BoundedForm
 from sipadu.web.refusal_messages import message
 
 SAFE_IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
@@ -56,13 +62,19 @@ def _me() -> StaffAccount:
     return g.staff.account
 
 
-def _keys(session, report_id: uuid.UUID):
+def _me_in(session: Session) -> StaffAccount:
+    """The signed-in investigator's row in ``session``. Accounts are never deleted (only
+    deactivated, which ends their sessions), so it is there; get_one raises if not."""
+    return session.get_one(StaffAccount, _me().id)
+
+
+def _keys(session: Session, report_id: uuid.UUID) -> HeldKeys:
     return staff_keys(session, report_id, _me().id, g.staff.private_key())
 
 
 @bp.get("/reports")
 @requires(Policy.INVESTIGATOR)
-def reports():
+def reports() -> ResponseReturnValue:
     form = CaseFilterForm(request.args)
     with transaction() as reading:
         form.category.choices = [("", _("Any category"))] + [
@@ -88,14 +100,18 @@ def reports():
         abort(400)
     older = None
     if page.next_cursor:
-        query = {k: v for k, v in request.args.items() if k != "after"}
-        older = url_for("staff.reports", **query, after=page.next_cursor)
+        # The filters only: other names in the query string would reach url_for as its
+        # own options (``_external``, ``_method``, ``endpoint``...). Filter names have no
+        # leading underscore, so Any is what url_for's **values take.
+        query: dict[str, Any] = {k: v for k, v in request.args.items() if k in form}
+        query["after"] = page.next_cursor
+        older = url_for("staff.reports", **query)
     return render_template("staff/cases/list.html", form=form, page=page, older=older), (
         200 if valid else 400
     )
 
 
-def _case_page(report_id: uuid.UUID, **forms):
+def _case_page(report_id: uuid.UUID, **forms: BoundedForm) -> str:
     try:
         with transaction(write=True) as writing:  # the read is recorded before the page leaves
             view = open_case(writing, _keys(writing, report_id), _me().id)
@@ -127,11 +143,16 @@ def _case_page(report_id: uuid.UUID, **forms):
 
 @bp.get("/reports/<uuid:report_id>")
 @requires(Policy.INVESTIGATOR)
-def report(report_id: uuid.UUID):
+def report(report_id: uuid.UUID) -> str:
     return _case_page(report_id)
 
 
-def _act(report_id: uuid.UUID, form, form_name: str, action):
+def _act(
+    report_id: uuid.UUID,
+    form: BoundedForm,
+    form_name: str,
+    action: Callable[[Session, HeldKeys], object],
+) -> ResponseReturnValue:
     """Validate ``form``, run ``action(writing, keys)`` with its audit entry in one
     transaction; a refused change re-shows the report with the reason beside the form."""
     valid = False
@@ -155,29 +176,32 @@ def _act(report_id: uuid.UUID, form, form_name: str, action):
 
 @bp.post("/reports/<uuid:report_id>/messages")
 @requires(Policy.INVESTIGATOR)
-def report_reply(report_id: uuid.UUID):
+def report_reply(report_id: uuid.UUID) -> ResponseReturnValue:
     form = ReplyForm()
     rt = runtime()
     return _act(
         report_id,
         form,
         "reply_form",
-        lambda s, keys: reply(s, keys, _me().id, form.body.data, today(), rt.date_precision),
+        lambda s, keys: reply(s, keys, _me().id, entered(form.body), today(), rt.date_precision),
     )
 
 
 @bp.post("/reports/<uuid:report_id>/notes")
 @requires(Policy.INVESTIGATOR)
-def report_note(report_id: uuid.UUID):
+def report_note(report_id: uuid.UUID) -> ResponseReturnValue:
     form = NoteForm()
     return _act(
-        report_id, form, "note_form", lambda s, keys: add_note(s, keys, _me().id, form.body.data)
+        report_id,
+        form,
+        "note_form",
+        lambda s, keys: add_note(s, keys, _me().id, entered(form.body)),
     )
 
 
 @bp.post("/reports/<uuid:report_id>/status")
 @requires(Policy.INVESTIGATOR)
-def report_status(report_id: uuid.UUID):
+def report_status(report_id: uuid.UUID) -> ResponseReturnValue:
     form = StatusForm()
     return _act(
         report_id,
@@ -191,7 +215,7 @@ def report_status(report_id: uuid.UUID):
 
 @bp.post("/reports/<uuid:report_id>/spam")
 @requires(Policy.INVESTIGATOR)
-def report_spam(report_id: uuid.UUID):
+def report_spam(report_id: uuid.UUID) -> ResponseReturnValue:
     """Hide junk from every holder's default list (confirmed with a tick)."""
     return _act(
         report_id, SpamForm(), "spam_form", lambda s, _held: mark_spam(s, report_id, _me().id, True)
@@ -200,7 +224,7 @@ def report_spam(report_id: uuid.UUID):
 
 @bp.post("/reports/<uuid:report_id>/not-spam")
 @requires(Policy.INVESTIGATOR)
-def report_not_spam(report_id: uuid.UUID):
+def report_not_spam(report_id: uuid.UUID) -> ResponseReturnValue:
     return _act(
         report_id,
         ActionForm(),
@@ -211,43 +235,43 @@ def report_not_spam(report_id: uuid.UUID):
 
 @bp.post("/reports/<uuid:report_id>/grants")
 @requires(Policy.INVESTIGATOR)
-def report_grant(report_id: uuid.UUID):
+def report_grant(report_id: uuid.UUID) -> ResponseReturnValue:
     form = GrantForm()
     form.colleague.choices = None  # any id; the service checks who it is
 
-    def share(session, keys):
+    def share(session: Session, keys: HeldKeys) -> None:
         try:
             colleague_id = uuid.UUID(form.colleague.data or "")
         except ValueError:
             raise ServiceError(Reason.NO_COLLEAGUE_CHOSEN, "colleague") from None
-        grants_service.grant(session, keys, session.get(StaffAccount, _me().id), colleague_id)
+        grants_service.grant(session, keys, _me_in(session), colleague_id)
 
     return _act(report_id, form, "grant_form", share)
 
 
 @bp.post("/reports/<uuid:report_id>/grants/<uuid:account_id>/revoke")
 @requires(Policy.INVESTIGATOR)
-def report_revoke(report_id: uuid.UUID, account_id: uuid.UUID):
+def report_revoke(report_id: uuid.UUID, account_id: uuid.UUID) -> ResponseReturnValue:
     return _act(
         report_id,
         ActionForm(),
         "action_form",
         lambda s, keys: grants_service.revoke(
-            s, report_id, s.get(StaffAccount, _me().id), account_id, runtime().recovery
+            s, report_id, _me_in(s), account_id, runtime().recovery
         ),
     )
 
 
 @bp.post("/reports/<uuid:report_id>/identity-requests")
 @requires(Policy.INVESTIGATOR)
-def report_identity_request(report_id: uuid.UUID):
+def report_identity_request(report_id: uuid.UUID) -> ResponseReturnValue:
     form = IdentityRequestForm()
     return _act(
         report_id,
         form,
         "identity_form",
         lambda s, keys: grants_service.request_identity(
-            s, report_id, s.get(StaffAccount, _me().id), form.reason.data, runtime().recovery
+            s, report_id, _me_in(s), entered(form.reason), runtime().recovery
         ),
     )
 
@@ -255,7 +279,7 @@ def report_identity_request(report_id: uuid.UUID):
 @bp.get("/reports/<uuid:report_id>/attachments/<uuid:attachment_id>")
 @requires(Policy.INVESTIGATOR)
 @download
-def report_attachment(report_id: uuid.UUID, attachment_id: uuid.UUID):
+def report_attachment(report_id: uuid.UUID, attachment_id: uuid.UUID) -> Response:
     """A file, decrypted as it streams, in constant memory. The download is recorded and
     committed first; the file is then read on a reading session of its own, so a slow
     reader holds no lock (:func:`sipadu.web.context.stream`). An altered chunk breaks the
@@ -280,7 +304,9 @@ def report_attachment(report_id: uuid.UUID, attachment_id: uuid.UUID):
     return response
 
 
-def _attachment(session, report_id: uuid.UUID, attachment_id: uuid.UUID):
+def _attachment(
+    session: Session, report_id: uuid.UUID, attachment_id: uuid.UUID
+) -> tuple[AttachmentInfo, Iterator[bytes]]:
     """The file's details and its plaintext stream (lazy: nothing of it is read yet)."""
     keys = _keys(session, report_id)
     return read_attachment(
@@ -291,7 +317,7 @@ def _attachment(session, report_id: uuid.UUID, attachment_id: uuid.UUID):
 @bp.get("/reports/<uuid:report_id>/export")
 @requires(Policy.INVESTIGATOR)
 @download
-def report_export(report_id: uuid.UUID):
+def report_export(report_id: uuid.UUID) -> ResponseReturnValue:
     """Without parameters: the export form. With an age recipient: the ZIP encrypted to
     it. Plaintext only with an explicit confirmation, recorded as its own action."""
     form = ExportForm(request.args)

@@ -4,10 +4,12 @@ approve (the identity key is wrapped to that investigator) or refuse."""
 import uuid
 
 from flask import abort, g, redirect, render_template, url_for
+from werkzeug.wrappers import Response
 
 from sipadu.investigator.blueprint import bp, now
 from sipadu.investigator.forms import ActionForm
 from sipadu.investigator.policy import Policy, requires
+from sipadu.persistence.models import StaffAccount
 from sipadu.services import ServiceError
 from sipadu.services.grants import decide_identity, pending_requests
 from sipadu.web.context import db_session, transaction
@@ -16,7 +18,7 @@ from sipadu.web.refusal_messages import message
 
 @bp.get("/identity-requests")
 @requires(Policy.CUSTODIAN)
-def identity_requests():
+def identity_requests() -> str:
     session = db_session()
     waiting = pending_requests(session, g.staff.account, g.staff.private_key())
     return render_template("staff/custodian/requests.html", waiting=waiting, form=ActionForm())
@@ -24,12 +26,14 @@ def identity_requests():
 
 @bp.post("/identity-requests/<uuid:request_id>/<any(approve, refuse):decision>")
 @requires(Policy.CUSTODIAN)
-def identity_decide(request_id: uuid.UUID, decision: str):
+def identity_decide(request_id: uuid.UUID, decision: str) -> Response:
     if not ActionForm().validate_on_submit():
         abort(400)
     try:
         with transaction(write=True) as writing:
-            custodian = writing.get(type(g.staff.account), g.staff.account.id)
+            # Accounts are never deleted (deactivated at most), so the signed-in one is
+            # there; get_one raises (a 500) if it ever is not, as before.
+            custodian = writing.get_one(StaffAccount, g.staff.account.id)
             decide_identity(
                 writing, request_id, custodian, g.staff.private_key(), decision == "approve", now()
             )

@@ -34,8 +34,8 @@ import secrets
 import uuid
 from datetime import datetime
 
-from flask import Response
 from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
 
 from sipadu.persistence.models import AccountState, StaffAccount
 from sipadu.services.staff import find_by_username, normalize_username

@@ -1,14 +1,19 @@
 """Template filters of the staff portal."""
 
+from collections.abc import MutableMapping
+
 import bleach
 from markupsafe import Markup, escape
+
+# A link's attributes as bleach hands them to a callback: (namespace, name) -> value.
+_Attrs = MutableMapping[tuple[str | None, str], str]
 
 
 def linkify(text: str) -> Markup:
     """Plain text, escaped, with web links made clickable and nothing else: staff and
     reporter messages are never rendered as HTML (bleach only adds the links)."""
 
-    def safe_link(attrs, new=False):
+    def safe_link(attrs: _Attrs, new: bool = False) -> _Attrs:
         attrs[(None, "rel")] = "noopener noreferrer nofollow"
         attrs[(None, "target")] = "_blank"
         return attrs
