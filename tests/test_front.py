@@ -557,6 +557,7 @@ def test_idle_connections_past_the_cap_make_room_and_a_full_house_gets_the_busy_
         redis_url,
         SIPADU_THREADS="2",
         SIPADU_MAX_CONNECTIONS="20",
+        SIPADU_CONTENDED_KIB_PER_SECOND="1",  # the bodies below are not too slow to stay
     )
     with reporter_port(env) as port:
         idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(60)]
@@ -569,18 +570,61 @@ def test_idle_connections_past_the_cap_make_room_and_a_full_house_gets_the_busy_
         for raw in idle:
             raw.close()
 
-        under_way = []
-        for _ in range(20):  # each waits for the rest of its body
-            raw = start_post(port, "/mailbox/login", {"Content-Type": FORM}, 1000)
-            raw.sendall(b"code=")
-            under_way.append(raw)
+        stop = threading.Event()
+        under_way = dribbling_bodies(port, 20, stop)  # each brings its body at 1.6 KiB/s
         time.sleep(3)  # every head read by the server (a busy machine is slow to)
         newcomer = socket.create_connection(("127.0.0.1", port), timeout=5)
         newcomer.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
         reply = read_all(newcomer)
         assert reply.startswith(b"HTTP/1.1 503 ") and b"\r\nretry-after: 60\r\n" in reply
         assert "Saat ini layanan sedang sangat sibuk." in reply.decode()
+        stop.set()
         for raw in under_way:
+            raw.close()
+
+
+def dribbling_bodies(port: int, count: int, stop: threading.Event) -> list[socket.socket]:
+    """``count`` form posts of 60 KB whose bodies come at 1.6 KiB/s (above the minimum
+    pace, 1 KiB/s) until ``stop`` is set or the server closes them."""
+
+    def dribble(raw: socket.socket) -> None:
+        while not stop.wait(0.25):
+            try:
+                raw.sendall(b"x" * 400)
+            except OSError:
+                return
+
+    sockets = []
+    for _ in range(count):
+        raw = start_post(port, "/mailbox/login", {"Content-Type": FORM}, 60_000)
+        threading.Thread(target=dribble, args=(raw,), daemon=True).start()
+        sockets.append(raw)
+    return sockets
+
+
+def test_bodies_sent_just_above_the_minimum_pace_make_room_past_the_cap(
+    tmp_path, empty_database_url, redis_url
+):
+    """Found in review: ~1,100 connections each sending a form body at 1.3 KiB/s (just
+    above the minimum pace, 1.3 MB/s in all) held every connection of the cap, so every
+    visitor got the busy page for as long as they went on. Past the cap, the connection
+    bringing its body most slowly, under SIPADU_CONTENDED_KIB_PER_SECOND, makes room."""
+    env = one_worker(
+        tmp_path, empty_database_url, redis_url, SIPADU_THREADS="2", SIPADU_MAX_CONNECTIONS="20"
+    )
+    with reporter_port(env) as port:
+        stop = threading.Event()
+        slow = dribbling_bodies(port, 20, stop)
+        time.sleep(3)  # every body under way, each for over a second
+        for _ in range(3):
+            page = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+            page.request("GET", "/")
+            response = page.getresponse()
+            assert response.status == 200, "a slow body kept its place past the cap"
+            response.read()
+            page.close()
+        stop.set()
+        for raw in slow:
             raw.close()
 
 

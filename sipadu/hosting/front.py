@@ -167,7 +167,11 @@ _QUIET = _NoMalformedRequestLines()
 
 
 def deadline_protocol(
-    head_seconds: float, send_seconds: float, max_connections: int, busy: bytes
+    head_seconds: float,
+    send_seconds: float,
+    max_connections: int,
+    busy: bytes,
+    contended_rate: int = 0,
 ) -> type[H11Protocol]:
     """uvicorn's HTTP/1.1 protocol (h11) with two deadlines and a connection cap.
 
@@ -182,11 +186,18 @@ def deadline_protocol(
       reading pace of ~48 KiB per ``send_seconds``.
     - **Cap**: at most ``max_connections`` connections per worker. A connection past
       the cap closes the one that has waited longest for a request head (idle, or
-      sending its head slowly), so idle connections never keep a person out; only when
-      every connection has a request under way does the newcomer get ``busy`` (a
-      complete "busy, try again" response, with ``Retry-After``) and is closed.
-      uvicorn's own cap (``limit_concurrency``) instead answers everyone a plain-English
-      503 for as long as an attacker keeps ~1,000 idle connections open."""
+      sending its head slowly), so idle connections never keep a person out. With none
+      idle, it closes the connection sending its request body most slowly, if that one
+      has brought fewer than ``contended_rate`` bytes per second since its body began
+      (the rule of a contended upload slot, :meth:`_Exchange._cut_the_slowest`): ~1,000
+      connections each sending a body just above the minimum pace (1.3 MB/s in all)
+      otherwise kept every newcomer out (review of issue 13); now holding the cap costs
+      ``max_connections`` times ``contended_rate`` (32 MiB/s by default). Only when every
+      connection has a request under way and none of them is that slow does the
+      newcomer get ``busy`` (a complete "busy, try again" response, with
+      ``Retry-After``) and is closed. uvicorn's own cap (``limit_concurrency``) instead
+      answers everyone a plain-English 503 for as long as an attacker keeps ~1,000 idle
+      connections open."""
     idle: dict[H11Protocol, None] = {}  # awaiting a head, oldest first (per worker)
     logging.getLogger("uvicorn.error").addFilter(_QUIET)
 
@@ -194,6 +205,8 @@ def deadline_protocol(
         _head_timer: asyncio.TimerHandle | None = None
         _send_timer: asyncio.TimerHandle | None = None
         _turned_away = False
+        _body_since: float | None = None  # when this request's body began to arrive
+        _body_bytes = 0
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
@@ -202,10 +215,27 @@ def deadline_protocol(
                     oldest = next(iter(idle))
                     idle.pop(oldest)
                     oldest.transport.close()
+                elif (slowest := self._slowest_body()) is not None:
+                    slowest.transport.abort()
                 else:
                     self._turn_away(transport)
                     return
             self._watch_head()
+
+        def _slowest_body(self) -> "Deadlines | None":
+            """The connection whose body comes most slowly, if under ``contended_rate``
+            (over at least a second: a body that has just begun is not judged)."""
+            now = self.loop.time()
+            slowest, lowest = None, float(contended_rate)
+            for other in self.connections:
+                if not isinstance(other, Deadlines) or other._body_since is None:
+                    continue
+                if other.conn.their_state is not h11.SEND_BODY:
+                    continue
+                rate = other._body_bytes / max(1.0, now - other._body_since)
+                if rate < lowest and not other.transport.is_closing():
+                    slowest, lowest = other, rate
+            return slowest
 
         def _turn_away(self, transport: asyncio.Transport) -> None:
             # The answer, then our end of the connection (FIN), then, a moment later, the
@@ -221,10 +251,15 @@ def deadline_protocol(
             if self._turned_away:
                 return
             super().data_received(data)
+            if self.conn.their_state is h11.SEND_BODY:
+                if self._body_since is None:
+                    self._body_since, self._body_bytes = self.loop.time(), 0
+                self._body_bytes += len(data)
             self._watch_head()
 
         def on_response_complete(self) -> None:
             super().on_response_complete()
+            self._body_since = None
             self._watch_head()
 
         def pause_writing(self) -> None:

@@ -75,7 +75,11 @@ def uvicorn_options(config: Config, pages: front.Pages) -> dict[str, Any]:
     return {
         "loop": "asyncio",
         "http": front.deadline_protocol(
-            config.head_timeout_seconds, config.send_timeout_seconds, config.max_connections, busy
+            config.head_timeout_seconds,
+            config.send_timeout_seconds,
+            config.max_connections,
+            busy,
+            config.contended_rate,
         ),
         "h11_max_incomplete_event_size": MAX_HEAD_BYTES,
         "lifespan": "off",
