@@ -45,7 +45,7 @@ from sipadu.models import (
     StaffAccount,
 )
 from sipadu.services.key_ring import key_fingerprint
-from tests.staff import Person, sign_in
+from tests.helpers import Person, sign_in
 
 STATUSES = (
     ["received"] * 2
