@@ -18,6 +18,7 @@ run: $(STAMP) $(COMPILED)
 
 test: $(STAMP) $(COMPILED) programs
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/bandit -q -r sipadu --severity-level high
 	$(BIN)/python -m pytest
 
@@ -52,6 +53,7 @@ translations: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy
 	$(BIN)/bandit -q -r sipadu --severity-level medium
 
 bench: $(STAMP) programs

@@ -1,5 +1,5 @@
 """WSGI entry points: ``wsgi:reporter`` and ``wsgi:staff``, for tools that take a WSGI
-app. Serve the portals with ``sipadu serve`` instead: its front (sipadu/front.py) keeps
+app. Serve the portals with ``sipadu serve`` instead: its front (sipadu/hosting/front.py) keeps
 slow and stalled clients from taking the threads; a plain ``gunicorn wsgi:reporter``
 has no such protection.
 

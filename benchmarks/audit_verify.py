@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/audit_verify.py [--entries 1000000] [--postgres URL]
 
 1. Builds a SQLite log of ENTRIES realistic entries (bulk, outside the timing).
-2. Times ``sipadu.audit.verify_chain`` over it, against a bare loop of ``sqlite3`` +
+2. Times ``sipadu.accountability.audit.verify_chain`` over it, against a bare loop of ``sqlite3`` +
    ``hashlib`` recomputing the same hashes over the same rows in the same run
    (``ratio_vs_bare``).
 3. Peak RSS of the verification, in its own fresh process (VmHWM).
@@ -28,9 +28,9 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from sipadu import audit
-from sipadu.db import make_engine, make_sessionmaker
-from sipadu.migrate import upgrade
+from sipadu.accountability import audit
+from sipadu.persistence.db import make_engine, make_sessionmaker
+from sipadu.persistence.migrate import upgrade
 
 ACTIONS = ["report.read", "attachment.download", "message.send", "status.change", "login.success"]
 
@@ -215,7 +215,7 @@ def main() -> None:
             [
                 sys.executable,
                 "-c",
-                "import sipadu.audit, sipadu.db;"
+                "import sipadu.accountability.audit, sipadu.persistence.db;"
                 "from pathlib import Path;"
                 "print([l for l in Path('/proc/self/status').read_text()"
                 ".splitlines() if l.startswith('VmHWM')][0].split()[1])",

@@ -33,10 +33,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from sipadu import create_app
 from sipadu.cli import main as cli
-from sipadu.config import load_config
 from sipadu.crypto import KeyContext, PublicKey, Purpose, new_key, seal_field, wrap_key
-from sipadu.db import make_engine
-from sipadu.models import (
+from sipadu.persistence.db import make_engine
+from sipadu.persistence.models import (
     Category,
     Report,
     ReportField,
@@ -45,6 +44,7 @@ from sipadu.models import (
     StaffAccount,
 )
 from sipadu.services.key_ring import key_fingerprint
+from sipadu.settings.config import load_config
 from tests.helpers import Person, sign_in
 
 STATUSES = (

@@ -544,7 +544,7 @@ def _cookie_header(client: Client) -> str:
 def serve(portal: str, env: dict, port: int) -> subprocess.Popen:
     env = {**env, f"SIPADU_{portal.upper()}_BIND": f"127.0.0.1:{port}"}
     process = subprocess.Popen(
-        [sys.executable, "-m", "sipadu.serve", portal],
+        [sys.executable, "-m", "sipadu.hosting.serve", portal],
         env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -6,7 +6,7 @@ SIPADU cleans: peak address space (what ``RLIMIT_AS`` caps), peak RSS and CPU se
 Each picture is the worst a real sender can make within the limits: as many pixels as
 one image may have (``MAX_PIXELS``) and, where the encoder allows it, as close to
 ``SIPADU_IMAGE_STRIP_MAX_MIB`` as possible (photo-like noise costs the encoders most).
-Each is cleaned by ``python -m sipadu.imagestrip`` exactly as the server runs it, but
+Each is cleaned by ``python -m sipadu.evidence.imagestrip`` exactly as the server runs it, but
 with a memory limit far above need, and ``/proc/<pid>/status`` is sampled for VmPeak
 (address space) while it runs. Last line: key=value figures (MiB, seconds).
 """
@@ -61,7 +61,7 @@ def vm_peak(pid: int) -> tuple[int, int]:
 
 def clean(image: bytes, pixels: int) -> tuple[int, float, float, float]:
     """(exit status, VmPeak MiB, VmHWM MiB, CPU seconds) of one cleaning child."""
-    argv = [sys.executable, "-m", "sipadu.imagestrip", str(pixels + 1), str(pixels + 1)]
+    argv = [sys.executable, "-m", "sipadu.evidence.imagestrip", str(pixels + 1), str(pixels + 1)]
     argv += [str(8 * 1024 * MIB), "600"]
     child = subprocess.Popen(
         argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE

@@ -99,7 +99,7 @@ class Servers:
         }
         self.processes = [
             subprocess.Popen(
-                [sys.executable, "-m", "sipadu.serve", portal],
+                [sys.executable, "-m", "sipadu.hosting.serve", portal],
                 env=env,
                 stdout=subprocess.DEVNULL,
                 stderr=subprocess.DEVNULL,

@@ -212,7 +212,7 @@ def main() -> None:
         sipadu = [sys.executable, "-m", "sipadu.cli"]
         subprocess.run([*sipadu, "init", "--demo"], env=env, check=True, capture_output=True)
         server = subprocess.Popen(
-            [sys.executable, "-m", "sipadu.serve", "reporter"],
+            [sys.executable, "-m", "sipadu.hosting.serve", "reporter"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

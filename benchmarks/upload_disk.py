@@ -105,7 +105,7 @@ def main() -> None:
                 time.sleep(0.02)
 
         server = subprocess.Popen(
-            [sys.executable, "-m", "sipadu.serve", "reporter"],
+            [sys.executable, "-m", "sipadu.hosting.serve", "reporter"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

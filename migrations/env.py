@@ -2,8 +2,8 @@
 
 from alembic import context
 
-from sipadu.db import make_engine
-from sipadu.models import Base
+from sipadu.persistence.db import make_engine
+from sipadu.persistence.models import Base
 
 config = context.config
 target_metadata = Base.metadata

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from flask import Flask
 
-    from sipadu.config import Config
+    from sipadu.settings.config import Config
 
 __version__ = "0.1.0"
 

@@ -7,14 +7,15 @@ from enum import StrEnum
 from flask import Flask, abort, request
 from flask_wtf.csrf import CSRFProtect
 
-from sipadu import errors, recovery
-from sipadu.config import Config, from_environ
-from sipadu.counters import make_counters
-from sipadu.formdata import FORM_TYPES, FormRequest, mark_worth_draining
-from sipadu.i18n import init_i18n
-from sipadu.instance import generate_missing, load_secret
-from sipadu.security import Anonymizer, harden_process, install_headers
-from sipadu.web import init_db, init_downloads
+from sipadu.accountability import recovery
+from sipadu.persistence.counters import make_counters
+from sipadu.settings.config import Config, from_environ
+from sipadu.settings.instance import derived_key, generate_missing, load_secret
+from sipadu.web import errors
+from sipadu.web.context import init_db, init_downloads
+from sipadu.web.formdata import FORM_TYPES, FormRequest, mark_worth_draining
+from sipadu.web.i18n import init_i18n
+from sipadu.web.security import Anonymizer, harden_process, install_headers
 
 
 class Portal(StrEnum):
@@ -34,7 +35,7 @@ def create_app(portal: str = "reporter", config: Config | None = None) -> Flask:
     app.request_class = FormRequest  # form bodies read token first, in bounded memory
     app.after_request(mark_worth_draining)
     app.config.update(
-        SECRET_KEY=load_secret(config, f"{portal}_session_key"),
+        SECRET_KEY=cookie_key(config, portal),
         SESSION_COOKIE_NAME=_cookie_name(portal, config),
         SESSION_COOKIE_SECURE=config.production,
         SESSION_COOKIE_HTTPONLY=True,
@@ -78,7 +79,7 @@ def _refuse_malformed_input() -> None:
     not a form (it would never be read, but a form class could try to read it whole as
     JSON), and a NUL character (PostgreSQL refuses it in text, and no person types one).
     File parts a route does not take are refused while the body is read
-    (:mod:`sipadu.formdata`)."""
+    (:mod:`sipadu.web.formdata`)."""
     values = [*request.args.values(), *request.args.keys()]
     values += [v for v in (request.view_args or {}).values() if isinstance(v, str)]
     if request.method == "POST":
@@ -87,6 +88,16 @@ def _refuse_malformed_input() -> None:
         values += [*request.form.values(), *request.form.keys()]
     if any("\x00" in value for value in values):
         abort(400)
+
+
+COOKIE_LABEL = "sipadu.{portal}.cookie.v1"  # the info of each portal's cookie key
+
+
+def cookie_key(config: Config, portal: Portal) -> bytes:
+    """Flask's key for this portal's cookies (and CSRF tokens): derived from the portal's
+    session key under a label of its own, apart from the rate-limit buckets' key."""
+    secret = load_secret(config, f"{portal.value}_session_key")
+    return derived_key(secret, COOKIE_LABEL.format(portal=portal.value))
 
 
 def _cookie_name(portal: Portal, config: Config) -> str:

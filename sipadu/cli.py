@@ -25,18 +25,16 @@ import click
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
-from sipadu import __version__, audit, recovery, storage
-from sipadu.audit import OPERATOR, Action
-from sipadu.config import Config, ConfigError, from_environ
+from sipadu import __version__
+from sipadu.accountability import audit, recovery
+from sipadu.accountability.audit import OPERATOR, Action
 from sipadu.crypto import Argon2Params, CryptoError, signing_public_key
-from sipadu.db import make_engine, make_sessionmaker
-from sipadu.dbroles import apply_reporter_role
-from sipadu.deploycheck import exit_code, run_checks
-from sipadu.instance import ensure_instance, generate_missing, load_secret
-from sipadu.migrate import upgrade
-from sipadu.models import Category, CategorySlug, Role, StaffAccount
-from sipadu.refusal_messages import message
-from sipadu.security import harden_process
+from sipadu.evidence import storage
+from sipadu.hosting.deploycheck import exit_code, run_checks
+from sipadu.persistence.db import make_engine, make_sessionmaker
+from sipadu.persistence.dbroles import apply_reporter_role
+from sipadu.persistence.migrate import upgrade
+from sipadu.persistence.models import Category, CategorySlug, Role, StaffAccount
 from sipadu.services import ServiceError, retention
 from sipadu.services.categories import add_route, category_by_slug, remove_route, seed_categories
 from sipadu.services.grants import recovery_grant
@@ -49,6 +47,10 @@ from sipadu.services.staff import (
     set_may_grant,
 )
 from sipadu.services.staff_auth import Timeouts, purge_expired
+from sipadu.settings.config import Config, ConfigError, from_environ
+from sipadu.settings.instance import ensure_instance, generate_missing, load_secret
+from sipadu.web.refusal_messages import message
+from sipadu.web.security import harden_process
 
 DEMO_ACCOUNTS = [
     (Role.ADMIN, "admin"),
@@ -528,7 +530,7 @@ def serve(portal: str) -> None:
         recovery.make_demo_key(config)
     portals = ["reporter", "staff"] if portal == "both" else [portal]
     children = [
-        subprocess.Popen([sys.executable, "-m", "sipadu.serve", name])  # noqa: S603 — fixed argv
+        subprocess.Popen([sys.executable, "-m", "sipadu.hosting.serve", name])  # noqa: S603 — fixed argv
         for name in portals
     ]
     click.echo(

@@ -30,12 +30,12 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
-from sipadu.config import Config, load_config
 from sipadu.crypto import Argon2Params, new_keypair
-from sipadu.db import make_engine, make_sessionmaker
-from sipadu.migrate import upgrade
-from sipadu.volatile import volatile_base
-from sipadu.web import dispose
+from sipadu.persistence.db import make_engine, make_sessionmaker
+from sipadu.persistence.migrate import upgrade
+from sipadu.persistence.volatile import volatile_base
+from sipadu.settings.config import Config, load_config
+from sipadu.web.context import dispose
 
 # Every program this test process starts, by name (the first argv element or the
 # executable): `tests/test_make.py` checks them against the Makefile's PROGRAMS at the end
@@ -208,7 +208,7 @@ VOLATILE_ROOT = Path("/dev/shm") / f"sipadu-tests-{uuid.uuid4().hex[:12]}"
 @pytest.fixture(scope="session", autouse=True)
 def _remove_volatile_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Removes this run's memory-backed folders when it ends: ``VOLATILE_ROOT``, and the
-    default folder (``sipadu.volatile.volatile_base``, named after the instance path) of
+    default folder (``sipadu.persistence.volatile.volatile_base``, named after the instance path) of
     any instance a test made under this run's temporary folder without config_env."""
     yield
     shutil.rmtree(VOLATILE_ROOT, ignore_errors=True)
@@ -312,7 +312,7 @@ def serving(
     env = {**os.environ, **env, f"SIPADU_{portal.upper()}_BIND": f"127.0.0.1:{port}"}
     output = log.open("wb") if log is not None else subprocess.DEVNULL
     process = subprocess.Popen(
-        [sys.executable, "-m", "sipadu.serve", portal],
+        [sys.executable, "-m", "sipadu.hosting.serve", portal],
         env=env,
         stdout=output,
         stderr=output,

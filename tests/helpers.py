@@ -24,11 +24,11 @@ from click.testing import CliRunner
 from sqlalchemy import select, text, update
 
 from sipadu.cli import main as cli
-from sipadu.config import Config
 from sipadu.crypto import kdf as kdf_module
-from sipadu.db import make_engine, make_sessionmaker
-from sipadu.derivations import Derivations
-from sipadu.models import Base, StaffAccount
+from sipadu.persistence.db import make_engine, make_sessionmaker
+from sipadu.persistence.models import Base, StaffAccount
+from sipadu.settings.config import Config
+from sipadu.web.derivations import Derivations
 from tests.conftest import database
 
 MIB = 1024 * 1024

@@ -1,4 +1,4 @@
-"""Pictures built to cost CPU out of proportion to their pixels (see sipadu/imagecheck.py),
+"""Pictures built to cost CPU out of proportion to their pixels (see sipadu/evidence/imagecheck.py),
 at any size: a test makes them just past a limit, so that cleaning them is cheap even
 where they are not refused."""
 

@@ -12,11 +12,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select, text
 
-from sipadu import audit
-from sipadu.audit import GENESIS, Action, AuditError, Checkpoint
-from sipadu.db import make_engine, make_sessionmaker
-from sipadu.migrate import upgrade
-from sipadu.models import AuditEvent, ReporterDailyCount
+from sipadu.accountability import audit
+from sipadu.accountability.audit import GENESIS, Action, AuditError, Checkpoint
+from sipadu.persistence.db import make_engine, make_sessionmaker
+from sipadu.persistence.migrate import upgrade
+from sipadu.persistence.models import AuditEvent, ReporterDailyCount
 
 SEED = bytes(range(32))
 OTHER_SEED = bytes(range(1, 33))

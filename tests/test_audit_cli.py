@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text
 
-from sipadu.models import AuditEvent
+from sipadu.persistence.models import AuditEvent
 from tests.conftest import config_env
 from tests.helpers import invoke, open_session
 

@@ -3,6 +3,7 @@ answered and worked; access follows grants; the identity waits for a custodian; 
 step is audited exactly once; exports are streamed, signed and encrypted."""
 
 import hashlib
+import html
 import io
 import json
 import re
@@ -10,14 +11,15 @@ import subprocess
 import uuid
 import zipfile
 from collections import Counter
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
-from sipadu import audit
+from sipadu.accountability import audit
 from sipadu.crypto import PublicKey, signing_public_key
 from sipadu.crypto.binding import bind
-from sipadu.models import (
+from sipadu.persistence.models import (
     Attachment,
     AuditEvent,
     Message,
@@ -407,7 +409,7 @@ def test_a_download_is_recorded_before_its_first_byte(
 ):
     """When the first plaintext chunk is read, the audit entry is already committed:
     another connection sees it."""
-    from sipadu import storage
+    from sipadu.evidence import storage
 
     marker = f"Dulu {uuid.uuid4().hex[:8]}"
     receipt(
@@ -436,6 +438,30 @@ def test_a_download_is_recorded_before_its_first_byte(
     monkeypatch.setattr(storage, "read_plaintext", watched)
     assert investigator.get(link).get_data() == b"isi"
     assert seen and seen[0] == 1
+
+
+def test_no_stream_begins_before_its_record_is_committed(staff_app):
+    """Record, commit, then stream has one owner (sipadu.web.stream): while the request's
+    write transaction, where a download's audit entry is written, is still open, no
+    stream begins and nothing is read; once it is committed, the stream reads."""
+    from sipadu.web.context import db_session, stream, transaction
+
+    begun = []
+
+    def begin(reader):
+        begun.append(reader)
+        return None, iter([b"isi"])
+
+    with staff_app.test_request_context():
+        db_session(write=True).execute(text("SELECT 1"))  # the record, not yet committed
+        with pytest.raises(RuntimeError, match="commit"):
+            stream(begin)
+        assert not begun
+        with transaction(write=True) as writing:
+            writing.execute(text("SELECT 1"))
+        _none, body = stream(begin)
+        assert b"".join(body) == b"isi" and begun
+        body.close()
 
 
 def test_the_export_is_a_signed_zip_encrypted_to_an_age_recipient(
@@ -471,7 +497,7 @@ def test_the_export_is_a_signed_zip_encrypted_to_an_age_recipient(
     signature = json.loads(archive.read("manifest.sig"))
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-    from sipadu.instance import load_secret
+    from sipadu.settings.instance import load_secret
 
     expected = signing_public_key(load_secret(config, "audit_signing_key")).hex()
     assert signature["public_key"] == expected
@@ -522,12 +548,35 @@ def test_the_list_filters_by_status_deadline_and_unread(reporter_app, clients, d
     assert investigator.get("/reports?status=nonsense").status_code == 400
 
 
+def test_the_older_reports_link_carries_the_filters_and_nothing_else(
+    reporter_app, clients, monkeypatch
+):
+    """The query string is not url_for's options: ``?endpoint=``, ``?_method=POST`` or a
+    lone ``?_scheme=`` made the page a 500, ``?_external=1&_anchor=`` changed the link.
+    The link keeps the list's filters and its own position only."""
+    from sipadu.services import cases
+
+    for _ in range(2):
+        submit(reporter_app.test_client(), title=f"Halaman {uuid.uuid4().hex[:8]}")
+    monkeypatch.setattr(cases, "PAGE_SIZE", 1)
+    investigator = clients["pemeriksa2"]
+    query = "status=received&_external=1&_scheme=https&_anchor=x&_method=POST"
+    page = investigator.get(f"/reports?{query}")
+    assert page.status_code == 200
+    older = re.search(r'href="([^"]+)" rel="next"', page.get_data(as_text=True)).group(1)
+    link = urlsplit(html.unescape(older))
+    assert (link.scheme, link.netloc, link.path, link.fragment) == ("", "", "/reports", "")
+    assert sorted(parse_qs(link.query)) == ["after", "status"]
+    assert investigator.get("/reports?endpoint=x").status_code == 200
+    assert investigator.get("/reports?_scheme=https").status_code == 200
+
+
 def test_recovery_grant_gives_a_report_back_after_a_password_reset(
     reporter_app, clients, database_url, env, config
 ):
     from click.testing import CliRunner
 
-    from sipadu import recovery
+    from sipadu.accountability import recovery
     from sipadu.cli import main as cli
 
     marker = f"Pulih {uuid.uuid4().hex[:8]}"
@@ -592,7 +641,7 @@ def test_the_documented_export_check_works_offline(
     import sys
     from pathlib import Path
 
-    from sipadu.instance import load_secret
+    from sipadu.settings.instance import load_secret
 
     marker = f"Resep {uuid.uuid4().hex[:8]}"
     submit(reporter_app.test_client(), title=marker)

@@ -7,7 +7,7 @@ import pytest
 from sqlalchemy import select
 
 from sipadu.crypto import PublicKey, SecretRecord, open_private_key, verify_secret
-from sipadu.models import Category, CategorySlug, Role, StaffAccount
+from sipadu.persistence.models import Category, CategorySlug, Role, StaffAccount
 from sipadu.services.categories import category_by_slug, recipients
 from sipadu.services.staff import (
     PRIVATE_KEY_PURPOSE,

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 
 import sipadu
-from sipadu.config import (
+from sipadu.crypto import Argon2Params
+from sipadu.settings.config import (
     MIB,
     ConfigError,
     DatePrecision,
@@ -14,7 +15,6 @@ from sipadu.config import (
     Environment,
     load_config,
 )
-from sipadu.crypto import Argon2Params
 
 
 def test_defaults_are_production_sqlite_in_instance_and_real_argon2(tmp_path):
@@ -189,4 +189,4 @@ def test_nothing_but_config_reads_the_environment():
                 and any(alias.name in ("environ", "getenv") for alias in node.names)
             ):
                 readers.append(str(path.relative_to(package)))
-    assert sorted(set(readers)) == ["config.py"]
+    assert sorted(set(readers)) == ["settings/config.py"]

@@ -1,4 +1,4 @@
-"""Crash safety (G6), through the named fault-injection points of ``sipadu.faults``:
+"""Crash safety (G6), through the named fault-injection points of ``sipadu.settings.faults``:
 the reporter portal's worker is SIGKILLed in the middle of a large upload and between
 inserting a report and committing it, and (PostgreSQL) its database connection is cut
 in the middle of the transaction. Afterwards no half report is visible, ``sipadu purge``
@@ -10,9 +10,17 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, text, update
 
-from sipadu import audit
+from sipadu.accountability import audit
 from sipadu.cli import main as cli
-from sipadu.models import Attachment, Blob, BlobChunk, Mailbox, Report, ReportField, ReportKey
+from sipadu.persistence.models import (
+    Attachment,
+    Blob,
+    BlobChunk,
+    Mailbox,
+    Report,
+    ReportField,
+    ReportKey,
+)
 from tests.conftest import ALWAYS_POSTGRES_URL, Postgres, config_env, database, serving
 from tests.helpers import init_demo, post_report
 
@@ -143,7 +151,7 @@ def test_a_connection_cut_mid_transaction_loses_only_that_request(postgres_insta
 
 
 def test_fault_injection_is_refused_in_production_and_names_are_checked():
-    from sipadu.config import ConfigError, load_config
+    from sipadu.settings.config import ConfigError, load_config
 
     with pytest.raises(ConfigError, match="refused in production"):
         load_config({"SIPADU_FAULTS": "kill-before-commit"})

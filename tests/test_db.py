@@ -12,9 +12,9 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.exc import IntegrityError
 
-from sipadu.db import make_engine, make_sessionmaker
-from sipadu.migrate import alembic_config, upgrade
-from sipadu.models import Base, StaffAccount
+from sipadu.persistence.db import make_engine, make_sessionmaker
+from sipadu.persistence.migrate import alembic_config, upgrade
+from sipadu.persistence.models import Base, StaffAccount
 
 # Exact times are allowed only on the staff side: staff are accountable for when they
 # act. A reporter-side table must never appear here (G2). A later issue that adds a

@@ -17,10 +17,10 @@ from sqlalchemy.exc import ProgrammingError
 
 from sipadu import create_app
 from sipadu.cli import main as cli
-from sipadu.config import load_config
-from sipadu.migrate import upgrade
-from sipadu.storage import READ_BATCH_CHUNKS
-from sipadu.web import dispose
+from sipadu.evidence.storage import READ_BATCH_CHUNKS
+from sipadu.persistence.migrate import upgrade
+from sipadu.settings.config import load_config
+from sipadu.web.context import dispose
 from tests.conftest import config_env
 from tests.helpers import csrf, login, receipt, report_with_files, submit
 
@@ -136,7 +136,7 @@ def test_the_role_command_refuses_bad_names_and_sqlite(tmp_path, redis_url):
     env = config_env(tmp_path / "instance", f"sqlite:///{tmp_path / 'x.db'}", redis_url)
     result = CliRunner().invoke(cli, ["db", "reporter-role", "sipadu_reporter"], env=env)
     assert result.exit_code != 0 and "PostgreSQL only" in result.output
-    from sipadu.dbroles import reporter_role_sql
+    from sipadu.persistence.dbroles import reporter_role_sql
 
     with pytest.raises(ValueError):
         reporter_role_sql('x"; DROP TABLE report; --', "db")

@@ -8,10 +8,11 @@ import urllib.parse
 import pytest
 from click.testing import CliRunner
 
-from sipadu import audit, create_app
+from sipadu import create_app
+from sipadu.accountability import audit
 from sipadu.cli import main as cli
-from sipadu.config import ConfigError, load_config
-from sipadu.web import dispose
+from sipadu.settings.config import ConfigError, load_config
+from sipadu.web.context import dispose
 from tests.conftest import config_env, database
 from tests.helpers import init_demo, login, signed_in, submit
 

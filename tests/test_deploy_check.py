@@ -6,7 +6,7 @@ import redis
 from click.testing import CliRunner
 
 from sipadu.cli import main as cli
-from sipadu.instance import secrets_dir
+from sipadu.settings.instance import secrets_dir
 from tests.conftest import config_env
 
 
@@ -38,7 +38,7 @@ def test_it_fails_on_loose_secrets_a_demo_key_in_production_and_an_old_schema(
 ):
     env = config_env(tmp_path / "instance", empty_database_url, redis_url)
     assert CliRunner().invoke(cli, ["init", "--demo"], env=env).exit_code == 0
-    from sipadu.config import load_config
+    from sipadu.settings.config import load_config
 
     config = load_config(env)
     (secrets_dir(config) / "lookup_salt").chmod(0o644)

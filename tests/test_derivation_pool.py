@@ -17,10 +17,10 @@ import pytest
 from click.testing import CliRunner
 
 from sipadu import create_app
-from sipadu.config import load_config
 from sipadu.crypto import kdf as kdf_module
-from sipadu.derivations import THREAD_PREFIX
-from sipadu.web import dispose
+from sipadu.settings.config import load_config
+from sipadu.web.context import dispose
+from sipadu.web.derivations import THREAD_PREFIX
 from tests.conftest import config_env
 from tests.helpers import (
     STRONGER,

@@ -19,9 +19,8 @@ import redis
 from sqlalchemy import func, select, update
 
 from sipadu import create_app
-from sipadu.audit import ReporterMetric
-from sipadu.config import load_config
-from sipadu.models import (
+from sipadu.accountability.audit import ReporterMetric
+from sipadu.persistence.models import (
     AuditEvent,
     Blob,
     Category,
@@ -32,7 +31,8 @@ from sipadu.models import (
 )
 from sipadu.services.dates import today
 from sipadu.services.retention import RetentionPolicy, expired
-from sipadu.web import dispose
+from sipadu.settings.config import load_config
+from sipadu.web.context import dispose
 from tests.conftest import ALWAYS_REDIS_URL, config_env, database, reporter_under_gunicorn
 from tests.helpers import (
     account_of,
@@ -415,7 +415,7 @@ def test_an_investigator_hides_spam_from_every_list_and_it_is_recorded(
 def test_a_spam_mark_is_made_only_together_with_its_audit_entry(
     reporter_app, staff_app, clients, database_url, monkeypatch
 ):
-    from sipadu import audit
+    from sipadu.accountability import audit
 
     marker = f"Atomik {uuid.uuid4().hex[:8]}"
     submit(reporter_app.test_client(), title=marker)

@@ -1,4 +1,4 @@
-"""The front (sipadu/front.py): a body's minimum pace, the upload slots, and the
+"""The front (sipadu/hosting/front.py): a body's minimum pace, the upload slots, and the
 refusals it answers itself. The pace is checked on its own with short windows; the rest
 through the reporter portal under real gunicorn."""
 
@@ -19,8 +19,8 @@ from contextlib import contextmanager
 import pytest
 from sqlalchemy import func, select
 
-from sipadu.front import Front, Limits, Pace, TooSlow, _Exchange
-from sipadu.models import Blob
+from sipadu.hosting.front import Front, Limits, Pace, TooSlow, _Exchange
+from sipadu.persistence.models import Blob
 from tests.conftest import config_env, database, init_demo_instance, serving
 from tests.helpers import (
     MIB,
@@ -418,7 +418,7 @@ def test_a_flood_of_posts_never_queues_the_pages(tmp_path, empty_database_url, r
     logins waiting for one than the worker has threads for posts: ``GET /`` is still
     answered at once, on the threads kept for requests without a body. Before these
     bulkheads the page waited behind the logins (seconds)."""
-    from sipadu.config import load_config
+    from sipadu.settings.config import load_config
 
     env = one_worker(
         tmp_path,
@@ -459,7 +459,7 @@ def test_uploads_never_take_the_threads_that_serve_forms(tmp_path, empty_databas
     window) and a login waits for a derivation slot: a form that needs neither (a code
     refused at once) is still answered at once, and the upload then completes. Before
     uploads had threads of their own, it waited for the login's wait to end (~5 s)."""
-    from sipadu.config import load_config
+    from sipadu.settings.config import load_config
 
     env = one_worker(
         tmp_path,

@@ -25,7 +25,7 @@ from sipadu.crypto import (
     unwrap_key,
     wrap_key,
 )
-from sipadu.models import Blob, Report
+from sipadu.persistence.models import Blob, Report
 from tests.conftest import database
 from tests.helpers import csrf
 

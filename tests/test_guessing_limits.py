@@ -17,11 +17,11 @@ import pytest
 from sqlalchemy import func, select
 
 from sipadu import create_app
-from sipadu.config import load_config
-from sipadu.models import ReporterDailyCount
-from sipadu.services.mailbox import BUCKET_BITS, failure_bucket, failure_key, well_formed_code
+from sipadu.persistence.models import ReporterDailyCount
+from sipadu.services.mailbox import BUCKET_BITS, failure_bucket, well_formed_code
 from sipadu.services.totp import matching_pair
-from sipadu.web import dispose
+from sipadu.settings.config import load_config
+from sipadu.web.context import dispose
 from tests.conftest import database
 from tests.helpers import (
     Person,
@@ -127,7 +127,7 @@ def test_the_per_code_limit_is_checked_before_argon2_and_every_refused_attempt_c
 def test_failure_counters_are_20_bit_keyed_buckets_that_name_no_code(
     people, app_with, config, redis_url
 ):
-    key = failure_key(bytes(32))
+    key = bytes(32)
     codes = [well_formed_code(random_code()) for _ in range(2000)]
     buckets = [failure_bucket(code, key) for code in codes]
     pattern = re.compile(r"mailbox-[0-9a-f]{8}-[0-9a-f]{5}")
@@ -135,7 +135,7 @@ def test_failure_counters_are_20_bit_keyed_buckets_that_name_no_code(
     assert all(int(bucket[-5:], 16) < 2**BUCKET_BITS for bucket in buckets)
     assert len(set(buckets)) > 1990  # spread: random guesses share almost no counter
     assert [failure_bucket(code, key) for code in codes[:5]] == buckets[:5]
-    assert failure_bucket(codes[0], failure_key(bytes(31) + b"\1")) != buckets[0]  # keyed
+    assert failure_bucket(codes[0], bytes(31) + b"\1") != buckets[0]  # keyed
     # What a failed login leaves in the limit store: no code, no lookup id.
     app = app_with("reporter")
     code, _, _ = submit(app.test_client())
@@ -277,11 +277,10 @@ def test_a_password_change_revokes_the_device_cookies(people, staff_app):
     assert sign_in(browser, person).status_code == 303
     device = browser.get_cookie("sipadu_device").value
     from sipadu.investigator import devices
+    from sipadu.investigator.blueprint import runtime
+    from sipadu.web.context import db_session
 
     with staff_app.app_context():
-        from sipadu.investigator import runtime
-        from sipadu.web import db_session
-
         rt = runtime()
         now = datetime.now(UTC)
         assert devices.recognised(db_session(), rt.device_key, device, person.username, now)

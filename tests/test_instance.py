@@ -6,8 +6,8 @@ import stat
 import pytest
 
 from sipadu import create_app
-from sipadu.config import ConfigError, load_config
-from sipadu.instance import SPECS, generate_missing, load_secret, secrets_dir
+from sipadu.settings.config import ConfigError, load_config
+from sipadu.settings.instance import SPECS, derived_key, generate_missing, load_secret, secrets_dir
 from tests.conftest import RECOVERY_HEX
 
 
@@ -71,7 +71,7 @@ def test_each_portal_loads_only_its_own_session_key(tmp_path):
         }
     )
     reporter = create_app("reporter", config)
-    assert reporter.secret_key == bytes.fromhex("22" * 32)
+    assert reporter.secret_key == derived_key(bytes.fromhex("22" * 32), "sipadu.reporter.cookie.v1")
     with pytest.raises(ConfigError, match="staff_session_key"):
         create_app("staff", config)
 

@@ -6,10 +6,10 @@ Found in review: one derivation pool served mailbox logins and new reports, so 8
 flooding logins with random codes made 10 of 11 real submissions busy; 32 strangers
 signing in with wrong passwords made 8 of 10 real staff sign-ins busy; and with 2
 workers 16 staff failures were checked for one name where 10 is the limit. Now the
-pool has lanes (sipadu/derivations.py), a browser where a staff member signed in
+pool has lanes (sipadu/web/derivations.py), a browser where a staff member signed in
 carries a device cookie that chooses a lane strangers cannot fill
 (sipadu/investigator/devices.py), and failure places are taken before the derivation
-(sipadu/counters.py; tested in tests/test_limits_hold.py).
+(sipadu/persistence/counters.py; tested in tests/test_limits_hold.py).
 
 Argon2id is made slower here than in other tests (still far below production's), so
 that a flood of a few clients keeps the pool full, as the real parameters do.

@@ -5,12 +5,12 @@ failures in each worker's memory: 20 wrong attempts on one code were accepted wh
 10 per hour is documented, and ``sipadu check`` said OK. Later, with one worker, a
 killed or restarted worker still lost every count. Now the counters live in Redis or,
 without it, on the host's memory file system, shared by its workers and kept across
-their restarts (:mod:`sipadu.counters`); ``sipadu check`` fails a configuration where
+their restarts (:mod:`sipadu.persistence.counters`); ``sipadu check`` fails a configuration where
 the numbers would not hold (several hosts without Redis).
 
 The staff failure budget and the mailbox failure counter are also exact under
 concurrency: a failure place is taken atomically before the Argon2id derivation and given
-back on success (:meth:`sipadu.counters.Counters.take`). Before, without Redis the staff
+back on success (:meth:`sipadu.persistence.counters.Counters.take`). Before, without Redis the staff
 budget lived in each worker's memory (20 failures were checked for one name with 2
 workers where 10 is documented, and a killed worker's successor started from zero), and
 a mailbox code took up to one extra failure per derivation slot of its lane.
@@ -34,8 +34,8 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from sipadu.cli import main as cli
-from sipadu.config import load_config
-from sipadu.models import AuditEvent, ReporterDailyCount
+from sipadu.persistence.models import AuditEvent, ReporterDailyCount
+from sipadu.settings.config import load_config
 from tests.conftest import (
     ALWAYS_REDIS_URL,
     config_env,

@@ -80,3 +80,14 @@ def test_the_program_check_sees_argv_built_at_run_time(tmp_path):
     subprocess.run(argv, check=True)  # argv built at run time: invisible to the scan
     assert "not-a-debian-program" in outside_the_venv(PROGRAMS_STARTED)
     PROGRAMS_STARTED.discard(str(program))
+
+
+def test_make_test_type_checks_the_package():
+    """Issue 14: mypy runs in `make test`, with every function of sipadu/ annotated (the
+    setting that caught a local dict shadowing the translation function)."""
+    recipe = re.search(r"^test:.*?\n((?:\t.*\n)+)", (ROOT / "Makefile").read_text(), re.M)
+    assert recipe and "$(BIN)/mypy" in recipe.group(1)
+    config = (ROOT / "pyproject.toml").read_text()
+    section = config.split("[tool.mypy]", 1)[1].split("\n[", 1)[0]
+    assert re.search(r"^disallow_untyped_defs\s*=\s*true", section, re.M)
+    assert re.search(r'^files\s*=\s*\["sipadu"\]', section, re.M)

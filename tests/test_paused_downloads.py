@@ -31,10 +31,10 @@ import pytest
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 
-from sipadu import audit
-from sipadu.audit import Action
-from sipadu.db import make_engine, make_sessionmaker
-from sipadu.models import AuditEvent
+from sipadu.accountability import audit
+from sipadu.accountability.audit import Action
+from sipadu.persistence.db import make_engine, make_sessionmaker
+from sipadu.persistence.models import AuditEvent
 from tests.conftest import config_env, database, serving
 from tests.helpers import Person, end, fields_part, file_head, init_demo
 

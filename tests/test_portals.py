@@ -1,11 +1,13 @@
 """Two portals from one factory that share no route, cookie or session key."""
 
+import ast
 import importlib
 import sys
+from pathlib import Path
 
 import pytest
 
-from sipadu.web import dispose
+from sipadu.web.context import dispose
 from tests.conftest import RECOVERY_HEX
 
 STAFF_PATHS = ["/login", "/logout", "/reports", "/reports/1", "/audit", "/audit/export.jsonl"]
@@ -34,9 +36,63 @@ def test_cookie_names_and_session_keys_differ(reporter_app, staff_app):
     assert reporter_app.secret_key != staff_app.secret_key
 
 
+@pytest.mark.parametrize("package", ["reporter", "investigator"])
+def test_no_portal_module_imports_its_own_package_back(package):
+    """A portal's views import leaf modules (its blueprint and runtime, sign-in helpers,
+    filters); only the package's ``__init__`` imports the views, to register them. So no
+    import cycle runs through the package, and its ``__init__`` holds nothing to import."""
+    root = Path(__file__).parent.parent / "sipadu" / package
+    for path in sorted(root.glob("*.py")):
+        if path.name == "__init__.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                back = node.module == f"sipadu.{package}" or (node.level and not node.module)
+                assert not back, f"{path.name} imports sipadu.{package} back"
+            elif isinstance(node, ast.Import):
+                assert all(alias.name != f"sipadu.{package}" for alias in node.names), path.name
+
+
+def _bucket_keys(app) -> list[bytes]:
+    with app.app_context():
+        if app.config["SIPADU_PORTAL"] == "reporter":
+            from sipadu.reporter.blueprint import runtime
+
+            return [runtime().mailbox.failure_key]
+        from sipadu.investigator.blueprint import runtime
+
+        return [runtime().failures_key, runtime().device_key]
+
+
+@pytest.mark.parametrize("portal", ["reporter", "staff"])
+def test_cookie_and_rate_limit_keys_are_derived_apart(request, config, portal):
+    """A portal's session key keys nothing itself: its cookie key and its rate-limit
+    buckets' key (and the staff device cookies' key) are derived from it with HKDF
+    under distinct labels. They all differ, and neither a bucket key nor the secret
+    itself verifies a cookie the portal signed."""
+    from flask import Flask
+    from flask.sessions import SecureCookieSessionInterface
+    from itsdangerous import BadSignature
+
+    from sipadu.settings.instance import load_secret
+
+    app = request.getfixturevalue(f"{portal}_app")
+    secret = load_secret(config, f"{portal}_session_key")
+    others = [*_bucket_keys(app), secret]
+    assert len({app.secret_key, *others}) == 1 + len(others)
+    sessions = SecureCookieSessionInterface()
+    cookie = sessions.get_signing_serializer(app).dumps({"csrf_token": "abc"})
+    assert sessions.get_signing_serializer(app).loads(cookie) == {"csrf_token": "abc"}
+    for key in others:
+        impostor = Flask("impostor")
+        impostor.secret_key = key
+        with pytest.raises(BadSignature):
+            sessions.get_signing_serializer(impostor).loads(cookie)
+
+
 def test_production_cookies_are_secure_host_only_strict(tmp_path):
     from sipadu import create_app
-    from sipadu.config import load_config
+    from sipadu.settings.config import load_config
 
     config = load_config(
         {

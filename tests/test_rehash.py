@@ -5,10 +5,10 @@ and the weaker record is gone."""
 from sqlalchemy import select
 
 from sipadu import create_app
-from sipadu.config import load_config
 from sipadu.crypto import SecretRecord
-from sipadu.models import Mailbox, StaffAccount
-from sipadu.web import dispose
+from sipadu.persistence.models import Mailbox, StaffAccount
+from sipadu.settings.config import load_config
+from sipadu.web.context import dispose
 from tests.conftest import database
 from tests.helpers import STRONGER, init_demo, login, sign_in, submit
 

@@ -12,12 +12,12 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import select, text
 
-from sipadu import recovery
+from sipadu.accountability import recovery
 from sipadu.cli import main as cli
 from sipadu.crypto import CryptoError, KeyContext, Purpose, open_field, unwrap_key
 from sipadu.crypto import kdf as kdf_module
-from sipadu.db import make_engine
-from sipadu.models import (
+from sipadu.persistence.db import make_engine
+from sipadu.persistence.models import (
     Mailbox,
     Report,
     ReporterDailyCount,
@@ -29,7 +29,7 @@ from sipadu.models import (
 )
 from sipadu.services.passphrases import wordlist
 from sipadu.services.reports import CASE_FIELDS
-from sipadu.web import dispose
+from sipadu.web.context import dispose
 from tests.conftest import database
 from tests.helpers import (
     CANARY_IP,
@@ -477,7 +477,7 @@ def test_unknown_code_and_wrong_passphrase_do_the_same_work_and_look_the_same(
 
 def test_failed_logins_are_limited_per_code_while_other_codes_still_work(demo, env, redis_url):
     from sipadu import create_app
-    from sipadu.config import load_config
+    from sipadu.settings.config import load_config
 
     strict = load_config({**env, "SIPADU_MAILBOX_FAILURES_PER_CODE": "3 per hour"})
     app = create_app("reporter", strict)
@@ -497,7 +497,7 @@ def test_failed_logins_are_limited_per_code_while_other_codes_still_work(demo, e
 
 def test_production_refuses_a_demo_recovery_key_on_the_server(tmp_path):
     from sipadu import create_app
-    from sipadu.config import ConfigError, load_config
+    from sipadu.settings.config import ConfigError, load_config
     from tests.conftest import RECOVERY_HEX
 
     dev = load_config({"SIPADU_ENV": "development", "SIPADU_INSTANCE_PATH": str(tmp_path)})
@@ -518,7 +518,7 @@ def test_production_refuses_a_demo_recovery_key_on_the_server(tmp_path):
 
 def test_production_refuses_to_start_without_a_recovery_key(tmp_path):
     from sipadu import create_app
-    from sipadu.config import ConfigError, load_config
+    from sipadu.settings.config import ConfigError, load_config
 
     production = load_config(
         {
@@ -608,8 +608,8 @@ def test_the_code_is_shown_only_after_the_report_is_committed(demo, reporter_app
 def test_reporter_dates_are_coarsened(precision, expected):
     from datetime import date
 
-    from sipadu.config import DatePrecision
     from sipadu.services.dates import coarsen
+    from sipadu.settings.config import DatePrecision
 
     assert coarsen(date(2026, 11, 26), DatePrecision(precision)).isoformat() == expected
 

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
 from sipadu.cli import main as cli
-from sipadu.models import (
+from sipadu.persistence.models import (
     Attachment,
     AuditEvent,
     Blob,

@@ -16,10 +16,11 @@ import redis
 from click.testing import CliRunner
 from sqlalchemy import text
 
-from sipadu import audit, create_app
+from sipadu import create_app
+from sipadu.accountability import audit
 from sipadu.cli import main as cli
-from sipadu.config import load_config
-from sipadu.web import dispose
+from sipadu.settings.config import load_config
+from sipadu.web.context import dispose
 from tests.conftest import ALWAYS_REDIS_URL, RECOVERY_HEX, config_env, database
 from tests.helpers import init_demo, login, receipt, report_with_files, signed_in
 

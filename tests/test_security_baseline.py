@@ -10,8 +10,8 @@ from flask import jsonify, render_template_string, request
 from flask_wtf.csrf import generate_csrf
 
 from sipadu import create_app
-from sipadu.security import content_security_policy
-from sipadu.web import dispose
+from sipadu.web.context import dispose
+from sipadu.web.security import content_security_policy
 from tests.helpers import CANARY_IP, IDENTIFYING_HEADERS
 
 

@@ -13,7 +13,7 @@ import urllib.request
 import pytest
 
 from sipadu.app import Portal
-from sipadu.serve import gunicorn_options, uvicorn_options
+from sipadu.hosting.serve import gunicorn_options, uvicorn_options
 from tests.conftest import config_env, free_port, wait_for
 from tests.helpers import CANARY_IP, IDENTIFYING_HEADERS
 
@@ -31,7 +31,7 @@ def test_gunicorn_options_keep_no_access_log_and_suit_slow_uploads(config):
     for portal in Portal:
         options = gunicorn_options(portal, config)
         assert options["accesslog"] is None
-        assert options["worker_class"] == "sipadu.serve.PortalWorker"  # event-driven
+        assert options["worker_class"] == "sipadu.hosting.serve.PortalWorker"  # event-driven
         assert options["forwarded_allow_ips"] == ""
     front = uvicorn_options(config, lambda status, lang: ([], b"busy"))
     assert front["limit_concurrency"] is None  # the cap is the front's: idle ones go first

@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from sipadu.slots import Busy, SlotPool
+from sipadu.persistence.slots import Busy, SlotPool
 
 
 def test_a_pool_never_has_more_holders_than_slots(tmp_path):
@@ -54,7 +54,7 @@ def test_slots_are_shared_with_other_processes_and_freed_when_they_die(tmp_path)
             sys.executable,
             "-c",
             "import sys, time, pathlib\n"
-            "from sipadu.slots import SlotPool\n"
+            "from sipadu.persistence.slots import SlotPool\n"
             f"pool = SlotPool(pathlib.Path({str(directory)!r}), size=1, waiting=0)\n"
             "with pool.slot(wait_seconds=1):\n"
             "    print('held', flush=True); time.sleep(60)\n",
@@ -77,7 +77,7 @@ def test_slots_are_shared_with_other_processes_and_freed_when_they_die(tmp_path)
 
 
 def test_lanes_reserve_their_own_slots_and_share_the_rest_within_the_total(tmp_path):
-    from sipadu.slots import lanes
+    from sipadu.persistence.slots import lanes
 
     pools = lanes(tmp_path / "lanes", total=3, waiting=0, reserved={"a": 1, "b": 1})
     with pools["a"].slot(0), pools["a"].slot(0):  # a's own slot and the shared one

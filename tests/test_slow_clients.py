@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from sipadu.config import load_config
+from sipadu.settings.config import load_config
 from tests.conftest import config_env, init_demo_instance, serving
 from tests.helpers import (
     CANARY_IP,

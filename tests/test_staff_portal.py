@@ -1,20 +1,22 @@
 """The staff portal: who may do what, sign-in with TOTP that counts once, sessions that
 end, enrollment by one-time links, the two-person rule, and the auditor's view."""
 
+import html
 import io
 import json
 import re
 import uuid
 from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from sqlalchemy import select, text, update
 
-from sipadu import audit
+from sipadu.accountability import audit
 from sipadu.crypto import CryptoError, open_private_key
 from sipadu.crypto import kdf as kdf_module
 from sipadu.investigator.policy import ALLOWED, Policy, policy_of
-from sipadu.models import (
+from sipadu.persistence.models import (
     AccountState,
     AuditEvent,
     Category,
@@ -26,7 +28,7 @@ from sipadu.models import (
     StaffAccount,
     StaffSession,
 )
-from sipadu.web import dispose
+from sipadu.web.context import dispose
 from tests.conftest import database
 from tests.helpers import (
     Person,
@@ -648,6 +650,28 @@ def test_the_auditor_filters_pages_verifies_and_exports(staff_app, people, datab
     assert "TIDAK utuh" in body and f"adalah {seq - 3}." in body
 
 
+def test_the_older_entries_link_carries_the_filters_and_nothing_else(
+    staff_app, people, monkeypatch
+):
+    """The query string is not url_for's options: ``?endpoint=``, ``?_method=POST`` or a
+    lone ``?_scheme=`` made the page a 500, ``?_external=1&_anchor=`` changed the link.
+    The link keeps the list's filters and its own position only."""
+    from sipadu.services import audit_log
+
+    monkeypatch.setattr(audit_log, "PAGE_SIZE", 1)
+    signed_in(staff_app, people["auditor"])  # two sign-ins: more than one page
+    auditor = signed_in(staff_app, people["auditor"])
+    query = "action=login.success&_external=1&_scheme=https&_anchor=x&_method=POST"
+    page = auditor.get(f"/audit?{query}")
+    assert page.status_code == 200
+    older = re.search(r'href="([^"]+)" rel="next"', page.get_data(as_text=True)).group(1)
+    link = urlsplit(html.unescape(older))
+    assert (link.scheme, link.netloc, link.path, link.fragment) == ("", "", "/audit", "")
+    assert sorted(parse_qs(link.query)) == ["action", "before"]
+    assert auditor.get("/audit?endpoint=x").status_code == 200
+    assert auditor.get("/audit?_scheme=https").status_code == 200
+
+
 def test_a_checkpoint_file_that_is_not_one_is_refused_clearly(staff_app, people):
     auditor = signed_in(staff_app, people["auditor"])
     response = verify_with(auditor, b"{}")
@@ -667,7 +691,7 @@ def test_the_audit_chain_verifies_after_a_day_of_staff_activity(env, people, tmp
 
     from sipadu import create_app
     from sipadu.cli import main as cli
-    from sipadu.config import load_config
+    from sipadu.settings.config import load_config
     from tests.conftest import config_env
 
     day_env = config_env(
@@ -815,8 +839,8 @@ def test_every_refusal_on_a_sign_in_form_is_shown_beside_its_field_or_above_it(s
     dict once shadowed the translation function there: a 500 for any refusal but three)."""
     from sipadu.investigator.auth import _field_error
     from sipadu.investigator.forms import PasswordChangeForm
-    from sipadu.refusal_messages import message
     from sipadu.services import Reason, ServiceError
+    from sipadu.web.refusal_messages import message
 
     refusals = [ServiceError(r, name="x", role="y", category="z", old="a", new="b") for r in Reason]
     refusals += [ServiceError(Reason.WRONG_CURRENT_PASSWORD, "current")]

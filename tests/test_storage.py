@@ -8,11 +8,11 @@ import tracemalloc
 import pytest
 from sqlalchemy import select, text
 
-from sipadu import storage
 from sipadu.crypto import CryptoError
-from sipadu.db import make_engine, make_sessionmaker
-from sipadu.migrate import upgrade
-from sipadu.models import Blob, BlobChunk
+from sipadu.evidence import storage
+from sipadu.persistence.db import make_engine, make_sessionmaker
+from sipadu.persistence.migrate import upgrade
+from sipadu.persistence.models import Blob, BlobChunk
 
 
 @pytest.fixture

@@ -48,9 +48,9 @@ def test_every_refusal_reason_has_a_message_in_english_and_indonesian():
     Indonesian page in English."""
     from flask import Flask
 
-    from sipadu.i18n import init_i18n
-    from sipadu.refusal_messages import MESSAGES, message
     from sipadu.services import Reason, ServiceError
+    from sipadu.web.i18n import init_i18n
+    from sipadu.web.refusal_messages import MESSAGES, message
 
     app = Flask("sipadu")  # the package's root: its translations directory
     init_i18n(app)

@@ -19,10 +19,11 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, event, text
 
-from sipadu import create_app, imagecheck, imagestrip
+from sipadu import create_app
 from sipadu.cli import main as cli
-from sipadu.config import load_config
-from sipadu.web import dispose
+from sipadu.evidence import imagecheck, imagestrip
+from sipadu.settings.config import load_config
+from sipadu.web.context import dispose
 from tests import imagebombs
 from tests.conftest import config_env
 from tests.helpers import (
@@ -340,7 +341,7 @@ def test_a_full_cleaning_pool_answers_503_at_once_keeping_the_text(one_cleaner_a
 
 def test_the_cleaning_child_is_confined_and_refuses_what_it_cannot_afford():
     confine = (
-        "import os, resource; from sipadu.imagestrip import Confinement, _confine; "
+        "import os, resource; from sipadu.evidence.imagestrip import Confinement, _confine; "
         "_confine(Confinement(300 * 2**20, 7)); "
         "print(*[n for r in ('AS', 'CPU', 'FSIZE', 'CORE') "
         "for n in resource.getrlimit(getattr(resource, 'RLIMIT_' + r))], os.nice(0))"

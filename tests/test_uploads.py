@@ -16,10 +16,10 @@ from sqlalchemy import select, text
 
 from sipadu import create_app
 from sipadu.cli import main as cli
-from sipadu.config import load_config
 from sipadu.crypto import CryptoError
-from sipadu.models import Attachment, Blob, BlobChunk
-from sipadu.web import dispose
+from sipadu.persistence.models import Attachment, Blob, BlobChunk
+from sipadu.settings.config import load_config
+from sipadu.web.context import dispose
 from tests.conftest import database
 from tests.helpers import (
     csrf,
@@ -379,7 +379,7 @@ def test_a_multi_picture_jpeg_is_cleaned_to_its_first_picture():
     maps); Pillow names them MPO, and main refused them as unreadable."""
     from PIL import Image
 
-    from sipadu import imagestrip
+    from sipadu.evidence import imagestrip
 
     first, second = Image.new("RGB", (64, 48), (200, 10, 10)), Image.new("RGB", (64, 48), 0)
     out = io.BytesIO()

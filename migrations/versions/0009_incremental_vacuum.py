@@ -3,7 +3,7 @@
 A refused or abandoned upload is deleted, but SQLite keeps the freed pages inside the
 file: hundreds of MiB of free pages after a few refused uploads. With
 ``auto_vacuum=INCREMENTAL`` they can be returned (``PRAGMA incremental_vacuum``, run after
-every discard and by ``sipadu purge``: :func:`sipadu.storage.reclaim`). The mode of an
+every discard and by ``sipadu purge``: :func:`sipadu.evidence.storage.reclaim`). The mode of an
 existing database changes only with a VACUUM, which rewrites the whole file: it needs
 free disk space about the size of the database and holds the write lock while it runs
 (seconds per GiB). PostgreSQL reuses freed space by itself: nothing to do there.

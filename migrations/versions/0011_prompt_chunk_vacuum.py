@@ -6,7 +6,7 @@ autovacuum starts on a table when a fifth of it is dead (``autovacuum_vacuum_sca
 For the tables of encrypted blobs, autovacuum now starts after a fixed number of dead
 rows, whatever the table's size (1,000 chunks: 125 MiB at 128 KiB per chunk), on the
 table and on its TOAST table, where the chunks' bytes are. The owner role also vacuums
-the chunk table after each discard (:func:`sipadu.storage.reclaim`); this covers the
+the chunk table after each discard (:func:`sipadu.evidence.storage.reclaim`); this covers the
 reporter portal's restricted role, which may not (PostgreSQL 15: only a table's owner
 vacuums it). Storage parameters: PostgreSQL documentation, "CREATE TABLE", "Storage
 Parameters". SQLite: nothing to do (migration 0009).

@@ -6,13 +6,17 @@ holds one, routing) become proposals a second admin approves; taking access away
 """
 
 import uuid
+from collections.abc import Callable
+from typing import TypeVar
 
 from flask import abort, g, redirect, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from sqlalchemy import select
-from wtforms.fields.choices import SelectChoice
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
 
-from sipadu.audit import Actor
-from sipadu.investigator import bp, now, runtime
+from sipadu.accountability.audit import Actor
+from sipadu.investigator.blueprint import bp, now, runtime
 from sipadu.investigator.forms import (
     ROLE_LABELS,
     ActionForm,
@@ -20,9 +24,11 @@ from sipadu.investigator.forms import (
     HoldForm,
     RoleForm,
     RouteForm,
+    SelectChoice,
+    entered,
 )
 from sipadu.investigator.policy import Policy, requires
-from sipadu.models import (
+from sipadu.persistence.models import (
     AccountState,
     Category,
     Proposal,
@@ -31,46 +37,51 @@ from sipadu.models import (
     Role,
     StaffAccount,
 )
-from sipadu.refusal_messages import message
 from sipadu.services import ServiceError
 from sipadu.services import proposals as proposals_service
 from sipadu.services import staff as staff_service
 from sipadu.services.categories import category_by_slug, routing_table, toggle_accepting
 from sipadu.services.key_ring import display_fingerprint
 from sipadu.services.proposals import SENSITIVE_ROLES
-from sipadu.web import db_session
+from sipadu.web.context import db_session, transaction
+from sipadu.web.forms import BoundedForm
+from sipadu.web.refusal_messages import message
 
 
 def _actor() -> Actor:
     return Actor(str(g.staff.account.id), Role.ADMIN.value)
 
 
-def _checked_form(form_class=ActionForm):
+F = TypeVar("F", bound=BoundedForm)
+T = TypeVar("T")
+
+
+def _checked_form(form_class: type[F]) -> F:
     form = form_class()
     if not form.validate_on_submit():
         abort(400)
     return form
 
 
-def _account(session, account_id: uuid.UUID) -> StaffAccount:
+def _account(session: Session, account_id: uuid.UUID) -> StaffAccount:
     account = session.get(StaffAccount, account_id)
     if account is None:
         abort(404)
     return account
 
 
-def _names(session) -> dict[str, str]:
+def _names(session: Session) -> dict[str, str]:
     """Audit actor ids → usernames, for showing who proposed what."""
     return {str(a.id): a.username for a in session.scalars(select(StaffAccount))}
 
 
 @bp.get("/admin")
 @requires(Policy.ADMIN)
-def admin_index():
+def admin_index() -> str:
     return _accounts_page(CreateAccountForm())
 
 
-def _accounts_page(form: CreateAccountForm):
+def _accounts_page(form: CreateAccountForm) -> str:
     session = db_session()
     accounts = list(session.scalars(select(StaffAccount).order_by(StaffAccount.username)))
     return render_template(
@@ -83,7 +94,7 @@ def _accounts_page(form: CreateAccountForm):
     )
 
 
-def _link_page(account: StaffAccount, token: str, kind: str):
+def _link_page(account: StaffAccount, token: str, kind: str) -> str:
     endpoint = "staff.enroll_totp" if kind == "totp" else "staff.activate"
     return render_template(
         "staff/admin/link.html",
@@ -96,33 +107,34 @@ def _link_page(account: StaffAccount, token: str, kind: str):
 
 @bp.post("/admin/accounts")
 @requires(Policy.ADMIN)
-def admin_create_account():
+def admin_create_account() -> ResponseReturnValue:
     form = CreateAccountForm()
     if not form.validate_on_submit():
         return _accounts_page(form), 400
-    writing = db_session(write=True)
+    if not form.roles.data:  # DataRequired passed: at least one role was chosen
+        abort(400)
+    roles = {Role(r) for r in form.roles.data}
     try:
-        new = staff_service.create_account(
-            writing,
-            form.username.data,
-            {Role(r) for r in form.roles.data},
-            display_name=form.display_name.data,
-            argon2=runtime().argon2,
-            actor=_actor(),
-            now=now(),
-            link_ttl=runtime().link_ttl,
-        )
+        with transaction(write=True) as writing:
+            new = staff_service.create_account(
+                writing,
+                entered(form.username),
+                roles,
+                display_name=form.display_name.data,
+                argon2=runtime().argon2,
+                actor=_actor(),
+                now=now(),
+                link_ttl=runtime().link_ttl,
+            )
     except ServiceError as exc:
-        writing.rollback()
         form.username.errors = [message(exc)]
         return _accounts_page(form), 400
-    writing.commit()
     return _link_page(new.account, new.enrollment_token or "", "activate")
 
 
 @bp.get("/admin/accounts/<uuid:account_id>")
 @requires(Policy.ADMIN)
-def admin_account(account_id: uuid.UUID):
+def admin_account(account_id: uuid.UUID) -> str:
     session = db_session()
     account = _account(session, account_id)
     waiting = [p for p in proposals_service.pending(session) if p.account_id == account.id]
@@ -140,27 +152,26 @@ def admin_account(account_id: uuid.UUID):
     )
 
 
-def _done(account_id: uuid.UUID, message: str):
+def _done(account_id: uuid.UUID, message: str) -> Response:
     return redirect(url_for("staff.admin_account", account_id=account_id, done=message), code=303)
 
 
-def _change(action):
+def _change(action: Callable[[Session], T]) -> T:
     """Run ``action(writing)`` in one write transaction with its audit entries. A change
     the service refuses is a 409 page with the reason, and nothing is half-done."""
-    writing = db_session(write=True)
     try:
-        result = action(writing)
+        with transaction(write=True) as writing:
+            return action(writing)
     except ServiceError as exc:
-        writing.rollback()
         abort(409, description=message(exc))
-    writing.commit()
-    return result
 
 
-def _run(account_id: uuid.UUID, action) -> tuple[StaffAccount, object]:
+def _run(
+    account_id: uuid.UUID, action: Callable[[Session, StaffAccount], T]
+) -> tuple[StaffAccount, T]:
     """:func:`_change` on one account: ``action(writing, account)``."""
 
-    def on_account(writing):
+    def on_account(writing: Session) -> tuple[StaffAccount, T]:
         account = _account(writing, account_id)
         return account, action(writing, account)
 
@@ -169,16 +180,16 @@ def _run(account_id: uuid.UUID, action) -> tuple[StaffAccount, object]:
 
 @bp.post("/admin/accounts/<uuid:account_id>/deactivate")
 @requires(Policy.ADMIN)
-def admin_deactivate(account_id: uuid.UUID):
-    _checked_form()
+def admin_deactivate(account_id: uuid.UUID) -> Response:
+    _checked_form(ActionForm)
     _run(account_id, lambda s, a: staff_service.deactivate(s, a, _actor()))
     return _done(account_id, "deactivated")
 
 
 @bp.post("/admin/accounts/<uuid:account_id>/reactivate")
 @requires(Policy.ADMIN)
-def admin_reactivate(account_id: uuid.UUID):
-    _checked_form()
+def admin_reactivate(account_id: uuid.UUID) -> Response:
+    _checked_form(ActionForm)
     _, proposal = _run(
         account_id, lambda s, a: proposals_service.propose_reactivation(s, a, _actor())
     )
@@ -195,10 +206,10 @@ LINK_ACTIONS = {
 
 @bp.post('/admin/accounts/<uuid:account_id>/<any(resend, "reset-password", "reset-totp"):what>')
 @requires(Policy.ADMIN)
-def admin_link(account_id: uuid.UUID, what: str):
+def admin_link(account_id: uuid.UUID, what: str) -> str:
     """A new activation link, a password reset or a TOTP reset: each shows its one-time
     link once, on the page that answers the button."""
-    _checked_form()
+    _checked_form(ActionForm)
     issue, kind = LINK_ACTIONS[what]
     account, token = _run(account_id, lambda s, a: issue(s, a, _actor(), now(), runtime().link_ttl))
     return _link_page(account, token, kind)
@@ -206,10 +217,10 @@ def admin_link(account_id: uuid.UUID, what: str):
 
 @bp.post("/admin/accounts/<uuid:account_id>/roles")
 @requires(Policy.ADMIN)
-def admin_grant_role(account_id: uuid.UUID):
+def admin_grant_role(account_id: uuid.UUID) -> Response:
     role = Role(_checked_form(RoleForm).role.data)
 
-    def grant(session, account):
+    def grant(session: Session, account: StaffAccount) -> Proposal | None:
         if role in SENSITIVE_ROLES:
             return proposals_service.propose_role(session, account, role, _actor())
         staff_service.grant_role_now(session, account, role, _actor())
@@ -221,7 +232,7 @@ def admin_grant_role(account_id: uuid.UUID):
 
 @bp.post("/admin/accounts/<uuid:account_id>/roles/revoke")
 @requires(Policy.ADMIN)
-def admin_revoke_role(account_id: uuid.UUID):
+def admin_revoke_role(account_id: uuid.UUID) -> Response:
     role = Role(_checked_form(RoleForm).role.data)
     _run(account_id, lambda s, a: staff_service.revoke_role(s, a, role, _actor()))
     return _done(account_id, "revoked")
@@ -229,17 +240,17 @@ def admin_revoke_role(account_id: uuid.UUID):
 
 @bp.post("/admin/accounts/<uuid:account_id>/may-grant")
 @requires(Policy.ADMIN)
-def admin_may_grant(account_id: uuid.UUID):
+def admin_may_grant(account_id: uuid.UUID) -> Response:
     """Allow (or stop) an investigator sharing reports with colleagues. Immediate: it
     lets them copy keys they already hold to other investigators only."""
-    _checked_form()
+    _checked_form(ActionForm)
     _run(account_id, lambda s, a: staff_service.set_may_grant(s, a, not a.may_grant, _actor()))
     return _done(account_id, "permission")
 
 
 @bp.get("/admin/proposals")
 @requires(Policy.ADMIN)
-def admin_proposals():
+def admin_proposals() -> str:
     session = db_session()
     waiting = proposals_service.pending(session)
     recent = list(
@@ -268,8 +279,8 @@ def admin_proposals():
 
 @bp.post("/admin/proposals/<uuid:proposal_id>/<any(approve, reject):decision>")
 @requires(Policy.ADMIN)
-def admin_decide(proposal_id: uuid.UUID, decision: str):
-    _checked_form()
+def admin_decide(proposal_id: uuid.UUID, decision: str) -> Response:
+    _checked_form(ActionForm)
     decide = proposals_service.approve if decision == "approve" else proposals_service.reject
     _change(lambda writing: decide(writing, proposal_id, _actor(), now()))
     return redirect(url_for("staff.admin_proposals"), code=303)
@@ -277,7 +288,7 @@ def admin_decide(proposal_id: uuid.UUID, decision: str):
 
 @bp.get("/admin/holds")
 @requires(Policy.ADMIN)
-def admin_holds():
+def admin_holds() -> str:
     """Legal holds: reports kept past their retention period. Admins see report ids and
     dates only, never contents."""
     session = db_session()
@@ -290,12 +301,12 @@ def admin_holds():
 
 @bp.post("/admin/holds")
 @requires(Policy.ADMIN)
-def admin_propose_hold():
+def admin_propose_hold() -> Response:
     form = HoldForm()
     if not form.validate_on_submit():
         abort(400)
     try:
-        report_id = uuid.UUID(form.report.data.strip())
+        report_id = uuid.UUID(entered(form.report).strip())
     except ValueError:
         abort(400)
     _change(
@@ -308,7 +319,7 @@ def admin_propose_hold():
 
 @bp.get("/admin/categories")
 @requires(Policy.ADMIN)
-def admin_categories():
+def admin_categories() -> str:
     session = db_session()
     investigators = [
         a
@@ -327,7 +338,7 @@ def admin_categories():
     )
 
 
-def _category(session, slug: str) -> Category:
+def _category(session: Session, slug: str) -> Category:
     try:
         return category_by_slug(session, slug)
     except ServiceError:
@@ -336,8 +347,8 @@ def _category(session, slug: str) -> Category:
 
 @bp.post("/admin/categories/<slug>/routes")
 @requires(Policy.ADMIN)
-def admin_propose_route(slug: str):
-    _checked_form()  # the account and change are checked by the service
+def admin_propose_route(slug: str) -> Response:
+    _checked_form(ActionForm)  # the account and change are checked by the service
     try:
         account_id = uuid.UUID(request.form.get("account", ""))
     except ValueError:
@@ -353,8 +364,8 @@ def admin_propose_route(slug: str):
 
 @bp.post("/admin/categories/<slug>/active")
 @requires(Policy.ADMIN)
-def admin_category_active(slug: str):
+def admin_category_active(slug: str) -> Response:
     """Stop (or resume) accepting reports in a category: at once, audited."""
-    _checked_form()
+    _checked_form(ActionForm)
     _change(lambda writing: toggle_accepting(writing, _category(writing, slug), _actor()))
     return redirect(url_for("staff.admin_categories"), code=303)

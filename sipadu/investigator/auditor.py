@@ -4,30 +4,41 @@ No report content is reachable from here."""
 
 import json
 import uuid
+from collections.abc import Iterator
+from typing import Any
 
 from flask import Response, abort, g, render_template, request, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
-from wtforms.fields.choices import SelectChoice
+from sqlalchemy.orm import Session
 
-from sipadu import audit
-from sipadu.audit import Action, Checkpoint
-from sipadu.formdata import MemoryPart, Refusal, UploadRefused, receive_files, receives_files
-from sipadu.investigator import bp, runtime, signing_public_key_hex
-from sipadu.investigator.forms import METRIC_LABELS, ActionForm, AuditFilterForm, VerifyForm
+from sipadu.accountability import audit
+from sipadu.accountability.audit import Action, Checkpoint
+from sipadu.investigator.blueprint import bp, runtime, signing_public_key_hex
+from sipadu.investigator.forms import (
+    METRIC_LABELS,
+    ActionForm,
+    AuditFilterForm,
+    SelectChoice,
+    VerifyForm,
+)
 from sipadu.investigator.policy import Policy, requires
-from sipadu.models import AuditCheckpoint, StaffAccount
-from sipadu.services.audit_log import AuditFilter, checkpoints, daily_counts, page
+from sipadu.persistence.models import AuditCheckpoint, StaffAccount
+from sipadu.services.audit_log import (
+    AuditFilter,
+    checkpoint_now,
+    checkpoints,
+    daily_counts,
+    record_export,
+    record_verification,
+    verify_log,
+    view_page,
+)
 from sipadu.services.dates import today
 from sipadu.services.staff import find_by_username, normalize_username
-from sipadu.web import content_disposition, db_session, download, stream_connection, streamed
-
-
-def _record(action: Action, **detail) -> None:
-    """Record the auditor's own action and commit it before anything is shown."""
-    writing = db_session(write=True)
-    audit.append(writing, str(g.staff.account.id), "auditor", action, detail=detail or None)
-    writing.commit()
+from sipadu.web.context import content_disposition, db_session, download, stream, transaction
+from sipadu.web.formdata import MemoryPart, Refusal, UploadRefused, receive_files, receives_files
 
 
 def _criteria(form: AuditFilterForm) -> AuditFilter:
@@ -47,7 +58,7 @@ def _criteria(form: AuditFilterForm) -> AuditFilter:
 
 @bp.get("/audit")
 @requires(Policy.AUDITOR)
-def audit_log():
+def audit_log() -> ResponseReturnValue:
     form = AuditFilterForm(request.args)
     form.action.choices = [SelectChoice("", _("Any action"))] + [
         SelectChoice(a.value, a.value) for a in Action
@@ -55,15 +66,18 @@ def audit_log():
     valid = form.validate()
     criteria = _criteria(form) if valid else AuditFilter()
     before = request.args.get("before", type=int)
-    _record(Action.AUDIT_VIEW, filters=criteria.used(), before=before)
-    session = db_session()
-    result = page(session, criteria, before)
-    names = {str(a.id): a.username for a in session.scalars(select(StaffAccount))}
+    with transaction(write=True) as writing:  # recorded before the page is shown
+        result = view_page(writing, g.staff.account.id, criteria, before)
+        names = {str(a.id): a.username for a in writing.scalars(select(StaffAccount))}
     status = 200 if valid and not form.report.errors else 400
     older = None
     if result.next_before is not None:
-        query = {k: v for k, v in request.args.items() if k != "before"}
-        older = url_for("staff.audit_log", **query, before=result.next_before)
+        # The filters only: other names in the query string would reach url_for as its
+        # own options (``_external``, ``_method``, ``endpoint``...). Filter names have no
+        # leading underscore, so Any is what url_for's **values take.
+        query: dict[str, Any] = {k: v for k, v in request.args.items() if k in form}
+        query["before"] = result.next_before
+        older = url_for("staff.audit_log", **query)
     return render_template(
         "staff/audit/log.html", form=form, page=result, names=names, older=older
     ), status
@@ -82,7 +96,7 @@ def _checkpoint_part(index: int, _filename: str, _content_type: str) -> MemoryPa
 @bp.route("/audit/verify", methods=["GET", "POST"])
 @requires(Policy.AUDITOR)
 @receives_files("checkpoints", _checkpoint_part)
-def audit_verify():
+def audit_verify() -> ResponseReturnValue:
     """Check the whole chain against checkpoint files the auditor kept: the server's own
     checkpoints could have been rewritten together with the log. The files are read
     only here, from a signed-in auditor, in memory (a few KB each)."""
@@ -110,24 +124,16 @@ def audit_verify():
             ]
             return render_template("staff/audit/verify.html", form=form, verdict=None), 400
     pinned = (request.form.get("public_key") or "").strip().lower() or None
-    if pinned and any(c.public_key != pinned for c in kept):
-        verdict = audit.Verdict(False, 0, "", None, "a kept checkpoint is signed by another key")
-    else:
-        verdict = audit.verify_chain(db_session().connection(), kept, pinned)
-    db_session().rollback()
-    _record(
-        Action.AUDIT_VERIFY,
-        ok=verdict.ok,
-        entries=verdict.count,
-        checkpoints=len(kept),
-        bad_entry=verdict.bad_seq,
-    )
+    with transaction() as reading:
+        verdict = verify_log(reading, kept, pinned)
+    with transaction(write=True) as writing:
+        record_verification(writing, g.staff.account.id, verdict, len(kept))
     return render_template("staff/audit/verify.html", form=form, verdict=verdict)
 
 
 @bp.get("/audit/checkpoints")
 @requires(Policy.AUDITOR)
-def audit_checkpoints():
+def audit_checkpoints() -> str:
     return render_template(
         "staff/audit/checkpoints.html",
         checkpoints=checkpoints(db_session()),
@@ -139,7 +145,7 @@ def audit_checkpoints():
 
 @bp.post("/audit/checkpoints")
 @requires(Policy.AUDITOR)
-def audit_checkpoint_now():
+def audit_checkpoint_now() -> Response:
     if not ActionForm().validate_on_submit():
         abort(400)
     seed = runtime().signing_seed
@@ -148,16 +154,8 @@ def audit_checkpoint_now():
             409,
             description="the signing key is not on this server; checkpoints come from the timer",
         )
-    writing = db_session(write=True)
-    checkpoint = audit.make_checkpoint(writing, seed)
-    audit.append(
-        writing,
-        str(g.staff.account.id),
-        "auditor",
-        Action.AUDIT_CHECKPOINT,
-        detail={"seq": checkpoint.seq},
-    )
-    writing.commit()
+    with transaction(write=True) as writing:
+        checkpoint = checkpoint_now(writing, g.staff.account.id, seed)
     return _checkpoint_file(checkpoint)
 
 
@@ -173,7 +171,7 @@ def _checkpoint_file(checkpoint: Checkpoint) -> Response:
 
 @bp.get("/audit/checkpoints/<uuid:checkpoint_id>.json")
 @requires(Policy.AUDITOR)
-def audit_checkpoint_file(checkpoint_id: uuid.UUID):
+def audit_checkpoint_file(checkpoint_id: uuid.UUID) -> Response:
     row = db_session().get(AuditCheckpoint, checkpoint_id)
     if row is None:
         abort(404)
@@ -182,7 +180,7 @@ def audit_checkpoint_file(checkpoint_id: uuid.UUID):
 
 @bp.get("/audit/public-key")
 @requires(Policy.AUDITOR)
-def audit_public_key():
+def audit_public_key() -> Response:
     key = signing_public_key_hex()
     if key is None:
         latest = audit.latest_checkpoint(db_session())
@@ -197,29 +195,29 @@ def audit_public_key():
 @bp.get("/audit/export.<any(jsonl, csv):fmt>")
 @requires(Policy.AUDITOR)
 @download
-def audit_export(fmt: str):
+def audit_export(fmt: str) -> Response:
     """The whole log (or from ``since``), streamed in constant memory. The export is
     recorded first, so it contains its own entry."""
     since = max(0, request.args.get("since", 0, type=int))
-    _record(Action.AUDIT_EXPORT, format=fmt, since=since)
-    session = db_session()
-    latest = audit.latest_checkpoint(session)
-    session.rollback()
+    with transaction(write=True) as writing:
+        latest = record_export(writing, g.staff.account.id, fmt, since)
     public_key = signing_public_key_hex() or (latest.public_key if latest else "")
-    # The log is read while it streams, a batch at a time, each batch in a short
-    # transaction on a connection of its own: a slow reader holds no lock (sipadu.web).
-    reading = stream_connection()
-    lines = audit.export_lines(reading, fmt, since, latest, public_key)
-    pieces = (line.encode("utf-8") for line in lines)
+
+    # A batch at a time, each in a short transaction (sipadu.web).
+    def begin(reader: Session) -> tuple[None, Iterator[bytes]]:
+        lines = audit.export_lines(reader, fmt, since, latest, public_key)
+        return None, (line.encode("utf-8") for line in lines)
+
+    _none, body = stream(begin)
     mimetype = "application/x-ndjson" if fmt == "jsonl" else "text/csv"
-    response = Response(streamed(reading, pieces), mimetype=mimetype)
+    response = Response(body, mimetype=mimetype)
     response.headers["Content-Disposition"] = content_disposition(f"sipadu-audit.{fmt}")
     return response
 
 
 @bp.get("/audit/activity")
 @requires(Policy.AUDITOR)
-def audit_activity():
+def audit_activity() -> str:
     """Reporter activity as daily counts only: reporters are never individual entries."""
     metrics, rows = daily_counts(db_session(), 90, today())
     return render_template(

@@ -1,22 +1,29 @@
 """Signing in and out, one-time enrollment links, and the staff member's own account."""
 
+from collections.abc import Callable
+
 from flask import abort, current_app, g, redirect, render_template, request, session, url_for
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from markupsafe import Markup
+from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
 
-from sipadu.derivations import KNOWN, OPEN, busy_page, derivations
-from sipadu.investigator import begin_session, bp, devices, limit_key, now, runtime
+from sipadu.investigator.blueprint import bp, now, runtime
+from sipadu.investigator.devices import cookie_name, issue, recognised, remember
 from sipadu.investigator.forms import (
     ActionForm,
     ActivationForm,
     LoginForm,
     PasswordChangeForm,
     TotpEnrollmentForm,
+    entered,
 )
 from sipadu.investigator.policy import Policy, requires
-from sipadu.models import AccountState, EnrollmentKind
-from sipadu.refusal_messages import message
-from sipadu.services import ServiceError
+from sipadu.investigator.signin import begin_session, limit_key
+from sipadu.persistence.models import AccountState, EnrollmentKind, StaffAccount
+from sipadu.persistence.slots import Busy
+from sipadu.services import Derive, ServiceError
 from sipadu.services.key_ring import display_fingerprint
 from sipadu.services.staff import (
     account_for_link,
@@ -26,13 +33,14 @@ from sipadu.services.staff import (
 )
 from sipadu.services.staff_auth import check_credentials, finish_login, logout, record_failure
 from sipadu.services.totp import new_secret, provisioning_uri, qr_svg
-from sipadu.slots import Busy
-from sipadu.web import db_session
+from sipadu.web.context import transaction
+from sipadu.web.derivations import KNOWN, OPEN, busy_page, derivations
+from sipadu.web.refusal_messages import message
 
 
 @bp.route("/login", methods=["GET", "POST"])
 @requires(Policy.PUBLIC)
-def login():
+def login() -> ResponseReturnValue:
     """Username, password and a current code.
 
     A browser with a valid device cookie for the typed account (:mod:`.devices`) signs
@@ -49,50 +57,48 @@ def login():
     if not form.validate_on_submit():
         status = 400 if request.method == "POST" else 200
         return _login_page(form, two_codes=bool(form.totp_next.data)), status
+    username, password, code = entered(form.username), entered(form.password), entered(form.totp)
     rt = runtime()
     moment = now()
-    reading = db_session()
-    cookie = request.cookies.get(devices.cookie_name(rt.production))
-    device = devices.recognised(reading, rt.device_key, cookie, form.username.data, moment)
     counters, limit = current_app.extensions["sipadu.counters"], rt.failures_per_account
-    if device is not None and counters.test(limit, device):
-        lane, key, second_code = KNOWN, device, None
-    else:
-        lane, key = OPEN, limit_key(form.username.data)
-        second_code = form.totp_next.data or None
-    over_limit = lane == OPEN and not counters.test(limit, key)
-    if over_limit and second_code is None:
-        return _login_page(form, two_codes=True), 429
     try:
-        with derivations().slot(lane) as run:
-            place = counters.take(limit, key, force=second_code is not None)
-            if place is None:  # spent by attempts that held a slot while this one waited
+        with transaction() as reading:
+            cookie = request.cookies.get(cookie_name(rt.production))
+            device = recognised(reading, rt.device_key, cookie, username, moment)
+            if device is not None and counters.test(limit, device):
+                lane, key, second_code = KNOWN, device, None
+            else:
+                lane, key = OPEN, limit_key(username)
+                second_code = form.totp_next.data or None
+            over_limit = lane == OPEN and not counters.test(limit, key)
+            if over_limit and second_code is None:
                 return _login_page(form, two_codes=True), 429
-            checked = check_credentials(
-                reading,
-                form.username.data,
-                form.password.data,
-                form.totp.data,
-                argon2=rt.argon2,
-                now=moment,
-                second_code=second_code,
-                derive=run,
-            )
+            with derivations().slot(lane) as run:
+                place = counters.take(limit, key, force=second_code is not None)
+                if place is None:  # spent by attempts that held a slot while this one waited
+                    return _login_page(form, two_codes=True), 429
+                checked = check_credentials(
+                    reading,
+                    username,
+                    password,
+                    code,
+                    argon2=rt.argon2,
+                    now=moment,
+                    second_code=second_code,
+                    derive=run,
+                )
     except Busy as busy:
         notice = _(
             "The server is busy right now and could not check your sign-in. Nothing is "
             "lost: wait a minute, then type the code your app shows then and sign in again."
         )
         return busy_page(_login_page(form, two_codes=over_limit, notice=notice), busy)
-    finally:
-        reading.rollback()
-    writing = db_session(write=True)
     signed_in = None
-    if checked.failure is None:
-        signed_in = finish_login(writing, checked, moment)
-    else:
-        record_failure(writing, checked.account, checked.failure)
-    writing.commit()
+    with transaction(write=True) as writing:
+        if checked.failure is None:
+            signed_in = finish_login(writing, checked, moment)
+        else:
+            record_failure(writing, checked.account, checked.failure)
     if signed_in is None:
         # One answer for every failure: which part was wrong is not said.
         form.password.data = form.totp.data = form.totp_next.data = ""
@@ -104,8 +110,8 @@ def login():
     counters.give_back(limit, key, place)  # only failures use up a budget
     begin_session(signed_in)
     response = redirect(url_for("staff.index"), code=303)
-    value = devices.issue(rt.device_key, signed_in.account, moment)
-    return devices.remember(response, value, rt.production)
+    value = issue(rt.device_key, signed_in.account, moment)
+    return remember(response, value, rt.production)
 
 
 def _login_page(form: LoginForm, *, two_codes: bool, notice: str | None = None) -> str:
@@ -114,28 +120,36 @@ def _login_page(form: LoginForm, *, two_codes: bool, notice: str | None = None) 
 
 @bp.post("/logout")
 @requires(Policy.SIGNED_IN)
-def logout_view():
+def logout_view() -> Response:
     if not ActionForm().validate_on_submit():
         abort(400)
-    writing = db_session(write=True)
-    logout(writing, g.staff)
-    writing.commit()
+    with transaction(write=True) as writing:
+        logout(writing, g.staff)
     session.clear()
     return redirect(url_for("staff.login"), code=303)
 
 
-def _link_account(token: str, *, write: bool = False):
-    account = account_for_link(db_session(write=write), token, now())
+def _link_account(session: Session, token: str) -> StaffAccount:
+    account = account_for_link(session, token, now())
     if account is None:
         abort(404)
     return account
 
 
-def _enrollment_page(template: str, form, account, status: int = 200, notice: str | None = None):
-    if not form.totp_secret.data:
-        form.totp_secret.data = new_secret()
-    uri = provisioning_uri(form.totp_secret.data, account.username)
-    grouped = " ".join(form.totp_secret.data[i : i + 4] for i in range(0, 32, 4))
+_EnrollmentForm = ActivationForm | TotpEnrollmentForm
+
+
+def _enrollment_page(
+    template: str,
+    form: _EnrollmentForm,
+    account: StaffAccount,
+    status: int = 200,
+    notice: str | None = None,
+) -> tuple[str, int]:
+    secret = form.totp_secret.data or new_secret()
+    form.totp_secret.data = secret
+    uri = provisioning_uri(secret, account.username)
+    grouped = " ".join(secret[i : i + 4] for i in range(0, 32, 4))
     return render_template(
         template,
         form=form,
@@ -153,70 +167,74 @@ def _busy_notice() -> str:
     )
 
 
-def _forget_passwords(form) -> None:
+def _forget_passwords(form: _EnrollmentForm | PasswordChangeForm) -> None:
     """After a refused password, the page does not send it back."""
     for name in ("password", "password_confirm", "current"):
         if name in form:
             form[name].data = ""
 
 
-def _enroll(token: str, kind: EnrollmentKind, form, template: str, complete):
+# ``complete(writing, account, derive)``: the service call that finishes a one-time link.
+_Complete = Callable[[Session, StaffAccount, Derive], None]
+
+
+def _enroll(
+    token: str, kind: EnrollmentKind, form: _EnrollmentForm, template: str, complete: _Complete
+) -> StaffAccount | ResponseReturnValue:
     """Both one-time links: show the QR code, or check the form and run ``complete``
     (which derives a key from the password through the runner it is given, and raises
     :class:`ServiceError` naming its field) in one write transaction, begun once a
-    derivation slot is held."""
-    account = _link_account(token)
-    if account.enrollment_kind != kind:
-        abort(404)
-    if not form.validate_on_submit():
-        status = 400 if request.method == "POST" else 200
-        return None, _enrollment_page(template, form, account, status)
-    confirm = getattr(form, "password_confirm", None)
-    if confirm is not None and form.password.data != confirm.data:
-        confirm.errors = [_("The two passwords are not the same.")]
-        _forget_passwords(form)
-        return None, _enrollment_page(template, form, account, 400)
-    db_session().rollback()
+    derivation slot is held. The account, once done; else the page to answer with."""
+    with transaction() as reading:
+        account = _link_account(reading, token)
+        if account.enrollment_kind != kind:
+            abort(404)
+        if not form.validate_on_submit():
+            status = 400 if request.method == "POST" else 200
+            return _enrollment_page(template, form, account, status)
+        confirm = getattr(form, "password_confirm", None)
+        if confirm is not None and form.password.data != confirm.data:
+            confirm.errors = [_("The two passwords are not the same.")]
+            _forget_passwords(form)
+            return _enrollment_page(template, form, account, 400)
     try:
         # Only the holder of a one-time link gets here: the lane strangers cannot fill.
         with derivations().slot(KNOWN) as run:
-            writing = db_session(write=True)
-            account = _link_account(token, write=True)
             try:
-                complete(writing, account, run)
+                with transaction(write=True) as writing:
+                    account = _link_account(writing, token)
+                    complete(writing, account, run)
             except ServiceError as exc:
-                writing.rollback()
                 _forget_passwords(form)
                 _field_error(form, exc)
-                return None, _enrollment_page(template, form, account, 400)
-            writing.commit()
+                return _enrollment_page(template, form, account, 400)
     except Busy as busy:
         page, _status = _enrollment_page(template, form, account, notice=_busy_notice())
-        return None, busy_page(page, busy)
-    return account, None
+        return busy_page(page, busy)
+    return account
 
 
 @bp.route("/activate/<token>", methods=["GET", "POST"])
 @requires(Policy.PUBLIC)
-def activate(token: str):
+def activate(token: str) -> ResponseReturnValue:
     """The one-time link an admin handed over: set a password, enroll TOTP, get a key."""
     form = ActivationForm()
 
-    def complete(writing, account, derive):
+    def complete(writing: Session, account: StaffAccount, derive: Derive) -> None:
         complete_activation(
             writing,
             account,
-            form.password.data,
-            form.totp_secret.data,
-            form.totp.data,
+            entered(form.password),
+            entered(form.totp_secret),
+            entered(form.totp),
             argon2=runtime().argon2,
             now=now(),
             derive=derive,
         )
 
-    account, page = _enroll(token, EnrollmentKind.ACTIVATE, form, "staff/activate.html", complete)
-    if account is None:
-        return page
+    account = _enroll(token, EnrollmentKind.ACTIVATE, form, "staff/activate.html", complete)
+    if not isinstance(account, StaffAccount):
+        return account  # the form again, or the busy page
     return render_template(
         "staff/activated.html",
         fingerprint=display_fingerprint(account),
@@ -226,26 +244,28 @@ def activate(token: str):
 
 @bp.route("/enroll/<token>", methods=["GET", "POST"])
 @requires(Policy.PUBLIC)
-def enroll_totp(token: str):
+def enroll_totp(token: str) -> ResponseReturnValue:
     """After an admin reset the TOTP seed: prove the password, enroll a new app."""
     form = TotpEnrollmentForm()
 
-    def complete(writing, account, derive):
+    def complete(writing: Session, account: StaffAccount, derive: Derive) -> None:
         complete_totp_enrollment(
             writing,
             account,
-            form.password.data,
-            form.totp_secret.data,
-            form.totp.data,
+            entered(form.password),
+            entered(form.totp_secret),
+            entered(form.totp),
             now=now(),
             derive=derive,
         )
 
-    account, page = _enroll(token, EnrollmentKind.TOTP, form, "staff/enroll.html", complete)
-    return page if account is None else render_template("staff/enrolled.html")
+    done = _enroll(token, EnrollmentKind.TOTP, form, "staff/enroll.html", complete)
+    if not isinstance(done, StaffAccount):
+        return done  # the form again, or the busy page
+    return render_template("staff/enrolled.html")
 
 
-def _field_error(form, error: ServiceError) -> None:
+def _field_error(form: _EnrollmentForm | PasswordChangeForm, error: ServiceError) -> None:
     """The refusal beside the field it names, else above the form."""
     if error.field in form:
         form[error.field].errors = [message(error)]
@@ -255,7 +275,7 @@ def _field_error(form, error: ServiceError) -> None:
 
 @bp.route("/account", methods=["GET", "POST"])
 @requires(Policy.SIGNED_IN)
-def account():
+def account() -> ResponseReturnValue:
     """The signed-in person's own account: roles, key fingerprint, password change (two
     Argon2id derivations, on a slot of the staff portal's pool)."""
     form = PasswordChangeForm()
@@ -267,23 +287,20 @@ def account():
         else:
             try:
                 with derivations().slot(KNOWN) as run:  # signed in: not a stranger
-                    writing = db_session(write=True)
-                    mine = writing.merge(me)
                     try:
-                        change_password(
-                            writing,
-                            mine,
-                            form.current.data,
-                            form.password.data,
-                            runtime().argon2,
-                            derive=run,
-                        )
+                        with transaction(write=True) as writing:
+                            change_password(
+                                writing,
+                                writing.merge(me),
+                                entered(form.current),
+                                entered(form.password),
+                                runtime().argon2,
+                                derive=run,
+                            )
                     except ServiceError as exc:
-                        writing.rollback()
                         _forget_passwords(form)
                         _field_error(form, exc)
                     else:
-                        writing.commit()
                         session.clear()
                         return render_template("staff/password_changed.html")
             except Busy as busy:
@@ -296,7 +313,7 @@ def account():
     return _account_page(form, me), status
 
 
-def _account_page(form: PasswordChangeForm, me, notice: str | None = None) -> str:
+def _account_page(form: PasswordChangeForm, me: StaffAccount, notice: str | None = None) -> str:
     return render_template(
         "staff/account.html",
         form=form,

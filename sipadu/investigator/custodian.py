@@ -4,19 +4,21 @@ approve (the identity key is wrapped to that investigator) or refuse."""
 import uuid
 
 from flask import abort, g, redirect, render_template, url_for
+from werkzeug.wrappers import Response
 
-from sipadu.investigator import bp, now
+from sipadu.investigator.blueprint import bp, now
 from sipadu.investigator.forms import ActionForm
 from sipadu.investigator.policy import Policy, requires
-from sipadu.refusal_messages import message
+from sipadu.persistence.models import StaffAccount
 from sipadu.services import ServiceError
 from sipadu.services.grants import decide_identity, pending_requests
-from sipadu.web import db_session
+from sipadu.web.context import db_session, transaction
+from sipadu.web.refusal_messages import message
 
 
 @bp.get("/identity-requests")
 @requires(Policy.CUSTODIAN)
-def identity_requests():
+def identity_requests() -> str:
     session = db_session()
     waiting = pending_requests(session, g.staff.account, g.staff.private_key())
     return render_template("staff/custodian/requests.html", waiting=waiting, form=ActionForm())
@@ -24,17 +26,17 @@ def identity_requests():
 
 @bp.post("/identity-requests/<uuid:request_id>/<any(approve, refuse):decision>")
 @requires(Policy.CUSTODIAN)
-def identity_decide(request_id: uuid.UUID, decision: str):
+def identity_decide(request_id: uuid.UUID, decision: str) -> Response:
     if not ActionForm().validate_on_submit():
         abort(400)
-    writing = db_session(write=True)
-    custodian = writing.get(type(g.staff.account), g.staff.account.id)
     try:
-        decide_identity(
-            writing, request_id, custodian, g.staff.private_key(), decision == "approve", now()
-        )
+        with transaction(write=True) as writing:
+            # Accounts are never deleted (deactivated at most), so the signed-in one is
+            # there; get_one raises (a 500) if it ever is not, as before.
+            custodian = writing.get_one(StaffAccount, g.staff.account.id)
+            decide_identity(
+                writing, request_id, custodian, g.staff.private_key(), decision == "approve", now()
+            )
     except ServiceError as exc:
-        writing.rollback()
         abort(409, description=message(exc))
-    writing.commit()
     return redirect(url_for("staff.identity_requests"), code=303)

@@ -13,7 +13,7 @@ The cookie (``sipadu_device``; ``__Host-`` and ``Secure`` in production; ``HttpO
 successful sign-in and holds ``v1.<account id>.<issued, unix seconds>.<nonce>.<mac>``:
 the account's opaque id (never the username), a random nonce, and an HMAC-SHA256 over
 them and a SHA-256 of the account's current password record, under a key derived from
-the staff portal's session key. So it is
+the staff portal's session key (HKDF, label ``sipadu.staff.device-cookie.v1``). So it is
 
 - **account-bound**: it helps only a sign-in for the account it names;
 - **revoked** by a password change or an admin's reset (the record changes), by
@@ -34,10 +34,10 @@ import secrets
 import uuid
 from datetime import datetime
 
-from flask import Response
 from sqlalchemy.orm import Session
+from werkzeug.wrappers import Response
 
-from sipadu.models import AccountState, StaffAccount
+from sipadu.persistence.models import AccountState, StaffAccount
 from sipadu.services.staff import find_by_username, normalize_username
 
 MAX_AGE = 90 * 24 * 3600  # seconds a device stays known after its last sign-in
@@ -46,11 +46,6 @@ _VERSION = "v1"
 
 def cookie_name(production: bool) -> str:
     return "__Host-sipadu_device" if production else "sipadu_device"
-
-
-def device_key(session_key: bytes) -> bytes:
-    """The MAC key: separate from every other use of the staff session key."""
-    return hmac.new(session_key, b"sipadu staff device cookie v1", "sha256").digest()
 
 
 def _mac(key: bytes, account: StaffAccount, issued: int, nonce: str) -> str:

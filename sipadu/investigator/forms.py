@@ -1,5 +1,6 @@
 """Staff portal forms. ``/login`` field names are a stable contract (DESIGN.md §6)."""
 
+from flask import abort
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
@@ -12,12 +13,15 @@ from wtforms import (
     StringField,
     TextAreaField,
 )
-from wtforms.fields.choices import SelectChoice
+
+# WTForms 3.3's choice type (tuples are deprecated); types-WTForms (3.2) lacks it, so it
+# is untyped here. Imported from this module by the other staff views: one ignore.
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget, PasswordInput
 
-from sipadu.forms import BoundedForm
-from sipadu.models import Role
+from sipadu.persistence.models import Role
+from sipadu.web.forms import BoundedForm
 
 ROLE_LABELS = {
     Role.ADMIN.value: _l("Admin"),
@@ -25,6 +29,16 @@ ROLE_LABELS = {
     Role.CUSTODIAN.value: _l("Custodian"),
     Role.AUDITOR.value: _l("Auditor"),
 }
+
+
+def entered(field: StringField) -> str:
+    """The text of a field its form requires (``InputRequired``), once the form has
+    validated: the browser then sent a non-empty value, so it is never None. None means a
+    view read a field its form does not require, or read it before validating: refused
+    (400) rather than passed on to a service as a value."""
+    if field.data is None:
+        abort(400)
+    return field.data
 
 
 # Password fields keep what was typed when a page comes back busy (503) or asks for a

@@ -11,8 +11,9 @@ from enum import StrEnum
 from typing import TypeVar
 
 from flask import abort, current_app, g, redirect, request, url_for
+from werkzeug.wrappers import Response
 
-from sipadu.models import Role
+from sipadu.persistence.models import Role
 
 F = TypeVar("F", bound=Callable)
 
@@ -54,7 +55,7 @@ def policy_of(view: Callable) -> Policy | None:
     return getattr(view, _ATTRIBUTE, None)
 
 
-def enforce():
+def enforce() -> Response | None:
     """Refuse the request unless the signed-in staff member's roles satisfy the route's
     policy. Not signed in: to the sign-in page. Signed in without the role: 403."""
     view = current_app.view_functions.get(request.endpoint or "")

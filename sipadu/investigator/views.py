@@ -2,17 +2,17 @@
 
 from flask import g, render_template
 
-from sipadu.investigator import bp
+from sipadu.investigator.blueprint import bp
 from sipadu.investigator.policy import Policy, requires
 from sipadu.services.audit_log import intake_days
 from sipadu.services.categories import routing_table
 from sipadu.services.dates import today
-from sipadu.web import app_config, db_session
+from sipadu.web.context import app_config, db_session
 
 
 @bp.get("/")
 @requires(Policy.PUBLIC)
-def index():
+def index() -> str:
     """Signed out: what this portal is. Signed in: where each of your roles works."""
     if g.staff is None:
         return render_template("staff/index.html")
@@ -21,7 +21,7 @@ def index():
 
 @bp.get("/routing")
 @requires(Policy.ROUTING)
-def routing():
+def routing() -> str:
     """Who new reports in each category are encrypted to, with key fingerprints: every
     investigator and auditor can check that nobody unexpected receives reports (G3)."""
     return render_template("staff/routing.html", categories=routing_table(db_session()))
@@ -29,7 +29,7 @@ def routing():
 
 @bp.get("/intake")
 @requires(Policy.INTAKE)
-def intake():
+def intake() -> str:
     """The ceiling on new reports per hour and, per day, how many were received and how
     many refused because it was reached: for admins to judge the setting, for auditors
     to see when reporters were turned away. Day counts only (G2)."""

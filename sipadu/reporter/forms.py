@@ -2,17 +2,19 @@
 
 from flask_babel import lazy_gettext as _l
 from wtforms import MultipleFileField, PasswordField, RadioField, StringField, TextAreaField
-from wtforms.fields.choices import SelectChoice
+
+# SelectChoice is WTForms 3.3's (which deprecates choice tuples); types-WTForms is 3.2's.
+from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 from wtforms.validators import InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import PasswordInput
 
-from sipadu.forms import BoundedForm
-from sipadu.models import CategorySlug
+from sipadu.persistence.models import CategorySlug
 from sipadu.services.passphrases import (
     MIN_REPORTER_PASSPHRASE,
     PassphraseProblem,
     passphrase_problem,
 )
+from sipadu.web.forms import BoundedForm
 
 # label, one-line explanation, example: shown beside each choice.
 CATEGORIES = {
@@ -47,7 +49,7 @@ TEXT_LIMIT = 20_000
 FIELD_LIMIT = 5_000
 
 
-def _length(maximum: int):
+def _length(maximum: int) -> Length:
     return Length(max=maximum, message=_l("Please shorten this to at most %(max)d characters."))
 
 

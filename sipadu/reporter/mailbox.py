@@ -11,16 +11,16 @@ from flask import (
     request,
     url_for,
 )
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from sipadu.audit import ReporterMetric, count_reporter_event
+from sipadu.accountability.audit import ReporterMetric, count_reporter_event
 from sipadu.crypto import Purpose
-from sipadu.derivations import LOGIN, busy_page, derivations
-from sipadu.formdata import UploadRefused, receives_files
-from sipadu.models import ReportStatus
-from sipadu.refusal_messages import message
-from sipadu.reporter import bp, runtime, sessions
+from sipadu.persistence.models import ReportStatus
+from sipadu.persistence.slots import Busy
+from sipadu.reporter.blueprint import bp, runtime
 from sipadu.reporter.forms import CATEGORIES, MailboxLoginForm, MessageForm
+from sipadu.reporter.sessions import current_session, end_session, start_session
 from sipadu.reporter.uploads import evidence_part, forget_files, uploaded_files
 from sipadu.services import ServiceError
 from sipadu.services.attachments import read_attachment
@@ -35,15 +35,17 @@ from sipadu.services.mailbox import (
     well_formed_code,
 )
 from sipadu.services.reports import add_reporter_message, read_mailbox
-from sipadu.slots import Busy
-from sipadu.web import (
+from sipadu.web.context import (
     app_config,
     content_disposition,
     db_session,
     download,
-    stream_session,
-    streamed,
+    stream,
+    transaction,
 )
+from sipadu.web.derivations import LOGIN, busy_page, derivations
+from sipadu.web.formdata import UploadRefused, receives_files
+from sipadu.web.refusal_messages import message
 
 
 def status_words() -> dict[str, tuple[str, str]]:
@@ -71,7 +73,7 @@ def status_words() -> dict[str, tuple[str, str]]:
 
 
 @bp.route("/mailbox/login", methods=["GET", "POST"])
-def mailbox_login():
+def mailbox_login() -> ResponseReturnValue:
     """Sign in with code + passphrase. Cheapest refusals first: a code that is not 16
     digits, then a code whose failure counter is full, are refused before any Argon2id;
     every refused attempt adds to the day's failure count. The two derivations then run
@@ -79,13 +81,13 @@ def mailbox_login():
     it is busy; a flood of logins never takes the lane of new reports). Holding the
     slot and before deriving, the attempt takes a place of the code's failures
     atomically, given back if the mailbox opens: exactly the documented number of
-    failures is ever checked, however many arrive at once (:mod:`sipadu.counters`)."""
+    failures is ever checked, however many arrive at once (:mod:`sipadu.persistence.counters`)."""
     form = MailboxLoginForm()
     if not form.validate_on_submit():
         status = 400 if request.method == "POST" else 200
         return _login_page(form), status
     rt = runtime()
-    code = well_formed_code(form.code.data)
+    code = well_formed_code(form.code.data or "")  # validated: InputRequired
     if code is None:
         _count(ReporterMetric.MAILBOX_LOGIN_FAILED)
         form.code.errors = [message(MalformedCode())]
@@ -95,12 +97,11 @@ def mailbox_login():
     if not counters.test(limit, bucket):
         return _too_many(form)
     # Reading only, so no write lock is held while the two Argon2id derivations run.
-    reading = db_session()
     try:
-        with derivations().slot(LOGIN) as run:
+        with transaction() as reading, derivations().slot(LOGIN) as run:
             place = counters.take(limit, bucket)
             if place is not None:
-                passphrase = form.passphrase.data
+                passphrase = form.passphrase.data or ""  # validated: InputRequired
                 attempt = attempt_login(reading, code, passphrase, rt.mailbox, derive=run)
     except Busy as busy:
         notice = _(
@@ -108,25 +109,21 @@ def mailbox_login():
             "and what you typed is kept: wait a minute, then press Open again."
         )
         return busy_page(_login_page(form, notice=notice), busy)
-    finally:
-        reading.rollback()
     if place is None:  # spent by attempts that held a slot while this one waited
         return _too_many(form)
-    session = db_session(write=True)
     if attempt.opened is None:
-        count_reporter_event(session, ReporterMetric.MAILBOX_LOGIN_FAILED, today())
-        session.commit()
+        _count(ReporterMetric.MAILBOX_LOGIN_FAILED)
         form.passphrase.data = ""
         form.code.errors = [
             _("The report code or the passphrase is not right. Check both and try again.")
         ]
         return _login_page(form), 400
     counters.give_back(limit, bucket, place)  # only failures use up the code's limit
-    count_reporter_event(session, ReporterMetric.MAILBOX_LOGIN, today())
-    if attempt.rehashed is not None:
-        save_rehashed(session, attempt.opened, attempt.rehashed)
-    session.commit()
-    sessions.start(rt.sessions, attempt.opened, rt.idle_seconds)
+    with transaction(write=True) as session:
+        count_reporter_event(session, ReporterMetric.MAILBOX_LOGIN, today())
+        if attempt.rehashed is not None:
+            save_rehashed(session, attempt.opened, attempt.rehashed)
+    start_session(rt.sessions, attempt.opened, rt.idle_seconds)
     return redirect(url_for("reporter.mailbox_view"), code=303)
 
 
@@ -134,7 +131,7 @@ def _login_page(form: MailboxLoginForm, notice: str | None = None) -> str:
     return render_template("reporter/mailbox_login.html", form=form, notice=notice)
 
 
-def _too_many(form: MailboxLoginForm):
+def _too_many(form: MailboxLoginForm) -> tuple[str, int]:
     """Refused without any Argon2id, and counted like any failed login."""
     _count(ReporterMetric.MAILBOX_LOGIN_FAILED)
     notice = _(
@@ -146,22 +143,21 @@ def _too_many(form: MailboxLoginForm):
 
 
 def _count(metric: ReporterMetric) -> None:
-    session = db_session(write=True)
-    count_reporter_event(session, metric, today())
-    session.commit()
+    with transaction(write=True) as session:
+        count_reporter_event(session, metric, today())
 
 
 def _signed_in(*, write: bool = False) -> tuple[HeldKeys, OpenedMailbox] | None:
     """The signed-in mailbox and its keys, or None (the caller sends to sign in)."""
     rt = runtime()
-    opened = sessions.current(rt.sessions, rt.idle_seconds)
+    opened = current_session(rt.sessions, rt.idle_seconds)
     if opened is None:
         return None
     session = db_session(write=write)
     return mailbox_keys(session, opened.report_id, opened.mailbox_id, opened.private_key), opened
 
 
-def _mailbox_page(keys: HeldKeys, opened: OpenedMailbox, form: MessageForm, sent: bool):
+def _mailbox_page(keys: HeldKeys, opened: OpenedMailbox, form: MessageForm, sent: bool) -> str:
     view = read_mailbox(keys.session, keys, opened.report_id)
     return render_template(
         "reporter/mailbox.html",
@@ -174,7 +170,7 @@ def _mailbox_page(keys: HeldKeys, opened: OpenedMailbox, form: MessageForm, sent
 
 
 @bp.get("/mailbox")
-def mailbox_view():
+def mailbox_view() -> ResponseReturnValue:
     signed_in = _signed_in()
     if signed_in is None:
         return redirect(url_for("reporter.mailbox_login"), code=303)
@@ -183,7 +179,7 @@ def mailbox_view():
 
 @bp.post("/mailbox/messages")
 @receives_files("attachments", evidence_part)
-def mailbox_message():
+def mailbox_message() -> ResponseReturnValue:
     signed_in = _signed_in(write=True)
     if signed_in is None:
         return redirect(url_for("reporter.mailbox_login"), code=303)
@@ -196,22 +192,22 @@ def mailbox_message():
         files = uploaded_files(form.attachments)
     except UploadRefused as refused:
         return _mailbox_page(keys, opened, form, sent=False), refused.status, refused.headers
-    add_reporter_message(
-        keys.session,
-        keys,
-        opened.report_id,
-        form.body.data,
-        today(),
-        app_config().date_precision,
-        files=files,
-    )
-    keys.session.commit()
+    with transaction(write=True) as writing:  # the session the keys were read on
+        add_reporter_message(
+            writing,
+            keys,
+            opened.report_id,
+            form.body.data or "",  # validated: InputRequired
+            today(),
+            app_config().date_precision,
+            files=files,
+        )
     return redirect(url_for("reporter.mailbox_view", sent="1"), code=303)
 
 
 @bp.get("/mailbox/attachments/<uuid:attachment_id>")
 @download
-def mailbox_attachment(attachment_id: uuid.UUID):
+def mailbox_attachment(attachment_id: uuid.UUID) -> ResponseReturnValue:
     """One of the reporter's own files, decrypted as it streams. An altered or truncated
     file breaks off the download instead of delivering changed bytes."""
     signed_in = _signed_in()
@@ -220,22 +216,23 @@ def mailbox_attachment(attachment_id: uuid.UUID):
     keys, opened = signed_in
     # The stream outlives this request's session (closed at teardown, before the body is
     # sent): it reads on a session of its own, in short transactions, so a slow reader
-    # holds no lock (sipadu.web); the session is closed however the stream ends.
-    streaming = stream_session(opened.report_id)
+    # holds no lock (sipadu.web.stream); the session is closed however the stream ends.
     try:
-        info, plaintext = read_attachment(
-            streaming, opened.report_id, attachment_id, lambda epoch: keys.key(Purpose.CASE, epoch)
+        info, body = stream(
+            lambda reader: read_attachment(
+                reader, opened.report_id, attachment_id, lambda e: keys.key(Purpose.CASE, e)
+            ),
+            report_id=opened.report_id,
         )
     except ServiceError:
-        streaming.close()
         abort(404)
-    response = Response(streamed(streaming, plaintext), mimetype="application/octet-stream")
+    response = Response(body, mimetype="application/octet-stream")
     response.headers["Content-Disposition"] = content_disposition(info.name)
     response.headers["Content-Length"] = str(info.size)
     return response
 
 
 @bp.post("/mailbox/logout")
-def mailbox_logout():
-    sessions.end(runtime().sessions)
+def mailbox_logout() -> ResponseReturnValue:
+    end_session(runtime().sessions)
     return redirect(url_for("reporter.index", logged_out="1"), code=303)

@@ -11,8 +11,8 @@ import uuid
 from flask import session
 
 from sipadu.crypto import CryptoError, PrivateKey, open_private_key, seal_private_key
+from sipadu.persistence.volatile import VolatileStore
 from sipadu.services.mailbox import OpenedMailbox
-from sipadu.volatile import VolatileStore
 
 _ID, _KEY = "mailbox_session", "mailbox_key"
 
@@ -26,7 +26,7 @@ def _store_key(session_id: bytes) -> str:
     return hashlib.sha256(b"sipadu.mailbox-session\x00" + session_id).hexdigest()
 
 
-def start(store: VolatileStore, opened: OpenedMailbox, idle_seconds: int) -> None:
+def start_session(store: VolatileStore, opened: OpenedMailbox, idle_seconds: int) -> None:
     session.clear()  # a fresh cookie at login: nothing carried over from before
     session_id, session_key = secrets.token_bytes(32), secrets.token_bytes(32)
     sealed = seal_private_key(
@@ -42,7 +42,7 @@ def start(store: VolatileStore, opened: OpenedMailbox, idle_seconds: int) -> Non
     session[_KEY] = base64.urlsafe_b64encode(session_key).decode()
 
 
-def current(store: VolatileStore, idle_seconds: int) -> OpenedMailbox | None:
+def current_session(store: VolatileStore, idle_seconds: int) -> OpenedMailbox | None:
     """The signed-in mailbox, or None (never signed in, expired, logged out, tampered)."""
     try:
         session_id = base64.urlsafe_b64decode(session[_ID])
@@ -66,7 +66,7 @@ def current(store: VolatileStore, idle_seconds: int) -> OpenedMailbox | None:
     return OpenedMailbox(mailbox_id, uuid.UUID(payload["report"]), private)
 
 
-def end(store: VolatileStore) -> None:
+def end_session(store: VolatileStore) -> None:
     try:
         store.delete(_store_key(base64.urlsafe_b64decode(session[_ID])))
     except (KeyError, ValueError):

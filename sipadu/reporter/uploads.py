@@ -2,13 +2,13 @@
 (DESIGN.md §4, G8).
 
 The reporter routes that take files declare :func:`evidence_part` as their sink
-(:func:`sipadu.formdata.receives_files`); the body is read token first, and files only
+(:func:`sipadu.web.formdata.receives_files`); the body is read token first, and files only
 once the view asks for them (:func:`uploaded_files`). An :class:`EncryptedPart` encrypts
 each piece as it arrives and stages the ciphertext in the database in short
 transactions: no spooled temporary file, no plaintext on any disk, constant memory. An
 image small enough to clean is the one exception to streaming: an :class:`ImagePart`
 holds it in memory until its part ends, then a confined child strips its metadata
-(:mod:`sipadu.imagestrip`) and the child's output is encrypted as it comes, so a request
+(:mod:`sipadu.evidence.imagestrip`) and the child's output is encrypted as it comes, so a request
 holds at most one image (``SIPADU_IMAGE_STRIP_MAX_MIB``) at a time.
 
 Cleaning costs CPU and memory out of proportion to the bytes sent (a 156 KiB PNG can
@@ -18,7 +18,7 @@ children (``SIPADU_IMAGE_CLEANERS``; a request that gets no slot within
 (``SIPADU_IMAGE_MEGAPIXELS_PER_REQUEST``, checked from each image's header before it is
 decoded), and the child's own memory and CPU limits.
 
-Every refusal is typed (:class:`~sipadu.formdata.Refusal`); the view re-renders the form
+Every refusal is typed (:class:`~sipadu.web.formdata.Refusal`); the view re-renders the form
 with the typed text and :func:`refusal_message`. Whatever the request staged and did not
 link is deleted when it ends, whatever happened.
 """
@@ -31,14 +31,14 @@ from flask import Flask, current_app, request
 from flask_babel import gettext as _
 from wtforms import Field
 
-from sipadu import imagestrip, storage
-from sipadu.config import MIB, Config
-from sipadu.faults import KILL_MID_UPLOAD, trip
-from sipadu.formdata import Refusal, UploadRefused, discard_files, receive_files
+from sipadu.evidence import imagestrip, storage
+from sipadu.evidence.storage import EncryptingUpload, StagingBatch
+from sipadu.persistence.slots import Busy, SlotPool, pool_directory
 from sipadu.services.attachments import UploadedFile
-from sipadu.slots import Busy, SlotPool, pool_directory
-from sipadu.storage import EncryptingUpload, StagingBatch
-from sipadu.web import close_sessions
+from sipadu.settings.config import MIB, Config
+from sipadu.settings.faults import KILL_MID_UPLOAD, trip
+from sipadu.web.context import app_config, close_sessions, write_sessions
+from sipadu.web.formdata import Refusal, UploadRefused, discard_files, receive_files
 
 _EVIDENCE = "sipadu.evidence"  # this request's uploads (environ key)
 _CLEANING = "sipadu.image-cleaning"  # the host-wide pool and the child's limits
@@ -60,7 +60,7 @@ class _Evidence:
     uploads: list[EncryptingUpload] = field(default_factory=list)
 
     def new_upload(self) -> EncryptingUpload:
-        upload = EncryptingUpload(current_app.extensions["sipadu.write_sessionmaker"], self.batch)
+        upload = EncryptingUpload(write_sessions(), self.batch)
         self.uploads.append(upload)  # discarded when the request ends, unless linked
         return upload
 
@@ -71,15 +71,11 @@ class _Cleaning:
     confinement: imagestrip.Confinement
 
 
-def _config() -> Config:
-    return current_app.extensions["sipadu.config"]
-
-
 def _evidence() -> _Evidence:
     evidence = request.environ.get(_EVIDENCE)
     if evidence is None:
-        sessions = current_app.extensions["sipadu.write_sessionmaker"]
-        evidence = _Evidence(StagingBatch(sessions), _config().image_pixels_per_request)
+        sessions = write_sessions()
+        evidence = _Evidence(StagingBatch(sessions), app_config().image_pixels_per_request)
         request.environ[_EVIDENCE] = evidence
     return evidence
 
@@ -107,7 +103,7 @@ class EncryptedPart(io.RawIOBase):
         assert self.upload is not None
         written = self.upload.write(data)
         if self._size > FAULT_AFTER_BYTES:
-            trip(_config().faults, KILL_MID_UPLOAD)
+            trip(app_config().faults, KILL_MID_UPLOAD)
         return written
 
     def end(self) -> None:
@@ -181,9 +177,9 @@ def _clean(image: memoryview, limit: int) -> EncryptingUpload:
 
 def evidence_part(index: int, filename: str, content_type: str) -> EncryptedPart:
     """The sink for the ``index``-th evidence file of a request (see
-    :func:`sipadu.formdata.receives_files`). Raises :class:`UploadRefused` past
+    :func:`sipadu.web.formdata.receives_files`). Raises :class:`UploadRefused` past
     ``SIPADU_MAX_FILES``."""
-    config = _config()
+    config = app_config()
     if index >= config.max_files:
         raise UploadRefused(Refusal.TOO_MANY_FILES)
     if content_type in IMAGE_TYPES or filename.lower().endswith(IMAGE_EXTENSIONS):
@@ -201,17 +197,17 @@ def uploaded_files(field: Field) -> list[UploadedFile]:
     if refused is not None:
         field.errors = [refusal_message(refused.reason)]
         raise refused
-    parts = [
-        storage_file.stream
-        for storage_file in request.files.getlist(field.name)
-        if isinstance(storage_file.stream, EncryptedPart) and storage_file.stream.upload
-    ]
-    stored = storage.finish_all(
-        current_app.extensions["sipadu.write_sessionmaker"], [part.upload for part in parts]
-    )
+    received: list[tuple[EncryptedPart, EncryptingUpload]] = []
+    for storage_file in request.files.getlist(field.name):
+        # Typed IO[bytes] by werkzeug, which an io.RawIOBase cannot be to a type checker:
+        # as object, the isinstance check narrows it to the part our sink made.
+        part: object = storage_file.stream
+        if isinstance(part, EncryptedPart) and part.upload is not None:
+            received.append((part, part.upload))
+    stored = storage.finish_all(write_sessions(), [upload for _, upload in received])
     return [
         UploadedFile(file, part.filename, part.content_type)
-        for part, file in zip(parts, stored, strict=True)
+        for (part, _), file in zip(received, stored, strict=True)
     ]
 
 
@@ -229,7 +225,7 @@ def forget_files(field: Field) -> None:
 
 def refusal_message(reason: Refusal) -> str:
     """What went wrong with the files, what to do, and that the text is kept."""
-    config = _config()
+    config = app_config()
     why: dict[Refusal, Callable[[], str]] = {
         Refusal.BAD_FILE_INPUT: lambda: _("A file could not be read from the form."),
         Refusal.FILE_TOO_LARGE: lambda: _(
@@ -283,7 +279,7 @@ def _discard_unlinked(_exc: BaseException | None) -> None:
         # mailbox on its write session): end it, or the discard would wait for it.
         close_sessions()
         storage.discard(
-            current_app.extensions["sipadu.write_sessionmaker"],
+            write_sessions(),
             [upload.blob_id for upload in evidence.uploads],
         )
 

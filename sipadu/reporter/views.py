@@ -1,16 +1,16 @@
 """Reporter routes: the safety guidance and the report form."""
 
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
 
 from flask import current_app, render_template, request
+from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
-from sipadu.audit import ReporterMetric, count_reporter_event
-from sipadu.derivations import REPORT, busy_page, derivations
-from sipadu.faults import DROP_CONNECTION_BEFORE_COMMIT, KILL_BEFORE_COMMIT, trip
-from sipadu.formdata import UploadRefused, receives_files
-from sipadu.refusal_messages import message
-from sipadu.reporter import bp, runtime
+from sipadu.accountability.audit import ReporterMetric, count_reporter_event
+from sipadu.persistence.slots import Busy
+from sipadu.reporter.blueprint import bp, runtime
 from sipadu.reporter.forms import CATEGORIES, ReportForm
 from sipadu.reporter.uploads import evidence_part, forget_files, uploaded_files
 from sipadu.services.categories import category_open
@@ -18,19 +18,22 @@ from sipadu.services.dates import today
 from sipadu.services.passphrases import format_code, normalize_passphrase
 from sipadu.services.reports import CASE_FIELDS, CategoryClosed, submit_report
 from sipadu.services.reports import ReportForm as ReportData
-from sipadu.slots import Busy
-from sipadu.web import app_config, db_session
+from sipadu.settings.faults import DROP_CONNECTION_BEFORE_COMMIT, KILL_BEFORE_COMMIT, trip
+from sipadu.web.context import app_config, transaction
+from sipadu.web.derivations import REPORT, busy_page, derivations
+from sipadu.web.formdata import UploadRefused, receives_files
+from sipadu.web.refusal_messages import message
 
 
 @bp.get("/")
-def index():
+def index() -> str:
     """Safety guidance before anything else: how to report without being identified."""
     return render_template("reporter/index.html")
 
 
 @bp.route("/report", methods=["GET", "POST"])
 @receives_files("attachments", evidence_part)
-def report():
+def report() -> ResponseReturnValue:
     form = ReportForm()
     if not form.validate_on_submit():
         forget_files(form.attachments)
@@ -45,9 +48,8 @@ def report():
     except UploadRefused as refused:
         page = render_template("reporter/report.html", form=form, categories=CATEGORIES)
         return page, refused.status, refused.headers
-    reading = db_session()
-    accepted = category_open(reading, form.category.data)
-    reading.rollback()
+    with transaction() as reading:
+        accepted = category_open(reading, form.category.data)
     if not accepted:
         return _category_closed(form)
     data = ReportData(
@@ -56,15 +58,23 @@ def report():
         **{name: getattr(form, name).data or "" for name in CASE_FIELDS},
     )
     passphrase = normalize_passphrase(form.passphrase.data) if form.passphrase.data else None
-    session = db_session(write=True)
     try:
-        receipt = submit_report(
-            session, data, passphrase, runtime().submission, today(), files=files, derive=_derive
-        )
+        with transaction(write=True) as session:  # G6: the code is shown once it is stored
+            receipt = submit_report(
+                session,
+                data,
+                passphrase,
+                runtime().submission,
+                today(),
+                files=files,
+                derive=_derive,
+            )
+            if faults := app_config().faults:  # crash-safety tests only
+                trip(faults, KILL_BEFORE_COMMIT)
+                trip(faults, DROP_CONNECTION_BEFORE_COMMIT, session.connection())
     except CeilingReached:
         return _ceiling_reached(form)
     except Busy as busy:
-        session.rollback()
         forget_files(form.attachments)
         notice = _(
             "The server is busy right now, so your report was not sent yet. Your text is kept "
@@ -75,12 +85,7 @@ def report():
         )
         return busy_page(page, busy)
     except CategoryClosed:  # closed while this one was sent (its slot is spent)
-        session.rollback()
         return _category_closed(form)
-    if faults := app_config().faults:  # crash-safety tests only
-        trip(faults, KILL_BEFORE_COMMIT)
-        trip(faults, DROP_CONNECTION_BEFORE_COMMIT, session.connection())
-    session.commit()  # G6: the code is shown only once the report is stored
     return render_template(
         "reporter/submitted.html",
         code=format_code(receipt.code),
@@ -92,7 +97,10 @@ class CeilingReached(Exception):
     """The hour's last new-report slot went to someone else while this one was sent."""
 
 
-def _derive(fn, /, *args):
+T = TypeVar("T")
+
+
+def _derive(fn: Callable[..., T], /, *args: Any) -> T:
     """The submission's two Argon2id runs (before anything is stored): on a slot of the
     derivation pool's lane for new reports (a flood of mailbox logins cannot fill it),
     and only then with one of the hour's new-report slots, so a "busy" answer (503)
@@ -105,14 +113,14 @@ def _derive(fn, /, *args):
 
 def _take_ceiling_slot() -> bool:
     """One of the portal's new-report slots of the last hour (SIPADU_REPORTS_PER_HOUR),
-    taken atomically in the counters' store (:mod:`sipadu.counters`), so concurrent
+    taken atomically in the counters' store (:mod:`sipadu.persistence.counters`), so concurrent
     submitters cannot overshoot. Keyed on nothing about the client; a refusal takes no
     slot."""
     rt = runtime()
     return current_app.extensions["sipadu.counters"].hit(rt.reports_ceiling, rt.ceiling_key)
 
 
-def _category_closed(form: ReportForm):
+def _category_closed(form: ReportForm) -> tuple[str, int]:
     forget_files(form.attachments)
     form.category.errors = [message(CategoryClosed())]
     return render_template("reporter/report.html", form=form, categories=CATEGORIES), 400
@@ -122,15 +130,14 @@ def _category_closed(form: ReportForm):
 _ZONES = {"wib": 7, "wita": 8, "wit": 9}
 
 
-def _ceiling_reached(form: ReportForm):
+def _ceiling_reached(form: ReportForm) -> tuple[str, int, dict[str, str]]:
     """The form again with everything typed (files must be chosen again), a plain notice
     and 429. Only the day's count of refusals is stored. The time to come back is an
     hour from now, rounded up: never the limiter's reset time, which is an hour after the
     oldest accepted report of the window, i.e. an exact submission time (G2)."""
     forget_files(form.attachments)  # read and dropped before the write session begins
-    session = db_session(write=True)
-    count_reporter_event(session, ReporterMetric.REPORT_REFUSED_CEILING, today())
-    session.commit()
+    with transaction(write=True) as session:
+        count_reporter_event(session, ReporterMetric.REPORT_REFUSED_CEILING, today())
     now = datetime.now(UTC)
     back = now + timedelta(hours=1)
     back = back.replace(second=0, microsecond=0) + timedelta(minutes=5 - back.minute % 5)

@@ -8,12 +8,12 @@ from dataclasses import dataclass
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sipadu import storage
 from sipadu.crypto import open_field, seal_field
-from sipadu.db import scope_to_report
-from sipadu.models import Attachment
+from sipadu.evidence import storage
+from sipadu.evidence.storage import StoredFile
+from sipadu.persistence.db import scope_to_report
+from sipadu.persistence.models import Attachment
 from sipadu.services import Reason, ServiceError
-from sipadu.storage import StoredFile
 
 MAX_NAME = 200
 

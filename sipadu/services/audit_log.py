@@ -1,5 +1,7 @@
-"""Reading the audit log for auditors: filtered pages, newest first, and the daily
-reporter counts. Nothing here reads a report; entries hold ids and fingerprints only."""
+"""The auditor's use of the audit log: filtered pages, newest first, verification,
+checkpoints, exports, and the daily reporter counts. Nothing here reads a report;
+entries hold ids and fingerprints only. What an auditor does is recorded too, by the
+function that does it, in the caller's transaction."""
 
 import uuid
 from dataclasses import dataclass
@@ -8,8 +10,18 @@ from datetime import date, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sipadu.audit import ReporterMetric
-from sipadu.models import AuditCheckpoint, AuditEvent, ReporterDailyCount
+from sipadu.accountability.audit import (
+    Action,
+    Checkpoint,
+    DetailValue,
+    ReporterMetric,
+    Verdict,
+    append,
+    latest_checkpoint,
+    make_checkpoint,
+    verify_chain,
+)
+from sipadu.persistence.models import AuditCheckpoint, AuditEvent, ReporterDailyCount
 
 PAGE_SIZE = 50
 
@@ -54,6 +66,57 @@ def page(session: Session, criteria: AuditFilter, before: int | None = None) -> 
     more = len(rows) > PAGE_SIZE
     rows = rows[:PAGE_SIZE]
     return Page(rows, rows[-1].seq if more and rows else None)
+
+
+def view_page(
+    session: Session, auditor_id: uuid.UUID, criteria: AuditFilter, before: int | None = None
+) -> Page:
+    """:func:`page`, with the view recorded first (``audit.view``, the filters used): the
+    page shows its own entry."""
+    # list(): a list of any detail scalar, which is what the log takes (lists are invariant)
+    detail: dict[str, DetailValue] = {"filters": list(criteria.used()), "before": before}
+    append(session, str(auditor_id), "auditor", Action.AUDIT_VIEW, detail=detail)
+    return page(session, criteria, before)
+
+
+def verify_log(session: Session, kept: list[Checkpoint], pinned: str | None) -> Verdict:
+    """The whole chain checked against checkpoints an auditor kept (and, if given, the
+    public key they pinned). Reads only: the walk must not hold the write lock, so the
+    caller records the verdict afterwards, in a transaction of its own
+    (:func:`record_verification`)."""
+    if pinned and any(c.public_key != pinned for c in kept):
+        return Verdict(False, 0, "", None, "a kept checkpoint is signed by another key")
+    return verify_chain(session.connection(), kept, pinned)
+
+
+def record_verification(
+    session: Session, auditor_id: uuid.UUID, verdict: Verdict, kept: int
+) -> None:
+    detail: dict[str, DetailValue] = {
+        "ok": verdict.ok,
+        "entries": verdict.count,
+        "checkpoints": kept,
+    }
+    detail["bad_entry"] = verdict.bad_seq
+    append(session, str(auditor_id), "auditor", Action.AUDIT_VERIFY, detail=detail)
+
+
+def checkpoint_now(session: Session, auditor_id: uuid.UUID, signing_seed: bytes) -> Checkpoint:
+    """A checkpoint signed on an auditor's demand (``audit.checkpoint``)."""
+    checkpoint = make_checkpoint(session, signing_seed)
+    detail = {"seq": checkpoint.seq}
+    append(session, str(auditor_id), "auditor", Action.AUDIT_CHECKPOINT, detail=detail)
+    return checkpoint
+
+
+def record_export(
+    session: Session, auditor_id: uuid.UUID, fmt: str, since: int
+) -> Checkpoint | None:
+    """Record an export of the log (``audit.export``) before it streams, so that it
+    holds its own entry; returns the latest checkpoint, for the export's header."""
+    detail: dict[str, DetailValue] = {"format": fmt, "since": since}
+    append(session, str(auditor_id), "auditor", Action.AUDIT_EXPORT, detail=detail)
+    return latest_checkpoint(session)
 
 
 def checkpoints(session: Session, limit: int = 100) -> list[AuditCheckpoint]:

@@ -15,11 +15,10 @@ from datetime import date
 from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
-from sipadu import audit
-from sipadu.audit import Action
-from sipadu.config import DatePrecision
+from sipadu.accountability import audit
+from sipadu.accountability.audit import Action
 from sipadu.crypto import PrivateKey, Purpose, open_field, seal_field
-from sipadu.models import (
+from sipadu.persistence.models import (
     Category,
     IdentityRequest,
     Message,
@@ -31,7 +30,13 @@ from sipadu.models import (
     StaffAccount,
 )
 from sipadu.services import Reason, ServiceError
-from sipadu.services.attachments import AttachmentInfo, UploadedFile, attach, list_attachments
+from sipadu.services.attachments import (
+    AttachmentInfo,
+    UploadedFile,
+    attach,
+    list_attachments,
+    read_attachment,
+)
 from sipadu.services.dates import coarsen
 from sipadu.services.key_ring import HeldKeys, staff_keys_of_reports
 from sipadu.services.reports import (
@@ -44,6 +49,7 @@ from sipadu.services.reports import (
     report_category_slug,
     thread,
 )
+from sipadu.settings.config import DatePrecision
 
 PAGE_SIZE = 50
 CLOSING = frozenset(
@@ -141,8 +147,8 @@ def list_cases(
     cursor: str | None = None,
 ) -> CasePage:
     """One page of the reports granted to ``account_id``, newest first, by keyset on
-    ``(received_on, id)``; only the titles of the rows shown are decrypted. The caller
-    records the view (:func:`record_list`)."""
+    ``(received_on, id)``; only the titles of the rows shown are decrypted, and the
+    view of the list is recorded (``report.list``, with the filters used)."""
     query = (
         select(Report, ReportGrant.read_upto, Category.slug)
         .join(
@@ -199,6 +205,14 @@ def list_cases(
         )
         for report, read_upto, slug in found
     ]
+    audit.append(
+        session,
+        str(account_id),
+        "investigator",
+        Action.REPORT_LIST,
+        # list(): a list of any detail scalar, which is what the log takes (lists are invariant)
+        detail={"filters": list(criteria.used()), "page_after": cursor},
+    )
     return CasePage(rows, _cursor(found[-1][0]) if more and found else None)
 
 
@@ -226,16 +240,6 @@ def _titles(
         for report_id, row in fields.items()
         if (report_id, row.epoch) in keys
     }
-
-
-def record_list(session: Session, account_id: uuid.UUID, criteria: CaseFilter, cursor: str | None):
-    audit.append(
-        session,
-        str(account_id),
-        "investigator",
-        Action.REPORT_LIST,
-        detail={"filters": criteria.used(), "page_after": cursor},
-    )
 
 
 # --- one report ------------------------------------------------------------------------
@@ -270,10 +274,10 @@ def open_case(
 ) -> CaseView:
     """Everything of a granted report, decrypted. With ``record`` (a page view) the read
     is recorded and the reporter's messages count as read for this investigator; an
-    export records itself instead."""
+    export records itself instead (:func:`sipadu.services.export.open_for_export`)."""
     report_id = keys.report_id
     grant = granted(session, report_id, account_id)
-    report = session.get(Report, report_id)
+    report = session.get_one(Report, report_id)  # the grant holds it
     fields: dict[str, str] = {}
     identity = None
     reason = None
@@ -285,7 +289,10 @@ def open_case(
             reason = open_report_field(keys, row)
         else:
             fields[row.name] = open_report_field(keys, row)
-    names = {a.id: a.username for a in session.scalars(select(StaffAccount))}
+    # A note whose author's account is gone has none (None): "?", as for an unknown id.
+    names: dict[uuid.UUID | None, str] = {
+        a.id: a.username for a in session.scalars(select(StaffAccount))
+    }
     notes = [
         NoteView(
             n.id,
@@ -335,6 +342,28 @@ def open_case(
             session, str(account_id), "investigator", Action.IDENTITY_READ, report_id=report_id
         )
     return view
+
+
+def download_attachment(
+    session: Session, keys: HeldKeys, account_id: uuid.UUID, attachment_id: uuid.UUID
+) -> AttachmentInfo:
+    """A file of a granted report, its download recorded (``attachment.download``, with
+    its size): its details only. Once the caller has committed, the file is read on a
+    session of its own while it streams (:func:`sipadu.web.context.stream`), so a slow reader
+    holds no lock."""
+    granted(session, keys.report_id, account_id)
+    info, _unread = read_attachment(
+        session, keys.report_id, attachment_id, lambda epoch: keys.key(Purpose.CASE, epoch)
+    )
+    audit.append(
+        session,
+        str(account_id),
+        "investigator",
+        Action.ATTACHMENT_DOWNLOAD,
+        report_id=keys.report_id,
+        detail={"attachment": str(attachment_id), "size": info.size},
+    )
+    return info
 
 
 def reply(

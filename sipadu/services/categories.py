@@ -3,9 +3,16 @@
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sipadu import audit
-from sipadu.audit import Action, Actor
-from sipadu.models import AccountState, Category, CategoryRoute, CategorySlug, Role, StaffAccount
+from sipadu.accountability import audit
+from sipadu.accountability.audit import Action, Actor
+from sipadu.persistence.models import (
+    AccountState,
+    Category,
+    CategoryRoute,
+    CategorySlug,
+    Role,
+    StaffAccount,
+)
 from sipadu.services import Reason, ServiceError
 from sipadu.services.key_ring import display_fingerprint, key_fingerprint
 

@@ -8,7 +8,7 @@ from functools import cache
 
 import holidays
 
-from sipadu.config import DatePrecision, DayCount
+from sipadu.settings.config import DatePrecision, DayCount
 
 
 def today() -> date:

@@ -20,12 +20,15 @@ from typing import TYPE_CHECKING
 
 import pyrage
 import zipstream
+from sqlalchemy.orm import Session
 
+from sipadu.accountability import audit
+from sipadu.accountability.audit import Action
 from sipadu.crypto import Purpose, sign, signing_public_key
 from sipadu.crypto.stream import pieces_reader
 from sipadu.services import Reason, ServiceError
 from sipadu.services.attachments import read_attachment
-from sipadu.services.cases import CaseView
+from sipadu.services.cases import CaseView, open_case
 from sipadu.services.key_ring import HeldKeys
 
 if TYPE_CHECKING:
@@ -41,6 +44,25 @@ def age_recipient(text: str) -> object:
         return pyrage.x25519.Recipient.from_str(text.strip())
     except Exception:  # noqa: BLE001 — pyrage raises its own error types; all mean "not one"
         raise ServiceError(Reason.NOT_AN_AGE_RECIPIENT, "recipient") from None
+
+
+def open_for_export(
+    session: Session, keys: HeldKeys, account_id: uuid.UUID, *, encrypted: bool
+) -> CaseView:
+    """Everything of a granted report, for :func:`report_zip`, with the export recorded:
+    ``report.export``, or ``report.export_plaintext`` when it is not encrypted, with the
+    number of files (the read is in it; no ``report.read``). The caller commits before
+    the archive's first byte. Raises ``NotGranted`` or ``NoKey``."""
+    view = open_case(session, keys, account_id, record=False)
+    audit.append(
+        session,
+        str(account_id),
+        "investigator",
+        Action.REPORT_EXPORT if encrypted else Action.REPORT_EXPORT_PLAINTEXT,
+        report_id=keys.report_id,
+        detail={"encrypted": encrypted, "attachments": len(view.attachments)},
+    )
+    return view
 
 
 def _safe_name(index: int, name: str) -> str:

@@ -15,10 +15,10 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sipadu import audit
-from sipadu.audit import Action
+from sipadu.accountability import audit
+from sipadu.accountability.audit import Action, DetailValue
 from sipadu.crypto import PrivateKey, PublicKey, Purpose, open_field, seal_field
-from sipadu.models import (
+from sipadu.persistence.models import (
     AccountState,
     IdentityRequest,
     IdentityRequestState,
@@ -39,7 +39,7 @@ def _check_colleague(account: StaffAccount | None) -> StaffAccount:
     return account
 
 
-def _detail(colleague: StaffAccount, **more) -> dict:
+def _detail(colleague: StaffAccount, **more: DetailValue) -> dict[str, DetailValue]:
     return {
         "account": str(colleague.id),
         "username": colleague.username,
@@ -62,7 +62,7 @@ def grant(
     colleague = _check_colleague(session.get(StaffAccount, colleague_id))
     if key_ring.is_holder(session, keys.report_id, colleague.id):
         raise ServiceError(Reason.ALREADY_HAS_REPORT, "colleague", name=colleague.username)
-    report = session.get(Report, keys.report_id)
+    report = session.get_one(Report, keys.report_id)  # the grant checked above holds it
     copied = key_ring.grant_holder(session, report, keys, colleague)
     audit.append(
         session,
@@ -93,7 +93,7 @@ def revoke(
     colleague = session.get(StaffAccount, colleague_id)
     if colleague is None or not key_ring.is_holder(session, report_id, colleague_id):
         raise ServiceError(Reason.NO_ACCESS, "colleague")
-    report = session.get(Report, report_id)
+    report = session.get_one(Report, report_id)  # the grant checked above holds it
     removed = key_ring.revoke_holder(session, report, colleague_id, recovery)
     epoch = report.key_epoch
     audit.append(
@@ -165,18 +165,18 @@ def request_identity(
 
 
 def _request_number(session: Session, request: IdentityRequest) -> int:
-    return session.scalar(
+    return session.execute(
         select(func.count())
         .select_from(IdentityRequest)
         .where(
             IdentityRequest.report_id == request.report_id,
             IdentityRequest.requested_at <= request.requested_at,
         )
-    )
+    ).scalar_one()
 
 
 def request_reason(
-    session: Session, request: IdentityRequest, reader: StaffAccount, private
+    session: Session, request: IdentityRequest, reader: StaffAccount, private: PrivateKey
 ) -> str:
     """The reason, for a custodian (or the requester): their wrap of the request key."""
     keys = key_ring.staff_keys(session, request.report_id, reader.id, private)
@@ -196,7 +196,9 @@ class PendingRequest:
     reason: str
 
 
-def pending_requests(session: Session, custodian: StaffAccount, private) -> list[PendingRequest]:
+def pending_requests(
+    session: Session, custodian: StaffAccount, private: PrivateKey
+) -> list[PendingRequest]:
     rows = session.scalars(
         select(IdentityRequest)
         .where(IdentityRequest.state == IdentityRequestState.PENDING.value)
@@ -205,7 +207,7 @@ def pending_requests(session: Session, custodian: StaffAccount, private) -> list
     return [
         PendingRequest(
             r,
-            session.get(StaffAccount, r.account_id),
+            session.get_one(StaffAccount, r.account_id),
             request_reason(session, r, custodian, private),
         )
         for r in rows
@@ -227,7 +229,7 @@ def decide_identity(
         raise ServiceError(Reason.NOT_WAITING_FOR_DECISION)
     if request.account_id == custodian.id:
         raise ServiceError(Reason.OWN_REQUEST)
-    investigator = session.get(StaffAccount, request.account_id)
+    investigator = session.get_one(StaffAccount, request.account_id)
     if approve:
         if not key_ring.is_holder(session, request.report_id, investigator.id):
             raise ServiceError(Reason.INVESTIGATOR_LOST_REPORT)

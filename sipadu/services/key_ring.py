@@ -45,8 +45,8 @@ from sipadu.crypto import (
     unwrap_key,
     wrap_key,
 )
-from sipadu.db import scope_to_report
-from sipadu.models import (
+from sipadu.persistence.db import rows_affected, scope_to_report
+from sipadu.persistence.models import (
     AccountState,
     CategoryRoute,
     Mailbox,
@@ -112,7 +112,11 @@ def _staff_recipients(session: Session, *conditions: ColumnElement[bool]) -> lis
         )
         .distinct()
     )
-    return [Recipient("staff", account_id, PublicKey.from_bytes(key)) for account_id, key in rows]
+    return [
+        Recipient("staff", account_id, PublicKey.from_bytes(key))
+        for account_id, key in rows
+        if key is not None  # the query's condition; this says so to the type checker
+    ]
 
 
 def _active_custodians(session: Session) -> list[Recipient]:
@@ -356,13 +360,14 @@ def revoke_holder(
     and recovery. What was written before stays under the old epoch's keys; the identity
     key is not renewed (it seals only what was written at submission). Returns the
     number of wraps removed. In the caller's transaction."""
-    removed = session.execute(
+    removed = rows_affected(
+        session,
         delete(ReportKey).where(
             ReportKey.report_id == report.id,
             ReportKey.recipient_kind == "staff",
             ReportKey.recipient_id == account_id,
-        )
-    ).rowcount
+        ),
+    )
     session.execute(
         delete(ReportGrant).where(
             ReportGrant.report_id == report.id, ReportGrant.account_id == account_id
@@ -370,7 +375,8 @@ def revoke_holder(
     )
     report.key_epoch += 1
     remaining = [_staff_recipient(a) for a in holders(session, report.id) if a.public_key]
-    mailbox = session.scalar(select(Mailbox).where(Mailbox.report_id == report.id))
+    # Made with the report, gone only with it.
+    mailbox = session.scalars(select(Mailbox).where(Mailbox.report_id == report.id)).one()
     to_mailbox = Recipient("mailbox", mailbox.id, PublicKey.from_bytes(mailbox.public_key))
     to_recovery = Recipient("recovery", None, recovery)
     epoch = report.key_epoch
@@ -417,11 +423,12 @@ def forget_account(session: Session, account_id: uuid.UUID) -> int:
     """Every wrap to the account, of every report, and every grant it had go (its key
     pair is being destroyed). No new epoch: what it could read is already read. Returns
     the number of wraps removed. In the caller's transaction."""
-    dropped = session.execute(
+    dropped = rows_affected(
+        session,
         delete(ReportKey).where(
             ReportKey.recipient_kind == "staff", ReportKey.recipient_id == account_id
-        )
-    ).rowcount
+        ),
+    )
     session.execute(delete(ReportGrant).where(ReportGrant.account_id == account_id))
     return dropped
 
@@ -430,4 +437,4 @@ def shred(session: Session, report_ids: Sequence[uuid.UUID]) -> int:
     """Delete every wrap of these reports: their ciphertext can no longer be opened by
     anyone, the recovery key included. Returns the number of wraps deleted. In the
     caller's transaction."""
-    return session.execute(delete(ReportKey).where(ReportKey.report_id.in_(report_ids))).rowcount
+    return rows_affected(session, delete(ReportKey).where(ReportKey.report_id.in_(report_ids)))

@@ -17,8 +17,6 @@ import uuid
 from dataclasses import dataclass
 from functools import cache
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -33,8 +31,8 @@ from sipadu.crypto import (
     seal_private_key,
     verify_secret,
 )
-from sipadu.db import scope_to_report
-from sipadu.models import Mailbox
+from sipadu.persistence.db import scope_to_report
+from sipadu.persistence.models import Mailbox
 from sipadu.services import Derive, Reason, ServiceError, inline
 from sipadu.services.passphrases import CODE_DIGITS, mailbox_secret, normalize_code
 from sipadu.services.reports import MAILBOX_KEY_PURPOSE, mailbox_owner
@@ -58,7 +56,7 @@ class MailboxSettings:
     lookup_salt: bytes
     lookup_argon2: Argon2Params
     argon2: Argon2Params
-    failure_key: bytes  # keys the failure counters (see failure_key)
+    failure_key: bytes  # keys the failure counters (failure_bucket)
 
 
 @dataclass(frozen=True)
@@ -97,18 +95,11 @@ def well_formed_code(typed: str) -> str | None:
     return code
 
 
-def failure_key(instance_secret: bytes) -> bytes:
-    """The key of the failure counters: HKDF-SHA256 of an instance secret (the reporter
-    portal's session key) under its own label. Keyed, so nobody can pick codes that
-    share a counter with someone else's, and two instances on one Redis never mix."""
-    return HKDF(
-        algorithm=hashes.SHA256(), length=32, salt=None, info=b"sipadu.mailbox.failures.v1"
-    ).derive(instance_secret)
-
-
 def failure_bucket(code: str, key: bytes) -> str:
     """The counter that failed logins with ``code`` (16 digits) count under, computed
     before any Argon2id: ``mailbox-<instance tag>-<20-bit HMAC of the code, hex>``.
+    Keyed (by a key of the instance's own), so nobody can pick codes that share a
+    counter with someone else's, and two instances on one Redis never mix.
 
     A counter holds no code: ~2**33 codes share each. Every failure of one code lands
     in one counter, so no code gets more failures than the limit allows."""

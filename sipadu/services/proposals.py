@@ -14,9 +14,9 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sipadu import audit
-from sipadu.audit import Action, Actor
-from sipadu.models import (
+from sipadu.accountability import audit
+from sipadu.accountability.audit import Action, Actor
+from sipadu.persistence.models import (
     AccountState,
     Category,
     CategoryRoute,
@@ -199,7 +199,7 @@ def pending(session: Session) -> list[Proposal]:
 
 def _decide(
     session: Session, proposal_id: uuid.UUID, actor: Actor, now: datetime, state: ProposalState
-) -> tuple[Proposal, StaffAccount, Category | None]:
+) -> tuple[Proposal, StaffAccount | None, Category | None]:
     """Record a second admin's decision on a pending proposal (never the proposer's)."""
     proposal = session.get(Proposal, proposal_id)
     if proposal is None or proposal.state != ProposalState.PENDING:
@@ -233,18 +233,24 @@ def approve(session: Session, proposal_id: uuid.UUID, actor: Actor, now: datetim
     """Apply the change and record the approval, in the caller's transaction."""
     proposal, account, category = _decide(session, proposal_id, actor, now, ProposalState.APPROVED)
     kind = ProposalKind(proposal.kind)
+    # A proposal's kind says which of its columns are set, and their foreign keys delete
+    # the proposal with the row they name: what a kind needs is there.
     if kind is ProposalKind.ROLE_GRANT:
+        assert account is not None and proposal.role is not None
         add_role(session, account, Role(proposal.role), actor)
     elif kind is ProposalKind.ACCOUNT_ACTIVATE:
+        assert account is not None
         if account.state not in (AccountState.PENDING, AccountState.DEACTIVATED):
             raise ServiceError(Reason.NOT_WAITING_FOR_ACTIVATION, name=account.username)
         _make_active(session, account, actor)
     elif kind in (ProposalKind.HOLD_SET, ProposalKind.HOLD_RELEASE):
-        report = session.get(Report, proposal.report_id)
+        report = session.get_one(Report, proposal.report_id)
         report.legal_hold = kind is ProposalKind.HOLD_SET
     elif kind is ProposalKind.ROUTE_ADD:
+        assert category is not None and account is not None
         add_route(session, category, account, actor)
     else:
+        assert category is not None and account is not None
         remove_route(session, category, account, actor)
     return proposal
 

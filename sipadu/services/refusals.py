@@ -3,7 +3,7 @@ its message names.
 
 Services know no locale and no Flask, so they never write the words a person reads:
 they raise :class:`ServiceError` with a reason, and the portals (and the CLI) show it
-through :func:`sipadu.refusal_messages.message`, one table of translated messages
+through :func:`sipadu.web.refusal_messages.message`, one table of translated messages
 with a test that every reason is in it, in English and Bahasa Indonesia. A new refusal
 is a new member here and a new line there.
 """

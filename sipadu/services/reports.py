@@ -14,9 +14,8 @@ from datetime import date
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sipadu import audit
-from sipadu.audit import ReporterMetric
-from sipadu.config import DatePrecision, DayCount
+from sipadu.accountability import audit
+from sipadu.accountability.audit import ReporterMetric
 from sipadu.crypto import (
     Argon2Params,
     PublicKey,
@@ -29,14 +28,15 @@ from sipadu.crypto import (
     seal_field,
     seal_private_key,
 )
-from sipadu.db import scope_to_report
-from sipadu.models import Category, Mailbox, Message, Report, ReportField, ReportStatus
+from sipadu.persistence.db import scope_to_report
+from sipadu.persistence.models import Category, Mailbox, Message, Report, ReportField, ReportStatus
 from sipadu.services import Derive, Reason, ServiceError, inline
 from sipadu.services.attachments import AttachmentInfo, UploadedFile, attach, list_attachments
 from sipadu.services.categories import category_by_slug
 from sipadu.services.dates import Deadlines, coarsen
 from sipadu.services.key_ring import HeldKeys, Recipient, create_ring
 from sipadu.services.passphrases import mailbox_secret, new_code, suggest_passphrase
+from sipadu.settings.config import DatePrecision, DayCount
 
 CASE_FIELDS = ("title", "what", "who", "where", "when", "how", "estimated_loss")
 IDENTITY_FIELD = "identity"
@@ -113,7 +113,7 @@ def submit_report(
     (on SQLite, the database's write lock) is held only for the inserts, not while keys
     are stretched, so concurrent submissions do not queue behind each other's KDF. Both
     run in one ``derive(fn, *args)`` (:data:`sipadu.services.Derive`): the portal passes
-    its derivation pool's ``run``, which may raise :class:`sipadu.slots.Busy` before
+    its derivation pool's ``run``, which may raise :class:`sipadu.persistence.slots.Busy` before
     anything is stored."""
     suggested = suggest_passphrase() if passphrase is None else None
     passphrase = suggested or passphrase or ""

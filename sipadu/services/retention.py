@@ -17,10 +17,10 @@ from datetime import date, timedelta
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from sipadu import audit
-from sipadu.audit import OPERATOR, Action, Actor
-from sipadu.db import rows_affected
-from sipadu.models import Attachment, Blob, Report, ReportStatus
+from sipadu.accountability import audit
+from sipadu.accountability.audit import OPERATOR, Action, Actor
+from sipadu.persistence.db import rows_affected
+from sipadu.persistence.models import Attachment, Blob, Report, ReportStatus
 from sipadu.services import key_ring
 
 CLOSED = (ReportStatus.CLOSED_SUBSTANTIATED.value, ReportStatus.CLOSED_UNSUBSTANTIATED.value)

@@ -12,14 +12,15 @@ import hashlib
 import re
 import secrets
 import unicodedata
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from sipadu import audit
-from sipadu.audit import Action, Actor
+from sipadu.accountability import audit
+from sipadu.accountability.audit import Action, Actor, DetailValue
 from sipadu.crypto import (
     Argon2Params,
     CryptoError,
@@ -33,7 +34,8 @@ from sipadu.crypto import (
     seal_secret,
     verify_secret,
 )
-from sipadu.models import (
+from sipadu.persistence.db import rows_affected
+from sipadu.persistence.models import (
     AccountState,
     CategoryRoute,
     EnrollmentKind,
@@ -83,7 +85,9 @@ def normalize_username(username: str) -> str:
     return username.strip().lower()
 
 
-def _record(session: Session, actor: Actor, action: Action, account: StaffAccount, **detail):
+def _record(
+    session: Session, actor: Actor, action: Action, account: StaffAccount, **detail: DetailValue
+) -> None:
     audit.append(
         session,
         actor.id,
@@ -136,7 +140,7 @@ def create_account(
     )
     session.add(account)
     session.flush()  # assigns the id the private key is bound to
-    _record(session, actor, Action.ACCOUNT_CREATE, account, roles=sorted(r.value for r in roles))
+    _record(session, actor, Action.ACCOUNT_CREATE, account, roles=[r.value for r in sorted(roles)])
     if password is None:
         token = issue_link(account, EnrollmentKind.ACTIVATE, now, link_ttl)
         return NewAccount(account, None, token)
@@ -310,7 +314,7 @@ def unlock(account: StaffAccount, kek: bytes) -> Unlocked:
 
 def reseal(
     session: Session,
-    account_id,
+    account_id: uuid.UUID,
     private: PrivateKey,
     record: SecretRecord,
     kek: bytes,
@@ -319,7 +323,7 @@ def reseal(
     """Store a correct password's new record (re-hashed at today's Argon2 parameters by
     the caller, outside this write) and re-seal the same key pair and TOTP seed under
     its KEK (after an upgrade of the parameters, at sign-in)."""
-    account = session.get(StaffAccount, account_id)
+    account = session.get_one(StaffAccount, account_id)  # just signed in: accounts stay
     account.password_record = record.to_bytes()
     account.sealed_private_key = seal_private_key(
         private, kek, owner=private_key_owner(account), purpose=PRIVATE_KEY_PURPOSE
@@ -360,9 +364,7 @@ def change_password(
 
 
 def end_sessions(session: Session, account: StaffAccount) -> int:
-    return session.execute(
-        delete(StaffSession).where(StaffSession.account_id == account.id)
-    ).rowcount
+    return rows_affected(session, delete(StaffSession).where(StaffSession.account_id == account.id))
 
 
 def deactivate(session: Session, account: StaffAccount, actor: Actor) -> None:

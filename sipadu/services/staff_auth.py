@@ -19,8 +19,8 @@ from functools import cache
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
-from sipadu import audit
-from sipadu.audit import Action
+from sipadu.accountability import audit
+from sipadu.accountability.audit import Action
 from sipadu.crypto import (
     Argon2Params,
     CryptoError,
@@ -31,8 +31,8 @@ from sipadu.crypto import (
     seal_private_key,
     verify_secret,
 )
-from sipadu.db import rows_affected
-from sipadu.models import AccountState, StaffAccount, StaffSession
+from sipadu.persistence.db import rows_affected
+from sipadu.persistence.models import AccountState, StaffAccount, StaffSession
 from sipadu.services import Derive, inline
 from sipadu.services.dates import as_utc
 from sipadu.services.staff import (

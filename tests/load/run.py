@@ -36,9 +36,9 @@ from sqlalchemy import func, select
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from sipadu import audit
+from sipadu.accountability import audit
 from sipadu.cli import main as cli
-from sipadu.models import Report
+from sipadu.persistence.models import Report
 from tests.conftest import VOLATILE_ROOT, Postgres, config_env, database, serving
 from tests.helpers import Person, end, fields_part, file_head, init_demo
 

@@ -15,9 +15,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sipadu import audit
-from sipadu.audit import OPERATOR, Actor
-from sipadu.config import DatePrecision
+from sipadu.accountability import audit
+from sipadu.accountability.audit import OPERATOR, Actor
 from sipadu.crypto import (
     Argon2Params,
     PrivateKey,
@@ -26,7 +25,7 @@ from sipadu.crypto import (
     open_private_key,
     verify_secret,
 )
-from sipadu.models import Mailbox, Role, StaffAccount
+from sipadu.persistence.models import Mailbox, Role, StaffAccount
 from sipadu.services import Reason, ServiceError
 from sipadu.services.attachments import UploadedFile
 from sipadu.services.categories import add_route, category_by_slug, seed_categories
@@ -40,6 +39,7 @@ from sipadu.services.reports import (
 )
 from sipadu.services.staff import create_account, password_bytes, unlock
 from sipadu.services.staff_auth import SignedIn, check_credentials, finish_login
+from sipadu.settings.config import DatePrecision
 
 CHEAP = Argon2Params(time_cost=1, memory_kib=256, parallelism=1)
 PASSWORD = "a long test password, not a common one"
@@ -145,7 +145,7 @@ def submit(
 
 class Recorded:
     """The audit entries appended from now on in this session's transaction, read back
-    through :func:`sipadu.audit.export_lines` (what an auditor's export shows)."""
+    through :func:`sipadu.accountability.audit.export_lines` (what an auditor's export shows)."""
 
     def __init__(self, session: Session) -> None:
         self.session = session

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 from sqlalchemy import delete
 
-from sipadu.audit import OPERATOR, Action
-from sipadu.models import Category, CategorySlug, Role
+from sipadu.accountability.audit import OPERATOR, Action
+from sipadu.persistence.models import Category, CategorySlug, Role
 from sipadu.services import Reason, categories, staff
 from sipadu.services.key_ring import display_fingerprint, key_fingerprint
 from tests.services.helpers import CHEAP, Recorded, person, refused

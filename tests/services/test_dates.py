@@ -6,8 +6,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 
 import pytest
 
-from sipadu.config import DatePrecision, DayCount
 from sipadu.services import dates
+from sipadu.settings.config import DatePrecision, DayCount
 
 FRIDAY = date(2025, 3, 14)
 

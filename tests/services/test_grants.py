@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from sipadu.audit import OPERATOR, Action
+from sipadu.accountability.audit import OPERATOR, Action
 from sipadu.crypto import Purpose
-from sipadu.models import IdentityRequestState, Report, Role
+from sipadu.persistence.models import IdentityRequestState, Report, Role
 from sipadu.services import Reason, grants, key_ring, staff
 from sipadu.services.proposals import add_role
 from tests.services.helpers import (

@@ -8,7 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from sipadu.crypto import Purpose
-from sipadu.models import Report, ReportGrant, ReportKey, Role
+from sipadu.persistence.models import Report, ReportGrant, ReportKey, Role
 from sipadu.services import Reason, key_ring
 from sipadu.services.key_ring import NoKey
 from tests.conftest import database

@@ -6,13 +6,17 @@ weaker parameters is re-hashed; failure counters name no code. Real Argon2 (chea
 import pytest
 
 from sipadu.crypto import Argon2Params, SecretRecord
-from sipadu.models import Mailbox
+from sipadu.persistence.models import Mailbox
+from sipadu.reporter.blueprint import FAILURES_LABEL
 from sipadu.services import Reason, mailbox
 from sipadu.services.mailbox import MailboxSettings, attempt_login
 from sipadu.services.passphrases import format_code
+from sipadu.settings.instance import derived_key
 from tests.services.helpers import CHEAP, LOOKUP_SALT, PASSPHRASE, refused, submit
 
-SETTINGS = MailboxSettings(LOOKUP_SALT, CHEAP, CHEAP, failure_key=mailbox.failure_key(b"s" * 32))
+SETTINGS = MailboxSettings(
+    LOOKUP_SALT, CHEAP, CHEAP, failure_key=derived_key(b"s" * 32, FAILURES_LABEL)
+)
 STRONGER = Argon2Params(time_cost=2, memory_kib=512, parallelism=1)
 
 
@@ -91,7 +95,7 @@ def test_a_failure_counter_is_the_same_for_a_code_and_names_no_code():
     assert prefix == "mailbox" and len(tag) == 8 and len(number) == 5
     assert int(number, 16) < 2**mailbox.BUCKET_BITS
     assert code not in bucket and mailbox.failure_bucket(code, key) == bucket
-    other_instance = mailbox.failure_key(b"t" * 32)
+    other_instance = derived_key(b"t" * 32, FAILURES_LABEL)
     assert len(other_instance) == 32 and other_instance != key
     assert mailbox.failure_bucket(code, other_instance).split("-")[1] != tag
     spread = {mailbox.failure_bucket(f"{n:016d}", key) for n in range(200)}

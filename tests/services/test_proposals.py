@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pyotp
 import pytest
 
-from sipadu.audit import OPERATOR, Action
-from sipadu.models import AccountState, ProposalKind, ProposalState, Report, Role
+from sipadu.accountability.audit import OPERATOR, Action
+from sipadu.persistence.models import AccountState, ProposalKind, ProposalState, Report, Role
 from sipadu.services import Reason, proposals, staff
 from sipadu.services.categories import category_by_slug, recipients, seed_categories
 from sipadu.services.key_ring import key_fingerprint

@@ -9,17 +9,17 @@ from datetime import date
 
 from sqlalchemy import func, select
 
-from sipadu import audit
-from sipadu.audit import OPERATOR
-from sipadu.config import DatePrecision, DayCount
+from sipadu.accountability import audit
+from sipadu.accountability.audit import OPERATOR
 from sipadu.crypto import Purpose
-from sipadu.models import Report, ReporterDailyCount, ReportField, ReportStatus, Role
+from sipadu.persistence.models import Report, ReporterDailyCount, ReportField, ReportStatus, Role
 from sipadu.services import Reason, key_ring, reports
 from sipadu.services.categories import category_by_slug, seed_categories, toggle_accepting
 from sipadu.services.dates import Deadlines
 from sipadu.services.mailbox import MailboxSettings, attempt_login
 from sipadu.services.passphrases import wordlist
 from sipadu.services.reports import ReportForm, SubmissionSettings
+from sipadu.settings.config import DatePrecision, DayCount
 from tests.services.helpers import (
     CATEGORY,
     CHEAP,

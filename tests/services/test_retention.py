@@ -9,10 +9,10 @@ from datetime import date, timedelta
 
 from sqlalchemy import func, select
 
-from sipadu import storage
 from sipadu.crypto import Purpose
-from sipadu.db import make_engine, make_sessionmaker
-from sipadu.models import (
+from sipadu.evidence import storage
+from sipadu.persistence.db import make_engine, make_sessionmaker
+from sipadu.persistence.models import (
     Attachment,
     Blob,
     BlobChunk,

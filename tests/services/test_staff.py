@@ -10,9 +10,9 @@ import pyotp
 import pytest
 from sqlalchemy import func, select
 
-from sipadu.audit import OPERATOR, Action
+from sipadu.accountability.audit import OPERATOR, Action
 from sipadu.crypto import Argon2Params, CryptoError, SecretRecord, hash_secret, verify_secret
-from sipadu.models import (
+from sipadu.persistence.models import (
     AccountState,
     EnrollmentKind,
     ProposalKind,

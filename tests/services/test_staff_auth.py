@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select
 
-from sipadu.audit import OPERATOR, Action
+from sipadu.accountability.audit import OPERATOR, Action
 from sipadu.crypto import Argon2Params, CryptoError, SecretRecord
-from sipadu.models import AccountState, Role, StaffSession
+from sipadu.persistence.models import AccountState, Role, StaffSession
 from sipadu.services import staff
 from sipadu.services import staff_auth as auth
 from sipadu.services.staff_auth import Failure, SessionToken, Timeouts

@@ -36,7 +36,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from sipadu.crypto import CryptoError, sign, signing_public_key, verify_signature
-from sipadu.models import AuditCheckpoint, AuditEvent, AuditHead, ReporterDailyCount
+from sipadu.persistence.models import AuditCheckpoint, AuditEvent, AuditHead, ReporterDailyCount
 
 GENESIS = "00" * 32
 CHECKPOINT_LABEL = "sipadu.audit.checkpoint.v1"
@@ -439,9 +439,10 @@ class Verdict:
 EVENT_COLUMNS = "seq, at, actor, role, action, report_id, detail, prev_hash, hash"
 
 
-def _rows(connection: Connection, after: int = 0, batch: int = 5000) -> Iterator[tuple]:
+def _rows(connection: Connection | Session, after: int = 0, batch: int = 5000) -> Iterator[tuple]:
     """Stream the entries after ``after`` in order, a batch at a time (constant memory on
-    any backend, no server-side cursor needed)."""
+    any backend, no server-side cursor needed; each batch may be read in a transaction
+    of its own)."""
     last = after
     while True:
         rows = connection.execute(
@@ -579,7 +580,7 @@ def _stored_problem(checkpoint: Checkpoint, digest: str, expected_public_key: st
 
 
 def export_lines(
-    connection: Connection,
+    connection: Connection | Session,
     fmt: str,
     since: int,
     checkpoint: Checkpoint | None,

@@ -15,7 +15,6 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from sipadu.config import Config, ConfigError
 from sipadu.crypto import (
     Argon2Params,
     CryptoError,
@@ -29,6 +28,7 @@ from sipadu.crypto import (
     seal_private_key,
     verify_secret,
 )
+from sipadu.settings.config import Config, ConfigError
 
 FORMAT = "sipadu-recovery-key-v1"
 PUBLIC_FILE = "recovery.pub"

@@ -2,18 +2,23 @@
 
 A single host keeps its secrets as files in the instance folder (folder 0700, files
 0600), created by ``sipadu init`` (and on first start in development). Several hosts
-share them by setting ``SIPADU_*`` variables instead (see :mod:`sipadu.config`).
+share them by setting ``SIPADU_*`` variables instead (see :mod:`sipadu.settings.config`).
 Backups must include them: without the lookup salt no mailbox can be found again.
 
 Each portal loads only what it needs: the reporter app never reads the staff session
-key or the audit signing key.
+key or the audit signing key. A portal's session key keys nothing itself: each use of it
+(the cookies, each rate-limit bucket, the staff device cookies) gets a key of its own
+(:func:`derived_key`).
 """
 
 import os
 import stat
 from pathlib import Path
 
-from sipadu.config import Config, ConfigError
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from sipadu.settings.config import Config, ConfigError
 
 # name -> (length in bytes, environment variable that overrides the file)
 SPECS: dict[str, tuple[int, str]] = {
@@ -76,3 +81,13 @@ def load_secret(config: Config, name: str) -> bytes:
     if len(value) != length:
         raise ConfigError(f"{path} must hold {length} bytes")
     return value
+
+
+def derived_key(secret: bytes, label: str) -> bytes:
+    """A 32-byte key for one use of an instance secret: HKDF-SHA256 (RFC 5869; no salt,
+    the secret being uniformly random) with ``label`` as its info. Distinct labels give
+    independent keys, so a key that leaks or is misused for one purpose (a rate-limit
+    bucket's name is an HMAC under its key) says nothing of another (the cookies').
+    Derived at every start: existing instances need no new secret."""
+    info = label.encode("ascii")
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret)

@@ -21,8 +21,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from sipadu.config import Config
-from sipadu.volatile import volatile_base
+from sipadu.persistence.volatile import volatile_base
+from sipadu.settings.config import Config
 
 _POLL_SECONDS = (0.005, 0.02)  # between tries for a free slot, with jitter
 

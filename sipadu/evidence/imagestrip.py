@@ -1,6 +1,6 @@
 """Strip an image of its metadata, in a child process that can do little harm.
 
-    python -m sipadu.imagestrip MAX_PIXELS BUDGET_PIXELS MEMORY_BYTES CPU_SECONDS
+    python -m sipadu.evidence.imagestrip MAX_PIXELS BUDGET_PIXELS MEMORY_BYTES CPU_SECONDS
         < image > clean-image
 
 Reads a JPEG, PNG or WebP on standard input and writes the same picture, re-encoded,
@@ -9,7 +9,7 @@ chunks (of a multi-picture JPEG, the first picture only). Before Pillow is even 
 the process lowers its priority and caps its own address space, CPU time and file size
 (it may create no file at all), so a malicious image, a decompression bomb or a parser
 bug costs one short-lived, contained process. The format is named from the file's
-signature, and the file's structure is walked cheaply (:mod:`sipadu.imagecheck`: scan,
+signature, and the file's structure is walked cheaply (:mod:`sipadu.evidence.imagecheck`: scan,
 marker and chunk counts that cost CPU out of proportion to the pixels) before any
 decoder sees it. The size is read from the header before any pixel is decoded: over
 ``MAX_PIXELS``, or more than this format can be cleaned in within ``MEMORY_BYTES``
@@ -31,7 +31,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sipadu import imagecheck
+from sipadu.evidence import imagecheck
 
 if TYPE_CHECKING:  # Pillow is imported only once the process is confined
     import PIL.Image
@@ -52,7 +52,7 @@ BYTES_PER_PIXEL = {"JPEG": 14, "PNG": 10, "WEBP": 20}
 
 class NotCleanable(Exception):
     """Not a JPEG, PNG or WebP Pillow can read within the limits, or built to cost CPU
-    out of proportion to its pixels (:mod:`sipadu.imagecheck`)."""
+    out of proportion to its pixels (:mod:`sipadu.evidence.imagecheck`)."""
 
 
 class OverBudget(Exception):
@@ -89,7 +89,7 @@ def clean(
     as the child produces it (nothing of it is held here). Returns its pixel count.
     Raises :class:`NotCleanable`, :class:`OverBudget` or :class:`TooLarge`; whatever
     ``write`` raises stops the child."""
-    argv = [sys.executable, "-m", "sipadu.imagestrip", str(max_pixels), str(budget)]
+    argv = [sys.executable, "-m", "sipadu.evidence.imagestrip", str(max_pixels), str(budget)]
     argv += [str(confinement.memory_bytes), str(confinement.cpu_seconds)]
     # No environment: the server's secrets (given as SIPADU_* variables) never reach the
     # one process that parses hostile bytes.

@@ -1,7 +1,7 @@
 """The event-driven front of both portals: a slow or stalled client costs a connection,
 never one of the threads that serve everybody else.
 
-``sipadu serve`` stacks, per gunicorn worker process (see :mod:`sipadu.serve`)::
+``sipadu serve`` stacks, per gunicorn worker process (see :mod:`sipadu.hosting.serve`)::
 
     uvicorn (one asyncio event loop, HTTP/1.1 by h11) + deadline_protocol
       -> Front              (this module: body pace, upload slots; ASGI)
@@ -56,7 +56,7 @@ A thread is taken only once a request can use it without waiting on its client:
   the length, and the WSGI bridge would otherwise see an empty body.
 
 The client's address never passes this point (``scope["client"]`` is dropped), and
-nothing here logs. The source of the defaults (sipadu/config.py): Apache's
+nothing here logs. The source of the defaults (sipadu/settings/config.py): Apache's
 ``mod_reqtimeout`` (``header=20-40,MinRate=500 body=20,MinRate=500``) and nginx's
 ``client_header_timeout``/``client_body_timeout``, made stricter for headers (a browser
 sends them in one packet) and measured over windows for bodies, since a real Tor upload
@@ -95,7 +95,7 @@ EARLY_ANSWER_BYTES = 1024 * 1024  # an early answer held while the body drains, 
 
 @dataclass(frozen=True)
 class Limits:
-    """The front's numbers (sipadu/config.py; README "Configuration")."""
+    """The front's numbers (sipadu/settings/config.py; README "Configuration")."""
 
     body_timeout: float  # seconds of waiting per pace window
     body_min_rate: int  # bytes per second of waiting

@@ -7,7 +7,7 @@ from flask import Flask, render_template
 from flask_babel import gettext as _
 from werkzeug.exceptions import HTTPException, InternalServerError
 
-from sipadu.i18n import DEFAULT, LANGUAGES
+from sipadu.web.i18n import DEFAULT, LANGUAGES
 
 
 def _messages() -> dict[int, tuple[str, str]]:
@@ -65,7 +65,7 @@ def register(app: Flask) -> None:
 
 
 def _refusals() -> dict[int, tuple[str, str]]:
-    """The front's refusals (sipadu/front.py), given before a request reached the app:
+    """The front's refusals (sipadu/hosting/front.py), given before a request reached the app:
     nothing of what was typed is on the server, but the browser's Back button keeps it."""
     again = _(
         "Nothing of this request was kept. Go back with your browser's Back button: what "

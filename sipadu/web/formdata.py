@@ -76,7 +76,7 @@ DRAIN_HEADER = "X-Sipadu-Drain"  # for sipadu.front only; it never reaches the c
 def mark_worth_draining(response: Response) -> Response:
     """``after_request``: an answer to one of our forms (it sent its token, perhaps an
     expired one) that is a page for a person, not a redirect or an access refusal, is
-    marked for :mod:`sipadu.front`, which then reads the rest of an unread body before
+    marked for :mod:`sipadu.hosting.front`, which then reads the rest of an unread body before
     sending it, so the browser shows the page (with what was typed) instead of a reset
     connection. Everything else given before the body's end (no token: forged; not
     signed in) is answered at once and the rest of its body is never read."""
@@ -506,7 +506,7 @@ def truncated_fields() -> frozenset[str]:
     """The names of this request's text fields that arrived cut, because they were
     longer than one field or all the text of a request may be (see
     :meth:`MultipartBody._text`). A form that finds its fields here is not valid
-    (:class:`sipadu.forms.BoundedForm`)."""
+    (:class:`sipadu.web.forms.BoundedForm`)."""
     body = _body() or request.urlencoded  # type: ignore[attr-defined]
     return frozenset(body.truncated) if body is not None else frozenset()
 

@@ -27,7 +27,7 @@ Where they live:
 - **Redis** when ``SIPADU_REDIS_URL`` is set: one sorted set per key, changed by a Lua
   script, shared by every worker and host.
 - Otherwise **a small SQLite database on the instance's memory file system** (next to
-  the mailbox sessions, :func:`sipadu.volatile.volatile_base`), shared by every worker
+  the mailbox sessions, :func:`sipadu.persistence.volatile.volatile_base`), shared by every worker
   process of the host; a take is one write transaction (``BEGIN IMMEDIATE``). It
   outlives a worker: gunicorn restarts a worker after a crash or a missed heartbeat, and
   a deploy restarts them all. Counts in process memory did not, so whoever could crash
@@ -51,8 +51,8 @@ from typing import Protocol, cast
 import redis
 from limits import RateLimitItem
 
-from sipadu.config import Config
-from sipadu.volatile import require_memory_filesystem, volatile_base
+from sipadu.persistence.volatile import require_memory_filesystem, volatile_base
+from sipadu.settings.config import Config
 
 _BUSY_SECONDS = 10  # SQLite's wait for the write lock; each holder keeps it microseconds
 

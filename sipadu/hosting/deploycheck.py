@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
-from sipadu import recovery
-from sipadu.config import Config, ConfigError
-from sipadu.instance import SPECS, secrets_dir
+from sipadu.accountability import recovery
+from sipadu.settings.config import Config, ConfigError
+from sipadu.settings.instance import SPECS, secrets_dir
 
 
 @dataclass(frozen=True)
@@ -60,7 +60,7 @@ def _recovery(config: Config) -> Finding:
 def _redis(config: Config) -> Finding:
     """Limits hold as documented only where every process that serves a portal counts
     in one place: Redis, or without it the memory file system of one host
-    (:mod:`sipadu.counters`), shared by its workers. PostgreSQL means several hosts are
+    (:mod:`sipadu.persistence.counters`), shared by its workers. PostgreSQL means several hosts are
     possible, and each would count on its own: FAIL without Redis. A configured Redis that does not
     answer is a FAIL too (every sign-in would fail)."""
     if not config.redis_url:
@@ -133,7 +133,7 @@ def _clock() -> Finding:
 def _core_dumps() -> Finding:
     import resource
 
-    from sipadu.security import harden_process
+    from sipadu.web.security import harden_process
 
     harden_process()
     soft, hard = resource.getrlimit(resource.RLIMIT_CORE)
@@ -152,8 +152,8 @@ def _database(config: Config) -> Finding:
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
-    from sipadu.db import make_engine
-    from sipadu.migrate import alembic_config
+    from sipadu.persistence.db import make_engine
+    from sipadu.persistence.migrate import alembic_config
 
     engine = make_engine(config.database_url)
     try:

@@ -3,10 +3,10 @@ low-priority thread (issue 13, item 4).
 
 Every route of either portal that stretches a secret (mailbox login, report submission,
 staff sign-in, activation, TOTP re-enrollment, password change) first takes a slot of
-its *lane* of the portal's host-wide pool (:func:`sipadu.slots.lanes`, ``kdf-reporter``
+its *lane* of the portal's host-wide pool (:func:`sipadu.persistence.slots.lanes`, ``kdf-reporter``
 or ``kdf-staff``: a flood of reporter logins never takes the slots staff need to sign
 in), with :meth:`Derivations.slot` around the service call. Without a slot within a
-short wait it raises :class:`sipadu.slots.Busy` at once, and the view answers 503 with
+short wait it raises :class:`sipadu.persistence.slots.Busy` at once, and the view answers 503 with
 ``Retry-After`` and the same form, typed text kept. A request never queues longer.
 
 The lanes (``SIPADU_KDF_SLOTS`` in all per portal and host; each lane its own queue of
@@ -47,8 +47,8 @@ from typing import Any, ParamSpec, TypeVar
 
 from flask import current_app
 
-from sipadu.config import Config
-from sipadu.slots import Busy, SlotPool, lanes, pool_directory
+from sipadu.persistence.slots import Busy, SlotPool, lanes, pool_directory
+from sipadu.settings.config import Config
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -119,7 +119,7 @@ class Derivations:
         """Hold one slot of ``lane`` for the ``with`` block and yield a runner,
         ``run(fn, *args)``, that calls ``fn`` on a derivation thread and returns its
         result (or raises what it raised): the ``derive`` a service is given for each of
-        its derivations. Raises :class:`~sipadu.slots.Busy` when no slot is free within
+        its derivations. Raises :class:`~sipadu.persistence.slots.Busy` when no slot is free within
         the wait, KeyError for a lane the portal does not have."""
         with self.lanes[lane].slot(self.wait_seconds):
             yield self._call

@@ -8,11 +8,11 @@ from flask_wtf import FlaskForm
 from wtforms import Field
 from wtforms.validators import Length
 
-from sipadu.formdata import truncated_fields
+from sipadu.web.formdata import truncated_fields
 
 
 class BoundedForm(FlaskForm):
-    """A form whose text fields may have arrived cut (:func:`sipadu.formdata.
+    """A form whose text fields may have arrived cut (:func:`sipadu.web.formdata.
     truncated_fields`: longer than one field or all the text of a request may be).
     Such a form is never valid: each cut field says that only its first part arrived,
     shows that part, and says how far to shorten it. Nothing typed is lost to an

@@ -21,8 +21,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sipadu.crypto import decrypt_stream, encrypting_writer
 from sipadu.crypto.stream import pieces_reader
-from sipadu.db import rows_affected
-from sipadu.models import Blob, BlobChunk
+from sipadu.persistence.db import rows_affected
+from sipadu.persistence.models import Blob, BlobChunk
 
 BUCKET_SECONDS = 600  # staged blobs record activity only to the 10-minute window
 STALE_AFTER_SECONDS = 3600

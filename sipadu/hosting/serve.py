@@ -1,10 +1,10 @@
-"""Both portals under gunicorn: ``python -m sipadu.serve reporter|staff``.
+"""Both portals under gunicorn: ``python -m sipadu.hosting.serve reporter|staff``.
 
 gunicorn is the process manager (workers, heartbeat, graceful restarts); each worker
 runs one asyncio event loop (uvicorn, through the ``uvicorn-worker`` package) that owns
 every connection, and pools of threads that run the Flask app (``a2wsgi``): one for
 forms, one for pages and downloads, one for uploads (:func:`portal_asgi`). Between
-them, :mod:`sipadu.front` makes a slow or stalled client cost a connection, never a
+them, :mod:`sipadu.hosting.front` makes a slow or stalled client cost a connection, never a
 thread: heads and small bodies are received on the event loop, uploads stream to a
 thread only within a bounded number of slots, and every body keeps a minimum pace. The
 worker's heartbeat is sent by the event loop, so an upload that takes an hour is not
@@ -26,9 +26,10 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 from uvicorn_worker import UvicornWorker
 
-from sipadu import errors, front
 from sipadu.app import Portal, create_app
-from sipadu.config import Config, from_environ
+from sipadu.hosting import front
+from sipadu.settings.config import Config, from_environ
+from sipadu.web import errors
 
 # gunicorn names itself and its version in every response's Server header (its own
 # workers); a reporter's adversary learns nothing useful from "SIPADU", and no version
@@ -46,7 +47,7 @@ def gunicorn_options(portal: Portal, config: Config) -> dict[str, object]:
     options: dict[str, object] = {
         "bind": [config.reporter_bind if portal is Portal.REPORTER else config.staff_bind],
         "workers": config.workers,
-        "worker_class": "sipadu.serve.PortalWorker",
+        "worker_class": "sipadu.hosting.serve.PortalWorker",
         # The worker's heartbeat, not a request deadline: the event loop notifies the
         # master while threads receive a slow upload.
         "timeout": config.heartbeat_seconds,
@@ -124,7 +125,7 @@ def portal_asgi(portal: Portal, config: Config) -> front.Front:
         drain_seconds=config.drain_seconds,
     )
     # Three pools, so that what may hold a thread long never takes the threads others
-    # need (sipadu/front.py, "Bulkheads"). Forms:
+    # need (sipadu/hosting/front.py, "Bulkheads"). Forms:
     bridge = _thread_pool(app, config.threads)
     # Pages and downloads: a flood of posts cannot queue them; SIPADU_THREADS, plus one
     # for each download slot (a reader may keep one for SIPADU_SEND_TIMEOUT_SECONDS).

@@ -83,7 +83,7 @@ class Config:
     workers: int = 1  # 2 with Redis; any number: the limits are counted per host or in Redis
     threads: int = 8
     heartbeat_seconds: int = 120  # gunicorn worker timeout: a hung worker, not a slow upload
-    # The front (sipadu/front.py): slow or stalled clients cost a connection, not a thread.
+    # The front (sipadu/hosting/front.py): slow or stalled clients cost a connection, not a thread.
     head_timeout_seconds: int = 10  # a request's line and headers, complete within this
     body_timeout_seconds: int = 20  # window over which a body's pace is measured
     body_min_rate: int = 1024  # bytes per second of waiting for the body, per window
@@ -189,12 +189,12 @@ def _limit(env: Mapping[str, str], name: str, default: str) -> str:
 def _workers(env: Mapping[str, str]) -> int:
     """Worker processes per portal: 2 with Redis, else 1 (with ``SIPADU_THREADS``
     threads). Any number counts exactly on one host: the limits' counters are shared by
-    every worker of the host (:mod:`sipadu.counters`)."""
+    every worker of the host (:mod:`sipadu.persistence.counters`)."""
     return _int(env, "SIPADU_WORKERS", 2 if env.get("SIPADU_REDIS_URL") else 1)
 
 
 def _faults(env: Mapping[str, str], environment: Environment) -> frozenset[str]:
-    from sipadu.faults import POINTS
+    from sipadu.settings.faults import POINTS
 
     names = frozenset(n.strip() for n in env.get("SIPADU_FAULTS", "").split(",") if n.strip())
     if names and environment is Environment.PRODUCTION:

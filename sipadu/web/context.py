@@ -1,32 +1,37 @@
 """Glue between Flask and the layers below: config and a database session per request.
 
-Views call :func:`db_session`; services receive that session and plain values, never
-a request. The session is closed (rolled back if uncommitted) when the request ends.
+Views own their transactions, and only through :func:`transaction`: a block that
+commits when it ends and rolls back if anything in it raises (a refusal, an abort).
+Services receive that session and plain values, never a request, and never commit
+(the convention is in :mod:`sipadu.services`). The request's sessions are closed
+(rolled back if uncommitted) when the request ends.
 
 A streamed response (a file, an export) outlives its request: Flask ends the request,
-closing its sessions, before the server sends the first byte. So a stream reads on a
-session of its own (:func:`stream_session`, :func:`stream_connection`), never the
-request's write session, and only after the download's audit entry is committed (G4).
-It reads in short transactions (:func:`short_reads`) and is closed however the stream
-ends (:func:`closing`; both at once: :func:`streamed`): a reader that stops reading
-holds no lock, no snapshot and no pooled connection while it dawdles (G8).
+closing its sessions, before the server sends the first byte. So "record, commit, then
+stream" has one owner, :func:`stream`: the view records the download through its
+service in a :func:`transaction`, and :func:`stream` then refuses to begin while that
+transaction is still open (G4), reads on a session of its own, in short transactions
+(:func:`_short_reads`), and closes it however the stream ends (:func:`_closing`): a
+reader that stops reading holds no lock, no snapshot and no pooled connection while it
+dawdles (G8).
 """
 
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from functools import wraps
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from flask import Flask, current_app, g
 from sqlalchemy import Connection, event
-from sqlalchemy.orm import Session, SessionTransaction
+from sqlalchemy.orm import Session, SessionTransaction, sessionmaker
 from werkzeug.exceptions import ServiceUnavailable
 from werkzeug.wsgi import ClosingIterator
 
-from sipadu.config import Config
-from sipadu.db import make_engine, make_sessionmaker, scope_to_report
+from sipadu.persistence.db import make_engine, make_sessionmaker, scope_to_report
+from sipadu.settings.config import Config
 
 
 def init_db(app: Flask, config: Config) -> None:
@@ -52,9 +57,9 @@ def init_downloads(app: Flask, config: Config) -> None:
 def download(view: Callable[..., Any]) -> Callable[..., Any]:
     """For a view that answers with a streamed download (a file, an export): at most
     ``SIPADU_DOWNLOAD_SLOTS`` such answers at once per worker (the page pool has that
-    many threads beyond ``SIPADU_THREADS``, :func:`sipadu.serve.portal_asgi`), because
+    many threads beyond ``SIPADU_THREADS``, :func:`sipadu.hosting.serve.portal_asgi`), because
     each holds a thread for as long as its reader takes to read it (at least ~48 KiB
-    per ``SIPADU_SEND_TIMEOUT_SECONDS``, :func:`sipadu.front.deadline_protocol`).
+    per ``SIPADU_SEND_TIMEOUT_SECONDS``, :func:`sipadu.hosting.front.deadline_protocol`).
     Readers that never finish can so hold only the download slots, never the threads
     every page needs. Past the limit the answer is the "busy" page (503 with
     ``Retry-After``), given before anything is read or recorded in the access log; the
@@ -109,12 +114,41 @@ def app_config() -> Config:
 
 def db_session(*, write: bool = False) -> Session:
     """This request's session; ``write=True`` for a use case that writes (on SQLite it
-    takes the write lock when its transaction begins)."""
+    takes the write lock when its transaction begins). Views end its transactions with
+    :func:`transaction`."""
     name = "db_write_session" if write else "db_session"
     if name not in g:
-        maker = "sipadu.write_sessionmaker" if write else "sipadu.sessionmaker"
-        setattr(g, name, current_app.extensions[maker]())
+        setattr(g, name, (write_sessions() if write else _read_sessions())())
     return getattr(g, name)
+
+
+@contextmanager
+def transaction(*, write: bool = False) -> Iterator[Session]:
+    """One transaction of this request's session, owned by the view: ``write=True``
+    commits when the block ends (the action and its audit entry together, before the
+    page is shown, G4); a read ends by rolling back, so no snapshot is held through
+    what follows (a derivation, a write). Anything raised in the block (a refusal, an
+    abort) rolls back, and nothing of the action is kept."""
+    session = db_session(write=write)
+    try:
+        yield session
+    except BaseException:
+        session.rollback()
+        raise
+    if write:
+        session.commit()
+    else:
+        session.rollback()
+
+
+def write_sessions() -> sessionmaker[Session]:
+    """Write sessions for code that owns its transactions (staged uploads, and their
+    discarding once the request has ended)."""
+    return current_app.extensions["sipadu.write_sessionmaker"]
+
+
+def _read_sessions() -> sessionmaker[Session]:
+    return current_app.extensions["sipadu.sessionmaker"]
 
 
 def close_sessions(_exc: BaseException | None = None) -> None:
@@ -134,14 +168,34 @@ def content_disposition(name: str) -> str:
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
 
 
-def stream_session(report_id: uuid.UUID | None = None) -> Session:
-    """A reading session for a streamed response, apart from the request's sessions.
-    On SQLite its transactions are deferred (``BEGIN``): readers never take the write
-    lock, and in WAL mode never wait for a writer nor make one wait. With ``report_id``
-    every transaction it begins is scoped to that report (:func:`sipadu.db.
+T = TypeVar("T")
+
+
+def stream(
+    begin: Callable[[Session], tuple[T, Iterable[bytes]]],
+    *,
+    report_id: uuid.UUID | None = None,
+    around: Callable[[Iterator[bytes]], Iterable[bytes]] | None = None,
+) -> tuple[T, Iterable[bytes]]:
+    """The body of a streamed response, begun only once its audit entry is committed:
+    while this request's write session still has a transaction open, this raises
+    (RuntimeError), so no plaintext can leave before the record of it (G4).
+
+    ``begin(reader)`` reads what the response's headers need and returns it with the
+    body's pieces (lazy: read while the body is sent). ``reader`` is a reading session
+    apart from the request's: on SQLite its transactions are deferred (``BEGIN``), so it
+    never takes the write lock nor, in WAL mode, waits for a writer; with ``report_id``
+    every transaction it begins is scoped to that report (:func:`sipadu.persistence.db.
     scope_to_report`: PostgreSQL's row-level security for the reporter portal's role is
-    per transaction, and :func:`short_reads` begins many)."""
-    session = current_app.extensions["sipadu.sessionmaker"]()
+    per transaction, and :func:`_short_reads` begins many). The pieces are read in short
+    transactions; ``around`` wraps them where they are read (the export's age
+    encryption runs in a thread of its own, and the reader is used only there). The
+    reader is closed however the body ends, or at once if ``begin`` raises (a file
+    shredded since the commit)."""
+    writing = g.get("db_write_session")
+    if writing is not None and writing.in_transaction():
+        raise RuntimeError("commit the download's audit entry before streaming it")
+    reader = _read_sessions()()
     if report_id is not None:
 
         def scope(
@@ -149,17 +203,17 @@ def stream_session(report_id: uuid.UUID | None = None) -> Session:
         ) -> None:
             scope_to_report(connection, report_id)
 
-        event.listen(session, "after_begin", scope)
-    return session
+        event.listen(reader, "after_begin", scope)
+    try:
+        details, pieces = begin(reader)
+    except BaseException:
+        reader.close()
+        raise
+    body = _short_reads(reader, pieces)
+    return details, _closing(reader, around(body) if around is not None else body)
 
 
-def stream_connection() -> Connection:
-    """A reading connection (deferred transactions, as :func:`stream_session`) for code
-    that reads through a Core connection, such as the audit log's export."""
-    return current_app.extensions["sipadu.engine"].connect()
-
-
-def short_reads(reader: Session | Connection, pieces: Iterable[bytes]) -> Iterator[bytes]:
+def _short_reads(reader: Session, pieces: Iterable[bytes]) -> Iterator[bytes]:
     """Hand on ``pieces``, ending ``reader``'s transaction before each one leaves: the
     code producing them reads a batch in a transaction of its own, and none is open
     while the client (or anything else downstream) takes its time. A transaction held
@@ -177,13 +231,7 @@ def short_reads(reader: Session | Connection, pieces: Iterable[bytes]) -> Iterat
         reader.commit()
 
 
-def streamed(reader: Session | Connection, pieces: Iterable[bytes]) -> Iterable[bytes]:
-    """The usual response body: ``pieces`` produced in short transactions of ``reader``
-    (:func:`short_reads`), and ``reader`` closed however the stream ends (:func:`closing`)."""
-    return closing(reader, short_reads(reader, pieces))
-
-
-def closing(reader: Session | Connection, pieces: Iterable[bytes]) -> Iterable[bytes]:
+def _closing(reader: Session, pieces: Iterable[bytes]) -> Iterable[bytes]:
     """The response body: ``pieces``, and ``reader`` closed however the stream ends —
     finished, broken by a failed chunk, abandoned by the client, or never started (the
     server calls ``close()`` on every response body; ``pieces`` is closed first, so a

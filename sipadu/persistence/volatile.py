@@ -14,7 +14,7 @@ from typing import Protocol, cast
 
 import redis
 
-from sipadu.config import Config, ConfigError
+from sipadu.settings.config import Config, ConfigError
 
 _MEMORY_FILESYSTEMS = {"tmpfs", "ramfs"}
 

@@ -1,0 +1,1 @@
+"""Serving the portals: gunicorn and the event-driven front, and `sipadu check`."""

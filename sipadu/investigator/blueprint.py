@@ -1,0 +1,80 @@
+"""The staff portal's blueprint and its runtime: what every staff view needs, built once
+at start (:func:`make_runtime`) and read per request (:func:`runtime`). A leaf: the view
+modules import it, the package only registers them."""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from flask import Blueprint, current_app
+from limits import RateLimitItem, parse
+
+from sipadu.accountability import recovery
+from sipadu.crypto import Argon2Params, PublicKey, signing_public_key
+from sipadu.investigator.forms import CASE_FIELD_LABELS, STATUS_LABELS
+from sipadu.services.staff_auth import Timeouts
+from sipadu.settings.config import Config, ConfigError, DatePrecision
+from sipadu.settings.instance import derived_key, load_secret
+
+bp = Blueprint("staff", __name__)
+
+# Keys derived from the staff session key, one per use (sipadu.instance.derived_key).
+FAILURES_LABEL = "sipadu.staff.failures.v1"
+DEVICE_LABEL = "sipadu.staff.device-cookie.v1"
+
+
+@dataclass(frozen=True)
+class StaffRuntime:
+    argon2: Argon2Params
+    timeouts: Timeouts
+    link_ttl: timedelta
+    # Failed sign-ins per typed name (signin.limit_key) and per device cookie
+    # (devices.recognised) in the portal's counters (sipadu.counters); over it, sign-in
+    # needs two codes.
+    failures_per_account: RateLimitItem
+    failures_key: bytes  # keys the per-username failure counter without storing the name
+    device_key: bytes  # the device cookies' MAC key
+    production: bool  # cookies Secure and __Host-
+    signing_seed: bytes | None  # None where the audit signing key is kept elsewhere
+    recovery: PublicKey  # new key epochs and identity requests are wrapped to it too
+    date_precision: DatePrecision  # staff replies are dated like the reporter's messages
+
+
+def make_runtime(config: Config) -> StaffRuntime:
+    try:
+        seed: bytes | None = load_secret(config, "audit_signing_key")
+    except ConfigError:
+        seed = None
+    session_key = load_secret(config, "staff_session_key")
+    return StaffRuntime(
+        argon2=config.argon2,
+        timeouts=Timeouts(
+            idle=timedelta(seconds=config.staff_idle_seconds),
+            absolute=timedelta(seconds=config.staff_absolute_seconds),
+        ),
+        link_ttl=timedelta(hours=config.enrollment_link_hours),
+        failures_per_account=parse(config.staff_failures_per_account),
+        failures_key=derived_key(session_key, FAILURES_LABEL),
+        device_key=derived_key(session_key, DEVICE_LABEL),
+        production=config.production,
+        signing_seed=seed,
+        recovery=recovery.public_key(config),
+        date_precision=config.date_precision,
+    )
+
+
+def runtime() -> StaffRuntime:
+    return current_app.extensions["sipadu.staff"]
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def signing_public_key_hex() -> str | None:
+    seed = runtime().signing_seed
+    return signing_public_key(seed).hex() if seed is not None else None
+
+
+@bp.app_context_processor
+def _labels() -> dict:
+    return {"statuses": STATUS_LABELS, "field_labels": CASE_FIELD_LABELS}

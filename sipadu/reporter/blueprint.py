@@ -1,0 +1,81 @@
+"""The reporter portal's blueprint and its runtime: what every reporter view needs, built
+and checked once at start (:func:`make_runtime`) and read per request (:func:`runtime`).
+A leaf: the view modules import it, the package only registers them."""
+
+import hmac
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import Blueprint, Response, current_app, request
+from limits import RateLimitItem, RateLimitItemPerHour, parse
+
+from sipadu.accountability import recovery
+from sipadu.persistence.volatile import VolatileStore, make_store
+from sipadu.services.dates import Deadlines
+from sipadu.services.mailbox import MailboxSettings
+from sipadu.services.reports import SubmissionSettings
+from sipadu.settings.config import Config
+from sipadu.settings.instance import derived_key, load_secret
+
+bp = Blueprint("reporter", __name__)
+
+# The mailbox failure counters' key, derived from the reporter session key
+# (sipadu.instance.derived_key; the label they have always had).
+FAILURES_LABEL = "sipadu.mailbox.failures.v1"
+
+
+@dataclass(frozen=True)
+class ReporterRuntime:
+    submission: SubmissionSettings
+    mailbox: MailboxSettings
+    sessions: VolatileStore
+    idle_seconds: int
+    failures_per_code: RateLimitItem
+    reports_ceiling: RateLimitItem  # new reports per hour over the whole portal
+    ceiling_key: str
+
+
+def make_runtime(config: Config) -> ReporterRuntime:
+    """Everything the reporter views need: a production instance without a recovery
+    public key, lookup salt or volatile session store does not start."""
+    lookup_salt = load_secret(config, "lookup_salt")
+    return ReporterRuntime(
+        submission=SubmissionSettings(
+            lookup_salt=lookup_salt,
+            lookup_argon2=config.lookup_argon2,
+            argon2=config.argon2,
+            recovery=recovery.public_key(config),
+            date_precision=config.date_precision,
+            deadlines=Deadlines(config.ack_days, config.feedback_days, config.day_count),
+        ),
+        mailbox=MailboxSettings(
+            lookup_salt,
+            config.lookup_argon2,
+            config.argon2,
+            derived_key(load_secret(config, "reporter_session_key"), FAILURES_LABEL),
+        ),
+        sessions=make_store(config, "mailbox-sessions"),
+        idle_seconds=config.mailbox_idle_seconds,
+        failures_per_code=parse(config.mailbox_failures_per_code),
+        reports_ceiling=RateLimitItemPerHour(config.reports_per_hour),
+        # Keyed on nothing about the client: one count for every host of this instance
+        # (they share the lookup salt), apart from other instances on the same Redis.
+        ceiling_key="report-ceiling-"
+        + hmac.new(lookup_salt, b"report-ceiling", "sha256").hexdigest()[:16],
+    )
+
+
+def runtime() -> ReporterRuntime:
+    return current_app.extensions["sipadu.reporter"]
+
+
+def onion_location(onion: str) -> Callable[[Response], Response]:
+    """Tor Browser offers the onion service to a reporter who arrived over the ordinary
+    web (``Onion-Location``); a visit already on the onion gets no header."""
+
+    def add(response: Response) -> Response:
+        if request.host.split(":")[0] != onion:
+            response.headers["Onion-Location"] = f"http://{onion}{request.full_path.rstrip('?')}"
+        return response
+
+    return add

@@ -1,0 +1,1 @@
+"""Configuration and instance secrets: the bottom layer every other one reads."""
