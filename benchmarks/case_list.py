@@ -45,7 +45,7 @@ from sipadu.persistence.models import (
 )
 from sipadu.services.key_ring import key_fingerprint
 from sipadu.settings.config import load_config
-from tests.staff import Person, sign_in
+from tests.helpers import Person, sign_in
 
 STATUSES = (
     ["received"] * 2

@@ -12,9 +12,12 @@ pay for them.
 
 import os
 import shutil
+import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -56,6 +59,7 @@ LAST = "test_every_program_the_run_starts_is_installed_by_make"
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """The check of the programs started runs after every other test."""
     items.sort(key=lambda item: item.name == LAST)
+
 
 settings.register_profile(
     "sipadu", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=60
@@ -282,14 +286,28 @@ def staff_client(staff_app):
 RECOVERY_HEX = new_keypair().public_key().to_bytes().hex()
 
 
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not come up")
+
+
 @contextmanager
 def serving(
     portal: str, env: dict, log: Path | None = None
 ) -> Iterator[tuple[subprocess.Popen, str]]:
     """One portal of an existing instance served by real gunicorn; yields the master
     process and the base URL. ``log`` keeps the server's output (for log scans)."""
-    from tests.test_serve import free_port, wait_for
-
     port = free_port()
     env = {**os.environ, **env, f"SIPADU_{portal.upper()}_BIND": f"127.0.0.1:{port}"}
     output = log.open("wb") if log is not None else subprocess.DEVNULL

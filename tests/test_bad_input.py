@@ -7,9 +7,7 @@ import uuid
 
 import pytest
 
-from tests.staff import csrf as staff_csrf
-from tests.staff import init_demo, signed_in
-from tests.test_reporter import csrf, login, submit
+from tests.helpers import csrf, init_demo, login, signed_in, submit
 
 INJECTIONS = [
     "' OR '1'='1'; DROP TABLE report; --",
@@ -140,7 +138,7 @@ def test_the_other_portals_cookie_opens_nothing(reporter_app, staff_app, people,
 
 def test_bad_staff_requests_get_a_clear_answer(staff_app, people):
     anonymous = staff_app.test_client()
-    token = staff_csrf(anonymous, "/login")
+    token = csrf(anonymous, "/login")
     for username in ("\x00admin", "a" * 5000, "' OR 1=1 --", "<script>"):
         response = anonymous.post(
             "/login",
@@ -150,7 +148,7 @@ def test_bad_staff_requests_get_a_clear_answer(staff_app, people):
     admin = signed_in(staff_app, people["admin"])
     investigator = signed_in(staff_app, people["pemeriksa1"])
     auditor = signed_in(staff_app, people["auditor"])
-    token = staff_csrf(admin, "/admin")
+    token = csrf(admin, "/admin")
     for path in ("/admin/categories/%00/active", "/admin/accounts/not-a-uuid/deactivate"):
         assert_clear_4xx(admin.post(path, data={"csrf_token": token}))
     assert_clear_4xx(admin.post("/admin/accounts", data={"csrf_token": "forged", "username": "x"}))
@@ -167,7 +165,7 @@ def test_bad_staff_requests_get_a_clear_answer(staff_app, people):
     for query in ("?status=%00", "?after=garbage", "?after=2026-01-01_not-a-uuid", "?deadline=x"):
         assert_clear_4xx(investigator.get("/reports" + query))
     report = uuid.uuid4()
-    token = staff_csrf(investigator, "/")
+    token = csrf(investigator, "/")
     for path, data in (
         (f"/reports/{report}/messages", {"body": "x"}),
         (f"/reports/{report}/status", {"status": "closed_substantiated", "reason": "x"}),
@@ -184,7 +182,7 @@ def test_injection_strings_in_staff_text_are_inert(staff_app, reporter_app, peop
     listing = investigator.get("/reports").get_data(as_text=True)
     report = re.search(r'href="(/reports/[0-9a-f-]{36})">' + marker, listing).group(1)
     for payload in INJECTIONS[:5]:
-        token = staff_csrf(investigator, "/")
+        token = csrf(investigator, "/")
         assert (
             investigator.post(
                 report + "/notes", data={"csrf_token": token, "body": payload}

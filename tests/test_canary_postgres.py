@@ -21,10 +21,7 @@ import pytest
 import redis
 
 from tests.conftest import ALWAYS_REDIS_URL, config_env, serving
-from tests.multipart import end, fields_part, file_head
-from tests.staff import init_demo
-from tests.test_reporter import redis_contents
-from tests.test_uploads import jpeg_with_exif
+from tests.helpers import end, fields_part, file_head, init_demo, jpeg_with_exif, redis_contents
 
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 CANARY_IP = "203.0.113.77"

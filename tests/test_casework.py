@@ -29,10 +29,18 @@ from sipadu.persistence.models import (
     StaffAccount,
 )
 from tests.conftest import database
-from tests.staff import account_of, csrf, init_demo, post, signed_in
-from tests.test_reporter import login as mailbox_login
-from tests.test_reporter import submit
-from tests.test_uploads import report_with_files
+from tests.helpers import (
+    account_of,
+    csrf,
+    init_demo,
+    post,
+    receipt,
+    report_id_of,
+    report_with_files,
+    signed_in,
+    submit,
+)
+from tests.helpers import login as mailbox_login
 
 
 @pytest.fixture(scope="module")
@@ -44,13 +52,6 @@ def people(env):
 def clients(staff_app, people):
     """One signed-in browser per demo person, for the whole module."""
     return {name: signed_in(staff_app, person) for name, person in people.items()}
-
-
-def report_id_of(database_url: str, title_marker: str, staff_client) -> uuid.UUID:
-    page = staff_client.get("/reports").get_data(as_text=True)
-    match = re.search(r'href="/reports/([0-9a-f-]{36})">' + re.escape(title_marker), page)
-    assert match, "report not in the list"
-    return uuid.UUID(match.group(1))
 
 
 def actions(database_url: str, report_id: uuid.UUID | None = None) -> list[AuditEvent]:
@@ -182,8 +183,6 @@ def test_every_casework_action_is_audited_exactly_once(reporter_app, clients, da
 def test_without_a_grant_a_report_its_files_and_its_export_are_not_found(
     reporter_app, clients, database_url, monkeypatch
 ):
-    from tests.test_uploads import receipt
-
     marker = f"Rahasia {uuid.uuid4().hex[:8]}"
     response = report_with_files(
         reporter_app.test_client(),
@@ -370,8 +369,6 @@ def png_bytes() -> bytes:
 
 
 def test_downloads_are_audited_first_and_safely_typed(reporter_app, clients, database_url):
-    from tests.test_uploads import receipt
-
     marker = f"Unduh {uuid.uuid4().hex[:8]}"
     receipt(
         report_with_files(
@@ -413,7 +410,6 @@ def test_a_download_is_recorded_before_its_first_byte(
     """When the first plaintext chunk is read, the audit entry is already committed:
     another connection sees it."""
     from sipadu.evidence import storage
-    from tests.test_uploads import receipt
 
     marker = f"Dulu {uuid.uuid4().hex[:8]}"
     receipt(
@@ -472,8 +468,6 @@ def test_the_export_is_a_signed_zip_encrypted_to_an_age_recipient(
     reporter_app, clients, database_url, tmp_path, config
 ):
     import pyrage
-
-    from tests.test_uploads import receipt
 
     marker = f"Ekspor {uuid.uuid4().hex[:8]}"
     content = b"isi bukti " * 1000

@@ -10,71 +10,20 @@ import threading
 import time
 import urllib.parse
 import urllib.request
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import config_env, serving
-from tests.multipart import end, fields_part, file_head
-from tests.staff import init_demo
+from tests.helpers import (
+    MIB,
+    TOKEN,
+    init_demo,
+    rss_mib,
+    upload_big,
+    worker_of,
+)
 
-MIB = 1024 * 1024
 SIZE_MIB = 200
-TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-
-
-def rss_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmRSS")
-
-
-def worker_of(master: int) -> int:
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == master:
-                return int(entry.name)
-    raise AssertionError("no worker")
-
-
-def upload_big(base: str, block: bytes, blocks: int) -> None:
-    """POST /report with one file of ``blocks`` times ``block``, streamed (never in memory)."""
-    host, port = urllib.parse.urlsplit(base).netloc.split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=300)
-    connection.request("GET", "/report")
-    response = connection.getresponse()
-    token = TOKEN.search(response.read().decode()).group(1)
-    cookie = response.getheader("Set-Cookie").split(";")[0]
-    boundary = "----big"
-    fields = {"csrf_token": token, "category": "kkn", "title": "Berkas besar", "what": "Bukti"}
-    fields |= {"passphrase": "", "passphrase_confirm": ""}
-    head = fields_part(boundary, fields) + file_head(boundary, "besar.bin")
-    tail = b"\r\n" + end(boundary)
-
-    def body():
-        yield head
-        for _ in range(blocks):
-            yield block
-        yield tail
-
-    connection = http.client.HTTPConnection(host, int(port), timeout=300)
-    connection.request(
-        "POST",
-        "/report",
-        body=body(),
-        headers={
-            "Cookie": cookie,
-            "Content-Type": f"multipart/form-data; boundary={boundary}",
-            "Content-Length": str(len(head) + len(block) * blocks + len(tail)),
-        },
-    )
-    reply = connection.getresponse()
-    assert reply.status == 200 and b'id="report-code"' in reply.read()
 
 
 @pytest.fixture

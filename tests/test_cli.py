@@ -4,12 +4,9 @@ import re
 
 import pyotp
 import pytest
-from click.testing import CliRunner
 from sqlalchemy import select
 
-from sipadu.cli import main
 from sipadu.crypto import PublicKey, SecretRecord, open_private_key, verify_secret
-from sipadu.persistence.db import make_engine, make_sessionmaker
 from sipadu.persistence.models import Category, CategorySlug, Role, StaffAccount
 from sipadu.services.categories import category_by_slug, recipients
 from sipadu.services.staff import (
@@ -19,6 +16,7 @@ from sipadu.services.staff import (
     unlock,
 )
 from tests.conftest import config_env
+from tests.helpers import invoke, open_session
 
 DEMO_LINE = re.compile(r"^demo (admin|investigator|custodian|auditor) (\S+) (\S+) ([A-Z2-7]{32})$")
 
@@ -26,15 +24,6 @@ DEMO_LINE = re.compile(r"^demo (admin|investigator|custodian|auditor) (\S+) (\S+
 @pytest.fixture
 def fresh_env(empty_database_url, tmp_path, redis_url):
     return config_env(tmp_path / "instance", empty_database_url, redis_url)
-
-
-def invoke(env, *args, stdin=None):
-    return CliRunner().invoke(main, list(args), env=env, input=stdin, catch_exceptions=False)
-
-
-def open_session(env):
-    engine = make_engine(env["SIPADU_DATABASE_URL"])
-    return engine, make_sessionmaker(engine)()
 
 
 def assert_key_opens_with(account: StaffAccount, password: str, totp_secret: str) -> None:

@@ -6,11 +6,6 @@ leaves no orphan chunk, the database's integrity checks pass, and the next submi
 succeed. Run on SQLite and on PostgreSQL (which runs on every developer and CI machine).
 """
 
-import http.client
-import os
-import re
-import urllib.parse
-
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, text, update
@@ -27,8 +22,7 @@ from sipadu.persistence.models import (
     ReportKey,
 )
 from tests.conftest import ALWAYS_POSTGRES_URL, Postgres, config_env, database, serving
-from tests.multipart import end, fields_part, file_head
-from tests.staff import init_demo
+from tests.helpers import init_demo, post_report
 
 MIB = 1024 * 1024
 
@@ -58,40 +52,6 @@ def _instance(backend: str, tmp_path, redis_url):
         if server is not None:
             server.drop(name)
             server.admin.dispose()
-
-
-def post_report(base: str, file_size: int = 0) -> tuple[int | None, bytes]:
-    """Submit a report (with a file of ``file_size`` bytes); (status, body), or
-    (None, b"") when the connection died with the worker."""
-    host, port = urllib.parse.urlsplit(base).netloc.split(":")
-    connection = http.client.HTTPConnection(host, int(port), timeout=60)
-    connection.request("GET", "/report")
-    response = connection.getresponse()
-    page = response.read().decode()
-    token = re.search(r'name="csrf_token"[^>]*value="([^"]+)"', page).group(1)
-    cookie = response.getheader("Set-Cookie").split(";")[0]
-    boundary = "crash"
-    fields = {"csrf_token": token, "category": "kkn", "title": "Tabrakan", "what": "Uji"}
-    fields |= {"passphrase": "", "passphrase_confirm": ""}
-    body = fields_part(boundary, fields)
-    if file_size:
-        body += file_head(boundary, "besar.bin") + os.urandom(file_size) + b"\r\n"
-    body += end(boundary)
-    connection = http.client.HTTPConnection(host, int(port), timeout=60)
-    try:
-        connection.request(
-            "POST",
-            "/report",
-            body=body,
-            headers={
-                "Cookie": cookie,
-                "Content-Type": f"multipart/form-data; boundary={boundary}",
-            },
-        )
-        reply = connection.getresponse()
-        return reply.status, reply.read()
-    except (ConnectionError, http.client.RemoteDisconnected, http.client.IncompleteRead):
-        return None, b""
 
 
 def counts(url: str) -> dict[str, int]:

@@ -22,8 +22,7 @@ from sipadu.persistence.migrate import upgrade
 from sipadu.settings.config import load_config
 from sipadu.web.context import dispose
 from tests.conftest import config_env
-from tests.test_reporter import csrf, login, submit
-from tests.test_uploads import receipt, report_with_files
+from tests.helpers import csrf, login, receipt, report_with_files, submit
 
 
 @pytest.fixture

@@ -14,8 +14,7 @@ from sipadu.cli import main as cli
 from sipadu.settings.config import ConfigError, load_config
 from sipadu.web.context import dispose
 from tests.conftest import config_env, database
-from tests.staff import init_demo, signed_in
-from tests.test_reporter import login, submit
+from tests.helpers import init_demo, login, signed_in, submit
 
 ONION = "a" * 55 + "d.onion"
 

@@ -11,8 +11,6 @@ import os
 import re
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
 
 import pyotp
 import pytest
@@ -20,13 +18,21 @@ from click.testing import CliRunner
 
 from sipadu import create_app
 from sipadu.crypto import kdf as kdf_module
-from sipadu.settings.config import Config, load_config
+from sipadu.settings.config import load_config
 from sipadu.web.context import dispose
-from sipadu.web.derivations import THREAD_PREFIX, Derivations
+from sipadu.web.derivations import THREAD_PREFIX
 from tests.conftest import config_env
-from tests.staff import Person, csrf, init_demo, sign_in, signed_in
-from tests.test_rehash import STRONGER
-from tests.test_reporter import login, submit
+from tests.helpers import (
+    STRONGER,
+    Person,
+    csrf,
+    every_slot_held,
+    init_demo,
+    login,
+    sign_in,
+    signed_in,
+    submit,
+)
 
 WAIT_MS = 300  # how long a request may queue for a slot here (default: 2 s)
 
@@ -39,21 +45,6 @@ def env(instance_path, database_url, redis_url) -> dict:
 @pytest.fixture(scope="module")
 def people(env) -> dict[str, Person]:
     return init_demo(env)
-
-
-@contextmanager
-def every_slot_held(config: Config, portal: str, lanes: tuple[str, ...] = ()) -> Iterator[None]:
-    """Take every slot of a portal's pool (or of the named lanes) from this test
-    process, as other workers of the host would: the pool is shared through lock
-    files, not through the app."""
-    pools = Derivations.for_portal(config, portal).lanes
-    with ExitStack() as stack:
-        for name, pool in pools.items():
-            if lanes and name not in lanes:
-                continue
-            while pool.in_use() < pool.size:
-                stack.enter_context(pool.slot(wait_seconds=1))
-        yield
 
 
 def refused_as_busy(response, started: float, *typed: str) -> str:

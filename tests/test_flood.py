@@ -34,10 +34,18 @@ from sipadu.services.retention import RetentionPolicy, expired
 from sipadu.settings.config import load_config
 from sipadu.web.context import dispose
 from tests.conftest import ALWAYS_REDIS_URL, config_env, database, reporter_under_gunicorn
-from tests.multipart import end, fields_part, file_head
-from tests.staff import account_of, csrf, init_demo, post, signed_in
-from tests.test_reporter import submit
-from tests.test_uploads import report_with_files
+from tests.helpers import (
+    account_of,
+    csrf,
+    end,
+    fields_part,
+    file_head,
+    init_demo,
+    post,
+    report_with_files,
+    signed_in,
+    submit,
+)
 
 
 @pytest.fixture(scope="module")

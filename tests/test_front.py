@@ -22,9 +22,17 @@ from sqlalchemy import func, select
 from sipadu.hosting.front import Front, Limits, Pace, TooSlow, _Exchange
 from sipadu.persistence.models import Blob
 from tests.conftest import config_env, database, init_demo_instance, serving
-from tests.multipart import end, fields_part, file_head
-from tests.staff import init_demo
-from tests.test_casework_download import MIB, rss_mib, upload_big, worker_of
+from tests.helpers import (
+    MIB,
+    end,
+    every_slot_held,
+    fields_part,
+    file_head,
+    init_demo,
+    rss_mib,
+    upload_big,
+    worker_of,
+)
 
 FORM = "application/x-www-form-urlencoded"
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -411,7 +419,6 @@ def test_a_flood_of_posts_never_queues_the_pages(tmp_path, empty_database_url, r
     answered at once, on the threads kept for requests without a body. Before these
     bulkheads the page waited behind the logins (seconds)."""
     from sipadu.settings.config import load_config
-    from tests.test_derivation_pool import every_slot_held
 
     env = one_worker(
         tmp_path,
@@ -453,7 +460,6 @@ def test_uploads_never_take_the_threads_that_serve_forms(tmp_path, empty_databas
     refused at once) is still answered at once, and the upload then completes. Before
     uploads had threads of their own, it waited for the login's wait to end (~5 s)."""
     from sipadu.settings.config import load_config
-    from tests.test_derivation_pool import every_slot_held
 
     env = one_worker(
         tmp_path,

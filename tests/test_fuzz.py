@@ -27,7 +27,7 @@ from sipadu.crypto import (
 )
 from sipadu.persistence.models import Blob, Report
 from tests.conftest import database
-from tests.test_reporter import csrf
+from tests.helpers import csrf
 
 KEY = new_key()
 REPORT = uuid.uuid4()

@@ -23,8 +23,17 @@ from sipadu.services.totp import matching_pair
 from sipadu.settings.config import load_config
 from sipadu.web.context import dispose
 from tests.conftest import database
-from tests.staff import Person, account_of, init_demo, sign_in
-from tests.test_reporter import kdf_calls, login, redis_contents, submit
+from tests.helpers import (
+    Person,
+    account_of,
+    csrf,
+    init_demo,
+    kdf_calls,
+    login,
+    redis_contents,
+    sign_in,
+    submit,
+)
 
 
 @pytest.fixture(scope="module")
@@ -285,7 +294,5 @@ def test_a_password_change_revokes_the_device_cookies(people, staff_app):
 
 
 def post_form(client, path: str, **data):
-    from tests.staff import csrf
-
     data["password_confirm"] = data["password"]
     return client.post(path, data={"csrf_token": csrf(client, path), **data})

@@ -15,23 +15,13 @@ Argon2id is made slower here than in other tests (still far below production's),
 that a flood of a few clients keeps the pool full, as the real parameters do.
 """
 
-import http.client
 import re
-import threading
-import time
 import uuid
-from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from urllib.parse import urlencode, urlsplit
 
 import pytest
 
 from tests.conftest import config_env, serving
-from tests.staff import Person, init_demo
-
-SLOWER_ARGON2 = {"TIME_COST": "2", "MEMORY_KIB": str(16 * 1024), "PARALLELISM": "1"}
-TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+from tests.helpers import SLOWER_ARGON2, Browser, Person, flood, init_demo, random_code
 
 
 @pytest.fixture(scope="module")
@@ -45,68 +35,6 @@ def env(tmp_path_factory, database_url, redis_url) -> dict:
 @pytest.fixture(scope="module")
 def people(env) -> dict[str, Person]:
     return init_demo(env)
-
-
-class Browser:
-    """A client that keeps its cookies; one connection per request, as separate people
-    would (gunicorn's workers each accept connections)."""
-
-    def __init__(self, base: str) -> None:
-        url = urlsplit(base)
-        self.host, self.port = url.hostname, url.port
-        self.cookies: dict[str, str] = {}
-
-    def request(self, method: str, path: str, form: dict | None = None) -> tuple[int, str]:
-        connection = http.client.HTTPConnection(self.host, self.port, timeout=60)
-        headers = {"Connection": "close"}
-        if self.cookies:
-            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        body = None
-        if form is not None:
-            body = urlencode(form)
-            headers["Content-Type"] = "application/x-www-form-urlencoded"
-        try:
-            connection.request(method, path, body=body, headers=headers)
-            response = connection.getresponse()
-            for name, value in response.getheaders():
-                if name.lower() == "set-cookie":
-                    cookie, _, _ = value.partition(";")
-                    key, _, val = cookie.partition("=")
-                    self.cookies[key.strip()] = val.strip()
-            return response.status, response.read().decode()
-        finally:
-            connection.close()
-
-    def post_form(self, path: str, **fields: str) -> tuple[int, str]:
-        _, page = self.request("GET", path)
-        return self.request("POST", path, {"csrf_token": TOKEN.search(page).group(1), **fields})
-
-
-@contextmanager
-def flood(attack: Callable[[], int], clients: int) -> Iterator[Counter]:
-    """``clients`` threads each running ``attack`` in a loop until the block ends;
-    yields the count of the statuses they got."""
-    statuses: Counter = Counter()
-    stop = threading.Event()
-
-    def loop() -> None:
-        while not stop.is_set():
-            statuses[attack()] += 1
-
-    threads = [threading.Thread(target=loop, daemon=True) for _ in range(clients)]
-    for thread in threads:
-        thread.start()
-    try:
-        time.sleep(1.5)  # let the flood fill the pool
-        yield statuses
-    finally:
-        stop.set()
-        for thread in threads:
-            thread.join(timeout=60)
-
-
-def random_code() -> str:
-    return f"{uuid.uuid4().int % 10**16:016d}"
 
 
 def kept(page: str, *typed: str) -> bool:

@@ -43,9 +43,7 @@ from tests.conftest import (
     init_demo_instance,
     serving,
 )
-from tests.test_crash_safety import post_report
-from tests.test_kdf_lanes import SLOWER_ARGON2
-from tests.test_upload_slow import children
+from tests.helpers import SLOWER_ARGON2, children, post_report
 
 DOCUMENTED = 10  # SIPADU_MAILBOX_FAILURES_PER_CODE's default: "10 per hour"
 

@@ -11,10 +11,7 @@ import uuid
 
 import pytest
 
-from tests.staff import csrf as staff_csrf
-from tests.staff import init_demo, signed_in
-from tests.test_casework import report_id_of
-from tests.test_reporter import csrf, login, submit
+from tests.helpers import csrf, init_demo, login, report_id_of, signed_in, submit
 
 FIELD_BYTES = 500 * 1000  # Flask's MAX_FORM_MEMORY_SIZE: the most one field keeps
 LONG = "Saya melihat sendiri pungutan itu. " * 20_000  # 700,000 characters
@@ -80,7 +77,7 @@ def test_a_staff_reply_too_long_to_receive_is_kept(reporter_app, staff_app, peop
     reply = "Terima kasih atas laporannya, kami menelaah. " * 30_000  # 1.35 MB
     response = investigator.post(
         f"/reports/{report_id}/messages?lang=en",
-        data={"csrf_token": staff_csrf(investigator, f"/reports/{report_id}"), "body": reply},
+        data={"csrf_token": csrf(investigator, f"/reports/{report_id}"), "body": reply},
     )
     page = response.get_data(as_text=True)
     assert response.status_code == 400

@@ -36,8 +36,7 @@ from sipadu.accountability.audit import Action
 from sipadu.persistence.db import make_engine, make_sessionmaker
 from sipadu.persistence.models import AuditEvent
 from tests.conftest import config_env, database, serving
-from tests.multipart import end, fields_part, file_head
-from tests.staff import Person, init_demo
+from tests.helpers import Person, end, fields_part, file_head, init_demo
 
 MIB = 1024 * 1024
 FILE_BYTES = 16 * MIB

@@ -10,14 +10,7 @@ from sipadu.persistence.models import Mailbox, StaffAccount
 from sipadu.settings.config import load_config
 from sipadu.web.context import dispose
 from tests.conftest import database
-from tests.staff import init_demo, sign_in
-from tests.test_reporter import login, submit
-
-STRONGER = {
-    "SIPADU_ARGON2_TIME_COST": "2",
-    "SIPADU_ARGON2_MEMORY_KIB": "512",
-    "SIPADU_ARGON2_PARALLELISM": "1",
-}
+from tests.helpers import STRONGER, init_demo, login, sign_in, submit
 
 
 def params_of(record: bytes):

@@ -9,7 +9,6 @@ import uuid
 from pathlib import Path
 
 import pytest
-import redis
 from click.testing import CliRunner
 from sqlalchemy import select, text
 
@@ -19,7 +18,6 @@ from sipadu.crypto import CryptoError, KeyContext, Purpose, open_field, unwrap_k
 from sipadu.crypto import kdf as kdf_module
 from sipadu.persistence.db import make_engine
 from sipadu.persistence.models import (
-    Base,
     Mailbox,
     Report,
     ReporterDailyCount,
@@ -33,7 +31,16 @@ from sipadu.services.passphrases import wordlist
 from sipadu.services.reports import CASE_FIELDS
 from sipadu.web.context import dispose
 from tests.conftest import database
-from tests.test_security_baseline import CANARY_IP
+from tests.helpers import (
+    CANARY_IP,
+    csrf,
+    every_database_value,
+    files_under,
+    kdf_calls,
+    login,
+    redis_contents,
+    submit,
+)
 
 FIELDS = ["title", "what", "who", "where", "when", "how", "estimated_loss", "identity"]
 
@@ -46,84 +53,7 @@ def demo(env, config):
     return result.stdout
 
 
-def csrf(client, path: str) -> str:
-    page = client.get(path).get_data(as_text=True)
-    return re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', page).group(1)
-
-
-def submit(client, **fields) -> tuple[str, str | None, str]:
-    data = {
-        "category": "kkn",
-        "title": "Judul",
-        "what": "Kejadian",
-        "passphrase": "",
-        "passphrase_confirm": "",
-        **fields,
-    }
-    data["csrf_token"] = csrf(client, "/report")
-    for _ in range(50):  # what a person does with "busy, try again": sends it again
-        response = client.post("/report", data=data)
-        if response.status_code != 503:
-            break
-        time.sleep(0.1)
-    body = response.get_data(as_text=True)
-    assert response.status_code == 200, body
-    code = re.search(r'id="report-code">([^<]+)<', body).group(1)
-    suggested = re.search(r'id="report-passphrase">([^<]+)<', body)
-    return code, suggested.group(1) if suggested else fields.get("passphrase"), body
-
-
-def login(client, code: str, passphrase: str):
-    token = csrf(client, "/mailbox/login")
-    return client.post(
-        "/mailbox/login", data={"csrf_token": token, "code": code, "passphrase": passphrase}
-    )
-
-
 # --- the canary -----------------------------------------------------------------------
-
-
-def every_database_value(database_url: str) -> list[bytes]:
-    engine = make_engine(database_url)
-    values: list[bytes] = []
-    try:
-        with engine.connect() as connection:
-            tables = [*Base.metadata.tables, "alembic_version"]
-            for table in tables:
-                for row in connection.execute(text(f'SELECT * FROM "{table}"')):
-                    for value in row:
-                        if isinstance(value, bytes | memoryview):
-                            values.append(bytes(value))
-                        elif value is not None:
-                            values.append(str(value).encode())
-    finally:
-        engine.dispose()
-    return values
-
-
-def files_under(*roots: Path) -> list[bytes]:
-    return [
-        p.read_bytes() for root in roots if root.exists() for p in root.rglob("*") if p.is_file()
-    ]
-
-
-def redis_contents(url: str | None) -> list[bytes]:
-    if not url:
-        return []
-    client = redis.Redis.from_url(url)
-    out = []
-    for key in client.scan_iter("*"):
-        out.append(key)
-        kind = client.type(key)
-        if kind == b"string":
-            out.append(client.get(key) or b"")
-        elif kind == b"zset":
-            out.extend(member for member, _ in client.zrange(key, 0, -1, withscores=True))
-        elif kind == b"list":
-            out.extend(client.lrange(key, 0, -1))
-        elif kind == b"hash":
-            out.extend(b"".join(pair) for pair in client.hgetall(key).items())
-    return out
 
 
 def test_nothing_the_reporter_sends_is_stored_or_logged_in_plaintext(
@@ -497,7 +427,6 @@ def test_sessions_expire_when_idle(reporter_app):
     key = f"expiry-{uuid.uuid4()}"
     store.put(key, b"x", 1)
     assert store.get(key, 1) == b"x"
-    import time
 
     time.sleep(2.1)
     assert store.get(key, 1) is None
@@ -522,18 +451,6 @@ def test_the_session_cookie_holds_only_random_values(demo, reporter_app):
 
 
 # --- brute force ----------------------------------------------------------------------
-
-
-def kdf_calls(monkeypatch) -> list[tuple]:
-    calls: list[tuple] = []
-    real = kdf_module.argon2id
-
-    def recording(secret: bytes, salt: bytes, params):
-        calls.append((len(salt), params))
-        return real(secret, salt, params)
-
-    monkeypatch.setattr(kdf_module, "argon2id", recording)
-    return calls
 
 
 def test_unknown_code_and_wrong_passphrase_do_the_same_work_and_look_the_same(

@@ -24,8 +24,7 @@ from sipadu.persistence.models import (
     ReportKey,
 )
 from tests.conftest import database
-from tests.staff import init_demo, post, signed_in
-from tests.test_uploads import receipt, report_with_files
+from tests.helpers import init_demo, post, receipt, report_with_files, signed_in
 
 
 @pytest.fixture(scope="module")

@@ -22,9 +22,7 @@ from sipadu.cli import main as cli
 from sipadu.settings.config import load_config
 from sipadu.web.context import dispose
 from tests.conftest import ALWAYS_REDIS_URL, RECOVERY_HEX, config_env, database
-from tests.staff import init_demo, signed_in
-from tests.test_reporter import login
-from tests.test_uploads import receipt, report_with_files
+from tests.helpers import init_demo, login, receipt, report_with_files, signed_in
 
 
 @pytest.fixture

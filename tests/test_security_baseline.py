@@ -12,18 +12,7 @@ from flask_wtf.csrf import generate_csrf
 from sipadu import create_app
 from sipadu.web.context import dispose
 from sipadu.web.security import content_security_policy
-
-CANARY_IP = "203.0.113.77"
-CANARY_UA = "CanaryAgent/9.9 (reporter-device-fingerprint)"
-IDENTIFYING_HEADERS = {
-    "User-Agent": CANARY_UA,
-    "X-Forwarded-For": CANARY_IP,
-    "X-Real-IP": CANARY_IP,
-    "Forwarded": f"for={CANARY_IP}",
-    "CF-Connecting-IP": CANARY_IP,
-    "True-Client-IP": CANARY_IP,
-    "Referer": "https://search.example/?q=lapor+korupsi",
-}
+from tests.helpers import CANARY_IP, IDENTIFYING_HEADERS
 
 
 @pytest.fixture(scope="module")

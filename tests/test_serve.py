@@ -14,24 +14,8 @@ import pytest
 
 from sipadu.app import Portal
 from sipadu.hosting.serve import gunicorn_options, uvicorn_options
-from tests.conftest import config_env
-from tests.test_security_baseline import CANARY_IP, IDENTIFYING_HEADERS
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(url: str, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1).close()
-            return
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.2)
-    raise AssertionError(f"{url} did not come up")
+from tests.conftest import config_env, free_port, wait_for
+from tests.helpers import CANARY_IP, IDENTIFYING_HEADERS
 
 
 def fetch(url: str) -> tuple[int, http.client.HTTPMessage, str]:

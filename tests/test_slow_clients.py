@@ -33,9 +33,16 @@ import pytest
 
 from sipadu.settings.config import load_config
 from tests.conftest import config_env, init_demo_instance, serving
-from tests.multipart import end, fields_part, file_head
-from tests.test_kdf_lanes import SLOWER_ARGON2, Browser, flood, random_code
-from tests.test_security_baseline import CANARY_IP
+from tests.helpers import (
+    CANARY_IP,
+    SLOWER_ARGON2,
+    Browser,
+    end,
+    fields_part,
+    file_head,
+    flood,
+    random_code,
+)
 
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 DRIBBLE_SECONDS = 2.0

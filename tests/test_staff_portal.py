@@ -30,8 +30,18 @@ from sipadu.persistence.models import (
 )
 from sipadu.web.context import dispose
 from tests.conftest import database
-from tests.staff import Person, account_of, csrf, init_demo, post, sign_in, signed_in
-from tests.test_reporter import every_database_value, redis_contents, submit
+from tests.helpers import (
+    Person,
+    account_of,
+    csrf,
+    every_database_value,
+    init_demo,
+    post,
+    redis_contents,
+    sign_in,
+    signed_in,
+    submit,
+)
 
 
 @pytest.fixture(scope="module")

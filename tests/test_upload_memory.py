@@ -21,8 +21,7 @@ import pytest
 from PIL import Image
 
 from tests.conftest import config_env, init_demo_instance, reporter_under_gunicorn, serving
-from tests.multipart import end, fields_part, file_head
-from tests.test_upload_slow import children, open_files
+from tests.helpers import children, end, fields_part, file_head, open_files
 
 MIB = 1024 * 1024
 PER_REQUEST_MIB = 64  # the bound per in-flight request (issue 13, item 2)

@@ -26,11 +26,19 @@ from sipadu.settings.config import load_config
 from sipadu.web.context import dispose
 from tests import imagebombs
 from tests.conftest import config_env
-from tests.multipart import end, fields_part, file_head
-from tests.staff import csrf as staff_csrf
-from tests.staff import init_demo, signed_in
-from tests.test_reporter import csrf, login
-from tests.test_uploads import png_with_text, receipt, report_with_files, unlinked_blobs
+from tests.helpers import (
+    csrf,
+    end,
+    fields_part,
+    file_head,
+    init_demo,
+    login,
+    png_with_text,
+    receipt,
+    report_with_files,
+    signed_in,
+    unlinked_blobs,
+)
 
 MIB = 1024 * 1024
 TEMPLATES = Path(__file__).resolve().parent.parent / "sipadu" / "templates"
@@ -479,7 +487,7 @@ def test_an_auditors_oversized_checkpoint_is_refused_in_memory(staff_app, people
     response = auditor.post(
         "/audit/verify",
         data={
-            "csrf_token": staff_csrf(auditor, "/audit/verify"),
+            "csrf_token": csrf(auditor, "/audit/verify"),
             "checkpoints": [(io.BytesIO(b"{" * (3 * 1024 * 1024)), "besar.json")],
         },
         content_type="multipart/form-data",

@@ -8,37 +8,13 @@ import re
 import socket
 import time
 import uuid
-from pathlib import Path
 
 import pytest
 
 from tests.conftest import reporter_under_gunicorn
-from tests.multipart import end, fields_part, file_head
+from tests.helpers import children, end, fields_part, file_head, open_files
 
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
-
-
-def children(pid: int) -> list[int]:
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:
-                continue
-            if int(fields[1]) == pid:
-                found.append(int(entry.name))
-    return found
-
-
-def open_files(pid: int) -> list[str]:
-    targets = []
-    for fd in Path(f"/proc/{pid}/fd").iterdir():
-        try:
-            targets.append(os.readlink(fd))
-        except OSError:
-            continue
-    return targets
 
 
 def start_post(port: int, cookie: str, boundary: str, length: int) -> socket.socket:

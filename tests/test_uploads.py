@@ -21,7 +21,18 @@ from sipadu.persistence.models import Attachment, Blob, BlobChunk
 from sipadu.settings.config import load_config
 from sipadu.web.context import dispose
 from tests.conftest import database
-from tests.test_reporter import csrf, every_database_value, files_under, login, redis_contents
+from tests.helpers import (
+    csrf,
+    every_database_value,
+    files_under,
+    jpeg_with_exif,
+    login,
+    png_with_text,
+    receipt,
+    redis_contents,
+    report_with_files,
+    unlinked_blobs,
+)
 
 
 @pytest.fixture(scope="module")
@@ -41,59 +52,6 @@ def no_temp_files(monkeypatch):
         monkeypatch.setattr(tempfile, name, refuse)
 
 
-def report_with_files(client, files, **fields):
-    data = {
-        "category": "kkn",
-        "title": "Dengan bukti",
-        "what": "Lihat lampiran",
-        "passphrase": "",
-        "passphrase_confirm": "",
-        **fields,
-    }
-    data["csrf_token"] = csrf(client, "/report")
-    data["attachments"] = [(io.BytesIO(content), name, kind) for name, content, kind in files]
-    return client.post("/report", data=data, content_type="multipart/form-data")
-
-
-def receipt(response) -> tuple[str, str]:
-    body = response.get_data(as_text=True)
-    assert response.status_code == 200, body[:400]
-    return (
-        re.search(r'id="report-code">([^<]+)<', body).group(1),
-        re.search(r'id="report-passphrase">([^<]+)<', body).group(1),
-    )
-
-
-def jpeg_with_exif(tag: str, size: tuple[int, int] = (64, 48)) -> bytes:
-    """A JPEG carrying an EXIF description, artist, GPS position and comment: ``tag``."""
-    from PIL import Image
-
-    exif = Image.Exif()
-    exif[0x010E] = f"EXIF-DESCRIPTION-{tag}"
-    exif[0x013B] = f"EXIF-ARTIST-{tag}"
-    exif[0x8825] = {1: "S", 2: (6.0, 10.0, 30.0), 3: "E", 4: (106.0, 49.0, 12.0)}
-    out = io.BytesIO()
-    Image.new("RGB", size, (180, 40, 40)).save(
-        out, "JPEG", exif=exif.tobytes(), comment=f"COMMENT-{tag}".encode()
-    )
-    return out.getvalue()
-
-
-def png_with_text(tag: str, size: tuple[int, int] = (32, 32), noise: bool = False) -> bytes:
-    from PIL import Image, PngImagePlugin
-
-    info = PngImagePlugin.PngInfo()
-    info.add_text("Author", f"PNG-AUTHOR-{tag}")
-    image = (
-        Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
-        if noise
-        else Image.new("RGB", size, (0, 90, 200))
-    )
-    out = io.BytesIO()
-    image.save(out, "PNG", pnginfo=info)
-    return out.getvalue()
-
-
 def download(client, href):
     """GET a file, read it whole, and close the response as a WSGI server would."""
     response = client.get(href)
@@ -101,15 +59,6 @@ def download(client, href):
         return response.status_code, dict(response.headers), response.get_data()
     finally:
         response.close()
-
-
-def unlinked_blobs(database_url) -> int:
-    with database(database_url) as session:
-        return session.scalar(text("SELECT count(*) FROM blob WHERE linked = false")) + (
-            session.scalar(
-                text("SELECT count(*) FROM blob_chunk WHERE blob_id NOT IN (SELECT id FROM blob)")
-            )
-        )
 
 
 def test_files_round_trip_and_leave_nothing_readable_anywhere(

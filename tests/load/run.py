@@ -40,8 +40,7 @@ from sipadu.accountability import audit
 from sipadu.cli import main as cli
 from sipadu.persistence.models import Report
 from tests.conftest import VOLATILE_ROOT, Postgres, config_env, database, serving
-from tests.multipart import end, fields_part, file_head
-from tests.staff import Person, init_demo
+from tests.helpers import Person, end, fields_part, file_head, init_demo
 
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 MIB = 1024 * 1024

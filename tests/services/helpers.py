@@ -1,15 +1,22 @@
 """Helpers for the service tests: people with real key pairs and reports submitted
-through the services, in the module's real database, without HTTP. Nothing is mocked;
-Argon2 is cheap."""
+through the services, in the module's real database, without HTTP; and the audit
+entries a use case wrote, read back as an auditor's export shows them. Nothing is
+mocked; Argon2 is cheap."""
 
+import json
 import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
+import pyotp
+import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sipadu.accountability.audit import OPERATOR
+from sipadu.accountability import audit
+from sipadu.accountability.audit import OPERATOR, Actor
 from sipadu.crypto import (
     Argon2Params,
     PrivateKey,
@@ -19,6 +26,8 @@ from sipadu.crypto import (
     verify_secret,
 )
 from sipadu.persistence.models import Mailbox, Role, StaffAccount
+from sipadu.services import Reason, ServiceError
+from sipadu.services.attachments import UploadedFile
 from sipadu.services.categories import add_route, category_by_slug, seed_categories
 from sipadu.services.passphrases import mailbox_secret
 from sipadu.services.reports import (
@@ -29,6 +38,7 @@ from sipadu.services.reports import (
     submit_report,
 )
 from sipadu.services.staff import create_account, password_bytes, unlock
+from sipadu.services.staff_auth import SignedIn, check_credentials, finish_login
 from sipadu.settings.config import DatePrecision
 
 CHEAP = Argon2Params(time_cost=1, memory_kib=256, parallelism=1)
@@ -40,14 +50,24 @@ CATEGORY = "kkn"
 
 @dataclass(frozen=True)
 class Person:
-    """A staff member and the private key their password opens."""
+    """A staff member, the private key their password opens and their TOTP seed."""
 
     account: StaffAccount
     private: PrivateKey
+    totp: str | None = None
 
     @property
     def id(self) -> uuid.UUID:
         return self.account.id
+
+    def actor(self, role: str = "admin") -> Actor:
+        """This person acting in ``role``."""
+        return Actor(str(self.account.id), role)
+
+    def code(self, now: datetime) -> str:
+        """Their TOTP app's code at ``now``."""
+        assert self.totp is not None
+        return pyotp.TOTP(self.totp).at(now)
 
 
 def person(session: Session, username: str, *roles: Role, may_grant: bool = False) -> Person:
@@ -64,7 +84,7 @@ def person(session: Session, username: str, *roles: Role, may_grant: bool = Fals
     account = new.account
     account.may_grant = may_grant
     kek = verify_secret(password_bytes(PASSWORD), SecretRecord.from_bytes(account.password_record))
-    return Person(account, unlock(account, kek).private_key)
+    return Person(account, unlock(account, kek).private_key, new.totp_secret)
 
 
 def route(session: Session, investigator: Person, category: str = CATEGORY) -> None:
@@ -73,28 +93,43 @@ def route(session: Session, investigator: Person, category: str = CATEGORY) -> N
     add_route(session, category_by_slug(session, category), investigator.account, OPERATOR)
 
 
+LOOKUP_SALT = b"\x00" * 16
+
+
+def submission_settings(
+    recovery: PublicKey, precision: DatePrecision = DatePrecision.DAY
+) -> SubmissionSettings:
+    return SubmissionSettings(
+        lookup_salt=LOOKUP_SALT,
+        lookup_argon2=CHEAP,
+        argon2=CHEAP,
+        recovery=recovery,
+        date_precision=precision,
+    )
+
+
 @dataclass(frozen=True)
 class Submitted:
     report_id: uuid.UUID
     mailbox_id: uuid.UUID
     mailbox_private: PrivateKey
+    code: str = ""
 
 
 def submit(
-    session: Session, recovery: PublicKey, *, identity: str = "", category: str = CATEGORY
+    session: Session,
+    recovery: PublicKey,
+    *,
+    identity: str = "",
+    category: str = CATEGORY,
+    files: Sequence[UploadedFile] = (),
 ) -> Submitted:
     """A report submitted through the service (categories seeded if missing), and the
     mailbox key its code and passphrase open."""
     seed_categories(session, OPERATOR)
-    settings = SubmissionSettings(
-        lookup_salt=b"\x00" * 16,
-        lookup_argon2=CHEAP,
-        argon2=CHEAP,
-        recovery=recovery,
-        date_precision=DatePrecision.DAY,
-    )
+    settings = submission_settings(recovery)
     form = ReportForm(category=category, title="Pungutan liar", what="Di loket", identity=identity)
-    receipt = submit_report(session, form, PASSPHRASE, settings, TODAY)
+    receipt = submit_report(session, form, PASSPHRASE, settings, TODAY, files)
     mailbox = session.scalar(select(Mailbox).where(Mailbox.report_id == receipt.report_id))
     kek = verify_secret(
         mailbox_secret(receipt.code, PASSPHRASE), SecretRecord.from_bytes(mailbox.secret_record)
@@ -105,4 +140,48 @@ def submit(
         owner=mailbox_owner(mailbox.id),
         purpose=MAILBOX_KEY_PURPOSE,
     )
-    return Submitted(receipt.report_id, mailbox.id, private)
+    return Submitted(receipt.report_id, mailbox.id, private, receipt.code)
+
+
+class Recorded:
+    """The audit entries appended from now on in this session's transaction, read back
+    through :func:`sipadu.accountability.audit.export_lines` (what an auditor's export shows)."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.since = audit.head(session)[0]
+
+    def entries(self) -> list[dict]:
+        self.session.flush()
+        lines = audit.export_lines(self.session.connection(), "jsonl", self.since, None, "")
+        next(lines)  # the header
+        return [json.loads(line) for line in lines]
+
+    def actions(self) -> list[str]:
+        return [entry["action"] for entry in self.entries()]
+
+    def only(self, action: audit.Action) -> dict:
+        """The one entry of ``action`` (and fail if there is none, or more)."""
+        found = [entry for entry in self.entries() if entry["action"] == action.value]
+        assert len(found) == 1, self.actions()
+        return found[0]
+
+
+@contextmanager
+def refused(reason: Reason, field: str | None = None) -> Iterator[pytest.ExceptionInfo]:
+    """The block must raise :class:`ServiceError` for ``reason`` on ``field`` (None: the
+    form as a whole); the caught error is yielded for its params."""
+    with pytest.raises(ServiceError) as info:
+        yield info
+    assert (info.value.reason, info.value.field) == (reason, field), info.value
+
+
+def sign_in(session: Session, someone: Person, now: datetime) -> SignedIn:
+    """A sign-in through :mod:`sipadu.services.staff_auth` (a new session row)."""
+    checked = check_credentials(
+        session, someone.account.username, PASSWORD, someone.code(now), argon2=CHEAP, now=now
+    )
+    assert checked.failure is None, checked
+    signed_in = finish_login(session, checked, now)
+    assert signed_in is not None
+    return signed_in

@@ -3,18 +3,16 @@ keys are wrapped to at submission, on a grant, a revocation, an identity approva
 password reset and a purge. Real HPKE, a real database; each test runs in one
 transaction that is rolled back, as the key ring never commits."""
 
-from collections.abc import Iterator
-
 import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from sipadu.crypto import PrivateKey, Purpose, new_keypair
+from sipadu.crypto import Purpose
 from sipadu.persistence.models import Report, ReportGrant, ReportKey, Role
-from sipadu.services import ServiceError, key_ring
+from sipadu.services import Reason, key_ring
 from sipadu.services.key_ring import NoKey
 from tests.conftest import database
-from tests.services.helpers import Person, Submitted, person, route, submit
+from tests.services.helpers import Person, Submitted, person, refused, route, submit
 
 CASE, INTERNAL, IDENTITY, REQUEST = (
     Purpose.CASE,
@@ -22,18 +20,6 @@ CASE, INTERNAL, IDENTITY, REQUEST = (
     Purpose.IDENTITY,
     Purpose.REQUEST,
 )
-
-
-@pytest.fixture
-def session(database_url) -> Iterator[Session]:
-    with database(database_url) as session:
-        yield session
-        session.rollback()
-
-
-@pytest.fixture(scope="module")
-def recovery() -> PrivateKey:
-    return new_keypair()
 
 
 def held(session: Session, report: Submitted, holder: Person) -> key_ring.HeldKeys:
@@ -133,7 +119,7 @@ def test_sharing_keys_one_does_not_hold_is_refused_and_grants_nothing(session, r
     report = submit(session, recovery.public_key())
     row = session.get(Report, report.report_id)
 
-    with pytest.raises(ServiceError):
+    with refused(Reason.NO_KEY_TO_SHARE):
         key_ring.grant_holder(session, row, held(session, report, outsider), colleague.account)
 
     assert wraps(session, report_id=report.report_id, recipient_id=colleague.id) == 0

@@ -1,0 +1,563 @@
+"""Helpers shared by the test modules: forms and sign-in on both portals, demo staff,
+files to upload, places plaintext must never reach, real servers and their processes.
+
+Test modules import from here (and fixtures from ``conftest``), never from one another.
+The service tests (no HTTP) have their own helpers in ``tests/services/helpers.py``."""
+
+import http.client
+import io
+import os
+import re
+import threading
+import time
+import urllib.parse
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyotp
+import redis
+from click.testing import CliRunner
+from sqlalchemy import select, text, update
+
+from sipadu.cli import main as cli
+from sipadu.crypto import kdf as kdf_module
+from sipadu.persistence.db import make_engine, make_sessionmaker
+from sipadu.persistence.models import Base, StaffAccount
+from sipadu.settings.config import Config
+from sipadu.web.derivations import Derivations
+from tests.conftest import database
+
+MIB = 1024 * 1024
+TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+def csrf(client, path: str) -> str:
+    """The CSRF token of the form at ``path`` (either portal)."""
+    return TOKEN.search(client.get(path).get_data(as_text=True)).group(1)
+
+
+def post(client, path: str, form_page: str = "/", **data):
+    """POST with a CSRF token taken from ``form_page``."""
+    return client.post(path, data={"csrf_token": csrf(client, form_page), **data})
+
+
+# --- the reporter portal ---------------------------------------------------------------
+
+
+def submit(client, **fields) -> tuple[str, str | None, str]:
+    """Send a report; its code, the passphrase (suggested or chosen) and the page."""
+    data = {
+        "category": "kkn",
+        "title": "Judul",
+        "what": "Kejadian",
+        "passphrase": "",
+        "passphrase_confirm": "",
+        **fields,
+    }
+    data["csrf_token"] = csrf(client, "/report")
+    for _ in range(50):  # what a person does with "busy, try again": sends it again
+        response = client.post("/report", data=data)
+        if response.status_code != 503:
+            break
+        time.sleep(0.1)
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200, body
+    code = re.search(r'id="report-code">([^<]+)<', body).group(1)
+    suggested = re.search(r'id="report-passphrase">([^<]+)<', body)
+    return code, suggested.group(1) if suggested else fields.get("passphrase"), body
+
+
+def login(client, code: str, passphrase: str):
+    token = csrf(client, "/mailbox/login")
+    return client.post(
+        "/mailbox/login", data={"csrf_token": token, "code": code, "passphrase": passphrase}
+    )
+
+
+def report_with_files(client, files, **fields):
+    """POST a report with ``files``: ``(name, bytes, content type)`` each."""
+    data = {
+        "category": "kkn",
+        "title": "Dengan bukti",
+        "what": "Lihat lampiran",
+        "passphrase": "",
+        "passphrase_confirm": "",
+        **fields,
+    }
+    data["csrf_token"] = csrf(client, "/report")
+    data["attachments"] = [(io.BytesIO(content), name, kind) for name, content, kind in files]
+    return client.post("/report", data=data, content_type="multipart/form-data")
+
+
+def receipt(response) -> tuple[str, str]:
+    """The code and suggested passphrase of a submitted report's page."""
+    body = response.get_data(as_text=True)
+    assert response.status_code == 200, body[:400]
+    return (
+        re.search(r'id="report-code">([^<]+)<', body).group(1),
+        re.search(r'id="report-passphrase">([^<]+)<', body).group(1),
+    )
+
+
+def jpeg_with_exif(tag: str, size: tuple[int, int] = (64, 48)) -> bytes:
+    """A JPEG carrying an EXIF description, artist, GPS position and comment: ``tag``."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010E] = f"EXIF-DESCRIPTION-{tag}"
+    exif[0x013B] = f"EXIF-ARTIST-{tag}"
+    exif[0x8825] = {1: "S", 2: (6.0, 10.0, 30.0), 3: "E", 4: (106.0, 49.0, 12.0)}
+    out = io.BytesIO()
+    Image.new("RGB", size, (180, 40, 40)).save(
+        out, "JPEG", exif=exif.tobytes(), comment=f"COMMENT-{tag}".encode()
+    )
+    return out.getvalue()
+
+
+def png_with_text(tag: str, size: tuple[int, int] = (32, 32), noise: bool = False) -> bytes:
+    from PIL import Image, PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Author", f"PNG-AUTHOR-{tag}")
+    image = (
+        Image.frombytes("RGB", size, os.urandom(size[0] * size[1] * 3))
+        if noise
+        else Image.new("RGB", size, (0, 90, 200))
+    )
+    out = io.BytesIO()
+    image.save(out, "PNG", pnginfo=info)
+    return out.getvalue()
+
+
+# --- the staff portal ------------------------------------------------------------------
+
+
+@dataclass
+class Person:
+    username: str
+    password: str
+    totp_secret: str
+    step: int = 0  # the last TOTP step used: each code counts once
+    database_url: str | None = None
+
+    def code(self) -> str:
+        """A code for a time step not used yet (the server refuses replays: only three
+        steps are valid at any moment). Tests sign the same people in far more often
+        than three times in 30 seconds, so when the fresh steps run out this helper
+        forgets the account's last used step in the database — a test shortcut; the
+        replay test itself never takes it. Never the step before the current one: a
+        half-minute boundary between making the code and checking it would void it."""
+        current = int(time.time()) // 30
+        self.step = max(self.step + 1, current, self._last_step() + 1)
+        if self.step > current + 1:
+            if self.database_url is None:
+                raise AssertionError("out of fresh TOTP codes for this half-minute")
+            self._forget_last_step()
+            self.step = current
+        return pyotp.TOTP(self.totp_secret).generate_otp(self.step)
+
+    def two_codes(self) -> tuple[str, str]:
+        """Codes of two consecutive steps, both valid now and never used: the current
+        step's and the next one's (the server allows one step of drift either side, so
+        a half-minute boundary in between still leaves both valid)."""
+        current = int(time.time()) // 30
+        if max(self.step, self._last_step()) >= current:
+            if self.database_url is None:
+                raise AssertionError("out of fresh TOTP codes for this half-minute")
+            self._forget_last_step()
+        self.step = current + 1
+        totp = pyotp.TOTP(self.totp_secret)
+        return totp.generate_otp(current), totp.generate_otp(current + 1)
+
+    def _last_step(self) -> int:
+        if self.database_url is None:
+            return 0
+        engine = make_engine(self.database_url)
+        with engine.connect() as connection:
+            last = connection.scalar(
+                select(StaffAccount.totp_last_step).where(StaffAccount.username == self.username)
+            )
+        engine.dispose()
+        return last or 0
+
+    def _forget_last_step(self) -> None:
+        engine = make_engine(self.database_url)
+        with engine.begin() as connection:
+            connection.execute(
+                update(StaffAccount)
+                .where(StaffAccount.username == self.username)
+                .values(totp_last_step=0)
+            )
+        engine.dispose()
+
+
+def invoke(env, *args, stdin=None):
+    """``sipadu <args>`` in this process, for the instance ``env`` describes."""
+    return CliRunner().invoke(cli, list(args), env=env, input=stdin, catch_exceptions=False)
+
+
+def open_session(env):
+    engine = make_engine(env["SIPADU_DATABASE_URL"])
+    return engine, make_sessionmaker(engine)()
+
+
+def init_demo(env: dict) -> dict[str, Person]:
+    """``sipadu init --demo``: the demo staff, by role."""
+    result = invoke(env, "init", "--demo")
+    assert result.exit_code == 0, result.output
+    return {
+        m.group(2): Person(m.group(2), m.group(3), m.group(4), 0, env["SIPADU_DATABASE_URL"])
+        for m in re.finditer(r"^demo (\S+) (\S+) (\S+) (\S+)$", result.stdout, re.M)
+    }
+
+
+def sign_in(
+    client,
+    person: Person,
+    *,
+    password: str | None = None,
+    code: str | None = None,
+    next_code: str | None = None,
+):
+    data = {
+        "csrf_token": csrf(client, "/login"),
+        "username": person.username,
+        "password": person.password if password is None else password,
+        "totp": person.code() if code is None else code,
+    }
+    if next_code is not None:
+        data["totp_next"] = next_code
+    return client.post("/login", data=data)
+
+
+def signed_in(app, person: Person):
+    client = app.test_client()
+    response = sign_in(client, person)
+    assert response.status_code == 303, response.get_data(as_text=True)[:500]
+    return client
+
+
+def account_of(database_url: str, username: str) -> StaffAccount:
+    """The stored account, detached (for looking at what the portal wrote)."""
+    with database(database_url) as session:
+        account = session.scalar(select(StaffAccount).where(StaffAccount.username == username))
+        session.expunge_all()
+        return account
+
+
+def report_id_of(database_url: str, title_marker: str, staff_client) -> uuid.UUID:
+    """The id of the report whose title starts with ``title_marker`` in the case list."""
+    page = staff_client.get("/reports").get_data(as_text=True)
+    match = re.search(r'href="/reports/([0-9a-f-]{36})">' + re.escape(title_marker), page)
+    assert match, "report not in the list"
+    return uuid.UUID(match.group(1))
+
+
+# --- where plaintext must never be found -------------------------------------------------
+
+# What a reporter's browser sends about them: no log, table or store may keep any of it.
+CANARY_IP = "203.0.113.77"
+CANARY_UA = "CanaryAgent/9.9 (reporter-device-fingerprint)"
+IDENTIFYING_HEADERS = {
+    "User-Agent": CANARY_UA,
+    "X-Forwarded-For": CANARY_IP,
+    "X-Real-IP": CANARY_IP,
+    "Forwarded": f"for={CANARY_IP}",
+    "CF-Connecting-IP": CANARY_IP,
+    "True-Client-IP": CANARY_IP,
+    "Referer": "https://search.example/?q=lapor+korupsi",
+}
+
+
+def every_database_value(database_url: str) -> list[bytes]:
+    engine = make_engine(database_url)
+    values: list[bytes] = []
+    try:
+        with engine.connect() as connection:
+            tables = [*Base.metadata.tables, "alembic_version"]
+            for table in tables:
+                for row in connection.execute(text(f'SELECT * FROM "{table}"')):
+                    for value in row:
+                        if isinstance(value, bytes | memoryview):
+                            values.append(bytes(value))
+                        elif value is not None:
+                            values.append(str(value).encode())
+    finally:
+        engine.dispose()
+    return values
+
+
+def files_under(*roots: Path) -> list[bytes]:
+    return [
+        p.read_bytes() for root in roots if root.exists() for p in root.rglob("*") if p.is_file()
+    ]
+
+
+def redis_contents(url: str | None) -> list[bytes]:
+    if not url:
+        return []
+    client = redis.Redis.from_url(url)
+    out = []
+    for key in client.scan_iter("*"):
+        out.append(key)
+        kind = client.type(key)
+        if kind == b"string":
+            out.append(client.get(key) or b"")
+        elif kind == b"zset":
+            out.extend(member for member, _ in client.zrange(key, 0, -1, withscores=True))
+        elif kind == b"list":
+            out.extend(client.lrange(key, 0, -1))
+        elif kind == b"hash":
+            out.extend(b"".join(pair) for pair in client.hgetall(key).items())
+    return out
+
+
+def unlinked_blobs(database_url) -> int:
+    """Staged files never linked to a report, and chunks whose file is gone."""
+    with database(database_url) as session:
+        return session.scalar(text("SELECT count(*) FROM blob WHERE linked = false")) + (
+            session.scalar(
+                text("SELECT count(*) FROM blob_chunk WHERE blob_id NOT IN (SELECT id FROM blob)")
+            )
+        )
+
+
+# --- Argon2id ----------------------------------------------------------------------------
+
+# Raised parameters (SIPADU_ARGON2_*): records made before are re-hashed at sign-in.
+STRONGER = {
+    "SIPADU_ARGON2_TIME_COST": "2",
+    "SIPADU_ARGON2_MEMORY_KIB": "512",
+    "SIPADU_ARGON2_PARALLELISM": "1",
+}
+# Slower than the other tests' (far below production's): a few clients fill the pool.
+SLOWER_ARGON2 = {"TIME_COST": "2", "MEMORY_KIB": str(16 * 1024), "PARALLELISM": "1"}
+
+
+def kdf_calls(monkeypatch) -> list[tuple]:
+    """Every Argon2id derivation from now on, as (salt length, parameters)."""
+    calls: list[tuple] = []
+    real = kdf_module.argon2id
+
+    def recording(secret: bytes, salt: bytes, params):
+        calls.append((len(salt), params))
+        return real(secret, salt, params)
+
+    monkeypatch.setattr(kdf_module, "argon2id", recording)
+    return calls
+
+
+@contextmanager
+def every_slot_held(config: Config, portal: str, lanes: tuple[str, ...] = ()) -> Iterator[None]:
+    """Take every slot of a portal's pool (or of the named lanes) from this test
+    process, as other workers of the host would: the pool is shared through lock
+    files, not through the app."""
+    pools = Derivations.for_portal(config, portal).lanes
+    with ExitStack() as stack:
+        for name, pool in pools.items():
+            if lanes and name not in lanes:
+                continue
+            while pool.in_use() < pool.size:
+                stack.enter_context(pool.slot(wait_seconds=1))
+        yield
+
+
+# --- real servers, byte by byte ----------------------------------------------------------
+
+
+def fields_part(boundary: str, fields: dict[str, str]) -> bytes:
+    """Plain form fields of a raw multipart body, each as its own part."""
+    return "".join(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'
+        for name, value in fields.items()
+    ).encode()
+
+
+def file_head(
+    boundary: str, filename: str, kind: str = "application/octet-stream", name: str = "attachments"
+) -> bytes:
+    """The headers of a file part; its bytes follow, then ``b"\\r\\n"``."""
+    return (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"; '
+        f'filename="{filename}"\r\nContent-Type: {kind}\r\n\r\n'
+    ).encode()
+
+
+def end(boundary: str) -> bytes:
+    return f"--{boundary}--\r\n".encode()
+
+
+def post_report(base: str, file_size: int = 0) -> tuple[int | None, bytes]:
+    """Submit a report (with a file of ``file_size`` bytes); (status, body), or
+    (None, b"") when the connection died with the worker."""
+    host, port = urllib.parse.urlsplit(base).netloc.split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    connection.request("GET", "/report")
+    response = connection.getresponse()
+    page = response.read().decode()
+    token = TOKEN.search(page).group(1)
+    cookie = response.getheader("Set-Cookie").split(";")[0]
+    boundary = "crash"
+    fields = {"csrf_token": token, "category": "kkn", "title": "Tabrakan", "what": "Uji"}
+    fields |= {"passphrase": "", "passphrase_confirm": ""}
+    body = fields_part(boundary, fields)
+    if file_size:
+        body += file_head(boundary, "besar.bin") + os.urandom(file_size) + b"\r\n"
+    body += end(boundary)
+    connection = http.client.HTTPConnection(host, int(port), timeout=60)
+    try:
+        connection.request(
+            "POST",
+            "/report",
+            body=body,
+            headers={
+                "Cookie": cookie,
+                "Content-Type": f"multipart/form-data; boundary={boundary}",
+            },
+        )
+        reply = connection.getresponse()
+        return reply.status, reply.read()
+    except (ConnectionError, http.client.RemoteDisconnected, http.client.IncompleteRead):
+        return None, b""
+
+
+def upload_big(base: str, block: bytes, blocks: int) -> None:
+    """POST /report with one file of ``blocks`` times ``block``, streamed (never in memory)."""
+    host, port = urllib.parse.urlsplit(base).netloc.split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=300)
+    connection.request("GET", "/report")
+    response = connection.getresponse()
+    token = TOKEN.search(response.read().decode()).group(1)
+    cookie = response.getheader("Set-Cookie").split(";")[0]
+    boundary = "----big"
+    fields = {"csrf_token": token, "category": "kkn", "title": "Berkas besar", "what": "Bukti"}
+    fields |= {"passphrase": "", "passphrase_confirm": ""}
+    head = fields_part(boundary, fields) + file_head(boundary, "besar.bin")
+    tail = b"\r\n" + end(boundary)
+
+    def body():
+        yield head
+        for _ in range(blocks):
+            yield block
+        yield tail
+
+    connection = http.client.HTTPConnection(host, int(port), timeout=300)
+    connection.request(
+        "POST",
+        "/report",
+        body=body(),
+        headers={
+            "Cookie": cookie,
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Content-Length": str(len(head) + len(block) * blocks + len(tail)),
+        },
+    )
+    reply = connection.getresponse()
+    assert reply.status == 200 and b'id="report-code"' in reply.read()
+
+
+class Browser:
+    """A client that keeps its cookies; one connection per request, as separate people
+    would (gunicorn's workers each accept connections)."""
+
+    def __init__(self, base: str) -> None:
+        url = urllib.parse.urlsplit(base)
+        self.host, self.port = url.hostname, url.port
+        self.cookies: dict[str, str] = {}
+
+    def request(self, method: str, path: str, form: dict | None = None) -> tuple[int, str]:
+        connection = http.client.HTTPConnection(self.host, self.port, timeout=60)
+        headers = {"Connection": "close"}
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        body = None
+        if form is not None:
+            body = urllib.parse.urlencode(form)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        try:
+            connection.request(method, path, body=body, headers=headers)
+            response = connection.getresponse()
+            for name, value in response.getheaders():
+                if name.lower() == "set-cookie":
+                    cookie, _, _ = value.partition(";")
+                    key, _, val = cookie.partition("=")
+                    self.cookies[key.strip()] = val.strip()
+            return response.status, response.read().decode()
+        finally:
+            connection.close()
+
+    def post_form(self, path: str, **fields: str) -> tuple[int, str]:
+        _, page = self.request("GET", path)
+        return self.request("POST", path, {"csrf_token": TOKEN.search(page).group(1), **fields})
+
+
+@contextmanager
+def flood(attack: Callable[[], int], clients: int) -> Iterator[Counter]:
+    """``clients`` threads each running ``attack`` in a loop until the block ends;
+    yields the count of the statuses they got."""
+    statuses: Counter = Counter()
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.is_set():
+            statuses[attack()] += 1
+
+    threads = [threading.Thread(target=loop, daemon=True) for _ in range(clients)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(1.5)  # let the flood fill the pool
+        yield statuses
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join(timeout=60)
+
+
+def random_code() -> str:
+    return f"{uuid.uuid4().int % 10**16:016d}"
+
+
+# --- processes (Linux /proc) -----------------------------------------------------------
+
+
+def children(pid: int) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid:
+                found.append(int(entry.name))
+    return found
+
+
+def worker_of(master: int) -> int:
+    """A gunicorn master's (first) worker."""
+    workers = children(master)
+    if not workers:
+        raise AssertionError("no worker")
+    return workers[0]
+
+
+def open_files(pid: int) -> list[str]:
+    targets = []
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            targets.append(os.readlink(fd))
+        except OSError:
+            continue
+    return targets
+
+
+def rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmRSS")

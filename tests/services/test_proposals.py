@@ -1,0 +1,281 @@
+"""The two-person rule (:mod:`sipadu.services.proposals`), called directly: a sensitive
+role, an activation, a routing change or a legal hold changes nothing until a second
+admin approves; the proposer never approves their own; an approval vouches for the key
+fingerprint the proposer saw, and is refused once that key changed. Real keys, a real
+database, rolled back after each test."""
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pyotp
+import pytest
+
+from sipadu.accountability.audit import OPERATOR, Action
+from sipadu.persistence.models import AccountState, ProposalKind, ProposalState, Report, Role
+from sipadu.services import Reason, proposals, staff
+from sipadu.services.categories import category_by_slug, recipients, seed_categories
+from sipadu.services.key_ring import key_fingerprint
+from tests.services.helpers import (
+    CHEAP,
+    PASSWORD,
+    Person,
+    Recorded,
+    person,
+    refused,
+    route,
+    submit,
+)
+
+NOW = datetime.now(UTC)
+
+
+@pytest.fixture
+def admins(session) -> tuple[Person, Person]:
+    return person(session, "admin.satu", Role.ADMIN), person(session, "admin.dua", Role.ADMIN)
+
+
+def enrolled(session, username: str, *roles: Role, invited_by: Person | None = None):
+    """An invited account that used its activation link (pending, for a sensitive role)."""
+    actor = invited_by.actor() if invited_by else OPERATOR
+    account = staff.create_account(
+        session, username, set(roles), argon2=CHEAP, actor=actor, now=NOW
+    ).account
+    secret = pyotp.random_base32()
+    code = pyotp.TOTP(secret).at(NOW)
+    staff.complete_activation(session, account, PASSWORD, secret, code, argon2=CHEAP, now=NOW)
+    return account
+
+
+def test_a_sensitive_role_is_granted_only_when_a_second_admin_approves(session, admins):
+    proposer, approver = admins
+    someone = person(session, "calon.penjaga", Role.AUDITOR)
+    log = Recorded(session)
+
+    proposal = proposals.propose_role(session, someone.account, Role.CUSTODIAN, proposer.actor())
+
+    assert Role.CUSTODIAN not in someone.account.role_set
+    assert proposal.state == ProposalState.PENDING and proposal in proposals.pending(session)
+    assert proposal.fingerprint == key_fingerprint(someone.account)
+    with refused(Reason.OWN_PROPOSAL):
+        proposals.approve(session, proposal.id, proposer.actor(), NOW)
+    assert Role.CUSTODIAN not in someone.account.role_set
+
+    proposals.approve(session, proposal.id, approver.actor(), NOW)
+
+    assert Role.CUSTODIAN in someone.account.role_set
+    assert proposal.state == ProposalState.APPROVED and proposal.decided_by == str(approver.id)
+    assert proposal not in proposals.pending(session)
+    assert log.actions() == ["proposal.create", "proposal.approve", "role.grant"]
+    created, approved, granted = log.entries()
+    assert created["actor"] == str(proposer.id) and approved["actor"] == str(approver.id)
+    assert approved["detail"] == {
+        "proposal": str(proposal.id),
+        "kind": "role_grant",
+        "account": str(someone.id),
+        "username": "calon.penjaga",
+        "fingerprint": key_fingerprint(someone.account),
+        "role": "custodian",
+    }
+    assert granted["actor"] == str(approver.id)
+
+
+def test_a_rejected_proposal_changes_nothing_and_cannot_be_decided_again(session, admins):
+    proposer, decider = admins
+    someone = person(session, "ditolak", Role.AUDITOR)
+    proposal = proposals.propose_role(session, someone.account, Role.ADMIN, proposer.actor())
+    log = Recorded(session)
+
+    with refused(Reason.OWN_PROPOSAL):
+        proposals.reject(session, proposal.id, proposer.actor(), NOW)
+    proposals.reject(session, proposal.id, decider.actor(), NOW)
+
+    assert proposal.state == ProposalState.REJECTED and Role.ADMIN not in someone.account.role_set
+    assert log.actions() == ["proposal.reject"]
+    for decide in (proposals.approve, proposals.reject):
+        with refused(Reason.NOT_WAITING_FOR_DECISION):
+            decide(session, proposal.id, decider.actor(), NOW)
+
+
+def test_an_unknown_proposal_is_not_waiting_for_a_decision(session, admins):
+    with refused(Reason.NOT_WAITING_FOR_DECISION):
+        proposals.approve(session, uuid.uuid4(), admins[1].actor(), NOW)
+
+
+def test_role_proposals_are_for_sensitive_roles_not_held_yet_and_only_once(session, admins):
+    proposer, _ = admins
+    someone = person(session, "sekali.saja", Role.INVESTIGATOR)
+    with refused(Reason.ROLE_NEEDS_NO_APPROVAL) as info:
+        proposals.propose_role(session, someone.account, Role.AUDITOR, proposer.actor())
+    assert info.value.params == {"role": "auditor"}
+    with refused(Reason.ALREADY_HOLDS_ROLE) as info:
+        proposals.propose_role(session, someone.account, Role.INVESTIGATOR, proposer.actor())
+    assert info.value.params == {"name": "sekali.saja", "role": "investigator"}
+    proposals.propose_role(session, someone.account, Role.ADMIN, proposer.actor())
+    with refused(Reason.SAME_CHANGE_WAITING):
+        proposals.propose_role(session, someone.account, Role.ADMIN, admins[1].actor())
+
+
+def test_an_approval_is_refused_once_the_key_the_proposer_saw_has_changed(session, admins):
+    proposer, approver = admins
+    someone = person(session, "kunci.berganti", Role.AUDITOR)
+    proposal = proposals.propose_role(session, someone.account, Role.INVESTIGATOR, proposer.actor())
+    token = staff.reset_password(session, someone.account, proposer.actor(), NOW, timedelta(1))
+    secret = pyotp.random_base32()
+    staff.complete_activation(
+        session,
+        staff.account_for_link(session, token, NOW),
+        PASSWORD,
+        secret,
+        pyotp.TOTP(secret).at(NOW),
+        argon2=CHEAP,
+        now=NOW,
+    )
+    assert someone.account.state == AccountState.ACTIVE  # an auditor: no approval needed
+
+    with refused(Reason.KEY_CHANGED):
+        proposals.approve(session, proposal.id, approver.actor(), NOW)
+    assert Role.INVESTIGATOR not in someone.account.role_set
+    assert proposal.state == ProposalState.PENDING
+    proposals.reject(session, proposal.id, approver.actor(), NOW)  # rejecting still works
+
+
+def test_an_enrolled_investigator_is_activated_by_an_admin_other_than_the_inviter(session, admins):
+    inviter, approver = admins
+    account = enrolled(session, "penyidik", Role.INVESTIGATOR, invited_by=inviter)
+    [proposal] = [p for p in proposals.pending(session) if p.account_id == account.id]
+    log = Recorded(session)
+
+    with refused(Reason.OWN_PROPOSAL):
+        proposals.approve(session, proposal.id, inviter.actor(), NOW)
+    proposals.approve(session, proposal.id, approver.actor(), NOW)
+
+    assert account.state == AccountState.ACTIVE
+    assert log.actions() == ["proposal.approve", "account.activate"]
+    activated = log.only(Action.ACCOUNT_ACTIVATE)
+    assert activated["actor"] == str(approver.id)
+    assert activated["detail"]["fingerprint"] == key_fingerprint(account)
+
+
+def test_an_account_the_operator_invited_is_activated_by_any_admin(session, admins):
+    account = enrolled(session, "dari.operator", Role.CUSTODIAN)
+    [proposal] = [p for p in proposals.pending(session) if p.account_id == account.id]
+    assert proposal.proposed_by == "operator"
+    proposals.approve(session, proposal.id, admins[0].actor(), NOW)
+    assert account.state == AccountState.ACTIVE
+
+
+def test_reactivation_is_at_once_without_a_sensitive_role_and_proposed_with_one(session, admins):
+    admin, approver = admins
+    auditor = person(session, "kembali", Role.AUDITOR)
+    investigator = person(session, "kembali.penyidik", Role.INVESTIGATOR)
+    for someone in (auditor, investigator):
+        staff.deactivate(session, someone.account, admin.actor())
+    log = Recorded(session)
+
+    assert proposals.propose_reactivation(session, auditor.account, admin.actor()) is None
+    proposal = proposals.propose_reactivation(session, investigator.account, admin.actor())
+
+    assert auditor.account.state == AccountState.ACTIVE
+    assert investigator.account.state == AccountState.DEACTIVATED
+    assert proposal.kind == ProposalKind.ACCOUNT_ACTIVATE
+    proposals.approve(session, proposal.id, approver.actor(), NOW)
+    assert investigator.account.state == AccountState.ACTIVE
+    assert log.actions() == [
+        "account.activate",
+        "proposal.create",
+        "proposal.approve",
+        "account.activate",
+    ]
+
+
+def test_only_a_deactivated_account_with_a_key_is_reactivated(session, admins):
+    admin = admins[0]
+    active = person(session, "masih.aktif", Role.AUDITOR)
+    invited = staff.create_account(
+        session, "tanpa.kunci", {Role.AUDITOR}, argon2=CHEAP, actor=admin.actor(), now=NOW
+    ).account
+    staff.deactivate(session, invited, admin.actor())
+    with refused(Reason.NOT_DEACTIVATED) as info:
+        proposals.propose_reactivation(session, active.account, admin.actor())
+    assert info.value.params == {"name": "masih.aktif"}
+    with refused(Reason.NO_KEY_RESET_PASSWORD):
+        proposals.propose_reactivation(session, invited, admin.actor())
+
+
+def test_routing_changes_wait_for_a_second_admin(session, admins):
+    proposer, approver = admins
+    investigator = person(session, "dirutekan", Role.INVESTIGATOR)
+    seed_categories(session, OPERATOR)
+    kkn = category_by_slug(session, "kkn")
+    log = Recorded(session)
+
+    added = proposals.propose_route(session, kkn, investigator.account, True, proposer.actor())
+    assert investigator.account not in recipients(session, kkn)
+    proposals.approve(session, added.id, approver.actor(), NOW)
+    assert investigator.account in recipients(session, kkn)
+
+    removed = proposals.propose_route(session, kkn, investigator.account, False, proposer.actor())
+    assert investigator.account in recipients(session, kkn)
+    proposals.approve(session, removed.id, approver.actor(), NOW)
+    assert investigator.account not in recipients(session, kkn)
+    assert log.actions() == [
+        "proposal.create",
+        "proposal.approve",
+        "route.add",
+        "proposal.create",
+        "proposal.approve",
+        "route.remove",
+    ]
+    assert log.entries()[0]["detail"]["category"] == "kkn"
+
+
+def test_routing_proposals_must_change_something_for_an_investigator(session, admins):
+    actor = admins[0].actor()
+    investigator = person(session, "sudah.rute", Role.INVESTIGATOR)
+    custodian = person(session, "bukan.penyidik", Role.CUSTODIAN)
+    route(session, investigator)
+    kkn = category_by_slug(session, "kkn")
+    with refused(Reason.ALREADY_RECEIVES) as info:
+        proposals.propose_route(session, kkn, investigator.account, True, actor)
+    assert info.value.params == {"name": "sudah.rute", "category": "kkn"}
+    with refused(Reason.DOES_NOT_RECEIVE):
+        proposals.propose_route(session, kkn, custodian.account, False, actor)
+    with refused(Reason.NOT_AN_INVESTIGATOR):
+        proposals.propose_route(session, kkn, custodian.account, True, actor)
+
+
+def test_a_legal_hold_is_set_and_released_by_two_admins(session, admins, recovery):
+    proposer, approver = admins
+    report = session.get(Report, submit(session, recovery.public_key()).report_id)
+    log = Recorded(session)
+
+    hold = proposals.propose_hold(session, report.id, True, proposer.actor())
+    assert report.legal_hold is False
+    proposals.approve(session, hold.id, approver.actor(), NOW)
+    assert report.legal_hold is True
+    with refused(Reason.ALREADY_ON_HOLD, "report"):
+        proposals.propose_hold(session, report.id, True, proposer.actor())
+
+    release = proposals.propose_hold(session, report.id, False, proposer.actor())
+    proposals.approve(session, release.id, approver.actor(), NOW)
+    assert report.legal_hold is False
+    with refused(Reason.NOT_ON_HOLD, "report"):
+        proposals.propose_hold(session, report.id, False, proposer.actor())
+    assert [e["report_id"] for e in log.entries()] == [str(report.id)] * 4
+    assert {e["detail"]["kind"] for e in log.entries()} == {"hold_set", "hold_release"}
+
+
+def test_a_hold_on_a_report_that_does_not_exist_is_refused(session, admins):
+    with refused(Reason.NO_SUCH_REPORT, "report"):
+        proposals.propose_hold(session, uuid.uuid4(), True, admins[0].actor())
+
+
+def test_pending_lists_only_undecided_proposals_oldest_first(session, admins):
+    proposer, decider = admins
+    people = [person(session, f"antre{n}", Role.AUDITOR) for n in range(3)]
+    made = [
+        proposals.propose_role(session, p.account, Role.CUSTODIAN, proposer.actor()) for p in people
+    ]
+    proposals.reject(session, made[1].id, decider.actor(), NOW)
+    waiting = [p for p in proposals.pending(session) if p in made]
+    assert waiting == [made[0], made[2]]

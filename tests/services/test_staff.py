@@ -1,0 +1,417 @@
+"""Staff accounts (:mod:`sipadu.services.staff`), called directly: creation, one-time
+links, activation and TOTP enrollment, passwords and the key pair they seal,
+deactivation, resets, roles and permissions; each refusal by its reason, each change
+by its audit entry. Real Argon2 (cheap) and sealing, a real database; each test's
+transaction is rolled back."""
+
+from datetime import UTC, datetime, timedelta
+
+import pyotp
+import pytest
+from sqlalchemy import func, select
+
+from sipadu.accountability.audit import OPERATOR, Action
+from sipadu.crypto import Argon2Params, CryptoError, SecretRecord, hash_secret, verify_secret
+from sipadu.persistence.models import (
+    AccountState,
+    EnrollmentKind,
+    ProposalKind,
+    Role,
+    StaffSession,
+)
+from sipadu.services import Reason, key_ring, staff
+from sipadu.services.categories import category_by_slug, recipients
+from sipadu.services.passphrases import common_passwords
+from sipadu.services.proposals import pending
+from tests.services.helpers import (
+    CHEAP,
+    PASSWORD,
+    Person,
+    Recorded,
+    person,
+    refused,
+    route,
+    sign_in,
+    submit,
+)
+
+NOW = datetime.now(UTC)
+TTL = timedelta(days=3)
+NEW_PASSWORD = "another long password, also fine"
+
+
+def invite(session, username: str, *roles: Role, by: Person | None = None):
+    actor = by.actor() if by else OPERATOR
+    new = staff.create_account(session, username, set(roles), argon2=CHEAP, actor=actor, now=NOW)
+    return new.account, new.enrollment_token
+
+
+def activate(session, account, secret: str | None = None, at: datetime = NOW) -> str:
+    secret = secret or pyotp.random_base32()
+    staff.complete_activation(
+        session, account, PASSWORD, secret, pyotp.TOTP(secret).at(at), argon2=CHEAP, now=at
+    )
+    return secret
+
+
+def opens(account, password: str) -> staff.Unlocked:
+    kek = verify_secret(
+        staff.password_bytes(password), SecretRecord.from_bytes(account.password_record)
+    )
+    return staff.unlock(account, kek)
+
+
+def sessions_of(session, account) -> int:
+    return session.scalar(
+        select(func.count()).select_from(StaffSession).where(StaffSession.account_id == account.id)
+    )
+
+
+# --- creation and links -------------------------------------------------------------
+
+
+def test_an_admin_invites_an_account_that_has_no_key_until_its_link_is_used(session):
+    admin = person(session, "inviter", Role.ADMIN)
+    log = Recorded(session)
+
+    account, token = invite(session, "  Budi.S ", Role.AUDITOR, by=admin)
+
+    assert account.username == "budi.s" and account.display_name == "budi.s"
+    assert account.state == AccountState.INVITED and account.public_key is None
+    assert account.invited_by == str(admin.id)
+    assert staff.account_for_link(session, token, NOW) is account
+    assert account.enrollment_token_hash != token  # only a hash is stored
+    entry = log.only(Action.ACCOUNT_CREATE)
+    assert (entry["actor"], entry["role"]) == (str(admin.id), "admin")
+    assert entry["detail"] == {
+        "account": str(account.id),
+        "username": "budi.s",
+        "roles": ["auditor"],
+    }
+
+
+def test_the_operator_creates_an_active_account_with_a_key_pair_under_its_password(session):
+    log = Recorded(session)
+    new = staff.create_account(
+        session, "siti", {Role.ADMIN}, password=PASSWORD, argon2=CHEAP, actor=OPERATOR, now=NOW
+    )
+
+    assert new.enrollment_token is None and new.account.state == AccountState.ACTIVE
+    unlocked = opens(new.account, PASSWORD)
+    assert unlocked.private_key.public_key().to_bytes() == new.account.public_key
+    assert unlocked.totp_secret == new.totp_secret
+    assert log.actions() == ["account.create", "key.register", "account.activate"]
+    assert log.only(Action.KEY_REGISTER)["detail"]["fingerprint"] == key_ring.key_fingerprint(
+        new.account
+    )
+    with pytest.raises(CryptoError):
+        opens(new.account, PASSWORD + "x")
+
+
+@pytest.mark.parametrize("username", ["ab", "-dash", "spasi di", "a" * 65, "budi!"])
+def test_a_username_outside_the_pattern_is_refused(session, username):
+    with refused(Reason.USERNAME_INVALID, "username"):
+        invite(session, username, Role.AUDITOR)
+
+
+def test_an_account_needs_a_role_and_a_free_username(session):
+    with refused(Reason.NO_ROLE, "roles"):
+        invite(session, "tanpa.peran")
+    invite(session, "kembar", Role.AUDITOR)
+    with refused(Reason.USERNAME_TAKEN, "username") as info:
+        invite(session, "KEMBAR", Role.AUDITOR)
+    assert info.value.params == {"name": "kembar"}
+
+
+def test_a_password_too_short_or_too_common_is_refused_and_creates_no_key(session):
+    common = next(p for p in sorted(common_passwords()) if len(p) >= staff.MIN_PASSWORD_LENGTH)
+    for password, reason in (
+        ("pendek", Reason.PASSWORD_TOO_SHORT),
+        (common.upper(), Reason.PASSWORD_TOO_COMMON),
+    ):
+        account, _token = invite(session, f"calon-{reason.name.lower()}", Role.AUDITOR)
+        secret = pyotp.random_base32()
+        with refused(reason, "password"):
+            staff.complete_activation(
+                session,
+                account,
+                password,
+                secret,
+                pyotp.TOTP(secret).at(NOW),
+                argon2=CHEAP,
+                now=NOW,
+            )
+        assert account.public_key is None and account.password_record is None
+
+
+def test_a_link_opens_nothing_once_expired_replaced_mistyped_or_deactivated(session):
+    account, token = invite(session, "tautan", Role.AUDITOR)
+    assert staff.account_for_link(session, token, NOW + TTL) is None
+    assert staff.account_for_link(session, token[:-1], NOW) is None
+    assert staff.account_for_link(session, token * 4, NOW) is None
+    assert staff.account_for_link(session, "", NOW) is None
+
+    newer = staff.resend_link(session, account, OPERATOR, NOW, TTL)
+    assert staff.account_for_link(session, token, NOW) is None
+    assert staff.account_for_link(session, newer, NOW) is account
+
+    staff.deactivate(session, account, OPERATOR)
+    assert staff.account_for_link(session, newer, NOW) is None
+
+
+def test_only_an_account_still_invited_gets_a_new_activation_link(session):
+    active = person(session, "sudah.aktif", Role.AUDITOR)
+    with refused(Reason.NOT_WAITING_FOR_ACTIVATION) as info:
+        staff.resend_link(session, active.account, OPERATOR, NOW, TTL)
+    assert info.value.params == {"name": "sudah.aktif"}
+
+
+# --- activation and TOTP enrollment ---------------------------------------------------
+
+
+def test_activating_an_auditor_makes_its_key_and_spends_the_link(session):
+    account, token = invite(session, "pengamat", Role.AUDITOR)
+    log = Recorded(session)
+
+    secret = activate(session, account)
+
+    assert account.state == AccountState.ACTIVE
+    assert opens(account, PASSWORD).totp_secret == secret
+    assert account.totp_last_step == int(NOW.timestamp()) // 30
+    assert staff.account_for_link(session, token, NOW) is None
+    assert log.actions() == ["key.register", "account.activate"]
+    assert {e["actor"] for e in log.entries()} == {str(account.id)}
+
+
+def test_activating_a_sensitive_role_waits_for_an_admin_other_than_the_inviter(session):
+    admin = person(session, "pengundang", Role.ADMIN)
+    account, _token = invite(session, "penyidik.baru", Role.INVESTIGATOR, by=admin)
+    log = Recorded(session)
+
+    activate(session, account)
+
+    assert account.state == AccountState.PENDING
+    [proposal] = [p for p in pending(session) if p.account_id == account.id]
+    assert proposal.kind == ProposalKind.ACCOUNT_ACTIVATE
+    assert proposal.proposed_by == str(admin.id)
+    assert proposal.fingerprint == key_ring.key_fingerprint(account)
+    assert log.actions() == ["key.register", "proposal.create"]
+    assert log.only(Action.PROPOSAL_CREATE)["actor"] == str(admin.id)
+
+
+def test_activation_needs_an_activation_link_and_a_current_code(session):
+    account, _token = invite(session, "kode.salah", Role.AUDITOR)
+    secret = pyotp.random_base32()
+    stale = pyotp.TOTP(secret).at(NOW - timedelta(minutes=5))
+    with refused(Reason.TOTP_MISMATCH, "totp"):
+        staff.complete_activation(session, account, PASSWORD, secret, stale, argon2=CHEAP, now=NOW)
+    assert account.state == AccountState.INVITED and account.public_key is None
+
+    someone = person(session, "punya.kunci", Role.AUDITOR)
+    staff.reset_totp(session, someone.account, OPERATOR, NOW, TTL)
+    with refused(Reason.WRONG_LINK):
+        activate(session, someone.account)
+
+
+def test_a_new_totp_seed_is_enrolled_under_the_same_password_and_key(session):
+    someone = person(session, "hp.hilang", Role.INVESTIGATOR)
+    sign_in(session, someone, NOW)
+    log = Recorded(session)
+
+    token = staff.reset_totp(session, someone.account, OPERATOR, NOW, TTL)
+
+    assert someone.account.sealed_totp is None and sessions_of(session, someone.account) == 0
+    assert someone.account.enrollment_kind == EnrollmentKind.TOTP
+    assert log.only(Action.TOTP_RESET)["detail"]["sessions_ended"] == 1
+    secret = pyotp.random_base32()
+    later = NOW + timedelta(minutes=1)
+    code = pyotp.TOTP(secret).at(later)
+    with refused(Reason.WRONG_PASSWORD, "password"):
+        staff.complete_totp_enrollment(session, someone.account, "salah", secret, code, now=later)
+    with refused(Reason.TOTP_MISMATCH, "totp"):
+        staff.complete_totp_enrollment(
+            session, someone.account, PASSWORD, secret, "000000", now=later
+        )
+
+    staff.complete_totp_enrollment(session, someone.account, PASSWORD, secret, code, now=later)
+
+    unlocked = opens(someone.account, PASSWORD)
+    assert unlocked.totp_secret == secret
+    assert unlocked.private_key.public_key() == someone.private.public_key()
+    assert staff.account_for_link(session, token, later) is None
+    assert log.entries()[-1]["detail"]["completed"] is True
+
+
+def test_totp_enrollment_refuses_an_activation_link(session):
+    account, _token = invite(session, "belum.aktif", Role.AUDITOR)
+    secret = pyotp.random_base32()
+    with refused(Reason.WRONG_LINK):
+        staff.complete_totp_enrollment(
+            session, account, PASSWORD, secret, pyotp.TOTP(secret).at(NOW), now=NOW
+        )
+
+
+def test_only_an_account_that_has_a_totp_seed_can_have_it_reset(session):
+    account, _token = invite(session, "tanpa.totp", Role.AUDITOR)
+    with refused(Reason.NO_TOTP_TO_RESET):
+        staff.reset_totp(session, account, OPERATOR, NOW, TTL)
+
+
+# --- passwords --------------------------------------------------------------------------
+
+
+def test_changing_the_password_reseals_the_same_key_and_ends_every_session(session):
+    someone = person(session, "ganti.sandi", Role.INVESTIGATOR)
+    sign_in(session, someone, NOW)
+    log = Recorded(session)
+
+    staff.change_password(session, someone.account, PASSWORD, NEW_PASSWORD, CHEAP)
+
+    unlocked = opens(someone.account, NEW_PASSWORD)
+    assert unlocked.private_key.public_key() == someone.private.public_key()
+    assert unlocked.totp_secret == someone.totp
+    with pytest.raises(CryptoError):
+        opens(someone.account, PASSWORD)
+    assert sessions_of(session, someone.account) == 0
+    entry = log.only(Action.PASSWORD_CHANGE)
+    assert entry["actor"] == str(someone.id) and entry["role"] == "none"
+
+
+def test_a_wrong_current_password_is_refused_on_its_own_field(session):
+    someone = person(session, "lupa.sandi", Role.AUDITOR)
+    record = someone.account.password_record
+    with refused(Reason.WRONG_CURRENT_PASSWORD, "current"):
+        staff.change_password(session, someone.account, "bukan ini", NEW_PASSWORD, CHEAP)
+    with refused(Reason.PASSWORD_TOO_SHORT, "password"):
+        staff.change_password(session, someone.account, PASSWORD, "pendek", CHEAP)
+    assert someone.account.password_record == record
+
+
+def test_reseal_stores_a_stronger_record_that_opens_the_same_key(session):
+    someone = person(session, "diperkuat", Role.AUDITOR)
+    stronger = Argon2Params(time_cost=2, memory_kib=512, parallelism=1)
+    record, kek = hash_secret(staff.password_bytes(PASSWORD), stronger)
+
+    staff.reseal(session, someone.id, someone.private, record, kek, someone.totp)
+
+    assert SecretRecord.from_bytes(someone.account.password_record).params == stronger
+    unlocked = opens(someone.account, PASSWORD)
+    assert unlocked.private_key.public_key() == someone.private.public_key()
+    assert unlocked.totp_secret == someone.totp
+
+
+# --- admin actions ----------------------------------------------------------------------
+
+
+def test_deactivation_is_immediate_ends_sessions_and_is_refused_for_oneself(session):
+    admin = person(session, "penonaktif", Role.ADMIN)
+    target = person(session, "dinonaktifkan", Role.INVESTIGATOR)
+    sign_in(session, target, NOW)
+    log = Recorded(session)
+
+    with refused(Reason.CANNOT_DEACTIVATE_SELF):
+        staff.deactivate(session, admin.account, admin.actor())
+    staff.deactivate(session, target.account, admin.actor())
+
+    assert target.account.state == AccountState.DEACTIVATED
+    assert sessions_of(session, target.account) == 0
+    assert log.only(Action.ACCOUNT_DEACTIVATE)["detail"]["sessions_ended"] == 1
+    with refused(Reason.DEACTIVATED) as info:
+        staff.deactivate(session, target.account, admin.actor())
+    assert info.value.params == {"name": "dinonaktifkan"}
+
+
+def test_a_password_reset_drops_the_key_and_every_report_it_held(session, recovery):
+    admin = person(session, "pereset", Role.ADMIN)
+    investigator = person(session, "lupa.semua", Role.INVESTIGATOR)
+    route(session, investigator)
+    report = submit(session, recovery.public_key())
+    sign_in(session, investigator, NOW)
+    old = key_ring.key_fingerprint(investigator.account)
+    log = Recorded(session)
+
+    token = staff.reset_password(session, investigator.account, admin.actor(), NOW, TTL)
+
+    account = investigator.account
+    assert account.state == AccountState.INVITED
+    assert (account.public_key, account.sealed_private_key, account.sealed_totp) == (None,) * 3
+    assert not key_ring.is_holder(session, report.report_id, account.id)
+    assert staff.account_for_link(session, token, NOW) is account
+    assert account.enrollment_kind == EnrollmentKind.ACTIVATE
+    detail = log.only(Action.PASSWORD_RESET)["detail"]
+    assert detail == {
+        "account": str(account.id),
+        "username": "lupa.semua",
+        "old_fingerprint": old,
+        "grants_dropped": 2,
+        "sessions_ended": 1,
+    }
+
+
+def test_a_password_reset_is_refused_for_oneself_and_a_deactivated_account(session):
+    admin = person(session, "sendiri", Role.ADMIN)
+    gone = person(session, "sudah.pergi", Role.AUDITOR)
+    staff.deactivate(session, gone.account, admin.actor())
+    with refused(Reason.RESET_OWN_PASSWORD):
+        staff.reset_password(session, admin.account, admin.actor(), NOW, TTL)
+    with refused(Reason.DEACTIVATED):
+        staff.reset_password(session, gone.account, admin.actor(), NOW, TTL)
+    assert admin.account.public_key is not None and gone.account.public_key is not None
+
+
+def test_revoking_the_investigator_role_takes_the_account_out_of_routing(session):
+    admin = person(session, "pencabut", Role.ADMIN)
+    investigator = person(session, "keluar.rute", Role.INVESTIGATOR)
+    route(session, investigator)
+    sign_in(session, investigator, NOW)
+    log = Recorded(session)
+
+    staff.revoke_role(session, investigator.account, Role.INVESTIGATOR, admin.actor())
+
+    assert investigator.account.role_set == frozenset()
+    assert investigator.account not in recipients(session, category_by_slug(session, "kkn"))
+    assert sessions_of(session, investigator.account) == 0
+    assert log.only(Action.ROLE_REVOKE)["detail"]["role"] == "investigator"
+    with refused(Reason.DOES_NOT_HOLD_ROLE) as info:
+        staff.revoke_role(session, investigator.account, Role.INVESTIGATOR, admin.actor())
+    assert info.value.params == {"name": "keluar.rute", "role": "investigator"}
+
+
+def test_an_admin_cannot_take_away_their_own_admin_role(session):
+    admin = person(session, "admin.tunggal", Role.ADMIN, Role.AUDITOR)
+    with refused(Reason.CANNOT_REMOVE_OWN_ADMIN):
+        staff.revoke_role(session, admin.account, Role.ADMIN, admin.actor())
+    staff.revoke_role(session, admin.account, Role.AUDITOR, admin.actor())
+    assert admin.account.role_set == {Role.ADMIN}
+
+
+def test_one_admin_grants_the_auditor_role_but_never_a_sensitive_one(session):
+    admin = person(session, "pemberi", Role.ADMIN)
+    someone = person(session, "penerima", Role.CUSTODIAN)
+    log = Recorded(session)
+
+    staff.grant_role_now(session, someone.account, Role.AUDITOR, admin.actor())
+
+    assert someone.account.role_set == {Role.CUSTODIAN, Role.AUDITOR}
+    assert log.only(Action.ROLE_GRANT)["detail"]["role"] == "auditor"
+    for role in (Role.ADMIN, Role.INVESTIGATOR, Role.CUSTODIAN):
+        with refused(Reason.ROLE_NEEDS_APPROVAL) as info:
+            staff.grant_role_now(session, someone.account, role, admin.actor())
+        assert info.value.params == {"role": role.value}
+    with refused(Reason.ALREADY_HOLDS_ROLE):
+        staff.grant_role_now(session, someone.account, Role.AUDITOR, admin.actor())
+
+
+def test_only_an_investigator_may_be_allowed_to_share(session):
+    admin = person(session, "pengatur", Role.ADMIN)
+    investigator = person(session, "boleh.bagi", Role.INVESTIGATOR)
+    custodian = person(session, "penjaga.bagi", Role.CUSTODIAN)
+    log = Recorded(session)
+
+    staff.set_may_grant(session, investigator.account, True, admin.actor())
+
+    assert investigator.account.may_grant is True
+    assert log.only(Action.PERMISSION_CHANGE)["detail"]["may_grant"] is True
+    with refused(Reason.NOT_AN_INVESTIGATOR):
+        staff.set_may_grant(session, custodian.account, True, admin.actor())
+    assert custodian.account.may_grant is False
