@@ -37,8 +37,9 @@ from sipadu.web import errors
 # (types-gunicorn leaves out the name this module imports from gunicorn itself.)
 gunicorn.http.wsgi.SERVER = "SIPADU"  # type: ignore[attr-defined]
 SERVER_HEADER = ("server", "SIPADU")
-# h11's default made explicit: a request head (line and headers) larger than this is a
-# 400. Bounds the memory a connection holds before its head is complete.
+# h11's default made explicit: an incomplete request head (line and headers) buffered
+# past this is a 400. It bounds what a connection holds before its head is complete; a
+# head that arrives whole in one read (up to 64 KiB) is parsed whatever its size.
 MAX_HEAD_BYTES = 16 * 1024
 GRACEFUL_SECONDS = 30
 
