@@ -25,8 +25,10 @@ from sipadu.crypto import (
     open_private_key,
     verify_secret,
 )
+from sipadu.evidence import storage
+from sipadu.persistence.db import make_engine, make_sessionmaker
 from sipadu.persistence.models import Mailbox, Role, StaffAccount
-from sipadu.services import Reason, ServiceError
+from sipadu.services import Reason, ServiceError, key_ring
 from sipadu.services.attachments import UploadedFile
 from sipadu.services.categories import add_route, category_by_slug, seed_categories
 from sipadu.services.passphrases import mailbox_secret
@@ -141,6 +143,23 @@ def submit(
         purpose=MAILBOX_KEY_PURPOSE,
     )
     return Submitted(receipt.report_id, mailbox.id, private, receipt.code)
+
+
+def held(session: Session, report: Submitted, holder: Person) -> key_ring.HeldKeys:
+    """The keys of ``report`` that ``holder``'s private key opens."""
+    return key_ring.staff_keys(session, report.report_id, holder.id, holder.private)
+
+
+def stored(database_url: str, *contents: bytes) -> list[storage.StoredFile]:
+    """Files encrypted and staged in the database, committed as an upload's are while it
+    arrives (short transactions of their own): call it before a test's session reads,
+    from a module-scoped fixture, so that the session sees them. Unlinked until a report
+    or message that names them commits."""
+    engine = make_engine(database_url)
+    try:
+        return [storage.store(make_sessionmaker(engine), [data]) for data in contents]
+    finally:
+        engine.dispose()
 
 
 class Recorded:

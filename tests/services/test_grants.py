@@ -20,6 +20,7 @@ from tests.services.helpers import (
     Person,
     Recorded,
     Submitted,
+    held,
     person,
     refused,
     route,
@@ -46,18 +47,14 @@ def case(session, recovery, custodian) -> tuple[Person, Person, Submitted]:
     return sharer, colleague, submit(session, recovery.public_key(), identity="Siti, 0812")
 
 
-def keys_of(session, report: Submitted, holder: Person) -> key_ring.HeldKeys:
-    return key_ring.staff_keys(session, report.report_id, holder.id, holder.private)
-
-
 def test_sharing_gives_a_colleague_the_case_but_not_the_identity(session, case):
     sharer, colleague, report = case
     log = Recorded(session)
 
-    grants.grant(session, keys_of(session, report, sharer), sharer.account, colleague.id)
+    grants.grant(session, held(session, report, sharer), sharer.account, colleague.id)
 
-    theirs = keys_of(session, report, colleague)
-    assert theirs.key(Purpose.CASE, 0) == keys_of(session, report, sharer).key(Purpose.CASE, 0)
+    theirs = held(session, report, colleague)
+    assert theirs.key(Purpose.CASE, 0) == held(session, report, sharer).key(Purpose.CASE, 0)
     assert not theirs.holds(Purpose.IDENTITY, 0)
     entry = log.only(Action.GRANT_ADD)
     assert (entry["actor"], entry["role"], entry["report_id"]) == (
@@ -80,11 +77,11 @@ def test_only_a_holder_allowed_to_share_shares_and_only_with_an_active_investiga
     invited = staff.create_account(
         session, "diundang", {Role.INVESTIGATOR}, argon2=CHEAP, actor=sharer.actor(), now=NOW
     ).account
-    keys = keys_of(session, report, sharer)
+    keys = held(session, report, sharer)
     log = Recorded(session)
 
     with refused(Reason.REPORT_NOT_FOUND):
-        grants.grant(session, keys_of(session, report, outsider), outsider.account, colleague.id)
+        grants.grant(session, held(session, report, outsider), outsider.account, colleague.id)
     sharer.account.may_grant = False
     with refused(Reason.NOT_ALLOWED_TO_SHARE):
         grants.grant(session, keys, sharer.account, colleague.id)
@@ -104,7 +101,7 @@ def test_only_a_holder_allowed_to_share_shares_and_only_with_an_active_investiga
 
 def test_taking_a_report_back_starts_an_epoch_the_colleague_never_holds(session, case, recovery):
     sharer, colleague, report = case
-    grants.grant(session, keys_of(session, report, sharer), sharer.account, colleague.id)
+    grants.grant(session, held(session, report, sharer), sharer.account, colleague.id)
     log = Recorded(session)
 
     epoch = grants.revoke(
@@ -113,8 +110,8 @@ def test_taking_a_report_back_starts_an_epoch_the_colleague_never_holds(session,
 
     assert epoch == 1 == session.get(Report, report.report_id).key_epoch
     assert not key_ring.is_holder(session, report.report_id, colleague.id)
-    assert keys_of(session, report, sharer).holds(Purpose.CASE, 1)
-    assert not keys_of(session, report, colleague).holds(Purpose.CASE, 1)
+    assert held(session, report, sharer).holds(Purpose.CASE, 1)
+    assert not held(session, report, colleague).holds(Purpose.CASE, 1)
     detail = log.only(Action.GRANT_REVOKE)["detail"]
     assert (detail["username"], detail["wraps_removed"], detail["new_epoch"]) == ("rekan", 2, 1)
 
@@ -161,8 +158,8 @@ def test_an_approved_request_lets_the_investigator_read_the_identity(
     grants.decide_identity(session, request.id, custodian.account, custodian.private, True, NOW)
 
     assert request.state == IdentityRequestState.APPROVED and request.decided_by == custodian.id
-    identity = keys_of(session, report, investigator).key(Purpose.IDENTITY, 0)
-    assert identity == keys_of(session, report, custodian).key(Purpose.IDENTITY, 0)
+    identity = held(session, report, investigator).key(Purpose.IDENTITY, 0)
+    assert identity == held(session, report, custodian).key(Purpose.IDENTITY, 0)
     assert log.actions() == ["identity.request", "identity.approve"]
     asked, approved = log.entries()
     assert asked["detail"] == {"request": str(request.id)}
@@ -180,7 +177,7 @@ def test_a_refused_request_wraps_nothing(session, case, custodian, recovery):
     grants.decide_identity(session, request.id, custodian.account, custodian.private, False, NOW)
 
     assert request.state == IdentityRequestState.REFUSED
-    assert not keys_of(session, report, investigator).holds(Purpose.IDENTITY, 0)
+    assert not held(session, report, investigator).holds(Purpose.IDENTITY, 0)
     assert log.actions() == ["identity.refuse"]
     # A colleague without the request key reads no reason.
     assert grants.request_reason(session, request, colleague.account, colleague.private) == ""
@@ -234,9 +231,7 @@ def test_approval_is_refused_once_the_investigator_lost_the_report(
     session, case, custodian, recovery
 ):
     investigator, colleague, report = case
-    grants.grant(
-        session, keys_of(session, report, investigator), investigator.account, colleague.id
-    )
+    grants.grant(session, held(session, report, investigator), investigator.account, colleague.id)
     request = grants.request_identity(
         session, report.report_id, colleague.account, REASON, recovery.public_key()
     )
@@ -267,7 +262,7 @@ def test_a_custodian_appointed_after_the_report_holds_no_identity_key(session, c
     newcomer = person(session, "penjaga.baru", Role.CUSTODIAN)
     with refused(Reason.NO_IDENTITY_KEY):
         grants.decide_identity(session, request.id, newcomer.account, newcomer.private, True, NOW)
-    assert not keys_of(session, report, investigator).holds(Purpose.IDENTITY, 0)
+    assert not held(session, report, investigator).holds(Purpose.IDENTITY, 0)
 
 
 # --- the recovery key -----------------------------------------------------------------------
@@ -280,7 +275,7 @@ def test_the_recovery_key_gives_a_report_back_after_a_password_reset(session, ca
     copied = grants.recovery_grant(session, report.report_id, recovery, colleague.account)
 
     assert copied == 2 and key_ring.is_holder(session, report.report_id, colleague.id)
-    assert keys_of(session, report, colleague).key(Purpose.CASE, 0) == keys_of(
+    assert held(session, report, colleague).key(Purpose.CASE, 0) == held(
         session, report, investigator
     ).key(Purpose.CASE, 0)
     entry = log.only(Action.RECOVERY_GRANT)

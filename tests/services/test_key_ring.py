@@ -12,7 +12,7 @@ from sipadu.persistence.models import Report, ReportGrant, ReportKey, Role
 from sipadu.services import Reason, key_ring
 from sipadu.services.key_ring import NoKey
 from tests.conftest import database
-from tests.services.helpers import Person, Submitted, person, refused, route, submit
+from tests.services.helpers import Submitted, held, person, refused, route, submit
 
 CASE, INTERNAL, IDENTITY, REQUEST = (
     Purpose.CASE,
@@ -20,10 +20,6 @@ CASE, INTERNAL, IDENTITY, REQUEST = (
     Purpose.IDENTITY,
     Purpose.REQUEST,
 )
-
-
-def held(session: Session, report: Submitted, holder: Person) -> key_ring.HeldKeys:
-    return key_ring.staff_keys(session, report.report_id, holder.id, holder.private)
 
 
 def mailbox(session: Session, report: Submitted) -> key_ring.HeldKeys:

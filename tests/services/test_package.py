@@ -71,3 +71,18 @@ def test_no_service_imports_a_private_name_of_another_module():
         if alias.name.startswith("_")
     ]
     assert private == []
+
+
+# Service modules tested elsewhere: the reasons, with the table of their messages.
+TESTED_ELSEWHERE = {"__init__": "the package", "refusals": "tests/test_translations.py"}
+
+
+def test_every_service_module_has_its_own_test_module():
+    """One test module per service, each calling its use cases directly (no HTTP)."""
+    here = Path(__file__).parent
+    missing = [
+        f"test_{name}.py"
+        for name in sorted(_modules())
+        if name not in TESTED_ELSEWHERE and not (here / f"test_{name}.py").is_file()
+    ]
+    assert missing == []

@@ -1,0 +1,530 @@
+"""An investigator's casework (:mod:`sipadu.services.cases`), called directly: the list of
+granted reports, a report opened, a file downloaded, replies, notes, the status workflow
+and the spam mark. Every plaintext read writes exactly its own audit entry in the
+caller's transaction (none when refused, none when the caller rolls back); every
+refusal by its reason. Real HPKE, a real database, rolled back after each test."""
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import select
+
+from sipadu.accountability import audit
+from sipadu.accountability.audit import Action
+from sipadu.crypto import Purpose
+from sipadu.persistence.models import Message, Note, Report, ReportGrant, ReportStatus, Role
+from sipadu.services import Reason, cases, grants, key_ring, reports
+from sipadu.services.attachments import UploadedFile
+from sipadu.services.cases import CaseFilter, NotGranted
+from sipadu.services.key_ring import NoKey
+from sipadu.settings.config import DatePrecision
+from tests.conftest import database
+from tests.services.helpers import (
+    TODAY,
+    Person,
+    Recorded,
+    Submitted,
+    held,
+    person,
+    refused,
+    route,
+    stored,
+    submit,
+)
+
+EVIDENCE = b"foto kuitansi " * 5000  # several chunks of the stream format
+REPLY_FILE = b"surat balasan"
+
+
+@pytest.fixture(scope="module")
+def evidence(database_url) -> list[UploadedFile]:
+    """Files staged once for the module; each test links them in its own transaction."""
+    first, second, third = stored(database_url, EVIDENCE, REPLY_FILE, b"lain")
+    return [
+        UploadedFile(first, "kuitansi.jpg", "image/jpeg"),
+        UploadedFile(second, "balasan.pdf", "application/pdf"),
+        UploadedFile(third, "lain.txt", "text/plain"),
+    ]
+
+
+@pytest.fixture
+def investigator(session) -> Person:
+    """An investigator new reports in the default category are routed to."""
+    someone = person(session, "penyidik", Role.INVESTIGATOR)
+    route(session, someone)
+    return someone
+
+
+@pytest.fixture
+def outsider(session) -> Person:
+    return person(session, "orang.lain", Role.INVESTIGATOR)
+
+
+def mailbox(session, report: Submitted) -> key_ring.HeldKeys:
+    return key_ring.mailbox_keys(
+        session, report.report_id, report.mailbox_id, report.mailbox_private
+    )
+
+
+EVERY = CaseFilter()  # no filter: the default list
+
+
+def listed(session, who: Person, criteria: CaseFilter = EVERY, **kwargs) -> list:
+    page = cases.list_cases(session, who.id, who.private, criteria, TODAY, **kwargs)
+    return [row.id for row in page.rows]
+
+
+# --- the list ------------------------------------------------------------------------
+
+
+def test_the_list_shows_granted_reports_only_and_records_the_view(
+    session, recovery, investigator, outsider
+):
+    mine = submit(session, recovery.public_key())
+    not_mine = submit(session, recovery.public_key(), category="staff_discipline")
+    log = Recorded(session)
+
+    page = cases.list_cases(session, investigator.id, investigator.private, CaseFilter(), TODAY)
+
+    [row] = [row for row in page.rows if row.id == mine.report_id]
+    assert (row.title, row.category, row.status) == ("Pungutan liar", "kkn", "received")
+    assert (row.received_on, row.ack_due_on, row.feedback_due_on) == (
+        TODAY,
+        TODAY + timedelta(days=7),
+        TODAY + timedelta(days=90),
+    )
+    assert not (row.ack_overdue or row.feedback_overdue) and row.unread == 0
+    assert not_mine.report_id not in {r.id for r in page.rows} and page.next_cursor is None
+    assert listed(session, outsider) == []
+    entries = log.entries()
+    assert [(e["action"], e["actor"], e["role"], e["report_id"]) for e in entries] == [
+        ("report.list", str(investigator.id), "investigator", None),
+        ("report.list", str(outsider.id), "investigator", None),
+    ]
+    assert entries[0]["detail"] == {"filters": [], "page_after": None}
+
+
+def test_the_list_filters_by_status_category_deadline_unread_and_spam(
+    session, recovery, investigator
+):
+    report = submit(session, recovery.public_key())
+    rid = report.report_id
+    log = Recorded(session)
+
+    assert listed(session, investigator, CaseFilter(status="received")) == [rid]
+    assert listed(session, investigator, CaseFilter(status="in_review")) == []
+    assert listed(session, investigator, CaseFilter(category="kkn")) == [rid]
+    assert listed(session, investigator, CaseFilter(category="staff_discipline")) == []
+    assert listed(session, investigator, CaseFilter(deadline="on_time")) == [rid]
+    assert listed(session, investigator, CaseFilter(deadline="ack_overdue")) == []
+    late = TODAY + timedelta(days=8)
+    overdue = cases.list_cases(
+        session, investigator.id, investigator.private, CaseFilter(deadline="ack_overdue"), late
+    )
+    assert [(r.id, r.ack_overdue, r.feedback_overdue) for r in overdue.rows] == [(rid, True, False)]
+    assert listed(session, investigator, CaseFilter(unread=True)) == []
+    reports.add_reporter_message(
+        session, mailbox(session, report), rid, "Tambahan", TODAY, DatePrecision.DAY
+    )
+    [row] = cases.list_cases(
+        session, investigator.id, investigator.private, CaseFilter(unread=True), TODAY
+    ).rows
+    assert (row.id, row.unread) == (rid, 1)
+    cases.mark_spam(session, rid, investigator.id, True)
+    assert listed(session, investigator) == []
+    assert listed(session, investigator, CaseFilter(spam=True)) == [rid]
+
+    views = [e for e in log.entries() if e["action"] == "report.list"]
+    assert [e["detail"]["filters"] for e in views] == [
+        ["status"],
+        ["status"],
+        ["category"],
+        ["category"],
+        ["deadline"],
+        ["deadline"],
+        ["deadline"],
+        ["unread"],
+        ["unread"],
+        [],
+        ["spam"],
+    ]
+
+
+def test_the_list_pages_by_keyset_and_records_each_page(
+    session, recovery, investigator, monkeypatch
+):
+    monkeypatch.setattr(cases, "PAGE_SIZE", 2)
+    ids = {submit(session, recovery.public_key()).report_id for _ in range(5)}
+    log = Recorded(session)
+
+    seen, cursors, cursor = [], [], None
+    while True:
+        page = cases.list_cases(
+            session, investigator.id, investigator.private, CaseFilter(), TODAY, cursor
+        )
+        assert len(page.rows) <= 2
+        seen += [row.id for row in page.rows]
+        cursors.append(cursor)
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+
+    assert len(seen) == 5 and set(seen) == ids
+    assert seen == sorted(seen, reverse=True)  # one day: newest id first
+    assert [e["detail"]["page_after"] for e in log.entries()] == cursors
+    assert len(cursors) == 3
+
+
+@pytest.mark.parametrize("cursor", ["nonsense", "2025-13-01_x", f"2025-03-14_{'z' * 32}"])
+def test_a_bad_page_cursor_is_refused_and_records_nothing(session, investigator, cursor):
+    log = Recorded(session)
+    with refused(Reason.BAD_PAGE_CURSOR):
+        listed(session, investigator, cursor=cursor)
+    assert log.actions() == []
+
+
+# --- one report --------------------------------------------------------------------------
+
+
+def test_opening_a_case_decrypts_it_records_the_read_and_marks_messages_read(
+    session, recovery, investigator, evidence
+):
+    report = submit(session, recovery.public_key(), identity="Siti, 0812", files=evidence[:1])
+    reports.add_reporter_message(
+        session, mailbox(session, report), report.report_id, "Ada lagi", TODAY, DatePrecision.DAY
+    )
+    keys = held(session, report, investigator)
+    cases.add_note(session, keys, investigator.id, "Cek ke lokasi")
+    log = Recorded(session)
+
+    view = cases.open_case(session, keys, investigator.id)
+
+    assert view.report.id == report.report_id and view.category == "kkn"
+    assert view.fields["title"] == "Pungutan liar" and view.fields["what"] == "Di loket"
+    assert set(view.fields) == set(reports.CASE_FIELDS)
+    assert view.identity is None and view.status_reason is None  # not approved
+    assert [(m.author, m.body) for m in view.messages] == [("reporter", "Ada lagi")]
+    assert [(n.author, n.body) for n in view.notes] == [("penyidik", "Cek ke lokasi")]
+    [file] = view.attachments
+    assert (file.name, file.content_type, file.size, file.message_id) == (
+        "kuitansi.jpg",
+        "image/jpeg",
+        len(EVIDENCE),
+        None,
+    )
+    assert view.files_of(None) == [file] and view.identity_requests == []
+    entry = log.only(Action.REPORT_READ)
+    assert (entry["actor"], entry["role"], entry["report_id"], entry["detail"]) == (
+        str(investigator.id),
+        "investigator",
+        str(report.report_id),
+        None,
+    )
+    assert log.actions() == ["report.read"]  # no identity.read without the identity
+    assert session.get(ReportGrant, (report.report_id, investigator.id)).read_upto == 1
+    assert "Siti" not in str(log.entries()) and "Pungutan" not in str(log.entries())
+
+
+def test_an_approved_identity_is_shown_and_its_read_recorded_too(session, recovery):
+    custodian = person(session, "penjaga", Role.CUSTODIAN)
+    investigator = person(session, "penanya", Role.INVESTIGATOR)
+    route(session, investigator)
+    report = submit(session, recovery.public_key(), identity="Siti, 0812")
+    key_ring.wrap_identity(session, held(session, report, custodian), investigator.account)
+    log = Recorded(session)
+
+    view = cases.open_case(session, held(session, report, investigator), investigator.id)
+
+    assert view.identity == "Siti, 0812"
+    assert log.actions() == ["report.read", "identity.read"]
+    assert log.only(Action.IDENTITY_READ)["report_id"] == str(report.report_id)
+
+
+def test_opening_without_recording_records_nothing_and_leaves_messages_unread(
+    session, recovery, investigator
+):
+    report = submit(session, recovery.public_key())
+    reports.add_reporter_message(
+        session, mailbox(session, report), report.report_id, "Halo", TODAY, DatePrecision.DAY
+    )
+    log = Recorded(session)
+
+    view = cases.open_case(
+        session, held(session, report, investigator), investigator.id, record=False
+    )
+
+    assert [m.body for m in view.messages] == ["Halo"]
+    assert log.actions() == []
+    assert session.get(ReportGrant, (report.report_id, investigator.id)).read_upto == 0
+
+
+def test_a_report_not_granted_is_not_found_and_its_refused_read_records_nothing(
+    session, recovery, investigator, outsider
+):
+    report = submit(session, recovery.public_key())
+    theirs = held(session, report, outsider)
+    log = Recorded(session)
+
+    with refused(Reason.REPORT_NOT_FOUND) as info:
+        cases.open_case(session, theirs, outsider.id)
+    assert isinstance(info.value, NotGranted)
+    with refused(Reason.REPORT_NOT_FOUND):
+        cases.granted(session, uuid.uuid4(), investigator.id)
+    # The grant row alone opens nothing: the keys must be the account's own.
+    with refused(Reason.NO_KEY) as info:
+        cases.open_case(session, theirs, investigator.id)
+    assert isinstance(info.value, NoKey)
+    assert log.actions() == []
+
+
+def test_a_revoked_colleague_no_longer_finds_the_report(session, recovery, investigator, outsider):
+    report = submit(session, recovery.public_key())
+    investigator.account.may_grant = True
+    grants.grant(session, held(session, report, investigator), investigator.account, outsider.id)
+    cases.open_case(session, held(session, report, outsider), outsider.id)
+    grants.revoke(
+        session, report.report_id, investigator.account, outsider.id, recovery.public_key()
+    )
+    log = Recorded(session)
+
+    with refused(Reason.REPORT_NOT_FOUND):
+        cases.open_case(session, held(session, report, outsider), outsider.id)
+    assert listed(session, outsider) == []
+    assert log.actions() == ["report.list"]
+
+
+# --- files -------------------------------------------------------------------------------
+
+
+def test_a_download_records_its_file_and_size_and_nothing_else(
+    session, recovery, investigator, evidence
+):
+    report = submit(session, recovery.public_key(), files=evidence[:1])
+    keys = held(session, report, investigator)
+    [file] = cases.open_case(session, keys, investigator.id, record=False).attachments
+    log = Recorded(session)
+
+    info = cases.download_attachment(session, keys, investigator.id, file.id)
+
+    assert info == file
+    entry = log.only(Action.ATTACHMENT_DOWNLOAD)
+    assert (entry["actor"], entry["report_id"], entry["detail"]) == (
+        str(investigator.id),
+        str(report.report_id),
+        {"attachment": str(file.id), "size": len(EVIDENCE)},
+    )
+    assert log.actions() == ["attachment.download"]
+
+
+def test_a_refused_download_records_nothing(session, recovery, investigator, outsider, evidence):
+    report = submit(session, recovery.public_key(), files=evidence[:1])
+    other = submit(session, recovery.public_key(), files=evidence[2:])
+    keys = held(session, report, investigator)
+    [file] = cases.open_case(session, keys, investigator.id, record=False).attachments
+    [elsewhere] = cases.open_case(
+        session, held(session, other, investigator), investigator.id, record=False
+    ).attachments
+    log = Recorded(session)
+
+    with refused(Reason.NO_SUCH_FILE):
+        cases.download_attachment(session, keys, investigator.id, uuid.uuid4())
+    with refused(Reason.NO_SUCH_FILE):  # another report's file, even one they hold
+        cases.download_attachment(session, keys, investigator.id, elsewhere.id)
+    with refused(Reason.REPORT_NOT_FOUND):
+        cases.download_attachment(session, held(session, report, outsider), outsider.id, file.id)
+    assert log.actions() == []
+
+
+# --- replies, notes, the workflow --------------------------------------------------------
+
+
+def test_a_reply_is_sealed_for_the_mailbox_with_a_coarsened_date_and_its_files(
+    session, recovery, investigator, evidence
+):
+    report = submit(session, recovery.public_key())
+    log = Recorded(session)
+
+    message = cases.reply(
+        session,
+        held(session, report, investigator),
+        investigator.id,
+        "  Mohon kirim bukti  ",
+        TODAY,
+        DatePrecision.MONTH,
+        files=evidence[1:2],
+    )
+
+    assert (message.position, message.author, message.epoch) == (1, "staff", 0)
+    assert message.sent_on == TODAY.replace(day=1)
+    assert b"bukti" not in message.body
+    view = reports.read_mailbox(session, mailbox(session, report), report.report_id)
+    assert [(m.author, m.body) for m in view.messages] == [("staff", "Mohon kirim bukti")]
+    [file] = view.files_of(message.id)
+    assert (file.name, file.size) == ("balasan.pdf", len(REPLY_FILE))
+    entry = log.only(Action.MESSAGE_SEND)
+    assert entry["detail"] == {"position": 1, "files": 1}
+    assert log.actions() == ["message.send"]
+    second = cases.reply(
+        session,
+        held(session, report, investigator),
+        investigator.id,
+        "Lagi",
+        TODAY,
+        DatePrecision.DAY,
+    )
+    assert (second.position, second.sent_on) == (2, TODAY)
+
+
+def test_an_internal_note_is_sealed_under_the_internal_key_never_the_mailboxs(
+    session, recovery, investigator
+):
+    report = submit(session, recovery.public_key())
+    log = Recorded(session)
+
+    note = cases.add_note(
+        session, held(session, report, investigator), investigator.id, " Catatan "
+    )
+
+    assert b"Catatan" not in note.body and note.epoch == 0
+    assert not mailbox(session, report).holds(Purpose.INTERNAL, 0)
+    assert log.only(Action.NOTE_ADD)["detail"] == {"note": str(note.id)}
+    assert [
+        n.body
+        for n in cases.open_case(
+            session, held(session, report, investigator), investigator.id, record=False
+        ).notes
+    ] == ["Catatan"]
+
+
+def test_empty_replies_and_notes_and_strangers_are_refused_and_store_nothing(
+    session, recovery, investigator, outsider
+):
+    report = submit(session, recovery.public_key())
+    keys = held(session, report, investigator)
+    log = Recorded(session)
+
+    with refused(Reason.EMPTY_TEXT, "body"):
+        cases.reply(session, keys, investigator.id, " \n\t ", TODAY, DatePrecision.DAY)
+    with refused(Reason.EMPTY_TEXT, "body"):
+        cases.add_note(session, keys, investigator.id, "   ")
+    theirs = held(session, report, outsider)
+    with refused(Reason.REPORT_NOT_FOUND):
+        cases.reply(session, theirs, outsider.id, "Halo", TODAY, DatePrecision.DAY)
+    with refused(Reason.REPORT_NOT_FOUND):
+        cases.add_note(session, theirs, outsider.id, "Halo")
+
+    assert session.scalars(select(Message).where(Message.report_id == report.report_id)).all() == []
+    assert session.scalars(select(Note).where(Note.report_id == report.report_id)).all() == []
+    assert log.actions() == []
+
+
+def test_the_workflow_acknowledges_closes_with_a_reason_the_reporter_reads(
+    session, recovery, investigator
+):
+    report = submit(session, recovery.public_key())
+    keys = held(session, report, investigator)
+    later = TODAY + timedelta(days=3)
+    log = Recorded(session)
+
+    cases.change_status(session, keys, investigator.id, "in_review", "", later)
+    row = session.get(Report, report.report_id)
+    assert (row.status, row.acknowledged_on, row.closed_on) == ("in_review", later, None)
+    cases.change_status(session, keys, investigator.id, "investigating", "", later)
+    cases.change_status(session, keys, investigator.id, "closed_substantiated", " Terbukti ", later)
+
+    assert (row.status, row.acknowledged_on, row.closed_on) == (
+        "closed_substantiated",
+        later,
+        later,
+    )
+    view = reports.read_mailbox(session, mailbox(session, report), report.report_id)
+    assert view.status_reason == "Terbukti"
+    assert cases.open_case(session, keys, investigator.id, record=False).status_reason == "Terbukti"
+    assert [e["detail"] for e in log.entries()] == [
+        {"from": "received", "to": "in_review", "acknowledged": True, "with_reason": False},
+        {"from": "in_review", "to": "investigating", "acknowledged": False, "with_reason": False},
+        {
+            "from": "investigating",
+            "to": "closed_substantiated",
+            "acknowledged": False,
+            "with_reason": True,
+        },
+    ]
+    assert "Terbukti" not in str(log.entries())
+
+
+def test_a_new_reason_replaces_the_old_one(session, recovery, investigator):
+    report = submit(session, recovery.public_key())
+    keys = held(session, report, investigator)
+    cases.change_status(session, keys, investigator.id, "in_review", "Dibaca", TODAY)
+    cases.change_status(session, keys, investigator.id, "rejected", "Bukan wewenang", TODAY)
+    view = reports.read_mailbox(session, mailbox(session, report), report.report_id)
+    assert (view.status, view.status_reason) == ("rejected", "Bukan wewenang")
+
+
+def test_the_workflow_refuses_unknown_statuses_wrong_moves_and_closing_without_reason(
+    session, recovery, investigator, outsider
+):
+    report = submit(session, recovery.public_key())
+    keys = held(session, report, investigator)
+    log = Recorded(session)
+
+    with refused(Reason.UNKNOWN_STATUS, "status"):
+        cases.change_status(session, keys, investigator.id, "done", "", TODAY)
+    with refused(Reason.BAD_TRANSITION, "status") as info:
+        cases.change_status(session, keys, investigator.id, "investigating", "", TODAY)
+    assert info.value.params == {"old": "received", "new": "investigating"}
+    with refused(Reason.CLOSING_NEEDS_REASON, "reason"):
+        cases.change_status(session, keys, investigator.id, "rejected", "  ", TODAY)
+    with refused(Reason.REPORT_NOT_FOUND):
+        cases.change_status(
+            session, held(session, report, outsider), outsider.id, "in_review", "", TODAY
+        )
+    assert session.get(Report, report.report_id).status == "received"
+    assert log.actions() == []
+    cases.change_status(session, keys, investigator.id, "rejected", "Spam", TODAY)
+    for target in ReportStatus:  # closing is final: a case reopened is a new report
+        with refused(Reason.BAD_TRANSITION, "status"):
+            cases.change_status(session, keys, investigator.id, target.value, "x", TODAY)
+
+
+def test_the_spam_mark_hides_a_report_and_is_recorded_only_when_it_changes(
+    session, recovery, investigator, outsider
+):
+    report = submit(session, recovery.public_key())
+    log = Recorded(session)
+
+    cases.mark_spam(session, report.report_id, investigator.id, True)
+    cases.mark_spam(session, report.report_id, investigator.id, True)
+    assert session.get(Report, report.report_id).spam
+    cases.mark_spam(session, report.report_id, investigator.id, False)
+    cases.mark_spam(session, report.report_id, investigator.id, False)
+    with refused(Reason.REPORT_NOT_FOUND):
+        cases.mark_spam(session, report.report_id, outsider.id, True)
+
+    assert log.actions() == ["report.spam", "report.not_spam"]
+    assert {e["report_id"] for e in log.entries()} == {str(report.report_id)}
+    assert session.get(Report, report.report_id).status == "received"
+
+
+# --- the caller's transaction ----------------------------------------------------------
+
+
+def test_nothing_is_recorded_if_the_caller_rolls_back(database_url, recovery, evidence):
+    """The reads record in the caller's transaction: rolled back, no entry stays."""
+    with database(database_url) as session:
+        before = audit.head(session)
+        investigator = person(session, "tanpa.jejak", Role.INVESTIGATOR)
+        route(session, investigator)
+        report = submit(session, recovery.public_key(), files=evidence[:1])
+        keys = held(session, report, investigator)
+        cases.list_cases(session, investigator.id, investigator.private, CaseFilter(), TODAY)
+        view = cases.open_case(session, keys, investigator.id)
+        cases.download_attachment(session, keys, investigator.id, view.attachments[0].id)
+        cases.reply(session, keys, investigator.id, "Halo", TODAY, DatePrecision.DAY)
+        session.flush()
+        assert audit.head(session)[0] > before[0]
+        session.rollback()
+    with database(database_url) as session:
+        assert audit.head(session) == before
