@@ -441,7 +441,7 @@ def test_a_download_is_recorded_before_its_first_byte(
 
 
 def test_no_stream_begins_before_its_record_is_committed(staff_app):
-    """Record, commit, then stream has one owner (sipadu.web.stream): while the request's
+    """Record, commit, then stream has one owner (sipadu.web.context.stream): while the request's
     write transaction, where a download's audit entry is written, is still open, no
     stream begins and nothing is read; once it is committed, the stream reads."""
     from sipadu.web.context import db_session, stream, transaction

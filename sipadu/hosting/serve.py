@@ -143,7 +143,7 @@ def portal_asgi(portal: Portal, config: Config) -> front.Front:
 def _thread_pool(app: Flask, workers: int) -> front.ASGIApp:
     """The Flask app as an ASGI app, run in a pool of its own ``workers`` threads."""
     # a2wsgi types the WSGI environ and the ASGI scope and messages as TypedDicts, which
-    # Flask's and sipadu.front's dicts are not: the same objects at run time.
+    # Flask's and sipadu.hosting.front's dicts are not: the same objects at run time.
     return WSGIMiddleware(app, workers=workers)  # type: ignore[arg-type, return-value]
 
 

@@ -17,7 +17,7 @@ from sipadu.settings.instance import derived_key, load_secret
 
 bp = Blueprint("staff", __name__)
 
-# Keys derived from the staff session key, one per use (sipadu.instance.derived_key).
+# Keys derived from the staff session key, one per use (sipadu.settings.instance.derived_key).
 FAILURES_LABEL = "sipadu.staff.failures.v1"
 DEVICE_LABEL = "sipadu.staff.device-cookie.v1"
 
@@ -28,7 +28,7 @@ class StaffRuntime:
     timeouts: Timeouts
     link_ttl: timedelta
     # Failed sign-ins per typed name (signin.limit_key) and per device cookie
-    # (devices.recognised) in the portal's counters (sipadu.counters); over it, sign-in
+    # (devices.recognised) in the portal's counters (sipadu.persistence.counters); over it, sign-in
     # needs two codes.
     failures_per_account: RateLimitItem
     failures_key: bytes  # keys the per-username failure counter without storing the name

@@ -20,7 +20,7 @@ from sipadu.settings.instance import derived_key, load_secret
 bp = Blueprint("reporter", __name__)
 
 # The mailbox failure counters' key, derived from the reporter session key
-# (sipadu.instance.derived_key; the label they have always had).
+# (sipadu.settings.instance.derived_key; the label they have always had).
 FAILURES_LABEL = "sipadu.mailbox.failures.v1"
 
 

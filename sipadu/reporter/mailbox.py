@@ -216,7 +216,7 @@ def mailbox_attachment(attachment_id: uuid.UUID) -> ResponseReturnValue:
     keys, opened = signed_in
     # The stream outlives this request's session (closed at teardown, before the body is
     # sent): it reads on a session of its own, in short transactions, so a slow reader
-    # holds no lock (sipadu.web.stream); the session is closed however the stream ends.
+    # holds no lock (sipadu.web.context.stream); the session is closed however the stream ends.
     try:
         info, body = stream(
             lambda reader: read_attachment(

@@ -90,5 +90,5 @@ class ServiceError(Exception):
         self.field = field
         self.params = params
 
-    def __str__(self) -> str:  # for tracebacks; people read sipadu.refusal_messages
+    def __str__(self) -> str:  # for tracebacks; people read sipadu.web.refusal_messages
         return " ".join(str(part) for part in (self.reason.name, self.field, self.params) if part)

@@ -102,7 +102,7 @@ class Config:
     staff_idle_seconds: int = 30 * 60
     staff_absolute_seconds: int = 10 * 3600
     staff_failures_per_account: str = "10 per hour"
-    # Argon2id derivations on request paths, per portal and host (sipadu.derivations):
+    # Argon2id derivations on request paths, per portal and host (sipadu.web.derivations):
     # measured on 2 cores, two at once double the throughput of one, a third adds none.
     # At least 2: each portal reserves one for a lane strangers cannot fill (derivations).
     kdf_slots: int = 2

@@ -70,7 +70,7 @@ FORM_TYPES = (MULTIPART, URLENCODED)
 V = TypeVar("V", bound=Callable)
 FORM_SENT = "sipadu.form_sent"  # environ: the body held a form token, valid or not
 PAGES_THAT_KEEP_TEXT = (400, 409, 413, 429, 503)  # refusals, with the form where they can
-DRAIN_HEADER = "X-Sipadu-Drain"  # for sipadu.front only; it never reaches the client
+DRAIN_HEADER = "X-Sipadu-Drain"  # for sipadu.hosting.front only; it never reaches the client
 
 
 def mark_worth_draining(response: Response) -> Response:
