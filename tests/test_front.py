@@ -550,6 +550,46 @@ def test_readers_that_never_read_hold_only_the_download_slots_and_are_dropped(
             raw.close()
 
 
+def test_a_download_waiting_for_a_slot_takes_it_from_a_reader_that_stopped_reading(
+    tmp_path, empty_database_url, redis_url
+):
+    """Found in review of issue 13: anyone with a mailbox held every download slot with
+    readers that never read, asking again each time one was dropped (after
+    SIPADU_SEND_TIMEOUT_SECONDS, 60 s): every other download got the busy page. A
+    download that finds no slot free now has the reader stalled longest (at least 5 s)
+    closed, and takes its slot."""
+    env = config_env(
+        tmp_path / "instance",
+        empty_database_url,
+        redis_url,
+        SIPADU_WORKERS="1",
+        SIPADU_THREADS="3",  # one download slot (the default: half the threads)
+        SIPADU_MAX_FILE_MIB="40",
+        SIPADU_MAX_REQUEST_MIB="50",
+    )
+    people = init_demo(env)
+    with serving("reporter", env) as (_r, reporter), serving("staff", env) as (_m, staff):
+        upload_big(reporter, hashlib.sha256(b"stops reading").digest() * (MIB // 32), 32)
+        browser, link = staff_download_link(staff, people["pemeriksa1"])
+        (jar,) = [h.cookiejar for h in browser.handlers if hasattr(h, "cookiejar")]
+        cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+        port = int(staff.rsplit(":", 1)[1])
+        holder = socket.socket()
+        holder.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        holder.connect(("127.0.0.1", port))
+        holder.sendall(f"GET {link} HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n\r\n".encode())
+        time.sleep(7)  # its buffers full, it has taken nothing for over 5 s
+
+        started = time.monotonic()
+        real = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        real.request("GET", link, headers={"Cookie": cookie})
+        response = real.getresponse()
+        assert response.status == 200, "a reader that never reads kept the only slot"
+        assert len(response.read()) == 32 * MIB
+        assert time.monotonic() - started < 15
+        holder.close()
+
+
 def test_idle_connections_past_the_cap_make_room_and_a_full_house_gets_the_busy_page(
     tmp_path, empty_database_url, redis_url
 ):

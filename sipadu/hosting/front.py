@@ -74,6 +74,8 @@ from urllib.parse import parse_qs
 import h11
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from sipadu.web import stalled
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -199,7 +201,18 @@ def deadline_protocol(
       answers everyone a plain-English 503 for as long as an attacker keeps ~1,000 idle
       connections open."""
     idle: dict[H11Protocol, None] = {}  # awaiting a head, oldest first (per worker)
+    stalled_readers: dict[H11Protocol, float] = {}  # write buffer full since, oldest first
     logging.getLogger("uvicorn.error").addFilter(_QUIET)
+
+    def close_longest_stalled(at_least: float) -> None:
+        """:func:`sipadu.web.stalled.close_one`, on the event loop."""
+        now = asyncio.get_running_loop().time()
+        for reader, since in stalled_readers.items():
+            if now - since < at_least:
+                return  # the oldest first: none after it has waited longer
+            if isinstance(reader, Deadlines):
+                reader._send_expired()
+                return
 
     class Deadlines(H11Protocol):
         _head_timer: asyncio.TimerHandle | None = None
@@ -210,6 +223,7 @@ def deadline_protocol(
 
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
+            stalled.register(self.loop, close_longest_stalled)
             if len(self.connections) > max_connections:
                 if idle:
                     oldest = next(iter(idle))
@@ -264,15 +278,18 @@ def deadline_protocol(
 
         def pause_writing(self) -> None:
             super().pause_writing()
+            stalled_readers.setdefault(self, self.loop.time())
             if self._send_timer is None:
                 self._send_timer = self.loop.call_later(send_seconds, self._send_expired)
 
         def resume_writing(self) -> None:
             self._stop_send_timer()
+            stalled_readers.pop(self, None)
             super().resume_writing()
 
         def connection_lost(self, exc: Exception | None) -> None:
             idle.pop(self, None)
+            stalled_readers.pop(self, None)
             self._stop_head_timer()
             self._stop_send_timer()
             super().connection_lost(exc)
@@ -306,7 +323,8 @@ def deadline_protocol(
             # abort, not close: close would wait to flush a buffer nobody reads. Losing
             # the connection marks the answer disconnected and resumes its waiting
             # sends, so the producing thread runs to its end without waiting again.
-            self._send_timer = None
+            self._stop_send_timer()
+            stalled_readers.pop(self, None)
             self.transport.abort()
 
     return Deadlines

@@ -133,8 +133,9 @@ def portal_asgi(portal: Portal, config: Config) -> front.Front:
     # need (sipadu/hosting/front.py, "Bulkheads"). Forms:
     bridge = _thread_pool(app, config.threads)
     # Pages and downloads: a flood of posts cannot queue them; SIPADU_THREADS, plus one
-    # for each download slot (a reader may keep one for SIPADU_SEND_TIMEOUT_SECONDS).
-    reads = _thread_pool(app, config.threads + config.download_slots)
+    # for each download slot (a reader may keep one for SIPADU_SEND_TIMEOUT_SECONDS),
+    # plus one for a download waiting for a stalled reader's slot (web.context.download).
+    reads = _thread_pool(app, config.threads + config.download_slots + 1)
     # Uploads: one thread per slot (a slow one holds it as long as it goes on).
     uploads = _thread_pool(app, config.upload_slots)
     return front.Front(bridge, limits, errors.refusal_pages(app), reads, uploads)

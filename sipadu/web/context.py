@@ -32,6 +32,7 @@ from werkzeug.wsgi import ClosingIterator
 
 from sipadu.persistence.db import make_engine, make_sessionmaker, scope_to_report
 from sipadu.settings.config import Config
+from sipadu.web import stalled
 
 
 def init_db(app: Flask, config: Config) -> None:
@@ -52,6 +53,7 @@ DOWNLOADS_RETRY_AFTER = 60  # seconds, in the busy page's Retry-After
 
 def init_downloads(app: Flask, config: Config) -> None:
     app.extensions["sipadu.downloads"] = threading.BoundedSemaphore(config.download_slots)
+    app.extensions["sipadu.download_handoff"] = threading.Lock()
 
 
 def download(view: Callable[..., Any]) -> Callable[..., Any]:
@@ -61,14 +63,16 @@ def download(view: Callable[..., Any]) -> Callable[..., Any]:
     each holds a thread for as long as its reader takes to read it (at least ~48 KiB
     per ``SIPADU_SEND_TIMEOUT_SECONDS``, :func:`sipadu.hosting.front.deadline_protocol`).
     Readers that never finish can so hold only the download slots, never the threads
-    every page needs. Past the limit the answer is the "busy" page (503 with
-    ``Retry-After``), given before anything is read or recorded in the access log; the
-    slot is given back when the answer is read to its end or closed, however it ends."""
+    every page needs, and not for long while others wait: with no slot free, the reader
+    stalled longest (:mod:`sipadu.web.stalled`) is closed and its slot awaited. Past the
+    limit the answer is the "busy" page (503 with ``Retry-After``), given before
+    anything is read or recorded in the access log; the slot is given back when the
+    answer is read to its end or closed, however it ends."""
 
     @wraps(view)
     def limited(*args: Any, **kwargs: Any) -> Any:
         slots: threading.BoundedSemaphore = current_app.extensions["sipadu.downloads"]
-        if not slots.acquire(blocking=False):
+        if not slots.acquire(blocking=False) and not _handed_a_slot(slots):
             raise ServiceUnavailable(retry_after=DOWNLOADS_RETRY_AFTER)
         try:
             response = current_app.make_response(view(*args, **kwargs))
@@ -89,6 +93,19 @@ def download(view: Callable[..., Any]) -> Callable[..., Any]:
         return response
 
     return limited
+
+
+def _handed_a_slot(slots: threading.BoundedSemaphore) -> bool:
+    """With every slot taken: one download at a time (per worker) has the longest-stalled
+    reader closed and waits for its slot, on the one thread the page pool keeps for it
+    (:func:`sipadu.hosting.serve.portal_asgi`); any other gets the busy page at once."""
+    waiting: threading.Lock = current_app.extensions["sipadu.download_handoff"]
+    if not waiting.acquire(blocking=False):
+        return False
+    try:
+        return stalled.close_one() and slots.acquire(timeout=stalled.HANDOFF_SECONDS)
+    finally:
+        waiting.release()
 
 
 def _once(action: Callable[[], object]) -> Callable[[], None]:
