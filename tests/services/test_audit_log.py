@@ -20,15 +20,15 @@ from sipadu.crypto import signing_public_key
 from sipadu.persistence.models import AuditEvent, Role
 from sipadu.services import audit_log
 from sipadu.services.audit_log import AuditFilter, IntakeDay
-from tests.conftest import database
-from tests.services.helpers import Person, Recorded, person
+from tests.helpers import database
+from tests.services.helpers import Recorded, ServicePerson, person
 
 SEED = os.urandom(32)  # the instance's audit signing key
 TODAY = datetime.now(UTC).date()  # entries are stamped with the real time
 
 
 @pytest.fixture
-def auditor(session) -> Person:
+def auditor(session) -> ServicePerson:
     return person(session, "pemeriksa.log", Role.AUDITOR)
 
 
