@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from sipadu import __version__
 from sipadu.accountability import audit, recovery
-from sipadu.accountability.audit import OPERATOR, Action
+from sipadu.accountability.audit import OPERATOR
 from sipadu.crypto import Argon2Params, CryptoError, signing_public_key
 from sipadu.evidence import storage
 from sipadu.hosting.deploycheck import exit_code, run_checks
@@ -36,7 +36,8 @@ from sipadu.persistence.dbroles import apply_reporter_role
 from sipadu.persistence.migrate import upgrade
 from sipadu.persistence.models import Category, CategorySlug, Role, StaffAccount
 from sipadu.services import ServiceError, retention
-from sipadu.services.categories import add_route, category_by_slug, remove_route, seed_categories
+from sipadu.services.audit_log import record_export
+from sipadu.services.categories import add_route, category_by_slug, remove_route, seed_instance
 from sipadu.services.grants import recovery_grant
 from sipadu.services.retention import RetentionPolicy
 from sipadu.services.staff import (
@@ -87,6 +88,19 @@ def _session(config: Config) -> Iterator[Session]:
         engine.dispose()
 
 
+@contextmanager
+def _reader(config: Config) -> Iterator[Session]:
+    """A reading session, for what a command shows after :func:`_session` committed the
+    record of it (as :func:`sipadu.web.context.stream` reads after the view's commit)."""
+    engine = make_engine(config.database_url)
+    session = make_sessionmaker(engine)()
+    try:
+        yield session
+    finally:
+        session.close()
+        engine.dispose()
+
+
 @click.group()
 @click.version_option(__version__, prog_name="sipadu")
 def main() -> None:
@@ -106,14 +120,7 @@ def init(demo: bool) -> None:
         click.echo(f"created secret: {name}", err=True)
     upgrade(config.database_url)
     with _session(config) as session:
-        audit.append(
-            session,
-            OPERATOR.id,
-            OPERATOR.role,
-            Action.SYSTEM_INIT,
-            detail={"version": __version__, "demo": demo},
-        )
-        for slug in seed_categories(session, OPERATOR):
+        for slug in seed_instance(session, OPERATOR, __version__, demo):
             click.echo(f"created category: {slug}", err=True)
         if demo:
             lines = _create_demo_accounts(session, config)
@@ -496,25 +503,17 @@ def audit_export(fmt: str, since: int, out: str | None) -> None:
     """Stream the log with the latest checkpoint and the public key, for offline checks."""
     config = _config()
     with _session(config) as session:
-        checkpoint = audit.latest_checkpoint(session)
-        audit.append(
-            session,
-            OPERATOR.id,
-            OPERATOR.role,
-            Action.AUDIT_EXPORT,
-            detail={"format": fmt, "since": since},
-        )
+        checkpoint = record_export(session, OPERATOR, fmt, since)
+    # Committed: the export holds its own entry, as the staff portal's does.
     public_key = checkpoint.public_key if checkpoint else (_public_key_hex(config) or "")
-    engine = make_engine(config.database_url)
     stream = open(out, "w", newline="") if out else sys.stdout
     try:
-        with engine.connect() as connection:
-            for line in audit.export_lines(connection, fmt, since, checkpoint, public_key):
+        with _reader(config) as reader:
+            for line in audit.export_lines(reader, fmt, since, checkpoint, public_key):
                 stream.write(line)
     finally:
         if out:
             stream.close()
-        engine.dispose()
 
 
 @main.command()

@@ -1,4 +1,4 @@
-"""Shared fixtures.
+"""Shared fixtures (plain helpers and constants are in ``tests/helpers.py``).
 
 Databases: SQLite by default. With ``SIPADU_TEST_DATABASE_URL`` (PostgreSQL) and
 ``SIPADU_TEST_REDIS_URL`` set, as the second half of ``.ci/run`` does, the same suite
@@ -12,38 +12,33 @@ pay for them.
 
 import os
 import shutil
-import socket
-import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 import redis
 from hypothesis import HealthCheck, settings
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.orm import Session
+from sqlalchemy import text
 
-from sipadu.crypto import Argon2Params, new_keypair
-from sipadu.persistence.db import make_engine, make_sessionmaker
+from sipadu.crypto import Argon2Params
 from sipadu.persistence.migrate import upgrade
 from sipadu.persistence.volatile import volatile_base
 from sipadu.settings.config import Config, load_config
 from sipadu.web.context import dispose
+from tests.helpers import (
+    ALWAYS_POSTGRES_URL,
+    POSTGRES_URL,
+    PROGRAMS_STARTED,
+    REDIS_URL,
+    VOLATILE_ROOT,
+    Postgres,
+    config_env,
+)
 
-# Every program this test process starts, by name (the first argv element or the
-# executable): `tests/test_make.py` checks them against the Makefile's PROGRAMS at the end
-# of the run, whatever way a test built its argv (test_make's source scan sees only list
-# literals). Python audit event "subprocess.Popen": (executable, args, cwd, env).
-PROGRAMS_STARTED: set[str] = set()
 
-
+# Python audit event "subprocess.Popen": (executable, args, cwd, env). Installed here, as
+# the run begins, so that no subprocess escapes tests.helpers.PROGRAMS_STARTED.
 def _record_programs(event: str, args: tuple) -> None:
     if event == "subprocess.Popen":
         executable, argv = args[0], args[1]
@@ -66,36 +61,10 @@ settings.register_profile(
 )
 settings.load_profile("sipadu")
 
-POSTGRES_URL = os.environ.get("SIPADU_TEST_DATABASE_URL") or None
-REDIS_URL = os.environ.get("SIPADU_TEST_REDIS_URL") or None
-CHEAP_ARGON2 = {"TIME_COST": "1", "MEMORY_KIB": "256", "PARALLELISM": "1"}
-
 
 @pytest.fixture
 def cheap_argon2() -> Argon2Params:
     return Argon2Params(time_cost=1, memory_kib=256, parallelism=1)
-
-
-class Postgres:
-    """Creates and drops throw-away databases next to the configured one."""
-
-    def __init__(self, url: str) -> None:
-        self.url = make_url(url)
-        self.admin = create_engine(self.url, isolation_level="AUTOCOMMIT")
-
-    def url_for(self, name: str) -> str:
-        return self.url.set(database=name).render_as_string(hide_password=False)
-
-    def create(self, template: str | None = None) -> str:
-        name = f"sipadu_t_{uuid.uuid4().hex[:12]}"
-        clause = f' TEMPLATE "{template}"' if template else ' TEMPLATE "template0"'
-        with self.admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"{clause}'))
-        return name
-
-    def drop(self, name: str) -> None:
-        with self.admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")
@@ -122,13 +91,6 @@ def redis_url() -> str | None:
     except redis.RedisError as exc:
         pytest.fail(f"SIPADU_TEST_REDIS_URL is set but unreachable: {exc}", pytrace=False)
     return REDIS_URL
-
-
-# A few tests need PostgreSQL and Redis even in the SQLite half of the suite (database
-# roles, two hosts, crashes, the canary at scale): both run on every developer and CI
-# machine, at these addresses unless the run names others.
-ALWAYS_POSTGRES_URL = POSTGRES_URL or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-ALWAYS_REDIS_URL = REDIS_URL or "redis://127.0.0.1:6379/0"
 
 
 @pytest.fixture
@@ -189,22 +151,6 @@ def empty_database_url(postgres, tmp_path) -> Iterator[str]:
     postgres.drop(name)
 
 
-@contextmanager
-def database(url: str) -> Iterator[Session]:
-    """A session on ``url`` for a test to look at what the application stored."""
-    engine = make_engine(url)
-    session = make_sessionmaker(engine)()
-    try:
-        yield session
-    finally:
-        session.close()
-        engine.dispose()
-
-
-# Mailbox sessions need a memory-backed folder; this run's, removed when it ends.
-VOLATILE_ROOT = Path("/dev/shm") / f"sipadu-tests-{uuid.uuid4().hex[:12]}"
-
-
 @pytest.fixture(scope="session", autouse=True)
 def _remove_volatile_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     """Removes this run's memory-backed folders when it ends: ``VOLATILE_ROOT``, and the
@@ -217,21 +163,6 @@ def _remove_volatile_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         default = volatile_base(Config(instance_path=instance))
         if default.is_dir():
             shutil.rmtree(default, ignore_errors=True)
-
-
-def config_env(instance: Path, database_url: str, redis_url: str | None, **extra: str) -> dict:
-    env = {
-        "SIPADU_ENV": "development",
-        "SIPADU_INSTANCE_PATH": str(instance),
-        "SIPADU_DATABASE_URL": database_url,
-        "SIPADU_VOLATILE_PATH": str(VOLATILE_ROOT / uuid.uuid4().hex[:12]),
-        **{f"SIPADU_ARGON2_{k}": v for k, v in CHEAP_ARGON2.items()},
-        **{f"SIPADU_LOOKUP_ARGON2_{k}": v for k, v in CHEAP_ARGON2.items()},
-    }
-    if redis_url:
-        env["SIPADU_REDIS_URL"] = redis_url
-    env.update(extra)
-    return env
 
 
 @pytest.fixture(scope="module")
@@ -280,87 +211,3 @@ def reporter_client(reporter_app):
 @pytest.fixture
 def staff_client(staff_app):
     return staff_app.test_client()
-
-
-# A recovery public key for production-mode configs in tests (its private half unused).
-RECOVERY_HEX = new_keypair().public_key().to_bytes().hex()
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def wait_for(url: str, deadline: float) -> None:
-    while time.monotonic() < deadline:
-        try:
-            urllib.request.urlopen(url, timeout=1).close()
-            return
-        except (urllib.error.URLError, ConnectionError):
-            time.sleep(0.2)
-    raise AssertionError(f"{url} did not come up")
-
-
-@contextmanager
-def serving(
-    portal: str, env: dict, log: Path | None = None
-) -> Iterator[tuple[subprocess.Popen, str]]:
-    """One portal of an existing instance served by real gunicorn; yields the master
-    process and the base URL. ``log`` keeps the server's output (for log scans)."""
-    port = free_port()
-    env = {**os.environ, **env, f"SIPADU_{portal.upper()}_BIND": f"127.0.0.1:{port}"}
-    output = log.open("wb") if log is not None else subprocess.DEVNULL
-    process = subprocess.Popen(
-        [sys.executable, "-m", "sipadu.hosting.serve", portal],
-        env=env,
-        stdout=output,
-        stderr=output,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        wait_for(base + "/", time.monotonic() + 30)
-        yield process, base
-    finally:
-        process.terminate()
-        try:
-            # gunicorn's graceful shutdown may take its whole graceful_timeout (30 s)
-            # after a test killed a worker; past that, stop it hard.
-            process.wait(timeout=45)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=10)
-        if log is not None:
-            output.close()
-
-
-def init_demo_instance(env: dict) -> None:
-    """``sipadu init --demo`` for the instance ``env`` describes, in a process of its own
-    (as ``make run`` does), before a server is started on it."""
-    subprocess.run(
-        [sys.executable, "-m", "sipadu.cli", "init", "--demo"],
-        env={**os.environ, **env},
-        check=True,
-        capture_output=True,
-    )
-
-
-@contextmanager
-def reporter_under_gunicorn(
-    database_url: str, root: Path, redis_url: str | None, **extra_env: str
-) -> Iterator[tuple[subprocess.Popen, str]]:
-    """A fresh demo instance with its reporter portal served by real gunicorn (1 worker);
-    yields the master process and the base URL."""
-    env = {
-        **config_env(
-            root / "instance",
-            database_url,
-            redis_url,
-            SIPADU_WORKERS="1",
-            SIPADU_THREADS="4",
-        ),
-        **extra_env,
-    }
-    init_demo_instance(env)
-    with serving("reporter", env) as served:
-        yield served

@@ -1,16 +1,23 @@
-"""Helpers shared by the test modules: forms and sign-in on both portals, demo staff,
-files to upload, places plaintext must never reach, real servers and their processes.
+"""Helpers shared by the test modules: the test databases and instances, real servers
+and their processes, forms and sign-in on both portals, demo staff, files to upload,
+places plaintext must never reach.
 
-Test modules import from here (and fixtures from ``conftest``), never from one another.
-The service tests (no HTTP) have their own helpers in ``tests/services/helpers.py``."""
+Test modules import plain helpers and constants from here and fixtures from
+``conftest`` (which builds its fixtures on these), never from one another. The service
+tests (no HTTP) have their own helpers in ``tests/services/helpers.py``."""
 
 import http.client
 import io
 import os
 import re
+import socket
+import subprocess
+import sys
 import threading
 import time
+import urllib.error
 import urllib.parse
+import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -21,17 +28,181 @@ from pathlib import Path
 import pyotp
 import redis
 from click.testing import CliRunner
-from sqlalchemy import select, text, update
+from sqlalchemy import create_engine, select, text, update
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session
 
 from sipadu.cli import main as cli
 from sipadu.crypto import kdf as kdf_module
+from sipadu.crypto import new_keypair
 from sipadu.persistence.db import make_engine, make_sessionmaker
 from sipadu.persistence.models import Base, StaffAccount
 from sipadu.settings.config import Config
 from sipadu.web.derivations import Derivations
-from tests.conftest import database
 
 MIB = 1024 * 1024
+
+
+# --- databases, instances and servers --------------------------------------------------
+
+# Every program this test process starts, by name (the first argv element or the
+# executable): `tests/test_make.py` checks them against the Makefile's PROGRAMS at the end
+# of the run, whatever way a test built its argv (test_make's source scan sees only list
+# literals). conftest.py installs the audit hook that fills it.
+PROGRAMS_STARTED: set[str] = set()
+
+
+POSTGRES_URL = os.environ.get("SIPADU_TEST_DATABASE_URL") or None
+REDIS_URL = os.environ.get("SIPADU_TEST_REDIS_URL") or None
+CHEAP_ARGON2 = {"TIME_COST": "1", "MEMORY_KIB": "256", "PARALLELISM": "1"}
+
+
+class Postgres:
+    """Creates and drops throw-away databases next to the configured one."""
+
+    def __init__(self, url: str) -> None:
+        self.url = make_url(url)
+        self.admin = create_engine(self.url, isolation_level="AUTOCOMMIT")
+
+    def url_for(self, name: str) -> str:
+        return self.url.set(database=name).render_as_string(hide_password=False)
+
+    def create(self, template: str | None = None) -> str:
+        name = f"sipadu_t_{uuid.uuid4().hex[:12]}"
+        clause = f' TEMPLATE "{template}"' if template else ' TEMPLATE "template0"'
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"{clause}'))
+        return name
+
+    def drop(self, name: str) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+# A few tests need PostgreSQL and Redis even in the SQLite half of the suite (database
+# roles, two hosts, crashes, the canary at scale): both run on every developer and CI
+# machine, at these addresses unless the run names others.
+ALWAYS_POSTGRES_URL = POSTGRES_URL or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+ALWAYS_REDIS_URL = REDIS_URL or "redis://127.0.0.1:6379/0"
+
+
+@contextmanager
+def database(url: str) -> Iterator[Session]:
+    """A session on ``url`` for a test to look at what the application stored."""
+    engine = make_engine(url)
+    session = make_sessionmaker(engine)()
+    try:
+        yield session
+    finally:
+        session.close()
+        engine.dispose()
+
+
+# Mailbox sessions need a memory-backed folder; this run's, removed when it ends.
+VOLATILE_ROOT = Path("/dev/shm") / f"sipadu-tests-{uuid.uuid4().hex[:12]}"
+
+
+def config_env(instance: Path, database_url: str, redis_url: str | None, **extra: str) -> dict:
+    env = {
+        "SIPADU_ENV": "development",
+        "SIPADU_INSTANCE_PATH": str(instance),
+        "SIPADU_DATABASE_URL": database_url,
+        "SIPADU_VOLATILE_PATH": str(VOLATILE_ROOT / uuid.uuid4().hex[:12]),
+        **{f"SIPADU_ARGON2_{k}": v for k, v in CHEAP_ARGON2.items()},
+        **{f"SIPADU_LOOKUP_ARGON2_{k}": v for k, v in CHEAP_ARGON2.items()},
+    }
+    if redis_url:
+        env["SIPADU_REDIS_URL"] = redis_url
+    env.update(extra)
+    return env
+
+
+# A recovery public key for production-mode configs in tests (its private half unused).
+RECOVERY_HEX = new_keypair().public_key().to_bytes().hex()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_for(url: str, deadline: float) -> None:
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1).close()
+            return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.2)
+    raise AssertionError(f"{url} did not come up")
+
+
+@contextmanager
+def serving(
+    portal: str, env: dict, log: Path | None = None
+) -> Iterator[tuple[subprocess.Popen, str]]:
+    """One portal of an existing instance served by real gunicorn; yields the master
+    process and the base URL. ``log`` keeps the server's output (for log scans)."""
+    port = free_port()
+    env = {**os.environ, **env, f"SIPADU_{portal.upper()}_BIND": f"127.0.0.1:{port}"}
+    output = log.open("wb") if log is not None else subprocess.DEVNULL
+    process = subprocess.Popen(
+        [sys.executable, "-m", "sipadu.hosting.serve", portal],
+        env=env,
+        stdout=output,
+        stderr=output,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(base + "/", time.monotonic() + 30)
+        yield process, base
+    finally:
+        process.terminate()
+        try:
+            # gunicorn's graceful shutdown may take its whole graceful_timeout (30 s)
+            # after a test killed a worker; past that, stop it hard.
+            process.wait(timeout=45)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=10)
+        if log is not None:
+            output.close()
+
+
+def init_demo_instance(env: dict) -> None:
+    """``sipadu init --demo`` for the instance ``env`` describes, in a process of its own
+    (as ``make run`` does), before a server is started on it."""
+    subprocess.run(
+        [sys.executable, "-m", "sipadu.cli", "init", "--demo"],
+        env={**os.environ, **env},
+        check=True,
+        capture_output=True,
+    )
+
+
+@contextmanager
+def reporter_under_gunicorn(
+    database_url: str, root: Path, redis_url: str | None, **extra_env: str
+) -> Iterator[tuple[subprocess.Popen, str]]:
+    """A fresh demo instance with its reporter portal served by real gunicorn (1 worker);
+    yields the master process and the base URL."""
+    env = {
+        **config_env(
+            root / "instance",
+            database_url,
+            redis_url,
+            SIPADU_WORKERS="1",
+            SIPADU_THREADS="4",
+        ),
+        **extra_env,
+    }
+    init_demo_instance(env)
+    with serving("reporter", env) as served:
+        yield served
+
+
+# --- forms -----------------------------------------------------------------------------
+
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
 

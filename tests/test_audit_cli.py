@@ -10,8 +10,7 @@ import pytest
 from sqlalchemy import select, text
 
 from sipadu.persistence.models import AuditEvent
-from tests.conftest import config_env
-from tests.helpers import invoke, open_session
+from tests.helpers import config_env, invoke, open_session
 
 DOCS = Path(__file__).parents[1] / "docs" / "audit.md"
 

@@ -5,7 +5,7 @@ gunicorn. Report with evidence, keep the code, open the mailbox, reply, leave.""
 import pytest
 from playwright.sync_api import sync_playwright
 
-from tests.conftest import reporter_under_gunicorn
+from tests.helpers import reporter_under_gunicorn
 
 CHROMIUM = "/usr/bin/chromium"  # Debian's package (the Makefile installs it)
 CHROMIUM_FLAGS = [

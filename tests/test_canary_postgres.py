@@ -20,8 +20,17 @@ from pathlib import Path
 import pytest
 import redis
 
-from tests.conftest import ALWAYS_REDIS_URL, config_env, serving
-from tests.helpers import end, fields_part, file_head, init_demo, jpeg_with_exif, redis_contents
+from tests.helpers import (
+    ALWAYS_REDIS_URL,
+    config_env,
+    end,
+    fields_part,
+    file_head,
+    init_demo,
+    jpeg_with_exif,
+    redis_contents,
+    serving,
+)
 
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 CANARY_IP = "203.0.113.77"

@@ -28,10 +28,10 @@ from sipadu.persistence.models import (
     ReportKey,
     StaffAccount,
 )
-from tests.conftest import database
 from tests.helpers import (
     account_of,
     csrf,
+    database,
     init_demo,
     post,
     receipt,

@@ -13,12 +13,13 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import config_env, serving
 from tests.helpers import (
     MIB,
     TOKEN,
+    config_env,
     init_demo,
     rss_mib,
+    serving,
     upload_big,
     worker_of,
 )

@@ -15,8 +15,7 @@ from sipadu.services.staff import (
     private_key_owner,
     unlock,
 )
-from tests.conftest import config_env
-from tests.helpers import invoke, open_session
+from tests.helpers import config_env, invoke, open_session
 
 DEMO_LINE = re.compile(r"^demo (admin|investigator|custodian|auditor) (\S+) (\S+) ([A-Z2-7]{32})$")
 

@@ -21,8 +21,15 @@ from sipadu.persistence.models import (
     ReportField,
     ReportKey,
 )
-from tests.conftest import ALWAYS_POSTGRES_URL, Postgres, config_env, database, serving
-from tests.helpers import init_demo, post_report
+from tests.helpers import (
+    ALWAYS_POSTGRES_URL,
+    Postgres,
+    config_env,
+    database,
+    init_demo,
+    post_report,
+    serving,
+)
 
 MIB = 1024 * 1024
 

@@ -21,8 +21,7 @@ from sipadu.evidence.storage import READ_BATCH_CHUNKS
 from sipadu.persistence.migrate import upgrade
 from sipadu.settings.config import load_config
 from sipadu.web.context import dispose
-from tests.conftest import config_env
-from tests.helpers import csrf, login, receipt, report_with_files, submit
+from tests.helpers import config_env, csrf, login, receipt, report_with_files, submit
 
 
 @pytest.fixture

@@ -13,8 +13,7 @@ from sipadu.accountability import audit
 from sipadu.cli import main as cli
 from sipadu.settings.config import ConfigError, load_config
 from sipadu.web.context import dispose
-from tests.conftest import config_env, database
-from tests.helpers import init_demo, login, signed_in, submit
+from tests.helpers import config_env, database, init_demo, login, signed_in, submit
 
 ONION = "a" * 55 + "d.onion"
 

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 
 from sipadu.cli import main as cli
 from sipadu.settings.instance import secrets_dir
-from tests.conftest import config_env
+from tests.helpers import config_env
 
 
 def run(env):

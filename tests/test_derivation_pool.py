@@ -21,10 +21,10 @@ from sipadu.crypto import kdf as kdf_module
 from sipadu.settings.config import load_config
 from sipadu.web.context import dispose
 from sipadu.web.derivations import THREAD_PREFIX
-from tests.conftest import config_env
 from tests.helpers import (
     STRONGER,
     Person,
+    config_env,
     csrf,
     every_slot_held,
     init_demo,

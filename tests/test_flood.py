@@ -33,16 +33,19 @@ from sipadu.services.dates import today
 from sipadu.services.retention import RetentionPolicy, expired
 from sipadu.settings.config import load_config
 from sipadu.web.context import dispose
-from tests.conftest import ALWAYS_REDIS_URL, config_env, database, reporter_under_gunicorn
 from tests.helpers import (
+    ALWAYS_REDIS_URL,
     account_of,
+    config_env,
     csrf,
+    database,
     end,
     fields_part,
     file_head,
     init_demo,
     post,
     report_with_files,
+    reporter_under_gunicorn,
     signed_in,
     submit,
 )

@@ -21,15 +21,18 @@ from sqlalchemy import func, select
 
 from sipadu.hosting.front import Front, Limits, Pace, TooSlow, _Exchange
 from sipadu.persistence.models import Blob
-from tests.conftest import config_env, database, init_demo_instance, serving
 from tests.helpers import (
     MIB,
+    config_env,
+    database,
     end,
     every_slot_held,
     fields_part,
     file_head,
     init_demo,
+    init_demo_instance,
     rss_mib,
+    serving,
     upload_big,
     worker_of,
 )

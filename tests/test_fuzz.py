@@ -26,8 +26,7 @@ from sipadu.crypto import (
     wrap_key,
 )
 from sipadu.persistence.models import Blob, Report
-from tests.conftest import database
-from tests.helpers import csrf
+from tests.helpers import csrf, database
 
 KEY = new_key()
 REPORT = uuid.uuid4()

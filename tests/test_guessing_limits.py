@@ -22,11 +22,11 @@ from sipadu.services.mailbox import BUCKET_BITS, failure_bucket, well_formed_cod
 from sipadu.services.totp import matching_pair
 from sipadu.settings.config import load_config
 from sipadu.web.context import dispose
-from tests.conftest import database
 from tests.helpers import (
     Person,
     account_of,
     csrf,
+    database,
     init_demo,
     kdf_calls,
     login,

@@ -8,7 +8,7 @@ import pytest
 from sipadu import create_app
 from sipadu.settings.config import ConfigError, load_config
 from sipadu.settings.instance import SPECS, derived_key, generate_missing, load_secret, secrets_dir
-from tests.conftest import RECOVERY_HEX
+from tests.helpers import RECOVERY_HEX
 
 
 def test_generated_secrets_are_private_and_stable(tmp_path):

@@ -20,8 +20,16 @@ import uuid
 
 import pytest
 
-from tests.conftest import config_env, serving
-from tests.helpers import SLOWER_ARGON2, Browser, Person, flood, init_demo, random_code
+from tests.helpers import (
+    SLOWER_ARGON2,
+    Browser,
+    Person,
+    config_env,
+    flood,
+    init_demo,
+    random_code,
+    serving,
+)
 
 
 @pytest.fixture(scope="module")

@@ -36,14 +36,16 @@ from sqlalchemy import func, select
 from sipadu.cli import main as cli
 from sipadu.persistence.models import AuditEvent, ReporterDailyCount
 from sipadu.settings.config import load_config
-from tests.conftest import (
+from tests.helpers import (
     ALWAYS_REDIS_URL,
+    SLOWER_ARGON2,
+    children,
     config_env,
     database,
     init_demo_instance,
+    post_report,
     serving,
 )
-from tests.helpers import SLOWER_ARGON2, children, post_report
 
 DOCUMENTED = 10  # SIPADU_MAILBOX_FAILURES_PER_CODE's default: "10 per hour"
 

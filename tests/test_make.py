@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import PROGRAMS_STARTED
+from tests.helpers import PROGRAMS_STARTED
 
 ROOT = Path(__file__).resolve().parent.parent
 

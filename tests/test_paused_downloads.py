@@ -35,8 +35,16 @@ from sipadu.accountability import audit
 from sipadu.accountability.audit import Action
 from sipadu.persistence.db import make_engine, make_sessionmaker
 from sipadu.persistence.models import AuditEvent
-from tests.conftest import config_env, database, serving
-from tests.helpers import Person, end, fields_part, file_head, init_demo
+from tests.helpers import (
+    Person,
+    config_env,
+    database,
+    end,
+    fields_part,
+    file_head,
+    init_demo,
+    serving,
+)
 
 MIB = 1024 * 1024
 FILE_BYTES = 16 * MIB

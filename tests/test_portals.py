@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from sipadu.web.context import dispose
-from tests.conftest import RECOVERY_HEX
+from tests.helpers import RECOVERY_HEX
 
 STAFF_PATHS = ["/login", "/logout", "/reports", "/reports/1", "/audit", "/audit/export.jsonl"]
 

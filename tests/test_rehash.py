@@ -9,8 +9,7 @@ from sipadu.crypto import SecretRecord
 from sipadu.persistence.models import Mailbox, StaffAccount
 from sipadu.settings.config import load_config
 from sipadu.web.context import dispose
-from tests.conftest import database
-from tests.helpers import STRONGER, init_demo, login, sign_in, submit
+from tests.helpers import STRONGER, database, init_demo, login, sign_in, submit
 
 
 def params_of(record: bytes):

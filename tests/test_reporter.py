@@ -30,10 +30,10 @@ from sipadu.persistence.models import (
 from sipadu.services.passphrases import wordlist
 from sipadu.services.reports import CASE_FIELDS
 from sipadu.web.context import dispose
-from tests.conftest import database
 from tests.helpers import (
     CANARY_IP,
     csrf,
+    database,
     every_database_value,
     files_under,
     kdf_calls,
@@ -498,7 +498,7 @@ def test_failed_logins_are_limited_per_code_while_other_codes_still_work(demo, e
 def test_production_refuses_a_demo_recovery_key_on_the_server(tmp_path):
     from sipadu import create_app
     from sipadu.settings.config import ConfigError, load_config
-    from tests.conftest import RECOVERY_HEX
+    from tests.helpers import RECOVERY_HEX
 
     dev = load_config({"SIPADU_ENV": "development", "SIPADU_INSTANCE_PATH": str(tmp_path)})
     recovery.make_demo_key(dev)

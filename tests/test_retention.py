@@ -23,8 +23,7 @@ from sipadu.persistence.models import (
     ReportField,
     ReportKey,
 )
-from tests.conftest import database
-from tests.helpers import init_demo, post, receipt, report_with_files, signed_in
+from tests.helpers import database, init_demo, post, receipt, report_with_files, signed_in
 
 
 @pytest.fixture(scope="module")

@@ -21,8 +21,17 @@ from sipadu.accountability import audit
 from sipadu.cli import main as cli
 from sipadu.settings.config import load_config
 from sipadu.web.context import dispose
-from tests.conftest import ALWAYS_REDIS_URL, RECOVERY_HEX, config_env, database
-from tests.helpers import init_demo, login, receipt, report_with_files, signed_in
+from tests.helpers import (
+    ALWAYS_REDIS_URL,
+    RECOVERY_HEX,
+    config_env,
+    database,
+    init_demo,
+    login,
+    receipt,
+    report_with_files,
+    signed_in,
+)
 
 
 @pytest.fixture

@@ -14,8 +14,7 @@ import pytest
 
 from sipadu.app import Portal
 from sipadu.hosting.serve import gunicorn_options, uvicorn_options
-from tests.conftest import config_env, free_port, wait_for
-from tests.helpers import CANARY_IP, IDENTIFYING_HEADERS
+from tests.helpers import CANARY_IP, IDENTIFYING_HEADERS, config_env, free_port, wait_for
 
 
 def fetch(url: str) -> tuple[int, http.client.HTTPMessage, str]:

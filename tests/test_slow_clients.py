@@ -32,16 +32,18 @@ from dataclasses import dataclass
 import pytest
 
 from sipadu.settings.config import load_config
-from tests.conftest import config_env, init_demo_instance, serving
 from tests.helpers import (
     CANARY_IP,
     SLOWER_ARGON2,
     Browser,
+    config_env,
     end,
     fields_part,
     file_head,
     flood,
+    init_demo_instance,
     random_code,
+    serving,
 )
 
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')

@@ -29,11 +29,11 @@ from sipadu.persistence.models import (
     StaffSession,
 )
 from sipadu.web.context import dispose
-from tests.conftest import database
 from tests.helpers import (
     Person,
     account_of,
     csrf,
+    database,
     every_database_value,
     init_demo,
     post,
@@ -692,7 +692,7 @@ def test_the_audit_chain_verifies_after_a_day_of_staff_activity(env, people, tmp
     from sipadu import create_app
     from sipadu.cli import main as cli
     from sipadu.settings.config import load_config
-    from tests.conftest import config_env
+    from tests.helpers import config_env
 
     day_env = config_env(
         tmp_path / "instance", f"sqlite:///{tmp_path / 'day.db'}", env.get("SIPADU_REDIS_URL")

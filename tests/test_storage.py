@@ -156,7 +156,7 @@ def test_purge_command(empty_database_url, tmp_path, redis_url):
     from click.testing import CliRunner
 
     from sipadu.cli import main
-    from tests.conftest import config_env
+    from tests.helpers import config_env
 
     env = config_env(tmp_path / "instance", empty_database_url, redis_url)
     upgrade(empty_database_url)

@@ -66,3 +66,36 @@ def test_every_refusal_reason_has_a_message_in_english_and_indonesian():
         assert words["en"] == source % refusal.params == message(refusal), reason
         assert words["id"].strip() and words["id"] != words["en"], reason
         assert all(f"<{name}>" in words["id"] for name in names), reason
+
+
+def test_every_upload_refusal_has_a_message_in_english_and_indonesian():
+    """Files are refused with a :class:`~sipadu.web.formdata.Refusal`; the reporter's
+    page says why through one table (:func:`sipadu.reporter.uploads.refusal_message`). A
+    member missing from it would be a 500 where a reporter's typed text should come
+    back, and an untranslated one would reach an Indonesian page in English."""
+    from flask import Flask
+
+    from sipadu.reporter.uploads import refusal_message
+    from sipadu.settings.config import load_config
+    from sipadu.web.formdata import STATUS, Refusal
+    from sipadu.web.i18n import init_i18n
+
+    app = Flask("sipadu")  # the package's root: its translations directory
+    init_i18n(app)
+    app.extensions["sipadu.config"] = load_config({})  # the limits the messages name
+    seen: dict[str, Refusal] = {}
+    for reason in Refusal:
+        assert reason in STATUS, reason
+        words = {}
+        for lang in ("en", "id"):
+            with app.test_request_context(f"/?lang={lang}"):
+                try:
+                    words[lang] = refusal_message(reason)
+                except KeyError:
+                    raise AssertionError(f"{reason!r} has no message") from None
+        assert words["en"].strip() and words["en"] not in seen, (reason, seen.get(words["en"]))
+        seen[words["en"]] = reason
+        assert words["id"].strip() and words["id"] != words["en"], reason
+        # Every sentence translated: none of the English one's survives in the Indonesian.
+        english = [s for s in re.split(r"(?<=[.:])\s+", words["en"]) if len(s) > 20]
+        assert not [s for s in english if s in words["id"]], reason

@@ -20,8 +20,17 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from tests.conftest import config_env, init_demo_instance, reporter_under_gunicorn, serving
-from tests.helpers import children, end, fields_part, file_head, open_files
+from tests.helpers import (
+    children,
+    config_env,
+    end,
+    fields_part,
+    file_head,
+    init_demo_instance,
+    open_files,
+    reporter_under_gunicorn,
+    serving,
+)
 
 MIB = 1024 * 1024
 PER_REQUEST_MIB = 64  # the bound per in-flight request (issue 13, item 2)

@@ -25,8 +25,8 @@ from sipadu.evidence import imagecheck, imagestrip
 from sipadu.settings.config import load_config
 from sipadu.web.context import dispose
 from tests import imagebombs
-from tests.conftest import config_env
 from tests.helpers import (
+    config_env,
     csrf,
     end,
     fields_part,

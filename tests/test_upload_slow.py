@@ -11,8 +11,7 @@ import uuid
 
 import pytest
 
-from tests.conftest import reporter_under_gunicorn
-from tests.helpers import children, end, fields_part, file_head, open_files
+from tests.helpers import children, end, fields_part, file_head, open_files, reporter_under_gunicorn
 
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 

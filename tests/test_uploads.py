@@ -20,9 +20,9 @@ from sipadu.crypto import CryptoError
 from sipadu.persistence.models import Attachment, Blob, BlobChunk
 from sipadu.settings.config import load_config
 from sipadu.web.context import dispose
-from tests.conftest import database
 from tests.helpers import (
     csrf,
+    database,
     every_database_value,
     files_under,
     jpeg_with_exif,

@@ -15,6 +15,7 @@ The API the rest of SIPADU uses:
 - Signatures: :func:`sign` / :func:`verify_signature` (Ed25519, audit checkpoints).
 - Secrets: :func:`hash_secret` / :func:`verify_secret` (passwords, passphrases),
   :func:`derive_keys`, :func:`lookup_id` (mailbox codes), :class:`Argon2Params`.
+- Subkeys: :func:`derive_subkey` (HKDF-SHA256, RFC 5869: one key per use of a secret).
 """
 
 from sipadu.crypto.envelope import KeyContext, Purpose, unwrap_key, wrap_key
@@ -26,6 +27,7 @@ from sipadu.crypto.kdf import (
     DerivedKeys,
     SecretRecord,
     derive_keys,
+    derive_subkey,
     hash_secret,
     lookup_id,
     verify_secret,
@@ -67,6 +69,7 @@ __all__ = [
     "decrypt_stream",
     "decrypting_reader",
     "derive_keys",
+    "derive_subkey",
     "encrypting_writer",
     "fingerprint",
     "hash_secret",

@@ -1,4 +1,5 @@
-"""Argon2id: passwords, passphrases and mailbox codes become keys.
+"""Key derivation: Argon2id turns passwords, passphrases and mailbox codes into keys;
+HKDF (:func:`derive_subkey`) gives each use of a uniformly random secret a key of its own.
 
 One Argon2id derivation per secret is the expensive part; HKDF-Expand then splits its
 output into a *verifier* (stored, compared in constant time) and a *key-encryption key*
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from argon2.exceptions import HashingError
 from argon2.low_level import ARGON2_VERSION, Type, hash_secret_raw
 from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDFExpand
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF, HKDFExpand
 
 from sipadu.crypto.errors import CryptoError
 
@@ -168,3 +169,12 @@ def lookup_id(secret: bytes, instance_salt: bytes, params: Argon2Params) -> byte
     instance (changing them changes every lookup id); they are configuration, not data.
     """
     return argon2id(secret, instance_salt, params)
+
+
+def derive_subkey(secret: bytes, label: str) -> bytes:
+    """A 32-byte key for one use of ``secret``: HKDF-SHA256 (RFC 5869, extract then
+    expand) with no salt, ``secret`` being uniformly random already (RFC 5869 section
+    3.1), and the ASCII ``label`` as its info. Distinct labels give independent keys: one
+    that leaks or is misused for one purpose says nothing of another's."""
+    info = label.encode("ascii")
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret)

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sipadu.accountability import audit
-from sipadu.accountability.audit import Action, Checkpoint
+from sipadu.accountability.audit import Action, Actor, Checkpoint
 from sipadu.investigator.blueprint import bp, runtime, signing_public_key_hex
 from sipadu.investigator.forms import (
     METRIC_LABELS,
@@ -24,7 +24,7 @@ from sipadu.investigator.forms import (
     VerifyForm,
 )
 from sipadu.investigator.policy import Policy, requires
-from sipadu.persistence.models import AuditCheckpoint, StaffAccount
+from sipadu.persistence.models import AuditCheckpoint, Role, StaffAccount
 from sipadu.services.audit_log import (
     AuditFilter,
     checkpoint_now,
@@ -200,7 +200,8 @@ def audit_export(fmt: str) -> Response:
     recorded first, so it contains its own entry."""
     since = max(0, request.args.get("since", 0, type=int))
     with transaction(write=True) as writing:
-        latest = record_export(writing, g.staff.account.id, fmt, since)
+        auditor = Actor(str(g.staff.account.id), Role.AUDITOR.value)
+        latest = record_export(writing, auditor, fmt, since)
     public_key = signing_public_key_hex() or (latest.public_key if latest else "")
 
     # A batch at a time, each in a short transaction (sipadu.web).

@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session
 
 from sipadu.accountability.audit import (
     Action,
+    Actor,
     Checkpoint,
     DetailValue,
     ReporterMetric,
@@ -109,13 +110,13 @@ def checkpoint_now(session: Session, auditor_id: uuid.UUID, signing_seed: bytes)
     return checkpoint
 
 
-def record_export(
-    session: Session, auditor_id: uuid.UUID, fmt: str, since: int
-) -> Checkpoint | None:
+def record_export(session: Session, actor: Actor, fmt: str, since: int) -> Checkpoint | None:
     """Record an export of the log (``audit.export``) before it streams, so that it
-    holds its own entry; returns the latest checkpoint, for the export's header."""
+    holds its own entry; returns the latest checkpoint, for the export's header. The
+    actor is an auditor on the staff portal, or :data:`~sipadu.accountability.audit.
+    OPERATOR` at the shell (``sipadu audit export``)."""
     detail: dict[str, DetailValue] = {"format": fmt, "since": since}
-    append(session, str(auditor_id), "auditor", Action.AUDIT_EXPORT, detail=detail)
+    append(session, actor.id, actor.role, Action.AUDIT_EXPORT, detail=detail)
     return latest_checkpoint(session)
 
 

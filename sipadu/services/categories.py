@@ -1,4 +1,5 @@
-"""Report categories and which investigators new reports in each are wrapped to."""
+"""Report categories (seeded with the instance) and which investigators new reports in
+each are wrapped to."""
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -27,6 +28,15 @@ def seed_categories(session: Session, actor: Actor) -> list[str]:
             session, actor.id, actor.role, Action.CATEGORY_CREATE, detail={"category": slug}
         )
     return created
+
+
+def seed_instance(session: Session, actor: Actor, version: str, demo: bool) -> list[str]:
+    """A new or re-initialised instance: ``system.init`` recorded (the version, whether
+    demo accounts follow), then the categories seeded; returns the slugs created."""
+    audit.append(
+        session, actor.id, actor.role, Action.SYSTEM_INIT, detail={"version": version, "demo": demo}
+    )
+    return seed_categories(session, actor)
 
 
 def category_by_slug(session: Session, slug: str) -> Category:

@@ -15,9 +15,7 @@ import os
 import stat
 from pathlib import Path
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
+from sipadu.crypto import derive_subkey
 from sipadu.settings.config import Config, ConfigError
 
 # name -> (length in bytes, environment variable that overrides the file)
@@ -84,10 +82,9 @@ def load_secret(config: Config, name: str) -> bytes:
 
 
 def derived_key(secret: bytes, label: str) -> bytes:
-    """A 32-byte key for one use of an instance secret: HKDF-SHA256 (RFC 5869; no salt,
-    the secret being uniformly random) with ``label`` as its info. Distinct labels give
-    independent keys, so a key that leaks or is misused for one purpose (a rate-limit
-    bucket's name is an HMAC under its key) says nothing of another (the cookies').
-    Derived at every start: existing instances need no new secret."""
-    info = label.encode("ascii")
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret)
+    """A 32-byte key for one use of an instance secret
+    (:func:`sipadu.crypto.derive_subkey`, HKDF-SHA256 with ``label`` as its info), so a
+    key that leaks or is misused for one purpose (a rate-limit bucket's name is an HMAC
+    under its key) says nothing of another (the cookies'). Derived at every start:
+    existing instances need no new secret."""
+    return derive_subkey(secret, label)

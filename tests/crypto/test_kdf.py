@@ -1,4 +1,5 @@
-"""Argon2id: one derivation, verifier and KEK split, upgradeable records, lookup ids."""
+"""Argon2id: one derivation, verifier and KEK split, upgradeable records, lookup ids;
+HKDF subkeys, one per use of a secret."""
 
 import pytest
 
@@ -8,6 +9,7 @@ from sipadu.crypto import (
     CryptoError,
     SecretRecord,
     derive_keys,
+    derive_subkey,
     hash_secret,
     lookup_id,
     verify_secret,
@@ -109,3 +111,17 @@ def test_repr_shows_no_secret(cheap_argon2):
     keys = derive_keys(b"pw", record.salt, cheap_argon2)
     for text in (repr(record), repr(keys)):
         assert record.verifier.hex() not in text and kek.hex() not in text
+
+
+def test_subkeys_are_rfc5869_hkdf_sha256_without_salt():
+    # RFC 5869 appendix A.3 (SHA-256, no salt, empty info): the first 32 bytes of its OKM.
+    okm = bytes.fromhex("8da4e775a563c18f715f802a063c5a31b8a11f5c5ee1879ec3454e5f3c738d2d")
+    assert derive_subkey(b"\x0b" * 22, "") == okm
+
+
+def test_each_label_gives_an_independent_subkey():
+    secret = bytes(range(32))
+    keys = {derive_subkey(secret, label) for label in ("a.cookie.v1", "a.failures.v1", "b")}
+    assert len(keys) == 3 and all(len(key) == 32 for key in keys)
+    assert derive_subkey(secret, "b") == derive_subkey(secret, "b")
+    assert derive_subkey(bytes(32), "b") != derive_subkey(secret, "b")

@@ -39,8 +39,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 from sipadu.accountability import audit
 from sipadu.cli import main as cli
 from sipadu.persistence.models import Report
-from tests.conftest import VOLATILE_ROOT, Postgres, config_env, database, serving
-from tests.helpers import Person, end, fields_part, file_head, init_demo
+from tests.helpers import (
+    VOLATILE_ROOT,
+    Person,
+    Postgres,
+    config_env,
+    database,
+    end,
+    fields_part,
+    file_head,
+    init_demo,
+    serving,
+)
 
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 MIB = 1024 * 1024

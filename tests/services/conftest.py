@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from sipadu.crypto import PrivateKey, new_keypair
-from tests.conftest import database
+from tests.helpers import database
 
 
 @pytest.fixture

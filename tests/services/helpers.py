@@ -1,7 +1,12 @@
 """Helpers for the service tests: people with real key pairs and reports submitted
 through the services, in the module's real database, without HTTP; and the audit
 entries a use case wrote, read back as an auditor's export shows them. Nothing is
-mocked; Argon2 is cheap."""
+mocked; Argon2 is cheap.
+
+The names that would otherwise repeat ``tests/helpers.py``'s (whose helpers go through
+the portals over HTTP) say they are the services' own: :class:`ServicePerson`,
+:func:`service_submit`, :func:`service_sign_in`. Databases and instances come from
+``tests/helpers.py`` as everywhere else."""
 
 import json
 import uuid
@@ -51,8 +56,10 @@ CATEGORY = "kkn"
 
 
 @dataclass(frozen=True)
-class Person:
-    """A staff member, the private key their password opens and their TOTP seed."""
+class ServicePerson:
+    """A staff member as the services see them: the account row, the private key their
+    password opens and their TOTP seed. (``tests.helpers.Person`` is someone signing in
+    over HTTP: a username, a password and a TOTP secret, nothing unlocked.)"""
 
     account: StaffAccount
     private: PrivateKey
@@ -72,7 +79,7 @@ class Person:
         return pyotp.TOTP(self.totp).at(now)
 
 
-def person(session: Session, username: str, *roles: Role, may_grant: bool = False) -> Person:
+def person(session: Session, username: str, *roles: Role, may_grant: bool = False) -> ServicePerson:
     """An active account with a key pair, created as ``sipadu user create`` does."""
     new = create_account(
         session,
@@ -86,10 +93,10 @@ def person(session: Session, username: str, *roles: Role, may_grant: bool = Fals
     account = new.account
     account.may_grant = may_grant
     kek = verify_secret(password_bytes(PASSWORD), SecretRecord.from_bytes(account.password_record))
-    return Person(account, unlock(account, kek).private_key, new.totp_secret)
+    return ServicePerson(account, unlock(account, kek).private_key, new.totp_secret)
 
 
-def route(session: Session, investigator: Person, category: str = CATEGORY) -> None:
+def route(session: Session, investigator: ServicePerson, category: str = CATEGORY) -> None:
     """New reports in ``category`` go to ``investigator`` (categories seeded if missing)."""
     seed_categories(session, OPERATOR)
     add_route(session, category_by_slug(session, category), investigator.account, OPERATOR)
@@ -118,7 +125,7 @@ class Submitted:
     code: str = ""
 
 
-def submit(
+def service_submit(
     session: Session,
     recovery: PublicKey,
     *,
@@ -127,7 +134,7 @@ def submit(
     files: Sequence[UploadedFile] = (),
 ) -> Submitted:
     """A report submitted through the service (categories seeded if missing), and the
-    mailbox key its code and passphrase open."""
+    mailbox key its code and passphrase open. (``tests.helpers.submit`` posts the form.)"""
     seed_categories(session, OPERATOR)
     settings = submission_settings(recovery)
     form = ReportForm(category=category, title="Pungutan liar", what="Di loket", identity=identity)
@@ -145,7 +152,7 @@ def submit(
     return Submitted(receipt.report_id, mailbox.id, private, receipt.code)
 
 
-def held(session: Session, report: Submitted, holder: Person) -> key_ring.HeldKeys:
+def held(session: Session, report: Submitted, holder: ServicePerson) -> key_ring.HeldKeys:
     """The keys of ``report`` that ``holder``'s private key opens."""
     return key_ring.staff_keys(session, report.report_id, holder.id, holder.private)
 
@@ -195,8 +202,9 @@ def refused(reason: Reason, field: str | None = None) -> Iterator[pytest.Excepti
     assert (info.value.reason, info.value.field) == (reason, field), info.value
 
 
-def sign_in(session: Session, someone: Person, now: datetime) -> SignedIn:
-    """A sign-in through :mod:`sipadu.services.staff_auth` (a new session row)."""
+def service_sign_in(session: Session, someone: ServicePerson, now: datetime) -> SignedIn:
+    """A sign-in through :mod:`sipadu.services.staff_auth` (a new session row).
+    (``tests.helpers.sign_in`` signs in on the staff portal, over HTTP.)"""
     checked = check_credentials(
         session, someone.account.username, PASSWORD, someone.code(now), argon2=CHEAP, now=now
     )

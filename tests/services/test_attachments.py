@@ -22,8 +22,8 @@ from sipadu.services.attachments import (
     read_attachment,
 )
 from sipadu.services.key_ring import recovery_keys
-from tests.conftest import database
-from tests.services.helpers import TODAY, Recorded, refused, stored, submit
+from tests.helpers import database
+from tests.services.helpers import TODAY, Recorded, refused, service_submit, stored
 
 LARGE = bytes(range(256)) * 3000  # 768 KB: many chunks of the stream format
 SMALL = b"bukti singkat"
@@ -58,7 +58,7 @@ def test_a_name_keeps_its_last_segment_only_without_control_characters(typed, ke
 @pytest.fixture
 def report(session, recovery):
     """A report, and its case key as the recovery key opens it."""
-    submitted = submit(session, recovery.public_key())
+    submitted = service_submit(session, recovery.public_key())
     keys = recovery_keys(session, submitted.report_id, recovery)
     return submitted.report_id, lambda epoch: keys.key(Purpose.CASE, epoch)
 
@@ -105,7 +105,7 @@ def test_a_file_is_read_only_within_its_own_report(session, recovery, report, fi
     [attachment_id] = attach(
         session, report_id, key(0), 0, [UploadedFile(files[2], "a.txt", "")], uploader="staff"
     )
-    other = submit(session, recovery.public_key())
+    other = service_submit(session, recovery.public_key())
     other_keys = recovery_keys(session, other.report_id, recovery)
 
     def other_key(epoch: int) -> bytes:
@@ -171,7 +171,7 @@ def test_blobs_are_linked_only_if_the_transaction_that_names_them_commits(
     database_url, recovery, files
 ):
     with database(database_url) as session:
-        report_id = submit(session, recovery.public_key()).report_id
+        report_id = service_submit(session, recovery.public_key()).report_id
         keys = recovery_keys(session, report_id, recovery)
         attach(
             session,

@@ -20,15 +20,15 @@ from sipadu.crypto import signing_public_key
 from sipadu.persistence.models import AuditEvent, Role
 from sipadu.services import audit_log
 from sipadu.services.audit_log import AuditFilter, IntakeDay
-from tests.conftest import database
-from tests.services.helpers import Person, Recorded, person
+from tests.helpers import database
+from tests.services.helpers import Recorded, ServicePerson, person
 
 SEED = os.urandom(32)  # the instance's audit signing key
 TODAY = datetime.now(UTC).date()  # entries are stamped with the real time
 
 
 @pytest.fixture
-def auditor(session) -> Person:
+def auditor(session) -> ServicePerson:
     return person(session, "pemeriksa.log", Role.AUDITOR)
 
 
@@ -206,10 +206,11 @@ def test_verification_notices_a_truncated_log(session, auditor):
 
 def test_an_export_is_recorded_before_it_streams_and_names_the_latest_checkpoint(session, auditor):
     log = Recorded(session)
-    assert audit_log.record_export(session, auditor.id, "jsonl", 0) is None  # none yet
+    acting = auditor.actor(Role.AUDITOR.value)
+    assert audit_log.record_export(session, acting, "jsonl", 0) is None  # none yet
     checkpoint = audit_log.checkpoint_now(session, auditor.id, SEED)
 
-    latest = audit_log.record_export(session, auditor.id, "csv", 5)
+    latest = audit_log.record_export(session, acting, "csv", 5)
 
     assert latest == checkpoint
     assert [(e["action"], e["detail"]) for e in log.entries()] == [
@@ -234,7 +235,7 @@ def test_nothing_an_auditor_did_is_recorded_if_the_caller_rolls_back(database_ur
         audit_log.record_verification(
             session, auditor.id, audit_log.verify_log(session, [], None), 0
         )
-        audit_log.record_export(session, auditor.id, "jsonl", 0)
+        audit_log.record_export(session, auditor.actor(Role.AUDITOR.value), "jsonl", 0)
         session.flush()
         assert audit.head(session)[0] == created + 4
         session.rollback()

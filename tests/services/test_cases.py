@@ -19,18 +19,18 @@ from sipadu.services.attachments import UploadedFile
 from sipadu.services.cases import CaseFilter, NotGranted
 from sipadu.services.key_ring import NoKey
 from sipadu.settings.config import DatePrecision
-from tests.conftest import database
+from tests.helpers import database
 from tests.services.helpers import (
     TODAY,
-    Person,
     Recorded,
+    ServicePerson,
     Submitted,
     held,
     person,
     refused,
     route,
+    service_submit,
     stored,
-    submit,
 )
 
 EVIDENCE = b"foto kuitansi " * 5000  # several chunks of the stream format
@@ -49,7 +49,7 @@ def evidence(database_url) -> list[UploadedFile]:
 
 
 @pytest.fixture
-def investigator(session) -> Person:
+def investigator(session) -> ServicePerson:
     """An investigator new reports in the default category are routed to."""
     someone = person(session, "penyidik", Role.INVESTIGATOR)
     route(session, someone)
@@ -57,7 +57,7 @@ def investigator(session) -> Person:
 
 
 @pytest.fixture
-def outsider(session) -> Person:
+def outsider(session) -> ServicePerson:
     return person(session, "orang.lain", Role.INVESTIGATOR)
 
 
@@ -70,7 +70,7 @@ def mailbox(session, report: Submitted) -> key_ring.HeldKeys:
 EVERY = CaseFilter()  # no filter: the default list
 
 
-def listed(session, who: Person, criteria: CaseFilter = EVERY, **kwargs) -> list:
+def listed(session, who: ServicePerson, criteria: CaseFilter = EVERY, **kwargs) -> list:
     page = cases.list_cases(session, who.id, who.private, criteria, TODAY, **kwargs)
     return [row.id for row in page.rows]
 
@@ -81,8 +81,8 @@ def listed(session, who: Person, criteria: CaseFilter = EVERY, **kwargs) -> list
 def test_the_list_shows_granted_reports_only_and_records_the_view(
     session, recovery, investigator, outsider
 ):
-    mine = submit(session, recovery.public_key())
-    not_mine = submit(session, recovery.public_key(), category="staff_discipline")
+    mine = service_submit(session, recovery.public_key())
+    not_mine = service_submit(session, recovery.public_key(), category="staff_discipline")
     log = Recorded(session)
 
     page = cases.list_cases(session, investigator.id, investigator.private, CaseFilter(), TODAY)
@@ -108,7 +108,7 @@ def test_the_list_shows_granted_reports_only_and_records_the_view(
 def test_the_list_filters_by_status_category_deadline_unread_and_spam(
     session, recovery, investigator
 ):
-    report = submit(session, recovery.public_key())
+    report = service_submit(session, recovery.public_key())
     rid = report.report_id
     log = Recorded(session)
 
@@ -155,7 +155,7 @@ def test_the_list_pages_by_keyset_and_records_each_page(
     session, recovery, investigator, monkeypatch
 ):
     monkeypatch.setattr(cases, "PAGE_SIZE", 2)
-    ids = {submit(session, recovery.public_key()).report_id for _ in range(5)}
+    ids = {service_submit(session, recovery.public_key()).report_id for _ in range(5)}
     log = Recorded(session)
 
     seen, cursors, cursor = [], [], None
@@ -190,7 +190,9 @@ def test_a_bad_page_cursor_is_refused_and_records_nothing(session, investigator,
 def test_opening_a_case_decrypts_it_records_the_read_and_marks_messages_read(
     session, recovery, investigator, evidence
 ):
-    report = submit(session, recovery.public_key(), identity="Siti, 0812", files=evidence[:1])
+    report = service_submit(
+        session, recovery.public_key(), identity="Siti, 0812", files=evidence[:1]
+    )
     reports.add_reporter_message(
         session, mailbox(session, report), report.report_id, "Ada lagi", TODAY, DatePrecision.DAY
     )
@@ -230,7 +232,7 @@ def test_an_approved_identity_is_shown_and_its_read_recorded_too(session, recove
     custodian = person(session, "penjaga", Role.CUSTODIAN)
     investigator = person(session, "penanya", Role.INVESTIGATOR)
     route(session, investigator)
-    report = submit(session, recovery.public_key(), identity="Siti, 0812")
+    report = service_submit(session, recovery.public_key(), identity="Siti, 0812")
     key_ring.wrap_identity(session, held(session, report, custodian), investigator.account)
     log = Recorded(session)
 
@@ -244,7 +246,7 @@ def test_an_approved_identity_is_shown_and_its_read_recorded_too(session, recove
 def test_opening_without_recording_records_nothing_and_leaves_messages_unread(
     session, recovery, investigator
 ):
-    report = submit(session, recovery.public_key())
+    report = service_submit(session, recovery.public_key())
     reports.add_reporter_message(
         session, mailbox(session, report), report.report_id, "Halo", TODAY, DatePrecision.DAY
     )
@@ -262,7 +264,7 @@ def test_opening_without_recording_records_nothing_and_leaves_messages_unread(
 def test_a_report_not_granted_is_not_found_and_its_refused_read_records_nothing(
     session, recovery, investigator, outsider
 ):
-    report = submit(session, recovery.public_key())
+    report = service_submit(session, recovery.public_key())
     theirs = held(session, report, outsider)
     log = Recorded(session)
 
@@ -279,7 +281,7 @@ def test_a_report_not_granted_is_not_found_and_its_refused_read_records_nothing(
 
 
 def test_a_revoked_colleague_no_longer_finds_the_report(session, recovery, investigator, outsider):
-    report = submit(session, recovery.public_key())
+    report = service_submit(session, recovery.public_key())
     investigator.account.may_grant = True
     grants.grant(session, held(session, report, investigator), investigator.account, outsider.id)
     cases.open_case(session, held(session, report, outsider), outsider.id)
@@ -300,7 +302,7 @@ def test_a_revoked_colleague_no_longer_finds_the_report(session, recovery, inves
 def test_a_download_records_its_file_and_size_and_nothing_else(
     session, recovery, investigator, evidence
 ):
-    report = submit(session, recovery.public_key(), files=evidence[:1])
+    report = service_submit(session, recovery.public_key(), files=evidence[:1])
     keys = held(session, report, investigator)
     [file] = cases.open_case(session, keys, investigator.id, record=False).attachments
     log = Recorded(session)
@@ -318,8 +320,8 @@ def test_a_download_records_its_file_and_size_and_nothing_else(
 
 
 def test_a_refused_download_records_nothing(session, recovery, investigator, outsider, evidence):
-    report = submit(session, recovery.public_key(), files=evidence[:1])
-    other = submit(session, recovery.public_key(), files=evidence[2:])
+    report = service_submit(session, recovery.public_key(), files=evidence[:1])
+    other = service_submit(session, recovery.public_key(), files=evidence[2:])
     keys = held(session, report, investigator)
     [file] = cases.open_case(session, keys, investigator.id, record=False).attachments
     [elsewhere] = cases.open_case(
@@ -342,7 +344,7 @@ def test_a_refused_download_records_nothing(session, recovery, investigator, out
 def test_a_reply_is_sealed_for_the_mailbox_with_a_coarsened_date_and_its_files(
     session, recovery, investigator, evidence
 ):
-    report = submit(session, recovery.public_key())
+    report = service_submit(session, recovery.public_key())
     log = Recorded(session)
 
     message = cases.reply(
@@ -379,7 +381,7 @@ def test_a_reply_is_sealed_for_the_mailbox_with_a_coarsened_date_and_its_files(
 def test_an_internal_note_is_sealed_under_the_internal_key_never_the_mailboxs(
     session, recovery, investigator
 ):
-    report = submit(session, recovery.public_key())
+    report = service_submit(session, recovery.public_key())
     log = Recorded(session)
 
     note = cases.add_note(
@@ -400,7 +402,7 @@ def test_an_internal_note_is_sealed_under_the_internal_key_never_the_mailboxs(
 def test_empty_replies_and_notes_and_strangers_are_refused_and_store_nothing(
     session, recovery, investigator, outsider
 ):
-    report = submit(session, recovery.public_key())
+    report = service_submit(session, recovery.public_key())
     keys = held(session, report, investigator)
     log = Recorded(session)
 
@@ -422,7 +424,7 @@ def test_empty_replies_and_notes_and_strangers_are_refused_and_store_nothing(
 def test_the_workflow_acknowledges_closes_with_a_reason_the_reporter_reads(
     session, recovery, investigator
 ):
-    report = submit(session, recovery.public_key())
+    report = service_submit(session, recovery.public_key())
     keys = held(session, report, investigator)
     later = TODAY + timedelta(days=3)
     log = Recorded(session)
@@ -455,7 +457,7 @@ def test_the_workflow_acknowledges_closes_with_a_reason_the_reporter_reads(
 
 
 def test_a_new_reason_replaces_the_old_one(session, recovery, investigator):
-    report = submit(session, recovery.public_key())
+    report = service_submit(session, recovery.public_key())
     keys = held(session, report, investigator)
     cases.change_status(session, keys, investigator.id, "in_review", "Dibaca", TODAY)
     cases.change_status(session, keys, investigator.id, "rejected", "Bukan wewenang", TODAY)
@@ -466,7 +468,7 @@ def test_a_new_reason_replaces_the_old_one(session, recovery, investigator):
 def test_the_workflow_refuses_unknown_statuses_wrong_moves_and_closing_without_reason(
     session, recovery, investigator, outsider
 ):
-    report = submit(session, recovery.public_key())
+    report = service_submit(session, recovery.public_key())
     keys = held(session, report, investigator)
     log = Recorded(session)
 
@@ -492,7 +494,7 @@ def test_the_workflow_refuses_unknown_statuses_wrong_moves_and_closing_without_r
 def test_the_spam_mark_hides_a_report_and_is_recorded_only_when_it_changes(
     session, recovery, investigator, outsider
 ):
-    report = submit(session, recovery.public_key())
+    report = service_submit(session, recovery.public_key())
     log = Recorded(session)
 
     cases.mark_spam(session, report.report_id, investigator.id, True)
@@ -517,7 +519,7 @@ def test_nothing_is_recorded_if_the_caller_rolls_back(database_url, recovery, ev
         before = audit.head(session)
         investigator = person(session, "tanpa.jejak", Role.INVESTIGATOR)
         route(session, investigator)
-        report = submit(session, recovery.public_key(), files=evidence[:1])
+        report = service_submit(session, recovery.public_key(), files=evidence[:1])
         keys = held(session, report, investigator)
         cases.list_cases(session, investigator.id, investigator.private, CaseFilter(), TODAY)
         view = cases.open_case(session, keys, investigator.id)

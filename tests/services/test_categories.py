@@ -31,6 +31,21 @@ def test_seeding_creates_the_four_categories_once(session):
     assert all(categories.category_open(session, slug) for slug in CategorySlug)
 
 
+def test_an_instance_records_its_initialisation_before_the_categories_it_seeds(session):
+    session.execute(delete(Category))
+    log = Recorded(session)
+
+    created = categories.seed_instance(session, OPERATOR, "9.9", demo=True)
+
+    assert sorted(created) == sorted(CategorySlug)
+    assert log.entries()[0]["action"] == "system.init"
+    assert log.entries()[0]["detail"] == {"version": "9.9", "demo": True}
+    assert log.actions()[1:] == ["category.create"] * len(CategorySlug)
+    # Re-initialising records itself again and seeds nothing new.
+    assert categories.seed_instance(session, OPERATOR, "9.9", demo=False) == []
+    assert log.actions()[-1] == "system.init"
+
+
 def test_an_unknown_category_is_refused_by_name_and_never_open(session):
     with refused(Reason.UNKNOWN_CATEGORY) as info:
         categories.category_by_slug(session, "lainnya")

@@ -31,18 +31,18 @@ from sipadu.services.export import (
     report_zip,
 )
 from sipadu.settings.config import DatePrecision
-from tests.conftest import database
+from tests.helpers import database
 from tests.services.helpers import (
     TODAY,
-    Person,
     Recorded,
+    ServicePerson,
     Submitted,
     held,
     person,
     refused,
     route,
+    service_submit,
     stored,
-    submit,
 )
 
 SEED = os.urandom(32)  # the instance's audit signing key
@@ -60,7 +60,7 @@ def evidence(database_url) -> list[UploadedFile]:
 
 
 @pytest.fixture
-def investigator(session) -> Person:
+def investigator(session) -> ServicePerson:
     someone = person(session, "pengekspor", Role.INVESTIGATOR, may_grant=True)
     route(session, someone)
     return someone
@@ -69,7 +69,9 @@ def investigator(session) -> Person:
 @pytest.fixture
 def case(session, recovery, investigator, evidence) -> Submitted:
     """A report with a file, a reporter's message, a reply with a file and a note."""
-    report = submit(session, recovery.public_key(), identity="Siti, 0812", files=evidence[:1])
+    report = service_submit(
+        session, recovery.public_key(), identity="Siti, 0812", files=evidence[:1]
+    )
     mailbox = key_ring.mailbox_keys(
         session, report.report_id, report.mailbox_id, report.mailbox_private
     )
@@ -84,7 +86,7 @@ def case(session, recovery, investigator, evidence) -> Submitted:
     return report
 
 
-def archive(session, report: Submitted, who: Person, *, encrypted: bool = True) -> bytes:
+def archive(session, report: Submitted, who: ServicePerson, *, encrypted: bool = True) -> bytes:
     """The export as the staff portal makes it: recorded, then streamed."""
     keys = held(session, report, who)
     view = open_for_export(session, keys, who.id, encrypted=encrypted)
@@ -134,7 +136,7 @@ def test_a_rolled_back_export_leaves_no_entry(database_url, recovery):
         before = audit.head(session)
         investigator = person(session, "ekspor.batal", Role.INVESTIGATOR)
         route(session, investigator)
-        report = submit(session, recovery.public_key())
+        report = service_submit(session, recovery.public_key())
         archive(session, report, investigator)
         session.flush()
         assert audit.head(session)[0] > before[0]
@@ -213,7 +215,7 @@ def test_the_identity_is_exported_only_to_who_may_read_it(session, recovery):
     custodian = person(session, "penjaga.ekspor", Role.CUSTODIAN)
     investigator = person(session, "penyidik.ekspor", Role.INVESTIGATOR)
     route(session, investigator)
-    report = submit(session, recovery.public_key(), identity="Siti, 0812")
+    report = service_submit(session, recovery.public_key(), identity="Siti, 0812")
     key_ring.wrap_identity(session, held(session, report, custodian), investigator.account)
     opened = zipfile.ZipFile(io.BytesIO(archive(session, report, investigator)))
     assert json.loads(opened.read("report.json"))["identity"] == "Siti, 0812"

@@ -17,14 +17,14 @@ from sipadu.services import Reason, grants, key_ring, staff
 from sipadu.services.proposals import add_role
 from tests.services.helpers import (
     CHEAP,
-    Person,
     Recorded,
+    ServicePerson,
     Submitted,
     held,
     person,
     refused,
     route,
-    submit,
+    service_submit,
 )
 
 NOW = datetime.now(UTC)
@@ -32,19 +32,19 @@ REASON = "Perlu menghubungi pelapor untuk bukti tambahan"
 
 
 @pytest.fixture
-def custodian(session) -> Person:
+def custodian(session) -> ServicePerson:
     """A custodian there before the report (so its identity key is wrapped to them)."""
     return person(session, "penjaga.id", Role.CUSTODIAN)
 
 
 @pytest.fixture
-def case(session, recovery, custodian) -> tuple[Person, Person, Submitted]:
+def case(session, recovery, custodian) -> tuple[ServicePerson, ServicePerson, Submitted]:
     """A report routed to an investigator allowed to share, and a colleague without it;
     the custodian of the fixture above holds its identity key."""
     sharer = person(session, "pembagi", Role.INVESTIGATOR, may_grant=True)
     colleague = person(session, "rekan", Role.INVESTIGATOR)
     route(session, sharer)
-    return sharer, colleague, submit(session, recovery.public_key(), identity="Siti, 0812")
+    return sharer, colleague, service_submit(session, recovery.public_key(), identity="Siti, 0812")
 
 
 def test_sharing_gives_a_colleague_the_case_but_not_the_identity(session, case):
@@ -222,7 +222,7 @@ def test_a_custodian_never_decides_their_own_request(session, case, recovery):
 def test_an_investigator_who_is_also_a_custodian_can_ask_for_the_identity(session, recovery):
     both = person(session, "dua.peran", Role.INVESTIGATOR, Role.CUSTODIAN)
     route(session, both)
-    report = submit(session, recovery.public_key(), identity="Ani")
+    report = service_submit(session, recovery.public_key(), identity="Ani")
     grants.request_identity(session, report.report_id, both.account, REASON, recovery.public_key())
     session.flush()
 

@@ -11,8 +11,8 @@ from sipadu.crypto import Purpose
 from sipadu.persistence.models import Report, ReportGrant, ReportKey, Role
 from sipadu.services import Reason, key_ring
 from sipadu.services.key_ring import NoKey
-from tests.conftest import database
-from tests.services.helpers import Submitted, held, person, refused, route, submit
+from tests.helpers import database
+from tests.services.helpers import Submitted, held, person, refused, route, service_submit
 
 CASE, INTERNAL, IDENTITY, REQUEST = (
     Purpose.CASE,
@@ -51,7 +51,7 @@ def test_a_new_report_is_wrapped_to_its_investigators_custodians_mailbox_and_rec
     other = person(session, "elsewhere", Role.INVESTIGATOR)
     custodian = person(session, "custodian", Role.CUSTODIAN)
     route(session, routed)
-    report = submit(session, recovery.public_key(), identity="Siti, 0812")
+    report = service_submit(session, recovery.public_key(), identity="Siti, 0812")
     from_recovery = key_ring.recovery_keys(session, report.report_id, recovery)
 
     assert what_is_held(held(session, report, routed)) == {(CASE, 0), (INTERNAL, 0)}
@@ -70,7 +70,7 @@ def test_a_new_report_is_wrapped_to_its_investigators_custodians_mailbox_and_rec
 def test_a_wrap_names_its_recipients_key_fingerprint(session, recovery):
     routed = person(session, "printed", Role.INVESTIGATOR)
     route(session, routed)
-    report = submit(session, recovery.public_key())
+    report = service_submit(session, recovery.public_key())
     stored = session.scalars(
         select(ReportKey.recipient_fingerprint).where(
             ReportKey.report_id == report.report_id, ReportKey.recipient_id == routed.id
@@ -86,7 +86,7 @@ def test_a_grant_copies_case_and_internal_keys_of_every_epoch_never_the_identity
     colleague = person(session, "colleague", Role.INVESTIGATOR)
     route(session, first)
     route(session, second)
-    report = submit(session, recovery.public_key(), identity="Budi")
+    report = service_submit(session, recovery.public_key(), identity="Budi")
     row = session.get(Report, report.report_id)
     key_ring.revoke_holder(session, row, second.id, recovery.public_key())  # epoch 1
 
@@ -112,7 +112,7 @@ def test_a_grant_copies_case_and_internal_keys_of_every_epoch_never_the_identity
 def test_sharing_keys_one_does_not_hold_is_refused_and_grants_nothing(session, recovery):
     outsider = person(session, "outsider", Role.INVESTIGATOR)
     colleague = person(session, "friend", Role.INVESTIGATOR)
-    report = submit(session, recovery.public_key())
+    report = service_submit(session, recovery.public_key())
     row = session.get(Report, report.report_id)
 
     with refused(Reason.NO_KEY_TO_SHARE):
@@ -126,7 +126,7 @@ def test_the_recovery_key_re_grants_every_epoch(session, recovery):
     lost = person(session, "lost", Role.INVESTIGATOR)
     newcomer = person(session, "newcomer", Role.INVESTIGATOR)
     route(session, lost)
-    report = submit(session, recovery.public_key())
+    report = service_submit(session, recovery.public_key())
     row = session.get(Report, report.report_id)
     key_ring.revoke_holder(session, row, lost.id, recovery.public_key())  # nobody left
 
@@ -141,7 +141,7 @@ def test_revoking_starts_an_epoch_the_revoked_never_hold(session, recovery):
     leaving = person(session, "leaving", Role.INVESTIGATOR)
     route(session, staying)
     route(session, leaving)
-    report = submit(session, recovery.public_key())
+    report = service_submit(session, recovery.public_key())
     row = session.get(Report, report.report_id)
     old_case = held(session, report, staying).key(CASE, 0)
 
@@ -169,7 +169,7 @@ def test_an_approved_identity_is_wrapped_from_the_custodians_key(session, recove
     investigator = person(session, "asker", Role.INVESTIGATOR)
     custodian = person(session, "keeper", Role.CUSTODIAN)
     route(session, investigator)
-    report = submit(session, recovery.public_key(), identity="Ani")
+    report = service_submit(session, recovery.public_key(), identity="Ani")
 
     key_ring.wrap_identity(session, held(session, report, custodian), investigator.account)
 
@@ -182,7 +182,7 @@ def test_approving_from_a_key_one_does_not_hold_raises_no_key(session, recovery)
     investigator = person(session, "hopeful", Role.INVESTIGATOR)
     not_a_custodian = person(session, "bystander", Role.INVESTIGATOR)
     route(session, investigator)
-    report = submit(session, recovery.public_key(), identity="Ani")
+    report = service_submit(session, recovery.public_key(), identity="Ani")
 
     with pytest.raises(NoKey):
         key_ring.wrap_identity(
@@ -197,7 +197,7 @@ def test_a_request_key_reaches_custodians_the_requester_and_recovery_only(sessio
     custodian = person(session, "decider", Role.CUSTODIAN)
     route(session, requester)
     route(session, colleague)
-    report = submit(session, recovery.public_key())
+    report = service_submit(session, recovery.public_key())
 
     key = key_ring.wrap_request_key(
         session, report.report_id, 1, requester.account, recovery.public_key()
@@ -216,7 +216,7 @@ def test_forgetting_an_account_drops_its_wraps_and_grants_of_every_report(sessio
     colleague = person(session, "remains", Role.INVESTIGATOR)
     route(session, forgetful)
     route(session, colleague)
-    reports = [submit(session, recovery.public_key()) for _ in range(2)]
+    reports = [service_submit(session, recovery.public_key()) for _ in range(2)]
 
     assert key_ring.forget_account(session, forgetful.id) == 4
 
@@ -230,7 +230,10 @@ def test_forgetting_an_account_drops_its_wraps_and_grants_of_every_report(sessio
 def test_shredding_leaves_no_wrap_not_even_for_recovery(session, recovery):
     investigator = person(session, "shredder", Role.INVESTIGATOR)
     route(session, investigator)
-    kept, shredded = submit(session, recovery.public_key()), submit(session, recovery.public_key())
+    kept, shredded = (
+        service_submit(session, recovery.public_key()),
+        service_submit(session, recovery.public_key()),
+    )
     before = wraps(session, report_id=kept.report_id)
 
     assert key_ring.shred(session, [shredded.report_id]) == before
@@ -243,8 +246,8 @@ def test_shredding_leaves_no_wrap_not_even_for_recovery(session, recovery):
 def test_a_page_of_reports_opens_with_one_key_per_report_held(session, recovery):
     reader = person(session, "reader", Role.INVESTIGATOR)
     route(session, reader)
-    mine = [submit(session, recovery.public_key()) for _ in range(3)]
-    not_mine = submit(session, recovery.public_key(), category="staff_discipline")
+    mine = [service_submit(session, recovery.public_key()) for _ in range(3)]
+    not_mine = service_submit(session, recovery.public_key(), category="staff_discipline")
     wanted = [(r.report_id, 0) for r in [*mine, not_mine]] + [(mine[0].report_id, 1)]
 
     keys = key_ring.staff_keys_of_reports(session, reader.id, reader.private, CASE, wanted)
@@ -261,7 +264,7 @@ def test_the_key_ring_never_commits(database_url, recovery):
         colleague = person(session, "uncommitted2", Role.INVESTIGATOR)
         custodian = person(session, "uncommitted3", Role.CUSTODIAN)
         route(session, investigator)
-        report = submit(session, recovery.public_key(), identity="X")
+        report = service_submit(session, recovery.public_key(), identity="X")
         row = session.get(Report, report.report_id)
         key_ring.grant_holder(session, row, held(session, report, investigator), colleague.account)
         key_ring.wrap_identity(session, held(session, report, custodian), investigator.account)

@@ -12,7 +12,7 @@ from sipadu.services import Reason, mailbox
 from sipadu.services.mailbox import MailboxSettings, attempt_login
 from sipadu.services.passphrases import format_code
 from sipadu.settings.instance import derived_key
-from tests.services.helpers import CHEAP, LOOKUP_SALT, PASSPHRASE, refused, submit
+from tests.services.helpers import CHEAP, LOOKUP_SALT, PASSPHRASE, refused, service_submit
 
 SETTINGS = MailboxSettings(
     LOOKUP_SALT, CHEAP, CHEAP, failure_key=derived_key(b"s" * 32, FAILURES_LABEL)
@@ -32,7 +32,7 @@ class Counting:
 
 
 def test_the_code_and_passphrase_open_the_mailbox_key_however_the_code_is_typed(session, recovery):
-    report = submit(session, recovery.public_key())
+    report = service_submit(session, recovery.public_key())
     for typed in (
         report.code,
         format_code(report.code),
@@ -48,7 +48,7 @@ def test_the_code_and_passphrase_open_the_mailbox_key_however_the_code_is_typed(
 
 
 def test_an_unknown_code_and_a_wrong_passphrase_do_the_same_work_and_fail_alike(session, recovery):
-    report = submit(session, recovery.public_key())
+    report = service_submit(session, recovery.public_key())
     unknown_code = f"{(int(report.code) + 1) % 10**16:016d}"
     outcomes = []
     for code, passphrase in ((unknown_code, PASSPHRASE), (report.code, PASSPHRASE + "x")):
@@ -72,7 +72,7 @@ def test_a_malformed_code_is_refused_before_any_derivation(session, typed):
 
 
 def test_a_record_made_at_weaker_parameters_is_rehashed_and_keeps_the_key(session, recovery):
-    report = submit(session, recovery.public_key())
+    report = service_submit(session, recovery.public_key())
     stronger = MailboxSettings(LOOKUP_SALT, CHEAP, STRONGER, SETTINGS.failure_key)
     derive = Counting()
 

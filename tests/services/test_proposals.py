@@ -18,23 +18,23 @@ from sipadu.services.key_ring import key_fingerprint
 from tests.services.helpers import (
     CHEAP,
     PASSWORD,
-    Person,
     Recorded,
+    ServicePerson,
     person,
     refused,
     route,
-    submit,
+    service_submit,
 )
 
 NOW = datetime.now(UTC)
 
 
 @pytest.fixture
-def admins(session) -> tuple[Person, Person]:
+def admins(session) -> tuple[ServicePerson, ServicePerson]:
     return person(session, "admin.satu", Role.ADMIN), person(session, "admin.dua", Role.ADMIN)
 
 
-def enrolled(session, username: str, *roles: Role, invited_by: Person | None = None):
+def enrolled(session, username: str, *roles: Role, invited_by: ServicePerson | None = None):
     """An invited account that used its activation link (pending, for a sensitive role)."""
     actor = invited_by.actor() if invited_by else OPERATOR
     account = staff.create_account(
@@ -246,7 +246,7 @@ def test_routing_proposals_must_change_something_for_an_investigator(session, ad
 
 def test_a_legal_hold_is_set_and_released_by_two_admins(session, admins, recovery):
     proposer, approver = admins
-    report = session.get(Report, submit(session, recovery.public_key()).report_id)
+    report = session.get(Report, service_submit(session, recovery.public_key()).report_id)
     log = Recorded(session)
 
     hold = proposals.propose_hold(session, report.id, True, proposer.actor())

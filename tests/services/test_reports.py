@@ -30,8 +30,8 @@ from tests.services.helpers import (
     person,
     refused,
     route,
+    service_submit,
     submission_settings,
-    submit,
 )
 
 FORM = ReportForm(
@@ -109,8 +109,8 @@ def test_without_a_passphrase_six_words_are_suggested_and_open_the_mailbox(sessi
 
 
 def test_every_field_is_stored_sealed_and_the_identity_even_when_empty(session, recovery):
-    with_identity = submit(session, recovery.public_key(), identity="Budi")
-    without = submit(session, recovery.public_key())
+    with_identity = service_submit(session, recovery.public_key(), identity="Budi")
+    without = service_submit(session, recovery.public_key())
 
     def stored(report: Submitted) -> dict[str, bytes]:
         rows = session.scalars(select(ReportField).where(ReportField.report_id == report.report_id))
@@ -147,7 +147,7 @@ def test_a_submission_leaves_day_counts_and_no_audit_entry(session, recovery):
     submitted = count(session, audit.ReporterMetric.REPORT_SUBMITTED)
     unrouted = count(session, audit.ReporterMetric.REPORT_UNROUTED)
 
-    submit(session, recovery.public_key(), category="staff_discipline")  # routed to nobody
+    service_submit(session, recovery.public_key(), category="staff_discipline")  # routed to nobody
 
     assert audit.head(session) == before
     assert count(session, audit.ReporterMetric.REPORT_SUBMITTED) == submitted + 1
@@ -175,7 +175,7 @@ def test_reporter_messages_are_numbered_and_sealed_under_the_current_epoch(sessi
     leaving = person(session, "pergi", Role.INVESTIGATOR)
     route(session, investigator)
     route(session, leaving)
-    report = submit(session, recovery.public_key())
+    report = service_submit(session, recovery.public_key())
     row = session.get(Report, report.report_id)
     sent = count(session, audit.ReporterMetric.MESSAGE_SENT)
 
@@ -213,7 +213,7 @@ def test_reporter_messages_are_numbered_and_sealed_under_the_current_epoch(sessi
 
 
 def test_a_mailbox_of_a_report_that_is_gone_is_not_found(session, recovery):
-    report = submit(session, recovery.public_key())
+    report = service_submit(session, recovery.public_key())
     keys = mailbox_keys(session, report)
     missing = uuid.uuid4()
     with refused(Reason.REPORT_NOT_FOUND):

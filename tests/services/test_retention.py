@@ -24,7 +24,7 @@ from sipadu.persistence.models import (
 )
 from sipadu.services import key_ring, retention
 from sipadu.services.attachments import UploadedFile
-from tests.services.helpers import Recorded, submit
+from tests.services.helpers import Recorded, service_submit
 
 TODAY = date(2031, 6, 1)
 POLICY = retention.RetentionPolicy(closed_days=100, rejected_days=10)
@@ -34,7 +34,7 @@ CLOSED, REJECTED = ReportStatus.CLOSED_UNSUBSTANTIATED, ReportStatus.REJECTED
 def ended(session, recovery, status: ReportStatus, days_ago: int | None, **columns) -> Report:
     """A submitted report whose row says it ended ``days_ago`` days before TODAY (None:
     no closing day recorded, so the day it arrived counts)."""
-    report = session.get(Report, submit(session, recovery.public_key()).report_id)
+    report = session.get(Report, service_submit(session, recovery.public_key()).report_id)
     report.status = status.value
     report.closed_on = None if days_ago is None else TODAY - timedelta(days=days_ago)
     for name, value in columns.items():
@@ -92,8 +92,8 @@ def test_a_purge_shreds_then_deletes_and_records_counts_only(database_url, recov
     try:
         evidence = storage.store(sessions, [b"bukti rahasia " * 100])
         with sessions.begin() as session:
-            gone = submit(session, recovery.public_key(), files=[])
-            with_file = submit(
+            gone = service_submit(session, recovery.public_key(), files=[])
+            with_file = service_submit(
                 session,
                 recovery.public_key(),
                 files=[UploadedFile(evidence, "bukti.txt", "text/plain")],

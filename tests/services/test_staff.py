@@ -26,13 +26,13 @@ from sipadu.services.proposals import pending
 from tests.services.helpers import (
     CHEAP,
     PASSWORD,
-    Person,
     Recorded,
+    ServicePerson,
     person,
     refused,
     route,
-    sign_in,
-    submit,
+    service_sign_in,
+    service_submit,
 )
 
 NOW = datetime.now(UTC)
@@ -40,7 +40,7 @@ TTL = timedelta(days=3)
 NEW_PASSWORD = "another long password, also fine"
 
 
-def invite(session, username: str, *roles: Role, by: Person | None = None):
+def invite(session, username: str, *roles: Role, by: ServicePerson | None = None):
     actor = by.actor() if by else OPERATOR
     new = staff.create_account(session, username, set(roles), argon2=CHEAP, actor=actor, now=NOW)
     return new.account, new.enrollment_token
@@ -215,7 +215,7 @@ def test_activation_needs_an_activation_link_and_a_current_code(session):
 
 def test_a_new_totp_seed_is_enrolled_under_the_same_password_and_key(session):
     someone = person(session, "hp.hilang", Role.INVESTIGATOR)
-    sign_in(session, someone, NOW)
+    service_sign_in(session, someone, NOW)
     log = Recorded(session)
 
     token = staff.reset_totp(session, someone.account, OPERATOR, NOW, TTL)
@@ -262,7 +262,7 @@ def test_only_an_account_that_has_a_totp_seed_can_have_it_reset(session):
 
 def test_changing_the_password_reseals_the_same_key_and_ends_every_session(session):
     someone = person(session, "ganti.sandi", Role.INVESTIGATOR)
-    sign_in(session, someone, NOW)
+    service_sign_in(session, someone, NOW)
     log = Recorded(session)
 
     staff.change_password(session, someone.account, PASSWORD, NEW_PASSWORD, CHEAP)
@@ -306,7 +306,7 @@ def test_reseal_stores_a_stronger_record_that_opens_the_same_key(session):
 def test_deactivation_is_immediate_ends_sessions_and_is_refused_for_oneself(session):
     admin = person(session, "penonaktif", Role.ADMIN)
     target = person(session, "dinonaktifkan", Role.INVESTIGATOR)
-    sign_in(session, target, NOW)
+    service_sign_in(session, target, NOW)
     log = Recorded(session)
 
     with refused(Reason.CANNOT_DEACTIVATE_SELF):
@@ -325,8 +325,8 @@ def test_a_password_reset_drops_the_key_and_every_report_it_held(session, recove
     admin = person(session, "pereset", Role.ADMIN)
     investigator = person(session, "lupa.semua", Role.INVESTIGATOR)
     route(session, investigator)
-    report = submit(session, recovery.public_key())
-    sign_in(session, investigator, NOW)
+    report = service_submit(session, recovery.public_key())
+    service_sign_in(session, investigator, NOW)
     old = key_ring.key_fingerprint(investigator.account)
     log = Recorded(session)
 
@@ -363,7 +363,7 @@ def test_revoking_the_investigator_role_takes_the_account_out_of_routing(session
     admin = person(session, "pencabut", Role.ADMIN)
     investigator = person(session, "keluar.rute", Role.INVESTIGATOR)
     route(session, investigator)
-    sign_in(session, investigator, NOW)
+    service_sign_in(session, investigator, NOW)
     log = Recorded(session)
 
     staff.revoke_role(session, investigator.account, Role.INVESTIGATOR, admin.actor())

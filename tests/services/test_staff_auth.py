@@ -14,7 +14,7 @@ from sipadu.persistence.models import AccountState, Role, StaffSession
 from sipadu.services import staff
 from sipadu.services import staff_auth as auth
 from sipadu.services.staff_auth import Failure, SessionToken, Timeouts
-from tests.services.helpers import CHEAP, PASSWORD, Person, Recorded, person, sign_in
+from tests.services.helpers import CHEAP, PASSWORD, Recorded, ServicePerson, person, service_sign_in
 
 NOW = datetime.now(UTC)
 STEP = timedelta(seconds=30)
@@ -23,7 +23,7 @@ TIMEOUTS = Timeouts()
 
 def check(
     session,
-    someone: Person,
+    someone: ServicePerson,
     *,
     password: str = PASSWORD,
     code: str | None = None,
@@ -47,7 +47,7 @@ def wrong(code: str) -> str:
     return f"{(int(code) + 1) % 10**6:06d}"
 
 
-def session_row(session, someone: Person) -> StaffSession:
+def session_row(session, someone: ServicePerson) -> StaffSession:
     return session.scalar(select(StaffSession).where(StaffSession.account_id == someone.id))
 
 
@@ -168,7 +168,7 @@ def test_a_weaker_record_is_rehashed_at_sign_in_and_keeps_the_same_key(session):
 
 def test_a_session_resumes_until_idle_or_too_old_and_wants_a_touch_once_a_minute(session):
     someone = person(session, "sesi", Role.INVESTIGATOR)
-    signed_in = sign_in(session, someone, NOW)
+    signed_in = service_sign_in(session, someone, NOW)
     token = signed_in.token
 
     assert auth.resume(session, token, NOW + timedelta(seconds=10), TIMEOUTS)[1] is False
@@ -189,7 +189,7 @@ def test_a_session_resumes_until_idle_or_too_old_and_wants_a_touch_once_a_minute
 
 def test_a_session_of_an_account_no_longer_active_opens_nor_does_an_unknown_cookie(session):
     someone = person(session, "berakhir", Role.AUDITOR)
-    token = sign_in(session, someone, NOW).token
+    token = service_sign_in(session, someone, NOW).token
     stranger = SessionToken(b"\1" * 32, b"\2" * 32)
     assert auth.resume(session, stranger, NOW, TIMEOUTS) == (None, False)
     # Deactivation ends sessions too; this is the check behind it, should a row remain.
@@ -199,7 +199,7 @@ def test_a_session_of_an_account_no_longer_active_opens_nor_does_an_unknown_cook
 
 def test_logging_out_deletes_the_session_and_is_recorded(session):
     someone = person(session, "keluar", Role.AUDITOR)
-    signed_in = sign_in(session, someone, NOW)
+    signed_in = service_sign_in(session, someone, NOW)
     log = Recorded(session)
 
     auth.logout(session, signed_in)
@@ -211,9 +211,9 @@ def test_logging_out_deletes_the_session_and_is_recorded(session):
 
 def test_purging_removes_only_sessions_past_a_timeout(session):
     fresh, idle, old = (person(session, n, Role.AUDITOR) for n in ("segar", "diam", "tua"))
-    sign_in(session, fresh, NOW)
-    sign_in(session, idle, NOW - timedelta(minutes=45))
-    sign_in(session, old, NOW - timedelta(hours=11))
+    service_sign_in(session, fresh, NOW)
+    service_sign_in(session, idle, NOW - timedelta(minutes=45))
+    service_sign_in(session, old, NOW - timedelta(hours=11))
     session_row(session, old).last_seen_at = NOW
 
     assert auth.purge_expired(session, NOW, TIMEOUTS) == 2
