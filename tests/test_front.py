@@ -15,6 +15,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -493,6 +494,31 @@ def test_uploads_never_take_the_threads_that_serve_forms(tmp_path, empty_databas
     assert elapsed < 2.0, elapsed
 
 
+@contextmanager
+def one_download_slot(
+    tmp_path: Path, database_url: str, redis_url: str | None, seed: bytes, **settings: str
+) -> Iterator[tuple[int, str, str]]:
+    """Both portals with one download slot (three threads) and a 32 MiB attachment:
+    yields the staff portal's port, the attachment's link and an investigator's cookie."""
+    env = config_env(
+        tmp_path / "instance",
+        database_url,
+        redis_url,
+        SIPADU_WORKERS="1",
+        SIPADU_THREADS="3",  # one download slot (the default: half the threads)
+        SIPADU_MAX_FILE_MIB="40",
+        SIPADU_MAX_REQUEST_MIB="50",
+        **settings,
+    )
+    people = init_demo(env)
+    with serving("reporter", env) as (_r, reporter), serving("staff", env) as (_m, staff):
+        upload_big(reporter, hashlib.sha256(seed).digest() * (MIB // 32), 32)
+        browser, link = staff_download_link(staff, people["pemeriksa1"])
+        (jar,) = [h.cookiejar for h in browser.handlers if hasattr(h, "cookiejar")]
+        cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
+        yield int(staff.rsplit(":", 1)[1]), link, cookie
+
+
 def test_readers_that_never_read_hold_only_the_download_slots_and_are_dropped(
     tmp_path, empty_database_url, redis_url
 ):
@@ -500,23 +526,9 @@ def test_readers_that_never_read_hold_only_the_download_slots_and_are_dropped(
     waited forever to hand on its next chunk), and every page timed out. Downloads are
     capped below the threads (SIPADU_DOWNLOAD_SLOTS; more: the busy page), and a reader
     that takes nothing for SIPADU_SEND_TIMEOUT_SECONDS is dropped, freeing its slot."""
-    env = config_env(
-        tmp_path / "instance",
-        empty_database_url,
-        redis_url,
-        SIPADU_WORKERS="1",
-        SIPADU_THREADS="3",  # one download slot (the default: half the threads)
-        SIPADU_SEND_TIMEOUT_SECONDS="3",
-        SIPADU_MAX_FILE_MIB="40",
-        SIPADU_MAX_REQUEST_MIB="50",
-    )
-    people = init_demo(env)
-    with serving("reporter", env) as (_r, reporter), serving("staff", env) as (_m, staff):
-        upload_big(reporter, hashlib.sha256(b"never read").digest() * (MIB // 32), 32)
-        browser, link = staff_download_link(staff, people["pemeriksa1"])
-        (jar,) = [h.cookiejar for h in browser.handlers if hasattr(h, "cookiejar")]
-        cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
-        port = int(staff.rsplit(":", 1)[1])
+    with one_download_slot(
+        tmp_path, empty_database_url, redis_url, b"never read", SIPADU_SEND_TIMEOUT_SECONDS="3"
+    ) as (port, link, cookie):
         stalled = []
         for _ in range(4):  # more than the threads; none of them reads a byte
             raw = socket.socket()
@@ -561,22 +573,11 @@ def test_a_download_waiting_for_a_slot_takes_it_from_a_reader_that_stopped_readi
     SIPADU_SEND_TIMEOUT_SECONDS, 60 s): every other download got the busy page. A
     download that finds no slot free now has the reader stalled longest (at least 5 s)
     closed, and takes its slot."""
-    env = config_env(
-        tmp_path / "instance",
-        empty_database_url,
-        redis_url,
-        SIPADU_WORKERS="1",
-        SIPADU_THREADS="3",  # one download slot (the default: half the threads)
-        SIPADU_MAX_FILE_MIB="40",
-        SIPADU_MAX_REQUEST_MIB="50",
-    )
-    people = init_demo(env)
-    with serving("reporter", env) as (_r, reporter), serving("staff", env) as (_m, staff):
-        upload_big(reporter, hashlib.sha256(b"stops reading").digest() * (MIB // 32), 32)
-        browser, link = staff_download_link(staff, people["pemeriksa1"])
-        (jar,) = [h.cookiejar for h in browser.handlers if hasattr(h, "cookiejar")]
-        cookie = "; ".join(f"{c.name}={c.value}" for c in jar)
-        port = int(staff.rsplit(":", 1)[1])
+    with one_download_slot(tmp_path, empty_database_url, redis_url, b"stops reading") as (
+        port,
+        link,
+        cookie,
+    ):
         holder = socket.socket()
         holder.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         holder.connect(("127.0.0.1", port))
