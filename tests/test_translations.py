@@ -1,6 +1,7 @@
 """Bahasa Indonesia first: every user-facing string has an Indonesian translation, and
 the compiled catalogue the app loads matches its source."""
 
+import ast
 import re
 from pathlib import Path
 
@@ -99,3 +100,42 @@ def test_every_upload_refusal_has_a_message_in_english_and_indonesian():
         # Every sentence translated: none of the English one's survives in the Indonesian.
         english = [s for s in re.split(r"(?<=[.:])\s+", words["en"]) if len(s) > 20]
         assert not [s for s in english if s in words["id"]], reason
+
+
+def _refusals_raised(source: str) -> list[tuple[str, set[str], int]]:
+    """(reason name, keyword names, line) of every ``ServiceError(Reason.X, ...)`` and
+    ``super().__init__(Reason.X, ...)`` in ``source``; a ``**`` argument is skipped (its
+    names are not known until it runs)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if not (isinstance(node, ast.Call) and node.args):
+            continue
+        first = node.args[0]
+        if not (
+            isinstance(first, ast.Attribute)
+            and isinstance(first.value, ast.Name)
+            and first.value.id == "Reason"
+        ):
+            continue
+        if any(k.arg is None for k in node.keywords):
+            continue
+        found.append((first.attr, {k.arg for k in node.keywords if k.arg}, node.lineno))
+    return found
+
+
+def test_every_refusal_carries_the_values_its_message_names():
+    """A refusal raised without a value its message shows (``%(name)s``) is a KeyError,
+    a 500, at the moment someone is refused: every raise in the services is read and
+    its keyword arguments checked against its message."""
+    from sipadu.services.refusals import Reason
+    from sipadu.web.refusal_messages import MESSAGES
+
+    missing = []
+    for path in sorted((Path(sipadu.__file__).parent / "services").glob("*.py")):
+        for reason, given, line in _refusals_raised(path.read_text()):
+            named = set(re.findall(r"%\((\w+)\)s", str(MESSAGES[Reason[reason]])))
+            if named - given:
+                missing.append(f"services/{path.name}:{line} {reason} lacks {named - given}")
+    assert not missing
+    probe = 'raise ServiceError(Reason.USERNAME_TAKEN, "username")\n'
+    assert _refusals_raised(probe) == [("USERNAME_TAKEN", set(), 1)]  # it would be caught
