@@ -611,7 +611,7 @@ def test_idle_connections_past_the_cap_make_room_and_a_full_house_gets_the_busy_
     )
     with reporter_port(env) as port:
         idle = [socket.create_connection(("127.0.0.1", port)) for _ in range(60)]
-        time.sleep(0.5)
+        time.sleep(1.5)  # idle for over a second: a settled connection makes room
         for _ in range(3):
             page = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
             page.request("GET", "/")
@@ -650,6 +650,57 @@ def dribbling_bodies(port: int, count: int, stop: threading.Event) -> list[socke
         threading.Thread(target=dribble, args=(raw,), daemon=True).start()
         sockets.append(raw)
     return sockets
+
+
+def test_a_visitor_about_to_send_is_not_closed_by_reconnecting_attackers(
+    tmp_path, empty_database_url, redis_url
+):
+    """Found in review: attackers reconnecting hundreds of times a second past the cap
+    closed the connection idle longest, often a visitor's opened a moment before its
+    request arrived (over Tor, a circuit's round trip). An idle connection younger than
+    a second is not closed to make room."""
+    env = one_worker(
+        tmp_path, empty_database_url, redis_url, SIPADU_THREADS="2", SIPADU_MAX_CONNECTIONS="20"
+    )
+    with reporter_port(env) as port:
+        settled = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]
+        time.sleep(1.5)
+        visitor = socket.create_connection(("127.0.0.1", port), timeout=10)
+        attackers = [socket.create_connection(("127.0.0.1", port)) for _ in range(25)]
+        visitor.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        assert read_all(visitor).startswith(b"HTTP/1.1 200 "), "the visitor was closed"
+        for raw in settled + attackers:
+            raw.close()
+
+
+def test_clients_that_never_read_their_answers_make_room_past_the_cap(
+    tmp_path, empty_database_url, redis_url
+):
+    """Found in review: connections whose answers their clients never read (pipelined
+    requests, or a download) are neither idle nor sending a body, so they held the cap
+    until SIPADU_SEND_TIMEOUT_SECONDS (60 s). Past the cap, the reader that has taken
+    nothing for longest (2 s or more) is closed."""
+    with one_download_slot(
+        tmp_path,
+        empty_database_url,
+        redis_url,
+        b"never read past the cap",
+        SIPADU_DOWNLOAD_SLOTS="4",
+        SIPADU_MAX_CONNECTIONS="4",
+    ) as (port, link, cookie):
+        readers = []
+        for _ in range(4):
+            raw = socket.socket()
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            raw.connect(("127.0.0.1", port))
+            raw.sendall(f"GET {link} HTTP/1.1\r\nHost: x\r\nCookie: {cookie}\r\n\r\n".encode())
+            readers.append(raw)
+        time.sleep(4)  # every answer under way, none read for over 2 s
+        page = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        page.request("GET", "/login")
+        assert page.getresponse().status == 200, "readers that never read held the cap"
+        for raw in readers:
+            raw.close()
 
 
 def test_bodies_sent_just_above_the_minimum_pace_make_room_past_the_cap(

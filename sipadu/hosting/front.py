@@ -92,6 +92,8 @@ CLOSE: Header = (b"connection", b"close")
 DRAIN = b"x-sipadu-drain"  # the app's mark on an early answer worth draining for (formdata)
 DISCONNECT: Message = {"type": "http.disconnect"}
 TURN_AWAY_SECONDS = 2  # a connection past the cap, answered "busy", is closed after this
+SETTLING_SECONDS = 1.0  # past the cap, an idle connection younger than this is not closed
+CAP_STALLED_SECONDS = 2.0  # past the cap, a reader that took nothing this long is closed
 EARLY_ANSWER_BYTES = 1024 * 1024  # an early answer held while the body drains, at most
 
 
@@ -187,32 +189,42 @@ def deadline_protocol(
       since the buffer resumes only after ~48 KiB were taken, it is also a minimum
       reading pace of ~48 KiB per ``send_seconds``.
     - **Cap**: at most ``max_connections`` connections per worker. A connection past
-      the cap closes the one that has waited longest for a request head (idle, or
-      sending its head slowly), so idle connections never keep a person out. With none
-      idle, it closes the connection sending its request body most slowly, if that one
-      has brought fewer than ``contended_rate`` bytes per second since its body began
-      (the rule of a contended upload slot, :meth:`_Exchange._cut_the_slowest`): ~1,000
-      connections each sending a body just above the minimum pace (1.3 MB/s in all)
-      otherwise kept every newcomer out (review of issue 13); now holding the cap costs
-      ``max_connections`` times ``contended_rate`` (32 MiB/s by default). Only when every
-      connection has a request under way and none of them is that slow does the
-      newcomer get ``busy`` (a complete "busy, try again" response, with
-      ``Retry-After``) and is closed. uvicorn's own cap (``limit_concurrency``) instead
-      answers everyone a plain-English 503 for as long as an attacker keeps ~1,000 idle
-      connections open."""
-    idle: dict[H11Protocol, None] = {}  # awaiting a head, oldest first (per worker)
+      the cap closes, in this order of preference:
+
+      1. the one that has waited longest for a request head (idle, or sending its head
+         slowly), if for at least ``SETTLING_SECONDS``: idle connections never keep a
+         person out, and a visitor's connection is not closed in the moment before its
+         head arrives (over Tor, a circuit's round trip) by attackers reconnecting
+         hundreds of times a second (review of issue 13);
+      2. the one sending its request body most slowly, if it has brought fewer than
+         ``contended_rate`` bytes per second since its body began (the rule of a
+         contended upload slot, :meth:`_Exchange._cut_the_slowest`): ~1,000 bodies just
+         above the minimum pace (1.3 MB/s in all) otherwise kept every newcomer out;
+         holding the cap so costs ``max_connections`` times ``contended_rate``;
+      3. the one whose reader has taken nothing of its answer for longest, if for at
+         least ``CAP_STALLED_SECONDS``: clients that pipeline requests and never read
+         the answers otherwise held the cap until ``send_seconds`` (review).
+
+      Only when none qualifies does the newcomer get ``busy`` (a complete "busy, try
+      again" response, with ``Retry-After``) and is closed. uvicorn's own cap
+      (``limit_concurrency``) instead answers everyone a plain-English 503 for as long
+      as an attacker keeps ~1,000 idle connections open."""
+    idle: dict[H11Protocol, float] = {}  # awaiting a head since, oldest first (per worker)
     stalled_readers: dict[H11Protocol, float] = {}  # write buffer full since, oldest first
     logging.getLogger("uvicorn.error").addFilter(_QUIET)
 
-    def close_longest_stalled(at_least: float) -> None:
-        """:func:`sipadu.web.stalled.close_one`, on the event loop."""
+    def close_longest_stalled(at_least: float) -> bool:
+        """Close the connection whose reader has taken nothing for longest, if for at
+        least ``at_least`` seconds; whether one was (:func:`sipadu.web.stalled.close_one`
+        asks for it, on the event loop)."""
         now = asyncio.get_running_loop().time()
         for reader, since in stalled_readers.items():
             if now - since < at_least:
-                return  # the oldest first: none after it has waited longer
+                return False  # the oldest first: none after it has waited longer
             if isinstance(reader, Deadlines):
                 reader._send_expired()
-                return
+                return True
+        return False
 
     class Deadlines(H11Protocol):
         _head_timer: asyncio.TimerHandle | None = None
@@ -224,17 +236,23 @@ def deadline_protocol(
         def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
             super().connection_made(transport)
             stalled.register(self.loop, close_longest_stalled)
-            if len(self.connections) > max_connections:
-                if idle:
-                    oldest = next(iter(idle))
-                    idle.pop(oldest)
-                    oldest.transport.close()
-                elif (slowest := self._slowest_body()) is not None:
-                    slowest.transport.abort()
-                else:
-                    self._turn_away(transport)
-                    return
+            if len(self.connections) > max_connections and not self._make_room():
+                self._turn_away(transport)
+                return
             self._watch_head()
+
+        def _make_room(self) -> bool:
+            """Close one connection for this one (the cap's order above); False if none
+            qualifies."""
+            oldest = next(iter(idle.items()), None)
+            if oldest is not None and self.loop.time() - oldest[1] >= SETTLING_SECONDS:
+                idle.pop(oldest[0])
+                oldest[0].transport.close()
+                return True
+            if (slowest := self._slowest_body()) is not None:
+                slowest.transport.abort()
+                return True
+            return close_longest_stalled(CAP_STALLED_SECONDS)
 
         def _slowest_body(self) -> "Deadlines | None":
             """The connection whose body comes most slowly, if under ``contended_rate``
@@ -299,7 +317,7 @@ def deadline_protocol(
             waiting = self.conn.their_state is h11.IDLE and not self.transport.is_closing()
             if waiting and self._head_timer is None:
                 self._head_timer = self.loop.call_later(head_seconds, self._head_expired)
-                idle[self] = None
+                idle[self] = self.loop.time()
             elif not waiting:
                 self._stop_head_timer()
                 idle.pop(self, None)

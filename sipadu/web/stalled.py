@@ -19,11 +19,11 @@ from collections.abc import Callable
 STALLED_SECONDS = 5.0  # a reader that took nothing for this long gives its slot up
 HANDOFF_SECONDS = 5.0  # how long a download waits for the slot of the reader cut for it
 
-_front: tuple[asyncio.AbstractEventLoop, Callable[[float], None]] | None = None
+_front: tuple[asyncio.AbstractEventLoop, Callable[[float], object]] | None = None
 
 
 def register(
-    loop: asyncio.AbstractEventLoop, close_longest_stalled: Callable[[float], None]
+    loop: asyncio.AbstractEventLoop, close_longest_stalled: Callable[[float], object]
 ) -> None:
     """Called by the front, on its event loop: ``close_longest_stalled(seconds)`` closes
     the connection whose reader has taken nothing for longest, if for at least
