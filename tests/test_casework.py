@@ -29,10 +29,12 @@ from sipadu.persistence.models import (
     StaffAccount,
 )
 from tests.helpers import (
+    Person,
     account_of,
     csrf,
     database,
     init_demo,
+    invoke,
     post,
     receipt,
     report_id_of,
@@ -327,6 +329,55 @@ def test_the_identity_stays_hidden_until_a_custodian_approves(reporter_app, clie
     trail = [e.action for e in actions(database_url, report_id)]
     assert trail.count("identity.request") == 1 and trail.count("identity.approve") == 1
     assert "identity.read" in trail
+
+
+def test_an_investigator_who_is_also_a_custodian_needs_another_custodian(
+    reporter_app, staff_app, clients, env, database_url
+):
+    """Issue 15: an account holding both roles saw every identity on the case page
+    (``identity.read``, nobody deciding), and its own identity request was a 500."""
+    result = invoke(
+        env,
+        "user",
+        "create",
+        "--username",
+        "dua.peran",
+        "--role",
+        "investigator",
+        "--role",
+        "custodian",
+        "--password-stdin",
+        stdin="Kuda-Laut-Berenang-Jauh-2026\n",
+    )
+    assert result.exit_code == 0, result.output
+    secret = re.search(r"totp_secret: (\S+)", result.output).group(1)
+    assert invoke(env, "route", "add", "kkn", "dua.peran").exit_code == 0
+    both = signed_in(
+        staff_app, Person("dua.peran", "Kuda-Laut-Berenang-Jauh-2026", secret, 0, database_url)
+    )
+    marker = f"Dua peran {uuid.uuid4().hex[:8]}"
+    who = f"Rahmat Hidayat {uuid.uuid4().hex[:6]}"
+    submit(reporter_app.test_client(), title=marker, identity=who)
+    report_id = report_id_of(database_url, marker, both)
+    page = f"/reports/{report_id}"
+
+    assert who not in both.get(page).get_data(as_text=True)
+    assert "identity.read" not in [e.action for e in actions(database_url, report_id)]
+    reason = f"Perlu klarifikasi {uuid.uuid4().hex[:6]}"
+    assert post(both, f"{page}/identity-requests", page, reason=reason).status_code == 303
+    waiting = both.get("/identity-requests").get_data(as_text=True)
+    request_id = re.search(r'id="request-([0-9a-f-]{36})"', waiting).group(1)
+    own = post(both, f"/identity-requests/{request_id}/approve", "/identity-requests")
+    assert own.status_code == 409  # nobody decides their own request
+    assert who not in both.get(page).get_data(as_text=True)
+    assert "identity.read" not in [e.action for e in actions(database_url, report_id)]
+
+    custodian = clients["inspektur"]
+    approved = post(custodian, f"/identity-requests/{request_id}/approve", "/identity-requests")
+    assert approved.status_code == 303
+    assert who in both.get(page).get_data(as_text=True)
+    trail = [e.action for e in actions(database_url, report_id)]
+    assert trail.count("identity.approve") == 1 and trail.count("identity.read") == 1
 
 
 def test_a_refused_identity_request_shows_nothing(reporter_app, clients, database_url):

@@ -150,12 +150,17 @@ def test_keys_are_wrapped_exactly_as_designed(demo, reporter_app, database_url):
         for key in keys:
             assert key.epoch == 0 and key.wrapped[:2] == bytes([1, 2])  # v1, hybrid suite
             by_purpose.setdefault(key.purpose, set()).add(
-                (key.recipient_kind, key.recipient_id if key.recipient_kind == "staff" else None)
+                (
+                    key.recipient_kind,
+                    key.recipient_id if key.recipient_kind in ("staff", "custodian") else None,
+                )
             )
         staff = lambda ids: {("staff", i) for i in ids}  # noqa: E731
         assert by_purpose["case"] == staff(investigators) | {("mailbox", None), ("recovery", None)}
         assert by_purpose["internal"] == staff(investigators) | {("recovery", None)}
-        assert by_purpose["identity"] == staff(custodians) | {("mailbox", None), ("recovery", None)}
+        # custodian wraps are a kind of their own: no investigator view opens them (G3)
+        custodian_wraps = {("custodian", i) for i in custodians}
+        assert by_purpose["identity"] == custodian_wraps | {("mailbox", None), ("recovery", None)}
         names = {
             f.name
             for f in session.scalars(select(ReportField).where(ReportField.report_id == latest))

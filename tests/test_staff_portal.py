@@ -815,6 +815,10 @@ def test_a_rejected_proposal_changes_nothing_and_a_changed_key_blocks_approval(
         first = session.scalar(
             select(Proposal).where(Proposal.state == "pending", Proposal.account_id == target.id)
         )
+    # pemeriksa2 is an investigator: the approver is warned before making them both.
+    listing = second.get("/admin/proposals").get_data(as_text=True)
+    assert f'id="both-roles-{first.id}"' in listing
+    assert listing.count('class="warning" id="both-roles-') == 1
     assert (
         post(second, f"/admin/proposals/{first.id}/reject", "/admin/proposals").status_code == 303
     )

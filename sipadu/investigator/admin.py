@@ -269,6 +269,13 @@ def admin_proposals() -> str:
         recent=recent,
         accounts=accounts,
         fingerprints={a.id: display_fingerprint(a) for a in accounts.values()},
+        both_roles={
+            p.id
+            for p in waiting
+            if proposals_service.makes_investigator_custodian(
+                session, p, accounts.get(p.account_id) if p.account_id else None
+            )
+        },
         categories=categories,
         names=_names(session),
         me=str(g.staff.account.id),

@@ -274,7 +274,7 @@ class ReportKey(Base):
     )
     purpose: Mapped[str] = mapped_column(String(16))
     epoch: Mapped[int] = mapped_column(Integer)
-    recipient_kind: Mapped[str] = mapped_column(String(16))  # staff | mailbox | recovery
+    recipient_kind: Mapped[str] = mapped_column(String(16))  # staff|custodian|mailbox|recovery
     recipient_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
     recipient_fingerprint: Mapped[str] = mapped_column(String(64))
     wrapped: Mapped[bytes] = mapped_column(LargeBinary)

@@ -21,6 +21,7 @@ from sipadu.crypto import PrivateKey, Purpose, open_field, seal_field
 from sipadu.persistence.models import (
     Category,
     IdentityRequest,
+    IdentityRequestState,
     Message,
     Note,
     Report,
@@ -269,6 +270,30 @@ class CaseView:
         return [a for a in self.attachments if a.message_id == message_id]
 
 
+def identity_approved(session: Session, keys: HeldKeys, account_id: uuid.UUID) -> bool:
+    """Whether the case page (or an export) may show ``account_id`` the reporter's
+    identity: ``keys`` are its investigator keys (never a custodian's wraps, G3) and a
+    custodian other than the account approved one of its requests for this report.
+    Holding the identity key is not enough: an investigator who is also a custodian holds
+    it from submission, and would otherwise read every identity with nobody deciding."""
+    if keys.kind != "staff":
+        return False
+    return (
+        session.scalar(
+            select(IdentityRequest.id)
+            .where(
+                IdentityRequest.report_id == keys.report_id,
+                IdentityRequest.account_id == account_id,
+                IdentityRequest.state == IdentityRequestState.APPROVED.value,
+                IdentityRequest.decided_by.is_not(None),
+                IdentityRequest.decided_by != account_id,
+            )
+            .limit(1)
+        )
+        is not None
+    )
+
+
 def open_case(
     session: Session, keys: HeldKeys, account_id: uuid.UUID, *, record: bool = True
 ) -> CaseView:
@@ -283,7 +308,9 @@ def open_case(
     reason = None
     for row in session.scalars(select(ReportField).where(ReportField.report_id == report_id)):
         if row.name == IDENTITY_FIELD:
-            if keys.holds(Purpose.IDENTITY, row.epoch):
+            if identity_approved(session, keys, account_id) and keys.holds(
+                Purpose.IDENTITY, row.epoch
+            ):
                 identity = open_report_field(keys, row)
         elif row.name == STATUS_REASON_FIELD:
             reason = open_report_field(keys, row)

@@ -178,11 +178,20 @@ def _request_number(session: Session, request: IdentityRequest) -> int:
 def request_reason(
     session: Session, request: IdentityRequest, reader: StaffAccount, private: PrivateKey
 ) -> str:
-    """The reason, for a custodian (or the requester): their wrap of the request key."""
-    keys = key_ring.staff_keys(session, request.report_id, reader.id, private)
-    try:
-        key = keys.key(Purpose.REQUEST, _request_number(session, request))
-    except NoKey:
+    """The reason, for the requester (their investigator wrap of the request key) or a
+    custodian (their custodian wrap); "" for anyone else."""
+    number = _request_number(session, request)
+    key = None
+    for keys in (
+        key_ring.staff_keys(session, request.report_id, reader.id, private),
+        key_ring.custodian_keys(session, request.report_id, reader.id, private),
+    ):
+        try:
+            key = keys.key(Purpose.REQUEST, number)
+            break
+        except NoKey:
+            continue
+    if key is None:
         return ""
     return open_field(
         key, request.reason, report_id=request.report_id, field=f"identity-request/{request.id}"
@@ -223,7 +232,9 @@ def decide_identity(
     now: datetime,
 ) -> IdentityRequest:
     """A custodian approves (the identity key is wrapped to the investigator, from the
-    custodian's own wrap) or refuses. Either way it is recorded."""
+    custodian's own custodian wrap) or refuses. Either way it is recorded. Nobody
+    decides their own request, so an account that is both investigator and custodian
+    sees an identity only on another custodian's decision (G3)."""
     request = session.get(IdentityRequest, request_id)
     if request is None or request.state != IdentityRequestState.PENDING:
         raise ServiceError(Reason.NOT_WAITING_FOR_DECISION)
@@ -234,7 +245,7 @@ def decide_identity(
         if not key_ring.is_holder(session, request.report_id, investigator.id):
             raise ServiceError(Reason.INVESTIGATOR_LOST_REPORT)
         _check_colleague(investigator)
-        keys = key_ring.staff_keys(session, request.report_id, custodian.id, private)
+        keys = key_ring.custodian_keys(session, request.report_id, custodian.id, private)
         try:
             key_ring.wrap_identity(session, keys, investigator)
         except NoKey:

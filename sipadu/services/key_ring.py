@@ -7,8 +7,16 @@ A report has, per key epoch (``report.key_epoch``, 0 at submission), a *case* ke
 *identity* key has epoch 0 only, and the reason of its n-th identity request is sealed
 under a *request* key of epoch n. Each wrap is one ``report_key`` row:
 ``wrap_key(key, recipient's public key, KeyContext(report id, purpose, epoch))``. A
-recipient is a staff member (kind ``staff``, by account id), the report's mailbox
-(``mailbox``) or the offline recovery key (``recovery``).
+recipient is a staff member as investigator (kind ``staff``, by account id), a staff
+member as custodian (``custodian``, by account id), the report's mailbox (``mailbox``)
+or the offline recovery key (``recovery``).
+
+Custodian wraps (the identity key at submission, each request key) are a kind of their
+own so that no investigator view can open them: an account that is both investigator
+and custodian reads a reporter's identity on the case page only through the ``staff``
+wrap :func:`wrap_identity` adds when *another* custodian approves its request (G3;
+docs/crypto.md, "Key hierarchy"). A recipient list is de-duplicated before it is
+wrapped to (one row per recipient, whatever roles put it on the list twice).
 
 An investigator holds a report when they have its ``report_grant`` row (the list of
 reports they work) *and* its wraps (what they can read). Both change together, here:
@@ -60,13 +68,15 @@ from sipadu.persistence.models import (
 from sipadu.services import Reason, ServiceError
 
 SHARED = (Purpose.CASE, Purpose.INTERNAL)  # what a grant copies: never the identity
+STAFF_KINDS = ("staff", "custodian")  # the recipient kinds that are a staff account
+CUSTODIAN = "custodian"  # a custodian's wraps: never opened by an investigator view
 IDENTITY_EPOCH = 0  # the identity is written once, at submission
 
 
 @dataclass(frozen=True)
 class Recipient:
-    """Someone a key is wrapped to. ``kind``: ``staff`` | ``mailbox`` | ``recovery``;
-    ``id``: the account or mailbox id (None for recovery)."""
+    """Someone a key is wrapped to. ``kind``: ``staff`` | ``custodian`` | ``mailbox`` |
+    ``recovery``; ``id``: the account or mailbox id (None for recovery)."""
 
     kind: str
     id: uuid.UUID | None
@@ -98,7 +108,9 @@ def display_fingerprint(account: StaffAccount) -> str | None:
     return fingerprint(PublicKey.from_bytes(account.public_key))
 
 
-def _staff_recipients(session: Session, *conditions: ColumnElement[bool]) -> list[Recipient]:
+def _staff_recipients(
+    session: Session, *conditions: ColumnElement[bool], kind: str = "staff"
+) -> list[Recipient]:
     """Active staff with a key, matching ``conditions``. Only the id, state and public
     key are read: the reporter portal's database role may read nothing else of a staff
     account (docs/deploy.md)."""
@@ -113,16 +125,16 @@ def _staff_recipients(session: Session, *conditions: ColumnElement[bool]) -> lis
         .distinct()
     )
     return [
-        Recipient("staff", account_id, PublicKey.from_bytes(key))
+        Recipient(kind, account_id, PublicKey.from_bytes(key))
         for account_id, key in rows
         if key is not None  # the query's condition; this says so to the type checker
     ]
 
 
 def _active_custodians(session: Session) -> list[Recipient]:
-    """Every active custodian with a key: the holders of each new identity key and of
-    each identity request's key."""
-    return _staff_recipients(session, StaffRole.role == Role.CUSTODIAN)
+    """Every active custodian with a key, as a ``custodian`` recipient: the holders of
+    each new identity key and of each identity request's key."""
+    return _staff_recipients(session, StaffRole.role == Role.CUSTODIAN, kind=CUSTODIAN)
 
 
 def _routed_investigators(session: Session, category_id: uuid.UUID) -> list[Recipient]:
@@ -135,6 +147,19 @@ def _routed_investigators(session: Session, category_id: uuid.UUID) -> list[Reci
     )
 
 
+def distinct_recipients(recipients: Iterable[Recipient]) -> list[Recipient]:
+    """``recipients`` in order, each (kind, id, key) once: a person on a list twice (a
+    requester who is also a custodian, a holder named by two routes) gets one wrap."""
+    seen: set[tuple[str, uuid.UUID | None, str]] = set()
+    kept = []
+    for recipient in recipients:
+        identity = (recipient.kind, recipient.id, recipient.fingerprint)
+        if identity not in seen:
+            seen.add(identity)
+            kept.append(recipient)
+    return kept
+
+
 def _wrap_to(
     session: Session,
     report_id: uuid.UUID,
@@ -143,10 +168,10 @@ def _wrap_to(
     key: bytes,
     recipients: Iterable[Recipient],
 ) -> None:
-    """Add one ``report_key`` row per recipient: ``key`` HPKE-wrapped to its public key,
-    bound to (report, purpose, epoch). In the caller's transaction."""
+    """Add one ``report_key`` row per distinct recipient: ``key`` HPKE-wrapped to its
+    public key, bound to (report, purpose, epoch). In the caller's transaction."""
     context = KeyContext(report_id, purpose, epoch)
-    for recipient in recipients:
+    for recipient in distinct_recipients(recipients):
         session.add(
             ReportKey(
                 report_id=report_id,
@@ -191,6 +216,11 @@ class HeldKeys:
         self._private = private
         self._cache: dict[tuple[Purpose, int], bytes] = {}
 
+    @property
+    def kind(self) -> str:
+        """The recipient kind these keys are wrapped to (``staff``, ``custodian``, ...)."""
+        return self._kind
+
     def key(self, purpose: Purpose, epoch: int) -> bytes:
         """The key; raises :class:`NoKey` without a wrap, ``CryptoError`` if the wrap
         does not open with this private key."""
@@ -230,8 +260,17 @@ def mailbox_keys(
 def staff_keys(
     session: Session, report_id: uuid.UUID, account_id: uuid.UUID, private: PrivateKey
 ) -> HeldKeys:
-    """The keys a staff member holds (their private key from the session)."""
+    """The keys a staff member holds as an investigator (their private key from the
+    session): never their custodian wraps, whatever other role they have."""
     return HeldKeys(session, report_id, "staff", account_id, private)
+
+
+def custodian_keys(
+    session: Session, report_id: uuid.UUID, account_id: uuid.UUID, private: PrivateKey
+) -> HeldKeys:
+    """The keys a staff member holds as a custodian: the identity key (to approve with,
+    never to show) and the request keys (to read a request's reason)."""
+    return HeldKeys(session, report_id, CUSTODIAN, account_id, private)
 
 
 def recovery_keys(session: Session, report_id: uuid.UUID, private: PrivateKey) -> HeldKeys:
@@ -354,8 +393,9 @@ def grant_holder(session: Session, report: Report, source: HeldKeys, account: St
 def revoke_holder(
     session: Session, report: Report, account_id: uuid.UUID, recovery: PublicKey
 ) -> int:
-    """Take the report from ``account_id``: every wrap to it (identity and request keys
-    included) and its grant row go, and epoch ``report.key_epoch + 1`` begins: fresh
+    """Take the report from ``account_id``: every investigator wrap to it (approved
+    identity and its own request keys included; its wraps as a custodian stay, they are
+    not the grant's) and its grant row go, and epoch ``report.key_epoch + 1`` begins: fresh
     case and internal keys, wrapped to the remaining holders, the mailbox (case key only)
     and recovery. What was written before stays under the old epoch's keys; the identity
     key is not renewed (it seals only what was written at submission). Returns the
@@ -389,8 +429,20 @@ def revoke_holder(
 
 def wrap_identity(session: Session, source: HeldKeys, account: StaffAccount) -> None:
     """Wrap the report's identity key, from ``source`` (a custodian's keys), to
-    ``account`` (an investigator with a key pair) after a custodian approved. Raises
-    :class:`NoKey` if ``source`` does not hold it. In the caller's transaction."""
+    ``account`` (an investigator with a key pair) after a custodian approved: a ``staff``
+    wrap, the only kind the case page opens. Raises :class:`NoKey` if ``source`` does not
+    hold it. In the caller's transaction."""
+    held = session.scalar(
+        select(ReportKey.id).where(
+            ReportKey.report_id == source.report_id,
+            ReportKey.purpose == Purpose.IDENTITY.value,
+            ReportKey.epoch == IDENTITY_EPOCH,
+            ReportKey.recipient_kind == "staff",
+            ReportKey.recipient_id == account.id,
+        )
+    )
+    if held is not None:
+        return  # approved before and still held (a revoke drops it): one wrap is enough
     key = source.key(Purpose.IDENTITY, IDENTITY_EPOCH)
     _wrap_to(
         session,
@@ -410,8 +462,9 @@ def wrap_request_key(
     recovery: PublicKey,
 ) -> bytes:
     """A fresh key for the reason of the report's ``number``-th identity request (its
-    epoch), wrapped to every active custodian, the requester and recovery; returned for
-    the caller to seal the reason with. In the caller's transaction."""
+    epoch), wrapped to every active custodian (``custodian`` wraps), the requester (a
+    ``staff`` wrap, also when the requester is a custodian) and recovery; returned for the
+    caller to seal the reason with. In the caller's transaction."""
     key = new_key()
     recipients = [*_active_custodians(session), _staff_recipient(requester)]
     recipients.append(Recipient("recovery", None, recovery))
@@ -420,13 +473,14 @@ def wrap_request_key(
 
 
 def forget_account(session: Session, account_id: uuid.UUID) -> int:
-    """Every wrap to the account, of every report, and every grant it had go (its key
+    """Every wrap to the account (as investigator and as custodian), of every report,
+    and every grant it had go (its key
     pair is being destroyed). No new epoch: what it could read is already read. Returns
     the number of wraps removed. In the caller's transaction."""
     dropped = rows_affected(
         session,
         delete(ReportKey).where(
-            ReportKey.recipient_kind == "staff", ReportKey.recipient_id == account_id
+            ReportKey.recipient_kind.in_(STAFF_KINDS), ReportKey.recipient_id == account_id
         ),
     )
     session.execute(delete(ReportGrant).where(ReportGrant.account_id == account_id))

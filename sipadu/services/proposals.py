@@ -187,6 +187,32 @@ def propose_hold(session: Session, report_id: uuid.UUID, hold: bool, actor: Acto
     return _create(session, kind, None, actor.id, actor.role, report=report)
 
 
+# Holding both means holding the identity key of every report as a custodian while
+# working reports as an investigator. G3 still holds (the case page shows an identity
+# only through another custodian's approval, docs/staff.md), but the person is one
+# decision away from every identity: admins are warned before they approve.
+BOTH_ROLES = frozenset({Role.INVESTIGATOR, Role.CUSTODIAN})
+
+
+def makes_investigator_custodian(
+    session: Session, proposal: Proposal, account: StaffAccount | None = None
+) -> bool:
+    """Whether approving ``proposal`` would leave one person both investigator and
+    custodian: a role grant of one to a holder of the other, or the activation of an
+    account created with both. Reads only."""
+    account = account or (
+        session.get(StaffAccount, proposal.account_id) if proposal.account_id else None
+    )
+    if account is None:
+        return False
+    roles = set(account.role_set)
+    if proposal.kind == ProposalKind.ROLE_GRANT and proposal.role:
+        roles.add(Role(proposal.role))
+    elif proposal.kind != ProposalKind.ACCOUNT_ACTIVATE:
+        return False
+    return BOTH_ROLES <= roles
+
+
 def pending(session: Session) -> list[Proposal]:
     return list(
         session.scalars(

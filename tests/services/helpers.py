@@ -157,6 +157,14 @@ def held(session: Session, report: Submitted, holder: ServicePerson) -> key_ring
     return key_ring.staff_keys(session, report.report_id, holder.id, holder.private)
 
 
+def held_as_custodian(
+    session: Session, report: Submitted, holder: ServicePerson
+) -> key_ring.HeldKeys:
+    """The keys of ``report`` wrapped to ``holder`` as a custodian (never the same as
+    :func:`held`: no investigator view opens them)."""
+    return key_ring.custodian_keys(session, report.report_id, holder.id, holder.private)
+
+
 def stored(database_url: str, *contents: bytes) -> list[storage.StoredFile]:
     """Files encrypted and staged in the database, committed as an upload's are while it
     arrives (short transactions of their own): call it before a test's session reads,
@@ -212,3 +220,22 @@ def service_sign_in(session: Session, someone: ServicePerson, now: datetime) -> 
     signed_in = finish_login(session, checked, now)
     assert signed_in is not None
     return signed_in
+
+
+def approve_identity(
+    session: Session,
+    report: Submitted,
+    investigator: ServicePerson,
+    custodian: ServicePerson,
+    recovery: PublicKey,
+) -> None:
+    """``investigator`` asks for the reporter's identity and ``custodian`` (another
+    person) approves: the only way an investigator view shows it (G3)."""
+    from sipadu.services import grants
+
+    request = grants.request_identity(
+        session, report.report_id, investigator.account, "Perlu konfirmasi", recovery
+    )
+    grants.decide_identity(
+        session, request.id, custodian.account, custodian.private, True, datetime.now(UTC)
+    )

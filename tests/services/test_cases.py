@@ -25,6 +25,7 @@ from tests.services.helpers import (
     Recorded,
     ServicePerson,
     Submitted,
+    approve_identity,
     held,
     person,
     refused,
@@ -233,7 +234,7 @@ def test_an_approved_identity_is_shown_and_its_read_recorded_too(session, recove
     investigator = person(session, "penanya", Role.INVESTIGATOR)
     route(session, investigator)
     report = service_submit(session, recovery.public_key(), identity="Siti, 0812")
-    key_ring.wrap_identity(session, held(session, report, custodian), investigator.account)
+    approve_identity(session, report, investigator, custodian, recovery.public_key())
     log = Recorded(session)
 
     view = cases.open_case(session, held(session, report, investigator), investigator.id)
@@ -530,3 +531,21 @@ def test_nothing_is_recorded_if_the_caller_rolls_back(database_url, recovery, ev
         session.rollback()
     with database(database_url) as session:
         assert audit.head(session) == before
+
+
+def test_an_investigator_who_is_also_a_custodian_sees_no_identity_without_approval(
+    session, recovery
+):
+    """Issue 15: the identity key such a person holds as a custodian showed every
+    reporter's identity on the case page, logged as ``identity.read``, with nobody
+    deciding (G3)."""
+    both = person(session, "dua.peran.kasus", Role.INVESTIGATOR, Role.CUSTODIAN)
+    route(session, both)
+    report = service_submit(session, recovery.public_key(), identity="Siti, 0812")
+    log = Recorded(session)
+
+    view = cases.open_case(session, held(session, report, both), both.id)
+
+    assert view.identity is None
+    assert log.actions() == ["report.read"]
+    assert "Siti" not in str(log.entries())

@@ -37,6 +37,7 @@ from tests.services.helpers import (
     Recorded,
     ServicePerson,
     Submitted,
+    approve_identity,
     held,
     person,
     refused,
@@ -216,7 +217,7 @@ def test_the_identity_is_exported_only_to_who_may_read_it(session, recovery):
     investigator = person(session, "penyidik.ekspor", Role.INVESTIGATOR)
     route(session, investigator)
     report = service_submit(session, recovery.public_key(), identity="Siti, 0812")
-    key_ring.wrap_identity(session, held(session, report, custodian), investigator.account)
+    approve_identity(session, report, investigator, custodian, recovery.public_key())
     opened = zipfile.ZipFile(io.BytesIO(archive(session, report, investigator)))
     assert json.loads(opened.read("report.json"))["identity"] == "Siti, 0812"
 
@@ -329,3 +330,14 @@ def test_an_abandoned_download_stops_the_encrypting_thread():
     assert not [t for t in threading.enumerate() if t.name == "sipadu-export-age"]
     stopped_at = len(produced)
     assert stopped_at < 1000  # bounded: the queue holds at most 16 chunks
+
+
+def test_an_export_needs_an_approved_request_not_a_custodian_wrap(session, recovery):
+    """An investigator who is also a custodian holds the identity key as a custodian:
+    that is no approval, so their export leaves the identity out (issue 15)."""
+    both = person(session, "dua.peran.ekspor", Role.INVESTIGATOR, Role.CUSTODIAN)
+    route(session, both)
+    report = service_submit(session, recovery.public_key(), identity="Siti, 0812")
+    opened = zipfile.ZipFile(io.BytesIO(archive(session, report, both)))
+    assert json.loads(opened.read("report.json"))["identity"] is None
+    assert b"Siti" not in b"".join(opened.read(name) for name in opened.namelist())

@@ -8,12 +8,11 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy.exc import IntegrityError
 
 from sipadu.accountability.audit import OPERATOR, Action
 from sipadu.crypto import Purpose
 from sipadu.persistence.models import IdentityRequestState, Report, Role
-from sipadu.services import Reason, grants, key_ring, staff
+from sipadu.services import Reason, cases, grants, key_ring, staff
 from sipadu.services.proposals import add_role
 from tests.services.helpers import (
     CHEAP,
@@ -21,6 +20,7 @@ from tests.services.helpers import (
     ServicePerson,
     Submitted,
     held,
+    held_as_custodian,
     person,
     refused,
     route,
@@ -159,7 +159,7 @@ def test_an_approved_request_lets_the_investigator_read_the_identity(
 
     assert request.state == IdentityRequestState.APPROVED and request.decided_by == custodian.id
     identity = held(session, report, investigator).key(Purpose.IDENTITY, 0)
-    assert identity == held(session, report, custodian).key(Purpose.IDENTITY, 0)
+    assert identity == held_as_custodian(session, report, custodian).key(Purpose.IDENTITY, 0)
     assert log.actions() == ["identity.request", "identity.approve"]
     asked, approved = log.entries()
     assert asked["detail"] == {"request": str(request.id)}
@@ -213,18 +213,68 @@ def test_a_custodian_never_decides_their_own_request(session, case, recovery):
         )
 
 
-@pytest.mark.xfail(
-    raises=IntegrityError,
-    strict=True,
-    reason="known bug: the request key is wrapped twice to an investigator who is also a "
-    "custodian (report_key unique constraint), so such a person cannot ask at all",
-)
 def test_an_investigator_who_is_also_a_custodian_can_ask_for_the_identity(session, recovery):
     both = person(session, "dua.peran", Role.INVESTIGATOR, Role.CUSTODIAN)
     route(session, both)
     report = service_submit(session, recovery.public_key(), identity="Ani")
-    grants.request_identity(session, report.report_id, both.account, REASON, recovery.public_key())
-    session.flush()
+    request = grants.request_identity(
+        session, report.report_id, both.account, REASON, recovery.public_key()
+    )
+    session.flush()  # one wrap per recipient: no unique-constraint failure (issue 15)
+    assert grants.request_reason(session, request, both.account, both.private) == REASON
+
+
+def test_an_investigator_custodian_sees_the_identity_only_after_another_custodian_approves(
+    session, custodian, recovery
+):
+    """G3 for one person holding both roles: holding the identity key as a custodian
+    shows nothing on the case page; they cannot approve their own request; another
+    custodian's approval is what opens it."""
+    both = person(session, "dua.peran.id", Role.INVESTIGATOR, Role.CUSTODIAN)
+    route(session, both)
+    report = service_submit(session, recovery.public_key(), identity="Siti, 0812")
+    log = Recorded(session)
+
+    assert cases.open_case(session, held(session, report, both), both.id).identity is None
+    request = grants.request_identity(
+        session, report.report_id, both.account, REASON, recovery.public_key()
+    )
+    with refused(Reason.OWN_REQUEST):
+        grants.decide_identity(session, request.id, both.account, both.private, True, NOW)
+    assert request.state == IdentityRequestState.PENDING
+    assert cases.open_case(session, held(session, report, both), both.id).identity is None
+    assert Action.IDENTITY_READ.value not in log.actions()
+    # The other custodian reads the reason through their own wrap, and approves.
+    [waiting] = grants.pending_requests(session, custodian.account, custodian.private)
+    assert waiting.reason == REASON
+    grants.decide_identity(session, request.id, custodian.account, custodian.private, True, NOW)
+    session.flush()  # the approval's wrap is an investigator wrap: no unique-constraint clash
+
+    view = cases.open_case(session, held(session, report, both), both.id)
+    assert view.identity == "Siti, 0812"
+    assert log.actions() == [
+        "report.read",
+        "identity.request",
+        "report.read",
+        "identity.approve",
+        "report.read",
+        "identity.read",
+    ]
+
+
+def test_a_refused_request_leaves_an_investigator_custodian_without_the_identity(
+    session, custodian, recovery
+):
+    both = person(session, "dua.peran.tolak", Role.INVESTIGATOR, Role.CUSTODIAN)
+    route(session, both)
+    report = service_submit(session, recovery.public_key(), identity="Siti, 0812")
+    request = grants.request_identity(
+        session, report.report_id, both.account, REASON, recovery.public_key()
+    )
+    grants.decide_identity(session, request.id, custodian.account, custodian.private, False, NOW)
+
+    assert cases.open_case(session, held(session, report, both), both.id).identity is None
+    assert not held(session, report, both).holds(Purpose.IDENTITY, 0)
 
 
 def test_approval_is_refused_once_the_investigator_lost_the_report(

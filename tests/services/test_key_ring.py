@@ -12,7 +12,15 @@ from sipadu.persistence.models import Report, ReportGrant, ReportKey, Role
 from sipadu.services import Reason, key_ring
 from sipadu.services.key_ring import NoKey
 from tests.helpers import database
-from tests.services.helpers import Submitted, held, person, refused, route, service_submit
+from tests.services.helpers import (
+    Submitted,
+    held,
+    held_as_custodian,
+    person,
+    refused,
+    route,
+    service_submit,
+)
 
 CASE, INTERNAL, IDENTITY, REQUEST = (
     Purpose.CASE,
@@ -55,13 +63,15 @@ def test_a_new_report_is_wrapped_to_its_investigators_custodians_mailbox_and_rec
     from_recovery = key_ring.recovery_keys(session, report.report_id, recovery)
 
     assert what_is_held(held(session, report, routed)) == {(CASE, 0), (INTERNAL, 0)}
-    assert what_is_held(held(session, report, custodian)) == {(IDENTITY, 0)}
+    assert what_is_held(held_as_custodian(session, report, custodian)) == {(IDENTITY, 0)}
+    assert what_is_held(held(session, report, custodian)) == set()  # no investigator wrap
     assert what_is_held(mailbox(session, report)) == {(CASE, 0), (IDENTITY, 0)}
     assert what_is_held(from_recovery) == {(CASE, 0), (INTERNAL, 0), (IDENTITY, 0)}
     assert what_is_held(held(session, report, other)) == set()
     # One key per purpose: every holder unwraps the same bytes.
     assert held(session, report, routed).key(CASE, 0) == mailbox(session, report).key(CASE, 0)
-    assert from_recovery.key(IDENTITY, 0) == held(session, report, custodian).key(IDENTITY, 0)
+    custodian_keys = held_as_custodian(session, report, custodian)
+    assert from_recovery.key(IDENTITY, 0) == custodian_keys.key(IDENTITY, 0)
     assert key_ring.is_holder(session, report.report_id, routed.id)
     assert not key_ring.is_holder(session, report.report_id, other.id)
     assert not key_ring.is_holder(session, report.report_id, custodian.id)
@@ -171,9 +181,11 @@ def test_an_approved_identity_is_wrapped_from_the_custodians_key(session, recove
     route(session, investigator)
     report = service_submit(session, recovery.public_key(), identity="Ani")
 
-    key_ring.wrap_identity(session, held(session, report, custodian), investigator.account)
+    key_ring.wrap_identity(
+        session, held_as_custodian(session, report, custodian), investigator.account
+    )
 
-    assert held(session, report, investigator).key(IDENTITY, 0) == held(
+    assert held(session, report, investigator).key(IDENTITY, 0) == held_as_custodian(
         session, report, custodian
     ).key(IDENTITY, 0)
 
@@ -204,11 +216,70 @@ def test_a_request_key_reaches_custodians_the_requester_and_recovery_only(sessio
     )
 
     assert held(session, report, requester).key(REQUEST, 1) == key
-    assert held(session, report, custodian).key(REQUEST, 1) == key
+    assert held_as_custodian(session, report, custodian).key(REQUEST, 1) == key
+    assert not held(session, report, custodian).holds(REQUEST, 1)  # a custodian wrap only
     assert key_ring.recovery_keys(session, report.report_id, recovery).key(REQUEST, 1) == key
     assert not held(session, report, colleague).holds(REQUEST, 1)
     assert not mailbox(session, report).holds(REQUEST, 1)
-    assert not held(session, report, custodian).holds(REQUEST, 2)
+    assert not held_as_custodian(session, report, custodian).holds(REQUEST, 2)
+
+
+def test_a_recipient_list_holds_each_recipient_once(session, recovery):
+    """Roles can put one person on a list twice (a requester who is also a custodian, a
+    list joined from two queries): each gets one wrap, and the unique constraint on
+    ``report_key`` is never the thing that notices (issue 15: an HTTP 500)."""
+    twice = person(session, "dua.kali", Role.INVESTIGATOR)
+    other = person(session, "sekali", Role.INVESTIGATOR)
+    route(session, twice)
+    report = service_submit(session, recovery.public_key())
+    as_staff = key_ring.Recipient("staff", twice.id, twice.private.public_key())
+    as_custodian = key_ring.Recipient("custodian", twice.id, twice.private.public_key())
+    to_other = key_ring.Recipient("staff", other.id, other.private.public_key())
+
+    assert key_ring.distinct_recipients([as_staff, to_other, as_staff, as_custodian]) == [
+        as_staff,
+        to_other,
+        as_custodian,
+    ]
+    key_ring._wrap_to(
+        session, report.report_id, REQUEST, 7, b"k" * 32, [as_staff, as_staff, to_other]
+    )
+    session.flush()  # the unique constraint would refuse a second row for ``twice``
+    assert wraps(session, recipient_id=twice.id, purpose=REQUEST.value) == 1
+    assert wraps(session, recipient_id=other.id, purpose=REQUEST.value) == 1
+
+
+def test_an_investigator_custodians_request_key_is_wrapped_to_each_role_once(session, recovery):
+    both = person(session, "dua.peran", Role.INVESTIGATOR, Role.CUSTODIAN)
+    route(session, both)
+    report = service_submit(session, recovery.public_key(), identity="Ani")
+
+    key = key_ring.wrap_request_key(
+        session, report.report_id, 1, both.account, recovery.public_key()
+    )
+    session.flush()
+
+    assert held(session, report, both).key(REQUEST, 1) == key  # as the requester
+    assert held_as_custodian(session, report, both).key(REQUEST, 1) == key
+    # The identity key it holds as a custodian is no investigator's key.
+    assert held_as_custodian(session, report, both).holds(IDENTITY, 0)
+    assert not held(session, report, both).holds(IDENTITY, 0)
+
+
+def test_a_revocation_leaves_a_custodians_own_wraps(session, recovery):
+    """Taking a report from an investigator who is also a custodian takes what the grant
+    gave, not the identity key they keep for deciding requests."""
+    sharer = person(session, "pembagi.kr", Role.INVESTIGATOR)
+    both = person(session, "dua.peran.kr", Role.INVESTIGATOR, Role.CUSTODIAN)
+    route(session, sharer)
+    route(session, both)
+    report = service_submit(session, recovery.public_key(), identity="Ani")
+    report_row = session.get_one(Report, report.report_id)
+
+    key_ring.revoke_holder(session, report_row, both.id, recovery.public_key())
+
+    assert what_is_held(held(session, report, both)) == set()
+    assert what_is_held(held_as_custodian(session, report, both)) == {(IDENTITY, 0)}
 
 
 def test_forgetting_an_account_drops_its_wraps_and_grants_of_every_report(session, recovery):
@@ -267,7 +338,9 @@ def test_the_key_ring_never_commits(database_url, recovery):
         report = service_submit(session, recovery.public_key(), identity="X")
         row = session.get(Report, report.report_id)
         key_ring.grant_holder(session, row, held(session, report, investigator), colleague.account)
-        key_ring.wrap_identity(session, held(session, report, custodian), investigator.account)
+        key_ring.wrap_identity(
+            session, held_as_custodian(session, report, custodian), investigator.account
+        )
         key_ring.revoke_holder(session, row, colleague.id, recovery.public_key())
         key_ring.wrap_request_key(session, row.id, 1, investigator.account, recovery.public_key())
         key_ring.forget_account(session, investigator.id)

@@ -279,3 +279,26 @@ def test_pending_lists_only_undecided_proposals_oldest_first(session, admins):
     proposals.reject(session, made[1].id, decider.actor(), NOW)
     waiting = [p for p in proposals.pending(session) if p in made]
     assert waiting == [made[0], made[2]]
+
+
+def test_a_proposal_that_makes_one_person_investigator_and_custodian_is_flagged(session, admins):
+    """Issue 15: two admins made a routed investigator a custodian without a word of what
+    it means; the approver must be told (the page shows the warning)."""
+    proposer, _approver = admins
+    investigator = person(session, "penyidik.calon", Role.INVESTIGATOR)
+    custodian = person(session, "penjaga.calon", Role.CUSTODIAN)
+    auditor = person(session, "pemeriksa.log", Role.AUDITOR)
+    actor = proposer.actor()
+
+    assert proposals.makes_investigator_custodian(
+        session, proposals.propose_role(session, investigator.account, Role.CUSTODIAN, actor)
+    )
+    assert proposals.makes_investigator_custodian(
+        session, proposals.propose_role(session, custodian.account, Role.INVESTIGATOR, actor)
+    )
+    assert not proposals.makes_investigator_custodian(
+        session, proposals.propose_role(session, auditor.account, Role.CUSTODIAN, actor)
+    )
+    both = enrolled(session, "dua.peran.baru", Role.INVESTIGATOR, Role.CUSTODIAN)
+    [activation] = [p for p in proposals.pending(session) if p.account_id == both.id]
+    assert proposals.makes_investigator_custodian(session, activation)
