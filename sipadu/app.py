@@ -15,6 +15,7 @@ from sipadu.web import errors
 from sipadu.web.context import init_db, init_downloads
 from sipadu.web.formdata import FORM_TYPES, FormRequest, mark_worth_draining
 from sipadu.web.i18n import init_i18n
+from sipadu.web.logs import keep_requests_out_of_logs
 from sipadu.web.security import Anonymizer, harden_process, install_headers
 
 
@@ -71,6 +72,8 @@ def create_app(portal: str = "reporter", config: Config | None = None) -> Flask:
         init_staff(app, config)
     # Werkzeug's development server logs every request with the client address.
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    # Flask's own error lines name the path, and exceptions quote request values.
+    keep_requests_out_of_logs()
     return app
 
 

@@ -139,15 +139,16 @@ def wait_for(url: str, deadline: float) -> None:
 
 @contextmanager
 def serving(
-    portal: str, env: dict, log: Path | None = None
+    portal: str, env: dict, log: Path | None = None, module: str = "sipadu.hosting.serve"
 ) -> Iterator[tuple[subprocess.Popen, str]]:
     """One portal of an existing instance served by real gunicorn; yields the master
-    process and the base URL. ``log`` keeps the server's output (for log scans)."""
+    process and the base URL. ``log`` keeps the server's output (for log scans);
+    ``module`` is what ``python -m`` runs (a test's variant of the server)."""
     port = free_port()
     env = {**os.environ, **env, f"SIPADU_{portal.upper()}_BIND": f"127.0.0.1:{port}"}
     output = log.open("wb") if log is not None else subprocess.DEVNULL
     process = subprocess.Popen(
-        [sys.executable, "-m", "sipadu.hosting.serve", portal],
+        [sys.executable, "-m", module, portal],
         env=env,
         stdout=output,
         stderr=output,

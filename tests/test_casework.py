@@ -599,6 +599,40 @@ def test_the_list_filters_by_status_deadline_and_unread(reporter_app, clients, d
     assert investigator.get("/reports?status=nonsense").status_code == 400
 
 
+def test_a_link_a_reporter_sends_reaches_staff_as_text_never_as_a_link(
+    reporter_app, clients, database_url
+):
+    """A click on a reporter's link would show its author the investigator's network
+    address and when the message was read: addresses are text, selectable to copy."""
+    marker = f"Tautan {uuid.uuid4().hex[:8]}"
+    code, passphrase, _ = submit(reporter_app.test_client(), title=marker)
+    investigator = clients["pemeriksa1"]
+    report_id = report_id_of(database_url, marker, investigator)
+    mailbox = reporter_app.test_client()
+    assert mailbox_login(mailbox, code, passphrase).status_code == 303
+    body = (
+        "Lihat https://jejak.example.com/t?id=7&x=1, juga "
+        "http://abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrstuvwx.onion/berkas "
+        'dan (www.contoh.go.id/a_(b)). "><a href="http://x.example.com">klik</a>'
+    )
+    response = mailbox.post(
+        "/mailbox/messages", data={"csrf_token": csrf(mailbox, "/mailbox"), "body": body}
+    )
+    assert response.status_code == 303
+    page = f"/reports/{report_id}"
+    post(clients["pemeriksa1"], f"{page}/notes", page, body="catatan: https://catatan.example.com")
+    shown = investigator.get(page).get_data(as_text=True)
+    for address in (
+        "https://jejak.example.com/t?id=7&amp;x=1",
+        "http://abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrstuvwx.onion/berkas",
+        "www.contoh.go.id/a_(b)",
+        "https://catatan.example.com",
+    ):
+        assert f'<code class="address" translate="no">{address}</code>' in shown
+    assert '<a href="http' not in shown and 'href="www' not in shown
+    assert "&lt;a href=&#34;" in shown  # a typed tag stays text
+
+
 def test_the_older_reports_link_carries_the_filters_and_nothing_else(
     reporter_app, clients, monkeypatch
 ):

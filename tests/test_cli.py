@@ -113,6 +113,8 @@ def test_user_create_generates_a_key_pair_under_the_password(fresh_env):
         (["--username", "x", "--role", "admin"], None, "username"),
         (["--username", "budi", "--role", "admin", "--password-stdin"], "short\n", "12"),
         (["--username", "budi", "--role", "wizard"], None, "wizard"),
+        (["--username", "operator", "--role", "admin"], None, "reserved"),
+        (["--username", "system", "--role", "auditor", "--password-stdin"], "a" * 20, "reserved"),
     ],
 )
 def test_user_create_refuses_bad_input_clearly(fresh_env, args, stdin, message):

@@ -11,6 +11,7 @@ from flask_wtf.csrf import generate_csrf
 
 from sipadu import create_app
 from sipadu.web.context import dispose
+from sipadu.web.logs import keep_requests_out_of_logs
 from sipadu.web.security import content_security_policy
 from tests.helpers import CANARY_IP, IDENTIFYING_HEADERS
 
@@ -132,7 +133,9 @@ def test_a_client_address_sent_to_the_reporter_app_reaches_no_log(probe_apps, ca
     client.post("/_form", headers=IDENTIFYING_HEADERS, environ_base={"REMOTE_ADDR": CANARY_IP})
     captured = capfd.readouterr()
     logged = caplog.text + captured.out + captured.err
-    assert "deliberate failure" in logged  # the error itself is logged (proves capture works)
+    assert "RuntimeError" in logged  # the error itself is logged (proves capture works)
+    assert "deliberate failure" not in logged  # an exception's text may quote a request
+    assert "/_boom" not in logged and "Exception on …" in logged
     assert CANARY_IP not in logged and "CanaryAgent" not in logged
 
 
@@ -200,3 +203,41 @@ def test_rate_limits_are_shared_between_processes(config, redis_url):
     finally:
         for app in (first, second):
             dispose(app)
+
+
+def test_every_server_log_line_keeps_its_wording_and_loses_the_request(caplog):
+    """What gunicorn's own workers, uvicorn and Flask write about a request (issue 15):
+    the wording and the error's class stay; addresses, paths and typed text go, and a
+    line break in a value cannot start a line of its own."""
+    keep_requests_out_of_logs()
+    caplog.set_level(logging.DEBUG)
+    gunicorn = logging.getLogger("gunicorn.error")
+    gunicorn.warning(
+        f"Invalid request from ip={CANARY_IP}: Invalid HTTP request line: 'GET /canary-path'"
+    )
+    gunicorn.warning("Invalid request from ip=2001:db8::77: canary")
+    gunicorn.error("Error handling request %s", "/mailbox/attachments/canary-uuid")
+    logging.getLogger("sipadu.app").error("Exception on /\r\nSet-Cookie: x=1 [GET]")
+    logging.getLogger("sipadu.app").error("Exception on %s [%s]", "/canary", "GET")
+    try:
+        try:
+            int("canary-typed")
+        except ValueError as error:
+            raise LookupError("canary-context") from error
+    except LookupError as error:
+        logging.getLogger("uvicorn.error").exception("Exception in ASGI application\n")
+        logging.getLogger("werkzeug").error("%(path)s", {"path": "/canary-dict"})
+        gunicorn.exception(error)  # a message that is the exception itself
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages[:5] == [
+        "Invalid request from ip …",
+        "Invalid request from ip …",
+        "Error handling request …",
+        "Exception on …",
+        "Exception on … […]",
+    ]
+    assert "LookupError (text withheld)" in messages
+    logged = caplog.text
+    assert "ValueError" in logged and "LookupError" in logged and "line " in logged
+    for request_value in (CANARY_IP, "2001:db8", "canary", "Set-Cookie", "x=1", "GET"):
+        assert request_value not in logged, request_value

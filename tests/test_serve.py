@@ -14,7 +14,15 @@ import pytest
 
 from sipadu.app import Portal
 from sipadu.hosting.serve import gunicorn_options, uvicorn_options
-from tests.helpers import CANARY_IP, IDENTIFYING_HEADERS, config_env, free_port, wait_for
+from tests.helpers import (
+    CANARY_IP,
+    IDENTIFYING_HEADERS,
+    config_env,
+    free_port,
+    init_demo_instance,
+    serving,
+    wait_for,
+)
 
 
 def fetch(url: str) -> tuple[int, http.client.HTTPMessage, str]:
@@ -98,3 +106,97 @@ def test_serve_runs_both_portals_and_logs_nothing_of_requests(served):
         assert canary not in output, output
     for port in client_ports:
         assert f"127.0.0.1:{port}" not in output and f"', {port})" not in output, output
+
+
+ONION = "a" * 56 + ".onion"
+
+
+def _exchange(port: int, raw_request: bytes) -> tuple[int, bytes]:
+    """Send ``raw_request`` on a connection of its own; the client's port and the
+    response head (empty if the server closed without an answer)."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        client_port = raw.getsockname()[1]
+        raw.sendall(raw_request)
+        received = b""
+        while b"\r\n\r\n" not in received:
+            chunk = raw.recv(4096)
+            if not chunk:
+                break
+            received += chunk
+    return client_port, received.split(b"\r\n\r\n")[0]
+
+
+def test_no_address_path_or_typed_text_reaches_the_servers_log(
+    empty_database_url, tmp_path, redis_url
+):
+    """Issue 15: with SIPADU_ONION_ADDRESS set, ``GET /%0d%0aSet-Cookie:%20x=1`` was a 500
+    and wrote ``Exception on /`` and a ``Set-Cookie: x=1`` line into the log; any error
+    in Flask wrote its path (``/mailbox/attachments/<uuid>``), and an exception's
+    message the value that broke it. The server runs with two routes that fail the way
+    a bug would (tests/failing_serve.py); its whole output is scanned."""
+    env = config_env(
+        tmp_path / "instance",
+        empty_database_url,
+        redis_url,
+        SIPADU_WORKERS="1",
+        SIPADU_THREADS="2",
+        SIPADU_ONION_ADDRESS=ONION,
+    )
+    init_demo_instance(env)
+    log = tmp_path / "server.log"
+    client_ports = []
+    with serving("reporter", env, log, module="tests.failing_serve") as (_process, base):
+        port = int(base.rsplit(":", 1)[1])
+
+        def send(raw_request: bytes) -> bytes:
+            client_port, head = _exchange(port, raw_request)
+            client_ports.append(client_port)
+            return head
+
+        head = send(b"GET /%0d%0aSet-Cookie:%20x=1 HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 404 "), head  # not a 500
+        lines = head.lower().split(b"\r\n")
+        assert f"onion-location: http://{ONION}/%0D%0ASet-Cookie:%20x=1".lower().encode() in lines
+        assert b"set-cookie: x=1" not in lines
+        head = send(b"GET /?lang=en&q=%0d%0aX:canary HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+        assert f"onion-location: http://{ONION}/?lang=en&q=%0d%0aX:canary".lower().encode() in (
+            head.lower().split(b"\r\n")
+        )
+        attachment = "/mailbox/attachments/5d6b8e00-0000-4000-8000-00000000ca4a"
+        assert send(f"GET {attachment} HTTP/1.1\r\nHost: x\r\n\r\n".encode()).startswith(
+            b"HTTP/1.1 303 "  # to the mailbox sign-in
+        )
+        failing = f"/_fails/canary-{CANARY_IP}-Injected?q=canary%0d%0aInjected"
+        assert send(f"GET {failing} HTTP/1.1\r\nHost: x\r\n\r\n".encode()).startswith(
+            b"HTTP/1.1 500 "
+        )
+        send(b"GET /_bad-header/canary-header HTTP/1.1\r\nHost: x\r\n\r\n")
+        for malformed in (
+            f"GET /broken-canary {CANARY_IP} HTTP/1.1\r\n\r\n".encode(),
+            b"GET / HTTP/1.1\r\nBad Header canary: x\r\n\r\n",
+            b"GET / HTTP/1.1\r\nHost: x\r\nX: a\x00canary\r\n\r\n",
+            b"GET /\xffcanary HTTP/1.1\r\nHost: x\r\n\r\n",
+            b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: canary\r\n\r\n",
+            b"CANARY\r\n\r\n",
+        ):
+            assert send(malformed).startswith(b"HTTP/1.1 400 ")
+        time.sleep(0.5)
+    output = log.read_text(errors="replace")
+    # The failures are logged, by class and place (this proves the scan sees them).
+    assert "ValueError" in output and "LocalProtocolError" in output, output
+    assert "Exception on …" in output, output
+    for request_value in (
+        CANARY_IP,
+        "canary",
+        "Injected",
+        "Set-Cookie",
+        "x=1",
+        "attachments",
+        "ca4a",
+        "_fails",
+        "_bad-header",
+        "GET",
+    ):
+        assert request_value.lower() not in output.lower(), (request_value, output)
+    for client_port in client_ports:
+        assert f"127.0.0.1:{client_port}" not in output and f", {client_port})" not in output

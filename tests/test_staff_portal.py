@@ -478,6 +478,32 @@ def test_deactivation_is_immediate_and_ends_sessions(staff_app, people, database
     assert sign_in(staff_app.test_client(), leaving).status_code == 303
 
 
+def test_the_sharing_switch_sets_what_the_admin_chose_even_when_sent_twice(
+    staff_app, people, database_url
+):
+    """A double click, or a form resent after a timeout, used to flip the switch back."""
+    admin = signed_in(staff_app, people["admin"])
+    target = account_of(database_url, "pemeriksa2")
+    page = f"/admin/accounts/{target.id}"
+    assert target.may_grant is False
+    assert 'name="allowed" value="yes"' in admin.get(page).get_data(as_text=True)
+    before = len(entries(database_url, audit.Action.PERMISSION_CHANGE.value))
+    for _twice in range(2):
+        response = post(admin, f"{page}/may-grant", page, allowed="yes")
+        assert response.status_code == 303
+        assert account_of(database_url, "pemeriksa2").may_grant is True
+    changes = entries(database_url, audit.Action.PERMISSION_CHANGE.value)[before:]
+    # The repeat changed nothing, and logged nothing.
+    assert [json.loads(c.detail)["may_grant"] for c in changes] == [True]
+    assert 'name="allowed" value="no"' in admin.get(page).get_data(as_text=True)
+    for _twice in range(2):
+        post(admin, f"{page}/may-grant", page, allowed="no")
+        assert account_of(database_url, "pemeriksa2").may_grant is False
+    for missing_or_odd in ({}, {"allowed": "toggle"}):
+        assert post(admin, f"{page}/may-grant", page, **missing_or_odd).status_code == 400
+    assert account_of(database_url, "pemeriksa2").may_grant is False
+
+
 def test_an_admin_reset_drops_the_key_and_its_grants_and_says_so(
     staff_app, reporter_app, people, database_url
 ):

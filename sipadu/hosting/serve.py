@@ -11,7 +11,8 @@ worker's heartbeat is sent by the event loop, so an upload that takes an hour is
 killed.
 
 No access log (it would record client addresses and paths); errors go to stderr at
-WARNING, and neither uvicorn's warnings nor Flask's logs carry request data.
+WARNING, and no line of gunicorn's, uvicorn's or Flask's carries request data: every
+record is rewritten by :mod:`sipadu.web.logs` (:class:`PortalLogger`).
 """
 
 import resource
@@ -24,12 +25,14 @@ import gunicorn.http.wsgi
 from a2wsgi import WSGIMiddleware
 from flask import Flask
 from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger as GunicornLogger
 from uvicorn_worker import UvicornWorker
 
 from sipadu.app import Portal, create_app
 from sipadu.hosting import front
 from sipadu.settings.config import Config, from_environ
 from sipadu.web import errors
+from sipadu.web.logs import keep_requests_out_of_logs
 
 # gunicorn names itself and its version in every response's Server header (its own
 # workers); a reporter's adversary learns nothing useful from "SIPADU", and no version
@@ -59,6 +62,7 @@ def gunicorn_options(portal: Portal, config: Config) -> dict[str, object]:
         "disable_redirect_access_to_syslog": True,
         "errorlog": "-",
         "loglevel": "warning",
+        "logger_class": "sipadu.hosting.serve.PortalLogger",
         "proc_name": f"sipadu-{portal.value}",
         # Never trust forwarding headers: no client address is wanted anywhere.
         "forwarded_allow_ips": "",
@@ -91,6 +95,16 @@ def uvicorn_options(config: Config, pages: front.Pages) -> dict[str, Any]:
         "limit_concurrency": None,  # the cap is deadline_protocol's (idle ones go first)
         "timeout_graceful_shutdown": GRACEFUL_SECONDS - 5,
     }
+
+
+class PortalLogger(GunicornLogger):
+    """gunicorn's logger, its handlers made request-free (:mod:`sipadu.web.logs`): they
+    are also uvicorn's (``UvicornWorker`` hands them to ``uvicorn.error``), and they are
+    made again on every reload (SIGHUP), so they are filtered here and not once."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        keep_requests_out_of_logs([*self.error_log.handlers, *self.access_log.handlers])
 
 
 class PortalWorker(UvicornWorker):

@@ -11,7 +11,7 @@ from flask import Flask
 
 from sipadu.investigator import admin, auditor, auth, cases, custodian, views  # noqa: F401
 from sipadu.investigator.blueprint import bp, make_runtime
-from sipadu.investigator.filters import linkify
+from sipadu.investigator.filters import plain_links
 from sipadu.investigator.policy import enforce
 from sipadu.investigator.signin import load_signed_in
 from sipadu.settings.config import Config
@@ -25,4 +25,4 @@ def init_staff(app: Flask, config: Config) -> None:
     app.extensions["sipadu.staff"] = make_runtime(config)
     app.extensions["sipadu.derivations"] = Derivations.for_portal(config, "staff")
     app.register_blueprint(bp)
-    app.add_template_filter(linkify, "linkify")
+    app.add_template_filter(plain_links, "plain_links")

@@ -22,6 +22,7 @@ from sipadu.investigator.forms import (
     ActionForm,
     CreateAccountForm,
     HoldForm,
+    MayGrantForm,
     RoleForm,
     RouteForm,
     SelectChoice,
@@ -243,8 +244,8 @@ def admin_revoke_role(account_id: uuid.UUID) -> Response:
 def admin_may_grant(account_id: uuid.UUID) -> Response:
     """Allow (or stop) an investigator sharing reports with colleagues. Immediate: it
     lets them copy keys they already hold to other investigators only."""
-    _checked_form(ActionForm)
-    _run(account_id, lambda s, a: staff_service.set_may_grant(s, a, not a.may_grant, _actor()))
+    allowed = _checked_form(MayGrantForm).allowed.data == "yes"
+    _run(account_id, lambda s, a: staff_service.set_may_grant(s, a, allowed, _actor()))
     return _done(account_id, "permission")
 
 

@@ -17,7 +17,7 @@ from wtforms import (
 # WTForms 3.3's choice type (tuples are deprecated); types-WTForms (3.2) lacks it, so it
 # is untyped here. Imported from this module by the other staff views: one ignore.
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
-from wtforms.validators import DataRequired, InputRequired, Length, Optional, Regexp
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional, Regexp
 from wtforms.widgets import CheckboxInput, ListWidget, PasswordInput
 
 from sipadu.persistence.models import Role
@@ -101,6 +101,13 @@ class PasswordChangeForm(BoundedForm):
 
 class ActionForm(BoundedForm):
     """A button that changes something: CSRF only."""
+
+
+class MayGrantForm(BoundedForm):
+    """The sharing switch sends the value it sets, never "the other one": a form sent
+    twice (a double click, a resend after a timeout) leaves what the admin saw."""
+
+    allowed = HiddenField(validators=[InputRequired(), AnyOf(["yes", "no"])])
 
 
 class CreateAccountForm(BoundedForm):

@@ -5,6 +5,7 @@ A leaf: the view modules import it, the package only registers them."""
 import hmac
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import quote, quote_from_bytes
 
 from flask import Blueprint, Response, current_app, request
 from limits import RateLimitItem, RateLimitItemPerHour, parse
@@ -69,13 +70,28 @@ def runtime() -> ReporterRuntime:
     return current_app.extensions["sipadu.reporter"]
 
 
+# What may stand unencoded in a URL's path (RFC 3986 pchar and "/"), and in its query
+# (which arrives encoded already: "%" stays).
+_PATH_SAFE = "/:@!$&'()*+,;=-._~"
+_QUERY_SAFE = _PATH_SAFE + "?%"
+
+
+def same_place() -> str:
+    """This request's path and query, URL-encoded: a header value. The path arrives
+    decoded, so ``/%0d%0aSet-Cookie:...`` would put a line break in the header (a 500,
+    and a line of the visitor's choosing in the log)."""
+    path = quote(request.path, safe=_PATH_SAFE)
+    query = quote_from_bytes(request.query_string, safe=_QUERY_SAFE)
+    return f"{path}?{query}" if query else path
+
+
 def onion_location(onion: str) -> Callable[[Response], Response]:
     """Tor Browser offers the onion service to a reporter who arrived over the ordinary
     web (``Onion-Location``); a visit already on the onion gets no header."""
 
     def add(response: Response) -> Response:
         if request.host.split(":")[0] != onion:
-            response.headers["Onion-Location"] = f"http://{onion}{request.full_path.rstrip('?')}"
+            response.headers["Onion-Location"] = f"http://{onion}{same_place()}"
         return response
 
     return add

@@ -18,6 +18,7 @@ class Reason(enum.Enum):
     # Accounts, sign-in and one-time links
     USERNAME_INVALID = enum.auto()
     USERNAME_TAKEN = enum.auto()  # name
+    USERNAME_RESERVED = enum.auto()  # name
     NO_ROLE = enum.auto()
     WRONG_LINK = enum.auto()  # an activation link used to enroll TOTP, or the reverse
     TOTP_MISMATCH = enum.auto()

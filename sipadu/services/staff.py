@@ -52,6 +52,10 @@ from sipadu.services.proposals import SENSITIVE_ROLES, add_role, needs_approval,
 from sipadu.services.totp import matching_step, new_secret
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
+# The access log names the server's own actors by these words where an account would
+# have its id; the auditor's view shows an account by its username. An account named
+# "operator" would pass its actions off as the CLI's (and the CLI's as its own).
+RESERVED_USERNAMES = audit.ACTORS
 MIN_PASSWORD_LENGTH = 12
 PRIVATE_KEY_PURPOSE = "password"
 TOTP_PURPOSE = "totp"
@@ -126,6 +130,8 @@ def create_account(
     username = normalize_username(username)
     if not USERNAME.match(username):
         raise ServiceError(Reason.USERNAME_INVALID, "username")
+    if username in RESERVED_USERNAMES:
+        raise ServiceError(Reason.USERNAME_RESERVED, "username", name=username)
     if not roles:
         raise ServiceError(Reason.NO_ROLE, "roles")
     if find_by_username(session, username) is not None:
@@ -465,5 +471,7 @@ def set_may_grant(session: Session, account: StaffAccount, allowed: bool, actor:
     """Whether an investigator may share reports with colleagues and revoke them."""
     if Role.INVESTIGATOR not in account.role_set:
         raise ServiceError(Reason.NOT_AN_INVESTIGATOR, name=account.username)
+    if account.may_grant == allowed:
+        return  # already so (the same form sent twice): nothing changed, nothing to log
     account.may_grant = allowed
     _record(session, actor, Action.PERMISSION_CHANGE, account, may_grant=allowed)

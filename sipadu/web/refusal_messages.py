@@ -18,6 +18,9 @@ _PASSWORD = _l("Choose a password of at least 12 characters that is not a common
 MESSAGES: dict[Reason, LazyString] = {
     Reason.USERNAME_INVALID: _l("Username: 3 to 64 characters: a-z, 0-9, '.', '_' or '-'."),
     Reason.USERNAME_TAKEN: _l("The username %(name)s is taken."),
+    Reason.USERNAME_RESERVED: _l(
+        "The username %(name)s is reserved: the access log uses it for the server itself."
+    ),
     Reason.NO_ROLE: _l("An account needs at least one role."),
     Reason.WRONG_LINK: _l("This link is for something else; ask an admin for a new one."),
     Reason.TOTP_MISMATCH: _l(

@@ -123,6 +123,15 @@ def test_an_account_needs_a_role_and_a_free_username(session):
     assert info.value.params == {"name": "kembar"}
 
 
+@pytest.mark.parametrize("username", ["operator", "Unknown", " system "])
+def test_the_names_the_log_gives_the_server_are_refused_as_usernames(session, username):
+    """An account named "operator" would show in the auditor's view as the CLI."""
+    with refused(Reason.USERNAME_RESERVED, "username") as info:
+        invite(session, username, Role.AUDITOR)
+    assert info.value.params == {"name": username.strip().lower()}
+    assert staff.find_by_username(session, username.strip().lower()) is None
+
+
 def test_a_password_too_short_or_too_common_is_refused_and_creates_no_key(session):
     common = next(p for p in sorted(common_passwords()) if len(p) >= staff.MIN_PASSWORD_LENGTH)
     for password, reason in (
@@ -409,9 +418,10 @@ def test_only_an_investigator_may_be_allowed_to_share(session):
     log = Recorded(session)
 
     staff.set_may_grant(session, investigator.account, True, admin.actor())
+    staff.set_may_grant(session, investigator.account, True, admin.actor())  # sent twice
 
-    assert investigator.account.may_grant is True
-    assert log.only(Action.PERMISSION_CHANGE)["detail"]["may_grant"] is True
+    assert investigator.account.may_grant is True  # set, not flipped back
+    assert log.only(Action.PERMISSION_CHANGE)["detail"]["may_grant"] is True  # one change
     with refused(Reason.NOT_AN_INVESTIGATOR):
         staff.set_may_grant(session, custodian.account, True, admin.actor())
     assert custodian.account.may_grant is False
