@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 from sipadu import __version__
 from sipadu.accountability import audit, recovery
 from sipadu.accountability.audit import OPERATOR
-from sipadu.crypto import Argon2Params, CryptoError, signing_public_key
+from sipadu.crypto import Argon2Params, CryptoError
 from sipadu.evidence import storage
 from sipadu.hosting.deploycheck import exit_code, run_checks
 from sipadu.persistence.db import make_engine, make_sessionmaker
@@ -49,6 +49,7 @@ from sipadu.services.staff import (
 )
 from sipadu.services.staff_auth import Timeouts, purge_expired
 from sipadu.settings.config import Config, ConfigError, from_environ
+from sipadu.settings.instance import audit_public_key as instance_audit_public_key
 from sipadu.settings.instance import ensure_instance, generate_missing, load_secret
 from sipadu.web.refusal_messages import message
 from sipadu.web.security import harden_process
@@ -460,15 +461,27 @@ def audit_checkpoint(every: str | None, out: str | None) -> None:
     type=click.Path(exists=True, dir_okay=False),
     help="A checkpoint file an auditor kept (repeatable).",
 )
-def audit_verify(kept: tuple[str, ...]) -> None:
-    """Check every link, hash and checkpoint. Prints OK <count> <head-hash>, or fails
-    naming the first bad entry."""
+@click.option(
+    "--public-key",
+    "pinned",
+    default=None,
+    help="The checkpoint public key you pinned (hex); by default the instance's own.",
+)
+def audit_verify(kept: tuple[str, ...], pinned: str | None) -> None:
+    """Check every link, hash and checkpoint, every checkpoint against the pinned key.
+    Prints OK <count> <head-hash>, or fails naming the first bad entry."""
     config = _config()
     try:
         checkpoints = [audit.Checkpoint.from_json(json.loads(Path(p).read_text())) for p in kept]
     except (ValueError, KeyError) as exc:
         raise click.ClickException(f"unreadable checkpoint file: {exc}") from None
-    expected = _public_key_hex(config)
+    # Never the key a checkpoint carries: a database writer can store one of their own.
+    expected = pinned.strip().lower() if pinned else _public_key_hex(config)
+    if not expected:
+        raise click.ClickException(
+            "no public key to check checkpoints against: pass --public-key (the key you "
+            "pinned), or run where the signing key or SIPADU_AUDIT_PUBLIC_KEY is readable"
+        )
     engine = make_engine(config.database_url)
     try:
         with engine.connect() as connection:
@@ -481,18 +494,23 @@ def audit_verify(kept: tuple[str, ...]) -> None:
 
 
 def _public_key_hex(config: Config) -> str | None:
-    """The instance's checkpoint key, if this host can read it (verification works
-    without it, from the keys inside the checkpoints)."""
+    """The instance's checkpoint key, if this host knows it (the signing key, else
+    SIPADU_AUDIT_PUBLIC_KEY); never a key read from the database."""
     try:
-        return signing_public_key(load_secret(config, "audit_signing_key")).hex()
-    except ConfigError:
-        return None
+        return instance_audit_public_key(config)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @audit_group.command("public-key")
 def audit_public_key() -> None:
     """Print the checkpoint signing public key (hex), for auditors to pin."""
-    click.echo(signing_public_key(_signing_seed(_config())).hex())
+    key = _public_key_hex(_config())
+    if key is None:
+        raise click.ClickException(
+            "the audit signing key is not readable here and SIPADU_AUDIT_PUBLIC_KEY is not set"
+        )
+    click.echo(key)
 
 
 @audit_group.command("export")
@@ -505,7 +523,7 @@ def audit_export(fmt: str, since: int, out: str | None) -> None:
     with _session(config) as session:
         checkpoint = record_export(session, OPERATOR, fmt, since)
     # Committed: the export holds its own entry, as the staff portal's does.
-    public_key = checkpoint.public_key if checkpoint else (_public_key_hex(config) or "")
+    public_key = _public_key_hex(config)  # the instance's, never a checkpoint row's
     stream = open(out, "w", newline="") if out else sys.stdout
     try:
         with _reader(config) as reader:

@@ -8,6 +8,7 @@ tests (no HTTP) have their own helpers in ``tests/services/helpers.py``."""
 
 import http.client
 import io
+import json
 import os
 import re
 import socket
@@ -28,15 +29,16 @@ from pathlib import Path
 import pyotp
 import redis
 from click.testing import CliRunner
-from sqlalchemy import create_engine, select, text, update
+from sqlalchemy import create_engine, delete, select, text, update
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
+from sipadu.accountability import audit
 from sipadu.cli import main as cli
 from sipadu.crypto import kdf as kdf_module
 from sipadu.crypto import new_keypair
 from sipadu.persistence.db import make_engine, make_sessionmaker
-from sipadu.persistence.models import Base, StaffAccount
+from sipadu.persistence.models import AuditCheckpoint, AuditEvent, AuditHead, Base, StaffAccount
 from sipadu.settings.config import Config
 from sipadu.web.derivations import Derivations
 
@@ -370,6 +372,33 @@ class Person:
 def invoke(env, *args, stdin=None):
     """``sipadu <args>`` in this process, for the instance ``env`` describes."""
     return CliRunner().invoke(cli, list(args), env=env, input=stdin, catch_exceptions=False)
+
+
+def forge_history(session: Session, seq: int) -> None:
+    """What someone with write access to the database but not the signing key can do
+    (issue 15, item 8): rewrite entry ``seq`` (its action becomes ``report.read``),
+    recompute every hash after it and the head, delete the stored checkpoints and store
+    one over the forged head, signed by a key of their own. The caller commits."""
+    session.flush()
+    prev = audit.GENESIS
+    for row in session.scalars(select(AuditEvent).order_by(AuditEvent.seq)):
+        if row.seq == seq:
+            row.action = audit.Action.REPORT_READ.value
+        record = {
+            "seq": row.seq,
+            "at": row.at,
+            "actor": row.actor,
+            "role": row.role,
+            "action": row.action,
+            "report_id": str(row.report_id) if row.report_id else None,
+            "detail": json.loads(row.detail) if row.detail else None,
+        }
+        row.prev_hash, row.hash = prev, audit.entry_hash(prev, audit.canonical(record))
+        prev = row.hash
+    session.execute(update(AuditHead).where(AuditHead.id == 1).values(hash=prev))
+    session.execute(delete(AuditCheckpoint))
+    audit.make_checkpoint(session, os.urandom(32))
+    session.flush()
 
 
 def open_session(env):

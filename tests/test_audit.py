@@ -17,6 +17,7 @@ from sipadu.accountability.audit import GENESIS, Action, AuditError, Checkpoint
 from sipadu.persistence.db import make_engine, make_sessionmaker
 from sipadu.persistence.migrate import upgrade
 from sipadu.persistence.models import AuditEvent, ReporterDailyCount
+from sipadu.settings.config import DatePrecision
 
 SEED = bytes(range(32))
 OTHER_SEED = bytes(range(1, 33))
@@ -417,12 +418,12 @@ def test_reporter_activity_is_only_a_daily_count_outside_the_chain(db):
     day = date(2026, 11, 28)
     with sessionmaker() as session:
         for _ in range(3):
-            audit.count_reporter_event(session, "report_submitted", day)
-        audit.count_reporter_event(session, "mailbox_login", day)
+            audit.count_reporter_event(session, "report_submitted", day, DatePrecision.DAY)
+        audit.count_reporter_event(session, "mailbox_login", day, DatePrecision.DAY)
         session.commit()
     with sessionmaker() as session:
         counts = {(c.day, c.metric): c.count for c in session.scalars(select(ReporterDailyCount))}
     assert counts == {(day, "report_submitted"): 3, (day, "mailbox_login"): 1}
     assert verify(engine).count == 0  # nothing entered the chain
     with sessionmaker() as session, pytest.raises(ValueError):
-        audit.count_reporter_event(session, "report_read_by_someone", day)
+        audit.count_reporter_event(session, "report_read_by_someone", day, DatePrecision.DAY)

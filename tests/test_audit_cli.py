@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select, text
 
 from sipadu.persistence.models import AuditEvent
-from tests.helpers import config_env, invoke, open_session
+from tests.helpers import config_env, forge_history, invoke, open_session
 
 DOCS = Path(__file__).parents[1] / "docs" / "audit.md"
 
@@ -115,8 +115,9 @@ def test_the_documented_offline_recipe_verifies_a_real_export(demo_env, tmp_path
     )
     script = tmp_path / "verify_export.py"
     script.write_text(recipe())
+    pinned = invoke(demo_env, "audit", "public-key").stdout.strip()
     run = subprocess.run(
-        [sys.executable, "-I", str(script), str(export), str(kept)],
+        [sys.executable, "-I", str(script), str(export), pinned, str(kept)],
         capture_output=True,
         text=True,
         check=False,
@@ -130,12 +131,66 @@ def test_the_documented_offline_recipe_verifies_a_real_export(demo_env, tmp_path
     lines[5] = lines[5].replace('"role": "operator"', '"role": "admin"')
     export.write_text("\n".join(lines) + "\n")
     run = subprocess.run(
-        [sys.executable, "-I", str(script), str(export), str(kept)],
+        [sys.executable, "-I", str(script), str(export), pinned, str(kept)],
         capture_output=True,
         text=True,
         check=False,
     )
     assert run.returncode != 0 and "FAIL entry 5: altered" in run.stderr
+
+
+def offline_check(script: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-I", str(script), *args], capture_output=True, text=True, check=False
+    )
+
+
+def test_a_forged_history_re_signed_with_another_key_fails_every_check(demo_env, tmp_path):
+    """Issue 15, item 8: with write access to the database but not the signing key, one
+    rewrites an entry, re-chains, deletes the stored checkpoints and stores one signed by
+    a key of their own. `sipadu audit verify`, and the offline script on `sipadu audit
+    export` with the pinned key, both report it; the export names the instance's key,
+    never the forged row's."""
+    pinned = invoke(demo_env, "audit", "public-key").stdout.strip()
+    assert invoke(demo_env, "audit", "checkpoint").exit_code == 0
+    engine, session = open_session(demo_env)
+    try:
+        forge_history(session, 3)
+        session.commit()
+    finally:
+        session.close()
+        engine.dispose()
+
+    verified = invoke(demo_env, "audit", "verify")
+    assert verified.exit_code == 1
+    assert "signed by another key" in verified.stdout
+    pinned_verify = invoke(demo_env, "audit", "verify", "--public-key", pinned)
+    assert pinned_verify.exit_code == 1 and pinned_verify.stdout.startswith("FAIL")
+
+    export = tmp_path / "audit.jsonl"
+    assert invoke(demo_env, "audit", "export", "--out", str(export)).exit_code == 0
+    header = json.loads(export.read_text().splitlines()[0])
+    assert header["public_key"] == pinned != header["checkpoint"]["public_key"]
+    script = tmp_path / "verify_export.py"
+    script.write_text(recipe())
+    run = offline_check(script, str(export), pinned)
+    assert run.returncode != 0 and "not signed by the pinned key" in run.stderr
+    # The key is required: a run without one is a usage error, not an OK.
+    assert offline_check(script, str(export)).returncode != 0
+
+
+def test_verify_refuses_without_a_key_to_check_checkpoints_against(demo_env):
+    secret = Path(demo_env["SIPADU_INSTANCE_PATH"]) / "secrets" / "audit_signing_key"
+    key = invoke(demo_env, "audit", "public-key").stdout.strip()
+    secret.unlink()  # as on a host where only the timer's user reads it
+    refused = invoke(demo_env, "audit", "verify")
+    assert refused.exit_code != 0 and "--public-key" in refused.output
+    assert invoke(demo_env, "audit", "public-key").exit_code != 0
+    configured = {**demo_env, "SIPADU_AUDIT_PUBLIC_KEY": key}
+    assert invoke(configured, "audit", "public-key").stdout.strip() == key
+    verified = invoke(configured, "audit", "verify")
+    assert verified.exit_code == 0 and verified.stdout.startswith("OK")
+    assert invoke(demo_env, "audit", "verify", "--public-key", key).exit_code == 0
 
 
 def test_export_formats_and_since(demo_env, tmp_path):

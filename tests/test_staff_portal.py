@@ -35,6 +35,7 @@ from tests.helpers import (
     csrf,
     database,
     every_database_value,
+    forge_history,
     init_demo,
     post,
     redis_contents,
@@ -881,3 +882,113 @@ def test_every_refusal_on_a_sign_in_form_is_shown_beside_its_field_or_above_it(s
             shown = form.current.errors if refusal.field else form.form_errors
             assert list(shown) == [message(refusal)] and "%(" not in message(refusal)
     assert message(refusals[-1]) == "The current password is not right."
+
+
+def _own_staff_app(env: dict, tmp_path, name: str, **extra: str):
+    """A fresh instance of its own (this test rewrites its log), demo staff in it."""
+    from sipadu import create_app
+    from sipadu.settings.config import load_config
+    from tests.helpers import config_env
+
+    own = config_env(
+        tmp_path / name, f"sqlite:///{tmp_path / name}.db", env.get("SIPADU_REDIS_URL"), **extra
+    )
+    crew = init_demo(own)
+    app = create_app("staff", load_config(own))
+    app.config["TESTING"] = True
+    return own, crew, app
+
+
+def test_a_forged_history_re_signed_with_another_key_fails_the_auditors_check(env, tmp_path):
+    """Issue 15, item 8: someone with write access to the database but not the signing
+    key rewrites an entry after the auditor's kept checkpoint, re-chains, deletes the
+    stored checkpoints and stores one signed by a key of their own. Verification with no
+    pasted key checks against the instance's key, never the key a checkpoint carries;
+    the export names the instance's key; the public-key download never comes from a row."""
+    own, crew, app = _own_staff_app(env, tmp_path, "forged")
+    try:
+        auditor = signed_in(app, crew["auditor"])
+        kept = post(auditor, "/audit/checkpoints", "/audit/checkpoints").get_data()
+        instance_key = json.loads(kept)["public_key"]
+        signed_in(app, crew["admin"])  # entries after the kept checkpoint
+        after = json.loads(kept)["seq"] + 1
+        with database(own["SIPADU_DATABASE_URL"]) as session:
+            forge_history(session, after)
+            session.commit()
+
+        page = verify_with(auditor, kept)
+        assert page.status_code == 200
+        text_ = page.get_data(as_text=True)
+        assert "Utuh:" not in text_ and "signed by another key" in text_
+        header = json.loads(
+            auditor.get("/audit/export.jsonl").get_data(as_text=True).split("\n")[0]
+        )
+        assert header["public_key"] == instance_key != header["checkpoint"]["public_key"]
+        assert auditor.get("/audit/public-key").get_data(as_text=True).strip() == instance_key
+    finally:
+        dispose(app)
+
+
+def test_without_the_instance_key_verification_asks_for_the_pinned_one(env, tmp_path):
+    """A staff host that reads neither the signing key nor SIPADU_AUDIT_PUBLIC_KEY (in
+    development a missing key would be generated, so the runtime is given none)."""
+    from dataclasses import replace
+
+    own, crew, app = _own_staff_app(env, tmp_path, "unpinned")
+    runtime = app.extensions["sipadu.staff"]
+    app.extensions["sipadu.staff"] = replace(runtime, signing_seed=None, audit_public_key=None)
+    try:
+        auditor = signed_in(app, crew["auditor"])
+        with database(own["SIPADU_DATABASE_URL"]) as session:
+            checkpoint = audit.make_checkpoint(session, b"\x01" * 32)  # "the timer's"
+            session.commit()
+        kept = json.dumps(checkpoint.to_json()).encode()
+        refused = verify_with(auditor, kept)
+        assert refused.status_code == 400
+        assert "Tempel kunci yang Anda sematkan" in refused.get_data(as_text=True)
+        assert auditor.get("/audit/public-key").status_code == 404  # never a row's key
+        header = json.loads(
+            auditor.get("/audit/export.jsonl").get_data(as_text=True).split("\n")[0]
+        )
+        assert header["public_key"] is None
+        pinned = auditor.post(
+            "/audit/verify",
+            data={
+                "csrf_token": csrf(auditor, "/audit/verify"),
+                "public_key": checkpoint.public_key,
+                "checkpoints": [(io.BytesIO(kept), "kept.json")],
+            },
+            content_type="multipart/form-data",
+        )
+        assert pinned.status_code == 200 and "Utuh:" in pinned.get_data(as_text=True)
+    finally:
+        dispose(app)
+
+
+def test_reporter_counts_are_shown_per_week_with_week_precision(env, tmp_path):
+    """Issue 15, item 4: with week precision a Thursday's submission is counted under its
+    Monday, and the auditor's and the intake pages say the rows are weeks."""
+    from sipadu.accountability.audit import ReporterMetric
+    from sipadu.persistence.models import ReporterDailyCount
+    from sipadu.services.dates import coarsen, today
+    from sipadu.settings.config import DatePrecision
+
+    own, crew, app = _own_staff_app(env, tmp_path, "weekly", SIPADU_DATE_PRECISION="week")
+    try:
+        monday = coarsen(today(), DatePrecision.WEEK)
+        with database(own["SIPADU_DATABASE_URL"]) as session:
+            audit.count_reporter_event(
+                session,
+                ReporterMetric.REPORT_SUBMITTED,
+                monday + timedelta(days=3),
+                DatePrecision.WEEK,
+            )
+            session.commit()
+            assert session.scalars(select(ReporterDailyCount.day)).all() == [monday]
+        auditor = signed_in(app, crew["auditor"])
+        for path in ("/audit/activity", "/intake"):
+            page = auditor.get(path).get_data(as_text=True)
+            assert f"minggu mulai {monday.isoformat()}" in page, path
+            assert 'id="period"' in page and "per minggu" in page, path
+    finally:
+        dispose(app)

@@ -14,7 +14,7 @@ rewrite, deletion or truncation of what came before it, even by someone who hold
 database *and* the signing key.
 
 Reporter activity never enters the chain (that would record exact times of anonymous
-people): :func:`count_reporter_event` keeps only a count per day.
+people): :func:`count_reporter_event` keeps only a count per day (or coarser period).
 """
 
 import csv
@@ -37,6 +37,7 @@ from sqlalchemy.orm import Session
 
 from sipadu.crypto import CryptoError, sign, signing_public_key, verify_signature
 from sipadu.persistence.models import AuditCheckpoint, AuditEvent, AuditHead, ReporterDailyCount
+from sipadu.settings.config import DatePrecision
 
 GENESIS = "00" * 32
 CHECKPOINT_LABEL = "sipadu.audit.checkpoint.v1"
@@ -342,13 +343,20 @@ def append(
 # --- reporter counts (outside the chain) ----------------------------------------------
 
 
-def count_reporter_event(session: Session, metric: ReporterMetric | str, day: date) -> None:
-    """Add one to today's count of ``metric``: the only trace reporter activity leaves."""
+def count_reporter_event(
+    session: Session, metric: ReporterMetric | str, day: date, precision: DatePrecision
+) -> None:
+    """Add one to the count of ``metric`` for the period holding ``day``: the only trace
+    reporter activity leaves. Kept per period of the instance's date precision (the
+    period's first day: the day, the week's Monday, the month's 1st), as coarse as the
+    dates on the reporter's own rows: a count per exact day would tell, within a week,
+    which day a report dated only by its week arrived (G2)."""
     metric = ReporterMetric(metric)
+    period = precision.period_start(day)
     dialect = session.get_bind().dialect.name
     insert_ = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(ReporterDailyCount)
     session.execute(
-        insert_.values(day=day, metric=metric.value, count=1).on_conflict_do_update(
+        insert_.values(day=period, metric=metric.value, count=1).on_conflict_do_update(
             index_elements=["day", "metric"], set_={"count": ReporterDailyCount.count + 1}
         )
     )
@@ -495,8 +503,17 @@ def verify_chain(
     ``expected_public_key`` when given) and that the chain passes through it; every
     checkpoint an auditor kept (``kept``), whose signature must be valid and whose entry
     must still exist with the same hash; and that the head row matches the last entry.
+
+    Without ``expected_public_key`` a stored checkpoint is checked against the key it
+    carries, which proves only internal consistency: anyone who can write the database
+    can store a checkpoint signed by a key of their own. Whatever tells a person the log
+    is intact (the auditor's page, ``sipadu audit verify``) passes the pinned key.
     """
     for checkpoint in kept:
+        if expected_public_key and checkpoint.public_key != expected_public_key:
+            return Verdict(
+                False, 0, "", checkpoint.seq, "a kept checkpoint is signed by another key"
+            )
         try:
             checkpoint.verify()
         except CryptoError:
@@ -584,10 +601,13 @@ def export_lines(
     fmt: str,
     since: int,
     checkpoint: Checkpoint | None,
-    public_key: str,
+    public_key: str | None,
 ) -> Iterator[str]:
-    """Stream an export: a header naming the format, the signing public key and the
-    latest checkpoint, then one entry per line (JSON Lines) or row (CSV)."""
+    """Stream an export: a header naming the format, the instance's signing public key
+    (null where the exporting host does not know it) and the latest checkpoint, then
+    one entry per line (JSON Lines) or row (CSV). The key is the instance's, never a
+    checkpoint row's: a row's key is whatever its writer chose. The offline check uses
+    the key the auditor pinned, not this one (docs/audit.md)."""
     header = {
         "format": EXPORT_FORMAT,
         "public_key": public_key,

@@ -27,6 +27,7 @@ from sipadu.investigator.policy import Policy, requires
 from sipadu.persistence.models import AuditCheckpoint, Role, StaffAccount
 from sipadu.services.audit_log import (
     AuditFilter,
+    NoPinnedKey,
     checkpoint_now,
     checkpoints,
     daily_counts,
@@ -123,9 +124,19 @@ def audit_verify() -> ResponseReturnValue:
                 _("%(name)s is not a SIPADU checkpoint file.", name=upload.filename or "?")
             ]
             return render_template("staff/audit/verify.html", form=form, verdict=None), 400
-    pinned = (request.form.get("public_key") or "").strip().lower() or None
-    with transaction() as reading:
-        verdict = verify_log(reading, kept, pinned)
+    # The key the auditor pinned, else the instance's own: never a key from the database.
+    pinned = (request.form.get("public_key") or "").strip().lower() or signing_public_key_hex()
+    try:
+        with transaction() as reading:
+            verdict = verify_log(reading, kept, pinned)
+    except NoPinnedKey:
+        form.checkpoints.errors = [
+            _(
+                "This server does not know its audit signing public key. Paste the key "
+                "you pinned, then choose the files again."
+            )
+        ]
+        return render_template("staff/audit/verify.html", form=form, verdict=None), 400
     with transaction(write=True) as writing:
         record_verification(writing, g.staff.account.id, verdict, len(kept))
     return render_template("staff/audit/verify.html", form=form, verdict=verdict)
@@ -181,10 +192,7 @@ def audit_checkpoint_file(checkpoint_id: uuid.UUID) -> Response:
 @bp.get("/audit/public-key")
 @requires(Policy.AUDITOR)
 def audit_public_key() -> Response:
-    key = signing_public_key_hex()
-    if key is None:
-        latest = audit.latest_checkpoint(db_session())
-        key = latest.public_key if latest else None
+    key = signing_public_key_hex()  # never a checkpoint row's key: rows can be forged
     if key is None:
         abort(404)
     response = Response(key + "\n", mimetype="text/plain")
@@ -202,7 +210,7 @@ def audit_export(fmt: str) -> Response:
     with transaction(write=True) as writing:
         auditor = Actor(str(g.staff.account.id), Role.AUDITOR.value)
         latest = record_export(writing, auditor, fmt, since)
-    public_key = signing_public_key_hex() or (latest.public_key if latest else "")
+    public_key = signing_public_key_hex()  # the instance's, never a row's
 
     # A batch at a time, each in a short transaction (sipadu.web).
     def begin(reader: Session) -> tuple[None, Iterator[bytes]]:
@@ -219,8 +227,14 @@ def audit_export(fmt: str) -> Response:
 @bp.get("/audit/activity")
 @requires(Policy.AUDITOR)
 def audit_activity() -> str:
-    """Reporter activity as daily counts only: reporters are never individual entries."""
-    metrics, rows = daily_counts(db_session(), 90, today())
+    """Reporter activity as counts per day, week or month (the date precision) only:
+    reporters are never individual entries."""
+    precision = runtime().date_precision
+    metrics, rows = daily_counts(db_session(), 90, today(), precision)
     return render_template(
-        "staff/audit/activity.html", metrics=metrics, rows=rows, labels=METRIC_LABELS
+        "staff/audit/activity.html",
+        metrics=metrics,
+        rows=rows,
+        labels=METRIC_LABELS,
+        precision=precision.value,
     )

@@ -9,11 +9,11 @@ from flask import Blueprint, current_app
 from limits import RateLimitItem, parse
 
 from sipadu.accountability import recovery
-from sipadu.crypto import Argon2Params, PublicKey, signing_public_key
+from sipadu.crypto import Argon2Params, PublicKey
 from sipadu.investigator.forms import CASE_FIELD_LABELS, STATUS_LABELS
 from sipadu.services.staff_auth import Timeouts
 from sipadu.settings.config import Config, ConfigError, DatePrecision
-from sipadu.settings.instance import derived_key, load_secret
+from sipadu.settings.instance import audit_public_key, derived_key, load_secret
 
 bp = Blueprint("staff", __name__)
 
@@ -35,6 +35,9 @@ class StaffRuntime:
     device_key: bytes  # the device cookies' MAC key
     production: bool  # cookies Secure and __Host-
     signing_seed: bytes | None  # None where the audit signing key is kept elsewhere
+    # The key stored checkpoints must be signed by (the signing key's, else
+    # SIPADU_AUDIT_PUBLIC_KEY); None where this host knows neither.
+    audit_public_key: str | None
     recovery: PublicKey  # new key epochs and identity requests are wrapped to it too
     date_precision: DatePrecision  # staff replies are dated like the reporter's messages
 
@@ -57,6 +60,7 @@ def make_runtime(config: Config) -> StaffRuntime:
         device_key=derived_key(session_key, DEVICE_LABEL),
         production=config.production,
         signing_seed=seed,
+        audit_public_key=audit_public_key(config),
         recovery=recovery.public_key(config),
         date_precision=config.date_precision,
     )
@@ -71,8 +75,9 @@ def now() -> datetime:
 
 
 def signing_public_key_hex() -> str | None:
-    seed = runtime().signing_seed
-    return signing_public_key(seed).hex() if seed is not None else None
+    """The instance's checkpoint public key, if known here: never read from the database
+    (a row's key is whatever its writer chose)."""
+    return runtime().audit_public_key
 
 
 @bp.app_context_processor

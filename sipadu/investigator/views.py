@@ -36,5 +36,6 @@ def intake() -> str:
     return render_template(
         "staff/intake.html",
         per_hour=app_config().reports_per_hour,
-        days=intake_days(db_session(), 90, today()),
+        days=intake_days(db_session(), 90, today(), app_config().date_precision),
+        precision=app_config().date_precision.value,
     )

@@ -120,7 +120,9 @@ def mailbox_login() -> ResponseReturnValue:
         return _login_page(form), 400
     counters.give_back(limit, bucket, place)  # only failures use up the code's limit
     with transaction(write=True) as session:
-        count_reporter_event(session, ReporterMetric.MAILBOX_LOGIN, today())
+        count_reporter_event(
+            session, ReporterMetric.MAILBOX_LOGIN, today(), app_config().date_precision
+        )
         if attempt.rehashed is not None:
             save_rehashed(session, attempt.opened, attempt.rehashed)
     start_session(rt.sessions, attempt.opened, rt.idle_seconds)
@@ -144,7 +146,7 @@ def _too_many(form: MailboxLoginForm) -> tuple[str, int]:
 
 def _count(metric: ReporterMetric) -> None:
     with transaction(write=True) as session:
-        count_reporter_event(session, metric, today())
+        count_reporter_event(session, metric, today(), app_config().date_precision)
 
 
 def _signed_in(*, write: bool = False) -> tuple[HeldKeys, OpenedMailbox] | None:

@@ -137,7 +137,9 @@ def _ceiling_reached(form: ReportForm) -> tuple[str, int, dict[str, str]]:
     oldest accepted report of the window, i.e. an exact submission time (G2)."""
     forget_files(form.attachments)  # read and dropped before the write session begins
     with transaction(write=True) as session:
-        count_reporter_event(session, ReporterMetric.REPORT_REFUSED_CEILING, today())
+        count_reporter_event(
+            session, ReporterMetric.REPORT_REFUSED_CEILING, today(), app_config().date_precision
+        )
     now = datetime.now(UTC)
     back = now + timedelta(hours=1)
     back = back.replace(second=0, microsecond=0) + timedelta(minutes=5 - back.minute % 5)

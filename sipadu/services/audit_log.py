@@ -23,6 +23,7 @@ from sipadu.accountability.audit import (
     verify_chain,
 )
 from sipadu.persistence.models import AuditCheckpoint, AuditEvent, ReporterDailyCount
+from sipadu.settings.config import DatePrecision
 
 PAGE_SIZE = 50
 
@@ -80,12 +81,21 @@ def view_page(
     return page(session, criteria, before)
 
 
+class NoPinnedKey(Exception):
+    """Verification refused: no public key to check checkpoints against. The key a
+    checkpoint carries proves nothing: whoever can write the database can delete the
+    stored checkpoints and store one signed by a key of their own."""
+
+
 def verify_log(session: Session, kept: list[Checkpoint], pinned: str | None) -> Verdict:
-    """The whole chain checked against checkpoints an auditor kept (and, if given, the
-    public key they pinned). Reads only: the walk must not hold the write lock, so the
-    caller records the verdict afterwards, in a transaction of its own
-    (:func:`record_verification`)."""
-    if pinned and any(c.public_key != pinned for c in kept):
+    """The whole chain checked against checkpoints an auditor kept, every checkpoint
+    (kept or stored) signed by ``pinned``: the key the auditor pinned, or the instance's
+    own (the caller's default). Raises :class:`NoPinnedKey` without one. Reads only: the
+    walk must not hold the write lock, so the caller records the verdict afterwards, in
+    a transaction of its own (:func:`record_verification`)."""
+    if not pinned:
+        raise NoPinnedKey
+    if any(c.public_key != pinned for c in kept):
         return Verdict(False, 0, "", None, "a kept checkpoint is signed by another key")
     return verify_chain(session.connection(), kept, pinned)
 
@@ -126,12 +136,21 @@ def checkpoints(session: Session, limit: int = 100) -> list[AuditCheckpoint]:
     )
 
 
-def daily_counts(session: Session, days: int, today: date) -> tuple[list[str], list[tuple]]:
-    """Reporter activity per day (counts only, kept outside the chain), newest first:
-    the metric names and one row ``(day, count per metric)`` per day with activity."""
+def _window_start(days: int, today: date, precision: DatePrecision) -> date:
+    """The first period of the last ``days`` days: counts are stored under the first day
+    of their period, which may fall before the window's first day."""
+    return precision.period_start(today - timedelta(days=days - 1))
+
+
+def daily_counts(
+    session: Session, days: int, today: date, precision: DatePrecision
+) -> tuple[list[str], list[tuple]]:
+    """Reporter activity per period of ``precision`` (counts only, kept outside the
+    chain), newest first: the metric names and one row ``(first day of the period,
+    count per metric)`` per period with activity over the last ``days`` days."""
     rows = session.execute(
         select(ReporterDailyCount.day, ReporterDailyCount.metric, ReporterDailyCount.count)
-        .where(ReporterDailyCount.day > today - timedelta(days=days))
+        .where(ReporterDailyCount.day >= _window_start(days, today, precision))
         .order_by(ReporterDailyCount.day.desc())
     ).all()
     metrics = sorted({metric for _day, metric, _count in rows})
@@ -143,20 +162,23 @@ def daily_counts(session: Session, days: int, today: date) -> tuple[list[str], l
 
 @dataclass(frozen=True)
 class IntakeDay:
-    day: date
+    day: date  # the first day of the period (a day, a week, a month: the date precision)
     received: int  # reports stored
     refused: int  # submissions refused because the hourly ceiling was reached
 
 
-def intake_days(session: Session, days: int, today: date) -> list[IntakeDay]:
-    """New reports received and refused by the ceiling (SIPADU_REPORTS_PER_HOUR) per day
-    with either, newest first, over ``days`` days up to ``today``. Day counts are all
-    there is: no time of a submission is stored anywhere (G2)."""
+def intake_days(
+    session: Session, days: int, today: date, precision: DatePrecision
+) -> list[IntakeDay]:
+    """New reports received and refused by the ceiling (SIPADU_REPORTS_PER_HOUR) per
+    period of ``precision`` with either (``day`` is the period's first day), newest
+    first, over ``days`` days up to ``today``. Period counts are all there is: no time of
+    a submission is stored anywhere (G2)."""
     received, refused = ReporterMetric.REPORT_SUBMITTED, ReporterMetric.REPORT_REFUSED_CEILING
     rows = session.execute(
         select(ReporterDailyCount.day, ReporterDailyCount.metric, ReporterDailyCount.count)
         .where(
-            ReporterDailyCount.day > today - timedelta(days=days),
+            ReporterDailyCount.day >= _window_start(days, today, precision),
             ReporterDailyCount.metric.in_([received.value, refused.value]),
         )
         .order_by(ReporterDailyCount.day.desc())

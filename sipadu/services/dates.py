@@ -21,11 +21,8 @@ def as_utc(moment: datetime) -> datetime:
 
 
 def coarsen(day: date, precision: DatePrecision) -> date:
-    if precision is DatePrecision.WEEK:
-        return day - timedelta(days=day.weekday())  # Monday of its ISO week
-    if precision is DatePrecision.MONTH:
-        return day.replace(day=1)
-    return day
+    """The day, the Monday of its ISO week, or the 1st of its month."""
+    return precision.period_start(day)
 
 
 @cache

@@ -171,9 +171,10 @@ def submit_report(
     _store_field(session, report_id, IDENTITY_FIELD, 0, keys.identity, form.identity)
     attach(session, report_id, keys.case, 0, files, uploader="reporter")
 
-    audit.count_reporter_event(session, ReporterMetric.REPORT_SUBMITTED, today)
+    precision = settings.date_precision
+    audit.count_reporter_event(session, ReporterMetric.REPORT_SUBMITTED, today, precision)
     if not keys.investigators:
-        audit.count_reporter_event(session, ReporterMetric.REPORT_UNROUTED, today)
+        audit.count_reporter_event(session, ReporterMetric.REPORT_UNROUTED, today, precision)
     session.flush()
     return Receipt(report_id, code, suggested)
 
@@ -331,6 +332,6 @@ def add_reporter_message(
         uploader="reporter",
         message_id=message.id,
     )
-    audit.count_reporter_event(session, ReporterMetric.MESSAGE_SENT, today)
+    audit.count_reporter_event(session, ReporterMetric.MESSAGE_SENT, today, precision)
     session.flush()
     return message

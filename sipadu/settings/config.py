@@ -9,6 +9,7 @@ instance folder (see :mod:`sipadu.secrets`), so several hosts can share one set.
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import date, timedelta
 from enum import StrEnum
 from pathlib import Path
 from typing import TypeVar
@@ -35,6 +36,15 @@ class DatePrecision(StrEnum):
     DAY = "day"
     WEEK = "week"
     MONTH = "month"
+
+    def period_start(self, day: date) -> date:
+        """The first day of the period holding ``day``: itself, its ISO week's Monday,
+        or its month's 1st. What is stored in place of a reporter-side date."""
+        if self is DatePrecision.WEEK:
+            return day - timedelta(days=day.weekday())
+        if self is DatePrecision.MONTH:
+            return day.replace(day=1)
+        return day
 
 
 class DayCount(StrEnum):
@@ -97,6 +107,9 @@ class Config:
     download_slots: int = 4  # streamed answers (downloads, exports) at once, per worker
     max_connections: int = 1000  # open connections per worker; past this, uvicorn's 503
     recovery_public_key: str | None = None
+    # The audit checkpoints' public key (hex), for hosts that verify the log without
+    # reading the signing key: what a stored checkpoint must be signed by (docs/audit.md).
+    audit_public_key: str | None = None
     mailbox_idle_seconds: int = 15 * 60
     mailbox_failures_per_code: str = "10 per hour"
     staff_idle_seconds: int = 30 * 60
@@ -159,6 +172,12 @@ def _argon2(env: Mapping[str, str], prefix: str) -> Argon2Params:
         )
     except CryptoError as exc:
         raise ConfigError(f"{prefix}_*: {exc}") from None
+
+
+def _public_hex(env: Mapping[str, str], name: str) -> str | None:
+    """A 32-byte public key given as hex, normalised to lower case."""
+    value = _secret(env, name, 32)
+    return value.hex() if value is not None else None
 
 
 def _secret(env: Mapping[str, str], name: str, length: int) -> bytes | None:
@@ -262,6 +281,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         download_slots=_int(env, "SIPADU_DOWNLOAD_SLOTS", max(1, threads // 2)),
         max_connections=_int(env, "SIPADU_MAX_CONNECTIONS", 1000),
         recovery_public_key=env.get("SIPADU_RECOVERY_PUBLIC_KEY") or None,
+        audit_public_key=_public_hex(env, "SIPADU_AUDIT_PUBLIC_KEY"),
         mailbox_idle_seconds=_int(env, "SIPADU_MAILBOX_IDLE_MINUTES", 15) * 60,
         mailbox_failures_per_code=_limit(env, "SIPADU_MAILBOX_FAILURES_PER_CODE", "10 per hour"),
         staff_idle_seconds=_int(env, "SIPADU_STAFF_IDLE_MINUTES", 30) * 60,

@@ -15,7 +15,7 @@ import os
 import stat
 from pathlib import Path
 
-from sipadu.crypto import derive_subkey
+from sipadu.crypto import derive_subkey, signing_public_key
 from sipadu.settings.config import Config, ConfigError
 
 # name -> (length in bytes, environment variable that overrides the file)
@@ -88,3 +88,21 @@ def derived_key(secret: bytes, label: str) -> bytes:
     under its key) says nothing of another (the cookies'). Derived at every start:
     existing instances need no new secret."""
     return derive_subkey(secret, label)
+
+
+def audit_public_key(config: Config) -> str | None:
+    """The instance's audit checkpoint public key (hex) where this host knows it: from
+    the signing key if readable here, else ``SIPADU_AUDIT_PUBLIC_KEY``; None if neither.
+
+    Stored checkpoints are checked against this key, never against the key a checkpoint
+    carries: someone who can write the database can store a checkpoint signed by a key
+    of their own (docs/audit.md)."""
+    try:
+        own: str | None = signing_public_key(load_secret(config, "audit_signing_key")).hex()
+    except ConfigError:
+        own = None
+    if own and config.audit_public_key and own != config.audit_public_key:
+        raise ConfigError(
+            "SIPADU_AUDIT_PUBLIC_KEY is not the public key of this instance's audit signing key"
+        )
+    return own or config.audit_public_key

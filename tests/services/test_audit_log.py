@@ -9,22 +9,29 @@ back after each test."""
 import os
 import uuid
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from sipadu.accountability import audit
 from sipadu.accountability.audit import OPERATOR, Action, ReporterMetric
 from sipadu.crypto import signing_public_key
-from sipadu.persistence.models import AuditEvent, Role
+from sipadu.persistence.models import (
+    AuditEvent,
+    ReporterDailyCount,
+    Role,
+)
 from sipadu.services import audit_log
-from sipadu.services.audit_log import AuditFilter, IntakeDay
-from tests.helpers import database
+from sipadu.services.audit_log import AuditFilter, IntakeDay, NoPinnedKey
+from sipadu.settings.config import DatePrecision
+from tests.helpers import database, forge_history
 from tests.services.helpers import Recorded, ServicePerson, person
 
 SEED = os.urandom(32)  # the instance's audit signing key
+PINNED = signing_public_key(SEED).hex()  # its public key, as an auditor pins it
 TODAY = datetime.now(UTC).date()  # entries are stamped with the real time
+DAY = DatePrecision.DAY
 
 
 @pytest.fixture
@@ -156,7 +163,7 @@ def test_verification_finds_an_altered_entry_and_records_the_failure(session, au
     session.execute(update(AuditEvent).where(AuditEvent.seq == first.seq).values(detail='{"n":7}'))
     log = Recorded(session)
 
-    verdict = audit_log.verify_log(session, [], None)
+    verdict = audit_log.verify_log(session, [], PINNED)
 
     assert not verdict.ok and verdict.bad_seq == first.seq
     assert "altered" in verdict.reason
@@ -175,9 +182,9 @@ def test_verification_refuses_checkpoints_of_another_key_or_forged(session, audi
     other = signing_public_key(os.urandom(32)).hex()
 
     pinned_elsewhere = audit_log.verify_log(session, [kept], other)
-    forged = audit_log.verify_log(session, [replace(kept, hash="0" * 64)], None)
+    forged = audit_log.verify_log(session, [replace(kept, hash="0" * 64)], PINNED)
     fresh = audit_log.verify_log(
-        session, [audit_log.checkpoint_now(session, auditor.id, SEED)], None
+        session, [audit_log.checkpoint_now(session, auditor.id, SEED)], PINNED
     )
 
     assert (pinned_elsewhere.ok, pinned_elsewhere.reason) == (
@@ -189,13 +196,31 @@ def test_verification_refuses_checkpoints_of_another_key_or_forged(session, audi
     assert fresh.ok  # a checkpoint of the head, whose own entry came after it
 
 
+def test_verification_needs_a_pinned_key_and_refuses_a_stored_checkpoint_of_another(
+    session, auditor
+):
+    """A database writer without the signing key rewrites an entry, re-chains, deletes
+    the stored checkpoints and stores one signed by a key of their own: checked against
+    the pinned key, never the key the checkpoint carries, the forgery shows."""
+    [first, *_rest] = entries(session, 3)
+    audit_log.checkpoint_now(session, auditor.id, SEED)
+    forge_history(session, first.seq)
+
+    verdict = audit_log.verify_log(session, [], PINNED)
+
+    assert not verdict.ok and verdict.reason == "a stored checkpoint is signed by another key"
+    with pytest.raises(NoPinnedKey):
+        audit_log.verify_log(session, [], None)  # the carried key would have said OK
+    assert audit.verify_chain(session.connection()).ok  # what it says without a pin
+
+
 def test_verification_notices_a_truncated_log(session, auditor):
     entries(session, 2)
     session.flush()
     kept = audit_log.checkpoint_now(session, auditor.id, SEED)
     session.execute(AuditEvent.__table__.delete().where(AuditEvent.seq >= kept.seq))
 
-    verdict = audit_log.verify_log(session, [kept], None)
+    verdict = audit_log.verify_log(session, [kept], PINNED)
 
     assert not verdict.ok and verdict.count == kept.seq - 1
     assert "truncated" in verdict.reason
@@ -233,7 +258,7 @@ def test_nothing_an_auditor_did_is_recorded_if_the_caller_rolls_back(database_ur
         audit_log.view_page(session, auditor.id, AuditFilter())
         audit_log.checkpoint_now(session, auditor.id, SEED)
         audit_log.record_verification(
-            session, auditor.id, audit_log.verify_log(session, [], None), 0
+            session, auditor.id, audit_log.verify_log(session, [], PINNED), 0
         )
         audit_log.record_export(session, auditor.actor(Role.AUDITOR.value), "jsonl", 0)
         session.flush()
@@ -256,14 +281,14 @@ def test_daily_counts_are_per_day_and_metric_newest_first_within_the_window(sess
         (30, ReporterMetric.REPORT_SUBMITTED, 1),  # outside a 30-day window
     ]:
         for _ in range(times):
-            audit.count_reporter_event(session, metric, day - timedelta(days=back))
+            audit.count_reporter_event(session, metric, day - timedelta(days=back), DAY)
     log = Recorded(session)
 
-    metrics, rows = audit_log.daily_counts(session, 30, day)
+    metrics, rows = audit_log.daily_counts(session, 30, day, DAY)
 
     assert metrics == ["mailbox_login", "message_sent", "report_submitted"]
     assert rows == [(day, [1, 0, 2]), (day - timedelta(days=3), [0, 4, 0])]
-    assert audit_log.daily_counts(session, 1, day) == (
+    assert audit_log.daily_counts(session, 1, day, DAY) == (
         ["mailbox_login", "report_submitted"],
         [(day, [1, 2])],
     )
@@ -280,9 +305,41 @@ def test_intake_days_count_reports_received_and_refused_by_the_ceiling(session):
         (2, ReporterMetric.MAILBOX_LOGIN),
         (90, ReporterMetric.REPORT_SUBMITTED),  # outside the window
     ]:
-        audit.count_reporter_event(session, metric, day - timedelta(days=back))
+        audit.count_reporter_event(session, metric, day - timedelta(days=back), DAY)
 
-    assert audit_log.intake_days(session, 90, day) == [
+    assert audit_log.intake_days(session, 90, day, DAY) == [
         IntakeDay(day, 2, 0),
         IntakeDay(day - timedelta(days=1), 0, 1),
     ]
+
+
+def test_counts_are_kept_per_period_of_the_date_precision(session):
+    """With week precision a Thursday's submission is counted under its Monday, like
+    the report's own date: a count per exact day would tell the day (G2)."""
+    thursday = date(2026, 11, 26)
+    monday = date(2026, 11, 23)
+    for day, metric in [
+        (thursday, ReporterMetric.REPORT_SUBMITTED),
+        (monday + timedelta(days=5), ReporterMetric.REPORT_SUBMITTED),
+        (thursday, ReporterMetric.REPORT_REFUSED_CEILING),
+        (monday + timedelta(days=7), ReporterMetric.MAILBOX_LOGIN),  # the next week
+    ]:
+        audit.count_reporter_event(session, metric, day, DatePrecision.WEEK)
+    audit.count_reporter_event(session, ReporterMetric.MESSAGE_SENT, thursday, DatePrecision.MONTH)
+
+    stored = session.execute(
+        select(ReporterDailyCount.day, ReporterDailyCount.metric, ReporterDailyCount.count)
+    ).all()
+
+    assert sorted(stored) == [
+        (date(2026, 11, 1), "message_sent", 1),
+        (monday, "report_refused_ceiling", 1),
+        (monday, "report_submitted", 2),
+        (monday + timedelta(days=7), "mailbox_login", 1),
+    ]
+    week = DatePrecision.WEEK
+    assert audit_log.intake_days(session, 7, thursday, week) == [IntakeDay(monday, 2, 1)]
+    # Seven days back from the next Tuesday start on a Wednesday: that week's row is in.
+    metrics, rows = audit_log.daily_counts(session, 7, monday + timedelta(days=8), week)
+    assert metrics == ["mailbox_login", "report_refused_ceiling", "report_submitted"]
+    assert rows == [(monday + timedelta(days=7), [1, 0, 0]), (monday, [0, 1, 2])]

@@ -178,6 +178,8 @@ def test_reporter_messages_are_numbered_and_sealed_under_the_current_epoch(sessi
     report = service_submit(session, recovery.public_key())
     row = session.get(Report, report.report_id)
     sent = count(session, audit.ReporterMetric.MESSAGE_SENT)
+    monday = date(2025, 3, 10)  # TODAY's week
+    sent_that_week = count(session, audit.ReporterMetric.MESSAGE_SENT, monday)
 
     first = reports.add_reporter_message(
         session,
@@ -198,9 +200,11 @@ def test_reporter_messages_are_numbered_and_sealed_under_the_current_epoch(sessi
     )
 
     assert (first.position, first.epoch, second.position, second.epoch) == (1, 0, 2, 1)
-    assert first.sent_on == date(2025, 3, 10) and second.sent_on == TODAY
+    assert first.sent_on == monday and second.sent_on == TODAY
     assert row.reporter_messages == 2
-    assert count(session, audit.ReporterMetric.MESSAGE_SENT) == sent + 2
+    # Each counted under its own date precision's period: the week's Monday, the day.
+    assert count(session, audit.ReporterMetric.MESSAGE_SENT) == sent + 1
+    assert count(session, audit.ReporterMetric.MESSAGE_SENT, monday) == sent_that_week + 1
     view = reports.read_mailbox(session, mailbox_keys(session, report), report.report_id)
     assert [(m.author, m.body) for m in view.messages] == [
         ("reporter", "Tambahan satu"),
