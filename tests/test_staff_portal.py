@@ -806,7 +806,12 @@ def test_a_category_that_stops_accepting_reports_refuses_them_clearly(
     staff_app, reporter_app, people, database_url
 ):
     admin = signed_in(staff_app, people["admin"])
-    assert post(admin, "/admin/categories/kkn/active", "/admin/categories").status_code == 303
+    before = len(entries(database_url, "category.update"))
+    close = {"accepting": "no"}
+    for _ in range(2):  # sent twice (a double click): still closed, recorded once
+        answer = post(admin, "/admin/categories/kkn/active", "/admin/categories", **close)
+        assert answer.status_code == 303
+    assert len(entries(database_url, "category.update")) == before + 1
     try:
         client = reporter_app.test_client()
         title = "Judul yang tetap " + uuid.uuid4().hex[:6]
@@ -827,8 +832,11 @@ def test_a_category_that_stops_accepting_reports_refuses_them_clearly(
         detail = json.loads(entries(database_url, "category.update")[-1].detail)
         assert detail == {"category": "kkn", "accepting_reports": False}
     finally:
-        assert post(admin, "/admin/categories/kkn/active", "/admin/categories").status_code == 303
+        reopen = post(admin, "/admin/categories/kkn/active", "/admin/categories", accepting="yes")
+        assert reopen.status_code == 303
     submit(reporter_app.test_client(), category="kkn")
+    answer = post(admin, "/admin/categories/kkn/active", "/admin/categories", accepting="maybe")
+    assert answer.status_code == 400
 
 
 def test_a_rejected_proposal_changes_nothing_and_a_changed_key_blocks_approval(

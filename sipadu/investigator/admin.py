@@ -19,6 +19,7 @@ from sipadu.accountability.audit import Actor
 from sipadu.investigator.blueprint import bp, now, runtime
 from sipadu.investigator.forms import (
     ROLE_LABELS,
+    AcceptingForm,
     ActionForm,
     CreateAccountForm,
     HoldForm,
@@ -41,7 +42,7 @@ from sipadu.persistence.models import (
 from sipadu.services import ServiceError
 from sipadu.services import proposals as proposals_service
 from sipadu.services import staff as staff_service
-from sipadu.services.categories import category_by_slug, routing_table, toggle_accepting
+from sipadu.services.categories import category_by_slug, routing_table, set_accepting
 from sipadu.services.key_ring import display_fingerprint
 from sipadu.services.proposals import SENSITIVE_ROLES
 from sipadu.web.context import db_session, transaction
@@ -374,6 +375,6 @@ def admin_propose_route(slug: str) -> Response:
 @requires(Policy.ADMIN)
 def admin_category_active(slug: str) -> Response:
     """Stop (or resume) accepting reports in a category: at once, audited."""
-    _checked_form(ActionForm)
-    _change(lambda writing: toggle_accepting(writing, _category(writing, slug), _actor()))
+    accepting = _checked_form(AcceptingForm).accepting.data == "yes"
+    _change(lambda writing: set_accepting(writing, _category(writing, slug), accepting, _actor()))
     return redirect(url_for("staff.admin_categories"), code=303)

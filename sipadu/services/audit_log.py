@@ -4,10 +4,11 @@ entries hold ids and fingerprints only. What an auditor does is recorded too, by
 function that does it, in the caller's transaction."""
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
 
 from sipadu.accountability.audit import (
@@ -154,10 +155,20 @@ def daily_counts(
         .order_by(ReporterDailyCount.day.desc())
     ).all()
     metrics = sorted({metric for _day, metric, _count in rows})
-    by_day: dict[date, dict[str, int]] = {}
-    for day, metric, count in rows:
-        by_day.setdefault(day, {})[metric] = count
+    by_day = _per_period(rows, precision)
     return metrics, [(day, [by_day[day].get(m, 0) for m in metrics]) for day in by_day]
+
+
+def _per_period(
+    rows: Sequence[Row[date, str, int]], precision: DatePrecision
+) -> dict[date, dict[str, int]]:
+    """Counts summed per period of ``precision``, newest first: rows stored before the
+    counts were kept per period (or under a finer precision) join their period here."""
+    by_period: dict[date, dict[str, int]] = {}
+    for day, metric, count in rows:
+        counts = by_period.setdefault(precision.period_start(day), {})
+        counts[metric] = counts.get(metric, 0) + count
+    return dict(sorted(by_period.items(), reverse=True))
 
 
 @dataclass(frozen=True)
@@ -183,10 +194,7 @@ def intake_days(
         )
         .order_by(ReporterDailyCount.day.desc())
     ).all()
-    by_day: dict[date, dict[str, int]] = {}
-    for day, metric, count in rows:
-        by_day.setdefault(day, {})[metric] = count
     return [
         IntakeDay(day, counts.get(received.value, 0), counts.get(refused.value, 0))
-        for day, counts in by_day.items()
+        for day, counts in _per_period(rows, precision).items()
     ]

@@ -116,9 +116,13 @@ def routing_table(session: Session) -> list[tuple[Category, list[tuple[StaffAcco
     return rows
 
 
-def toggle_accepting(session: Session, category: Category, actor: Actor) -> bool:
-    """Stop or resume accepting reports in ``category``; returns the new state."""
-    category.active = not category.active
+def set_accepting(session: Session, category: Category, accepting: bool, actor: Actor) -> bool:
+    """Stop or resume accepting reports in ``category``, in the caller's transaction;
+    returns the state. The value is set, never flipped: the same form sent twice (a
+    double click, a resend) changes nothing the second time and records nothing."""
+    if category.active == accepting:
+        return accepting
+    category.active = accepting
     audit.append(
         session,
         actor.id,

@@ -343,3 +343,19 @@ def test_counts_are_kept_per_period_of_the_date_precision(session):
     metrics, rows = audit_log.daily_counts(session, 7, monday + timedelta(days=8), week)
     assert metrics == ["mailbox_login", "report_refused_ceiling", "report_submitted"]
     assert rows == [(monday + timedelta(days=7), [1, 0, 0]), (monday, [0, 1, 2])]
+
+
+def test_counts_stored_per_day_before_are_shown_per_period(session):
+    """Found in review: counts stored per exact day (before counts followed the
+    precision, or under day precision) kept showing the day under week precision. The
+    views sum them into their period."""
+    monday = date(2026, 11, 23)
+    for offset, metric in [(3, "report_submitted"), (4, "report_submitted"), (1, "message_sent")]:
+        session.add(ReporterDailyCount(day=monday + timedelta(days=offset), metric=metric, count=1))
+    session.flush()
+    week = DatePrecision.WEEK
+    thursday = monday + timedelta(days=3)
+    assert audit_log.intake_days(session, 7, thursday, week) == [IntakeDay(monday, 2, 0)]
+    metrics, rows = audit_log.daily_counts(session, 7, thursday, week)
+    assert metrics == ["message_sent", "report_submitted"]
+    assert rows == [(monday, [1, 2])]

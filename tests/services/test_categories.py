@@ -57,9 +57,10 @@ def test_a_closed_category_opens_again_and_both_are_recorded(session):
     category = kkn(session)
     log = Recorded(session)
 
-    assert categories.toggle_accepting(session, category, OPERATOR) is False
+    assert categories.set_accepting(session, category, False, OPERATOR) is False
+    assert categories.set_accepting(session, category, False, OPERATOR) is False  # sent twice
     assert categories.category_open(session, "kkn") is False
-    assert categories.toggle_accepting(session, category, OPERATOR) is True
+    assert categories.set_accepting(session, category, True, OPERATOR) is True
     assert categories.category_open(session, "kkn") is True
     assert [e["detail"] for e in log.entries()] == [
         {"category": "kkn", "accepting_reports": False},

@@ -14,7 +14,7 @@ from sipadu.accountability.audit import OPERATOR
 from sipadu.crypto import Purpose
 from sipadu.persistence.models import Report, ReporterDailyCount, ReportField, ReportStatus, Role
 from sipadu.services import Reason, key_ring, reports
-from sipadu.services.categories import category_by_slug, seed_categories, toggle_accepting
+from sipadu.services.categories import category_by_slug, seed_categories, set_accepting
 from sipadu.services.dates import Deadlines
 from sipadu.services.mailbox import MailboxSettings, attempt_login
 from sipadu.services.passphrases import wordlist
@@ -156,7 +156,7 @@ def test_a_submission_leaves_day_counts_and_no_audit_entry(session, recovery):
 
 def test_a_closed_or_unknown_category_stores_nothing(session, recovery):
     seed_categories(session, OPERATOR)
-    toggle_accepting(session, category_by_slug(session, "kkn"), OPERATOR)
+    set_accepting(session, category_by_slug(session, "kkn"), False, OPERATOR)
     reports_before = session.scalar(select(func.count()).select_from(Report))
     settings = submission_settings(recovery.public_key())
 
