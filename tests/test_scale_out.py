@@ -20,6 +20,7 @@ from sipadu import create_app
 from sipadu.accountability import audit
 from sipadu.cli import main as cli
 from sipadu.settings.config import load_config
+from sipadu.settings.instance import audit_public_key
 from sipadu.web.context import dispose
 from tests.helpers import (
     ALWAYS_REDIS_URL,
@@ -112,5 +113,7 @@ def test_two_hosts_sharing_configuration_serve_one_system(two_hosts):
             text("SELECT count(*) FROM audit_event WHERE action = 'report.read'")
         ).scalar_one()
     assert hosts_wrote >= 1
-    result = CliRunner().invoke(cli, ["audit", "verify"], env={"SIPADU_DATABASE_URL": url})
+    pinned = audit_public_key(apps[("b", "staff")].extensions["sipadu.config"])
+    verify = ["audit", "verify", "--public-key", pinned]  # the key an auditor pinned
+    result = CliRunner().invoke(cli, verify, env={"SIPADU_DATABASE_URL": url})
     assert result.exit_code == 0 and result.stdout.startswith("OK")
