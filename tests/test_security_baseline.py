@@ -4,6 +4,8 @@ request logging, and process hardening."""
 import logging
 import os
 import resource
+import subprocess
+import sys
 
 import pytest
 from flask import jsonify, render_template_string, request
@@ -241,3 +243,31 @@ def test_every_server_log_line_keeps_its_wording_and_loses_the_request(caplog):
     assert "ValueError" in logged and "LookupError" in logged and "line " in logged
     for request_value in (CANARY_IP, "2001:db8", "canary", "Set-Cookie", "x=1", "GET"):
         assert request_value not in logged, request_value
+
+
+def test_what_python_itself_writes_to_stderr_loses_the_request_too():
+    """Found in review: warnings, an exception ending a thread and one Python could not
+    raise ("Exception ignored in") went straight to stderr with their text, around the
+    log filter. They go through it now: class and frames, no text. (A child process:
+    pytest puts hooks of its own in their place.)"""
+    child = f"""
+import gc, threading, warnings
+from sipadu.web.logs import keep_requests_out_of_logs
+keep_requests_out_of_logs()
+warnings.warn("canary-warning from {CANARY_IP} for /mailbox/x")
+def ends():
+    raise RuntimeError("canary-thread /mailbox/attachments/x")
+thread = threading.Thread(target=ends)
+thread.start()
+thread.join()
+class Ignored:
+    def __del__(self):
+        raise ValueError("canary-unraisable")
+Ignored()
+gc.collect()
+"""
+    run = subprocess.run([sys.executable, "-c", child], capture_output=True, text=True, check=True)
+    assert "RuntimeError" in run.stderr and "ValueError" in run.stderr
+    assert "UserWarning" in run.stderr or "warn" in run.stderr.lower()
+    assert "canary" not in run.stderr and CANARY_IP not in run.stderr
+    assert "/mailbox" not in run.stderr

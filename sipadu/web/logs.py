@@ -22,11 +22,17 @@ request line>``, and an exception's message often quotes the value that broke it
 It is installed on the loggers that request handling writes to, on their handlers
 (a record from a child logger reaches the handler, not the parent's filters), and on
 the handlers of last resort (Flask's default one, :data:`logging.lastResort`). The root
-logger's handlers are the embedding program's (none under ``sipadu serve``).
+logger's handlers are the embedding program's (none under ``sipadu serve``). What
+Python itself writes to stderr outside logging goes through logging too: warnings
+(``logging.captureWarnings``), an exception that ends a thread
+(:func:`threading.excepthook`) and one Python cannot raise ("Exception ignored in",
+:func:`sys.unraisablehook`), each reduced to its class and frames.
 """
 
 import logging
 import re
+import sys
+import threading
 import traceback
 from collections.abc import Iterable
 
@@ -50,7 +56,10 @@ REQUEST_LOGGERS = (
     "sipadu.app",
     "flask.app",
     "werkzeug",
+    "py.warnings",  # warnings.warn(...), once logging.captureWarnings is on
+    "sipadu.uncaught",  # exceptions that end a thread, or that Python cannot raise
 )
+_UNCAUGHT = logging.getLogger("sipadu.uncaught")
 
 
 class RequestFree(logging.Filter):
@@ -88,9 +97,35 @@ def keep_requests_out_of_logs(handlers: Iterable[logging.Handler] = ()) -> None:
         chosen.extend(logger.handlers)
     for handler in chosen:
         handler.addFilter(REQUEST_FREE)
+    warned = logging.getLogger("py.warnings")
+    if not warned.handlers:  # else captureWarnings would give it a handler that drops all
+        to_stderr = logging.StreamHandler()
+        to_stderr.addFilter(REQUEST_FREE)
+        warned.addHandler(to_stderr)
+    logging.captureWarnings(True)
+    threading.excepthook = _thread_ended
+    sys.unraisablehook = _unraisable
+
+
+def _thread_ended(args: threading.ExceptHookArgs) -> None:
+    if args.exc_value is not None and args.exc_type is not SystemExit:
+        error = (args.exc_type, args.exc_value, args.exc_traceback)
+        _UNCAUGHT.error("An exception ended a thread", exc_info=error)
+
+
+def _unraisable(unraisable: "sys.UnraisableHookArgs") -> None:
+    if unraisable.exc_value is not None:
+        error = (unraisable.exc_type, unraisable.exc_value, unraisable.exc_traceback)
+        _UNCAUGHT.error("An exception was ignored", exc_info=error)
+
+
+_WARNING = re.compile(r"^(?P<where>[^\n]*?:\d+): (?P<category>\w+): ")
 
 
 def _message(record: logging.LogRecord) -> str:
+    if record.name == "py.warnings" and (warning := _WARNING.match(str(record.msg))):
+        # "file:line: Category: text": where and which warning, never its text
+        return f"{warning['where']}: {warning['category']} {VALUE}"
     if not isinstance(record.msg, str):
         # ``log.exception(error)``: the message would be the error's text.
         return f"{type(record.msg).__name__} (text withheld)"
