@@ -4,10 +4,12 @@ import re
 
 import redis
 from click.testing import CliRunner
+from sqlalchemy import update
 
 from sipadu.cli import main as cli
+from sipadu.persistence.models import StaffAccount
 from sipadu.settings.instance import secrets_dir
-from tests.helpers import config_env
+from tests.helpers import config_env, database
 
 
 def run(env):
@@ -50,3 +52,21 @@ def test_it_fails_on_loose_secrets_a_demo_key_in_production_and_an_old_schema(
     fresh = config_env(tmp_path / "other", f"sqlite:///{tmp_path / 'never-migrated.db'}", redis_url)
     result = run(fresh)
     assert result.exit_code == 1 and "FAIL database: at None" in result.stdout
+
+
+def test_it_fails_on_an_account_named_like_the_audit_logs_own_actors(
+    tmp_path, empty_database_url, redis_url
+):
+    """Found in review of issue 15: new accounts cannot be called operator, system or
+    unknown (they would read as the shell's entries in the auditor's view), but one made
+    before that rule went unnoticed."""
+    env = config_env(tmp_path / "instance", empty_database_url, redis_url)
+    assert CliRunner().invoke(cli, ["init", "--demo"], env=env).exit_code == 0
+    assert re.search(r"^OK   account names:", run(env).stdout, re.M)
+    with database(empty_database_url) as session:
+        rename = update(StaffAccount).where(StaffAccount.username == "auditor")
+        session.execute(rename.values(username="operator"))
+        session.commit()
+    result = run(env)
+    assert re.search(r"^FAIL account names: operator:", result.stdout, re.M)
+    assert result.exit_code == 1

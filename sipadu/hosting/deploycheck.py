@@ -169,10 +169,40 @@ def _database(config: Config) -> Finding:
     return Finding("database", "OK", f"{engine.dialect.name}, schema at {head}")
 
 
+def _reserved_names(config: Config) -> Finding:
+    """An account named like the audit log's own actors (``operator``: the shell;
+    ``system``, ``unknown``) reads as they do in the auditor's view. New accounts cannot
+    take those names; one made before that rule is found here."""
+    from sqlalchemy import select
+
+    from sipadu.accountability.audit import ACTORS
+    from sipadu.persistence.db import make_engine
+    from sipadu.persistence.models import StaffAccount
+
+    engine = make_engine(config.database_url)
+    try:
+        with engine.connect() as connection:
+            taken = sorted(
+                connection.scalars(
+                    select(StaffAccount.username).where(StaffAccount.username.in_(ACTORS))
+                )
+            )
+    except Exception as exc:  # noqa: BLE001 — reported by the database check already
+        return Finding("account names", "WARN", f"not checked: {type(exc).__name__}")
+    finally:
+        engine.dispose()
+    if taken:
+        names = ", ".join(taken)
+        detail = f"{names}: named like the audit log's own actors; rename (docs/staff.md)"
+        return Finding("account names", "FAIL", detail)
+    return Finding("account names", "OK", "none named like the audit log's own actors")
+
+
 def run_checks(config: Config) -> list[Finding]:
     return [
         _mode(config),
         _database(config),
+        _reserved_names(config),
         _secrets(config),
         _recovery(config),
         _redis(config),
