@@ -489,6 +489,8 @@ def audit_verify(kept: tuple[str, ...], pinned: str | None) -> None:
     finally:
         engine.dispose()
     click.echo(verdict.line())
+    if verdict.unsigned():
+        click.echo(f"note: {verdict.unsigned()} (a database writer could rewrite them)")
     if not verdict.ok:
         sys.exit(1)
 

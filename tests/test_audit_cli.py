@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import delete, func, select, text
 
-from sipadu.persistence.models import AuditEvent
+from sipadu.persistence.models import AuditCheckpoint, AuditEvent
 from tests.helpers import config_env, forge_history, invoke, open_session
 
 DOCS = Path(__file__).parents[1] / "docs" / "audit.md"
@@ -177,6 +177,29 @@ def test_a_forged_history_re_signed_with_another_key_fails_every_check(demo_env,
     assert run.returncode != 0 and "not signed by the pinned key" in run.stderr
     # The key is required: a run without one is a usage error, not an OK.
     assert offline_check(script, str(export)).returncode != 0
+
+
+def test_a_forged_history_without_any_checkpoint_is_shown_as_unvouched_for(demo_env):
+    """Found in review of issue 15: the same forgery, with every stored checkpoint
+    deleted and none stored, verified OK: nothing signed by the pinned key covers the
+    rewritten entries any more. The chain is still whole, so it is OK, but `verify` now
+    says which entries no pinned-key checkpoint vouches for."""
+    assert invoke(demo_env, "audit", "checkpoint").exit_code == 0
+    assert "covered by no checkpoint" not in invoke(demo_env, "audit", "verify").stdout
+    engine, session = open_session(demo_env)
+    try:
+        forge_history(session, 3)
+        session.execute(delete(AuditCheckpoint))
+        session.commit()
+        count = session.scalar(select(func.count()).select_from(AuditEvent))
+    finally:
+        session.close()
+        engine.dispose()
+    verified = invoke(demo_env, "audit", "verify")
+    assert verified.stdout.startswith("OK")
+    assert f"entries 1 to {count} are covered by no checkpoint signed by the pinned key" in (
+        verified.stdout
+    )
 
 
 def test_verify_refuses_without_a_key_to_check_checkpoints_against(demo_env):

@@ -437,6 +437,17 @@ class Verdict:
     head_hash: str
     bad_seq: int | None = None
     reason: str = ""
+    # The last entry a checkpoint signed by the pinned key (stored, or kept by an
+    # auditor) vouches for: a database writer can rewrite what comes after it, and
+    # delete the stored checkpoints, undetected (0 without a pinned key).
+    signed_upto: int = 0
+
+    def unsigned(self) -> str:
+        """What no pinned-key checkpoint covers, in words ("" if everything is)."""
+        if not self.ok or self.signed_upto >= self.count:
+            return ""
+        first, last = self.signed_upto + 1, self.count
+        return f"entries {first} to {last} are covered by no checkpoint signed by the pinned key"
 
     def line(self) -> str:
         if self.ok:
@@ -524,17 +535,22 @@ def verify_chain(
     stored = _stored_checkpoints(connection)
     pending_stored = next(stored, None)
     count, prev_hash = 0, GENESIS
+    signed_upto = 0
 
     def check_checkpoints_at(seq: int, digest: str) -> str | None:
-        nonlocal pending_stored
+        nonlocal pending_stored, signed_upto
         for checkpoint in kept_by_seq.get(seq, []):
             if checkpoint.hash != digest:
                 return "differs from a checkpoint an auditor kept (rewritten history)"
+            if expected_public_key:
+                signed_upto = seq
         while pending_stored is not None and pending_stored.seq <= seq:
             if pending_stored.seq == seq:
                 problem = _stored_problem(pending_stored, digest, expected_public_key)
                 if problem:
                     return problem
+                if expected_public_key:
+                    signed_upto = seq
             pending_stored = next(stored, None)
         return None
 
@@ -570,7 +586,7 @@ def verify_chain(
     head_row = connection.execute(text("SELECT seq, hash FROM audit_head WHERE id = 1")).first()
     if (head_row is None and count) or (head_row and tuple(head_row) != (count, prev_hash)):
         return Verdict(False, count, prev_hash, count + 1, "head row does not match the last entry")
-    return Verdict(True, count, prev_hash)
+    return Verdict(True, count, prev_hash, signed_upto=signed_upto)
 
 
 def _stored_checkpoints(connection: Connection) -> Iterator[Checkpoint]:
