@@ -242,9 +242,9 @@ def decide_identity(
         raise ServiceError(Reason.OWN_REQUEST)
     investigator = session.get_one(StaffAccount, request.account_id)
     if approve:
+        _check_colleague(investigator)  # first: deactivation also drops every grant
         if not key_ring.is_holder(session, request.report_id, investigator.id):
             raise ServiceError(Reason.INVESTIGATOR_LOST_REPORT)
-        _check_colleague(investigator)
         keys = key_ring.custodian_keys(session, request.report_id, custodian.id, private)
         try:
             key_ring.wrap_identity(session, keys, investigator)

@@ -414,7 +414,11 @@ def revoke_holder(
         )
     )
     report.key_epoch += 1
-    remaining = [_staff_recipient(a) for a in holders(session, report.id) if a.public_key]
+    remaining = [
+        _staff_recipient(a)
+        for a in holders(session, report.id)
+        if a.public_key and a.active and Role.INVESTIGATOR in a.role_set
+    ]  # a new epoch only to those still entitled to it (not a deactivated holder)
     # Made with the report, gone only with it.
     mailbox = session.scalars(select(Mailbox).where(Mailbox.report_id == report.id)).one()
     to_mailbox = Recipient("mailbox", mailbox.id, PublicKey.from_bytes(mailbox.public_key))
@@ -472,18 +476,23 @@ def wrap_request_key(
     return key
 
 
-def forget_account(session: Session, account_id: uuid.UUID) -> int:
-    """Every wrap to the account (as investigator and as custodian), of every report,
-    and every grant it had go (its key
-    pair is being destroyed). No new epoch: what it could read is already read. Returns
-    the number of wraps removed. In the caller's transaction."""
+def forget_account(
+    session: Session, account_id: uuid.UUID, kinds: Sequence[str] = STAFF_KINDS
+) -> int:
+    """Every wrap to the account of the given ``kinds`` (as investigator, ``staff``,
+    with every grant it had; as custodian, ``custodian``), of every report, goes: its
+    key pair is being destroyed (a password reset), or it may no longer read
+    (deactivation, a role taken away; the recovery key can give reports back, ``sipadu
+    recovery grant``). No new epoch: what it could read is already read. Returns the
+    number of wraps removed. In the caller's transaction."""
     dropped = rows_affected(
         session,
         delete(ReportKey).where(
-            ReportKey.recipient_kind.in_(STAFF_KINDS), ReportKey.recipient_id == account_id
+            ReportKey.recipient_kind.in_(kinds), ReportKey.recipient_id == account_id
         ),
     )
-    session.execute(delete(ReportGrant).where(ReportGrant.account_id == account_id))
+    if "staff" in kinds:
+        session.execute(delete(ReportGrant).where(ReportGrant.account_id == account_id))
     return dropped
 
 

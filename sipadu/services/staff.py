@@ -382,7 +382,15 @@ def deactivate(session: Session, account: StaffAccount, actor: Actor) -> None:
     account.state = AccountState.DEACTIVATED.value
     _spend_link(account)
     ended = end_sessions(session, account)
-    _record(session, actor, Action.ACCOUNT_DEACTIVATE, account, sessions_ended=ended)
+    dropped = key_ring.forget_account(session, account.id)  # recovery can give them back
+    _record(
+        session,
+        actor,
+        Action.ACCOUNT_DEACTIVATE,
+        account,
+        sessions_ended=ended,
+        grants_dropped=dropped,
+    )
 
 
 def resend_link(
@@ -453,10 +461,14 @@ def revoke_role(session: Session, account: StaffAccount, role: Role, actor: Acto
     if str(account.id) == actor.id and role is Role.ADMIN:
         raise ServiceError(Reason.CANNOT_REMOVE_OWN_ADMIN)
     account.roles.remove(held[0])
+    dropped = 0
     if role is Role.INVESTIGATOR:
         session.execute(delete(CategoryRoute).where(CategoryRoute.account_id == account.id))
+        dropped = key_ring.forget_account(session, account.id, ("staff",))
+    elif role is Role.CUSTODIAN:
+        dropped = key_ring.forget_account(session, account.id, (key_ring.CUSTODIAN,))
     end_sessions(session, account)  # the next page load asks for a fresh sign-in
-    _record(session, actor, Action.ROLE_REVOKE, account, role=role.value)
+    _record(session, actor, Action.ROLE_REVOKE, account, role=role.value, grants_dropped=dropped)
 
 
 def grant_role_now(session: Session, account: StaffAccount, role: Role, actor: Actor) -> None:

@@ -343,3 +343,55 @@ def test_the_recovery_key_grants_an_existing_report_to_an_active_non_holder_only
     assert info.value.params == {"name": "pembagi"}
     with refused(Reason.NOT_AN_INVESTIGATOR, "colleague"):
         grants.recovery_grant(session, report.report_id, recovery, custodian.account)
+
+
+def test_deactivation_drops_every_grant_and_a_later_epoch_never_reaches_the_account(
+    session, case, custodian, recovery
+):
+    """Issue 15, item 6: a deactivated colleague kept every wrap, and a later revoke on
+    a report they once held wrapped the new epoch to them too. Deactivation drops their
+    grants and wraps (the recovery key can give reports back), and a new epoch goes only
+    to active investigators."""
+    sharer, colleague, report = case
+    other = person(session, "ketiga", Role.INVESTIGATOR)
+    admin = person(session, "penonaktif.2", Role.ADMIN)
+    for to in (colleague, other):
+        grants.grant(session, held(session, report, sharer), sharer.account, to.id)
+    log = Recorded(session)
+
+    staff.deactivate(session, colleague.account, admin.actor())
+
+    assert not key_ring.is_holder(session, report.report_id, colleague.id)
+    assert not held(session, report, colleague).holds(Purpose.CASE, 0)
+    assert log.only(Action.ACCOUNT_DEACTIVATE)["detail"]["grants_dropped"] == 2
+    grants.revoke(session, report.report_id, sharer.account, other.id, recovery.public_key())
+    assert not held(session, report, colleague).holds(Purpose.CASE, 1)
+    assert held(session, report, sharer).holds(Purpose.CASE, 1)
+
+
+def test_a_new_epoch_skips_a_holder_no_longer_entitled_to_it(session, case, recovery):
+    """Defence in depth for the rule above: a holder whose grant row remains but who is
+    deactivated (a row written before this rule) gets nothing of a new epoch."""
+    sharer, colleague, report = case
+    other = person(session, "keempat", Role.INVESTIGATOR)
+    for to in (colleague, other):
+        grants.grant(session, held(session, report, sharer), sharer.account, to.id)
+    colleague.account.state = "deactivated"  # as before deactivation dropped grants
+    session.flush()
+    grants.revoke(session, report.report_id, sharer.account, other.id, recovery.public_key())
+    assert key_ring.is_holder(session, report.report_id, colleague.id)
+    assert not held(session, report, colleague).holds(Purpose.CASE, 1)
+
+
+def test_taking_a_role_away_drops_what_it_gave(session, case, custodian, recovery):
+    """Issue 15, item 6: removing the investigator role drops the person's grants and
+    wraps; removing the custodian role drops their custodian wraps."""
+    sharer, colleague, report = case
+    admin = person(session, "pencabut", Role.ADMIN)
+    grants.grant(session, held(session, report, sharer), sharer.account, colleague.id)
+    staff.revoke_role(session, colleague.account, Role.INVESTIGATOR, admin.actor())
+    assert not key_ring.is_holder(session, report.report_id, colleague.id)
+    assert not held(session, report, colleague).holds(Purpose.CASE, 0)
+    assert held_as_custodian(session, report, custodian).holds(Purpose.IDENTITY, 0)
+    staff.revoke_role(session, custodian.account, Role.CUSTODIAN, admin.actor())
+    assert not held_as_custodian(session, report, custodian).holds(Purpose.IDENTITY, 0)
