@@ -450,6 +450,21 @@ def account_of(database_url: str, username: str) -> StaffAccount:
         return account
 
 
+def sample_path(rule) -> str:
+    """A path for a staff route with made-up values: random ids, the first choice."""
+    values = {}
+    for name in rule.arguments:
+        converter = rule._converters[name]
+        kind = type(converter).__name__
+        if kind == "UUIDConverter":
+            values[name] = uuid.uuid4()
+        elif kind == "AnyConverter":
+            values[name] = sorted(converter.items)[0]
+        else:
+            values[name] = "no-such-thing"
+    return rule.build(values, append_unknown=False)[1]
+
+
 def report_id_of(database_url: str, title_marker: str, staff_client) -> uuid.UUID:
     """The id of the report whose title starts with ``title_marker`` in the case list."""
     page = staff_client.get("/reports").get_data(as_text=True)

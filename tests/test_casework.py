@@ -22,6 +22,8 @@ from sipadu.crypto.binding import bind
 from sipadu.persistence.models import (
     Attachment,
     AuditEvent,
+    IdentityRequest,
+    IdentityRequestState,
     Message,
     Report,
     ReportGrant,
@@ -39,6 +41,7 @@ from tests.helpers import (
     receipt,
     report_id_of,
     report_with_files,
+    sample_path,
     signed_in,
     submit,
 )
@@ -800,3 +803,159 @@ def test_concurrent_messages_on_one_report_all_land_in_order(reporter_app, clien
         )
         counted = session.scalar(select(Report.reporter_messages).where(Report.id == report_id))
     assert positions == list(range(1, 9)) and counted == 4
+
+
+# --- every plaintext read is logged (issue 15, item 5) -----------------------------------
+
+# What each staff page that shows decrypted content records (docs/audit.md). A GET route
+# that decrypts anything and is not here fails the walk below.
+READS = {
+    "staff.reports": {"report.list"},
+    "staff.report": {"report.read", "identity.read"},  # the identity was approved
+    "staff.report_attachment": {"attachment.download"},
+    "staff.identity_requests": {"identity_request.read"},
+}
+EXPORT_READS = {
+    "recipient": {"report.export", "identity.read"},
+    "plaintext": {"report.export_plaintext", "identity.read"},
+}
+
+
+def _count_decryption(monkeypatch) -> list[str]:
+    """Every key unwrapped and field opened by any sipadu module, by name."""
+    import sys
+
+    import sipadu.crypto.envelope as envelope
+    import sipadu.crypto.fields as fields
+
+    calls: list[str] = []
+    for real in (envelope.unwrap_key, fields.open_field):
+
+        def counted(*args, _real=real, **kwargs):
+            calls.append(_real.__name__)
+            return _real(*args, **kwargs)
+
+        # Every module that imported the function holds its own reference: patch them all.
+        for name, module in list(sys.modules.items()):
+            if name.startswith("sipadu") and getattr(module, real.__name__, None) is real:
+                monkeypatch.setattr(module, real.__name__, counted)
+    return calls
+
+
+def test_every_staff_route_that_decrypts_records_the_read(
+    reporter_app, staff_app, clients, people, database_url, monkeypatch
+):
+    """Issue 15: the custodian's page decrypted every pending reason and wrote nothing,
+    and an export holding the reporter's identity wrote no ``identity.read``. Every GET
+    route, as every role, with real ids: whatever decrypts must append its entries."""
+    import pyrage
+
+    marker = f"Baca tercatat {uuid.uuid4().hex[:8]}"
+    who = f"Dewi Lestari {uuid.uuid4().hex[:6]}"
+    receipt(
+        report_with_files(
+            reporter_app.test_client(),
+            [("bukti.txt", b"isi bukti", "text/plain")],
+            title=marker,
+            identity=who,
+        )
+    )
+    investigator, custodian = clients["pemeriksa1"], clients["inspektur"]
+    report_id = report_id_of(database_url, marker, investigator)
+    page = f"/reports/{report_id}"
+    assert post(investigator, f"{page}/identity-requests", page, reason="Saksi").status_code == 303
+    waiting = custodian.get("/identity-requests").get_data(as_text=True)
+    mine = re.findall(r'id="request-([0-9a-f-]{36})"', waiting)[-1]
+    assert post(custodian, f"/identity-requests/{mine}/approve", "/identity-requests").status_code
+    # A second request, left pending: the custodian's page has a reason to decrypt.
+    second = clients["pemeriksa2"]
+    assert post(second, f"{page}/identity-requests", page, reason="Konfirmasi").status_code == 303
+    with database(database_url) as session:
+        attachment_id = session.scalar(
+            select(Attachment.id).where(Attachment.report_id == report_id)
+        )
+        pending = {
+            str(r)
+            for r in session.scalars(
+                select(IdentityRequest.id).where(
+                    IdentityRequest.state == IdentityRequestState.PENDING.value
+                )
+            )
+        }
+    assert attachment_id is not None and pending
+    values = {"report_id": report_id, "attachment_id": attachment_id}
+
+    paths: list[tuple[str, str]] = []
+    for rule in staff_app.url_map.iter_rules():
+        if rule.endpoint == "static" or "GET" not in rule.methods:
+            continue
+        sample = {name: values.get(name) for name in rule.arguments}
+        if None in sample.values():
+            path = sample_path(rule)
+        else:
+            path = rule.build(sample, append_unknown=False)[1]
+        paths.append((rule.endpoint, path))
+    recipient = pyrage.x25519.Identity.generate().to_public()
+    paths += [
+        ("staff.report_export", f"{page}/export?recipient={recipient}"),
+        ("staff.report_export", f"{page}/export?plaintext=y&confirm=y"),
+    ]
+    names = ("admin", "auditor", "inspektur", "pemeriksa1")
+    ids = {name: str(account_of(database_url, name).id) for name in names}
+    calls = _count_decryption(monkeypatch)
+    decrypted: dict[tuple[str, str], set[str]] = {}
+    for endpoint, path in paths:
+        for name in names:
+            before = len(actions(database_url))
+            calls.clear()
+            response = clients[name].get(path)
+            response.get_data()  # a streamed body is read to its end
+            new = [e for e in actions(database_url)[before:] if e.actor == ids[name]]
+            if not calls:
+                continue
+            where = f"GET {path} as {name} (decrypted: {Counter(calls)})"
+            expected = READS.get(endpoint)
+            if endpoint == "staff.report_export":
+                expected = EXPORT_READS["recipient" if "recipient=" in path else "plaintext"]
+            assert expected is not None, f"{where}: a route that decrypts records nothing known"
+            assert expected <= {e.action for e in new}, f"{where}: recorded {new}"
+            decrypted[endpoint, name] = {e.action for e in new}
+            if endpoint == "staff.identity_requests":
+                shown = [e for e in new if e.action == "identity_request.read"]
+                assert {json.loads(e.detail)["request"] for e in shown} == pending, where
+                assert {e.role for e in shown} == {"custodian"}, where
+    # The walk reached every page that decrypts, as the role that may see it.
+    assert set(decrypted) == {
+        ("staff.reports", "pemeriksa1"),
+        ("staff.report", "pemeriksa1"),
+        ("staff.report_attachment", "pemeriksa1"),
+        ("staff.report_export", "pemeriksa1"),
+        ("staff.identity_requests", "inspektur"),
+    }
+    # An export says whether the identity was in it, and holds it only then.
+    exports = [
+        e
+        for e in actions(database_url, report_id)
+        if e.action in ("report.export", "report.export_plaintext")
+    ]
+    assert exports and all(json.loads(e.detail)["identity_included"] is True for e in exports)
+    reads = [e for e in actions(database_url, report_id) if e.action == "identity.read"]
+    assert sum(1 for e in reads if json.loads(e.detail or "{}").get("via") == "export") == len(
+        exports
+    )
+
+
+def test_an_export_without_the_identity_says_so_and_reads_none(reporter_app, clients, database_url):
+    marker = f"Tanpa identitas {uuid.uuid4().hex[:8]}"
+    who = f"Agus Salim {uuid.uuid4().hex[:6]}"
+    submit(reporter_app.test_client(), title=marker, identity=who)
+    investigator = clients["pemeriksa1"]
+    report_id = report_id_of(database_url, marker, investigator)
+    plain = investigator.get(f"/reports/{report_id}/export?plaintext=y&confirm=y")
+    assert plain.status_code == 200
+    report = json.loads(zipfile.ZipFile(io.BytesIO(plain.get_data())).read("report.json"))
+    assert report["identity"] is None and who not in json.dumps(report)
+    trail = actions(database_url, report_id)
+    (export,) = [e for e in trail if e.action == "report.export_plaintext"]
+    assert json.loads(export.detail)["identity_included"] is False
+    assert "identity.read" not in [e.action for e in trail]

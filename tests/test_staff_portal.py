@@ -39,6 +39,7 @@ from tests.helpers import (
     init_demo,
     post,
     redis_contents,
+    sample_path,
     sign_in,
     signed_in,
     submit,
@@ -68,20 +69,6 @@ ROLE_USERS = {
 }
 
 
-def _sample_path(rule) -> str:
-    values = {}
-    for name in rule.arguments:
-        converter = rule._converters[name]
-        kind = type(converter).__name__
-        if kind == "UUIDConverter":
-            values[name] = uuid.uuid4()
-        elif kind == "AnyConverter":
-            values[name] = sorted(converter.items)[0]
-        else:
-            values[name] = "no-such-thing"
-    return rule.build(values, append_unknown=False)[1]
-
-
 def test_every_staff_route_declares_a_policy(staff_app):
     undeclared = [
         rule.rule
@@ -109,7 +96,7 @@ def test_authorization_matrix(staff_app, people):
             policy = policy_of(staff_app.view_functions[rule.endpoint])
             assert policy is not None, rule.rule
             allowed = ALLOWED[policy]
-            path = _sample_path(rule)
+            path = sample_path(rule)
             for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
                 for role, client in clients.items():
                     response = client.open(path, method=method, data={})

@@ -90,6 +90,7 @@ class Action(StrEnum):
     IDENTITY_APPROVE = "identity.approve"
     IDENTITY_REFUSE = "identity.refuse"
     IDENTITY_READ = "identity.read"
+    IDENTITY_REQUEST_READ = "identity_request.read"  # a request's reason, decrypted
     RECOVERY_GRANT = "recovery.grant"
     AUDIT_VIEW = "audit.view"
     AUDIT_EXPORT = "audit.export"
@@ -161,6 +162,9 @@ _FORBIDDEN_KEY_PARTS = frozenset(
         "typed",
     }
 )
+# Keys that name a forbidden thing only to say whether it was there: taken with a boolean
+# value and nothing else (an export records whether the reporter's identity was in it).
+_FLAG_KEYS = frozenset({"identity_included"})
 _TOKEN_SPLIT = re.compile(r"[\s,;()\[\]{}<>\"'=/]+")
 MAX_DETAIL_STRING = 200
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -221,6 +225,10 @@ def check_detail(detail: Mapping[str, object] | None) -> None:
     for key, value in detail.items():
         if not isinstance(key, str) or not _KEY.match(key):
             raise AuditError(f"detail key {key!r}: lower-case a-z, 0-9 and _ only")
+        if key in _FLAG_KEYS:
+            if not isinstance(value, bool):
+                raise AuditError(f"detail key {key!r} takes true or false only")
+            continue
         if set(key.split("_")) & _FORBIDDEN_KEY_PARTS:
             raise AuditError(f"detail key {key!r} names something that must not be logged")
         if isinstance(value, list):

@@ -12,15 +12,15 @@ from sipadu.investigator.policy import Policy, requires
 from sipadu.persistence.models import StaffAccount
 from sipadu.services import ServiceError
 from sipadu.services.grants import decide_identity, pending_requests
-from sipadu.web.context import db_session, transaction
+from sipadu.web.context import transaction
 from sipadu.web.refusal_messages import message
 
 
 @bp.get("/identity-requests")
 @requires(Policy.CUSTODIAN)
 def identity_requests() -> str:
-    session = db_session()
-    waiting = pending_requests(session, g.staff.account, g.staff.private_key())
+    with transaction(write=True) as writing:  # each reason's read recorded before it shows
+        waiting = pending_requests(writing, g.staff.account, g.staff.private_key())
     return render_template("staff/custodian/requests.html", waiting=waiting, form=ActionForm())
 
 

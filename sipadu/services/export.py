@@ -51,17 +51,33 @@ def open_for_export(
 ) -> CaseView:
     """Everything of a granted report, for :func:`report_zip`, with the export recorded:
     ``report.export``, or ``report.export_plaintext`` when it is not encrypted, with the
-    number of files (the read is in it; no ``report.read``). The caller commits before
-    the archive's first byte. Raises ``NotGranted`` or ``NoKey``."""
+    number of files and whether the reporter's identity is in it (the read is in it; no
+    ``report.read``). An export holding the identity is also an ``identity.read``, as the
+    case page showing it is. The caller commits before the archive's first byte. Raises
+    ``NotGranted`` or ``NoKey``."""
     view = open_case(session, keys, account_id, record=False)
+    included = view.identity is not None
     audit.append(
         session,
         str(account_id),
         "investigator",
         Action.REPORT_EXPORT if encrypted else Action.REPORT_EXPORT_PLAINTEXT,
         report_id=keys.report_id,
-        detail={"encrypted": encrypted, "attachments": len(view.attachments)},
+        detail={
+            "encrypted": encrypted,
+            "attachments": len(view.attachments),
+            "identity_included": included,
+        },
     )
+    if included:
+        audit.append(
+            session,
+            str(account_id),
+            "investigator",
+            Action.IDENTITY_READ,
+            report_id=keys.report_id,
+            detail={"via": "export", "encrypted": encrypted},
+        )
     return view
 
 

@@ -179,23 +179,34 @@ def request_reason(
     session: Session, request: IdentityRequest, reader: StaffAccount, private: PrivateKey
 ) -> str:
     """The reason, for the requester (their investigator wrap of the request key) or a
-    custodian (their custodian wrap); "" for anyone else."""
+    custodian (their custodian wrap); "" for anyone else. Each reason decrypted is
+    recorded (``identity_request.read``, in the role whose wrap opened it) in the
+    caller's transaction, which commits before it is shown."""
     number = _request_number(session, request)
-    key = None
-    for keys in (
-        key_ring.staff_keys(session, request.report_id, reader.id, private),
-        key_ring.custodian_keys(session, request.report_id, reader.id, private),
+    for role, keys in (
+        ("investigator", key_ring.staff_keys(session, request.report_id, reader.id, private)),
+        ("custodian", key_ring.custodian_keys(session, request.report_id, reader.id, private)),
     ):
         try:
             key = keys.key(Purpose.REQUEST, number)
-            break
         except NoKey:
             continue
-    if key is None:
-        return ""
-    return open_field(
-        key, request.reason, report_id=request.report_id, field=f"identity-request/{request.id}"
-    ).decode("utf-8")
+        reason = open_field(
+            key,
+            request.reason,
+            report_id=request.report_id,
+            field=f"identity-request/{request.id}",
+        ).decode("utf-8")
+        audit.append(
+            session,
+            str(reader.id),
+            role,
+            Action.IDENTITY_REQUEST_READ,
+            report_id=request.report_id,
+            detail={"request": str(request.id)},
+        )
+        return reason
+    return ""
 
 
 @dataclass(frozen=True)
@@ -208,11 +219,14 @@ class PendingRequest:
 def pending_requests(
     session: Session, custodian: StaffAccount, private: PrivateKey
 ) -> list[PendingRequest]:
+    """The requests waiting for a decision, oldest first, each with its reason decrypted
+    and the read recorded (:func:`request_reason`): the caller writes, and commits
+    before the page leaves."""
     rows = session.scalars(
         select(IdentityRequest)
         .where(IdentityRequest.state == IdentityRequestState.PENDING.value)
         .order_by(IdentityRequest.requested_at)
-    )
+    ).all()
     return [
         PendingRequest(
             r,

@@ -114,7 +114,7 @@ def test_an_export_records_exactly_its_own_entry(session, case, investigator, en
         str(investigator.id),
         "investigator",
         str(case.report_id),
-        {"encrypted": encrypted, "attachments": 2},
+        {"encrypted": encrypted, "attachments": 2, "identity_included": False},
     )
     assert log.actions() == [action.value]  # the read is in it: no report.read
     # Nor does an export count as reading the reporter's messages.
@@ -220,6 +220,34 @@ def test_the_identity_is_exported_only_to_who_may_read_it(session, recovery):
     approve_identity(session, report, investigator, custodian, recovery.public_key())
     opened = zipfile.ZipFile(io.BytesIO(archive(session, report, investigator)))
     assert json.loads(opened.read("report.json"))["identity"] == "Siti, 0812"
+
+
+@pytest.mark.parametrize(
+    ("encrypted", "action"),
+    [(True, Action.REPORT_EXPORT), (False, Action.REPORT_EXPORT_PLAINTEXT)],
+)
+def test_an_export_holding_the_identity_is_an_identity_read(session, recovery, encrypted, action):
+    """Issue 15: a plaintext export with the reporter's identity wrote no
+    ``identity.read`` and did not say the identity was in it."""
+    custodian = person(session, "penjaga.baca", Role.CUSTODIAN)
+    investigator = person(session, "penyidik.baca", Role.INVESTIGATOR)
+    route(session, investigator)
+    report = service_submit(session, recovery.public_key(), identity="Siti, 0812")
+    approve_identity(session, report, investigator, custodian, recovery.public_key())
+    log = Recorded(session)
+
+    archive(session, report, investigator, encrypted=encrypted)
+
+    assert log.actions() == [action.value, "identity.read"]
+    export, read = log.entries()
+    assert export["detail"]["identity_included"] is True
+    assert (read["actor"], read["role"], read["report_id"], read["detail"]) == (
+        str(investigator.id),
+        "investigator",
+        str(report.report_id),
+        {"via": "export", "encrypted": encrypted},
+    )
+    assert "Siti" not in str(log.entries())
 
 
 def test_an_export_after_a_revocation_opens_every_epoch(session, case, investigator, recovery):

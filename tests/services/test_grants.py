@@ -160,9 +160,21 @@ def test_an_approved_request_lets_the_investigator_read_the_identity(
     assert request.state == IdentityRequestState.APPROVED and request.decided_by == custodian.id
     identity = held(session, report, investigator).key(Purpose.IDENTITY, 0)
     assert identity == held_as_custodian(session, report, custodian).key(Purpose.IDENTITY, 0)
-    assert log.actions() == ["identity.request", "identity.approve"]
-    asked, approved = log.entries()
+    # Each reason decrypted is a read (issue 15): the custodian's list, the requester's.
+    assert log.actions() == [
+        "identity.request",
+        "identity_request.read",
+        "identity_request.read",
+        "identity.approve",
+    ]
+    asked, shown, reread, approved = log.entries()
     assert asked["detail"] == {"request": str(request.id)}
+    assert (shown["actor"], shown["role"], shown["detail"]) == (
+        str(custodian.id),
+        "custodian",
+        {"request": str(request.id)},
+    )
+    assert (reread["actor"], reread["role"]) == (str(investigator.id), "investigator")
     assert (approved["actor"], approved["role"]) == (str(custodian.id), "custodian")
     assert "Perlu" not in str(log.entries())  # the reason is sealed, never logged
 
@@ -179,8 +191,9 @@ def test_a_refused_request_wraps_nothing(session, case, custodian, recovery):
     assert request.state == IdentityRequestState.REFUSED
     assert not held(session, report, investigator).holds(Purpose.IDENTITY, 0)
     assert log.actions() == ["identity.refuse"]
-    # A colleague without the request key reads no reason.
+    # A colleague without the request key reads no reason, and no read is recorded.
     assert grants.request_reason(session, request, colleague.account, colleague.private) == ""
+    assert log.actions() == ["identity.refuse"]
     with refused(Reason.NOT_WAITING_FOR_DECISION):
         grants.decide_identity(session, request.id, custodian.account, custodian.private, True, NOW)
 
@@ -256,6 +269,7 @@ def test_an_investigator_custodian_sees_the_identity_only_after_another_custodia
         "report.read",
         "identity.request",
         "report.read",
+        "identity_request.read",  # the other custodian's list
         "identity.approve",
         "report.read",
         "identity.read",
