@@ -296,7 +296,23 @@ def test_concurrent_submissions_get_distinct_codes(demo, reporter_app):
         (
             {"passphrase": "password123", "passphrase_confirm": "password123"},
             "passphrase",
-            "terlalu umum",
+            "terlalu mudah ditebak",
+        ),
+        # Issue 15 item 7: accepted before a strength estimate (10 characters, not common).
+        (
+            {"passphrase": "aaaaaaaaaa", "passphrase_confirm": "aaaaaaaaaa"},
+            "passphrase",
+            "mengulang satu karakter",
+        ),
+        (
+            {"passphrase": "0000000000", "passphrase_confirm": "0000000000"},
+            "passphrase",
+            "frasa sandi usulan",
+        ),
+        (
+            {"passphrase": "indonesia1", "passphrase_confirm": "indonesia1"},
+            "passphrase",
+            "nama kantor ini",
         ),
         (
             {"passphrase": "satu dua tiga empat", "passphrase_confirm": "satu dua tiga lima"},

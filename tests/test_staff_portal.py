@@ -282,6 +282,37 @@ def test_password_change_keeps_the_key_and_ends_every_session(staff_app, people,
     assert sign_in(staff_app.test_client(), person).status_code == 303
 
 
+@pytest.mark.parametrize(
+    ("weak", "why"),
+    [
+        ("111111111111", "mengulang satu karakter"),
+        ("passwordpassword", "mengulang satu karakter"),
+        ("jakarta12345", "nama kantor ini"),
+        ("inspektorat1", "nama kantor ini"),
+    ],
+)
+def test_an_easily_guessed_new_password_is_refused_saying_why_and_how(
+    staff_app, people, database_url, weak, why
+):
+    """Issue 15 item 7: 12 characters outside the common list were enough."""
+    person = people["pemeriksa2"]
+    client = signed_in(staff_app, person)
+    before = account_of(database_url, person.username)
+    response = post(
+        client,
+        "/account",
+        "/account",
+        current=person.password,
+        password=weak,
+        password_confirm=weak,
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400, page
+    assert why in page and "empat kata atau lebih" in page
+    assert account_of(database_url, person.username).password_record == before.password_record
+    assert client.get("/routing").status_code == 200  # still signed in: nothing changed
+
+
 # --- enrollment and the two-person rule -----------------------------------------------------
 
 

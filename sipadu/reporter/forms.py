@@ -45,6 +45,38 @@ CATEGORIES = {
     ),
 }
 
+# Why a chosen passphrase is refused, and the easy way out: the suggestion.
+_PASSPHRASE_PROBLEMS = {
+    PassphraseProblem.TOO_SHORT: _l(
+        "Use at least %(n)d characters, or leave both fields empty to get a suggested passphrase.",
+        n=MIN_REPORTER_PASSPHRASE,
+    ),
+    PassphraseProblem.COMMON: _l(
+        "This passphrase is too easy to guess: it is built on a common password, a "
+        "common word or name, or a name of this office. Leave both fields empty to get a "
+        "suggested passphrase, or use four or more unrelated words."
+    ),
+    PassphraseProblem.REPEATED: _l(
+        "This passphrase is too easy to guess: it repeats a character or a group of "
+        "characters. Leave both fields empty to get a suggested passphrase, or use four "
+        "or more unrelated words."
+    ),
+    PassphraseProblem.SEQUENCE: _l(
+        "This passphrase is too easy to guess: it is a run like 12345 or abcde, or a row "
+        "of the keyboard. Leave both fields empty to get a suggested passphrase, or use "
+        "four or more unrelated words."
+    ),
+    PassphraseProblem.DATE: _l(
+        "This passphrase is too easy to guess: it is built on a date or a year. Leave "
+        "both fields empty to get a suggested passphrase, or use four or more unrelated "
+        "words."
+    ),
+    PassphraseProblem.GUESSABLE: _l(
+        "This passphrase is too easy to guess. Leave both fields empty to get a suggested "
+        "passphrase, or use four or more unrelated words."
+    ),
+}
+
 TEXT_LIMIT = 20_000
 FIELD_LIMIT = 5_000
 
@@ -93,18 +125,8 @@ class ReportForm(BoundedForm):
         if not field.data:
             raise ValidationError(_l("Type the passphrase here too, or leave both fields empty."))
         problem = passphrase_problem(field.data)
-        if problem is PassphraseProblem.TOO_SHORT:
-            raise ValidationError(
-                _l(
-                    "Use at least %(n)d characters, or leave both fields empty to get a "
-                    "suggested passphrase.",
-                    n=MIN_REPORTER_PASSPHRASE,
-                )
-            )
-        if problem is PassphraseProblem.COMMON:
-            raise ValidationError(
-                _l("This passphrase is too common and easy to guess. Choose another one.")
-            )
+        if problem is not None:
+            raise ValidationError(_PASSPHRASE_PROBLEMS[problem])
 
     def validate_passphrase_confirm(self, field: PasswordField) -> None:
         if (field.data or self.passphrase.data) and field.data != self.passphrase.data:

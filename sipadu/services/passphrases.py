@@ -2,18 +2,74 @@
 
 import secrets
 import unicodedata
+from collections.abc import Mapping, Sequence
 from enum import StrEnum
 from functools import cache
 from importlib.resources import files
 
+from zxcvbn import zxcvbn
+
 CODE_DIGITS = 16  # log2(10**16) = 53.2 bits (G7: at least 53)
 SUGGESTED_WORDS = 6
 MIN_REPORTER_PASSPHRASE = 10
+# zxcvbn's score: 0 to 4 for fewer than 10**3, 10**6, 10**8, 10**10 and more guesses. A
+# reporter's mailbox key is derived from the 16-digit code *and* the passphrase, so the
+# passphrase is a second secret behind one nobody else holds: 2 (a million guesses at
+# Argon2id's cost, each online guess limited) refuses repeats, runs, dates and common
+# words with a digit, while a suggested passphrase (log10 of its guesses is near 30)
+# passes every time. Staff passwords use 3 (sipadu.services.staff.MIN_PASSWORD_SCORE).
+MIN_REPORTER_SCORE = 2
+# zxcvbn refuses longer input (its work grows with the square of the length); a prefix
+# of a password is never easier to guess than the whole, so scoring the prefix is safe.
+ESTIMATE_PREFIX = 72
+# Words a guesser tries first against this instance (zxcvbn's own lists are English):
+# the region, the office and the system, and the words of the four category names.
+INSTANCE_WORDS = (
+    "jakarta",
+    "indonesia",
+    "inspektorat",
+    "inspektur",
+    "pemprov",
+    "pemda",
+    "provinsi",
+    "dki",
+    "balaikota",
+    "lapor",
+    "laporan",
+    "pengaduan",
+    "sipadu",
+    "whistleblowing",
+    "rahasia",
+    "merdeka",
+    "penyalahgunaan",
+    "wewenang",
+    "pelanggaran",
+    "administrasi",
+    "korupsi",
+    "kolusi",
+    "nepotisme",
+    "kkn",
+    "disiplin",
+    "pegawai",
+    "abuse",
+    "authority",
+    "administrative",
+    "violation",
+    "staff",
+    "discipline",
+)
 
 
 class PassphraseProblem(StrEnum):
+    """Why a passphrase or password is refused; each has its own message saying how to
+    choose better."""
+
     TOO_SHORT = "too_short"
-    COMMON = "common"
+    COMMON = "common"  # a common password, a common word or name, or one of this office
+    REPEATED = "repeated"  # a character or group of characters repeated
+    SEQUENCE = "sequence"  # a run like 12345 or abcde, or a keyboard row like qwerty
+    DATE = "date"  # a date or a year
+    GUESSABLE = "guessable"  # short and simple in some other way
 
 
 @cache
@@ -57,14 +113,44 @@ def normalize_passphrase(passphrase: str) -> str:
 
 
 def passphrase_problem(
-    passphrase: str, minimum: int = MIN_REPORTER_PASSPHRASE
+    passphrase: str,
+    minimum: int = MIN_REPORTER_PASSPHRASE,
+    *,
+    min_score: int = MIN_REPORTER_SCORE,
+    user_inputs: tuple[str, ...] = (),
 ) -> PassphraseProblem | None:
+    """None if the passphrase is long enough and zxcvbn scores it at least ``min_score``
+    with :data:`INSTANCE_WORDS` and ``user_inputs`` (e.g. the person's username) among the
+    words it tries first; otherwise the main reason it is easy to guess."""
     normalized = normalize_passphrase(passphrase)
     if len(normalized) < minimum:
         return PassphraseProblem.TOO_SHORT
     if normalized.lower() in common_passwords():
         return PassphraseProblem.COMMON
-    return None
+    words = [*INSTANCE_WORDS, *(word.lower() for word in user_inputs if word)]
+    estimate = zxcvbn(normalized[:ESTIMATE_PREFIX], user_inputs=words)
+    if estimate["score"] >= min_score:
+        return None
+    return _main_weakness(estimate["sequence"])
+
+
+_WEAKNESS = {
+    "repeat": PassphraseProblem.REPEATED,
+    "sequence": PassphraseProblem.SEQUENCE,
+    "spatial": PassphraseProblem.SEQUENCE,
+    "date": PassphraseProblem.DATE,
+    "regex": PassphraseProblem.DATE,  # zxcvbn's only regex is a recent year
+    "dictionary": PassphraseProblem.COMMON,
+}
+
+
+def _main_weakness(matches: Sequence[Mapping[str, object]]) -> PassphraseProblem:
+    """The pattern covering the most characters names the weakness."""
+    known = [(len(str(m["token"])), str(m["pattern"])) for m in matches]
+    known = [(length, pattern) for length, pattern in known if pattern in _WEAKNESS]
+    if not known:
+        return PassphraseProblem.GUESSABLE
+    return _WEAKNESS[max(known, key=lambda k: k[0])[1]]
 
 
 def mailbox_secret(code: str, passphrase: str) -> bytes:

@@ -57,6 +57,10 @@ USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 # "operator" would pass its actions off as the CLI's (and the CLI's as its own).
 RESERVED_USERNAMES = audit.ACTORS
 MIN_PASSWORD_LENGTH = 12
+# zxcvbn's score 3: at least 10**10 guesses. A staff password seals a private key that a
+# database thief can attack offline, so the weakest one is the instance's strength
+# (docs/crypto.md); reporters' passphrases sit behind their 16-digit code and use 2.
+MIN_PASSWORD_SCORE = 3
 PRIVATE_KEY_PURPOSE = "password"
 TOTP_PURPOSE = "totp"
 
@@ -261,12 +265,28 @@ def password_bytes(password: str) -> bytes:
     return unicodedata.normalize("NFC", password).encode("utf-8")
 
 
-def check_password_policy(password: str) -> None:
-    problem = passphrase_problem(password, minimum=MIN_PASSWORD_LENGTH)
-    if problem is PassphraseProblem.TOO_SHORT:
-        raise ServiceError(Reason.PASSWORD_TOO_SHORT, "password")
-    if problem is PassphraseProblem.COMMON:
-        raise ServiceError(Reason.PASSWORD_TOO_COMMON, "password")
+_PASSWORD_REFUSALS = {
+    PassphraseProblem.TOO_SHORT: Reason.PASSWORD_TOO_SHORT,
+    PassphraseProblem.COMMON: Reason.PASSWORD_TOO_COMMON,
+    PassphraseProblem.REPEATED: Reason.PASSWORD_REPEATED,
+    PassphraseProblem.SEQUENCE: Reason.PASSWORD_SEQUENCE,
+    PassphraseProblem.DATE: Reason.PASSWORD_DATE,
+    PassphraseProblem.GUESSABLE: Reason.PASSWORD_GUESSABLE,
+}
+
+
+def check_password_policy(password: str, account: StaffAccount | None = None) -> None:
+    """At least 12 characters and zxcvbn's score 3, with the account's username and
+    display name among the words tried first."""
+    names: tuple[str, ...] = ()
+    if account is not None:
+        names = (account.username, *re.split(r"[._\-\s]+", account.username))
+        names += tuple((account.display_name or "").split())
+    problem = passphrase_problem(
+        password, minimum=MIN_PASSWORD_LENGTH, min_score=MIN_PASSWORD_SCORE, user_inputs=names
+    )
+    if problem is not None:
+        raise ServiceError(_PASSWORD_REFUSALS[problem], "password")
 
 
 def _seal_totp(account: StaffAccount, kek: bytes, totp_secret: str) -> bytes:
@@ -282,7 +302,7 @@ def _set_new_key(
     argon2: Argon2Params,
     derive: Derive = inline,
 ) -> None:
-    check_password_policy(password)
+    check_password_policy(password, account)
     record, kek = derive(hash_secret, password_bytes(password), argon2)
     private = new_keypair()
     account.password_record = record.to_bytes()
@@ -353,7 +373,7 @@ def change_password(
     kek = _kek(account, current, derive)
     if kek is None:
         raise ServiceError(Reason.WRONG_CURRENT_PASSWORD, "current")
-    check_password_policy(new)
+    check_password_policy(new, account)
     unlocked = unlock(account, kek)
     record, new_kek = derive(hash_secret, password_bytes(new), argon2)
     account.password_record = record.to_bytes()

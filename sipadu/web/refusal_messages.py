@@ -13,8 +13,6 @@ from flask_babel.speaklater import LazyString
 
 from sipadu.services.refusals import Reason, ServiceError
 
-_PASSWORD = _l("Choose a password of at least 12 characters that is not a common one.")
-
 MESSAGES: dict[Reason, LazyString] = {
     Reason.USERNAME_INVALID: _l("Username: 3 to 64 characters: a-z, 0-9, '.', '_' or '-'."),
     Reason.USERNAME_TAKEN: _l("The username %(name)s is taken."),
@@ -28,8 +26,34 @@ MESSAGES: dict[Reason, LazyString] = {
     ),
     Reason.WRONG_PASSWORD: _l("The password is not right."),
     Reason.WRONG_CURRENT_PASSWORD: _l("The current password is not right."),
-    Reason.PASSWORD_TOO_SHORT: _PASSWORD,
-    Reason.PASSWORD_TOO_COMMON: _PASSWORD,
+    # Each says why the password is easy to guess and how to choose a better one.
+    Reason.PASSWORD_TOO_SHORT: _l(
+        "Choose a password of at least 12 characters: four or more unrelated words are "
+        "long enough and easy to remember."
+    ),
+    Reason.PASSWORD_TOO_COMMON: _l(
+        "This password is too easy to guess: it is built on a common password, a common "
+        "word or name, or a name of this office. Use four or more unrelated words, or a "
+        "long random password from a password manager."
+    ),
+    Reason.PASSWORD_REPEATED: _l(
+        "This password is too easy to guess: it repeats a character or a group of "
+        "characters. Use four or more unrelated words, or a long random password from a "
+        "password manager."
+    ),
+    Reason.PASSWORD_SEQUENCE: _l(
+        "This password is too easy to guess: it is a run like 12345 or abcde, or a row "
+        "of the keyboard. Use four or more unrelated words, or a long random password "
+        "from a password manager."
+    ),
+    Reason.PASSWORD_DATE: _l(
+        "This password is too easy to guess: it is built on a date or a year. Use four "
+        "or more unrelated words, or a long random password from a password manager."
+    ),
+    Reason.PASSWORD_GUESSABLE: _l(
+        "This password is too easy to guess. Use four or more unrelated words, or a long "
+        "random password from a password manager."
+    ),
     Reason.RESET_OWN_PASSWORD: _l("Use the password change on your own account page."),
     Reason.CANNOT_DEACTIVATE_SELF: _l("You cannot deactivate your own account."),
     Reason.CANNOT_REMOVE_OWN_ADMIN: _l("You cannot remove your own admin role."),

@@ -58,3 +58,39 @@ def test_a_common_password_is_a_problem_whatever_its_case():
     assert p.passphrase_problem(common) is p.PassphraseProblem.COMMON
     assert p.passphrase_problem(common.upper()) is p.PassphraseProblem.COMMON
     assert p.passphrase_problem(common + " dan kopi") is None
+
+
+@pytest.mark.parametrize(
+    ("passphrase", "problem"),
+    [
+        ("aaaaaaaaaa", p.PassphraseProblem.REPEATED),
+        ("0000000000", p.PassphraseProblem.REPEATED),
+        ("indonesia1", p.PassphraseProblem.COMMON),
+        ("jakarta2024", p.PassphraseProblem.COMMON),
+        ("lmnopqrstu", p.PassphraseProblem.SEQUENCE),
+        ("17/08/1945", p.PassphraseProblem.DATE),
+    ],
+)
+def test_an_easily_guessed_passphrase_is_refused_with_the_reason(passphrase, problem):
+    """Issue 15 item 7: ten characters outside the common list were enough."""
+    assert p.passphrase_problem(passphrase) is problem
+
+
+def test_two_hundred_suggested_passphrases_all_pass_the_staff_rule_too():
+    """The suggestion stays the easy path: it passes the reporters' score and the staff
+    one (3), and the office's own words never make it fail."""
+    for _ in range(200):
+        suggestion = p.suggest_passphrase()
+        assert p.passphrase_problem(suggestion) is None
+        assert p.passphrase_problem(suggestion, 12, min_score=4, user_inputs=("sipadu",)) is None
+
+
+def test_words_of_ones_own_choosing_pass():
+    for passphrase in ("kopi tubruk pasar lama", "satu dua tiga empat", "rahasiaku2024 biru"):
+        assert p.passphrase_problem(passphrase) is None
+        assert p.passphrase_problem(passphrase, 12, min_score=3) is None
+
+
+def test_only_the_first_characters_are_estimated_and_a_long_repeat_still_fails():
+    assert p.passphrase_problem("a" * 500) is p.PassphraseProblem.REPEATED
+    assert p.passphrase_problem(p.suggest_passphrase() * 10) is None
