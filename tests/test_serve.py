@@ -71,8 +71,13 @@ def served(empty_database_url, tmp_path, redis_url):
     reporter, staff = f"http://127.0.0.1:{reporter_port}", f"http://127.0.0.1:{staff_port}"
     try:
         deadline = time.monotonic() + 30
-        wait_for(reporter + "/", deadline)
-        wait_for(staff + "/", deadline)
+        try:
+            wait_for(reporter + "/", deadline)
+            wait_for(staff + "/", deadline)
+        except AssertionError as slow:  # say why: what the servers printed
+            process.send_signal(signal.SIGTERM)
+            printed = process.communicate(timeout=30)[0].decode(errors="replace")
+            raise AssertionError(f"{slow}; the servers printed:\n{printed[-3000:]}") from None
         yield process, reporter, staff
     finally:
         if process.poll() is None:
