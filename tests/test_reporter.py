@@ -690,3 +690,36 @@ def test_the_session_store_never_holds_the_cookie_values(demo, reporter_app, red
         session_id.hex().encode(),
     ):
         assert not any(value in blob for blob in stored)
+
+
+def test_the_session_store_never_says_which_report_a_session_is_for(
+    demo, reporter_app, config, database_url, redis_url
+):
+    """Whoever reads the volatile store (a Redis dump, the tmpfs files) learns no report
+    id, mailbox id, lookup id or code of a signed-in mailbox: all of it is sealed under a
+    key derived from the cookie's session key, which the server never keeps (issue 15,
+    item 11)."""
+    import json
+
+    client = reporter_app.test_client()
+    code, passphrase, _ = submit(client, title="Sesi tersegel")
+    assert login(client, code, passphrase).status_code == 303
+    assert "Sesi tersegel" in client.get("/mailbox").get_data(as_text=True)  # still works
+
+    stored = redis_contents(redis_url) + files_under(config.volatile_path or Path("/nonexistent"))
+    assert stored, "no session found in the volatile store"
+    with database(database_url) as session:
+        boxes = [(box.id, box.report_id, box.lookup_id) for box in session.scalars(select(Mailbox))]
+    forbidden: list[bytes] = [code.encode(), code.replace(" ", "").encode()]
+    for mailbox_id, report_id, lookup in boxes:
+        for ident in (mailbox_id, report_id):
+            forbidden += [
+                ident.bytes,
+                str(ident).encode(),
+                str(ident).upper().encode(),
+                ident.hex.encode(),
+                json.dumps(str(ident)).encode(),
+            ]
+        forbidden += [lookup, lookup.hex().encode()]
+    for value in forbidden:
+        assert not any(value in blob for blob in stored), value

@@ -1,24 +1,36 @@
 """Mailbox sessions. The cookie holds two random values, a session id and a session key;
-the volatile store holds, under a hash of the id, the mailbox private key sealed under
-that session key. Neither half alone opens anything, and nothing reaches the database."""
+the volatile store holds, under a hash of the id, one blob sealed under a key derived
+from the session key: which mailbox and report the session is for, and the mailbox
+private key. Neither half alone opens anything, whoever reads the store (a Redis dump,
+the tmpfs files) learns no report, mailbox or code, and nothing reaches the database.
+
+What an attacker could do if the ids were stored beside the sealed key, as they once
+were: read from a Redis dump which reports have a reporter signed in right now (and, by
+watching, when), though the server keeps no reporter activity times (G2)."""
 
 import base64
 import hashlib
-import json
 import secrets
 import uuid
 
 from flask import session
 
-from sipadu.crypto import CryptoError, PrivateKey, open_private_key, seal_private_key
+from sipadu.crypto import (
+    CryptoError,
+    PrivateKey,
+    derive_subkey,
+    open_private_key,
+    open_secret,
+    seal_private_key,
+    seal_secret,
+)
 from sipadu.persistence.volatile import VolatileStore
 from sipadu.services.mailbox import OpenedMailbox
 
 _ID, _KEY = "mailbox_session", "mailbox_key"
-
-
-def _owner(mailbox_id: uuid.UUID) -> str:
-    return f"mailbox-session/{mailbox_id}"
+# The stored blob: 0x02 ‖ u16 length ‖ sealed ids (mailbox id ‖ report id) ‖ sealed key.
+_VERSION = 0x02
+_SUBKEY_LABEL = "sipadu.mailbox-session.v2"
 
 
 def _store_key(session_id: bytes) -> str:
@@ -26,44 +38,49 @@ def _store_key(session_id: bytes) -> str:
     return hashlib.sha256(b"sipadu.mailbox-session\x00" + session_id).hexdigest()
 
 
+def _owner(store_key: str) -> str:
+    # Both sealed parts are bound to this slot of the store: a blob copied under another
+    # session's key does not open, even by whoever holds both cookies.
+    return f"mailbox-session/{store_key}"
+
+
 def start_session(store: VolatileStore, opened: OpenedMailbox, idle_seconds: int) -> None:
     session.clear()  # a fresh cookie at login: nothing carried over from before
     session_id, session_key = secrets.token_bytes(32), secrets.token_bytes(32)
-    sealed = seal_private_key(
-        opened.private_key, session_key, owner=_owner(opened.mailbox_id), purpose="session"
+    store_key = _store_key(session_id)
+    key, owner = derive_subkey(session_key, _SUBKEY_LABEL), _owner(store_key)
+    ids = seal_secret(
+        key, opened.mailbox_id.bytes + opened.report_id.bytes, owner=owner, purpose="session-ids"
     )
-    payload = {
-        "mailbox": str(opened.mailbox_id),
-        "report": str(opened.report_id),
-        "sealed": sealed.hex(),
-    }
-    store.put(_store_key(session_id), json.dumps(payload).encode(), idle_seconds)
+    sealed = seal_private_key(opened.private_key, key, owner=owner, purpose="session")
+    blob = bytes([_VERSION]) + len(ids).to_bytes(2, "big") + ids + sealed
+    store.put(store_key, blob, idle_seconds)
     session[_ID] = base64.urlsafe_b64encode(session_id).decode()
     session[_KEY] = base64.urlsafe_b64encode(session_key).decode()
 
 
 def current_session(store: VolatileStore, idle_seconds: int) -> OpenedMailbox | None:
-    """The signed-in mailbox, or None (never signed in, expired, logged out, tampered)."""
+    """The signed-in mailbox, or None (never signed in, expired, logged out, tampered,
+    or a session stored before sessions were sealed this way)."""
     try:
         session_id = base64.urlsafe_b64decode(session[_ID])
         session_key = base64.urlsafe_b64decode(session[_KEY])
     except (KeyError, ValueError):
         return None
-    raw = store.get(_store_key(session_id), idle_seconds)
-    if raw is None:
+    store_key = _store_key(session_id)
+    blob = store.get(store_key, idle_seconds)
+    if blob is None or len(blob) < 3 or blob[0] != _VERSION:
         return None
-    payload = json.loads(raw)
-    mailbox_id = uuid.UUID(payload["mailbox"])
+    split = 3 + int.from_bytes(blob[1:3], "big")
+    key, owner = derive_subkey(session_key, _SUBKEY_LABEL), _owner(store_key)
     try:
-        private: PrivateKey = open_private_key(
-            bytes.fromhex(payload["sealed"]),
-            session_key,
-            owner=_owner(mailbox_id),
-            purpose="session",
-        )
+        ids = open_secret(key, blob[3:split], owner=owner, purpose="session-ids")
+        private: PrivateKey = open_private_key(blob[split:], key, owner=owner, purpose="session")
     except CryptoError:
         return None
-    return OpenedMailbox(mailbox_id, uuid.UUID(payload["report"]), private)
+    if len(ids) != 32:
+        return None
+    return OpenedMailbox(uuid.UUID(bytes=ids[:16]), uuid.UUID(bytes=ids[16:]), private)
 
 
 def end_session(store: VolatileStore) -> None:
