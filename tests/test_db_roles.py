@@ -186,3 +186,31 @@ def test_row_level_security_shows_the_role_one_report_at_a_time(reporter_role):
             connection.rollback()
     finally:
         engine.dispose()
+
+
+def test_the_reporter_role_counts_every_mailbox_by_cost_and_sees_no_record(reporter_role):
+    """The decoy of an unknown code runs at a cost live mailboxes have (issue 15, item
+    11), so the reporter role must count them all, which row-level security would hide:
+    the owner's function gives costs and counts, never a record."""
+    from sipadu.crypto import Argon2Params
+    from sipadu.persistence.db import make_sessionmaker
+    from sipadu.services.mailbox import CostMix, live_costs
+
+    env, role_url, _name = reporter_role
+    app = create_app("reporter", load_config({**env, "SIPADU_DATABASE_URL": role_url}))
+    app.config["TESTING"] = True
+    try:
+        for _ in range(3):
+            submit(app.test_client())
+    finally:
+        dispose(app)
+    engine = create_engine(role_url)
+    try:
+        with make_sessionmaker(engine)() as session:
+            cheap = Argon2Params(time_cost=1, memory_kib=256, parallelism=1)
+            assert live_costs(session) == CostMix(((cheap, 3),))
+            assert session.scalar(text("SELECT count(*) FROM mailbox")) == 0
+            columns = session.execute(text("SELECT * FROM sipadu_mailbox_costs()")).keys()
+            assert list(columns) == ["head", "records"]
+    finally:
+        engine.dispose()

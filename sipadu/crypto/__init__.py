@@ -23,6 +23,7 @@ from sipadu.crypto.errors import CryptoError
 from sipadu.crypto.fields import open_field, seal_field
 from sipadu.crypto.kdf import (
     DEFAULT_PARAMS,
+    RECORD_HEAD_LEN,
     Argon2Params,
     DerivedKeys,
     SecretRecord,
@@ -56,6 +57,7 @@ __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "DEFAULT_PARAMS",
     "DEFAULT_SUITE",
+    "RECORD_HEAD_LEN",
     "Argon2Params",
     "CryptoError",
     "DerivedKeys",

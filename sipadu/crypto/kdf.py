@@ -26,6 +26,8 @@ SALT_LEN = 16
 OUTPUT_LEN = 32
 RECORD_VERSION = 1
 _RECORD = struct.Struct(">BIIB16s32s")  # version, t, m (KiB), p, salt, verifier
+_HEAD = struct.Struct(">BIIB")  # a record's first bytes: version, t, m (KiB), p
+RECORD_HEAD_LEN = _HEAD.size  # 10: what says a record's cost and nothing else
 
 # A stored record is attacker-controlled if the database is: refuse parameters that
 # would let a forged record pin a worker (RFC 9106 first profile uses 2 GiB).
@@ -130,11 +132,21 @@ class SecretRecord:
         _, time_cost, memory_kib, parallelism, salt, verifier = _RECORD.unpack(data)
         return cls(Argon2Params(time_cost, memory_kib, parallelism), salt, verifier)
 
+    @staticmethod
+    def params_of_head(head: bytes) -> Argon2Params:
+        """The parameters stored in a record's first :data:`RECORD_HEAD_LEN` bytes (the
+        cost a check of it takes, nothing secret); :class:`CryptoError` if unknown."""
+        if len(head) != _HEAD.size or head[0] != RECORD_VERSION:
+            raise CryptoError("unknown secret record format")
+        _, time_cost, memory_kib, parallelism = _HEAD.unpack(head)
+        return Argon2Params(time_cost, memory_kib, parallelism)
+
     @classmethod
     def decoy(cls, params: Argon2Params) -> "SecretRecord":
         """A record no secret matches (random salt and verifier) that costs a real
-        derivation to check: used when no account or mailbox matched, so that a miss does
-        the same work as a wrong secret."""
+        derivation at ``params`` to check: used when no account or mailbox matched, so
+        that a miss does the same work as a wrong secret. Choose ``params`` as a live
+        record would have them (see ``sipadu.services.mailbox.decoy_params``)."""
         return cls(params, os.urandom(SALT_LEN), os.urandom(32))
 
     def needs_upgrade(self, current: Argon2Params) -> bool:

@@ -9,8 +9,9 @@ Row-level security narrows it further: in each transaction the portal names the 
 it works on (or the lookup id a reporter typed; ``db.scope_to_report``), and the role
 sees only that report's rows, the mailbox with that lookup id, and staged (not yet
 linked) uploads. It cannot list reports, dump mailbox records for offline guessing, or
-harvest other reports' ciphertext. The owner role (staff portal, CLI, timers) is not
-subject to these policies.
+harvest other reports' ciphertext. One function it may call counts mailbox records by
+Argon2 cost (:data:`COSTS_FUNCTION`), for the decoy of an unknown code. The owner role
+(staff portal, CLI, timers) is not subject to these policies.
 """
 
 import re
@@ -18,6 +19,20 @@ import re
 from sqlalchemy import Connection, text
 
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+# How many mailbox records have each Argon2 cost: the first 10 bytes of each record
+# (version, t, m, p; docs/crypto.md), counted. The reporter portal runs its decoy for an
+# unknown code at one of these costs (sipadu.services.mailbox.decoy_params), but its
+# role sees, through row-level security, no mailbox but the typed code's: a direct count
+# would show a live code's cost and nothing for an unknown one, the very difference the
+# decoy hides. So the owner role counts, in a SECURITY DEFINER function that returns
+# only costs and counts, never a salt, verifier or row.
+COSTS_FUNCTION = "sipadu_mailbox_costs"
+_COSTS_SQL = (
+    "CREATE OR REPLACE FUNCTION sipadu_mailbox_costs() RETURNS TABLE (head bytea, records bigint) "
+    "LANGUAGE sql STABLE SECURITY DEFINER SET search_path = public, pg_temp AS "
+    "$$ SELECT substr(secret_record, 1, 10), count(*) FROM mailbox GROUP BY 1 $$"
+)
 
 # (privileges, table) — "(columns)" after a privilege limits it to those columns.
 REPORTER_GRANTS: list[tuple[str, str]] = [
@@ -52,6 +67,11 @@ def reporter_role_sql(role: str, database: str) -> list[str]:
     ]
     statements += [
         f"GRANT {privileges} ON {table} TO {quoted}" for privileges, table in REPORTER_GRANTS
+    ]
+    statements += [
+        _COSTS_SQL,
+        f"REVOKE ALL ON FUNCTION {COSTS_FUNCTION}() FROM PUBLIC",
+        f"GRANT EXECUTE ON FUNCTION {COSTS_FUNCTION}() TO {quoted}",
     ]
     return statements
 

@@ -13,7 +13,7 @@ from limits import RateLimitItem, RateLimitItemPerHour, parse
 from sipadu.accountability import recovery
 from sipadu.persistence.volatile import VolatileStore, make_store
 from sipadu.services.dates import Deadlines
-from sipadu.services.mailbox import MailboxSettings
+from sipadu.services.mailbox import CostCache, MailboxSettings
 from sipadu.services.reports import SubmissionSettings
 from sipadu.settings.config import Config
 from sipadu.settings.instance import derived_key, load_secret
@@ -23,6 +23,9 @@ bp = Blueprint("reporter", __name__)
 # The mailbox failure counters' key, derived from the reporter session key
 # (sipadu.settings.instance.derived_key; the label they have always had).
 FAILURES_LABEL = "sipadu.mailbox.failures.v1"
+# The key that picks, per unknown code, the cost its decoy runs at
+# (sipadu.services.mailbox.decoy_params).
+DECOY_LABEL = "sipadu.mailbox.decoy.v1"
 
 
 @dataclass(frozen=True)
@@ -40,6 +43,7 @@ def make_runtime(config: Config) -> ReporterRuntime:
     """Everything the reporter views need: a production instance without a recovery
     public key, lookup salt or volatile session store does not start."""
     lookup_salt = load_secret(config, "lookup_salt")
+    session_key = load_secret(config, "reporter_session_key")
     return ReporterRuntime(
         submission=SubmissionSettings(
             lookup_salt=lookup_salt,
@@ -53,7 +57,9 @@ def make_runtime(config: Config) -> ReporterRuntime:
             lookup_salt,
             config.lookup_argon2,
             config.argon2,
-            derived_key(load_secret(config, "reporter_session_key"), FAILURES_LABEL),
+            failure_key=derived_key(session_key, FAILURES_LABEL),
+            decoy_key=derived_key(session_key, DECOY_LABEL),
+            costs=CostCache(),
         ),
         sessions=make_store(config, "mailbox-sessions"),
         idle_seconds=config.mailbox_idle_seconds,

@@ -3,9 +3,19 @@
 A typed code that is not 16 digits once spaces and dashes are removed is refused before
 any work (:func:`well_formed_code`): that says nothing about any mailbox. Every other
 attempt does exactly the same work, whatever is wrong: one Argon2id for the lookup id,
-then one Argon2id with the mailbox's parameters, or with a dummy record at the current
-parameters when no mailbox has that lookup id. Unknown code and wrong passphrase
-therefore cost the same and return the same ``None``.
+then one Argon2id with the mailbox's parameters, or, when no mailbox has that lookup id,
+with a decoy record at parameters that live mailboxes have (:func:`decoy_params`).
+Unknown code and wrong passphrase therefore cost the same and return the same ``None``.
+
+**The decoy's cost after the parameters are raised.** A live record keeps the cost it
+was made with until its holder signs in (then it is re-hashed); a decoy at today's cost
+made an unknown code slower than a live one (470 ms against 292 ms), so anyone could
+test a 16-digit number for being a live code. Each unknown code is therefore mapped, by
+an HMAC of the code under an instance key, to one of the parameter sets live records
+have, in proportion to how many have each (:func:`live_costs`): the same code always
+costs the same, and over codes the costs are spread as live codes' are. Without the key
+nobody can tell which codes the decoy runs cheap, so a code found slower (or faster)
+than its mapped cost is not thereby found live.
 
 Failed attempts are counted per code *before* any Argon2id (:func:`failure_bucket`): an
 HMAC of the code, cut to 20 bits, so the rate-limit store never holds anything that
@@ -13,14 +23,17 @@ identifies a code.
 """
 
 import hmac
+import threading
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cache
 
-from sqlalchemy import select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from sipadu.crypto import (
+    RECORD_HEAD_LEN,
     Argon2Params,
     CryptoError,
     PrivateKey,
@@ -32,6 +45,7 @@ from sipadu.crypto import (
     verify_secret,
 )
 from sipadu.persistence.db import scope_to_report
+from sipadu.persistence.dbroles import COSTS_FUNCTION
 from sipadu.persistence.models import Mailbox
 from sipadu.services import Derive, Reason, ServiceError, inline
 from sipadu.services.passphrases import CODE_DIGITS, mailbox_secret, normalize_code
@@ -52,11 +66,40 @@ class MalformedCode(ServiceError):
 
 
 @dataclass(frozen=True)
+class CostMix:
+    """How many mailbox records have each Argon2 parameter set, in a fixed order
+    (cheapest first); empty before the first report."""
+
+    counts: tuple[tuple[Argon2Params, int], ...] = ()
+
+
+class CostCache:
+    """:func:`live_costs`, read again at most every ``seconds``: counting costs a scan of
+    the mailbox table, and the mix changes only as reports arrive and records are
+    re-hashed. Shared by a process's threads."""
+
+    def __init__(self, seconds: float = 60.0) -> None:
+        self.seconds = seconds
+        self._lock = threading.Lock()
+        self._mix: CostMix | None = None
+        self._read_at = 0.0
+
+    def get(self, session: Session) -> CostMix:
+        with self._lock:
+            if self._mix is None or time.monotonic() - self._read_at > self.seconds:
+                self._mix, self._read_at = live_costs(session), time.monotonic()
+            return self._mix
+
+
+@dataclass(frozen=True)
 class MailboxSettings:
     lookup_salt: bytes
     lookup_argon2: Argon2Params
     argon2: Argon2Params
     failure_key: bytes  # keys the failure counters (failure_bucket)
+    decoy_key: bytes  # keys the decoy's choice of cost (decoy_params)
+    # None: the live costs are counted at every attempt (tests); a portal keeps a cache.
+    costs: CostCache | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -114,6 +157,54 @@ def _decoy(params: Argon2Params) -> SecretRecord:
     return SecretRecord.decoy(params)
 
 
+def live_costs(session: Session) -> CostMix:
+    """How many mailbox records have each parameter set: from the first
+    :data:`~sipadu.crypto.RECORD_HEAD_LEN` bytes of each record (its cost, nothing
+    secret). On PostgreSQL through the function ``sipadu db reporter-role`` creates
+    (:data:`~sipadu.persistence.dbroles.COSTS_FUNCTION`), which sees every mailbox where
+    the reporter role's row-level security shows it none; a direct count where it does
+    not exist (the owner role sees every row). Records whose head is not a known format
+    are left out (they open nothing anyway)."""
+    bind = session.get_bind()
+    rows: list[tuple[bytes, int]]
+    if bind.dialect.name == "postgresql" and session.scalar(
+        text("SELECT to_regprocedure(:name) IS NOT NULL"), {"name": f"{COSTS_FUNCTION}()"}
+    ):
+        result = session.execute(text(f"SELECT head, records FROM {COSTS_FUNCTION}()"))  # noqa: S608 — a constant
+        rows = [(bytes(head), int(records)) for head, records in result]
+    else:
+        head = func.substr(Mailbox.secret_record, 1, RECORD_HEAD_LEN)
+        result = session.execute(select(head, func.count()).group_by(head))
+        rows = [(bytes(head), int(records)) for head, records in result]
+    counts: dict[Argon2Params, int] = {}
+    for head_bytes, records in rows:
+        try:
+            params = SecretRecord.params_of_head(head_bytes)
+        except CryptoError:
+            continue
+        counts[params] = counts.get(params, 0) + records
+    order = sorted(counts, key=lambda p: (p.time_cost, p.memory_kib, p.parallelism))
+    return CostMix(tuple((params, counts[params]) for params in order))
+
+
+def decoy_params(code: str, key: bytes, mix: CostMix, current: Argon2Params) -> Argon2Params:
+    """The parameters the decoy runs at for an unknown ``code`` (16 digits): the
+    HMAC-SHA256 of the code under ``key``, read as a number below the total count of
+    ``mix``, picks the set whose share of live records it falls in. The same code always
+    gets the same set (until the mix changes), and a set is picked for as many codes in
+    proportion as live records have it. ``current`` when there is no mailbox yet."""
+    total = sum(records for _, records in mix.counts)
+    if total == 0:
+        return current
+    digest = hmac.new(key, b"decoy\x00" + code.encode("ascii"), "sha256").digest()
+    point = (int.from_bytes(digest[:8], "big") * total) >> 64
+    for params, records in mix.counts:
+        if point < records:
+            return params
+        point -= records
+    raise AssertionError("unreachable: point < total")  # pragma: no cover
+
+
 def attempt_login(
     session: Session,
     typed_code: str,
@@ -129,13 +220,16 @@ def attempt_login(
     code = well_formed_code(typed_code)
     if code is None:
         raise MalformedCode()
+    # Counted before the transaction names a lookup id: a reporter role without the
+    # costs function then sees no mailbox for any code, never only the typed one's.
+    mix = settings.costs.get(session) if settings.costs is not None else live_costs(session)
     lookup = derive(lookup_id, code.encode("ascii"), settings.lookup_salt, settings.lookup_argon2)
     scope_to_report(session, lookup_id=lookup)
     mailbox = session.scalar(select(Mailbox).where(Mailbox.lookup_id == lookup))
     record = (
         SecretRecord.from_bytes(mailbox.secret_record)
         if mailbox is not None
-        else _decoy(settings.argon2)
+        else _decoy(decoy_params(code, settings.decoy_key, mix, settings.argon2))
     )
     secret = mailbox_secret(code, passphrase)
     try:

@@ -47,7 +47,7 @@ FORM = ReportForm(
 )
 
 
-MAILBOX = MailboxSettings(LOOKUP_SALT, CHEAP, CHEAP, failure_key=bytes(32))
+MAILBOX = MailboxSettings(LOOKUP_SALT, CHEAP, CHEAP, failure_key=bytes(32), decoy_key=bytes(32))
 
 
 def count(session, metric: audit.ReporterMetric, day: date = TODAY) -> int:
