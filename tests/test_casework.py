@@ -959,3 +959,55 @@ def test_an_export_without_the_identity_says_so_and_reads_none(reporter_app, cli
     (export,) = [e for e in trail if e.action == "report.export_plaintext"]
     assert json.loads(export.detail)["identity_included"] is False
     assert "identity.read" not in [e.action for e in trail]
+
+
+FAILED_WORDS = re.compile("failed its integrity check|gagal pemeriksaan keutuhan")
+
+
+def test_tampered_rows_are_shown_as_failed_never_as_a_500_and_recorded(
+    reporter_app, clients, database_url
+):
+    """Issue 15 item 9 over HTTP: a reply relabelled as the reporter's and a file moved
+    onto it, in the database. Both portals answer with the page, saying which items
+    failed their integrity check; the file's download is a 409 page for both; staff
+    encounters are in the log."""
+    marker = f"Utuh {uuid.uuid4().hex[:8]}"
+    code, passphrase = receipt(
+        report_with_files(
+            reporter_app.test_client(), [("bukti.txt", b"isi bukti", "text/plain")], title=marker
+        )
+    )
+    investigator = clients["pemeriksa1"]
+    report_id = report_id_of(database_url, marker, investigator)
+    reply = f"Balasan asli {uuid.uuid4().hex[:6]}"
+    post(investigator, f"/reports/{report_id}/messages", f"/reports/{report_id}", body=reply)
+    with database(database_url) as session:
+        message = session.scalar(select(Message).where(Message.report_id == report_id))
+        file = session.scalar(select(Attachment).where(Attachment.report_id == report_id))
+        message.author, message.author_account_id = "reporter", None
+        file.message_id = message.id
+        file_id = file.id
+        session.commit()
+
+    page = investigator.get(f"/reports/{report_id}")
+    assert page.status_code == 200
+    text_ = page.get_data(as_text=True)
+    assert FAILED_WORDS.search(text_) and reply not in text_
+    download = investigator.get(f"/reports/{report_id}/attachments/{file_id}")
+    assert download.status_code == 409 and b"isi bukti" not in download.get_data()
+    failures = [
+        json.loads(e.detail)
+        for e in actions(database_url, report_id)
+        if e.action == "record.integrity_failure"
+    ]
+    assert {"kind": "message", "id": str(message.id)} in failures
+    assert {"kind": "attachment", "id": str(file_id)} in failures
+
+    mailbox = reporter_app.test_client()
+    assert mailbox_login(mailbox, code, passphrase).status_code == 303
+    box = mailbox.get("/mailbox")
+    assert box.status_code == 200
+    assert FAILED_WORDS.search(box.get_data(as_text=True))
+    assert reply not in box.get_data(as_text=True)
+    refused = mailbox.get(f"/mailbox/attachments/{file_id}")
+    assert refused.status_code == 409 and b"isi bukti" not in refused.get_data()

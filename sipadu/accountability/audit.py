@@ -91,6 +91,7 @@ class Action(StrEnum):
     IDENTITY_REFUSE = "identity.refuse"
     IDENTITY_READ = "identity.read"
     IDENTITY_REQUEST_READ = "identity_request.read"  # a request's reason, decrypted
+    INTEGRITY_FAILURE = "record.integrity_failure"  # a sealed row did not open: tampering
     RECOVERY_GRANT = "recovery.grant"
     AUDIT_VIEW = "audit.view"
     AUDIT_EXPORT = "audit.export"

@@ -9,7 +9,8 @@ The API the rest of SIPADU uses:
 - Keys: :func:`new_key` (256-bit symmetric), :func:`new_keypair` (HPKE recipient),
   :func:`fingerprint`, :func:`seal_private_key` / :func:`open_private_key`.
 - Wrapping: :func:`wrap_key` / :func:`unwrap_key` with a :class:`KeyContext`.
-- Fields: :func:`seal_field` / :func:`open_field` (always padded).
+- Fields: :func:`seal_field` / :func:`open_field` (always padded; version 2 binds the
+  row's metadata, :data:`Bound`), :func:`field_version`.
 - Files: :func:`encrypting_writer` / :func:`decrypt_stream` / :func:`decrypting_reader`.
 - Small secrets: :func:`seal_secret` / :func:`open_secret` (TOTP seeds).
 - Signatures: :func:`sign` / :func:`verify_signature` (Ed25519, audit checkpoints).
@@ -20,7 +21,7 @@ The API the rest of SIPADU uses:
 
 from sipadu.crypto.envelope import KeyContext, Purpose, unwrap_key, wrap_key
 from sipadu.crypto.errors import CryptoError
-from sipadu.crypto.fields import open_field, seal_field
+from sipadu.crypto.fields import Bound, field_version, open_field, seal_field
 from sipadu.crypto.kdf import (
     DEFAULT_PARAMS,
     RECORD_HEAD_LEN,
@@ -59,6 +60,7 @@ __all__ = [
     "DEFAULT_SUITE",
     "RECORD_HEAD_LEN",
     "Argon2Params",
+    "Bound",
     "CryptoError",
     "DerivedKeys",
     "EncryptingWriter",
@@ -73,6 +75,7 @@ __all__ = [
     "derive_keys",
     "derive_subkey",
     "encrypting_writer",
+    "field_version",
     "fingerprint",
     "hash_secret",
     "lookup_id",

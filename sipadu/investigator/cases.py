@@ -32,7 +32,7 @@ from sipadu.investigator.forms import (
 )
 from sipadu.investigator.policy import Policy, requires
 from sipadu.persistence.models import Category, ReportStatus, Role, StaffAccount
-from sipadu.services import Reason, ServiceError, key_ring
+from sipadu.services import IntegrityFailed, Reason, ServiceError, key_ring
 from sipadu.services import grants as grants_service
 from sipadu.services.attachments import AttachmentInfo, read_attachment
 from sipadu.services.cases import (
@@ -52,6 +52,7 @@ from sipadu.services.dates import today
 from sipadu.services.export import age_encrypted, age_recipient, open_for_export, report_zip
 from sipadu.services.key_ring import HeldKeys, NoKey, staff_keys
 from sipadu.web.context import content_disposition, download, stream, transaction
+from sipadu.web.errors import integrity_failed
 from sipadu.web.forms import BoundedForm
 from sipadu.web.refusal_messages import message
 
@@ -279,20 +280,26 @@ def report_identity_request(report_id: uuid.UUID) -> ResponseReturnValue:
 @bp.get("/reports/<uuid:report_id>/attachments/<uuid:attachment_id>")
 @requires(Policy.INVESTIGATOR)
 @download
-def report_attachment(report_id: uuid.UUID, attachment_id: uuid.UUID) -> Response:
+def report_attachment(report_id: uuid.UUID, attachment_id: uuid.UUID) -> ResponseReturnValue:
     """A file, decrypted as it streams, in constant memory. The download is recorded and
     committed first; the file is then read on a reading session of its own, so a slow
     reader holds no lock (:func:`sipadu.web.context.stream`). An altered chunk breaks the
     download off."""
     try:
         with transaction(write=True) as writing:  # recorded before the first byte
-            download_attachment(writing, _keys(writing, report_id), _me().id, attachment_id)
+            checked = download_attachment(
+                writing, _keys(writing, report_id), _me().id, attachment_id
+            )
     except ServiceError:  # no grant, no key, no such file
         abort(404)
+    if not checked.intact:  # its failure is recorded (committed above); nothing is sent
+        return integrity_failed()
     try:
         info, body = stream(
             lambda reader: _attachment(reader, report_id, attachment_id), report_id=report_id
         )
+    except IntegrityFailed:  # altered since the commit
+        return integrity_failed()
     except ServiceError:  # shredded since the commit
         abort(404)
     mimetype = (

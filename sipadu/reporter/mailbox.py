@@ -22,7 +22,7 @@ from sipadu.reporter.blueprint import bp, runtime
 from sipadu.reporter.forms import CATEGORIES, MailboxLoginForm, MessageForm
 from sipadu.reporter.sessions import current_session, end_session, start_session
 from sipadu.reporter.uploads import evidence_part, forget_files, uploaded_files
-from sipadu.services import ServiceError
+from sipadu.services import IntegrityFailed, ServiceError
 from sipadu.services.attachments import read_attachment
 from sipadu.services.dates import today
 from sipadu.services.key_ring import HeldKeys, mailbox_keys
@@ -44,6 +44,7 @@ from sipadu.web.context import (
     transaction,
 )
 from sipadu.web.derivations import LOGIN, busy_page, derivations
+from sipadu.web.errors import integrity_failed
 from sipadu.web.formdata import UploadRefused, receives_files
 from sipadu.web.refusal_messages import message
 
@@ -226,6 +227,8 @@ def mailbox_attachment(attachment_id: uuid.UUID) -> ResponseReturnValue:
             ),
             report_id=opened.report_id,
         )
+    except IntegrityFailed:  # its details or key do not open with its own metadata
+        return integrity_failed()
     except ServiceError:
         abort(404)
     response = Response(body, mimetype="application/octet-stream")

@@ -24,9 +24,9 @@ nothing to remember but to commit, and a streamed body begins only after that co
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from sipadu.services.refusals import Reason, ServiceError
+from sipadu.services.refusals import IntegrityFailed, Reason, ServiceError
 
-__all__ = ["Derive", "Reason", "ServiceError", "inline"]
+__all__ = ["Derive", "IntegrityFailed", "Reason", "ServiceError", "inline"]
 
 T = TypeVar("T")
 

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from sipadu.accountability import audit
 from sipadu.accountability.audit import Action
-from sipadu.crypto import PrivateKey, Purpose, open_field, seal_field
+from sipadu.crypto import CryptoError, PrivateKey, Purpose, open_field, seal_field
 from sipadu.persistence.models import (
     Category,
     IdentityRequest,
@@ -29,8 +29,9 @@ from sipadu.persistence.models import (
     ReportGrant,
     ReportStatus,
     StaffAccount,
+    utcnow,
 )
-from sipadu.services import Reason, ServiceError
+from sipadu.services import IntegrityFailed, Reason, ServiceError
 from sipadu.services.attachments import (
     AttachmentInfo,
     UploadedFile,
@@ -49,6 +50,12 @@ from sipadu.services.reports import (
     open_report_field,
     report_category_slug,
     thread,
+)
+from sipadu.services.row_metadata import (
+    message_bound,
+    message_field,
+    note_bound,
+    note_field,
 )
 from sipadu.settings.config import DatePrecision
 
@@ -252,6 +259,7 @@ class NoteView:
     author: str
     written_at: object
     body: str
+    intact: bool = True  # False: failed its integrity check, and ``body`` is empty
 
 
 @dataclass(frozen=True)
@@ -321,17 +329,7 @@ def open_case(
         a.id: a.username for a in session.scalars(select(StaffAccount))
     }
     notes = [
-        NoteView(
-            n.id,
-            names.get(n.author_account_id, "?"),
-            n.written_at,
-            open_field(
-                keys.key(Purpose.INTERNAL, n.epoch),
-                n.body,
-                report_id=report_id,
-                field=f"note/{n.id}/body",
-            ).decode("utf-8"),
-        )
+        _open_note(keys, n, names.get(n.author_account_id, "?"))
         for n in session.scalars(
             select(Note).where(Note.report_id == report_id).order_by(Note.written_at)
         )
@@ -354,6 +352,7 @@ def open_case(
         list_attachments(session, report_id, lambda epoch: keys.key(Purpose.CASE, epoch)),
         requests,
     )
+    record_integrity_failures(session, account_id, view)
     if not record:
         return view
     grant.read_upto = report.reporter_messages
@@ -371,17 +370,64 @@ def open_case(
     return view
 
 
+def _open_note(keys: HeldKeys, row: Note, author: str) -> NoteView:
+    """A note opened with the internal key of its epoch, its author, time and epoch
+    (:func:`note_bound`); one that does not open (altered, re-dated, re-attributed)
+    comes back with ``intact`` false and no body. Raises ``NoKey`` without the key."""
+    key = keys.key(Purpose.INTERNAL, row.epoch)
+    try:
+        body = open_field(
+            key, row.body, report_id=row.report_id, field=note_field(row.id), bound=note_bound(row)
+        ).decode("utf-8")
+    except (CryptoError, UnicodeDecodeError):
+        return NoteView(row.id, author, row.written_at, "", intact=False)
+    return NoteView(row.id, author, row.written_at, body)
+
+
+def record_integrity_failures(session: Session, account_id: uuid.UUID, view: CaseView) -> None:
+    """One ``record.integrity_failure`` entry for each message, note or file of ``view``
+    that failed its integrity check (kind and row id), in the caller's transaction: a
+    database writer's tampering is on the record the moment a staff member meets it."""
+    failed = (
+        [("message", m.id) for m in view.messages if not m.intact]
+        + [("note", n.id) for n in view.notes if not n.intact]
+        + [("attachment", a.id) for a in view.attachments if not a.intact]
+    )
+    for kind, row_id in failed:
+        audit.append(
+            session,
+            str(account_id),
+            "investigator",
+            Action.INTEGRITY_FAILURE,
+            report_id=view.report.id,
+            detail={"kind": kind, "id": str(row_id)},
+        )
+
+
 def download_attachment(
     session: Session, keys: HeldKeys, account_id: uuid.UUID, attachment_id: uuid.UUID
 ) -> AttachmentInfo:
     """A file of a granted report, its download recorded (``attachment.download``, with
-    its size): its details only. Once the caller has committed, the file is read on a
-    session of its own while it streams (:func:`sipadu.web.context.stream`), so a slow reader
-    holds no lock."""
+    its size): its details only. A file that fails its integrity check is recorded as
+    ``record.integrity_failure`` instead and comes back with ``intact`` false: the caller
+    commits that entry and refuses the download. Once the caller has committed, the file
+    is read on a session of its own while it streams (:func:`sipadu.web.context.stream`),
+    so a slow reader holds no lock."""
     granted(session, keys.report_id, account_id)
-    info, _unread = read_attachment(
-        session, keys.report_id, attachment_id, lambda epoch: keys.key(Purpose.CASE, epoch)
-    )
+    try:
+        info, _unread = read_attachment(
+            session, keys.report_id, attachment_id, lambda epoch: keys.key(Purpose.CASE, epoch)
+        )
+    except IntegrityFailed:
+        audit.append(
+            session,
+            str(account_id),
+            "investigator",
+            Action.INTEGRITY_FAILURE,
+            report_id=keys.report_id,
+            detail={"kind": "attachment", "id": str(attachment_id)},
+        )
+        return AttachmentInfo(attachment_id, None, "", "", 0, intact=False)
     audit.append(
         session,
         str(account_id),
@@ -429,7 +475,11 @@ def reply(
     )
     case_key = keys.key(Purpose.CASE, report.key_epoch)
     message.body = seal_field(
-        case_key, body.encode("utf-8"), report_id=report.id, field=f"message/{message.id}/body"
+        case_key,
+        body.encode("utf-8"),
+        report_id=report.id,
+        field=message_field(message.id),
+        bound=message_bound(message),
     )
     session.add(message)
     session.flush()
@@ -464,13 +514,15 @@ def add_note(session: Session, keys: HeldKeys, account_id: uuid.UUID, body: str)
         report_id=report.id,
         author_account_id=account_id,
         epoch=report.key_epoch,
+        written_at=utcnow(),  # set here, not by the insert: it is sealed with the body
         body=b"",
     )
     note.body = seal_field(
         keys.key(Purpose.INTERNAL, report.key_epoch),
         body.encode("utf-8"),
         report_id=report.id,
-        field=f"note/{note.id}/body",
+        field=note_field(note.id),
+        bound=note_bound(note),
     )
     session.add(note)
     audit.append(

@@ -123,15 +123,26 @@ def report_zip(view: CaseView, keys: HeldKeys, signing_seed: bytes) -> Iterator[
     document(
         "messages.json",
         [
-            {"position": m.position, "author": m.author, "sent_on": m.sent_on, "body": m.body}
+            {
+                "position": m.position,
+                "author": m.author,
+                "sent_on": m.sent_on,
+                "body": m.body,
+                "intact": m.intact,  # false: failed its integrity check, no body
+            }
             for m in view.messages
         ],
     )
     document(
         "notes.json",
-        [{"author": n.author, "written_at": n.written_at, "body": n.body} for n in view.notes],
+        [
+            {"author": n.author, "written_at": n.written_at, "body": n.body, "intact": n.intact}
+            for n in view.notes
+        ],
     )
     for index, info in enumerate(view.attachments, start=1):
+        if not info.intact:  # failed its integrity check (recorded when the view opened)
+            continue
         name = _safe_name(index, info.name)
 
         def content(attachment_id: uuid.UUID = info.id, name: str = name) -> Iterator[bytes]:

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from sipadu.accountability import audit
 from sipadu.accountability.audit import Action, DetailValue
-from sipadu.crypto import PrivateKey, PublicKey, Purpose, open_field, seal_field
+from sipadu.crypto import CryptoError, PrivateKey, PublicKey, Purpose, open_field, seal_field
 from sipadu.persistence.models import (
     AccountState,
     IdentityRequest,
@@ -25,10 +25,12 @@ from sipadu.persistence.models import (
     Report,
     Role,
     StaffAccount,
+    utcnow,
 )
-from sipadu.services import Reason, ServiceError, key_ring
+from sipadu.services import IntegrityFailed, Reason, ServiceError, key_ring
 from sipadu.services.cases import granted
 from sipadu.services.key_ring import HeldKeys, NoKey, key_fingerprint
+from sipadu.services.row_metadata import request_bound, request_field
 
 
 def _check_colleague(account: StaffAccount | None) -> StaffAccount:
@@ -146,11 +148,16 @@ def request_identity(
         report_id=report_id,
         account_id=investigator.id,
         state=IdentityRequestState.PENDING.value,
+        requested_at=utcnow(),  # set here, not by the insert: it is sealed with the reason
         reason=b"",
     )
     key = key_ring.wrap_request_key(session, report_id, number, investigator, recovery)
     request.reason = seal_field(
-        key, reason.encode("utf-8"), report_id=report_id, field=f"identity-request/{request.id}"
+        key,
+        reason.encode("utf-8"),
+        report_id=report_id,
+        field=request_field(request.id),
+        bound=request_bound(request),
     )
     session.add(request)
     audit.append(
@@ -175,13 +182,27 @@ def _request_number(session: Session, request: IdentityRequest) -> int:
     ).scalar_one()
 
 
+def _open_reason(request: IdentityRequest, key: bytes) -> str:
+    """Raises ``CryptoError`` (or ``UnicodeDecodeError``) unless the reason opens with
+    the request's own requester and time (:func:`request_bound`)."""
+    return open_field(
+        key,
+        request.reason,
+        report_id=request.report_id,
+        field=request_field(request.id),
+        bound=request_bound(request),
+    ).decode("utf-8")
+
+
 def request_reason(
     session: Session, request: IdentityRequest, reader: StaffAccount, private: PrivateKey
-) -> str:
+) -> str | None:
     """The reason, for the requester (their investigator wrap of the request key) or a
     custodian (their custodian wrap); "" for anyone else. Each reason decrypted is
     recorded (``identity_request.read``, in the role whose wrap opened it) in the
-    caller's transaction, which commits before it is shown."""
+    caller's transaction, which commits before it is shown. ``None``: the request failed
+    its integrity check (its requester or time was changed in the database, or its
+    reason altered), recorded as ``record.integrity_failure``; nothing of it is shown."""
     number = _request_number(session, request)
     for role, keys in (
         ("investigator", key_ring.staff_keys(session, request.report_id, reader.id, private)),
@@ -191,19 +212,15 @@ def request_reason(
             key = keys.key(Purpose.REQUEST, number)
         except NoKey:
             continue
-        reason = open_field(
-            key,
-            request.reason,
-            report_id=request.report_id,
-            field=f"identity-request/{request.id}",
-        ).decode("utf-8")
+        try:
+            reason: str | None = _open_reason(request, key)
+            action = Action.IDENTITY_REQUEST_READ
+            detail: dict[str, DetailValue] = {"request": str(request.id)}
+        except (CryptoError, UnicodeDecodeError):
+            reason, action = None, Action.INTEGRITY_FAILURE
+            detail = {"kind": "identity_request", "id": str(request.id)}
         audit.append(
-            session,
-            str(reader.id),
-            role,
-            Action.IDENTITY_REQUEST_READ,
-            report_id=request.report_id,
-            detail={"request": str(request.id)},
+            session, str(reader.id), role, action, report_id=request.report_id, detail=detail
         )
         return reason
     return ""
@@ -213,7 +230,7 @@ def request_reason(
 class PendingRequest:
     request: IdentityRequest
     investigator: StaffAccount
-    reason: str
+    reason: str | None  # None: failed its integrity check (:func:`request_reason`)
 
 
 def pending_requests(
@@ -237,6 +254,24 @@ def pending_requests(
     ]
 
 
+def _check_request_intact(
+    session: Session, request: IdentityRequest, custodian: StaffAccount, private: PrivateKey
+) -> None:
+    """Raise :class:`IntegrityFailed` if the request's reason does not open with its own
+    requester and time under the custodian's wrap: a database writer who relabels a
+    request must not get the identity wrapped to the account of their choosing. (A
+    custodian named after the request holds no wrap of its key and cannot check.)"""
+    keys = key_ring.custodian_keys(session, request.report_id, custodian.id, private)
+    try:
+        key = keys.key(Purpose.REQUEST, _request_number(session, request))
+    except NoKey:
+        return
+    try:
+        _open_reason(request, key)
+    except (CryptoError, UnicodeDecodeError):
+        raise IntegrityFailed() from None
+
+
 def decide_identity(
     session: Session,
     request_id: uuid.UUID,
@@ -248,7 +283,8 @@ def decide_identity(
     """A custodian approves (the identity key is wrapped to the investigator, from the
     custodian's own custodian wrap) or refuses. Either way it is recorded. Nobody
     decides their own request, so an account that is both investigator and custodian
-    sees an identity only on another custodian's decision (G3)."""
+    sees an identity only on another custodian's decision (G3). Approval raises
+    :class:`IntegrityFailed` for a request that fails its integrity check."""
     request = session.get(IdentityRequest, request_id)
     if request is None or request.state != IdentityRequestState.PENDING:
         raise ServiceError(Reason.NOT_WAITING_FOR_DECISION)
@@ -256,6 +292,7 @@ def decide_identity(
         raise ServiceError(Reason.OWN_REQUEST)
     investigator = session.get_one(StaffAccount, request.account_id)
     if approve:
+        _check_request_intact(session, request, custodian, private)
         _check_colleague(investigator)  # first: deactivation also drops every grant
         if not key_ring.is_holder(session, request.report_id, investigator.id):
             raise ServiceError(Reason.INVESTIGATOR_LOST_REPORT)

@@ -58,6 +58,7 @@ class Reason(enum.Enum):
     NO_SUCH_REPORT = enum.auto()  # a report id typed by an admin, or given to the CLI
     REPORT_NOT_FOUND = enum.auto()  # no grant, or gone: callers answer 404
     NO_SUCH_FILE = enum.auto()
+    INTEGRITY_FAILED = enum.auto()  # a sealed row did not open with its own metadata
     NO_KEY = enum.auto()  # the recipient holds no key of that purpose and epoch
     CATEGORY_CLOSED = enum.auto()
     CODE_COLLISION = enum.auto()
@@ -97,3 +98,12 @@ class ServiceError(Exception):
 
     def __str__(self) -> str:  # for tracebacks; people read sipadu.web.refusal_messages
         return " ".join(str(part) for part in (self.reason.name, self.field, self.params) if part)
+
+
+class IntegrityFailed(ServiceError):
+    """A sealed row (a message, a file, a note, a request's reason) did not authenticate
+    with its report, its key and its own metadata: it was altered, relabelled, moved or
+    re-dated in the database. Nothing of it is shown; views say so in words."""
+
+    def __init__(self) -> None:
+        super().__init__(Reason.INTEGRITY_FAILED)

@@ -18,9 +18,11 @@ from sipadu.accountability import audit
 from sipadu.accountability.audit import ReporterMetric
 from sipadu.crypto import (
     Argon2Params,
+    CryptoError,
     PublicKey,
     Purpose,
     SecretRecord,
+    field_version,
     hash_secret,
     lookup_id,
     new_keypair,
@@ -36,6 +38,7 @@ from sipadu.services.categories import category_by_slug
 from sipadu.services.dates import Deadlines, coarsen
 from sipadu.services.key_ring import HeldKeys, Recipient, create_ring
 from sipadu.services.passphrases import mailbox_secret, new_code, suggest_passphrase
+from sipadu.services.row_metadata import message_bound, message_field
 from sipadu.settings.config import DatePrecision, DayCount
 
 CASE_FIELDS = ("title", "what", "who", "where", "when", "how", "estimated_loss")
@@ -196,6 +199,7 @@ class ThreadMessage:
     author: str
     sent_on: date
     body: str
+    intact: bool = True  # False: failed its integrity check, and ``body`` is empty
 
 
 @dataclass(frozen=True)
@@ -225,24 +229,37 @@ def open_report_field(keys: HeldKeys, row: ReportField) -> str:
 
 
 def thread(session: Session, keys: HeldKeys) -> list[ThreadMessage]:
-    """The messages of a report, in order, opened with the case key of each's epoch."""
-    return [
-        ThreadMessage(
-            m.id,
-            m.position,
-            m.author,
-            m.sent_on,
-            open_field(
-                keys.key(Purpose.CASE, m.epoch),
-                m.body,
-                report_id=keys.report_id,
-                field=f"message/{m.id}/body",
-            ).decode("utf-8"),
-        )
-        for m in session.scalars(
+    """The messages of a report, in order, each opened with the case key of its epoch
+    and its own author, position, date and epoch (:func:`message_bound`). A message that
+    does not open is in the list with ``intact`` false and no body: altered, relabelled,
+    reordered, re-dated or moved in the database. So is an old-format message (which
+    binds none of these) placed after the report's first new-format one: messages are
+    numbered in the order they are written, so a genuine old one always comes first.
+    Raises ``NoKey`` if no wrap of an epoch's case key is held."""
+    rows = list(
+        session.scalars(
             select(Message).where(Message.report_id == keys.report_id).order_by(Message.position)
         )
-    ]
+    )
+    first_new = min((m.position for m in rows if m.body[:1] != bytes([1])), default=None)
+    messages = []
+    for m in rows:
+        key = keys.key(Purpose.CASE, m.epoch)
+        try:
+            if field_version(m.body) == 1 and first_new is not None and m.position > first_new:
+                raise CryptoError("old-format message after a new-format one")
+            body = open_field(
+                key,
+                m.body,
+                report_id=keys.report_id,
+                field=message_field(m.id),
+                bound=message_bound(m),
+            ).decode("utf-8")
+        except (CryptoError, UnicodeDecodeError):
+            messages.append(ThreadMessage(m.id, m.position, m.author, m.sent_on, "", False))
+            continue
+        messages.append(ThreadMessage(m.id, m.position, m.author, m.sent_on, body))
+    return messages
 
 
 def read_mailbox(session: Session, keys: HeldKeys, report_id: uuid.UUID) -> MailboxView:
@@ -318,7 +335,8 @@ def add_reporter_message(
         keys.key(Purpose.CASE, report.key_epoch),
         body.encode("utf-8"),
         report_id=report_id,
-        field=f"message/{message.id}/body",
+        field=message_field(message.id),
+        bound=message_bound(message),
     )
     session.add(message)
     report.reporter_messages += 1

@@ -59,6 +59,22 @@ def _render(error: HTTPException) -> tuple[str, int, dict[str, str]]:
     ), code, headers
 
 
+def integrity_failed() -> tuple[str, int]:
+    """The page for an item that failed its integrity check (a file whose sealed details
+    or key do not open with its own metadata): said plainly, never a 500, and nothing
+    of the item is sent. A 409: the request was fine, the stored item is not."""
+    return render_template(
+        "error.html",
+        code=409,
+        title=_("Integrity check failed"),
+        message=_(
+            "This item failed its integrity check: it was changed in the database after it "
+            "was written, so it is not shown."
+        ),
+        reason=None,
+    ), 409
+
+
 def register(app: Flask) -> None:
     app.register_error_handler(HTTPException, _render)
     app.register_error_handler(InternalServerError, _render)

@@ -80,6 +80,10 @@ MESSAGES: dict[Reason, LazyString] = {
     Reason.NO_SUCH_REPORT: _l("There is no report with this id."),
     Reason.REPORT_NOT_FOUND: _l("Report not found."),
     Reason.NO_SUCH_FILE: _l("There is no such file."),
+    Reason.INTEGRITY_FAILED: _l(
+        "This item failed its integrity check: it was changed in the database after it "
+        "was written, so it is not shown."
+    ),
     Reason.NO_KEY: _l("You hold no key for this part of the report."),
     Reason.CATEGORY_CLOSED: _l(
         "This kind of report is not accepted at the moment. Choose another kind."

@@ -1,12 +1,15 @@
-"""Sealed fields: padded to a bucket, bound to report and field name."""
+"""Sealed fields: padded to a bucket, bound to report and field name, and (version 2)
+to the row's metadata; version 1 still opens, and a version 2 blob does not open as 1."""
 
+import os
 import uuid
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from sipadu.crypto import CryptoError, new_key, open_field, seal_field
+from sipadu.crypto import CryptoError, field_version, new_key, open_field, seal_field
+from sipadu.crypto.fields import _seal_v1
 from sipadu.crypto.padding import field_bucket, pad, padme, unpad
 
 REPORT = uuid.UUID("0b6f9c52-3c0e-4d7e-8f39-0f6b0e6c2a11")
@@ -108,3 +111,50 @@ def test_padme_known_values():
         1024,
         1015808,
     ]
+
+
+# --- format version 2: the row's metadata bound ----------------------------------------
+
+BOUND = (("author", b"staff"), ("position", b"\x00\x00\x00\x02"), ("sent_on", b"2025-03-14"))
+
+
+@pytest.mark.parametrize(
+    "other",
+    [
+        (("author", b"reporter"), BOUND[1], BOUND[2]),  # relabelled
+        (BOUND[0], ("position", b"\x00\x00\x00\x01"), BOUND[2]),  # moved
+        (BOUND[0], BOUND[1], ("sent_on", b"2025-03-13")),  # re-dated
+        BOUND[:2],  # a part dropped
+        (BOUND[1], BOUND[0], BOUND[2]),  # reordered parts
+        (("autho", b"rstaff"), BOUND[1], BOUND[2]),  # same bytes, other split
+    ],
+)
+def test_a_new_field_opens_only_with_the_metadata_it_was_sealed_with(other):
+    key = new_key()
+    blob = seal_field(key, b"pesan", report_id=REPORT, field="message/x/body", bound=BOUND)
+    assert blob[0] == 2 and field_version(blob) == 2
+    assert open_field(key, blob, report_id=REPORT, field="message/x/body", bound=BOUND) == b"pesan"
+    with pytest.raises(CryptoError):
+        open_field(key, blob, report_id=REPORT, field="message/x/body", bound=other)
+
+
+def test_a_new_field_turned_back_to_the_old_version_does_not_open():
+    """Downgrade: version 1 binds no metadata, but the version byte and the label are in
+    version 2's associated data, so the same ciphertext under a version 1 header fails."""
+    key = new_key()
+    blob = seal_field(key, b"pesan", report_id=REPORT, field="f", bound=BOUND)
+    downgraded = b"\x01" + blob[1:]
+    for bound in (BOUND, ()):
+        with pytest.raises(CryptoError):
+            open_field(key, downgraded, report_id=REPORT, field="f", bound=bound)
+
+
+def test_an_old_field_still_opens_and_can_be_refused_where_old_is_impossible():
+    key = new_key()
+    old = _seal_v1(key, os.urandom(12), b"lama", report_id=REPORT, field="f")
+    assert field_version(old) == 1
+    assert open_field(key, old, report_id=REPORT, field="f", bound=BOUND) == b"lama"
+    with pytest.raises(CryptoError):
+        open_field(key, old, report_id=REPORT, field="f", legacy=False)
+    with pytest.raises(CryptoError):
+        field_version(b"\x03" + old[1:])

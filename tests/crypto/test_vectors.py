@@ -6,13 +6,16 @@ must come as a new format version instead.
 
 import io
 import json
+import struct
 import uuid
 from pathlib import Path
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from sipadu.crypto import (
     Argon2Params,
+    CryptoError,
     KeyContext,
     PrivateKey,
     PublicKey,
@@ -25,7 +28,7 @@ from sipadu.crypto import (
     unwrap_key,
     verify_secret,
 )
-from sipadu.crypto.fields import _seal
+from sipadu.crypto.fields import _seal_v1, _seal_v2
 from sipadu.crypto.kdf import SecretRecord, argon2id, derive_keys, lookup_id
 from sipadu.crypto.keys import _seal_private_key
 from sipadu.crypto.padding import padme
@@ -81,11 +84,42 @@ def test_private_key_seal_vectors(v):
 @pytest.mark.parametrize("v", VECTORS["field"], ids=lambda v: v["field"])
 def test_field_vectors(v):
     key, report = h(v["key"]), uuid.UUID(v["report_id"])
-    sealed = _seal(key, h(v["nonce"]), h(v["plaintext"]), report_id=report, field=v["field"])
+    sealed = _seal_v1(key, h(v["nonce"]), h(v["plaintext"]), report_id=report, field=v["field"])
     assert sealed.hex() == v["sealed"]
     assert (
         open_field(key, h(v["sealed"]), report_id=report, field=v["field"]).hex() == v["plaintext"]
     )
+
+
+def _spec_aad_v2(report: uuid.UUID, field: str, bound: list) -> bytes:
+    """The version 2 associated data exactly as docs/crypto.md writes it, built here
+    without sipadu.crypto.binding: u32 length, bytes, for each part in order."""
+    parts = [b"sipadu.field.v2", b"\x02", report.bytes, field.encode()]
+    for name, value in bound:
+        parts += [name.encode("ascii"), h(value)]
+    return b"".join(struct.pack(">I", len(p)) + p for p in parts)
+
+
+@pytest.mark.parametrize("v", VECTORS["field_v2"], ids=lambda v: v["field"].split("/")[0])
+def test_field_v2_vectors(v):
+    key, report = h(v["key"]), uuid.UUID(v["report_id"])
+    bound = [(name, h(value)) for name, value in v["bound"]]
+    sealed = _seal_v2(
+        key, h(v["nonce"]), h(v["plaintext"]), report_id=report, field=v["field"], bound=bound
+    )
+    assert sealed.hex() == v["sealed"]
+    blob = h(v["sealed"])
+    assert blob[0] == 2 and blob[1:13] == h(v["nonce"])
+    # Independent of sipadu's code: plain AES-256-GCM over the documented layout.
+    padded = AESGCM(key).decrypt(
+        blob[1:13], blob[13:], _spec_aad_v2(report, v["field"], v["bound"])
+    )
+    assert padded.startswith(h(v["plaintext"]) + b"\x80")
+    opened = open_field(key, blob, report_id=report, field=v["field"], bound=bound)
+    assert opened.hex() == v["plaintext"]
+    if bound:  # any other metadata does not open it
+        with pytest.raises(CryptoError):
+            open_field(key, blob, report_id=report, field=v["field"], bound=bound[:-1])
 
 
 @pytest.mark.parametrize("v", VECTORS["stream"], ids=lambda v: f"{len(v['plaintext']) // 2}B")

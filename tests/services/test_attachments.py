@@ -5,12 +5,14 @@ its plaintext read back only within its own report. Nothing here is recorded: th
 download a person makes is (:func:`sipadu.services.cases.download_attachment`). Real
 stream encryption, a real database, rolled back after each test."""
 
+import os
 import uuid
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
-from sipadu.crypto import CryptoError, Purpose
+from sipadu.crypto import Purpose
+from sipadu.crypto.fields import _seal_v1
 from sipadu.persistence.models import Attachment, Blob, Message
 from sipadu.services import Reason
 from sipadu.services.attachments import (
@@ -115,7 +117,7 @@ def test_a_file_is_read_only_within_its_own_report(session, recovery, report, fi
         read_attachment(session, other.report_id, attachment_id, other_key)
     with refused(Reason.NO_SUCH_FILE):
         read_attachment(session, report_id, uuid.uuid4(), key)
-    with pytest.raises(CryptoError):  # another report's key opens nothing
+    with refused(Reason.INTEGRITY_FAILED):  # another report's key opens nothing
         read_attachment(session, report_id, attachment_id, other_key)
     assert list_attachments(session, other.report_id, other_key) == []
 
@@ -133,11 +135,10 @@ def test_sealed_details_are_bound_to_their_attachment(session, report, files):
     )
     one, two = session.get(Attachment, first), session.get(Attachment, second)
     one.sealed_name, two.sealed_name = two.sealed_name, one.sealed_name
-    with pytest.raises(CryptoError):
-        list_attachments(session, report_id, key)
+    assert [i.intact for i in list_attachments(session, report_id, key)] == [False, False]
     one.sealed_name, two.sealed_name = two.sealed_name, one.sealed_name
     one.sealed_key = two.sealed_key
-    with pytest.raises(CryptoError):
+    with refused(Reason.INTEGRITY_FAILED):
         read_attachment(session, report_id, first, key)
 
 
@@ -186,3 +187,138 @@ def test_blobs_are_linked_only_if_the_transaction_that_names_them_commits(
     with database(database_url) as session:
         assert not session.get(Blob, files[1].blob_id).linked
         assert session.scalar(select(Attachment).where(Attachment.report_id == report_id)) is None
+
+
+# --- metadata bound (sealed field format version 2) -------------------------------------
+
+
+def _message(session, report_id, position: int) -> Message:
+    row = Message(
+        id=uuid.uuid4(),
+        report_id=report_id,
+        position=position,
+        author="reporter",
+        epoch=0,
+        sent_on=TODAY,
+        body=b"\x02",  # not opened here: only its format version is looked at
+    )
+    session.add(row)
+    session.flush()
+    return row
+
+
+def _tamper(session, attachment_id: uuid.UUID, **values) -> None:
+    """Change the row's columns as a database writer would: SQL, then reload."""
+    session.execute(update(Attachment).where(Attachment.id == attachment_id).values(**values))
+    session.expire_all()
+
+
+def _info(session, report_id, key, attachment_id):
+    return next(i for i in list_attachments(session, report_id, key) if i.id == attachment_id)
+
+
+def test_a_file_moved_onto_another_message_fails_its_integrity_check(session, report, files):
+    report_id, key = report
+    first, second = _message(session, report_id, 1), _message(session, report_id, 2)
+    [attachment_id] = attach(
+        session,
+        report_id,
+        key(0),
+        0,
+        [UploadedFile(files[0], "a.txt", "")],
+        uploader="reporter",
+        message_id=first.id,
+    )
+    assert _info(session, report_id, key, attachment_id).intact
+
+    _tamper(session, attachment_id, message_id=second.id)
+    info = _info(session, report_id, key, attachment_id)
+    assert not info.intact and info.name == "" and info.size == 0
+    with refused(Reason.INTEGRITY_FAILED):
+        read_attachment(session, report_id, attachment_id, key)
+
+    _tamper(session, attachment_id, message_id=None)  # onto the report's own evidence
+    assert not _info(session, report_id, key, attachment_id).intact
+    _tamper(session, attachment_id, message_id=first.id)  # back where it was sealed
+    assert _info(session, report_id, key, attachment_id).intact
+
+
+@pytest.mark.parametrize("change", [{"uploader": "staff"}, {"epoch": 1}], ids=["uploader", "epoch"])
+def test_a_file_relabelled_fails_its_integrity_check(session, report, files, change):
+    report_id, key = report
+    [attachment_id] = attach(
+        session, report_id, key(0), 0, [UploadedFile(files[1], "b.txt", "")], uploader="reporter"
+    )
+    _tamper(session, attachment_id, **change)
+    keys = {0: key(0), 1: key(0)}  # the same key either way: only the metadata differs
+    assert not _info(session, report_id, keys.__getitem__, attachment_id).intact
+
+
+def test_a_file_pointed_at_another_blob_is_refused_before_any_byte(session, report, files):
+    report_id, key = report
+    one, _two = attach(
+        session,
+        report_id,
+        key(0),
+        0,
+        [UploadedFile(files[0], "a.txt", ""), UploadedFile(files[1], "b.txt", "")],
+        uploader="reporter",
+    )
+    _tamper(session, one, blob_id=files[3].blob_id)  # another file's bytes
+    with refused(Reason.INTEGRITY_FAILED):
+        read_attachment(session, report_id, one, key)
+
+
+def _legacy_attachment(session, report_id, key, upload, message_id=None) -> uuid.UUID:
+    """A file row as the code before format version 2 wrote it (report and field bound,
+    nothing else)."""
+    attachment_id = uuid.uuid4()
+
+    def seal(what: str, value: bytes) -> bytes:
+        field = f"attachment/{attachment_id}/{what}"
+        return _seal_v1(key(0), os.urandom(12), value, report_id=report_id, field=field)
+
+    session.add(
+        Attachment(
+            id=attachment_id,
+            report_id=report_id,
+            message_id=message_id,
+            blob_id=upload.stored.blob_id,
+            uploader="reporter",
+            epoch=0,
+            sealed_name=seal("name", upload.name.encode()),
+            sealed_type=seal("type", upload.content_type.encode()),
+            sealed_size=seal("size", str(upload.stored.size).encode()),
+            sealed_key=seal("key", upload.stored.key),
+        )
+    )
+    session.flush()
+    return attachment_id
+
+
+def test_an_old_format_file_still_reads(session, report, files):
+    report_id, key = report
+    old = _message(session, report_id, 1)
+    old.body = b"\x01"  # an old-format message
+    session.flush()
+    attachment_id = _legacy_attachment(
+        session, report_id, key, UploadedFile(files[1], "lama.txt", "text/plain"), old.id
+    )
+    info, plaintext = read_attachment(session, report_id, attachment_id, key)
+    assert (info.name, info.content_type, info.intact) == ("lama.txt", "text/plain", True)
+    assert b"".join(plaintext) == SMALL
+
+
+def test_an_old_format_file_moved_onto_a_new_format_message_is_refused(session, report, files):
+    """An old-format file binds no message, but no genuine one sits on a new-format
+    message (a file is sealed with its message, by the same code)."""
+    report_id, key = report
+    new = _message(session, report_id, 1)
+    attachment_id = _legacy_attachment(
+        session, report_id, key, UploadedFile(files[2], "lama.txt", "text/plain")
+    )
+    assert _info(session, report_id, key, attachment_id).intact
+    _tamper(session, attachment_id, message_id=new.id)
+    assert not _info(session, report_id, key, attachment_id).intact
+    with refused(Reason.INTEGRITY_FAILED):
+        read_attachment(session, report_id, attachment_id, key)

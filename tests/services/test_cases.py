@@ -5,15 +5,23 @@ caller's transaction (none when refused, none when the caller rolls back); every
 refusal by its reason. Real HPKE, a real database, rolled back after each test."""
 
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from sipadu.accountability import audit
 from sipadu.accountability.audit import Action
 from sipadu.crypto import Purpose
-from sipadu.persistence.models import Message, Note, Report, ReportGrant, ReportStatus, Role
+from sipadu.persistence.models import (
+    Attachment,
+    Message,
+    Note,
+    Report,
+    ReportGrant,
+    ReportStatus,
+    Role,
+)
 from sipadu.services import Reason, cases, grants, key_ring, reports
 from sipadu.services.attachments import UploadedFile
 from sipadu.services.cases import CaseFilter, NotGranted
@@ -549,3 +557,89 @@ def test_an_investigator_who_is_also_a_custodian_sees_no_identity_without_approv
     assert view.identity is None
     assert log.actions() == ["report.read"]
     assert "Siti" not in str(log.entries())
+
+
+# --- tampering in the database: failed, shown as such, recorded --------------------------
+
+
+def _tamper(session, model, row_id: uuid.UUID, **values) -> None:
+    """Change a row's columns as a database writer would: SQL, then reload."""
+    session.execute(update(model).where(model.id == row_id).values(**values))
+    session.expire_all()
+
+
+def test_a_tampered_message_is_shown_as_failed_and_recorded_for_the_reader(
+    session, recovery, investigator
+):
+    report = service_submit(session, recovery.public_key())
+    keys = held(session, report, investigator)
+    reply = cases.reply(
+        session, keys, investigator.id, "Mohon kirim foto.", TODAY, DatePrecision.DAY
+    )
+    _tamper(session, Message, reply.id, author="reporter", author_account_id=None)
+    log = Recorded(session)
+
+    view = cases.open_case(session, held(session, report, investigator), investigator.id)
+
+    [shown] = view.messages
+    assert (shown.intact, shown.body) == (False, "")
+    entry = log.only(Action.INTEGRITY_FAILURE)
+    assert (entry["actor"], entry["role"], entry["report_id"], entry["detail"]) == (
+        str(investigator.id),
+        "investigator",
+        str(report.report_id),
+        {"kind": "message", "id": str(reply.id)},
+    )
+    assert log.actions() == ["record.integrity_failure", "report.read"]
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"written_at": datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)},
+        {"author_account_id": None},
+    ],
+    ids=["re-dated", "author-removed"],
+)
+def test_a_tampered_note_is_shown_as_failed_and_recorded(session, recovery, investigator, change):
+    report = service_submit(session, recovery.public_key())
+    keys = held(session, report, investigator)
+    first = cases.add_note(session, keys, investigator.id, "Catatan pertama")
+    cases.add_note(session, keys, investigator.id, "Catatan kedua")
+    _tamper(session, Note, first.id, **change)
+    log = Recorded(session)
+
+    view = cases.open_case(session, held(session, report, investigator), investigator.id)
+
+    assert sorted((n.intact, n.body) for n in view.notes) == [(False, ""), (True, "Catatan kedua")]
+    assert log.only(Action.INTEGRITY_FAILURE)["detail"] == {"kind": "note", "id": str(first.id)}
+
+
+def test_a_note_re_attributed_to_a_colleague_fails(session, recovery, investigator, outsider):
+    report = service_submit(session, recovery.public_key())
+    note = cases.add_note(
+        session, held(session, report, investigator), investigator.id, "Milik saya"
+    )
+    _tamper(session, Note, note.id, author_account_id=outsider.id)
+    view = cases.open_case(session, held(session, report, investigator), investigator.id)
+    assert [(n.author, n.intact, n.body) for n in view.notes] == [("orang.lain", False, "")]
+
+
+def test_a_file_moved_onto_a_reply_is_refused_for_download_and_recorded(
+    session, recovery, investigator, evidence
+):
+    report = service_submit(session, recovery.public_key(), files=evidence[:1])
+    keys = held(session, report, investigator)
+    reply = cases.reply(session, keys, investigator.id, "Terima kasih.", TODAY, DatePrecision.DAY)
+    [file] = cases.open_case(session, keys, investigator.id, record=False).attachments
+    _tamper(session, Attachment, file.id, message_id=reply.id)
+    log = Recorded(session)
+
+    info = cases.download_attachment(session, keys, investigator.id, file.id)
+
+    assert (info.intact, info.name, info.size) == (False, "", 0)
+    assert log.actions() == ["record.integrity_failure"]  # no download recorded: none made
+    assert log.only(Action.INTEGRITY_FAILURE)["detail"] == {
+        "kind": "attachment",
+        "id": str(file.id),
+    }

@@ -8,10 +8,11 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import update
 
 from sipadu.accountability.audit import OPERATOR, Action
 from sipadu.crypto import Purpose
-from sipadu.persistence.models import IdentityRequestState, Report, Role
+from sipadu.persistence.models import IdentityRequest, IdentityRequestState, Report, Role
 from sipadu.services import Reason, cases, grants, key_ring, staff
 from sipadu.services.proposals import add_role
 from tests.services.helpers import (
@@ -409,3 +410,51 @@ def test_taking_a_role_away_drops_what_it_gave(session, case, custodian, recover
     assert held_as_custodian(session, report, custodian).holds(Purpose.IDENTITY, 0)
     staff.revoke_role(session, custodian.account, Role.CUSTODIAN, admin.actor())
     assert not held_as_custodian(session, report, custodian).holds(Purpose.IDENTITY, 0)
+
+
+def _tamper_request(session, request_id: uuid.UUID, **values) -> None:
+    """Change a request row as a database writer would: SQL, then reload."""
+    session.execute(
+        update(IdentityRequest).where(IdentityRequest.id == request_id).values(**values)
+    )
+    session.expire_all()
+
+
+def test_a_request_relabelled_to_another_investigator_is_refused_not_approved(
+    session, case, custodian, recovery
+):
+    """A database writer moves an investigator's request to a colleague of their choosing:
+    the custodian must not read it as the colleague's nor wrap the identity to them."""
+    investigator, colleague, report = case
+    grants.grant(session, held(session, report, investigator), investigator.account, colleague.id)
+    request = grants.request_identity(
+        session, report.report_id, investigator.account, REASON, recovery.public_key()
+    )
+    _tamper_request(session, request.id, account_id=colleague.id)
+    log = Recorded(session)
+
+    [waiting] = grants.pending_requests(session, custodian.account, custodian.private)
+    assert (waiting.investigator.id, waiting.reason) == (colleague.id, None)
+    entry = log.only(Action.INTEGRITY_FAILURE)
+    assert (entry["actor"], entry["role"], entry["detail"]) == (
+        str(custodian.id),
+        "custodian",
+        {"kind": "identity_request", "id": str(request.id)},
+    )
+    with refused(Reason.INTEGRITY_FAILED):
+        grants.decide_identity(session, request.id, custodian.account, custodian.private, True, NOW)
+    assert not held(session, report, colleague).holds(Purpose.IDENTITY, 0)
+
+
+def test_a_re_dated_request_fails_its_integrity_check(session, case, custodian, recovery):
+    investigator, _colleague, report = case
+    request = grants.request_identity(
+        session, report.report_id, investigator.account, REASON, recovery.public_key()
+    )
+    asked_at = request.requested_at
+    _tamper_request(session, request.id, requested_at=datetime(2024, 1, 2, tzinfo=UTC))
+    [waiting] = grants.pending_requests(session, custodian.account, custodian.private)
+    assert waiting.reason is None
+    _tamper_request(session, request.id, requested_at=asked_at)  # as it was: it reads again
+    [waiting] = grants.pending_requests(session, custodian.account, custodian.private)
+    assert waiting.reason == REASON

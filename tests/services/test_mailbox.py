@@ -1,20 +1,41 @@
 """Opening a reporter's mailbox with code and passphrase (:mod:`sipadu.services.mailbox`),
 called directly: a malformed code is refused before any work; an unknown code and a
 wrong passphrase cost the same derivations and give the same answer; a record made at
-weaker parameters is re-hashed; failure counters name no code. Real Argon2 (cheap)."""
+weaker parameters is re-hashed; failure counters name no code. Real Argon2 (cheap).
 
+And the mailbox's messages (:func:`sipadu.services.reports.read_mailbox`): a message
+relabelled, reordered, re-dated or turned back to the old format in the database fails
+its integrity check and is shown as such, with no body; an old-format message still
+reads."""
+
+import os
+import uuid
 from dataclasses import replace
+from datetime import date
 
 import pytest
+from sqlalchemy import update
 
-from sipadu.crypto import Argon2Params, SecretRecord
-from sipadu.persistence.models import Mailbox
+from sipadu.crypto import Argon2Params, Purpose, SecretRecord
+from sipadu.crypto.fields import _seal_v1
+from sipadu.persistence.models import Mailbox, Message, Role
 from sipadu.reporter.blueprint import DECOY_LABEL, FAILURES_LABEL
-from sipadu.services import Reason, mailbox
+from sipadu.services import Reason, cases, key_ring, mailbox, reports
 from sipadu.services.mailbox import MailboxSettings, attempt_login
 from sipadu.services.passphrases import format_code
+from sipadu.services.reports import read_mailbox
+from sipadu.settings.config import DatePrecision
 from sipadu.settings.instance import derived_key
-from tests.services.helpers import CHEAP, LOOKUP_SALT, PASSPHRASE, refused, service_submit
+from tests.services.helpers import (
+    CHEAP,
+    LOOKUP_SALT,
+    PASSPHRASE,
+    TODAY,
+    person,
+    refused,
+    route,
+    service_submit,
+)
 
 SETTINGS = MailboxSettings(
     LOOKUP_SALT,
@@ -174,3 +195,138 @@ def test_the_decoy_cost_is_keyed_and_follows_the_mix():
     assert {mailbox.decoy_params(c, SETTINGS.decoy_key, only_old, STRONGER) for c in codes} == {
         CHEAP
     }
+# --- messages: author, position, date and epoch are bound (sealed field format 2) -------
+
+
+@pytest.fixture
+def conversation(session, recovery):
+    """A report with a reporter's message (position 1) and an investigator's reply (2),
+    and the mailbox's keys."""
+
+    staff = person(session, "penyidik.pesan", Role.INVESTIGATOR)
+    route(session, staff)
+    report = service_submit(session, recovery.public_key())
+    keys = key_ring.mailbox_keys(
+        session, report.report_id, report.mailbox_id, report.mailbox_private
+    )
+    asked = reports.add_reporter_message(
+        session, keys, report.report_id, "Apakah sudah dibaca?", TODAY, DatePrecision.DAY
+    )
+    staff_keys = key_ring.staff_keys(session, report.report_id, staff.id, staff.private)
+    answered = cases.reply(
+        session, staff_keys, staff.id, "Sudah, terima kasih.", TODAY, DatePrecision.DAY
+    )
+    return report, keys, asked.id, answered.id, staff
+
+
+def _tamper(session, message_id, **values) -> None:
+    """Change a message row as a database writer would: SQL, then reload."""
+    session.execute(update(Message).where(Message.id == message_id).values(**values))
+    session.expire_all()
+
+
+def _shown(session, keys) -> list[tuple[str, bool, str]]:
+
+    view = read_mailbox(session, keys, keys.report_id)
+    return [(m.author, m.intact, m.body) for m in view.messages]
+
+
+def test_an_untouched_conversation_reads_in_order(session, conversation):
+    _report, keys, _asked, _answered, _staff = conversation
+    assert _shown(session, keys) == [
+        ("reporter", True, "Apakah sudah dibaca?"),
+        ("staff", True, "Sudah, terima kasih."),
+    ]
+
+
+def test_a_staff_message_relabelled_as_the_reporters_fails_its_integrity_check(
+    session, conversation
+):
+    _report, keys, _asked, answered, _staff = conversation
+    _tamper(session, answered, author="reporter", author_account_id=None)
+    assert _shown(session, keys)[1] == ("reporter", False, "")
+
+
+def test_a_message_moved_to_another_staff_account_fails_its_integrity_check(session, conversation):
+    _report, keys, _asked, answered, _staff = conversation
+
+    other = person(session, "penyidik.lain", Role.INVESTIGATOR)
+    _tamper(session, answered, author_account_id=other.id)
+    assert [intact for _, intact, _ in _shown(session, keys)] == [True, False]
+
+
+def test_swapped_positions_fail_their_integrity_check(session, conversation):
+    _report, keys, asked, answered, _staff = conversation
+    _tamper(session, asked, position=99)  # the (report, position) pair is unique
+    _tamper(session, answered, position=1)
+    _tamper(session, asked, position=2)
+    assert [(intact, body) for _, intact, body in _shown(session, keys)] == [
+        (False, ""),
+        (False, ""),
+    ]
+
+
+def test_a_re_dated_message_fails_its_integrity_check(session, conversation):
+    _report, keys, asked, _answered, _staff = conversation
+    _tamper(session, asked, sent_on=date(2024, 1, 2))
+    assert [intact for _, intact, _ in _shown(session, keys)] == [False, True]
+
+
+def test_a_version_byte_turned_back_to_the_old_format_fails(session, conversation):
+    """Downgrade: the old format binds no metadata, but the version is itself in the
+    associated data, so a new message does not open as an old one."""
+    _report, keys, asked, _answered, _staff = conversation
+    body = session.get(Message, asked).body
+    assert body[0] == 2
+    _tamper(session, asked, body=b"\x01" + body[1:])
+    assert [intact for _, intact, _ in _shown(session, keys)] == [False, True]
+
+
+def _legacy(session, keys, report_id, position: int, author: str, text: str):
+    """A message row as the code before format version 2 wrote it."""
+
+    message_id = uuid.uuid4()
+    body = _seal_v1(
+        keys.key(Purpose.CASE, 0),
+        os.urandom(12),
+        text.encode(),
+        report_id=report_id,
+        field=f"message/{message_id}/body",
+    )
+    session.add(
+        Message(
+            id=message_id,
+            report_id=report_id,
+            position=position,
+            author=author,
+            epoch=0,
+            sent_on=TODAY,
+            body=body,
+        )
+    )
+    session.flush()
+    return message_id
+
+
+def test_an_old_format_message_still_reads(session, recovery):
+
+    report = service_submit(session, recovery.public_key())
+    keys = key_ring.mailbox_keys(
+        session, report.report_id, report.mailbox_id, report.mailbox_private
+    )
+    _legacy(session, keys, report.report_id, 1, "reporter", "pesan lama")
+    _legacy(session, keys, report.report_id, 2, "staff", "balasan lama")
+    assert _shown(session, keys) == [
+        ("reporter", True, "pesan lama"),
+        ("staff", True, "balasan lama"),
+    ]
+
+
+def test_an_old_format_message_cannot_be_moved_after_a_new_one(session, conversation):
+    """Old messages bind no position, but they were all written before the first new
+    one: one placed after it was moved there."""
+    report, keys, _asked, _answered, _staff = conversation
+    old = _legacy(session, keys, report.report_id, 3, "reporter", "pesan lama")
+    assert _shown(session, keys)[2] == ("reporter", False, "")
+    _tamper(session, old, position=0)  # before every new one: where an old one belongs
+    assert _shown(session, keys)[0] == ("reporter", True, "pesan lama")

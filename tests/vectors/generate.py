@@ -25,7 +25,7 @@ from sipadu.crypto import (
     fingerprint,
     wrap_key,
 )
-from sipadu.crypto.fields import _seal
+from sipadu.crypto.fields import _seal_v1, _seal_v2
 from sipadu.crypto.kdf import SecretRecord, argon2id, derive_keys, lookup_id
 from sipadu.crypto.keys import _PRIVATE_LEN, _seal_private_key
 from sipadu.crypto.padding import padme
@@ -67,6 +67,74 @@ def argon2_cli(secret: bytes, salt: bytes, p: Argon2Params) -> str | None:
         check=True,
     )
     return result.stdout.decode().strip()
+
+
+def field_v2_vectors(report: uuid.UUID) -> list[dict]:
+    """Sealed fields, version 2: one of each row kind's metadata (docs/crypto.md)."""
+    staff = uuid.UUID("7d1e0c4a-2b3c-4d5e-8f60-718293a4b5c6")
+    message = uuid.UUID("3a4b5c6d-7e8f-4901-a2b3-c4d5e6f70819")
+    blob = uuid.UUID("5c6d7e8f-9011-4213-a4b5-c6d7e8f9a0b1")
+    cases = [
+        ("report/title", b"Pungutan liar di kelurahan", []),
+        (
+            f"message/{message}/body",
+            b"Kapan kejadian itu?",
+            [
+                ("author", b"staff"),
+                ("account", staff.bytes),
+                ("position", (2).to_bytes(4, "big")),
+                ("sent_on", b"2025-03-14"),
+                ("epoch", (0).to_bytes(4, "big")),
+            ],
+        ),
+        (
+            f"message/{message}/body",
+            b"Kapan kejadian itu?",
+            [
+                ("author", b"reporter"),
+                ("account", b""),
+                ("position", (2).to_bytes(4, "big")),
+                ("sent_on", b"2025-03-14"),
+                ("epoch", (0).to_bytes(4, "big")),
+            ],
+        ),
+        (
+            "attachment/9e8d7c6b-5a49-4837-a625-140312f0e1d2/key",
+            det("file-key", 32),
+            [
+                ("message", message.bytes),
+                ("uploader", b"reporter"),
+                ("blob", blob.bytes),
+                ("epoch", (1).to_bytes(4, "big")),
+            ],
+        ),
+        (
+            "note/2b3c4d5e-6f70-4182-93a4-b5c6d7e8f901/body",
+            b"Cek arsip 2024.",
+            [
+                ("author", staff.bytes),
+                ("written_at", b"2025-03-14T09:26:53.589793Z"),
+                ("epoch", (0).to_bytes(4, "big")),
+            ],
+        ),
+    ]
+    out = []
+    for index, (field, plaintext, bound) in enumerate(cases):
+        key, nonce = det("field-key", 32), det(f"field-v2-nonce/{index}", 12)
+        out.append(
+            {
+                "key": key.hex(),
+                "nonce": nonce.hex(),
+                "report_id": str(report),
+                "field": field,
+                "bound": [[name, value.hex()] for name, value in bound],
+                "plaintext": plaintext.hex(),
+                "sealed": _seal_v2(
+                    key, nonce, plaintext, report_id=report, field=field, bound=bound
+                ).hex(),
+            }
+        )
+    return out
 
 
 def main() -> None:
@@ -159,9 +227,11 @@ def main() -> None:
                 "report_id": str(report),
                 "field": field,
                 "plaintext": plaintext.hex(),
-                "sealed": _seal(key, nonce, plaintext, report_id=report, field=field).hex(),
+                "sealed": _seal_v1(key, nonce, plaintext, report_id=report, field=field).hex(),
             }
         )
+
+    vectors["field_v2"] = field_v2_vectors(report)
 
     vectors["stream"] = []
     for size, chunk_size in [(0, 64), (1, 64), (64, 64), (200, 64), (1000, 256)]:

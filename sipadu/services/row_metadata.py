@@ -1,0 +1,101 @@
+"""What each kind of sealed row binds besides its report and field name: its metadata,
+authenticated with it (sealed field format version 2, docs/crypto.md "Sealed fields,
+version 2").
+
+A database writer must not be able to relabel who wrote a row, reorder or re-date it, or
+move it to another parent without the row failing to open. Writers and readers build
+the metadata here, from the row itself, so the two always agree: a reader that opens a
+row with these parts proves the columns it shows are the ones it was sealed with.
+
+| row | field | bound, in order |
+|---|---|---|
+| report field | ``report/<name>`` | nothing (report and name are the field's context) |
+| message | ``message/<id>/body`` | author, account, position, sent_on, epoch |
+| attachment | ``attachment/<id>/<what>`` | message, uploader, blob, epoch |
+| note | ``note/<id>/body`` | author, written_at, epoch |
+| identity request | ``identity-request/<id>`` | requester, requested_at |
+
+Encodings: an id is its 16 raw bytes, or empty for none (a report-level attachment, a
+message from the reporter); a number is u32 big-endian; a day is its ISO 8601 text
+(``2025-03-14``); an instant is ISO 8601 UTC to the microsecond
+(``2025-03-14T09:26:53.589793Z``); a word (author, uploader) is its UTF-8 text.
+"""
+
+import struct
+import uuid
+from datetime import UTC, date, datetime
+
+from sipadu.crypto import Bound
+from sipadu.persistence.models import Attachment, IdentityRequest, Message, Note
+
+
+def _id(value: uuid.UUID | None) -> bytes:
+    return b"" if value is None else value.bytes
+
+
+def _u32(value: int) -> bytes:
+    return struct.pack(">I", value)
+
+
+def _day(value: date) -> bytes:
+    return value.isoformat().encode("ascii")
+
+
+def instant(value: datetime) -> datetime:
+    """``value`` as an aware UTC time. SQLite hands a stored time back without its zone
+    (it was stored as UTC); PostgreSQL in the connection's zone."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _instant(value: datetime) -> bytes:
+    return instant(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ").encode("ascii")
+
+
+def message_field(message_id: uuid.UUID) -> str:
+    return f"message/{message_id}/body"
+
+
+def message_bound(row: Message) -> Bound:
+    return (
+        ("author", row.author.encode("utf-8")),
+        ("account", _id(row.author_account_id)),
+        ("position", _u32(row.position)),
+        ("sent_on", _day(row.sent_on)),
+        ("epoch", _u32(row.epoch)),
+    )
+
+
+def attachment_field(attachment_id: uuid.UUID, what: str) -> str:
+    return f"attachment/{attachment_id}/{what}"
+
+
+def attachment_bound(row: Attachment) -> Bound:
+    return (
+        ("message", _id(row.message_id)),
+        ("uploader", row.uploader.encode("utf-8")),
+        ("blob", _id(row.blob_id)),
+        ("epoch", _u32(row.epoch)),
+    )
+
+
+def note_field(note_id: uuid.UUID) -> str:
+    return f"note/{note_id}/body"
+
+
+def note_bound(row: Note) -> Bound:
+    return (
+        ("author", _id(row.author_account_id)),
+        ("written_at", _instant(row.written_at)),
+        ("epoch", _u32(row.epoch)),
+    )
+
+
+def request_field(request_id: uuid.UUID) -> str:
+    return f"identity-request/{request_id}"
+
+
+def request_bound(row: IdentityRequest) -> Bound:
+    return (
+        ("requester", _id(row.account_id)),
+        ("requested_at", _instant(row.requested_at)),
+    )
