@@ -241,13 +241,17 @@ def _titles(
     keys = staff_keys_of_reports(
         session, account_id, private, Purpose.CASE, [(r, row.epoch) for r, row in fields.items()]
     )
-    return {
-        report_id: open_field(
-            keys[report_id, row.epoch], row.sealed, report_id=report_id, field="report/title"
-        ).decode("utf-8")
-        for report_id, row in fields.items()
-        if (report_id, row.epoch) in keys
-    }
+    titles = {}
+    for report_id, row in fields.items():
+        if (report_id, row.epoch) not in keys:
+            continue
+        try:
+            titles[report_id] = open_field(
+                keys[report_id, row.epoch], row.sealed, report_id=report_id, field="report/title"
+            ).decode("utf-8")
+        except (CryptoError, UnicodeDecodeError):  # the case page says and records it
+            titles[report_id] = "—"
+    return titles
 
 
 # --- one report ------------------------------------------------------------------------
@@ -273,6 +277,7 @@ class CaseView:
     notes: list[NoteView]
     attachments: list[AttachmentInfo]
     identity_requests: list[IdentityRequest]
+    failed_fields: frozenset[str] = frozenset()  # names that failed their integrity check
 
     def files_of(self, message_id: uuid.UUID | None) -> list[AttachmentInfo]:
         return [a for a in self.attachments if a.message_id == message_id]
@@ -314,16 +319,21 @@ def open_case(
     fields: dict[str, str] = {}
     identity = None
     reason = None
+    failed: set[str] = set()
     for row in session.scalars(select(ReportField).where(ReportField.report_id == report_id)):
-        if row.name == IDENTITY_FIELD:
-            if identity_approved(session, keys, account_id) and keys.holds(
-                Purpose.IDENTITY, row.epoch
-            ):
-                identity = open_report_field(keys, row)
+        if row.name == IDENTITY_FIELD and not (
+            identity_approved(session, keys, account_id) and keys.holds(Purpose.IDENTITY, row.epoch)
+        ):
+            continue
+        value = open_report_field(keys, row)
+        if value is None:
+            failed.add(row.name)
+        elif row.name == IDENTITY_FIELD:
+            identity = value
         elif row.name == STATUS_REASON_FIELD:
-            reason = open_report_field(keys, row)
+            reason = value
         else:
-            fields[row.name] = open_report_field(keys, row)
+            fields[row.name] = value
     # A note whose author's account is gone has none (None): "?", as for an unknown id.
     names: dict[uuid.UUID | None, str] = {
         a.id: a.username for a in session.scalars(select(StaffAccount))
@@ -351,6 +361,7 @@ def open_case(
         notes,
         list_attachments(session, report_id, lambda epoch: keys.key(Purpose.CASE, epoch)),
         requests,
+        frozenset(failed),
     )
     record_integrity_failures(session, account_id, view)
     if not record:
@@ -388,10 +399,11 @@ def record_integrity_failures(session: Session, account_id: uuid.UUID, view: Cas
     """One ``record.integrity_failure`` entry for each message, note or file of ``view``
     that failed its integrity check (kind and row id), in the caller's transaction: a
     database writer's tampering is on the record the moment a staff member meets it."""
-    failed = (
+    failed: list[tuple[str, object]] = (
         [("message", m.id) for m in view.messages if not m.intact]
         + [("note", n.id) for n in view.notes if not n.intact]
         + [("attachment", a.id) for a in view.attachments if not a.intact]
+        + [("report_field", name) for name in sorted(view.failed_fields)]
     )
     for kind, row_id in failed:
         audit.append(

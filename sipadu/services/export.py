@@ -117,6 +117,7 @@ def report_zip(view: CaseView, keys: HeldKeys, signing_seed: bytes) -> Iterator[
             "acknowledged_on": report.acknowledged_on,
             "closed_on": report.closed_on,
             "fields": view.fields,
+            "failed_fields": sorted(view.failed_fields),  # failed their integrity check
             "identity": view.identity,
         },
     )

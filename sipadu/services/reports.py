@@ -213,19 +213,27 @@ class MailboxView:
     identity: str
     messages: list[ThreadMessage]
     attachments: list[AttachmentInfo]
+    failed_fields: frozenset[str] = frozenset()  # names that failed their integrity check
 
     def files_of(self, message_id: uuid.UUID | None) -> list[AttachmentInfo]:
         return [a for a in self.attachments if a.message_id == message_id]
 
 
-def open_report_field(keys: HeldKeys, row: ReportField) -> str:
+def open_report_field(keys: HeldKeys, row: ReportField) -> str | None:
+    """A report field opened with the key of its purpose and epoch, bound to its report
+    and name (docs/crypto.md "Sealed fields"); ``None`` if it fails its integrity check:
+    altered, or swapped with another field or another report's in the database. Raises
+    ``NoKey`` without the key."""
     purpose = Purpose.IDENTITY if row.name == IDENTITY_FIELD else Purpose.CASE
-    return open_field(
-        keys.key(purpose, row.epoch),
-        row.sealed,
-        report_id=keys.report_id,
-        field=f"report/{row.name}",
-    ).decode("utf-8")
+    try:
+        return open_field(
+            keys.key(purpose, row.epoch),
+            row.sealed,
+            report_id=keys.report_id,
+            field=f"report/{row.name}",
+        ).decode("utf-8")
+    except (CryptoError, UnicodeDecodeError):
+        return None
 
 
 def thread(session: Session, keys: HeldKeys) -> list[ThreadMessage]:
@@ -270,9 +278,12 @@ def read_mailbox(session: Session, keys: HeldKeys, report_id: uuid.UUID) -> Mail
     fields: dict[str, str] = {}
     identity = ""
     reason = None
+    failed: set[str] = set()
     for row in session.scalars(select(ReportField).where(ReportField.report_id == report_id)):
         value = open_report_field(keys, row)
-        if row.name == IDENTITY_FIELD:
+        if value is None:
+            failed.add(row.name)
+        elif row.name == IDENTITY_FIELD:
             identity = value
         elif row.name == STATUS_REASON_FIELD:
             reason = value
@@ -290,6 +301,7 @@ def read_mailbox(session: Session, keys: HeldKeys, report_id: uuid.UUID) -> Mail
         identity,
         thread(session, keys),
         files,
+        frozenset(failed),
     )
 
 

@@ -18,6 +18,7 @@ from sipadu.persistence.models import (
     Message,
     Note,
     Report,
+    ReportField,
     ReportGrant,
     ReportStatus,
     Role,
@@ -643,3 +644,32 @@ def test_a_file_moved_onto_a_reply_is_refused_for_download_and_recorded(
         "kind": "attachment",
         "id": str(file.id),
     }
+
+
+def test_report_fields_swapped_in_the_database_are_shown_as_failed_and_recorded(
+    session, recovery, investigator
+):
+    """A database writer swaps two fields of a report (what ↔ who): each fails its
+    integrity check, the case page shows neither, names them, and records each; the
+    report list shows a dash for a title that fails. Before: a CryptoError, a 500."""
+    report = service_submit(session, recovery.public_key(), identity="Budi, 0812")
+    rows = {
+        row.name: row
+        for row in session.scalars(
+            select(ReportField).where(ReportField.report_id == report.report_id)
+        )
+    }
+    rows["what"].sealed, rows["title"].sealed = rows["title"].sealed, rows["what"].sealed
+    session.flush()
+    session.expire_all()
+    log = Recorded(session)
+
+    view = cases.open_case(session, held(session, report, investigator), investigator.id)
+
+    assert view.failed_fields == {"what", "title"}
+    assert (view.fields["what"], view.fields["title"]) == ("", "")
+    assert view.identity is None  # not approved: the identity field is not even opened
+    failures = [e for e in log.entries() if e["action"] == Action.INTEGRITY_FAILURE.value]
+    assert sorted(e["detail"]["id"] for e in failures) == ["title", "what"]
+    page = cases.list_cases(session, investigator.id, investigator.private, CaseFilter(), TODAY)
+    assert [row.title for row in page.rows] == ["—"]
