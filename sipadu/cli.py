@@ -35,6 +35,7 @@ from sipadu.persistence.db import make_engine, make_sessionmaker
 from sipadu.persistence.dbroles import apply_reporter_role
 from sipadu.persistence.migrate import upgrade
 from sipadu.persistence.models import Category, CategorySlug, Role, StaffAccount
+from sipadu.persistence.row_order import Reshuffled
 from sipadu.services import ServiceError, retention
 from sipadu.services.audit_log import record_export
 from sipadu.services.categories import add_route, category_by_slug, remove_route, seed_instance
@@ -286,6 +287,22 @@ def db_upgrade() -> None:
     engine.dispose()
 
 
+@db.command("reshuffle")
+def db_reshuffle() -> None:
+    """Rewrite the reporter-side tables in key order now, so that the database file and a
+    dump do not show in which order reporter and staff rows were written (docs/crypto.md,
+    "Row order"). `sipadu purge` does it once a day; run it right before a backup."""
+    engine = make_engine(_config().database_url)
+    try:
+        done = retention.reshuffle_if_due(
+            make_sessionmaker(engine, write=True), datetime.now(UTC), force=True
+        )
+    finally:
+        engine.dispose()
+    assert done is not None  # forced
+    click.echo(_reshuffled(done))
+
+
 @db.command("reporter-role")
 @click.argument("role")
 def db_reporter_role(role: str) -> None:
@@ -337,13 +354,22 @@ def purge() -> None:
             datetime.now(UTC).date(),
         )
         storage.reclaim(engine)  # SQLite: the space of what was deleted goes back
+        # Once a day: the order reporter rows were written in, erased (docs/crypto.md).
+        reshuffled = retention.reshuffle_if_due(
+            make_sessionmaker(engine, write=True), datetime.now(UTC)
+        )
     finally:
         engine.dispose()
     click.echo(
         f"purged {removed} abandoned upload(s), {sessions} expired staff session(s), "
         f"{shredded.reports} expired report(s) ({shredded.keys} keys shredded first, "
-        f"{shredded.files} file(s))"
+        f"{shredded.files} file(s))" + (f"; {_reshuffled(reshuffled)}" if reshuffled else "")
     )
+
+
+def _reshuffled(done: Reshuffled) -> str:
+    line = f"row order rewritten: {done.tables} tables in {done.seconds:.1f} s"
+    return line if done.wal_truncated else f"{line} (write-ahead log busy: truncated later)"
 
 
 @main.group("recovery")

@@ -7,14 +7,16 @@ from datetime import UTC, datetime
 
 import pytest
 import sqlalchemy as sa
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy.exc import IntegrityError
 
+from sipadu.crypto import new_keypair
 from sipadu.persistence.db import make_engine, make_sessionmaker
 from sipadu.persistence.migrate import alembic_config, upgrade
-from sipadu.persistence.models import Base, StaffAccount
+from sipadu.persistence.models import Base, Role, StaffAccount, hides_row_order
 
 # Exact times are allowed only on the staff side: staff are accountable for when they
 # act. A reporter-side table must never appear here (G2). A later issue that adds a
@@ -197,3 +199,60 @@ def test_the_staff_portal_migration_keeps_accounts_and_drops_clear_totp_seeds(
         engine.dispose()
     assert states == {"aktif": "active", "mati": "deactivated", "baru": "invited"}
     assert "totp_secret" not in columns and "active" not in columns
+
+
+def test_reporter_side_tables_have_no_rowid_exactly_as_the_models_say(empty_database_url):
+    """Migration 0014 and the models agree on which tables are stored without a rowid
+    (compare_metadata does not look at table options). Issue 15: a rowid orders a
+    reporter's rows among the staff's (docs/crypto.md, "Row order")."""
+    if not empty_database_url.startswith("sqlite"):
+        pytest.skip("rowids: SQLite only")
+    upgrade(empty_database_url)
+    engine = make_engine(empty_database_url)
+    try:
+        with engine.connect() as conn:
+            rows = conn.execute(sa.text("SELECT name, sql FROM sqlite_master WHERE type = 'table'"))
+            created = {name: sql for name, sql in rows}
+    finally:
+        engine.dispose()
+    for name in Base.metadata.tables:
+        assert ("WITHOUT ROWID" in created[name]) == hides_row_order(name), name
+    assert sum(hides_row_order(name) for name in Base.metadata.tables) >= 10
+
+
+def test_the_row_order_migration_keeps_every_row_both_ways(tmp_path):
+    """0014 rebuilds ``report`` and its children: with foreign keys on, dropping the old
+    ``report`` would have cascaded into every row that refers to it."""
+    from tests.services.helpers import person, route, service_submit, stored
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0012_custodian_wraps")
+    engine = make_engine(url)
+    try:
+        files = _file(url, stored)  # staged in transactions of its own, as uploads are
+        with make_sessionmaker(engine, write=True).begin() as session:
+            route(session, person(session, "penyidik", Role.INVESTIGATOR))
+            service_submit(session, new_keypair().public_key(), files=files)
+
+        def counts() -> dict[str, int]:
+            with engine.connect() as conn:
+                return {
+                    name: conn.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar_one()
+                    for name in Base.metadata.tables
+                }
+
+        before = counts()
+        assert before["report_field"] and before["blob_chunk"] and before["report_key"]
+        upgrade(url, "0014")
+        assert counts() == before
+        command.downgrade(alembic_config(url), "0012_custodian_wraps")
+        assert counts() == before
+    finally:
+        engine.dispose()
+
+
+def _file(url: str, stored) -> list:
+    from sipadu.services.attachments import UploadedFile
+
+    (blob,) = stored(url, b"bukti" * 1000)
+    return [UploadedFile(blob, "bukti.txt", "text/plain")]

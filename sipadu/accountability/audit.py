@@ -99,6 +99,7 @@ class Action(StrEnum):
     AUDIT_VERIFY = "audit.verify"
     RETENTION_SHRED = "retention.shred"  # a purge deleted expired reports' keys
     RETENTION_PURGE = "retention.purge"  # then their ciphertext
+    ROW_ORDER_RESHUFFLE = "db.reshuffle"  # reporter-side tables rewritten in key order
 
 
 class ReporterMetric(StrEnum):

@@ -41,6 +41,22 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+# Every table that can hold a row a reporter's action created or last changed (G2). On
+# SQLite such a table has no hidden rowid: a rowid counts up with each insert, so it would
+# place a reporter's row between two staff rows whose exact times are in the audit log.
+# Rows are stored in the order of their (random) primary key instead. Their physical
+# order (pages, and on PostgreSQL ctid and xmin) is erased by the periodic rewrite of
+# sipadu.persistence.row_order (docs/crypto.md, "Row order"), which finds these tables by
+# this option: a new reporter-side table adds it, or its rows give away their order.
+WITHOUT_ROWID = {"sqlite_with_rowid": False}
+
+
+def hides_row_order(table_name: str) -> bool:
+    """Whether ``table_name`` holds reporter-side rows (stored without rowid, reshuffled)."""
+    table = Base.metadata.tables[table_name]
+    return table.dialect_options["sqlite"]["with_rowid"] is False
+
+
 class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
@@ -202,6 +218,7 @@ class ReporterDailyCount(Base):
     """Reporter activity, outside the chain: only a count per day and metric (G2)."""
 
     __tablename__ = "reporter_daily_count"
+    __table_args__ = (WITHOUT_ROWID,)
 
     day: Mapped[date] = mapped_column(Date, primary_key=True)
     metric: Mapped[str] = mapped_column(String(32), primary_key=True)
@@ -222,7 +239,7 @@ class Report(Base):
     is the coarsened day (or week, month) it was received (G2)."""
 
     __tablename__ = "report"
-    __table_args__ = (Index("ix_report_received_on_id", "received_on", "id"),)
+    __table_args__ = (Index("ix_report_received_on_id", "received_on", "id"), WITHOUT_ROWID)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     category_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("category.id"), index=True)
@@ -244,6 +261,7 @@ class ReportField(Base):
     """One sealed, padded field of a report (title, what, who, ..., identity)."""
 
     __tablename__ = "report_field"
+    __table_args__ = (WITHOUT_ROWID,)
 
     report_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("report.id", ondelete="CASCADE"), primary_key=True
@@ -266,6 +284,7 @@ class ReportKey(Base):
             "recipient_fingerprint",
             name=conv("uq_report_key_recipient"),  # the convention's name is too long for PG
         ),
+        WITHOUT_ROWID,
     )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
@@ -285,6 +304,7 @@ class Mailbox(Base):
     Argon2id(code, instance salt); its private key opens only with code ‖ passphrase."""
 
     __tablename__ = "mailbox"
+    __table_args__ = (WITHOUT_ROWID,)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     report_id: Mapped[uuid.UUID] = mapped_column(
@@ -301,7 +321,7 @@ class Message(Base):
     by ``position``, dated only to the coarsened day (G2)."""
 
     __tablename__ = "message"
-    __table_args__ = (UniqueConstraint("report_id", "position"),)
+    __table_args__ = (UniqueConstraint("report_id", "position"), WITHOUT_ROWID)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     report_id: Mapped[uuid.UUID] = mapped_column(
@@ -324,6 +344,7 @@ class Blob(Base):
     so stored evidence keeps no upload time (G2)."""
 
     __tablename__ = "blob"
+    __table_args__ = (WITHOUT_ROWID,)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     linked: Mapped[bool] = mapped_column(Boolean, default=False, index=True)
@@ -334,6 +355,7 @@ class Blob(Base):
 
 class BlobChunk(Base):
     __tablename__ = "blob_chunk"
+    __table_args__ = (WITHOUT_ROWID,)
 
     blob_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("blob.id", ondelete="CASCADE"), primary_key=True
@@ -347,6 +369,7 @@ class Attachment(Base):
     file key are sealed under the case key of ``epoch``; its bytes are a blob."""
 
     __tablename__ = "attachment"
+    __table_args__ = (WITHOUT_ROWID,)
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     report_id: Mapped[uuid.UUID] = mapped_column(
@@ -428,6 +451,7 @@ class ReportGrant(Base):
     ``read_upto`` counts the reporter messages they have seen (for "unread")."""
 
     __tablename__ = "report_grant"
+    __table_args__ = (WITHOUT_ROWID,)
 
     report_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("report.id", ondelete="CASCADE"), primary_key=True

@@ -8,19 +8,25 @@ its ciphertext: fields, messages, notes, files and the mailbox. A crash between 
 leaves only undecryptable bytes, which the next purge removes. SQLite runs with
 ``secure_delete`` on, so deleted pages are overwritten. Each step is audited with counts
 only: the log does not keep the ids of what it no longer holds.
+
+The same timer rewrites the reporter-side tables once a day (:func:`reshuffle_if_due`),
+so that neither the database file nor a dump tells in which order reporter rows and
+staff rows were written (docs/crypto.md, "Row order").
 """
 
 import uuid
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import and_, delete, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sipadu.accountability import audit
 from sipadu.accountability.audit import OPERATOR, Action, Actor
+from sipadu.persistence import row_order
 from sipadu.persistence.db import rows_affected
-from sipadu.persistence.models import Attachment, Blob, Report, ReportStatus
+from sipadu.persistence.models import Attachment, AuditEvent, Blob, Report, ReportStatus
+from sipadu.persistence.row_order import Reshuffled
 from sipadu.services import key_ring
 
 CLOSED = (ReportStatus.CLOSED_SUBSTANTIATED.value, ReportStatus.CLOSED_UNSUBSTANTIATED.value)
@@ -105,6 +111,44 @@ def purge(
             )
         _flush_wal(sessions)
         total = PurgeCounts(total.reports + reports, total.keys + keys, total.files + len(blobs))
+
+
+def reshuffle_if_due(
+    sessions: sessionmaker[Session],
+    now: datetime,
+    actor: Actor = OPERATOR,
+    *,
+    force: bool = False,
+) -> Reshuffled | None:
+    """Rewrite the reporter-side tables in key order (:func:`row_order.reshuffle`) unless
+    that was done already since the start of ``now``'s UTC day (or ``force``);
+    audited as ``db.reshuffle`` with the number of tables and the milliseconds it took.
+    None if it was not due.
+
+    Once a day whatever ``SIPADU_DATE_PRECISION``: a day is the finest period reporter
+    dates are kept to, and the order of what was written since the last rewrite is what a
+    copy of the database still shows (docs/crypto.md, "Row order"). Call it outside any
+    transaction (``sessions`` commits its own); it needs the tables' owner role."""
+    day_start = now.astimezone(UTC).strftime("%Y-%m-%dT00:00:00.000000Z")  # as audit.now_iso
+    with sessions() as session:
+        last = session.scalar(
+            select(func.max(AuditEvent.at)).where(
+                AuditEvent.action == Action.ROW_ORDER_RESHUFFLE.value
+            )
+        )
+    if not force and last is not None and last >= day_start:
+        return None
+    done = row_order.reshuffle(sessions.kw["bind"])
+    with sessions.begin() as session:
+        audit.append(
+            session,
+            actor.id,
+            actor.role,
+            Action.ROW_ORDER_RESHUFFLE,
+            detail={"tables": done.tables, "ms": round(done.seconds * 1000)},
+        )
+    _flush_wal(sessions)  # SQLite: the entry itself, out of the log
+    return done
 
 
 def _flush_wal(sessions: sessionmaker[Session]) -> None:
