@@ -19,7 +19,7 @@ Revises: 0012_custodian_wraps
 
 from alembic import op
 
-revision = "0014"
+revision = "0014_reporter_row_order"
 down_revision = "0012_custodian_wraps"
 branch_labels = None
 depends_on = None
