@@ -243,7 +243,7 @@ def test_the_row_order_migration_keeps_every_row_both_ways(tmp_path):
 
         before = counts()
         assert before["report_field"] and before["blob_chunk"] and before["report_key"]
-        upgrade(url, "0014")
+        upgrade(url, "0014_reporter_row_order")
         assert counts() == before
         command.downgrade(alembic_config(url), "0012_custodian_wraps")
         assert counts() == before
