@@ -214,7 +214,8 @@ def user_create(
         click.echo(f"activation: /activate/{new.enrollment_token}")
         click.echo(
             "no password set: give the person this path on the staff portal (one use, "
-            f"{config.enrollment_link_hours} hours); a second admin approves the account",
+            f"{config.enrollment_link_hours} hours); for a sensitive role two different "
+            "admins then approve the account in the portal",
             err=True,
         )
 

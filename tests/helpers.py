@@ -214,6 +214,15 @@ def csrf(client, path: str) -> str:
     return TOKEN.search(client.get(path).get_data(as_text=True)).group(1)
 
 
+TOTP_KEY = re.compile(r'id="totp-key">([A-Z2-7 ]{32,40})<')
+
+
+def totp_key(page: str) -> str:
+    """The TOTP seed an enrollment page shows (grouped by four for typing), as one word.
+    The server keeps it: no form field carries it (issue 15)."""
+    return TOTP_KEY.search(page).group(1).replace(" ", "")
+
+
 def post(client, path: str, form_page: str = "/", **data):
     """POST with a CSRF token taken from ``form_page``."""
     return client.post(path, data={"csrf_token": csrf(client, form_page), **data})

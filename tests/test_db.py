@@ -226,7 +226,7 @@ def test_the_row_order_migration_keeps_every_row_both_ways(tmp_path):
     from tests.services.helpers import person, route, service_submit, stored
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    upgrade(url, "0012_custodian_wraps")
+    upgrade(url, "0013_enrolment_proof")
     engine = make_engine(url)
     try:
         files = _file(url, stored)  # staged in transactions of its own, as uploads are
@@ -245,7 +245,7 @@ def test_the_row_order_migration_keeps_every_row_both_ways(tmp_path):
         assert before["report_field"] and before["blob_chunk"] and before["report_key"]
         upgrade(url, "0014_reporter_row_order")
         assert counts() == before
-        command.downgrade(alembic_config(url), "0012_custodian_wraps")
+        command.downgrade(alembic_config(url), "0013_enrolment_proof")
         assert counts() == before
     finally:
         engine.dispose()

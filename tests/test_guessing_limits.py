@@ -8,7 +8,9 @@ reporter. Staff: over a username's limit, sign-in is not refused but needs two c
 consecutive steps, so the person with the password and the app always gets in.
 """
 
+import json
 import re
+import time
 import uuid
 from datetime import UTC, datetime
 
@@ -17,7 +19,7 @@ import pytest
 from sqlalchemy import func, select
 
 from sipadu import create_app
-from sipadu.persistence.models import ReporterDailyCount
+from sipadu.persistence.models import AuditEvent, Proposal, ReporterDailyCount
 from sipadu.services.mailbox import BUCKET_BITS, failure_bucket, well_formed_code
 from sipadu.services.totp import matching_pair
 from sipadu.settings.config import load_config
@@ -30,9 +32,12 @@ from tests.helpers import (
     init_demo,
     kdf_calls,
     login,
+    post,
     redis_contents,
     sign_in,
+    signed_in,
     submit,
+    totp_key,
 )
 
 
@@ -296,3 +301,154 @@ def test_a_password_change_revokes_the_device_cookies(people, staff_app):
 def post_form(client, path: str, **data):
     data["password_confirm"] = data["password"]
     return client.post(path, data={"csrf_token": csrf(client, path), **data})
+
+
+# --- every other password proof: one budget per account (issue 15, item 2) -------------
+
+
+def proof_failures(database_url: str, account_id) -> list[dict]:
+    with database(database_url) as session:
+        rows = session.scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "password.proof_failure")
+            .order_by(AuditEvent.seq)
+        ).all()
+    found = []
+    for row in rows:
+        detail = json.loads(row.detail)
+        if detail["account"] == str(account_id):
+            found.append({"actor": row.actor, "detail": detail, "raw": row.detail})
+    return found
+
+
+def totp_reset_link(app, people, database_url, username: str) -> str:
+    """Reset the authenticator app of ``username`` as the portal does it for a sensitive
+    role: one admin proposes, the other approves and is shown the link."""
+    target = account_of(database_url, username)
+    page = f"/admin/accounts/{target.id}"
+    proposed = post(signed_in(app, people["admin"]), f"{page}/reset-totp", page)
+    assert proposed.status_code == 303 and "proposed" in proposed.headers["Location"]
+    with database(database_url) as session:
+        proposal = session.scalar(
+            select(Proposal).where(Proposal.account_id == target.id, Proposal.state == "pending")
+        )
+    approved = post(
+        signed_in(app, people["admin2"]), f"/admin/proposals/{proposal.id}/approve", "/admin"
+    )
+    assert approved.status_code == 200, approved.get_data(as_text=True)[:500]
+    return re.search(r'id="link">http://[^/]+([^<]+)<', approved.get_data(as_text=True)).group(1)
+
+
+def test_password_guesses_at_an_enrollment_link_are_limited_recorded_and_count_for_sign_in(
+    people, app_with, database_url
+):
+    """Today's main: 40 wrong passwords at /enroll/<token> gave 40 times 400, no 429 and no
+    entry in the log. Here the account's budget (the one sign-in uses) is taken first,
+    then the link's own; past both, 429 with a page that says why, in Indonesian. Every
+    wrong password is an entry naming the link (not the owner) and who issued it."""
+    app = app_with("staff", SIPADU_STAFF_FAILURES_PER_ACCOUNT="5 per hour")
+    person = people["inspektur"]
+    target = account_of(database_url, person.username)
+    link = totp_reset_link(app, people, database_url, person.username)
+    client = app.test_client()
+    key = totp_key(client.get(link).get_data(as_text=True))
+    statuses = []
+    for guess in range(40):
+        response = client.post(
+            link,
+            data={
+                "csrf_token": csrf(client, link),
+                "password": f"tebakan nomor {guess} yang salah",
+                "totp": pyotp.TOTP(key).now(),
+            },
+        )
+        statuses.append(response.status_code)
+    assert statuses == [400] * 10 + [429] * 30  # 5 in the account's budget, 5 in the link's
+    page = response.get_data(as_text=True)
+    assert 'id="notice"' in page and "Terlalu banyak kata sandi salah" in page
+    failures = proof_failures(database_url, target.id)
+    assert len(failures) == 10
+    admins = {str(account_of(database_url, n).id) for n in ("admin", "admin2")}
+    for failure in failures:
+        assert failure["actor"] == "link"  # not the owner
+        assert failure["detail"]["proof"] == "totp_enrollment"
+        assert set(failure["detail"]["issued_by"]) == admins
+        assert "tebakan" not in failure["raw"]  # no password text
+    # The guesses added up with sign-in's: the name now needs two codes there.
+    assert sign_in(app.test_client(), person).status_code == 429
+    # The right password is not checked either until the window passes: nothing to learn.
+    right = client.post(
+        link,
+        data={
+            "csrf_token": csrf(client, link),
+            "password": person.password,
+            "totp": pyotp.TOTP(key).now(),
+        },
+    )
+    assert right.status_code == 429
+    assert account_of(database_url, person.username).sealed_totp is None
+
+
+def test_strangers_filling_an_accounts_budget_do_not_stop_the_holder_of_its_link(
+    people, app_with, database_url
+):
+    """The account's budget is full of strangers' sign-in failures: the person with the
+    link (from two admins) still enrolls, on the link's own budget."""
+    app = app_with("staff", SIPADU_STAFF_FAILURES_PER_ACCOUNT="6 per hour")
+    person = people["pemeriksa1"]
+    for _ in range(6):
+        assert sign_in(app.test_client(), person, password="wrong password!").status_code == 400
+    link = totp_reset_link(app, people, database_url, person.username)
+    client = app.test_client()
+    key = totp_key(client.get(link).get_data(as_text=True))
+    done = client.post(
+        link,
+        data={
+            "csrf_token": csrf(client, link),
+            "password": person.password,
+            "totp": pyotp.TOTP(key).now(),
+        },
+    )
+    assert done.status_code == 200, done.get_data(as_text=True)[:500]
+    person.totp_secret, person.step = key, int(time.time()) // 30
+    first, second = person.two_codes()
+    assert sign_in(app.test_client(), person, code=first, next_code=second).status_code == 303
+
+
+def test_the_current_password_of_a_password_change_is_limited_recorded_and_shared(
+    people, app_with, database_url
+):
+    """Today's main: /account checked the current password without limit or record.
+    Here it takes from the account's budget; past it, as at sign-in, two codes are asked
+    (429 until given), and the person with password and app still changes it."""
+    app = app_with("staff", SIPADU_STAFF_FAILURES_PER_ACCOUNT="4 per hour")
+    person = people["auditor"]
+    target = account_of(database_url, person.username)
+    browser = signed_in(app, person)
+    new = "sandi pengganti auditor panjang"
+    statuses = []
+    for guess in range(6):
+        response = post_form(browser, "/account", current=f"salah {guess} sekali", password=new)
+        statuses.append(response.status_code)
+    assert statuses == [400] * 4 + [429] * 2
+    page = response.get_data(as_text=True)
+    assert 'id="two-codes"' in page and "dua kode" in page
+    failures = proof_failures(database_url, target.id)
+    assert len(failures) == 4
+    assert {f["actor"] for f in failures} == {str(target.id)}
+    assert {f["detail"]["proof"] for f in failures} == {"password_change"}
+    assert all("salah" not in f["raw"] for f in failures)
+    # The same budget as sign-in's.
+    assert sign_in(app.test_client(), person).status_code == 429
+    # A wrong password with two good codes is refused without saying which was wrong.
+    first, second = person.two_codes()
+    wrong = post_form(
+        browser, "/account", current="masih salah juga", password=new, totp=first, totp_next=second
+    )
+    assert wrong.status_code == 400 and "salah satu dari dua kode" in wrong.get_data(as_text=True)
+    first, second = person.two_codes()
+    changed = post_form(
+        browser, "/account", current=person.password, password=new, totp=first, totp_next=second
+    )
+    assert changed.status_code == 200, changed.get_data(as_text=True)[:500]
+    person.password = new

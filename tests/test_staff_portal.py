@@ -5,6 +5,7 @@ import html
 import io
 import json
 import re
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
@@ -37,12 +38,14 @@ from tests.helpers import (
     every_database_value,
     forge_history,
     init_demo,
+    invoke,
     post,
     redis_contents,
     sample_path,
     sign_in,
     signed_in,
     submit,
+    totp_key,
 )
 
 
@@ -337,12 +340,11 @@ def _activate(app, path: str, password: str) -> tuple[str, str]:
     assert page.status_code == 200
     body = page.get_data(as_text=True)
     assert "<svg" in body  # the QR code, drawn server-side
-    secret = re.search(r'name="totp_secret" type="hidden" value="([A-Z2-7]{32})"', body).group(1)
+    secret = totp_key(body)
     response = client.post(
         path,
         data={
             "csrf_token": csrf(client, path),
-            "totp_secret": secret,
             "password": password,
             "password_confirm": password,
             "totp": pyotp.TOTP(secret).now(),
@@ -389,6 +391,35 @@ def test_a_new_investigator_works_only_after_a_second_admin_approves(
     assert actions[:2] == ["account.create", "key.register"]
     assert "proposal.create" in actions and "proposal.approve" in actions
     assert actions[-1] == "account.activate"
+
+
+def test_an_account_made_at_the_shell_takes_two_admins_besides_the_shell(
+    staff_app, env, people, database_url
+):
+    """Issue 15: ``sipadu user create`` without a password recorded its proposal as the
+    operator's, so the admin who ran it (holding the activation link) could enroll the
+    account and approve it alone. Now a shell's proposal takes two distinct admins."""
+    username = "shell-" + uuid.uuid4().hex[:6]
+    created = invoke(env, "user", "create", "--username", username, "--role", "investigator")
+    assert created.exit_code == 0, created.output
+    link = re.search(r"activation: (/activate/\S+)", created.output).group(1)
+    _activate(staff_app, link, "sandi panjang untuk " + username)
+    account = account_of(database_url, username)
+    with database(database_url) as session:
+        proposal = session.scalar(select(Proposal).where(Proposal.account_id == account.id))
+    assert proposal.proposed_by == "operator"
+    # The admin who was at the shell approves: it is not enough.
+    admin = signed_in(staff_app, people["admin"])
+    approve = f"/admin/proposals/{proposal.id}/approve"
+    assert post(admin, approve, "/admin/proposals").status_code == 303
+    assert account_of(database_url, username).state == AccountState.PENDING
+    listing = admin.get("/admin/proposals").get_data(as_text=True)
+    assert f'id="two-approvals-{proposal.id}"' in listing and "admin kedua yang berbeda" in listing
+    assert post(admin, approve, "/admin/proposals").status_code == 409
+    assert account_of(database_url, username).state == AccountState.PENDING
+    second = signed_in(staff_app, people["admin2"])
+    assert post(second, approve, "/admin/proposals").status_code == 303
+    assert account_of(database_url, username).state == AccountState.ACTIVE
 
 
 def test_an_auditor_account_needs_no_second_admin(staff_app, people, database_url):
@@ -567,23 +598,51 @@ def test_an_admin_reset_drops_the_key_and_its_grants_and_says_so(
     )
 
 
-def test_a_totp_reset_keeps_password_and_key(staff_app, people, database_url):
+def _propose_totp_reset(staff_app, people, database_url, username: str):
+    """The first admin presses "reset authenticator": a proposal, no link."""
+    admin = signed_in(staff_app, people["admin"])
+    target = account_of(database_url, username)
+    page = f"/admin/accounts/{target.id}"
+    response = post(admin, f"{page}/reset-totp", page)
+    assert response.status_code == 303 and "proposed" in response.headers["Location"]
+    with database(database_url) as session:
+        proposal = session.scalar(
+            select(Proposal).where(
+                Proposal.account_id == target.id,
+                Proposal.state == "pending",
+                Proposal.kind == "totp_reset",
+            )
+        )
+    return admin, proposal
+
+
+def test_a_totp_reset_of_a_sensitive_role_takes_two_admins_and_keeps_password_and_key(
+    staff_app, people, database_url
+):
+    """Issue 15: one admin pressed "reset authenticator" for a custodian and got the
+    link at once. Now that admin's press is a proposal (the old app still works); the
+    proposer cannot approve it, and the second admin who does is the one shown the link.
+    The enrolment is recorded as the link's, naming both admins, in plain words."""
     import pyotp
 
-    admin = signed_in(staff_app, people["admin"])
     person = people["inspektur"]
     target = account_of(database_url, person.username)
-    response = post(
-        admin, f"/admin/accounts/{target.id}/reset-totp", f"/admin/accounts/{target.id}"
-    )
+    admin, proposal = _propose_totp_reset(staff_app, people, database_url, person.username)
+    assert proposal is not None
+    assert account_of(database_url, person.username).sealed_totp == target.sealed_totp
+    assert sign_in(staff_app.test_client(), person).status_code == 303  # nothing changed yet
+    refused = post(admin, f"/admin/proposals/{proposal.id}/approve", "/admin/proposals")
+    assert refused.status_code == 409 and 'id="link"' not in refused.get_data(as_text=True)
+    second = signed_in(staff_app, people["admin2"])
+    response = post(second, f"/admin/proposals/{proposal.id}/approve", "/admin/proposals")
+    assert response.status_code == 200
     link = re.search(r'id="link">http://[^/]+([^<]+)<', response.get_data(as_text=True)).group(1)
     assert sign_in(staff_app.test_client(), person).status_code == 400  # old app is gone
     client = staff_app.test_client()
     body = client.get(link).get_data(as_text=True)
-    secret = re.search(r'name="totp_secret" type="hidden" value="([A-Z2-7]{32})"', body).group(1)
+    secret = totp_key(body)
     data = {
         "csrf_token": csrf(client, link),
-        "totp_secret": secret,
         "totp": pyotp.TOTP(secret).now(),
     }
     wrong = client.post(link, data={**data, "password": "wrong wrong wrong"})
@@ -593,6 +652,84 @@ def test_a_totp_reset_keeps_password_and_key(staff_app, people, database_url):
     assert client.post(link, data={**data, "password": person.password}).status_code == 200
     person.totp_secret, person.step = secret, 0
     assert account_of(database_url, person.username).public_key == target.public_key
+    assert sign_in(staff_app.test_client(), person).status_code == 303
+
+    # Who completed it: the link, issued by both admins; never the owner.
+    completed = [
+        e
+        for e in entries(database_url, "totp.reset")
+        if json.loads(e.detail).get("completed")
+        and json.loads(e.detail)["account"] == str(target.id)
+    ][-1]
+    detail = json.loads(completed.detail)
+    admins = [str(account_of(database_url, n).id) for n in ("admin", "admin2")]
+    assert completed.actor == "link" and completed.actor != str(target.id)
+    assert detail["via"] == "link" and detail["issued_by"] == admins
+    # The auditor reads it in plain words, without internal values.
+    auditor = signed_in(staff_app, people["auditor"])
+    log = auditor.get("/audit?action=totp.reset").get_data(as_text=True)
+    row = next(r for r in log.split("<tr>") if f"<td>{completed.seq}</td>" in r)
+    assert "melalui tautan sekali pakai yang diterbitkan oleh admin dan admin2" in row
+    assert f"belum tentu {person.username}" in row
+    assert "siapa pun pemegang tautan sekali pakai" in row
+    assert '"via"' not in html.unescape(row) and "issued_by" not in row
+
+
+def test_the_enrolling_person_cannot_choose_the_totp_seed(staff_app, people, database_url):
+    """Issue 15: the seed came back from a hidden form field, so whoever held the link
+    set the account's second factor to one of their choosing. Now the server keeps it:
+    a posted seed is ignored, and a code of it is refused."""
+    import pyotp
+
+    person = people["inspektur"]
+    _admin, proposal = _propose_totp_reset(staff_app, people, database_url, person.username)
+    response = post(
+        signed_in(staff_app, people["admin2"]),
+        f"/admin/proposals/{proposal.id}/approve",
+        "/admin/proposals",
+    )
+    link = re.search(r'id="link">http://[^/]+([^<]+)<', response.get_data(as_text=True)).group(1)
+    client = staff_app.test_client()
+    shown = totp_key(client.get(link).get_data(as_text=True))
+    assert 'name="totp_secret"' not in client.get(link).get_data(as_text=True)
+    chosen = pyotp.random_base32()
+    refused = client.post(
+        link,
+        data={
+            "csrf_token": csrf(client, link),
+            "totp_secret": chosen,
+            "totp": pyotp.TOTP(chosen).now(),
+            "password": person.password,
+        },
+    )
+    assert refused.status_code == 400
+    assert "Kode tidak cocok" in refused.get_data(as_text=True)
+    assert account_of(database_url, person.username).sealed_totp is None
+    # A browser that was never shown a seed for the link cannot post one either.
+    stranger = staff_app.test_client()
+    token = csrf(stranger, "/login")
+    blind = stranger.post(
+        link,
+        data={
+            "csrf_token": token,
+            "totp_secret": chosen,
+            "totp": pyotp.TOTP(chosen).now(),
+            "password": person.password,
+        },
+    )
+    assert blind.status_code == 400
+    # The seed the server showed works, and it is the one sealed for the account.
+    person._forget_last_step()  # earlier tests spent this half-minute's steps
+    done = client.post(
+        link,
+        data={
+            "csrf_token": csrf(client, link),
+            "totp": pyotp.TOTP(shown).now(),
+            "password": person.password,
+        },
+    )
+    assert done.status_code == 200, done.get_data(as_text=True)[:500]
+    person.totp_secret, person.step = shown, int(time.time()) // 30
     assert sign_in(staff_app.test_client(), person).status_code == 303
 
 

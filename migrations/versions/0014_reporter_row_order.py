@@ -20,7 +20,7 @@ Revises: 0012_custodian_wraps
 from alembic import op
 
 revision = "0014_reporter_row_order"
-down_revision = "0012_custodian_wraps"
+down_revision = "0013_enrolment_proof"
 branch_labels = None
 depends_on = None
 

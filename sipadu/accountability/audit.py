@@ -68,6 +68,9 @@ class Action(StrEnum):
     TOTP_RESET = "totp.reset"
     LOGIN_SUCCESS = "login.success"
     LOGIN_FAILURE = "login.failure"
+    # A wrong password given as proof anywhere but the sign-in form (a TOTP enrollment
+    # link, a password change): counted against the account's sign-in budget too.
+    PASSWORD_PROOF_FAILURE = "password.proof_failure"  # noqa: S105 — an action name
     LOGOUT = "logout"
     PROPOSAL_CREATE = "proposal.create"
     PROPOSAL_APPROVE = "proposal.approve"
@@ -123,8 +126,10 @@ OPERATOR = Actor("operator", "operator")  # someone at the server's shell (the C
 
 
 # Who acted: a staff account id, or one of these. Never a typed name (DESIGN.md §7): a
-# failed login whose username matched no account is recorded as "unknown".
-ACTORS = frozenset({"unknown", "operator", "system"})
+# failed login whose username matched no account is recorded as "unknown"; what is done
+# through a one-time link is the "link"'s (whoever held it: the owner, or an admin who
+# saw it), with who issued it in the detail, never the account owner's.
+ACTORS = frozenset({"unknown", "operator", "system", "link"})
 ROLES = frozenset({"admin", "investigator", "custodian", "auditor", "operator", "system", "none"})
 
 # --- what may be recorded -------------------------------------------------------------

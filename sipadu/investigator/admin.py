@@ -198,22 +198,27 @@ def admin_reactivate(account_id: uuid.UUID) -> Response:
     return _done(account_id, "proposed" if proposal is not None else "reactivated")
 
 
-# The one-time links an admin can issue: which service call, which kind of link.
-LINK_ACTIONS = {
+# The one-time links an admin can issue: which service call, which kind of link. A TOTP
+# reset of a sensitive role returns no link: it is proposed, and the approving admin
+# gets the link (admin_decide).
+LINK_ACTIONS: dict[str, tuple[Callable[..., str | None], str]] = {
     "resend": (staff_service.resend_link, "activate"),
     "reset-password": (staff_service.reset_password, "activate"),
-    "reset-totp": (staff_service.reset_totp, "totp"),
+    "reset-totp": (staff_service.request_totp_reset, "totp"),
 }
 
 
 @bp.post('/admin/accounts/<uuid:account_id>/<any(resend, "reset-password", "reset-totp"):what>')
 @requires(Policy.ADMIN)
-def admin_link(account_id: uuid.UUID, what: str) -> str:
+def admin_link(account_id: uuid.UUID, what: str) -> ResponseReturnValue:
     """A new activation link, a password reset or a TOTP reset: each shows its one-time
-    link once, on the page that answers the button."""
+    link once, on the page that answers the button (a TOTP reset of a sensitive role is
+    proposed instead)."""
     _checked_form(ActionForm)
     issue, kind = LINK_ACTIONS[what]
     account, token = _run(account_id, lambda s, a: issue(s, a, _actor(), now(), runtime().link_ttl))
+    if token is None:
+        return _done(account_id, "proposed")
     return _link_page(account, token, kind)
 
 
@@ -288,10 +293,24 @@ def admin_proposals() -> str:
 
 @bp.post("/admin/proposals/<uuid:proposal_id>/<any(approve, reject):decision>")
 @requires(Policy.ADMIN)
-def admin_decide(proposal_id: uuid.UUID, decision: str) -> Response:
+def admin_decide(proposal_id: uuid.UUID, decision: str) -> ResponseReturnValue:
+    """Approve or reject a proposal. An approved TOTP reset answers with its one-time
+    link, shown once, to the approving admin only (the proposer never sees it)."""
     _checked_form(ActionForm)
-    decide = proposals_service.approve if decision == "approve" else proposals_service.reject
-    _change(lambda writing: decide(writing, proposal_id, _actor(), now()))
+    if decision == "reject":
+        _change(lambda writing: proposals_service.reject(writing, proposal_id, _actor(), now()))
+        return redirect(url_for("staff.admin_proposals"), code=303)
+
+    def approve(writing: Session) -> tuple[StaffAccount | None, str | None]:
+        approval = proposals_service.approve(
+            writing, proposal_id, _actor(), now(), link_ttl=runtime().link_ttl
+        )
+        account_id = approval.proposal.account_id
+        return (writing.get(StaffAccount, account_id) if account_id else None), approval.link
+
+    account, link = _change(approve)
+    if account is not None and link is not None:
+        return _link_page(account, link, "totp")
     return redirect(url_for("staff.admin_proposals"), code=303)
 
 

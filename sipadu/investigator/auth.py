@@ -1,14 +1,16 @@
 """Signing in and out, one-time enrollment links, and the staff member's own account."""
 
+import base64
 from collections.abc import Callable
 
-from flask import abort, current_app, g, redirect, render_template, request, session, url_for
+from flask import abort, g, redirect, render_template, request, session, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from markupsafe import Markup
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
+from sipadu.crypto import CryptoError, derive_subkey, open_secret, seal_secret
 from sipadu.investigator.blueprint import bp, now, runtime
 from sipadu.investigator.devices import cookie_name, issue, recognised, remember
 from sipadu.investigator.forms import (
@@ -19,19 +21,29 @@ from sipadu.investigator.forms import (
     TotpEnrollmentForm,
     entered,
 )
+from sipadu.investigator.guesses import account_key, give_back, has_room, link_key, take_place
 from sipadu.investigator.policy import Policy, requires
-from sipadu.investigator.signin import begin_session, limit_key
+from sipadu.investigator.signin import begin_session
 from sipadu.persistence.models import AccountState, EnrollmentKind, StaffAccount
 from sipadu.persistence.slots import Busy
 from sipadu.services import Derive, ServiceError
 from sipadu.services.key_ring import display_fingerprint
+from sipadu.services.links import token_hash
 from sipadu.services.staff import (
+    WRONG_PASSWORD_PROOF,
     account_for_link,
     change_password,
     complete_activation,
     complete_totp_enrollment,
 )
-from sipadu.services.staff_auth import check_credentials, finish_login, logout, record_failure
+from sipadu.services.staff_auth import (
+    Proof,
+    check_credentials,
+    finish_login,
+    logout,
+    record_failure,
+    record_proof_failure,
+)
 from sipadu.services.totp import new_secret, provisioning_uri, qr_svg
 from sipadu.web.context import transaction
 from sipadu.web.derivations import KNOWN, OPEN, busy_page, derivations
@@ -60,21 +72,20 @@ def login() -> ResponseReturnValue:
     username, password, code = entered(form.username), entered(form.password), entered(form.totp)
     rt = runtime()
     moment = now()
-    counters, limit = current_app.extensions["sipadu.counters"], rt.failures_per_account
     try:
         with transaction() as reading:
             cookie = request.cookies.get(cookie_name(rt.production))
             device = recognised(reading, rt.device_key, cookie, username, moment)
-            if device is not None and counters.test(limit, device):
+            if device is not None and has_room(device):
                 lane, key, second_code = KNOWN, device, None
             else:
-                lane, key = OPEN, limit_key(username)
+                lane, key = OPEN, account_key(username)
                 second_code = form.totp_next.data or None
-            over_limit = lane == OPEN and not counters.test(limit, key)
+            over_limit = lane == OPEN and not has_room(key)
             if over_limit and second_code is None:
                 return _login_page(form, two_codes=True), 429
             with derivations().slot(lane) as run:
-                place = counters.take(limit, key, force=second_code is not None)
+                place = take_place(key, force=second_code is not None)
                 if place is None:  # spent by attempts that held a slot while this one waited
                     return _login_page(form, two_codes=True), 429
                 checked = check_credentials(
@@ -105,9 +116,9 @@ def login() -> ResponseReturnValue:
         form.username.errors = [
             _("Sign-in failed. Check your username, password and the current code.")
         ]
-        two_codes = lane == OPEN and not counters.test(limit, key)
+        two_codes = lane == OPEN and not has_room(key)
         return _login_page(form, two_codes=two_codes), 400
-    counters.give_back(limit, key, place)  # only failures use up a budget
+    give_back(place)  # only failures use up a budget
     begin_session(signed_in)
     response = redirect(url_for("staff.index"), code=303)
     value = issue(rt.device_key, signed_in.account, moment)
@@ -136,6 +147,45 @@ def _link_account(session: Session, token: str) -> StaffAccount:
     return account
 
 
+# The TOTP seed an enrollment sets up is made by the server and kept in this browser's
+# session cookie (signed with the portal's key, so it cannot be forged), sealed under a
+# key only the link's token gives, and bound to that link: never read from the form. A
+# posted seed once let the enrolling person choose the account's second factor (issue
+# 15). Each browser gets its own: an admin who opens the link they issued sees another
+# seed than the person does.
+_ENROLLMENT = "staff_enrollment"
+_SEED_LABEL = "sipadu.staff.enrollment-seed.v1"
+
+
+def _seed_key(token: str) -> tuple[bytes, str]:
+    link = token_hash(token)
+    return derive_subkey(token.encode("ascii", "replace"), _SEED_LABEL), f"enrollment/{link}"
+
+
+def _kept_seed(token: str) -> str | None:
+    """The seed this browser was shown for the link ``token``, if any."""
+    kept = session.get(_ENROLLMENT)
+    key, owner = _seed_key(token)
+    if not isinstance(kept, dict) or kept.get("link") != owner:
+        return None
+    try:
+        sealed = base64.urlsafe_b64decode(kept["seed"])
+        return open_secret(key, sealed, owner=owner, purpose="totp-seed").decode("ascii")
+    except (CryptoError, KeyError, ValueError, TypeError):
+        return None
+
+
+def _enrollment_seed(token: str) -> str:
+    """The kept seed, or a new one kept now (the first view of the link here)."""
+    seed = _kept_seed(token)
+    if seed is None:
+        seed = new_secret()
+        key, owner = _seed_key(token)
+        sealed = seal_secret(key, seed.encode("ascii"), owner=owner, purpose="totp-seed")
+        session[_ENROLLMENT] = {"link": owner, "seed": base64.urlsafe_b64encode(sealed).decode()}
+    return seed
+
+
 _EnrollmentForm = ActivationForm | TotpEnrollmentForm
 
 
@@ -143,13 +193,12 @@ def _enrollment_page(
     template: str,
     form: _EnrollmentForm,
     account: StaffAccount,
+    seed: str,
     status: int = 200,
     notice: str | None = None,
 ) -> tuple[str, int]:
-    secret = form.totp_secret.data or new_secret()
-    form.totp_secret.data = secret
-    uri = provisioning_uri(secret, account.username)
-    grouped = " ".join(secret[i : i + 4] for i in range(0, 32, 4))
+    uri = provisioning_uri(seed, account.username)
+    grouped = " ".join(seed[i : i + 4] for i in range(0, len(seed), 4))
     return render_template(
         template,
         form=form,
@@ -167,6 +216,14 @@ def _busy_notice() -> str:
     )
 
 
+def _too_many_notice() -> str:
+    return _(
+        "Too many wrong passwords were typed for this account in the last hour, perhaps by "
+        "someone guessing, so this one was not checked and nothing was changed. Wait an "
+        "hour and try again; if you did not type them, tell an admin."
+    )
+
+
 def _forget_passwords(form: _EnrollmentForm | PasswordChangeForm) -> None:
     """After a refused password, the page does not send it back."""
     for name in ("password", "password_confirm", "current"):
@@ -174,43 +231,77 @@ def _forget_passwords(form: _EnrollmentForm | PasswordChangeForm) -> None:
             form[name].data = ""
 
 
-# ``complete(writing, account, derive)``: the service call that finishes a one-time link.
-_Complete = Callable[[Session, StaffAccount, Derive], None]
+# ``complete(writing, account, seed, derive)``: the service call that finishes a link.
+_Complete = Callable[[Session, StaffAccount, str, Derive], None]
 
 
 def _enroll(
-    token: str, kind: EnrollmentKind, form: _EnrollmentForm, template: str, complete: _Complete
+    token: str,
+    kind: EnrollmentKind,
+    form: _EnrollmentForm,
+    template: str,
+    complete: _Complete,
+    proof: Proof | None = None,
 ) -> StaffAccount | ResponseReturnValue:
-    """Both one-time links: show the QR code, or check the form and run ``complete``
-    (which derives a key from the password through the runner it is given, and raises
-    :class:`ServiceError` naming its field) in one write transaction, begun once a
-    derivation slot is held. The account, once done; else the page to answer with."""
+    """Both one-time links: show the QR code of the seed kept for this browser, or
+    check the form and run ``complete`` (which derives a key from the password through
+    the runner it is given, and raises :class:`ServiceError` naming its field) in one
+    write transaction, begun once a derivation slot is held. With ``proof`` the password
+    proves the account's (a TOTP enrollment): the attempt takes a place in the account's
+    guess budget, shared with sign-in, else in the link's own (:mod:`.guesses`); 429
+    when both are spent, and a wrong password is recorded. The account, once done; else
+    the page to answer with."""
     with transaction() as reading:
         account = _link_account(reading, token)
         if account.enrollment_kind != kind:
             abort(404)
+        kept = _kept_seed(token)
+        seed = kept or _enrollment_seed(token)
         if not form.validate_on_submit():
             status = 400 if request.method == "POST" else 200
-            return _enrollment_page(template, form, account, status)
+            return _enrollment_page(template, form, account, seed, status)
+        if kept is None:  # a POST from a browser that was never shown a seed for the link
+            form.totp.errors = [
+                _("Scan this code into your app first, then type the code it shows.")
+            ]
+            return _enrollment_page(template, form, account, seed, 400)
         confirm = getattr(form, "password_confirm", None)
         if confirm is not None and form.password.data != confirm.data:
             confirm.errors = [_("The two passwords are not the same.")]
             _forget_passwords(form)
-            return _enrollment_page(template, form, account, 400)
+            return _enrollment_page(template, form, account, seed, 400)
+        budgets = [account_key(account.username), link_key(token)] if proof else []
+    if budgets and not any(has_room(key) for key in budgets):
+        return _enrollment_page(template, form, account, seed, 429, _too_many_notice())
     try:
         # Only the holder of a one-time link gets here: the lane strangers cannot fill.
         with derivations().slot(KNOWN) as run:
+            place = None
+            if budgets:
+                place = take_place(budgets[0]) or take_place(budgets[1])
+                if place is None:  # spent by attempts that held a slot while this one waited
+                    notice = _too_many_notice()
+                    return _enrollment_page(template, form, account, seed, 429, notice)
             try:
                 with transaction(write=True) as writing:
                     account = _link_account(writing, token)
-                    complete(writing, account, run)
+                    complete(writing, account, seed, run)
             except ServiceError as exc:
+                if place is not None and proof is not None and exc.reason in WRONG_PASSWORD_PROOF:
+                    with transaction(write=True) as writing:
+                        failed = _link_account(writing, token)
+                        record_proof_failure(writing, failed, proof, through_link=True)
+                elif place is not None:
+                    give_back(place)  # no password was checked
                 _forget_passwords(form)
                 _field_error(form, exc)
-                return _enrollment_page(template, form, account, 400)
+                return _enrollment_page(template, form, account, seed, 400)
+            if place is not None:
+                give_back(place)
     except Busy as busy:
-        page, _status = _enrollment_page(template, form, account, notice=_busy_notice())
+        page, _status = _enrollment_page(template, form, account, seed, notice=_busy_notice())
         return busy_page(page, busy)
+    session.pop(_ENROLLMENT, None)  # the seed is now sealed under the password only
     return account
 
 
@@ -220,12 +311,12 @@ def activate(token: str) -> ResponseReturnValue:
     """The one-time link an admin handed over: set a password, enroll TOTP, get a key."""
     form = ActivationForm()
 
-    def complete(writing: Session, account: StaffAccount, derive: Derive) -> None:
+    def complete(writing: Session, account: StaffAccount, seed: str, derive: Derive) -> None:
         complete_activation(
             writing,
             account,
             entered(form.password),
-            entered(form.totp_secret),
+            seed,
             entered(form.totp),
             argon2=runtime().argon2,
             now=now(),
@@ -245,23 +336,26 @@ def activate(token: str) -> ResponseReturnValue:
 @bp.route("/enroll/<token>", methods=["GET", "POST"])
 @requires(Policy.PUBLIC)
 def enroll_totp(token: str) -> ResponseReturnValue:
-    """After an admin reset the TOTP seed: prove the password, enroll a new app."""
+    """After a TOTP reset: prove the password, enroll a new app (the password guesses
+    count against the account's budget, :mod:`.guesses`)."""
     form = TotpEnrollmentForm()
 
-    def complete(writing: Session, account: StaffAccount, derive: Derive) -> None:
+    def complete(writing: Session, account: StaffAccount, seed: str, derive: Derive) -> None:
         complete_totp_enrollment(
             writing,
             account,
             entered(form.password),
-            entered(form.totp_secret),
+            seed,
             entered(form.totp),
             now=now(),
             derive=derive,
         )
 
-    done = _enroll(token, EnrollmentKind.TOTP, form, "staff/enroll.html", complete)
+    done = _enroll(
+        token, EnrollmentKind.TOTP, form, "staff/enroll.html", complete, Proof.TOTP_ENROLLMENT
+    )
     if not isinstance(done, StaffAccount):
-        return done  # the form again, or the busy page
+        return done  # the form again, the busy page, or too many guesses
     return render_template("staff/enrolled.html")
 
 
@@ -277,16 +371,29 @@ def _field_error(form: _EnrollmentForm | PasswordChangeForm, error: ServiceError
 @requires(Policy.SIGNED_IN)
 def account() -> ResponseReturnValue:
     """The signed-in person's own account: roles, key fingerprint, password change (two
-    Argon2id derivations, on a slot of the staff portal's pool)."""
+    Argon2id derivations, on a slot of the staff portal's pool). The current password
+    is a guess like any other: it takes a place in the account's budget, shared with
+    sign-in (:mod:`.guesses`); past it, as at sign-in, two codes of the app are asked
+    too (429 until they are given), and a wrong password is recorded."""
     form = PasswordChangeForm()
     me = g.staff.account
+    two_codes = False
     if form.validate_on_submit():
         if form.password.data != form.password_confirm.data:
             form.password_confirm.errors = [_("The two passwords are not the same.")]
             _forget_passwords(form)
         else:
+            key = account_key(me.username)
+            codes = None
+            if form.totp.data and form.totp_next.data:
+                codes = (form.totp.data, form.totp_next.data)
+            if codes is None and not has_room(key):
+                return _account_page(form, me, two_codes=True), 429
             try:
                 with derivations().slot(KNOWN) as run:  # signed in: not a stranger
+                    place = take_place(key, force=codes is not None)
+                    if place is None:
+                        return _account_page(form, me, two_codes=True), 429
                     try:
                         with transaction(write=True) as writing:
                             change_password(
@@ -296,11 +403,23 @@ def account() -> ResponseReturnValue:
                                 entered(form.password),
                                 runtime().argon2,
                                 derive=run,
+                                codes=codes,
+                                now=now(),
                             )
                     except ServiceError as exc:
+                        if exc.reason in WRONG_PASSWORD_PROOF:
+                            with transaction(write=True) as writing:
+                                record_proof_failure(
+                                    writing, me, Proof.PASSWORD_CHANGE, through_link=False
+                                )
+                        else:
+                            give_back(place)  # refused before any password was checked
                         _forget_passwords(form)
+                        form.totp.data = form.totp_next.data = ""
                         _field_error(form, exc)
+                        two_codes = codes is not None or not has_room(key)
                     else:
+                        give_back(place)
                         session.clear()
                         return render_template("staff/password_changed.html")
             except Busy as busy:
@@ -308,16 +427,23 @@ def account() -> ResponseReturnValue:
                     "The server is busy right now, so your password was not changed yet. "
                     "What you typed is kept: wait a minute, then send again."
                 )
-                return busy_page(_account_page(form, me, notice), busy)
+                return busy_page(_account_page(form, me, notice=notice), busy)
     status = 400 if request.method == "POST" else 200
-    return _account_page(form, me), status
+    return _account_page(form, me, two_codes=two_codes), status
 
 
-def _account_page(form: PasswordChangeForm, me: StaffAccount, notice: str | None = None) -> str:
+def _account_page(
+    form: PasswordChangeForm,
+    me: StaffAccount,
+    notice: str | None = None,
+    *,
+    two_codes: bool = False,
+) -> str:
     return render_template(
         "staff/account.html",
         form=form,
         me=me,
         fingerprint=display_fingerprint(me),
         notice=notice,
+        two_codes=two_codes,
     )

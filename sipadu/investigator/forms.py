@@ -17,7 +17,7 @@ from wtforms import (
 # WTForms 3.3's choice type (tuples are deprecated); types-WTForms (3.2) lacks it, so it
 # is untyped here. Imported from this module by the other staff views: one ignore.
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
-from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional, Regexp
+from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget, PasswordInput
 
 from sipadu.persistence.models import Role
@@ -62,7 +62,8 @@ class LoginForm(BoundedForm):
 
 
 class _Enrollment(BoundedForm):
-    totp_secret = HiddenField(validators=[InputRequired(), Regexp(r"^[A-Z2-7]{32}$")])
+    # No secret field: the TOTP seed being enrolled is kept server-side (auth.py), so a
+    # posted value cannot choose it (issue 15).
     totp = StringField(
         _l("Code from your authenticator app"), validators=[InputRequired(), Length(max=20)]
     )
@@ -88,6 +89,14 @@ class TotpEnrollmentForm(_Enrollment):
 class PasswordChangeForm(BoundedForm):
     current = PasswordField(
         _l("Current password"), validators=[InputRequired(), Length(max=1000)], widget=_KEPT
+    )
+    # Asked for once the account has too many wrong passwords (auth.account), as at sign-in.
+    totp = StringField(
+        _l("Code from your authenticator app"), validators=[Optional(), Length(max=20)]
+    )
+    totp_next = StringField(
+        _l("The next code, once your app shows a new one"),
+        validators=[Optional(), Length(max=20)],
     )
     password = PasswordField(
         _l("New password (at least 12 characters)"),

@@ -118,6 +118,10 @@ class StaffAccount(Base):
     enrollment_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     enrollment_kind: Mapped[str | None] = mapped_column(String(16))
     enrollment_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Who issued the pending link (audit actor ids, space-separated: a TOTP reset of a
+    # sensitive role names its proposer and its approver): its use is recorded as the
+    # link's, naming them, never as the owner's own action (issue 15).
+    enrollment_issued_by: Mapped[str | None] = mapped_column(String(160))
     invited_by: Mapped[str | None] = mapped_column(String(64))  # audit actor id
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -410,6 +414,7 @@ class ProposalKind(enum.StrEnum):
     ROUTE_REMOVE = "route_remove"
     HOLD_SET = "hold_set"  # a legal hold on a report: it is kept past its retention
     HOLD_RELEASE = "hold_release"
+    TOTP_RESET = "totp_reset"  # drop an account's TOTP seed and issue an enrollment link
 
 
 class ProposalState(enum.StrEnum):
@@ -442,6 +447,9 @@ class Proposal(Base):
     proposed_by: Mapped[str] = mapped_column(String(64))  # audit actor id
     proposed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     decided_by: Mapped[str | None] = mapped_column(String(64))
+    # A proposal made at the server's shell ("operator") takes two distinct admins: the
+    # first approval is kept here, the second decides (issue 15).
+    seconded_by: Mapped[str | None] = mapped_column(String(64))
     decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 

@@ -1,21 +1,26 @@
 """Two-person rule for security-relevant admin changes (DESIGN.md §6, G3).
 
 Granting a role that reads reports or approves changes, activating an account that holds
-one, and changing which investigators new reports are wrapped to are *proposals*: they
-change nothing until a second admin approves. The proposer can never approve their own
-proposal. A proposal pins the key fingerprint the proposer saw; if the account's key
-changes in between, it cannot be approved (the approver would be vouching for a key
-nobody compared).
+one, changing which investigators new reports are wrapped to, and resetting the TOTP
+app of an account that holds such a role are *proposals*: they change nothing until a
+second admin approves (for a TOTP reset, that admin, not the proposer, gets the one-time
+link). The proposer can never approve their own proposal. A proposal made at the
+server's shell ("operator": the activation of an account that ``sipadu user create``
+or ``sipadu user link`` invited) takes two distinct admins, since the person at the
+shell may be an admin too. A proposal pins the key fingerprint the proposer saw; if the
+account's key changes in between, it cannot be approved (the approver would be vouching
+for a key nobody compared).
 """
 
 import uuid
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sipadu.accountability import audit
-from sipadu.accountability.audit import Action, Actor
+from sipadu.accountability.audit import OPERATOR, Action, Actor
 from sipadu.persistence.models import (
     AccountState,
     Category,
@@ -31,6 +36,7 @@ from sipadu.persistence.models import (
 from sipadu.services import Reason, ServiceError
 from sipadu.services.categories import add_route, remove_route
 from sipadu.services.key_ring import key_fingerprint
+from sipadu.services.links import drop_totp
 
 # Roles that read reports, approve identity disclosure or approve other admins' changes:
 # granting one, or activating an account that holds one, takes a second admin.
@@ -137,6 +143,16 @@ def propose_reactivation(session: Session, account: StaffAccount, actor: Actor) 
     return None
 
 
+def propose_totp_reset(session: Session, account: StaffAccount, actor: Actor) -> Proposal:
+    """Reset the authenticator of an account holding a sensitive role: nothing changes
+    until a second admin approves, and the link goes to that admin (see :func:`approve`).
+    Otherwise one admin holding the link could guess the password through it and
+    enroll their own app as the account's."""
+    if account.state not in (AccountState.ACTIVE, AccountState.PENDING):
+        raise ServiceError(Reason.NO_TOTP_TO_RESET, name=account.username)
+    return _create(session, ProposalKind.TOTP_RESET, account, actor.id, actor.role)
+
+
 def propose_role(session: Session, account: StaffAccount, role: Role, actor: Actor) -> Proposal:
     if role not in SENSITIVE_ROLES:
         raise ServiceError(Reason.ROLE_NEEDS_NO_APPROVAL, role=role.value)
@@ -223,15 +239,35 @@ def pending(session: Session) -> list[Proposal]:
     )
 
 
+@dataclass(frozen=True)
+class Approval:
+    """What an approval did: ``applied`` is False when it was the first of the two a
+    proposal made at the shell needs; ``link`` is the one-time link's token an approved
+    TOTP reset issued (shown once, to the approving admin)."""
+
+    proposal: Proposal
+    applied: bool
+    link: str | None = None
+
+
+def approvals_needed(proposal: Proposal) -> int:
+    """Two for a proposal made at the server's shell, else one (the proposer is the
+    first person)."""
+    return 2 if proposal.proposed_by == OPERATOR.id else 1
+
+
 def _decide(
     session: Session, proposal_id: uuid.UUID, actor: Actor, now: datetime, state: ProposalState
-) -> tuple[Proposal, StaffAccount | None, Category | None]:
-    """Record a second admin's decision on a pending proposal (never the proposer's)."""
+) -> tuple[Proposal, StaffAccount | None, Category | None, bool]:
+    """Record an admin's decision on a pending proposal (never the proposer's; for a
+    shell's proposal, two distinct admins approve). The flag: whether it is decided."""
     proposal = session.get(Proposal, proposal_id)
     if proposal is None or proposal.state != ProposalState.PENDING:
         raise ServiceError(Reason.NOT_WAITING_FOR_DECISION)
     if proposal.proposed_by == actor.id:
         raise ServiceError(Reason.OWN_PROPOSAL)
+    if state is ProposalState.APPROVED and proposal.seconded_by == actor.id:
+        raise ServiceError(Reason.ALREADY_APPROVED_BY_YOU)
     account = session.get(StaffAccount, proposal.account_id) if proposal.account_id else None
     category = session.get(Category, proposal.category_id) if proposal.category_id else None
     if (
@@ -240,25 +276,44 @@ def _decide(
         and key_fingerprint(account) != proposal.fingerprint
     ):
         raise ServiceError(Reason.KEY_CHANGED)
-    proposal.state = state.value
-    proposal.decided_by = actor.id
-    proposal.decided_at = now
-    action = Action.PROPOSAL_APPROVE if state is ProposalState.APPROVED else Action.PROPOSAL_REJECT
-    audit.append(
-        session,
-        actor.id,
-        actor.role,
-        action,
-        report_id=proposal.report_id,
-        detail=_detail(proposal, account, category),
+    detail = _detail(proposal, account, category)
+    first_of_two = (
+        state is ProposalState.APPROVED
+        and approvals_needed(proposal) == 2
+        and proposal.seconded_by is None
     )
-    return proposal, account, category
+    if first_of_two:
+        proposal.seconded_by = actor.id
+    else:
+        proposal.state = state.value
+        proposal.decided_by = actor.id
+        proposal.decided_at = now
+    if state is ProposalState.APPROVED and approvals_needed(proposal) == 2:
+        detail |= {"approvals": 1 if first_of_two else 2, "needed": 2}
+    action = Action.PROPOSAL_APPROVE if state is ProposalState.APPROVED else Action.PROPOSAL_REJECT
+    audit.append(session, actor.id, actor.role, action, report_id=proposal.report_id, detail=detail)
+    return proposal, account, category, not first_of_two
 
 
-def approve(session: Session, proposal_id: uuid.UUID, actor: Actor, now: datetime) -> Proposal:
-    """Apply the change and record the approval, in the caller's transaction."""
-    proposal, account, category = _decide(session, proposal_id, actor, now, ProposalState.APPROVED)
+def approve(
+    session: Session,
+    proposal_id: uuid.UUID,
+    actor: Actor,
+    now: datetime,
+    *,
+    link_ttl: timedelta = timedelta(days=3),
+) -> Approval:
+    """Apply the change and record the approval, in the caller's transaction; for a
+    shell's proposal, the first approval is only recorded (``applied`` False). An
+    approved TOTP reset drops the seed, ends the account's sessions and issues the
+    enrollment link (valid ``link_ttl``), naming both admins as its issuers."""
+    proposal, account, category, decided = _decide(
+        session, proposal_id, actor, now, ProposalState.APPROVED
+    )
+    if not decided:
+        return Approval(proposal, applied=False)
     kind = ProposalKind(proposal.kind)
+    link = None
     # A proposal's kind says which of its columns are set, and their foreign keys delete
     # the proposal with the row they name: what a kind needs is there.
     if kind is ProposalKind.ROLE_GRANT:
@@ -269,6 +324,25 @@ def approve(session: Session, proposal_id: uuid.UUID, actor: Actor, now: datetim
         if account.state not in (AccountState.PENDING, AccountState.DEACTIVATED):
             raise ServiceError(Reason.NOT_WAITING_FOR_ACTIVATION, name=account.username)
         _make_active(session, account, actor)
+    elif kind is ProposalKind.TOTP_RESET:
+        assert account is not None
+        if account.state not in (AccountState.ACTIVE, AccountState.PENDING):
+            raise ServiceError(Reason.NO_TOTP_TO_RESET, name=account.username)
+        issued_by = [proposal.proposed_by, actor.id]
+        link, ended = drop_totp(session, account, issued_by, now, link_ttl)
+        audit.append(
+            session,
+            actor.id,
+            actor.role,
+            Action.TOTP_RESET,
+            detail={
+                "account": str(account.id),
+                "username": account.username,
+                "sessions_ended": ended,
+                "proposal": str(proposal.id),
+                "issued_by": list(issued_by),
+            },
+        )
     elif kind in (ProposalKind.HOLD_SET, ProposalKind.HOLD_RELEASE):
         report = session.get_one(Report, proposal.report_id)
         report.legal_hold = kind is ProposalKind.HOLD_SET
@@ -278,7 +352,7 @@ def approve(session: Session, proposal_id: uuid.UUID, actor: Actor, now: datetim
     else:
         assert category is not None and account is not None
         remove_route(session, category, account, actor)
-    return proposal
+    return Approval(proposal, applied=True, link=link)
 
 
 def reject(session: Session, proposal_id: uuid.UUID, actor: Actor, now: datetime) -> Proposal:

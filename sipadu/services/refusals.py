@@ -24,6 +24,9 @@ class Reason(enum.Enum):
     TOTP_MISMATCH = enum.auto()
     WRONG_PASSWORD = enum.auto()
     WRONG_CURRENT_PASSWORD = enum.auto()
+    # Over the account's guess budget, a password change also takes two codes; which of
+    # them was wrong is not said.
+    CURRENT_PASSWORD_OR_CODES = enum.auto()
     PASSWORD_TOO_SHORT = enum.auto()
     PASSWORD_TOO_COMMON = enum.auto()  # a common password, word or name (zxcvbn)
     PASSWORD_REPEATED = enum.auto()
@@ -39,6 +42,7 @@ class Reason(enum.Enum):
     NOT_ACTIVE_WITH_KEY = enum.auto()  # name
     NO_KEY_RESET_PASSWORD = enum.auto()  # name
     NO_TOTP_TO_RESET = enum.auto()  # name
+    TOTP_RESET_NEEDS_APPROVAL = enum.auto()  # name
     NOT_AN_INVESTIGATOR = enum.auto()  # name
     # Roles, routing and the two-person rule
     ROLE_NEEDS_APPROVAL = enum.auto()  # role
@@ -51,6 +55,7 @@ class Reason(enum.Enum):
     SAME_CHANGE_WAITING = enum.auto()
     NOT_WAITING_FOR_DECISION = enum.auto()
     OWN_PROPOSAL = enum.auto()
+    ALREADY_APPROVED_BY_YOU = enum.auto()  # a shell's proposal needs two distinct admins
     KEY_CHANGED = enum.auto()
     ALREADY_ON_HOLD = enum.auto()
     NOT_ON_HOLD = enum.auto()

@@ -8,9 +8,7 @@ therefore cannot keep the old key: the person gets a new key pair and loses ever
 made to the old one until a colleague (or the recovery key) grants again.
 """
 
-import hashlib
 import re
-import secrets
 import unicodedata
 import uuid
 from dataclasses import dataclass
@@ -20,7 +18,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from sipadu.accountability import audit
-from sipadu.accountability.audit import Action, Actor, DetailValue
+from sipadu.accountability.audit import OPERATOR, Action, Actor, DetailValue
 from sipadu.crypto import (
     Argon2Params,
     CryptoError,
@@ -34,7 +32,6 @@ from sipadu.crypto import (
     seal_secret,
     verify_secret,
 )
-from sipadu.persistence.db import rows_affected
 from sipadu.persistence.models import (
     AccountState,
     CategoryRoute,
@@ -42,14 +39,22 @@ from sipadu.persistence.models import (
     Role,
     StaffAccount,
     StaffRole,
-    StaffSession,
 )
 from sipadu.services import Derive, Reason, ServiceError, inline, key_ring
-from sipadu.services.dates import as_utc
 from sipadu.services.key_ring import key_fingerprint
+from sipadu.services.links import LINK_ACTOR, drop_totp, issuers, spend_link
+from sipadu.services.links import account_for_link as account_for_link  # where callers look
+from sipadu.services.links import end_sessions as end_sessions
+from sipadu.services.links import issue_link as issue_link
 from sipadu.services.passphrases import PassphraseProblem, passphrase_problem
-from sipadu.services.proposals import SENSITIVE_ROLES, add_role, needs_approval, propose_activation
-from sipadu.services.totp import matching_step, new_secret
+from sipadu.services.proposals import (
+    SENSITIVE_ROLES,
+    add_role,
+    needs_approval,
+    propose_activation,
+    propose_totp_reset,
+)
+from sipadu.services.totp import matching_pair, matching_step, new_secret
 
 USERNAME = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
 # The access log names the server's own actors by these words where an account would
@@ -152,7 +157,7 @@ def create_account(
     session.flush()  # assigns the id the private key is bound to
     _record(session, actor, Action.ACCOUNT_CREATE, account, roles=[r.value for r in sorted(roles)])
     if password is None:
-        token = issue_link(account, EnrollmentKind.ACTIVATE, now, link_ttl)
+        token = issue_link(account, EnrollmentKind.ACTIVATE, now, link_ttl, [actor.id])
         return NewAccount(account, None, token)
     totp_secret = new_secret()
     _set_new_key(account, password, totp_secret, argon2)
@@ -162,40 +167,10 @@ def create_account(
     return NewAccount(account, totp_secret, None)
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(b"sipadu.enrollment\x00" + token.encode("ascii", "replace")).hexdigest()
-
-
-def issue_link(account: StaffAccount, kind: EnrollmentKind, now: datetime, ttl: timedelta) -> str:
-    """A fresh one-time link for ``account``; any earlier link stops working. Only a
-    hash of the token is stored: a database reader cannot use a pending link."""
-    token = secrets.token_urlsafe(32)
-    account.enrollment_token_hash = _token_hash(token)
-    account.enrollment_kind = kind.value
-    account.enrollment_expires_at = now + ttl
-    return token
-
-
-def account_for_link(session: Session, token: str, now: datetime) -> StaffAccount | None:
-    """The account a link belongs to, while it is valid and unused."""
-    if not token or len(token) > 100:
-        return None
-    account = session.scalar(
-        select(StaffAccount).where(StaffAccount.enrollment_token_hash == _token_hash(token))
-    )
-    if account is None or account.enrollment_expires_at is None:
-        return None
-    if as_utc(account.enrollment_expires_at) <= now:
-        return None
-    if account.state == AccountState.DEACTIVATED:
-        return None
-    return account
-
-
-def _spend_link(account: StaffAccount) -> None:
-    account.enrollment_token_hash = None
-    account.enrollment_kind = None
-    account.enrollment_expires_at = None
+def _link_used(account: StaffAccount) -> dict[str, DetailValue]:
+    """What an entry made through a link says about it: that a link was used, and who
+    issued it (the admin(s), or "operator"). Read before the link is spent."""
+    return {"via": "link", "issued_by": list(issuers(account))}
 
 
 def complete_activation(
@@ -209,10 +184,12 @@ def complete_activation(
     now: datetime,
     derive: Derive = inline,
 ) -> None:
-    """The person behind an activation link sets their password and proves their TOTP
-    app works. Their key pair is generated here (one Argon2id, through ``derive``). An
-    account holding a sensitive role then waits for a second admin, who compares the
-    fingerprint with the person."""
+    """The holder of an activation link sets the password and proves their TOTP app
+    works (``totp_secret``: the one the server made for this enrollment, never a value
+    the form sent). The key pair is generated here (one Argon2id, through ``derive``).
+    Recorded as the link's doing (actor "link", naming who issued it), never as the
+    owner's. An account holding a sensitive role then waits for a second admin (two for
+    an account the operator invited), who compares the fingerprint with the person."""
     if account.enrollment_kind != EnrollmentKind.ACTIVATE:
         raise ServiceError(Reason.WRONG_LINK)
     step = matching_step(totp_secret, totp_code, now, 0)
@@ -220,15 +197,16 @@ def complete_activation(
         raise ServiceError(Reason.TOTP_MISMATCH, "totp")
     _set_new_key(account, password, totp_secret, argon2, derive)
     account.totp_last_step = step
-    _spend_link(account)
-    actor = self_actor(account)
-    _record(session, actor, Action.KEY_REGISTER, account, fingerprint=key_fingerprint(account))
+    used = _link_used(account)
+    spend_link(account)
+    fingerprint = key_fingerprint(account)
+    _record(session, LINK_ACTOR, Action.KEY_REGISTER, account, fingerprint=fingerprint, **used)
     if needs_approval(account.role_set):
         account.state = AccountState.PENDING.value
         propose_activation(session, account, proposed_by=account.invited_by or "operator")
     else:
         account.state = AccountState.ACTIVE.value
-        _record(session, actor, Action.ACCOUNT_ACTIVATE, account)
+        _record(session, LINK_ACTOR, Action.ACCOUNT_ACTIVATE, account, **used)
 
 
 def complete_totp_enrollment(
@@ -241,20 +219,26 @@ def complete_totp_enrollment(
     now: datetime,
     derive: Derive = inline,
 ) -> None:
-    """After an admin reset the TOTP seed: the person proves their password (which the
-    new seed is sealed under; one Argon2id, through ``derive``) and their new TOTP app."""
+    """After a TOTP reset: the link's holder proves the account's password (which the
+    new seed is sealed under; one Argon2id, through ``derive``) and a code of the new
+    seed (``totp_secret``: made by the server for this enrollment, never sent by the
+    form). The code is checked first, so only a password is ever guessed here: raises
+    ``TOTP_MISMATCH`` (no derivation), then ``WRONG_PASSWORD`` (the caller limits and
+    records those: :mod:`sipadu.investigator.guesses`). Recorded as done through the
+    link, naming who issued it, never as the owner's own action."""
     if account.enrollment_kind != EnrollmentKind.TOTP:
         raise ServiceError(Reason.WRONG_LINK)
-    kek = _kek(account, password, derive)
-    if kek is None:
-        raise ServiceError(Reason.WRONG_PASSWORD, "password")
     step = matching_step(totp_secret, totp_code, now, account.totp_last_step)
     if step is None:
         raise ServiceError(Reason.TOTP_MISMATCH, "totp")
+    kek = _kek(account, password, derive)
+    if kek is None:
+        raise ServiceError(Reason.WRONG_PASSWORD, "password")
     account.sealed_totp = _seal_totp(account, kek, totp_secret)
     account.totp_last_step = step
-    _spend_link(account)
-    _record(session, self_actor(account), Action.TOTP_RESET, account, completed=True)
+    used = _link_used(account)
+    spend_link(account)
+    _record(session, LINK_ACTOR, Action.TOTP_RESET, account, completed=True, **used)
 
 
 # --- passwords and what they seal ---------------------------------------------------------
@@ -358,6 +342,13 @@ def reseal(
         account.sealed_totp = _seal_totp(account, kek, totp_secret)
 
 
+# The refusals that mean "the password given as proof was wrong": the caller counts them
+# against the account's guess budget and records them (sipadu.investigator.guesses).
+WRONG_PASSWORD_PROOF = frozenset(
+    {Reason.WRONG_PASSWORD, Reason.WRONG_CURRENT_PASSWORD, Reason.CURRENT_PASSWORD_OR_CODES}
+)
+
+
 def change_password(
     session: Session,
     account: StaffAccount,
@@ -366,15 +357,31 @@ def change_password(
     argon2: Argon2Params,
     *,
     derive: Derive = inline,
+    codes: tuple[str, str] | None = None,
+    now: datetime | None = None,
 ) -> None:
     """Re-seal the same key pair and TOTP seed under the new password: grants survive.
     Every session of the account ends (the caller signs the person in again). Two
-    Argon2id derivations, through ``derive``."""
+    Argon2id derivations, through ``derive``; none when ``new`` is refused by the
+    policy (checked first: a weak new password tells nothing about ``current``).
+
+    ``codes``: two codes of consecutive steps of the account's app (with ``now``),
+    asked for, as at sign-in, once the account's guess budget is spent; they are spent
+    like a sign-in's, and a wrong password and wrong codes get the same refusal
+    (``CURRENT_PASSWORD_OR_CODES``). Without: ``WRONG_CURRENT_PASSWORD``."""
+    check_password_policy(new, account)
+    refusal = Reason.WRONG_CURRENT_PASSWORD if codes is None else Reason.CURRENT_PASSWORD_OR_CODES
     kek = _kek(account, current, derive)
     if kek is None:
-        raise ServiceError(Reason.WRONG_CURRENT_PASSWORD, "current")
-    check_password_policy(new, account)
+        raise ServiceError(refusal, "current")
     unlocked = unlock(account, kek)
+    if codes is not None:
+        steps = None
+        if unlocked.totp_secret is not None and now is not None:
+            steps = matching_pair(unlocked.totp_secret, *codes, now, account.totp_last_step)
+        if steps is None:
+            raise ServiceError(refusal, "current")
+        account.totp_last_step = steps[1]
     record, new_kek = derive(hash_secret, password_bytes(new), argon2)
     account.password_record = record.to_bytes()
     account.sealed_private_key = seal_private_key(
@@ -389,10 +396,6 @@ def change_password(
 # --- admin actions that take effect at once ------------------------------------------------
 
 
-def end_sessions(session: Session, account: StaffAccount) -> int:
-    return rows_affected(session, delete(StaffSession).where(StaffSession.account_id == account.id))
-
-
 def deactivate(session: Session, account: StaffAccount, actor: Actor) -> None:
     """At once, by one admin: taking access away must never wait for a second person."""
     if str(account.id) == actor.id:
@@ -400,7 +403,7 @@ def deactivate(session: Session, account: StaffAccount, actor: Actor) -> None:
     if account.state == AccountState.DEACTIVATED:
         raise ServiceError(Reason.DEACTIVATED, name=account.username)
     account.state = AccountState.DEACTIVATED.value
-    _spend_link(account)
+    spend_link(account)
     ended = end_sessions(session, account)
     dropped = key_ring.forget_account(session, account.id)  # recovery can give them back
     _record(
@@ -419,7 +422,7 @@ def resend_link(
     """A new activation link for an account still invited (the old link dies)."""
     if account.state != AccountState.INVITED:
         raise ServiceError(Reason.NOT_WAITING_FOR_ACTIVATION, name=account.username)
-    token = issue_link(account, EnrollmentKind.ACTIVATE, now, ttl)
+    token = issue_link(account, EnrollmentKind.ACTIVATE, now, ttl, [actor.id])
     account.invited_by = actor.id
     _record(session, actor, Action.PASSWORD_RESET, account, link="activation")
     return token
@@ -446,7 +449,7 @@ def reset_password(
     account.state = AccountState.INVITED.value
     account.invited_by = actor.id
     ended = end_sessions(session, account)
-    token = issue_link(account, EnrollmentKind.ACTIVATE, now, ttl)
+    token = issue_link(account, EnrollmentKind.ACTIVATE, now, ttl, [actor.id])
     _record(
         session,
         actor,
@@ -463,14 +466,34 @@ def reset_totp(
     session: Session, account: StaffAccount, actor: Actor, now: datetime, ttl: timedelta
 ) -> str:
     """Lost phone: the seed is dropped and a link lets the person enroll a new one after
-    proving their password. Password, key and grants are untouched."""
+    proving their password. Password, key and grants are untouched.
+
+    One admin alone only for an account without a sensitive role (an auditor's: any
+    admin may create an auditor alone, so taking one over gives nothing more). For a
+    sensitive role an admin's reset is refused (``TOTP_RESET_NEEDS_APPROVAL``): it is
+    proposed (:func:`sipadu.services.proposals.propose_totp_reset`) and the link goes
+    to the second admin who approves it. The operator at the server's shell may do it
+    alone: the shell holds the database, where a link is one hash to write."""
     if account.state not in (AccountState.ACTIVE, AccountState.PENDING):
         raise ServiceError(Reason.NO_TOTP_TO_RESET, name=account.username)
-    account.sealed_totp = None
-    ended = end_sessions(session, account)
-    token = issue_link(account, EnrollmentKind.TOTP, now, ttl)
+    if actor.id != OPERATOR.id and needs_approval(account.role_set):
+        raise ServiceError(Reason.TOTP_RESET_NEEDS_APPROVAL, name=account.username)
+    token, ended = drop_totp(session, account, [actor.id], now, ttl)
     _record(session, actor, Action.TOTP_RESET, account, sessions_ended=ended)
     return token
+
+
+def request_totp_reset(
+    session: Session, account: StaffAccount, actor: Actor, now: datetime, ttl: timedelta
+) -> str | None:
+    """An admin's "reset authenticator": the link at once (returned) for an account
+    without a sensitive role, else a proposal a second admin approves (None)."""
+    if needs_approval(account.role_set):
+        if account.state not in (AccountState.ACTIVE, AccountState.PENDING):
+            raise ServiceError(Reason.NO_TOTP_TO_RESET, name=account.username)
+        propose_totp_reset(session, account, actor)
+        return None
+    return reset_totp(session, account, actor, now, ttl)
 
 
 def revoke_role(session: Session, account: StaffAccount, role: Role, actor: Actor) -> None:

@@ -20,7 +20,7 @@ from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
 from sipadu.accountability import audit
-from sipadu.accountability.audit import Action
+from sipadu.accountability.audit import Action, DetailValue
 from sipadu.crypto import (
     Argon2Params,
     CryptoError,
@@ -35,6 +35,7 @@ from sipadu.persistence.db import rows_affected
 from sipadu.persistence.models import AccountState, StaffAccount, StaffSession
 from sipadu.services import Derive, inline
 from sipadu.services.dates import as_utc
+from sipadu.services.links import LINK_ACTOR, issuers
 from sipadu.services.staff import (
     find_by_username,
     normalize_username,
@@ -165,6 +166,31 @@ def record_failure(session: Session, account: StaffAccount | None, failure: Fail
         Action.LOGIN_FAILURE,
         detail={"reason": failure.value},
     )
+
+
+class Proof(StrEnum):
+    """Where a staff password was given as proof, other than the sign-in form."""
+
+    TOTP_ENROLLMENT = "totp_enrollment"  # a TOTP reset's one-time link
+    PASSWORD_CHANGE = "password_change"  # noqa: S105 — the "current password" of /account
+
+
+def record_proof_failure(
+    session: Session, account: StaffAccount, proof: Proof, *, through_link: bool
+) -> None:
+    """A wrong password given as ``proof`` for ``account``: no password text, only the
+    account and where. Through a one-time link the actor is the link (whoever held it:
+    the admin who issued it saw it too), with who issued it; else the signed-in owner."""
+    detail: dict[str, DetailValue] = {
+        "account": str(account.id),
+        "username": account.username,
+        "proof": proof.value,
+    }
+    actor = str(account.id)
+    if through_link:
+        actor = LINK_ACTOR.id
+        detail |= {"via": "link", "issued_by": list(issuers(account))}
+    audit.append(session, actor, "none", Action.PASSWORD_PROOF_FAILURE, detail=detail)
 
 
 def finish_login(session: Session, checked: Checked, now: datetime) -> SignedIn | None:

@@ -26,6 +26,9 @@ MESSAGES: dict[Reason, LazyString] = {
     ),
     Reason.WRONG_PASSWORD: _l("The password is not right."),
     Reason.WRONG_CURRENT_PASSWORD: _l("The current password is not right."),
+    Reason.CURRENT_PASSWORD_OR_CODES: _l(
+        "The current password or one of the two codes is not right."
+    ),
     # Each says why the password is easy to guess and how to choose a better one.
     Reason.PASSWORD_TOO_SHORT: _l(
         "Choose a password of at least 12 characters: four or more unrelated words are "
@@ -63,6 +66,9 @@ MESSAGES: dict[Reason, LazyString] = {
     Reason.NOT_ACTIVE_WITH_KEY: _l("%(name)s is not active or has no key yet."),
     Reason.NO_KEY_RESET_PASSWORD: _l("%(name)s has no key: reset the password instead."),
     Reason.NO_TOTP_TO_RESET: _l("%(name)s has no authenticator app to reset."),
+    Reason.TOTP_RESET_NEEDS_APPROVAL: _l(
+        "Resetting the authenticator app of %(name)s takes a second admin: propose it."
+    ),
     Reason.NOT_AN_INVESTIGATOR: _l("%(name)s is not an investigator with a key."),
     Reason.ROLE_NEEDS_APPROVAL: _l("The role %(role)s needs a second admin's approval."),
     Reason.ROLE_NEEDS_NO_APPROVAL: _l("The role %(role)s needs no approval."),
@@ -74,6 +80,9 @@ MESSAGES: dict[Reason, LazyString] = {
     Reason.SAME_CHANGE_WAITING: _l("The same change is already waiting for approval."),
     Reason.NOT_WAITING_FOR_DECISION: _l("This is not waiting for a decision any more."),
     Reason.OWN_PROPOSAL: _l("A second admin must decide: you made this proposal."),
+    Reason.ALREADY_APPROVED_BY_YOU: _l(
+        "You already approved this change; it was made at the server and needs another admin too."
+    ),
     Reason.KEY_CHANGED: _l("The account's key changed since the proposal. Propose again."),
     Reason.ALREADY_ON_HOLD: _l("This report is already on hold."),
     Reason.NOT_ON_HOLD: _l("This report is not on hold."),

@@ -156,12 +156,80 @@ def test_an_enrolled_investigator_is_activated_by_an_admin_other_than_the_invite
     assert activated["detail"]["fingerprint"] == key_fingerprint(account)
 
 
-def test_an_account_the_operator_invited_is_activated_by_any_admin(session, admins):
+def test_an_account_the_operator_invited_takes_two_distinct_admins(session, admins):
+    """Issue 15: ``sipadu user create`` without a password made a proposal by "operator",
+    so the admin at the shell (who also held the activation link) could enroll the
+    account and approve it alone. Now the first approval only counts."""
+    first, second = admins
     account = enrolled(session, "dari.operator", Role.CUSTODIAN)
     [proposal] = [p for p in proposals.pending(session) if p.account_id == account.id]
     assert proposal.proposed_by == "operator"
-    proposals.approve(session, proposal.id, admins[0].actor(), NOW)
+    log = Recorded(session)
+
+    approval = proposals.approve(session, proposal.id, first.actor(), NOW)
+
+    assert not approval.applied and account.state == AccountState.PENDING
+    assert proposal.state == ProposalState.PENDING and proposal.seconded_by == str(first.id)
+    with refused(Reason.ALREADY_APPROVED_BY_YOU):
+        proposals.approve(session, proposal.id, first.actor(), NOW)
+    assert account.state == AccountState.PENDING
+
+    assert proposals.approve(session, proposal.id, second.actor(), NOW).applied
     assert account.state == AccountState.ACTIVE
+    assert proposal.decided_by == str(second.id)
+    assert log.actions() == ["proposal.approve", "proposal.approve", "account.activate"]
+    approvals = [e["detail"]["approvals"] for e in log.entries()[:2]]
+    assert approvals == [1, 2]
+
+
+def test_a_proposal_the_operator_made_can_be_rejected_by_one_admin(session, admins):
+    account = enrolled(session, "ditolak.operator", Role.INVESTIGATOR)
+    [proposal] = [p for p in proposals.pending(session) if p.account_id == account.id]
+    proposals.approve(session, proposal.id, admins[0].actor(), NOW)
+    proposals.reject(session, proposal.id, admins[0].actor(), NOW)  # changing one's mind
+    assert proposal.state == ProposalState.REJECTED
+    assert account.state == AccountState.PENDING
+
+
+def test_a_totp_reset_of_a_sensitive_role_takes_a_second_admin_who_gets_the_link(session, admins):
+    """Issue 15: one admin pressed "reset authenticator" and kept the link. Now one
+    admin proposes; nothing changes until another approves, and only the approval
+    returns the link, whose issuers are both."""
+    proposer, approver = admins
+    target = person(session, "punya.hp", Role.INVESTIGATOR)
+    sealed = target.account.sealed_totp
+    with refused(Reason.TOTP_RESET_NEEDS_APPROVAL):
+        staff.reset_totp(session, target.account, proposer.actor(), NOW, timedelta(days=1))
+    assert target.account.sealed_totp == sealed
+
+    assert (
+        staff.request_totp_reset(session, target.account, proposer.actor(), NOW, timedelta(days=1))
+        is None
+    )
+    [proposal] = [p for p in proposals.pending(session) if p.account_id == target.id]
+    assert proposal.kind == ProposalKind.TOTP_RESET
+    assert target.account.sealed_totp == sealed and target.account.enrollment_token_hash is None
+    with refused(Reason.OWN_PROPOSAL):
+        proposals.approve(session, proposal.id, proposer.actor(), NOW)
+    log = Recorded(session)
+
+    approval = proposals.approve(session, proposal.id, approver.actor(), NOW)
+
+    assert approval.applied and approval.link
+    assert target.account.sealed_totp is None
+    assert staff.account_for_link(session, approval.link, NOW) is target.account
+    assert log.actions() == ["proposal.approve", "totp.reset"]
+    reset = log.only(Action.TOTP_RESET)
+    assert reset["actor"] == str(approver.id)
+    assert reset["detail"]["issued_by"] == [str(proposer.id), str(approver.id)]
+
+
+def test_an_auditors_totp_reset_takes_one_admin(session, admins):
+    target = person(session, "pengamat.hp", Role.AUDITOR)
+    link = staff.request_totp_reset(
+        session, target.account, admins[0].actor(), NOW, timedelta(days=1)
+    )
+    assert link and staff.account_for_link(session, link, NOW) is target.account
 
 
 def test_reactivation_is_at_once_without_a_sensitive_role_and_proposed_with_one(session, admins):

@@ -241,7 +241,10 @@ def test_activating_an_auditor_makes_its_key_and_spends_the_link(session):
     assert account.totp_last_step == int(NOW.timestamp()) // 30
     assert staff.account_for_link(session, token, NOW) is None
     assert log.actions() == ["key.register", "account.activate"]
-    assert {e["actor"] for e in log.entries()} == {str(account.id)}
+    # Whoever held the link did it (issue 15): never recorded as the owner's own doing.
+    assert {e["actor"] for e in log.entries()} == {"link"}
+    for entry in log.entries():
+        assert entry["detail"]["via"] == "link" and entry["detail"]["issued_by"] == ["operator"]
 
 
 def test_activating_a_sensitive_role_waits_for_an_admin_other_than_the_inviter(session):
@@ -477,3 +480,57 @@ def test_only_an_investigator_may_be_allowed_to_share(session):
     with refused(Reason.NOT_AN_INVESTIGATOR):
         staff.set_may_grant(session, custodian.account, True, admin.actor())
     assert custodian.account.may_grant is False
+
+
+# --- issue 15, item 2: proofs through links and password changes ------------------------
+
+
+def test_a_totp_enrollment_is_recorded_as_the_links_doing_naming_who_issued_it(session):
+    """Today's main recorded the owner as completing an enrollment someone else did
+    through the link: now the actor is the link, with its issuers, never the owner."""
+    someone = person(session, "hp.baru", Role.AUDITOR)
+    admin = person(session, "penerbit", Role.ADMIN)
+    staff.reset_totp(session, someone.account, admin.actor(), NOW, TTL)
+    log = Recorded(session)
+    secret = pyotp.random_base32()
+    later = NOW + timedelta(minutes=1)
+    staff.complete_totp_enrollment(
+        session, someone.account, PASSWORD, secret, pyotp.TOTP(secret).at(later), now=later
+    )
+    entry = log.only(Action.TOTP_RESET)
+    assert entry["actor"] == "link" and entry["actor"] != str(someone.id)
+    assert entry["detail"]["via"] == "link" and entry["detail"]["issued_by"] == [str(admin.id)]
+    assert someone.account.enrollment_issued_by is None  # spent with the link
+
+
+def test_a_password_change_with_two_codes_does_not_say_which_proof_was_wrong(session):
+    someone = person(session, "dua.kode", Role.INVESTIGATOR)
+    totp = pyotp.TOTP(someone.totp)
+    step = int(NOW.timestamp()) // 30
+    good = (totp.generate_otp(step), totp.generate_otp(step + 1))
+    bad = (totp.generate_otp(step), totp.generate_otp(step + 5))
+    for current, codes in ((PASSWORD, bad), ("salah sekali ini", good)):
+        with refused(Reason.CURRENT_PASSWORD_OR_CODES, "current"):
+            staff.change_password(
+                session, someone.account, current, NEW_PASSWORD, CHEAP, codes=codes, now=NOW
+            )
+    staff.change_password(
+        session, someone.account, PASSWORD, NEW_PASSWORD, CHEAP, codes=good, now=NOW
+    )
+    assert someone.account.totp_last_step == step + 1  # both codes are spent
+    assert Reason.CURRENT_PASSWORD_OR_CODES in staff.WRONG_PASSWORD_PROOF
+
+
+def test_a_failed_password_proof_is_recorded_without_the_password(session):
+    from sipadu.services.staff_auth import Proof, record_proof_failure
+
+    someone = person(session, "dicatat", Role.INVESTIGATOR)
+    log = Recorded(session)
+    record_proof_failure(session, someone.account, Proof.PASSWORD_CHANGE, through_link=False)
+    entry = log.only(Action.PASSWORD_PROOF_FAILURE)
+    assert entry["actor"] == str(someone.id)
+    assert entry["detail"] == {
+        "account": str(someone.id),
+        "username": "dicatat",
+        "proof": "password_change",
+    }
