@@ -205,21 +205,6 @@ def test_a_password_built_on_ones_own_username_is_refused(session):
     staff.change_password(session, someone.account, PASSWORD, "kerupuk jendela sapi biru", CHEAP)
 
 
-def test_a_link_opens_nothing_once_expired_replaced_mistyped_or_deactivated(session):
-    account, token = invite(session, "tautan", Role.AUDITOR)
-    assert staff.account_for_link(session, token, NOW + TTL) is None
-    assert staff.account_for_link(session, token[:-1], NOW) is None
-    assert staff.account_for_link(session, token * 4, NOW) is None
-    assert staff.account_for_link(session, "", NOW) is None
-
-    newer = staff.resend_link(session, account, OPERATOR, NOW, TTL)
-    assert staff.account_for_link(session, token, NOW) is None
-    assert staff.account_for_link(session, newer, NOW) is account
-
-    staff.deactivate(session, account, OPERATOR)
-    assert staff.account_for_link(session, newer, NOW) is None
-
-
 def test_only_an_account_still_invited_gets_a_new_activation_link(session):
     active = person(session, "sudah.aktif", Role.AUDITOR)
     with refused(Reason.NOT_WAITING_FOR_ACTIVATION) as info:
