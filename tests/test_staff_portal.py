@@ -1187,7 +1187,7 @@ def test_every_action_role_and_state_has_plain_words_in_english_and_indonesian()
     from flask import Flask
 
     import sipadu
-    from sipadu.investigator.words import TABLES
+    from sipadu.investigator.words import SENTENCES, TABLES
     from sipadu.web.i18n import init_i18n
 
     PACKAGE = Path(sipadu.__file__).parent
@@ -1202,6 +1202,9 @@ def test_every_action_role_and_state_has_plain_words_in_english_and_indonesian()
         "category": {c.value for c in CategorySlug},
         "status": {s.value for s in ReportStatus},
     }
+    # Every action's detail as a sentence too (a wrong password proof has its own words).
+    worded = set(SENTENCES) | {audit.Action.PASSWORD_PROOF_FAILURE}
+    assert sorted(set(audit.Action) - worded) == []
     with (PACKAGE / "translations/id/LC_MESSAGES/messages.po").open("rb") as handle:
         translated = {m.id: m.string for m in read_po(handle, locale="id") if m.id and m.string}
     app = Flask("sipadu")  # the package's root: its translations directory
@@ -1397,7 +1400,9 @@ def test_no_staff_page_shows_an_internal_value(
     _create(admin, "calon-" + uuid.uuid4().hex[:6], "auditor", "admin")  # an invited account
     with database(database_url) as session:
         ids = {a.username: str(a.id) for a in session.scalars(select(StaffAccount))}
-        for action, (actor, role, detail) in _sample_details(ids).items():
+        samples = _sample_details(ids)
+        assert set(samples) == set(audit.Action)  # a new action needs a realistic entry here
+        for action, (actor, role, detail) in samples.items():
             audit.append(session, actor, role, action, report_id=report_id, detail=detail)
         session.commit()
     usernames = set(ids)
