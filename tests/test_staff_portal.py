@@ -8,6 +8,7 @@ import re
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -22,9 +23,14 @@ from sipadu.persistence.models import (
     AuditEvent,
     Category,
     CategoryRoute,
+    CategorySlug,
+    IdentityRequestState,
     Proposal,
+    ProposalKind,
+    ProposalState,
     ReportGrant,
     ReportKey,
+    ReportStatus,
     Role,
     StaffAccount,
     StaffSession,
@@ -41,6 +47,7 @@ from tests.helpers import (
     invoke,
     post,
     redis_contents,
+    report_id_of,
     sample_path,
     sign_in,
     signed_in,
@@ -672,7 +679,8 @@ def test_a_totp_reset_of_a_sensitive_role_takes_two_admins_and_keeps_password_an
     assert "melalui tautan sekali pakai yang diterbitkan oleh admin dan admin2" in row
     assert f"belum tentu {person.username}" in row
     assert "siapa pun pemegang tautan sekali pakai" in row
-    assert '"via"' not in html.unescape(row) and "issued_by" not in row
+    words = _visible_text(row)  # the raw detail is folded away, labelled technical
+    assert '"via"' not in words and "issued_by" not in words and "totp.reset" not in words
 
 
 def test_the_enrolling_person_cannot_choose_the_totp_seed(staff_app, people, database_url):
@@ -789,8 +797,8 @@ def test_the_auditor_filters_pages_verifies_and_exports(staff_app, people, datab
     auditor = signed_in(staff_app, people["auditor"])
     page = auditor.get("/audit?action=login.success")
     assert page.status_code == 200
-    rows = re.findall(r"<td>login\.success</td>", page.get_data(as_text=True))
-    assert rows and "<td>login.failure</td>" not in page.get_data(as_text=True)
+    rows = re.findall(r"<td>Masuk</td>", page.get_data(as_text=True))  # in words
+    assert rows and "<td>Gagal masuk</td>" not in page.get_data(as_text=True)
     by_actor = auditor.get("/audit?actor=admin2").get_data(as_text=True)
     assert "admin2" in by_actor and "<td>pemeriksa2</td>" not in by_actor
     today = datetime.now(UTC).date()
@@ -1155,3 +1163,293 @@ def test_reporter_counts_are_shown_per_week_with_week_precision(env, tmp_path):
             assert 'id="period"' in page and "per minggu" in page, path
     finally:
         dispose(app)
+
+
+# --- plain words, never internal values (issue 15) --------------------------------------
+
+# Enums whose values are internal: none may reach a page's text.
+INTERNAL_ENUMS = (
+    audit.Action,
+    Role,
+    AccountState,
+    ProposalKind,
+    ProposalState,
+    IdentityRequestState,
+    CategorySlug,
+    ReportStatus,
+)
+
+
+def test_every_action_role_and_state_has_plain_words_in_english_and_indonesian():
+    """A new ``Action`` (or state, kind, category) without words fails here, not on the
+    auditor's page; so does one whose Indonesian is missing from the catalogue."""
+    from babel.messages.pofile import read_po
+    from flask import Flask
+
+    import sipadu
+    from sipadu.investigator.words import SENTENCES, TABLES
+    from sipadu.web.i18n import init_i18n
+
+    PACKAGE = Path(sipadu.__file__).parent
+
+    expected = {
+        "action": {a.value for a in audit.Action},
+        "role": set(audit.ROLES),
+        "account_state": {s.value for s in AccountState},
+        "proposal_kind": {k.value for k in ProposalKind},
+        "proposal_state": {s.value for s in ProposalState},
+        "request_state": {s.value for s in IdentityRequestState},
+        "category": {c.value for c in CategorySlug},
+        "status": {s.value for s in ReportStatus},
+    }
+    # Every action's detail as a sentence too (a wrong password proof has its own words).
+    worded = set(SENTENCES) | {audit.Action.PASSWORD_PROOF_FAILURE}
+    assert sorted(set(audit.Action) - worded) == []
+    with (PACKAGE / "translations/id/LC_MESSAGES/messages.po").open("rb") as handle:
+        translated = {m.id: m.string for m in read_po(handle, locale="id") if m.id and m.string}
+    app = Flask("sipadu")  # the package's root: its translations directory
+    init_i18n(app)
+    for what, values in expected.items():
+        table = TABLES[what]
+        assert sorted(values - set(table)) == [], what
+        for value in values:
+            with app.test_request_context("/?lang=en"):
+                english = str(table[value])  # the source text (English has no catalogue)
+            with app.test_request_context("/?lang=id"):
+                indonesian = str(table[value])
+            # A plain English word may be its own label ("approved"); nothing else may.
+            assert english.strip() and (english != value or value.isalpha()), (what, value)
+            assert translated.get(english) == indonesian, (what, value, "no Indonesian")
+
+
+def _sample_details(ids: dict[str, str]) -> dict[audit.Action, tuple[str, str, dict]]:
+    """(actor, role, detail) of each action as its service records it."""
+    someone = {"account": ids["pemeriksa2"], "username": "pemeriksa2", "fingerprint": "ab" * 16}
+    admin = ids["admin"]
+    A = audit.Action
+    return {
+        A.SYSTEM_INIT: ("operator", "operator", {"version": "1.0", "demo": True}),
+        A.CATEGORY_CREATE: ("operator", "operator", {"category": "kkn"}),
+        A.CATEGORY_UPDATE: (
+            admin,
+            "admin",
+            {"category": "staff_discipline", "accepting_reports": False},
+        ),
+        A.ACCOUNT_CREATE: (admin, "admin", {**someone, "roles": ["custodian", "investigator"]}),
+        A.ACCOUNT_ACTIVATE: (admin, "admin", someone),
+        A.ACCOUNT_DEACTIVATE: (
+            admin,
+            "admin",
+            {**someone, "sessions_ended": 2, "grants_dropped": 3},
+        ),
+        A.ROLE_GRANT: (admin, "admin", {**someone, "role": "custodian"}),
+        A.ROLE_REVOKE: (admin, "admin", {**someone, "role": "auditor", "grants_dropped": 0}),
+        A.PERMISSION_CHANGE: (admin, "admin", {**someone, "may_grant": True}),
+        A.KEY_REGISTER: ("operator", "operator", someone),
+        A.PASSWORD_CHANGE: (ids["pemeriksa2"], "none", someone),
+        A.PASSWORD_RESET: (admin, "admin", {**someone, "link": "activation"}),
+        A.TOTP_RESET: (admin, "admin", {**someone, "sessions_ended": 1}),
+        A.LOGIN_SUCCESS: (ids["pemeriksa2"], "none", {}),
+        A.LOGIN_FAILURE: ("unknown", "none", {"reason": "second_factor"}),
+        A.PASSWORD_PROOF_FAILURE: (
+            ids["pemeriksa2"],
+            "none",
+            {**someone, "proof": "password_change"},
+        ),
+        A.LOGOUT: (ids["pemeriksa2"], "none", {}),
+        A.PROPOSAL_CREATE: (
+            admin,
+            "admin",
+            {"proposal": str(uuid.uuid4()), "kind": "route_add", **someone, "category": "kkn"},
+        ),
+        A.PROPOSAL_APPROVE: (
+            ids["admin2"],
+            "admin",
+            {"proposal": str(uuid.uuid4()), "kind": "role_grant", **someone, "role": "custodian"},
+        ),
+        A.PROPOSAL_REJECT: (
+            ids["admin2"],
+            "admin",
+            {"proposal": str(uuid.uuid4()), "kind": "hold_set"},
+        ),
+        A.ROUTE_ADD: ("operator", "operator", {"category": "abuse_of_authority", **someone}),
+        A.ROUTE_REMOVE: (admin, "admin", {"category": "administrative_violation", **someone}),
+        A.REPORT_LIST: (
+            ids["pemeriksa1"],
+            "investigator",
+            {"filters": ["status", "category"], "page_after": None},
+        ),
+        A.REPORT_READ: (ids["pemeriksa1"], "investigator", {}),
+        A.REPORT_EXPORT: (
+            ids["pemeriksa1"],
+            "investigator",
+            {"encrypted": True, "attachments": 2, "identity_included": True},
+        ),
+        A.REPORT_EXPORT_PLAINTEXT: (
+            ids["pemeriksa1"],
+            "investigator",
+            {"encrypted": False, "attachments": 0, "identity_included": False},
+        ),
+        A.ATTACHMENT_DOWNLOAD: (
+            ids["pemeriksa1"],
+            "investigator",
+            {"attachment": str(uuid.uuid4()), "size": 123456},
+        ),
+        A.MESSAGE_SEND: (ids["pemeriksa1"], "investigator", {"position": 2, "files": 1}),
+        A.NOTE_ADD: (ids["pemeriksa1"], "investigator", {"note": str(uuid.uuid4())}),
+        A.STATUS_CHANGE: (
+            ids["pemeriksa1"],
+            "investigator",
+            {"from": "in_review", "to": "closed_substantiated", "acknowledged": True},
+        ),
+        A.SPAM_MARK: (ids["pemeriksa1"], "investigator", {}),
+        A.SPAM_UNMARK: (ids["pemeriksa1"], "investigator", {}),
+        A.GRANT_ADD: (ids["pemeriksa1"], "investigator", {**someone, "keys": 3}),
+        A.GRANT_REVOKE: (
+            ids["pemeriksa1"],
+            "investigator",
+            {**someone, "wraps_removed": 3, "new_epoch": 1},
+        ),
+        A.IDENTITY_REQUEST: (ids["pemeriksa1"], "investigator", {"request": str(uuid.uuid4())}),
+        A.IDENTITY_APPROVE: (
+            ids["inspektur"],
+            "custodian",
+            {"request": str(uuid.uuid4()), **someone},
+        ),
+        A.IDENTITY_REFUSE: (
+            ids["inspektur"],
+            "custodian",
+            {"request": str(uuid.uuid4()), **someone},
+        ),
+        A.IDENTITY_READ: (
+            ids["pemeriksa1"],
+            "investigator",
+            {"via": "export", "encrypted": False},
+        ),
+        A.IDENTITY_REQUEST_READ: (ids["inspektur"], "custodian", {"request": str(uuid.uuid4())}),
+        A.INTEGRITY_FAILURE: (
+            ids["pemeriksa1"],
+            "investigator",
+            {"kind": "identity_request", "id": str(uuid.uuid4())},
+        ),
+        A.RECOVERY_GRANT: ("operator", "operator", {**someone, "keys": 2}),
+        A.AUDIT_VIEW: (ids["auditor"], "auditor", {"filters": ["action"], "before": None}),
+        A.AUDIT_EXPORT: (ids["auditor"], "auditor", {"format": "jsonl", "since": 0}),
+        A.AUDIT_CHECKPOINT: (ids["auditor"], "auditor", {"seq": 40}),
+        A.AUDIT_VERIFY: (
+            ids["auditor"],
+            "auditor",
+            {"ok": False, "entries": 40, "checkpoints": 1, "bad_entry": 12},
+        ),
+        A.RETENTION_SHRED: ("operator", "operator", {"reports": 2, "keys": 9}),
+        A.RETENTION_PURGE: ("system", "system", {"reports": 2, "files": 1}),
+        A.ROW_ORDER_RESHUFFLE: ("operator", "operator", {"tables": 9, "ms": 41}),
+    }
+
+
+def _visible_text(page: str) -> str:
+    """What a person reads: no tags or attribute values, no technical-detail block."""
+    page = re.sub(r"<details class=\"technical\">.*?</details>", " ", page, flags=re.S)
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]*>", " ", page))
+
+
+def _internal_values_shown(page: str, usernames: set[str]) -> list[str]:
+    text = _visible_text(page)
+    # Usernames are people's chosen names ("admin", "auditor"), not internal values.
+    for name in usernames:
+        text = re.sub(rf"(?<![\w.-]){re.escape(name)}(?![\w-])", " ", text)
+    shown = []
+    for enum in INTERNAL_ENUMS:
+        for member in enum:
+            if re.search(rf"(?<![\w.-]){re.escape(member.value)}(?![\w-])", text):
+                shown.append(member.value)
+    for role in audit.ROLES - {"operator"}:  # "operator" is an Indonesian word too
+        if re.search(rf"(?<![\w.-]){role}(?![\w-])", text):
+            shown.append(role)
+    return sorted(set(shown))
+
+
+def test_no_staff_page_shows_an_internal_value(
+    staff_app, reporter_app, people, database_url, monkeypatch
+):
+    """Issue 15 item 2: the auditor's log showed ``identity.read``, ``investigator`` and raw
+    JSON; the case page an identity request's ``pending``, the accounts page
+    ``active``, the proposals page ``role_grant: custodian``, every page ``kkn``. Each
+    staff page, with a case, an identity request, pending proposals and an entry of
+    every action, now shows words only (the raw detail stays, labelled technical)."""
+    from sipadu.services import audit_log
+
+    monkeypatch.setattr(audit_log, "PAGE_SIZE", 1000)
+    marker = f"Kata biasa {uuid.uuid4().hex[:8]}"
+    submit(reporter_app.test_client(), title=marker, identity="Budi")
+    investigator = signed_in(staff_app, people["pemeriksa1"])
+    report_id = report_id_of(database_url, marker, investigator)
+    case = f"/reports/{report_id}"
+    assert post(investigator, f"{case}/identity-requests", case, reason="Saksi").status_code == 303
+    assert post(investigator, f"{case}/status", case, status="in_review").status_code == 303
+    admin = signed_in(staff_app, people["admin"])
+    newcomer = account_of(database_url, "pemeriksa2")
+    page = f"/admin/accounts/{newcomer.id}"
+    post(admin, f"{page}/roles", page, role="custodian")  # a pending role grant
+    # Refused: pemeriksa2 already receives reports of every category and holds the role.
+    refusals = [
+        post(admin, routes, "/admin/categories", change="add", account=str(newcomer.id))
+        for routes in ("/admin/categories/kkn/routes", "/admin/categories/staff_discipline/routes")
+    ] + [post(admin, f"{page}/roles", page, role="investigator")]
+    _create(admin, "calon-" + uuid.uuid4().hex[:6], "auditor", "admin")  # an invited account
+    with database(database_url) as session:
+        ids = {a.username: str(a.id) for a in session.scalars(select(StaffAccount))}
+        samples = _sample_details(ids)
+        assert set(samples) == set(audit.Action)  # a new action needs a realistic entry here
+        for action, (actor, role, detail) in samples.items():
+            audit.append(session, actor, role, action, report_id=report_id, detail=detail)
+        session.commit()
+    usernames = set(ids)
+
+    auditor = signed_in(staff_app, people["auditor"])
+    custodian = signed_in(staff_app, people["inspektur"])
+    pages = {
+        "case": investigator.get(case),
+        "reports": investigator.get("/reports"),
+        "proposals": admin.get("/admin/proposals"),
+        "accounts": admin.get("/admin"),
+        "account": admin.get(page),
+        "categories": admin.get("/admin/categories"),
+        "holds": admin.get("/admin/holds"),
+        "routing": admin.get("/routing"),
+        "requests": custodian.get("/identity-requests"),
+        "audit": auditor.get("/audit"),
+        "activity": auditor.get("/audit/activity"),
+        "checkpoints": auditor.get("/audit/checkpoints"),
+        "home": auditor.get("/"),
+    }
+    for name, response in pages.items():
+        assert response.status_code == 200, name
+    text = {name: response.get_data(as_text=True) for name, response in pages.items()}
+    for number, refused in enumerate(refusals):  # a refusal names a role or category
+        assert refused.status_code >= 400, refused.status_code
+        text[f"refusal {number}"] = refused.get_data(as_text=True)
+    assert "menerima laporan Korupsi, kolusi, atau nepotisme (KKN)" in text["refusal 0"]
+    assert "Saksi" in text["requests"] and 'id="proposal-' in text["proposals"]
+    shown = {name: _internal_values_shown(body, usernames) for name, body in text.items()}
+    assert {name: values for name, values in shown.items() if values} == {}
+
+    # The log: every action by its label, and a sentence for each entry's detail.
+    log = text["audit"]
+    rows = [r for r in log.split("<tr>")[2:] if "<td>" in r]
+    assert len(rows) >= len(audit.Action)
+    for row in rows:
+        cells = re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)
+        assert _visible_text(cells[6]).strip(), row  # a sentence, not only raw JSON
+    visible = _visible_text(log)
+    assert "Identitas pelapor disertakan: ya" in visible  # an export, in words
+    assert "Dari “Sedang ditelaah” ke “Selesai: terbukti”." in visible  # statuses, in words
+    assert '"identity_included"' in html.unescape(log)  # the technical detail, folded
+    # The filter offers labels; the values stay internal, in the query string.
+    options = re.findall(r'<option value="([^"]*)"[^>]*>([^<]*)</option>', log)
+    offered = {value: label for value, label in options if value}
+    assert set(offered) >= {a.value for a in audit.Action}
+    assert all(label != value for value, label in offered.items())
+    filtered = auditor.get("/audit?action=identity.read").get_data(as_text=True)
+    assert "identity.read" not in _visible_text(filtered)

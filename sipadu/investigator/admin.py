@@ -18,7 +18,6 @@ from werkzeug.wrappers import Response
 from sipadu.accountability.audit import Actor
 from sipadu.investigator.blueprint import bp, now, runtime
 from sipadu.investigator.forms import (
-    ROLE_LABELS,
     AcceptingForm,
     ActionForm,
     CreateAccountForm,
@@ -30,6 +29,7 @@ from sipadu.investigator.forms import (
     entered,
 )
 from sipadu.investigator.policy import Policy, requires
+from sipadu.investigator.words import ACTOR_WORDS
 from sipadu.persistence.models import (
     AccountState,
     Category,
@@ -73,8 +73,10 @@ def _account(session: Session, account_id: uuid.UUID) -> StaffAccount:
 
 
 def _names(session: Session) -> dict[str, str]:
-    """Audit actor ids → usernames, for showing who proposed what."""
-    return {str(a.id): a.username for a in session.scalars(select(StaffAccount))}
+    """Audit actor ids → usernames (or words, for the shell), for showing who proposed
+    what."""
+    accounts = {str(a.id): a.username for a in session.scalars(select(StaffAccount))}
+    return {actor: str(words) for actor, words in ACTOR_WORDS.items()} | accounts
 
 
 @bp.get("/admin")
@@ -92,7 +94,6 @@ def _accounts_page(form: CreateAccountForm) -> str:
         fingerprints={a.id: display_fingerprint(a) for a in accounts},
         pending=len(proposals_service.pending(session)),
         form=form,
-        role_labels=ROLE_LABELS,
     )
 
 
@@ -146,7 +147,6 @@ def admin_account(account_id: uuid.UUID) -> str:
         fingerprint=display_fingerprint(account),
         waiting=waiting,
         names=_names(session),
-        role_labels=ROLE_LABELS,
         sensitive={r.value for r in SENSITIVE_ROLES},
         form=ActionForm(),
         role_form=RoleForm(),
@@ -287,7 +287,6 @@ def admin_proposals() -> str:
         names=_names(session),
         me=str(g.staff.account.id),
         form=ActionForm(),
-        role_labels=ROLE_LABELS,
     )
 
 
@@ -363,6 +362,7 @@ def admin_categories() -> str:
         action_form=ActionForm(),
         waiting=[p for p in proposals_service.pending(session) if p.category_id is not None],
         accounts={a.id: a for a in session.scalars(select(StaffAccount))},
+        category_slugs={c.id: c.slug for c in session.scalars(select(Category))},
     )
 
 

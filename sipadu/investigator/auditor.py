@@ -24,7 +24,8 @@ from sipadu.investigator.forms import (
     VerifyForm,
 )
 from sipadu.investigator.policy import Policy, requires
-from sipadu.persistence.models import AuditCheckpoint, AuditEvent, Role, StaffAccount
+from sipadu.investigator.words import actor_said, entry_words, said
+from sipadu.persistence.models import AuditCheckpoint, Role, StaffAccount
 from sipadu.services.audit_log import (
     AuditFilter,
     NoPinnedKey,
@@ -37,7 +38,6 @@ from sipadu.services.audit_log import (
     view_page,
 )
 from sipadu.services.dates import today
-from sipadu.services.links import LINK_ACTOR
 from sipadu.services.staff import find_by_username, normalize_username
 from sipadu.web.context import content_disposition, db_session, download, stream, transaction
 from sipadu.web.formdata import MemoryPart, Refusal, UploadRefused, receive_files, receives_files
@@ -58,71 +58,12 @@ def _criteria(form: AuditFilterForm) -> AuditFilter:
     return AuditFilter(actor, form.action.data or None, report_id, form.since.data, form.until.data)
 
 
-def _who(actor_id: str, names: dict[str, str]) -> str:
-    if actor_id == audit.OPERATOR.id:
-        return _("the operator at the server")
-    return names.get(actor_id, actor_id)
-
-
-def _issuers(ids: list[str], names: dict[str, str]) -> str:
-    return _(" and ").join(_who(i, names) for i in ids) or _("nobody recorded")
-
-
-def entry_words(entry: AuditEvent, names: dict[str, str]) -> str | None:
-    """Plain words for the entries a one-time link or a password proof made (issue 15):
-    who issued the link, and that whoever held it acted, not necessarily the owner.
-    None for other entries (shown as they are)."""
-    try:
-        detail = json.loads(entry.detail) if entry.detail else {}
-    except ValueError:
-        return None
-    if not isinstance(detail, dict):
-        return None
-    name = detail.get("username") or names.get(str(detail.get("account")), "?")
-    issued = _issuers([str(i) for i in detail.get("issued_by") or []], names)
-    via_link = entry.actor == LINK_ACTOR.id
-    if entry.action == Action.PASSWORD_PROOF_FAILURE:
-        if via_link:
-            return _(
-                "A wrong password for %(name)s was typed at a one-time link to set up an "
-                "authenticator app (issued by %(issued)s).",
-                name=name,
-                issued=issued,
-            )
-        return _(
-            "A wrong current password was typed when changing the password of %(name)s.", name=name
-        )
-    if not via_link:
-        if entry.action == Action.TOTP_RESET and detail.get("proposal"):
-            return _(
-                "The authenticator app of %(name)s was reset; the one-time link was issued by "
-                "%(issued)s (proposed by the first, approved and shown to the second).",
-                name=name,
-                issued=issued,
-            )
-        return None
-    what = {
-        Action.TOTP_RESET.value: _("A new authenticator app for %(name)s was set up"),
-        Action.KEY_REGISTER.value: _("A new key pair and password for %(name)s were set"),
-        Action.ACCOUNT_ACTIVATE.value: _("The account %(name)s was activated"),
-    }.get(entry.action)
-    if what is None:
-        return None
-    return _(
-        "%(what)s through a one-time link issued by %(issued)s. Whoever held the link did "
-        "this: not necessarily %(name)s.",
-        what=what % {"name": name},
-        issued=issued,
-        name=name,
-    )
-
-
 @bp.get("/audit")
 @requires(Policy.AUDITOR)
 def audit_log() -> ResponseReturnValue:
     form = AuditFilterForm(request.args)
     form.action.choices = [SelectChoice("", _("Any action"))] + [
-        SelectChoice(a.value, a.value) for a in Action
+        SelectChoice(a.value, said(a.value, "action")) for a in Action
     ]
     valid = form.validate()
     criteria = _criteria(form) if valid else AuditFilter()
@@ -140,9 +81,9 @@ def audit_log() -> ResponseReturnValue:
         query["before"] = result.next_before
         older = url_for("staff.audit_log", **query)
     words = {e.seq: entry_words(e, names) for e in result.entries}
-    names = names | {LINK_ACTOR.id: _("whoever held a one-time link")}
+    actors = {e.seq: actor_said(e.actor, names) for e in result.entries}
     return render_template(
-        "staff/audit/log.html", form=form, page=result, names=names, older=older, words=words
+        "staff/audit/log.html", form=form, page=result, actors=actors, older=older, words=words
     ), status
 
 

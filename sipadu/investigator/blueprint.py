@@ -10,10 +10,11 @@ from limits import RateLimitItem, parse
 
 from sipadu.accountability import recovery
 from sipadu.crypto import Argon2Params, PublicKey
-from sipadu.investigator.forms import CASE_FIELD_LABELS, STATUS_LABELS
+from sipadu.investigator.forms import CASE_FIELD_LABELS
 from sipadu.services.staff_auth import Timeouts
 from sipadu.settings.config import Config, ConfigError, DatePrecision
 from sipadu.settings.instance import audit_public_key, derived_key, load_secret
+from sipadu.web.words import STATUS_LABELS
 
 bp = Blueprint("staff", __name__)
 

@@ -31,6 +31,7 @@ from sipadu.investigator.forms import (
     entered,
 )
 from sipadu.investigator.policy import Policy, requires
+from sipadu.investigator.words import said
 from sipadu.persistence.models import Category, ReportStatus, Role, StaffAccount
 from sipadu.services import IntegrityFailed, Reason, ServiceError, key_ring
 from sipadu.services import grants as grants_service
@@ -79,7 +80,8 @@ def reports() -> ResponseReturnValue:
     form = CaseFilterForm(request.args)
     with transaction() as reading:
         form.category.choices = [("", _("Any category"))] + [
-            (slug, slug) for slug in reading.scalars(select(Category.slug).order_by(Category.slug))
+            (slug, said(slug, "category"))
+            for slug in reading.scalars(select(Category.slug).order_by(Category.slug))
         ]
     valid = form.validate()
     criteria = (

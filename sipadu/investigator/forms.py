@@ -20,15 +20,8 @@ from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget, PasswordInput
 
-from sipadu.persistence.models import Role
 from sipadu.web.forms import BoundedForm
-
-ROLE_LABELS = {
-    Role.ADMIN.value: _l("Admin"),
-    Role.INVESTIGATOR.value: _l("Investigator"),
-    Role.CUSTODIAN.value: _l("Custodian"),
-    Role.AUDITOR.value: _l("Auditor"),
-}
+from sipadu.web.words import ROLE_LABELS, STATUS_LABELS
 
 
 def entered(field: StringField) -> str:
@@ -173,14 +166,6 @@ CASE_FIELD_LABELS = {
     "when": _l("When"),
     "how": _l("How it happened"),
     "estimated_loss": _l("Estimated loss"),
-}
-STATUS_LABELS = {
-    "received": _l("Received"),
-    "in_review": _l("Being reviewed"),
-    "investigating": _l("Being followed up"),
-    "closed_substantiated": _l("Closed: confirmed"),
-    "closed_unsubstantiated": _l("Closed: not confirmed"),
-    "rejected": _l("Not taken up"),
 }
 # Reporter activity counted per day (audit.ReporterMetric), as auditors and admins read it.
 METRIC_LABELS = {

@@ -12,6 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
 from sipadu.services.refusals import Reason, ServiceError
+from sipadu.web.words import CATEGORY_LABELS, ROLE_LABELS, STATUS_LABELS
 
 MESSAGES: dict[Reason, LazyString] = {
     Reason.USERNAME_INVALID: _l("Username: 3 to 64 characters: a-z, 0-9, '.', '_' or '-'."),
@@ -128,4 +129,22 @@ def message(error: ServiceError) -> str:
     """The refusal in the request's language with the values it carries filled in; in
     English outside a request (the CLI). Raises ``KeyError`` for a reason missing from
     :data:`MESSAGES` (the test of this table keeps that from happening)."""
-    return str(MESSAGES[error.reason]) % error.params
+    params = {
+        name: _said(name, value) if isinstance(value, str) else value
+        for name, value in error.params.items()
+    }
+    return str(MESSAGES[error.reason]) % params
+
+
+# A refusal's values that are internal (a role, a category, a status) are shown in words.
+_PARAM_WORDS: dict[str, dict[str, LazyString]] = {
+    "role": ROLE_LABELS,
+    "category": CATEGORY_LABELS,
+    "old": STATUS_LABELS,
+    "new": STATUS_LABELS,
+}
+
+
+def _said(name: str, value: str) -> str:
+    words = _PARAM_WORDS.get(name, {}).get(value)
+    return value if words is None else str(words)

@@ -1,0 +1,505 @@
+"""Plain words for every internal value a staff page could show (issue 15): the audit
+log's actions, actors and roles and its entries' details; account states, proposals,
+identity requests, categories. A page shows these, never ``identity.read``,
+``route_add`` or ``kkn`` (the values stay in attributes and query strings).
+
+One table per kind of value, each keyed by its enum's values; ``tests/test_audit.py``
+checks that every member of :class:`~sipadu.accountability.audit.Action` and of each
+enum here has words, in English and Indonesian, so a new action or state without
+words fails the tests, not a page. :func:`entry_words` turns an audit entry's detail
+into a sentence; the raw JSON stays one click away for auditors, labelled as technical.
+"""
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
+
+from sipadu.accountability.audit import OPERATOR, Action
+from sipadu.investigator.forms import CASE_FIELD_LABELS
+from sipadu.persistence.models import (
+    AccountState,
+    AuditEvent,
+    IdentityRequestState,
+    ProposalKind,
+    ProposalState,
+)
+from sipadu.services.links import LINK_ACTOR
+from sipadu.services.staff_auth import Failure, Proof
+from sipadu.web.i18n import filesize
+from sipadu.web.words import CATEGORY_LABELS, ROLE_LABELS, STATUS_LABELS
+
+# --- the audit log -----------------------------------------------------------------------
+
+ACTION_LABELS: dict[str, LazyString] = {
+    Action.SYSTEM_INIT: _l("Instance set up"),
+    Action.CATEGORY_CREATE: _l("Category created"),
+    Action.CATEGORY_UPDATE: _l("Category opened or closed to reports"),
+    Action.ACCOUNT_CREATE: _l("Account created"),
+    Action.ACCOUNT_ACTIVATE: _l("Account activated"),
+    Action.ACCOUNT_DEACTIVATE: _l("Account deactivated"),
+    Action.ROLE_GRANT: _l("Role given"),
+    Action.ROLE_REVOKE: _l("Role removed"),
+    Action.PERMISSION_CHANGE: _l("Permission to share reports changed"),
+    Action.KEY_REGISTER: _l("Key pair and password set"),
+    Action.PASSWORD_CHANGE: _l("Password changed"),
+    Action.PASSWORD_RESET: _l("Password reset or activation link issued"),
+    Action.TOTP_RESET: _l("Authenticator app reset"),
+    Action.LOGIN_SUCCESS: _l("Signed in"),
+    Action.LOGIN_FAILURE: _l("Sign-in failed"),
+    Action.PASSWORD_PROOF_FAILURE: _l("Wrong password given as proof"),
+    Action.LOGOUT: _l("Signed out"),
+    Action.PROPOSAL_CREATE: _l("Change proposed"),
+    Action.PROPOSAL_APPROVE: _l("Proposal approved"),
+    Action.PROPOSAL_REJECT: _l("Proposal rejected"),
+    Action.ROUTE_ADD: _l("Routing added"),
+    Action.ROUTE_REMOVE: _l("Routing removed"),
+    Action.REPORT_LIST: _l("Report list viewed"),
+    Action.REPORT_READ: _l("Report read"),
+    Action.REPORT_EXPORT: _l("Report exported, encrypted"),
+    Action.REPORT_EXPORT_PLAINTEXT: _l("Report exported, unencrypted"),
+    Action.ATTACHMENT_DOWNLOAD: _l("File downloaded"),
+    Action.MESSAGE_SEND: _l("Message sent to the reporter"),
+    Action.NOTE_ADD: _l("Internal note added"),
+    Action.STATUS_CHANGE: _l("Status changed"),
+    Action.SPAM_MARK: _l("Marked as spam"),
+    Action.SPAM_UNMARK: _l("Spam mark removed"),
+    Action.GRANT_ADD: _l("Report shared"),
+    Action.GRANT_REVOKE: _l("Access to a report revoked"),
+    Action.IDENTITY_REQUEST: _l("Reporter's identity requested"),
+    Action.IDENTITY_APPROVE: _l("Identity request approved"),
+    Action.IDENTITY_REFUSE: _l("Identity request refused"),
+    Action.IDENTITY_READ: _l("Reporter's identity seen"),
+    Action.IDENTITY_REQUEST_READ: _l("Reason of an identity request read"),
+    Action.INTEGRITY_FAILURE: _l("Integrity check failed"),
+    Action.RECOVERY_GRANT: _l("Report given with the recovery key"),
+    Action.AUDIT_VIEW: _l("Audit log viewed"),
+    Action.AUDIT_EXPORT: _l("Audit log exported"),
+    Action.AUDIT_CHECKPOINT: _l("Checkpoint signed"),
+    Action.AUDIT_VERIFY: _l("Audit log verified"),
+    Action.RETENTION_SHRED: _l("Keys of expired reports deleted"),
+    Action.RETENTION_PURGE: _l("Expired reports deleted"),
+    Action.ROW_ORDER_RESHUFFLE: _l("Reporter data rewritten in key order"),
+}
+
+# The role an entry was made in (audit.ROLES): the staff roles, and who else acts.
+ROLE_WORDS: dict[str, LazyString] = {
+    **ROLE_LABELS,
+    "operator": _l("Server operator"),
+    "system": _l("System"),
+    "none": _l("Own account"),
+}
+
+# Actors that are not accounts (audit.ACTORS).
+ACTOR_WORDS: dict[str, LazyString] = {
+    OPERATOR.id: _l("the operator at the server"),
+    "unknown": _l("a name that matches no account"),
+    "system": _l("the system"),
+    LINK_ACTOR.id: _l("whoever held a one-time link"),
+}
+
+# --- other pages -------------------------------------------------------------------------
+
+ACCOUNT_STATE_LABELS: dict[str, LazyString] = {
+    AccountState.INVITED: _l("Invited: the link is not used yet"),
+    AccountState.PENDING: _l("Waiting for a second admin"),
+    AccountState.ACTIVE: _l("Active"),
+    AccountState.DEACTIVATED: _l("Deactivated"),
+}
+PROPOSAL_KIND_LABELS: dict[str, LazyString] = {
+    ProposalKind.ROLE_GRANT: _l("Give a role"),
+    ProposalKind.ACCOUNT_ACTIVATE: _l("Activate an account"),
+    ProposalKind.ROUTE_ADD: _l("Add routing"),  # then the category; the account beside
+    ProposalKind.ROUTE_REMOVE: _l("Remove routing"),
+    ProposalKind.HOLD_SET: _l("Put a report on legal hold"),
+    ProposalKind.HOLD_RELEASE: _l("Take a report off legal hold"),
+    ProposalKind.TOTP_RESET: _l("Reset the authenticator app"),
+}
+PROPOSAL_STATE_LABELS: dict[str, LazyString] = {
+    ProposalState.PENDING: _l("waiting"),
+    ProposalState.APPROVED: _l("approved"),
+    ProposalState.REJECTED: _l("rejected"),
+}
+REQUEST_STATE_LABELS: dict[str, LazyString] = {
+    IdentityRequestState.PENDING: _l("waiting for a custodian"),
+    IdentityRequestState.APPROVED: _l("approved"),
+    IdentityRequestState.REFUSED: _l("refused"),
+}
+TABLES: dict[str, Mapping[str, LazyString]] = {
+    "action": ACTION_LABELS,
+    "role": ROLE_WORDS,
+    "account_state": ACCOUNT_STATE_LABELS,
+    "proposal_kind": PROPOSAL_KIND_LABELS,
+    "proposal_state": PROPOSAL_STATE_LABELS,
+    "request_state": REQUEST_STATE_LABELS,
+    "category": CATEGORY_LABELS,
+    "status": STATUS_LABELS,
+}
+
+
+def said(value: str | None, what: str) -> str:
+    """``value`` (an internal value of the kind ``what``, a key of :data:`TABLES`) in
+    the reader's language: the template filter ``said``. A value without words (a row
+    older than its enum) comes back as it is: the tests keep every current value worded."""
+    if value is None:
+        return ""
+    words = TABLES[what].get(value)
+    return value if words is None else str(words)
+
+
+def roles_said(roles: Iterable[object]) -> str:
+    """A set of roles (``Role`` members or values), in words, sorted, comma-separated."""
+    return ", ".join(sorted(said(str(r), "role") for r in roles))
+
+
+def actor_said(actor: str, names: Mapping[str, str]) -> str:
+    """Who made an entry: an account's username, or words for the other actors."""
+    if actor in ACTOR_WORDS:
+        return str(ACTOR_WORDS[actor])
+    return names.get(actor, actor)
+
+
+def change_said(kind: str, role: str | None = None, category: str | None = None) -> str:
+    """A proposal's change in words: "Give a role: Custodian"."""
+    words = said(kind, "proposal_kind")
+    if role:
+        words += ": " + said(role, "role")
+    if category:
+        words += ": " + said(category, "category")
+    return words
+
+
+# --- an entry's detail, as a sentence -------------------------------------------------------
+
+_LOGIN_FAILURES: dict[str, LazyString] = {
+    Failure.CREDENTIALS: _l("A sign-in failed: wrong username or password."),
+    Failure.SECOND_FACTOR: _l(
+        "A sign-in failed: the authenticator code was wrong or already used."
+    ),
+    Failure.NOT_ACTIVE: _l("A sign-in failed: the account is not active."),
+    Failure.RATE_LIMITED: _l("A sign-in was refused: too many failed attempts."),
+}
+_INTEGRITY_KINDS = {
+    "message": _l("A message"),
+    "note": _l("An internal note"),
+    "attachment": _l("A file"),
+    "identity_request": _l("An identity request"),
+}
+_FILTERS = {
+    "actor": _l("actor"),
+    "action": _l("action"),
+    "report_id": _l("report"),
+    "since": _l("from date"),
+    "until": _l("until date"),
+    "status": _l("status"),
+    "category": _l("category"),
+    "deadline": _l("deadline"),
+    "unread": _l("unread"),
+    "spam": _l("spam"),
+}
+_EXTRA_FIELDS = {"title": _l("Title")}
+
+
+def _yes_no(value: object) -> str:
+    return _("yes") if value else _("no")
+
+
+def _count(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _filters(used: object) -> str:
+    if not isinstance(used, list) or not used:
+        return _("none")
+    return ", ".join(str(_FILTERS.get(str(f), f)) for f in used)
+
+
+def _issuers(ids: object, names: Mapping[str, str]) -> str:
+    people = [actor_said(str(i), names) for i in ids] if isinstance(ids, list) else []
+    return _(" and ").join(people) or _("nobody recorded")
+
+
+def _link_words(action: str, name: str, issued: str) -> str:
+    what: str | None = {
+        Action.TOTP_RESET.value: _("A new authenticator app for %(name)s was set up", name=name),
+        Action.KEY_REGISTER.value: _(
+            "A new key pair and password for %(name)s were set", name=name
+        ),
+    }.get(action) or _("The account %(name)s was activated", name=name)
+    return _(
+        "%(what)s through a one-time link issued by %(issued)s. Whoever held the link did "
+        "this: not necessarily %(name)s.",
+        what=what,
+        issued=issued,
+        name=name,
+    )
+
+
+Sentence = Callable[[dict, str], str]
+
+
+def _integrity(d: dict, _name: str) -> str:
+    kind = str(d.get("kind"))
+    if kind == "report_field":
+        field = str(d.get("id"))
+        label = CASE_FIELD_LABELS.get(field) or _EXTRA_FIELDS.get(field) or _("another field")
+        what = _("The report's field “%(field)s”", field=str(label))
+    else:
+        what = str(_INTEGRITY_KINDS.get(kind, _("A record")))
+    return _(
+        "%(what)s failed its integrity check: it was changed in the database after it was "
+        "written, and was not shown.",
+        what=what,
+    )
+
+
+def _status(d: dict, _name: str) -> str:
+    words = _(
+        "From “%(old)s” to “%(new)s”.",
+        old=said(str(d.get("from")), "status"),
+        new=said(str(d.get("to")), "status"),
+    )
+    if d.get("acknowledged"):
+        words += " " + _("The report was acknowledged with this change.")
+    if d.get("with_reason"):
+        words += " " + _("A reason was given to the reporter.")
+    return words
+
+
+def _export(d: dict, _name: str) -> str:
+    return _(
+        "Encrypted: %(encrypted)s. Files: %(files)d. The reporter's identity included: "
+        "%(identity)s.",
+        encrypted=_yes_no(d.get("encrypted")),
+        files=_count(d.get("attachments")),
+        identity=_yes_no(d.get("identity_included")),
+    )
+
+
+def _proposal(d: dict, name: str, verb: str) -> str:
+    change = change_said(str(d.get("kind")), d.get("role"), d.get("category"))
+    words = verb % {"change": change}
+    if d.get("username"):
+        words += " " + _("Account: %(name)s.", name=name)
+    if d.get("needed"):
+        words += " " + _(
+            "Approval %(n)d of %(needed)d.",
+            n=_count(d.get("approvals")),
+            needed=_count(d.get("needed")),
+        )
+    return words
+
+
+def _role(d: dict) -> str:
+    return said(str(d.get("role")), "role")
+
+
+def _category(d: dict) -> str:
+    return said(str(d.get("category")), "category")
+
+
+def _password_reset(d: dict, name: str) -> str:
+    if d.get("link") == "activation":
+        return _("A new activation link was issued for %(name)s.", name=name)
+    return _(
+        "The password of %(name)s was reset: a new key pair comes with the new password. "
+        "Report keys removed: %(grants)d. Sessions ended: %(sessions)d.",
+        name=name,
+        grants=_count(d.get("grants_dropped")),
+        sessions=_count(d.get("sessions_ended")),
+    )
+
+
+def _identity_read(d: dict, _name: str) -> str:
+    if d.get("via") == "export":
+        if d.get("encrypted"):
+            return _("The reporter's identity was included in an encrypted export.")
+        return _("The reporter's identity was included in an unencrypted export.")
+    return _("The reporter's identity was shown on the case page.")
+
+
+def _verify(d: dict, _name: str) -> str:
+    if d.get("ok"):
+        return _(
+            "Intact: %(count)d entries; checkpoint files given: %(kept)d.",
+            count=_count(d.get("entries")),
+            kept=_count(d.get("checkpoints")),
+        )
+    return _(
+        "NOT intact: the first bad entry is %(seq)s; checkpoint files given: %(kept)d.",
+        seq=d.get("bad_entry") or "?",
+        kept=_count(d.get("checkpoints")),
+    )
+
+
+SENTENCES: dict[str, Sentence] = {
+    Action.SYSTEM_INIT: lambda d, _n: _(
+        "Version %(version)s. Demo accounts: %(demo)s.",
+        version=str(d.get("version", "?")),
+        demo=_yes_no(d.get("demo")),
+    ),
+    Action.CATEGORY_CREATE: lambda d, _n: _("Category: %(category)s.", category=_category(d)),
+    Action.CATEGORY_UPDATE: lambda d, _n: (
+        _("%(category)s accepts reports again.", category=_category(d))
+        if d.get("accepting_reports")
+        else _("%(category)s no longer accepts reports.", category=_category(d))
+    ),
+    Action.ACCOUNT_CREATE: lambda d, n: _(
+        "Account %(name)s, roles: %(roles)s.", name=n, roles=roles_said(d.get("roles") or [])
+    ),
+    Action.ACCOUNT_ACTIVATE: lambda d, n: _("The account %(name)s can now sign in.", name=n),
+    Action.ACCOUNT_DEACTIVATE: lambda d, n: _(
+        "%(name)s can no longer sign in. Sessions ended: %(sessions)d. Report keys "
+        "removed: %(grants)d.",
+        name=n,
+        sessions=_count(d.get("sessions_ended")),
+        grants=_count(d.get("grants_dropped")),
+    ),
+    Action.ROLE_GRANT: lambda d, n: _(
+        "%(name)s now holds the role %(role)s.", name=n, role=_role(d)
+    ),
+    Action.ROLE_REVOKE: lambda d, n: _(
+        "%(name)s no longer holds the role %(role)s. Report keys removed: %(grants)d.",
+        name=n,
+        role=_role(d),
+        grants=_count(d.get("grants_dropped")),
+    ),
+    Action.PERMISSION_CHANGE: lambda d, n: (
+        _("%(name)s may now share reports with colleagues.", name=n)
+        if d.get("may_grant")
+        else _("%(name)s may no longer share reports with colleagues.", name=n)
+    ),
+    Action.KEY_REGISTER: lambda d, n: _(
+        "A key pair for %(name)s, fingerprint %(fingerprint)s.",
+        name=n,
+        fingerprint=str(d.get("fingerprint") or "—"),
+    ),
+    Action.PASSWORD_CHANGE: lambda d, n: _("%(name)s changed their own password.", name=n),
+    Action.PASSWORD_RESET: _password_reset,
+    Action.TOTP_RESET: lambda d, n: _(
+        "The authenticator app of %(name)s was reset. Sessions ended: %(sessions)d.",
+        name=n,
+        sessions=_count(d.get("sessions_ended")),
+    ),
+    Action.LOGIN_SUCCESS: lambda d, _n: _("A sign-in with password and authenticator code."),
+    Action.LOGIN_FAILURE: lambda d, _n: str(
+        _LOGIN_FAILURES.get(str(d.get("reason")), _("A sign-in failed."))
+    ),
+    Action.LOGOUT: lambda d, _n: _("The session was ended."),
+    Action.PROPOSAL_CREATE: lambda d, n: _proposal(d, n, _("Proposed: %(change)s.")),
+    Action.PROPOSAL_APPROVE: lambda d, n: _proposal(d, n, _("Approved: %(change)s.")),
+    Action.PROPOSAL_REJECT: lambda d, n: _proposal(d, n, _("Rejected: %(change)s.")),
+    Action.ROUTE_ADD: lambda d, n: _(
+        "New reports of the category %(category)s are now encrypted to %(name)s.",
+        category=_category(d),
+        name=n,
+    ),
+    Action.ROUTE_REMOVE: lambda d, n: _(
+        "New reports of the category %(category)s are no longer encrypted to %(name)s.",
+        category=_category(d),
+        name=n,
+    ),
+    Action.REPORT_LIST: lambda d, _n: _(
+        "Titles of the listed reports shown. Filters: %(filters)s.",
+        filters=_filters(d.get("filters")),
+    ),
+    Action.REPORT_READ: lambda d, _n: _("The case page was opened."),
+    Action.REPORT_EXPORT: _export,
+    Action.REPORT_EXPORT_PLAINTEXT: _export,
+    Action.ATTACHMENT_DOWNLOAD: lambda d, _n: _(
+        "A file of %(size)s was downloaded.", size=filesize(_count(d.get("size")))
+    ),
+    Action.MESSAGE_SEND: lambda d, _n: _(
+        "A message to the reporter. Files: %(files)d.", files=_count(d.get("files"))
+    ),
+    Action.NOTE_ADD: lambda d, _n: _("An internal note was written."),
+    Action.STATUS_CHANGE: _status,
+    Action.SPAM_MARK: lambda d, _n: _("Hidden from the report list as spam."),
+    Action.SPAM_UNMARK: lambda d, _n: _("Listed again: not spam."),
+    Action.GRANT_ADD: lambda d, n: _("The report was shared with %(name)s.", name=n),
+    Action.GRANT_REVOKE: lambda d, n: _(
+        "%(name)s no longer has access to what is written from now on.", name=n
+    ),
+    Action.IDENTITY_REQUEST: lambda d, _n: _("A custodian was asked to reveal the identity."),
+    Action.IDENTITY_APPROVE: lambda d, n: _(
+        "%(name)s may now see the reporter's identity.", name=n
+    ),
+    Action.IDENTITY_REFUSE: lambda d, n: _("%(name)s may not see the reporter's identity.", name=n),
+    Action.IDENTITY_READ: _identity_read,
+    Action.IDENTITY_REQUEST_READ: lambda d, _n: _("A custodian read why the identity is needed."),
+    Action.INTEGRITY_FAILURE: _integrity,
+    Action.RECOVERY_GRANT: lambda d, n: _(
+        "The report was given to %(name)s with the offline recovery key.", name=n
+    ),
+    Action.AUDIT_VIEW: lambda d, _n: _("Filters: %(filters)s.", filters=_filters(d.get("filters"))),
+    Action.AUDIT_EXPORT: lambda d, _n: _(
+        "Format: %(format)s. From entry %(since)d.",
+        format=str(d.get("format", "?")).upper(),
+        since=_count(d.get("since")),
+    ),
+    Action.AUDIT_CHECKPOINT: lambda d, _n: _(
+        "The log was signed up to entry %(seq)d.", seq=_count(d.get("seq"))
+    ),
+    Action.AUDIT_VERIFY: _verify,
+    Action.RETENTION_SHRED: lambda d, _n: _(
+        "Reports past their retention period: %(reports)d; keys deleted: %(keys)d.",
+        reports=_count(d.get("reports")),
+        keys=_count(d.get("keys")),
+    ),
+    Action.RETENTION_PURGE: lambda d, _n: _(
+        "Reports deleted: %(reports)d; files deleted: %(files)d.",
+        reports=_count(d.get("reports")),
+        files=_count(d.get("files")),
+    ),
+    Action.ROW_ORDER_RESHUFFLE: lambda d, _n: _(
+        "Tables rewritten: %(tables)d, in %(ms)d ms, so the order reporters and staff "
+        "wrote in cannot be read from the database.",
+        tables=_count(d.get("tables")),
+        ms=_count(d.get("ms")),
+    ),
+}
+
+
+def entry_words(entry: AuditEvent, names: Mapping[str, str]) -> str:
+    """What ``entry``'s detail says, as a sentence in the reader's language: names for
+    account ids, words for statuses, roles and categories, yes/no for flags. Entries made
+    through a one-time link or a password proof say who issued the link and that
+    whoever held it acted, not necessarily the owner (issue 15). An empty string for a
+    detail that is not a JSON object (the page then shows the technical detail only)."""
+    try:
+        detail = json.loads(entry.detail) if entry.detail else {}
+    except ValueError:
+        return ""
+    if not isinstance(detail, dict):
+        return ""
+    name = str(detail.get("username") or names.get(str(detail.get("account")), "?"))
+    via_link = entry.actor == LINK_ACTOR.id
+    issued = _issuers(detail.get("issued_by"), names)
+    if entry.action == Action.PASSWORD_PROOF_FAILURE:
+        if via_link or detail.get("proof") == Proof.TOTP_ENROLLMENT:
+            return _(
+                "A wrong password for %(name)s was typed at a one-time link to set up an "
+                "authenticator app (issued by %(issued)s).",
+                name=name,
+                issued=issued,
+            )
+        return _(
+            "A wrong current password was typed when changing the password of %(name)s.", name=name
+        )
+    if via_link and entry.action in (
+        Action.TOTP_RESET,
+        Action.KEY_REGISTER,
+        Action.ACCOUNT_ACTIVATE,
+    ):
+        return _link_words(entry.action, name, issued)
+    if entry.action == Action.TOTP_RESET and detail.get("proposal"):
+        return _(
+            "The authenticator app of %(name)s was reset; the one-time link was issued by "
+            "%(issued)s (proposed by the first, approved and shown to the second).",
+            name=name,
+            issued=issued,
+        )
+    sentence = SENTENCES.get(entry.action)
+    return sentence(detail, name) if sentence is not None else ""
