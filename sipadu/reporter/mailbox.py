@@ -210,17 +210,17 @@ def mailbox_message() -> ResponseReturnValue:
     if not form.validate_on_submit():
         forget_files(form.attachments)
         return _mailbox_page(keys, opened, form, sent=False), 400
-    if token is None:  # missing, forged, another form's, or too old
+    try:
+        files = uploaded_files(form.attachments)
+    except UploadRefused as refused:
+        return _mailbox_page(keys, opened, form, sent=False), refused.status, refused.headers
+    if token is None:  # missing, forged, another form's, or too old (after the files)
         forget_files(form.attachments)
         notice = _(
             "This message could not be sent as it is: the form is too old or incomplete. "
             "Nothing was sent, and your message is kept below: press “Send message” again."
         )
         return _mailbox_page(keys, opened, form, sent=False, notice=notice), 400
-    try:
-        files = uploaded_files(form.attachments)
-    except UploadRefused as refused:
-        return _mailbox_page(keys, opened, form, sent=False), refused.status, refused.headers
     try:
         used = submissions.claim(token)  # one message per token (issue 16 item 3)
     except StillPending:

@@ -54,7 +54,17 @@ def report() -> ResponseReturnValue:
         forget_files(form.attachments)
         status = 400 if request.method == "POST" else 200
         return render_template("reporter/report.html", form=form, categories=CATEGORIES), status
-    if token is None:  # missing, forged, another form's, or too old
+    # G2: the hour's ceiling is consulted only once the whole submission is known to be
+    # storable (text, files, category), in _derive: an invalid submission gets the same
+    # answer whether the ceiling is full or not, so nobody learns, without spending a
+    # report, that someone else just sent one.
+    try:
+        files = uploaded_files(form.attachments)
+    except UploadRefused as refused:
+        page = render_template("reporter/report.html", form=form, categories=CATEGORIES)
+        return page, refused.status, refused.headers
+    if token is None:  # missing, forged, another form's, or too old (after the files:
+        # a refusal of theirs is said first; staged files are purged as abandoned ones)
         forget_files(form.attachments)
         notice = _(
             "This form could not be sent as it is: it is too old or incomplete (perhaps it "
@@ -65,15 +75,6 @@ def report() -> ResponseReturnValue:
             "reporter/report.html", form=form, categories=CATEGORIES, notice=notice
         )
         return page, 400
-    # G2: the hour's ceiling is consulted only once the whole submission is known to be
-    # storable (text, files, category), in _derive: an invalid submission gets the same
-    # answer whether the ceiling is full or not, so nobody learns, without spending a
-    # report, that someone else just sent one.
-    try:
-        files = uploaded_files(form.attachments)
-    except UploadRefused as refused:
-        page = render_template("reporter/report.html", form=form, categories=CATEGORIES)
-        return page, refused.status, refused.headers
     with transaction() as reading:
         accepted = category_open(reading, form.category.data)
     if not accepted:
