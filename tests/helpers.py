@@ -207,6 +207,7 @@ def reporter_under_gunicorn(
 # --- forms -----------------------------------------------------------------------------
 
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+SUBMISSION = re.compile(r'name="submission_token" value="([^"]+)"')
 
 
 def csrf(client, path: str) -> str:
@@ -221,6 +222,23 @@ def totp_key(page: str) -> str:
     """The TOTP seed an enrollment page shows (grouped by four for typing), as one word.
     The server keeps it: no form field carries it (issue 15)."""
     return TOTP_KEY.search(page).group(1).replace(" ", "")
+
+
+def submission_of(page: str | bytes) -> dict[str, str]:
+    """The one-time submission token of the form on ``page``, as a field (or nothing)."""
+    text = page.decode() if isinstance(page, bytes) else page
+    found = SUBMISSION.search(text)
+    return {"submission_token": found.group(1)} if found else {}
+
+
+def form_tokens(client, path: str) -> dict[str, str]:
+    """The CSRF token and, if the form has one, the one-time submission token of the
+    form at ``path`` (reporter portal: report and mailbox reply forms)."""
+    page = client.get(path).get_data(as_text=True)
+    tokens = {"csrf_token": TOKEN.search(page).group(1)}
+    if found := SUBMISSION.search(page):
+        tokens["submission_token"] = found.group(1)
+    return tokens
 
 
 def post(client, path: str, form_page: str = "/", **data):
@@ -241,7 +259,7 @@ def submit(client, **fields) -> tuple[str, str | None, str]:
         "passphrase_confirm": "",
         **fields,
     }
-    data["csrf_token"] = csrf(client, "/report")
+    data.update(form_tokens(client, "/report"))
     for _ in range(50):  # what a person does with "busy, try again": sends it again
         response = client.post("/report", data=data)
         if response.status_code != 503:
@@ -271,7 +289,7 @@ def report_with_files(client, files, **fields):
         "passphrase_confirm": "",
         **fields,
     }
-    data["csrf_token"] = csrf(client, "/report")
+    data.update(form_tokens(client, "/report"))
     data["attachments"] = [(io.BytesIO(content), name, kind) for name, content, kind in files]
     return client.post("/report", data=data, content_type="multipart/form-data")
 
@@ -624,10 +642,11 @@ def post_report(base: str, file_size: int = 0) -> tuple[int | None, bytes]:
     connection.request("GET", "/report")
     response = connection.getresponse()
     page = response.read().decode()
-    token = TOKEN.search(page).group(1)
+    token, submission = TOKEN.search(page).group(1), SUBMISSION.search(page).group(1)
     cookie = response.getheader("Set-Cookie").split(";")[0]
     boundary = "crash"
-    fields = {"csrf_token": token, "category": "kkn", "title": "Tabrakan", "what": "Uji"}
+    fields = {"csrf_token": token, "submission_token": submission}
+    fields |= {"category": "kkn", "title": "Tabrakan", "what": "Uji"}
     fields |= {"passphrase": "", "passphrase_confirm": ""}
     body = fields_part(boundary, fields)
     if file_size:
@@ -656,10 +675,12 @@ def upload_big(base: str, block: bytes, blocks: int) -> None:
     connection = http.client.HTTPConnection(host, int(port), timeout=300)
     connection.request("GET", "/report")
     response = connection.getresponse()
-    token = TOKEN.search(response.read().decode()).group(1)
+    page = response.read().decode()
+    token, submission = TOKEN.search(page).group(1), SUBMISSION.search(page).group(1)
     cookie = response.getheader("Set-Cookie").split(";")[0]
     boundary = "----big"
-    fields = {"csrf_token": token, "category": "kkn", "title": "Berkas besar", "what": "Bukti"}
+    fields = {"csrf_token": token, "submission_token": submission}
+    fields |= {"category": "kkn", "title": "Berkas besar", "what": "Bukti"}
     fields |= {"passphrase": "", "passphrase_confirm": ""}
     head = fields_part(boundary, fields) + file_head(boundary, "besar.bin")
     tail = b"\r\n" + end(boundary)
@@ -717,7 +738,10 @@ class Browser:
 
     def post_form(self, path: str, **fields: str) -> tuple[int, str]:
         _, page = self.request("GET", path)
-        return self.request("POST", path, {"csrf_token": TOKEN.search(page).group(1), **fields})
+        tokens = {"csrf_token": TOKEN.search(page).group(1)}
+        if found := SUBMISSION.search(page):
+            tokens["submission_token"] = found.group(1)
+        return self.request("POST", path, {**tokens, **fields})
 
 
 @contextmanager

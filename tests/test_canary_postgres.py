@@ -30,6 +30,7 @@ from tests.helpers import (
     jpeg_with_exif,
     redis_contents,
     serving,
+    submission_of,
 )
 
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -64,8 +65,8 @@ class Browser:
     def post(
         self, path: str, fields: dict, files: list | None = None, token_from: str | None = None
     ) -> str:
-        token = TOKEN.search(self.get(token_from or path)).group(1)
-        fields = {"csrf_token": token, **fields}
+        page = self.get(token_from or path)
+        fields = {"csrf_token": TOKEN.search(page).group(1), **submission_of(page), **fields}
         if files is None:
             data = urllib.parse.urlencode(fields).encode()
             content_type = "application/x-www-form-urlencoded"

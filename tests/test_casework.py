@@ -35,6 +35,7 @@ from tests.helpers import (
     account_of,
     csrf,
     database,
+    form_tokens,
     init_demo,
     invoke,
     post,
@@ -267,7 +268,7 @@ def test_grant_gives_access_and_revoke_removes_it_for_everything_written_after(
     mailbox = reporter_app.test_client()
     assert mailbox_login(mailbox, code, passphrase).status_code == 303
     response = mailbox.post(
-        "/mailbox/messages", data={"csrf_token": csrf(mailbox, "/mailbox"), "body": later}
+        "/mailbox/messages", data={**form_tokens(mailbox, "/mailbox"), "body": later}
     )
     assert response.status_code == 303
     assert later in owner.get(page).get_data(as_text=True)  # the remaining holder reads it
@@ -592,9 +593,7 @@ def test_the_list_filters_by_status_deadline_and_unread(reporter_app, clients, d
     assert marker in investigator.get("/reports?deadline=on_time").get_data(as_text=True)
     mailbox = reporter_app.test_client()
     mailbox_login(mailbox, code, passphrase)
-    mailbox.post(
-        "/mailbox/messages", data={"csrf_token": csrf(mailbox, "/mailbox"), "body": "Tambahan"}
-    )
+    mailbox.post("/mailbox/messages", data={**form_tokens(mailbox, "/mailbox"), "body": "Tambahan"})
     assert marker in investigator.get("/reports?unread=y").get_data(as_text=True)
     report_id = report_id_of(database_url, marker, investigator)
     investigator.get(f"/reports/{report_id}")  # reading clears it
@@ -619,7 +618,7 @@ def test_a_link_a_reporter_sends_reaches_staff_as_text_never_as_a_link(
         'dan (www.contoh.go.id/a_(b)). "><a href="http://x.example.com">klik</a>'
     )
     response = mailbox.post(
-        "/mailbox/messages", data={"csrf_token": csrf(mailbox, "/mailbox"), "body": body}
+        "/mailbox/messages", data={**form_tokens(mailbox, "/mailbox"), "body": body}
     )
     assert response.status_code == 303
     page = f"/reports/{report_id}"
@@ -773,13 +772,13 @@ def test_concurrent_messages_on_one_report_all_land_in_order(reporter_app, clien
     for _ in range(4):
         box = reporter_app.test_client()
         assert mailbox_login(box, code, passphrase).status_code == 303
-        boxes.append((box, csrf(box, "/mailbox")))
+        boxes.append((box, form_tokens(box, "/mailbox")))
     staff_token = csrf(clients["pemeriksa1"], page)
 
     def reporter_writes(args):
-        index, (box, token) = args
+        index, (box, tokens) = args
         return box.post(
-            "/mailbox/messages", data={"csrf_token": token, "body": f"dari pelapor {index}"}
+            "/mailbox/messages", data={**tokens, "body": f"dari pelapor {index}"}
         ).status_code
 
     def investigator_writes(index):

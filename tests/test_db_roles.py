@@ -21,7 +21,7 @@ from sipadu.evidence.storage import READ_BATCH_CHUNKS
 from sipadu.persistence.migrate import upgrade
 from sipadu.settings.config import load_config
 from sipadu.web.context import dispose
-from tests.helpers import config_env, csrf, login, receipt, report_with_files, submit
+from tests.helpers import config_env, form_tokens, login, receipt, report_with_files, submit
 
 
 @pytest.fixture
@@ -66,7 +66,7 @@ def test_the_reporter_portal_works_as_its_own_role(reporter_role):
         link = re.search(r'href="(/mailbox/attachments/[0-9a-f-]{36})"', page).group(1)
         assert box.get(link).get_data() == b"bukti terbatas"
         sent = box.post(
-            "/mailbox/messages", data={"csrf_token": csrf(box, "/mailbox"), "body": "Tambahan"}
+            "/mailbox/messages", data={**form_tokens(box, "/mailbox"), "body": "Tambahan"}
         )
         assert sent.status_code == 303
         submit(app.test_client())  # and again, with a suggested passphrase

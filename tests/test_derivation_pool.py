@@ -27,6 +27,7 @@ from tests.helpers import (
     config_env,
     csrf,
     every_slot_held,
+    form_tokens,
     init_demo,
     login,
     sign_in,
@@ -88,7 +89,7 @@ def test_every_reporter_route_that_derives_answers_busy_with_the_typed_text(
             "passphrase_confirm": "sebuah frasa sandi panjang",
         }
         started = time.monotonic()
-        response = client.post("/report", data={**form, "csrf_token": csrf(client, "/report")})
+        response = client.post("/report", data={**form, **form_tokens(client, "/report")})
         page = refused_as_busy(response, started, form["title"], form["passphrase"], form["what"])
         assert 'id="report-code"' not in page
     # With a slot free again, the same form goes through.
@@ -167,11 +168,11 @@ def test_a_busy_answer_never_uses_up_the_hours_new_reports(people, env):
         client = app.test_client()
         form = {"category": "kkn", "title": "Satu-satunya", "what": "Kejadian"}
         with every_slot_held(config, "reporter"):
-            busy = client.post("/report", data={**form, "csrf_token": csrf(client, "/report")})
+            busy = client.post("/report", data={**form, **form_tokens(client, "/report")})
             assert busy.status_code == 503
-        sent = client.post("/report", data={**form, "csrf_token": csrf(client, "/report")})
+        sent = client.post("/report", data={**form, **form_tokens(client, "/report")})
         assert sent.status_code == 200 and 'id="report-code"' in sent.text
-        again = client.post("/report", data={**form, "csrf_token": csrf(client, "/report")})
+        again = client.post("/report", data={**form, **form_tokens(client, "/report")})
         assert again.status_code == 429  # the ceiling itself still holds
     finally:
         dispose(app)

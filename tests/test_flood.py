@@ -42,11 +42,13 @@ from tests.helpers import (
     end,
     fields_part,
     file_head,
+    form_tokens,
     init_demo,
     post,
     report_with_files,
     reporter_under_gunicorn,
     signed_in,
+    submission_of,
     submit,
 )
 
@@ -132,6 +134,7 @@ def test_six_concurrent_submitters_store_exactly_the_ceiling(
                 boundary = uuid.uuid4().hex
                 fields = {
                     "csrf_token": token,
+                    **submission_of(page),
                     "category": "kkn",
                     "title": title,
                     "what": "Sampah",
@@ -218,7 +221,7 @@ def test_a_refused_report_keeps_everything_typed_and_stores_nothing(
         assert "pilih lagi" in page.lower()  # files must be chosen again
         english = client.post(
             "/report?lang=en",
-            data={"csrf_token": csrf(client, "/report"), "category": "kkn", **typed},
+            data={**form_tokens(client, "/report"), "category": "kkn", **typed},
         ).get_data(as_text=True)
         assert "Nothing was stored" in english and "choose your evidence files again" in english
     assert stored(database_url) == (before, 0)
@@ -236,7 +239,7 @@ def test_the_ceiling_is_never_keyed_on_the_client(tmp_path, database_url, redis_
             client.environ_base.update(
                 REMOTE_ADDR=address, HTTP_X_FORWARDED_FOR=address, HTTP_X_REAL_IP=address
             )
-            data = {"csrf_token": csrf(client, "/report"), "category": "kkn"}
+            data = {**form_tokens(client, "/report"), "category": "kkn"}
             data.update(title=f"Dari {address}", what="Isi", passphrase="", passphrase_confirm="")
             statuses.append(client.post("/report", data=data).status_code)
         assert statuses == [200, 200, 429, 429]
@@ -247,7 +250,7 @@ def _probe(app, last_part: bytes, category: str = "kkn") -> tuple[int, str]:
     closing boundary: what an attacker learns from it (status, page without token)."""
     client = app.test_client()
     boundary = uuid.uuid4().hex
-    fields = {"csrf_token": csrf(client, "/report"), "category": category, "title": "Uji"}
+    fields = {**form_tokens(client, "/report"), "category": category, "title": "Uji"}
     fields |= {"what": "Isi", "passphrase": "", "passphrase_confirm": ""}
     body = fields_part(boundary, fields) + last_part.replace(b"{b}", boundary.encode())
     response = client.post(
@@ -308,7 +311,7 @@ def test_hosts_sharing_redis_share_one_ceiling(tmp_path, database_url, people):
         statuses = []
         for app in (a, b, a, b, a):
             client = app.test_client()
-            data = {"csrf_token": csrf(client, "/report"), "category": "kkn", "title": "Dua"}
+            data = {**form_tokens(client, "/report"), "category": "kkn", "title": "Dua"}
             data.update(what="Isi", passphrase="", passphrase_confirm="")
             statuses.append(client.post("/report", data=data).status_code)
         assert statuses == [200, 200, 200, 429, 429]
@@ -323,7 +326,7 @@ def test_admins_and_auditors_see_the_limit_and_the_refusals_per_day(
     with reporter_portal(tmp_path, database_url, redis_url, per_hour=1) as app:
         submit(app.test_client())
         client = app.test_client()
-        data = {"csrf_token": csrf(client, "/report"), "category": "kkn", "title": "Lagi"}
+        data = {**form_tokens(client, "/report"), "category": "kkn", "title": "Lagi"}
         data.update(what="Isi", passphrase="", passphrase_confirm="")
         assert client.post("/report", data=data).status_code == 429
     refused = refused_today(database_url)

@@ -34,6 +34,7 @@ from tests.helpers import (
     init_demo_instance,
     rss_mib,
     serving,
+    submission_of,
     upload_big,
     worker_of,
 )
@@ -180,10 +181,12 @@ def report_body(port: int, size: int, lang: str = "id") -> tuple[str, bytes, str
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     connection.request("GET", f"/report?lang={lang}")
     response = connection.getresponse()
-    token = TOKEN.search(response.read().decode()).group(1)
+    page = response.read().decode()
+    token = TOKEN.search(page).group(1)
     cookie = response.getheader("Set-Cookie").split(";")[0]
     boundary = "front"
-    fields = {"csrf_token": token, "category": "kkn", "title": "Slot", "what": "Uji"}
+    fields = {"csrf_token": token, **submission_of(page)}
+    fields |= {"category": "kkn", "title": "Slot", "what": "Uji"}
     fields |= {"passphrase": "", "passphrase_confirm": ""}
     body = fields_part(boundary, fields) + file_head(boundary, "bukti.bin")
     return cookie, body + os.urandom(size) + b"\r\n" + end(boundary), boundary

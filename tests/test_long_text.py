@@ -11,7 +11,7 @@ import uuid
 
 import pytest
 
-from tests.helpers import csrf, init_demo, login, report_id_of, signed_in, submit
+from tests.helpers import csrf, form_tokens, init_demo, login, report_id_of, signed_in, submit
 
 FIELD_BYTES = 500 * 1000  # Flask's MAX_FORM_MEMORY_SIZE: the most one field keeps
 LONG = "Saya melihat sendiri pungutan itu. " * 20_000  # 700,000 characters
@@ -39,7 +39,7 @@ def test_a_report_with_one_overlong_field_comes_back_whole(reporter_app, people)
         "passphrase_confirm": "rahasia sekali untuk saya",
     }
     for lang, says in (("id", "terlalu panjang"), ("en", "too long to be received whole")):
-        data = {"csrf_token": csrf(client, "/report"), **typed, "what": LONG}
+        data = {**form_tokens(client, "/report"), **typed, "what": LONG}
         response = client.post(
             f"/report?lang={lang}", data=data, content_type="multipart/form-data"
         )
@@ -60,7 +60,7 @@ def test_a_mailbox_message_too_long_to_receive_is_kept(reporter_app, people):
     assert login(mailbox, code, passphrase).status_code == 303
     response = mailbox.post(
         "/mailbox/messages?lang=en",
-        data={"csrf_token": csrf(mailbox, "/mailbox"), "body": LONG},
+        data={**form_tokens(mailbox, "/mailbox"), "body": LONG},
         content_type="multipart/form-data",
     )
     page = response.get_data(as_text=True)
@@ -90,7 +90,7 @@ def test_a_body_over_the_request_limit_is_still_refused(reporter_app, people):
     client = reporter_app.test_client()
     reporter_app.config["MAX_CONTENT_LENGTH"] = 2 * FIELD_BYTES
     try:
-        data = {"csrf_token": csrf(client, "/report"), "title": "x", "what": LONG * 2}
+        data = {**form_tokens(client, "/report"), "title": "x", "what": LONG * 2}
         response = client.post("/report", data=data, content_type="multipart/form-data")
     finally:
         reporter_app.config["MAX_CONTENT_LENGTH"] = reporter_app.extensions[

@@ -44,6 +44,7 @@ from tests.helpers import (
     file_head,
     init_demo,
     serving,
+    submission_of,
 )
 
 MIB = 1024 * 1024
@@ -96,7 +97,9 @@ class Client:
 def submit(base: str, title: str, file: bytes | None = None) -> str:
     """A real submission (multipart, the form token first); the receipt page."""
     client = Client(base)
-    fields = {"csrf_token": client.token("/report"), "category": "kkn", "title": title}
+    _, _, page = client.request("GET", "/report")
+    fields = {"csrf_token": TOKEN.search(page).group(1), **submission_of(page)}
+    fields |= {"category": "kkn", "title": title}
     fields |= {"what": "Pengadaan fiktif", "passphrase": "", "passphrase_confirm": ""}
     body = fields_part(BOUNDARY, fields)
     if file is not None:

@@ -6,11 +6,12 @@ import re
 import threading
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from sipadu.accountability import recovery
 from sipadu.cli import main as cli
@@ -19,6 +20,7 @@ from sipadu.crypto import kdf as kdf_module
 from sipadu.persistence.db import make_engine
 from sipadu.persistence.models import (
     Mailbox,
+    Message,
     Report,
     ReporterDailyCount,
     ReportField,
@@ -32,12 +34,16 @@ from sipadu.services.reports import CASE_FIELDS
 from sipadu.web.context import dispose
 from tests.helpers import (
     CANARY_IP,
+    SUBMISSION,
+    TOKEN,
     csrf,
     database,
     every_database_value,
     files_under,
+    form_tokens,
     kdf_calls,
     login,
+    receipt,
     redis_contents,
     submit,
 )
@@ -80,14 +86,15 @@ def test_nothing_the_reporter_sends_is_stored_or_logged_in_plaintext(
         "passphrase": passphrase,
         "passphrase_confirm": passphrase,
     }
-    data["csrf_token"] = csrf(client, "/report")
+    data.update(form_tokens(client, "/report"))
     response = client.post("/report", data=data, headers=headers)
     assert response.status_code == 200
     code = re.search(r'id="report-code">([^<]+)<', response.get_data(as_text=True)).group(1)
     assert login(client, code, passphrase).status_code == 303
-    token = csrf(client, "/mailbox")
     sent = client.post(
-        "/mailbox/messages", data={"csrf_token": token, "body": message_canary}, headers=headers
+        "/mailbox/messages",
+        data={**form_tokens(client, "/mailbox"), "body": message_canary},
+        headers=headers,
     )
     assert sent.status_code == 303
 
@@ -341,7 +348,7 @@ def test_invalid_input_is_refused_clearly_and_keeps_everything_typed(
         "passphrase_confirm": "",
         **fields,
     }
-    data["csrf_token"] = csrf(client, "/report")
+    data.update(form_tokens(client, "/report"))
     response = client.post("/report", data=data)
     page = response.get_data(as_text=True)
     assert response.status_code == 400
@@ -391,8 +398,7 @@ def test_xss_payloads_are_inert(demo, reporter_app):
         identity=payloads[0],
     )
     login(client, code, passphrase)
-    token = csrf(client, "/mailbox")
-    client.post("/mailbox/messages", data={"csrf_token": token, "body": payloads[1]})
+    client.post("/mailbox/messages", data={**form_tokens(client, "/mailbox"), "body": payloads[1]})
     page = client.get("/mailbox").get_data(as_text=True)
     assert "<script>alert" not in page and "<img src=x" not in page
     assert "&lt;script&gt;" in page and "&lt;img src=x onerror=alert(1)&gt;" in page
@@ -410,11 +416,8 @@ def test_mailbox_shows_status_report_identity_and_thread(demo, reporter_app):
     page = client.get("/mailbox").get_data(as_text=True)
     assert 'id="report-status">Diterima<' in page
     assert "Judul kotak" in page and "Siti, 0812-0000" in page
-    token = csrf(client, "/mailbox")
-    assert (
-        client.post("/mailbox/messages", data={"csrf_token": token, "body": "Halo"}).status_code
-        == 303
-    )
+    tokens = form_tokens(client, "/mailbox")
+    assert client.post("/mailbox/messages", data={**tokens, "body": "Halo"}).status_code == 303
     page = client.get("/mailbox?sent=1").get_data(as_text=True)
     assert "Pesan Anda sudah terkirim." in page and "Halo" in page
     token = csrf(client, "/mailbox")
@@ -608,12 +611,12 @@ def test_the_code_is_shown_only_after_the_report_is_committed(demo, reporter_app
         raise OperationalError("COMMIT", {}, Exception("disk full"))
 
     client = reporter_app.test_client()
-    token = csrf(client, "/report")
+    tokens = form_tokens(client, "/report")
     monkeypatch.setattr(Session, "commit", failing_commit)
     reporter_app.config["PROPAGATE_EXCEPTIONS"] = False
     try:
         response = client.post(
-            "/report", data={"csrf_token": token, "category": "kkn", "title": "t", "what": "w"}
+            "/report", data={**tokens, "category": "kkn", "title": "t", "what": "w"}
         )
     finally:
         reporter_app.config["PROPAGATE_EXCEPTIONS"] = None
@@ -723,3 +726,170 @@ def test_the_session_store_never_says_which_report_a_session_is_for(
         forbidden += [lookup, lookup.hex().encode()]
     for value in forbidden:
         assert not any(value in blob for blob in stored), value
+
+
+# --- one submission per form (issue 16 item 3) ------------------------------------------
+
+
+def _count(database_url: str, model) -> int:
+    with database(database_url) as session:
+        return session.scalar(select(func.count()).select_from(model))
+
+
+def _report_form(client, title: str) -> dict[str, str]:
+    return {
+        **form_tokens(client, "/report"),
+        "category": "kkn",
+        "title": title,
+        "what": "Kejadian",
+        "passphrase": "",
+        "passphrase_confirm": "",
+    }
+
+
+def test_the_same_report_form_sent_twice_makes_one_report_and_shows_the_same_code(
+    demo, reporter_app, database_url
+):
+    """A reload of the code page, Back and resend, a double click: the same body again."""
+    client = reporter_app.test_client()
+    data = _report_form(client, "Dikirim dua kali")
+    before = _count(database_url, Report)
+    first = client.post("/report", data=data)
+    code, passphrase = receipt(first)
+    again = client.post("/report", data=data)
+    assert again.status_code == 200
+    page = again.get_data(as_text=True)
+    assert 'id="already-received"' in page and "tidak dikirim untuk kedua kalinya" in page
+    assert receipt(again) == (code, passphrase)  # the same code, the suggested passphrase
+    assert _count(database_url, Report) == before + 1
+    assert login(client, code, passphrase).status_code == 303  # and it is the real one
+
+
+def test_a_report_sent_twice_at_once_is_stored_once(demo, reporter_app, database_url):
+    """Two workers may receive the same body at the same moment: the claim is atomic."""
+    client = reporter_app.test_client()
+    data = _report_form(client, "Dua sekaligus")
+    cookie = client.get_cookie(reporter_app.config["SESSION_COOKIE_NAME"]).value
+    twins = [reporter_app.test_client() for _ in range(4)]
+    for twin in twins:
+        twin.set_cookie(reporter_app.config["SESSION_COOKIE_NAME"], cookie)
+    before = _count(database_url, Report)
+    with ThreadPoolExecutor(4) as pool:
+        pages = list(pool.map(lambda c: c.post("/report", data=data), twins))
+    assert [p.status_code for p in pages] == [200] * 4
+    codes = {
+        re.search(r'id="report-code">([^<]+)<', p.get_data(as_text=True)).group(1) for p in pages
+    }
+    assert len(codes) == 1
+    assert _count(database_url, Report) == before + 1
+
+
+def test_a_report_without_its_submission_token_is_refused_with_the_text_kept(
+    demo, reporter_app, database_url
+):
+    client = reporter_app.test_client()
+    data = _report_form(client, "Tanpa token kiriman")
+    del data["submission_token"]
+    before = _count(database_url, Report)
+    response = client.post("/report", data=data)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400 and 'id="report-code"' not in page
+    assert "Tanpa token kiriman" in page and "Tidak ada yang terkirim" in page
+    assert SUBMISSION.search(page)  # a fresh token: "send again" works
+    data["submission_token"] = SUBMISSION.search(page).group(1)
+    assert client.post("/report", data=data).status_code == 200
+    assert _count(database_url, Report) == before + 1
+
+
+@pytest.mark.parametrize("token", ["forged", "other-form", "cut"])
+def test_a_report_with_a_token_not_issued_for_it_is_refused(
+    demo, reporter_app, database_url, token
+):
+    client = reporter_app.test_client()
+    data = _report_form(client, "Token asing")
+    if token == "forged":
+        data["submission_token"] = "AQ" + "A" * 64
+    elif token == "cut":
+        data["submission_token"] = data["submission_token"][:-4]
+    else:  # the mailbox reply form's token
+        code, passphrase, _ = submit(client)
+        login(client, code, passphrase)
+        data = {**data, **form_tokens(client, "/mailbox")}
+    before = _count(database_url, Report)
+    response = client.post("/report", data=data)
+    assert response.status_code == 400
+    assert 'id="report-code"' not in response.get_data(as_text=True)
+    assert _count(database_url, Report) == before
+
+
+def test_a_report_token_is_refused_by_the_reply_form(demo, reporter_app, database_url):
+    client = reporter_app.test_client()
+    code, passphrase, _ = submit(client)
+    login(client, code, passphrase)
+    tokens = form_tokens(client, "/mailbox")
+    tokens["submission_token"] = form_tokens(client, "/report")["submission_token"]
+    before = _count(database_url, Message)
+    response = client.post("/mailbox/messages", data={**tokens, "body": "Pesan asing"})
+    assert response.status_code == 400 and "Pesan asing" in response.get_data(as_text=True)
+    assert _count(database_url, Message) == before
+
+
+def test_the_same_message_sent_twice_is_stored_once(demo, reporter_app, database_url):
+    client = reporter_app.test_client()
+    code, passphrase, _ = submit(client)
+    login(client, code, passphrase)
+    data = {**form_tokens(client, "/mailbox"), "body": "Hanya sekali"}
+    before = _count(database_url, Message)
+    assert client.post("/mailbox/messages", data=data).headers["Location"].endswith("sent=1")
+    again = client.post("/mailbox/messages", data=data)
+    assert again.status_code == 303 and again.headers["Location"].endswith("sent=again")
+    page = client.get(again.headers["Location"]).get_data(as_text=True)
+    assert "Pesan Anda sudah terkirim sebelumnya" in page
+    assert page.count("Hanya sekali") == 1
+    assert _count(database_url, Message) == before + 1
+
+
+def test_a_token_whose_report_was_not_stored_can_be_sent_again(
+    demo, reporter_app, database_url, monkeypatch
+):
+    """A refusal after the claim (busy, ceiling, a lost database) releases it."""
+    from sqlalchemy.exc import OperationalError
+    from sqlalchemy.orm import Session
+
+    client = reporter_app.test_client()
+    data = _report_form(client, "Gagal lalu berhasil")
+    with monkeypatch.context() as patch:
+        patch.setattr(
+            Session, "commit", lambda self: (_ for _ in ()).throw(OperationalError("C", {}, None))
+        )
+        reporter_app.config["PROPAGATE_EXCEPTIONS"] = False
+        try:
+            assert client.post("/report", data=data).status_code == 500
+        finally:
+            reporter_app.config["PROPAGATE_EXCEPTIONS"] = None
+    before = _count(database_url, Report)
+    receipt(client.post("/report", data=data))
+    assert _count(database_url, Report) == before + 1
+
+
+def test_the_code_page_changes_language_keeping_the_code_and_needs_written_down(demo, reporter_app):
+    """Issue 16 item 1: the language switch posts the code back; leaving needs the tick."""
+    client = reporter_app.test_client()
+    code, passphrase, page = submit(client)
+    assert 'href="?lang=en"' not in page and 'class="brand" href' not in page
+    token = TOKEN.search(page).group(1)
+    fields = {"csrf_token": token, "code": code, "passphrase": passphrase}
+    english = client.post("/report/receipt?lang=en", data=fields)
+    body = english.get_data(as_text=True)
+    assert english.status_code == 200 and "Your report has been received" in body
+    assert receipt(english) == (code, passphrase)
+    refused = client.post("/report/receipt?lang=en", data={**fields, "leave": "mailbox"})
+    kept = refused.get_data(as_text=True)
+    assert refused.status_code == 400 and "Tick the box first" in kept
+    assert f'id="report-code">{code}<' in kept and f'id="report-passphrase">{passphrase}<' in kept
+    left = client.post(
+        "/report/receipt?lang=en", data={**fields, "leave": "mailbox", "written": "yes"}
+    )
+    assert left.status_code == 303 and left.headers["Location"].endswith("/mailbox/login?lang=en")
+    bad = client.post("/report/receipt", data={**fields, "code": "12345"})
+    assert bad.status_code == 400

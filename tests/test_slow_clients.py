@@ -44,6 +44,7 @@ from tests.helpers import (
     init_demo_instance,
     random_code,
     serving,
+    submission_of,
 )
 
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
@@ -182,7 +183,8 @@ class PacedUploads(threading.Thread):
         _, page = browser.request("GET", "/report")
         token = TOKEN.search(page).group(1)
         boundary = "paced"
-        fields = {"csrf_token": token, "category": "kkn", "title": "Pelan", "what": "Uji"}
+        fields = {"csrf_token": token, **submission_of(page)}
+        fields |= {"category": "kkn", "title": "Pelan", "what": "Uji"}
         body = fields_part(boundary, fields) + file_head(boundary, "besar.bin")
         body += os.urandom(PACED_FIRST)
         cookie = "; ".join(f"{k}={v}" for k, v in browser.cookies.items())
@@ -234,10 +236,12 @@ def submit_with_file(base: str, size: int) -> bytes:
     connection = http.client.HTTPConnection(host, int(port), timeout=30)
     connection.request("GET", "/report")
     response = connection.getresponse()
-    token = TOKEN.search(response.read().decode()).group(1)
+    page = response.read().decode()
+    token = TOKEN.search(page).group(1)
     cookie = response.getheader("Set-Cookie").split(";")[0]
     boundary = "slowclients"
-    fields = {"csrf_token": token, "category": "kkn", "title": "Lambat", "what": "Uji"}
+    fields = {"csrf_token": token, **submission_of(page)}
+    fields |= {"category": "kkn", "title": "Lambat", "what": "Uji"}
     fields |= {"passphrase": "", "passphrase_confirm": ""}
     body = fields_part(boundary, fields) + file_head(boundary, "bukti.bin")
     body += os.urandom(size) + b"\r\n" + end(boundary)

@@ -43,6 +43,7 @@ from tests.helpers import (
     database,
     every_database_value,
     forge_history,
+    form_tokens,
     init_demo,
     invoke,
     post,
@@ -981,7 +982,7 @@ def test_a_category_that_stops_accepting_reports_refuses_them_clearly(
         response = client.post(
             "/report",
             data={
-                "csrf_token": csrf(client, "/report"),
+                **form_tokens(client, "/report"),
                 "category": "kkn",
                 "title": title,
                 "what": "Kejadian",

@@ -31,6 +31,7 @@ from tests.helpers import (
     end,
     fields_part,
     file_head,
+    form_tokens,
     init_demo,
     login,
     png_with_text,
@@ -252,7 +253,7 @@ def test_a_refused_mailbox_message_keeps_its_text(small_limits_app, database_url
     response = client.post(
         "/mailbox/messages",
         data={
-            "csrf_token": csrf(client, "/mailbox"),
+            **form_tokens(client, "/mailbox"),
             "body": "Pesan panjang yang diketik pelapor",
             "attachments": [(io.BytesIO(b"x"), f"{n}.txt", "text/plain") for n in range(3)],
         },

@@ -11,7 +11,15 @@ import uuid
 
 import pytest
 
-from tests.helpers import children, end, fields_part, file_head, open_files, reporter_under_gunicorn
+from tests.helpers import (
+    children,
+    end,
+    fields_part,
+    file_head,
+    open_files,
+    reporter_under_gunicorn,
+    submission_of,
+)
 
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
 
@@ -54,13 +62,15 @@ def test_a_slowed_upload_creates_and_opens_no_temporary_file(server):
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     connection.request("GET", "/report")
     response = connection.getresponse()
-    token = TOKEN.search(response.read().decode()).group(1)
+    page = response.read().decode()
+    token = TOKEN.search(page).group(1)
     cookie = response.getheader("Set-Cookie").split(";")[0]
 
     tag = uuid.uuid4().hex
     boundary = f"----slow{tag}"
     fields = {
         "csrf_token": token,
+        **submission_of(page),
         "category": "kkn",
         "title": "Lambat",
         "what": "Unggahan",
@@ -116,10 +126,12 @@ def test_an_upload_outlasting_the_worker_heartbeat_completes(short_heartbeat):
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     connection.request("GET", "/report")
     response = connection.getresponse()
-    token = TOKEN.search(response.read().decode()).group(1)
+    page = response.read().decode()
+    token = TOKEN.search(page).group(1)
     cookie = response.getheader("Set-Cookie").split(";")[0]
     boundary = "----heartbeat"
-    fields = {"csrf_token": token, "category": "kkn", "title": "Lama", "what": "Unggahan"}
+    fields = {"csrf_token": token, **submission_of(page)}
+    fields |= {"category": "kkn", "title": "Lama", "what": "Unggahan"}
     fields |= {"passphrase": "", "passphrase_confirm": ""}
     head = fields_part(boundary, fields) + file_head(boundary, "lama.bin")
     body = head + os.urandom(700_000) + b"\r\n" + end(boundary)

@@ -25,6 +25,7 @@ from tests.helpers import (
     database,
     every_database_value,
     files_under,
+    form_tokens,
     jpeg_with_exif,
     login,
     png_with_text,
@@ -106,12 +107,11 @@ def test_message_files_reach_the_thread(demo, reporter_app, no_temp_files):
     client = reporter_app.test_client()
     code, passphrase = receipt(report_with_files(client, []))
     login(client, code, passphrase)
-    token = csrf(client, "/mailbox")
     sent = client.post(
         "/mailbox/messages",
         content_type="multipart/form-data",
         data={
-            "csrf_token": token,
+            **form_tokens(client, "/mailbox"),
             "body": "Satu lagi",
             "attachments": [(io.BytesIO(jpeg_with_exif("x")), "foto.jpg", "image/jpeg")],
         },

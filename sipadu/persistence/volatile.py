@@ -1,4 +1,5 @@
-"""Volatile storage for reporter mailbox sessions: never the database, never a disk.
+"""Volatile storage for reporter mailbox sessions and the one-time submission tokens
+(:mod:`sipadu.reporter.submissions`): never the database, never a disk.
 
 Redis (run with persistence off, see docs) when ``SIPADU_REDIS_URL`` is set, so every
 worker and host shares sessions; otherwise files on a memory-backed file system (tmpfs,
@@ -6,6 +7,7 @@ worker and host shares sessions; otherwise files on a memory-backed file system 
 that each read renews; nothing survives a reboot.
 """
 
+import fcntl
 import hashlib
 import os
 import time
@@ -23,6 +25,10 @@ class VolatileStore(Protocol):
     def put(self, key: str, value: bytes, ttl: int) -> None: ...
     def get(self, key: str, ttl: int) -> bytes | None: ...
     def delete(self, key: str) -> None: ...
+    def claim(self, key: str, value: bytes, ttl: int) -> bool:
+        """Store ``value`` under ``key`` only if nothing live is there, in one atomic step
+        over every worker and host sharing the store: True if this call stored it."""
+        ...
 
 
 class RedisStore:
@@ -40,6 +46,9 @@ class RedisStore:
 
     def delete(self, key: str) -> None:
         self._redis.delete(self._prefix + key)
+
+    def claim(self, key: str, value: bytes, ttl: int) -> bool:
+        return bool(self._redis.set(self._prefix + key, value, ex=ttl, nx=True))
 
 
 class MemoryFileStore:
@@ -76,6 +85,19 @@ class MemoryFileStore:
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)
+
+    def claim(self, key: str, value: bytes, ttl: int) -> bool:
+        # One lock file beside the folder (a purge never removes it) serialises claims
+        # between the workers of this host; a read under it does not renew the entry.
+        with open(self._dir.with_name(self._dir.name + ".lock"), "ab") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                if time.time() - self._path(key).stat().st_mtime <= ttl:
+                    return False
+            except FileNotFoundError:
+                pass
+            self.put(key, value, ttl)
+            return True
 
     def _purge(self, ttl: int) -> None:
         cutoff = time.time() - ttl

@@ -12,6 +12,7 @@ from limits import RateLimitItem, RateLimitItemPerHour, parse
 
 from sipadu.accountability import recovery
 from sipadu.persistence.volatile import VolatileStore, make_store
+from sipadu.reporter.submissions import FormKind, Submissions
 from sipadu.services.dates import Deadlines
 from sipadu.services.mailbox import CostCache, MailboxSettings
 from sipadu.services.reports import SubmissionSettings
@@ -26,6 +27,8 @@ FAILURES_LABEL = "sipadu.mailbox.failures.v1"
 # The key that picks, per unknown code, the cost its decoy runs at
 # (sipadu.services.mailbox.decoy_params).
 DECOY_LABEL = "sipadu.mailbox.decoy.v1"
+# The MAC key of one-time submission tokens (sipadu.reporter.submissions).
+SUBMISSION_LABEL = "sipadu.submission-token.v1"
 
 
 @dataclass(frozen=True)
@@ -33,6 +36,7 @@ class ReporterRuntime:
     submission: SubmissionSettings
     mailbox: MailboxSettings
     sessions: VolatileStore
+    submissions: Submissions
     idle_seconds: int
     failures_per_code: RateLimitItem
     reports_ceiling: RateLimitItem  # new reports per hour over the whole portal
@@ -62,6 +66,12 @@ def make_runtime(config: Config) -> ReporterRuntime:
             costs=CostCache(),
         ),
         sessions=make_store(config, "mailbox-sessions"),
+        submissions=Submissions(
+            key=derived_key(session_key, SUBMISSION_LABEL),
+            pending=make_store(config, "submissions-pending"),
+            used=make_store(config, "submissions-used"),
+            receipts=make_store(config, "submissions-receipts"),
+        ),
         idle_seconds=config.mailbox_idle_seconds,
         failures_per_code=parse(config.mailbox_failures_per_code),
         reports_ceiling=RateLimitItemPerHour(config.reports_per_hour),
@@ -74,6 +84,13 @@ def make_runtime(config: Config) -> ReporterRuntime:
 
 def runtime() -> ReporterRuntime:
     return current_app.extensions["sipadu.reporter"]
+
+
+@bp.context_processor
+def _form_tokens() -> dict[str, Callable[[str], str]]:
+    """``submission_token("report"|"message")`` in templates: the one-time token of the
+    form being rendered (:meth:`Submissions.for_form`)."""
+    return {"submission_token": lambda purpose: runtime().submissions.for_form(FormKind(purpose))}
 
 
 # What may stand unencoded in a URL's path (RFC 3986 pchar and "/"), and in its query

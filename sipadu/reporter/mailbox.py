@@ -20,7 +20,9 @@ from sipadu.persistence.models import ReportStatus
 from sipadu.persistence.slots import Busy
 from sipadu.reporter.blueprint import bp, runtime
 from sipadu.reporter.forms import CATEGORIES, MailboxLoginForm, MessageForm
+from sipadu.reporter.languages import SWITCH, switched_notice
 from sipadu.reporter.sessions import current_session, end_session, start_session
+from sipadu.reporter.submissions import FormKind, StillPending
 from sipadu.reporter.uploads import evidence_part, forget_files, uploaded_files
 from sipadu.services import IntegrityFailed, ServiceError
 from sipadu.services.attachments import read_attachment
@@ -160,7 +162,14 @@ def _signed_in(*, write: bool = False) -> tuple[HeldKeys, OpenedMailbox] | None:
     return mailbox_keys(session, opened.report_id, opened.mailbox_id, opened.private_key), opened
 
 
-def _mailbox_page(keys: HeldKeys, opened: OpenedMailbox, form: MessageForm, sent: bool) -> str:
+def _mailbox_page(
+    keys: HeldKeys,
+    opened: OpenedMailbox,
+    form: MessageForm,
+    sent: bool | str,
+    notice: str | None = None,
+) -> str:
+    """``sent``: True after a message was sent, "again" after the same one was sent twice."""
     view = read_mailbox(keys.session, keys, opened.report_id)
     return render_template(
         "reporter/mailbox.html",
@@ -169,6 +178,7 @@ def _mailbox_page(keys: HeldKeys, opened: OpenedMailbox, form: MessageForm, sent
         categories=CATEGORIES,
         statuses=status_words(),
         sent=sent,
+        notice=notice,
     )
 
 
@@ -177,7 +187,9 @@ def mailbox_view() -> ResponseReturnValue:
     signed_in = _signed_in()
     if signed_in is None:
         return redirect(url_for("reporter.mailbox_login"), code=303)
-    return _mailbox_page(*signed_in, MessageForm(), sent=request.args.get("sent") == "1")
+    sent = request.args.get("sent")
+    again = "again" if sent == "again" else sent == "1"
+    return _mailbox_page(*signed_in, MessageForm(), sent=again)
 
 
 @bp.post("/mailbox/messages")
@@ -188,6 +200,14 @@ def mailbox_message() -> ResponseReturnValue:
         return redirect(url_for("reporter.mailbox_login"), code=303)
     keys, opened = signed_in
     form = MessageForm()
+    if SWITCH in request.form:  # the language switch: the reply kept, nothing sent
+        return _mailbox_page(keys, opened, form, sent=False, notice=switched_notice())
+    submissions = runtime().submissions
+    token = submissions.posted(FormKind.MESSAGE)
+    already = redirect(url_for("reporter.mailbox_view", sent="again"), code=303)
+    if token is not None and submissions.seen(token) is not None:
+        forget_files(form.attachments)
+        return already
     if not form.validate_on_submit():
         forget_files(form.attachments)
         return _mailbox_page(keys, opened, form, sent=False), 400
@@ -195,7 +215,24 @@ def mailbox_message() -> ResponseReturnValue:
         files = uploaded_files(form.attachments)
     except UploadRefused as refused:
         return _mailbox_page(keys, opened, form, sent=False), refused.status, refused.headers
-    with transaction(write=True) as writing:  # the session the keys were read on
+    if token is None:  # missing, forged, another form's, or too old (after the files)
+        forget_files(form.attachments)
+        notice = _(
+            "This message could not be sent as it is: the form is too old or incomplete. "
+            "Nothing was sent, and your message is kept below: press “Send message” again."
+        )
+        return _mailbox_page(keys, opened, form, sent=False, notice=notice), 400
+    try:
+        used = submissions.claim(token)  # one message per token (issue 16 item 3)
+    except StillPending:
+        notice = _(
+            "This message is still being received from when you sent it before. It will "
+            "not be sent twice. Wait a minute, then open your mailbox again."
+        )
+        return _mailbox_page(keys, opened, form, sent=False, notice=notice), 409
+    if used is not None:
+        return already
+    with submissions.releasing(token), transaction(write=True) as writing:
         add_reporter_message(
             writing,
             keys,
@@ -205,6 +242,7 @@ def mailbox_message() -> ResponseReturnValue:
             app_config().date_precision,
             files=files,
         )
+    submissions.finish(token)
     return redirect(url_for("reporter.mailbox_view", sent="1"), code=303)
 
 

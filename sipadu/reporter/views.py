@@ -1,10 +1,10 @@
-"""Reporter routes: the safety guidance and the report form."""
+"""Reporter routes: the safety guidance, the report form and the code page."""
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from flask import current_app, render_template, request
+from flask import abort, current_app, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
@@ -12,9 +12,12 @@ from sipadu.accountability.audit import ReporterMetric, count_reporter_event
 from sipadu.persistence.slots import Busy
 from sipadu.reporter.blueprint import bp, runtime
 from sipadu.reporter.forms import CATEGORIES, ReportForm
+from sipadu.reporter.languages import SWITCH, switched_notice
+from sipadu.reporter.submissions import FormKind, Receipt, StillPending, Used
 from sipadu.reporter.uploads import evidence_part, forget_files, uploaded_files
 from sipadu.services.categories import category_open
 from sipadu.services.dates import today
+from sipadu.services.mailbox import well_formed_code
 from sipadu.services.passphrases import format_code, normalize_passphrase
 from sipadu.services.reports import CASE_FIELDS, CategoryClosed, submit_report
 from sipadu.services.reports import ReportForm as ReportData
@@ -35,6 +38,18 @@ def index() -> str:
 @receives_files("attachments", evidence_part)
 def report() -> ResponseReturnValue:
     form = ReportForm()
+    if request.method == "POST" and SWITCH in request.form:
+        # The language switch (issue 16 item 2): the same form again in the other
+        # language, everything typed kept; never validated, never stored.
+        page = render_template(
+            "reporter/report.html", form=form, categories=CATEGORIES, notice=switched_notice()
+        )
+        return page
+    submissions = runtime().submissions
+    token = submissions.posted(FormKind.REPORT) if request.method == "POST" else None
+    if token is not None and (used := submissions.seen(token)) is not None:
+        forget_files(form.attachments)  # the same form again: nothing more is stored
+        return _already_received(used)
     if not form.validate_on_submit():
         forget_files(form.attachments)
         status = 400 if request.method == "POST" else 200
@@ -48,6 +63,18 @@ def report() -> ResponseReturnValue:
     except UploadRefused as refused:
         page = render_template("reporter/report.html", form=form, categories=CATEGORIES)
         return page, refused.status, refused.headers
+    if token is None:  # missing, forged, another form's, or too old (after the files:
+        # a refusal of theirs is said first; staged files are purged as abandoned ones)
+        forget_files(form.attachments)
+        notice = _(
+            "This form could not be sent as it is: it is too old or incomplete (perhaps it "
+            "was opened before the site was updated). Nothing was sent, and your text is kept "
+            "below: press “Send the report” again."
+        )
+        page = render_template(
+            "reporter/report.html", form=form, categories=CATEGORIES, notice=notice
+        )
+        return page, 400
     with transaction() as reading:
         accepted = category_open(reading, form.category.data)
     if not accepted:
@@ -58,8 +85,24 @@ def report() -> ResponseReturnValue:
         **{name: getattr(form, name).data or "" for name in CASE_FIELDS},
     )
     passphrase = normalize_passphrase(form.passphrase.data) if form.passphrase.data else None
+    # One report per token (issue 16 item 3): a second request with it waits for the
+    # first and shows its code; a claim is released if nothing was stored.
     try:
-        with transaction(write=True) as session:  # G6: the code is shown once it is stored
+        used = submissions.claim(token)
+    except StillPending:
+        notice = _(
+            "This report is still being received from when you sent it before. It will not "
+            "be sent twice. Wait a minute, then press “Send the report” again to see your "
+            "report code."
+        )
+        page = render_template(
+            "reporter/report.html", form=form, categories=CATEGORIES, notice=notice
+        )
+        return page, 409
+    if used is not None:
+        return _already_received(used)
+    try:
+        with submissions.releasing(token), transaction(write=True) as session:  # G6
             receipt = submit_report(
                 session,
                 data,
@@ -86,11 +129,49 @@ def report() -> ResponseReturnValue:
         return busy_page(page, busy)
     except CategoryClosed:  # closed while this one was sent (its slot is spent)
         return _category_closed(form)
+    submissions.finish(token, Receipt(receipt.code, receipt.suggested_passphrase))
     return render_template(
         "reporter/submitted.html",
         code=format_code(receipt.code),
         passphrase=receipt.suggested_passphrase,
     )
+
+
+def _already_received(used: Used) -> str:
+    """The same form sent again: the code again while its sealed receipt is kept, else
+    a page that says the report exists and why its code cannot be shown."""
+    if used.receipt is None:
+        return render_template("reporter/submitted.html", code=None, again=True)
+    return render_template(
+        "reporter/submitted.html",
+        code=format_code(used.receipt.code),
+        passphrase=used.receipt.passphrase,
+        again=True,
+    )
+
+
+@bp.post("/report/receipt")
+def receipt_page() -> ResponseReturnValue:
+    """The code page again, from the code it carries in its own forms (never stored):
+    in another language (``?lang=``), or, once the reporter confirms they have written
+    the code down, on to the mailbox's sign-in or the start page (issue 16 item 1)."""
+    code = well_formed_code(request.form.get("code", ""))
+    passphrase = request.form.get("passphrase") or None
+    if code is None or (passphrase is not None and len(passphrase) > 100):
+        abort(400)
+    leave = request.form.get("leave")
+    if leave is not None:
+        if request.form.get("written") == "yes":
+            to = "reporter.mailbox_login" if leave == "mailbox" else "reporter.index"
+            return redirect(url_for(to), code=303)
+        page = render_template(
+            "reporter/submitted.html",
+            code=format_code(code),
+            passphrase=passphrase,
+            not_written=True,
+        )
+        return page, 400
+    return render_template("reporter/submitted.html", code=format_code(code), passphrase=passphrase)
 
 
 class CeilingReached(Exception):

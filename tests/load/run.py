@@ -50,6 +50,7 @@ from tests.helpers import (
     file_head,
     init_demo,
     serving,
+    submission_of,
 )
 
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
@@ -110,7 +111,8 @@ class Client:
         page_name = re.sub(r"[0-9a-f-]{36}", "<id>", token_page.split("?")[0])
         _status, page = self.request("GET", token_page, "GET " + page_name)
         token = TOKEN.search(page.decode()).group(1)
-        body = urllib.parse.urlencode({"csrf_token": token, **fields}).encode()
+        fields = {"csrf_token": token, **submission_of(page), **fields}
+        body = urllib.parse.urlencode(fields).encode()
         return self.request(
             "POST", path, endpoint, body, {"Content-Type": "application/x-www-form-urlencoded"}
         )
@@ -135,6 +137,7 @@ def submit(base: str, stats: Stats, index: int, rng: random.Random) -> tuple[str
     marker = f"Laporan beban {index} {rng.randrange(10**9)}"
     fields = {
         "csrf_token": token,
+        **submission_of(page),
         "category": rng.choice(CATEGORIES),
         "title": marker,
         "what": f"Uraian kejadian nomor {index}",

@@ -1,0 +1,22 @@
+"""The language switch of the reporter's forms (issue 16 item 2): a submit button of the
+form itself (``name="switch_language"``, ``formaction`` with ``?lang=``), so the form
+comes back in the other language with everything typed, without JavaScript and without
+storing anything. Files cannot come back: a browser never refills a file input, and
+keeping them would mean storing them; the page says so when some were chosen."""
+
+from flask_babel import gettext as _
+
+from sipadu.web.formdata import discard_files
+
+SWITCH = "switch_language"
+
+
+def switched_notice() -> str:
+    """Read and drop any files sent with the switch; the notice the page shows."""
+    if discard_files():
+        return _(
+            "The language is changed and everything you typed is kept, except the files: "
+            "a browser cannot keep chosen files when the page changes. Choose your files "
+            "again before you send."
+        )
+    return _("The language is changed. Everything you typed is kept.")
