@@ -93,6 +93,19 @@ def report() -> ResponseReturnValue:
     )
 
 
+def report_again(notice: str) -> tuple[str, int]:
+    """The report form with everything typed, its form token refused
+    (sipadu.reporter.refused): a fresh form, the text as it arrived, not checked yet."""
+    form = ReportForm(formdata=None, data=_typed_report())
+    page = render_template("reporter/report.html", form=form, categories=CATEGORIES, notice=notice)
+    return page, 400
+
+
+def _typed_report() -> dict[str, str]:
+    names = ("category", *CASE_FIELDS, "identity", "passphrase", "passphrase_confirm")
+    return {name: request.form[name] for name in names if name in request.form}
+
+
 class CeilingReached(Exception):
     """The hour's last new-report slot went to someone else while this one was sent."""
 
