@@ -90,7 +90,8 @@ def test_a_code_that_is_not_16_digits_is_refused_before_any_argon2(
 ):
     calls = kdf_calls(monkeypatch)
     before = failed_count(database_url)
-    for typed in ("not a code", "1234 5678 9012 345", "1234 5678 9012 34567", "١٢٣٤٥٦٧٨٩٠١٢٣٤٥٦"):
+    # The last: 15 Arabic-Indic digits (16 of them are a code, issue 16 item 7).
+    for typed in ("not a code", "1234 5678 9012 345", "1234 5678 9012 34567", "١٢٣٤٥٦٧٨٩٠١٢٣٤٥"):
         response = login(reporter_app.test_client(), typed, "kata sandi yang salah")
         assert response.status_code == 400
         page = response.get_data(as_text=True)
@@ -98,6 +99,20 @@ def test_a_code_that_is_not_16_digits_is_refused_before_any_argon2(
         assert f'value="{typed}"' in page  # what was typed is kept
     assert calls == []
     assert failed_count(database_url) == before + 4  # refused attempts are counted
+
+
+def test_a_code_written_in_other_digits_and_separators_opens_the_mailbox(people, reporter_app):
+    """As a phone or a person writes it: Arabic-Indic digits, Indonesian dots, a thin
+    space, a line break from copy-paste (issue 16 item 7)."""
+    code, passphrase, _ = submit(reporter_app.test_client())
+    digits = code.replace(" ", "")
+    arabic = "".join(chr(0x0660 + int(d)) for d in digits)
+    for typed in (
+        f"{digits[:4]}.{digits[4:8]}.{digits[8:12]}.{digits[12:]}",
+        f"\u200f{arabic[:8]}\u2009{arabic[8:]}",
+        f"{digits[:8]}\r\n{digits[8:]}\u2013",
+    ):
+        assert login(reporter_app.test_client(), typed, passphrase).status_code == 303, typed
 
 
 def test_the_per_code_limit_is_checked_before_argon2_and_every_refused_attempt_counts(

@@ -78,7 +78,7 @@ def test_every_upload_refusal_has_a_message_in_english_and_indonesian():
 
     from sipadu.reporter.uploads import refusal_message
     from sipadu.settings.config import load_config
-    from sipadu.web.formdata import STATUS, Refusal
+    from sipadu.web.formdata import STATUS, Refusal, UploadRefused
     from sipadu.web.i18n import init_i18n
 
     app = Flask("sipadu")  # the package's root: its translations directory
@@ -91,15 +91,24 @@ def test_every_upload_refusal_has_a_message_in_english_and_indonesian():
         for lang in ("en", "id"):
             with app.test_request_context(f"/?lang={lang}"):
                 try:
-                    words[lang] = refusal_message(reason)
+                    words[lang] = refusal_message(UploadRefused(reason))
+                    # Naming the file it is about, and the files to choose again.
+                    named = refusal_message(
+                        UploadRefused(reason, name="bukti.pdf"),
+                        [f"bukti-{n}.pdf" for n in range(25)],
+                    )
                 except KeyError:
                     raise AssertionError(f"{reason!r} has no message") from None
+                assert "bukti-24.pdf" not in named and "bukti-19.pdf" in named
+                words[lang + "-named"] = named
         assert words["en"].strip() and words["en"] not in seen, (reason, seen.get(words["en"]))
         seen[words["en"]] = reason
         assert words["id"].strip() and words["id"] != words["en"], reason
         # Every sentence translated: none of the English one's survives in the Indonesian.
         english = [s for s in re.split(r"(?<=[.:])\s+", words["en"]) if len(s) > 20]
         assert not [s for s in english if s in words["id"]], reason
+        english = re.split(r"(?<=[.:])\s+", words["en-named"])
+        assert not [s for s in english if len(s) > 20 and s in words["id-named"]], reason
 
 
 def _refusals_raised(source: str) -> list[tuple[str, set[str], int]]:

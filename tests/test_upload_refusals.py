@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -31,13 +32,17 @@ from tests.helpers import (
     end,
     fields_part,
     file_head,
+    files_under,
     form_tokens,
     init_demo,
     login,
     png_with_text,
     receipt,
+    redis_contents,
     report_with_files,
     signed_in,
+    submission_of,
+    submit,
     unlinked_blobs,
 )
 
@@ -595,3 +600,346 @@ def test_refused_uploads_give_their_space_back_on_postgresql(postgres_instance):
     grown = chunk_table_mib() - before
     engine.dispose()
     assert grown < 30, f"the chunk table grew by {grown:.0f} MiB"  # main: by 63 MiB
+
+
+# --- nothing typed is lost to an ended session or a refused token (issue 16) ----------
+
+REPLY = "Balasan panjang yang saya tulis selama enam belas menit, baris demi baris."
+
+
+@pytest.fixture
+def short_idle_app(demo, env):
+    """Mailbox sessions that end after 2 idle seconds (the default is 15 minutes)."""
+    app = create_app("reporter", replace(load_config(env), mailbox_idle_seconds=2))
+    app.config["TESTING"] = True
+    yield app
+    dispose(app)
+
+
+class SlowBody(io.BytesIO):
+    """A request body that arrives over ``seconds`` (a slow Tor circuit)."""
+
+    def __init__(self, body: bytes, seconds: float, pieces: int = 20) -> None:
+        super().__init__(body)
+        self._pause = seconds / pieces
+        self._piece = max(1, len(body) // pieces)
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(self._piece if size is None or size < 0 else min(size, self._piece))
+        if data:
+            time.sleep(self._pause)
+        return data
+
+    def read1(self, size: int | None = -1) -> bytes:
+        return self.read(size)
+
+    def readinto(self, buffer) -> int:  # type: ignore[override]
+        data = self.read(len(buffer))
+        buffer[: len(data)] = data
+        return len(data)
+
+
+def message_body(
+    boundary: str, tokens: dict[str, str], text: str, files: list[tuple[str, bytes]]
+) -> bytes:
+    """A reply form's body: ``tokens`` (the form's csrf and submission tokens, as
+    :func:`tests.helpers.form_tokens` reads them), the text, then the files."""
+    body = fields_part(boundary, {**tokens, "body": text})
+    for name, content in files:
+        body += file_head(boundary, name) + content + b"\r\n"
+    return body + end(boundary)
+
+
+def test_an_upload_longer_than_the_idle_limit_does_not_end_the_session(short_idle_app):
+    """A follow-up file that took longer to arrive than the idle limit (45 MB at
+    50 KiB/s is 15 minutes): main stored it, then sent the reporter to sign in, since
+    the session had been idle for the whole upload. The idle clock stops while a
+    request is in flight: the mailbox shows the message and its file."""
+    client = short_idle_app.test_client()
+    code, passphrase = receipt(report_with_files(client, []))
+    assert login(client, code, passphrase).status_code == 303
+    boundary = "----slow"
+    tokens = form_tokens(client, "/mailbox")
+    body = message_body(boundary, tokens, "Bukti susulan", [("rekaman.bin", os.urandom(MIB))])
+    started = time.monotonic()
+    response = client.post(
+        "/mailbox/messages",
+        input_stream=SlowBody(body, seconds=5),
+        content_length=len(body),
+        content_type=f"multipart/form-data; boundary={boundary}",
+    )
+    assert time.monotonic() - started > 4  # more than twice the idle limit
+    assert response.status_code == 303, response.get_data(as_text=True)[:300]
+    page = client.get("/mailbox")
+    assert page.status_code == 200  # still signed in
+    assert "Bukti susulan" in page.get_data(as_text=True)
+    assert "rekaman.bin" in page.get_data(as_text=True)
+
+
+def test_a_reply_after_the_session_ended_waits_in_the_sign_in_form(
+    short_idle_app, config, redis_url
+):
+    """Main sent a reply that arrived after the idle limit to the sign-in page, the
+    reply gone. Now the sign-in page holds it (in the page only: not in the database,
+    not in the session store), says why and that files must be chosen again; after
+    signing in it waits in the reply box, and one press sends it."""
+    client = short_idle_app.test_client()
+    code, passphrase = receipt(report_with_files(client, []))
+    assert login(client, code, passphrase).status_code == 303
+    tokens = form_tokens(client, "/mailbox?lang=en")
+    time.sleep(2.5)  # the reporter writes for longer than the idle limit
+    boundary = "----late"
+    body = message_body(boundary, tokens, REPLY + "\r\nBaris kedua.", [("foto.bin", b"x" * 1000)])
+    response = raw_post(client, "/mailbox/messages?lang=en", body, boundary)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200, page[:300]
+    assert 'name="reply"' in page and REPLY in page and 'name="code"' in page
+    assert "closed itself after" in page and "choose them again" in page
+    assert REPLY.encode() not in b"".join(files_under(config.volatile_path))
+    assert not [v for v in redis_contents(redis_url) if REPLY.encode() in v]
+    # The reply keeps the submission token it was sent with: sent at most once.
+    assert submission_of(page) == {"submission_token": tokens["submission_token"]}
+
+    form = {"csrf_token": csrf(client, "/mailbox/login"), "code": code, "passphrase": passphrase}
+    form |= submission_of(page)
+    response = client.post("/mailbox/login?lang=en", data={**form, "reply": REPLY})
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert 'id="kept-reply"' in page and f"{REPLY}</textarea>" in page
+    assert submission_of(page) == {"submission_token": tokens["submission_token"]}
+    sent = {"csrf_token": TOKEN_RE.search(page).group(1), **submission_of(page), "body": REPLY}
+    response = client.post("/mailbox/messages", data=sent, content_type="multipart/form-data")
+    assert response.status_code == 303
+    assert REPLY in client.get("/mailbox").get_data(as_text=True)
+    # Sent again (Back and resend), the same reply is not sent a second time.
+    response = client.post("/mailbox/messages", data=sent, content_type="multipart/form-data")
+    assert response.status_code == 303 and "sent=again" in response.headers["Location"]
+    assert client.get("/mailbox").get_data(as_text=True).count(REPLY) == 1
+
+
+def test_a_sent_reply_resent_after_the_session_ended_is_not_kept_to_send_twice(
+    short_idle_app,
+):
+    """A reply that was sent, then sent again (Back and resend) after the session ended:
+    the sign-in page says it was sent already, and holds no copy to be sent twice."""
+    client = short_idle_app.test_client()
+    code, passphrase = receipt(report_with_files(client, []))
+    assert login(client, code, passphrase).status_code == 303
+    tokens = form_tokens(client, "/mailbox?lang=en")
+    sent = {**tokens, "body": REPLY}
+    response = client.post("/mailbox/messages", data=sent, content_type="multipart/form-data")
+    assert response.status_code == 303
+    time.sleep(2.5)
+    response = client.post(
+        "/mailbox/messages?lang=en", data=sent, content_type="multipart/form-data"
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert "already sent before your mailbox closed itself" in page
+    assert 'name="reply"' not in page and REPLY not in page
+    # A kept reply whose token is used by the time the reporter signs in: not sent twice.
+    form = {"csrf_token": csrf(client, "/mailbox/login"), "code": code, "passphrase": passphrase}
+    response = client.post("/mailbox/login", data={**form, **tokens, "reply": REPLY})
+    assert response.status_code == 303 and "sent=again" in response.headers["Location"]
+    assert client.get("/mailbox").get_data(as_text=True).count(REPLY) == 1
+
+
+def test_the_sign_in_page_holding_a_reply_switches_language_keeping_it(short_idle_app):
+    """The sign-in page holding a kept reply is the reply's only copy: its language
+    switch posts it back (like the reply form's), Enter still signs in."""
+    client = short_idle_app.test_client()
+    code, passphrase = receipt(report_with_files(client, []))
+    assert login(client, code, passphrase).status_code == 303
+    tokens = form_tokens(client, "/mailbox")
+    time.sleep(2.5)
+    page = client.post(
+        "/mailbox/messages", data={**tokens, "body": REPLY}, content_type="multipart/form-data"
+    ).get_data(as_text=True)
+    assert 'href="?lang=en"' not in page and 'name="switch_language"' in page
+    assert page.index('class="implicit-submit"') < page.index('name="switch_language"')
+    form = {"csrf_token": TOKEN_RE.search(page).group(1), **submission_of(page)}
+    switched = client.post(
+        "/mailbox/login?lang=en",
+        data={**form, "code": code, "passphrase": "", "reply": REPLY, "switch_language": "en"},
+    )
+    page = switched.get_data(as_text=True)
+    assert switched.status_code == 200 and 'lang="en"' in page
+    assert f"{REPLY}</textarea>" in page and code in page
+    assert "The language is changed" in page
+    assert submission_of(page) == {"submission_token": tokens["submission_token"]}
+
+
+def test_a_request_without_any_session_is_still_sent_to_sign_in_unread(short_idle_app):
+    client = short_idle_app.test_client()
+    tokens = form_tokens(client, "/report")
+    response = raw_post(client, "/mailbox/messages", message_body("b", tokens, REPLY, []), "b")
+    assert response.status_code == 303 and REPLY not in response.get_data(as_text=True)
+
+
+def test_the_mailbox_states_its_idle_limit_and_the_forms_their_file_limits(small_limits_app):
+    client = small_limits_app.test_client()
+    page = client.get("/report?lang=en").get_data(as_text=True)
+    assert "At most 2 files, each up to 1 MB and all together up to 1 MB." in page
+    code, passphrase = receipt(report_with_files(client, []))
+    login(client, code, passphrase)
+    page = client.get("/mailbox?lang=en").get_data(as_text=True)
+    limit = page.index('id="idle-limit"')
+    assert "closes itself after 15 minutes" in page[limit:]
+    assert limit < page.index('name="body"')  # above the reply box
+    assert "At most 2 files" in page
+    assert "Paling banyak 2 berkas" in client.get("/mailbox").get_data(as_text=True)
+
+
+TOKEN_RE = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+TYPED = {
+    "category": "abuse_of_authority",
+    "title": "Judul yang tidak boleh hilang",
+    "what": "Apa yang terjadi, ditulis lama",
+    "who": "Kepala bagian",
+    "identity": "Siti 0812",
+    "passphrase": "kata sandi panjang saya sendiri",
+    "passphrase_confirm": "kata sandi panjang saya sendiri",
+}
+
+
+def test_a_report_whose_token_went_stale_in_another_tab_comes_back_whole(demo, reporter_app):
+    """The report form was open while the reporter signed in to the mailbox in another
+    tab (which starts a new session): main answered with a page that blamed a form
+    "open for a long time" and kept nothing. Now the form comes back with every field,
+    a fresh token, and the real cause."""
+    client = reporter_app.test_client()
+    code, passphrase, _ = submit(reporter_app.test_client())
+    tokens = form_tokens(client, "/report")
+    stale = tokens["csrf_token"]
+    assert login(client, code, passphrase).status_code == 303  # the other tab
+    boundary = "----stale"
+    body = (
+        fields_part(boundary, {**tokens, **TYPED})
+        + file_head(boundary, "bukti-penting.pdf")
+        + b"%PDF" * 1000
+        + b"\r\n"
+        + end(boundary)
+    )
+    with counting_staged(reporter_app) as staged:
+        response = raw_post(client, "/report?lang=en", body, boundary)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert staged == []
+    for value in TYPED.values():
+        assert value in page, value
+    assert re.search(
+        r'checked[^>]*value="abuse_of_authority"|value="abuse_of_authority"[^>]*checked', page
+    )
+    assert "before you signed in to your mailbox" in page and "a long time" not in page
+    assert "choose them again" in page
+    fresh = TOKEN_RE.search(page).group(1)
+    assert fresh != stale
+    # Not sent yet: the form keeps its submission token (one report for this form).
+    assert submission_of(page) == {"submission_token": tokens["submission_token"]}
+    data = {"csrf_token": fresh, **submission_of(page), **TYPED}
+    sent = client.post("/report", data=data, content_type="multipart/form-data")
+    assert sent.status_code == 200
+    new_code = re.search(r'id="report-code">([^<]+)<', sent.get_data(as_text=True)).group(1)
+    # The stale form sent once more (Back and resend): its report exists, the code shown
+    # again, and no form offered to send it a second time.
+    with counting_staged(reporter_app) as staged:
+        again = raw_post(client, "/report?lang=en", body, boundary).get_data(as_text=True)
+    assert 'id="already-received"' in again and new_code in again
+    assert TYPED["what"] not in again and staged == []
+
+
+def test_a_form_whose_cookie_is_gone_comes_back_whole_and_says_so(demo, reporter_app):
+    """The browser was closed and opened again (or Tor Browser's "New Identity"): the
+    session cookie is gone. The form comes back, and says that."""
+    stale = csrf(reporter_app.test_client(), "/report")
+    client = reporter_app.test_client()  # no cookie
+    response = client.post(
+        "/report?lang=en",
+        data={"csrf_token": stale, **TYPED},
+        content_type="multipart/form-data",
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert TYPED["what"] in page and "no longer has the session" in page
+    # A post from another site is never filled in for a visitor to send.
+    response = client.post(
+        "/report",
+        data={"csrf_token": stale, **TYPED},
+        content_type="multipart/form-data",
+        headers={"Sec-Fetch-Site": "cross-site"},
+    )
+    assert response.status_code == 400 and TYPED["what"] not in response.get_data(as_text=True)
+
+
+def test_a_reply_whose_token_went_stale_comes_back_in_the_reply_box(demo, reporter_app):
+    client = reporter_app.test_client()
+    code, passphrase, _ = submit(reporter_app.test_client())
+    assert login(client, code, passphrase).status_code == 303
+    stale = form_tokens(client, "/mailbox")
+    assert login(client, code, passphrase).status_code == 303  # again, in another tab
+    body = message_body("m", stale, REPLY, [])
+    response = raw_post(client, "/mailbox/messages?lang=en", body, "m")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert f"{REPLY}</textarea>" in page and "another tab" in page
+    assert 'id="report-status"' in page  # the mailbox, still signed in
+    # Not sent yet: the reply keeps its submission token, and is sent once.
+    assert submission_of(page) == {"submission_token": stale["submission_token"]}
+    sent = {"csrf_token": TOKEN_RE.search(page).group(1), **submission_of(page), "body": REPLY}
+    response = client.post("/mailbox/messages", data=sent, content_type="multipart/form-data")
+    assert response.status_code == 303
+    # The stale form sent once more: the mailbox says it was sent, offers nothing to resend.
+    page = raw_post(client, "/mailbox/messages?lang=en", body, "m").get_data(as_text=True)
+    assert 'id="sent-again"' in page and f"{REPLY}</textarea>" not in page
+    assert client.get("/mailbox").get_data(as_text=True).count(REPLY) == 1
+
+
+@pytest.fixture
+def one_mib_files_app(demo, env):
+    limits = {"SIPADU_MAX_REQUEST_MIB": "3", "SIPADU_MAX_FILE_MIB": "1", "SIPADU_MAX_FILES": "2"}
+    app = create_app("reporter", load_config({**env, **limits}))
+    app.config["TESTING"] = True
+    yield app
+    dispose(app)
+
+
+def test_many_files_and_an_oversize_file_are_named_keeping_the_text(one_mib_files_app):
+    """Three files where two may go, or one file over the limit: the page says which
+    files must be chosen again, by name, and why."""
+    client = one_mib_files_app.test_client()
+    files = [(f"lampiran-{n}.txt", b"x", "text/plain") for n in range(3)]
+    page = report_with_files(client, files, who="tetap ada").get_data(as_text=True)
+    assert "Anda memilih 3 berkas" in page and "tetap ada" in page
+    for name, _, _ in files:
+        assert f"\u201c{name}\u201d" in page
+    big = [("rekaman-rapat-" + "panjang-" * 20 + "sekali.mp4", b"x" * (MIB + 1), "video/mp4")]
+    response = report_with_files(client, big, who="tetap ada")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 413
+    assert "rekaman-rapat-panjang" in page and "\u2026.mp4\u201d lebih besar dari 1 MB" in page
+    assert "tetap ada" in page and CHOOSE_AGAIN in page
+
+
+def test_a_text_at_its_length_limit_with_line_breaks_is_accepted(demo, reporter_app):
+    """A browser counts a line break as one character against ``maxlength`` and sends
+    it as two (CR LF): main refused, as too long, a text the browser had let the
+    reporter type to the limit."""
+    client = reporter_app.test_client()
+    form = client.get("/report").get_data(as_text=True)
+    assert re.search(r'<textarea[^>]*maxlength="20000"[^>]*name="what"', form) or re.search(
+        r'<textarea[^>]*name="what"[^>]*maxlength="20000"', form
+    )
+    typed = ("Baris laporan.\n" * 2000)[:20_000]  # 20,000 characters as the browser counts
+    assert len(typed) == 20_000
+    _code, _, page = submit(client, what=typed.replace("\n", "\r\n"))
+    assert 'id="report-code"' in page
+
+
+def test_long_file_names_are_shortened_keeping_their_extension(demo, reporter_app):
+    client = reporter_app.test_client()
+    name = "Laporan keuangan dinas " * 12 + "tahun 2024.pdf"
+    code, passphrase = receipt(report_with_files(client, [(name, b"%PDF-1.4", "application/pdf")]))
+    login(client, code, passphrase)
+    page = client.get("/mailbox").get_data(as_text=True)
+    shown = re.search(r'title="[^"]*">([^<]+)</a>', page).group(1)
+    assert len(shown) <= 60 and shown.endswith("\u2026.pdf") and shown.startswith("Laporan")

@@ -4,7 +4,7 @@
 Redis (run with persistence off, see docs) when ``SIPADU_REDIS_URL`` is set, so every
 worker and host shares sessions; otherwise files on a memory-backed file system (tmpfs,
 ``/dev/shm``) shared by the workers of one host. Entries expire after an idle timeout
-that each read renews; nothing survives a reboot.
+that each read (and each :meth:`~VolatileStore.touch`) renews; nothing survives a reboot.
 """
 
 import fcntl
@@ -24,6 +24,10 @@ _MEMORY_FILESYSTEMS = {"tmpfs", "ramfs"}
 class VolatileStore(Protocol):
     def put(self, key: str, value: bytes, ttl: int) -> None: ...
     def get(self, key: str, ttl: int) -> bytes | None: ...
+    def touch(self, key: str, ttl: int) -> None:
+        """Renew an entry's idle timeout without reading it; an entry that expired or
+        was deleted stays gone (never brought back)."""
+
     def delete(self, key: str) -> None: ...
     def claim(self, key: str, value: bytes, ttl: int) -> bool:
         """Store ``value`` under ``key`` only if nothing live is there, in one atomic step
@@ -43,6 +47,9 @@ class RedisStore:
         # redis-py types a command's reply for its sync and async clients at once
         # (``Awaitable | Any``); this client is the sync one, and GETEX answers bytes or nil.
         return cast(bytes | None, self._redis.getex(self._prefix + key, ex=ttl))
+
+    def touch(self, key: str, ttl: int) -> None:
+        self._redis.expire(self._prefix + key, ttl)  # EXPIRE of a missing key: nothing
 
     def delete(self, key: str) -> None:
         self._redis.delete(self._prefix + key)
@@ -82,6 +89,16 @@ class MemoryFileStore:
             return value
         except FileNotFoundError:
             return None
+
+    def touch(self, key: str, ttl: int) -> None:
+        path = self._path(key)
+        try:
+            if time.time() - path.stat().st_mtime > ttl:
+                path.unlink(missing_ok=True)
+            else:
+                os.utime(path)
+        except FileNotFoundError:
+            pass
 
     def delete(self, key: str) -> None:
         self._path(key).unlink(missing_ok=True)

@@ -6,8 +6,9 @@ which import that leaf module and never this package.
 
 from flask import Flask
 
-from sipadu.reporter import mailbox, views  # noqa: F401 — routes register on import
-from sipadu.reporter.blueprint import bp, make_runtime, onion_location
+from sipadu.reporter import mailbox, refused, views  # noqa: F401 — routes register on import
+from sipadu.reporter.blueprint import bp, make_runtime, onion_location, runtime
+from sipadu.reporter.sessions import keep_alive
 from sipadu.reporter.uploads import init_uploads
 from sipadu.settings.config import Config
 from sipadu.web.derivations import Derivations
@@ -17,6 +18,20 @@ def init_reporter(app: Flask, config: Config) -> None:
     app.extensions["sipadu.reporter"] = make_runtime(config)
     app.extensions["sipadu.derivations"] = Derivations.for_portal(config, "reporter")
     init_uploads(app, config)
+    # The mailbox session's idle clock stops while a request is in flight: renewed when
+    # the request starts — first of all, before Flask-WTF's check reads the body, which
+    # may take a while — and again when it ends (sipadu.reporter.sessions.keep_alive).
+    app.before_request_funcs.setdefault(None, []).insert(0, _keep_alive)
+    app.teardown_request(_keep_alive_after)
     if config.onion_address:
         app.after_request(onion_location(config.onion_address))
     app.register_blueprint(bp)
+
+
+def _keep_alive() -> None:
+    rt = runtime()
+    keep_alive(rt.sessions, rt.idle_seconds)
+
+
+def _keep_alive_after(_exc: BaseException | None) -> None:
+    _keep_alive()

@@ -13,10 +13,11 @@ from limits import RateLimitItem, RateLimitItemPerHour, parse
 from sipadu.accountability import recovery
 from sipadu.persistence.volatile import VolatileStore, make_store
 from sipadu.reporter.submissions import FormKind, Submissions
+from sipadu.services.attachments import shorten_name
 from sipadu.services.dates import Deadlines
 from sipadu.services.mailbox import CostCache, MailboxSettings
 from sipadu.services.reports import SubmissionSettings
-from sipadu.settings.config import Config
+from sipadu.settings.config import MIB, Config
 from sipadu.settings.instance import derived_key, load_secret
 
 bp = Blueprint("reporter", __name__)
@@ -91,6 +92,30 @@ def _form_tokens() -> dict[str, Callable[[str], str]]:
     """``submission_token("report"|"message")`` in templates: the one-time token of the
     form being rendered (:meth:`Submissions.for_form`)."""
     return {"submission_token": lambda purpose: runtime().submissions.for_form(FormKind(purpose))}
+
+
+@bp.context_processor
+def limits() -> dict[str, object]:
+    """What every reporter form states before the reporter starts: the limits on files
+    (from config) and how long the mailbox waits before it closes itself."""
+    config: Config = current_app.extensions["sipadu.config"]
+    return {
+        "upload_limits": {
+            "files": config.max_files,
+            "file_mb": config.max_file_bytes // MIB,
+            "total_mb": config.max_request_bytes // MIB,
+        },
+        "idle_minutes": config.mailbox_idle_seconds // 60,
+    }
+
+
+SHOWN_NAME = 60  # characters of a file name on a reporter page
+
+
+@bp.app_template_filter("short_name")
+def short_name(name: str) -> str:
+    """A file name as a page shows it: at most 60 characters, its extension kept."""
+    return shorten_name(name, SHOWN_NAME)
 
 
 # What may stand unencoded in a URL's path (RFC 3986 pchar and "/"), and in its query

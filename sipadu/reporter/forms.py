@@ -85,6 +85,21 @@ def _length(maximum: int) -> Length:
     return Length(max=maximum, message=_l("Please shorten this to at most %(max)d characters."))
 
 
+def one_line_break(value: str | None) -> str | None:
+    """Line breaks as the browser counted them. A browser counts a line break as one
+    character against ``maxlength`` but sends it as two (CR LF, as HTML requires), so a
+    text it let the reporter type to the limit arrived over it and was refused as too
+    long. Stored with LF, counted as the browser counts. (The browser counts UTF-16 code
+    units, an emoji as two, the server code points: a text the browser accepts is never
+    longer here.)"""
+    if value is None:
+        return None
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
+TEXT = [one_line_break]  # the filters of every multi-line field
+
+
 class ReportForm(BoundedForm):
     category = RadioField(
         _l("What kind of violation is it?"),
@@ -97,19 +112,28 @@ class ReportForm(BoundedForm):
     )
     what = TextAreaField(
         _l("What happened?"),
+        filters=TEXT,
         validators=[InputRequired(message=_l("Describe what happened.")), _length(TEXT_LIMIT)],
     )
-    who = TextAreaField(_l("Who was involved?"), validators=[Optional(), _length(FIELD_LIMIT)])
-    where = TextAreaField(_l("Where did it happen?"), validators=[Optional(), _length(FIELD_LIMIT)])
-    when = TextAreaField(_l("When did it happen?"), validators=[Optional(), _length(FIELD_LIMIT)])
+    who = TextAreaField(
+        _l("Who was involved?"), filters=TEXT, validators=[Optional(), _length(FIELD_LIMIT)]
+    )
+    where = TextAreaField(
+        _l("Where did it happen?"), filters=TEXT, validators=[Optional(), _length(FIELD_LIMIT)]
+    )
+    when = TextAreaField(
+        _l("When did it happen?"), filters=TEXT, validators=[Optional(), _length(FIELD_LIMIT)]
+    )
     how = TextAreaField(
-        _l("How did it happen, and how do you know?"), validators=[Optional(), _length(FIELD_LIMIT)]
+        _l("How did it happen, and how do you know?"),
+        filters=TEXT,
+        validators=[Optional(), _length(FIELD_LIMIT)],
     )
     estimated_loss = StringField(
         _l("Estimated loss to the state (optional)"), validators=[Optional(), _length(200)]
     )
     identity = TextAreaField(
-        _l("Your name or contact (optional)"), validators=[Optional(), _length(1000)]
+        _l("Your name or contact (optional)"), filters=TEXT, validators=[Optional(), _length(1000)]
     )
     attachments = MultipleFileField(_l("Evidence files (optional)"))
     # Typed values are kept when the form comes back with an error, passphrases too: the
@@ -144,11 +168,19 @@ class MailboxLoginForm(BoundedForm):
         validators=[InputRequired(message=_l("Enter your passphrase."))],
         widget=PasswordInput(hide_value=False),
     )
+    # A reply that arrived after the mailbox session ended, kept only in the page (the
+    # sign-in form) until the reporter signs in again; never stored on the server.
+    reply = TextAreaField(
+        _l("Your reply (not sent yet)"),
+        filters=TEXT,
+        validators=[Optional(), _length(TEXT_LIMIT)],
+    )
 
 
 class MessageForm(BoundedForm):
     body = TextAreaField(
         _l("Your message"),
+        filters=TEXT,
         validators=[InputRequired(message=_l("Write a message first.")), _length(TEXT_LIMIT)],
     )
     attachments = MultipleFileField(_l("Add files (optional)"))

@@ -6,17 +6,19 @@ keeping them would mean storing them; the page says so when some were chosen."""
 
 from flask_babel import gettext as _
 
-from sipadu.web.formdata import discard_files
+from sipadu.reporter.uploads import files_to_choose
+from sipadu.web.formdata import chosen_files, discard_files
 
 SWITCH = "switch_language"
 
 
 def switched_notice() -> str:
-    """Read and drop any files sent with the switch; the notice the page shows."""
+    """Read and drop any files sent with the switch; the notice the page shows (naming
+    the files to choose again)."""
     if discard_files():
         return _(
             "The language is changed and everything you typed is kept, except the files: "
             "a browser cannot keep chosen files when the page changes. Choose your files "
             "again before you send."
-        )
+        ) + files_to_choose(chosen_files())
     return _("The language is changed. Everything you typed is kept.")

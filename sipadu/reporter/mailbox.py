@@ -21,7 +21,7 @@ from sipadu.persistence.slots import Busy
 from sipadu.reporter.blueprint import bp, runtime
 from sipadu.reporter.forms import CATEGORIES, MailboxLoginForm, MessageForm
 from sipadu.reporter.languages import SWITCH, switched_notice
-from sipadu.reporter.sessions import current_session, end_session, start_session
+from sipadu.reporter.sessions import current_session, end_session, had_session, start_session
 from sipadu.reporter.submissions import FormKind, StillPending
 from sipadu.reporter.uploads import evidence_part, forget_files, uploaded_files
 from sipadu.services import IntegrityFailed, ServiceError
@@ -47,7 +47,7 @@ from sipadu.web.context import (
 )
 from sipadu.web.derivations import LOGIN, busy_page, derivations
 from sipadu.web.errors import integrity_failed
-from sipadu.web.formdata import UploadRefused, receives_files
+from sipadu.web.formdata import UploadRefused, chosen_files, files_waiting, receives_files
 from sipadu.web.refusal_messages import message
 
 
@@ -86,6 +86,10 @@ def mailbox_login() -> ResponseReturnValue:
     atomically, given back if the mailbox opens: exactly the documented number of
     failures is ever checked, however many arrive at once (:mod:`sipadu.persistence.counters`)."""
     form = MailboxLoginForm()
+    if request.method == "POST" and SWITCH in request.form:
+        # The language switch of a sign-in page holding a kept reply (issue 16 items 2
+        # and 4): the page again in the other language, everything typed kept.
+        return _login_page(form, notice=switched_notice())
     if not form.validate_on_submit():
         status = 400 if request.method == "POST" else 200
         return _login_page(form), status
@@ -129,11 +133,62 @@ def mailbox_login() -> ResponseReturnValue:
         if attempt.rehashed is not None:
             save_rehashed(session, attempt.opened, attempt.rehashed)
     start_session(rt.sessions, attempt.opened, rt.idle_seconds)
+    if form.reply.data:
+        # The reply that arrived after the last session ended: back in the reply box,
+        # one press from being sent (it was never stored; files must be chosen again),
+        # with the submission token it was first sent with (the page carries it back:
+        # sipadu.reporter.submissions.for_form), so it is still sent at most once.
+        token = rt.submissions.posted(FormKind.MESSAGE)
+        if token is not None and rt.submissions.seen(token) is not None:
+            return redirect(url_for("reporter.mailbox_view", sent="again"), code=303)
+        signed_in = _signed_in()
+        if signed_in is not None:
+            again = MessageForm(formdata=None, body=form.reply.data)
+            return _mailbox_page(*signed_in, again, sent=False, kept_reply=True)
     return redirect(url_for("reporter.mailbox_view"), code=303)
 
 
 def _login_page(form: MailboxLoginForm, notice: str | None = None) -> str:
+    if notice is None and request.method == "GET" and had_session():
+        notice = _(
+            "To protect you, your mailbox closed itself after %(minutes)d minutes without "
+            "use. Sign in again to open it.",
+            minutes=runtime().idle_seconds // 60,
+        )
     return render_template("reporter/mailbox_login.html", form=form, notice=notice)
+
+
+def reply_after_expiry(body: str, notice: str | None = None) -> tuple[str, int]:
+    """The sign-in page with a reply that arrived after the mailbox session ended (or
+    whose form token was refused) in its form, to be sent once the reporter signs in
+    again. The reply is in this answer only; the server keeps nothing of it. Its files,
+    if any were chosen, were not read (nothing is stored before the request is
+    authorized): the page says to choose them again. The reply's submission token goes
+    back in the page with it (a fresh one if it had none): once the reporter signs in,
+    the reply is sent with it, at most once (sipadu.reporter.submissions)."""
+    submissions = runtime().submissions
+    token = submissions.posted(FormKind.MESSAGE)
+    if token is not None and submissions.seen(token) is not None:
+        # The same reply sent again (Back and resend) after it was sent: nothing to keep.
+        already = _(
+            "Your message was already sent before your mailbox closed itself. It was not "
+            "sent a second time. Sign in again to see it."
+        )
+        return _login_page(MailboxLoginForm(formdata=None), notice=already), 200
+    form = MailboxLoginForm(formdata=None, reply=body)
+    if notice is None:
+        notice = _(
+            "To protect you, your mailbox closed itself after %(minutes)d minutes without "
+            "use, before your reply arrived. Your reply was not sent, and the server has not "
+            "kept it: it is only in this page, below. Sign in again, and it will be ready to "
+            "send with one more press.",
+            minutes=runtime().idle_seconds // 60,
+        )
+    if files_waiting() or chosen_files():
+        notice += " " + _(
+            "The files you had chosen were not received: choose them again after signing in."
+        )
+    return _login_page(form, notice=notice), 200
 
 
 def _too_many(form: MailboxLoginForm) -> tuple[str, int]:
@@ -167,6 +222,7 @@ def _mailbox_page(
     opened: OpenedMailbox,
     form: MessageForm,
     sent: bool | str,
+    kept_reply: bool = False,
     notice: str | None = None,
 ) -> str:
     """``sent``: True after a message was sent, "again" after the same one was sent twice."""
@@ -178,8 +234,32 @@ def _mailbox_page(
         categories=CATEGORIES,
         statuses=status_words(),
         sent=sent,
+        kept_reply=kept_reply,
         notice=notice,
     )
+
+
+def message_again(notice: str) -> tuple[str, int]:
+    """The reply form with the text of a message whose form token was refused
+    (sipadu.reporter.refused), with its submission token if still unused (else a fresh
+    one), or the sign-in page holding it if the session is gone; the mailbox saying it
+    was sent if its submission token was used already."""
+    body = request.form.get("body", "")
+    signed_in = _signed_in()
+    if signed_in is None:
+        return reply_after_expiry(body, notice)
+    token = runtime().submissions.posted(FormKind.MESSAGE)
+    if token is not None and runtime().submissions.seen(token) is not None:
+        # Sent already (Back and resend): not offered to be sent twice.
+        return _mailbox_page(*signed_in, MessageForm(formdata=None), sent="again"), 200
+    form = MessageForm(formdata=None, body=body)
+    return _mailbox_page(*signed_in, form, sent=False, notice=notice), 400
+
+
+def login_again(notice: str) -> tuple[str, int]:
+    """The sign-in form as it was sent (a kept reply too), its form token refused."""
+    typed = {name: request.form.get(name, "") for name in ("code", "passphrase", "reply")}
+    return _login_page(MailboxLoginForm(formdata=None, **typed), notice=notice), 400
 
 
 @bp.get("/mailbox")
@@ -197,6 +277,9 @@ def mailbox_view() -> ResponseReturnValue:
 def mailbox_message() -> ResponseReturnValue:
     signed_in = _signed_in(write=True)
     if signed_in is None:
+        if had_session():  # signed in, and the session ended: the reply is not lost
+            return reply_after_expiry(request.form.get("body", ""))
+        # Never signed in: answered at once, and nothing more of the body is read.
         return redirect(url_for("reporter.mailbox_login"), code=303)
     keys, opened = signed_in
     form = MessageForm()

@@ -13,7 +13,7 @@ import hashlib
 import secrets
 import uuid
 
-from flask import session
+from flask import current_app, g, session
 
 from sipadu.crypto import (
     CryptoError,
@@ -46,6 +46,9 @@ def _owner(store_key: str) -> str:
 
 def start_session(store: VolatileStore, opened: OpenedMailbox, idle_seconds: int) -> None:
     session.clear()  # a fresh cookie at login: nothing carried over from before
+    # Flask-WTF keeps this request's token in g: a page rendered after signing in (a kept
+    # reply, sipadu.reporter.mailbox) gets a token of the new session, not the old one.
+    g.pop(current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token"), None)
     session_id, session_key = secrets.token_bytes(32), secrets.token_bytes(32)
     store_key = _store_key(session_id)
     key, owner = derive_subkey(session_key, _SUBKEY_LABEL), _owner(store_key)
@@ -81,6 +84,25 @@ def current_session(store: VolatileStore, idle_seconds: int) -> OpenedMailbox | 
     if len(ids) != 32:
         return None
     return OpenedMailbox(uuid.UUID(bytes=ids[:16]), uuid.UUID(bytes=ids[16:]), private)
+
+
+def had_session() -> bool:
+    """True if this browser's cookie names a mailbox session, alive or not: it signed
+    in and has not left (an expired session is still named; logging out clears it)."""
+    return _ID in session
+
+
+def keep_alive(store: VolatileStore, idle_seconds: int) -> None:
+    """Restart the idle clock of this browser's mailbox session, if it is still alive
+    (an expired or ended one stays ended). Called when a request starts, while its files
+    arrive and when it ends: the idle time is the time between requests, never the time
+    one request takes (a reply written for 14 minutes and uploaded for 20 is not
+    "idle")."""
+    try:
+        session_id = base64.urlsafe_b64decode(session[_ID])
+    except (KeyError, ValueError):
+        return
+    store.touch(_store_key(session_id), idle_seconds)
 
 
 def end_session(store: VolatileStore) -> None:

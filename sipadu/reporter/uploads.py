@@ -24,6 +24,7 @@ link is deleted when it ends, whatever happened.
 """
 
 import io
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -34,11 +35,19 @@ from wtforms import Field
 from sipadu.evidence import imagestrip, storage
 from sipadu.evidence.storage import EncryptingUpload, StagingBatch
 from sipadu.persistence.slots import Busy, SlotPool, pool_directory
-from sipadu.services.attachments import UploadedFile
+from sipadu.reporter.blueprint import runtime
+from sipadu.reporter.sessions import keep_alive
+from sipadu.services.attachments import UploadedFile, shorten_name
 from sipadu.settings.config import MIB, Config
 from sipadu.settings.faults import KILL_MID_UPLOAD, trip
 from sipadu.web.context import app_config, close_sessions, write_sessions
-from sipadu.web.formdata import Refusal, UploadRefused, discard_files, receive_files
+from sipadu.web.formdata import (
+    Refusal,
+    UploadRefused,
+    chosen_files,
+    discard_files,
+    receive_files,
+)
 
 _EVIDENCE = "sipadu.evidence"  # this request's uploads (environ key)
 _CLEANING = "sipadu.image-cleaning"  # the host-wide pool and the child's limits
@@ -49,6 +58,11 @@ MAX_PIXELS = 50_000_000  # one larger image is refused as too large to clean
 SLOT_WAIT_SECONDS = 20  # for a cleaning slot, before the request is answered 503
 SLOT_QUEUE = 8  # requests waiting for a cleaning slot on this host; more: 503 at once
 FAULT_AFTER_BYTES = 6 * 1024 * 1024  # kill-mid-upload trips here: one batch is committed
+# While files arrive, a signed-in reporter's mailbox session is kept alive this often: an
+# upload longer than the idle limit (45 MB at 50 KiB/s is 15 minutes) must not end it.
+KEEP_ALIVE_SECONDS = 30
+NAME_SHOWN = 60  # characters of a file name in a refusal (the extension kept)
+NAMES_LISTED = 20  # file names a refusal lists; "and N more" after that
 
 
 @dataclass
@@ -58,6 +72,16 @@ class _Evidence:
     batch: StagingBatch
     pixels_left: int
     uploads: list[EncryptingUpload] = field(default_factory=list)
+    alive_at: float = field(default_factory=time.monotonic)
+
+    def still_here(self) -> None:
+        """Bytes are arriving: the request is in flight, so the mailbox session it may
+        belong to is not idle (kept alive every :data:`KEEP_ALIVE_SECONDS`)."""
+        now = time.monotonic()
+        rt = runtime()
+        if now - self.alive_at >= min(KEEP_ALIVE_SECONDS, rt.idle_seconds / 3):
+            self.alive_at = now
+            keep_alive(rt.sessions, rt.idle_seconds)
 
     def new_upload(self) -> EncryptingUpload:
         upload = EncryptingUpload(write_sessions(), self.batch)
@@ -98,8 +122,9 @@ class EncryptedPart(io.RawIOBase):
 
     def write(self, data: bytes) -> int:  # type: ignore[override]
         self._size += len(data)
+        _evidence().still_here()
         if self._size > self._limit:
-            raise UploadRefused(Refusal.FILE_TOO_LARGE)
+            raise UploadRefused(Refusal.FILE_TOO_LARGE, name=self.filename)
         assert self.upload is not None
         written = self.upload.write(data)
         if self._size > FAULT_AFTER_BYTES:
@@ -125,6 +150,7 @@ class ImagePart(EncryptedPart):
         if self._buffer is None:
             return super().write(data)
         if self._buffer.tell() + len(data) <= self._memory_limit:
+            _evidence().still_here()
             return self._buffer.write(data)
         held, self._buffer = self._buffer, None
         self.upload = _evidence().new_upload()
@@ -137,16 +163,16 @@ class ImagePart(EncryptedPart):
             return  # stored as sent
         held, self._buffer = self._buffer, None
         with held.getbuffer() as image:
-            self.upload = _clean(image, self._limit)
+            self.upload = _clean(image, self._limit, self.filename)
 
 
-def _clean(image: memoryview, limit: int) -> EncryptingUpload:
+def _clean(image: memoryview, limit: int, name: str) -> EncryptingUpload:
     """Strip ``image`` in a confined child holding a host-wide slot; encrypt what it
     writes as it comes. Raises :class:`UploadRefused` (busy, over the pixel budget, not
     an image, too large once cleaned)."""
     evidence = _evidence()
     if evidence.pixels_left <= 0:
-        raise UploadRefused(Refusal.PIXEL_BUDGET)
+        raise UploadRefused(Refusal.PIXEL_BUDGET, name=name)
     cleaning: _Cleaning = current_app.extensions[_CLEANING]
     upload = evidence.new_upload()
     written = 0
@@ -155,7 +181,7 @@ def _clean(image: memoryview, limit: int) -> EncryptingUpload:
         nonlocal written
         written += len(piece)
         if written > limit:
-            raise UploadRefused(Refusal.FILE_TOO_LARGE)
+            raise UploadRefused(Refusal.FILE_TOO_LARGE, name=name)
         upload.write(piece)
 
     try:
@@ -166,11 +192,11 @@ def _clean(image: memoryview, limit: int) -> EncryptingUpload:
     except Busy as busy:
         raise UploadRefused(Refusal.BUSY, busy.retry_after) from None
     except imagestrip.OverBudget:
-        raise UploadRefused(Refusal.PIXEL_BUDGET) from None
+        raise UploadRefused(Refusal.PIXEL_BUDGET, name=name) from None
     except imagestrip.TooLarge:
-        raise UploadRefused(Refusal.IMAGE_TOO_LARGE) from None
+        raise UploadRefused(Refusal.IMAGE_TOO_LARGE, name=name) from None
     except imagestrip.NotCleanable:
-        raise UploadRefused(Refusal.IMAGE_REFUSED) from None
+        raise UploadRefused(Refusal.IMAGE_REFUSED, name=name) from None
     evidence.pixels_left -= pixels
     return upload
 
@@ -181,7 +207,7 @@ def evidence_part(index: int, filename: str, content_type: str) -> EncryptedPart
     ``SIPADU_MAX_FILES``."""
     config = app_config()
     if index >= config.max_files:
-        raise UploadRefused(Refusal.TOO_MANY_FILES)
+        raise UploadRefused(Refusal.TOO_MANY_FILES, name=filename)
     if content_type in IMAGE_TYPES or filename.lower().endswith(IMAGE_EXTENSIONS):
         held = min(config.image_strip_max_bytes, config.max_file_bytes)
         return ImagePart(filename, content_type, held, config.max_file_bytes)
@@ -195,7 +221,7 @@ def uploaded_files(field: Field) -> list[UploadedFile]:
     and :class:`UploadRefused` is raised."""
     refused = receive_files()
     if refused is not None:
-        field.errors = [refusal_message(refused.reason)]
+        field.errors = [refusal_message(refused, chosen_files())]
         raise refused
     received: list[tuple[EncryptedPart, EncryptingUpload]] = []
     for storage_file in request.files.getlist(field.name):
@@ -219,22 +245,55 @@ def forget_files(field: Field) -> None:
     if discard_files():
         field.errors = [
             *field.errors,
-            _("Choose your files again before you send: a form sent back keeps no file."),
+            _("Choose your files again before you send: a form sent back keeps no file.")
+            + files_to_choose(chosen_files()),
         ]
 
 
-def refusal_message(reason: Refusal) -> str:
-    """What went wrong with the files, what to do, and that the text is kept."""
+def files_to_choose(names: list[str]) -> str:
+    """ " Choose these files again: a.pdf, b.jpg." (with a leading space), each name
+    shortened keeping its extension; "" for none."""
+    if not names:
+        return ""
+    shown = [f"\u201c{shorten_name(name, NAME_SHOWN)}\u201d" for name in names[:NAMES_LISTED]]
+    listed = ", ".join(shown)
+    if len(names) > NAMES_LISTED:
+        listed = _("%(names)s and %(more)d more", names=listed, more=len(names) - NAMES_LISTED)
+    return " " + _("Choose these files again: %(names)s.", names=listed)
+
+
+def refusal_message(refused: UploadRefused, names: list[str] | None = None) -> str:
+    """What went wrong with the files (naming the file, when it is about one), what to
+    do, that the text is kept, and which files (``names``) must be chosen again."""
     config = app_config()
+    reason = refused.reason
+    name = shorten_name(refused.name, NAME_SHOWN) if refused.name else None
+    names = names or []
     why: dict[Refusal, Callable[[], str]] = {
         Refusal.BAD_FILE_INPUT: lambda: _("A file could not be read from the form."),
-        Refusal.FILE_TOO_LARGE: lambda: _(
-            "One of the files is larger than %(mib)d MB, the most one file may be.",
-            mib=config.max_file_bytes // MIB,
+        Refusal.FILE_TOO_LARGE: lambda: (
+            _(
+                "The file “%(name)s” is larger than %(mib)d MB, the most one file may be.",
+                name=name,
+                mib=config.max_file_bytes // MIB,
+            )
+            if name
+            else _(
+                "One of the files is larger than %(mib)d MB, the most one file may be.",
+                mib=config.max_file_bytes // MIB,
+            )
         ),
-        Refusal.TOO_MANY_FILES: lambda: _(
-            "You chose more than %(count)d files, the most one form can carry.",
-            count=config.max_files,
+        Refusal.TOO_MANY_FILES: lambda: (
+            _(
+                "You chose %(chosen)d files, and one form can carry at most %(count)d.",
+                chosen=len(names),
+                count=config.max_files,
+            )
+            if len(names) > config.max_files
+            else _(
+                "You chose more than %(count)d files, the most one form can carry.",
+                count=config.max_files,
+            )
         ),
         Refusal.REQUEST_TOO_LARGE: lambda: _(
             "The files together are larger than %(mib)d MB, the most one form can carry.",
@@ -268,8 +327,12 @@ def refusal_message(reason: Refusal) -> str:
             "Send fewer or smaller files at once: you can add more later, in messages "
             "from your mailbox."
         )
+    about = ""
+    if name and reason in (Refusal.IMAGE_REFUSED, Refusal.IMAGE_TOO_LARGE, Refusal.PIXEL_BUDGET):
+        about = _("This is about “%(name)s”.", name=name)
     kept = _("Nothing was sent yet. Your text is kept below, but the files must be chosen again.")
-    return " ".join(part for part in (why[reason](), advice, kept) if part)
+    text = " ".join(part for part in (why[reason](), about, advice, kept) if part)
+    return text + files_to_choose(names)
 
 
 def _discard_unlinked(_exc: BaseException | None) -> None:

@@ -174,6 +174,26 @@ def receipt_page() -> ResponseReturnValue:
     return render_template("reporter/submitted.html", code=format_code(code), passphrase=passphrase)
 
 
+def report_again(notice: str) -> tuple[str, int]:
+    """The report form with everything typed, its form token refused
+    (sipadu.reporter.refused): a fresh form, the text as it arrived, not checked yet,
+    with its submission token if still unused (else a fresh one). A form whose report
+    was stored already (Back and resend after signing in elsewhere) is not offered to
+    be sent twice: the already-received page instead (issue 16 item 3)."""
+    submissions = runtime().submissions
+    token = submissions.posted(FormKind.REPORT)
+    if token is not None and (used := submissions.seen(token)) is not None:
+        return _already_received(used), 200
+    form = ReportForm(formdata=None, data=_typed_report())
+    page = render_template("reporter/report.html", form=form, categories=CATEGORIES, notice=notice)
+    return page, 400
+
+
+def _typed_report() -> dict[str, str]:
+    names = ("category", *CASE_FIELDS, "identity", "passphrase", "passphrase_confirm")
+    return {name: request.form[name] for name in names if name in request.form}
+
+
 class CeilingReached(Exception):
     """The hour's last new-report slot went to someone else while this one was sent."""
 

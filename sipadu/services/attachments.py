@@ -42,12 +42,37 @@ class AttachmentInfo:
     intact: bool = True  # False: failed its integrity check; name, type and size are empty
 
 
+MAX_EXTENSION = 16  # ".docx", ".tar.gz"; a longer "extension" is part of the name
+ELLIPSIS = "\u2026"
+
+
+def shorten_name(name: str, limit: int) -> str:
+    """``name`` in at most ``limit`` characters (at least 24), keeping its extension:
+    ``"laporan-keuangan-...-2024.pdf"`` becomes ``"laporan-keuang….pdf"``, so a
+    shortened name still says what kind of file it is. One or two extensions of at most
+    :data:`MAX_EXTENSION` characters together are kept; a name without one is cut at
+    the end. The ellipsis shows that something was cut."""
+    if len(name) <= limit:
+        return name
+    limit = max(limit, 24)
+    stem, extension = name, ""
+    for _ in range(2):  # ".pdf", and ".tar.gz"
+        head, dot, tail = stem.rpartition(".")
+        if not dot or not head or not tail or len(tail) + 1 + len(extension) > MAX_EXTENSION:
+            break
+        if " " in tail:
+            break
+        stem, extension = head, "." + tail + extension
+    return stem[: limit - len(extension) - 1].rstrip(" .") + ELLIPSIS + extension
+
+
 def clean_name(typed: str | None) -> str:
     """The last path segment only ("../../etc/passwd" -> "passwd"), no control
-    characters, NFC, at most 200 characters; "file" if nothing is left."""
+    characters, NFC, at most 200 characters with its extension kept
+    (:func:`shorten_name`); "file" if nothing is left."""
     name = unicodedata.normalize("NFC", typed or "").replace("\\", "/").split("/")[-1]
     name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C").strip(" .")
-    return name[:MAX_NAME] or "file"
+    return shorten_name(name, MAX_NAME) if name else "file"
 
 
 def attach(

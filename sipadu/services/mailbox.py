@@ -131,7 +131,9 @@ class LoginAttempt:
 
 
 def well_formed_code(typed: str) -> str | None:
-    """The 16 digits of a typed code (spaces and dashes removed), or None."""
+    """The 16 ASCII digits of a typed code, written in any digits and with any
+    separators (:func:`sipadu.services.passphrases.normalize_code`), or None: anything
+    else is refused before any Argon2id."""
     code = normalize_code(typed)
     if len(code) != CODE_DIGITS or not code.isascii() or not code.isdigit():
         return None

@@ -95,10 +95,34 @@ def format_code(code: str) -> str:
     return " ".join(code[i : i + 4] for i in range(0, CODE_DIGITS, 4))
 
 
+# What a person, a phone or a copy-paste puts between the digits of a code, besides
+# spaces of any kind (Unicode Z*), line breaks and tabs (Cc), invisible marks (Cf: zero
+# width spaces, the direction marks an Arabic or Hebrew keyboard adds) and dashes (Pd):
+# dots as in Indonesian digit grouping (1.234.567), commas as in English, middle dots,
+# slashes, underscores, the minus sign, and their full-width and Arabic forms.
+_CODE_MARKS = frozenset(".,\u00b7\u2024\u2027\u30fb\uff0e\uff0c\uff65/_\u2212\u066b\u066c\u060c")
+_SEPARATOR_CATEGORIES = ("Z", "Cc", "Cf", "Pd")
+# A code typed with a separator between every digit and spaces around it is far shorter:
+# a longer text is not a code, and is refused without looking at it further.
+MAX_TYPED_CODE = 100
+
+
 def normalize_code(typed: str) -> str:
-    """Remove spaces and dashes; whatever remains is looked up (malformed input does the
-    same work as a wrong code and gets the same answer)."""
-    return "".join(ch for ch in typed if ch not in " -\t\u00a0")
+    """The code as digits 0-9: every Unicode decimal digit (Arabic-Indic ``\u0661``,
+    Devanagari, full-width ``\uff11``, ...) as its ASCII digit, every separator a person
+    or phone may insert (spaces of any kind, line breaks, dashes, dots, commas,
+    invisible marks: :data:`_CODE_MARKS`) removed. Anything else stays, so that
+    :func:`sipadu.services.mailbox.well_formed_code` refuses it; a text longer than
+    :data:`MAX_TYPED_CODE` characters comes back as it is (and is refused there)."""
+    if len(typed) > MAX_TYPED_CODE:
+        return typed
+    kept = []
+    for ch in typed:
+        if ch in _CODE_MARKS or unicodedata.category(ch).startswith(_SEPARATOR_CATEGORIES):
+            continue
+        value = unicodedata.decimal(ch, None)
+        kept.append(str(value) if value is not None else ch)
+    return "".join(kept)
 
 
 def suggest_passphrase() -> str:

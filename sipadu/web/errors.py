@@ -15,9 +15,11 @@ def _messages() -> dict[int, tuple[str, str]]:
         400: (
             _("Request not understood"),
             _(
-                "The form could not be accepted, perhaps because it was open for a long time "
-                "or was sent twice. Go back with your browser's Back button and copy what you "
-                "typed; then reload the page, paste it in and send again."
+                "The form could not be accepted. It may belong to an earlier session of your "
+                "browser (you signed in or out since, perhaps in another tab, or the browser "
+                "was closed or its cookies deleted), or it arrived incomplete. Go back with "
+                "your browser's Back button and copy what you typed; then reload the page, "
+                "paste it in and send again."
             ),
         ),
         403: (_("Not allowed"), _("You do not have access to this page.")),
@@ -46,7 +48,8 @@ def _messages() -> dict[int, tuple[str, str]]:
     }
 
 
-def _render(error: HTTPException) -> tuple[str, int, dict[str, str]]:
+def error_page(error: HTTPException) -> tuple[str, int, dict[str, str]]:
+    """The error page for ``error``, in the reader's language."""
     code = error.code or 500
     title, message = _messages().get(code, (error.name, ""))
     # Only a 409 carries a reason of ours (a refused staff change); other descriptions are
@@ -54,9 +57,11 @@ def _render(error: HTTPException) -> tuple[str, int, dict[str, str]]:
     reason = error.description if code == 409 else None
     # The error's own headers that matter to a client: Retry-After on a "busy" 503.
     headers = {k: v for k, v in error.get_headers() if k in ("Retry-After", "Allow")}
-    return render_template(
-        "error.html", code=code, title=title, message=message, reason=reason
-    ), code, headers
+    return (
+        render_template("error.html", code=code, title=title, message=message, reason=reason),
+        code,
+        headers,
+    )
 
 
 def integrity_failed() -> tuple[str, int]:
@@ -76,8 +81,8 @@ def integrity_failed() -> tuple[str, int]:
 
 
 def register(app: Flask) -> None:
-    app.register_error_handler(HTTPException, _render)
-    app.register_error_handler(InternalServerError, _render)
+    app.register_error_handler(HTTPException, error_page)
+    app.register_error_handler(InternalServerError, error_page)
 
 
 def _refusals() -> dict[int, tuple[str, str]]:

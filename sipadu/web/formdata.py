@@ -12,9 +12,13 @@ a worker hold or write hundreds of MiB. SIPADU drives Werkzeug's sans-IO
    to shorten (:func:`truncated_fields`), where a 413 page lost everything typed. The
    form token is checked with Flask-WTF's own :func:`~flask_wtf.csrf.validate_csrf`
    against the session as soon as its field ends.
-   A wrong token, a file part before a valid token (every form sends its token first),
-   a file part the route does not take (:func:`receives_files`) or a NUL character ends
-   the request at once with a 400: nothing more is read, nothing is stored.
+   A refused token (another session's, or none in the session: :func:`token_problem`)
+   still lets the text fields that follow it be read, within the same bounds, so that
+   the form can come back with what was typed; the request ends with a 400
+   (``CSRFError``) at its first file part or its end, and no file byte is read.
+   A file part before a token, a file part the route does not take
+   (:func:`receives_files`) or a NUL character ends the request at once with a 400:
+   nothing more is read, nothing is stored.
 2. File parts are read only when the view calls :func:`receive_files`, after every
    check that comes before a view (the token, the staff sign-in and role) and the
    view's own (the typed text). Each part is written, as it arrives, to the sink the
@@ -40,8 +44,9 @@ from enum import StrEnum
 from typing import IO, TYPE_CHECKING, Protocol, TypeVar
 from urllib.parse import parse_qsl
 
-from flask import Request, Response, current_app, request
+from flask import Request, Response, current_app, request, session
 from flask_wtf.csrf import CSRFError, validate_csrf
+from itsdangerous import BadData, URLSafeTimedSerializer
 from werkzeug.datastructures import FileStorage, MultiDict
 from werkzeug.exceptions import BadRequest, RequestEntityTooLarge
 from werkzeug.sansio.multipart import (
@@ -62,6 +67,7 @@ if TYPE_CHECKING:
 TEXT_BYTES = 1024 * 1024  # all text fields of one request together, names included
 URLENCODED_BYTES = 8 * TEXT_BYTES  # a url-encoded body read (over TEXT_BYTES: dropped)
 NAME_CHARS = 100  # the longest field name any of our forms uses is far shorter
+NAMED_FILES = 100  # file names kept to name on a refusal (a form carries at most 20 files)
 READ_BYTES = 64 * 1024  # one read from the client
 MULTIPART = "multipart/form-data"
 URLENCODED = "application/x-www-form-urlencoded"
@@ -112,13 +118,17 @@ STATUS = {
 
 
 class UploadRefused(Exception):
-    """The files of this request are not accepted, for ``reason``. ``status`` and
-    ``headers`` are what the answer carries (503 comes with ``Retry-After``)."""
+    """The files of this request are not accepted, for ``reason``; ``name`` is the file
+    it is about, when it is about one. ``status`` and ``headers`` are what the answer
+    carries (503 comes with ``Retry-After``)."""
 
-    def __init__(self, reason: Refusal, retry_after: int | None = None) -> None:
+    def __init__(
+        self, reason: Refusal, retry_after: int | None = None, name: str | None = None
+    ) -> None:
         super().__init__(reason.value)
         self.reason = reason
         self.retry_after = retry_after
+        self.name = name
 
     @property
     def status(self) -> int:
@@ -220,8 +230,11 @@ class MultipartBody:
         self._text_bytes = 0
         self.truncated: set[str] = set()  # text fields cut to the limits (see _text)
         self._pending: File | None = None  # the file part step 1 stopped at
+        self._first_file: File | None = None
         self._finished = False
         self._refusal: UploadRefused | None = None
+        self.file_names: list[str] = []  # of the file parts seen, to name on a refusal
+        self.token_refused: str | None = None  # why the token was refused (Flask-WTF's words)
 
     # --- reading -----------------------------------------------------------------------
 
@@ -293,21 +306,41 @@ class MultipartBody:
                 self.form.add(event.name, value)
                 if event.name == token_name:
                     request.environ[FORM_SENT] = True  # a form of ours, maybe expired
-                if event.name == token_name and not token_ok:
+                if event.name == token_name and not token_ok and self.token_refused is None:
                     try:
                         validate_csrf(value)
                     except ValidationError as exc:
-                        raise CSRFError(exc.args[0]) from None
+                        # Read on (the text only, within the same bounds): the form
+                        # comes back with what was typed (sipadu.reporter.refused).
+                        self.token_refused = exc.args[0]
+                        continue
                     token_ok = True
             elif isinstance(event, File):
+                if self.token_refused is not None:
+                    self._note(event)
+                    raise CSRFError(self.token_refused)
                 route = _route()
                 if not token_ok or route is None or event.name != route.field:
                     # Forged or broken; one over the size limit is told so.
                     raise (
                         RequestEntityTooLarge() if self._over_limit(self._length) else BadRequest()
                     )
+                self._note(event)
                 self._pending = event
                 return
+        if self.token_refused is not None:
+            raise CSRFError(self.token_refused)
+
+    @property
+    def file_waiting(self) -> bool:
+        """A chosen file that step 2 has not read (yet)."""
+        return self._pending is not None and bool(self._pending.filename)
+
+    def _note(self, event: File) -> None:
+        """Remember a chosen file's name (shortened, at most :data:`NAMED_FILES` of them),
+        so that a refusal can say which files must be chosen again."""
+        if event.filename and len(self.file_names) < NAMED_FILES:
+            self.file_names.append(event.filename[-NAME_CHARS * 2 :])
 
     # --- step 2: the files ---------------------------------------------------------------
 
@@ -316,6 +349,7 @@ class MultipartBody:
         if self._pending is None:
             return self._refusal
         event: Event = self._pending
+        self._first_file = self._pending  # already noted
         self._pending = None
         if self._over_limit(self._length):
             self._refusal = UploadRefused(Refusal.REQUEST_TOO_LARGE)
@@ -343,6 +377,8 @@ class MultipartBody:
         if not event.filename:
             return _NoFile()
         self.sent_files = True
+        if event is not self._first_file:
+            self._note(event)
         if self._refusal is not None or route is None:
             return _Discard()
         if event.name != route.field:
@@ -500,6 +536,55 @@ def discard_files() -> bool:
         return False
     body.read_files(None)
     return body.sent_files
+
+
+class TokenProblem(StrEnum):
+    """Why a form's token was refused, as the person who sent it can understand it.
+    Tokens never expire by time here (``WTF_CSRF_TIME_LIMIT`` is None): a form open for
+    hours is accepted; these are the causes that remain."""
+
+    NO_TOKEN = "no-token"  # noqa: S105 — a name, not a secret. The body carried none: not sent by a form of ours
+    NO_SESSION = "no-session"  # no session came with it: the cookie is gone (browser
+    # closed and opened again, cookies deleted, Tor Browser's "New identity", a session
+    # ended by leaving the mailbox in another tab)
+    OTHER_SESSION = "other-session"  # made for this browser's earlier session: it signed
+    # in to (or left) the mailbox since, perhaps in another tab (each sign-in starts a
+    # new session)
+    FOREIGN = "foreign"  # not made with this server's key: its keys changed, or altered
+
+
+def token_problem() -> TokenProblem:
+    """Why this request's form token was refused (call it on a ``CSRFError``). Looks at
+    what Flask-WTF looks at (the posted token, the session's, the signature), not at its
+    message."""
+    field = current_app.config.get("WTF_CSRF_FIELD_NAME", "csrf_token")
+    posted = request.form.get(field)
+    if not posted:
+        return TokenProblem.NO_TOKEN
+    if field not in session:
+        # A session with other content but no token was started since the form was
+        # made (a sign-in starts one afresh); no session at all: the cookie is gone.
+        return TokenProblem.OTHER_SESSION if session else TokenProblem.NO_SESSION
+    key = current_app.config.get("WTF_CSRF_SECRET_KEY") or current_app.secret_key
+    try:
+        URLSafeTimedSerializer(key, salt="wtf-csrf-token").loads(posted)  # type: ignore[arg-type]
+    except BadData:
+        return TokenProblem.FOREIGN
+    return TokenProblem.OTHER_SESSION
+
+
+def chosen_files() -> list[str]:
+    """The names of the files this request carried (as sent, each at most 200
+    characters), as far as its body was read: the first one even when none was read.
+    For a refusal that says which files must be chosen again."""
+    body = _body()
+    return list(body.file_names) if body is not None else []
+
+
+def files_waiting() -> bool:
+    """True if this request carries a chosen file that nothing has read yet."""
+    body = _body()
+    return body is not None and body.file_waiting
 
 
 def truncated_fields() -> frozenset[str]:

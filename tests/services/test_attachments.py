@@ -50,11 +50,14 @@ def files(database_url) -> list:
         ("...", "file"),
         ("", "file"),
         (None, "file"),
-        ("x" * 300, "x" * MAX_NAME),
+        ("x" * 300, "x" * (MAX_NAME - 1) + "\u2026"),
+        ("laporan " * 40 + ".pdf", ("laporan " * 40)[: MAX_NAME - 5].rstrip() + "\u2026.pdf"),
+        ("arsip-" + "a" * 300 + ".tar.gz", "arsip-" + "a" * (MAX_NAME - 14) + "\u2026.tar.gz"),
     ],
 )
 def test_a_name_keeps_its_last_segment_only_without_control_characters(typed, kept):
     assert clean_name(typed) == kept
+    assert len(kept) <= MAX_NAME
 
 
 @pytest.fixture

@@ -19,6 +19,59 @@ def test_a_code_is_sixteen_digits_shown_in_groups_of_four_and_typed_any_way():
         assert p.normalize_code(typed) == "0012345678901234"
 
 
+ARABIC_INDIC = "".join(chr(0x0660 + int(d)) for d in "0012345678901234")
+DEVANAGARI = "".join(chr(0x0966 + int(d)) for d in "0012345678901234")
+FULL_WIDTH = "".join(chr(0xFF10 + int(d)) for d in "0012345678901234")
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "0012.3456.7890.1234",  # Indonesian digit grouping
+        "0.012.345.678.901.234",
+        "0012,3456,7890,1234",
+        "0012\u202f3456\u20097890\u2007 1234",  # narrow no-break, thin, figure space
+        "0012\u30003456\u00a07890\u20031234",  # ideographic, no-break, em space
+        "0012\u20103456\u20137890\u20141234",  # hyphen, en dash, em dash
+        "0012\u22123456\ufe637890\uff0d1234",  # minus sign, small and full-width hyphen
+        "0012\r\n3456\n7890\r1234\n",  # copied from a message or a note, line by line
+        "\u200e0012\u200b3456\u2060 7890\ufeff1234\u200f",  # invisible marks
+        " 0012 / 3456 / 7890 / 1234 ",
+        "0012\u00b73456\u00b77890\u00b71234",
+        ARABIC_INDIC,
+        "\u200f" + ARABIC_INDIC[:4] + "\u066c" + ARABIC_INDIC[4:],  # as an Arabic phone writes
+        DEVANAGARI[:8] + " " + DEVANAGARI[8:],
+        FULL_WIDTH[:4] + "\u3000" + FULL_WIDTH[4:],
+        # mixed, as a person copies it from several places
+        "00\uff11\uff12 \uff13\uff1456 \u0667\u0668\u0669\u0660 1234",
+    ],
+)
+def test_a_code_written_the_way_people_and_phones_write_it_is_accepted(typed):
+    from sipadu.services.mailbox import well_formed_code
+
+    assert p.normalize_code(typed) == "0012345678901234"
+    assert well_formed_code(typed) == "0012345678901234"
+
+
+@pytest.mark.parametrize(
+    "typed",
+    [
+        "0012 3456 7890 123",  # 15 digits
+        "0012 3456 7890 12345",  # 17 digits
+        "0012 3456 7890 123O",  # a letter O for a zero
+        "0012 3456 7890 123\u00b2",  # superscript two: a digit, but not a decimal one
+        "0012 3456 7890 12\u2163",  # Roman numeral four
+        "0012+3456+7890+1234",
+        "0012 3456 7890 1234" + " " * 100,  # longer than any code a person writes
+        "1" * 16 + "\u0301",  # a combining mark
+    ],
+)
+def test_anything_but_sixteen_decimal_digits_is_still_refused(typed):
+    from sipadu.services.mailbox import well_formed_code
+
+    assert well_formed_code(typed) is None
+
+
 def test_a_suggested_passphrase_is_six_words_of_the_list():
     assert len(p.wordlist()) == len(set(p.wordlist())) == 7776
     suggestions = {p.suggest_passphrase() for _ in range(50)}
