@@ -56,6 +56,9 @@ from pathlib import Path
 import pyotp
 
 TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+# The one-time submission token of the reporter's report and reply forms (issue 16 item
+# 3): read from the form's page and sent back with it, as a browser does.
+SUBMISSION = re.compile(r'name="submission_token" value="([^"]+)"')
 CODE = re.compile(r'id="report-code"[^>]*>\s*([0-9 ]+)<')
 PASSPHRASE = re.compile(r'id="report-passphrase"[^>]*>\s*([^<]+?)\s*<')
 REPORT_LINK = re.compile(r'href="/reports/([0-9a-f-]{36})"')
@@ -64,6 +67,16 @@ ATTACHMENT_LINK = re.compile(r'href="(/mailbox/attachments/[0-9a-f-]{36})"')
 PROBE_TIMEOUT = 5.0
 MIB = 1024 * 1024
 AGE_RECIPIENT = "age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p"
+
+
+def form_tokens(page: str) -> dict[str, str]:
+    """The form's CSRF token ("" if none) and, on the reporter's report and reply forms,
+    its one-time submission token: the fields a browser sends back first."""
+    match = TOKEN.search(page)
+    tokens = {"csrf_token": match.group(1) if match else ""}
+    if found := SUBMISSION.search(page):
+        tokens["submission_token"] = found.group(1)
+    return tokens
 
 
 def free_port() -> int:
@@ -88,14 +101,13 @@ class Client:
 
     def post(self, path: str, fields: dict[str, str], token_page: str | None = None) -> int:
         _, page = self.get(token_page or path)
-        match = TOKEN.search(page)
-        data = {"csrf_token": match.group(1) if match else "", **fields}
+        data = {**form_tokens(page), **fields}
         body = urllib.parse.urlencode(data).encode()
         return self._open(urllib.request.Request(self.base + path, data=body))[0]
 
     def post_page(self, path: str, fields: dict[str, str]) -> tuple[int, str]:
         _, page = self.get(path)
-        data = {"csrf_token": TOKEN.search(page).group(1), **fields}
+        data = {**form_tokens(page), **fields}
         body = urllib.parse.urlencode(data).encode()
         return self._open(urllib.request.Request(self.base + path, data=body))
 
@@ -356,14 +368,11 @@ class Flood:
                 _, page = client.get("/report")
             except OSError:
                 continue
-            token = TOKEN.search(page).group(1) if TOKEN.search(page) else ""
             boundary = "stall"
             head = (
-                f'--{boundary}\r\nContent-Disposition: form-data; name="csrf_token"\r\n\r\n'
-                f"{token}\r\n"
-                + "".join(
+                "".join(
                     f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'
-                    for k, v in report_fields("stalled").items()
+                    for k, v in {**form_tokens(page), **report_fields("stalled")}.items()
                 )
                 + f'--{boundary}\r\nContent-Disposition: form-data; name="attachments"; '
                 'filename="photo.jpg"\r\nContent-Type: image/jpeg\r\n\r\n'
@@ -396,11 +405,14 @@ class Flood:
             client = Client(self.bases["reporter"], timeout=30)
             try:
                 _, page = client.get("/report")
-                token = TOKEN.search(page).group(1)
-            except (OSError, AttributeError):
+                tokens = form_tokens(page)
+            except OSError:
                 self.stop.wait(0.5)
                 continue
-            head = _form_head("paced", {"csrf_token": token, **report_fields("paced")})
+            if not tokens["csrf_token"]:
+                self.stop.wait(0.5)
+                continue
+            head = _form_head("paced", {**tokens, **report_fields("paced")})
             head += _file_head("paced", "bukti.bin", "application/octet-stream")
             first = head + os.urandom(80 * 1024)
             try:
@@ -603,9 +615,8 @@ def _submit_with_file(base: str, size: int) -> tuple[str, str]:
     """A report with one file of ``size`` random bytes; its code and passphrase."""
     client = Client(base, timeout=120)
     _, page = client.get("/report")
-    token = TOKEN.search(page).group(1)
     boundary = "bench"
-    fields = {"csrf_token": token, **report_fields("with file")}
+    fields = {**form_tokens(page), **report_fields("with file")}
     body = b"".join(
         f'--{boundary}\r\nContent-Disposition: form-data; name="{k}"\r\n\r\n{v}\r\n'.encode()
         for k, v in fields.items()

@@ -41,6 +41,9 @@ import pyotp
 from sipadu.crypto import DEFAULT_PARAMS, lookup_id
 
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+# The one-time submission token of the reporter's report and reply forms (issue 16 item
+# 3): read from the form's page and sent back with it, as a browser does.
+SUBMISSION = re.compile(r'name="submission_token" value="([^"]+)"')
 
 
 def free_port() -> int:
@@ -71,10 +74,16 @@ def request(port, method, path, body=None, cookie=""):
         connection.close()
 
 
+def submission_of(page: str) -> dict[str, str]:
+    """The form's one-time submission token as a field, if it has one."""
+    found = SUBMISSION.search(page)
+    return {"submission_token": found.group(1)} if found else {}
+
+
 def post_form(port, path, fields) -> tuple[int, float]:
-    """GET the form (token, cookie), POST it; the POST's status and duration."""
+    """GET the form (tokens, cookie), POST it; the POST's status, duration and page."""
     _, cookie, page = request(port, "GET", path)
-    fields = {"csrf_token": TOKEN.search(page).group(1), **fields}
+    fields = {"csrf_token": TOKEN.search(page).group(1), **submission_of(page), **fields}
     started = time.perf_counter()
     status, _, text = request(port, "POST", path, fields, cookie)
     return status, time.perf_counter() - started, text

@@ -6,7 +6,8 @@ Starts the reporter portal under gunicorn (``sipadu serve --portal reporter``, t
 default workers and threads: one worker x 8 threads without Redis) on a fresh
 development instance with the *real* Argon2id parameters and demo staff (two
 investigators routed to every category), then drives it
-with 1, 2 and 4 concurrent clients, each doing GET /report (CSRF token) and POST /report.
+with 1, 2 and 4 concurrent clients, each doing GET /report (CSRF and submission tokens)
+and POST /report.
 
 Each submission must pay two Argon2id derivations (the code's lookup id and the mailbox
 key). The bound is measured alone in the same run: the same pairs of derivations, with
@@ -34,6 +35,9 @@ from pathlib import Path
 from sipadu.crypto import DEFAULT_PARAMS, hash_secret, lookup_id
 
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+# The one-time submission token of the reporter's report and reply forms (issue 16 item
+# 3): read from the form's page and sent back with it, as a browser does.
+SUBMISSION = re.compile(r'name="submission_token" value="([^"]+)"')
 
 
 def free_port() -> int:
@@ -51,6 +55,7 @@ def submit_once(port: int) -> None:
     body = urllib.parse.urlencode(
         {
             "csrf_token": TOKEN.search(page).group(1),
+            "submission_token": SUBMISSION.search(page).group(1),
             "category": "kkn",
             "title": "Pungutan liar izin usaha",
             "what": "Diminta uang pelicin " * 40,

@@ -5,10 +5,10 @@
 The reporter portal runs as ``sipadu serve`` runs it (gunicorn, 1 worker: uvicorn's
 event loop and SIPADU's front in front of 4 threads; request and file limits raised by
 config for the run) on a fresh SQLite instance; each upload is a real report (CSRF
-token, form fields) with its attachments encrypted while the body is parsed and staged
-in the database. Baseline, same run: a bare Flask app under plain gunicorn (1 worker x
-4 gthreads, the classic WSGI server with nothing in front) whose view reads
-``request.files`` (Werkzeug's parser and its spooled temporary files) and discards them.
+and submission tokens, form fields) with its attachments encrypted while the body is
+parsed and staged in the database. Baseline, same run: a bare Flask app under plain
+gunicorn (1 worker x 4 gthreads, the classic WSGI server with nothing in front) whose
+view reads ``request.files`` (Werkzeug's parser and its spooled temporary files) and discards them.
 Two loads: one file of --mib MiB, and 100 files of 1 MiB.
 
 ``ratio_vs_bare_flask`` is bare seconds / SIPADU seconds. Worker peak RSS is the
@@ -33,6 +33,9 @@ from flask import Flask, request
 
 MIB = 1024 * 1024
 TOKEN = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+# The one-time submission token of the reporter's report and reply forms (issue 16 item
+# 3): read from the form's page and sent back with it, as a browser does.
+SUBMISSION = re.compile(r'name="submission_token" value="([^"]+)"')
 HERE = Path(__file__).resolve().parent
 
 bare_app = Flask("bare")
@@ -150,10 +153,11 @@ def report_fields(port: int) -> tuple[dict[str, str], str]:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
     connection.request("GET", "/report")
     response = connection.getresponse()
-    token = TOKEN.search(response.read().decode()).group(1)
+    page = response.read().decode()
     cookie = response.getheader("Set-Cookie").split(";")[0]
     fields = {
-        "csrf_token": token,
+        "csrf_token": TOKEN.search(page).group(1),
+        "submission_token": SUBMISSION.search(page).group(1),
         "category": "kkn",
         "title": "Bukti besar",
         "what": "Lihat lampiran",

@@ -5,7 +5,7 @@ sampled while uploads are staged and then discarded.
 
 The reporter portal runs as ``sipadu serve`` runs it, with its defaults (500 MiB per
 request and per file, 20 files, 4 upload slots per worker), on a fresh SQLite instance.
-Each upload is a real report (CSRF token, form fields) whose body stays under the
+Each upload is a real report (CSRF and submission tokens, form fields) whose body stays under the
 request limit but carries 21 files of 23 MiB: the first 20 (460 MiB) are encrypted and
 staged as they arrive, the 21st is one too many, so the whole submission is refused and
 its staged files discarded. ``--uploads`` run at once (the upload slots of one worker),

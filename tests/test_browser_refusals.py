@@ -15,9 +15,10 @@ from sipadu import create_app
 from sipadu.settings.config import load_config
 from sipadu.web.context import dispose
 from tests.helpers import init_demo
-from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS
+from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS, SEND_REPORT
 
 IDLE_SECONDS = 3
+OPEN_MAILBOX = "#login-form .actions button[type=submit]"  # not the hidden Enter button
 REPLY = "Saya menulis balasan ini lama sekali.\nBaris kedua balasan saya."
 
 
@@ -71,12 +72,12 @@ def assert_kept(page) -> None:
 
 def test_a_reply_after_the_idle_limit_is_kept_and_sent_after_signing_in(portal, page, tmp_path):
     fill_report(page, portal)
-    page.click("button[type=submit]")
+    page.click(SEND_REPORT)
     code = page.inner_text("#report-code")
     page.goto(portal + "/mailbox/login")
     page.fill("#code", code)
     page.fill("#passphrase", "kalimat rahasia saya sendiri")
-    page.click("button[type=submit]")
+    page.click(OPEN_MAILBOX)
 
     page.fill("#body", REPLY)
     time.sleep(IDLE_SECONDS + 1.5)  # writing for longer than the idle limit
@@ -87,7 +88,7 @@ def test_a_reply_after_the_idle_limit_is_kept_and_sent_after_signing_in(portal, 
 
     page.fill("#code", code)
     page.fill("#passphrase", "kalimat rahasia saya sendiri")
-    page.click("button[type=submit]")
+    page.click(OPEN_MAILBOX)
     assert page.query_selector("#kept-reply") is not None
     assert page.input_value("#body") == REPLY
     page.click("button:has-text('Kirim pesan')")  # one press
@@ -104,7 +105,7 @@ def test_too_many_files_keep_the_form_and_name_the_files(portal, page, tmp_path)
         files.append(str(path))
     fill_report(page, portal)
     page.set_input_files("#attachments", files)
-    page.click("button[type=submit]")
+    page.click(SEND_REPORT)
     assert page.query_selector("#report-code") is None
     assert_kept(page)
     error = page.inner_text(".has-error .error-text")
@@ -121,7 +122,7 @@ def test_an_oversize_file_keeps_the_form_and_is_named(portal, page, tmp_path):
     small.write_bytes(b"%PDF-1.4\n")
     fill_report(page, portal)
     page.set_input_files("#attachments", [str(small), str(big)])
-    page.click("button[type=submit]")
+    page.click(SEND_REPORT)
     assert_kept(page)
     error = page.inner_text(".has-error .error-text")
     assert "….mp4” lebih besar dari 1 MB" in error
@@ -132,5 +133,5 @@ def test_a_text_at_its_limit_with_line_breaks_is_accepted(portal, page):
     what = ("Baris laporan yang panjang.\n" * 1000)[:20_000]  # as the browser counts: 20,000
     fill_report(page, portal, what=what)
     assert page.get_attribute("#what", "maxlength") == "20000"
-    page.click("button[type=submit]")
+    page.click(SEND_REPORT)
     assert page.query_selector("#report-code") is not None, page.inner_text("main")[:500]
