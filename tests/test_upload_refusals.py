@@ -943,3 +943,21 @@ def test_long_file_names_are_shortened_keeping_their_extension(demo, reporter_ap
     page = client.get("/mailbox").get_data(as_text=True)
     shown = re.search(r'title="[^"]*">([^<]+)</a>', page).group(1)
     assert len(shown) <= 60 and shown.endswith("\u2026.pdf") and shown.startswith("Laporan")
+
+
+def test_the_language_switch_names_the_files_to_choose_again(demo, reporter_app):
+    """The language switch keeps the text but cannot keep chosen files: like a refusal,
+    it names them, so the reporter knows which ones to choose again."""
+    client = reporter_app.test_client()
+    data = {
+        **form_tokens(client, "/report"),
+        **TEXT,
+        "switch_language": "en",
+        "attachments": [(io.BytesIO(b"%PDF-1.4\n"), "surat-tugas.pdf", "application/pdf")],
+    }
+    with counting_staged(reporter_app) as staged:
+        response = client.post("/report?lang=en", data=data, content_type="multipart/form-data")
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200 and staged == []
+    assert TEXT["what"] in page and "The language is changed" in page
+    assert "Choose these files again: “surat-tugas.pdf”." in page
