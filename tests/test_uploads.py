@@ -168,7 +168,7 @@ def strict_app(demo, env):
     [
         (
             [("a.bin", b"a", "x/y"), ("b.bin", b"b", "x/y"), ("c.bin", b"c", "x/y")],
-            "more than 2 files",
+            "You chose 3 files, and one form can carry at most 2.",
         ),
         (
             [("big.bin", os.urandom(1024 * 1024 + 1), "application/octet-stream")],
