@@ -8,13 +8,26 @@ COMPILED := $(CATALOGS:.po=.mo)
 # make run: a development instance in ./instance with demo accounts (never production).
 RUN_ENV := SIPADU_ENV=development SIPADU_INSTANCE_PATH=$(CURDIR)/instance
 
-.PHONY: run test lint bench vectors translations clean programs
+.PHONY: run test lint bench vectors translations clean programs totp screenshots
 
 run: $(STAMP) $(COMPILED)
 	@if [ ! -f instance/sipadu.db ]; then $(RUN_ENV) $(BIN)/sipadu init --demo; \
 	else echo "Existing instance; demo accounts:"; cat instance/demo-credentials.txt 2>/dev/null; \
 	$(RUN_ENV) $(BIN)/sipadu db upgrade; fi
 	$(RUN_ENV) $(BIN)/sipadu serve
+
+# make totp USER=admin: a demo account's current TOTP code, from instance/demo-credentials.txt
+# (`make run` must have created the instance). USER must be given: the shell's own $USER
+# is the login name, never a demo account.
+totp: $(STAMP)
+	@if [ "$(origin USER)" != "command line" ]; then \
+		echo "usage: make totp USER=<demo account>, e.g. make totp USER=admin"; exit 2; fi
+	@$(RUN_ENV) $(BIN)/sipadu demo totp '$(USER)'
+
+# make screenshots: docs/screenshots/ from the reporter journey in Debian's Chromium
+# (JavaScript off, 1280 px and 390 px, Bahasa Indonesia and English).
+screenshots: $(STAMP) $(COMPILED) programs
+	$(BIN)/python tools/screenshots.py docs/screenshots
 
 test: $(STAMP) $(COMPILED) programs
 	$(BIN)/ruff check .

@@ -4,7 +4,7 @@ Commands work on config and the database directly, without building a web app, s
 ``init`` runs before any secret exists. That is why this is a plain click group and not
 Flask's ``AppGroup``, which would wrap every command in an app context. Output never
 includes report data; the only secrets printed are the ones the operator must hand over
-(demo credentials, a new account's TOTP secret).
+(demo credentials and a demo account's current TOTP code, a new account's TOTP secret).
 """
 
 import json
@@ -22,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import click
+import pyotp
 from sqlalchemy import inspect
 from sqlalchemy.orm import Session
 
@@ -169,6 +170,53 @@ def _create_demo_accounts(session: Session, config: Config) -> list[str]:
         for account in investigators:
             add_route(session, category, account, OPERATOR)
     return lines
+
+
+DEMO_CREDENTIALS = "demo-credentials.txt"
+_DEMO_LINE = re.compile(r"^demo (\S+) (\S+) (\S+) ([A-Z2-7]+)$")
+
+
+@main.group()
+def demo() -> None:
+    """Demo accounts of a development instance (`sipadu init --demo`)."""
+
+
+@demo.command("totp")
+@click.argument("username")
+def demo_totp(username: str) -> None:
+    """Print demo account USERNAME's current TOTP code and the seconds it stays valid.
+
+    Reads the secret from the instance's demo-credentials.txt, which `sipadu init --demo`
+    wrote (the database keeps it sealed under the account's password). Development only:
+    a production instance has no demo accounts and this command refuses to run there.
+    """
+    config = _config()
+    if config.production:
+        raise click.ClickException(
+            "sipadu demo totp is for development instances only: run it with "
+            "SIPADU_ENV=development and SIPADU_INSTANCE_PATH set, as `make totp USER=admin` does"
+        )
+    path = config.instance_path / DEMO_CREDENTIALS
+    try:
+        text = path.read_text()
+    except FileNotFoundError:
+        raise click.ClickException(
+            f"no demo accounts in {config.instance_path}: `make run` (or `sipadu init --demo`) "
+            "creates them"
+        ) from None
+    secrets_by_name = {
+        match.group(2): match.group(4)
+        for match in map(_DEMO_LINE.match, text.splitlines())
+        if match is not None
+    }
+    secret = secrets_by_name.get(username.strip().lower())
+    if secret is None:
+        known = ", ".join(secrets_by_name) or "none"
+        raise click.ClickException(f"no demo account {username!r} (demo accounts: {known})")
+    totp = pyotp.TOTP(secret)
+    now = time.time()
+    left = totp.interval - int(now) % totp.interval
+    click.echo(f"{totp.at(now)}  ({left} s left of {totp.interval}; a code signs in only once)")
 
 
 @main.group()

@@ -1,11 +1,14 @@
 """The ``sipadu`` command: init, demo accounts, users, routing, migrations."""
 
 import re
+import time
+from pathlib import Path
 
 import pyotp
 import pytest
 from sqlalchemy import select
 
+from sipadu.cli import DEMO_ACCOUNTS
 from sipadu.crypto import PublicKey, SecretRecord, open_private_key, verify_secret
 from sipadu.persistence.models import Category, CategorySlug, Role, StaffAccount
 from sipadu.services.categories import category_by_slug, recipients
@@ -15,7 +18,9 @@ from sipadu.services.staff import (
     private_key_owner,
     unlock,
 )
-from tests.helpers import config_env, invoke, open_session
+from tests.helpers import RECOVERY_HEX, config_env, init_demo, invoke, open_session
+
+ROOT = Path(__file__).resolve().parent.parent
 
 DEMO_LINE = re.compile(r"^demo (admin|investigator|custodian|auditor) (\S+) (\S+) ([A-Z2-7]{32})$")
 
@@ -175,3 +180,64 @@ def test_db_upgrade_creates_the_schema(fresh_env):
 def test_config_errors_are_reported_not_raised(fresh_env):
     result = invoke({**fresh_env, "SIPADU_ENV": "staging"}, "init")
     assert result.exit_code != 0 and "SIPADU_ENV" in result.output
+
+
+# --- sipadu demo totp: a newcomer's first sign-in (issue 16 item 9) ----------------------
+
+TOTP_LINE = re.compile(r"^(\d{6})  \((\d{1,2}) s left of 30; a code signs in only once\)\n$")
+
+
+def test_demo_totp_prints_each_demo_accounts_current_code_and_seconds_left(fresh_env):
+    people = init_demo(fresh_env)
+    assert set(people) == {username for _, username in DEMO_ACCOUNTS}
+    for person in people.values():
+        before = time.time()
+        result = invoke(fresh_env, "demo", "totp", person.username.upper())
+        after = time.time()
+        assert result.exit_code == 0, result.output
+        code, left = TOTP_LINE.match(result.stdout).groups()
+        totp = pyotp.TOTP(person.totp_secret)
+        assert code in {totp.at(before), totp.at(after)}
+        assert 1 <= int(left) <= 30
+        assert int(left) in {30 - int(t) % 30 for t in (before, after)}
+
+
+def test_demo_totp_reads_the_instance_make_run_uses(fresh_env):
+    """`make totp` runs the command with the Makefile's RUN_ENV, the same as `make run`."""
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = re.search(r"^totp:.*?\n((?:\t.*\n)+)", makefile, re.M)
+    assert recipe and "$(RUN_ENV) $(BIN)/sipadu demo totp '$(USER)'" in recipe.group(1)
+    run_env = re.search(r"^RUN_ENV := (.*)$", makefile, re.M).group(1)
+    assert run_env == "SIPADU_ENV=development SIPADU_INSTANCE_PATH=$(CURDIR)/instance"
+    readme = (ROOT / "README.md").read_text()
+    assert "make totp USER=admin" in readme
+    assert "import pyotp" not in readme  # needs the venv's Python: failed on a fresh machine
+
+
+def test_demo_totp_is_refused_outside_development(fresh_env):
+    init_demo(fresh_env)
+    production = {
+        **fresh_env,
+        "SIPADU_ENV": "production",
+        "SIPADU_RECOVERY_PUBLIC_KEY": RECOVERY_HEX,
+    }
+    for key in [k for k in production if "ARGON2" in k]:
+        del production[key]
+    for env in (production, {k: v for k, v in production.items() if k != "SIPADU_ENV"}):
+        result = invoke(env, "demo", "totp", "admin")
+        assert result.exit_code != 0
+        assert "development instances only" in result.output
+        assert not re.search(r"\b\d{6}\b", result.output)
+
+
+def test_demo_totp_refuses_an_unknown_account_and_a_missing_file(fresh_env):
+    result = invoke(fresh_env, "demo", "totp", "admin")
+    assert result.exit_code != 0 and "no demo accounts in" in result.output
+    assert "make run" in result.output
+    init_demo(fresh_env)
+    invoke(fresh_env, "user", "create", "--username", "budi", "--role", "admin")
+    for name in ("budi", "nobody", "demo", "investigator", ""):
+        result = invoke(fresh_env, "demo", "totp", name)
+        assert result.exit_code != 0, name
+        assert f"no demo account {name!r}" in result.output
+        assert "admin, admin2, pemeriksa1" in result.output  # the names to choose from

@@ -1,0 +1,408 @@
+"""Screenshots of the reporter's journey for docs/screenshots/ (`make screenshots`).
+
+    .venv/bin/python tools/screenshots.py [OUT_DIR]        (default: docs/screenshots)
+
+Starts a throw-away demo instance (SQLite in a temporary folder, volatile store in
+/dev/shm) with its reporter portal under gunicorn, as `make run` serves it, and walks the
+journey in Debian's Chromium with JavaScript off (as Tor Browser's "Safest" level):
+landing page, report form, the page with the code, mailbox sign-in, and the mailbox with
+an investigator's reply. The reply is written through the staff portal (in this process,
+signed in as the demo investigator with password and TOTP), so the mailbox shows what a
+reporter really reads. Every size (desktop 1280 px, phone 390 px) and language (Bahasa
+Indonesia, English) gets its own report.
+
+Files are named ``<lang>-<size>-<nn>-<page>.png`` (e.g. ``id-phone-01-landing.png``) so
+a new run replaces the old one file for file; the two the README shows also come as
+``…-first-screen.png``: what the screen shows before any scrolling. Each PNG is the whole
+page (or that first screen) at one device pixel per CSS pixel, reduced to a palette of at
+most 128 colours without dithering (text and flat colours survive that unchanged; fewer
+for a very long page) and compressed, to stay under 150 KB (`make screenshots` fails
+above).
+
+The walk checks every page it photographs (the code, the reply) and stops with an error
+rather than photograph an error page. ``tests/test_screenshots.py`` runs it for one page.
+"""
+
+import io
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyotp
+from flask.testing import FlaskClient
+from PIL import Image
+from playwright.sync_api import Browser, Page, sync_playwright
+
+from sipadu import create_app
+from sipadu.settings.config import load_config
+from sipadu.web.context import dispose
+
+ROOT = Path(__file__).resolve().parent.parent
+OUT = ROOT / "docs" / "screenshots"
+
+CHROMIUM = "/usr/bin/chromium"  # Debian's package (the Makefile's `programs` installs it)
+CHROMIUM_FLAGS = [  # as in tests/test_browser.py
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@dataclass(frozen=True)
+class Size:
+    width: int
+    height: int
+    phone: bool
+
+
+SIZES = {"desktop": Size(1280, 800, phone=False), "phone": Size(390, 844, phone=True)}
+LANGUAGES = ("id", "en")
+PAGES = ("landing", "form", "code", "signin", "mailbox")  # in the order of the journey
+COLOURS = 128
+MAX_BYTES = 150_000
+
+# What the reporter writes and the investigator answers, in the page's language.
+TEXTS = {
+    "id": {
+        "title": "Pungutan liar di loket perizinan",
+        "what": (
+            "Petugas loket meminta uang tambahan Rp 500.000 di luar tarif resmi agar izin "
+            "mendirikan bangunan diproses minggu ini. Tidak ada kuitansi."
+        ),
+        "who": "Petugas loket 3, bagian perizinan",
+        "where": "Mal Pelayanan Publik, lantai 2",
+        "when": "Senin dan Selasa pekan lalu, pagi hari",
+        "file": "bukti.txt",
+        "reply": (
+            "Terima kasih atas laporan Anda. Kami sedang menelaahnya. Apakah Anda ingat "
+            "tanggal pastinya, dan apakah ada orang lain yang diminta uang yang sama?"
+        ),
+    },
+    "en": {
+        "title": "Illegal fees at the permit counter",
+        "what": (
+            "The counter clerk asked for an extra Rp 500,000 above the official fee to "
+            "process a building permit this week. No receipt was given."
+        ),
+        "who": "Clerk at counter 3, permits section",
+        "where": "Public Service Mall, 2nd floor",
+        "when": "Monday and Tuesday last week, in the morning",
+        "file": "evidence.txt",
+        "reply": (
+            "Thank you for your report. We are looking into it. Do you remember the exact "
+            "dates, and were other people asked for the same payment?"
+        ),
+    },
+}
+
+
+def file_name(lang: str, size: str, page: str) -> str:
+    """The stable name of one screenshot, e.g. ``en-desktop-03-code.png``."""
+    return f"{lang}-{size}-{PAGES.index(page) + 1:02d}-{page}.png"
+
+
+# The two the README shows: only what the screen shows before any scrolling.
+FIRST_SCREENS = {("id", "phone", "landing"), ("en", "desktop", "code")}
+
+
+def first_screen_name(lang: str, size: str, page: str) -> str:
+    """E.g. ``id-phone-01-landing-first-screen.png``."""
+    return file_name(lang, size, page).removesuffix(".png") + "-first-screen.png"
+
+
+def optimise(png: bytes) -> bytes:
+    """``png`` as an indexed-colour PNG: :data:`COLOURS` colours, no dithering (dots would
+    only cost bytes around text), compressed as far as zlib goes; fewer colours for a page
+    so long that it would still be over :data:`MAX_BYTES`."""
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    for colours in (COLOURS, 64, 32):
+        reduced = image.quantize(
+            colors=colours, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
+        )
+        out = io.BytesIO()
+        reduced.save(out, "PNG", optimize=True)
+        if out.tell() <= MAX_BYTES:
+            break
+    return out.getvalue()
+
+
+# --- the demo instance -------------------------------------------------------------------
+
+TOKEN = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+DEMO_LINE = re.compile(r"^demo (\S+) (\S+) (\S+) (\S+)$", re.M)
+
+
+class StaffDesk:
+    """The demo investigator at the staff portal (the app in this process, on the same
+    database as the served reporter portal): answers the newest reports."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.app = create_app("staff", load_config(env))
+        self.client: FlaskClient = self.app.test_client()
+        credentials = Path(env["SIPADU_INSTANCE_PATH"]) / "demo-credentials.txt"
+        self.people = {
+            m.group(2): (m.group(3), m.group(4))
+            for m in DEMO_LINE.finditer(credentials.read_text())
+        }
+        self.signed_in = False
+
+    def _token(self, path: str) -> str:
+        page = self.client.get(path).get_data(as_text=True)
+        match = TOKEN.search(page)
+        if match is None:
+            raise RuntimeError(f"staff portal: no form at {path}")
+        return match.group(1)
+
+    def _post(self, path: str, form_page: str, **data: str) -> None:
+        response = self.client.post(path, data={"csrf_token": self._token(form_page), **data})
+        if response.status_code != 303 or "/login" in response.headers.get("Location", ""):
+            raise RuntimeError(f"staff portal refused POST {path}: {response.status_code}")
+
+    def sign_in(self, username: str = "pemeriksa1") -> None:
+        password, secret = self.people[username]
+        self._post(
+            "/login", "/login", username=username, password=password, totp=pyotp.TOTP(secret).now()
+        )
+        self.signed_in = True
+
+    def reports(self) -> set[str]:
+        if not self.signed_in:
+            self.sign_in()
+        page = self.client.get("/reports").get_data(as_text=True)
+        return set(re.findall(r'href="/reports/([0-9a-f-]{36})"', page))
+
+    def answer(self, report_id: str, reply: str) -> None:
+        """Reply to the reporter and mark the report as being looked into."""
+        case = f"/reports/{report_id}"
+        self._post(f"{case}/messages", case, body=reply)
+        self._post(f"{case}/status", case, status="in_review", reason="")
+
+    def close(self) -> None:
+        dispose(self.app)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _wait_for(url: str, seconds: float) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        try:
+            urllib.request.urlopen(url, timeout=1).close()  # noqa: S310 — our own 127.0.0.1
+            return
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.2)
+    raise RuntimeError(f"{url} did not come up")
+
+
+@contextmanager
+def demo_portal(root: Path) -> Iterator[tuple[str, StaffDesk]]:
+    """A fresh demo instance in ``root`` (as ``make run`` creates, with cheap Argon2id):
+    yields the reporter portal's base URL (real gunicorn, one worker) and the staff desk."""
+    # Mailbox sessions belong on the memory file system, as in every instance; removed after.
+    shm = Path("/dev/shm")  # noqa: S108 — the memory-backed file system, by design
+    volatile = shm / f"sipadu-screenshots-{uuid.uuid4().hex[:12]}"
+    port = _free_port()
+    cheap = {"TIME_COST": "1", "MEMORY_KIB": "256", "PARALLELISM": "1"}
+    env = {
+        "SIPADU_ENV": "development",
+        "SIPADU_INSTANCE_PATH": str(root / "instance"),
+        "SIPADU_VOLATILE_PATH": str(volatile),
+        "SIPADU_WORKERS": "1",
+        "SIPADU_THREADS": "4",
+        "SIPADU_REPORTER_BIND": f"127.0.0.1:{port}",
+        **{f"SIPADU_ARGON2_{k}": v for k, v in cheap.items()},
+        **{f"SIPADU_LOOKUP_ARGON2_{k}": v for k, v in cheap.items()},
+    }
+    # Only what the portal needs from this process's environment: never another
+    # instance's SIPADU_* settings (a developer's shell may have some).
+    child_env = {k: v for k, v in os.environ.items() if not k.startswith("SIPADU_")} | env
+    subprocess.run(
+        [sys.executable, "-m", "sipadu.cli", "init", "--demo"],
+        env=child_env,
+        check=True,
+        capture_output=True,
+    )
+    log = (root / "server.log").open("wb")  # shown if the walk fails
+    server = subprocess.Popen(
+        [sys.executable, "-m", "sipadu.hosting.serve", "reporter"],
+        env=child_env,
+        stdout=log,
+        stderr=log,
+    )
+    desk = None
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_for(base + "/", 30)
+        desk = StaffDesk(env)
+        yield base, desk
+    except BaseException:
+        log.flush()
+        tail = (root / "server.log").read_text(errors="replace")[-3000:]
+        print(f"the reporter portal's log ends:\n{tail}", file=sys.stderr)
+        raise
+    finally:
+        log.close()
+        if desk is not None:
+            desk.close()
+        server.terminate()
+        try:
+            server.wait(timeout=45)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+        shutil.rmtree(volatile, ignore_errors=True)
+
+
+# --- the journey -------------------------------------------------------------------------
+
+
+def _summary(page: Page) -> str:
+    """What a page says went wrong: its title and any alert, for an error message."""
+    alerts = page.locator("[role=alert]").all_inner_texts()
+    return f"{page.url} {page.title()!r} {' / '.join(alerts)[:500]!r}"
+
+
+def journey(
+    browser: Browser,
+    base: str,
+    desk: StaffDesk,
+    out: Path,
+    lang: str,
+    size: str,
+    pages: Sequence[str] = PAGES,
+) -> list[Path]:
+    """Walk the reporter's journey once in ``lang`` at ``size``, as far as the last of
+    ``pages`` needs, photographing those; returns the files written."""
+    last = max(PAGES.index(p) for p in pages)
+    texts = TEXTS[lang]
+    query = f"?lang={lang}"
+    viewport = SIZES[size]
+    context = browser.new_context(
+        java_script_enabled=False,
+        viewport={"width": viewport.width, "height": viewport.height},
+        device_scale_factor=1,
+        is_mobile=viewport.phone,
+        has_touch=viewport.phone,
+        locale="id-ID" if lang == "id" else "en-US",
+    )
+    page = context.new_page()
+    written: list[Path] = []
+
+    def shoot(step: str) -> bool:
+        """Photograph ``step`` if it is wanted; whether the walk goes on."""
+        if step in pages:
+            path = out / file_name(lang, size, step)
+            path.write_bytes(optimise(page.screenshot(full_page=True)))
+            written.append(path)
+            if (lang, size, step) in FIRST_SCREENS:
+                path = out / first_screen_name(lang, size, step)
+                path.write_bytes(optimise(page.screenshot()))
+                written.append(path)
+        return PAGES.index(step) < last
+
+    try:
+        page.goto(base + "/" + query)
+        if not shoot("landing"):
+            return written
+
+        page.goto(base + "/report" + query)
+        page.check("input[name=category][value=kkn]")
+        for field in ("title", "what", "who", "where", "when"):
+            page.fill(f"#{field}", texts[field])
+        evidence = (texts["what"] + "\n").encode()
+        page.set_input_files(
+            "#attachments",
+            {"name": texts["file"], "mimeType": "text/plain", "buffer": evidence},
+        )
+        if not shoot("form"):
+            return written
+
+        before = desk.reports()
+        # The form's own submit button (not a language switch, which would carry a name).
+        page.locator("form:has(#what) button[type=submit]:not([name])").last.click()
+        if not page.locator("#report-code").count():
+            raise RuntimeError(f"no code page after sending the report: {_summary(page)}")
+        code = page.inner_text("#report-code")
+        passphrase = page.inner_text("#report-passphrase")
+        if not shoot("code"):
+            return written
+
+        new = desk.reports() - before
+        if len(new) != 1:
+            raise RuntimeError(f"expected one new report in the staff portal, saw {len(new)}")
+        desk.answer(new.pop(), texts["reply"])
+
+        page.goto(base + "/mailbox/login" + query)
+        if not shoot("signin"):
+            return written
+        page.fill("#code", code)
+        page.fill("#passphrase", passphrase)
+        page.locator("form:has(#passphrase) button[type=submit]").last.click()
+        if texts["reply"] not in page.inner_text("body"):
+            raise RuntimeError(f"the mailbox shows no reply: {_summary(page)}")
+        shoot("mailbox")
+        return written
+    finally:
+        context.close()
+
+
+def take(
+    out: Path,
+    languages: Sequence[str] = LANGUAGES,
+    sizes: Sequence[str] = tuple(SIZES),
+    pages: Sequence[str] = PAGES,
+) -> list[Path]:
+    """Photograph ``pages`` of the journey in every language and size into ``out`` (made
+    if missing; files of the same names replaced). Returns the files written."""
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    with tempfile.TemporaryDirectory(prefix="sipadu-screenshots-") as root:
+        with demo_portal(Path(root)) as (base, desk), sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+            try:
+                for lang in languages:
+                    for size in sizes:
+                        written += journey(browser, base, desk, out, lang, size, pages)
+            finally:
+                browser.close()
+    return written
+
+
+def main(argv: Sequence[str]) -> int:
+    out = Path(argv[0]) if argv else OUT
+    started = time.monotonic()
+    written = take(out)
+    for path in written:
+        print(f"{path.relative_to(out)}  {path.stat().st_size / 1000:.0f} kB")
+    largest = max(path.stat().st_size for path in written)
+    print(
+        f"screenshots={len(written)} largest_kb={largest / 1000:.0f} "
+        f"total_kb={sum(p.stat().st_size for p in written) / 1000:.0f} "
+        f"seconds={time.monotonic() - started:.0f}"
+    )
+    return 0 if largest <= MAX_BYTES else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
