@@ -125,7 +125,7 @@ def report_zip(view: CaseView, keys: HeldKeys, signing_seed: bytes) -> Iterator[
         "messages.json",
         [
             {
-                "position": m.position,
+                "position": m.position,  # the sealed one, as opened (None: failed)
                 "author": m.author,
                 "sent_on": m.sent_on,
                 "body": m.body,
