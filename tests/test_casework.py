@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import select, text
 
 from sipadu.accountability import audit
-from sipadu.crypto import PublicKey, signing_public_key
+from sipadu.crypto import PublicKey, SecretRecord, signing_public_key, verify_secret
 from sipadu.crypto.binding import bind
 from sipadu.persistence.models import (
     Attachment,
@@ -30,6 +30,8 @@ from sipadu.persistence.models import (
     ReportKey,
     StaffAccount,
 )
+from sipadu.services import key_ring, reports
+from sipadu.services.staff import password_bytes, unlock
 from tests.helpers import (
     Person,
     account_of,
@@ -289,10 +291,13 @@ def test_grant_gives_access_and_revoke_removes_it_for_everything_written_after(
         )
     assert epochs == set() and {0, 1, 2} <= mailbox_epochs
     with database(database_url) as session:
-        written_after = session.scalar(
-            select(Message).where(Message.report_id == report_id).order_by(Message.position.desc())
-        )
-    assert written_after.epoch == 2  # sealed under a key the colleague never held
+        keys = _staff_keys(session, people["pemeriksa1"], report_id)
+        opened = [
+            reports.open_message(keys, m)
+            for m in session.scalars(select(Message).where(Message.report_id == report_id))
+        ]
+    # Sealed under a key the colleague never held (the epoch is bound, not stored).
+    assert [(text, epoch) for _position, text, epoch in opened] == [(later, 2)]
     # The page said what revocation cannot do.
     assert "tidak dapat" in owner.get(page).get_data(as_text=True)
 
@@ -759,7 +764,17 @@ def test_the_documented_export_check_works_offline(
     assert run.returncode != 0 and "report.json" in run.stderr
 
 
-def test_concurrent_messages_on_one_report_all_land_in_order(reporter_app, clients, database_url):
+def _staff_keys(session, person, report_id: uuid.UUID) -> key_ring.HeldKeys:
+    """The report keys a demo person's password opens (as their sign-in does)."""
+    account = session.scalar(select(StaffAccount).where(StaffAccount.username == person.username))
+    record = SecretRecord.from_bytes(account.password_record)
+    kek = verify_secret(password_bytes(person.password), record)
+    return key_ring.staff_keys(session, report_id, account.id, unlock(account, kek).private_key)
+
+
+def test_concurrent_messages_on_one_report_all_land_in_order(
+    reporter_app, clients, database_url, people
+):
     """Reporter messages and investigator replies at the same moment: each gets its own
     position (the report row is locked for the write), none is lost, no 5xx."""
     from concurrent.futures import ThreadPoolExecutor
@@ -797,11 +812,12 @@ def test_concurrent_messages_on_one_report_all_land_in_order(reporter_app, clien
         statuses = list(reporter_done) + list(staff_done)
     assert statuses == [303] * 8
     with database(database_url) as session:
-        positions = sorted(
-            session.scalars(select(Message.position).where(Message.report_id == report_id))
-        )
+        keys = _staff_keys(session, people["pemeriksa1"], report_id)
+        rows = list(session.scalars(select(Message).where(Message.report_id == report_id)))
+        positions = sorted(reports.open_message(keys, m)[0] for m in rows)
         counted = session.scalar(select(Report.reporter_messages).where(Report.id == report_id))
-    assert positions == list(range(1, 9)) and counted == 4
+    assert positions == list(range(1, 9)) and counted == 4  # sealed, each its own
+    assert {m.position for m in rows} == {None}
 
 
 # --- every plaintext read is logged (issue 15, item 5) -----------------------------------

@@ -220,13 +220,14 @@ def test_reporter_side_tables_have_no_rowid_exactly_as_the_models_say(empty_data
     assert sum(hides_row_order(name) for name in Base.metadata.tables) >= 10
 
 
-def test_the_row_order_migration_keeps_every_row_both_ways(tmp_path):
+def test_the_row_order_migrations_keep_every_row_both_ways(tmp_path):
     """0014 rebuilds ``report`` and its children: with foreign keys on, dropping the old
-    ``report`` would have cascaded into every row that refers to it."""
+    ``report`` would have cascaded into every row that refers to it. 0015 rebuilds
+    ``message``, ``attachment`` and ``report_grant`` the same way."""
     from tests.services.helpers import person, route, service_submit, stored
 
     url = f"sqlite:///{tmp_path / 'old.db'}"
-    upgrade(url, "0013_enrolment_proof")
+    upgrade(url)
     engine = make_engine(url)
     try:
         files = _file(url, stored)  # staged in transactions of its own, as uploads are
@@ -243,10 +244,61 @@ def test_the_row_order_migration_keeps_every_row_both_ways(tmp_path):
 
         before = counts()
         assert before["report_field"] and before["blob_chunk"] and before["report_key"]
-        upgrade(url, "0014_reporter_row_order")
-        assert counts() == before
+        with engine.connect() as conn:  # a file of before 0015: its epoch stored
+            conn.execute(sa.text("UPDATE attachment SET epoch = 0"))
+            conn.commit()
         command.downgrade(alembic_config(url), "0013_enrolment_proof")
         assert counts() == before
+        upgrade(url, "0014_reporter_row_order")
+        assert counts() == before
+        upgrade(url)
+        assert counts() == before
+    finally:
+        engine.dispose()
+
+
+def test_the_sealed_order_migration_drops_plaintext_read_counts_and_keeps_old_messages(tmp_path):
+    """0015: ``read_upto`` (a plaintext count that, with each ``report.read``'s time,
+    dated the reporter's messages) is gone; old messages keep their position and epoch;
+    a downgrade is refused once a row keeps them sealed (the code before cannot read it)."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    upgrade(url, "0014_reporter_row_order")
+    engine = make_engine(url)
+    report_id, message_id = uuid.uuid4(), uuid.uuid4()
+    try:
+        with engine.begin() as conn:
+            category = conn.execute(sa.text("SELECT id FROM category LIMIT 1")).scalar()
+            if category is None:
+                category = uuid.uuid4().hex
+                conn.execute(
+                    sa.text("INSERT INTO category (id, slug, active) VALUES (:id, 'kkn', 1)"),
+                    {"id": category},
+                )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO report (id, category_id, status, received_on, key_epoch,"
+                    " reporter_messages, legal_hold, spam) VALUES (:id, :c, 'received',"
+                    " '2025-03-14', 0, 1, 0, 0)"
+                ),
+                {"id": report_id.hex, "c": category},
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO message (id, report_id, position, author, epoch, sent_on, body)"
+                    " VALUES (:id, :r, 1, 'reporter', 0, '2025-03-14', x'01')"
+                ),
+                {"id": message_id.hex, "r": report_id.hex},
+            )
+        upgrade(url)
+        with engine.connect() as conn:
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("report_grant")}
+            kept = conn.execute(sa.text("SELECT position, epoch FROM message")).one()
+        assert "read_upto" not in columns and "read_mark" in columns
+        assert tuple(kept) == (1, 0)
+        with engine.begin() as conn:
+            conn.execute(sa.text("UPDATE message SET position = NULL, epoch = NULL"))
+        with pytest.raises(RuntimeError, match="sealed"):
+            command.downgrade(alembic_config(url), "0014_reporter_row_order")
     finally:
         engine.dispose()
 

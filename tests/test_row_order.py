@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import make_url, select, text
+from sqlalchemy import LargeBinary, Uuid, make_url, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from sipadu.crypto import new_keypair
@@ -46,6 +46,18 @@ class History:
     """What happened, in order: (who, what) for each committed action."""
 
     steps: list[tuple[str, str]] = field(default_factory=list)
+    # (table, primary key as text) -> the index of the step that first wrote the row
+    born: dict[tuple[str, tuple[str, ...]], int] = field(default_factory=dict)
+    report_id: uuid.UUID | None = None
+    investigator_id: uuid.UUID | None = None
+
+    def note(self, session: Session, who: str, what: str) -> None:
+        """Record a committed step, and which rows it was the first to write."""
+        self.steps.append((who, what))
+        for table in reporter_side_tables():
+            keys = ", ".join(f"CAST({c.name} AS TEXT)" for c in table.primary_key.columns)
+            for row in session.execute(text(f"SELECT {keys} FROM {table.name}")):
+                self.born.setdefault((table.name, tuple(row)), len(self.steps) - 1)
 
 
 def _upload(database_url: str, marker: int) -> list[UploadedFile]:
@@ -71,7 +83,13 @@ def history(database_url) -> History:
         for _ in range(4):
             with sessions.begin() as session:
                 others.append(service_submit(session, recovery.public_key()).report_id)
-        done.steps.append(("reporter", "setup"))
+        done.report_id, done.investigator_id = case.report_id, investigator.id
+
+        def step(who: str, what: str) -> None:
+            with sessions() as session:
+                done.note(session, who, what)
+
+        step("reporter", "setup")
 
         def staff_keys(session: Session, report_id: uuid.UUID) -> key_ring.HeldKeys:
             return key_ring.staff_keys(session, report_id, investigator.id, investigator.private)
@@ -88,7 +106,7 @@ def history(database_url) -> History:
                     DatePrecision.DAY,
                     files,
                 )
-            done.steps.append(("staff", "reply"))
+            step("staff", "reply")
             with sessions.begin() as session:
                 keys = key_ring.mailbox_keys(
                     session, case.report_id, case.mailbox_id, case.mailbox_private
@@ -102,7 +120,7 @@ def history(database_url) -> History:
                     DatePrecision.DAY,
                     _upload(database_url, 20 + n),
                 )
-            done.steps.append(("reporter", "message"))
+            step("reporter", "message")
             with sessions.begin() as session:
                 cases.reply(
                     session,
@@ -112,15 +130,19 @@ def history(database_url) -> History:
                     TODAY,
                     DatePrecision.DAY,
                 )
-            done.steps.append(("staff", "reply"))
+            step("staff", "reply")
+            if n == 1:  # the investigator reads the case: a timed report.read
+                with sessions.begin() as session:
+                    cases.open_case(session, staff_keys(session, case.report_id), investigator.id)
+                step("staff", "read")
             with sessions.begin() as session:
                 cases.change_status(
                     session, staff_keys(session, others[n]), investigator.id, "in_review", "", TODAY
                 )
-            done.steps.append(("staff", "status"))
+            step("staff", "status")
             with sessions.begin() as session:
                 service_submit(session, recovery.public_key(), files=_upload(database_url, 30 + n))
-            done.steps.append(("reporter", "submission"))
+            step("reporter", "submission")
             with sessions.begin() as session:
                 cases.change_status(
                     session,
@@ -130,7 +152,7 @@ def history(database_url) -> History:
                     "",
                     TODAY,
                 )
-            done.steps.append(("staff", "status"))
+            step("staff", "status")
         retention.reshuffle_if_due(sessions, datetime.now(UTC), force=True)
     finally:
         engine.dispose()
@@ -487,3 +509,116 @@ def test_the_rewrite_runs_once_a_day_from_the_purge_timer(database_url, history)
             assert session.scalar(select(Report.id).limit(1)) is not None
     finally:
         engine.dispose()
+
+
+# --- plaintext values: no column orders a reporter's row (issue 15, second review) ------
+
+
+def _rows(session_or_connection, table: str) -> list[dict]:
+    return [
+        dict(row._mapping) for row in session_or_connection.execute(text(f"SELECT * FROM {table}"))
+    ]
+
+
+@pytest.fixture
+def connection(database_url, history):
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
+def test_the_reviewers_attack_no_plaintext_orders_the_thread(connection, history):
+    """The second review: after the rewrite, ``SELECT position, author FROM message
+    ORDER BY position`` gave staff, reporter, staff, and the audit log's ``message.send``
+    entries (exact times, and ``{"position": N}``) placed the reporter's message between
+    two staff replies. Now every column of a message but its sealed body is the same for
+    all the reporter's messages of a day, and the same for all of one investigator's:
+    nothing in the row says where in the thread it stands. And no staff entry counts
+    the thread."""
+    _case_messages(history)
+    rows = [
+        row
+        for row in _rows(connection, "message")
+        if str(row["report_id"]).replace("-", "") == history.report_id.hex
+    ]
+    assert len(rows) == 12
+    by_author: dict[str, set] = {}
+    for row in rows:
+        shown = tuple((k, v) for k, v in sorted(row.items()) if k not in ("id", "body"))
+        by_author.setdefault(row["author"], set()).add(shown)
+    assert {author: len(kinds) for author, kinds in by_author.items()} == {
+        "staff": 1,
+        "reporter": 1,
+    }, "a plaintext column tells the reporter's messages (or the staff's) apart"
+    sends = connection.execute(
+        select(AuditEvent.detail).where(
+            AuditEvent.action == "message.send", AuditEvent.report_id == history.report_id
+        )
+    ).scalars()
+    assert all("position" not in (detail or "") for detail in sends)
+
+
+def test_a_read_leaves_no_plaintext_count_of_the_reporters_messages(connection, history):
+    """The investigator read the case between the reporter's second and third messages:
+    a plaintext "messages seen" on the grant, with the ``report.read`` entry's exact
+    time, said the reporter had sent two messages at that second. The grant keeps
+    only its keys and a sealed mark."""
+    assert ("staff", "read") in history.steps
+    binary = {
+        c.name
+        for t in reporter_side_tables()
+        if t.name == "report_grant"
+        for c in t.columns
+        if isinstance(c.type, LargeBinary)
+    }
+    for row in _rows(connection, "report_grant"):
+        plain = {k for k in row if k not in ("report_id", "account_id")} - binary
+        assert plain == set(), f"report_grant keeps {sorted(plain)} in plaintext"
+        assert not isinstance(row.get("read_mark"), int)
+
+
+def _kendall(pairs: list[tuple[int, object]]) -> float:
+    """Kendall's tau-a between write order and value over ``pairs`` (ties count 0)."""
+    concordant = discordant = 0
+    for i, (step_a, value_a) in enumerate(pairs):
+        for step_b, value_b in pairs[i + 1 :]:
+            if step_a == step_b or value_a == value_b:
+                continue
+            if (step_a < step_b) == (value_a < value_b):  # type: ignore[operator]
+                concordant += 1
+            else:
+                discordant += 1
+    total = len(pairs) * (len(pairs) - 1) / 2
+    return (concordant - discordant) / total if total else 0.0
+
+
+@pytest.mark.parametrize("table", TABLES)
+def test_no_plaintext_column_follows_the_order_rows_were_written_in(connection, history, table):
+    """For each reporter-side table, each column that is neither a random id nor a
+    sealed value: over the rows written on the day (all dated the same), its values do
+    not rise or fall with the order the rows came in (|Kendall's tau| < 0.5 where the
+    column varies at all). A counter, a position, an epoch, a "seen so far" would."""
+    keys = _key_columns(table)
+    meta = next(t for t in reporter_side_tables() if t.name == table)
+    plain = [
+        c.name
+        for c in meta.columns
+        if not isinstance(c.type, (LargeBinary, Uuid)) and c.name not in keys
+    ]
+    rows = connection.execute(
+        text(f"SELECT {', '.join(f'CAST({k} AS TEXT)' for k in keys)}, * FROM {table}")
+    ).all()
+    for name in plain:
+        pairs = []
+        for row in rows:
+            born = history.born.get((table, tuple(row[: len(keys)])))
+            value = row._mapping[name]
+            if born is not None and value is not None and not isinstance(value, bool):
+                pairs.append((born, value))
+        if len({v for _, v in pairs}) < 3:
+            continue  # constant, or two-valued (an author, a flag): no order to follow
+        tau = _kendall(pairs)
+        assert abs(tau) < 0.5, f"{table}.{name} follows the write order (tau {tau:.2f})"

@@ -1296,7 +1296,7 @@ def _sample_details(ids: dict[str, str]) -> dict[audit.Action, tuple[str, str, d
             "investigator",
             {"attachment": str(uuid.uuid4()), "size": 123456},
         ),
-        A.MESSAGE_SEND: (ids["pemeriksa1"], "investigator", {"position": 2, "files": 1}),
+        A.MESSAGE_SEND: (ids["pemeriksa1"], "investigator", {"files": 1}),
         A.NOTE_ADD: (ids["pemeriksa1"], "investigator", {"note": str(uuid.uuid4())}),
         A.STATUS_CHANGE: (
             ids["pemeriksa1"],

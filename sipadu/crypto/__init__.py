@@ -21,7 +21,13 @@ The API the rest of SIPADU uses:
 
 from sipadu.crypto.envelope import KeyContext, Purpose, unwrap_key, wrap_key
 from sipadu.crypto.errors import CryptoError
-from sipadu.crypto.fields import Bound, field_version, open_field, seal_field
+from sipadu.crypto.fields import (
+    LEGACY_FIELD_VERSION,
+    Bound,
+    field_version,
+    open_field,
+    seal_field,
+)
 from sipadu.crypto.kdf import (
     DEFAULT_PARAMS,
     RECORD_HEAD_LEN,
@@ -58,6 +64,7 @@ __all__ = [
     "DEFAULT_CHUNK_SIZE",
     "DEFAULT_PARAMS",
     "DEFAULT_SUITE",
+    "LEGACY_FIELD_VERSION",
     "RECORD_HEAD_LEN",
     "Argon2Params",
     "Bound",

@@ -16,7 +16,6 @@ from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sipadu.crypto import Purpose
 from sipadu.investigator.blueprint import bp, runtime
 from sipadu.investigator.forms import (
     ActionForm,
@@ -318,9 +317,7 @@ def _attachment(
 ) -> tuple[AttachmentInfo, Iterator[bytes]]:
     """The file's details and its plaintext stream (lazy: nothing of it is read yet)."""
     keys = _keys(session, report_id)
-    return read_attachment(
-        session, report_id, attachment_id, lambda epoch: keys.key(Purpose.CASE, epoch)
-    )
+    return read_attachment(session, report_id, attachment_id, keys)
 
 
 @bp.get("/reports/<uuid:report_id>/export")

@@ -256,7 +256,9 @@ class Report(Base):
     feedback_due_on: Mapped[date | None] = mapped_column(Date, index=True)
     acknowledged_on: Mapped[date | None] = mapped_column(Date)  # first move out of received
     closed_on: Mapped[date | None] = mapped_column(Date)
-    reporter_messages: Mapped[int] = mapped_column(Integer, default=0)  # for "unread"
+    # For "unread": how many messages the reporter sent, as counting the ``message`` rows
+    # whose author is the reporter tells anyway. No value says when (G2).
+    reporter_messages: Mapped[int] = mapped_column(Integer, default=0)
     legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)  # blocks retention purge
     spam: Mapped[bool] = mapped_column(Boolean, default=False)  # hidden from the default list
 
@@ -321,8 +323,12 @@ class Mailbox(Base):
 
 
 class Message(Base):
-    """A message between reporter and investigators, sealed under the case key. Ordered
-    by ``position``, dated only to the coarsened day (G2)."""
+    """A message between reporter and investigators, sealed under the case key, dated
+    only to the coarsened day (G2). Its position in the thread is sealed inside
+    ``body`` and its epoch only bound to it (format version 2): a plaintext position or
+    epoch would order a reporter's message among staff actions the audit log dates
+    (docs/crypto.md "Row order"). ``position`` and ``epoch`` hold values only in rows
+    written in format version 1, before; they stay readable."""
 
     __tablename__ = "message"
     __table_args__ = (UniqueConstraint("report_id", "position"), WITHOUT_ROWID)
@@ -331,10 +337,10 @@ class Message(Base):
     report_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("report.id", ondelete="CASCADE"), index=True
     )
-    position: Mapped[int] = mapped_column(Integer)
+    position: Mapped[int | None] = mapped_column(Integer)  # version 1 rows only
     author: Mapped[str] = mapped_column(String(16))  # reporter | staff
     author_account_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_account.id"))
-    epoch: Mapped[int] = mapped_column(Integer)
+    epoch: Mapped[int | None] = mapped_column(Integer)  # version 1 rows only
     sent_on: Mapped[date] = mapped_column(Date)
     body: Mapped[bytes] = mapped_column(LargeBinary)
 
@@ -370,7 +376,8 @@ class BlobChunk(Base):
 
 class Attachment(Base):
     """An evidence file of a report (or of one of its messages). Its name, type, size and
-    file key are sealed under the case key of ``epoch``; its bytes are a blob."""
+    file key are sealed under a case key, its epoch bound, not stored (``epoch`` holds a
+    value only in rows of format version 1, as for messages); its bytes are a blob."""
 
     __tablename__ = "attachment"
     __table_args__ = (WITHOUT_ROWID,)
@@ -384,7 +391,7 @@ class Attachment(Base):
     )
     blob_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("blob.id"), unique=True)
     uploader: Mapped[str] = mapped_column(String(16))  # reporter | staff
-    epoch: Mapped[int] = mapped_column(Integer)
+    epoch: Mapped[int | None] = mapped_column(Integer)  # version 1 rows only
     sealed_name: Mapped[bytes] = mapped_column(LargeBinary)
     sealed_type: Mapped[bytes] = mapped_column(LargeBinary)
     sealed_size: Mapped[bytes] = mapped_column(LargeBinary)
@@ -455,8 +462,12 @@ class Proposal(Base):
 
 class ReportGrant(Base):
     """An investigator's access to a report: the list of reports they work is the list of
-    these rows. The keys themselves are the ``report_key`` wraps to their public key;
-    ``read_upto`` counts the reporter messages they have seen (for "unread")."""
+    these rows. The keys themselves are the ``report_key`` wraps to their public key.
+    ``read_mark`` is the number of the reporter's messages they had seen when they last
+    opened the report (for "unread"), sealed under the report's case key (the epoch of
+    its title) and bound to the account; ``None``: never opened. In plaintext, with the
+    audit log's time of each ``report.read``, it said how many messages the reporter had
+    sent at that second (G2, docs/crypto.md "Row order")."""
 
     __tablename__ = "report_grant"
     __table_args__ = (WITHOUT_ROWID,)
@@ -467,7 +478,7 @@ class ReportGrant(Base):
     account_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("staff_account.id", ondelete="CASCADE"), primary_key=True, index=True
     )
-    read_upto: Mapped[int] = mapped_column(Integer, default=0)
+    read_mark: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 class Note(Base):

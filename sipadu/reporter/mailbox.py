@@ -15,7 +15,6 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
 from sipadu.accountability.audit import ReporterMetric, count_reporter_event
-from sipadu.crypto import Purpose
 from sipadu.persistence.models import ReportStatus
 from sipadu.persistence.slots import Busy
 from sipadu.reporter.blueprint import bp, runtime
@@ -343,9 +342,7 @@ def mailbox_attachment(attachment_id: uuid.UUID) -> ResponseReturnValue:
     # holds no lock (sipadu.web.context.stream); the session is closed however the stream ends.
     try:
         info, body = stream(
-            lambda reader: read_attachment(
-                reader, opened.report_id, attachment_id, lambda e: keys.key(Purpose.CASE, e)
-            ),
+            lambda reader: read_attachment(reader, opened.report_id, attachment_id, keys),
             report_id=opened.report_id,
         )
     except IntegrityFailed:  # its details or key do not open with its own metadata

@@ -4,22 +4,26 @@ Each sealed part (name, type, size, file key) binds the attachment's message (or
 the report's own evidence), uploader, blob and epoch (:mod:`sipadu.services.row_metadata`):
 a file moved onto another message, or pointed at another blob, does not open. A file
 that does not open is listed as failed (:attr:`AttachmentInfo.intact`) and never read.
+The row stores no epoch (version 2): the reader finds it by the key that opens it
+(:func:`~sipadu.services.key_ring.open_any_epoch`), since a stored epoch would date a
+reporter's file relative to revocations (docs/crypto.md, "Row order").
 """
 
 import unicodedata
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from sipadu.crypto import CryptoError, field_version, open_field, seal_field
+from sipadu.crypto import CryptoError, Purpose, field_version, open_field, seal_field
 from sipadu.evidence import storage
 from sipadu.evidence.storage import StoredFile
 from sipadu.persistence.db import scope_to_report
 from sipadu.persistence.models import Attachment, Message
 from sipadu.services import IntegrityFailed, Reason, ServiceError
+from sipadu.services.key_ring import HeldKeys, open_any_epoch
 from sipadu.services.row_metadata import attachment_bound, attachment_field
 
 MAX_NAME = 200
@@ -95,7 +99,7 @@ def attach(
             message_id=message_id,
             blob_id=upload.stored.blob_id,
             uploader=uploader,
-            epoch=epoch,
+            epoch=None,  # bound, not stored (G2)
         )
 
         def seal(what: str, value: bytes, row: Attachment = row) -> bytes:
@@ -104,7 +108,7 @@ def attach(
                 value,
                 report_id=report_id,
                 field=attachment_field(row.id, what),
-                bound=attachment_bound(row),
+                bound=attachment_bound(row, epoch),
             )
 
         row.sealed_name = seal("name", clean_name(upload.name).encode())
@@ -117,16 +121,26 @@ def attach(
     return ids
 
 
-CaseKey = Callable[[int], bytes]  # epoch -> case key
-
-
-def _open(row: Attachment, case_key: CaseKey, what: str, sealed: bytes) -> bytes:
+def _open(key: bytes, epoch: int, row: Attachment, what: str, sealed: bytes) -> bytes:
     return open_field(
-        case_key(row.epoch),
+        key,
         sealed,
         report_id=row.report_id,
         field=attachment_field(row.id, what),
-        bound=attachment_bound(row),
+        bound=attachment_bound(row, epoch),
+    )
+
+
+def _open_name(row: Attachment, keys: HeldKeys) -> tuple[bytes, int]:
+    """The file's name and the epoch whose case key opened it (old rows store theirs;
+    a new-format row that stores one was written to by someone else)."""
+    if row.epoch is not None and not _is_legacy(row):
+        raise CryptoError("a new-format file stores no epoch")
+    return open_any_epoch(
+        keys,
+        Purpose.CASE,
+        row.epoch,
+        lambda key, epoch: _open(key, epoch, row, "name", row.sealed_name),
     )
 
 
@@ -151,35 +165,41 @@ def _legacy_on_new_message(session: Session, rows: list[Attachment]) -> set[uuid
     return {r.id for r in rows if r.message_id in new_messages and _is_legacy(r)}
 
 
-def _info(row: Attachment, case_key: CaseKey, moved: set[uuid.UUID]) -> AttachmentInfo:
-    """The file's details, or a failed entry if they do not open (``CryptoError``: a
-    key whose wrap is missing still raises ``NoKey``)."""
+def _info(
+    row: Attachment, keys: HeldKeys, moved: set[uuid.UUID]
+) -> tuple[AttachmentInfo, int | None]:
+    """The file's details and its epoch, or a failed entry (and ``None``) if they do not
+    open (``CryptoError``: a key whose wrap is missing still raises ``NoKey``)."""
     try:
         if row.id in moved:
             raise CryptoError("old-format file on a new-format message")
-        return AttachmentInfo(
+        name, epoch = _open_name(row, keys)
+        key = keys.key(Purpose.CASE, epoch)
+        info = AttachmentInfo(
             row.id,
             row.message_id,
-            _open(row, case_key, "name", row.sealed_name).decode(),
-            _open(row, case_key, "type", row.sealed_type).decode(),
-            int(_open(row, case_key, "size", row.sealed_size)),
+            name.decode(),
+            _open(key, epoch, row, "type", row.sealed_type).decode(),
+            int(_open(key, epoch, row, "size", row.sealed_size)),
         )
     except (CryptoError, UnicodeDecodeError, ValueError):
-        return AttachmentInfo(row.id, row.message_id, "", "", 0, intact=False)
+        return AttachmentInfo(row.id, row.message_id, "", "", 0, intact=False), None
+    return info, epoch
 
 
 def list_attachments(
-    session: Session, report_id: uuid.UUID, case_key: CaseKey
+    session: Session, report_id: uuid.UUID, keys: HeldKeys
 ) -> list[AttachmentInfo]:
-    """The files of a report, each opened with its own metadata; one that does not open
-    is listed with ``intact`` false and nothing else of it."""
+    """The files of a report, each opened with its own metadata and the case key of
+    ``keys`` that opens it; one that does not open is listed with ``intact`` false and
+    nothing else of it."""
     rows = list(session.scalars(select(Attachment).where(Attachment.report_id == report_id)))
     moved = _legacy_on_new_message(session, rows)
-    return [_info(row, case_key, moved) for row in rows]
+    return [_info(row, keys, moved)[0] for row in rows]
 
 
 def read_attachment(
-    session: Session, report_id: uuid.UUID, attachment_id: uuid.UUID, case_key: CaseKey
+    session: Session, report_id: uuid.UUID, attachment_id: uuid.UUID, keys: HeldKeys
 ) -> tuple[AttachmentInfo, Iterator[bytes]]:
     """The file's details and its plaintext, streamed; only within ``report_id``.
     Raises ``ServiceError(NO_SUCH_FILE)`` for a file of no report of the caller's, and
@@ -189,11 +209,11 @@ def read_attachment(
     row = session.get(Attachment, attachment_id)
     if row is None or row.report_id != report_id:
         raise ServiceError(Reason.NO_SUCH_FILE)
-    info = _info(row, case_key, _legacy_on_new_message(session, [row]))
-    if not info.intact:
+    info, epoch = _info(row, keys, _legacy_on_new_message(session, [row]))
+    if epoch is None:
         raise IntegrityFailed()
     try:
-        file_key = _open(row, case_key, "key", row.sealed_key)
+        file_key = _open(keys.key(Purpose.CASE, epoch), epoch, row, "key", row.sealed_key)
     except CryptoError:
         raise IntegrityFailed() from None
     return info, storage.read_plaintext(session, row.blob_id, file_key)

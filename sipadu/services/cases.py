@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import Row, Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from sipadu.accountability import audit
@@ -49,13 +49,15 @@ from sipadu.services.reports import (
     locked_report,
     open_report_field,
     report_category_slug,
+    seal_message,
     thread,
 )
 from sipadu.services.row_metadata import (
-    message_bound,
-    message_field,
     note_bound,
     note_field,
+    read_mark,
+    read_mark_count,
+    read_mark_field,
 )
 from sipadu.settings.config import DatePrecision
 
@@ -158,7 +160,7 @@ def list_cases(
     ``(received_on, id)``; only the titles of the rows shown are decrypted, and the
     view of the list is recorded (``report.list``, with the filters used)."""
     query = (
-        select(Report, ReportGrant.read_upto, Category.slug)
+        select(Report, ReportGrant.read_mark, Category.slug)
         .join(
             ReportGrant,
             and_(ReportGrant.report_id == Report.id, ReportGrant.account_id == account_id),
@@ -187,13 +189,18 @@ def list_cases(
             or_(Report.status.not_in(open_statuses), Report.feedback_due_on >= today),
             or_(Report.status != ReportStatus.RECEIVED.value, Report.ack_due_on >= today),
         )
-    if criteria.unread:
-        query = query.where(Report.reporter_messages > ReportGrant.read_upto)
     query = query.where(Report.spam.is_(criteria.spam))
-    found = session.execute(query).all()
+    if criteria.unread:
+        found, unread = _unread_only(session, account_id, private, query)
+    else:
+        found = list(session.execute(query).all())
+        unread = {}
     more = len(found) > PAGE_SIZE
     found = found[:PAGE_SIZE]
-    titles = _titles(session, account_id, private, [report.id for report, _, _ in found])
+    titles, keys = _titles(session, account_id, private, [report.id for report, _, _ in found])
+    for report, mark, _slug in found:
+        if report.id not in unread:
+            unread[report.id] = _unread(report, account_id, mark, keys.get(report.id))
     rows = [
         CaseRow(
             id=report.id,
@@ -209,9 +216,9 @@ def list_cases(
             feedback_overdue=report.status in open_statuses
             and report.feedback_due_on is not None
             and report.feedback_due_on < today,
-            unread=max(0, report.reporter_messages - read_upto),
+            unread=unread[report.id],
         )
-        for report, read_upto, slug in found
+        for report, _mark, slug in found
     ]
     audit.append(
         session,
@@ -226,10 +233,11 @@ def list_cases(
 
 def _titles(
     session: Session, account_id: uuid.UUID, private: PrivateKey, report_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, str]:
-    """Decrypt only the titles of the page shown: two queries, one unwrap each."""
+) -> tuple[dict[uuid.UUID, str], dict[uuid.UUID, bytes]]:
+    """Decrypt only the titles of the page shown: two queries, one unwrap each. Also
+    the case keys they opened with (of each title's epoch), which open the read marks."""
     if not report_ids:
-        return {}
+        return {}, {}
     fields = {
         row.report_id: row
         for row in session.scalars(
@@ -241,17 +249,67 @@ def _titles(
     keys = staff_keys_of_reports(
         session, account_id, private, Purpose.CASE, [(r, row.epoch) for r, row in fields.items()]
     )
-    titles = {}
+    titles, held = {}, {}
     for report_id, row in fields.items():
         if (report_id, row.epoch) not in keys:
             continue
+        held[report_id] = keys[report_id, row.epoch]
         try:
             titles[report_id] = open_field(
-                keys[report_id, row.epoch], row.sealed, report_id=report_id, field="report/title"
+                held[report_id], row.sealed, report_id=report_id, field="report/title"
             ).decode("utf-8")
         except (CryptoError, UnicodeDecodeError):  # the case page says and records it
             titles[report_id] = "—"
-    return titles
+    return titles, held
+
+
+def _unread(report: Report, account_id: uuid.UUID, mark: bytes | None, key: bytes | None) -> int:
+    """The reporter's messages ``account_id`` has not seen: all of them when its read
+    mark is missing (never opened) or does not open (no key, or altered)."""
+    if report.reporter_messages == 0:
+        return 0
+    seen = 0
+    if mark is not None and key is not None:
+        try:
+            seen = read_mark_count(
+                open_field(key, mark, report_id=report.id, field=read_mark_field(account_id))
+            )
+        except CryptoError:
+            seen = 0
+    return max(0, report.reporter_messages - seen)
+
+
+def _unread_only(
+    session: Session, account_id: uuid.UUID, private: PrivateKey, query: Select
+) -> tuple[list[Row], dict[uuid.UUID, int]]:
+    """The rows of ``query`` (a page of :func:`list_cases`, PAGE_SIZE + 1 at most) with
+    unread messages, and their unread counts. The read marks are sealed, so the database
+    cannot compare them: reports are taken in the list's order, a page at a time, their
+    marks opened with the case keys the titles open with (one unwrap per report that has
+    reporter messages at all), until a page and one more are found."""
+    found: list[Row] = []
+    unread: dict[uuid.UUID, int] = {}
+    candidates = query.where(Report.reporter_messages > 0).limit(None)
+    batch: list[Row] = []
+
+    def drain() -> None:
+        _, keys = _titles(session, account_id, private, [row[0].id for row in batch])
+        for row in batch:
+            count = _unread(row[0], account_id, row[1], keys.get(row[0].id))
+            if count and len(found) <= PAGE_SIZE:
+                found.append(row)
+                unread[row[0].id] = count
+        batch.clear()
+
+    for row in session.execute(candidates):
+        batch.append(row)
+        if len(batch) == PAGE_SIZE + 1:
+            drain()
+            if len(found) > PAGE_SIZE:
+                break
+    if batch and len(found) <= PAGE_SIZE:
+        drain()
+    return found, unread
 
 
 # --- one report ------------------------------------------------------------------------
@@ -320,7 +378,10 @@ def open_case(
     identity = None
     reason = None
     failed: set[str] = set()
+    title_epoch = 0
     for row in session.scalars(select(ReportField).where(ReportField.report_id == report_id)):
+        if row.name == "title":
+            title_epoch = row.epoch
         if row.name == IDENTITY_FIELD and not (
             identity_approved(session, keys, account_id) and keys.holds(Purpose.IDENTITY, row.epoch)
         ):
@@ -359,14 +420,22 @@ def open_case(
         identity,
         thread(session, keys),
         notes,
-        list_attachments(session, report_id, lambda epoch: keys.key(Purpose.CASE, epoch)),
+        list_attachments(session, report_id, keys),
         requests,
         frozenset(failed),
     )
     record_integrity_failures(session, account_id, view)
     if not record:
         return view
-    grant.read_upto = report.reporter_messages
+    # Sealed again at every read, changed or not: a mark rewritten only when new
+    # messages had come would tell, between two copies of the database, that the
+    # reporter wrote between two reads.
+    grant.read_mark = seal_field(
+        keys.key(Purpose.CASE, title_epoch),
+        read_mark(report.reporter_messages),
+        report_id=report_id,
+        field=read_mark_field(account_id),
+    )
     audit.append(
         session,
         str(account_id),
@@ -427,9 +496,7 @@ def download_attachment(
     so a slow reader holds no lock."""
     granted(session, keys.report_id, account_id)
     try:
-        info, _unread = read_attachment(
-            session, keys.report_id, attachment_id, lambda epoch: keys.key(Purpose.CASE, epoch)
-        )
+        info, _unread = read_attachment(session, keys.report_id, attachment_id, keys)
     except IntegrityFailed:
         audit.append(
             session,
@@ -466,33 +533,15 @@ def reply(
     body = body.strip()
     if not body:
         raise ServiceError(Reason.EMPTY_TEXT, "body")
-    position = (
-        session.scalar(
-            select(Message.position)
-            .where(Message.report_id == report.id)
-            .order_by(Message.position.desc())
-            .limit(1)
-        )
-        or 0
-    ) + 1
     message = Message(
         id=uuid.uuid4(),
         report_id=report.id,
-        position=position,
         author="staff",
         author_account_id=account_id,
-        epoch=report.key_epoch,
         sent_on=coarsen(today, precision),
-        body=b"",
     )
     case_key = keys.key(Purpose.CASE, report.key_epoch)
-    message.body = seal_field(
-        case_key,
-        body.encode("utf-8"),
-        report_id=report.id,
-        field=message_field(message.id),
-        bound=message_bound(message),
-    )
+    seal_message(session, case_key, report.key_epoch, message, body)
     session.add(message)
     session.flush()
     attach(
@@ -510,7 +559,9 @@ def reply(
         "investigator",
         Action.MESSAGE_SEND,
         report_id=report.id,
-        detail={"position": message.position, "files": len(files)},
+        # No position: the k-th message.send of a report is its k-th staff message
+        # anyway, and a thread position would count the reporter's messages before it.
+        detail={"files": len(files)},
     )
     return message
 

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from sipadu.accountability import audit
 from sipadu.accountability.audit import Action
-from sipadu.crypto import Purpose, sign, signing_public_key
+from sipadu.crypto import sign, signing_public_key
 from sipadu.crypto.stream import pieces_reader
 from sipadu.services import Reason, ServiceError
 from sipadu.services.attachments import read_attachment
@@ -125,7 +125,7 @@ def report_zip(view: CaseView, keys: HeldKeys, signing_seed: bytes) -> Iterator[
         "messages.json",
         [
             {
-                "position": m.position,
+                "position": m.position,  # the sealed one, as opened (None: failed)
                 "author": m.author,
                 "sent_on": m.sent_on,
                 "body": m.body,
@@ -151,7 +151,7 @@ def report_zip(view: CaseView, keys: HeldKeys, signing_seed: bytes) -> Iterator[
                 keys.session,
                 report.id,
                 attachment_id,
-                lambda epoch: keys.key(Purpose.CASE, epoch),
+                keys,
             )
             yield from hashed(name, plaintext)
 

@@ -37,13 +37,15 @@ reports at once).
 """
 
 import uuid
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 from sqlalchemy import ColumnElement, delete, select
 from sqlalchemy.orm import Session
 
 from sipadu.crypto import (
+    CryptoError,
     KeyContext,
     PrivateKey,
     PublicKey,
@@ -66,6 +68,8 @@ from sipadu.persistence.models import (
     StaffRole,
 )
 from sipadu.services import Reason, ServiceError
+
+T = TypeVar("T")
 
 SHARED = (Purpose.CASE, Purpose.INTERNAL)  # what a grant copies: never the identity
 STAFF_KINDS = ("staff", "custodian")  # the recipient kinds that are a staff account
@@ -249,6 +253,50 @@ class HeldKeys:
             return False
         return True
 
+    def epochs(self, purpose: Purpose) -> list[int]:
+        """The epochs of ``purpose`` this recipient has a wrap of, newest first (one
+        query, nothing unwrapped)."""
+        scope_to_report(self.session, self.report_id)
+        return sorted(
+            self.session.scalars(
+                select(ReportKey.epoch).where(
+                    ReportKey.report_id == self.report_id,
+                    ReportKey.purpose == purpose.value,
+                    ReportKey.recipient_kind == self._kind,
+                    ReportKey.recipient_id == self._recipient_id,
+                )
+            ),
+            reverse=True,
+        )
+
+
+def open_any_epoch(
+    keys: HeldKeys, purpose: Purpose, epoch: int | None, opener: Callable[[bytes, int], T]
+) -> tuple[T, int]:
+    """``opener(key, epoch)`` with the key of ``epoch``, or, for a row that stores no
+    epoch (``None``: a version 2 message or file, docs/crypto.md "Row order"), with each
+    epoch's key ``keys`` holds, newest first, until one opens: a row binds its epoch in
+    its associated data, so only its own key opens it. Returns the opened value and the
+    epoch. Raises :class:`NoKey` when no key of ``purpose`` (or of ``epoch``) is held,
+    and the last ``CryptoError`` when none opens.
+
+    A stored epoch would date a reporter's row: epochs begin at revocations, which the
+    audit log dates to the microsecond. The cost is one AES-GCM attempt per epoch held
+    (a report has a handful at most)."""
+    if epoch is not None:
+        return opener(keys.key(purpose, epoch), epoch), epoch
+    held = keys.epochs(purpose)
+    if not held:
+        raise NoKey(purpose.value, 0)
+    failure: CryptoError | None = None
+    for candidate in held:
+        try:
+            return opener(keys.key(purpose, candidate), candidate), candidate
+        except CryptoError as exc:
+            failure = exc
+    assert failure is not None  # held is not empty
+    raise failure
+
 
 def mailbox_keys(
     session: Session, report_id: uuid.UUID, mailbox_id: uuid.UUID, private: PrivateKey
@@ -337,7 +385,7 @@ def create_ring(
     _wrap_to(session, report_id, Purpose.CASE, 0, keys.case, [*investigators, mailbox, to_recovery])
     _wrap_to(session, report_id, Purpose.INTERNAL, 0, keys.internal, [*investigators, to_recovery])
     session.add_all(
-        ReportGrant(report_id=report_id, account_id=r.id, read_upto=0) for r in investigators
+        ReportGrant(report_id=report_id, account_id=r.id, read_mark=None) for r in investigators
     )
     _wrap_to(
         session,
@@ -386,7 +434,7 @@ def grant_holder(session: Session, report: Report, source: HeldKeys, account: St
             copied += 1
     if not copied:
         raise ServiceError(Reason.NO_KEY_TO_SHARE)
-    session.add(ReportGrant(report_id=report.id, account_id=account.id, read_upto=0))
+    session.add(ReportGrant(report_id=report.id, account_id=account.id, read_mark=None))
     return copied
 
 

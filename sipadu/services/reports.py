@@ -10,6 +10,7 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from functools import partial
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -17,6 +18,7 @@ from sqlalchemy.orm import Session
 from sipadu.accountability import audit
 from sipadu.accountability.audit import ReporterMetric
 from sipadu.crypto import (
+    LEGACY_FIELD_VERSION,
     Argon2Params,
     CryptoError,
     PublicKey,
@@ -36,9 +38,14 @@ from sipadu.services import Derive, Reason, ServiceError, inline
 from sipadu.services.attachments import AttachmentInfo, UploadedFile, attach, list_attachments
 from sipadu.services.categories import category_by_slug
 from sipadu.services.dates import Deadlines, coarsen
-from sipadu.services.key_ring import HeldKeys, Recipient, create_ring
+from sipadu.services.key_ring import HeldKeys, Recipient, create_ring, open_any_epoch
 from sipadu.services.passphrases import mailbox_secret, new_code, suggest_passphrase
-from sipadu.services.row_metadata import message_bound, message_field
+from sipadu.services.row_metadata import (
+    message_bound,
+    message_field,
+    message_plaintext,
+    split_message,
+)
 from sipadu.settings.config import DatePrecision, DayCount
 
 CASE_FIELDS = ("title", "what", "who", "where", "when", "how", "estimated_loss")
@@ -195,7 +202,7 @@ def _store_field(
 @dataclass(frozen=True)
 class ThreadMessage:
     id: uuid.UUID
-    position: int
+    position: int | None  # None: failed its integrity check (a sealed position is unknown)
     author: str
     sent_on: date
     body: str
@@ -237,37 +244,100 @@ def open_report_field(keys: HeldKeys, row: ReportField) -> str | None:
 
 
 def thread(session: Session, keys: HeldKeys) -> list[ThreadMessage]:
-    """The messages of a report, in order, each opened with the case key of its epoch
-    and its own author, position, date and epoch (:func:`message_bound`). A message that
-    does not open is in the list with ``intact`` false and no body: altered, relabelled,
-    reordered, re-dated or moved in the database. So is an old-format message (which
-    binds none of these) placed after the report's first new-format one: messages are
-    numbered in the order they are written, so a genuine old one always comes first.
-    Raises ``NoKey`` if no wrap of an epoch's case key is held."""
-    rows = list(
-        session.scalars(
-            select(Message).where(Message.report_id == keys.report_id).order_by(Message.position)
-        )
-    )
-    first_new = min((m.position for m in rows if m.body[:1] != bytes([1])), default=None)
-    messages = []
+    """The messages of a report, in order, each opened with the case key that opens it
+    and its own author, date and epoch (:func:`message_bound`). A version 2 message
+    stores neither its position nor its epoch (either would order a reporter's message
+    among staff actions the audit log dates: docs/crypto.md "Row order"): its position is
+    sealed inside it, so every message of the report is opened and the thread sorted by
+    the positions found. A message that does not open is at the end of the list with
+    ``intact`` false, no body and no position: altered, relabelled, re-dated or moved in
+    the database. So is an old-format message (which binds none of these, and stores its
+    position in plaintext) placed at or after the report's first new-format one:
+    positions are given in the order messages are written, so a genuine old one always
+    comes first. Raises ``NoKey`` if no case key is held."""
+    rows = list(session.scalars(select(Message).where(Message.report_id == keys.report_id)))
+    opened: list[ThreadMessage] = []
+    legacy: list[Message] = []
+    failed: list[ThreadMessage] = []
     for m in rows:
-        key = keys.key(Purpose.CASE, m.epoch)
-        try:
-            if field_version(m.body) == 1 and first_new is not None and m.position > first_new:
-                raise CryptoError("old-format message after a new-format one")
-            body = open_field(
-                key,
-                m.body,
-                report_id=keys.report_id,
-                field=message_field(m.id),
-                bound=message_bound(m),
-            ).decode("utf-8")
-        except (CryptoError, UnicodeDecodeError):
-            messages.append(ThreadMessage(m.id, m.position, m.author, m.sent_on, "", False))
+        if field_version(m.body) == LEGACY_FIELD_VERSION:
+            legacy.append(m)
             continue
-        messages.append(ThreadMessage(m.id, m.position, m.author, m.sent_on, body))
-    return messages
+        try:
+            position, body, _epoch = open_message(keys, m)
+        except (CryptoError, UnicodeDecodeError):
+            failed.append(ThreadMessage(m.id, None, m.author, m.sent_on, "", False))
+            continue
+        opened.append(ThreadMessage(m.id, position, m.author, m.sent_on, body))
+    first_new = min((m.position or 0 for m in opened), default=None)
+    for m in legacy:
+        try:
+            if m.position is None or (first_new is not None and m.position >= first_new):
+                raise CryptoError("old-format message at or after a new-format one")
+            body, _epoch = open_any_epoch(
+                keys, Purpose.CASE, m.epoch, partial(_open_legacy_message, keys, m)
+            )
+        except (CryptoError, UnicodeDecodeError):
+            failed.append(ThreadMessage(m.id, None, m.author, m.sent_on, "", False))
+            continue
+        opened.append(ThreadMessage(m.id, m.position, m.author, m.sent_on, body))
+    opened.sort(key=lambda m: m.position or 0)
+    failed.sort(key=lambda m: m.id)
+    return opened + failed
+
+
+def _open_legacy_message(keys: HeldKeys, row: Message, key: bytes, _epoch: int) -> str:
+    """A format version 1 message: binds report and row only."""
+    return open_field(key, row.body, report_id=keys.report_id, field=message_field(row.id)).decode(
+        "utf-8"
+    )
+
+
+def open_message(keys: HeldKeys, row: Message) -> tuple[int, str, int]:
+    """A format version 2 message: ``(position, text, epoch)``, opened with the case key
+    of ``keys`` that opens it and the row's own metadata. Raises ``CryptoError`` (or
+    ``UnicodeDecodeError``) if it does not open, or if the row stores a position or an
+    epoch (version 2 rows store neither: a writer put it there); ``NoKey`` without any
+    case key."""
+    if row.position is not None or row.epoch is not None:
+        raise CryptoError("a new-format message stores no position and no epoch")
+    (position, body), epoch = open_any_epoch(
+        keys, Purpose.CASE, None, partial(_open_message, keys, row)
+    )
+    return position, body, epoch
+
+
+def _open_message(keys: HeldKeys, row: Message, key: bytes, epoch: int) -> tuple[int, str]:
+    plaintext = open_field(
+        key,
+        row.body,
+        report_id=keys.report_id,
+        field=message_field(row.id),
+        bound=message_bound(row, epoch),
+        legacy=False,
+    )
+    return split_message(plaintext)
+
+
+def seal_message(session: Session, key: bytes, epoch: int, message: Message, body: str) -> None:
+    """Give ``message`` (author, account, date set; not yet added) its next position in
+    its report's thread and its sealed body: format version 2, the position inside the
+    ciphertext, the epoch bound but not stored (docs/crypto.md "Sealed fields, version
+    2"). The caller holds the report's row lock (:func:`locked_report`), so the count of
+    the report's messages is the number of the last one, and no other writer counts at
+    the same time. ``message.position`` and ``message.epoch`` stay empty (G2)."""
+    count = session.scalar(
+        select(func.count()).select_from(Message).where(Message.report_id == message.report_id)
+    )
+    message.position = None
+    message.epoch = None
+    message.body = seal_field(
+        key,
+        message_plaintext((count or 0) + 1, body),
+        report_id=message.report_id,
+        field=message_field(message.id),
+        bound=message_bound(message, epoch),
+    )
 
 
 def read_mailbox(session: Session, keys: HeldKeys, report_id: uuid.UUID) -> MailboxView:
@@ -290,7 +360,7 @@ def read_mailbox(session: Session, keys: HeldKeys, report_id: uuid.UUID) -> Mail
         else:
             fields[row.name] = value
     category = report_category_slug(session, report)
-    files = list_attachments(session, report_id, lambda epoch: keys.key(Purpose.CASE, epoch))
+    files = list_attachments(session, report_id, keys)
     return MailboxView(
         report_id,
         category,
@@ -330,26 +400,13 @@ def add_reporter_message(
     report = locked_report(session, report_id)
     if report is None:
         raise ServiceError(Reason.REPORT_NOT_FOUND)
-    position = (
-        session.scalar(select(func.max(Message.position)).where(Message.report_id == report_id))
-        or 0
-    ) + 1
     message = Message(
         id=uuid.uuid4(),
         report_id=report_id,
-        position=position,
         author="reporter",
-        epoch=report.key_epoch,
         sent_on=coarsen(today, precision),
-        body=b"",
     )
-    message.body = seal_field(
-        keys.key(Purpose.CASE, report.key_epoch),
-        body.encode("utf-8"),
-        report_id=report_id,
-        field=message_field(message.id),
-        bound=message_bound(message),
-    )
+    seal_message(session, keys.key(Purpose.CASE, report.key_epoch), report.key_epoch, message, body)
     session.add(message)
     report.reporter_messages += 1
     session.flush()  # the message row first: its files refer to it

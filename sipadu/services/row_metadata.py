@@ -10,8 +10,16 @@ row with these parts proves the columns it shows are the ones it was sealed with
 | row | field | bound, in order |
 |---|---|---|
 | report field | ``report/<name>`` | nothing (report and name are the field's context) |
-| message | ``message/<id>/body`` | author, account, position, sent_on, epoch |
+| message | ``message/<id>/body`` | author, account, sent_on, epoch |
 | attachment | ``attachment/<id>/<what>`` | message, uploader, blob, epoch |
+| grant's read mark | ``grant/<account>/read_mark`` | nothing (the account is in the name) |
+
+A message's position is not a column a writer could change: it is sealed inside the
+message (:func:`message_plaintext`), and a message's and an attachment's epoch are not
+stored either (their columns are null for version 2 rows; a reader tries the epochs it
+holds, :func:`sipadu.services.key_ring.open_any_epoch`): a plaintext position or epoch
+would order a reporter's row among staff actions the audit log dates (G2, docs/crypto.md
+"Row order").
 | note | ``note/<id>/body`` | author, written_at, epoch |
 | identity request | ``identity-request/<id>`` | requester, requested_at |
 
@@ -25,8 +33,10 @@ import struct
 import uuid
 from datetime import UTC, date, datetime
 
-from sipadu.crypto import Bound
+from sipadu.crypto import Bound, CryptoError
 from sipadu.persistence.models import Attachment, IdentityRequest, Message, Note
+
+POSITION_LEN = 4  # a sealed message's plaintext starts with its position, u32 big-endian
 
 
 def _id(value: uuid.UUID | None) -> bytes:
@@ -55,26 +65,59 @@ def message_field(message_id: uuid.UUID) -> str:
     return f"message/{message_id}/body"
 
 
-def message_bound(row: Message) -> Bound:
+def message_bound(row: Message, epoch: int) -> Bound:
+    """What a message binds: ``epoch`` is the one its key is of (the row stores none)."""
     return (
         ("author", row.author.encode("utf-8")),
         ("account", _id(row.author_account_id)),
-        ("position", _u32(row.position)),
         ("sent_on", _day(row.sent_on)),
-        ("epoch", _u32(row.epoch)),
+        ("epoch", _u32(epoch)),
     )
+
+
+def message_plaintext(position: int, body: str) -> bytes:
+    """What a version 2 message seals: its position in the thread (1, 2, ...), then its
+    text."""
+    return _u32(position) + body.encode("utf-8")
+
+
+def split_message(plaintext: bytes) -> tuple[int, str]:
+    """Inverse of :func:`message_plaintext`: ``(position, text)``; raises
+    ``CryptoError`` for a plaintext too short to hold a position, ``UnicodeDecodeError``
+    for text that is not UTF-8."""
+    if len(plaintext) < POSITION_LEN:
+        raise CryptoError("sealed message without its position")
+    (position,) = struct.unpack(">I", plaintext[:POSITION_LEN])
+    return position, plaintext[POSITION_LEN:].decode("utf-8")
+
+
+def read_mark_field(account_id: uuid.UUID) -> str:
+    return f"grant/{account_id}/read_mark"
+
+
+def read_mark(count: int) -> bytes:
+    """What a grant's read mark seals: the reporter messages its holder has seen."""
+    return _u32(count)
+
+
+def read_mark_count(plaintext: bytes) -> int:
+    if len(plaintext) != POSITION_LEN:
+        raise CryptoError("not a read mark")
+    return int(struct.unpack(">I", plaintext)[0])
 
 
 def attachment_field(attachment_id: uuid.UUID, what: str) -> str:
     return f"attachment/{attachment_id}/{what}"
 
 
-def attachment_bound(row: Attachment) -> Bound:
+def attachment_bound(row: Attachment, epoch: int) -> Bound:
+    """What an attachment's parts bind: ``epoch`` is the one their key is of (the row
+    stores none)."""
     return (
         ("message", _id(row.message_id)),
         ("uploader", row.uploader.encode("utf-8")),
         ("blob", _id(row.blob_id)),
-        ("epoch", _u32(row.epoch)),
+        ("epoch", _u32(epoch)),
     )
 
 

@@ -26,7 +26,9 @@ from sipadu.crypto import (
     Argon2Params,
     PrivateKey,
     PublicKey,
+    Purpose,
     SecretRecord,
+    open_field,
     open_private_key,
     verify_secret,
 )
@@ -155,6 +157,22 @@ def service_submit(
 def held(session: Session, report: Submitted, holder: ServicePerson) -> key_ring.HeldKeys:
     """The keys of ``report`` that ``holder``'s private key opens."""
     return key_ring.staff_keys(session, report.report_id, holder.id, holder.private)
+
+
+def read_mark(session: Session, report: Submitted, holder: ServicePerson) -> int | None:
+    """How many reporter messages ``holder`` had seen when they last opened ``report``:
+    its grant's sealed read mark opened with their case key of epoch 0 (the title's);
+    ``None`` if they never opened it."""
+    from sipadu.persistence.models import ReportGrant
+    from sipadu.services.row_metadata import read_mark_count, read_mark_field
+
+    grant = session.get(ReportGrant, (report.report_id, holder.id))
+    if grant is None or grant.read_mark is None:
+        return None
+    key = held(session, report, holder).key(Purpose.CASE, 0)
+    field = read_mark_field(holder.id)
+    opened = open_field(key, grant.read_mark, report_id=report.report_id, field=field)
+    return read_mark_count(opened)
 
 
 def held_as_custodian(

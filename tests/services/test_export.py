@@ -119,7 +119,7 @@ def test_an_export_records_exactly_its_own_entry(session, case, investigator, en
     assert log.actions() == [action.value]  # the read is in it: no report.read
     # Nor does an export count as reading the reporter's messages.
     grant = cases.granted(session, case.report_id, investigator.id)
-    assert grant.read_upto == 0
+    assert grant.read_mark is None
 
 
 def test_a_refused_export_records_nothing(session, case, investigator):

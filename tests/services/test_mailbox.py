@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import date
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from sipadu.crypto import Argon2Params, Purpose, SecretRecord
 from sipadu.crypto.fields import _seal_v1
@@ -195,6 +195,8 @@ def test_the_decoy_cost_is_keyed_and_follows_the_mix():
     assert {mailbox.decoy_params(c, SETTINGS.decoy_key, only_old, STRONGER) for c in codes} == {
         CHEAP
     }
+
+
 # --- messages: author, position, date and epoch are bound (sealed field format 2) -------
 
 
@@ -255,21 +257,51 @@ def test_a_message_moved_to_another_staff_account_fails_its_integrity_check(sess
     assert [intact for _, intact, _ in _shown(session, keys)] == [True, False]
 
 
-def test_swapped_positions_fail_their_integrity_check(session, conversation):
+def test_swapped_sealed_bodies_fail_their_integrity_check(session, conversation):
+    """The order is inside the sealed bodies (no position column, G2): to reorder the
+    thread a writer must swap bodies, and each binds its own row."""
     _report, keys, asked, answered, _staff = conversation
-    _tamper(session, asked, position=99)  # the (report, position) pair is unique
-    _tamper(session, answered, position=1)
-    _tamper(session, asked, position=2)
+    first, second = session.get(Message, asked).body, session.get(Message, answered).body
+    _tamper(session, asked, body=second)
+    _tamper(session, answered, body=first)
     assert [(intact, body) for _, intact, body in _shown(session, keys)] == [
         (False, ""),
         (False, ""),
     ]
 
 
+def test_a_plaintext_position_or_epoch_on_a_new_message_fails_its_integrity_check(
+    session, conversation
+):
+    """A new-format message stores neither: a writer who adds one to move it (or to make
+    the thread look as if it did) gets a failed message, not a reordered thread."""
+    _report, keys, _asked, answered, _staff = conversation
+    _tamper(session, answered, position=0)
+    assert [(author, intact) for author, intact, _ in _shown(session, keys)] == [
+        ("reporter", True),
+        ("staff", False),
+    ]
+    _tamper(session, answered, position=None, epoch=0)
+    assert [intact for _, intact, _ in _shown(session, keys)] == [True, False]
+    _tamper(session, answered, epoch=None)
+    assert [intact for _, intact, _ in _shown(session, keys)] == [True, True]
+
+
+def test_no_message_stores_its_position_or_epoch(session, conversation):
+    """G2: ``message.position`` and ``message.epoch`` of the audit log's ``message.send``
+    neighbours would place the reporter's message between two staff replies."""
+    report, _keys, _asked, _answered, _staff = conversation
+    rows = session.scalars(select(Message).where(Message.report_id == report.report_id)).all()
+    assert [(m.position, m.epoch) for m in rows] == [(None, None), (None, None)]
+
+
 def test_a_re_dated_message_fails_its_integrity_check(session, conversation):
     _report, keys, asked, _answered, _staff = conversation
     _tamper(session, asked, sent_on=date(2024, 1, 2))
-    assert [intact for _, intact, _ in _shown(session, keys)] == [False, True]
+    assert [(author, intact) for author, intact, _ in _shown(session, keys)] == [
+        ("staff", True),
+        ("reporter", False),  # failed: its position is unknown, so it comes last
+    ]
 
 
 def test_a_version_byte_turned_back_to_the_old_format_fails(session, conversation):
@@ -278,8 +310,11 @@ def test_a_version_byte_turned_back_to_the_old_format_fails(session, conversatio
     _report, keys, asked, _answered, _staff = conversation
     body = session.get(Message, asked).body
     assert body[0] == 2
-    _tamper(session, asked, body=b"\x01" + body[1:])
-    assert [intact for _, intact, _ in _shown(session, keys)] == [False, True]
+    _tamper(session, asked, body=b"\x01" + body[1:], position=1, epoch=0)
+    assert [(author, intact) for author, intact, _ in _shown(session, keys)] == [
+        ("staff", True),
+        ("reporter", False),
+    ]
 
 
 def _legacy(session, keys, report_id, position: int, author: str, text: str):
@@ -324,9 +359,31 @@ def test_an_old_format_message_still_reads(session, recovery):
 
 def test_an_old_format_message_cannot_be_moved_after_a_new_one(session, conversation):
     """Old messages bind no position, but they were all written before the first new
-    one: one placed after it was moved there."""
+    one (whose sealed position counts them): one placed at or after it was moved there."""
     report, keys, _asked, _answered, _staff = conversation
     old = _legacy(session, keys, report.report_id, 3, "reporter", "pesan lama")
     assert _shown(session, keys)[2] == ("reporter", False, "")
+    _tamper(session, old, position=1)  # the first new one's sealed position
+    assert _shown(session, keys)[2] == ("reporter", False, "")
     _tamper(session, old, position=0)  # before every new one: where an old one belongs
     assert _shown(session, keys)[0] == ("reporter", True, "pesan lama")
+
+
+def test_a_thread_continues_its_old_messages_numbering(session, recovery):
+    """A report with old-format messages 1 and 2 gets new ones numbered 3, 4 (counted
+    under the report's lock), and they read after the old ones."""
+    report = service_submit(session, recovery.public_key())
+    keys = key_ring.mailbox_keys(
+        session, report.report_id, report.mailbox_id, report.mailbox_private
+    )
+    _legacy(session, keys, report.report_id, 1, "reporter", "pesan lama")
+    _legacy(session, keys, report.report_id, 2, "staff", "balasan lama")
+    new = reports.add_reporter_message(
+        session, keys, report.report_id, "pesan baru", TODAY, DatePrecision.DAY
+    )
+    assert reports.open_message(keys, new)[0] == 3
+    assert [(m.position, m.body) for m in read_mailbox(session, keys, keys.report_id).messages] == [
+        (1, "pesan lama"),
+        (2, "balasan lama"),
+        (3, "pesan baru"),
+    ]

@@ -17,9 +17,7 @@ def _message(**changes: object) -> Message:
     values: dict[str, object] = dict(
         author="staff",
         author_account_id=uuid.UUID(int=1),
-        position=3,
         sent_on=date(2026, 11, 26),
-        epoch=0,
     )
     return Message(**(values | changes))
 
@@ -30,13 +28,22 @@ def _message(**changes: object) -> Message:
         {"author": "reporter"},
         {"author_account_id": None},
         {"author_account_id": uuid.UUID(int=2)},
-        {"position": 4},
         {"sent_on": date(2026, 11, 27)},
-        {"epoch": 1},
     ],
 )
 def test_every_message_column_a_writer_could_change_is_bound(change):
-    assert row_metadata.message_bound(_message(**change)) != row_metadata.message_bound(_message())
+    assert row_metadata.message_bound(_message(**change), 0) != row_metadata.message_bound(
+        _message(), 0
+    )
+
+
+def test_a_messages_epoch_is_bound_and_its_position_sealed_inside_it():
+    """Neither is a column (G2): the epoch is bound, the position is in the plaintext."""
+    assert row_metadata.message_bound(_message(), 1) != row_metadata.message_bound(_message(), 0)
+    assert "position" not in dict(row_metadata.message_bound(_message(), 0))
+    sealed = row_metadata.message_plaintext(3, "Kapan?")
+    assert sealed == b"\x00\x00\x00\x03Kapan?"
+    assert row_metadata.split_message(sealed) == (3, "Kapan?")
 
 
 @pytest.mark.parametrize(
@@ -46,15 +53,15 @@ def test_every_message_column_a_writer_could_change_is_bound(change):
         {"message_id": uuid.UUID(int=9)},
         {"uploader": "staff"},
         {"blob_id": uuid.UUID(int=8)},
-        {"epoch": 2},
     ],
 )
 def test_every_attachment_column_a_writer_could_change_is_bound(change):
-    values = dict(
-        message_id=uuid.UUID(int=7), uploader="reporter", blob_id=uuid.UUID(int=5), epoch=0
+    values = dict(message_id=uuid.UUID(int=7), uploader="reporter", blob_id=uuid.UUID(int=5))
+    assert row_metadata.attachment_bound(Attachment(**(values | change)), 0) != (
+        row_metadata.attachment_bound(Attachment(**values), 0)
     )
-    assert row_metadata.attachment_bound(Attachment(**(values | change))) != (
-        row_metadata.attachment_bound(Attachment(**values))
+    assert row_metadata.attachment_bound(Attachment(**values), 1) != (
+        row_metadata.attachment_bound(Attachment(**values), 0)
     )
 
 

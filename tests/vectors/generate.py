@@ -78,22 +78,20 @@ def field_v2_vectors(report: uuid.UUID) -> list[dict]:
         ("report/title", b"Pungutan liar di kelurahan", []),
         (
             f"message/{message}/body",
-            b"Kapan kejadian itu?",
+            (2).to_bytes(4, "big") + b"Kapan kejadian itu?",  # position 2, then the text
             [
                 ("author", b"staff"),
                 ("account", staff.bytes),
-                ("position", (2).to_bytes(4, "big")),
                 ("sent_on", b"2025-03-14"),
                 ("epoch", (0).to_bytes(4, "big")),
             ],
         ),
         (
             f"message/{message}/body",
-            b"Kapan kejadian itu?",
+            (3).to_bytes(4, "big") + b"Sudah saya jawab.",
             [
                 ("author", b"reporter"),
                 ("account", b""),
-                ("position", (2).to_bytes(4, "big")),
                 ("sent_on", b"2025-03-14"),
                 ("epoch", (0).to_bytes(4, "big")),
             ],
