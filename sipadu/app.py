@@ -9,6 +9,7 @@ from flask_wtf.csrf import CSRFProtect
 
 from sipadu.accountability import recovery
 from sipadu.persistence.counters import make_counters
+from sipadu.services.passphrases import configure_instance_words
 from sipadu.settings.config import Config, from_environ
 from sipadu.settings.instance import derived_key, generate_missing, load_secret
 from sipadu.web import errors
@@ -28,6 +29,7 @@ def create_app(portal: str = "reporter", config: Config | None = None) -> Flask:
     portal = Portal(portal)
     config = config or from_environ()
     harden_process()
+    configure_instance_words(config.password_extra_words)
     if not config.production:
         generate_missing(config)
         recovery.make_demo_key(config)

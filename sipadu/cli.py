@@ -41,6 +41,7 @@ from sipadu.services import ServiceError, retention
 from sipadu.services.audit_log import record_export
 from sipadu.services.categories import add_route, category_by_slug, remove_route, seed_instance
 from sipadu.services.grants import recovery_grant
+from sipadu.services.passphrases import configure_instance_words
 from sipadu.services.retention import RetentionPolicy
 from sipadu.services.staff import (
     create_account,
@@ -68,9 +69,11 @@ DEMO_ACCOUNTS = [
 
 def _config() -> Config:
     try:
-        return from_environ()
+        config = from_environ()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
+    configure_instance_words(config.password_extra_words)
+    return config
 
 
 @contextmanager

@@ -114,7 +114,7 @@ def test_every_staff_route_that_derives_answers_busy_with_the_typed_text(
         "--role",
         "auditor",
         "--password-stdin",
-        stdin="kata sandi lama sekali\n",
+        stdin="jendela kerupuk lama sekali\n",
     )
     enrollment = cli(env, "user", "link", "--username", enrolled).strip()
 
@@ -132,7 +132,7 @@ def test_every_staff_route_that_derives_answers_busy_with_the_typed_text(
             data = {
                 "csrf_token": csrf(client, link),
                 "totp": pyotp.TOTP(secret).now(),
-                "password": password or "kata sandi lama sekali",
+                "password": password or "jendela kerupuk lama sekali",
             }
             if password:
                 data["password_confirm"] = password
@@ -238,8 +238,8 @@ def test_every_derivation_on_a_request_path_runs_through_the_pool_at_low_priorit
         data={
             "csrf_token": csrf(client, link),
             "totp": pyotp.TOTP(secret).now(),
-            "password": "sandi aktivasi panjang",
-            "password_confirm": "sandi aktivasi panjang",
+            "password": "sandi aktivasi panjang kerupuk",
+            "password_confirm": "sandi aktivasi panjang kerupuk",
         },
     )
     assert activated.status_code == 200, activated.text[:500]
@@ -252,7 +252,7 @@ def test_every_derivation_on_a_request_path_runs_through_the_pool_at_low_priorit
             "csrf_token": csrf(client, enroll),
             # The next step: activation spent this half-minute's step a moment ago.
             "totp": pyotp.TOTP(secret).generate_otp(int(time.time()) // 30 + 1),
-            "password": "sandi aktivasi panjang",
+            "password": "sandi aktivasi panjang kerupuk",
         },
     )
     assert enrolled.status_code == 200, enrolled.text[:500]

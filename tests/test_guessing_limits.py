@@ -30,6 +30,7 @@ from tests.helpers import (
     csrf,
     database,
     init_demo,
+    invoke,
     kdf_calls,
     login,
     post,
@@ -378,7 +379,7 @@ def test_password_guesses_at_an_enrollment_link_are_limited_recorded_and_count_f
             },
         )
         statuses.append(response.status_code)
-    assert statuses == [400] * 10 + [429] * 30  # 5 in the account's budget, 5 in the link's
+    assert statuses == [400] * 10 + [429] * 30  # 5 in the account's budget, 5 in its links'
     page = response.get_data(as_text=True)
     assert 'id="notice"' in page and "Terlalu banyak kata sandi salah" in page
     failures = proof_failures(database_url, target.id)
@@ -428,6 +429,58 @@ def test_strangers_filling_an_accounts_budget_do_not_stop_the_holder_of_its_link
     person.totp_secret, person.step = key, int(time.time()) // 30
     first, second = person.two_codes()
     assert sign_in(app.test_client(), person, code=first, next_code=second).status_code == 303
+
+
+def one_admin_totp_reset_link(app, people, database_url, username: str) -> str:
+    """Reset the authenticator app of ``username`` (a role one admin may reset alone)."""
+    target = account_of(database_url, username)
+    page = f"/admin/accounts/{target.id}"
+    shown = post(signed_in(app, people["admin"]), f"{page}/reset-totp", page)
+    assert shown.status_code == 200, shown.get_data(as_text=True)[:500]
+    return re.search(r'id="link">http://[^/]+([^<]+)<', shown.get_data(as_text=True)).group(1)
+
+
+def guess_at_link(app, link: str, times: int, last_step: int) -> list[int]:
+    """``times`` wrong passwords with a right code (of a step after ``last_step``, the
+    account's last sign-in: a replayed step is refused before the password is checked)."""
+    client = app.test_client()
+    key = totp_key(client.get(link).get_data(as_text=True))
+    while int(time.time()) // 30 <= last_step:
+        time.sleep(1)
+    statuses = []
+    for guess in range(times):
+        response = client.post(
+            link,
+            data={
+                "csrf_token": csrf(client, link),
+                "password": f"tebakan ke {guess} yang keliru",
+                "totp": pyotp.TOTP(key).now(),
+            },
+        )
+        statuses.append(response.status_code)
+    return statuses
+
+
+def test_a_new_link_does_not_bring_a_fresh_guess_budget(people, app_with, database_url, env):
+    """Reviewer of issue 15: past the account's budget, guesses at /enroll/<token> took
+    the link's own, so each new "reset authenticator" (one admin alone for an auditor)
+    brought 10 more guesses: 40 on the first link were 20 x 400 then 20 x 429, and 12
+    after a second reset were 10 x 400 and 2 x 429, without end. The extra budget of
+    link holders is now the account's, across all its links."""
+    app = app_with("staff", SIPADU_STAFF_FAILURES_PER_ACCOUNT="10 per hour")
+    # An auditor of its own (the module's is signed in by other tests).
+    made = invoke(
+        env, "user", "create", "--username", "auditor.kedua", "--role", "auditor",
+        "--password-stdin", stdin="sandi awal auditor kedua yang panjang\n",
+    )
+    assert made.exit_code == 0, made.output
+    first = one_admin_totp_reset_link(app, people, database_url, "auditor.kedua")
+    target = account_of(database_url, "auditor.kedua")
+    assert guess_at_link(app, first, 40, target.totp_last_step) == [400] * 20 + [429] * 20
+    second = one_admin_totp_reset_link(app, people, database_url, "auditor.kedua")
+    assert second != first
+    assert guess_at_link(app, second, 12, target.totp_last_step) == [429] * 12
+    assert len(proof_failures(database_url, target.id)) == 20
 
 
 def test_the_current_password_of_a_password_change_is_limited_recorded_and_shared(

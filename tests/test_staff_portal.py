@@ -897,7 +897,7 @@ def test_the_audit_chain_verifies_after_a_day_of_staff_activity(env, people, tmp
             sign_in(app.test_client(), crew["auditor"], password="not it at all").status_code == 400
         )
         link = _create(admin, "harian", "investigator")
-        _activate(app, link, "sandi panjang harian")
+        _activate(app, link, "sandi panjang harian kerupuk")
         with database(day_env["SIPADU_DATABASE_URL"]) as session:
             for proposal in session.scalars(select(Proposal).where(Proposal.state == "pending")):
                 assert (

@@ -248,7 +248,8 @@ def _enroll(
     the runner it is given, and raises :class:`ServiceError` naming its field) in one
     write transaction, begun once a derivation slot is held. With ``proof`` the password
     proves the account's (a TOTP enrollment): the attempt takes a place in the account's
-    guess budget, shared with sign-in, else in the link's own (:mod:`.guesses`); 429
+    guess budget, shared with sign-in, else in the budget of the account's links
+    (one for all of them, :mod:`.guesses`); 429
     when both are spent, and a wrong password is recorded. The account, once done; else
     the page to answer with."""
     with transaction() as reading:
@@ -270,7 +271,7 @@ def _enroll(
             confirm.errors = [_("The two passwords are not the same.")]
             _forget_passwords(form)
             return _enrollment_page(template, form, account, seed, 400)
-        budgets = [account_key(account.username), link_key(token)] if proof else []
+        budgets = [account_key(account.username), link_key(account.username)] if proof else []
     if budgets and not any(has_room(key) for key in budgets):
         return _enrollment_page(template, form, account, seed, 429, _too_many_notice())
     try:

@@ -15,11 +15,15 @@ route keeps sign-in's way of ensuring it:
   attempt needs two codes of consecutive steps (:mod:`.auth`, :mod:`.devices`);
 - a password change: past the account's budget, the same two codes (the person is
   signed in and holds the app; a borrowed session without the phone learns nothing);
-- a TOTP enrollment link: its holder has no app (that is why the link exists), so the
-  link itself is the extra secret: past the account's budget, attempts take from the
-  link's own budget (:func:`link_key`), which strangers without the link cannot reach.
-  A holder of the link, the admin who saw it included, thus gets at most twice the
-  budget per window, and every wrong password is an entry in the log.
+- a TOTP enrollment link: its holder has no app (that is why the link exists), so
+  holding a live link is the extra secret: past the account's budget, attempts take
+  from the account's *link budget* (:func:`link_key`), which strangers without a link
+  cannot reach. It is one per account, not one per link: a new link (an admin may press
+  "reset authenticator" again, alone for a role that is not sensitive) brings no fresh
+  guesses, so link holders together get at most twice the budget per window, and every
+  wrong password is an entry in the log. The price: an admin holding a link for the
+  account can spend that budget and make the person with the right password wait for
+  the window (an hour by default); every such guess is in the log under the link.
 """
 
 import hmac
@@ -30,7 +34,6 @@ from flask import current_app
 from sipadu.investigator.blueprint import runtime
 from sipadu.investigator.signin import limit_key
 from sipadu.persistence.counters import Counters
-from sipadu.services.links import token_hash
 
 
 @dataclass(frozen=True)
@@ -51,10 +54,11 @@ def account_key(username: str) -> str:
     return limit_key(username)
 
 
-def link_key(token: str) -> str:
-    """A one-time link's own budget, for its holder once the account's is spent."""
-    label = b"staff-link\x00" + token_hash(token).encode("ascii")
-    return hmac.new(runtime().failures_key, label, "sha256").hexdigest()[:32]
+def link_key(username: str) -> str:
+    """The budget of whoever holds a live one-time link of the account, for once the
+    account's own is spent: one per account across all its links (a keyed hash)."""
+    name = username.strip().lower()[:64].encode("utf-8")
+    return hmac.new(runtime().failures_key, b"staff-link\x00" + name, "sha256").hexdigest()[:32]
 
 
 def has_room(key: str) -> bool:

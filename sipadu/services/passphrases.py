@@ -1,13 +1,15 @@
 """Report codes and passphrases: generation, normalisation and the rules they follow."""
 
+import re
 import secrets
 import unicodedata
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import cache
 from importlib.resources import files
 
-from zxcvbn import zxcvbn
+from zxcvbn import matching, scoring, time_estimates
 
 CODE_DIGITS = 16  # log2(10**16) = 53.2 bits (G7: at least 53)
 SUGGESTED_WORDS = 6
@@ -16,31 +18,28 @@ MIN_REPORTER_PASSPHRASE = 10
 # reporter's mailbox key is derived from the 16-digit code *and* the passphrase, so the
 # passphrase is a second secret behind one nobody else holds: 2 (a million guesses at
 # Argon2id's cost, each online guess limited) refuses repeats, runs, dates and common
-# words with a digit, while a suggested passphrase (log10 of its guesses is near 30)
-# passes every time. Staff passwords use 3 (sipadu.services.staff.MIN_PASSWORD_SCORE).
+# words with a digit, while a suggested passphrase (log10 of its guesses is 19 or more)
+# passes every time. Staff passwords use 4 (sipadu.services.staff.MIN_PASSWORD_SCORE).
 MIN_REPORTER_SCORE = 2
 # zxcvbn refuses longer input (its work grows with the square of the length); a prefix
 # of a password is never easier to guess than the whole, so scoring the prefix is safe.
 ESTIMATE_PREFIX = 72
-# Words a guesser tries first against this instance (zxcvbn's own lists are English):
-# the region, the office and the system, and the words of the four category names.
+# The Indonesian ranked lists zxcvbn tries besides its English ones (sipadu/data/
+# passwords-id/NOTICE.md says where each comes from); a file's line number is a word's rank.
+INDONESIAN_LISTS = ("office", "common-words", "wikipedia", "names", "sequences")
+# Words of SIPADU itself that every instance shares: the application, its roles (as
+# stored and as shown) and the words of the four category names. The instance's own
+# names (its office, region, city) come from SIPADU_PASSWORD_EXTRA_WORDS, and every
+# staff account's username and name from the database (sipadu.services.staff).
 INSTANCE_WORDS = (
-    "jakarta",
-    "indonesia",
-    "inspektorat",
-    "inspektur",
-    "pemprov",
-    "pemda",
-    "provinsi",
-    "dki",
-    "balaikota",
-    "lapor",
-    "laporan",
-    "pengaduan",
     "sipadu",
     "whistleblowing",
-    "rahasia",
-    "merdeka",
+    "admin",
+    "investigator",
+    "custodian",
+    "auditor",
+    "pemeriksa",
+    "kustodian",
     "penyalahgunaan",
     "wewenang",
     "pelanggaran",
@@ -48,7 +47,6 @@ INSTANCE_WORDS = (
     "korupsi",
     "kolusi",
     "nepotisme",
-    "kkn",
     "disiplin",
     "pegawai",
     "abuse",
@@ -58,6 +56,10 @@ INSTANCE_WORDS = (
     "staff",
     "discipline",
 )
+# Characters people put between words; the password is also scored without them, so
+# "sipadu-sipadu" is seen as the repeat it is and "kata sandi saya" as two known words.
+SEPARATORS = re.compile(r"[\s\-_.,/+|:;]+")
+_extra_words: tuple[str, ...] = ()
 
 
 class PassphraseProblem(StrEnum):
@@ -136,26 +138,98 @@ def normalize_passphrase(passphrase: str) -> str:
     return " ".join(unicodedata.normalize("NFC", passphrase).split())
 
 
+def configure_instance_words(phrases: Sequence[str]) -> None:
+    """Set this instance's own names (``SIPADU_PASSWORD_EXTRA_WORDS``: its office, city,
+    region...), tried first by every later estimate in this process. Called once by
+    :func:`sipadu.app.create_app`; each phrase counts whole, word by word and joined."""
+    global _extra_words
+    _extra_words = tuple(phrases)
+
+
+def vocabulary(phrases: Sequence[str]) -> list[str]:
+    """The lower-cased forms a guesser tries for ``phrases``: each phrase as typed, its
+    words, and the phrase without separators ("Kota Bandung" -> "kota bandung",
+    "kota", "bandung", "kotabandung"), in the phrases' order, each once."""
+    out: dict[str, None] = {}
+    for phrase in phrases:
+        lowered = " ".join(phrase.lower().split())
+        for form in (lowered, *SEPARATORS.split(lowered), SEPARATORS.sub("", lowered)):
+            if form:
+                out.setdefault(form, None)
+    return list(out)
+
+
+@cache
+def _indonesian() -> dict[str, dict[str, int]]:
+    lists = files("sipadu.data").joinpath("passwords-id")
+    return {
+        f"id_{name}": matching.build_ranked_dict(
+            lists.joinpath(f"{name}.txt").read_text(encoding="utf-8").splitlines()
+        )
+        for name in INDONESIAN_LISTS
+    }
+
+
+@dataclass(frozen=True)
+class Estimate:
+    score: int  # zxcvbn's 0 to 4: fewer than 10**3, 10**6, 10**8, 10**10 guesses, or more
+    guesses: float
+    sequence: Sequence[Mapping[str, object]]  # zxcvbn's matches, e.g. pattern, token
+
+
+def estimate(password: str, user_inputs: Sequence[str] = ()) -> Estimate:
+    """zxcvbn's estimate of the first :data:`ESTIMATE_PREFIX` characters, with its
+    English lists, the Indonesian ones, and a list tried first: :data:`INSTANCE_WORDS`,
+    the configured instance words and ``user_inputs``. The password without its
+    separators is scored too, and the easier of the two is returned.
+
+    zxcvbn's own entry point keeps the user inputs in a module-wide dictionary (two
+    threads would see each other's); this builds the dictionaries per call instead."""
+    first = vocabulary([*INSTANCE_WORDS, *_extra_words, *user_inputs])
+    dictionaries = {
+        **matching.RANKED_DICTIONARIES,
+        **_indonesian(),
+        "user_inputs": matching.build_ranked_dict(first),
+    }
+    results = []
+    for candidate in {password[:ESTIMATE_PREFIX], SEPARATORS.sub("", password)[:ESTIMATE_PREFIX]}:
+        if not candidate:
+            continue
+        matches = matching.omnimatch(candidate, dictionaries)
+        for match in matches:
+            if match["pattern"] == "repeat":  # zxcvbn scores the repeated part without them
+                base = str(match["base_token"])
+                inner = scoring.most_guessable_match_sequence(
+                    base, matching.omnimatch(base, dictionaries)
+                )
+                match["base_guesses"] = inner["guesses"]
+                match["base_matches"] = inner["sequence"]
+        result = scoring.most_guessable_match_sequence(candidate, matches)
+        guesses = float(result["guesses"])
+        score = int(time_estimates.guesses_to_score(guesses))  # type: ignore[arg-type]
+        results.append(Estimate(score, guesses, list(result["sequence"])))
+    return min(results, key=lambda r: r.guesses)
+
+
 def passphrase_problem(
     passphrase: str,
     minimum: int = MIN_REPORTER_PASSPHRASE,
     *,
     min_score: int = MIN_REPORTER_SCORE,
-    user_inputs: tuple[str, ...] = (),
+    user_inputs: Sequence[str] = (),
 ) -> PassphraseProblem | None:
-    """None if the passphrase is long enough and zxcvbn scores it at least ``min_score``
-    with :data:`INSTANCE_WORDS` and ``user_inputs`` (e.g. the person's username) among the
-    words it tries first; otherwise the main reason it is easy to guess."""
+    """None if the passphrase is long enough and :func:`estimate` scores it at least
+    ``min_score`` (``user_inputs``, e.g. the person's username, among the words tried
+    first); otherwise the main reason it is easy to guess."""
     normalized = normalize_passphrase(passphrase)
     if len(normalized) < minimum:
         return PassphraseProblem.TOO_SHORT
     if normalized.lower() in common_passwords():
         return PassphraseProblem.COMMON
-    words = [*INSTANCE_WORDS, *(word.lower() for word in user_inputs if word)]
-    estimate = zxcvbn(normalized[:ESTIMATE_PREFIX], user_inputs=words)
-    if estimate["score"] >= min_score:
+    result = estimate(normalized, user_inputs)
+    if result.score >= min_score:
         return None
-    return _main_weakness(estimate["sequence"])
+    return _main_weakness(result.sequence)
 
 
 _WEAKNESS = {

@@ -115,6 +115,9 @@ class Config:
     staff_idle_seconds: int = 30 * 60
     staff_absolute_seconds: int = 10 * 3600
     staff_failures_per_account: str = "10 per hour"
+    # The instance's own names (office, city, region...), phrases a guesser tries first
+    # against its staff passwords and reporters' passphrases (sipadu.services.passphrases).
+    password_extra_words: tuple[str, ...] = ()
     # Argon2id derivations on request paths, per portal and host (sipadu.web.derivations):
     # measured on 2 cores, two at once double the throughput of one, a third adds none.
     # At least 2: each portal reserves one for a lane strangers cannot fill (derivations).
@@ -287,6 +290,10 @@ def load_config(env: Mapping[str, str]) -> Config:
         staff_idle_seconds=_int(env, "SIPADU_STAFF_IDLE_MINUTES", 30) * 60,
         staff_absolute_seconds=_int(env, "SIPADU_STAFF_ABSOLUTE_HOURS", 10) * 3600,
         staff_failures_per_account=_limit(env, "SIPADU_STAFF_FAILURES_PER_ACCOUNT", "10 per hour"),
+        password_extra_words=tuple(
+            " ".join(p.split()) for p in env.get("SIPADU_PASSWORD_EXTRA_WORDS", "").split(",")
+            if p.strip()
+        ),
         kdf_slots=_int(env, "SIPADU_KDF_SLOTS", 2, minimum=2),
         kdf_queue=_int(env, "SIPADU_KDF_QUEUE", 4, minimum=0),
         kdf_wait_ms=_int(env, "SIPADU_KDF_WAIT_MS", 2000, minimum=0),

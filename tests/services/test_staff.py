@@ -19,7 +19,7 @@ from sipadu.persistence.models import (
     Role,
     StaffSession,
 )
-from sipadu.services import Reason, key_ring, staff
+from sipadu.services import Reason, ServiceError, key_ring, staff
 from sipadu.services.categories import category_by_slug, recipients
 from sipadu.services.passphrases import common_passwords
 from sipadu.services.proposals import pending
@@ -203,6 +203,37 @@ def test_a_password_built_on_ones_own_username_is_refused(session):
     with refused(Reason.PASSWORD_TOO_COMMON, "password"):
         staff.change_password(session, someone.account, PASSWORD, "budiman.santoso1", CHEAP)
     staff.change_password(session, someone.account, PASSWORD, "kerupuk jendela sapi biru", CHEAP)
+
+
+# Issue 15 item 7, second review: accepted with zxcvbn's English lists and a hard-coded
+# Jakarta list; Indonesian words, places, the office's words and greetings.
+INDONESIAN_STAFF_PASSWORDS = [
+    "pemeriksa1234",
+    "sipadu-sipadu",
+    "bandung-bandung",
+    "KotaBandung2026",
+    "indonesiaraya45",
+    "Selamat Pagi 1",
+    "terimakasih1",
+    "petugas12345",
+    "kata sandi saya",
+]
+
+
+@pytest.mark.parametrize("password", INDONESIAN_STAFF_PASSWORDS)
+def test_a_password_of_common_indonesian_words_is_refused(session, password):
+    someone = person(session, "sandi.indonesia", Role.AUDITOR)
+    with pytest.raises(ServiceError) as info:
+        staff.change_password(session, someone.account, PASSWORD, password, CHEAP)
+    assert info.value.reason.name.startswith("PASSWORD_") and info.value.field == "password"
+
+
+def test_every_staff_username_is_among_the_words_tried_first(session):
+    """A colleague's username is as guessable as one's own."""
+    person(session, "wiratmaja.kusumo", Role.INVESTIGATOR)
+    someone = person(session, "rekan.kerja", Role.AUDITOR)
+    with refused(Reason.PASSWORD_TOO_COMMON, "password"):
+        staff.change_password(session, someone.account, PASSWORD, "WiratmajaKusumo77", CHEAP)
 
 
 def test_only_an_account_still_invited_gets_a_new_activation_link(session):
