@@ -175,4 +175,4 @@ def test_suggested_words_can_be_copied_on_paper_without_error():
         ("ruamh", "rumah"),
         ("rumah", "rumahx"),
     ]
-    assert rules.problems(["saat", "nafas", "babi", "Kopi"] + list(words[4:])) != []
+    assert rules.problems(["saat", "nafas", "babi", "Kopi", *words[4:]]) != []
