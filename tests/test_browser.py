@@ -52,7 +52,7 @@ def test_the_reporter_journey_works_without_javascript(portal, tmp_path):
 
         code = page.inner_text("#report-code")
         passphrase = page.inner_text("#report-passphrase")
-        assert len(code.replace(" ", "")) == 16 and len(passphrase.split()) == 6
+        assert len(code.replace(" ", "")) == 16 and len(passphrase.split()) == 7
 
         page.check("#written")  # "I have written it down" before leaving the code page
         page.click("text=Buka kotak surat saya")

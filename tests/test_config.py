@@ -190,3 +190,32 @@ def test_nothing_but_config_reads_the_environment():
             ):
                 readers.append(str(path.relative_to(package)))
     assert sorted(set(readers)) == ["settings/config.py"]
+
+
+def test_the_institution_is_an_example_until_the_operator_names_it():
+    """Issue 16 item 8: every reporter page names the office that runs the portal; the
+    shipped values are marked examples, and an operator's own Indonesian is shown on the
+    English page too unless an English text is given."""
+    example = load_config({}).institution
+    assert "(contoh)" in example.name
+    assert "(example)" in example.hours.en and "(contoh)" in example.hours.id
+    assert len(example.example_settings()) == 6
+    config = load_config(
+        {
+            "SIPADU_INSTITUTION_NAME": "  Inspektorat   Kota Contohan ",
+            "SIPADU_INSTITUTION_DESCRIPTION_ID": "Pengawas internal Pemerintah Kota Contohan.",
+            "SIPADU_INSTITUTION_ADDRESS": "Jl. Merdeka No. 5, Contohan",
+            "SIPADU_INSTITUTION_HOURS_ID": "Senin-Kamis 08.00-15.00 WIB",
+            "SIPADU_INSTITUTION_HOURS_EN": "Monday to Thursday 08:00-15:00 WIB",
+            "SIPADU_INSTITUTION_PHONE": "(0274) 123456",
+            "SIPADU_INSTITUTION_LEGAL_BASIS_EN": "Mayor Regulation 12/2023",
+        }
+    ).institution
+    assert config.name == "Inspektorat Kota Contohan"
+    assert config.description.en == config.description.id  # no English given: the Indonesian
+    assert config.hours.in_language("en") == "Monday to Thursday 08:00-15:00 WIB"
+    assert config.hours.in_language("id") == "Senin-Kamis 08.00-15.00 WIB"
+    assert config.legal_basis.id == "Mayor Regulation 12/2023"
+    assert config.example_settings() == []
+    with pytest.raises(ConfigError, match="SIPADU_INSTITUTION_NAME"):
+        load_config({"SIPADU_INSTITUTION_NAME": "x" * 301})

@@ -24,6 +24,7 @@ def test_a_fresh_development_instance_passes_what_it_can(tmp_path, empty_databas
     assert re.search(r"^OK   secrets:", result.stdout, re.M)
     assert re.search(r"^WARN recovery key: a demo private key", result.stdout, re.M)
     assert re.search(r"^OK   core dumps:", result.stdout, re.M)
+    assert re.search(r"^OK   institution: still the example values", result.stdout, re.M)
     if redis_url:
         client = redis.Redis.from_url(redis_url)
         persistent = (
@@ -49,6 +50,15 @@ def test_it_fails_on_loose_secrets_a_demo_key_in_production_and_an_old_schema(
     assert result.exit_code == 1
     assert "FAIL secrets: readable by other users: lookup_salt" in result.stdout
     assert "FAIL recovery key: a demo private key is on this server" in result.stdout
+    # issue 16 item 8: a production portal still naming the example office
+    assert "WARN institution: still the example values: set SIPADU_INSTITUTION_NAME" in (
+        result.stdout
+    )
+    named = production | {
+        f"SIPADU_INSTITUTION_{name}": "Inspektorat Kota Contohan"
+        for name in ("NAME", "DESCRIPTION_ID", "ADDRESS", "HOURS_ID", "PHONE", "LEGAL_BASIS_ID")
+    }
+    assert "OK   institution: Inspektorat Kota Contohan" in run(named).stdout
     fresh = config_env(tmp_path / "other", f"sqlite:///{tmp_path / 'never-migrated.db'}", redis_url)
     result = run(fresh)
     assert result.exit_code == 1 and "FAIL database: at None" in result.stdout

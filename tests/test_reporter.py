@@ -262,7 +262,7 @@ def test_code_is_16_digits_in_groups_and_accepted_with_or_without_spaces(demo, r
     code, passphrase, body = submit(client)
     assert re.fullmatch(r"\d{4} \d{4} \d{4} \d{4}", code)
     words = passphrase.split(" ")
-    assert len(words) == 6 and all(w in wordlist() for w in words)
+    assert len(words) == 7 and all(w in wordlist() for w in words)
     assert "Tidak ada yang dapat memulihkan" in body  # the warning, in Indonesian
     assert login(reporter_app.test_client(), code.replace(" ", ""), passphrase).status_code == 303
     assert login(reporter_app.test_client(), f"  {code}  ", passphrase).status_code == 303

@@ -198,9 +198,20 @@ def _reserved_names(config: Config) -> Finding:
     return Finding("account names", "OK", "none named like the audit log's own actors")
 
 
+def _institution(config: Config) -> Finding:
+    """Reporters are told whom they report to (docs/reporter.md, "Who runs this portal"):
+    the shipped examples on a production portal would name the wrong office."""
+    examples = config.institution.example_settings()
+    if not examples:
+        return Finding("institution", "OK", config.institution.name)
+    detail = "still the example values: set " + ", ".join(examples) + " (README, Configuration)"
+    return Finding("institution", "WARN" if config.production else "OK", detail)
+
+
 def run_checks(config: Config) -> list[Finding]:
     return [
         _mode(config),
+        _institution(config),
         _database(config),
         _reserved_names(config),
         _secrets(config),

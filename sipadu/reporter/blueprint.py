@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from urllib.parse import quote, quote_from_bytes
 
 from flask import Blueprint, Response, current_app, request
+from flask_babel import gettext as _
 from limits import RateLimitItem, RateLimitItemPerHour, parse
 
 from sipadu.accountability import recovery
@@ -17,8 +18,9 @@ from sipadu.services.attachments import shorten_name
 from sipadu.services.dates import Deadlines
 from sipadu.services.mailbox import CostCache, MailboxSettings
 from sipadu.services.reports import SubmissionSettings
-from sipadu.settings.config import MIB, Config
+from sipadu.settings.config import MIB, Config, DayCount
 from sipadu.settings.instance import derived_key, load_secret
+from sipadu.web.i18n import current_language
 
 bp = Blueprint("reporter", __name__)
 
@@ -106,6 +108,33 @@ def limits() -> dict[str, object]:
             "total_mb": config.max_request_bytes // MIB,
         },
         "idle_minutes": config.mailbox_idle_seconds // 60,
+    }
+
+
+@bp.app_context_processor
+def orientation() -> dict[str, object]:
+    """What every reporter page says about who runs the portal and what happens next
+    (issue 16 item 8; ``reporter/_trust.html``), in the page's language. An app context
+    processor, so the reporter portal's error pages carry it too."""
+    config: Config = current_app.extensions["sipadu.config"]
+    office = config.institution
+    lang = current_language()
+    if config.day_count is DayCount.WORKING:
+        ack = _("%(days)d working days", days=config.ack_days)
+        feedback = _("%(days)d working days", days=config.feedback_days)
+    else:
+        ack = _("%(days)d days", days=config.ack_days)
+        feedback = _("%(days)d days", days=config.feedback_days)
+    return {
+        "institution": {
+            "name": office.name,
+            "description": office.description.in_language(lang),
+            "address": office.address,
+            "hours": office.hours.in_language(lang),
+            "phone": office.phone,
+            "legal_basis": office.legal_basis.in_language(lang),
+        },
+        "deadlines": {"ack": ack, "feedback": feedback},
     }
 
 

@@ -53,7 +53,7 @@ PENDING_SECONDS = 300  # longer than any write of a report once its files have a
 RECEIPT_SECONDS = 15 * 60
 WAIT_SECONDS = 20.0  # how long a repeated request waits for the first to finish
 _POLL_SECONDS = 0.2
-_PASSPHRASE_BYTES = 96  # a suggested passphrase (6 words of ≤ 8 letters) fits easily
+_PASSPHRASE_BYTES = 96  # a suggested passphrase (7 words of ≤ 8 letters: 62) fits easily
 
 
 class FormKind(StrEnum):

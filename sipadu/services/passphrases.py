@@ -12,7 +12,10 @@ from importlib.resources import files
 from zxcvbn import matching, scoring, time_estimates
 
 CODE_DIGITS = 16  # log2(10**16) = 53.2 bits (G7: at least 53)
-SUGGESTED_WORDS = 6
+# Seven words of 2,048: 77 bits. The list is short so that every word is common and hard to
+# miswrite (tools/make_wordlists.py, docs/reporter.md "Suggested passphrases").
+SUGGESTED_WORDS = 7
+WORDLIST_SIZE = 2048
 MIN_REPORTER_PASSPHRASE = 10
 # zxcvbn's score: 0 to 4 for fewer than 10**3, 10**6, 10**8, 10**10 and more guesses. A
 # reporter's mailbox key is derived from the 16-digit code *and* the passphrase, so the
@@ -76,9 +79,10 @@ class PassphraseProblem(StrEnum):
 
 @cache
 def wordlist() -> tuple[str, ...]:
-    """7,776 Indonesian root words (see tools/make_wordlists.py for source and licence)."""
+    """2,048 common Indonesian root words, curated to be copied on paper without error
+    (see tools/make_wordlists.py for rules, source and licence)."""
     words = files("sipadu.data").joinpath("wordlist-id.txt").read_text().split()
-    assert len(words) == len(set(words)) == 7776
+    assert len(words) == len(set(words)) == WORDLIST_SIZE
     return tuple(words)
 
 
@@ -128,7 +132,7 @@ def normalize_code(typed: str) -> str:
 
 
 def suggest_passphrase() -> str:
-    """Six words chosen uniformly from 7,776: 77.5 bits."""
+    """Seven words chosen uniformly from 2,048: 77 bits."""
     words = wordlist()
     return " ".join(secrets.choice(words) for _ in range(SUGGESTED_WORDS))
 

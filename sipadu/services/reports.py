@@ -221,6 +221,11 @@ class MailboxView:
     messages: list[ThreadMessage]
     attachments: list[AttachmentInfo]
     failed_fields: frozenset[str] = frozenset()  # names that failed their integrity check
+    # The report's stored deadlines, while they still bind (issue 16 item 8): the
+    # acknowledgement's while the report is only received, the feedback's until it is
+    # closed or rejected; None after. Days, as stored: no finer than the report's date.
+    ack_due_on: date | None = None
+    feedback_due_on: date | None = None
 
     def files_of(self, message_id: uuid.UUID | None) -> list[AttachmentInfo]:
         return [a for a in self.attachments if a.message_id == message_id]
@@ -361,6 +366,11 @@ def read_mailbox(session: Session, keys: HeldKeys, report_id: uuid.UUID) -> Mail
             fields[row.name] = value
     category = report_category_slug(session, report)
     files = list_attachments(session, report_id, keys)
+    pending = report.status in (
+        ReportStatus.RECEIVED,
+        ReportStatus.IN_REVIEW,
+        ReportStatus.INVESTIGATING,
+    )
     return MailboxView(
         report_id,
         category,
@@ -372,6 +382,8 @@ def read_mailbox(session: Session, keys: HeldKeys, report_id: uuid.UUID) -> Mail
         thread(session, keys),
         files,
         frozenset(failed),
+        ack_due_on=report.ack_due_on if report.status == ReportStatus.RECEIVED else None,
+        feedback_due_on=report.feedback_due_on if pending else None,
     )
 
 

@@ -69,6 +69,51 @@ class SecretOverrides:
 
 
 @dataclass(frozen=True)
+class Bilingual:
+    """A text an operator gives in Bahasa Indonesia and in English."""
+
+    id: str
+    en: str
+
+    def in_language(self, language: str) -> str:
+        return self.en if language == "en" else self.id
+
+
+@dataclass(frozen=True)
+class Institution:
+    """The office that runs this portal, named on every reporter page (issue 16 item 8):
+    a reporter must know whom they are telling, where to report in person, and on what
+    legal basis. The defaults are examples, marked so on the page, that ``sipadu check``
+    warns about in production."""
+
+    name: str = "Inspektorat Provinsi DKI Jakarta (contoh)"
+    description: Bilingual = Bilingual(
+        "Aparat pengawasan internal pemerintah daerah yang menerima dan menindaklanjuti "
+        "pengaduan pelanggaran (contoh: ganti dengan uraian kantor Anda).",
+        "The internal oversight office of the regional government, which receives and "
+        "follows up reports of wrongdoing (example: replace with your office's own words).",
+    )
+    address: str = "Jl. Contoh No. 1, Jakarta Pusat 10110 (contoh)"
+    hours: Bilingual = Bilingual(
+        "Senin-Jumat, 08.00-16.00 WIB (contoh)", "Monday to Friday, 08:00-16:00 WIB (example)"
+    )
+    phone: str = "(021) 000-0000 (contoh)"
+    legal_basis: Bilingual = Bilingual(
+        "Peraturan Gubernur Nomor … Tahun … tentang Penanganan Pengaduan (contoh)",
+        "Governor Regulation No. … of … on Handling Complaints (example)",
+    )
+
+    def example_settings(self) -> list[str]:
+        """The ``SIPADU_INSTITUTION_*`` settings still at their example values."""
+        default = Institution()
+        return [
+            f"SIPADU_INSTITUTION_{name.upper()}"
+            for name in ("name", "description", "address", "hours", "phone", "legal_basis")
+            if getattr(self, name) == getattr(default, name)
+        ]
+
+
+@dataclass(frozen=True)
 class Config:
     env: Environment = Environment.PRODUCTION
     instance_path: Path = Path("instance")
@@ -131,6 +176,7 @@ class Config:
     retention_rejected_days: int = 365
     faults: frozenset[str] = frozenset()  # fault injection: tests only, never production
     onion_address: str | None = None  # the reporter portal's v3 onion service
+    institution: Institution = field(default_factory=Institution)
     volatile_path: Path | None = None
     secrets: SecretOverrides = field(default_factory=SecretOverrides)
 
@@ -240,6 +286,38 @@ def _onion(env: Mapping[str, str]) -> str | None:
     return raw
 
 
+MAX_INSTITUTION_TEXT = 300  # characters of one institution setting: a line, not a page
+
+
+def _text(env: Mapping[str, str], name: str, default: str) -> str:
+    raw = " ".join((env.get(name) or "").split())
+    if len(raw) > MAX_INSTITUTION_TEXT:
+        raise ConfigError(f"{name} is longer than {MAX_INSTITUTION_TEXT} characters")
+    return raw or default
+
+
+def _bilingual(env: Mapping[str, str], name: str, default: Bilingual) -> Bilingual:
+    """``NAME_ID`` and ``NAME_EN``; without ``NAME_EN`` the English page shows ``NAME_ID``
+    (an operator's own words, never the example's English beside their Indonesian)."""
+    indonesian = _text(env, f"{name}_ID", "")
+    english = _text(env, f"{name}_EN", "")
+    if not indonesian and not english:
+        return default
+    return Bilingual(indonesian or english, english or indonesian)
+
+
+def _institution(env: Mapping[str, str]) -> Institution:
+    default = Institution()
+    return Institution(
+        name=_text(env, "SIPADU_INSTITUTION_NAME", default.name),
+        description=_bilingual(env, "SIPADU_INSTITUTION_DESCRIPTION", default.description),
+        address=_text(env, "SIPADU_INSTITUTION_ADDRESS", default.address),
+        hours=_bilingual(env, "SIPADU_INSTITUTION_HOURS", default.hours),
+        phone=_text(env, "SIPADU_INSTITUTION_PHONE", default.phone),
+        legal_basis=_bilingual(env, "SIPADU_INSTITUTION_LEGAL_BASIS", default.legal_basis),
+    )
+
+
 def load_config(env: Mapping[str, str]) -> Config:
     """Build and validate a :class:`Config` from ``SIPADU_*`` variables."""
     environment = _choice(env, "SIPADU_ENV", Environment, Environment.PRODUCTION)
@@ -304,6 +382,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         retention_rejected_days=_int(env, "SIPADU_RETENTION_REJECTED_DAYS", 365),
         faults=_faults(env, environment),
         onion_address=_onion(env),
+        institution=_institution(env),
         volatile_path=Path(env["SIPADU_VOLATILE_PATH"])
         if env.get("SIPADU_VOLATILE_PATH")
         else None,

@@ -6,6 +6,9 @@ on, never by a cookie (the reporter's only cookie holds random values) and never
 dropped before the reporter app sees it). Default: ``id``.
 """
 
+from datetime import date
+
+from babel.dates import format_date
 from babel.numbers import format_decimal
 from flask import Flask, request
 from flask_babel import Babel
@@ -42,10 +45,16 @@ def filesize(size: int) -> str:
     return format_decimal(size / 1000, format="#,##0.#", locale=lang) + " kB"
 
 
+def long_date(day: date) -> str:
+    """A date as a reader writes it: "7 Desember 2026", "December 7, 2026"."""
+    return format_date(day, format="long", locale=current_language())
+
+
 def init_i18n(app: Flask) -> None:
     Babel(app, locale_selector=current_language, default_translation_directories="translations")
     app.url_defaults(_keep_language)
     app.jinja_env.filters["filesize"] = filesize
+    app.jinja_env.filters["long_date"] = long_date
     app.jinja_env.globals.update(
         languages=LANGUAGES, current_language=current_language, localized=localized
     )

@@ -1,8 +1,9 @@
 """Report codes and passphrases (:mod:`sipadu.services.passphrases`): 16 uniform digits
-shown in groups and accepted typed any way; six-word suggestions from the Indonesian
+shown in groups and accepted typed any way; seven-word suggestions from the Indonesian
 list; the same words typed on another device open the same mailbox; too short or too
 common is refused."""
 
+import re
 import unicodedata
 
 import pytest
@@ -72,8 +73,8 @@ def test_anything_but_sixteen_decimal_digits_is_still_refused(typed):
     assert well_formed_code(typed) is None
 
 
-def test_a_suggested_passphrase_is_six_words_of_the_list():
-    assert len(p.wordlist()) == len(set(p.wordlist())) == 7776
+def test_a_suggested_passphrase_is_seven_words_of_the_list():
+    assert len(p.wordlist()) == len(set(p.wordlist())) == 2048
     suggestions = {p.suggest_passphrase() for _ in range(50)}
     assert len(suggestions) == 50
     for suggestion in suggestions:
@@ -194,3 +195,29 @@ def test_the_instance_s_own_names_come_from_configuration():
     finally:
         p.configure_instance_words(())
     assert p.vocabulary(["Kota Bandung"]) == ["kota bandung", "kota", "bandung", "kotabandung"]
+def test_suggested_words_can_be_copied_on_paper_without_error():
+    """The word list's rules (docs/reporter.md, "Suggested passphrases"): plain a-z words
+    of 4 to 8 letters with no letter people misspell, nothing excluded by hand, no two
+    words one slip of the pen apart, and enough words for the documented 77 bits."""
+    import math
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "tools"))
+    try:
+        import make_wordlists as rules
+    finally:
+        sys.path.pop(0)
+
+    words = p.wordlist()
+    assert rules.problems(words) == []
+    assert all(re.fullmatch(r"[a-z]{4,8}", w) for w in words)
+    assert not set(words) & set(p.INSTANCE_WORDS)
+    assert p.SUGGESTED_WORDS * math.log2(len(words)) >= 77
+    # the checker itself catches each kind of near miss
+    assert rules.close_pairs(["rumah", "rumahx", "ramah", "ruamh", "kopi"]) == [
+        ("ramah", "rumah"),
+        ("ruamh", "rumah"),
+        ("rumah", "rumahx"),
+    ]
+    assert rules.problems(["saat", "nafas", "babi", "Kopi", *words[4:]]) != []

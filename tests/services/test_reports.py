@@ -97,13 +97,13 @@ def test_what_the_reporter_sent_comes_back_through_the_mailbox_key(session, reco
     assert opened == view.fields
 
 
-def test_without_a_passphrase_six_words_are_suggested_and_open_the_mailbox(session, recovery):
+def test_without_a_passphrase_seven_words_are_suggested_and_open_the_mailbox(session, recovery):
     seed_categories(session, OPERATOR)
     settings = submission_settings(recovery.public_key())
     receipt = reports.submit_report(session, FORM, None, settings, TODAY)
 
     words = receipt.suggested_passphrase.split()
-    assert len(words) == 6 and set(words) <= set(wordlist())
+    assert len(words) == 7 and set(words) <= set(wordlist())
     attempt = attempt_login(session, receipt.code, receipt.suggested_passphrase, MAILBOX)
     assert attempt.opened.report_id == receipt.report_id
 
