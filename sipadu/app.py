@@ -56,7 +56,7 @@ def create_app(portal: str = "reporter", config: Config | None = None) -> Flask:
     init_downloads(app, config)
     init_i18n(app)
     CSRFProtect(app)
-    install_headers(app, production=config.production)
+    install_headers(app, production=config.production, scripts=portal is Portal.REPORTER)
     app.extensions["sipadu.counters"] = make_counters(config, prefix=portal.value)
     errors.register(app)
     app.before_request(_refuse_malformed_input)

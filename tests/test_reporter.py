@@ -403,7 +403,10 @@ def test_xss_payloads_are_inert(demo, reporter_app):
     assert "<script>alert" not in page and "<img src=x" not in page
     assert "&lt;script&gt;" in page and "&lt;img src=x onerror=alert(1)&gt;" in page
     assert "{{ 7*7 }}" in page and "49" not in page.split("{{ 7*7 }}")[0][-20:]
-    assert "<script" not in page  # and no script of our own: the portal needs no JavaScript
+    # No script but the portal's one static file (the upload progress, issue 16 item 6):
+    # no inline script, no handler attribute; the page works without it.
+    assert re.findall(r"<script\b[^>]*>", page) == ['<script src="/static/upload.js">']
+    assert "</script>" in page and page.count("<script") == 1
 
 
 # --- mailbox --------------------------------------------------------------------------
@@ -557,15 +560,26 @@ def test_production_refuses_to_start_without_a_recovery_key(tmp_path):
             create_app(portal, production)
 
 
-def test_no_page_of_the_reporter_portal_needs_javascript(reporter_app):
+def test_the_reporter_portal_has_one_optional_script_and_nothing_inline(reporter_app):
+    """The upload progress (issue 16 item 6) is the portal's only script: a static file
+    from 'self', in one template; no inline script and no handler attribute anywhere.
+    That every page works without it: tests/test_browser.py, tests/test_upload_progress.py."""
     templates = Path(reporter_app.root_path) / "templates"
+    scripts = {}
     for path in [
         *templates.glob("reporter/*.html"),
         templates / "base.html",
         templates / "_macros.html",
         templates / "error.html",
     ]:
-        assert "<script" not in path.read_text().lower(), path
+        html = path.read_text().lower()
+        assert not re.search(r"\son[a-z]+\s*=", html), path  # onclick=, onsubmit=, ...
+        assert "javascript:" not in html, path
+        if "<script" in html:
+            scripts[path.name] = re.findall(r"<script\b[^>]*>", html)
+    assert scripts == {
+        "_upload.html": ["<script src=\"{{ url_for('static', filename='upload.js') }}\">"]
+    }
 
 
 def test_case_fields_match_the_http_contract():

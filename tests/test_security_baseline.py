@@ -65,15 +65,39 @@ def test_security_headers_on_every_response(probe_apps, portal, path):
     app.config["PROPAGATE_EXCEPTIONS"] = False
     response = app.test_client().get(path)
     headers = response.headers
-    assert headers["Content-Security-Policy"] == content_security_policy()
-    assert "default-src 'none'" in headers["Content-Security-Policy"]
-    assert "frame-ancestors 'none'" in headers["Content-Security-Policy"]
-    assert "script-src" not in headers["Content-Security-Policy"]  # no script at all yet
+    policy = headers["Content-Security-Policy"]
+    assert policy == content_security_policy(scripts=portal == "reporter")
+    assert "default-src 'none'" in policy
+    assert "frame-ancestors 'none'" in policy
+    assert "unsafe-" not in policy and "data:" not in policy and "*" not in policy
     assert headers["Referrer-Policy"] == "no-referrer"
     assert headers["X-Content-Type-Options"] == "nosniff"
     assert headers["X-Frame-Options"] == "DENY"
     if not path.startswith("/static/"):
         assert headers["Cache-Control"] == "no-store"
+
+
+BASE_POLICY = [
+    "default-src 'none'",
+    "style-src 'self'",
+    "img-src 'self'",
+    "form-action 'self'",
+    "frame-ancestors 'none'",
+    "base-uri 'none'",
+]
+
+
+@pytest.mark.parametrize("portal", PORTALS)
+def test_only_the_reporter_portal_may_run_a_script_and_only_its_own(probe_apps, portal):
+    """Issue 16 item 6: the reporter portal's upload progress is a static script of its
+    own origin, sending its request to its own origin. Exactly these two directives are
+    added there, and nothing on the staff portal: no inline script, no eval, no other
+    origin anywhere."""
+    policy = probe_apps[portal].test_client().get("/").headers["Content-Security-Policy"]
+    directives = policy.split("; ")
+    added = {"reporter": ["script-src 'self'", "connect-src 'self'"], "staff": []}[portal]
+    assert sorted(directives) == sorted(BASE_POLICY + added)
+    assert "unsafe" not in policy and "nonce-" not in policy and "sha256-" not in policy
 
 
 @pytest.mark.parametrize("portal", PORTALS)

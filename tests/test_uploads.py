@@ -153,6 +153,26 @@ def test_path_traversal_names_are_reduced_to_a_plain_name(demo, reporter_app):
     assert disposition.count('filename="') == 1 and '"; filename="x.html' not in disposition
 
 
+def test_a_reporter_file_is_never_served_as_something_a_browser_runs(demo, reporter_app):
+    """The reporter portal lets scripts of its own origin run (script-src 'self', for the
+    upload progress of issue 16 item 6): no response of it may carry a sender's bytes as
+    a script. A file sent as JavaScript comes back as a download of opaque bytes, and
+    nosniff forbids the browser to guess otherwise."""
+    client = reporter_app.test_client()
+    sent = b"document.title = 'run';\n"
+    code, passphrase = receipt(
+        report_with_files(client, [("progress.js", sent, "application/javascript")])
+    )
+    login(client, code, passphrase)
+    page = client.get("/mailbox").get_data(as_text=True)
+    href = re.search(r'href="(/mailbox/attachments/[0-9a-f-]+)">progress.js', page).group(1)
+    status, headers, body = download(client, href)
+    assert status == 200 and body == sent
+    assert headers["Content-Type"] == "application/octet-stream"
+    assert headers["Content-Disposition"].startswith("attachment;")
+    assert headers["X-Content-Type-Options"] == "nosniff"
+
+
 @pytest.fixture
 def strict_app(demo, env):
     app = create_app(

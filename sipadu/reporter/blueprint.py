@@ -108,6 +108,7 @@ def limits() -> dict[str, object]:
             "total_mb": config.max_request_bytes // MIB,
         },
         "idle_minutes": config.mailbox_idle_seconds // 60,
+        "tor_upload": {"mb": TOR_EXAMPLE_MIB, "minutes": tor_minutes(TOR_EXAMPLE_MIB)},
     }
 
 
@@ -136,6 +137,16 @@ def orientation() -> dict[str, object]:
         },
         "deadlines": {"ack": ack, "feedback": feedback},
     }
+# What the forms say a large file takes over Tor (issue 16 item 6): an upload at the
+# slow end of the "tens to hundreds of KB/s" docs/deploy.md gives a real Tor upload
+# (50 KiB/s, as issue 16 reckons), for a 45 MiB example: about 15 minutes.
+TOR_KIB_PER_SECOND = 50
+TOR_EXAMPLE_MIB = 45
+
+
+def tor_minutes(mib: int) -> int:
+    """Whole minutes ``mib`` MiB take at TOR_KIB_PER_SECOND, rounded."""
+    return round(mib * 1024 / TOR_KIB_PER_SECOND / 60)
 
 
 SHOWN_NAME = 60  # characters of a file name on a reporter page

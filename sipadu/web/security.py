@@ -59,10 +59,22 @@ class Anonymizer:
         return self.app(environ, start_response)
 
 
-def content_security_policy() -> str:
+# The reporter portal's one optional script (sipadu/static/upload.js: the upload
+# progress of issue 16 item 6) and the request it sends. From this origin only, and
+# never inline or evaluated: an injected <script> element or handler attribute still
+# does not run. What else 'self' could run: only a response of this origin served with
+# a JavaScript type (nosniff, below, makes Chromium and Firefox refuse any other type
+# as a script); the reporter portal serves none but its static files
+# (docs/reporter.md, "Upload progress"). The staff portal has no script at all.
+REPORTER_SCRIPT = ["script-src 'self'", "connect-src 'self'"]
+
+
+def content_security_policy(*, scripts: bool = False) -> str:
+    """The policy of every response; ``scripts`` for the reporter portal."""
     return "; ".join(
         [
             "default-src 'none'",
+            *(REPORTER_SCRIPT if scripts else []),
             "style-src 'self'",
             "img-src 'self'",
             "form-action 'self'",
@@ -72,9 +84,11 @@ def content_security_policy() -> str:
     )
 
 
-def add_security_headers(response: Response, *, production: bool) -> Response:
+def add_security_headers(
+    response: Response, *, production: bool, scripts: bool = False
+) -> Response:
     headers = response.headers
-    headers["Content-Security-Policy"] = content_security_policy()
+    headers["Content-Security-Policy"] = content_security_policy(scripts=scripts)
     headers["Referrer-Policy"] = "no-referrer"
     headers["X-Content-Type-Options"] = "nosniff"
     headers["X-Frame-Options"] = "DENY"
@@ -93,8 +107,11 @@ def add_security_headers(response: Response, *, production: bool) -> Response:
     return response
 
 
-def install_headers(app: Flask, *, production: bool) -> None:
-    app.after_request(lambda response: add_security_headers(response, production=production))
+def install_headers(app: Flask, *, production: bool, scripts: bool = False) -> None:
+    """``scripts``: the reporter portal's own static script may run (REPORTER_SCRIPT)."""
+    app.after_request(
+        lambda response: add_security_headers(response, production=production, scripts=scripts)
+    )
 
 
 def harden_process() -> None:
