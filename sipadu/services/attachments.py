@@ -96,17 +96,21 @@ CaseKey = Callable[[int], bytes]  # epoch -> case key
 
 
 def _open(row: Attachment, case_key: CaseKey, what: str, sealed: bytes) -> bytes:
+    bound = attachment_bound(row)  # first: a malformed epoch is no epoch to look up
     return open_field(
         case_key(row.epoch),
         sealed,
         report_id=row.report_id,
         field=attachment_field(row.id, what),
-        bound=attachment_bound(row),
+        bound=bound,
     )
 
 
 def _is_legacy(row: Attachment) -> bool:
-    return field_version(row.sealed_key) == 1
+    try:
+        return field_version(row.sealed_key) == 1
+    except CryptoError:  # no format at all: the file fails its check when opened
+        return False
 
 
 def _legacy_on_new_message(session: Session, rows: list[Attachment]) -> set[uuid.UUID]:

@@ -252,16 +252,16 @@ def thread(session: Session, keys: HeldKeys) -> list[ThreadMessage]:
     first_new = min((m.position for m in rows if m.body[:1] != bytes([1])), default=None)
     messages = []
     for m in rows:
-        key = keys.key(Purpose.CASE, m.epoch)
         try:
             if field_version(m.body) == 1 and first_new is not None and m.position > first_new:
                 raise CryptoError("old-format message after a new-format one")
+            bound = message_bound(m)  # first: a malformed epoch is no epoch to look up
             body = open_field(
-                key,
+                keys.key(Purpose.CASE, m.epoch),
                 m.body,
                 report_id=keys.report_id,
                 field=message_field(m.id),
-                bound=message_bound(m),
+                bound=bound,
             ).decode("utf-8")
         except (CryptoError, UnicodeDecodeError):
             messages.append(ThreadMessage(m.id, m.position, m.author, m.sent_on, "", False))
