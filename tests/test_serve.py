@@ -113,7 +113,7 @@ def test_serve_runs_both_portals_and_logs_nothing_of_requests(served):
         assert f"127.0.0.1:{port}" not in output and f"', {port})" not in output, output
 
 
-ONION = "a" * 56 + ".onion"
+ONION = "2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid.onion"  # a valid v3
 
 
 def _exchange(port: int, raw_request: bytes) -> tuple[int, bytes]:

@@ -679,6 +679,8 @@ def test_a_totp_reset_of_a_sensitive_role_takes_two_admins_and_keeps_password_an
     assert "melalui tautan sekali pakai yang diterbitkan oleh admin dan admin2" in row
     assert f"belum tentu {person.username}" in row
     assert "siapa pun pemegang tautan sekali pakai" in row
+    # Its role column names the link's holder (the review: "Akun sendiri", own account)
+    assert "<td>Pemegang tautan sekali pakai</td>" in row and "Akun sendiri" not in row
     words = _visible_text(row)  # the raw detail is folded away, labelled technical
     assert '"via"' not in words and "issued_by" not in words and "totp.reset" not in words
 
@@ -1453,3 +1455,16 @@ def test_no_staff_page_shows_an_internal_value(
     assert all(label != value for value, label in offered.items())
     filtered = auditor.get("/audit?action=identity.read").get_data(as_text=True)
     assert "identity.read" not in _visible_text(filtered)
+
+
+def test_an_entry_made_through_a_one_time_link_names_its_holder_as_the_role(staff_app):
+    """Issue 15 (review): the role column of such an entry (actor ``link``, role
+    ``none``) said "Akun sendiri" (own account); whoever held the link made it."""
+    from sipadu.investigator.words import entry_role_said
+    from sipadu.services.links import LINK_ACTOR
+
+    with staff_app.test_request_context("/?lang=id"):
+        assert entry_role_said(LINK_ACTOR.id, LINK_ACTOR.role) == "Pemegang tautan sekali pakai"
+        assert entry_role_said(str(uuid.uuid4()), "none") == "Akun sendiri"
+    with staff_app.test_request_context("/?lang=en"):
+        assert entry_role_said(LINK_ACTOR.id, LINK_ACTOR.role) == "Holder of a one-time link"

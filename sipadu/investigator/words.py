@@ -139,6 +139,15 @@ TABLES: dict[str, Mapping[str, LazyString]] = {
 }
 
 
+def entry_role_said(actor: str, role: str) -> str:
+    """The role an audit entry was made in, in words (template filter ``entry_role``):
+    an entry of a one-time link (actor ``link``, role ``none``) was made by whoever held
+    the link, not by an account acting as itself."""
+    if actor == LINK_ACTOR.id:
+        return str(_l("Holder of a one-time link"))
+    return said(role, "role")
+
+
 def said(value: str | None, what: str) -> str:
     """``value`` (an internal value of the kind ``what``, a key of :data:`TABLES`) in
     the reader's language: the template filter ``said``. A value without words (a row
