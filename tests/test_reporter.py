@@ -723,3 +723,14 @@ def test_the_session_store_never_says_which_report_a_session_is_for(
         forbidden += [lookup, lookup.hex().encode()]
     for value in forbidden:
         assert not any(value in blob for blob in stored), value
+
+
+def test_wtforms_own_messages_are_in_the_readers_language(reporter_app):
+    """Issue 15 (review): WTForms' built-in messages came in English on Indonesian pages.
+    A category nobody offers gets WTForms' "Not a valid choice." — in Indonesian."""
+    client = reporter_app.test_client()
+    data = {"category": "bukan-kategori", "title": "Judul", "what": "Kejadian"}
+    response = client.post("/report", data={**data, "csrf_token": csrf(client, "/report")})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Pilihan tidak sah." in body and "Not a valid choice" not in body
