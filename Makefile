@@ -6,13 +6,17 @@ STAMP := $(VENV)/.installed-sipadu
 CATALOGS := $(wildcard sipadu/translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGS:.po=.mo)
 # make run: a development instance in ./instance with demo accounts (never production).
-RUN_ENV := SIPADU_ENV=development SIPADU_INSTANCE_PATH=$(CURDIR)/instance
+# Another instance folder: make run SIPADU_INSTANCE_PATH=/path (or exported); other ports:
+# SIPADU_REPORTER_BIND / SIPADU_STAFF_BIND, passed through from the environment.
+SIPADU_INSTANCE_PATH ?= $(CURDIR)/instance
+RUN_ENV := SIPADU_ENV=development SIPADU_INSTANCE_PATH="$(SIPADU_INSTANCE_PATH)"
 
 .PHONY: run test lint bench vectors translations clean programs totp screenshots
 
 run: $(STAMP) $(COMPILED)
-	@if [ ! -f instance/sipadu.db ]; then $(RUN_ENV) $(BIN)/sipadu init --demo; \
-	else echo "Existing instance; demo accounts:"; cat instance/demo-credentials.txt 2>/dev/null; \
+	@if [ ! -f "$(SIPADU_INSTANCE_PATH)/sipadu.db" ]; then $(RUN_ENV) $(BIN)/sipadu init --demo; \
+	else echo "Existing instance; demo accounts:"; \
+	cat "$(SIPADU_INSTANCE_PATH)/demo-credentials.txt" 2>/dev/null; \
 	$(RUN_ENV) $(BIN)/sipadu db upgrade; fi
 	$(RUN_ENV) $(BIN)/sipadu serve
 
@@ -39,8 +43,9 @@ test: $(STAMP) $(COMPILED) programs
 # drive Debian's Chromium (Playwright's own browser download is not used); exports are
 # opened with the real age tool; the restore drill runs pg_dump and pg_restore; the
 # Argon2 vectors are checked against the reference argon2 tool; the documented torrc is
-# checked by tor itself (--verify-config only: the test starts no Tor).
-PROGRAMS := chromium:chromium age:age age-keygen:age argon2:argon2 pg_dump:postgresql-client \
+# checked by tor itself (--verify-config only: the test starts no Tor); make's own dry
+# runs check `make run`'s variables.
+PROGRAMS := make:make chromium:chromium age:age age-keygen:age argon2:argon2 pg_dump:postgresql-client \
 	pg_restore:postgresql-client tor:tor
 programs:
 	@missing=$$(for pair in $(PROGRAMS); do command -v $${pair%%:*} >/dev/null 2>&1 \

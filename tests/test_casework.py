@@ -376,7 +376,10 @@ def test_an_investigator_who_is_also_a_custodian_needs_another_custodian(
     assert post(both, f"{page}/identity-requests", page, reason=reason).status_code == 303
     waiting = both.get("/identity-requests").get_data(as_text=True)
     request_id = re.search(r'id="request-([0-9a-f-]{36})"', waiting).group(1)
-    own = post(both, f"/identity-requests/{request_id}/approve", "/identity-requests")
+    # Not offered (the review: Approve and Refuse were, and gave a 409): said instead.
+    assert f"/identity-requests/{request_id}/" not in waiting
+    assert "kustodian lain yang harus memutuskannya" in waiting
+    own = post(both, f"/identity-requests/{request_id}/approve", page)
     assert own.status_code == 409  # nobody decides their own request
     assert who not in both.get(page).get_data(as_text=True)
     assert "identity.read" not in [e.action for e in actions(database_url, report_id)]
@@ -1026,3 +1029,49 @@ def test_tampered_rows_are_shown_as_failed_never_as_a_500_and_recorded(
     assert reply not in box.get_data(as_text=True)
     refused = mailbox.get(f"/mailbox/attachments/{file_id}")
     assert refused.status_code == 409 and b"isi bukti" not in refused.get_data()
+
+
+def test_a_sealed_value_stored_as_text_is_a_failed_item_on_every_page_never_a_500(
+    reporter_app, clients, database_url
+):
+    """Issue 15 item 9, the review's reproduction: ``update message set
+    body=X'02'||substr(body,2)`` stores TEXT that is not UTF-8, and the case page, the
+    mailbox and the export were 500s ("Could not decode to UTF-8"). Each now shows the
+    message as failed; staff encounters are in the log."""
+    marker = f"Teks {uuid.uuid4().hex[:8]}"
+    code, passphrase, _page = submit(reporter_app.test_client(), title=marker)
+    investigator = clients["pemeriksa1"]
+    report_id = report_id_of(database_url, marker, investigator)
+    reply = f"Balasan {uuid.uuid4().hex[:6]}"
+    post(investigator, f"/reports/{report_id}/messages", f"/reports/{report_id}", body=reply)
+    with database(database_url) as session:
+        if session.get_bind().dialect.name != "sqlite":
+            pytest.skip("PostgreSQL refuses a value of the wrong type in a column")
+        message_id = session.scalar(select(Message.id).where(Message.report_id == report_id))
+        session.execute(
+            text("UPDATE message SET body = X'02' || substr(body, 2) WHERE id = :id"),
+            {"id": message_id.hex},
+        )
+        session.commit()
+
+    page = investigator.get(f"/reports/{report_id}")
+    assert page.status_code == 200
+    assert FAILED_WORDS.search(page.get_data(as_text=True))
+    plain = investigator.get(f"/reports/{report_id}/export?plaintext=y&confirm=y")
+    assert plain.status_code == 200
+    exported = json.loads(zipfile.ZipFile(io.BytesIO(plain.get_data())).read("messages.json"))
+    assert [(m["intact"], m["body"]) for m in exported] == [(False, "")]
+    failures = [
+        json.loads(e.detail)
+        for e in actions(database_url, report_id)
+        if e.action == "record.integrity_failure"
+    ]
+    assert {"kind": "message", "id": str(message_id)} in failures
+
+    mailbox = reporter_app.test_client()
+    assert mailbox_login(mailbox, code, passphrase).status_code == 303
+    box = mailbox.get("/mailbox")
+    assert box.status_code == 200
+    assert FAILED_WORDS.search(box.get_data(as_text=True)) and reply not in box.get_data(
+        as_text=True
+    )

@@ -14,6 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy.exc import IntegrityError
 
 from sipadu.crypto import new_keypair
+from sipadu.persistence.checked import stored_type
 from sipadu.persistence.db import make_engine, make_sessionmaker
 from sipadu.persistence.migrate import alembic_config, upgrade
 from sipadu.persistence.models import Base, Role, StaffAccount, hides_row_order
@@ -80,7 +81,7 @@ def test_every_table_has_a_uuid_primary_key():
     for table in Base.metadata.sorted_tables:
         for column in table.primary_key.columns:
             if (table.name, column.name) not in NON_UUID_KEYS:
-                assert isinstance(column.type, sa.Uuid), f"{table.name}.{column.name}"
+                assert isinstance(stored_type(column.type), sa.Uuid), f"{table.name}.{column.name}"
 
 
 def test_only_staff_side_tables_carry_exact_timestamps():
@@ -88,7 +89,7 @@ def test_only_staff_side_tables_carry_exact_timestamps():
         (table.name, column.name)
         for table in Base.metadata.sorted_tables
         for column in table.columns
-        if isinstance(column.type, sa.DateTime | sa.Time)
+        if isinstance(stored_type(column.type), sa.DateTime | sa.Time)
     }
     assert timestamped <= STAFF_SIDE_TIMESTAMPS
 

@@ -15,7 +15,8 @@ from sipadu.settings.config import ConfigError, load_config
 from sipadu.web.context import dispose
 from tests.helpers import config_env, database, init_demo, login, signed_in, submit
 
-ONION = "a" * 55 + "d.onion"
+# A real v3 address (the Tor Project's): its checksum and version are right.
+ONION = "2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid.onion"
 
 
 def test_the_reporter_portal_offers_its_onion_service(env, reporter_app):
@@ -31,6 +32,26 @@ def test_the_reporter_portal_offers_its_onion_service(env, reporter_app):
     assert "Onion-Location" not in reporter_app.test_client().get("/").headers
     with pytest.raises(ConfigError):
         load_config({**env, "SIPADU_ONION_ADDRESS": "example.com"})
+
+
+@pytest.mark.parametrize(
+    "address",
+    [
+        "a" * 55 + "d.onion",  # base32 of the right length, checksum wrong (the review's)
+        ONION[:10] + ("b" if ONION[10] != "b" else "c") + ONION[11:],  # one letter mistyped
+        "a" * 56 + ".onion",
+        ONION[:-7] + "a.onion",  # the version byte changed
+        ONION.replace(".onion", ".onio"),
+    ],
+)
+def test_an_onion_address_with_a_wrong_checksum_or_version_is_refused(env, address):
+    """Issue 15 (review): any 56 base32 letters were accepted; a mistyped address would
+    send every Tor Browser user to nowhere. Config validation and ``sipadu check``
+    refuse it by Tor's rend-spec-v3 checksum and version."""
+    with pytest.raises(ConfigError, match="SIPADU_ONION_ADDRESS"):
+        load_config({**env, "SIPADU_ONION_ADDRESS": address})
+    checked = CliRunner().invoke(cli, ["check"], env={**env, "SIPADU_ONION_ADDRESS": address})
+    assert checked.exit_code != 0 and "SIPADU_ONION_ADDRESS" in checked.output
 
 
 def test_backup_and_restore_drill(tmp_path, redis_url, pg_server):

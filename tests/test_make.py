@@ -91,3 +91,26 @@ def test_make_test_type_checks_the_package():
     section = config.split("[tool.mypy]", 1)[1].split("\n[", 1)[0]
     assert re.search(r"^disallow_untyped_defs\s*=\s*true", section, re.M)
     assert re.search(r'^files\s*=\s*\["sipadu"\]', section, re.M)
+
+
+def test_make_run_takes_another_instance_folder_and_keeps_its_default(tmp_path):
+    """Issue 15 (review): the Makefile forced ``$(CURDIR)/instance``; an instance folder
+    given on the command line or in the environment was ignored. Dry runs only."""
+
+    def dry_run(*args: str, **env: str) -> str:
+        return subprocess.run(
+            ["make", "-n", "run", *args],
+            cwd=ROOT,
+            env={"PATH": "/usr/bin:/bin", **env},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+
+    default = dry_run()
+    assert f'SIPADU_INSTANCE_PATH="{ROOT}/instance"' in default
+    assert f'"{ROOT}/instance/sipadu.db"' in default
+    given = dry_run(f"SIPADU_INSTANCE_PATH={tmp_path}")
+    assert f'SIPADU_INSTANCE_PATH="{tmp_path}"' in given and f"{ROOT}/instance" not in given
+    exported = dry_run(SIPADU_INSTANCE_PATH=str(tmp_path))
+    assert f'SIPADU_INSTANCE_PATH="{tmp_path}"' in exported and f"{ROOT}/instance" not in exported

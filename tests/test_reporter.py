@@ -907,3 +907,12 @@ def test_the_code_page_changes_language_keeping_the_code_and_needs_written_down(
     assert left.status_code == 303 and left.headers["Location"].endswith("/mailbox/login?lang=en")
     bad = client.post("/report/receipt", data={**fields, "code": "12345"})
     assert bad.status_code == 400
+def test_wtforms_own_messages_are_in_the_readers_language(reporter_app):
+    """Issue 15 (review): WTForms' built-in messages came in English on Indonesian pages.
+    A category nobody offers gets WTForms' "Not a valid choice." — in Indonesian."""
+    client = reporter_app.test_client()
+    data = {"category": "bukan-kategori", "title": "Judul", "what": "Kejadian"}
+    response = client.post("/report", data={**data, "csrf_token": csrf(client, "/report")})
+    body = response.get_data(as_text=True)
+    assert response.status_code == 400
+    assert "Pilihan tidak sah." in body and "Not a valid choice" not in body

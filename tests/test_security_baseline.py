@@ -251,6 +251,7 @@ def test_every_server_log_line_keeps_its_wording_and_loses_the_request(caplog):
         except ValueError as error:
             raise LookupError("canary-context") from error
     except LookupError as error:
+        logging.getLogger("sipadu.app").exception("Exception on /canary-app [GET]")
         logging.getLogger("uvicorn.error").exception("Exception in ASGI application\n")
         logging.getLogger("werkzeug").error("%(path)s", {"path": "/canary-dict"})
         gunicorn.exception(error)  # a message that is the exception itself
@@ -262,9 +263,15 @@ def test_every_server_log_line_keeps_its_wording_and_loses_the_request(caplog):
         "Exception on …",
         "Exception on … […]",
     ]
-    assert "LookupError (text withheld)" in messages
+    # The servers' own exceptions: one fixed line each, the classes and no traceback
+    # (issue 15 item 10); the app's keep their frames.
+    assert "Exception in ASGI application (LookupError, ValueError)" in messages
+    assert "LookupError (text withheld) (LookupError, ValueError)" in messages
+    server = [r for r in caplog.records if r.name in ("uvicorn.error", "gunicorn.error")]
+    assert all(r.exc_info is None and not r.exc_text for r in server)
+    app = [r for r in caplog.records if r.name == "sipadu.app" and r.exc_text]
+    assert len(app) == 1 and "line " in app[0].exc_text and "ValueError" in app[0].exc_text
     logged = caplog.text
-    assert "ValueError" in logged and "LookupError" in logged and "line " in logged
     for request_value in (CANARY_IP, "2001:db8", "canary", "Set-Cookie", "x=1", "GET"):
         assert request_value not in logged, request_value
 

@@ -113,7 +113,7 @@ def test_serve_runs_both_portals_and_logs_nothing_of_requests(served):
         assert f"127.0.0.1:{port}" not in output and f"', {port})" not in output, output
 
 
-ONION = "a" * 56 + ".onion"
+ONION = "2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid.onion"  # a valid v3
 
 
 def _exchange(port: int, raw_request: bytes) -> tuple[int, bytes]:
@@ -205,3 +205,59 @@ def test_no_address_path_or_typed_text_reaches_the_servers_log(
         assert request_value.lower() not in output.lower(), (request_value, output)
     for client_port in client_ports:
         assert f"127.0.0.1:{client_port}" not in output and f", {client_port})" not in output
+
+
+MALFORMED_FRAMINGS = [
+    # bad chunk size (the review's)
+    b"Transfer-Encoding: chunked\r\n\r\nzz\r\n",
+    # chunked and a length at once (request smuggling's shape)
+    b"Transfer-Encoding: chunked\r\nContent-Length: 5\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    # a chunk that ends before its size
+    b"Transfer-Encoding: chunked\r\n\r\n10\r\nabc",
+    # a chunk size no server could hold
+    b"Transfer-Encoding: chunked\r\n\r\nffffffffffffffffffffffff\r\nabc\r\n",
+    # Transfer-Encoding values that are not (only) chunked
+    b"Transfer-Encoding: gzip\r\n\r\nabc",
+    b"Transfer-Encoding: chunked, chunked\r\n\r\n0\r\n\r\n",
+    b"Transfer-Encoding: xchunked\r\n\r\n0\r\n\r\n",
+    b"Transfer-Encoding: chunked\r\nTransfer-Encoding: identity\r\n\r\n0\r\n\r\n",
+]
+
+
+def _framed(port: int, path: str, framing: bytes) -> bytes:
+    """A POST to ``path`` with a malformed body framing; the first bytes of the answer
+    (none if the server only closed). The client stops sending, as ``nc`` does."""
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as raw:
+        raw.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\n".encode() + framing)
+        raw.shutdown(socket.SHUT_WR)
+        try:
+            return raw.recv(100)
+        except ConnectionResetError:
+            return b""
+
+
+def test_malformed_body_framing_is_refused_without_a_traceback_in_the_log(
+    empty_database_url, tmp_path, redis_url
+):
+    """Issue 15 item 10: ``Transfer-Encoding: chunked`` with a bad chunk size (or with a
+    ``Content-Length``) got a 400, but each wrote a 12-line timestamped traceback
+    ("Exception in ASGI application … refuse … LocalProtocolError") into the server's
+    log, on both portals, as often as anyone sent one. Now: refused, nothing logged."""
+    env = config_env(
+        tmp_path / "instance", empty_database_url, redis_url, SIPADU_WORKERS="1", SIPADU_THREADS="2"
+    )
+    init_demo_instance(env)
+    for portal, paths in (("reporter", ("/mailbox/login", "/report")), ("staff", ("/login",))):
+        log = tmp_path / f"{portal}.log"
+        with serving(portal, env, log) as (_process, base):
+            port = int(base.rsplit(":", 1)[1])
+            for path in paths:
+                for framing in MALFORMED_FRAMINGS * 2:  # repeatable: no flood either way
+                    answer = _framed(port, path, framing)
+                    assert answer == b"" or answer.startswith(b"HTTP/1.1 4"), (framing, answer)
+            assert fetch(base + "/")[0] == 200  # the worker is fine
+            time.sleep(0.5)
+        output = log.read_text(errors="replace")
+        assert "Traceback" not in output, output
+        assert "Exception in ASGI application" not in output, output
+        assert "ERROR" not in output, output

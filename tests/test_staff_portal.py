@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import select, text, update
 
 from sipadu.accountability import audit
-from sipadu.crypto import CryptoError, open_private_key
+from sipadu.crypto import CryptoError, open_private_key, signing_public_key
 from sipadu.crypto import kdf as kdf_module
 from sipadu.investigator.policy import ALLOWED, Policy, policy_of
 from sipadu.persistence.models import (
@@ -680,6 +680,8 @@ def test_a_totp_reset_of_a_sensitive_role_takes_two_admins_and_keeps_password_an
     assert "melalui tautan sekali pakai yang diterbitkan oleh admin dan admin2" in row
     assert f"belum tentu {person.username}" in row
     assert "siapa pun pemegang tautan sekali pakai" in row
+    # Its role column names the link's holder (the review: "Akun sendiri", own account)
+    assert "<td>Pemegang tautan sekali pakai</td>" in row and "Akun sendiri" not in row
     words = _visible_text(row)  # the raw detail is folded away, labelled technical
     assert '"via"' not in words and "issued_by" not in words and "totp.reset" not in words
 
@@ -1091,7 +1093,10 @@ def test_a_forged_history_re_signed_with_another_key_fails_the_auditors_check(en
         page = verify_with(auditor, kept)
         assert page.status_code == 200
         text_ = page.get_data(as_text=True)
-        assert "Utuh:" not in text_ and "signed by another key" in text_
+        assert "Utuh:" not in text_
+        # In the reader's language (the review: English from audit.py on an Indonesian
+        # page): a stored checkpoint signed by a key other than the instance's.
+        assert "ditandatangani dengan kunci lain" in text_ and "signed by another" not in text_
         header = json.loads(
             auditor.get("/audit/export.jsonl").get_data(as_text=True).split("\n")[0]
         )
@@ -1454,3 +1459,46 @@ def test_no_staff_page_shows_an_internal_value(
     assert all(label != value for value, label in offered.items())
     filtered = auditor.get("/audit?action=identity.read").get_data(as_text=True)
     assert "identity.read" not in _visible_text(filtered)
+
+
+def test_an_entry_made_through_a_one_time_link_names_its_holder_as_the_role(staff_app):
+    """Issue 15 (review): the role column of such an entry (actor ``link``, role
+    ``none``) said "Akun sendiri" (own account); whoever held the link made it."""
+    from sipadu.investigator.words import entry_role_said
+    from sipadu.services.links import LINK_ACTOR
+
+    with staff_app.test_request_context("/?lang=id"):
+        assert entry_role_said(LINK_ACTOR.id, LINK_ACTOR.role) == "Pemegang tautan sekali pakai"
+        assert entry_role_said(str(uuid.uuid4()), "none") == "Akun sendiri"
+    with staff_app.test_request_context("/?lang=en"):
+        assert entry_role_said(LINK_ACTOR.id, LINK_ACTOR.role) == "Holder of a one-time link"
+
+
+def test_verification_results_and_form_errors_speak_the_readers_language(staff_app, people):
+    """Issue 15 (review): ``/audit/verify`` said "entri rusak pertama adalah None. a kept
+    checkpoint is signed by another key" (English reason, a literal None), and a missing
+    file got WTForms' English "This field is required."."""
+    auditor = signed_in(staff_app, people["auditor"])
+    kept = post(auditor, "/audit/checkpoints", "/audit/checkpoints").get_data()
+    other = signing_public_key(b"\x07" * 32).hex()
+    page = auditor.post(
+        "/audit/verify",
+        data={
+            "csrf_token": csrf(auditor, "/audit/verify"),
+            "public_key": other,  # pinned: the kept file is signed by another key
+            "checkpoints": [(io.BytesIO(kept), "kept.json")],
+        },
+        content_type="multipart/form-data",
+    )
+    text_ = html.unescape(_visible_text(page.get_data(as_text=True)))
+    assert "TIDAK utuh." in text_ and "None" not in text_
+    assert "Sebuah berkas checkpoint yang Anda berikan ditandatangani dengan kunci lain" in text_
+    assert "signed by another key" not in text_
+    missing = auditor.post(
+        "/audit/verify",
+        data={"csrf_token": csrf(auditor, "/audit/verify")},
+        content_type="multipart/form-data",
+    )
+    assert missing.status_code == 400
+    assert "Kolom ini wajib diisi." in missing.get_data(as_text=True)
+    assert "This field is required." not in missing.get_data(as_text=True)

@@ -148,3 +148,13 @@ def test_every_refusal_carries_the_values_its_message_names():
     assert not missing
     probe = 'raise ServiceError(Reason.USERNAME_TAKEN, "username")\n'
     assert _refusals_raised(probe) == [("USERNAME_TAKEN", set(), 1)]  # it would be caught
+
+
+def test_the_indonesian_staff_wording_uses_one_word_for_an_investigator():
+    """Issue 15 (review): the proposals' warning said "penyidik" where every other page
+    says "pemeriksa": one role, one word."""
+    with (CATALOG / "messages.po").open("rb") as handle:
+        said = [m.string for m in read_po(handle, locale="id") if m.id and m.string]
+    texts = [s if isinstance(s, str) else " ".join(s) for s in said]
+    assert not [t for t in texts if "penyidik" in t.lower()]
+    assert any("pemeriksa" in t.lower() for t in texts)

@@ -25,7 +25,7 @@ import json
 import re
 import uuid
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import TypeAlias
@@ -445,13 +445,56 @@ def latest_checkpoint(session: Session) -> Checkpoint | None:
 # --- verification ---------------------------------------------------------------------
 
 
+class Broken(StrEnum):
+    """Why verification failed: typed, so each reader's page words it in the reader's
+    language (sipadu/investigator/words.py); :data:`BROKEN_TEXT` is the English of the
+    command line and the docs. The values each names are in ``Verdict.values``."""
+
+    ENTRIES_MISSING = "entries_missing"  # expected, found
+    CHAIN_BROKEN = "chain_broken"
+    DETAIL_NOT_JSON = "detail_not_json"
+    ENTRY_ALTERED = "entry_altered"
+    KEPT_OTHER_KEY = "kept_other_key"
+    KEPT_BAD_SIGNATURE = "kept_bad_signature"
+    DIFFERS_FROM_KEPT = "differs_from_kept"
+    STORED_OTHER_KEY = "stored_other_key"
+    STORED_BAD_SIGNATURE = "stored_bad_signature"
+    DIFFERS_FROM_STORED = "differs_from_stored"
+    ENDS_BEFORE_KEPT = "ends_before_kept"  # count, kept
+    STORED_BEYOND_END = "stored_beyond_end"  # seq
+    HEAD_MISMATCH = "head_mismatch"
+
+
+BROKEN_TEXT: dict[Broken, str] = {
+    Broken.ENTRIES_MISSING: "expected entry {expected} here, found {found} (entries missing)",
+    Broken.CHAIN_BROKEN: "prev_hash does not match the previous entry (chain broken)",
+    Broken.DETAIL_NOT_JSON: "detail is not valid JSON (entry altered)",
+    Broken.ENTRY_ALTERED: "hash does not match the entry's content (entry altered)",
+    Broken.KEPT_OTHER_KEY: "a kept checkpoint is signed by another key",
+    Broken.KEPT_BAD_SIGNATURE: "kept checkpoint has a bad signature",
+    Broken.DIFFERS_FROM_KEPT: "differs from a checkpoint an auditor kept (rewritten history)",
+    Broken.STORED_OTHER_KEY: "a stored checkpoint is signed by another key",
+    Broken.STORED_BAD_SIGNATURE: "a stored checkpoint has a bad signature",
+    Broken.DIFFERS_FROM_STORED: "differs from a signed stored checkpoint (rewritten history)",
+    Broken.ENDS_BEFORE_KEPT: (
+        "the log ends at {count} but an auditor kept a checkpoint at {kept} (truncated)"
+    ),
+    Broken.STORED_BEYOND_END: "a stored checkpoint covers entry {seq} beyond the end (truncated)",
+    Broken.HEAD_MISMATCH: "head row does not match the last entry",
+}
+
+
 @dataclass(frozen=True)
 class Verdict:
+    """``bad_seq``: the first bad entry, or None when the failure is no entry's (a kept
+    checkpoint signed by another key is refused before the walk)."""
+
     ok: bool
     count: int
     head_hash: str
     bad_seq: int | None = None
-    reason: str = ""
+    broken: Broken | None = None
+    values: Mapping[str, int] = field(default_factory=dict)
     # The last entry a checkpoint signed by the pinned key (stored, or kept by an
     # auditor) vouches for: a database writer can rewrite what comes after it, and
     # delete the stored checkpoints, undetected (0 without a pinned key).
@@ -464,9 +507,16 @@ class Verdict:
         first, last = self.signed_upto + 1, self.count
         return f"entries {first} to {last} are covered by no checkpoint signed by the pinned key"
 
+    @property
+    def reason(self) -> str:
+        """Why it failed, in English (the command line's words); "" if it did not."""
+        return "" if self.broken is None else BROKEN_TEXT[self.broken].format(**self.values)
+
     def line(self) -> str:
         if self.ok:
             return f"OK {self.count} {self.head_hash}"
+        if self.bad_seq is None:
+            return f"FAIL: {self.reason}"
         return f"FAIL entry {self.bad_seq}: {self.reason}"
 
 
@@ -501,20 +551,22 @@ def _report_id_text(value: object) -> str | None:
     return str(uuid.UUID(text_value)) if len(text_value) == 32 else text_value
 
 
-def check_entry(row: Mapping | tuple, expected_seq: int, prev_hash: str) -> str | None:
-    """Why an entry does not continue the chain, or None if it does."""
+def check_entry(
+    row: Mapping | tuple, expected_seq: int, prev_hash: str
+) -> tuple[Broken, dict[str, int]] | None:
+    """Why an entry does not continue the chain (and the values that says), or None."""
     seq, at, actor, role, action, report_id, detail, stored_prev, stored_hash = row
     if seq != expected_seq:
-        return f"expected entry {expected_seq} here, found {seq} (entries missing)"
+        return Broken.ENTRIES_MISSING, {"expected": expected_seq, "found": seq}
     if stored_prev != prev_hash:
-        return "prev_hash does not match the previous entry (chain broken)"
+        return Broken.CHAIN_BROKEN, {}
     try:
         detail_obj = json.loads(detail) if detail is not None else None
     except ValueError:
-        return "detail is not valid JSON (entry altered)"
+        return Broken.DETAIL_NOT_JSON, {}
     record = _record(seq, at, actor, role, action, _report_id_text(report_id), detail_obj)
     if entry_hash(prev_hash, fast_canonical(record)) != stored_hash:
-        return "hash does not match the entry's content (entry altered)"
+        return Broken.ENTRY_ALTERED, {}
     return None
 
 
@@ -537,13 +589,11 @@ def verify_chain(
     """
     for checkpoint in kept:
         if expected_public_key and checkpoint.public_key != expected_public_key:
-            return Verdict(
-                False, 0, "", checkpoint.seq, "a kept checkpoint is signed by another key"
-            )
+            return Verdict(False, 0, "", checkpoint.seq, Broken.KEPT_OTHER_KEY)
         try:
             checkpoint.verify()
         except CryptoError:
-            return Verdict(False, 0, "", checkpoint.seq, "kept checkpoint has a bad signature")
+            return Verdict(False, 0, "", checkpoint.seq, Broken.KEPT_BAD_SIGNATURE)
     kept_by_seq: dict[int, list[Checkpoint]] = {}
     for checkpoint in kept:
         kept_by_seq.setdefault(checkpoint.seq, []).append(checkpoint)
@@ -552,11 +602,11 @@ def verify_chain(
     count, prev_hash = 0, GENESIS
     signed_upto = 0
 
-    def check_checkpoints_at(seq: int, digest: str) -> str | None:
+    def check_checkpoints_at(seq: int, digest: str) -> Broken | None:
         nonlocal pending_stored, signed_upto
         for checkpoint in kept_by_seq.get(seq, []):
             if checkpoint.hash != digest:
-                return "differs from a checkpoint an auditor kept (rewritten history)"
+                return Broken.DIFFERS_FROM_KEPT
             if expected_public_key:
                 signed_upto = seq
         while pending_stored is not None and pending_stored.seq <= seq:
@@ -573,9 +623,9 @@ def verify_chain(
     if problem:
         return Verdict(False, 0, GENESIS, 0, problem)
     for row in _rows(connection):
-        reason = check_entry(row, count + 1, prev_hash)
-        if reason:
-            return Verdict(False, count, prev_hash, count + 1, reason)
+        broken = check_entry(row, count + 1, prev_hash)
+        if broken:
+            return Verdict(False, count, prev_hash, count + 1, *broken)
         count, prev_hash = row[0], row[8]
         problem = check_checkpoints_at(count, prev_hash)
         if problem:
@@ -587,8 +637,8 @@ def verify_chain(
             count,
             prev_hash,
             count + 1,
-            f"the log ends at {count} but an auditor kept a checkpoint at {max(beyond)} "
-            "(truncated)",
+            Broken.ENDS_BEFORE_KEPT,
+            {"count": count, "kept": max(beyond)},
         )
     if pending_stored is not None:
         return Verdict(
@@ -596,11 +646,12 @@ def verify_chain(
             count,
             prev_hash,
             count + 1,
-            f"a stored checkpoint covers entry {pending_stored.seq} beyond the end (truncated)",
+            Broken.STORED_BEYOND_END,
+            {"seq": pending_stored.seq},
         )
     head_row = connection.execute(text("SELECT seq, hash FROM audit_head WHERE id = 1")).first()
     if (head_row is None and count) or (head_row and tuple(head_row) != (count, prev_hash)):
-        return Verdict(False, count, prev_hash, count + 1, "head row does not match the last entry")
+        return Verdict(False, count, prev_hash, count + 1, Broken.HEAD_MISMATCH)
     return Verdict(True, count, prev_hash, signed_upto=signed_upto)
 
 
@@ -612,16 +663,18 @@ def _stored_checkpoints(connection: Connection) -> Iterator[Checkpoint]:
         yield Checkpoint(*row)
 
 
-def _stored_problem(checkpoint: Checkpoint, digest: str, expected_public_key: str | None) -> str:
+def _stored_problem(
+    checkpoint: Checkpoint, digest: str, expected_public_key: str | None
+) -> Broken | None:
     if expected_public_key and checkpoint.public_key != expected_public_key:
-        return "a stored checkpoint is signed by another key"
+        return Broken.STORED_OTHER_KEY
     try:
         checkpoint.verify()
     except CryptoError:
-        return "a stored checkpoint has a bad signature"
+        return Broken.STORED_BAD_SIGNATURE
     if checkpoint.hash != digest:
-        return "differs from a signed stored checkpoint (rewritten history)"
-    return ""
+        return Broken.DIFFERS_FROM_STORED
+    return None
 
 
 # --- export ---------------------------------------------------------------------------

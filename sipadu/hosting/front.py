@@ -289,6 +289,17 @@ def deadline_protocol(
                 self._body_bytes += len(data)
             self._watch_head()
 
+        def send_400_response(self, msg: str) -> None:
+            # h11 refused the body's framing as it arrived (a bad or huge chunk size,
+            # chunked with a Content-Length...) and uvicorn answers 400 and closes. The
+            # app may be running for this request already (the front refuses chunked
+            # bodies itself): its answer goes nowhere, quietly, instead of raising in
+            # h11 and writing "Exception in ASGI application" for anyone who sends
+            # such a request (issue 15, item 10).
+            super().send_400_response(msg)
+            if self.cycle is not None:
+                self.cycle.disconnected = True
+
         def on_response_complete(self) -> None:
             super().on_response_complete()
             self._body_since = None
@@ -436,8 +447,16 @@ class Front:
         headers = [*headers, CLOSE]  # the body was not read: the connection cannot go on
         if status == BUSY:
             headers.append((b"retry-after", str(RETRY_AFTER_SECONDS).encode()))
-        await send({"type": "http.response.start", "status": status, "headers": headers})
-        await send({"type": "http.response.body", "body": body, "more_body": False})
+        try:
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body, "more_body": False})
+        except h11.LocalProtocolError:
+            # The server answered first: the body's framing was malformed (a bad or huge
+            # chunk size, chunked with a Content-Length), h11 refused it as it arrived and
+            # uvicorn sent its own 400 and closed. Nothing of ours can follow, and there
+            # is nothing to log: anyone can send such a request, as often as they like
+            # (issue 15, item 10).
+            return
 
 
 class _Exchange:

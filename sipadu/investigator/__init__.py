@@ -14,7 +14,7 @@ from sipadu.investigator.blueprint import bp, make_runtime
 from sipadu.investigator.filters import plain_links
 from sipadu.investigator.policy import enforce
 from sipadu.investigator.signin import load_signed_in
-from sipadu.investigator.words import roles_said, said
+from sipadu.investigator.words import entry_role_said, roles_said, said, verdict_said
 from sipadu.settings.config import Config
 from sipadu.web.derivations import Derivations
 
@@ -29,3 +29,5 @@ def init_staff(app: Flask, config: Config) -> None:
     app.add_template_filter(plain_links, "plain_links")
     app.add_template_filter(said, "said")  # internal values in words: never on a page
     app.add_template_filter(roles_said, "roles_said")
+    app.add_template_filter(entry_role_said, "entry_role")
+    app.add_template_filter(verdict_said, "verdict_said")

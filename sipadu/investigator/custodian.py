@@ -21,7 +21,9 @@ from sipadu.web.refusal_messages import message
 def identity_requests() -> str:
     with transaction(write=True) as writing:  # each reason's read recorded before it shows
         waiting = pending_requests(writing, g.staff.account, g.staff.private_key())
-    return render_template("staff/custodian/requests.html", waiting=waiting, form=ActionForm())
+    return render_template(
+        "staff/custodian/requests.html", waiting=waiting, form=ActionForm(), me=g.staff.account.id
+    )
 
 
 @bp.post("/identity-requests/<uuid:request_id>/<any(approve, refuse):decision>")

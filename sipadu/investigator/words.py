@@ -17,7 +17,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
-from sipadu.accountability.audit import OPERATOR, Action
+from sipadu.accountability.audit import OPERATOR, Action, Broken, Verdict
 from sipadu.investigator.forms import CASE_FIELD_LABELS
 from sipadu.persistence.models import (
     AccountState,
@@ -137,6 +137,62 @@ TABLES: dict[str, Mapping[str, LazyString]] = {
     "category": CATEGORY_LABELS,
     "status": STATUS_LABELS,
 }
+
+
+# Why a verification failed (audit.Broken), in the reader's language: never the
+# command line's English. Values as in Verdict.values.
+BROKEN_WORDS: dict[Broken, LazyString] = {
+    Broken.ENTRIES_MISSING: _l(
+        "Entry %(expected)d was expected here and entry %(found)d was found: entries are missing."
+    ),
+    Broken.CHAIN_BROKEN: _l("It does not link to the entry before it: the chain was broken there."),
+    Broken.DETAIL_NOT_JSON: _l("Its details are unreadable: the entry was altered."),
+    Broken.ENTRY_ALTERED: _l("Its content does not match its hash: the entry was altered."),
+    Broken.KEPT_OTHER_KEY: _l(
+        "A checkpoint file you gave is signed by another key than the one pinned."
+    ),
+    Broken.KEPT_BAD_SIGNATURE: _l("A checkpoint file you gave has a bad signature."),
+    Broken.DIFFERS_FROM_KEPT: _l(
+        "The log differs there from a checkpoint file you kept: its history was rewritten."
+    ),
+    Broken.STORED_OTHER_KEY: _l(
+        "A checkpoint stored on the server is signed by another key than the one pinned."
+    ),
+    Broken.STORED_BAD_SIGNATURE: _l("A checkpoint stored on the server has a bad signature."),
+    Broken.DIFFERS_FROM_STORED: _l(
+        "The log differs there from a signed checkpoint stored on the server: its history "
+        "was rewritten."
+    ),
+    Broken.ENDS_BEFORE_KEPT: _l(
+        "The log ends at entry %(count)d, but a checkpoint file you kept covers entry "
+        "%(kept)d: entries were cut off the end."
+    ),
+    Broken.STORED_BEYOND_END: _l(
+        "A checkpoint stored on the server covers entry %(seq)d, beyond the end of the "
+        "log: entries were cut off the end."
+    ),
+    Broken.HEAD_MISMATCH: _l("The record of the log's last entry does not match its last entry."),
+}
+
+
+def verdict_said(verdict: Verdict) -> str:
+    """A failed verification in a sentence of the reader's language: the first bad
+    entry, if there is one, and why (template filter ``verdict_said``)."""
+    why = "" if verdict.broken is None else str(BROKEN_WORDS[verdict.broken]) % verdict.values
+    if verdict.bad_seq is None:
+        said = _("NOT intact.")
+    else:
+        said = _("NOT intact: the first bad entry is %(seq)d.", seq=verdict.bad_seq)
+    return " ".join(part for part in (said, why) if part)
+
+
+def entry_role_said(actor: str, role: str) -> str:
+    """The role an audit entry was made in, in words (template filter ``entry_role``):
+    an entry of a one-time link (actor ``link``, role ``none``) was made by whoever held
+    the link, not by an account acting as itself."""
+    if actor == LINK_ACTOR.id:
+        return str(_l("Holder of a one-time link"))
+    return said(role, "role")
 
 
 def said(value: str | None, what: str) -> str:

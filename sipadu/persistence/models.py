@@ -28,6 +28,15 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import conv
 
+from sipadu.persistence.checked import (
+    CheckedDate,
+    CheckedDateTime,
+    CheckedInt,
+    CheckedUuid,
+    CheckedWord,
+    SealedBytes,
+)
+
 NAMING_CONVENTION = {
     "ix": "ix_%(table_name)s_%(column_0_N_name)s",
     "uq": "uq_%(table_name)s_%(column_0_N_name)s",
@@ -106,13 +115,13 @@ class StaffAccount(Base):
     state: Mapped[str] = mapped_column(String(16), default=AccountState.INVITED.value, index=True)
     may_grant: Mapped[bool] = mapped_column(Boolean, default=False)  # share reports (admins set)
     # kdf.SecretRecord: Argon2id parameters, salt, verifier. Null until activation.
-    password_record: Mapped[bytes | None] = mapped_column(LargeBinary)
+    password_record: Mapped[bytes | None] = mapped_column(SealedBytes)
     # keys.PublicKey wire format, and the private key sealed under the password KEK.
-    public_key: Mapped[bytes | None] = mapped_column(LargeBinary)
-    sealed_private_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    public_key: Mapped[bytes | None] = mapped_column(SealedBytes)
+    sealed_private_key: Mapped[bytes | None] = mapped_column(SealedBytes)
     # The TOTP secret, sealed under the password KEK too: a database and server copy
     # without the password yields no second factor.
-    sealed_totp: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sealed_totp: Mapped[bytes | None] = mapped_column(SealedBytes)
     totp_last_step: Mapped[int] = mapped_column(BigInteger, default=0)  # a code counts once
     # A one-time link: only a hash of its token is stored.
     enrollment_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -270,11 +279,11 @@ class ReportField(Base):
     __table_args__ = (WITHOUT_ROWID,)
 
     report_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("report.id", ondelete="CASCADE"), primary_key=True
+        CheckedUuid, ForeignKey("report.id", ondelete="CASCADE"), primary_key=True
     )
-    name: Mapped[str] = mapped_column(String(32), primary_key=True)
-    epoch: Mapped[int] = mapped_column(Integer)
-    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    name: Mapped[str] = mapped_column(CheckedWord(32), primary_key=True)
+    epoch: Mapped[int] = mapped_column(CheckedInt)
+    sealed: Mapped[bytes] = mapped_column(SealedBytes)
 
 
 class ReportKey(Base):
@@ -293,16 +302,16 @@ class ReportKey(Base):
         WITHOUT_ROWID,
     )
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(CheckedUuid, primary_key=True, default=uuid.uuid4)
     report_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("report.id", ondelete="CASCADE"), index=True
+        CheckedUuid, ForeignKey("report.id", ondelete="CASCADE"), index=True
     )
-    purpose: Mapped[str] = mapped_column(String(16))
-    epoch: Mapped[int] = mapped_column(Integer)
-    recipient_kind: Mapped[str] = mapped_column(String(16))  # staff|custodian|mailbox|recovery
-    recipient_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, index=True)
-    recipient_fingerprint: Mapped[str] = mapped_column(String(64))
-    wrapped: Mapped[bytes] = mapped_column(LargeBinary)
+    purpose: Mapped[str] = mapped_column(CheckedWord(16))
+    epoch: Mapped[int] = mapped_column(CheckedInt)
+    recipient_kind: Mapped[str] = mapped_column(CheckedWord(16))  # staff|custodian|mailbox|recovery
+    recipient_id: Mapped[uuid.UUID | None] = mapped_column(CheckedUuid, index=True)
+    recipient_fingerprint: Mapped[str] = mapped_column(CheckedWord(64))
+    wrapped: Mapped[bytes] = mapped_column(SealedBytes)
 
 
 class Mailbox(Base):
@@ -317,9 +326,9 @@ class Mailbox(Base):
         ForeignKey("report.id", ondelete="CASCADE"), unique=True
     )
     lookup_id: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
-    secret_record: Mapped[bytes] = mapped_column(LargeBinary)
-    public_key: Mapped[bytes] = mapped_column(LargeBinary)
-    sealed_private_key: Mapped[bytes] = mapped_column(LargeBinary)
+    secret_record: Mapped[bytes] = mapped_column(SealedBytes)
+    public_key: Mapped[bytes] = mapped_column(SealedBytes)
+    sealed_private_key: Mapped[bytes] = mapped_column(SealedBytes)
 
 
 class Message(Base):
@@ -333,16 +342,18 @@ class Message(Base):
     __tablename__ = "message"
     __table_args__ = (UniqueConstraint("report_id", "position"), WITHOUT_ROWID)
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(CheckedUuid, primary_key=True, default=uuid.uuid4)
     report_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("report.id", ondelete="CASCADE"), index=True
+        CheckedUuid, ForeignKey("report.id", ondelete="CASCADE"), index=True
     )
-    position: Mapped[int | None] = mapped_column(Integer)  # version 1 rows only
-    author: Mapped[str] = mapped_column(String(16))  # reporter | staff
-    author_account_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("staff_account.id"))
-    epoch: Mapped[int | None] = mapped_column(Integer)  # version 1 rows only
-    sent_on: Mapped[date] = mapped_column(Date)
-    body: Mapped[bytes] = mapped_column(LargeBinary)
+    position: Mapped[int | None] = mapped_column(CheckedInt)  # version 1 rows only
+    author: Mapped[str] = mapped_column(CheckedWord(16))  # reporter | staff
+    author_account_id: Mapped[uuid.UUID | None] = mapped_column(
+        CheckedUuid, ForeignKey("staff_account.id")
+    )
+    epoch: Mapped[int | None] = mapped_column(CheckedInt)  # version 1 rows only
+    sent_on: Mapped[date] = mapped_column(CheckedDate)
+    body: Mapped[bytes] = mapped_column(SealedBytes)
 
 
 class Blob(Base):
@@ -371,7 +382,7 @@ class BlobChunk(Base):
         ForeignKey("blob.id", ondelete="CASCADE"), primary_key=True
     )
     seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
-    data: Mapped[bytes] = mapped_column(LargeBinary)
+    data: Mapped[bytes] = mapped_column(SealedBytes)
 
 
 class Attachment(Base):
@@ -382,20 +393,20 @@ class Attachment(Base):
     __tablename__ = "attachment"
     __table_args__ = (WITHOUT_ROWID,)
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(CheckedUuid, primary_key=True, default=uuid.uuid4)
     report_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("report.id", ondelete="CASCADE"), index=True
+        CheckedUuid, ForeignKey("report.id", ondelete="CASCADE"), index=True
     )
     message_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("message.id", ondelete="CASCADE"), index=True
+        CheckedUuid, ForeignKey("message.id", ondelete="CASCADE"), index=True
     )
-    blob_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("blob.id"), unique=True)
-    uploader: Mapped[str] = mapped_column(String(16))  # reporter | staff
-    epoch: Mapped[int | None] = mapped_column(Integer)  # version 1 rows only
-    sealed_name: Mapped[bytes] = mapped_column(LargeBinary)
-    sealed_type: Mapped[bytes] = mapped_column(LargeBinary)
-    sealed_size: Mapped[bytes] = mapped_column(LargeBinary)
-    sealed_key: Mapped[bytes] = mapped_column(LargeBinary)
+    blob_id: Mapped[uuid.UUID] = mapped_column(CheckedUuid, ForeignKey("blob.id"), unique=True)
+    uploader: Mapped[str] = mapped_column(CheckedWord(16))  # reporter | staff
+    epoch: Mapped[int | None] = mapped_column(CheckedInt)  # version 1 rows only
+    sealed_name: Mapped[bytes] = mapped_column(SealedBytes)
+    sealed_type: Mapped[bytes] = mapped_column(SealedBytes)
+    sealed_size: Mapped[bytes] = mapped_column(SealedBytes)
+    sealed_key: Mapped[bytes] = mapped_column(SealedBytes)
 
 
 class StaffSession(Base):
@@ -409,7 +420,7 @@ class StaffSession(Base):
     account_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("staff_account.id", ondelete="CASCADE"), index=True
     )
-    sealed_private_key: Mapped[bytes] = mapped_column(LargeBinary)
+    sealed_private_key: Mapped[bytes] = mapped_column(SealedBytes)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
@@ -487,16 +498,16 @@ class Note(Base):
 
     __tablename__ = "note"
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(CheckedUuid, primary_key=True, default=uuid.uuid4)
     report_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("report.id", ondelete="CASCADE"), index=True
+        CheckedUuid, ForeignKey("report.id", ondelete="CASCADE"), index=True
     )
     author_account_id: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("staff_account.id", ondelete="SET NULL")
+        CheckedUuid, ForeignKey("staff_account.id", ondelete="SET NULL")
     )
-    epoch: Mapped[int] = mapped_column(Integer)
-    written_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    body: Mapped[bytes] = mapped_column(LargeBinary)
+    epoch: Mapped[int] = mapped_column(CheckedInt)
+    written_at: Mapped[datetime] = mapped_column(CheckedDateTime(timezone=True), default=utcnow)
+    body: Mapped[bytes] = mapped_column(SealedBytes)
 
 
 class IdentityRequestState(enum.StrEnum):
@@ -511,17 +522,17 @@ class IdentityRequest(Base):
 
     __tablename__ = "identity_request"
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    id: Mapped[uuid.UUID] = mapped_column(CheckedUuid, primary_key=True, default=uuid.uuid4)
     report_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("report.id", ondelete="CASCADE"), index=True
+        CheckedUuid, ForeignKey("report.id", ondelete="CASCADE"), index=True
     )
     account_id: Mapped[uuid.UUID] = mapped_column(
-        ForeignKey("staff_account.id", ondelete="CASCADE"), index=True
+        CheckedUuid, ForeignKey("staff_account.id", ondelete="CASCADE"), index=True
     )
-    reason: Mapped[bytes] = mapped_column(LargeBinary)
-    state: Mapped[str] = mapped_column(String(16), default="pending", index=True)
-    requested_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    reason: Mapped[bytes] = mapped_column(SealedBytes)
+    state: Mapped[str] = mapped_column(CheckedWord(16), default="pending", index=True)
+    requested_at: Mapped[datetime] = mapped_column(CheckedDateTime(timezone=True), default=utcnow)
     decided_by: Mapped[uuid.UUID | None] = mapped_column(
-        ForeignKey("staff_account.id", ondelete="SET NULL")
+        CheckedUuid, ForeignKey("staff_account.id", ondelete="SET NULL")
     )
-    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(CheckedDateTime(timezone=True))

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, LargeBinary, Table, text
 
+from sipadu.persistence.checked import stored_type
 from sipadu.persistence.models import Base, hides_row_order
 
 
@@ -97,7 +98,7 @@ def _rewrite_in_key_order(connection: Connection, table: Table) -> None:
     would keep its TOAST value id, which was handed out when the row was first written."""
     keys = [column.name for column in table.primary_key.columns]
     others = [column for column in table.columns if column.name not in keys]
-    binary = [column.name for column in others if isinstance(column.type, LargeBinary)]
+    binary = [c.name for c in others if isinstance(stored_type(c.type), LargeBinary)]
     assignments = [f"{name} = {name} || ''::bytea" for name in binary] or [
         f"{others[0].name} = {others[0].name}"
     ]

@@ -145,7 +145,10 @@ def _open_name(row: Attachment, keys: HeldKeys) -> tuple[bytes, int]:
 
 
 def _is_legacy(row: Attachment) -> bool:
-    return field_version(row.sealed_key) == 1
+    try:
+        return field_version(row.sealed_key) == 1
+    except CryptoError:  # no format at all: the file fails its check when opened
+        return False
 
 
 def _legacy_on_new_message(session: Session, rows: list[Attachment]) -> set[uuid.UUID]:

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 from sipadu.accountability.audit import (
     Action,
     Actor,
+    Broken,
     Checkpoint,
     DetailValue,
     ReporterMetric,
@@ -97,7 +98,7 @@ def verify_log(session: Session, kept: list[Checkpoint], pinned: str | None) -> 
     if not pinned:
         raise NoPinnedKey
     if any(c.public_key != pinned for c in kept):
-        return Verdict(False, 0, "", None, "a kept checkpoint is signed by another key")
+        return Verdict(False, 0, "", None, Broken.KEPT_OTHER_KEY)
     return verify_chain(session.connection(), kept, pinned)
 
 

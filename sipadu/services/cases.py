@@ -251,7 +251,8 @@ def _titles(
     )
     titles, held = {}, {}
     for report_id, row in fields.items():
-        if (report_id, row.epoch) not in keys:
+        if (report_id, row.epoch) not in keys:  # granted, yet no wrap opens: altered
+            titles[report_id] = "—"
             continue
         held[report_id] = keys[report_id, row.epoch]
         try:
@@ -383,7 +384,7 @@ def open_case(
         if row.name == "title":
             title_epoch = row.epoch
         if row.name == IDENTITY_FIELD and not (
-            identity_approved(session, keys, account_id) and keys.holds(Purpose.IDENTITY, row.epoch)
+            identity_approved(session, keys, account_id) and _holds_or_altered(keys, row.epoch)
         ):
             continue
         value = open_report_field(keys, row)
@@ -430,12 +431,17 @@ def open_case(
     # Sealed again at every read, changed or not: a mark rewritten only when new
     # messages had come would tell, between two copies of the database, that the
     # reporter wrote between two reads.
-    grant.read_mark = seal_field(
-        keys.key(Purpose.CASE, title_epoch),
-        read_mark(report.reporter_messages),
-        report_id=report_id,
-        field=read_mark_field(account_id),
-    )
+    try:
+        mark_key = keys.key(Purpose.CASE, title_epoch)
+    except CryptoError:  # a wrap changed in the database: failed above, and no mark
+        mark_key = None
+    if mark_key is not None:
+        grant.read_mark = seal_field(
+            mark_key,
+            read_mark(report.reporter_messages),
+            report_id=report_id,
+            field=read_mark_field(account_id),
+        )
     audit.append(
         session,
         str(account_id),
@@ -450,14 +456,27 @@ def open_case(
     return view
 
 
+def _holds_or_altered(keys: HeldKeys, epoch: int) -> bool:
+    """Whether ``keys`` hold the identity key of ``epoch``, or a wrap that no longer
+    opens (or a malformed epoch): then the field is opened, fails, and is recorded."""
+    try:
+        return keys.holds(Purpose.IDENTITY, epoch)
+    except CryptoError:
+        return True
+
+
 def _open_note(keys: HeldKeys, row: Note, author: str) -> NoteView:
     """A note opened with the internal key of its epoch, its author, time and epoch
     (:func:`note_bound`); one that does not open (altered, re-dated, re-attributed)
     comes back with ``intact`` false and no body. Raises ``NoKey`` without the key."""
-    key = keys.key(Purpose.INTERNAL, row.epoch)
     try:
+        bound = note_bound(row)  # first: a malformed epoch is no epoch to look up
         body = open_field(
-            key, row.body, report_id=row.report_id, field=note_field(row.id), bound=note_bound(row)
+            keys.key(Purpose.INTERNAL, row.epoch),
+            row.body,
+            report_id=row.report_id,
+            field=note_field(row.id),
+            bound=bound,
         ).decode("utf-8")
     except (CryptoError, UnicodeDecodeError):
         return NoteView(row.id, author, row.written_at, "", intact=False)

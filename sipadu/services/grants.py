@@ -203,6 +203,20 @@ def request_reason(
     caller's transaction, which commits before it is shown. ``None``: the request failed
     its integrity check (its requester or time was changed in the database, or its
     reason altered), recorded as ``record.integrity_failure``; nothing of it is shown."""
+    try:
+        request_bound(request)
+    except CryptoError:  # a requester or time of the wrong type: no wrap can be found by it
+        if Role.CUSTODIAN not in reader.role_set:
+            return ""
+        audit.append(
+            session,
+            str(reader.id),
+            "custodian",
+            Action.INTEGRITY_FAILURE,
+            report_id=request.report_id,
+            detail={"kind": "identity_request", "id": str(request.id)},
+        )
+        return None
     number = _request_number(session, request)
     for role, keys in (
         ("investigator", key_ring.staff_keys(session, request.report_id, reader.id, private)),
@@ -229,7 +243,7 @@ def request_reason(
 @dataclass(frozen=True)
 class PendingRequest:
     request: IdentityRequest
-    investigator: StaffAccount
+    investigator: StaffAccount | None  # None: its requester was changed to no account
     reason: str | None  # None: failed its integrity check (:func:`request_reason`)
 
 
@@ -247,7 +261,7 @@ def pending_requests(
     return [
         PendingRequest(
             r,
-            session.get_one(StaffAccount, r.account_id),
+            session.get(StaffAccount, r.account_id),
             request_reason(session, r, custodian, private),
         )
         for r in rows
@@ -261,6 +275,10 @@ def _check_request_intact(
     requester and time under the custodian's wrap: a database writer who relabels a
     request must not get the identity wrapped to the account of their choosing. (A
     custodian named after the request holds no wrap of its key and cannot check.)"""
+    try:
+        request_bound(request)  # a requester or time of the wrong type
+    except CryptoError:
+        raise IntegrityFailed() from None
     keys = key_ring.custodian_keys(session, request.report_id, custodian.id, private)
     try:
         key = keys.key(Purpose.REQUEST, _request_number(session, request))
@@ -290,7 +308,9 @@ def decide_identity(
         raise ServiceError(Reason.NOT_WAITING_FOR_DECISION)
     if request.account_id == custodian.id:
         raise ServiceError(Reason.OWN_REQUEST)
-    investigator = session.get_one(StaffAccount, request.account_id)
+    investigator = session.get(StaffAccount, request.account_id)
+    if investigator is None:  # a requester of no account: changed in the database
+        raise IntegrityFailed()
     if approve:
         _check_request_intact(session, request, custodian, private)
         _check_colleague(investigator)  # first: deactivation also drops every grant

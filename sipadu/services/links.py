@@ -84,5 +84,6 @@ def drop_totp(
     the link's token and the number of sessions ended. Password, key and grants stay.
     The caller records it."""
     account.sealed_totp = None
+    account.totp_last_step = 0  # the steps used were the old seed's: a new seed has none
     ended = end_sessions(session, account)
     return issue_link(account, EnrollmentKind.TOTP, now, ttl, issued_by), ended

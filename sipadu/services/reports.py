@@ -265,7 +265,11 @@ def thread(session: Session, keys: HeldKeys) -> list[ThreadMessage]:
     legacy: list[Message] = []
     failed: list[ThreadMessage] = []
     for m in rows:
-        if field_version(m.body) == LEGACY_FIELD_VERSION:
+        try:
+            legacy_row = field_version(m.body) == LEGACY_FIELD_VERSION
+        except CryptoError:  # no format at all (or not bytes): it fails like any other
+            legacy_row = False
+        if legacy_row:
             legacy.append(m)
             continue
         try:
@@ -279,6 +283,8 @@ def thread(session: Session, keys: HeldKeys) -> list[ThreadMessage]:
         try:
             if m.position is None or (first_new is not None and m.position >= first_new):
                 raise CryptoError("old-format message at or after a new-format one")
+            if m.position < 0 or m.epoch is None or m.epoch < 0:  # a malformed value
+                raise CryptoError("old-format message with a position or epoch no writer stores")
             body, _epoch = open_any_epoch(
                 keys, Purpose.CASE, m.epoch, partial(_open_legacy_message, keys, m)
             )

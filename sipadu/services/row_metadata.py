@@ -27,6 +27,12 @@ Encodings: an id is its 16 raw bytes, or empty for none (a report-level attachme
 message from the reporter); a number is u32 big-endian; a day is its ISO 8601 text
 (``2025-03-14``); an instant is ISO 8601 UTC to the microsecond
 (``2025-03-14T09:26:53.589793Z``); a word (author, uploader) is its UTF-8 text.
+
+A column holding a value of the wrong type (SQLite stores whatever it is given: ``'abc'``
+in an epoch, a malformed date, a non-UUID) reads as its type's malformed value
+(:mod:`sipadu.persistence.checked`); binding one raises :class:`MalformedRow`, a
+``CryptoError``, so the row fails its integrity check like any other altered row
+instead of failing the page (issue 15, item 9).
 """
 
 import struct
@@ -34,21 +40,47 @@ import uuid
 from datetime import UTC, date, datetime
 
 from sipadu.crypto import Bound, CryptoError
+from sipadu.persistence.checked import MALFORMED_DATETIME, is_malformed
 from sipadu.persistence.models import Attachment, IdentityRequest, Message, Note
 
 POSITION_LEN = 4  # a sealed message's plaintext starts with its position, u32 big-endian
 
 
+class MalformedRow(CryptoError):
+    """A bound column holds a value no writer stores: the row was changed in the database."""
+
+
+def _checked(value: object, kind: type | tuple[type, ...]) -> None:
+    if not isinstance(value, kind) or isinstance(value, bool) or is_malformed(value):
+        raise MalformedRow("a bound column holds a value of the wrong type")
+
+
 def _id(value: uuid.UUID | None) -> bytes:
-    return b"" if value is None else value.bytes
+    if value is None:
+        return b""
+    _checked(value, uuid.UUID)
+    return value.bytes
 
 
 def _u32(value: int) -> bytes:
-    return struct.pack(">I", value)
+    _checked(value, int)
+    try:
+        return struct.pack(">I", value)
+    except struct.error:
+        raise MalformedRow("a bound number is out of range") from None
 
 
 def _day(value: date) -> bytes:
+    _checked(value, date)
     return value.isoformat().encode("ascii")
+
+
+def _word(value: str) -> bytes:
+    _checked(value, str)
+    try:
+        return value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise MalformedRow("a bound word is not text") from None
 
 
 def instant(value: datetime) -> datetime:
@@ -58,6 +90,9 @@ def instant(value: datetime) -> datetime:
 
 
 def _instant(value: datetime) -> bytes:
+    _checked(value, datetime)
+    if value.replace(tzinfo=None) == MALFORMED_DATETIME:
+        raise MalformedRow("a bound time is malformed")
     return instant(value).strftime("%Y-%m-%dT%H:%M:%S.%fZ").encode("ascii")
 
 
@@ -68,7 +103,7 @@ def message_field(message_id: uuid.UUID) -> str:
 def message_bound(row: Message, epoch: int) -> Bound:
     """What a message binds: ``epoch`` is the one its key is of (the row stores none)."""
     return (
-        ("author", row.author.encode("utf-8")),
+        ("author", _word(row.author)),
         ("account", _id(row.author_account_id)),
         ("sent_on", _day(row.sent_on)),
         ("epoch", _u32(epoch)),
@@ -115,7 +150,7 @@ def attachment_bound(row: Attachment, epoch: int) -> Bound:
     stores none)."""
     return (
         ("message", _id(row.message_id)),
-        ("uploader", row.uploader.encode("utf-8")),
+        ("uploader", _word(row.uploader)),
         ("blob", _id(row.blob_id)),
         ("epoch", _u32(epoch)),
     )

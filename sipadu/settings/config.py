@@ -273,15 +273,34 @@ def _faults(env: Mapping[str, str], environment: Environment) -> frozenset[str]:
     return names
 
 
+def is_onion_v3(address: str) -> bool:
+    """Whether ``address`` (lower case, with ``.onion``) is a v3 onion address as Tor's
+    rend-spec-v3 ("Encoding onion addresses") defines it: base32 of
+    ``PUBKEY (32 bytes) || CHECKSUM (2) || VERSION (1, = 3)``, where CHECKSUM is the
+    first two bytes of SHA3-256(".onion checksum" || PUBKEY || VERSION). A mistyped
+    address fails its checksum (issue 15): it would send Tor Browser users nowhere."""
+    import base64
+    import hashlib
+    import re
+
+    if not re.fullmatch(r"[a-z2-7]{56}\.onion", address):
+        return False
+    decoded = base64.b32decode(address.removesuffix(".onion").upper())
+    pubkey, checksum, version = decoded[:32], decoded[32:34], decoded[34:]
+    if version != b"\x03":
+        return False
+    expected = hashlib.sha3_256(b".onion checksum" + pubkey + version).digest()[:2]
+    return checksum == expected
+
+
 def _onion(env: Mapping[str, str]) -> str | None:
     raw = (env.get("SIPADU_ONION_ADDRESS") or "").strip().lower()
     if not raw:
         return None
-    import re
-
-    if not re.fullmatch(r"[a-z2-7]{56}\.onion", raw):
+    if not is_onion_v3(raw):
         raise ConfigError(
-            "SIPADU_ONION_ADDRESS must be a v3 onion address (56 characters + .onion)"
+            "SIPADU_ONION_ADDRESS must be a v3 onion address (56 characters + .onion, "
+            "version 3, its checksum right): copy it from the onion service's hostname file"
         )
     return raw
 

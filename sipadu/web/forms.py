@@ -9,6 +9,7 @@ from wtforms import Field
 from wtforms.validators import Length
 
 from sipadu.web.formdata import truncated_fields
+from sipadu.web.wtforms_words import CATALOGUE, Catalogue
 
 
 class BoundedForm(FlaskForm):
@@ -16,7 +17,14 @@ class BoundedForm(FlaskForm):
     truncated_fields`: longer than one field or all the text of a request may be).
     Such a form is never valid: each cut field says that only its first part arrived,
     shows that part, and says how far to shorten it. Nothing typed is lost to an
-    error page (G6), and no view ever stores a text that was silently shortened."""
+    error page (G6), and no view ever stores a text that was silently shortened.
+
+    WTForms' own messages ("This field is required.") come in the reader's language,
+    from SIPADU's catalogue (:mod:`sipadu.web.wtforms_words`)."""
+
+    class Meta(FlaskForm.Meta):
+        def get_translations(self, form: Any) -> Catalogue:
+            return CATALOGUE
 
     def validate(self, extra_validators: Mapping[str, Sequence[Any]] | None = None) -> bool:
         valid = super().validate(extra_validators)

@@ -17,7 +17,12 @@ request line>``, and an exception's message often quotes the value that broke it
   break): ``Exception on …``, ``Invalid request from ip …``; any IP address masked;
 - an exception keeps its class (and the classes it was raised from) and the last
   frames of its traceback, file, line and function: never its message, and never a
-  local variable.
+  local variable;
+- an exception the *servers* log (gunicorn's and uvicorn's own loggers: "Exception in
+  ASGI application", "Error handling request") is one fixed line, its wording and the
+  exception's classes, no traceback: such lines are what a stranger can make the server
+  write at will (a malformed chunked body once wrote twelve lines each time: issue 15,
+  item 10), and their frames are the server's, not SIPADU's.
 
 It is installed on the loggers that request handling writes to, on their handlers
 (a record from a child logger reaches the handler, not the parent's filters), and on
@@ -60,6 +65,8 @@ REQUEST_LOGGERS = (
     "sipadu.uncaught",  # exceptions that end a thread, or that Python cannot raise
 )
 _UNCAUGHT = logging.getLogger("sipadu.uncaught")
+# The servers' own loggers: an exception they log is reduced to one line (module doc).
+SERVER_LOGGERS = frozenset({"gunicorn.error", "uvicorn", "uvicorn.error", "uvicorn.asgi"})
 
 
 class RequestFree(logging.Filter):
@@ -70,8 +77,12 @@ class RequestFree(logging.Filter):
             return True  # already rewritten (it passes a logger's and a handler's filter)
         record.msg = _message(record)
         record.args = None
-        if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = _traceback(record.exc_info[1])
+        error = record.exc_info[1] if record.exc_info else None
+        if error is not None and record.name in SERVER_LOGGERS:
+            record.msg = f"{record.msg} ({', '.join(_class_name(e) for e in _chain(error))})"
+            record.exc_text = None
+        elif error is not None:
+            record.exc_text = _traceback(error)
         elif record.exc_text:
             record.exc_text = "(an exception, its text withheld)"
         record.exc_info = None
@@ -148,15 +159,8 @@ def _cut_before_values(text: str) -> str:
 def _traceback(error: BaseException) -> str:
     """Python's traceback with the values left out: for each exception in the chain
     (oldest first), its frames (the last :data:`MAX_FRAMES`) and its class."""
-    chain: list[BaseException] = []
-    current: BaseException | None = error
-    while current is not None and all(current is not seen for seen in chain):
-        chain.append(current)
-        current = current.__cause__ or (
-            None if current.__suppress_context__ else current.__context__
-        )
     parts: list[str] = []
-    for index, exception in enumerate(reversed(chain)):
+    for index, exception in enumerate(reversed(_chain(error))):
         if index:
             parts.append("Then, while handling it:")
         parts.append("Traceback (most recent call last; values withheld):")
@@ -167,6 +171,18 @@ def _traceback(error: BaseException) -> str:
             parts.append(f'  File "{frame.filename}", line {frame.lineno}, in {frame.name}')
         parts.append(_class_name(exception))
     return "\n".join(parts)
+
+
+def _chain(error: BaseException) -> list[BaseException]:
+    """``error`` and the exceptions it was raised from or while handling, newest first."""
+    chain: list[BaseException] = []
+    current: BaseException | None = error
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or (
+            None if current.__suppress_context__ else current.__context__
+        )
+    return chain
 
 
 def _class_name(error: BaseException) -> str:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy import text as sa_text
 
 from sipadu.accountability import audit
 from sipadu.accountability.audit import Action
@@ -22,7 +23,7 @@ from sipadu.persistence.models import (
     ReportStatus,
     Role,
 )
-from sipadu.services import Reason, cases, grants, key_ring, reports
+from sipadu.services import Reason, cases, export, grants, key_ring, reports
 from sipadu.services.attachments import UploadedFile
 from sipadu.services.cases import CaseFilter, NotGranted
 from sipadu.services.key_ring import NoKey
@@ -674,5 +675,150 @@ def test_report_fields_swapped_in_the_database_are_shown_as_failed_and_recorded(
     assert view.identity is None  # not approved: the identity field is not even opened
     failures = [e for e in log.entries() if e["action"] == Action.INTEGRITY_FAILURE.value]
     assert sorted(e["detail"]["id"] for e in failures) == ["title", "what"]
+    page = cases.list_cases(session, investigator.id, investigator.private, CaseFilter(), TODAY)
+    assert [row.title for row in page.rows] == ["—"]
+
+
+# --- a value of the wrong type in a sealed row: a failed row, never a 500 (item 9) ------
+#
+# SQLite stores whatever it is given. Text that is not UTF-8 in a ciphertext column made
+# the driver raise while loading ("Could not decode to UTF-8"); 'abc' in an epoch, a
+# malformed date or a non-UUID made SQLAlchemy raise, before any integrity check: the
+# case page, the mailbox and the export were a 500. PostgreSQL refuses such values.
+
+WRONG_TYPES = [
+    # (table, column, SQL value): each as a database writer would store it
+    ("message", "body", "X'02' || substr(body, 2)"),  # TEXT, not UTF-8 (the review's)
+    ("message", "body", "12345"),
+    ("message", "body", "1.5"),
+    ("message", "body", "'plain text'"),
+    ("message", "epoch", "'abc'"),
+    ("message", "epoch", "2.5"),
+    ("message", "position", "'abc'"),
+    ("message", "sent_on", "'2025-13-45'"),
+    ("message", "sent_on", "20250314"),
+    ("message", "sent_on", "X'ff'"),
+    ("message", "author", "CAST(X'ff' AS TEXT)"),
+    ("message", "author", "42"),
+    ("message", "author_account_id", "'not-a-uuid'"),
+    ("message", "author_account_id", "7"),
+    ("note", "body", "X'02' || substr(body, 2)"),
+    ("note", "epoch", "'abc'"),
+    ("note", "written_at", "'yesterday'"),
+    ("note", "written_at", "3.25"),
+    ("note", "author_account_id", "CAST(X'fe' AS TEXT)"),
+    ("attachment", "sealed_name", "X'02' || substr(sealed_name, 2)"),
+    ("attachment", "sealed_type", "42"),
+    ("attachment", "sealed_size", "'1024'"),
+    ("attachment", "uploader", "CAST(X'c3' AS TEXT)"),
+    ("attachment", "message_id", "'zz'"),
+    ("attachment", "epoch", "'abc'"),
+    ("report_field", "sealed", "X'02' || substr(sealed, 2)"),
+    ("report_field", "sealed", "7"),
+    ("report_field", "epoch", "'abc'"),
+]
+
+
+def _sqlite_only(session) -> None:
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("PostgreSQL refuses a value of the wrong type in a column")
+
+
+def _store_wrong_type(session, table: str, column: str, value: str, row_id) -> None:
+    """Raw SQL, as a database writer would: no ORM type stands in the way."""
+    where = "report_id = :id AND name = 'what'" if table == "report_field" else "id = :id"
+    session.execute(sa_text("PRAGMA defer_foreign_keys = ON"))  # a writer turns them off
+    session.execute(
+        sa_text(f"UPDATE {table} SET {column} = {value} WHERE {where}"),
+        {"id": row_id.hex},
+    )
+    session.expire_all()
+
+
+def _tampered_case(session, recovery, investigator, evidence, table: str):
+    """A report with a file, a reporter message, a reply and a note; the id of the row
+    of ``table`` to change (for a report field: the report's)."""
+    report = service_submit(session, recovery.public_key(), files=evidence[:1])
+    mailbox_keys = mailbox(session, report)
+    reports.add_reporter_message(
+        session, mailbox_keys, report.report_id, "Ada kabar?", TODAY, DatePrecision.DAY
+    )
+    keys = held(session, report, investigator)
+    reply = cases.reply(
+        session, keys, investigator.id, "Sedang diperiksa.", TODAY, DatePrecision.DAY
+    )
+    note = cases.add_note(session, keys, investigator.id, "Catatan internal")
+    [file] = cases.open_case(session, keys, investigator.id, record=False).attachments
+    target = {
+        "message": reply.id,
+        "note": note.id,
+        "attachment": file.id,
+        "report_field": report.report_id,
+    }[table]
+    return report, target
+
+
+@pytest.mark.parametrize(
+    ("table", "column", "value"), WRONG_TYPES, ids=[f"{t}.{c}={v}" for t, c, v in WRONG_TYPES]
+)
+def test_a_value_of_the_wrong_type_is_an_integrity_failure_never_a_500(
+    session, recovery, investigator, evidence, table, column, value
+):
+    _sqlite_only(session)
+    report, target = _tampered_case(session, recovery, investigator, evidence, table)
+    _store_wrong_type(session, table, column, value, target)
+    log = Recorded(session)
+
+    view = cases.open_case(session, held(session, report, investigator), investigator.id)
+
+    failed = (
+        [("message", m.id) for m in view.messages if not m.intact]
+        + [("note", n.id) for n in view.notes if not n.intact]
+        + [("attachment", a.id) for a in view.attachments if not a.intact]
+        + [("report_field", name) for name in view.failed_fields]
+    )
+    expected = ("report_field", "what") if table == "report_field" else (table, target)
+    assert failed == [expected]
+    assert [e["detail"] for e in log.entries() if e["action"] == "record.integrity_failure"] == [
+        {"kind": expected[0], "id": str(expected[1])}
+    ]
+    # the reporter's mailbox (no notes there) and the export say the same, never raise
+    seen = reports.read_mailbox(session, mailbox(session, report), report.report_id)
+    reporter_failed = (
+        [("message", m.id) for m in seen.messages if not m.intact]
+        + [("attachment", a.id) for a in seen.attachments if not a.intact]
+        + [("report_field", name) for name in seen.failed_fields]
+    )
+    assert reporter_failed == ([] if table == "note" else [expected])
+    exported = export.open_for_export(
+        session, held(session, report, investigator), investigator.id, encrypted=True
+    )
+    keys = held(session, report, investigator)
+    assert b"".join(export.report_zip(exported, keys, b"\x01" * 32))
+
+
+def test_a_wrap_of_the_wrong_type_fails_the_rows_it_opens_never_a_500(
+    session, recovery, investigator, evidence
+):
+    """The investigator's wrap of the case key stored as text that is not UTF-8: every
+    row sealed under it fails and is recorded; the list shows a dash for the title."""
+    _sqlite_only(session)
+    report, _target = _tampered_case(session, recovery, investigator, evidence, "message")
+    session.execute(
+        sa_text(
+            "UPDATE report_key SET wrapped = X'02' || substr(wrapped, 2) "
+            "WHERE report_id = :id AND recipient_id = :who AND purpose = 'case'"
+        ),
+        {"id": report.report_id.hex, "who": investigator.id.hex},
+    )
+    session.expire_all()
+    log = Recorded(session)
+
+    view = cases.open_case(session, held(session, report, investigator), investigator.id)
+
+    assert not any(m.intact for m in view.messages) and not any(a.intact for a in view.attachments)
+    assert {"title", "what"} <= view.failed_fields
+    assert all(n.intact for n in view.notes)  # the internal key's wrap is untouched
+    assert "record.integrity_failure" in log.actions()
     page = cases.list_cases(session, investigator.id, investigator.private, CaseFilter(), TODAY)
     assert [row.title for row in page.rows] == ["—"]

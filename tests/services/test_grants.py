@@ -8,6 +8,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+from sqlalchemy import text as sa_text
 from sqlalchemy import update
 
 from sipadu.accountability.audit import OPERATOR, Action
@@ -458,3 +459,43 @@ def test_a_re_dated_request_fails_its_integrity_check(session, case, custodian, 
     _tamper_request(session, request.id, requested_at=asked_at)  # as it was: it reads again
     [waiting] = grants.pending_requests(session, custodian.account, custodian.private)
     assert waiting.reason == REASON
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("reason", "X'02' || substr(reason, 2)"),  # TEXT, not UTF-8
+        ("reason", "99"),
+        ("requested_at", "'not a time'"),
+        ("requested_at", "1.5"),
+        ("account_id", "'not-a-uuid'"),
+        ("account_id", "CAST(X'ff' AS TEXT)"),
+    ],
+)
+def test_a_request_holding_a_value_of_the_wrong_type_fails_never_a_500(
+    session, case, custodian, recovery, column, value
+):
+    """Issue 15 item 9: SQLite stores any type in any column; such a request is failed
+    and recorded on the custodian's page, and cannot be approved."""
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("PostgreSQL refuses a value of the wrong type in a column")
+    investigator, _colleague, report = case
+    request = grants.request_identity(
+        session, report.report_id, investigator.account, REASON, recovery.public_key()
+    )
+    session.execute(sa_text("PRAGMA defer_foreign_keys = ON"))  # a writer turns them off
+    session.execute(
+        sa_text(f"UPDATE identity_request SET {column} = {value} WHERE id = :id"),
+        {"id": request.id.hex},
+    )
+    session.expire_all()
+    log = Recorded(session)
+
+    [waiting] = grants.pending_requests(session, custodian.account, custodian.private)
+
+    assert waiting.reason is None
+    assert log.only(Action.INTEGRITY_FAILURE)["detail"]["kind"] == "identity_request"
+    with refused(Reason.INTEGRITY_FAILED):
+        grants.decide_identity(
+            session, waiting.request.id, custodian.account, custodian.private, True, NOW
+        )

@@ -55,7 +55,11 @@ def test_dropping_the_totp_ends_every_session_and_issues_a_totp_link(session):
     someone = person(session, "ganti.hp", Role.INVESTIGATOR)
     service_sign_in(session, someone, NOW)
     service_sign_in(session, someone, NOW + timedelta(minutes=1))  # a later code
+    assert someone.account.totp_last_step > 0  # the old seed's codes used
     token, ended = links.drop_totp(session, someone.account, ["admin1"], NOW, TTL)
     assert ended == 2 and someone.account.sealed_totp is None
+    # A new seed has used no step: the old seed's last step (perhaps one ahead of the
+    # clock) once refused the new app's first code as a replay.
+    assert someone.account.totp_last_step == 0
     assert someone.account.enrollment_kind == EnrollmentKind.TOTP.value
     assert links.account_for_link(session, token, NOW) is someone.account
