@@ -29,6 +29,7 @@ from sqlalchemy import LargeBinary, Uuid, make_url, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from sipadu.crypto import new_keypair
+from sipadu.persistence.checked import stored_type
 from sipadu.persistence.db import make_engine, make_sessionmaker
 from sipadu.persistence.models import AuditEvent, Mailbox, Report, Role
 from sipadu.persistence.row_order import reporter_side_tables
@@ -606,7 +607,7 @@ def test_no_plaintext_column_follows_the_order_rows_were_written_in(connection, 
     plain = [
         c.name
         for c in meta.columns
-        if not isinstance(c.type, (LargeBinary, Uuid)) and c.name not in keys
+        if not isinstance(stored_type(c.type), (LargeBinary, Uuid)) and c.name not in keys
     ]
     rows = connection.execute(
         text(f"SELECT {', '.join(f'CAST({k} AS TEXT)' for k in keys)}, * FROM {table}")
