@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-sipadu
+# JavaScript the browser tests inject into pages (axe-core, from the npm registry; pinned
+# in tests/browser/package-lock.json). Never served by the portal.
+NODE_DIR := tests/browser
+NODE_STAMP := $(NODE_DIR)/node_modules/.installed-sipadu
 CATALOGS := $(wildcard sipadu/translations/*/LC_MESSAGES/messages.po)
 COMPILED := $(CATALOGS:.po=.mo)
 # make run: a development instance in ./instance with demo accounts (never production).
@@ -33,7 +37,7 @@ totp: $(STAMP)
 screenshots: $(STAMP) $(COMPILED) programs
 	$(BIN)/python tools/screenshots.py docs/screenshots
 
-test: $(STAMP) $(COMPILED) programs
+test: $(STAMP) $(COMPILED) programs $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/bandit -q -r sipadu --severity-level high
@@ -44,8 +48,9 @@ test: $(STAMP) $(COMPILED) programs
 # opened with the real age tool; the restore drill runs pg_dump and pg_restore; the
 # Argon2 vectors are checked against the reference argon2 tool; the documented torrc is
 # checked by tor itself (--verify-config only: the test starts no Tor); make's own dry
-# runs check `make run`'s variables.
-PROGRAMS := make:make chromium:chromium age:age age-keygen:age argon2:argon2 pg_dump:postgresql-client \
+# runs check `make run`'s variables; npm installs axe-core, which the browser tests
+# inject into reporter pages.
+PROGRAMS := make:make chromium:chromium npm:npm age:age age-keygen:age argon2:argon2 pg_dump:postgresql-client \
 	pg_restore:postgresql-client tor:tor
 programs:
 	@missing=$$(for pair in $(PROGRAMS); do command -v $${pair%%:*} >/dev/null 2>&1 \
@@ -59,6 +64,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $(STAMP)
+
+# Re-install when the lock file changes (npm ci installs exactly what it pins).
+$(NODE_STAMP): $(NODE_DIR)/package.json $(NODE_DIR)/package-lock.json | programs
+	cd $(NODE_DIR) && npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
 
 %.mo: %.po $(STAMP)
 	$(BIN)/pybabel compile -i $< -o $@
@@ -82,4 +92,4 @@ vectors: $(STAMP)
 	$(BIN)/python tests/vectors/generate.py
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis $(COMPILED)
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis $(COMPILED) $(NODE_DIR)/node_modules
