@@ -1075,3 +1075,58 @@ def test_a_sealed_value_stored_as_text_is_a_failed_item_on_every_page_never_a_50
     assert FAILED_WORDS.search(box.get_data(as_text=True)) and reply not in box.get_data(
         as_text=True
     )
+
+
+TAMPERINGS = [
+    # the reviewer's statements, after a page view sealed a read mark
+    "UPDATE report_grant SET read_mark = CAST(read_mark AS TEXT) WHERE report_id = :id",
+    "UPDATE report_grant SET read_mark = 42 WHERE report_id = :id",
+    "UPDATE report_field SET epoch = 42 WHERE report_id = :id AND name = 'title'",
+    "UPDATE report_key SET epoch = 42 WHERE report_id = :id AND recipient_kind = 'mailbox'"
+    " AND purpose = 'identity'",
+    "UPDATE attachment SET sealed_key = X'00' WHERE report_id = :id",
+    "UPDATE attachment SET sealed_key = CAST(sealed_key AS TEXT) WHERE report_id = :id",
+    "UPDATE attachment SET sealed_key = 42 WHERE report_id = :id",
+]
+
+
+@pytest.mark.parametrize("statement", TAMPERINGS)
+def test_a_changed_mark_key_row_or_file_key_is_never_a_500(
+    reporter_app, clients, database_url, statement
+):
+    """Issue 15 item 9, the second review: each statement made the list, the case page,
+    the export (cut off mid-archive for a file key) or the reporter's mailbox fail."""
+    marker = f"Ubah {uuid.uuid4().hex[:8]}"
+    code, passphrase = receipt(
+        report_with_files(
+            reporter_app.test_client(),
+            [("bukti.txt", b"isi bukti", "text/plain")],
+            title=marker,
+            identity="Budi, 0812",
+        )
+    )
+    investigator = clients["pemeriksa1"]
+    report_id = report_id_of(database_url, marker, investigator)
+    assert investigator.get(f"/reports/{report_id}").status_code == 200  # seals a read mark
+    with database(database_url) as session:
+        if session.get_bind().dialect.name != "sqlite":
+            pytest.skip("PostgreSQL refuses a value of the wrong type in a column")
+        session.execute(text("PRAGMA defer_foreign_keys = ON"))
+        session.execute(text(statement), {"id": report_id.hex})
+        session.commit()
+
+    assert investigator.get("/reports").status_code == 200
+    assert investigator.get("/reports?unread=y").status_code == 200
+    assert investigator.get(f"/reports/{report_id}").status_code == 200
+    plain = investigator.get(f"/reports/{report_id}/export?plaintext=y&confirm=y")
+    assert plain.status_code == 200
+    archive = zipfile.ZipFile(io.BytesIO(plain.get_data()))  # whole: it did not break off
+    assert archive.testzip() is None
+    failed_files = json.loads(archive.read("report.json"))["failed_attachments"]
+    assert len(failed_files) == (1 if "attachment" in statement else 0)
+    mailbox = reporter_app.test_client()
+    assert mailbox_login(mailbox, code, passphrase).status_code == 303
+    box = mailbox.get("/mailbox")
+    assert box.status_code == 200
+    if "report_field" in statement or "report_key" in statement or "attachment" in statement:
+        assert FAILED_WORDS.search(box.get_data(as_text=True))

@@ -478,7 +478,8 @@ class ReportGrant(Base):
     opened the report (for "unread"), sealed under the report's case key (the epoch of
     its title) and bound to the account; ``None``: never opened. In plaintext, with the
     audit log's time of each ``report.read``, it said how many messages the reporter had
-    sent at that second (G2, docs/crypto.md "Row order")."""
+    sent at that second (G2, docs/crypto.md "Row order"). A mark that does not open
+    (altered, or stored as another type: :class:`SealedBytes`) counts as nothing read."""
 
     __tablename__ = "report_grant"
     __table_args__ = (WITHOUT_ROWID,)
@@ -489,7 +490,7 @@ class ReportGrant(Base):
     account_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("staff_account.id", ondelete="CASCADE"), primary_key=True, index=True
     )
-    read_mark: Mapped[bytes | None] = mapped_column(LargeBinary)
+    read_mark: Mapped[bytes | None] = mapped_column(SealedBytes)
 
 
 class Note(Base):

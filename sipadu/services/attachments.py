@@ -23,7 +23,7 @@ from sipadu.evidence.storage import StoredFile
 from sipadu.persistence.db import scope_to_report
 from sipadu.persistence.models import Attachment, Message
 from sipadu.services import IntegrityFailed, Reason, ServiceError
-from sipadu.services.key_ring import HeldKeys, open_any_epoch
+from sipadu.services.key_ring import HeldKeys, NoKey, open_any_epoch
 from sipadu.services.row_metadata import attachment_bound, attachment_field
 
 MAX_NAME = 200
@@ -170,9 +170,12 @@ def _legacy_on_new_message(session: Session, rows: list[Attachment]) -> set[uuid
 
 def _info(
     row: Attachment, keys: HeldKeys, moved: set[uuid.UUID]
-) -> tuple[AttachmentInfo, int | None]:
-    """The file's details and its epoch, or a failed entry (and ``None``) if they do not
-    open (``CryptoError``: a key whose wrap is missing still raises ``NoKey``)."""
+) -> tuple[AttachmentInfo, int | None, bytes | None]:
+    """The file's details, its epoch and its file key, or a failed entry (and ``None``,
+    ``None``) if any of its sealed parts does not open, or no key opens them (a key row
+    changed in the database). The file key is opened here, before any byte of the file
+    is streamed: a file key that fails made the export break off mid-archive (issue 15,
+    item 9); now the file is listed as failed everywhere it is shown."""
     try:
         if row.id in moved:
             raise CryptoError("old-format file on a new-format message")
@@ -185,9 +188,10 @@ def _info(
             _open(key, epoch, row, "type", row.sealed_type).decode(),
             int(_open(key, epoch, row, "size", row.sealed_size)),
         )
-    except (CryptoError, UnicodeDecodeError, ValueError):
-        return AttachmentInfo(row.id, row.message_id, "", "", 0, intact=False), None
-    return info, epoch
+        file_key = _open(key, epoch, row, "key", row.sealed_key)
+    except (CryptoError, UnicodeDecodeError, ValueError, NoKey):
+        return AttachmentInfo(row.id, row.message_id, "", "", 0, intact=False), None, None
+    return info, epoch, file_key
 
 
 def list_attachments(
@@ -212,11 +216,7 @@ def read_attachment(
     row = session.get(Attachment, attachment_id)
     if row is None or row.report_id != report_id:
         raise ServiceError(Reason.NO_SUCH_FILE)
-    info, epoch = _info(row, keys, _legacy_on_new_message(session, [row]))
-    if epoch is None:
+    info, _epoch, file_key = _info(row, keys, _legacy_on_new_message(session, [row]))
+    if file_key is None:
         raise IntegrityFailed()
-    try:
-        file_key = _open(keys.key(Purpose.CASE, epoch), epoch, row, "key", row.sealed_key)
-    except CryptoError:
-        raise IntegrityFailed() from None
     return info, storage.read_plaintext(session, row.blob_id, file_key)

@@ -40,7 +40,7 @@ from sipadu.services.attachments import (
     read_attachment,
 )
 from sipadu.services.dates import coarsen
-from sipadu.services.key_ring import HeldKeys, staff_keys_of_reports
+from sipadu.services.key_ring import HeldKeys, NoKey, staff_keys_of_reports
 from sipadu.services.reports import (
     CASE_FIELDS,
     IDENTITY_FIELD,
@@ -371,10 +371,17 @@ def open_case(
 ) -> CaseView:
     """Everything of a granted report, decrypted. With ``record`` (a page view) the read
     is recorded and the reporter's messages count as read for this investigator; an
-    export records itself instead (:func:`sipadu.services.export.open_for_export`)."""
+    export records itself instead (:func:`sipadu.services.export.open_for_export`).
+    Raises :class:`NotGranted`, or ``NoKey`` when ``keys`` hold no case key of the
+    report at all (not the account's keys). A row, field or file whose key is missing
+    otherwise (an epoch or a wrap changed in the database) is a failed one in the view,
+    recorded as an integrity failure, never an error (issue 15, item 9); the identity is
+    only opened once approved and held, so not holding it is no failure."""
     report_id = keys.report_id
     grant = granted(session, report_id, account_id)
     report = session.get_one(Report, report_id)  # the grant holds it
+    if not keys.epochs(Purpose.CASE):  # the keys are not the account's (or all wraps gone)
+        raise NoKey(Purpose.CASE.value, report.key_epoch)
     fields: dict[str, str] = {}
     identity = None
     reason = None
@@ -433,7 +440,7 @@ def open_case(
     # reporter wrote between two reads.
     try:
         mark_key = keys.key(Purpose.CASE, title_epoch)
-    except CryptoError:  # a wrap changed in the database: failed above, and no mark
+    except (CryptoError, NoKey):  # a wrap or the title changed in the database: no mark
         mark_key = None
     if mark_key is not None:
         grant.read_mark = seal_field(
@@ -468,7 +475,8 @@ def _holds_or_altered(keys: HeldKeys, epoch: int) -> bool:
 def _open_note(keys: HeldKeys, row: Note, author: str) -> NoteView:
     """A note opened with the internal key of its epoch, its author, time and epoch
     (:func:`note_bound`); one that does not open (altered, re-dated, re-attributed)
-    comes back with ``intact`` false and no body. Raises ``NoKey`` without the key."""
+    comes back with ``intact`` false and no body, as does one whose key is not held (a
+    granted investigator holds every epoch's: its epoch or the wrap was changed)."""
     try:
         bound = note_bound(row)  # first: a malformed epoch is no epoch to look up
         body = open_field(
@@ -478,7 +486,7 @@ def _open_note(keys: HeldKeys, row: Note, author: str) -> NoteView:
             field=note_field(row.id),
             bound=bound,
         ).decode("utf-8")
-    except (CryptoError, UnicodeDecodeError):
+    except (CryptoError, UnicodeDecodeError, NoKey):
         return NoteView(row.id, author, row.written_at, "", intact=False)
     return NoteView(row.id, author, row.written_at, body)
 

@@ -89,7 +89,9 @@ def _safe_name(index: int, name: str) -> str:
 
 def report_zip(view: CaseView, keys: HeldKeys, signing_seed: bytes) -> Iterator[bytes]:
     """The archive's bytes, produced as they are read. Attachment plaintext is decrypted
-    chunk by chunk from the database while the ZIP is written."""
+    chunk by chunk from the database while the ZIP is written. Every file's sealed parts
+    (its file key too) were opened with ``view``, before the first byte: a file that
+    failed is left out and named in ``report.json``'s ``failed_attachments``."""
     digests: dict[str, str] = {}
     archive = zipstream.ZipStream(compress_type=zipstream.ZIP_DEFLATED)
 
@@ -118,6 +120,9 @@ def report_zip(view: CaseView, keys: HeldKeys, signing_seed: bytes) -> Iterator[
             "closed_on": report.closed_on,
             "fields": view.fields,
             "failed_fields": sorted(view.failed_fields),  # failed their integrity check
+            # files left out: their details or file key failed their integrity check,
+            # found before the archive's first byte (:func:`list_attachments`)
+            "failed_attachments": [str(a.id) for a in view.attachments if not a.intact],
             "identity": view.identity,
         },
     )

@@ -38,7 +38,7 @@ from sipadu.services import Derive, Reason, ServiceError, inline
 from sipadu.services.attachments import AttachmentInfo, UploadedFile, attach, list_attachments
 from sipadu.services.categories import category_by_slug
 from sipadu.services.dates import Deadlines, coarsen
-from sipadu.services.key_ring import HeldKeys, Recipient, create_ring, open_any_epoch
+from sipadu.services.key_ring import HeldKeys, NoKey, Recipient, create_ring, open_any_epoch
 from sipadu.services.passphrases import mailbox_secret, new_code, suggest_passphrase
 from sipadu.services.row_metadata import (
     message_bound,
@@ -234,8 +234,10 @@ class MailboxView:
 def open_report_field(keys: HeldKeys, row: ReportField) -> str | None:
     """A report field opened with the key of its purpose and epoch, bound to its report
     and name (docs/crypto.md "Sealed fields"); ``None`` if it fails its integrity check:
-    altered, or swapped with another field or another report's in the database. Raises
-    ``NoKey`` without the key."""
+    altered, or swapped with another field or another report's in the database, or no
+    key of its purpose and epoch is held (its epoch or the key row changed there: a
+    reader's keys cover every field it is given). Callers that may lawfully lack a key
+    (the identity, for staff not approved) check that before (issue 15, item 9)."""
     purpose = Purpose.IDENTITY if row.name == IDENTITY_FIELD else Purpose.CASE
     try:
         return open_field(
@@ -244,7 +246,7 @@ def open_report_field(keys: HeldKeys, row: ReportField) -> str | None:
             report_id=keys.report_id,
             field=f"report/{row.name}",
         ).decode("utf-8")
-    except (CryptoError, UnicodeDecodeError):
+    except (CryptoError, UnicodeDecodeError, NoKey):
         return None
 
 
@@ -259,7 +261,8 @@ def thread(session: Session, keys: HeldKeys) -> list[ThreadMessage]:
     the database. So is an old-format message (which binds none of these, and stores its
     position in plaintext) placed at or after the report's first new-format one:
     positions are given in the order messages are written, so a genuine old one always
-    comes first. Raises ``NoKey`` if no case key is held."""
+    comes first. Without any case key (a key row changed in the database) every message
+    fails so; nothing raises."""
     rows = list(session.scalars(select(Message).where(Message.report_id == keys.report_id)))
     opened: list[ThreadMessage] = []
     legacy: list[Message] = []
@@ -274,7 +277,7 @@ def thread(session: Session, keys: HeldKeys) -> list[ThreadMessage]:
             continue
         try:
             position, body, _epoch = open_message(keys, m)
-        except (CryptoError, UnicodeDecodeError):
+        except (CryptoError, UnicodeDecodeError, NoKey):
             failed.append(ThreadMessage(m.id, None, m.author, m.sent_on, "", False))
             continue
         opened.append(ThreadMessage(m.id, position, m.author, m.sent_on, body))
@@ -288,7 +291,7 @@ def thread(session: Session, keys: HeldKeys) -> list[ThreadMessage]:
             body, _epoch = open_any_epoch(
                 keys, Purpose.CASE, m.epoch, partial(_open_legacy_message, keys, m)
             )
-        except (CryptoError, UnicodeDecodeError):
+        except (CryptoError, UnicodeDecodeError, NoKey):
             failed.append(ThreadMessage(m.id, None, m.author, m.sent_on, "", False))
             continue
         opened.append(ThreadMessage(m.id, m.position, m.author, m.sent_on, body))

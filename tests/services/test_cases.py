@@ -4,7 +4,10 @@ and the spam mark. Every plaintext read writes exactly its own audit entry in th
 caller's transaction (none when refused, none when the caller rolls back); every
 refusal by its reason. Real HPKE, a real database, rolled back after each test."""
 
+import io
+import json
 import uuid
+import zipfile
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -716,6 +719,10 @@ WRONG_TYPES = [
     ("report_field", "sealed", "X'02' || substr(sealed, 2)"),
     ("report_field", "sealed", "7"),
     ("report_field", "epoch", "'abc'"),
+    ("report_field", "epoch", "42"),  # an integer, but no key of that epoch: NoKey was a 500
+    ("attachment", "sealed_key", "X'00'"),  # the file key: the export broke off mid-stream
+    ("attachment", "sealed_key", "CAST(sealed_key AS TEXT)"),
+    ("attachment", "sealed_key", "42"),
 ]
 
 
@@ -794,7 +801,12 @@ def test_a_value_of_the_wrong_type_is_an_integrity_failure_never_a_500(
         session, held(session, report, investigator), investigator.id, encrypted=True
     )
     keys = held(session, report, investigator)
-    assert b"".join(export.report_zip(exported, keys, b"\x01" * 32))
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(export.report_zip(exported, keys, b"\x01" * 32))))
+    summary = json.loads(archive.read("report.json"))
+    assert summary["failed_attachments"] == ([str(target)] if table == "attachment" else [])
+    assert len([n for n in archive.namelist() if n.startswith("attachments/")]) == (
+        0 if table == "attachment" else 1
+    )
 
 
 def test_a_wrap_of_the_wrong_type_fails_the_rows_it_opens_never_a_500(
@@ -822,3 +834,45 @@ def test_a_wrap_of_the_wrong_type_fails_the_rows_it_opens_never_a_500(
     assert "record.integrity_failure" in log.actions()
     page = cases.list_cases(session, investigator.id, investigator.private, CaseFilter(), TODAY)
     assert [row.title for row in page.rows] == ["—"]
+
+
+# --- a grant's read mark of the wrong type: "nothing read", never a 500 (item 9) -------
+
+READ_MARKS = ["CAST(read_mark AS TEXT)", "42", "X'00'", "'abc'"]
+
+
+@pytest.mark.parametrize("value", READ_MARKS)
+def test_a_read_mark_of_the_wrong_type_counts_as_nothing_read(
+    session, recovery, investigator, evidence, value
+):
+    """The review's ``read_mark=CAST(read_mark AS TEXT)`` made the list, the case page,
+    the export and the downloads a 500 (``TypeError`` in ``field_version``)."""
+    _sqlite_only(session)
+    report, target = _tampered_case(session, recovery, investigator, evidence, "attachment")
+    keys = held(session, report, investigator)
+    cases.open_case(session, keys, investigator.id)  # sets the read mark: one message seen
+    session.execute(
+        sa_text(f"UPDATE report_grant SET read_mark = {value} WHERE report_id = :id"),
+        {"id": report.report_id.hex},
+    )
+    session.expire_all()
+
+    page = cases.list_cases(session, investigator.id, investigator.private, CaseFilter(), TODAY)
+    assert [row.unread for row in page.rows] == [1]  # unknown: counted as unread
+    unread = cases.list_cases(
+        session, investigator.id, investigator.private, CaseFilter(unread=True), TODAY
+    )
+    assert [row.unread for row in unread.rows] == [1]
+    view = cases.open_case(session, held(session, report, investigator), investigator.id)
+    assert not view.failed_fields and all(m.intact for m in view.messages)
+    exported = export.open_for_export(
+        session, held(session, report, investigator), investigator.id, encrypted=True
+    )
+    assert b"".join(export.report_zip(exported, held(session, report, investigator), b"\x01" * 32))
+    info = cases.download_attachment(
+        session, held(session, report, investigator), investigator.id, target
+    )
+    assert info.intact
+    # the page view sealed a good mark again
+    page = cases.list_cases(session, investigator.id, investigator.private, CaseFilter(), TODAY)
+    assert [row.unread for row in page.rows] == [0]

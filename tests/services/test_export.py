@@ -176,6 +176,7 @@ def test_the_zip_holds_the_report_its_thread_notes_files_and_a_signed_manifest(
         "closed_on": None,
         "fields": {name: report["fields"][name] for name in reports.CASE_FIELDS},
         "failed_fields": [],  # none failed its integrity check
+        "failed_attachments": [],  # nor any file
         "identity": None,  # the investigator was never approved for it
     }
     assert (report["fields"]["title"], report["fields"]["what"]) == ("Pungutan liar", "Di loket")

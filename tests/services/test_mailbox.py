@@ -15,6 +15,7 @@ from datetime import date
 
 import pytest
 from sqlalchemy import select, update
+from sqlalchemy import text as sa_text
 
 from sipadu.crypto import Argon2Params, Purpose, SecretRecord
 from sipadu.crypto.fields import _seal_v1
@@ -387,3 +388,70 @@ def test_a_thread_continues_its_old_messages_numbering(session, recovery):
         (2, "balasan lama"),
         (3, "pesan baru"),
     ]
+
+
+# --- a key row changed in the database: failed fields, never a 500 (issue 15, item 9) ---
+
+KEY_CHANGES = [
+    ("identity", "epoch = 42"),
+    ("identity", "purpose = 'internal'"),
+    ("identity", "recipient_kind = 'staff'"),
+    ("identity", "recipient_id = X'00'"),
+    ("identity", "epoch = 'abc'"),
+    ("case", "epoch = 42"),
+    ("case", "purpose = 'internal'"),
+    ("case", "recipient_kind = 'custodian'"),
+    ("case", "recipient_id = 'zz'"),
+]
+
+
+@pytest.mark.parametrize(
+    ("purpose", "change"), KEY_CHANGES, ids=[f"{p}:{c}" for p, c in KEY_CHANGES]
+)
+def test_a_changed_mailbox_key_row_fails_its_fields_never_a_500(session, recovery, purpose, change):
+    """The review's ``update report_key set epoch=42 ... recipient_kind='mailbox' and
+    purpose='identity'``: ``NoKey`` from the identity field made GET /mailbox a 500."""
+    if session.get_bind().dialect.name != "sqlite":
+        pytest.skip("PostgreSQL refuses a value of the wrong type in a column")
+    report = service_submit(session, recovery.public_key(), identity="Budi, 0812")
+    reports.add_reporter_message(
+        session, _keys(session, report), report.report_id, "Ada kabar?", TODAY, DatePrecision.DAY
+    )
+    session.execute(
+        sa_text(
+            f"UPDATE report_key SET {change} WHERE report_id = :id "
+            "AND recipient_kind = 'mailbox' AND purpose = :purpose"
+        ),
+        {"id": report.report_id.hex, "purpose": purpose},
+    )
+    session.expire_all()
+
+    seen = read_mailbox(session, _keys(session, report), report.report_id)
+
+    if purpose == "identity":
+        assert seen.failed_fields == {"identity"} and seen.identity == ""
+        assert seen.fields["what"]
+    else:
+        assert {"title", "what"} <= seen.failed_fields
+        assert [m.intact for m in seen.messages] == [False]
+
+
+def _keys(session, report) -> key_ring.HeldKeys:
+    return key_ring.mailbox_keys(
+        session, report.report_id, report.mailbox_id, report.mailbox_private
+    )
+
+
+def test_a_report_field_moved_to_another_epoch_fails_on_the_mailbox(session, recovery):
+    """``update report_field set epoch=42 where name='title'``: the reporter's GET
+    /mailbox was a 500 (``NoKey``)."""
+    report = service_submit(session, recovery.public_key())
+    session.execute(
+        sa_text("UPDATE report_field SET epoch = 42 WHERE report_id = :id AND name = 'title'"),
+        {"id": report.report_id.hex},
+    )
+    session.expire_all()
+
+    seen = read_mailbox(session, _keys(session, report), report.report_id)
+
+    assert seen.failed_fields == {"title"}
