@@ -29,7 +29,7 @@ def create_app(portal: str = "reporter", config: Config | None = None) -> Flask:
     portal = Portal(portal)
     config = config or from_environ()
     harden_process()
-    configure_instance_words(config.password_extra_words)
+    configure_instance_words(config.instance_words)
     if not config.production:
         generate_missing(config)
         recovery.make_demo_key(config)

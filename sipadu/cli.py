@@ -72,7 +72,7 @@ def _config() -> Config:
         config = from_environ()
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
-    configure_instance_words(config.password_extra_words)
+    configure_instance_words(config.instance_words)
     return config
 
 

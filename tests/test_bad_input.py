@@ -192,3 +192,42 @@ def test_injection_strings_in_staff_text_are_inert(staff_app, reporter_app, peop
     page = investigator.get(report).get_data(as_text=True)
     assert "<script>alert" not in page and "<img src=x" not in page
     assert 'href="javascript:' not in page
+
+
+def test_no_form_sends_a_typed_password_back(reporter_app, staff_app):
+    """Issue 15 review: the staff sign-in page that came back over the limit (429) or
+    asking for two codes held the typed password in a ``value=`` attribute (as did the
+    busy pages and the reporter's forms). Every password field of both portals renders
+    empty, whatever was posted."""
+    import inspect
+
+    from wtforms import PasswordField
+
+    from sipadu.investigator import forms as staff_forms
+    from sipadu.reporter import forms as reporter_forms
+
+    secret = "Rahasia-Sekali-9731"
+    checked = []
+    for app, module in ((staff_app, staff_forms), (reporter_app, reporter_forms)):
+        for name, form_class in inspect.getmembers(module, inspect.isclass):
+            fields = [
+                field
+                for field, value in vars(form_class).items()
+                if getattr(value, "field_class", None) is PasswordField
+            ]
+            fields += [
+                field
+                for base in form_class.__mro__[1:]
+                for field, value in vars(base).items()
+                if getattr(value, "field_class", None) is PasswordField
+            ]
+            if not fields:
+                continue
+            posted = {field: secret for field in fields}
+            with app.test_request_context("/", method="POST", data=posted):
+                form = form_class()
+                for field in fields:
+                    assert form[field].data == secret
+                    assert secret not in str(form[field]), (name, field)
+                    checked.append((name, field))
+    assert len(checked) >= 10  # every staff and reporter password field was rendered

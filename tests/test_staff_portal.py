@@ -572,7 +572,10 @@ def test_an_admin_reset_drops_the_key_and_its_grants_and_says_so(
     assert "kehilangan akses ke setiap laporan" in page
     with database(database_url) as session:
         held = session.scalars(select(ReportKey).where(ReportKey.recipient_id == target.id)).all()
-    assert held
+        granted = session.scalars(
+            select(ReportGrant).where(ReportGrant.account_id == target.id)
+        ).all()
+    assert held and granted
     response = post(
         admin, f"/admin/accounts/{target.id}/reset-password", f"/admin/accounts/{target.id}"
     )
@@ -588,7 +591,8 @@ def test_an_admin_reset_drops_the_key_and_its_grants_and_says_so(
             select(ReportGrant).where(ReportGrant.account_id == target.id)
         ).all()  # its list is empty too: nothing to open without keys
     detail = json.loads(entries(database_url, "password.reset")[-1].detail)
-    assert detail["grants_dropped"] == len(held) and detail["old_fingerprint"]
+    assert detail["wraps_dropped"] == len(held) and detail["old_fingerprint"]
+    assert detail["grants_dropped"] == len(granted)
     # The person re-activates with a new key; a second admin approves again.
     people["pemeriksa1"].password = "sandi baru pemeriksa satu"
     secret, _ = _activate(staff_app, link, people["pemeriksa1"].password)
@@ -1246,10 +1250,14 @@ def _sample_details(ids: dict[str, str]) -> dict[audit.Action, tuple[str, str, d
         A.ACCOUNT_DEACTIVATE: (
             admin,
             "admin",
-            {**someone, "sessions_ended": 2, "grants_dropped": 3},
+            {**someone, "sessions_ended": 2, "grants_dropped": 3, "wraps_dropped": 6},
         ),
         A.ROLE_GRANT: (admin, "admin", {**someone, "role": "custodian"}),
-        A.ROLE_REVOKE: (admin, "admin", {**someone, "role": "auditor", "grants_dropped": 0}),
+        A.ROLE_REVOKE: (
+            admin,
+            "admin",
+            {**someone, "role": "auditor", "grants_dropped": 0, "wraps_dropped": 0},
+        ),
         A.PERMISSION_CHANGE: (admin, "admin", {**someone, "may_grant": True}),
         A.KEY_REGISTER: ("operator", "operator", someone),
         A.PASSWORD_CHANGE: (ids["pemeriksa2"], "none", someone),
@@ -1289,12 +1297,12 @@ def _sample_details(ids: dict[str, str]) -> dict[audit.Action, tuple[str, str, d
         A.REPORT_EXPORT: (
             ids["pemeriksa1"],
             "investigator",
-            {"encrypted": True, "attachments": 2, "identity_included": True},
+            {"encrypted": True, "identity_included": True},
         ),
         A.REPORT_EXPORT_PLAINTEXT: (
             ids["pemeriksa1"],
             "investigator",
-            {"encrypted": False, "attachments": 0, "identity_included": False},
+            {"encrypted": False, "identity_included": False},
         ),
         A.ATTACHMENT_DOWNLOAD: (
             ids["pemeriksa1"],

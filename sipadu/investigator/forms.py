@@ -34,9 +34,9 @@ def entered(field: StringField) -> str:
     return field.data
 
 
-# Password fields keep what was typed when a page comes back busy (503) or asks for a
-# second code (never cached); views empty them after a wrong password.
-_KEPT = PasswordInput(hide_value=False)
+# A page never sends a typed password back (issue 15 review): a page that comes back
+# busy (503), over the limit (429) or asking for a second code has it typed again.
+_KEPT = PasswordInput()
 
 
 class LoginForm(BoundedForm):

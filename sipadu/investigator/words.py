@@ -326,10 +326,8 @@ def _status(d: dict, _name: str) -> str:
 
 def _export(d: dict, _name: str) -> str:
     return _(
-        "Encrypted: %(encrypted)s. Files: %(files)d. The reporter's identity included: "
-        "%(identity)s.",
+        "Encrypted: %(encrypted)s. The reporter's identity included: %(identity)s.",
         encrypted=_yes_no(d.get("encrypted")),
-        files=_count(d.get("attachments")),
         identity=_yes_no(d.get("identity_included")),
     )
 
@@ -361,9 +359,11 @@ def _password_reset(d: dict, name: str) -> str:
         return _("A new activation link was issued for %(name)s.", name=name)
     return _(
         "The password of %(name)s was reset: a new key pair comes with the new password. "
-        "Report keys removed: %(grants)d. Sessions ended: %(sessions)d.",
+        "Reports taken away: %(grants)d (report keys removed: %(wraps)d). Sessions "
+        "ended: %(sessions)d.",
         name=name,
         grants=_count(d.get("grants_dropped")),
+        wraps=_count(d.get("wraps_dropped")),
         sessions=_count(d.get("sessions_ended")),
     )
 
@@ -407,20 +407,23 @@ SENTENCES: dict[str, Sentence] = {
     ),
     Action.ACCOUNT_ACTIVATE: lambda d, n: _("The account %(name)s can now sign in.", name=n),
     Action.ACCOUNT_DEACTIVATE: lambda d, n: _(
-        "%(name)s can no longer sign in. Sessions ended: %(sessions)d. Report keys "
-        "removed: %(grants)d.",
+        "%(name)s can no longer sign in. Sessions ended: %(sessions)d. Reports taken "
+        "away: %(grants)d (report keys removed: %(wraps)d).",
         name=n,
         sessions=_count(d.get("sessions_ended")),
         grants=_count(d.get("grants_dropped")),
+        wraps=_count(d.get("wraps_dropped")),
     ),
     Action.ROLE_GRANT: lambda d, n: _(
         "%(name)s now holds the role %(role)s.", name=n, role=_role(d)
     ),
     Action.ROLE_REVOKE: lambda d, n: _(
-        "%(name)s no longer holds the role %(role)s. Report keys removed: %(grants)d.",
+        "%(name)s no longer holds the role %(role)s. Reports taken away: %(grants)d "
+        "(report keys removed: %(wraps)d).",
         name=n,
         role=_role(d),
         grants=_count(d.get("grants_dropped")),
+        wraps=_count(d.get("wraps_dropped")),
     ),
     Action.PERMISSION_CHANGE: lambda d, n: (
         _("%(name)s may now share reports with colleagues.", name=n)

@@ -50,8 +50,10 @@ def open_for_export(
     session: Session, keys: HeldKeys, account_id: uuid.UUID, *, encrypted: bool
 ) -> CaseView:
     """Everything of a granted report, for :func:`report_zip`, with the export recorded:
-    ``report.export``, or ``report.export_plaintext`` when it is not encrypted, with the
-    number of files and whether the reporter's identity is in it (the read is in it; no
+    ``report.export``, or ``report.export_plaintext`` when it is not encrypted, with
+    whether the reporter's identity is in it and no count of anything (a count of files,
+    the reporter's among them, would date a reporter's upload between two exports; G2)
+    (the read is in it; no
     ``report.read``). An export holding the identity is also an ``identity.read``, as the
     case page showing it is. The caller commits before the archive's first byte. Raises
     ``NotGranted`` or ``NoKey``."""
@@ -65,7 +67,6 @@ def open_for_export(
         report_id=keys.report_id,
         detail={
             "encrypted": encrypted,
-            "attachments": len(view.attachments),
             "identity_included": included,
         },
     )

@@ -533,24 +533,38 @@ def wrap_request_key(
     return key
 
 
+@dataclass(frozen=True)
+class Forgotten:
+    """What :func:`forget_account` removed: ``wraps``, the report keys wrapped to the
+    account (one per report and epoch), and ``grants``, the reports it had been granted
+    (one per report; 0 when only custodian wraps went)."""
+
+    wraps: int
+    grants: int
+
+
 def forget_account(
     session: Session, account_id: uuid.UUID, kinds: Sequence[str] = STAFF_KINDS
-) -> int:
+) -> Forgotten:
     """Every wrap to the account of the given ``kinds`` (as investigator, ``staff``,
     with every grant it had; as custodian, ``custodian``), of every report, goes: its
     key pair is being destroyed (a password reset), or it may no longer read
     (deactivation, a role taken away; the recovery key can give reports back, ``sipadu
     recovery grant``). No new epoch: what it could read is already read. Returns the
-    number of wraps removed. In the caller's transaction."""
-    dropped = rows_affected(
+    numbers of wraps and of grants removed (:class:`Forgotten`). In the caller's
+    transaction."""
+    wraps = rows_affected(
         session,
         delete(ReportKey).where(
             ReportKey.recipient_kind.in_(kinds), ReportKey.recipient_id == account_id
         ),
     )
+    grants = 0
     if "staff" in kinds:
-        session.execute(delete(ReportGrant).where(ReportGrant.account_id == account_id))
-    return dropped
+        grants = rows_affected(
+            session, delete(ReportGrant).where(ReportGrant.account_id == account_id)
+        )
+    return Forgotten(wraps, grants)
 
 
 def shred(session: Session, report_ids: Sequence[uuid.UUID]) -> int:

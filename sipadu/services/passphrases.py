@@ -62,6 +62,7 @@ INSTANCE_WORDS = (
 # Characters people put between words; the password is also scored without them, so
 # "sipadu-sipadu" is seen as the repeat it is and "kata sandi saya" as two known words.
 SEPARATORS = re.compile(r"[\s\-_.,/+|:;]+")
+BRACKETS = str.maketrans("()[]{}\"'", " " * 8)
 _extra_words: tuple[str, ...] = ()
 
 
@@ -143,9 +144,10 @@ def normalize_passphrase(passphrase: str) -> str:
 
 
 def configure_instance_words(phrases: Sequence[str]) -> None:
-    """Set this instance's own names (``SIPADU_PASSWORD_EXTRA_WORDS``: its office, city,
-    region...), tried first by every later estimate in this process. Called once by
-    :func:`sipadu.app.create_app`; each phrase counts whole, word by word and joined."""
+    """Set this instance's own names (:attr:`sipadu.settings.config.Config.instance_words`:
+    ``SIPADU_PASSWORD_EXTRA_WORDS`` and the institution's name and address), tried first
+    by every later estimate in this process. Called once by :func:`sipadu.app.create_app`
+    and by the CLI; each phrase counts whole, word by word and joined."""
     global _extra_words
     _extra_words = tuple(phrases)
 
@@ -153,14 +155,36 @@ def configure_instance_words(phrases: Sequence[str]) -> None:
 def vocabulary(phrases: Sequence[str]) -> list[str]:
     """The lower-cased forms a guesser tries for ``phrases``: each phrase as typed, its
     words, and the phrase without separators ("Kota Bandung" -> "kota bandung",
-    "kota", "bandung", "kotabandung"), in the phrases' order, each once."""
-    out: dict[str, None] = {}
+    "kota", "bandung", "kotabandung"), in the phrases' order, each once; then every run
+    of two or more of a phrase's words, with spaces and joined ("Inspektorat Provinsi
+    DKI Jakarta" -> ..., "inspektorat provinsi dki", "inspektoratprovinsidki", ...):
+    zxcvbn adds a large cost per extra token, so "Inspektorat Provinsi DKI 2026" scores
+    as strong unless "inspektorat provinsi dki" is one word to it."""
+    return [form.lower() for form in _forms(phrases)]
+
+
+def _forms(phrases: Sequence[str]) -> list[str]:
+    """:func:`vocabulary`'s forms in the case the phrases are written in, each once."""
+    base: list[str] = []
+    runs: list[str] = []
     for phrase in phrases:
-        lowered = " ".join(phrase.lower().split())
-        for form in (lowered, *SEPARATORS.split(lowered), SEPARATORS.sub("", lowered)):
-            if form:
-                out.setdefault(form, None)
-    return list(out)
+        # Brackets split too: "Inspektorat ... Jakarta (contoh)" gives "contoh".
+        spaced = " ".join(phrase.translate(BRACKETS).split())
+        words = [w for w in SEPARATORS.split(spaced) if w]
+        base += [form for form in (spaced, *words, SEPARATORS.sub("", spaced)) if form]
+        for start in range(len(words)):
+            for end in range(start + 2, len(words) + 1):
+                runs += [" ".join(words[start:end]), "".join(words[start:end])]
+    out: dict[str, str] = {}
+    for form in (*base, *runs):
+        out.setdefault(form.lower(), form)
+    return list(out.values())
+
+
+def _as_written(phrases: Sequence[str]) -> frozenset[str]:
+    """The forms of ``phrases`` exactly as the instance writes them (its name is on every
+    reporter page): typed in that case they cost a guesser no case guessing."""
+    return frozenset(_forms(phrases))
 
 
 @cache
@@ -190,6 +214,7 @@ def estimate(password: str, user_inputs: Sequence[str] = ()) -> Estimate:
     zxcvbn's own entry point keeps the user inputs in a module-wide dictionary (two
     threads would see each other's); this builds the dictionaries per call instead."""
     first = vocabulary([*INSTANCE_WORDS, *_extra_words, *user_inputs])
+    written = _as_written([*INSTANCE_WORDS, *_extra_words, *user_inputs])
     dictionaries = {
         **matching.RANKED_DICTIONARIES,
         **_indonesian(),
@@ -201,6 +226,8 @@ def estimate(password: str, user_inputs: Sequence[str] = ()) -> Estimate:
             continue
         matches = matching.omnimatch(candidate, dictionaries)
         for match in matches:
+            if match.get("dictionary_name") == "user_inputs" and match["token"] in written:
+                match["token"] = str(match["token"]).lower()  # no case variation to guess
             if match["pattern"] == "repeat":  # zxcvbn scores the repeated part without them
                 base = str(match["base_token"])
                 inner = scoring.most_guessable_match_sequence(

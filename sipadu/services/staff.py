@@ -425,7 +425,8 @@ def deactivate(session: Session, account: StaffAccount, actor: Actor) -> None:
         Action.ACCOUNT_DEACTIVATE,
         account,
         sessions_ended=ended,
-        grants_dropped=dropped,
+        grants_dropped=dropped.grants,
+        wraps_dropped=dropped.wraps,
     )
 
 
@@ -469,7 +470,8 @@ def reset_password(
         Action.PASSWORD_RESET,
         account,
         old_fingerprint=old,
-        grants_dropped=dropped,
+        grants_dropped=dropped.grants,
+        wraps_dropped=dropped.wraps,
         sessions_ended=ended,
     )
     return token
@@ -517,14 +519,22 @@ def revoke_role(session: Session, account: StaffAccount, role: Role, actor: Acto
     if str(account.id) == actor.id and role is Role.ADMIN:
         raise ServiceError(Reason.CANNOT_REMOVE_OWN_ADMIN)
     account.roles.remove(held[0])
-    dropped = 0
+    dropped = key_ring.Forgotten(0, 0)
     if role is Role.INVESTIGATOR:
         session.execute(delete(CategoryRoute).where(CategoryRoute.account_id == account.id))
         dropped = key_ring.forget_account(session, account.id, ("staff",))
     elif role is Role.CUSTODIAN:
         dropped = key_ring.forget_account(session, account.id, (key_ring.CUSTODIAN,))
     end_sessions(session, account)  # the next page load asks for a fresh sign-in
-    _record(session, actor, Action.ROLE_REVOKE, account, role=role.value, grants_dropped=dropped)
+    _record(
+        session,
+        actor,
+        Action.ROLE_REVOKE,
+        account,
+        role=role.value,
+        grants_dropped=dropped.grants,
+        wraps_dropped=dropped.wraps,
+    )
 
 
 def grant_role_now(session: Session, account: StaffAccount, role: Role, actor: Actor) -> None:

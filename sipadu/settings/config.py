@@ -185,6 +185,13 @@ class Config:
         return self.env is Environment.PRODUCTION
 
     @property
+    def instance_words(self) -> tuple[str, ...]:
+        """Phrases a guesser of this instance's passwords tries first: the
+        ``SIPADU_PASSWORD_EXTRA_WORDS``, then the institution's name and address
+        (``SIPADU_INSTITUTION_NAME`` / ``_ADDRESS``), which are on every reporter page."""
+        return (*self.password_extra_words, self.institution.name, self.institution.address)
+
+    @property
     def sqlite_path(self) -> Path:
         return self.instance_path / "sipadu.db"
 
@@ -388,7 +395,8 @@ def load_config(env: Mapping[str, str]) -> Config:
         staff_absolute_seconds=_int(env, "SIPADU_STAFF_ABSOLUTE_HOURS", 10) * 3600,
         staff_failures_per_account=_limit(env, "SIPADU_STAFF_FAILURES_PER_ACCOUNT", "10 per hour"),
         password_extra_words=tuple(
-            " ".join(p.split()) for p in env.get("SIPADU_PASSWORD_EXTRA_WORDS", "").split(",")
+            " ".join(p.split())
+            for p in env.get("SIPADU_PASSWORD_EXTRA_WORDS", "").split(",")
             if p.strip()
         ),
         kdf_slots=_int(env, "SIPADU_KDF_SLOTS", 2, minimum=2),

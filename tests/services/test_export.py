@@ -60,6 +60,13 @@ def evidence(database_url) -> list[UploadedFile]:
     ]
 
 
+@pytest.fixture(scope="module")
+def later_upload(database_url) -> UploadedFile:
+    """A file the reporter adds after a first export (stored before the session writes)."""
+    (blob,) = stored(database_url, b"bukti baru " * 50)
+    return UploadedFile(blob, "kuitansi.jpg", "image/jpeg")
+
+
 @pytest.fixture
 def investigator(session) -> ServicePerson:
     someone = person(session, "pengekspor", Role.INVESTIGATOR, may_grant=True)
@@ -114,12 +121,39 @@ def test_an_export_records_exactly_its_own_entry(session, case, investigator, en
         str(investigator.id),
         "investigator",
         str(case.report_id),
-        {"encrypted": encrypted, "attachments": 2, "identity_included": False},
+        {"encrypted": encrypted, "identity_included": False},
     )
     assert log.actions() == [action.value]  # the read is in it: no report.read
     # Nor does an export count as reading the reporter's messages.
     grant = cases.granted(session, case.report_id, investigator.id)
     assert grant.read_mark is None
+
+
+def test_two_exports_around_a_reporter_s_upload_record_the_same_detail(
+    session, later_upload, case, investigator
+):
+    """Issue 15 review (G2): each export recorded ``{"attachments": N}`` at an exact
+    time, the reporter's files counted, so two exports dated a reporter's upload between
+    them. An export's entry reflects nothing the reporter made."""
+    log = Recorded(session)
+    open_for_export(session, held(session, case, investigator), investigator.id, encrypted=True)
+    mailbox = key_ring.mailbox_keys(session, case.report_id, case.mailbox_id, case.mailbox_private)
+    reports.add_reporter_message(
+        session,
+        mailbox,
+        case.report_id,
+        "Satu berkas lagi",
+        TODAY,
+        DatePrecision.DAY,
+        files=[later_upload],
+    )
+    view = open_for_export(
+        session, held(session, case, investigator), investigator.id, encrypted=True
+    )
+    assert len(view.attachments) == 3  # the upload is in the second export...
+
+    first, second = [e for e in log.entries() if e["action"] == Action.REPORT_EXPORT.value]
+    assert first["detail"] == second["detail"]  # ...and nowhere in its entry
 
 
 def test_a_refused_export_records_nothing(session, case, investigator):

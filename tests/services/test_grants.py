@@ -379,7 +379,10 @@ def test_deactivation_drops_every_grant_and_a_later_epoch_never_reaches_the_acco
 
     assert not key_ring.is_holder(session, report.report_id, colleague.id)
     assert not held(session, report, colleague).holds(Purpose.CASE, 0)
-    assert log.only(Action.ACCOUNT_DEACTIVATE)["detail"]["grants_dropped"] == 2
+    # Issue 15 review: one report granted (one grant), its two keys wrapped (two wraps),
+    # each counted under its own name: "grants_dropped" used to count the wraps.
+    detail = log.only(Action.ACCOUNT_DEACTIVATE)["detail"]
+    assert (detail["grants_dropped"], detail["wraps_dropped"]) == (1, 2)
     grants.revoke(session, report.report_id, sharer.account, other.id, recovery.public_key())
     assert not held(session, report, colleague).holds(Purpose.CASE, 1)
     assert held(session, report, sharer).holds(Purpose.CASE, 1)

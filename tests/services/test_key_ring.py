@@ -289,7 +289,7 @@ def test_forgetting_an_account_drops_its_wraps_and_grants_of_every_report(sessio
     route(session, colleague)
     reports = [service_submit(session, recovery.public_key()) for _ in range(2)]
 
-    assert key_ring.forget_account(session, forgetful.id) == 4
+    assert key_ring.forget_account(session, forgetful.id) == key_ring.Forgotten(wraps=4, grants=2)
 
     assert wraps(session, recipient_id=forgetful.id) == 0
     assert session.scalar(select(ReportGrant).where(ReportGrant.account_id == forgetful.id)) is None

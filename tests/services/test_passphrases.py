@@ -195,6 +195,8 @@ def test_the_instance_s_own_names_come_from_configuration():
     finally:
         p.configure_instance_words(())
     assert p.vocabulary(["Kota Bandung"]) == ["kota bandung", "kota", "bandung", "kotabandung"]
+
+
 def test_suggested_words_can_be_copied_on_paper_without_error():
     """The word list's rules (docs/reporter.md, "Suggested passphrases"): plain a-z words
     of 4 to 8 letters with no letter people misspell, nothing excluded by hand, no two
@@ -221,3 +223,24 @@ def test_suggested_words_can_be_copied_on_paper_without_error():
         ("rumah", "rumahx"),
     ]
     assert rules.problems(["saat", "nafas", "babi", "Kopi", *words[4:]]) != []
+
+
+def test_the_institution_s_name_is_among_the_instance_s_words(config, staff_app):
+    """Issue 15, item 7 (review): SIPADU_INSTITUTION_NAME and _ADDRESS were never given to
+    the estimator, so a staff password made of the office's own name and a year, and a
+    reporter passphrase of its city and a year, were accepted. The app feeds them at
+    start (as the CLI does); runs of the name's words count as one word."""
+    from sipadu.services.staff import MIN_PASSWORD_LENGTH, MIN_PASSWORD_SCORE
+
+    assert config.institution.name == "Inspektorat Provinsi DKI Jakarta (contoh)"
+    try:  # staff_app: create_app gave the estimator this instance's words
+        staff_password = "Inspektorat Provinsi DKI 2026"
+        assert (
+            p.passphrase_problem(staff_password, MIN_PASSWORD_LENGTH, min_score=MIN_PASSWORD_SCORE)
+            is not None
+        )
+        assert p.passphrase_problem("jakarta2026") is not None
+        assert p.passphrase_problem(p.suggest_passphrase()) is None  # the easy path stays open
+    finally:
+        p.configure_instance_words(())
+    assert p.passphrase_problem("jakarta2026") is None  # without the instance's words

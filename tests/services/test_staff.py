@@ -423,7 +423,8 @@ def test_a_password_reset_drops_the_key_and_every_report_it_held(session, recove
         "account": str(account.id),
         "username": "lupa.semua",
         "old_fingerprint": old,
-        "grants_dropped": 2,
+        "grants_dropped": 1,
+        "wraps_dropped": 2,
         "sessions_ended": 1,
     }
 
