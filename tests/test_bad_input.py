@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.helpers import csrf, init_demo, login, signed_in, submit
+from tests.helpers import csrf, form_tokens, init_demo, login, signed_in, submit
 
 INJECTIONS = [
     "' OR '1'='1'; DROP TABLE report; --",
@@ -231,3 +231,32 @@ def test_no_form_sends_a_typed_password_back(reporter_app, staff_app):
                     assert secret not in str(form[field]), (name, field)
                     checked.append((name, field))
     assert len(checked) >= 10  # every staff and reporter password field was rendered
+
+
+def test_a_refused_report_asks_for_the_passphrase_again_and_keeps_the_rest(reporter_app):
+    """The passphrase is not sent back, so the page says to type it again (or leave both
+    fields empty for a suggested one); everything else typed is kept."""
+    client = reporter_app.test_client()
+    secret = "Rahasia-Sekali-9731 kuda"
+    data = {
+        **form_tokens(client, "/report"),
+        "category": "kkn",
+        "title": "",
+        "what": "Kejadian yang tetap ada",
+        "passphrase": secret,
+        "passphrase_confirm": secret,
+    }
+    page = client.post("/report", data=data).get_data(as_text=True)
+    assert 'id="passphrase-again"' in page and secret not in page
+    assert "Kejadian yang tetap ada" in page
+    blank = client.post(
+        "/report",
+        data={
+            **data,
+            **form_tokens(client, "/report"),
+            "passphrase": "",
+            "passphrase_confirm": "",
+            "title": "",
+        },
+    )
+    assert 'id="passphrase-again"' not in blank.get_data(as_text=True)
