@@ -49,7 +49,9 @@ def people(env) -> dict[str, Person]:
     return init_demo(env)
 
 
-def refused_as_busy(response, started: float, *typed: str) -> str:
+def refused_as_busy(response, started: float, *typed: str, secrets: tuple[str, ...] = ()) -> str:
+    """A quick 503 busy page that keeps ``typed`` and never sends back ``secrets``
+    (passwords, passphrases: issue 15 review)."""
     elapsed = time.monotonic() - started
     page = response.get_data(as_text=True)
     assert response.status_code == 503, page[:600]
@@ -60,6 +62,8 @@ def refused_as_busy(response, started: float, *typed: str) -> str:
         assert f'value="{text}"' in page or re.search(f">\\s*{re.escape(text)}</textarea>", page), (
             text
         )
+    for secret in secrets:
+        assert secret not in page
     return page
 
 
@@ -79,7 +83,7 @@ def test_every_reporter_route_that_derives_answers_busy_with_the_typed_text(
     with every_slot_held(config, "reporter"):
         started = time.monotonic()
         response = login(reporter_app.test_client(), code, passphrase)
-        refused_as_busy(response, started, code, passphrase)
+        refused_as_busy(response, started, code, passphrase)  # a reporter's form keeps all
 
         form = {
             "category": "kkn",
@@ -123,7 +127,7 @@ def test_every_staff_route_that_derives_answers_busy_with_the_typed_text(
         client = staff_app.test_client()
         started = time.monotonic()
         response = sign_in(client, person)
-        refused_as_busy(response, started, person.username, person.password)
+        refused_as_busy(response, started, person.username, secrets=(person.password,))
 
         for link, password in ((activation, "sandi baru yang panjang"), (enrollment, None)):
             client = staff_app.test_client()
@@ -137,7 +141,9 @@ def test_every_staff_route_that_derives_answers_busy_with_the_typed_text(
             if password:
                 data["password_confirm"] = password
             started = time.monotonic()
-            page = refused_as_busy(client.post(link, data=data), started, data["password"])
+            page = refused_as_busy(
+                client.post(link, data=data), started, secrets=(data["password"],)
+            )
             assert totp_key(page) == secret  # the same key: an app that scanned it still works
 
         started = time.monotonic()
@@ -150,7 +156,7 @@ def test_every_staff_route_that_derives_answers_busy_with_the_typed_text(
                 "password_confirm": "sandi yang benar-benar baru",
             },
         )
-        refused_as_busy(response, started, person.password, "sandi yang benar-benar baru")
+        refused_as_busy(response, started, secrets=(person.password, "sandi yang benar-benar baru"))
 
     # Nothing was changed or spent: the link still opens, the password is the old one.
     assert staff_app.test_client().get(activation).status_code == 200

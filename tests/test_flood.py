@@ -176,7 +176,7 @@ def test_six_concurrent_submitters_store_exactly_the_ceiling(
     for _, body, title, headers in refused:
         assert 'id="ceiling-reached"' in body and 'id="report-code"' not in body
         assert f'value="{title}"' in body  # the text typed is still there
-        assert "kuda hijau melompat tinggi" not in body  # never a passphrase (issue 15)
+        assert 'value="kuda hijau melompat tinggi"' in body  # the passphrase too
         assert 3600 <= int(headers.get("Retry-After", 0)) <= 3600 + 300  # any case
     reports, staged = stored(empty_database_url)
     assert reports == ceiling

@@ -136,10 +136,14 @@ class ReportForm(BoundedForm):
         _l("Your name or contact (optional)"), filters=TEXT, validators=[Optional(), _length(1000)]
     )
     attachments = MultipleFileField(_l("Evidence files (optional)"))
-    # Typed values are kept when the form comes back with an error, but never a
-    # passphrase: no page sends one back (issue 15 review); it is typed again.
-    passphrase = PasswordField(_l("Passphrase"), widget=PasswordInput())
-    passphrase_confirm = PasswordField(_l("Passphrase again"), widget=PasswordInput())
+    # Typed values are kept when the form comes back with an error, passphrases too
+    # (issue 16: a refusal keeps every typed field): the page is never cached and is
+    # shown only to the one who typed it, and retyping is where mistakes happen. Staff
+    # passwords are never sent back (investigator/forms.py).
+    passphrase = PasswordField(_l("Passphrase"), widget=PasswordInput(hide_value=False))
+    passphrase_confirm = PasswordField(
+        _l("Passphrase again"), widget=PasswordInput(hide_value=False)
+    )
 
     def validate_passphrase(self, field: PasswordField) -> None:
         if not field.data and not self.passphrase_confirm.data:
@@ -159,11 +163,12 @@ class MailboxLoginForm(BoundedForm):
     code = StringField(
         _l("Report code"), validators=[InputRequired(message=_l("Enter your report code."))]
     )
-    # Never sent back, not even when the page comes back busy or over the limit.
+    # Kept when the page comes back busy or over the limit (never cached); emptied when
+    # the code or passphrase was wrong.
     passphrase = PasswordField(
         _l("Passphrase"),
         validators=[InputRequired(message=_l("Enter your passphrase."))],
-        widget=PasswordInput(),
+        widget=PasswordInput(hide_value=False),
     )
     # A reply that arrived after the mailbox session ended, kept only in the page (the
     # sign-in form) until the reporter signs in again; never stored on the server.
