@@ -744,6 +744,32 @@ def test_a_sent_reply_resent_after_the_session_ended_is_not_kept_to_send_twice(
     assert client.get("/mailbox").get_data(as_text=True).count(REPLY) == 1
 
 
+def test_a_sent_kept_reply_is_not_offered_again_after_back_and_resend(short_idle_app):
+    """Issue 16 review: a kept reply sent after signing in, then Back and resend of that
+    sign-in (its form token refused now): the refused sign-in page offered the reply again
+    with a fresh submission token, and signing in and sending made two copies."""
+    client = short_idle_app.test_client()
+    code, passphrase = receipt(report_with_files(client, []))
+    assert login(client, code, passphrase).status_code == 303
+    tokens = form_tokens(client, "/mailbox")
+    time.sleep(2.5)
+    page = client.post(
+        "/mailbox/messages", data={**tokens, "body": REPLY}, content_type="multipart/form-data"
+    ).get_data(as_text=True)
+    signin = {"csrf_token": TOKEN_RE.search(page).group(1), **submission_of(page)}
+    signin |= {"code": code, "passphrase": passphrase, "reply": REPLY}
+    page = client.post("/mailbox/login", data=signin).get_data(as_text=True)
+    sent = {"csrf_token": TOKEN_RE.search(page).group(1), **submission_of(page), "body": REPLY}
+    response = client.post("/mailbox/messages", data=sent, content_type="multipart/form-data")
+    assert response.status_code == 303
+    # Back to the sign-in and resend it: its form token is refused now.
+    again = client.post("/mailbox/login", data=signin)
+    page = again.get_data(as_text=True)
+    assert again.status_code == 400
+    assert REPLY not in page and "tidak dikirim untuk kedua kalinya" in page
+    assert client.get("/mailbox").get_data(as_text=True).count(REPLY) == 1
+
+
 def test_the_sign_in_page_holding_a_reply_switches_language_keeping_it(short_idle_app):
     """The sign-in page holding a kept reply is the reply's only copy: its language
     switch posts it back (like the reply form's), Enter still signs in."""

@@ -256,8 +256,14 @@ def message_again(notice: str) -> tuple[str, int]:
 
 
 def login_again(notice: str) -> tuple[str, int]:
-    """The sign-in form as it was sent (a kept reply too), its form token refused."""
+    """The sign-in form as it was sent (a kept reply too), its form token refused. A
+    kept reply whose submission token was used meanwhile (sent, then Back and resend of
+    the sign-in) is not offered again: a fresh token would let it be sent twice."""
     typed = {name: request.form.get(name, "") for name in ("code", "passphrase", "reply")}
+    token = runtime().submissions.posted(FormKind.MESSAGE)
+    if typed["reply"] and token is not None and runtime().submissions.seen(token) is not None:
+        typed["reply"] = ""
+        notice = _("Your message was already sent. It was not sent a second time.")
     return _login_page(MailboxLoginForm(formdata=None, **typed), notice=notice), 400
 
 
