@@ -137,8 +137,7 @@ def mailbox_login() -> ResponseReturnValue:
         # one press from being sent (it was never stored; files must be chosen again),
         # with the submission token it was first sent with (the page carries it back:
         # sipadu.reporter.submissions.for_form), so it is still sent at most once.
-        token = rt.submissions.posted(FormKind.MESSAGE)
-        if token is not None and rt.submissions.seen(token) is not None:
+        if _posted_reply_sent():
             return redirect(url_for("reporter.mailbox_view", sent="again"), code=303)
         signed_in = _signed_in()
         if signed_in is not None:
@@ -165,9 +164,7 @@ def reply_after_expiry(body: str, notice: str | None = None) -> tuple[str, int]:
     authorized): the page says to choose them again. The reply's submission token goes
     back in the page with it (a fresh one if it had none): once the reporter signs in,
     the reply is sent with it, at most once (sipadu.reporter.submissions)."""
-    submissions = runtime().submissions
-    token = submissions.posted(FormKind.MESSAGE)
-    if token is not None and submissions.seen(token) is not None:
+    if _posted_reply_sent():
         # The same reply sent again (Back and resend) after it was sent: nothing to keep.
         already = _(
             "Your message was already sent before your mailbox closed itself. It was not "
@@ -238,6 +235,14 @@ def _mailbox_page(
     )
 
 
+def _posted_reply_sent() -> bool:
+    """Whether the reply in this request carries a submission token that was used
+    already: it was sent, and this is Back and resend (sipadu.reporter.submissions)."""
+    submissions = runtime().submissions
+    token = submissions.posted(FormKind.MESSAGE)
+    return token is not None and submissions.seen(token) is not None
+
+
 def message_again(notice: str) -> tuple[str, int]:
     """The reply form with the text of a message whose form token was refused
     (sipadu.reporter.refused), with its submission token if still unused (else a fresh
@@ -247,8 +252,7 @@ def message_again(notice: str) -> tuple[str, int]:
     signed_in = _signed_in()
     if signed_in is None:
         return reply_after_expiry(body, notice)
-    token = runtime().submissions.posted(FormKind.MESSAGE)
-    if token is not None and runtime().submissions.seen(token) is not None:
+    if _posted_reply_sent():
         # Sent already (Back and resend): not offered to be sent twice.
         return _mailbox_page(*signed_in, MessageForm(formdata=None), sent="again"), 200
     form = MessageForm(formdata=None, body=body)
@@ -260,8 +264,7 @@ def login_again(notice: str) -> tuple[str, int]:
     kept reply whose submission token was used meanwhile (sent, then Back and resend of
     the sign-in) is not offered again: a fresh token would let it be sent twice."""
     typed = {name: request.form.get(name, "") for name in ("code", "passphrase", "reply")}
-    token = runtime().submissions.posted(FormKind.MESSAGE)
-    if typed["reply"] and token is not None and runtime().submissions.seen(token) is not None:
+    if typed["reply"] and _posted_reply_sent():
         typed["reply"] = ""
         notice = _("Your message was already sent. It was not sent a second time.")
     return _login_page(MailboxLoginForm(formdata=None, **typed), notice=notice), 400
