@@ -110,7 +110,7 @@ def test_a_cut_holder_hands_its_slot_to_the_upload_that_cut_it_and_a_full_queue_
     newcomer to the full queue pushes the oldest waiter out (False: answered busy)."""
     limits = Limits(
         body_timeout=5, body_min_rate=1, small_body=1, upload_slots=1, upload_queue=2,
-        upload_wait=30, contended_rate=1, drain_bytes=0, drain_seconds=0,
+        upload_wait=30, contended_rate=1, drain_bytes=0,
     )  # fmt: skip
 
     async def run() -> tuple[bool | None, ...]:
@@ -285,6 +285,28 @@ def test_an_early_answer_reaches_a_browser_that_sends_the_whole_body_first(porta
     stale = big.replace(token, b"x" * len(token))
     reply = send_all_then_read(port, "/report?lang=en", headers, stale)
     assert reply.startswith(b"HTTP/1.1 400 ")
+
+
+def test_an_early_answer_waits_for_a_slow_body_as_long_as_it_keeps_its_pace(portal):
+    """Issue 16 item 4, found in review: a late reply with a large file over Tor. The
+    session had ended, so the app answered at once (the sign-in page keeping the reply),
+    and the front drained the rest for at most a fixed time (60 s, 2 s here), then closed:
+    the browser, still sending, got "connection reset" and the reply was gone. The rest
+    is now drained for as long as it keeps the body's pace (and is no larger than the
+    largest request), however long that takes."""
+    port, _ = portal
+    cookie, body, boundary = report_body(port, 1 * MIB, lang="en")
+    token = re.search(rb'name="csrf_token"\r\n\r\n([^\r]+)', body).group(1)
+    stale = body.replace(token, b"x" * len(token))  # refused as soon as it is read
+    headers = {"Cookie": cookie, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+    raw = start_post(port, "/report?lang=en", headers, len(stale))
+    started = time.monotonic()
+    for at in range(0, len(stale), 64 * 1024):  # ~5 s: a slow circuit, well above the pace
+        raw.sendall(stale[at : at + 64 * 1024])  # a reset here is the fault under test
+        time.sleep(0.3)
+    assert time.monotonic() - started > 4  # longer than the old drain limit (2 s here)
+    reply = read_all(raw)
+    assert reply.startswith(b"HTTP/1.1 400 ") and b"Send the report" in reply
 
 
 def test_a_chunked_body_is_refused_with_a_clear_page(portal):

@@ -907,6 +907,12 @@ def test_the_code_page_changes_language_keeping_the_code_and_needs_written_down(
     assert left.status_code == 303 and left.headers["Location"].endswith("/mailbox/login?lang=en")
     bad = client.post("/report/receipt", data={**fields, "code": "12345"})
     assert bad.status_code == 400
+    # upload.js loads an "already received" page again as this POST: the notice stays.
+    again = client.post("/report/receipt?lang=en", data={**fields, "again": "1"})
+    assert "This report was already received" in again.get_data(as_text=True)
+    assert "already received" not in body
+
+
 def test_wtforms_own_messages_are_in_the_readers_language(reporter_app):
     """Issue 15 (review): WTForms' built-in messages came in English on Indonesian pages.
     A category nobody offers gets WTForms' "Not a valid choice." — in Indonesian."""

@@ -47,8 +47,8 @@ A thread is taken only once a request can use it without waiting on its client:
   the flood for over 5 s (benchmarks/hostile.py; docs/performance.md).
 - **Early answers**: an answer given before the whole body arrived ("busy", or a page
   of the app marked ``X-Sipadu-Drain``: a refusal to one of our forms, such as an
-  expired session) waits until the rest of the body is read and thrown away (at most
-  ``drain_seconds``): a browser reads the answer only once it has sent everything, and
+  expired session) waits until the rest of the body is read and thrown away (at the
+  body's pace, however long it takes): a browser reads the answer only once it has sent everything, and
   an unread rest would make the kernel reset the connection and destroy the page that
   keeps the typed text. Other early answers (a body without a form token: forged; not
   signed in) are sent at once and the rest is never read.
@@ -108,8 +108,7 @@ class Limits:
     upload_queue: int  # uploads that may wait for a slot at once; another pushes the oldest out
     upload_wait: float  # seconds an upload may wait for a slot
     contended_rate: int  # bytes/s an upload must keep while others wait for its slot
-    drain_bytes: int  # an early answer waits for at most this much unread body ...
-    drain_seconds: float  # ... for at most this long (see _Exchange.drain)
+    drain_bytes: int  # an early answer waits for at most this much unread body (drain)
 
 
 class TooSlow(Exception):
@@ -510,18 +509,22 @@ class _Exchange:
         answer on its way: the reporter sees "connection reset" instead of the page that
         keeps their text ("busy", "session expired"). So, like nginx's lingering close
         and Apache's, the rest is read and thrown away, on the event loop (no thread, no
-        memory), at the body's pace, for at most ``drain_seconds`` and only if at most
-        ``drain_bytes`` (the largest request the portal accepts) remain; a larger rest
-        is not worth reading, and after that time the answer is sent anyway."""
+        memory), for as long as it keeps the body's pace (:class:`Pace`), and only if at
+        most ``drain_bytes`` (the largest request the portal accepts) remain; a larger
+        rest is not worth reading. There is no other time limit: a reply with a 45 MB file
+        over Tor (15 minutes at 50 KiB/s) that arrives after its session ended is
+        answered with the sign-in page that keeps its text, once the file is through;
+        a fixed limit (60 s) reset those connections and lost the reply (issue 16, item
+        4). A drained body holds a connection, never a thread or an upload slot, and
+        costs its sender the same pace as any upload."""
         if self.pace.remaining > self.front.limits.drain_bytes:
             return
         try:
-            async with asyncio.timeout(self.front.limits.drain_seconds):
-                while self.pace.remaining > 0:
-                    message = await self.pace.receive(self._receive)
-                    if message["type"] == "http.disconnect":
-                        return
-        except (TimeoutError, TooSlow):
+            while self.pace.remaining > 0:
+                message = await self.pace.receive(self._receive)
+                if message["type"] == "http.disconnect":
+                    return
+        except TooSlow:
             return
 
     async def _upload_slot(self) -> bool:

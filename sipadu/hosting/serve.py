@@ -141,7 +141,6 @@ def portal_asgi(portal: Portal, config: Config) -> front.Front:
         upload_wait=config.upload_wait_seconds,
         contended_rate=config.contended_rate,
         drain_bytes=config.max_request_bytes,
-        drain_seconds=config.drain_seconds,
     )
     # Three pools, so that what may hold a thread long never takes the threads others
     # need (sipadu/hosting/front.py, "Bulkheads"). Forms:

@@ -153,8 +153,10 @@ def _already_received(used: Used) -> str:
 @bp.post("/report/receipt")
 def receipt_page() -> ResponseReturnValue:
     """The code page again, from the code it carries in its own forms (never stored):
-    in another language (``?lang=``), or, once the reporter confirms they have written
-    the code down, on to the mailbox's sign-in or the start page (issue 16 item 1)."""
+    in another language (``?lang=``); as an ordinary POST once upload.js has shown it
+    (so that Reload shows the code again, not an empty form); or, once the reporter
+    confirms they have written the code down, on to the mailbox's sign-in or the start
+    page (issue 16 item 1)."""
     code = well_formed_code(request.form.get("code", ""))
     passphrase = request.form.get("passphrase") or None
     if code is None or (passphrase is not None and len(passphrase) > 100):
@@ -171,7 +173,10 @@ def receipt_page() -> ResponseReturnValue:
             not_written=True,
         )
         return page, 400
-    return render_template("reporter/submitted.html", code=format_code(code), passphrase=passphrase)
+    again = request.form.get("again") == "1"  # upload.js reloading "already received"
+    return render_template(
+        "reporter/submitted.html", code=format_code(code), passphrase=passphrase, again=again
+    )
 
 
 def report_again(notice: str) -> tuple[str, int]:

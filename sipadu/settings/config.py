@@ -147,7 +147,6 @@ class Config:
     upload_queue: int = 16  # uploads waiting for a slot at once, per worker; more: 503
     upload_wait_seconds: int = 30  # an upload waits this long for a slot, then 503
     contended_rate: int = 32 * 1024  # bytes/s an upload keeps while others wait for a slot
-    drain_seconds: int = 60  # an early answer (busy, refusal) waits this long for the body
     send_timeout_seconds: int = 60  # a client that takes nothing of an answer this long: dropped
     download_slots: int = 4  # streamed answers (downloads, exports) at once, per worker
     max_connections: int = 1000  # open connections per worker; past this, uvicorn's 503
@@ -383,7 +382,6 @@ def load_config(env: Mapping[str, str]) -> Config:
         upload_queue=_int(env, "SIPADU_UPLOAD_QUEUE", 16, minimum=0),
         upload_wait_seconds=_int(env, "SIPADU_UPLOAD_WAIT_SECONDS", 30),
         contended_rate=_int(env, "SIPADU_CONTENDED_KIB_PER_SECOND", 32) * 1024,
-        drain_seconds=_int(env, "SIPADU_DRAIN_SECONDS", 60),
         send_timeout_seconds=_int(env, "SIPADU_SEND_TIMEOUT_SECONDS", 60),
         download_slots=_int(env, "SIPADU_DOWNLOAD_SLOTS", max(1, threads // 2)),
         max_connections=_int(env, "SIPADU_MAX_CONNECTIONS", 1000),

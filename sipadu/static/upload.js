@@ -122,20 +122,25 @@
         location.assign(sent.href);
         return;
       }
-      // The answer to a POST: shown in place. The address stays this form's page (a
-      // GET-able one): the POST's own address would answer a reload with "method not
+      // The answer to a POST: shown in place at once. The address stays this form's page
+      // (a GET-able one): the POST's own address would answer a reload with "method not
       // allowed" (/mailbox/messages) or an empty form (/report).
       document.open();
       document.write(xhr.responseText);
       document.close();
-      if (document.getElementById("report-code")) {
-        // The code page: a reload or Back would load the form again without the code
-        // (a usual POST would be sent again and show it). The browser asks first; the
-        // page's own forms (language, "I have written it down") leave without asking.
-        window.addEventListener("beforeunload", guard);
-        document.addEventListener("submit", function () {
-          window.removeEventListener("beforeunload", guard);
-        });
+      var receipt = document.getElementById("leave-form");
+      if (receipt && document.getElementById("report-code")) {
+        // The code page: shown, then loaded again as an ordinary POST of its own form
+        // (the code and the suggested passphrase, never the report), so that Reload and
+        // Back + Forward bring the code back instead of an empty form.
+        if (document.getElementById("already-received")) {
+          var again = document.createElement("input");
+          again.type = "hidden";
+          again.name = "again";
+          again.value = "1";
+          receipt.appendChild(again);
+        }
+        HTMLFormElement.prototype.submit.call(receipt);
       }
     }
 
