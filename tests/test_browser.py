@@ -3,24 +3,11 @@ Browser's "Safest" level: Debian's Chromium driven by Playwright, the portal und
 gunicorn. Report with evidence, keep the code, open the mailbox, reply, leave."""
 
 import pytest
-from playwright.sync_api import sync_playwright
 from sqlalchemy import func, select
 
 from sipadu.persistence.models import Message, Report
+from tests.chromium import SEND_REPORT, chromium
 from tests.helpers import database, reporter_under_gunicorn
-
-SEND_REPORT = "#report-form .actions button[type=submit]"
-CHROMIUM = "/usr/bin/chromium"  # Debian's package (the Makefile installs it)
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture
@@ -32,8 +19,7 @@ def portal(empty_database_url, tmp_path, redis_url):
 def test_the_reporter_journey_works_without_javascript(portal, tmp_path):
     evidence = tmp_path / "bukti.txt"
     evidence.write_bytes(b"isi bukti yang dikirim lewat peramban\n")
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    with chromium() as browser:
         context = browser.new_context(java_script_enabled=False)
         page = context.new_page()
         requests: list[str] = []
@@ -74,7 +60,6 @@ def test_the_reporter_journey_works_without_javascript(portal, tmp_path):
 
         page.goto(portal + "/?lang=en")
         assert "Make a report" in page.content()
-        browser.close()
     assert requests and all(url.startswith(portal) for url in requests)  # nothing from elsewhere
 
 
@@ -89,11 +74,8 @@ def served(empty_database_url, tmp_path, redis_url):
 
 @pytest.fixture
 def browser_page():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        context = browser.new_context(java_script_enabled=False)
-        yield context.new_page()
-        browser.close()
+    with chromium() as browser:
+        yield browser.new_context(java_script_enabled=False).new_page()
 
 
 def count(database_url: str, model) -> int:

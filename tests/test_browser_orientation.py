@@ -3,18 +3,11 @@ both main actions, "Buat laporan" and "Buka kotak surat saya", are on the first 
 of a 390 x 844 viewport, in Bahasa Indonesia and English. Debian's Chromium driven by
 Playwright against the reporter portal served in this process."""
 
-import threading
-
 import pytest
-from playwright.sync_api import sync_playwright
-from werkzeug.serving import make_server
 
-from sipadu import create_app
 from sipadu.settings.config import load_config
-from sipadu.web.context import dispose
+from tests.chromium import chromium, reporter_in_process
 from tests.helpers import init_demo
-from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS
-from tests.test_browser_refusals import NoAccessLog
 
 PHONE = {"width": 390, "height": 844}
 ACTIONS = {
@@ -26,19 +19,13 @@ ACTIONS = {
 @pytest.fixture(scope="module")
 def portal(env):
     init_demo(env)
-    app = create_app("reporter", load_config(env))
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=NoAccessLog)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    dispose(app)
+    with reporter_in_process(load_config(env)) as base:
+        yield base
 
 
 @pytest.mark.parametrize("lang", ["id", "en"])
 def test_both_main_actions_are_on_a_phones_first_screen(portal, lang):
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    with chromium() as browser:
         context = browser.new_context(
             java_script_enabled=False, viewport=PHONE, device_scale_factor=3, is_mobile=True
         )
@@ -56,4 +43,3 @@ def test_both_main_actions_are_on_a_phones_first_screen(portal, lang):
                 "/report",
                 "/mailbox/login",
             )
-        browser.close()

@@ -3,31 +3,18 @@ browser with JavaScript off (issue 16, items 4 and 5): Debian's Chromium driven 
 Playwright against the reporter portal, with a mailbox idle limit of a few seconds and
 files of at most 1 MiB (config), served in this process."""
 
-import threading
 import time
 from dataclasses import replace
 
 import pytest
-from playwright.sync_api import sync_playwright
-from werkzeug.serving import WSGIRequestHandler, make_server
 
-from sipadu import create_app
 from sipadu.settings.config import load_config
-from sipadu.web.context import dispose
+from tests.chromium import SEND_REPORT, chromium, reporter_in_process
 from tests.helpers import init_demo
-from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS, SEND_REPORT
 
 IDLE_SECONDS = 3
 OPEN_MAILBOX = "#login-form .actions button[type=submit]"  # not the hidden Enter button
 REPLY = "Saya menulis balasan ini lama sekali.\nBaris kedua balasan saya."
-
-
-class NoAccessLog(WSGIRequestHandler):
-    """The portal logs no request (and its anonymizing layer removes the address
-    Werkzeug's access log would print)."""
-
-    def log_request(self, *args: object, **kwargs: object) -> None:
-        pass
 
 
 @pytest.fixture(scope="module")
@@ -35,22 +22,14 @@ def portal(env):
     init_demo(env)
     limits = {"SIPADU_MAX_FILE_MIB": "1", "SIPADU_MAX_REQUEST_MIB": "3"}
     config = replace(load_config({**env, **limits}), mailbox_idle_seconds=IDLE_SECONDS)
-    app = create_app("reporter", config)
-    server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=NoAccessLog)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_port}"
-    server.shutdown()
-    dispose(app)
+    with reporter_in_process(config) as base:
+        yield base
 
 
 @pytest.fixture(scope="module")
 def page():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
-        context = browser.new_context(java_script_enabled=False)
-        yield context.new_page()
-        browser.close()
+    with chromium() as browser:
+        yield browser.new_context(java_script_enabled=False).new_page()
 
 
 def fill_report(page, portal: str, **fields: str) -> None:

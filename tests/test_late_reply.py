@@ -17,7 +17,7 @@ from dataclasses import replace
 import pytest
 
 from sipadu.settings.config import load_config
-from tests.browser import SEND_REPORT, chromium, reporter_behind_the_front, throttle
+from tests.chromium import SEND_REPORT, chromium, reporter_behind_the_front, throttle
 from tests.helpers import init_demo
 from tests.test_browser_refusals import OPEN_MAILBOX, fill_report
 

@@ -24,10 +24,10 @@ from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 import pytest
-from playwright.sync_api import BrowserContext, Page, Request, Route, sync_playwright
+from playwright.sync_api import BrowserContext, Page, Request, Route
 
+from tests.chromium import SEND_REPORT, chromium
 from tests.helpers import MIB, random_code, reporter_under_gunicorn
-from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS, SEND_REPORT
 
 AXE = Path(__file__).parent / "browser" / "node_modules" / "axe-core" / "axe.min.js"
 MAX_BYTES = 100 * 1000  # "100 KB"
@@ -156,10 +156,8 @@ def portal(postgres, tmp_path_factory, redis_url):
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 class Journey:

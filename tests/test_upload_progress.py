@@ -13,11 +13,11 @@ from itertools import pairwise
 
 import pytest
 from playwright.sync_api import Error as PlaywrightError
-from playwright.sync_api import sync_playwright
 
 from sipadu.persistence.models import Attachment, Message, Report
+from tests.chromium import SEND_REPORT, chromium, throttle
 from tests.helpers import reporter_under_gunicorn
-from tests.test_browser import CHROMIUM, CHROMIUM_FLAGS, SEND_REPORT, count, fill_report
+from tests.test_browser import count, fill_report
 
 UPLOAD_BYTES_PER_SECOND = 200 * 1024  # Chromium's emulated upload speed
 SEND_MESSAGE = "#message-form .actions button[type=submit]"
@@ -31,10 +31,8 @@ def served(empty_database_url, tmp_path, redis_url):
 
 @pytest.fixture
 def browser():
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
@@ -42,15 +40,6 @@ def evidence(tmp_path):
     path = tmp_path / "rekaman.bin"
     path.write_bytes(os.urandom(2 * 1024 * 1024))  # incompressible
     return path
-
-
-def throttle(page, upload: int = UPLOAD_BYTES_PER_SECOND) -> None:
-    cdp = page.context.new_cdp_session(page)
-    cdp.send("Network.enable")
-    cdp.send(
-        "Network.emulateNetworkConditions",
-        {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": upload},
-    )
 
 
 def posts_to(page, path: str) -> list:
@@ -141,7 +130,7 @@ def test_the_report_upload_shows_its_progress_and_is_sent_once(served, browser, 
     fill_report(page, base, "Bukti rekaman yang besar")
     assert page.is_hidden("#report-form [data-upload]")  # nothing shows before sending
     page.set_input_files("#attachments", str(evidence))
-    throttle(page)
+    throttle(page, UPLOAD_BYTES_PER_SECOND)
     started = time.monotonic()
     page.click(SEND_REPORT)
     values, texts = watch_upload(
@@ -172,7 +161,7 @@ def test_a_reply_upload_shows_its_progress_and_is_sent_once(served, browser, evi
     posts = posts_to(page, "/mailbox/messages")
     page.fill("#body", "Rekaman percakapan terlampir.")
     page.set_input_files("#attachments", str(evidence))
-    throttle(page)
+    throttle(page, UPLOAD_BYTES_PER_SECOND)
     page.click(SEND_MESSAGE)
     values, texts = watch_upload(
         page,

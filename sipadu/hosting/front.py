@@ -48,9 +48,9 @@ A thread is taken only once a request can use it without waiting on its client:
 - **Early answers**: an answer given before the whole body arrived ("busy", or a page
   of the app marked ``X-Sipadu-Drain``: a refusal to one of our forms, such as an
   expired session) waits until the rest of the body is read and thrown away (at the
-  body's pace, however long it takes): a browser reads the answer only once it has sent everything, and
-  an unread rest would make the kernel reset the connection and destroy the page that
-  keeps the typed text. Other early answers (a body without a form token: forged; not
+  body's pace, however long it takes): a browser reads the answer only once it has sent
+  everything, and an unread rest would make the kernel reset the connection and destroy
+  the page that keeps the typed text. Other early answers (a body without a form token: forged; not
   signed in) are sent at once and the rest is never read.
 - A body without ``Content-Length`` (chunked) is refused with 411: browsers always send
   the length, and the WSGI bridge would otherwise see an empty body.
