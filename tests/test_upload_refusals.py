@@ -944,6 +944,11 @@ def test_many_files_and_an_oversize_file_are_named_keeping_the_text(one_mib_file
     assert response.status_code == 413
     assert "rekaman-rapat-panjang" in page and "\u2026.mp4\u201d lebih besar dari 1 MB" in page
     assert "tetap ada" in page and CHOOSE_AGAIN in page
+    # Review: a name over 200 characters was named by a fragment from its middle.
+    long = "Awal-" + "tengah-" * 60 + "akhir.pdf"
+    files = [(long, b"x", "application/pdf")] * 3
+    page = report_with_files(client, files, who="tetap ada").get_data(as_text=True)
+    assert "“Awal-tengah-" in page and "….pdf”" in page
 
 
 def test_a_text_at_its_length_limit_with_line_breaks_is_accepted(demo, reporter_app):

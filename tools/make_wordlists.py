@@ -55,6 +55,7 @@ VARIANT_SHARE = 0.1  # a variant this common, relative to the word, makes it amb
 # words about reporting itself: a passphrase may be read aloud or found on paper.
 SENSITIVE = frozenset(
     """
+    lapor rahasia bocor cepu binasa
     aborsi agama ajal allah amarah anjing arak babi bandar bangsat bejat bencana benci
     berahi biadab bius bodoh bokong bom bugil bui bunuh buruh busuk cabul candu cela
     curang curi dajal darah dendam dewa dosa dukun durhaka gaib ganja gay gila goblok
@@ -91,7 +92,8 @@ NOT_WORDS = frozenset(
     henry paul erik maria mason newton hasan jamal gunawan hidayat kartika ratna wijaya
     kusuma maulana raden ananda gatot gojek once open sale winter union uber dragon blues
     browser hospital order real start starter stroke striker trailer spirit stan mark plan
-    auto sport arsenal santa samurai
+    auto sport arsenal santa samurai toilet ancol bogor garut bandung badung ente helium
+    knot integral
     """.split()
 )
 

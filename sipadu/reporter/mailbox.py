@@ -13,6 +13,7 @@ from flask import (
 )
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
+from flask_babel import ngettext
 
 from sipadu.accountability.audit import ReporterMetric, count_reporter_event
 from sipadu.persistence.models import ReportStatus
@@ -148,10 +149,14 @@ def mailbox_login() -> ResponseReturnValue:
 
 def _login_page(form: MailboxLoginForm, notice: str | None = None) -> str:
     if notice is None and request.method == "GET" and had_session():
-        notice = _(
+        minutes = runtime().idle_seconds // 60
+        notice = ngettext(
+            "To protect you, your mailbox closed itself after %(minutes)d minute without "
+            "use. Sign in again to open it.",
             "To protect you, your mailbox closed itself after %(minutes)d minutes without "
             "use. Sign in again to open it.",
-            minutes=runtime().idle_seconds // 60,
+            minutes,
+            minutes=minutes,
         )
     return render_template("reporter/mailbox_login.html", form=form, notice=notice)
 
@@ -173,12 +178,18 @@ def reply_after_expiry(body: str, notice: str | None = None) -> tuple[str, int]:
         return _login_page(MailboxLoginForm(formdata=None), notice=already), 200
     form = MailboxLoginForm(formdata=None, reply=body)
     if notice is None:
-        notice = _(
+        minutes = runtime().idle_seconds // 60
+        notice = ngettext(
+            "To protect you, your mailbox closed itself after %(minutes)d minute without "
+            "use, before your reply arrived. Your reply was not sent, and the server has not "
+            "kept it: it is only in this page, below. Sign in again, and it will be ready to "
+            "send with one more press.",
             "To protect you, your mailbox closed itself after %(minutes)d minutes without "
             "use, before your reply arrived. Your reply was not sent, and the server has not "
             "kept it: it is only in this page, below. Sign in again, and it will be ready to "
             "send with one more press.",
-            minutes=runtime().idle_seconds // 60,
+            minutes,
+            minutes=minutes,
         )
     if files_waiting() or chosen_files():
         notice += " " + _(

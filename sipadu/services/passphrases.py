@@ -102,13 +102,15 @@ def format_code(code: str) -> str:
     return " ".join(code[i : i + 4] for i in range(0, CODE_DIGITS, 4))
 
 
-# What a person, a phone or a copy-paste puts between the digits of a code, besides
-# spaces of any kind (Unicode Z*), line breaks and tabs (Cc), invisible marks (Cf: zero
-# width spaces, the direction marks an Arabic or Hebrew keyboard adds) and dashes (Pd):
-# dots as in Indonesian digit grouping (1.234.567), commas as in English, middle dots,
-# slashes, underscores, the minus sign, and their full-width and Arabic forms.
-_CODE_MARKS = frozenset(".,\u00b7\u2024\u2027\u30fb\uff0e\uff0c\uff65/_\u2212\u066b\u066c\u060c")
-_SEPARATOR_CATEGORIES = ("Z", "Cc", "Cf", "Pd")
+# What a person, a phone or a copy-paste puts between the digits of a code: spaces of
+# any kind (Unicode Z*), line breaks and tabs (Cc), invisible marks (Cf: zero width
+# spaces, the direction marks an Arabic or Hebrew keyboard adds) and every punctuation
+# mark (P*): dashes, dots as in Indonesian digit grouping (1.234.567), commas as in
+# English, apostrophes as in Swiss grouping (1'234), parentheses and quotes as a phone
+# formats a number or a chat app quotes it, slashes, and their full-width and Arabic
+# forms; and the minus sign (a math symbol). Other symbols ("+", letters) are refused.
+_CODE_MARKS = frozenset("\u2212")
+_SEPARATOR_CATEGORIES = ("Z", "Cc", "Cf", "P")
 # A code typed with a separator between every digit and spaces around it is far shorter:
 # a longer text is not a code, and is refused without looking at it further.
 MAX_TYPED_CODE = 100
@@ -117,8 +119,8 @@ MAX_TYPED_CODE = 100
 def normalize_code(typed: str) -> str:
     """The code as digits 0-9: every Unicode decimal digit (Arabic-Indic ``\u0661``,
     Devanagari, full-width ``\uff11``, ...) as its ASCII digit, every separator a person
-    or phone may insert (spaces of any kind, line breaks, dashes, dots, commas,
-    invisible marks: :data:`_CODE_MARKS`) removed. Anything else stays, so that
+    or phone may insert (spaces of any kind, line breaks, invisible marks, punctuation:
+    :data:`_SEPARATOR_CATEGORIES`) removed. Anything else stays, so that
     :func:`sipadu.services.mailbox.well_formed_code` refuses it; a text longer than
     :data:`MAX_TYPED_CODE` characters comes back as it is (and is refused there)."""
     if len(typed) > MAX_TYPED_CODE:

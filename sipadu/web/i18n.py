@@ -11,7 +11,10 @@ from datetime import date
 from babel.dates import format_date
 from babel.numbers import format_decimal
 from flask import Flask, request
-from flask_babel import Babel
+from flask_babel import Babel, gettext
+
+from sipadu.settings.config import DatePrecision
+from sipadu.web.context import app_config
 
 LANGUAGES = {"id": "Bahasa Indonesia", "en": "English"}
 DEFAULT = "id"
@@ -50,11 +53,25 @@ def long_date(day: date) -> str:
     return format_date(day, format="long", locale=current_language())
 
 
+def period_date(day: date) -> str:
+    """A reporter-side date as stored, coarsened to the instance's precision (G2;
+    ``SIPADU_DATE_PRECISION``): "7 Desember 2026" for a day, "minggu mulai 7 Desember 2026"
+    ("week of December 7, 2026") for a week, "Desember 2026" for a month; never the
+    period's first day shown as if it were the day itself."""
+    precision = app_config().date_precision
+    if precision is DatePrecision.MONTH:
+        return format_date(day, format="MMMM y", locale=current_language())
+    if precision is DatePrecision.WEEK:
+        return gettext("week of %(monday)s", monday=long_date(day))
+    return long_date(day)
+
+
 def init_i18n(app: Flask) -> None:
     Babel(app, locale_selector=current_language, default_translation_directories="translations")
     app.url_defaults(_keep_language)
     app.jinja_env.filters["filesize"] = filesize
     app.jinja_env.filters["long_date"] = long_date
+    app.jinja_env.filters["period_date"] = period_date
     app.jinja_env.globals.update(
         languages=LANGUAGES, current_language=current_language, localized=localized
     )

@@ -39,6 +39,10 @@ FULL_WIDTH = "".join(chr(0xFF10 + int(d)) for d in "0012345678901234")
         "\u200e0012\u200b3456\u2060 7890\ufeff1234\u200f",  # invisible marks
         " 0012 / 3456 / 7890 / 1234 ",
         "0012\u00b73456\u00b77890\u00b71234",
+        "0'012'345'678'901'234",  # Swiss digit grouping
+        "(0012) 3456-7890-1234",  # as a phone formats a number
+        "\u201c0012 3456 7890 1234\u201d",  # quoted by a chat app
+        "[0012]\u20193456\u20197890\u2019#1234*",
         ARABIC_INDIC,
         "\u200f" + ARABIC_INDIC[:4] + "\u066c" + ARABIC_INDIC[4:],  # as an Arabic phone writes
         DEVANAGARI[:8] + " " + DEVANAGARI[8:],
