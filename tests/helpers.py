@@ -559,6 +559,19 @@ def redis_contents(url: str | None) -> list[bytes]:
     return out
 
 
+def end_mailbox_sessions(redis_url: str | None, volatile_path: Path) -> int:
+    """Remove every mailbox session's stored half, as the idle limit does: the cookies
+    still name their sessions, which are gone. Returns how many were removed."""
+    if redis_url:
+        client = redis.Redis.from_url(redis_url)
+        keys = list(client.scan_iter("sipadu:mailbox-sessions:*"))
+        return int(client.delete(*keys)) if keys else 0
+    files = list((volatile_path / "mailbox-sessions").glob("*"))
+    for path in files:
+        path.unlink()
+    return len(files)
+
+
 def unlinked_blobs(database_url) -> int:
     """Staged files never linked to a report, and chunks whose file is gone."""
     with database(database_url) as session:

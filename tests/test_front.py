@@ -309,6 +309,57 @@ def test_an_early_answer_waits_for_a_slow_body_as_long_as_it_keeps_its_pace(port
     assert reply.startswith(b"HTTP/1.1 400 ") and b"Send the report" in reply
 
 
+@pytest.fixture
+def small_files(tmp_path, empty_database_url, redis_url):
+    """The reporter portal with files of at most 1 MiB in requests of up to 3 MiB: a
+    file over the limit is read to its end and refused (413) on a kept-alive connection."""
+    env = config_env(
+        tmp_path / "instance",
+        empty_database_url,
+        redis_url,
+        SIPADU_WORKERS="1",
+        SIPADU_MAX_REQUEST_MIB="3",
+        SIPADU_MAX_FILE_MIB="1",
+    )
+    init_demo_instance(env)
+    with serving("reporter", env) as (_process, base):
+        yield int(base.rsplit(":", 1)[1])
+
+
+def test_an_upload_leaves_no_request_context_on_its_connection(small_files):
+    """Found in review (the reporter pages walk): after an upload, the next requests on
+    the same kept-alive connection ran inside the upload's Flask application context, so
+    they shared its ``g``: one CSRF token for every visitor (the next one's form was
+    refused, "your browser no longer has the session"), and one database session with
+    an open read transaction across requests and threads (a message just sent was
+    missing from the mailbox page that followed). The upload's body is read from the
+    app's thread (a2wsgi), whose context the socket's reader callback took when reading
+    resumed (sipadu.hosting.front.in_this_context). Fresh visitors on one connection (as
+    behind a reverse proxy) each get a token of their own."""
+    port = small_files
+    for size in (400_000, MIB + 1, 2 * MIB):  # stored; refused as too large, read to its end
+        cookie, body, boundary = report_body(port, size)
+        headers = {"Cookie": cookie, "Content-Type": f"multipart/form-data; boundary={boundary}"}
+        connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        connection.putrequest("POST", "/report")
+        for name, value in {**headers, "Content-Length": str(len(body))}.items():
+            connection.putheader(name, value)
+        connection.endheaders()
+        for at in range(0, len(body), 256 * 1024):  # as a browser sends: reading pauses
+            connection.send(body[at : at + 256 * 1024])
+            time.sleep(0.05)
+        response = connection.getresponse()
+        response.read()
+        assert response.status in (200, 413) and response.getheader("connection") != "close"
+        tokens = set()
+        for _ in range(3):  # the same connection, a new visitor each time (no cookie)
+            connection.request("GET", "/report")
+            response = connection.getresponse()
+            tokens.add(TOKEN.search(response.read().decode()).group(1))
+        assert len(tokens) == 3, size
+        connection.close()
+
+
 def test_a_chunked_body_is_refused_with_a_clear_page(portal):
     raw = socket.create_connection(("127.0.0.1", portal[0]), timeout=10)
     raw.sendall(

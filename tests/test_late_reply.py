@@ -75,5 +75,6 @@ def test_a_late_reply_with_a_slow_file_comes_back_in_the_sign_in_page(
     assert page.input_value("#body") == REPLY
     page.click("#message-form .actions button[type=submit]")
     page.wait_for_selector("text=Pesan Anda sudah terkirim.")
+    page.wait_for_load_state("load")  # the whole thread, not the part parsed so far
     assert "Baris kedua." in page.inner_text(".thread")
     page.context.close()

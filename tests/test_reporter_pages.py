@@ -20,6 +20,7 @@ import json
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
@@ -27,7 +28,13 @@ import pytest
 from playwright.sync_api import BrowserContext, Page, Request, Route
 
 from tests.chromium import SEND_REPORT, chromium
-from tests.helpers import MIB, random_code, reporter_under_gunicorn
+from tests.helpers import (
+    MIB,
+    VOLATILE_ROOT,
+    end_mailbox_sessions,
+    random_code,
+    reporter_under_gunicorn,
+)
 
 AXE = Path(__file__).parent / "browser" / "node_modules" / "axe-core" / "axe.min.js"
 MAX_BYTES = 100 * 1000  # "100 KB"
@@ -145,10 +152,15 @@ def portal(postgres, tmp_path_factory, redis_url):
         "SIPADU_MAX_FILE_MIB": "1",  # the 413 refusal with a small file
         "SIPADU_MAX_REQUEST_MIB": "3",
         "SIPADU_MAILBOX_FAILURES_PER_CODE": "2 per hour",  # the 429 after two wrong tries
+        "SIPADU_VOLATILE_PATH": str(VOLATILE_ROOT / uuid.uuid4().hex[:12]),
     }
     try:
         with reporter_under_gunicorn(database_url, root, redis_url, **limits) as (_, base):
-            yield base
+            # The walk ends its mailbox session as the idle limit would (15 minutes).
+            yield (
+                base,
+                partial(end_mailbox_sessions, redis_url, Path(limits["SIPADU_VOLATILE_PATH"])),
+            )
     finally:
         if name:
             postgres.drop(name)
@@ -163,7 +175,8 @@ def browser():
 class Journey:
     """One reporter's walk through every page in one language at one width."""
 
-    def __init__(self, browser, base: str, lang: str, width: int, files: Path) -> None:
+    def __init__(self, browser, portal, lang: str, width: int, files: Path) -> None:
+        base, self.end_sessions = portal
         viewport = {"width": width, "height": 800}
         context = browser.new_context(java_script_enabled=False, viewport=viewport)
         self.reader = Reader(context, base)
@@ -263,10 +276,24 @@ class Journey:
         self.visit("mailbox", lambda: page.click(OPEN_MAILBOX))
         page.fill("#body", "Saya bisa menambahkan keterangan bila diperlukan.")
         self.visit("mailbox, message sent", lambda: page.click(SEND_MESSAGE))
-        assert page.url.split("?")[1].startswith("sent=1")  # the thread: not checked here
-        # Not walked: the sign-in page holding a reply after the session ended (and the
-        # mailbox it opens): signing in from it was refused now and then on this branch
-        # ("no longer has the session"), reported to issue 16 item 4.
+        assert page.url.split("?")[1].startswith("sent=1")
+        # A reply sent after the session ended: the sign-in page keeps it, and the
+        # mailbox it opens holds it ready to send (issue 16 item 4).
+        page.fill("#body", "Balasan yang ditulis terlalu lama.")
+        assert self.end_sessions() == 1
+        self.visit("mailbox sign-in, reply kept", lambda: page.click(SEND_MESSAGE))
+        assert page.input_value("#reply") == "Balasan yang ditulis terlalu lama."
+        page.fill("#code", code)
+        page.fill("#passphrase", passphrase)
+        self.visit("mailbox, reply kept", lambda: page.click(OPEN_MAILBOX))
+        assert page.input_value("#body") == "Balasan yang ditulis terlalu lama."
+        page.click(SEND_MESSAGE)
+        page.wait_for_load_state("load")
+        # In the thread: it was missing here (and a kept reply's sign-in was refused now
+        # and then) while an upload's Flask context leaked into its connection's later
+        # requests (tests/test_front.py, sipadu.hosting.front.in_this_context).
+        thread = page.inner_text(".thread")
+        assert "Balasan yang ditulis terlalu lama." in thread, thread
         self.visit("signed out", lambda: page.click(LEAVE_MAILBOX))
 
 

@@ -64,6 +64,7 @@ runs at tens to hundreds of KB/s, far above 1 KiB/s.
 """
 
 import asyncio
+import contextvars
 import logging
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
@@ -109,6 +110,28 @@ class Limits:
     upload_wait: float  # seconds an upload may wait for a slot
     contended_rate: int  # bytes/s an upload must keep while others wait for its slot
     drain_bytes: int  # an early answer waits for at most this much unread body (drain)
+
+
+def in_this_context(receive: Receive) -> Receive:
+    """``receive``, always run in the context of the request's own task, whoever awaits it.
+
+    The WSGI bridge (a2wsgi) reads a body from the app's thread, through
+    ``run_coroutine_threadsafe``: the coroutine runs on the event loop, but in a copy of
+    that thread's context, which holds Flask's application and request contexts. When
+    uvicorn's ``receive`` resumes reading the socket there, asyncio registers the
+    connection's reader callback with that context, and every later request on the
+    connection started inside it: Flask found "its" application context already pushed
+    and reused it, so those requests shared the upload's ``g``: one CSRF token for every
+    visitor on the connection (their forms were refused), and one database session whose
+    read transaction never ended (a message just sent was missing from the next page;
+    tests/test_front.py). Here each ``receive`` runs in a task of its own, in the
+    request's context, which holds no Flask context."""
+    context = contextvars.copy_context()
+
+    async def receive_here() -> Message:
+        return await asyncio.create_task(receive(), context=context)  # type: ignore[arg-type]
+
+    return receive_here
 
 
 class TooSlow(Exception):
@@ -418,6 +441,7 @@ class Front:
             await self.app(scope, receive, send)
             return
         scope = {**scope, "client": None}  # no client address beyond this point
+        receive = in_this_context(receive)
         length, chunked = _content_length(scope)
         if chunked:
             await self.refuse(send, LENGTH_REQUIRED, scope)
