@@ -7,6 +7,7 @@ import threading
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -924,53 +925,50 @@ def test_wtforms_own_messages_are_in_the_readers_language(reporter_app):
     assert "Pilihan tidak sah." in body and "Not a valid choice" not in body
 
 
-def test_a_one_minute_idle_limit_is_said_in_the_singular(demo, config):
-    """Review: "closes itself after 1 minutes"; the minutes are counted with ngettext."""
+@contextmanager
+def signed_in_mailbox(config, **changes):
+    """A test client of a reporter portal whose config has ``changes``, signed in to the
+    mailbox of a new report."""
     from dataclasses import replace
 
     from sipadu import create_app
 
-    app = create_app("reporter", replace(config, mailbox_idle_seconds=60))
+    app = create_app("reporter", replace(config, **changes))
     app.config["TESTING"] = True
     try:
         client = app.test_client()
         code, passphrase, _ = submit(client)
         login(client, code, passphrase)
+        yield client
+    finally:
+        dispose(app)
+
+
+def test_a_one_minute_idle_limit_is_said_in_the_singular(demo, config):
+    """Review: "closes itself after 1 minutes"; the minutes are counted with ngettext."""
+    with signed_in_mailbox(config, mailbox_idle_seconds=60) as client:
         page = client.get("/mailbox?lang=en").get_data(as_text=True)
         assert "closes itself after 1 minute without use" in page
         indonesian = client.get("/mailbox?lang=id").get_data(as_text=True)
         assert "setelah 1 menit tidak digunakan" in indonesian
-    finally:
-        dispose(app)
 
 
 @pytest.mark.parametrize("precision", ["day", "week", "month"])
 def test_the_mailbox_dates_are_written_as_people_write_them(demo, config, precision):
     """Review: the mailbox said "Received: 2026-11-30". Dates are written out, and a
     coarsened one (G2) says its period, never its first day as if it were the day."""
-    from dataclasses import replace
-
     from babel.dates import format_date
 
-    from sipadu import create_app
     from sipadu.services.dates import coarsen, today
     from sipadu.settings.config import DatePrecision
 
-    coarse = replace(config, date_precision=DatePrecision(precision))
-    app = create_app("reporter", coarse)
-    app.config["TESTING"] = True
-    try:
-        client = app.test_client()
-        code, passphrase, _ = submit(client)
-        login(client, code, passphrase)
+    with signed_in_mailbox(config, date_precision=DatePrecision(precision)) as client:
         page = client.get("/mailbox?lang=en").get_data(as_text=True)
-        day = coarsen(today(), DatePrecision(precision))
-        written = {
-            "day": format_date(day, format="long", locale="en"),
-            "week": "week of " + format_date(day, format="long", locale="en"),
-            "month": format_date(day, format="MMMM y", locale="en"),
-        }[precision]
-        assert f"Received: {written}<" in page
-        assert day.isoformat() not in page
-    finally:
-        dispose(app)
+    day = coarsen(today(), DatePrecision(precision))
+    written = {
+        "day": format_date(day, format="long", locale="en"),
+        "week": "week of " + format_date(day, format="long", locale="en"),
+        "month": format_date(day, format="MMMM y", locale="en"),
+    }[precision]
+    assert f"Received: {written}<" in page
+    assert day.isoformat() not in page
