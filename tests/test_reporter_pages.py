@@ -280,7 +280,7 @@ class Journey:
         # A reply sent after the session ended: the sign-in page keeps it, and the
         # mailbox it opens holds it ready to send (issue 16 item 4).
         page.fill("#body", "Balasan yang ditulis terlalu lama.")
-        assert self.end_sessions() == 1
+        assert self.end_sessions() >= 1  # on Redis, also earlier tests' (all ended)
         self.visit("mailbox sign-in, reply kept", lambda: page.click(SEND_MESSAGE))
         assert page.input_value("#reply") == "Balasan yang ditulis terlalu lama."
         page.fill("#code", code)
