@@ -778,6 +778,17 @@ def test_the_same_report_form_sent_twice_makes_one_report_and_shows_the_same_cod
     assert receipt(again) == (code, passphrase)  # the same code, the suggested passphrase
     assert _count(database_url, Report) == before + 1
     assert login(client, code, passphrase).status_code == 303  # and it is the real one
+    # Review: the token alone, replayed without this browser's session (its cookie gone
+    # after a restart or Tor Browser's New Identity), showed the code and passphrase.
+    for fresh_session in (False, True):
+        stranger = reporter_app.test_client()
+        if fresh_session:
+            stranger.get("/report")  # a session of its own, not the reporter's
+        replayed = stranger.post("/report", data={**data, "csrf_token": "bogus"})
+        page = replayed.get_data(as_text=True)
+        assert "already" in page or "sudah" in page
+        assert code not in page and code[:4] + " " not in page and passphrase not in page
+        assert 'id="report-code"' not in page
 
 
 def test_a_report_sent_twice_at_once_is_stored_once(demo, reporter_app, database_url):

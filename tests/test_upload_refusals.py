@@ -946,9 +946,11 @@ def test_many_files_and_an_oversize_file_are_named_keeping_the_text(one_mib_file
     assert "tetap ada" in page and CHOOSE_AGAIN in page
     # Review: a name over 200 characters was named by a fragment from its middle.
     long = "Awal-" + "tengah-" * 60 + "akhir.pdf"
-    files = [(long, b"x", "application/pdf")] * 3
+    files = [(long, b"x", "application/pdf"), ("\u202egpj.exe", b"x", "image/jpeg")] * 2
     page = report_with_files(client, files, who="tetap ada").get_data(as_text=True)
     assert "“Awal-tengah-" in page and "….pdf”" in page
+    # ... and a right-to-left override, which made "exe.jpg" read as a picture, is gone
+    assert "\u202e" not in page and "“gpj.exe”" in page
 
 
 def test_a_text_at_its_length_limit_with_line_breaks_is_accepted(demo, reporter_app):

@@ -93,7 +93,9 @@ NOT_WORDS = frozenset(
     kusuma maulana raden ananda gatot gojek once open sale winter union uber dragon blues
     browser hospital order real start starter stroke striker trailer spirit stan mark plan
     auto sport arsenal santa samurai toilet ancol bogor garut bandung badung ente helium
-    knot integral
+    knot integral jember tegal siak lombok sumba jombang belanda melayu telegram gemini
+    lotus problem dinas kantor cabe karier objek subjek detail skuat ambulans standar
+    erotis urine obyek subyek bajaj candra eselon pandawa selir
     """.split()
 )
 

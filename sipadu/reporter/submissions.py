@@ -14,9 +14,9 @@ sent again (a reload of the code page, Back and resend, a double click) finds th
 and creates nothing. Every key is a hash of the token: the store says only that some
 token was used, never which report or mailbox it belongs to, and nothing goes to the
 database. A report's code (and its passphrase if it was the suggested one) is kept for
-:data:`RECEIPT_SECONDS` sealed under a key derived from the token (HKDF), which only the
-reporter's browser holds, so the same code can be shown again to whoever sends the
-same form again.
+:data:`RECEIPT_SECONDS` sealed under a key derived from the token and the browser
+session's own secret (HKDF), which only the reporter's browser holds, so the same code
+can be shown again to whoever sends the same form again from the same browser session.
 
 What an attacker who reads the store learns: how many submissions were made in the last
 day, and when each was made (the entries' expiry times), which the server already knows
@@ -34,7 +34,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from enum import StrEnum
 
-from flask import request
+from flask import request, session
 
 from sipadu.crypto import CryptoError, derive_subkey, open_secret, seal_secret
 from sipadu.persistence.volatile import VolatileStore
@@ -45,12 +45,13 @@ _NONCE = 24
 _TAG = 16
 _LENGTH = 1 + 8 + _NONCE + _TAG
 _MAC_LABEL = b"sipadu.submission-token.v1\x00"
-_RECEIPT_LABEL = "sipadu.submission-receipt.v1"
+_RECEIPT_LABEL = "sipadu.submission-receipt.v2"
+_SESSION_SECRET_FIELD = "csrf_token"  # noqa: S105 — a session key name: Flask-WTF's secret
 # A form may stay open this long (a reporter writing for hours, the page left open
 # overnight); an older token is refused like a missing one, the text kept.
 MAX_AGE_SECONDS = 48 * 3600
 PENDING_SECONDS = 300  # longer than any write of a report once its files have arrived
-RECEIPT_SECONDS = 15 * 60
+RECEIPT_SECONDS = 15 * 60  # from when it was sealed; looking at it does not extend it
 WAIT_SECONDS = 20.0  # how long a repeated request waits for the first to finish
 _POLL_SECONDS = 0.2
 _PASSPHRASE_BYTES = 96  # a suggested passphrase (7 words of ≤ 8 letters: 62) fits easily
@@ -196,27 +197,39 @@ class Submissions:
             raise ValueError("a receipt holds a 16-digit code and a suggested passphrase")
         # Fixed length: the blob's size says nothing of the passphrase.
         plain = (
-            receipt.code.encode()
+            struct.pack(">Q", int(time.time()))
+            + receipt.code.encode()
             + bytes([1 if receipt.passphrase is not None else 0, len(passphrase)])
             + passphrase.ljust(_PASSPHRASE_BYTES, b"\x00")
         )
-        return seal_secret(
-            derive_subkey(raw, _RECEIPT_LABEL), plain, owner=_owner(key), purpose="receipt"
-        )
+        return seal_secret(_receipt_key(raw), plain, owner=_owner(key), purpose="receipt")
 
     def _receipt(self, raw: bytes, key: str) -> Receipt | None:
+        """The sealed receipt, if this browser session sealed it less than
+        :data:`RECEIPT_SECONDS` ago (a look does not make it last longer)."""
         blob = self.receipts.get(key, RECEIPT_SECONDS)
         if blob is None:
             return None
         try:
-            plain = open_secret(
-                derive_subkey(raw, _RECEIPT_LABEL), blob, owner=_owner(key), purpose="receipt"
-            )
+            plain = open_secret(_receipt_key(raw), blob, owner=_owner(key), purpose="receipt")
         except CryptoError:
+            return None  # another browser session's (or none): the code is not shown
+        (sealed_at,) = struct.unpack(">Q", plain[:8])
+        if not 0 <= time.time() - sealed_at <= RECEIPT_SECONDS:
             return None
-        code, has_passphrase, length = plain[:16].decode(), plain[16], plain[17]
-        passphrase = plain[18 : 18 + length].decode() if has_passphrase else None
+        code, has_passphrase, length = plain[8:24].decode(), plain[24], plain[25]
+        passphrase = plain[26 : 26 + length].decode() if has_passphrase else None
         return Receipt(code, passphrase)
+
+
+def _receipt_key(raw: bytes) -> bytes:
+    """The key a receipt is sealed under: from the form's token *and* this browser
+    session's own secret (Flask-WTF's CSRF secret, in the session cookie only), so the
+    code is shown again only "within the same browser session" (issue 16 item 3). A
+    token alone, replayed without the cookie (after the browser was closed, or Tor
+    Browser's New Identity), opens nothing: found in review."""
+    secret = str(session.get(_SESSION_SECRET_FIELD, "")).encode()
+    return derive_subkey(raw + b"\x00" + secret, _RECEIPT_LABEL)
 
 
 def _store_key(raw: bytes) -> str:

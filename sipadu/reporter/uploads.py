@@ -37,7 +37,7 @@ from sipadu.evidence.storage import EncryptingUpload, StagingBatch
 from sipadu.persistence.slots import Busy, SlotPool, pool_directory
 from sipadu.reporter.blueprint import runtime
 from sipadu.reporter.sessions import keep_alive
-from sipadu.services.attachments import UploadedFile, shorten_name
+from sipadu.services.attachments import UploadedFile, clean_name, shorten_name
 from sipadu.settings.config import MIB, Config
 from sipadu.settings.faults import KILL_MID_UPLOAD, trip
 from sipadu.web.context import app_config, close_sessions, write_sessions
@@ -267,7 +267,7 @@ def refusal_message(refused: UploadRefused, names: list[str] | None = None) -> s
     do, that the text is kept, and which files (``names``) must be chosen again."""
     config = app_config()
     reason = refused.reason
-    name = shorten_name(refused.name, NAME_SHOWN) if refused.name else None
+    name = shorten_name(clean_name(refused.name), NAME_SHOWN) if refused.name else None
     names = names or []
     why: dict[Refusal, Callable[[], str]] = {
         Refusal.BAD_FILE_INPUT: lambda: _("A file could not be read from the form."),

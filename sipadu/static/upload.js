@@ -128,6 +128,15 @@
       document.open();
       document.write(xhr.responseText);
       document.close();
+      if (xhr.status >= 400 || document.getElementById("reply")) {
+        // A refusal, or the sign-in page keeping a late reply: what was typed is only in
+        // this document, and a reload would load the empty form. The browser asks first;
+        // the page's own forms (send again, language) leave without asking.
+        window.addEventListener("beforeunload", guard);
+        document.addEventListener("submit", function () {
+          window.removeEventListener("beforeunload", guard);
+        });
+      }
       var receipt = document.getElementById("leave-form");
       if (receipt && document.getElementById("report-code")) {
         // The code page: shown, then loaded again as an ordinary POST of its own form

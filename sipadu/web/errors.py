@@ -86,18 +86,28 @@ def register(app: Flask) -> None:
 
 
 def _refusals() -> dict[int, tuple[str, str]]:
-    """The front's refusals (sipadu/hosting/front.py), given before a request reached the app:
-    nothing of what was typed is on the server, but the browser's Back button keeps it."""
+    """The front's refusals (sipadu/hosting/front.py), given before a request reached the
+    app: nothing of what was typed is on the server. They used to say the browser's Back
+    button keeps it; it does not (every page is ``no-store``, so Chromium reloads the
+    form empty: found in review), and the page now says what is true."""
     again = _(
-        "Nothing of this request was kept. Go back with your browser's Back button: what "
-        "you typed is still in the form there; choose your files again, then send."
+        "Nothing of this request was kept. Press your browser's Back button: if the form "
+        "there still shows what you typed, choose your files again and send it; if the "
+        "form is empty, your browser did not keep your text, and it must be written again."
     )
     return {
         400: (
             _("Request not understood"),
             _("This page cannot be used that way.") + " " + again,
         ),
-        408: (_("Connection too slow"), _("What you sent arrived too slowly.") + " " + again),
+        408: (
+            _("Connection too slow"),
+            _("What you sent arrived too slowly.")
+            + " "
+            + again
+            + " "
+            + _("On a slow connection, keep a copy of a long text before you send it."),
+        ),
         411: (_("Request not understood"), _("The request did not say its length.") + " " + again),
         503: (
             _("Busy, try again in a minute"),

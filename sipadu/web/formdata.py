@@ -61,7 +61,7 @@ from werkzeug.sansio.multipart import (
 from werkzeug.wsgi import get_input_stream
 from wtforms import ValidationError
 
-from sipadu.services.attachments import shorten_name
+from sipadu.services.attachments import clean_name, shorten_name
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -342,7 +342,7 @@ class MultipartBody:
         """Remember a chosen file's name (shortened, at most :data:`NAMED_FILES` of them),
         so that a refusal can say which files must be chosen again."""
         if event.filename and len(self.file_names) < NAMED_FILES:
-            self.file_names.append(shorten_name(event.filename, NAME_CHARS * 2))
+            self.file_names.append(shorten_name(clean_name(event.filename), NAME_CHARS * 2))
 
     # --- step 2: the files ---------------------------------------------------------------
 
