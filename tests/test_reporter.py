@@ -968,6 +968,8 @@ def test_a_one_minute_idle_limit_is_said_in_the_singular(demo, config):
 def test_the_mailbox_dates_are_written_as_people_write_them(demo, config, precision):
     """Review: the mailbox said "Received: 2026-11-30". Dates are written out, and a
     coarsened one (G2) says its period, never its first day as if it were the day."""
+    from datetime import datetime
+
     from babel.dates import format_date
 
     from sipadu.services.dates import coarsen, today
@@ -983,3 +985,7 @@ def test_the_mailbox_dates_are_written_as_people_write_them(demo, config, precis
     }[precision]
     assert f"Received: {written}<" in page
     assert day.isoformat() not in page
+    # Review: with month precision the deadlines were counted from the 1st, and lay in
+    # the past ("by November 8" for a report of November 30).
+    due = re.search(r'id="ack-due">[^<]* by ([^<]*) at the latest', page).group(1)
+    assert datetime.strptime(due, "%B %d, %Y").date() > today()

@@ -144,7 +144,7 @@ def submit_report(
         # 10**16 codes: astronomically rare. Refuse rather than reuse; the form is kept.
         raise ServiceError(Reason.CODE_COLLISION)  # pragma: no cover
     received_on = coarsen(today, settings.date_precision)
-    ack_due, feedback_due = settings.deadlines.due(received_on)
+    ack_due, feedback_due = settings.deadlines.due(settings.date_precision.period_end(today))
     session.add(
         Report(
             id=report_id,

@@ -46,6 +46,19 @@ class DatePrecision(StrEnum):
             return day.replace(day=1)
         return day
 
+    def period_end(self, day: date) -> date:
+        """The last day of the period holding ``day``: itself, its ISO week's Sunday, or
+        its month's last day. Deadlines count from it: counted from the period's start,
+        a report sent on 30 November with month precision was told it would be answered
+        "by 8 November" (found in review); from its end they never lie in the past and
+        say nothing finer than the period."""
+        if self is DatePrecision.WEEK:
+            return self.period_start(day) + timedelta(days=6)
+        if self is DatePrecision.MONTH:
+            following = (day.replace(day=28) + timedelta(days=4)).replace(day=1)
+            return following - timedelta(days=1)
+        return day
+
 
 class DayCount(StrEnum):
     """How deadlines count days: every day, or Indonesian working days."""

@@ -126,7 +126,10 @@ def test_every_field_is_stored_sealed_and_the_identity_even_when_empty(session, 
     )
 
 
-def test_the_day_is_coarsened_and_the_deadlines_counted_from_it(session, recovery):
+def test_the_day_is_coarsened_and_the_deadlines_counted_from_its_period_end(session, recovery):
+    """Counted from the period's start (1 March), a report of 14 March was due to be
+    acknowledged by 8 March, before it was sent (review, issue 16): from the period's
+    end (31 March) instead, which says nothing finer than the month."""
     seed_categories(session, OPERATOR)
     settings = SubmissionSettings(
         **{
@@ -137,7 +140,7 @@ def test_the_day_is_coarsened_and_the_deadlines_counted_from_it(session, recover
     receipt = reports.submit_report(session, FORM, PASSPHRASE, settings, date(2025, 3, 14))
     report = session.get(Report, receipt.report_id)
     assert report.received_on == date(2025, 3, 1)
-    assert (report.ack_due_on, report.feedback_due_on) == (date(2025, 3, 8), date(2025, 5, 30))
+    assert (report.ack_due_on, report.feedback_due_on) == (date(2025, 4, 7), date(2025, 6, 29))
     assert (report.status, report.key_epoch, report.reporter_messages) == ("received", 0, 0)
 
 
