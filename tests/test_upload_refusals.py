@@ -248,6 +248,9 @@ def test_a_request_over_the_size_limit_keeps_the_text(small_limits_app, database
     assert response.status_code == 413
     assert "files together are larger than 1 MB" in page
     assert TEXT["title"] in page and "the files must be chosen again" in page
+    # Review: it named only the file it had read ("Choose these files again: a.bin."),
+    # though every file must be chosen again; the others were never read.
+    assert "Choose these files again" not in page
     assert unlinked_blobs(database_url) == 0
 
 

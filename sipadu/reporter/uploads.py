@@ -332,6 +332,8 @@ def refusal_message(refused: UploadRefused, names: list[str] | None = None) -> s
         about = _("This is about “%(name)s”.", name=name)
     kept = _("Nothing was sent yet. Your text is kept below, but the files must be chosen again.")
     text = " ".join(part for part in (why[reason](), about, advice, kept) if part)
+    if reason is Refusal.REQUEST_TOO_LARGE:
+        return text  # refused at its first file, unread: "the files" are all of them
     return text + files_to_choose(names)
 
 
