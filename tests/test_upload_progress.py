@@ -150,6 +150,7 @@ def test_a_reply_upload_shows_its_progress_and_is_sent_once(served, browser, evi
     page = browser.new_context(java_script_enabled=True).new_page()
     fill_report(page, base, "Laporan untuk balasan")
     page.click(SEND_REPORT)  # a report without files, through the script unthrottled
+    page.wait_for_url(base + "/report/receipt")  # written in place, then loaded again
     code, passphrase = page.inner_text("#report-code"), page.inner_text("#report-passphrase")
     page.check("#written")
     page.click("text=Buka kotak surat saya")
