@@ -15,7 +15,6 @@ from sqlalchemy import select, text
 from sipadu.accountability import audit
 from sipadu.accountability.audit import GENESIS, Action, AuditError, Checkpoint
 from sipadu.persistence.db import make_engine, make_sessionmaker
-from sipadu.persistence.migrate import upgrade
 from sipadu.persistence.models import AuditEvent, ReporterDailyCount
 from sipadu.settings.config import DatePrecision
 
@@ -25,10 +24,9 @@ STAFF = str(uuid.UUID("7d1e0c39-55a2-4c59-9c8e-2f4f6f3d8a01"))
 
 
 @pytest.fixture
-def db(empty_database_url):
+def db(new_database_url):
     """A fresh, migrated database of its own: tampering tests corrupt it."""
-    upgrade(empty_database_url)
-    engine = make_engine(empty_database_url)
+    engine = make_engine(new_database_url)
     yield engine, make_sessionmaker(engine, write=True)
     engine.dispose()
 
@@ -390,11 +388,11 @@ def _append_many(url: str, worker: int, count: int) -> None:
     engine.dispose()
 
 
-def test_four_concurrent_writers_make_one_valid_chain_of_10000(db, empty_database_url):
+def test_four_concurrent_writers_make_one_valid_chain_of_10000(db, new_database_url):
     engine, _ = db
     context = multiprocessing.get_context("spawn")
     workers = [
-        context.Process(target=_append_many, args=(empty_database_url, w, 2500)) for w in range(4)
+        context.Process(target=_append_many, args=(new_database_url, w, 2500)) for w in range(4)
     ]
     for process in workers:
         process.start()

@@ -16,8 +16,8 @@ DOCS = Path(__file__).parents[1] / "docs" / "audit.md"
 
 
 @pytest.fixture
-def demo_env(empty_database_url, tmp_path, redis_url):
-    env = config_env(tmp_path / "instance", empty_database_url, redis_url)
+def demo_env(new_database_url, tmp_path, redis_url):
+    env = config_env(tmp_path / "instance", new_database_url, redis_url)
     assert invoke(env, "init", "--demo").exit_code == 0
     return env
 

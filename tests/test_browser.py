@@ -11,8 +11,8 @@ from tests.helpers import database, reporter_under_gunicorn
 
 
 @pytest.fixture
-def portal(empty_database_url, tmp_path, redis_url):
-    with reporter_under_gunicorn(empty_database_url, tmp_path, redis_url) as (_, base):
+def portal(new_database_url, tmp_path, redis_url):
+    with reporter_under_gunicorn(new_database_url, tmp_path, redis_url) as (_, base):
         yield base
 
 
@@ -67,9 +67,9 @@ def test_the_reporter_journey_works_without_javascript(portal, tmp_path):
 
 
 @pytest.fixture
-def served(empty_database_url, tmp_path, redis_url):
-    with reporter_under_gunicorn(empty_database_url, tmp_path, redis_url) as (_, base):
-        yield base, empty_database_url
+def served(new_database_url, tmp_path, redis_url):
+    with reporter_under_gunicorn(new_database_url, tmp_path, redis_url) as (_, base):
+        yield base, new_database_url
 
 
 @pytest.fixture

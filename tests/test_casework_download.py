@@ -28,10 +28,10 @@ SIZE_MIB = 200
 
 
 @pytest.fixture
-def portals(empty_database_url, tmp_path, redis_url):
+def portals(new_database_url, tmp_path, redis_url):
     env = config_env(
         tmp_path / "instance",
-        empty_database_url,
+        new_database_url,
         redis_url,
         SIPADU_WORKERS="1",
         SIPADU_THREADS="4",

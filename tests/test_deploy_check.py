@@ -16,8 +16,8 @@ def run(env):
     return CliRunner().invoke(cli, ["check"], env=env, catch_exceptions=False)
 
 
-def test_a_fresh_development_instance_passes_what_it_can(tmp_path, empty_database_url, redis_url):
-    env = config_env(tmp_path / "instance", empty_database_url, redis_url)
+def test_a_fresh_development_instance_passes_what_it_can(tmp_path, new_database_url, redis_url):
+    env = config_env(tmp_path / "instance", new_database_url, redis_url)
     assert CliRunner().invoke(cli, ["init", "--demo"], env=env).exit_code == 0
     result = run(env)
     assert re.search(r"^OK   database: .* schema at ", result.stdout, re.M)
@@ -37,9 +37,9 @@ def test_a_fresh_development_instance_passes_what_it_can(tmp_path, empty_databas
 
 
 def test_it_fails_on_loose_secrets_a_demo_key_in_production_and_an_old_schema(
-    tmp_path, empty_database_url, redis_url
+    tmp_path, new_database_url, redis_url
 ):
-    env = config_env(tmp_path / "instance", empty_database_url, redis_url)
+    env = config_env(tmp_path / "instance", new_database_url, redis_url)
     assert CliRunner().invoke(cli, ["init", "--demo"], env=env).exit_code == 0
     from sipadu.settings.config import load_config
 
@@ -65,15 +65,15 @@ def test_it_fails_on_loose_secrets_a_demo_key_in_production_and_an_old_schema(
 
 
 def test_it_fails_on_an_account_named_like_the_audit_logs_own_actors(
-    tmp_path, empty_database_url, redis_url
+    tmp_path, new_database_url, redis_url
 ):
     """Found in review of issue 15: new accounts cannot be called operator, system or
     unknown (they would read as the shell's entries in the auditor's view), but one made
     before that rule went unnoticed."""
-    env = config_env(tmp_path / "instance", empty_database_url, redis_url)
+    env = config_env(tmp_path / "instance", new_database_url, redis_url)
     assert CliRunner().invoke(cli, ["init", "--demo"], env=env).exit_code == 0
     assert re.search(r"^OK   account names:", run(env).stdout, re.M)
-    with database(empty_database_url) as session:
+    with database(new_database_url) as session:
         rename = update(StaffAccount).where(StaffAccount.username == "auditor")
         session.execute(rename.values(username="operator"))
         session.commit()

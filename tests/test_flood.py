@@ -108,15 +108,13 @@ def stored(database_url: str) -> tuple[int, int]:
 # --- the ceiling --------------------------------------------------------------------------
 
 
-def test_six_concurrent_submitters_store_exactly_the_ceiling(
-    empty_database_url, tmp_path, redis_url
-):
+def test_six_concurrent_submitters_store_exactly_the_ceiling(new_database_url, tmp_path, redis_url):
     """The flood of the issue, against real gunicorn: six anonymous clients submit at
     once, each report with a file. Exactly the ceiling is stored; every other submitter
     gets the form back with their text, 429 and Retry-After; nothing else remains."""
     ceiling, clients, each = 5, 6, 3
     with reporter_under_gunicorn(
-        empty_database_url, tmp_path, redis_url, SIPADU_REPORTS_PER_HOUR=str(ceiling)
+        new_database_url, tmp_path, redis_url, SIPADU_REPORTS_PER_HOUR=str(ceiling)
     ) as (_, base):
         barrier = threading.Barrier(clients)
         results: list[tuple[int, str, str, dict]] = []
@@ -178,14 +176,14 @@ def test_six_concurrent_submitters_store_exactly_the_ceiling(
         assert f'value="{title}"' in body  # the text typed is still there
         assert 'value="kuda hijau melompat tinggi"' in body  # the passphrase too
         assert 3600 <= int(headers.get("Retry-After", 0)) <= 3600 + 300  # any case
-    reports, staged = stored(empty_database_url)
+    reports, staged = stored(new_database_url)
     assert reports == ceiling
     deadline = time.monotonic() + 10
     while staged and time.monotonic() < deadline:  # discarded as each request ends
         time.sleep(0.2)
-        staged = stored(empty_database_url)[1]
+        staged = stored(new_database_url)[1]
     assert staged == 0
-    assert refused_today(empty_database_url) == clients * each - ceiling
+    assert refused_today(new_database_url) == clients * each - ceiling
 
 
 def test_a_refused_report_keeps_everything_typed_and_stores_nothing(

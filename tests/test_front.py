@@ -310,12 +310,12 @@ def test_an_early_answer_waits_for_a_slow_body_as_long_as_it_keeps_its_pace(port
 
 
 @pytest.fixture
-def small_files(tmp_path, empty_database_url, redis_url):
+def small_files(tmp_path, new_database_url, redis_url):
     """The reporter portal with files of at most 1 MiB in requests of up to 3 MiB: a
     file over the limit is read to its end and refused (413) on a kept-alive connection."""
     env = config_env(
         tmp_path / "instance",
-        empty_database_url,
+        new_database_url,
         redis_url,
         SIPADU_WORKERS="1",
         SIPADU_MAX_REQUEST_MIB="3",
@@ -422,14 +422,14 @@ def test_an_upload_that_stalls_midway_is_cut_off_and_leaves_nothing_staged(porta
 
 
 def test_a_download_to_a_slow_reader_is_produced_only_as_fast_as_it_is_read(
-    tmp_path, empty_database_url, redis_url
+    tmp_path, new_database_url, redis_url
 ):
     """Backpressure through the front: while an investigator's browser stops reading a
     96 MiB attachment, the staff worker decrypts no further than a few chunks ahead."""
     size_mib = 96
     env = config_env(
         tmp_path / "instance",
-        empty_database_url,
+        new_database_url,
         redis_url,
         SIPADU_WORKERS="1",
         SIPADU_THREADS="4",
@@ -493,7 +493,7 @@ def post_login(port: int, cookie: str, body: str) -> int:
     return connection.getresponse().status
 
 
-def test_a_flood_of_posts_never_queues_the_pages(tmp_path, empty_database_url, redis_url):
+def test_a_flood_of_posts_never_queues_the_pages(tmp_path, new_database_url, redis_url):
     """Every derivation slot taken (as a flood of wrong logins keeps them) and more
     logins waiting for one than the worker has threads for posts: ``GET /`` is still
     answered at once, on the threads kept for requests without a body. Before these
@@ -502,7 +502,7 @@ def test_a_flood_of_posts_never_queues_the_pages(tmp_path, empty_database_url, r
 
     env = one_worker(
         tmp_path,
-        empty_database_url,
+        new_database_url,
         redis_url,
         SIPADU_THREADS="2",
         SIPADU_UPLOAD_SLOTS="1",
@@ -531,7 +531,7 @@ def test_a_flood_of_posts_never_queues_the_pages(tmp_path, empty_database_url, r
         assert sorted(answers) == [503] * 4  # the logins were indeed kept waiting, then busy
 
 
-def test_uploads_never_take_the_threads_that_serve_forms(tmp_path, empty_database_url, redis_url):
+def test_uploads_never_take_the_threads_that_serve_forms(tmp_path, new_database_url, redis_url):
     """Found with benchmarks/hostile.py: uploads paced just above the minimum hold their
     slots for as long as they last; on the threads that serve forms they left the rest
     to posts waiting for a derivation slot, and a real mailbox login queued behind the
@@ -543,7 +543,7 @@ def test_uploads_never_take_the_threads_that_serve_forms(tmp_path, empty_databas
 
     env = one_worker(
         tmp_path,
-        empty_database_url,
+        new_database_url,
         redis_url,
         SIPADU_THREADS="2",
         SIPADU_UPLOAD_SLOTS="1",
@@ -596,14 +596,14 @@ def one_download_slot(
 
 
 def test_readers_that_never_read_hold_only_the_download_slots_and_are_dropped(
-    tmp_path, empty_database_url, redis_url
+    tmp_path, new_database_url, redis_url
 ):
     """Found in review: 8 downloads whose readers never read took every thread (each
     waited forever to hand on its next chunk), and every page timed out. Downloads are
     capped below the threads (SIPADU_DOWNLOAD_SLOTS; more: the busy page), and a reader
     that takes nothing for SIPADU_SEND_TIMEOUT_SECONDS is dropped, freeing its slot."""
     with one_download_slot(
-        tmp_path, empty_database_url, redis_url, b"never read", SIPADU_SEND_TIMEOUT_SECONDS="3"
+        tmp_path, new_database_url, redis_url, b"never read", SIPADU_SEND_TIMEOUT_SECONDS="3"
     ) as (port, link, cookie):
         stalled = []
         for _ in range(4):  # more than the threads; none of them reads a byte
@@ -642,14 +642,14 @@ def test_readers_that_never_read_hold_only_the_download_slots_and_are_dropped(
 
 
 def test_a_download_waiting_for_a_slot_takes_it_from_a_reader_that_stopped_reading(
-    tmp_path, empty_database_url, redis_url
+    tmp_path, new_database_url, redis_url
 ):
     """Found in review of issue 13: anyone with a mailbox held every download slot with
     readers that never read, asking again each time one was dropped (after
     SIPADU_SEND_TIMEOUT_SECONDS, 60 s): every other download got the busy page. A
     download that finds no slot free now has the reader stalled longest (at least 5 s)
     closed, and takes its slot."""
-    with one_download_slot(tmp_path, empty_database_url, redis_url, b"stops reading") as (
+    with one_download_slot(tmp_path, new_database_url, redis_url, b"stops reading") as (
         port,
         link,
         cookie,
@@ -671,7 +671,7 @@ def test_a_download_waiting_for_a_slot_takes_it_from_a_reader_that_stopped_readi
 
 
 def test_idle_connections_past_the_cap_make_room_and_a_full_house_gets_the_busy_page(
-    tmp_path, empty_database_url, redis_url
+    tmp_path, new_database_url, redis_url
 ):
     """Found in review: ~1,100 connections that never sent a byte made uvicorn answer
     every visitor a plain-English 503 (no Retry-After, a log line each) until they
@@ -679,7 +679,7 @@ def test_idle_connections_past_the_cap_make_room_and_a_full_house_gets_the_busy_
     connection has a request under way is a newcomer told "busy", in the portal's page."""
     env = one_worker(
         tmp_path,
-        empty_database_url,
+        new_database_url,
         redis_url,
         SIPADU_THREADS="2",
         SIPADU_MAX_CONNECTIONS="20",
@@ -729,14 +729,14 @@ def dribbling_bodies(port: int, count: int, stop: threading.Event) -> list[socke
 
 
 def test_a_visitor_about_to_send_is_not_closed_by_reconnecting_attackers(
-    tmp_path, empty_database_url, redis_url
+    tmp_path, new_database_url, redis_url
 ):
     """Found in review: attackers reconnecting hundreds of times a second past the cap
     closed the connection idle longest, often a visitor's opened a moment before its
     request arrived (over Tor, a circuit's round trip). An idle connection younger than
     a second is not closed to make room."""
     env = one_worker(
-        tmp_path, empty_database_url, redis_url, SIPADU_THREADS="2", SIPADU_MAX_CONNECTIONS="20"
+        tmp_path, new_database_url, redis_url, SIPADU_THREADS="2", SIPADU_MAX_CONNECTIONS="20"
     )
     with reporter_port(env) as port:
         settled = [socket.create_connection(("127.0.0.1", port)) for _ in range(20)]
@@ -750,7 +750,7 @@ def test_a_visitor_about_to_send_is_not_closed_by_reconnecting_attackers(
 
 
 def test_clients_that_never_read_their_answers_make_room_past_the_cap(
-    tmp_path, empty_database_url, redis_url
+    tmp_path, new_database_url, redis_url
 ):
     """Found in review: connections whose answers their clients never read (pipelined
     requests, or a download) are neither idle nor sending a body, so they held the cap
@@ -758,7 +758,7 @@ def test_clients_that_never_read_their_answers_make_room_past_the_cap(
     nothing for longest (2 s or more) is closed."""
     with one_download_slot(
         tmp_path,
-        empty_database_url,
+        new_database_url,
         redis_url,
         b"never read past the cap",
         SIPADU_DOWNLOAD_SLOTS="4",
@@ -780,14 +780,14 @@ def test_clients_that_never_read_their_answers_make_room_past_the_cap(
 
 
 def test_bodies_sent_just_above_the_minimum_pace_make_room_past_the_cap(
-    tmp_path, empty_database_url, redis_url
+    tmp_path, new_database_url, redis_url
 ):
     """Found in review: ~1,100 connections each sending a form body at 1.3 KiB/s (just
     above the minimum pace, 1.3 MB/s in all) held every connection of the cap, so every
     visitor got the busy page for as long as they went on. Past the cap, the connection
     bringing its body most slowly, under SIPADU_CONTENDED_KIB_PER_SECOND, makes room."""
     env = one_worker(
-        tmp_path, empty_database_url, redis_url, SIPADU_THREADS="2", SIPADU_MAX_CONNECTIONS="20"
+        tmp_path, new_database_url, redis_url, SIPADU_THREADS="2", SIPADU_MAX_CONNECTIONS="20"
     )
     with reporter_port(env) as port:
         stop = threading.Event()
@@ -834,7 +834,7 @@ def paced_uploads(
 
 
 def test_uploads_paced_just_above_the_minimum_give_their_slots_to_a_waiting_upload(
-    tmp_path, empty_database_url, redis_url
+    tmp_path, new_database_url, redis_url
 ):
     """Found in review: connections that keep every upload slot, each sending just above
     the minimum pace (1 KiB/s), made every real upload wait, then get the busy page.
@@ -842,7 +842,7 @@ def test_uploads_paced_just_above_the_minimum_give_their_slots_to_a_waiting_uplo
     cut (408) and its slot goes to the waiting upload."""
     env = one_worker(
         tmp_path,
-        empty_database_url,
+        new_database_url,
         redis_url,
         SIPADU_THREADS="4",
         SIPADU_UPLOAD_SLOTS="2",
@@ -863,7 +863,7 @@ def test_uploads_paced_just_above_the_minimum_give_their_slots_to_a_waiting_uplo
 
 
 def test_a_queue_kept_full_by_paced_uploads_still_lets_a_real_upload_through(
-    tmp_path, empty_database_url, redis_url
+    tmp_path, new_database_url, redis_url
 ):
     """Found in review: paced uploads holding every slot, and as many waiting (which cost
     an attacker nothing: a waiting body is not read), answered every real upload "busy"
@@ -871,7 +871,7 @@ def test_a_queue_kept_full_by_paced_uploads_still_lets_a_real_upload_through(
     holder it cuts for being slow hands its slot to it, not to the oldest waiter."""
     env = one_worker(
         tmp_path,
-        empty_database_url,
+        new_database_url,
         redis_url,
         SIPADU_THREADS="4",
         SIPADU_UPLOAD_SLOTS="2",
@@ -906,11 +906,11 @@ def test_a_body_on_a_get_is_refused_unread(portal, length):
 
 
 def test_a_flood_of_malformed_requests_writes_nothing_to_the_log(
-    tmp_path, empty_database_url, redis_url
+    tmp_path, new_database_url, redis_url
 ):
     """Found in review: each malformed request added a warning line to the server's log
     (~70 bytes per 10 sent, without end)."""
-    env = one_worker(tmp_path, empty_database_url, redis_url)
+    env = one_worker(tmp_path, new_database_url, redis_url)
     log = tmp_path / "server.log"
     with reporter_port(env, log) as port:
         for _ in range(50):

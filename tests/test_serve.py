@@ -49,13 +49,13 @@ def test_gunicorn_options_keep_no_access_log_and_suit_slow_uploads(config):
 
 
 @pytest.fixture
-def served(empty_database_url, tmp_path, redis_url):
+def served(new_database_url, tmp_path, redis_url):
     reporter_port, staff_port = free_port(), free_port()
     env = {
         **os.environ,
         **config_env(
             tmp_path / "instance",
-            empty_database_url,
+            new_database_url,
             redis_url,
             SIPADU_REPORTER_BIND=f"127.0.0.1:{reporter_port}",
             SIPADU_STAFF_BIND=f"127.0.0.1:{staff_port}",
@@ -132,7 +132,7 @@ def _exchange(port: int, raw_request: bytes) -> tuple[int, bytes]:
 
 
 def test_no_address_path_or_typed_text_reaches_the_servers_log(
-    empty_database_url, tmp_path, redis_url
+    new_database_url, tmp_path, redis_url
 ):
     """Issue 15: with SIPADU_ONION_ADDRESS set, ``GET /%0d%0aSet-Cookie:%20x=1`` was a 500
     and wrote ``Exception on /`` and a ``Set-Cookie: x=1`` line into the log; any error
@@ -141,7 +141,7 @@ def test_no_address_path_or_typed_text_reaches_the_servers_log(
     a bug would (tests/failing_serve.py); its whole output is scanned."""
     env = config_env(
         tmp_path / "instance",
-        empty_database_url,
+        new_database_url,
         redis_url,
         SIPADU_WORKERS="1",
         SIPADU_THREADS="2",
@@ -237,14 +237,14 @@ def _framed(port: int, path: str, framing: bytes) -> bytes:
 
 
 def test_malformed_body_framing_is_refused_without_a_traceback_in_the_log(
-    empty_database_url, tmp_path, redis_url
+    new_database_url, tmp_path, redis_url
 ):
     """Issue 15 item 10: ``Transfer-Encoding: chunked`` with a bad chunk size (or with a
     ``Content-Length``) got a 400, but each wrote a 12-line timestamped traceback
     ("Exception in ASGI application … refuse … LocalProtocolError") into the server's
     log, on both portals, as often as anyone sent one. Now: refused, nothing logged."""
     env = config_env(
-        tmp_path / "instance", empty_database_url, redis_url, SIPADU_WORKERS="1", SIPADU_THREADS="2"
+        tmp_path / "instance", new_database_url, redis_url, SIPADU_WORKERS="1", SIPADU_THREADS="2"
     )
     init_demo_instance(env)
     for portal, paths in (("reporter", ("/mailbox/login", "/report")), ("staff", ("/login",))):

@@ -258,14 +258,14 @@ def submit_with_file(base: str, size: int) -> bytes:
 
 
 @pytest.fixture
-def portal(empty_database_url, tmp_path, redis_url):
+def portal(new_database_url, tmp_path, redis_url):
     """The reporter portal as ``make run`` serves it: every front and gunicorn setting
     at its default. Argon2id slower than in other tests (still far below production's),
     so that the login flood keeps its derivation lane full, as the real parameters do."""
     slower = {
         f"SIPADU_{kind}ARGON2_{k}": v for kind in ("", "LOOKUP_") for k, v in SLOWER_ARGON2.items()
     }
-    env = config_env(tmp_path / "instance", empty_database_url, redis_url, **slower)
+    env = config_env(tmp_path / "instance", new_database_url, redis_url, **slower)
     init_demo_instance(env)
     log = tmp_path / "server.log"
     with serving("reporter", env, log=log) as (_process, base):

@@ -11,14 +11,12 @@ from sqlalchemy import select, text
 from sipadu.crypto import CryptoError
 from sipadu.evidence import storage
 from sipadu.persistence.db import make_engine, make_sessionmaker
-from sipadu.persistence.migrate import upgrade
 from sipadu.persistence.models import Blob, BlobChunk
 
 
 @pytest.fixture
-def sessions(empty_database_url):
-    upgrade(empty_database_url)
-    engine = make_engine(empty_database_url)
+def sessions(new_database_url):
+    engine = make_engine(new_database_url)
     yield make_sessionmaker(engine, write=True)
     engine.dispose()
 
@@ -152,15 +150,14 @@ def test_staging_and_reading_use_constant_memory(sessions):
     assert reading_peak < 8 * 1024 * 1024, reading_peak
 
 
-def test_purge_command(empty_database_url, tmp_path, redis_url):
+def test_purge_command(new_database_url, tmp_path, redis_url):
     from click.testing import CliRunner
 
     from sipadu.cli import main
     from tests.helpers import config_env
 
-    env = config_env(tmp_path / "instance", empty_database_url, redis_url)
-    upgrade(empty_database_url)
-    engine = make_engine(empty_database_url)
+    env = config_env(tmp_path / "instance", new_database_url, redis_url)
+    engine = make_engine(new_database_url)
     sessions = make_sessionmaker(engine, write=True)
     stored = storage.store(sessions, [b"left behind"])
     with sessions() as session:

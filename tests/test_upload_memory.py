@@ -173,9 +173,9 @@ def padded_jpeg(size: int) -> bytes:
 
 
 @pytest.fixture
-def reporter(empty_database_url, tmp_path, redis_url):
+def reporter(new_database_url, tmp_path, redis_url):
     # Three uploads at once need three upload slots (the front gives half the threads).
-    with reporter_under_gunicorn(empty_database_url, tmp_path, redis_url, SIPADU_THREADS="8") as (
+    with reporter_under_gunicorn(new_database_url, tmp_path, redis_url, SIPADU_THREADS="8") as (
         process,
         base,
     ):
@@ -269,12 +269,12 @@ def test_three_stalled_image_uploads_hold_at_most_200_mib(reporter):
 
 
 @pytest.fixture
-def staff(empty_database_url, tmp_path, redis_url):
+def staff(new_database_url, tmp_path, redis_url):
     tmpdir = tmp_path / "tmpdir"
     tmpdir.mkdir()
     env = config_env(
         tmp_path / "instance",
-        empty_database_url,
+        new_database_url,
         redis_url,
         SIPADU_WORKERS="1",
         SIPADU_THREADS="4",

@@ -24,9 +24,9 @@ SEND_MESSAGE = "#message-form .actions button[type=submit]"
 
 
 @pytest.fixture
-def served(empty_database_url, tmp_path, redis_url):
-    with reporter_under_gunicorn(empty_database_url, tmp_path, redis_url) as (_, base):
-        yield base, empty_database_url
+def served(new_database_url, tmp_path, redis_url):
+    with reporter_under_gunicorn(new_database_url, tmp_path, redis_url) as (_, base):
+        yield base, new_database_url
 
 
 @pytest.fixture

@@ -47,14 +47,14 @@ def read_reply(raw: socket.socket) -> bytes:
 
 
 @pytest.fixture
-def server(empty_database_url, tmp_path, redis_url):
+def server(new_database_url, tmp_path, redis_url):
     tmpdir = tmp_path / "tmpdir"
     tmpdir.mkdir()
-    with reporter_under_gunicorn(empty_database_url, tmp_path, redis_url, TMPDIR=str(tmpdir)) as (
+    with reporter_under_gunicorn(new_database_url, tmp_path, redis_url, TMPDIR=str(tmpdir)) as (
         process,
         base,
     ):
-        yield process, int(base.rsplit(":", 1)[1]), tmpdir, empty_database_url
+        yield process, int(base.rsplit(":", 1)[1]), tmpdir, new_database_url
 
 
 def test_a_slowed_upload_creates_and_opens_no_temporary_file(server):
@@ -112,9 +112,9 @@ def test_a_slowed_upload_creates_and_opens_no_temporary_file(server):
 
 
 @pytest.fixture
-def short_heartbeat(empty_database_url, tmp_path, redis_url):
+def short_heartbeat(new_database_url, tmp_path, redis_url):
     with reporter_under_gunicorn(
-        empty_database_url, tmp_path, redis_url, SIPADU_HEARTBEAT_SECONDS="2"
+        new_database_url, tmp_path, redis_url, SIPADU_HEARTBEAT_SECONDS="2"
     ) as (process, base):
         yield process, int(base.rsplit(":", 1)[1])
 
