@@ -5,6 +5,7 @@ import ast
 import re
 from pathlib import Path
 
+import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import read_mo
 from babel.messages.pofile import read_po
@@ -78,20 +79,23 @@ def test_every_refusal_reason_has_a_message_in_english_and_indonesian():
         assert all(f"<{name}>" in words["id"] for name in names), reason
 
 
-def test_every_upload_refusal_has_a_message_in_english_and_indonesian():
-    """Files are refused with a :class:`~sipadu.web.formdata.Refusal`; the reporter's
-    page says why through one table (:func:`sipadu.reporter.uploads.refusal_message`). A
-    member missing from it would be a 500 where a reporter's typed text should come
-    back, and an untranslated one would reach an Indonesian page in English."""
+@pytest.mark.parametrize("portal", ["reporter", "staff"])
+def test_every_upload_refusal_has_a_message_in_english_and_indonesian(portal):
+    """Files are refused with a :class:`~sipadu.web.formdata.Refusal`; the page (the
+    reporter's forms, the investigator's reply) says why through one table
+    (:func:`sipadu.web.uploads.refusal_message`). A member missing from it would be a
+    500 where the typed text should come back, and an untranslated one would reach an
+    Indonesian page in English."""
     from flask import Flask
 
-    from sipadu.reporter.uploads import refusal_message
     from sipadu.settings.config import load_config
     from sipadu.web.formdata import STATUS, Refusal, UploadRefused
     from sipadu.web.i18n import init_i18n
+    from sipadu.web.uploads import refusal_message
 
     app = Flask("sipadu")  # the package's root: its translations directory
     init_i18n(app)
+    app.config["SIPADU_PORTAL"] = portal  # the advice differs: "in messages from your mailbox"
     app.extensions["sipadu.config"] = load_config({})  # the limits the messages name
     seen: dict[str, Refusal] = {}
     for reason in Refusal:

@@ -4,15 +4,20 @@ master's children, reset before each hostile request) and what they read and ope
 
 The bodies are the issue's: an image flood and a nameless 300 MiB part without a form
 token, three hostile uploads stalled before their closing boundary, a large body sent
-to the staff portal's checkpoint verification without signing in.
+to the staff portal's checkpoint verification without signing in; and a large file an
+investigator sends the reporter (issue 17 item 5), streamed like the reporter's.
 """
 
+import http.client
+import http.cookiejar
 import io
 import os
 import re
 import socket
 import threading
 import time
+import urllib.parse
+import urllib.request
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,8 +31,10 @@ from tests.helpers import (
     end,
     fields_part,
     file_head,
+    init_demo,
     init_demo_instance,
     open_files,
+    post_report,
     reporter_under_gunicorn,
     serving,
 )
@@ -333,3 +340,61 @@ def test_an_anonymous_checkpoint_upload_is_neither_read_nor_spooled(staff, with_
     assert seen == set() and list(tmpdir.iterdir()) == []
     assert workers.growth_mib() <= PER_REQUEST_MIB, workers.growth_mib()
     assert sent < length / 2  # answered without waiting for the body
+
+
+# --- the staff portal's files to the reporter (issue 17 item 5) ------------------------
+
+STAFF_FILE_MIB = 160
+
+
+@pytest.fixture
+def both_portals(empty_database_url, tmp_path, redis_url):
+    env = config_env(
+        tmp_path / "instance", empty_database_url, redis_url, SIPADU_WORKERS="1", SIPADU_THREADS="4"
+    )
+    people = init_demo(env)
+    with serving("reporter", env) as (_r, reporter), serving("staff", env) as (master, staff):
+        yield reporter, staff, Workers(master.pid), people["pemeriksa1"]
+
+
+def test_a_file_an_investigator_sends_the_reporter_is_streamed(both_portals):
+    """A 160 MiB file attached to a message to the reporter, through the real staff
+    portal: encrypted as it arrives (sipadu.web.uploads), never held whole, so the
+    worker grows by no more than any request may."""
+    reporter, staff, workers, person = both_portals
+    assert post_report(reporter)[0] == 200
+    jar = http.cookiejar.CookieJar()
+    browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    page = browser.open(staff + "/login").read().decode()
+    form = {"csrf_token": TOKEN.search(page).group(1), "username": person.username}
+    form |= {"password": person.password, "totp": person.code()}
+    browser.open(staff + "/login", data=urllib.parse.urlencode(form).encode()).read()
+    listing = browser.open(staff + "/reports").read().decode()
+    report = re.search(r'href="(/reports/[0-9a-f-]{36})"', listing).group(1)
+    token = TOKEN.search(browser.open(staff + report).read().decode()).group(1)
+
+    boundary = "----reply"
+    head = fields_part(boundary, {"csrf_token": token, "body": "Salinan berkas untuk Anda"})
+    head += file_head(boundary, "salinan.bin")
+    tail = b"\r\n" + end(boundary)
+    block = os.urandom(MIB)
+    host, port = staff.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=300)
+    workers.reset()
+    connection.request(
+        "POST",
+        report + "/messages",
+        body=iter([head, *repeated(block, STAFF_FILE_MIB), tail]),
+        headers={
+            "Cookie": "; ".join(f"{c.name}={c.value}" for c in jar),
+            "Content-Type": f"multipart/form-data; boundary={boundary}",
+            "Content-Length": str(len(head) + STAFF_FILE_MIB * MIB + len(tail)),
+        },
+    )
+    reply = connection.getresponse()
+    reply.read()
+    growth = workers.growth_mib()
+    assert reply.status == 303, reply.status
+    print(f"staff_upload_mib={STAFF_FILE_MIB} worker_growth_mib={growth:.1f}")
+    assert growth <= PER_REQUEST_MIB, growth
+    assert "salinan.bin" in browser.open(staff + report).read().decode()

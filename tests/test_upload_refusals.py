@@ -448,7 +448,7 @@ def test_the_largest_picture_of_every_format_is_cleaned_within_the_default_limit
     confinement = imagestrip.Confinement(
         config.image_cleaner_memory_bytes, config.image_cleaner_cpu_seconds
     )
-    from sipadu.reporter.uploads import MAX_PIXELS
+    from sipadu.web.uploads import MAX_PIXELS
 
     largest = imagestrip.largest_pixels(kind, confinement.memory_bytes, MAX_PIXELS)
     assert largest == MAX_PIXELS

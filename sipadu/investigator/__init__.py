@@ -17,6 +17,7 @@ from sipadu.investigator.signin import load_signed_in
 from sipadu.investigator.words import entry_role_said, roles_said, said, verdict_said
 from sipadu.settings.config import Config
 from sipadu.web.derivations import Derivations
+from sipadu.web.uploads import init_uploads
 
 bp.before_request(load_signed_in)  # first: the policy needs to know who it is
 bp.before_request(enforce)
@@ -25,6 +26,7 @@ bp.before_request(enforce)
 def init_staff(app: Flask, config: Config) -> None:
     app.extensions["sipadu.staff"] = make_runtime(config)
     app.extensions["sipadu.derivations"] = Derivations.for_portal(config, "staff")
+    init_uploads(app, config)  # files to the reporter (investigator/cases.py)
     app.register_blueprint(bp)
     app.add_template_filter(plain_links, "plain_links")
     app.add_template_filter(said, "said")  # internal values in words: never on a page

@@ -51,10 +51,18 @@ from sipadu.services.cases import (
 from sipadu.services.dates import today
 from sipadu.services.export import age_encrypted, age_recipient, open_for_export, report_zip
 from sipadu.services.key_ring import HeldKeys, NoKey, staff_keys
-from sipadu.web.context import content_disposition, download, stream, transaction
+from sipadu.web.context import app_config, content_disposition, download, stream, transaction
 from sipadu.web.errors import integrity_failed
+from sipadu.web.formdata import UploadRefused, receives_files
 from sipadu.web.forms import BoundedForm
 from sipadu.web.refusal_messages import message
+from sipadu.web.uploads import (
+    evidence_part,
+    files_again,
+    forget_files,
+    upload_limits,
+    uploaded_files,
+)
 
 SAFE_IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
 
@@ -140,6 +148,7 @@ def _case_page(report_id: uuid.UUID, **forms: BoundedForm) -> str:
         grant_form=grant_form,
         action_form=forms.pop("action_form", None) or ActionForm(),
         spam_form=forms.pop("spam_form", None) or SpamForm(),
+        upload_limits=upload_limits(app_config()),
     )
 
 
@@ -178,15 +187,49 @@ def _act(
 
 @bp.post("/reports/<uuid:report_id>/messages")
 @requires(Policy.INVESTIGATOR)
+@receives_files("attachments", evidence_part)
 def report_reply(report_id: uuid.UUID) -> ResponseReturnValue:
+    """A message to the reporter, with files if any were chosen (docs/casework.md,
+    "Files to the reporter"). The files are read only once the investigator is known to
+    hold the report and the text is valid, encrypted as they arrive and cleaned of
+    image metadata as the reporter's are (:mod:`sipadu.web.uploads`); they are linked in
+    the transaction that writes the message and its audit entry. Any refusal shows the
+    case again with the typed text, saying which files to choose again; whatever was
+    staged is deleted when the request ends."""
     form = ReplyForm()
-    rt = runtime()
-    return _act(
-        report_id,
-        form,
-        "reply_form",
-        lambda s, keys: reply(s, keys, _me().id, entered(form.body), today(), rt.date_precision),
-    )
+    with transaction() as reading:
+        try:
+            granted(reading, report_id, _me().id)
+        except NotGranted:
+            abort(404)  # before a byte of the files is read
+    if not form.validate_on_submit():
+        forget_files(form.attachments)
+        return _case_page(report_id, reply_form=form), 400
+    try:
+        files = uploaded_files(form.attachments)
+    except UploadRefused as refused:
+        return _case_page(report_id, reply_form=form), refused.status, refused.headers
+    try:
+        with transaction(write=True) as writing:
+            keys = _keys(writing, report_id)
+            reply(
+                writing,
+                keys,
+                _me().id,
+                entered(form.body),
+                today(),
+                runtime().date_precision,
+                files=files,
+            )
+    except (NotGranted, NoKey):  # revoked while the files arrived
+        abort(404)
+    except ServiceError as exc:
+        target = form[exc.field] if exc.field in form else None
+        (target.errors if target is not None else form.form_errors).append(message(exc))
+        if files:
+            form.attachments.errors = [files_again()]
+        return _case_page(report_id, reply_form=form), 400
+    return redirect(url_for("staff.report", report_id=report_id), code=303)
 
 
 @bp.post("/reports/<uuid:report_id>/notes")

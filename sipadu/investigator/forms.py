@@ -210,6 +210,8 @@ class ReplyForm(BoundedForm):
     body = TextAreaField(
         _l("Message to the reporter"), validators=[InputRequired(), Length(max=20000)]
     )
+    # Last in the form: its text is read before any file (sipadu/web/formdata.py).
+    attachments = MultipleFileField(_l("Files for the reporter (optional)"))
 
 
 class NoteForm(BoundedForm):

@@ -9,15 +9,21 @@ from flask import Flask
 from sipadu.reporter import mailbox, refused, views  # noqa: F401 — routes register on import
 from sipadu.reporter.blueprint import bp, make_runtime, onion_location, runtime
 from sipadu.reporter.sessions import keep_alive
-from sipadu.reporter.uploads import init_uploads
 from sipadu.settings.config import Config
 from sipadu.web.derivations import Derivations
+from sipadu.web.uploads import KeepAlive, init_uploads
+
+# While files arrive, a signed-in reporter's mailbox session is kept alive this often (or
+# every third of the idle limit, if shorter): an upload longer than the idle limit (45 MB
+# at 50 KiB/s is 15 minutes) must not end it.
+KEEP_ALIVE_SECONDS = 30
 
 
 def init_reporter(app: Flask, config: Config) -> None:
     app.extensions["sipadu.reporter"] = make_runtime(config)
     app.extensions["sipadu.derivations"] = Derivations.for_portal(config, "reporter")
-    init_uploads(app, config)
+    every = min(KEEP_ALIVE_SECONDS, config.mailbox_idle_seconds / 3)
+    init_uploads(app, config, KeepAlive(_keep_alive, every))
     # The mailbox session's idle clock stops while a request is in flight: renewed when
     # the request starts — first of all, before Flask-WTF's check reads the body, which
     # may take a while — and again when it ends (sipadu.reporter.sessions.keep_alive).

@@ -18,9 +18,10 @@ from sipadu.services.attachments import shorten_name
 from sipadu.services.dates import Deadlines
 from sipadu.services.mailbox import CostCache, MailboxSettings
 from sipadu.services.reports import SubmissionSettings
-from sipadu.settings.config import MIB, Config, DayCount
+from sipadu.settings.config import Config, DayCount
 from sipadu.settings.instance import derived_key, load_secret
 from sipadu.web.i18n import current_language
+from sipadu.web.uploads import upload_limits
 
 bp = Blueprint("reporter", __name__)
 
@@ -102,11 +103,7 @@ def limits() -> dict[str, object]:
     (from config) and how long the mailbox waits before it closes itself."""
     config: Config = current_app.extensions["sipadu.config"]
     return {
-        "upload_limits": {
-            "files": config.max_files,
-            "file_mb": config.max_file_bytes // MIB,
-            "total_mb": config.max_request_bytes // MIB,
-        },
+        "upload_limits": upload_limits(config),
         "idle_minutes": config.mailbox_idle_seconds // 60,
         "tor_upload": {"mb": TOR_EXAMPLE_MIB, "minutes": tor_minutes(TOR_EXAMPLE_MIB)},
     }
@@ -137,6 +134,8 @@ def orientation() -> dict[str, object]:
         },
         "deadlines": {"ack": ack, "feedback": feedback},
     }
+
+
 # What the forms say a large file takes over Tor (issue 16 item 6): an upload at the
 # slow end of the "tens to hundreds of KB/s" docs/deploy.md gives a real Tor upload
 # (50 KiB/s, as issue 16 reckons), for a 45 MiB example: about 15 minutes.

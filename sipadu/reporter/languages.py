@@ -6,8 +6,8 @@ keeping them would mean storing them; the page says so when some were chosen."""
 
 from flask_babel import gettext as _
 
-from sipadu.reporter.uploads import files_to_choose
 from sipadu.web.formdata import chosen_files, discard_files
+from sipadu.web.uploads import files_to_choose
 
 SWITCH = "switch_language"
 

@@ -23,7 +23,6 @@ from sipadu.reporter.forms import CATEGORIES, MailboxLoginForm, MessageForm
 from sipadu.reporter.languages import SWITCH, switched_notice
 from sipadu.reporter.sessions import current_session, end_session, had_session, start_session
 from sipadu.reporter.submissions import FormKind, StillPending
-from sipadu.reporter.uploads import evidence_part, forget_files, uploaded_files
 from sipadu.services import IntegrityFailed, ServiceError
 from sipadu.services.attachments import read_attachment
 from sipadu.services.dates import today
@@ -49,6 +48,7 @@ from sipadu.web.derivations import LOGIN, busy_page, derivations
 from sipadu.web.errors import integrity_failed
 from sipadu.web.formdata import UploadRefused, chosen_files, files_waiting, receives_files
 from sipadu.web.refusal_messages import message
+from sipadu.web.uploads import evidence_part, forget_files, uploaded_files
 
 
 def status_words() -> dict[str, tuple[str, str]]:

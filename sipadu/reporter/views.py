@@ -14,7 +14,6 @@ from sipadu.reporter.blueprint import bp, runtime
 from sipadu.reporter.forms import CATEGORIES, ReportForm
 from sipadu.reporter.languages import SWITCH, switched_notice
 from sipadu.reporter.submissions import FormKind, Receipt, StillPending, Used
-from sipadu.reporter.uploads import evidence_part, forget_files, uploaded_files
 from sipadu.services.categories import category_open
 from sipadu.services.dates import today
 from sipadu.services.mailbox import well_formed_code
@@ -26,6 +25,7 @@ from sipadu.web.context import app_config, transaction
 from sipadu.web.derivations import REPORT, busy_page, derivations
 from sipadu.web.formdata import UploadRefused, receives_files
 from sipadu.web.refusal_messages import message
+from sipadu.web.uploads import evidence_part, forget_files, uploaded_files
 
 
 @bp.get("/")

@@ -1,22 +1,26 @@
-"""Evidence files: encrypted while they arrive, images cleaned as each one ends
-(DESIGN.md §4, G8).
+"""Files sent with a form, on both portals: encrypted while they arrive, images cleaned
+as each one ends (DESIGN.md §4, G8).
 
-The reporter routes that take files declare :func:`evidence_part` as their sink
-(:func:`sipadu.web.formdata.receives_files`); the body is read token first, and files only
-once the view asks for them (:func:`uploaded_files`). An :class:`EncryptedPart` encrypts
-each piece as it arrives and stages the ciphertext in the database in short
-transactions: no spooled temporary file, no plaintext on any disk, constant memory. An
-image small enough to clean is the one exception to streaming: an :class:`ImagePart`
-holds it in memory until its part ends, then a confined child strips its metadata
-(:mod:`sipadu.evidence.imagestrip`) and the child's output is encrypted as it comes, so a request
-holds at most one image (``SIPADU_IMAGE_STRIP_MAX_MIB``) at a time.
+The routes that take files (the reporter's report and reply, the investigator's reply to
+the reporter: docs/casework.md, "Files to the reporter") declare :func:`evidence_part` as
+their sink (:func:`sipadu.web.formdata.receives_files`); the body is read token first,
+and files only once the view asks for them (:func:`uploaded_files`). An
+:class:`EncryptedPart` encrypts each piece as it arrives and stages the ciphertext in the
+database in short transactions: no spooled temporary file, no plaintext on any disk,
+constant memory. An image small enough to clean is the one exception to streaming: an
+:class:`ImagePart` holds it in memory until its part ends, then a confined child strips
+its metadata (:mod:`sipadu.evidence.imagestrip`) and the child's output is encrypted as
+it comes, so a request holds at most one image (``SIPADU_IMAGE_STRIP_MAX_MIB``) at a
+time. Staff files are cleaned the same way: a photo an investigator sends a reporter
+would otherwise tell the reporter (and whoever sees their device) the camera, place and
+time it was taken.
 
 Cleaning costs CPU and memory out of proportion to the bytes sent (a 156 KiB PNG can
 decode to 49 megapixels), so it is bounded three ways: a host-wide pool of cleaning
-children (``SIPADU_IMAGE_CLEANERS``; a request that gets no slot within
-:data:`SLOT_WAIT_SECONDS` is answered 503), a budget of decoded pixels per request
-(``SIPADU_IMAGE_MEGAPIXELS_PER_REQUEST``, checked from each image's header before it is
-decoded), and the child's own memory and CPU limits.
+children (``SIPADU_IMAGE_CLEANERS``, shared by both portals; a request that gets no slot
+within :data:`SLOT_WAIT_SECONDS` is answered 503), a budget of decoded pixels per
+request (``SIPADU_IMAGE_MEGAPIXELS_PER_REQUEST``, checked from each image's header before
+it is decoded), and the child's own memory and CPU limits.
 
 Every refusal is typed (:class:`~sipadu.web.formdata.Refusal`); the view re-renders the form
 with the typed text and :func:`refusal_message`. Whatever the request staged and did not
@@ -35,8 +39,6 @@ from wtforms import Field
 from sipadu.evidence import imagestrip, storage
 from sipadu.evidence.storage import EncryptingUpload, StagingBatch
 from sipadu.persistence.slots import Busy, SlotPool, pool_directory
-from sipadu.reporter.blueprint import runtime
-from sipadu.reporter.sessions import keep_alive
 from sipadu.services.attachments import UploadedFile, clean_name, shorten_name
 from sipadu.settings.config import MIB, Config
 from sipadu.settings.faults import KILL_MID_UPLOAD, trip
@@ -58,9 +60,6 @@ MAX_PIXELS = 50_000_000  # one larger image is refused as too large to clean
 SLOT_WAIT_SECONDS = 20  # for a cleaning slot, before the request is answered 503
 SLOT_QUEUE = 8  # requests waiting for a cleaning slot on this host; more: 503 at once
 FAULT_AFTER_BYTES = 6 * 1024 * 1024  # kill-mid-upload trips here: one batch is committed
-# While files arrive, a signed-in reporter's mailbox session is kept alive this often: an
-# upload longer than the idle limit (45 MB at 50 KiB/s is 15 minutes) must not end it.
-KEEP_ALIVE_SECONDS = 30
 NAME_SHOWN = 60  # characters of a file name in a refusal (the extension kept)
 NAMES_LISTED = 20  # file names a refusal lists; "and N more" after that
 
@@ -75,13 +74,13 @@ class _Evidence:
     alive_at: float = field(default_factory=time.monotonic)
 
     def still_here(self) -> None:
-        """Bytes are arriving: the request is in flight, so the mailbox session it may
-        belong to is not idle (kept alive every :data:`KEEP_ALIVE_SECONDS`)."""
+        """Bytes are arriving: the request is in flight, so the portal's
+        :class:`KeepAlive` (if any) runs, at most every ``every_seconds``."""
+        keeping: KeepAlive | None = current_app.extensions[_CLEANING].keep_alive
         now = time.monotonic()
-        rt = runtime()
-        if now - self.alive_at >= min(KEEP_ALIVE_SECONDS, rt.idle_seconds / 3):
+        if keeping is not None and now - self.alive_at >= keeping.every_seconds:
             self.alive_at = now
-            keep_alive(rt.sessions, rt.idle_seconds)
+            keeping.action()
 
     def new_upload(self) -> EncryptingUpload:
         upload = EncryptingUpload(write_sessions(), self.batch)
@@ -90,9 +89,20 @@ class _Evidence:
 
 
 @dataclass(frozen=True)
+class KeepAlive:
+    """What a portal does now and then while a request's files arrive: the reporter
+    portal restarts the mailbox session's idle clock, so an upload longer than the idle
+    limit (45 MB at 50 KiB/s is 15 minutes) does not end it."""
+
+    action: Callable[[], None]
+    every_seconds: float
+
+
+@dataclass(frozen=True)
 class _Cleaning:
     pool: SlotPool
     confinement: imagestrip.Confinement
+    keep_alive: KeepAlive | None
 
 
 def _evidence() -> _Evidence:
@@ -243,11 +253,14 @@ def forget_files(field: Field) -> None:
     the browser, still sending, shows the page), and if any were chosen, say on
     ``field`` that they must be chosen again. Call it on every such answer."""
     if discard_files():
-        field.errors = [
-            *field.errors,
-            _("Choose your files again before you send: a form sent back keeps no file.")
-            + files_to_choose(chosen_files()),
-        ]
+        field.errors = [*field.errors, files_again()]
+
+
+def files_again() -> str:
+    """That the files this request carried must be chosen again, naming them."""
+    return _(
+        "Choose your files again before you send: a form sent back keeps no file."
+    ) + files_to_choose(chosen_files())
 
 
 def files_to_choose(names: list[str]) -> str:
@@ -323,9 +336,13 @@ def refusal_message(refused: UploadRefused, names: list[str] | None = None) -> s
         Refusal.REQUEST_TOO_LARGE,
         Refusal.PIXEL_BUDGET,
     ):
-        advice = _(
-            "Send fewer or smaller files at once: you can add more later, in messages "
-            "from your mailbox."
+        advice = (
+            _(
+                "Send fewer or smaller files at once: you can add more later, in messages "
+                "from your mailbox."
+            )
+            if current_app.config.get("SIPADU_PORTAL") == "reporter"
+            else _("Send fewer or smaller files at once: you can send the rest in another message.")
         )
     about = ""
     if name and reason in (Refusal.IMAGE_REFUSED, Refusal.IMAGE_TOO_LARGE, Refusal.PIXEL_BUDGET):
@@ -349,9 +366,22 @@ def _discard_unlinked(_exc: BaseException | None) -> None:
         )
 
 
-def init_uploads(app: Flask, config: Config) -> None:
+def upload_limits(config: Config) -> dict[str, int]:
+    """What a form with files states before anyone chooses one: at most ``files`` files,
+    each up to ``file_mb`` MB, all together up to ``total_mb`` MB (from config)."""
+    return {
+        "files": config.max_files,
+        "file_mb": config.max_file_bytes // MIB,
+        "total_mb": config.max_request_bytes // MIB,
+    }
+
+
+def init_uploads(app: Flask, config: Config, keep_alive: KeepAlive | None = None) -> None:
+    """Take files on ``app``: the host-wide image-cleaning pool, and the teardown that
+    deletes what a request staged and did not link."""
     app.extensions[_CLEANING] = _Cleaning(
         SlotPool(pool_directory(config, "image-cleaning"), config.image_cleaners, SLOT_QUEUE),
         imagestrip.Confinement(config.image_cleaner_memory_bytes, config.image_cleaner_cpu_seconds),
+        keep_alive,
     )
     app.teardown_request(_discard_unlinked)
