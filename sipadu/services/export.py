@@ -27,7 +27,7 @@ import zipstream
 from sqlalchemy.orm import Session
 
 from sipadu.accountability import audit
-from sipadu.accountability.audit import Action
+from sipadu.accountability.audit import Action, DetailValue
 from sipadu.crypto import sign, signing_public_key
 from sipadu.crypto.stream import pieces_reader
 from sipadu.services.attachments import AttachmentInfo, read_attachment
@@ -62,7 +62,7 @@ def open_for_export(
     view = open_case(session, keys, account_id, record=False)
     included = view.identity is not None
     encrypted = recipient is not None
-    detail: dict[str, object] = {"encrypted": encrypted, "identity_included": included}
+    detail: dict[str, DetailValue] = {"encrypted": encrypted, "identity_included": included}
     if recipient is not None:
         detail |= {
             "recipient": recipient_name,
