@@ -185,6 +185,12 @@ def test_a_registered_recipient_takes_two_admins_and_its_export_opens_with_age(
         "recipient": name,
         "recipient_fingerprint": fingerprint,
     }
+    # A registered and a typed recipient at once, or an id that is none: refused, and
+    # nothing exported.
+    both = investigator.get(f"/reports/{report_id}/export?to={row.id}&recipient={recipient}")
+    assert both.status_code == 400
+    assert investigator.get(f"/reports/{report_id}/export?to=nichts").status_code == 400
+    assert len([e for e in trail(database_url, "report.export") if e.report_id == report_id]) == 1
     # The auditor reads it in words.
     log = clients["auditor"].get(f"/audit?report={report_id}&lang=en").get_data(as_text=True)
     assert f"To: {name} (fingerprint {fingerprint})" in log
