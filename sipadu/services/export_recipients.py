@@ -66,7 +66,7 @@ def checked_name(name: str) -> str:
     if not cleaned:
         raise ServiceError(Reason.EMPTY_TEXT, "name")
     if len(cleaned) > NAME_MAX:
-        raise ServiceError(Reason.RECIPIENT_NAME_TOO_LONG, "name", max=NAME_MAX)
+        raise ServiceError(Reason.RECIPIENT_NAME_TOO_LONG, "name")
     return cleaned
 
 

@@ -111,7 +111,7 @@ MESSAGES: dict[Reason, LazyString] = {
     Reason.NO_SUCH_RECIPIENT: _l(
         "This recipient is not registered (any more). Choose one from the list again."
     ),
-    Reason.RECIPIENT_NAME_TOO_LONG: _l("A name of at most %(max)s characters."),
+    Reason.RECIPIENT_NAME_TOO_LONG: _l("Give a shorter name: at most 100 characters."),
     Reason.RECIPIENT_ALREADY_REGISTERED: _l(
         "This key is already registered or proposed, as %(name)s."
     ),
