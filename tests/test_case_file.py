@@ -77,6 +77,9 @@ def _actions(database_url: str, report_id: uuid.UUID) -> list[AuditEvent]:
 
 def test_the_case_file_holds_the_report_its_files_and_its_history(clients, case, database_url):
     investigator = clients["pemeriksa1"]
+    report_page = investigator.get(f"/reports/{case['id']}?lang=en").get_data(as_text=True)
+    assert f'action="/reports/{case["id"]}/print?lang=en"' in report_page
+    assert '<input type="hidden" name="lang" value="en">' in report_page
     before = len(_actions(database_url, case["id"]))
     response = investigator.get(f"/reports/{case['id']}/print?lang=en")
     assert response.status_code == 200
@@ -128,6 +131,38 @@ def test_the_printed_manifest_hash_is_the_exports(clients, case, tmp_path):
     assert post(investigator, f"{page}/messages", page, body="Tindak lanjut").status_code == 303
     later = investigator.get(f"/reports/{case['id']}/print").get_data(as_text=True)
     assert re.search(r'id="manifest-sha256">([0-9a-f]{64})<', later).group(1) not in printed
+
+
+def test_the_identity_is_printed_exactly_when_the_export_holds_it(
+    reporter_app, clients, database_url
+):
+    """A hash over a name left off the paper could be checked against guessed names: the
+    case file holds the identity when (and only when) the same person's export does, and
+    records reading it."""
+    marker = f"Berkas identitas {uuid.uuid4().hex[:8]}"
+    who = f"Sri Wahyuni {uuid.uuid4().hex[:6]}"
+    receipt(report_with_files(reporter_app.test_client(), FILES[:1], title=marker, identity=who))
+    investigator, custodian = clients["pemeriksa1"], clients["inspektur"]
+    report_id = report_id_of(database_url, marker, investigator)
+    page = f"/reports/{report_id}"
+    printed = investigator.get(f"{page}/print").get_data(as_text=True)
+    assert who not in printed  # not approved: neither on paper nor in an export
+    assert post(investigator, f"{page}/identity-requests", page, reason="Saksi").status_code == 303
+    waiting = custodian.get("/identity-requests").get_data(as_text=True)
+    request_id = re.findall(r'id="request-([0-9a-f-]{36})"', waiting)[-1]
+    approve = f"/identity-requests/{request_id}/approve"
+    assert post(custodian, approve, "/identity-requests").status_code == 303
+    before = len(_actions(database_url, report_id))
+    printed = investigator.get(f"{page}/print").get_data(as_text=True)
+    assert who in printed
+    new = _actions(database_url, report_id)[before:]
+    assert [e.action for e in new] == ["report.print", "identity.read"]
+    assert json.loads(new[1].detail) == {"via": "print"}
+    export = investigator.get(f"{page}/export?plaintext=y&confirm=y").get_data()
+    archive = zipfile.ZipFile(io.BytesIO(export))
+    assert json.loads(archive.read("report.json"))["identity"] == who
+    manifest = hashlib.sha256(archive.read("manifest.json")).hexdigest()
+    assert f'id="manifest-sha256">{manifest}<' in printed
 
 
 def test_without_a_grant_the_case_file_is_not_found_and_nothing_is_read(
