@@ -8,6 +8,7 @@ the signed-in investigator is a 404, whatever its id.
 
 import uuid
 from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from typing import Any
 
 from flask import Response, abort, g, redirect, render_template, request, url_for
@@ -408,8 +409,7 @@ def report_export(report_id: uuid.UUID) -> ResponseReturnValue:
     filename = f"sipadu-report-{report_id}.zip" + (".age" if recipient is not None else "")
     around = None
     if recipient is not None:
-        sealed_to = age_recipient(recipient)
-        around = lambda pieces: age_encrypted(pieces, sealed_to)  # noqa: E731
+        around = partial(age_encrypted, recipient=age_recipient(recipient))
     _none, body = stream(
         lambda reader: (None, report_zip(view, _keys(reader, report_id), seed)),
         report_id=report_id,
