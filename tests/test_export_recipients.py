@@ -70,6 +70,11 @@ def test_a_language_in_the_query_is_never_taken_as_a_command(staff_app, clients,
         else:
             paths.append(rule.build(sample, append_unknown=False)[1])
     assert any(p.endswith("/export") for p in paths)
+    # Every GET form keeps the language it was shown in when it is sent.
+    hidden = '<input type="hidden" name="lang" value="en">'
+    assert hidden in clients["pemeriksa1"].get("/reports?lang=en").get_data(as_text=True)
+    assert hidden in clients["auditor"].get("/audit?lang=en").get_data(as_text=True)
+    assert hidden not in clients["auditor"].get("/audit").get_data(as_text=True)
     for name in ("admin", "auditor", "inspektur", "pemeriksa1"):
         client = clients[name]
         for path in paths:
