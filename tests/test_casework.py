@@ -831,6 +831,7 @@ READS = {
     "staff.reports": {"report.list"},
     "staff.report": {"report.read", "identity.read"},  # the identity was approved
     "staff.report_attachment": {"attachment.download"},
+    "staff.report_print": {"report.print", "identity.read"},  # the case file (issue 17)
     "staff.identity_requests": {"identity_request.read"},
 }
 EXPORT_READS = {
@@ -948,6 +949,7 @@ def test_every_staff_route_that_decrypts_records_the_read(
         ("staff.report", "pemeriksa1"),
         ("staff.report_attachment", "pemeriksa1"),
         ("staff.report_export", "pemeriksa1"),
+        ("staff.report_print", "pemeriksa1"),
         ("staff.identity_requests", "inspektur"),
     }
     # An export says whether the identity was in it, and holds it only then.

@@ -237,11 +237,18 @@ def test_the_row_order_migrations_keep_every_row_both_ways(tmp_path):
             service_submit(session, new_keypair().public_key(), files=files)
 
         def counts() -> dict[str, int]:
+            """Rows per table, of the tables the revision has (later ones add tables)."""
             with engine.connect() as conn:
+                present = set(sa.inspect(conn).get_table_names())
                 return {
                     name: conn.execute(sa.text(f"SELECT count(*) FROM {name}")).scalar_one()
                     for name in Base.metadata.tables
+                    if name in present
                 }
+
+        def kept(before: dict[str, int]) -> bool:
+            now = counts()
+            return "report" in now and now == {name: before[name] for name in now}
 
         before = counts()
         assert before["report_field"] and before["blob_chunk"] and before["report_key"]
@@ -249,9 +256,9 @@ def test_the_row_order_migrations_keep_every_row_both_ways(tmp_path):
             conn.execute(sa.text("UPDATE attachment SET epoch = 0"))
             conn.commit()
         command.downgrade(alembic_config(url), "0013_enrolment_proof")
-        assert counts() == before
+        assert kept(before)
         upgrade(url, "0014_reporter_row_order")
-        assert counts() == before
+        assert kept(before)
         upgrade(url)
         assert counts() == before
     finally:

@@ -1304,6 +1304,17 @@ def _sample_details(ids: dict[str, str]) -> dict[audit.Action, tuple[str, str, d
             "investigator",
             {"encrypted": False, "identity_included": False},
         ),
+        A.REPORT_PRINT: (
+            ids["pemeriksa1"],
+            "investigator",
+            {"notes_included": True, "identity_included": False},
+        ),
+        A.RECIPIENT_ADD: (
+            admin,
+            "admin",
+            {"recipient": "Arsip Inspektorat", "fingerprint": "ab" * 32},
+        ),
+        A.RECIPIENT_REMOVE: (admin, "admin", {"recipient": "BPKP", "fingerprint": "cd" * 32}),
         A.ATTACHMENT_DOWNLOAD: (
             ids["pemeriksa1"],
             "investigator",
@@ -1431,6 +1442,7 @@ def test_no_staff_page_shows_an_internal_value(
         "account": admin.get(page),
         "categories": admin.get("/admin/categories"),
         "holds": admin.get("/admin/holds"),
+        "recipients": admin.get("/admin/recipients"),
         "routing": admin.get("/routing"),
         "requests": custodian.get("/identity-requests"),
         "audit": auditor.get("/audit"),

@@ -348,9 +348,9 @@ STAFF_FILE_MIB = 160
 
 
 @pytest.fixture
-def both_portals(empty_database_url, tmp_path, redis_url):
+def both_portals(new_database_url, tmp_path, redis_url):
     env = config_env(
-        tmp_path / "instance", empty_database_url, redis_url, SIPADU_WORKERS="1", SIPADU_THREADS="4"
+        tmp_path / "instance", new_database_url, redis_url, SIPADU_WORKERS="1", SIPADU_THREADS="4"
     )
     people = init_demo(env)
     with serving("reporter", env) as (_r, reporter), serving("staff", env) as (master, staff):

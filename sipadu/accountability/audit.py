@@ -77,10 +77,13 @@ class Action(StrEnum):
     PROPOSAL_REJECT = "proposal.reject"
     ROUTE_ADD = "route.add"
     ROUTE_REMOVE = "route.remove"
+    RECIPIENT_ADD = "export_recipient.add"  # offered on the export form from now on
+    RECIPIENT_REMOVE = "export_recipient.remove"
     REPORT_LIST = "report.list"
     REPORT_READ = "report.read"
     REPORT_EXPORT = "report.export"
     REPORT_EXPORT_PLAINTEXT = "report.export_plaintext"  # confirmed, unencrypted
+    REPORT_PRINT = "report.print"  # the printable case file (berkas)
     ATTACHMENT_DOWNLOAD = "attachment.download"
     MESSAGE_SEND = "message.send"
     NOTE_ADD = "note.add"

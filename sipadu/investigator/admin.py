@@ -23,6 +23,7 @@ from sipadu.investigator.forms import (
     CreateAccountForm,
     HoldForm,
     MayGrantForm,
+    RecipientForm,
     RoleForm,
     RouteForm,
     SelectChoice,
@@ -33,8 +34,10 @@ from sipadu.investigator.words import ACTOR_WORDS
 from sipadu.persistence.models import (
     AccountState,
     Category,
+    ExportRecipient,
     Proposal,
     ProposalState,
+    RecipientState,
     Report,
     Role,
     StaffAccount,
@@ -43,6 +46,8 @@ from sipadu.services import ServiceError
 from sipadu.services import proposals as proposals_service
 from sipadu.services import staff as staff_service
 from sipadu.services.categories import category_by_slug, routing_table, set_accepting
+from sipadu.services.export_recipients import display_fingerprint as recipient_fingerprint
+from sipadu.services.export_recipients import in_use
 from sipadu.services.key_ring import display_fingerprint
 from sipadu.services.proposals import SENSITIVE_ROLES
 from sipadu.web.context import db_session, transaction
@@ -270,8 +275,13 @@ def admin_proposals() -> str:
     )
     accounts = {a.id: a for a in session.scalars(select(StaffAccount))}
     categories = {c.id: c.slug for c in session.scalars(select(Category))}
+    recipients = {r.id: r for r in session.scalars(select(ExportRecipient))}
     return render_template(
         "staff/admin/proposals.html",
+        recipients=recipients,
+        recipient_fingerprints={
+            r.id: recipient_fingerprint(r.recipient) for r in recipients.values()
+        },
         waiting=waiting,
         recent=recent,
         accounts=accounts,
@@ -397,3 +407,58 @@ def admin_category_active(slug: str) -> Response:
     accepting = _checked_form(AcceptingForm).accepting.data == "yes"
     _change(lambda writing: set_accepting(writing, _category(writing, slug), accepting, _actor()))
     return redirect(url_for("staff.admin_categories"), code=303)
+
+
+@bp.get("/admin/recipients")
+@requires(Policy.ADMIN)
+def admin_recipients() -> str:
+    return _recipients_page(RecipientForm())
+
+
+def _recipients_page(form: RecipientForm) -> str:
+    """Export recipients: those offered on the export form, those waiting for a second
+    admin, and the form to propose one. Public keys and names only."""
+    session = db_session()
+    rows = in_use(session)  # registered, and proposed
+    return render_template(
+        "staff/admin/recipients.html",
+        recipients=sorted(
+            (r for r in rows if r.state == RecipientState.ACTIVE), key=lambda r: r.name
+        ),
+        waiting=[p for p in proposals_service.pending(session) if p.recipient_id is not None],
+        rows={r.id: r for r in rows},
+        fingerprints={r.id: recipient_fingerprint(r.recipient) for r in rows},
+        names=_names(session),
+        form=form,
+        action_form=ActionForm(),
+    )
+
+
+@bp.post("/admin/recipients")
+@requires(Policy.ADMIN)
+def admin_propose_recipient() -> ResponseReturnValue:
+    """Propose registering an export recipient: a second admin approves it on the
+    proposals page, after comparing its fingerprint with the key's holder."""
+    form = RecipientForm()
+    if not form.validate_on_submit():
+        return _recipients_page(form), 400
+    try:
+        with transaction(write=True) as writing:
+            proposals_service.propose_recipient(
+                writing, entered(form.name), entered(form.recipient), _actor()
+            )
+    except ServiceError as exc:
+        target = form[exc.field] if exc.field in form else form.recipient
+        target.errors = [message(exc)]
+        return _recipients_page(form), 400
+    return redirect(url_for("staff.admin_recipients"), code=303)
+
+
+@bp.post("/admin/recipients/<uuid:recipient_id>/remove")
+@requires(Policy.ADMIN)
+def admin_propose_recipient_removal(recipient_id: uuid.UUID) -> Response:
+    _checked_form(ActionForm)
+    _change(
+        lambda writing: proposals_service.propose_recipient_removal(writing, recipient_id, _actor())
+    )
+    return redirect(url_for("staff.admin_recipients"), code=303)

@@ -1,5 +1,5 @@
 """The investigator's casework pages: the report list, a report, its files, replies,
-notes, status, sharing, identity requests and export.
+notes, status, sharing, identity requests, export and the printable case file.
 
 Every page that shows or changes a report records itself first, in the transaction of
 the change, and commits before any plaintext leaves (G4). A report without a grant for
@@ -7,7 +7,8 @@ the signed-in investigator is a 404, whatever its id.
 """
 
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
+from functools import partial
 from typing import Any
 
 from flask import Response, abort, g, redirect, render_template, request, url_for
@@ -24,7 +25,9 @@ from sipadu.investigator.forms import (
     GrantForm,
     IdentityRequestForm,
     NoteForm,
+    PrintForm,
     ReplyForm,
+    SelectChoice,
     SpamForm,
     StatusForm,
     entered,
@@ -35,6 +38,7 @@ from sipadu.persistence.models import Category, ReportStatus, Role, StaffAccount
 from sipadu.services import IntegrityFailed, Reason, ServiceError, key_ring
 from sipadu.services import grants as grants_service
 from sipadu.services.attachments import AttachmentInfo, read_attachment
+from sipadu.services.case_file import open_for_print, status_history
 from sipadu.services.cases import (
     TRANSITIONS,
     CaseFilter,
@@ -49,7 +53,20 @@ from sipadu.services.cases import (
     reply,
 )
 from sipadu.services.dates import today
-from sipadu.services.export import age_encrypted, age_recipient, open_for_export, report_zip
+from sipadu.services.export import (
+    age_encrypted,
+    hash_files,
+    manifest_sha256,
+    open_for_export,
+    report_zip,
+)
+from sipadu.services.export_recipients import (
+    age_recipient,
+    canonical_recipient,
+    registered,
+    registered_recipient,
+    short_fingerprint,
+)
 from sipadu.services.key_ring import HeldKeys, NoKey, staff_keys
 from sipadu.web.context import app_config, content_disposition, download, stream, transaction
 from sipadu.web.errors import integrity_failed
@@ -367,47 +384,132 @@ def _attachment(
 @requires(Policy.INVESTIGATOR)
 @download
 def report_export(report_id: uuid.UUID) -> ResponseReturnValue:
-    """Without parameters: the export form. With an age recipient: the ZIP encrypted to
-    it. Plaintext only with an explicit confirmation, recorded as its own action."""
+    """Without any of the form's fields in the query: the form (``?lang=en`` is a
+    language, not a request). With ``to`` (a registered recipient's id) or ``recipient``
+    (an ``age1…`` typed in): the ZIP encrypted to it. Plaintext only with an explicit
+    confirmation, recorded as its own action."""
     form = ExportForm(request.args)
     try:
         with transaction() as reading:
             granted(reading, report_id, _me().id)
+            recipients = registered(reading)
     except NotGranted:
         abort(404)
-    if not request.args:
-        return render_template("staff/cases/export.html", form=form, report_id=report_id)
+    form.to.choices = [SelectChoice(str(r.id), r.name) for r in recipients]
+    asked = form.asked(request.args)
+    if not asked and len(recipients) == 1:
+        form.to.data = str(recipients[0].id)  # the only one: chosen, still to be confirmed
+
+    def page(status: int = 200) -> ResponseReturnValue:
+        return render_template(
+            "staff/cases/export.html",
+            form=form,
+            report_id=report_id,
+            recipients=recipients,
+            fingerprints={r.id: short_fingerprint(r.recipient) for r in recipients},
+        ), status
+
+    if not asked:
+        return page()
     if not form.validate():
-        return render_template("staff/cases/export.html", form=form, report_id=report_id), 400
+        return page(400)
     seed = runtime().signing_seed
     if seed is None:
         abort(409, description="the audit signing key is not on this server; exports need it")
-    recipient = None
-    if form.recipient.data:
-        try:
-            recipient = age_recipient(form.recipient.data)
-        except ServiceError as exc:
-            form.recipient.errors = [message(exc)]
-            return render_template("staff/cases/export.html", form=form, report_id=report_id), 400
-    elif not (form.plaintext.data and form.confirm.data):
+    chosen, typed = form.to.data or "", (form.recipient.data or "").strip()
+    if chosen and typed:
         form.recipient.errors = [
-            _("Give an age recipient, or confirm that you want the export unencrypted.")
+            _("Choose a registered recipient or type one in, not both."),
         ]
-        return render_template("staff/cases/export.html", form=form, report_id=report_id), 400
+        return page(400)
+    if not (chosen or typed or (form.plaintext.data and form.confirm.data)):
+        form.to.errors = [
+            _("Choose who to encrypt the export to, or confirm that you want it unencrypted.")
+        ]
+        return page(400)
     try:
+        recipient = canonical_recipient(typed) if typed else None
         with transaction(write=True) as writing:  # recorded before the first byte
+            name = None
+            if chosen:
+                try:
+                    row = registered_recipient(writing, uuid.UUID(chosen))
+                except ValueError:
+                    raise ServiceError(Reason.NO_SUCH_RECIPIENT, "to") from None
+                recipient, name = row.recipient, row.name
             keys = _keys(writing, report_id)
-            view = open_for_export(writing, keys, _me().id, encrypted=recipient is not None)
+            view = open_for_export(
+                writing, keys, _me().id, recipient=recipient, recipient_name=name
+            )
     except (NotGranted, NoKey):  # revoked since the form was checked
         abort(404)
+    except ServiceError as exc:  # not an age recipient, or no longer registered
+        target = form[exc.field] if exc.field in form else form.to
+        target.errors = [message(exc)]
+        return page(400)
     # The files are read while the archive streams, on a reading session of its own and
     # in short transactions, in the thread that builds the archive (age's, if encrypted).
-    name = f"sipadu-report-{report_id}.zip" + (".age" if recipient is not None else "")
+    filename = f"sipadu-report-{report_id}.zip" + (".age" if recipient is not None else "")
+    around = None
+    if recipient is not None:
+        around = partial(age_encrypted, recipient=age_recipient(recipient))
     _none, body = stream(
         lambda reader: (None, report_zip(view, _keys(reader, report_id), seed)),
         report_id=report_id,
-        around=None if recipient is None else lambda pieces: age_encrypted(pieces, recipient),
+        around=around,
     )
     response = Response(body, mimetype="application/octet-stream")
-    response.headers["Content-Disposition"] = content_disposition(name)
+    response.headers["Content-Disposition"] = content_disposition(filename)
     return response
+
+
+@bp.get("/reports/<uuid:report_id>/print")
+@requires(Policy.INVESTIGATOR)
+def report_print(report_id: uuid.UUID) -> ResponseReturnValue:
+    """The case file for the *berkas*, to print from the browser (A4): recorded as a
+    plaintext read and committed first. The SHA-256 of every file's plaintext (and so
+    the export manifest's hash) is then computed on a reading session of its own, in
+    short transactions, as a download reads: no lock is held meanwhile (G8)."""
+    form = PrintForm(request.args)
+    notes = bool(form.notes.data)
+    try:
+        with transaction(write=True) as writing:  # the read is recorded before the page leaves
+            view = open_for_print(writing, _keys(writing, report_id), _me().id, notes=notes)
+            history = status_history(writing, report_id)
+            names = {str(a.id): a.username for a in writing.scalars(select(StaffAccount))}
+    except (NotGranted, NoKey):
+        abort(404)
+    digests: dict[uuid.UUID, str] = {}
+    manifest = None
+    try:
+        _none, pieces = stream(
+            lambda reader: (None, hash_files(view, _keys(reader, report_id), digests)),
+            report_id=report_id,
+        )
+        _drain(pieces)
+        manifest = manifest_sha256(view, digests)
+    except IntegrityFailed:  # a chunk altered since the page was opened: no hash to print
+        pass
+    except ServiceError:  # revoked, or shredded, meanwhile (NotGranted, no such file)
+        abort(404)
+    return render_template(
+        "staff/cases/print.html",
+        view=view,
+        notes=notes,
+        history=history,
+        names=names,
+        digests=digests,
+        manifest=manifest,
+    )
+
+
+def _drain(pieces: Iterable[bytes]) -> None:
+    """Read a stream from :func:`stream` to its end, dropping each piece, and close it
+    (and its reading session) however it ends."""
+    try:
+        for _piece in pieces:
+            pass
+    finally:
+        close = getattr(pieces, "close", None)
+        if close is not None:
+            close()

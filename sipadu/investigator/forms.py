@@ -1,5 +1,7 @@
 """Staff portal forms. ``/login`` field names are a stable contract (DESIGN.md §6)."""
 
+from collections.abc import Mapping
+
 from flask import abort
 from flask_babel import lazy_gettext as _l
 from wtforms import (
@@ -8,6 +10,7 @@ from wtforms import (
     HiddenField,
     MultipleFileField,
     PasswordField,
+    RadioField,
     SelectField,
     SelectMultipleField,
     StringField,
@@ -255,17 +258,47 @@ class IdentityRequestForm(BoundedForm):
 
 
 class ExportForm(BoundedForm):
-    """GET: the export is a download. No CSRF (reading), but it is recorded."""
+    """GET: the export is a download. No CSRF (reading), but it is recorded. ``to`` is a
+    registered recipient's id (choices set by the view); ``recipient`` an ``age1…``
+    typed in (the advanced option)."""
 
     class Meta:
         csrf = False
 
+    to = RadioField(_l("Encrypt to"), choices=[], validate_choice=False)
     recipient = StringField(
-        _l("age recipient to encrypt the export to (age1…)"),
+        _l("Another age recipient to encrypt the export to (age1…)"),
         validators=[Optional(), Length(max=200)],
     )
     plaintext = BooleanField(_l("No encryption"))
     confirm = BooleanField(_l("I confirm: the export will be readable by anyone who gets the file"))
+
+    def asked(self, args: Mapping[str, str]) -> bool:
+        """Whether ``args`` (a query string) ask for an export: they name one of this
+        form's fields. Anything else there (``lang``) chooses words, never an action."""
+        return any(name in args for name in self._fields)
+
+
+class PrintForm(BoundedForm):
+    """GET options of the printable case file (nothing changes; the read is recorded)."""
+
+    class Meta:
+        csrf = False
+
+    notes = BooleanField(_l("Include the internal notes"))
+
+
+class RecipientForm(BoundedForm):
+    """An admin proposes an export recipient: a name people recognise and its key."""
+
+    name = StringField(
+        _l("Name (for example Arsip Inspektorat, KPK, BPKP)"),
+        validators=[InputRequired(), Length(max=100)],
+    )
+    recipient = StringField(
+        _l("age recipient (age1…), from the key's holder"),
+        validators=[InputRequired(), Length(max=200)],
+    )
 
 
 class HoldForm(BoundedForm):

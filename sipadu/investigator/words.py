@@ -25,6 +25,7 @@ from sipadu.persistence.models import (
     IdentityRequestState,
     ProposalKind,
     ProposalState,
+    RecipientState,
 )
 from sipadu.services.links import LINK_ACTOR
 from sipadu.services.staff_auth import Failure, Proof
@@ -56,10 +57,13 @@ ACTION_LABELS: dict[str, LazyString] = {
     Action.PROPOSAL_REJECT: _l("Proposal rejected"),
     Action.ROUTE_ADD: _l("Routing added"),
     Action.ROUTE_REMOVE: _l("Routing removed"),
+    Action.RECIPIENT_ADD: _l("Export recipient registered"),
+    Action.RECIPIENT_REMOVE: _l("Export recipient removed"),
     Action.REPORT_LIST: _l("Report list viewed"),
     Action.REPORT_READ: _l("Report read"),
     Action.REPORT_EXPORT: _l("Report exported, encrypted"),
     Action.REPORT_EXPORT_PLAINTEXT: _l("Report exported, unencrypted"),
+    Action.REPORT_PRINT: _l("Case file opened for printing"),
     Action.ATTACHMENT_DOWNLOAD: _l("File downloaded"),
     Action.MESSAGE_SEND: _l("Message sent to the reporter"),
     Action.NOTE_ADD: _l("Internal note added"),
@@ -116,6 +120,14 @@ PROPOSAL_KIND_LABELS: dict[str, LazyString] = {
     ProposalKind.HOLD_SET: _l("Put a report on legal hold"),
     ProposalKind.HOLD_RELEASE: _l("Take a report off legal hold"),
     ProposalKind.TOTP_RESET: _l("Reset the authenticator app"),
+    ProposalKind.RECIPIENT_ADD: _l("Register an export recipient"),
+    ProposalKind.RECIPIENT_REMOVE: _l("Remove an export recipient"),
+}
+RECIPIENT_STATE_LABELS: dict[str, LazyString] = {
+    RecipientState.PROPOSED: _l("waiting for a second admin"),
+    RecipientState.ACTIVE: _l("registered"),
+    RecipientState.REJECTED: _l("rejected"),
+    RecipientState.REMOVED: _l("removed"),
 }
 PROPOSAL_STATE_LABELS: dict[str, LazyString] = {
     ProposalState.PENDING: _l("waiting"),
@@ -134,6 +146,7 @@ TABLES: dict[str, Mapping[str, LazyString]] = {
     "proposal_kind": PROPOSAL_KIND_LABELS,
     "proposal_state": PROPOSAL_STATE_LABELS,
     "request_state": REQUEST_STATE_LABELS,
+    "recipient_state": RECIPIENT_STATE_LABELS,
     "category": CATEGORY_LABELS,
     "status": STATUS_LABELS,
 }
@@ -217,13 +230,18 @@ def actor_said(actor: str, names: Mapping[str, str]) -> str:
     return names.get(actor, actor)
 
 
-def change_said(kind: str, role: str | None = None, category: str | None = None) -> str:
-    """A proposal's change in words: "Give a role: Custodian"."""
+def change_said(
+    kind: str, role: str | None = None, category: str | None = None, recipient: str | None = None
+) -> str:
+    """A proposal's change in words: "Give a role: Custodian"; ``recipient`` is an
+    export recipient's name, shown as it is."""
     words = said(kind, "proposal_kind")
     if role:
         words += ": " + said(role, "role")
     if category:
         words += ": " + said(category, "category")
+    if recipient:
+        words += ": " + recipient
     return words
 
 
@@ -325,15 +343,37 @@ def _status(d: dict, _name: str) -> str:
 
 
 def _export(d: dict, _name: str) -> str:
-    return _(
+    words = _(
         "Encrypted: %(encrypted)s. The reporter's identity included: %(identity)s.",
         encrypted=_yes_no(d.get("encrypted")),
         identity=_yes_no(d.get("identity_included")),
     )
+    if d.get("recipient_fingerprint"):
+        words += " " + _(
+            "To: %(recipient)s (fingerprint %(fingerprint)s).",
+            recipient=str(d.get("recipient") or _("an age recipient typed in")),
+            fingerprint=str(d.get("recipient_fingerprint")),
+        )
+    return words
+
+
+def _print(d: dict, _name: str) -> str:
+    return _(
+        "Internal notes printed: %(notes)s. The reporter's identity included: %(identity)s.",
+        notes=_yes_no(d.get("notes_included")),
+        identity=_yes_no(d.get("identity_included")),
+    )
+
+
+def _recipient(d: dict, verb: str) -> str:
+    return verb % {
+        "recipient": str(d.get("recipient") or "?"),
+        "fingerprint": str(d.get("fingerprint") or "—"),
+    }
 
 
 def _proposal(d: dict, name: str, verb: str) -> str:
-    change = change_said(str(d.get("kind")), d.get("role"), d.get("category"))
+    change = change_said(str(d.get("kind")), d.get("role"), d.get("category"), d.get("recipient"))
     words = verb % {"change": change}
     if d.get("username"):
         words += " " + _("Account: %(name)s.", name=name)
@@ -369,6 +409,8 @@ def _password_reset(d: dict, name: str) -> str:
 
 
 def _identity_read(d: dict, _name: str) -> str:
+    if d.get("via") == "print":
+        return _("The reporter's identity was included in a printed case file.")
     if d.get("via") == "export":
         if d.get("encrypted"):
             return _("The reporter's identity was included in an encrypted export.")
@@ -467,6 +509,14 @@ SENTENCES: dict[str, Sentence] = {
     Action.REPORT_READ: lambda d, _n: _("The case page was opened."),
     Action.REPORT_EXPORT: _export,
     Action.REPORT_EXPORT_PLAINTEXT: _export,
+    Action.REPORT_PRINT: _print,
+    Action.RECIPIENT_ADD: lambda d, _n: _recipient(
+        d,
+        _("Exports can now be encrypted to %(recipient)s (fingerprint %(fingerprint)s)."),
+    ),
+    Action.RECIPIENT_REMOVE: lambda d, _n: _recipient(
+        d, _("%(recipient)s is no longer offered for exports (fingerprint %(fingerprint)s).")
+    ),
     Action.ATTACHMENT_DOWNLOAD: lambda d, _n: _(
         "A file of %(size)s was downloaded.", size=filesize(_count(d.get("size")))
     ),

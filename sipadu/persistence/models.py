@@ -433,6 +433,30 @@ class ProposalKind(enum.StrEnum):
     HOLD_SET = "hold_set"  # a legal hold on a report: it is kept past its retention
     HOLD_RELEASE = "hold_release"
     TOTP_RESET = "totp_reset"  # drop an account's TOTP seed and issue an enrollment link
+    RECIPIENT_ADD = "recipient_add"  # register an export recipient (docs/casework.md)
+    RECIPIENT_REMOVE = "recipient_remove"
+
+
+class RecipientState(enum.StrEnum):
+    PROPOSED = "proposed"  # waiting for a second admin: not offered yet
+    ACTIVE = "active"  # offered on the export form
+    REJECTED = "rejected"  # its proposal was rejected (kept: the proposal names it)
+    REMOVED = "removed"  # taken off the form by an approved removal
+
+
+class ExportRecipient(Base):
+    """An age recipient exports may be encrypted to (the inspectorate's archive key, KPK,
+    BPKP...), offered by name on the export form once a second admin approved it
+    (:mod:`sipadu.services.export_recipients`). A public key and a name: nothing secret,
+    nothing of a report. ``recipient`` is the canonical ``age1…`` string; its fingerprint
+    is derived from it, never stored apart (docs/casework.md)."""
+
+    __tablename__ = "export_recipient"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    name: Mapped[str] = mapped_column(String(100))
+    recipient: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16), default=RecipientState.PROPOSED.value)
 
 
 class ProposalState(enum.StrEnum):
@@ -460,6 +484,9 @@ class Proposal(Base):
     role: Mapped[str | None] = mapped_column(String(16))
     category_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("category.id", ondelete="CASCADE")
+    )
+    recipient_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("export_recipient.id", ondelete="CASCADE")
     )
     fingerprint: Mapped[str | None] = mapped_column(String(64))
     proposed_by: Mapped[str] = mapped_column(String(64))  # audit actor id

@@ -7,6 +7,10 @@ exporter may see it), ``messages.json``, ``notes.json``, ``attachments/…`` and
 signature by the instance's audit signing key over
 ``bind("sipadu.export.manifest.v1", manifest.json)``, so the export's integrity can be
 checked years later against the public key auditors pinned (docs/casework.md).
+
+The same case state always gives the same ``manifest.json``, byte for byte: the printed
+case file (:mod:`sipadu.services.case_file`) prints its SHA-256, so paper and export can
+be tied (:func:`manifest_sha256`).
 """
 
 import hashlib
@@ -23,12 +27,12 @@ import zipstream
 from sqlalchemy.orm import Session
 
 from sipadu.accountability import audit
-from sipadu.accountability.audit import Action
+from sipadu.accountability.audit import Action, DetailValue
 from sipadu.crypto import sign, signing_public_key
 from sipadu.crypto.stream import pieces_reader
-from sipadu.services import Reason, ServiceError
-from sipadu.services.attachments import read_attachment
+from sipadu.services.attachments import AttachmentInfo, read_attachment
 from sipadu.services.cases import CaseView, open_case
+from sipadu.services.export_recipients import recipient_fingerprint
 from sipadu.services.key_ring import HeldKeys
 
 if TYPE_CHECKING:
@@ -38,20 +42,18 @@ MANIFEST_LABEL = "sipadu.export.manifest.v1"
 FORMAT = "sipadu-report-export-v1"
 
 
-def age_recipient(text: str) -> object:
-    """Parse an age recipient (``age1…``); :class:`ServiceError` if it is not one."""
-    try:
-        return pyrage.x25519.Recipient.from_str(text.strip())
-    except Exception:  # noqa: BLE001 — pyrage raises its own error types; all mean "not one"
-        raise ServiceError(Reason.NOT_AN_AGE_RECIPIENT, "recipient") from None
-
-
 def open_for_export(
-    session: Session, keys: HeldKeys, account_id: uuid.UUID, *, encrypted: bool
+    session: Session,
+    keys: HeldKeys,
+    account_id: uuid.UUID,
+    *,
+    recipient: str | None,
+    recipient_name: str | None = None,
 ) -> CaseView:
     """Everything of a granted report, for :func:`report_zip`, with the export recorded:
-    ``report.export``, or ``report.export_plaintext`` when it is not encrypted, with
-    whether the reporter's identity is in it and no count of anything (a count of files,
+    ``report.export`` to ``recipient`` (a canonical ``age1…``: its fingerprint, and its
+    registered name, ``None`` for one typed in), or ``report.export_plaintext`` without
+    one, with whether the reporter's identity is in it and no count of anything (a count of files,
     the reporter's among them, would date a reporter's upload between two exports; G2)
     (the read is in it; no
     ``report.read``). An export holding the identity is also an ``identity.read``, as the
@@ -59,16 +61,20 @@ def open_for_export(
     ``NotGranted`` or ``NoKey``."""
     view = open_case(session, keys, account_id, record=False)
     included = view.identity is not None
+    encrypted = recipient is not None
+    detail: dict[str, DetailValue] = {"encrypted": encrypted, "identity_included": included}
+    if recipient is not None:
+        detail |= {
+            "recipient": recipient_name,
+            "recipient_fingerprint": recipient_fingerprint(recipient),
+        }
     audit.append(
         session,
         str(account_id),
         "investigator",
         Action.REPORT_EXPORT if encrypted else Action.REPORT_EXPORT_PLAINTEXT,
         report_id=keys.report_id,
-        detail={
-            "encrypted": encrypted,
-            "identity_included": included,
-        },
+        detail=detail,
     )
     if included:
         audit.append(
@@ -88,28 +94,15 @@ def _safe_name(index: int, name: str) -> str:
     return f"attachments/{index:03d}-{cleaned[:100] or 'file'}"
 
 
-def report_zip(view: CaseView, keys: HeldKeys, signing_seed: bytes) -> Iterator[bytes]:
-    """The archive's bytes, produced as they are read. Attachment plaintext is decrypted
-    chunk by chunk from the database while the ZIP is written. Every file's sealed parts
-    (its file key too) were opened with ``view``, before the first byte: a file that
-    failed is left out and named in ``report.json``'s ``failed_attachments``."""
-    digests: dict[str, str] = {}
-    archive = zipstream.ZipStream(compress_type=zipstream.ZIP_DEFLATED)
+def _json(content: object) -> bytes:
+    return json.dumps(content, ensure_ascii=False, indent=2, default=str).encode("utf-8")
 
-    def hashed(name: str, pieces: Iterator[bytes]) -> Iterator[bytes]:
-        digest = hashlib.sha256()
-        for piece in pieces:
-            digest.update(piece)
-            yield piece
-        digests[name] = digest.hexdigest()
 
-    def document(name: str, content: object) -> None:
-        data = json.dumps(content, ensure_ascii=False, indent=2, default=str).encode("utf-8")
-        archive.add(hashed(name, iter([data])), name)
-
+def documents(view: CaseView) -> list[tuple[str, bytes]]:
+    """``report.json``, ``messages.json`` and ``notes.json`` of ``view``, as the archive
+    holds them: the same view gives the same bytes."""
     report = view.report
-    document(
-        "report.json",
+    report_json = _json(
         {
             "format": FORMAT,
             "report_id": str(report.id),
@@ -125,10 +118,9 @@ def report_zip(view: CaseView, keys: HeldKeys, signing_seed: bytes) -> Iterator[
             # found before the archive's first byte (:func:`list_attachments`)
             "failed_attachments": [str(a.id) for a in view.attachments if not a.intact],
             "identity": view.identity,
-        },
+        }
     )
-    document(
-        "messages.json",
+    messages_json = _json(
         [
             {
                 "position": m.position,  # the sealed one, as opened (None: failed)
@@ -138,19 +130,84 @@ def report_zip(view: CaseView, keys: HeldKeys, signing_seed: bytes) -> Iterator[
                 "intact": m.intact,  # false: failed its integrity check, no body
             }
             for m in view.messages
-        ],
+        ]
     )
-    document(
-        "notes.json",
+    notes_json = _json(
         [
             {"author": n.author, "written_at": n.written_at, "body": n.body, "intact": n.intact}
             for n in view.notes
-        ],
+        ]
     )
-    for index, info in enumerate(view.attachments, start=1):
-        if not info.intact:  # failed its integrity check (recorded when the view opened)
-            continue
-        name = _safe_name(index, info.name)
+    return [
+        ("report.json", report_json),
+        ("messages.json", messages_json),
+        ("notes.json", notes_json),
+    ]
+
+
+def archived_files(view: CaseView) -> list[tuple[str, AttachmentInfo]]:
+    """Each file the archive holds, by its path in it. A file that failed its integrity
+    check (recorded when the view opened) is left out, its number kept."""
+    return [
+        (_safe_name(index, info.name), info)
+        for index, info in enumerate(view.attachments, start=1)
+        if info.intact
+    ]
+
+
+def manifest_json(report_id: uuid.UUID, digests: dict[str, str]) -> bytes:
+    """``manifest.json``: the format, the report and the SHA-256 (hex) of every other
+    file of the archive, keys sorted, so equal digests give equal bytes."""
+    return json.dumps(
+        {"format": FORMAT, "report_id": str(report_id), "sha256": digests},
+        indent=2,
+        sort_keys=True,
+    ).encode("utf-8")
+
+
+def hash_files(view: CaseView, keys: HeldKeys, into: dict[uuid.UUID, str]) -> Iterator[bytes]:
+    """Decrypt every archived file of ``view`` on ``keys.session``, chunk by chunk, and
+    put the SHA-256 (hex) of its plaintext in ``into`` by attachment id. Yields each
+    plaintext piece as it is hashed, so a caller can end its read transaction between
+    pieces (:func:`sipadu.web.context.stream`) and drop them: constant memory. Raises
+    what :func:`read_attachment` raises (``IntegrityFailed`` on an altered chunk)."""
+    for _name, info in archived_files(view):
+        digest = hashlib.sha256()
+        _info, plaintext = read_attachment(keys.session, view.report.id, info.id, keys)
+        for piece in plaintext:
+            digest.update(piece)
+            yield piece
+        into[info.id] = digest.hexdigest()
+
+
+def manifest_sha256(view: CaseView, file_digests: dict[uuid.UUID, str]) -> str:
+    """SHA-256 (hex) of the ``manifest.json`` an export of ``view`` holds, given the
+    SHA-256 of each archived file's plaintext by attachment id (:func:`hash_files`):
+    what ``sha256sum`` prints for the export's ``manifest.json``."""
+    digests = {name: hashlib.sha256(data).hexdigest() for name, data in documents(view)}
+    digests |= {name: file_digests[info.id] for name, info in archived_files(view)}
+    return hashlib.sha256(manifest_json(view.report.id, digests)).hexdigest()
+
+
+def report_zip(view: CaseView, keys: HeldKeys, signing_seed: bytes) -> Iterator[bytes]:
+    """The archive's bytes, produced as they are read. Attachment plaintext is decrypted
+    chunk by chunk from the database while the ZIP is written. Every file's sealed parts
+    (its file key too) were opened with ``view``, before the first byte: a file that
+    failed is left out and named in ``report.json``'s ``failed_attachments``."""
+    digests: dict[str, str] = {}
+    archive = zipstream.ZipStream(compress_type=zipstream.ZIP_DEFLATED)
+
+    def hashed(name: str, pieces: Iterator[bytes]) -> Iterator[bytes]:
+        digest = hashlib.sha256()
+        for piece in pieces:
+            digest.update(piece)
+            yield piece
+        digests[name] = digest.hexdigest()
+
+    report = view.report
+    for name, data in documents(view):
+        archive.add(hashed(name, iter([data])), name)
+    for name, info in archived_files(view):
 
         def content(attachment_id: uuid.UUID = info.id, name: str = name) -> Iterator[bytes]:
             _info, plaintext = read_attachment(
@@ -164,11 +221,7 @@ def report_zip(view: CaseView, keys: HeldKeys, signing_seed: bytes) -> Iterator[
         archive.add(_lazy(content), name, compress_type=zipstream.ZIP_STORED)
 
     def manifest() -> Iterator[bytes]:
-        data = json.dumps(
-            {"format": FORMAT, "report_id": str(report.id), "sha256": digests},
-            indent=2,
-            sort_keys=True,
-        ).encode("utf-8")
+        data = manifest_json(report.id, digests)
         signature = {
             "label": MANIFEST_LABEL,
             "public_key": signing_public_key(signing_seed).hex(),

@@ -9,7 +9,8 @@ server's shell ("operator": the activation of an account that ``sipadu user crea
 or ``sipadu user link`` invited) takes two distinct admins, since the person at the
 shell may be an admin too. A proposal pins the key fingerprint the proposer saw; if the
 account's key changes in between, it cannot be approved (the approver would be vouching
-for a key nobody compared).
+for a key nobody compared). Registering an export recipient, or removing one, is a
+proposal too: it pins the recipient's fingerprint (:mod:`sipadu.services.export_recipients`).
 """
 
 import uuid
@@ -25,9 +26,11 @@ from sipadu.persistence.models import (
     AccountState,
     Category,
     CategoryRoute,
+    ExportRecipient,
     Proposal,
     ProposalKind,
     ProposalState,
+    RecipientState,
     Report,
     Role,
     StaffAccount,
@@ -35,6 +38,12 @@ from sipadu.persistence.models import (
 )
 from sipadu.services import Reason, ServiceError
 from sipadu.services.categories import add_route, remove_route
+from sipadu.services.export_recipients import (
+    canonical_recipient,
+    checked_name,
+    in_use,
+    recipient_fingerprint,
+)
 from sipadu.services.key_ring import key_fingerprint
 from sipadu.services.links import drop_totp
 
@@ -47,8 +56,15 @@ def needs_approval(roles: frozenset[Role] | set[Role]) -> bool:
     return bool(SENSITIVE_ROLES & set(roles))
 
 
-def _detail(proposal: Proposal, account: StaffAccount | None, category: Category | None) -> dict:
+def _detail(
+    proposal: Proposal,
+    account: StaffAccount | None,
+    category: Category | None,
+    recipient: ExportRecipient | None = None,
+) -> dict:
     detail: dict = {"proposal": str(proposal.id), "kind": proposal.kind}
+    if recipient is not None:
+        detail |= {"recipient": recipient.name, "fingerprint": proposal.fingerprint}
     if account is not None:
         detail |= {
             "account": str(account.id),
@@ -72,6 +88,7 @@ def _create(
     role: Role | None = None,
     category: Category | None = None,
     report: Report | None = None,
+    recipient: ExportRecipient | None = None,
 ) -> Proposal:
     duplicate = session.scalar(
         select(Proposal.id).where(
@@ -81,6 +98,7 @@ def _create(
             Proposal.report_id == (report.id if report else None),
             Proposal.role == (role.value if role else None),
             Proposal.category_id == (category.id if category else None),
+            Proposal.recipient_id == (recipient.id if recipient else None),
         )
     )
     if duplicate is not None:
@@ -93,7 +111,14 @@ def _create(
         report_id=report.id if report else None,
         role=role.value if role else None,
         category_id=category.id if category else None,
-        fingerprint=key_fingerprint(account) if account else None,
+        recipient_id=recipient.id if recipient else None,
+        fingerprint=(
+            key_fingerprint(account)
+            if account
+            else recipient_fingerprint(recipient.recipient)
+            if recipient
+            else None
+        ),
         proposed_by=proposed_by,
     )
     session.add(proposal)
@@ -103,7 +128,7 @@ def _create(
         proposer_role,
         Action.PROPOSAL_CREATE,
         report_id=proposal.report_id,
-        detail=_detail(proposal, account, category),
+        detail=_detail(proposal, account, category, recipient),
     )
     return proposal
 
@@ -203,6 +228,57 @@ def propose_hold(session: Session, report_id: uuid.UUID, hold: bool, actor: Acto
     return _create(session, kind, None, actor.id, actor.role, report=report)
 
 
+def propose_recipient(session: Session, name: str, recipient: str, actor: Actor) -> Proposal:
+    """Register an age recipient for exports under ``name``: it is offered on the export
+    form only once a second admin approves. Raises :class:`ServiceError`: not an age
+    recipient (field ``recipient``), an empty or too long name (field ``name``), or a key
+    or name already registered or proposed."""
+    name = checked_name(name)
+    recipient = canonical_recipient(recipient)
+    for other in in_use(session):
+        if other.recipient == recipient:
+            raise ServiceError(Reason.RECIPIENT_ALREADY_REGISTERED, "recipient", name=other.name)
+        if other.name.casefold() == name.casefold():
+            raise ServiceError(Reason.RECIPIENT_NAME_TAKEN, "name", name=other.name)
+    row = ExportRecipient(
+        id=uuid.uuid4(), name=name, recipient=recipient, state=RecipientState.PROPOSED.value
+    )
+    session.add(row)
+    session.flush()  # the proposal's foreign key names it
+    return _create(session, ProposalKind.RECIPIENT_ADD, None, actor.id, actor.role, recipient=row)
+
+
+def propose_recipient_removal(session: Session, recipient_id: uuid.UUID, actor: Actor) -> Proposal:
+    """Take a registered recipient off the export form, once a second admin approves
+    (exports already made to it stay readable by its holder: nothing can recall them)."""
+    row = session.get(ExportRecipient, recipient_id)
+    if row is None or row.state != RecipientState.ACTIVE:
+        raise ServiceError(Reason.NO_SUCH_RECIPIENT)
+    return _create(
+        session, ProposalKind.RECIPIENT_REMOVE, None, actor.id, actor.role, recipient=row
+    )
+
+
+def _apply_recipient(
+    session: Session, kind: ProposalKind, recipient: ExportRecipient, actor: Actor
+) -> None:
+    adding = kind is ProposalKind.RECIPIENT_ADD
+    expected = RecipientState.PROPOSED if adding else RecipientState.ACTIVE
+    if recipient.state != expected:  # pragma: no cover — only an approval changes it
+        raise ServiceError(Reason.NO_SUCH_RECIPIENT)
+    recipient.state = (RecipientState.ACTIVE if adding else RecipientState.REMOVED).value
+    audit.append(
+        session,
+        actor.id,
+        actor.role,
+        Action.RECIPIENT_ADD if adding else Action.RECIPIENT_REMOVE,
+        detail={
+            "recipient": recipient.name,
+            "fingerprint": recipient_fingerprint(recipient.recipient),
+        },
+    )
+
+
 # Holding both means holding the identity key of every report as a custodian while
 # working reports as an investigator. G3 still holds (the case page shows an identity
 # only through another custodian's approval, docs/staff.md), but the person is one
@@ -270,13 +346,28 @@ def _decide(
         raise ServiceError(Reason.ALREADY_APPROVED_BY_YOU)
     account = session.get(StaffAccount, proposal.account_id) if proposal.account_id else None
     category = session.get(Category, proposal.category_id) if proposal.category_id else None
+    recipient = (
+        session.get(ExportRecipient, proposal.recipient_id) if proposal.recipient_id else None
+    )
     if (
         state is ProposalState.APPROVED
         and account is not None
         and key_fingerprint(account) != proposal.fingerprint
     ):
         raise ServiceError(Reason.KEY_CHANGED)
-    detail = _detail(proposal, account, category)
+    if (
+        state is ProposalState.APPROVED
+        and recipient is not None
+        and recipient_fingerprint(recipient.recipient) != proposal.fingerprint
+    ):  # the row was changed in the database: nobody compared this key
+        raise ServiceError(Reason.RECIPIENT_CHANGED)
+    if (
+        state is ProposalState.REJECTED
+        and recipient is not None
+        and proposal.kind == ProposalKind.RECIPIENT_ADD
+    ):
+        recipient.state = RecipientState.REJECTED.value
+    detail = _detail(proposal, account, category, recipient)
     first_of_two = (
         state is ProposalState.APPROVED
         and approvals_needed(proposal) == 2
@@ -343,6 +434,10 @@ def approve(
                 "issued_by": list(issued_by),
             },
         )
+    elif kind in (ProposalKind.RECIPIENT_ADD, ProposalKind.RECIPIENT_REMOVE):
+        recipient = session.get(ExportRecipient, proposal.recipient_id)
+        assert recipient is not None
+        _apply_recipient(session, kind, recipient, actor)
     elif kind in (ProposalKind.HOLD_SET, ProposalKind.HOLD_RELEASE):
         report = session.get_one(Report, proposal.report_id)
         report.legal_hold = kind is ProposalKind.HOLD_SET

@@ -74,6 +74,12 @@ class Reason(enum.Enum):
     BAD_TRANSITION = enum.auto()  # old, new
     CLOSING_NEEDS_REASON = enum.auto()
     NOT_AN_AGE_RECIPIENT = enum.auto()
+    # The registry of export recipients
+    NO_SUCH_RECIPIENT = enum.auto()  # not registered (or no longer): the form is stale
+    RECIPIENT_NAME_TOO_LONG = enum.auto()  # longer than 100 characters
+    RECIPIENT_ALREADY_REGISTERED = enum.auto()  # name: who holds the same key
+    RECIPIENT_NAME_TAKEN = enum.auto()  # name
+    RECIPIENT_CHANGED = enum.auto()  # its key is not the one the proposal pinned
     # Sharing and the identity
     NO_COLLEAGUE_CHOSEN = enum.auto()
     COLLEAGUE_NOT_ACTIVE = enum.auto()

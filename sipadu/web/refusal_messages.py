@@ -108,6 +108,15 @@ MESSAGES: dict[Reason, LazyString] = {
         "Closing or rejecting needs a reason; the reporter will read it."
     ),
     Reason.NOT_AN_AGE_RECIPIENT: _l("This is not an age recipient (it starts with age1)."),
+    Reason.NO_SUCH_RECIPIENT: _l(
+        "This recipient is not registered (any more). Choose one from the list again."
+    ),
+    Reason.RECIPIENT_NAME_TOO_LONG: _l("Give a shorter name: at most 100 characters."),
+    Reason.RECIPIENT_ALREADY_REGISTERED: _l(
+        "This key is already registered or proposed, as %(name)s."
+    ),
+    Reason.RECIPIENT_NAME_TAKEN: _l("The name %(name)s is already registered or proposed."),
+    Reason.RECIPIENT_CHANGED: _l("The recipient's key changed since the proposal. Propose again."),
     Reason.NO_COLLEAGUE_CHOSEN: _l("Choose a colleague."),
     Reason.COLLEAGUE_NOT_ACTIVE: _l("That colleague is not an active staff member with a key."),
     Reason.NOT_ALLOWED_TO_SHARE: _l(
