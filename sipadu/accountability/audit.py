@@ -79,6 +79,7 @@ class Action(StrEnum):
     ROUTE_REMOVE = "route.remove"
     REPORT_LIST = "report.list"
     REPORT_READ = "report.read"
+    REPORT_SEARCH = "report.search"  # the reports a search opened; never the query
     REPORT_EXPORT = "report.export"
     REPORT_EXPORT_PLAINTEXT = "report.export_plaintext"  # confirmed, unencrypted
     ATTACHMENT_DOWNLOAD = "attachment.download"

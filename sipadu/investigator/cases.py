@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from sipadu.investigator.blueprint import bp, runtime
 from sipadu.investigator.forms import (
+    SEARCH_SOURCE_LABELS,
     ActionForm,
     CaseFilterForm,
     ExportForm,
@@ -25,6 +26,7 @@ from sipadu.investigator.forms import (
     IdentityRequestForm,
     NoteForm,
     ReplyForm,
+    SearchForm,
     SpamForm,
     StatusForm,
     entered,
@@ -51,6 +53,7 @@ from sipadu.services.cases import (
 from sipadu.services.dates import today
 from sipadu.services.export import age_encrypted, age_recipient, open_for_export, report_zip
 from sipadu.services.key_ring import HeldKeys, NoKey, staff_keys
+from sipadu.services.search import search_cases
 from sipadu.web.context import content_disposition, download, stream, transaction
 from sipadu.web.errors import integrity_failed
 from sipadu.web.forms import BoundedForm
@@ -108,8 +111,34 @@ def reports() -> ResponseReturnValue:
         query: dict[str, Any] = {k: v for k, v in request.args.items() if k in form}
         query["after"] = page.next_cursor
         older = url_for("staff.reports", **query)
-    return render_template("staff/cases/list.html", form=form, page=page, older=older), (
-        200 if valid else 400
+    search = SearchForm(formdata=None)
+    return render_template(
+        "staff/cases/list.html", form=form, page=page, older=older, search=search
+    ), (200 if valid else 400)
+
+
+@bp.post("/reports/search")
+@requires(Policy.INVESTIGATOR)
+def reports_search() -> ResponseReturnValue:
+    """Search the signed-in investigator's own reports, decrypting them in this request
+    (:func:`sipadu.services.search.search_cases`); the reports read are recorded and
+    committed before the results are shown. A POST: the words stay out of addresses and
+    logs. The answer is the results page itself (no redirect, which would need the words
+    in an address or a session); "continue" posts the same words with the cursor."""
+    form = SearchForm()
+    if not form.validate_on_submit():
+        return render_template("staff/cases/search.html", form=form, page=None), 400
+    try:
+        with transaction(write=True) as writing:  # recorded before the results leave
+            page = search_cases(
+                writing, _me().id, g.staff.private_key(), form.q.data or "", form.after.data
+            )
+    except ServiceError as exc:
+        target = form[exc.field] if exc.field in form else form.q
+        target.errors = [message(exc)]
+        return render_template("staff/cases/search.html", form=form, page=None), 400
+    return render_template(
+        "staff/cases/search.html", form=form, page=page, source_labels=SEARCH_SOURCE_LABELS
     )
 
 
