@@ -13,9 +13,10 @@ committed by the caller before the results leave); the query itself is recorded 
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import TypeVar
 
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
@@ -23,11 +24,11 @@ from sqlalchemy.orm import Session
 from sipadu.accountability import audit
 from sipadu.accountability.audit import Action
 from sipadu.crypto import PrivateKey
-from sipadu.persistence.models import Note, Report, ReportField, ReportGrant
+from sipadu.persistence.models import Message, Note, Report, ReportField, ReportGrant
 from sipadu.services import Reason, ServiceError
 from sipadu.services.cases import open_note
-from sipadu.services.key_ring import HeldKeys, staff_keys
-from sipadu.services.reports import IDENTITY_FIELD, open_report_field, thread
+from sipadu.services.key_ring import HeldKeys, staff_keys_of_batch
+from sipadu.services.reports import IDENTITY_FIELD, open_report_field, thread_of
 
 SCAN_LIMIT = 200  # reports opened per request at most
 TIME_BUDGET_S = 2.0  # and seconds spent opening them at most (checked after each report)
@@ -43,6 +44,8 @@ def fold(text: str) -> str:
     (NFKD), case folding, NFKD again (folding can compose), combining marks dropped. After
     Unicode's compatibility caseless matching (The Unicode Standard, §3.13, D146), minus
     the marks: "Pengadaan" ~ "PENGADAAN", "Müller" ~ "muller", "ﬁnal" ~ "final"."""
+    if text.isascii():  # NFKD leaves ASCII alone, and its case folding is lower()
+        return text.lower()
     folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
     return "".join(c for c in folded if not unicodedata.combining(c))
 
@@ -96,7 +99,12 @@ def _after(cursor: str | None) -> tuple[date, uuid.UUID] | None:
         raise ServiceError(Reason.BAD_PAGE_CURSOR) from None
 
 
-def _texts(keys: HeldKeys, fields: Sequence[ReportField], notes: Sequence[Note]) -> dict:
+def _texts(
+    keys: HeldKeys,
+    fields: Sequence[ReportField],
+    messages: Sequence[Message],
+    notes: Sequence[Note],
+) -> dict[str, list[str]]:
     """The report's plaintext by source (a field, message or note that fails its
     integrity check is left out: the case page shows and records it)."""
     texts: dict[str, list[str]] = {source: [] for source in SOURCES}
@@ -104,12 +112,22 @@ def _texts(keys: HeldKeys, fields: Sequence[ReportField], notes: Sequence[Note])
         value = open_report_field(keys, row)
         if value is not None:
             texts["title" if row.name == "title" else "fields"].append(value)
-    texts["messages"] = [m.body for m in thread(keys.session, keys) if m.intact]
+    texts["messages"] = [m.body for m in thread_of(keys, messages) if m.intact]
     for row in notes:
         note = open_note(keys, row, "")
         if note.intact:
             texts["notes"].append(note.body)
     return texts
+
+
+Row = TypeVar("Row", ReportField, Message, Note)
+
+
+def _by_report(ids: Sequence[uuid.UUID], rows: Iterable[Row]) -> dict[uuid.UUID, list[Row]]:
+    grouped: dict[uuid.UUID, list[Row]] = {i: [] for i in ids}
+    for row in rows:
+        grouped[row.report_id].append(row)
+    return grouped
 
 
 def search_cases(
@@ -158,19 +176,23 @@ def search_cases(
     for start in range(0, min(len(candidates), scan_limit), BATCH):
         batch = candidates[start : min(start + BATCH, scan_limit)]
         ids = [r.id for r in batch]
-        fields: dict[uuid.UUID, list[ReportField]] = {i: [] for i in ids}
-        for row in session.scalars(
-            select(ReportField).where(
-                ReportField.report_id.in_(ids), ReportField.name != IDENTITY_FIELD
-            )
-        ):
-            fields[row.report_id].append(row)
-        notes: dict[uuid.UUID, list[Note]] = {i: [] for i in ids}
-        for note in session.scalars(select(Note).where(Note.report_id.in_(ids))):
-            notes[note.report_id].append(note)
+        fields = _by_report(
+            ids,
+            session.scalars(
+                select(ReportField).where(
+                    ReportField.report_id.in_(ids), ReportField.name != IDENTITY_FIELD
+                )
+            ),
+        )
+        messages = _by_report(
+            ids, session.scalars(select(Message).where(Message.report_id.in_(ids)))
+        )
+        notes = _by_report(ids, session.scalars(select(Note).where(Note.report_id.in_(ids))))
+        held = staff_keys_of_batch(session, account_id, private, ids)
         for report in batch:
-            keys = staff_keys(session, report.id, account_id, private)
-            texts = _texts(keys, fields[report.id], notes[report.id])
+            texts = _texts(
+                held[report.id], fields[report.id], messages[report.id], notes[report.id]
+            )
             opened.append(report)
             folded = {source: fold("\n".join(values)) for source, values in texts.items()}
             everything = "\n".join(folded.values())
