@@ -34,7 +34,7 @@ SCAN_LIMIT = 200  # reports opened per request at most
 TIME_BUDGET_S = 2.0  # and seconds spent opening them at most (checked after each report)
 MAX_QUERY = 200  # characters
 MAX_TERMS = 8
-BATCH = 25  # reports whose field and note rows are fetched in one query each
+BATCH = 100  # reports whose rows and keys are fetched in one query per table
 
 SOURCES = ("title", "fields", "messages", "notes")
 
