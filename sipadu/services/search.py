@@ -113,10 +113,8 @@ def _texts(
         if value is not None:
             texts["title" if row.name == "title" else "fields"].append(value)
     texts["messages"] = [m.body for m in thread_of(keys, messages) if m.intact]
-    for row in notes:
-        note = open_note(keys, row, "")
-        if note.intact:
-            texts["notes"].append(note.body)
+    opened = (open_note(keys, row, "") for row in notes)
+    texts["notes"] = [note.body for note in opened if note.intact]
     return texts
 
 
