@@ -58,6 +58,7 @@ from sipadu.web.context import content_disposition, download, stream, transactio
 from sipadu.web.errors import integrity_failed
 from sipadu.web.forms import BoundedForm
 from sipadu.web.refusal_messages import message
+from sipadu.web.words import STATUS_LABELS
 
 SAFE_IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
 
@@ -137,8 +138,13 @@ def reports_search() -> ResponseReturnValue:
         target = form[exc.field] if exc.field in form else form.q
         target.errors = [message(exc)]
         return render_template("staff/cases/search.html", form=form, page=None), 400
+    # Each label translated once, not once per row found (up to SCAN_LIMIT rows).
     return render_template(
-        "staff/cases/search.html", form=form, page=page, source_labels=SEARCH_SOURCE_LABELS
+        "staff/cases/search.html",
+        form=form,
+        page=page,
+        source_labels={k: str(v) for k, v in SEARCH_SOURCE_LABELS.items()},
+        status_words={k: str(v) for k, v in STATUS_LABELS.items()},
     )
 
 
