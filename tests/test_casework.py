@@ -946,8 +946,9 @@ def test_every_staff_route_that_decrypts_records_the_read(
                 assert {json.loads(e.detail)["request"] for e in shown} == pending, where
                 assert {e.role for e in shown} == {"custodian"}, where
     # The walk reached every page that decrypts, as the role that may see it.
-    assert set(decrypted) == {
-        ("staff.index", "pemeriksa1"),
+    # (The home page opens read marks only when a report with reporter messages was opened
+    # before by the viewer: whether it did here depends on the tests run before.)
+    assert set(decrypted) - {("staff.index", "pemeriksa1")} == {
         ("staff.reports", "pemeriksa1"),
         ("staff.report", "pemeriksa1"),
         ("staff.report_attachment", "pemeriksa1"),

@@ -352,7 +352,8 @@ def count_unread(
     read, and whether every candidate was checked. The read marks are sealed (the
     database cannot count them): the reports with reporter messages at all are taken
     newest first, ``limit`` at most, and their marks opened as the list's unread filter
-    opens them (one unwrap each); beyond ``limit`` the count is a lower bound."""
+    opens them (one unwrap per report with a mark); beyond ``limit`` the count is a lower
+    bound."""
     query = (
         select(Report, ReportGrant.read_mark)
         .join(
@@ -366,7 +367,9 @@ def count_unread(
     rows = list(session.execute(query).all())
     complete = len(rows) <= limit
     rows = rows[:limit]
-    _, keys = _titles(session, account_id, private, [report.id for report, _mark in rows])
+    # A report never opened has no mark: all its messages are unread, no key needed.
+    marked = [report.id for report, mark in rows if mark is not None]
+    _, keys = _titles(session, account_id, private, marked)
     unread = sum(
         1 for report, mark in rows if _unread(report, account_id, mark, keys.get(report.id))
     )
