@@ -833,6 +833,9 @@ READS = {
     "staff.report_attachment": {"attachment.download"},
     "staff.report_print": {"report.print", "identity.read"},  # the case file (issue 17)
     "staff.identity_requests": {"identity_request.read"},
+    # The home page's unread count opens the viewer's own read marks (sealed message
+    # counts, no report content, shown as one number): nothing to record (docs/staff.md).
+    "staff.index": set(),
 }
 EXPORT_READS = {
     "recipient": {"report.export", "identity.read"},
@@ -944,7 +947,9 @@ def test_every_staff_route_that_decrypts_records_the_read(
                 assert {json.loads(e.detail)["request"] for e in shown} == pending, where
                 assert {e.role for e in shown} == {"custodian"}, where
     # The walk reached every page that decrypts, as the role that may see it.
-    assert set(decrypted) == {
+    # (The home page opens read marks only when a report with reporter messages was opened
+    # before by the viewer: whether it did here depends on the tests run before.)
+    assert set(decrypted) - {("staff.index", "pemeriksa1")} == {
         ("staff.reports", "pemeriksa1"),
         ("staff.report", "pemeriksa1"),
         ("staff.report_attachment", "pemeriksa1"),

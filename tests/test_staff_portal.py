@@ -1294,6 +1294,11 @@ def _sample_details(ids: dict[str, str]) -> dict[audit.Action, tuple[str, str, d
             {"filters": ["status", "category"], "page_after": None},
         ),
         A.REPORT_READ: (ids["pemeriksa1"], "investigator", {}),
+        A.REPORT_SEARCH: (
+            ids["pemeriksa1"],
+            "investigator",
+            {"reports": [str(uuid.uuid4()), str(uuid.uuid4())], "found": 1, "page_after": None},
+        ),
         A.REPORT_EXPORT: (
             ids["pemeriksa1"],
             "investigator",

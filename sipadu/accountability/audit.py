@@ -81,6 +81,7 @@ class Action(StrEnum):
     RECIPIENT_REMOVE = "export_recipient.remove"
     REPORT_LIST = "report.list"
     REPORT_READ = "report.read"
+    REPORT_SEARCH = "report.search"  # the reports a search opened; never the query
     REPORT_EXPORT = "report.export"
     REPORT_EXPORT_PLAINTEXT = "report.export_plaintext"  # confirmed, unencrypted
     REPORT_PRINT = "report.print"  # the printable case file (berkas)

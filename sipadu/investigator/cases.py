@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from sipadu.investigator.blueprint import bp, runtime
 from sipadu.investigator.forms import (
+    SEARCH_SOURCE_LABELS,
     ActionForm,
     CaseFilterForm,
     ExportForm,
@@ -27,6 +28,7 @@ from sipadu.investigator.forms import (
     NoteForm,
     PrintForm,
     ReplyForm,
+    SearchForm,
     SelectChoice,
     SpamForm,
     StatusForm,
@@ -68,6 +70,7 @@ from sipadu.services.export_recipients import (
     short_fingerprint,
 )
 from sipadu.services.key_ring import HeldKeys, NoKey, staff_keys
+from sipadu.services.search import search_cases
 from sipadu.web.context import app_config, content_disposition, download, stream, transaction
 from sipadu.web.errors import integrity_failed
 from sipadu.web.formdata import UploadRefused, receives_files
@@ -80,6 +83,7 @@ from sipadu.web.uploads import (
     upload_limits,
     uploaded_files,
 )
+from sipadu.web.words import STATUS_LABELS
 
 SAFE_IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
 
@@ -133,8 +137,39 @@ def reports() -> ResponseReturnValue:
         query: dict[str, Any] = {k: v for k, v in request.args.items() if k in form}
         query["after"] = page.next_cursor
         older = url_for("staff.reports", **query)
-    return render_template("staff/cases/list.html", form=form, page=page, older=older), (
-        200 if valid else 400
+    search = SearchForm(formdata=None)
+    return render_template(
+        "staff/cases/list.html", form=form, page=page, older=older, search=search
+    ), (200 if valid else 400)
+
+
+@bp.post("/reports/search")
+@requires(Policy.INVESTIGATOR)
+def reports_search() -> ResponseReturnValue:
+    """Search the signed-in investigator's own reports, decrypting them in this request
+    (:func:`sipadu.services.search.search_cases`); the reports read are recorded and
+    committed before the results are shown. A POST: the words stay out of addresses and
+    logs. The answer is the results page itself (no redirect, which would need the words
+    in an address or a session); "continue" posts the same words with the cursor."""
+    form = SearchForm()
+    if not form.validate_on_submit():
+        return render_template("staff/cases/search.html", form=form, page=None), 400
+    try:
+        with transaction(write=True) as writing:  # recorded before the results leave
+            page = search_cases(
+                writing, _me().id, g.staff.private_key(), form.q.data or "", form.after.data
+            )
+    except ServiceError as exc:
+        target = form[exc.field] if exc.field in form else form.q
+        target.errors = [message(exc)]
+        return render_template("staff/cases/search.html", form=form, page=None), 400
+    # Each label translated once, not once per row found (up to SCAN_LIMIT rows).
+    return render_template(
+        "staff/cases/search.html",
+        form=form,
+        page=page,
+        source_labels={k: str(v) for k, v in SEARCH_SOURCE_LABELS.items()},
+        status_words={k: str(v) for k, v in STATUS_LABELS.items()},
     )
 
 

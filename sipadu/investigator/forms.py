@@ -180,7 +180,9 @@ METRIC_LABELS = {
     "message_sent": _l("Messages from reporters"),
 }
 DEADLINE_LABELS = {
+    "ack_soon": _l("Acknowledgement due within 3 working days"),
     "ack_overdue": _l("Acknowledgement overdue"),
+    "feedback_soon": _l("Feedback due within 3 working days"),
     "feedback_overdue": _l("Feedback overdue"),
     "on_time": _l("On time"),
 }
@@ -207,6 +209,22 @@ class CaseFilterForm(BoundedForm):
     )
     unread = BooleanField(_l("Only with unread messages"))
     spam = BooleanField(_l("Only reports marked as spam"))
+
+
+SEARCH_SOURCE_LABELS = {  # sipadu.services.search.SOURCES
+    "title": _l("title"),
+    "fields": _l("report fields"),
+    "messages": _l("messages"),
+    "notes": _l("internal notes"),
+}
+
+
+class SearchForm(BoundedForm):
+    """A search of one's own reports. Posted (with CSRF), never a GET: the words would
+    otherwise be in the address, so in access logs, browser history and bookmarks."""
+
+    q = StringField(_l("Search your reports"), validators=[InputRequired(), Length(max=200)])
+    after = HiddenField()
 
 
 class ReplyForm(BoundedForm):

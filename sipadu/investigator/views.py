@@ -1,22 +1,54 @@
-"""The staff landing page, the routing overview and the ceiling on new reports."""
+"""The staff home page (a dashboard per role), the routing overview and the ceiling on
+new reports."""
 
 from flask import g, render_template
 
-from sipadu.investigator.blueprint import bp
+from sipadu.investigator.blueprint import bp, now, signing_public_key_hex
+from sipadu.investigator.forms import DEADLINE_LABELS
 from sipadu.investigator.policy import Policy, requires
+from sipadu.persistence.models import Role
 from sipadu.services.audit_log import intake_days
 from sipadu.services.categories import routing_table
+from sipadu.services.dashboard import (
+    case_counts,
+    chain_state,
+    identity_requests_waiting,
+    proposals_waiting,
+)
 from sipadu.services.dates import today
-from sipadu.web.context import app_config, db_session
+from sipadu.web.context import app_config, db_session, transaction
 
 
 @bp.get("/")
 @requires(Policy.PUBLIC)
 def index() -> str:
-    """Signed out: what this portal is. Signed in: where each of your roles works."""
+    """Signed out: what this portal is. Signed in: for each of your roles, what waits
+    (counts linking to the filtered pages) and where it works (issue 17, item 2)."""
     if g.staff is None:
         return render_template("staff/index.html")
-    return render_template("staff/home.html", roles=g.staff.account.role_set)
+    account = g.staff.account
+    roles = account.role_set
+    with transaction() as reading:  # counts only: nothing is shown that needs recording
+        cases = (
+            case_counts(reading, account.id, g.staff.private_key(), today())
+            if Role.INVESTIGATOR in roles
+            else None
+        )
+        requests = (
+            identity_requests_waiting(reading, account.id) if Role.CUSTODIAN in roles else None
+        )
+        proposals = proposals_waiting(reading) if Role.ADMIN in roles else None
+        chain = chain_state(reading, signing_public_key_hex()) if Role.AUDITOR in roles else None
+    return render_template(
+        "staff/home.html",
+        roles=roles,
+        cases=cases,
+        due_labels=DEADLINE_LABELS,
+        requests=requests,
+        proposals=proposals,
+        chain=chain,
+        now=now(),
+    )
 
 
 @bp.get("/routing")

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Mapping
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from flask_babel import ngettext
 from flask_babel.speaklater import LazyString
 
 from sipadu.accountability.audit import OPERATOR, Action, Broken, Verdict
@@ -61,6 +62,7 @@ ACTION_LABELS: dict[str, LazyString] = {
     Action.RECIPIENT_REMOVE: _l("Export recipient removed"),
     Action.REPORT_LIST: _l("Report list viewed"),
     Action.REPORT_READ: _l("Report read"),
+    Action.REPORT_SEARCH: _l("Own reports searched"),
     Action.REPORT_EXPORT: _l("Report exported, encrypted"),
     Action.REPORT_EXPORT_PLAINTEXT: _l("Report exported, unencrypted"),
     Action.REPORT_PRINT: _l("Case file opened for printing"),
@@ -282,6 +284,10 @@ def _yes_no(value: object) -> str:
 
 def _count(value: object) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _ids(value: object) -> list[str]:
+    return [str(v) for v in value] if isinstance(value, list) else []
 
 
 def _filters(used: object) -> str:
@@ -507,6 +513,14 @@ SENTENCES: dict[str, Sentence] = {
         filters=_filters(d.get("filters")),
     ),
     Action.REPORT_READ: lambda d, _n: _("The case page was opened."),
+    Action.REPORT_SEARCH: lambda d, _n: ngettext(
+        "A search read %(num)d report (their ids are in the technical detail); %(found)d "
+        "matched. The words searched for are not recorded.",
+        "A search read %(num)d reports (their ids are in the technical detail); %(found)d "
+        "matched. The words searched for are not recorded.",
+        len(_ids(d.get("reports"))),
+        found=_count(d.get("found")),
+    ),
     Action.REPORT_EXPORT: _export,
     Action.REPORT_EXPORT_PLAINTEXT: _export,
     Action.REPORT_PRINT: _print,

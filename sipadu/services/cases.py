@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import Row, Select, and_, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, or_, select
 from sqlalchemy.orm import Session
 
 from sipadu.accountability import audit
@@ -39,7 +39,7 @@ from sipadu.services.attachments import (
     list_attachments,
     read_attachment,
 )
-from sipadu.services.dates import coarsen
+from sipadu.services.dates import add_days, coarsen
 from sipadu.services.key_ring import HeldKeys, NoKey, staff_keys_of_reports
 from sipadu.services.reports import (
     CASE_FIELDS,
@@ -59,7 +59,7 @@ from sipadu.services.row_metadata import (
     read_mark_count,
     read_mark_field,
 )
-from sipadu.settings.config import DatePrecision
+from sipadu.settings.config import DatePrecision, DayCount
 
 PAGE_SIZE = 50
 CLOSING = frozenset(
@@ -106,7 +106,7 @@ def granted(session: Session, report_id: uuid.UUID, account_id: uuid.UUID) -> Re
 class CaseFilter:
     status: str | None = None
     category: str | None = None
-    deadline: str | None = None  # ack_overdue | feedback_overdue | on_time
+    deadline: str | None = None  # one of DEADLINES
     unread: bool = False
     spam: bool = False  # only the reports marked as spam; without it, spam is hidden
 
@@ -132,6 +132,45 @@ class CaseRow:
 class CasePage:
     rows: list[CaseRow]
     next_cursor: str | None
+
+
+SOON_WORKING_DAYS = 3
+DEADLINES = ("ack_soon", "ack_overdue", "feedback_soon", "feedback_overdue", "on_time")
+
+
+def due_soon_until(today: date) -> date:
+    """The last day a deadline counts as "due soon": ``SOON_WORKING_DAYS`` Indonesian
+    working days after ``today`` (:func:`sipadu.services.dates.add_days`), whatever the
+    instance counts its deadlines in: a weekend or a holiday gives no working time."""
+    return add_days(today, SOON_WORKING_DAYS, DayCount.WORKING)
+
+
+def deadline_clause(deadline: str, today: date) -> list[ColumnElement[bool]]:
+    """The conditions on ``report`` of a deadline filter (one of :data:`DEADLINES`), on
+    the indexed deadline columns; the list and the dashboard count with the same ones, so
+    a count links to a list of exactly those reports. Raises ``ServiceError``
+    (``UNKNOWN_FILTER``) for another name."""
+    open_statuses = [s.value for s in ReportStatus if s not in CLOSING]
+    received = Report.status == ReportStatus.RECEIVED.value
+    if deadline == "ack_soon":
+        return [received, Report.ack_due_on >= today, Report.ack_due_on <= due_soon_until(today)]
+    if deadline == "ack_overdue":
+        return [received, Report.ack_due_on < today]
+    if deadline == "feedback_soon":
+        soon = due_soon_until(today)
+        return [
+            Report.status.in_(open_statuses),
+            Report.feedback_due_on >= today,
+            Report.feedback_due_on <= soon,
+        ]
+    if deadline == "feedback_overdue":
+        return [Report.status.in_(open_statuses), Report.feedback_due_on < today]
+    if deadline == "on_time":
+        return [
+            or_(Report.status.not_in(open_statuses), Report.feedback_due_on >= today),
+            or_(~received, Report.ack_due_on >= today),
+        ]
+    raise ValueError(f"not a deadline filter: {deadline!r}")
 
 
 def _cursor(report: Report) -> str:
@@ -180,15 +219,8 @@ def list_cases(
     if criteria.category:
         query = query.where(Category.slug == criteria.category)
     open_statuses = [s.value for s in ReportStatus if s not in CLOSING]
-    if criteria.deadline == "ack_overdue":
-        query = query.where(Report.status == ReportStatus.RECEIVED.value, Report.ack_due_on < today)
-    elif criteria.deadline == "feedback_overdue":
-        query = query.where(Report.status.in_(open_statuses), Report.feedback_due_on < today)
-    elif criteria.deadline == "on_time":
-        query = query.where(
-            or_(Report.status.not_in(open_statuses), Report.feedback_due_on >= today),
-            or_(Report.status != ReportStatus.RECEIVED.value, Report.ack_due_on >= today),
-        )
+    if criteria.deadline:
+        query = query.where(*deadline_clause(criteria.deadline, today))
     query = query.where(Report.spam.is_(criteria.spam))
     if criteria.unread:
         found, unread = _unread_only(session, account_id, private, query)
@@ -313,6 +345,37 @@ def _unread_only(
     return found, unread
 
 
+def count_unread(
+    session: Session, account_id: uuid.UUID, private: PrivateKey, limit: int
+) -> tuple[int, bool]:
+    """How many of the reports of the default list have messages ``account_id`` has not
+    read, and whether every candidate was checked. The read marks are sealed (the
+    database cannot count them): the reports with reporter messages at all are taken
+    newest first, ``limit`` at most, and their marks opened as the list's unread filter
+    opens them (one unwrap per report with a mark); beyond ``limit`` the count is a lower
+    bound."""
+    query = (
+        select(Report, ReportGrant.read_mark)
+        .join(
+            ReportGrant,
+            and_(ReportGrant.report_id == Report.id, ReportGrant.account_id == account_id),
+        )
+        .where(Report.spam.is_(False), Report.reporter_messages > 0)
+        .order_by(Report.received_on.desc(), Report.id.desc())
+        .limit(limit + 1)
+    )
+    rows = list(session.execute(query).all())
+    complete = len(rows) <= limit
+    rows = rows[:limit]
+    # A report never opened has no mark: all its messages are unread, no key needed.
+    marked = [report.id for report, mark in rows if mark is not None]
+    _, keys = _titles(session, account_id, private, marked)
+    unread = sum(
+        1 for report, mark in rows if _unread(report, account_id, mark, keys.get(report.id))
+    )
+    return unread, complete
+
+
 # --- one report ------------------------------------------------------------------------
 
 
@@ -408,7 +471,7 @@ def open_case(
         a.id: a.username for a in session.scalars(select(StaffAccount))
     }
     notes = [
-        _open_note(keys, n, names.get(n.author_account_id, "?"))
+        open_note(keys, n, names.get(n.author_account_id, "?"))
         for n in session.scalars(
             select(Note).where(Note.report_id == report_id).order_by(Note.written_at)
         )
@@ -472,7 +535,7 @@ def _holds_or_altered(keys: HeldKeys, epoch: int) -> bool:
         return True
 
 
-def _open_note(keys: HeldKeys, row: Note, author: str) -> NoteView:
+def open_note(keys: HeldKeys, row: Note, author: str) -> NoteView:
     """A note opened with the internal key of its epoch, its author, time and epoch
     (:func:`note_bound`); one that does not open (altered, re-dated, re-attributed)
     comes back with ``intact`` false and no body, as does one whose key is not held (a

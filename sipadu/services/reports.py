@@ -264,6 +264,12 @@ def thread(session: Session, keys: HeldKeys) -> list[ThreadMessage]:
     comes first. Without any case key (a key row changed in the database) every message
     fails so; nothing raises."""
     rows = list(session.scalars(select(Message).where(Message.report_id == keys.report_id)))
+    return thread_of(keys, rows)
+
+
+def thread_of(keys: HeldKeys, rows: Sequence[Message]) -> list[ThreadMessage]:
+    """:func:`thread` of message rows the caller fetched (all of the report's: the order
+    and the old-format rule need every one), e.g. for a batch of reports at once."""
     opened: list[ThreadMessage] = []
     legacy: list[Message] = []
     failed: list[ThreadMessage] = []

@@ -1,0 +1,225 @@
+"""Search within one's own reports (issue 17, item 4): titles, fields, messages and
+notes of the reports granted to the investigator, decrypted in the request that asks.
+
+There is no index: an index of words, even hashed, would be plaintext metadata at rest
+(G1), and a cache kept between requests would be plaintext in memory that outlives the
+request. So every search opens the reports it looks at, newest first, and stops after
+``scan_limit`` reports or ``time_budget`` seconds, whichever comes first; the page says
+how far it got and offers to continue from there (a keyset cursor, as the list's). The
+reports whose plaintext a request opened are recorded in one ``report.search`` entry (G4,
+committed by the caller before the results leave); the query itself is recorded nowhere.
+"""
+
+import time
+import unicodedata
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date
+from typing import TypeVar
+
+from sqlalchemy import and_, func, or_, select
+from sqlalchemy.orm import Session
+
+from sipadu.accountability import audit
+from sipadu.accountability.audit import Action
+from sipadu.crypto import PrivateKey
+from sipadu.persistence.models import Message, Note, Report, ReportField, ReportGrant
+from sipadu.services import Reason, ServiceError
+from sipadu.services.cases import open_note
+from sipadu.services.key_ring import HeldKeys, staff_keys_of_batch
+from sipadu.services.reports import IDENTITY_FIELD, open_report_field, thread_of
+
+SCAN_LIMIT = 200  # reports opened per request at most
+TIME_BUDGET_S = 2.0  # and seconds spent opening them at most (checked after each report)
+MAX_QUERY = 200  # characters
+MAX_TERMS = 8
+BATCH = 100  # reports whose rows and keys are fetched in one query per table
+
+SOURCES = ("title", "fields", "messages", "notes")
+
+
+def fold(text: str) -> str:
+    """``text`` for case- and accent-insensitive comparison: compatibility decomposition
+    (NFKD), case folding, NFKD again (folding can compose), combining marks dropped. After
+    Unicode's compatibility caseless matching (The Unicode Standard, §3.13, D146), minus
+    the marks: "Pengadaan" ~ "PENGADAAN", "Müller" ~ "muller", "ﬁnal" ~ "final"."""
+    if text.isascii():  # NFKD leaves ASCII alone, and its case folding is lower()
+        return text.lower()
+    folded = unicodedata.normalize("NFKD", unicodedata.normalize("NFKD", text).casefold())
+    return "".join(c for c in folded if not unicodedata.combining(c))
+
+
+def terms_of(query: str) -> list[str]:
+    """The distinct words of ``query`` (its first ``MAX_QUERY`` characters: the form
+    refuses longer ones), folded, in order, ``MAX_TERMS`` at most. Raises
+    ``ServiceError`` (``EMPTY_TEXT``, field ``q``) when there is none."""
+    terms = list(dict.fromkeys(fold(query[:MAX_QUERY]).split()))[:MAX_TERMS]
+    if not terms:
+        raise ServiceError(Reason.EMPTY_TEXT, "q")
+    return terms
+
+
+@dataclass(frozen=True)
+class SearchHit:
+    """A report where every term was found; ``sources``: where any term was (of
+    :data:`SOURCES`, in that order)."""
+
+    report_id: uuid.UUID
+    title: str
+    status: str
+    received_on: date
+    sources: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class SearchPage:
+    """``searched``: the held reports searched so far (by earlier pages of this search
+    and this one), of ``total`` held; ``next_cursor``: where to continue, None when
+    every held report was searched."""
+
+    hits: list[SearchHit]
+    scanned: int
+    searched: int
+    total: int
+    next_cursor: str | None
+
+
+def _cursor(report: Report) -> str:
+    return f"{report.received_on.isoformat()}_{report.id}"
+
+
+def _after(cursor: str | None) -> tuple[date, uuid.UUID] | None:
+    if not cursor:
+        return None
+    try:
+        day, report_id = cursor.split("_", 1)
+        return date.fromisoformat(day), uuid.UUID(report_id)
+    except ValueError:
+        raise ServiceError(Reason.BAD_PAGE_CURSOR) from None
+
+
+def _texts(
+    keys: HeldKeys,
+    fields: Sequence[ReportField],
+    messages: Sequence[Message],
+    notes: Sequence[Note],
+) -> dict[str, list[str]]:
+    """The report's plaintext by source (a field, message or note that fails its
+    integrity check is left out: the case page shows and records it)."""
+    texts: dict[str, list[str]] = {source: [] for source in SOURCES}
+    for row in fields:
+        value = open_report_field(keys, row)
+        if value is not None:
+            texts["title" if row.name == "title" else "fields"].append(value)
+    texts["messages"] = [m.body for m in thread_of(keys, messages) if m.intact]
+    opened = (open_note(keys, row, "") for row in notes)
+    texts["notes"] = [note.body for note in opened if note.intact]
+    return texts
+
+
+Row = TypeVar("Row", ReportField, Message, Note)
+
+
+def _by_report(ids: Sequence[uuid.UUID], rows: Iterable[Row]) -> dict[uuid.UUID, list[Row]]:
+    grouped: dict[uuid.UUID, list[Row]] = {i: [] for i in ids}
+    for row in rows:
+        grouped[row.report_id].append(row)
+    return grouped
+
+
+def search_cases(
+    session: Session,
+    account_id: uuid.UUID,
+    private: PrivateKey,
+    query: str,
+    cursor: str | None = None,
+    *,
+    scan_limit: int | None = None,
+    time_budget: float | None = None,
+    clock: Callable[[], float] = time.monotonic,
+) -> SearchPage:
+    """Search the reports granted to ``account_id`` (spam included), newest first, after
+    ``cursor``, for ``query``: a report matches when each of its words (:func:`terms_of`)
+    is in its title, fields (never the identity), messages or notes, compared
+    :func:`fold`-ed. At most ``scan_limit`` reports are opened, and no more once
+    ``time_budget`` seconds have passed (at least one is). Appends ``report.search`` with
+    the ids of the reports opened; the caller commits before showing anything. Raises
+    ``ServiceError``: ``EMPTY_TEXT`` (no word to look for), ``BAD_PAGE_CURSOR``. The
+    bounds default to :data:`SCAN_LIMIT` and :data:`TIME_BUDGET_S`."""
+    scan_limit = SCAN_LIMIT if scan_limit is None else max(1, scan_limit)
+    time_budget = TIME_BUDGET_S if time_budget is None else time_budget
+    terms = terms_of(query)
+    after = _after(cursor)
+    started = clock()
+    mine = and_(ReportGrant.report_id == Report.id, ReportGrant.account_id == account_id)
+    counted = select(func.count()).select_from(Report).join(ReportGrant, mine)
+    total = session.scalar(counted) or 0
+    query_rows = (
+        select(Report)
+        .join(ReportGrant, mine)
+        .order_by(Report.received_on.desc(), Report.id.desc())
+        .limit(scan_limit + 1)
+    )
+    before = 0
+    if after is not None:
+        day, last_id = after
+        newer = or_(Report.received_on < day, and_(Report.received_on == day, Report.id < last_id))
+        query_rows = query_rows.where(newer)
+        before = total - (session.scalar(counted.where(newer)) or 0)
+    candidates = list(session.scalars(query_rows))
+    hits: list[SearchHit] = []
+    opened: list[Report] = []
+    stopped = False
+    for start in range(0, min(len(candidates), scan_limit), BATCH):
+        batch = candidates[start : min(start + BATCH, scan_limit)]
+        ids = [r.id for r in batch]
+        fields = _by_report(
+            ids,
+            session.scalars(
+                select(ReportField).where(
+                    ReportField.report_id.in_(ids), ReportField.name != IDENTITY_FIELD
+                )
+            ),
+        )
+        messages = _by_report(
+            ids, session.scalars(select(Message).where(Message.report_id.in_(ids)))
+        )
+        notes = _by_report(ids, session.scalars(select(Note).where(Note.report_id.in_(ids))))
+        held = staff_keys_of_batch(session, account_id, private, ids)
+        for report in batch:
+            texts = _texts(
+                held[report.id], fields[report.id], messages[report.id], notes[report.id]
+            )
+            opened.append(report)
+            folded = {source: fold("\n".join(values)) for source, values in texts.items()}
+            everything = "\n".join(folded.values())
+            if all(term in everything for term in terms):
+                hits.append(
+                    SearchHit(
+                        report.id,
+                        texts["title"][0] if texts["title"] else "",
+                        report.status,
+                        report.received_on,
+                        tuple(s for s in SOURCES if any(t in folded[s] for t in terms)),
+                    )
+                )
+            if clock() - started > time_budget:
+                stopped = True
+                break
+        if stopped:
+            break
+    more = (stopped and len(opened) < len(candidates)) or len(candidates) > scan_limit
+    next_cursor = _cursor(opened[-1]) if more and opened else None
+    audit.append(
+        session,
+        str(account_id),
+        "investigator",
+        Action.REPORT_SEARCH,
+        detail={
+            "reports": [str(r.id) for r in opened],
+            "found": len(hits),
+            "page_after": cursor,
+        },
+    )
+    return SearchPage(hits, len(opened), before + len(opened), total, next_cursor)
