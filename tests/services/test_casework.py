@@ -18,7 +18,7 @@ from sipadu.crypto import Purpose
 from sipadu.persistence.models import CaseRecord as CaseRecordRow
 from sipadu.persistence.models import Report, ReportField, ReportGrant, ReportStatus, Role
 from sipadu.services import Reason, case_record, cases, casework, grants, key_ring, retention
-from sipadu.services.case_record import LinkKind, Priority, clean_labels
+from sipadu.services.case_record import LinkKind, Priority
 from sipadu.services.cases import CaseFilter, NotGranted
 from sipadu.services.key_ring import NoKey
 from sipadu.services.reports import STATUS_REASON_FIELD, open_report_field
@@ -135,15 +135,6 @@ def test_labels_and_priority_are_sealed_under_the_internal_key_and_never_logged(
         case_record.read(session, key_ring.recovery_keys(session, report.report_id, recovery))
         == seen
     )
-
-
-def test_labels_are_cleaned_and_bounded():
-    assert clean_labels(" pungli ,Pungli,\n dinas   PU\t, ,") == ("pungli", "dinas PU")
-    assert clean_labels("a\u200bb\x00c") == ("abc",)  # format and control characters dropped
-    with refused(Reason.TOO_MANY_LABELS, "labels"):
-        clean_labels(",".join(f"l{i}" for i in range(case_record.MAX_LABELS + 1)))
-    with refused(Reason.LABEL_TOO_LONG, "labels"):
-        clean_labels("x" * (case_record.MAX_LABEL_CHARS + 1))
 
 
 def test_an_unknown_priority_is_refused_and_changes_nothing(session, team):
