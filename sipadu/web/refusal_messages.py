@@ -112,8 +112,8 @@ MESSAGES: dict[Reason, LazyString] = {
     Reason.REOPEN_NEEDS_REASON: _l(
         "Reopening needs a reason; the reporter will read it in the mailbox."
     ),
-    Reason.LABEL_TOO_LONG: _l("A label can have at most %(max)d characters."),
-    Reason.TOO_MANY_LABELS: _l("A report can have at most %(max)d labels."),
+    Reason.LABEL_TOO_LONG: _l("A label can have at most %(max)s characters."),
+    Reason.TOO_MANY_LABELS: _l("A report can have at most %(max)s labels."),
     Reason.UNKNOWN_PRIORITY: _l("Choose a priority: high, normal or low."),
     Reason.LEAD_NOT_HOLDER: _l(
         "The lead investigator must be an investigator who holds this report. Share it "
@@ -126,7 +126,7 @@ MESSAGES: dict[Reason, LazyString] = {
     Reason.LINK_TO_ITSELF: _l("A report cannot be linked to itself."),
     Reason.ALREADY_LINKED: _l("These reports are already linked."),
     Reason.NOT_LINKED: _l("These reports are not linked."),
-    Reason.TOO_MANY_LINKS: _l("A report can be linked to at most %(max)d reports."),
+    Reason.TOO_MANY_LINKS: _l("A report can be linked to at most %(max)s reports."),
     Reason.UNKNOWN_LINK_KIND: _l("Choose how the reports are related."),
     Reason.LAST_HOLDER: _l(
         "You are the only investigator who holds this report: if you stepped down, "
