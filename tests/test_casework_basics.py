@@ -157,6 +157,9 @@ def test_links_show_only_to_who_holds_both_reports(reporter_app, clients, databa
     assert unlinked.status_code == 303
     assert second_title not in _page(linker, first) and first_title not in _page(linker, second)
     assert _entries(database_url, first, "case.unlink") == [{"other": str(second)}]
+    again = post(linker, f"{page}/links/{second}/remove", page)
+    assert again.status_code == 400
+    assert "Kedua laporan ini tidak ditautkan." in html.unescape(again.get_data(as_text=True))
 
 
 def test_stepping_down_needs_a_tick_ends_access_at_once_and_never_leaves_a_report_alone(

@@ -32,6 +32,7 @@ from sipadu.investigator.forms import (
     ReplyForm,
     SpamForm,
     StatusForm,
+    UnlinkForm,
     entered,
 )
 from sipadu.investigator.policy import Policy, requires
@@ -165,6 +166,7 @@ def _case_page(report_id: uuid.UUID, **forms: BoundedForm) -> str:
         labels_form=labels_form,
         lead_form=lead_form,
         link_form=forms.pop("link_form", None) or LinkForm(),
+        unlink_form=forms.pop("unlink_form", None) or UnlinkForm(),
         recuse_form=forms.pop("recuse_form", None) or RecuseForm(),
         identity_form=forms.pop("identity_form", None) or IdentityRequestForm(),
         grant_form=grant_form,
@@ -313,8 +315,8 @@ def report_link(report_id: uuid.UUID) -> ResponseReturnValue:
 def report_unlink(report_id: uuid.UUID, other_id: uuid.UUID) -> ResponseReturnValue:
     return _act(
         report_id,
-        ActionForm(),
-        "link_form",
+        UnlinkForm(),
+        "unlink_form",
         lambda s, keys: casework.unlink(s, keys, _me().id, g.staff.private_key(), other_id),
     )
 

@@ -295,6 +295,11 @@ class LinkForm(BoundedForm):
     )
 
 
+class UnlinkForm(BoundedForm):
+    """Remove a link: the other report is in the address; a refusal shows beside the
+    links."""
+
+
 class RecuseForm(BoundedForm):
     """Stepping down from a report takes it away at once: confirmed with a tick."""
 
