@@ -378,19 +378,31 @@ def _walk(
                 records[report.id] = record
         batch.clear()
 
-    scanned = 0
-    for row in session.execute(candidates):
-        batch.append(row)
-        scanned += 1
-        if len(batch) == PAGE_SIZE + 1:
+    scanned, after = 0, None
+    while len(found) <= PAGE_SIZE:
+        # A batch at a time by keyset, never the whole list: an ORM result is buffered
+        # whole, so iterating one query over every held report would load them all.
+        batch.extend(session.execute(_after(candidates, after).limit(PAGE_SIZE + 1)).all())
+        fetched = len(batch)
+        if fetched:
+            after = batch[-1][0]
             drain()
-            if len(found) > PAGE_SIZE:
-                break
-            if scanned >= SCAN_LIMIT:
-                return found, unread, records, row[0]
-    if batch and len(found) <= PAGE_SIZE:
-        drain()
+        scanned += fetched
+        if fetched <= PAGE_SIZE:  # the list's end
+            break
+        if scanned >= SCAN_LIMIT and len(found) <= PAGE_SIZE:
+            return found, unread, records, after
     return found, unread, records, None
+
+
+def _after(query: Select, report: Report | None) -> Select:
+    """``query`` from the report after ``report`` in the list's order (keyset)."""
+    if report is None:
+        return query
+    day, report_id = report.received_on, report.id
+    return query.where(
+        or_(Report.received_on < day, and_(Report.received_on == day, Report.id < report_id))
+    )
 
 
 # --- one report ------------------------------------------------------------------------
