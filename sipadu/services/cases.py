@@ -182,8 +182,12 @@ def list_cases(
     cursor: str | None = None,
 ) -> CasePage:
     """One page of the reports granted to ``account_id``, newest first, by keyset on
-    ``(received_on, id)``; only the titles of the rows shown are decrypted, and the
-    view of the list is recorded (``report.list``, with the filters used)."""
+    ``(received_on, id)``; only the titles and case records (priority, labels, lead) of
+    the rows shown are decrypted, and the view of the list is recorded (``report.list``,
+    with the names of the filters used, never their values). Filters on sealed values
+    (unread, label, priority) walk the list at most SCAN_LIMIT reports per call
+    (:func:`_walk`; the page is then ``partial``). Raises ``ServiceError``
+    ``BAD_PAGE_CURSOR`` or ``UNKNOWN_PRIORITY`` (field ``priority``)."""
     query = (
         select(Report, ReportGrant.read_mark, Category.slug)
         .join(
