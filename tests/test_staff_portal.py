@@ -1052,7 +1052,9 @@ def test_every_refusal_on_a_sign_in_form_is_shown_beside_its_field_or_above_it(s
     from sipadu.services import Reason, ServiceError
     from sipadu.web.refusal_messages import message
 
-    refusals = [ServiceError(r, name="x", role="y", category="z", old="a", new="b") for r in Reason]
+    refusals = [
+        ServiceError(r, name="x", role="y", category="z", old="a", new="b", max="9") for r in Reason
+    ]
     refusals += [ServiceError(Reason.WRONG_CURRENT_PASSWORD, "current")]
     for refusal in refusals:
         with staff_app.test_request_context("/account?lang=en", method="POST"):

@@ -13,7 +13,8 @@ import enum
 
 class Reason(enum.Enum):
     """What went wrong. The comment after a member names the values its message takes
-    (``name``: a username, ``role``, ``category``: a slug, ``old``/``new``: statuses)."""
+    (``name``: a username, ``role``, ``category``: a slug, ``old``/``new``: statuses,
+    ``max``: a limit)."""
 
     # Accounts, sign-in and one-time links
     USERNAME_INVALID = enum.auto()
