@@ -6,11 +6,14 @@ Builds a fresh instance (SQLite in a temporary folder, or a throw-away database 
 PostgreSQL server given), with ``--reports`` reports granted to one investigator: each
 with a sealed title and its case key wrapped (ML-KEM-768+X25519) to that investigator,
 statuses, deadlines and unread counts spread as a real inspectorate's would be, 1% marked
-as spam. Then it signs in through the staff portal (in-process test client) and times
-``GET /reports``: the first page (50 rows, titles decrypted, the view audited and
-committed, the page rendered), and the first page under each filter. Baseline in the
-same run: the bare SQL of the same keyset page (no decryption, no audit, no template).
-Target (issue 8): p95 of the first page ≤ 150 ms on SQLite and on PostgreSQL. Last line:
+as spam, 10% with a sealed case record (labels and priority under an internal key also
+wrapped to the investigator, issue 17). Then it signs in through the staff portal
+(in-process test client) and times ``GET /reports``: the first page (50 rows, titles and
+case records decrypted, the view audited and committed, the page rendered), and the
+first page under each filter (the label and priority filters open the case records of
+the reports walked, at most ``SCAN_LIMIT`` per request). Baseline in the same run: the
+bare SQL of the same keyset page (no decryption, no audit, no template). Target (issue
+8): p95 of the first page ≤ 150 ms on SQLite and on PostgreSQL. Last line:
 key=value figures.
 """
 
@@ -36,6 +39,7 @@ from sipadu.cli import main as cli
 from sipadu.crypto import KeyContext, PublicKey, Purpose, new_key, seal_field, wrap_key
 from sipadu.persistence.db import make_engine
 from sipadu.persistence.models import (
+    CaseRecord,
     Category,
     Report,
     ReportField,
@@ -43,7 +47,9 @@ from sipadu.persistence.models import (
     ReportKey,
     StaffAccount,
 )
+from sipadu.services import case_record
 from sipadu.services.key_ring import key_fingerprint
+from sipadu.services.row_metadata import CASE_RECORD_FIELD
 from sipadu.settings.config import load_config
 from tests.helpers import Person, sign_in
 
@@ -75,7 +81,7 @@ def fill(database_url: str, count: int, username: str) -> None:
         categories = list(connection.scalars(select(Category.id)))
     today = date.today()
     for start in range(0, count, BATCH):
-        reports, fields, keys, grants = [], [], [], []
+        reports, fields, keys, grants, records = [], [], [], [], []
         for number in range(start, min(start + BATCH, count)):
             report_id = uuid.uuid4()
             received = today - timedelta(days=rng.randrange(0, 3 * 365))
@@ -120,18 +126,46 @@ def fill(database_url: str, count: int, username: str) -> None:
                     ),
                 }
             )
-            grants.append(
-                {
-                    "report_id": report_id,
-                    "account_id": account_id,
-                    "read_upto": rng.choice([0, messages]),
-                }
-            )
+            grants.append({"report_id": report_id, "account_id": account_id, "read_mark": None})
+            if number % 10 == 0:  # a case record: labels and a priority, sealed
+                internal = new_key()
+                keys.append(
+                    {
+                        "id": uuid.uuid4(),
+                        "report_id": report_id,
+                        "purpose": "internal",
+                        "epoch": 0,
+                        "recipient_kind": "staff",
+                        "recipient_id": account_id,
+                        "recipient_fingerprint": fingerprint,
+                        "wrapped": wrap_key(
+                            internal, recipient, KeyContext(report_id, Purpose.INTERNAL, 0)
+                        ),
+                    }
+                )
+                record = case_record.CaseRecord(
+                    (rng.choice(["pengadaan", "perizinan", "kepegawaian"]),),
+                    rng.choice(list(case_record.Priority)),
+                )
+                records.append(
+                    {
+                        "report_id": report_id,
+                        "epoch": 0,
+                        "sealed": seal_field(
+                            internal,
+                            case_record.encode(record),
+                            report_id=report_id,
+                            field=CASE_RECORD_FIELD,
+                            bound=[("epoch", (0).to_bytes(4, "big"))],
+                        ),
+                    }
+                )
         with engine.begin() as connection:
             connection.execute(insert(Report), reports)
             connection.execute(insert(ReportField), fields)
             connection.execute(insert(ReportKey), keys)
             connection.execute(insert(ReportGrant), grants)
+            connection.execute(insert(CaseRecord), records)
     if engine.dialect.name == "postgresql":
         with engine.connect() as connection:
             connection.execution_options(isolation_level="AUTOCOMMIT").execute(text("ANALYZE"))
@@ -215,6 +249,8 @@ def bench(database_url: str, count: int, runs: int, root: Path) -> dict[str, flo
         ("spam_only", "?spam=y"),
         ("feedback_overdue", "?deadline=feedback_overdue"),
         ("ack_overdue", "?deadline=ack_overdue"),
+        ("label", "?label=pengadaan"),  # about 3% of the reports
+        ("priority_high", "?priority=high"),  # about 3% of the reports
     ):
         samples = timed(page(query), runs)
         figures[f"{name}_p50_ms"] = statistics.median(samples)

@@ -35,6 +35,7 @@ from sipadu.persistence.models import (
     StaffAccount,
     StaffSession,
 )
+from sipadu.services.case_record import LinkKind, Priority
 from sipadu.web.context import dispose
 from tests.helpers import (
     Person,
@@ -1051,7 +1052,9 @@ def test_every_refusal_on_a_sign_in_form_is_shown_beside_its_field_or_above_it(s
     from sipadu.services import Reason, ServiceError
     from sipadu.web.refusal_messages import message
 
-    refusals = [ServiceError(r, name="x", role="y", category="z", old="a", new="b") for r in Reason]
+    refusals = [
+        ServiceError(r, name="x", role="y", category="z", old="a", new="b", max="9") for r in Reason
+    ]
     refusals += [ServiceError(Reason.WRONG_CURRENT_PASSWORD, "current")]
     for refusal in refusals:
         with staff_app.test_request_context("/account?lang=en", method="POST"):
@@ -1187,6 +1190,8 @@ INTERNAL_ENUMS = (
     IdentityRequestState,
     CategorySlug,
     ReportStatus,
+    Priority,
+    LinkKind,
 )
 
 
@@ -1211,6 +1216,8 @@ def test_every_action_role_and_state_has_plain_words_in_english_and_indonesian()
         "request_state": {s.value for s in IdentityRequestState},
         "category": {c.value for c in CategorySlug},
         "status": {s.value for s in ReportStatus},
+        "priority": {p.value for p in Priority},
+        "link_kind": {k.value for k in LinkKind},
     }
     # Every action's detail as a sentence too (a wrong password proof has its own words).
     worded = set(SENTENCES) | {audit.Action.PASSWORD_PROOF_FAILURE}
@@ -1334,6 +1341,28 @@ def _sample_details(ids: dict[str, str]) -> dict[audit.Action, tuple[str, str, d
         ),
         A.SPAM_MARK: (ids["pemeriksa1"], "investigator", {}),
         A.SPAM_UNMARK: (ids["pemeriksa1"], "investigator", {}),
+        A.REPORT_REOPEN: (
+            ids["pemeriksa1"],
+            "investigator",
+            {"from": "closed_unsubstantiated", "to": "in_review"},
+        ),
+        A.CASE_LABELS: (ids["pemeriksa1"], "investigator", {"labels": 2}),
+        A.CASE_LEAD: (
+            ids["pemeriksa1"],
+            "investigator",
+            {"account": ids["pemeriksa2"], "username": "pemeriksa2"},
+        ),
+        A.CASE_LINK: (
+            ids["pemeriksa1"],
+            "investigator",
+            {"other": str(uuid.uuid4()), "kind": "duplicate"},
+        ),
+        A.CASE_UNLINK: (ids["pemeriksa1"], "investigator", {"other": str(uuid.uuid4())}),
+        A.GRANT_RECUSE: (
+            ids["pemeriksa2"],
+            "investigator",
+            {**someone, "wraps_removed": 4, "new_epoch": 2, "was_lead": True},
+        ),
         A.GRANT_ADD: (ids["pemeriksa1"], "investigator", {**someone, "keys": 3}),
         A.GRANT_REVOKE: (
             ids["pemeriksa1"],

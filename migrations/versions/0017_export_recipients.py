@@ -5,7 +5,7 @@ A staff-side table (admins write it; nothing of a reporter, no timestamp: the au
 dates every change), and proposals that name a recipient.
 
 Revision ID: 0017_export_recipients
-Revises: 0015_sealed_message_order
+Revises: 0016_casework
 """
 
 import sqlalchemy as sa
@@ -13,7 +13,7 @@ from alembic import op
 
 revision = "0017_export_recipients"
 # Written beside 0016 (another change of issue 17): re-chained onto it when merged.
-down_revision = "0015_sealed_message_order"
+down_revision = "0016_casework"
 branch_labels = None
 depends_on = None
 

@@ -91,8 +91,14 @@ class Action(StrEnum):
     STATUS_CHANGE = "status.change"
     SPAM_MARK = "report.spam"  # hidden from the default list; nothing else changes
     SPAM_UNMARK = "report.not_spam"
+    REPORT_REOPEN = "report.reopen"  # a closed or rejected report back in review
+    CASE_LABELS = "case.labels"  # labels or priority changed (sealed: no value recorded)
+    CASE_LEAD = "case.lead"  # the lead investigator chosen or cleared
+    CASE_LINK = "case.link"  # two reports linked (related or duplicate)
+    CASE_UNLINK = "case.unlink"
     GRANT_ADD = "grant.add"
     GRANT_REVOKE = "grant.revoke"
+    GRANT_RECUSE = "grant.recuse"  # an investigator dropped their own grant
     IDENTITY_REQUEST = "identity.request"
     IDENTITY_APPROVE = "identity.approve"
     IDENTITY_REFUSE = "identity.refuse"

@@ -25,19 +25,25 @@ from sipadu.investigator.forms import (
     ExportForm,
     GrantForm,
     IdentityRequestForm,
+    LabelsForm,
+    LeadForm,
+    LinkForm,
     NoteForm,
     PrintForm,
+    RecuseForm,
+    ReopenForm,
     ReplyForm,
     SearchForm,
     SelectChoice,
     SpamForm,
     StatusForm,
+    UnlinkForm,
     entered,
 )
 from sipadu.investigator.policy import Policy, requires
 from sipadu.investigator.words import said
 from sipadu.persistence.models import Category, ReportStatus, Role, StaffAccount
-from sipadu.services import IntegrityFailed, Reason, ServiceError, key_ring
+from sipadu.services import IntegrityFailed, Reason, ServiceError, casework, key_ring
 from sipadu.services import grants as grants_service
 from sipadu.services.attachments import AttachmentInfo, read_attachment
 from sipadu.services.case_file import open_for_print, status_history
@@ -52,6 +58,7 @@ from sipadu.services.cases import (
     list_cases,
     mark_spam,
     open_case,
+    reopen,
     reply,
 )
 from sipadu.services.dates import today
@@ -119,6 +126,8 @@ def reports() -> ResponseReturnValue:
             form.deadline.data or None,
             bool(form.unread.data),
             bool(form.spam.data),
+            (form.label.data or "").strip() or None,
+            form.priority.data or None,
         )
         if valid
         else CaseFilter()
@@ -176,7 +185,9 @@ def reports_search() -> ResponseReturnValue:
 def _case_page(report_id: uuid.UUID, **forms: BoundedForm) -> str:
     try:
         with transaction(write=True) as writing:  # the read is recorded before the page leaves
-            view = open_case(writing, _keys(writing, report_id), _me().id)
+            keys = _keys(writing, report_id)
+            view = open_case(writing, keys, _me().id)
+            work = casework.casework_of(writing, keys, _me().id, g.staff.private_key())
             holders = key_ring.holders(writing, report_id)
             colleagues = [
                 a
@@ -187,15 +198,36 @@ def _case_page(report_id: uuid.UUID, **forms: BoundedForm) -> str:
         abort(404)
     grant_form = forms.pop("grant_form", None) or GrantForm()
     grant_form.colleague.choices = [(str(a.id), a.username) for a in colleagues]
+    labels_form = forms.pop("labels_form", None)
+    if labels_form is None:
+        labels_form = LabelsForm()
+        if work.record is not None:
+            labels_form.labels.data = ", ".join(work.record.labels)
+            labels_form.priority.data = work.record.priority.value
+    lead_form = forms.pop("lead_form", None) or LeadForm()
+    lead_form.lead.choices = [("", _("No lead investigator"))] + [
+        (str(a.id), f"{a.display_name} ({a.username})")
+        for a in holders
+        if a.active and Role.INVESTIGATOR in a.role_set
+    ]
+    if lead_form.lead.data is None and work.lead is not None:
+        lead_form.lead.data = str(work.lead.id)
     return render_template(
         "staff/cases/view.html",
         view=view,
+        work=work,
         holders=holders,
         me=_me(),
         next_statuses=sorted(s.value for s in TRANSITIONS[ReportStatus(view.report.status)]),
         reply_form=forms.pop("reply_form", None) or ReplyForm(),
         note_form=forms.pop("note_form", None) or NoteForm(),
         status_form=forms.pop("status_form", None) or StatusForm(),
+        reopen_form=forms.pop("reopen_form", None) or ReopenForm(),
+        labels_form=labels_form,
+        lead_form=lead_form,
+        link_form=forms.pop("link_form", None) or LinkForm(),
+        unlink_form=forms.pop("unlink_form", None) or UnlinkForm(),
+        recuse_form=forms.pop("recuse_form", None) or RecuseForm(),
         identity_form=forms.pop("identity_form", None) or IdentityRequestForm(),
         grant_form=grant_form,
         action_form=forms.pop("action_form", None) or ActionForm(),
@@ -215,9 +247,11 @@ def _act(
     form: BoundedForm,
     form_name: str,
     action: Callable[[Session, HeldKeys], object],
+    then: str | None = None,
 ) -> ResponseReturnValue:
     """Validate ``form``, run ``action(writing, keys)`` with its audit entry in one
-    transaction; a refused change re-shows the report with the reason beside the form."""
+    transaction; a refused change re-shows the report with the reason beside the form.
+    Done, it goes back to the report (or to ``then``)."""
     valid = False
     try:
         with transaction(write=True) as writing:
@@ -234,7 +268,7 @@ def _act(
         return _case_page(report_id, **{form_name: form}), 400
     if not valid:
         return _case_page(report_id, **{form_name: form}), 400
-    return redirect(url_for("staff.report", report_id=report_id), code=303)
+    return redirect(then or url_for("staff.report", report_id=report_id), code=303)
 
 
 @bp.post("/reports/<uuid:report_id>/messages")
@@ -307,6 +341,94 @@ def report_status(report_id: uuid.UUID) -> ResponseReturnValue:
         lambda s, keys: change_status(
             s, keys, _me().id, form.status.data, form.reason.data or "", today()
         ),
+    )
+
+
+@bp.post("/reports/<uuid:report_id>/reopen")
+@requires(Policy.INVESTIGATOR)
+def report_reopen(report_id: uuid.UUID) -> ResponseReturnValue:
+    """A closed or rejected report back in review, with a reason the reporter reads."""
+    form = ReopenForm()
+    return _act(
+        report_id,
+        form,
+        "reopen_form",
+        lambda s, keys: reopen(s, keys, _me().id, entered(form.reopen_reason)),
+    )
+
+
+@bp.post("/reports/<uuid:report_id>/labels")
+@requires(Policy.INVESTIGATOR)
+def report_labels(report_id: uuid.UUID) -> ResponseReturnValue:
+    form = LabelsForm()
+    return _act(
+        report_id,
+        form,
+        "labels_form",
+        lambda s, keys: casework.set_labels(
+            s, keys, _me().id, form.labels.data or "", form.priority.data or ""
+        ),
+    )
+
+
+@bp.post("/reports/<uuid:report_id>/lead")
+@requires(Policy.INVESTIGATOR)
+def report_lead(report_id: uuid.UUID) -> ResponseReturnValue:
+    form = LeadForm()
+
+    def choose(session: Session, keys: HeldKeys) -> None:
+        try:
+            lead = uuid.UUID(form.lead.data) if form.lead.data else None
+        except ValueError:
+            raise ServiceError(Reason.LEAD_NOT_HOLDER, "lead") from None
+        casework.set_lead(session, keys, _me_in(session), lead)
+
+    return _act(report_id, form, "lead_form", choose)
+
+
+@bp.post("/reports/<uuid:report_id>/links")
+@requires(Policy.INVESTIGATOR)
+def report_link(report_id: uuid.UUID) -> ResponseReturnValue:
+    form = LinkForm()
+    return _act(
+        report_id,
+        form,
+        "link_form",
+        lambda s, keys: casework.link(
+            s,
+            keys,
+            _me().id,
+            g.staff.private_key(),
+            casework.report_id_in(entered(form.other)),
+            form.kind.data or "",
+        ),
+    )
+
+
+@bp.post("/reports/<uuid:report_id>/links/<uuid:other_id>/remove")
+@requires(Policy.INVESTIGATOR)
+def report_unlink(report_id: uuid.UUID, other_id: uuid.UUID) -> ResponseReturnValue:
+    return _act(
+        report_id,
+        UnlinkForm(),
+        "unlink_form",
+        lambda s, keys: casework.unlink(s, keys, _me().id, g.staff.private_key(), other_id),
+    )
+
+
+@bp.post("/reports/<uuid:report_id>/recuse")
+@requires(Policy.INVESTIGATOR)
+def report_recuse(report_id: uuid.UUID) -> ResponseReturnValue:
+    """Step down from a report (confirmed with a tick): access ends at once, so the
+    next page is the report list."""
+    return _act(
+        report_id,
+        RecuseForm(),
+        "recuse_form",
+        lambda s, _held: casework.recuse(
+            s, report_id, _me_in(s), g.staff.private_key(), runtime().recovery
+        ),
+        then=url_for("staff.reports"),
     )
 
 

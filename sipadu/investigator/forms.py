@@ -23,6 +23,7 @@ from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
 from wtforms.widgets import CheckboxInput, ListWidget, PasswordInput
 
+from sipadu.services.case_record import MAX_LABEL_CHARS, MAX_LABELS, LinkKind, Priority
 from sipadu.web.forms import BoundedForm
 from sipadu.web.words import ROLE_LABELS, STATUS_LABELS
 
@@ -186,6 +187,15 @@ DEADLINE_LABELS = {
     "feedback_overdue": _l("Feedback overdue"),
     "on_time": _l("On time"),
 }
+PRIORITY_LABELS = {
+    Priority.HIGH.value: _l("High"),
+    Priority.NORMAL.value: _l("Normal"),
+    Priority.LOW.value: _l("Low"),
+}
+LINK_KIND_LABELS = {
+    LinkKind.RELATED.value: _l("Related report"),
+    LinkKind.DUPLICATE.value: _l("Duplicate: the same matter"),
+}
 
 
 class CaseFilterForm(BoundedForm):
@@ -207,6 +217,13 @@ class CaseFilterForm(BoundedForm):
         choices=[SelectChoice("", _l("Any"))]
         + [SelectChoice(k, v) for k, v in DEADLINE_LABELS.items()],
     )
+    priority = SelectField(
+        _l("Priority"),
+        default="",
+        choices=[SelectChoice("", _l("Any"))]
+        + [SelectChoice(k, v) for k, v in PRIORITY_LABELS.items()],
+    )
+    label = StringField(_l("Label"), validators=[Optional(), Length(max=MAX_LABEL_CHARS)])
     unread = BooleanField(_l("Only with unread messages"))
     spam = BooleanField(_l("Only reports marked as spam"))
 
@@ -261,6 +278,57 @@ class SpamForm(BoundedForm):
         validators=[
             DataRequired(message=_l("Tick the box to confirm, or leave the report as it is."))
         ],
+    )
+
+
+class ReopenForm(BoundedForm):
+    """Its own field name: the identity request's ``reason`` can be on the same page."""
+
+    reopen_reason = TextAreaField(
+        _l("Why the report is reopened (required; the reporter reads it in the mailbox)"),
+        validators=[InputRequired(), Length(max=5000)],
+    )
+
+
+class LabelsForm(BoundedForm):
+    labels = StringField(
+        _l("Labels, separated by commas (only investigators who hold this report see them)"),
+        validators=[Optional(), Length(max=MAX_LABELS * (MAX_LABEL_CHARS + 2))],
+    )
+    priority = SelectField(
+        _l("Priority"),
+        default=Priority.NORMAL.value,
+        choices=[SelectChoice(k, v) for k, v in PRIORITY_LABELS.items()],
+    )
+
+
+class LeadForm(BoundedForm):
+    lead = SelectField(_l("Lead investigator"), choices=[], validate_choice=False)
+
+
+class LinkForm(BoundedForm):
+    other = StringField(
+        _l("The other report: its id, or the address of its page"),
+        validators=[InputRequired(), Length(max=300)],
+    )
+    kind = SelectField(
+        _l("How they are related"),
+        default=LinkKind.RELATED.value,
+        choices=[SelectChoice(k, v) for k, v in LINK_KIND_LABELS.items()],
+    )
+
+
+class UnlinkForm(BoundedForm):
+    """Remove a link: the other report is in the address; a refusal shows beside the
+    links."""
+
+
+class RecuseForm(BoundedForm):
+    """Stepping down from a report takes it away at once: confirmed with a tick."""
+
+    confirm = BooleanField(
+        _l("Yes, I step down: take this report away from me now"),
+        validators=[DataRequired(message=_l("Tick the box to confirm, or keep the report."))],
     )
 
 

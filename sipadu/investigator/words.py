@@ -19,7 +19,7 @@ from flask_babel import ngettext
 from flask_babel.speaklater import LazyString
 
 from sipadu.accountability.audit import OPERATOR, Action, Broken, Verdict
-from sipadu.investigator.forms import CASE_FIELD_LABELS
+from sipadu.investigator.forms import CASE_FIELD_LABELS, LINK_KIND_LABELS, PRIORITY_LABELS
 from sipadu.persistence.models import (
     AccountState,
     AuditEvent,
@@ -72,8 +72,14 @@ ACTION_LABELS: dict[str, LazyString] = {
     Action.STATUS_CHANGE: _l("Status changed"),
     Action.SPAM_MARK: _l("Marked as spam"),
     Action.SPAM_UNMARK: _l("Spam mark removed"),
+    Action.REPORT_REOPEN: _l("Report reopened"),
+    Action.CASE_LABELS: _l("Labels or priority changed"),
+    Action.CASE_LEAD: _l("Lead investigator changed"),
+    Action.CASE_LINK: _l("Reports linked"),
+    Action.CASE_UNLINK: _l("Link between reports removed"),
     Action.GRANT_ADD: _l("Report shared"),
     Action.GRANT_REVOKE: _l("Access to a report revoked"),
+    Action.GRANT_RECUSE: _l("Investigator stepped down from a report"),
     Action.IDENTITY_REQUEST: _l("Reporter's identity requested"),
     Action.IDENTITY_APPROVE: _l("Identity request approved"),
     Action.IDENTITY_REFUSE: _l("Identity request refused"),
@@ -151,6 +157,8 @@ TABLES: dict[str, Mapping[str, LazyString]] = {
     "recipient_state": RECIPIENT_STATE_LABELS,
     "category": CATEGORY_LABELS,
     "status": STATUS_LABELS,
+    "priority": PRIORITY_LABELS,
+    "link_kind": LINK_KIND_LABELS,
 }
 
 
@@ -262,6 +270,7 @@ _INTEGRITY_KINDS = {
     "note": _l("An internal note"),
     "attachment": _l("A file"),
     "identity_request": _l("An identity request"),
+    "case_record": _l("The labels, priority, lead and links of a report"),
 }
 _FILTERS = {
     "actor": _l("actor"),
@@ -274,6 +283,8 @@ _FILTERS = {
     "deadline": _l("deadline"),
     "unread": _l("unread"),
     "spam": _l("spam"),
+    "label": _l("label"),
+    "priority": _l("priority"),
 }
 _EXTRA_FIELDS = {"title": _l("Title")}
 
@@ -541,6 +552,40 @@ SENTENCES: dict[str, Sentence] = {
     Action.STATUS_CHANGE: _status,
     Action.SPAM_MARK: lambda d, _n: _("Hidden from the report list as spam."),
     Action.SPAM_UNMARK: lambda d, _n: _("Listed again: not spam."),
+    Action.REPORT_REOPEN: lambda d, _n: _(
+        "Reopened: from “%(old)s” to “%(new)s”. A reason was given to the reporter.",
+        old=said(str(d.get("from")), "status"),
+        new=said(str(d.get("to")), "status"),
+    ),
+    Action.CASE_LABELS: lambda d, _n: _(
+        "Labels and priority set (sealed, not shown here). Labels: %(count)d.",
+        count=_count(d.get("labels")),
+    ),
+    Action.CASE_LEAD: lambda d, n: (
+        _("The report has no lead investigator now.")
+        if d.get("cleared")
+        else _("%(name)s now leads the work on this report.", name=n)
+    ),
+    Action.CASE_LINK: lambda d, _n: _(
+        "Linked to report %(other)s: %(kind)s.",
+        other=str(d.get("other") or "?"),
+        kind=said(str(d.get("kind")), "link_kind"),
+    ),
+    Action.CASE_UNLINK: lambda d, _n: _(
+        "No longer linked to report %(other)s.", other=str(d.get("other") or "?")
+    ),
+    Action.GRANT_RECUSE: lambda d, n: (
+        _(
+            "%(name)s stepped down and no longer has access to what is written from now "
+            "on. They were the lead investigator; the report has none now.",
+            name=n,
+        )
+        if d.get("was_lead")
+        else _(
+            "%(name)s stepped down and no longer has access to what is written from now on.",
+            name=n,
+        )
+    ),
     Action.GRANT_ADD: lambda d, n: _("The report was shared with %(name)s.", name=n),
     Action.GRANT_REVOKE: lambda d, n: _(
         "%(name)s no longer has access to what is written from now on.", name=n

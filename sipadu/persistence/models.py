@@ -538,6 +538,24 @@ class Note(Base):
     body: Mapped[bytes] = mapped_column(SealedBytes)
 
 
+class CaseRecord(Base):
+    """A report's casework record (issue 17): its labels, priority, lead investigator
+    and links to related reports, all in one value sealed under the report's internal
+    key (never the mailbox's) and bound to its epoch. No plaintext label, priority, lead
+    or link is stored; a report without a row has none (priority normal). Written only
+    by staff; stored without rowid and rewritten in key order with the reporter-side
+    tables, so its rows say nothing of when they were first written either."""
+
+    __tablename__ = "case_record"
+    __table_args__ = (WITHOUT_ROWID,)
+
+    report_id: Mapped[uuid.UUID] = mapped_column(
+        CheckedUuid, ForeignKey("report.id", ondelete="CASCADE"), primary_key=True
+    )
+    epoch: Mapped[int] = mapped_column(CheckedInt)
+    sealed: Mapped[bytes] = mapped_column(SealedBytes)
+
+
 class IdentityRequestState(enum.StrEnum):
     PENDING = "pending"
     APPROVED = "approved"

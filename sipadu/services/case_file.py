@@ -27,7 +27,7 @@ from sipadu.services.key_ring import HeldKeys
 
 # The audit actions that change a report's status, shown as its history. Status changes
 # are staff actions, dated to the second in the log; what a reporter did is not there (G2).
-HISTORY_ACTIONS = (Action.STATUS_CHANGE,)
+HISTORY_ACTIONS = (Action.STATUS_CHANGE, Action.REPORT_REOPEN)
 
 
 @dataclass(frozen=True)

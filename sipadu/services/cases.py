@@ -39,6 +39,7 @@ from sipadu.services.attachments import (
     list_attachments,
     read_attachment,
 )
+from sipadu.services.case_record import EMPTY, CaseRecord, Priority, lead_names, records_of
 from sipadu.services.dates import add_days, coarsen
 from sipadu.services.key_ring import HeldKeys, NoKey, staff_keys_of_reports
 from sipadu.services.reports import (
@@ -69,7 +70,7 @@ CLOSING = frozenset(
         ReportStatus.REJECTED,
     }
 )
-# The workflow. Closing states are final: a case reopened is a new report.
+# The workflow. No move leaves a closing state; only :func:`reopen` does (with a reason).
 TRANSITIONS: dict[ReportStatus, frozenset[ReportStatus]] = {
     ReportStatus.RECEIVED: frozenset({ReportStatus.IN_REVIEW, ReportStatus.REJECTED}),
     ReportStatus.IN_REVIEW: frozenset(
@@ -109,9 +110,26 @@ class CaseFilter:
     deadline: str | None = None  # one of DEADLINES
     unread: bool = False
     spam: bool = False  # only the reports marked as spam; without it, spam is hidden
+    label: str | None = None  # reports with this label (any letter case), from their record
+    priority: str | None = None  # high | normal | low, from their record
 
     def used(self) -> list[str]:
         return [name for name, value in vars(self).items() if value not in (None, "", False)]
+
+    def sealed(self) -> bool:
+        """Whether it filters on a sealed value, which the database cannot compare."""
+        return bool(self.unread or self.label or self.priority)
+
+    def keeps(self, record: CaseRecord | None) -> bool:
+        """Whether a report with ``record`` (``None``: failed to open) passes the label
+        and priority filters."""
+        if not (self.label or self.priority):
+            return True
+        if record is None:
+            return False
+        if self.label and not record.has_label(self.label):
+            return False
+        return not self.priority or record.priority == self.priority
 
 
 @dataclass(frozen=True)
@@ -126,12 +144,19 @@ class CaseRow:
     ack_overdue: bool
     feedback_overdue: bool
     unread: int
+    priority: str = Priority.NORMAL.value
+    labels: tuple[str, ...] = ()
+    lead: str | None = None  # the lead investigator's username, while they hold the report
+    record_intact: bool = True  # False: its case record failed its integrity check
 
 
 @dataclass(frozen=True)
 class CasePage:
     rows: list[CaseRow]
     next_cursor: str | None
+    # True: a filter on sealed values stopped after SCAN_LIMIT reports; ``next_cursor``
+    # goes on from the last one looked at, not from the last one shown.
+    partial: bool = False
 
 
 SOON_WORKING_DAYS = 3
@@ -196,8 +221,12 @@ def list_cases(
     cursor: str | None = None,
 ) -> CasePage:
     """One page of the reports granted to ``account_id``, newest first, by keyset on
-    ``(received_on, id)``; only the titles of the rows shown are decrypted, and the
-    view of the list is recorded (``report.list``, with the filters used)."""
+    ``(received_on, id)``; only the titles and case records (priority, labels, lead) of
+    the rows shown are decrypted, and the view of the list is recorded (``report.list``,
+    with the names of the filters used, never their values). Filters on sealed values
+    (unread, label, priority) walk the list at most SCAN_LIMIT reports per call
+    (:func:`_walk`; the page is then ``partial``). Raises ``ServiceError``
+    ``BAD_PAGE_CURSOR`` or ``UNKNOWN_PRIORITY`` (field ``priority``)."""
     query = (
         select(Report, ReportGrant.read_mark, Category.slug)
         .join(
@@ -222,8 +251,12 @@ def list_cases(
     if criteria.deadline:
         query = query.where(*deadline_clause(criteria.deadline, today))
     query = query.where(Report.spam.is_(criteria.spam))
-    if criteria.unread:
-        found, unread = _unread_only(session, account_id, private, query)
+    if criteria.priority and criteria.priority not in set(Priority):
+        raise ServiceError(Reason.UNKNOWN_PRIORITY, "priority")
+    records: dict[uuid.UUID, CaseRecord | None] = {}
+    stopped: Report | None = None
+    if criteria.sealed():
+        found, unread, records, stopped = _walk(session, account_id, private, query, criteria)
     else:
         found = list(session.execute(query).all())
         unread = {}
@@ -233,6 +266,10 @@ def list_cases(
     for report, mark, _slug in found:
         if report.id not in unread:
             unread[report.id] = _unread(report, account_id, mark, keys.get(report.id))
+    records.update(
+        records_of(session, account_id, private, [r.id for r, _, _ in found if r.id not in records])
+    )
+    leads = lead_names(session, records)
     rows = [
         CaseRow(
             id=report.id,
@@ -249,6 +286,10 @@ def list_cases(
             and report.feedback_due_on is not None
             and report.feedback_due_on < today,
             unread=unread[report.id],
+            priority=(records[report.id] or EMPTY).priority.value,
+            labels=(records[report.id] or EMPTY).labels,
+            lead=leads.get(report.id),
+            record_intact=records[report.id] is not None,
         )
         for report, _mark, slug in found
     ]
@@ -260,7 +301,19 @@ def list_cases(
         # list(): a list of any detail scalar, which is what the log takes (lists are invariant)
         detail={"filters": list(criteria.used()), "page_after": cursor},
     )
-    return CasePage(rows, _cursor(found[-1][0]) if more and found else None)
+    if more and found:
+        return CasePage(rows, _cursor(found[-1][0]))
+    if stopped is not None:
+        return CasePage(rows, _cursor(stopped), partial=True)
+    return CasePage(rows, None)
+
+
+def titles_of(
+    session: Session, account_id: uuid.UUID, private: PrivateKey, report_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    """The titles of reports ``account_id`` holds (as the list opens them: "—" for one
+    that does not open), without recording anything: the caller's page records itself."""
+    return _titles(session, account_id, private, report_ids)[0]
 
 
 def _titles(
@@ -312,37 +365,80 @@ def _unread(report: Report, account_id: uuid.UUID, mark: bytes | None, key: byte
     return max(0, report.reporter_messages - seen)
 
 
-def _unread_only(
-    session: Session, account_id: uuid.UUID, private: PrivateKey, query: Select
-) -> tuple[list[Row], dict[uuid.UUID, int]]:
-    """The rows of ``query`` (a page of :func:`list_cases`, PAGE_SIZE + 1 at most) with
-    unread messages, and their unread counts. The read marks are sealed, so the database
-    cannot compare them: reports are taken in the list's order, a page at a time, their
-    marks opened with the case keys the titles open with (one unwrap per report that has
-    reporter messages at all), until a page and one more are found."""
+# How many reports a filter on sealed values (unread, label, priority) looks at in one
+# request, at most: each costs up to two HPKE unwraps (case and internal key) and one
+# AES-GCM open. Past it the page shows what was found and goes on from there.
+SCAN_LIMIT = 20 * (PAGE_SIZE + 1)
+
+
+def _walk(
+    session: Session,
+    account_id: uuid.UUID,
+    private: PrivateKey,
+    query: Select,
+    criteria: CaseFilter,
+) -> tuple[list[Row], dict[uuid.UUID, int], dict[uuid.UUID, CaseRecord | None], Report | None]:
+    """The rows of ``query`` (a page of :func:`list_cases`) that pass the filters on
+    sealed values: their unread counts, their case records, and the last report looked
+    at if SCAN_LIMIT stopped the walk before a page and one more were found. The read
+    marks and records are sealed, so the database cannot compare them: reports are
+    taken in the list's order, PAGE_SIZE + 1 at a time, and opened with the viewer's
+    keys (one unwrap per report and key needed), in the request; nothing is kept."""
     found: list[Row] = []
     unread: dict[uuid.UUID, int] = {}
-    candidates = query.where(Report.reporter_messages > 0).limit(None)
+    records: dict[uuid.UUID, CaseRecord | None] = {}
+    candidates = query.limit(None)
+    if criteria.unread:
+        candidates = candidates.where(Report.reporter_messages > 0)
     batch: list[Row] = []
 
     def drain() -> None:
-        _, keys = _titles(session, account_id, private, [row[0].id for row in batch])
+        ids = [row[0].id for row in batch]
+        keys = _titles(session, account_id, private, ids)[1] if criteria.unread else {}
+        by_record = bool(criteria.label or criteria.priority)
+        opened = records_of(session, account_id, private, ids) if by_record else {}
         for row in batch:
-            count = _unread(row[0], account_id, row[1], keys.get(row[0].id))
-            if count and len(found) <= PAGE_SIZE:
-                found.append(row)
-                unread[row[0].id] = count
-        batch.clear()
-
-    for row in session.execute(candidates):
-        batch.append(row)
-        if len(batch) == PAGE_SIZE + 1:
-            drain()
+            report = row[0]
             if len(found) > PAGE_SIZE:
                 break
-    if batch and len(found) <= PAGE_SIZE:
-        drain()
-    return found, unread
+            count = _unread(report, account_id, row[1], keys.get(report.id))
+            if criteria.unread and not count:
+                continue
+            record = opened.get(report.id, EMPTY)
+            if not criteria.keeps(record):
+                continue
+            found.append(row)
+            if criteria.unread:
+                unread[report.id] = count
+            if report.id in opened:
+                records[report.id] = record
+        batch.clear()
+
+    scanned, after = 0, None
+    while len(found) <= PAGE_SIZE:
+        # A batch at a time by keyset, never the whole list: an ORM result is buffered
+        # whole, so iterating one query over every held report would load them all.
+        batch.extend(session.execute(_after(candidates, after).limit(PAGE_SIZE + 1)).all())
+        fetched = len(batch)
+        if fetched:
+            after = batch[-1][0]
+            drain()
+        scanned += fetched
+        if fetched <= PAGE_SIZE:  # the list's end
+            break
+        if scanned >= SCAN_LIMIT and len(found) <= PAGE_SIZE:
+            return found, unread, records, after
+    return found, unread, records, None
+
+
+def _after(query: Select, report: Report | None) -> Select:
+    """``query`` from the report after ``report`` in the list's order (keyset)."""
+    if report is None:
+        return query
+    day, report_id = report.received_on, report.id
+    return query.where(
+        or_(Report.received_on < day, and_(Report.received_on == day, Report.id < report_id))
+    )
 
 
 def count_unread(
@@ -712,24 +808,7 @@ def change_status(
     if target in CLOSING and not reason:
         raise ServiceError(Reason.CLOSING_NEEDS_REASON, "reason")
     if reason:
-        row = session.get(ReportField, (report.id, STATUS_REASON_FIELD))
-        sealed = seal_field(
-            keys.key(Purpose.CASE, report.key_epoch),
-            reason.encode("utf-8"),
-            report_id=report.id,
-            field=f"report/{STATUS_REASON_FIELD}",
-        )
-        if row is None:
-            session.add(
-                ReportField(
-                    report_id=report.id,
-                    name=STATUS_REASON_FIELD,
-                    epoch=report.key_epoch,
-                    sealed=sealed,
-                )
-            )
-        else:
-            row.epoch, row.sealed = report.key_epoch, sealed
+        _seal_reason(session, keys, report, reason)
     acknowledged = current is ReportStatus.RECEIVED
     if acknowledged:
         report.acknowledged_on = today
@@ -748,6 +827,59 @@ def change_status(
             "acknowledged": acknowledged,
             "with_reason": bool(reason),
         },
+    )
+    return report
+
+
+def _seal_reason(session: Session, keys: HeldKeys, report: Report, reason: str) -> None:
+    """The status reason the reporter reads in the mailbox, sealed under the current
+    case key in place of the one before."""
+    row = session.get(ReportField, (report.id, STATUS_REASON_FIELD))
+    sealed = seal_field(
+        keys.key(Purpose.CASE, report.key_epoch),
+        reason.encode("utf-8"),
+        report_id=report.id,
+        field=f"report/{STATUS_REASON_FIELD}",
+    )
+    if row is None:
+        session.add(
+            ReportField(
+                report_id=report.id, name=STATUS_REASON_FIELD, epoch=report.key_epoch, sealed=sealed
+            )
+        )
+    else:
+        row.epoch, row.sealed = report.key_epoch, sealed
+
+
+# A reopened case is looked at again from the start of the workflow's open part: whoever
+# reopens it moves it on to ``investigating`` as a normal step (docs/casework.md).
+REOPENED = ReportStatus.IN_REVIEW
+
+
+def reopen(session: Session, keys: HeldKeys, account_id: uuid.UUID, reason: str) -> Report:
+    """Reopen a closed or rejected report: back to ``in_review``, with a reason that is
+    required and that the reporter reads in the mailbox under the new status, as for any
+    status change (it replaces the closing reason there). The closing day is cleared, so
+    retention no longer counts from it; the deadlines stay. Recorded as
+    ``report.reopen`` (from, to). Raises :class:`NotGranted`, ``ServiceError``
+    ``NOT_CLOSED`` (field ``status``) or ``REOPEN_NEEDS_REASON`` (field ``reason``)."""
+    report = _report(session, keys.report_id, account_id)
+    current = ReportStatus(report.status)
+    if current not in CLOSING:
+        raise ServiceError(Reason.NOT_CLOSED)
+    reason = reason.strip()
+    if not reason:
+        raise ServiceError(Reason.REOPEN_NEEDS_REASON, "reason")
+    _seal_reason(session, keys, report, reason)
+    report.status = REOPENED.value
+    report.closed_on = None
+    audit.append(
+        session,
+        str(account_id),
+        "investigator",
+        Action.REPORT_REOPEN,
+        report_id=report.id,
+        detail={"from": current.value, "to": REOPENED.value},
     )
     return report
 

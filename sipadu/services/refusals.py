@@ -13,7 +13,8 @@ import enum
 
 class Reason(enum.Enum):
     """What went wrong. The comment after a member names the values its message takes
-    (``name``: a username, ``role``, ``category``: a slug, ``old``/``new``: statuses)."""
+    (``name``: a username, ``role``, ``category``: a slug, ``old``/``new``: statuses,
+    ``max``: a limit)."""
 
     # Accounts, sign-in and one-time links
     USERNAME_INVALID = enum.auto()
@@ -80,6 +81,21 @@ class Reason(enum.Enum):
     RECIPIENT_ALREADY_REGISTERED = enum.auto()  # name: who holds the same key
     RECIPIENT_NAME_TAKEN = enum.auto()  # name
     RECIPIENT_CHANGED = enum.auto()  # its key is not the one the proposal pinned
+    NOT_CLOSED = enum.auto()  # only a closed or rejected report is reopened
+    REOPEN_NEEDS_REASON = enum.auto()
+    # The case record: labels, priority, lead, links (issue 17)
+    LABEL_TOO_LONG = enum.auto()  # max
+    TOO_MANY_LABELS = enum.auto()  # max
+    UNKNOWN_PRIORITY = enum.auto()
+    LEAD_NOT_HOLDER = enum.auto()  # an account that does not hold the report
+    NOT_A_REPORT_ID = enum.auto()  # what was typed holds no report id
+    LINK_NOT_HELD = enum.auto()  # no grant on the other report (or none such: not said)
+    LINK_TO_ITSELF = enum.auto()
+    ALREADY_LINKED = enum.auto()
+    NOT_LINKED = enum.auto()
+    TOO_MANY_LINKS = enum.auto()  # max
+    UNKNOWN_LINK_KIND = enum.auto()
+    LAST_HOLDER = enum.auto()  # recusing would leave the report with no investigator
     # Sharing and the identity
     NO_COLLEAGUE_CHOSEN = enum.auto()
     COLLEAGUE_NOT_ACTIVE = enum.auto()

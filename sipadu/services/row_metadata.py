@@ -22,6 +22,7 @@ would order a reporter's row among staff actions the audit log dates (G2, docs/c
 "Row order").
 | note | ``note/<id>/body`` | author, written_at, epoch |
 | identity request | ``identity-request/<id>`` | requester, requested_at |
+| case record | ``case/record`` | epoch |
 
 Encodings: an id is its 16 raw bytes, or empty for none (a report-level attachment, a
 message from the reporter); a number is u32 big-endian; a day is its ISO 8601 text
@@ -41,7 +42,7 @@ from datetime import UTC, date, datetime
 
 from sipadu.crypto import Bound, CryptoError
 from sipadu.persistence.checked import MALFORMED_DATETIME, is_malformed
-from sipadu.persistence.models import Attachment, IdentityRequest, Message, Note
+from sipadu.persistence.models import Attachment, CaseRecord, IdentityRequest, Message, Note
 
 POSITION_LEN = 4  # a sealed message's plaintext starts with its position, u32 big-endian
 
@@ -177,3 +178,12 @@ def request_bound(row: IdentityRequest) -> Bound:
         ("requester", _id(row.account_id)),
         ("requested_at", _instant(row.requested_at)),
     )
+
+
+CASE_RECORD_FIELD = "case/record"
+
+
+def case_record_bound(row: CaseRecord) -> Bound:
+    """What a case record binds: the epoch of the internal key it is sealed under (a
+    record moved to another epoch's key fails; docs/crypto.md "Case record")."""
+    return (("epoch", _u32(row.epoch)),)

@@ -117,6 +117,30 @@ MESSAGES: dict[Reason, LazyString] = {
     ),
     Reason.RECIPIENT_NAME_TAKEN: _l("The name %(name)s is already registered or proposed."),
     Reason.RECIPIENT_CHANGED: _l("The recipient's key changed since the proposal. Propose again."),
+    Reason.NOT_CLOSED: _l("Only a closed or rejected report can be reopened."),
+    Reason.REOPEN_NEEDS_REASON: _l(
+        "Reopening needs a reason; the reporter will read it in the mailbox."
+    ),
+    Reason.LABEL_TOO_LONG: _l("A label can have at most %(max)s characters."),
+    Reason.TOO_MANY_LABELS: _l("A report can have at most %(max)s labels."),
+    Reason.UNKNOWN_PRIORITY: _l("Choose a priority: high, normal or low."),
+    Reason.LEAD_NOT_HOLDER: _l(
+        "The lead investigator must be an investigator who holds this report. Share it "
+        "with them first."
+    ),
+    Reason.NOT_A_REPORT_ID: _l("Give the other report's id, or paste the address of its page."),
+    Reason.LINK_NOT_HELD: _l(
+        "You do not hold a report with this id. You can only link reports you hold both of."
+    ),
+    Reason.LINK_TO_ITSELF: _l("A report cannot be linked to itself."),
+    Reason.ALREADY_LINKED: _l("These reports are already linked."),
+    Reason.NOT_LINKED: _l("These reports are not linked."),
+    Reason.TOO_MANY_LINKS: _l("A report can be linked to at most %(max)s reports."),
+    Reason.UNKNOWN_LINK_KIND: _l("Choose how the reports are related."),
+    Reason.LAST_HOLDER: _l(
+        "You are the only investigator who holds this report: if you stepped down, "
+        "nobody could work on it. Share it with a colleague first, then step down."
+    ),
     Reason.NO_COLLEAGUE_CHOSEN: _l("Choose a colleague."),
     Reason.COLLEAGUE_NOT_ACTIVE: _l("That colleague is not an active staff member with a key."),
     Reason.NOT_ALLOWED_TO_SHARE: _l(

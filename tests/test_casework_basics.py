@@ -1,0 +1,218 @@
+"""Casework basics on the staff portal (issue 17, item 3), end to end from the reporter
+portal: a closed report reopened with a reason the reporter reads in the mailbox; labels
+and a priority no table holds in plaintext, shown and filtered in one's own list; a lead
+investigator; links shown only to whoever holds both reports; stepping down, confirmed,
+with access gone at once. Forms carry CSRF tokens; refusals are worded, in Indonesian."""
+
+import html
+import json
+import re
+import uuid
+
+import pytest
+from sqlalchemy import select
+
+from sipadu.persistence.models import AuditEvent, ReportGrant
+from tests.helpers import (
+    account_of,
+    csrf,
+    database,
+    every_database_value,
+    init_demo,
+    post,
+    report_id_of,
+    signed_in,
+    submit,
+)
+from tests.helpers import login as mailbox_login
+
+
+@pytest.fixture(scope="module")
+def people(env):
+    return init_demo(env)
+
+
+@pytest.fixture(scope="module")
+def clients(staff_app, people):
+    return {name: signed_in(staff_app, person) for name, person in people.items()}
+
+
+def _report(reporter_app, database_url, clients, marker: str) -> tuple[uuid.UUID, str, str]:
+    code, passphrase, _ = submit(reporter_app.test_client(), title=marker)
+    return report_id_of(database_url, marker, clients["pemeriksa1"]), code, passphrase
+
+
+def _entries(database_url: str, report_id: uuid.UUID, action: str) -> list[dict]:
+    with database(database_url) as session:
+        return [
+            json.loads(e.detail or "null")
+            for e in session.scalars(
+                select(AuditEvent).where(
+                    AuditEvent.report_id == report_id, AuditEvent.action == action
+                )
+            )
+        ]
+
+
+def _page(client, report_id: uuid.UUID) -> str:
+    return html.unescape(client.get(f"/reports/{report_id}").get_data(as_text=True))
+
+
+def test_a_closed_report_is_reopened_and_the_reporter_reads_why(
+    reporter_app, clients, database_url
+):
+    marker = f"Dibuka lagi {uuid.uuid4().hex[:8]}"
+    report_id, code, passphrase = _report(reporter_app, database_url, clients, marker)
+    investigator = clients["pemeriksa1"]
+    page = f"/reports/{report_id}"
+    post(investigator, f"{page}/status", page, status="in_review", reason="")
+    closing = f"Tidak cukup bukti {uuid.uuid4().hex[:6]}"
+    post(investigator, f"{page}/status", page, status="closed_unsubstantiated", reason=closing)
+    assert 'name="reopen_reason"' in _page(investigator, report_id)
+
+    refused = post(investigator, f"{page}/reopen", page, reopen_reason="")
+    assert refused.status_code == 400
+    why = f"Pelapor mengirim bukti baru {uuid.uuid4().hex[:6]}"
+    assert post(investigator, f"{page}/reopen", page, reopen_reason=why).status_code == 303
+
+    mailbox = reporter_app.test_client()
+    assert mailbox_login(mailbox, code, passphrase).status_code == 303
+    box = html.unescape(mailbox.get("/mailbox").get_data(as_text=True))
+    assert why in box and closing not in box
+    status = re.search(r'id="report-status">([^<]*)<', box)
+    assert status and status.group(1) == "Sedang ditelaah"  # in_review, in the reporter's words
+    assert _entries(database_url, report_id, "report.reopen") == [
+        {"from": "closed_unsubstantiated", "to": "in_review"}
+    ]
+    assert 'name="reopen_reason"' not in _page(investigator, report_id)  # open again
+    assert all(why.encode() not in value for value in every_database_value(database_url))
+
+
+def test_labels_priority_and_lead_are_shown_filtered_and_never_stored_in_plaintext(
+    reporter_app, clients, database_url
+):
+    marker = f"Berlabel {uuid.uuid4().hex[:8]}"
+    report_id, _code, _passphrase = _report(reporter_app, database_url, clients, marker)
+    other_marker = f"Tanpa label {uuid.uuid4().hex[:8]}"
+    other_id, _c, _p = _report(reporter_app, database_url, clients, other_marker)
+    label = f"Pungli{uuid.uuid4().hex[:6]}"
+    investigator, colleague = clients["pemeriksa1"], clients["pemeriksa2"]
+    page = f"/reports/{report_id}"
+
+    saved = post(investigator, f"{page}/labels", page, labels=f"{label}, Dinas PU", priority="high")
+    assert saved.status_code == 303
+    colleague_id = account_of(database_url, "pemeriksa2").id
+    assert post(investigator, f"{page}/lead", page, lead=str(colleague_id)).status_code == 303
+
+    shown = _page(colleague, report_id)
+    assert label in shown and "Tinggi" in shown
+    assert re.search(r'id="case-lead">[^<]*pemeriksa2', shown)
+    listed = html.unescape(colleague.get(f"/reports?label={label.lower()}").get_data(as_text=True))
+    assert str(report_id) in listed and str(other_id) not in listed and "pemeriksa2" in listed
+    by_priority = colleague.get("/reports?priority=high").get_data(as_text=True)
+    assert str(report_id) in by_priority and str(other_id) not in by_priority
+    assert str(report_id) not in colleague.get("/reports?priority=low").get_data(as_text=True)
+    # Only an investigator allowed to share chooses the lead: worded, nothing changed.
+    refused = post(colleague, f"{page}/lead", page, lead="")
+    assert refused.status_code == 400 and "berbagi laporan" in refused.get_data(as_text=True)
+    assert re.search(r'id="case-lead">[^<]*pemeriksa2', _page(colleague, report_id))
+    # A bad label is refused beside its field, keeping what was typed.
+    long = "x" * 41
+    refused = post(investigator, f"{page}/labels", page, labels=long, priority="low")
+    assert refused.status_code == 400 and long in refused.get_data(as_text=True)
+
+    assert all(label.encode() not in value for value in every_database_value(database_url))
+    entries = _entries(database_url, report_id, "case.labels")
+    assert entries == [{"labels": 2}]
+    assert _entries(database_url, report_id, "case.lead") == [
+        {"account": str(colleague_id), "username": "pemeriksa2"}
+    ]
+
+
+def test_links_show_only_to_who_holds_both_reports(reporter_app, clients, database_url):
+    first_title = f"Laporan pertama {uuid.uuid4().hex[:8]}"
+    second_title = f"Laporan kedua {uuid.uuid4().hex[:8]}"
+    first, _c1, _p1 = _report(reporter_app, database_url, clients, first_title)
+    second, _c2, _p2 = _report(reporter_app, database_url, clients, second_title)
+    linker, colleague = clients["pemeriksa1"], clients["pemeriksa2"]
+    page = f"/reports/{first}"
+
+    pasted = f"http://10.0.0.5:5001/reports/{second}"
+    linked = post(linker, f"{page}/links", page, other=pasted, kind="duplicate")
+    assert linked.status_code == 303
+    assert second_title in _page(linker, first) and first_title in _page(linker, second)
+    assert second_title in _page(colleague, first)  # the demo routes both to both
+    assert _entries(database_url, first, "case.link") == [
+        {"other": str(second), "kind": "duplicate"}
+    ]
+
+    colleague_id = account_of(database_url, "pemeriksa2").id
+    post(linker, f"/reports/{second}/grants/{colleague_id}/revoke", f"/reports/{second}")
+    theirs = _page(colleague, first)
+    assert str(second) not in theirs and second_title not in theirs
+    refused = post(colleague, f"{page}/links", page, other=str(second), kind="related")
+    assert refused.status_code == 400 and "tidak memegang laporan" in refused.get_data(as_text=True)
+
+    unlinked = post(linker, f"{page}/links/{second}/remove", page)
+    assert unlinked.status_code == 303
+    assert second_title not in _page(linker, first) and first_title not in _page(linker, second)
+    assert _entries(database_url, first, "case.unlink") == [{"other": str(second)}]
+    again = post(linker, f"{page}/links/{second}/remove", page)
+    assert again.status_code == 400
+    assert "Kedua laporan ini tidak ditautkan." in html.unescape(again.get_data(as_text=True))
+
+
+def test_stepping_down_needs_a_tick_ends_access_at_once_and_never_leaves_a_report_alone(
+    reporter_app, clients, database_url
+):
+    marker = f"Mundur {uuid.uuid4().hex[:8]}"
+    report_id, _code, _passphrase = _report(reporter_app, database_url, clients, marker)
+    investigator, colleague = clients["pemeriksa1"], clients["pemeriksa2"]
+    page = f"/reports/{report_id}"
+    colleague_id = account_of(database_url, "pemeriksa2").id
+
+    unticked = post(colleague, f"{page}/recuse", page)
+    assert unticked.status_code == 400
+    assert colleague.get(page).status_code == 200
+    stepped = post(colleague, f"{page}/recuse", page, confirm="y")
+    assert stepped.status_code == 303 and stepped.headers["Location"].endswith("/reports")
+    assert colleague.get(page).status_code == 404
+    with database(database_url) as session:
+        assert session.get(ReportGrant, (report_id, colleague_id)) is None
+    [entry] = _entries(database_url, report_id, "grant.recuse")
+    assert entry["account"] == str(colleague_id) and entry["was_lead"] is False
+
+    alone = post(investigator, f"{page}/recuse", page, confirm="y")
+    assert alone.status_code == 400
+    assert "satu-satunya" in alone.get_data(as_text=True)  # and it says to share first
+    assert investigator.get(page).status_code == 200
+
+
+def test_casework_forms_need_their_csrf_token(reporter_app, clients, database_url):
+    marker = f"Tanpa token {uuid.uuid4().hex[:8]}"
+    report_id, _code, _passphrase = _report(reporter_app, database_url, clients, marker)
+    investigator = clients["pemeriksa1"]
+    for path, data in (
+        ("labels", {"labels": "x", "priority": "low"}),
+        ("recuse", {"confirm": "y"}),
+        ("reopen", {"reopen_reason": "x"}),
+        ("links", {"other": str(uuid.uuid4()), "kind": "related"}),
+        ("lead", {"lead": ""}),
+    ):
+        response = investigator.post(f"/reports/{report_id}/{path}", data=data)
+        assert response.status_code == 400, path
+    assert _entries(database_url, report_id, "case.labels") == []
+    assert investigator.get(f"/reports/{report_id}").status_code == 200
+    assert csrf(investigator, f"/reports/{report_id}")  # the page's forms carry one
+
+
+def test_the_audit_log_says_each_casework_action_in_words(clients):
+    log = html.unescape(clients["auditor"].get("/audit").get_data(as_text=True))
+    for words in (
+        "Laporan dibuka kembali",
+        "Label atau prioritas diubah",
+        "Pemeriksa utama diganti",
+        "Laporan ditautkan",
+        "Pemeriksa mengundurkan diri dari laporan",
+    ):
+        assert words in log
