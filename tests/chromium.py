@@ -1,5 +1,5 @@
-"""What the browser tests share: Debian's Chromium driven by Playwright, and a reporter
-portal served in this process (for a config no environment variable can give, such as
+"""What the browser tests share: Debian's Chromium driven by Playwright, and a portal
+served in this process (for a config no environment variable can give, such as
 an idle limit of seconds), plainly or behind the real front (sipadu.hosting.front)."""
 
 import asyncio
@@ -64,7 +64,15 @@ class NoAccessLog(WSGIRequestHandler):
 @contextmanager
 def reporter_in_process(config: Config) -> Iterator[str]:
     """The reporter portal under Werkzeug's threaded server; yields its base URL."""
-    app = create_app("reporter", config)
+    with portal_in_process("reporter", config) as base:
+        yield base
+
+
+@contextmanager
+def portal_in_process(portal: str, config: Config) -> Iterator[str]:
+    """One portal (``"reporter"`` or ``"staff"``) under Werkzeug's threaded server, in
+    this process; yields its base URL."""
+    app = create_app(portal, config)
     server = make_server("127.0.0.1", 0, app, threaded=True, request_handler=NoAccessLog)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
