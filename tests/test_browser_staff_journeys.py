@@ -80,6 +80,21 @@ def text_of(page: Page, selector: str = "main") -> str:
     return page.locator(selector).first.inner_text()
 
 
+DUPLICATE_IDS = """() => {
+  const seen = {};
+  for (const element of document.querySelectorAll("[id]:not([type=hidden])")) seen[element.id] = (seen[element.id] || 0) + 1;
+  return Object.keys(seen).filter((id) => seen[id] > 1);
+}"""
+
+
+def ids_unique(page: Page) -> Page:
+    """Fails if two elements of the page share an id (hidden form tokens aside): a label
+    would then name, and a click on it fill or tick, another form's field (a note typed
+    into the reply box)."""
+    assert page.evaluate(DUPLICATE_IDS) == [], page.url
+    return page
+
+
 def send(form: Locator) -> None:
     """Press ``form``'s button, ticking its confirmation box first if it has one (a
     button that gives or takes access asks for that tick)."""
@@ -99,7 +114,7 @@ def sign_in(browser: Browser, portals: Portals, person: Person) -> Page:
     page.fill("#totp", person.code())
     page.click("main form button[type=submit]")
     expect(page.locator("h1")).to_contain_text("Selamat datang")
-    return page
+    return ids_unique(page)
 
 
 def form_of(page: Page, action_ends: str) -> Locator:
@@ -110,7 +125,7 @@ def approve(page: Page, portals: Portals, row_text: str) -> str:
     """The second admin approves the one waiting proposal whose row says ``row_text``;
     returns what that row said before the button was pressed."""
     page.goto(portals.staff + "/admin/proposals")
-    row = page.locator("tbody tr", has_text=row_text)
+    row = ids_unique(page).locator("tbody tr", has_text=row_text)
     expect(row).to_have_count(1)
     seen = row.inner_text()
     send(row.locator("form[action$='/approve']"))
@@ -189,7 +204,7 @@ def newcomer(browser, portals, admins) -> Person:
     expect(admin.locator("#may-grant")).to_contain_text("ya")
 
     admin.goto(portals.staff + "/admin/categories")
-    kkn = admin.locator("main section", has=admin.locator("h2", has_text="KKN"))
+    kkn = ids_unique(admin).locator("main section", has=admin.locator("h2", has_text="KKN"))
     kkn.locator("select").select_option(label="pemeriksa3")
     send(kkn.locator("form:has(input[name=change][value=add])"))
     send(kkn.locator("form:has(input[name=change][value=remove])", has_text="pemeriksa2"))
@@ -271,6 +286,7 @@ def test_the_investigator_journey(browser, portals, newcomer, reporter, tmp_path
     page.fill("#q", "kuitansi")
     page.click("form[role=search] button[type=submit]")
     expect(page.locator("h2")).to_have_text("1 laporan ditemukan di sini")
+    ids_unique(page)
     expect(page.locator("tbody tr")).to_contain_text(TITLE)
     page.fill("#q", "jembatan")
     page.click("form[role=search] button[type=submit]")
@@ -279,7 +295,7 @@ def test_the_investigator_journey(browser, portals, newcomer, reporter, tmp_path
     # Open the report from the list; download the reporter's file.
     page.click("nav >> text=Laporan")
     page.click(f"tbody >> text={TITLE}")
-    expect(page.locator("h1")).to_have_text(TITLE)
+    expect(ids_unique(page).locator("h1")).to_have_text(TITLE)
     expect(page.locator("#field-what")).to_have_text(WHAT)
     expect(page.locator("main")).to_contain_text("Kustodian harus menyetujui")  # identity hidden
     name, content = download(page, page.locator(f"main a >> text={EVIDENCE[0]}"))
@@ -311,7 +327,7 @@ def test_the_investigator_journey(browser, portals, newcomer, reporter, tmp_path
     page.goto(portals.staff + "/reports")
     page.fill("#label", "pungli")
     page.click("form.filters:not(.search) button[type=submit]")
-    row = page.locator("tbody tr", has_text=TITLE)
+    row = ids_unique(page).locator("tbody tr", has_text=TITLE)
     expect(row).to_contain_text("Tinggi")
     expect(row).to_contain_text("pungli, loket 3")
     page.fill("#label", "tidak-ada")
@@ -338,7 +354,7 @@ def test_the_investigator_journey(browser, portals, newcomer, reporter, tmp_path
 
     # The print view: the case file with each file's SHA-256 and the reopening.
     page.click("main form[action$='/print'] button[type=submit]")
-    expect(page.locator("h1")).to_contain_text(TITLE)
+    expect(ids_unique(page).locator("h1")).to_contain_text(TITLE)
     printed = text_of(page)
     assert hashlib.sha256(EVIDENCE[1]).hexdigest() in _only_digits(printed)
     assert hashlib.sha256(REPLY_FILE[1]).hexdigest() in _only_digits(printed)
@@ -363,4 +379,111 @@ def test_the_investigator_journey(browser, portals, newcomer, reporter, tmp_path
     page.goto(case_url)
     expect(page.locator("h1")).not_to_have_text(TITLE)
     assert TITLE not in text_of(page)
+    page.context.close()
+
+
+def test_the_custodian_approves_an_identity_request(browser, portals, reporter):
+    investigator = sign_in(browser, portals, portals.people["pemeriksa1"])
+    investigator.click("nav >> text=Laporan")
+    investigator.click(f"tbody >> text={TITLE}")
+    assert IDENTITY not in text_of(investigator)
+    ask = form_of(investigator, "/identity-requests")
+    ask.locator("textarea").fill("Pelapor perlu dipanggil sebagai saksi.")
+    send(ask)
+    expect(investigator.locator("main")).to_contain_text("Permintaan Anda: menunggu kustodian")
+    assert IDENTITY not in text_of(investigator)
+
+    custodian = sign_in(browser, portals, portals.people["inspektur"])
+    expect(custodian.locator("#dash-custodian + p")).to_contain_text(
+        "1 permintaan menunggu keputusan Anda"
+    )
+    custodian.click("#dash-custodian + p a")
+    request = ids_unique(custodian).locator("tbody tr", has_text="pemeriksa1")
+    expect(request).to_contain_text("Pelapor perlu dipanggil sebagai saksi.")
+    send(request.locator("form[action$='/approve']"))
+    expect(custodian.locator("tbody")).to_have_text("Tidak ada yang menunggu.")
+    custodian.context.close()
+
+    investigator.reload()
+    expect(investigator.locator("#identity")).to_have_text(IDENTITY)
+    investigator.context.close()
+
+
+def test_a_proposal_takes_effect_only_when_a_second_admin_approves(browser, portals, admins):
+    """An export recipient: proposed by one admin, not approvable by them, approved by
+    the second after reading out the fingerprint anyone can compute with sha256sum."""
+    admin, admin2 = admins.first, admins.second
+    recipient = str(pyrage.x25519.Identity.generate().to_public())
+    fingerprint = hashlib.sha256(recipient.encode()).hexdigest()
+
+    admin.goto(portals.staff + "/admin/recipients")
+    ids_unique(admin).fill("#name", "Arsip Inspektorat")
+    admin.fill("#recipient", recipient)
+    send(form_of(admin, "/admin/recipients"))
+    waiting = admin.locator("main li", has_text="Arsip Inspektorat")
+    expect(admin.locator("main")).to_contain_text("Menunggu admin kedua")
+    assert fingerprint in _only_digits(waiting.inner_text())
+    expect(admin.locator("tbody")).not_to_contain_text("Arsip Inspektorat")  # not yet offered
+
+    admin.goto(portals.staff + "/admin/proposals")
+    mine = admin.locator("tbody tr", has_text="Arsip Inspektorat")
+    expect(mine).to_contain_text("usulan Anda")
+    expect(mine.locator("button")).to_have_count(0)  # no one approves their own
+
+    row = approve(admin2, portals, "Arsip Inspektorat")
+    assert fingerprint in _only_digits(row)
+    expect(admin2.locator("main ul").last).to_contain_text("Arsip Inspektorat")  # decided
+
+    admin.goto(portals.staff + "/admin/recipients")
+    registered = admin.locator("tbody tr", has_text="Arsip Inspektorat")
+    expect(registered).to_contain_text(recipient)
+    assert fingerprint in _only_digits(registered.inner_text())
+
+
+def test_the_auditor_verifies_the_log_against_a_kept_checkpoint_and_exports_it(
+    browser, portals, newcomer, tmp_path
+):
+    page = sign_in(browser, portals, portals.people["auditor"])
+    expect(page.locator("#dash-chain")).to_contain_text("Belum diverifikasi.")
+
+    page.click("nav >> text=Log audit")
+    page.fill("#actor", "admin2")
+    page.click("main form.filters button[type=submit]")
+    rows = ids_unique(page).locator("tbody tr")
+    expect(rows.filter(has_text="Akun pemeriksa3 sekarang dapat masuk.")).to_have_count(1)
+    expect(rows.filter(has_text="Akun diaktifkan")).to_have_count(1)
+    assert "account.activate" not in text_of(page)
+
+    page.goto(portals.staff + "/audit/checkpoints")
+    name, kept = download(ids_unique(page), page.locator("main form button[type=submit]"))
+    checkpoint = tmp_path / name
+    checkpoint.write_bytes(kept)
+
+    page.goto(portals.staff + "/audit/verify")
+    ids_unique(page).set_input_files("#checkpoints", str(checkpoint))
+    page.click("main form button[type=submit]")
+    expect(page.locator("#verdict")).to_contain_text("Utuh:")
+    entries = int(re.search(r"Utuh: (\d+) entri", page.inner_text("#verdict")).group(1))
+    assert entries >= json.loads(kept)["seq"]
+
+    # A checkpoint that does not match the log is caught: the verdict is not "Utuh".
+    forged = json.loads(kept)
+    forged["hash"] = hashlib.sha256(b"another history").hexdigest()
+    other = tmp_path / "forged.json"
+    other.write_text(json.dumps(forged))
+    page.set_input_files("#checkpoints", str(other))
+    page.click("main form button[type=submit]")
+    expect(page.locator("#verdict")).not_to_contain_text("Utuh")
+    expect(page.locator("#verdict")).to_have_class(re.compile("warning"))
+
+    page.goto(portals.staff + "/")
+    expect(page.locator("#dash-chain")).not_to_contain_text("Belum diverifikasi.")
+
+    page.goto(portals.staff + "/audit/checkpoints")
+    name, exported = download(page, page.locator("main a", has_text="JSON Lines"))
+    assert name == "sipadu-audit.jsonl"
+    header, *lines = [json.loads(line) for line in exported.decode().splitlines()]
+    assert header["checkpoint"]["seq"] >= json.loads(kept)["seq"]
+    assert [e["seq"] for e in lines] == list(range(1, len(lines) + 1))
+    assert {"audit.checkpoint", "audit.verify", "audit.export"} <= {e["action"] for e in lines}
     page.context.close()

@@ -252,10 +252,16 @@ class ReplyForm(BoundedForm):
     attachments = MultipleFileField(_l("Files for the reporter (optional)"))
 
 
+# The report page holds several forms whose fields share a name (``body``, ``reason``,
+# ``confirm``); each but one gets an id of its own, or a label would name (and a click on
+# it fill) another form's field: an internal note typed into the reply to the reporter.
+
+
 class NoteForm(BoundedForm):
     body = TextAreaField(
         _l("Internal note (never shown to the reporter)"),
         validators=[InputRequired(), Length(max=20000)],
+        id="note-body",
     )
 
 
@@ -278,6 +284,7 @@ class SpamForm(BoundedForm):
         validators=[
             DataRequired(message=_l("Tick the box to confirm, or leave the report as it is."))
         ],
+        id="spam-confirm",
     )
 
 
@@ -340,6 +347,7 @@ class IdentityRequestForm(BoundedForm):
     reason = TextAreaField(
         _l("Why the reporter's identity is needed"),
         validators=[InputRequired(), Length(max=5000)],
+        id="identity-reason",
     )
 
 
