@@ -33,7 +33,8 @@ totp: $(STAMP)
 	@$(RUN_ENV) $(BIN)/sipadu demo totp '$(USER)'
 
 # make screenshots: docs/screenshots/ from the reporter journey in Debian's Chromium
-# (JavaScript off, 1280 px and 390 px, Bahasa Indonesia and English).
+# (JavaScript off, 1280 px and 390 px, Bahasa Indonesia and English), and the staff
+# portal's daily pages (JavaScript on, Bahasa Indonesia, 1280 px and 390 px).
 screenshots: $(STAMP) $(COMPILED) programs
 	$(BIN)/python tools/screenshots.py docs/screenshots
 

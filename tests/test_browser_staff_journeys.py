@@ -30,7 +30,7 @@ from pathlib import Path
 import pyotp
 import pyrage
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 
 from tests.chromium import SEND_REPORT, chromium, portal_in_process
 from tests.helpers import Person, init_demo
@@ -56,9 +56,10 @@ class Portals:
 @pytest.fixture(scope="module")
 def portals(env, config, database_url) -> Iterator[Portals]:
     people = init_demo(env)
-    with portal_in_process("reporter", config) as reporter, portal_in_process(
-        "staff", config
-    ) as staff:
+    with (
+        portal_in_process("reporter", config) as reporter,
+        portal_in_process("staff", config) as staff,
+    ):
         yield Portals(reporter, staff, people, database_url)
 
 
@@ -82,7 +83,9 @@ def text_of(page: Page, selector: str = "main") -> str:
 
 DUPLICATE_IDS = """() => {
   const seen = {};
-  for (const element of document.querySelectorAll("[id]:not([type=hidden])")) seen[element.id] = (seen[element.id] || 0) + 1;
+  for (const element of document.querySelectorAll("[id]:not([type=hidden])")) {
+    seen[element.id] = (seen[element.id] || 0) + 1;
+  }
   return Object.keys(seen).filter((id) => seen[id] > 1);
 }"""
 

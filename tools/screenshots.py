@@ -11,16 +11,25 @@ signed in as the demo investigator with password and TOTP), so the mailbox shows
 reporter really reads. Every size (desktop 1280 px, phone 390 px) and language (Bahasa
 Indonesia, English) gets its own report.
 
-Files are named ``<lang>-<size>-<nn>-<page>.png`` (e.g. ``id-phone-01-landing.png``) so
-a new run replaces the old one file for file; the two the README shows also come as
+Then the staff portal (served under gunicorn too), in Bahasa Indonesia with JavaScript
+on: after a report is sent with a file, answered, labelled, its reporter's identity
+asked for, and an export recipient proposed by one admin, each demo staff member signs
+in (password and TOTP) and their page is photographed at both sizes: the investigator's
+dashboard, report list, report page and print view, the custodian's identity requests,
+the second admin's proposals, the auditor's log of that report (:data:`STAFF_WALK`).
+
+Files are named ``<lang>-<size>-<nn>-<page>.png`` (e.g. ``id-phone-01-landing.png``), and
+``id-<size>-staff-<nn>-<page>.png`` for the staff pages, so a new run replaces the old
+one file for file; the two the README shows also come as
 ``…-first-screen.png``: what the screen shows before any scrolling. Each PNG is the whole
 page (or that first screen) at one device pixel per CSS pixel, reduced to a palette of at
 most 128 colours without dithering (text and flat colours survive that unchanged; fewer
 for a very long page) and compressed, to stay under 150 KB (`make screenshots` fails
 above).
 
-The walk checks every page it photographs (the code, the reply) and stops with an error
-rather than photograph an error page. ``tests/test_screenshots.py`` runs it for one page.
+The walk checks every page it photographs (the code, the reply, a text each staff page
+must show) and stops with an error rather than photograph an error page.
+``tests/test_screenshots.py`` runs it for one reporter page and one staff page.
 """
 
 import io
@@ -41,6 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyotp
+import pyrage
 from flask.testing import FlaskClient
 from PIL import Image
 from playwright.sync_api import Browser, Page, sync_playwright
@@ -75,6 +85,18 @@ class Size:
 SIZES = {"desktop": Size(1280, 800, phone=False), "phone": Size(390, 844, phone=True)}
 LANGUAGES = ("id", "en")
 PAGES = ("landing", "form", "code", "signin", "mailbox")  # in the order of the journey
+# The staff portal, in Bahasa Indonesia with JavaScript on (as staff browsers run it): one
+# page per role's daily work, in the order of a case's life.
+STAFF_PAGES = (
+    "dashboard",  # the investigator's home page
+    "cases",  # their report list
+    "case",  # one report
+    "print",  # its printable case file
+    "identity-requests",  # the custodian's
+    "proposals",  # the second admin's
+    "audit-log",  # the auditor's
+)
+STAFF_LANGUAGE = "id"
 COLOURS = 128
 MAX_BYTES = 150_000
 
@@ -94,6 +116,11 @@ TEXTS = {
             "Terima kasih atas laporan Anda. Kami sedang menelaahnya. Apakah Anda ingat "
             "tanggal pastinya, dan apakah ada orang lain yang diminta uang yang sama?"
         ),
+        # The staff pages only (Bahasa Indonesia).
+        "identity": "Budi Santoso, 0812-3456-7890",
+        "labels": "pungli, loket 3",
+        "identity_reason": "Pelapor perlu dimintai keterangan sebagai saksi.",
+        "recipient": "Arsip Inspektorat",
     },
     "en": {
         "title": "Illegal fees at the permit counter",
@@ -116,6 +143,11 @@ TEXTS = {
 def file_name(lang: str, size: str, page: str) -> str:
     """The stable name of one screenshot, e.g. ``en-desktop-03-code.png``."""
     return f"{lang}-{size}-{PAGES.index(page) + 1:02d}-{page}.png"
+
+
+def staff_file_name(size: str, page: str) -> str:
+    """E.g. ``id-phone-staff-03-case.png``."""
+    return f"{STAFF_LANGUAGE}-{size}-staff-{STAFF_PAGES.index(page) + 1:02d}-{page}.png"
 
 
 # The two the README shows: only what the screen shows before any scrolling.
@@ -150,11 +182,15 @@ DEMO_LINE = re.compile(r"^demo (\S+) (\S+) (\S+) (\S+)$", re.M)
 
 
 class StaffDesk:
-    """The demo investigator at the staff portal (the app in this process, on the same
-    database as the served reporter portal): answers the newest reports."""
+    """The demo staff at the staff portal (apps in this process, on the same database as
+    the served portals): the investigator answers the newest reports; for the staff
+    pages, a report is sent and worked, and an identity request and an admin's proposal
+    are left waiting."""
 
     def __init__(self, env: dict[str, str]) -> None:
-        self.app = create_app("staff", load_config(env))
+        config = load_config(env)
+        self.app = create_app("staff", config)
+        self.reporter_app = create_app("reporter", config)
         self.client: FlaskClient = self.app.test_client()
         credentials = Path(env["SIPADU_INSTANCE_PATH"]) / "demo-credentials.txt"
         self.people = {
@@ -162,25 +198,40 @@ class StaffDesk:
             for m in DEMO_LINE.finditer(credentials.read_text())
         }
         self.signed_in = False
+        self.steps: dict[str, int] = {}
 
-    def _token(self, path: str) -> str:
-        page = self.client.get(path).get_data(as_text=True)
+    def code(self, username: str) -> str:
+        """A TOTP code of ``username`` for a time step not used yet: the server takes
+        each step once, and also the next one (each account signs in twice at most)."""
+        step = max(int(time.time()) // 30, self.steps.get(username, -1) + 1)
+        self.steps[username] = step
+        return pyotp.TOTP(self.people[username][1]).generate_otp(step)
+
+    def _token(self, path: str, client: FlaskClient | None = None) -> str:
+        page = (client or self.client).get(path).get_data(as_text=True)
         match = TOKEN.search(page)
         if match is None:
             raise RuntimeError(f"staff portal: no form at {path}")
         return match.group(1)
 
-    def _post(self, path: str, form_page: str, **data: str) -> None:
-        response = self.client.post(path, data={"csrf_token": self._token(form_page), **data})
+    def _post(self, path: str, form_page: str, as_: FlaskClient | None = None, **data: str) -> None:
+        client = as_ or self.client
+        response = client.post(path, data={"csrf_token": self._token(form_page, client), **data})
         if response.status_code != 303 or "/login" in response.headers.get("Location", ""):
             raise RuntimeError(f"staff portal refused POST {path}: {response.status_code}")
 
-    def sign_in(self, username: str = "pemeriksa1") -> None:
-        password, secret = self.people[username]
+    def sign_in(self, username: str = "pemeriksa1", client: FlaskClient | None = None) -> None:
+        password, _secret = self.people[username]
         self._post(
-            "/login", "/login", username=username, password=password, totp=pyotp.TOTP(secret).now()
+            "/login",
+            "/login",
+            client,
+            username=username,
+            password=password,
+            totp=self.code(username),
         )
-        self.signed_in = True
+        if client is None:
+            self.signed_in = True
 
     def reports(self) -> set[str]:
         if not self.signed_in:
@@ -194,8 +245,55 @@ class StaffDesk:
         self._post(f"{case}/messages", case, body=reply)
         self._post(f"{case}/status", case, status="in_review", reason="")
 
+    def worked_case(self) -> str:
+        """A report sent with a file and an identity, answered, labelled and of high
+        priority, whose reporter's identity the investigator asked a custodian for; and
+        an export recipient one admin proposed. Returns the report's id."""
+        texts = TEXTS[STAFF_LANGUAGE]
+        before = self.reports()
+        reporter = self.reporter_app.test_client()
+        form = reporter.get("/report").get_data(as_text=True)
+        tokens = dict(re.findall(r'name="(csrf_token|submission_token)"[^>]*value="([^"]+)"', form))
+        fields = {k: texts[k] for k in ("title", "what", "who", "where", "when")}
+        evidence = (io.BytesIO((texts["what"] + "\n").encode()), texts["file"], "text/plain")
+        sent = reporter.post(
+            "/report",
+            data={
+                **tokens,
+                **fields,
+                "category": "kkn",
+                "identity": texts["identity"],
+                "passphrase": "",
+                "passphrase_confirm": "",
+                "attachments": [evidence],
+            },
+            content_type="multipart/form-data",
+        )
+        if 'id="report-code"' not in sent.get_data(as_text=True):
+            raise RuntimeError(f"the reporter portal took no report: {sent.status_code}")
+        new = self.reports() - before
+        if len(new) != 1:
+            raise RuntimeError(f"expected one new report in the staff portal, saw {len(new)}")
+        report_id = new.pop()
+        case = f"/reports/{report_id}"
+        self.answer(report_id, texts["reply"])
+        self._post(f"{case}/labels", case, labels=texts["labels"], priority="high")
+        self._post(f"{case}/identity-requests", case, reason=texts["identity_reason"])
+        admin = self.app.test_client()
+        self.sign_in("admin", admin)
+        recipient = str(pyrage.x25519.Identity.generate().to_public())
+        self._post(
+            "/admin/recipients",
+            "/admin/recipients",
+            admin,
+            name=texts["recipient"],
+            recipient=recipient,
+        )
+        return report_id
+
     def close(self) -> None:
         dispose(self.app)
+        dispose(self.reporter_app)
 
 
 def _free_port() -> int:
@@ -216,13 +314,14 @@ def _wait_for(url: str, seconds: float) -> None:
 
 
 @contextmanager
-def demo_portal(root: Path) -> Iterator[tuple[str, StaffDesk]]:
+def demo_portal(root: Path) -> Iterator[tuple[str, str, StaffDesk]]:
     """A fresh demo instance in ``root`` (as ``make run`` creates, with cheap Argon2id):
-    yields the reporter portal's base URL (real gunicorn, one worker) and the staff desk."""
+    yields the base URLs of its reporter and staff portals (real gunicorn, one worker
+    each) and the staff desk."""
     # Mailbox sessions belong on the memory file system, as in every instance; removed after.
     shm = Path("/dev/shm")  # noqa: S108 — the memory-backed file system, by design
     volatile = shm / f"sipadu-screenshots-{uuid.uuid4().hex[:12]}"
-    port = _free_port()
+    ports = {portal: _free_port() for portal in ("reporter", "staff")}
     cheap = {"TIME_COST": "1", "MEMORY_KIB": "256", "PARALLELISM": "1"}
     env = {
         "SIPADU_ENV": "development",
@@ -230,7 +329,8 @@ def demo_portal(root: Path) -> Iterator[tuple[str, StaffDesk]]:
         "SIPADU_VOLATILE_PATH": str(volatile),
         "SIPADU_WORKERS": "1",
         "SIPADU_THREADS": "4",
-        "SIPADU_REPORTER_BIND": f"127.0.0.1:{port}",
+        "SIPADU_REPORTER_BIND": f"127.0.0.1:{ports['reporter']}",
+        "SIPADU_STAFF_BIND": f"127.0.0.1:{ports['staff']}",
         **{f"SIPADU_ARGON2_{k}": v for k, v in cheap.items()},
         **{f"SIPADU_LOOKUP_ARGON2_{k}": v for k, v in cheap.items()},
     }
@@ -243,34 +343,41 @@ def demo_portal(root: Path) -> Iterator[tuple[str, StaffDesk]]:
         check=True,
         capture_output=True,
     )
-    log = (root / "server.log").open("wb")  # shown if the walk fails
-    server = subprocess.Popen(
-        [sys.executable, "-m", "sipadu.hosting.serve", "reporter"],
-        env=child_env,
-        stdout=log,
-        stderr=log,
-    )
+    logs = {portal: root / f"{portal}.log" for portal in ports}  # shown if the walk fails
+    servers = []
+    for portal, log in logs.items():
+        with log.open("wb") as output:
+            servers.append(
+                subprocess.Popen(  # noqa: S603 — our own server, a portal name of ours
+                    [sys.executable, "-m", "sipadu.hosting.serve", portal],
+                    env=child_env,
+                    stdout=output,
+                    stderr=output,
+                )
+            )
     desk = None
     try:
-        base = f"http://127.0.0.1:{port}"
-        _wait_for(base + "/", 30)
+        bases = {portal: f"http://127.0.0.1:{port}" for portal, port in ports.items()}
+        for base in bases.values():
+            _wait_for(base + "/", 30)
         desk = StaffDesk(env)
-        yield base, desk
+        yield bases["reporter"], bases["staff"], desk
     except BaseException:
-        log.flush()
-        tail = (root / "server.log").read_text(errors="replace")[-3000:]
-        print(f"the reporter portal's log ends:\n{tail}", file=sys.stderr)
+        for portal, log in logs.items():
+            tail = log.read_text(errors="replace")[-3000:]
+            print(f"the {portal} portal's log ends:\n{tail}", file=sys.stderr)
         raise
     finally:
-        log.close()
         if desk is not None:
             desk.close()
-        server.terminate()
-        try:
-            server.wait(timeout=45)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
+        for server in servers:
+            server.terminate()
+        for server in servers:
+            try:
+                server.wait(timeout=45)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=10)
         shutil.rmtree(volatile, ignore_errors=True)
 
 
@@ -367,23 +474,86 @@ def journey(
         context.close()
 
 
+# Who shows each staff page, where it is, and a text the page must show (else the walk
+# stops rather than photograph an error page). ``{case}`` is the worked report's id.
+STAFF_WALK = {
+    "dashboard": ("pemeriksa1", "/", "Laporan Anda"),
+    "cases": ("pemeriksa1", "/reports", "{title}"),
+    "case": ("pemeriksa1", "/reports/{case}", "{title}"),
+    "print": ("pemeriksa1", "/reports/{case}/print", "{title}"),
+    "identity-requests": ("inspektur", "/identity-requests", "{identity_reason}"),
+    "proposals": ("admin2", "/admin/proposals", "{recipient}"),
+    "audit-log": ("auditor", "/audit?report={case}", "{case}"),
+}
+
+
+def staff_tour(
+    browser: Browser,
+    base: str,
+    desk: StaffDesk,
+    out: Path,
+    sizes: Sequence[str],
+    pages: Sequence[str],
+) -> list[Path]:
+    """Photograph the staff ``pages`` at each of ``sizes``: each person signs in once
+    (password and TOTP, JavaScript on) and sees their page at every width."""
+    texts = TEXTS[STAFF_LANGUAGE] | {"case": desk.worked_case()}
+    written: list[Path] = []
+    by_person: dict[str, list[str]] = {}
+    for page_name in STAFF_PAGES:
+        if page_name in pages:
+            by_person.setdefault(STAFF_WALK[page_name][0], []).append(page_name)
+    for username, names in by_person.items():
+        context = browser.new_context(device_scale_factor=1, locale="id-ID")
+        try:
+            page = context.new_page()
+            page.goto(base + "/login")
+            page.fill("#username", username)
+            page.fill("#password", desk.people[username][0])
+            page.fill("#totp", desk.code(username))
+            page.locator("main form button[type=submit]").click()
+            if "Selamat datang" not in page.inner_text("h1"):
+                raise RuntimeError(f"{username} could not sign in: {_summary(page)}")
+            for size in sizes:
+                viewport = SIZES[size]
+                page.set_viewport_size({"width": viewport.width, "height": viewport.height})
+                for name in names:
+                    _who, path, expected = STAFF_WALK[name]
+                    page.goto(base + path.format(**texts))
+                    if expected.format(**texts) not in page.inner_text("main"):
+                        raise RuntimeError(f"the {name} page is not as expected: {_summary(page)}")
+                    target = out / staff_file_name(size, name)
+                    target.write_bytes(optimise(page.screenshot(full_page=True)))
+                    written.append(target)
+        finally:
+            context.close()
+    return written
+
+
 def take(
     out: Path,
     languages: Sequence[str] = LANGUAGES,
     sizes: Sequence[str] = tuple(SIZES),
     pages: Sequence[str] = PAGES,
+    staff_pages: Sequence[str] = STAFF_PAGES,
 ) -> list[Path]:
-    """Photograph ``pages`` of the journey in every language and size into ``out`` (made
-    if missing; files of the same names replaced). Returns the files written."""
+    """Photograph ``pages`` of the reporter's journey in every language and size, then
+    ``staff_pages`` in Bahasa Indonesia at every size, into ``out`` (made if missing;
+    files of the same names replaced). Returns the files written."""
     out.mkdir(parents=True, exist_ok=True)
     written = []
     with tempfile.TemporaryDirectory(prefix="sipadu-screenshots-") as root:
-        with demo_portal(Path(root)) as (base, desk), sync_playwright() as playwright:
+        with (
+            demo_portal(Path(root)) as (base, staff_base, desk),
+            sync_playwright() as playwright,
+        ):
             browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
             try:
-                for lang in languages:
+                for lang in languages if pages else ():
                     for size in sizes:
                         written += journey(browser, base, desk, out, lang, size, pages)
+                if staff_pages:
+                    written += staff_tour(browser, staff_base, desk, out, sizes, staff_pages)
             finally:
                 browser.close()
     return written
