@@ -20,24 +20,11 @@ from tests.chromium import chromium
 from tests.helpers import (
     account_of,
     database,
-    init_demo,
     post,
     receipt,
     report_id_of,
     report_with_files,
-    signed_in,
 )
-
-
-@pytest.fixture(scope="module")
-def people(env):
-    return init_demo(env)
-
-
-@pytest.fixture(scope="module")
-def clients(staff_app, people):
-    return {name: signed_in(staff_app, person) for name, person in people.items()}
-
 
 FILES = [
     ("bukti-transfer.txt", b"transfer Rp 5.000.000 " * 3000, "text/plain"),

@@ -38,7 +38,6 @@ from tests.helpers import (
     csrf,
     database,
     form_tokens,
-    init_demo,
     invoke,
     post,
     receipt,
@@ -49,17 +48,6 @@ from tests.helpers import (
     submit,
 )
 from tests.helpers import login as mailbox_login
-
-
-@pytest.fixture(scope="module")
-def people(env):
-    return init_demo(env)
-
-
-@pytest.fixture(scope="module")
-def clients(staff_app, people):
-    """One signed-in browser per demo person, for the whole module."""
-    return {name: signed_in(staff_app, person) for name, person in people.items()}
 
 
 def actions(database_url: str, report_id: uuid.UUID | None = None) -> list[AuditEvent]:

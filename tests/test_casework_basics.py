@@ -9,7 +9,6 @@ import json
 import re
 import uuid
 
-import pytest
 from sqlalchemy import select
 
 from sipadu.persistence.models import AuditEvent, ReportGrant
@@ -18,23 +17,11 @@ from tests.helpers import (
     csrf,
     database,
     every_database_value,
-    init_demo,
     post,
     report_id_of,
-    signed_in,
     submit,
 )
 from tests.helpers import login as mailbox_login
-
-
-@pytest.fixture(scope="module")
-def people(env):
-    return init_demo(env)
-
-
-@pytest.fixture(scope="module")
-def clients(staff_app, people):
-    return {name: signed_in(staff_app, person) for name, person in people.items()}
 
 
 def _report(reporter_app, database_url, clients, marker: str) -> tuple[uuid.UUID, str, str]:

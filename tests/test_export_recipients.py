@@ -19,23 +19,11 @@ from sipadu.persistence.models import AuditEvent, ExportRecipient, Proposal, Rec
 from sipadu.services.export_recipients import display_fingerprint, recipient_fingerprint
 from tests.helpers import (
     database,
-    init_demo,
     post,
     report_id_of,
     sample_path,
-    signed_in,
     submit,
 )
-
-
-@pytest.fixture(scope="module")
-def people(env):
-    return init_demo(env)
-
-
-@pytest.fixture(scope="module")
-def clients(staff_app, people):
-    return {name: signed_in(staff_app, person) for name, person in people.items()}
 
 
 @pytest.fixture(scope="module")

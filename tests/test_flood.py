@@ -14,7 +14,6 @@ import uuid
 from contextlib import contextmanager
 from datetime import timedelta
 
-import pytest
 import redis
 from sqlalchemy import func, select, update
 
@@ -43,24 +42,12 @@ from tests.helpers import (
     fields_part,
     file_head,
     form_tokens,
-    init_demo,
     post,
     report_with_files,
     reporter_under_gunicorn,
-    signed_in,
     submission_of,
     submit,
 )
-
-
-@pytest.fixture(scope="module")
-def people(env):
-    return init_demo(env)
-
-
-@pytest.fixture(scope="module")
-def clients(staff_app, people):
-    return {name: signed_in(staff_app, person) for name, person in people.items()}
 
 
 @contextmanager

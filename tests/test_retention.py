@@ -7,7 +7,6 @@ import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
@@ -23,12 +22,7 @@ from sipadu.persistence.models import (
     ReportField,
     ReportKey,
 )
-from tests.helpers import database, init_demo, post, receipt, report_with_files, signed_in
-
-
-@pytest.fixture(scope="module")
-def people(env):
-    return init_demo(env)
+from tests.helpers import database, post, receipt, report_with_files, signed_in
 
 
 def new_report(reporter_app, database_url, marker: str) -> uuid.UUID:
