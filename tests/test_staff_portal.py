@@ -49,6 +49,7 @@ from tests.helpers import (
     post,
     redis_contents,
     report_id_of,
+    sample_audit_details,
     sample_path,
     sign_in,
     signed_in,
@@ -1232,135 +1233,6 @@ def test_every_action_role_and_state_has_plain_words_in_english_and_indonesian()
             assert translated.get(english) == indonesian, (what, value, "no Indonesian")
 
 
-def _sample_details(ids: dict[str, str]) -> dict[audit.Action, tuple[str, str, dict]]:
-    """(actor, role, detail) of each action as its service records it."""
-    someone = {"account": ids["pemeriksa2"], "username": "pemeriksa2", "fingerprint": "ab" * 16}
-    admin = ids["admin"]
-    A = audit.Action
-    return {
-        A.SYSTEM_INIT: ("operator", "operator", {"version": "1.0", "demo": True}),
-        A.CATEGORY_CREATE: ("operator", "operator", {"category": "kkn"}),
-        A.CATEGORY_UPDATE: (
-            admin,
-            "admin",
-            {"category": "staff_discipline", "accepting_reports": False},
-        ),
-        A.ACCOUNT_CREATE: (admin, "admin", {**someone, "roles": ["custodian", "investigator"]}),
-        A.ACCOUNT_ACTIVATE: (admin, "admin", someone),
-        A.ACCOUNT_DEACTIVATE: (
-            admin,
-            "admin",
-            {**someone, "sessions_ended": 2, "grants_dropped": 3, "wraps_dropped": 6},
-        ),
-        A.ROLE_GRANT: (admin, "admin", {**someone, "role": "custodian"}),
-        A.ROLE_REVOKE: (
-            admin,
-            "admin",
-            {**someone, "role": "auditor", "grants_dropped": 0, "wraps_dropped": 0},
-        ),
-        A.PERMISSION_CHANGE: (admin, "admin", {**someone, "may_grant": True}),
-        A.KEY_REGISTER: ("operator", "operator", someone),
-        A.PASSWORD_CHANGE: (ids["pemeriksa2"], "none", someone),
-        A.PASSWORD_RESET: (admin, "admin", {**someone, "link": "activation"}),
-        A.TOTP_RESET: (admin, "admin", {**someone, "sessions_ended": 1}),
-        A.LOGIN_SUCCESS: (ids["pemeriksa2"], "none", {}),
-        A.LOGIN_FAILURE: ("unknown", "none", {"reason": "second_factor"}),
-        A.PASSWORD_PROOF_FAILURE: (
-            ids["pemeriksa2"],
-            "none",
-            {**someone, "proof": "password_change"},
-        ),
-        A.LOGOUT: (ids["pemeriksa2"], "none", {}),
-        A.PROPOSAL_CREATE: (
-            admin,
-            "admin",
-            {"proposal": str(uuid.uuid4()), "kind": "route_add", **someone, "category": "kkn"},
-        ),
-        A.PROPOSAL_APPROVE: (
-            ids["admin2"],
-            "admin",
-            {"proposal": str(uuid.uuid4()), "kind": "role_grant", **someone, "role": "custodian"},
-        ),
-        A.PROPOSAL_REJECT: (
-            ids["admin2"],
-            "admin",
-            {"proposal": str(uuid.uuid4()), "kind": "hold_set"},
-        ),
-        A.ROUTE_ADD: ("operator", "operator", {"category": "abuse_of_authority", **someone}),
-        A.ROUTE_REMOVE: (admin, "admin", {"category": "administrative_violation", **someone}),
-        A.REPORT_LIST: (
-            ids["pemeriksa1"],
-            "investigator",
-            {"filters": ["status", "category"], "page_after": None},
-        ),
-        A.REPORT_READ: (ids["pemeriksa1"], "investigator", {}),
-        A.REPORT_EXPORT: (
-            ids["pemeriksa1"],
-            "investigator",
-            {"encrypted": True, "identity_included": True},
-        ),
-        A.REPORT_EXPORT_PLAINTEXT: (
-            ids["pemeriksa1"],
-            "investigator",
-            {"encrypted": False, "identity_included": False},
-        ),
-        A.ATTACHMENT_DOWNLOAD: (
-            ids["pemeriksa1"],
-            "investigator",
-            {"attachment": str(uuid.uuid4()), "size": 123456},
-        ),
-        A.MESSAGE_SEND: (ids["pemeriksa1"], "investigator", {"files": 1}),
-        A.NOTE_ADD: (ids["pemeriksa1"], "investigator", {"note": str(uuid.uuid4())}),
-        A.STATUS_CHANGE: (
-            ids["pemeriksa1"],
-            "investigator",
-            {"from": "in_review", "to": "closed_substantiated", "acknowledged": True},
-        ),
-        A.SPAM_MARK: (ids["pemeriksa1"], "investigator", {}),
-        A.SPAM_UNMARK: (ids["pemeriksa1"], "investigator", {}),
-        A.GRANT_ADD: (ids["pemeriksa1"], "investigator", {**someone, "keys": 3}),
-        A.GRANT_REVOKE: (
-            ids["pemeriksa1"],
-            "investigator",
-            {**someone, "wraps_removed": 3, "new_epoch": 1},
-        ),
-        A.IDENTITY_REQUEST: (ids["pemeriksa1"], "investigator", {"request": str(uuid.uuid4())}),
-        A.IDENTITY_APPROVE: (
-            ids["inspektur"],
-            "custodian",
-            {"request": str(uuid.uuid4()), **someone},
-        ),
-        A.IDENTITY_REFUSE: (
-            ids["inspektur"],
-            "custodian",
-            {"request": str(uuid.uuid4()), **someone},
-        ),
-        A.IDENTITY_READ: (
-            ids["pemeriksa1"],
-            "investigator",
-            {"via": "export", "encrypted": False},
-        ),
-        A.IDENTITY_REQUEST_READ: (ids["inspektur"], "custodian", {"request": str(uuid.uuid4())}),
-        A.INTEGRITY_FAILURE: (
-            ids["pemeriksa1"],
-            "investigator",
-            {"kind": "identity_request", "id": str(uuid.uuid4())},
-        ),
-        A.RECOVERY_GRANT: ("operator", "operator", {**someone, "keys": 2}),
-        A.AUDIT_VIEW: (ids["auditor"], "auditor", {"filters": ["action"], "before": None}),
-        A.AUDIT_EXPORT: (ids["auditor"], "auditor", {"format": "jsonl", "since": 0}),
-        A.AUDIT_CHECKPOINT: (ids["auditor"], "auditor", {"seq": 40}),
-        A.AUDIT_VERIFY: (
-            ids["auditor"],
-            "auditor",
-            {"ok": False, "entries": 40, "checkpoints": 1, "bad_entry": 12},
-        ),
-        A.RETENTION_SHRED: ("operator", "operator", {"reports": 2, "keys": 9}),
-        A.RETENTION_PURGE: ("system", "system", {"reports": 2, "files": 1}),
-        A.ROW_ORDER_RESHUFFLE: ("operator", "operator", {"tables": 9, "ms": 41}),
-    }
-
-
 def _visible_text(page: str) -> str:
     """What a person reads: no tags or attribute values, no technical-detail block."""
     page = re.sub(r"<details class=\"technical\">.*?</details>", " ", page, flags=re.S)
@@ -1414,7 +1286,7 @@ def test_no_staff_page_shows_an_internal_value(
     _create(admin, "calon-" + uuid.uuid4().hex[:6], "auditor", "admin")  # an invited account
     with database(database_url) as session:
         ids = {a.username: str(a.id) for a in session.scalars(select(StaffAccount))}
-        samples = _sample_details(ids)
+        samples = sample_audit_details(ids)
         assert set(samples) == set(audit.Action)  # a new action needs a realistic entry here
         for action, (actor, role, detail) in samples.items():
             audit.append(session, actor, role, action, report_id=report_id, detail=detail)
