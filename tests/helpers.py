@@ -971,7 +971,11 @@ def create_account(admin_client, username: str, *roles: str) -> str:
     """An admin creates an account; the path of its one-time activation link."""
     response = admin_client.post(
         "/admin/accounts",
-        data={"csrf_token": csrf(admin_client, "/admin"), "username": username, "roles": list(roles)},
+        data={
+            "csrf_token": csrf(admin_client, "/admin"),
+            "username": username,
+            "roles": list(roles),
+        },
     )
     assert response.status_code == 200, response.get_data(as_text=True)[:800]
     return LINK.search(response.get_data(as_text=True)).group(1)

@@ -386,12 +386,16 @@ def test_a_new_investigator_works_only_after_a_second_admin_approves(
     # The inviting admin cannot approve; the proposals page shows the fingerprint.
     listing = admin.get("/admin/proposals").get_data(as_text=True)
     assert fingerprint in listing
-    refused = post(admin, f"/admin/proposals/{proposal.id}/approve", "/admin/proposals")
+    refused = post(
+        admin, f"/admin/proposals/{proposal.id}/approve", "/admin/proposals", confirm="y"
+    )
     assert refused.status_code == 409
     assert account_of(database_url, username).state == AccountState.PENDING
     second = signed_in(staff_app, people["admin2"])
     assert (
-        post(second, f"/admin/proposals/{proposal.id}/approve", "/admin/proposals").status_code
+        post(
+            second, f"/admin/proposals/{proposal.id}/approve", "/admin/proposals", confirm="y"
+        ).status_code
         == 303
     )
     assert account_of(database_url, username).state == AccountState.ACTIVE
@@ -420,14 +424,14 @@ def test_an_account_made_at_the_shell_takes_two_admins_besides_the_shell(
     # The admin who was at the shell approves: it is not enough.
     admin = signed_in(staff_app, people["admin"])
     approve = f"/admin/proposals/{proposal.id}/approve"
-    assert post(admin, approve, "/admin/proposals").status_code == 303
+    assert post(admin, approve, "/admin/proposals", confirm="y").status_code == 303
     assert account_of(database_url, username).state == AccountState.PENDING
     listing = admin.get("/admin/proposals").get_data(as_text=True)
     assert f'id="two-approvals-{proposal.id}"' in listing and "admin kedua yang berbeda" in listing
-    assert post(admin, approve, "/admin/proposals").status_code == 409
+    assert post(admin, approve, "/admin/proposals", confirm="y").status_code == 409
     assert account_of(database_url, username).state == AccountState.PENDING
     second = signed_in(staff_app, people["admin2"])
-    assert post(second, approve, "/admin/proposals").status_code == 303
+    assert post(second, approve, "/admin/proposals", confirm="y").status_code == 303
     assert account_of(database_url, username).state == AccountState.ACTIVE
 
 
@@ -450,6 +454,7 @@ def test_a_role_grant_and_a_routing_change_are_inert_until_approved(
         f"/admin/accounts/{auditor.id}/roles",
         f"/admin/accounts/{auditor.id}",
         role="custodian",
+        confirm="y",
     )
     assert response.status_code == 303 and "proposed" in response.headers["Location"]
     assert Role.CUSTODIAN not in account_of(database_url, "auditor").role_set
@@ -464,6 +469,7 @@ def test_a_role_grant_and_a_routing_change_are_inert_until_approved(
         "/admin/categories",
         change="remove",
         account=str(investigator.id),
+        confirm="y",
     )
     assert response.status_code == 303
     with database(database_url) as session:
@@ -473,11 +479,15 @@ def test_a_role_grant_and_a_routing_change_are_inert_until_approved(
     assert {p.kind for p in mine} >= {"role_grant", "route_remove"}
     for proposal in mine:
         assert (
-            post(admin, f"/admin/proposals/{proposal.id}/approve", "/admin/proposals").status_code
+            post(
+                admin, f"/admin/proposals/{proposal.id}/approve", "/admin/proposals", confirm="y"
+            ).status_code
             == 409
         )
         assert (
-            post(second, f"/admin/proposals/{proposal.id}/approve", "/admin/proposals").status_code
+            post(
+                second, f"/admin/proposals/{proposal.id}/approve", "/admin/proposals", confirm="y"
+            ).status_code
             == 303
         )
     assert Role.CUSTODIAN in account_of(database_url, "auditor").role_set
@@ -492,19 +502,24 @@ def test_a_role_grant_and_a_routing_change_are_inert_until_approved(
         "/admin/categories",
         change="add",
         account=str(investigator.id),
+        confirm="y",
     )
     with database(database_url) as session:
         back = session.scalar(
             select(Proposal).where(Proposal.state == "pending", Proposal.kind == "route_add")
         )
     assert (
-        post(second, f"/admin/proposals/{back.id}/approve", "/admin/proposals").status_code == 303
+        post(
+            second, f"/admin/proposals/{back.id}/approve", "/admin/proposals", confirm="y"
+        ).status_code
+        == 303
     )
     post(
         admin,
         f"/admin/accounts/{auditor.id}/roles/revoke",
         f"/admin/accounts/{auditor.id}",
         role="custodian",
+        confirm="y",
     )
 
 
@@ -519,7 +534,10 @@ def test_deactivation_is_immediate_and_ends_sessions(staff_app, people, database
     account = account_of(database_url, username)
     assert (
         post(
-            admin, f"/admin/accounts/{account.id}/deactivate", f"/admin/accounts/{account.id}"
+            admin,
+            f"/admin/accounts/{account.id}/deactivate",
+            f"/admin/accounts/{account.id}",
+            confirm="y",
         ).status_code
         == 303
     )
@@ -532,7 +550,7 @@ def test_deactivation_is_immediate_and_ends_sessions(staff_app, people, database
         )
     # An auditor comes back at once (no sensitive role); an investigator would need two.
     page = f"/admin/accounts/{account.id}"
-    response = post(admin, f"{page}/reactivate", page)
+    response = post(admin, f"{page}/reactivate", page, confirm="y")
     assert response.status_code == 303 and "reactivated" in response.headers["Location"]
     assert sign_in(staff_app.test_client(), leaving).status_code == 303
 
@@ -548,7 +566,7 @@ def test_the_sharing_switch_sets_what_the_admin_chose_even_when_sent_twice(
     assert 'name="allowed" value="yes"' in admin.get(page).get_data(as_text=True)
     before = len(entries(database_url, audit.Action.PERMISSION_CHANGE.value))
     for _twice in range(2):
-        response = post(admin, f"{page}/may-grant", page, allowed="yes")
+        response = post(admin, f"{page}/may-grant", page, allowed="yes", confirm="y")
         assert response.status_code == 303
         assert account_of(database_url, "pemeriksa2").may_grant is True
     changes = entries(database_url, audit.Action.PERMISSION_CHANGE.value)[before:]
@@ -556,10 +574,12 @@ def test_the_sharing_switch_sets_what_the_admin_chose_even_when_sent_twice(
     assert [json.loads(c.detail)["may_grant"] for c in changes] == [True]
     assert 'name="allowed" value="no"' in admin.get(page).get_data(as_text=True)
     for _twice in range(2):
-        post(admin, f"{page}/may-grant", page, allowed="no")
+        post(admin, f"{page}/may-grant", page, allowed="no", confirm="y")
         assert account_of(database_url, "pemeriksa2").may_grant is False
     for missing_or_odd in ({}, {"allowed": "toggle"}):
-        assert post(admin, f"{page}/may-grant", page, **missing_or_odd).status_code == 400
+        assert (
+            post(admin, f"{page}/may-grant", page, **missing_or_odd, confirm="y").status_code == 400
+        )
     assert account_of(database_url, "pemeriksa2").may_grant is False
 
 
@@ -578,7 +598,10 @@ def test_an_admin_reset_drops_the_key_and_its_grants_and_says_so(
         ).all()
     assert held and granted
     response = post(
-        admin, f"/admin/accounts/{target.id}/reset-password", f"/admin/accounts/{target.id}"
+        admin,
+        f"/admin/accounts/{target.id}/reset-password",
+        f"/admin/accounts/{target.id}",
+        confirm="y",
     )
     assert response.status_code == 200
     link = re.search(r'id="link">http://[^/]+([^<]+)<', response.get_data(as_text=True)).group(1)
@@ -606,7 +629,9 @@ def test_an_admin_reset_drops_the_key_and_its_grants_and_says_so(
         )
     second = signed_in(staff_app, people["admin2"])
     assert (
-        post(second, f"/admin/proposals/{proposal.id}/approve", "/admin/proposals").status_code
+        post(
+            second, f"/admin/proposals/{proposal.id}/approve", "/admin/proposals", confirm="y"
+        ).status_code
         == 303
     )
 
@@ -616,7 +641,7 @@ def _propose_totp_reset(staff_app, people, database_url, username: str):
     admin = signed_in(staff_app, people["admin"])
     target = account_of(database_url, username)
     page = f"/admin/accounts/{target.id}"
-    response = post(admin, f"{page}/reset-totp", page)
+    response = post(admin, f"{page}/reset-totp", page, confirm="y")
     assert response.status_code == 303 and "proposed" in response.headers["Location"]
     with database(database_url) as session:
         proposal = session.scalar(
@@ -644,10 +669,14 @@ def test_a_totp_reset_of_a_sensitive_role_takes_two_admins_and_keeps_password_an
     assert proposal is not None
     assert account_of(database_url, person.username).sealed_totp == target.sealed_totp
     assert sign_in(staff_app.test_client(), person).status_code == 303  # nothing changed yet
-    refused = post(admin, f"/admin/proposals/{proposal.id}/approve", "/admin/proposals")
+    refused = post(
+        admin, f"/admin/proposals/{proposal.id}/approve", "/admin/proposals", confirm="y"
+    )
     assert refused.status_code == 409 and 'id="link"' not in refused.get_data(as_text=True)
     second = signed_in(staff_app, people["admin2"])
-    response = post(second, f"/admin/proposals/{proposal.id}/approve", "/admin/proposals")
+    response = post(
+        second, f"/admin/proposals/{proposal.id}/approve", "/admin/proposals", confirm="y"
+    )
     assert response.status_code == 200
     link = re.search(r'id="link">http://[^/]+([^<]+)<', response.get_data(as_text=True)).group(1)
     assert sign_in(staff_app.test_client(), person).status_code == 400  # old app is gone
@@ -703,6 +732,7 @@ def test_the_enrolling_person_cannot_choose_the_totp_seed(staff_app, people, dat
         signed_in(staff_app, people["admin2"]),
         f"/admin/proposals/{proposal.id}/approve",
         "/admin/proposals",
+        confirm="y",
     )
     link = re.search(r'id="link">http://[^/]+([^<]+)<', response.get_data(as_text=True)).group(1)
     client = staff_app.test_client()
@@ -909,7 +939,10 @@ def test_the_audit_chain_verifies_after_a_day_of_staff_activity(env, people, tmp
             for proposal in session.scalars(select(Proposal).where(Proposal.state == "pending")):
                 assert (
                     post(
-                        second, f"/admin/proposals/{proposal.id}/approve", "/admin/proposals"
+                        second,
+                        f"/admin/proposals/{proposal.id}/approve",
+                        "/admin/proposals",
+                        confirm="y",
                     ).status_code
                     == 303
                 )
@@ -920,11 +953,14 @@ def test_the_audit_chain_verifies_after_a_day_of_staff_activity(env, people, tmp
             "/admin/categories",
             change="add",
             account=str(harian.id),
+            confirm="y",
         )
         with database(day_env["SIPADU_DATABASE_URL"]) as session:
             proposal = session.scalar(select(Proposal).where(Proposal.state == "pending"))
         assert (
-            post(second, f"/admin/proposals/{proposal.id}/approve", "/admin/proposals").status_code
+            post(
+                second, f"/admin/proposals/{proposal.id}/approve", "/admin/proposals", confirm="y"
+            ).status_code
             == 303
         )
         auditor = signed_in(app, crew["auditor"])
@@ -980,7 +1016,9 @@ def test_a_category_that_stops_accepting_reports_refuses_them_clearly(
     before = len(entries(database_url, "category.update"))
     close = {"accepting": "no"}
     for _ in range(2):  # sent twice (a double click): still closed, recorded once
-        answer = post(admin, "/admin/categories/kkn/active", "/admin/categories", **close)
+        answer = post(
+            admin, "/admin/categories/kkn/active", "/admin/categories", **close, confirm="y"
+        )
         assert answer.status_code == 303
     assert len(entries(database_url, "category.update")) == before + 1
     try:
@@ -1003,10 +1041,14 @@ def test_a_category_that_stops_accepting_reports_refuses_them_clearly(
         detail = json.loads(entries(database_url, "category.update")[-1].detail)
         assert detail == {"category": "kkn", "accepting_reports": False}
     finally:
-        reopen = post(admin, "/admin/categories/kkn/active", "/admin/categories", accepting="yes")
+        reopen = post(
+            admin, "/admin/categories/kkn/active", "/admin/categories", accepting="yes", confirm="y"
+        )
         assert reopen.status_code == 303
     submit(reporter_app.test_client(), category="kkn")
-    answer = post(admin, "/admin/categories/kkn/active", "/admin/categories", accepting="maybe")
+    answer = post(
+        admin, "/admin/categories/kkn/active", "/admin/categories", accepting="maybe", confirm="y"
+    )
     assert answer.status_code == 400
 
 
@@ -1016,7 +1058,7 @@ def test_a_rejected_proposal_changes_nothing_and_a_changed_key_blocks_approval(
     admin, second = signed_in(staff_app, people["admin"]), signed_in(staff_app, people["admin2"])
     target = account_of(database_url, "pemeriksa2")
     page = f"/admin/accounts/{target.id}"
-    assert post(admin, f"{page}/roles", page, role="custodian").status_code == 303
+    assert post(admin, f"{page}/roles", page, role="custodian", confirm="y").status_code == 303
     with database(database_url) as session:
         first = session.scalar(
             select(Proposal).where(Proposal.state == "pending", Proposal.account_id == target.id)
@@ -1026,20 +1068,26 @@ def test_a_rejected_proposal_changes_nothing_and_a_changed_key_blocks_approval(
     assert f'id="both-roles-{first.id}"' in listing
     assert listing.count('class="warning" id="both-roles-') == 1
     assert (
-        post(second, f"/admin/proposals/{first.id}/reject", "/admin/proposals").status_code == 303
+        post(
+            second, f"/admin/proposals/{first.id}/reject", "/admin/proposals", confirm="y"
+        ).status_code
+        == 303
     )
     assert Role.CUSTODIAN not in account_of(database_url, "pemeriksa2").role_set
     assert (
-        post(second, f"/admin/proposals/{first.id}/approve", "/admin/proposals").status_code == 409
+        post(
+            second, f"/admin/proposals/{first.id}/approve", "/admin/proposals", confirm="y"
+        ).status_code
+        == 409
     )
     # Proposed again; then the key changes (a reset) before anyone approves.
-    assert post(admin, f"{page}/roles", page, role="custodian").status_code == 303
+    assert post(admin, f"{page}/roles", page, role="custodian", confirm="y").status_code == 303
     with database(database_url) as session:
         again = session.scalar(
             select(Proposal).where(Proposal.state == "pending", Proposal.account_id == target.id)
         )
-    assert post(second, f"{page}/reset-password", page).status_code == 200
-    refused = post(second, f"/admin/proposals/{again.id}/approve", "/admin/proposals")
+    assert post(second, f"{page}/reset-password", page, confirm="y").status_code == 200
+    refused = post(second, f"/admin/proposals/{again.id}/approve", "/admin/proposals", confirm="y")
     assert refused.status_code == 409 and "Kunci akun berubah" in refused.get_data(as_text=True)
     assert Role.CUSTODIAN not in account_of(database_url, "pemeriksa2").role_set
 
@@ -1273,16 +1321,26 @@ def test_no_staff_page_shows_an_internal_value(
     report_id = report_id_of(database_url, marker, investigator)
     case = f"/reports/{report_id}"
     assert post(investigator, f"{case}/identity-requests", case, reason="Saksi").status_code == 303
-    assert post(investigator, f"{case}/status", case, status="in_review").status_code == 303
+    assert (
+        post(investigator, f"{case}/status", case, status="in_review", confirm="y").status_code
+        == 303
+    )
     admin = signed_in(staff_app, people["admin"])
     newcomer = account_of(database_url, "pemeriksa2")
     page = f"/admin/accounts/{newcomer.id}"
-    post(admin, f"{page}/roles", page, role="custodian")  # a pending role grant
+    post(admin, f"{page}/roles", page, role="custodian", confirm="y")  # a pending role grant
     # Refused: pemeriksa2 already receives reports of every category and holds the role.
     refusals = [
-        post(admin, routes, "/admin/categories", change="add", account=str(newcomer.id))
+        post(
+            admin,
+            routes,
+            "/admin/categories",
+            change="add",
+            account=str(newcomer.id),
+            confirm="y",
+        )
         for routes in ("/admin/categories/kkn/routes", "/admin/categories/staff_discipline/routes")
-    ] + [post(admin, f"{page}/roles", page, role="investigator")]
+    ] + [post(admin, f"{page}/roles", page, role="investigator", confirm="y")]
     _create(admin, "calon-" + uuid.uuid4().hex[:6], "auditor", "admin")  # an invited account
     with database(database_url) as session:
         ids = {a.username: str(a.id) for a in session.scalars(select(StaffAccount))}

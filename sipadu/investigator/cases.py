@@ -20,6 +20,7 @@ from sipadu.investigator.blueprint import bp, runtime
 from sipadu.investigator.forms import (
     ActionForm,
     CaseFilterForm,
+    ConfirmForm,
     ExportForm,
     GrantForm,
     IdentityRequestForm,
@@ -36,6 +37,7 @@ from sipadu.services import IntegrityFailed, Reason, ServiceError, key_ring
 from sipadu.services import grants as grants_service
 from sipadu.services.attachments import AttachmentInfo, read_attachment
 from sipadu.services.cases import (
+    NEXT_STEP,
     TRANSITIONS,
     CaseFilter,
     NotGranted,
@@ -127,15 +129,23 @@ def _case_page(report_id: uuid.UUID, **forms: BoundedForm) -> str:
         abort(404)
     grant_form = forms.pop("grant_form", None) or GrantForm()
     grant_form.colleague.choices = [(str(a.id), a.username) for a in colleagues]
+    status = ReportStatus(view.report.status)
+    usual = NEXT_STEP.get(status)
+    status_form = forms.pop("status_form", None) or StatusForm(data={"status": usual or ""})
     return render_template(
         "staff/cases/view.html",
         view=view,
         holders=holders,
         me=_me(),
-        next_statuses=sorted(s.value for s in TRANSITIONS[ReportStatus(view.report.status)]),
+        # The usual next step first (and chosen), then the closing ones: none is chosen
+        # for the reader when only closing steps are left.
+        next_statuses=([usual] if usual else [])
+        + sorted(s for s in TRANSITIONS[status] if s != usual),
         reply_form=forms.pop("reply_form", None) or ReplyForm(),
         note_form=forms.pop("note_form", None) or NoteForm(),
-        status_form=forms.pop("status_form", None) or StatusForm(),
+        status_form=status_form,
+        usual_step=usual,
+        revoke_form=forms.pop("revoke_form", None) or ConfirmForm(),
         identity_form=forms.pop("identity_form", None) or IdentityRequestForm(),
         grant_form=grant_form,
         action_form=forms.pop("action_form", None) or ActionForm(),
@@ -256,8 +266,8 @@ def report_grant(report_id: uuid.UUID) -> ResponseReturnValue:
 def report_revoke(report_id: uuid.UUID, account_id: uuid.UUID) -> ResponseReturnValue:
     return _act(
         report_id,
-        ActionForm(),
-        "action_form",
+        ConfirmForm(),
+        "revoke_form",
         lambda s, keys: grants_service.revoke(
             s, report_id, _me_in(s), account_id, runtime().recovery
         ),
