@@ -6,6 +6,7 @@ Test modules import plain helpers and constants from here and fixtures from
 ``conftest`` (which builds its fixtures on these), never from one another. The service
 tests (no HTTP) have their own helpers in ``tests/services/helpers.py``."""
 
+import html
 import http.client
 import io
 import json
@@ -25,6 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 import redis
@@ -1120,3 +1122,32 @@ def staff_world(app, reporter_app, people: dict[str, "Person"], database_url: st
         assert session.scalar(select(Report).where(Report.legal_hold.is_(True))) is not None
         session.commit()
     return StaffWorld(reports, activation, enrollment)
+
+
+STAFF_PAGES_MAX = 400  # per person and language: far above what a test's world has
+
+
+def staff_pages(client, lang: str, seeds: list[str]) -> Iterator[tuple[str, object]]:
+    """Every page a Flask test ``client`` reaches from ``seeds`` by following links, in
+    ``lang`` (links to the other language are not followed): (path, response), each path
+    once, downloads included."""
+    start = [s if lang == "id" else f"{s}{'&' if '?' in s else '?'}lang={lang}" for s in seeds]
+    queue, seen = list(start), set(start)
+    while queue:
+        path = queue.pop(0)
+        response = client.get(path)
+        yield path, response
+        if not response.mimetype == "text/html":
+            continue
+        for href in re.findall(r'href="([^"#]*)"', response.get_data(as_text=True)):
+            href = html.unescape(href)
+            url = urlsplit(href)
+            if url.scheme or url.netloc or href.startswith("/static/") or not href:
+                continue
+            target = (url.path or urlsplit(path).path) + (f"?{url.query}" if url.query else "")
+            if parse_qs(url.query).get("lang", ["id"])[0] != lang:
+                continue
+            if target not in seen:
+                seen.add(target)
+                queue.append(target)
+        assert len(seen) < STAFF_PAGES_MAX, "the crawl does not end"
