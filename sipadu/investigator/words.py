@@ -18,7 +18,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
 from sipadu.accountability.audit import OPERATOR, Action, Broken, Verdict
-from sipadu.investigator.forms import CASE_FIELD_LABELS
+from sipadu.investigator.forms import CASE_FIELD_LABELS, METRIC_LABELS
 from sipadu.persistence.models import (
     AccountState,
     AuditEvent,
@@ -136,6 +136,7 @@ TABLES: dict[str, Mapping[str, LazyString]] = {
     "request_state": REQUEST_STATE_LABELS,
     "category": CATEGORY_LABELS,
     "status": STATUS_LABELS,
+    "metric": METRIC_LABELS,  # reporter activity counted per day (audit.ReporterMetric)
 }
 
 
