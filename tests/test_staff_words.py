@@ -294,7 +294,7 @@ def test_closing_a_report_asks_for_the_tick_and_the_usual_next_step_is_chosen(
     before = changes(database_url)
     refused = post(investigator, f"{case}/status", case, status="closed_substantiated", reason="x")
     assert refused.status_code == 400
-    assert "Menutup atau menolak laporan bersifat final" in refused.get_data(as_text=True)
+    assert "Untuk menutup atau menolak laporan, centang kotak" in refused.get_data(as_text=True)
     empty = post(investigator, f"{case}/status", case, status="", reason="x")
     assert empty.status_code == 400 and "Pilih status baru." in empty.get_data(as_text=True)
     assert changes(database_url) == before

@@ -255,14 +255,14 @@ class StatusForm(BoundedForm):
         _l("Reason (required to close or reject; the reporter reads it)"),
         validators=[Optional(), Length(max=5000)],
     )
-    # Closing and rejecting are final (services.cases.TRANSITIONS): those need the tick.
-    confirm = BooleanField(_l("Yes: closing or rejecting is final, and the reporter is told"))
+    # Closing and rejecting end the casework and tell the reporter: those need the tick.
+    confirm = BooleanField(
+        _l("Yes, close or reject this report: the reporter is told, with the reason")
+    )
 
     def validate_confirm(self, field: BooleanField) -> None:
         if self.status.data in CLOSING and not field.data:
-            raise ValidationError(
-                _l("Closing or rejecting a report is final: tick the box to confirm.")
-            )
+            raise ValidationError(_l("To close or reject a report, tick the box to confirm."))
 
 
 class SpamForm(BoundedForm):
