@@ -151,7 +151,7 @@ def test_admins_see_pending_proposals(clients, database_url):
             select(StaffAccount.id).where(StaffAccount.username == "pemeriksa2")
         )
     target = f"/admin/accounts/{account_id}"
-    assert post(admin, f"{target}/roles", target, role="custodian").status_code == 303
+    assert post(admin, f"{target}/roles", target, role="custodian", confirm="y").status_code == 303
     assert counts(admin) == {"/admin/proposals": 1}
     assert counts(clients["admin2"]) == {"/admin/proposals": 1}
 

@@ -83,6 +83,12 @@ TRANSITIONS: dict[ReportStatus, frozenset[ReportStatus]] = {
     ReportStatus.CLOSED_UNSUBSTANTIATED: frozenset(),
     ReportStatus.REJECTED: frozenset(),
 }
+# The step a case normally takes next, offered first: never a closing one (that is a
+# choice each time).
+NEXT_STEP: dict[ReportStatus, ReportStatus] = {
+    ReportStatus.RECEIVED: ReportStatus.IN_REVIEW,
+    ReportStatus.IN_REVIEW: ReportStatus.INVESTIGATING,
+}
 
 
 class NotGranted(ServiceError):
