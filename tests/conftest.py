@@ -35,6 +35,8 @@ from tests.helpers import (
     VOLATILE_ROOT,
     Postgres,
     config_env,
+    init_demo,
+    signed_in,
 )
 
 
@@ -227,3 +229,15 @@ def reporter_client(reporter_app):
 @pytest.fixture
 def staff_client(staff_app):
     return staff_app.test_client()
+
+
+@pytest.fixture(scope="module")
+def people(env):
+    """``sipadu init --demo`` on this module's instance: the demo staff, by role."""
+    return init_demo(env)
+
+
+@pytest.fixture(scope="module")
+def clients(staff_app, people):
+    """One signed-in staff client per demo person, for the whole module."""
+    return {name: signed_in(staff_app, person) for name, person in people.items()}

@@ -6,6 +6,7 @@ Test modules import plain helpers and constants from here and fixtures from
 ``conftest`` (which builds its fixtures on these), never from one another. The service
 tests (no HTTP) have their own helpers in ``tests/services/helpers.py``."""
 
+import html
 import http.client
 import io
 import json
@@ -25,6 +26,7 @@ from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
 
 import pyotp
 import redis
@@ -38,7 +40,14 @@ from sipadu.cli import main as cli
 from sipadu.crypto import kdf as kdf_module
 from sipadu.crypto import new_keypair
 from sipadu.persistence.db import make_engine, make_sessionmaker
-from sipadu.persistence.models import AuditCheckpoint, AuditEvent, AuditHead, Base, StaffAccount
+from sipadu.persistence.models import (
+    AuditCheckpoint,
+    AuditEvent,
+    AuditHead,
+    Base,
+    Proposal,
+    StaffAccount,
+)
 from sipadu.settings.config import Config
 from sipadu.web.derivations import Derivations
 
@@ -500,6 +509,174 @@ def report_id_of(database_url: str, title_marker: str, staff_client) -> uuid.UUI
     return uuid.UUID(match.group(1))
 
 
+def sample_audit_details(ids: dict[str, str]) -> dict[audit.Action, tuple[str, str, dict]]:
+    """(actor, role, detail) of each audit action as its service records it, for pages
+    that show the log; ``ids`` maps the demo usernames to account ids."""
+    someone = {"account": ids["pemeriksa2"], "username": "pemeriksa2", "fingerprint": "ab" * 16}
+    admin = ids["admin"]
+    A = audit.Action
+    return {
+        A.SYSTEM_INIT: ("operator", "operator", {"version": "1.0", "demo": True}),
+        A.CATEGORY_CREATE: ("operator", "operator", {"category": "kkn"}),
+        A.CATEGORY_UPDATE: (
+            admin,
+            "admin",
+            {"category": "staff_discipline", "accepting_reports": False},
+        ),
+        A.ACCOUNT_CREATE: (admin, "admin", {**someone, "roles": ["custodian", "investigator"]}),
+        A.ACCOUNT_ACTIVATE: (admin, "admin", someone),
+        A.ACCOUNT_DEACTIVATE: (
+            admin,
+            "admin",
+            {**someone, "sessions_ended": 2, "grants_dropped": 3, "wraps_dropped": 6},
+        ),
+        A.ROLE_GRANT: (admin, "admin", {**someone, "role": "custodian"}),
+        A.ROLE_REVOKE: (
+            admin,
+            "admin",
+            {**someone, "role": "auditor", "grants_dropped": 0, "wraps_dropped": 0},
+        ),
+        A.PERMISSION_CHANGE: (admin, "admin", {**someone, "may_grant": True}),
+        A.KEY_REGISTER: ("operator", "operator", someone),
+        A.PASSWORD_CHANGE: (ids["pemeriksa2"], "none", someone),
+        A.PASSWORD_RESET: (admin, "admin", {**someone, "link": "activation"}),
+        A.TOTP_RESET: (admin, "admin", {**someone, "sessions_ended": 1}),
+        A.LOGIN_SUCCESS: (ids["pemeriksa2"], "none", {}),
+        A.LOGIN_FAILURE: ("unknown", "none", {"reason": "second_factor"}),
+        A.PASSWORD_PROOF_FAILURE: (
+            ids["pemeriksa2"],
+            "none",
+            {**someone, "proof": "password_change"},
+        ),
+        A.LOGOUT: (ids["pemeriksa2"], "none", {}),
+        A.PROPOSAL_CREATE: (
+            admin,
+            "admin",
+            {"proposal": str(uuid.uuid4()), "kind": "route_add", **someone, "category": "kkn"},
+        ),
+        A.PROPOSAL_APPROVE: (
+            ids["admin2"],
+            "admin",
+            {"proposal": str(uuid.uuid4()), "kind": "role_grant", **someone, "role": "custodian"},
+        ),
+        A.PROPOSAL_REJECT: (
+            ids["admin2"],
+            "admin",
+            {"proposal": str(uuid.uuid4()), "kind": "hold_set"},
+        ),
+        A.ROUTE_ADD: ("operator", "operator", {"category": "abuse_of_authority", **someone}),
+        A.ROUTE_REMOVE: (admin, "admin", {"category": "administrative_violation", **someone}),
+        A.REPORT_LIST: (
+            ids["pemeriksa1"],
+            "investigator",
+            {"filters": ["status", "category"], "page_after": None},
+        ),
+        A.REPORT_READ: (ids["pemeriksa1"], "investigator", {}),
+        A.REPORT_SEARCH: (
+            ids["pemeriksa1"],
+            "investigator",
+            {"reports": [str(uuid.uuid4()), str(uuid.uuid4())], "found": 1, "page_after": None},
+        ),
+        A.REPORT_EXPORT: (
+            ids["pemeriksa1"],
+            "investigator",
+            {"encrypted": True, "identity_included": True},
+        ),
+        A.REPORT_EXPORT_PLAINTEXT: (
+            ids["pemeriksa1"],
+            "investigator",
+            {"encrypted": False, "identity_included": False},
+        ),
+        A.REPORT_PRINT: (
+            ids["pemeriksa1"],
+            "investigator",
+            {"notes_included": True, "identity_included": False},
+        ),
+        A.RECIPIENT_ADD: (
+            admin,
+            "admin",
+            {"recipient": "Arsip Inspektorat", "fingerprint": "ab" * 32},
+        ),
+        A.RECIPIENT_REMOVE: (admin, "admin", {"recipient": "BPKP", "fingerprint": "cd" * 32}),
+        A.ATTACHMENT_DOWNLOAD: (
+            ids["pemeriksa1"],
+            "investigator",
+            {"attachment": str(uuid.uuid4()), "size": 123456},
+        ),
+        A.MESSAGE_SEND: (ids["pemeriksa1"], "investigator", {"files": 1}),
+        A.NOTE_ADD: (ids["pemeriksa1"], "investigator", {"note": str(uuid.uuid4())}),
+        A.STATUS_CHANGE: (
+            ids["pemeriksa1"],
+            "investigator",
+            {"from": "in_review", "to": "closed_substantiated", "acknowledged": True},
+        ),
+        A.SPAM_MARK: (ids["pemeriksa1"], "investigator", {}),
+        A.SPAM_UNMARK: (ids["pemeriksa1"], "investigator", {}),
+        A.REPORT_REOPEN: (
+            ids["pemeriksa1"],
+            "investigator",
+            {"from": "closed_unsubstantiated", "to": "in_review"},
+        ),
+        A.CASE_LABELS: (ids["pemeriksa1"], "investigator", {"labels": 2}),
+        A.CASE_LEAD: (
+            ids["pemeriksa1"],
+            "investigator",
+            {"account": ids["pemeriksa2"], "username": "pemeriksa2"},
+        ),
+        A.CASE_LINK: (
+            ids["pemeriksa1"],
+            "investigator",
+            {"other": str(uuid.uuid4()), "kind": "duplicate"},
+        ),
+        A.CASE_UNLINK: (ids["pemeriksa1"], "investigator", {"other": str(uuid.uuid4())}),
+        A.GRANT_RECUSE: (
+            ids["pemeriksa2"],
+            "investigator",
+            {**someone, "wraps_removed": 4, "new_epoch": 2, "was_lead": True},
+        ),
+        A.GRANT_ADD: (ids["pemeriksa1"], "investigator", {**someone, "keys": 3}),
+        A.GRANT_REVOKE: (
+            ids["pemeriksa1"],
+            "investigator",
+            {**someone, "wraps_removed": 3, "new_epoch": 1},
+        ),
+        A.IDENTITY_REQUEST: (ids["pemeriksa1"], "investigator", {"request": str(uuid.uuid4())}),
+        A.IDENTITY_APPROVE: (
+            ids["inspektur"],
+            "custodian",
+            {"request": str(uuid.uuid4()), **someone},
+        ),
+        A.IDENTITY_REFUSE: (
+            ids["inspektur"],
+            "custodian",
+            {"request": str(uuid.uuid4()), **someone},
+        ),
+        A.IDENTITY_READ: (
+            ids["pemeriksa1"],
+            "investigator",
+            {"via": "export", "encrypted": False},
+        ),
+        A.IDENTITY_REQUEST_READ: (ids["inspektur"], "custodian", {"request": str(uuid.uuid4())}),
+        A.INTEGRITY_FAILURE: (
+            ids["pemeriksa1"],
+            "investigator",
+            {"kind": "identity_request", "id": str(uuid.uuid4())},
+        ),
+        A.RECOVERY_GRANT: ("operator", "operator", {**someone, "keys": 2}),
+        A.AUDIT_VIEW: (ids["auditor"], "auditor", {"filters": ["action"], "before": None}),
+        A.AUDIT_EXPORT: (ids["auditor"], "auditor", {"format": "jsonl", "since": 0}),
+        A.AUDIT_CHECKPOINT: (ids["auditor"], "auditor", {"seq": 40}),
+        A.AUDIT_VERIFY: (
+            ids["auditor"],
+            "auditor",
+            {"ok": False, "entries": 40, "checkpoints": 1, "bad_entry": 12},
+        ),
+        A.RETENTION_SHRED: ("operator", "operator", {"reports": 2, "keys": 9}),
+        A.RETENTION_PURGE: ("system", "system", {"reports": 2, "files": 1}),
+        A.ROW_ORDER_RESHUFFLE: ("operator", "operator", {"tables": 9, "ms": 41}),
+    }
+
+
 # --- where plaintext must never be found -------------------------------------------------
 
 # What a reporter's browser sends about them: no log, table or store may keep any of it.
@@ -823,3 +1000,205 @@ def rss_mib(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise AssertionError("no VmRSS")
+
+
+# --- a staff portal with something on every page ----------------------------------------------
+
+LINK = re.compile(r'id="link">https?://[^/]+([^<]+)<')
+
+
+def create_account(admin_client, username: str, *roles: str) -> str:
+    """An admin creates an account; the path of its one-time activation link."""
+    response = admin_client.post(
+        "/admin/accounts",
+        data={
+            "csrf_token": csrf(admin_client, "/admin"),
+            "username": username,
+            "roles": list(roles),
+        },
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)[:800]
+    return LINK.search(response.get_data(as_text=True)).group(1)
+
+
+def activate_by_link(app, path: str, password: str) -> str:
+    """Whoever holds the link sets a password and an authenticator app; its TOTP seed."""
+    client = app.test_client()
+    secret = totp_key(client.get(path).get_data(as_text=True))
+    response = client.post(
+        path,
+        data={
+            "csrf_token": csrf(client, path),
+            "password": password,
+            "password_confirm": password,
+            "totp": pyotp.TOTP(secret).now(),
+        },
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)[:800]
+    return secret
+
+
+@dataclass
+class StaffWorld:
+    """What :func:`staff_world` made: the report ids by the status they reached, and
+    one-time links nobody opened (an activation and an authenticator enrollment)."""
+
+    reports: dict[str, uuid.UUID]
+    activation_link: str
+    enrollment_link: str
+
+
+def staff_world(app, reporter_app, people: dict[str, "Person"], database_url: str) -> StaffWorld:
+    """A demo instance with something in every list a staff page shows: reports in every
+    status and category (with a file, messages, a note, one marked as spam, one held),
+    identity requests waiting, approved and refused, proposals waiting, approved and
+    rejected, accounts in every state, a checkpoint, and an audit entry of every action.
+    Every change goes through the portals, as staff and reporters make it (confirmed
+    where a page asks for it)."""
+    from sipadu.persistence.models import IdentityRequest, Report
+
+    reporter = reporter_app.test_client()
+    categories = ["kkn", "abuse_of_authority", "administrative_violation", "staff_discipline"]
+    steps = {
+        "received": [],
+        "in_review": ["in_review"],
+        "investigating": ["in_review", "investigating"],
+        "closed_substantiated": ["in_review", "investigating", "closed_substantiated"],
+        "closed_unsubstantiated": ["in_review", "closed_unsubstantiated"],
+        "rejected": ["rejected"],
+    }
+    investigator = signed_in(app, people["pemeriksa1"])
+    reports: dict[str, uuid.UUID] = {}
+    for number, (status, path) in enumerate(steps.items()):
+        marker = f"Dunia {number} {uuid.uuid4().hex[:6]}"
+        files = [("bukti.txt", b"isi bukti", "text/plain")] if number == 0 else []
+        response = report_with_files(
+            reporter, files, category=categories[number % 4], title=marker, identity="Budi"
+        )
+        receipt(response)
+        report_id = report_id_of(database_url, marker, investigator)
+        case = f"/reports/{report_id}"
+        for step in path:
+            response = post(
+                investigator, f"{case}/status", case, status=step, reason="Alasan", confirm="y"
+            )
+            assert response.status_code == 303, response.get_data(as_text=True)[:800]
+        reports[status] = report_id
+    case = f"/reports/{reports['received']}"
+    assert post(investigator, f"{case}/messages", case, body="Terima kasih").status_code == 303
+    assert post(investigator, f"{case}/notes", case, body="Catatan").status_code == 303
+    spam = f"/reports/{reports['rejected']}"
+    assert post(investigator, f"{spam}/spam", spam, confirm="y").status_code == 303
+    for status in ("received", "in_review", "investigating"):
+        case = f"/reports/{reports[status]}"
+        response = post(investigator, f"{case}/identity-requests", case, reason="Saksi kunci")
+        assert response.status_code == 303
+    with database(database_url) as session:
+        requests = {r.report_id: r.id for r in session.scalars(select(IdentityRequest))}
+        accounts = {a.username: a.id for a in session.scalars(select(StaffAccount))}
+    custodian = signed_in(app, people["inspektur"])
+    for status, decision in (("in_review", "approve"), ("investigating", "refuse")):
+        path = f"/identity-requests/{requests[reports[status]]}/{decision}"
+        response = post(custodian, path, "/identity-requests", confirm="y")
+        assert response.status_code == 303, response.get_data(as_text=True)[:800]
+
+    admin = signed_in(app, people["admin"])
+    admin2 = signed_in(app, people["admin2"])
+    colleague = f"/admin/accounts/{accounts['pemeriksa2']}"
+    for path, page, fields in (
+        (f"{colleague}/roles", colleague, {"role": "custodian"}),
+        (
+            "/admin/categories/kkn/routes",
+            "/admin/categories",
+            {"change": "remove", "account": str(accounts["pemeriksa2"])},
+        ),
+        (
+            "/admin/holds",
+            "/admin/holds",
+            {"report": str(reports["investigating"]), "change": "set"},
+        ),
+        (
+            "/admin/holds",
+            "/admin/holds",
+            {"report": str(reports["closed_substantiated"]), "change": "set"},
+        ),
+        (f"{colleague}/reset-totp", colleague, {}),
+    ):
+        response = post(admin, path, page, confirm="y", **fields)
+        assert response.status_code == 303, response.get_data(as_text=True)[:800]
+    with database(database_url) as session:
+        proposals = list(session.scalars(select(Proposal).where(Proposal.state == "pending")))
+        held = next(p.id for p in proposals if p.report_id == reports["closed_substantiated"])
+        reset = next(p.id for p in proposals if p.kind == "totp_reset")
+    for proposal, decision in ((held, "approve"), (reset, "reject")):
+        path = f"/admin/proposals/{proposal}/{decision}"
+        response = post(admin2, path, "/admin/proposals", confirm="y")
+        assert response.status_code in (200, 303), response.get_data(as_text=True)[:800]
+
+    suffix = uuid.uuid4().hex[:6]
+    activation = create_account(admin, f"calon-{suffix}", "auditor")  # stays invited
+    waiting = create_account(admin, f"baru-{suffix}", "investigator")
+    activate_by_link(app, waiting, "kata sandi panjang sekali 1")  # pending: a second admin
+    gone = create_account(admin, f"mantan-{suffix}", "auditor")
+    activate_by_link(app, gone, "kata sandi panjang sekali 2")
+    watcher = create_account(admin, f"pengamat-{suffix}", "auditor")
+    activate_by_link(app, watcher, "kata sandi panjang sekali 3")
+    with database(database_url) as session:
+        ids = {a.username: a.id for a in session.scalars(select(StaffAccount))}
+    page = f"/admin/accounts/{ids[f'mantan-{suffix}']}"
+    assert post(admin, f"{page}/deactivate", page, confirm="y").status_code == 303
+    page = f"/admin/accounts/{ids[f'pengamat-{suffix}']}"
+    response = post(admin, f"{page}/reset-totp", page, confirm="y")
+    enrollment = LINK.search(response.get_data(as_text=True)).group(1)
+
+    auditor = signed_in(app, people["auditor"])
+    assert post(auditor, "/audit/checkpoints", "/audit/checkpoints").status_code == 200
+    with database(database_url) as session:
+        names = {a.username: str(a.id) for a in session.scalars(select(StaffAccount))}
+        for action, (actor, role, detail) in sample_audit_details(names).items():
+            audit.append(session, actor, role, action, report_id=reports["received"], detail=detail)
+        assert session.scalar(select(Report).where(Report.legal_hold.is_(True))) is not None
+        session.commit()
+    return StaffWorld(reports, activation, enrollment)
+
+
+STAFF_PAGES_MAX = 400  # per person and language: far above what a test's world has
+
+
+def _get_forms(page: str, lang: str) -> list[str]:
+    """The actions of a page's GET forms (a filter, the print view's "open"), sent with
+    their fields empty: in English with the hidden ``lang`` field they carry."""
+    actions = []
+    for form in re.findall(r"<form\b[^>]*>", page):
+        method = re.search(r'method="([^"]*)"', form)
+        action = re.search(r'action="([^"]*)"', form)
+        if action and (method is None or method.group(1).lower() == "get"):
+            actions.append(action.group(1) + ("" if lang == "id" else f"?lang={lang}"))
+    return actions
+
+
+def staff_pages(client, lang: str, seeds: list[str]) -> Iterator[tuple[str, object]]:
+    """Every page a Flask test ``client`` reaches from ``seeds`` by following links, in
+    ``lang`` (links to the other language are not followed): (path, response), each path
+    once, downloads included."""
+    start = [s if lang == "id" else f"{s}{'&' if '?' in s else '?'}lang={lang}" for s in seeds]
+    queue, seen = list(start), set(start)
+    while queue:
+        path = queue.pop(0)
+        response = client.get(path)
+        yield path, response
+        if not response.mimetype == "text/html":
+            continue
+        body = response.get_data(as_text=True)
+        for href in re.findall(r'href="([^"#]*)"', body) + _get_forms(body, lang):
+            href = html.unescape(href)
+            url = urlsplit(href)
+            if url.scheme or url.netloc or href.startswith("/static/") or not href:
+                continue
+            target = (url.path or urlsplit(path).path) + (f"?{url.query}" if url.query else "")
+            if parse_qs(url.query).get("lang", ["id"])[0] != lang:
+                continue
+            if target not in seen:
+                seen.add(target)
+                queue.append(target)
+        assert len(seen) < STAFF_PAGES_MAX, "the crawl does not end"

@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from tests.helpers import csrf, init_demo, login, signed_in, submit
+from tests.helpers import csrf, login, signed_in, submit
 
 INJECTIONS = [
     "' OR '1'='1'; DROP TABLE report; --",
@@ -19,11 +19,6 @@ INJECTIONS = [
     "\u202e\u0000".replace("\u0000", ""),
     "A" * 5000,
 ]
-
-
-@pytest.fixture(scope="module")
-def people(env):
-    return init_demo(env)
 
 
 @pytest.fixture(scope="module")

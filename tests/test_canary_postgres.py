@@ -163,7 +163,11 @@ def test_nothing_anyone_types_is_found_at_rest_on_postgresql_and_redis(deploymen
     )
     requests_page = custodian.get("/identity-requests")
     request_id = re.search(r'id="request-([0-9a-f-]{36})"', requests_page).group(1)
-    custodian.post(f"/identity-requests/{request_id}/approve", {}, token_from="/identity-requests")
+    custodian.post(
+        f"/identity-requests/{request_id}/approve",
+        {"confirm": "y"},
+        token_from="/identity-requests",
+    )
     assert canary["identity"] in investigator.get(report)
     for link in re.findall(r'href="(/reports/[0-9a-f-]{36}/attachments/[0-9a-f-]{36})"', page):
         investigator.get_bytes(link)

@@ -20,24 +20,11 @@ from tests.chromium import chromium
 from tests.helpers import (
     account_of,
     database,
-    init_demo,
     post,
     receipt,
     report_id_of,
     report_with_files,
-    signed_in,
 )
-
-
-@pytest.fixture(scope="module")
-def people(env):
-    return init_demo(env)
-
-
-@pytest.fixture(scope="module")
-def clients(staff_app, people):
-    return {name: signed_in(staff_app, person) for name, person in people.items()}
-
 
 FILES = [
     ("bukti-transfer.txt", b"transfer Rp 5.000.000 " * 3000, "text/plain"),
@@ -151,7 +138,7 @@ def test_the_identity_is_printed_exactly_when_the_export_holds_it(
     waiting = custodian.get("/identity-requests").get_data(as_text=True)
     request_id = re.findall(r'id="request-([0-9a-f-]{36})"', waiting)[-1]
     approve = f"/identity-requests/{request_id}/approve"
-    assert post(custodian, approve, "/identity-requests").status_code == 303
+    assert post(custodian, approve, "/identity-requests", confirm="y").status_code == 303
     before = len(_actions(database_url, report_id))
     printed = investigator.get(f"{page}/print").get_data(as_text=True)
     assert who in printed
@@ -170,7 +157,12 @@ def test_without_a_grant_the_case_file_is_not_found_and_nothing_is_read(
 ):
     page = f"/reports/{case['id']}"
     colleague = account_of(database_url, "pemeriksa2").id  # routed too: revoked here
-    assert post(clients["pemeriksa1"], f"{page}/grants/{colleague}/revoke", page).status_code == 303
+    assert (
+        post(
+            clients["pemeriksa1"], f"{page}/grants/{colleague}/revoke", page, confirm="y"
+        ).status_code
+        == 303
+    )
     before = len(_actions(database_url, case["id"]))
     for name in ("pemeriksa2", "admin", "auditor", "inspektur"):
         response = clients[name].get(f"/reports/{case['id']}/print")

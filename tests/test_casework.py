@@ -38,7 +38,6 @@ from tests.helpers import (
     csrf,
     database,
     form_tokens,
-    init_demo,
     invoke,
     post,
     receipt,
@@ -49,17 +48,6 @@ from tests.helpers import (
     submit,
 )
 from tests.helpers import login as mailbox_login
-
-
-@pytest.fixture(scope="module")
-def people(env):
-    return init_demo(env)
-
-
-@pytest.fixture(scope="module")
-def clients(staff_app, people):
-    """One signed-in browser per demo person, for the whole module."""
-    return {name: signed_in(staff_app, person) for name, person in people.items()}
 
 
 def actions(database_url: str, report_id: uuid.UUID | None = None) -> list[AuditEvent]:
@@ -101,6 +89,7 @@ def test_a_report_is_routed_read_answered_and_the_answer_reaches_the_mailbox(
         f"/reports/{report_id}",
         status="in_review",
         reason="",
+        confirm="y",
     )
     assert response.status_code == 303
 
@@ -117,6 +106,7 @@ def test_a_report_is_routed_read_answered_and_the_answer_reaches_the_mailbox(
         f"/reports/{report_id}",
         status="investigating",
         reason="",
+        confirm="y",
     )
     assert refused.status_code == 303
     missing = post(
@@ -125,6 +115,7 @@ def test_a_report_is_routed_read_answered_and_the_answer_reaches_the_mailbox(
         f"/reports/{report_id}",
         status="closed_substantiated",
         reason="",
+        confirm="y",
     )
     assert missing.status_code == 400
     reason = f"Terbukti, sanksi dijatuhkan {uuid.uuid4().hex[:6]}"
@@ -134,6 +125,7 @@ def test_a_report_is_routed_read_answered_and_the_answer_reaches_the_mailbox(
         f"/reports/{report_id}",
         status="closed_substantiated",
         reason=reason,
+        confirm="y",
     )
     assert closed.status_code == 303
     assert reason in mailbox.get("/mailbox").get_data(as_text=True)
@@ -143,6 +135,7 @@ def test_a_report_is_routed_read_answered_and_the_answer_reaches_the_mailbox(
         f"/reports/{report_id}",
         status="in_review",
         reason="x",
+        confirm="y",
     )
     assert invalid.status_code == 400
 
@@ -174,6 +167,7 @@ def test_every_casework_action_is_audited_exactly_once(reporter_app, clients, da
         f"/reports/{report_id}",
         status="in_review",
         reason="",
+        confirm="y",
     )
     new = [
         e.action
@@ -228,6 +222,7 @@ def test_without_a_grant_a_report_its_files_and_its_export_are_not_found(
         clients["pemeriksa1"],
         f"/reports/{report_id}/grants/{account_of(database_url, 'pemeriksa2').id}/revoke",
         f"/reports/{report_id}",
+        confirm="y",
     )
     clients["pemeriksa1"].get(f"/reports/{report_id}")
     assert calls  # the counting works: the holder's page unwrapped keys
@@ -255,11 +250,14 @@ def test_grant_gives_access_and_revoke_removes_it_for_everything_written_after(
     colleague_id = account_of(database_url, "pemeriksa2").id
     # Revoke first (demo routing gave it to both), then grant back, then revoke again.
     page = f"/reports/{report_id}"
-    assert post(owner, f"{page}/grants/{colleague_id}/revoke", page).status_code == 303
+    assert post(owner, f"{page}/grants/{colleague_id}/revoke", page, confirm="y").status_code == 303
     assert colleague.get(page).status_code == 404
-    assert post(owner, f"{page}/grants", page, colleague=str(colleague_id)).status_code == 303
+    assert (
+        post(owner, f"{page}/grants", page, colleague=str(colleague_id), confirm="y").status_code
+        == 303
+    )
     assert marker in colleague.get(page).get_data(as_text=True)
-    assert post(owner, f"{page}/grants/{colleague_id}/revoke", page).status_code == 303
+    assert post(owner, f"{page}/grants/{colleague_id}/revoke", page, confirm="y").status_code == 303
     assert colleague.get(page).status_code == 404
     revocations = [e for e in actions(database_url, report_id) if e.action == "grant.revoke"]
     assert json.loads(revocations[-1].detail)["new_epoch"] == 2
@@ -308,7 +306,7 @@ def test_only_permitted_investigators_share(reporter_app, clients, database_url)
     report_id = report_id_of(database_url, marker, clients["pemeriksa2"])
     someone = account_of(database_url, "pemeriksa1").id
     page = f"/reports/{report_id}"
-    refused = post(clients["pemeriksa2"], f"{page}/grants/{someone}/revoke", page)
+    refused = post(clients["pemeriksa2"], f"{page}/grants/{someone}/revoke", page, confirm="y")
     assert refused.status_code == 400  # pemeriksa2 may not share or revoke
     assert "tidak diizinkan" in refused.get_data(as_text=True)  # the reason, in Indonesian
 
@@ -330,7 +328,7 @@ def test_the_identity_stays_hidden_until_a_custodian_approves(reporter_app, clie
     request_id = re.search(r'id="request-([0-9a-f-]{36})"', waiting).group(1)
     assert (
         post(
-            custodian, f"/identity-requests/{request_id}/approve", "/identity-requests"
+            custodian, f"/identity-requests/{request_id}/approve", "/identity-requests", confirm="y"
         ).status_code
         == 303
     )
@@ -379,13 +377,15 @@ def test_an_investigator_who_is_also_a_custodian_needs_another_custodian(
     # Not offered (the review: Approve and Refuse were, and gave a 409): said instead.
     assert f"/identity-requests/{request_id}/" not in waiting
     assert "kustodian lain yang harus memutuskannya" in waiting
-    own = post(both, f"/identity-requests/{request_id}/approve", page)
+    own = post(both, f"/identity-requests/{request_id}/approve", page, confirm="y")
     assert own.status_code == 409  # nobody decides their own request
     assert who not in both.get(page).get_data(as_text=True)
     assert "identity.read" not in [e.action for e in actions(database_url, report_id)]
 
     custodian = clients["inspektur"]
-    approved = post(custodian, f"/identity-requests/{request_id}/approve", "/identity-requests")
+    approved = post(
+        custodian, f"/identity-requests/{request_id}/approve", "/identity-requests", confirm="y"
+    )
     assert approved.status_code == 303
     assert who in both.get(page).get_data(as_text=True)
     trail = [e.action for e in actions(database_url, report_id)]
@@ -404,7 +404,9 @@ def test_a_refused_identity_request_shows_nothing(reporter_app, clients, databas
     request_id = re.search(r'id="request-([0-9a-f-]{36})"[^<]*<td>[^<]*pemeriksa1', waiting, re.S)
     request_id = re.findall(r'id="request-([0-9a-f-]{36})"', waiting)[-1]
     assert (
-        post(custodian, f"/identity-requests/{request_id}/refuse", "/identity-requests").status_code
+        post(
+            custodian, f"/identity-requests/{request_id}/refuse", "/identity-requests", confirm="y"
+        ).status_code
         == 303
     )
     assert who not in investigator.get(page).get_data(as_text=True)
@@ -681,7 +683,7 @@ def test_recovery_grant_gives_a_report_back_after_a_password_reset(
     # Take it away from pemeriksa2 (as a reset would), then re-grant from recovery.
     colleague = account_of(database_url, "pemeriksa2")
     page = f"/reports/{report_id}"
-    post(clients["pemeriksa1"], f"{page}/grants/{colleague.id}/revoke", page)
+    post(clients["pemeriksa1"], f"{page}/grants/{colleague.id}/revoke", page, confirm="y")
     assert clients["pemeriksa2"].get(page).status_code == 404
     result = CliRunner().invoke(
         cli,
@@ -888,7 +890,9 @@ def test_every_staff_route_that_decrypts_records_the_read(
     assert post(investigator, f"{page}/identity-requests", page, reason="Saksi").status_code == 303
     waiting = custodian.get("/identity-requests").get_data(as_text=True)
     mine = re.findall(r'id="request-([0-9a-f-]{36})"', waiting)[-1]
-    assert post(custodian, f"/identity-requests/{mine}/approve", "/identity-requests").status_code
+    assert post(
+        custodian, f"/identity-requests/{mine}/approve", "/identity-requests", confirm="y"
+    ).status_code
     # A second request, left pending: the custodian's page has a reason to decrypt.
     second = clients["pemeriksa2"]
     assert post(second, f"{page}/identity-requests", page, reason="Konfirmasi").status_code == 303

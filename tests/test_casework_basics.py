@@ -9,7 +9,6 @@ import json
 import re
 import uuid
 
-import pytest
 from sqlalchemy import select
 
 from sipadu.persistence.models import AuditEvent, ReportGrant
@@ -18,23 +17,11 @@ from tests.helpers import (
     csrf,
     database,
     every_database_value,
-    init_demo,
     post,
     report_id_of,
-    signed_in,
     submit,
 )
 from tests.helpers import login as mailbox_login
-
-
-@pytest.fixture(scope="module")
-def people(env):
-    return init_demo(env)
-
-
-@pytest.fixture(scope="module")
-def clients(staff_app, people):
-    return {name: signed_in(staff_app, person) for name, person in people.items()}
 
 
 def _report(reporter_app, database_url, clients, marker: str) -> tuple[uuid.UUID, str, str]:
@@ -67,7 +54,14 @@ def test_a_closed_report_is_reopened_and_the_reporter_reads_why(
     page = f"/reports/{report_id}"
     post(investigator, f"{page}/status", page, status="in_review", reason="")
     closing = f"Tidak cukup bukti {uuid.uuid4().hex[:6]}"
-    post(investigator, f"{page}/status", page, status="closed_unsubstantiated", reason=closing)
+    post(
+        investigator,
+        f"{page}/status",
+        page,
+        status="closed_unsubstantiated",
+        reason=closing,
+        confirm="y",
+    )
     assert 'name="reopen_reason"' in _page(investigator, report_id)
 
     refused = post(investigator, f"{page}/reopen", page, reopen_reason="")
@@ -147,7 +141,9 @@ def test_links_show_only_to_who_holds_both_reports(reporter_app, clients, databa
     ]
 
     colleague_id = account_of(database_url, "pemeriksa2").id
-    post(linker, f"/reports/{second}/grants/{colleague_id}/revoke", f"/reports/{second}")
+    post(
+        linker, f"/reports/{second}/grants/{colleague_id}/revoke", f"/reports/{second}", confirm="y"
+    )
     theirs = _page(colleague, first)
     assert str(second) not in theirs and second_title not in theirs
     refused = post(colleague, f"{page}/links", page, other=str(second), kind="related")

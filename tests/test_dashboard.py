@@ -25,7 +25,6 @@ from tests.helpers import (
     csrf,
     database,
     form_tokens,
-    init_demo,
     post,
     report_id_of,
     signed_in,
@@ -35,16 +34,6 @@ from tests.helpers import login as mailbox_login
 
 COUNT = re.compile(r'<a href="([^"]+)" data-count="(\d+)"')
 LISTED = re.compile(r'<a href="/reports/([0-9a-f-]{36})">')
-
-
-@pytest.fixture(scope="module")
-def people(env):
-    return init_demo(env)
-
-
-@pytest.fixture(scope="module")
-def clients(staff_app, people):
-    return {name: signed_in(staff_app, person) for name, person in people.items()}
 
 
 def counts(client) -> dict[str, int]:
@@ -162,7 +151,7 @@ def test_admins_see_pending_proposals(clients, database_url):
             select(StaffAccount.id).where(StaffAccount.username == "pemeriksa2")
         )
     target = f"/admin/accounts/{account_id}"
-    assert post(admin, f"{target}/roles", target, role="custodian").status_code == 303
+    assert post(admin, f"{target}/roles", target, role="custodian", confirm="y").status_code == 303
     assert counts(admin) == {"/admin/proposals": 1}
     assert counts(clients["admin2"]) == {"/admin/proposals": 1}
 

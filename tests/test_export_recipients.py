@@ -19,23 +19,11 @@ from sipadu.persistence.models import AuditEvent, ExportRecipient, Proposal, Rec
 from sipadu.services.export_recipients import display_fingerprint, recipient_fingerprint
 from tests.helpers import (
     database,
-    init_demo,
     post,
     report_id_of,
     sample_path,
-    signed_in,
     submit,
 )
-
-
-@pytest.fixture(scope="module")
-def people(env):
-    return init_demo(env)
-
-
-@pytest.fixture(scope="module")
-def clients(staff_app, people):
-    return {name: signed_in(staff_app, person) for name, person in people.items()}
 
 
 @pytest.fixture(scope="module")
@@ -153,11 +141,14 @@ def test_a_registered_recipient_takes_two_admins_and_its_export_opens_with_age(
     proposal = pending_proposal(database_url, row.id)
     assert proposal.fingerprint == fingerprint
     page = "/admin/proposals"
-    own = post(admin, f"/admin/proposals/{proposal.id}/approve", page)
+    own = post(admin, f"/admin/proposals/{proposal.id}/approve", page, confirm="y")
     assert own.status_code == 409
     shown = second.get(page).get_data(as_text=True)
     assert name in shown and recipient in shown and grouped in shown
-    assert post(second, f"/admin/proposals/{proposal.id}/approve", page).status_code == 303
+    assert (
+        post(second, f"/admin/proposals/{proposal.id}/approve", page, confirm="y").status_code
+        == 303
+    )
     assert recipient_row(database_url, name).state == RecipientState.ACTIVE
     (added,) = [
         e
@@ -205,7 +196,9 @@ def test_a_registered_recipient_takes_two_admins_and_its_export_opens_with_age(
     assert name in investigator.get(f"/reports/{report_id}/export").get_data(as_text=True)
     removal = pending_proposal(database_url, row.id)
     assert removal.kind == "recipient_remove"
-    assert post(admin, f"/admin/proposals/{removal.id}/approve", page).status_code == 303
+    assert (
+        post(admin, f"/admin/proposals/{removal.id}/approve", page, confirm="y").status_code == 303
+    )
     assert recipient_row(database_url, name).state == RecipientState.REMOVED
     assert name not in investigator.get(f"/reports/{report_id}/export").get_data(as_text=True)
     stale = investigator.get(f"/reports/{report_id}/export?to={row.id}&lang=en")
@@ -264,7 +257,10 @@ def test_a_rejected_recipient_is_never_offered(clients, report_id, database_url,
     proposal = pending_proposal(database_url, row.id)
     page = "/admin/proposals"
     assert (
-        post(clients["admin2"], f"/admin/proposals/{proposal.id}/reject", page).status_code == 303
+        post(
+            clients["admin2"], f"/admin/proposals/{proposal.id}/reject", page, confirm="y"
+        ).status_code
+        == 303
     )
     assert recipient_row(database_url, name).state == RecipientState.REJECTED
     form = clients["pemeriksa1"].get(f"/reports/{report_id}/export").get_data(as_text=True)

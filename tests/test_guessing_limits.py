@@ -343,14 +343,17 @@ def totp_reset_link(app, people, database_url, username: str) -> str:
     role: one admin proposes, the other approves and is shown the link."""
     target = account_of(database_url, username)
     page = f"/admin/accounts/{target.id}"
-    proposed = post(signed_in(app, people["admin"]), f"{page}/reset-totp", page)
+    proposed = post(signed_in(app, people["admin"]), f"{page}/reset-totp", page, confirm="y")
     assert proposed.status_code == 303 and "proposed" in proposed.headers["Location"]
     with database(database_url) as session:
         proposal = session.scalar(
             select(Proposal).where(Proposal.account_id == target.id, Proposal.state == "pending")
         )
     approved = post(
-        signed_in(app, people["admin2"]), f"/admin/proposals/{proposal.id}/approve", "/admin"
+        signed_in(app, people["admin2"]),
+        f"/admin/proposals/{proposal.id}/approve",
+        "/admin",
+        confirm="y",
     )
     assert approved.status_code == 200, approved.get_data(as_text=True)[:500]
     return re.search(r'id="link">http://[^/]+([^<]+)<', approved.get_data(as_text=True)).group(1)
@@ -436,7 +439,7 @@ def one_admin_totp_reset_link(app, people, database_url, username: str) -> str:
     """Reset the authenticator app of ``username`` (a role one admin may reset alone)."""
     target = account_of(database_url, username)
     page = f"/admin/accounts/{target.id}"
-    shown = post(signed_in(app, people["admin"]), f"{page}/reset-totp", page)
+    shown = post(signed_in(app, people["admin"]), f"{page}/reset-totp", page, confirm="y")
     assert shown.status_code == 200, shown.get_data(as_text=True)[:500]
     return re.search(r'id="link">http://[^/]+([^<]+)<', shown.get_data(as_text=True)).group(1)
 

@@ -9,17 +9,10 @@ in the reader's language, what to shorten. Nothing is stored."""
 import re
 import uuid
 
-import pytest
-
-from tests.helpers import csrf, form_tokens, init_demo, login, report_id_of, signed_in, submit
+from tests.helpers import csrf, form_tokens, login, report_id_of, signed_in, submit
 
 FIELD_BYTES = 500 * 1000  # Flask's MAX_FORM_MEMORY_SIZE: the most one field keeps
 LONG = "Saya melihat sendiri pungutan itu. " * 20_000  # 700,000 characters
-
-
-@pytest.fixture(scope="module")
-def people(env):
-    return init_demo(env)
 
 
 def _kept_start(page: str, text: str) -> bool:

@@ -5,7 +5,6 @@ and the weaker record is gone."""
 import statistics
 import time
 
-import pytest
 from sqlalchemy import select
 
 from sipadu import create_app
@@ -16,7 +15,6 @@ from sipadu.web.context import dispose
 from tests.helpers import (
     STRONGER,
     database,
-    init_demo,
     kdf_calls,
     login,
     random_code,
@@ -27,11 +25,6 @@ from tests.helpers import (
 
 def params_of(record: bytes):
     return SecretRecord.from_bytes(record).params
-
-
-@pytest.fixture(scope="module")
-def people(env):
-    return init_demo(env)
 
 
 def test_staff_passwords_and_mailboxes_are_rehashed_at_their_next_sign_in(

@@ -7,7 +7,6 @@ import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
-import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, update
 
@@ -23,12 +22,7 @@ from sipadu.persistence.models import (
     ReportField,
     ReportKey,
 )
-from tests.helpers import database, init_demo, post, receipt, report_with_files, signed_in
-
-
-@pytest.fixture(scope="module")
-def people(env):
-    return init_demo(env)
+from tests.helpers import database, post, receipt, report_with_files, signed_in
 
 
 def new_report(reporter_app, database_url, marker: str) -> uuid.UUID:
@@ -95,16 +89,24 @@ def test_expired_reports_are_shredded_keys_first_and_held_or_recent_ones_kept(
 
     # Two admins put one on hold (one alone cannot).
     admin, second = signed_in(staff_app, people["admin"]), signed_in(staff_app, people["admin2"])
-    response = post(admin, "/admin/holds", "/admin/holds", report=str(held), change="set")
+    response = post(
+        admin, "/admin/holds", "/admin/holds", report=str(held), change="set", confirm="y"
+    )
     assert response.status_code == 303
     proposal = re.search(
         r'id="proposal-([0-9a-f-]{36})"', second.get("/admin/proposals").get_data(as_text=True)
     ).group(1)
     assert (
-        post(admin, f"/admin/proposals/{proposal}/approve", "/admin/proposals").status_code == 409
+        post(
+            admin, f"/admin/proposals/{proposal}/approve", "/admin/proposals", confirm="y"
+        ).status_code
+        == 409
     )
     assert (
-        post(second, f"/admin/proposals/{proposal}/approve", "/admin/proposals").status_code == 303
+        post(
+            second, f"/admin/proposals/{proposal}/approve", "/admin/proposals", confirm="y"
+        ).status_code
+        == 303
     )
 
     with database(database_url) as session:
@@ -158,12 +160,15 @@ def test_expired_reports_are_shredded_keys_first_and_held_or_recent_ones_kept(
         assert sealed and not any(chunk[:64] in raw for chunk in sealed)
 
     # Released by two admins, the held report goes at the next purge.
-    post(admin, "/admin/holds", "/admin/holds", report=str(held), change="release")
+    post(admin, "/admin/holds", "/admin/holds", report=str(held), change="release", confirm="y")
     proposal = re.search(
         r'id="proposal-([0-9a-f-]{36})"', second.get("/admin/proposals").get_data(as_text=True)
     ).group(1)
     assert (
-        post(second, f"/admin/proposals/{proposal}/approve", "/admin/proposals").status_code == 303
+        post(
+            second, f"/admin/proposals/{proposal}/approve", "/admin/proposals", confirm="y"
+        ).status_code
+        == 303
     )
     assert "1 expired report(s)" in purge(env)
     assert remains(database_url, held)["report"] == 0

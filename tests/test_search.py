@@ -17,26 +17,14 @@ from tests.helpers import (
     every_database_value,
     files_under,
     form_tokens,
-    init_demo,
     post,
     redis_contents,
     report_id_of,
-    signed_in,
     submit,
 )
 from tests.helpers import login as mailbox_login
 
 FOUND = re.compile(r'<a href="/reports/([0-9a-f-]{36})">')
-
-
-@pytest.fixture(scope="module")
-def people(env):
-    return init_demo(env)
-
-
-@pytest.fixture(scope="module")
-def clients(staff_app, people):
-    return {name: signed_in(staff_app, person) for name, person in people.items()}
 
 
 def word() -> str:

@@ -34,7 +34,6 @@ from tests.helpers import (
     file_head,
     files_under,
     form_tokens,
-    init_demo,
     login,
     png_with_text,
     receipt,
@@ -50,11 +49,6 @@ MIB = 1024 * 1024
 TEMPLATES = Path(__file__).resolve().parent.parent / "sipadu" / "templates"
 TEXT = {"category": "kkn", "title": "Judul yang diketik", "what": "Kejadian yang diketik panjang"}
 CHOOSE_AGAIN = "berkas harus dipilih lagi"
-
-
-@pytest.fixture(scope="module")
-def people(env):
-    return init_demo(env)
 
 
 @pytest.fixture(scope="module")

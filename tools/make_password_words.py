@@ -119,7 +119,9 @@ def office_words() -> list[str]:
 def sequences(lists: dict[str, list[str]]) -> list[str]:
     words = [w for seq in lists.values() for w in seq]
     runs = [
-        " ".join(seq[i : i + n]) for n in range(2, 6) for seq in lists.values()
+        " ".join(seq[i : i + n])
+        for n in range(2, 6)
+        for seq in lists.values()
         for i in range(len(seq) - n + 1)
     ]
     return words + [form for run in runs for form in (run, run.replace(" ", ""))]

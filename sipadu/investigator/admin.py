@@ -18,8 +18,10 @@ from werkzeug.wrappers import Response
 from sipadu.accountability.audit import Actor
 from sipadu.investigator.blueprint import bp, now, runtime
 from sipadu.investigator.forms import (
+    NOT_CONFIRMED,
     AcceptingForm,
     ActionForm,
+    ConfirmForm,
     CreateAccountForm,
     HoldForm,
     MayGrantForm,
@@ -28,6 +30,7 @@ from sipadu.investigator.forms import (
     RouteForm,
     SelectChoice,
     entered,
+    not_confirmed,
 )
 from sipadu.investigator.policy import Policy, requires
 from sipadu.investigator.words import ACTOR_WORDS
@@ -64,8 +67,12 @@ T = TypeVar("T")
 
 
 def _checked_form(form_class: type[F]) -> F:
+    """The posted form, valid; a form whose box was not ticked is refused saying so,
+    with nothing changed (409), anything else is a bad request."""
     form = form_class()
     if not form.validate_on_submit():
+        if not_confirmed(form):
+            abort(409, description=str(NOT_CONFIRMED))
         abort(400)
     return form
 
@@ -188,7 +195,7 @@ def _run(
 @bp.post("/admin/accounts/<uuid:account_id>/deactivate")
 @requires(Policy.ADMIN)
 def admin_deactivate(account_id: uuid.UUID) -> Response:
-    _checked_form(ActionForm)
+    _checked_form(ConfirmForm)
     _run(account_id, lambda s, a: staff_service.deactivate(s, a, _actor()))
     return _done(account_id, "deactivated")
 
@@ -196,7 +203,7 @@ def admin_deactivate(account_id: uuid.UUID) -> Response:
 @bp.post("/admin/accounts/<uuid:account_id>/reactivate")
 @requires(Policy.ADMIN)
 def admin_reactivate(account_id: uuid.UUID) -> Response:
-    _checked_form(ActionForm)
+    _checked_form(ConfirmForm)
     _, proposal = _run(
         account_id, lambda s, a: proposals_service.propose_reactivation(s, a, _actor())
     )
@@ -219,7 +226,7 @@ def admin_link(account_id: uuid.UUID, what: str) -> ResponseReturnValue:
     """A new activation link, a password reset or a TOTP reset: each shows its one-time
     link once, on the page that answers the button (a TOTP reset of a sensitive role is
     proposed instead)."""
-    _checked_form(ActionForm)
+    _checked_form(ConfirmForm)
     issue, kind = LINK_ACTIONS[what]
     account, token = _run(account_id, lambda s, a: issue(s, a, _actor(), now(), runtime().link_ttl))
     if token is None:
@@ -305,7 +312,7 @@ def admin_proposals() -> str:
 def admin_decide(proposal_id: uuid.UUID, decision: str) -> ResponseReturnValue:
     """Approve or reject a proposal. An approved TOTP reset answers with its one-time
     link, shown once, to the approving admin only (the proposer never sees it)."""
-    _checked_form(ActionForm)
+    _checked_form(ConfirmForm)
     if decision == "reject":
         _change(lambda writing: proposals_service.reject(writing, proposal_id, _actor(), now()))
         return redirect(url_for("staff.admin_proposals"), code=303)
@@ -339,9 +346,7 @@ def admin_holds() -> str:
 @bp.post("/admin/holds")
 @requires(Policy.ADMIN)
 def admin_propose_hold() -> Response:
-    form = HoldForm()
-    if not form.validate_on_submit():
-        abort(400)
+    form = _checked_form(HoldForm)
     try:
         report_id = uuid.UUID(entered(form.report).strip())
     except ValueError:
@@ -386,7 +391,7 @@ def _category(session: Session, slug: str) -> Category:
 @bp.post("/admin/categories/<slug>/routes")
 @requires(Policy.ADMIN)
 def admin_propose_route(slug: str) -> Response:
-    _checked_form(ActionForm)  # the account and change are checked by the service
+    _checked_form(ConfirmForm)  # the account and change are checked by the service
     try:
         account_id = uuid.UUID(request.form.get("account", ""))
     except ValueError:

@@ -17,7 +17,6 @@ from sipadu.accountability import audit
 from sipadu.accountability.audit import Action, Actor, Checkpoint
 from sipadu.investigator.blueprint import bp, runtime, signing_public_key_hex
 from sipadu.investigator.forms import (
-    METRIC_LABELS,
     ActionForm,
     AuditFilterForm,
     SelectChoice,
@@ -238,6 +237,5 @@ def audit_activity() -> str:
         "staff/audit/activity.html",
         metrics=metrics,
         rows=rows,
-        labels=METRIC_LABELS,
         precision=precision.value,
     )

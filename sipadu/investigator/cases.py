@@ -22,6 +22,7 @@ from sipadu.investigator.forms import (
     SEARCH_SOURCE_LABELS,
     ActionForm,
     CaseFilterForm,
+    ConfirmForm,
     ExportForm,
     GrantForm,
     IdentityRequestForm,
@@ -48,6 +49,7 @@ from sipadu.services import grants as grants_service
 from sipadu.services.attachments import AttachmentInfo, read_attachment
 from sipadu.services.case_file import open_for_print, status_history
 from sipadu.services.cases import (
+    NEXT_STEP,
     TRANSITIONS,
     CaseFilter,
     NotGranted,
@@ -212,16 +214,24 @@ def _case_page(report_id: uuid.UUID, **forms: BoundedForm) -> str:
     ]
     if lead_form.lead.data is None and work.lead is not None:
         lead_form.lead.data = str(work.lead.id)
+    status = ReportStatus(view.report.status)
+    usual = NEXT_STEP.get(status)
+    status_form = forms.pop("status_form", None) or StatusForm(data={"status": usual or ""})
     return render_template(
         "staff/cases/view.html",
         view=view,
         work=work,
         holders=holders,
         me=_me(),
-        next_statuses=sorted(s.value for s in TRANSITIONS[ReportStatus(view.report.status)]),
+        # The usual next step first (and chosen), then the closing ones: none is chosen
+        # for the reader when only closing steps are left.
+        next_statuses=([usual] if usual else [])
+        + sorted(s for s in TRANSITIONS[status] if s != usual),
         reply_form=forms.pop("reply_form", None) or ReplyForm(),
         note_form=forms.pop("note_form", None) or NoteForm(),
-        status_form=forms.pop("status_form", None) or StatusForm(),
+        status_form=status_form,
+        usual_step=usual,
+        revoke_form=forms.pop("revoke_form", None) or ConfirmForm(),
         reopen_form=forms.pop("reopen_form", None) or ReopenForm(),
         labels_form=labels_form,
         lead_form=lead_form,
@@ -473,8 +483,8 @@ def report_grant(report_id: uuid.UUID) -> ResponseReturnValue:
 def report_revoke(report_id: uuid.UUID, account_id: uuid.UUID) -> ResponseReturnValue:
     return _act(
         report_id,
-        ActionForm(),
-        "action_form",
+        ConfirmForm(),
+        "revoke_form",
         lambda s, keys: grants_service.revoke(
             s, report_id, _me_in(s), account_id, runtime().recovery
         ),

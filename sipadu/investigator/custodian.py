@@ -7,7 +7,7 @@ from flask import abort, g, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from sipadu.investigator.blueprint import bp, now
-from sipadu.investigator.forms import ActionForm
+from sipadu.investigator.forms import NOT_CONFIRMED, ActionForm, ConfirmForm, not_confirmed
 from sipadu.investigator.policy import Policy, requires
 from sipadu.persistence.models import StaffAccount
 from sipadu.services import ServiceError
@@ -29,7 +29,10 @@ def identity_requests() -> str:
 @bp.post("/identity-requests/<uuid:request_id>/<any(approve, refuse):decision>")
 @requires(Policy.CUSTODIAN)
 def identity_decide(request_id: uuid.UUID, decision: str) -> Response:
-    if not ActionForm().validate_on_submit():
+    form = ConfirmForm()
+    if not form.validate_on_submit():
+        if not_confirmed(form):
+            abort(409, description=str(NOT_CONFIRMED))
         abort(400)
     try:
         with transaction(write=True) as writing:

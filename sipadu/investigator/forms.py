@@ -20,10 +20,18 @@ from wtforms import (
 # WTForms 3.3's choice type (tuples are deprecated); types-WTForms (3.2) lacks it, so it
 # is untyped here. Imported from this module by the other staff views: one ignore.
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
-from wtforms.validators import AnyOf, DataRequired, InputRequired, Length, Optional
+from wtforms.validators import (
+    AnyOf,
+    DataRequired,
+    InputRequired,
+    Length,
+    Optional,
+    ValidationError,
+)
 from wtforms.widgets import CheckboxInput, ListWidget, PasswordInput
 
 from sipadu.services.case_record import MAX_LABEL_CHARS, MAX_LABELS, LinkKind, Priority
+from sipadu.services.cases import CLOSING
 from sipadu.web.forms import BoundedForm
 from sipadu.web.words import ROLE_LABELS, STATUS_LABELS
 
@@ -109,14 +117,32 @@ class ActionForm(BoundedForm):
     """A button that changes something: CSRF only."""
 
 
-class MayGrantForm(BoundedForm):
+NOT_CONFIRMED = _l(
+    "Nothing was changed: tick the box beside the button to confirm, then send again."
+)
+
+
+class ConfirmForm(BoundedForm):
+    """A button that takes something away or gives access: it works only with the box
+    beside it ticked (the template's ``confirm_box``), so a slip of the finger changes
+    nothing. No JavaScript: the server refuses the form without the tick."""
+
+    confirm = BooleanField(_l("Yes, I am sure"), validators=[DataRequired(message=NOT_CONFIRMED)])
+
+
+def not_confirmed(form: BoundedForm) -> bool:
+    """Whether ``form`` failed only because its box was not ticked."""
+    return set(form.errors) == {"confirm"}
+
+
+class MayGrantForm(ConfirmForm):
     """The sharing switch sends the value it sets, never "the other one": a form sent
     twice (a double click, a resend after a timeout) leaves what the admin saw."""
 
     allowed = HiddenField(validators=[InputRequired(), AnyOf(["yes", "no"])])
 
 
-class AcceptingForm(BoundedForm):
+class AcceptingForm(ConfirmForm):
     """A category's switch sends the state it sets, like :class:`MayGrantForm`."""
 
     accepting = HiddenField(validators=[InputRequired(), AnyOf(["yes", "no"])])
@@ -134,7 +160,7 @@ class CreateAccountForm(BoundedForm):
     )
 
 
-class RoleForm(BoundedForm):
+class RoleForm(ConfirmForm):
     role = SelectField(
         _l("Role"), choices=[SelectChoice(value, label) for value, label in ROLE_LABELS.items()]
     )
@@ -267,12 +293,22 @@ class NoteForm(BoundedForm):
 
 class StatusForm(BoundedForm):
     status = SelectField(
-        _l("New status"), choices=[SelectChoice(k, v) for k, v in STATUS_LABELS.items()]
+        _l("New status"),
+        choices=[SelectChoice(k, v) for k, v in STATUS_LABELS.items()],
+        validators=[InputRequired(message=_l("Choose the new status."))],
     )
     reason = TextAreaField(
         _l("Reason (required to close or reject; the reporter reads it)"),
         validators=[Optional(), Length(max=5000)],
     )
+    # Closing and rejecting end the casework and tell the reporter: those need the tick.
+    confirm = BooleanField(
+        _l("Yes, close or reject this report: the reporter is told, with the reason")
+    )
+
+    def validate_confirm(self, field: BooleanField) -> None:
+        if self.status.data in CLOSING and not field.data:
+            raise ValidationError(_l("To close or reject a report, tick the box to confirm."))
 
 
 class SpamForm(BoundedForm):
@@ -339,7 +375,7 @@ class RecuseForm(BoundedForm):
     )
 
 
-class GrantForm(BoundedForm):
+class GrantForm(ConfirmForm):
     colleague = SelectField(_l("Colleague"), choices=[], validate_choice=False)
 
 
@@ -395,12 +431,8 @@ class RecipientForm(BoundedForm):
     )
 
 
-class HoldForm(BoundedForm):
+class HoldForm(ConfirmForm):
+    """Sent by one of two buttons, each naming its ``change``."""
+
     report = StringField(_l("Report id"), validators=[InputRequired(), Length(max=36)])
-    change = SelectField(
-        _l("Change"),
-        choices=[
-            SelectChoice("set", _l("Put on legal hold")),
-            SelectChoice("release", _l("Release the hold")),
-        ],
-    )
+    change = SelectField(choices=[SelectChoice("set", "set"), SelectChoice("release", "release")])

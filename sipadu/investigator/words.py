@@ -19,7 +19,12 @@ from flask_babel import ngettext
 from flask_babel.speaklater import LazyString
 
 from sipadu.accountability.audit import OPERATOR, Action, Broken, Verdict
-from sipadu.investigator.forms import CASE_FIELD_LABELS, LINK_KIND_LABELS, PRIORITY_LABELS
+from sipadu.investigator.forms import (
+    CASE_FIELD_LABELS,
+    LINK_KIND_LABELS,
+    METRIC_LABELS,
+    PRIORITY_LABELS,
+)
 from sipadu.persistence.models import (
     AccountState,
     AuditEvent,
@@ -159,6 +164,7 @@ TABLES: dict[str, Mapping[str, LazyString]] = {
     "status": STATUS_LABELS,
     "priority": PRIORITY_LABELS,
     "link_kind": LINK_KIND_LABELS,
+    "metric": METRIC_LABELS,  # reporter activity counted per day (audit.ReporterMetric)
 }
 
 

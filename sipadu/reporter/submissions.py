@@ -96,9 +96,7 @@ class Submissions:
     # --- tokens -----------------------------------------------------------------------
 
     def issue(self, purpose: FormKind) -> str:
-        body = bytes([_VERSION]) + struct.pack(">Q", int(time.time())) + secrets.token_bytes(
-            _NONCE
-        )
+        body = bytes([_VERSION]) + struct.pack(">Q", int(time.time())) + secrets.token_bytes(_NONCE)
         return base64.urlsafe_b64encode(body + self._mac(purpose, body)).decode()
 
     def valid(self, purpose: FormKind, token: str | None) -> bytes | None:
@@ -112,7 +110,7 @@ class Submissions:
             return None
         if len(raw) != _LENGTH or raw[0] != _VERSION:
             return None
-        body, tag = raw[: -_TAG], raw[-_TAG:]
+        body, tag = raw[:-_TAG], raw[-_TAG:]
         if not hmac.compare_digest(tag, self._mac(purpose, body)):
             return None
         (issued,) = struct.unpack(">Q", body[1:9])

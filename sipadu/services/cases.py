@@ -83,6 +83,12 @@ TRANSITIONS: dict[ReportStatus, frozenset[ReportStatus]] = {
     ReportStatus.CLOSED_UNSUBSTANTIATED: frozenset(),
     ReportStatus.REJECTED: frozenset(),
 }
+# The step a case normally takes next, offered first: never a closing one (that is a
+# choice each time).
+NEXT_STEP: dict[ReportStatus, ReportStatus] = {
+    ReportStatus.RECEIVED: ReportStatus.IN_REVIEW,
+    ReportStatus.IN_REVIEW: ReportStatus.INVESTIGATING,
+}
 
 
 class NotGranted(ServiceError):
@@ -198,11 +204,13 @@ def deadline_clause(deadline: str, today: date) -> list[ColumnElement[bool]]:
     raise ValueError(f"not a deadline filter: {deadline!r}")
 
 
-def _cursor(report: Report) -> str:
+def page_cursor(report: Report) -> str:
+    """Where a page of reports newest first ends: ``<received_on ISO date>_<report UUID>``."""
     return f"{report.received_on.isoformat()}_{report.id}"
 
 
-def _parse_cursor(cursor: str | None) -> tuple[date, uuid.UUID] | None:
+def parse_page_cursor(cursor: str | None) -> tuple[date, uuid.UUID] | None:
+    """A :func:`page_cursor` read back (None for none). Raises ServiceError(BAD_PAGE_CURSOR)."""
     if not cursor:
         return None
     try:
@@ -237,7 +245,7 @@ def list_cases(
         .order_by(Report.received_on.desc(), Report.id.desc())
         .limit(PAGE_SIZE + 1)
     )
-    after = _parse_cursor(cursor)
+    after = parse_page_cursor(cursor)
     if after is not None:
         day, report_id = after
         query = query.where(
@@ -302,9 +310,9 @@ def list_cases(
         detail={"filters": list(criteria.used()), "page_after": cursor},
     )
     if more and found:
-        return CasePage(rows, _cursor(found[-1][0]))
+        return CasePage(rows, page_cursor(found[-1][0]))
     if stopped is not None:
-        return CasePage(rows, _cursor(stopped), partial=True)
+        return CasePage(rows, page_cursor(stopped), partial=True)
     return CasePage(rows, None)
 
 

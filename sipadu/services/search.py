@@ -26,7 +26,7 @@ from sipadu.accountability.audit import Action
 from sipadu.crypto import PrivateKey
 from sipadu.persistence.models import Message, Note, Report, ReportField, ReportGrant
 from sipadu.services import Reason, ServiceError
-from sipadu.services.cases import open_note
+from sipadu.services.cases import open_note, page_cursor, parse_page_cursor
 from sipadu.services.key_ring import HeldKeys, staff_keys_of_batch
 from sipadu.services.reports import IDENTITY_FIELD, open_report_field, thread_of
 
@@ -85,20 +85,6 @@ class SearchPage:
     next_cursor: str | None
 
 
-def _cursor(report: Report) -> str:
-    return f"{report.received_on.isoformat()}_{report.id}"
-
-
-def _after(cursor: str | None) -> tuple[date, uuid.UUID] | None:
-    if not cursor:
-        return None
-    try:
-        day, report_id = cursor.split("_", 1)
-        return date.fromisoformat(day), uuid.UUID(report_id)
-    except ValueError:
-        raise ServiceError(Reason.BAD_PAGE_CURSOR) from None
-
-
 def _texts(
     keys: HeldKeys,
     fields: Sequence[ReportField],
@@ -150,7 +136,7 @@ def search_cases(
     scan_limit = SCAN_LIMIT if scan_limit is None else max(1, scan_limit)
     time_budget = TIME_BUDGET_S if time_budget is None else time_budget
     terms = terms_of(query)
-    after = _after(cursor)
+    after = parse_page_cursor(cursor)
     started = clock()
     mine = and_(ReportGrant.report_id == Report.id, ReportGrant.account_id == account_id)
     counted = select(func.count()).select_from(Report).join(ReportGrant, mine)
@@ -210,7 +196,7 @@ def search_cases(
         if stopped:
             break
     more = (stopped and len(opened) < len(candidates)) or len(candidates) > scan_limit
-    next_cursor = _cursor(opened[-1]) if more and opened else None
+    next_cursor = page_cursor(opened[-1]) if more and opened else None
     audit.append(
         session,
         str(account_id),

@@ -798,7 +798,7 @@ def test_a_value_of_the_wrong_type_is_an_integrity_failure_never_a_500(
     )
     assert reporter_failed == ([] if table == "note" else [expected])
     exported = export.open_for_export(
-        session, held(session, report, investigator), investigator.id, encrypted=True
+        session, held(session, report, investigator), investigator.id, recipient=None
     )
     keys = held(session, report, investigator)
     archive = zipfile.ZipFile(io.BytesIO(b"".join(export.report_zip(exported, keys, b"\x01" * 32))))
@@ -866,7 +866,7 @@ def test_a_read_mark_of_the_wrong_type_counts_as_nothing_read(
     view = cases.open_case(session, held(session, report, investigator), investigator.id)
     assert not view.failed_fields and all(m.intact for m in view.messages)
     exported = export.open_for_export(
-        session, held(session, report, investigator), investigator.id, encrypted=True
+        session, held(session, report, investigator), investigator.id, recipient=None
     )
     assert b"".join(export.report_zip(exported, held(session, report, investigator), b"\x01" * 32))
     info = cases.download_attachment(

@@ -26,10 +26,10 @@ from sipadu.services.export import (
     FORMAT,
     MANIFEST_LABEL,
     age_encrypted,
-    age_recipient,
     open_for_export,
     report_zip,
 )
+from sipadu.services.export_recipients import age_recipient, recipient_fingerprint
 from sipadu.settings.config import DatePrecision
 from tests.helpers import database
 from tests.services.helpers import (
@@ -94,10 +94,13 @@ def case(session, recovery, investigator, evidence) -> Submitted:
     return report
 
 
+RECIPIENT = str(pyrage.x25519.Identity.generate().to_public())  # typed in, unregistered
+
+
 def archive(session, report: Submitted, who: ServicePerson, *, encrypted: bool = True) -> bytes:
     """The export as the staff portal makes it: recorded, then streamed."""
     keys = held(session, report, who)
-    view = open_for_export(session, keys, who.id, encrypted=encrypted)
+    view = open_for_export(session, keys, who.id, recipient=RECIPIENT if encrypted else None)
     return b"".join(report_zip(view, keys, SEED))
 
 
@@ -112,7 +115,10 @@ def test_an_export_records_exactly_its_own_entry(session, case, investigator, en
     log = Recorded(session)
 
     view = open_for_export(
-        session, held(session, case, investigator), investigator.id, encrypted=encrypted
+        session,
+        held(session, case, investigator),
+        investigator.id,
+        recipient=RECIPIENT if encrypted else None,
     )
 
     assert view.fields["title"] == "Pungutan liar"
@@ -121,7 +127,12 @@ def test_an_export_records_exactly_its_own_entry(session, case, investigator, en
         str(investigator.id),
         "investigator",
         str(case.report_id),
-        {"encrypted": encrypted, "identity_included": False},
+        {"encrypted": encrypted, "identity_included": False}
+        | (
+            {"recipient": None, "recipient_fingerprint": recipient_fingerprint(RECIPIENT)}
+            if encrypted
+            else {}
+        ),
     )
     assert log.actions() == [action.value]  # the read is in it: no report.read
     # Nor does an export count as reading the reporter's messages.
@@ -136,7 +147,9 @@ def test_two_exports_around_a_reporter_s_upload_record_the_same_detail(
     time, the reporter's files counted, so two exports dated a reporter's upload between
     them. An export's entry reflects nothing the reporter made."""
     log = Recorded(session)
-    open_for_export(session, held(session, case, investigator), investigator.id, encrypted=True)
+    open_for_export(
+        session, held(session, case, investigator), investigator.id, recipient=RECIPIENT
+    )
     mailbox = key_ring.mailbox_keys(session, case.report_id, case.mailbox_id, case.mailbox_private)
     reports.add_reporter_message(
         session,
@@ -148,7 +161,7 @@ def test_two_exports_around_a_reporter_s_upload_record_the_same_detail(
         files=[later_upload],
     )
     view = open_for_export(
-        session, held(session, case, investigator), investigator.id, encrypted=True
+        session, held(session, case, investigator), investigator.id, recipient=RECIPIENT
     )
     assert len(view.attachments) == 3  # the upload is in the second export...
 
@@ -160,9 +173,11 @@ def test_a_refused_export_records_nothing(session, case, investigator):
     outsider = person(session, "bukan.pemegang", Role.INVESTIGATOR)
     log = Recorded(session)
     with refused(Reason.REPORT_NOT_FOUND):
-        open_for_export(session, held(session, case, outsider), outsider.id, encrypted=True)
+        open_for_export(session, held(session, case, outsider), outsider.id, recipient=RECIPIENT)
     with refused(Reason.NO_KEY):  # the grant is not enough without the keys
-        open_for_export(session, held(session, case, outsider), investigator.id, encrypted=True)
+        open_for_export(
+            session, held(session, case, outsider), investigator.id, recipient=RECIPIENT
+        )
     assert log.actions() == []
 
 
@@ -326,7 +341,7 @@ def test_the_archive_encrypted_to_age_opens_with_the_identity_only(
     identity = pyrage.x25519.Identity.generate()
     plain = archive(session, case, investigator)
     keys = held(session, case, investigator)
-    view = open_for_export(session, keys, investigator.id, encrypted=True)
+    view = open_for_export(session, keys, investigator.id, recipient=RECIPIENT)
 
     sealed = b"".join(
         age_encrypted(report_zip(view, keys, SEED), age_recipient(f" {identity.to_public()}\n"))
@@ -349,7 +364,7 @@ def test_the_age_program_opens_an_export_to_a_key_it_made(session, case, investi
         ["age-keygen", "-y", str(key_file)], capture_output=True, check=True, text=True
     ).stdout
     keys = held(session, case, investigator)
-    view = open_for_export(session, keys, investigator.id, encrypted=True)
+    view = open_for_export(session, keys, investigator.id, recipient=RECIPIENT)
     sealed_file = tmp_path / "export.zip.age"
     sealed_file.write_bytes(
         b"".join(age_encrypted(report_zip(view, keys, SEED), age_recipient(recipient)))

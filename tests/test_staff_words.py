@@ -1,0 +1,322 @@
+"""No staff page shows an internal value (issue 17 item 1): every page each role can reach,
+in Bahasa Indonesia and English, with something in every list, names categories,
+statuses, account states, roles, proposals, identity requests and audit actions in
+words, never ``kkn``, ``active`` or ``login.success``. The values stay where nobody
+reads them: attributes, form values and the auditor's folded technical detail.
+
+The pages are found as people find them: from the home page, following every link of
+every page reached (a page no role can reach by a link fails the coverage check)."""
+
+import enum
+import html
+import inspect
+import re
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+from babel.messages.pofile import read_po
+from sqlalchemy import select
+from werkzeug.exceptions import NotFound
+
+import sipadu
+from sipadu.accountability import audit
+from sipadu.persistence import models
+from sipadu.persistence.models import AuditEvent, IdentityRequest, Proposal, StaffAccount
+from tests.helpers import (
+    StaffWorld,
+    database,
+    post,
+    signed_in,
+    staff_pages,
+    staff_world,
+)
+
+CATALOG = Path(sipadu.__file__).parent / "translations" / "id" / "LC_MESSAGES" / "messages.po"
+LANGUAGES = ("id", "en")
+ROLES = ("pemeriksa1", "inspektur", "admin", "auditor")
+
+
+def internal_values() -> set[str]:
+    """Every value of every enum of the models, the audit log's actions, roles and
+    actors, and the reporter metrics."""
+    enums = [
+        member
+        for _name, member in inspect.getmembers(models, inspect.isclass)
+        if issubclass(member, enum.Enum) and member.__module__ == models.__name__
+    ]
+    values = {str(m.value) for e in [*enums, audit.Action, audit.ReporterMetric] for m in e}
+    return values | set(audit.ROLES) | set(audit.ACTORS)
+
+
+def words_of(lang: str) -> set[str]:
+    """The words the language's own texts use, with their case: a value that is one of
+    them ("admin", "auditor"; in English "active", "approved") may stand in a sentence.
+    A value with ``_`` or ``.`` is never a word."""
+    with CATALOG.open("rb") as handle:
+        catalog = read_po(handle, locale="id")
+    texts: list[str] = []
+    for message in catalog:
+        if not message.id:
+            continue
+        chosen = message.string if lang == "id" else message.id
+        texts.extend([chosen] if isinstance(chosen, str) else list(chosen))
+    return {w for text in texts for w in re.findall(r"[A-Za-z]+", re.sub(r"%\(\w+\)s", " ", text))}
+
+
+def visible_text(page: str) -> str:
+    """What a person reads: no tags or attribute values, no script or style, and not the
+    auditor's technical-detail block (folded, labelled technical: the entry exactly as it
+    is hashed, to compare with an export)."""
+    page = re.sub(r'<details class="technical">.*?</details>', " ", page, flags=re.S)
+    page = re.sub(r"<(script|style)\b.*?</\1>", " ", page, flags=re.S)
+    return html.unescape(re.sub(r"<[^>]*>", " ", page))
+
+
+def shown(text: str, values: set[str], allowed: set[str]) -> list[str]:
+    return sorted(
+        v for v in values - allowed if re.search(rf"(?<![\w.-]){re.escape(v)}(?![\w-])", text)
+    )
+
+
+@pytest.fixture(scope="module")
+def world(staff_app, reporter_app, people, database_url) -> StaffWorld:
+    return staff_world(staff_app, reporter_app, people, database_url)
+
+
+def test_no_staff_page_shows_an_internal_value_to_any_role_in_either_language(
+    staff_app, people, world, database_url
+):
+    values = internal_values()
+    with database(database_url) as session:
+        usernames = set(session.scalars(select(StaffAccount.username)))
+    adapter = staff_app.url_map.bind("localhost")
+    visited: set[str] = set()
+    found: dict[str, list[str]] = {}
+    for lang in LANGUAGES:
+        allowed = words_of(lang)
+        clients = [(user, signed_in(staff_app, people[user])) for user in ROLES]
+        clients.append(("nobody", staff_app.test_client()))
+        for user, client in clients:
+            seeds = ["/"] + (
+                [world.activation_link, world.enrollment_link] if user == "nobody" else []
+            )
+            for path, response in staff_pages(client, lang, seeds):
+                try:
+                    endpoint, _args = adapter.match(urlsplit(path).path)
+                except NotFound:
+                    raise AssertionError(f"a link to nowhere: {path}") from None
+                assert response.status_code < 400, (user, lang, path, response.status_code)
+                visited.add(endpoint)
+                if response.mimetype != "text/html":
+                    continue  # a download: a file, not a page
+                text = visible_text(response.get_data(as_text=True))
+                # Usernames are the names people chose ("admin", "auditor").
+                for name in usernames:
+                    text = re.sub(rf"(?<![\w.-]){re.escape(name)}(?![\w-])", " ", text)
+                if values_shown := shown(text, values, allowed):
+                    found[f"{user} {lang} {path}"] = values_shown
+    assert found == {}
+    pages = {
+        rule.endpoint
+        for rule in staff_app.url_map.iter_rules()
+        if "GET" in rule.methods and rule.endpoint != "static"
+    }
+    assert sorted(pages - visited) == [], "pages no link leads to"
+
+
+def test_the_check_sees_a_raw_value(staff_app):
+    """The check itself: a page that says ``kkn`` or ``login.success`` fails it, in both
+    languages; an ordinary word of the language does not."""
+    values = internal_values()
+    assert {"kkn", "login.success", "in_review", "account_activate", "active"} <= values
+    for lang in LANGUAGES:
+        allowed = words_of(lang)
+        page = visible_text("<td>kkn</td><td title='in_review'>x</td><p>login.success</p>")
+        assert shown(page, values, allowed) == ["kkn", "login.success"]
+    assert shown("Status: active", values, words_of("id")) == ["active"]
+
+
+# --- buttons that take something away or give access ask first --------------------------
+
+# Every staff action that takes something away or widens who can read: its form has a
+# box to tick, and the server refuses it without the tick (no JavaScript needed).
+CONFIRMED = {
+    "staff.report_grant",
+    "staff.report_revoke",
+    "staff.report_spam",
+    "staff.identity_decide",
+    "staff.admin_deactivate",
+    "staff.admin_reactivate",
+    "staff.admin_link",
+    "staff.admin_grant_role",
+    "staff.admin_revoke_role",
+    "staff.admin_may_grant",
+    "staff.admin_decide",
+    "staff.admin_propose_hold",
+    "staff.admin_propose_route",
+    "staff.admin_category_active",
+}
+READS = {"report.read", "report.list", "identity.read", "identity_request.read", "audit.view"}
+NOT_CONFIRMED = "centang kotak di samping tombol untuk memastikan"
+
+
+def changes(database_url: str) -> int:
+    """Audit entries of everything but reads: every change is recorded (G4)."""
+    with database(database_url) as session:
+        return sum(
+            1 for action in session.scalars(select(AuditEvent.action)) if action not in READS
+        )
+
+
+def test_every_form_that_takes_away_or_gives_access_has_a_box_to_tick(staff_app, people, world):
+    adapter = staff_app.url_map.bind("localhost")
+    checked: set[str] = set()
+    for user in (*ROLES, "admin2"):  # the second admin decides the first one's proposals
+        client = signed_in(staff_app, people[user])
+        for _path, response in staff_pages(client, "id", ["/"]):
+            if response.mimetype != "text/html":
+                continue
+            page = response.get_data(as_text=True)
+            for form in re.findall(r'<form method="post".*?</form>', page, re.S):
+                actions = re.findall(r'(?:action|formaction)="([^"]+)"', form)
+                for action in actions:
+                    endpoint, _ = adapter.match(urlsplit(html.unescape(action)).path, "POST")
+                    if endpoint in CONFIRMED:
+                        checked.add(endpoint)
+                        boxes = [
+                            tag
+                            for tag in re.findall(r"<input\b[^>]*>", form)
+                            if 'type="checkbox"' in tag and 'name="confirm"' in tag
+                        ]
+                        assert boxes, form
+    assert sorted(CONFIRMED - checked) == [], "forms the crawl did not find"
+
+
+def test_without_the_tick_nothing_changes_and_the_page_says_why(
+    staff_app, people, world, database_url
+):
+    with database(database_url) as session:
+        ids = {a.username: a.id for a in session.scalars(select(StaffAccount))}
+        pending = [p for p in session.scalars(select(Proposal)) if p.state == "pending"]
+        request = session.scalar(
+            select(IdentityRequest).where(
+                IdentityRequest.report_id == world.reports["received"],
+                IdentityRequest.state == "pending",
+            )
+        )
+    case = f"/reports/{world.reports['in_review']}"
+    colleague = ids["pemeriksa2"]
+    watcher = next(name for name in ids if name.startswith("pengamat-"))
+    account = f"/admin/accounts/{ids[watcher]}"
+    gone = f"/admin/accounts/{ids[next(n for n in ids if n.startswith('mantan-'))]}"
+    attempts = {
+        "pemeriksa1": [
+            # Each then sent again with the tick: it works (the revoke makes the grant
+            # possible again).
+            (f"{case}/grants/{colleague}/revoke", case, {}),
+            (f"{case}/grants", case, {"colleague": str(colleague)}),
+            (f"{case}/spam", case, {}),
+        ],
+        "inspektur": [
+            (f"/identity-requests/{request.id}/{d}", "/identity-requests", {})
+            for d in ("approve", "refuse")
+        ],
+        "admin2": [
+            (f"{account}/deactivate", account, {}),
+            (f"{gone}/reactivate", gone, {}),
+            (f"{account}/reset-password", account, {}),
+            (f"{account}/roles", account, {"role": "admin"}),
+            (f"{account}/roles/revoke", account, {"role": "auditor"}),
+            (f"/admin/accounts/{colleague}/may-grant", account, {"allowed": "yes"}),
+            *[
+                (f"/admin/proposals/{p.id}/{d}", "/admin/proposals", {})
+                for p in pending[:1]
+                for d in ("approve", "reject")
+            ],
+            (
+                "/admin/holds",
+                "/admin/holds",
+                {"report": str(world.reports["received"]), "change": "set"},
+            ),
+            (
+                "/admin/categories/kkn/routes",
+                "/admin/categories",
+                {"change": "remove", "account": str(colleague)},
+            ),
+            ("/admin/categories/kkn/active", "/admin/categories", {"accepting": "no"}),
+        ],
+    }
+    tried = set()
+    adapter = staff_app.url_map.bind("localhost")
+    for user, posts in attempts.items():
+        client = signed_in(staff_app, people[user])
+        for path, page, fields in posts:
+            tried.add(adapter.match(path, "POST")[0])
+            before = changes(database_url)
+            response = post(client, path, page, **fields)
+            where = f"{user} {path}"
+            assert response.status_code in (400, 409), where
+            said = visible_text(response.get_data(as_text=True))
+            assert NOT_CONFIRMED in said or "Centang kotaknya untuk memastikan" in said, where
+            assert changes(database_url) == before, where
+            if user == "pemeriksa1":
+                response = post(client, path, page, confirm="y", **fields)
+                assert response.status_code == 303, where
+                assert changes(database_url) > before, where
+    assert sorted(CONFIRMED - tried) == []
+
+
+def test_closing_a_report_asks_for_the_tick_and_the_usual_next_step_is_chosen(
+    staff_app, people, world, database_url
+):
+    """The status select offers the usual next step first, chosen (received → in review
+    → followed up), and never chooses a closing status for the reader; closing or
+    rejecting without the tick changes nothing."""
+    investigator = signed_in(staff_app, people["pemeriksa1"])
+
+    def chosen(status: str) -> str | None:
+        page = investigator.get(f"/reports/{world.reports[status]}").get_data(as_text=True)
+        select_ = re.search(r'<select id="status-select".*?</select>', page, re.S).group(0)
+        options = re.findall(r'<option value="([^"]*)"( selected)?', select_)
+        marked = [value for value, selected in options if selected]
+        return marked[0] if marked else options[0][0]
+
+    assert chosen("received") == "in_review"
+    assert chosen("in_review") == "investigating"
+    assert chosen("investigating") == ""  # "Choose the new status": no closing default
+    case = f"/reports/{world.reports['investigating']}"
+    before = changes(database_url)
+    refused = post(investigator, f"{case}/status", case, status="closed_substantiated", reason="x")
+    assert refused.status_code == 400
+    assert "Untuk menutup atau menolak laporan, centang kotak" in refused.get_data(as_text=True)
+    empty = post(investigator, f"{case}/status", case, status="", reason="x")
+    assert empty.status_code == 400 and "Pilih status baru." in empty.get_data(as_text=True)
+    assert changes(database_url) == before
+
+
+def test_pages_use_the_words_of_the_field_and_buttons_say_what_they_do(
+    staff_app, people, world, database_url
+):
+    """Issue 17: "Penahanan hukum" (legal detention) for a legal hold, "Penerusan" for
+    routing, "tahan rekayasa" for tamper-evident, and a button "Perubahan"."""
+    admin = signed_in(staff_app, people["admin"])
+    investigator = signed_in(staff_app, people["pemeriksa1"])
+    pages = [admin.get(p) for p in ("/", "/admin/holds", "/admin/categories", "/routing")]
+    pages.append(admin.get(f"/admin/accounts/{account_id(database_url, 'pemeriksa1')}"))
+    pages.append(investigator.get("/"))
+    text = " ".join(visible_text(p.get_data(as_text=True)) for p in pages)
+    for stumble in ("Penahanan hukum", "enahanan", "Penerusan", "enerusan", "tahan rekayasa"):
+        assert stumble not in text
+    assert "Penangguhan penghapusan" in text and "Rute laporan" in text
+    assert "tidak dapat diubah tanpa ketahuan" in text
+    assert "Cabut izin berbagi" in text  # pemeriksa1 may share: the button takes it away
+    buttons = re.findall(
+        r"<button[^>]*>([^<]*)</button>", " ".join(p.get_data(as_text=True) for p in pages)
+    )
+    assert not {"Perubahan", "Usulkan", "Berikan", "Cabut"} & {b.strip() for b in buttons}
+
+
+def account_id(database_url: str, username: str):
+    with database(database_url) as session:
+        return session.scalar(select(StaffAccount.id).where(StaffAccount.username == username))
