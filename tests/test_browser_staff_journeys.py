@@ -210,9 +210,12 @@ def newcomer(browser, portals, admins) -> Person:
 
     admin.goto(portals.staff + "/admin/categories")
     kkn = ids_unique(admin).locator("main section", has=admin.locator("h2", has_text="KKN"))
-    kkn.locator("select").select_option(label="pemeriksa3")
-    send(kkn.locator("form:has(input[name=change][value=add])"))
-    send(kkn.locator("form:has(input[name=change][value=remove])", has_text="pemeriksa2"))
+    add = kkn.locator("form:has(input[name=change][value=add])")
+    add.locator("select").select_option(label="pemeriksa3")
+    send(add)
+    remove = kkn.locator("form:has(input[name=change][value=remove])")
+    remove.locator("select").select_option(label="pemeriksa2")
+    send(remove)
     expect(admin.locator("main")).to_contain_text("Menunggu admin kedua")
     for name in ("pemeriksa3", "pemeriksa2"):
         approve(admin2, portals, name)
