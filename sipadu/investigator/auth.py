@@ -37,6 +37,7 @@ from sipadu.services.staff import (
     complete_totp_enrollment,
 )
 from sipadu.services.staff_auth import (
+    Failure,
     Proof,
     check_credentials,
     finish_login,
@@ -111,11 +112,17 @@ def login() -> ResponseReturnValue:
         else:
             record_failure(writing, checked.account, checked.failure)
     if signed_in is None:
-        # One answer for every failure: which part was wrong is not said.
         form.password.data = form.totp.data = form.totp_next.data = ""
-        form.username.errors = [
-            _("Sign-in failed. Check your username, password and the current code.")
-        ]
+        if checked.failure == Failure.NOT_ACTIVE and checked.account is not None:
+            # Password and code were right: only their holder reads why, and it is no
+            # guess, so it uses up no budget (a waiting colleague is never pushed to two
+            # codes by trying again).
+            give_back(place)
+            form.username.errors = [_not_active(AccountState(checked.account.state))]
+        else:  # One answer for every other failure: which part was wrong is not said.
+            form.username.errors = [
+                _("Sign-in failed. Check your username, password and the current code.")
+            ]
         two_codes = lane == OPEN and not has_room(key)
         return _login_page(form, two_codes=two_codes), 400
     give_back(place)  # only failures use up a budget
@@ -123,6 +130,19 @@ def login() -> ResponseReturnValue:
     response = redirect(url_for("staff.index"), code=303)
     value = issue(rt.device_key, signed_in.account, moment)
     return remember(response, value, rt.production)
+
+
+def _not_active(state: AccountState) -> str:
+    """Why an account whose password and code were right may not sign in."""
+    if state == AccountState.PENDING:
+        return _(
+            "Your password and code are right, but your account still waits for a second "
+            "administrator to approve it. Ask an administrator; then sign in again."
+        )
+    return _(
+        "Your password and code are right, but this account is not active (it was "
+        "deactivated). Ask an administrator."
+    )
 
 
 def _login_page(form: LoginForm, *, two_codes: bool, notice: str | None = None) -> str:
