@@ -74,9 +74,7 @@ def write_as_reporter(session, report: Submitted, body: str = "Ada kabar?") -> N
     mailbox = key_ring.mailbox_keys(
         session, report.report_id, report.mailbox_id, report.mailbox_private
     )
-    reports.add_reporter_message(
-        session, mailbox, report.report_id, body, TODAY, DatePrecision.DAY
-    )
+    reports.add_reporter_message(session, mailbox, report.report_id, body, TODAY, DatePrecision.DAY)
 
 
 # --- an investigator's reports ---------------------------------------------------------
@@ -93,9 +91,7 @@ def test_reports_are_counted_by_status_and_deadline_as_the_list_filters_them(
     submitted(session, recovery, status="rejected", feedback_due_on=TODAY - timedelta(1))
     # Neither spam nor another's report is counted, however late.
     submitted(session, recovery, ack_due_on=TODAY - timedelta(days=1), spam=True)
-    submitted(
-        session, recovery, category="staff_discipline", ack_due_on=TODAY - timedelta(days=1)
-    )
+    submitted(session, recovery, category="staff_discipline", ack_due_on=TODAY - timedelta(days=1))
     session.flush()
     log = Recorded(session)
 
@@ -161,10 +157,8 @@ def test_unread_counts_reports_with_messages_not_read_by_this_viewer(
         write_as_reporter(session, report)
     grants.grant(session, held(session, first, investigator), investigator.account, colleague.id)
     session.flush()
-    assert (counts(session, investigator).unread, counts(session, investigator).unread_complete) == (
-        2,
-        True,
-    )
+    shown = counts(session, investigator)
+    assert (shown.unread, shown.unread_complete) == (2, True)
     assert counts(session, colleague).unread == 1
 
     cases.open_case(session, held(session, first, investigator), investigator.id)
