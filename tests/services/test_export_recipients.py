@@ -104,6 +104,23 @@ def test_a_name_is_trimmed_and_bounded():
             checked_name(empty)
 
 
+@pytest.mark.parametrize("name", ["Arsip 10.0.0.1", "Server fe80::1", "Kantor 1234 5678 9012 3456"])
+def test_a_name_the_access_log_would_refuse_is_refused_before_anything_is_stored(
+    session, admins, name
+):
+    """The name is recorded (``proposal.create``, ``export_recipient.add``,
+    ``report.export``), and the log takes nothing that looks like a report code or an IP
+    address: such a name raised the log's own error (a 500 page), after the row was
+    added. It is a refusal of the name, as any other."""
+    with refused(Reason.RECIPIENT_NAME_NOT_RECORDABLE, "name"):
+        checked_name(name)
+    log = Recorded(session)
+    with refused(Reason.RECIPIENT_NAME_NOT_RECORDABLE, "name"):
+        proposals.propose_recipient(session, name, new_recipient(), admins[0].actor())
+    assert log.actions() == [] and in_use(session) == []
+    assert checked_name("BPKP 2024 Perwakilan 12") == "BPKP 2024 Perwakilan 12"
+
+
 # --- the two-person rule ------------------------------------------------------------
 
 
