@@ -20,6 +20,7 @@ import pyrage
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from sipadu.accountability import audit
 from sipadu.persistence.models import ExportRecipient, RecipientState
 from sipadu.services import Reason, ServiceError
 
@@ -60,13 +61,20 @@ def short_fingerprint(recipient: str) -> str:
 
 
 def checked_name(name: str) -> str:
-    """A recipient's name, trimmed; :class:`ServiceError` (field ``name``) if empty or
-    longer than :data:`NAME_MAX`."""
+    """A recipient's name, trimmed; :class:`ServiceError` (field ``name``) if empty
+    (``EMPTY_TEXT``), longer than :data:`NAME_MAX` (``RECIPIENT_NAME_TOO_LONG``), or
+    what the access log refuses to record (``RECIPIENT_NAME_NOT_RECORDABLE``: something
+    like a report code or an IP address; the name is in ``proposal.create``,
+    ``export_recipient.add`` and ``report.export`` entries)."""
     cleaned = " ".join(name.split())
     if not cleaned:
         raise ServiceError(Reason.EMPTY_TEXT, "name")
     if len(cleaned) > NAME_MAX:
         raise ServiceError(Reason.RECIPIENT_NAME_TOO_LONG, "name")
+    try:
+        audit.check_detail({"recipient": cleaned})
+    except audit.AuditError:
+        raise ServiceError(Reason.RECIPIENT_NAME_NOT_RECORDABLE, "name") from None
     return cleaned
 
 

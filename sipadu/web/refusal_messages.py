@@ -112,6 +112,10 @@ MESSAGES: dict[Reason, LazyString] = {
         "This recipient is not registered (any more). Choose one from the list again."
     ),
     Reason.RECIPIENT_NAME_TOO_LONG: _l("Give a shorter name: at most 100 characters."),
+    Reason.RECIPIENT_NAME_NOT_RECORDABLE: _l(
+        "The access log never records anything that looks like a report code or an IP "
+        "address, and it records this name: choose another."
+    ),
     Reason.RECIPIENT_ALREADY_REGISTERED: _l(
         "This key is already registered or proposed, as %(name)s."
     ),
