@@ -20,6 +20,7 @@ class Reason(enum.Enum):
     USERNAME_INVALID = enum.auto()
     USERNAME_TAKEN = enum.auto()  # name
     USERNAME_RESERVED = enum.auto()  # name
+    USERNAME_NOT_RECORDABLE = enum.auto()  # like an IP address or a report code
     NO_ROLE = enum.auto()
     WRONG_LINK = enum.auto()  # an activation link used to enroll TOTP, or the reverse
     TOTP_MISMATCH = enum.auto()

@@ -144,6 +144,10 @@ def create_account(
         raise ServiceError(Reason.USERNAME_INVALID, "username")
     if username in RESERVED_USERNAMES:
         raise ServiceError(Reason.USERNAME_RESERVED, "username", name=username)
+    try:  # the username is in the account's audit entries, which refuse such values
+        audit.check_detail({"username": username})
+    except audit.AuditError:
+        raise ServiceError(Reason.USERNAME_NOT_RECORDABLE, "username") from None
     if not roles:
         raise ServiceError(Reason.NO_ROLE, "roles")
     if find_by_username(session, username) is not None:

@@ -17,6 +17,10 @@ from sipadu.web.words import CATEGORY_LABELS, ROLE_LABELS, STATUS_LABELS
 MESSAGES: dict[Reason, LazyString] = {
     Reason.USERNAME_INVALID: _l("Username: 3 to 64 characters: a-z, 0-9, '.', '_' or '-'."),
     Reason.USERNAME_TAKEN: _l("The username %(name)s is taken."),
+    Reason.USERNAME_NOT_RECORDABLE: _l(
+        "This username looks like a network address or a report code, which the access log "
+        "never records. Choose another one."
+    ),
     Reason.USERNAME_RESERVED: _l(
         "The username %(name)s is reserved: the access log uses it for the server itself."
     ),
