@@ -50,9 +50,10 @@ test: $(STAMP) $(COMPILED) programs $(NODE_STAMP)
 # Argon2 vectors are checked against the reference argon2 tool; the documented torrc is
 # checked by tor itself (--verify-config only: the test starts no Tor); make's own dry
 # runs check `make run`'s variables; npm installs axe-core, which the browser tests
-# inject into reporter pages.
+# inject into reporter and staff pages; sha256sum checks the documented recipe for an
+# export recipient's fingerprint.
 PROGRAMS := make:make chromium:chromium npm:npm age:age age-keygen:age argon2:argon2 pg_dump:postgresql-client \
-	pg_restore:postgresql-client tor:tor
+	pg_restore:postgresql-client tor:tor sha256sum:coreutils
 programs:
 	@missing=$$(for pair in $(PROGRAMS); do command -v $${pair%%:*} >/dev/null 2>&1 \
 		|| echo $${pair#*:}; done | sort -u); \
