@@ -212,3 +212,30 @@ def test_the_audit_log_says_each_casework_action_in_words(clients):
         "Pemeriksa mengundurkan diri dari laporan",
     ):
         assert words in log
+
+
+def test_a_refusal_of_a_form_the_page_no_longer_draws_is_still_shown(
+    reporter_app, clients, database_url
+):
+    """Review of issue 17, finding 3: a reopen refused because the report is not closed
+    (a colleague reopened it first) gave a 400 page without the reason: the reopen form,
+    where its refusal goes, is drawn only for a closed report. The same for a status
+    change refused because a colleague closed the report meanwhile."""
+    marker = f"Sudah dibuka {uuid.uuid4().hex[:8]}"
+    report_id, _code, _passphrase = _report(reporter_app, database_url, clients, marker)
+    investigator = clients["pemeriksa1"]
+    page = f"/reports/{report_id}"
+    refused = post(investigator, f"{page}/reopen", page, reopen_reason="Bukti baru")
+    assert refused.status_code == 400
+    shown = html.unescape(refused.get_data(as_text=True))
+    assert re.search(
+        r'id="reopen-refused">Hanya laporan yang sudah ditutup atau ditolak yang dapat '
+        r"dibuka kembali\.<",
+        shown,
+    )
+    post(investigator, f"{page}/status", page, status="rejected", reason="Spam", confirm="y")
+    late = post(investigator, f"{page}/status", page, status="in_review", reason="")
+    assert late.status_code == 400
+    assert 'id="status-refused">Laporan tidak dapat berpindah dari' in html.unescape(
+        late.get_data(as_text=True)
+    )

@@ -547,15 +547,22 @@ def _attachment(
     return read_attachment(session, report_id, attachment_id, keys)
 
 
-@bp.get("/reports/<uuid:report_id>/export")
+@bp.route("/reports/<uuid:report_id>/export", methods=["GET", "POST"])
 @requires(Policy.INVESTIGATOR)
 @download
 def report_export(report_id: uuid.UUID) -> ResponseReturnValue:
-    """Without any of the form's fields in the query: the form (``?lang=en`` is a
-    language, not a request). With ``to`` (a registered recipient's id) or ``recipient``
-    (an ``age1…`` typed in): the ZIP encrypted to it. Plaintext only with an explicit
-    confirmation, recorded as its own action."""
-    form = ExportForm(request.args)
+    """GET without any of the form's fields in the query: the form (``?lang=en`` is a
+    language, not a request). The form POSTs (with CSRF), so nothing typed in it, such as
+    a recipient or a private key pasted by mistake, reaches an address, the history or a
+    log (review of issue 17, finding 5). With ``to`` (a registered recipient's id) or
+    ``recipient`` (an ``age1…`` typed in): the ZIP encrypted to it. Plaintext only with an
+    explicit confirmation, recorded as its own action. The same fields in a GET query
+    still ask for an export (a saved address, a script): a private key there is refused
+    and never shown either."""
+    if request.method == "POST":
+        form = ExportForm()
+    else:
+        form = ExportForm(request.args, meta={"csrf": False})
     try:
         with transaction() as reading:
             granted(reading, report_id, _me().id)
@@ -563,7 +570,7 @@ def report_export(report_id: uuid.UUID) -> ResponseReturnValue:
     except NotGranted:
         abort(404)
     form.to.choices = [SelectChoice(str(r.id), r.name) for r in recipients]
-    asked = form.asked(request.args)
+    asked = request.method == "POST" or form.asked(request.args)
     if not asked and len(recipients) == 1:
         form.to.data = str(recipients[0].id)  # the only one: chosen, still to be confirmed
 
