@@ -83,6 +83,7 @@ from sipadu.services.search import search_cases
 from sipadu.web.context import app_config, content_disposition, download, stream, transaction
 from sipadu.web.errors import integrity_failed
 from sipadu.web.formdata import UploadRefused, receives_files
+from sipadu.web.language_switch import refused_status
 from sipadu.web.forms import BoundedForm
 from sipadu.web.refusal_messages import message
 from sipadu.web.uploads import (
@@ -154,6 +155,14 @@ def reports() -> ResponseReturnValue:
     ), (200 if valid else 400)
 
 
+@bp.get("/reports/search")
+@requires(Policy.INVESTIGATOR)
+def reports_search_box() -> str:
+    """The search box alone: where a reload, Back or an old address of the results
+    lands (the words are never in an address)."""
+    return render_template("staff/cases/search.html", form=SearchForm(formdata=None), page=None)
+
+
 @bp.post("/reports/search")
 @requires(Policy.INVESTIGATOR)
 def reports_search() -> ResponseReturnValue:
@@ -161,10 +170,13 @@ def reports_search() -> ResponseReturnValue:
     (:func:`sipadu.services.search.search_cases`); the reports read are recorded and
     committed before the results are shown. A POST: the words stay out of addresses and
     logs. The answer is the results page itself (no redirect, which would need the words
-    in an address or a session); "continue" posts the same words with the cursor."""
+    in an address or a session); "continue" posts the same words with the cursor. Found
+    reports open in a new tab, so the results stay (docs/casework.md, "Search"); a
+    language switch shows the box again holding the words, searching nothing."""
     form = SearchForm()
     if not form.validate_on_submit():
-        return render_template("staff/cases/search.html", form=form, page=None), 400
+        status = refused_status()
+        return render_template("staff/cases/search.html", form=form, page=None), status
     try:
         with transaction(write=True) as writing:  # recorded before the results leave
             page = search_cases(
@@ -276,8 +288,8 @@ def _act(
         target = form[exc.field] if exc.field in form else None
         (target.errors if target is not None else form.form_errors).append(message(exc))
         return _case_page(report_id, **{form_name: form}), 400
-    if not valid:
-        return _case_page(report_id, **{form_name: form}), 400
+    if not valid:  # or a language switch: the form again, as typed
+        return _case_page(report_id, **{form_name: form}), refused_status()
     return redirect(then or url_for("staff.report", report_id=report_id), code=303)
 
 
@@ -300,7 +312,7 @@ def report_reply(report_id: uuid.UUID) -> ResponseReturnValue:
             abort(404)  # before a byte of the files is read
     if not form.validate_on_submit():
         forget_files(form.attachments)
-        return _case_page(report_id, reply_form=form), 400
+        return _case_page(report_id, reply_form=form), refused_status()
     try:
         files = uploaded_files(form.attachments)
     except UploadRefused as refused:
