@@ -287,6 +287,10 @@ def test_every_answer_to_a_post_switches_language_by_posting_again(
     # A refusal page carries the typed text in its switch, never a secret.
     refused = post(investigator, f"{page}/reopen", page, reopen_reason=typed, totp="123456")
     shown = refused.get_data(as_text=True)
-    switch = shown[shown.index('id="language-switch"') : shown.index("</form>", shown.index('id="language-switch"'))]
+    switch = shown[
+        shown.index('id="language-switch"') : shown.index(
+            "</form>", shown.index('id="language-switch"')
+        )
+    ]
     assert f'name="reopen_reason" value="{typed}"' in html.unescape(switch)
     assert "123456" not in switch and switch.count('name="csrf_token"') == 1

@@ -225,7 +225,7 @@ def test_only_an_age_recipient_can_be_proposed(clients, database_url, tmp_path):
         refused = post(admin, "/admin/recipients", "/admin/recipients", name="KPK", recipient=wrong)
         assert refused.status_code == 400
         page = refused.get_data(as_text=True)
-        assert "bukan penerima age" in page and 'value="KPK"' in page
+        assert "bukan kunci publik age" in page and 'value="KPK"' in page
     # A private key: said plainly, and never shown back (review of issue 17, finding 5),
     # whether it is the only fault or the name is missing too.
     for name in ("KPK", ""):
@@ -312,7 +312,9 @@ def test_a_private_key_on_the_export_form_is_refused_and_never_shown_or_addresse
     secret = next(
         line for line in open(key_file).read().splitlines() if line.startswith("AGE-SECRET-KEY")
     )
-    posted = investigator.post(path, data={"csrf_token": csrf(investigator, path), "recipient": secret})
+    posted = investigator.post(
+        path, data={"csrf_token": csrf(investigator, path), "recipient": secret}
+    )
     addressed = investigator.get(path, query_string={"recipient": secret})
     for refused in (posted, addressed):
         page = refused.get_data(as_text=True)
@@ -373,7 +375,11 @@ def _approved(clients, database_url, tmp_path, stem: str) -> tuple[ExportRecipie
     name = f"Arsip {stem} {uuid.uuid4().hex[:6]}"
     assert (
         post(
-            clients["admin"], "/admin/recipients", "/admin/recipients", name=name, recipient=recipient
+            clients["admin"],
+            "/admin/recipients",
+            "/admin/recipients",
+            name=name,
+            recipient=recipient,
         ).status_code
         == 303
     )

@@ -83,8 +83,8 @@ from sipadu.services.search import search_cases
 from sipadu.web.context import app_config, content_disposition, download, stream, transaction
 from sipadu.web.errors import integrity_failed
 from sipadu.web.formdata import UploadRefused, receives_files
-from sipadu.web.language_switch import refused_status
 from sipadu.web.forms import BoundedForm
+from sipadu.web.language_switch import refused_status
 from sipadu.web.refusal_messages import message
 from sipadu.web.uploads import (
     evidence_part,

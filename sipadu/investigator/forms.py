@@ -387,8 +387,8 @@ class RecipientField(StringField):
     instead is refused with a plain warning and never rendered back into the page
     (review of issue 17, finding 5): the field comes back empty."""
 
-    def _value(self) -> str:
-        value = super()._value()
+    def _value(self) -> str:  # as StringField's, which the stubs do not declare
+        value = "" if self.data is None else str(self.data)
         return "" if is_private_key(value) else value
 
     def pre_validate(self, form: object) -> None:
@@ -403,7 +403,7 @@ class ExportForm(BoundedForm):
 
     to = RadioField(_l("Encrypt to"), choices=[], validate_choice=False)
     recipient = RecipientField(
-        _l("Another age recipient to encrypt the export to (age1…)"),
+        _l("Another public key to encrypt the export to (an age key, starting with age1)"),
         validators=[Optional(), Length(max=200)],
     )
     plaintext = BooleanField(_l("No encryption"))
@@ -432,7 +432,7 @@ class RecipientForm(BoundedForm):
         validators=[InputRequired(), Length(max=100)],
     )
     recipient = RecipientField(
-        _l("age recipient (age1…), from the key's holder"),
+        _l("Public key for age, the file encryption tool (age1…), from the key's holder"),
         validators=[InputRequired(), Length(max=200)],
     )
 

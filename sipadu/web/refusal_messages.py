@@ -107,7 +107,9 @@ MESSAGES: dict[Reason, LazyString] = {
     Reason.CLOSING_NEEDS_REASON: _l(
         "Closing or rejecting needs a reason; the reporter will read it."
     ),
-    Reason.NOT_AN_AGE_RECIPIENT: _l("This is not an age recipient (it starts with age1)."),
+    Reason.NOT_AN_AGE_RECIPIENT: _l(
+        "This is not a public key for age, the file encryption tool (such a key starts with age1)."
+    ),
     Reason.PRIVATE_KEY_NOT_RECIPIENT: _l(
         "This is a private key, not a recipient: treat it as exposed, because whoever saw "
         "it can open everything encrypted to it. Its holder should make a new key with "
