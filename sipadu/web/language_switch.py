@@ -10,9 +10,10 @@ POSTs (405) and would drop what the page holds. There the switch is a submit but
 form where the template names one (``form_languages`` in ``_macros.html``), else a
 hidden copy of the fields that were posted (:func:`reposted_fields`, drawn by
 ``base.html`` on staff pages; the reporter's pages answering a POST all name their form,
-and decide what comes back: a reply already sent must not). A POST carrying the switch is never acted on: every form is invalid in
-it (:class:`sipadu.web.forms.BoundedForm`), so the view shows its form again with what
-was typed, now in the other language, and answers 200 (:func:`refused_status`).
+and decide what comes back: a reply already sent must not). A POST carrying the switch
+is never acted on: every form is invalid in it (:class:`sipadu.web.forms.BoundedForm`),
+so the view shows its form again with what was typed, now in the other language, and
+answers 200 (:func:`refused_status`).
 
 Secrets are never copied into a page: fields named like a password, TOTP code,
 passphrase, code or token, and any value holding a private key, are left out (typed
