@@ -10,17 +10,19 @@ reports whose plaintext a request opened are recorded in one ``report.search`` e
 committed by the caller before the results leave); the query itself is recorded nowhere.
 
 Memory is bounded whatever the reports hold: fields and keys are fetched for
-:data:`BATCH` reports at once (a report has a fixed set of fields of bounded size), but
-messages one report at a time and notes as a stream of :data:`NOTE_ROWS` rows, each text
-dropped once looked through (review of issue 17: a batch of 100 reports' notes was
-loaded whole, +51 MiB per search for one report with 12 MB of notes). The remaining
-bound is one report's messages, which the thread's order needs together.
+:data:`BATCH` reports at once (a report has a fixed set of fields of bounded size);
+messages and notes for groups of those reports whose stored size, summed first, stays
+under :data:`GROUP_BYTES`; a report larger than that alone, its notes as a stream of
+:data:`NOTE_ROWS` rows. Each text is dropped once looked through (review of issue 17: a
+batch of 100 reports' notes was loaded whole, +51 MiB per search for one report with
+12 MB of notes). The remaining bound is one report's messages, which the thread's order
+needs together.
 """
 
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
@@ -42,7 +44,8 @@ TIME_BUDGET_S = 2.0  # and seconds spent opening them at most (checked after eac
 MAX_QUERY = 200  # characters
 MAX_TERMS = 8
 BATCH = 100  # reports whose fields and keys are fetched in one query each
-NOTE_ROWS = 16  # notes (20,000 characters at most each) fetched at a time
+GROUP_BYTES = 2 << 20  # stored bytes of messages and notes fetched at once, at most
+NOTE_ROWS = 16  # notes (20,000 characters at most each) streamed at a time
 
 SOURCES = ("title", "fields", "messages", "notes")
 
@@ -139,6 +142,60 @@ def _by_report(ids: Sequence[uuid.UUID], rows: Iterable[Row]) -> dict[uuid.UUID,
     return grouped
 
 
+def _stored_sizes(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Bytes stored in each report's messages and notes (two aggregate queries)."""
+    sizes = dict.fromkeys(ids, 0)
+    for table in (Message, Note):
+        for report_id, size in session.execute(
+            select(table.report_id, func.sum(func.length(table.body)))
+            .where(table.report_id.in_(ids))
+            .group_by(table.report_id)
+        ):
+            sizes[report_id] += int(size or 0)
+    return sizes
+
+
+def _groups(batch: Sequence[Report], sizes: dict[uuid.UUID, int]) -> Iterator[list[Report]]:
+    """``batch`` in order, in groups whose messages and notes together stay under
+    :data:`GROUP_BYTES` stored (fetched one query per table); a report past it comes
+    alone (its notes then stream)."""
+    group: list[Report] = []
+    total = 0
+    for report in batch:
+        size = sizes[report.id]
+        if group and total + size > GROUP_BYTES:
+            yield group
+            group, total = [], 0
+        group.append(report)
+        total += size
+    if group:
+        yield group
+
+
+def _texts_of(
+    session: Session, group: Sequence[Report]
+) -> Iterator[tuple[Report, list[Message], Iterable[Note]]]:
+    """Each report of ``group`` with its messages and notes: fetched for the whole group
+    at once, or, for a report alone in its group (it may be larger than
+    :data:`GROUP_BYTES`), its notes as a stream of :data:`NOTE_ROWS` rows."""
+    if len(group) == 1:
+        (report,) = group
+        messages = list(session.scalars(select(Message).where(Message.report_id == report.id)))
+        notes = session.scalars(
+            select(Note).where(Note.report_id == report.id),
+            execution_options={"yield_per": NOTE_ROWS},
+        )
+        yield report, messages, notes
+        return
+    ids = [r.id for r in group]
+    messages_of = _by_report(
+        ids, session.scalars(select(Message).where(Message.report_id.in_(ids)))
+    )
+    notes_of = _by_report(ids, session.scalars(select(Note).where(Note.report_id.in_(ids))))
+    for report in group:
+        yield report, messages_of.pop(report.id), notes_of.pop(report.id)
+
+
 def search_cases(
     session: Session,
     account_id: uuid.UUID,
@@ -194,29 +251,24 @@ def search_cases(
             ),
         )
         held = staff_keys_of_batch(session, account_id, private, ids)
-        for report in batch:
-            # One report's messages at a time (the thread's order needs all of them), its
-            # notes streamed: a batch never holds more than one report's texts.
-            messages = list(session.scalars(select(Message).where(Message.report_id == report.id)))
-            notes = session.scalars(
-                select(Note).where(Note.report_id == report.id),
-                execution_options={"yield_per": NOTE_ROWS},
-            )
-            title, found = _found(terms, held[report.id], fields[report.id], messages, notes)
-            del messages, notes
-            opened.append(report)
-            if set().union(*found.values()) >= set(terms):
-                hits.append(
-                    SearchHit(
-                        report.id,
-                        title,
-                        report.status,
-                        report.received_on,
-                        tuple(source for source in SOURCES if found[source]),
+        for group in _groups(batch, _stored_sizes(session, ids)):
+            for report, messages, notes in _texts_of(session, group):
+                title, found = _found(terms, held[report.id], fields[report.id], messages, notes)
+                opened.append(report)
+                if set().union(*found.values()) >= set(terms):
+                    hits.append(
+                        SearchHit(
+                            report.id,
+                            title,
+                            report.status,
+                            report.received_on,
+                            tuple(source for source in SOURCES if found[source]),
+                        )
                     )
-                )
-            if clock() - started > time_budget:
-                stopped = True
+                if clock() - started > time_budget:
+                    stopped = True
+                    break
+            if stopped:
                 break
         if stopped:
             break
