@@ -19,6 +19,7 @@ from tests.helpers import (
     every_database_value,
     post,
     report_id_of,
+    sample_path,
     submit,
 )
 from tests.helpers import login as mailbox_login
@@ -212,3 +213,84 @@ def test_the_audit_log_says_each_casework_action_in_words(clients):
         "Pemeriksa mengundurkan diri dari laporan",
     ):
         assert words in log
+
+
+def test_a_refusal_of_a_form_the_page_no_longer_draws_is_still_shown(
+    reporter_app, clients, database_url
+):
+    """Review of issue 17, finding 3: a reopen refused because the report is not closed
+    (a colleague reopened it first) gave a 400 page without the reason: the reopen form,
+    where its refusal goes, is drawn only for a closed report. The same for a status
+    change refused because a colleague closed the report meanwhile."""
+    marker = f"Sudah dibuka {uuid.uuid4().hex[:8]}"
+    report_id, _code, _passphrase = _report(reporter_app, database_url, clients, marker)
+    investigator = clients["pemeriksa1"]
+    page = f"/reports/{report_id}"
+    refused = post(investigator, f"{page}/reopen", page, reopen_reason="Bukti baru")
+    assert refused.status_code == 400
+    shown = html.unescape(refused.get_data(as_text=True))
+    assert re.search(
+        r'id="reopen-refused">Hanya laporan yang sudah ditutup atau ditolak yang dapat '
+        r"dibuka kembali\.<",
+        shown,
+    )
+    post(investigator, f"{page}/status", page, status="rejected", reason="Spam", confirm="y")
+    late = post(investigator, f"{page}/status", page, status="in_review", reason="")
+    assert late.status_code == 400
+    assert 'id="status-refused">Laporan tidak dapat berpindah dari' in html.unescape(
+        late.get_data(as_text=True)
+    )
+
+
+def test_every_answer_to_a_post_switches_language_by_posting_again(
+    staff_app, reporter_app, clients, database_url
+):
+    """Review of issue 17, finding 1, the whole kind: on a page answering a POST at an
+    address that takes no GET (every refusal of a case action, admin change...), the
+    layout's ``?lang=en`` link was a GET there: 405, and what was typed lost. The switch
+    now posts again what was posted (a fresh CSRF token, no secret), nothing is done,
+    and the page comes back in English with the text typed."""
+    marker = f"Ganti bahasa {uuid.uuid4().hex[:8]}"
+    report_id, _code, _passphrase = _report(reporter_app, database_url, clients, marker)
+    values = {"report_id": report_id}
+    investigator = clients["pemeriksa1"]
+    checked = 0
+    for rule in staff_app.url_map.iter_rules():
+        if "POST" not in rule.methods or "GET" in rule.methods:
+            continue
+        if set(rule.arguments) <= set(values):
+            path = rule.build({k: values[k] for k in rule.arguments})[1]
+        else:
+            path = sample_path(rule)
+        for name in ("pemeriksa1", "admin"):
+            page = clients[name].post(path, data={"note_text": "x"}).get_data(as_text=True)
+            if "<html" not in page:  # a redirect or no page at all
+                continue
+            assert 'href="?lang=' not in page, (name, path)
+            if 'id="language-switch"' in page:
+                checked += 1
+                assert f'formaction="{path}?lang=en"' in page, (name, path)
+    assert checked > 10
+    # Followed: a note typed and switched is shown again in English, and not written.
+    page = f"/reports/{report_id}"
+    typed = f"Catatan setengah jadi {uuid.uuid4().hex[:6]}"
+    before = len(_entries(database_url, report_id, "note.add"))
+    switched = investigator.post(
+        f"{page}/notes?lang=en",
+        data={"csrf_token": csrf(investigator, page), "body": typed, "switch_language": "en"},
+    )
+    text = html.unescape(switched.get_data(as_text=True))
+    assert switched.status_code == 200 and '<html lang="en">' in text
+    assert f"{typed}</textarea>" in text
+    assert len(_entries(database_url, report_id, "note.add")) == before
+    assert typed not in _page(investigator, report_id)
+    # A refusal page carries the typed text in its switch, never a secret.
+    refused = post(investigator, f"{page}/reopen", page, reopen_reason=typed, totp="123456")
+    shown = refused.get_data(as_text=True)
+    switch = shown[
+        shown.index('id="language-switch"') : shown.index(
+            "</form>", shown.index('id="language-switch"')
+        )
+    ]
+    assert f'name="reopen_reason" value="{typed}"' in html.unescape(switch)
+    assert "123456" not in switch and switch.count('name="csrf_token"') == 1

@@ -18,12 +18,15 @@ from sqlalchemy import select
 from sipadu.persistence.models import AuditEvent, ExportRecipient, Proposal, RecipientState
 from sipadu.services.export_recipients import display_fingerprint, recipient_fingerprint
 from tests.helpers import (
+    csrf,
     database,
     post,
     report_id_of,
     sample_path,
     submit,
 )
+
+PRIVATE_KEY_WORDS = "Ini kunci privat, bukan penerima: anggap kunci ini sudah bocor"
 
 
 @pytest.fixture(scope="module")
@@ -40,8 +43,8 @@ def test_the_export_form_opens_in_english(clients, report_id):
     assert page.status_code == 200
     text = page.get_data(as_text=True)
     assert "Export a report" in text and 'lang="en"' in text
-    # The form keeps the language when it is sent (a GET form drops its action's query).
-    assert '<input type="hidden" name="lang" value="en">' in text
+    # The form keeps the language when it is sent: it posts to an address with it.
+    assert f'action="/reports/{report_id}/export?lang=en"' in text
 
 
 def test_a_language_in_the_query_is_never_taken_as_a_command(staff_app, clients, report_id):
@@ -216,14 +219,21 @@ def test_only_an_age_recipient_can_be_proposed(clients, database_url, tmp_path):
     )
     before = len(trail(database_url, "proposal.create"))
     for wrong in (
-        secret,
         recipient[:-1] + ("q" if recipient[-1] != "q" else "p"),
         "ssh-ed25519 AAAA",
     ):
         refused = post(admin, "/admin/recipients", "/admin/recipients", name="KPK", recipient=wrong)
         assert refused.status_code == 400
         page = refused.get_data(as_text=True)
-        assert "bukan penerima age" in page and 'value="KPK"' in page
+        assert "bukan kunci publik age" in page and 'value="KPK"' in page
+    # A private key: said plainly, and never shown back (review of issue 17, finding 5),
+    # whether it is the only fault or the name is missing too.
+    for name in ("KPK", ""):
+        refused = post(admin, "/admin/recipients", "/admin/recipients", name=name, recipient=secret)
+        assert refused.status_code == 400
+        page = refused.get_data(as_text=True)
+        assert secret not in page and secret.lower() not in page.lower()
+        assert PRIVATE_KEY_WORDS in page
     assert recipient_row(database_url, "KPK") is None
     assert len(trail(database_url, "proposal.create")) == before
     # The same key twice, or the same name twice, is refused too.
@@ -280,3 +290,161 @@ def test_the_fingerprint_is_the_sha256_of_the_recipient_as_documented():
     assert display_fingerprint(recipient).replace(" ", "").lower() == recipient_fingerprint(
         recipient
     )
+
+
+# --- the review of issue 17 (findings 5 to 8) ---------------------------------------------
+
+
+def test_a_private_key_on_the_export_form_is_refused_and_never_shown_or_addressed(
+    clients, report_id, tmp_path
+):
+    """Finding 5: the export form was a GET, so a recipient typed in (or a private key
+    pasted by mistake) went into the address, the history and the page again. The form
+    posts with CSRF; a pasted key, posted or in an address, is refused in plain words and
+    never rendered back."""
+    investigator = clients["pemeriksa1"]
+    path = f"/reports/{report_id}/export"
+    form = investigator.get(path).get_data(as_text=True)
+    assert re.search(r'<form method="post" action="/reports/[0-9a-f-]+/export"', form)
+    assert 'name="csrf_token"' in form
+    key_file, _recipient = age_keygen(tmp_path, "bocor")
+    secret = next(
+        line for line in open(key_file).read().splitlines() if line.startswith("AGE-SECRET-KEY")
+    )
+    posted = investigator.post(
+        path, data={"csrf_token": csrf(investigator, path), "recipient": secret}
+    )
+    addressed = investigator.get(path, query_string={"recipient": secret})
+    for refused in (posted, addressed):
+        page = refused.get_data(as_text=True)
+        assert refused.status_code == 400 and not refused.get_data().startswith(b"age-")
+        assert secret not in page and secret.lower() not in page.lower()
+        assert PRIVATE_KEY_WORDS in page
+    # Posting without the form's CSRF token exports nothing.
+    assert investigator.post(path, data={"plaintext": "y", "confirm": "y"}).status_code == 400
+
+
+def test_the_export_form_posts_a_typed_recipient(clients, report_id, tmp_path):
+    key_file, recipient = age_keygen(tmp_path, "ketik")
+    investigator = clients["pemeriksa1"]
+    path = f"/reports/{report_id}/export"
+    exported = investigator.post(
+        path, data={"csrf_token": csrf(investigator, path), "recipient": recipient}
+    )
+    assert exported.status_code == 200
+    sealed = tmp_path / "typed.zip.age"
+    sealed.write_bytes(exported.get_data())
+    opened = subprocess.run(["age", "-d", "-i", key_file, str(sealed)], capture_output=True)
+    assert opened.returncode == 0 and opened.stdout.startswith(b"PK")
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "KPK\u200b",  # zero-width space: also passed "name taken" beside "KPK"
+        "K\u0420K",  # Cyrillic ER for P
+        "\u202eKPK",  # RTL override: reverses the fingerprint shown after it
+        "\u3164",  # Hangul filler: an invisible "letter"
+        "KPK\u00ad",  # soft hyphen
+    ],
+)
+def test_recipient_names_with_invisible_or_look_alike_characters_are_refused(
+    clients, database_url, tmp_path, name
+):
+    """Finding 7."""
+    _key, recipient = age_keygen(tmp_path, "mirip")
+    refused = post(
+        clients["admin"], "/admin/recipients", "/admin/recipients", name=name, recipient=recipient
+    )
+    assert refused.status_code == 400
+    assert "hanya huruf Latin" in refused.get_data(as_text=True)
+    assert recipient_row(database_url, name) is None
+
+
+def test_recipient_names_are_isolated_from_the_text_around_them(clients, database_url, tmp_path):
+    _key, recipient = age_keygen(tmp_path, "bdi")
+    name = f"Arsip Kota {uuid.uuid4().hex[:4]}"
+    post(clients["admin"], "/admin/recipients", "/admin/recipients", name=name, recipient=recipient)
+    for path in ("/admin/recipients", "/admin/proposals"):
+        assert f"<bdi>{name}</bdi>" in clients["admin2"].get(path).get_data(as_text=True), path
+
+
+def _approved(clients, database_url, tmp_path, stem: str) -> tuple[ExportRecipient, str]:
+    _key, recipient = age_keygen(tmp_path, stem)
+    name = f"Arsip {stem} {uuid.uuid4().hex[:6]}"
+    assert (
+        post(
+            clients["admin"],
+            "/admin/recipients",
+            "/admin/recipients",
+            name=name,
+            recipient=recipient,
+        ).status_code
+        == 303
+    )
+    row = recipient_row(database_url, name)
+    proposal = pending_proposal(database_url, row.id)
+    approve = f"/admin/proposals/{proposal.id}/approve"
+    assert post(clients["admin2"], approve, "/admin/proposals", confirm="y").status_code == 303
+    return row, recipient
+
+
+def test_a_recipient_row_changed_in_the_database_breaks_no_page(
+    clients, report_id, database_url, tmp_path
+):
+    """Finding 6: one registered row whose key no longer parses made the export form of
+    every report, /admin/recipients and /admin/proposals answer 500. It is left off the
+    export form, shown to admins as failing its check, and can still be removed."""
+    row, recipient = _approved(clients, database_url, tmp_path, "rusak")
+    with database(database_url) as session:
+        session.get(ExportRecipient, row.id).recipient = "garbage-not-age"
+        session.commit()
+    try:
+        form = clients["pemeriksa1"].get(f"/reports/{report_id}/export")
+        assert form.status_code == 200 and row.name not in form.get_data(as_text=True)
+        chosen = clients["pemeriksa1"].get(f"/reports/{report_id}/export?to={row.id}")
+        assert chosen.status_code == 400 and not chosen.get_data().startswith(b"PK")
+        for path in ("/admin/recipients", "/admin/proposals"):
+            page = clients["admin"].get(path)
+            assert page.status_code == 200, path
+        listed = clients["admin"].get("/admin/recipients").get_data(as_text=True)
+        assert f'id="altered-{row.id}"' in listed
+        assert clients["auditor"].get("/audit").status_code == 200
+        # Admins can still take it off the registry, under the two-person rule.
+        removal = f"/admin/recipients/{row.id}/remove"
+        assert post(clients["admin"], removal, "/admin/recipients").status_code == 303
+        proposal = pending_proposal(database_url, row.id)
+        assert clients["admin2"].get("/admin/proposals").status_code == 200
+        approve = f"/admin/proposals/{proposal.id}/approve"
+        assert post(clients["admin2"], approve, "/admin/proposals", confirm="y").status_code == 303
+        assert recipient_row(database_url, row.name).state == RecipientState.REMOVED
+    finally:
+        with database(database_url) as session:
+            session.get(ExportRecipient, row.id).recipient = recipient
+            session.commit()
+
+
+def test_approving_a_recipient_whose_key_changed_in_the_database_is_refused(
+    clients, database_url, tmp_path
+):
+    """Finding 8 (Reason.RECIPIENT_CHANGED): the proposal pinned one key's fingerprint;
+    a row changed since, to another key or to garbage, is never approved."""
+    for stem, changed in (("ganti", None), ("sampah", "garbage-not-age")):
+        _good, good = age_keygen(tmp_path, stem)
+        name = f"Arsip {stem} {uuid.uuid4().hex[:6]}"
+        proposed = post(
+            clients["admin"], "/admin/recipients", "/admin/recipients", name=name, recipient=good
+        )
+        assert proposed.status_code == 303
+        row = recipient_row(database_url, name)
+        with database(database_url) as session:
+            session.get(ExportRecipient, row.id).recipient = (
+                changed or age_keygen(tmp_path, stem + "2")[1]
+            )
+            session.commit()
+        proposal = pending_proposal(database_url, row.id)
+        approve = f"/admin/proposals/{proposal.id}/approve"
+        refused = post(clients["admin2"], approve, "/admin/proposals", confirm="y")
+        assert refused.status_code == 409, refused.status_code
+        assert "Kunci penerima berubah sejak usulan dibuat" in refused.get_data(as_text=True)
+        assert recipient_row(database_url, name).state == RecipientState.PROPOSED

@@ -24,7 +24,7 @@ from tests.helpers import (
 )
 from tests.helpers import login as mailbox_login
 
-FOUND = re.compile(r'<a href="/reports/([0-9a-f-]{36})">')
+FOUND = re.compile(r'<a href="/reports/([0-9a-f-]{36})" target="_blank" rel="noopener">')
 
 
 def word() -> str:
@@ -173,7 +173,10 @@ def test_the_words_travel_in_a_posted_form_never_in_an_address(clients, sources)
     page = investigator.get("/reports").get_data(as_text=True)
     form = re.search(r'<form method="post" action="/reports/search"[^>]*>', page)
     assert form is not None
-    assert investigator.get("/reports/search?q=x").status_code == 405
+    # An address never searches: GET shows the empty box (where Back or a reload lands).
+    box = investigator.get("/reports/search?q=katadialamat")
+    assert box.status_code == 200 and 'id="search-box"' in box.get_data(as_text=True)
+    assert "katadialamat" not in box.get_data(as_text=True)
     missing_token = investigator.post("/reports/search", data={"q": "kata"})
     assert missing_token.status_code == 400
     status, page = search_page(investigator, "   ")
@@ -216,3 +219,46 @@ def test_a_search_stops_at_its_bound_says_so_and_continues(
 def test_folding_ignores_case_accents_and_compatibility_forms():
     assert search.fold("PENGADAAN Négeri ﬁnal Straße") == "pengadaan negeri final strasse"
     assert search.terms_of("  Dinas  dinas DINAS ") == ["dinas"]
+
+
+SWITCH_BUTTON = re.compile(
+    r'<button type="submit" class="link" form="([^"]+)" formaction="([^"]+)" formnovalidate '
+    r'name="switch_language" value="en"'
+)
+
+
+def test_switching_language_on_the_results_keeps_the_words(clients, sources, database_url):
+    """Review of issue 17, finding 1: the results are the answer to a POST, and the
+    layout's ``?lang=en`` link was a GET of /reports/search: 405, the words lost. The
+    switch posts the search box again: the words come back in English, and nothing is
+    searched (nor recorded) by the switch."""
+    investigator = clients["pemeriksa1"]
+    words = "Pengadaan " + word()
+    status, page = search_page(investigator, words)
+    assert status == 200
+    assert 'href="?lang=' not in page
+    button = SWITCH_BUTTON.search(page)
+    assert button and button.group(1) == "search-box"
+    assert 'id="search-box"' in page and button.group(2) == "/reports/search?lang=en"
+    before = len(searches(database_url, "pemeriksa1"))
+    switched = investigator.post(
+        button.group(2),
+        data={"csrf_token": csrf(investigator, "/reports"), "q": words, "switch_language": "en"},
+    )
+    text = switched.get_data(as_text=True)
+    assert switched.status_code == 200 and '<html lang="en">' in text
+    assert f'value="{words}"' in text and "Search your reports" in text
+    assert len(searches(database_url, "pemeriksa1")) == before
+
+
+def test_found_reports_open_in_a_new_tab_so_the_results_survive(clients, sources):
+    """Finding 2: Back from a report to the results was Chrome's "Confirm Form
+    Resubmission", and a reload searched (and recorded) again. Found reports open in a
+    new tab, saying so; the address of the results, met again, shows the box."""
+    investigator = clients["pemeriksa1"]
+    _ids, words = sources
+    status, page = search_page(investigator, words["title"])
+    assert status == 200 and FOUND.findall(page)
+    assert not re.search(r'<a href="/reports/[0-9a-f-]{36}">', page)  # none opens in place
+    assert 'id="search-new-tab"' in page and "tab baru" in page
+    assert investigator.get("/reports/search").status_code == 200

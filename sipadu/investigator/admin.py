@@ -50,7 +50,7 @@ from sipadu.services import proposals as proposals_service
 from sipadu.services import staff as staff_service
 from sipadu.services.categories import category_by_slug, routing_table, set_accepting
 from sipadu.services.export_recipients import display_fingerprint as recipient_fingerprint
-from sipadu.services.export_recipients import in_use
+from sipadu.services.export_recipients import in_use, intact
 from sipadu.services.key_ring import display_fingerprint
 from sipadu.services.proposals import SENSITIVE_ROLES
 from sipadu.web.context import db_session, transaction
@@ -289,6 +289,7 @@ def admin_proposals() -> str:
         recipient_fingerprints={
             r.id: recipient_fingerprint(r.recipient) for r in recipients.values()
         },
+        altered={r.id for r in recipients.values() if not intact(r.recipient)},
         waiting=waiting,
         recent=recent,
         accounts=accounts,
@@ -422,7 +423,9 @@ def admin_recipients() -> str:
 
 def _recipients_page(form: RecipientForm) -> str:
     """Export recipients: those offered on the export form, those waiting for a second
-    admin, and the form to propose one. Public keys and names only."""
+    admin, and the form to propose one. Public keys and names only; a row changed in the
+    database is shown as failing its check (it is off the export form) and can still be
+    proposed for removal."""
     session = db_session()
     rows = in_use(session)  # registered, and proposed
     return render_template(
@@ -433,6 +436,7 @@ def _recipients_page(form: RecipientForm) -> str:
         waiting=[p for p in proposals_service.pending(session) if p.recipient_id is not None],
         rows={r.id: r for r in rows},
         fingerprints={r.id: recipient_fingerprint(r.recipient) for r in rows},
+        altered={r.id for r in rows if not intact(r.recipient)},
         names=_names(session),
         form=form,
         action_form=ActionForm(),

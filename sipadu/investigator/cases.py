@@ -84,6 +84,7 @@ from sipadu.web.context import app_config, content_disposition, download, stream
 from sipadu.web.errors import integrity_failed
 from sipadu.web.formdata import UploadRefused, receives_files
 from sipadu.web.forms import BoundedForm
+from sipadu.web.language_switch import refused_status
 from sipadu.web.refusal_messages import message
 from sipadu.web.uploads import (
     evidence_part,
@@ -154,6 +155,14 @@ def reports() -> ResponseReturnValue:
     ), (200 if valid else 400)
 
 
+@bp.get("/reports/search")
+@requires(Policy.INVESTIGATOR)
+def reports_search_box() -> str:
+    """The search box alone: where a reload, Back or an old address of the results
+    lands (the words are never in an address)."""
+    return render_template("staff/cases/search.html", form=SearchForm(formdata=None), page=None)
+
+
 @bp.post("/reports/search")
 @requires(Policy.INVESTIGATOR)
 def reports_search() -> ResponseReturnValue:
@@ -161,10 +170,13 @@ def reports_search() -> ResponseReturnValue:
     (:func:`sipadu.services.search.search_cases`); the reports read are recorded and
     committed before the results are shown. A POST: the words stay out of addresses and
     logs. The answer is the results page itself (no redirect, which would need the words
-    in an address or a session); "continue" posts the same words with the cursor."""
+    in an address or a session); "continue" posts the same words with the cursor. Found
+    reports open in a new tab, so the results stay (docs/casework.md, "Search"); a
+    language switch shows the box again holding the words, searching nothing."""
     form = SearchForm()
     if not form.validate_on_submit():
-        return render_template("staff/cases/search.html", form=form, page=None), 400
+        status = refused_status()
+        return render_template("staff/cases/search.html", form=form, page=None), status
     try:
         with transaction(write=True) as writing:  # recorded before the results leave
             page = search_cases(
@@ -276,8 +288,8 @@ def _act(
         target = form[exc.field] if exc.field in form else None
         (target.errors if target is not None else form.form_errors).append(message(exc))
         return _case_page(report_id, **{form_name: form}), 400
-    if not valid:
-        return _case_page(report_id, **{form_name: form}), 400
+    if not valid:  # or a language switch: the form again, as typed
+        return _case_page(report_id, **{form_name: form}), refused_status()
     return redirect(then or url_for("staff.report", report_id=report_id), code=303)
 
 
@@ -300,7 +312,7 @@ def report_reply(report_id: uuid.UUID) -> ResponseReturnValue:
             abort(404)  # before a byte of the files is read
     if not form.validate_on_submit():
         forget_files(form.attachments)
-        return _case_page(report_id, reply_form=form), 400
+        return _case_page(report_id, reply_form=form), refused_status()
     try:
         files = uploaded_files(form.attachments)
     except UploadRefused as refused:
@@ -547,15 +559,22 @@ def _attachment(
     return read_attachment(session, report_id, attachment_id, keys)
 
 
-@bp.get("/reports/<uuid:report_id>/export")
+@bp.route("/reports/<uuid:report_id>/export", methods=["GET", "POST"])
 @requires(Policy.INVESTIGATOR)
 @download
 def report_export(report_id: uuid.UUID) -> ResponseReturnValue:
-    """Without any of the form's fields in the query: the form (``?lang=en`` is a
-    language, not a request). With ``to`` (a registered recipient's id) or ``recipient``
-    (an ``age1…`` typed in): the ZIP encrypted to it. Plaintext only with an explicit
-    confirmation, recorded as its own action."""
-    form = ExportForm(request.args)
+    """GET without any of the form's fields in the query: the form (``?lang=en`` is a
+    language, not a request). The form POSTs (with CSRF), so nothing typed in it, such as
+    a recipient or a private key pasted by mistake, reaches an address, the history or a
+    log (review of issue 17, finding 5). With ``to`` (a registered recipient's id) or
+    ``recipient`` (an ``age1…`` typed in): the ZIP encrypted to it. Plaintext only with an
+    explicit confirmation, recorded as its own action. The same fields in a GET query
+    still ask for an export (a saved address, a script): a private key there is refused
+    and never shown either."""
+    if request.method == "POST":
+        form = ExportForm()
+    else:
+        form = ExportForm(request.args, meta={"csrf": False})
     try:
         with transaction() as reading:
             granted(reading, report_id, _me().id)
@@ -563,7 +582,7 @@ def report_export(report_id: uuid.UUID) -> ResponseReturnValue:
     except NotGranted:
         abort(404)
     form.to.choices = [SelectChoice(str(r.id), r.name) for r in recipients]
-    asked = form.asked(request.args)
+    asked = request.method == "POST" or form.asked(request.args)
     if not asked and len(recipients) == 1:
         form.to.data = str(recipients[0].id)  # the only one: chosen, still to be confirmed
 

@@ -32,7 +32,10 @@ from wtforms.widgets import CheckboxInput, ListWidget, PasswordInput
 
 from sipadu.services.case_record import MAX_LABEL_CHARS, MAX_LABELS, LinkKind, Priority
 from sipadu.services.cases import CLOSING
+from sipadu.services.export_recipients import is_private_key
+from sipadu.services.refusals import Reason, ServiceError
 from sipadu.web.forms import BoundedForm
+from sipadu.web.refusal_messages import message
 from sipadu.web.words import ROLE_LABELS, STATUS_LABELS
 
 
@@ -387,17 +390,28 @@ class IdentityRequestForm(BoundedForm):
     )
 
 
-class ExportForm(BoundedForm):
-    """GET: the export is a download. No CSRF (reading), but it is recorded. ``to`` is a
-    registered recipient's id (choices set by the view); ``recipient`` an ``age1…``
-    typed in (the advanced option)."""
+class RecipientField(StringField):
+    """Where an age recipient (``age1…``, public) is typed. A private key pasted there
+    instead is refused with a plain warning and never rendered back into the page
+    (review of issue 17, finding 5): the field comes back empty."""
 
-    class Meta:
-        csrf = False
+    def _value(self) -> str:  # as StringField's, which the stubs do not declare
+        value = "" if self.data is None else str(self.data)
+        return "" if is_private_key(value) else value
+
+    def pre_validate(self, form: object) -> None:
+        if is_private_key(self.data):
+            raise ValidationError(message(ServiceError(Reason.PRIVATE_KEY_NOT_RECIPIENT)))
+
+
+class ExportForm(BoundedForm):
+    """The export form (POSTed with CSRF; a GET query is read with ``csrf`` off). ``to``
+    is a registered recipient's id (choices set by the view); ``recipient`` an
+    ``age1…`` typed in (the advanced option)."""
 
     to = RadioField(_l("Encrypt to"), choices=[], validate_choice=False)
-    recipient = StringField(
-        _l("Another age recipient to encrypt the export to (age1…)"),
+    recipient = RecipientField(
+        _l("Another public key to encrypt the export to (an age key, starting with age1)"),
         validators=[Optional(), Length(max=200)],
     )
     plaintext = BooleanField(_l("No encryption"))
@@ -425,8 +439,8 @@ class RecipientForm(BoundedForm):
         _l("Name (for example Arsip Inspektorat, KPK, BPKP)"),
         validators=[InputRequired(), Length(max=100)],
     )
-    recipient = StringField(
-        _l("age recipient (age1…), from the key's holder"),
+    recipient = RecipientField(
+        _l("Public key for age, the file encryption tool (age1…), from the key's holder"),
         validators=[InputRequired(), Length(max=200)],
     )
 

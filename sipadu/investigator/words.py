@@ -67,7 +67,7 @@ ACTION_LABELS: dict[str, LazyString] = {
     Action.RECIPIENT_REMOVE: _l("Export recipient removed"),
     Action.REPORT_LIST: _l("Report list viewed"),
     Action.REPORT_READ: _l("Report read"),
-    Action.REPORT_SEARCH: _l("Own reports searched"),
+    Action.REPORT_SEARCH: _l("Search in one's own reports"),
     Action.REPORT_EXPORT: _l("Report exported, encrypted"),
     Action.REPORT_EXPORT_PLAINTEXT: _l("Report exported, unencrypted"),
     Action.REPORT_PRINT: _l("Case file opened for printing"),

@@ -7,9 +7,10 @@ keeping them would mean storing them; the page says so when some were chosen."""
 from flask_babel import gettext as _
 
 from sipadu.web.formdata import chosen_files, discard_files
+from sipadu.web.language_switch import SWITCH
 from sipadu.web.uploads import files_to_choose
 
-SWITCH = "switch_language"
+__all__ = ["SWITCH", "switched_notice"]
 
 
 def switched_notice() -> str:

@@ -179,8 +179,9 @@ def due_soon_until(today: date) -> date:
 def deadline_clause(deadline: str, today: date) -> list[ColumnElement[bool]]:
     """The conditions on ``report`` of a deadline filter (one of :data:`DEADLINES`), on
     the indexed deadline columns; the list and the dashboard count with the same ones, so
-    a count links to a list of exactly those reports. Raises ``ServiceError``
-    (``UNKNOWN_FILTER``) for another name."""
+    a count links to a list of exactly those reports. Raises ``ValueError`` for another
+    name: callers pass only names of :data:`DEADLINES` (the list's form offers no other),
+    so another is a programming error, not a refusal."""
     open_statuses = [s.value for s in ReportStatus if s not in CLOSING]
     received = Report.status == ReportStatus.RECEIVED.value
     if deadline == "ack_soon":
@@ -357,6 +358,27 @@ def _titles(
     return titles, held
 
 
+def _mark_keys(
+    session: Session, account_id: uuid.UUID, private: PrivateKey, report_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, bytes]:
+    """The case keys that open ``account_id``'s read marks of ``report_ids`` (those of
+    each title's epoch, as :func:`open_case` seals the mark), without opening any title
+    or other plaintext: one query for the epochs, one for the wraps, one unwrap each.
+    Reports without such a key are left out (their marks count as nothing read)."""
+    if not report_ids:
+        return {}
+    epochs = [
+        (report_id, epoch)
+        for report_id, epoch in session.execute(
+            select(ReportField.report_id, ReportField.epoch).where(
+                ReportField.report_id.in_(report_ids), ReportField.name == "title"
+            )
+        )
+    ]
+    keys = staff_keys_of_reports(session, account_id, private, Purpose.CASE, epochs)
+    return {report_id: key for (report_id, _epoch), key in keys.items()}
+
+
 def _unread(report: Report, account_id: uuid.UUID, mark: bytes | None, key: bytes | None) -> int:
     """The reporter's messages ``account_id`` has not seen: all of them when its read
     mark is missing (never opened) or does not open (no key, or altered)."""
@@ -402,7 +424,7 @@ def _walk(
 
     def drain() -> None:
         ids = [row[0].id for row in batch]
-        keys = _titles(session, account_id, private, ids)[1] if criteria.unread else {}
+        keys = _mark_keys(session, account_id, private, ids) if criteria.unread else {}
         by_record = bool(criteria.label or criteria.priority)
         opened = records_of(session, account_id, private, ids) if by_record else {}
         for row in batch:
@@ -456,8 +478,8 @@ def count_unread(
     read, and whether every candidate was checked. The read marks are sealed (the
     database cannot count them): the reports with reporter messages at all are taken
     newest first, ``limit`` at most, and their marks opened as the list's unread filter
-    opens them (one unwrap per report with a mark); beyond ``limit`` the count is a lower
-    bound."""
+    opens them (one unwrap per report with a mark, :func:`_mark_keys`: no title or other
+    field is opened); beyond ``limit`` the count is a lower bound."""
     query = (
         select(Report, ReportGrant.read_mark)
         .join(
@@ -473,7 +495,7 @@ def count_unread(
     rows = rows[:limit]
     # A report never opened has no mark: all its messages are unread, no key needed.
     marked = [report.id for report, mark in rows if mark is not None]
-    _, keys = _titles(session, account_id, private, marked)
+    keys = _mark_keys(session, account_id, private, marked)
     unread = sum(
         1 for report, mark in rows if _unread(report, account_id, mark, keys.get(report.id))
     )

@@ -3,7 +3,8 @@
 Counts only, from indexed queries (the grant's account index, the report's status and
 deadline indexes, the pending-state indexes of identity requests and proposals): no
 plaintext is read except the investigator's own sealed read marks, opened as the list's
-"unread" filter opens them, and nothing is written. The auditor's chain state reuses the
+"unread" filter opens them (with the case key of each title's epoch, reached without
+opening the title), and nothing is written. The auditor's chain state reuses the
 last recorded verification and checks the latest checkpoint against its entry (a few
 rows), never the whole chain (docs/staff.md, "The home page").
 """

@@ -11,9 +11,24 @@ new reports (G3).
 (``printf '%s' age1… | sha256sum``), so the holder of the key can read theirs out over
 the telephone before a second admin approves. Admin pages show all of it in 16 groups
 of 4; the export form shows the first 4 groups, to tell entries apart, not to check one.
+
+**Names** are what admins and investigators choose by, so they are plain: NFKC, spaces
+collapsed, and only Latin letters, digits, spaces and ``. , - ( ) & / '`` — no invisible
+(zero-width, Hangul filler), bidirectional (RTL override) or other-script look-alike
+(Cyrillic U+0420 for ``P``) character; two names are the same when they are equal after
+NFKC and case folding (Unicode's compatibility caseless match, The Unicode Standard
+§3.13, D146). The export recipients are Indonesian and international institutions
+written in Latin letters.
+
+**A row that no longer parses** (changed in the database) is never offered on the
+export form (:func:`registered`); admin pages show it as failing its check, with the
+fingerprint of the stored text (:func:`stored_fingerprint`), so it can still be proposed
+for removal and its removal approved.
 """
 
 import hashlib
+import re
+import unicodedata
 import uuid
 
 import pyrage
@@ -27,11 +42,25 @@ from sipadu.services import Reason, ServiceError
 NAME_MAX = 100  # characters (the column's size)
 
 
+# An age identity (age's format spec: "AGE-SECRET-KEY-1" and Bech32), an age plugin
+# identity ("AGE-PLUGIN-…"), or any PEM/OpenSSH private key block.
+_PRIVATE = re.compile(r"AGE-SECRET-KEY-|AGE-PLUGIN-|PRIVATE KEY", re.IGNORECASE)
+
+
+def is_private_key(text: str | None) -> bool:
+    """Whether ``text`` holds a private key where a public recipient was asked for: such
+    text is never shown again, stored or logged, and its holder is told it is exposed."""
+    return bool(text) and _PRIVATE.search(text or "") is not None
+
+
 def canonical_recipient(text: str) -> str:
     """The recipient as age writes it (``age1`` and 58 lower-case Bech32 characters),
     validated by pyrage (X25519 recipients, as ``age-keygen`` makes). Raises
-    :class:`ServiceError` (``NOT_AN_AGE_RECIPIENT``, field ``recipient``) for anything
-    else: an identity (``AGE-SECRET-KEY-…``), an SSH key, a typo."""
+    :class:`ServiceError`, field ``recipient``: ``PRIVATE_KEY_NOT_RECIPIENT`` for a
+    private key (:func:`is_private_key`), ``NOT_AN_AGE_RECIPIENT`` for anything else
+    (an SSH key, a typo)."""
+    if is_private_key(text):
+        raise ServiceError(Reason.PRIVATE_KEY_NOT_RECIPIENT, "recipient")
     try:
         return str(pyrage.x25519.Recipient.from_str(text.strip()))
     except Exception:  # noqa: BLE001 — pyrage raises its own error types; all mean "not one"
@@ -49,28 +78,60 @@ def recipient_fingerprint(recipient: str) -> str:
     return hashlib.sha256(canonical_recipient(recipient).encode("ascii")).hexdigest()
 
 
-def display_fingerprint(recipient: str) -> str:
-    """The fingerprint as people compare it: 16 groups of 4 upper-case hex digits."""
-    digest = recipient_fingerprint(recipient).upper()
+def intact(stored: str) -> bool:
+    """Whether a stored recipient is still one age recipient in its canonical form (a
+    row changed in the database may hold anything)."""
+    try:
+        return canonical_recipient(stored) == stored
+    except ServiceError:
+        return False
+
+
+def stored_fingerprint(stored: str) -> str:
+    """:func:`recipient_fingerprint` of an intact stored recipient; else SHA-256 of the
+    stored text's UTF-8, 64 hex digits: a changed row still has a fingerprint, which a
+    removal pins and which no longer matches what an addition pinned."""
+    if intact(stored):
+        return recipient_fingerprint(stored)
+    return hashlib.sha256(stored.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def display_fingerprint(stored: str) -> str:
+    """The fingerprint as people compare it (:func:`stored_fingerprint`): 16 groups of
+    4 upper-case hex digits."""
+    digest = stored_fingerprint(stored).upper()
     return " ".join(digest[i : i + 4] for i in range(0, len(digest), 4))
 
 
-def short_fingerprint(recipient: str) -> str:
+def short_fingerprint(stored: str) -> str:
     """The first 4 groups (64 bits): enough to tell registered recipients apart."""
-    return " ".join(display_fingerprint(recipient).split(" ")[:4])
+    return " ".join(display_fingerprint(stored).split(" ")[:4])
+
+
+_NAME_PUNCTUATION = frozenset(" .,-()&/'")
+
+
+def _plain(character: str) -> bool:
+    if character in _NAME_PUNCTUATION or ("0" <= character <= "9"):
+        return True
+    return character.isalpha() and unicodedata.name(character, "").startswith("LATIN ")
 
 
 def checked_name(name: str) -> str:
-    """A recipient's name, trimmed; :class:`ServiceError` (field ``name``) if empty
-    (``EMPTY_TEXT``), longer than :data:`NAME_MAX` (``RECIPIENT_NAME_TOO_LONG``), or
-    what the access log refuses to record (``RECIPIENT_NAME_NOT_RECORDABLE``: something
-    like a report code or an IP address; the name is in ``proposal.create``,
-    ``export_recipient.add`` and ``report.export`` entries)."""
-    cleaned = " ".join(name.split())
+    """A recipient's name: NFKC, spaces trimmed and collapsed. Raises
+    :class:`ServiceError`, field ``name``: ``EMPTY_TEXT``, ``RECIPIENT_NAME_TOO_LONG``
+    (over :data:`NAME_MAX` characters), ``RECIPIENT_NAME_NOT_PLAIN`` (a character other
+    than Latin letters, digits and ``. , - ( ) & / '``, e.g. a zero-width space, an RTL
+    override or a Cyrillic look-alike), ``RECIPIENT_NAME_NOT_RECORDABLE`` (what the access
+    log refuses to record, like a report code or an IP address: the name is in
+    ``proposal.create``, ``export_recipient.add`` and ``report.export`` entries)."""
+    cleaned = " ".join(unicodedata.normalize("NFKC", name).split())
     if not cleaned:
         raise ServiceError(Reason.EMPTY_TEXT, "name")
     if len(cleaned) > NAME_MAX:
         raise ServiceError(Reason.RECIPIENT_NAME_TOO_LONG, "name")
+    if not all(_plain(c) for c in cleaned):
+        raise ServiceError(Reason.RECIPIENT_NAME_NOT_PLAIN, "name")
     try:
         audit.check_detail({"recipient": cleaned})
     except audit.AuditError:
@@ -78,15 +139,28 @@ def checked_name(name: str) -> str:
     return cleaned
 
 
+def same_name(one: str, other: str) -> bool:
+    """Whether two names are the same to a reader: equal after NFKC and case folding
+    (and spaces collapsed), e.g. "KPK" and "kpk", "Arsip  Kota" and "ARSIP KOTA"."""
+
+    def key(text: str) -> str:
+        return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
+
+    return key(one) == key(other)
+
+
 def registered(session: Session) -> list[ExportRecipient]:
-    """The recipients offered on the export form, by name."""
-    return list(
-        session.scalars(
+    """The recipients offered on the export form, by name: approved and :func:`intact`
+    (a row changed in the database is left out, never offered)."""
+    return [
+        row
+        for row in session.scalars(
             select(ExportRecipient)
             .where(ExportRecipient.state == RecipientState.ACTIVE.value)
             .order_by(ExportRecipient.name)
         )
-    )
+        if intact(row.recipient)
+    ]
 
 
 def in_use(session: Session) -> list[ExportRecipient]:
@@ -104,8 +178,9 @@ def in_use(session: Session) -> list[ExportRecipient]:
 
 def registered_recipient(session: Session, recipient_id: uuid.UUID) -> ExportRecipient:
     """A recipient on the export form; :class:`ServiceError` (``NO_SUCH_RECIPIENT``,
-    field ``to``) if there is none with this id, or it is not (or no longer) approved."""
+    field ``to``) if there is none with this id, it is not (or no longer) approved, or it
+    is not :func:`intact`."""
     row = session.get(ExportRecipient, recipient_id)
-    if row is None or row.state != RecipientState.ACTIVE:
+    if row is None or row.state != RecipientState.ACTIVE or not intact(row.recipient):
         raise ServiceError(Reason.NO_SUCH_RECIPIENT, "to")
     return row

@@ -42,7 +42,8 @@ from sipadu.services.export_recipients import (
     canonical_recipient,
     checked_name,
     in_use,
-    recipient_fingerprint,
+    same_name,
+    stored_fingerprint,
 )
 from sipadu.services.key_ring import key_fingerprint
 from sipadu.services.links import drop_totp
@@ -115,7 +116,7 @@ def _create(
         fingerprint=(
             key_fingerprint(account)
             if account
-            else recipient_fingerprint(recipient.recipient)
+            else stored_fingerprint(recipient.recipient)
             if recipient
             else None
         ),
@@ -238,7 +239,7 @@ def propose_recipient(session: Session, name: str, recipient: str, actor: Actor)
     for other in in_use(session):
         if other.recipient == recipient:
             raise ServiceError(Reason.RECIPIENT_ALREADY_REGISTERED, "recipient", name=other.name)
-        if other.name.casefold() == name.casefold():
+        if same_name(other.name, name):
             raise ServiceError(Reason.RECIPIENT_NAME_TAKEN, "name", name=other.name)
     row = ExportRecipient(
         id=uuid.uuid4(), name=name, recipient=recipient, state=RecipientState.PROPOSED.value
@@ -274,7 +275,7 @@ def _apply_recipient(
         Action.RECIPIENT_ADD if adding else Action.RECIPIENT_REMOVE,
         detail={
             "recipient": recipient.name,
-            "fingerprint": recipient_fingerprint(recipient.recipient),
+            "fingerprint": stored_fingerprint(recipient.recipient),
         },
     )
 
@@ -358,7 +359,7 @@ def _decide(
     if (
         state is ProposalState.APPROVED
         and recipient is not None
-        and recipient_fingerprint(recipient.recipient) != proposal.fingerprint
+        and stored_fingerprint(recipient.recipient) != proposal.fingerprint
     ):  # the row was changed in the database: nobody compared this key
         raise ServiceError(Reason.RECIPIENT_CHANGED)
     if (

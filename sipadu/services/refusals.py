@@ -76,10 +76,12 @@ class Reason(enum.Enum):
     BAD_TRANSITION = enum.auto()  # old, new
     CLOSING_NEEDS_REASON = enum.auto()
     NOT_AN_AGE_RECIPIENT = enum.auto()
+    PRIVATE_KEY_NOT_RECIPIENT = enum.auto()  # an age identity (AGE-SECRET-KEY-…) or PEM key
     # The registry of export recipients
     NO_SUCH_RECIPIENT = enum.auto()  # not registered (or no longer): the form is stale
     RECIPIENT_NAME_TOO_LONG = enum.auto()  # longer than 100 characters
     RECIPIENT_NAME_NOT_RECORDABLE = enum.auto()  # looks like a report code or an IP address
+    RECIPIENT_NAME_NOT_PLAIN = enum.auto()  # beyond Latin letters, digits, punctuation
     RECIPIENT_ALREADY_REGISTERED = enum.auto()  # name: who holds the same key
     RECIPIENT_NAME_TAKEN = enum.auto()  # name
     RECIPIENT_CHANGED = enum.auto()  # its key is not the one the proposal pinned

@@ -8,12 +8,21 @@ request. So every search opens the reports it looks at, newest first, and stops 
 how far it got and offers to continue from there (a keyset cursor, as the list's). The
 reports whose plaintext a request opened are recorded in one ``report.search`` entry (G4,
 committed by the caller before the results leave); the query itself is recorded nowhere.
+
+Memory is bounded whatever the reports hold: fields and keys are fetched for
+:data:`BATCH` reports at once (a report has a fixed set of fields of bounded size);
+messages and notes for groups of those reports whose stored size, summed first, stays
+under :data:`GROUP_BYTES`; a report larger than that alone, its notes as a stream of
+:data:`NOTE_ROWS` rows. Each text is dropped once looked through (review of issue 17: a
+batch of 100 reports' notes was loaded whole, +51 MiB per search for one report with
+12 MB of notes). The remaining bound is one report's messages, which the thread's order
+needs together.
 """
 
 import time
 import unicodedata
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import TypeVar
@@ -34,7 +43,9 @@ SCAN_LIMIT = 200  # reports opened per request at most
 TIME_BUDGET_S = 2.0  # and seconds spent opening them at most (checked after each report)
 MAX_QUERY = 200  # characters
 MAX_TERMS = 8
-BATCH = 100  # reports whose rows and keys are fetched in one query per table
+BATCH = 100  # reports whose fields and keys are fetched in one query each
+GROUP_BYTES = 2 << 20  # stored bytes of messages and notes fetched at once, at most
+NOTE_ROWS = 16  # notes (20,000 characters at most each) streamed at a time
 
 SOURCES = ("title", "fields", "messages", "notes")
 
@@ -85,23 +96,40 @@ class SearchPage:
     next_cursor: str | None
 
 
-def _texts(
+def _found(
+    terms: Sequence[str],
     keys: HeldKeys,
     fields: Sequence[ReportField],
     messages: Sequence[Message],
-    notes: Sequence[Note],
-) -> dict[str, list[str]]:
-    """The report's plaintext by source (a field, message or note that fails its
-    integrity check is left out: the case page shows and records it)."""
-    texts: dict[str, list[str]] = {source: [] for source in SOURCES}
+    notes: Iterable[Note],
+) -> tuple[str, dict[str, set[str]]]:
+    """The report's title and, by source, which of ``terms`` its plaintext holds. Each
+    text is opened, folded, looked through and dropped before the next: notes arrive as
+    a stream (:data:`NOTE_ROWS` at a time), so their number does not grow the memory. A
+    field, message or note that fails its integrity check is left out (the case page
+    shows and records it)."""
+    found: dict[str, set[str]] = {source: set() for source in SOURCES}
+    title = ""
+
+    def look(source: str, text: str) -> None:
+        folded = fold(text)
+        found[source].update(term for term in terms if term in folded)
+
     for row in fields:
         value = open_report_field(keys, row)
-        if value is not None:
-            texts["title" if row.name == "title" else "fields"].append(value)
-    texts["messages"] = [m.body for m in thread_of(keys, messages) if m.intact]
-    opened = (open_note(keys, row, "") for row in notes)
-    texts["notes"] = [note.body for note in opened if note.intact]
-    return texts
+        if value is None:
+            continue
+        if row.name == "title":
+            title = value
+        look("title" if row.name == "title" else "fields", value)
+    for message in thread_of(keys, messages):
+        if message.intact:
+            look("messages", message.body)
+    for note_row in notes:
+        note = open_note(keys, note_row, "")
+        if note.intact:
+            look("notes", note.body)
+    return title, found
 
 
 Row = TypeVar("Row", ReportField, Message, Note)
@@ -112,6 +140,60 @@ def _by_report(ids: Sequence[uuid.UUID], rows: Iterable[Row]) -> dict[uuid.UUID,
     for row in rows:
         grouped[row.report_id].append(row)
     return grouped
+
+
+def _stored_sizes(session: Session, ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, int]:
+    """Bytes stored in each report's messages and notes (two aggregate queries)."""
+    sizes = dict.fromkeys(ids, 0)
+    for table in (Message, Note):
+        for report_id, size in session.execute(
+            select(table.report_id, func.sum(func.length(table.body)))
+            .where(table.report_id.in_(ids))
+            .group_by(table.report_id)
+        ):
+            sizes[report_id] += int(size or 0)
+    return sizes
+
+
+def _groups(batch: Sequence[Report], sizes: dict[uuid.UUID, int]) -> Iterator[list[Report]]:
+    """``batch`` in order, in groups whose messages and notes together stay under
+    :data:`GROUP_BYTES` stored (fetched one query per table); a report past it comes
+    alone (its notes then stream)."""
+    group: list[Report] = []
+    total = 0
+    for report in batch:
+        size = sizes[report.id]
+        if group and total + size > GROUP_BYTES:
+            yield group
+            group, total = [], 0
+        group.append(report)
+        total += size
+    if group:
+        yield group
+
+
+def _texts_of(
+    session: Session, group: Sequence[Report]
+) -> Iterator[tuple[Report, list[Message], Iterable[Note]]]:
+    """Each report of ``group`` with its messages and notes: fetched for the whole group
+    at once, or, for a report alone in its group (it may be larger than
+    :data:`GROUP_BYTES`), its notes as a stream of :data:`NOTE_ROWS` rows."""
+    if len(group) == 1:
+        (report,) = group
+        messages = list(session.scalars(select(Message).where(Message.report_id == report.id)))
+        notes = session.scalars(
+            select(Note).where(Note.report_id == report.id),
+            execution_options={"yield_per": NOTE_ROWS},
+        )
+        yield report, messages, notes
+        return
+    ids = [r.id for r in group]
+    messages_of = _by_report(
+        ids, session.scalars(select(Message).where(Message.report_id.in_(ids)))
+    )
+    notes_of = _by_report(ids, session.scalars(select(Note).where(Note.report_id.in_(ids))))
+    for report in group:
+        yield report, messages_of.pop(report.id), notes_of.pop(report.id)
 
 
 def search_cases(
@@ -168,30 +250,25 @@ def search_cases(
                 )
             ),
         )
-        messages = _by_report(
-            ids, session.scalars(select(Message).where(Message.report_id.in_(ids)))
-        )
-        notes = _by_report(ids, session.scalars(select(Note).where(Note.report_id.in_(ids))))
         held = staff_keys_of_batch(session, account_id, private, ids)
-        for report in batch:
-            texts = _texts(
-                held[report.id], fields[report.id], messages[report.id], notes[report.id]
-            )
-            opened.append(report)
-            folded = {source: fold("\n".join(values)) for source, values in texts.items()}
-            everything = "\n".join(folded.values())
-            if all(term in everything for term in terms):
-                hits.append(
-                    SearchHit(
-                        report.id,
-                        texts["title"][0] if texts["title"] else "",
-                        report.status,
-                        report.received_on,
-                        tuple(s for s in SOURCES if any(t in folded[s] for t in terms)),
+        for group in _groups(batch, _stored_sizes(session, ids)):
+            for report, messages, notes in _texts_of(session, group):
+                title, found = _found(terms, held[report.id], fields[report.id], messages, notes)
+                opened.append(report)
+                if set().union(*found.values()) >= set(terms):
+                    hits.append(
+                        SearchHit(
+                            report.id,
+                            title,
+                            report.status,
+                            report.received_on,
+                            tuple(source for source in SOURCES if found[source]),
+                        )
                     )
-                )
-            if clock() - started > time_budget:
-                stopped = True
+                if clock() - started > time_budget:
+                    stopped = True
+                    break
+            if stopped:
                 break
         if stopped:
             break

@@ -9,6 +9,7 @@ from wtforms import Field
 from wtforms.validators import Length
 
 from sipadu.web.formdata import truncated_fields
+from sipadu.web.language_switch import switching
 from sipadu.web.wtforms_words import CATALOGUE, Catalogue
 
 
@@ -20,13 +21,18 @@ class BoundedForm(FlaskForm):
     error page (G6), and no view ever stores a text that was silently shortened.
 
     WTForms' own messages ("This field is required.") come in the reader's language,
-    from SIPADU's catalogue (:mod:`sipadu.web.wtforms_words`)."""
+    from SIPADU's catalogue (:mod:`sipadu.web.wtforms_words`).
+
+    In a language switch (:mod:`sipadu.web.language_switch`) every form is invalid,
+    without an error: the view shows it again, as typed, and does nothing."""
 
     class Meta(FlaskForm.Meta):
         def get_translations(self, form: Any) -> Catalogue:
             return CATALOGUE
 
     def validate(self, extra_validators: Mapping[str, Sequence[Any]] | None = None) -> bool:
+        if switching():
+            return False
         valid = super().validate(extra_validators)
         cut = truncated_fields()
         for name in cut:

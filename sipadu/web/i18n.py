@@ -15,6 +15,7 @@ from flask_babel import Babel, gettext
 
 from sipadu.settings.config import DatePrecision
 from sipadu.web.context import app_config
+from sipadu.web.language_switch import reposted, reposted_fields
 
 LANGUAGES = {"id": "Bahasa Indonesia", "en": "English"}
 DEFAULT = "id"
@@ -73,5 +74,9 @@ def init_i18n(app: Flask) -> None:
     app.jinja_env.filters["long_date"] = long_date
     app.jinja_env.filters["period_date"] = period_date
     app.jinja_env.globals.update(
-        languages=LANGUAGES, current_language=current_language, localized=localized
+        languages=LANGUAGES,
+        current_language=current_language,
+        localized=localized,
+        reposted=reposted,
+        reposted_fields=reposted_fields,
     )

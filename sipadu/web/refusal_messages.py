@@ -111,7 +111,15 @@ MESSAGES: dict[Reason, LazyString] = {
     Reason.CLOSING_NEEDS_REASON: _l(
         "Closing or rejecting needs a reason; the reporter will read it."
     ),
-    Reason.NOT_AN_AGE_RECIPIENT: _l("This is not an age recipient (it starts with age1)."),
+    Reason.NOT_AN_AGE_RECIPIENT: _l(
+        "This is not a public key for age, the file encryption tool (such a key starts with age1)."
+    ),
+    Reason.PRIVATE_KEY_NOT_RECIPIENT: _l(
+        "This is a private key, not a recipient: treat it as exposed, because whoever saw "
+        "it can open everything encrypted to it. Its holder should make a new key with "
+        "age-keygen and give only the line that starts with age1. What you pasted was not "
+        "kept and is not shown again."
+    ),
     Reason.NO_SUCH_RECIPIENT: _l(
         "This recipient is not registered (any more). Choose one from the list again."
     ),
@@ -119,6 +127,10 @@ MESSAGES: dict[Reason, LazyString] = {
     Reason.RECIPIENT_NAME_NOT_RECORDABLE: _l(
         "The access log never records anything that looks like a report code or an IP "
         "address, and it records this name: choose another."
+    ),
+    Reason.RECIPIENT_NAME_NOT_PLAIN: _l(
+        "Use only Latin letters, digits, spaces and . , - ( ) & / ' in the name, so that "
+        "nobody can register a look-alike of another recipient's name."
     ),
     Reason.RECIPIENT_ALREADY_REGISTERED: _l(
         "This key is already registered or proposed, as %(name)s."

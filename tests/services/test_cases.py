@@ -876,3 +876,35 @@ def test_a_read_mark_of_the_wrong_type_counts_as_nothing_read(
     # the page view sealed a good mark again
     page = cases.list_cases(session, investigator.id, investigator.private, CaseFilter(), TODAY)
     assert [row.unread for row in page.rows] == [0]
+
+
+def test_unread_counts_reach_the_read_marks_without_opening_titles(
+    session, recovery, investigator, monkeypatch
+):
+    """Review of issue 17, finding 4: the home page's unread count (and the list's unread
+    filter, for every report it walks) decrypted titles, unrecorded, just to reach the
+    case key that opens the read mark. The key is reached through the title's epoch; only
+    the titles of the rows shown are opened (the list records that view)."""
+    report = service_submit(session, recovery.public_key())
+    rid = report.report_id
+    box = mailbox(session, report)
+    reports.add_reporter_message(session, box, rid, "Satu", TODAY, DatePrecision.DAY)
+    cases.open_case(session, held(session, report, investigator), investigator.id)
+    reports.add_reporter_message(session, box, rid, "Dua", TODAY, DatePrecision.DAY)
+    opened: list[str] = []
+    real = cases.open_field
+
+    def spy(key, sealed, *, report_id, field):
+        opened.append(field)
+        return real(key, sealed, report_id=report_id, field=field)
+
+    monkeypatch.setattr(cases, "open_field", spy)
+
+    assert cases.count_unread(session, investigator.id, investigator.private, 10) == (1, True)
+    assert "report/title" not in opened
+    opened.clear()
+    page = cases.list_cases(
+        session, investigator.id, investigator.private, CaseFilter(unread=True), TODAY
+    )
+    assert [(row.id, row.unread) for row in page.rows] == [(rid, 1)]
+    assert opened.count("report/title") == 1  # the row shown, not the walk as well

@@ -21,10 +21,14 @@ from sipadu.services.export_recipients import (
     checked_name,
     display_fingerprint,
     in_use,
+    intact,
+    is_private_key,
     recipient_fingerprint,
     registered,
     registered_recipient,
+    same_name,
     short_fingerprint,
+    stored_fingerprint,
 )
 from tests.services.helpers import Recorded, ServicePerson, person, refused
 
@@ -77,9 +81,11 @@ def test_an_identity_a_typo_or_mixed_case_is_refused():
     recipient = str(identity.to_public())
     typo = recipient[:-1] + ("q" if recipient[-1] != "q" else "p")  # the checksum fails
     mixed = recipient[:10].upper() + recipient[10:]  # Bech32 forbids mixing cases
-    for wrong in (str(identity), typo, mixed):
+    for wrong in (typo, mixed):
         with refused(Reason.NOT_AN_AGE_RECIPIENT, "recipient"):
             recipient_fingerprint(wrong)
+    with refused(Reason.PRIVATE_KEY_NOT_RECIPIENT, "recipient"):  # said as such, never shown
+        recipient_fingerprint(str(identity))
 
 
 def test_the_fingerprint_is_the_sha256_of_the_canonical_string_in_groups():
@@ -104,7 +110,7 @@ def test_a_name_is_trimmed_and_bounded():
             checked_name(empty)
 
 
-@pytest.mark.parametrize("name", ["Arsip 10.0.0.1", "Server fe80::1", "Kantor 1234 5678 9012 3456"])
+@pytest.mark.parametrize("name", ["Arsip 10.0.0.1", "Kantor 1234 5678 9012 3456"])
 def test_a_name_the_access_log_would_refuse_is_refused_before_anything_is_stored(
     session, admins, name
 ):
@@ -283,3 +289,66 @@ def test_registered_recipients_are_listed_by_name(session, admins):
     for name in names:
         approved(session, admins, name, new_recipient())
     assert [row.name for row in registered(session)] == sorted(names)
+
+
+# --- from the review of issue 17 ----------------------------------------
+
+
+IDENTITY = pyrage.x25519.Identity.generate()
+RECIPIENT = str(IDENTITY.to_public())
+
+
+@pytest.mark.parametrize(
+    "pasted",
+    [
+        str(IDENTITY),
+        "  " + str(IDENTITY).lower() + "\n",
+        "# created: 2026\n# public key: " + RECIPIENT + "\n" + str(IDENTITY),  # the whole file
+        "AGE-PLUGIN-YUBIKEY-1QQQ",
+        "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n",
+    ],
+)
+def test_a_private_key_is_recognised_and_refused_as_such(pasted):
+    assert is_private_key(pasted)
+    with refused(Reason.PRIVATE_KEY_NOT_RECIPIENT, "recipient"):
+        canonical_recipient(pasted)
+
+
+def test_a_public_recipient_or_a_typo_is_not_a_private_key():
+    assert not is_private_key(RECIPIENT) and not is_private_key("") and not is_private_key(None)
+    with refused(Reason.NOT_AN_AGE_RECIPIENT, "recipient"):
+        canonical_recipient("age1typo")
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["KPK\u200b", "K\u0420K", "\u202eKPK", "\u3164", "KPK\u00ad", "K\u200dPK", "KPK\x07"],
+)
+def test_names_with_invisible_bidi_or_other_script_characters_are_refused(name):
+    with refused(Reason.RECIPIENT_NAME_NOT_PLAIN, "name"):
+        checked_name(name)
+
+
+def test_plain_names_are_kept_in_nfkc_with_spaces_collapsed():
+    assert checked_name("  Arsip   Inspektorat Kota (BPKP) & KPK-2/3, Jl. O'Neil ") == (
+        "Arsip Inspektorat Kota (BPKP) & KPK-2/3, Jl. O'Neil"
+    )
+    assert checked_name("\uff2b\uff30\uff2b") == "KPK"  # full-width: NFKC makes them plain
+    assert checked_name("Bagian Pengawasan Müller") == "Bagian Pengawasan Müller"
+    with refused(Reason.EMPTY_TEXT, "name"):
+        checked_name(" \t ")
+    with refused(Reason.RECIPIENT_NAME_TOO_LONG, "name"):
+        checked_name("K" * 101)
+
+
+def test_names_are_the_same_after_nfkc_and_case_folding():
+    assert same_name("KPK", "kpk") and same_name("Arsip  Kota", "ARSIP KOTA")
+    assert same_name("\uff2b\uff50\uff4b", "KPK") and same_name("Strasse", "STRAßE")
+    assert not same_name("KPK", "BPKP")
+
+
+def test_a_changed_row_has_a_fingerprint_of_what_it_stores():
+    assert intact(RECIPIENT) and not intact("garbage-not-age") and not intact(RECIPIENT.upper())
+    assert stored_fingerprint(RECIPIENT) == hashlib.sha256(RECIPIENT.encode()).hexdigest()
+    assert stored_fingerprint("garbage") == hashlib.sha256(b"garbage").hexdigest()
+    assert len(display_fingerprint("garbage\udc80").split(" ")) == 16  # never raises
