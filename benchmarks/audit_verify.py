@@ -25,8 +25,7 @@ import time
 import uuid
 from pathlib import Path
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from measure import throwaway_postgres
 
 from sipadu.accountability import audit
 from sipadu.persistence.db import make_engine, make_sessionmaker
@@ -163,17 +162,8 @@ def appends_per_second(url: str, per_writer: int) -> float:
 
 
 def postgres_appends(admin_url: str, per_writer: int) -> float:
-    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
-    name = f"sipadu_bench_{uuid.uuid4().hex[:8]}"
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        url = make_url(admin_url).set(database=name).render_as_string(hide_password=False)
+    with throwaway_postgres(admin_url) as url:
         return appends_per_second(url, per_writer)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def main() -> None:

@@ -40,6 +40,8 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from measure import percentile, print_figures, throwaway_postgres, timed
+
 from sipadu import create_app
 from sipadu.cli import main as cli
 from sipadu.crypto import (
@@ -178,21 +180,6 @@ def fill(database_url: str, count: int, username: str) -> None:
             connection.execute(text("ANALYZE"))
             connection.commit()
     engine.dispose()
-
-
-def percentile(values: list[float], share: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
-
-
-def timed(run, times: int) -> list[float]:
-    run()  # warm
-    samples = []
-    for _ in range(times):
-        start = time.perf_counter()
-        run()
-        samples.append((time.perf_counter() - start) * 1000)
-    return samples
 
 
 def interleaved(first, second, times: int) -> tuple[list[float], list[float]]:
@@ -356,25 +343,13 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         if args.postgres:
-            server = make_url(args.postgres)
-            admin = create_engine(server, isolation_level="AUTOCOMMIT")
-            name = f"sipadu_bench_{uuid.uuid4().hex[:8]}"
-            with admin.connect() as connection:
-                connection.execute(text(f'CREATE DATABASE "{name}"'))
-            try:
-                url = server.set(database=name).render_as_string(hide_password=False)
+            with throwaway_postgres(args.postgres) as url:
                 figures = bench(url, args.reports, args.runs, root)
-            finally:
-                with admin.connect() as connection:
-                    connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-                admin.dispose()
             figures["backend_postgresql"] = 1
         else:
             figures = bench(f"sqlite:///{root / 'bench.db'}", args.reports, args.runs, root)
             figures["backend_postgresql"] = 0
-    for key, value in figures.items():
-        print(f"{key:34} {value:10.2f}")
-    print(" ".join(f"{k}={v:.2f}" for k, v in figures.items()))
+    print_figures(figures)
 
 
 if __name__ == "__main__":

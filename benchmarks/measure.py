@@ -1,0 +1,50 @@
+"""What the database benchmarks share: timing samples, a percentile, a throw-away
+PostgreSQL database, and the ``key=value`` last line. Imported by the scripts beside it
+(run as ``python benchmarks/<name>.py``, so this folder is on ``sys.path``)."""
+
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+
+def percentile(values: list[float], share: float) -> float:
+    """The sample at ``share`` (0 to 1) of ``values`` sorted (nearest rank)."""
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def timed(run: Callable[[], object], times: int) -> list[float]:
+    """Milliseconds of ``times`` calls of ``run``, after one call to warm up."""
+    run()
+    samples = []
+    for _ in range(times):
+        start = time.perf_counter()
+        run()
+        samples.append((time.perf_counter() - start) * 1000)
+    return samples
+
+
+@contextmanager
+def throwaway_postgres(server_url: str) -> Iterator[str]:
+    """The URL of a new, empty database on the server of ``server_url``, dropped after."""
+    admin = create_engine(server_url, isolation_level="AUTOCOMMIT")
+    name = f"sipadu_bench_{uuid.uuid4().hex[:8]}"
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(server_url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as connection:
+            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+def print_figures(figures: dict[str, float]) -> None:
+    """One figure a line, then all of them as ``key=value`` on the last line."""
+    for key, value in figures.items():
+        print(f"{key:34} {value:10.2f}")
+    print(" ".join(f"{k}={v:.2f}" for k, v in figures.items()))
