@@ -40,6 +40,7 @@ from sipadu.web.context import dispose
 from tests.helpers import (
     Person,
     account_of,
+    create_account,
     csrf,
     database,
     every_database_value,
@@ -329,19 +330,6 @@ def test_an_easily_guessed_new_password_is_refused_saying_why_and_how(
 # --- enrollment and the two-person rule -----------------------------------------------------
 
 
-def _create(admin_client, username: str, *roles: str) -> str:
-    response = admin_client.post(
-        "/admin/accounts",
-        data={
-            "csrf_token": csrf(admin_client, "/admin"),
-            "username": username,
-            "roles": list(roles),
-        },
-    )
-    assert response.status_code == 200, response.get_data(as_text=True)[:800]
-    return re.search(r'id="link">http://[^/]+([^<]+)<', response.get_data(as_text=True)).group(1)
-
-
 def _activate(app, path: str, password: str) -> tuple[str, str]:
     import pyotp
 
@@ -369,7 +357,7 @@ def test_a_new_investigator_works_only_after_a_second_admin_approves(
 ):
     admin = signed_in(staff_app, people["admin"])
     username = "baru-" + uuid.uuid4().hex[:6]
-    link = _create(admin, username, "investigator")
+    link = create_account(admin, username, "investigator")
     password = "sandi panjang untuk " + username
     secret, page = _activate(staff_app, link, password)
     fingerprint = re.search(r'id="fingerprint">([^<]+)<', page).group(1)
@@ -448,7 +436,7 @@ def test_an_account_made_at_the_shell_takes_two_admins_besides_the_shell(
 def test_an_auditor_account_needs_no_second_admin(staff_app, people, database_url):
     admin = signed_in(staff_app, people["admin"])
     username = "audit-" + uuid.uuid4().hex[:6]
-    link = _create(admin, username, "auditor")
+    link = create_account(admin, username, "auditor")
     _secret, page = _activate(staff_app, link, "sandi panjang untuk " + username)
     assert "Anda sekarang dapat masuk" in page
     assert account_of(database_url, username).state == AccountState.ACTIVE
@@ -536,7 +524,7 @@ def test_a_role_grant_and_a_routing_change_are_inert_until_approved(
 def test_deactivation_is_immediate_and_ends_sessions(staff_app, people, database_url):
     admin = signed_in(staff_app, people["admin"])
     username = "pergi-" + uuid.uuid4().hex[:6]
-    link = _create(admin, username, "auditor")
+    link = create_account(admin, username, "auditor")
     secret, _page = _activate(staff_app, link, "sandi panjang untuk " + username)
     leaving = Person(username, "sandi panjang untuk " + username, secret, 0, database_url)
     client = signed_in(staff_app, leaving)
@@ -794,7 +782,7 @@ def test_totp_seeds_and_link_tokens_are_not_stored_in_the_clear(staff_app, peopl
     for person in people.values():
         assert person.totp_secret.encode() not in stored
     admin = signed_in(staff_app, people["admin"])
-    link = _create(admin, "rahasia-" + uuid.uuid4().hex[:6], "auditor")
+    link = create_account(admin, "rahasia-" + uuid.uuid4().hex[:6], "auditor")
     token = link.rsplit("/", 1)[1]
     assert token.encode() not in b"\0".join(every_database_value(database_url))
 
@@ -802,7 +790,7 @@ def test_totp_seeds_and_link_tokens_are_not_stored_in_the_clear(staff_app, peopl
 def test_an_expired_link_does_not_open(staff_app, people, database_url):
     admin = signed_in(staff_app, people["admin"])
     username = "lama-" + uuid.uuid4().hex[:6]
-    link = _create(admin, username, "auditor")
+    link = create_account(admin, username, "auditor")
     with database(database_url) as session:
         session.execute(
             update(StaffAccount)
@@ -943,7 +931,7 @@ def test_the_audit_chain_verifies_after_a_day_of_staff_activity(env, people, tmp
         assert (
             sign_in(app.test_client(), crew["auditor"], password="not it at all").status_code == 400
         )
-        link = _create(admin, "harian", "investigator")
+        link = create_account(admin, "harian", "investigator")
         _activate(app, link, "sandi panjang harian kerupuk")
         with database(day_env["SIPADU_DATABASE_URL"]) as session:
             for proposal in session.scalars(select(Proposal).where(Proposal.state == "pending")):
@@ -1358,7 +1346,7 @@ def test_no_staff_page_shows_an_internal_value(
         )
         for routes in ("/admin/categories/kkn/routes", "/admin/categories/staff_discipline/routes")
     ] + [post(admin, f"{page}/roles", page, role="investigator", confirm="y")]
-    _create(admin, "calon-" + uuid.uuid4().hex[:6], "auditor", "admin")  # an invited account
+    create_account(admin, "calon-" + uuid.uuid4().hex[:6], "auditor", "admin")  # an invited account
     with database(database_url) as session:
         ids = {a.username: str(a.id) for a in session.scalars(select(StaffAccount))}
         samples = sample_audit_details(ids)
