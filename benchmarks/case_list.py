@@ -17,12 +17,10 @@ bare SQL of the same keyset page (no decryption, no audit, no template). Target 
 key=value figures.
 """
 
-import argparse
 import random
 import re
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from datetime import date, timedelta
@@ -34,7 +32,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from measure import percentile, print_figures, throwaway_postgres, timed
+from measure import percentile, run_reports_benchmark, timed
 
 from sipadu import create_app
 from sipadu.cli import main as cli
@@ -250,21 +248,7 @@ def bench(database_url: str, count: int, runs: int, root: Path) -> dict[str, flo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reports", type=int, default=100_000)
-    parser.add_argument("--runs", type=int, default=50)
-    parser.add_argument("--postgres", help="e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        if args.postgres:
-            with throwaway_postgres(args.postgres) as url:
-                figures = bench(url, args.reports, args.runs, root)
-            figures["backend_postgresql"] = 1
-        else:
-            figures = bench(f"sqlite:///{root / 'bench.db'}", args.reports, args.runs, root)
-            figures["backend_postgresql"] = 0
-    print_figures(figures)
+    run_reports_benchmark(bench, __doc__, reports=100_000, runs=50)
 
 
 if __name__ == "__main__":

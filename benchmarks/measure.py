@@ -2,10 +2,13 @@
 PostgreSQL database, and the ``key=value`` last line. Imported by the scripts beside it
 (run as ``python benchmarks/<name>.py``, so this folder is on ``sys.path``)."""
 
+import argparse
+import tempfile
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
@@ -48,3 +51,27 @@ def print_figures(figures: dict[str, float]) -> None:
     for key, value in figures.items():
         print(f"{key:34} {value:10.2f}")
     print(" ".join(f"{k}={v:.2f}" for k, v in figures.items()))
+
+
+Bench = Callable[[str, int, int, Path], dict[str, float]]
+
+
+def run_reports_benchmark(bench: Bench, doc: str, *, reports: int, runs: int) -> None:
+    """The command line of a benchmark over ``--reports`` reports timed ``--runs`` times,
+    on SQLite in a temporary folder or in a throw-away database of ``--postgres``:
+    ``bench(database_url, reports, runs, folder)`` gives the figures printed."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--reports", type=int, default=reports)
+    parser.add_argument("--runs", type=int, default=runs)
+    parser.add_argument("--postgres", help="e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        if args.postgres:
+            with throwaway_postgres(args.postgres) as url:
+                figures = bench(url, args.reports, args.runs, root)
+            figures["backend_postgresql"] = 1
+        else:
+            figures = bench(f"sqlite:///{root / 'bench.db'}", args.reports, args.runs, root)
+            figures["backend_postgresql"] = 0
+    print_figures(figures)

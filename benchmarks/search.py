@@ -22,12 +22,10 @@ check or template). Each ratio's two sides are timed interleaved, so that other 
 the machine weighs on both alike. Last line: key=value figures.
 """
 
-import argparse
 import random
 import re
 import statistics
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, date, datetime, timedelta
@@ -40,7 +38,7 @@ from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from measure import percentile, print_figures, throwaway_postgres, timed
+from measure import percentile, run_reports_benchmark, timed
 
 from sipadu import create_app
 from sipadu.cli import main as cli
@@ -335,21 +333,7 @@ def bench(database_url: str, count: int, runs: int, root: Path) -> dict[str, flo
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reports", type=int, default=2000)
-    parser.add_argument("--runs", type=int, default=20)
-    parser.add_argument("--postgres", help="e.g. postgresql+psycopg://postgres@127.0.0.1:5432/test")
-    args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        if args.postgres:
-            with throwaway_postgres(args.postgres) as url:
-                figures = bench(url, args.reports, args.runs, root)
-            figures["backend_postgresql"] = 1
-        else:
-            figures = bench(f"sqlite:///{root / 'bench.db'}", args.reports, args.runs, root)
-            figures["backend_postgresql"] = 0
-    print_figures(figures)
+    run_reports_benchmark(bench, __doc__, reports=2000, runs=20)
 
 
 if __name__ == "__main__":
