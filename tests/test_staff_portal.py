@@ -913,8 +913,8 @@ def test_the_older_entries_link_carries_the_filters_and_nothing_else(
 def test_a_checkpoint_file_that_is_not_one_is_refused_clearly(staff_app, people):
     auditor = signed_in(staff_app, people["auditor"])
     response = verify_with(auditor, b"{}")
-    assert response.status_code == 400 and "bukan berkas checkpoint SIPADU" in response.get_data(
-        as_text=True
+    assert response.status_code == 400 and (
+        "bukan berkas titik periksa (checkpoint) SIPADU" in response.get_data(as_text=True)
     )
 
 
@@ -1425,7 +1425,9 @@ def test_an_entry_made_through_a_one_time_link_names_its_holder_as_the_role(staf
 
     with staff_app.test_request_context("/?lang=id"):
         assert entry_role_said(LINK_ACTOR.id, LINK_ACTOR.role) == "Pemegang tautan sekali pakai"
-        assert entry_role_said(str(uuid.uuid4()), "none") == "Akun sendiri"
+        # An account acting in no role (signing in, changing its own password): review
+        # 17b found "Akun sendiri" (own account) read oddly in a "Role" column.
+        assert entry_role_said(str(uuid.uuid4()), "none") == "Tanpa peran (atas nama sendiri)"
     with staff_app.test_request_context("/?lang=en"):
         assert entry_role_said(LINK_ACTOR.id, LINK_ACTOR.role) == "Holder of a one-time link"
 
@@ -1448,7 +1450,7 @@ def test_verification_results_and_form_errors_speak_the_readers_language(staff_a
     )
     text_ = html.unescape(_visible_text(page.get_data(as_text=True)))
     assert "TIDAK utuh." in text_ and "None" not in text_
-    assert "Sebuah berkas checkpoint yang Anda berikan ditandatangani dengan kunci lain" in text_
+    assert "Sebuah berkas titik periksa yang Anda berikan ditandatangani dengan kunci lain" in text_
     assert "signed by another key" not in text_
     missing = auditor.post(
         "/audit/verify",
