@@ -1460,3 +1460,21 @@ def test_verification_results_and_form_errors_speak_the_readers_language(staff_a
     assert missing.status_code == 400
     assert "Kolom ini wajib diisi." in missing.get_data(as_text=True)
     assert "This field is required." not in missing.get_data(as_text=True)
+
+
+def test_without_the_signing_key_a_checkpoint_is_refused_in_the_readers_words(staff_app, people):
+    """Review 17b: "the signing key is not on this server; checkpoints come from the
+    timer", in English on an Indonesian page."""
+    import dataclasses
+
+    auditor = signed_in(staff_app, people["auditor"])
+    kept = staff_app.extensions["sipadu.staff"]
+    staff_app.extensions["sipadu.staff"] = dataclasses.replace(kept, signing_seed=None)
+    try:
+        response = post(auditor, "/audit/checkpoints", "/audit")
+    finally:
+        staff_app.extensions["sipadu.staff"] = kept
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 409
+    assert "Titik periksa (checkpoint) tidak dapat dibuat di server ini" in page
+    assert "signing key" not in page and "timer" not in page

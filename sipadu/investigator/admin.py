@@ -20,6 +20,7 @@ from sipadu.investigator.blueprint import bp, now, runtime
 from sipadu.investigator.forms import (
     NOT_A_REPORT_ID,
     NOT_CONFIRMED,
+    ROLE_CHOICES,
     AcceptingForm,
     ActionForm,
     ConfirmForm,
@@ -173,6 +174,9 @@ def _account_page(
     account = _account(session, account_id)
     waiting = [p for p in proposals_service.pending(session) if p.account_id == account.id]
     posted = request.form if request.method == "POST" else None
+    revoke_role_form = RoleForm(formdata=posted if box == "revoke-role-confirm" else None)
+    held = {r.value for r in account.role_set}
+    revoke_role_form.role.choices = [c for c in ROLE_CHOICES if c.value in held]
     return render_template(
         "staff/admin/account.html",
         account=account,
@@ -182,7 +186,7 @@ def _account_page(
         sensitive={r.value for r in SENSITIVE_ROLES},
         form=ActionForm(),
         role_form=RoleForm(formdata=posted if box == "grant-role-confirm" else None),
-        revoke_role_form=RoleForm(formdata=posted if box == "revoke-role-confirm" else None),
+        revoke_role_form=revoke_role_form,
         refused={box: list(messages)} if box else {},
         states=AccountState,
     )
@@ -503,9 +507,7 @@ def admin_recipients() -> str:
     return _recipients_page(RecipientForm())
 
 
-def _recipients_page(
-    form: RecipientForm, refused: dict[uuid.UUID, list[str]] | None = None
-) -> str:
+def _recipients_page(form: RecipientForm, refused: dict[uuid.UUID, list[str]] | None = None) -> str:
     """Export recipients: those offered on the export form, those waiting for a second
     admin, and the form to propose one. Public keys and names only. ``refused``: a
     recipient's id → the messages shown beside its button."""
@@ -551,6 +553,7 @@ def admin_propose_recipient() -> ResponseReturnValue:
 def admin_propose_recipient_removal(recipient_id: uuid.UUID) -> Response:
     if not ActionForm().validate_on_submit():
         abort(400)
+
     def page(messages: list[str]) -> str:
         return _recipients_page(RecipientForm(formdata=None), {recipient_id: messages})
 

@@ -164,10 +164,11 @@ class CreateAccountForm(BoundedForm):
     )
 
 
+ROLE_CHOICES = [SelectChoice(value, label) for value, label in ROLE_LABELS.items()]
+
+
 class RoleForm(ConfirmForm):
-    role = SelectField(
-        _l("Role"), choices=[SelectChoice(value, label) for value, label in ROLE_LABELS.items()]
-    )
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)
 
 
 class RouteForm(BoundedForm):
