@@ -400,6 +400,10 @@ def test_a_new_investigator_works_only_after_a_second_admin_approves(
         admin, f"/admin/proposals/{proposal.id}/approve", "/admin/proposals", confirm="y"
     )
     assert refused.status_code == 409
+    # The proposals page again (review 17b: a dead-end error page), its reason at the top.
+    page = refused.get_data(as_text=True)
+    assert re.search(r'</h1>\s*<p class="error-text" role="alert">Admin kedua yang harus', page)
+    assert f'id="proposal-{proposal.id}"' in page
     assert account_of(database_url, username).state == AccountState.PENDING
     second = signed_in(staff_app, people["admin2"])
     assert (

@@ -67,8 +67,11 @@ def _actor() -> Actor:
 F = TypeVar("F", bound=BoundedForm)
 T = TypeVar("T")
 # A page shown again after a refusal, given the refusal's messages to show beside the
-# box (or field) of the form that was sent.
+# box (or field) of the form that was sent, or at the top of the page where that box
+# may be gone (a refusal for a state changed meanwhile: "no longer waiting"). A
+# ``refused`` mapping of a template: a box's id → its messages; "" → the page's top.
 Page = Callable[[list[str]], str]
+TOP = ""
 
 
 def _again(page: Page, messages: list[str], status: int) -> NoReturn:
@@ -166,10 +169,10 @@ def admin_account(account_id: uuid.UUID) -> str:
 
 
 def _account_page(
-    account_id: uuid.UUID, box: str = "", messages: tuple[str, ...] | list[str] = ()
+    account_id: uuid.UUID, box: str | None = None, messages: tuple[str, ...] | list[str] = ()
 ) -> str:
-    """The account page; after a refusal, ``messages`` beside the box ``box`` and the
-    role that was chosen still chosen."""
+    """The account page; after a refusal, ``messages`` beside the box ``box`` (or at the
+    top: :data:`TOP`) and the role that was chosen still chosen."""
     session = db_session()
     account = _account(session, account_id)
     waiting = [p for p in proposals_service.pending(session) if p.account_id == account.id]
@@ -187,7 +190,7 @@ def _account_page(
         form=ActionForm(),
         role_form=RoleForm(formdata=posted if box == "grant-role-confirm" else None),
         revoke_role_form=revoke_role_form,
-        refused={box: list(messages)} if box else {},
+        refused={box: list(messages)} if box is not None else {},
         states=AccountState,
     )
 
@@ -212,16 +215,16 @@ def _change(action: Callable[[Session], T], page: Page) -> T:
 
 
 def _run(
-    account_id: uuid.UUID, box: str, action: Callable[[Session, StaffAccount], T]
+    account_id: uuid.UUID, action: Callable[[Session, StaffAccount], T]
 ) -> tuple[StaffAccount, T]:
     """:func:`_change` on one account: ``action(writing, account)``; a refusal is shown
-    beside ``box``."""
+    at the top of the account's page (the button may be gone: the account changed)."""
 
     def on_account(writing: Session) -> tuple[StaffAccount, T]:
         account = _account(writing, account_id)
         return account, action(writing, account)
 
-    return _change(on_account, _on_account(account_id, box))
+    return _change(on_account, _on_account(account_id, TOP))
 
 
 @bp.post("/admin/accounts/<uuid:account_id>/deactivate")
@@ -229,7 +232,7 @@ def _run(
 def admin_deactivate(account_id: uuid.UUID) -> Response:
     box = "deactivate-confirm"
     _checked_form(ConfirmForm, _on_account(account_id, box))
-    _run(account_id, box, lambda s, a: staff_service.deactivate(s, a, _actor()))
+    _run(account_id, lambda s, a: staff_service.deactivate(s, a, _actor()))
     return _done(account_id, "deactivated")
 
 
@@ -239,7 +242,7 @@ def admin_reactivate(account_id: uuid.UUID) -> Response:
     box = "reactivate-confirm"
     _checked_form(ConfirmForm, _on_account(account_id, box))
     _, proposal = _run(
-        account_id, box, lambda s, a: proposals_service.propose_reactivation(s, a, _actor())
+        account_id, lambda s, a: proposals_service.propose_reactivation(s, a, _actor())
     )
     return _done(account_id, "proposed" if proposal is not None else "reactivated")
 
@@ -263,9 +266,7 @@ def admin_link(account_id: uuid.UUID, what: str) -> ResponseReturnValue:
     box = f"{what}-confirm"
     _checked_form(ConfirmForm, _on_account(account_id, box))
     issue, kind = LINK_ACTIONS[what]
-    account, token = _run(
-        account_id, box, lambda s, a: issue(s, a, _actor(), now(), runtime().link_ttl)
-    )
+    account, token = _run(account_id, lambda s, a: issue(s, a, _actor(), now(), runtime().link_ttl))
     if token is None:
         return _done(account_id, "proposed")
     return _link_page(account, token, kind)
@@ -283,7 +284,7 @@ def admin_grant_role(account_id: uuid.UUID) -> Response:
         staff_service.grant_role_now(session, account, role, _actor())
         return None
 
-    _, proposal = _run(account_id, box, grant)
+    _, proposal = _run(account_id, grant)
     return _done(account_id, "proposed" if proposal is not None else "granted")
 
 
@@ -292,7 +293,7 @@ def admin_grant_role(account_id: uuid.UUID) -> Response:
 def admin_revoke_role(account_id: uuid.UUID) -> Response:
     box = "revoke-role-confirm"
     role = Role(_checked_form(RoleForm, _on_account(account_id, box)).role.data)
-    _run(account_id, box, lambda s, a: staff_service.revoke_role(s, a, role, _actor()))
+    _run(account_id, lambda s, a: staff_service.revoke_role(s, a, role, _actor()))
     return _done(account_id, "revoked")
 
 
@@ -303,7 +304,7 @@ def admin_may_grant(account_id: uuid.UUID) -> Response:
     lets them copy keys they already hold to other investigators only."""
     box = "may-grant-confirm"
     allowed = _checked_form(MayGrantForm, _on_account(account_id, box)).allowed.data == "yes"
-    _run(account_id, box, lambda s, a: staff_service.set_may_grant(s, a, allowed, _actor()))
+    _run(account_id, lambda s, a: staff_service.set_may_grant(s, a, allowed, _actor()))
     return _done(account_id, "permission")
 
 
@@ -360,10 +361,11 @@ def admin_decide(proposal_id: uuid.UUID, decision: str) -> ResponseReturnValue:
     link, shown once, to the approving admin only (the proposer never sees it)."""
     box = f"decide-{proposal_id}"
 
-    def page(messages: list[str]) -> str:
-        return _proposals_page({box: messages})
+    _checked_form(ConfirmForm, lambda messages: _proposals_page({box: messages}))
 
-    _checked_form(ConfirmForm, page)
+    def page(messages: list[str]) -> str:  # the proposal may no longer be waiting
+        return _proposals_page({TOP: messages})
+
     if decision == "reject":
         _change(
             lambda writing: proposals_service.reject(writing, proposal_id, _actor(), now()), page
@@ -507,10 +509,10 @@ def admin_recipients() -> str:
     return _recipients_page(RecipientForm())
 
 
-def _recipients_page(form: RecipientForm, refused: dict[uuid.UUID, list[str]] | None = None) -> str:
+def _recipients_page(form: RecipientForm, refused: dict[str, list[str]] | None = None) -> str:
     """Export recipients: those offered on the export form, those waiting for a second
     admin, and the form to propose one. Public keys and names only. ``refused``: a
-    recipient's id → the messages shown beside its button."""
+    refusal's messages at the top of the page (``{TOP: [...]}``)."""
     session = db_session()
     rows = in_use(session)  # registered, and proposed
     return render_template(
@@ -555,7 +557,7 @@ def admin_propose_recipient_removal(recipient_id: uuid.UUID) -> Response:
         abort(400)
 
     def page(messages: list[str]) -> str:
-        return _recipients_page(RecipientForm(formdata=None), {recipient_id: messages})
+        return _recipients_page(RecipientForm(formdata=None), {TOP: messages})
 
     _change(
         lambda writing: proposals_service.propose_recipient_removal(

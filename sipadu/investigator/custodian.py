@@ -55,5 +55,6 @@ def identity_decide(request_id: uuid.UUID, decision: str) -> ResponseReturnValue
                 writing, request_id, custodian, g.staff.private_key(), decision == "approve", now()
             )
     except ServiceError as exc:
-        return _requests_page({box: [message(exc)]}), 409
+        # At the top: the request may no longer be waiting, its box gone.
+        return _requests_page({"": [message(exc)]}), 409
     return redirect(url_for("staff.identity_requests"), code=303)
