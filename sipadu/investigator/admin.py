@@ -394,11 +394,22 @@ def admin_holds() -> str:
 
 
 def _holds_page(form: HoldForm) -> str:
+    """The holds page: a form to propose a hold and one to propose its end, each with
+    its own box; ``form``, once sent, comes back in the place of its ``change``."""
     session = db_session()
     held = list(session.scalars(select(Report).where(Report.legal_hold.is_(True))))
     waiting = [p for p in proposals_service.pending(session) if p.report_id is not None]
+    forms = {}
+    for change in ("set", "release"):
+        shown = form if form.change.data == change else HoldForm(formdata=None)
+        shown.report.id = f"hold-{change}-report"
+        forms[change] = shown
     return render_template(
-        "staff/admin/holds.html", held=held, waiting=waiting, form=form, names=_names(session)
+        "staff/admin/holds.html",
+        held=held,
+        waiting=waiting,
+        forms=forms,
+        names=_names(session),
     )
 
 
