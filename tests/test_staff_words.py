@@ -383,3 +383,25 @@ def test_audit_times_and_fingerprints_read_as_on_the_other_pages():
     assert grouped("3f2a9b10c0de") == "3F2A 9B10 C0DE"
     assert grouped("3F2A 9B10 C0DE") == "3F2A 9B10 C0DE"
     assert grouped(None) == "—" and grouped("not hex") == "not hex"
+
+
+def test_a_hold_sent_with_a_wrong_id_or_none_comes_back_with_what_was_typed(
+    staff_app, people, world, database_url
+):
+    """Review 17b: a refused hold answered a dead-end page and the typed id was gone. A
+    mistyped id, or an empty one without the tick, comes back beside its field (400),
+    in the form of the button used; nothing is proposed."""
+    admin = signed_in(staff_app, people["admin"])
+    before = changes(database_url)
+    typo = str(world.reports["received"])[:-1] + "x"
+    mistyped = post(
+        admin, "/admin/holds", "/admin/holds", report=typo, change="release", confirm="y"
+    )
+    body = mistyped.get_data(as_text=True)
+    assert mistyped.status_code == 400 and "Ini bukan id laporan" in body
+    [release] = [f for f in re.findall(r"<form .*?</form>", body, re.S) if 'value="release"' in f]
+    assert f'value="{typo}"' in release and 'id="hold-release-report-error"' in release
+    empty = post(admin, "/admin/holds", "/admin/holds", report="", change="set")
+    said = visible_text(empty.get_data(as_text=True))
+    assert empty.status_code == 400 and NOT_CONFIRMED in said and "Kolom ini wajib diisi." in said
+    assert changes(database_url) == before

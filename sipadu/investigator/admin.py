@@ -418,12 +418,15 @@ def _holds_page(form: HoldForm) -> str:
 def admin_propose_hold() -> Response:
     form = HoldForm()
 
-    def page(messages: list[str]) -> str:
-        if not form.confirm.errors:  # a refusal of the report id (the tick was given)
-            form.report.errors = messages
+    def page(messages: list[str]) -> str:  # a refusal of the report id
+        form.report.errors = messages
         return _holds_page(form)
 
-    _checked_form(lambda: form, page)
+    if not form.validate_on_submit():
+        if {"csrf_token", "change"} & set(form.errors):
+            abort(400)  # an old form or a crafted one: no button sends another change
+        # The id left empty, the box not ticked, or both: said beside each, id kept.
+        abort(make_response(_holds_page(form), 400))
     try:
         report_id = uuid.UUID(entered(form.report).strip())
     except ValueError:
