@@ -1087,6 +1087,12 @@ def staff_world(app, reporter_app, people: dict[str, "Person"], database_url: st
     case = f"/reports/{reports['received']}"
     assert post(investigator, f"{case}/messages", case, body="Terima kasih").status_code == 303
     assert post(investigator, f"{case}/notes", case, body="Catatan").status_code == 303
+    # Labels and a link: the page then offers to erase the labels and remove the link.
+    linked = str(reports["in_review"])
+    link = post(investigator, f"{case}/links", case, other=linked, kind="related")
+    assert link.status_code == 303
+    labels = post(investigator, f"{case}/labels", case, labels="Dinas PU", priority="high")
+    assert labels.status_code == 303
     spam = f"/reports/{reports['rejected']}"
     assert post(investigator, f"{spam}/spam", spam, confirm="y").status_code == 303
     for status in ("received", "in_review", "investigating"):

@@ -1141,3 +1141,28 @@ def test_a_changed_mark_key_row_or_file_key_is_never_a_500(
     assert box.status_code == 200
     if "report_field" in statement or "report_key" in statement or "attachment" in statement:
         assert FAILED_WORDS.search(box.get_data(as_text=True))
+
+
+def test_without_the_audit_signing_key_an_export_is_refused_in_the_readers_words(
+    staff_app, reporter_app, clients, database_url
+):
+    """Review 17b: a staff portal whose audit signing key is kept on another host (the
+    runtime allows it: ``signing_seed`` None) refused exports with an English sentence
+    on an Indonesian page that called an export a "change"."""
+    import dataclasses
+
+    marker = f"Tanpa kunci tanda tangan {uuid.uuid4().hex[:8]}"
+    submit(reporter_app.test_client(), title=marker)
+    investigator = clients["pemeriksa1"]
+    report_id = report_id_of(database_url, marker, investigator)
+    kept = staff_app.extensions["sipadu.staff"]
+    staff_app.extensions["sipadu.staff"] = dataclasses.replace(kept, signing_seed=None)
+    try:
+        response = investigator.get(f"/reports/{report_id}/export?plaintext=y&confirm=y")
+    finally:
+        staff_app.extensions["sipadu.staff"] = kept
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 409
+    assert "Ekspor tidak dapat dibuat di server ini" in page
+    assert "signing key" not in page and "Perubahan ini" not in page
+    assert not [e for e in actions(database_url, report_id) if e.action.startswith("report.export")]

@@ -11,9 +11,11 @@ import uuid
 
 from sqlalchemy import select
 
-from sipadu.persistence.models import AuditEvent, ReportGrant
+from sipadu.persistence.models import AuditEvent, Proposal, ReportGrant
 from tests.helpers import (
     account_of,
+    activate_by_link,
+    create_account,
     csrf,
     database,
     every_database_value,
@@ -150,13 +152,83 @@ def test_links_show_only_to_who_holds_both_reports(reporter_app, clients, databa
     refused = post(colleague, f"{page}/links", page, other=str(second), kind="related")
     assert refused.status_code == 400 and "tidak memegang laporan" in refused.get_data(as_text=True)
 
-    unlinked = post(linker, f"{page}/links/{second}/remove", page)
+    # Review 17b: a link went with one click (no tick asked); it now asks, beside its
+    # own button, and nothing changes without the tick.
+    unticked = post(linker, f"{page}/links/{second}/remove", page)
+    assert unticked.status_code == 400
+    said = html.unescape(unticked.get_data(as_text=True))
+    assert said.count("centang kotak di samping tombol untuk memastikan") == 1
+    assert re.search(rf'<p class="error-text" id="unlink-{second}-error" role="alert">', said)
+    assert second_title in _page(linker, first) and first_title in _page(linker, second)
+    assert _entries(database_url, first, "case.unlink") == []
+    unlinked = post(linker, f"{page}/links/{second}/remove", page, confirm="y")
     assert unlinked.status_code == 303
     assert second_title not in _page(linker, first) and first_title not in _page(linker, second)
     assert _entries(database_url, first, "case.unlink") == [{"other": str(second)}]
-    again = post(linker, f"{page}/links/{second}/remove", page)
+    again = post(linker, f"{page}/links/{second}/remove", page, confirm="y")
     assert again.status_code == 400
     assert "Kedua laporan ini tidak ditautkan." in html.unescape(again.get_data(as_text=True))
+
+
+def test_saving_an_empty_labels_field_asks_before_it_erases_every_label(
+    reporter_app, clients, database_url
+):
+    """Review 17b: an emptied labels field, saved, erased every label without asking. It
+    now asks for the tick (only then: a priority changed with no labels needs none)."""
+    marker = f"Label hapus {uuid.uuid4().hex[:8]}"
+    report_id, _code, _passphrase = _report(reporter_app, database_url, clients, marker)
+    investigator = clients["pemeriksa1"]
+    page = f"/reports/{report_id}"
+    assert 'id="labels-confirm"' not in _page(investigator, report_id)  # nothing to erase
+    for labels in ("", "Pungli"):
+        saved = post(investigator, f"{page}/labels", page, labels=labels, priority="low")
+        assert saved.status_code == 303
+    assert 'id="labels-confirm"' in _page(investigator, report_id)
+
+    refused = post(investigator, f"{page}/labels", page, labels="  ", priority="high")
+    assert refused.status_code == 400
+    said = html.unescape(refused.get_data(as_text=True))
+    assert "kolom label kosong, sehingga semua label akan terhapus" in said
+    assert 'aria-describedby="labels-confirm-error"' in said  # beside its box
+    assert re.search(r'id="case-labels">.*Pungli', _page(investigator, report_id))
+    assert len(_entries(database_url, report_id, "case.labels")) == 2
+
+    erased = post(investigator, f"{page}/labels", page, labels="", priority="high", confirm="y")
+    assert erased.status_code == 303
+    assert re.search(r'id="case-labels">—<', _page(investigator, report_id))
+    assert _entries(database_url, report_id, "case.labels")[-1] == {"labels": 0}
+
+
+def test_a_refused_revoke_is_said_once_beside_the_button_used(
+    reporter_app, staff_app, clients, database_url
+):
+    """Review 17b: with two colleagues holding a report, revoking one without the tick
+    put the refusal beside every colleague's box. Once, beside the one used."""
+    third = f"pemeriksa.inspektur.pembantu.{uuid.uuid4().hex[:6]}"
+    link = create_account(clients["admin"], third, "investigator")
+    activate_by_link(staff_app, link, "kata sandi panjang sekali 9")
+    with database(database_url) as session:
+        waiting = list(session.scalars(select(Proposal).where(Proposal.state == "pending")))
+    for proposal in waiting:
+        approve = f"/admin/proposals/{proposal.id}/approve"
+        post(clients["admin2"], approve, "/admin/proposals", confirm="y")
+    marker = f"Dua rekan {uuid.uuid4().hex[:8]}"
+    report_id, _code, _passphrase = _report(reporter_app, database_url, clients, marker)
+    page = f"/reports/{report_id}"
+    third_id = account_of(database_url, third).id
+    investigator = clients["pemeriksa1"]
+    shared = post(investigator, f"{page}/grants", page, colleague=str(third_id), confirm="y")
+    assert shared.status_code == 303
+    assert len(re.findall(r'/grants/[0-9a-f-]{36}/revoke"', _page(investigator, report_id))) == 2
+
+    refused = post(investigator, f"{page}/grants/{third_id}/revoke", page)
+    assert refused.status_code == 400
+    said = html.unescape(refused.get_data(as_text=True))
+    assert said.count("centang kotak di samping tombol untuk memastikan") == 1
+    assert f'id="revoke-{third_id}-error"' in said
+    # "Cabut laporan" is what a reporter does to withdraw a complaint; this is access.
+    assert f"Ya, cabut akses {third} ke laporan ini" in said and "cabut laporan ini" not in said
+    assert third in html.unescape(clients["pemeriksa1"].get(page).get_data(as_text=True))
 
 
 def test_stepping_down_needs_a_tick_ends_access_at_once_and_never_leaves_a_report_alone(

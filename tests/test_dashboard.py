@@ -166,14 +166,14 @@ def _chain(client) -> str:
 def test_auditors_see_the_chain_state_and_the_last_checkpoints_age(clients, database_url):
     auditor = clients["auditor"]
     before = _chain(auditor)
-    assert "Belum diverifikasi" in before and "Belum ada checkpoint" in before
+    assert "Belum diverifikasi" in before and "Belum ada titik periksa" in before
     made = auditor.post(
         "/audit/checkpoints", data={"csrf_token": csrf(auditor, "/audit/checkpoints")}
     )
     assert made.status_code == 200
     kept = made.get_data()
     after = _chain(auditor)
-    assert "Checkpoint terakhir" in after
+    assert "Titik periksa terakhir" in after
     verify = auditor.post(
         "/audit/verify",
         data={

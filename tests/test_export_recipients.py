@@ -190,7 +190,8 @@ def test_a_registered_recipient_takes_two_admins_and_its_export_opens_with_age(
     assert len([e for e in trail(database_url, "report.export") if e.report_id == report_id]) == 1
     # The auditor reads it in words.
     log = clients["auditor"].get(f"/audit?report={report_id}&lang=en").get_data(as_text=True)
-    assert f"To: {name} (fingerprint {fingerprint})" in log
+    # Grouped as the proposals page shows it, to compare by eye (review 17b).
+    assert f"To: {name} (fingerprint {grouped})" in log
 
     # Removing it takes two admins too; then it is no longer offered nor accepted.
     assert (

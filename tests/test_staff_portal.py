@@ -388,6 +388,10 @@ def test_a_new_investigator_works_only_after_a_second_admin_approves(
         admin, f"/admin/proposals/{proposal.id}/approve", "/admin/proposals", confirm="y"
     )
     assert refused.status_code == 409
+    # The proposals page again (review 17b: a dead-end error page), its reason at the top.
+    page = refused.get_data(as_text=True)
+    assert re.search(r'</h1>\s*<p class="error-text" role="alert">Admin kedua yang harus', page)
+    assert f'id="proposal-{proposal.id}"' in page
     assert account_of(database_url, username).state == AccountState.PENDING
     second = signed_in(staff_app, people["admin2"])
     assert (
@@ -901,8 +905,8 @@ def test_the_older_entries_link_carries_the_filters_and_nothing_else(
 def test_a_checkpoint_file_that_is_not_one_is_refused_clearly(staff_app, people):
     auditor = signed_in(staff_app, people["auditor"])
     response = verify_with(auditor, b"{}")
-    assert response.status_code == 400 and "bukan berkas checkpoint SIPADU" in response.get_data(
-        as_text=True
+    assert response.status_code == 400 and (
+        "bukan berkas titik periksa (checkpoint) SIPADU" in response.get_data(as_text=True)
     )
 
 
@@ -1413,7 +1417,9 @@ def test_an_entry_made_through_a_one_time_link_names_its_holder_as_the_role(staf
 
     with staff_app.test_request_context("/?lang=id"):
         assert entry_role_said(LINK_ACTOR.id, LINK_ACTOR.role) == "Pemegang tautan sekali pakai"
-        assert entry_role_said(str(uuid.uuid4()), "none") == "Akun sendiri"
+        # An account acting in no role (signing in, changing its own password): review
+        # 17b found "Akun sendiri" (own account) read oddly in a "Role" column.
+        assert entry_role_said(str(uuid.uuid4()), "none") == "Tanpa peran (atas nama sendiri)"
     with staff_app.test_request_context("/?lang=en"):
         assert entry_role_said(LINK_ACTOR.id, LINK_ACTOR.role) == "Holder of a one-time link"
 
@@ -1436,7 +1442,7 @@ def test_verification_results_and_form_errors_speak_the_readers_language(staff_a
     )
     text_ = html.unescape(_visible_text(page.get_data(as_text=True)))
     assert "TIDAK utuh." in text_ and "None" not in text_
-    assert "Sebuah berkas checkpoint yang Anda berikan ditandatangani dengan kunci lain" in text_
+    assert "Sebuah berkas titik periksa yang Anda berikan ditandatangani dengan kunci lain" in text_
     assert "signed by another key" not in text_
     missing = auditor.post(
         "/audit/verify",
@@ -1446,3 +1452,21 @@ def test_verification_results_and_form_errors_speak_the_readers_language(staff_a
     assert missing.status_code == 400
     assert "Kolom ini wajib diisi." in missing.get_data(as_text=True)
     assert "This field is required." not in missing.get_data(as_text=True)
+
+
+def test_without_the_signing_key_a_checkpoint_is_refused_in_the_readers_words(staff_app, people):
+    """Review 17b: "the signing key is not on this server; checkpoints come from the
+    timer", in English on an Indonesian page."""
+    import dataclasses
+
+    auditor = signed_in(staff_app, people["auditor"])
+    kept = staff_app.extensions["sipadu.staff"]
+    staff_app.extensions["sipadu.staff"] = dataclasses.replace(kept, signing_seed=None)
+    try:
+        response = post(auditor, "/audit/checkpoints", "/audit")
+    finally:
+        staff_app.extensions["sipadu.staff"] = kept
+    page = html.unescape(response.get_data(as_text=True))
+    assert response.status_code == 409
+    assert "Titik periksa (checkpoint) tidak dapat dibuat di server ini" in page
+    assert "signing key" not in page and "timer" not in page

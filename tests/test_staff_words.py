@@ -7,6 +7,7 @@ reads them: attributes, form values and the auditor's folded technical detail.
 The pages are found as people find them: from the home page, following every link of
 every page reached (a page no role can reach by a link fails the coverage check)."""
 
+import ast
 import enum
 import html
 import inspect
@@ -145,6 +146,7 @@ CONFIRMED = {
     "staff.report_grant",
     "staff.report_revoke",
     "staff.report_spam",
+    "staff.report_unlink",
     "staff.identity_decide",
     "staff.admin_deactivate",
     "staff.admin_reactivate",
@@ -157,6 +159,7 @@ CONFIRMED = {
     "staff.admin_propose_route",
     "staff.admin_category_active",
 }
+DECISIONS = {"staff.admin_decide", "staff.identity_decide"}
 READS = {"report.read", "report.list", "identity.read", "identity_request.read", "audit.view"}
 NOT_CONFIRMED = "centang kotak di samping tombol untuk memastikan"
 
@@ -190,6 +193,17 @@ def test_every_form_that_takes_away_or_gives_access_has_a_box_to_tick(staff_app,
                             if 'type="checkbox"' in tag and 'name="confirm"' in tag
                         ]
                         assert boxes, form
+                # One box names one consequence (review 17b: "Ya, ubah akses" confirmed a
+                # password reset, an authenticator reset and a deactivation alike; one
+                # box proposed a legal hold and its end): a form with a box has one
+                # button, but for a decision on one item (approve it or not).
+                if 'name="confirm"' in form:
+                    does = {
+                        adapter.match(urlsplit(html.unescape(a)).path, "POST")[0] for a in actions
+                    }
+                    buttons = re.findall(r'<button type="submit"', form)
+                    assert len(does) == 1, form
+                    assert len(buttons) == 1 or does <= DECISIONS, form
     assert sorted(CONFIRMED - checked) == [], "forms the crawl did not find"
 
 
@@ -206,6 +220,7 @@ def test_without_the_tick_nothing_changes_and_the_page_says_why(
             )
         )
     case = f"/reports/{world.reports['in_review']}"
+    linked = f"/reports/{world.reports['received']}"  # linked to in_review (staff_world)
     colleague = ids["pemeriksa2"]
     watcher = next(name for name in ids if name.startswith("pengamat-"))
     account = f"/admin/accounts/{ids[watcher]}"
@@ -217,6 +232,7 @@ def test_without_the_tick_nothing_changes_and_the_page_says_why(
             (f"{case}/grants/{colleague}/revoke", case, {}),
             (f"{case}/grants", case, {"colleague": str(colleague)}),
             (f"{case}/spam", case, {}),
+            (f"{linked}/links/{world.reports['in_review']}/remove", linked, {}),
         ],
         "inspektur": [
             (f"/identity-requests/{request.id}/{d}", "/identity-requests", {})
@@ -247,6 +263,13 @@ def test_without_the_tick_nothing_changes_and_the_page_says_why(
             ("/admin/categories/kkn/active", "/admin/categories", {"accepting": "no"}),
         ],
     }
+    # What was typed or chosen comes back chosen (review 17b: a 409 page lost it).
+    kept = {
+        "/admin/holds": f'value="{world.reports["received"]}"',
+        f"{account}/roles": '<option selected value="admin">',
+        f"{account}/roles/revoke": '<option selected value="auditor">',
+        "/admin/categories/kkn/routes": f'<option value="{colleague}" selected>',
+    }
     tried = set()
     adapter = staff_app.url_map.bind("localhost")
     for user, posts in attempts.items():
@@ -256,9 +279,16 @@ def test_without_the_tick_nothing_changes_and_the_page_says_why(
             before = changes(database_url)
             response = post(client, path, page, **fields)
             where = f"{user} {path}"
-            assert response.status_code in (400, 409), where
-            said = visible_text(response.get_data(as_text=True))
-            assert NOT_CONFIRMED in said or "Centang kotaknya untuk memastikan" in said, where
+            # The same page again, not a dead end (review 17b): 400, the reason said once,
+            # inside the form whose button was used, beside its box.
+            assert response.status_code == 400, where
+            body = response.get_data(as_text=True)
+            said = visible_text(body)
+            assert said.count(NOT_CONFIRMED) + said.count("Centang kotaknya untuk") == 1, where
+            forms = re.findall(r"<form .*?</form>", body, re.S)
+            [refused] = [f for f in forms if "error-text" in f]
+            assert f'"{path}"' in refused, where
+            assert kept.get(path, "") in refused, where
             assert changes(database_url) == before, where
             if user == "pemeriksa1":
                 response = post(client, path, page, confirm="y", **fields)
@@ -320,3 +350,58 @@ def test_pages_use_the_words_of_the_field_and_buttons_say_what_they_do(
 def account_id(database_url: str, username: str):
     with database(database_url) as session:
         return session.scalar(select(StaffAccount.id).where(StaffAccount.username == username))
+
+
+def test_every_refusal_reason_shown_to_people_is_translated():
+    """Review 17b: ``abort(409, description="the audit signing key is not on this
+    server…")`` put English on Indonesian pages. A description a page shows is never a
+    bare string: it goes through gettext (or is a refusal's message)."""
+    bare = []
+    for path in Path(sipadu.__file__).parent.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "abort":
+                texts = [k.value for k in node.keywords if k.arg == "description"]
+                texts += node.args[1:]
+                bare += [
+                    f"{path.name}:{node.lineno}"
+                    for t in texts
+                    if isinstance(t, (ast.Constant, ast.JoinedStr))
+                ]
+    assert bare == []
+
+
+def test_audit_times_and_fingerprints_read_as_on_the_other_pages():
+    """Review 17b: the log showed ``2026-11-30T14:21:56.019511Z`` and fingerprints in
+    lower case without spaces, while the proposals page groups them."""
+    from datetime import UTC, datetime
+
+    from sipadu.investigator.words import grouped, when_said
+
+    assert when_said("2026-11-30T14:21:56.019511Z") == "2026-11-30 14:21:56 UTC"
+    assert when_said("2026-11-30T14:21:56+00:00") == "2026-11-30 14:21:56 UTC"
+    assert when_said(datetime(2026, 11, 30, 14, 21, 56, tzinfo=UTC)) == "2026-11-30 14:21:56 UTC"
+    assert grouped("3f2a9b10c0de") == "3F2A 9B10 C0DE"
+    assert grouped("3F2A 9B10 C0DE") == "3F2A 9B10 C0DE"
+    assert grouped(None) == "—" and grouped("not hex") == "not hex"
+
+
+def test_a_hold_sent_with_a_wrong_id_or_none_comes_back_with_what_was_typed(
+    staff_app, people, world, database_url
+):
+    """Review 17b: a refused hold answered a dead-end page and the typed id was gone. A
+    mistyped id, or an empty one without the tick, comes back beside its field (400),
+    in the form of the button used; nothing is proposed."""
+    admin = signed_in(staff_app, people["admin"])
+    before = changes(database_url)
+    typo = str(world.reports["received"])[:-1] + "x"
+    mistyped = post(
+        admin, "/admin/holds", "/admin/holds", report=typo, change="release", confirm="y"
+    )
+    body = mistyped.get_data(as_text=True)
+    assert mistyped.status_code == 400 and "Ini bukan id laporan" in body
+    [release] = [f for f in re.findall(r"<form .*?</form>", body, re.S) if 'value="release"' in f]
+    assert f'value="{typo}"' in release and 'id="hold-release-report-error"' in release
+    empty = post(admin, "/admin/holds", "/admin/holds", report="", change="set")
+    said = visible_text(empty.get_data(as_text=True))
+    assert empty.status_code == 400 and NOT_CONFIRMED in said and "Kolom ini wajib diisi." in said
+    assert changes(database_url) == before

@@ -14,7 +14,7 @@ from sipadu.investigator.blueprint import bp, make_runtime
 from sipadu.investigator.filters import plain_links
 from sipadu.investigator.policy import enforce
 from sipadu.investigator.signin import load_signed_in
-from sipadu.investigator.words import entry_role_said, roles_said, said, verdict_said
+from sipadu.investigator.words import entry_role_said, roles_said, said, verdict_said, when_said
 from sipadu.settings.config import Config
 from sipadu.web.derivations import Derivations
 from sipadu.web.uploads import init_uploads
@@ -33,3 +33,4 @@ def init_staff(app: Flask, config: Config) -> None:
     app.add_template_filter(roles_said, "roles_said")
     app.add_template_filter(entry_role_said, "entry_role")
     app.add_template_filter(verdict_said, "verdict_said")
+    app.add_template_filter(when_said, "when")

@@ -7,9 +7,9 @@ holds one, routing) become proposals a second admin approves; taking access away
 
 import uuid
 from collections.abc import Callable
-from typing import TypeVar
+from typing import NoReturn, TypeVar
 
-from flask import abort, g, redirect, render_template, request, url_for
+from flask import abort, g, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -18,7 +18,9 @@ from werkzeug.wrappers import Response
 from sipadu.accountability.audit import Actor
 from sipadu.investigator.blueprint import bp, now, runtime
 from sipadu.investigator.forms import (
+    NOT_A_REPORT_ID,
     NOT_CONFIRMED,
+    ROLE_CHOICES,
     AcceptingForm,
     ActionForm,
     ConfirmForm,
@@ -64,15 +66,28 @@ def _actor() -> Actor:
 
 F = TypeVar("F", bound=BoundedForm)
 T = TypeVar("T")
+# A page shown again after a refusal, given the refusal's messages to show beside the
+# box (or field) of the form that was sent, or at the top of the page where that box
+# may be gone (a refusal for a state changed meanwhile: "no longer waiting"). A
+# ``refused`` mapping of a template: a box's id → its messages; "" → the page's top.
+Page = Callable[[list[str]], str]
+TOP = ""
 
 
-def _checked_form(form_class: type[F]) -> F:
-    """The posted form, valid; a form whose box was not ticked is refused saying so,
-    with nothing changed (409), anything else is a bad request."""
+def _again(page: Page, messages: list[str], status: int) -> NoReturn:
+    """Stop the view with ``page`` shown again (``status``): the same form, what was
+    typed or chosen kept, and ``messages`` beside the box of the button used."""
+    abort(make_response(page(messages), status))
+
+
+def _checked_form(form_class: Callable[[], F], page: Page) -> F:
+    """The posted form, valid. A form whose box was not ticked changes nothing: its page
+    comes back (400) with the choices kept and the reason beside the box; anything else
+    wrong with it is a bad request."""
     form = form_class()
     if not form.validate_on_submit():
         if not_confirmed(form):
-            abort(409, description=str(NOT_CONFIRMED))
+            _again(page, [str(NOT_CONFIRMED)], 400)
         abort(400)
     return form
 
@@ -150,9 +165,21 @@ def admin_create_account() -> ResponseReturnValue:
 @bp.get("/admin/accounts/<uuid:account_id>")
 @requires(Policy.ADMIN)
 def admin_account(account_id: uuid.UUID) -> str:
+    return _account_page(account_id)
+
+
+def _account_page(
+    account_id: uuid.UUID, box: str | None = None, messages: tuple[str, ...] | list[str] = ()
+) -> str:
+    """The account page; after a refusal, ``messages`` beside the box ``box`` (or at the
+    top: :data:`TOP`) and the role that was chosen still chosen."""
     session = db_session()
     account = _account(session, account_id)
     waiting = [p for p in proposals_service.pending(session) if p.account_id == account.id]
+    posted = request.form if request.method == "POST" else None
+    revoke_role_form = RoleForm(formdata=posted if box == "revoke-role-confirm" else None)
+    held = {r.value for r in account.role_set}
+    revoke_role_form.role.choices = [c for c in ROLE_CHOICES if c.value in held]
     return render_template(
         "staff/admin/account.html",
         account=account,
@@ -161,41 +188,50 @@ def admin_account(account_id: uuid.UUID) -> str:
         names=_names(session),
         sensitive={r.value for r in SENSITIVE_ROLES},
         form=ActionForm(),
-        role_form=RoleForm(),
+        role_form=RoleForm(formdata=posted if box == "grant-role-confirm" else None),
+        revoke_role_form=revoke_role_form,
+        refused={box: list(messages)} if box is not None else {},
         states=AccountState,
     )
+
+
+def _on_account(account_id: uuid.UUID, box: str) -> Page:
+    return lambda messages: _account_page(account_id, box, messages)
 
 
 def _done(account_id: uuid.UUID, message: str) -> Response:
     return redirect(url_for("staff.admin_account", account_id=account_id, done=message), code=303)
 
 
-def _change(action: Callable[[Session], T]) -> T:
+def _change(action: Callable[[Session], T], page: Page) -> T:
     """Run ``action(writing)`` in one write transaction with its audit entries. A change
-    the service refuses is a 409 page with the reason, and nothing is half-done."""
+    the service refuses is its page again (409) with the reason beside the form that
+    was sent, and nothing is half-done."""
     try:
         with transaction(write=True) as writing:
             return action(writing)
     except ServiceError as exc:
-        abort(409, description=message(exc))
+        _again(page, [message(exc)], 409)
 
 
 def _run(
     account_id: uuid.UUID, action: Callable[[Session, StaffAccount], T]
 ) -> tuple[StaffAccount, T]:
-    """:func:`_change` on one account: ``action(writing, account)``."""
+    """:func:`_change` on one account: ``action(writing, account)``; a refusal is shown
+    at the top of the account's page (the button may be gone: the account changed)."""
 
     def on_account(writing: Session) -> tuple[StaffAccount, T]:
         account = _account(writing, account_id)
         return account, action(writing, account)
 
-    return _change(on_account)
+    return _change(on_account, _on_account(account_id, TOP))
 
 
 @bp.post("/admin/accounts/<uuid:account_id>/deactivate")
 @requires(Policy.ADMIN)
 def admin_deactivate(account_id: uuid.UUID) -> Response:
-    _checked_form(ConfirmForm)
+    box = "deactivate-confirm"
+    _checked_form(ConfirmForm, _on_account(account_id, box))
     _run(account_id, lambda s, a: staff_service.deactivate(s, a, _actor()))
     return _done(account_id, "deactivated")
 
@@ -203,7 +239,8 @@ def admin_deactivate(account_id: uuid.UUID) -> Response:
 @bp.post("/admin/accounts/<uuid:account_id>/reactivate")
 @requires(Policy.ADMIN)
 def admin_reactivate(account_id: uuid.UUID) -> Response:
-    _checked_form(ConfirmForm)
+    box = "reactivate-confirm"
+    _checked_form(ConfirmForm, _on_account(account_id, box))
     _, proposal = _run(
         account_id, lambda s, a: proposals_service.propose_reactivation(s, a, _actor())
     )
@@ -226,7 +263,8 @@ def admin_link(account_id: uuid.UUID, what: str) -> ResponseReturnValue:
     """A new activation link, a password reset or a TOTP reset: each shows its one-time
     link once, on the page that answers the button (a TOTP reset of a sensitive role is
     proposed instead)."""
-    _checked_form(ConfirmForm)
+    box = f"{what}-confirm"
+    _checked_form(ConfirmForm, _on_account(account_id, box))
     issue, kind = LINK_ACTIONS[what]
     account, token = _run(account_id, lambda s, a: issue(s, a, _actor(), now(), runtime().link_ttl))
     if token is None:
@@ -237,7 +275,8 @@ def admin_link(account_id: uuid.UUID, what: str) -> ResponseReturnValue:
 @bp.post("/admin/accounts/<uuid:account_id>/roles")
 @requires(Policy.ADMIN)
 def admin_grant_role(account_id: uuid.UUID) -> Response:
-    role = Role(_checked_form(RoleForm).role.data)
+    box = "grant-role-confirm"
+    role = Role(_checked_form(RoleForm, _on_account(account_id, box)).role.data)
 
     def grant(session: Session, account: StaffAccount) -> Proposal | None:
         if role in SENSITIVE_ROLES:
@@ -252,7 +291,8 @@ def admin_grant_role(account_id: uuid.UUID) -> Response:
 @bp.post("/admin/accounts/<uuid:account_id>/roles/revoke")
 @requires(Policy.ADMIN)
 def admin_revoke_role(account_id: uuid.UUID) -> Response:
-    role = Role(_checked_form(RoleForm).role.data)
+    box = "revoke-role-confirm"
+    role = Role(_checked_form(RoleForm, _on_account(account_id, box)).role.data)
     _run(account_id, lambda s, a: staff_service.revoke_role(s, a, role, _actor()))
     return _done(account_id, "revoked")
 
@@ -262,7 +302,8 @@ def admin_revoke_role(account_id: uuid.UUID) -> Response:
 def admin_may_grant(account_id: uuid.UUID) -> Response:
     """Allow (or stop) an investigator sharing reports with colleagues. Immediate: it
     lets them copy keys they already hold to other investigators only."""
-    allowed = _checked_form(MayGrantForm).allowed.data == "yes"
+    box = "may-grant-confirm"
+    allowed = _checked_form(MayGrantForm, _on_account(account_id, box)).allowed.data == "yes"
     _run(account_id, lambda s, a: staff_service.set_may_grant(s, a, allowed, _actor()))
     return _done(account_id, "permission")
 
@@ -270,6 +311,11 @@ def admin_may_grant(account_id: uuid.UUID) -> Response:
 @bp.get("/admin/proposals")
 @requires(Policy.ADMIN)
 def admin_proposals() -> str:
+    return _proposals_page({})
+
+
+def _proposals_page(refused: dict[str, list[str]]) -> str:
+    """The proposals page; ``refused``: a box's id → the messages shown beside it."""
     session = db_session()
     waiting = proposals_service.pending(session)
     recent = list(
@@ -305,6 +351,7 @@ def admin_proposals() -> str:
         names=_names(session),
         me=str(g.staff.account.id),
         form=ActionForm(),
+        refused=refused,
     )
 
 
@@ -313,9 +360,17 @@ def admin_proposals() -> str:
 def admin_decide(proposal_id: uuid.UUID, decision: str) -> ResponseReturnValue:
     """Approve or reject a proposal. An approved TOTP reset answers with its one-time
     link, shown once, to the approving admin only (the proposer never sees it)."""
-    _checked_form(ConfirmForm)
+    box = f"decide-{proposal_id}"
+
+    _checked_form(ConfirmForm, lambda messages: _proposals_page({box: messages}))
+
+    def page(messages: list[str]) -> str:  # the proposal may no longer be waiting
+        return _proposals_page({TOP: messages})
+
     if decision == "reject":
-        _change(lambda writing: proposals_service.reject(writing, proposal_id, _actor(), now()))
+        _change(
+            lambda writing: proposals_service.reject(writing, proposal_id, _actor(), now()), page
+        )
         return redirect(url_for("staff.admin_proposals"), code=303)
 
     def approve(writing: Session) -> tuple[StaffAccount | None, str | None]:
@@ -325,7 +380,7 @@ def admin_decide(proposal_id: uuid.UUID, decision: str) -> ResponseReturnValue:
         account_id = approval.proposal.account_id
         return (writing.get(StaffAccount, account_id) if account_id else None), approval.link
 
-    account, link = _change(approve)
+    account, link = _change(approve, page)
     if account is not None and link is not None:
         return _link_page(account, link, "totp")
     return redirect(url_for("staff.admin_proposals"), code=303)
@@ -336,26 +391,52 @@ def admin_decide(proposal_id: uuid.UUID, decision: str) -> ResponseReturnValue:
 def admin_holds() -> str:
     """Legal holds: reports kept past their retention period. Admins see report ids and
     dates only, never contents."""
+    return _holds_page(HoldForm())
+
+
+def _holds_page(form: HoldForm) -> str:
+    """The holds page: a form to propose a hold and one to propose its end, each with
+    its own box; ``form``, once sent, comes back in the place of its ``change``."""
     session = db_session()
     held = list(session.scalars(select(Report).where(Report.legal_hold.is_(True))))
     waiting = [p for p in proposals_service.pending(session) if p.report_id is not None]
+    forms = {}
+    for change in ("set", "release"):
+        shown = form if form.change.data == change else HoldForm(formdata=None)
+        shown.report.id = f"hold-{change}-report"
+        forms[change] = shown
     return render_template(
-        "staff/admin/holds.html", held=held, waiting=waiting, form=HoldForm(), names=_names(session)
+        "staff/admin/holds.html",
+        held=held,
+        waiting=waiting,
+        forms=forms,
+        names=_names(session),
     )
 
 
 @bp.post("/admin/holds")
 @requires(Policy.ADMIN)
 def admin_propose_hold() -> Response:
-    form = _checked_form(HoldForm)
+    form = HoldForm()
+
+    def page(messages: list[str]) -> str:  # a refusal of the report id
+        form.report.errors = messages
+        return _holds_page(form)
+
+    if not form.validate_on_submit():
+        if {"csrf_token", "change"} & set(form.errors):
+            abort(400)  # an old form or a crafted one: no button sends another change
+        # The id left empty, the box not ticked, or both: said beside each, id kept.
+        abort(make_response(_holds_page(form), 400))
     try:
         report_id = uuid.UUID(entered(form.report).strip())
     except ValueError:
-        abort(400)
+        _again(page, [str(NOT_A_REPORT_ID)], 400)
     _change(
         lambda writing: proposals_service.propose_hold(
             writing, report_id, form.change.data == "set", _actor()
-        )
+        ),
+        page,
     )
     return redirect(url_for("staff.admin_holds"), code=303)
 
@@ -363,18 +444,26 @@ def admin_propose_hold() -> Response:
 @bp.get("/admin/categories")
 @requires(Policy.ADMIN)
 def admin_categories() -> str:
+    return _categories_page()
+
+
+def _categories_page(box: str = "", messages: tuple[str, ...] | list[str] = ()) -> str:
+    """The categories page; after a refusal, ``messages`` beside the box ``box``, and
+    the investigator that was chosen there still chosen."""
     session = db_session()
     investigators = [
         a
         for a in session.scalars(select(StaffAccount).order_by(StaffAccount.username))
         if Role.INVESTIGATOR in a.role_set and a.active
     ]
-    form = RouteForm()
+    form = RouteForm(formdata=None)
     form.account.choices = [SelectChoice(str(a.id), a.username) for a in investigators]
     return render_template(
         "staff/admin/categories.html",
         categories=routing_table(session),
         form=form,
+        refused={box: list(messages)} if box else {},
+        chosen=request.form.get("account") if box else None,
         action_form=ActionForm(),
         waiting=[p for p in proposals_service.pending(session) if p.category_id is not None],
         accounts={a.id: a for a in session.scalars(select(StaffAccount))},
@@ -392,16 +481,22 @@ def _category(session: Session, slug: str) -> Category:
 @bp.post("/admin/categories/<slug>/routes")
 @requires(Policy.ADMIN)
 def admin_propose_route(slug: str) -> Response:
-    _checked_form(ConfirmForm)  # the account and change are checked by the service
+    add = request.form.get("change", "add") == "add"
+    box = f"{'add' if add else 'remove'}-confirm-{slug}"
+
+    def page(messages: list[str]) -> str:
+        return _categories_page(box, messages)
+
+    _checked_form(ConfirmForm, page)  # the account and change are checked by the service
     try:
         account_id = uuid.UUID(request.form.get("account", ""))
     except ValueError:
         abort(400)
-    add = request.form.get("change", "add") == "add"
     _change(
         lambda writing: proposals_service.propose_route(
             writing, _category(writing, slug), _account(writing, account_id), add, _actor()
-        )
+        ),
+        page,
     )
     return redirect(url_for("staff.admin_categories"), code=303)
 
@@ -410,8 +505,16 @@ def admin_propose_route(slug: str) -> Response:
 @requires(Policy.ADMIN)
 def admin_category_active(slug: str) -> Response:
     """Stop (or resume) accepting reports in a category: at once, audited."""
-    accepting = _checked_form(AcceptingForm).accepting.data == "yes"
-    _change(lambda writing: set_accepting(writing, _category(writing, slug), accepting, _actor()))
+    box = f"accepting-confirm-{slug}"
+
+    def page(messages: list[str]) -> str:
+        return _categories_page(box, messages)
+
+    accepting = _checked_form(AcceptingForm, page).accepting.data == "yes"
+    _change(
+        lambda writing: set_accepting(writing, _category(writing, slug), accepting, _actor()),
+        page,
+    )
     return redirect(url_for("staff.admin_categories"), code=303)
 
 
@@ -421,11 +524,12 @@ def admin_recipients() -> str:
     return _recipients_page(RecipientForm())
 
 
-def _recipients_page(form: RecipientForm) -> str:
+def _recipients_page(form: RecipientForm, refused: dict[str, list[str]] | None = None) -> str:
     """Export recipients: those offered on the export form, those waiting for a second
     admin, and the form to propose one. Public keys and names only; a row changed in the
     database is shown as failing its check (it is off the export form) and can still be
-    proposed for removal."""
+    proposed for removal. ``refused``: a refusal's messages at the top of the page
+    (``{TOP: [...]}``)."""
     session = db_session()
     rows = in_use(session)  # registered, and proposed
     return render_template(
@@ -440,6 +544,7 @@ def _recipients_page(form: RecipientForm) -> str:
         names=_names(session),
         form=form,
         action_form=ActionForm(),
+        refused=refused or {},
     )
 
 
@@ -466,8 +571,16 @@ def admin_propose_recipient() -> ResponseReturnValue:
 @bp.post("/admin/recipients/<uuid:recipient_id>/remove")
 @requires(Policy.ADMIN)
 def admin_propose_recipient_removal(recipient_id: uuid.UUID) -> Response:
-    _checked_form(ActionForm)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+
+    def page(messages: list[str]) -> str:
+        return _recipients_page(RecipientForm(formdata=None), {TOP: messages})
+
     _change(
-        lambda writing: proposals_service.propose_recipient_removal(writing, recipient_id, _actor())
+        lambda writing: proposals_service.propose_recipient_removal(
+            writing, recipient_id, _actor()
+        ),
+        page,
     )
     return redirect(url_for("staff.admin_recipients"), code=303)

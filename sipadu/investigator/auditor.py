@@ -165,7 +165,10 @@ def audit_checkpoint_now() -> Response:
     if seed is None:
         abort(
             409,
-            description="the signing key is not on this server; checkpoints come from the timer",
+            description=_(
+                "A checkpoint cannot be made on this server: the audit log's signing key is "
+                "kept on another server, which makes the checkpoints on its schedule."
+            ),
         )
     with transaction(write=True) as writing:
         checkpoint = checkpoint_now(writing, g.staff.account.id, seed)

@@ -388,7 +388,12 @@ def report_labels(report_id: uuid.UUID) -> ResponseReturnValue:
         form,
         "labels_form",
         lambda s, keys: casework.set_labels(
-            s, keys, _me().id, form.labels.data or "", form.priority.data or ""
+            s,
+            keys,
+            _me().id,
+            form.labels.data or "",
+            form.priority.data or "",
+            erase_confirmed=bool(form.confirm.data),
         ),
     )
 
@@ -430,9 +435,13 @@ def report_link(report_id: uuid.UUID) -> ResponseReturnValue:
 @bp.post("/reports/<uuid:report_id>/links/<uuid:other_id>/remove")
 @requires(Policy.INVESTIGATOR)
 def report_unlink(report_id: uuid.UUID, other_id: uuid.UUID) -> ResponseReturnValue:
+    """Remove a link (confirmed with the tick beside its button; a refusal is shown
+    beside that button only)."""
+    form = UnlinkForm()
+    form.target = other_id
     return _act(
         report_id,
-        UnlinkForm(),
+        form,
         "unlink_form",
         lambda s, keys: casework.unlink(s, keys, _me().id, g.staff.private_key(), other_id),
     )
@@ -493,9 +502,13 @@ def report_grant(report_id: uuid.UUID) -> ResponseReturnValue:
 @bp.post("/reports/<uuid:report_id>/grants/<uuid:account_id>/revoke")
 @requires(Policy.INVESTIGATOR)
 def report_revoke(report_id: uuid.UUID, account_id: uuid.UUID) -> ResponseReturnValue:
+    """Take a colleague's access away (confirmed with the tick beside that colleague's
+    button; a refusal is shown beside that button only)."""
+    form = ConfirmForm()
+    form.target = account_id
     return _act(
         report_id,
-        ConfirmForm(),
+        form,
         "revoke_form",
         lambda s, keys: grants_service.revoke(
             s, report_id, _me_in(s), account_id, runtime().recovery
@@ -601,7 +614,14 @@ def report_export(report_id: uuid.UUID) -> ResponseReturnValue:
         return page(400)
     seed = runtime().signing_seed
     if seed is None:
-        abort(409, description="the audit signing key is not on this server; exports need it")
+        abort(
+            409,
+            description=_(
+                "Exports cannot be made on this server: every export carries a manifest "
+                "signed with the audit log's signing key, and that key is kept on another "
+                "server. Ask the system administrator."
+            ),
+        )
     chosen, typed = form.to.data or "", (form.recipient.data or "").strip()
     if chosen and typed:
         form.recipient.errors = [

@@ -1,5 +1,6 @@
 """Staff portal forms. ``/login`` field names are a stable contract (DESIGN.md §6)."""
 
+import uuid
 from collections.abc import Mapping
 
 from flask import abort
@@ -131,6 +132,9 @@ class ConfirmForm(BoundedForm):
     nothing. No JavaScript: the server refuses the form without the tick."""
 
     confirm = BooleanField(_l("Yes, I am sure"), validators=[DataRequired(message=NOT_CONFIRMED)])
+    # Which of a page's like buttons sent the form (a holder to revoke, a link to
+    # remove), set by the view: its refusal is shown beside that button only.
+    target: uuid.UUID | None = None
 
 
 def not_confirmed(form: BoundedForm) -> bool:
@@ -163,10 +167,11 @@ class CreateAccountForm(BoundedForm):
     )
 
 
+ROLE_CHOICES = [SelectChoice(value, label) for value, label in ROLE_LABELS.items()]
+
+
 class RoleForm(ConfirmForm):
-    role = SelectField(
-        _l("Role"), choices=[SelectChoice(value, label) for value, label in ROLE_LABELS.items()]
-    )
+    role = SelectField(_l("Role"), choices=ROLE_CHOICES)
 
 
 class RouteForm(BoundedForm):
@@ -346,6 +351,12 @@ class LabelsForm(BoundedForm):
         default=Priority.NORMAL.value,
         choices=[SelectChoice(k, v) for k, v in PRIORITY_LABELS.items()],
     )
+    # Saving an empty field erases every label: the service asks for this tick then
+    # (casework.set_labels, ``ERASE_NOT_CONFIRMED``).
+    confirm = BooleanField(
+        _l("Yes, remove every label of this report if I leave the field empty"),
+        id="labels-confirm",
+    )
 
 
 class LeadForm(BoundedForm):
@@ -364,16 +375,16 @@ class LinkForm(BoundedForm):
     )
 
 
-class UnlinkForm(BoundedForm):
-    """Remove a link: the other report is in the address; a refusal shows beside the
-    links."""
+class UnlinkForm(ConfirmForm):
+    """Remove a link (confirmed with the tick beside its button): the other report is
+    in the address; a refusal shows beside that link's button."""
 
 
 class RecuseForm(BoundedForm):
     """Stepping down from a report takes it away at once: confirmed with a tick."""
 
     confirm = BooleanField(
-        _l("Yes, I step down: take this report away from me now"),
+        _l("Yes, I step down: end my access to this report now"),
         validators=[DataRequired(message=_l("Tick the box to confirm, or keep the report."))],
     )
 
@@ -443,6 +454,12 @@ class RecipientForm(BoundedForm):
         _l("Public key for age, the file encryption tool (age1…), from the key's holder"),
         validators=[InputRequired(), Length(max=200)],
     )
+
+
+NOT_A_REPORT_ID = _l(
+    "This is not a report id: type the 36 characters the investigator gave you, such as "
+    "1b9d6bcd-bbfd-4b2d-9b5d-ab8dfbbd4bed."
+)
 
 
 class HoldForm(ConfirmForm):

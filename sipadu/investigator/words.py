@@ -11,7 +11,9 @@ into a sentence; the raw JSON stays one click away for auditors, labelled as tec
 """
 
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
@@ -106,7 +108,7 @@ ROLE_WORDS: dict[str, LazyString] = {
     **ROLE_LABELS,
     "operator": _l("Server operator"),
     "system": _l("System"),
-    "none": _l("Own account"),
+    "none": _l("No role: acting as themselves"),
 }
 
 # Actors that are not accounts (audit.ACTORS).
@@ -213,6 +215,31 @@ def verdict_said(verdict: Verdict) -> str:
     else:
         said = _("NOT intact: the first bad entry is %(seq)d.", seq=verdict.bad_seq)
     return " ".join(part for part in (said, why) if part)
+
+
+def grouped(fingerprint: object) -> str:
+    """A fingerprint as the proposals and account pages show it, to compare by eye:
+    upper-case hex in groups of 4 (``3F2A 9B10 …``), however the entry stored it; "—"
+    for none; anything not hex as it is."""
+    if not fingerprint:
+        return "—"
+    digits = str(fingerprint).replace(" ", "").upper()
+    if not re.fullmatch(r"[0-9A-F]+", digits):
+        return str(fingerprint)
+    return " ".join(digits[i : i + 4] for i in range(0, len(digits), 4))
+
+
+_ISO_TIME = re.compile(r"(\d{4}-\d{2}-\d{2})T(\d{2}:\d{2}:\d{2})(?:\.\d+)?(?:Z|\+00:00)?")
+
+
+def when_said(at: object) -> str:
+    """A time of the log (an ISO 8601 string such as ``2026-11-30T14:21:56.019511Z``,
+    or a datetime, in UTC) as people read it: ``2026-11-30 14:21:56 UTC`` (template
+    filter ``when``). Anything else as it is."""
+    if isinstance(at, datetime):
+        return at.strftime("%Y-%m-%d %H:%M:%S UTC")
+    match = _ISO_TIME.fullmatch(str(at))
+    return f"{match.group(1)} {match.group(2)} UTC" if match else str(at)
 
 
 def entry_role_said(actor: str, role: str) -> str:
@@ -375,7 +402,7 @@ def _export(d: dict, _name: str) -> str:
         words += " " + _(
             "To: %(recipient)s (fingerprint %(fingerprint)s).",
             recipient=str(d.get("recipient") or _("an age recipient typed in")),
-            fingerprint=str(d.get("recipient_fingerprint")),
+            fingerprint=grouped(d.get("recipient_fingerprint")),
         )
     return words
 
@@ -391,7 +418,7 @@ def _print(d: dict, _name: str) -> str:
 def _recipient(d: dict, verb: str) -> str:
     return verb % {
         "recipient": str(d.get("recipient") or "?"),
-        "fingerprint": str(d.get("fingerprint") or "—"),
+        "fingerprint": grouped(d.get("fingerprint")),
     }
 
 
@@ -498,7 +525,7 @@ SENTENCES: dict[str, Sentence] = {
     Action.KEY_REGISTER: lambda d, n: _(
         "A key pair for %(name)s, fingerprint %(fingerprint)s.",
         name=n,
-        fingerprint=str(d.get("fingerprint") or "—"),
+        fingerprint=grouped(d.get("fingerprint")),
     ),
     Action.PASSWORD_CHANGE: lambda d, n: _("%(name)s changed their own password.", name=n),
     Action.PASSWORD_RESET: _password_reset,

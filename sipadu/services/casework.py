@@ -54,19 +54,30 @@ def _current(session: Session, keys: HeldKeys) -> CaseRecord:
 
 
 def set_labels(
-    session: Session, keys: HeldKeys, account_id: uuid.UUID, labels: str, priority: str
+    session: Session,
+    keys: HeldKeys,
+    account_id: uuid.UUID,
+    labels: str,
+    priority: str,
+    *,
+    erase_confirmed: bool = False,
 ) -> CaseRecord:
     """Replace the report's labels (as typed: :func:`~case_record.clean_labels`) and
     priority (``high``, ``normal``, ``low``). Any holder may. Recorded as
     ``case.labels`` with the number of labels only. Raises ``LABEL_TOO_LONG``,
-    ``TOO_MANY_LABELS`` (field ``labels``) or ``UNKNOWN_PRIORITY`` (``priority``)."""
+    ``TOO_MANY_LABELS`` (field ``labels``), ``UNKNOWN_PRIORITY`` (``priority``), or
+    ``ERASE_LABELS_NOT_CONFIRMED`` (``confirm``) when no label is given, the report has
+    some and ``erase_confirmed`` is false: an empty field saved by a slip erases none."""
     cleaned = clean_labels(labels)
     try:
         chosen = Priority(priority)
     except ValueError:
         raise ServiceError(Reason.UNKNOWN_PRIORITY, "priority") from None
     report = _locked(session, keys.report_id, account_id)
-    record = replace(_current(session, keys), labels=cleaned, priority=chosen)
+    current = _current(session, keys)
+    if current.labels and not cleaned and not erase_confirmed:
+        raise ServiceError(Reason.ERASE_LABELS_NOT_CONFIRMED, "confirm")
+    record = replace(current, labels=cleaned, priority=chosen)
     case_record.write(session, keys, report, record)
     audit.append(
         session,

@@ -91,6 +91,7 @@ class Reason(enum.Enum):
     LABEL_TOO_LONG = enum.auto()  # max
     TOO_MANY_LABELS = enum.auto()  # max
     UNKNOWN_PRIORITY = enum.auto()
+    ERASE_LABELS_NOT_CONFIRMED = enum.auto()  # an empty field, unconfirmed, erases nothing
     LEAD_NOT_HOLDER = enum.auto()  # an account that does not hold the report
     NOT_A_REPORT_ID = enum.auto()  # what was typed holds no report id
     LINK_NOT_HELD = enum.auto()  # no grant on the other report (or none such: not said)

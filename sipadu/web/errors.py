@@ -25,7 +25,7 @@ def _messages() -> dict[int, tuple[str, str]]:
         403: (_("Not allowed"), _("You do not have access to this page.")),
         404: (_("Page not found"), _("There is no page at this address.")),
         405: (_("Not allowed"), _("This page cannot be used that way.")),
-        409: (_("Not done"), _("This change was not made. Nothing was changed. Reason:")),
+        409: (_("Not done"), _("The request was not carried out. The reason:")),
         413: (
             _("Too large"),
             _(

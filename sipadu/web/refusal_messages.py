@@ -144,6 +144,10 @@ MESSAGES: dict[Reason, LazyString] = {
     Reason.LABEL_TOO_LONG: _l("A label can have at most %(max)s characters."),
     Reason.TOO_MANY_LABELS: _l("A report can have at most %(max)s labels."),
     Reason.UNKNOWN_PRIORITY: _l("Choose a priority: high, normal or low."),
+    Reason.ERASE_LABELS_NOT_CONFIRMED: _l(
+        "Nothing was changed: the labels field is empty, which would remove every label. "
+        "Tick the box to confirm, or type the labels to keep."
+    ),
     Reason.LEAD_NOT_HOLDER: _l(
         "The lead investigator must be an investigator who holds this report. Share it "
         "with them first."
