@@ -61,7 +61,9 @@ LONGEST_USERNAME = "pemeriksa.inspektorat.daerah.kota.contoh.bidang.keuangan.ase
 URL = "https://drive.google.com/file/d/1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789/view?usp=sharing"
 TITLE = "Mark-up RAB, lihat https://lpse.kotacontoh.go.id/eproc4/lelang/98765432/pengumumanlelang"
 FILE_NAME = "Laporan_Keuangan_Dinas_PUPR_2024_Triwulan_III_final_revisi_2.pdf"
-RECIPIENT_NAME = "Arsip_Inspektorat_Daerah_Kota_Contoh_Bidang_Pengawasan_Keuangan_Pembangunan_dan_Aset_2026"
+RECIPIENT_NAME = (  # 90 characters, no space
+    "Arsip_Inspektorat_Daerah_Kota_Contoh_Bidang_Pengawasan_Keuangan_Pembangunan_dan_Aset_2026"
+)
 LABELS = "pengadaan-barang-jasa-dinas-pupr-2024, " + ", ".join(
     ["PenyalahgunaanWewenangPejabatPembuatKomi", "tindak-lanjut-bpkp-dan-inspektorat-prov"]
 )
@@ -84,7 +86,7 @@ OVERFLOW = """() => {
     return false;
   };
   const name = e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '')
-    + (e.className && typeof e.className === 'string' ? '.' + e.className.split(' ').join('.') : '');
+    + (typeof e.className === 'string' && e.className ? '.' + e.className.replace(/ /g, '.') : '');
   const boxes = [...document.querySelectorAll('body *')].filter(e => {
     const r = e.getBoundingClientRect();
     return r.width > 0 && r.right > width + 1 && !hidden(e);
@@ -151,7 +153,8 @@ def long_world(staff_app, reporter_app, people, world, database_url) -> dict:
         path = f"/admin/proposals/{proposal}/approve"
         assert post(admin2, path, "/admin/proposals", confirm="y").status_code == 303
     route = {"change": "add", "account": str(ids[LONGEST_USERNAME]), "confirm": "y"}
-    assert post(admin, "/admin/categories/kkn/routes", "/admin/categories", **route).status_code == 303
+    response = post(admin, "/admin/categories/kkn/routes", "/admin/categories", **route)
+    assert response.status_code == 303
     key = subprocess.run(["age-keygen"], capture_output=True, text=True, check=True).stdout
     recipient = re.search(r"age1[0-9a-z]+", key).group(0)
     response = post(
