@@ -358,3 +358,46 @@ def test_a_refusal_on_the_case_page_is_summarised_in_the_first_screen_of_a_phone
     problems += misfits(page, "the search's answer")
     page.context.close()
     assert problems == [], "\n".join(problems)
+
+
+def test_every_refused_case_page_form_is_summarised_with_links_that_lead_somewhere(
+    staff_app, people, world, long_world
+):
+    """Each form of the case page, refused (a box not ticked, a field empty or wrong): the
+    page (400) starts with one summary whose every link names an element of the page, and
+    an accepted page has none."""
+    investigator = signed_in(staff_app, people["pemeriksa1"])
+    case = long_world["case"]
+    closed = f"/reports/{world.reports['closed_unsubstantiated']}"
+    colleague = long_world["colleague"].username
+    holder = re.search(
+        r'action="(/reports/[^"]+/grants/[^"]+/revoke)"',
+        investigator.get(case).get_data(as_text=True),
+    )
+    assert holder and colleague  # the colleague holds the report: a revoke button
+    refusals = [
+        (f"{case}/grants", case, {}),
+        (holder.group(1), case, {}),
+        (f"{case}/notes", case, {"body": ""}),
+        (f"{case}/messages", case, {"body": ""}),
+        (f"{case}/status", case, {"status": "closed_substantiated", "reason": "x"}),
+        (f"{case}/status", case, {"status": ""}),
+        (f"{case}/labels", case, {"labels": "x" * 45, "priority": "high"}),
+        (f"{case}/links", case, {"other": "bukan-laporan", "kind": "related"}),
+        (f"{case}/recuse", case, {}),
+        (f"{case}/spam", case, {}),
+        (f"{case}/identity-requests", case, {"reason": ""}),
+        (f"{closed}/reopen", closed, {"reopen_reason": ""}),
+    ]
+    for path, page, fields in refusals:
+        response = post(investigator, path, page, **fields)
+        body = response.get_data(as_text=True)
+        assert response.status_code == 400, path
+        summaries = re.findall(r'<section class="error-summary".*?</section>', body, re.S)
+        assert len(summaries) == 1, path
+        assert body.index('class="error-summary"') < body.index("<h1>"), path
+        targets = re.findall(r'href="#([^"]+)"', summaries[0])
+        assert targets, path
+        for target in targets:
+            assert body.count(f'id="{target}"') == 1, (path, target)
+    assert 'class="error-summary"' not in investigator.get(case).get_data(as_text=True)
