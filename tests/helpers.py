@@ -1208,3 +1208,16 @@ def staff_pages(client, lang: str, seeds: list[str]) -> Iterator[tuple[str, obje
                 seen.add(target)
                 queue.append(target)
         assert len(seen) < STAFF_PAGES_MAX, "the crawl does not end"
+
+
+def without_summary(page: str) -> str:
+    """A staff page without its error summary (the case page repeats each refusal there,
+    at the top, linking to the field)."""
+    return re.sub(r'<section class="error-summary".*?</section>', " ", page, flags=re.S)
+
+
+def page_forms(page: str) -> list[str]:
+    """The HTML of a page's own forms: not the hidden copy of a POST that the language
+    switch sends again (``id="language-switch"``)."""
+    forms = re.findall(r"<form .*?</form>", page, re.S)
+    return [f for f in forms if 'id="language-switch"' not in f]

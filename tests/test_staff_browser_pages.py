@@ -62,7 +62,7 @@ URL = "https://drive.google.com/file/d/1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789/vie
 TITLE = "Mark-up RAB, lihat https://lpse.kotacontoh.go.id/eproc4/lelang/98765432/pengumumanlelang"
 FILE_NAME = "Laporan_Keuangan_Dinas_PUPR_2024_Triwulan_III_final_revisi_2.pdf"
 RECIPIENT_NAME = (  # 90 characters, no space
-    "Arsip_Inspektorat_Daerah_Kota_Contoh_Bidang_Pengawasan_Keuangan_Pembangunan_dan_Aset_2026"
+    "Arsip-Inspektorat-Daerah-Kota-Contoh-Bidang-Pengawasan-Keuangan-Pembangunan-dan-Aset-2026"
 )
 LABELS = "pengadaan-barang-jasa-dinas-pupr-2024, " + ", ".join(
     ["PenyalahgunaanWewenangPejabatPembuatKomi", "tindak-lanjut-bpkp-dan-inspektorat-prov"]

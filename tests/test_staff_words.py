@@ -28,10 +28,12 @@ from sipadu.services import case_record
 from tests.helpers import (
     StaffWorld,
     database,
+    page_forms,
     post,
     signed_in,
     staff_pages,
     staff_world,
+    without_summary,
 )
 
 CATALOG = Path(sipadu.__file__).parent / "translations" / "id" / "LC_MESSAGES" / "messages.po"
@@ -319,10 +321,9 @@ def test_without_the_tick_nothing_changes_and_the_page_says_why(
             # inside the form whose button was used, beside its box.
             assert response.status_code == 400, where
             body = response.get_data(as_text=True)
-            said = visible_text(body)
+            said = visible_text(without_summary(body))
             assert said.count(NOT_CONFIRMED) + said.count("Centang kotaknya untuk") == 1, where
-            forms = re.findall(r"<form .*?</form>", body, re.S)
-            [refused] = [f for f in forms if "error-text" in f]
+            [refused] = [f for f in page_forms(body) if "error-text" in f]
             assert f'"{path}"' in refused, where
             assert kept.get(path, "") in refused, where
             assert changes(database_url) == before, where
@@ -435,7 +436,7 @@ def test_a_hold_sent_with_a_wrong_id_or_none_comes_back_with_what_was_typed(
     )
     body = mistyped.get_data(as_text=True)
     assert mistyped.status_code == 400 and "Ini bukan id laporan" in body
-    [release] = [f for f in re.findall(r"<form .*?</form>", body, re.S) if 'value="release"' in f]
+    [release] = [f for f in page_forms(body) if 'value="release"' in f]
     assert f'value="{typo}"' in release and 'id="hold-release-report-error"' in release
     empty = post(admin, "/admin/holds", "/admin/holds", report="", change="set")
     said = visible_text(empty.get_data(as_text=True))
