@@ -496,7 +496,7 @@ def test_an_auditors_oversized_checkpoint_is_refused_in_memory(staff_app, people
         content_type="multipart/form-data",
     )
     assert response.status_code == 413
-    assert "Hanya berkas checkpoint" in response.get_data(as_text=True)
+    assert "Hanya berkas titik periksa" in response.get_data(as_text=True)
 
 
 # --- refused uploads do not grow the database -------------------------------------------------
