@@ -18,7 +18,6 @@ key=value figures.
 """
 
 import random
-import re
 import statistics
 import sys
 import time
@@ -26,16 +25,14 @@ import uuid
 from datetime import date, timedelta
 from pathlib import Path
 
-from click.testing import CliRunner
 from sqlalchemy import create_engine, insert, select, text
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from measure import percentile, run_reports_benchmark, timed
+from measure import demo_instance, percentile, run_reports_benchmark, timed
 
 from sipadu import create_app
-from sipadu.cli import main as cli
 from sipadu.crypto import KeyContext, PublicKey, Purpose, new_key, seal_field, wrap_key
 from sipadu.persistence.db import make_engine
 from sipadu.persistence.models import (
@@ -51,7 +48,7 @@ from sipadu.services import case_record
 from sipadu.services.key_ring import key_fingerprint
 from sipadu.services.row_metadata import CASE_RECORD_FIELD
 from sipadu.settings.config import load_config
-from tests.helpers import Person, sign_in
+from tests.helpers import sign_in
 
 STATUSES = (
     ["received"] * 2
@@ -176,21 +173,7 @@ def fill(database_url: str, count: int, username: str) -> None:
 
 
 def bench(database_url: str, count: int, runs: int, root: Path) -> dict[str, float]:
-    env = {
-        "SIPADU_ENV": "development",
-        "SIPADU_INSTANCE_PATH": str(root / "instance"),
-        "SIPADU_DATABASE_URL": database_url,
-        "SIPADU_VOLATILE_PATH": "/dev/shm/sipadu-bench-" + uuid.uuid4().hex[:8],
-        **{
-            f"SIPADU_ARGON2_{k}": v
-            for k, v in (("TIME_COST", "1"), ("MEMORY_KIB", "256"), ("PARALLELISM", "1"))
-        },
-    }
-    result = CliRunner().invoke(cli, ["init", "--demo"], env=env, catch_exceptions=False)
-    people = {
-        m.group(2): Person(m.group(2), m.group(3), m.group(4), 0, database_url)
-        for m in re.finditer(r"^demo (\S+) (\S+) (\S+) (\S+)$", result.stdout, re.M)
-    }
+    env, people = demo_instance(database_url, root)
     start = time.perf_counter()
     fill(database_url, count, "pemeriksa1")
     fill_s = time.perf_counter() - start

@@ -75,3 +75,32 @@ def run_reports_benchmark(bench: Bench, doc: str, *, reports: int, runs: int) ->
             figures = bench(f"sqlite:///{root / 'bench.db'}", args.reports, args.runs, root)
             figures["backend_postgresql"] = 0
     print_figures(figures)
+
+
+def demo_instance(database_url: str, root: Path) -> tuple[dict[str, str], dict]:
+    """``sipadu init --demo`` on ``database_url`` with cheap Argon2id, its instance folder
+    under ``root``: its ``SIPADU_*`` environment, and the demo staff by username
+    (``tests.helpers.Person``, TOTP codes included). Needs the repository on sys.path."""
+    import re
+
+    from click.testing import CliRunner
+
+    from sipadu.cli import main as cli
+    from tests.helpers import Person
+
+    env = {
+        "SIPADU_ENV": "development",
+        "SIPADU_INSTANCE_PATH": str(root / "instance"),
+        "SIPADU_DATABASE_URL": database_url,
+        "SIPADU_VOLATILE_PATH": "/dev/shm/sipadu-bench-" + uuid.uuid4().hex[:8],
+        **{
+            f"SIPADU_ARGON2_{k}": v
+            for k, v in (("TIME_COST", "1"), ("MEMORY_KIB", "256"), ("PARALLELISM", "1"))
+        },
+    }
+    result = CliRunner().invoke(cli, ["init", "--demo"], env=env, catch_exceptions=False)
+    people = {
+        m.group(2): Person(m.group(2), m.group(3), m.group(4), 0, database_url)
+        for m in re.finditer(r"^demo (\S+) (\S+) (\S+) (\S+)$", result.stdout, re.M)
+    }
+    return env, people

@@ -31,17 +31,15 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
-from click.testing import CliRunner
 from sqlalchemy import create_engine, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from measure import percentile, run_reports_benchmark, timed
+from measure import demo_instance, percentile, run_reports_benchmark, timed
 
 from sipadu import create_app
-from sipadu.cli import main as cli
 from sipadu.crypto import (
     KeyContext,
     PublicKey,
@@ -71,7 +69,7 @@ from sipadu.services.row_metadata import message_bound, message_field, note_boun
 from sipadu.services.search import SCAN_LIMIT, search_cases
 from sipadu.services.staff import password_bytes, unlock
 from sipadu.settings.config import load_config
-from tests.helpers import Person, csrf, sign_in
+from tests.helpers import csrf, sign_in
 
 WORDS = (
     "pengadaan jalan sekolah dinas kepala bidang anggaran proyek kontraktor pungutan izin "
@@ -237,21 +235,7 @@ def bare_decrypt(engine, account_id: uuid.UUID, private, report_ids: list[uuid.U
 
 
 def bench(database_url: str, count: int, runs: int, root: Path) -> dict[str, float]:
-    env = {
-        "SIPADU_ENV": "development",
-        "SIPADU_INSTANCE_PATH": str(root / "instance"),
-        "SIPADU_DATABASE_URL": database_url,
-        "SIPADU_VOLATILE_PATH": "/dev/shm/sipadu-bench-" + uuid.uuid4().hex[:8],
-        **{
-            f"SIPADU_ARGON2_{k}": v
-            for k, v in (("TIME_COST", "1"), ("MEMORY_KIB", "256"), ("PARALLELISM", "1"))
-        },
-    }
-    result = CliRunner().invoke(cli, ["init", "--demo"], env=env, catch_exceptions=False)
-    people = {
-        m.group(2): Person(m.group(2), m.group(3), m.group(4), 0, database_url)
-        for m in re.finditer(r"^demo (\S+) (\S+) (\S+) (\S+)$", result.stdout, re.M)
-    }
+    env, people = demo_instance(database_url, root)
     person = people["pemeriksa1"]
     start = time.perf_counter()
     fill(database_url, count, person.username)
