@@ -13,7 +13,10 @@ import json
 from dataclasses import dataclass
 from enum import StrEnum
 
+from sipadu.crypto.padding import MIN_FIELD_BUCKET
+
 INTAKE_FIELD = "intake"
+INTAKE_BYTES = MIN_FIELD_BUCKET - 1  # the padding marker takes one byte
 
 
 class Channel(StrEnum):
@@ -47,13 +50,19 @@ WEB = Intake(Channel.WEB, "", "")
 
 def intake_json(intake: Intake | None) -> str:
     """The sealed field's text: compact JSON, keys in a fixed order. ``None`` is a web
-    report."""
+    report. Raises ValueError past :data:`INTAKE_BYTES`: every intake field, a web
+    report's or an operator's, is sealed into the same padding bucket, so its size says
+    nothing of how the report came in (an office's name is bounded by configuration,
+    ``OFFICE_BYTES``, a username by its pattern)."""
     chosen = intake or WEB
-    return json.dumps(
+    text = json.dumps(
         {"channel": chosen.channel.value, "office": chosen.office, "operator": chosen.operator},
         ensure_ascii=False,
         separators=(",", ":"),
     )
+    if len(text.encode("utf-8")) > INTAKE_BYTES:
+        raise ValueError("an intake field larger than one padding bucket")
+    return text
 
 
 def parse_intake(text: str) -> Intake | None:

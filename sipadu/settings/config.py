@@ -134,7 +134,10 @@ INTAKE_OFFICES = (
     "Kantor Kecamatan",
     "Kantor Kelurahan",
 )
-OFFICE_CHARS = 100  # an office's name; it is in an audit entry's detail
+# An office's name, in UTF-8: it is in an audit entry's detail, and the sealed intake
+# field of every report (sipadu.services.intake) must fit one padding bucket whatever the
+# office, so that its size says nothing of how a report came in (G2).
+OFFICE_BYTES = 120
 
 
 @dataclass(frozen=True)
@@ -323,15 +326,16 @@ def _web_address(env: Mapping[str, str]) -> str | None:
 
 def _offices(env: Mapping[str, str]) -> tuple[str, ...]:
     """``SIPADU_INTAKE_OFFICES``: office names separated by ``;`` (a name may hold a
-    comma), each at most :data:`OFFICE_CHARS` characters, no two alike."""
+    comma), each at most :data:`OFFICE_BYTES` bytes of UTF-8 without quotes, backslashes
+    or control characters, no two alike."""
     raw = env.get("SIPADU_INTAKE_OFFICES", "")
     names = tuple(" ".join(n.split()) for n in raw.split(";") if n.strip())
     if not names:
         return INTAKE_OFFICES
-    if any(len(n) > OFFICE_CHARS for n in names):
-        raise ConfigError(
-            f"SIPADU_INTAKE_OFFICES: an office name is over {OFFICE_CHARS} characters"
-        )
+    if any(len(n.encode()) > OFFICE_BYTES for n in names):
+        raise ConfigError(f"SIPADU_INTAKE_OFFICES: a name is over {OFFICE_BYTES} bytes")
+    if any(not n.isprintable() or '"' in n or "\\" in n for n in names):
+        raise ConfigError("SIPADU_INTAKE_OFFICES: no quotes, backslashes or control characters")
     if len(set(names)) != len(names):
         raise ConfigError("SIPADU_INTAKE_OFFICES names an office twice")
     return names
