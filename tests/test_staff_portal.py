@@ -80,6 +80,7 @@ ROLE_USERS = {
     Role.INVESTIGATOR: "pemeriksa1",
     Role.CUSTODIAN: "inspektur",
     Role.AUDITOR: "auditor",
+    Role.OPERATOR: "petugas1",
 }
 
 
