@@ -158,11 +158,14 @@ def report_data(form: IntakeForm, operator: str) -> ReportData:
 
 def _refused(form: IntakeForm, refusal: ServiceError, had_files: bool) -> tuple[str, int]:
     forget_files(form.attachments)
-    target = form[refusal.field] if refusal.field and refusal.field in form else None
-    (target.errors if target is not None else form.form_errors).append(message(refusal))
+    notice = None
+    if refusal.field and refusal.field in form:
+        form[refusal.field].errors = [*form[refusal.field].errors, message(refusal)]
+    else:  # the form as a whole: said above it (the error summary lists fields only)
+        notice = message(refusal)
     if had_files:  # received, then dropped unlinked when the request ends
         form.attachments.errors = [*form.attachments.errors, files_again()]
-    return _page(form), 400
+    return _page(form, notice), 400
 
 
 def _derive(fn: Callable[..., T], /, *args: Any) -> T:
