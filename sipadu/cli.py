@@ -64,6 +64,7 @@ DEMO_ACCOUNTS = [
     (Role.INVESTIGATOR, "pemeriksa2"),
     (Role.CUSTODIAN, "inspektur"),
     (Role.AUDITOR, "auditor"),
+    (Role.OPERATOR, "petugas1"),  # an intake operator at a counter (issue 18)
 ]
 
 

@@ -674,6 +674,11 @@ def sample_audit_details(ids: dict[str, str]) -> dict[audit.Action, tuple[str, s
         A.RETENTION_SHRED: ("operator", "operator", {"reports": 2, "keys": 9}),
         A.RETENTION_PURGE: ("system", "system", {"reports": 2, "files": 1}),
         A.ROW_ORDER_RESHUFFLE: ("operator", "operator", {"tables": 9, "ms": 41}),
+        A.REPORT_INTAKE: (
+            ids["petugas1"],
+            "operator",
+            {"channel": "walk_in", "office": "Kantor Kecamatan"},
+        ),
     }
 
 

@@ -35,9 +35,9 @@ def test_init_records_itself_categories_accounts_keys_and_routing(demo_env):
     actions = [e.action for e in events(demo_env)]
     assert actions[0] == "system.init"
     assert actions.count("category.create") == 4
-    assert actions.count("account.create") == 6
-    assert actions.count("key.register") == 6
-    assert actions.count("account.activate") == 6  # the operator's accounts start active
+    assert actions.count("account.create") == 7
+    assert actions.count("key.register") == 7
+    assert actions.count("account.activate") == 7  # the operator's accounts start active
     assert actions.count("route.add") == 8  # two investigators x four categories
     assert {e.actor for e in events(demo_env)} == {"operator"}
 

@@ -22,7 +22,9 @@ from tests.helpers import RECOVERY_HEX, config_env, init_demo, invoke, open_sess
 
 ROOT = Path(__file__).resolve().parent.parent
 
-DEMO_LINE = re.compile(r"^demo (admin|investigator|custodian|auditor) (\S+) (\S+) ([A-Z2-7]{32})$")
+DEMO_LINE = re.compile(
+    r"^demo (admin|investigator|custodian|auditor|operator) (\S+) (\S+) ([A-Z2-7]{32})$"
+)
 
 
 @pytest.fixture
@@ -51,7 +53,7 @@ def test_init_demo_prints_one_line_per_account_that_really_logs_in(fresh_env):
     parsed = [DEMO_LINE.match(line) for line in lines]
     assert all(parsed), lines
     assert sorted(m.group(1) for m in parsed) == sorted(
-        ["admin", "admin", "investigator", "investigator", "custodian", "auditor"]
+        ["admin", "admin", "investigator", "investigator", "custodian", "auditor", "operator"]
     )
     engine, session = open_session(fresh_env)
     try:

@@ -80,6 +80,7 @@ ROLE_USERS = {
     Role.INVESTIGATOR: "pemeriksa1",
     Role.CUSTODIAN: "inspektur",
     Role.AUDITOR: "auditor",
+    Role.OPERATOR: "petugas1",
 }
 
 
@@ -1305,6 +1306,8 @@ def _internal_values_shown(page: str, usernames: set[str]) -> list[str]:
     shown = []
     for enum in INTERNAL_ENUMS:
         for member in enum:
+            if member.value == "operator":  # the intake role's value: see below
+                continue
             if re.search(rf"(?<![\w.-]){re.escape(member.value)}(?![\w-])", text):
                 shown.append(member.value)
     for role in audit.ROLES - {"operator"}:  # "operator" is an Indonesian word too

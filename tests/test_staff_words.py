@@ -25,6 +25,7 @@ from sipadu.accountability import audit
 from sipadu.persistence import models
 from sipadu.persistence.models import AuditEvent, IdentityRequest, Proposal, StaffAccount
 from sipadu.services import case_record
+from sipadu.services.intake import Channel
 from tests.helpers import (
     StaffWorld,
     database,
@@ -38,7 +39,7 @@ from tests.helpers import (
 
 CATALOG = Path(sipadu.__file__).parent / "translations" / "id" / "LC_MESSAGES" / "messages.po"
 LANGUAGES = ("id", "en")
-ROLES = ("pemeriksa1", "inspektur", "admin", "auditor")
+ROLES = ("pemeriksa1", "inspektur", "admin", "auditor", "petugas1")
 
 
 def internal_values() -> set[str]:
@@ -51,7 +52,9 @@ def internal_values() -> set[str]:
         for _name, member in inspect.getmembers(module, inspect.isclass)
         if issubclass(member, enum.Enum) and member.__module__ == module.__name__
     ]
-    values = {str(m.value) for e in [*enums, audit.Action, audit.ReporterMetric] for m in e}
+    values = {
+        str(m.value) for e in [*enums, audit.Action, audit.ReporterMetric, Channel] for m in e
+    }
     return values | set(audit.ROLES) | set(audit.ACTORS)
 
 

@@ -113,6 +113,9 @@ class Action(StrEnum):
     RETENTION_SHRED = "retention.shred"  # a purge deleted expired reports' keys
     RETENTION_PURGE = "retention.purge"  # then their ciphertext
     ROW_ORDER_RESHUFFLE = "db.reshuffle"  # reporter-side tables rewritten in key order
+    # intake (issue 18 item 1): an operator typed in a report for someone; the channel
+    # and office only: no report id, no code, no content (docs/audit.md, "Intake").
+    REPORT_INTAKE = "report.intake"
 
 
 class ReporterMetric(StrEnum):

@@ -11,6 +11,8 @@ from limits import RateLimitItem, parse
 from sipadu.accountability import recovery
 from sipadu.crypto import Argon2Params, PublicKey
 from sipadu.investigator.forms import CASE_FIELD_LABELS
+from sipadu.services.dates import Deadlines
+from sipadu.services.reports import SubmissionSettings
 from sipadu.services.staff_auth import Timeouts
 from sipadu.settings.config import Config, ConfigError, DatePrecision
 from sipadu.settings.instance import audit_public_key, derived_key, load_secret
@@ -41,6 +43,10 @@ class StaffRuntime:
     audit_public_key: str | None
     recovery: PublicKey  # new key epochs and identity requests are wrapped to it too
     date_precision: DatePrecision  # staff replies are dated like the reporter's messages
+    # How an operator's report is stored (sipadu.services.operator_intake): as the
+    # reporter portal stores one. None where this host lacks the lookup salt (intake is
+    # then refused, docs/intake.md "Configuration").
+    submission: SubmissionSettings | None = None
 
 
 def make_runtime(config: Config) -> StaffRuntime:
@@ -49,6 +55,10 @@ def make_runtime(config: Config) -> StaffRuntime:
     except ConfigError:
         seed = None
     session_key = load_secret(config, "staff_session_key")
+    try:
+        lookup_salt: bytes | None = load_secret(config, "lookup_salt")
+    except ConfigError:
+        lookup_salt = None
     return StaffRuntime(
         argon2=config.argon2,
         timeouts=Timeouts(
@@ -64,6 +74,16 @@ def make_runtime(config: Config) -> StaffRuntime:
         audit_public_key=audit_public_key(config),
         recovery=recovery.public_key(config),
         date_precision=config.date_precision,
+        submission=None
+        if lookup_salt is None
+        else SubmissionSettings(
+            lookup_salt=lookup_salt,
+            lookup_argon2=config.lookup_argon2,
+            argon2=config.argon2,
+            recovery=recovery.public_key(config),
+            date_precision=config.date_precision,
+            deadlines=Deadlines(config.ack_days, config.feedback_days, config.day_count),
+        ),
     )
 
 

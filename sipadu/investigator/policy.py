@@ -27,6 +27,7 @@ class Policy(StrEnum):
     CUSTODIAN = "custodian"
     ROUTING = "routing"  # who receives which category: investigators, auditors, admins
     INTAKE = "intake"  # the ceiling on new reports and its daily counts: admins, auditors
+    OPERATOR = "operator"  # the intake form at a counter: intake operators only
 
 
 ALLOWED: dict[Policy, frozenset[Role] | None] = {
@@ -38,6 +39,7 @@ ALLOWED: dict[Policy, frozenset[Role] | None] = {
     Policy.CUSTODIAN: frozenset({Role.CUSTODIAN}),
     Policy.ROUTING: frozenset({Role.INVESTIGATOR, Role.AUDITOR, Role.ADMIN}),
     Policy.INTAKE: frozenset({Role.AUDITOR, Role.ADMIN}),
+    Policy.OPERATOR: frozenset({Role.OPERATOR}),
 }
 
 _ATTRIBUTE = "sipadu_policy"

@@ -35,6 +35,7 @@ from sipadu.persistence.models import (
     ProposalState,
     RecipientState,
 )
+from sipadu.services.intake import Channel
 from sipadu.services.links import LINK_ACTOR
 from sipadu.services.staff_auth import Failure, Proof
 from sipadu.web.i18n import filesize
@@ -101,12 +102,15 @@ ACTION_LABELS: dict[str, LazyString] = {
     Action.RETENTION_SHRED: _l("Keys of expired reports deleted"),
     Action.RETENTION_PURGE: _l("Expired reports deleted"),
     Action.ROW_ORDER_RESHUFFLE: _l("Reporter data rewritten in key order"),
+    Action.REPORT_INTAKE: _l("Report taken in by an operator"),
 }
 
 # The role an entry was made in (audit.ROLES): the staff roles, and who else acts.
+# "operator" is both a staff role (the intake operator, issue 18) and the role of the
+# server's shell (audit.OPERATOR, in entries since the first): the table says the staff
+# role, :func:`entry_role_said` tells the shell's entries by their actor.
 ROLE_WORDS: dict[str, LazyString] = {
     **ROLE_LABELS,
-    "operator": _l("Server operator"),
     "system": _l("System"),
     "none": _l("No role: acting as themselves"),
 }
@@ -154,6 +158,15 @@ REQUEST_STATE_LABELS: dict[str, LazyString] = {
     IdentityRequestState.APPROVED: _l("approved"),
     IdentityRequestState.REFUSED: _l("refused"),
 }
+# How a report came in (sipadu.services.intake.Channel; issue 18).
+CHANNEL_LABELS: dict[str, LazyString] = {
+    Channel.WEB: _l("On the reporter portal"),
+    Channel.WALK_IN: _l("In person at a counter"),
+    Channel.PHONE: _l("By telephone"),
+    Channel.LETTER: _l("By letter"),
+    Channel.EMAIL: _l("By e-mail"),
+    Channel.OTHER: _l("Another way"),
+}
 TABLES: dict[str, Mapping[str, LazyString]] = {
     "action": ACTION_LABELS,
     "role": ROLE_WORDS,
@@ -167,6 +180,7 @@ TABLES: dict[str, Mapping[str, LazyString]] = {
     "priority": PRIORITY_LABELS,
     "link_kind": LINK_KIND_LABELS,
     "metric": METRIC_LABELS,  # reporter activity counted per day (audit.ReporterMetric)
+    "channel": CHANNEL_LABELS,
 }
 
 
@@ -248,6 +262,8 @@ def entry_role_said(actor: str, role: str) -> str:
     the link, not by an account acting as itself."""
     if actor == LINK_ACTOR.id:
         return str(_l("Holder of a one-time link"))
+    if actor == OPERATOR.id:
+        return str(_l("Server operator"))
     return said(role, "role")
 
 
@@ -659,6 +675,11 @@ SENTENCES: dict[str, Sentence] = {
         "wrote in cannot be read from the database.",
         tables=_count(d.get("tables")),
         ms=_count(d.get("ms")),
+    ),
+    Action.REPORT_INTAKE: lambda d, _n: _(
+        "A report came in %(channel)s, received at %(office)s.",
+        channel=said(str(d.get("channel")), "channel").lower(),
+        office=str(d.get("office") or "?"),
     ),
 }
 

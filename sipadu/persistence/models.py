@@ -75,6 +75,9 @@ class Role(enum.StrEnum):
     INVESTIGATOR = "investigator"
     CUSTODIAN = "custodian"
     AUDITOR = "auditor"
+    # Types in a report for someone at a counter, by phone, letter or e-mail, and keeps
+    # nothing of it: no grant, no wrap (issue 18 item 1; docs/intake.md).
+    OPERATOR = "operator"
 
 
 class CategorySlug(enum.StrEnum):

@@ -19,7 +19,6 @@ from sipadu.accountability.audit import ReporterMetric, count_reporter_event
 from sipadu.persistence.models import ReportStatus
 from sipadu.persistence.slots import Busy
 from sipadu.reporter.blueprint import bp, runtime
-from sipadu.reporter.forms import CATEGORIES, MailboxLoginForm, MessageForm
 from sipadu.reporter.languages import SWITCH, switched_notice
 from sipadu.reporter.sessions import current_session, end_session, had_session, start_session
 from sipadu.reporter.submissions import FormKind, StillPending
@@ -48,6 +47,7 @@ from sipadu.web.derivations import LOGIN, busy_page, derivations
 from sipadu.web.errors import integrity_failed
 from sipadu.web.formdata import UploadRefused, chosen_files, files_waiting, receives_files
 from sipadu.web.refusal_messages import message
+from sipadu.web.reporter_forms import CATEGORIES, MailboxLoginForm, MessageForm
 from sipadu.web.uploads import evidence_part, forget_files, uploaded_files
 
 

@@ -11,7 +11,6 @@ from flask_babel import gettext as _
 from sipadu.accountability.audit import ReporterMetric, count_reporter_event
 from sipadu.persistence.slots import Busy
 from sipadu.reporter.blueprint import bp, runtime
-from sipadu.reporter.forms import CATEGORIES, ReportForm
 from sipadu.reporter.languages import SWITCH, switched_notice
 from sipadu.reporter.submissions import FormKind, Receipt, StillPending, Used
 from sipadu.services.categories import category_open
@@ -25,6 +24,7 @@ from sipadu.web.context import app_config, transaction
 from sipadu.web.derivations import REPORT, busy_page, derivations
 from sipadu.web.formdata import UploadRefused, receives_files
 from sipadu.web.refusal_messages import message
+from sipadu.web.reporter_forms import CATEGORIES, ReportForm
 from sipadu.web.uploads import evidence_part, forget_files, uploaded_files
 
 
@@ -79,11 +79,8 @@ def report() -> ResponseReturnValue:
         accepted = category_open(reading, form.category.data)
     if not accepted:
         return _category_closed(form)
-    data = ReportData(
-        category=form.category.data,
-        identity=form.identity.data or "",
-        **{name: getattr(form, name).data or "" for name in CASE_FIELDS},
-    )
+    case: dict[str, Any] = {name: getattr(form, name).data or "" for name in CASE_FIELDS}
+    data = ReportData(category=form.category.data, identity=form.identity.data or "", **case)
     passphrase = normalize_passphrase(form.passphrase.data) if form.passphrase.data else None
     # One report per token (issue 16 item 3): a second request with it waits for the
     # first and shows its code; a claim is released if nothing was stored.

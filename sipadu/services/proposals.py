@@ -48,9 +48,11 @@ from sipadu.services.export_recipients import (
 from sipadu.services.key_ring import key_fingerprint
 from sipadu.services.links import drop_totp
 
-# Roles that read reports, approve identity disclosure or approve other admins' changes:
-# granting one, or activating an account that holds one, takes a second admin.
-SENSITIVE_ROLES = frozenset({Role.ADMIN, Role.INVESTIGATOR, Role.CUSTODIAN})
+# Roles that read reports, approve identity disclosure or approve other admins' changes,
+# and the intake operator's, whose reports investigators act on (issue 18 item 1): a
+# false operator could plant reports in the city's name. Granting one, or activating an
+# account that holds one, takes a second admin.
+SENSITIVE_ROLES = frozenset({Role.ADMIN, Role.INVESTIGATOR, Role.CUSTODIAN, Role.OPERATOR})
 
 
 def needs_approval(roles: frozenset[Role] | set[Role]) -> bool:

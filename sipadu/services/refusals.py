@@ -114,6 +114,9 @@ class Reason(enum.Enum):
     OWN_REQUEST = enum.auto()
     INVESTIGATOR_LOST_REPORT = enum.auto()
     NO_IDENTITY_KEY = enum.auto()
+    # intake (issue 18): the operator would hold the report they typed (they are also an
+    # investigator it is routed to, or a custodian): another operator must take it in.
+    OPERATOR_WOULD_HOLD = enum.auto()
 
 
 class ServiceError(Exception):

@@ -38,6 +38,7 @@ from sipadu.services import Derive, Reason, ServiceError, inline
 from sipadu.services.attachments import AttachmentInfo, UploadedFile, attach, list_attachments
 from sipadu.services.categories import category_by_slug
 from sipadu.services.dates import Deadlines, coarsen
+from sipadu.services.intake import INTAKE_FIELD, Intake, intake_json
 from sipadu.services.key_ring import HeldKeys, NoKey, Recipient, create_ring, open_any_epoch
 from sipadu.services.passphrases import mailbox_secret, new_code, suggest_passphrase
 from sipadu.services.row_metadata import (
@@ -72,6 +73,8 @@ class ReportForm:
     how: str = ""
     estimated_loss: str = ""
     identity: str = ""
+    intake: Intake | None = None  # intake: an operator's, None on the web
+    transcribed: bool = False  # mailbox: an operator typed the report (intake sets it)
 
 
 @dataclass(frozen=True)
@@ -179,6 +182,7 @@ def submit_report(
     for name in CASE_FIELDS:
         _store_field(session, report_id, name, 0, keys.case, getattr(form, name))
     _store_field(session, report_id, IDENTITY_FIELD, 0, keys.identity, form.identity)
+    _store_field(session, report_id, INTAKE_FIELD, 0, keys.case, intake_json(form.intake))
     attach(session, report_id, keys.case, 0, files, uploader="reporter")
 
     precision = settings.date_precision

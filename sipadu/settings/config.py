@@ -7,6 +7,7 @@ instance folder (see :mod:`sipadu.secrets`), so several hosts can share one set.
 """
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -126,6 +127,19 @@ class Institution:
         ]
 
 
+# Where operators take reports in, by default: the issue's counters (SIPADU_INTAKE_OFFICES).
+INTAKE_OFFICES = (
+    "Kantor Inspektorat",
+    "Kantor Wali Kota",
+    "Kantor Kecamatan",
+    "Kantor Kelurahan",
+)
+# An office's name, in UTF-8: it is in an audit entry's detail, and the sealed intake
+# field of every report (sipadu.services.intake) must fit one padding bucket whatever the
+# office, so that its size says nothing of how a report came in (G2).
+OFFICE_BYTES = 120
+
+
 @dataclass(frozen=True)
 class Config:
     env: Environment = Environment.PRODUCTION
@@ -188,6 +202,11 @@ class Config:
     retention_rejected_days: int = 365
     faults: frozenset[str] = frozenset()  # fault injection: tests only, never production
     onion_address: str | None = None  # the reporter portal's v3 onion service
+    # intake (issue 18): the reporter portal's ordinary address, printed on an operator's
+    # slip (with its QR code) beside the onion address; and the offices where operators
+    # take reports in, until the list of units admins configure replaces it (docs/intake.md).
+    web_address: str | None = None
+    intake_offices: tuple[str, ...] = INTAKE_OFFICES
     institution: Institution = field(default_factory=Institution)
     volatile_path: Path | None = None
     secrets: SecretOverrides = field(default_factory=SecretOverrides)
@@ -289,6 +308,36 @@ def _faults(env: Mapping[str, str], environment: Environment) -> frozenset[str]:
     unknown = names - POINTS
     if unknown:
         raise ConfigError(f"SIPADU_FAULTS: unknown point(s) {', '.join(sorted(unknown))}")
+    return names
+
+
+def _web_address(env: Mapping[str, str]) -> str | None:
+    """``SIPADU_WEB_ADDRESS``: the reporter portal's address on the ordinary web, as
+    printed on an intake slip (``https://…``; ``http://`` only for a development host)."""
+    raw = env.get("SIPADU_WEB_ADDRESS", "").strip()
+    if not raw:
+        return None
+    if not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", raw) or len(raw) > 200:
+        raise ConfigError(
+            f"SIPADU_WEB_ADDRESS={raw!r} is not a web address like https://lapor.example.go.id"
+        )
+    return raw
+
+
+def _offices(env: Mapping[str, str]) -> tuple[str, ...]:
+    """``SIPADU_INTAKE_OFFICES``: office names separated by ``;`` (a name may hold a
+    comma), each at most :data:`OFFICE_BYTES` bytes of UTF-8 without quotes, backslashes
+    or control characters, no two alike."""
+    raw = env.get("SIPADU_INTAKE_OFFICES", "")
+    names = tuple(" ".join(n.split()) for n in raw.split(";") if n.strip())
+    if not names:
+        return INTAKE_OFFICES
+    if any(len(n.encode()) > OFFICE_BYTES for n in names):
+        raise ConfigError(f"SIPADU_INTAKE_OFFICES: a name is over {OFFICE_BYTES} bytes")
+    if any(not n.isprintable() or '"' in n or "\\" in n for n in names):
+        raise ConfigError("SIPADU_INTAKE_OFFICES: no quotes, backslashes or control characters")
+    if len(set(names)) != len(names):
+        raise ConfigError("SIPADU_INTAKE_OFFICES names an office twice")
     return names
 
 
@@ -420,6 +469,8 @@ def load_config(env: Mapping[str, str]) -> Config:
         retention_rejected_days=_int(env, "SIPADU_RETENTION_REJECTED_DAYS", 365),
         faults=_faults(env, environment),
         onion_address=_onion(env),
+        web_address=_web_address(env),
+        intake_offices=_offices(env),
         institution=_institution(env),
         volatile_path=Path(env["SIPADU_VOLATILE_PATH"])
         if env.get("SIPADU_VOLATILE_PATH")

@@ -179,6 +179,11 @@ MESSAGES: dict[Reason, LazyString] = {
     Reason.OWN_REQUEST: _l("Another custodian must decide on your own request."),
     Reason.INVESTIGATOR_LOST_REPORT: _l("The investigator no longer has this report."),
     Reason.NO_IDENTITY_KEY: _l("You hold no identity key for this report."),
+    Reason.OPERATOR_WOULD_HOLD: _l(
+        "Nothing was stored: you also receive reports of this kind, and an operator must "
+        "keep no way back to a report they typed in. Ask another operator to take this "
+        "report in."
+    ),
 }
 
 

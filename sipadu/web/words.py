@@ -13,6 +13,7 @@ ROLE_LABELS: dict[str, LazyString] = {
     Role.INVESTIGATOR.value: _l("Investigator"),
     Role.CUSTODIAN.value: _l("Custodian"),
     Role.AUDITOR.value: _l("Auditor"),
+    Role.OPERATOR.value: _l("Intake operator"),
 }
 STATUS_LABELS: dict[str, LazyString] = {
     ReportStatus.RECEIVED.value: _l("Received"),
@@ -22,7 +23,7 @@ STATUS_LABELS: dict[str, LazyString] = {
     ReportStatus.CLOSED_UNSUBSTANTIATED.value: _l("Closed: not confirmed"),
     ReportStatus.REJECTED.value: _l("Not taken up"),
 }
-# The names of the reporter's form (sipadu/reporter/forms.py): one translation each.
+# The names of the reporter's form (sipadu/web/reporter_forms.py): one translation each.
 CATEGORY_LABELS: dict[str, LazyString] = {
     CategorySlug.ABUSE_OF_AUTHORITY.value: _l("Abuse of authority"),
     CategorySlug.ADMINISTRATIVE_VIOLATION.value: _l("Administrative violation"),

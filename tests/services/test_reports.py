@@ -4,6 +4,7 @@ deadlines set, only day counts of reporter activity kept and nothing in the audi
 chain; the mailbox key reads back what was sent, and messages are sealed under the
 current epoch. Real HPKE and Argon2 (cheap), a real database, rolled back."""
 
+import json
 import uuid
 from datetime import date
 
@@ -16,10 +17,11 @@ from sipadu.persistence.models import Report, ReporterDailyCount, ReportField, R
 from sipadu.services import Reason, key_ring, reports
 from sipadu.services.categories import category_by_slug, seed_categories, set_accepting
 from sipadu.services.dates import Deadlines
+from sipadu.services.intake import Channel, Intake
 from sipadu.services.mailbox import MailboxSettings, attempt_login
 from sipadu.services.passphrases import wordlist
 from sipadu.services.reports import ReportForm, SubmissionSettings
-from sipadu.settings.config import DatePrecision, DayCount
+from sipadu.settings.config import OFFICE_BYTES, DatePrecision, DayCount
 from tests.services.helpers import (
     CATEGORY,
     CHEAP,
@@ -80,7 +82,10 @@ def test_what_the_reporter_sent_comes_back_through_the_mailbox_key(session, reco
 
     view = reports.read_mailbox(session, keys, receipt.report_id)
 
-    assert view.fields == {name: getattr(FORM, name) for name in reports.CASE_FIELDS}
+    assert view.fields == {
+        **{name: getattr(FORM, name) for name in reports.CASE_FIELDS},
+        "intake": '{"channel":"web","office":"","operator":""}',
+    }
     assert view.identity == FORM.identity
     assert (view.category, view.status, view.status_reason) == ("kkn", "received", None)
     assert view.received_on == TODAY and view.messages == [] and view.attachments == []
@@ -117,7 +122,7 @@ def test_every_field_is_stored_sealed_and_the_identity_even_when_empty(session, 
         return {row.name: row.sealed for row in rows}
 
     a, b = stored(with_identity), stored(without)
-    assert set(a) == set(b) == {*reports.CASE_FIELDS, "identity"}
+    assert set(a) == set(b) == {*reports.CASE_FIELDS, "identity", "intake"}
     assert len(a["identity"]) == len(b["identity"])  # padded: its presence says nothing
     assert b"Budi" not in a["identity"] and b"Pungutan" not in a["title"]
     assert (
@@ -245,3 +250,30 @@ def test_a_code_already_in_use_is_refused_rather_than_reused(session, recovery, 
         reports.submit_report(session, FORM, "another passphrase", settings, TODAY)
     opened = attempt_login(session, first.code, PASSPHRASE, MAILBOX).opened
     assert opened.report_id == first.report_id
+
+
+def test_every_report_stores_how_it_came_in_sealed_the_same_size_from_any_channel(
+    session, recovery
+):
+    """Issue 18: the ``intake`` field of a web report says "web", sealed; an operator's
+    (the longest an office name and a username allow) is sealed to the same size, so a
+    database thief cannot tell counter reports from web ones."""
+    web = service_submit(session, recovery.public_key())
+    keys = mailbox_keys(session, web)
+    row = session.get_one(ReportField, (web.report_id, "intake"))
+    assert json.loads(reports.open_report_field(keys, row)) == {
+        "channel": "web",
+        "office": "",
+        "operator": "",
+    }
+    longest = Intake(Channel.WALK_IN, "é" * (OFFICE_BYTES // 2), "u" * 64)
+    counter = reports.submit_report(
+        session,
+        ReportForm(category="kkn", title="t", what="w", intake=longest, transcribed=True),
+        None,
+        submission_settings(recovery.public_key()),
+        TODAY,
+    )
+    assert len(session.get_one(ReportField, (counter.report_id, "intake")).sealed) == len(
+        row.sealed
+    )

@@ -1,4 +1,9 @@
-"""Reporter forms. Field names are a stable contract (DESIGN.md §5)."""
+"""The reporter's forms. Field names are a stable contract (DESIGN.md §5).
+
+In the shared layer, not the reporter portal's package, because the staff portal's
+intake form (:mod:`sipadu.investigator.intake_form`, an operator typing a report for
+someone at a counter) is this report form plus a few fields: a field added here appears
+on both (issue 18 item 1). The portals never import each other (tests/test_layers.py)."""
 
 from flask_babel import lazy_gettext as _l
 from wtforms import MultipleFileField, PasswordField, RadioField, StringField, TextAreaField
