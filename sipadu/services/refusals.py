@@ -114,6 +114,11 @@ class Reason(enum.Enum):
     OWN_REQUEST = enum.auto()
     INVESTIGATOR_LOST_REPORT = enum.auto()
     NO_IDENTITY_KEY = enum.auto()
+    # The reporter's mailbox: passphrase change and transcript (issue 18, mailbox)
+    NOT_THIS_MAILBOX = enum.auto()  # the code given is not the signed-in mailbox's
+    PASSPHRASE_CHANGED_MEANWHILE = enum.auto()  # another change replaced the record first
+    TRANSCRIPT_NOT_ASKED = enum.auto()  # a web report, or its transcript does not open
+    TRANSCRIPT_ANSWERED = enum.auto()  # answered already, the other way
 
 
 class ServiceError(Exception):
