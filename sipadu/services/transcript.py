@@ -73,6 +73,9 @@ class Transcript:
         return self.state is not TranscriptState.WEB
 
 
+WEB_REPORT = Transcript(TranscriptState.WEB)  # what a report the reporter wrote has
+
+
 def transcript_of(fields: Mapping[str, str]) -> Transcript:
     """The transcript check in a report's opened fields (name -> text, as
     :func:`sipadu.services.reports.read_mailbox` and
