@@ -233,7 +233,7 @@ class TranscriptForm(BoundedForm):
     correction = TextAreaField(
         _l("What should be different?"),
         filters=TEXT,
-        validators=[Optional(), _length(TEXT_LIMIT)],
+        validators=[_length(TEXT_LIMIT)],  # required to correct: validate_correction
     )
 
     def validate_correction(self, field: TextAreaField) -> None:
