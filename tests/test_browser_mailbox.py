@@ -3,33 +3,11 @@ Browser "Safest"): Debian's Chromium driven by Playwright, the portal under guni
 The reporter of a report an operator typed confirms it, or corrects it; then changes
 the passphrase and signs in with the new one (the old one no longer opens)."""
 
-from datetime import date
-
-from sipadu.reporter.blueprint import make_runtime
-from sipadu.services.passphrases import format_code
-from sipadu.services.reports import ReportForm, submit_report
-from sipadu.settings.config import load_config
 from tests.chromium import chromium
-from tests.helpers import config_env, database, reporter_under_gunicorn
+from tests.helpers import config_env, reporter_under_gunicorn, typed_report
 
 OPEN_MAILBOX = "#login-form .actions button[type=submit]"
 LEAVE_MAILBOX = "form[action*=logout] button[type=submit]"
-
-
-def typed_report(env: dict, title: str) -> tuple[str, str]:
-    """A report an operator typed, made through the service layer with the served
-    instance's settings (the operator's intake form is built elsewhere)."""
-    settings = make_runtime(load_config(env)).submission
-    form = ReportForm(
-        category="kkn",
-        title=title,
-        what="Petugas loket meminta uang Rp 50.000 untuk mempercepat izin.",
-        transcribed=True,
-    )
-    with database(env["SIPADU_DATABASE_URL"]) as session:
-        receipt = submit_report(session, form, None, settings, date.today())
-        session.commit()
-    return format_code(receipt.code), receipt.suggested_passphrase
 
 
 def sign_in(page, base: str, code: str, passphrase: str) -> None:

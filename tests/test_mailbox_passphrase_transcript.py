@@ -11,15 +11,13 @@ import logging
 import re
 import time
 import uuid
-from datetime import date
 
 import pytest
 from sqlalchemy import func, select
 
 from sipadu.persistence.models import ReporterDailyCount
 from sipadu.reporter.forms import TEXT_LIMIT
-from sipadu.services.passphrases import format_code, wordlist
-from sipadu.services.reports import ReportForm, submit_report
+from sipadu.services.passphrases import wordlist
 from tests.helpers import (
     csrf,
     database,
@@ -28,28 +26,11 @@ from tests.helpers import (
     login,
     report_id_of,
     submit,
+    typed_report,
 )
 
 NEW = "layang layang merah di atas sawah"
 TITLE_SEPARATOR = " — "
-
-
-def typed_report(reporter_app, database_url, title: str) -> tuple[str, str]:
-    """A report an operator typed (``transcribed``), made through the service layer with
-    the portal's own settings (the operator's intake form is built elsewhere); its code
-    and suggested passphrase."""
-    settings = reporter_app.extensions["sipadu.reporter"].submission
-    form = ReportForm(
-        category="kkn",
-        title=title,
-        what="Petugas loket meminta uang Rp 50.000 untuk mempercepat izin.",
-        who="Petugas loket 3",
-        transcribed=True,
-    )
-    with database(database_url) as session:
-        receipt = submit_report(session, form, None, settings, date.today())
-        session.commit()
-    return format_code(receipt.code), receipt.suggested_passphrase
 
 
 def signed_in_box(reporter_app, code: str, passphrase: str):
@@ -208,9 +189,9 @@ def test_a_busy_server_keeps_the_code_and_shows_no_passphrase(people, reporter_a
 
 
 def test_a_typed_report_is_shown_above_the_thread_with_the_question(
-    people, reporter_app, database_url
+    env, people, reporter_app, database_url
 ):
-    code, passphrase = typed_report(reporter_app, database_url, "Transkrip ditanya")
+    code, passphrase = typed_report(env, "Transkrip ditanya")
     page = signed_in_box(reporter_app, code, passphrase).get("/mailbox").get_data(as_text=True)
     assert 'id="transcript"' in page
     assert page.index('id="transcript"') < page.index('class="thread"')
@@ -225,10 +206,10 @@ def test_a_typed_report_is_shown_above_the_thread_with_the_question(
 
 
 def test_confirming_is_recorded_once_and_investigators_read_it(
-    people, reporter_app, database_url, clients
+    env, people, reporter_app, database_url, clients
 ):
     title = f"Dikonfirmasi {uuid.uuid4().hex[:8]}"
-    code, passphrase = typed_report(reporter_app, database_url, title)
+    code, passphrase = typed_report(env, title)
     box = signed_in_box(reporter_app, code, passphrase)
     investigator = clients["pemeriksa1"]
     report_id = report_id_of(database_url, title, investigator)
@@ -250,10 +231,10 @@ def test_confirming_is_recorded_once_and_investigators_read_it(
 
 
 def test_a_correction_is_a_marked_message_the_investigators_are_pointed_to(
-    people, reporter_app, database_url, clients
+    env, people, reporter_app, database_url, clients
 ):
     title = f"Dikoreksi {uuid.uuid4().hex[:8]}"
-    code, passphrase = typed_report(reporter_app, database_url, title)
+    code, passphrase = typed_report(env, title)
     box = signed_in_box(reporter_app, code, passphrase)
     correction = "Yang meminta uang bukan petugas loket 3, tetapi petugas loket 4."
 
@@ -292,8 +273,8 @@ def test_a_web_report_shows_investigators_nothing_about_a_transcript(
         assert "Transkrip" not in page and 'id="transcript-state"' not in page
 
 
-def test_a_refused_correction_keeps_what_was_typed(people, reporter_app, database_url):
-    code, passphrase = typed_report(reporter_app, database_url, "Koreksi ditolak")
+def test_a_refused_correction_keeps_what_was_typed(env, people, reporter_app, database_url):
+    code, passphrase = typed_report(env, "Koreksi ditolak")
     box = signed_in_box(reporter_app, code, passphrase)
     empty = answer(box, "correct", "   ")
     assert empty.status_code == 400
@@ -325,9 +306,9 @@ def test_a_refused_correction_keeps_what_was_typed(people, reporter_app, databas
 
 
 def test_a_correction_sent_after_the_session_ended_comes_back_on_the_sign_in_page(
-    people, reporter_app, database_url
+    env, people, reporter_app, database_url
 ):
-    code, passphrase = typed_report(reporter_app, database_url, "Sesi habis")
+    code, passphrase = typed_report(env, "Sesi habis")
     box = signed_in_box(reporter_app, code, passphrase)
     token = csrf(box, "/mailbox")
     other = signed_in_box(reporter_app, code, passphrase)
@@ -345,10 +326,10 @@ def test_a_correction_sent_after_the_session_ended_comes_back_on_the_sign_in_pag
 
 
 def test_no_code_passphrase_or_correction_reaches_a_log_or_the_database(
-    people, reporter_app, database_url, caplog, capfd
+    env, people, reporter_app, database_url, caplog, capfd
 ):
     caplog.set_level(logging.DEBUG)
-    code, passphrase = typed_report(reporter_app, database_url, "Tanpa jejak")
+    code, passphrase = typed_report(env, "Tanpa jejak")
     box = signed_in_box(reporter_app, code, passphrase)
     tag = uuid.uuid4().hex[:10]
     correction = f"koreksi-kanari-{tag}"
