@@ -173,7 +173,9 @@ def test_keys_are_wrapped_exactly_as_designed(demo, reporter_app, database_url):
             f.name
             for f in session.scalars(select(ReportField).where(ReportField.report_id == latest))
         }
-        assert names == set(FIELDS)  # the identity field is stored though left empty
+        # The identity field is stored though left empty, and so is whether the reporter
+        # checked a typed report (empty for a web report: issue 18).
+        assert names == {*FIELDS, "transcript", "transcript_correction"}
 
 
 def _report_of(client, code, passphrase, session) -> uuid.UUID:
