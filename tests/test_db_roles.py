@@ -112,7 +112,7 @@ def test_the_reporter_role_changes_a_passphrase_and_answers_a_typed_report(repor
         changed = box.post(
             "/mailbox/passphrase",
             data={
-                "csrf_token": csrf(box, "/mailbox/passphrase"),
+                **form_tokens(box, "/mailbox/passphrase"),
                 "code": code,
                 "current_passphrase": passphrase,
                 "passphrase": new,

@@ -29,6 +29,7 @@ from tests.helpers import (
     account_of,
     csrf,
     database,
+    form_tokens,
     init_demo,
     invoke,
     kdf_calls,
@@ -181,7 +182,7 @@ def change_passphrase(client, code: str, current: str, new: str = "layang layang
     return client.post(
         "/mailbox/passphrase",
         data={
-            "csrf_token": csrf(client, "/mailbox/passphrase"),
+            **form_tokens(client, "/mailbox/passphrase"),
             "code": code,
             "current_passphrase": current,
             "passphrase": new,

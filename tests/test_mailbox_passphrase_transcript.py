@@ -23,6 +23,7 @@ from tests.helpers import (
     database,
     every_database_value,
     every_slot_held,
+    form_tokens,
     login,
     report_id_of,
     submit,
@@ -43,7 +44,7 @@ def change(client, code: str, current: str, new: str = NEW, again: str | None = 
     return client.post(
         "/mailbox/passphrase",
         data={
-            "csrf_token": csrf(client, "/mailbox/passphrase"),
+            **form_tokens(client, "/mailbox/passphrase"),
             "code": code,
             "current_passphrase": current,
             "passphrase": new,
@@ -131,6 +132,45 @@ def test_a_suggested_passphrase_is_shown_once_and_opens_the_mailbox(people, repo
     assert login(reporter_app.test_client(), code, passphrase).status_code == 400
 
 
+def test_the_same_change_sent_again_shows_the_same_passphrase_and_changes_once(
+    people, reporter_app
+):
+    """A double click (the second request carries the session the first one ends) and a
+    reload of the page after it: the change is made once, and the suggested passphrase,
+    its only copy, is shown again (G6)."""
+    code, passphrase, _ = submit(reporter_app.test_client())
+    box = signed_in_box(reporter_app, code, passphrase)
+    cookie = reporter_app.config["SESSION_COOKIE_NAME"]
+    form = {
+        **form_tokens(box, "/mailbox/passphrase"),
+        "code": code,
+        "current_passphrase": passphrase,
+        "passphrase": "",
+        "passphrase_confirm": "",
+    }
+    second_click = reporter_app.test_client()
+    second_click.set_cookie(cookie, box.get_cookie(cookie).value)
+
+    first = box.post("/mailbox/passphrase", data=form).get_data(as_text=True)
+    suggested = re.search(r'id="new-passphrase">([^<]+)<', first).group(1)
+    for again in (second_click, box):  # the double click; then a reload of the page
+        page = again.post("/mailbox/passphrase", data=form)
+        assert page.status_code == 200
+        text = page.get_data(as_text=True)
+        assert 'id="changed-again"' in text
+        assert re.search(r'id="new-passphrase">([^<]+)<', text).group(1) == suggested
+    assert login(reporter_app.test_client(), code, suggested).status_code == 303
+    # Not from another browser: the sealed copy opens only in the session that sent it.
+    stranger = reporter_app.test_client()
+    stranger.get("/mailbox/login")
+    foreign = stranger.post(
+        "/mailbox/passphrase",
+        data={**form, **form_tokens(stranger, "/mailbox/login")}
+        | {"submission_token": form["submission_token"]},
+    )
+    assert suggested not in foreign.get_data(as_text=True)
+
+
 @pytest.mark.parametrize(
     ("wrong", "field_text"),
     [
@@ -149,7 +189,7 @@ def test_a_refused_change_keeps_the_code_shows_no_passphrase_and_changes_nothing
     typed.update(wrong)
     response = box.post(
         "/mailbox/passphrase",
-        data={"csrf_token": csrf(box, "/mailbox/passphrase"), "code": code, **typed},
+        data={**form_tokens(box, "/mailbox/passphrase"), "code": code, **typed},
     )
     assert response.status_code == 400
     page = response.get_data(as_text=True)

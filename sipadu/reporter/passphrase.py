@@ -25,11 +25,13 @@ from sipadu.persistence.slots import Busy
 from sipadu.reporter.blueprint import bp, runtime
 from sipadu.reporter.forms import PassphraseChangeForm
 from sipadu.reporter.mailbox import signed_in
-from sipadu.reporter.sessions import forget_session, start_session
+from sipadu.reporter.sessions import renew_session
+from sipadu.reporter.submissions import FormKind, Receipt, StillPending
 from sipadu.services import Reason, ServiceError
 from sipadu.services.dates import today
 from sipadu.services.mailbox import (
     MalformedCode,
+    OpenedMailbox,
     PassphraseChange,
     failure_bucket,
     prepare_change,
@@ -44,6 +46,16 @@ from sipadu.web.refusal_messages import message
 
 @bp.route("/mailbox/passphrase", methods=["GET", "POST"])
 def mailbox_passphrase() -> ResponseReturnValue:
+    """The change form, and the change. The form carries a one-time submission token
+    (:mod:`sipadu.reporter.submissions`): a change is made once per form, and the same
+    form sent again (a double click, a reload) shows the page of the change again, the
+    suggested passphrase with it, sealed for this browser session only, for 15 minutes
+    (G6: its only copy is never lost to a resend). That is looked at first: the second
+    request of a double click carries the session the change has just ended."""
+    submissions = runtime().submissions
+    token = submissions.posted(FormKind.NEW_PASSPHRASE) if request.method == "POST" else None
+    if token is not None and (used := submissions.seen(token)) is not None:
+        return _changed(used.receipt, again=True)
     signed = signed_in()
     if signed is None:
         return redirect(url_for("reporter.mailbox_login"), code=303)
@@ -61,6 +73,41 @@ def mailbox_passphrase() -> ResponseReturnValue:
     counters, limit = current_app.extensions["sipadu.counters"], rt.failures_per_code
     if not counters.test(limit, bucket):
         return _too_many(form)
+    if token is None:  # missing, forged, another form's, or too old
+        notice = _(
+            "This form is too old or incomplete, so nothing was changed. Type the "
+            "passphrases again and press “Change passphrase”."
+        )
+        return _page(form, notice=notice), 400
+    try:
+        used = submissions.claim(token)  # one change per form
+    except StillPending:
+        notice = _(
+            "Your passphrase is still being changed from when you sent this form before. "
+            "Wait a minute, then send it again to see the result."
+        )
+        return _page(form, notice=notice), 409
+    if used is not None:
+        return _changed(used.receipt, again=True)
+    changed = None
+    try:
+        changed = _change(form, opened, code, bucket)
+    finally:
+        if not isinstance(changed, PassphraseChange):
+            submissions.release(token)  # nothing changed: the same form may be sent again
+    if not isinstance(changed, PassphraseChange):
+        return changed
+    submissions.finish(token, Receipt(code, changed.suggested))
+    renew_session(rt.sessions, changed.opened, rt.idle_seconds)
+    return _changed(Receipt(code, changed.suggested), again=False)
+
+
+def _change(
+    form: PassphraseChangeForm, opened: OpenedMailbox, code: str, bucket: str
+) -> PassphraseChange | ResponseReturnValue:
+    """The check and the change (committed), or the page that refuses it."""
+    rt = runtime()
+    counters, limit = current_app.extensions["sipadu.counters"], rt.failures_per_code
     new = normalize_passphrase(form.passphrase.data) if form.passphrase.data else None
     change: PassphraseChange | None = None
     try:
@@ -96,9 +143,18 @@ def mailbox_passphrase() -> ResponseReturnValue:
             )
     except ServiceError as refused:  # changed meanwhile, in another window
         return _page(form, notice=message(refused)), 409
-    forget_session(rt.sessions)
-    start_session(rt.sessions, change.opened, rt.idle_seconds)
-    return render_template("reporter/passphrase_changed.html", suggested=change.suggested)
+    return change
+
+
+def _changed(receipt: Receipt | None, *, again: bool) -> str:
+    """The page after the change: the reminder to write the new passphrase down, and a
+    suggested one, while its sealed receipt is kept (``receipt`` None: not any more, or
+    another browser's)."""
+    return render_template(
+        "reporter/passphrase_changed.html",
+        suggested=receipt.passphrase if receipt is not None else None,
+        again=again,
+    )
 
 
 def _page(form: PassphraseChangeForm, notice: str | None = None) -> str:

@@ -69,6 +69,18 @@ def start_session(store: VolatileStore, opened: OpenedMailbox, idle_seconds: int
     session[_KEY] = base64.urlsafe_b64encode(session_key).decode()
 
 
+def renew_session(store: VolatileStore, opened: OpenedMailbox, idle_seconds: int) -> None:
+    """This browser's mailbox session replaced by a new one for ``opened`` (after a
+    passphrase change: the new record's stamp), under a new session id and key; the
+    old one is removed from the store. The rest of the cookie stays: its form secret
+    too, so the change's page sent again (a reload, a double click) still passes its
+    form check and shows what it showed (:mod:`sipadu.reporter.submissions`)."""
+    forget_session(store)
+    kept = {name: value for name, value in session.items() if name not in (_ID, _KEY)}
+    start_session(store, opened, idle_seconds)
+    session.update(kept)
+
+
 def current_session(store: VolatileStore, idle_seconds: int) -> OpenedMailbox | None:
     """The signed-in mailbox, or None (never signed in, expired, logged out, tampered,
     or a session stored before sessions were sealed this way)."""
