@@ -301,6 +301,14 @@ def test_a_correction_is_a_marked_message_the_investigators_are_pointed_to(
     assert "Transkrip dikoreksi pelapor (lihat pesan ke-1 tanggal" in printed
 
 
+def test_a_web_report_has_no_typed_report_to_answer(people, reporter_app):
+    code, passphrase, _ = submit(reporter_app.test_client())
+    box = signed_in_box(reporter_app, code, passphrase)
+    refused = answer(box, "confirm")
+    assert refused.status_code == 400
+    assert "Tidak ada laporan yang diketik petugas" in refused.get_data(as_text=True)
+
+
 def test_a_web_report_shows_investigators_nothing_about_a_transcript(
     people, reporter_app, database_url, clients
 ):
@@ -343,6 +351,19 @@ def test_a_refused_correction_keeps_what_was_typed(env, people, reporter_app, da
     assert late.status_code == 409
     page = late.get_data(as_text=True)
     assert re.search(r'<textarea[^>]*name="body"[^>]*>\s*Masih ada yang salah', page)
+    # ... and so does one whose form token was refused, the question gone meanwhile.
+    foreign = box.post(
+        "/mailbox/transcript",
+        data={
+            "csrf_token": csrf(other, "/mailbox/login"),
+            "answer": "correct",
+            "correction": "Tetap disimpan",
+        },
+    )
+    assert foreign.status_code == 400
+    page = foreign.get_data(as_text=True)
+    assert re.search(r'<textarea[^>]*name="body"[^>]*>\s*Tetap disimpan', page)
+    assert 'name="correction"' not in page
 
 
 def test_a_correction_sent_after_the_session_ended_comes_back_on_the_sign_in_page(

@@ -43,7 +43,12 @@ from sipadu.services.mailbox import (
     well_formed_code,
 )
 from sipadu.services.reports import add_reporter_message, read_mailbox
-from sipadu.services.transcript import Answer, answer_transcript, transcript_of
+from sipadu.services.transcript import (
+    Answer,
+    TranscriptState,
+    answer_transcript,
+    transcript_of,
+)
 from sipadu.web.context import (
     app_config,
     content_disposition,
@@ -402,14 +407,29 @@ def mailbox_transcript() -> ResponseReturnValue:
             return _mailbox_page(keys, opened, kept, sent=False, notice=message(refused)), 409
         if refused.reason is Reason.TRANSCRIPT_ANSWERED:
             return redirect(url_for("reporter.mailbox_view"), code=303)
-        form.correction.errors = [message(refused)]
-        return _transcript_page(keys, opened, form), 400
+        if refused.field == "correction":
+            form.correction.errors = [message(refused)]
+            return _transcript_page(keys, opened, form), 400
+        return _mailbox_page(
+            keys, opened, MessageForm(formdata=None), False, notice=message(refused)
+        ), 400
     done = answer.value if recorded else "again"
     return redirect(url_for("reporter.mailbox_view", transcript=done), code=303)
 
 
-def _transcript_page(keys: HeldKeys, opened: OpenedMailbox, form: TranscriptForm) -> str:
-    return _mailbox_page(keys, opened, MessageForm(formdata=None), False, transcript_form=form)
+def _transcript_page(
+    keys: HeldKeys, opened: OpenedMailbox, form: TranscriptForm, notice: str | None = None
+) -> str:
+    """The mailbox with a refused answer as it was sent: in the question's box while the
+    typed report still waits for an answer, else (answered meanwhile, in another tab)
+    in the message box, to be sent as a message."""
+    view = read_mailbox(keys.session, keys, opened.report_id)
+    if transcript_of(view.fields).state is TranscriptState.PENDING:
+        return _mailbox_page(
+            keys, opened, MessageForm(formdata=None), False, notice=notice, transcript_form=form
+        )
+    kept = MessageForm(formdata=None, body=form.correction.data or "")
+    return _mailbox_page(keys, opened, kept, False, notice=notice)
 
 
 def transcript_again(notice: str) -> tuple[str, int]:
@@ -421,9 +441,7 @@ def transcript_again(notice: str) -> tuple[str, int]:
     if signed is None:
         return reply_after_expiry(correction, notice)
     form = TranscriptForm(formdata=None, answer=Answer.CORRECT.value, correction=correction)
-    return _mailbox_page(
-        *signed, MessageForm(formdata=None), False, notice=notice, transcript_form=form
-    ), 400
+    return _transcript_page(*signed, form, notice=notice), 400
 
 
 @bp.get("/mailbox/attachments/<uuid:attachment_id>")
