@@ -25,6 +25,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -48,7 +49,10 @@ from sipadu.persistence.models import (
     Proposal,
     StaffAccount,
 )
-from sipadu.settings.config import Config
+from sipadu.reporter.blueprint import make_runtime
+from sipadu.services.passphrases import format_code
+from sipadu.services.reports import ReportForm, submit_report
+from sipadu.settings.config import Config, load_config
 from sipadu.web.derivations import Derivations
 
 MIB = 1024 * 1024
@@ -279,6 +283,25 @@ def submit(client, **fields) -> tuple[str, str | None, str]:
     code = re.search(r'id="report-code">([^<]+)<', body).group(1)
     suggested = re.search(r'id="report-passphrase">([^<]+)<', body)
     return code, suggested.group(1) if suggested else fields.get("passphrase"), body
+
+
+def typed_report(env: dict, title: str = "Diketik petugas") -> tuple[str, str]:
+    """A report an operator typed for someone (``transcribed``, issue 18), made through
+    the service layer with the instance's own settings (the operator's intake form is
+    another part's); its code (grouped) and suggested passphrase."""
+    settings = make_runtime(load_config(env)).submission
+    form = ReportForm(
+        category="kkn",
+        title=title,
+        what="Petugas loket meminta uang Rp 50.000 untuk mempercepat izin.",
+        who="Petugas loket 3",
+        transcribed=True,
+    )
+    with database(env["SIPADU_DATABASE_URL"]) as session:
+        receipt = submit_report(session, form, None, settings, date.today())
+        session.commit()
+    assert receipt.suggested_passphrase is not None
+    return format_code(receipt.code), receipt.suggested_passphrase
 
 
 def login(client, code: str, passphrase: str):

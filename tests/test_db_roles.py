@@ -21,7 +21,19 @@ from sipadu.evidence.storage import READ_BATCH_CHUNKS
 from sipadu.persistence.migrate import upgrade
 from sipadu.settings.config import load_config
 from sipadu.web.context import dispose
-from tests.helpers import config_env, form_tokens, login, receipt, report_with_files, submit
+from tests.helpers import (
+    config_env,
+    csrf,
+    form_tokens,
+    login,
+    receipt,
+    report_with_files,
+    submit,
+    typed_report,
+)
+
+# The case fields, the identity, and the transcript check's two (issue 18).
+FIELDS_PER_REPORT = 10
 
 
 @pytest.fixture
@@ -70,6 +82,46 @@ def test_the_reporter_portal_works_as_its_own_role(reporter_role):
         )
         assert sent.status_code == 303
         submit(app.test_client())  # and again, with a suggested passphrase
+    finally:
+        dispose(app)
+
+
+def test_the_reporter_role_changes_a_passphrase_and_answers_a_typed_report(reporter_role):
+    """Issue 18: the role may replace a mailbox's record and sealed key (a new
+    passphrase) and re-seal a report field in place (the answer to a typed report), of
+    the report it is scoped to."""
+    env, role_url, _name = reporter_role
+    code, passphrase = typed_report(env, "Diketik, sebagai peran terbatas")
+    app = create_app("reporter", load_config({**env, "SIPADU_DATABASE_URL": role_url}))
+    app.config["TESTING"] = True
+    new = "layang layang merah di atas sawah"
+    try:
+        box = app.test_client()
+        assert login(box, code, passphrase).status_code == 303
+        answered = box.post(
+            "/mailbox/transcript",
+            data={
+                "csrf_token": csrf(box, "/mailbox"),
+                "answer": "correct",
+                "correction": "Bukan loket 3, tetapi loket 4.",
+            },
+        )
+        assert answered.status_code == 303
+        page = box.get("/mailbox").get_data(as_text=True)
+        assert "Bukan loket 3, tetapi loket 4." in page and 'id="transcript-state"' in page
+        changed = box.post(
+            "/mailbox/passphrase",
+            data={
+                **form_tokens(box, "/mailbox/passphrase"),
+                "code": code,
+                "current_passphrase": passphrase,
+                "passphrase": new,
+                "passphrase_confirm": new,
+            },
+        )
+        assert changed.status_code == 200
+        assert login(app.test_client(), code, passphrase).status_code == 400
+        assert login(app.test_client(), code, new).status_code == 303
     finally:
         dispose(app)
 
@@ -158,7 +210,7 @@ def test_row_level_security_shows_the_role_one_report_at_a_time(reporter_role):
         reports = [row[0] for row in connection.execute(text("SELECT id FROM report"))]
         total = connection.execute(text("SELECT count(*) FROM report_field")).scalar_one()
     owner.dispose()
-    assert len(reports) == 3 and total == 24
+    assert len(reports) == 3 and total == 3 * FIELDS_PER_REPORT
     engine = create_engine(role_url)
     try:
         with engine.connect() as connection:
@@ -176,7 +228,8 @@ def test_row_level_security_shows_the_role_one_report_at_a_time(reporter_role):
                 text("SELECT set_config('sipadu.report', :id, true)"), {"id": str(reports[0])}
             )
             assert connection.execute(text("SELECT count(*) FROM report")).scalar_one() == 1
-            assert connection.execute(text("SELECT count(*) FROM report_field")).scalar_one() == 8
+            fields = connection.execute(text("SELECT count(*) FROM report_field")).scalar_one()
+            assert fields == FIELDS_PER_REPORT
             assert connection.execute(text("SELECT count(*) FROM mailbox")).scalar_one() == 1
             other = connection.execute(
                 text("SELECT count(*) FROM report_key WHERE report_id = :id"),

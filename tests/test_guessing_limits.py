@@ -29,6 +29,7 @@ from tests.helpers import (
     account_of,
     csrf,
     database,
+    form_tokens,
     init_demo,
     invoke,
     kdf_calls,
@@ -174,6 +175,66 @@ def test_strangers_failing_never_lock_out_a_reporter(people, app_with):
     for _ in range(6):
         assert login(app.test_client(), random_code(), "tebakan acak").status_code == 400
     assert login(app.test_client(), code, passphrase).status_code == 303
+
+
+def change_passphrase(client, code: str, current: str, new: str = "layang layang merah di sawah"):
+    """The mailbox's passphrase change (issue 18), from a signed-in ``client``."""
+    return client.post(
+        "/mailbox/passphrase",
+        data={
+            **form_tokens(client, "/mailbox/passphrase"),
+            "code": code,
+            "current_passphrase": current,
+            "passphrase": new,
+            "passphrase_confirm": new,
+        },
+    )
+
+
+def mailbox_client(app, code: str, passphrase: str):
+    client = app.test_client()
+    assert login(client, code, passphrase).status_code == 303
+    return client
+
+
+def test_the_passphrase_change_checks_the_current_one_under_the_sign_in_limits(
+    people, app_with, database_url, monkeypatch
+):
+    """Issue 18: the change form checks code and current passphrase as a sign-in does. A
+    malformed code costs no Argon2id; wrong passphrases fill the code's own counter (the
+    sign-in's: guessing cannot move between the two forms to double its budget), then
+    are refused before any Argon2id; every refusal is counted as a failed sign-in."""
+    app = app_with("reporter", SIPADU_MAILBOX_FAILURES_PER_CODE="3 per hour")
+    code, passphrase, _ = submit(app.test_client())
+    box = mailbox_client(app, code, passphrase)
+    calls = kdf_calls(monkeypatch)
+    before = failed_count(database_url)
+    assert change_passphrase(box, "1234 5678", passphrase).status_code == 400
+    assert calls == []
+    statuses = [change_passphrase(box, code, "wrong passphrase!").status_code for _ in range(3)]
+    assert len(calls) == 6  # lookup id + mailbox record, three times
+    statuses += [change_passphrase(box, code, "wrong passphrase!").status_code for _ in range(2)]
+    assert statuses == [400] * 3 + [429] * 2
+    assert len(calls) == 6  # no Argon2id over the limit
+    refused = change_passphrase(box, code, passphrase)  # the right one waits too
+    assert refused.status_code == 429 and f'value="{code}"' in refused.get_data(as_text=True)
+    assert passphrase not in refused.get_data(as_text=True)
+    assert login(app.test_client(), code, passphrase).status_code == 429  # one counter
+    assert failed_count(database_url) == before + 1 + 5 + 1 + 1
+
+
+def test_strangers_failing_at_the_passphrase_change_never_lock_out_a_reporter(people, app_with):
+    """Someone signed in to a mailbox of their own (anyone can make one) guesses other
+    codes in its change form: random codes fall in random counters, so the reporter's
+    code and passphrase still sign in, and still change the passphrase."""
+    app = app_with("reporter", SIPADU_MAILBOX_FAILURES_PER_CODE="3 per hour")
+    code, passphrase, _ = submit(app.test_client())
+    own_code, own_passphrase, _ = submit(app.test_client())
+    stranger = mailbox_client(app, own_code, own_passphrase)
+    for _ in range(6):
+        assert change_passphrase(stranger, random_code(), "tebakan acak").status_code == 400
+    reporter = mailbox_client(app, code, passphrase)
+    assert change_passphrase(reporter, code, passphrase).status_code == 200
 
 
 # --- staff sign-in ----------------------------------------------------------------------

@@ -31,9 +31,11 @@ from tests.chromium import SEND_REPORT, chromium
 from tests.helpers import (
     MIB,
     VOLATILE_ROOT,
+    config_env,
     end_mailbox_sessions,
     random_code,
     reporter_under_gunicorn,
+    typed_report,
 )
 
 AXE = Path(__file__).parent / "browser" / "node_modules" / "axe-core" / "axe.min.js"
@@ -156,10 +158,12 @@ def portal(postgres, tmp_path_factory, redis_url):
     }
     try:
         with reporter_under_gunicorn(database_url, root, redis_url, **limits) as (_, base):
+            env = config_env(root / "instance", database_url, redis_url, **limits)
             # The walk ends its mailbox session as the idle limit would (15 minutes).
             yield (
                 base,
                 partial(end_mailbox_sessions, redis_url, Path(limits["SIPADU_VOLATILE_PATH"])),
+                partial(typed_report, env),
             )
     finally:
         if name:
@@ -176,7 +180,7 @@ class Journey:
     """One reporter's walk through every page in one language at one width."""
 
     def __init__(self, browser, portal, lang: str, width: int, files: Path) -> None:
-        base, self.end_sessions = portal
+        base, self.end_sessions, self.typed_report = portal
         viewport = {"width": width, "height": 800}
         context = browser.new_context(java_script_enabled=False, viewport=viewport)
         self.reader = Reader(context, base)
@@ -295,6 +299,26 @@ class Journey:
         thread = page.inner_text(".thread")
         assert "Balasan yang ditulis terlalu lama." in thread, thread
         self.visit("signed out", lambda: page.click(LEAVE_MAILBOX))
+
+        # A report an operator typed: the reporter checks it (issue 18).
+        typed_code, typed_passphrase = self.typed_report()
+        page.goto(self.url("/mailbox/login"))
+        page.fill("#code", typed_code)
+        page.fill("#passphrase", typed_passphrase)
+        self.visit("mailbox, typed report to check", lambda: page.click(OPEN_MAILBOX))
+        correct = "#transcript-correct .actions button"
+        self.visit("mailbox, correction refused", lambda: page.click(correct))
+        confirm = "#transcript-confirm .actions button"
+        self.visit("mailbox, typed report confirmed", lambda: page.click(confirm))
+        # Then a new passphrase.
+        self.visit("passphrase form", lambda: page.click("#change-passphrase"))
+        change = "#passphrase-form .actions button"
+        page.fill("#code", typed_code)
+        page.fill("#current_passphrase", "bukan frasa sandi yang benar")
+        self.visit("passphrase form, refused", lambda: page.click(change))
+        page.fill("#current_passphrase", typed_passphrase)
+        self.visit("passphrase changed", lambda: page.click(change))
+        assert len(page.inner_text("#new-passphrase").split()) == 7
 
 
 def table(figures: list[Figures]) -> str:

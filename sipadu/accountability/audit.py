@@ -125,6 +125,7 @@ class ReporterMetric(StrEnum):
     MAILBOX_LOGIN = "mailbox_login"
     MAILBOX_LOGIN_FAILED = "mailbox_login_failed"
     MESSAGE_SENT = "message_sent"
+    PASSPHRASE_CHANGED = "passphrase_changed"  # noqa: S105 — a metric; issue 18, mailbox
 
 
 @dataclass(frozen=True)

@@ -213,6 +213,7 @@ METRIC_LABELS = {
     "mailbox_login": _l("Mailbox sign-ins"),
     "mailbox_login_failed": _l("Failed mailbox sign-ins"),
     "message_sent": _l("Messages from reporters"),
+    "passphrase_changed": _l("Mailbox passphrases changed"),
 }
 DEADLINE_LABELS = {
     "ack_soon": _l("Acknowledgement due within 3 working days"),

@@ -41,10 +41,12 @@ REPORTER_GRANTS: list[tuple[str, str]] = [
     ("SELECT", "staff_role"),
     ("SELECT (id, state, public_key)", "staff_account"),
     ("SELECT, INSERT, UPDATE (reporter_messages)", "report"),
-    ("SELECT, INSERT", "report_field"),
+    # A reporter's answer to a typed report is sealed in place (sipadu.services.transcript).
+    ("SELECT, INSERT, UPDATE (epoch, sealed)", "report_field"),
     ("SELECT, INSERT", "report_key"),
     ("INSERT", "report_grant"),
-    ("SELECT, INSERT", "mailbox"),
+    # A new passphrase (or a re-hash) replaces the record and the sealed key.
+    ("SELECT, INSERT, UPDATE (secret_record, sealed_private_key)", "mailbox"),
     ("SELECT, INSERT", "message"),
     ("SELECT, INSERT", "attachment"),
     ("SELECT, INSERT, UPDATE, DELETE", "blob"),

@@ -20,9 +20,15 @@ from sipadu.persistence.models import ReportStatus
 from sipadu.persistence.slots import Busy
 from sipadu.reporter.blueprint import bp, runtime
 from sipadu.reporter.languages import SWITCH, switched_notice
-from sipadu.reporter.sessions import current_session, end_session, had_session, start_session
+from sipadu.reporter.sessions import (
+    current_session,
+    end_session,
+    forget_session,
+    had_session,
+    start_session,
+)
 from sipadu.reporter.submissions import FormKind, StillPending
-from sipadu.services import IntegrityFailed, ServiceError
+from sipadu.services import IntegrityFailed, Reason, ServiceError
 from sipadu.services.attachments import read_attachment
 from sipadu.services.dates import today
 from sipadu.services.key_ring import HeldKeys, mailbox_keys
@@ -31,10 +37,17 @@ from sipadu.services.mailbox import (
     OpenedMailbox,
     attempt_login,
     failure_bucket,
+    is_current,
     save_rehashed,
     well_formed_code,
 )
 from sipadu.services.reports import add_reporter_message, read_mailbox
+from sipadu.services.transcript import (
+    Answer,
+    TranscriptState,
+    answer_transcript,
+    transcript_of,
+)
 from sipadu.web.context import (
     app_config,
     content_disposition,
@@ -47,7 +60,7 @@ from sipadu.web.derivations import LOGIN, busy_page, derivations
 from sipadu.web.errors import integrity_failed
 from sipadu.web.formdata import UploadRefused, chosen_files, files_waiting, receives_files
 from sipadu.web.refusal_messages import message
-from sipadu.web.reporter_forms import CATEGORIES, MailboxLoginForm, MessageForm
+from sipadu.web.reporter_forms import CATEGORIES, MailboxLoginForm, MessageForm, TranscriptForm
 from sipadu.web.uploads import evidence_part, forget_files, uploaded_files
 
 
@@ -140,10 +153,10 @@ def mailbox_login() -> ResponseReturnValue:
         # sipadu.reporter.submissions.for_form), so it is still sent at most once.
         if _posted_reply_sent():
             return redirect(url_for("reporter.mailbox_view", sent="again"), code=303)
-        signed_in = _signed_in()
-        if signed_in is not None:
+        signed = signed_in()
+        if signed is not None:
             again = MessageForm(formdata=None, body=form.reply.data)
-            return _mailbox_page(*signed_in, again, sent=False, kept_reply=True)
+            return _mailbox_page(*signed, again, sent=False, kept_reply=True)
     return redirect(url_for("reporter.mailbox_view"), code=303)
 
 
@@ -214,13 +227,18 @@ def _count(metric: ReporterMetric) -> None:
         count_reporter_event(session, metric, today(), app_config().date_precision)
 
 
-def _signed_in(*, write: bool = False) -> tuple[HeldKeys, OpenedMailbox] | None:
-    """The signed-in mailbox and its keys, or None (the caller sends to sign in)."""
+def signed_in(*, write: bool = False) -> tuple[HeldKeys, OpenedMailbox] | None:
+    """The signed-in mailbox and its keys, or None (the caller sends to sign in). A
+    session whose mailbox's passphrase was changed since it signed in is removed here:
+    whoever changed it decides who may read on (sipadu.services.mailbox.is_current)."""
     rt = runtime()
     opened = current_session(rt.sessions, rt.idle_seconds)
     if opened is None:
         return None
     session = db_session(write=write)
+    if not is_current(session, opened):
+        forget_session(rt.sessions)
+        return None
     return mailbox_keys(session, opened.report_id, opened.mailbox_id, opened.private_key), opened
 
 
@@ -231,13 +249,18 @@ def _mailbox_page(
     sent: bool | str,
     kept_reply: bool = False,
     notice: str | None = None,
+    transcript_form: TranscriptForm | None = None,
 ) -> str:
-    """``sent``: True after a message was sent, "again" after the same one was sent twice."""
+    """``sent``: True after a message was sent, "again" after the same one was sent twice.
+    ``transcript_form``: the answer to a typed report as it was sent (refused)."""
     view = read_mailbox(keys.session, keys, opened.report_id)
     return render_template(
         "reporter/mailbox.html",
         view=view,
         form=form,
+        transcript=transcript_of(view.fields),
+        transcript_form=transcript_form or TranscriptForm(formdata=None),
+        answered=request.args.get("transcript"),
         categories=CATEGORIES,
         statuses=status_words(),
         sent=sent,
@@ -260,14 +283,14 @@ def message_again(notice: str) -> tuple[str, int]:
     one), or the sign-in page holding it if the session is gone; the mailbox saying it
     was sent if its submission token was used already."""
     body = request.form.get("body", "")
-    signed_in = _signed_in()
-    if signed_in is None:
+    signed = signed_in()
+    if signed is None:
         return reply_after_expiry(body, notice)
     if _posted_reply_sent():
         # Sent already (Back and resend): not offered to be sent twice.
-        return _mailbox_page(*signed_in, MessageForm(formdata=None), sent="again"), 200
+        return _mailbox_page(*signed, MessageForm(formdata=None), sent="again"), 200
     form = MessageForm(formdata=None, body=body)
-    return _mailbox_page(*signed_in, form, sent=False, notice=notice), 400
+    return _mailbox_page(*signed, form, sent=False, notice=notice), 400
 
 
 def login_again(notice: str) -> tuple[str, int]:
@@ -283,24 +306,24 @@ def login_again(notice: str) -> tuple[str, int]:
 
 @bp.get("/mailbox")
 def mailbox_view() -> ResponseReturnValue:
-    signed_in = _signed_in()
-    if signed_in is None:
+    signed = signed_in()
+    if signed is None:
         return redirect(url_for("reporter.mailbox_login"), code=303)
     sent = request.args.get("sent")
     again = "again" if sent == "again" else sent == "1"
-    return _mailbox_page(*signed_in, MessageForm(), sent=again)
+    return _mailbox_page(*signed, MessageForm(), sent=again)
 
 
 @bp.post("/mailbox/messages")
 @receives_files("attachments", evidence_part)
 def mailbox_message() -> ResponseReturnValue:
-    signed_in = _signed_in(write=True)
-    if signed_in is None:
+    signed = signed_in(write=True)
+    if signed is None:
         if had_session():  # signed in, and the session ended: the reply is not lost
             return reply_after_expiry(request.form.get("body", ""))
         # Never signed in: answered at once, and nothing more of the body is read.
         return redirect(url_for("reporter.mailbox_login"), code=303)
-    keys, opened = signed_in
+    keys, opened = signed
     form = MessageForm()
     if SWITCH in request.form:  # the language switch: the reply kept, nothing sent
         return _mailbox_page(keys, opened, form, sent=False, notice=switched_notice())
@@ -348,15 +371,88 @@ def mailbox_message() -> ResponseReturnValue:
     return redirect(url_for("reporter.mailbox_view", sent="1"), code=303)
 
 
+@bp.post("/mailbox/transcript")
+def mailbox_transcript() -> ResponseReturnValue:
+    """The reporter's answer to a report an operator typed (EU 2019/1937 Art. 18(2)-(4)):
+    it is right, or here is what should be different (sent as a message in the thread,
+    marked as the transcript's correction). Recorded once: a resend or a double click
+    is told it was received already. A refused answer comes back with the correction
+    as typed: beside the field, or, when the typed report was answered already the
+    other way, in the message box, to be sent as a message."""
+    signed = signed_in(write=True)
+    if signed is None:
+        correction = request.form.get("correction", "")
+        if had_session() and correction.strip():  # the correction is not lost
+            return reply_after_expiry(correction)
+        return redirect(url_for("reporter.mailbox_login"), code=303)
+    keys, opened = signed
+    form = TranscriptForm()
+    if not form.validate_on_submit():
+        return _transcript_page(keys, opened, form), 400
+    answer = Answer(form.answer.data or "")  # validated: AnyOf
+    try:
+        with transaction(write=True) as writing:
+            recorded = answer_transcript(
+                writing,
+                keys,
+                opened.report_id,
+                answer,
+                form.correction.data or "" if answer is Answer.CORRECT else "",
+                today(),
+                app_config().date_precision,
+            )
+    except ServiceError as refused:
+        if refused.reason is Reason.TRANSCRIPT_ANSWERED and (form.correction.data or "").strip():
+            kept = MessageForm(formdata=None, body=form.correction.data)
+            return _mailbox_page(keys, opened, kept, sent=False, notice=message(refused)), 409
+        if refused.reason is Reason.TRANSCRIPT_ANSWERED:
+            return redirect(url_for("reporter.mailbox_view"), code=303)
+        if refused.field == "correction":
+            form.correction.errors = [message(refused)]
+            return _transcript_page(keys, opened, form), 400
+        return _mailbox_page(
+            keys, opened, MessageForm(formdata=None), False, notice=message(refused)
+        ), 400
+    done = answer.value if recorded else "again"
+    return redirect(url_for("reporter.mailbox_view", transcript=done), code=303)
+
+
+def _transcript_page(
+    keys: HeldKeys, opened: OpenedMailbox, form: TranscriptForm, notice: str | None = None
+) -> str:
+    """The mailbox with a refused answer as it was sent: in the question's box while the
+    typed report still waits for an answer, else (answered meanwhile, in another tab)
+    in the message box, to be sent as a message."""
+    view = read_mailbox(keys.session, keys, opened.report_id)
+    if transcript_of(view.fields).state is TranscriptState.PENDING:
+        return _mailbox_page(
+            keys, opened, MessageForm(formdata=None), False, notice=notice, transcript_form=form
+        )
+    kept = MessageForm(formdata=None, body=form.correction.data or "")
+    return _mailbox_page(keys, opened, kept, False, notice=notice)
+
+
+def transcript_again(notice: str) -> tuple[str, int]:
+    """The answer to the typed report as it was sent, its form token refused: the
+    mailbox with the correction kept in its box, or the sign-in page holding it (as a
+    reply) if the session is gone."""
+    correction = request.form.get("correction", "")
+    signed = signed_in()
+    if signed is None:
+        return reply_after_expiry(correction, notice)
+    form = TranscriptForm(formdata=None, answer=Answer.CORRECT.value, correction=correction)
+    return _transcript_page(*signed, form, notice=notice), 400
+
+
 @bp.get("/mailbox/attachments/<uuid:attachment_id>")
 @download
 def mailbox_attachment(attachment_id: uuid.UUID) -> ResponseReturnValue:
     """One of the reporter's own files, decrypted as it streams. An altered or truncated
     file breaks off the download instead of delivering changed bytes."""
-    signed_in = _signed_in()
-    if signed_in is None:
+    signed = signed_in()
+    if signed is None:
         return redirect(url_for("reporter.mailbox_login"), code=303)
-    keys, opened = signed_in
+    keys, opened = signed
     # The stream outlives this request's session (closed at teardown, before the body is
     # sent): it reads on a session of its own, in short transactions, so a slow reader
     # holds no lock (sipadu.web.context.stream); the session is closed however the stream ends.

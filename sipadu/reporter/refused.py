@@ -20,7 +20,8 @@ from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
 
 from sipadu.reporter.blueprint import bp
-from sipadu.reporter.mailbox import login_again, message_again
+from sipadu.reporter.mailbox import login_again, message_again, transcript_again
+from sipadu.reporter.passphrase import passphrase_again
 from sipadu.reporter.views import report_again
 from sipadu.web.errors import error_page
 from sipadu.web.formdata import TokenProblem, chosen_files, files_waiting, token_problem
@@ -30,6 +31,8 @@ _FORMS: dict[str, Callable[[str], tuple[str, int]]] = {
     "reporter.report": report_again,
     "reporter.mailbox_message": message_again,
     "reporter.mailbox_login": login_again,
+    "reporter.mailbox_transcript": transcript_again,
+    "reporter.mailbox_passphrase": passphrase_again,
 }
 
 

@@ -1,8 +1,10 @@
 """Mailbox sessions. The cookie holds two random values, a session id and a session key;
 the volatile store holds, under a hash of the id, one blob sealed under a key derived
-from the session key: which mailbox and report the session is for, and the mailbox
-private key. Neither half alone opens anything, whoever reads the store (a Redis dump,
-the tmpfs files) learns no report, mailbox or code, and nothing reaches the database.
+from the session key: which mailbox and report the session is for, the stamp of the
+mailbox record it signed in with (a passphrase change ends every session with another:
+:func:`sipadu.services.mailbox.is_current`), and the mailbox private key. Neither half
+alone opens anything, whoever reads the store (a Redis dump, the tmpfs files) learns no
+report, mailbox or code, and nothing reaches the database.
 
 What an attacker could do if the ids were stored beside the sealed key, as they once
 were: read from a Redis dump which reports have a reporter signed in right now (and, by
@@ -28,8 +30,10 @@ from sipadu.persistence.volatile import VolatileStore
 from sipadu.services.mailbox import OpenedMailbox
 
 _ID, _KEY = "mailbox_session", "mailbox_key"
-# The stored blob: 0x02 ‖ u16 length ‖ sealed ids (mailbox id ‖ report id) ‖ sealed key.
-_VERSION = 0x02
+# The stored blob: 0x03 ‖ u16 length ‖ sealed ids (mailbox id ‖ report id ‖ record
+# stamp) ‖ sealed key. (Version 2 sealed no stamp: such a session signs in again.)
+_VERSION = 0x03
+_IDS_LEN = 16 + 16 + 32
 _SUBKEY_LABEL = "sipadu.mailbox-session.v2"
 
 
@@ -53,13 +57,28 @@ def start_session(store: VolatileStore, opened: OpenedMailbox, idle_seconds: int
     store_key = _store_key(session_id)
     key, owner = derive_subkey(session_key, _SUBKEY_LABEL), _owner(store_key)
     ids = seal_secret(
-        key, opened.mailbox_id.bytes + opened.report_id.bytes, owner=owner, purpose="session-ids"
+        key,
+        opened.mailbox_id.bytes + opened.report_id.bytes + opened.stamp,
+        owner=owner,
+        purpose="session-ids",
     )
     sealed = seal_private_key(opened.private_key, key, owner=owner, purpose="session")
     blob = bytes([_VERSION]) + len(ids).to_bytes(2, "big") + ids + sealed
     store.put(store_key, blob, idle_seconds)
     session[_ID] = base64.urlsafe_b64encode(session_id).decode()
     session[_KEY] = base64.urlsafe_b64encode(session_key).decode()
+
+
+def renew_session(store: VolatileStore, opened: OpenedMailbox, idle_seconds: int) -> None:
+    """This browser's mailbox session replaced by a new one for ``opened`` (after a
+    passphrase change: the new record's stamp), under a new session id and key; the
+    old one is removed from the store. The rest of the cookie stays: its form secret
+    too, so the change's page sent again (a reload, a double click) still passes its
+    form check and shows what it showed (:mod:`sipadu.reporter.submissions`)."""
+    forget_session(store)
+    kept = {name: value for name, value in session.items() if name not in (_ID, _KEY)}
+    start_session(store, opened, idle_seconds)
+    session.update(kept)
 
 
 def current_session(store: VolatileStore, idle_seconds: int) -> OpenedMailbox | None:
@@ -81,9 +100,11 @@ def current_session(store: VolatileStore, idle_seconds: int) -> OpenedMailbox | 
         private: PrivateKey = open_private_key(blob[split:], key, owner=owner, purpose="session")
     except CryptoError:
         return None
-    if len(ids) != 32:
+    if len(ids) != _IDS_LEN:
         return None
-    return OpenedMailbox(uuid.UUID(bytes=ids[:16]), uuid.UUID(bytes=ids[16:]), private)
+    return OpenedMailbox(
+        uuid.UUID(bytes=ids[:16]), uuid.UUID(bytes=ids[16:32]), private, stamp=ids[32:]
+    )
 
 
 def had_session() -> bool:
@@ -103,6 +124,16 @@ def keep_alive(store: VolatileStore, idle_seconds: int) -> None:
     except (KeyError, ValueError):
         return
     store.touch(_store_key(session_id), idle_seconds)
+
+
+def forget_session(store: VolatileStore) -> None:
+    """Remove this browser's session from the store (its mailbox's passphrase was
+    changed since it signed in), keeping the cookie: the browser still "had" a session,
+    so a reply it sends now comes back on the sign-in page instead of being lost."""
+    try:
+        store.delete(_store_key(base64.urlsafe_b64decode(session[_ID])))
+    except (KeyError, ValueError):
+        pass
 
 
 def end_session(store: VolatileStore) -> None:

@@ -60,12 +60,14 @@ _PASSPHRASE_BYTES = 96  # a suggested passphrase (7 words of ≤ 8 letters: 62) 
 class FormKind(StrEnum):
     REPORT = "report"
     MESSAGE = "message"
+    NEW_PASSPHRASE = "new-passphrase"  # noqa: S105 — a form kind; a passphrase change (issue 18)
 
 
 @dataclass(frozen=True)
 class Receipt:
-    """What a repeated report shows again: the code (16 digits) and the suggested
-    passphrase, or None when the reporter chose their own (never kept)."""
+    """What a repeated report (or passphrase change) shows again: the code (16 digits)
+    and the suggested passphrase, or None when the reporter chose their own (never
+    kept)."""
 
     code: str
     passphrase: str | None

@@ -79,8 +79,8 @@ def report() -> ResponseReturnValue:
         accepted = category_open(reading, form.category.data)
     if not accepted:
         return _category_closed(form)
-    case: dict[str, Any] = {name: getattr(form, name).data or "" for name in CASE_FIELDS}
-    data = ReportData(category=form.category.data, identity=form.identity.data or "", **case)
+    typed: dict[str, Any] = {name: getattr(form, name).data or "" for name in CASE_FIELDS}
+    data = ReportData(category=form.category.data, identity=form.identity.data or "", **typed)
     passphrase = normalize_passphrase(form.passphrase.data) if form.passphrase.data else None
     # One report per token (issue 16 item 3): a second request with it waits for the
     # first and shows its code; a claim is released if nothing was stored.

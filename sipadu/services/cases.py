@@ -60,6 +60,7 @@ from sipadu.services.row_metadata import (
     read_mark_count,
     read_mark_field,
 )
+from sipadu.services.transcript import WEB_REPORT, Transcript, transcript_of
 from sipadu.settings.config import DatePrecision, DayCount
 
 PAGE_SIZE = 50
@@ -526,9 +527,20 @@ class CaseView:
     attachments: list[AttachmentInfo]
     identity_requests: list[IdentityRequest]
     failed_fields: frozenset[str] = frozenset()  # names that failed their integrity check
+    # Whether the reporter checked a report an operator typed (issue 18; nothing to show
+    # for a web report).
+    transcript: Transcript = WEB_REPORT
 
     def files_of(self, message_id: uuid.UUID | None) -> list[AttachmentInfo]:
         return [a for a in self.attachments if a.message_id == message_id]
+
+    def transcript_correction(self) -> tuple[int, ThreadMessage] | None:
+        """The reporter's message that corrects the transcript, and its number in the
+        thread (1, 2, ...), or None (not corrected, or that message does not open)."""
+        for number, message in enumerate(self.messages, start=1):
+            if message.intact and message.id == self.transcript.correction:
+                return number, message
+        return None
 
 
 def identity_approved(session: Session, keys: HeldKeys, account_id: uuid.UUID) -> bool:
@@ -620,6 +632,7 @@ def open_case(
         list_attachments(session, report_id, keys),
         requests,
         frozenset(failed),
+        transcript_of(fields),
     )
     record_integrity_failures(session, account_id, view)
     if not record:

@@ -20,13 +20,24 @@ than its mapped cost is not thereby found live.
 Failed attempts are counted per code *before* any Argon2id (:func:`failure_bucket`): an
 HMAC of the code, cut to 20 bits, so the rate-limit store never holds anything that
 identifies a code.
+
+**Changing the passphrase** (issue 18): :func:`prepare_change` checks the code and the
+current passphrase exactly as a sign-in does (the same derivations, the same failure
+counters in the portal), then makes a new record and KEK from the code and the new
+passphrase and seals the *same* mailbox key under it; :func:`save_change` replaces both
+in one write, only if the record is still the one that was checked. Every mailbox
+session carries the :func:`record_stamp` of the record it signed in with, and is used
+only while the mailbox still has that record (:func:`is_current`): a change ends every
+other session at its next request, and the old passphrase opens nothing from then on.
+(A re-hash at sign-in replaces the record too, so it ends other sessions likewise.)
 """
 
+import hashlib
 import hmac
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 
 from sqlalchemy import func, select, text
@@ -48,7 +59,12 @@ from sipadu.persistence.db import scope_to_report
 from sipadu.persistence.dbroles import COSTS_FUNCTION
 from sipadu.persistence.models import Mailbox
 from sipadu.services import Derive, Reason, ServiceError, inline
-from sipadu.services.passphrases import CODE_DIGITS, mailbox_secret, normalize_code
+from sipadu.services.passphrases import (
+    CODE_DIGITS,
+    mailbox_secret,
+    normalize_code,
+    suggest_passphrase,
+)
 from sipadu.services.reports import MAILBOX_KEY_PURPOSE, mailbox_owner
 
 # 10**16 codes over 2**20 counters: about 2**33 codes share each one. Enough counters
@@ -107,6 +123,12 @@ class OpenedMailbox:
     mailbox_id: uuid.UUID
     report_id: uuid.UUID
     private_key: PrivateKey
+    # The record_stamp of the mailbox record it was opened with: a session is valid only
+    # while the mailbox still has that record (is_current).
+    stamp: bytes = b""
+
+    def __repr__(self) -> str:
+        return f"OpenedMailbox({self.mailbox_id}, {self.report_id}, <key>)"
 
 
 @dataclass(frozen=True)
@@ -128,6 +150,13 @@ class LoginAttempt:
 
     opened: OpenedMailbox | None
     rehashed: Rehashed | None = None
+
+
+def record_stamp(secret_record: bytes) -> bytes:
+    """32 bytes that change whenever a mailbox's record is replaced (passphrase change,
+    re-hash): SHA-256 of the record (a random salt and a verifier; nothing a stamp adds
+    to what the database holds)."""
+    return hashlib.sha256(b"sipadu.mailbox-record\x00" + secret_record).digest()
 
 
 def well_formed_code(typed: str) -> str | None:
@@ -214,10 +243,12 @@ def attempt_login(
     settings: MailboxSettings,
     *,
     derive: Derive = inline,
+    rehash: bool = True,
 ) -> LoginAttempt:
     """Two Argon2id derivations whatever the outcome (see the module docstring), each
     run through ``derive``, on a read-only ``session``; a third, to re-hash, after a
-    success whose record predates today's parameters. Raises :class:`MalformedCode`
+    success whose record predates today's parameters (unless ``rehash`` is false: a
+    passphrase change replaces the record anyway). Raises :class:`MalformedCode`
     (before any work) for a code that is not 16 digits; callers check it first."""
     code = well_formed_code(typed_code)
     if code is None:
@@ -244,14 +275,19 @@ def attempt_login(
     private = open_private_key(
         mailbox.sealed_private_key, kek, owner=owner, purpose=MAILBOX_KEY_PURPOSE
     )
-    opened = OpenedMailbox(mailbox.id, mailbox.report_id, private)
-    if not record.needs_upgrade(settings.argon2):
+    opened = OpenedMailbox(
+        mailbox.id, mailbox.report_id, private, record_stamp(mailbox.secret_record)
+    )
+    if not rehash or not record.needs_upgrade(settings.argon2):
         return LoginAttempt(opened)
     # Parameters were raised: re-hash now, while the derivation slot is held, so the
     # write that stores it (save_rehashed) runs no Argon2id inside its transaction.
     new_record, new_kek = derive(hash_secret, secret, settings.argon2)
     sealed = seal_private_key(private, new_kek, owner=owner, purpose=MAILBOX_KEY_PURPOSE)
-    return LoginAttempt(opened, Rehashed(new_record.to_bytes(), sealed))
+    rehashed = Rehashed(new_record.to_bytes(), sealed)
+    # The session starts with the record it will have once save_rehashed stores it.
+    opened = replace(opened, stamp=record_stamp(rehashed.secret_record))
+    return LoginAttempt(opened, rehashed)
 
 
 def save_rehashed(session: Session, opened: OpenedMailbox, rehashed: Rehashed) -> None:
@@ -261,3 +297,90 @@ def save_rehashed(session: Session, opened: OpenedMailbox, rehashed: Rehashed) -
     mailbox = session.get_one(Mailbox, opened.mailbox_id)
     mailbox.secret_record = rehashed.secret_record
     mailbox.sealed_private_key = rehashed.sealed_private_key
+
+
+def is_current(session: Session, opened: OpenedMailbox) -> bool:
+    """Whether the mailbox still has the record ``opened`` was opened with: false once
+    the passphrase was changed (or the record re-hashed) since, and for a mailbox that is
+    gone. One read, in the caller's transaction."""
+    scope_to_report(session, opened.report_id)
+    record = session.scalar(select(Mailbox.secret_record).where(Mailbox.id == opened.mailbox_id))
+    return record is not None and hmac.compare_digest(record_stamp(record), opened.stamp)
+
+
+@dataclass(frozen=True)
+class PassphraseChange:
+    """A new passphrase's record and the same mailbox key sealed under its KEK, computed
+    by :func:`prepare_change`, stored by :func:`save_change`. ``opened`` is the mailbox
+    as a session after the change holds it (the new record's stamp); ``replaces`` the
+    stamp of the record that was checked; ``suggested`` the new passphrase when the
+    server chose it (to be shown once), else None."""
+
+    opened: OpenedMailbox
+    replaces: bytes
+    new: Rehashed
+    suggested: str | None
+
+    def __repr__(self) -> str:
+        return "PassphraseChange(<secrets>)"
+
+
+def prepare_change(
+    session: Session,
+    typed_code: str,
+    current: str,
+    new: str | None,
+    settings: MailboxSettings,
+    *,
+    derive: Derive = inline,
+) -> PassphraseChange | None:
+    """Check ``typed_code`` and the ``current`` passphrase as :func:`attempt_login`
+    does (two Argon2id; None for every kind of failure, alike), then derive the record
+    and KEK of the code with the ``new`` passphrase (None: suggest one,
+    :func:`~sipadu.services.passphrases.suggest_passphrase`) at today's parameters
+    (a third) and seal the same mailbox key under it. Every derivation runs through
+    ``derive``; nothing is written (``session`` is only read). Raises
+    :class:`MalformedCode` before any work. Whether the code is the signed-in mailbox's
+    is the caller's to check (``opened.mailbox_id``)."""
+    attempt = attempt_login(session, typed_code, current, settings, derive=derive, rehash=False)
+    if attempt.opened is None:
+        return None
+    code = well_formed_code(typed_code)
+    assert code is not None  # attempt_login refused it otherwise
+    suggested = suggest_passphrase() if new is None else None
+    chosen = suggested or new or ""
+    opened = attempt.opened
+    record, kek = derive(hash_secret, mailbox_secret(code, chosen), settings.argon2)
+    sealed = seal_private_key(
+        opened.private_key,
+        kek,
+        owner=mailbox_owner(opened.mailbox_id),
+        purpose=MAILBOX_KEY_PURPOSE,
+    )
+    new_record = Rehashed(record.to_bytes(), sealed)
+    return PassphraseChange(
+        replace(opened, stamp=record_stamp(new_record.secret_record)),
+        opened.stamp,
+        new_record,
+        suggested,
+    )
+
+
+def save_change(session: Session, change: PassphraseChange) -> None:
+    """Replace the mailbox's record and sealed key by ``change``'s, in one write of the
+    caller's (write) transaction, which commits. The mailbox row is locked while it is
+    compared: if its record is no longer the one :func:`prepare_change` checked (another
+    change, in another window, came first), raises ``ServiceError`` with
+    :attr:`Reason.PASSPHRASE_CHANGED_MEANWHILE` and writes nothing."""
+    opened = change.opened
+    scope_to_report(session, opened.report_id)
+    mailbox = session.scalar(
+        select(Mailbox).where(Mailbox.id == opened.mailbox_id).with_for_update()
+    )
+    if mailbox is None or not hmac.compare_digest(
+        record_stamp(mailbox.secret_record), change.replaces
+    ):
+        raise ServiceError(Reason.PASSPHRASE_CHANGED_MEANWHILE, "passphrase")
+    mailbox.secret_record = change.new.secret_record
+    mailbox.sealed_private_key = change.new.sealed_private_key
+    session.flush()

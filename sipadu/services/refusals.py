@@ -117,6 +117,11 @@ class Reason(enum.Enum):
     # intake (issue 18): the operator would hold the report they typed (they are also an
     # investigator it is routed to, or a custodian): another operator must take it in.
     OPERATOR_WOULD_HOLD = enum.auto()
+    # The reporter's mailbox: passphrase change and transcript (issue 18, mailbox)
+    NOT_THIS_MAILBOX = enum.auto()  # the code given is not the signed-in mailbox's
+    PASSPHRASE_CHANGED_MEANWHILE = enum.auto()  # another change replaced the record first
+    TRANSCRIPT_NOT_ASKED = enum.auto()  # a web report, or its transcript does not open
+    TRANSCRIPT_ANSWERED = enum.auto()  # answered already, the other way
 
 
 class ServiceError(Exception):

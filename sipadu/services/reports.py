@@ -52,6 +52,12 @@ from sipadu.settings.config import DatePrecision, DayCount
 CASE_FIELDS = ("title", "what", "who", "where", "when", "how", "estimated_loss")
 IDENTITY_FIELD = "identity"
 STATUS_REASON_FIELD = "status_reason"
+# Whether the reporter checked a report an operator typed (EU 2019/1937 Art. 18(2)-(4)):
+# "" for a web report, "pending", then "confirmed" or "corrected"
+# (sipadu.services.transcript). Stored for every report, so its presence says nothing.
+TRANSCRIPT_FIELD = "transcript"
+# The id of the reporter's message that corrects the transcript, or "" (every report).
+TRANSCRIPT_CORRECTION_FIELD = "transcript_correction"
 MAILBOX_KEY_PURPOSE = "mailbox"
 
 
@@ -183,6 +189,9 @@ def submit_report(
         _store_field(session, report_id, name, 0, keys.case, getattr(form, name))
     _store_field(session, report_id, IDENTITY_FIELD, 0, keys.identity, form.identity)
     _store_field(session, report_id, INTAKE_FIELD, 0, keys.case, intake_json(form.intake))
+    transcript = "pending" if form.transcribed else ""
+    _store_field(session, report_id, TRANSCRIPT_FIELD, 0, keys.case, transcript)
+    _store_field(session, report_id, TRANSCRIPT_CORRECTION_FIELD, 0, keys.case, "")
     attach(session, report_id, keys.case, 0, files, uploader="reporter")
 
     precision = settings.date_precision

@@ -184,6 +184,19 @@ MESSAGES: dict[Reason, LazyString] = {
         "keep no way back to a report they typed in. Ask another operator to take this "
         "report in."
     ),
+    # The reporter's mailbox: passphrase change and transcript (issue 18, mailbox)
+    Reason.NOT_THIS_MAILBOX: _l(
+        "This is not the code of the mailbox you are signed in to. Type the code of this mailbox."
+    ),
+    Reason.PASSPHRASE_CHANGED_MEANWHILE: _l(
+        "The passphrase was changed at the same time in another window, so this change was "
+        "not made. Sign in again with the passphrase you chose last."
+    ),
+    Reason.TRANSCRIPT_NOT_ASKED: _l("There is no typed report for you to check here."),
+    Reason.TRANSCRIPT_ANSWERED: _l(
+        "You already answered whether the typed report is right. To add or correct "
+        "anything, send it as a message: your text is kept in the message box below."
+    ),
 }
 
 

@@ -10,7 +10,7 @@ from wtforms import MultipleFileField, PasswordField, RadioField, StringField, T
 
 # SelectChoice is WTForms 3.3's (which deprecates choice tuples); types-WTForms is 3.2's.
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
-from wtforms.validators import InputRequired, Length, Optional, ValidationError
+from wtforms.validators import AnyOf, InputRequired, Length, Optional, ValidationError
 from wtforms.widgets import PasswordInput
 
 from sipadu.persistence.models import CategorySlug
@@ -19,6 +19,7 @@ from sipadu.services.passphrases import (
     PassphraseProblem,
     passphrase_problem,
 )
+from sipadu.services.transcript import Answer
 from sipadu.web.forms import BoundedForm
 
 # label, one-line explanation, example: shown beside each choice.
@@ -105,6 +106,26 @@ def one_line_break(value: str | None) -> str | None:
 TEXT = [one_line_break]  # the filters of every multi-line field
 
 
+def check_chosen_passphrase(first: str | None, again: str | None) -> None:
+    """The rules of a passphrase the reporter chooses (a new report's, a changed one):
+    both fields blank asks for a suggestion; otherwise it must pass
+    :func:`~sipadu.services.passphrases.passphrase_problem`. Raises ``ValidationError``
+    with the reason and the way out."""
+    if not first and not again:
+        return  # both blank: a passphrase will be suggested
+    if not first:
+        raise ValidationError(_l("Type the passphrase here too, or leave both fields empty."))
+    problem = passphrase_problem(first)
+    if problem is not None:
+        raise ValidationError(_PASSPHRASE_PROBLEMS[problem])
+
+
+def check_passphrase_again(first: str | None, again: str | None) -> None:
+    """The second field repeats the first (both blank: a suggestion)."""
+    if (again or first) and again != first:
+        raise ValidationError(_l("The two passphrases are not the same."))
+
+
 class ReportForm(BoundedForm):
     category = RadioField(
         _l("What kind of violation is it?"),
@@ -151,17 +172,10 @@ class ReportForm(BoundedForm):
     )
 
     def validate_passphrase(self, field: PasswordField) -> None:
-        if not field.data and not self.passphrase_confirm.data:
-            return  # both blank: a passphrase will be suggested
-        if not field.data:
-            raise ValidationError(_l("Type the passphrase here too, or leave both fields empty."))
-        problem = passphrase_problem(field.data)
-        if problem is not None:
-            raise ValidationError(_PASSPHRASE_PROBLEMS[problem])
+        check_chosen_passphrase(field.data, self.passphrase_confirm.data)
 
     def validate_passphrase_confirm(self, field: PasswordField) -> None:
-        if (field.data or self.passphrase.data) and field.data != self.passphrase.data:
-            raise ValidationError(_l("The two passphrases are not the same."))
+        check_passphrase_again(self.passphrase.data, field.data)
 
 
 class MailboxLoginForm(BoundedForm):
@@ -191,3 +205,42 @@ class MessageForm(BoundedForm):
         validators=[InputRequired(message=_l("Write a message first.")), _length(TEXT_LIMIT)],
     )
     attachments = MultipleFileField(_l("Add files (optional)"))
+
+
+class PassphraseChangeForm(BoundedForm):
+    """A new passphrase for the mailbox (issue 18): the code and the current passphrase
+    (checked as at sign-in), and the new one twice, or both blank for a suggested one.
+    No passphrase is ever sent back in a page (the fields hide their values): the page
+    that comes back keeps the code only."""
+
+    code = StringField(
+        _l("Report code"), validators=[InputRequired(message=_l("Enter your report code."))]
+    )
+    current_passphrase = PasswordField(
+        _l("Current passphrase"),
+        validators=[InputRequired(message=_l("Enter your current passphrase."))],
+    )
+    passphrase = PasswordField(_l("New passphrase"))
+    passphrase_confirm = PasswordField(_l("New passphrase again"))
+
+    def validate_passphrase(self, field: PasswordField) -> None:
+        check_chosen_passphrase(field.data, self.passphrase_confirm.data)
+
+    def validate_passphrase_confirm(self, field: PasswordField) -> None:
+        check_passphrase_again(self.passphrase.data, field.data)
+
+
+class TranscriptForm(BoundedForm):
+    """The reporter's answer to a report an operator typed: the button pressed
+    (``answer``: confirm or correct) and, to correct it, what should be different."""
+
+    answer = StringField(validators=[AnyOf([a.value for a in Answer])])
+    correction = TextAreaField(
+        _l("What should be different?"),
+        filters=TEXT,
+        validators=[_length(TEXT_LIMIT)],  # required to correct: validate_correction
+    )
+
+    def validate_correction(self, field: TextAreaField) -> None:
+        if self.answer.data == Answer.CORRECT and not (field.data or "").strip():
+            raise ValidationError(_l("Write what should be corrected first."))

@@ -134,12 +134,20 @@ def service_submit(
     identity: str = "",
     category: str = CATEGORY,
     files: Sequence[UploadedFile] = (),
+    transcribed: bool = False,
 ) -> Submitted:
     """A report submitted through the service (categories seeded if missing), and the
-    mailbox key its code and passphrase open. (``tests.helpers.submit`` posts the form.)"""
+    mailbox key its code and passphrase open. (``tests.helpers.submit`` posts the form.)
+    ``transcribed``: as if an operator typed it (issue 18)."""
     seed_categories(session, OPERATOR)
     settings = submission_settings(recovery)
-    form = ReportForm(category=category, title="Pungutan liar", what="Di loket", identity=identity)
+    form = ReportForm(
+        category=category,
+        title="Pungutan liar",
+        what="Di loket",
+        identity=identity,
+        transcribed=transcribed,
+    )
     receipt = submit_report(session, form, PASSPHRASE, settings, TODAY, files)
     mailbox = session.scalar(select(Mailbox).where(Mailbox.report_id == receipt.report_id))
     kek = verify_secret(

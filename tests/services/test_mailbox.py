@@ -455,3 +455,103 @@ def test_a_report_field_moved_to_another_epoch_fails_on_the_mailbox(session, rec
     seen = read_mailbox(session, _keys(session, report), report.report_id)
 
     assert seen.failed_fields == {"title"}
+
+
+# --- changing the passphrase (issue 18) ---------------------------------------------------
+
+NEW_PASSPHRASE = "layang layang merah di atas sawah"
+
+
+def test_a_new_passphrase_opens_the_same_mailbox_key_and_the_old_one_nothing(session, recovery):
+    report = service_submit(session, recovery.public_key())
+    derive = Counting()
+
+    change = mailbox.prepare_change(
+        session, format_code(report.code), PASSPHRASE, NEW_PASSPHRASE, SETTINGS, derive=derive
+    )
+    # Checked as a sign-in checks (two derivations), then the new record (one more).
+    assert derive.ran == ["lookup_id", "verify_secret", "hash_secret"]
+    assert change.suggested is None and change.opened.mailbox_id == report.mailbox_id
+    assert attempt_login(session, report.code, PASSPHRASE, SETTINGS).opened is not None
+    mailbox.save_change(session, change)  # nothing was written before
+
+    assert attempt_login(session, report.code, PASSPHRASE, SETTINGS).opened is None
+    opened = attempt_login(session, report.code, NEW_PASSPHRASE, SETTINGS).opened
+    assert opened.private_key.public_key() == report.mailbox_private.public_key()
+    assert opened.stamp == change.opened.stamp
+    keys = key_ring.mailbox_keys(session, report.report_id, opened.mailbox_id, opened.private_key)
+    assert read_mailbox(session, keys, report.report_id).fields["title"] == "Pungutan liar"
+    assert "layang" not in repr(change) and "layang" not in repr(opened)
+
+
+def test_without_a_new_passphrase_one_is_suggested_and_opens_the_mailbox(session, recovery):
+    report = service_submit(session, recovery.public_key())
+    change = mailbox.prepare_change(session, report.code, PASSPHRASE, None, SETTINGS)
+    assert len(change.suggested.split()) == 7
+    mailbox.save_change(session, change)
+    assert attempt_login(session, report.code, change.suggested, SETTINGS).opened is not None
+
+
+def test_a_wrong_current_passphrase_or_unknown_code_changes_nothing_and_costs_a_sign_in(
+    session, recovery
+):
+    report = service_submit(session, recovery.public_key())
+    record = session.get(Mailbox, report.mailbox_id).secret_record
+    unknown_code = f"{(int(report.code) + 1) % 10**16:016d}"
+    outcomes = []
+    for code, current in ((report.code, PASSPHRASE + "x"), (unknown_code, PASSPHRASE)):
+        derive = Counting()
+        change = mailbox.prepare_change(
+            session, code, current, NEW_PASSPHRASE, SETTINGS, derive=derive
+        )
+        outcomes.append((change, derive.ran))
+    assert outcomes == [(None, ["lookup_id", "verify_secret"])] * 2
+    assert session.get(Mailbox, report.mailbox_id).secret_record == record
+    derive = Counting()
+    with refused(Reason.MALFORMED_CODE, "code"):
+        mailbox.prepare_change(session, "1234", PASSPHRASE, NEW_PASSPHRASE, SETTINGS, derive=derive)
+    assert derive.ran == []
+
+
+def test_a_session_signed_in_before_the_change_is_no_longer_current(session, recovery):
+    """Every other session of the mailbox must sign in again: each holds the stamp of
+    the record it signed in with, and the change replaces the record."""
+    report = service_submit(session, recovery.public_key())
+    before = attempt_login(session, report.code, PASSPHRASE, SETTINGS).opened
+    assert mailbox.is_current(session, before)
+
+    change = mailbox.prepare_change(session, report.code, PASSPHRASE, NEW_PASSPHRASE, SETTINGS)
+    mailbox.save_change(session, change)
+
+    assert not mailbox.is_current(session, before)
+    assert mailbox.is_current(session, change.opened)  # the changing browser's new session
+    after = attempt_login(session, report.code, NEW_PASSPHRASE, SETTINGS).opened
+    assert mailbox.is_current(session, after)
+
+
+def test_of_two_changes_from_one_passphrase_the_second_is_refused(session, recovery):
+    report = service_submit(session, recovery.public_key())
+    first = mailbox.prepare_change(session, report.code, PASSPHRASE, NEW_PASSPHRASE, SETTINGS)
+    second = mailbox.prepare_change(session, report.code, PASSPHRASE, None, SETTINGS)
+    mailbox.save_change(session, first)
+    with refused(Reason.PASSPHRASE_CHANGED_MEANWHILE, "passphrase"):
+        mailbox.save_change(session, second)
+    assert attempt_login(session, report.code, NEW_PASSPHRASE, SETTINGS).opened is not None
+    assert attempt_login(session, report.code, second.suggested, SETTINGS).opened is None
+
+
+def test_a_session_opened_with_a_rehash_is_current_once_the_rehash_is_saved(session, recovery):
+    report = service_submit(session, recovery.public_key())
+    stronger = replace(SETTINGS, argon2=STRONGER)
+    attempt = attempt_login(session, report.code, PASSPHRASE, stronger)
+    mailbox.save_rehashed(session, attempt.opened, attempt.rehashed)
+    assert mailbox.is_current(session, attempt.opened)
+    # A change checks without re-hashing first, even a record that predates today's
+    # parameters: it replaces the record anyway (three derivations, not four).
+    strongest = replace(SETTINGS, argon2=Argon2Params(time_cost=3, memory_kib=512, parallelism=1))
+    derive = Counting()
+    change = mailbox.prepare_change(
+        session, report.code, PASSPHRASE, NEW_PASSPHRASE, strongest, derive=derive
+    )
+    assert derive.ran == ["lookup_id", "verify_secret", "hash_secret"]
+    assert change is not None

@@ -1,0 +1,70 @@
+"""The reporter's side of issue 18 item 1 in a real browser with JavaScript off (Tor
+Browser "Safest"): Debian's Chromium driven by Playwright, the portal under gunicorn.
+The reporter of a report an operator typed confirms it, or corrects it; then changes
+the passphrase and signs in with the new one (the old one no longer opens)."""
+
+from tests.chromium import chromium
+from tests.helpers import config_env, reporter_under_gunicorn, typed_report
+
+OPEN_MAILBOX = "#login-form .actions button[type=submit]"
+LEAVE_MAILBOX = "form[action*=logout] button[type=submit]"
+
+
+def sign_in(page, base: str, code: str, passphrase: str) -> None:
+    page.goto(base + "/mailbox/login")
+    page.fill("#code", code)
+    page.fill("#passphrase", passphrase)
+    page.click(OPEN_MAILBOX)
+
+
+def test_confirming_correcting_and_a_new_passphrase_work_without_javascript(
+    new_database_url, tmp_path, redis_url
+):
+    with reporter_under_gunicorn(new_database_url, tmp_path, redis_url) as (_, base):
+        env = config_env(tmp_path / "instance", new_database_url, redis_url)
+        confirmed = typed_report(env, "Diketik petugas: dikonfirmasi")
+        corrected = typed_report(env, "Diketik petugas: dikoreksi")
+        with chromium() as browser:
+            context = browser.new_context(java_script_enabled=False)
+            page = context.new_page()
+            requests: list[str] = []
+            page.on("request", lambda request: requests.append(request.url))
+
+            sign_in(page, base, *confirmed)
+            assert page.inner_text("#transcript-title") == (
+                "Apakah ini yang Anda sampaikan kepada kami?"
+            )
+            assert "Petugas loket meminta uang Rp 50.000" in page.inner_text("#transcript")
+            page.click("text=Ya, ini yang saya sampaikan")
+            assert "mengonfirmasi" in page.inner_text("#transcript-answered")
+            assert page.locator("#transcript").count() == 0
+            assert "Anda telah mengonfirmasi" in page.inner_text("#transcript-state")
+            page.click(LEAVE_MAILBOX)
+
+            code, passphrase = corrected
+            sign_in(page, base, code, passphrase)
+            page.fill("#correction", "Bukan Rp 50.000, tetapi Rp 75.000.")
+            page.click("text=Kirim koreksi saya")
+            assert "koreksi Anda sudah dikirim" in page.inner_text("#transcript-answered")
+            thread = page.inner_text(".thread")
+            assert "Bukan Rp 50.000, tetapi Rp 75.000." in thread
+            assert "Koreksi Anda atas laporan yang diketik" in thread
+
+            page.click("#change-passphrase")
+            page.fill("#code", code)
+            page.fill("#current_passphrase", passphrase)
+            page.click("#passphrase-form .actions button[type=submit]")  # both new ones blank
+            new = page.inner_text("#new-passphrase")
+            assert len(new.split()) == 7 and new != passphrase
+            assert "Frasa sandi Anda sudah diganti" in page.content()
+            page.click("text=Kembali ke kotak surat saya")
+            assert page.locator("#report-status").count() == 1  # still signed in here
+            page.click(LEAVE_MAILBOX)
+
+            sign_in(page, base, code, passphrase)  # the old one no longer opens
+            assert "/mailbox/login" in page.url
+            assert "tidak benar" in page.content()
+            sign_in(page, base, code, new)
+            assert page.inner_text("#report-status") == "Diterima"
+            assert "Bukan Rp 50.000, tetapi Rp 75.000." in page.content()
+        assert requests and all(url.startswith(base) for url in requests)

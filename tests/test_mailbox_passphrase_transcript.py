@@ -1,0 +1,409 @@
+"""The reporter's side of issue 18 item 1, through the reporter portal: the passphrase
+is changed in the mailbox (the old one stops working at once, every other session must
+sign in again, a suggested one is shown once, no page shows a typed passphrase again),
+and the reporter of a report an operator typed is asked, above the thread, whether it
+is what they said: confirmed, or corrected by a message marked as the correction
+(EU 2019/1937 Art. 18(2)-(4)); investigators read the answer on the case page and in
+the case file, in words. Nothing of it reaches a log."""
+
+import html
+import logging
+import re
+import time
+import uuid
+
+import pytest
+from sqlalchemy import func, select
+
+from sipadu.persistence.models import ReporterDailyCount
+from sipadu.services.passphrases import wordlist
+from sipadu.web.reporter_forms import TEXT_LIMIT
+from tests.helpers import (
+    csrf,
+    database,
+    every_database_value,
+    every_slot_held,
+    form_tokens,
+    login,
+    report_id_of,
+    submit,
+    typed_report,
+)
+
+NEW = "layang layang merah di atas sawah"
+TITLE_SEPARATOR = " — "
+
+
+def signed_in_box(reporter_app, code: str, passphrase: str):
+    client = reporter_app.test_client()
+    assert login(client, code, passphrase).status_code == 303
+    return client
+
+
+def change(client, code: str, current: str, new: str = NEW, again: str | None = None):
+    return client.post(
+        "/mailbox/passphrase",
+        data={
+            **form_tokens(client, "/mailbox/passphrase"),
+            "code": code,
+            "current_passphrase": current,
+            "passphrase": new,
+            "passphrase_confirm": new if again is None else again,
+        },
+    )
+
+
+def metric(database_url: str, name: str) -> int:
+    with database(database_url) as session:
+        return session.scalar(
+            select(func.coalesce(func.sum(ReporterDailyCount.count), 0)).where(
+                ReporterDailyCount.metric == name
+            )
+        )
+
+
+def answer(client, answer: str, correction: str = ""):
+    data = {"csrf_token": csrf(client, "/mailbox"), "answer": answer}
+    if answer == "correct":
+        data["correction"] = correction
+    return client.post("/mailbox/transcript", data=data)
+
+
+def text_of(page: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+
+
+# --- changing the passphrase -------------------------------------------------------------
+
+
+def test_the_mailbox_links_to_the_change_which_needs_a_session(people, reporter_app):
+    code, passphrase, _ = submit(reporter_app.test_client())
+    box = signed_in_box(reporter_app, code, passphrase)
+    assert 'href="/mailbox/passphrase"' in box.get("/mailbox").get_data(as_text=True)
+    form = box.get("/mailbox/passphrase")
+    assert form.status_code == 200
+    assert 'name="current_passphrase"' in form.get_data(as_text=True)
+    assert len(form.get_data()) <= 100_000
+    stranger = reporter_app.test_client()
+    assert stranger.get("/mailbox/passphrase").headers["Location"].endswith("/mailbox/login")
+    posted = stranger.post(
+        "/mailbox/passphrase", data={"csrf_token": csrf(stranger, "/mailbox/login")}
+    )
+    assert posted.status_code == 303  # nothing read, nothing derived
+
+
+def test_after_a_change_only_the_new_passphrase_opens_and_other_sessions_sign_in_again(
+    people, reporter_app, database_url
+):
+    code, passphrase, _ = submit(reporter_app.test_client())
+    here = signed_in_box(reporter_app, code, passphrase)
+    elsewhere = signed_in_box(reporter_app, code, passphrase)  # e.g. whoever saw it
+    assert elsewhere.get("/mailbox").status_code == 200
+    changed_before = metric(database_url, "passphrase_changed")
+
+    done = change(here, code, passphrase)
+
+    assert done.status_code == 200
+    page = done.get_data(as_text=True)
+    assert 'id="passphrase-changed"' in page
+    assert "Tuliskan frasa sandi baru" in page  # the reminder, in the reader's language
+    assert NEW not in page and passphrase not in page  # a chosen one is never shown
+    assert metric(database_url, "passphrase_changed") == changed_before + 1
+    assert here.get("/mailbox").status_code == 200  # this browser stays signed in
+    assert elsewhere.get("/mailbox").headers["Location"].endswith("/mailbox/login")
+    # Signed out, not robbed: a reply sent from there comes back on the sign-in page.
+    reply = elsewhere.post(
+        "/mailbox/messages",
+        data={"csrf_token": csrf(elsewhere, "/mailbox/login"), "body": "Balasan yang tertahan"},
+    )
+    assert reply.status_code == 200 and "Balasan yang tertahan" in reply.get_data(as_text=True)
+    assert login(reporter_app.test_client(), code, passphrase).status_code == 400
+    assert login(reporter_app.test_client(), code, NEW).status_code == 303
+
+
+def test_a_suggested_passphrase_is_shown_once_and_opens_the_mailbox(people, reporter_app):
+    code, passphrase, _ = submit(reporter_app.test_client())
+    box = signed_in_box(reporter_app, code, passphrase)
+    page = change(box, code, passphrase, new="").get_data(as_text=True)
+    suggested = re.search(r'id="new-passphrase">([^<]+)<', page).group(1)
+    assert len(suggested.split()) == 7 and set(suggested.split()) <= set(wordlist())
+    assert "hanya ditampilkan sekali ini" in page
+    assert login(reporter_app.test_client(), code, suggested).status_code == 303
+    assert login(reporter_app.test_client(), code, passphrase).status_code == 400
+
+
+def test_the_same_change_sent_again_shows_the_same_passphrase_and_changes_once(
+    people, reporter_app
+):
+    """A double click (the second request carries the session the first one ends) and a
+    reload of the page after it: the change is made once, and the suggested passphrase,
+    its only copy, is shown again (G6)."""
+    code, passphrase, _ = submit(reporter_app.test_client())
+    box = signed_in_box(reporter_app, code, passphrase)
+    cookie = reporter_app.config["SESSION_COOKIE_NAME"]
+    form = {
+        **form_tokens(box, "/mailbox/passphrase"),
+        "code": code,
+        "current_passphrase": passphrase,
+        "passphrase": "",
+        "passphrase_confirm": "",
+    }
+    second_click = reporter_app.test_client()
+    second_click.set_cookie(cookie, box.get_cookie(cookie).value)
+
+    first = box.post("/mailbox/passphrase", data=form).get_data(as_text=True)
+    suggested = re.search(r'id="new-passphrase">([^<]+)<', first).group(1)
+    for again in (second_click, box):  # the double click; then a reload of the page
+        page = again.post("/mailbox/passphrase", data=form)
+        assert page.status_code == 200
+        text = page.get_data(as_text=True)
+        assert 'id="changed-again"' in text
+        assert re.search(r'id="new-passphrase">([^<]+)<', text).group(1) == suggested
+    assert login(reporter_app.test_client(), code, suggested).status_code == 303
+    # Not from another browser: the sealed copy opens only in the session that sent it.
+    stranger = reporter_app.test_client()
+    stranger.get("/mailbox/login")
+    foreign = stranger.post(
+        "/mailbox/passphrase",
+        data={**form, **form_tokens(stranger, "/mailbox/login")}
+        | {"submission_token": form["submission_token"]},
+    )
+    assert suggested not in foreign.get_data(as_text=True)
+
+
+@pytest.mark.parametrize(
+    ("wrong", "field_text"),
+    [
+        ({"current_passphrase": "bukan frasa yang benar"}, "frasa sandi saat ini tidak benar"),
+        ({"passphrase_confirm": NEW + "x"}, "Kedua frasa sandi tidak sama"),
+        ({"passphrase": "123456789012", "passphrase_confirm": "123456789012"}, "mudah ditebak"),
+        ({"current_passphrase": ""}, "Masukkan frasa sandi Anda saat ini"),
+    ],
+)
+def test_a_refused_change_keeps_the_code_shows_no_passphrase_and_changes_nothing(
+    people, reporter_app, wrong, field_text
+):
+    code, passphrase, _ = submit(reporter_app.test_client())
+    box = signed_in_box(reporter_app, code, passphrase)
+    typed = {"current_passphrase": passphrase, "passphrase": NEW, "passphrase_confirm": NEW}
+    typed.update(wrong)
+    response = box.post(
+        "/mailbox/passphrase",
+        data={**form_tokens(box, "/mailbox/passphrase"), "code": code, **typed},
+    )
+    assert response.status_code == 400
+    page = response.get_data(as_text=True)
+    assert f'value="{code}"' in page and field_text in page
+    for secret in {passphrase, *typed.values()} - {""}:
+        assert secret not in page
+    assert login(reporter_app.test_client(), code, passphrase).status_code == 303
+
+
+def test_the_code_of_another_mailbox_is_refused(people, reporter_app):
+    mine, my_passphrase, _ = submit(reporter_app.test_client())
+    other, other_passphrase, _ = submit(reporter_app.test_client())
+    box = signed_in_box(reporter_app, mine, my_passphrase)
+    response = change(box, other, other_passphrase)
+    assert response.status_code == 400
+    assert "bukan kode kotak surat yang sedang Anda buka" in response.get_data(as_text=True)
+    assert login(reporter_app.test_client(), other, other_passphrase).status_code == 303
+    assert login(reporter_app.test_client(), mine, my_passphrase).status_code == 303
+
+
+def test_a_busy_server_keeps_the_code_and_shows_no_passphrase(people, reporter_app, config):
+    code, passphrase, _ = submit(reporter_app.test_client())
+    box = signed_in_box(reporter_app, code, passphrase)
+    with every_slot_held(config, "reporter"):
+        started = time.monotonic()
+        response = change(box, code, passphrase)
+        assert time.monotonic() - started < 5
+    assert response.status_code == 503 and response.headers["Retry-After"]
+    page = response.get_data(as_text=True)
+    assert f'value="{code}"' in page and 'id="notice"' in page
+    assert passphrase not in page and NEW not in page
+    assert login(reporter_app.test_client(), code, passphrase).status_code == 303  # unchanged
+    assert change(box, code, passphrase).status_code == 200  # with a slot free, it goes
+
+
+# --- the typed report -----------------------------------------------------------------
+
+
+def test_a_typed_report_is_shown_above_the_thread_with_the_question(
+    env, people, reporter_app, database_url
+):
+    code, passphrase = typed_report(env, "Transkrip ditanya")
+    page = signed_in_box(reporter_app, code, passphrase).get("/mailbox").get_data(as_text=True)
+    assert 'id="transcript"' in page
+    assert page.index('id="transcript"') < page.index('class="thread"')
+    question = page[page.index('id="transcript"') : page.index('class="thread"')]
+    assert "Apakah ini yang Anda sampaikan kepada kami?" in question
+    assert "Petugas loket meminta uang Rp 50.000" in question  # as the operator typed it
+    assert 'value="confirm"' in question and 'name="correction"' in question
+    assert len(page.encode()) <= 100_000
+    web_code, web_passphrase, _ = submit(reporter_app.test_client())
+    web = signed_in_box(reporter_app, web_code, web_passphrase).get("/mailbox")
+    assert 'id="transcript"' not in web.get_data(as_text=True)
+
+
+def test_confirming_is_recorded_once_and_investigators_read_it(
+    env, people, reporter_app, database_url, clients
+):
+    title = f"Dikonfirmasi {uuid.uuid4().hex[:8]}"
+    code, passphrase = typed_report(env, title)
+    box = signed_in_box(reporter_app, code, passphrase)
+    investigator = clients["pemeriksa1"]
+    report_id = report_id_of(database_url, title, investigator)
+    case_page = text_of(investigator.get(f"/reports/{report_id}").get_data(as_text=True))
+    assert "Transkrip belum dikonfirmasi pelapor" in case_page
+
+    first = answer(box, "confirm")
+    assert first.headers["Location"].endswith("/mailbox?transcript=confirm")
+    page = box.get(first.headers["Location"]).get_data(as_text=True)
+    assert 'id="transcript-answered"' in page and 'id="transcript"' not in page
+    assert 'id="transcript-state"' in page
+    again = answer(box, "confirm")  # a double click
+    assert again.headers["Location"].endswith("/mailbox?transcript=again")
+
+    case_page = text_of(investigator.get(f"/reports/{report_id}").get_data(as_text=True))
+    assert "Transkrip dikonfirmasi pelapor" in case_page
+    printed = text_of(investigator.get(f"/reports/{report_id}/print").get_data(as_text=True))
+    assert "Transkrip dikonfirmasi pelapor" in printed
+
+
+def test_a_correction_is_a_marked_message_the_investigators_are_pointed_to(
+    env, people, reporter_app, database_url, clients
+):
+    title = f"Dikoreksi {uuid.uuid4().hex[:8]}"
+    code, passphrase = typed_report(env, title)
+    box = signed_in_box(reporter_app, code, passphrase)
+    correction = "Yang meminta uang bukan petugas loket 3, tetapi petugas loket 4."
+
+    done = answer(box, "correct", correction)
+    assert done.headers["Location"].endswith("/mailbox?transcript=correct")
+    page = box.get("/mailbox").get_data(as_text=True)
+    assert correction in page and "Koreksi Anda atas laporan yang diketik" in page
+    resend = answer(box, "correct", correction)  # Back and resend
+    assert resend.headers["Location"].endswith("/mailbox?transcript=again")
+    assert box.get("/mailbox").get_data(as_text=True).count(correction) == 1
+    # Answered: confirming now is refused, and says so.
+    late = answer(box, "confirm")
+    assert late.status_code == 303 and late.headers["Location"].endswith("/mailbox")
+
+    investigator = clients["pemeriksa1"]
+    report_id = report_id_of(database_url, title, investigator)
+    case_html = investigator.get(f"/reports/{report_id}").get_data(as_text=True)
+    message_id = re.search(r'<a href="#message-([0-9a-f-]{36})">', case_html).group(1)
+    assert f'id="message-{message_id}"' in case_html
+    case_page = text_of(case_html)
+    assert "Transkrip dikoreksi pelapor ( lihat pesan ke-1 tanggal" in case_page
+    assert "Koreksi atas laporan yang diketik" in case_page and correction in case_page
+    printed = text_of(investigator.get(f"/reports/{report_id}/print").get_data(as_text=True))
+    assert "Transkrip dikoreksi pelapor (lihat pesan ke-1 tanggal" in printed
+
+
+def test_a_web_report_has_no_typed_report_to_answer(people, reporter_app):
+    code, passphrase, _ = submit(reporter_app.test_client())
+    box = signed_in_box(reporter_app, code, passphrase)
+    refused = answer(box, "confirm")
+    assert refused.status_code == 400
+    assert "Tidak ada laporan yang diketik petugas" in refused.get_data(as_text=True)
+
+
+def test_a_web_report_shows_investigators_nothing_about_a_transcript(
+    people, reporter_app, database_url, clients
+):
+    title = f"Dari web {uuid.uuid4().hex[:8]}"
+    submit(reporter_app.test_client(), title=title)
+    investigator = clients["pemeriksa1"]
+    report_id = report_id_of(database_url, title, investigator)
+    for path in (f"/reports/{report_id}", f"/reports/{report_id}/print"):
+        page = investigator.get(path).get_data(as_text=True)
+        assert "Transkrip" not in page and 'id="transcript-state"' not in page
+
+
+def test_a_refused_correction_keeps_what_was_typed(env, people, reporter_app, database_url):
+    code, passphrase = typed_report(env, "Koreksi ditolak")
+    box = signed_in_box(reporter_app, code, passphrase)
+    empty = answer(box, "correct", "   ")
+    assert empty.status_code == 400
+    assert "Tuliskan dulu apa yang perlu dikoreksi" in empty.get_data(as_text=True)
+    too_long = "Panjang sekali. " * (TEXT_LIMIT // 16 + 1)
+    refused = answer(box, "correct", too_long)
+    assert refused.status_code == 400
+    assert too_long.strip() in html.unescape(refused.get_data(as_text=True))
+    # A form token from another session: the correction comes back in its box.
+    other = reporter_app.test_client()
+    foreign = box.post(
+        "/mailbox/transcript",
+        data={
+            "csrf_token": csrf(other, "/mailbox/login"),
+            "answer": "correct",
+            "correction": "Simpan ini",
+        },
+    )
+    assert foreign.status_code == 400
+    assert re.search(
+        r'<textarea[^>]*name="correction"[^>]*>\s*Simpan ini', foreign.get_data(as_text=True)
+    )
+    # Answered the other way meanwhile: the text waits in the message box.
+    assert answer(box, "confirm").status_code == 303
+    late = answer(box, "correct", "Masih ada yang salah")
+    assert late.status_code == 409
+    page = late.get_data(as_text=True)
+    assert re.search(r'<textarea[^>]*name="body"[^>]*>\s*Masih ada yang salah', page)
+    # ... and so does one whose form token was refused, the question gone meanwhile.
+    foreign = box.post(
+        "/mailbox/transcript",
+        data={
+            "csrf_token": csrf(other, "/mailbox/login"),
+            "answer": "correct",
+            "correction": "Tetap disimpan",
+        },
+    )
+    assert foreign.status_code == 400
+    page = foreign.get_data(as_text=True)
+    assert re.search(r'<textarea[^>]*name="body"[^>]*>\s*Tetap disimpan', page)
+    assert 'name="correction"' not in page
+
+
+def test_a_correction_sent_after_the_session_ended_comes_back_on_the_sign_in_page(
+    env, people, reporter_app, database_url
+):
+    code, passphrase = typed_report(env, "Sesi habis")
+    box = signed_in_box(reporter_app, code, passphrase)
+    token = csrf(box, "/mailbox")
+    other = signed_in_box(reporter_app, code, passphrase)
+    assert change(other, code, passphrase).status_code == 200  # ends box's session
+    response = box.post(
+        "/mailbox/transcript",
+        data={"csrf_token": token, "answer": "correct", "correction": "Koreksi tertahan"},
+    )
+    assert response.status_code == 200
+    assert "Koreksi tertahan" in response.get_data(as_text=True)
+    assert 'id="login-form"' in response.get_data(as_text=True)
+
+
+# --- nothing logged ------------------------------------------------------------------
+
+
+def test_no_code_passphrase_or_correction_reaches_a_log_or_the_database(
+    env, people, reporter_app, database_url, caplog, capfd
+):
+    caplog.set_level(logging.DEBUG)
+    code, passphrase = typed_report(env, "Tanpa jejak")
+    box = signed_in_box(reporter_app, code, passphrase)
+    tag = uuid.uuid4().hex[:10]
+    correction = f"koreksi-kanari-{tag}"
+    new = f"frasa kanari baru {tag}"
+    assert answer(box, "correct", correction).status_code == 303
+    assert change(box, code, passphrase, new="salah satu").status_code == 400
+    assert change(box, code, "bukan yang benar sama sekali", new=new).status_code == 400
+    assert change(box, code, passphrase, new=new).status_code == 200
+    out, err = capfd.readouterr()
+    logged = caplog.text + out + err
+    digits = code.replace(" ", "")
+    for secret in (digits, code, passphrase, new, correction, tag):
+        assert secret not in logged
+    stored = b"".join(every_database_value(database_url))
+    for secret in (digits, passphrase, new, correction, tag):
+        assert secret.encode() not in stored
