@@ -113,6 +113,10 @@ class Action(StrEnum):
     RETENTION_SHRED = "retention.shred"  # a purge deleted expired reports' keys
     RETENTION_PURGE = "retention.purge"  # then their ciphertext
     ROW_ORDER_RESHUFFLE = "db.reshuffle"  # reporter-side tables rewritten in key order
+    # coi (issue 18): the conflict-of-interest group, and an outside keyholder's export
+    COI_MEMBER_ADD = "coi_member.add"
+    COI_MEMBER_REMOVE = "coi_member.remove"
+    COI_EXTERNAL_EXPORT = "report.export_external"
 
 
 class ReporterMetric(StrEnum):

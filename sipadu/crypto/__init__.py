@@ -19,6 +19,7 @@ The API the rest of SIPADU uses:
 - Subkeys: :func:`derive_subkey` (HKDF-SHA256, RFC 5869: one key per use of a secret).
 """
 
+from sipadu.crypto.age_keys import age_private_key, age_public_key
 from sipadu.crypto.envelope import KeyContext, Purpose, unwrap_key, wrap_key
 from sipadu.crypto.errors import CryptoError
 from sipadu.crypto.fields import (
@@ -61,6 +62,8 @@ from sipadu.crypto.stream import (
 from sipadu.crypto.symmetric import new_key, open_secret, seal_secret
 
 __all__ = [
+    "age_private_key",
+    "age_public_key",
     "DEFAULT_CHUNK_SIZE",
     "DEFAULT_PARAMS",
     "DEFAULT_SUITE",

@@ -114,6 +114,11 @@ class Reason(enum.Enum):
     OWN_REQUEST = enum.auto()
     INVESTIGATOR_LOST_REPORT = enum.auto()
     NO_IDENTITY_KEY = enum.auto()
+    # coi (issue 18)
+    NOT_A_CUSTODIAN = enum.auto()  # name
+    ALREADY_COI_MEMBER = enum.auto()  # name
+    NO_SUCH_COI_MEMBER = enum.auto()
+    NOT_IN_COI_GROUP = enum.auto()  # name
 
 
 class ServiceError(Exception):

@@ -51,6 +51,9 @@ from sipadu.settings.config import DatePrecision, DayCount
 CASE_FIELDS = ("title", "what", "who", "where", "when", "how", "estimated_loss")
 IDENTITY_FIELD = "identity"
 STATUS_REASON_FIELD = "status_reason"
+# "1" when the reporter said the report concerns the inspectorate's own staff, else "":
+# stored for every report (G2); coi (issue 18, docs/conflict-of-interest.md).
+CONCERNS_INSPECTORATE_FIELD = "concerns_inspectorate"
 MAILBOX_KEY_PURPOSE = "mailbox"
 
 
@@ -72,6 +75,7 @@ class ReportForm:
     how: str = ""
     estimated_loss: str = ""
     identity: str = ""
+    concerns_inspectorate: bool = False  # coi: wrapped to the conflict-of-interest group
 
 
 @dataclass(frozen=True)
@@ -175,10 +179,13 @@ def submit_report(
         category.id,
         Recipient("mailbox", mailbox_id, mailbox_private.public_key()),
         settings.recovery,
+        concerns_inspectorate=form.concerns_inspectorate,
     )
     for name in CASE_FIELDS:
         _store_field(session, report_id, name, 0, keys.case, getattr(form, name))
     _store_field(session, report_id, IDENTITY_FIELD, 0, keys.identity, form.identity)
+    coi = "1" if form.concerns_inspectorate else ""
+    _store_field(session, report_id, CONCERNS_INSPECTORATE_FIELD, 0, keys.case, coi)
     attach(session, report_id, keys.case, 0, files, uploader="reporter")
 
     precision = settings.date_precision

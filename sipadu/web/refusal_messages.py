@@ -179,6 +179,15 @@ MESSAGES: dict[Reason, LazyString] = {
     Reason.OWN_REQUEST: _l("Another custodian must decide on your own request."),
     Reason.INVESTIGATOR_LOST_REPORT: _l("The investigator no longer has this report."),
     Reason.NO_IDENTITY_KEY: _l("You hold no identity key for this report."),
+    Reason.NOT_A_CUSTODIAN: _l("%(name)s is not a custodian."),
+    Reason.ALREADY_COI_MEMBER: _l(
+        "%(name)s is already in the conflict-of-interest team in this role, or proposed."
+    ),
+    Reason.NO_SUCH_COI_MEMBER: _l("There is no such member of the conflict-of-interest team."),
+    Reason.NOT_IN_COI_GROUP: _l(
+        "This report concerns staff of the Inspectorate itself: it can only be shared with "
+        "an investigator of the conflict-of-interest team, and %(name)s is not one."
+    ),
 }
 
 
