@@ -62,8 +62,6 @@ from sipadu.crypto.stream import (
 from sipadu.crypto.symmetric import new_key, open_secret, seal_secret
 
 __all__ = [
-    "age_private_key",
-    "age_public_key",
     "DEFAULT_CHUNK_SIZE",
     "DEFAULT_PARAMS",
     "DEFAULT_SUITE",
@@ -80,6 +78,8 @@ __all__ = [
     "Purpose",
     "SecretRecord",
     "Suite",
+    "age_private_key",
+    "age_public_key",
     "decrypt_stream",
     "decrypting_reader",
     "derive_keys",

@@ -9,6 +9,7 @@ from sipadu.investigator.policy import Policy, requires
 from sipadu.persistence.models import Role
 from sipadu.services.audit_log import intake_days
 from sipadu.services.categories import routing_table
+from sipadu.services.conflict_of_interest import group_status
 from sipadu.services.dashboard import (
     case_counts,
     chain_state,
@@ -38,6 +39,7 @@ def index() -> str:
             identity_requests_waiting(reading, account.id) if Role.CUSTODIAN in roles else None
         )
         proposals = proposals_waiting(reading) if Role.ADMIN in roles else None
+        coi = group_status(reading) if Role.ADMIN in roles else None  # coi (issue 18)
         chain = chain_state(reading, signing_public_key_hex()) if Role.AUDITOR in roles else None
     return render_template(
         "staff/home.html",
@@ -46,6 +48,7 @@ def index() -> str:
         due_labels=DEADLINE_LABELS,
         requests=requests,
         proposals=proposals,
+        coi=coi,
         chain=chain,
         now=now(),
     )

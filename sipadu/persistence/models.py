@@ -308,7 +308,8 @@ class ReportKey(Base):
     )
     purpose: Mapped[str] = mapped_column(CheckedWord(16))
     epoch: Mapped[int] = mapped_column(CheckedInt)
-    recipient_kind: Mapped[str] = mapped_column(CheckedWord(16))  # staff|custodian|mailbox|recovery|external
+    # staff|custodian|mailbox|recovery|external (coi: an outside keyholder's age key)
+    recipient_kind: Mapped[str] = mapped_column(CheckedWord(16))
     recipient_id: Mapped[uuid.UUID | None] = mapped_column(CheckedUuid, index=True)
     recipient_fingerprint: Mapped[str] = mapped_column(CheckedWord(64))
     wrapped: Mapped[bytes] = mapped_column(SealedBytes)

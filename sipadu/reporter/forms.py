@@ -1,7 +1,14 @@
 """Reporter forms. Field names are a stable contract (DESIGN.md §5)."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import MultipleFileField, PasswordField, RadioField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    MultipleFileField,
+    PasswordField,
+    RadioField,
+    StringField,
+    TextAreaField,
+)
 
 # SelectChoice is WTForms 3.3's (which deprecates choice tuples); types-WTForms is 3.2's.
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
@@ -135,6 +142,8 @@ class ReportForm(BoundedForm):
     identity = TextAreaField(
         _l("Your name or contact (optional)"), filters=TEXT, validators=[Optional(), _length(1000)]
     )
+    # coi (issue 18): sealed as ``concerns_inspectorate``; routed to a separate team.
+    concerns_inspectorate = BooleanField(_l("The report concerns staff of the Inspectorate itself"))
     attachments = MultipleFileField(_l("Evidence files (optional)"))
     # Typed values are kept when the form comes back with an error, passphrases too
     # (issue 16: a refusal keeps every typed field): the page is never cached and is

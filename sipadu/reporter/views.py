@@ -82,6 +82,7 @@ def report() -> ResponseReturnValue:
     data = ReportData(
         category=form.category.data,
         identity=form.identity.data or "",
+        concerns_inspectorate=bool(form.concerns_inspectorate.data),
         **{name: getattr(form, name).data or "" for name in CASE_FIELDS},
     )
     passphrase = normalize_passphrase(form.passphrase.data) if form.passphrase.data else None
@@ -195,7 +196,14 @@ def report_again(notice: str) -> tuple[str, int]:
 
 
 def _typed_report() -> dict[str, str]:
-    names = ("category", *CASE_FIELDS, "identity", "passphrase", "passphrase_confirm")
+    names = (
+        "category",
+        *CASE_FIELDS,
+        "identity",
+        "concerns_inspectorate",
+        "passphrase",
+        "passphrase_confirm",
+    )
     return {name: request.form[name] for name in names if name in request.form}
 
 

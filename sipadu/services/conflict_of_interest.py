@@ -52,7 +52,8 @@ from sipadu.services.export_recipients import (
     intact,
     recipient_fingerprint,
 )
-from sipadu.services.key_ring import EXTERNAL, HeldKeys, display_fingerprint as key_display
+from sipadu.services.key_ring import EXTERNAL, HeldKeys
+from sipadu.services.key_ring import display_fingerprint as key_display
 from sipadu.services.reports import (
     CASE_FIELDS,
     CONCERNS_INSPECTORATE_FIELD,

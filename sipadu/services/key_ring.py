@@ -43,8 +43,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, delete, exists, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Exists, delete, exists, select
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from sipadu.crypto import (
     CryptoError,
@@ -645,7 +645,7 @@ def wrap_request_key(
     return key
 
 
-def addressed_to(custodian_id: uuid.UUID, report_id: ColumnElement[uuid.UUID]) -> ColumnElement[bool]:
+def addressed_to(custodian_id: uuid.UUID, report_id: QueryableAttribute[uuid.UUID]) -> Exists:
     """A condition on a query of identity requests: the report of ``report_id`` has a
     custodian wrap (its identity key or a request's key) to ``custodian_id``. A request
     on a report the custodian holds nothing of (a report about the inspectorate's own

@@ -298,7 +298,10 @@ def _apply_recipient(
 
 # --- the conflict-of-interest group (coi, issue 18) ---------------------------------------
 
-_COI_ROLES = {CoiMemberKind.INVESTIGATOR: Role.INVESTIGATOR, CoiMemberKind.CUSTODIAN: Role.CUSTODIAN}
+_COI_ROLES = {
+    CoiMemberKind.INVESTIGATOR: Role.INVESTIGATOR,
+    CoiMemberKind.CUSTODIAN: Role.CUSTODIAN,
+}
 
 
 def _coi_members(session: Session, kind: CoiMemberKind) -> list[CoiMember]:
@@ -324,7 +327,9 @@ def propose_coi_staff(
     if account.state != AccountState.ACTIVE or account.public_key is None:
         raise ServiceError(Reason.COLLEAGUE_NOT_ACTIVE, "account")
     if role not in account.role_set:
-        refusal = Reason.NOT_AN_INVESTIGATOR if role is Role.INVESTIGATOR else Reason.NOT_A_CUSTODIAN
+        refusal = Reason.NOT_A_CUSTODIAN
+        if role is Role.INVESTIGATOR:
+            refusal = Reason.NOT_AN_INVESTIGATOR
         raise ServiceError(refusal, "account", name=account.username)
     if any(m.account_id == account.id for m in _coi_members(session, kind)):
         raise ServiceError(Reason.ALREADY_COI_MEMBER, "account", name=account.username)
@@ -377,7 +382,11 @@ def propose_coi_removal(session: Session, member_id: uuid.UUID, actor: Actor) ->
 
 
 def _apply_coi(
-    session: Session, kind: ProposalKind, member: CoiMember, account: StaffAccount | None, actor: Actor
+    session: Session,
+    kind: ProposalKind,
+    member: CoiMember,
+    account: StaffAccount | None,
+    actor: Actor,
 ) -> None:
     adding = kind is ProposalKind.COI_MEMBER_ADD
     expected = RecipientState.PROPOSED if adding else RecipientState.ACTIVE
@@ -392,7 +401,8 @@ def _apply_coi(
             "fingerprint": key_fingerprint(account),
         }
     else:
-        detail |= {"recipient": member.name, "fingerprint": stored_fingerprint(member.recipient or "")}
+        fingerprint = stored_fingerprint(member.recipient or "")
+        detail |= {"recipient": member.name, "fingerprint": fingerprint}
     audit.append(
         session,
         actor.id,
