@@ -173,7 +173,9 @@ def test_keys_are_wrapped_exactly_as_designed(demo, reporter_app, database_url):
             f.name
             for f in session.scalars(select(ReportField).where(ReportField.report_id == latest))
         }
-        assert names == set(FIELDS)  # the identity field is stored though left empty
+        # the identity field is stored though left empty; so is the answer to "does it
+        # concern the inspectorate's own staff" (coi, issue 18: "" or "1", sealed)
+        assert names == set(FIELDS) | {"concerns_inspectorate"}
 
 
 def _report_of(client, code, passphrase, session) -> uuid.UUID:
