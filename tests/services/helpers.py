@@ -134,12 +134,19 @@ def service_submit(
     identity: str = "",
     category: str = CATEGORY,
     files: Sequence[UploadedFile] = (),
+    concerns_inspectorate: bool = False,
 ) -> Submitted:
     """A report submitted through the service (categories seeded if missing), and the
     mailbox key its code and passphrase open. (``tests.helpers.submit`` posts the form.)"""
     seed_categories(session, OPERATOR)
     settings = submission_settings(recovery)
-    form = ReportForm(category=category, title="Pungutan liar", what="Di loket", identity=identity)
+    form = ReportForm(
+        category=category,
+        title="Pungutan liar",
+        what="Di loket",
+        identity=identity,
+        concerns_inspectorate=concerns_inspectorate,
+    )
     receipt = submit_report(session, form, PASSPHRASE, settings, TODAY, files)
     mailbox = session.scalar(select(Mailbox).where(Mailbox.report_id == receipt.report_id))
     kek = verify_secret(
