@@ -26,10 +26,10 @@ from sipadu.persistence.models import (
     CoiMember,
     CoiMemberKind,
     Report,
+    ReporterDailyCount,
     ReportField,
     ReportGrant,
     ReportKey,
-    ReporterDailyCount,
     ReportStatus,
     Role,
 )
@@ -430,4 +430,3 @@ def test_the_outside_keyholder_unwraps_with_its_own_age_identity(session, recove
     plain = service_submit(session, recovery.public_key())
     with refused(Reason.REPORT_NOT_FOUND):
         external_view(session, plain.report_id, private)
-
