@@ -29,6 +29,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pyotp
+import pyrage
 import redis
 from click.testing import CliRunner
 from sqlalchemy import create_engine, delete, select, text, update
@@ -674,6 +675,18 @@ def sample_audit_details(ids: dict[str, str]) -> dict[audit.Action, tuple[str, s
         A.RETENTION_SHRED: ("operator", "operator", {"reports": 2, "keys": 9}),
         A.RETENTION_PURGE: ("system", "system", {"reports": 2, "files": 1}),
         A.ROW_ORDER_RESHUFFLE: ("operator", "operator", {"tables": 9, "ms": 41}),
+        # coi (issue 18)
+        A.COI_MEMBER_ADD: (admin, "admin", {"member": "investigator", **someone}),
+        A.COI_MEMBER_REMOVE: (
+            admin,
+            "admin",
+            {"member": "external", "recipient": "BPKP Perwakilan", "fingerprint": "cd" * 32},
+        ),
+        A.COI_EXTERNAL_EXPORT: (
+            "operator",
+            "operator",
+            {"recipient": "BPKP Perwakilan", "fingerprint": "cd" * 32},
+        ),
     }
 
 
@@ -1140,6 +1153,25 @@ def staff_world(app, reporter_app, people: dict[str, "Person"], database_url: st
         path = f"/admin/proposals/{proposal}/{decision}"
         response = post(admin2, path, "/admin/proposals", confirm="y")
         assert response.status_code in (200, 303), response.get_data(as_text=True)[:800]
+
+    # The conflict-of-interest team (coi, issue 18): an outside keyholder approved, a
+    # staff member proposed and waiting.
+    team = "/admin/conflict-of-interest"
+    outside = str(pyrage.x25519.Identity.generate().to_public())
+    response = post(admin, f"{team}/external", team, name="BPKP Perwakilan", recipient=outside)
+    assert response.status_code == 303, response.get_data(as_text=True)[:800]
+    with database(database_url) as session:
+        (external,) = session.scalars(
+            select(Proposal).where(Proposal.state == "pending", Proposal.coi_member_id.is_not(None))
+        )
+    response = post(
+        admin2, f"/admin/proposals/{external.id}/approve", "/admin/proposals", confirm="y"
+    )
+    assert response.status_code == 303, response.get_data(as_text=True)[:800]
+    response = post(
+        admin, f"{team}/staff", team, account=str(accounts["pemeriksa1"]), kind="investigator"
+    )
+    assert response.status_code == 303, response.get_data(as_text=True)[:800]
 
     suffix = uuid.uuid4().hex[:6]
     activation = create_account(admin, f"calon-{suffix}", "auditor")  # stays invited
