@@ -430,3 +430,10 @@ def test_the_outside_keyholder_unwraps_with_its_own_age_identity(session, recove
     plain = service_submit(session, recovery.public_key())
     with refused(Reason.REPORT_NOT_FOUND):
         external_view(session, plain.report_id, private)
+
+
+def test_the_answer_is_not_searched(session, recovery):
+    """The sealed answer is no text of the report: searching "1" finds nothing by it."""
+    world = World(session, recovery)
+    service_submit(session, recovery.public_key(), concerns_inspectorate=True)
+    assert search_cases(session, world.coi.id, world.coi.private, "1").hits == []
