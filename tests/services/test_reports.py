@@ -80,7 +80,9 @@ def test_what_the_reporter_sent_comes_back_through_the_mailbox_key(session, reco
 
     view = reports.read_mailbox(session, keys, receipt.report_id)
 
-    assert view.fields == {name: getattr(FORM, name) for name in reports.CASE_FIELDS}
+    assert view.fields == {name: getattr(FORM, name) for name in reports.CASE_FIELDS} | {
+        "concerns_inspectorate": ""  # coi (issue 18): the sealed answer, "" when not ticked
+    }
     assert view.identity == FORM.identity
     assert (view.category, view.status, view.status_reason) == ("kkn", "received", None)
     assert view.received_on == TODAY and view.messages == [] and view.attachments == []
@@ -117,7 +119,7 @@ def test_every_field_is_stored_sealed_and_the_identity_even_when_empty(session, 
         return {row.name: row.sealed for row in rows}
 
     a, b = stored(with_identity), stored(without)
-    assert set(a) == set(b) == {*reports.CASE_FIELDS, "identity"}
+    assert set(a) == set(b) == {*reports.CASE_FIELDS, "identity", "concerns_inspectorate"}
     assert len(a["identity"]) == len(b["identity"])  # padded: its presence says nothing
     assert b"Budi" not in a["identity"] and b"Pungutan" not in a["title"]
     assert (
