@@ -268,3 +268,15 @@ def test_the_outside_keyholder_opens_it_with_its_own_age_identity(
         str(tmp_path / "x.age"),
     )
     assert refused.exit_code != 0 and not (tmp_path / "x.age").exists()
+
+
+def test_every_investigator_can_see_who_the_team_is(clients, team, database_url, outside):
+    """G3: like routing, who receives these reports is on the routing page, with the
+    fingerprints, for every investigator, admin and auditor to compare."""
+    identity, _file = outside
+    page = clients["pemeriksa1"].get("/routing?lang=en").get_data(as_text=True)
+    members = page[page.index('id="coi-members"') :]
+    assert "pemeriksa2" in members and "BPKP Perwakilan" in members
+    assert display_fingerprint(_account(database_url, "pemeriksa2")) in members
+    assert age_fingerprint(str(identity.to_public())) in members
+    assert "investigator of the team" in members and "outside keyholder" in members

@@ -9,7 +9,7 @@ from sipadu.investigator.policy import Policy, requires
 from sipadu.persistence.models import Role
 from sipadu.services.audit_log import intake_days
 from sipadu.services.categories import routing_table
-from sipadu.services.conflict_of_interest import group_status
+from sipadu.services.conflict_of_interest import group_status, members
 from sipadu.services.dashboard import (
     case_counts,
     chain_state,
@@ -59,7 +59,10 @@ def index() -> str:
 def routing() -> str:
     """Who new reports in each category are encrypted to, with key fingerprints: every
     investigator and auditor can check that nobody unexpected receives reports (G3)."""
-    return render_template("staff/routing.html", categories=routing_table(db_session()))
+    session = db_session()
+    return render_template(
+        "staff/routing.html", categories=routing_table(session), coi_members=members(session)
+    )
 
 
 @bp.get("/intake")
