@@ -280,3 +280,19 @@ def test_every_investigator_can_see_who_the_team_is(clients, team, database_url,
     assert display_fingerprint(_account(database_url, "pemeriksa2")) in members
     assert age_fingerprint(str(identity.to_public())) in members
     assert "investigator of the team" in members and "outside keyholder" in members
+
+
+def test_the_team_investigator_is_told_and_offered_only_team_colleagues(
+    reporter_app, clients, coi_report, database_url
+):
+    report_id, _before = coi_report
+    me = clients["pemeriksa2"]
+    page = me.get(f"/reports/{report_id}?lang=en").get_data(as_text=True)
+    assert 'id="concerns-inspectorate"' in page and "conflict-of-interest team" in page
+    offered = re.findall(r'<option value="[0-9a-f-]{36}">([^<]+)</option>', page)
+    assert "pemeriksa1" not in offered  # an ordinary investigator is not offered
+    # an ordinary report's page says nothing of the kind, and offers every colleague
+    plain = f"Laporan biasa {uuid.uuid4().hex[:6]}"
+    submit(reporter_app.test_client(), title=plain)
+    ordinary = me.get(f"/reports/{report_id_of(database_url, plain, me)}").get_data(as_text=True)
+    assert 'id="concerns-inspectorate"' not in ordinary
