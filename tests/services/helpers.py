@@ -135,6 +135,7 @@ def service_submit(
     category: str = CATEGORY,
     files: Sequence[UploadedFile] = (),
     transcribed: bool = False,
+    concerns_inspectorate: bool = False,
 ) -> Submitted:
     """A report submitted through the service (categories seeded if missing), and the
     mailbox key its code and passphrase open. (``tests.helpers.submit`` posts the form.)
@@ -147,6 +148,7 @@ def service_submit(
         what="Di loket",
         identity=identity,
         transcribed=transcribed,
+        concerns_inspectorate=concerns_inspectorate,
     )
     receipt = submit_report(session, form, PASSPHRASE, settings, TODAY, files)
     mailbox = session.scalar(select(Mailbox).where(Mailbox.report_id == receipt.report_id))
