@@ -113,6 +113,9 @@ class Action(StrEnum):
     RETENTION_SHRED = "retention.shred"  # a purge deleted expired reports' keys
     RETENTION_PURGE = "retention.purge"  # then their ciphertext
     ROW_ORDER_RESHUFFLE = "db.reshuffle"  # reporter-side tables rewritten in key order
+    # units (issue 18): reported units that admins configure (categories: category.*)
+    UNIT_CREATE = "unit.create"
+    UNIT_UPDATE = "unit.update"
 
 
 class ReporterMetric(StrEnum):

@@ -38,7 +38,7 @@ from sipadu.persistence.models import (
 from sipadu.services.links import LINK_ACTOR
 from sipadu.services.staff_auth import Failure, Proof
 from sipadu.web.i18n import filesize
-from sipadu.web.words import CATEGORY_LABELS, ROLE_LABELS, STATUS_LABELS
+from sipadu.web.words import CATEGORY_LABELS, ROLE_LABELS, STATUS_LABELS, category_said
 
 # --- the audit log -----------------------------------------------------------------------
 
@@ -257,6 +257,8 @@ def said(value: str | None, what: str) -> str:
     older than its enum) comes back as it is: the tests keep every current value worded."""
     if value is None:
         return ""
+    if what == "category":  # admins add categories: their words are stored (issue 18)
+        return category_said(value)
     words = TABLES[what].get(value)
     return value if words is None else str(words)
 

@@ -36,7 +36,7 @@ from sipadu.persistence.db import scope_to_report
 from sipadu.persistence.models import Category, Mailbox, Message, Report, ReportField, ReportStatus
 from sipadu.services import Derive, Reason, ServiceError, inline
 from sipadu.services.attachments import AttachmentInfo, UploadedFile, attach, list_attachments
-from sipadu.services.categories import category_by_slug
+from sipadu.services.categories import category_by_slug, category_open
 from sipadu.services.dates import Deadlines, coarsen
 from sipadu.services.key_ring import HeldKeys, NoKey, Recipient, create_ring, open_any_epoch
 from sipadu.services.passphrases import mailbox_secret, new_code, suggest_passphrase
@@ -46,10 +46,14 @@ from sipadu.services.row_metadata import (
     message_plaintext,
     split_message,
 )
+from sipadu.services.units import unit_offered
 from sipadu.settings.config import DatePrecision, DayCount
 
 CASE_FIELDS = ("title", "what", "who", "where", "when", "how", "estimated_loss")
 IDENTITY_FIELD = "identity"
+# The reported unit's id as text, or "" (issue 18): sealed under the case key and stored
+# for every report, so its presence says nothing (G2); never a plaintext column.
+UNIT_FIELD = "unit"
 STATUS_REASON_FIELD = "status_reason"
 MAILBOX_KEY_PURPOSE = "mailbox"
 
@@ -72,6 +76,7 @@ class ReportForm:
     how: str = ""
     estimated_loss: str = ""
     identity: str = ""
+    unit: str = ""  # units (issue 18): a unit's id as text, or ""
 
 
 @dataclass(frozen=True)
@@ -138,8 +143,9 @@ def submit_report(
     # From here on: the database, briefly.
     scope_to_report(session, report_id, lookup)
     category = category_by_slug(session, form.category)
-    if not category.active:
+    if not category_open(session, form.category):
         raise CategoryClosed()
+    unit = unit_offered(session, form.unit)
     if session.scalar(select(Mailbox.id).where(Mailbox.lookup_id == lookup)) is not None:
         # 10**16 codes: astronomically rare. Refuse rather than reuse; the form is kept.
         raise ServiceError(Reason.CODE_COLLISION)  # pragma: no cover
@@ -175,10 +181,12 @@ def submit_report(
         category.id,
         Recipient("mailbox", mailbox_id, mailbox_private.public_key()),
         settings.recovery,
+        unit_id=unit.id if unit is not None else None,
     )
     for name in CASE_FIELDS:
         _store_field(session, report_id, name, 0, keys.case, getattr(form, name))
     _store_field(session, report_id, IDENTITY_FIELD, 0, keys.identity, form.identity)
+    _store_field(session, report_id, UNIT_FIELD, 0, keys.case, str(unit.id) if unit else "")
     attach(session, report_id, keys.case, 0, files, uploader="reporter")
 
     precision = settings.date_precision

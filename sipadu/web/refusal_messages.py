@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
 from sipadu.services.refusals import Reason, ServiceError
-from sipadu.web.words import CATEGORY_LABELS, ROLE_LABELS, STATUS_LABELS
+from sipadu.web.words import CATEGORY_LABELS, ROLE_LABELS, STATUS_LABELS, category_said
 
 MESSAGES: dict[Reason, LazyString] = {
     Reason.USERNAME_INVALID: _l("Username: 3 to 64 characters: a-z, 0-9, '.', '_' or '-'."),
@@ -203,5 +203,7 @@ _PARAM_WORDS: dict[str, dict[str, LazyString]] = {
 
 
 def _said(name: str, value: str) -> str:
+    if name == "category":
+        return category_said(value)
     words = _PARAM_WORDS.get(name, {}).get(value)
     return value if words is None else str(words)
