@@ -184,7 +184,7 @@ def routed_investigators(
     return []
 
 
-def _unit_routes(unit_id: uuid.UUID, category_id: uuid.UUID | None) -> Select[tuple[uuid.UUID]]:
+def _unit_routes(unit_id: uuid.UUID, category_id: uuid.UUID | None) -> Select[uuid.UUID]:
     return select(UnitRoute.account_id).where(
         UnitRoute.unit_id == unit_id,
         UnitRoute.category_id.is_(None)
@@ -193,7 +193,7 @@ def _unit_routes(unit_id: uuid.UUID, category_id: uuid.UUID | None) -> Select[tu
     )
 
 
-def _category_routes(category_id: uuid.UUID) -> Select[tuple[uuid.UUID]]:
+def _category_routes(category_id: uuid.UUID) -> Select[uuid.UUID]:
     return select(CategoryRoute.account_id).where(CategoryRoute.category_id == category_id)
 
 

@@ -11,9 +11,14 @@ shell may be an admin too. A proposal pins the key fingerprint the proposer saw;
 account's key changes in between, it cannot be approved (the approver would be vouching
 for a key nobody compared). Registering an export recipient, or removing one, is a
 proposal too: it pins the recipient's fingerprint (:mod:`sipadu.services.export_recipients`).
+Adding or changing a category, a sub-category or a reported unit, and importing units
+from a CSV file, are proposals whose ``content`` (canonical JSON) holds exactly what
+will be applied, checked when proposed and again when approved (issue 18).
 """
 
+import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -35,9 +40,18 @@ from sipadu.persistence.models import (
     Role,
     StaffAccount,
     StaffRole,
+    Unit,
 )
 from sipadu.services import Reason, ServiceError
-from sipadu.services.categories import add_route, remove_route
+from sipadu.services.categories import (
+    add_route,
+    change_category,
+    changed_category_content,
+    create_category,
+    find_route,
+    new_category_content,
+    remove_route,
+)
 from sipadu.services.export_recipients import (
     canonical_recipient,
     checked_name,
@@ -47,6 +61,14 @@ from sipadu.services.export_recipients import (
 )
 from sipadu.services.key_ring import key_fingerprint
 from sipadu.services.links import drop_totp
+from sipadu.services.units import (
+    apply_import,
+    change_unit,
+    changed_unit_content,
+    create_unit,
+    new_unit_content,
+    parse_import,
+)
 
 # Roles that read reports, approve identity disclosure or approve other admins' changes:
 # granting one, or activating an account that holds one, takes a second admin.
@@ -62,8 +84,13 @@ def _detail(
     account: StaffAccount | None,
     category: Category | None,
     recipient: ExportRecipient | None = None,
+    unit: Unit | None = None,
 ) -> dict:
     detail: dict = {"proposal": str(proposal.id), "kind": proposal.kind}
+    if unit is not None:
+        detail |= {"unit": str(unit.id), "unit_name": unit.name}
+    if proposal.content is not None:
+        detail |= _content_summary(proposal)
     if recipient is not None:
         detail |= {"recipient": recipient.name, "fingerprint": proposal.fingerprint}
     if account is not None:
@@ -79,6 +106,25 @@ def _detail(
     return detail
 
 
+def _canonical(content: Mapping) -> str:
+    return json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def content_of(proposal: Proposal) -> dict:
+    """What a proposal of issue 18's kinds applies, as it was proposed ({} for others)."""
+    return json.loads(proposal.content) if proposal.content else {}
+
+
+def _content_summary(proposal: Proposal) -> dict:
+    """What the audit entries of a proposal say of its content: the words or unit as
+    proposed; of an import, its row count and the file's SHA-256 (each unit it adds is
+    recorded when it is applied)."""
+    content = content_of(proposal)
+    if proposal.kind == ProposalKind.UNIT_IMPORT:
+        return {"rows": len(content.get("rows", [])), "sha256": content.get("sha256")}
+    return {"content": content}
+
+
 def _create(
     session: Session,
     kind: ProposalKind,
@@ -90,9 +136,14 @@ def _create(
     category: Category | None = None,
     report: Report | None = None,
     recipient: ExportRecipient | None = None,
+    unit: Unit | None = None,
+    content: Mapping | None = None,
 ) -> Proposal:
+    stored = _canonical(content) if content is not None else None
     duplicate = session.scalar(
         select(Proposal.id).where(
+            Proposal.unit_id == (unit.id if unit else None),
+            Proposal.content == stored if stored is not None else Proposal.content.is_(None),
             Proposal.state == ProposalState.PENDING.value,
             Proposal.kind == kind.value,
             Proposal.account_id == (account.id if account else None),
@@ -113,6 +164,8 @@ def _create(
         role=role.value if role else None,
         category_id=category.id if category else None,
         recipient_id=recipient.id if recipient else None,
+        unit_id=unit.id if unit else None,
+        content=stored,
         fingerprint=(
             key_fingerprint(account)
             if account
@@ -129,7 +182,7 @@ def _create(
         proposer_role,
         Action.PROPOSAL_CREATE,
         report_id=proposal.report_id,
-        detail=_detail(proposal, account, category, recipient),
+        detail=_detail(proposal, account, category, recipient, unit),
     )
     return proposal
 
@@ -204,17 +257,94 @@ def add_role(session: Session, account: StaffAccount, role: Role, actor: Actor) 
 
 
 def propose_route(
-    session: Session, category: Category, account: StaffAccount, add: bool, actor: Actor
+    session: Session,
+    category: Category | None,
+    account: StaffAccount,
+    add: bool,
+    actor: Actor,
+    unit: Unit | None = None,
 ) -> Proposal:
-    routed = session.get(CategoryRoute, (category.id, account.id)) is not None
+    """Route new reports in ``category``, concerning ``unit``, or both (issue 18: the
+    most specific routing wins, :func:`sipadu.services.key_ring.routed_investigators`)
+    to ``account``, or stop: pins the account's key fingerprint."""
+    routed = find_route(session, category, account, unit) is not None
+    target = category.slug if category is not None else ""
     if add and routed:
-        raise ServiceError(Reason.ALREADY_RECEIVES, name=account.username, category=category.slug)
+        raise ServiceError(Reason.ALREADY_RECEIVES, name=account.username, category=target)
     if not add and not routed:
-        raise ServiceError(Reason.DOES_NOT_RECEIVE, name=account.username, category=category.slug)
+        raise ServiceError(Reason.DOES_NOT_RECEIVE, name=account.username, category=target)
     if add and (Role.INVESTIGATOR not in account.role_set or account.public_key is None):
         raise ServiceError(Reason.NOT_AN_INVESTIGATOR, name=account.username)
     kind = ProposalKind.ROUTE_ADD if add else ProposalKind.ROUTE_REMOVE
-    return _create(session, kind, account, actor.id, actor.role, category=category)
+    return _create(session, kind, account, actor.id, actor.role, category=category, unit=unit)
+
+
+def propose_category(
+    session: Session,
+    words: Mapping[str, str],
+    parent_id: str | None,
+    actor: Actor,
+    *,
+    active: bool = True,
+) -> Proposal:
+    """Add a category (``parent_id`` empty) or a sub-category of ``parent_id``, worded as
+    ``words`` (:data:`sipadu.services.categories.WORD_FIELDS`), once a second admin
+    approves. Raises :class:`ServiceError` naming the field
+    (:func:`sipadu.services.categories.new_category_content`)."""
+    content = new_category_content(session, words, parent_id, active)
+    parent = session.get(Category, uuid.UUID(content["parent"])) if content["parent"] else None
+    return _create(
+        session,
+        ProposalKind.CATEGORY_ADD,
+        None,
+        actor.id,
+        actor.role,
+        category=parent,
+        content=content,
+    )
+
+
+def propose_category_change(
+    session: Session, category: Category, words: Mapping[str, str], active: bool, actor: Actor
+) -> Proposal:
+    """Change a category's words, or whether reporters may choose it, once a second
+    admin approves (no category is ever deleted)."""
+    content = changed_category_content(session, category, words, active)
+    return _create(
+        session,
+        ProposalKind.CATEGORY_CHANGE,
+        None,
+        actor.id,
+        actor.role,
+        category=category,
+        content=content,
+    )
+
+
+def propose_unit(
+    session: Session, kind: str, name: str, parent_id: str | None, actor: Actor
+) -> Proposal:
+    """Add a reported unit once a second admin approves
+    (:func:`sipadu.services.units.new_unit_content` says what is refused)."""
+    content = new_unit_content(session, kind, name, parent_id)
+    return _create(session, ProposalKind.UNIT_ADD, None, actor.id, actor.role, content=content)
+
+
+def propose_unit_change(
+    session: Session, unit: Unit, name: str, active: bool, actor: Actor
+) -> Proposal:
+    """Rename a unit, or offer it or not, once a second admin approves."""
+    content = changed_unit_content(session, unit, name, active)
+    return _create(
+        session, ProposalKind.UNIT_CHANGE, None, actor.id, actor.role, unit=unit, content=content
+    )
+
+
+def propose_unit_import(session: Session, text: str, actor: Actor) -> Proposal:
+    """Import the units of a CSV file as one proposal. Raises
+    :class:`sipadu.services.units.ImportRefused` (every refused row named by line)."""
+    content = parse_import(session, text)
+    return _create(session, ProposalKind.UNIT_IMPORT, None, actor.id, actor.role, content=content)
 
 
 def propose_hold(session: Session, report_id: uuid.UUID, hold: bool, actor: Actor) -> Proposal:
@@ -335,7 +465,7 @@ def approvals_needed(proposal: Proposal) -> int:
 
 def _decide(
     session: Session, proposal_id: uuid.UUID, actor: Actor, now: datetime, state: ProposalState
-) -> tuple[Proposal, StaffAccount | None, Category | None, bool]:
+) -> tuple[Proposal, StaffAccount | None, Category | None, Unit | None, bool]:
     """Record an admin's decision on a pending proposal (never the proposer's; for a
     shell's proposal, two distinct admins approve). The flag: whether it is decided."""
     proposal = session.get(Proposal, proposal_id)
@@ -350,6 +480,7 @@ def _decide(
     recipient = (
         session.get(ExportRecipient, proposal.recipient_id) if proposal.recipient_id else None
     )
+    unit = session.get(Unit, proposal.unit_id) if proposal.unit_id else None
     if (
         state is ProposalState.APPROVED
         and account is not None
@@ -368,7 +499,7 @@ def _decide(
         and proposal.kind == ProposalKind.RECIPIENT_ADD
     ):
         recipient.state = RecipientState.REJECTED.value
-    detail = _detail(proposal, account, category, recipient)
+    detail = _detail(proposal, account, category, recipient, unit)
     first_of_two = (
         state is ProposalState.APPROVED
         and approvals_needed(proposal) == 2
@@ -384,7 +515,7 @@ def _decide(
         detail |= {"approvals": 1 if first_of_two else 2, "needed": 2}
     action = Action.PROPOSAL_APPROVE if state is ProposalState.APPROVED else Action.PROPOSAL_REJECT
     audit.append(session, actor.id, actor.role, action, report_id=proposal.report_id, detail=detail)
-    return proposal, account, category, not first_of_two
+    return proposal, account, category, unit, not first_of_two
 
 
 def approve(
@@ -399,7 +530,7 @@ def approve(
     shell's proposal, the first approval is only recorded (``applied`` False). An
     approved TOTP reset drops the seed, ends the account's sessions and issues the
     enrollment link (valid ``link_ttl``), naming both admins as its issuers."""
-    proposal, account, category, decided = _decide(
+    proposal, account, category, unit, decided = _decide(
         session, proposal_id, actor, now, ProposalState.APPROVED
     )
     if not decided:
@@ -442,13 +573,52 @@ def approve(
     elif kind in (ProposalKind.HOLD_SET, ProposalKind.HOLD_RELEASE):
         report = session.get_one(Report, proposal.report_id)
         report.legal_hold = kind is ProposalKind.HOLD_SET
+    elif kind in _CONFIGURATION:
+        _apply_configuration(session, proposal, kind, category, unit, actor)
     elif kind is ProposalKind.ROUTE_ADD:
-        assert category is not None and account is not None
-        add_route(session, category, account, actor)
+        assert account is not None
+        add_route(session, category, account, actor, unit)
     else:
-        assert category is not None and account is not None
-        remove_route(session, category, account, actor)
+        assert account is not None
+        remove_route(session, category, account, actor, unit)
     return Approval(proposal, applied=True, link=link)
+
+
+_CONFIGURATION = frozenset(
+    {
+        ProposalKind.CATEGORY_ADD,
+        ProposalKind.CATEGORY_CHANGE,
+        ProposalKind.UNIT_ADD,
+        ProposalKind.UNIT_CHANGE,
+        ProposalKind.UNIT_IMPORT,
+    }
+)
+
+
+def _apply_configuration(
+    session: Session,
+    proposal: Proposal,
+    kind: ProposalKind,
+    category: Category | None,
+    unit: Unit | None,
+    actor: Actor,
+) -> None:
+    """Apply a proposal of issue 18's kinds: its stored content, checked again (a
+    refusal now, e.g. the same unit added meanwhile, leaves everything as it was)."""
+    content = content_of(proposal)
+    name = str(proposal.id)
+    if kind is ProposalKind.CATEGORY_ADD:
+        create_category(session, content, actor, name)
+    elif kind is ProposalKind.CATEGORY_CHANGE:
+        assert category is not None
+        change_category(session, category, content, actor, name)
+    elif kind is ProposalKind.UNIT_ADD:
+        create_unit(session, content, actor, name)
+    elif kind is ProposalKind.UNIT_CHANGE:
+        assert unit is not None
+        change_unit(session, unit, content, actor, name)
+    else:
+        apply_import(session, content, actor, name)
 
 
 def reject(session: Session, proposal_id: uuid.UUID, actor: Actor, now: datetime) -> Proposal:

@@ -234,6 +234,7 @@ class MailboxView:
     # closed or rejected; None after. Days, as stored: no finer than the report's date.
     ack_due_on: date | None = None
     feedback_due_on: date | None = None
+    unit: str = ""  # the unit's id as text, or "" (issue 18)
 
     def files_of(self, message_id: uuid.UUID | None) -> list[AttachmentInfo]:
         return [a for a in self.attachments if a.message_id == message_id]
@@ -376,6 +377,7 @@ def read_mailbox(session: Session, keys: HeldKeys, report_id: uuid.UUID) -> Mail
     fields: dict[str, str] = {}
     identity = ""
     reason = None
+    unit = ""
     failed: set[str] = set()
     for row in session.scalars(select(ReportField).where(ReportField.report_id == report_id)):
         value = open_report_field(keys, row)
@@ -383,6 +385,8 @@ def read_mailbox(session: Session, keys: HeldKeys, report_id: uuid.UUID) -> Mail
             failed.add(row.name)
         elif row.name == IDENTITY_FIELD:
             identity = value
+        elif row.name == UNIT_FIELD:
+            unit = value
         elif row.name == STATUS_REASON_FIELD:
             reason = value
         else:
@@ -407,6 +411,7 @@ def read_mailbox(session: Session, keys: HeldKeys, report_id: uuid.UUID) -> Mail
         frozenset(failed),
         ack_due_on=report.ack_due_on if report.status == ReportStatus.RECEIVED else None,
         feedback_due_on=report.feedback_due_on if pending else None,
+        unit=unit,
     )
 
 
