@@ -173,7 +173,8 @@ def test_keys_are_wrapped_exactly_as_designed(demo, reporter_app, database_url):
             f.name
             for f in session.scalars(select(ReportField).where(ReportField.report_id == latest))
         }
-        assert names == set(FIELDS)  # the identity field is stored though left empty
+        # the identity and unit fields are stored though left empty (G2)
+        assert names == {*FIELDS, "unit"}
 
 
 def _report_of(client, code, passphrase, session) -> uuid.UUID:

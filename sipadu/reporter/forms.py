@@ -1,7 +1,14 @@
 """Reporter forms. Field names are a stable contract (DESIGN.md §5)."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import MultipleFileField, PasswordField, RadioField, StringField, TextAreaField
+from wtforms import (
+    MultipleFileField,
+    PasswordField,
+    RadioField,
+    SelectField,
+    StringField,
+    TextAreaField,
+)
 
 # SelectChoice is WTForms 3.3's (which deprecates choice tuples); types-WTForms is 3.2's.
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
@@ -106,6 +113,12 @@ class ReportForm(BoundedForm):
         choices=[SelectChoice(slug, label) for slug, (label, _, _) in CATEGORIES.items()],
         validators=[InputRequired(message=_l("Choose the kind of violation."))],
     )
+    # issue 18: admins configure sub-categories and units; the choices are read for each
+    # page (sipadu/reporter/choices.py). Both optional; "" is "none / not sure".
+    subcategory = SelectField(
+        _l("More precisely (optional)"), choices=[SelectChoice("", "")], default=""
+    )
+    unit = SelectField(_l("Unit concerned (optional)"), choices=[SelectChoice("", "")], default="")
     title = StringField(
         _l("Short title"),
         validators=[InputRequired(message=_l("Give the report a short title.")), _length(200)],

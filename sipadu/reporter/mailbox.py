@@ -19,7 +19,7 @@ from sipadu.accountability.audit import ReporterMetric, count_reporter_event
 from sipadu.persistence.models import ReportStatus
 from sipadu.persistence.slots import Busy
 from sipadu.reporter.blueprint import bp, runtime
-from sipadu.reporter.forms import CATEGORIES, MailboxLoginForm, MessageForm
+from sipadu.reporter.forms import MailboxLoginForm, MessageForm
 from sipadu.reporter.languages import SWITCH, switched_notice
 from sipadu.reporter.sessions import current_session, end_session, had_session, start_session
 from sipadu.reporter.submissions import FormKind, StillPending
@@ -36,6 +36,7 @@ from sipadu.services.mailbox import (
     well_formed_code,
 )
 from sipadu.services.reports import add_reporter_message, read_mailbox
+from sipadu.services.units import unit_path
 from sipadu.web.context import (
     app_config,
     content_disposition,
@@ -49,6 +50,7 @@ from sipadu.web.errors import integrity_failed
 from sipadu.web.formdata import UploadRefused, chosen_files, files_waiting, receives_files
 from sipadu.web.refusal_messages import message
 from sipadu.web.uploads import evidence_part, forget_files, uploaded_files
+from sipadu.web.words import category_said
 
 
 def status_words() -> dict[str, tuple[str, str]]:
@@ -238,7 +240,8 @@ def _mailbox_page(
         "reporter/mailbox.html",
         view=view,
         form=form,
-        categories=CATEGORIES,
+        category=category_said(view.category),
+        unit=unit_path(keys.session, view.unit),
         statuses=status_words(),
         sent=sent,
         kept_reply=kept_reply,

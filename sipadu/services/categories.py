@@ -31,9 +31,9 @@ from sipadu.persistence.models import (
     Unit,
     UnitRoute,
 )
+from sipadu.services import Reason, ServiceError
 from sipadu.services.key_ring import display_fingerprint, key_fingerprint
 from sipadu.services.plain_text import plain, same_words
-from sipadu.services import Reason, ServiceError
 
 
 def seed_categories(session: Session, actor: Actor) -> list[str]:

@@ -30,7 +30,6 @@ from sipadu.accountability.audit import OPERATOR, Action, Actor
 from sipadu.persistence.models import (
     AccountState,
     Category,
-    CategoryRoute,
     ExportRecipient,
     Proposal,
     ProposalKind,

@@ -116,7 +116,12 @@ def new_unit_content(
     _check_place(checked_kind, parent)
     parent_key = str(parent.id) if parent else None
     _check_unique(_siblings(session), checked_kind, checked_name, parent_key)
-    return {"kind": checked_kind.value, "name": checked_name, "parent": parent_key, "active": active}
+    return {
+        "kind": checked_kind.value,
+        "name": checked_name,
+        "parent": parent_key,
+        "active": active,
+    }
 
 
 def changed_unit_content(session: Session, unit: Unit, name: str, active: bool) -> dict:
@@ -169,7 +174,9 @@ def _add(session: Session, content: Mapping, actor: Actor, proposal: str) -> Uni
     return unit
 
 
-def change_unit(session: Session, unit: Unit, content: Mapping, actor: Actor, proposal: str) -> None:
+def change_unit(
+    session: Session, unit: Unit, content: Mapping, actor: Actor, proposal: str
+) -> None:
     """Apply an approved rename or (de)activation; recorded with old and new."""
     checked = changed_unit_content(session, unit, content["name"], bool(content["active"]))
     detail: dict = {"unit": str(unit.id), "proposal": proposal}
@@ -227,9 +234,7 @@ def parse_import(session: Session, text: str) -> dict:
     existing = list(session.scalars(select(Unit)))
     # (kind, name, parent key) of every unit, the file's own as they are read. A parent
     # key is a unit id or, for a unit of this file, "line:N".
-    known: list[tuple[str, str, str | None]] = [
-        (u.kind, u.name, _parent_key(u)) for u in existing
-    ]
+    known: list[tuple[str, str, str | None]] = [(u.kind, u.name, _parent_key(u)) for u in existing]
     named: list[tuple[str, str, str]] = [(u.name, u.kind, str(u.id)) for u in existing]
     rows: list[dict] = []
     problems: list[RowProblem] = []

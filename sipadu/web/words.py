@@ -71,7 +71,7 @@ def shown_categories() -> dict[str, ShownCategory]:
     return shown
 
 
-def _in_language(indonesian: str, english: str) -> str:
+def in_language(indonesian: str, english: str) -> str:
     """The reader's language's words, else the other language's (never nothing)."""
     first, second = (indonesian, english) if current_language() == "id" else (english, indonesian)
     return first or second
@@ -82,7 +82,7 @@ def category_label(slug: str) -> str:
     code's translated words (the four statutory ones), else the slug (a row nobody
     worded: the tests keep that from happening)."""
     shown = shown_categories().get(slug)
-    stored = _in_language(shown.words.label_id, shown.words.label_en) if shown else ""
+    stored = in_language(shown.words.label_id, shown.words.label_en) if shown else ""
     return stored or str(CATEGORY_LABELS.get(slug, slug))
 
 
