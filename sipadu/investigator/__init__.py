@@ -9,7 +9,7 @@ route's declared policy is enforced.
 
 from flask import Flask
 
-from sipadu.investigator import admin, auditor, auth, cases, custodian, views  # noqa: F401
+from sipadu.investigator import admin, auditor, auth, cases, custodian, units, views  # noqa: F401
 from sipadu.investigator.blueprint import bp, make_runtime
 from sipadu.investigator.filters import plain_links
 from sipadu.investigator.policy import enforce

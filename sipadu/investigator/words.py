@@ -34,6 +34,7 @@ from sipadu.persistence.models import (
     ProposalKind,
     ProposalState,
     RecipientState,
+    UnitKind,
 )
 from sipadu.services.links import LINK_ACTOR
 from sipadu.services.staff_auth import Failure, Proof
@@ -45,7 +46,7 @@ from sipadu.web.words import CATEGORY_LABELS, ROLE_LABELS, STATUS_LABELS, catego
 ACTION_LABELS: dict[str, LazyString] = {
     Action.SYSTEM_INIT: _l("Instance set up"),
     Action.CATEGORY_CREATE: _l("Category created"),
-    Action.CATEGORY_UPDATE: _l("Category opened or closed to reports"),
+    Action.CATEGORY_UPDATE: _l("Category changed, opened or closed to reports"),
     Action.ACCOUNT_CREATE: _l("Account created"),
     Action.ACCOUNT_ACTIVATE: _l("Account activated"),
     Action.ACCOUNT_DEACTIVATE: _l("Account deactivated"),
@@ -101,6 +102,8 @@ ACTION_LABELS: dict[str, LazyString] = {
     Action.RETENTION_SHRED: _l("Keys of expired reports deleted"),
     Action.RETENTION_PURGE: _l("Expired reports deleted"),
     Action.ROW_ORDER_RESHUFFLE: _l("Reporter data rewritten in key order"),
+    Action.UNIT_CREATE: _l("Reported unit added"),
+    Action.UNIT_UPDATE: _l("Reported unit changed"),
 }
 
 # The role an entry was made in (audit.ROLES): the staff roles, and who else acts.
@@ -137,6 +140,17 @@ PROPOSAL_KIND_LABELS: dict[str, LazyString] = {
     ProposalKind.TOTP_RESET: _l("Reset the authenticator app"),
     ProposalKind.RECIPIENT_ADD: _l("Register an export recipient"),
     ProposalKind.RECIPIENT_REMOVE: _l("Remove an export recipient"),
+    ProposalKind.CATEGORY_ADD: _l("Add a category"),
+    ProposalKind.CATEGORY_CHANGE: _l("Change a category"),
+    ProposalKind.UNIT_ADD: _l("Add a reported unit"),
+    ProposalKind.UNIT_CHANGE: _l("Change a reported unit"),
+    ProposalKind.UNIT_IMPORT: _l("Import reported units"),
+}
+UNIT_KIND_LABELS: dict[str, LazyString] = {
+    UnitKind.SKPD: _l("SKPD (department, agency or office)"),
+    UnitKind.CITY: _l("Kota Administrasi"),
+    UnitKind.DISTRICT: _l("Kecamatan"),
+    UnitKind.SUBDISTRICT: _l("Kelurahan"),
 }
 RECIPIENT_STATE_LABELS: dict[str, LazyString] = {
     RecipientState.PROPOSED: _l("waiting for a second admin"),
@@ -162,6 +176,7 @@ TABLES: dict[str, Mapping[str, LazyString]] = {
     "proposal_state": PROPOSAL_STATE_LABELS,
     "request_state": REQUEST_STATE_LABELS,
     "recipient_state": RECIPIENT_STATE_LABELS,
+    "unit_kind": UNIT_KIND_LABELS,
     "category": CATEGORY_LABELS,
     "status": STATUS_LABELS,
     "priority": PRIORITY_LABELS,
@@ -426,6 +441,15 @@ def _recipient(d: dict, verb: str) -> str:
 
 def _proposal(d: dict, name: str, verb: str) -> str:
     change = change_said(str(d.get("kind")), d.get("role"), d.get("category"), d.get("recipient"))
+    if d.get("unit_name"):
+        change += ": " + str(d["unit_name"])
+    content = d.get("content")
+    if isinstance(content, dict) and (content.get("label_id") or content.get("label_en")):
+        change += ": " + str(content.get("label_id") or content.get("label_en"))
+    elif isinstance(content, dict) and content.get("name"):
+        change += ": " + str(content["name"])
+    if d.get("rows"):
+        change += " " + _("(%(rows)d units)", rows=_count(d.get("rows")))
     words = verb % {"change": change}
     if d.get("username"):
         words += " " + _("Account: %(name)s.", name=name)
@@ -444,6 +468,66 @@ def _role(d: dict) -> str:
 
 def _category(d: dict) -> str:
     return said(str(d.get("category")), "category")
+
+
+def _category_update(d: dict) -> str:
+    """A category's words changed (issue 18), and/or its accepting reports or not."""
+    parts = []
+    if d.get("words"):
+        parts.append(_("The words of %(category)s were changed.", category=_category(d)))
+    if "accepting_reports" in d:
+        parts.append(
+            _("%(category)s accepts reports again.", category=_category(d))
+            if d.get("accepting_reports")
+            else _("%(category)s no longer accepts reports.", category=_category(d))
+        )
+    return " ".join(parts) or _("%(category)s: nothing changed.", category=_category(d))
+
+
+def _unit_update(d: dict) -> str:
+    parts = []
+    name = d.get("name")
+    if isinstance(name, dict):
+        parts.append(
+            _("Unit %(old)s renamed %(new)s.", old=name.get("from", "?"), new=name.get("to", "?"))
+        )
+    if "active" in d:
+        parts.append(
+            _("Reporters can choose the unit again.")
+            if d.get("active")
+            else _("Reporters can no longer choose the unit.")
+        )
+    return " ".join(parts) or _("Nothing changed.")
+
+
+def _route(d: dict, name: str, add: bool) -> str:
+    """A routing change in words: by category, by unit, or by both (issue 18)."""
+    unit = d.get("unit_name")
+    if unit and d.get("category"):
+        verb = (
+            _(
+                "New reports of the category %(category)s about %(unit)s are now encrypted "
+                "to %(name)s."
+            )
+            if add
+            else _(
+                "New reports of the category %(category)s about %(unit)s are no longer "
+                "encrypted to %(name)s."
+            )
+        )
+    elif unit:
+        verb = (
+            _("New reports about %(unit)s are now encrypted to %(name)s.")
+            if add
+            else _("New reports about %(unit)s are no longer encrypted to %(name)s.")
+        )
+    else:
+        verb = (
+            _("New reports of the category %(category)s are now encrypted to %(name)s.")
+            if add
+            else _("New reports of the category %(category)s are no longer encrypted to %(name)s.")
+        )
+    return verb % {"category": _category(d), "unit": unit or "", "name": name}
 
 
 def _password_reset(d: dict, name: str) -> str:
@@ -491,11 +575,7 @@ SENTENCES: dict[str, Sentence] = {
         demo=_yes_no(d.get("demo")),
     ),
     Action.CATEGORY_CREATE: lambda d, _n: _("Category: %(category)s.", category=_category(d)),
-    Action.CATEGORY_UPDATE: lambda d, _n: (
-        _("%(category)s accepts reports again.", category=_category(d))
-        if d.get("accepting_reports")
-        else _("%(category)s no longer accepts reports.", category=_category(d))
-    ),
+    Action.CATEGORY_UPDATE: lambda d, _n: _category_update(d),
     Action.ACCOUNT_CREATE: lambda d, n: _(
         "Account %(name)s, roles: %(roles)s.", name=n, roles=roles_said(d.get("roles") or [])
     ),
@@ -544,16 +624,8 @@ SENTENCES: dict[str, Sentence] = {
     Action.PROPOSAL_CREATE: lambda d, n: _proposal(d, n, _("Proposed: %(change)s.")),
     Action.PROPOSAL_APPROVE: lambda d, n: _proposal(d, n, _("Approved: %(change)s.")),
     Action.PROPOSAL_REJECT: lambda d, n: _proposal(d, n, _("Rejected: %(change)s.")),
-    Action.ROUTE_ADD: lambda d, n: _(
-        "New reports of the category %(category)s are now encrypted to %(name)s.",
-        category=_category(d),
-        name=n,
-    ),
-    Action.ROUTE_REMOVE: lambda d, n: _(
-        "New reports of the category %(category)s are no longer encrypted to %(name)s.",
-        category=_category(d),
-        name=n,
-    ),
+    Action.ROUTE_ADD: lambda d, n: _route(d, n, True),
+    Action.ROUTE_REMOVE: lambda d, n: _route(d, n, False),
     Action.REPORT_LIST: lambda d, _n: _(
         "Titles of the listed reports shown. Filters: %(filters)s.",
         filters=_filters(d.get("filters")),
@@ -662,6 +734,10 @@ SENTENCES: dict[str, Sentence] = {
         tables=_count(d.get("tables")),
         ms=_count(d.get("ms")),
     ),
+    Action.UNIT_CREATE: lambda d, _n: _(
+        "%(kind)s %(name)s.", kind=said(str(d.get("kind")), "unit_kind"), name=d.get("name", "?")
+    ),
+    Action.UNIT_UPDATE: lambda d, _n: _unit_update(d),
 }
 
 
