@@ -443,11 +443,10 @@ def _proposal(d: dict, name: str, verb: str) -> str:
     change = change_said(str(d.get("kind")), d.get("role"), d.get("category"), d.get("recipient"))
     if d.get("unit_name"):
         change += ": " + str(d["unit_name"])
-    content = d.get("content")
-    if isinstance(content, dict) and (content.get("label_id") or content.get("label_en")):
-        change += ": " + str(content.get("label_id") or content.get("label_en"))
-    elif isinstance(content, dict) and content.get("name"):
-        change += ": " + str(content["name"])
+    if d.get("label_id") or d.get("label_en"):
+        change += ": " + str(d.get("label_id") or d.get("label_en"))
+    elif d.get("name") and not d.get("username"):
+        change += ": " + str(d["name"])
     if d.get("rows"):
         change += " " + _("(%(rows)d units)", rows=_count(d.get("rows")))
     words = verb % {"change": change}
@@ -473,7 +472,7 @@ def _category(d: dict) -> str:
 def _category_update(d: dict) -> str:
     """A category's words changed (issue 18), and/or its accepting reports or not."""
     parts = []
-    if d.get("words"):
+    if d.get("changed"):
         parts.append(_("The words of %(category)s were changed.", category=_category(d)))
     if "accepting_reports" in d:
         parts.append(
@@ -486,10 +485,9 @@ def _category_update(d: dict) -> str:
 
 def _unit_update(d: dict) -> str:
     parts = []
-    name = d.get("name")
-    if isinstance(name, dict):
+    if d.get("renamed_from"):
         parts.append(
-            _("Unit %(old)s renamed %(new)s.", old=name.get("from", "?"), new=name.get("to", "?"))
+            _("Unit %(old)s renamed %(new)s.", old=d["renamed_from"], new=d.get("name", "?"))
         )
     if "active" in d:
         parts.append(

@@ -262,6 +262,7 @@ def checked_words(typed: Mapping[str, str], *, statutory: bool = False) -> Categ
             CATEGORY_LABEL_MAX if label else CATEGORY_TEXT_MAX,
             name,
             required=label and not statutory,
+            recorded=label,  # the audit log records the labels
         )
     return CategoryWords(**values)
 
@@ -376,7 +377,7 @@ def create_category(session: Session, content: Mapping, actor: Actor, proposal: 
     detail: dict = {"category": category.slug, "proposal": proposal}
     if parent is not None:
         detail["parent"] = parent.slug
-    detail |= {"active": category.active, **words.as_dict()}
+    detail |= {"active": category.active, "label_id": words.label_id, "label_en": words.label_en}
     audit.append(session, actor.id, actor.role, Action.CATEGORY_CREATE, detail=detail)
     return category
 
@@ -385,19 +386,22 @@ def change_category(
     session: Session, category: Category, content: Mapping, actor: Actor, proposal: str
 ) -> None:
     """Apply an approved change of a category's words or of whether it is offered;
-    recorded with what changed (old and new words)."""
+    recorded with the names of the words that changed and the labels now."""
     words = checked_words(content, statutory=category.statutory)
     _check_labels_free(session, words, category.parent_id, category.id)
     before = words_of(category).as_dict()
-    changes = {
-        name: {"from": before[name], "to": value}
-        for name, value in words.as_dict().items()
-        if before[name] != value
-    }
+    changed = [name for name, value in words.as_dict().items() if before[name] != value]
     active = bool(content.get("active", category.active))
     for name, value in words.as_dict().items():
         setattr(category, name, value)
-    detail: dict = {"category": category.slug, "proposal": proposal, "words": changes}
+    # The names as they are now, and which words changed (the proposal keeps them all).
+    detail: dict = {
+        "category": category.slug,
+        "proposal": proposal,
+        "changed": changed,
+        "label_id": words.label_id,
+        "label_en": words.label_en,
+    }
     if active != category.active:
         category.active = active
         detail["accepting_reports"] = active

@@ -7,6 +7,7 @@ shown (Jinja's autoescape): no markup is ever interpreted."""
 import re
 import unicodedata
 
+from sipadu.accountability import audit
 from sipadu.services import Reason, ServiceError
 
 # Unicode general categories refused: control, format (bidi overrides, zero-width
@@ -15,12 +16,16 @@ _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 _SPACES = re.compile(r"\s+")
 
 
-def plain(value: str, maximum: int, field: str, *, required: bool = True) -> str:
+def plain(
+    value: str, maximum: int, field: str, *, required: bool = True, recorded: bool = False
+) -> str:
     """``value`` as stored: NFKC (so look-alike full-width letters and ligatures become
     the letters they show), every run of whitespace (line breaks too) one space, trimmed.
     Raises :class:`ServiceError` for ``field``: ``TEXT_REQUIRED`` (empty and
     ``required``), ``TEXT_TOO_LONG`` (``max``: more than ``maximum`` characters after
-    normalising), ``TEXT_NOT_PLAIN`` (a control, format or private-use character)."""
+    normalising), ``TEXT_NOT_PLAIN`` (a control, format or private-use character),
+    ``TEXT_NOT_RECORDABLE`` (``recorded``: a name the audit log records, which looks like
+    what it never records: an IP address, a report code)."""
     text = _SPACES.sub(" ", unicodedata.normalize("NFKC", value)).strip()
     if not text:
         if required:
@@ -30,6 +35,11 @@ def plain(value: str, maximum: int, field: str, *, required: bool = True) -> str
         raise ServiceError(Reason.TEXT_TOO_LONG, field, max=maximum)
     if any(unicodedata.category(c) in _REFUSED_CATEGORIES for c in text):
         raise ServiceError(Reason.TEXT_NOT_PLAIN, field)
+    if recorded:
+        try:
+            audit.check_detail({"name": text})
+        except audit.AuditError:
+            raise ServiceError(Reason.TEXT_NOT_RECORDABLE, field) from None
     return text
 
 

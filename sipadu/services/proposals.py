@@ -16,6 +16,7 @@ from a CSV file, are proposals whose ``content`` (canonical JSON) holds exactly 
 will be applied, checked when proposed and again when approved (issue 18).
 """
 
+import hashlib
 import json
 import uuid
 from collections.abc import Mapping
@@ -119,9 +120,17 @@ def _content_summary(proposal: Proposal) -> dict:
     proposed; of an import, its row count and the file's SHA-256 (each unit it adds is
     recorded when it is applied)."""
     content = content_of(proposal)
+    assert proposal.content is not None  # the caller's condition
     if proposal.kind == ProposalKind.UNIT_IMPORT:
         return {"rows": len(content.get("rows", [])), "sha256": content.get("sha256")}
-    return {"content": content}
+    # The log takes flat values of at most 200 characters: the names as proposed, and a
+    # digest of everything (descriptions too) that the proposal stores and shows.
+    shown = {k: v for k, v in content.items() if k in _SUMMARY_KEYS}
+    digest = hashlib.sha256(proposal.content.encode("utf-8")).hexdigest()
+    return shown | {"proposed_sha256": digest}
+
+
+_SUMMARY_KEYS = frozenset({"label_id", "label_en", "parent", "active", "kind", "name"})
 
 
 def _create(

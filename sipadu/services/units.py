@@ -111,7 +111,7 @@ def new_unit_content(
     unknown kind, a name empty, too long or not plain, an unknown parent, a parent of
     the wrong kind, the same unit there already."""
     checked_kind = unit_kind(kind)
-    checked_name = plain(name, UNIT_NAME_MAX, "name")
+    checked_name = plain(name, UNIT_NAME_MAX, "name", recorded=True)
     parent = unit_by_id(session, parent_id, "parent") if parent_id else None
     _check_place(checked_kind, parent)
     parent_key = str(parent.id) if parent else None
@@ -127,7 +127,7 @@ def new_unit_content(
 def changed_unit_content(session: Session, unit: Unit, name: str, active: bool) -> dict:
     """The content of a proposal to rename a unit or to offer it or not (its kind and
     place stay). Raises as :func:`new_unit_content`, or ``NOTHING_CHANGES``."""
-    checked_name = plain(name, UNIT_NAME_MAX, "name")
+    checked_name = plain(name, UNIT_NAME_MAX, "name", recorded=True)
     if checked_name == unit.name and active == unit.active:
         raise ServiceError(Reason.NOTHING_CHANGES)
     others = [s for s in _siblings(session) if s != (unit.kind, unit.name, _parent_key(unit))]
@@ -181,7 +181,7 @@ def change_unit(
     checked = changed_unit_content(session, unit, content["name"], bool(content["active"]))
     detail: dict = {"unit": str(unit.id), "proposal": proposal}
     if checked["name"] != unit.name:
-        detail["name"] = {"from": unit.name, "to": checked["name"]}
+        detail |= {"renamed_from": unit.name, "name": checked["name"]}
         unit.name = checked["name"]
     if checked["active"] != unit.active:
         detail["active"] = checked["active"]
@@ -244,7 +244,9 @@ def parse_import(session: Session, text: str) -> dict:
                 raise ServiceError(Reason.IMPORT_ROW_SHAPE, "units")
             values = dict(zip(order, row, strict=True))
             kind = unit_kind(values.get("kind", values.get("jenis", "")))
-            name = plain(values.get("name", values.get("nama", "")), UNIT_NAME_MAX, "name")
+            name = plain(
+                values.get("name", values.get("nama", "")), UNIT_NAME_MAX, "name", recorded=True
+            )
             parent_name = " ".join(values.get("parent", values.get("induk", "")).split())
             parent_key, parent_kind = _parent_named(named, parent_name)
             if (UnitKind(parent_kind) if parent_kind else None) not in PARENT_KINDS[kind]:
