@@ -181,7 +181,7 @@ MESSAGES: dict[Reason, LazyString] = {
     Reason.NO_IDENTITY_KEY: _l("You hold no identity key for this report."),
     # units (issue 18)
     Reason.TEXT_REQUIRED: _l("Fill this in."),
-    Reason.TEXT_TOO_LONG: _l("Please shorten this to at most %(max)d characters."),
+    Reason.TEXT_TOO_LONG: _l("Please shorten this to at most %(max)s characters."),
     Reason.TEXT_NOT_PLAIN: _l(
         "This holds an invisible or control character (for example one that reverses the "
         "text). Type it again as plain text."
@@ -218,15 +218,15 @@ MESSAGES: dict[Reason, LazyString] = {
         "Several units are called %(name)s: rename one of them first."
     ),
     Reason.UNIT_DUPLICATE: _l("The unit %(name)s is already there (or twice in this file)."),
-    Reason.IMPORT_TOO_LARGE: _l("The file is too large: at most %(max)d KB."),
-    Reason.IMPORT_TOO_MANY_ROWS: _l("The file has too many lines: at most %(max)d units."),
+    Reason.IMPORT_TOO_LARGE: _l("The file is too large: at most %(max)s KB."),
+    Reason.IMPORT_TOO_MANY_ROWS: _l("The file has too many lines: at most %(max)s units."),
     Reason.IMPORT_NOT_CSV: _l(
         "This is not a CSV file with the first line kind,name,parent (or jenis,nama,induk)."
     ),
     Reason.IMPORT_ROW_SHAPE: _l("This line does not have three values separated by commas."),
     Reason.IMPORT_EMPTY: _l("The file has no unit in it."),
     Reason.IMPORT_HAS_PROBLEMS: _l(
-        "Nothing was proposed: %(count)d lines need correcting (below). Correct them here "
+        "Nothing was proposed: %(count)s lines need correcting (below). Correct them here "
         "and send again."
     ),
     Reason.ROUTE_NEEDS_TARGET: _l("Choose a category, a unit, or both."),

@@ -11,7 +11,7 @@ from flask_babel.speaklater import LazyString
 
 from sipadu.persistence.models import CategorySlug, ReportStatus, Role
 from sipadu.services.categories import CategoryWords, configured_words
-from sipadu.web.context import transaction
+from sipadu.web.context import has_database, transaction
 from sipadu.web.i18n import current_language
 
 ROLE_LABELS: dict[str, LazyString] = {
@@ -53,7 +53,7 @@ class ShownCategory:
 def shown_categories() -> dict[str, ShownCategory]:
     """Slug → :class:`ShownCategory` of every category, read once per request (a page
     names many); empty outside a request (the CLI: the code's words only)."""
-    if not has_request_context():
+    if not has_request_context() or not has_database():
         return {}
     if "sipadu_categories" not in g:
         with transaction() as session:
