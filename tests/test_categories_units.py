@@ -100,7 +100,10 @@ def test_a_sub_category_and_units_reach_the_reporter_only_after_a_second_admin(
     assert f'<option value="{configured["sub"]}">{SUB_EN}</option>' in page
     assert '<optgroup label="Corruption, collusion or nepotism (KKN)">' in page
     assert '<optgroup label="Jakarta Uji">' in page
-    assert f'<option value="{configured["Kelurahan Uji Satu"]}">Kecamatan Uji — Kelurahan Uji Satu</option>' in page
+    assert (
+        f'<option value="{configured["Kelurahan Uji Satu"]}">Kecamatan Uji — Kelurahan Uji Satu</option>'
+        in page
+    )
     assert '<optgroup label="City-wide offices (SKPD)">' in page and "Dinas Uji" in page
     indonesian = reporter_app.test_client().get("/report").get_data(as_text=True)
     assert SUB_ID in indonesian and SUB_EN not in indonesian
@@ -197,13 +200,18 @@ def test_a_language_switch_keeps_the_sub_category_and_unit(reporter_app, configu
     assert f'<option value="{configured["Kecamatan Uji"]}" selected>' in page
 
 
-def test_the_form_stays_under_100_kb_with_three_hundred_units(reporter_app, configured, database_url):
+def test_the_form_stays_under_100_kb_with_three_hundred_units(
+    reporter_app, configured, database_url
+):
     with database(database_url) as session:
         city = session.scalar(select(Unit).where(Unit.name == "Jakarta Uji"))
         for d in range(20):
             district = Unit(
-                id=uuid.uuid4(), kind=UnitKind.DISTRICT.value, name=f"Kecamatan Banyak {d:02d}",
-                parent_id=city.id, active=True,
+                id=uuid.uuid4(),
+                kind=UnitKind.DISTRICT.value,
+                name=f"Kecamatan Banyak {d:02d}",
+                parent_id=city.id,
+                active=True,
             )
             session.add(district)
             for k in range(14):

@@ -92,7 +92,7 @@ def test_what_the_reporter_sent_comes_back_through_the_mailbox_key(session, reco
     opened = {
         row.name: reports.open_report_field(staff_keys, row)
         for row in rows
-        if row.name != "identity"
+        if row.name not in ("identity", reports.UNIT_FIELD)
     }
     assert opened == view.fields
 
@@ -117,8 +117,9 @@ def test_every_field_is_stored_sealed_and_the_identity_even_when_empty(session, 
         return {row.name: row.sealed for row in rows}
 
     a, b = stored(with_identity), stored(without)
-    assert set(a) == set(b) == {*reports.CASE_FIELDS, "identity"}
+    assert set(a) == set(b) == {*reports.CASE_FIELDS, "identity", reports.UNIT_FIELD}
     assert len(a["identity"]) == len(b["identity"])  # padded: its presence says nothing
+    assert len(a[reports.UNIT_FIELD]) == len(b[reports.UNIT_FIELD])  # stored, though empty
     assert b"Budi" not in a["identity"] and b"Pungutan" not in a["title"]
     assert (
         reports.read_mailbox(session, mailbox_keys(session, without), without.report_id).identity
