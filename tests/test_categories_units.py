@@ -100,10 +100,8 @@ def test_a_sub_category_and_units_reach_the_reporter_only_after_a_second_admin(
     assert f'<option value="{configured["sub"]}">{SUB_EN}</option>' in page
     assert '<optgroup label="Corruption, collusion or nepotism (KKN)">' in page
     assert '<optgroup label="Jakarta Uji">' in page
-    assert (
-        f'<option value="{configured["Kelurahan Uji Satu"]}">Kecamatan Uji — Kelurahan Uji Satu</option>'
-        in page
-    )
+    village = configured["Kelurahan Uji Satu"]
+    assert f'<option value="{village}">Kecamatan Uji — Kelurahan Uji Satu</option>' in page
     assert '<optgroup label="City-wide offices (SKPD)">' in page and "Dinas Uji" in page
     indonesian = reporter_app.test_client().get("/report").get_data(as_text=True)
     assert SUB_ID in indonesian and SUB_EN not in indonesian

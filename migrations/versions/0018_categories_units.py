@@ -63,7 +63,9 @@ def upgrade() -> None:
             ondelete="RESTRICT",
         )
         batch.create_index(op.f("ix_category_parent_id"), ["parent_id"], unique=False)
-    category = sa.table("category", sa.column("slug", sa.String), sa.column("statutory", sa.Boolean))
+    category = sa.table(
+        "category", sa.column("slug", sa.String), sa.column("statutory", sa.Boolean)
+    )
     op.execute(category.update().where(category.c.slug.in_(STATUTORY)).values(statutory=True))
     _sqlite_end()
     # The server defaults stay: a row inserted by older code (or by hand) is an added,

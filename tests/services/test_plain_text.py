@@ -8,7 +8,10 @@ from tests.services.helpers import refused
 
 
 def test_text_is_normalised_and_collapsed():
-    assert plain("  Ｐｅｎｇａｄａａｎ\n\tbarang  ", 50, "f") == "Pengadaan barang"
+    assert (
+        plain("  \uff30\uff45\uff4e\uff47\uff41\uff44\uff41\uff41\uff4e\n\tbarang  ", 50, "f")
+        == "Pengadaan barang"
+    )
     assert plain("", 5, "f", required=False) == ""
     assert same_words("Dinas  Kesehatan", "dinas kesehatan")
 
