@@ -674,6 +674,22 @@ def sample_audit_details(ids: dict[str, str]) -> dict[audit.Action, tuple[str, s
         A.RETENTION_SHRED: ("operator", "operator", {"reports": 2, "keys": 9}),
         A.RETENTION_PURGE: ("system", "system", {"reports": 2, "files": 1}),
         A.ROW_ORDER_RESHUFFLE: ("operator", "operator", {"tables": 9, "ms": 41}),
+        # units (issue 18)
+        A.UNIT_CREATE: (
+            admin,
+            "admin",
+            {"unit": ids["admin"], "kind": "kelurahan", "name": "Gambir", "parent": None},
+        ),
+        A.UNIT_UPDATE: (
+            admin,
+            "admin",
+            {
+                "unit": ids["admin"],
+                "renamed_from": "Gambir",
+                "name": "Gambir Baru",
+                "active": False,
+            },
+        ),
     }
 
 
