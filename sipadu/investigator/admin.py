@@ -508,18 +508,20 @@ def _categories_page(
     new.parent.choices = _parent_choices(ordered)
     routes = route_form or UnitRouteForm(formdata=None)
     _unit_route_choices(session, routes, ordered, investigators)
+    waiting = [
+        p
+        for p in proposals_service.pending(session)
+        if p.category_id is not None or p.kind in _CATEGORY_KINDS or p.unit_id is not None
+    ]
     return render_template(
         "staff/admin/categories.html",
+        contents={p.id: proposals_service.content_of(p) for p in waiting},
         categories=routing_table(session),
         form=form,
         refused={box: list(messages)} if box else {},
         chosen=request.form.get("account") if box else None,
         action_form=ActionForm(),
-        waiting=[
-            p
-            for p in proposals_service.pending(session)
-            if p.category_id is not None or p.kind in _CATEGORY_KINDS or p.unit_id is not None
-        ],
+        waiting=waiting,
         accounts={a.id: a for a in session.scalars(select(StaffAccount))},
         category_slugs={c.id: c.slug for c in session.scalars(select(Category))},
         new_form=new,

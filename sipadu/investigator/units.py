@@ -57,15 +57,20 @@ def _units_page(
     add = add or UnitForm(formdata=None)
     change = change or UnitChangeForm(formdata=None)
     _choices(add, change)
+    # Two forms on one page: ids of their own, so a label names its own field.
+    add.name.id, add.parent.id = "add-name", "add-parent"
+    change.unit.id, change.name.id = "change-unit", "change-name"
     session = db_session()
+    waiting = [
+        p
+        for p in proposals_service.pending(session)
+        if p.kind in ("unit_add", "unit_change", "unit_import")
+    ]
     return render_template(
         "staff/admin/units.html",
         groups=grouped_units(session, active_only=False),
-        waiting=[
-            p
-            for p in proposals_service.pending(session)
-            if p.kind in ("unit_add", "unit_change", "unit_import")
-        ],
+        waiting=waiting,
+        contents={p.id: proposals_service.content_of(p) for p in waiting},
         add=add,
         change=change,
         imported=imported or UnitImportForm(formdata=None),
