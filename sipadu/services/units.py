@@ -312,7 +312,7 @@ class UnitGroup:
 def grouped_units(session: Session, *, active_only: bool = True) -> list[UnitGroup]:
     """The units for a select, grouped by Kota Administrasi (the city itself first,
     then its SKPDs, kecamatan and each kecamatan's kelurahan, by name), city-wide SKPDs
-    first. A unit whose parent is inactive is offered under its own path still."""
+    first. With ``active_only``, a unit under an inactive one is not offered either."""
     every = list(session.scalars(select(Unit).order_by(Unit.name)))
     by_id = {u.id: u for u in every}
     offered = [u for u in every if u.active or not active_only]
@@ -323,18 +323,18 @@ def grouped_units(session: Session, *, active_only: bool = True) -> list[UnitGro
     def path(unit: Unit) -> str:
         names = [unit.name]
         parent = by_id.get(unit.parent_id) if unit.parent_id else None
-        while parent is not None and parent.kind != UnitKind.CITY:
+        while parent is not None and parent.kind != UnitKind.CITY and len(names) < _DEPTH:
             names.append(parent.name)
             parent = by_id.get(parent.parent_id) if parent.parent_id else None
         return " — ".join(reversed(names))
 
-    def under(unit_id: uuid.UUID) -> list[tuple[Unit, str]]:
+    def under(unit_id: uuid.UUID, depth: int = 1) -> list[tuple[Unit, str]]:
         found: list[tuple[Unit, str]] = []
-        kids = children.get(unit_id, [])
+        kids = children.get(unit_id, []) if depth < _DEPTH else []
         for kind in (UnitKind.SKPD, UnitKind.DISTRICT, UnitKind.SUBDISTRICT):
             for kid in (k for k in kids if k.kind == kind):
                 found.append((kid, path(kid)))
-                found += under(kid.id)
+                found += under(kid.id, depth + 1)
         return found
 
     groups = []
@@ -355,8 +355,11 @@ def unit_path(session: Session, unit_id: str) -> str | None:
         unit = session.get(Unit, uuid.UUID(unit_id))
     except ValueError:
         return None
-    names = []
-    while unit is not None:
+    names: list[str] = []
+    while unit is not None and len(names) < _DEPTH:  # bounded: a loop written into the database
         names.append(unit.name)
         unit = session.get(Unit, unit.parent_id) if unit.parent_id else None
     return " — ".join(reversed(names)) if names else None
+
+
+_DEPTH = 3  # Kota Administrasi, kecamatan, kelurahan: no unit sits deeper

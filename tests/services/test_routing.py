@@ -10,7 +10,15 @@ from datetime import UTC, datetime
 from sqlalchemy import select
 
 from sipadu.accountability.audit import OPERATOR
-from sipadu.persistence.models import Category, ReportGrant, ReportKey, Role, Unit, UnitRoute
+from sipadu.persistence.models import (
+    Category,
+    ReportField,
+    ReportGrant,
+    ReportKey,
+    Role,
+    Unit,
+    UnitRoute,
+)
 from sipadu.services import Reason, categories, key_ring, proposals, staff
 from sipadu.services.reports import ReportForm, submit_report
 from tests.services.helpers import (
@@ -81,6 +89,16 @@ def test_a_report_about_a_unit_routed_on_its_own_reaches_only_that_units_investi
 
     assert wrapped_to(session, about_unit) == {local.id}
     assert wrapped_to(session, elsewhere) == {general.id}
+    # The unit is sealed, the same size whether a unit was chosen or not (G2).
+    sizes = {
+        len(sealed)
+        for sealed in session.scalars(
+            select(ReportField.sealed).where(
+                ReportField.name == "unit", ReportField.report_id.in_([about_unit, elsewhere])
+            )
+        )
+    }
+    assert len(sizes) == 1
     # The category's investigator holds no wrap and no grant of the unit's report, and
     # cannot open it; the unit's investigator can.
     assert session.get(ReportGrant, (about_unit, general.id)) is None
