@@ -95,6 +95,7 @@ STAFF_PAGES = (
     "identity-requests",  # the custodian's
     "proposals",  # the second admin's
     "audit-log",  # the auditor's
+    "units",  # the admin's reported units and their CSV import (issue 18)
 )
 STAFF_LANGUAGE = "id"
 COLOURS = 128
@@ -484,6 +485,7 @@ STAFF_WALK = {
     "identity-requests": ("inspektur", "/identity-requests", "{identity_reason}"),
     "proposals": ("admin2", "/admin/proposals", "{recipient}"),
     "audit-log": ("auditor", "/audit?report={case}", "{case}"),
+    "units": ("admin", "/admin/units", "kind,name,parent"),
 }
 
 
