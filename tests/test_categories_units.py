@@ -279,3 +279,50 @@ def test_a_category_label_with_a_bidi_override_is_refused_beside_it(clients, dat
 def test_a_csrf_token_is_needed(clients):
     assert clients["admin"].post("/admin/units", data={"name": "x"}).status_code == 400
     assert csrf(clients["admin"], "/admin/units")
+
+
+def test_routing_by_unit_is_shown_with_fingerprints_to_investigators_after_approval(
+    clients, configured, database_url
+):
+    from sipadu.services.key_ring import display_fingerprint
+    from tests.helpers import account_of
+
+    investigator = account_of(database_url, "pemeriksa2")
+    answer = post(
+        clients["admin"],
+        "/admin/categories/unit-routes",
+        "/admin/categories",
+        unit=configured["Dinas Uji"],
+        category="",
+        account=str(investigator.id),
+        change="add",
+        confirm="y",
+    )
+    assert answer.status_code == 303
+    assert 'id="unit-routes"' not in clients["pemeriksa1"].get("/routing").get_data(as_text=True)
+    (proposal,) = [p for p in pending(database_url, "route_add") if p.unit_id]
+    page = clients["admin2"].get("/admin/proposals").get_data(as_text=True)
+    assert display_fingerprint(investigator) in page and "Dinas Uji" in page
+    assert approve(clients["admin2"], proposal).status_code == 303
+    shown = clients["pemeriksa1"].get("/routing").get_data(as_text=True)
+    table = shown[shown.index('id="unit-routes"') :]
+    assert "Dinas Uji" in table and display_fingerprint(investigator) in table
+
+
+def test_routing_by_unit_needs_the_tick(clients, configured, database_url):
+    from tests.helpers import account_of
+
+    answer = post(
+        clients["admin"],
+        "/admin/categories/unit-routes?lang=en",
+        "/admin/categories",
+        unit=configured["Jakarta Uji"],
+        category="",
+        account=str(account_of(database_url, "pemeriksa1").id),
+        change="add",
+    )
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 400
+    assert 'id="unit-route-confirm-error"' in page
+    assert f'<option selected value="{configured["Jakarta Uji"]}">' in page
+    assert [p for p in pending(database_url, "route_add") if p.unit_id is not None] == []

@@ -8,7 +8,7 @@ from sipadu.investigator.forms import DEADLINE_LABELS
 from sipadu.investigator.policy import Policy, requires
 from sipadu.persistence.models import Role
 from sipadu.services.audit_log import intake_days
-from sipadu.services.categories import routing_table
+from sipadu.services.categories import routing_table, unit_routing_table
 from sipadu.services.dashboard import (
     case_counts,
     chain_state,
@@ -56,7 +56,12 @@ def index() -> str:
 def routing() -> str:
     """Who new reports in each category are encrypted to, with key fingerprints: every
     investigator and auditor can check that nobody unexpected receives reports (G3)."""
-    return render_template("staff/routing.html", categories=routing_table(db_session()))
+    session = db_session()
+    return render_template(
+        "staff/routing.html",
+        categories=routing_table(session),
+        unit_routes=unit_routing_table(session),
+    )
 
 
 @bp.get("/intake")
