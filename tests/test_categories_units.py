@@ -19,7 +19,7 @@ from sipadu.persistence.models import (
     Unit,
     UnitKind,
 )
-from tests.helpers import csrf, database, form_tokens, post, report_id_of, submit
+from tests.helpers import csrf, database, form_tokens, login, post, report_id_of, submit
 
 SUB_ID = "Pengadaan barang dan jasa"
 SUB_EN = "Procurement of goods and services"
@@ -128,7 +128,7 @@ def test_a_report_names_its_sub_category_and_unit_and_investigators_read_them_in
     reporter_app, clients, configured, database_url
 ):
     marker = f"Tender diatur {uuid.uuid4().hex[:8]}"
-    submit(
+    code, passphrase, _page = submit(
         reporter_app.test_client(),
         title=marker,
         category="kkn",
@@ -157,9 +157,19 @@ def test_a_report_names_its_sub_category_and_unit_and_investigators_read_them_in
     assert re.search(r'id="case-category">[^<]*' + re.escape(SUB_ID), case)
     listing = investigator.get("/reports").get_data(as_text=True)
     assert path in listing
+    # Filtering by KKN finds the report filed under its sub-category.
+    assert marker in investigator.get("/reports?category=kkn").get_data(as_text=True)
+    assert marker not in investigator.get("/reports?category=staff_discipline").get_data(
+        as_text=True
+    )
     printed = investigator.get(f"/reports/{report_id}/print").get_data(as_text=True)
     assert path in printed and SUB_ID in printed
     assert words.split(" — ")[1] in case
+    # The reporter reads them too, in the mailbox.
+    box = reporter_app.test_client()
+    assert login(box, code, passphrase).status_code == 303
+    mailbox = box.get("/mailbox").get_data(as_text=True)
+    assert path in mailbox and SUB_ID in mailbox
 
 
 def test_a_sub_category_of_another_category_is_refused_beside_it_with_everything_kept(

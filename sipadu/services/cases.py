@@ -257,8 +257,9 @@ def list_cases(
         )
     if criteria.status:
         query = query.where(Report.status == criteria.status)
-    if criteria.category:
-        query = query.where(Category.slug == criteria.category)
+    if criteria.category:  # a category's reports include its sub-categories' (issue 18)
+        chosen = select(Category.id).where(Category.slug == criteria.category).scalar_subquery()
+        query = query.where(or_(Category.slug == criteria.category, Category.parent_id == chosen))
     open_statuses = [s.value for s in ReportStatus if s not in CLOSING]
     if criteria.deadline:
         query = query.where(*deadline_clause(criteria.deadline, today))
