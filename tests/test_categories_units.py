@@ -336,3 +336,23 @@ def test_routing_by_unit_needs_the_tick(clients, configured, database_url):
     assert 'id="unit-route-confirm-error"' in page
     assert f'<option selected value="{configured["Jakarta Uji"]}">' in page
     assert [p for p in pending(database_url, "route_add") if p.unit_id is not None] == []
+
+
+def test_an_expired_form_comes_back_with_the_sub_category_and_unit_chosen(reporter_app, configured):
+    """A refused form token (the session expired, Tor Browser's New Identity): the form
+    comes back from what was posted, every choice kept (sipadu.reporter.refused)."""
+    client = reporter_app.test_client()
+    data = {
+        "csrf_token": "kedaluwarsa",
+        "category": "kkn",
+        "subcategory": configured["sub"],
+        "unit": configured["Kelurahan Uji Satu"],
+        "title": "Judul lama",
+        "what": "Uraian lama",
+    }
+    answer = client.post("/report", data=data)
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 400
+    assert f'<option value="{configured["sub"]}" selected>' in page
+    assert f'<option value="{configured["Kelurahan Uji Satu"]}" selected>' in page
+    assert "Judul lama" in page
