@@ -356,3 +356,16 @@ def test_an_expired_form_comes_back_with_the_sub_category_and_unit_chosen(report
     assert f'<option value="{configured["sub"]}" selected>' in page
     assert f'<option value="{configured["Kelurahan Uji Satu"]}" selected>' in page
     assert "Judul lama" in page
+
+
+def test_a_new_category_may_not_be_worded_like_a_statutory_one(clients, database_url):
+    answer = post(
+        clients["admin"],
+        "/admin/categories/new?lang=en",
+        "/admin/categories",
+        label_id="korupsi, kolusi, atau  nepotisme (KKN)",
+        label_en="Something else",
+    )
+    assert answer.status_code == 400
+    assert 'id="new-label_id-error"' in answer.get_data(as_text=True)
+    assert pending(database_url, "category_add") == []

@@ -11,6 +11,7 @@ from typing import NoReturn, TypeVar
 
 from flask import abort, g, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -52,7 +53,7 @@ from sipadu.persistence.models import (
     StaffAccount,
     Unit,
 )
-from sipadu.services import ServiceError
+from sipadu.services import Reason, ServiceError
 from sipadu.services import proposals as proposals_service
 from sipadu.services import staff as staff_service
 from sipadu.services.categories import (
@@ -68,11 +69,13 @@ from sipadu.services.categories import (
 from sipadu.services.export_recipients import display_fingerprint as recipient_fingerprint
 from sipadu.services.export_recipients import in_use, intact
 from sipadu.services.key_ring import display_fingerprint
+from sipadu.services.plain_text import same_words
 from sipadu.services.proposals import SENSITIVE_ROLES
 from sipadu.services.units import grouped_units, unit_by_id
 from sipadu.web.context import db_session, transaction
 from sipadu.web.forms import BoundedForm
 from sipadu.web.refusal_messages import message
+from sipadu.web.words import CATEGORY_LABELS
 
 
 def _actor() -> Actor:
@@ -579,6 +582,9 @@ def admin_propose_category() -> ResponseReturnValue:
         form.parent.choices = _parent_choices(in_order(reading))
     if not form.validate_on_submit():
         return _categories_page(new_form=form), 400
+    if not form.parent.data and (taken := _statutory_label(form)) is not None:
+        _words_refused(form, taken)
+        return _categories_page(new_form=form), 400
     try:
         with transaction(write=True) as writing:
             proposals_service.propose_category(
@@ -592,6 +598,18 @@ def admin_propose_category() -> ResponseReturnValue:
         _words_refused(form, exc)
         return _categories_page(new_form=form), 400
     return redirect(url_for("staff.admin_categories", _anchor="waiting"), code=303)
+
+
+def _statutory_label(form: CategoryWordsForm) -> ServiceError | None:
+    """A new top-level category worded like a statutory one, whose words live in the
+    catalogue, not in its row (so the service cannot compare them): refused here."""
+    for field, language in (("label_id", "id"), ("label_en", "en")):
+        typed = form[field].data or ""
+        with force_locale(language):
+            words = [str(label) for label in CATEGORY_LABELS.values()]
+        if any(same_words(typed, word) for word in words):
+            return ServiceError(Reason.CATEGORY_LABEL_TAKEN, field, label=typed.strip())
+    return None
 
 
 @bp.post("/admin/categories/<slug>/words")
