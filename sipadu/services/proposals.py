@@ -125,12 +125,20 @@ def _content_summary(proposal: Proposal) -> dict:
         return {"rows": len(content.get("rows", [])), "sha256": content.get("sha256")}
     # The log takes flat values of at most 200 characters: the names as proposed, and a
     # digest of everything (descriptions too) that the proposal stores and shows.
-    shown = {k: v for k, v in content.items() if k in _SUMMARY_KEYS}
+    shown = {_SUMMARY_KEYS[k]: v for k, v in content.items() if k in _SUMMARY_KEYS}
     digest = hashlib.sha256(proposal.content.encode("utf-8")).hexdigest()
     return shown | {"proposed_sha256": digest}
 
 
-_SUMMARY_KEYS = frozenset({"label_id", "label_en", "parent", "active", "kind", "name"})
+# content key → detail key ("kind" is the proposal's own)
+_SUMMARY_KEYS = {
+    "label_id": "label_id",
+    "label_en": "label_en",
+    "parent": "parent",
+    "active": "active",
+    "kind": "unit_kind",
+    "name": "name",
+}
 
 
 def _create(

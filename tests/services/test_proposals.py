@@ -481,7 +481,14 @@ def test_a_unit_and_its_change_wait_for_a_second_admin(session, admins):
     from sipadu.persistence.models import Unit
 
     proposer, approver = admins
+    log = Recorded(session)
     added = proposals.propose_unit(session, "kota", "Jakarta Selatan", None, proposer.actor())
+    proposed = log.only(Action.PROPOSAL_CREATE)["detail"]
+    assert (proposed["kind"], proposed["unit_kind"], proposed["name"]) == (
+        "unit_add",
+        "kota",
+        "Jakarta Selatan",
+    )
     proposals.approve(session, added.id, approver.actor(), NOW)
     unit = session.query(Unit).one()
     change = proposals.propose_unit_change(
