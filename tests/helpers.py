@@ -715,6 +715,22 @@ def sample_audit_details(ids: dict[str, str]) -> dict[audit.Action, tuple[str, s
             "operator",
             {"recipient": "BPKP Perwakilan", "fingerprint": "cd" * 32},
         ),
+        # units (issue 18)
+        A.UNIT_CREATE: (
+            admin,
+            "admin",
+            {"unit": ids["admin"], "kind": "kelurahan", "name": "Gambir", "parent": None},
+        ),
+        A.UNIT_UPDATE: (
+            admin,
+            "admin",
+            {
+                "unit": ids["admin"],
+                "renamed_from": "Gambir",
+                "name": "Gambir Baru",
+                "active": False,
+            },
+        ),
     }
 
 
@@ -1181,6 +1197,7 @@ def staff_world(app, reporter_app, people: dict[str, "Person"], database_url: st
         path = f"/admin/proposals/{proposal}/{decision}"
         response = post(admin2, path, "/admin/proposals", confirm="y")
         assert response.status_code in (200, 303), response.get_data(as_text=True)[:800]
+    _configured_world(admin, admin2, database_url, accounts)
 
     # The conflict-of-interest team (coi, issue 18): an outside keyholder approved, a
     # staff member proposed and waiting.
@@ -1226,6 +1243,59 @@ def staff_world(app, reporter_app, people: dict[str, "Person"], database_url: st
         assert session.scalar(select(Report).where(Report.legal_hold.is_(True))) is not None
         session.commit()
     return StaffWorld(reports, activation, enrollment)
+
+
+def _configured_world(admin, admin2, database_url: str, accounts: dict) -> None:
+    """Issue 18: a sub-category and units of every kind, approved; a routing by unit, a
+    unit's rename and an import waiting for the second admin."""
+    from sipadu.persistence.models import Category, Unit
+
+    with database(database_url) as session:
+        kkn = session.scalar(select(Category.id).where(Category.slug == "kkn"))
+    units = (
+        "kind,name,parent\nKota Administrasi,Kota Dunia,\nKecamatan,Kecamatan Dunia,Kota Dunia\n"
+        "Kelurahan,Kelurahan Dunia,Kecamatan Dunia\nSKPD,Dinas Dunia,\n"
+    )
+    words = {"label_id": "Subkategori Dunia", "label_en": "World sub-category", "offered": "y"}
+    for path, page, fields in (
+        ("/admin/units/import", "/admin/units", {"text": units}),
+        ("/admin/categories/new", "/admin/categories", {"parent": str(kkn), **words}),
+    ):
+        assert post(admin, path, page, **fields).status_code == 303
+    with database(database_url) as session:
+        waiting = session.scalars(
+            select(Proposal.id).where(
+                Proposal.state == "pending", Proposal.kind.in_(["unit_import", "category_add"])
+            )
+        ).all()
+    for proposal in waiting:
+        response = post(
+            admin2, f"/admin/proposals/{proposal}/approve", "/admin/proposals", confirm="y"
+        )
+        assert response.status_code == 303
+    with database(database_url) as session:
+        unit = {u.name: str(u.id) for u in session.scalars(select(Unit))}
+    for path, page, fields in (
+        (
+            "/admin/categories/unit-routes",
+            "/admin/categories",
+            {
+                "unit": unit["Kelurahan Dunia"],
+                "category": "",
+                "account": str(accounts["pemeriksa1"]),
+                "change": "add",
+                "confirm": "y",
+            },
+        ),
+        (
+            "/admin/units/change",
+            "/admin/units",
+            {"unit": unit["Dinas Dunia"], "name": "Dinas Baru"},
+        ),
+        ("/admin/units/import", "/admin/units", {"text": "jenis,nama,induk\nSKPD,Dinas Tunggu,\n"}),
+    ):
+        response = post(admin, path, page, **fields)
+        assert response.status_code == 303, response.get_data(as_text=True)[:800]
 
 
 STAFF_PAGES_MAX = 400  # per person and language: far above what a test's world has

@@ -1,5 +1,5 @@
 """Migration 0019_conflict_of_interest on SQLite and PostgreSQL (issue 18, item 4): up
-to exactly the models, down to 0017 (the group and its proposals go, every other row
+to exactly the models, down to 0018 (the group and its proposals go, every other row
 stays) and up again."""
 
 import uuid
@@ -17,7 +17,7 @@ from sipadu.persistence.models import Base, CoiMemberKind, Role
 from sipadu.services import proposals
 from tests.services.helpers import person
 
-BEFORE = "0017_export_recipients"
+BEFORE = "0018_categories_units"
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

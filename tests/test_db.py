@@ -312,6 +312,55 @@ def test_the_sealed_order_migration_drops_plaintext_read_counts_and_keeps_old_me
         engine.dispose()
 
 
+def test_the_categories_units_migration_keeps_reports_and_marks_the_statutory_four(
+    empty_database_url,
+):
+    """0018 (issue 18) rebuilds ``category`` on SQLite while reports refer to it: every
+    row stays, the four seeded categories become statutory, any other stays not; a
+    downgrade drops the words, units and routes by unit, and the reports stay."""
+    url = empty_database_url
+    upgrade(url, "0017_export_recipients")
+    engine = make_engine(url)
+    report_id = uuid.uuid4()
+    ids = {slug: uuid.uuid4() for slug in ("kkn", "staff_discipline", "lainnya")}
+    true = "true" if url.startswith("postgresql") else "1"
+    try:
+        with engine.begin() as conn:
+            for slug, category_id in ids.items():
+                conn.execute(
+                    sa.text(f"INSERT INTO category (id, slug, active) VALUES (:id, :s, {true})"),
+                    {"id": category_id.hex, "s": slug},
+                )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO report (id, category_id, status, received_on, key_epoch,"
+                    " reporter_messages, legal_hold, spam) VALUES (:id, :c, 'received',"
+                    f" '2025-03-14', 0, 0, {'false' if true == 'true' else 0},"
+                    f" {'false' if true == 'true' else 0})"
+                ),
+                {"id": report_id.hex, "c": ids["kkn"].hex},
+            )
+        upgrade(url)
+        with engine.connect() as conn:
+            rows = dict(conn.execute(sa.text("SELECT slug, statutory FROM category")).all())
+            kept = conn.execute(sa.text("SELECT category_id FROM report")).scalar_one()
+        assert {slug: bool(flag) for slug, flag in rows.items()} == {
+            "kkn": True,
+            "staff_discipline": True,
+            "lainnya": False,
+        }
+        assert uuid.UUID(str(kept)) == ids["kkn"]
+        command.downgrade(alembic_config(url), "0017_export_recipients")
+        with engine.connect() as conn:
+            tables = set(sa.inspect(conn).get_table_names())
+            columns = {c["name"] for c in sa.inspect(conn).get_columns("category")}
+            assert conn.execute(sa.text("SELECT count(*) FROM report")).scalar_one() == 1
+        assert not {"unit", "unit_route"} & tables and "statutory" not in columns
+        upgrade(url)
+    finally:
+        engine.dispose()
+
+
 def _file(url: str, stored) -> list:
     from sipadu.services.attachments import UploadedFile
 

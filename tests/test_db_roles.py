@@ -32,9 +32,9 @@ from tests.helpers import (
     typed_report,
 )
 
-# The case fields, the identity, and issue 18's intake, transcript check (two) and
+# The case fields, the identity, and issue 18's unit, intake, transcript check (two) and
 # conflict-of-interest answer.
-FIELDS_PER_REPORT = 12
+FIELDS_PER_REPORT = 13
 
 
 @pytest.fixture
@@ -171,6 +171,10 @@ def test_the_reporter_role_reads_a_large_file_across_many_short_transactions(rep
         "DELETE FROM report_key",
         "INSERT INTO audit_event (seq) VALUES (999999)",
         "UPDATE staff_account SET public_key = NULL",
+        "INSERT INTO unit (id, kind, name, active) VALUES (gen_random_uuid(), 'skpd', 'x', true)",
+        "UPDATE unit SET active = false",
+        "DELETE FROM unit_route",
+        "UPDATE category SET label_id = 'x'",
     ],
 )
 def test_the_reporter_role_cannot_touch_what_it_does_not_need(reporter_role, query):
@@ -322,3 +326,38 @@ def test_the_reporter_role_routes_a_report_about_the_inspectorate(reporter_role)
             )
         )
         assert to_ordinary is None
+
+
+def test_the_reporter_role_offers_units_and_routes_a_report_by_its_unit(reporter_role):
+    """Issue 18: the role reads the units it offers and the routes by unit it wraps to
+    (and nothing else new); the unit a report concerns is sealed, never a column."""
+    env, role_url, _name = reporter_role
+    owner = create_engine(env["SIPADU_DATABASE_URL"])
+    unit_id = uuid.uuid4()
+    with owner.begin() as connection:
+        connection.execute(
+            text("INSERT INTO unit (id, kind, name, active) VALUES (:id, 'skpd', :n, true)"),
+            {"id": unit_id, "n": "Dinas Peran Terbatas"},
+        )
+        investigator = connection.execute(
+            text("SELECT id FROM staff_account WHERE username = 'pemeriksa2'")
+        ).scalar_one()
+        connection.execute(
+            text("INSERT INTO unit_route (id, unit_id, account_id) VALUES (:id, :u, :a)"),
+            {"id": uuid.uuid4(), "u": unit_id, "a": investigator},
+        )
+    app = create_app("reporter", load_config({**env, "SIPADU_DATABASE_URL": role_url}))
+    app.config["TESTING"] = True
+    try:
+        assert "Dinas Peran Terbatas" in app.test_client().get("/report").get_data(as_text=True)
+        submit(app.test_client(), unit=str(unit_id), title="Tentang satu dinas")
+    finally:
+        dispose(app)
+    with owner.connect() as connection:
+        wrapped = set(
+            connection.execute(
+                text("SELECT recipient_id FROM report_key WHERE recipient_kind = 'staff'")
+            ).scalars()
+        )
+    owner.dispose()
+    assert wrapped == {investigator}

@@ -180,6 +180,7 @@ def test_keys_are_wrapped_exactly_as_designed(demo, reporter_app, database_url):
             "transcript",
             "transcript_correction",
             "concerns_inspectorate",
+            "unit",
         }
 
 

@@ -1104,7 +1104,19 @@ def test_every_refusal_on_a_sign_in_form_is_shown_beside_its_field_or_above_it(s
     from sipadu.web.refusal_messages import message
 
     refusals = [
-        ServiceError(r, name="x", role="y", category="z", old="a", new="b", max="9") for r in Reason
+        ServiceError(
+            r,
+            name="x",
+            role="y",
+            category="z",
+            old="a",
+            new="b",
+            max="9",
+            label="l",
+            kind="k",
+            count="3",
+        )
+        for r in Reason
     ]
     refusals += [ServiceError(Reason.WRONG_CURRENT_PASSWORD, "current")]
     for refusal in refusals:

@@ -96,6 +96,8 @@ STAFF_PAGES = (
     "proposals",  # the second admin's
     "audit-log",  # the auditor's
     "intake",  # the intake operator's form at a counter (issue 18)
+    "units",  # the admin's reported units and their CSV import (issue 18)
+    "conflict-of-interest",  # the admin's team for reports about the Inspektorat (issue 18)
 )
 STAFF_LANGUAGE = "id"
 COLOURS = 128
@@ -486,6 +488,8 @@ STAFF_WALK = {
     "proposals": ("admin2", "/admin/proposals", "{recipient}"),
     "audit-log": ("auditor", "/audit?report={case}", "{case}"),
     "intake": ("petugas1", "/intake/report", "Terima laporan"),
+    "units": ("admin", "/admin/units", "kind,name,parent"),
+    "conflict-of-interest": ("admin", "/admin/conflict-of-interest", "Tim benturan kepentingan"),
 }
 
 

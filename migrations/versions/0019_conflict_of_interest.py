@@ -14,7 +14,7 @@ from alembic import op
 
 revision = "0019_conflict_of_interest"
 # Written beside 0018 (another part of issue 18): re-chained onto it when merged.
-down_revision = "0017_export_recipients"
+down_revision = "0018_categories_units"
 branch_labels = None
 depends_on = None
 

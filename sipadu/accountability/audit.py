@@ -120,6 +120,9 @@ class Action(StrEnum):
     COI_MEMBER_ADD = "coi_member.add"
     COI_MEMBER_REMOVE = "coi_member.remove"
     COI_EXTERNAL_EXPORT = "report.export_external"
+    # units (issue 18): reported units that admins configure (categories: category.*)
+    UNIT_CREATE = "unit.create"
+    UNIT_UPDATE = "unit.update"
 
 
 class ReporterMetric(StrEnum):

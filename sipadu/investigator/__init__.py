@@ -17,6 +17,7 @@ from sipadu.investigator import (  # noqa: F401
     conflict,
     custodian,
     intake_form,
+    units,
     views,
 )
 from sipadu.investigator.blueprint import bp, make_runtime

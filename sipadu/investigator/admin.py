@@ -11,6 +11,8 @@ from typing import NoReturn, TypeVar
 
 from flask import abort, g, make_response, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
+from flask_babel import force_locale
+from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -23,6 +25,7 @@ from sipadu.investigator.forms import (
     ROLE_CHOICES,
     AcceptingForm,
     ActionForm,
+    CategoryWordsForm,
     ConfirmForm,
     CreateAccountForm,
     HoldForm,
@@ -31,34 +34,49 @@ from sipadu.investigator.forms import (
     RoleForm,
     RouteForm,
     SelectChoice,
+    UnitRouteForm,
     entered,
     not_confirmed,
 )
 from sipadu.investigator.policy import Policy, requires
-from sipadu.investigator.words import ACTOR_WORDS
+from sipadu.investigator.words import ACTOR_WORDS, said
 from sipadu.persistence.models import (
     AccountState,
     Category,
     CoiMember,
     ExportRecipient,
     Proposal,
+    ProposalKind,
     ProposalState,
     RecipientState,
     Report,
     Role,
     StaffAccount,
+    Unit,
 )
-from sipadu.services import ServiceError
+from sipadu.services import Reason, ServiceError
 from sipadu.services import proposals as proposals_service
 from sipadu.services import staff as staff_service
-from sipadu.services.categories import category_by_slug, routing_table, set_accepting
+from sipadu.services.categories import (
+    WORD_FIELDS,
+    category_by_id,
+    category_by_slug,
+    in_order,
+    routing_table,
+    set_accepting,
+    unit_routing_table,
+    words_of,
+)
 from sipadu.services.export_recipients import display_fingerprint as recipient_fingerprint
 from sipadu.services.export_recipients import in_use, intact
 from sipadu.services.key_ring import display_fingerprint
+from sipadu.services.plain_text import same_words
 from sipadu.services.proposals import SENSITIVE_ROLES
+from sipadu.services.units import grouped_units, unit_by_id
 from sipadu.web.context import db_session, transaction
 from sipadu.web.forms import BoundedForm
 from sipadu.web.refusal_messages import message
+from sipadu.web.words import CATEGORY_LABELS
 
 
 def _actor() -> Actor:
@@ -358,6 +376,18 @@ def _proposals_page(refused: dict[str, list[str]]) -> str:
         me=str(g.staff.account.id),
         form=ActionForm(),
         refused=refused,
+        contents={p.id: proposals_service.content_of(p) for p in waiting},
+        current_words={
+            c.id: words_of(c).as_dict() | {"offered": c.active}
+            for c in session.scalars(select(Category))
+        },
+        units={u.id: u for u in session.scalars(select(Unit))},
+        unit_paths={
+            str(u.id): path
+            for group in grouped_units(session, active_only=False)
+            for u, path in group.units
+        },
+        category_ids={str(c.id): c.slug for c in session.scalars(select(Category))},
     )
 
 
@@ -453,9 +483,18 @@ def admin_categories() -> str:
     return _categories_page()
 
 
-def _categories_page(box: str = "", messages: tuple[str, ...] | list[str] = ()) -> str:
+def _categories_page(
+    box: str = "",
+    messages: tuple[str, ...] | list[str] = (),
+    *,
+    new_form: CategoryWordsForm | None = None,
+    words_form: tuple[str, CategoryWordsForm] | None = None,
+    route_form: UnitRouteForm | None = None,
+) -> str:
     """The categories page; after a refusal, ``messages`` beside the box ``box``, and
-    the investigator that was chosen there still chosen."""
+    the investigator that was chosen there still chosen; a refused words form
+    (``new_form``, or ``words_form``: a category's slug and its form) or unit route form
+    comes back as it was sent, the reasons beside its fields."""
     session = db_session()
     investigators = [
         a
@@ -464,17 +503,177 @@ def _categories_page(box: str = "", messages: tuple[str, ...] | list[str] = ()) 
     ]
     form = RouteForm(formdata=None)
     form.account.choices = [SelectChoice(str(a.id), a.username) for a in investigators]
+    ordered = in_order(session)
+    words_forms = {}
+    for category in ordered:
+        if words_form is not None and words_form[0] == category.slug:
+            words_forms[category.slug] = words_form[1]
+            continue
+        shown = CategoryWordsForm(
+            formdata=None, data={**words_of(category).as_dict(), "offered": category.active}
+        )
+        words_forms[category.slug] = shown
+    new = new_form or CategoryWordsForm(formdata=None)
+    new.parent.choices = _parent_choices(ordered)
+    routes = route_form or UnitRouteForm(formdata=None)
+    _unit_route_choices(session, routes, ordered, investigators)
+    waiting = [
+        p
+        for p in proposals_service.pending(session)
+        if p.category_id is not None or p.kind in _CATEGORY_KINDS or p.unit_id is not None
+    ]
     return render_template(
         "staff/admin/categories.html",
+        contents={p.id: proposals_service.content_of(p) for p in waiting},
         categories=routing_table(session),
         form=form,
         refused={box: list(messages)} if box else {},
         chosen=request.form.get("account") if box else None,
         action_form=ActionForm(),
-        waiting=[p for p in proposals_service.pending(session) if p.category_id is not None],
+        waiting=waiting,
         accounts={a.id: a for a in session.scalars(select(StaffAccount))},
         category_slugs={c.id: c.slug for c in session.scalars(select(Category))},
+        new_form=new,
+        words_forms=words_forms,
+        route_form=routes,
+        unit_routes=unit_routing_table(session),
+        units={u.id: u for u in session.scalars(select(Unit))},
     )
+
+
+_CATEGORY_KINDS = frozenset({ProposalKind.CATEGORY_ADD, ProposalKind.CATEGORY_CHANGE})
+
+
+def _parent_choices(ordered: list[Category]) -> list[SelectChoice]:
+    return [SelectChoice("", _("A category of its own (top level)"))] + [
+        SelectChoice(str(c.id), _("A sub-category of: %(name)s", name=said(c.slug, "category")))
+        for c in ordered
+        if c.parent_id is None
+    ]
+
+
+def _unit_route_choices(
+    session: Session,
+    form: UnitRouteForm,
+    ordered: list[Category],
+    investigators: list[StaffAccount],
+) -> None:
+    form.unit.choices = [
+        SelectChoice(str(unit.id), path)
+        for group in grouped_units(session, active_only=False)
+        for unit, path in group.units
+    ]
+    form.category.choices = [SelectChoice("", _("Every category"))] + [
+        SelectChoice(str(c.id), said(c.slug, "category")) for c in ordered
+    ]
+    form.account.choices = [SelectChoice(str(a.id), a.username) for a in investigators]
+
+
+def _typed_words(form: CategoryWordsForm) -> dict[str, str]:
+    return {name: form[name].data or "" for name in WORD_FIELDS}
+
+
+def _words_refused(form: CategoryWordsForm, exc: ServiceError) -> None:
+    target = form[exc.field] if exc.field in form else form.label_id
+    target.errors = [message(exc)]
+
+
+@bp.post("/admin/categories/new")
+@requires(Policy.ADMIN)
+def admin_propose_category() -> ResponseReturnValue:
+    """Propose a new category or sub-category: a second admin approves it on the
+    proposals page, where its words are shown as they will be."""
+    form = CategoryWordsForm()
+    with transaction() as reading:
+        form.parent.choices = _parent_choices(in_order(reading))
+    if not form.validate_on_submit():
+        return _categories_page(new_form=form), 400
+    if not form.parent.data and (taken := _statutory_label(form)) is not None:
+        _words_refused(form, taken)
+        return _categories_page(new_form=form), 400
+    try:
+        with transaction(write=True) as writing:
+            proposals_service.propose_category(
+                writing,
+                _typed_words(form),
+                form.parent.data or None,
+                _actor(),
+                active=bool(form.offered.data),
+            )
+    except ServiceError as exc:
+        _words_refused(form, exc)
+        return _categories_page(new_form=form), 400
+    return redirect(url_for("staff.admin_categories", _anchor="waiting"), code=303)
+
+
+def _statutory_label(form: CategoryWordsForm) -> ServiceError | None:
+    """A new top-level category worded like a statutory one, whose words live in the
+    catalogue, not in its row (so the service cannot compare them): refused here."""
+    for field, language in (("label_id", "id"), ("label_en", "en")):
+        typed = form[field].data or ""
+        with force_locale(language):
+            words = [str(label) for label in CATEGORY_LABELS.values()]
+        if any(same_words(typed, word) for word in words):
+            return ServiceError(Reason.CATEGORY_LABEL_TAKEN, field, label=typed.strip())
+    return None
+
+
+@bp.post("/admin/categories/<slug>/words")
+@requires(Policy.ADMIN)
+def admin_propose_category_change(slug: str) -> ResponseReturnValue:
+    """Propose new words for a category, or to offer it to reporters or not."""
+    form = CategoryWordsForm()
+    form.parent.choices = [SelectChoice("", "")]
+    if not form.validate_on_submit():
+        return _categories_page(words_form=(slug, form)), 400
+    try:
+        with transaction(write=True) as writing:
+            proposals_service.propose_category_change(
+                writing,
+                _category(writing, slug),
+                _typed_words(form),
+                bool(form.offered.data),
+                _actor(),
+            )
+    except ServiceError as exc:
+        _words_refused(form, exc)
+        return _categories_page(words_form=(slug, form)), 400
+    return redirect(url_for("staff.admin_categories", _anchor="waiting"), code=303)
+
+
+@bp.post("/admin/categories/unit-routes")
+@requires(Policy.ADMIN)
+def admin_propose_unit_route() -> ResponseReturnValue:
+    """Propose routing by unit (every category, or one), or its end: pins the
+    investigator's key fingerprint, as every routing proposal."""
+    form = UnitRouteForm()
+    with transaction() as reading:
+        investigators = [
+            a
+            for a in reading.scalars(select(StaffAccount).order_by(StaffAccount.username))
+            if Role.INVESTIGATOR in a.role_set and a.active
+        ]
+        _unit_route_choices(reading, form, in_order(reading), investigators)
+    if not form.validate_on_submit():
+        if {"csrf_token", "change"} & set(form.errors):
+            abort(400)
+        return _categories_page(route_form=form), 400
+
+    def propose(writing: Session) -> Proposal:
+        unit = unit_by_id(writing, form.unit.data)
+        category = category_by_id(writing, form.category.data) if form.category.data else None
+        account = _account(writing, uuid.UUID(form.account.data))
+        return proposals_service.propose_route(
+            writing, category, account, form.change.data == "add", _actor(), unit
+        )
+
+    try:
+        with transaction(write=True) as writing:
+            propose(writing)
+    except ServiceError as exc:
+        form.confirm.errors = [message(exc)]
+        return _categories_page(route_form=form), 409
+    return redirect(url_for("staff.admin_categories", _anchor="waiting"), code=303)
 
 
 def _category(session: Session, slug: str) -> Category:

@@ -43,7 +43,7 @@ from sipadu.investigator.forms import (
 )
 from sipadu.investigator.policy import Policy, requires
 from sipadu.investigator.words import said
-from sipadu.persistence.models import Category, CoiMemberKind, ReportStatus, Role, StaffAccount
+from sipadu.persistence.models import CoiMemberKind, ReportStatus, Role, StaffAccount
 from sipadu.services import IntegrityFailed, Reason, ServiceError, casework, key_ring
 from sipadu.services import grants as grants_service
 from sipadu.services.attachments import AttachmentInfo, read_attachment
@@ -63,6 +63,7 @@ from sipadu.services.cases import (
     reopen,
     reply,
 )
+from sipadu.services.categories import in_order
 from sipadu.services.conflict_of_interest import concerns_inspectorate, is_member
 from sipadu.services.dates import today
 from sipadu.services.export import (
@@ -119,8 +120,7 @@ def reports() -> ResponseReturnValue:
     form = CaseFilterForm(request.args)
     with transaction() as reading:
         form.category.choices = [("", _("Any category"))] + [
-            (slug, said(slug, "category"))
-            for slug in reading.scalars(select(Category.slug).order_by(Category.slug))
+            (c.slug, said(c.slug, "category")) for c in in_order(reading)
         ]
     valid = form.validate()
     criteria = (

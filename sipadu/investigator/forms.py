@@ -8,6 +8,7 @@ from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
     DateField,
+    FileField,
     HiddenField,
     MultipleFileField,
     PasswordField,
@@ -489,3 +490,58 @@ class CoiStaffForm(BoundedForm):
 
 class CoiExternalForm(RecipientForm):
     """An admin proposes an outside keyholder (BPKP, KPK) by its age public key."""
+
+
+# --- categories and units that admins configure (issue 18) ---------------------------------
+
+
+class CategoryWordsForm(BoundedForm):
+    """A category's words in both languages (plain text: the service normalises and
+    bounds them, :func:`sipadu.services.categories.checked_words`) and whether reporters
+    may choose it. ``parent`` only when proposing a new one: "" for a top-level one."""
+
+    parent = SelectField(_l("Place"), choices=[], validate_choice=True, default="")
+    label_id = StringField(_l("Name in Bahasa Indonesia"), validators=[Length(max=400)])
+    label_en = StringField(_l("Name in English"), validators=[Length(max=400)])
+    description_id = TextAreaField(
+        _l("What it covers, in Bahasa Indonesia"), validators=[Length(max=2000)]
+    )
+    description_en = TextAreaField(_l("What it covers, in English"), validators=[Length(max=2000)])
+    examples_id = TextAreaField(_l("Example, in Bahasa Indonesia"), validators=[Length(max=2000)])
+    examples_en = TextAreaField(_l("Example, in English"), validators=[Length(max=2000)])
+    offered = BooleanField(_l("Reporters can choose it"), default=True)
+
+
+class UnitForm(BoundedForm):
+    """A new reported unit: its kind, name and (for a kecamatan, a kelurahan, an SKPD of
+    a Kota Administrasi) the unit it belongs to."""
+
+    kind = SelectField(_l("Kind"), choices=[], validate_choice=True)
+    name = StringField(_l("Name"), validators=[Length(max=600)])
+    parent = SelectField(_l("Belongs to"), choices=[], validate_choice=True, default="")
+
+
+class UnitChangeForm(BoundedForm):
+    """A unit renamed, or offered to reporters or not."""
+
+    unit = SelectField(_l("Unit"), choices=[], validate_choice=True)
+    name = StringField(_l("New name (or the same)"), validators=[Length(max=600)])
+    offered = BooleanField(_l("Reporters can choose it"), default=True)
+
+
+class UnitImportForm(BoundedForm):
+    """Units from a CSV file, chosen or pasted: the pasted text is also where a refused
+    file comes back, to be corrected in the page."""
+
+    text = TextAreaField(_l("Or paste the file's lines here"), validators=[Length(max=300_000)])
+    upload = FileField(_l("CSV file"))
+
+
+class UnitRouteForm(ConfirmForm):
+    """Route new reports concerning a unit (in every category, or in one) to an
+    investigator, or stop: a change of who can read, so its box must be ticked."""
+
+    unit = SelectField(_l("Unit concerned"), choices=[], validate_choice=True)
+    category = SelectField(_l("Category"), choices=[], validate_choice=True, default="")
+    account = SelectField(_l("Investigator"), choices=[], validate_choice=True)
+    change = HiddenField(validators=[InputRequired(), AnyOf(["add", "remove"])])

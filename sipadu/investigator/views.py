@@ -8,7 +8,7 @@ from sipadu.investigator.forms import DEADLINE_LABELS
 from sipadu.investigator.policy import Policy, requires
 from sipadu.persistence.models import Role
 from sipadu.services.audit_log import intake_days
-from sipadu.services.categories import routing_table
+from sipadu.services.categories import routing_table, unit_routing_table
 from sipadu.services.conflict_of_interest import group_status, members
 from sipadu.services.dashboard import (
     case_counts,
@@ -61,7 +61,10 @@ def routing() -> str:
     investigator and auditor can check that nobody unexpected receives reports (G3)."""
     session = db_session()
     return render_template(
-        "staff/routing.html", categories=routing_table(session), coi_members=members(session)
+        "staff/routing.html",
+        categories=routing_table(session),
+        unit_routes=unit_routing_table(session),
+        coi_members=members(session),
     )
 
 

@@ -35,19 +35,20 @@ from sipadu.persistence.models import (
     ProposalKind,
     ProposalState,
     RecipientState,
+    UnitKind,
 )
 from sipadu.services.intake import Channel
 from sipadu.services.links import LINK_ACTOR
 from sipadu.services.staff_auth import Failure, Proof
 from sipadu.web.i18n import filesize
-from sipadu.web.words import CATEGORY_LABELS, ROLE_LABELS, STATUS_LABELS
+from sipadu.web.words import CATEGORY_LABELS, ROLE_LABELS, STATUS_LABELS, category_said
 
 # --- the audit log -----------------------------------------------------------------------
 
 ACTION_LABELS: dict[str, LazyString] = {
     Action.SYSTEM_INIT: _l("Instance set up"),
     Action.CATEGORY_CREATE: _l("Category created"),
-    Action.CATEGORY_UPDATE: _l("Category opened or closed to reports"),
+    Action.CATEGORY_UPDATE: _l("Category changed, opened or closed to reports"),
     Action.ACCOUNT_CREATE: _l("Account created"),
     Action.ACCOUNT_ACTIVATE: _l("Account activated"),
     Action.ACCOUNT_DEACTIVATE: _l("Account deactivated"),
@@ -107,6 +108,8 @@ ACTION_LABELS: dict[str, LazyString] = {
     Action.COI_MEMBER_ADD: _l("Added to the conflict-of-interest team"),
     Action.COI_MEMBER_REMOVE: _l("Removed from the conflict-of-interest team"),
     Action.COI_EXTERNAL_EXPORT: _l("Report exported to an outside keyholder"),
+    Action.UNIT_CREATE: _l("Reported unit added"),
+    Action.UNIT_UPDATE: _l("Reported unit changed"),
 }
 
 # The role an entry was made in (audit.ROLES): the staff roles, and who else acts.
@@ -147,12 +150,23 @@ PROPOSAL_KIND_LABELS: dict[str, LazyString] = {
     ProposalKind.RECIPIENT_REMOVE: _l("Remove an export recipient"),
     ProposalKind.COI_MEMBER_ADD: _l("Add to the conflict-of-interest team"),
     ProposalKind.COI_MEMBER_REMOVE: _l("Remove from the conflict-of-interest team"),
+    ProposalKind.CATEGORY_ADD: _l("Add a category"),
+    ProposalKind.CATEGORY_CHANGE: _l("Change a category"),
+    ProposalKind.UNIT_ADD: _l("Add a reported unit"),
+    ProposalKind.UNIT_CHANGE: _l("Change a reported unit"),
+    ProposalKind.UNIT_IMPORT: _l("Import reported units"),
 }
 # A member of the conflict-of-interest team, by what it holds (issue 18).
 COI_MEMBER_KIND_LABELS: dict[str, LazyString] = {
     CoiMemberKind.INVESTIGATOR: _l("investigator of the team"),
     CoiMemberKind.CUSTODIAN: _l("custodian of the team"),
     CoiMemberKind.EXTERNAL: _l("outside keyholder"),
+}
+UNIT_KIND_LABELS: dict[str, LazyString] = {
+    UnitKind.SKPD: _l("SKPD (department, agency or office)"),
+    UnitKind.CITY: _l("Kota Administrasi"),
+    UnitKind.DISTRICT: _l("Kecamatan"),
+    UnitKind.SUBDISTRICT: _l("Kelurahan"),
 }
 RECIPIENT_STATE_LABELS: dict[str, LazyString] = {
     RecipientState.PROPOSED: _l("waiting for a second admin"),
@@ -188,6 +202,7 @@ TABLES: dict[str, Mapping[str, LazyString]] = {
     "request_state": REQUEST_STATE_LABELS,
     "recipient_state": RECIPIENT_STATE_LABELS,
     "coi_member_kind": COI_MEMBER_KIND_LABELS,
+    "unit_kind": UNIT_KIND_LABELS,
     "category": CATEGORY_LABELS,
     "status": STATUS_LABELS,
     "priority": PRIORITY_LABELS,
@@ -286,6 +301,8 @@ def said(value: str | None, what: str) -> str:
     older than its enum) comes back as it is: the tests keep every current value worded."""
     if value is None:
         return ""
+    if what == "category":  # admins add categories: their words are stored (issue 18)
+        return category_said(value)
     words = TABLES[what].get(value)
     return value if words is None else str(words)
 
@@ -463,6 +480,14 @@ def _proposal(d: dict, name: str, verb: str) -> str:
     change = change_said(str(d.get("kind")), d.get("role"), d.get("category"), d.get("recipient"))
     if d.get("member"):
         change += " (" + said(str(d.get("member")), "coi_member_kind") + ")"
+    if d.get("unit_name"):
+        change += ": " + str(d["unit_name"])
+    if d.get("label_id") or d.get("label_en"):
+        change += ": " + str(d.get("label_id") or d.get("label_en"))
+    elif d.get("name") and not d.get("username"):
+        change += ": " + str(d["name"])
+    if d.get("rows"):
+        change += " " + _("(%(rows)d units)", rows=_count(d.get("rows")))
     words = verb % {"change": change}
     if d.get("username"):
         words += " " + _("Account: %(name)s.", name=name)
@@ -481,6 +506,65 @@ def _role(d: dict) -> str:
 
 def _category(d: dict) -> str:
     return said(str(d.get("category")), "category")
+
+
+def _category_update(d: dict) -> str:
+    """A category's words changed (issue 18), and/or its accepting reports or not."""
+    parts = []
+    if d.get("changed"):
+        parts.append(_("The words of %(category)s were changed.", category=_category(d)))
+    if "accepting_reports" in d:
+        parts.append(
+            _("%(category)s accepts reports again.", category=_category(d))
+            if d.get("accepting_reports")
+            else _("%(category)s no longer accepts reports.", category=_category(d))
+        )
+    return " ".join(parts) or _("%(category)s: nothing changed.", category=_category(d))
+
+
+def _unit_update(d: dict) -> str:
+    parts = []
+    if d.get("renamed_from"):
+        parts.append(
+            _("Unit %(old)s renamed %(new)s.", old=d["renamed_from"], new=d.get("name", "?"))
+        )
+    if "active" in d:
+        parts.append(
+            _("Reporters can choose the unit again.")
+            if d.get("active")
+            else _("Reporters can no longer choose the unit.")
+        )
+    return " ".join(parts) or _("Nothing changed.")
+
+
+def _route(d: dict, name: str, add: bool) -> str:
+    """A routing change in words: by category, by unit, or by both (issue 18)."""
+    unit = d.get("unit_name")
+    if unit and d.get("category"):
+        verb = (
+            _(
+                "New reports of the category %(category)s about %(unit)s are now encrypted "
+                "to %(name)s."
+            )
+            if add
+            else _(
+                "New reports of the category %(category)s about %(unit)s are no longer "
+                "encrypted to %(name)s."
+            )
+        )
+    elif unit:
+        verb = (
+            _("New reports about %(unit)s are now encrypted to %(name)s.")
+            if add
+            else _("New reports about %(unit)s are no longer encrypted to %(name)s.")
+        )
+    else:
+        verb = (
+            _("New reports of the category %(category)s are now encrypted to %(name)s.")
+            if add
+            else _("New reports of the category %(category)s are no longer encrypted to %(name)s.")
+        )
+    return verb % {"category": _category(d), "unit": unit or "", "name": name}
 
 
 def _password_reset(d: dict, name: str) -> str:
@@ -528,11 +612,7 @@ SENTENCES: dict[str, Sentence] = {
         demo=_yes_no(d.get("demo")),
     ),
     Action.CATEGORY_CREATE: lambda d, _n: _("Category: %(category)s.", category=_category(d)),
-    Action.CATEGORY_UPDATE: lambda d, _n: (
-        _("%(category)s accepts reports again.", category=_category(d))
-        if d.get("accepting_reports")
-        else _("%(category)s no longer accepts reports.", category=_category(d))
-    ),
+    Action.CATEGORY_UPDATE: lambda d, _n: _category_update(d),
     Action.ACCOUNT_CREATE: lambda d, n: _(
         "Account %(name)s, roles: %(roles)s.", name=n, roles=roles_said(d.get("roles") or [])
     ),
@@ -581,16 +661,8 @@ SENTENCES: dict[str, Sentence] = {
     Action.PROPOSAL_CREATE: lambda d, n: _proposal(d, n, _("Proposed: %(change)s.")),
     Action.PROPOSAL_APPROVE: lambda d, n: _proposal(d, n, _("Approved: %(change)s.")),
     Action.PROPOSAL_REJECT: lambda d, n: _proposal(d, n, _("Rejected: %(change)s.")),
-    Action.ROUTE_ADD: lambda d, n: _(
-        "New reports of the category %(category)s are now encrypted to %(name)s.",
-        category=_category(d),
-        name=n,
-    ),
-    Action.ROUTE_REMOVE: lambda d, n: _(
-        "New reports of the category %(category)s are no longer encrypted to %(name)s.",
-        category=_category(d),
-        name=n,
-    ),
+    Action.ROUTE_ADD: lambda d, n: _route(d, n, True),
+    Action.ROUTE_REMOVE: lambda d, n: _route(d, n, False),
     Action.REPORT_LIST: lambda d, _n: _(
         "Titles of the listed reports shown. Filters: %(filters)s.",
         filters=_filters(d.get("filters")),
@@ -727,6 +799,10 @@ SENTENCES: dict[str, Sentence] = {
         channel=said(str(d.get("channel")), "channel").lower(),
         office=str(d.get("office") or "?"),
     ),
+    Action.UNIT_CREATE: lambda d, _n: _(
+        "%(kind)s %(name)s.", kind=said(str(d.get("kind")), "unit_kind"), name=d.get("name", "?")
+    ),
+    Action.UNIT_UPDATE: lambda d, _n: _unit_update(d),
 }
 
 

@@ -38,6 +38,8 @@ _COSTS_SQL = (
 REPORTER_GRANTS: list[tuple[str, str]] = [
     ("SELECT", "category"),
     ("SELECT", "category_route"),
+    ("SELECT", "unit"),  # the form's "unit concerned" (issue 18)
+    ("SELECT", "unit_route"),  # routing by unit
     ("SELECT", "staff_role"),
     ("SELECT (id, state, public_key)", "staff_account"),
     ("SELECT, INSERT, UPDATE (reporter_messages)", "report"),

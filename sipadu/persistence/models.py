@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
     Uuid,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.sql.elements import conv
@@ -165,11 +166,74 @@ class StaffRole(Base):
     account: Mapped[StaffAccount] = relationship(back_populates="roles")
 
 
+# Bounds of a category's words (characters, after NFKC): a label fits a radio button, a
+# description and examples a line or two of help beside it (issue 18).
+CATEGORY_LABEL_MAX = 100
+CATEGORY_TEXT_MAX = 400
+
+
 class Category(Base):
+    """A kind of report reporters choose. The four statutory ones (:class:`CategorySlug`,
+    ``statutory``) are seeded and never deleted; admins add others and sub-categories
+    (one level: ``parent_id`` names a top-level category) under the two-person rule
+    (:mod:`sipadu.services.category_config`). Words are plain text in both languages;
+    empty words of a statutory category mean: the translated words of the code
+    (sipadu/web/reporter_forms.py), so it stays worded in both languages until an admin
+    changes them. ``slug`` is the form value: a statutory slug, or a random one."""
+
     __tablename__ = "category"
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     slug: Mapped[str] = mapped_column(String(64), unique=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # issue 18: admins configure categories
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("category.id", ondelete="RESTRICT"), index=True
+    )
+    statutory: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    label_id: Mapped[str] = mapped_column(String(CATEGORY_LABEL_MAX), default="", server_default="")
+    label_en: Mapped[str] = mapped_column(String(CATEGORY_LABEL_MAX), default="", server_default="")
+    description_id: Mapped[str] = mapped_column(
+        String(CATEGORY_TEXT_MAX), default="", server_default=""
+    )
+    description_en: Mapped[str] = mapped_column(
+        String(CATEGORY_TEXT_MAX), default="", server_default=""
+    )
+    examples_id: Mapped[str] = mapped_column(
+        String(CATEGORY_TEXT_MAX), default="", server_default=""
+    )
+    examples_en: Mapped[str] = mapped_column(
+        String(CATEGORY_TEXT_MAX), default="", server_default=""
+    )
+
+
+class UnitKind(enum.StrEnum):
+    """What a reported unit is (issue 18): a regional work unit, or one of the three
+    levels of the city's territorial administration. Shown in words, never as is."""
+
+    SKPD = "skpd"  # Satuan Kerja Perangkat Daerah: a department, agency or office
+    CITY = "kota"  # Kota Administrasi
+    DISTRICT = "kecamatan"
+    SUBDISTRICT = "kelurahan"
+
+
+UNIT_NAME_MAX = 150
+
+
+class Unit(Base):
+    """A unit a report may concern (issue 18): an SKPD, a Kota Administrasi, a kecamatan
+    under one, a kelurahan under a kecamatan. Configured by admins under the two-person
+    rule. Nothing of a report: which unit a report concerns is sealed in the report's
+    ``unit`` field, never a column."""
+
+    __tablename__ = "unit"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(UNIT_NAME_MAX))
+    parent_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("unit.id", ondelete="RESTRICT"), index=True
+    )
     active: Mapped[bool] = mapped_column(Boolean, default=True)
 
 
@@ -183,6 +247,26 @@ class CategoryRoute(Base):
     )
     account_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("staff_account.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class UnitRoute(Base):
+    """New reports concerning ``unit`` (and, when ``category_id`` is set, in that
+    category or sub-category) are wrapped to ``account`` (issue 18): more specific than
+    a :class:`CategoryRoute` (:func:`sipadu.services.key_ring.routed_investigators`)."""
+
+    __tablename__ = "unit_route"
+    __table_args__ = (UniqueConstraint("unit_id", "category_id", "account_id"),)
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    unit_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("unit.id", ondelete="CASCADE"), index=True
+    )
+    category_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("category.id", ondelete="CASCADE")
+    )
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("staff_account.id", ondelete="CASCADE"), index=True
     )
 
 
@@ -442,6 +526,12 @@ class ProposalKind(enum.StrEnum):
     # coi (issue 18): a member of the conflict-of-interest group (docs/conflict-of-interest.md)
     COI_MEMBER_ADD = "coi_member_add"
     COI_MEMBER_REMOVE = "coi_member_remove"
+    # units (issue 18): configured categories and units; ``content`` holds the change
+    CATEGORY_ADD = "category_add"
+    CATEGORY_CHANGE = "category_change"
+    UNIT_ADD = "unit_add"
+    UNIT_CHANGE = "unit_change"
+    UNIT_IMPORT = "unit_import"
 
 
 class RecipientState(enum.StrEnum):
@@ -527,6 +617,10 @@ class Proposal(Base):
         ForeignKey("coi_member.id", ondelete="CASCADE")
     )
     fingerprint: Mapped[str | None] = mapped_column(String(64))
+    # issue 18: the unit a route or unit change names, and the proposed words or rows
+    # as canonical JSON, so the approver sees exactly what they approve
+    unit_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("unit.id", ondelete="CASCADE"))
+    content: Mapped[str | None] = mapped_column(Text)
     proposed_by: Mapped[str] = mapped_column(String(64))  # audit actor id
     proposed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     decided_by: Mapped[str | None] = mapped_column(String(64))

@@ -48,6 +48,7 @@ from sipadu.services.transcript import (
     answer_transcript,
     transcript_of,
 )
+from sipadu.services.units import unit_path
 from sipadu.web.context import (
     app_config,
     content_disposition,
@@ -60,8 +61,9 @@ from sipadu.web.derivations import LOGIN, busy_page, derivations
 from sipadu.web.errors import integrity_failed
 from sipadu.web.formdata import UploadRefused, chosen_files, files_waiting, receives_files
 from sipadu.web.refusal_messages import message
-from sipadu.web.reporter_forms import CATEGORIES, MailboxLoginForm, MessageForm, TranscriptForm
+from sipadu.web.reporter_forms import MailboxLoginForm, MessageForm, TranscriptForm
 from sipadu.web.uploads import evidence_part, forget_files, uploaded_files
+from sipadu.web.words import category_said
 
 
 def status_words() -> dict[str, tuple[str, str]]:
@@ -261,7 +263,8 @@ def _mailbox_page(
         transcript=transcript_of(view.fields),
         transcript_form=transcript_form or TranscriptForm(formdata=None),
         answered=request.args.get("transcript"),
-        categories=CATEGORIES,
+        category=category_said(view.category),
+        unit=unit_path(keys.session, view.unit),
         statuses=status_words(),
         sent=sent,
         kept_reply=kept_reply,

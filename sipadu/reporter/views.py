@@ -11,8 +11,10 @@ from flask_babel import gettext as _
 from sipadu.accountability.audit import ReporterMetric, count_reporter_event
 from sipadu.persistence.slots import Busy
 from sipadu.reporter.blueprint import bp, runtime
+from sipadu.reporter.choices import load_choices
 from sipadu.reporter.languages import SWITCH, switched_notice
 from sipadu.reporter.submissions import FormKind, Receipt, StillPending, Used
+from sipadu.services import Reason, ServiceError
 from sipadu.services.categories import category_open
 from sipadu.services.dates import today
 from sipadu.services.mailbox import well_formed_code
@@ -24,7 +26,7 @@ from sipadu.web.context import app_config, transaction
 from sipadu.web.derivations import REPORT, busy_page, derivations
 from sipadu.web.formdata import UploadRefused, receives_files
 from sipadu.web.refusal_messages import message
-from sipadu.web.reporter_forms import CATEGORIES, ReportForm
+from sipadu.web.reporter_forms import ReportForm
 from sipadu.web.uploads import evidence_part, forget_files, uploaded_files
 
 
@@ -34,26 +36,44 @@ def index() -> str:
     return render_template("reporter/index.html")
 
 
+def _page(form: ReportForm, **extra: Any) -> str:
+    """The report form, its configured choices read again (issue 18), what was typed
+    or chosen kept."""
+    choices = load_choices(form)
+    return render_template("reporter/report.html", form=form, choices=choices, **extra)
+
+
+def _sub_category_fits(form: ReportForm) -> bool:
+    """Whether the sub-category chosen (if any) is one of the chosen category's; if not,
+    the reason is set beside it and nothing is sent."""
+    sub = form.subcategory.data
+    if not sub:
+        return True
+    if load_choices(form).parents.get(sub) == form.category.data:
+        return True
+    form.subcategory.errors = [message(ServiceError(Reason.SUBCATEGORY_OF_OTHER, "subcategory"))]
+    return False
+
+
 @bp.route("/report", methods=["GET", "POST"])
 @receives_files("attachments", evidence_part)
 def report() -> ResponseReturnValue:
     form = ReportForm()
+    load_choices(form)
     if request.method == "POST" and SWITCH in request.form:
         # The language switch (issue 16 item 2): the same form again in the other
         # language, everything typed kept; never validated, never stored.
-        page = render_template(
-            "reporter/report.html", form=form, categories=CATEGORIES, notice=switched_notice()
-        )
+        page = _page(form, notice=switched_notice())
         return page
     submissions = runtime().submissions
     token = submissions.posted(FormKind.REPORT) if request.method == "POST" else None
     if token is not None and (used := submissions.seen(token)) is not None:
         forget_files(form.attachments)  # the same form again: nothing more is stored
         return _already_received(used)
-    if not form.validate_on_submit():
+    if not form.validate_on_submit() or not _sub_category_fits(form):
         forget_files(form.attachments)
         status = 400 if request.method == "POST" else 200
-        return render_template("reporter/report.html", form=form, categories=CATEGORIES), status
+        return _page(form), status
     # G2: the hour's ceiling is consulted only once the whole submission is known to be
     # storable (text, files, category), in _derive: an invalid submission gets the same
     # answer whether the ceiling is full or not, so nobody learns, without spending a
@@ -61,7 +81,7 @@ def report() -> ResponseReturnValue:
     try:
         files = uploaded_files(form.attachments)
     except UploadRefused as refused:
-        page = render_template("reporter/report.html", form=form, categories=CATEGORIES)
+        page = _page(form)
         return page, refused.status, refused.headers
     if token is None:  # missing, forged, another form's, or too old (after the files:
         # a refusal of theirs is said first; staged files are purged as abandoned ones)
@@ -71,20 +91,20 @@ def report() -> ResponseReturnValue:
             "was opened before the site was updated). Nothing was sent, and your text is kept "
             "below: press “Send the report” again."
         )
-        page = render_template(
-            "reporter/report.html", form=form, categories=CATEGORIES, notice=notice
-        )
+        page = _page(form, notice=notice)
         return page, 400
+    chosen = form.subcategory.data or form.category.data  # the most precise chosen
     with transaction() as reading:
-        accepted = category_open(reading, form.category.data)
+        accepted = category_open(reading, chosen)
     if not accepted:
         return _category_closed(form)
     typed: dict[str, Any] = {name: getattr(form, name).data or "" for name in CASE_FIELDS}
     data = ReportData(
-        category=form.category.data,
+        category=chosen,
         identity=form.identity.data or "",
         concerns_inspectorate=bool(form.concerns_inspectorate.data),
         **typed,
+        unit=form.unit.data or "",
     )
     passphrase = normalize_passphrase(form.passphrase.data) if form.passphrase.data else None
     # One report per token (issue 16 item 3): a second request with it waits for the
@@ -97,9 +117,7 @@ def report() -> ResponseReturnValue:
             "be sent twice. Wait a minute, then press “Send the report” again to see your "
             "report code."
         )
-        page = render_template(
-            "reporter/report.html", form=form, categories=CATEGORIES, notice=notice
-        )
+        page = _page(form, notice=notice)
         return page, 409
     if used is not None:
         return _already_received(used)
@@ -125,12 +143,16 @@ def report() -> ResponseReturnValue:
             "The server is busy right now, so your report was not sent yet. Your text is kept "
             "below: wait a minute, then press “Send the report” again."
         )
-        page = render_template(
-            "reporter/report.html", form=form, categories=CATEGORIES, notice=notice
-        )
+        page = _page(form, notice=notice)
         return busy_page(page, busy)
     except CategoryClosed:  # closed while this one was sent (its slot is spent)
         return _category_closed(form)
+    except ServiceError as refused:  # the unit was taken off the list while this one was sent
+        if refused.reason is not Reason.NO_SUCH_UNIT:
+            raise
+        forget_files(form.attachments)
+        form.unit.errors = [message(refused)]
+        return _page(form), 400
     submissions.finish(token, Receipt(receipt.code, receipt.suggested_passphrase))
     return render_template(
         "reporter/submitted.html",
@@ -192,13 +214,15 @@ def report_again(notice: str) -> tuple[str, int]:
     if token is not None and (used := submissions.seen(token)) is not None:
         return _already_received(used), 200
     form = ReportForm(formdata=None, data=_typed_report())
-    page = render_template("reporter/report.html", form=form, categories=CATEGORIES, notice=notice)
+    page = _page(form, notice=notice)
     return page, 400
 
 
 def _typed_report() -> dict[str, str]:
     names = (
         "category",
+        "subcategory",
+        "unit",
         *CASE_FIELDS,
         "identity",
         "concerns_inspectorate",
@@ -238,7 +262,7 @@ def _take_ceiling_slot() -> bool:
 def _category_closed(form: ReportForm) -> tuple[str, int]:
     forget_files(form.attachments)
     form.category.errors = [message(CategoryClosed())]
-    return render_template("reporter/report.html", form=form, categories=CATEGORIES), 400
+    return _page(form), 400
 
 
 # Indonesia's three time zones (no daylight saving).
@@ -259,7 +283,5 @@ def _ceiling_reached(form: ReportForm) -> tuple[str, int, dict[str, str]]:
     back = now + timedelta(hours=1)
     back = back.replace(second=0, microsecond=0) + timedelta(minutes=5 - back.minute % 5)
     times = {zone: (back + timedelta(hours=h)).strftime("%H:%M") for zone, h in _ZONES.items()}
-    page = render_template(
-        "reporter/report.html", form=form, categories=CATEGORIES, ceiling_reached=times
-    )
+    page = _page(form, ceiling_reached=times)
     return page, 429, {"Retry-After": str(int((back - now).total_seconds()))}

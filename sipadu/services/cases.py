@@ -46,6 +46,7 @@ from sipadu.services.reports import (
     CASE_FIELDS,
     IDENTITY_FIELD,
     STATUS_REASON_FIELD,
+    UNIT_FIELD,
     ThreadMessage,
     locked_report,
     open_report_field,
@@ -61,6 +62,7 @@ from sipadu.services.row_metadata import (
     read_mark_field,
 )
 from sipadu.services.transcript import WEB_REPORT, Transcript, transcript_of
+from sipadu.services.units import unit_path
 from sipadu.settings.config import DatePrecision, DayCount
 
 PAGE_SIZE = 50
@@ -155,6 +157,7 @@ class CaseRow:
     labels: tuple[str, ...] = ()
     lead: str | None = None  # the lead investigator's username, while they hold the report
     record_intact: bool = True  # False: its case record failed its integrity check
+    unit: str | None = None  # the unit concerned, in words (issue 18); None: not given
 
 
 @dataclass(frozen=True)
@@ -255,8 +258,9 @@ def list_cases(
         )
     if criteria.status:
         query = query.where(Report.status == criteria.status)
-    if criteria.category:
-        query = query.where(Category.slug == criteria.category)
+    if criteria.category:  # a category's reports include its sub-categories' (issue 18)
+        chosen = select(Category.id).where(Category.slug == criteria.category).scalar_subquery()
+        query = query.where(or_(Category.slug == criteria.category, Category.parent_id == chosen))
     open_statuses = [s.value for s in ReportStatus if s not in CLOSING]
     if criteria.deadline:
         query = query.where(*deadline_clause(criteria.deadline, today))
@@ -273,6 +277,7 @@ def list_cases(
     more = len(found) > PAGE_SIZE
     found = found[:PAGE_SIZE]
     titles, keys = _titles(session, account_id, private, [report.id for report, _, _ in found])
+    units = _units(session, account_id, private, keys, [report.id for report, _, _ in found])
     for report, mark, _slug in found:
         if report.id not in unread:
             unread[report.id] = _unread(report, account_id, mark, keys.get(report.id))
@@ -300,6 +305,7 @@ def list_cases(
             labels=(records[report.id] or EMPTY).labels,
             lead=leads.get(report.id),
             record_intact=records[report.id] is not None,
+            unit=units.get(report.id),
         )
         for report, _mark, slug in found
     ]
@@ -324,6 +330,42 @@ def titles_of(
     """The titles of reports ``account_id`` holds (as the list opens them: "—" for one
     that does not open), without recording anything: the caller's page records itself."""
     return _titles(session, account_id, private, report_ids)[0]
+
+
+def _units(
+    session: Session,
+    account_id: uuid.UUID,
+    private: PrivateKey,
+    held: dict[uuid.UUID, bytes],
+    report_ids: Sequence[uuid.UUID],
+) -> dict[uuid.UUID, str | None]:
+    """The units the page's reports concern, in words (issue 18): each report's sealed
+    ``unit`` field, opened with the key its title opened with (both are sealed at
+    submission, epoch 0), or with its own unwrap where no title opened. A field that
+    does not open shows as none here; the case page says and records it."""
+    rows = list(
+        session.scalars(
+            select(ReportField).where(
+                ReportField.report_id.in_(report_ids), ReportField.name == UNIT_FIELD
+            )
+        )
+    )
+    other = [(r.report_id, r.epoch) for r in rows if r.report_id not in held]
+    extra = staff_keys_of_reports(session, account_id, private, Purpose.CASE, other)
+    units: dict[uuid.UUID, str | None] = {}
+    for row in rows:
+        for key in (held.get(row.report_id), extra.get((row.report_id, row.epoch))):
+            if key is None:
+                continue
+            try:
+                value = open_field(
+                    key, row.sealed, report_id=row.report_id, field=f"report/{UNIT_FIELD}"
+                ).decode("utf-8")
+            except (CryptoError, UnicodeDecodeError):
+                continue
+            units[row.report_id] = unit_path(session, value)
+            break
+    return units
 
 
 def _titles(
@@ -530,6 +572,7 @@ class CaseView:
     # Whether the reporter checked a report an operator typed (issue 18; nothing to show
     # for a web report).
     transcript: Transcript = WEB_REPORT
+    unit: str | None = None  # the unit concerned, its names from the city down (issue 18)
 
     def files_of(self, message_id: uuid.UUID | None) -> list[AttachmentInfo]:
         return [a for a in self.attachments if a.message_id == message_id]
@@ -633,6 +676,7 @@ def open_case(
         requests,
         frozenset(failed),
         transcript_of(fields),
+        unit_path(session, fields.get(UNIT_FIELD, "")),
     )
     record_integrity_failures(session, account_id, view)
     if not record:

@@ -118,6 +118,7 @@ def documents(view: CaseView) -> list[tuple[str, bytes]]:
             # found before the archive's first byte (:func:`list_attachments`)
             "failed_attachments": [str(a.id) for a in view.attachments if not a.intact],
             "identity": view.identity,
+            "unit": view.unit,  # the unit concerned, its names from the city down (issue 18)
         }
     )
     messages_json = _json(

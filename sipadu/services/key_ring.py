@@ -43,7 +43,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, Exists, delete, exists, select
+from sqlalchemy import ColumnElement, Exists, Select, delete, exists, select
 from sqlalchemy.orm import QueryableAttribute, Session
 
 from sipadu.crypto import (
@@ -61,6 +61,7 @@ from sipadu.crypto import (
 from sipadu.persistence.db import rows_affected, scope_to_report
 from sipadu.persistence.models import (
     AccountState,
+    Category,
     CategoryRoute,
     CoiMember,
     CoiMemberKind,
@@ -72,6 +73,7 @@ from sipadu.persistence.models import (
     Role,
     StaffAccount,
     StaffRole,
+    UnitRoute,
 )
 from sipadu.services import Reason, ServiceError
 
@@ -148,14 +150,58 @@ def _active_custodians(session: Session) -> list[Recipient]:
     return _staff_recipients(session, StaffRole.role == Role.CUSTODIAN, kind=CUSTODIAN)
 
 
-def _routed_investigators(session: Session, category_id: uuid.UUID) -> list[Recipient]:
-    return _staff_recipients(
-        session,
-        StaffRole.role == Role.INVESTIGATOR,
-        StaffAccount.id.in_(
-            select(CategoryRoute.account_id).where(CategoryRoute.category_id == category_id)
-        ),
+def routed_investigators(
+    session: Session, category_id: uuid.UUID, unit_id: uuid.UUID | None = None
+) -> list[Recipient]:
+    """The investigators a new report in ``category_id`` (a category or a sub-category)
+    concerning ``unit_id`` (None: no unit chosen) is wrapped to: those of the most
+    specific routing that names at least one active investigator with a key (issue 18),
+    in this order:
+
+    1. the sub-category and the unit;
+    2. the sub-category's category (or the category itself) and the unit;
+    3. the unit alone;
+    4. the sub-category alone;
+    5. the category alone.
+
+    Nobody at all: an empty list (the report is readable only with the recovery key, and
+    counted unrouted). Only the first tier with someone counts: a report concerning a
+    unit routed on its own never reaches the category's investigators (docs/staff.md,
+    "Categories, units and routing"). Reads only."""
+    row = session.execute(
+        select(Category.id, Category.parent_id).where(Category.id == category_id)
+    ).one_or_none()
+    parent_id = row.parent_id if row is not None else None
+    sub = category_id if parent_id is not None else None
+    top = parent_id if parent_id is not None else category_id
+    tiers = []
+    if unit_id is not None:
+        if sub is not None:
+            tiers.append(_unit_routes(unit_id, sub))
+        tiers += [_unit_routes(unit_id, top), _unit_routes(unit_id, None)]
+    if sub is not None:
+        tiers.append(_category_routes(sub))
+    tiers.append(_category_routes(top))
+    for accounts in tiers:
+        found = _staff_recipients(
+            session, StaffRole.role == Role.INVESTIGATOR, StaffAccount.id.in_(accounts)
+        )
+        if found:
+            return found
+    return []
+
+
+def _unit_routes(unit_id: uuid.UUID, category_id: uuid.UUID | None) -> Select[uuid.UUID]:
+    return select(UnitRoute.account_id).where(
+        UnitRoute.unit_id == unit_id,
+        UnitRoute.category_id.is_(None)
+        if category_id is None
+        else UnitRoute.category_id == category_id,
     )
+
+
+def _category_routes(category_id: uuid.UUID) -> Select[uuid.UUID]:
+    return select(CategoryRoute.account_id).where(CategoryRoute.category_id == category_id)
 
 
 def distinct_recipients(recipients: Iterable[Recipient]) -> list[Recipient]:
@@ -433,12 +479,14 @@ def create_ring(
     category_id: uuid.UUID,
     mailbox: Recipient,
     recovery: PublicKey,
+    unit_id: uuid.UUID | None = None,
     *,
     concerns_inspectorate: bool = False,
 ) -> NewReportKeys:
     """Fresh epoch-0 keys for a new report (its row already flushed), wrapped as
     DESIGN.md §4 says: the case key to every active investigator routed to
-    ``category_id``, the mailbox and recovery; the internal key to those investigators
+    ``category_id`` and ``unit_id`` (:func:`routed_investigators`), the mailbox and
+    recovery; the internal key to those investigators
     and recovery; the identity key to every active custodian, the mailbox and recovery.
     The investigators get their grant rows. In the caller's transaction.
 
@@ -449,7 +497,7 @@ def create_ring(
     if concerns_inspectorate:
         investigators, outside, custodians = coi_group(session)
     else:
-        investigators, outside = _routed_investigators(session, category_id), []
+        investigators, outside = routed_investigators(session, category_id, unit_id), []
         custodians = _active_custodians(session)
     to_recovery = Recipient("recovery", None, recovery)
     readers = [*investigators, *outside]

@@ -15,9 +15,16 @@ So is adding or removing a member of the conflict-of-interest group (a staff
 investigator or custodian: the account's key fingerprint; an outside body's age
 recipient: its fingerprint), which decides who reads reports about the inspectorate's
 own staff (:mod:`sipadu.services.conflict_of_interest`).
+
+Adding or changing a category, a sub-category or a reported unit, and importing units
+from a CSV file, are proposals whose ``content`` (canonical JSON) holds exactly what
+will be applied, checked when proposed and again when approved (issue 18).
 """
 
+import hashlib
+import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -29,7 +36,6 @@ from sipadu.accountability.audit import OPERATOR, Action, Actor
 from sipadu.persistence.models import (
     AccountState,
     Category,
-    CategoryRoute,
     CoiMember,
     CoiMemberKind,
     ExportRecipient,
@@ -41,9 +47,18 @@ from sipadu.persistence.models import (
     Role,
     StaffAccount,
     StaffRole,
+    Unit,
 )
 from sipadu.services import Reason, ServiceError
-from sipadu.services.categories import add_route, remove_route
+from sipadu.services.categories import (
+    add_route,
+    change_category,
+    changed_category_content,
+    create_category,
+    find_route,
+    new_category_content,
+    remove_route,
+)
 from sipadu.services.export_recipients import (
     canonical_recipient,
     checked_name,
@@ -53,6 +68,14 @@ from sipadu.services.export_recipients import (
 )
 from sipadu.services.key_ring import key_fingerprint
 from sipadu.services.links import drop_totp
+from sipadu.services.units import (
+    apply_import,
+    change_unit,
+    changed_unit_content,
+    create_unit,
+    new_unit_content,
+    parse_import,
+)
 
 # Roles that read reports, approve identity disclosure or approve other admins' changes,
 # and the intake operator's, whose reports investigators act on (issue 18 item 1): a
@@ -71,8 +94,13 @@ def _detail(
     category: Category | None,
     recipient: ExportRecipient | None = None,
     member: CoiMember | None = None,
+    unit: Unit | None = None,
 ) -> dict:
     detail: dict = {"proposal": str(proposal.id), "kind": proposal.kind}
+    if unit is not None:
+        detail |= {"unit": str(unit.id), "unit_name": unit.name}
+    if proposal.content is not None:
+        detail |= _content_summary(proposal)
     if recipient is not None:
         detail |= {"recipient": recipient.name, "fingerprint": proposal.fingerprint}
     if member is not None:
@@ -92,6 +120,41 @@ def _detail(
     return detail
 
 
+def _canonical(content: Mapping) -> str:
+    return json.dumps(content, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+
+
+def content_of(proposal: Proposal) -> dict:
+    """What a proposal of issue 18's kinds applies, as it was proposed ({} for others)."""
+    return json.loads(proposal.content) if proposal.content else {}
+
+
+def _content_summary(proposal: Proposal) -> dict:
+    """What the audit entries of a proposal say of its content: the words or unit as
+    proposed; of an import, its row count and the file's SHA-256 (each unit it adds is
+    recorded when it is applied)."""
+    content = content_of(proposal)
+    assert proposal.content is not None  # the caller's condition
+    if proposal.kind == ProposalKind.UNIT_IMPORT:
+        return {"rows": len(content.get("rows", [])), "sha256": content.get("sha256")}
+    # The log takes flat values of at most 200 characters: the names as proposed, and a
+    # digest of everything (descriptions too) that the proposal stores and shows.
+    shown = {_SUMMARY_KEYS[k]: v for k, v in content.items() if k in _SUMMARY_KEYS}
+    digest = hashlib.sha256(proposal.content.encode("utf-8")).hexdigest()
+    return shown | {"proposed_sha256": digest}
+
+
+# content key → detail key ("kind" is the proposal's own)
+_SUMMARY_KEYS = {
+    "label_id": "label_id",
+    "label_en": "label_en",
+    "parent": "parent",
+    "active": "active",
+    "kind": "unit_kind",
+    "name": "name",
+}
+
+
 def _create(
     session: Session,
     kind: ProposalKind,
@@ -104,9 +167,14 @@ def _create(
     report: Report | None = None,
     recipient: ExportRecipient | None = None,
     member: CoiMember | None = None,
+    unit: Unit | None = None,
+    content: Mapping | None = None,
 ) -> Proposal:
+    stored = _canonical(content) if content is not None else None
     duplicate = session.scalar(
         select(Proposal.id).where(
+            Proposal.unit_id == (unit.id if unit else None),
+            Proposal.content == stored if stored is not None else Proposal.content.is_(None),
             Proposal.state == ProposalState.PENDING.value,
             Proposal.kind == kind.value,
             Proposal.account_id == (account.id if account else None),
@@ -129,6 +197,8 @@ def _create(
         category_id=category.id if category else None,
         recipient_id=recipient.id if recipient else None,
         coi_member_id=member.id if member else None,
+        unit_id=unit.id if unit else None,
+        content=stored,
         fingerprint=(
             key_fingerprint(account)
             if account
@@ -147,7 +217,7 @@ def _create(
         proposer_role,
         Action.PROPOSAL_CREATE,
         report_id=proposal.report_id,
-        detail=_detail(proposal, account, category, recipient, member),
+        detail=_detail(proposal, account, category, recipient, member, unit),
     )
     return proposal
 
@@ -222,17 +292,94 @@ def add_role(session: Session, account: StaffAccount, role: Role, actor: Actor) 
 
 
 def propose_route(
-    session: Session, category: Category, account: StaffAccount, add: bool, actor: Actor
+    session: Session,
+    category: Category | None,
+    account: StaffAccount,
+    add: bool,
+    actor: Actor,
+    unit: Unit | None = None,
 ) -> Proposal:
-    routed = session.get(CategoryRoute, (category.id, account.id)) is not None
+    """Route new reports in ``category``, concerning ``unit``, or both (issue 18: the
+    most specific routing wins, :func:`sipadu.services.key_ring.routed_investigators`)
+    to ``account``, or stop: pins the account's key fingerprint."""
+    routed = find_route(session, category, account, unit) is not None
+    target = category.slug if category is not None else ""
     if add and routed:
-        raise ServiceError(Reason.ALREADY_RECEIVES, name=account.username, category=category.slug)
+        raise ServiceError(Reason.ALREADY_RECEIVES, name=account.username, category=target)
     if not add and not routed:
-        raise ServiceError(Reason.DOES_NOT_RECEIVE, name=account.username, category=category.slug)
+        raise ServiceError(Reason.DOES_NOT_RECEIVE, name=account.username, category=target)
     if add and (Role.INVESTIGATOR not in account.role_set or account.public_key is None):
         raise ServiceError(Reason.NOT_AN_INVESTIGATOR, name=account.username)
     kind = ProposalKind.ROUTE_ADD if add else ProposalKind.ROUTE_REMOVE
-    return _create(session, kind, account, actor.id, actor.role, category=category)
+    return _create(session, kind, account, actor.id, actor.role, category=category, unit=unit)
+
+
+def propose_category(
+    session: Session,
+    words: Mapping[str, str],
+    parent_id: str | None,
+    actor: Actor,
+    *,
+    active: bool = True,
+) -> Proposal:
+    """Add a category (``parent_id`` empty) or a sub-category of ``parent_id``, worded as
+    ``words`` (:data:`sipadu.services.categories.WORD_FIELDS`), once a second admin
+    approves. Raises :class:`ServiceError` naming the field
+    (:func:`sipadu.services.categories.new_category_content`)."""
+    content = new_category_content(session, words, parent_id, active)
+    parent = session.get(Category, uuid.UUID(content["parent"])) if content["parent"] else None
+    return _create(
+        session,
+        ProposalKind.CATEGORY_ADD,
+        None,
+        actor.id,
+        actor.role,
+        category=parent,
+        content=content,
+    )
+
+
+def propose_category_change(
+    session: Session, category: Category, words: Mapping[str, str], active: bool, actor: Actor
+) -> Proposal:
+    """Change a category's words, or whether reporters may choose it, once a second
+    admin approves (no category is ever deleted)."""
+    content = changed_category_content(session, category, words, active)
+    return _create(
+        session,
+        ProposalKind.CATEGORY_CHANGE,
+        None,
+        actor.id,
+        actor.role,
+        category=category,
+        content=content,
+    )
+
+
+def propose_unit(
+    session: Session, kind: str, name: str, parent_id: str | None, actor: Actor
+) -> Proposal:
+    """Add a reported unit once a second admin approves
+    (:func:`sipadu.services.units.new_unit_content` says what is refused)."""
+    content = new_unit_content(session, kind, name, parent_id)
+    return _create(session, ProposalKind.UNIT_ADD, None, actor.id, actor.role, content=content)
+
+
+def propose_unit_change(
+    session: Session, unit: Unit, name: str, active: bool, actor: Actor
+) -> Proposal:
+    """Rename a unit, or offer it or not, once a second admin approves."""
+    content = changed_unit_content(session, unit, name, active)
+    return _create(
+        session, ProposalKind.UNIT_CHANGE, None, actor.id, actor.role, unit=unit, content=content
+    )
+
+
+def propose_unit_import(session: Session, text: str, actor: Actor) -> Proposal:
+    """Import the units of a CSV file as one proposal. Raises
+    :class:`sipadu.services.units.ImportRefused` (every refused row named by line)."""
+    content = parse_import(session, text)
+    return _create(session, ProposalKind.UNIT_IMPORT, None, actor.id, actor.role, content=content)
 
 
 def propose_hold(session: Session, report_id: uuid.UUID, hold: bool, actor: Actor) -> Proposal:
@@ -469,7 +616,7 @@ def approvals_needed(proposal: Proposal) -> int:
 
 def _decide(
     session: Session, proposal_id: uuid.UUID, actor: Actor, now: datetime, state: ProposalState
-) -> tuple[Proposal, StaffAccount | None, Category | None, bool]:
+) -> tuple[Proposal, StaffAccount | None, Category | None, Unit | None, bool]:
     """Record an admin's decision on a pending proposal (never the proposer's; for a
     shell's proposal, two distinct admins approve). The flag: whether it is decided."""
     proposal = session.get(Proposal, proposal_id)
@@ -498,6 +645,7 @@ def _decide(
         and proposal.kind == ProposalKind.COI_MEMBER_ADD
     ):
         member.state = RecipientState.REJECTED.value
+    unit = session.get(Unit, proposal.unit_id) if proposal.unit_id else None
     if (
         state is ProposalState.APPROVED
         and account is not None
@@ -516,7 +664,7 @@ def _decide(
         and proposal.kind == ProposalKind.RECIPIENT_ADD
     ):
         recipient.state = RecipientState.REJECTED.value
-    detail = _detail(proposal, account, category, recipient, member)
+    detail = _detail(proposal, account, category, recipient, member, unit)
     first_of_two = (
         state is ProposalState.APPROVED
         and approvals_needed(proposal) == 2
@@ -532,7 +680,7 @@ def _decide(
         detail |= {"approvals": 1 if first_of_two else 2, "needed": 2}
     action = Action.PROPOSAL_APPROVE if state is ProposalState.APPROVED else Action.PROPOSAL_REJECT
     audit.append(session, actor.id, actor.role, action, report_id=proposal.report_id, detail=detail)
-    return proposal, account, category, not first_of_two
+    return proposal, account, category, unit, not first_of_two
 
 
 def approve(
@@ -547,7 +695,7 @@ def approve(
     shell's proposal, the first approval is only recorded (``applied`` False). An
     approved TOTP reset drops the seed, ends the account's sessions and issues the
     enrollment link (valid ``link_ttl``), naming both admins as its issuers."""
-    proposal, account, category, decided = _decide(
+    proposal, account, category, unit, decided = _decide(
         session, proposal_id, actor, now, ProposalState.APPROVED
     )
     if not decided:
@@ -594,13 +742,52 @@ def approve(
     elif kind in (ProposalKind.HOLD_SET, ProposalKind.HOLD_RELEASE):
         report = session.get_one(Report, proposal.report_id)
         report.legal_hold = kind is ProposalKind.HOLD_SET
+    elif kind in _CONFIGURATION:
+        _apply_configuration(session, proposal, kind, category, unit, actor)
     elif kind is ProposalKind.ROUTE_ADD:
-        assert category is not None and account is not None
-        add_route(session, category, account, actor)
+        assert account is not None
+        add_route(session, category, account, actor, unit)
     else:
-        assert category is not None and account is not None
-        remove_route(session, category, account, actor)
+        assert account is not None
+        remove_route(session, category, account, actor, unit)
     return Approval(proposal, applied=True, link=link)
+
+
+_CONFIGURATION = frozenset(
+    {
+        ProposalKind.CATEGORY_ADD,
+        ProposalKind.CATEGORY_CHANGE,
+        ProposalKind.UNIT_ADD,
+        ProposalKind.UNIT_CHANGE,
+        ProposalKind.UNIT_IMPORT,
+    }
+)
+
+
+def _apply_configuration(
+    session: Session,
+    proposal: Proposal,
+    kind: ProposalKind,
+    category: Category | None,
+    unit: Unit | None,
+    actor: Actor,
+) -> None:
+    """Apply a proposal of issue 18's kinds: its stored content, checked again (a
+    refusal now, e.g. the same unit added meanwhile, leaves everything as it was)."""
+    content = content_of(proposal)
+    name = str(proposal.id)
+    if kind is ProposalKind.CATEGORY_ADD:
+        create_category(session, content, actor, name)
+    elif kind is ProposalKind.CATEGORY_CHANGE:
+        assert category is not None
+        change_category(session, category, content, actor, name)
+    elif kind is ProposalKind.UNIT_ADD:
+        create_unit(session, content, actor, name)
+    elif kind is ProposalKind.UNIT_CHANGE:
+        assert unit is not None
+        change_unit(session, unit, content, actor, name)
+    else:
+        apply_import(session, content, actor, name)
 
 
 def reject(session: Session, proposal_id: uuid.UUID, actor: Actor, now: datetime) -> Proposal:

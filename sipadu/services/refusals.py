@@ -127,6 +127,29 @@ class Reason(enum.Enum):
     ALREADY_COI_MEMBER = enum.auto()  # name
     NO_SUCH_COI_MEMBER = enum.auto()
     NOT_IN_COI_GROUP = enum.auto()  # name
+    # units (issue 18): configured categories, sub-categories and reported units
+    TEXT_REQUIRED = enum.auto()
+    TEXT_TOO_LONG = enum.auto()  # max
+    TEXT_NOT_PLAIN = enum.auto()  # a control, format or private-use character
+    TEXT_NOT_RECORDABLE = enum.auto()  # a name like an IP address or a report code
+    PARENT_NOT_TOP_LEVEL = enum.auto()  # a sub-category's parent must be a category
+    CATEGORY_LABEL_TAKEN = enum.auto()  # label: another category is worded the same
+    NO_SUCH_CATEGORY = enum.auto()  # a category id that is not there (a stale form)
+    NOTHING_CHANGES = enum.auto()  # a proposed change equal to what is there
+    SUBCATEGORY_OF_OTHER = enum.auto()  # a sub-category chosen under another category
+    UNKNOWN_UNIT_KIND = enum.auto()  # kind: as typed
+    NO_SUCH_UNIT = enum.auto()  # a unit id that is not there, or closed (a stale form)
+    UNIT_PARENT_WRONG = enum.auto()  # kind: the unit's; the parent is not of a kind it goes under
+    UNIT_PARENT_NOT_FOUND = enum.auto()  # name: the parent named in a file
+    UNIT_PARENT_AMBIGUOUS = enum.auto()  # name: several units carry that name
+    UNIT_DUPLICATE = enum.auto()  # name: the same unit is there already (or twice in the file)
+    IMPORT_TOO_LARGE = enum.auto()  # max: kilobytes
+    IMPORT_TOO_MANY_ROWS = enum.auto()  # max
+    IMPORT_NOT_CSV = enum.auto()  # not UTF-8 text, or no header kind,name,parent
+    IMPORT_ROW_SHAPE = enum.auto()  # a row without exactly three values
+    IMPORT_EMPTY = enum.auto()
+    IMPORT_HAS_PROBLEMS = enum.auto()  # count: rows refused (each said on its own)
+    ROUTE_NEEDS_TARGET = enum.auto()  # neither a category nor a unit chosen
 
 
 class ServiceError(Exception):

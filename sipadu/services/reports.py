@@ -36,7 +36,7 @@ from sipadu.persistence.db import scope_to_report
 from sipadu.persistence.models import Category, Mailbox, Message, Report, ReportField, ReportStatus
 from sipadu.services import Derive, Reason, ServiceError, inline
 from sipadu.services.attachments import AttachmentInfo, UploadedFile, attach, list_attachments
-from sipadu.services.categories import category_by_slug
+from sipadu.services.categories import category_by_slug, category_open
 from sipadu.services.dates import Deadlines, coarsen
 from sipadu.services.intake import INTAKE_FIELD, Intake, intake_json
 from sipadu.services.key_ring import HeldKeys, NoKey, Recipient, create_ring, open_any_epoch
@@ -47,10 +47,14 @@ from sipadu.services.row_metadata import (
     message_plaintext,
     split_message,
 )
+from sipadu.services.units import unit_offered
 from sipadu.settings.config import DatePrecision, DayCount
 
 CASE_FIELDS = ("title", "what", "who", "where", "when", "how", "estimated_loss")
 IDENTITY_FIELD = "identity"
+# The reported unit's id as text, or "" (issue 18): sealed under the case key and stored
+# for every report, so its presence says nothing (G2); never a plaintext column.
+UNIT_FIELD = "unit"
 STATUS_REASON_FIELD = "status_reason"
 # Whether the reporter checked a report an operator typed (EU 2019/1937 Art. 18(2)-(4)):
 # "" for a web report, "pending", then "confirmed" or "corrected"
@@ -85,6 +89,7 @@ class ReportForm:
     intake: Intake | None = None  # intake: an operator's, None on the web
     transcribed: bool = False  # mailbox: an operator typed the report (intake sets it)
     concerns_inspectorate: bool = False  # coi: wrapped to the conflict-of-interest group
+    unit: str = ""  # units (issue 18): a unit's id as text, or ""
 
 
 @dataclass(frozen=True)
@@ -151,8 +156,9 @@ def submit_report(
     # From here on: the database, briefly.
     scope_to_report(session, report_id, lookup)
     category = category_by_slug(session, form.category)
-    if not category.active:
+    if not category_open(session, form.category):
         raise CategoryClosed()
+    unit = unit_offered(session, form.unit)
     if session.scalar(select(Mailbox.id).where(Mailbox.lookup_id == lookup)) is not None:
         # 10**16 codes: astronomically rare. Refuse rather than reuse; the form is kept.
         raise ServiceError(Reason.CODE_COLLISION)  # pragma: no cover
@@ -189,6 +195,7 @@ def submit_report(
         Recipient("mailbox", mailbox_id, mailbox_private.public_key()),
         settings.recovery,
         concerns_inspectorate=form.concerns_inspectorate,
+        unit_id=unit.id if unit is not None else None,
     )
     for name in CASE_FIELDS:
         _store_field(session, report_id, name, 0, keys.case, getattr(form, name))
@@ -199,6 +206,7 @@ def submit_report(
     _store_field(session, report_id, TRANSCRIPT_CORRECTION_FIELD, 0, keys.case, "")
     coi = "1" if form.concerns_inspectorate else ""
     _store_field(session, report_id, CONCERNS_INSPECTORATE_FIELD, 0, keys.case, coi)
+    _store_field(session, report_id, UNIT_FIELD, 0, keys.case, str(unit.id) if unit else "")
     attach(session, report_id, keys.case, 0, files, uploader="reporter")
 
     precision = settings.date_precision
@@ -246,6 +254,7 @@ class MailboxView:
     # closed or rejected; None after. Days, as stored: no finer than the report's date.
     ack_due_on: date | None = None
     feedback_due_on: date | None = None
+    unit: str = ""  # the unit's id as text, or "" (issue 18)
 
     def files_of(self, message_id: uuid.UUID | None) -> list[AttachmentInfo]:
         return [a for a in self.attachments if a.message_id == message_id]
@@ -388,6 +397,7 @@ def read_mailbox(session: Session, keys: HeldKeys, report_id: uuid.UUID) -> Mail
     fields: dict[str, str] = {}
     identity = ""
     reason = None
+    unit = ""
     failed: set[str] = set()
     for row in session.scalars(select(ReportField).where(ReportField.report_id == report_id)):
         value = open_report_field(keys, row)
@@ -395,6 +405,8 @@ def read_mailbox(session: Session, keys: HeldKeys, report_id: uuid.UUID) -> Mail
             failed.add(row.name)
         elif row.name == IDENTITY_FIELD:
             identity = value
+        elif row.name == UNIT_FIELD:
+            unit = value
         elif row.name == STATUS_REASON_FIELD:
             reason = value
         else:
@@ -419,6 +431,7 @@ def read_mailbox(session: Session, keys: HeldKeys, report_id: uuid.UUID) -> Mail
         frozenset(failed),
         ack_due_on=report.ack_due_on if report.status == ReportStatus.RECEIVED else None,
         feedback_due_on=report.feedback_due_on if pending else None,
+        unit=unit,
     )
 
 

@@ -125,6 +125,11 @@ def _then(pieces: Iterable[bytes], action: Callable[[], None]) -> Iterator[bytes
         action()
 
 
+def has_database() -> bool:
+    """Whether this app has a database (an app made for a test of words may not)."""
+    return "sipadu.sessionmaker" in current_app.extensions
+
+
 def app_config() -> Config:
     return current_app.extensions["sipadu.config"]
 

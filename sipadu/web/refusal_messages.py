@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
 from sipadu.services.refusals import Reason, ServiceError
-from sipadu.web.words import CATEGORY_LABELS, ROLE_LABELS, STATUS_LABELS
+from sipadu.web.words import CATEGORY_LABELS, ROLE_LABELS, STATUS_LABELS, category_said
 
 MESSAGES: dict[Reason, LazyString] = {
     Reason.USERNAME_INVALID: _l("Username: 3 to 64 characters: a-z, 0-9, '.', '_' or '-'."),
@@ -206,6 +206,57 @@ MESSAGES: dict[Reason, LazyString] = {
         "This report concerns staff of the Inspectorate itself: it can only be shared with "
         "an investigator of the conflict-of-interest team, and %(name)s is not one."
     ),
+    # units (issue 18)
+    Reason.TEXT_REQUIRED: _l("Fill this in."),
+    Reason.TEXT_TOO_LONG: _l("Please shorten this to at most %(max)s characters."),
+    Reason.TEXT_NOT_PLAIN: _l(
+        "This holds an invisible or control character (for example one that reverses the "
+        "text). Type it again as plain text."
+    ),
+    Reason.TEXT_NOT_RECORDABLE: _l(
+        "This looks like a network address or a report code, which the access log never "
+        "records. Write it another way."
+    ),
+    Reason.PARENT_NOT_TOP_LEVEL: _l(
+        "A sub-category belongs to a category, not to another sub-category."
+    ),
+    Reason.CATEGORY_LABEL_TAKEN: _l(
+        "Another category in the same place is already called %(label)s."
+    ),
+    Reason.NO_SUCH_CATEGORY: _l("This category is not there any more. Load the page again."),
+    Reason.NOTHING_CHANGES: _l("Nothing would change: this is how it is now."),
+    Reason.SUBCATEGORY_OF_OTHER: _l(
+        "This choice does not belong to the kind of violation chosen above. Choose one under "
+        "it, or “None of these / not sure”."
+    ),
+    Reason.UNKNOWN_UNIT_KIND: _l(
+        "“%(kind)s” is not a kind of unit: write SKPD, Kota Administrasi, Kecamatan or Kelurahan."
+    ),
+    Reason.NO_SUCH_UNIT: _l("This unit is no longer on the list. Choose another one, or none."),
+    Reason.UNIT_PARENT_WRONG: _l(
+        "It cannot belong there: a kecamatan belongs to a Kota Administrasi, a kelurahan to "
+        "a kecamatan, an SKPD to a Kota Administrasi or to nothing, and a Kota "
+        "Administrasi to nothing."
+    ),
+    Reason.UNIT_PARENT_NOT_FOUND: _l(
+        "There is no unit called %(name)s, here or on an earlier line."
+    ),
+    Reason.UNIT_PARENT_AMBIGUOUS: _l(
+        "Several units are called %(name)s: rename one of them first."
+    ),
+    Reason.UNIT_DUPLICATE: _l("The unit %(name)s is already there (or twice in this file)."),
+    Reason.IMPORT_TOO_LARGE: _l("The file is too large: at most %(max)s KB."),
+    Reason.IMPORT_TOO_MANY_ROWS: _l("The file has too many lines: at most %(max)s units."),
+    Reason.IMPORT_NOT_CSV: _l(
+        "This is not a CSV file with the first line kind,name,parent (or jenis,nama,induk)."
+    ),
+    Reason.IMPORT_ROW_SHAPE: _l("This line does not have three values separated by commas."),
+    Reason.IMPORT_EMPTY: _l("The file has no unit in it."),
+    Reason.IMPORT_HAS_PROBLEMS: _l(
+        "Nothing was proposed: %(count)s lines need correcting (below). Correct them here "
+        "and send again."
+    ),
+    Reason.ROUTE_NEEDS_TARGET: _l("Choose a category, a unit, or both."),
 }
 
 
@@ -230,5 +281,7 @@ _PARAM_WORDS: dict[str, dict[str, LazyString]] = {
 
 
 def _said(name: str, value: str) -> str:
+    if name == "category":
+        return category_said(value)
     words = _PARAM_WORDS.get(name, {}).get(value)
     return value if words is None else str(words)

@@ -11,6 +11,7 @@ from wtforms import (
     MultipleFileField,
     PasswordField,
     RadioField,
+    SelectField,
     StringField,
     TextAreaField,
 )
@@ -139,6 +140,12 @@ class ReportForm(BoundedForm):
         choices=[SelectChoice(slug, label) for slug, (label, _, _) in CATEGORIES.items()],
         validators=[InputRequired(message=_l("Choose the kind of violation."))],
     )
+    # issue 18: admins configure sub-categories and units; the choices are read for each
+    # page (sipadu/reporter/choices.py). Both optional; "" is "none / not sure".
+    subcategory = SelectField(
+        _l("More precisely (optional)"), choices=[SelectChoice("", "")], default=""
+    )
+    unit = SelectField(_l("Unit concerned (optional)"), choices=[SelectChoice("", "")], default="")
     title = StringField(
         _l("Short title"),
         validators=[InputRequired(message=_l("Give the report a short title.")), _length(200)],

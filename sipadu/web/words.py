@@ -3,10 +3,16 @@ share: roles, report statuses (as staff read them) and categories. A page shows 
 never ``custodian``, ``in_review`` or ``kkn``; the values stay in form fields and query
 strings. The staff portal's other tables are in ``sipadu/investigator/words.py``."""
 
+from dataclasses import dataclass
+
+from flask import g, has_request_context
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
 from sipadu.persistence.models import CategorySlug, ReportStatus, Role
+from sipadu.services.categories import CategoryWords, configured_words
+from sipadu.web.context import has_database, transaction
+from sipadu.web.i18n import current_language
 
 ROLE_LABELS: dict[str, LazyString] = {
     Role.ADMIN.value: _l("Admin"),
@@ -30,3 +36,61 @@ CATEGORY_LABELS: dict[str, LazyString] = {
     CategorySlug.KKN.value: _l("Corruption, collusion or nepotism (KKN)"),
     CategorySlug.STAFF_DISCIPLINE.value: _l("Staff discipline violation"),
 }
+
+
+# --- categories that admins configure (issue 18) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class ShownCategory:
+    """A category as the portals show it: its parent's slug (None: top-level), whether
+    it is statutory, and its stored words (empty for a statutory one: the code's)."""
+
+    parent: str | None
+    statutory: bool
+    words: CategoryWords
+
+
+def shown_categories() -> dict[str, ShownCategory]:
+    """Slug → :class:`ShownCategory` of every category, read once per request (a page
+    names many); empty outside a request (the CLI: the code's words only)."""
+    if not has_request_context() or not has_database():
+        return {}
+    if "sipadu_categories" not in g:
+        with transaction() as session:
+            stored = configured_words(session)
+            slugs = {category.id: slug for slug, (category, _) in stored.items()}
+            g.sipadu_categories = {
+                slug: ShownCategory(
+                    slugs.get(category.parent_id) if category.parent_id else None,
+                    category.statutory,
+                    words,
+                )
+                for slug, (category, words) in stored.items()
+            }
+    shown: dict[str, ShownCategory] = g.sipadu_categories
+    return shown
+
+
+def in_language(indonesian: str, english: str) -> str:
+    """The reader's language's words, else the other language's (never nothing)."""
+    first, second = (indonesian, english) if current_language() == "id" else (english, indonesian)
+    return first or second
+
+
+def category_label(slug: str) -> str:
+    """A category's own label in the reader's language: its stored words, else the
+    code's translated words (the four statutory ones), else the slug (a row nobody
+    worded: the tests keep that from happening)."""
+    shown = shown_categories().get(slug)
+    stored = in_language(shown.words.label_id, shown.words.label_en) if shown else ""
+    return stored or str(CATEGORY_LABELS.get(slug, slug))
+
+
+def category_said(slug: str) -> str:
+    """A category in words, as staff and reporters read it: a sub-category with its
+    category first ("KKN — Procurement")."""
+    shown = shown_categories().get(slug)
+    if shown is not None and shown.parent:
+        return f"{category_label(shown.parent)} — {category_label(slug)}"
+    return category_label(slug)

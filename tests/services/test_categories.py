@@ -137,3 +137,33 @@ def test_recipients_are_the_active_routed_investigators_by_name(session):
     table = dict(categories.routing_table(session))
     assert [c.slug for c in table] == [s.value for s in CategorySlug]
     assert (routed[1].account, display_fingerprint(routed[1].account)) in table[category]
+
+
+def test_sub_categories_follow_their_category_and_close_with_it(session):
+    """Issue 18: the form lists each category followed by its sub-categories, the four
+    statutory ones first; a sub-category takes no report while its category takes none."""
+    top = kkn(session)
+    sub = categories.create_category(
+        session,
+        {"parent": str(top.id), "active": True, "label_id": "Gratifikasi", "label_en": "Gifts"},
+        OPERATOR,
+        "p",
+    )
+    other = categories.create_category(
+        session,
+        {"parent": None, "active": True, "label_id": "Lainnya", "label_en": "Other"},
+        OPERATOR,
+        "p",
+    )
+    order = [c.slug for c in categories.in_order(session)]
+    assert order[: order.index(sub.slug) + 1] == [
+        "abuse_of_authority",
+        "administrative_violation",
+        "kkn",
+        sub.slug,
+    ]
+    assert order.index(other.slug) > order.index("staff_discipline")
+    assert not sub.statutory and other.parent_id is None
+    assert categories.category_open(session, sub.slug)
+    categories.set_accepting(session, top, False, OPERATOR)
+    assert not categories.category_open(session, sub.slug)

@@ -227,6 +227,7 @@ def test_the_zip_holds_the_report_its_thread_notes_files_and_a_signed_manifest(
         "failed_fields": [],  # none failed its integrity check
         "failed_attachments": [],  # nor any file
         "identity": None,  # the investigator was never approved for it
+        "unit": None,  # none chosen
     }
     assert (report["fields"]["title"], report["fields"]["what"]) == ("Pungutan liar", "Di loket")
     messages = json.loads(opened.read("messages.json"))

@@ -370,3 +370,130 @@ def test_a_proposal_that_makes_one_person_investigator_and_custodian_is_flagged(
     both = enrolled(session, "dua.peran.baru", Role.INVESTIGATOR, Role.CUSTODIAN)
     [activation] = [p for p in proposals.pending(session) if p.account_id == both.id]
     assert proposals.makes_investigator_custodian(session, activation)
+
+
+# --- categories and units that admins configure (issue 18) ---------------------------------
+
+WORDS = {
+    "label_id": "Pengadaan barang",
+    "label_en": "Procurement",
+    "description_id": "Tender yang diatur.",
+    "description_en": "Rigged tenders.",
+    "examples_id": "",
+    "examples_en": "",
+}
+
+
+def test_a_new_sub_category_is_stored_as_proposed_and_made_only_by_a_second_admin(session, admins):
+    from sipadu.persistence.models import Category
+
+    proposer, approver = admins
+    seed_categories(session, OPERATOR)
+    kkn = category_by_slug(session, "kkn")
+    log = Recorded(session)
+    typed = {**WORDS, "label_en": "  Procurement\n"}
+    proposal = proposals.propose_category(session, typed, str(kkn.id), proposer.actor())
+
+    assert proposals.content_of(proposal) == {**WORDS, "parent": str(kkn.id), "active": True}
+    assert session.query(Category).filter_by(label_en="Procurement").count() == 0
+    with refused(Reason.OWN_PROPOSAL):
+        proposals.approve(session, proposal.id, proposer.actor(), NOW)
+    proposals.approve(session, proposal.id, approver.actor(), NOW)
+    made = session.query(Category).filter_by(label_en="Procurement").one()
+    assert (made.parent_id, made.statutory, made.description_id) == (
+        kkn.id,
+        False,
+        "Tender yang diatur.",
+    )
+    assert log.actions() == ["proposal.create", "proposal.approve", "category.create"]
+    created = log.entries()[0]["detail"]
+    assert created["label_en"] == "Procurement" and len(created["proposed_sha256"]) == 64
+    # One level only: no sub-category under a sub-category.
+    with refused(Reason.PARENT_NOT_TOP_LEVEL, "parent"):
+        proposals.propose_category(
+            session,
+            {**WORDS, "label_en": "Deeper", "label_id": "Lebih"},
+            str(made.id),
+            proposer.actor(),
+        )
+
+
+def test_two_categories_worded_the_same_are_refused_when_proposed_and_when_approved(
+    session, admins
+):
+    proposer, approver = admins
+    seed_categories(session, OPERATOR)
+    first = proposals.propose_category(session, WORDS, None, proposer.actor())
+    with refused(Reason.SAME_CHANGE_WAITING):
+        proposals.propose_category(session, WORDS, None, approver.actor())
+    second = proposals.propose_category(
+        session, {**WORDS, "label_en": "PROCUREMENT", "label_id": "Lain"}, None, approver.actor()
+    )
+    proposals.approve(session, first.id, approver.actor(), NOW)
+    with refused(Reason.CATEGORY_LABEL_TAKEN, "label_en"):
+        proposals.approve(session, second.id, proposer.actor(), NOW)
+
+
+def test_a_statutory_category_keeps_its_code_words_until_an_admin_words_it(session, admins):
+    proposer, approver = admins
+    seed_categories(session, OPERATOR)
+    kkn = category_by_slug(session, "kkn")
+    assert kkn.statutory and kkn.label_id == ""
+    with refused(Reason.NOTHING_CHANGES):
+        proposals.propose_category_change(session, kkn, {}, True, proposer.actor())
+    change = proposals.propose_category_change(
+        session, kkn, {"description_en": "Bribes."}, False, proposer.actor()
+    )
+    log = Recorded(session)
+    proposals.approve(session, change.id, approver.actor(), NOW)
+    assert (kkn.description_en, kkn.label_en, kkn.active, kkn.statutory) == (
+        "Bribes.",
+        "",
+        False,
+        True,
+    )
+    update = log.only(Action.CATEGORY_UPDATE)["detail"]
+    assert update["changed"] == ["description_en"] and update["accepting_reports"] is False
+
+
+def test_an_added_category_needs_both_labels(session, admins):
+    proposer, _ = admins
+    seed_categories(session, OPERATOR)
+    with refused(Reason.TEXT_REQUIRED, "label_en"):
+        proposals.propose_category(session, {**WORDS, "label_en": " "}, None, proposer.actor())
+
+
+def test_a_unit_import_is_one_proposal_applied_by_a_second_admin(session, admins):
+    from sipadu.persistence.models import Unit
+
+    proposer, approver = admins
+    text = "kind,name,parent\nKota Administrasi,Jakarta Utara,\nKecamatan,Koja,Jakarta Utara\n"
+    proposal = proposals.propose_unit_import(session, text, proposer.actor())
+    assert session.query(Unit).count() == 0
+    log = Recorded(session)
+    proposals.approve(session, proposal.id, approver.actor(), NOW)
+    assert {u.name for u in session.query(Unit)} == {"Jakarta Utara", "Koja"}
+    assert log.actions() == ["proposal.approve", "unit.create", "unit.create"]
+    assert log.entries()[0]["detail"]["rows"] == 2
+
+
+def test_a_unit_and_its_change_wait_for_a_second_admin(session, admins):
+    from sipadu.persistence.models import Unit
+
+    proposer, approver = admins
+    log = Recorded(session)
+    added = proposals.propose_unit(session, "kota", "Jakarta Selatan", None, proposer.actor())
+    proposed = log.only(Action.PROPOSAL_CREATE)["detail"]
+    assert (proposed["kind"], proposed["unit_kind"], proposed["name"]) == (
+        "unit_add",
+        "kota",
+        "Jakarta Selatan",
+    )
+    proposals.approve(session, added.id, approver.actor(), NOW)
+    unit = session.query(Unit).one()
+    change = proposals.propose_unit_change(
+        session, unit, "Jakarta Selatan", False, proposer.actor()
+    )
+    assert unit.active
+    proposals.approve(session, change.id, approver.actor(), NOW)
+    assert not unit.active

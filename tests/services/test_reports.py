@@ -100,7 +100,7 @@ def test_what_the_reporter_sent_comes_back_through_the_mailbox_key(session, reco
     opened = {
         row.name: reports.open_report_field(staff_keys, row)
         for row in rows
-        if row.name != "identity"
+        if row.name not in ("identity", reports.UNIT_FIELD)
     }
     assert opened == view.fields
 
@@ -133,11 +133,13 @@ def test_every_field_is_stored_sealed_and_the_identity_even_when_empty(session, 
             "identity",
             "intake",
             "concerns_inspectorate",
+            reports.UNIT_FIELD,
             reports.TRANSCRIPT_FIELD,
             reports.TRANSCRIPT_CORRECTION_FIELD,
         }
     )
     assert len(a["identity"]) == len(b["identity"])  # padded: its presence says nothing
+    assert len(a[reports.UNIT_FIELD]) == len(b[reports.UNIT_FIELD])  # stored, though empty
     assert b"Budi" not in a["identity"] and b"Pungutan" not in a["title"]
     assert (
         reports.read_mailbox(session, mailbox_keys(session, without), without.report_id).identity

@@ -1,0 +1,149 @@
+"""Reported units (:mod:`sipadu.services.units`, issue 18): where each kind goes, names
+kept plain and unique, a CSV import checked row by row (every refused line named,
+nothing proposed), bounded; applied in file order, each unit recorded; and the groups
+the report form offers."""
+
+import pytest
+
+from sipadu.accountability.audit import OPERATOR
+from sipadu.persistence.models import Unit, UnitKind
+from sipadu.services import Reason, units
+from tests.services.helpers import Recorded, refused
+
+CSV = (
+    "kind,name,parent\n"
+    "Kota Administrasi,Jakarta Timur,\n"
+    "Kecamatan,Matraman,Jakarta Timur\n"
+    "Kelurahan,Pal Meriam,Matraman\n"
+    "SKPD,Dinas Kesehatan,\n"
+    "SKPD,Suku Dinas Kesehatan Jakarta Timur,Jakarta Timur\n"
+)
+
+
+def imported(session) -> dict[str, Unit]:
+    content = units.parse_import(session, CSV)
+    made = units.apply_import(session, content, OPERATOR, "p")
+    return {u.name: u for u in made}
+
+
+def test_an_import_adds_every_row_in_order_under_its_parent_each_recorded(session):
+    log = Recorded(session)
+    made = imported(session)
+    assert made["Matraman"].parent_id == made["Jakarta Timur"].id
+    assert made["Pal Meriam"].parent_id == made["Matraman"].id
+    assert made["Dinas Kesehatan"].parent_id is None
+    assert made["Pal Meriam"].kind == UnitKind.SUBDISTRICT
+    assert log.actions() == ["unit.create"] * 5
+    assert {e["detail"]["name"] for e in log.entries()} == set(made)
+
+
+def test_every_refused_line_is_named_and_nothing_is_kept(session):
+    text = (
+        "jenis,nama,induk\n"
+        "Kelurahan,Yatim,Tidak Ada\n"  # 2: parent not found
+        "Desa,Desa Salah,\n"  # 3: unknown kind
+        "Kecamatan,Tanpa Kota,\n"  # 4: a kecamatan needs a Kota Administrasi
+        "Kota Administrasi,Jakarta Barat,\n"  # 5: fine
+        "Kota Administrasi,jakarta  barat,\n"  # 6: the same again
+        "SKPD,Dua,Nilai,Lebih\n"  # 7: four values
+        "SKPD,\u202eDinas,\n"  # 8: a bidi override
+        "SKPD,10.1.2.3,\n"  # 9: looks like an IP address: never recorded
+    )
+    with refused(Reason.IMPORT_HAS_PROBLEMS, "units") as info:
+        units.parse_import(session, text)
+    problems = {p.line: p.error.reason for p in info.value.problems}
+    assert problems == {
+        2: Reason.UNIT_PARENT_NOT_FOUND,
+        3: Reason.UNKNOWN_UNIT_KIND,
+        4: Reason.UNIT_PARENT_WRONG,
+        6: Reason.UNIT_DUPLICATE,
+        7: Reason.IMPORT_ROW_SHAPE,
+        8: Reason.TEXT_NOT_PLAIN,
+        9: Reason.TEXT_NOT_RECORDABLE,
+    }
+    assert info.value.params == {"count": 7}
+    assert session.query(Unit).count() == 0
+
+
+@pytest.mark.parametrize(
+    ("text", "reason"),
+    [
+        ("nama\nx\n", Reason.IMPORT_NOT_CSV),
+        ("kind,name,parent\n\n", Reason.IMPORT_EMPTY),
+        (
+            "kind,name,parent\n" + "SKPD,Dinas Dinas Dinas Dinas,\n" * 10_000,
+            Reason.IMPORT_TOO_LARGE,
+        ),
+        (
+            "kind,name,parent\n"
+            + "".join(f"SKPD,D{n},\n" for n in range(units.MAX_IMPORT_ROWS + 1)),
+            Reason.IMPORT_TOO_MANY_ROWS,
+        ),
+    ],
+)
+def test_an_import_is_refused_whole_when_it_is_no_list_of_units_or_too_big(session, text, reason):
+    with refused(reason, "units"):
+        units.parse_import(session, text)
+
+
+def test_a_unit_twice_is_refused_when_proposed_and_again_when_applied(session):
+    imported(session)
+    with refused(Reason.UNIT_DUPLICATE, "name"):
+        units.new_unit_content(session, "skpd", "DINAS  kesehatan", None)
+    content = units.parse_import(session, "kind,name,parent\nSKPD,Dinas Baru,\n")
+    units.apply_import(session, content, OPERATOR, "p1")
+    with refused(Reason.IMPORT_HAS_PROBLEMS, "units"):  # the same file approved twice
+        units.apply_import(session, content, OPERATOR, "p2")
+
+
+def test_an_ambiguous_parent_name_is_refused(session):
+    made = imported(session)
+    units.create_unit(
+        session,
+        {"kind": "kota", "name": "Matraman", "parent": None, "active": True},
+        OPERATOR,
+        "p",
+    )
+    with refused(Reason.IMPORT_HAS_PROBLEMS, "units") as info:
+        units.parse_import(session, "kind,name,parent\nKelurahan,Kebon Manggis,Matraman\n")
+    assert info.value.problems[0].error.reason is Reason.UNIT_PARENT_AMBIGUOUS
+    assert made
+
+
+def test_a_rename_or_withdrawal_is_recorded_with_old_and_new(session):
+    made = imported(session)
+    log = Recorded(session)
+    unit = made["Pal Meriam"]
+    units.change_unit(session, unit, {"name": "Pal Meriam Baru", "active": False}, OPERATOR, "p")
+    assert (unit.name, unit.active) == ("Pal Meriam Baru", False)
+    assert log.entries()[0]["detail"] | {} == {
+        "unit": str(unit.id),
+        "proposal": "p",
+        "renamed_from": "Pal Meriam",
+        "name": "Pal Meriam Baru",
+        "active": False,
+    }
+    with refused(Reason.NOTHING_CHANGES):
+        units.changed_unit_content(session, unit, "Pal Meriam Baru", False)
+
+
+def test_the_form_offers_active_units_grouped_by_city_with_their_path(session):
+    made = imported(session)
+    made["Dinas Kesehatan"].active = False
+    groups = units.grouped_units(session)
+    assert [g.head.name if g.head else None for g in groups] == ["Jakarta Timur"]
+    paths = [path for _, path in groups[0].units]
+    assert paths == [
+        "Jakarta Timur",
+        "Suku Dinas Kesehatan Jakarta Timur",
+        "Matraman",
+        "Matraman — Pal Meriam",
+    ]
+    assert units.unit_path(session, str(made["Pal Meriam"].id)) == (
+        "Jakarta Timur — Matraman — Pal Meriam"
+    )
+    assert units.unit_path(session, "") is None
+    with refused(Reason.NO_SUCH_UNIT, "unit"):
+        units.unit_offered(session, str(made["Dinas Kesehatan"].id))
+    with refused(Reason.NO_SUCH_UNIT, "unit"):
+        units.unit_offered(session, "bukan-id")
