@@ -13,7 +13,7 @@ from limits import RateLimitItem, RateLimitItemPerHour, parse
 
 from sipadu.accountability import recovery
 from sipadu.persistence.volatile import VolatileStore, make_store
-from sipadu.reporter.submissions import FormKind, Submissions
+from sipadu.web.submissions import FormKind, Submissions
 from sipadu.services.attachments import shorten_name
 from sipadu.services.dates import Deadlines
 from sipadu.services.mailbox import CostCache, MailboxSettings
@@ -31,7 +31,7 @@ FAILURES_LABEL = "sipadu.mailbox.failures.v1"
 # The key that picks, per unknown code, the cost its decoy runs at
 # (sipadu.services.mailbox.decoy_params).
 DECOY_LABEL = "sipadu.mailbox.decoy.v1"
-# The MAC key of one-time submission tokens (sipadu.reporter.submissions).
+# The MAC key of one-time submission tokens (sipadu.web.submissions).
 SUBMISSION_LABEL = "sipadu.submission-token.v1"
 
 

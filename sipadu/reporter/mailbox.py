@@ -27,7 +27,7 @@ from sipadu.reporter.sessions import (
     had_session,
     start_session,
 )
-from sipadu.reporter.submissions import FormKind, StillPending
+from sipadu.web.submissions import FormKind, StillPending
 from sipadu.services import IntegrityFailed, Reason, ServiceError
 from sipadu.services.attachments import read_attachment
 from sipadu.services.dates import today
@@ -150,7 +150,7 @@ def mailbox_login() -> ResponseReturnValue:
         # The reply that arrived after the last session ended: back in the reply box,
         # one press from being sent (it was never stored; files must be chosen again),
         # with the submission token it was first sent with (the page carries it back:
-        # sipadu.reporter.submissions.for_form), so it is still sent at most once.
+        # sipadu.web.submissions.for_form), so it is still sent at most once.
         if _posted_reply_sent():
             return redirect(url_for("reporter.mailbox_view", sent="again"), code=303)
         signed = signed_in()
@@ -181,7 +181,7 @@ def reply_after_expiry(body: str, notice: str | None = None) -> tuple[str, int]:
     if any were chosen, were not read (nothing is stored before the request is
     authorized): the page says to choose them again. The reply's submission token goes
     back in the page with it (a fresh one if it had none): once the reporter signs in,
-    the reply is sent with it, at most once (sipadu.reporter.submissions)."""
+    the reply is sent with it, at most once (sipadu.web.submissions)."""
     if _posted_reply_sent():
         # The same reply sent again (Back and resend) after it was sent: nothing to keep.
         already = _(
@@ -271,7 +271,7 @@ def _mailbox_page(
 
 def _posted_reply_sent() -> bool:
     """Whether the reply in this request carries a submission token that was used
-    already: it was sent, and this is Back and resend (sipadu.reporter.submissions)."""
+    already: it was sent, and this is Back and resend (sipadu.web.submissions)."""
     submissions = runtime().submissions
     token = submissions.posted(FormKind.MESSAGE)
     return token is not None and submissions.seen(token) is not None

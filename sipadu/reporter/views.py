@@ -12,7 +12,7 @@ from sipadu.accountability.audit import ReporterMetric, count_reporter_event
 from sipadu.persistence.slots import Busy
 from sipadu.reporter.blueprint import bp, runtime
 from sipadu.reporter.languages import SWITCH, switched_notice
-from sipadu.reporter.submissions import FormKind, Receipt, StillPending, Used
+from sipadu.web.submissions import FormKind, Receipt, StillPending, Used
 from sipadu.services.categories import category_open
 from sipadu.services.dates import today
 from sipadu.services.mailbox import well_formed_code
