@@ -5,9 +5,11 @@ account; every refusal shows the form again with everything typed and stores not
 the slip is shown once, never stored, with a QR code of the portal's address and never
 of the code."""
 
+import html
 import io
 import json
 import re
+import uuid
 
 import pytest
 from sqlalchemy import func, select
@@ -26,6 +28,7 @@ from tests.helpers import (
     every_slot_held,
     form_tokens,
     login,
+    report_id_of,
     sample_path,
     signed_in,
     unlinked_blobs,
@@ -172,6 +175,23 @@ def test_an_intake_gives_a_slip_the_reporter_opens_the_mailbox_with(
     # The routed investigator has it in their list; the operator cannot find it again.
     assert "Pungutan loket KTP-el" in clients["pemeriksa1"].get("/reports").get_data(as_text=True)
     assert operator.get("/reports").status_code == 403
+
+
+def test_investigators_see_how_and_where_a_report_came_in_and_who_typed_it(
+    operator, clients, database_url
+):
+    """The case page and the printed case file say the channel in words, the office
+    and the operator's username (the sealed intake field)."""
+    marker = "Pungutan loket " + uuid.uuid4().hex[:8]
+    slip_of(send(operator, **typed(channel="phone", title=marker)))
+    investigator = clients["pemeriksa1"]
+    report_id = report_id_of(database_url, marker, investigator)
+    for path in (f"/reports/{report_id}", f"/reports/{report_id}/print"):
+        page = html.unescape(investigator.get(path).get_data(as_text=True))
+        came_in = re.search(r'<dd id="intake">(.*?)</dd>', page, re.S).group(1)
+        assert "telep" in came_in.lower(), came_in
+        assert "Kecamatan Menteng, Jakarta Pusat" in came_in and "petugas1" in came_in
+        assert "phone" not in came_in.replace("telephone", "")  # no raw channel value
 
 
 def test_an_intake_is_audited_with_channel_and_office_only(operator, database_url):

@@ -60,6 +60,7 @@ from sipadu.services.row_metadata import (
     read_mark_count,
     read_mark_field,
 )
+from sipadu.services.intake import INTAKE_FIELD, Intake, parse_intake
 from sipadu.services.transcript import WEB_REPORT, Transcript, transcript_of
 from sipadu.settings.config import DatePrecision, DayCount
 
@@ -530,6 +531,9 @@ class CaseView:
     # Whether the reporter checked a report an operator typed (issue 18; nothing to show
     # for a web report).
     transcript: Transcript = WEB_REPORT
+    # How it came in (the sealed ``intake`` field): the web portal, or an operator's
+    # channel, office and username; None if the field does not read.
+    intake: Intake | None = None
 
     def files_of(self, message_id: uuid.UUID | None) -> list[AttachmentInfo]:
         return [a for a in self.attachments if a.message_id == message_id]
@@ -633,6 +637,7 @@ def open_case(
         requests,
         frozenset(failed),
         transcript_of(fields),
+        intake=parse_intake(fields.get(INTAKE_FIELD, "")),
     )
     record_integrity_failures(session, account_id, view)
     if not record:
