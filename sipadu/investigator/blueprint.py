@@ -12,6 +12,7 @@ from sipadu.accountability import recovery
 from sipadu.crypto import Argon2Params, PublicKey
 from sipadu.investigator.forms import CASE_FIELD_LABELS
 from sipadu.services.dates import Deadlines
+from sipadu.services.operator_intake import check_offices
 from sipadu.services.reports import SubmissionSettings
 from sipadu.services.staff_auth import Timeouts
 from sipadu.settings.config import Config, ConfigError, DatePrecision
@@ -57,6 +58,9 @@ class StaffRuntime:
 
 
 def make_runtime(config: Config) -> StaffRuntime:
+    """Everything the staff views need. Raises :class:`ConfigError` for an office of
+    ``SIPADU_INTAKE_OFFICES`` the audit log would refuse (docs/intake.md)."""
+    check_offices(config.intake_offices)
     try:
         seed: bytes | None = load_secret(config, "audit_signing_key")
     except ConfigError:
