@@ -229,9 +229,7 @@ def test_the_institution_is_an_example_until_the_operator_names_it():
         ("Kantor 1234 5678 9012 3456", "report code"),
     ],
 )
-def test_an_intake_office_the_audit_log_would_refuse_stops_the_staff_portal(
-    tmp_path, office, why
-):
+def test_an_intake_office_the_audit_log_would_refuse_stops_the_staff_portal(tmp_path, office, why):
     """Issue 18: an office the audit log refuses in an intake's entry gave an error page
     at intake time, after the whole report was typed; now the staff portal does not
     start, and says which name and why (``sipadu check`` too: test_deploy_check)."""

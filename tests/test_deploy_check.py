@@ -83,7 +83,9 @@ def test_it_fails_on_an_account_named_like_the_audit_logs_own_actors(
     assert result.exit_code == 1
 
 
-def test_it_fails_on_an_intake_office_the_audit_log_would_refuse(tmp_path, new_database_url, redis_url):
+def test_it_fails_on_an_intake_office_the_audit_log_would_refuse(
+    tmp_path, new_database_url, redis_url
+):
     """Issue 18: such an office gave an error page at intake, after the operator typed
     the whole report."""
     env = config_env(

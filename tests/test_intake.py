@@ -255,9 +255,7 @@ def test_the_same_intake_form_from_another_browser_session_stores_nothing_and_sa
     assert count_reports(database_url) == before + 1
 
 
-def test_an_intake_form_without_its_token_stores_nothing_and_keeps_the_text(
-    operator, database_url
-):
+def test_an_intake_form_without_its_token_stores_nothing_and_keeps_the_text(operator, database_url):
     before = count_reports(database_url)
     body = {"csrf_token": csrf(operator, "/intake/report"), **typed()}
     response = post_intake(operator, body)

@@ -11,12 +11,12 @@ from limits import RateLimitItem, parse
 from sipadu.accountability import recovery
 from sipadu.crypto import Argon2Params, PublicKey
 from sipadu.investigator.forms import CASE_FIELD_LABELS
+from sipadu.persistence.volatile import make_store
 from sipadu.services.dates import Deadlines
 from sipadu.services.operator_intake import check_offices
 from sipadu.services.reports import SubmissionSettings
 from sipadu.services.staff_auth import Timeouts
 from sipadu.settings.config import Config, ConfigError, DatePrecision
-from sipadu.persistence.volatile import make_store
 from sipadu.settings.instance import audit_public_key, derived_key, load_secret
 from sipadu.web.submissions import Submissions
 from sipadu.web.words import STATUS_LABELS

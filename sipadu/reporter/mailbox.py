@@ -27,7 +27,6 @@ from sipadu.reporter.sessions import (
     had_session,
     start_session,
 )
-from sipadu.web.submissions import FormKind, StillPending
 from sipadu.services import IntegrityFailed, Reason, ServiceError
 from sipadu.services.attachments import read_attachment
 from sipadu.services.dates import today
@@ -61,6 +60,7 @@ from sipadu.web.errors import integrity_failed
 from sipadu.web.formdata import UploadRefused, chosen_files, files_waiting, receives_files
 from sipadu.web.refusal_messages import message
 from sipadu.web.reporter_forms import CATEGORIES, MailboxLoginForm, MessageForm, TranscriptForm
+from sipadu.web.submissions import FormKind, StillPending
 from sipadu.web.uploads import evidence_part, forget_files, uploaded_files
 
 

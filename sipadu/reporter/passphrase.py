@@ -25,7 +25,6 @@ from sipadu.persistence.slots import Busy
 from sipadu.reporter.blueprint import bp, runtime
 from sipadu.reporter.mailbox import signed_in
 from sipadu.reporter.sessions import renew_session
-from sipadu.web.submissions import FormKind, Receipt, StillPending
 from sipadu.services import Reason, ServiceError
 from sipadu.services.dates import today
 from sipadu.services.mailbox import (
@@ -42,6 +41,7 @@ from sipadu.web.context import app_config, transaction
 from sipadu.web.derivations import LOGIN, busy_page, derivations
 from sipadu.web.refusal_messages import message
 from sipadu.web.reporter_forms import PassphraseChangeForm
+from sipadu.web.submissions import FormKind, Receipt, StillPending
 
 
 @bp.route("/mailbox/passphrase", methods=["GET", "POST"])

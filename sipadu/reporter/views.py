@@ -12,7 +12,6 @@ from sipadu.accountability.audit import ReporterMetric, count_reporter_event
 from sipadu.persistence.slots import Busy
 from sipadu.reporter.blueprint import bp, runtime
 from sipadu.reporter.languages import SWITCH, switched_notice
-from sipadu.web.submissions import FormKind, Receipt, StillPending, Used
 from sipadu.services.categories import category_open
 from sipadu.services.dates import today
 from sipadu.services.mailbox import well_formed_code
@@ -25,6 +24,7 @@ from sipadu.web.derivations import REPORT, busy_page, derivations
 from sipadu.web.formdata import UploadRefused, receives_files
 from sipadu.web.refusal_messages import message
 from sipadu.web.reporter_forms import CATEGORIES, ReportForm
+from sipadu.web.submissions import FormKind, Receipt, StillPending, Used
 from sipadu.web.uploads import evidence_part, forget_files, uploaded_files
 
 

@@ -41,6 +41,7 @@ from sipadu.services.attachments import (
 )
 from sipadu.services.case_record import EMPTY, CaseRecord, Priority, lead_names, records_of
 from sipadu.services.dates import add_days, coarsen
+from sipadu.services.intake import INTAKE_FIELD, Intake, parse_intake
 from sipadu.services.key_ring import HeldKeys, NoKey, staff_keys_of_reports
 from sipadu.services.reports import (
     CASE_FIELDS,
@@ -60,7 +61,6 @@ from sipadu.services.row_metadata import (
     read_mark_count,
     read_mark_field,
 )
-from sipadu.services.intake import INTAKE_FIELD, Intake, parse_intake
 from sipadu.services.transcript import WEB_REPORT, Transcript, transcript_of
 from sipadu.settings.config import DatePrecision, DayCount
 

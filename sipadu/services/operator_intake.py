@@ -76,7 +76,7 @@ def take_in(
     return receipt
 
 
-def _detail(channel: Channel, office: str) -> dict[str, object]:
+def _detail(channel: Channel, office: str) -> dict[str, audit.DetailValue]:
     """The ``report.intake`` entry's detail: the channel and the office, nothing else."""
     return {"channel": channel.value, "office": office}
 

@@ -269,9 +269,7 @@ def test_the_zip_holds_the_report_its_thread_notes_files_and_a_signed_manifest(
         )
 
 
-def test_an_operators_report_exports_how_it_came_in_and_the_reporters_correction(
-    session, recovery
-):
+def test_an_operators_report_exports_how_it_came_in_and_the_reporters_correction(session, recovery):
     """report.json says how a report came in (the sealed intake field) and what the
     reporter said of the typed text (issue 18); the printed manifest hash stays the
     export's."""
