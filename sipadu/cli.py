@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 from sipadu import __version__
 from sipadu.accountability import audit, recovery
 from sipadu.accountability.audit import OPERATOR
-from sipadu.crypto import Argon2Params, CryptoError
+from sipadu.crypto import Argon2Params, CryptoError, PrivateKey, age_private_key
 from sipadu.evidence import storage
 from sipadu.hosting.deploycheck import exit_code, run_checks
 from sipadu.persistence.db import make_engine, make_sessionmaker
@@ -40,6 +40,7 @@ from sipadu.persistence.row_order import Reshuffled
 from sipadu.services import ServiceError, retention
 from sipadu.services.audit_log import record_export
 from sipadu.services.categories import add_route, category_by_slug, remove_route, seed_instance
+from sipadu.services.conflict_of_interest import external_export
 from sipadu.services.grants import recovery_grant
 from sipadu.services.passphrases import configure_instance_words
 from sipadu.services.retention import RetentionPolicy
@@ -484,6 +485,64 @@ def recovery_grant_command(
             raise click.ClickException(f"no staff account {username!r}")
         copied = recovery_grant(session, report_id, private, account)
     click.echo(f"granted: {copied} key(s) of report {report_id} wrapped to {account.username}")
+
+
+@main.group("coi")
+def coi_group() -> None:
+    """The conflict-of-interest team's outside keyholders (docs/conflict-of-interest.md)."""
+
+
+def _age_identity(path: Path) -> PrivateKey:
+    """The X25519 key of the first ``AGE-SECRET-KEY-1…`` line of an age identity file
+    (as ``age-keygen`` writes it: comment lines, then the key)."""
+    for line in path.read_text(encoding="ascii", errors="replace").splitlines():
+        if line.strip().upper().startswith("AGE-SECRET-KEY-1"):
+            try:
+                return age_private_key(line.strip())
+            except CryptoError:
+                break
+    raise click.ClickException(f"{path}: no age X25519 identity (AGE-SECRET-KEY-1…) in it")
+
+
+@coi_group.command("export")
+@click.option(
+    "--identity",
+    "identity_file",
+    required=True,
+    type=click.Path(exists=True, dir_okay=False),
+    help="The outside keyholder's age identity file (AGE-SECRET-KEY-1…).",
+)
+@click.option("--report", "report_id", required=True, type=click.UUID)
+@click.option(
+    "--out",
+    "out_file",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="Where to write the export (a new file): age-encrypted to the same key.",
+)
+def coi_export(identity_file: str, report_id: uuid.UUID, out_file: str) -> None:
+    """Write a report about the Inspectorate's own staff for an outside keyholder of the
+    conflict-of-interest team (BPKP, KPK): its keys are opened with the keyholder's own
+    age identity, and the signed export archive is written encrypted to that same age
+    key (open it with ``age -d -i IDENTITY FILE``). Never the reporter's identity.
+    Recorded in the audit log (report.export_external) before anything is written."""
+    private = _age_identity(Path(identity_file))
+    config = _config()
+    seed = load_secret(config, "audit_signing_key")
+    out = Path(out_file)
+    with _session(config) as session:
+        pieces = external_export(session, report_id, private, seed)
+        session.commit()  # the audit entry first (G4), then the bytes
+        try:
+            with out.open("xb") as written:
+                for piece in pieces:
+                    written.write(piece)
+        except FileExistsError:
+            raise click.ClickException(f"{out} exists: give a new file") from None
+        except BaseException:
+            out.unlink(missing_ok=True)
+            raise
+    click.echo(f"written: {out} (age-encrypted to the keyholder's key)")
 
 
 @main.group("audit")

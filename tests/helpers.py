@@ -30,6 +30,7 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pyotp
+import pyrage
 import redis
 from click.testing import CliRunner
 from sqlalchemy import create_engine, delete, select, text, update
@@ -702,6 +703,18 @@ def sample_audit_details(ids: dict[str, str]) -> dict[audit.Action, tuple[str, s
             "operator",
             {"channel": "walk_in", "office": "Kantor Kecamatan"},
         ),
+        # coi (issue 18)
+        A.COI_MEMBER_ADD: (admin, "admin", {"member": "investigator", **someone}),
+        A.COI_MEMBER_REMOVE: (
+            admin,
+            "admin",
+            {"member": "external", "recipient": "BPKP Perwakilan", "fingerprint": "cd" * 32},
+        ),
+        A.COI_EXTERNAL_EXPORT: (
+            "operator",
+            "operator",
+            {"recipient": "BPKP Perwakilan", "fingerprint": "cd" * 32},
+        ),
     }
 
 
@@ -1168,6 +1181,25 @@ def staff_world(app, reporter_app, people: dict[str, "Person"], database_url: st
         path = f"/admin/proposals/{proposal}/{decision}"
         response = post(admin2, path, "/admin/proposals", confirm="y")
         assert response.status_code in (200, 303), response.get_data(as_text=True)[:800]
+
+    # The conflict-of-interest team (coi, issue 18): an outside keyholder approved, a
+    # staff member proposed and waiting.
+    team = "/admin/conflict-of-interest"
+    outside = str(pyrage.x25519.Identity.generate().to_public())
+    response = post(admin, f"{team}/external", team, name="BPKP Perwakilan", recipient=outside)
+    assert response.status_code == 303, response.get_data(as_text=True)[:800]
+    with database(database_url) as session:
+        (external,) = session.scalars(
+            select(Proposal).where(Proposal.state == "pending", Proposal.coi_member_id.is_not(None))
+        )
+    response = post(
+        admin2, f"/admin/proposals/{external.id}/approve", "/admin/proposals", confirm="y"
+    )
+    assert response.status_code == 303, response.get_data(as_text=True)[:800]
+    response = post(
+        admin, f"{team}/staff", team, account=str(accounts["pemeriksa1"]), kind="investigator"
+    )
+    assert response.status_code == 303, response.get_data(as_text=True)[:800]
 
     suffix = uuid.uuid4().hex[:6]
     activation = create_account(admin, f"calon-{suffix}", "auditor")  # stays invited

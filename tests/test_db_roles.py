@@ -32,8 +32,9 @@ from tests.helpers import (
     typed_report,
 )
 
-# The case fields, the identity, and the transcript check's two (issue 18).
-FIELDS_PER_REPORT = 10
+# The case fields, the identity, and issue 18's intake, transcript check (two) and
+# conflict-of-interest answer.
+FIELDS_PER_REPORT = 12
 
 
 @pytest.fixture
@@ -267,3 +268,57 @@ def test_the_reporter_role_counts_every_mailbox_by_cost_and_sees_no_record(repor
             assert list(columns) == ["head", "records"]
     finally:
         engine.dispose()
+
+
+def test_the_reporter_role_routes_a_report_about_the_inspectorate(reporter_role):
+    """coi (issue 18): the portal reads the conflict-of-interest group (those columns
+    only) to wrap such a report to it, and to nobody routed."""
+    import pyrage
+    from sqlalchemy import select
+
+    from sipadu.persistence.models import CoiMember, ReportKey, StaffAccount
+    from tests.helpers import database
+
+    env, role_url, _name = reporter_role
+    owner_url = env["SIPADU_DATABASE_URL"]
+    with database(owner_url) as session:
+        team = session.scalar(select(StaffAccount.id).where(StaffAccount.username == "pemeriksa2"))
+        outside = str(pyrage.x25519.Identity.generate().to_public())
+        session.add_all(
+            [
+                CoiMember(kind="investigator", account_id=team, state="active"),
+                CoiMember(kind="external", name="KPK", recipient=outside, state="active"),
+            ]
+        )
+        session.commit()
+    app = create_app("reporter", load_config({**env, "SIPADU_DATABASE_URL": role_url}))
+    app.config["TESTING"] = True
+    try:
+        submit(app.test_client(), title="Tentang pegawai Inspektorat", concerns_inspectorate="y")
+    finally:
+        dispose(app)
+    engine = create_engine(role_url)
+    try:
+        with engine.connect() as connection, pytest.raises(ProgrammingError):
+            connection.execute(text("SELECT name FROM coi_member"))
+    finally:
+        engine.dispose()
+    with database(owner_url) as session:
+        kinds = set(
+            session.scalars(select(ReportKey.recipient_kind).where(ReportKey.purpose == "case"))
+        )
+        routed = session.scalars(select(StaffAccount).where(StaffAccount.username == "pemeriksa1"))
+        ordinary = routed.one().id
+        wrapped = set(
+            session.scalars(
+                select(ReportKey.report_id).where(ReportKey.recipient_kind == "external")
+            )
+        )
+        assert "external" in kinds and len(wrapped) == 1
+        (report_id,) = wrapped
+        to_ordinary = session.scalar(
+            select(ReportKey.id).where(
+                ReportKey.report_id == report_id, ReportKey.recipient_id == ordinary
+            )
+        )
+        assert to_ordinary is None

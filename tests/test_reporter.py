@@ -174,7 +174,13 @@ def test_keys_are_wrapped_exactly_as_designed(demo, reporter_app, database_url):
             for f in session.scalars(select(ReportField).where(ReportField.report_id == latest))
         }
         # The identity field is stored though left empty; how it came in (issue 18) too.
-        assert names == {*FIELDS, "intake", "transcript", "transcript_correction"}
+        assert names == {
+            *FIELDS,
+            "intake",
+            "transcript",
+            "transcript_correction",
+            "concerns_inspectorate",
+        }
 
 
 def _report_of(client, code, passphrase, session) -> uuid.UUID:

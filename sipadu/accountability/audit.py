@@ -116,6 +116,10 @@ class Action(StrEnum):
     # intake (issue 18 item 1): an operator typed in a report for someone; the channel
     # and office only: no report id, no code, no content (docs/audit.md, "Intake").
     REPORT_INTAKE = "report.intake"
+    # coi (issue 18): the conflict-of-interest group, and an outside keyholder's export
+    COI_MEMBER_ADD = "coi_member.add"
+    COI_MEMBER_REMOVE = "coi_member.remove"
+    COI_EXTERNAL_EXPORT = "report.export_external"
 
 
 class ReporterMetric(StrEnum):

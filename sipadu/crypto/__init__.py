@@ -19,6 +19,7 @@ The API the rest of SIPADU uses:
 - Subkeys: :func:`derive_subkey` (HKDF-SHA256, RFC 5869: one key per use of a secret).
 """
 
+from sipadu.crypto.age_keys import age_private_key, age_public_key
 from sipadu.crypto.envelope import KeyContext, Purpose, unwrap_key, wrap_key
 from sipadu.crypto.errors import CryptoError
 from sipadu.crypto.fields import (
@@ -77,6 +78,8 @@ __all__ = [
     "Purpose",
     "SecretRecord",
     "Suite",
+    "age_private_key",
+    "age_public_key",
     "decrypt_stream",
     "decrypting_reader",
     "derive_keys",

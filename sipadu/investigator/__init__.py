@@ -14,6 +14,7 @@ from sipadu.investigator import (  # noqa: F401
     auditor,
     auth,
     cases,
+    conflict,
     custodian,
     intake_form,
     views,

@@ -39,6 +39,7 @@ from sipadu.investigator.words import ACTOR_WORDS
 from sipadu.persistence.models import (
     AccountState,
     Category,
+    CoiMember,
     ExportRecipient,
     Proposal,
     ProposalState,
@@ -329,8 +330,13 @@ def _proposals_page(refused: dict[str, list[str]]) -> str:
     accounts = {a.id: a for a in session.scalars(select(StaffAccount))}
     categories = {c.id: c.slug for c in session.scalars(select(Category))}
     recipients = {r.id: r for r in session.scalars(select(ExportRecipient))}
+    coi = {m.id: m for m in session.scalars(select(CoiMember))}  # coi (issue 18)
     return render_template(
         "staff/admin/proposals.html",
+        coi=coi,
+        coi_fingerprints={
+            m.id: recipient_fingerprint(m.recipient) for m in coi.values() if m.recipient
+        },
         recipients=recipients,
         recipient_fingerprints={
             r.id: recipient_fingerprint(r.recipient) for r in recipients.values()

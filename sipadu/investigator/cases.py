@@ -43,7 +43,7 @@ from sipadu.investigator.forms import (
 )
 from sipadu.investigator.policy import Policy, requires
 from sipadu.investigator.words import said
-from sipadu.persistence.models import Category, ReportStatus, Role, StaffAccount
+from sipadu.persistence.models import Category, CoiMemberKind, ReportStatus, Role, StaffAccount
 from sipadu.services import IntegrityFailed, Reason, ServiceError, casework, key_ring
 from sipadu.services import grants as grants_service
 from sipadu.services.attachments import AttachmentInfo, read_attachment
@@ -63,6 +63,7 @@ from sipadu.services.cases import (
     reopen,
     reply,
 )
+from sipadu.services.conflict_of_interest import concerns_inspectorate, is_member
 from sipadu.services.dates import today
 from sipadu.services.export import (
     age_encrypted,
@@ -208,6 +209,9 @@ def _case_page(report_id: uuid.UUID, **forms: BoundedForm) -> str:
                 for a in writing.scalars(select(StaffAccount).order_by(StaffAccount.username))
                 if Role.INVESTIGATOR in a.role_set and a.active and a not in holders
             ]
+            coi = concerns_inspectorate(writing, keys)  # coi (issue 18): the team only
+            team = CoiMemberKind.INVESTIGATOR
+            colleagues = [a for a in colleagues if not coi or is_member(writing, a.id, team)]
     except (NotGranted, NoKey):  # no grant, or a grant whose keys are gone
         abort(404)
     grant_form = forms.pop("grant_form", None) or GrantForm()
@@ -255,6 +259,7 @@ def _case_page(report_id: uuid.UUID, **forms: BoundedForm) -> str:
         action_form=forms.pop("action_form", None) or ActionForm(),
         spam_form=forms.pop("spam_form", None) or SpamForm(),
         upload_limits=upload_limits(app_config()),
+        concerns_inspectorate=coi,
     )
 
 

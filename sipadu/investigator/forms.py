@@ -468,3 +468,24 @@ class HoldForm(ConfirmForm):
 
     report = StringField(_l("Report id"), validators=[InputRequired(), Length(max=36)])
     change = SelectField(choices=[SelectChoice("set", "set"), SelectChoice("release", "release")])
+
+
+class CoiStaffForm(BoundedForm):
+    """An admin proposes a staff member for the conflict-of-interest team (coi, issue
+    18): who, and in which role of the team."""
+
+    account = SelectField(_l("Staff member"), choices=[], validate_choice=True)
+    kind = SelectField(
+        _l("Role in the team"),
+        choices=[
+            SelectChoice(
+                "investigator", _l("Investigator of the team: reads and handles the reports")
+            ),
+            SelectChoice("custodian", _l("Custodian of the team: decides on identity requests")),
+        ],
+        validate_choice=True,
+    )
+
+
+class CoiExternalForm(RecipientForm):
+    """An admin proposes an outside keyholder (BPKP, KPK) by its age public key."""

@@ -9,6 +9,7 @@ from sipadu.investigator.policy import Policy, requires
 from sipadu.persistence.models import Role
 from sipadu.services.audit_log import intake_days
 from sipadu.services.categories import routing_table
+from sipadu.services.conflict_of_interest import group_status, members
 from sipadu.services.dashboard import (
     case_counts,
     chain_state,
@@ -38,6 +39,7 @@ def index() -> str:
             identity_requests_waiting(reading, account.id) if Role.CUSTODIAN in roles else None
         )
         proposals = proposals_waiting(reading) if Role.ADMIN in roles else None
+        coi = group_status(reading) if Role.ADMIN in roles else None  # coi (issue 18)
         chain = chain_state(reading, signing_public_key_hex()) if Role.AUDITOR in roles else None
     return render_template(
         "staff/home.html",
@@ -46,6 +48,7 @@ def index() -> str:
         due_labels=DEADLINE_LABELS,
         requests=requests,
         proposals=proposals,
+        coi=coi,
         chain=chain,
         now=now(),
     )
@@ -56,7 +59,10 @@ def index() -> str:
 def routing() -> str:
     """Who new reports in each category are encrypted to, with key fingerprints: every
     investigator and auditor can check that nobody unexpected receives reports (G3)."""
-    return render_template("staff/routing.html", categories=routing_table(db_session()))
+    session = db_session()
+    return render_template(
+        "staff/routing.html", categories=routing_table(session), coi_members=members(session)
+    )
 
 
 @bp.get("/intake")

@@ -30,6 +30,7 @@ from sipadu.investigator.forms import (
 from sipadu.persistence.models import (
     AccountState,
     AuditEvent,
+    CoiMemberKind,
     IdentityRequestState,
     ProposalKind,
     ProposalState,
@@ -103,6 +104,9 @@ ACTION_LABELS: dict[str, LazyString] = {
     Action.RETENTION_PURGE: _l("Expired reports deleted"),
     Action.ROW_ORDER_RESHUFFLE: _l("Reporter data rewritten in key order"),
     Action.REPORT_INTAKE: _l("Report taken in by an operator"),
+    Action.COI_MEMBER_ADD: _l("Added to the conflict-of-interest team"),
+    Action.COI_MEMBER_REMOVE: _l("Removed from the conflict-of-interest team"),
+    Action.COI_EXTERNAL_EXPORT: _l("Report exported to an outside keyholder"),
 }
 
 # The role an entry was made in (audit.ROLES): the staff roles, and who else acts.
@@ -141,6 +145,14 @@ PROPOSAL_KIND_LABELS: dict[str, LazyString] = {
     ProposalKind.TOTP_RESET: _l("Reset the authenticator app"),
     ProposalKind.RECIPIENT_ADD: _l("Register an export recipient"),
     ProposalKind.RECIPIENT_REMOVE: _l("Remove an export recipient"),
+    ProposalKind.COI_MEMBER_ADD: _l("Add to the conflict-of-interest team"),
+    ProposalKind.COI_MEMBER_REMOVE: _l("Remove from the conflict-of-interest team"),
+}
+# A member of the conflict-of-interest team, by what it holds (issue 18).
+COI_MEMBER_KIND_LABELS: dict[str, LazyString] = {
+    CoiMemberKind.INVESTIGATOR: _l("investigator of the team"),
+    CoiMemberKind.CUSTODIAN: _l("custodian of the team"),
+    CoiMemberKind.EXTERNAL: _l("outside keyholder"),
 }
 RECIPIENT_STATE_LABELS: dict[str, LazyString] = {
     RecipientState.PROPOSED: _l("waiting for a second admin"),
@@ -175,6 +187,7 @@ TABLES: dict[str, Mapping[str, LazyString]] = {
     "proposal_state": PROPOSAL_STATE_LABELS,
     "request_state": REQUEST_STATE_LABELS,
     "recipient_state": RECIPIENT_STATE_LABELS,
+    "coi_member_kind": COI_MEMBER_KIND_LABELS,
     "category": CATEGORY_LABELS,
     "status": STATUS_LABELS,
     "priority": PRIORITY_LABELS,
@@ -438,8 +451,18 @@ def _recipient(d: dict, verb: str) -> str:
     }
 
 
+def _coi_member(d: dict, name: str, verb: str) -> str:
+    return verb % {
+        "who": str(d.get("recipient") or name or "?"),
+        "member": said(str(d.get("member")), "coi_member_kind"),
+        "fingerprint": grouped(d.get("fingerprint")),
+    }
+
+
 def _proposal(d: dict, name: str, verb: str) -> str:
     change = change_said(str(d.get("kind")), d.get("role"), d.get("category"), d.get("recipient"))
+    if d.get("member"):
+        change += " (" + said(str(d.get("member")), "coi_member_kind") + ")"
     words = verb % {"change": change}
     if d.get("username"):
         words += " " + _("Account: %(name)s.", name=name)
@@ -590,6 +613,29 @@ SENTENCES: dict[str, Sentence] = {
     ),
     Action.RECIPIENT_REMOVE: lambda d, _n: _recipient(
         d, _("%(recipient)s is no longer offered for exports (fingerprint %(fingerprint)s).")
+    ),
+    Action.COI_MEMBER_ADD: lambda d, n: _coi_member(
+        d,
+        n,
+        _(
+            "New reports about the Inspectorate's own staff now also go to %(who)s, as "
+            "%(member)s (fingerprint %(fingerprint)s)."
+        ),
+    ),
+    Action.COI_MEMBER_REMOVE: lambda d, n: _coi_member(
+        d,
+        n,
+        _(
+            "New reports about the Inspectorate's own staff no longer go to %(who)s, as "
+            "%(member)s (fingerprint %(fingerprint)s)."
+        ),
+    ),
+    Action.COI_EXTERNAL_EXPORT: lambda d, _n: _recipient(
+        d,
+        _(
+            "The report was exported at the server, encrypted to the outside keyholder "
+            "%(recipient)s (fingerprint %(fingerprint)s)."
+        ),
     ),
     Action.ATTACHMENT_DOWNLOAD: lambda d, _n: _(
         "A file of %(size)s was downloaded.", size=filesize(_count(d.get("size")))

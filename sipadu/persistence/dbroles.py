@@ -52,6 +52,8 @@ REPORTER_GRANTS: list[tuple[str, str]] = [
     ("SELECT, INSERT, UPDATE, DELETE", "blob"),
     ("SELECT, INSERT, DELETE", "blob_chunk"),
     ("SELECT, INSERT, UPDATE", "reporter_daily_count"),
+    # coi (issue 18): who a report about the inspectorate's own staff is wrapped to
+    ("SELECT (id, kind, account_id, recipient, state)", "coi_member"),
 ]
 
 

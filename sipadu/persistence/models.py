@@ -311,7 +311,8 @@ class ReportKey(Base):
     )
     purpose: Mapped[str] = mapped_column(CheckedWord(16))
     epoch: Mapped[int] = mapped_column(CheckedInt)
-    recipient_kind: Mapped[str] = mapped_column(CheckedWord(16))  # staff|custodian|mailbox|recovery
+    # staff|custodian|mailbox|recovery|external (coi: an outside keyholder's age key)
+    recipient_kind: Mapped[str] = mapped_column(CheckedWord(16))
     recipient_id: Mapped[uuid.UUID | None] = mapped_column(CheckedUuid, index=True)
     recipient_fingerprint: Mapped[str] = mapped_column(CheckedWord(64))
     wrapped: Mapped[bytes] = mapped_column(SealedBytes)
@@ -438,6 +439,9 @@ class ProposalKind(enum.StrEnum):
     TOTP_RESET = "totp_reset"  # drop an account's TOTP seed and issue an enrollment link
     RECIPIENT_ADD = "recipient_add"  # register an export recipient (docs/casework.md)
     RECIPIENT_REMOVE = "recipient_remove"
+    # coi (issue 18): a member of the conflict-of-interest group (docs/conflict-of-interest.md)
+    COI_MEMBER_ADD = "coi_member_add"
+    COI_MEMBER_REMOVE = "coi_member_remove"
 
 
 class RecipientState(enum.StrEnum):
@@ -459,6 +463,34 @@ class ExportRecipient(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     name: Mapped[str] = mapped_column(String(100))
     recipient: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16), default=RecipientState.PROPOSED.value)
+
+
+class CoiMemberKind(enum.StrEnum):
+    """What a member of the conflict-of-interest group holds (issue 18, item 3)."""
+
+    INVESTIGATOR = "investigator"  # a staff investigator: the case and internal keys, a grant
+    CUSTODIAN = "custodian"  # a staff custodian: the identity key and requests' keys
+    EXTERNAL = "external"  # an outside body's age key (BPKP, KPK): case and internal keys
+
+
+class CoiMember(Base):
+    """A member of the conflict-of-interest group: the keyholders of reports that concern
+    the inspectorate's own staff, instead of the routed investigators and the ordinary
+    custodians (ISO 37002 §8.4.1; :mod:`sipadu.services.conflict_of_interest`). A staff
+    member (``account_id``) or an outside body's age recipient (``name``, canonical
+    ``age1…`` ``recipient``). ``state`` as an export recipient's: proposed, active once
+    a second admin approved, rejected or removed. Nothing of a report."""
+
+    __tablename__ = "coi_member"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    kind: Mapped[str] = mapped_column(String(16))
+    account_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("staff_account.id", ondelete="CASCADE"), index=True
+    )
+    name: Mapped[str | None] = mapped_column(String(100))
+    recipient: Mapped[str | None] = mapped_column(String(200))
     state: Mapped[str] = mapped_column(String(16), default=RecipientState.PROPOSED.value)
 
 
@@ -490,6 +522,9 @@ class Proposal(Base):
     )
     recipient_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("export_recipient.id", ondelete="CASCADE")
+    )
+    coi_member_id: Mapped[uuid.UUID | None] = mapped_column(  # coi (issue 18)
+        ForeignKey("coi_member.id", ondelete="CASCADE")
     )
     fingerprint: Mapped[str | None] = mapped_column(String(64))
     proposed_by: Mapped[str] = mapped_column(String(64))  # audit actor id

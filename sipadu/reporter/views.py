@@ -80,7 +80,12 @@ def report() -> ResponseReturnValue:
     if not accepted:
         return _category_closed(form)
     typed: dict[str, Any] = {name: getattr(form, name).data or "" for name in CASE_FIELDS}
-    data = ReportData(category=form.category.data, identity=form.identity.data or "", **typed)
+    data = ReportData(
+        category=form.category.data,
+        identity=form.identity.data or "",
+        concerns_inspectorate=bool(form.concerns_inspectorate.data),
+        **typed,
+    )
     passphrase = normalize_passphrase(form.passphrase.data) if form.passphrase.data else None
     # One report per token (issue 16 item 3): a second request with it waits for the
     # first and shows its code; a claim is released if nothing was stored.
@@ -192,7 +197,14 @@ def report_again(notice: str) -> tuple[str, int]:
 
 
 def _typed_report() -> dict[str, str]:
-    names = ("category", *CASE_FIELDS, "identity", "passphrase", "passphrase_confirm")
+    names = (
+        "category",
+        *CASE_FIELDS,
+        "identity",
+        "concerns_inspectorate",
+        "passphrase",
+        "passphrase_confirm",
+    )
     return {name: request.form[name] for name in names if name in request.form}
 
 

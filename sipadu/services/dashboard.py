@@ -30,6 +30,7 @@ from sipadu.persistence.models import (
     ReportStatus,
 )
 from sipadu.services.cases import count_unread, deadline_clause
+from sipadu.services.key_ring import addressed_to
 
 # The most reports whose read marks one home page opens (one HPKE unwrap each, about
 # 0.3 ms; benchmarks/search.py times the page): past it the count says "at least".
@@ -83,7 +84,8 @@ def case_counts(
 
 
 def identity_requests_waiting(session: Session, custodian_id: uuid.UUID) -> int:
-    """Pending identity requests ``custodian_id`` may decide: everyone's but its own."""
+    """Pending identity requests ``custodian_id`` may decide: everyone's but its own,
+    on reports whose keys it holds as a custodian (:func:`key_ring.addressed_to`)."""
     return (
         session.scalar(
             select(func.count())
@@ -91,6 +93,7 @@ def identity_requests_waiting(session: Session, custodian_id: uuid.UUID) -> int:
             .where(
                 IdentityRequest.state == IdentityRequestState.PENDING.value,
                 IdentityRequest.account_id != custodian_id,
+                addressed_to(custodian_id, IdentityRequest.report_id),
             )
         )
         or 0

@@ -29,6 +29,7 @@ from sipadu.persistence.models import (
 )
 from sipadu.services import IntegrityFailed, Reason, ServiceError, key_ring
 from sipadu.services.cases import granted
+from sipadu.services.conflict_of_interest import may_receive
 from sipadu.services.key_ring import HeldKeys, NoKey, key_fingerprint
 from sipadu.services.row_metadata import request_bound, request_field
 
@@ -64,6 +65,7 @@ def grant(
     colleague = _check_colleague(session.get(StaffAccount, colleague_id))
     if key_ring.is_holder(session, keys.report_id, colleague.id):
         raise ServiceError(Reason.ALREADY_HAS_REPORT, "colleague", name=colleague.username)
+    may_receive(session, keys, colleague)  # a report about the inspectorate: its group only
     report = session.get_one(Report, keys.report_id)  # the grant checked above holds it
     copied = key_ring.grant_holder(session, report, keys, colleague)
     audit.append(
@@ -250,12 +252,17 @@ class PendingRequest:
 def pending_requests(
     session: Session, custodian: StaffAccount, private: PrivateKey
 ) -> list[PendingRequest]:
-    """The requests waiting for a decision, oldest first, each with its reason decrypted
-    and the read recorded (:func:`request_reason`): the caller writes, and commits
-    before the page leaves."""
+    """The requests waiting for a decision that are addressed to ``custodian`` (a report
+    whose identity or request key it holds: :func:`key_ring.addressed_to`; never one
+    about the inspectorate's own staff to an ordinary custodian), oldest first, each
+    with its reason decrypted and the read recorded (:func:`request_reason`): the caller
+    writes, and commits before the page leaves."""
     rows = session.scalars(
         select(IdentityRequest)
-        .where(IdentityRequest.state == IdentityRequestState.PENDING.value)
+        .where(
+            IdentityRequest.state == IdentityRequestState.PENDING.value,
+            key_ring.addressed_to(custodian.id, IdentityRequest.report_id),
+        )
         .order_by(IdentityRequest.requested_at)
     ).all()
     return [
@@ -308,6 +315,14 @@ def decide_identity(
         raise ServiceError(Reason.NOT_WAITING_FOR_DECISION)
     if request.account_id == custodian.id:
         raise ServiceError(Reason.OWN_REQUEST)
+    addressed = session.scalar(
+        select(IdentityRequest.id).where(
+            IdentityRequest.id == request_id,
+            key_ring.addressed_to(custodian.id, IdentityRequest.report_id),
+        )
+    )
+    if addressed is None:  # not addressed to this custodian: to them, no request at all
+        raise ServiceError(Reason.NOT_WAITING_FOR_DECISION)
     investigator = session.get(StaffAccount, request.account_id)
     if investigator is None:  # a requester of no account: changed in the database
         raise IntegrityFailed()
@@ -352,6 +367,7 @@ def recovery_grant(
     if key_ring.is_holder(session, report_id, colleague.id):
         raise ServiceError(Reason.ALREADY_HAS_REPORT, name=colleague.username)
     source = key_ring.recovery_keys(session, report_id, recovery_private)
+    may_receive(session, source, colleague)
     copied = key_ring.grant_holder(session, report, source, colleague)
     audit.append(
         session,

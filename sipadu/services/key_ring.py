@@ -9,7 +9,9 @@ under a *request* key of epoch n. Each wrap is one ``report_key`` row:
 ``wrap_key(key, recipient's public key, KeyContext(report id, purpose, epoch))``. A
 recipient is a staff member as investigator (kind ``staff``, by account id), a staff
 member as custodian (``custodian``, by account id), the report's mailbox (``mailbox``)
-or the offline recovery key (``recovery``).
+or the offline recovery key (``recovery``); for a report that concerns the
+inspectorate's own staff, also an outside body's age key (``external``, by its
+conflict-of-interest member id; docs/conflict-of-interest.md).
 
 Custodian wraps (the identity key at submission, each request key) are a kind of their
 own so that no investigator view can open them: an account that is both investigator
@@ -41,8 +43,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import ColumnElement, delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Exists, delete, exists, select
+from sqlalchemy.orm import QueryableAttribute, Session
 
 from sipadu.crypto import (
     CryptoError,
@@ -50,6 +52,7 @@ from sipadu.crypto import (
     PrivateKey,
     PublicKey,
     Purpose,
+    age_public_key,
     fingerprint,
     new_key,
     unwrap_key,
@@ -59,7 +62,10 @@ from sipadu.persistence.db import rows_affected, scope_to_report
 from sipadu.persistence.models import (
     AccountState,
     CategoryRoute,
+    CoiMember,
+    CoiMemberKind,
     Mailbox,
+    RecipientState,
     Report,
     ReportGrant,
     ReportKey,
@@ -74,6 +80,7 @@ T = TypeVar("T")
 SHARED = (Purpose.CASE, Purpose.INTERNAL)  # what a grant copies: never the identity
 STAFF_KINDS = ("staff", "custodian")  # the recipient kinds that are a staff account
 CUSTODIAN = "custodian"  # a custodian's wraps: never opened by an investigator view
+EXTERNAL = "external"  # an outside body's age key, of the conflict-of-interest group
 IDENTITY_EPOCH = 0  # the identity is written once, at submission
 
 
@@ -426,17 +433,29 @@ def create_ring(
     category_id: uuid.UUID,
     mailbox: Recipient,
     recovery: PublicKey,
+    *,
+    concerns_inspectorate: bool = False,
 ) -> NewReportKeys:
     """Fresh epoch-0 keys for a new report (its row already flushed), wrapped as
     DESIGN.md §4 says: the case key to every active investigator routed to
     ``category_id``, the mailbox and recovery; the internal key to those investigators
     and recovery; the identity key to every active custodian, the mailbox and recovery.
-    The investigators get their grant rows. In the caller's transaction."""
-    investigators = _routed_investigators(session, category_id)
+    The investigators get their grant rows. In the caller's transaction.
+
+    A report that ``concerns_inspectorate`` (its own staff: ISO 37002 §8.4.1) goes to the
+    conflict-of-interest group instead (:func:`coi_group`): its investigators and
+    outside keyholders in place of the routed investigators, its custodians in place of
+    the ordinary ones; with no group configured, to the mailbox and recovery only."""
+    if concerns_inspectorate:
+        investigators, outside, custodians = coi_group(session)
+    else:
+        investigators, outside = _routed_investigators(session, category_id), []
+        custodians = _active_custodians(session)
     to_recovery = Recipient("recovery", None, recovery)
-    keys = NewReportKeys(new_key(), new_key(), new_key(), len(investigators))
-    _wrap_to(session, report_id, Purpose.CASE, 0, keys.case, [*investigators, mailbox, to_recovery])
-    _wrap_to(session, report_id, Purpose.INTERNAL, 0, keys.internal, [*investigators, to_recovery])
+    readers = [*investigators, *outside]
+    keys = NewReportKeys(new_key(), new_key(), new_key(), len(readers))
+    _wrap_to(session, report_id, Purpose.CASE, 0, keys.case, [*readers, mailbox, to_recovery])
+    _wrap_to(session, report_id, Purpose.INTERNAL, 0, keys.internal, [*readers, to_recovery])
     session.add_all(
         ReportGrant(report_id=report_id, account_id=r.id, read_mark=None) for r in investigators
     )
@@ -446,9 +465,47 @@ def create_ring(
         Purpose.IDENTITY,
         IDENTITY_EPOCH,
         keys.identity,
-        [*_active_custodians(session), mailbox, to_recovery],
+        [*custodians, mailbox, to_recovery],
     )
     return keys
+
+
+def _coi_accounts(kind: CoiMemberKind) -> ColumnElement[bool]:
+    return StaffAccount.id.in_(
+        select(CoiMember.account_id).where(
+            CoiMember.kind == kind.value, CoiMember.state == RecipientState.ACTIVE.value
+        )
+    )
+
+
+def coi_group(session: Session) -> tuple[list[Recipient], list[Recipient], list[Recipient]]:
+    """The approved conflict-of-interest group as recipients: its investigators (active,
+    with the investigator role and a key: ``staff``), its outside keyholders
+    (``external``: each age recipient's X25519 key, classical suite; a row changed in
+    the database so that it no longer decodes is left out) and its custodians (active,
+    with the custodian role and a key: ``custodian``). Reads only the columns the
+    reporter portal's role may read (docs/deploy.md)."""
+    investigators = _staff_recipients(
+        session, StaffRole.role == Role.INVESTIGATOR, _coi_accounts(CoiMemberKind.INVESTIGATOR)
+    )
+    custodians = _staff_recipients(
+        session,
+        StaffRole.role == Role.CUSTODIAN,
+        _coi_accounts(CoiMemberKind.CUSTODIAN),
+        kind=CUSTODIAN,
+    )
+    outside = []
+    for member_id, recipient in session.execute(
+        select(CoiMember.id, CoiMember.recipient).where(
+            CoiMember.kind == CoiMemberKind.EXTERNAL.value,
+            CoiMember.state == RecipientState.ACTIVE.value,
+        )
+    ):
+        try:
+            outside.append(Recipient(EXTERNAL, member_id, age_public_key(recipient or "")))
+        except CryptoError:
+            continue
+    return investigators, outside, custodians
 
 
 def is_holder(session: Session, report_id: uuid.UUID, account_id: uuid.UUID) -> bool:
@@ -567,14 +624,38 @@ def wrap_request_key(
     recovery: PublicKey,
 ) -> bytes:
     """A fresh key for the reason of the report's ``number``-th identity request (its
-    epoch), wrapped to every active custodian (``custodian`` wraps), the requester (a
-    ``staff`` wrap, also when the requester is a custodian) and recovery; returned for the
-    caller to seal the reason with. In the caller's transaction."""
+    epoch), wrapped to the custodians it is addressed to (``custodian`` wraps: every
+    active custodian who holds the report's identity key, the only ones who can approve
+    it; so a report about the inspectorate's own staff asks its conflict-of-interest
+    custodians only), the requester (a ``staff`` wrap, also when the requester is a
+    custodian) and recovery; returned for the caller to seal the reason with. In the
+    caller's transaction."""
     key = new_key()
-    recipients = [*_active_custodians(session), _staff_recipient(requester)]
+    holding = select(ReportKey.recipient_id).where(
+        ReportKey.report_id == report_id,
+        ReportKey.purpose == Purpose.IDENTITY.value,
+        ReportKey.recipient_kind == CUSTODIAN,
+    )
+    custodians = _staff_recipients(
+        session, StaffRole.role == Role.CUSTODIAN, StaffAccount.id.in_(holding), kind=CUSTODIAN
+    )
+    recipients = [*custodians, _staff_recipient(requester)]
     recipients.append(Recipient("recovery", None, recovery))
     _wrap_to(session, report_id, Purpose.REQUEST, number, key, recipients)
     return key
+
+
+def addressed_to(custodian_id: uuid.UUID, report_id: QueryableAttribute[uuid.UUID]) -> Exists:
+    """A condition on a query of identity requests: the report of ``report_id`` has a
+    custodian wrap (its identity key or a request's key) to ``custodian_id``. A request
+    on a report the custodian holds nothing of (a report about the inspectorate's own
+    staff, to an ordinary custodian) is neither shown to them nor decided by them."""
+    return exists().where(
+        ReportKey.report_id == report_id,
+        ReportKey.recipient_kind == CUSTODIAN,
+        ReportKey.recipient_id == custodian_id,
+        ReportKey.purpose.in_([Purpose.IDENTITY.value, Purpose.REQUEST.value]),
+    )
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,10 @@ shell may be an admin too. A proposal pins the key fingerprint the proposer saw;
 account's key changes in between, it cannot be approved (the approver would be vouching
 for a key nobody compared). Registering an export recipient, or removing one, is a
 proposal too: it pins the recipient's fingerprint (:mod:`sipadu.services.export_recipients`).
+So is adding or removing a member of the conflict-of-interest group (a staff
+investigator or custodian: the account's key fingerprint; an outside body's age
+recipient: its fingerprint), which decides who reads reports about the inspectorate's
+own staff (:mod:`sipadu.services.conflict_of_interest`).
 """
 
 import uuid
@@ -26,6 +30,8 @@ from sipadu.persistence.models import (
     AccountState,
     Category,
     CategoryRoute,
+    CoiMember,
+    CoiMemberKind,
     ExportRecipient,
     Proposal,
     ProposalKind,
@@ -64,10 +70,15 @@ def _detail(
     account: StaffAccount | None,
     category: Category | None,
     recipient: ExportRecipient | None = None,
+    member: CoiMember | None = None,
 ) -> dict:
     detail: dict = {"proposal": str(proposal.id), "kind": proposal.kind}
     if recipient is not None:
         detail |= {"recipient": recipient.name, "fingerprint": proposal.fingerprint}
+    if member is not None:
+        detail["member"] = member.kind
+        if member.kind == CoiMemberKind.EXTERNAL:
+            detail |= {"recipient": member.name, "fingerprint": proposal.fingerprint}
     if account is not None:
         detail |= {
             "account": str(account.id),
@@ -92,6 +103,7 @@ def _create(
     category: Category | None = None,
     report: Report | None = None,
     recipient: ExportRecipient | None = None,
+    member: CoiMember | None = None,
 ) -> Proposal:
     duplicate = session.scalar(
         select(Proposal.id).where(
@@ -102,6 +114,7 @@ def _create(
             Proposal.role == (role.value if role else None),
             Proposal.category_id == (category.id if category else None),
             Proposal.recipient_id == (recipient.id if recipient else None),
+            Proposal.coi_member_id == (member.id if member else None),
         )
     )
     if duplicate is not None:
@@ -115,11 +128,14 @@ def _create(
         role=role.value if role else None,
         category_id=category.id if category else None,
         recipient_id=recipient.id if recipient else None,
+        coi_member_id=member.id if member else None,
         fingerprint=(
             key_fingerprint(account)
             if account
             else stored_fingerprint(recipient.recipient)
             if recipient
+            else stored_fingerprint(member.recipient or "")
+            if member
             else None
         ),
         proposed_by=proposed_by,
@@ -131,7 +147,7 @@ def _create(
         proposer_role,
         Action.PROPOSAL_CREATE,
         report_id=proposal.report_id,
-        detail=_detail(proposal, account, category, recipient),
+        detail=_detail(proposal, account, category, recipient, member),
     )
     return proposal
 
@@ -282,6 +298,122 @@ def _apply_recipient(
     )
 
 
+# --- the conflict-of-interest group (coi, issue 18) ---------------------------------------
+
+_COI_ROLES = {
+    CoiMemberKind.INVESTIGATOR: Role.INVESTIGATOR,
+    CoiMemberKind.CUSTODIAN: Role.CUSTODIAN,
+}
+
+
+def _coi_members(session: Session, kind: CoiMemberKind) -> list[CoiMember]:
+    """The group's members of ``kind``, approved or proposed."""
+    return list(
+        session.scalars(
+            select(CoiMember).where(
+                CoiMember.kind == kind.value,
+                CoiMember.state.in_([RecipientState.ACTIVE.value, RecipientState.PROPOSED.value]),
+            )
+        )
+    )
+
+
+def propose_coi_staff(
+    session: Session, account: StaffAccount, kind: CoiMemberKind, actor: Actor
+) -> Proposal:
+    """Add a staff member to the conflict-of-interest group as its investigator or its
+    custodian (``kind``), once a second admin approves; the proposal pins the account's
+    key fingerprint. Raises :class:`ServiceError` (field ``account``): not active with a
+    key and the role ``kind`` needs, or already a member of that kind (or proposed)."""
+    role = _COI_ROLES[kind]
+    if account.state != AccountState.ACTIVE or account.public_key is None:
+        raise ServiceError(Reason.COLLEAGUE_NOT_ACTIVE, "account")
+    if role not in account.role_set:
+        refusal = Reason.NOT_A_CUSTODIAN
+        if role is Role.INVESTIGATOR:
+            refusal = Reason.NOT_AN_INVESTIGATOR
+        raise ServiceError(refusal, "account", name=account.username)
+    if any(m.account_id == account.id for m in _coi_members(session, kind)):
+        raise ServiceError(Reason.ALREADY_COI_MEMBER, "account", name=account.username)
+    row = CoiMember(
+        id=uuid.uuid4(), kind=kind.value, account_id=account.id, state=RecipientState.PROPOSED.value
+    )
+    session.add(row)
+    session.flush()  # the proposal's foreign key names it
+    return _create(session, ProposalKind.COI_MEMBER_ADD, account, actor.id, actor.role, member=row)
+
+
+def propose_coi_external(session: Session, name: str, recipient: str, actor: Actor) -> Proposal:
+    """Add an outside body's age recipient (``age1…``) to the conflict-of-interest group
+    under ``name``, once a second admin approves; the proposal pins its fingerprint.
+    Raises :class:`ServiceError` as :func:`propose_recipient` does (fields ``name`` and
+    ``recipient``)."""
+    name = checked_name(name)
+    recipient = canonical_recipient(recipient)
+    for other in _coi_members(session, CoiMemberKind.EXTERNAL):
+        if other.recipient == recipient:
+            raise ServiceError(
+                Reason.RECIPIENT_ALREADY_REGISTERED, "recipient", name=other.name or ""
+            )
+        if same_name(other.name or "", name):
+            raise ServiceError(Reason.RECIPIENT_NAME_TAKEN, "name", name=other.name or "")
+    row = CoiMember(
+        id=uuid.uuid4(),
+        kind=CoiMemberKind.EXTERNAL.value,
+        name=name,
+        recipient=recipient,
+        state=RecipientState.PROPOSED.value,
+    )
+    session.add(row)
+    session.flush()
+    return _create(session, ProposalKind.COI_MEMBER_ADD, None, actor.id, actor.role, member=row)
+
+
+def propose_coi_removal(session: Session, member_id: uuid.UUID, actor: Actor) -> Proposal:
+    """Take a member out of the conflict-of-interest group, once a second admin approves:
+    new reports about the inspectorate's staff are no longer wrapped to it (what it was
+    given stays given: a grant is taken back by revoking it, nothing recalls an outside
+    body's copy)."""
+    row = session.get(CoiMember, member_id)
+    if row is None or row.state != RecipientState.ACTIVE:
+        raise ServiceError(Reason.NO_SUCH_COI_MEMBER)
+    account = session.get(StaffAccount, row.account_id) if row.account_id else None
+    return _create(
+        session, ProposalKind.COI_MEMBER_REMOVE, account, actor.id, actor.role, member=row
+    )
+
+
+def _apply_coi(
+    session: Session,
+    kind: ProposalKind,
+    member: CoiMember,
+    account: StaffAccount | None,
+    actor: Actor,
+) -> None:
+    adding = kind is ProposalKind.COI_MEMBER_ADD
+    expected = RecipientState.PROPOSED if adding else RecipientState.ACTIVE
+    if member.state != expected:  # pragma: no cover — only an approval changes it
+        raise ServiceError(Reason.NO_SUCH_COI_MEMBER)
+    member.state = (RecipientState.ACTIVE if adding else RecipientState.REMOVED).value
+    detail: dict = {"member": member.kind}
+    if account is not None:
+        detail |= {
+            "account": str(account.id),
+            "username": account.username,
+            "fingerprint": key_fingerprint(account),
+        }
+    else:
+        fingerprint = stored_fingerprint(member.recipient or "")
+        detail |= {"recipient": member.name, "fingerprint": fingerprint}
+    audit.append(
+        session,
+        actor.id,
+        actor.role,
+        Action.COI_MEMBER_ADD if adding else Action.COI_MEMBER_REMOVE,
+        detail=detail,
+    )
+
+
 # Holding both means holding the identity key of every report as a custodian while
 # working reports as an investigator. G3 still holds (the case page shows an identity
 # only through another custodian's approval, docs/staff.md), but the person is one
@@ -352,6 +484,20 @@ def _decide(
     recipient = (
         session.get(ExportRecipient, proposal.recipient_id) if proposal.recipient_id else None
     )
+    member = session.get(CoiMember, proposal.coi_member_id) if proposal.coi_member_id else None
+    if (
+        state is ProposalState.APPROVED
+        and member is not None
+        and member.kind == CoiMemberKind.EXTERNAL
+        and stored_fingerprint(member.recipient or "") != proposal.fingerprint
+    ):  # the row was changed in the database: nobody compared this key
+        raise ServiceError(Reason.RECIPIENT_CHANGED)
+    if (
+        state is ProposalState.REJECTED
+        and member is not None
+        and proposal.kind == ProposalKind.COI_MEMBER_ADD
+    ):
+        member.state = RecipientState.REJECTED.value
     if (
         state is ProposalState.APPROVED
         and account is not None
@@ -370,7 +516,7 @@ def _decide(
         and proposal.kind == ProposalKind.RECIPIENT_ADD
     ):
         recipient.state = RecipientState.REJECTED.value
-    detail = _detail(proposal, account, category, recipient)
+    detail = _detail(proposal, account, category, recipient, member)
     first_of_two = (
         state is ProposalState.APPROVED
         and approvals_needed(proposal) == 2
@@ -441,6 +587,10 @@ def approve(
         recipient = session.get(ExportRecipient, proposal.recipient_id)
         assert recipient is not None
         _apply_recipient(session, kind, recipient, actor)
+    elif kind in (ProposalKind.COI_MEMBER_ADD, ProposalKind.COI_MEMBER_REMOVE):
+        member = session.get(CoiMember, proposal.coi_member_id)
+        assert member is not None
+        _apply_coi(session, kind, member, account, actor)
     elif kind in (ProposalKind.HOLD_SET, ProposalKind.HOLD_RELEASE):
         report = session.get_one(Report, proposal.report_id)
         report.legal_hold = kind is ProposalKind.HOLD_SET

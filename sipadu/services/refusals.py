@@ -122,6 +122,11 @@ class Reason(enum.Enum):
     PASSPHRASE_CHANGED_MEANWHILE = enum.auto()  # another change replaced the record first
     TRANSCRIPT_NOT_ASKED = enum.auto()  # a web report, or its transcript does not open
     TRANSCRIPT_ANSWERED = enum.auto()  # answered already, the other way
+    # coi (issue 18)
+    NOT_A_CUSTODIAN = enum.auto()  # name
+    ALREADY_COI_MEMBER = enum.auto()  # name
+    NO_SUCH_COI_MEMBER = enum.auto()
+    NOT_IN_COI_GROUP = enum.auto()  # name
 
 
 class ServiceError(Exception):

@@ -58,6 +58,9 @@ STATUS_REASON_FIELD = "status_reason"
 TRANSCRIPT_FIELD = "transcript"
 # The id of the reporter's message that corrects the transcript, or "" (every report).
 TRANSCRIPT_CORRECTION_FIELD = "transcript_correction"
+# "1" when the reporter said the report concerns the inspectorate's own staff, else "":
+# stored for every report (G2); coi (issue 18, docs/conflict-of-interest.md).
+CONCERNS_INSPECTORATE_FIELD = "concerns_inspectorate"
 MAILBOX_KEY_PURPOSE = "mailbox"
 
 
@@ -81,6 +84,7 @@ class ReportForm:
     identity: str = ""
     intake: Intake | None = None  # intake: an operator's, None on the web
     transcribed: bool = False  # mailbox: an operator typed the report (intake sets it)
+    concerns_inspectorate: bool = False  # coi: wrapped to the conflict-of-interest group
 
 
 @dataclass(frozen=True)
@@ -184,6 +188,7 @@ def submit_report(
         category.id,
         Recipient("mailbox", mailbox_id, mailbox_private.public_key()),
         settings.recovery,
+        concerns_inspectorate=form.concerns_inspectorate,
     )
     for name in CASE_FIELDS:
         _store_field(session, report_id, name, 0, keys.case, getattr(form, name))
@@ -192,6 +197,8 @@ def submit_report(
     transcript = "pending" if form.transcribed else ""
     _store_field(session, report_id, TRANSCRIPT_FIELD, 0, keys.case, transcript)
     _store_field(session, report_id, TRANSCRIPT_CORRECTION_FIELD, 0, keys.case, "")
+    coi = "1" if form.concerns_inspectorate else ""
+    _store_field(session, report_id, CONCERNS_INSPECTORATE_FIELD, 0, keys.case, coi)
     attach(session, report_id, keys.case, 0, files, uploader="reporter")
 
     precision = settings.date_precision

@@ -37,7 +37,12 @@ from sipadu.persistence.models import Message, Note, Report, ReportField, Report
 from sipadu.services import Reason, ServiceError
 from sipadu.services.cases import open_note, page_cursor, parse_page_cursor
 from sipadu.services.key_ring import HeldKeys, staff_keys_of_batch
-from sipadu.services.reports import IDENTITY_FIELD, open_report_field, thread_of
+from sipadu.services.reports import (
+    CONCERNS_INSPECTORATE_FIELD,
+    IDENTITY_FIELD,
+    open_report_field,
+    thread_of,
+)
 
 SCAN_LIMIT = 200  # reports opened per request at most
 TIME_BUDGET_S = 2.0  # and seconds spent opening them at most (checked after each report)
@@ -246,7 +251,8 @@ def search_cases(
             ids,
             session.scalars(
                 select(ReportField).where(
-                    ReportField.report_id.in_(ids), ReportField.name != IDENTITY_FIELD
+                    ReportField.report_id.in_(ids),
+                    ReportField.name.not_in([IDENTITY_FIELD, CONCERNS_INSPECTORATE_FIELD]),
                 )
             ),
         )

@@ -197,6 +197,15 @@ MESSAGES: dict[Reason, LazyString] = {
         "You already answered whether the typed report is right. To add or correct "
         "anything, send it as a message: your text is kept in the message box below."
     ),
+    Reason.NOT_A_CUSTODIAN: _l("%(name)s is not a custodian."),
+    Reason.ALREADY_COI_MEMBER: _l(
+        "%(name)s is already in the conflict-of-interest team in this role, or proposed."
+    ),
+    Reason.NO_SUCH_COI_MEMBER: _l("There is no such member of the conflict-of-interest team."),
+    Reason.NOT_IN_COI_GROUP: _l(
+        "This report concerns staff of the Inspectorate itself: it can only be shared with "
+        "an investigator of the conflict-of-interest team, and %(name)s is not one."
+    ),
 }
 
 

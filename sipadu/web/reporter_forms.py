@@ -6,7 +6,14 @@ someone at a counter) is this report form plus a few fields: a field added here 
 on both (issue 18 item 1). The portals never import each other (tests/test_layers.py)."""
 
 from flask_babel import lazy_gettext as _l
-from wtforms import MultipleFileField, PasswordField, RadioField, StringField, TextAreaField
+from wtforms import (
+    BooleanField,
+    MultipleFileField,
+    PasswordField,
+    RadioField,
+    StringField,
+    TextAreaField,
+)
 
 # SelectChoice is WTForms 3.3's (which deprecates choice tuples); types-WTForms is 3.2's.
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
@@ -161,6 +168,8 @@ class ReportForm(BoundedForm):
     identity = TextAreaField(
         _l("Your name or contact (optional)"), filters=TEXT, validators=[Optional(), _length(1000)]
     )
+    # coi (issue 18): sealed as ``concerns_inspectorate``; routed to a separate team.
+    concerns_inspectorate = BooleanField(_l("The report concerns staff of the Inspectorate itself"))
     attachments = MultipleFileField(_l("Evidence files (optional)"))
     # Typed values are kept when the form comes back with an error, passphrases too
     # (issue 16: a refusal keeps every typed field): the page is never cached and is

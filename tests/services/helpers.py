@@ -137,6 +137,7 @@ def service_submit(
     files: Sequence[UploadedFile] = (),
     transcribed: bool = False,
     intake: Intake | None = None,
+    concerns_inspectorate: bool = False,
 ) -> Submitted:
     """A report submitted through the service (categories seeded if missing), and the
     mailbox key its code and passphrase open. (``tests.helpers.submit`` posts the form.)
@@ -150,6 +151,7 @@ def service_submit(
         identity=identity,
         transcribed=transcribed,
         intake=intake,
+        concerns_inspectorate=concerns_inspectorate,
     )
     receipt = submit_report(session, form, PASSPHRASE, settings, TODAY, files)
     mailbox = session.scalar(select(Mailbox).where(Mailbox.report_id == receipt.report_id))

@@ -87,6 +87,7 @@ def test_what_the_reporter_sent_comes_back_through_the_mailbox_key(session, reco
         "intake": '{"channel":"web","office":"","operator":""}',
         "transcript": "",  # a web report: no transcript to check (issue 18)
         "transcript_correction": "",
+        "concerns_inspectorate": "",
     }
     assert view.identity == FORM.identity
     assert (view.category, view.status, view.status_reason) == ("kkn", "received", None)
@@ -131,6 +132,7 @@ def test_every_field_is_stored_sealed_and_the_identity_even_when_empty(session, 
             *reports.CASE_FIELDS,
             "identity",
             "intake",
+            "concerns_inspectorate",
             reports.TRANSCRIPT_FIELD,
             reports.TRANSCRIPT_CORRECTION_FIELD,
         }
