@@ -331,6 +331,20 @@ def test_the_language_switch_keeps_a_correction_and_a_reply_typed_but_not_sent(
     assert correction in kept
 
 
+def test_sending_a_reply_keeps_a_correction_typed_but_not_sent(env, people, reporter_app):
+    """The reply's button sends the correction's box too (it belongs to the message
+    form): the reply is sent, the correction comes back in its box, not sent."""
+    code, passphrase = typed_report(env, f"Balasan {uuid.uuid4().hex[:8]}")
+    box = signed_in_box(reporter_app, code, passphrase)
+    correction = "Bukan loket 3, tetapi loket 4."
+    data = {**form_tokens(box, "/mailbox"), "correction": correction, "body": "Ada saksi."}
+    sent = box.post("/mailbox/messages", data=data)
+    page = html.unescape(sent.get_data(as_text=True))
+    assert sent.status_code == 200
+    assert "Ada saksi." in page and 'id="transcript"' in page
+    assert re.search(r'<textarea[^>]*name="correction"[^>]*>\s*' + re.escape(correction), page)
+
+
 def test_a_web_report_has_no_typed_report_to_answer(people, reporter_app):
     code, passphrase, _ = submit(reporter_app.test_client())
     box = signed_in_box(reporter_app, code, passphrase)

@@ -374,6 +374,10 @@ def mailbox_message() -> ResponseReturnValue:
             files=files,
         )
     submissions.finish(token)
+    correction = request.form.get("correction", "")
+    if correction.strip():  # typed in the question's box beside the reply: kept, not sent
+        typed = TranscriptForm(formdata=None, correction=correction)
+        return _mailbox_page(keys, opened, MessageForm(formdata=None), True, transcript_form=typed)
     return redirect(url_for("reporter.mailbox_view", sent="1"), code=303)
 
 
