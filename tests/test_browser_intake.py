@@ -158,6 +158,16 @@ def test_the_operator_journey(browser, portals, tmp_path):
     expect(operator.locator("#slip-en")).to_contain_text("change the passphrase")
     assert axe_violations(browser, operator.content()) == []
 
+    # Reloaded (the browser sends the form again): the same slip, nothing more stored.
+    with operator.expect_response(
+        lambda r: r.url.endswith("/intake/report") and r.request.method == "POST"
+    ) as reloaded:
+        operator.reload()
+    assert reloaded.value.status == 200
+    expect(operator.locator("#intake-again")).to_be_visible()
+    assert operator.inner_text("#report-code").strip() == code
+    assert operator.inner_text("#report-passphrase").strip() == passphrase
+
     # Printed: the slip alone; the menu and the operator's instructions stay off paper.
     operator.emulate_media(media="print")
     expect(operator.locator("#intake-slip")).to_be_visible()

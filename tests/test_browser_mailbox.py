@@ -44,8 +44,16 @@ def test_confirming_correcting_and_a_new_passphrase_work_without_javascript(
             code, passphrase = corrected
             sign_in(page, base, code, passphrase)
             page.fill("#correction", "Bukan Rp 50.000, tetapi Rp 75.000.")
+            page.fill("#body", "Satu hal lagi: ada saksi.")
+            # The language switch keeps both the correction and the reply (issue 18).
+            for language in ("en", "id"):
+                page.click(f"button[name=switch_language][value={language}]")
+                assert page.input_value("#correction") == "Bukan Rp 50.000, tetapi Rp 75.000."
+                assert page.input_value("#body") == "Satu hal lagi: ada saksi."
             page.click("text=Kirim koreksi saya")
             assert "koreksi Anda sudah dikirim" in page.inner_text("#transcript-answered")
+            assert page.input_value("#body") == "Satu hal lagi: ada saksi."  # kept, not sent
+            assert "Satu hal lagi" not in page.inner_text(".thread")
             thread = page.inner_text(".thread")
             assert "Bukan Rp 50.000, tetapi Rp 75.000." in thread
             assert "Koreksi Anda atas laporan yang diketik" in thread

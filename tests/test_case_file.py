@@ -92,6 +92,16 @@ def test_the_case_file_holds_the_report_its_files_and_its_history(clients, case,
     assert json.loads(_actions(database_url, case["id"])[-1].detail)["notes_included"] is True
 
 
+def test_a_web_report_says_it_came_through_the_portal(clients, case):
+    """How a report came in (issue 18), on the case page and in the case file: a web
+    report names the reporter portal and no operator."""
+    investigator = clients["pemeriksa1"]
+    for path in (f"/reports/{case['id']}", f"/reports/{case['id']}/print"):
+        page = investigator.get(path).get_data(as_text=True)
+        came_in = re.search(r'<dd id="intake">(.*?)</dd>', page, re.S).group(1)
+        assert came_in.strip() in ("On the reporter portal", "Lewat portal pelapor"), came_in
+
+
 def test_the_printed_manifest_hash_is_the_exports(clients, case, tmp_path):
     """Paper and export are tied: the hash printed is the SHA-256 of the export's
     ``manifest.json``, whether notes are printed or not, encrypted or not."""

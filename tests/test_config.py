@@ -219,3 +219,30 @@ def test_the_institution_is_an_example_until_the_operator_names_it():
     assert config.example_settings() == []
     with pytest.raises(ConfigError, match="SIPADU_INSTITUTION_NAME"):
         load_config({"SIPADU_INSTITUTION_NAME": "x" * 301})
+
+
+@pytest.mark.parametrize(
+    "office, why",
+    [
+        ("Loket 10.1.2.3", "IP address"),
+        ("Pos fe80::1", "IP address"),
+        ("Kantor 1234 5678 9012 3456", "report code"),
+    ],
+)
+def test_an_intake_office_the_audit_log_would_refuse_stops_the_staff_portal(tmp_path, office, why):
+    """Issue 18: an office the audit log refuses in an intake's entry gave an error page
+    at intake time, after the whole report was typed; now the staff portal does not
+    start, and says which name and why (``sipadu check`` too: test_deploy_check)."""
+    from sipadu import create_app
+
+    config = load_config(
+        {
+            "SIPADU_ENV": "development",
+            "SIPADU_INSTANCE_PATH": str(tmp_path),
+            "SIPADU_INTAKE_OFFICES": f"Kantor Inspektorat;{office}",
+        }
+    )
+    with pytest.raises(ConfigError, match="SIPADU_INTAKE_OFFICES") as refused:
+        create_app("staff", config)
+    assert repr(office) in str(refused.value) and why in str(refused.value)
+    assert "Kantor Inspektorat" not in str(refused.value)

@@ -25,6 +25,7 @@ def test_a_fresh_development_instance_passes_what_it_can(tmp_path, new_database_
     assert re.search(r"^WARN recovery key: a demo private key", result.stdout, re.M)
     assert re.search(r"^OK   core dumps:", result.stdout, re.M)
     assert re.search(r"^OK   institution: still the example values", result.stdout, re.M)
+    assert re.search(r"^OK   intake offices: 4 offices", result.stdout, re.M)
     if redis_url:
         client = redis.Redis.from_url(redis_url)
         persistent = (
@@ -79,4 +80,23 @@ def test_it_fails_on_an_account_named_like_the_audit_logs_own_actors(
         session.commit()
     result = run(env)
     assert re.search(r"^FAIL account names: operator:", result.stdout, re.M)
+    assert result.exit_code == 1
+
+
+def test_it_fails_on_an_intake_office_the_audit_log_would_refuse(
+    tmp_path, new_database_url, redis_url
+):
+    """Issue 18: such an office gave an error page at intake, after the operator typed
+    the whole report."""
+    env = config_env(
+        tmp_path / "instance",
+        new_database_url,
+        redis_url,
+        SIPADU_INTAKE_OFFICES="Kantor Inspektorat;Loket 10.1.2.3",
+    )
+    assert CliRunner().invoke(cli, ["init", "--demo"], env=env).exit_code == 0
+    result = run(env)
+    line = re.search(r"^FAIL intake offices: (.*)$", result.stdout, re.M).group(1)
+    assert "SIPADU_INTAKE_OFFICES" in line and "'Loket 10.1.2.3'" in line
+    assert "IP address" in line and "Kantor Inspektorat" not in line
     assert result.exit_code == 1

@@ -5,9 +5,11 @@ account; every refusal shows the form again with everything typed and stores not
 the slip is shown once, never stored, with a QR code of the portal's address and never
 of the code."""
 
+import html
 import io
 import json
 import re
+import uuid
 
 import pytest
 from sqlalchemy import func, select
@@ -24,7 +26,9 @@ from tests.helpers import (
     database,
     every_database_value,
     every_slot_held,
+    form_tokens,
     login,
+    report_id_of,
     sample_path,
     signed_in,
     unlinked_blobs,
@@ -67,7 +71,12 @@ def typed(**extra) -> dict:
 
 
 def send(client, files=(), form_page="/intake/report", **data):
-    body = {"csrf_token": csrf(client, form_page), **data}
+    body = {**form_tokens(client, form_page), **data}
+    return post_intake(client, body, files)
+
+
+def post_intake(client, body: dict, files=()):
+    body = dict(body)
     body["attachments"] = [(io.BytesIO(content), name, kind) for name, content, kind in files]
     return client.post("/intake/report", data=body, content_type="multipart/form-data")
 
@@ -168,6 +177,23 @@ def test_an_intake_gives_a_slip_the_reporter_opens_the_mailbox_with(
     assert operator.get("/reports").status_code == 403
 
 
+def test_investigators_see_how_and_where_a_report_came_in_and_who_typed_it(
+    operator, clients, database_url
+):
+    """The case page and the printed case file say the channel in words, the office
+    and the operator's username (the sealed intake field)."""
+    marker = "Pungutan loket " + uuid.uuid4().hex[:8]
+    slip_of(send(operator, **typed(channel="phone", title=marker)))
+    investigator = clients["pemeriksa1"]
+    report_id = report_id_of(database_url, marker, investigator)
+    for path in (f"/reports/{report_id}", f"/reports/{report_id}/print"):
+        page = html.unescape(investigator.get(path).get_data(as_text=True))
+        came_in = re.search(r'<dd id="intake">(.*?)</dd>', page, re.S).group(1)
+        assert "telep" in came_in.lower(), came_in
+        assert "Kecamatan Menteng, Jakarta Pusat" in came_in and "petugas1" in came_in
+        assert "phone" not in came_in.replace("telephone", "")  # no raw channel value
+
+
 def test_an_intake_is_audited_with_channel_and_office_only(operator, database_url):
     slip_of(send(operator, **typed(channel="letter")))
     with database(database_url) as session:
@@ -188,6 +214,56 @@ def test_the_slip_is_shown_once_and_nothing_leads_back_to_it(operator):
     again = operator.get("/intake/report").get_data(as_text=True)
     assert code not in again
     assert "/reports/" not in page  # no link to the report
+
+
+# --- the same form sent twice: one report, the slip again (sealed for this browser) ---------
+
+
+def test_the_same_intake_form_sent_again_stores_one_report_and_shows_the_slip_again(
+    operator, database_url
+):
+    """Reloading the slip page (the browser posts the same form again) used to store a
+    second report with a new code."""
+    before = count_reports(database_url)
+    body = {**form_tokens(operator, "/intake/report"), **typed()}
+    code, passphrase, _page = slip_of(post_intake(operator, body))
+    assert count_reports(database_url) == before + 1
+    response = post_intake(operator, body)  # Reload: "send the form again?"
+    again, passphrase_again, page = slip_of(response)
+    assert (again, passphrase_again) == (code, passphrase)
+    assert 'id="intake-again"' in page
+    assert count_reports(database_url) == before + 1
+    # G1: the sealed receipt keeps neither code nor passphrase in plaintext anywhere.
+    stored = every_database_value(database_url)
+    assert not any(code.replace(" ", "").encode() in value for value in stored)
+
+
+def test_the_same_intake_form_from_another_browser_session_stores_nothing_and_says_why(
+    staff_app, people, operator, database_url
+):
+    before = count_reports(database_url)
+    body = {**form_tokens(operator, "/intake/report"), **typed()}
+    code, _passphrase, _page = slip_of(post_intake(operator, body))
+    # The same body from another session of the operator: its receipt opens nothing there.
+    other = signed_in(staff_app, people["petugas1"])
+    body["csrf_token"] = csrf(other, "/intake/report")
+    response = post_intake(other, body)
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200
+    assert code not in page and 'id="report-code"' not in page
+    assert 'id="intake-again"' in page
+    assert "disimpan satu kali" in page and "sebagai laporan baru" in page  # what to do
+    assert count_reports(database_url) == before + 1
+
+
+def test_an_intake_form_without_its_token_stores_nothing_and_keeps_the_text(operator, database_url):
+    before = count_reports(database_url)
+    body = {"csrf_token": csrf(operator, "/intake/report"), **typed()}
+    response = post_intake(operator, body)
+    assert response.status_code == 400
+    kept(response.get_data(as_text=True))
+    assert 'name="submission_token" value="' in response.get_data(as_text=True)
+    assert count_reports(database_url) == before
 
 
 # --- refusals: everything typed kept, nothing stored ------------------------------------------

@@ -301,6 +301,50 @@ def test_a_correction_is_a_marked_message_the_investigators_are_pointed_to(
     assert "Transkrip dikoreksi pelapor (lihat pesan ke-1 tanggal" in printed
 
 
+def test_the_language_switch_keeps_a_correction_and_a_reply_typed_but_not_sent(
+    env, people, reporter_app, database_url
+):
+    """The header's switch sends the message form: a correction typed in the transcript
+    box was lost. It now belongs to that form, and comes back with the reply."""
+    code, passphrase = typed_report(env, f"Bahasa {uuid.uuid4().hex[:8]}")
+    box = signed_in_box(reporter_app, code, passphrase)
+    page = box.get("/mailbox").get_data(as_text=True)
+    # What the browser sends for the switch: every field the message form owns.
+    switch = re.search(r'<button[^>]*name="switch_language"[^>]*>', page).group(0)
+    owner = re.search(r'form="([^"]+)"', switch).group(1)
+    correction_box = re.search(r'<textarea[^>]*name="correction"[^>]*>', page).group(0)
+    assert f'form="{owner}"' in correction_box
+    correction = "Bukan loket 3, tetapi loket 4."
+    reply = "Saya ingat satu hal lagi."
+    data = {**form_tokens(box, "/mailbox"), "correction": correction, "body": reply}
+    switched = box.post("/mailbox/messages?lang=en", data={**data, "switch_language": "en"})
+    assert switched.status_code == 200
+    shown = html.unescape(switched.get_data(as_text=True))
+    assert "Is this what you told us?" in shown
+    assert correction in shown and reply in shown
+    # Sending the correction with the reply typed beside it: the reply stays, unsent.
+    sent = box.post("/mailbox/transcript", data={**data, "answer": "correct"})
+    kept = html.unescape(sent.get_data(as_text=True))
+    assert sent.status_code == 200, kept[:500]
+    assert 'id="kept-reply"' in kept and 'id="transcript-answered"' in kept
+    assert kept.count(reply) == 1  # in the box, not in the thread
+    assert correction in kept
+
+
+def test_sending_a_reply_keeps_a_correction_typed_but_not_sent(env, people, reporter_app):
+    """The reply's button sends the correction's box too (it belongs to the message
+    form): the reply is sent, the correction comes back in its box, not sent."""
+    code, passphrase = typed_report(env, f"Balasan {uuid.uuid4().hex[:8]}")
+    box = signed_in_box(reporter_app, code, passphrase)
+    correction = "Bukan loket 3, tetapi loket 4."
+    data = {**form_tokens(box, "/mailbox"), "correction": correction, "body": "Ada saksi."}
+    sent = box.post("/mailbox/messages", data=data)
+    page = html.unescape(sent.get_data(as_text=True))
+    assert sent.status_code == 200
+    assert "Ada saksi." in page and 'id="transcript"' in page
+    assert re.search(r'<textarea[^>]*name="correction"[^>]*>\s*' + re.escape(correction), page)
+
+
 def test_a_web_report_has_no_typed_report_to_answer(people, reporter_app):
     code, passphrase, _ = submit(reporter_app.test_client())
     box = signed_in_box(reporter_app, code, passphrase)

@@ -208,10 +208,23 @@ def _institution(config: Config) -> Finding:
     return Finding("institution", "WARN" if config.production else "OK", detail)
 
 
+def _intake_offices(config: Config) -> Finding:
+    """An office the audit log would refuse makes every intake there fail (and the staff
+    portal refuses to start): docs/intake.md, "Configuration"."""
+    from sipadu.services.operator_intake import check_offices
+
+    try:
+        check_offices(config.intake_offices)
+    except ConfigError as exc:
+        return Finding("intake offices", "FAIL", str(exc))
+    return Finding("intake offices", "OK", f"{len(config.intake_offices)} offices")
+
+
 def run_checks(config: Config) -> list[Finding]:
     return [
         _mode(config),
         _institution(config),
+        _intake_offices(config),
         _database(config),
         _reserved_names(config),
         _secrets(config),

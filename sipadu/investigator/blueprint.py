@@ -11,11 +11,14 @@ from limits import RateLimitItem, parse
 from sipadu.accountability import recovery
 from sipadu.crypto import Argon2Params, PublicKey
 from sipadu.investigator.forms import CASE_FIELD_LABELS
+from sipadu.persistence.volatile import make_store
 from sipadu.services.dates import Deadlines
+from sipadu.services.operator_intake import check_offices
 from sipadu.services.reports import SubmissionSettings
 from sipadu.services.staff_auth import Timeouts
 from sipadu.settings.config import Config, ConfigError, DatePrecision
 from sipadu.settings.instance import audit_public_key, derived_key, load_secret
+from sipadu.web.submissions import Submissions
 from sipadu.web.words import STATUS_LABELS
 
 bp = Blueprint("staff", __name__)
@@ -23,6 +26,8 @@ bp = Blueprint("staff", __name__)
 # Keys derived from the staff session key, one per use (sipadu.settings.instance.derived_key).
 FAILURES_LABEL = "sipadu.staff.failures.v1"
 DEVICE_LABEL = "sipadu.staff.device-cookie.v1"
+# The MAC key of the intake form's one-time submission tokens (sipadu.web.submissions).
+SUBMISSION_LABEL = "sipadu.staff.submission-token.v1"
 
 
 @dataclass(frozen=True)
@@ -43,6 +48,9 @@ class StaffRuntime:
     audit_public_key: str | None
     recovery: PublicKey  # new key epochs and identity requests are wrapped to it too
     date_precision: DatePrecision  # staff replies are dated like the reporter's messages
+    # One report per intake form, and its slip sealed for this browser session a few
+    # minutes (sipadu.web.submissions; docs/intake.md "Sent twice").
+    submissions: Submissions
     # How an operator's report is stored (sipadu.services.operator_intake): as the
     # reporter portal stores one. None where this host lacks the lookup salt (intake is
     # then refused, docs/intake.md "Configuration").
@@ -50,6 +58,9 @@ class StaffRuntime:
 
 
 def make_runtime(config: Config) -> StaffRuntime:
+    """Everything the staff views need. Raises :class:`ConfigError` for an office of
+    ``SIPADU_INTAKE_OFFICES`` the audit log would refuse (docs/intake.md)."""
+    check_offices(config.intake_offices)
     try:
         seed: bytes | None = load_secret(config, "audit_signing_key")
     except ConfigError:
@@ -74,6 +85,12 @@ def make_runtime(config: Config) -> StaffRuntime:
         audit_public_key=audit_public_key(config),
         recovery=recovery.public_key(config),
         date_precision=config.date_precision,
+        submissions=Submissions(
+            key=derived_key(session_key, SUBMISSION_LABEL),
+            pending=make_store(config, "intake-pending"),
+            used=make_store(config, "intake-used"),
+            receipts=make_store(config, "intake-receipts"),
+        ),
         submission=None
         if lookup_salt is None
         else SubmissionSettings(

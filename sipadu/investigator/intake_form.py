@@ -8,11 +8,14 @@ operator's session, role and CSRF token are checked and the text is valid, encry
 they arrive (:mod:`sipadu.web.uploads`); a refusal shows the form again with everything
 typed (400), and nothing of the report is stored.
 
-The answer to a stored report is the slip, shown once: code, suggested passphrase, the
+The answer to a stored report is the slip: code, suggested passphrase, the
 portal's addresses with a QR code of the address (never of the code), and what happens
 next, in Bahasa Indonesia and English for the reporter to take home. It is never stored
-(the page is ``no-store`` like every staff page) and cannot be shown again: the
-operator keeps no way back to the report (:mod:`sipadu.services.operator_intake`).
+in plaintext (the page is ``no-store`` like every staff page): the same form sent again
+within 15 minutes from the same browser session shows it again from a receipt sealed
+under the form's token and the session's secret (:mod:`sipadu.web.submissions`), so a
+reload loses nothing; after that, nothing shows it again and the operator keeps no way
+back to the report (:mod:`sipadu.services.operator_intake`).
 """
 
 import dataclasses
@@ -41,16 +44,18 @@ from sipadu.services.dates import today
 from sipadu.services.intake import OPERATOR_CHANNELS, Channel, Intake
 from sipadu.services.operator_intake import take_in
 from sipadu.services.passphrases import format_code
-from sipadu.services.reports import CategoryClosed, Receipt
+from sipadu.services.reports import CategoryClosed
 from sipadu.services.reports import ReportForm as ReportData
 from sipadu.services.totp import qr_svg
 from sipadu.settings.config import Config, DayCount
 from sipadu.web.context import app_config, transaction
 from sipadu.web.derivations import KNOWN, busy_page, derivations
 from sipadu.web.formdata import UploadRefused, receives_files
-from sipadu.web.language_switch import refused_status
+from sipadu.web.language_switch import refused_status, switching
 from sipadu.web.refusal_messages import message
 from sipadu.web.reporter_forms import CATEGORIES, ReportForm
+from sipadu.web.submissions import FormKind, StillPending
+from sipadu.web.submissions import Receipt as Sealed
 from sipadu.web.uploads import (
     evidence_part,
     files_again,
@@ -91,6 +96,7 @@ def _page(form: IntakeForm, notice: str | None = None) -> str:
     return render_template(
         "staff/intake_form.html",
         form=form,
+        submission_token=runtime().submissions.for_form(FormKind.INTAKE),
         categories=CATEGORIES,
         notice=notice,
         upload_limits=upload_limits(app_config()),
@@ -101,8 +107,20 @@ def _page(form: IntakeForm, notice: str | None = None) -> str:
 @requires(Policy.OPERATOR)
 @receives_files("attachments", evidence_part)
 def intake_report() -> ResponseReturnValue:
-    """The form (GET), or the report stored and its slip shown once (POST)."""
+    """The form (GET), or the report stored and its slip shown (POST). The form carries
+    a one-time submission token (:mod:`sipadu.web.submissions`): one report per form,
+    and the same form sent again (a reload of the slip, Back and resend, a double click)
+    stores nothing more and shows the slip again, sealed for this browser session only
+    for 15 minutes, or else says that the report was stored once and what to do
+    (docs/intake.md, "Sent twice")."""
     form = _form()
+    submissions = runtime().submissions
+    token = None
+    if request.method == "POST" and not switching():
+        token = submissions.posted(FormKind.INTAKE)
+    if token is not None and (used := submissions.seen(token)) is not None:
+        forget_files(form.attachments)  # the same form again: nothing more is stored
+        return _slip_again(used.receipt)
     if not form.validate_on_submit():  # a language switch too: shown again, typed text kept
         forget_files(form.attachments)
         return _page(form), refused_status() if request.method == "POST" else 200
@@ -118,13 +136,35 @@ def intake_report() -> ResponseReturnValue:
         files = uploaded_files(form.attachments)
     except UploadRefused as refused:
         return _page(form), refused.status, refused.headers
+    if token is None:  # missing, forged, another form's, or too old
+        forget_files(form.attachments)
+        notice = _(
+            "This form is too old or incomplete, so nothing was stored. Everything typed "
+            "is kept below: press “Store the report” again."
+        )
+        if files:
+            form.attachments.errors = [files_again()]
+        return _page(form, notice), 400
     with transaction() as reading:
         accepted = category_open(reading, form.category.data)
     if not accepted:
         return _refused(form, CategoryClosed(), bool(files))
     data = report_data(form, g.staff.account.username)
     try:
-        with transaction(write=True) as session:
+        used = submissions.claim(token)  # one report per form
+    except StillPending:
+        forget_files(form.attachments)
+        notice = _(
+            "This report is still being stored from when the form was sent before. It will "
+            "not be stored twice. Wait a minute, then press “Store the report” again to "
+            "see the slip."
+        )
+        return _page(form, notice), 409
+    if used is not None:
+        forget_files(form.attachments)
+        return _slip_again(used.receipt)
+    try:
+        with submissions.releasing(token), transaction(write=True) as session:
             receipt = take_in(
                 session, data, settings, today(), g.staff.account.id, files, derive=_derive
             )
@@ -138,8 +178,8 @@ def intake_report() -> ResponseReturnValue:
         return busy_page(_page(form, notice), busy)
     except ServiceError as refusal:  # the category closed meanwhile; the operator holds it
         return _refused(form, refusal, bool(files))
-    assert data.intake is not None  # report_data sets it
-    return _slip(receipt, data.intake)
+    submissions.finish(token, Sealed(receipt.code, receipt.suggested_passphrase))
+    return _slip(receipt.code, receipt.suggested_passphrase)
 
 
 def report_data(form: IntakeForm, operator: str) -> ReportData:
@@ -244,9 +284,10 @@ def _slip_words(config: Config) -> dict[str, Any]:
     }
 
 
-def _slip(receipt: Receipt, intake: Intake) -> str:
+def _slip(code: str, passphrase: str | None, *, again: bool = False) -> str:
     """The slip, in Bahasa Indonesia and then English, whatever the operator's page
-    language: the reporter takes it home."""
+    language: the reporter takes it home. ``again``: the same form sent again, the slip
+    shown from its sealed receipt."""
     config = app_config()
     words = {}
     for lang in ("id", "en"):
@@ -255,12 +296,22 @@ def _slip(receipt: Receipt, intake: Intake) -> str:
     address = portal_address(config)
     return render_template(
         "staff/intake_slip.html",
-        code=format_code(receipt.code),
-        passphrase=receipt.suggested_passphrase,
+        code=format_code(code),
+        passphrase=passphrase,
         onion=config.onion_address,
         web=config.web_address,
         # Drawn here by segno from configuration; the code is never in it.
         qr=Markup(qr_svg(address)) if address else None,  # noqa: S704
         words=words,
         institution_name=config.institution.name,
+        again=again,
     )
+
+
+def _slip_again(receipt: Sealed | None) -> str:
+    """The same form sent again: nothing more was stored. The slip again while its sealed
+    receipt is kept for this browser session, else a page that says the report was
+    stored once, the slip shown once, and what to do if the reporter lost it."""
+    if receipt is None:
+        return render_template("staff/intake_again.html")
+    return _slip(receipt.code, receipt.passphrase, again=True)

@@ -1,5 +1,5 @@
 """Volatile storage for reporter mailbox sessions and the one-time submission tokens
-(:mod:`sipadu.reporter.submissions`): never the database, never a disk.
+(:mod:`sipadu.web.submissions`): never the database, never a disk.
 
 Redis (run with persistence off, see docs) when ``SIPADU_REDIS_URL`` is set, so every
 worker and host shares sessions; otherwise files on a memory-backed file system (tmpfs,

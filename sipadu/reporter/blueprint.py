@@ -13,7 +13,6 @@ from limits import RateLimitItem, RateLimitItemPerHour, parse
 
 from sipadu.accountability import recovery
 from sipadu.persistence.volatile import VolatileStore, make_store
-from sipadu.reporter.submissions import FormKind, Submissions
 from sipadu.services.attachments import shorten_name
 from sipadu.services.dates import Deadlines
 from sipadu.services.mailbox import CostCache, MailboxSettings
@@ -21,6 +20,7 @@ from sipadu.services.reports import SubmissionSettings
 from sipadu.settings.config import Config, DayCount
 from sipadu.settings.instance import derived_key, load_secret
 from sipadu.web.i18n import current_language
+from sipadu.web.submissions import FormKind, Submissions
 from sipadu.web.uploads import upload_limits
 
 bp = Blueprint("reporter", __name__)
@@ -31,7 +31,7 @@ FAILURES_LABEL = "sipadu.mailbox.failures.v1"
 # The key that picks, per unknown code, the cost its decoy runs at
 # (sipadu.services.mailbox.decoy_params).
 DECOY_LABEL = "sipadu.mailbox.decoy.v1"
-# The MAC key of one-time submission tokens (sipadu.reporter.submissions).
+# The MAC key of one-time submission tokens (sipadu.web.submissions).
 SUBMISSION_LABEL = "sipadu.submission-token.v1"
 
 

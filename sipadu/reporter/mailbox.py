@@ -27,7 +27,6 @@ from sipadu.reporter.sessions import (
     had_session,
     start_session,
 )
-from sipadu.reporter.submissions import FormKind, StillPending
 from sipadu.services import IntegrityFailed, Reason, ServiceError
 from sipadu.services.attachments import read_attachment
 from sipadu.services.dates import today
@@ -62,6 +61,7 @@ from sipadu.web.errors import integrity_failed
 from sipadu.web.formdata import UploadRefused, chosen_files, files_waiting, receives_files
 from sipadu.web.refusal_messages import message
 from sipadu.web.reporter_forms import MailboxLoginForm, MessageForm, TranscriptForm
+from sipadu.web.submissions import FormKind, StillPending
 from sipadu.web.uploads import evidence_part, forget_files, uploaded_files
 from sipadu.web.words import category_said
 
@@ -152,7 +152,7 @@ def mailbox_login() -> ResponseReturnValue:
         # The reply that arrived after the last session ended: back in the reply box,
         # one press from being sent (it was never stored; files must be chosen again),
         # with the submission token it was first sent with (the page carries it back:
-        # sipadu.reporter.submissions.for_form), so it is still sent at most once.
+        # sipadu.web.submissions.for_form), so it is still sent at most once.
         if _posted_reply_sent():
             return redirect(url_for("reporter.mailbox_view", sent="again"), code=303)
         signed = signed_in()
@@ -183,7 +183,7 @@ def reply_after_expiry(body: str, notice: str | None = None) -> tuple[str, int]:
     if any were chosen, were not read (nothing is stored before the request is
     authorized): the page says to choose them again. The reply's submission token goes
     back in the page with it (a fresh one if it had none): once the reporter signs in,
-    the reply is sent with it, at most once (sipadu.reporter.submissions)."""
+    the reply is sent with it, at most once (sipadu.web.submissions)."""
     if _posted_reply_sent():
         # The same reply sent again (Back and resend) after it was sent: nothing to keep.
         already = _(
@@ -252,9 +252,12 @@ def _mailbox_page(
     kept_reply: bool = False,
     notice: str | None = None,
     transcript_form: TranscriptForm | None = None,
+    answered: str | None = None,
 ) -> str:
     """``sent``: True after a message was sent, "again" after the same one was sent twice.
-    ``transcript_form``: the answer to a typed report as it was sent (refused)."""
+    ``transcript_form``: the answer to a typed report as it was sent (refused, or a
+    language switch). ``answered``: the transcript's answer just recorded (else the
+    address says it)."""
     view = read_mailbox(keys.session, keys, opened.report_id)
     return render_template(
         "reporter/mailbox.html",
@@ -262,7 +265,7 @@ def _mailbox_page(
         form=form,
         transcript=transcript_of(view.fields),
         transcript_form=transcript_form or TranscriptForm(formdata=None),
-        answered=request.args.get("transcript"),
+        answered=answered or request.args.get("transcript"),
         category=category_said(view.category),
         unit=unit_path(keys.session, view.unit),
         statuses=status_words(),
@@ -274,7 +277,7 @@ def _mailbox_page(
 
 def _posted_reply_sent() -> bool:
     """Whether the reply in this request carries a submission token that was used
-    already: it was sent, and this is Back and resend (sipadu.reporter.submissions)."""
+    already: it was sent, and this is Back and resend (sipadu.web.submissions)."""
     submissions = runtime().submissions
     token = submissions.posted(FormKind.MESSAGE)
     return token is not None and submissions.seen(token) is not None
@@ -328,8 +331,11 @@ def mailbox_message() -> ResponseReturnValue:
         return redirect(url_for("reporter.mailbox_login"), code=303)
     keys, opened = signed
     form = MessageForm()
-    if SWITCH in request.form:  # the language switch: the reply kept, nothing sent
-        return _mailbox_page(keys, opened, form, sent=False, notice=switched_notice())
+    if SWITCH in request.form:  # the language switch: the reply and a correction kept
+        typed = TranscriptForm()  # the correction's box belongs to this form (issue 18)
+        return _mailbox_page(
+            keys, opened, form, sent=False, notice=switched_notice(), transcript_form=typed
+        )
     submissions = runtime().submissions
     token = submissions.posted(FormKind.MESSAGE)
     already = redirect(url_for("reporter.mailbox_view", sent="again"), code=303)
@@ -371,6 +377,10 @@ def mailbox_message() -> ResponseReturnValue:
             files=files,
         )
     submissions.finish(token)
+    correction = request.form.get("correction", "")
+    if correction.strip():  # typed in the question's box beside the reply: kept, not sent
+        typed = TranscriptForm(formdata=None, correction=correction)
+        return _mailbox_page(keys, opened, MessageForm(formdata=None), True, transcript_form=typed)
     return redirect(url_for("reporter.mailbox_view", sent="1"), code=303)
 
 
@@ -381,17 +391,20 @@ def mailbox_transcript() -> ResponseReturnValue:
     marked as the transcript's correction). Recorded once: a resend or a double click
     is told it was received already. A refused answer comes back with the correction
     as typed: beside the field, or, when the typed report was answered already the
-    other way, in the message box, to be sent as a message."""
+    other way, in the message box, to be sent as a message. The correction's button sends
+    the message form, which holds the correction's box: a reply typed beside it is kept
+    in its box, never sent, whatever the answer."""
+    body = request.form.get("body", "")
     signed = signed_in(write=True)
     if signed is None:
-        correction = request.form.get("correction", "")
-        if had_session() and correction.strip():  # the correction is not lost
-            return reply_after_expiry(correction)
+        typed = _joined(body, request.form.get("correction", ""))
+        if had_session() and typed.strip():  # the correction is not lost
+            return reply_after_expiry(typed)
         return redirect(url_for("reporter.mailbox_login"), code=303)
     keys, opened = signed
     form = TranscriptForm()
     if not form.validate_on_submit():
-        return _transcript_page(keys, opened, form), 400
+        return _transcript_page(keys, opened, form, body=body), 400
     answer = Answer(form.answer.data or "")  # validated: AnyOf
     try:
         with transaction(write=True) as writing:
@@ -406,32 +419,43 @@ def mailbox_transcript() -> ResponseReturnValue:
             )
     except ServiceError as refused:
         if refused.reason is Reason.TRANSCRIPT_ANSWERED and (form.correction.data or "").strip():
-            kept = MessageForm(formdata=None, body=form.correction.data)
+            kept = MessageForm(formdata=None, body=_joined(body, form.correction.data or ""))
             return _mailbox_page(keys, opened, kept, sent=False, notice=message(refused)), 409
-        if refused.reason is Reason.TRANSCRIPT_ANSWERED:
+        if refused.reason is Reason.TRANSCRIPT_ANSWERED and not body.strip():
             return redirect(url_for("reporter.mailbox_view"), code=303)
         if refused.field == "correction":
             form.correction.errors = [message(refused)]
-            return _transcript_page(keys, opened, form), 400
-        return _mailbox_page(
-            keys, opened, MessageForm(formdata=None), False, notice=message(refused)
-        ), 400
+            return _transcript_page(keys, opened, form, body=body), 400
+        kept = MessageForm(formdata=None, body=body)
+        return _mailbox_page(keys, opened, kept, False, notice=message(refused)), 400
     done = answer.value if recorded else "again"
+    if body.strip():  # a reply typed beside the correction: kept, to be sent by its button
+        kept = MessageForm(formdata=None, body=body)
+        return _mailbox_page(keys, opened, kept, sent=False, kept_reply=True, answered=done)
     return redirect(url_for("reporter.mailbox_view", transcript=done), code=303)
 
 
+def _joined(reply: str, correction: str) -> str:
+    """A reply and a correction, both kept in the one box that is left for them."""
+    return "\n\n".join(text for text in (reply.strip(), correction.strip()) if text)
+
+
 def _transcript_page(
-    keys: HeldKeys, opened: OpenedMailbox, form: TranscriptForm, notice: str | None = None
+    keys: HeldKeys,
+    opened: OpenedMailbox,
+    form: TranscriptForm,
+    notice: str | None = None,
+    body: str = "",
 ) -> str:
     """The mailbox with a refused answer as it was sent: in the question's box while the
     typed report still waits for an answer, else (answered meanwhile, in another tab)
-    in the message box, to be sent as a message."""
+    in the message box, to be sent as a message. ``body``: a reply typed beside it,
+    kept in the message box."""
     view = read_mailbox(keys.session, keys, opened.report_id)
     if transcript_of(view.fields).state is TranscriptState.PENDING:
-        return _mailbox_page(
-            keys, opened, MessageForm(formdata=None), False, notice=notice, transcript_form=form
-        )
-    kept = MessageForm(formdata=None, body=form.correction.data or "")
+        reply = MessageForm(formdata=None, body=body)
+        return _mailbox_page(keys, opened, reply, False, notice=notice, transcript_form=form)
+    kept = MessageForm(formdata=None, body=_joined(body, form.correction.data or ""))
     return _mailbox_page(keys, opened, kept, False, notice=notice)
 
 
@@ -440,11 +464,12 @@ def transcript_again(notice: str) -> tuple[str, int]:
     mailbox with the correction kept in its box, or the sign-in page holding it (as a
     reply) if the session is gone."""
     correction = request.form.get("correction", "")
+    body = request.form.get("body", "")
     signed = signed_in()
     if signed is None:
-        return reply_after_expiry(correction, notice)
+        return reply_after_expiry(_joined(body, correction), notice)
     form = TranscriptForm(formdata=None, answer=Answer.CORRECT.value, correction=correction)
-    return _transcript_page(*signed, form, notice=notice), 400
+    return _transcript_page(*signed, form, notice=notice, body=body), 400
 
 
 @bp.get("/mailbox/attachments/<uuid:attachment_id>")

@@ -25,7 +25,6 @@ from sipadu.persistence.slots import Busy
 from sipadu.reporter.blueprint import bp, runtime
 from sipadu.reporter.mailbox import signed_in
 from sipadu.reporter.sessions import renew_session
-from sipadu.reporter.submissions import FormKind, Receipt, StillPending
 from sipadu.services import Reason, ServiceError
 from sipadu.services.dates import today
 from sipadu.services.mailbox import (
@@ -42,12 +41,13 @@ from sipadu.web.context import app_config, transaction
 from sipadu.web.derivations import LOGIN, busy_page, derivations
 from sipadu.web.refusal_messages import message
 from sipadu.web.reporter_forms import PassphraseChangeForm
+from sipadu.web.submissions import FormKind, Receipt, StillPending
 
 
 @bp.route("/mailbox/passphrase", methods=["GET", "POST"])
 def mailbox_passphrase() -> ResponseReturnValue:
     """The change form, and the change. The form carries a one-time submission token
-    (:mod:`sipadu.reporter.submissions`): a change is made once per form, and the same
+    (:mod:`sipadu.web.submissions`): a change is made once per form, and the same
     form sent again (a double click, a reload) shows the page of the change again, the
     suggested passphrase with it, sealed for this browser session only, for 15 minutes
     (G6: its only copy is never lost to a resend). That is looked at first: the second

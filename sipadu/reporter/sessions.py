@@ -74,7 +74,7 @@ def renew_session(store: VolatileStore, opened: OpenedMailbox, idle_seconds: int
     passphrase change: the new record's stamp), under a new session id and key; the
     old one is removed from the store. The rest of the cookie stays: its form secret
     too, so the change's page sent again (a reload, a double click) still passes its
-    form check and shows what it showed (:mod:`sipadu.reporter.submissions`)."""
+    form check and shows what it showed (:mod:`sipadu.web.submissions`)."""
     forget_session(store)
     kept = {name: value for name, value in session.items() if name not in (_ID, _KEY)}
     start_session(store, opened, idle_seconds)

@@ -13,7 +13,6 @@ from sipadu.persistence.slots import Busy
 from sipadu.reporter.blueprint import bp, runtime
 from sipadu.reporter.choices import load_choices
 from sipadu.reporter.languages import SWITCH, switched_notice
-from sipadu.reporter.submissions import FormKind, Receipt, StillPending, Used
 from sipadu.services import Reason, ServiceError
 from sipadu.services.categories import category_open
 from sipadu.services.dates import today
@@ -27,6 +26,7 @@ from sipadu.web.derivations import REPORT, busy_page, derivations
 from sipadu.web.formdata import UploadRefused, receives_files
 from sipadu.web.refusal_messages import message
 from sipadu.web.reporter_forms import ReportForm
+from sipadu.web.submissions import FormKind, Receipt, StillPending, Used
 from sipadu.web.uploads import evidence_part, forget_files, uploaded_files
 
 

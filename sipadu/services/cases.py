@@ -41,6 +41,7 @@ from sipadu.services.attachments import (
 )
 from sipadu.services.case_record import EMPTY, CaseRecord, Priority, lead_names, records_of
 from sipadu.services.dates import add_days, coarsen
+from sipadu.services.intake import INTAKE_FIELD, Intake, parse_intake
 from sipadu.services.key_ring import HeldKeys, NoKey, staff_keys_of_reports
 from sipadu.services.reports import (
     CASE_FIELDS,
@@ -573,6 +574,9 @@ class CaseView:
     # for a web report).
     transcript: Transcript = WEB_REPORT
     unit: str | None = None  # the unit concerned, its names from the city down (issue 18)
+    # How it came in (the sealed ``intake`` field): the web portal, or an operator's
+    # channel, office and username; None if the field does not read.
+    intake: Intake | None = None
 
     def files_of(self, message_id: uuid.UUID | None) -> list[AttachmentInfo]:
         return [a for a in self.attachments if a.message_id == message_id]
@@ -677,6 +681,7 @@ def open_case(
         frozenset(failed),
         transcript_of(fields),
         unit_path(session, fields.get(UNIT_FIELD, "")),
+        intake=parse_intake(fields.get(INTAKE_FIELD, "")),
     )
     record_integrity_failures(session, account_id, view)
     if not record:

@@ -1,8 +1,9 @@
 """One report as a ZIP, streamed: no temporary file, constant memory, whatever the size of
 its attachments; by default encrypted to an age recipient the investigator gives.
 
-The archive holds ``report.json`` (fields, status, dates; the identity only if the
-exporter may see it), ``messages.json``, ``notes.json``, ``attachments/…`` and, last,
+The archive holds ``report.json`` (fields, status, dates, how it came in and the
+reporter's check of a typed report; the identity only if the exporter may see it),
+``messages.json``, ``notes.json``, ``attachments/…`` and, last,
 ``manifest.json`` (the SHA-256 of every other file) with ``manifest.sig``: an Ed25519
 signature by the instance's audit signing key over
 ``bind("sipadu.export.manifest.v1", manifest.json)``, so the export's integrity can be
@@ -20,6 +21,7 @@ import queue
 import threading
 import uuid
 from collections.abc import Callable, Iterator
+from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 import pyrage
@@ -119,6 +121,10 @@ def documents(view: CaseView) -> list[tuple[str, bytes]]:
             "failed_attachments": [str(a.id) for a in view.attachments if not a.intact],
             "identity": view.identity,
             "unit": view.unit,  # the unit concerned, its names from the city down (issue 18)
+            # How it came in (issue 18): channel "web", or an operator's channel, office
+            # and username; null if the sealed field did not read.
+            "intake": None if view.intake is None else asdict(view.intake),
+            "transcript": _transcript(view),
         }
     )
     messages_json = _json(
@@ -144,6 +150,19 @@ def documents(view: CaseView) -> list[tuple[str, bytes]]:
         ("messages.json", messages_json),
         ("notes.json", notes_json),
     ]
+
+
+def _transcript(view: CaseView) -> dict[str, object] | None:
+    """The reporter's check of a typed report: its state ("pending", "confirmed",
+    "corrected") and the position of the message holding the correction (null if none,
+    or it does not read); null for a report the reporter wrote."""
+    if not view.transcript.asked:
+        return None
+    found = view.transcript_correction()
+    return {
+        "state": view.transcript.state.value,
+        "correction_position": found[1].position if found else None,
+    }
 
 
 def archived_files(view: CaseView) -> list[tuple[str, AttachmentInfo]]:

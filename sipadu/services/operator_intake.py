@@ -18,18 +18,20 @@ operator a pointer to "their" report in the log.
 """
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from datetime import date
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sipadu.accountability import audit
-from sipadu.accountability.audit import Action
+from sipadu.accountability.audit import Action, AuditError
 from sipadu.persistence.models import ReportGrant, ReportKey, Role
 from sipadu.services import Derive, Reason, ServiceError, inline
 from sipadu.services.attachments import UploadedFile
+from sipadu.services.intake import Channel
 from sipadu.services.reports import Receipt, ReportForm, SubmissionSettings, submit_report
+from sipadu.settings.config import ConfigError
 
 
 def take_in(
@@ -69,6 +71,33 @@ def take_in(
         str(operator_id),
         Role.OPERATOR.value,
         Action.REPORT_INTAKE,
-        detail={"channel": form.intake.channel.value, "office": form.intake.office},
+        detail=_detail(form.intake.channel, form.intake.office),
     )
     return receipt
+
+
+def _detail(channel: Channel, office: str) -> dict[str, audit.DetailValue]:
+    """The ``report.intake`` entry's detail: the channel and the office, nothing else."""
+    return {"channel": channel.value, "office": office}
+
+
+def check_offices(offices: Iterable[str]) -> None:
+    """Refuse office names (``SIPADU_INTAKE_OFFICES``) that the audit log would refuse in
+    an intake's entry (:func:`sipadu.accountability.audit.check_detail`: one that looks
+    like an IP address or a report code, or is too long): every intake at such an office
+    would fail, after the operator typed the whole report. Checked when the staff portal
+    starts and by ``sipadu check``. Raises :class:`ConfigError` naming the setting, each
+    such name, why, and what to do."""
+    refused = []
+    for office in offices:
+        try:
+            audit.check_detail(_detail(Channel.WALK_IN, office))
+        except AuditError as error:
+            refused.append(f"{office!r} ({str(error).rsplit(': ', 1)[-1]})")
+    if refused:
+        raise ConfigError(
+            "SIPADU_INTAKE_OFFICES: the audit log cannot record the office "
+            + "; ".join(refused)
+            + ". Every intake there would fail: rename it, without an IP address, 16 "
+            "digits or four groups of four digits (docs/intake.md, Configuration)"
+        )

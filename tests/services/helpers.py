@@ -38,6 +38,7 @@ from sipadu.persistence.models import Mailbox, Role, StaffAccount
 from sipadu.services import Reason, ServiceError, key_ring
 from sipadu.services.attachments import UploadedFile
 from sipadu.services.categories import add_route, category_by_slug, seed_categories
+from sipadu.services.intake import Intake
 from sipadu.services.passphrases import mailbox_secret
 from sipadu.services.reports import (
     MAILBOX_KEY_PURPOSE,
@@ -135,11 +136,12 @@ def service_submit(
     category: str = CATEGORY,
     files: Sequence[UploadedFile] = (),
     transcribed: bool = False,
+    intake: Intake | None = None,
     concerns_inspectorate: bool = False,
 ) -> Submitted:
     """A report submitted through the service (categories seeded if missing), and the
     mailbox key its code and passphrase open. (``tests.helpers.submit`` posts the form.)
-    ``transcribed``: as if an operator typed it (issue 18)."""
+    ``transcribed``: as if an operator typed it (issue 18), ``intake`` how it came in."""
     seed_categories(session, OPERATOR)
     settings = submission_settings(recovery)
     form = ReportForm(
@@ -148,6 +150,7 @@ def service_submit(
         what="Di loket",
         identity=identity,
         transcribed=transcribed,
+        intake=intake,
         concerns_inspectorate=concerns_inspectorate,
     )
     receipt = submit_report(session, form, PASSPHRASE, settings, TODAY, files)

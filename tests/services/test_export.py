@@ -26,10 +26,14 @@ from sipadu.services.export import (
     FORMAT,
     MANIFEST_LABEL,
     age_encrypted,
+    hash_files,
+    manifest_sha256,
     open_for_export,
     report_zip,
 )
 from sipadu.services.export_recipients import age_recipient, recipient_fingerprint
+from sipadu.services.intake import Channel, Intake
+from sipadu.services.transcript import Answer, answer_transcript
 from sipadu.settings.config import DatePrecision
 from tests.helpers import database
 from tests.services.helpers import (
@@ -228,6 +232,8 @@ def test_the_zip_holds_the_report_its_thread_notes_files_and_a_signed_manifest(
         "failed_attachments": [],  # nor any file
         "identity": None,  # the investigator was never approved for it
         "unit": None,  # none chosen
+        "intake": {"channel": "web", "office": "", "operator": ""},  # sent on the web
+        "transcript": None,  # the reporter wrote it: nothing to check
     }
     assert (report["fields"]["title"], report["fields"]["what"]) == ("Pungutan liar", "Di loket")
     messages = json.loads(opened.read("messages.json"))
@@ -262,6 +268,40 @@ def test_the_zip_holds_the_report_its_thread_notes_files_and_a_signed_manifest(
         verify_signature(
             public, MANIFEST_LABEL, manifest_bytes + b" ", bytes.fromhex(signature["signature"])
         )
+
+
+def test_an_operators_report_exports_how_it_came_in_and_the_reporters_correction(session, recovery):
+    """report.json says how a report came in (the sealed intake field) and what the
+    reporter said of the typed text (issue 18); the printed manifest hash stays the
+    export's."""
+    investigator = person(session, "penyidik.loket", Role.INVESTIGATOR)
+    route(session, investigator)
+    intake = Intake(Channel.PHONE, "Kecamatan Menteng", "petugas1")
+    report = service_submit(session, recovery.public_key(), transcribed=True, intake=intake)
+    mailbox = key_ring.mailbox_keys(
+        session, report.report_id, report.mailbox_id, report.mailbox_private
+    )
+    answer_transcript(
+        session, mailbox, report.report_id, Answer.CORRECT, "Bukan Rp 50.000", TODAY,
+        DatePrecision.DAY,
+    )  # fmt: skip
+    opened = zipfile.ZipFile(io.BytesIO(archive(session, report, investigator)))
+    exported = json.loads(opened.read("report.json"))
+    assert exported["intake"] == {
+        "channel": "phone",
+        "office": "Kecamatan Menteng",
+        "operator": "petugas1",
+    }
+    assert exported["transcript"] == {"state": "corrected", "correction_position": 1}
+    messages = json.loads(opened.read("messages.json"))
+    assert messages[0]["body"].endswith("Bukan Rp 50.000")
+    keys = held(session, report, investigator)
+    view = open_for_export(session, keys, investigator.id, recipient=RECIPIENT)
+    digests: dict = {}
+    for _piece in hash_files(view, keys, digests):
+        pass
+    printed = manifest_sha256(view, digests)
+    assert printed == hashlib.sha256(opened.read("manifest.json")).hexdigest()
 
 
 def test_the_identity_is_exported_only_to_who_may_read_it(session, recovery):

@@ -18,6 +18,11 @@ database. A report's code (and its passphrase if it was the suggested one) is ke
 session's own secret (HKDF), which only the reporter's browser holds, so the same code
 can be shown again to whoever sends the same form again from the same browser session.
 
+The staff portal's intake form (issue 18, :mod:`sipadu.investigator.intake_form`)
+uses the same machinery with its own token key and stores: an operator's report is
+stored once per form, and its slip is sealed for the operator's browser session like a
+reporter's code page (docs/intake.md, "Sent twice").
+
 What an attacker who reads the store learns: how many submissions were made in the last
 day, and when each was made (the entries' expiry times), which the server already knows
 while it receives them; no code, passphrase or report id.
@@ -61,6 +66,7 @@ class FormKind(StrEnum):
     REPORT = "report"
     MESSAGE = "message"
     NEW_PASSPHRASE = "new-passphrase"  # noqa: S105 — a form kind; a passphrase change (issue 18)
+    INTAKE = "intake"  # an operator's intake form, on the staff portal (issue 18)
 
 
 @dataclass(frozen=True)
