@@ -12,13 +12,12 @@ critical violation).
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from sipadu.services.totp import qr_svg
-from tests.chromium import chromium, portal_in_process
+from tests.chromium import AXE, chromium, new_page, portal_in_process, staff_signed_in
 from tests.helpers import Person, config_env, init_demo
 
 WEB = "https://lapor.example.go.id"
@@ -26,7 +25,6 @@ ONION = "2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid.onion"
 TITLE = "Pungutan liar di loket KTP-el Kecamatan"
 WHAT = "Petugas loket meminta Rp 50.000 tanpa kuitansi agar KTP-el selesai hari itu."
 SCAN = ("pindaian-kuitansi.pdf", b"%PDF-1.4\n% kuitansi tulisan tangan\n" * 30)
-AXE = Path(__file__).parent / "browser" / "node_modules" / "axe-core" / "axe.min.js"
 RUN_AXE = """() => axe.run(document, {resultTypes: ['violations']}).then(r => r.violations
   .filter(v => v.impact === 'serious' || v.impact === 'critical')
   .map(v => v.id + ' ' + v.nodes.map(n => n.target.join(' ')).join(', ')))"""
@@ -67,23 +65,6 @@ def browser() -> Iterator[Browser]:
         yield launched
 
 
-def new_page(browser: Browser) -> Page:
-    context = browser.new_context(java_script_enabled=False, locale="id-ID")
-    context.set_default_timeout(10_000)
-    return context.new_page()
-
-
-def sign_in(browser: Browser, portals: Portals, person: Person) -> Page:
-    page = new_page(browser)
-    page.goto(portals.staff + "/login")
-    page.fill("#username", person.username)
-    page.fill("#password", person.password)
-    page.fill("#totp", person.code())
-    page.click("main form button[type=submit]")
-    expect(page.locator("h1")).to_contain_text("Selamat datang")
-    return page
-
-
 def axe_violations(browser: Browser, html: str) -> list[str]:
     """Serious or critical axe-core findings on ``html`` (the page as the operator's
     browser received it), in a scratch context where axe may run."""
@@ -101,7 +82,7 @@ def axe_violations(browser: Browser, html: str) -> list[str]:
 def test_the_operator_journey(browser, portals, tmp_path):
     # An admin proposes the operator role for a colleague (the demo auditor, who holds
     # no report); it takes effect only when a second admin approves.
-    admin = sign_in(browser, portals, portals.people["admin"])
+    admin = staff_signed_in(browser, portals.staff, portals.people["admin"])
     admin.goto(portals.staff + "/admin")
     admin.click("tbody >> text=auditor")
     grant = admin.locator("main form[action$='/roles']")
@@ -110,11 +91,11 @@ def test_the_operator_journey(browser, portals, tmp_path):
     grant.locator("button[type=submit]").click()
     expect(admin.locator("main")).to_contain_text("Menunggu admin kedua")
 
-    operator = sign_in(browser, portals, portals.people["auditor"])
+    operator = staff_signed_in(browser, portals.staff, portals.people["auditor"])
     expect(operator.locator("nav.staff-nav")).not_to_contain_text("Terima laporan")
     assert operator.goto(portals.staff + "/intake/report").status == 403
 
-    admin2 = sign_in(browser, portals, portals.people["admin2"])
+    admin2 = staff_signed_in(browser, portals.staff, portals.people["admin2"])
     admin2.goto(portals.staff + "/admin/proposals")
     row = admin2.locator("tbody tr", has_text="Petugas penerimaan laporan")
     expect(row).to_have_count(1)
