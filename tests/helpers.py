@@ -312,6 +312,33 @@ def login(client, code: str, passphrase: str):
     )
 
 
+def mailbox_client(app, code: str, passphrase: str):
+    """A test client of the reporter portal ``app``, signed in to the mailbox."""
+    client = app.test_client()
+    assert login(client, code, passphrase).status_code == 303
+    return client
+
+
+NEW_PASSPHRASE = "layang layang merah di atas sawah"
+
+
+def change_passphrase(
+    client, code: str, current: str, new: str = NEW_PASSPHRASE, again: str | None = None
+):
+    """POST the mailbox's passphrase change (issue 18) from a signed-in ``client``;
+    ``again`` is the repeated new passphrase (default: ``new``)."""
+    return client.post(
+        "/mailbox/passphrase",
+        data={
+            **form_tokens(client, "/mailbox/passphrase"),
+            "code": code,
+            "current_passphrase": current,
+            "passphrase": new,
+            "passphrase_confirm": new if again is None else again,
+        },
+    )
+
+
 def report_with_files(client, files, **fields):
     """POST a report with ``files``: ``(name, bytes, content type)`` each."""
     data = {
