@@ -133,6 +133,26 @@ def config_env(instance: Path, database_url: str, redis_url: str | None, **extra
     return env
 
 
+# An instance whose operators take in reports (issue 18): the addresses the slip gives
+# (and its QR code holds), and two offices.
+WEB_ADDRESS = "https://lapor.example.go.id"
+ONION_ADDRESS = "2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid.onion"
+OFFICE = "Kecamatan Menteng, Jakarta Pusat"
+
+
+def intake_env(instance: Path, database_url: str, redis_url: str | None, **extra: str) -> dict:
+    """:func:`config_env` of an instance that takes in reports at its counters."""
+    return config_env(
+        instance,
+        database_url,
+        redis_url,
+        SIPADU_WEB_ADDRESS=WEB_ADDRESS,
+        SIPADU_ONION_ADDRESS=ONION_ADDRESS,
+        SIPADU_INTAKE_OFFICES=f"Kantor Inspektorat;{OFFICE}",
+        **extra,
+    )
+
+
 # A recovery public key for production-mode configs in tests (its private half unused).
 RECOVERY_HEX = new_keypair().public_key().to_bytes().hex()
 

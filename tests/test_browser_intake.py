@@ -18,10 +18,8 @@ from playwright.sync_api import Browser, expect
 
 from sipadu.services.totp import qr_svg
 from tests.chromium import AXE, chromium, new_page, portal_in_process, staff_signed_in
-from tests.helpers import Person, config_env, init_demo
+from tests.helpers import OFFICE, ONION_ADDRESS, WEB_ADDRESS, Person, init_demo, intake_env
 
-WEB = "https://lapor.example.go.id"
-ONION = "2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid.onion"
 TITLE = "Pungutan liar di loket KTP-el Kecamatan"
 WHAT = "Petugas loket meminta Rp 50.000 tanpa kuitansi agar KTP-el selesai hari itu."
 SCAN = ("pindaian-kuitansi.pdf", b"%PDF-1.4\n% kuitansi tulisan tangan\n" * 30)
@@ -32,14 +30,7 @@ RUN_AXE = """() => axe.run(document, {resultTypes: ['violations']}).then(r => r.
 
 @pytest.fixture(scope="module")
 def env(instance_path, database_url, redis_url) -> dict:
-    return config_env(
-        instance_path,
-        database_url,
-        redis_url,
-        SIPADU_WEB_ADDRESS=WEB,
-        SIPADU_ONION_ADDRESS=ONION,
-        SIPADU_INTAKE_OFFICES="Kantor Inspektorat;Kecamatan Menteng",
-    )
+    return intake_env(instance_path, database_url, redis_url)
 
 
 @dataclass
@@ -110,7 +101,7 @@ def test_the_operator_journey(browser, portals, tmp_path):
     expect(operator.locator("h1")).to_have_text("Terima laporan")
     assert axe_violations(browser, operator.content()) == []
     operator.check("input[name=channel][value=walk_in]")
-    operator.select_option("#office", label="Kecamatan Menteng")
+    operator.select_option("#office", label=OFFICE)
     operator.check("input[name=category][value=kkn]")
     operator.fill("#title", TITLE)
     operator.fill("#what", WHAT)
@@ -130,10 +121,10 @@ def test_the_operator_journey(browser, portals, tmp_path):
     code = operator.inner_text("#report-code").strip()
     passphrase = operator.inner_text("#report-passphrase").strip()
     assert len(code.replace(" ", "")) == 16 and len(passphrase.split()) == 7
-    expect(operator.locator("#slip-web")).to_have_text(WEB)
-    expect(operator.locator("#slip-onion")).to_have_text(ONION)
+    expect(operator.locator("#slip-web")).to_have_text(WEB_ADDRESS)
+    expect(operator.locator("#slip-onion")).to_have_text(ONION_ADDRESS)
     expect(operator.locator("#slip-qr svg")).to_have_count(1)
-    assert qr_svg(WEB) in body
+    assert qr_svg(WEB_ADDRESS) in body
     assert qr_svg(code) not in body and qr_svg(code.replace(" ", "")) not in body
     expect(operator.locator("#slip-id")).to_contain_text("frasa sandi")
     expect(operator.locator("#slip-en")).to_contain_text("change the passphrase")
