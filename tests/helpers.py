@@ -359,6 +359,15 @@ def change_passphrase(
     )
 
 
+def answer_transcript(client, answer: str, correction: str = ""):
+    """POST the reporter's answer to a typed report's transcript (issue 18) from a
+    signed-in ``client``: ``confirm``, or ``correct`` with the ``correction``."""
+    data = {"csrf_token": csrf(client, "/mailbox"), "answer": answer}
+    if answer == "correct":
+        data["correction"] = correction
+    return client.post("/mailbox/transcript", data=data)
+
+
 def report_with_files(client, files, **fields):
     """POST a report with ``files``: ``(name, bytes, content type)`` each."""
     data = {

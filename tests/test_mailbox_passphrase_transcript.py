@@ -20,6 +20,7 @@ from sipadu.services.passphrases import wordlist
 from sipadu.web.reporter_forms import TEXT_LIMIT
 from tests.helpers import (
     NEW_PASSPHRASE,
+    answer_transcript,
     change_passphrase,
     csrf,
     database,
@@ -43,13 +44,6 @@ def metric(database_url: str, name: str) -> int:
                 ReporterDailyCount.metric == name
             )
         )
-
-
-def answer(client, answer: str, correction: str = ""):
-    data = {"csrf_token": csrf(client, "/mailbox"), "answer": answer}
-    if answer == "correct":
-        data["correction"] = correction
-    return client.post("/mailbox/transcript", data=data)
 
 
 def text_of(page: str) -> str:
@@ -243,12 +237,12 @@ def test_confirming_is_recorded_once_and_investigators_read_it(
     case_page = text_of(investigator.get(f"/reports/{report_id}").get_data(as_text=True))
     assert "Transkrip belum dikonfirmasi pelapor" in case_page
 
-    first = answer(box, "confirm")
+    first = answer_transcript(box, "confirm")
     assert first.headers["Location"].endswith("/mailbox?transcript=confirm")
     page = box.get(first.headers["Location"]).get_data(as_text=True)
     assert 'id="transcript-answered"' in page and 'id="transcript"' not in page
     assert 'id="transcript-state"' in page
-    again = answer(box, "confirm")  # a double click
+    again = answer_transcript(box, "confirm")  # a double click
     assert again.headers["Location"].endswith("/mailbox?transcript=again")
 
     case_page = text_of(investigator.get(f"/reports/{report_id}").get_data(as_text=True))
@@ -265,15 +259,15 @@ def test_a_correction_is_a_marked_message_the_investigators_are_pointed_to(
     box = mailbox_client(reporter_app, code, passphrase)
     correction = "Yang meminta uang bukan petugas loket 3, tetapi petugas loket 4."
 
-    done = answer(box, "correct", correction)
+    done = answer_transcript(box, "correct", correction)
     assert done.headers["Location"].endswith("/mailbox?transcript=correct")
     page = box.get("/mailbox").get_data(as_text=True)
     assert correction in page and "Koreksi Anda atas laporan yang diketik" in page
-    resend = answer(box, "correct", correction)  # Back and resend
+    resend = answer_transcript(box, "correct", correction)  # Back and resend
     assert resend.headers["Location"].endswith("/mailbox?transcript=again")
     assert box.get("/mailbox").get_data(as_text=True).count(correction) == 1
     # Answered: confirming now is refused, and says so.
-    late = answer(box, "confirm")
+    late = answer_transcript(box, "confirm")
     assert late.status_code == 303 and late.headers["Location"].endswith("/mailbox")
 
     investigator = clients["pemeriksa1"]
@@ -335,7 +329,7 @@ def test_sending_a_reply_keeps_a_correction_typed_but_not_sent(env, people, repo
 def test_a_web_report_has_no_typed_report_to_answer(people, reporter_app):
     code, passphrase, _ = submit(reporter_app.test_client())
     box = mailbox_client(reporter_app, code, passphrase)
-    refused = answer(box, "confirm")
+    refused = answer_transcript(box, "confirm")
     assert refused.status_code == 400
     assert "Tidak ada laporan yang diketik petugas" in refused.get_data(as_text=True)
 
@@ -355,11 +349,11 @@ def test_a_web_report_shows_investigators_nothing_about_a_transcript(
 def test_a_refused_correction_keeps_what_was_typed(env, people, reporter_app, database_url):
     code, passphrase = typed_report(env, "Koreksi ditolak")
     box = mailbox_client(reporter_app, code, passphrase)
-    empty = answer(box, "correct", "   ")
+    empty = answer_transcript(box, "correct", "   ")
     assert empty.status_code == 400
     assert "Tuliskan dulu apa yang perlu dikoreksi" in empty.get_data(as_text=True)
     too_long = "Panjang sekali. " * (TEXT_LIMIT // 16 + 1)
-    refused = answer(box, "correct", too_long)
+    refused = answer_transcript(box, "correct", too_long)
     assert refused.status_code == 400
     assert too_long.strip() in html.unescape(refused.get_data(as_text=True))
     # A form token from another session: the correction comes back in its box.
@@ -377,8 +371,8 @@ def test_a_refused_correction_keeps_what_was_typed(env, people, reporter_app, da
         r'<textarea[^>]*name="correction"[^>]*>\s*Simpan ini', foreign.get_data(as_text=True)
     )
     # Answered the other way meanwhile: the text waits in the message box.
-    assert answer(box, "confirm").status_code == 303
-    late = answer(box, "correct", "Masih ada yang salah")
+    assert answer_transcript(box, "confirm").status_code == 303
+    late = answer_transcript(box, "correct", "Masih ada yang salah")
     assert late.status_code == 409
     page = late.get_data(as_text=True)
     assert re.search(r'<textarea[^>]*name="body"[^>]*>\s*Masih ada yang salah', page)
@@ -426,7 +420,7 @@ def test_no_code_passphrase_or_correction_reaches_a_log_or_the_database(
     tag = uuid.uuid4().hex[:10]
     correction = f"koreksi-kanari-{tag}"
     new = f"frasa kanari baru {tag}"
-    assert answer(box, "correct", correction).status_code == 303
+    assert answer_transcript(box, "correct", correction).status_code == 303
     assert change_passphrase(box, code, passphrase, new="salah satu").status_code == 400
     assert change_passphrase(box, code, "bukan yang benar sama sekali", new=new).status_code == 400
     assert change_passphrase(box, code, passphrase, new=new).status_code == 200
