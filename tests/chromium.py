@@ -8,16 +8,19 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import uvicorn
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, expect, sync_playwright
 from werkzeug.serving import WSGIRequestHandler, make_server
 
 from sipadu import create_app
 from sipadu.hosting.serve import Portal, portal_asgi, uvicorn_options
 from sipadu.settings.config import Config
 from sipadu.web.context import dispose
+from tests.helpers import Person
 
+AXE = Path(__file__).parent / "browser" / "node_modules" / "axe-core" / "axe.min.js"
 SEND_REPORT = "#report-form .actions button[type=submit]"
 CHROMIUM = "/usr/bin/chromium"  # Debian's package (the Makefile installs it)
 CHROMIUM_FLAGS = [
@@ -51,6 +54,32 @@ def throttle(page: Page, upload: int) -> None:
         "Network.emulateNetworkConditions",
         {"offline": False, "latency": 20, "downloadThroughput": -1, "uploadThroughput": upload},
     )
+
+
+def new_page(browser: Browser, *, javascript: bool = False) -> Page:
+    """A page in a context of its own (its own cookies), in Bahasa Indonesia, waiting at
+    most 10 s for anything; with ``javascript``, axe-core loaded into every page (make
+    tests/browser/node_modules/.installed-sipadu)."""
+    context = browser.new_context(java_script_enabled=javascript, locale="id-ID")
+    context.set_default_timeout(10_000)
+    if javascript:
+        context.add_init_script(path=str(AXE))
+    return context.new_page()
+
+
+def staff_signed_in(
+    browser: Browser, staff: str, person: Person, *, javascript: bool = False
+) -> Page:
+    """A :func:`new_page` of ``person``'s own, signed in to the staff portal at ``staff``
+    with password and the code their authenticator app shows; on the home page."""
+    page = new_page(browser, javascript=javascript)
+    page.goto(staff + "/login")
+    page.fill("#username", person.username)
+    page.fill("#password", person.password)
+    page.fill("#totp", person.code())
+    page.click("main form button[type=submit]")
+    expect(page.locator("h1")).to_contain_text("Selamat datang")
+    return page
 
 
 class NoAccessLog(WSGIRequestHandler):

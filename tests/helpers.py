@@ -133,6 +133,26 @@ def config_env(instance: Path, database_url: str, redis_url: str | None, **extra
     return env
 
 
+# An instance whose operators take in reports (issue 18): the addresses the slip gives
+# (and its QR code holds), and two offices.
+WEB_ADDRESS = "https://lapor.example.go.id"
+ONION_ADDRESS = "2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid.onion"
+OFFICE = "Kecamatan Menteng, Jakarta Pusat"
+
+
+def intake_env(instance: Path, database_url: str, redis_url: str | None, **extra: str) -> dict:
+    """:func:`config_env` of an instance that takes in reports at its counters."""
+    return config_env(
+        instance,
+        database_url,
+        redis_url,
+        SIPADU_WEB_ADDRESS=WEB_ADDRESS,
+        SIPADU_ONION_ADDRESS=ONION_ADDRESS,
+        SIPADU_INTAKE_OFFICES=f"Kantor Inspektorat;{OFFICE}",
+        **extra,
+    )
+
+
 # A recovery public key for production-mode configs in tests (its private half unused).
 RECOVERY_HEX = new_keypair().public_key().to_bytes().hex()
 
@@ -310,6 +330,42 @@ def login(client, code: str, passphrase: str):
     return client.post(
         "/mailbox/login", data={"csrf_token": token, "code": code, "passphrase": passphrase}
     )
+
+
+def mailbox_client(app, code: str, passphrase: str):
+    """A test client of the reporter portal ``app``, signed in to the mailbox."""
+    client = app.test_client()
+    assert login(client, code, passphrase).status_code == 303
+    return client
+
+
+NEW_PASSPHRASE = "layang layang merah di atas sawah"
+
+
+def change_passphrase(
+    client, code: str, current: str, new: str = NEW_PASSPHRASE, again: str | None = None
+):
+    """POST the mailbox's passphrase change (issue 18) from a signed-in ``client``;
+    ``again`` is the repeated new passphrase (default: ``new``)."""
+    return client.post(
+        "/mailbox/passphrase",
+        data={
+            **form_tokens(client, "/mailbox/passphrase"),
+            "code": code,
+            "current_passphrase": current,
+            "passphrase": new,
+            "passphrase_confirm": new if again is None else again,
+        },
+    )
+
+
+def answer_transcript(client, answer: str, correction: str = ""):
+    """POST the reporter's answer to a typed report's transcript (issue 18) from a
+    signed-in ``client``: ``confirm``, or ``correct`` with the ``correction``."""
+    data = {"csrf_token": csrf(client, "/mailbox"), "answer": answer}
+    if answer == "correct":
+        data["correction"] = correction
+    return client.post("/mailbox/transcript", data=data)
 
 
 def report_with_files(client, files, **fields):

@@ -12,12 +12,18 @@ sees."""
 import re
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
-from tests.chromium import SEND_REPORT, chromium, portal_in_process
+from tests.chromium import (
+    AXE,
+    SEND_REPORT,
+    chromium,
+    new_page,
+    portal_in_process,
+    staff_signed_in,
+)
 from tests.helpers import Person, init_demo
 
 MARKER = uuid.uuid4().hex[:6]
@@ -29,7 +35,6 @@ GOOD_CSV = (
     f"kind,name,parent\nKota Administrasi,{CITY},\nKecamatan,Gambir,{CITY}\n"
     "Kelurahan,Cideng,Gambir\n"
 )
-AXE = Path(__file__).parent / "browser" / "node_modules" / "axe-core" / "axe.min.js"
 RUN_AXE = """() => axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map(
   v => ({id: v.id, impact: v.impact, help: v.help})))"""
 
@@ -50,28 +55,9 @@ def browser() -> Iterator[Browser]:
         yield launched
 
 
-def new_page(browser: Browser, *, javascript: bool = False) -> Page:
-    context = browser.new_context(java_script_enabled=javascript, locale="id-ID")
-    context.set_default_timeout(10_000)
-    if javascript and AXE.exists():
-        context.add_init_script(path=str(AXE))
-    return context.new_page()
-
-
-def sign_in(browser: Browser, staff: str, person: Person, *, javascript: bool = False) -> Page:
-    page = new_page(browser, javascript=javascript)
-    page.goto(staff + "/login")
-    page.fill("#username", person.username)
-    page.fill("#password", person.password)
-    page.fill("#totp", person.code())
-    page.click("main form button[type=submit]")
-    expect(page.locator("h1")).to_contain_text("Selamat datang")
-    return page
-
-
 def test_an_admin_configures_a_second_approves_and_the_reporter_chooses(browser, portals):
     reporter, staff, people = portals
-    admin = sign_in(browser, staff, people["admin"])
+    admin = staff_signed_in(browser, staff, people["admin"])
 
     # A sub-category of KKN, worded in both languages.
     admin.click("text=Kategori dan rute laporan")
@@ -101,7 +87,7 @@ def test_an_admin_configures_a_second_approves_and_the_reporter_chooses(browser,
     assert CITY not in admin.locator(".unit-group").all_inner_texts().__str__()  # not yet
 
     # The second admin reads both proposals as they will apply, and approves them.
-    second = sign_in(browser, staff, people["admin2"], javascript=AXE.exists())
+    second = staff_signed_in(browser, staff, people["admin2"], javascript=AXE.exists())
     second.click("text=Usulan")
     main = second.locator("main").inner_text()
     assert SUB_ID in main and SUB_EN in main and "Tenders arranged in advance." in main
@@ -138,7 +124,7 @@ def test_an_admin_configures_a_second_approves_and_the_reporter_chooses(browser,
     expect(page.locator("#report-code")).to_be_visible()
 
     # The investigator reads the sub-category and the unit in words.
-    investigator = sign_in(browser, staff, people["pemeriksa1"])
+    investigator = staff_signed_in(browser, staff, people["pemeriksa1"])
     investigator.goto(staff + "/reports")
     row = investigator.locator("tr", has_text=f"Tender diatur {MARKER}")
     assert f"{CITY} — Gambir — Cideng" in row.inner_text()

@@ -16,10 +16,9 @@ import pyrage
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
-from tests.chromium import chromium, portal_in_process
+from tests.chromium import chromium, portal_in_process, staff_signed_in
 from tests.helpers import Person, account_of, init_demo
 
-AXE = Path(__file__).parent / "browser" / "node_modules" / "axe-core" / "axe.min.js"
 RUN_AXE = """() => axe.run(document, {resultTypes: ['violations']}).then(r => r.violations.map(
   v => ({id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.map(n => n.target.join(' '))})
 ))"""
@@ -39,21 +38,6 @@ def browser() -> Iterator[Browser]:
         yield launched
 
 
-def signed_in(browser: Browser, base: str, person: Person, *, javascript: bool = False) -> Page:
-    context = browser.new_context(java_script_enabled=javascript, locale="id-ID")
-    context.set_default_timeout(10_000)
-    if javascript:
-        context.add_init_script(path=str(AXE))
-    page = context.new_page()
-    page.goto(base + "/login")
-    page.fill("#username", person.username)
-    page.fill("#password", person.password)
-    page.fill("#totp", person.code())
-    page.click("main form button[type=submit]")
-    expect(page.locator("h1")).to_contain_text("Selamat datang")
-    return page
-
-
 def shot(page: Page, name: str) -> None:
     folder = os.environ.get("SIPADU_COI_SCREENSHOTS")
     if folder:
@@ -66,8 +50,8 @@ def _hex(text: str) -> str:
 
 def test_two_admins_configure_the_team_without_javascript(browser, portal, database_url):
     base, people = portal
-    admin = signed_in(browser, base, people["admin"])
-    admin2 = signed_in(browser, base, people["admin2"])
+    admin = staff_signed_in(browser, base, people["admin"])
+    admin2 = staff_signed_in(browser, base, people["admin2"])
     outside = str(pyrage.x25519.Identity.generate().to_public())
 
     admin.click("nav.staff-nav >> text=Tim benturan kepentingan")
@@ -118,6 +102,6 @@ def test_two_admins_configure_the_team_without_javascript(browser, portal, datab
     assert account_of(database_url, "pemeriksa2").public_key
 
     # axe-core over the configured page
-    checker = signed_in(browser, base, people["admin"], javascript=True)
+    checker = staff_signed_in(browser, base, people["admin"], javascript=True)
     checker.goto(base + PAGE)
     assert checker.evaluate(RUN_AXE) == []

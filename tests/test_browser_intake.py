@@ -12,21 +12,17 @@ critical violation).
 
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
 from sipadu.services.totp import qr_svg
-from tests.chromium import chromium, portal_in_process
-from tests.helpers import Person, config_env, init_demo
+from tests.chromium import AXE, chromium, new_page, portal_in_process, staff_signed_in
+from tests.helpers import OFFICE, ONION_ADDRESS, WEB_ADDRESS, Person, init_demo, intake_env
 
-WEB = "https://lapor.example.go.id"
-ONION = "2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid.onion"
 TITLE = "Pungutan liar di loket KTP-el Kecamatan"
 WHAT = "Petugas loket meminta Rp 50.000 tanpa kuitansi agar KTP-el selesai hari itu."
 SCAN = ("pindaian-kuitansi.pdf", b"%PDF-1.4\n% kuitansi tulisan tangan\n" * 30)
-AXE = Path(__file__).parent / "browser" / "node_modules" / "axe-core" / "axe.min.js"
 RUN_AXE = """() => axe.run(document, {resultTypes: ['violations']}).then(r => r.violations
   .filter(v => v.impact === 'serious' || v.impact === 'critical')
   .map(v => v.id + ' ' + v.nodes.map(n => n.target.join(' ')).join(', ')))"""
@@ -34,14 +30,7 @@ RUN_AXE = """() => axe.run(document, {resultTypes: ['violations']}).then(r => r.
 
 @pytest.fixture(scope="module")
 def env(instance_path, database_url, redis_url) -> dict:
-    return config_env(
-        instance_path,
-        database_url,
-        redis_url,
-        SIPADU_WEB_ADDRESS=WEB,
-        SIPADU_ONION_ADDRESS=ONION,
-        SIPADU_INTAKE_OFFICES="Kantor Inspektorat;Kecamatan Menteng",
-    )
+    return intake_env(instance_path, database_url, redis_url)
 
 
 @dataclass
@@ -67,23 +56,6 @@ def browser() -> Iterator[Browser]:
         yield launched
 
 
-def new_page(browser: Browser) -> Page:
-    context = browser.new_context(java_script_enabled=False, locale="id-ID")
-    context.set_default_timeout(10_000)
-    return context.new_page()
-
-
-def sign_in(browser: Browser, portals: Portals, person: Person) -> Page:
-    page = new_page(browser)
-    page.goto(portals.staff + "/login")
-    page.fill("#username", person.username)
-    page.fill("#password", person.password)
-    page.fill("#totp", person.code())
-    page.click("main form button[type=submit]")
-    expect(page.locator("h1")).to_contain_text("Selamat datang")
-    return page
-
-
 def axe_violations(browser: Browser, html: str) -> list[str]:
     """Serious or critical axe-core findings on ``html`` (the page as the operator's
     browser received it), in a scratch context where axe may run."""
@@ -101,7 +73,7 @@ def axe_violations(browser: Browser, html: str) -> list[str]:
 def test_the_operator_journey(browser, portals, tmp_path):
     # An admin proposes the operator role for a colleague (the demo auditor, who holds
     # no report); it takes effect only when a second admin approves.
-    admin = sign_in(browser, portals, portals.people["admin"])
+    admin = staff_signed_in(browser, portals.staff, portals.people["admin"])
     admin.goto(portals.staff + "/admin")
     admin.click("tbody >> text=auditor")
     grant = admin.locator("main form[action$='/roles']")
@@ -110,11 +82,11 @@ def test_the_operator_journey(browser, portals, tmp_path):
     grant.locator("button[type=submit]").click()
     expect(admin.locator("main")).to_contain_text("Menunggu admin kedua")
 
-    operator = sign_in(browser, portals, portals.people["auditor"])
+    operator = staff_signed_in(browser, portals.staff, portals.people["auditor"])
     expect(operator.locator("nav.staff-nav")).not_to_contain_text("Terima laporan")
     assert operator.goto(portals.staff + "/intake/report").status == 403
 
-    admin2 = sign_in(browser, portals, portals.people["admin2"])
+    admin2 = staff_signed_in(browser, portals.staff, portals.people["admin2"])
     admin2.goto(portals.staff + "/admin/proposals")
     row = admin2.locator("tbody tr", has_text="Petugas penerimaan laporan")
     expect(row).to_have_count(1)
@@ -129,7 +101,7 @@ def test_the_operator_journey(browser, portals, tmp_path):
     expect(operator.locator("h1")).to_have_text("Terima laporan")
     assert axe_violations(browser, operator.content()) == []
     operator.check("input[name=channel][value=walk_in]")
-    operator.select_option("#office", label="Kecamatan Menteng")
+    operator.select_option("#office", label=OFFICE)
     operator.check("input[name=category][value=kkn]")
     operator.fill("#title", TITLE)
     operator.fill("#what", WHAT)
@@ -149,10 +121,10 @@ def test_the_operator_journey(browser, portals, tmp_path):
     code = operator.inner_text("#report-code").strip()
     passphrase = operator.inner_text("#report-passphrase").strip()
     assert len(code.replace(" ", "")) == 16 and len(passphrase.split()) == 7
-    expect(operator.locator("#slip-web")).to_have_text(WEB)
-    expect(operator.locator("#slip-onion")).to_have_text(ONION)
+    expect(operator.locator("#slip-web")).to_have_text(WEB_ADDRESS)
+    expect(operator.locator("#slip-onion")).to_have_text(ONION_ADDRESS)
     expect(operator.locator("#slip-qr svg")).to_have_count(1)
-    assert qr_svg(WEB) in body
+    assert qr_svg(WEB_ADDRESS) in body
     assert qr_svg(code) not in body and qr_svg(code.replace(" ", "")) not in body
     expect(operator.locator("#slip-id")).to_contain_text("frasa sandi")
     expect(operator.locator("#slip-en")).to_contain_text("change the passphrase")

@@ -216,17 +216,8 @@ def test_the_outside_keyholder_opens_it_with_its_own_age_identity(
     coi_report, _before = coi_report
     _identity, key_file = outside
     out = tmp_path / "laporan.zip.age"
-    result = invoke(
-        env,
-        "coi",
-        "export",
-        "--identity",
-        str(key_file),
-        "--report",
-        str(coi_report),
-        "--out",
-        str(out),
-    )
+    export = ("coi", "export", "--report", str(coi_report), "--identity")
+    result = invoke(env, *export, str(key_file), "--out", str(out))
     assert result.exit_code == 0, result.output
     assert out.read_bytes().startswith(b"age-encryption.org/v1")
     opened = subprocess.run(["age", "-d", "-i", str(key_file), str(out)], capture_output=True)
@@ -242,31 +233,11 @@ def test_the_outside_keyholder_opens_it_with_its_own_age_identity(
     assert entry.report_id == coi_report
     assert json.loads(entry.detail)["recipient"] == "BPKP Perwakilan"
     # a file that exists is not overwritten; another age key opens nothing
-    again = invoke(
-        env,
-        "coi",
-        "export",
-        "--identity",
-        str(key_file),
-        "--report",
-        str(coi_report),
-        "--out",
-        str(out),
-    )
+    again = invoke(env, *export, str(key_file), "--out", str(out))
     assert again.exit_code != 0
     stranger = tmp_path / "lain.txt"
     stranger.write_text(f"{pyrage.x25519.Identity.generate()}\n")
-    refused = invoke(
-        env,
-        "coi",
-        "export",
-        "--identity",
-        str(stranger),
-        "--report",
-        str(coi_report),
-        "--out",
-        str(tmp_path / "x.age"),
-    )
+    refused = invoke(env, *export, str(stranger), "--out", str(tmp_path / "x.age"))
     assert refused.exit_code != 0 and not (tmp_path / "x.age").exists()
 
 

@@ -22,10 +22,13 @@ from sipadu.persistence.migrate import upgrade
 from sipadu.settings.config import load_config
 from sipadu.web.context import dispose
 from tests.helpers import (
+    NEW_PASSPHRASE,
+    answer_transcript,
+    change_passphrase,
     config_env,
-    csrf,
     form_tokens,
     login,
+    mailbox_client,
     receipt,
     report_with_files,
     submit,
@@ -95,34 +98,16 @@ def test_the_reporter_role_changes_a_passphrase_and_answers_a_typed_report(repor
     code, passphrase = typed_report(env, "Diketik, sebagai peran terbatas")
     app = create_app("reporter", load_config({**env, "SIPADU_DATABASE_URL": role_url}))
     app.config["TESTING"] = True
-    new = "layang layang merah di atas sawah"
     try:
-        box = app.test_client()
-        assert login(box, code, passphrase).status_code == 303
-        answered = box.post(
-            "/mailbox/transcript",
-            data={
-                "csrf_token": csrf(box, "/mailbox"),
-                "answer": "correct",
-                "correction": "Bukan loket 3, tetapi loket 4.",
-            },
-        )
+        box = mailbox_client(app, code, passphrase)
+        answered = answer_transcript(box, "correct", "Bukan loket 3, tetapi loket 4.")
         assert answered.status_code == 303
         page = box.get("/mailbox").get_data(as_text=True)
         assert "Bukan loket 3, tetapi loket 4." in page and 'id="transcript-state"' in page
-        changed = box.post(
-            "/mailbox/passphrase",
-            data={
-                **form_tokens(box, "/mailbox/passphrase"),
-                "code": code,
-                "current_passphrase": passphrase,
-                "passphrase": new,
-                "passphrase_confirm": new,
-            },
-        )
+        changed = change_passphrase(box, code, passphrase)
         assert changed.status_code == 200
         assert login(app.test_client(), code, passphrase).status_code == 400
-        assert login(app.test_client(), code, new).status_code == 303
+        assert login(app.test_client(), code, NEW_PASSPHRASE).status_code == 303
     finally:
         dispose(app)
 

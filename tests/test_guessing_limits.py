@@ -27,13 +27,14 @@ from sipadu.web.context import dispose
 from tests.helpers import (
     Person,
     account_of,
+    change_passphrase,
     csrf,
     database,
-    form_tokens,
     init_demo,
     invoke,
     kdf_calls,
     login,
+    mailbox_client,
     post,
     redis_contents,
     sign_in,
@@ -175,26 +176,6 @@ def test_strangers_failing_never_lock_out_a_reporter(people, app_with):
     for _ in range(6):
         assert login(app.test_client(), random_code(), "tebakan acak").status_code == 400
     assert login(app.test_client(), code, passphrase).status_code == 303
-
-
-def change_passphrase(client, code: str, current: str, new: str = "layang layang merah di sawah"):
-    """The mailbox's passphrase change (issue 18), from a signed-in ``client``."""
-    return client.post(
-        "/mailbox/passphrase",
-        data={
-            **form_tokens(client, "/mailbox/passphrase"),
-            "code": code,
-            "current_passphrase": current,
-            "passphrase": new,
-            "passphrase_confirm": new,
-        },
-    )
-
-
-def mailbox_client(app, code: str, passphrase: str):
-    client = app.test_client()
-    assert login(client, code, passphrase).status_code == 303
-    return client
 
 
 def test_the_passphrase_change_checks_the_current_one_under_the_sign_in_limits(

@@ -21,12 +21,15 @@ from sipadu.services.totp import qr_svg
 from sipadu.settings.config import INTAKE_OFFICES, ConfigError, load_config
 from sipadu.web.derivations import KNOWN
 from tests.helpers import (
-    config_env,
+    OFFICE,
+    ONION_ADDRESS,
+    WEB_ADDRESS,
     csrf,
     database,
     every_database_value,
     every_slot_held,
     form_tokens,
+    intake_env,
     login,
     report_id_of,
     sample_path,
@@ -34,22 +37,10 @@ from tests.helpers import (
     unlinked_blobs,
 )
 
-ONION = "2gzyxa5ihm7nsggfxnu52rck2vv4rvmdlkiu3zzui5du4xyclen53wid.onion"
-WEB = "https://lapor.example.go.id"
-OFFICES = "Kantor Inspektorat;Kecamatan Menteng, Jakarta Pusat"
-
 
 @pytest.fixture(scope="module")
 def env(instance_path, database_url, redis_url) -> dict:
-    return config_env(
-        instance_path,
-        database_url,
-        redis_url,
-        SIPADU_WEB_ADDRESS=WEB,
-        SIPADU_ONION_ADDRESS=ONION,
-        SIPADU_INTAKE_OFFICES=OFFICES,
-        SIPADU_MAX_FILE_MIB="1",
-    )
+    return intake_env(instance_path, database_url, redis_url, SIPADU_MAX_FILE_MIB="1")
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +51,7 @@ def operator(staff_app, people):
 def typed(**extra) -> dict:
     return {
         "channel": "walk_in",
-        "office": "Kecamatan Menteng, Jakarta Pusat",
+        "office": OFFICE,
         "category": "kkn",
         "title": "Pungutan loket KTP-el",
         "what": "Petugas meminta uang tunai Rp 50.000 agar KTP-el cepat jadi.",
@@ -157,9 +148,9 @@ def test_an_intake_gives_a_slip_the_reporter_opens_the_mailbox_with(
     assert count_reports(database_url) == before + 1
     assert response.headers["Cache-Control"] == "no-store"
     # The QR code is the portal's address, drawn here; never the code.
-    assert qr_svg(WEB) in page
+    assert qr_svg(WEB_ADDRESS) in page
     assert qr_svg(code.replace(" ", "")) not in page and qr_svg(code) not in page
-    assert WEB in page and ONION in page
+    assert WEB_ADDRESS in page and ONION_ADDRESS in page
     # Both languages, whatever the operator's: the reporter takes it home.
     assert "Kode laporan" in page and "Report code" in page
     assert "What happens next" in page and "Apa yang terjadi selanjutnya" in page
@@ -190,7 +181,7 @@ def test_investigators_see_how_and_where_a_report_came_in_and_who_typed_it(
         page = html.unescape(investigator.get(path).get_data(as_text=True))
         came_in = re.search(r'<dd id="intake">(.*?)</dd>', page, re.S).group(1)
         assert "telep" in came_in.lower(), came_in
-        assert "Kecamatan Menteng, Jakarta Pusat" in came_in and "petugas1" in came_in
+        assert OFFICE in came_in and "petugas1" in came_in
         assert "phone" not in came_in.replace("telephone", "")  # no raw channel value
 
 
@@ -205,7 +196,7 @@ def test_an_intake_is_audited_with_channel_and_office_only(operator, database_ur
     assert entry.report_id is None and entry.role == "operator"
     assert json.loads(entry.detail) == {
         "channel": "letter",
-        "office": "Kecamatan Menteng, Jakarta Pusat",
+        "office": OFFICE,
     }
 
 
@@ -339,13 +330,13 @@ def test_a_language_switch_keeps_everything_typed_and_stores_nothing(operator, d
 
 def test_offices_and_the_web_address_come_from_configuration(operator):
     page = operator.get("/intake/report").get_data(as_text=True)
-    assert "Kecamatan Menteng, Jakarta Pusat" in page and "Kantor Wali Kota" not in page
+    assert OFFICE in page and "Kantor Wali Kota" not in page
     assert load_config({}).intake_offices == INTAKE_OFFICES
     assert load_config({"SIPADU_INTAKE_OFFICES": " A ; B  b "}).intake_offices == ("A", "B b")
     for bad in ("A;A", "x" * 121, 'Kantor "X"'):
         with pytest.raises(ConfigError):
             load_config({"SIPADU_INTAKE_OFFICES": bad})
-    assert load_config({"SIPADU_WEB_ADDRESS": WEB}).web_address == WEB
+    assert load_config({"SIPADU_WEB_ADDRESS": WEB_ADDRESS}).web_address == WEB_ADDRESS
     for bad in ("lapor.example.go.id", "javascript:alert(1)", "https://a b"):
         with pytest.raises(ConfigError):
             load_config({"SIPADU_WEB_ADDRESS": bad})

@@ -19,38 +19,22 @@ from sipadu.persistence.models import ReporterDailyCount
 from sipadu.services.passphrases import wordlist
 from sipadu.web.reporter_forms import TEXT_LIMIT
 from tests.helpers import (
+    NEW_PASSPHRASE,
+    answer_transcript,
+    change_passphrase,
     csrf,
     database,
     every_database_value,
     every_slot_held,
     form_tokens,
     login,
+    mailbox_client,
     report_id_of,
     submit,
     typed_report,
 )
 
-NEW = "layang layang merah di atas sawah"
 TITLE_SEPARATOR = " — "
-
-
-def signed_in_box(reporter_app, code: str, passphrase: str):
-    client = reporter_app.test_client()
-    assert login(client, code, passphrase).status_code == 303
-    return client
-
-
-def change(client, code: str, current: str, new: str = NEW, again: str | None = None):
-    return client.post(
-        "/mailbox/passphrase",
-        data={
-            **form_tokens(client, "/mailbox/passphrase"),
-            "code": code,
-            "current_passphrase": current,
-            "passphrase": new,
-            "passphrase_confirm": new if again is None else again,
-        },
-    )
 
 
 def metric(database_url: str, name: str) -> int:
@@ -62,13 +46,6 @@ def metric(database_url: str, name: str) -> int:
         )
 
 
-def answer(client, answer: str, correction: str = ""):
-    data = {"csrf_token": csrf(client, "/mailbox"), "answer": answer}
-    if answer == "correct":
-        data["correction"] = correction
-    return client.post("/mailbox/transcript", data=data)
-
-
 def text_of(page: str) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
 
@@ -78,7 +55,7 @@ def text_of(page: str) -> str:
 
 def test_the_mailbox_links_to_the_change_which_needs_a_session(people, reporter_app):
     code, passphrase, _ = submit(reporter_app.test_client())
-    box = signed_in_box(reporter_app, code, passphrase)
+    box = mailbox_client(reporter_app, code, passphrase)
     assert 'href="/mailbox/passphrase"' in box.get("/mailbox").get_data(as_text=True)
     form = box.get("/mailbox/passphrase")
     assert form.status_code == 200
@@ -96,18 +73,18 @@ def test_after_a_change_only_the_new_passphrase_opens_and_other_sessions_sign_in
     people, reporter_app, database_url
 ):
     code, passphrase, _ = submit(reporter_app.test_client())
-    here = signed_in_box(reporter_app, code, passphrase)
-    elsewhere = signed_in_box(reporter_app, code, passphrase)  # e.g. whoever saw it
+    here = mailbox_client(reporter_app, code, passphrase)
+    elsewhere = mailbox_client(reporter_app, code, passphrase)  # e.g. whoever saw it
     assert elsewhere.get("/mailbox").status_code == 200
     changed_before = metric(database_url, "passphrase_changed")
 
-    done = change(here, code, passphrase)
+    done = change_passphrase(here, code, passphrase)
 
     assert done.status_code == 200
     page = done.get_data(as_text=True)
     assert 'id="passphrase-changed"' in page
     assert "Tuliskan frasa sandi baru" in page  # the reminder, in the reader's language
-    assert NEW not in page and passphrase not in page  # a chosen one is never shown
+    assert NEW_PASSPHRASE not in page and passphrase not in page  # a chosen one is never shown
     assert metric(database_url, "passphrase_changed") == changed_before + 1
     assert here.get("/mailbox").status_code == 200  # this browser stays signed in
     assert elsewhere.get("/mailbox").headers["Location"].endswith("/mailbox/login")
@@ -118,13 +95,13 @@ def test_after_a_change_only_the_new_passphrase_opens_and_other_sessions_sign_in
     )
     assert reply.status_code == 200 and "Balasan yang tertahan" in reply.get_data(as_text=True)
     assert login(reporter_app.test_client(), code, passphrase).status_code == 400
-    assert login(reporter_app.test_client(), code, NEW).status_code == 303
+    assert login(reporter_app.test_client(), code, NEW_PASSPHRASE).status_code == 303
 
 
 def test_a_suggested_passphrase_is_shown_once_and_opens_the_mailbox(people, reporter_app):
     code, passphrase, _ = submit(reporter_app.test_client())
-    box = signed_in_box(reporter_app, code, passphrase)
-    page = change(box, code, passphrase, new="").get_data(as_text=True)
+    box = mailbox_client(reporter_app, code, passphrase)
+    page = change_passphrase(box, code, passphrase, new="").get_data(as_text=True)
     suggested = re.search(r'id="new-passphrase">([^<]+)<', page).group(1)
     assert len(suggested.split()) == 7 and set(suggested.split()) <= set(wordlist())
     assert "hanya ditampilkan sekali ini" in page
@@ -139,7 +116,7 @@ def test_the_same_change_sent_again_shows_the_same_passphrase_and_changes_once(
     reload of the page after it: the change is made once, and the suggested passphrase,
     its only copy, is shown again (G6)."""
     code, passphrase, _ = submit(reporter_app.test_client())
-    box = signed_in_box(reporter_app, code, passphrase)
+    box = mailbox_client(reporter_app, code, passphrase)
     cookie = reporter_app.config["SESSION_COOKIE_NAME"]
     form = {
         **form_tokens(box, "/mailbox/passphrase"),
@@ -175,7 +152,7 @@ def test_the_same_change_sent_again_shows_the_same_passphrase_and_changes_once(
     ("wrong", "field_text"),
     [
         ({"current_passphrase": "bukan frasa yang benar"}, "frasa sandi saat ini tidak benar"),
-        ({"passphrase_confirm": NEW + "x"}, "Kedua frasa sandi tidak sama"),
+        ({"passphrase_confirm": NEW_PASSPHRASE + "x"}, "Kedua frasa sandi tidak sama"),
         ({"passphrase": "123456789012", "passphrase_confirm": "123456789012"}, "mudah ditebak"),
         ({"current_passphrase": ""}, "Masukkan frasa sandi Anda saat ini"),
     ],
@@ -184,8 +161,12 @@ def test_a_refused_change_keeps_the_code_shows_no_passphrase_and_changes_nothing
     people, reporter_app, wrong, field_text
 ):
     code, passphrase, _ = submit(reporter_app.test_client())
-    box = signed_in_box(reporter_app, code, passphrase)
-    typed = {"current_passphrase": passphrase, "passphrase": NEW, "passphrase_confirm": NEW}
+    box = mailbox_client(reporter_app, code, passphrase)
+    typed = {
+        "current_passphrase": passphrase,
+        "passphrase": NEW_PASSPHRASE,
+        "passphrase_confirm": NEW_PASSPHRASE,
+    }
     typed.update(wrong)
     response = box.post(
         "/mailbox/passphrase",
@@ -202,8 +183,8 @@ def test_a_refused_change_keeps_the_code_shows_no_passphrase_and_changes_nothing
 def test_the_code_of_another_mailbox_is_refused(people, reporter_app):
     mine, my_passphrase, _ = submit(reporter_app.test_client())
     other, other_passphrase, _ = submit(reporter_app.test_client())
-    box = signed_in_box(reporter_app, mine, my_passphrase)
-    response = change(box, other, other_passphrase)
+    box = mailbox_client(reporter_app, mine, my_passphrase)
+    response = change_passphrase(box, other, other_passphrase)
     assert response.status_code == 400
     assert "bukan kode kotak surat yang sedang Anda buka" in response.get_data(as_text=True)
     assert login(reporter_app.test_client(), other, other_passphrase).status_code == 303
@@ -212,17 +193,17 @@ def test_the_code_of_another_mailbox_is_refused(people, reporter_app):
 
 def test_a_busy_server_keeps_the_code_and_shows_no_passphrase(people, reporter_app, config):
     code, passphrase, _ = submit(reporter_app.test_client())
-    box = signed_in_box(reporter_app, code, passphrase)
+    box = mailbox_client(reporter_app, code, passphrase)
     with every_slot_held(config, "reporter"):
         started = time.monotonic()
-        response = change(box, code, passphrase)
+        response = change_passphrase(box, code, passphrase)
         assert time.monotonic() - started < 5
     assert response.status_code == 503 and response.headers["Retry-After"]
     page = response.get_data(as_text=True)
     assert f'value="{code}"' in page and 'id="notice"' in page
-    assert passphrase not in page and NEW not in page
+    assert passphrase not in page and NEW_PASSPHRASE not in page
     assert login(reporter_app.test_client(), code, passphrase).status_code == 303  # unchanged
-    assert change(box, code, passphrase).status_code == 200  # with a slot free, it goes
+    assert change_passphrase(box, code, passphrase).status_code == 200  # with a slot free, it goes
 
 
 # --- the typed report -----------------------------------------------------------------
@@ -232,7 +213,7 @@ def test_a_typed_report_is_shown_above_the_thread_with_the_question(
     env, people, reporter_app, database_url
 ):
     code, passphrase = typed_report(env, "Transkrip ditanya")
-    page = signed_in_box(reporter_app, code, passphrase).get("/mailbox").get_data(as_text=True)
+    page = mailbox_client(reporter_app, code, passphrase).get("/mailbox").get_data(as_text=True)
     assert 'id="transcript"' in page
     assert page.index('id="transcript"') < page.index('class="thread"')
     question = page[page.index('id="transcript"') : page.index('class="thread"')]
@@ -241,7 +222,7 @@ def test_a_typed_report_is_shown_above_the_thread_with_the_question(
     assert 'value="confirm"' in question and 'name="correction"' in question
     assert len(page.encode()) <= 100_000
     web_code, web_passphrase, _ = submit(reporter_app.test_client())
-    web = signed_in_box(reporter_app, web_code, web_passphrase).get("/mailbox")
+    web = mailbox_client(reporter_app, web_code, web_passphrase).get("/mailbox")
     assert 'id="transcript"' not in web.get_data(as_text=True)
 
 
@@ -250,18 +231,18 @@ def test_confirming_is_recorded_once_and_investigators_read_it(
 ):
     title = f"Dikonfirmasi {uuid.uuid4().hex[:8]}"
     code, passphrase = typed_report(env, title)
-    box = signed_in_box(reporter_app, code, passphrase)
+    box = mailbox_client(reporter_app, code, passphrase)
     investigator = clients["pemeriksa1"]
     report_id = report_id_of(database_url, title, investigator)
     case_page = text_of(investigator.get(f"/reports/{report_id}").get_data(as_text=True))
     assert "Transkrip belum dikonfirmasi pelapor" in case_page
 
-    first = answer(box, "confirm")
+    first = answer_transcript(box, "confirm")
     assert first.headers["Location"].endswith("/mailbox?transcript=confirm")
     page = box.get(first.headers["Location"]).get_data(as_text=True)
     assert 'id="transcript-answered"' in page and 'id="transcript"' not in page
     assert 'id="transcript-state"' in page
-    again = answer(box, "confirm")  # a double click
+    again = answer_transcript(box, "confirm")  # a double click
     assert again.headers["Location"].endswith("/mailbox?transcript=again")
 
     case_page = text_of(investigator.get(f"/reports/{report_id}").get_data(as_text=True))
@@ -275,18 +256,18 @@ def test_a_correction_is_a_marked_message_the_investigators_are_pointed_to(
 ):
     title = f"Dikoreksi {uuid.uuid4().hex[:8]}"
     code, passphrase = typed_report(env, title)
-    box = signed_in_box(reporter_app, code, passphrase)
+    box = mailbox_client(reporter_app, code, passphrase)
     correction = "Yang meminta uang bukan petugas loket 3, tetapi petugas loket 4."
 
-    done = answer(box, "correct", correction)
+    done = answer_transcript(box, "correct", correction)
     assert done.headers["Location"].endswith("/mailbox?transcript=correct")
     page = box.get("/mailbox").get_data(as_text=True)
     assert correction in page and "Koreksi Anda atas laporan yang diketik" in page
-    resend = answer(box, "correct", correction)  # Back and resend
+    resend = answer_transcript(box, "correct", correction)  # Back and resend
     assert resend.headers["Location"].endswith("/mailbox?transcript=again")
     assert box.get("/mailbox").get_data(as_text=True).count(correction) == 1
     # Answered: confirming now is refused, and says so.
-    late = answer(box, "confirm")
+    late = answer_transcript(box, "confirm")
     assert late.status_code == 303 and late.headers["Location"].endswith("/mailbox")
 
     investigator = clients["pemeriksa1"]
@@ -307,7 +288,7 @@ def test_the_language_switch_keeps_a_correction_and_a_reply_typed_but_not_sent(
     """The header's switch sends the message form: a correction typed in the transcript
     box was lost. It now belongs to that form, and comes back with the reply."""
     code, passphrase = typed_report(env, f"Bahasa {uuid.uuid4().hex[:8]}")
-    box = signed_in_box(reporter_app, code, passphrase)
+    box = mailbox_client(reporter_app, code, passphrase)
     page = box.get("/mailbox").get_data(as_text=True)
     # What the browser sends for the switch: every field the message form owns.
     switch = re.search(r'<button[^>]*name="switch_language"[^>]*>', page).group(0)
@@ -335,7 +316,7 @@ def test_sending_a_reply_keeps_a_correction_typed_but_not_sent(env, people, repo
     """The reply's button sends the correction's box too (it belongs to the message
     form): the reply is sent, the correction comes back in its box, not sent."""
     code, passphrase = typed_report(env, f"Balasan {uuid.uuid4().hex[:8]}")
-    box = signed_in_box(reporter_app, code, passphrase)
+    box = mailbox_client(reporter_app, code, passphrase)
     correction = "Bukan loket 3, tetapi loket 4."
     data = {**form_tokens(box, "/mailbox"), "correction": correction, "body": "Ada saksi."}
     sent = box.post("/mailbox/messages", data=data)
@@ -347,8 +328,8 @@ def test_sending_a_reply_keeps_a_correction_typed_but_not_sent(env, people, repo
 
 def test_a_web_report_has_no_typed_report_to_answer(people, reporter_app):
     code, passphrase, _ = submit(reporter_app.test_client())
-    box = signed_in_box(reporter_app, code, passphrase)
-    refused = answer(box, "confirm")
+    box = mailbox_client(reporter_app, code, passphrase)
+    refused = answer_transcript(box, "confirm")
     assert refused.status_code == 400
     assert "Tidak ada laporan yang diketik petugas" in refused.get_data(as_text=True)
 
@@ -367,12 +348,12 @@ def test_a_web_report_shows_investigators_nothing_about_a_transcript(
 
 def test_a_refused_correction_keeps_what_was_typed(env, people, reporter_app, database_url):
     code, passphrase = typed_report(env, "Koreksi ditolak")
-    box = signed_in_box(reporter_app, code, passphrase)
-    empty = answer(box, "correct", "   ")
+    box = mailbox_client(reporter_app, code, passphrase)
+    empty = answer_transcript(box, "correct", "   ")
     assert empty.status_code == 400
     assert "Tuliskan dulu apa yang perlu dikoreksi" in empty.get_data(as_text=True)
     too_long = "Panjang sekali. " * (TEXT_LIMIT // 16 + 1)
-    refused = answer(box, "correct", too_long)
+    refused = answer_transcript(box, "correct", too_long)
     assert refused.status_code == 400
     assert too_long.strip() in html.unescape(refused.get_data(as_text=True))
     # A form token from another session: the correction comes back in its box.
@@ -390,8 +371,8 @@ def test_a_refused_correction_keeps_what_was_typed(env, people, reporter_app, da
         r'<textarea[^>]*name="correction"[^>]*>\s*Simpan ini', foreign.get_data(as_text=True)
     )
     # Answered the other way meanwhile: the text waits in the message box.
-    assert answer(box, "confirm").status_code == 303
-    late = answer(box, "correct", "Masih ada yang salah")
+    assert answer_transcript(box, "confirm").status_code == 303
+    late = answer_transcript(box, "correct", "Masih ada yang salah")
     assert late.status_code == 409
     page = late.get_data(as_text=True)
     assert re.search(r'<textarea[^>]*name="body"[^>]*>\s*Masih ada yang salah', page)
@@ -414,10 +395,10 @@ def test_a_correction_sent_after_the_session_ended_comes_back_on_the_sign_in_pag
     env, people, reporter_app, database_url
 ):
     code, passphrase = typed_report(env, "Sesi habis")
-    box = signed_in_box(reporter_app, code, passphrase)
+    box = mailbox_client(reporter_app, code, passphrase)
     token = csrf(box, "/mailbox")
-    other = signed_in_box(reporter_app, code, passphrase)
-    assert change(other, code, passphrase).status_code == 200  # ends box's session
+    other = mailbox_client(reporter_app, code, passphrase)
+    assert change_passphrase(other, code, passphrase).status_code == 200  # ends box's session
     response = box.post(
         "/mailbox/transcript",
         data={"csrf_token": token, "answer": "correct", "correction": "Koreksi tertahan"},
@@ -435,14 +416,14 @@ def test_no_code_passphrase_or_correction_reaches_a_log_or_the_database(
 ):
     caplog.set_level(logging.DEBUG)
     code, passphrase = typed_report(env, "Tanpa jejak")
-    box = signed_in_box(reporter_app, code, passphrase)
+    box = mailbox_client(reporter_app, code, passphrase)
     tag = uuid.uuid4().hex[:10]
     correction = f"koreksi-kanari-{tag}"
     new = f"frasa kanari baru {tag}"
-    assert answer(box, "correct", correction).status_code == 303
-    assert change(box, code, passphrase, new="salah satu").status_code == 400
-    assert change(box, code, "bukan yang benar sama sekali", new=new).status_code == 400
-    assert change(box, code, passphrase, new=new).status_code == 200
+    assert answer_transcript(box, "correct", correction).status_code == 303
+    assert change_passphrase(box, code, passphrase, new="salah satu").status_code == 400
+    assert change_passphrase(box, code, "bukan yang benar sama sekali", new=new).status_code == 400
+    assert change_passphrase(box, code, passphrase, new=new).status_code == 200
     out, err = capfd.readouterr()
     logged = caplog.text + out + err
     digits = code.replace(" ", "")

@@ -12,13 +12,12 @@ from sipadu.accountability import recovery
 from sipadu.crypto import Argon2Params, PublicKey
 from sipadu.investigator.forms import CASE_FIELD_LABELS
 from sipadu.persistence.volatile import make_store
-from sipadu.services.dates import Deadlines
 from sipadu.services.operator_intake import check_offices
 from sipadu.services.reports import SubmissionSettings
 from sipadu.services.staff_auth import Timeouts
 from sipadu.settings.config import Config, ConfigError, DatePrecision
 from sipadu.settings.instance import audit_public_key, derived_key, load_secret
-from sipadu.web.submissions import Submissions
+from sipadu.web.submissions import Submissions, submission_settings
 from sipadu.web.words import STATUS_LABELS
 
 bp = Blueprint("staff", __name__)
@@ -91,16 +90,7 @@ def make_runtime(config: Config) -> StaffRuntime:
             used=make_store(config, "intake-used"),
             receipts=make_store(config, "intake-receipts"),
         ),
-        submission=None
-        if lookup_salt is None
-        else SubmissionSettings(
-            lookup_salt=lookup_salt,
-            lookup_argon2=config.lookup_argon2,
-            argon2=config.argon2,
-            recovery=recovery.public_key(config),
-            date_precision=config.date_precision,
-            deadlines=Deadlines(config.ack_days, config.feedback_days, config.day_count),
-        ),
+        submission=None if lookup_salt is None else submission_settings(config, lookup_salt),
     )
 
 

@@ -47,7 +47,7 @@ from sipadu.services.passphrases import format_code
 from sipadu.services.reports import CategoryClosed
 from sipadu.services.reports import ReportForm as ReportData
 from sipadu.services.totp import qr_svg
-from sipadu.settings.config import Config, DayCount
+from sipadu.settings.config import Config
 from sipadu.web.context import app_config, transaction
 from sipadu.web.derivations import KNOWN, busy_page, derivations
 from sipadu.web.formdata import UploadRefused, receives_files
@@ -63,6 +63,7 @@ from sipadu.web.uploads import (
     upload_limits,
     uploaded_files,
 )
+from sipadu.web.words import deadline_words
 
 T = TypeVar("T")
 
@@ -231,12 +232,7 @@ def _slip_words(config: Config) -> dict[str, Any]:
     """The slip's words in the current language: what happens next as the reporter's
     code page says it (SIPADU_ACK_DAYS, SIPADU_FEEDBACK_DAYS, SIPADU_DAY_COUNT), how to
     sign in, the passphrase and the transcript."""
-    if config.day_count is DayCount.WORKING:
-        ack = _("%(days)d working days", days=config.ack_days)
-        feedback = _("%(days)d working days", days=config.feedback_days)
-    else:
-        ack = _("%(days)d days", days=config.ack_days)
-        feedback = _("%(days)d days", days=config.feedback_days)
+    ack, feedback = deadline_words(config)
     office = config.institution.name
     return {
         "heading": _("Your report has been received"),

@@ -8,20 +8,18 @@ from dataclasses import dataclass
 from urllib.parse import quote, quote_from_bytes
 
 from flask import Blueprint, Response, current_app, request
-from flask_babel import gettext as _
 from limits import RateLimitItem, RateLimitItemPerHour, parse
 
-from sipadu.accountability import recovery
 from sipadu.persistence.volatile import VolatileStore, make_store
 from sipadu.services.attachments import shorten_name
-from sipadu.services.dates import Deadlines
 from sipadu.services.mailbox import CostCache, MailboxSettings
 from sipadu.services.reports import SubmissionSettings
-from sipadu.settings.config import Config, DayCount
+from sipadu.settings.config import Config
 from sipadu.settings.instance import derived_key, load_secret
 from sipadu.web.i18n import current_language
-from sipadu.web.submissions import FormKind, Submissions
+from sipadu.web.submissions import FormKind, Submissions, submission_settings
 from sipadu.web.uploads import upload_limits
+from sipadu.web.words import deadline_words
 
 bp = Blueprint("reporter", __name__)
 
@@ -53,14 +51,7 @@ def make_runtime(config: Config) -> ReporterRuntime:
     lookup_salt = load_secret(config, "lookup_salt")
     session_key = load_secret(config, "reporter_session_key")
     return ReporterRuntime(
-        submission=SubmissionSettings(
-            lookup_salt=lookup_salt,
-            lookup_argon2=config.lookup_argon2,
-            argon2=config.argon2,
-            recovery=recovery.public_key(config),
-            date_precision=config.date_precision,
-            deadlines=Deadlines(config.ack_days, config.feedback_days, config.day_count),
-        ),
+        submission=submission_settings(config, lookup_salt),
         mailbox=MailboxSettings(
             lookup_salt,
             config.lookup_argon2,
@@ -117,12 +108,7 @@ def orientation() -> dict[str, object]:
     config: Config = current_app.extensions["sipadu.config"]
     office = config.institution
     lang = current_language()
-    if config.day_count is DayCount.WORKING:
-        ack = _("%(days)d working days", days=config.ack_days)
-        feedback = _("%(days)d working days", days=config.feedback_days)
-    else:
-        ack = _("%(days)d days", days=config.ack_days)
-        feedback = _("%(days)d days", days=config.feedback_days)
+    ack, feedback = deadline_words(config)
     return {
         "institution": {
             "name": office.name,

@@ -111,7 +111,7 @@ def mailbox_login() -> ResponseReturnValue:
     rt = runtime()
     code = well_formed_code(form.code.data or "")  # validated: InputRequired
     if code is None:
-        _count(ReporterMetric.MAILBOX_LOGIN_FAILED)
+        count_event(ReporterMetric.MAILBOX_LOGIN_FAILED)
         form.code.errors = [message(MalformedCode())]
         return _login_page(form), 400
     bucket = failure_bucket(code, rt.mailbox.failure_key)
@@ -134,7 +134,7 @@ def mailbox_login() -> ResponseReturnValue:
     if place is None:  # spent by attempts that held a slot while this one waited
         return _too_many(form)
     if attempt.opened is None:
-        _count(ReporterMetric.MAILBOX_LOGIN_FAILED)
+        count_event(ReporterMetric.MAILBOX_LOGIN_FAILED)
         form.passphrase.data = ""
         form.code.errors = [
             _("The report code or the passphrase is not right. Check both and try again.")
@@ -215,7 +215,7 @@ def reply_after_expiry(body: str, notice: str | None = None) -> tuple[str, int]:
 
 def _too_many(form: MailboxLoginForm) -> tuple[str, int]:
     """Refused without any Argon2id, and counted like any failed login."""
-    _count(ReporterMetric.MAILBOX_LOGIN_FAILED)
+    count_event(ReporterMetric.MAILBOX_LOGIN_FAILED)
     notice = _(
         "There were too many wrong attempts with this report code in the last hour, so it "
         "cannot be used to sign in for now. Nothing in your mailbox is lost. Try again in "
@@ -224,7 +224,8 @@ def _too_many(form: MailboxLoginForm) -> tuple[str, int]:
     return _login_page(form, notice=notice), 429
 
 
-def _count(metric: ReporterMetric) -> None:
+def count_event(metric: ReporterMetric) -> None:
+    """One more ``metric`` in today's reporter counts (a write of its own)."""
     with transaction(write=True) as session:
         count_reporter_event(session, metric, today(), app_config().date_precision)
 

@@ -23,7 +23,7 @@ from flask_babel import gettext as _
 from sipadu.accountability.audit import ReporterMetric, count_reporter_event
 from sipadu.persistence.slots import Busy
 from sipadu.reporter.blueprint import bp, runtime
-from sipadu.reporter.mailbox import signed_in
+from sipadu.reporter.mailbox import count_event, signed_in
 from sipadu.reporter.sessions import renew_session
 from sipadu.services import Reason, ServiceError
 from sipadu.services.dates import today
@@ -66,7 +66,7 @@ def mailbox_passphrase() -> ResponseReturnValue:
     rt = runtime()
     code = well_formed_code(form.code.data or "")  # validated: InputRequired
     if code is None:
-        _failed()
+        count_event(ReporterMetric.MAILBOX_LOGIN_FAILED)
         form.code.errors = [message(MalformedCode())]
         return _page(form), 400
     bucket = failure_bucket(code, rt.mailbox.failure_key)
@@ -126,7 +126,7 @@ def _change(
     if place is None:  # spent by attempts that held a slot while this one waited
         return _too_many(form)
     if change is None:
-        _failed()
+        count_event(ReporterMetric.MAILBOX_LOGIN_FAILED)
         form.code.errors = [
             _("The report code or the current passphrase is not right. Check both and try again.")
         ]
@@ -161,17 +161,9 @@ def _page(form: PassphraseChangeForm, notice: str | None = None) -> str:
     return render_template("reporter/passphrase.html", form=form, notice=notice)
 
 
-def _failed() -> None:
-    """A refused check of code and passphrase counts as a failed sign-in."""
-    with transaction(write=True) as session:
-        count_reporter_event(
-            session, ReporterMetric.MAILBOX_LOGIN_FAILED, today(), app_config().date_precision
-        )
-
-
 def _too_many(form: PassphraseChangeForm) -> tuple[str, int]:
     """Refused without any Argon2id, and counted like any failed sign-in."""
-    _failed()
+    count_event(ReporterMetric.MAILBOX_LOGIN_FAILED)
     notice = _(
         "There were too many wrong attempts with this report code in the last hour, so the "
         "passphrase cannot be changed for now. Nothing was changed. Try again in an hour."

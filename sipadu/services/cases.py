@@ -630,14 +630,55 @@ def open_case(
     report = session.get_one(Report, report_id)  # the grant holds it
     if not keys.epochs(Purpose.CASE):  # the keys are not the account's (or all wraps gone)
         raise NoKey(Purpose.CASE.value, report.key_epoch)
+    view = read_case(session, keys, report, account_id)
+    record_integrity_failures(session, account_id, view)
+    if not record:
+        return view
+    # Sealed again at every read, changed or not: a mark rewritten only when new
+    # messages had come would tell, between two copies of the database, that the
+    # reporter wrote between two reads.
+    title_epoch = session.scalar(
+        select(ReportField.epoch).where(
+            ReportField.report_id == report_id, ReportField.name == "title"
+        )
+    )
+    try:
+        mark_key = keys.key(Purpose.CASE, title_epoch or 0)
+    except (CryptoError, NoKey):  # a wrap or the title changed in the database: no mark
+        mark_key = None
+    if mark_key is not None:
+        grant.read_mark = seal_field(
+            mark_key,
+            read_mark(report.reporter_messages),
+            report_id=report_id,
+            field=read_mark_field(account_id),
+        )
+    audit.append(
+        session,
+        str(account_id),
+        "investigator",
+        Action.REPORT_READ,
+        report_id=report_id,
+    )
+    if view.identity is not None:
+        audit.append(
+            session, str(account_id), "investigator", Action.IDENTITY_READ, report_id=report_id
+        )
+    return view
+
+
+def read_case(session: Session, keys: HeldKeys, report: Report, account_id: uuid.UUID) -> CaseView:
+    """Everything of ``report`` that ``keys`` open, as a :class:`CaseView`, reading and
+    recording nothing else: fields, status reason, thread, notes, files, identity
+    requests, transcript check, unit and intake. The identity only when
+    :func:`identity_approved` for ``account_id`` and held (so never for keys that are not
+    an investigator's, G3). A field that does not open is a failed one in the view."""
+    report_id = report.id
     fields: dict[str, str] = {}
     identity = None
     reason = None
     failed: set[str] = set()
-    title_epoch = 0
     for row in session.scalars(select(ReportField).where(ReportField.report_id == report_id)):
-        if row.name == "title":
-            title_epoch = row.epoch
         if row.name == IDENTITY_FIELD and not (
             identity_approved(session, keys, account_id) and _holds_or_altered(keys, row.epoch)
         ):
@@ -668,7 +709,7 @@ def open_case(
             .order_by(IdentityRequest.requested_at)
         )
     )
-    view = CaseView(
+    return CaseView(
         report,
         report_category_slug(session, report),
         {name: fields.get(name, "") for name in CASE_FIELDS},
@@ -683,35 +724,6 @@ def open_case(
         unit_path(session, fields.get(UNIT_FIELD, "")),
         intake=parse_intake(fields.get(INTAKE_FIELD, "")),
     )
-    record_integrity_failures(session, account_id, view)
-    if not record:
-        return view
-    # Sealed again at every read, changed or not: a mark rewritten only when new
-    # messages had come would tell, between two copies of the database, that the
-    # reporter wrote between two reads.
-    try:
-        mark_key = keys.key(Purpose.CASE, title_epoch)
-    except (CryptoError, NoKey):  # a wrap or the title changed in the database: no mark
-        mark_key = None
-    if mark_key is not None:
-        grant.read_mark = seal_field(
-            mark_key,
-            read_mark(report.reporter_messages),
-            report_id=report_id,
-            field=read_mark_field(account_id),
-        )
-    audit.append(
-        session,
-        str(account_id),
-        "investigator",
-        Action.REPORT_READ,
-        report_id=report_id,
-    )
-    if identity is not None:
-        audit.append(
-            session, str(account_id), "investigator", Action.IDENTITY_READ, report_id=report_id
-        )
-    return view
 
 
 def _holds_or_altered(keys: HeldKeys, epoch: int) -> bool:

@@ -24,7 +24,7 @@ export service makes, encrypted again to that same age recipient.
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,16 +35,13 @@ from sipadu.crypto import CryptoError, PrivateKey, Purpose, age_public_key
 from sipadu.persistence.models import (
     CoiMember,
     CoiMemberKind,
-    IdentityRequest,
-    Note,
     RecipientState,
     Report,
     ReportField,
     StaffAccount,
 )
 from sipadu.services import Reason, ServiceError, key_ring
-from sipadu.services.attachments import list_attachments
-from sipadu.services.cases import CaseView, open_note
+from sipadu.services.cases import CaseView, read_case
 from sipadu.services.export import age_encrypted, report_zip
 from sipadu.services.export_recipients import (
     age_recipient,
@@ -55,14 +52,10 @@ from sipadu.services.export_recipients import (
 from sipadu.services.key_ring import EXTERNAL, HeldKeys
 from sipadu.services.key_ring import display_fingerprint as key_display
 from sipadu.services.reports import (
-    CASE_FIELDS,
     CONCERNS_INSPECTORATE_FIELD,
-    IDENTITY_FIELD,
-    STATUS_REASON_FIELD,
     open_report_field,
-    report_category_slug,
-    thread,
 )
+from sipadu.services.transcript import WEB_REPORT
 
 
 def concerns_inspectorate(session: Session, keys: HeldKeys) -> bool:
@@ -207,42 +200,10 @@ def external_view(
     report = session.get(Report, report_id)
     if report is None or not keys.epochs(Purpose.CASE):
         raise ServiceError(Reason.REPORT_NOT_FOUND)
-    fields: dict[str, str] = {}
-    failed: set[str] = set()
-    reason = None
-    for row in session.scalars(select(ReportField).where(ReportField.report_id == report_id)):
-        if row.name == IDENTITY_FIELD:
-            continue
-        value = open_report_field(keys, row)
-        if value is None:
-            failed.add(row.name)
-        elif row.name == STATUS_REASON_FIELD:
-            reason = value
-        else:
-            fields[row.name] = value
-    names: dict[uuid.UUID | None, str] = {
-        a.id: a.username for a in session.scalars(select(StaffAccount))
-    }
-    notes = [
-        open_note(keys, n, names.get(n.author_account_id, "?"))
-        for n in session.scalars(
-            select(Note).where(Note.report_id == report_id).order_by(Note.written_at)
-        )
-    ]
-    requests = list(
-        session.scalars(select(IdentityRequest).where(IdentityRequest.report_id == report_id))
-    )
-    view = CaseView(
-        report,
-        report_category_slug(session, report),
-        {name: fields.get(name, "") for name in CASE_FIELDS},
-        reason,
-        None,
-        thread(session, keys),
-        notes,
-        list_attachments(session, report_id, keys),
-        requests,
-        frozenset(failed),
+    # Its keys are no investigator's: never the identity. The unit, intake and transcript
+    # check stay out of this export, as they were before read_case was shared.
+    view = replace(
+        read_case(session, keys, report, member.id), transcript=WEB_REPORT, unit=None, intake=None
     )
     recipient = member.recipient or ""
     audit.append(

@@ -5,6 +5,8 @@ intake form (:mod:`sipadu.investigator.intake_form`, an operator typing a report
 someone at a counter) is this report form plus a few fields: a field added here appears
 on both (issue 18 item 1). The portals never import each other (tests/test_layers.py)."""
 
+from typing import NamedTuple
+
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
@@ -30,21 +32,29 @@ from sipadu.services.passphrases import (
 from sipadu.services.transcript import Answer
 from sipadu.web.forms import BoundedForm
 
-# label, one-line explanation, example: shown beside each choice.
+
+class Described(NamedTuple):
+    """A statutory category as the form shows it beside its choice."""
+
+    label: str
+    description: str  # one line
+    examples: str
+
+
 CATEGORIES = {
-    CategorySlug.ABUSE_OF_AUTHORITY.value: (
+    CategorySlug.ABUSE_OF_AUTHORITY.value: Described(
         _l("Abuse of authority"),
         _l("An official uses their position for a purpose it was not given for."),
         _l("Example: a permit is refused unless the applicant hires a relative of the official."),
     ),
-    CategorySlug.ADMINISTRATIVE_VIOLATION.value: (
+    CategorySlug.ADMINISTRATIVE_VIOLATION.value: Described(
         _l("Administrative violation"),
         _l("A procedure, rule or service standard of the city government is not followed."),
         _l(
             "Example: a service is charged above the official tariff or delayed far past the rules."
         ),
     ),
-    CategorySlug.KKN.value: (
+    CategorySlug.KKN.value: Described(
         _l("Corruption, collusion or nepotism (KKN)"),
         _l(
             "Bribes, kickbacks, rigged procurement, or jobs and contracts given to family "
@@ -52,7 +62,7 @@ CATEGORIES = {
         ),
         _l("Example: a tender is arranged so that one company wins in return for a payment."),
     ),
-    CategorySlug.STAFF_DISCIPLINE.value: (
+    CategorySlug.STAFF_DISCIPLINE.value: Described(
         _l("Staff discipline violation"),
         _l("A civil servant breaks the rules of conduct or discipline."),
         _l("Example: an employee is paid but regularly does not come to work."),

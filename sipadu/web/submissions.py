@@ -41,8 +41,12 @@ from enum import StrEnum
 
 from flask import request, session
 
+from sipadu.accountability import recovery
 from sipadu.crypto import CryptoError, derive_subkey, open_secret, seal_secret
 from sipadu.persistence.volatile import VolatileStore
+from sipadu.services.dates import Deadlines
+from sipadu.services.reports import SubmissionSettings
+from sipadu.settings.config import Config
 
 FIELD = "submission_token"
 _VERSION = 0x01
@@ -245,3 +249,17 @@ def _store_key(raw: bytes) -> str:
 
 def _owner(store_key: str) -> str:
     return f"submission/{store_key}"
+
+
+def submission_settings(config: Config, lookup_salt: bytes) -> SubmissionSettings:
+    """What storing a new report needs, from configuration and the instance's lookup
+    salt: the reporter portal's report form and the staff portal's intake form alike.
+    Raises :class:`~sipadu.settings.config.ConfigError` without a recovery public key."""
+    return SubmissionSettings(
+        lookup_salt=lookup_salt,
+        lookup_argon2=config.lookup_argon2,
+        argon2=config.argon2,
+        recovery=recovery.public_key(config),
+        date_precision=config.date_precision,
+        deadlines=Deadlines(config.ack_days, config.feedback_days, config.day_count),
+    )

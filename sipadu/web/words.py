@@ -6,11 +6,13 @@ strings. The staff portal's other tables are in ``sipadu/investigator/words.py``
 from dataclasses import dataclass
 
 from flask import g, has_request_context
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
 from sipadu.persistence.models import CategorySlug, ReportStatus, Role
 from sipadu.services.categories import CategoryWords, configured_words
+from sipadu.settings.config import Config, DayCount
 from sipadu.web.context import has_database, transaction
 from sipadu.web.i18n import current_language
 
@@ -94,3 +96,16 @@ def category_said(slug: str) -> str:
     if shown is not None and shown.parent:
         return f"{category_label(shown.parent)} — {category_label(slug)}"
     return category_label(slug)
+
+
+def deadline_words(config: Config) -> tuple[str, str]:
+    """The acknowledgement and feedback deadlines as the reporter reads them, in the
+    current language: e.g. ``("7 working days", "90 days")`` for
+    SIPADU_ACK_DAYS and SIPADU_FEEDBACK_DAYS, counted as SIPADU_DAY_COUNT says (EU
+    2019/1937 Art. 9(1)(b) and (f)). The reporter's pages and the operator's slip."""
+    if config.day_count is DayCount.WORKING:
+        return (
+            _("%(days)d working days", days=config.ack_days),
+            _("%(days)d working days", days=config.feedback_days),
+        )
+    return _("%(days)d days", days=config.ack_days), _("%(days)d days", days=config.feedback_days)
