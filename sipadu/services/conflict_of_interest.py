@@ -24,7 +24,7 @@ export service makes, encrypted again to that same age recipient.
 
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -55,7 +55,6 @@ from sipadu.services.reports import (
     CONCERNS_INSPECTORATE_FIELD,
     open_report_field,
 )
-from sipadu.services.transcript import WEB_REPORT
 
 
 def concerns_inspectorate(session: Session, keys: HeldKeys) -> bool:
@@ -200,11 +199,10 @@ def external_view(
     report = session.get(Report, report_id)
     if report is None or not keys.epochs(Purpose.CASE):
         raise ServiceError(Reason.REPORT_NOT_FOUND)
-    # Its keys are no investigator's: never the identity. The unit, intake and transcript
-    # check stay out of this export, as they were before read_case was shared.
-    view = replace(
-        read_case(session, keys, report, member.id), transcript=WEB_REPORT, unit=None, intake=None
-    )
+    # Its keys are no investigator's: never the identity. The unit, how the report came
+    # in (the operator may be the Inspektorat's own staff) and the reporter's check of a
+    # typed report are what the team's investigators see, so the body sees them too.
+    view = read_case(session, keys, report, member.id)
     recipient = member.recipient or ""
     audit.append(
         session,
