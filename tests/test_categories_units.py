@@ -4,6 +4,7 @@ offered on the reporter's form (without JavaScript, grouped, every choice kept o
 refusal and a language switch), sealed in the report, and shown to investigators in
 words on the list, the case page and the printable case file."""
 
+import io
 import json
 import re
 import uuid
@@ -271,6 +272,44 @@ def test_an_import_over_the_limits_is_refused_whole(clients):
     answer = post(clients["admin"], "/admin/units/import?lang=en", "/admin/units", text=many)
     assert answer.status_code == 400
     assert "3000" in answer.get_data(as_text=True)
+
+
+def test_a_file_csv_cannot_read_comes_back_with_its_text_and_why(clients, database_url):
+    """Review of issue 18: a value over 131,072 characters, or lines ended by CR alone,
+    made the csv module raise: a server error, and the pasted text lost."""
+    text = 'kind,name,parent\nSKPD,"' + "a" * 140_000 + '",\n'
+    answer = post(clients["admin"], "/admin/units/import?lang=en", "/admin/units", text=text)
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 400
+    assert "Line 2 is longer than 600 characters" in page
+    assert "a" * 140_000 in page  # kept to correct
+    answer = post(clients["admin"], "/admin/units/import", "/admin/units", text=text)
+    assert answer.status_code == 400 and "Baris 2" in answer.get_data(as_text=True)
+    unclosed = 'kind,name,parent\nSKPD,"' + ("b" * 500 + "\n") * 300
+    answer = post(clients["admin"], "/admin/units/import?lang=en", "/admin/units", text=unclosed)
+    assert answer.status_code == 400
+    assert "cannot be read as CSV from line 2" in answer.get_data(as_text=True)
+    assert pending(database_url, "unit_import") == []
+    mac = b"kind,name,parent\rSKPD,Dinas Mac,\rSKPD,Dinas Mac Dua,\r"
+    answer = clients["admin"].post(
+        "/admin/units/import",
+        data={
+            "csrf_token": csrf(clients["admin"], "/admin/units"),
+            "text": "",
+            "upload": (io.BytesIO(mac), "units.csv", "text/csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert answer.status_code == 303
+    (proposal,) = pending(database_url, "unit_import")
+    assert [row["name"] for row in json.loads(proposal.content)["rows"]] == [
+        "Dinas Mac",
+        "Dinas Mac Dua",
+    ]
+    rejected = post(
+        clients["admin2"], f"/admin/proposals/{proposal.id}/reject", "/admin/proposals", confirm="y"
+    )
+    assert rejected.status_code == 303  # the module's other tests count the units
 
 
 def test_a_category_label_with_a_bidi_override_is_refused_beside_it(clients, database_url):

@@ -147,6 +147,8 @@ class Reason(enum.Enum):
     IMPORT_TOO_MANY_ROWS = enum.auto()  # max
     IMPORT_NOT_CSV = enum.auto()  # not UTF-8 text, or no header kind,name,parent
     IMPORT_ROW_SHAPE = enum.auto()  # a row without exactly three values
+    IMPORT_LINE_TOO_LONG = enum.auto()  # line, max: characters
+    IMPORT_UNREADABLE = enum.auto()  # line: not CSV from there (a quote not closed, a NUL)
     IMPORT_EMPTY = enum.auto()
     IMPORT_HAS_PROBLEMS = enum.auto()  # count: rows refused (each said on its own)
     ROUTE_NEEDS_TARGET = enum.auto()  # neither a category nor a unit chosen

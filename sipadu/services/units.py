@@ -45,6 +45,10 @@ _KIND_SPELLINGS = {
 }
 MAX_IMPORT_BYTES = 256 * 1024  # a city's few thousand units, with room
 MAX_IMPORT_ROWS = 3000
+# One line of a file: a kind, two names of at most UNIT_NAME_MAX characters each, quotes
+# and commas, with room. Checked before the csv module reads the line, so no value is
+# ever bounded only by csv.field_size_limit (process-wide, 131,072 by default).
+MAX_IMPORT_LINE = 4 * UNIT_NAME_MAX
 _HEADERS = ({"kind", "name", "parent"}, {"jenis", "nama", "induk"})
 
 
@@ -219,10 +223,13 @@ def parse_import(session: Session, text: str) -> dict:
     of a unit already there or on an earlier line (empty: none). Returns ``{"rows": [...],
     "sha256": ...}`` in file order. Raises :class:`ImportRefused`: over
     :data:`MAX_IMPORT_BYTES` or :data:`MAX_IMPORT_ROWS`, no such header, no row, or
-    rows refused (every refused row listed, not just the first)."""
+    rows refused (every refused row listed, not just the first), ``IMPORT_LINE_TOO_LONG``
+    (``line``: over :data:`MAX_IMPORT_LINE` characters) or ``IMPORT_UNREADABLE``
+    (``line``: not CSV there, e.g. a quote not closed; RFC 4180). Lines may end in CR LF
+    (RFC 4180, a browser's text box), LF or CR alone (older Mac spreadsheets)."""
     if len(text.encode("utf-8")) > MAX_IMPORT_BYTES:
         raise ImportRefused(Reason.IMPORT_TOO_LARGE, max=MAX_IMPORT_BYTES // 1024)
-    lines = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    lines = _csv_rows(text.lstrip("\ufeff"))
     if not lines or {h.strip().casefold() for h in lines[0]} not in _HEADERS:
         raise ImportRefused(Reason.IMPORT_NOT_CSV)
     order = [h.strip().casefold() for h in lines[0]]
@@ -261,6 +268,32 @@ def parse_import(session: Session, text: str) -> dict:
     if problems:
         raise ImportRefused(Reason.IMPORT_HAS_PROBLEMS, problems, count=len(problems))
     return {"rows": rows, "sha256": import_digest(text)}
+
+
+def _csv_rows(text: str) -> list[list[str]]:
+    """The rows of ``text`` as the csv module reads them, its line endings (CR LF, LF or
+    CR) read alike; raises :class:`ImportRefused` naming the physical line (1-based) that
+    is longer than :data:`MAX_IMPORT_LINE`, or where the row that cannot be read as CSV
+    begins."""
+    text = io.StringIO(text, newline=None).read()  # universal newlines: CR LF, CR → LF
+    for number, line in enumerate(text.split("\n"), start=1):
+        if len(line) > MAX_IMPORT_LINE:
+            raise ImportRefused(
+                Reason.IMPORT_LINE_TOO_LONG,
+                line=number,
+                max=MAX_IMPORT_LINE,
+                name_max=UNIT_NAME_MAX,
+            )
+    reader = csv.reader(io.StringIO(text))
+    rows = []
+    while True:
+        start = reader.line_num + 1  # where the row being read begins
+        try:
+            rows.append(next(reader))
+        except StopIteration:
+            return rows
+        except csv.Error:  # e.g. a quote never closed, the rest one value past csv's limit
+            raise ImportRefused(Reason.IMPORT_UNREADABLE, line=start) from None
 
 
 def _parent_named(named: list[tuple[str, str, str]], name: str) -> tuple[str | None, str | None]:

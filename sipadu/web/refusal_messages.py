@@ -251,6 +251,16 @@ MESSAGES: dict[Reason, LazyString] = {
         "This is not a CSV file with the first line kind,name,parent (or jenis,nama,induk)."
     ),
     Reason.IMPORT_ROW_SHAPE: _l("This line does not have three values separated by commas."),
+    Reason.IMPORT_LINE_TOO_LONG: _l(
+        "Line %(line)s is longer than %(max)s characters, and a unit's name has at most "
+        "%(name_max)s. "
+        "Nothing was proposed; shorten that line and send again."
+    ),
+    Reason.IMPORT_UNREADABLE: _l(
+        "The file cannot be read as CSV from line %(line)s: perhaps a quotation mark that is "
+        "never closed, or an invisible character. Nothing was proposed; correct it and send "
+        "again."
+    ),
     Reason.IMPORT_EMPTY: _l("The file has no unit in it."),
     Reason.IMPORT_HAS_PROBLEMS: _l(
         "Nothing was proposed: %(count)s lines need correcting (below). Correct them here "

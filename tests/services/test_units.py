@@ -86,6 +86,41 @@ def test_an_import_is_refused_whole_when_it_is_no_list_of_units_or_too_big(sessi
         units.parse_import(session, text)
 
 
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"])
+def test_an_import_reads_every_line_ending_alike(session, ending):
+    """Review of issue 18: a file saved with CR alone (older Mac spreadsheets) made the
+    csv module raise, and the admin got a server error with the text lost."""
+    content = units.parse_import(session, CSV.replace("\n", ending))
+    assert [row["name"] for row in content["rows"]] == [
+        "Jakarta Timur",
+        "Matraman",
+        "Pal Meriam",
+        "Dinas Kesehatan",
+        "Suku Dinas Kesehatan Jakarta Timur",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "reason", "line"),
+    [
+        # one value over the csv module's own limit (131,072 characters)
+        ('kind,name,parent\nSKPD,"' + "a" * 140_000 + '",\n', Reason.IMPORT_LINE_TOO_LONG, 2),
+        (
+            "kind,name,parent\nSKPD,Dinas,\nSKPD," + "a" * 601 + ",\n",
+            Reason.IMPORT_LINE_TOO_LONG,
+            3,
+        ),
+        # a quote never closed, over many short lines, past that limit
+        ('kind,name,parent\nSKPD,"' + ("b" * 500 + "\n") * 300, Reason.IMPORT_UNREADABLE, 2),
+    ],
+)
+def test_an_import_csv_cannot_read_is_refused_with_its_line(session, text, reason, line):
+    with refused(reason, "units") as info:
+        units.parse_import(session, text)
+    assert info.value.params["line"] == line
+    assert session.query(Unit).count() == 0
+
+
 def test_a_unit_twice_is_refused_when_proposed_and_again_when_applied(session):
     imported(session)
     with refused(Reason.UNIT_DUPLICATE, "name"):
