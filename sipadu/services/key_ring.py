@@ -73,6 +73,7 @@ from sipadu.persistence.models import (
     Role,
     StaffAccount,
     StaffRole,
+    Unit,
     UnitRoute,
 )
 from sipadu.services import Reason, ServiceError
@@ -164,6 +165,11 @@ def routed_investigators(
     4. the sub-category alone;
     5. the category alone.
 
+    A route on a unit covers the units below it: within each of tiers 1 to 3, a route on
+    the unit itself comes first, then one on the unit it sits under, then the one above
+    that (a kelurahan's route, then its kecamatan's, then its Kota Administrasi's;
+    :func:`_unit_and_above`).
+
     Nobody at all: an empty list (the report is readable only with the recovery key, and
     counted unrouted). Only the first tier with someone counts: a report concerning a
     unit routed on its own never reaches the category's investigators (docs/staff.md,
@@ -175,10 +181,9 @@ def routed_investigators(
     sub = category_id if parent_id is not None else None
     top = parent_id if parent_id is not None else category_id
     tiers = []
-    if unit_id is not None:
-        if sub is not None:
-            tiers.append(_unit_routes(unit_id, sub))
-        tiers += [_unit_routes(unit_id, top), _unit_routes(unit_id, None)]
+    units = _unit_and_above(session, unit_id) if unit_id is not None else []
+    for category in ([sub] if sub is not None else []) + [top, None]:
+        tiers += [_unit_routes(unit, category) for unit in units]
     if sub is not None:
         tiers.append(_category_routes(sub))
     tiers.append(_category_routes(top))
@@ -189,6 +194,23 @@ def routed_investigators(
         if found:
             return found
     return []
+
+
+_UNIT_DEPTH = 3  # Kota Administrasi, kecamatan, kelurahan: no unit sits deeper
+
+
+def _unit_and_above(session: Session, unit_id: uuid.UUID) -> list[uuid.UUID]:
+    """``unit_id`` and the units it sits under, nearest first (a kelurahan, its
+    kecamatan, their Kota Administrasi; a suku dinas, its Kota Administrasi): a route on
+    a unit covers the units below it, and the nearer route wins. Bounded, should a loop
+    be written into the database. Reads only the id and parent of a unit."""
+    chain = [unit_id]
+    while len(chain) < _UNIT_DEPTH:
+        parent = session.scalar(select(Unit.parent_id).where(Unit.id == chain[-1]))
+        if parent is None or parent in chain:
+            break
+        chain.append(parent)
+    return chain
 
 
 def _unit_routes(unit_id: uuid.UUID, category_id: uuid.UUID | None) -> Select[uuid.UUID]:
