@@ -312,6 +312,23 @@ def test_a_file_csv_cannot_read_comes_back_with_its_text_and_why(clients, databa
     assert rejected.status_code == 303  # the module's other tests count the units
 
 
+def test_a_unit_name_a_spreadsheet_would_run_is_refused_with_why(clients, database_url):
+    """Review of issue 18: ``=cmd|' /C calc'!A0`` was accepted as a unit's name."""
+    text = "kind,name,parent\nSKPD,=cmd|' /C calc'!A0,\nSKPD,@SUM(1+1),\nSKPD,Dinas Baik,\n"
+    answer = post(clients["admin"], "/admin/units/import?lang=en", "/admin/units", text=text)
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 400
+    problems = page[page.index('id="import-problems"') :]
+    assert "Line 2:" in problems and "Line 3:" in problems and "Line 4:" not in problems
+    assert "runs as a formula" in problems
+    answer = post(
+        clients["admin"], "/admin/units", "/admin/units", kind="skpd", name="+1", parent=""
+    )
+    assert answer.status_code == 400
+    assert "rumus" in answer.get_data(as_text=True)
+    assert pending(database_url, "unit_import") == pending(database_url, "unit_add") == []
+
+
 def test_a_category_label_with_a_bidi_override_is_refused_beside_it(clients, database_url):
     answer = post(
         clients["admin"],

@@ -132,6 +132,7 @@ class Reason(enum.Enum):
     TEXT_TOO_LONG = enum.auto()  # max
     TEXT_NOT_PLAIN = enum.auto()  # a control, format or private-use character
     TEXT_NOT_RECORDABLE = enum.auto()  # a name like an IP address or a report code
+    TEXT_LIKE_FORMULA = enum.auto()  # begins with = + - @: a spreadsheet formula
     PARENT_NOT_TOP_LEVEL = enum.auto()  # a sub-category's parent must be a category
     CATEGORY_LABEL_TAKEN = enum.auto()  # label: another category is worded the same
     NO_SUCH_CATEGORY = enum.auto()  # a category id that is not there (a stale form)

@@ -217,6 +217,10 @@ MESSAGES: dict[Reason, LazyString] = {
         "This looks like a network address or a report code, which the access log never "
         "records. Write it another way."
     ),
+    Reason.TEXT_LIKE_FORMULA: _l(
+        "This begins with =, +, - or @, which a spreadsheet runs as a formula when the list "
+        "is opened in one. Begin it with a letter or a digit."
+    ),
     Reason.PARENT_NOT_TOP_LEVEL: _l(
         "A sub-category belongs to a category, not to another sub-category."
     ),
