@@ -426,3 +426,58 @@ def test_a_new_category_may_not_be_worded_like_a_statutory_one(clients, database
     assert answer.status_code == 400
     assert 'id="new-label_id-error"' in answer.get_data(as_text=True)
     assert pending(database_url, "category_add") == []
+
+
+def test_the_report_form_stays_within_100_kb_with_units_to_the_limit(
+    clients, reporter_app, configured, database_url
+):
+    """Review of issue 18: nothing bounded the report form (900 SKPDs made 86 KB). Units
+    are added, with the longest names allowed and characters HTML escaping lengthens,
+    until the next is refused; the real page then stays within 100 KB in both languages,
+    and a proposal of one more unit is refused with the reason. (Last in this module: it
+    fills the module's unit list.)"""
+    from sipadu.accountability.audit import OPERATOR
+    from sipadu.services import Reason, ServiceError, units
+
+    heavy = '&"<é' * 36  # 144 characters, 5 or 2 bytes each once escaped and encoded
+    with database(database_url) as session:
+        city = session.scalar(select(Unit).where(Unit.name == "Jakarta Uji"))
+        added = 0
+        try:
+            for d in range(200):
+                content = units.new_unit_content(
+                    session, "kecamatan", f"K{d:04d} {heavy}", str(city.id)
+                )
+                district = units.create_unit(session, content, OPERATOR, "p")
+                for k in range(8):
+                    content = units.new_unit_content(
+                        session, "kelurahan", f"L{k:04d} {heavy}", str(district.id)
+                    )
+                    units.create_unit(session, content, OPERATOR, "p")
+                    added += 1
+        except ServiceError as error:
+            assert error.reason is Reason.UNITS_FORM_TOO_LARGE
+        try:  # and the rest of the room with SKPDs
+            for n in range(20):
+                content = units.new_unit_content(session, "skpd", f"S{n:04d} {heavy}", None)
+                units.create_unit(session, content, OPERATOR, "p")
+        except ServiceError as error:
+            assert error.reason is Reason.UNITS_FORM_TOO_LARGE
+        session.commit()
+        size = units.select_bytes(session.scalars(select(Unit)))
+        assert units.MAX_UNIT_SELECT_BYTES - 2000 < size <= units.MAX_UNIT_SELECT_BYTES
+    assert added > 20
+    for lang in ("id", "en"):
+        page = reporter_app.test_client().get(f"/report?lang={lang}").get_data()
+        assert page.count(b"<option") > added
+        print(f"report_form_at_the_limit_{lang}_kb={len(page) / 1024:.1f}")
+        assert len(page) <= 100_000, len(page)
+    answer = post(
+        clients["admin"], "/admin/units?lang=en", "/admin/units", kind="skpd", name=heavy, parent=""
+    )
+    assert answer.status_code == 400
+    assert "the list on the report form would take more than 70 KB" in answer.get_data(as_text=True)
+    text = "kind,name,parent\n" + "".join(f"SKPD,Dinas {n} {'&' * 140},\n" for n in range(3))
+    answer = post(clients["admin"], "/admin/units/import", "/admin/units", text=text)
+    assert answer.status_code == 400 and "70 KB" in answer.get_data(as_text=True)
+    assert pending(database_url, "unit_import") == pending(database_url, "unit_add") == []

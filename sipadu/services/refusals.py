@@ -153,6 +153,7 @@ class Reason(enum.Enum):
     IMPORT_EMPTY = enum.auto()
     IMPORT_HAS_PROBLEMS = enum.auto()  # count: rows refused (each said on its own)
     ROUTE_NEEDS_TARGET = enum.auto()  # neither a category nor a unit chosen
+    UNITS_FORM_TOO_LARGE = enum.auto()  # max: KB the report form's unit list may take
 
 
 class ServiceError(Exception):

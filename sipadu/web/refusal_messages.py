@@ -271,6 +271,12 @@ MESSAGES: dict[Reason, LazyString] = {
         "and send again."
     ),
     Reason.ROUTE_NEEDS_TARGET: _l("Choose a category, a unit, or both."),
+    Reason.UNITS_FORM_TOO_LARGE: _l(
+        "Nothing was proposed: with these units the list on the report form would take more "
+        "than %(max)s KB, and the form must stay small enough to load over Tor on a slow "
+        "connection. Withdraw units no longer needed, shorten long names, or offer "
+        "kelurahan through their kecamatan."
+    ),
 }
 
 
