@@ -312,14 +312,10 @@ def test_it_is_shared_only_within_the_group(session, recovery):
     grants.grant(session, held(session, plain, world.ordinary), world.ordinary.account, third.id)
 
 
-def _opens_epoch(session, report_id, identity, purpose: Purpose, epoch: int) -> bool:
+def _opens_epoch(session, report_id, world: World, purpose: Purpose, epoch: int) -> bool:
     """Whether the outside keyholder's age identity opens the report's key of ``epoch``."""
-    keys = key_ring.HeldKeys(session, report_id, "external", None, age_private_key(str(identity)))
-    keys._recipient_id = session.scalar(
-        select(ReportKey.recipient_id).where(
-            ReportKey.report_id == report_id, ReportKey.recipient_kind == "external"
-        )
-    )
+    private = age_private_key(str(world.outside))
+    keys = key_ring.HeldKeys(session, report_id, "external", world.external_id, private)
     return keys.holds(purpose, epoch)
 
 
@@ -331,7 +327,7 @@ def test_a_new_epoch_reaches_the_outside_keyholder_until_it_is_removed(session, 
     rid = coi.report_id
     casework.recuse(session, rid, world.coi2.account, world.coi2.private, recovery.public_key())
     for purpose in (Purpose.CASE, Purpose.INTERNAL):
-        assert _opens_epoch(session, rid, world.outside, purpose, 1)
+        assert _opens_epoch(session, rid, world, purpose, 1)
     # its export opens what is written under the new epoch
     assert session.get(Report, rid).key_epoch == 1
     mailbox = key_ring.mailbox_keys(session, rid, coi.mailbox_id, coi.mailbox_private)
@@ -350,9 +346,9 @@ def test_a_new_epoch_reaches_the_outside_keyholder_until_it_is_removed(session, 
     grants.grant(session, held(session, coi, world.coi), world.coi.account, third.id)
     grants.revoke(session, rid, world.coi.account, third.id, recovery.public_key())
     assert session.get(Report, rid).key_epoch == 2
-    assert _opens_epoch(session, rid, world.outside, Purpose.CASE, 1)
-    assert not _opens_epoch(session, rid, world.outside, Purpose.CASE, 2)
-    assert not _opens_epoch(session, rid, world.outside, Purpose.INTERNAL, 2)
+    assert _opens_epoch(session, rid, world, Purpose.CASE, 1)
+    assert not _opens_epoch(session, rid, world, Purpose.CASE, 2)
+    assert not _opens_epoch(session, rid, world, Purpose.INTERNAL, 2)
 
 
 def test_retention_treats_it_as_any_other_report(session, recovery):
