@@ -4,6 +4,7 @@ offered on the reporter's form (without JavaScript, grouped, every choice kept o
 refusal and a language switch), sealed in the report, and shown to investigators in
 words on the list, the case page and the printable case file."""
 
+import io
 import json
 import re
 import uuid
@@ -273,6 +274,61 @@ def test_an_import_over_the_limits_is_refused_whole(clients):
     assert "3000" in answer.get_data(as_text=True)
 
 
+def test_a_file_csv_cannot_read_comes_back_with_its_text_and_why(clients, database_url):
+    """Review of issue 18: a value over 131,072 characters, or lines ended by CR alone,
+    made the csv module raise: a server error, and the pasted text lost."""
+    text = 'kind,name,parent\nSKPD,"' + "a" * 140_000 + '",\n'
+    answer = post(clients["admin"], "/admin/units/import?lang=en", "/admin/units", text=text)
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 400
+    assert "Line 2 is longer than 600 characters" in page
+    assert "a" * 140_000 in page  # kept to correct
+    answer = post(clients["admin"], "/admin/units/import", "/admin/units", text=text)
+    assert answer.status_code == 400 and "Baris 2" in answer.get_data(as_text=True)
+    unclosed = 'kind,name,parent\nSKPD,"' + ("b" * 500 + "\n") * 300
+    answer = post(clients["admin"], "/admin/units/import?lang=en", "/admin/units", text=unclosed)
+    assert answer.status_code == 400
+    assert "cannot be read as CSV from line 2" in answer.get_data(as_text=True)
+    assert pending(database_url, "unit_import") == []
+    mac = b"kind,name,parent\rSKPD,Dinas Mac,\rSKPD,Dinas Mac Dua,\r"
+    answer = clients["admin"].post(
+        "/admin/units/import",
+        data={
+            "csrf_token": csrf(clients["admin"], "/admin/units"),
+            "text": "",
+            "upload": (io.BytesIO(mac), "units.csv", "text/csv"),
+        },
+        content_type="multipart/form-data",
+    )
+    assert answer.status_code == 303
+    (proposal,) = pending(database_url, "unit_import")
+    assert [row["name"] for row in json.loads(proposal.content)["rows"]] == [
+        "Dinas Mac",
+        "Dinas Mac Dua",
+    ]
+    rejected = post(
+        clients["admin2"], f"/admin/proposals/{proposal.id}/reject", "/admin/proposals", confirm="y"
+    )
+    assert rejected.status_code == 303  # the module's other tests count the units
+
+
+def test_a_unit_name_a_spreadsheet_would_run_is_refused_with_why(clients, database_url):
+    """Review of issue 18: ``=cmd|' /C calc'!A0`` was accepted as a unit's name."""
+    text = "kind,name,parent\nSKPD,=cmd|' /C calc'!A0,\nSKPD,@SUM(1+1),\nSKPD,Dinas Baik,\n"
+    answer = post(clients["admin"], "/admin/units/import?lang=en", "/admin/units", text=text)
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 400
+    problems = page[page.index('id="import-problems"') :]
+    assert "Line 2:" in problems and "Line 3:" in problems and "Line 4:" not in problems
+    assert "runs as a formula" in problems
+    answer = post(
+        clients["admin"], "/admin/units", "/admin/units", kind="skpd", name="+1", parent=""
+    )
+    assert answer.status_code == 400
+    assert "rumus" in answer.get_data(as_text=True)
+    assert pending(database_url, "unit_import") == pending(database_url, "unit_add") == []
+
+
 def test_a_category_label_with_a_bidi_override_is_refused_beside_it(clients, database_url):
     answer = post(
         clients["admin"],
@@ -370,3 +426,58 @@ def test_a_new_category_may_not_be_worded_like_a_statutory_one(clients, database
     assert answer.status_code == 400
     assert 'id="new-label_id-error"' in answer.get_data(as_text=True)
     assert pending(database_url, "category_add") == []
+
+
+def test_the_report_form_stays_within_100_kb_with_units_to_the_limit(
+    clients, reporter_app, configured, database_url
+):
+    """Review of issue 18: nothing bounded the report form (900 SKPDs made 86 KB). Units
+    are added, with the longest names allowed and characters HTML escaping lengthens,
+    until the next is refused; the real page then stays within 100 KB in both languages,
+    and a proposal of one more unit is refused with the reason. (Last in this module: it
+    fills the module's unit list.)"""
+    from sipadu.accountability.audit import OPERATOR
+    from sipadu.services import Reason, ServiceError, units
+
+    heavy = '&"<é' * 36  # 144 characters, 5 or 2 bytes each once escaped and encoded
+    with database(database_url) as session:
+        city = session.scalar(select(Unit).where(Unit.name == "Jakarta Uji"))
+        added = 0
+        try:
+            for d in range(200):
+                content = units.new_unit_content(
+                    session, "kecamatan", f"K{d:04d} {heavy}", str(city.id)
+                )
+                district = units.create_unit(session, content, OPERATOR, "p")
+                for k in range(8):
+                    content = units.new_unit_content(
+                        session, "kelurahan", f"L{k:04d} {heavy}", str(district.id)
+                    )
+                    units.create_unit(session, content, OPERATOR, "p")
+                    added += 1
+        except ServiceError as error:
+            assert error.reason is Reason.UNITS_FORM_TOO_LARGE
+        try:  # and the rest of the room with SKPDs
+            for n in range(20):
+                content = units.new_unit_content(session, "skpd", f"S{n:04d} {heavy}", None)
+                units.create_unit(session, content, OPERATOR, "p")
+        except ServiceError as error:
+            assert error.reason is Reason.UNITS_FORM_TOO_LARGE
+        session.commit()
+        size = units.select_bytes(session.scalars(select(Unit)))
+        assert units.MAX_UNIT_SELECT_BYTES - 2000 < size <= units.MAX_UNIT_SELECT_BYTES
+    assert added > 20
+    for lang in ("id", "en"):
+        page = reporter_app.test_client().get(f"/report?lang={lang}").get_data()
+        assert page.count(b"<option") > added
+        print(f"report_form_at_the_limit_{lang}_kb={len(page) / 1024:.1f}")
+        assert len(page) <= 100_000, len(page)
+    answer = post(
+        clients["admin"], "/admin/units?lang=en", "/admin/units", kind="skpd", name=heavy, parent=""
+    )
+    assert answer.status_code == 400
+    assert "the list on the report form would take more than 70 KB" in answer.get_data(as_text=True)
+    text = "kind,name,parent\n" + "".join(f"SKPD,Dinas {n} {'&' * 140},\n" for n in range(3))
+    answer = post(clients["admin"], "/admin/units/import", "/admin/units", text=text)
+    assert answer.status_code == 400 and "70 KB" in answer.get_data(as_text=True)
+    assert pending(database_url, "unit_import") == pending(database_url, "unit_add") == []

@@ -136,6 +136,65 @@ def test_the_reporter_role_reads_a_large_file_across_many_short_transactions(rep
         dispose(app)
 
 
+def test_the_reporter_role_reseals_only_the_transcript_answer(reporter_role):
+    """Review of issue 18: ``UPDATE (epoch, sealed)`` on every ``report_field`` row let
+    a compromised reporter host overwrite the report's own text. The role may update the
+    two fields of the transcript check of the report it is scoped to, and no other; of a
+    mailbox, its record, sealed key and lookup id only."""
+    env, role_url, _name = reporter_role
+    typed_report(env, "Diketik, tidak bisa ditimpa")
+    owner = create_engine(env["SIPADU_DATABASE_URL"])
+    with owner.connect() as connection:
+        report_id = connection.execute(text("SELECT id FROM report")).scalar_one()
+        before = {
+            n: v for n, v in connection.execute(text("SELECT name, sealed FROM report_field"))
+        }
+    engine = create_engine(role_url)
+    try:
+        with engine.connect() as connection:
+            connection.execute(
+                text("SELECT set_config('sipadu.report', :id, true)"), {"id": str(report_id)}
+            )
+
+            def reseal(name: str) -> int:
+                return connection.execute(
+                    text(
+                        "UPDATE report_field SET sealed = :junk, epoch = 0 "
+                        "WHERE report_id = :id AND name = :name"
+                    ),
+                    {"junk": b"\x00" * 16, "id": str(report_id), "name": name},
+                ).rowcount
+
+            for field in ("title", "what", "who", "identity", "category", "unit"):
+                assert reseal(field) == 0, field  # silently no row: the policy hides it
+            assert reseal("transcript") == 1
+            assert reseal("transcript_correction") == 1
+            lookup = connection.execute(
+                text("UPDATE mailbox SET lookup_id = lookup_id WHERE report_id = :id"),
+                {"id": str(report_id)},
+            )
+            assert lookup.rowcount == 1  # a new code (a rekey of the mailbox)
+            connection.commit()
+        with owner.connect() as connection:
+            after = {
+                n: v for n, v in connection.execute(text("SELECT name, sealed FROM report_field"))
+            }
+        changed = {name for name in before if before[name] != after[name]}
+        assert changed == {"transcript", "transcript_correction"}
+        for statement in (
+            "UPDATE report_field SET name = 'transcript'",
+            "UPDATE report_field SET report_id = report_id",
+            "UPDATE mailbox SET public_key = public_key",
+            "UPDATE mailbox SET report_id = report_id",
+        ):
+            with engine.connect() as connection, pytest.raises(ProgrammingError) as refused:
+                connection.execute(text(statement))
+            assert "permission denied" in str(refused.value), statement
+    finally:
+        engine.dispose()
+        owner.dispose()
+
+
 @pytest.mark.parametrize(
     "query",
     [

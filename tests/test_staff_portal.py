@@ -1115,6 +1115,8 @@ def test_every_refusal_on_a_sign_in_form_is_shown_beside_its_field_or_above_it(s
             label="l",
             kind="k",
             count="3",
+            line="2",
+            name_max="150",
         )
         for r in Reason
     ]

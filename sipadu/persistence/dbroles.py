@@ -43,12 +43,14 @@ REPORTER_GRANTS: list[tuple[str, str]] = [
     ("SELECT", "staff_role"),
     ("SELECT (id, state, public_key)", "staff_account"),
     ("SELECT, INSERT, UPDATE (reporter_messages)", "report"),
-    # A reporter's answer to a typed report is sealed in place (sipadu.services.transcript).
+    # A reporter's answer to a typed report is sealed in place (sipadu.services.transcript);
+    # only those two fields, by REPORTER_UPDATE_LIMITS below: never the report's text.
     ("SELECT, INSERT, UPDATE (epoch, sealed)", "report_field"),
     ("SELECT, INSERT", "report_key"),
     ("INSERT", "report_grant"),
-    # A new passphrase (or a re-hash) replaces the record and the sealed key.
-    ("SELECT, INSERT, UPDATE (secret_record, sealed_private_key)", "mailbox"),
+    # A new passphrase (or a re-hash) replaces the record and the sealed key; a new code
+    # (a rekey of the mailbox) also its lookup id.
+    ("SELECT, INSERT, UPDATE (secret_record, sealed_private_key, lookup_id)", "mailbox"),
     ("SELECT, INSERT", "message"),
     ("SELECT, INSERT", "attachment"),
     ("SELECT, INSERT, UPDATE, DELETE", "blob"),
@@ -98,6 +100,15 @@ REPORTER_POLICIES: dict[str, tuple[str, str]] = {
     "blob_chunk": ("blob_id IN (SELECT id FROM blob)", "blob_id IN (SELECT id FROM blob)"),
 }
 
+# table -> the only rows the role may UPDATE, a restrictive policy ANDed with the one
+# above. The reporter answers a typed report's transcript check by re-sealing these two
+# fields (sipadu.services.reports TRANSCRIPT_FIELD, TRANSCRIPT_CORRECTION_FIELD; issue 18);
+# the column grant keeps it from renaming a row into them. A compromised reporter host
+# can thus not overwrite a report's title, text or any other field.
+REPORTER_UPDATE_LIMITS: dict[str, str] = {
+    "report_field": "name IN ('transcript', 'transcript_correction')",
+}
+
 
 def reporter_policy_sql(role: str) -> list[str]:
     """Row-level security for the role (idempotent: policies are replaced)."""
@@ -109,6 +120,13 @@ def reporter_policy_sql(role: str) -> list[str]:
             f'DROP POLICY IF EXISTS "{name}" ON {table}',
             f'CREATE POLICY "{name}" ON {table} TO "{role}" USING ({visible}) '
             f"WITH CHECK ({writable})",
+        ]
+    for table, updatable in REPORTER_UPDATE_LIMITS.items():
+        name = f"sipadu_{role}_{table}"[:56] + "_update"  # never the policy above
+        statements += [
+            f'DROP POLICY IF EXISTS "{name}" ON {table}',
+            f'CREATE POLICY "{name}" ON {table} AS RESTRICTIVE FOR UPDATE TO "{role}" '
+            f"USING ({updatable}) WITH CHECK ({updatable})",
         ]
     return statements
 

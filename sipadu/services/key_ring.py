@@ -73,6 +73,7 @@ from sipadu.persistence.models import (
     Role,
     StaffAccount,
     StaffRole,
+    Unit,
     UnitRoute,
 )
 from sipadu.services import Reason, ServiceError
@@ -164,6 +165,11 @@ def routed_investigators(
     4. the sub-category alone;
     5. the category alone.
 
+    A route on a unit covers the units below it: within each of tiers 1 to 3, a route on
+    the unit itself comes first, then one on the unit it sits under, then the one above
+    that (a kelurahan's route, then its kecamatan's, then its Kota Administrasi's;
+    :func:`_unit_and_above`).
+
     Nobody at all: an empty list (the report is readable only with the recovery key, and
     counted unrouted). Only the first tier with someone counts: a report concerning a
     unit routed on its own never reaches the category's investigators (docs/staff.md,
@@ -175,10 +181,9 @@ def routed_investigators(
     sub = category_id if parent_id is not None else None
     top = parent_id if parent_id is not None else category_id
     tiers = []
-    if unit_id is not None:
-        if sub is not None:
-            tiers.append(_unit_routes(unit_id, sub))
-        tiers += [_unit_routes(unit_id, top), _unit_routes(unit_id, None)]
+    units = _unit_and_above(session, unit_id) if unit_id is not None else []
+    for category in ([sub] if sub is not None else []) + [top, None]:
+        tiers += [_unit_routes(unit, category) for unit in units]
     if sub is not None:
         tiers.append(_category_routes(sub))
     tiers.append(_category_routes(top))
@@ -189,6 +194,23 @@ def routed_investigators(
         if found:
             return found
     return []
+
+
+_UNIT_DEPTH = 3  # Kota Administrasi, kecamatan, kelurahan: no unit sits deeper
+
+
+def _unit_and_above(session: Session, unit_id: uuid.UUID) -> list[uuid.UUID]:
+    """``unit_id`` and the units it sits under, nearest first (a kelurahan, its
+    kecamatan, their Kota Administrasi; a suku dinas, its Kota Administrasi): a route on
+    a unit covers the units below it, and the nearer route wins. Bounded, should a loop
+    be written into the database. Reads only the id and parent of a unit."""
+    chain = [unit_id]
+    while len(chain) < _UNIT_DEPTH:
+        parent = session.scalar(select(Unit.parent_id).where(Unit.id == chain[-1]))
+        if parent is None or parent in chain:
+            break
+        chain.append(parent)
+    return chain
 
 
 def _unit_routes(unit_id: uuid.UUID, category_id: uuid.UUID | None) -> Select[uuid.UUID]:
@@ -542,18 +564,26 @@ def coi_group(session: Session) -> tuple[list[Recipient], list[Recipient], list[
         _coi_accounts(CoiMemberKind.CUSTODIAN),
         kind=CUSTODIAN,
     )
+    return investigators, _outside_keyholders(session), custodians
+
+
+def _outside_keyholders(session: Session, *conditions: ColumnElement[bool]) -> list[Recipient]:
+    """The active outside keyholders of the conflict-of-interest group matching
+    ``conditions``, as ``external`` recipients (each age recipient's X25519 key); a row
+    changed in the database so that it no longer decodes is left out. Reads only."""
     outside = []
     for member_id, recipient in session.execute(
         select(CoiMember.id, CoiMember.recipient).where(
             CoiMember.kind == CoiMemberKind.EXTERNAL.value,
             CoiMember.state == RecipientState.ACTIVE.value,
+            *conditions,
         )
     ):
         try:
             outside.append(Recipient(EXTERNAL, member_id, age_public_key(recipient or "")))
         except CryptoError:
             continue
-    return investigators, outside, custodians
+    return outside
 
 
 def is_holder(session: Session, report_id: uuid.UUID, account_id: uuid.UUID) -> bool:
@@ -602,10 +632,12 @@ def revoke_holder(
     """Take the report from ``account_id``: every investigator wrap to it (approved
     identity and its own request keys included; its wraps as a custodian stay, they are
     not the grant's) and its grant row go, and epoch ``report.key_epoch + 1`` begins: fresh
-    case and internal keys, wrapped to the remaining holders, the mailbox (case key only)
-    and recovery. What was written before stays under the old epoch's keys; the identity
-    key is not renewed (it seals only what was written at submission). Returns the
-    number of wraps removed. In the caller's transaction."""
+    case and internal keys, wrapped to the remaining holders, the outside keyholders of
+    the conflict-of-interest group that held the previous epoch and are still members
+    (:func:`_external_holders`), the mailbox (case key only) and recovery. What was
+    written before stays under the old epoch's keys; the identity key is not renewed (it
+    seals only what was written at submission). Returns the number of wraps removed. In
+    the caller's transaction."""
     removed = rows_affected(
         session,
         delete(ReportKey).where(
@@ -619,22 +651,43 @@ def revoke_holder(
             ReportGrant.report_id == report.id, ReportGrant.account_id == account_id
         )
     )
-    report.key_epoch += 1
     remaining = [
         _staff_recipient(a)
         for a in holders(session, report.id)
         if a.public_key and a.active and Role.INVESTIGATOR in a.role_set
     ]  # a new epoch only to those still entitled to it (not a deactivated holder)
+    outside = _external_holders(session, report.id, report.key_epoch)
+    report.key_epoch += 1
     # Made with the report, gone only with it.
     mailbox = session.scalars(select(Mailbox).where(Mailbox.report_id == report.id)).one()
     to_mailbox = Recipient("mailbox", mailbox.id, PublicKey.from_bytes(mailbox.public_key))
     to_recovery = Recipient("recovery", None, recovery)
     epoch = report.key_epoch
+    readers = [*remaining, *outside]
     _wrap_to(
-        session, report.id, Purpose.CASE, epoch, new_key(), [*remaining, to_mailbox, to_recovery]
+        session, report.id, Purpose.CASE, epoch, new_key(), [*readers, to_mailbox, to_recovery]
     )
-    _wrap_to(session, report.id, Purpose.INTERNAL, epoch, new_key(), [*remaining, to_recovery])
+    _wrap_to(session, report.id, Purpose.INTERNAL, epoch, new_key(), [*readers, to_recovery])
     return removed
+
+
+def _external_holders(session: Session, report_id: uuid.UUID, epoch: int) -> list[Recipient]:
+    """The outside keyholders (``external``) that hold the report's case key of
+    ``epoch`` and are still active members of the conflict-of-interest group: the
+    holders of the next epoch besides the staff. One removed from the group
+    (``coi_member_remove`` approved) keeps what it was given but gets no new epoch
+    (docs/conflict-of-interest.md, "After submission"). Reads only."""
+    return _outside_keyholders(
+        session,
+        CoiMember.id.in_(
+            select(ReportKey.recipient_id).where(
+                ReportKey.report_id == report_id,
+                ReportKey.purpose == Purpose.CASE.value,
+                ReportKey.epoch == epoch,
+                ReportKey.recipient_kind == EXTERNAL,
+            )
+        ),
+    )
 
 
 def wrap_identity(session: Session, source: HeldKeys, account: StaffAccount) -> None:

@@ -14,6 +14,11 @@ from sipadu.services import Reason, ServiceError
 # joiners), surrogate, private use, unassigned.
 _REFUSED_CATEGORIES = frozenset({"Cc", "Cf", "Cs", "Co", "Cn"})
 _SPACES = re.compile(r"\s+")
+# What a spreadsheet reads as a formula when it begins a cell (CSV injection; OWASP,
+# "CSV Injection"): these names go into exports and files that admins open in one. Tab
+# and CR cannot begin a stored text (whitespace is collapsed and trimmed); listed all the
+# same, as OWASP lists them.
+FORMULA_STARTS = frozenset("=+-@\t\r")
 
 
 def plain(
@@ -25,7 +30,9 @@ def plain(
     ``required``), ``TEXT_TOO_LONG`` (``max``: more than ``maximum`` characters after
     normalising), ``TEXT_NOT_PLAIN`` (a control, format or private-use character),
     ``TEXT_NOT_RECORDABLE`` (``recorded``: a name the audit log records, which looks like
-    what it never records: an IP address, a report code)."""
+    what it never records: an IP address, a report code), ``TEXT_LIKE_FORMULA`` (it
+    begins with one of :data:`FORMULA_STARTS`, after normalising: ``=cmd|…``, ``@SUM``,
+    ``+1``, ``-1``)."""
     text = _SPACES.sub(" ", unicodedata.normalize("NFKC", value)).strip()
     if not text:
         if required:
@@ -35,6 +42,8 @@ def plain(
         raise ServiceError(Reason.TEXT_TOO_LONG, field, max=maximum)
     if any(unicodedata.category(c) in _REFUSED_CATEGORIES for c in text):
         raise ServiceError(Reason.TEXT_NOT_PLAIN, field)
+    if text[0] in FORMULA_STARTS:
+        raise ServiceError(Reason.TEXT_LIKE_FORMULA, field)
     if recorded:
         try:
             audit.check_detail({"name": text})

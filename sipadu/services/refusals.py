@@ -132,6 +132,7 @@ class Reason(enum.Enum):
     TEXT_TOO_LONG = enum.auto()  # max
     TEXT_NOT_PLAIN = enum.auto()  # a control, format or private-use character
     TEXT_NOT_RECORDABLE = enum.auto()  # a name like an IP address or a report code
+    TEXT_LIKE_FORMULA = enum.auto()  # begins with = + - @: a spreadsheet formula
     PARENT_NOT_TOP_LEVEL = enum.auto()  # a sub-category's parent must be a category
     CATEGORY_LABEL_TAKEN = enum.auto()  # label: another category is worded the same
     NO_SUCH_CATEGORY = enum.auto()  # a category id that is not there (a stale form)
@@ -147,9 +148,12 @@ class Reason(enum.Enum):
     IMPORT_TOO_MANY_ROWS = enum.auto()  # max
     IMPORT_NOT_CSV = enum.auto()  # not UTF-8 text, or no header kind,name,parent
     IMPORT_ROW_SHAPE = enum.auto()  # a row without exactly three values
+    IMPORT_LINE_TOO_LONG = enum.auto()  # line, max: characters
+    IMPORT_UNREADABLE = enum.auto()  # line: not CSV from there (a quote not closed, a NUL)
     IMPORT_EMPTY = enum.auto()
     IMPORT_HAS_PROBLEMS = enum.auto()  # count: rows refused (each said on its own)
     ROUTE_NEEDS_TARGET = enum.auto()  # neither a category nor a unit chosen
+    UNITS_FORM_TOO_LARGE = enum.auto()  # max: KB the report form's unit list may take
 
 
 class ServiceError(Exception):

@@ -13,6 +13,7 @@ under a kecamatan; an SKPD under nothing or a Kota Administrasi (its sudin).
 
 import csv
 import hashlib
+import html
 import io
 import uuid
 from collections.abc import Iterable, Mapping
@@ -45,7 +46,22 @@ _KIND_SPELLINGS = {
 }
 MAX_IMPORT_BYTES = 256 * 1024  # a city's few thousand units, with room
 MAX_IMPORT_ROWS = 3000
+# One line of a file: a kind, two names of at most UNIT_NAME_MAX characters each, quotes
+# and commas, with room. Checked before the csv module reads the line, so no value is
+# ever bounded only by csv.field_size_limit (process-wide, 131,072 by default).
+MAX_IMPORT_LINE = 4 * UNIT_NAME_MAX
 _HEADERS = ({"kind", "name", "parent"}, {"jenis", "nama", "induk"})
+# The report form's "unit concerned" select may take at most this many bytes, so that the
+# form stays within the 100 KB every reporter page keeps to (STYLE.md; Tor on a slow
+# line): the rest of the form is about 10 KB, and categories admins add take some more.
+# Counted as the select is rendered (reporter/report.html), each name HTML-escaped; every
+# proposal that offers more (an addition, an import, a rename, a unit offered again) is
+# refused past it. Some 700 units of short names, fewer of long ones.
+MAX_UNIT_SELECT_BYTES = 70_000
+# <option value="{36-character id}" selected>{path}</option>
+_OPTION_BYTES = len('<option value="" selected></option>') + 36
+# <optgroup label="{the Kota Administrasi, or "City-wide offices (SKPD)" translated}">
+_GROUP_BYTES = len('<optgroup label=""></optgroup>') + 80
 
 
 def unit_kind(typed: str, field: str = "kind") -> UnitKind:
@@ -116,6 +132,15 @@ def new_unit_content(
     _check_place(checked_kind, parent)
     parent_key = str(parent.id) if parent else None
     _check_unique(_siblings(session), checked_kind, checked_name, parent_key)
+    if active:
+        added = Unit(
+            id=uuid.uuid4(),
+            kind=checked_kind.value,
+            name=checked_name,
+            parent_id=parent.id if parent else None,
+            active=True,
+        )
+        _check_select_size(session, [added])
     return {
         "kind": checked_kind.value,
         "name": checked_name,
@@ -132,7 +157,41 @@ def changed_unit_content(session: Session, unit: Unit, name: str, active: bool) 
         raise ServiceError(Reason.NOTHING_CHANGES)
     others = [s for s in _siblings(session) if s != (unit.kind, unit.name, _parent_key(unit))]
     _check_unique(others, UnitKind(unit.kind), checked_name, _parent_key(unit))
+    if active:
+        changed = Unit(
+            id=unit.id, kind=unit.kind, name=checked_name, parent_id=unit.parent_id, active=True
+        )
+        _check_select_size(session, [changed])
     return {"name": checked_name, "active": active}
+
+
+def select_bytes(units: Iterable[Unit]) -> int:
+    """How many bytes the report form's unit select takes with these units (those it
+    offers: :func:`grouped_units`), at most: each option with its id, its path of names
+    HTML-escaped (``html.escape``: never shorter than Jinja's escaping), and "selected";
+    each group with its label."""
+    total = 0
+    for group in _groups(list(units), active_only=True):
+        total += _GROUP_BYTES + _escaped_bytes(group.head.name if group.head else "")
+        total += sum(_OPTION_BYTES + _escaped_bytes(path) for _, path in group.units)
+    return total
+
+
+def _escaped_bytes(text: str) -> int:
+    return len(html.escape(text, quote=True).encode("utf-8"))
+
+
+def _check_select_size(session: Session, changed: list[Unit]) -> None:
+    """Raise ``UNITS_FORM_TOO_LARGE`` (``max``: KB) when the units there, with
+    ``changed`` added or put in place of the unit of the same id, would make the report
+    form's select larger than :data:`MAX_UNIT_SELECT_BYTES` and larger than it is now (a
+    unit withdrawn or renamed shorter is never refused). Reads only; ``changed`` are
+    transient rows, never added to the session."""
+    there = list(session.scalars(select(Unit)))
+    replaced = {u.id for u in changed}
+    after = select_bytes([*(u for u in there if u.id not in replaced), *changed])
+    if after > MAX_UNIT_SELECT_BYTES and after > select_bytes(there):
+        raise ServiceError(Reason.UNITS_FORM_TOO_LARGE, "units", max=MAX_UNIT_SELECT_BYTES // 1000)
 
 
 def _parent_key(unit: Unit) -> str | None:
@@ -219,10 +278,13 @@ def parse_import(session: Session, text: str) -> dict:
     of a unit already there or on an earlier line (empty: none). Returns ``{"rows": [...],
     "sha256": ...}`` in file order. Raises :class:`ImportRefused`: over
     :data:`MAX_IMPORT_BYTES` or :data:`MAX_IMPORT_ROWS`, no such header, no row, or
-    rows refused (every refused row listed, not just the first)."""
+    rows refused (every refused row listed, not just the first), ``IMPORT_LINE_TOO_LONG``
+    (``line``: over :data:`MAX_IMPORT_LINE` characters) or ``IMPORT_UNREADABLE``
+    (``line``: not CSV there, e.g. a quote not closed; RFC 4180). Lines may end in CR LF
+    (RFC 4180, a browser's text box), LF or CR alone (older Mac spreadsheets)."""
     if len(text.encode("utf-8")) > MAX_IMPORT_BYTES:
         raise ImportRefused(Reason.IMPORT_TOO_LARGE, max=MAX_IMPORT_BYTES // 1024)
-    lines = list(csv.reader(io.StringIO(text.lstrip("\ufeff"))))
+    lines = _csv_rows(text.lstrip("\ufeff"))
     if not lines or {h.strip().casefold() for h in lines[0]} not in _HEADERS:
         raise ImportRefused(Reason.IMPORT_NOT_CSV)
     order = [h.strip().casefold() for h in lines[0]]
@@ -260,7 +322,55 @@ def parse_import(session: Session, text: str) -> dict:
         rows.append({"line": number, "kind": kind.value, "name": name, "parent": parent_key})
     if problems:
         raise ImportRefused(Reason.IMPORT_HAS_PROBLEMS, problems, count=len(problems))
+    _check_import_size(session, rows)
     return {"rows": rows, "sha256": import_digest(text)}
+
+
+def _check_import_size(session: Session, rows: list[dict]) -> None:
+    """:func:`_check_select_size` with an import's ``rows`` added (as transient rows),
+    raised as an :class:`ImportRefused`."""
+    ids = {f"line:{row['line']}": uuid.uuid4() for row in rows}
+
+    def parent_of(row: Mapping) -> uuid.UUID | None:
+        key = row.get("parent")
+        return (ids.get(key) or uuid.UUID(key)) if key else None
+
+    added = [
+        Unit(id=ids[f"line:{row['line']}"], kind=row["kind"], name=row["name"], active=True)
+        for row in rows
+    ]
+    for unit, row in zip(added, rows, strict=True):
+        unit.parent_id = parent_of(row)
+    try:
+        _check_select_size(session, added)
+    except ServiceError as error:
+        raise ImportRefused(error.reason, max=error.params["max"]) from None
+
+
+def _csv_rows(text: str) -> list[list[str]]:
+    """The rows of ``text`` as the csv module reads them, its line endings (CR LF, LF or
+    CR) read alike; raises :class:`ImportRefused` naming the physical line (1-based) that
+    is longer than :data:`MAX_IMPORT_LINE`, or where the row that cannot be read as CSV
+    begins."""
+    text = io.StringIO(text, newline=None).read()  # universal newlines: CR LF, CR → LF
+    for number, line in enumerate(text.split("\n"), start=1):
+        if len(line) > MAX_IMPORT_LINE:
+            raise ImportRefused(
+                Reason.IMPORT_LINE_TOO_LONG,
+                line=number,
+                max=MAX_IMPORT_LINE,
+                name_max=UNIT_NAME_MAX,
+            )
+    reader = csv.reader(io.StringIO(text))
+    rows = []
+    while True:
+        start = reader.line_num + 1  # where the row being read begins
+        try:
+            rows.append(next(reader))
+        except StopIteration:
+            return rows
+        except csv.Error:  # e.g. a quote never closed, the rest one value past csv's limit
+            raise ImportRefused(Reason.IMPORT_UNREADABLE, line=start) from None
 
 
 def _parent_named(named: list[tuple[str, str, str]], name: str) -> tuple[str | None, str | None]:
@@ -277,7 +387,9 @@ def _parent_named(named: list[tuple[str, str, str]], name: str) -> tuple[str | N
 
 def apply_import(session: Session, content: Mapping, actor: Actor, proposal: str) -> list[Unit]:
     """Apply an approved import: every row added in file order, each recorded; refused
-    as a whole (nothing added) if a row no longer fits (the same unit added meanwhile)."""
+    as a whole (nothing added) if a row no longer fits (the same unit added meanwhile),
+    or if the report form would now grow past its size (units added meanwhile)."""
+    _check_import_size(session, list(content["rows"]))
     known = _siblings(session)
     created: dict[str, str] = {}  # "line:N" → the new unit's id
     units = []
@@ -313,7 +425,11 @@ def grouped_units(session: Session, *, active_only: bool = True) -> list[UnitGro
     """The units for a select, grouped by Kota Administrasi (the city itself first,
     then its SKPDs, kecamatan and each kecamatan's kelurahan, by name), city-wide SKPDs
     first. With ``active_only``, a unit under an inactive one is not offered either."""
-    every = list(session.scalars(select(Unit).order_by(Unit.name)))
+    return _groups(list(session.scalars(select(Unit).order_by(Unit.name))), active_only)
+
+
+def _groups(every: list[Unit], active_only: bool) -> list[UnitGroup]:
+    """:func:`grouped_units` of ``every`` (in the order given)."""
     by_id = {u.id: u for u in every}
     offered = [u for u in every if u.active or not active_only]
     children: dict[uuid.UUID | None, list[Unit]] = {}

@@ -217,6 +217,10 @@ MESSAGES: dict[Reason, LazyString] = {
         "This looks like a network address or a report code, which the access log never "
         "records. Write it another way."
     ),
+    Reason.TEXT_LIKE_FORMULA: _l(
+        "This begins with =, +, - or @, which a spreadsheet runs as a formula when the list "
+        "is opened in one. Begin it with a letter or a digit."
+    ),
     Reason.PARENT_NOT_TOP_LEVEL: _l(
         "A sub-category belongs to a category, not to another sub-category."
     ),
@@ -251,12 +255,28 @@ MESSAGES: dict[Reason, LazyString] = {
         "This is not a CSV file with the first line kind,name,parent (or jenis,nama,induk)."
     ),
     Reason.IMPORT_ROW_SHAPE: _l("This line does not have three values separated by commas."),
+    Reason.IMPORT_LINE_TOO_LONG: _l(
+        "Line %(line)s is longer than %(max)s characters, and a unit's name has at most "
+        "%(name_max)s. "
+        "Nothing was proposed; shorten that line and send again."
+    ),
+    Reason.IMPORT_UNREADABLE: _l(
+        "The file cannot be read as CSV from line %(line)s: perhaps a quotation mark that is "
+        "never closed, or an invisible character. Nothing was proposed; correct it and send "
+        "again."
+    ),
     Reason.IMPORT_EMPTY: _l("The file has no unit in it."),
     Reason.IMPORT_HAS_PROBLEMS: _l(
         "Nothing was proposed: %(count)s lines need correcting (below). Correct them here "
         "and send again."
     ),
     Reason.ROUTE_NEEDS_TARGET: _l("Choose a category, a unit, or both."),
+    Reason.UNITS_FORM_TOO_LARGE: _l(
+        "Nothing was proposed: with these units the list on the report form would take more "
+        "than %(max)s KB, and the form must stay small enough to load over Tor on a slow "
+        "connection. Withdraw units no longer needed, shorten long names, or offer "
+        "kelurahan through their kecamatan."
+    ),
 }
 
 

@@ -33,7 +33,17 @@ from sipadu.persistence.models import (
     ReportStatus,
     Role,
 )
-from sipadu.services import Reason, cases, dashboard, grants, key_ring, proposals, retention
+from sipadu.services import (
+    Reason,
+    cases,
+    casework,
+    dashboard,
+    grants,
+    key_ring,
+    proposals,
+    reports,
+    retention,
+)
 from sipadu.services.cases import CaseFilter
 from sipadu.services.conflict_of_interest import (
     concerns_inspectorate,
@@ -43,6 +53,7 @@ from sipadu.services.conflict_of_interest import (
 )
 from sipadu.services.reports import CONCERNS_INSPECTORATE_FIELD, open_report_field
 from sipadu.services.search import search_cases
+from sipadu.settings.config import DatePrecision
 from tests.services.helpers import (
     TODAY,
     Recorded,
@@ -299,6 +310,45 @@ def test_it_is_shared_only_within_the_group(session, recovery):
     # an ordinary report is shared as before
     plain = service_submit(session, recovery.public_key())
     grants.grant(session, held(session, plain, world.ordinary), world.ordinary.account, third.id)
+
+
+def _opens_epoch(session, report_id, world: World, purpose: Purpose, epoch: int) -> bool:
+    """Whether the outside keyholder's age identity opens the report's key of ``epoch``."""
+    private = age_private_key(str(world.outside))
+    keys = key_ring.HeldKeys(session, report_id, "external", world.external_id, private)
+    return keys.holds(purpose, epoch)
+
+
+def test_a_new_epoch_reaches_the_outside_keyholder_until_it_is_removed(session, recovery):
+    """Review of issue 18: a recusal or revocation began an epoch that the outside
+    keyholder did not hold, so its export showed every later message as failing."""
+    world = World(session, recovery)
+    coi = service_submit(session, recovery.public_key(), concerns_inspectorate=True)
+    rid = coi.report_id
+    casework.recuse(session, rid, world.coi2.account, world.coi2.private, recovery.public_key())
+    for purpose in (Purpose.CASE, Purpose.INTERNAL):
+        assert _opens_epoch(session, rid, world, purpose, 1)
+    # its export opens what is written under the new epoch
+    assert session.get(Report, rid).key_epoch == 1
+    mailbox = key_ring.mailbox_keys(session, rid, coi.mailbox_id, coi.mailbox_private)
+    reports.add_reporter_message(session, mailbox, rid, "Setelah mundur", TODAY, DatePrecision.DAY)
+    view, _keys, _recipient = external_view(session, rid, age_private_key(str(world.outside)))
+    assert view.fields["title"] == "Pungutan liar"
+    assert [(m.body, m.intact) for m in view.messages] == [("Setelah mundur", True)]
+    # removed from the group, it keeps what it was given and gets no new epoch
+    removal = proposals.propose_coi_removal(session, world.external_id, world.admin.actor())
+    proposals.approve(session, removal.id, world.second.actor(), NOW)
+    third = person(session, "tim.sekda.tiga", Role.INVESTIGATOR)
+    proposal = proposals.propose_coi_staff(
+        session, third.account, CoiMemberKind.INVESTIGATOR, world.admin.actor()
+    )
+    proposals.approve(session, proposal.id, world.second.actor(), NOW)
+    grants.grant(session, held(session, coi, world.coi), world.coi.account, third.id)
+    grants.revoke(session, rid, world.coi.account, third.id, recovery.public_key())
+    assert session.get(Report, rid).key_epoch == 2
+    assert _opens_epoch(session, rid, world, Purpose.CASE, 1)
+    assert not _opens_epoch(session, rid, world, Purpose.CASE, 2)
+    assert not _opens_epoch(session, rid, world, Purpose.INTERNAL, 2)
 
 
 def test_retention_treats_it_as_any_other_report(session, recovery):

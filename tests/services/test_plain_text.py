@@ -37,3 +37,14 @@ def test_a_recorded_name_never_looks_like_what_the_log_refuses():
     with refused(Reason.TEXT_NOT_RECORDABLE, "name"):
         plain("1234 5678 9012 3456", 50, "name", recorded=True)
     assert plain("192.168.1.1", 50, "name") == "192.168.1.1"
+
+
+@pytest.mark.parametrize(
+    "value", ["=cmd|' /C calc'!A0", "@SUM(1+1)", "+1", "-1", "\t=1+1", "\r\n@A1", "\uff1d1+1"]
+)
+def test_a_name_a_spreadsheet_would_run_as_a_formula_is_refused(value):
+    """Review of issue 18: unit and category names are exported and opened in
+    spreadsheets, where a leading =, +, - or @ makes a formula (CSV injection)."""
+    with refused(Reason.TEXT_LIKE_FORMULA, "name"):
+        plain(value, 50, "name", recorded=True)
+    assert plain("Dinas A-1 + B = C @ kota", 50, "name") == "Dinas A-1 + B = C @ kota"

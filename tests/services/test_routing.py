@@ -146,6 +146,51 @@ def test_the_most_specific_routing_wins_in_the_documented_order(session, recover
     assert who(sub, True) == set()  # unrouted: the recovery key only
 
 
+def test_a_route_on_a_unit_covers_the_units_below_it_the_nearer_winning(session, recovery):
+    """Review of issue 18: a route on a kecamatan did not cover its kelurahan, whose
+    reports went to the category's investigators instead."""
+    city = Unit(id=uuid.uuid4(), kind="kota", name="Jakarta Uji", parent_id=None, active=True)
+    district = Unit(id=uuid.uuid4(), kind="kecamatan", name="Kec Uji", parent_id=city.id)
+    village = Unit(id=uuid.uuid4(), kind="kelurahan", name="Kel Uji", parent_id=district.id)
+    sudin = Unit(id=uuid.uuid4(), kind="skpd", name="Sudin Uji", parent_id=city.id)
+    for unit in (city, district, village, sudin):
+        unit.active = True
+        session.add(unit)
+        session.flush()
+    sub = a_sub_category(session)
+    kkn = categories.category_by_slug(session, "kkn")
+    people = {
+        name: person(session, name, Role.INVESTIGATOR)
+        for name in ("kategori", "kota", "kecamatan", "kelurahan", "kkn.kota", "sub.kecamatan")
+    }
+    categories.add_route(session, kkn, people["kategori"].account, OPERATOR)
+    categories.add_route(session, None, people["kecamatan"].account, OPERATOR, district)
+
+    def who(category: Category, unit: Unit) -> set[str]:
+        found = key_ring.routed_investigators(session, category.id, unit.id)
+        names = {p.id: n for n, p in people.items()}
+        return {names[r.id] for r in found}
+
+    # the kecamatan's route covers its kelurahan, not the city or its sudin
+    assert who(kkn, village) == {"kecamatan"}
+    assert who(kkn, city) == who(kkn, sudin) == {"kategori"}
+    # a report submitted about the kelurahan is wrapped to the kecamatan's investigator
+    assert wrapped_to(session, submit(session, recovery, "kkn", village)) == {
+        people["kecamatan"].id
+    }
+    # the nearer unit wins: the kelurahan's own route, else the kecamatan's, else the city's
+    categories.add_route(session, None, people["kota"].account, OPERATOR, city)
+    assert who(kkn, village) == {"kecamatan"} and who(kkn, sudin) == {"kota"}
+    categories.add_route(session, None, people["kelurahan"].account, OPERATOR, village)
+    assert who(kkn, village) == {"kelurahan"} and who(kkn, district) == {"kecamatan"}
+    # within the tier order: (category, a unit above) before (a unit alone), and
+    # (sub-category, a unit above) before both
+    categories.add_route(session, kkn, people["kkn.kota"].account, OPERATOR, city)
+    assert who(kkn, village) == {"kkn.kota"} and who(sub, village) == {"kkn.kota"}
+    categories.add_route(session, sub, people["sub.kecamatan"].account, OPERATOR, district)
+    assert who(sub, village) == {"sub.kecamatan"} and who(kkn, village) == {"kkn.kota"}
+
+
 def test_a_report_in_a_sub_category_is_filed_under_it(session, recovery):
     sub = a_sub_category(session)
     investigator = person(session, "pengadaan", Role.INVESTIGATOR)

@@ -4,10 +4,11 @@ nothing proposed), bounded; applied in file order, each unit recorded; and the g
 the report form offers."""
 
 import pytest
+from sqlalchemy import select
 
 from sipadu.accountability.audit import OPERATOR
 from sipadu.persistence.models import Unit, UnitKind
-from sipadu.services import Reason, units
+from sipadu.services import Reason, ServiceError, units
 from tests.services.helpers import Recorded, refused
 
 CSV = (
@@ -86,6 +87,41 @@ def test_an_import_is_refused_whole_when_it_is_no_list_of_units_or_too_big(sessi
         units.parse_import(session, text)
 
 
+@pytest.mark.parametrize("ending", ["\n", "\r\n", "\r"])
+def test_an_import_reads_every_line_ending_alike(session, ending):
+    """Review of issue 18: a file saved with CR alone (older Mac spreadsheets) made the
+    csv module raise, and the admin got a server error with the text lost."""
+    content = units.parse_import(session, CSV.replace("\n", ending))
+    assert [row["name"] for row in content["rows"]] == [
+        "Jakarta Timur",
+        "Matraman",
+        "Pal Meriam",
+        "Dinas Kesehatan",
+        "Suku Dinas Kesehatan Jakarta Timur",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "reason", "line"),
+    [
+        # one value over the csv module's own limit (131,072 characters)
+        ('kind,name,parent\nSKPD,"' + "a" * 140_000 + '",\n', Reason.IMPORT_LINE_TOO_LONG, 2),
+        (
+            "kind,name,parent\nSKPD,Dinas,\nSKPD," + "a" * 601 + ",\n",
+            Reason.IMPORT_LINE_TOO_LONG,
+            3,
+        ),
+        # a quote never closed, over many short lines, past that limit
+        ('kind,name,parent\nSKPD,"' + ("b" * 500 + "\n") * 300, Reason.IMPORT_UNREADABLE, 2),
+    ],
+)
+def test_an_import_csv_cannot_read_is_refused_with_its_line(session, text, reason, line):
+    with refused(reason, "units") as info:
+        units.parse_import(session, text)
+    assert info.value.params["line"] == line
+    assert session.query(Unit).count() == 0
+
+
 def test_a_unit_twice_is_refused_when_proposed_and_again_when_applied(session):
     imported(session)
     with refused(Reason.UNIT_DUPLICATE, "name"):
@@ -147,3 +183,49 @@ def test_the_form_offers_active_units_grouped_by_city_with_their_path(session):
         units.unit_offered(session, str(made["Dinas Kesehatan"].id))
     with refused(Reason.NO_SUCH_UNIT, "unit"):
         units.unit_offered(session, "bukan-id")
+
+
+def _fill_to_the_limit(session, name_of) -> list[Unit]:
+    """SKPDs named ``name_of(n)`` added one by one until the next is refused."""
+    made = []
+    for n in range(units.MAX_UNIT_SELECT_BYTES):
+        try:
+            content = units.new_unit_content(session, "skpd", name_of(n), None)
+        except ServiceError as error:
+            assert error.reason is Reason.UNITS_FORM_TOO_LARGE and error.field == "units"
+            assert error.params == {"max": 70}
+            return made
+        made.append(units.create_unit(session, content, OPERATOR, "p"))
+    raise AssertionError("never refused")
+
+
+def test_units_that_would_make_the_report_form_too_large_are_refused(session):
+    """Review of issue 18: nothing kept the report form within 100 KB (900 SKPDs made
+    86 KB; an import may have 3,000 rows). The unit select's bytes, as rendered with
+    every name escaped, are bounded by MAX_UNIT_SELECT_BYTES."""
+    # the longest names, with characters that HTML escaping lengthens fivefold
+    made = _fill_to_the_limit(session, lambda n: f"{n:04d} " + '&"<' * 48 + "x")
+    every = list(session.scalars(select(Unit)))
+    size = units.select_bytes(every)
+    assert units.MAX_UNIT_SELECT_BYTES - 1000 < size <= units.MAX_UNIT_SELECT_BYTES
+    # an import is refused as a whole
+    with refused(Reason.UNITS_FORM_TOO_LARGE, "units"):
+        units.parse_import(
+            session, "kind,name,parent\nSKPD,Dinas A,\nSKPD,Dinas " + "&" * 140 + ",\n"
+        )
+    # withdrawing or shortening is never refused; the room it makes can be used
+    units.change_unit(session, made[0], {"name": made[0].name, "active": False}, OPERATOR, "p")
+    units.change_unit(session, made[1], {"name": "Dinas Pendek", "active": True}, OPERATOR, "p")
+    assert _fill_to_the_limit(session, lambda n: f"Y{n:03d} " + '&"<' * 48 + "x")
+    # then offering the withdrawn unit again is refused, also when approved later
+    with refused(Reason.UNITS_FORM_TOO_LARGE, "units"):
+        units.changed_unit_content(session, made[0], made[0].name, True)
+    with refused(Reason.UNITS_FORM_TOO_LARGE, "units"):  # a longer name
+        units.changed_unit_content(session, made[1], "&" * 150, True)
+    with refused(Reason.UNITS_FORM_TOO_LARGE, "units"):
+        units.create_unit(
+            session,
+            {"kind": "skpd", "name": "&" * 150, "parent": None, "active": True},
+            OPERATOR,
+            "p",
+        )
