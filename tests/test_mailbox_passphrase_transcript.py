@@ -27,6 +27,7 @@ from tests.helpers import (
     login,
     report_id_of,
     submit,
+    take_new_code,
     typed_report,
 )
 
@@ -38,6 +39,13 @@ def signed_in_box(reporter_app, code: str, passphrase: str):
     client = reporter_app.test_client()
     assert login(client, code, passphrase).status_code == 303
     return client
+
+
+def typed_box(reporter_app, code: str, passphrase: str):
+    """Signed in to a typed report's mailbox with the slip, its new code taken (issue
+    18): the client, the new code and its (suggested) passphrase."""
+    client = signed_in_box(reporter_app, code, passphrase)
+    return (client, *take_new_code(client))
 
 
 def change(client, code: str, current: str, new: str = NEW, again: str | None = None):
@@ -231,8 +239,8 @@ def test_a_busy_server_keeps_the_code_and_shows_no_passphrase(people, reporter_a
 def test_a_typed_report_is_shown_above_the_thread_with_the_question(
     env, people, reporter_app, database_url
 ):
-    code, passphrase = typed_report(env, "Transkrip ditanya")
-    page = signed_in_box(reporter_app, code, passphrase).get("/mailbox").get_data(as_text=True)
+    box, _code, _passphrase = typed_box(reporter_app, *typed_report(env, "Transkrip ditanya"))
+    page = box.get("/mailbox").get_data(as_text=True)
     assert 'id="transcript"' in page
     assert page.index('id="transcript"') < page.index('class="thread"')
     question = page[page.index('id="transcript"') : page.index('class="thread"')]
@@ -249,8 +257,7 @@ def test_confirming_is_recorded_once_and_investigators_read_it(
     env, people, reporter_app, database_url, clients
 ):
     title = f"Dikonfirmasi {uuid.uuid4().hex[:8]}"
-    code, passphrase = typed_report(env, title)
-    box = signed_in_box(reporter_app, code, passphrase)
+    box, _code, _passphrase = typed_box(reporter_app, *typed_report(env, title))
     investigator = clients["pemeriksa1"]
     report_id = report_id_of(database_url, title, investigator)
     case_page = text_of(investigator.get(f"/reports/{report_id}").get_data(as_text=True))
@@ -274,8 +281,7 @@ def test_a_correction_is_a_marked_message_the_investigators_are_pointed_to(
     env, people, reporter_app, database_url, clients
 ):
     title = f"Dikoreksi {uuid.uuid4().hex[:8]}"
-    code, passphrase = typed_report(env, title)
-    box = signed_in_box(reporter_app, code, passphrase)
+    box, _code, _passphrase = typed_box(reporter_app, *typed_report(env, title))
     correction = "Yang meminta uang bukan petugas loket 3, tetapi petugas loket 4."
 
     done = answer(box, "correct", correction)
@@ -306,8 +312,7 @@ def test_the_language_switch_keeps_a_correction_and_a_reply_typed_but_not_sent(
 ):
     """The header's switch sends the message form: a correction typed in the transcript
     box was lost. It now belongs to that form, and comes back with the reply."""
-    code, passphrase = typed_report(env, f"Bahasa {uuid.uuid4().hex[:8]}")
-    box = signed_in_box(reporter_app, code, passphrase)
+    box, _code, _passphrase = typed_box(reporter_app, *typed_report(env, f"Bahasa {uuid.uuid4().hex[:8]}"))
     page = box.get("/mailbox").get_data(as_text=True)
     # What the browser sends for the switch: every field the message form owns.
     switch = re.search(r'<button[^>]*name="switch_language"[^>]*>', page).group(0)
@@ -334,8 +339,7 @@ def test_the_language_switch_keeps_a_correction_and_a_reply_typed_but_not_sent(
 def test_sending_a_reply_keeps_a_correction_typed_but_not_sent(env, people, reporter_app):
     """The reply's button sends the correction's box too (it belongs to the message
     form): the reply is sent, the correction comes back in its box, not sent."""
-    code, passphrase = typed_report(env, f"Balasan {uuid.uuid4().hex[:8]}")
-    box = signed_in_box(reporter_app, code, passphrase)
+    box, _code, _passphrase = typed_box(reporter_app, *typed_report(env, f"Balasan {uuid.uuid4().hex[:8]}"))
     correction = "Bukan loket 3, tetapi loket 4."
     data = {**form_tokens(box, "/mailbox"), "correction": correction, "body": "Ada saksi."}
     sent = box.post("/mailbox/messages", data=data)
@@ -366,8 +370,7 @@ def test_a_web_report_shows_investigators_nothing_about_a_transcript(
 
 
 def test_a_refused_correction_keeps_what_was_typed(env, people, reporter_app, database_url):
-    code, passphrase = typed_report(env, "Koreksi ditolak")
-    box = signed_in_box(reporter_app, code, passphrase)
+    box, _code, _passphrase = typed_box(reporter_app, *typed_report(env, "Koreksi ditolak"))
     empty = answer(box, "correct", "   ")
     assert empty.status_code == 400
     assert "Tuliskan dulu apa yang perlu dikoreksi" in empty.get_data(as_text=True)
@@ -413,8 +416,7 @@ def test_a_refused_correction_keeps_what_was_typed(env, people, reporter_app, da
 def test_a_correction_sent_after_the_session_ended_comes_back_on_the_sign_in_page(
     env, people, reporter_app, database_url
 ):
-    code, passphrase = typed_report(env, "Sesi habis")
-    box = signed_in_box(reporter_app, code, passphrase)
+    box, code, passphrase = typed_box(reporter_app, *typed_report(env, "Sesi habis"))
     token = csrf(box, "/mailbox")
     other = signed_in_box(reporter_app, code, passphrase)
     assert change(other, code, passphrase).status_code == 200  # ends box's session
@@ -434,8 +436,8 @@ def test_no_code_passphrase_or_correction_reaches_a_log_or_the_database(
     env, people, reporter_app, database_url, caplog, capfd
 ):
     caplog.set_level(logging.DEBUG)
-    code, passphrase = typed_report(env, "Tanpa jejak")
-    box = signed_in_box(reporter_app, code, passphrase)
+    slip_code, slip_passphrase = typed_report(env, "Tanpa jejak")
+    box, code, passphrase = typed_box(reporter_app, slip_code, slip_passphrase)
     tag = uuid.uuid4().hex[:10]
     correction = f"koreksi-kanari-{tag}"
     new = f"frasa kanari baru {tag}"
@@ -446,8 +448,10 @@ def test_no_code_passphrase_or_correction_reaches_a_log_or_the_database(
     out, err = capfd.readouterr()
     logged = caplog.text + out + err
     digits = code.replace(" ", "")
-    for secret in (digits, code, passphrase, new, correction, tag):
+    slip_digits = slip_code.replace(" ", "")
+    for secret in (digits, code, passphrase, new, correction, tag, slip_code, slip_digits):
         assert secret not in logged
+    assert slip_passphrase not in logged
     stored = b"".join(every_database_value(database_url))
-    for secret in (digits, passphrase, new, correction, tag):
+    for secret in (digits, passphrase, new, correction, tag, slip_digits, slip_passphrase):
         assert secret.encode() not in stored

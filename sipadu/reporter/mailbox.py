@@ -45,6 +45,7 @@ from sipadu.services.transcript import (
     Answer,
     TranscriptState,
     answer_transcript,
+    slip_code_live,
     transcript_of,
 )
 from sipadu.services.units import unit_path
@@ -229,10 +230,17 @@ def _count(metric: ReporterMetric) -> None:
         count_reporter_event(session, metric, today(), app_config().date_precision)
 
 
-def signed_in(*, write: bool = False) -> tuple[HeldKeys, OpenedMailbox] | None:
+def signed_in(
+    *, write: bool = False, slip_code: bool = False
+) -> tuple[HeldKeys, OpenedMailbox] | None:
     """The signed-in mailbox and its keys, or None (the caller sends to sign in). A
     session whose mailbox's passphrase was changed since it signed in is removed here:
-    whoever changed it decides who may read on (sipadu.services.mailbox.is_current)."""
+    whoever changed it decides who may read on (sipadu.services.mailbox.is_current).
+
+    A mailbox still opened by the code an operator printed on a slip shows nothing of
+    its report (issue 18): every mailbox page is answered with a redirect to the page
+    where its reporter takes a new code (raised here, so no page can forget it), unless
+    ``slip_code`` (that page itself asks)."""
     rt = runtime()
     opened = current_session(rt.sessions, rt.idle_seconds)
     if opened is None:
@@ -241,7 +249,10 @@ def signed_in(*, write: bool = False) -> tuple[HeldKeys, OpenedMailbox] | None:
     if not is_current(session, opened):
         forget_session(rt.sessions)
         return None
-    return mailbox_keys(session, opened.report_id, opened.mailbox_id, opened.private_key), opened
+    keys = mailbox_keys(session, opened.report_id, opened.mailbox_id, opened.private_key)
+    if not slip_code and slip_code_live(session, keys, opened.report_id):
+        abort(redirect(url_for("reporter.mailbox_passphrase"), code=303))
+    return keys, opened
 
 
 def _mailbox_page(
