@@ -48,7 +48,7 @@ REPORTER_GRANTS: list[tuple[str, str]] = [
     ("SELECT, INSERT", "report_key"),
     ("INSERT", "report_grant"),
     # A new passphrase (or a re-hash) replaces the record and the sealed key.
-    ("SELECT, INSERT, UPDATE (secret_record, sealed_private_key)", "mailbox"),
+    ("SELECT, INSERT, UPDATE (lookup_id, secret_record, sealed_private_key)", "mailbox"),
     ("SELECT, INSERT", "message"),
     ("SELECT, INSERT", "attachment"),
     ("SELECT, INSERT, UPDATE, DELETE", "blob"),
