@@ -312,7 +312,9 @@ def test_the_language_switch_keeps_a_correction_and_a_reply_typed_but_not_sent(
 ):
     """The header's switch sends the message form: a correction typed in the transcript
     box was lost. It now belongs to that form, and comes back with the reply."""
-    box, _code, _passphrase = typed_box(reporter_app, *typed_report(env, f"Bahasa {uuid.uuid4().hex[:8]}"))
+    box, _code, _passphrase = typed_box(
+        reporter_app, *typed_report(env, f"Bahasa {uuid.uuid4().hex[:8]}")
+    )
     page = box.get("/mailbox").get_data(as_text=True)
     # What the browser sends for the switch: every field the message form owns.
     switch = re.search(r'<button[^>]*name="switch_language"[^>]*>', page).group(0)
@@ -339,7 +341,9 @@ def test_the_language_switch_keeps_a_correction_and_a_reply_typed_but_not_sent(
 def test_sending_a_reply_keeps_a_correction_typed_but_not_sent(env, people, reporter_app):
     """The reply's button sends the correction's box too (it belongs to the message
     form): the reply is sent, the correction comes back in its box, not sent."""
-    box, _code, _passphrase = typed_box(reporter_app, *typed_report(env, f"Balasan {uuid.uuid4().hex[:8]}"))
+    box, _code, _passphrase = typed_box(
+        reporter_app, *typed_report(env, f"Balasan {uuid.uuid4().hex[:8]}")
+    )
     correction = "Bukan loket 3, tetapi loket 4."
     data = {**form_tokens(box, "/mailbox"), "correction": correction, "body": "Ada saksi."}
     sent = box.post("/mailbox/messages", data=data)

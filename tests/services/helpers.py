@@ -173,7 +173,9 @@ def code_renewed(session: Session, report: Submitted) -> Submitted:
     :func:`sipadu.services.mailbox.save_change` seals it with a rekey (tested there)."""
     from sipadu.services.transcript import mark_code_renewed
 
-    keys = key_ring.mailbox_keys(session, report.report_id, report.mailbox_id, report.mailbox_private)
+    keys = key_ring.mailbox_keys(
+        session, report.report_id, report.mailbox_id, report.mailbox_private
+    )
     mark_code_renewed(session, keys, report.report_id)
     return report
 

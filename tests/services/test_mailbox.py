@@ -586,9 +586,7 @@ def test_only_a_typed_reports_mailbox_must_take_a_new_code_and_only_once(session
     assert not transcript.slip_code_live(session, keys, report.report_id)
 
 
-def test_a_new_code_replaces_lookup_id_record_and_sealed_key_in_one_transaction(
-    session, recovery
-):
+def test_a_new_code_replaces_lookup_id_record_and_sealed_key_in_one_transaction(session, recovery):
     report, opened, keys = slip_mailbox(session, recovery)
     before = session.get(Mailbox, report.mailbox_id)
     old = (before.lookup_id, before.secret_record, before.sealed_private_key)

@@ -166,9 +166,7 @@ def test_a_web_report_is_not_asked_and_an_empty_correction_stores_nothing(sessio
     assert state(session, typed) == "pending" and messages(session, typed) == 0
 
 
-def test_a_typed_report_is_answered_only_after_its_reporter_took_their_own_code(
-    session, recovery
-):
+def test_a_typed_report_is_answered_only_after_its_reporter_took_their_own_code(session, recovery):
     """Whoever saw the slip (the operator) must not be able to say "yes, this is what I
     told you" for the reporter (issue 18, review): refused while the slip's code still
     opens the mailbox, nothing written; answered once the reporter took a new code."""
