@@ -579,6 +579,29 @@ def test_every_other_session_is_signed_out_by_the_new_code(env, people, reporter
     assert reporter.get("/mailbox").status_code == 200
 
 
+def test_the_new_code_page_keeps_the_language_and_a_refused_form_token_changes_nothing(
+    env, people, reporter_app
+):
+    box = signed_in_box(reporter_app, *typed_report(env, "Bahasa kode baru"))
+    foreign = box.post(
+        NEW_CODE_PAGE,
+        data={
+            "csrf_token": csrf(reporter_app.test_client(), "/mailbox/login"),
+            "passphrase": "",
+            "passphrase_confirm": "",
+        },
+    )
+    assert foreign.status_code == 400
+    assert 'id="new-code-form"' in foreign.get_data(as_text=True)
+    assert box.get("/mailbox").headers["Location"].endswith(NEW_CODE_PAGE)  # nothing changed
+    data = {**form_tokens(box, NEW_CODE_PAGE), "passphrase": "", "passphrase_confirm": ""}
+    page = box.post(NEW_CODE_PAGE + "?lang=en", data=data).get_data(as_text=True)
+    assert "Your new report code" in page
+    # The way on to the mailbox is a GET form: the language goes with it as a field.
+    assert '<input type="hidden" name="lang" value="en">' in page
+    assert box.get("/mailbox?lang=en&written=yes").status_code == 200
+
+
 def test_a_web_report_is_never_asked_for_a_new_code(people, reporter_app):
     code, passphrase, _ = submit(reporter_app.test_client())
     box = signed_in_box(reporter_app, code, passphrase)
