@@ -325,6 +325,24 @@ def typed_report(env: dict, title: str = "Diketik petugas") -> tuple[str, str]:
     return format_code(receipt.code), receipt.suggested_passphrase
 
 
+def take_new_code(client, passphrase: str = "") -> tuple[str, str]:
+    """The first sign-in of a typed report (``client`` signed in with the slip): take
+    the new code (issue 18). Its code (grouped) and passphrase: ``passphrase``, or the
+    suggested one when it is ""."""
+    data = {
+        **form_tokens(client, "/mailbox/passphrase"),
+        "passphrase": passphrase,
+        "passphrase_confirm": passphrase,
+    }
+    taken = client.post("/mailbox/passphrase", data=data)
+    page = taken.get_data(as_text=True)
+    assert taken.status_code == 200 and 'id="new-code-taken"' in page, page[:2000]
+    code = re.search(r'id="report-code">([^<]+)<', page).group(1)
+    if passphrase:
+        return code, passphrase
+    return code, html.unescape(re.search(r'id="report-passphrase">([^<]+)<', page).group(1))
+
+
 def login(client, code: str, passphrase: str):
     token = csrf(client, "/mailbox/login")
     return client.post(

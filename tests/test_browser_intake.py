@@ -126,8 +126,9 @@ def test_the_operator_journey(browser, portals, tmp_path):
     expect(operator.locator("#slip-qr svg")).to_have_count(1)
     assert qr_svg(WEB_ADDRESS) in body
     assert qr_svg(code) not in body and qr_svg(code.replace(" ", "")) not in body
-    expect(operator.locator("#slip-id")).to_contain_text("frasa sandi")
-    expect(operator.locator("#slip-en")).to_contain_text("change the passphrase")
+    expect(operator.locator("#slip-id")).to_contain_text("kode laporan baru")
+    expect(operator.locator("#slip-en")).to_contain_text("you get a new report code")
+    expect(operator.locator("#slip-en")).to_contain_text("the code on this slip no longer works")
     assert axe_violations(browser, operator.content()) == []
 
     # Reloaded (the browser sends the form again): the same slip, nothing more stored.
@@ -154,12 +155,20 @@ def test_the_operator_journey(browser, portals, tmp_path):
     assert code not in operator.content()
     assert operator.goto(portals.staff + "/reports").status == 403
 
-    # The reporter opens the mailbox with the slip's code and passphrase.
+    # The reporter signs in with the slip's code and passphrase, and first takes a new
+    # code of their own (the operator saw the slip): then the mailbox opens.
     reporter = new_page(browser)
     reporter.goto(portals.reporter + "/mailbox/login")
     reporter.fill("#code", code)
     reporter.fill("#passphrase", passphrase)
     reporter.click("main form button[type=submit]")
+    expect(reporter.locator("h1")).to_have_text("Ambil kode laporan Anda sendiri")
+    assert TITLE not in reporter.content()
+    reporter.click("#new-code-form .actions button[type=submit]")
+    new_code = reporter.inner_text("#report-code").strip()
+    assert new_code != code and len(new_code.replace(" ", "")) == 16
+    reporter.check("#written")
+    reporter.click("#leave-form .actions button[type=submit]")
     expect(reporter.locator("h1")).to_have_text("Kotak surat saya")
     expect(reporter.locator("main")).to_contain_text(TITLE)
     expect(reporter.locator("main")).to_contain_text(WHAT)

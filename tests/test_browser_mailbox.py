@@ -1,7 +1,9 @@
 """The reporter's side of issue 18 item 1 in a real browser with JavaScript off (Tor
 Browser "Safest"): Debian's Chromium driven by Playwright, the portal under gunicorn.
-The reporter of a report an operator typed confirms it, or corrects it; then changes
-the passphrase and signs in with the new one (the old one no longer opens)."""
+The reporter of a report an operator typed first takes a new code of their own (the
+slip's code then opens nothing), signs in with it and confirms the report, or corrects
+it; then changes the passphrase and signs in with the new one (the old one no longer
+opens)."""
 
 from tests.chromium import chromium
 from tests.helpers import config_env, reporter_under_gunicorn, typed_report
@@ -17,6 +19,28 @@ def sign_in(page, base: str, code: str, passphrase: str) -> None:
     page.click(OPEN_MAILBOX)
 
 
+def take_new_code(page, passphrase: str = "") -> tuple[str, str]:
+    """The new-code page of a typed report's first sign-in: nothing of the report on
+    it; the new code (and a suggested passphrase) shown on the next page."""
+    assert page.url.endswith("/mailbox/passphrase")
+    assert page.inner_text("h1") == "Ambil kode laporan Anda sendiri"
+    assert "Petugas loket" not in page.content()
+    if passphrase:
+        page.fill("#passphrase", passphrase)
+        page.fill("#passphrase_confirm", passphrase)
+    page.click("#new-code-form .actions button[type=submit]")
+    assert page.inner_text("h1") == "Kode laporan baru Anda"
+    assert "Kode pada slip dari loket tidak berlaku lagi" in page.inner_text("#new-code-taken")
+    code = page.inner_text("#report-code")
+    return code, passphrase or page.inner_text("#report-passphrase")
+
+
+def open_mailbox_after_new_code(page) -> None:
+    page.check("#written")
+    page.click("#leave-form .actions button[type=submit]")
+    assert page.locator("#report-status").count() == 1
+
+
 def test_confirming_correcting_and_a_new_passphrase_work_without_javascript(
     new_database_url, tmp_path, redis_url
 ):
@@ -30,7 +54,16 @@ def test_confirming_correcting_and_a_new_passphrase_work_without_javascript(
             requests: list[str] = []
             page.on("request", lambda request: requests.append(request.url))
 
-            sign_in(page, base, *confirmed)
+            sign_in(page, base, *confirmed)  # the slip's code: the new-code page only
+            page.goto(base + "/mailbox")
+            assert page.url.endswith("/mailbox/passphrase")
+            new_code, new_passphrase = take_new_code(page)
+            assert new_code != confirmed[0] and len(new_passphrase.split()) == 7
+            open_mailbox_after_new_code(page)
+            page.click(LEAVE_MAILBOX)
+            sign_in(page, base, *confirmed)  # the slip no longer opens anything
+            assert "/mailbox/login" in page.url and "tidak benar" in page.content()
+            sign_in(page, base, new_code, new_passphrase)
             assert page.inner_text("#transcript-title") == (
                 "Apakah ini yang Anda sampaikan kepada kami?"
             )
@@ -41,8 +74,9 @@ def test_confirming_correcting_and_a_new_passphrase_work_without_javascript(
             assert "Anda telah mengonfirmasi" in page.inner_text("#transcript-state")
             page.click(LEAVE_MAILBOX)
 
-            code, passphrase = corrected
-            sign_in(page, base, code, passphrase)
+            sign_in(page, base, *corrected)
+            code, passphrase = take_new_code(page, "kupu kupu kuning di taman kota")
+            open_mailbox_after_new_code(page)
             page.fill("#correction", "Bukan Rp 50.000, tetapi Rp 75.000.")
             page.fill("#body", "Satu hal lagi: ada saksi.")
             # The language switch keeps both the correction and the reply (issue 18).

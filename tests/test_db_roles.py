@@ -28,16 +28,16 @@ from tests.helpers import (
     config_env,
     form_tokens,
     login,
-    mailbox_client,
     receipt,
     report_with_files,
     submit,
+    take_new_code,
     typed_report,
 )
 
 # The case fields, the identity, and issue 18's unit, intake, transcript check (two) and
-# conflict-of-interest answer.
-FIELDS_PER_REPORT = 13
+# conflict-of-interest answer, and whether a typed report's slip code was replaced.
+FIELDS_PER_REPORT = 14
 
 
 @pytest.fixture
@@ -91,15 +91,21 @@ def test_the_reporter_portal_works_as_its_own_role(reporter_role):
 
 
 def test_the_reporter_role_changes_a_passphrase_and_answers_a_typed_report(reporter_role):
-    """Issue 18: the role may replace a mailbox's record and sealed key (a new
-    passphrase) and re-seal a report field in place (the answer to a typed report), of
-    the report it is scoped to."""
+    """Issue 18: the role may replace a mailbox's lookup id (a typed report's new code),
+    its record and sealed key (a new passphrase) and re-seal a report field in place
+    (the new code's mark, the answer to a typed report), of the report it is scoped to."""
     env, role_url, _name = reporter_role
-    code, passphrase = typed_report(env, "Diketik, sebagai peran terbatas")
+    slip_code, slip_passphrase = typed_report(env, "Diketik, sebagai peran terbatas")
     app = create_app("reporter", load_config({**env, "SIPADU_DATABASE_URL": role_url}))
     app.config["TESTING"] = True
     try:
-        box = mailbox_client(app, code, passphrase)
+        box = app.test_client()
+        assert login(box, slip_code, slip_passphrase).status_code == 303
+        # The first sign-in of a typed report: the role replaces the mailbox's lookup id,
+        # record and sealed key, and re-seals the report's code_renewed field (issue 18).
+        code, passphrase = take_new_code(box)
+        assert login(app.test_client(), slip_code, slip_passphrase).status_code == 400
+        assert login(app.test_client(), code, passphrase).status_code == 303
         answered = answer_transcript(box, "correct", "Bukan loket 3, tetapi loket 4.")
         assert answered.status_code == 303
         page = box.get("/mailbox").get_data(as_text=True)

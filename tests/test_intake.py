@@ -34,6 +34,7 @@ from tests.helpers import (
     report_id_of,
     sample_path,
     signed_in,
+    take_new_code,
     unlinked_blobs,
 )
 
@@ -159,8 +160,13 @@ def test_an_intake_gives_a_slip_the_reporter_opens_the_mailbox_with(
     for secret in (b"Petugas meminta uang tunai", b"Siti, 0812", b"surat pengaduan"):
         assert not any(secret in value for value in stored), secret
     assert not any(code.replace(" ", "").encode() in value for value in stored)
-    # The reporter opens the mailbox with the slip's code and passphrase.
+    # The slip tells the reporter that the first sign-in gives them a new code.
+    assert "kode laporan baru" in page and "new report code" in page
+    # The reporter signs in with the slip's code and passphrase, and takes a new code
+    # of their own before the mailbox opens (the operator saw the slip).
     assert login(reporter_client, code, passphrase).status_code == 303
+    assert reporter_client.get("/mailbox").headers["Location"].endswith("/mailbox/passphrase")
+    take_new_code(reporter_client)
     mailbox = reporter_client.get("/mailbox").get_data(as_text=True)
     assert "Pungutan loket KTP-el" in mailbox and "surat.pdf" in mailbox
     # The routed investigator has it in their list; the operator cannot find it again.

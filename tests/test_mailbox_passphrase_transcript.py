@@ -15,7 +15,7 @@ import uuid
 import pytest
 from sqlalchemy import func, select
 
-from sipadu.persistence.models import ReporterDailyCount
+from sipadu.persistence.models import Message, ReporterDailyCount
 from sipadu.services.passphrases import wordlist
 from sipadu.web.reporter_forms import TEXT_LIMIT
 from tests.helpers import (
@@ -31,10 +31,18 @@ from tests.helpers import (
     mailbox_client,
     report_id_of,
     submit,
+    take_new_code,
     typed_report,
 )
 
 TITLE_SEPARATOR = " — "
+
+
+def typed_box(reporter_app, code: str, passphrase: str):
+    """Signed in to a typed report's mailbox with the slip, its new code taken (issue
+    18): the client, the new code and its (suggested) passphrase."""
+    client = mailbox_client(reporter_app, code, passphrase)
+    return (client, *take_new_code(client))
 
 
 def metric(database_url: str, name: str) -> int:
@@ -212,8 +220,8 @@ def test_a_busy_server_keeps_the_code_and_shows_no_passphrase(people, reporter_a
 def test_a_typed_report_is_shown_above_the_thread_with_the_question(
     env, people, reporter_app, database_url
 ):
-    code, passphrase = typed_report(env, "Transkrip ditanya")
-    page = mailbox_client(reporter_app, code, passphrase).get("/mailbox").get_data(as_text=True)
+    box, _code, _passphrase = typed_box(reporter_app, *typed_report(env, "Transkrip ditanya"))
+    page = box.get("/mailbox").get_data(as_text=True)
     assert 'id="transcript"' in page
     assert page.index('id="transcript"') < page.index('class="thread"')
     question = page[page.index('id="transcript"') : page.index('class="thread"')]
@@ -230,8 +238,7 @@ def test_confirming_is_recorded_once_and_investigators_read_it(
     env, people, reporter_app, database_url, clients
 ):
     title = f"Dikonfirmasi {uuid.uuid4().hex[:8]}"
-    code, passphrase = typed_report(env, title)
-    box = mailbox_client(reporter_app, code, passphrase)
+    box, _code, _passphrase = typed_box(reporter_app, *typed_report(env, title))
     investigator = clients["pemeriksa1"]
     report_id = report_id_of(database_url, title, investigator)
     case_page = text_of(investigator.get(f"/reports/{report_id}").get_data(as_text=True))
@@ -255,8 +262,7 @@ def test_a_correction_is_a_marked_message_the_investigators_are_pointed_to(
     env, people, reporter_app, database_url, clients
 ):
     title = f"Dikoreksi {uuid.uuid4().hex[:8]}"
-    code, passphrase = typed_report(env, title)
-    box = mailbox_client(reporter_app, code, passphrase)
+    box, _code, _passphrase = typed_box(reporter_app, *typed_report(env, title))
     correction = "Yang meminta uang bukan petugas loket 3, tetapi petugas loket 4."
 
     done = answer_transcript(box, "correct", correction)
@@ -287,8 +293,9 @@ def test_the_language_switch_keeps_a_correction_and_a_reply_typed_but_not_sent(
 ):
     """The header's switch sends the message form: a correction typed in the transcript
     box was lost. It now belongs to that form, and comes back with the reply."""
-    code, passphrase = typed_report(env, f"Bahasa {uuid.uuid4().hex[:8]}")
-    box = mailbox_client(reporter_app, code, passphrase)
+    box, _code, _passphrase = typed_box(
+        reporter_app, *typed_report(env, f"Bahasa {uuid.uuid4().hex[:8]}")
+    )
     page = box.get("/mailbox").get_data(as_text=True)
     # What the browser sends for the switch: every field the message form owns.
     switch = re.search(r'<button[^>]*name="switch_language"[^>]*>', page).group(0)
@@ -315,8 +322,9 @@ def test_the_language_switch_keeps_a_correction_and_a_reply_typed_but_not_sent(
 def test_sending_a_reply_keeps_a_correction_typed_but_not_sent(env, people, reporter_app):
     """The reply's button sends the correction's box too (it belongs to the message
     form): the reply is sent, the correction comes back in its box, not sent."""
-    code, passphrase = typed_report(env, f"Balasan {uuid.uuid4().hex[:8]}")
-    box = mailbox_client(reporter_app, code, passphrase)
+    box, _code, _passphrase = typed_box(
+        reporter_app, *typed_report(env, f"Balasan {uuid.uuid4().hex[:8]}")
+    )
     correction = "Bukan loket 3, tetapi loket 4."
     data = {**form_tokens(box, "/mailbox"), "correction": correction, "body": "Ada saksi."}
     sent = box.post("/mailbox/messages", data=data)
@@ -347,8 +355,7 @@ def test_a_web_report_shows_investigators_nothing_about_a_transcript(
 
 
 def test_a_refused_correction_keeps_what_was_typed(env, people, reporter_app, database_url):
-    code, passphrase = typed_report(env, "Koreksi ditolak")
-    box = mailbox_client(reporter_app, code, passphrase)
+    box, _code, _passphrase = typed_box(reporter_app, *typed_report(env, "Koreksi ditolak"))
     empty = answer_transcript(box, "correct", "   ")
     assert empty.status_code == 400
     assert "Tuliskan dulu apa yang perlu dikoreksi" in empty.get_data(as_text=True)
@@ -394,8 +401,7 @@ def test_a_refused_correction_keeps_what_was_typed(env, people, reporter_app, da
 def test_a_correction_sent_after_the_session_ended_comes_back_on_the_sign_in_page(
     env, people, reporter_app, database_url
 ):
-    code, passphrase = typed_report(env, "Sesi habis")
-    box = mailbox_client(reporter_app, code, passphrase)
+    box, code, passphrase = typed_box(reporter_app, *typed_report(env, "Sesi habis"))
     token = csrf(box, "/mailbox")
     other = mailbox_client(reporter_app, code, passphrase)
     assert change_passphrase(other, code, passphrase).status_code == 200  # ends box's session
@@ -408,6 +414,208 @@ def test_a_correction_sent_after_the_session_ended_comes_back_on_the_sign_in_pag
     assert 'id="login-form"' in response.get_data(as_text=True)
 
 
+# --- the new code of a typed report (issue 18, review) -----------------------------------
+
+SLIP_TEXT = "Petugas loket meminta uang Rp 50.000"  # what typed_report's operator typed
+NEW_CODE_PAGE = "/mailbox/passphrase"
+
+
+def take_code(client, passphrase: str = ""):
+    return client.post(
+        NEW_CODE_PAGE,
+        data={
+            **form_tokens(client, NEW_CODE_PAGE),
+            "passphrase": passphrase,
+            "passphrase_confirm": passphrase,
+        },
+    )
+
+
+def test_the_first_sign_in_of_a_typed_report_shows_only_the_new_code_page(
+    env, people, reporter_app, database_url
+):
+    """The slip's code and passphrase (which the operator saw) open nothing of the
+    report, its identity or its thread: every mailbox page leads to the new-code page,
+    and nothing can be sent or answered from the slip's session."""
+    title = f"Slip {uuid.uuid4().hex[:8]}"
+    box = mailbox_client(reporter_app, *typed_report(env, title))
+    for path in ("/mailbox", f"/mailbox/attachments/{uuid.uuid4()}", "/mailbox?sent=1"):
+        response = box.get(path)
+        assert response.status_code == 303, path
+        assert response.headers["Location"].endswith(NEW_CODE_PAGE)
+    page = box.get(NEW_CODE_PAGE)
+    shown = page.get_data(as_text=True)
+    assert page.status_code == 200 and 'id="new-code-form"' in shown
+    assert title not in shown and SLIP_TEXT not in shown and 'name="code"' not in shown
+    assert 'name="current_passphrase"' not in shown and "<script" not in shown
+    assert "Ambil kode laporan Anda sendiri" in text_of(shown)  # Bahasa Indonesia first
+    assert len(shown.encode()) <= 100_000
+    tokens = form_tokens(box, NEW_CODE_PAGE)
+    with database(database_url) as session:
+        before = session.scalar(select(func.count()).select_from(Message))
+    # Neither the transcript's answer nor a message goes through before the new code.
+    for path, data in (
+        ("/mailbox/transcript", {"answer": "confirm"}),
+        ("/mailbox/transcript", {"answer": "correct", "correction": "Bukan loket 3."}),
+        ("/mailbox/messages", {"body": "Pesan dari slip"}),
+    ):
+        response = box.post(path, data={**tokens, **data})
+        assert response.status_code == 303, path
+        assert response.headers["Location"].endswith(NEW_CODE_PAGE)
+    with database(database_url) as session:
+        assert session.scalar(select(func.count()).select_from(Message)) == before
+
+
+def test_taking_the_new_code_kills_the_slip_and_opens_the_mailbox_with_the_new_code(
+    env, people, reporter_app, database_url
+):
+    title = f"Kode baru {uuid.uuid4().hex[:8]}"
+    slip_code, slip_passphrase = typed_report(env, title)
+    box = mailbox_client(reporter_app, slip_code, slip_passphrase)
+    changed_before = metric(database_url, "passphrase_changed")
+
+    taken = take_code(box)
+
+    page = taken.get_data(as_text=True)
+    assert taken.status_code == 200 and 'id="new-code-taken"' in page
+    code = re.search(r'id="report-code">([^<]+)<', page).group(1)
+    passphrase = html.unescape(re.search(r'id="report-passphrase">([^<]+)<', page).group(1))
+    assert re.fullmatch(r"\d{4} \d{4} \d{4} \d{4}", code) and code != slip_code
+    assert len(passphrase.split()) == 7 and passphrase != slip_passphrase
+    words = text_of(page)
+    assert "Tuliskan kode laporan baru Anda sekarang" in words  # write it down
+    assert "Kode pada slip dari loket tidak berlaku lagi" in words  # the slip is dead
+    assert 'id="print-passphrase"' in page and "no-print" in page  # print-friendly
+    assert len(page.encode()) <= 100_000 and "<script" not in page
+    assert metric(database_url, "passphrase_changed") == changed_before + 1
+    # This browser goes on to the mailbox, the report shown and the question asked.
+    mailbox = box.get("/mailbox").get_data(as_text=True)
+    assert title in mailbox and 'id="transcript"' in mailbox
+    # The slip: refused like any code nobody was given, with the same words.
+    unknown = f"{(int(slip_code.replace(' ', '')) + 1) % 10**16:016d}"
+    refused_slip = login(reporter_app.test_client(), slip_code, slip_passphrase)
+    refused_unknown = login(reporter_app.test_client(), unknown, slip_passphrase)
+    assert refused_slip.status_code == refused_unknown.status_code == 400
+    assert text_of(refused_slip.get_data(as_text=True)) == text_of(
+        refused_unknown.get_data(as_text=True)
+    )
+    assert login(reporter_app.test_client(), code, slip_passphrase).status_code == 400
+    # The new code and passphrase open the same mailbox, and the typed report is
+    # answered there.
+    again = mailbox_client(reporter_app, code, passphrase)
+    assert title in again.get("/mailbox").get_data(as_text=True)
+    confirmed = answer_transcript(again, "confirm")
+    assert confirmed.headers["Location"].endswith("/mailbox?transcript=confirm")
+
+
+def test_a_chosen_passphrase_is_never_shown_and_opens_the_new_code(env, people, reporter_app):
+    box = mailbox_client(reporter_app, *typed_report(env, "Frasa sendiri"))
+    short = take_code(box, "pendek")  # refused: nothing changed, the slip still works
+    assert short.status_code == 400 and 'id="new-code-form"' in short.get_data(as_text=True)
+    assert box.get("/mailbox").headers["Location"].endswith(NEW_CODE_PAGE)
+    taken = take_code(box, NEW_PASSPHRASE)
+    page = taken.get_data(as_text=True)
+    assert (
+        taken.status_code == 200
+        and NEW_PASSPHRASE not in page
+        and 'id="report-passphrase"' not in page
+    )
+    code = re.search(r'id="report-code">([^<]+)<', page).group(1)
+    assert login(reporter_app.test_client(), code, NEW_PASSPHRASE).status_code == 303
+
+
+def test_a_reload_of_the_new_code_page_shows_the_same_code_and_changes_it_once(
+    env, people, reporter_app
+):
+    box = mailbox_client(reporter_app, *typed_report(env, "Muat ulang"))
+    data = {**form_tokens(box, NEW_CODE_PAGE), "passphrase": "", "passphrase_confirm": ""}
+    first = box.post(NEW_CODE_PAGE, data=data).get_data(as_text=True)
+    code = re.search(r'id="report-code">([^<]+)<', first).group(1)
+    passphrase = html.unescape(re.search(r'id="report-passphrase">([^<]+)<', first).group(1))
+
+    reloaded = box.post(NEW_CODE_PAGE, data=data)  # the browser's reload sends it again
+
+    page = reloaded.get_data(as_text=True)
+    assert reloaded.status_code == 200 and 'id="new-code-again"' in page
+    assert re.search(r'id="report-code">([^<]+)<', page).group(1) == code
+    assert passphrase in html.unescape(page)
+    assert login(reporter_app.test_client(), code, passphrase).status_code == 303
+    # Another browser sending the same form sees no code (sealed for this session only).
+    other = reporter_app.test_client()
+    stolen = other.post(NEW_CODE_PAGE, data=data).get_data(as_text=True)
+    assert code not in stolen and passphrase not in html.unescape(stolen)
+
+
+def test_every_other_session_is_signed_out_by_the_new_code(env, people, reporter_app):
+    """The operator (or anyone who saw the slip) signed in first: the reporter's new
+    code ends that session, and it can take no code of its own afterwards."""
+    slip = typed_report(env, "Sesi petugas")
+    operator = mailbox_client(reporter_app, *slip)
+    operator_tokens = form_tokens(operator, NEW_CODE_PAGE)
+    reporter = mailbox_client(reporter_app, *slip)
+
+    assert take_code(reporter).status_code == 200
+
+    assert operator.get("/mailbox").headers["Location"].endswith("/mailbox/login")
+    late = operator.post(
+        NEW_CODE_PAGE, data={**operator_tokens, "passphrase": "", "passphrase_confirm": ""}
+    )
+    assert late.status_code == 303 and late.headers["Location"].endswith("/mailbox/login")
+    assert reporter.get("/mailbox").status_code == 200
+
+
+def test_the_new_code_page_keeps_the_language_and_a_refused_form_token_changes_nothing(
+    env, people, reporter_app
+):
+    box = mailbox_client(reporter_app, *typed_report(env, "Bahasa kode baru"))
+    foreign = box.post(
+        NEW_CODE_PAGE,
+        data={
+            "csrf_token": csrf(reporter_app.test_client(), "/mailbox/login"),
+            "passphrase": "",
+            "passphrase_confirm": "",
+        },
+    )
+    assert foreign.status_code == 400
+    assert 'id="new-code-form"' in foreign.get_data(as_text=True)
+    assert box.get("/mailbox").headers["Location"].endswith(NEW_CODE_PAGE)  # nothing changed
+    data = {**form_tokens(box, NEW_CODE_PAGE), "passphrase": "", "passphrase_confirm": ""}
+    page = box.post(NEW_CODE_PAGE + "?lang=en", data=data).get_data(as_text=True)
+    assert "Your new report code" in page
+    # The way on to the mailbox is a GET form: the language goes with it as a field.
+    assert '<input type="hidden" name="lang" value="en">' in page
+    assert box.get("/mailbox?lang=en&written=yes").status_code == 200
+
+
+def test_a_web_report_is_never_asked_for_a_new_code(people, reporter_app):
+    code, passphrase, _ = submit(reporter_app.test_client())
+    box = mailbox_client(reporter_app, code, passphrase)
+    assert box.get("/mailbox").status_code == 200
+    page = box.get(NEW_CODE_PAGE).get_data(as_text=True)
+    assert 'id="passphrase-form"' in page and 'id="new-code-form"' not in page
+
+
+def test_no_code_or_passphrase_of_a_new_code_reaches_a_log(
+    env, people, reporter_app, database_url, caplog, capfd
+):
+    caplog.set_level(logging.DEBUG)
+    slip_code, slip_passphrase = typed_report(env, "Tanpa jejak kode")
+    box = mailbox_client(reporter_app, slip_code, slip_passphrase)
+    chosen = f"frasa kanari pilihan {uuid.uuid4().hex[:8]}"
+    page = take_code(box, chosen).get_data(as_text=True)
+    code = re.search(r'id="report-code">([^<]+)<', page).group(1)
+    assert login(reporter_app.test_client(), slip_code, slip_passphrase).status_code == 400
+    assert login(reporter_app.test_client(), code, chosen).status_code == 303
+    out, err = capfd.readouterr()
+    logged = caplog.text + out + err
+    secrets = (slip_code, slip_code.replace(" ", ""), slip_passphrase, code, chosen)
+    for secret in (*secrets, code.replace(" ", "")):
+        assert secret not in logged
+    stored = b"".join(every_database_value(database_url))
+    for secret in (slip_code.replace(" ", ""), code.replace(" ", ""), chosen, slip_passphrase):
+        assert secret.encode() not in stored
+
+
 # --- nothing logged ------------------------------------------------------------------
 
 
@@ -415,8 +623,8 @@ def test_no_code_passphrase_or_correction_reaches_a_log_or_the_database(
     env, people, reporter_app, database_url, caplog, capfd
 ):
     caplog.set_level(logging.DEBUG)
-    code, passphrase = typed_report(env, "Tanpa jejak")
-    box = mailbox_client(reporter_app, code, passphrase)
+    slip_code, slip_passphrase = typed_report(env, "Tanpa jejak")
+    box, code, passphrase = typed_box(reporter_app, slip_code, slip_passphrase)
     tag = uuid.uuid4().hex[:10]
     correction = f"koreksi-kanari-{tag}"
     new = f"frasa kanari baru {tag}"
@@ -427,8 +635,10 @@ def test_no_code_passphrase_or_correction_reaches_a_log_or_the_database(
     out, err = capfd.readouterr()
     logged = caplog.text + out + err
     digits = code.replace(" ", "")
-    for secret in (digits, code, passphrase, new, correction, tag):
+    slip_digits = slip_code.replace(" ", "")
+    for secret in (digits, code, passphrase, new, correction, tag, slip_code, slip_digits):
         assert secret not in logged
+    assert slip_passphrase not in logged
     stored = b"".join(every_database_value(database_url))
-    for secret in (digits, passphrase, new, correction, tag):
+    for secret in (digits, passphrase, new, correction, tag, slip_digits, slip_passphrase):
         assert secret.encode() not in stored

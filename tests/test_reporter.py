@@ -179,6 +179,7 @@ def test_keys_are_wrapped_exactly_as_designed(demo, reporter_app, database_url):
             "intake",
             "transcript",
             "transcript_correction",
+            "code_renewed",
             "concerns_inspectorate",
             "unit",
         }

@@ -305,7 +305,18 @@ class Journey:
         page.goto(self.url("/mailbox/login"))
         page.fill("#code", typed_code)
         page.fill("#passphrase", typed_passphrase)
-        self.visit("mailbox, typed report to check", lambda: page.click(OPEN_MAILBOX))
+        # The slip's code opens only the page where the reporter takes their own code.
+        self.visit("new code form", lambda: page.click(OPEN_MAILBOX))
+        take = "#new-code-form .actions button"
+        page.fill("#passphrase", "pendek")
+        page.fill("#passphrase_confirm", "pendek")
+        self.visit("new code form, refused", lambda: page.click(take))
+        self.visit("new code taken", lambda: page.click(take))  # a suggested passphrase
+        typed_code = page.inner_text("#report-code")
+        typed_passphrase = page.inner_text("#report-passphrase")
+        page.check("#written")
+        leave = "#leave-form .actions button"
+        self.visit("mailbox, typed report to check", lambda: page.click(leave))
         correct = "#transcript-correct .actions button"
         self.visit("mailbox, correction refused", lambda: page.click(correct))
         confirm = "#transcript-confirm .actions button"

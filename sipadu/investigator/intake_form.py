@@ -251,8 +251,10 @@ def _slip_words(config: Config) -> dict[str, Any]:
                 "mailbox”. Type the report code and the passphrase exactly as printed here."
             ),
             _(
-                "In your mailbox you can change the passphrase to one of your own. Do it "
-                "the first time if you can."
+                "The first time you open your mailbox, you get a new report code of your "
+                "own and choose a new passphrase (or take a suggested one). Write them "
+                "down: from then on the code on this slip no longer works, so nobody who "
+                "saw this slip can open your mailbox."
             ),
             _(
                 "Your report was typed in by an officer. The mailbox shows you the text: "

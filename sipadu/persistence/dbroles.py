@@ -101,12 +101,13 @@ REPORTER_POLICIES: dict[str, tuple[str, str]] = {
 }
 
 # table -> the only rows the role may UPDATE, a restrictive policy ANDed with the one
-# above. The reporter answers a typed report's transcript check by re-sealing these two
-# fields (sipadu.services.reports TRANSCRIPT_FIELD, TRANSCRIPT_CORRECTION_FIELD; issue 18);
+# above. The reporter answers a typed report's transcript check by re-sealing two fields
+# (sipadu.services.reports TRANSCRIPT_FIELD, TRANSCRIPT_CORRECTION_FIELD), and the first
+# sign-in's new code marks a third (CODE_RENEWED_FIELD; issue 18);
 # the column grant keeps it from renaming a row into them. A compromised reporter host
 # can thus not overwrite a report's title, text or any other field.
 REPORTER_UPDATE_LIMITS: dict[str, str] = {
-    "report_field": "name IN ('transcript', 'transcript_correction')",
+    "report_field": "name IN ('transcript', 'transcript_correction', 'code_renewed')",
 }
 
 

@@ -45,6 +45,7 @@ from sipadu.services.transcript import (
     Answer,
     TranscriptState,
     answer_transcript,
+    slip_code_live,
     transcript_of,
 )
 from sipadu.services.units import unit_path
@@ -230,18 +231,38 @@ def count_event(metric: ReporterMetric) -> None:
         count_reporter_event(session, metric, today(), app_config().date_precision)
 
 
-def signed_in(*, write: bool = False) -> tuple[HeldKeys, OpenedMailbox] | None:
+def signed_in(
+    *, write: bool = False, slip_code: bool = False
+) -> tuple[HeldKeys, OpenedMailbox] | None:
     """The signed-in mailbox and its keys, or None (the caller sends to sign in). A
     session whose mailbox's passphrase was changed since it signed in is removed here:
-    whoever changed it decides who may read on (sipadu.services.mailbox.is_current)."""
+    whoever changed it decides who may read on (sipadu.services.mailbox.is_current).
+
+    A mailbox still opened by the code an operator printed on a slip shows nothing of
+    its report (issue 18): every mailbox page is answered with a redirect to the page
+    where its reporter takes a new code (raised here, so no page can forget it), unless
+    ``slip_code`` (that page itself asks)."""
     rt = runtime()
     opened = current_session(rt.sessions, rt.idle_seconds)
     if opened is None:
         return None
-    session = db_session(write=write)
-    if not is_current(session, opened):
+    # Both checks read in a transaction of their own, ended here: a write session's
+    # transaction (on SQLite, the write lock) must not begin before the request's files
+    # are staged (sipadu.web.uploads), which takes that lock on its own connection.
+    with transaction() as reading:
+        current = is_current(reading, opened)
+        slip = current and not slip_code
+        slip = slip and slip_code_live(
+            reading,
+            mailbox_keys(reading, opened.report_id, opened.mailbox_id, opened.private_key),
+            opened.report_id,
+        )
+    if not current:
         forget_session(rt.sessions)
         return None
+    if slip:
+        abort(redirect(url_for("reporter.mailbox_passphrase"), code=303))
+    session = db_session(write=write)
     return mailbox_keys(session, opened.report_id, opened.mailbox_id, opened.private_key), opened
 
 

@@ -30,6 +30,21 @@ session carries the :func:`record_stamp` of the record it signed in with, and is
 only while the mailbox still has that record (:func:`is_current`): a change ends every
 other session at its next request, and the old passphrase opens nothing from then on.
 (A re-hash at sign-in replaces the record too, so it ends other sessions likewise.)
+
+**A new code at the first sign-in of a typed report** (issue 18, found in review): the
+operator who typed a report saw the slip's code and suggested passphrase, and must keep
+no way back in. Until the reporter takes a code of their own, the mailbox opens nothing
+of the report (:func:`sipadu.services.transcript.slip_code_live`, sealed data only).
+:func:`prepare_rekey` is a passphrase change that also draws a new code
+(:func:`~sipadu.services.passphrases.new_code`) and its lookup id; no current passphrase
+is asked again, because only a session signed in with the slip's code and passphrase
+(the mailbox private key it holds) can ask for it, straight after signing in.
+:func:`save_change` then replaces the lookup id, the record and the sealed key, and marks
+the report's ``code_renewed`` field, in one transaction. From then on the slip's code
+finds no mailbox, which is the same answer, at the same cost, as any unknown code
+(:func:`attempt_login`); its failure counter is another code's, so the new code's starts
+empty; and every other session (the operator's, if they signed in) ends at its next
+request (:func:`is_current`). Nothing of a code or passphrase is logged.
 """
 
 import hashlib
@@ -59,13 +74,16 @@ from sipadu.persistence.db import scope_to_report
 from sipadu.persistence.dbroles import COSTS_FUNCTION
 from sipadu.persistence.models import Mailbox
 from sipadu.services import Derive, Reason, ServiceError, inline
+from sipadu.services.key_ring import HeldKeys
 from sipadu.services.passphrases import (
     CODE_DIGITS,
     mailbox_secret,
+    new_code,
     normalize_code,
     suggest_passphrase,
 )
 from sipadu.services.reports import MAILBOX_KEY_PURPOSE, mailbox_owner
+from sipadu.services.transcript import mark_code_renewed
 
 # 10**16 codes over 2**20 counters: about 2**33 codes share each one. Enough counters
 # that random guesses (which is all a stranger without a code can make) spread so thin
@@ -314,12 +332,16 @@ class PassphraseChange:
     by :func:`prepare_change`, stored by :func:`save_change`. ``opened`` is the mailbox
     as a session after the change holds it (the new record's stamp); ``replaces`` the
     stamp of the record that was checked; ``suggested`` the new passphrase when the
-    server chose it (to be shown once), else None."""
+    server chose it (to be shown once), else None. A rekey (:func:`prepare_rekey`) also
+    has the new ``code`` (16 digits, to be shown once) and its ``lookup`` id (32 bytes);
+    a passphrase change keeps the code (both None)."""
 
     opened: OpenedMailbox
     replaces: bytes
     new: Rehashed
     suggested: str | None
+    code: str | None = None
+    lookup: bytes | None = None
 
     def __repr__(self) -> str:
         return "PassphraseChange(<secrets>)"
@@ -347,9 +369,36 @@ def prepare_change(
         return None
     code = well_formed_code(typed_code)
     assert code is not None  # attempt_login refused it otherwise
+    return _resealed(attempt.opened, code, new, settings, derive)
+
+
+def prepare_rekey(
+    opened: OpenedMailbox,
+    new: str | None,
+    settings: MailboxSettings,
+    *,
+    derive: Derive = inline,
+) -> PassphraseChange:
+    """A new code for the mailbox ``opened`` (a session signed in with the slip of a
+    typed report: see the module docstring) and the ``new`` passphrase (None: suggest
+    one): the code's lookup id under the instance salt (as
+    :func:`sipadu.services.reports.submit_report` makes one) and the record and KEK of
+    code ‖ passphrase at today's parameters, the same mailbox key sealed under it. Two
+    Argon2id, each through ``derive``; nothing read or written. :func:`save_change`
+    stores it (with the mailbox's keys), only if the mailbox still has the record
+    ``opened`` signed in with."""
+    code = new_code()
+    lookup = derive(lookup_id, code.encode("ascii"), settings.lookup_salt, settings.lookup_argon2)
+    return replace(_resealed(opened, code, new, settings, derive), code=code, lookup=lookup)
+
+
+def _resealed(
+    opened: OpenedMailbox, code: str, new: str | None, settings: MailboxSettings, derive: Derive
+) -> PassphraseChange:
+    """The record of ``code`` with the ``new`` passphrase (None: a suggested one) and
+    ``opened``'s key sealed under its KEK: one Argon2id, through ``derive``."""
     suggested = suggest_passphrase() if new is None else None
     chosen = suggested or new or ""
-    opened = attempt.opened
     record, kek = derive(hash_secret, mailbox_secret(code, chosen), settings.argon2)
     sealed = seal_private_key(
         opened.private_key,
@@ -366,11 +415,14 @@ def prepare_change(
     )
 
 
-def save_change(session: Session, change: PassphraseChange) -> None:
+def save_change(session: Session, change: PassphraseChange, keys: HeldKeys | None = None) -> None:
     """Replace the mailbox's record and sealed key by ``change``'s, in one write of the
-    caller's (write) transaction, which commits. The mailbox row is locked while it is
-    compared: if its record is no longer the one :func:`prepare_change` checked (another
-    change, in another window, came first), raises ``ServiceError`` with
+    caller's (write) transaction, which commits; for a rekey (``change.lookup`` set), its
+    lookup id too, and the report's ``code_renewed`` field is sealed "1" with ``keys``
+    (the mailbox's, required then), all in the same transaction. The mailbox row is
+    locked while it is compared: if its record is no longer the one the change was
+    prepared from (another change or rekey, in another window or by whoever else holds
+    the slip, came first), raises ``ServiceError`` with
     :attr:`Reason.PASSPHRASE_CHANGED_MEANWHILE` and writes nothing."""
     opened = change.opened
     scope_to_report(session, opened.report_id)
@@ -381,6 +433,15 @@ def save_change(session: Session, change: PassphraseChange) -> None:
         record_stamp(mailbox.secret_record), change.replaces
     ):
         raise ServiceError(Reason.PASSPHRASE_CHANGED_MEANWHILE, "passphrase")
+    if change.lookup is not None:
+        if keys is None:
+            raise TypeError("a rekey re-seals the report's code_renewed field: pass the keys")
+        scope_to_report(session, lookup_id=change.lookup)
+        taken = session.scalar(select(Mailbox.id).where(Mailbox.lookup_id == change.lookup))
+        if taken is not None:  # pragma: no cover — 10**16 codes; refused, nothing written
+            raise ServiceError(Reason.CODE_COLLISION)
+        mailbox.lookup_id = change.lookup
+        mark_code_renewed(session, keys, opened.report_id)
     mailbox.secret_record = change.new.secret_record
     mailbox.sealed_private_key = change.new.sealed_private_key
     session.flush()

@@ -122,6 +122,7 @@ class Reason(enum.Enum):
     PASSPHRASE_CHANGED_MEANWHILE = enum.auto()  # another change replaced the record first
     TRANSCRIPT_NOT_ASKED = enum.auto()  # a web report, or its transcript does not open
     TRANSCRIPT_ANSWERED = enum.auto()  # answered already, the other way
+    NEW_CODE_FIRST = enum.auto()  # a typed report's slip code not yet replaced (mailbox rekey)
     # coi (issue 18)
     NOT_A_CUSTODIAN = enum.auto()  # name
     ALREADY_COI_MEMBER = enum.auto()  # name

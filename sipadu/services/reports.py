@@ -62,6 +62,10 @@ STATUS_REASON_FIELD = "status_reason"
 TRANSCRIPT_FIELD = "transcript"
 # The id of the reporter's message that corrects the transcript, or "" (every report).
 TRANSCRIPT_CORRECTION_FIELD = "transcript_correction"
+# "1" once the reporter of a typed report took a new code of their own at their first
+# sign-in (the mailbox rekey, sipadu.services.transcript.slip_code_live), else "":
+# stored for every report (G2), so neither its presence nor a column says "typed".
+CODE_RENEWED_FIELD = "code_renewed"
 # "1" when the reporter said the report concerns the inspectorate's own staff, else "":
 # stored for every report (G2); coi (issue 18, docs/conflict-of-interest.md).
 CONCERNS_INSPECTORATE_FIELD = "concerns_inspectorate"
@@ -204,6 +208,7 @@ def submit_report(
     transcript = "pending" if form.transcribed else ""
     _store_field(session, report_id, TRANSCRIPT_FIELD, 0, keys.case, transcript)
     _store_field(session, report_id, TRANSCRIPT_CORRECTION_FIELD, 0, keys.case, "")
+    _store_field(session, report_id, CODE_RENEWED_FIELD, 0, keys.case, "")
     coi = "1" if form.concerns_inspectorate else ""
     _store_field(session, report_id, CONCERNS_INSPECTORATE_FIELD, 0, keys.case, coi)
     _store_field(session, report_id, UNIT_FIELD, 0, keys.case, str(unit.id) if unit else "")

@@ -38,6 +38,7 @@ from sipadu.services import Reason, ServiceError
 from sipadu.services.cases import open_note, page_cursor, parse_page_cursor
 from sipadu.services.key_ring import HeldKeys, staff_keys_of_batch
 from sipadu.services.reports import (
+    CODE_RENEWED_FIELD,
     CONCERNS_INSPECTORATE_FIELD,
     IDENTITY_FIELD,
     open_report_field,
@@ -252,7 +253,9 @@ def search_cases(
             session.scalars(
                 select(ReportField).where(
                     ReportField.report_id.in_(ids),
-                    ReportField.name.not_in([IDENTITY_FIELD, CONCERNS_INSPECTORATE_FIELD]),
+                    ReportField.name.not_in(
+                        [IDENTITY_FIELD, CONCERNS_INSPECTORATE_FIELD, CODE_RENEWED_FIELD]
+                    ),
                 )
             ),
         )

@@ -11,6 +11,19 @@ so their presence says nothing (G2):
 - ``transcript_correction``: the id of the reporter's message that holds the correction,
   or "".
 
+**The slip's code is the operator's too** (found in review): the operator saw the code
+and the suggested passphrase they printed. So the mailbox of a typed report opens nothing
+of the report until its reporter takes a new code of their own at the first sign-in
+(:func:`sipadu.services.mailbox.prepare_rekey`). Whether it still must is derived from
+sealed data only, never from a plaintext column that would read "an operator typed this
+report" (G2): the ``transcript`` field says the report was typed, and a third field,
+``code_renewed`` ("" for every report at submission, "1" once the reporter took their
+own code; stored for every report so its presence says nothing), says the slip's code
+was replaced (:func:`slip_code_live`). Both open only with the case key, which the
+mailbox holds. The transcript is answered only after that (:attr:`Reason.NEW_CODE_FIRST`):
+a "yes, this is what I told you" must come from the reporter, not from whoever saw the
+slip.
+
 The answer is sealed under the report's current case key, which the mailbox holds, in
 place of the value before (the row's epoch moves with it), and recorded once: the report
 row is locked while the state is read and written, so a resend or a double click records
@@ -31,6 +44,7 @@ from sipadu.persistence.models import Report, ReportField
 from sipadu.services import Reason, ServiceError
 from sipadu.services.key_ring import HeldKeys
 from sipadu.services.reports import (
+    CODE_RENEWED_FIELD,
     TRANSCRIPT_CORRECTION_FIELD,
     TRANSCRIPT_FIELD,
     add_reporter_message,
@@ -112,8 +126,10 @@ def answer_transcript(
 
     Raises ``ServiceError`` with :attr:`Reason.EMPTY_TEXT` (field ``correction``) for a
     correction with no text, :attr:`Reason.TRANSCRIPT_NOT_ASKED` for a web report (or a
-    transcript field that does not open), :attr:`Reason.TRANSCRIPT_ANSWERED` when it was
-    answered the other way, :attr:`Reason.REPORT_NOT_FOUND`."""
+    transcript field that does not open), :attr:`Reason.NEW_CODE_FIRST` while the slip's
+    code still opens the mailbox (:func:`slip_code_live`),
+    :attr:`Reason.TRANSCRIPT_ANSWERED` when it was answered the other way,
+    :attr:`Reason.REPORT_NOT_FOUND`."""
     if answer is Answer.CORRECT and not correction.strip():
         raise ServiceError(Reason.EMPTY_TEXT, "correction")
     scope_to_report(session, report_id)
@@ -124,6 +140,8 @@ def answer_transcript(
     value = open_report_field(keys, row) if row is not None else None
     if value is None or value == TranscriptState.WEB:
         raise ServiceError(Reason.TRANSCRIPT_NOT_ASKED)
+    if not _code_renewed(keys, session.get(ReportField, (report_id, CODE_RENEWED_FIELD))):
+        raise ServiceError(Reason.NEW_CODE_FIRST)
     if value == _ANSWERED[answer]:
         return False
     if value != TranscriptState.PENDING:
@@ -134,6 +152,40 @@ def answer_transcript(
     _reseal(session, keys, report, TRANSCRIPT_FIELD, _ANSWERED[answer].value)
     session.flush()
     return True
+
+
+def slip_code_live(session: Session, keys: HeldKeys, report_id: uuid.UUID) -> bool:
+    """Whether the mailbox (``keys``: the mailbox's) is still opened by the code an
+    operator printed on the slip: the report was typed (its ``transcript`` field is not
+    "") and its reporter has not taken a new code yet (``code_renewed`` is not "1"). Two
+    sealed fields read in the caller's transaction, no Argon2id: cheap enough for every
+    mailbox request. A ``code_renewed`` field that is missing (a report stored before it
+    existed) or does not open counts as not renewed: when in doubt, the reporter takes a
+    new code (that costs them one step; the other way round, the operator keeps a way in).
+    A ``transcript`` field that does not open reads as a web report's, as everywhere
+    (:func:`transcript_of`)."""
+    scope_to_report(session, report_id)
+    row = session.get(ReportField, (report_id, TRANSCRIPT_FIELD))
+    typed = row is not None and open_report_field(keys, row) not in (None, TranscriptState.WEB)
+    return typed and not _code_renewed(
+        keys, session.get(ReportField, (report_id, CODE_RENEWED_FIELD))
+    )
+
+
+def mark_code_renewed(session: Session, keys: HeldKeys, report_id: uuid.UUID) -> None:
+    """Seal "1" in the report's ``code_renewed`` field (its reporter took a new code of
+    their own), in the caller's transaction: :func:`sipadu.services.mailbox.save_change`
+    calls it in the one that replaces the mailbox's lookup id, record and sealed key.
+    Raises ``ServiceError`` with :attr:`Reason.REPORT_NOT_FOUND`."""
+    scope_to_report(session, report_id)
+    report = session.get(Report, report_id)
+    if report is None:
+        raise ServiceError(Reason.REPORT_NOT_FOUND)
+    _reseal(session, keys, report, CODE_RENEWED_FIELD, "1")
+
+
+def _code_renewed(keys: HeldKeys, row: ReportField | None) -> bool:
+    return row is not None and open_report_field(keys, row) == "1"
 
 
 def _reseal(session: Session, keys: HeldKeys, report: Report, name: str, value: str) -> None:

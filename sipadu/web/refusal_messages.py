@@ -193,6 +193,10 @@ MESSAGES: dict[Reason, LazyString] = {
         "not made. Sign in again with the passphrase you chose last."
     ),
     Reason.TRANSCRIPT_NOT_ASKED: _l("There is no typed report for you to check here."),
+    Reason.NEW_CODE_FIRST: _l(
+        "Take your own new report code first: the code on the slip from the counter "
+        "cannot be used for this."
+    ),
     Reason.TRANSCRIPT_ANSWERED: _l(
         "You already answered whether the typed report is right. To add or correct "
         "anything, send it as a message: your text is kept in the message box below."

@@ -233,19 +233,12 @@ class MessageForm(BoundedForm):
     attachments = MultipleFileField(_l("Add files (optional)"))
 
 
-class PassphraseChangeForm(BoundedForm):
-    """A new passphrase for the mailbox (issue 18): the code and the current passphrase
-    (checked as at sign-in), and the new one twice, or both blank for a suggested one.
-    No passphrase is ever sent back in a page (the fields hide their values): the page
-    that comes back keeps the code only."""
+class NewCodeForm(BoundedForm):
+    """A new passphrase, twice, or both blank for a suggested one: the whole form of the
+    new code a typed report's reporter takes at the first sign-in (issue 18; the code
+    is drawn by the server), and the second half of :class:`PassphraseChangeForm`. No
+    passphrase is ever sent back in a page (the fields hide their values)."""
 
-    code = StringField(
-        _l("Report code"), validators=[InputRequired(message=_l("Enter your report code."))]
-    )
-    current_passphrase = PasswordField(
-        _l("Current passphrase"),
-        validators=[InputRequired(message=_l("Enter your current passphrase."))],
-    )
     passphrase = PasswordField(_l("New passphrase"))
     passphrase_confirm = PasswordField(_l("New passphrase again"))
 
@@ -254,6 +247,20 @@ class PassphraseChangeForm(BoundedForm):
 
     def validate_passphrase_confirm(self, field: PasswordField) -> None:
         check_passphrase_again(self.passphrase.data, field.data)
+
+
+class PassphraseChangeForm(NewCodeForm):
+    """A new passphrase for the mailbox (issue 18): the code and the current passphrase
+    (checked as at sign-in), and the new one twice, or both blank for a suggested one.
+    The page that comes back keeps the code only."""
+
+    code = StringField(
+        _l("Report code"), validators=[InputRequired(message=_l("Enter your report code."))]
+    )
+    current_passphrase = PasswordField(
+        _l("Current passphrase"),
+        validators=[InputRequired(message=_l("Enter your current passphrase."))],
+    )
 
 
 class TranscriptForm(BoundedForm):

@@ -70,14 +70,15 @@ class FormKind(StrEnum):
     REPORT = "report"
     MESSAGE = "message"
     NEW_PASSPHRASE = "new-passphrase"  # noqa: S105 — a form kind; a passphrase change (issue 18)
+    NEW_CODE = "new-code"  # a typed report's reporter takes their own code (issue 18)
     INTAKE = "intake"  # an operator's intake form, on the staff portal (issue 18)
 
 
 @dataclass(frozen=True)
 class Receipt:
-    """What a repeated report (or passphrase change) shows again: the code (16 digits)
-    and the suggested passphrase, or None when the reporter chose their own (never
-    kept)."""
+    """What a repeated report (or passphrase change, or new code) shows again: the code
+    (16 digits) and the suggested passphrase, or None when the reporter chose their own
+    (never kept)."""
 
     code: str
     passphrase: str | None

@@ -167,6 +167,19 @@ def service_submit(
     return Submitted(receipt.report_id, mailbox.id, private, receipt.code)
 
 
+def code_renewed(session: Session, report: Submitted) -> Submitted:
+    """``report`` (a typed one) as after its reporter took their own code at the first
+    sign-in (issue 18): its sealed ``code_renewed`` mark, as
+    :func:`sipadu.services.mailbox.save_change` seals it with a rekey (tested there)."""
+    from sipadu.services.transcript import mark_code_renewed
+
+    keys = key_ring.mailbox_keys(
+        session, report.report_id, report.mailbox_id, report.mailbox_private
+    )
+    mark_code_renewed(session, keys, report.report_id)
+    return report
+
+
 def held(session: Session, report: Submitted, holder: ServicePerson) -> key_ring.HeldKeys:
     """The keys of ``report`` that ``holder``'s private key opens."""
     return key_ring.staff_keys(session, report.report_id, holder.id, holder.private)

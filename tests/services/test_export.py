@@ -42,6 +42,7 @@ from tests.services.helpers import (
     ServicePerson,
     Submitted,
     approve_identity,
+    code_renewed,
     held,
     person,
     refused,
@@ -278,6 +279,7 @@ def test_an_operators_report_exports_how_it_came_in_and_the_reporters_correction
     route(session, investigator)
     intake = Intake(Channel.PHONE, "Kecamatan Menteng", "petugas1")
     report = service_submit(session, recovery.public_key(), transcribed=True, intake=intake)
+    code_renewed(session, report)  # the reporter took their own code first
     mailbox = key_ring.mailbox_keys(
         session, report.report_id, report.mailbox_id, report.mailbox_private
     )

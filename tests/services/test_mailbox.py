@@ -19,9 +19,9 @@ from sqlalchemy import text as sa_text
 
 from sipadu.crypto import Argon2Params, Purpose, SecretRecord
 from sipadu.crypto.fields import _seal_v1
-from sipadu.persistence.models import Mailbox, Message, Role
+from sipadu.persistence.models import Mailbox, Message, ReportField, Role
 from sipadu.reporter.blueprint import DECOY_LABEL, FAILURES_LABEL
-from sipadu.services import Reason, cases, key_ring, mailbox, reports
+from sipadu.services import Reason, cases, key_ring, mailbox, reports, transcript
 from sipadu.services.mailbox import MailboxSettings, attempt_login
 from sipadu.services.passphrases import format_code
 from sipadu.services.reports import read_mailbox
@@ -555,3 +555,114 @@ def test_a_session_opened_with_a_rehash_is_current_once_the_rehash_is_saved(sess
     )
     assert derive.ran == ["lookup_id", "verify_secret", "hash_secret"]
     assert change is not None
+
+
+# --- a new code at the first sign-in of a typed report (issue 18, review) ---------------
+
+
+def slip_mailbox(session, recovery):
+    """A typed report, signed in with the slip's code (the operator saw it)."""
+    report = service_submit(session, recovery.public_key(), transcribed=True)
+    opened = attempt_login(session, report.code, PASSPHRASE, SETTINGS).opened
+    keys = key_ring.mailbox_keys(session, report.report_id, opened.mailbox_id, opened.private_key)
+    return report, opened, keys
+
+
+def test_only_a_typed_reports_mailbox_must_take_a_new_code_and_only_once(session, recovery):
+    web = service_submit(session, recovery.public_key())
+    web_keys = key_ring.mailbox_keys(session, web.report_id, web.mailbox_id, web.mailbox_private)
+    assert not transcript.slip_code_live(session, web_keys, web.report_id)  # never asked
+    report, opened, keys = slip_mailbox(session, recovery)
+    assert transcript.slip_code_live(session, keys, report.report_id)
+    # Derived from sealed fields only: no plaintext column of the mailbox or report
+    # changes with it, and the mark is padded like a web report's.
+    row = session.get(ReportField, (report.report_id, reports.CODE_RENEWED_FIELD))
+    web_row = session.get(ReportField, (web.report_id, reports.CODE_RENEWED_FIELD))
+    assert len(row.sealed) == len(web_row.sealed)
+
+    change = mailbox.prepare_rekey(opened, None, SETTINGS)
+    mailbox.save_change(session, change, keys)
+
+    assert not transcript.slip_code_live(session, keys, report.report_id)
+
+
+def test_a_new_code_replaces_lookup_id_record_and_sealed_key_in_one_transaction(session, recovery):
+    report, opened, keys = slip_mailbox(session, recovery)
+    before = session.get(Mailbox, report.mailbox_id)
+    old = (before.lookup_id, before.secret_record, before.sealed_private_key)
+    derive = Counting()
+
+    change = mailbox.prepare_rekey(opened, NEW_PASSPHRASE, SETTINGS, derive=derive)
+
+    # No current passphrase asked again (the session proves it): the new code's lookup id
+    # and the new record, two derivations; nothing written yet.
+    assert derive.ran == ["lookup_id", "hash_secret"]
+    assert (before.lookup_id, before.secret_record, before.sealed_private_key) == old
+    assert len(change.code) == 16 and change.code.isdigit() and change.code != report.code
+    assert change.suggested is None
+    assert change.code not in repr(change) and "layang" not in repr(change)
+    session.commit()  # the report as stored; the rekey's own transaction follows
+    mailbox.save_change(session, change, keys)
+    session.rollback()  # the rekey's transaction fails before its commit: nothing changed
+    after = session.get(Mailbox, report.mailbox_id)
+    assert (after.lookup_id, after.secret_record, after.sealed_private_key) == old
+    assert transcript.slip_code_live(session, keys, report.report_id)
+
+    mailbox.save_change(session, change, keys)
+    session.commit()
+    after = session.get(Mailbox, report.mailbox_id)
+    assert after.lookup_id != old[0] and after.secret_record != old[1]
+    assert after.sealed_private_key != old[2]
+    assert not transcript.slip_code_live(session, keys, report.report_id)
+
+
+def test_after_a_new_code_the_slip_finds_no_mailbox_and_the_new_code_opens_the_same_key(
+    session, recovery
+):
+    report, opened, keys = slip_mailbox(session, recovery)
+    change = mailbox.prepare_rekey(opened, None, SETTINGS)
+    assert len(change.suggested.split()) == 7
+    mailbox.save_change(session, change, keys)
+
+    # The slip's code: the same work and the same answer as a code nobody was given.
+    unknown = f"{(int(report.code) + 1) % 10**16:016d}"
+    for code in (report.code, unknown):
+        derive = Counting()
+        attempt = attempt_login(session, code, PASSPHRASE, SETTINGS, derive=derive)
+        assert attempt == mailbox.LoginAttempt(None)
+        assert derive.ran == ["lookup_id", "verify_secret"]
+    assert attempt_login(session, report.code, change.suggested, SETTINGS).opened is None
+    assert attempt_login(session, change.code, PASSPHRASE, SETTINGS).opened is None
+    # The new code with the new passphrase: the same mailbox, the same key, the report.
+    again = attempt_login(session, format_code(change.code), change.suggested, SETTINGS).opened
+    assert again.mailbox_id == report.mailbox_id
+    assert again.private_key.public_key() == report.mailbox_private.public_key()
+    assert again.stamp == change.opened.stamp
+    reread = key_ring.mailbox_keys(session, report.report_id, again.mailbox_id, again.private_key)
+    assert read_mailbox(session, reread, report.report_id).fields["title"] == "Pungutan liar"
+    # Its failure counter is another code's: the slip's failures are not the new code's.
+    key = SETTINGS.failure_key
+    assert mailbox.failure_bucket(change.code, key) != mailbox.failure_bucket(report.code, key)
+
+
+def test_a_session_signed_in_with_the_slip_ends_and_a_second_rekey_is_refused(session, recovery):
+    """The operator (or whoever saw the slip) signed in too: the reporter's new code
+    ends that session, and a new code that session then asks for is refused."""
+    report, opened, keys = slip_mailbox(session, recovery)
+    operator = attempt_login(session, report.code, PASSPHRASE, SETTINGS).opened
+    mine = mailbox.prepare_rekey(opened, NEW_PASSPHRASE, SETTINGS)
+    theirs = mailbox.prepare_rekey(operator, None, SETTINGS)
+    mailbox.save_change(session, mine, keys)
+
+    assert not mailbox.is_current(session, operator) and not mailbox.is_current(session, opened)
+    assert mailbox.is_current(session, mine.opened)
+    with refused(Reason.PASSPHRASE_CHANGED_MEANWHILE, "passphrase"):
+        mailbox.save_change(session, theirs, keys)
+    assert attempt_login(session, theirs.code, theirs.suggested, SETTINGS).opened is None
+    assert attempt_login(session, mine.code, NEW_PASSPHRASE, SETTINGS).opened is not None
+
+
+def test_a_rekey_needs_the_mailboxs_keys_to_mark_the_report(session, recovery):
+    _report, opened, _keys = slip_mailbox(session, recovery)
+    with pytest.raises(TypeError):
+        mailbox.save_change(session, mailbox.prepare_rekey(opened, None, SETTINGS))

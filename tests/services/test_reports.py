@@ -87,6 +87,7 @@ def test_what_the_reporter_sent_comes_back_through_the_mailbox_key(session, reco
         "intake": '{"channel":"web","office":"","operator":""}',
         "transcript": "",  # a web report: no transcript to check (issue 18)
         "transcript_correction": "",
+        "code_renewed": "",  # no slip code to replace (issue 18)
         "concerns_inspectorate": "",
     }
     assert view.identity == FORM.identity
@@ -136,6 +137,7 @@ def test_every_field_is_stored_sealed_and_the_identity_even_when_empty(session, 
             reports.UNIT_FIELD,
             reports.TRANSCRIPT_FIELD,
             reports.TRANSCRIPT_CORRECTION_FIELD,
+            reports.CODE_RENEWED_FIELD,
         }
     )
     assert len(a["identity"]) == len(b["identity"])  # padded: its presence says nothing

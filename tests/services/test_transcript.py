@@ -14,12 +14,14 @@ from sipadu.services.transcript import (
     Transcript,
     TranscriptState,
     answer_transcript,
+    slip_code_live,
     transcript_of,
 )
 from sipadu.settings.config import DatePrecision
 from tests.services.helpers import (
     TODAY,
     Submitted,
+    code_renewed,
     held,
     person,
     refused,
@@ -35,6 +37,9 @@ def mailbox_keys(session, report: Submitted) -> key_ring.HeldKeys:
 
 
 def answer(session, report: Submitted, what: Answer, correction: str = "") -> bool:
+    """The reporter's answer, after they took their own code (the first sign-in)."""
+    if slip_code_live(session, mailbox_keys(session, report), report.report_id):
+        code_renewed(session, report)
     return answer_transcript(
         session,
         mailbox_keys(session, report),
@@ -159,3 +164,23 @@ def test_a_web_report_is_not_asked_and_an_empty_correction_stores_nothing(sessio
     with refused(Reason.EMPTY_TEXT, "correction"):
         answer(session, typed, Answer.CORRECT, "  \n ")
     assert state(session, typed) == "pending" and messages(session, typed) == 0
+
+
+def test_a_typed_report_is_answered_only_after_its_reporter_took_their_own_code(session, recovery):
+    """Whoever saw the slip (the operator) must not be able to say "yes, this is what I
+    told you" for the reporter (issue 18, review): refused while the slip's code still
+    opens the mailbox, nothing written; answered once the reporter took a new code."""
+    report = service_submit(session, recovery.public_key(), transcribed=True)
+    keys = mailbox_keys(session, report)
+    for what, correction in ((Answer.CONFIRM, ""), (Answer.CORRECT, "Bukan loket 3.")):
+        with refused(Reason.NEW_CODE_FIRST):
+            answer_transcript(
+                session, keys, report.report_id, what, correction, TODAY, DatePrecision.DAY
+            )
+    assert state(session, report) == "pending" and messages(session, report) == 0
+
+    code_renewed(session, report)
+    assert answer_transcript(
+        session, keys, report.report_id, Answer.CONFIRM, "", TODAY, DatePrecision.DAY
+    )
+    assert state(session, report) == "confirmed"
