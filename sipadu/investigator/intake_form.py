@@ -53,7 +53,13 @@ from sipadu.web.derivations import KNOWN, busy_page, derivations
 from sipadu.web.formdata import UploadRefused, receives_files
 from sipadu.web.language_switch import refused_status, switching
 from sipadu.web.refusal_messages import message
-from sipadu.web.reporter_forms import CATEGORIES, ReportForm
+from sipadu.web.report_choices import (
+    FormChoices,
+    chosen_category,
+    load_choices,
+    sub_category_fits,
+)
+from sipadu.web.reporter_forms import ReportForm
 from sipadu.web.submissions import FormKind, StillPending
 from sipadu.web.submissions import Receipt as Sealed
 from sipadu.web.uploads import (
@@ -86,18 +92,26 @@ class IntakeForm(ReportForm):
     )
 
 
-def _form() -> IntakeForm:
+def _form() -> tuple[IntakeForm, FormChoices]:
+    """The form with its choices: the offices from configuration, and the categories,
+    sub-categories and units admins configure, read as the reporter's form reads them
+    (:func:`sipadu.web.report_choices.load_choices`), so both offer the same."""
     form = IntakeForm()
     form.office.choices = [SelectChoice(name, name) for name in app_config().intake_offices]
-    return form
+    return form, load_choices(form)
 
 
 def _page(form: IntakeForm, notice: str | None = None) -> str:
+    """The form, its configured choices read again, what was typed or chosen kept. The
+    choices go to the page under the names the reporter's page uses (``choices``, and
+    its offered ``categories``), so the same template code draws both."""
+    choices = load_choices(form)
     return render_template(
         "staff/intake_form.html",
         form=form,
         submission_token=runtime().submissions.for_form(FormKind.INTAKE),
-        categories=CATEGORIES,
+        choices=choices,
+        categories=choices.categories,
         notice=notice,
         upload_limits=upload_limits(app_config()),
     )
@@ -113,7 +127,7 @@ def intake_report() -> ResponseReturnValue:
     stores nothing more and shows the slip again, sealed for this browser session only
     for 15 minutes, or else says that the report was stored once and what to do
     (docs/intake.md, "Sent twice")."""
-    form = _form()
+    form, choices = _form()
     submissions = runtime().submissions
     token = None
     if request.method == "POST" and not switching():
@@ -121,7 +135,8 @@ def intake_report() -> ResponseReturnValue:
     if token is not None and (used := submissions.seen(token)) is not None:
         forget_files(form.attachments)  # the same form again: nothing more is stored
         return _slip_again(used.receipt)
-    if not form.validate_on_submit():  # a language switch too: shown again, typed text kept
+    if not form.validate_on_submit() or not sub_category_fits(form, choices):
+        # a language switch too: shown again, typed text kept
         forget_files(form.attachments)
         return _page(form), refused_status() if request.method == "POST" else 200
     settings = runtime().submission
@@ -146,7 +161,7 @@ def intake_report() -> ResponseReturnValue:
             form.attachments.errors = [files_again()]
         return _page(form, notice), 400
     with transaction() as reading:
-        accepted = category_open(reading, form.category.data)
+        accepted = category_open(reading, chosen_category(form))
     if not accepted:
         return _refused(form, CategoryClosed(), bool(files))
     data = report_data(form, g.staff.account.username)
@@ -185,7 +200,8 @@ def intake_report() -> ResponseReturnValue:
 def report_data(form: IntakeForm, operator: str) -> ReportData:
     """The report as the service takes it: every field of the service's form that this
     form has, by name (so a field another part adds to both appears without more work),
-    with the intake and ``transcribed`` set."""
+    with the intake and ``transcribed`` set, and the most precise category chosen (the
+    sub-category if one is)."""
     values: dict[str, Any] = {}
     for field in dataclasses.fields(ReportData):
         if field.name in ("intake", "transcribed") or field.name not in form:
@@ -193,6 +209,7 @@ def report_data(form: IntakeForm, operator: str) -> ReportData:
         value = form[field.name].data
         values[field.name] = value if isinstance(value, bool) else (value or "")
     intake = Intake(Channel(form.channel.data), form.office.data or "", operator)
+    values["category"] = chosen_category(form)
     return ReportData(**values, intake=intake, transcribed=True)
 
 
