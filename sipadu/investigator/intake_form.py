@@ -104,8 +104,16 @@ def _form() -> tuple[IntakeForm, FormChoices]:
 def _page(form: IntakeForm, notice: str | None = None) -> str:
     """The form, its configured choices read again, what was typed or chosen kept. The
     choices go to the page under the names the reporter's page uses (``choices``, and
-    its offered ``categories``), so the same template code draws both."""
+    its offered ``categories``), so the same template code draws both. Without a portal
+    address to print on the slip, the page says that no report can be taken in."""
     choices = load_choices(form)
+    if notice is None and portal_address(app_config()) is None:
+        notice = _(
+            "Reports cannot be taken in on this server yet: the slip would not say where the "
+            "reporter can follow the report, because the portal's address is not configured. "
+            "Nothing is stored. Tell the administrator (SIPADU_WEB_ADDRESS or "
+            "SIPADU_ONION_ADDRESS, docs/intake.md, “Configuration”)."
+        )
     return render_template(
         "staff/intake_form.html",
         form=form,
@@ -147,6 +155,9 @@ def intake_report() -> ResponseReturnValue:
             "Nothing was stored. Tell the administrator (docs/intake.md, “Configuration”)."
         )
         return _page(form, notice), 503
+    if portal_address(app_config()) is None:  # the slip would not say where to go
+        forget_files(form.attachments)
+        return _page(form), 503  # the page says why (_page)
     try:
         files = uploaded_files(form.attachments)
     except UploadRefused as refused:
