@@ -60,6 +60,7 @@ from sipadu.web.report_choices import (
     sub_category_fits,
 )
 from sipadu.web.reporter_forms import ReportForm
+from sipadu.web.submissions import FIELD as TOKEN_FIELD
 from sipadu.web.submissions import FormKind, StillPending
 from sipadu.web.submissions import Receipt as Sealed
 from sipadu.web.uploads import (
@@ -137,12 +138,11 @@ def intake_report() -> ResponseReturnValue:
     (docs/intake.md, "Sent twice")."""
     form, choices = _form()
     submissions = runtime().submissions
-    token = None
-    if request.method == "POST" and not switching():
-        token = submissions.posted(FormKind.INTAKE)
+    token = submissions.posted(FormKind.INTAKE) if request.method == "POST" else None
     if token is not None and (used := submissions.seen(token)) is not None:
-        forget_files(form.attachments)  # the same form again: nothing more is stored
-        return _slip_again(used.receipt)
+        # The same form again, or the slip's own language switch: nothing more is stored.
+        forget_files(form.attachments)
+        return _slip_again(used.receipt, switched=switching())
     if not form.validate_on_submit() or not sub_category_fits(form, choices):
         # a language switch too: shown again, typed text kept
         forget_files(form.attachments)
@@ -315,7 +315,9 @@ def _slip_words(config: Config) -> dict[str, Any]:
 def _slip(code: str, passphrase: str | None, *, again: bool = False) -> str:
     """The slip, in Bahasa Indonesia and then English, whatever the operator's page
     language: the reporter takes it home. ``again``: the same form sent again, the slip
-    shown from its sealed receipt."""
+    shown from its sealed receipt. The page's language switch posts the form's token
+    again (never a link, which would lose the slip): the slip again from its receipt,
+    the operator's words in the other language."""
     config = app_config()
     words = {}
     for lang in ("id", "en"):
@@ -333,13 +335,15 @@ def _slip(code: str, passphrase: str | None, *, again: bool = False) -> str:
         words=words,
         institution_name=config.institution.name,
         again=again,
+        submission_token=request.form.get(TOKEN_FIELD, ""),
     )
 
 
-def _slip_again(receipt: Sealed | None) -> str:
+def _slip_again(receipt: Sealed | None, *, switched: bool = False) -> str:
     """The same form sent again: nothing more was stored. The slip again while its sealed
     receipt is kept for this browser session, else a page that says the report was
-    stored once, the slip shown once, and what to do if the reporter lost it."""
+    stored once, the slip shown once, and what to do if the reporter lost it.
+    ``switched``: the slip page's language switch, not a resend (no "sent again")."""
     if receipt is None:
         return render_template("staff/intake_again.html")
-    return _slip(receipt.code, receipt.passphrase, again=True)
+    return _slip(receipt.code, receipt.passphrase, again=not switched)
