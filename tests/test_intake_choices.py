@@ -163,6 +163,21 @@ def test_the_intake_form_offers_the_configured_choices_grouped(operator, configu
     assert NEW_ID in indonesian and NEW_EN not in indonesian
 
 
+def test_the_identity_help_names_whoever_approves_for_every_report(operator, reporter_app):
+    """For a report about the inspectorate's own staff the team's custodian decides, not
+    the Inspector: the forms said "setelah Inspektur menyetujui" (review of issue 18)."""
+    reporter = reporter_app.test_client()
+    for page in (
+        operator.get("/intake/report").get_data(as_text=True),
+        reporter.get("/report").get_data(as_text=True),
+        reporter.get("/").get_data(as_text=True),
+    ):
+        assert "Inspektur menyetujui" not in page
+        assert "setelah kustodian, yaitu pejabat yang menjaga identitas pelapor" in page
+    english = operator.get("/intake/report?lang=en").get_data(as_text=True)
+    assert "only after a custodian, an official who guards reporters" in english
+
+
 def test_an_operators_report_about_a_routed_unit_reaches_its_investigator_only(
     operator, configured, database_url
 ):
