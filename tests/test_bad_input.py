@@ -144,7 +144,7 @@ def test_bad_staff_requests_get_a_clear_answer(staff_app, people):
     investigator = signed_in(staff_app, people["pemeriksa1"])
     auditor = signed_in(staff_app, people["auditor"])
     token = csrf(admin, "/admin")
-    for path in ("/admin/categories/%00/active", "/admin/accounts/not-a-uuid/deactivate"):
+    for path in ("/admin/categories/%00/words", "/admin/accounts/not-a-uuid/deactivate"):
         assert_clear_4xx(admin.post(path, data={"csrf_token": token}))
     assert_clear_4xx(admin.post("/admin/accounts", data={"csrf_token": "forged", "username": "x"}))
     assert_clear_4xx(

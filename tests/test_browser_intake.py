@@ -141,6 +141,14 @@ def test_the_operator_journey(browser, portals, tmp_path):
     assert operator.inner_text("#report-code").strip() == code
     assert operator.inner_text("#report-passphrase").strip() == passphrase
 
+    # The language switch (a button, JavaScript off) shows the same slip in English.
+    operator.click("nav.languages button[value=en]")
+    expect(operator.locator("h1")).to_have_text("The report is stored: print the slip")
+    assert operator.inner_text("#report-code").strip() == code
+    expect(operator.locator("#intake-again")).to_have_count(0)
+    operator.click("nav.languages button[value=id]")
+    assert operator.inner_text("#report-code").strip() == code
+
     # Printed: the slip alone; the menu and the operator's instructions stay off paper.
     operator.emulate_media(media="print")
     expect(operator.locator("#intake-slip")).to_be_visible()

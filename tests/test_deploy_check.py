@@ -26,6 +26,12 @@ def test_a_fresh_development_instance_passes_what_it_can(tmp_path, new_database_
     assert re.search(r"^OK   core dumps:", result.stdout, re.M)
     assert re.search(r"^OK   institution: still the example values", result.stdout, re.M)
     assert re.search(r"^OK   intake offices: 4 offices", result.stdout, re.M)
+    # issue 18: no address for the intake slip (make run sets one; config_env does not)
+    assert re.search(r"^WARN portal address: neither SIPADU_WEB_ADDRESS", result.stdout, re.M)
+    addressed = run(env | {"SIPADU_WEB_ADDRESS": "http://127.0.0.1:5000"})
+    assert "OK   portal address: printed on intake slips: http://127.0.0.1:5000" in (
+        addressed.stdout
+    )
     if redis_url:
         client = redis.Redis.from_url(redis_url)
         persistent = (
@@ -51,6 +57,9 @@ def test_it_fails_on_loose_secrets_a_demo_key_in_production_and_an_old_schema(
     assert result.exit_code == 1
     assert "FAIL secrets: readable by other users: lookup_salt" in result.stdout
     assert "FAIL recovery key: a demo private key is on this server" in result.stdout
+    assert "FAIL portal address: neither SIPADU_WEB_ADDRESS nor SIPADU_ONION_ADDRESS" in (
+        result.stdout
+    )
     # issue 16 item 8: a production portal still naming the example office
     assert "WARN institution: still the example values: set SIPADU_INSTITUTION_NAME" in (
         result.stdout

@@ -235,6 +235,27 @@ def test_the_same_intake_form_sent_again_stores_one_report_and_shows_the_slip_ag
     assert not any(code.replace(" ", "").encode() in value for value in stored)
 
 
+def test_the_slip_pages_language_switch_shows_the_same_slip_again(operator, database_url):
+    """The switch was a GET link (``?lang=en``): it opened an empty form and the slip,
+    shown once, was lost before it was printed (review of issue 18). It posts the
+    form's token again: the same slip from its sealed receipt, nothing more stored."""
+    before = count_reports(database_url)
+    code, passphrase, page = slip_of(send(operator, **typed()))
+    assert 'href="?lang=' not in page
+    switch = re.search(r'<form id="slip-language".*?</form>', page, re.S).group(0)
+    fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', switch))
+    assert set(fields) == {"csrf_token", "submission_token"}  # nothing typed, no secret
+    assert 'name="switch_language" value="en"' in page
+    response = operator.post("/intake/report?lang=en", data={**fields, "switch_language": "en"})
+    again, passphrase_again, english = slip_of(response)
+    assert (again, passphrase_again) == (code, passphrase)
+    assert "The report is stored: print the slip" in english
+    assert 'id="intake-again"' not in english  # a switch, not a resend
+    back = operator.post("/intake/report?lang=id", data={**fields, "switch_language": "id"})
+    assert slip_of(back)[:2] == (code, passphrase)
+    assert count_reports(database_url) == before + 1
+
+
 def test_the_same_intake_form_from_another_browser_session_stores_nothing_and_says_why(
     staff_app, people, operator, database_url
 ):

@@ -114,3 +114,25 @@ def test_make_run_takes_another_instance_folder_and_keeps_its_default(tmp_path):
     assert f'SIPADU_INSTANCE_PATH="{tmp_path}"' in given and f"{ROOT}/instance" not in given
     exported = dry_run(SIPADU_INSTANCE_PATH=str(tmp_path))
     assert f'SIPADU_INSTANCE_PATH="{tmp_path}"' in exported and f"{ROOT}/instance" not in exported
+
+
+def test_make_run_gives_the_demo_slip_the_local_reporter_portals_address():
+    """Issue 18 (review): under ``make run`` no portal address was set, so an intake
+    slip said "open the address below" with nothing below. The demo sets the local
+    reporter portal's address, unless one is given. Dry runs only."""
+
+    def address(*args: str, **env: str) -> set[str]:
+        out = subprocess.run(
+            ["make", "-n", "run", *args],
+            cwd=ROOT,
+            env={"PATH": "/usr/bin:/bin", **env},
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return set(re.findall(r'SIPADU_WEB_ADDRESS="([^"]*)"', out))
+
+    assert address() == {"http://127.0.0.1:5000"}
+    assert address(SIPADU_REPORTER_BIND="127.0.0.1:6100") == {"http://127.0.0.1:6100"}
+    given = "https://lapor.example.go.id"
+    assert address(SIPADU_WEB_ADDRESS=given) == address(f"SIPADU_WEB_ADDRESS={given}") == {given}

@@ -1012,47 +1012,76 @@ def test_no_staff_page_of_this_issue_shows_report_contents(
     assert not any(canary.encode() in page for page in pages)
 
 
-def test_a_category_that_stops_accepting_reports_refuses_them_clearly(
+def _propose_offered(admin, database_url: str, slug: str, offered: bool) -> Proposal:
+    """The category's change proposed on its words form: its words as they are (the
+    statutory ones' empty), reporters may choose it or not."""
+    answer = post(
+        admin,
+        f"/admin/categories/{slug}/words",
+        "/admin/categories",
+        **({"offered": "y"} if offered else {}),
+    )
+    assert answer.status_code == 303, answer.get_data(as_text=True)
+    with database(database_url) as session:
+        (proposal,) = session.scalars(
+            select(Proposal).where(Proposal.kind == "category_change", Proposal.state == "pending")
+        )
+        session.expunge_all()
+        return proposal
+
+
+def _category_report(reporter_app, title: str) -> tuple[int, str]:
+    client = reporter_app.test_client()
+    response = client.post(
+        "/report",
+        data={
+            **form_tokens(client, "/report"),
+            "category": "kkn",
+            "title": title,
+            "what": "Kejadian",
+            "passphrase": "",
+            "passphrase_confirm": "",
+        },
+    )
+    return response.status_code, response.get_data(as_text=True)
+
+
+def test_closing_a_category_takes_two_admins_and_then_refuses_reports_clearly(
     staff_app, reporter_app, people, database_url
 ):
-    admin = signed_in(staff_app, people["admin"])
+    """Issue 18 item 2: whether reporters may choose a category is under the two-person
+    rule, statutory ones included. One admin alone closes nothing: there is no
+    immediate switch (review of issue 18), only a proposal a second admin approves."""
+    admin, second = signed_in(staff_app, people["admin"]), signed_in(staff_app, people["admin2"])
+    gone = post(admin, "/admin/categories/kkn/active", "/admin/categories", accepting="no")
+    assert gone.status_code in (404, 405)
+    assert "/active" not in admin.get("/admin/categories").get_data(as_text=True)
     before = len(entries(database_url, "category.update"))
-    close = {"accepting": "no"}
-    for _ in range(2):  # sent twice (a double click): still closed, recorded once
-        answer = post(
-            admin, "/admin/categories/kkn/active", "/admin/categories", **close, confirm="y"
-        )
-        assert answer.status_code == 303
-    assert len(entries(database_url, "category.update")) == before + 1
-    try:
-        client = reporter_app.test_client()
-        title = "Judul yang tetap " + uuid.uuid4().hex[:6]
-        response = client.post(
-            "/report",
-            data={
-                **form_tokens(client, "/report"),
-                "category": "kkn",
-                "title": title,
-                "what": "Kejadian",
-                "passphrase": "",
-                "passphrase_confirm": "",
-            },
-        )
-        body = response.get_data(as_text=True)
-        assert response.status_code == 400 and title in body  # typed text kept
-        assert 'id="report-code"' not in body
-        detail = json.loads(entries(database_url, "category.update")[-1].detail)
-        assert detail == {"category": "kkn", "accepting_reports": False}
-    finally:
-        reopen = post(
-            admin, "/admin/categories/kkn/active", "/admin/categories", accepting="yes", confirm="y"
-        )
-        assert reopen.status_code == 303
-    submit(reporter_app.test_client(), category="kkn")
-    answer = post(
-        admin, "/admin/categories/kkn/active", "/admin/categories", accepting="maybe", confirm="y"
+    proposal = _propose_offered(admin, database_url, "kkn", False)
+    assert 'value="kkn"' in reporter_app.test_client().get("/report").get_data(as_text=True)
+    assert len(entries(database_url, "category.update")) == before
+    own = post(admin, f"/admin/proposals/{proposal.id}/approve", "/admin/proposals", confirm="y")
+    assert own.status_code == 409
+    approved = post(
+        second, f"/admin/proposals/{proposal.id}/approve", "/admin/proposals", confirm="y"
     )
-    assert answer.status_code == 400
+    assert approved.status_code == 303
+    try:
+        assert len(entries(database_url, "category.update")) == before + 1
+        detail = json.loads(entries(database_url, "category.update")[-1].detail)
+        assert detail["category"] == "kkn" and detail["accepting_reports"] is False
+        shown = admin.get("/admin/categories").get_data(as_text=True)
+        assert 'id="accepting-kkn"' in shown
+        title = "Judul yang tetap " + uuid.uuid4().hex[:6]
+        status, body = _category_report(reporter_app, title)
+        assert status == 400 and title in body  # typed text kept
+        assert 'id="report-code"' not in body
+    finally:
+        reopen = _propose_offered(second, database_url, "kkn", True)
+        assert (
+            post(admin, f"/admin/proposals/{reopen.id}/approve", "/admin/proposals", confirm="y")
+        ).status_code == 303
+    submit(reporter_app.test_client(), category="kkn")
 
 
 def test_a_rejected_proposal_changes_nothing_and_a_changed_key_blocks_approval(

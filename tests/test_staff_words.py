@@ -198,7 +198,6 @@ CONFIRMED = {
     "staff.admin_decide",
     "staff.admin_propose_hold",
     "staff.admin_propose_route",
-    "staff.admin_category_active",
 }
 DECISIONS = {"staff.admin_decide", "staff.identity_decide"}
 READS = {"report.read", "report.list", "identity.read", "identity_request.read", "audit.view"}
@@ -301,7 +300,6 @@ def test_without_the_tick_nothing_changes_and_the_page_says_why(
                 "/admin/categories",
                 {"change": "remove", "account": str(colleague)},
             ),
-            ("/admin/categories/kkn/active", "/admin/categories", {"accepting": "no"}),
         ],
     }
     # What was typed or chosen comes back chosen (review 17b: a 409 page lost it).

@@ -220,11 +220,26 @@ def _intake_offices(config: Config) -> Finding:
     return Finding("intake offices", "OK", f"{len(config.intake_offices)} offices")
 
 
+def _portal_address(config: Config) -> Finding:
+    """An intake slip tells the reporter where to follow the report: with neither
+    SIPADU_WEB_ADDRESS nor SIPADU_ONION_ADDRESS the operator's form refuses every report
+    (docs/intake.md, "Configuration")."""
+    given = [a for a in (config.web_address, config.onion_address) if a]
+    if given:
+        return Finding("portal address", "OK", "printed on intake slips: " + ", ".join(given))
+    detail = (
+        "neither SIPADU_WEB_ADDRESS nor SIPADU_ONION_ADDRESS is set: "
+        "the operators' intake refuses every report (docs/intake.md)"
+    )
+    return Finding("portal address", "FAIL" if config.production else "WARN", detail)
+
+
 def run_checks(config: Config) -> list[Finding]:
     return [
         _mode(config),
         _institution(config),
         _intake_offices(config),
+        _portal_address(config),
         _database(config),
         _reserved_names(config),
         _secrets(config),

@@ -23,7 +23,6 @@ from sipadu.investigator.forms import (
     NOT_A_REPORT_ID,
     NOT_CONFIRMED,
     ROLE_CHOICES,
-    AcceptingForm,
     ActionForm,
     CategoryWordsForm,
     ConfirmForm,
@@ -63,7 +62,6 @@ from sipadu.services.categories import (
     category_by_slug,
     in_order,
     routing_table,
-    set_accepting,
     unit_routing_table,
     words_of,
 )
@@ -701,23 +699,6 @@ def admin_propose_route(slug: str) -> Response:
         lambda writing: proposals_service.propose_route(
             writing, _category(writing, slug), _account(writing, account_id), add, _actor()
         ),
-        page,
-    )
-    return redirect(url_for("staff.admin_categories"), code=303)
-
-
-@bp.post("/admin/categories/<slug>/active")
-@requires(Policy.ADMIN)
-def admin_category_active(slug: str) -> Response:
-    """Stop (or resume) accepting reports in a category: at once, audited."""
-    box = f"accepting-confirm-{slug}"
-
-    def page(messages: list[str]) -> str:
-        return _categories_page(box, messages)
-
-    accepting = _checked_form(AcceptingForm, page).accepting.data == "yes"
-    _change(
-        lambda writing: set_accepting(writing, _category(writing, slug), accepting, _actor()),
         page,
     )
     return redirect(url_for("staff.admin_categories"), code=303)

@@ -150,12 +150,6 @@ class MayGrantForm(ConfirmForm):
     allowed = HiddenField(validators=[InputRequired(), AnyOf(["yes", "no"])])
 
 
-class AcceptingForm(ConfirmForm):
-    """A category's switch sends the state it sets, like :class:`MayGrantForm`."""
-
-    accepting = HiddenField(validators=[InputRequired(), AnyOf(["yes", "no"])])
-
-
 class CreateAccountForm(BoundedForm):
     username = StringField(_l("Username"), validators=[InputRequired(), Length(max=64)])
     display_name = StringField(_l("Full name"), validators=[Optional(), Length(max=128)])

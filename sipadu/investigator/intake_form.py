@@ -53,7 +53,14 @@ from sipadu.web.derivations import KNOWN, busy_page, derivations
 from sipadu.web.formdata import UploadRefused, receives_files
 from sipadu.web.language_switch import refused_status, switching
 from sipadu.web.refusal_messages import message
-from sipadu.web.reporter_forms import CATEGORIES, ReportForm
+from sipadu.web.report_choices import (
+    FormChoices,
+    chosen_category,
+    load_choices,
+    sub_category_fits,
+)
+from sipadu.web.reporter_forms import ReportForm
+from sipadu.web.submissions import FIELD as TOKEN_FIELD
 from sipadu.web.submissions import FormKind, StillPending
 from sipadu.web.submissions import Receipt as Sealed
 from sipadu.web.uploads import (
@@ -87,18 +94,33 @@ class IntakeForm(ReportForm):
     )
 
 
-def _form() -> IntakeForm:
+def _form() -> tuple[IntakeForm, FormChoices]:
+    """The form with its choices: the offices from configuration, and the categories,
+    sub-categories and units admins configure, read as the reporter's form reads them
+    (:func:`sipadu.web.report_choices.load_choices`), so both offer the same."""
     form = IntakeForm()
     form.office.choices = [SelectChoice(name, name) for name in app_config().intake_offices]
-    return form
+    return form, load_choices(form)
 
 
 def _page(form: IntakeForm, notice: str | None = None) -> str:
+    """The form, its configured choices read again, what was typed or chosen kept. The
+    choices go to the page under the names the reporter's page uses (``choices``, and
+    its offered ``categories``), so the same template code draws both. Without a portal
+    address to print on the slip, the page says that no report can be taken in."""
+    choices = load_choices(form)
+    if notice is None and portal_address(app_config()) is None:
+        notice = _(
+            "Reports cannot be taken in on this server yet: the slip would not say where the "
+            "reporter can follow the report, because the portal's address is not configured. "
+            "Nothing is stored. Tell the administrator (SIPADU_WEB_ADDRESS or "
+            "SIPADU_ONION_ADDRESS, docs/intake.md, “Configuration”)."
+        )
     return render_template(
         "staff/intake_form.html",
         form=form,
         submission_token=runtime().submissions.for_form(FormKind.INTAKE),
-        categories=CATEGORIES,
+        choices=choices,
         notice=notice,
         upload_limits=upload_limits(app_config()),
     )
@@ -114,15 +136,15 @@ def intake_report() -> ResponseReturnValue:
     stores nothing more and shows the slip again, sealed for this browser session only
     for 15 minutes, or else says that the report was stored once and what to do
     (docs/intake.md, "Sent twice")."""
-    form = _form()
+    form, choices = _form()
     submissions = runtime().submissions
-    token = None
-    if request.method == "POST" and not switching():
-        token = submissions.posted(FormKind.INTAKE)
+    token = submissions.posted(FormKind.INTAKE) if request.method == "POST" else None
     if token is not None and (used := submissions.seen(token)) is not None:
-        forget_files(form.attachments)  # the same form again: nothing more is stored
-        return _slip_again(used.receipt)
-    if not form.validate_on_submit():  # a language switch too: shown again, typed text kept
+        # The same form again, or the slip's own language switch: nothing more is stored.
+        forget_files(form.attachments)
+        return _slip_again(used.receipt, switched=switching())
+    if not form.validate_on_submit() or not sub_category_fits(form, choices):
+        # a language switch too: shown again, typed text kept
         forget_files(form.attachments)
         return _page(form), refused_status() if request.method == "POST" else 200
     settings = runtime().submission
@@ -133,6 +155,9 @@ def intake_report() -> ResponseReturnValue:
             "Nothing was stored. Tell the administrator (docs/intake.md, “Configuration”)."
         )
         return _page(form, notice), 503
+    if portal_address(app_config()) is None:  # the slip would not say where to go
+        forget_files(form.attachments)
+        return _page(form), 503  # the page says why (_page)
     try:
         files = uploaded_files(form.attachments)
     except UploadRefused as refused:
@@ -147,7 +172,7 @@ def intake_report() -> ResponseReturnValue:
             form.attachments.errors = [files_again()]
         return _page(form, notice), 400
     with transaction() as reading:
-        accepted = category_open(reading, form.category.data)
+        accepted = category_open(reading, chosen_category(form))
     if not accepted:
         return _refused(form, CategoryClosed(), bool(files))
     data = report_data(form, g.staff.account.username)
@@ -186,7 +211,8 @@ def intake_report() -> ResponseReturnValue:
 def report_data(form: IntakeForm, operator: str) -> ReportData:
     """The report as the service takes it: every field of the service's form that this
     form has, by name (so a field another part adds to both appears without more work),
-    with the intake and ``transcribed`` set."""
+    with the intake and ``transcribed`` set, and the most precise category chosen (the
+    sub-category if one is)."""
     values: dict[str, Any] = {}
     for field in dataclasses.fields(ReportData):
         if field.name in ("intake", "transcribed") or field.name not in form:
@@ -194,6 +220,7 @@ def report_data(form: IntakeForm, operator: str) -> ReportData:
         value = form[field.name].data
         values[field.name] = value if isinstance(value, bool) else (value or "")
     intake = Intake(Channel(form.channel.data), form.office.data or "", operator)
+    values["category"] = chosen_category(form)
     return ReportData(**values, intake=intake, transcribed=True)
 
 
@@ -285,7 +312,9 @@ def _slip_words(config: Config) -> dict[str, Any]:
 def _slip(code: str, passphrase: str | None, *, again: bool = False) -> str:
     """The slip, in Bahasa Indonesia and then English, whatever the operator's page
     language: the reporter takes it home. ``again``: the same form sent again, the slip
-    shown from its sealed receipt."""
+    shown from its sealed receipt. The page's language switch posts the form's token
+    again (never a link, which would lose the slip): the slip again from its receipt,
+    the operator's words in the other language."""
     config = app_config()
     words = {}
     for lang in ("id", "en"):
@@ -303,13 +332,15 @@ def _slip(code: str, passphrase: str | None, *, again: bool = False) -> str:
         words=words,
         institution_name=config.institution.name,
         again=again,
+        submission_token=request.form.get(TOKEN_FIELD, ""),
     )
 
 
-def _slip_again(receipt: Sealed | None) -> str:
+def _slip_again(receipt: Sealed | None, *, switched: bool = False) -> str:
     """The same form sent again: nothing more was stored. The slip again while its sealed
     receipt is kept for this browser session, else a page that says the report was
-    stored once, the slip shown once, and what to do if the reporter lost it."""
+    stored once, the slip shown once, and what to do if the reporter lost it.
+    ``switched``: the slip page's language switch, not a resend (no "sent again")."""
     if receipt is None:
         return render_template("staff/intake_again.html")
-    return _slip(receipt.code, receipt.passphrase, again=True)
+    return _slip(receipt.code, receipt.passphrase, again=not switched)

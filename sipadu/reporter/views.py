@@ -11,7 +11,6 @@ from flask_babel import gettext as _
 from sipadu.accountability.audit import ReporterMetric, count_reporter_event
 from sipadu.persistence.slots import Busy
 from sipadu.reporter.blueprint import bp, runtime
-from sipadu.reporter.choices import load_choices
 from sipadu.reporter.languages import SWITCH, switched_notice
 from sipadu.services import Reason, ServiceError
 from sipadu.services.categories import category_open
@@ -25,6 +24,7 @@ from sipadu.web.context import app_config, transaction
 from sipadu.web.derivations import REPORT, busy_page, derivations
 from sipadu.web.formdata import UploadRefused, receives_files
 from sipadu.web.refusal_messages import message
+from sipadu.web.report_choices import chosen_category, load_choices, sub_category_fits
 from sipadu.web.reporter_forms import ReportForm
 from sipadu.web.submissions import FormKind, Receipt, StillPending, Used
 from sipadu.web.uploads import evidence_part, forget_files, uploaded_files
@@ -43,23 +43,11 @@ def _page(form: ReportForm, **extra: Any) -> str:
     return render_template("reporter/report.html", form=form, choices=choices, **extra)
 
 
-def _sub_category_fits(form: ReportForm) -> bool:
-    """Whether the sub-category chosen (if any) is one of the chosen category's; if not,
-    the reason is set beside it and nothing is sent."""
-    sub = form.subcategory.data
-    if not sub:
-        return True
-    if load_choices(form).parents.get(sub) == form.category.data:
-        return True
-    form.subcategory.errors = [message(ServiceError(Reason.SUBCATEGORY_OF_OTHER, "subcategory"))]
-    return False
-
-
 @bp.route("/report", methods=["GET", "POST"])
 @receives_files("attachments", evidence_part)
 def report() -> ResponseReturnValue:
     form = ReportForm()
-    load_choices(form)
+    choices = load_choices(form)
     if request.method == "POST" and SWITCH in request.form:
         # The language switch (issue 16 item 2): the same form again in the other
         # language, everything typed kept; never validated, never stored.
@@ -70,7 +58,7 @@ def report() -> ResponseReturnValue:
     if token is not None and (used := submissions.seen(token)) is not None:
         forget_files(form.attachments)  # the same form again: nothing more is stored
         return _already_received(used)
-    if not form.validate_on_submit() or not _sub_category_fits(form):
+    if not form.validate_on_submit() or not sub_category_fits(form, choices):
         forget_files(form.attachments)
         status = 400 if request.method == "POST" else 200
         return _page(form), status
@@ -93,7 +81,7 @@ def report() -> ResponseReturnValue:
         )
         page = _page(form, notice=notice)
         return page, 400
-    chosen = form.subcategory.data or form.category.data  # the most precise chosen
+    chosen = chosen_category(form)
     with transaction() as reading:
         accepted = category_open(reading, chosen)
     if not accepted:

@@ -416,8 +416,10 @@ def configured_words(session: Session) -> dict[str, tuple[Category, CategoryWord
 
 def set_accepting(session: Session, category: Category, accepting: bool, actor: Actor) -> bool:
     """Stop or resume accepting reports in ``category``, in the caller's transaction;
-    returns the state. The value is set, never flipped: the same form sent twice (a
-    double click, a resend) changes nothing the second time and records nothing."""
+    returns the state. No page calls it: through the web this is a category-change
+    proposal a second admin approves (issue 18 item 2, docs/staff.md "Categories, units
+    and routing"); the services' tests close a category with it. The value is set, never
+    flipped: the same call twice changes nothing the second time and records nothing."""
     if category.active == accepting:
         return accepting
     category.active = accepting

@@ -85,12 +85,19 @@ def unit_by_id(session: Session, unit_id: uuid.UUID | str | None, field: str = "
 
 def unit_offered(session: Session, unit_id: str) -> Unit | None:
     """The unit a report concerns, as the form sent its id: None for none (""); raises
-    ``NO_SUCH_UNIT`` (field ``unit``) for an id that is not an offered (active) unit."""
+    ``NO_SUCH_UNIT`` (field ``unit``) for an id that is not an offered unit: one
+    withdrawn, or under a withdrawn one (a kelurahan of a withdrawn kecamatan), as
+    :func:`grouped_units` offers neither."""
     if not unit_id:
         return None
     unit = unit_by_id(session, unit_id)
-    if not unit.active:
-        raise ServiceError(Reason.NO_SUCH_UNIT, "unit")
+    above: Unit | None = unit
+    for _ in range(_DEPTH):  # the places allowed are at most this deep
+        if above is None:
+            break
+        if not above.active:
+            raise ServiceError(Reason.NO_SUCH_UNIT, "unit")
+        above = session.get(Unit, above.parent_id) if above.parent_id else None
     return unit
 
 

@@ -151,7 +151,7 @@ class ReportForm(BoundedForm):
         validators=[InputRequired(message=_l("Choose the kind of violation."))],
     )
     # issue 18: admins configure sub-categories and units; the choices are read for each
-    # page (sipadu/reporter/choices.py). Both optional; "" is "none / not sure".
+    # page (sipadu/web/report_choices.py). Both optional; "" is "none / not sure".
     subcategory = SelectField(
         _l("More precisely (optional)"), choices=[SelectChoice("", "")], default=""
     )

@@ -163,6 +163,22 @@ def test_a_rename_or_withdrawal_is_recorded_with_old_and_new(session):
         units.changed_unit_content(session, unit, "Pal Meriam Baru", False)
 
 
+def test_a_unit_under_a_withdrawn_one_is_not_offered_and_refused(session):
+    """A crafted or stale form naming a kelurahan of a withdrawn kecamatan: the form
+    never offers it (grouped_units), and the service refuses it (review of issue 18)."""
+    made = imported(session)
+    village = str(made["Pal Meriam"].id)
+    assert units.unit_offered(session, village) is made["Pal Meriam"]
+    made["Matraman"].active = False
+    offered = [u for g in units.grouped_units(session) for u, _ in g.units]
+    assert made["Pal Meriam"] not in offered
+    with refused(Reason.NO_SUCH_UNIT, "unit"):
+        units.unit_offered(session, village)
+    made["Matraman"].active, made["Jakarta Timur"].active = True, False
+    with refused(Reason.NO_SUCH_UNIT, "unit"):
+        units.unit_offered(session, village)
+
+
 def test_the_form_offers_active_units_grouped_by_city_with_their_path(session):
     made = imported(session)
     made["Dinas Kesehatan"].active = False

@@ -1,5 +1,7 @@
 """The choices of the report form that admins configure (issue 18): the categories and
-their sub-categories, and the units a report may concern, read for each page.
+their sub-categories, and the units a report may concern, read for each page. Both the
+reporter's form and the operator's intake form (which is the reporter's form plus the
+channel and office) load them here, so both offer the same choices.
 
 Without JavaScript and with hundreds of units: the categories are radio buttons with
 their description and examples; the sub-category is one ``<select>`` grouped by
@@ -14,9 +16,11 @@ from flask_babel import lazy_gettext as _l
 from wtforms.fields.choices import SelectChoice  # type: ignore[attr-defined]
 
 from sipadu.persistence.models import Category
+from sipadu.services import Reason, ServiceError
 from sipadu.services.categories import in_order, words_of
 from sipadu.services.units import UnitGroup, grouped_units
 from sipadu.web.context import transaction
+from sipadu.web.refusal_messages import message
 from sipadu.web.reporter_forms import CATEGORIES, ReportForm
 from sipadu.web.words import category_label, in_language
 
@@ -90,3 +94,19 @@ def load_choices(form: ReportForm) -> FormChoices:
         groups,
         parents,
     )
+
+
+def sub_category_fits(form: ReportForm, choices: FormChoices) -> bool:
+    """Whether the sub-category chosen (if any) is one of the chosen category's; if not,
+    the reason (``SUBCATEGORY_OF_OTHER``) is set beside it and nothing may be stored."""
+    sub = form.subcategory.data
+    if not sub or choices.parents.get(sub) == form.category.data:
+        return True
+    form.subcategory.errors = [message(ServiceError(Reason.SUBCATEGORY_OF_OTHER, "subcategory"))]
+    return False
+
+
+def chosen_category(form: ReportForm) -> str:
+    """The most precise category chosen: the sub-category's slug if one is chosen (its
+    routing and its being open count, issue 18), else the category's."""
+    return str(form.subcategory.data or form.category.data or "")
