@@ -20,6 +20,7 @@ from sipadu.services.passphrases import wordlist
 from sipadu.web.reporter_forms import TEXT_LIMIT
 from tests.helpers import (
     NEW_PASSPHRASE,
+    TOKEN,
     answer_transcript,
     change_passphrase,
     csrf,
@@ -642,3 +643,26 @@ def test_no_code_passphrase_or_correction_reaches_a_log_or_the_database(
     stored = b"".join(every_database_value(database_url))
     for secret in (digits, passphrase, new, correction, tag, slip_digits, slip_passphrase):
         assert secret.encode() not in stored
+
+
+def test_a_refused_form_token_before_the_new_code_leads_to_the_new_code_page(
+    env, people, reporter_app
+):
+    """Second review of issue 18: a mailbox still opened by the slip's code, sending a
+    message or a correction with another session's (or an altered) form token, was
+    answered 500: the page that keeps the text asked for the mailbox, which leads to
+    the new-code page by raising a redirect inside the token error's handler."""
+    box = mailbox_client(reporter_app, *typed_report(env, "Token ditolak"))
+    other = reporter_app.test_client()
+    foreign = TOKEN.search(other.get("/mailbox/login").get_data(as_text=True)).group(1)
+    altered = "x" + TOKEN.search(box.get(NEW_CODE_PAGE).get_data(as_text=True)).group(1)[1:]
+    for path, typed in (
+        ("/mailbox/messages", {"body": "Pesan sebelum kode baru"}),
+        ("/mailbox/transcript", {"answer": "correct", "correction": "Koreksi sebelum kode baru"}),
+    ):
+        for token in (foreign, altered):
+            answer = box.post(
+                path, data={"csrf_token": token, **typed}, headers={"Sec-Fetch-Site": "same-origin"}
+            )
+            assert answer.status_code == 303, (path, answer.status_code)
+            assert answer.headers["Location"].endswith(NEW_CODE_PAGE)

@@ -113,8 +113,8 @@ def _page(form: IntakeForm, notice: str | None = None) -> str:
         notice = _(
             "Reports cannot be taken in on this server yet: the slip would not say where the "
             "reporter can follow the report, because the portal's address is not configured. "
-            "Nothing is stored. Tell the administrator (SIPADU_WEB_ADDRESS or "
-            "SIPADU_ONION_ADDRESS, docs/intake.md, “Configuration”)."
+            "Nothing is stored. Tell the administrator: the reporter portal's web or onion "
+            "address must be set for this staff portal (the intake guide, “Configuration”)."
         )
     return render_template(
         "staff/intake_form.html",

@@ -18,6 +18,7 @@ from flask import request
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_wtf.csrf import CSRFError
+from werkzeug.exceptions import HTTPException
 
 from sipadu.reporter.blueprint import bp
 from sipadu.reporter.mailbox import login_again, message_again, transcript_again
@@ -72,4 +73,7 @@ def refused_token(error: CSRFError) -> ResponseReturnValue:
     notice = why(problem) + " " + _("Everything you typed is kept below: check it and send again.")
     if files_waiting() or chosen_files():
         notice += " " + _("The files you had chosen were not received: choose them again.")
-    return again(notice)
+    try:
+        return again(notice)
+    except HTTPException as moved:  # a redirect raised on the way (a mailbox that must
+        return moved.get_response()  # take its new code first: reporter.mailbox.signed_in)
