@@ -334,6 +334,7 @@ def demo_portal(root: Path) -> Iterator[tuple[str, str, StaffDesk]]:
         "SIPADU_THREADS": "4",
         "SIPADU_REPORTER_BIND": f"127.0.0.1:{ports['reporter']}",
         "SIPADU_STAFF_BIND": f"127.0.0.1:{ports['staff']}",
+        "SIPADU_WEB_ADDRESS": f"http://127.0.0.1:{ports['reporter']}",  # on the slip
         **{f"SIPADU_ARGON2_{k}": v for k, v in cheap.items()},
         **{f"SIPADU_LOOKUP_ARGON2_{k}": v for k, v in cheap.items()},
     }
