@@ -16,8 +16,7 @@ SIPADU_INSTANCE_PATH ?= $(CURDIR)/instance
 # An intake slip prints the reporter portal's address (an operator's form refuses reports
 # without one): the local reporter portal's unless given (SIPADU_REPORTER_BIND's default).
 SIPADU_WEB_ADDRESS ?= http://$(or $(SIPADU_REPORTER_BIND),127.0.0.1:5000)
-RUN_ENV := SIPADU_ENV=development SIPADU_INSTANCE_PATH="$(SIPADU_INSTANCE_PATH)" \
-	SIPADU_WEB_ADDRESS="$(SIPADU_WEB_ADDRESS)"
+RUN_ENV := SIPADU_ENV=development SIPADU_INSTANCE_PATH="$(SIPADU_INSTANCE_PATH)" SIPADU_WEB_ADDRESS="$(SIPADU_WEB_ADDRESS)"
 
 .PHONY: run test lint bench vectors translations clean programs totp screenshots
 

@@ -210,7 +210,10 @@ def test_demo_totp_reads_the_instance_make_run_uses(fresh_env):
     recipe = re.search(r"^totp:.*?\n((?:\t.*\n)+)", makefile, re.M)
     assert recipe and "$(RUN_ENV) $(BIN)/sipadu demo totp '$(USER)'" in recipe.group(1)
     run_env = re.search(r"^RUN_ENV := (.*)$", makefile, re.M).group(1)
-    assert run_env == 'SIPADU_ENV=development SIPADU_INSTANCE_PATH="$(SIPADU_INSTANCE_PATH)"'
+    assert run_env == (  # the web address: the slip of an intake prints it (issue 18)
+        'SIPADU_ENV=development SIPADU_INSTANCE_PATH="$(SIPADU_INSTANCE_PATH)" '
+        'SIPADU_WEB_ADDRESS="$(SIPADU_WEB_ADDRESS)"'
+    )
     readme = (ROOT / "README.md").read_text()
     assert "make totp USER=admin" in readme
     assert "import pyotp" not in readme  # needs the venv's Python: failed on a fresh machine
