@@ -19,7 +19,9 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import click
 import pyotp
@@ -31,6 +33,7 @@ from sipadu.accountability import audit, recovery
 from sipadu.accountability.audit import OPERATOR
 from sipadu.crypto import Argon2Params, CryptoError, PrivateKey, age_private_key
 from sipadu.evidence import storage
+from sipadu.hosting import mail
 from sipadu.hosting.deploycheck import exit_code, run_checks
 from sipadu.persistence.db import make_engine, make_sessionmaker
 from sipadu.persistence.dbroles import apply_reporter_role
@@ -42,6 +45,7 @@ from sipadu.services.audit_log import record_export
 from sipadu.services.categories import add_route, category_by_slug, remove_route, seed_instance
 from sipadu.services.conflict_of_interest import external_export
 from sipadu.services.grants import recovery_grant
+from sipadu.services.notifications import DigestSettings, sealing_key, send_digests
 from sipadu.services.passphrases import configure_instance_words
 from sipadu.services.retention import RetentionPolicy
 from sipadu.services.staff import (
@@ -385,6 +389,43 @@ def check() -> None:
     for finding in findings:
         click.echo(finding.line())
     sys.exit(exit_code(findings))
+
+
+@main.command()
+def notify() -> None:
+    """Send each staff member's daily digest (counts only, never a report's content),
+    once a day at or after SIPADU_DIGEST_HOUR in SIPADU_TIME_ZONE. For a timer that runs
+    it every hour (docs/deploy.md, "E-mail digest"); running it again sends nothing twice.
+    Exits 1 if a digest could not be sent (it is tried again next run)."""
+    config = _config()
+    if config.mail is None:
+        click.echo("no SIPADU_SMTP_URL: nothing sent; digests are on the staff home page")
+        return
+    settings = DigestSettings(
+        key=sealing_key(load_secret(config, "staff_session_key")),
+        sender=config.mail.sender,
+        zone=ZoneInfo(config.time_zone),
+        hour=config.digest_hour,
+    )
+    engine = make_engine(config.database_url)
+    try:
+        run = send_digests(
+            make_sessionmaker(engine, write=True),
+            settings,
+            datetime.now(UTC),
+            partial(mail.send, config.mail),
+        )
+    finally:
+        engine.dispose()
+    if not run.due:
+        click.echo(f"not due: digests go out from {config.digest_hour:02d}:00 {config.time_zone}")
+        return
+    click.echo(
+        f"digests: {run.sent} sent, {run.quiet} with nothing to tell, {run.failed} failed"
+        + (" (tried again next run)" if run.failed else "")
+    )
+    if run.failed:
+        sys.exit(1)
 
 
 @main.command()

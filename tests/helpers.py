@@ -805,6 +805,30 @@ def sample_audit_details(ids: dict[str, str]) -> dict[audit.Action, tuple[str, s
                 "active": False,
             },
         ),
+        A.NOTIFY_SETTINGS: (
+            ids["pemeriksa2"],
+            "none",
+            {**someone, "registered": True, "always_send": True, "openpgp": True},
+        ),
+        A.DIGEST_SENT: (
+            "system",
+            "system",
+            {
+                "account": ids["pemeriksa2"],
+                "need_action": 3,
+                "overdue": 1,
+                "pending_requests": 0,
+                "late_acknowledgements": 2,
+                "late_feedback": 0,
+                "proposals": 1,
+                "encrypted": True,
+            },
+        ),
+        A.DIGEST_FAILED: (
+            "system",
+            "system",
+            {"account": ids["pemeriksa2"], "error": "SMTPRecipientsRefused"},
+        ),
     }
 
 

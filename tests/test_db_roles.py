@@ -216,6 +216,10 @@ def test_the_reporter_role_reseals_only_the_transcript_answer(reporter_role):
         "SELECT * FROM identity_request",
         "SELECT * FROM proposal",
         "SELECT * FROM report_grant",
+        # issue 19: the staff's digest addresses (sealed) and choices
+        "SELECT * FROM staff_notification",
+        "SELECT sealed_address FROM staff_notification",
+        "UPDATE staff_notification SET always_send = true",
         "DELETE FROM report",
         "UPDATE report SET status = 'rejected'",
         "DELETE FROM report_key",

@@ -123,6 +123,12 @@ class Action(StrEnum):
     # units (issue 18): reported units that admins configure (categories: category.*)
     UNIT_CREATE = "unit.create"
     UNIT_UPDATE = "unit.update"
+    # notify (issue 19): a person's own digest choices (whether an address and a key are
+    # registered, never which), and each daily digest the timer sent or failed to send,
+    # with the counts it told (docs/staff.md "Daily digest")
+    NOTIFY_SETTINGS = "notify.settings"
+    DIGEST_SENT = "notify.digest"
+    DIGEST_FAILED = "notify.digest_failed"
 
 
 class ReporterMetric(StrEnum):
@@ -188,6 +194,8 @@ _FORBIDDEN_KEY_PARTS = frozenset(
         "title",
         "identity",
         "typed",
+        "email",
+        "mail",
     }
 )
 # Keys that name a forbidden thing only to say whether it was there: taken with a boolean
@@ -210,6 +218,10 @@ def _looks_like_code(value: str) -> bool:
     return any(all(quads[i : i + 4]) for i in range(len(quads) - 3))
 
 
+# An e-mail address: something@domain.tld (the digest's addresses never enter the log).
+_MAIL_ADDRESS = re.compile(r"[^\s@]+@[^\s@]+\.[A-Za-z]{2,}")
+
+
 def _is_ip(candidate: str) -> bool:
     try:
         ipaddress.ip_address(candidate)
@@ -223,6 +235,8 @@ def _check_string(value: str, where: str) -> None:
         raise AuditError(f"{where}: longer than {MAX_DETAIL_STRING} characters")
     if _looks_like_code(value):
         raise AuditError(f"{where}: looks like a report code")
+    if _MAIL_ADDRESS.search(value):
+        raise AuditError(f"{where}: looks like an e-mail address")
     for token in _TOKEN_SPLIT.split(value):
         candidates = {token, token.strip(".:,"), token.strip("[]:").split("%")[0]}
         if any(_is_ip(candidate) for candidate in candidates if candidate):

@@ -7,6 +7,7 @@ be synchronised). The command exits 1 if anything fails.
 """
 
 import shutil
+import smtplib
 import stat
 import subprocess
 from dataclasses import dataclass
@@ -234,6 +235,29 @@ def _portal_address(config: Config) -> Finding:
     return Finding("portal address", "FAIL" if config.production else "WARN", detail)
 
 
+def _mail(config: Config) -> Finding:
+    """The digest's SMTP server (issue 19): connected, protected and logged in to, as
+    ``sipadu notify`` will (nothing is sent). Not configured is fine: the digest is on
+    each person's home page then."""
+    settings = config.mail
+    if settings is None:
+        return Finding("e-mail digest", "OK", "no SIPADU_SMTP_URL: digests on the staff home page")
+    from sipadu.hosting import mail
+
+    where = f"{settings.security.value}://{settings.host}:{settings.port}"
+    try:
+        mail.check(settings)
+    except (OSError, mail.MailRefused, smtplib.SMTPException) as exc:
+        # The class name only: a server's reply may quote a login or an address.
+        return Finding("e-mail digest", "FAIL", f"{where}: {type(exc).__name__}")
+    login = ", login accepted" if settings.username else ""
+    return Finding(
+        "e-mail digest",
+        "OK",
+        f"{where} answers{login}; sent at {config.digest_hour:02d}:00 {config.time_zone}",
+    )
+
+
 def run_checks(config: Config) -> list[Finding]:
     return [
         _mode(config),
@@ -245,6 +269,7 @@ def run_checks(config: Config) -> list[Finding]:
         _secrets(config),
         _recovery(config),
         _redis(config),
+        _mail(config),
         _swap(),
         _core_dumps(),
         _clock(),

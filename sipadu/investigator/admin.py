@@ -53,7 +53,7 @@ from sipadu.persistence.models import (
     StaffAccount,
     Unit,
 )
-from sipadu.services import Reason, ServiceError
+from sipadu.services import Reason, ServiceError, notifications
 from sipadu.services import proposals as proposals_service
 from sipadu.services import staff as staff_service
 from sipadu.services.categories import (
@@ -136,6 +136,7 @@ def _accounts_page(form: CreateAccountForm) -> str:
         "staff/admin/accounts.html",
         accounts=accounts,
         fingerprints={a.id: display_fingerprint(a) for a in accounts},
+        digests=notifications.registered(session),  # whether, never which address
         pending=len(proposals_service.pending(session)),
         form=form,
     )

@@ -22,6 +22,7 @@ from sipadu.investigator.forms import (
     entered,
 )
 from sipadu.investigator.guesses import account_key, give_back, has_room, link_key, take_place
+from sipadu.investigator.notify import digest_context
 from sipadu.investigator.policy import Policy, requires
 from sipadu.investigator.signin import begin_session
 from sipadu.persistence.models import AccountState, EnrollmentKind, StaffAccount
@@ -467,4 +468,5 @@ def _account_page(
         fingerprint=display_fingerprint(me),
         notice=notice,
         two_codes=two_codes,
+        **digest_context(me),
     )

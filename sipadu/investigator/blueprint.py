@@ -12,6 +12,7 @@ from sipadu.accountability import recovery
 from sipadu.crypto import Argon2Params, PublicKey
 from sipadu.investigator.forms import CASE_FIELD_LABELS
 from sipadu.persistence.volatile import make_store
+from sipadu.services.notifications import sealing_key
 from sipadu.services.operator_intake import check_offices
 from sipadu.services.reports import SubmissionSettings
 from sipadu.services.staff_auth import Timeouts
@@ -54,6 +55,13 @@ class StaffRuntime:
     # reporter portal stores one. None where this host lacks the lookup salt (intake is
     # then refused, docs/intake.md "Configuration").
     submission: SubmissionSettings | None = None
+    # The daily digest (issue 19): the key addresses are sealed under
+    # (sipadu.services.notifications.sealing_key), and whether it goes by e-mail (at the
+    # hour, in the time zone) or is shown on the home page instead.
+    notify_key: bytes = b""
+    mail_configured: bool = False
+    digest_hour: int = 7
+    time_zone: str = "Asia/Jakarta"
 
 
 def make_runtime(config: Config) -> StaffRuntime:
@@ -91,6 +99,10 @@ def make_runtime(config: Config) -> StaffRuntime:
             receipts=make_store(config, "intake-receipts"),
         ),
         submission=None if lookup_salt is None else submission_settings(config, lookup_salt),
+        notify_key=sealing_key(session_key),
+        mail_configured=config.mail is not None,
+        digest_hour=config.digest_hour,
+        time_zone=config.time_zone,
     )
 
 

@@ -35,6 +35,7 @@ from wtforms.widgets import CheckboxInput, ListWidget, PasswordInput
 from sipadu.services.case_record import MAX_LABEL_CHARS, MAX_LABELS, LinkKind, Priority
 from sipadu.services.cases import CLOSING
 from sipadu.services.export_recipients import is_private_key
+from sipadu.services.openpgp import MAX_KEY_BYTES as MAX_OPENPGP_KEY_BYTES
 from sipadu.services.refusals import Reason, ServiceError
 from sipadu.web.forms import BoundedForm
 from sipadu.web.refusal_messages import message
@@ -116,6 +117,20 @@ class PasswordChangeForm(BoundedForm):
     password_confirm = PasswordField(
         _l("The same password again"), validators=[InputRequired(), Length(max=1000)], widget=_KEPT
     )
+
+
+class DigestForm(BoundedForm):
+    """The daily digest's address and choices, on the account page (issue 19). The
+    address and key are checked by the service (:mod:`sipadu.services.notifications`),
+    which says what is wrong beside the field; the lengths here only bound the form."""
+
+    address = StringField(_l("E-mail address"), validators=[Optional(), Length(max=320)])
+    always_send = BooleanField(_l("Send the digest every day, even when nothing waits for me"))
+    openpgp_key = TextAreaField(
+        _l("OpenPGP public key (optional)"),
+        validators=[Optional(), Length(max=MAX_OPENPGP_KEY_BYTES)],
+    )
+    drop_openpgp = BooleanField(_l("Stop encrypting the digest to my OpenPGP key"))
 
 
 class ActionForm(BoundedForm):

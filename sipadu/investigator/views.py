@@ -5,6 +5,7 @@ from flask import g, render_template
 
 from sipadu.investigator.blueprint import bp, now, signing_public_key_hex
 from sipadu.investigator.forms import DEADLINE_LABELS
+from sipadu.investigator.notify import home_digest
 from sipadu.investigator.policy import Policy, requires
 from sipadu.persistence.models import Role
 from sipadu.services.audit_log import intake_days
@@ -41,6 +42,7 @@ def index() -> str:
         proposals = proposals_waiting(reading) if Role.ADMIN in roles else None
         coi = group_status(reading) if Role.ADMIN in roles else None  # coi (issue 18)
         chain = chain_state(reading, signing_public_key_hex()) if Role.AUDITOR in roles else None
+        digest = home_digest(reading, account)  # issue 19: when it is not mailed
     return render_template(
         "staff/home.html",
         roles=roles,
@@ -50,6 +52,7 @@ def index() -> str:
         proposals=proposals,
         coi=coi,
         chain=chain,
+        digest=digest,
         now=now(),
     )
 

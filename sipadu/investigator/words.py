@@ -110,6 +110,9 @@ ACTION_LABELS: dict[str, LazyString] = {
     Action.COI_EXTERNAL_EXPORT: _l("Report exported to an outside keyholder"),
     Action.UNIT_CREATE: _l("Reported unit added"),
     Action.UNIT_UPDATE: _l("Reported unit changed"),
+    Action.NOTIFY_SETTINGS: _l("Daily digest choices changed"),
+    Action.DIGEST_SENT: _l("Daily digest sent"),
+    Action.DIGEST_FAILED: _l("Daily digest not sent"),
 }
 
 # The role an entry was made in (audit.ROLES): the staff roles, and who else acts.
@@ -803,7 +806,57 @@ SENTENCES: dict[str, Sentence] = {
         "%(kind)s %(name)s.", kind=said(str(d.get("kind")), "unit_kind"), name=d.get("name", "?")
     ),
     Action.UNIT_UPDATE: lambda d, _n: _unit_update(d),
+    Action.NOTIFY_SETTINGS: lambda d, n: _digest_choices(d, n),
+    Action.DIGEST_SENT: lambda d, n: _digest_sent(d, n),
+    Action.DIGEST_FAILED: lambda d, n: _(
+        "The daily digest of %(name)s could not be sent (%(error)s); it is tried again at "
+        "the next run.",
+        name=n,
+        error=str(d.get("error") or "?"),
+    ),
 }
+
+
+def _digest_choices(d: dict, n: str) -> str:
+    if not d.get("registered"):
+        return _(
+            "%(name)s removed their e-mail address: no daily digest is mailed to them.", name=n
+        )
+    sentence = _("%(name)s registered an e-mail address for the daily digest.", name=n)
+    if d.get("always_send"):
+        sentence += " " + _("It is sent every day, even when nothing waits.")
+    if d.get("openpgp"):
+        sentence += " " + _("It is encrypted to their OpenPGP key.")
+    return sentence
+
+
+def _digest_sent(d: dict, n: str) -> str:
+    """The counts a digest told (only those of the roles its person holds)."""
+    parts = []
+    if "need_action" in d:
+        parts.append(
+            _(
+                "reports that need action: %(num)d, overdue: %(late)d",
+                num=_count(d.get("need_action")),
+                late=_count(d.get("overdue")),
+            )
+        )
+    if "pending_requests" in d:
+        parts.append(
+            _(
+                "identity requests waiting: %(num)d; across the institution, overdue "
+                "acknowledgements: %(ack)d, overdue feedback: %(feedback)d",
+                num=_count(d.get("pending_requests")),
+                ack=_count(d.get("late_acknowledgements")),
+                feedback=_count(d.get("late_feedback")),
+            )
+        )
+    if "proposals" in d:
+        parts.append(_("proposals waiting: %(num)d", num=_count(d.get("proposals"))))
+    told = "; ".join(parts) or _("nothing waits")
+    if d.get("encrypted"):
+        return _("The daily digest of %(name)s, encrypted, told: %(told)s.", name=n, told=told)
+    return _("The daily digest of %(name)s told: %(told)s.", name=n, told=told)
 
 
 def entry_words(entry: AuditEvent, names: Mapping[str, str]) -> str:

@@ -4,7 +4,8 @@ The reporter portal faces the internet (or Tor). If it is ever compromised, its 
 role should give as little as possible: it can store reports and read what a reporter's
 mailbox needs (ciphertext only) and the routing and public keys that submission wraps
 to. It cannot read the audit log, staff sessions, staff secrets (password records,
-sealed keys, TOTP seeds, link tokens), internal notes, identity requests or proposals.
+sealed keys, TOTP seeds, link tokens), internal notes, identity requests, proposals or
+the staff's digest addresses (``staff_notification``: no grant at all).
 Row-level security narrows it further: in each transaction the portal names the report
 it works on (or the lookup id a reporter typed; ``db.scope_to_report``), and the role
 sees only that report's rows, the mailbox with that lookup id, and staged (not yet

@@ -151,6 +151,28 @@ class StaffAccount(Base):
         return frozenset(Role(r.role) for r in self.roles)
 
 
+class StaffNotification(Base):
+    """A staff member's daily digest (issue 19; docs/staff.md "Daily digest"): the
+    address they registered, sealed under a key of the server's
+    (:mod:`sipadu.services.notifications`), so a database copy alone shows no address;
+    whether the digest goes out even when nothing waits (its arrival then says nothing);
+    an optional OpenPGP public key it is encrypted to, sealed too (a key names its
+    owner's addresses); and ``sent_on``, the day in the instance's time zone the last
+    digest was sent (claimed before sending, given back if sending failed). A row exists
+    only while an address is registered. Never read or written by the reporter portal's
+    database role."""
+
+    __tablename__ = "staff_notification"
+
+    account_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("staff_account.id", ondelete="CASCADE"), primary_key=True
+    )
+    sealed_address: Mapped[bytes] = mapped_column(SealedBytes)
+    always_send: Mapped[bool] = mapped_column(Boolean, default=False)
+    sealed_openpgp_key: Mapped[bytes | None] = mapped_column(SealedBytes)
+    sent_on: Mapped[date | None] = mapped_column(Date)
+
+
 class StaffRole(Base):
     """One role held by one account; a person may hold several."""
 

@@ -14,7 +14,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import Select, and_, func, select
+from sqlalchemy import ColumnElement, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from sipadu.accountability.audit import Action, head, latest_checkpoint
@@ -81,6 +81,37 @@ def case_counts(
     }
     unread, complete = count_unread(session, account_id, private, UNREAD_CHECK_LIMIT)
     return CaseCounts(sum(by_status.values()), by_status, due, unread, complete)
+
+
+def _any_of(names: tuple[str, ...], today: date) -> ColumnElement[bool]:
+    """Reports matching at least one of the deadline filters ``names``: each counted once."""
+    return or_(*(and_(*deadline_clause(name, today)) for name in names))
+
+
+NEED_ACTION = DUE  # acknowledgement or feedback due soon or overdue (issue 19)
+OVERDUE = ("ack_overdue", "feedback_overdue")
+
+
+def action_counts(session: Session, account_id: uuid.UUID, today: date) -> tuple[int, int]:
+    """``(need_action, overdue)`` of an investigator on ``today`` (issue 19's digest):
+    the reports of their default list (granted, spam hidden) that any filter of
+    :data:`NEED_ACTION` shows, and those that ``ack_overdue`` or ``feedback_overdue``
+    shows; each report counted once however many filters show it. Reads only, on the
+    deadline indexes; no sealed value is opened."""
+    need = session.scalar(_held(account_id).where(_any_of(NEED_ACTION, today))) or 0
+    late = session.scalar(_held(account_id).where(_any_of(OVERDUE, today))) or 0
+    return need, late
+
+
+def institution_overdue(session: Session, today: date) -> tuple[int, int]:
+    """``(acknowledgements, feedback)`` overdue across the whole institution on
+    ``today`` (spam hidden): what the custodian (the Inspektur) is told every day, as
+    counts (issue 19; the list filters ``ack_overdue`` and ``feedback_overdue``)."""
+    every = select(func.count()).select_from(Report).where(Report.spam.is_(False))
+    return (
+        session.scalar(every.where(*deadline_clause("ack_overdue", today))) or 0,
+        session.scalar(every.where(*deadline_clause("feedback_overdue", today))) or 0,
+    )
 
 
 def identity_requests_waiting(session: Session, custodian_id: uuid.UUID) -> int:

@@ -155,6 +155,13 @@ class Reason(enum.Enum):
     IMPORT_HAS_PROBLEMS = enum.auto()  # count: rows refused (each said on its own)
     ROUTE_NEEDS_TARGET = enum.auto()  # neither a category nor a unit chosen
     UNITS_FORM_TOO_LARGE = enum.auto()  # max: KB the report form's unit list may take
+    # The daily digest's address and key (issue 19)
+    MAIL_ADDRESS_INVALID = enum.auto()
+    OPENPGP_KEY_TOO_LARGE = enum.auto()  # max: KB
+    OPENPGP_KEY_UNREADABLE = enum.auto()  # not one OpenPGP certificate
+    OPENPGP_KEY_SECRET = enum.auto()  # a secret (private) key was pasted
+    OPENPGP_KEY_UNUSABLE = enum.auto()  # no valid encryption key: expired, revoked
+    NO_MAIL_ADDRESS = enum.auto()  # a key or a choice without an address
 
 
 class ServiceError(Exception):

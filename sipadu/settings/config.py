@@ -140,6 +140,39 @@ INTAKE_OFFICES = (
 OFFICE_BYTES = 120
 
 
+class MailSecurity(StrEnum):
+    """How the digest's SMTP connection is protected (``SIPADU_SMTP_URL``'s scheme)."""
+
+    STARTTLS = "smtp"  # RFC 3207: plain connect, then STARTTLS, refused if not offered
+    TLS = "smtps"  # RFC 8314: TLS from the first byte (port 465)
+    PLAIN = "smtp+plain"  # no TLS: a relay on this host (loopback addresses) only
+
+
+MAIL_PORTS = {MailSecurity.STARTTLS: 587, MailSecurity.TLS: 465, MailSecurity.PLAIN: 25}
+LOOPBACK_HOSTS = frozenset({"localhost", "127.0.0.1", "::1"})
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    """Where the staff's daily digest is sent from (issue 19; docs/deploy.md "E-mail
+    digest"): the server, how the connection is protected, the sender (``From``), the
+    login (``SIPADU_SMTP_USERNAME`` / ``SIPADU_SMTP_PASSWORD``; never in the URL, so the
+    URL may be shown) and a CA bundle to trust instead of the system's (a private CA)."""
+
+    security: MailSecurity
+    host: str
+    port: int
+    sender: str
+    username: str | None = None
+    password: str | None = None
+    ca_file: Path | None = None
+    timeout_seconds: int = 30
+
+    def __repr__(self) -> str:
+        login = "given" if self.username else "none"
+        return f"MailSettings({self.security.value}://{self.host}:{self.port}, login={login})"
+
+
 @dataclass(frozen=True)
 class Config:
     env: Environment = Environment.PRODUCTION
@@ -208,6 +241,11 @@ class Config:
     web_address: str | None = None
     intake_offices: tuple[str, ...] = INTAKE_OFFICES
     institution: Institution = field(default_factory=Institution)
+    # The staff's daily digest (issue 19): SMTP (None: shown on the home page instead),
+    # the hour it is sent at, in the instance's time zone (an IANA name).
+    mail: MailSettings | None = None
+    time_zone: str = "Asia/Jakarta"
+    digest_hour: int = 7
     volatile_path: Path | None = None
     secrets: SecretOverrides = field(default_factory=SecretOverrides)
 
@@ -405,6 +443,97 @@ def _institution(env: Mapping[str, str]) -> Institution:
     )
 
 
+_MAILBOX = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9.-]{1,253}")
+
+
+def is_mail_address(value: str) -> bool:
+    """Whether ``value`` is a plain ASCII ``local@domain`` address (RFC 5321 §4.1.2's
+    Dot-string local part, a dotted domain of letters, digits and hyphens; at most 254
+    characters, RFC 5321 §4.5.3.1.3 with its errata). Quoted local parts, address
+    literals and non-ASCII addresses (RFC 6531) are not taken: nothing that needs
+    quoting can reach a header."""
+    if len(value) > 254 or not _MAILBOX.fullmatch(value):
+        return False
+    local, domain = value.split("@")
+    labels = domain.split(".")
+    return (
+        not local.startswith(".")
+        and not local.endswith(".")
+        and ".." not in local
+        and len(labels) >= 2
+        and all(0 < len(x) <= 63 and not x.startswith("-") and not x.endswith("-") for x in labels)
+    )
+
+
+def _mail(env: Mapping[str, str]) -> MailSettings | None:
+    """``SIPADU_SMTP_URL`` (``smtp://host[:port]`` STARTTLS, ``smtps://host[:port]`` TLS,
+    ``smtp+plain://localhost[:port]`` a relay on this host) and the settings beside it;
+    None when it is not set. No login in the URL: it comes from its own variables."""
+    from urllib.parse import urlsplit
+
+    raw = (env.get("SIPADU_SMTP_URL") or "").strip()
+    if not raw:
+        return None
+    try:
+        parts = urlsplit(raw)
+        port = parts.port
+    except ValueError:
+        raise ConfigError("SIPADU_SMTP_URL is not a URL like smtp://mail.example.go.id") from None
+    try:
+        security = MailSecurity(parts.scheme)
+    except ValueError:
+        raise ConfigError(
+            "SIPADU_SMTP_URL must start with smtp:// (STARTTLS), smtps:// (TLS) or "
+            "smtp+plain:// (a relay on this host)"
+        ) from None
+    if parts.username or parts.password:
+        raise ConfigError(
+            "SIPADU_SMTP_URL holds a login: give it as SIPADU_SMTP_USERNAME and "
+            "SIPADU_SMTP_PASSWORD instead"
+        )
+    host = parts.hostname or ""
+    if not host or parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise ConfigError("SIPADU_SMTP_URL is not a URL like smtp://mail.example.go.id")
+    if security is MailSecurity.PLAIN and host not in LOOPBACK_HOSTS:
+        raise ConfigError("SIPADU_SMTP_URL: smtp+plain:// (no TLS) is taken for this host only")
+    sender = (env.get("SIPADU_SMTP_FROM") or "").strip()
+    if not is_mail_address(sender):
+        raise ConfigError("SIPADU_SMTP_FROM must be an address like sipadu@example.go.id")
+    username = env.get("SIPADU_SMTP_USERNAME") or None
+    password = env.get("SIPADU_SMTP_PASSWORD") or None
+    if (username is None) != (password is None):
+        raise ConfigError("SIPADU_SMTP_USERNAME and SIPADU_SMTP_PASSWORD go together")
+    ca_raw = (env.get("SIPADU_SMTP_CA_FILE") or "").strip()
+    ca_file = Path(ca_raw) if ca_raw else None
+    if ca_file is not None and not ca_file.is_file():
+        raise ConfigError("SIPADU_SMTP_CA_FILE does not name a readable file")
+    return MailSettings(
+        security=security,
+        host=host,
+        port=port or MAIL_PORTS[security],
+        sender=sender,
+        username=username,
+        password=password,
+        ca_file=ca_file,
+        timeout_seconds=_int(env, "SIPADU_SMTP_TIMEOUT_SECONDS", 30),
+    )
+
+
+def _time_zone(env: Mapping[str, str]) -> str:
+    """``SIPADU_TIME_ZONE``: an IANA time zone name (Asia/Jakarta for WIB, Asia/Makassar
+    for WITA, Asia/Jayapura for WIT)."""
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+    name = (env.get("SIPADU_TIME_ZONE") or "Asia/Jakarta").strip()
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(
+            f"SIPADU_TIME_ZONE={name!r} is not a time zone like Asia/Jakarta"
+        ) from None
+    return name
+
+
 def load_config(env: Mapping[str, str]) -> Config:
     """Build and validate a :class:`Config` from ``SIPADU_*`` variables."""
     environment = _choice(env, "SIPADU_ENV", Environment, Environment.PRODUCTION)
@@ -472,6 +601,9 @@ def load_config(env: Mapping[str, str]) -> Config:
         web_address=_web_address(env),
         intake_offices=_offices(env),
         institution=_institution(env),
+        mail=_mail(env),
+        time_zone=_time_zone(env),
+        digest_hour=_int(env, "SIPADU_DIGEST_HOUR", 7, minimum=0),
         volatile_path=Path(env["SIPADU_VOLATILE_PATH"])
         if env.get("SIPADU_VOLATILE_PATH")
         else None,
@@ -482,6 +614,8 @@ def load_config(env: Mapping[str, str]) -> Config:
             audit_signing_key=_secret(env, "SIPADU_AUDIT_SIGNING_KEY", 32),
         ),
     )
+    if config.digest_hour > 23:
+        raise ConfigError("SIPADU_DIGEST_HOUR must be an hour from 0 to 23")
     if config.kdf_nice > 19:
         raise ConfigError("SIPADU_KDF_NICE must be between 0 and 19")
     if config.max_file_bytes > config.max_request_bytes:

@@ -281,6 +281,27 @@ MESSAGES: dict[Reason, LazyString] = {
         "connection. Withdraw units no longer needed, shorten long names, or offer "
         "kelurahan through their kecamatan."
     ),
+    Reason.MAIL_ADDRESS_INVALID: _l(
+        "Write one e-mail address like nama@jakarta.go.id: letters without accents, digits "
+        "and . _ - + only, at most 254 characters."
+    ),
+    Reason.OPENPGP_KEY_TOO_LARGE: _l(
+        "The key is larger than %(max)s KB. Export it without other people's signatures "
+        "(gpg --export --export-options export-minimal --armor) and paste that."
+    ),
+    Reason.OPENPGP_KEY_UNREADABLE: _l(
+        "This is not one OpenPGP public key. Paste the whole block, from “-----BEGIN PGP "
+        "PUBLIC KEY BLOCK-----” to its END line."
+    ),
+    Reason.OPENPGP_KEY_SECRET: _l(
+        "This is a private (secret) key: it was not stored. Paste your public key only, "
+        "and keep the private key to yourself."
+    ),
+    Reason.OPENPGP_KEY_UNUSABLE: _l(
+        "This key cannot receive encrypted messages now: it has no valid encryption subkey "
+        "(it may have expired or been revoked)."
+    ),
+    Reason.NO_MAIL_ADDRESS: _l("Write your e-mail address first: the digest is sent to it."),
 }
 
 

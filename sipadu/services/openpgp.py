@@ -1,0 +1,76 @@
+"""OpenPGP public keys a staff member gives for their daily digest, and encryption to them
+(issue 19), through pysequoia: Python bindings of Sequoia-PGP (RFC 4880 and RFC 9580),
+maintained by the Sequoia project, in process (no keyring, no temporary file, no gpg
+agent). PGPy was not used: it is poorly maintained; python-gnupg would run gpg with a
+temporary keyring for every message.
+
+A key is read once, when it is registered: it must be one public certificate (never a
+secret key) with a valid encryption-capable subkey now. The digest is encrypted without
+compression (Sequoia compresses nothing unless asked), so a constant plaintext size
+gives a constant ciphertext size for a given key (docs/staff.md "Daily digest").
+"""
+
+from dataclasses import dataclass
+
+import pysequoia
+
+from sipadu.services.refusals import Reason, ServiceError
+
+# An armored certificate with a few subkeys and self-signatures is 2 to 10 KB; one
+# exported with every third-party signature it collected can be far larger.
+MAX_KEY_BYTES = 64 * 1024
+_PROBE = b"sipadu openpgp probe"
+
+
+@dataclass(frozen=True)
+class OpenPgpKey:
+    """A checked public key: ``armored`` (the certificate as Sequoia writes it back,
+    ASCII armor) and its ``fingerprint`` (40 or 64 lower-case hex digits)."""
+
+    armored: str
+    fingerprint: str
+
+
+def read_public_key(text: str) -> OpenPgpKey:
+    """The public key in ``text`` (ASCII-armored or binary-as-text), checked. Raises
+    :class:`ServiceError` with ``OPENPGP_KEY_TOO_LARGE`` (max, in KB),
+    ``OPENPGP_KEY_UNREADABLE`` (not exactly one certificate), ``OPENPGP_KEY_SECRET`` (a
+    secret key: refused whole, never stored) or ``OPENPGP_KEY_UNUSABLE`` (no key that
+    can be encrypted to now: expired, revoked, signing-only), each on field
+    ``openpgp_key``."""
+    data = text.strip().encode("utf-8")
+    if len(data) > MAX_KEY_BYTES:
+        raise ServiceError(Reason.OPENPGP_KEY_TOO_LARGE, "openpgp_key", max=MAX_KEY_BYTES // 1024)
+    try:
+        certs = pysequoia.Cert.split_bytes(data)
+    except Exception:  # noqa: BLE001 — Sequoia raises RuntimeError or ValueError on any bad input
+        raise ServiceError(Reason.OPENPGP_KEY_UNREADABLE, "openpgp_key") from None
+    if len(certs) != 1:
+        raise ServiceError(Reason.OPENPGP_KEY_UNREADABLE, "openpgp_key")
+    cert = certs[0]
+    if cert.has_secret_keys:
+        raise ServiceError(Reason.OPENPGP_KEY_SECRET, "openpgp_key")
+    try:
+        encrypt(str(cert), _PROBE)
+    except ServiceError:
+        raise ServiceError(Reason.OPENPGP_KEY_UNUSABLE, "openpgp_key") from None
+    return OpenPgpKey(str(cert), cert.fingerprint.lower())
+
+
+def encrypt(armored_key: str, plaintext: bytes) -> bytes:
+    """``plaintext`` encrypted to the key (an OpenPGP message, ASCII-armored, not
+    compressed, not signed). Raises :class:`ServiceError` ``OPENPGP_KEY_UNUSABLE`` when
+    the key no longer can be encrypted to (it expired or was revoked since)."""
+    try:
+        cert = pysequoia.Cert.from_bytes(armored_key.encode("ascii"))
+        return bytes(pysequoia.encrypt(plaintext, recipients=[cert]))
+    except Exception:  # noqa: BLE001 — Sequoia raises RuntimeError or ValueError on any bad input
+        raise ServiceError(Reason.OPENPGP_KEY_UNUSABLE, "openpgp_key") from None
+
+
+def fingerprint(armored_key: str) -> str:
+    """The stored key's fingerprint (lower-case hex), or "" if it no longer reads."""
+    try:
+        return str(pysequoia.Cert.from_bytes(armored_key.encode("ascii")).fingerprint).lower()
+    except Exception:  # noqa: BLE001 — Sequoia raises RuntimeError or ValueError on any bad input
+        return ""
