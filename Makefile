@@ -54,9 +54,10 @@ test: $(STAMP) $(COMPILED) programs $(NODE_STAMP)
 # checked by tor itself (--verify-config only: the test starts no Tor); make's own dry
 # runs check `make run`'s variables; npm installs axe-core, which the browser tests
 # inject into reporter and staff pages; sha256sum checks the documented recipe for an
-# export recipient's fingerprint.
+# export recipient's fingerprint; gpg opens a digest encrypted to a key it made (a staff
+# member's own tool, not SIPADU's: SIPADU encrypts with Sequoia in process).
 PROGRAMS := make:make chromium:chromium npm:npm age:age age-keygen:age argon2:argon2 pg_dump:postgresql-client \
-	pg_restore:postgresql-client tor:tor sha256sum:coreutils
+	pg_restore:postgresql-client tor:tor sha256sum:coreutils gpg:gnupg gpgconf:gpgconf
 programs:
 	@missing=$$(for pair in $(PROGRAMS); do command -v $${pair%%:*} >/dev/null 2>&1 \
 		|| echo $${pair#*:}; done | sort -u); \

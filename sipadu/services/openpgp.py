@@ -13,6 +13,7 @@ gives a constant ciphertext size for a given key (docs/staff.md "Daily digest").
 from dataclasses import dataclass
 
 import pysequoia
+from pysequoia.packet import PacketPile, Tag
 
 from sipadu.services.refusals import Reason, ServiceError
 
@@ -20,6 +21,7 @@ from sipadu.services.refusals import Reason, ServiceError
 # exported with every third-party signature it collected can be far larger.
 MAX_KEY_BYTES = 64 * 1024
 _PROBE = b"sipadu openpgp probe"
+_SECRET = (Tag.SecretKey, Tag.SecretSubkey)  # RFC 9580 §5.5.1.3, §5.5.1.4
 
 
 @dataclass(frozen=True)
@@ -43,13 +45,14 @@ def read_public_key(text: str) -> OpenPgpKey:
         raise ServiceError(Reason.OPENPGP_KEY_TOO_LARGE, "openpgp_key", max=MAX_KEY_BYTES // 1024)
     try:
         certs = pysequoia.Cert.split_bytes(data)
+        packets = list(PacketPile.from_bytes(data))
     except Exception:  # noqa: BLE001 — Sequoia raises RuntimeError or ValueError on any bad input
         raise ServiceError(Reason.OPENPGP_KEY_UNREADABLE, "openpgp_key") from None
+    if any(packet.tag in _SECRET for packet in packets):
+        raise ServiceError(Reason.OPENPGP_KEY_SECRET, "openpgp_key")
     if len(certs) != 1:
         raise ServiceError(Reason.OPENPGP_KEY_UNREADABLE, "openpgp_key")
     cert = certs[0]
-    if cert.has_secret_keys:
-        raise ServiceError(Reason.OPENPGP_KEY_SECRET, "openpgp_key")
     try:
         encrypt(str(cert), _PROBE)
     except ServiceError:
