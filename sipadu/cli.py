@@ -401,8 +401,12 @@ def notify() -> None:
     if config.mail is None:
         click.echo("no SIPADU_SMTP_URL: nothing sent; digests are on the staff home page")
         return
+    try:
+        staff_session_key = load_secret(config, "staff_session_key")
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     settings = DigestSettings(
-        key=sealing_key(load_secret(config, "staff_session_key")),
+        key=sealing_key(staff_session_key),
         sender=config.mail.sender,
         zone=ZoneInfo(config.time_zone),
         hour=config.digest_hour,
