@@ -13,7 +13,7 @@ closed, status, reopened):
     R4  2023-02-20 abuse     2099/-       2099/-                  -     received (pending)
     R5  2023-04-03 admin     04-10/04-10  07-02/04-24 (reporter 04-05 does not count)
     R10 2023-04-17 admin     04-24/04-18  07-16/08-07             -     referred
-    R6  2023-07-03 staff     07-10/07-04  10-02/07-04 (closing; message 07-10)  rejected, reopened x2
+    R6  2023-07-03 staff     07-10/07-04  10-02/07-04 (closing; msg 07-10) rejected, reopened 2x
     R7  2023-12-25 kkn       none/12-27   none/-                  -     in_review
     and two outside the year (2022-12-26, 2024-01-01).
 """

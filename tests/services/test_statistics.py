@@ -5,6 +5,7 @@ database, rolled back after each test."""
 
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from sqlalchemy import update
@@ -176,7 +177,7 @@ def test_periods_cover_the_year_without_gap():
     for kind in PeriodKind:
         spans = periods(kind, 2024)
         assert spans[0].start == D(2024, 1, 1) and spans[-1].end == D(2025, 1, 1)
-        assert all(a.end == b.start for a, b in zip(spans, spans[1:], strict=False))
+        assert all(a.end == b.start for a, b in pairwise(spans))
     assert periods(PeriodKind.QUARTER, 2024)[1].start == D(2024, 4, 1)
 
 
