@@ -123,6 +123,10 @@ class Action(StrEnum):
     # units (issue 18): reported units that admins configure (categories: category.*)
     UNIT_CREATE = "unit.create"
     UNIT_UPDATE = "unit.update"
+    # statistics (issue 19): the compliance statistics page and its CSV, for auditors and
+    # custodians; the period shown and a count only (docs/staff.md, "Statistics")
+    STATISTICS_VIEW = "statistics.view"
+    STATISTICS_EXPORT = "statistics.export"
 
 
 class ReporterMetric(StrEnum):

@@ -17,6 +17,7 @@ from sipadu.investigator import (  # noqa: F401
     conflict,
     custodian,
     intake_form,
+    statistics,
     units,
     views,
 )

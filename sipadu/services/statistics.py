@@ -33,7 +33,8 @@ from enum import StrEnum
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, aliased
 
-from sipadu.accountability.audit import Action
+from sipadu.accountability import audit
+from sipadu.accountability.audit import Action, Actor
 from sipadu.persistence.models import (
     AuditEvent,
     Category,
@@ -453,3 +454,19 @@ def year_statistics(
             chosen, states = cohort(numbers, [slug])
             by_category[number][slug] = Figures(indicators(chosen, today), _identity_counts(states))
     return YearStatistics(year, kind, spans, by_period, total, by_category)
+
+
+def record_statistics(
+    session: Session, actor: Actor, kind: PeriodKind, year: int, received: int, *, exported: bool
+) -> None:
+    """Record that ``actor`` viewed (or, ``exported``, downloaded) the statistics of
+    ``year`` by ``kind``: ``statistics.view`` / ``statistics.export`` with the period and
+    the number of reports counted, nothing else (G4). Call it in the transaction that
+    read the figures."""
+    audit.append(
+        session,
+        actor.id,
+        actor.role,
+        Action.STATISTICS_EXPORT if exported else Action.STATISTICS_VIEW,
+        detail={"kind": kind.value, "year": year, "reports": received},
+    )
