@@ -43,7 +43,8 @@ from sipadu.persistence.models import (
     Report,
     StaffAccount,
 )
-from sipadu.settings.config import load_config
+from sipadu.services.statistics import PeriodKind, case_facts, indicators, year_statistics
+from sipadu.settings.config import DatePrecision, load_config
 from tests.helpers import sign_in
 
 BATCH = 5000
@@ -217,6 +218,11 @@ def bench(database_url: str, count: int, runs: int, root: Path) -> dict[str, flo
         with engine.connect() as connection:
             assert len(bare_query(connection, year)) >= 12
 
+    # the database's counting agrees with the contract's (case_facts + indicators) here too
+    with make_sessionmaker(make_engine(database_url))() as session:
+        found = year_statistics(session, PeriodKind.MONTH, year, date.today(), DatePrecision.DAY)
+        facts = case_facts(session, date(year, 1, 1), date(year + 1, 1, 1))
+        assert found.total.indicators == indicators(facts, date.today()), "disagree"
     figures: dict[str, float] = {"reports": count, "fill_s": fill_s}
     baseline = timed(bare, runs)
     figures["bare_sql_p50_ms"] = statistics.median(baseline)

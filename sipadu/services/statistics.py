@@ -29,8 +29,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from enum import StrEnum
+from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Date, Integer, String, and_, case, cast, extract, func, select, type_coerce
 from sqlalchemy.orm import Session, aliased
 
 from sipadu.accountability import audit
@@ -396,9 +397,157 @@ class YearStatistics:
     by_category: dict[int, dict[str, Figures]] = field(default_factory=dict)
 
 
-def top_level_categories(session: Session) -> list[str]:
-    """Slugs of the top-level categories, active or not (reports keep theirs)."""
-    return sorted(session.scalars(select(Category.slug).where(Category.parent_id.is_(None))))
+def _days(later: Any, earlier: Any, dialect: str) -> Any:
+    """Whole days from ``earlier`` to ``later`` (NULL if either is), in SQL."""
+    if dialect == "sqlite":
+        return cast(func.julianday(later) - func.julianday(earlier), Integer)
+    return type_coerce(later - earlier, Integer)
+
+
+def _timeliness_sql(done: Any, due: Any, today: date) -> Any:
+    """:func:`_timeliness` in SQL: 0 on time, 1 late, 2 pending."""
+    return case(
+        (done.is_not(None), case((and_(due.is_not(None), done > due), 1), else_=0)),
+        (and_(due.is_not(None), due < today), 1),
+        else_=2,
+    )
+
+
+@dataclass
+class _Tally:
+    """What :func:`indicators` needs of a group of reports, in mergeable counts:
+    ``classes`` (ack class, feedback class, status, reopened) → reports, and histograms
+    of the days to acknowledge, to first feedback and to close."""
+
+    classes: Counter[tuple[int, int, str, bool]] = field(default_factory=Counter)
+    to_ack: Counter[int] = field(default_factory=Counter)
+    to_feedback: Counter[int] = field(default_factory=Counter)
+    to_close: Counter[int] = field(default_factory=Counter)
+
+
+def _tallies(
+    session: Session, start: date, end: date, today: date
+) -> dict[tuple[int, Any], _Tally]:
+    """(month, category id) → :class:`_Tally` of the reports with ``start <= received_on
+    < end``: one query whose rows are small integers, counted here. The same facts and
+    definitions as :func:`case_facts` and :func:`indicators` (a test holds them equal),
+    classified by the database, so a year of 100,000 reports is not built as objects."""
+    dialect = session.get_bind().dialect.name
+    first_on: Any = func.min(Message.sent_on, type_=Date)
+    if dialect == "sqlite":  # a stored value that is not a day (sipadu.persistence.checked)
+        first_on = func.date(first_on, type_=Date)
+    first = (
+        select(Message.report_id.label("rid"), first_on.label("on"))
+        .where(Message.author == "staff")
+        .group_by(Message.report_id)
+        .subquery()
+    )
+    reopened = (
+        select(AuditEvent.report_id.label("rid"))
+        .where(AuditEvent.action == Action.REPORT_REOPEN.value)
+        .distinct()
+        .subquery()
+    )
+    closed = Report.closed_on
+    feedback = case(
+        (first.c.on.is_(None), closed),
+        (closed.is_(None), first.c.on),
+        (first.c.on < closed, first.c.on),
+        else_=closed,
+    )
+    rows = session.execute(
+        select(
+            extract("month", Report.received_on),
+            type_coerce(Report.category_id, String),  # as stored: no UUID built per row
+            _timeliness_sql(Report.acknowledged_on, Report.ack_due_on, today),
+            _timeliness_sql(feedback, Report.feedback_due_on, today),
+            Report.status,
+            reopened.c.rid.is_not(None),
+            _days(Report.acknowledged_on, Report.received_on, dialect),
+            _days(feedback, Report.received_on, dialect),
+            _days(closed, Report.received_on, dialect),
+        )
+        .outerjoin(first, first.c.rid == Report.id)
+        .outerjoin(reopened, reopened.c.rid == Report.id)
+        .where(Report.received_on >= start, Report.received_on < end)
+    ).all()
+    tallies: dict[tuple[int, Any], _Tally] = defaultdict(_Tally)
+    for (month, category, ack, fb, status, again), n in Counter(
+        (int(r[0]), r[1], r[2], r[3], r[4], bool(r[5])) for r in rows
+    ).items():
+        tallies[(month, category)].classes[(ack, fb, status, again)] += n
+    for column, histogram in ((6, "to_ack"), (7, "to_feedback"), (8, "to_close")):
+        for (month, category, days), n in Counter(
+            (int(r[0]), r[1], r[column]) for r in rows if r[column] is not None
+        ).items():
+            getattr(tallies[(month, category)], histogram)[days] += n
+    return tallies
+
+
+def _histogram_median(histogram: Counter[int]) -> float | None:
+    """:func:`statistics.median` of the values a histogram counts."""
+    size = sum(histogram.values())
+    if not size:
+        return None
+    wanted = sorted({(size - 1) // 2, size // 2})
+    found: list[int] = []
+    seen = 0
+    for value in sorted(histogram):
+        seen += histogram[value]
+        while wanted and wanted[0] < seen:
+            found.append(value)
+            wanted.pop(0)
+    return (found[0] + found[-1]) / 2
+
+
+def _indicators_of(tallies: Iterable[_Tally]) -> Indicators:
+    """:func:`indicators` of the reports the ``tallies`` count."""
+    ack = [0, 0, 0]
+    feedback = [0, 0, 0]
+    status: Counter[str] = Counter()
+    reopened = 0
+    to_ack: Counter[int] = Counter()
+    to_feedback: Counter[int] = Counter()
+    to_close: Counter[int] = Counter()
+    for tally in tallies:
+        for (a, f, s, again), n in tally.classes.items():
+            ack[a] += n
+            feedback[f] += n
+            status[s] += n
+            reopened += n if again else 0
+        to_ack.update(tally.to_ack)
+        to_feedback.update(tally.to_feedback)
+        to_close.update(tally.to_close)
+    return Indicators(
+        received=sum(ack),
+        ack_on_time=ack[0],
+        ack_late=ack[1],
+        ack_pending=ack[2],
+        feedback_on_time=feedback[0],
+        feedback_late=feedback[1],
+        feedback_pending=feedback[2],
+        closed_substantiated=status[ReportStatus.CLOSED_SUBSTANTIATED.value],
+        closed_unsubstantiated=status[ReportStatus.CLOSED_UNSUBSTANTIATED.value],
+        referred=status[REFERRED],
+        rejected=status[ReportStatus.REJECTED.value],
+        reopened=reopened,
+        median_days_to_ack=_histogram_median(to_ack),
+        median_days_to_feedback=_histogram_median(to_feedback),
+        median_days_to_close=_histogram_median(to_close),
+    )
+
+
+def _top_level(session: Session) -> dict[Any, str]:
+    """Category id → the slug of its top-level category (itself or its parent)."""
+    rows = session.execute(
+        select(
+            type_coerce(Category.id, String),  # as _tallies reads a report's category
+            Category.slug,
+            type_coerce(Category.parent_id, String),
+        )
+    ).all()
+    slugs = {category_id: slug for category_id, slug, _parent in rows}
+    return {category_id: slugs[parent or category_id] for category_id, _slug, parent in rows}
 
 
 def year_statistics(
@@ -406,17 +555,18 @@ def year_statistics(
 ) -> YearStatistics:
     """The :class:`YearStatistics` of ``year`` as of ``today`` (cohorts by
     ``received_on``; identity requests by the day they were made; intakes by their
-    report's coarsened day under ``precision``). Reads only: three queries."""
+    report's coarsened day under ``precision``). Reads only: five small queries; the
+    reports are classified and counted by the database (:func:`_tallies`)."""
     spans = periods(kind, year)
     start, end = spans[0].start, spans[-1].end
-    facts = case_facts(session, start, end)
+    top = _top_level(session)
+    tallies: dict[tuple[int, str], list[_Tally]] = defaultdict(list)
+    for (month, category_id), tally in _tallies(session, start, end, today).items():
+        tallies[(period_number(kind, date(year, month, 1)), top[category_id])].append(tally)
     requests = _identity_requests(session, start, end)
     intakes = _intakes(session, start, end, precision)
-    categories = sorted(set(top_level_categories(session)) | {f.category for f in facts})
+    categories = sorted({slug for slug in top.values()})
 
-    grouped: dict[tuple[int, str], list[CaseFacts]] = defaultdict(list)
-    for f in facts:
-        grouped[(period_number(kind, f.received_on), f.category)].append(f)
     asked: dict[tuple[int, str], list[str]] = defaultdict(list)
     for day, slug, state in requests:
         asked[(period_number(kind, day), slug)].append(state)
@@ -424,35 +574,25 @@ def year_statistics(
     for day, channel in intakes:
         taken[period_number(kind, day)][channel] += 1
 
-    def cohort(numbers: Sequence[int], slugs: Sequence[str]) -> tuple[list[CaseFacts], list[str]]:
-        chosen = [f for n in numbers for s in slugs for f in grouped.get((n, s), ())]
+    def figures(numbers: Sequence[int], slugs: Sequence[str], *, channelled: bool) -> Figures:
+        found = _indicators_of(t for n in numbers for s in slugs for t in tallies.get((n, s), ()))
         states = [st for n in numbers for s in slugs for st in asked.get((n, s), ())]
-        return chosen, states
-
-    def channels(numbers: Sequence[int], received: int) -> dict[str, int | None]:
+        if not channelled:
+            return Figures(found, _identity_counts(states))
         counted = Counter[str]()
         for n in numbers:
             counted.update(taken.get(n, Counter()))
-        web = received - sum(counted.values())
-        return {"web": web if web >= 0 else None, **{c: counted[c] for c in CHANNELS}}
+        web = found.received - sum(counted.values())
+        channels = {"web": web if web >= 0 else None, **{c: counted[c] for c in CHANNELS}}
+        return Figures(found, _identity_counts(states), channels)
 
     every = [p.number for p in spans]
-    by_period = []
-    for span in spans:
-        chosen, states = cohort([span.number], categories)
-        found = indicators(chosen, today)
-        by_period.append(
-            Figures(found, _identity_counts(states), channels([span.number], found.received))
-        )
-    chosen, states = cohort(every, categories)
-    found = indicators(chosen, today)
-    total = Figures(found, _identity_counts(states), channels(every, found.received))
-    by_category: dict[int, dict[str, Figures]] = {}
-    for number, numbers in [(0, every)] + [(n, [n]) for n in every]:
-        by_category[number] = {}
-        for slug in categories:
-            chosen, states = cohort(numbers, [slug])
-            by_category[number][slug] = Figures(indicators(chosen, today), _identity_counts(states))
+    by_period = [figures([p.number], categories, channelled=True) for p in spans]
+    total = figures(every, categories, channelled=True)
+    by_category = {
+        number: {slug: figures(numbers, [slug], channelled=False) for slug in categories}
+        for number, numbers in [(0, every)] + [(n, [n]) for n in every]
+    }
     return YearStatistics(year, kind, spans, by_period, total, by_category)
 
 

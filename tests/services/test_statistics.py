@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 
 import pytest
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from sipadu.accountability.audit import Action
 from sipadu.persistence.models import Report, Role
@@ -207,3 +207,50 @@ def test_a_malformed_message_day_is_no_feedback(session, seeded):
     session.execute(update(Report).where(Report.id == seeded["R10"]).values(status="referred"))
     (r10,) = [f for f in case_facts(session, D(2023, 4, 17), D(2023, 4, 18))]
     assert r10.first_feedback_on is None
+
+
+def test_the_pages_counting_agrees_with_the_contract_on_a_random_history(session):
+    """The page's figures (classified and counted by the database) are those of
+    :func:`indicators` over :func:`case_facts`, grouped by period and category: the
+    auditors' page and the public report agree by construction."""
+    import random
+
+    from sipadu.persistence.models import Category
+
+    history.seed(session)  # categories, a sub-category, and the 2023 history
+    rng = random.Random(1937)
+    ids = {c.slug: c.id for c in session.scalars(select(Category))}
+    statuses = ["received", "in_review", "investigating", "closed_substantiated",
+                "closed_unsubstantiated", "rejected", "referred"]  # fmt: skip
+
+    def maybe(day: date, spread: int) -> date | None:
+        return None if rng.random() < 0.25 else day + timedelta(days=rng.randrange(spread))
+
+    for _ in range(300):
+        received = D(2022, 1, 1) + timedelta(days=rng.randrange(365))
+        report = history._report(
+            session, ids, category=rng.choice(list(ids)), received_on=received,
+            ack_due_on=maybe(received, 14), acknowledged_on=maybe(received, 20),
+            feedback_due_on=maybe(received, 120), closed_on=maybe(received, 200),
+            status=rng.choice(statuses),
+        )  # fmt: skip
+        for _m in range(rng.choice([0, 0, 1, 2])):
+            author = rng.choice(["staff", "reporter"])
+            history._message(session, report, author, received + timedelta(rng.randrange(150)))
+        if rng.random() < 0.1:
+            history._entry(
+                session, Action.REPORT_REOPEN, datetime(2022, 6, 1, tzinfo=UTC), report_id=report
+            )
+    as_of = D(2022, 9, 1)
+    facts = case_facts(session, D(2022, 1, 1), D(2023, 1, 1))
+    assert len(facts) == 301  # the random reports and the history's one of 2022
+    for kind in PeriodKind:
+        found = year_statistics(session, kind, 2022, as_of, DatePrecision.DAY)
+        assert found.total.indicators == indicators(facts, as_of)
+        for span, row in zip(found.periods, found.by_period, strict=True):
+            cohort = [f for f in facts if span.start <= f.received_on < span.end]
+            assert row.indicators == indicators(cohort, as_of), span
+            for slug, part in found.by_category[span.number].items():
+                assert part.indicators == indicators(
+                    [f for f in cohort if f.category == slug], as_of
+                ), (span, slug)
