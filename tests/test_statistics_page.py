@@ -282,3 +282,24 @@ def test_a_bad_choice_keeps_what_was_typed(clients, seeded):
     page = response.get_data(as_text=True)
     assert 'value="20x3"' in page and 'class="error"' in page
     assert clients["auditor"].get("/statistics?kind=decade&year=2023").status_code == 400
+
+
+def test_a_label_a_spreadsheet_would_run_is_defused_in_the_csv(clients, seeded, database_url):
+    """Admins cannot type such a label (sipadu.services.plain_text), but a row may hold
+    one: its cell begins with an apostrophe, and the page shows it as text."""
+    from sipadu.persistence.models import Category
+
+    with database(database_url) as session:
+        row = Category(id=uuid.uuid4(), slug="formula_test", label_en="=HYPERLINK(1)")
+        session.add(row)
+        session.commit()
+    try:
+        body = clients["auditor"].get(f"/statistics.csv?kind=year&year=2023&{EN}")
+        cells = [c for r in csv.reader(io.StringIO(body.get_data(as_text=True))) for c in r]
+        assert "'=HYPERLINK(1)" in cells and "=HYPERLINK(1)" not in cells
+        page = clients["auditor"].get(f"/statistics?kind=year&year=2023&{EN}")
+        assert "=HYPERLINK(1)" in page.get_data(as_text=True)
+    finally:
+        with database(database_url) as session:
+            session.delete(session.get(Category, row.id))
+            session.commit()
