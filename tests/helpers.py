@@ -829,6 +829,17 @@ def sample_audit_details(ids: dict[str, str]) -> dict[audit.Action, tuple[str, s
             "system",
             {"account": ids["pemeriksa2"], "error": "SMTPRecipientsRefused"},
         ),
+        # statistics (issue 19)
+        A.STATISTICS_VIEW: (
+            ids["auditor"],
+            "auditor",
+            {"kind": "month", "year": 2025, "reports": 40},
+        ),
+        A.STATISTICS_EXPORT: (
+            ids["inspektur"],
+            "custodian",
+            {"kind": "quarter", "year": 2025, "reports": 40},
+        ),
     }
 
 

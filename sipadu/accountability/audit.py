@@ -129,6 +129,10 @@ class Action(StrEnum):
     NOTIFY_SETTINGS = "notify.settings"
     DIGEST_SENT = "notify.digest"
     DIGEST_FAILED = "notify.digest_failed"
+    # statistics (issue 19): the compliance statistics page and its CSV, for auditors and
+    # custodians; the period shown and a count only (docs/staff.md, "Statistics")
+    STATISTICS_VIEW = "statistics.view"
+    STATISTICS_EXPORT = "statistics.export"
 
 
 class ReporterMetric(StrEnum):

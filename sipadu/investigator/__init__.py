@@ -18,6 +18,7 @@ from sipadu.investigator import (  # noqa: F401
     custodian,
     intake_form,
     notify,
+    statistics,
     units,
     views,
 )

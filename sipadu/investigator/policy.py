@@ -28,6 +28,7 @@ class Policy(StrEnum):
     ROUTING = "routing"  # who receives which category: investigators, auditors, admins
     INTAKE = "intake"  # the ceiling on new reports and its daily counts: admins, auditors
     OPERATOR = "operator"  # the intake form at a counter: intake operators only
+    STATISTICS = "statistics"  # compliance statistics (issue 19): auditors, custodians
 
 
 ALLOWED: dict[Policy, frozenset[Role] | None] = {
@@ -40,6 +41,7 @@ ALLOWED: dict[Policy, frozenset[Role] | None] = {
     Policy.ROUTING: frozenset({Role.INVESTIGATOR, Role.AUDITOR, Role.ADMIN}),
     Policy.INTAKE: frozenset({Role.AUDITOR, Role.ADMIN}),
     Policy.OPERATOR: frozenset({Role.OPERATOR}),
+    Policy.STATISTICS: frozenset({Role.AUDITOR, Role.CUSTODIAN}),
 }
 
 _ATTRIBUTE = "sipadu_policy"

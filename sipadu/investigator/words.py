@@ -113,6 +113,8 @@ ACTION_LABELS: dict[str, LazyString] = {
     Action.NOTIFY_SETTINGS: _l("Daily digest choices changed"),
     Action.DIGEST_SENT: _l("Daily digest sent"),
     Action.DIGEST_FAILED: _l("Daily digest not sent"),
+    Action.STATISTICS_VIEW: _l("Compliance statistics viewed"),
+    Action.STATISTICS_EXPORT: _l("Compliance statistics exported"),
 }
 
 # The role an entry was made in (audit.ROLES): the staff roles, and who else acts.
@@ -195,6 +197,12 @@ CHANNEL_LABELS: dict[str, LazyString] = {
     Channel.LETTER: _l("By letter"),
     Channel.EMAIL: _l("By e-mail"),
     Channel.OTHER: _l("Another way"),
+}
+# How statistics are grouped (sipadu.services.statistics.PeriodKind; issue 19).
+STATISTICS_KIND_WORDS: dict[str, LazyString] = {
+    "month": _l("month"),
+    "quarter": _l("quarter"),
+    "year": _l("year"),
 }
 TABLES: dict[str, Mapping[str, LazyString]] = {
     "action": ACTION_LABELS,
@@ -608,6 +616,16 @@ def _verify(d: dict, _name: str) -> str:
     )
 
 
+def _statistics(d: Mapping[str, object]) -> str:
+    kind = STATISTICS_KIND_WORDS.get(str(d.get("kind")))
+    return _(
+        "The year %(year)s, by %(kind)s: %(reports)d reports.",
+        year=str(d.get("year", "?")),
+        kind=str(kind) if kind is not None else "?",
+        reports=_count(d.get("reports")),
+    )
+
+
 SENTENCES: dict[str, Sentence] = {
     Action.SYSTEM_INIT: lambda d, _n: _(
         "Version %(version)s. Demo accounts: %(demo)s.",
@@ -814,6 +832,8 @@ SENTENCES: dict[str, Sentence] = {
         name=n,
         error=str(d.get("error") or "?"),
     ),
+    Action.STATISTICS_VIEW: lambda d, _n: _statistics(d),
+    Action.STATISTICS_EXPORT: lambda d, _n: _statistics(d),
 }
 
 
