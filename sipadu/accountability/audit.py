@@ -123,6 +123,10 @@ class Action(StrEnum):
     # units (issue 18): reported units that admins configure (categories: category.*)
     UNIT_CREATE = "unit.create"
     UNIT_UPDATE = "unit.update"
+    # transparency (issue 19): a month's public report signed and published (detail: the
+    # month, the document's SHA-256 and the one it replaced); its facts file read
+    TRANSPARENCY_PUBLISH = "transparency.publish"
+    TRANSPARENCY_FACTS = "transparency.facts"
 
 
 class ReporterMetric(StrEnum):

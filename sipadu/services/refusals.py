@@ -155,6 +155,10 @@ class Reason(enum.Enum):
     IMPORT_HAS_PROBLEMS = enum.auto()  # count: rows refused (each said on its own)
     ROUTE_NEEDS_TARGET = enum.auto()  # neither a category nor a unit chosen
     UNITS_FORM_TOO_LARGE = enum.auto()  # max: KB the report form's unit list may take
+    # The public transparency report (issue 19)
+    MONTH_NOT_OVER = enum.auto()  # month: reports may still be dated in it
+    MONTH_PUBLISHED = enum.auto()  # month: published already (replace it on purpose)
+    MONTH_NOT_PUBLISHED = enum.auto()  # month
 
 
 class ServiceError(Exception):

@@ -281,6 +281,15 @@ MESSAGES: dict[Reason, LazyString] = {
         "connection. Withdraw units no longer needed, shorten long names, or offer "
         "kelurahan through their kecamatan."
     ),
+    Reason.MONTH_NOT_OVER: _l(
+        "The report for %(month)s cannot be published yet: reports may still be dated in "
+        "that month. Publish it once the month is over."
+    ),
+    Reason.MONTH_PUBLISHED: _l(
+        "The report for %(month)s is published already. To publish it again with today's "
+        "figures, replace it on purpose (--replace); the replacement is recorded."
+    ),
+    Reason.MONTH_NOT_PUBLISHED: _l("No transparency report is published for %(month)s."),
 }
 
 
