@@ -110,6 +110,8 @@ ACTION_LABELS: dict[str, LazyString] = {
     Action.COI_EXTERNAL_EXPORT: _l("Report exported to an outside keyholder"),
     Action.UNIT_CREATE: _l("Reported unit added"),
     Action.UNIT_UPDATE: _l("Reported unit changed"),
+    Action.TRANSPARENCY_PUBLISH: _l("Transparency report published"),
+    Action.TRANSPARENCY_FACTS: _l("Facts of a transparency report read"),
 }
 
 # The role an entry was made in (audit.ROLES): the staff roles, and who else acts.
@@ -803,6 +805,25 @@ SENTENCES: dict[str, Sentence] = {
         "%(kind)s %(name)s.", kind=said(str(d.get("kind")), "unit_kind"), name=d.get("name", "?")
     ),
     Action.UNIT_UPDATE: lambda d, _n: _unit_update(d),
+    Action.TRANSPARENCY_PUBLISH: lambda d, _n: (
+        _(
+            "The transparency report for %(month)s was published again, replacing the "
+            "earlier one (SHA-256 %(earlier)s); the new document's SHA-256: %(sha256)s.",
+            month=str(d.get("month")),
+            earlier=str(d.get("replaces")),
+            sha256=str(d.get("sha256")),
+        )
+        if d.get("replaces")
+        else _(
+            "The transparency report for %(month)s was published; its SHA-256: %(sha256)s.",
+            month=str(d.get("month")),
+            sha256=str(d.get("sha256")),
+        )
+    ),
+    Action.TRANSPARENCY_FACTS: lambda d, _n: _(
+        "The facts file of the transparency report for %(month)s was read.",
+        month=str(d.get("month")),
+    ),
 }
 
 
