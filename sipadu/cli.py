@@ -56,8 +56,8 @@ from sipadu.settings.config import Config, ConfigError, from_environ
 from sipadu.settings.instance import audit_public_key as instance_audit_public_key
 from sipadu.settings.instance import ensure_instance, generate_missing, load_secret
 from sipadu.web.refusal_messages import message
-from sipadu.web.words import CATEGORY_LABELS, in_both_languages
 from sipadu.web.security import harden_process
+from sipadu.web.words import CATEGORY_LABELS, in_both_languages
 
 DEMO_ACCOUNTS = [
     (Role.ADMIN, "admin"),

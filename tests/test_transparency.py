@@ -87,7 +87,9 @@ def test_every_figure_of_the_known_history_is_published_as_worked_out(published)
     assert document["format"] == "sipadu-transparency-report-v1"
     assert document["month"] == MONTH and document["threshold"] == 5
     assert [row["category"] for row in document["categories"]] == history.ROWS
-    assert document["categories"][-1]["label"] == dict(zip(("id", "en"), history.PUNGLI_LABELS))
+    assert document["categories"][-1]["label"] == dict(
+        zip(("id", "en"), history.PUNGLI_LABELS, strict=True)
+    )
     assert document["categories"][2]["label"] == {
         "id": "Korupsi, kolusi, atau nepotisme (KKN)",
         "en": "Corruption, collusion or nepotism (KKN)",
@@ -177,12 +179,13 @@ def test_the_document_holds_no_report_content_id_or_fine_date(published, reporte
         report.received_on = date(2025, 9, 15)
         session.commit()
         ids = [str(i) for i in session.scalars(select(Report.id))]
+        names = ("received_on", "ack_due_on", "feedback_due_on", "acknowledged_on", "closed_on")
         days = {
-            d.isoformat()
+            getattr(r, n).isoformat()
             for r in session.scalars(select(Report))
-            for d in (r.received_on, r.ack_due_on, r.feedback_due_on, r.acknowledged_on, r.closed_on)
-            if d is not None
-        }  # fmt: skip
+            for n in names
+            if getattr(r, n) is not None
+        }
     assert invoke(published, "transparency", "publish", "--month", "2025-09").exit_code == 0
     for month in ("2025-09", MONTH):
         row = stored(published, month)
@@ -212,7 +215,9 @@ def test_the_facts_file_is_the_contract_s_csv(published, tmp_path):
     assert document == stored(published).document
     lines = facts.decode().split("\r\n")
     assert lines[0] == ",".join(FACT_FIELDS) and lines[-1] == "" and len(lines) == 29
-    assert lines[1:-1] == sorted(lines[1:-1], key=lambda l: [(v != "", v) for v in l.split(",")])
+    assert lines[1:-1] == sorted(
+        lines[1:-1], key=lambda row: [(v != "", v) for v in row.split(",")]
+    )
     assert "kkn,2025-11-10,,,,,,received,0" not in lines  # k12 has its 2099 deadlines
     assert "kkn,2025-11-10,2099-01-01,,2099-01-01,,,received,0" in lines
     commitment = hashlib.sha256(bytes.fromhex(salt) + facts).hexdigest()
@@ -288,9 +293,7 @@ def check(script: Path, *args: object) -> subprocess.CompletedProcess:
     )
 
 
-def test_the_documented_recipe_checks_a_real_publication_and_catches_tampering(
-    published, tmp_path
-):
+def test_the_documented_recipe_checks_a_real_publication_and_catches_tampering(published, tmp_path):
     out = tmp_path / "auditor"
     salt = invoke(published, "transparency", "facts", "--month", MONTH, "--out", str(out))
     salt = salt.output.split()[1]

@@ -43,7 +43,8 @@ is fixed by any combination of the sums.
 
 Medians (days): abuse ack 2, feedback 100 (7 reports each), close hidden (3 closed);
 admin all hidden (2); kkn ack 3 (11), feedback 60 (11), close 60 (9); pungli 1, 30, 30
-(6 each); total: ack 2 (26 values: 1×7, 2×7, 3×8, 9×3, 10), feedback 60 (26), close 60 (18).
+(6 each); total: ack 2 (26 values: seven 1s, seven 2s, eight 3s, three 9s, a 10),
+feedback 60 (26), close 60 (18).
 """
 
 import uuid

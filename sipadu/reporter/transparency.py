@@ -56,7 +56,7 @@ def transparency_json(month: str) -> Response:
     return response
 
 
-def _cell(value: object, column: str) -> str | None:
+def _cell(value: int | float | None, column: str) -> str | None:
     if value is None:
         return None
     if column.startswith("median_") and isinstance(value, float):

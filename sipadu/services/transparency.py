@@ -179,9 +179,7 @@ class Published:
     replaced: str | None  # the SHA-256 of the document it replaced
 
 
-def _labels(
-    session: Session, words: Mapping[str, tuple[str, str]]
-) -> list[tuple[str, str, str]]:
+def _labels(session: Session, words: Mapping[str, tuple[str, str]]) -> list[tuple[str, str, str]]:
     """(slug, Indonesian, English) of every top-level category in the form's order: its
     stored words, else ``words`` (the statutory categories' translated words)."""
     found = []
@@ -235,7 +233,7 @@ def publish(
     facts_file = facts_csv(facts)
     salt = secrets.token_bytes(SALT_BYTES)
     checkpoint = audit.make_checkpoint(session, signing_seed)
-    body = {
+    body: dict[str, object] = {
         "format": FORMAT,
         "month": month,
         "generated_on": today.isoformat(),
@@ -250,7 +248,7 @@ def publish(
         "checkpoint": {k: v for k, v in checkpoint.to_json().items() if k != "format"},
     }
     signature = sign(signing_seed, SIGNATURE_LABEL, signed_message(body)).hex()
-    document = rfc8785.dumps({**body, "signature": signature})
+    document = rfc8785.dumps({**body, "signature": signature})  # type: ignore[dict-item]
     digest = hashlib.sha256(document).hexdigest()
     replaced = hashlib.sha256(existing.document).hexdigest() if existing else None
     if existing is None:
@@ -329,7 +327,5 @@ def facts_of(session: Session, month: str, actor: Actor) -> FactsFile:
     row = session.scalar(select(TransparencyReport).where(TransparencyReport.month == month))
     if row is None:
         raise ServiceError(Reason.MONTH_NOT_PUBLISHED, month=month)
-    audit.append(
-        session, actor.id, actor.role, Action.TRANSPARENCY_FACTS, detail={"month": month}
-    )
+    audit.append(session, actor.id, actor.role, Action.TRANSPARENCY_FACTS, detail={"month": month})
     return FactsFile(month, row.facts, row.facts_salt.hex(), row.document)
