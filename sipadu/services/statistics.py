@@ -1,0 +1,455 @@
+"""Deadline-compliance statistics (issue 19, items 2 and 3): figures computed from the
+metadata the database already holds in plaintext, never from a sealed value.
+
+What is read, per report: its category (the top-level one), ``received_on`` (already
+coarsened to SIPADU_DATE_PRECISION, G2), the deadlines ``ack_due_on`` and
+``feedback_due_on``, ``acknowledged_on``, ``closed_on`` and ``status``; the day of its
+first staff message (``message.sent_on``, coarsened like the reporter's own); whether a
+``report.reopen`` entry names it in the audit log. Besides: identity requests' times and
+states, and the channel of operators' intakes from their ``report.intake`` entries,
+which name no report (so channels are counted per period only, never per category).
+
+What is not available: the unit a report concerns is sealed in the report (issue 18), so
+no figure is per unit; the channel of a single report is sealed too (only intakes are
+counted; web = received - intakes). Reports deleted by the retention purge are no longer
+counted (their intake entries still are).
+
+Definitions (ISO 37002:2021 §9.1.2 lists the indicators; the deadlines are the
+configured SIPADU_ACK_DAYS and SIPADU_FEEDBACK_DAYS, EU 2019/1937 Art. 9(1)(b), (f)):
+the cohort of a period is the reports *received* in it, evaluated as of ``today``. They
+are the contract between the auditors' page and the public transparency report
+(docs/staff.md, "Statistics"); the transparency report's offline recipe re-implements
+:func:`indicators`, so they change only together.
+"""
+
+import json
+import statistics
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time
+from enum import StrEnum
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, aliased
+
+from sipadu.accountability.audit import Action
+from sipadu.persistence.models import (
+    AuditEvent,
+    Category,
+    IdentityRequest,
+    IdentityRequestState,
+    Message,
+    Report,
+    ReportStatus,
+)
+from sipadu.settings.config import DatePrecision
+
+# issue 20 adds the status; counted from the day it exists
+REFERRED = "referred"
+
+
+@dataclass(frozen=True)
+class CaseFacts:
+    """One report, without its id or any content: metadata the database already holds.
+
+    ``category``: the slug of its top-level category (a sub-category's parent);
+    ``received_on``: as stored, already coarsened to SIPADU_DATE_PRECISION;
+    ``first_feedback_on``: the earlier of its first staff message's day and its closing
+    day (None: neither yet); ``status``: a :class:`ReportStatus` value; ``reopened``: at
+    least one ``report.reopen`` audit entry names it."""
+
+    category: str
+    received_on: date
+    ack_due_on: date | None
+    acknowledged_on: date | None
+    feedback_due_on: date | None
+    first_feedback_on: date | None
+    closed_on: date | None
+    status: str
+    reopened: bool
+
+
+FACT_FIELDS = tuple(CaseFacts.__dataclass_fields__)
+
+
+def _sort_key(facts: CaseFacts) -> tuple:
+    # None before any value, so every field sorts whatever it holds
+    return tuple(
+        (value is not None, value) for value in (getattr(facts, name) for name in FACT_FIELDS)
+    )
+
+
+def case_facts(session: Session, start: date, end: date) -> list[CaseFacts]:
+    """The :class:`CaseFacts` of the reports with ``start <= received_on < end``, sorted
+    by every field in order (never by id or database order: the list says nothing of
+    which row is which). One query; reads only, opens nothing sealed."""
+    parent = aliased(Category)
+    first_staff = (
+        select(Message.report_id, func.min(Message.sent_on).label("first_on"))
+        .where(Message.author == "staff")
+        .group_by(Message.report_id)
+        .subquery()
+    )
+    reopened = (
+        select(AuditEvent.report_id)
+        .where(AuditEvent.action == Action.REPORT_REOPEN.value)
+        .distinct()
+        .subquery()
+    )
+    query = (
+        select(
+            func.coalesce(parent.slug, Category.slug),
+            Report.received_on,
+            Report.ack_due_on,
+            Report.acknowledged_on,
+            Report.feedback_due_on,
+            first_staff.c.first_on,
+            Report.closed_on,
+            Report.status,
+            reopened.c.report_id.is_not(None),
+        )
+        .join(Category, Category.id == Report.category_id)
+        .outerjoin(parent, parent.id == Category.parent_id)
+        .outerjoin(first_staff, first_staff.c.report_id == Report.id)
+        .outerjoin(reopened, reopened.c.report_id == Report.id)
+        .where(Report.received_on >= start, Report.received_on < end)
+    )
+    facts = []
+    for (
+        category,
+        received,
+        ack_due,
+        acked,
+        fb_due,
+        first_on,
+        closed,
+        status,
+        again,
+    ) in session.execute(query):
+        first = _day(first_on)
+        feedback = (
+            min(first, closed) if first is not None and closed is not None else first or closed
+        )
+        facts.append(
+            CaseFacts(
+                category, received, ack_due, acked, fb_due, feedback, closed, status, bool(again)
+            )
+        )
+    facts.sort(key=_sort_key)
+    return facts
+
+
+def _day(value: object) -> date | None:
+    """A message's day as read (a date; on SQLite a malformed stored value reads as
+    ``date.min``, :mod:`sipadu.persistence.checked`): None when it is not a real day."""
+    if isinstance(value, date) and value != date.min:
+        return value
+    return None
+
+
+@dataclass(frozen=True)
+class Indicators:
+    """The indicators of a cohort of reports (counts; medians in days, None when no
+    report of the cohort has the date). ``ack_on_time + ack_late + ack_pending ==
+    received`` and the same for feedback."""
+
+    received: int
+    ack_on_time: int
+    ack_late: int
+    ack_pending: int
+    feedback_on_time: int
+    feedback_late: int
+    feedback_pending: int
+    closed_substantiated: int
+    closed_unsubstantiated: int
+    referred: int
+    rejected: int
+    reopened: int
+    median_days_to_ack: float | None
+    median_days_to_feedback: float | None
+    median_days_to_close: float | None
+
+
+INDICATOR_FIELDS = tuple(Indicators.__dataclass_fields__)
+
+
+def _timeliness(done: date | None, due: date | None, today: date) -> int:
+    """0 on time, 1 late, 2 pending. Done without a due date: on time; not done
+    without one: pending (a report stored before deadlines were kept)."""
+    if done is not None:
+        return 1 if due is not None and done > due else 0
+    return 1 if due is not None and due < today else 2
+
+
+def _median(values: list[int]) -> float | None:
+    return float(statistics.median(values)) if values else None
+
+
+def indicators(facts: Iterable[CaseFacts], today: date) -> Indicators:
+    """The :class:`Indicators` of ``facts``, as of ``today``.
+
+    Acknowledged on time: ``acknowledged_on <= ack_due_on``; late: acknowledged after
+    it, or not acknowledged and ``ack_due_on < today``; pending: not acknowledged and
+    ``ack_due_on >= today``. A missing due date counts as on time when acknowledged,
+    pending when not. Feedback: the same with ``first_feedback_on`` and
+    ``feedback_due_on``. Outcomes: the *current* status (closed substantiated, closed
+    not substantiated, referred, rejected). Reopened: at least one reopening. Medians:
+    :func:`statistics.median` of ``(day - received_on).days`` over the facts that have
+    the day; None when none has."""
+    ack = [0, 0, 0]
+    feedback = [0, 0, 0]
+    status: Counter[str] = Counter()
+    reopened = 0
+    to_ack: list[int] = []
+    to_feedback: list[int] = []
+    to_close: list[int] = []
+    for f in facts:
+        ack[_timeliness(f.acknowledged_on, f.ack_due_on, today)] += 1
+        feedback[_timeliness(f.first_feedback_on, f.feedback_due_on, today)] += 1
+        status[f.status] += 1
+        reopened += f.reopened
+        if f.acknowledged_on is not None:
+            to_ack.append((f.acknowledged_on - f.received_on).days)
+        if f.first_feedback_on is not None:
+            to_feedback.append((f.first_feedback_on - f.received_on).days)
+        if f.closed_on is not None:
+            to_close.append((f.closed_on - f.received_on).days)
+    return Indicators(
+        received=sum(ack),
+        ack_on_time=ack[0],
+        ack_late=ack[1],
+        ack_pending=ack[2],
+        feedback_on_time=feedback[0],
+        feedback_late=feedback[1],
+        feedback_pending=feedback[2],
+        closed_substantiated=status[ReportStatus.CLOSED_SUBSTANTIATED.value],
+        closed_unsubstantiated=status[ReportStatus.CLOSED_UNSUBSTANTIATED.value],
+        referred=status[REFERRED],
+        rejected=status[ReportStatus.REJECTED.value],
+        reopened=reopened,
+        median_days_to_ack=_median(to_ack),
+        median_days_to_feedback=_median(to_feedback),
+        median_days_to_close=_median(to_close),
+    )
+
+
+# --- periods ------------------------------------------------------------------------------
+
+
+class PeriodKind(StrEnum):
+    MONTH = "month"
+    QUARTER = "quarter"
+    YEAR = "year"
+
+
+@dataclass(frozen=True)
+class Period:
+    """A month (``number`` 1-12), a quarter (1-4) or the year (1) of ``year``:
+    ``start <= day < end``."""
+
+    kind: PeriodKind
+    year: int
+    number: int
+    start: date
+    end: date
+
+
+def _month_start(year: int, month: int) -> date:
+    return date(year + (month - 1) // 12, (month - 1) % 12 + 1, 1)
+
+
+def periods(kind: PeriodKind, year: int) -> list[Period]:
+    """The periods of ``kind`` that make up ``year``, in order."""
+    months = {PeriodKind.MONTH: 1, PeriodKind.QUARTER: 3, PeriodKind.YEAR: 12}[kind]
+    return [
+        Period(
+            kind,
+            year,
+            n + 1,
+            _month_start(year, n * months + 1),
+            _month_start(year, (n + 1) * months + 1),
+        )
+        for n in range(12 // months)
+    ]
+
+
+def period_number(kind: PeriodKind, day: date) -> int:
+    """Which period of its year ``day`` falls in (1-based)."""
+    months = {PeriodKind.MONTH: 1, PeriodKind.QUARTER: 3, PeriodKind.YEAR: 12}[kind]
+    return (day.month - 1) // months + 1
+
+
+# --- identity requests and channels -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IdentityCounts:
+    """Identity requests made in a period (by the time they were made) and their
+    decisions so far: ``requested == approved + refused + pending``."""
+
+    requested: int = 0
+    approved: int = 0
+    refused: int = 0
+    pending: int = 0
+
+
+IDENTITY_FIELDS = tuple(IdentityCounts.__dataclass_fields__)
+
+
+def _identity_counts(states: Iterable[str]) -> IdentityCounts:
+    counted = Counter(states)
+    return IdentityCounts(
+        requested=sum(counted.values()),
+        approved=counted[IdentityRequestState.APPROVED.value],
+        refused=counted[IdentityRequestState.REFUSED.value],
+        pending=counted[IdentityRequestState.PENDING.value],
+    )
+
+
+def _identity_requests(session: Session, start: date, end: date) -> list[tuple[date, str, str]]:
+    """(day requested, top-level category slug, state) of the requests made in
+    ``[start, end)``. ``requested_at`` is a staff-side time, exact on purpose; only its
+    day is used, and only to place it in a month, quarter or year."""
+    parent = aliased(Category)
+    since = datetime.combine(start, time(), UTC)
+    until = datetime.combine(end, time(), UTC)
+    rows = session.execute(
+        select(
+            IdentityRequest.requested_at,
+            func.coalesce(parent.slug, Category.slug),
+            IdentityRequest.state,
+        )
+        .join(Report, Report.id == IdentityRequest.report_id)
+        .join(Category, Category.id == Report.category_id)
+        .outerjoin(parent, parent.id == Category.parent_id)
+        .where(IdentityRequest.requested_at >= since, IdentityRequest.requested_at < until)
+    )
+    return [(at.date(), slug, state) for at, slug, state in rows if at != datetime.min]
+
+
+CHANNELS = ("walk_in", "phone", "letter", "email", "other")  # intake.Channel, but the web
+
+
+def _intakes(
+    session: Session, start: date, end: date, precision: DatePrecision
+) -> list[tuple[date, str]]:
+    """(received_on, channel) of every operator's intake whose report's ``received_on``
+    lies in ``[start, end)``: the ``report.intake`` entry's UTC day coarsened as the
+    report's own day was (:func:`sipadu.services.dates.coarsen`), so an intake counts
+    in the period its report counts in. The entries name no report."""
+    since = start.isoformat()
+    until = (date.fromordinal(end.toordinal() + 31)).isoformat()  # a period's end lies after
+    found = []
+    for at, detail in session.execute(
+        select(AuditEvent.at, AuditEvent.detail).where(
+            AuditEvent.action == Action.REPORT_INTAKE.value,
+            AuditEvent.at >= since,
+            AuditEvent.at < until,
+        )
+    ):
+        try:
+            day = precision.period_start(date.fromisoformat(at[:10]))
+            channel = _channel_of(detail)
+        except ValueError:
+            continue
+        if start <= day < end:
+            found.append((day, channel))
+    return found
+
+
+def _channel_of(detail: str | None) -> str:
+    value = json.loads(detail or "{}")
+    channel = value.get("channel") if isinstance(value, dict) else None
+    if channel not in CHANNELS:
+        raise ValueError("not an intake's channel")
+    return str(channel)
+
+
+# --- a year's tables ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Figures:
+    """One row of the statistics: the indicators of a cohort, its identity requests,
+    and (for rows of all categories only; None for a category's) the reports received
+    by channel: each intake channel's count and ``web`` (received - intakes; None when
+    intakes outnumber the reports still stored, after a retention purge)."""
+
+    indicators: Indicators
+    identity: IdentityCounts
+    channels: dict[str, int | None] | None = None
+
+
+@dataclass(frozen=True)
+class YearStatistics:
+    """A year's statistics by period of ``kind``: ``by_period[i]`` is ``periods[i]``'s
+    row, ``total`` the year's. ``by_category[n]``: category slug → row, for period
+    number ``n`` (0: the whole year), every top-level category present (zeros too)."""
+
+    year: int
+    kind: PeriodKind
+    periods: list[Period]
+    by_period: list[Figures]
+    total: Figures
+    by_category: dict[int, dict[str, Figures]] = field(default_factory=dict)
+
+
+def top_level_categories(session: Session) -> list[str]:
+    """Slugs of the top-level categories, active or not (reports keep theirs)."""
+    return sorted(session.scalars(select(Category.slug).where(Category.parent_id.is_(None))))
+
+
+def year_statistics(
+    session: Session, kind: PeriodKind, year: int, today: date, precision: DatePrecision
+) -> YearStatistics:
+    """The :class:`YearStatistics` of ``year`` as of ``today`` (cohorts by
+    ``received_on``; identity requests by the day they were made; intakes by their
+    report's coarsened day under ``precision``). Reads only: three queries."""
+    spans = periods(kind, year)
+    start, end = spans[0].start, spans[-1].end
+    facts = case_facts(session, start, end)
+    requests = _identity_requests(session, start, end)
+    intakes = _intakes(session, start, end, precision)
+    categories = sorted(set(top_level_categories(session)) | {f.category for f in facts})
+
+    grouped: dict[tuple[int, str], list[CaseFacts]] = defaultdict(list)
+    for f in facts:
+        grouped[(period_number(kind, f.received_on), f.category)].append(f)
+    asked: dict[tuple[int, str], list[str]] = defaultdict(list)
+    for day, slug, state in requests:
+        asked[(period_number(kind, day), slug)].append(state)
+    taken: dict[int, Counter[str]] = defaultdict(Counter)
+    for day, channel in intakes:
+        taken[period_number(kind, day)][channel] += 1
+
+    def cohort(numbers: Sequence[int], slugs: Sequence[str]) -> tuple[list[CaseFacts], list[str]]:
+        chosen = [f for n in numbers for s in slugs for f in grouped.get((n, s), ())]
+        states = [st for n in numbers for s in slugs for st in asked.get((n, s), ())]
+        return chosen, states
+
+    def channels(numbers: Sequence[int], received: int) -> dict[str, int | None]:
+        counted = Counter[str]()
+        for n in numbers:
+            counted.update(taken.get(n, Counter()))
+        web = received - sum(counted.values())
+        return {"web": web if web >= 0 else None, **{c: counted[c] for c in CHANNELS}}
+
+    every = [p.number for p in spans]
+    by_period = []
+    for span in spans:
+        chosen, states = cohort([span.number], categories)
+        found = indicators(chosen, today)
+        by_period.append(
+            Figures(found, _identity_counts(states), channels([span.number], found.received))
+        )
+    chosen, states = cohort(every, categories)
+    found = indicators(chosen, today)
+    total = Figures(found, _identity_counts(states), channels(every, found.received))
+    by_category: dict[int, dict[str, Figures]] = {}
+    for number, numbers in [(0, every)] + [(n, [n]) for n in every]:
+        by_category[number] = {}
+        for slug in categories:
+            chosen, states = cohort(numbers, [slug])
+            by_category[number][slug] = Figures(indicators(chosen, today), _identity_counts(states))
+    return YearStatistics(year, kind, spans, by_period, total, by_category)
