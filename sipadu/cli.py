@@ -40,7 +40,7 @@ from sipadu.persistence.dbroles import apply_reporter_role
 from sipadu.persistence.migrate import upgrade
 from sipadu.persistence.models import Category, CategorySlug, Role, StaffAccount
 from sipadu.persistence.row_order import Reshuffled
-from sipadu.services import ServiceError, retention
+from sipadu.services import ServiceError, retention, transparency
 from sipadu.services.audit_log import record_export
 from sipadu.services.categories import add_route, category_by_slug, remove_route, seed_instance
 from sipadu.services.conflict_of_interest import external_export
@@ -61,6 +61,7 @@ from sipadu.settings.instance import audit_public_key as instance_audit_public_k
 from sipadu.settings.instance import ensure_instance, generate_missing, load_secret
 from sipadu.web.refusal_messages import message
 from sipadu.web.security import harden_process
+from sipadu.web.words import CATEGORY_LABELS, in_both_languages
 
 DEMO_ACCOUNTS = [
     (Role.ADMIN, "admin"),
@@ -717,6 +718,67 @@ def audit_export(fmt: str, since: int, out: str | None) -> None:
     finally:
         if out:
             stream.close()
+
+
+@main.group("transparency")
+def transparency_group() -> None:
+    """The monthly public transparency report (docs/transparency.md)."""
+
+
+def _month(_ctx: click.Context, _param: click.Parameter, value: str) -> str:
+    try:
+        transparency.month_bounds(value)
+    except ValueError:
+        raise click.BadParameter("write the month as YYYY-MM, e.g. 2026-11") from None
+    return value
+
+
+@transparency_group.command("publish")
+@click.option("--month", required=True, callback=_month, help="YYYY-MM, a month that is over.")
+@click.option("--replace", is_flag=True, help="Publish a published month again (recorded).")
+def transparency_publish(month: str, replace: bool) -> None:
+    """Compute, sign and publish MONTH's report on the reporter portal (/transparansi),
+    bound to a new audit checkpoint; recorded as transparency.publish. Prints the
+    document's SHA-256."""
+    config = _config()
+    seed = _signing_seed(config)
+    with _session(config) as session:
+        published = transparency.publish(
+            session,
+            month,
+            signing_seed=seed,
+            threshold=config.transparency_threshold,
+            precision=config.date_precision,
+            words=in_both_languages(CATEGORY_LABELS),
+            today=datetime.now(UTC).date(),
+            actor=OPERATOR,
+            replace=replace,
+        )
+    done = "replaced" if published.replaced else "published"
+    click.echo(f"{done} {published.month} sha256 {published.sha256}")
+
+
+@transparency_group.command("facts")
+@click.option("--month", required=True, callback=_month, help="YYYY-MM, a published month.")
+@click.option(
+    "--out",
+    "directory",
+    type=click.Path(file_okay=False),
+    default=".",
+    help="Where to write the document and the facts file.",
+)
+def transparency_facts(month: str, directory: str) -> None:
+    """Write a published month's document (transparency-MONTH.json) and facts file
+    (facts-MONTH.csv) for an auditor, and print the facts file's salt (the recipe of
+    docs/transparency.md takes all three). Recorded as transparency.facts."""
+    config = _config()
+    with _session(config) as session:
+        found = transparency.facts_of(session, month, OPERATOR)
+    folder = Path(directory)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"transparency-{month}.json").write_bytes(found.document)
+    (folder / f"facts-{month}.csv").write_bytes(found.facts)
+    click.echo(f"salt {found.salt}")
 
 
 @main.command()

@@ -840,6 +840,13 @@ def sample_audit_details(ids: dict[str, str]) -> dict[audit.Action, tuple[str, s
             "custodian",
             {"kind": "quarter", "year": 2025, "reports": 40},
         ),
+        # transparency (issue 19)
+        A.TRANSPARENCY_PUBLISH: (
+            "operator",
+            "operator",
+            {"month": "2026-11", "sha256": "ab" * 32, "replaces": "cd" * 32},
+        ),
+        A.TRANSPARENCY_FACTS: ("operator", "operator", {"month": "2026-11"}),
     }
 
 

@@ -26,7 +26,9 @@ from tests.helpers import (
     answer_transcript,
     change_passphrase,
     config_env,
+    database,
     form_tokens,
+    invoke,
     login,
     receipt,
     report_with_files,
@@ -229,6 +231,13 @@ def test_the_reporter_role_reseals_only_the_transcript_answer(reporter_role):
         "UPDATE unit SET active = false",
         "DELETE FROM unit_route",
         "UPDATE category SET label_id = 'x'",
+        # transparency (issue 19): the published documents only, never facts or salt
+        "SELECT facts FROM transparency_report",
+        "SELECT facts_salt FROM transparency_report",
+        "SELECT * FROM transparency_report",
+        "INSERT INTO transparency_report (id) VALUES (gen_random_uuid())",
+        "UPDATE transparency_report SET document = document",
+        "DELETE FROM transparency_report",
     ],
 )
 def test_the_reporter_role_cannot_touch_what_it_does_not_need(reporter_role, query):
@@ -240,6 +249,25 @@ def test_the_reporter_role_cannot_touch_what_it_does_not_need(reporter_role, que
         assert "permission denied" in str(refused.value)
     finally:
         engine.dispose()
+
+
+def test_the_reporter_role_serves_the_transparency_report(reporter_role):
+    """Issue 19: the portal shows a published month, and its document byte for byte,
+    reading as its own role."""
+    env, role_url, _name = reporter_role
+    assert invoke(env, "transparency", "publish", "--month", "2025-01").exit_code == 0
+    app = create_app("reporter", load_config({**env, "SIPADU_DATABASE_URL": role_url}))
+    app.config["TESTING"] = True
+    try:
+        client = app.test_client()
+        assert 'href="/transparansi/2025-01"' in client.get("/transparansi").get_data(as_text=True)
+        assert client.get("/transparansi/2025-01").status_code == 200
+        served = client.get("/transparansi/2025-01.json").get_data()
+    finally:
+        dispose(app)
+    with database(env["SIPADU_DATABASE_URL"]) as session:
+        stored = session.scalar(text("SELECT document FROM transparency_report"))
+    assert served == stored
 
 
 def test_the_role_command_refuses_bad_names_and_sqlite(tmp_path, redis_url):
@@ -335,7 +363,6 @@ def test_the_reporter_role_routes_a_report_about_the_inspectorate(reporter_role)
     from sqlalchemy import select
 
     from sipadu.persistence.models import CoiMember, ReportKey, StaffAccount
-    from tests.helpers import database
 
     env, role_url, _name = reporter_role
     owner_url = env["SIPADU_DATABASE_URL"]

@@ -133,6 +133,10 @@ class Action(StrEnum):
     # custodians; the period shown and a count only (docs/staff.md, "Statistics")
     STATISTICS_VIEW = "statistics.view"
     STATISTICS_EXPORT = "statistics.export"
+    # transparency (issue 19): a month's public report signed and published (detail: the
+    # month, the document's SHA-256 and the one it replaced); its facts file read
+    TRANSPARENCY_PUBLISH = "transparency.publish"
+    TRANSPARENCY_FACTS = "transparency.facts"
 
 
 class ReporterMetric(StrEnum):

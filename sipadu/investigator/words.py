@@ -115,6 +115,8 @@ ACTION_LABELS: dict[str, LazyString] = {
     Action.DIGEST_FAILED: _l("Daily digest not sent"),
     Action.STATISTICS_VIEW: _l("Compliance statistics viewed"),
     Action.STATISTICS_EXPORT: _l("Compliance statistics exported"),
+    Action.TRANSPARENCY_PUBLISH: _l("Transparency report published"),
+    Action.TRANSPARENCY_FACTS: _l("Facts of a transparency report read"),
 }
 
 # The role an entry was made in (audit.ROLES): the staff roles, and who else acts.
@@ -834,6 +836,25 @@ SENTENCES: dict[str, Sentence] = {
     ),
     Action.STATISTICS_VIEW: lambda d, _n: _statistics(d),
     Action.STATISTICS_EXPORT: lambda d, _n: _statistics(d),
+    Action.TRANSPARENCY_PUBLISH: lambda d, _n: (
+        _(
+            "The transparency report for %(month)s was published again, replacing the "
+            "earlier one (SHA-256 %(earlier)s); the new document's SHA-256: %(sha256)s.",
+            month=str(d.get("month")),
+            earlier=str(d.get("replaces")),
+            sha256=str(d.get("sha256")),
+        )
+        if d.get("replaces")
+        else _(
+            "The transparency report for %(month)s was published; its SHA-256: %(sha256)s.",
+            month=str(d.get("month")),
+            sha256=str(d.get("sha256")),
+        )
+    ),
+    Action.TRANSPARENCY_FACTS: lambda d, _n: _(
+        "The facts file of the transparency report for %(month)s was read.",
+        month=str(d.get("month")),
+    ),
 }
 
 

@@ -59,6 +59,8 @@ REPORTER_GRANTS: list[tuple[str, str]] = [
     ("SELECT, INSERT, UPDATE", "reporter_daily_count"),
     # coi (issue 18): who a report about the inspectorate's own staff is wrapped to
     ("SELECT (id, kind, account_id, recipient, state)", "coi_member"),
+    # transparency (issue 19): the published monthly reports, never their facts files
+    ("SELECT (id, month, document, published_on)", "transparency_report"),
 ]
 
 

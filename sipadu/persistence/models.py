@@ -736,3 +736,20 @@ class IdentityRequest(Base):
         CheckedUuid, ForeignKey("staff_account.id", ondelete="SET NULL")
     )
     decided_at: Mapped[datetime | None] = mapped_column(CheckedDateTime(timezone=True))
+
+
+class TransparencyReport(Base):
+    """A month's published transparency report (issue 19; docs/transparency.md): the
+    signed JSON document exactly as served, and the facts file it was computed from
+    with the salt its commitment was made with. Staff-side: written by the operator's
+    ``sipadu transparency publish``. The reporter portal's role reads the month, the
+    document and the day only (dbroles.py): the facts file is the auditors'."""
+
+    __tablename__ = "transparency_report"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    month: Mapped[str] = mapped_column(String(7), unique=True)  # "2026-11"
+    document: Mapped[bytes] = mapped_column(LargeBinary)  # canonical JSON, signed
+    facts: Mapped[bytes] = mapped_column(LargeBinary)  # CSV (docs/transparency.md)
+    facts_salt: Mapped[bytes] = mapped_column(LargeBinary)  # 32 random bytes
+    published_on: Mapped[date] = mapped_column(Date)

@@ -6,7 +6,7 @@ which import that leaf module and never this package.
 
 from flask import Flask
 
-from sipadu.reporter import mailbox, passphrase, refused, views  # noqa: F401 — routes register on import
+from sipadu.reporter import mailbox, passphrase, refused, transparency, views  # noqa: F401 — routes register on import
 from sipadu.reporter.blueprint import bp, make_runtime, onion_location, runtime
 from sipadu.reporter.sessions import keep_alive
 from sipadu.settings.config import Config

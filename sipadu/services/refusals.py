@@ -162,6 +162,10 @@ class Reason(enum.Enum):
     OPENPGP_KEY_SECRET = enum.auto()  # a secret (private) key was pasted
     OPENPGP_KEY_UNUSABLE = enum.auto()  # no valid encryption key: expired, revoked
     NO_MAIL_ADDRESS = enum.auto()  # a key or a choice without an address
+    # The public transparency report (issue 19)
+    MONTH_NOT_OVER = enum.auto()  # month: reports may still be dated in it
+    MONTH_PUBLISHED = enum.auto()  # month: published already (replace it on purpose)
+    MONTH_NOT_PUBLISHED = enum.auto()  # month
 
 
 class ServiceError(Exception):

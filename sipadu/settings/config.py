@@ -233,6 +233,9 @@ class Config:
     enrollment_link_hours: int = 72
     retention_closed_days: int = 5 * 365 + 1
     retention_rejected_days: int = 365
+    # The public transparency report (docs/transparency.md): a figure below this is not
+    # published, nor any figure it could be worked out from.
+    transparency_threshold: int = 5
     faults: frozenset[str] = frozenset()  # fault injection: tests only, never production
     onion_address: str | None = None  # the reporter portal's v3 onion service
     # intake (issue 18): the reporter portal's ordinary address, printed on an operator's
@@ -596,6 +599,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         enrollment_link_hours=_int(env, "SIPADU_ENROLLMENT_LINK_HOURS", 72),
         retention_closed_days=_int(env, "SIPADU_RETENTION_CLOSED_DAYS", 5 * 365 + 1),
         retention_rejected_days=_int(env, "SIPADU_RETENTION_REJECTED_DAYS", 365),
+        transparency_threshold=_int(env, "SIPADU_TRANSPARENCY_THRESHOLD", 5, minimum=2),
         faults=_faults(env, environment),
         onion_address=_onion(env),
         web_address=_web_address(env),

@@ -302,6 +302,15 @@ MESSAGES: dict[Reason, LazyString] = {
         "(it may have expired or been revoked)."
     ),
     Reason.NO_MAIL_ADDRESS: _l("Write your e-mail address first: the digest is sent to it."),
+    Reason.MONTH_NOT_OVER: _l(
+        "The report for %(month)s cannot be published yet: reports may still be dated in "
+        "that month. Publish it once the month is over."
+    ),
+    Reason.MONTH_PUBLISHED: _l(
+        "The report for %(month)s is published already. To publish it again with today's "
+        "figures, replace it on purpose (--replace); the replacement is recorded."
+    ),
+    Reason.MONTH_NOT_PUBLISHED: _l("No transparency report is published for %(month)s."),
 }
 
 

@@ -3,9 +3,11 @@ share: roles, report statuses (as staff read them) and categories. A page shows 
 never ``custodian``, ``in_review`` or ``kkn``; the values stay in form fields and query
 strings. The staff portal's other tables are in ``sipadu/investigator/words.py``."""
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-from flask import g, has_request_context
+from flask import Flask, g, has_request_context
+from flask_babel import Babel, force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
@@ -37,6 +39,26 @@ CATEGORY_LABELS: dict[str, LazyString] = {
     CategorySlug.ADMINISTRATIVE_VIOLATION.value: _l("Administrative violation"),
     CategorySlug.KKN.value: _l("Corruption, collusion or nepotism (KKN)"),
     CategorySlug.STAFF_DISCIPLINE.value: _l("Staff discipline violation"),
+}
+
+
+# The indicators of the transparency report (issue 19; sipadu.services.transparency).
+INDICATOR_LABELS: dict[str, LazyString] = {
+    "received": _l("Reports received"),
+    "ack_on_time": _l("Acknowledged on time"),
+    "ack_late": _l("Acknowledged late, or overdue"),
+    "ack_pending": _l("Acknowledgement not yet due"),
+    "feedback_on_time": _l("Feedback given on time"),
+    "feedback_late": _l("Feedback given late, or overdue"),
+    "feedback_pending": _l("Feedback not yet due"),
+    "closed_substantiated": _l("Closed: confirmed"),
+    "closed_unsubstantiated": _l("Closed: not confirmed"),
+    "referred": _l("Referred to another body"),
+    "rejected": _l("Not taken up"),
+    "reopened": _l("Reopened"),
+    "median_days_to_ack": _l("Median days to acknowledgement"),
+    "median_days_to_feedback": _l("Median days to first feedback"),
+    "median_days_to_close": _l("Median days to closing"),
 }
 
 
@@ -109,3 +131,20 @@ def deadline_words(config: Config) -> tuple[str, str]:
             _("%(days)d working days", days=config.feedback_days),
         )
     return _("%(days)d days", days=config.ack_days), _("%(days)d days", days=config.feedback_days)
+
+
+def in_both_languages(words: Mapping[str, LazyString]) -> dict[str, tuple[str, str]]:
+    """Each of ``words`` as ``(Indonesian, English)``, also outside any request (the
+    CLI's published documents, which carry both): through a bare app that reads the
+    portals' translations."""
+    app = Flask("sipadu")
+    Babel(app, default_translation_directories="translations")
+    both: dict[str, tuple[str, str]] = {}
+    with app.app_context():
+        for key, lazy in words.items():
+            with force_locale("id"):
+                indonesian = str(lazy)
+            with force_locale("en"):
+                english = str(lazy)
+            both[key] = (indonesian, english)
+    return both
