@@ -162,6 +162,7 @@ class Reason(enum.Enum):
     OPENPGP_KEY_SECRET = enum.auto()  # a secret (private) key was pasted
     OPENPGP_KEY_UNUSABLE = enum.auto()  # no valid encryption key: expired, revoked
     NO_MAIL_ADDRESS = enum.auto()  # a key or a choice without an address
+    OPENPGP_KEY_AGAIN = enum.auto()  # the stored key no longer opens: give it again or drop it
 
 
 class ServiceError(Exception):

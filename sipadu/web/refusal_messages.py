@@ -302,6 +302,10 @@ MESSAGES: dict[Reason, LazyString] = {
         "(it may have expired or been revoked)."
     ),
     Reason.NO_MAIL_ADDRESS: _l("Write your e-mail address first: the digest is sent to it."),
+    Reason.OPENPGP_KEY_AGAIN: _l(
+        "Your OpenPGP key can no longer be read on this server either (its key was changed). "
+        "Paste your public key again, or tick “Stop encrypting the digest to my OpenPGP key”."
+    ),
 }
 
 
