@@ -26,7 +26,7 @@ from sipadu.services.dates import today
 from sipadu.services.digest import BODY_BYTES, SUBJECT
 from sipadu.settings.config import ConfigError, load_config
 from sipadu.web.context import dispose
-from tests.helpers import csrf, database, invoke, submit
+from tests.helpers import account_of, csrf, database, invoke, submit
 from tests.mailserver import SMTP_PASSWORD, SMTP_USER, make_certificates, smtp_server
 
 ROOT = Path(__file__).resolve().parent.parent / "sipadu"
@@ -130,6 +130,60 @@ def test_an_openpgp_key_is_taken_shown_by_fingerprint_and_dropped(clients):
     removed = client.post("/account/digest", data=digest_form(client, action="remove"))
     assert removed.status_code == 303
     assert "auditor@jakarta.go.id" not in client.get("/account").get_data(as_text=True)
+
+
+@pytest.mark.parametrize("address", ["auditor@jakarta.go.id", "bukan alamat"])
+def test_a_private_key_pasted_is_refused_and_never_shown_back(clients, address):
+    """A private key pasted in the key field is refused beside it and not rendered back
+    into the page, whatever else is wrong (as an export's age recipient field)."""
+    import pysequoia
+
+    secret = str(pysequoia.Tsk.generate("Auditor <auditor@jakarta.go.id>"))
+    answer = save(clients["auditor"], address=address, openpgp_key=secret)
+    assert answer.status_code == 400
+    page = html.unescape(answer.get_data(as_text=True))
+    assert "This is a private (secret) key" in page
+    assert "PRIVATE KEY BLOCK" not in page
+    assert not any(line in page for line in secret.splitlines()[2:-2] if len(line) > 20)
+    assert f'value="{address}"' in page  # the rest is kept
+
+
+def test_after_the_server_s_key_changed_the_page_leads_out_of_the_unreadable_state(
+    clients, database_url
+):
+    """Sealed under another key (the staff session key was changed): the page says so,
+    writing the address alone is refused while a key no longer opens (it would fail
+    every digest), and dropping the key (its box is offered) makes the digest work."""
+    import pysequoia
+
+    from sipadu.services import notifications
+
+    client = clients["auditor"]
+    cert = pysequoia.Tsk.generate("Auditor <auditor@jakarta.go.id>").extract_certificate()
+    address = "auditor@jakarta.go.id"
+    assert save(client, address=address, openpgp_key=str(cert)).status_code == 303
+    old_key = notifications.sealing_key(b"\x33" * 32)
+    with database(database_url) as session:
+        row = session.get(StaffNotification, account_of(database_url, "auditor").id)
+        for purpose, column, value in (
+            ("notify.address", "sealed_address", address.encode()),
+            ("notify.openpgp", "sealed_openpgp_key", str(cert).encode()),
+        ):
+            sealed = notifications._seal(old_key, row.account_id, purpose, value, 4096)
+            setattr(row, column, sealed)
+        session.commit()
+    try:
+        page = client.get("/account?lang=en").get_data(as_text=True)
+        assert 'id="digest-unreadable"' in page and 'id="drop_openpgp"' in page
+        again = save(client, address=address)
+        assert again.status_code == 400
+        said = html.unescape(again.get_data(as_text=True))
+        assert "Paste your public key again" in said and f'value="{address}"' in said
+        assert save(client, address=address, drop_openpgp="y").status_code == 303
+        page = client.get("/account?lang=en").get_data(as_text=True)
+        assert 'id="digest-unreadable"' not in page and f'value="{address}"' in page
+    finally:
+        client.post("/account/digest", data=digest_form(client, action="remove"))
 
 
 def test_admins_see_whether_an_address_is_set_never_which(clients, registered):

@@ -36,6 +36,7 @@ from sipadu.services.case_record import MAX_LABEL_CHARS, MAX_LABELS, LinkKind, P
 from sipadu.services.cases import CLOSING
 from sipadu.services.export_recipients import is_private_key
 from sipadu.services.openpgp import MAX_KEY_BYTES as MAX_OPENPGP_KEY_BYTES
+from sipadu.services.openpgp import is_private_key as is_private_openpgp_key
 from sipadu.services.refusals import Reason, ServiceError
 from sipadu.web.forms import BoundedForm
 from sipadu.web.refusal_messages import message
@@ -119,6 +120,21 @@ class PasswordChangeForm(BoundedForm):
     )
 
 
+class OpenPgpKeyField(TextAreaField):
+    """Where a person pastes their OpenPGP public key (issue 19). A private key pasted
+    instead is refused beside the field and never rendered back into the page, whatever
+    else is wrong with the form (as :class:`RecipientField`): the field comes back
+    empty. The service refuses it too (:func:`sipadu.services.openpgp.read_public_key`)."""
+
+    def _value(self) -> str:  # as TextAreaField's, which the stubs do not declare
+        value = "" if self.data is None else str(self.data)
+        return "" if is_private_openpgp_key(value) else value
+
+    def pre_validate(self, form: object) -> None:
+        if is_private_openpgp_key(self.data or ""):
+            raise ValidationError(message(ServiceError(Reason.OPENPGP_KEY_SECRET)))
+
+
 class DigestForm(BoundedForm):
     """The daily digest's address and choices, on the account page (issue 19). The
     address and key are checked by the service (:mod:`sipadu.services.notifications`),
@@ -126,7 +142,7 @@ class DigestForm(BoundedForm):
 
     address = StringField(_l("E-mail address"), validators=[Optional(), Length(max=320)])
     always_send = BooleanField(_l("Send the digest every day, even when nothing waits for me"))
-    openpgp_key = TextAreaField(
+    openpgp_key = OpenPgpKeyField(
         _l("OpenPGP public key (optional)"),
         validators=[Optional(), Length(max=MAX_OPENPGP_KEY_BYTES)],
     )

@@ -121,8 +121,12 @@ def save_choices(
     public key to encrypt digests to ("" keeps the one stored, unless ``drop_openpgp``).
     Records ``notify.settings`` (whether an address and a key are registered, never
     which). Raises :class:`ServiceError`: ``MAIL_ADDRESS_INVALID`` (field ``address``,
-    :func:`sipadu.settings.config.is_mail_address`), or a refusal of
-    :func:`sipadu.services.openpgp.read_public_key` (field ``openpgp_key``)."""
+    :func:`sipadu.settings.config.is_mail_address`), a refusal of
+    :func:`sipadu.services.openpgp.read_public_key` (field ``openpgp_key``), or
+    ``OPENPGP_KEY_AGAIN`` (field ``openpgp_key``): the stored key no longer opens under
+    ``key`` (the server's key changed) and neither a new key nor ``drop_openpgp`` was
+    given; keeping it would fail every digest, dropping it unasked would send them in
+    the clear."""
     address = address.strip()
     if not address:
         raise ServiceError(Reason.NO_MAIL_ADDRESS, "address")
@@ -133,6 +137,11 @@ def save_choices(
     if row is None:
         row = StaffNotification(account_id=account.id)
         session.add(row)
+    elif new_key is None and not drop_openpgp and row.sealed_openpgp_key is not None:
+        try:
+            _open(key, account.id, _OPENPGP, row.sealed_openpgp_key)
+        except CryptoError:
+            raise ServiceError(Reason.OPENPGP_KEY_AGAIN, "openpgp_key") from None
     row.sealed_address = _seal(key, account.id, _ADDRESS, address.encode(), ADDRESS_BYTES)
     row.always_send = always_send
     if new_key is not None:

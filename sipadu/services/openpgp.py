@@ -33,6 +33,12 @@ class OpenPgpKey:
     fingerprint: str
 
 
+def is_private_key(text: str) -> bool:
+    """Whether ``text`` holds an ASCII-armored OpenPGP private key (RFC 9580 §6.2's
+    "PRIVATE KEY BLOCK" header line), so a page never renders it back."""
+    return "-----BEGIN PGP PRIVATE KEY BLOCK-----" in text
+
+
 def read_public_key(text: str) -> OpenPgpKey:
     """The public key in ``text`` (ASCII-armored or binary-as-text), checked. Raises
     :class:`ServiceError` with ``OPENPGP_KEY_TOO_LARGE`` (max, in KB),

@@ -166,6 +166,7 @@ class Reason(enum.Enum):
     MONTH_NOT_OVER = enum.auto()  # month: reports may still be dated in it
     MONTH_PUBLISHED = enum.auto()  # month: published already (replace it on purpose)
     MONTH_NOT_PUBLISHED = enum.auto()  # month
+    OPENPGP_KEY_AGAIN = enum.auto()  # the stored key no longer opens: give it again or drop it
 
 
 class ServiceError(Exception):

@@ -311,6 +311,10 @@ MESSAGES: dict[Reason, LazyString] = {
         "figures, replace it on purpose (--replace); the replacement is recorded."
     ),
     Reason.MONTH_NOT_PUBLISHED: _l("No transparency report is published for %(month)s."),
+    Reason.OPENPGP_KEY_AGAIN: _l(
+        "Your OpenPGP key can no longer be read on this server either (its key was changed). "
+        "Paste your public key again, or tick “Stop encrypting the digest to my OpenPGP key”."
+    ),
 }
 
 

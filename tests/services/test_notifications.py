@@ -131,6 +131,35 @@ def test_an_openpgp_key_is_sealed_kept_when_left_empty_and_dropped_on_request(se
     assert choices(session, someone.id, KEY).openpgp_fingerprint is None
 
 
+def test_an_openpgp_key_that_no_longer_opens_must_be_given_again_or_dropped(session):
+    """After the server's key changed, writing the address again (as the page asks) must
+    not keep a key that no longer opens: that would fail every digest for good. The
+    person pastes the key again, or drops it; the address alone is refused."""
+    someone = person(session, "alamat.ganti", Role.INVESTIGATOR)
+    cert = pysequoia.Tsk.generate(f"Penyidik <{ADDRESS}>").extract_certificate()
+    save_choices(
+        session, someone.account, KEY, address=ADDRESS, always_send=False, openpgp_key=str(cert)
+    )
+    assert choices(session, someone.id, OTHER_KEY).unreadable  # the server's key changed
+    with refused(Reason.OPENPGP_KEY_AGAIN, "openpgp_key"):
+        save_choices(session, someone.account, OTHER_KEY, address=ADDRESS, always_send=False)
+    assert choices(session, someone.id, KEY).openpgp_fingerprint  # nothing changed
+    save_choices(
+        session,
+        someone.account,
+        OTHER_KEY,
+        address=ADDRESS,
+        always_send=False,
+        openpgp_key=str(cert),
+    )
+    again = choices(session, someone.id, OTHER_KEY)
+    assert not again.unreadable and again.openpgp_fingerprint == cert.fingerprint.lower()
+    save_choices(
+        session, someone.account, KEY, address=ADDRESS, always_send=False, drop_openpgp=True
+    )
+    assert choices(session, someone.id, KEY) == notifications.DigestChoices(ADDRESS, False, None)
+
+
 def test_the_log_refuses_an_address_in_any_detail(session):
     for detail in ({"note": f"kirim ke {ADDRESS}"}, {"email": "ya"}, {"mail_to": "x"}):
         with pytest.raises(audit.AuditError):
