@@ -43,6 +43,7 @@ from sipadu.persistence.row_order import Reshuffled
 from sipadu.services import ServiceError, retention, transparency
 from sipadu.services.audit_log import record_export
 from sipadu.services.categories import add_route, category_by_slug, remove_route, seed_instance
+from sipadu.services.confirmation import send_confirmations
 from sipadu.services.conflict_of_interest import external_export
 from sipadu.services.grants import recovery_grant
 from sipadu.services.notifications import DigestSettings, sealing_key, send_digests
@@ -394,10 +395,12 @@ def check() -> None:
 
 @main.command()
 def notify() -> None:
-    """Send each staff member's daily digest (counts only, never a report's content),
-    once a day at or after SIPADU_DIGEST_HOUR in SIPADU_TIME_ZONE. For a timer that runs
-    it every hour (docs/deploy.md, "E-mail digest"); running it again sends nothing twice.
-    Exits 1 if a digest could not be sent (it is tried again next run)."""
+    """Mail a confirmation code to each new or changed digest address (at every run),
+    and send each staff member's daily digest (counts only, never a report's content) to
+    their confirmed address, once a day at or after SIPADU_DIGEST_HOUR in
+    SIPADU_TIME_ZONE. For a timer that runs it every hour (docs/deploy.md, "E-mail
+    digest"); running it again sends nothing twice. Exits 1 if a message could not be
+    sent (a server's refusal is tried again next run)."""
     config = _config()
     if config.mail is None:
         click.echo("no SIPADU_SMTP_URL: nothing sent; digests are on the staff home page")
@@ -411,25 +414,25 @@ def notify() -> None:
         sender=config.mail.sender,
         zone=ZoneInfo(config.time_zone),
         hour=config.digest_hour,
+        domains=config.notify_domains,
     )
     engine = make_engine(config.database_url)
+    send = partial(mail.send, config.mail)
     try:
-        run = send_digests(
-            make_sessionmaker(engine, write=True),
-            settings,
-            datetime.now(UTC),
-            partial(mail.send, config.mail),
-        )
+        sessions = make_sessionmaker(engine, write=True)
+        codes = send_confirmations(sessions, settings, datetime.now(UTC), send)
+        run = send_digests(sessions, settings, datetime.now(UTC), send)
     finally:
         engine.dispose()
+    click.echo(f"confirmation codes: {codes.sent} sent, {codes.failed} failed")
     if not run.due:
         click.echo(f"not due: digests go out from {config.digest_hour:02d}:00 {config.time_zone}")
-        return
-    click.echo(
-        f"digests: {run.sent} sent, {run.quiet} with nothing to tell, {run.failed} failed"
-        + (" (tried again next run)" if run.failed else "")
-    )
-    if run.failed:
+    else:
+        click.echo(
+            f"digests: {run.sent} sent, {run.quiet} with nothing to tell, {run.failed} failed"
+        )
+    if run.failed or codes.failed:
+        click.echo("(a server's refusal is tried again next run)")
         sys.exit(1)
 
 

@@ -808,7 +808,13 @@ def sample_audit_details(ids: dict[str, str]) -> dict[audit.Action, tuple[str, s
         A.NOTIFY_SETTINGS: (
             ids["pemeriksa2"],
             "none",
-            {**someone, "registered": True, "always_send": True, "openpgp": True},
+            {
+                **someone,
+                "registered": True,
+                "always_send": True,
+                "openpgp": True,
+                "confirmed": False,
+            },
         ),
         A.DIGEST_SENT: (
             "system",
@@ -829,6 +835,18 @@ def sample_audit_details(ids: dict[str, str]) -> dict[audit.Action, tuple[str, s
             "system",
             {"account": ids["pemeriksa2"], "error": "SMTPRecipientsRefused"},
         ),
+        A.CONFIRMATION_SENT: (
+            "system",
+            "system",
+            {"account": ids["pemeriksa2"], "encrypted": False},
+        ),
+        A.CONFIRMATION_FAILED: (
+            "system",
+            "system",
+            {"account": ids["pemeriksa2"], "error": "SMTPRecipientsRefused"},
+        ),
+        A.CONFIRMATION_REQUESTED: (ids["pemeriksa2"], "none", someone),
+        A.ADDRESS_CONFIRMED: (ids["pemeriksa2"], "none", someone),
         # statistics (issue 19)
         A.STATISTICS_VIEW: (
             ids["auditor"],

@@ -129,6 +129,13 @@ class Action(StrEnum):
     NOTIFY_SETTINGS = "notify.settings"
     DIGEST_SENT = "notify.digest"
     DIGEST_FAILED = "notify.digest_failed"
+    # The address's confirmation: a code mailed (or not: the error's class name), a new
+    # one asked for, the address confirmed; the account and flags only, never the
+    # address or the code
+    CONFIRMATION_SENT = "notify.confirmation_sent"
+    CONFIRMATION_FAILED = "notify.confirmation_failed"
+    CONFIRMATION_REQUESTED = "notify.confirmation_requested"
+    ADDRESS_CONFIRMED = "notify.confirmed"
     # statistics (issue 19): the compliance statistics page and its CSV, for auditors and
     # custodians; the period shown and a count only (docs/staff.md, "Statistics")
     STATISTICS_VIEW = "statistics.view"

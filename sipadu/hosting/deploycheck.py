@@ -258,6 +258,48 @@ def _mail(config: Config) -> Finding:
     )
 
 
+def _notify_domains(config: Config) -> Finding:
+    """``SIPADU_NOTIFY_DOMAINS`` (issue 19): the digest addresses already registered that
+    are at none of the institution's domains (registered before it was set), counted,
+    never named. The run sends them nothing; their owners must change them."""
+    domains = config.notify_domains
+    if not domains:
+        return Finding("digest domains", "OK", "SIPADU_NOTIFY_DOMAINS not set: any domain taken")
+    from sqlalchemy import select
+
+    from sipadu.crypto import CryptoError
+    from sipadu.persistence.db import make_engine, make_sessionmaker
+    from sipadu.persistence.models import StaffNotification
+    from sipadu.services.notifications import open_address, sealing_key
+    from sipadu.settings.config import domain_allowed
+    from sipadu.settings.instance import load_secret
+
+    engine = make_engine(config.database_url)
+    outside = unreadable = 0
+    try:
+        key = sealing_key(load_secret(config, "staff_session_key"))
+        with make_sessionmaker(engine)() as session:
+            for row in session.scalars(select(StaffNotification)):
+                try:
+                    outside += not domain_allowed(open_address(key, row), domains)
+                except CryptoError:
+                    unreadable += 1
+    except Exception as exc:  # noqa: BLE001 — reported by the database check already
+        return Finding("digest domains", "WARN", f"not checked: {type(exc).__name__}")
+    finally:
+        engine.dispose()
+    listed = ", ".join(domains)
+    if outside:
+        return Finding(
+            "digest domains",
+            "FAIL",
+            f"{outside} registered address(es) outside {listed}: nothing is mailed to them "
+            "until their owners change them on their account page",
+        )
+    unread = f" ({unreadable} no longer readable)" if unreadable else ""
+    return Finding("digest domains", "OK", f"every registered address is at {listed}{unread}")
+
+
 def run_checks(config: Config) -> list[Finding]:
     return [
         _mode(config),
@@ -270,6 +312,7 @@ def run_checks(config: Config) -> list[Finding]:
         _recovery(config),
         _redis(config),
         _mail(config),
+        _notify_domains(config),
         _swap(),
         _core_dumps(),
         _clock(),

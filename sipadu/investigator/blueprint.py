@@ -62,6 +62,7 @@ class StaffRuntime:
     mail_configured: bool = False
     digest_hour: int = 7
     time_zone: str = "Asia/Jakarta"
+    notify_domains: tuple[str, ...] = ()  # SIPADU_NOTIFY_DOMAINS (empty: any domain)
 
 
 def make_runtime(config: Config) -> StaffRuntime:
@@ -103,6 +104,7 @@ def make_runtime(config: Config) -> StaffRuntime:
         mail_configured=config.mail is not None,
         digest_hour=config.digest_hour,
         time_zone=config.time_zone,
+        notify_domains=config.notify_domains,
     )
 
 

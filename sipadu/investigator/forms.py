@@ -149,6 +149,13 @@ class DigestForm(BoundedForm):
     drop_openpgp = BooleanField(_l("Stop encrypting the digest to my OpenPGP key"))
 
 
+class ConfirmCodeForm(BoundedForm):
+    """The code mailed to a new digest address, typed on the account page (issue 19);
+    checked by :mod:`sipadu.services.confirmation`."""
+
+    code = StringField(_l("Confirmation code"), validators=[Optional(), Length(max=32)])
+
+
 class ActionForm(BoundedForm):
     """A button that changes something: CSRF only."""
 

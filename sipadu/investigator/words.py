@@ -113,6 +113,10 @@ ACTION_LABELS: dict[str, LazyString] = {
     Action.NOTIFY_SETTINGS: _l("Daily digest choices changed"),
     Action.DIGEST_SENT: _l("Daily digest sent"),
     Action.DIGEST_FAILED: _l("Daily digest not sent"),
+    Action.CONFIRMATION_SENT: _l("Digest address: confirmation code sent"),
+    Action.CONFIRMATION_FAILED: _l("Digest address: confirmation code not sent"),
+    Action.CONFIRMATION_REQUESTED: _l("Digest address: new confirmation code asked for"),
+    Action.ADDRESS_CONFIRMED: _l("Digest address confirmed"),
     Action.STATISTICS_VIEW: _l("Compliance statistics viewed"),
     Action.STATISTICS_EXPORT: _l("Compliance statistics exported"),
     Action.TRANSPARENCY_PUBLISH: _l("Transparency report published"),
@@ -834,6 +838,22 @@ SENTENCES: dict[str, Sentence] = {
         name=n,
         error=str(d.get("error") or "?"),
     ),
+    Action.CONFIRMATION_SENT: lambda d, n: (
+        _("A code to confirm the digest address of %(name)s was mailed, encrypted.", name=n)
+        if d.get("encrypted")
+        else _("A code to confirm the digest address of %(name)s was mailed.", name=n)
+    ),
+    Action.CONFIRMATION_FAILED: lambda d, n: _(
+        "The code to confirm the digest address of %(name)s could not be mailed (%(error)s).",
+        name=n,
+        error=str(d.get("error") or "?"),
+    ),
+    Action.CONFIRMATION_REQUESTED: lambda d, n: _(
+        "%(name)s asked for a new code to confirm their digest address.", name=n
+    ),
+    Action.ADDRESS_CONFIRMED: lambda d, n: _(
+        "%(name)s confirmed their digest address with the code mailed to it.", name=n
+    ),
     Action.STATISTICS_VIEW: lambda d, _n: _statistics(d),
     Action.STATISTICS_EXPORT: lambda d, _n: _statistics(d),
     Action.TRANSPARENCY_PUBLISH: lambda d, _n: (
@@ -868,6 +888,8 @@ def _digest_choices(d: dict, n: str) -> str:
         sentence += " " + _("It is sent every day, even when nothing waits.")
     if d.get("openpgp"):
         sentence += " " + _("It is encrypted to their OpenPGP key.")
+    if d.get("confirmed") is False:
+        sentence += " " + _("The address is not confirmed yet: no digest goes to it.")
     return sentence
 
 

@@ -160,7 +160,13 @@ class StaffNotification(Base):
     owner's addresses); and ``sent_on``, the day in the instance's time zone the last
     digest was sent (claimed before sending, given back if sending failed). A row exists
     only while an address is registered. Never read or written by the reporter portal's
-    database role."""
+    database role.
+
+    No digest goes to an address until it is ``confirmed``: ``sipadu notify`` mails it a
+    one-time code, of which only ``code_mac`` is kept (HMAC-SHA256 under the sealing
+    key), valid until ``code_expires_at`` for ``code_attempts`` tries
+    (:mod:`sipadu.services.confirmation`). A new or changed address starts unconfirmed
+    with no code: the next run sends one."""
 
     __tablename__ = "staff_notification"
 
@@ -171,6 +177,10 @@ class StaffNotification(Base):
     always_send: Mapped[bool] = mapped_column(Boolean, default=False)
     sealed_openpgp_key: Mapped[bytes | None] = mapped_column(SealedBytes)
     sent_on: Mapped[date | None] = mapped_column(Date)
+    confirmed: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    code_mac: Mapped[bytes | None] = mapped_column(LargeBinary)
+    code_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    code_attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class StaffRole(Base):

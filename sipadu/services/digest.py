@@ -139,10 +139,16 @@ def padded_body(digest: Digest) -> bytes:
     """:func:`digest_text` in UTF-8, padded with line breaks to exactly
     :data:`BODY_BYTES` bytes. Raises ``ValueError`` if it does not fit (a programming
     error: the text has a bounded number of bounded counts)."""
-    body = digest_text(digest).encode("utf-8")
-    if len(body) > BODY_BYTES:
-        raise ValueError("digest text longer than its padded size")
-    return body + b"\n" * (BODY_BYTES - len(body))
+    return padded(digest_text(digest), BODY_BYTES)
+
+
+def padded(text: str, size: int) -> bytes:
+    """``text`` in UTF-8, padded with line breaks to exactly ``size`` bytes. Raises
+    ``ValueError`` if it is longer."""
+    body = text.encode("utf-8")
+    if len(body) > size:
+        raise ValueError("text longer than its padded size")
+    return body + b"\n" * (size - len(body))
 
 
 def _text_part(body: bytes) -> EmailMessage:
@@ -156,13 +162,35 @@ def _text_part(body: bytes) -> EmailMessage:
 def digest_message(
     digest: Digest, *, sender: str, recipient: str, openpgp_key: str | None, moment: datetime
 ) -> EmailMessage:
-    """The mail of ``digest`` for ``recipient`` (RFC 5322): a constant subject, a
-    ``Date`` of ``moment`` (aware; the timer's hour), a random ``Message-ID`` of fixed
-    length on the sender's domain, and the padded body: as is (base64, UTF-8), or, with
-    ``openpgp_key``, encrypted to it as RFC 3156 PGP/MIME (``multipart/encrypted``, the
-    inner part being that same base64 text part). Raises :class:`ServiceError`
-    ``OPENPGP_KEY_UNUSABLE`` if the key can no longer be encrypted to."""
-    inner = _text_part(padded_body(digest))
+    """The mail of ``digest`` for ``recipient``: :func:`padded_message` of
+    :func:`padded_body` under :data:`SUBJECT`."""
+    return padded_message(
+        padded_body(digest),
+        SUBJECT,
+        sender=sender,
+        recipient=recipient,
+        openpgp_key=openpgp_key,
+        moment=moment,
+    )
+
+
+def padded_message(
+    body: bytes,
+    subject: str,
+    *,
+    sender: str,
+    recipient: str,
+    openpgp_key: str | None,
+    moment: datetime,
+) -> EmailMessage:
+    """The mail of a padded ``body`` for ``recipient`` (RFC 5322): a constant
+    ``subject``, a ``Date`` of ``moment`` (aware; the timer's hour), a random
+    ``Message-ID`` of fixed length on the sender's domain, and the body: as is (base64,
+    UTF-8), or, with ``openpgp_key``, encrypted to it as RFC 3156 PGP/MIME
+    (``multipart/encrypted``, the inner part being that same base64 text part). Raises
+    :class:`ServiceError` ``OPENPGP_KEY_UNUSABLE`` if the key can no longer be
+    encrypted to."""
+    inner = _text_part(body)
     if openpgp_key is None:
         message = inner
     else:
@@ -189,7 +217,7 @@ def digest_message(
     domain = sender.rpartition("@")[2]
     if "MIME-Version" not in message:
         message["MIME-Version"] = "1.0"
-    message["Subject"] = SUBJECT
+    message["Subject"] = subject
     message["From"] = sender
     message["To"] = recipient
     message["Date"] = format_datetime(moment)

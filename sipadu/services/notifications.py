@@ -8,10 +8,18 @@ are sealed (AES-256-GCM, :func:`sipadu.crypto.seal_secret`, the address padded t
 (:data:`KEY_LABEL`): the staff portal seals, the ``sipadu notify`` timer on the same host
 opens, and a database copy alone shows no address. Admins see only whether one is set.
 
+A digest goes only to an address its owner confirmed with a code mailed to it
+(:mod:`sipadu.services.confirmation`), and, with ``SIPADU_NOTIFY_DOMAINS``, only to an
+address at one of the institution's domains (checked on saving and again when sending).
+
 The run sends each person at most one digest a day, at or after the configured hour in
-the instance's time zone: it claims the day on the person's row (committed, with the
-audit entry of the digest) before sending, and gives the claim back if sending failed,
-so the next run tries again; a second run the same day sends nothing twice. Whether
+the instance's time zone: it claims the day on the person's row (committed) before
+sending, then records what happened in a transaction of its own: ``notify.digest`` once
+the SMTP server took the mail, or ``notify.digest_failed`` with the claim given back, so
+the next run tries again; a second run the same day sends nothing twice. A crash between
+the server taking the mail and that record leaves the day claimed with no entry (the
+digest is not sent again; the log lacks its entry); a crash before sending leaves the
+day claimed and that day's digest unsent (docs/staff.md, "Daily digest"). Whether
 anything waits is decided once a day, at the first run after the hour: a digest is never
 sent because a report arrived. Nothing here is called by the reporter portal.
 """
@@ -23,7 +31,7 @@ from datetime import date, datetime
 from email.message import EmailMessage
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import ColumnElement, delete, or_, select, update
+from sqlalchemy import ColumnElement, and_, delete, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from sipadu.accountability import audit
@@ -36,7 +44,7 @@ from sipadu.services import openpgp
 from sipadu.services.dates import today
 from sipadu.services.digest import digest_for, digest_message
 from sipadu.services.refusals import Reason, ServiceError
-from sipadu.settings.config import is_mail_address
+from sipadu.settings.config import domain_allowed, is_mail_address
 from sipadu.settings.instance import derived_key
 
 KEY_LABEL = "sipadu.notify.address.v1"  # HKDF info of the sealing key (staff session key)
@@ -71,6 +79,19 @@ def _open(key: bytes, account_id: uuid.UUID, purpose: str, blob: bytes) -> str:
         raise CryptoError("sealed value is not text") from None
 
 
+def open_address(key: bytes, row: StaffNotification) -> str:
+    """The address of ``row``. Raises :class:`CryptoError` if it does not open."""
+    return _open(key, row.account_id, _ADDRESS, row.sealed_address)
+
+
+def open_openpgp_key(key: bytes, row: StaffNotification) -> str | None:
+    """The armored OpenPGP key of ``row`` (None: none given). Raises
+    :class:`CryptoError` if it does not open."""
+    if row.sealed_openpgp_key is None:
+        return None
+    return _open(key, row.account_id, _OPENPGP, row.sealed_openpgp_key)
+
+
 @dataclass(frozen=True)
 class DigestChoices:
     """What a person chose, for their account page: ``address`` (None: none registered,
@@ -102,9 +123,11 @@ def choices(session: Session, account_id: uuid.UUID, key: bytes) -> DigestChoice
     return DigestChoices(address, row.always_send, fingerprint)
 
 
-def registered(session: Session) -> frozenset[uuid.UUID]:
-    """The accounts with an address registered (admins see "set" or "not set")."""
-    return frozenset(session.scalars(select(StaffNotification.account_id)))
+def registered(session: Session) -> dict[uuid.UUID, bool]:
+    """The accounts with an address registered, and whether it is confirmed (admins see
+    "set, confirmed", "set, not confirmed" or "not set"; never which address)."""
+    rows = session.execute(select(StaffNotification.account_id, StaffNotification.confirmed))
+    return {account_id: confirmed for account_id, confirmed in rows}
 
 
 def save_choices(
@@ -116,12 +139,18 @@ def save_choices(
     always_send: bool,
     openpgp_key: str = "",
     drop_openpgp: bool = False,
+    domains: tuple[str, ...] = (),
 ) -> None:
     """Register or change ``account``'s own address and choices. ``openpgp_key``: a new
     public key to encrypt digests to ("" keeps the one stored, unless ``drop_openpgp``).
-    Records ``notify.settings`` (whether an address and a key are registered, never
+    A new or changed address (or one that no longer opened) is unconfirmed: no digest
+    goes to it until its owner types the code the next run mails to it
+    (:mod:`sipadu.services.confirmation`). Records ``notify.settings`` (whether an
+    address and a key are registered and whether the address stands confirmed, never
     which). Raises :class:`ServiceError`: ``MAIL_ADDRESS_INVALID`` (field ``address``,
-    :func:`sipadu.settings.config.is_mail_address`), a refusal of
+    :func:`sipadu.settings.config.is_mail_address`), ``MAIL_DOMAIN_NOT_ALLOWED`` (field
+    ``address``, ``domains``: the address is at none of ``domains``, the institution's
+    ``SIPADU_NOTIFY_DOMAINS``; empty: any), a refusal of
     :func:`sipadu.services.openpgp.read_public_key` (field ``openpgp_key``), or
     ``OPENPGP_KEY_AGAIN`` (field ``openpgp_key``): the stored key no longer opens under
     ``key`` (the server's key changed) and neither a new key nor ``drop_openpgp`` was
@@ -132,16 +161,29 @@ def save_choices(
         raise ServiceError(Reason.NO_MAIL_ADDRESS, "address")
     if not is_mail_address(address):
         raise ServiceError(Reason.MAIL_ADDRESS_INVALID, "address")
+    if not domain_allowed(address, domains):
+        raise ServiceError(Reason.MAIL_DOMAIN_NOT_ALLOWED, "address", domains=", ".join(domains))
     new_key = openpgp.read_public_key(openpgp_key) if openpgp_key.strip() else None
     row = session.get(StaffNotification, account.id)
     if row is None:
-        row = StaffNotification(account_id=account.id)
+        row = StaffNotification(account_id=account.id, confirmed=False, code_attempts=0)
         session.add(row)
-    elif new_key is None and not drop_openpgp and row.sealed_openpgp_key is not None:
+        changed = True
+    else:
+        try:
+            changed = open_address(key, row) != address
+        except CryptoError:
+            changed = True
+    if new_key is None and not drop_openpgp and row.sealed_openpgp_key is not None:
         try:
             _open(key, account.id, _OPENPGP, row.sealed_openpgp_key)
         except CryptoError:
             raise ServiceError(Reason.OPENPGP_KEY_AGAIN, "openpgp_key") from None
+    if changed:
+        row.confirmed = False
+        row.code_mac = None
+        row.code_expires_at = None
+        row.code_attempts = 0
     row.sealed_address = _seal(key, account.id, _ADDRESS, address.encode(), ADDRESS_BYTES)
     row.always_send = always_send
     if new_key is not None:
@@ -152,18 +194,25 @@ def save_choices(
     elif drop_openpgp:
         row.sealed_openpgp_key = None
     session.flush()
-    _record_choices(session, account, True, always_send, row.sealed_openpgp_key is not None)
+    _record_choices(
+        session, account, True, always_send, row.sealed_openpgp_key is not None, row.confirmed
+    )
 
 
 def remove_address(session: Session, account: StaffAccount) -> None:
     """Forget ``account``'s address, key and choices: no digest is sent to them any more
     (they see it on their home page). Records ``notify.settings``."""
     session.execute(delete(StaffNotification).where(StaffNotification.account_id == account.id))
-    _record_choices(session, account, False, False, False)
+    _record_choices(session, account, False, False, False, False)
 
 
 def _record_choices(
-    session: Session, account: StaffAccount, registered: bool, always_send: bool, openpgp: bool
+    session: Session,
+    account: StaffAccount,
+    registered: bool,
+    always_send: bool,
+    openpgp: bool,
+    confirmed: bool,
 ) -> None:
     audit.append(
         session,
@@ -176,6 +225,7 @@ def _record_choices(
             "registered": registered,
             "always_send": always_send,
             "openpgp": openpgp,
+            "confirmed": confirmed,
         },
     )
 
@@ -186,12 +236,14 @@ def _record_choices(
 @dataclass(frozen=True)
 class DigestSettings:
     """What a run needs: the sealing ``key`` (:func:`sealing_key`), the ``sender``
-    address, the instance's time ``zone`` and the ``hour`` (0-23) digests go out at."""
+    address, the instance's time ``zone``, the ``hour`` (0-23) digests go out at and
+    the mail ``domains`` addresses must be at (empty: any)."""
 
     key: bytes
     sender: str
     zone: ZoneInfo
     hour: int
+    domains: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -238,8 +290,11 @@ def send_digests(
 
 
 def _not_sent(day: date) -> ColumnElement[bool]:
-    """Rows whose digest of ``day`` is neither sent nor claimed."""
-    return or_(StaffNotification.sent_on.is_(None), StaffNotification.sent_on < day)
+    """Confirmed addresses whose digest of ``day`` is neither sent nor claimed."""
+    return and_(
+        StaffNotification.confirmed.is_(True),
+        or_(StaffNotification.sent_on.is_(None), StaffNotification.sent_on < day),
+    )
 
 
 def _one(
@@ -272,34 +327,23 @@ def _one(
             writing.commit()
             return "quiet"
         try:
-            address = _open(settings.key, account_id, _ADDRESS, row.sealed_address)
-            armored = (
-                _open(settings.key, account_id, _OPENPGP, row.sealed_openpgp_key)
-                if row.sealed_openpgp_key is not None
-                else None
-            )
+            address = open_address(settings.key, row)
+            armored = open_openpgp_key(settings.key, row)
             message = digest_message(
                 digest, sender=settings.sender, recipient=address, openpgp_key=armored, moment=local
             )
-        except (CryptoError, ServiceError) as exc:
-            # Never retried by itself: the person must register again (their page says so).
-            _failed(
-                writing, account_id, "unreadable" if isinstance(exc, CryptoError) else "openpgp"
-            )
+            error = None if domain_allowed(address, settings.domains) else "domain"
+        except CryptoError:
+            error = "unreadable"
+        except ServiceError:
+            error = "openpgp"
+        if error is not None:
+            # Never retried by itself (the day stays claimed): the person must register
+            # again (their page says so).
+            _failed(writing, account_id, error)
             writing.commit()
             return "failed"
-        audit.append(
-            writing,
-            "system",
-            "system",
-            Action.DIGEST_SENT,
-            detail={
-                "account": str(account_id),
-                **digest.counts(),
-                "encrypted": armored is not None,
-            },
-        )
-        writing.commit()
+        writing.commit()  # the claim alone: what happened is recorded once it happened
     try:
         send(message)
     except Exception as exc:  # noqa: BLE001 — any failure of one sending: the next person goes on
@@ -312,6 +356,19 @@ def _one(
             _failed(writing, account_id, type(exc).__name__)
             writing.commit()
         return "failed"
+    with sessions() as writing:
+        audit.append(
+            writing,
+            "system",
+            "system",
+            Action.DIGEST_SENT,
+            detail={
+                "account": str(account_id),
+                **digest.counts(),
+                "encrypted": armored is not None,
+            },
+        )
+        writing.commit()
     return "sent"
 
 

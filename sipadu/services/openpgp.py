@@ -8,8 +8,16 @@ A key is read once, when it is registered: it must be one public certificate (ne
 secret key) with a valid encryption-capable subkey now. The digest is encrypted without
 compression (Sequoia compresses nothing unless asked), so a constant plaintext size
 gives a constant ciphertext size for a given key (docs/staff.md "Daily digest").
+
+Sequoia reports bad input as ``RuntimeError`` or ``ValueError``; a Rust panic on input it
+did not foresee reaches Python as pyo3's ``PanicException``, which derives from
+``BaseException`` (pyo3's documentation: so that ``except Exception`` does not swallow
+it). Every call here that parses or uses a key refuses that too (:func:`_refusing`),
+so a crafted key gets the refusal, never a server error.
 """
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pysequoia
@@ -33,6 +41,29 @@ class OpenPgpKey:
     fingerprint: str
 
 
+def is_panic(exc: BaseException) -> bool:
+    """Whether ``exc`` is pyo3's ``pyo3_runtime.PanicException`` (a Rust panic). Its
+    class is made by pyo3 at the first panic and cannot be imported, so it is known by
+    its module and name."""
+    kind = type(exc)
+    return kind.__module__ == "pyo3_runtime" and kind.__name__ == "PanicException"
+
+
+@contextmanager
+def _refusing(reason: Reason) -> Iterator[None]:
+    """Turn any failure of Sequoia in the block, a panic included, into
+    :class:`ServiceError` ``reason`` on field ``openpgp_key``; anything else
+    ``BaseException`` (``KeyboardInterrupt``, ``SystemExit``) goes on."""
+    try:
+        yield
+    except Exception:  # noqa: BLE001 — Sequoia raises RuntimeError or ValueError on bad input
+        raise ServiceError(reason, "openpgp_key") from None
+    except BaseException as exc:
+        if not is_panic(exc):
+            raise
+        raise ServiceError(reason, "openpgp_key") from None
+
+
 def is_private_key(text: str) -> bool:
     """Whether ``text`` holds an ASCII-armored OpenPGP private key (RFC 9580 §6.2's
     "PRIVATE KEY BLOCK" header line), so a page never renders it back."""
@@ -49,37 +80,32 @@ def read_public_key(text: str) -> OpenPgpKey:
     data = text.strip().encode("utf-8")
     if len(data) > MAX_KEY_BYTES:
         raise ServiceError(Reason.OPENPGP_KEY_TOO_LARGE, "openpgp_key", max=MAX_KEY_BYTES // 1024)
-    try:
+    with _refusing(Reason.OPENPGP_KEY_UNREADABLE):
         certs = pysequoia.Cert.split_bytes(data)
-        packets = list(PacketPile.from_bytes(data))
-    except Exception:  # noqa: BLE001 — Sequoia raises RuntimeError or ValueError on any bad input
-        raise ServiceError(Reason.OPENPGP_KEY_UNREADABLE, "openpgp_key") from None
-    if any(packet.tag in _SECRET for packet in packets):
+        secret = any(packet.tag in _SECRET for packet in PacketPile.from_bytes(data))
+    if secret:
         raise ServiceError(Reason.OPENPGP_KEY_SECRET, "openpgp_key")
     if len(certs) != 1:
         raise ServiceError(Reason.OPENPGP_KEY_UNREADABLE, "openpgp_key")
-    cert = certs[0]
-    try:
-        encrypt(str(cert), _PROBE)
-    except ServiceError:
-        raise ServiceError(Reason.OPENPGP_KEY_UNUSABLE, "openpgp_key") from None
-    return OpenPgpKey(str(cert), cert.fingerprint.lower())
+    with _refusing(Reason.OPENPGP_KEY_UNREADABLE):
+        armored, hex_fingerprint = str(certs[0]), str(certs[0].fingerprint).lower()
+    encrypt(armored, _PROBE)  # OPENPGP_KEY_UNUSABLE
+    return OpenPgpKey(armored, hex_fingerprint)
 
 
 def encrypt(armored_key: str, plaintext: bytes) -> bytes:
     """``plaintext`` encrypted to the key (an OpenPGP message, ASCII-armored, not
     compressed, not signed). Raises :class:`ServiceError` ``OPENPGP_KEY_UNUSABLE`` when
     the key no longer can be encrypted to (it expired or was revoked since)."""
-    try:
+    with _refusing(Reason.OPENPGP_KEY_UNUSABLE):
         cert = pysequoia.Cert.from_bytes(armored_key.encode("ascii"))
         return bytes(pysequoia.encrypt(plaintext, recipients=[cert]))
-    except Exception:  # noqa: BLE001 — Sequoia raises RuntimeError or ValueError on any bad input
-        raise ServiceError(Reason.OPENPGP_KEY_UNUSABLE, "openpgp_key") from None
 
 
 def fingerprint(armored_key: str) -> str:
     """The stored key's fingerprint (lower-case hex), or "" if it no longer reads."""
     try:
-        return str(pysequoia.Cert.from_bytes(armored_key.encode("ascii")).fingerprint).lower()
-    except Exception:  # noqa: BLE001 — Sequoia raises RuntimeError or ValueError on any bad input
+        with _refusing(Reason.OPENPGP_KEY_UNREADABLE):
+            return str(pysequoia.Cert.from_bytes(armored_key.encode("ascii")).fingerprint).lower()
+    except ServiceError:
         return ""

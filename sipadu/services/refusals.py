@@ -167,6 +167,13 @@ class Reason(enum.Enum):
     MONTH_PUBLISHED = enum.auto()  # month: published already (replace it on purpose)
     MONTH_NOT_PUBLISHED = enum.auto()  # month
     OPENPGP_KEY_AGAIN = enum.auto()  # the stored key no longer opens: give it again or drop it
+    # The digest address's confirmation (issue 19, review)
+    MAIL_DOMAIN_NOT_ALLOWED = enum.auto()  # domains: the institution's, "a, b"
+    NOTHING_TO_CONFIRM = enum.auto()  # no address registered, or it is confirmed already
+    CONFIRMATION_NOT_SENT = enum.auto()  # no code mailed yet (the next run sends one)
+    CONFIRMATION_CODE_SHAPE = enum.auto()  # digits: not that many digits
+    CONFIRMATION_CODE_WRONG = enum.auto()  # left: tries left with this code
+    CONFIRMATION_CODE_SPENT = enum.auto()  # expired, or no tries left: ask for a new one
 
 
 class ServiceError(Exception):

@@ -249,6 +249,8 @@ class Config:
     mail: MailSettings | None = None
     time_zone: str = "Asia/Jakarta"
     digest_hour: int = 7
+    # The mail domains digest addresses must be at (empty: any), SIPADU_NOTIFY_DOMAINS.
+    notify_domains: tuple[str, ...] = ()
     volatile_path: Path | None = None
     secrets: SecretOverrides = field(default_factory=SecretOverrides)
 
@@ -468,6 +470,26 @@ def is_mail_address(value: str) -> bool:
     )
 
 
+def domain_allowed(address: str, domains: tuple[str, ...]) -> bool:
+    """Whether ``address``'s domain is one of ``domains`` exactly (lower-case; a
+    subdomain must be listed itself), or ``domains`` is empty (any domain)."""
+    return not domains or address.rpartition("@")[2].lower() in domains
+
+
+def _notify_domains(env: Mapping[str, str]) -> tuple[str, ...]:
+    """``SIPADU_NOTIFY_DOMAINS``: the mail domains digest addresses must be at, separated
+    by ";" (e.g. ``jakarta.go.id;inspektorat.jakarta.go.id``); empty: any domain."""
+    raw = env.get("SIPADU_NOTIFY_DOMAINS") or ""
+    domains = tuple(dict.fromkeys(d.strip().lower() for d in raw.split(";") if d.strip()))
+    for domain in domains:
+        if not is_mail_address(f"x@{domain}"):
+            raise ConfigError(
+                f"SIPADU_NOTIFY_DOMAINS: {domain[:80]!r} is not a mail domain like "
+                "inspektorat.jakarta.go.id (separate several with ;)"
+            )
+    return domains
+
+
 def _mail(env: Mapping[str, str]) -> MailSettings | None:
     """``SIPADU_SMTP_URL`` (``smtp://host[:port]`` STARTTLS, ``smtps://host[:port]`` TLS,
     ``smtp+plain://localhost[:port]`` a relay on this host) and the settings beside it;
@@ -608,6 +630,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         mail=_mail(env),
         time_zone=_time_zone(env),
         digest_hour=_int(env, "SIPADU_DIGEST_HOUR", 7, minimum=0),
+        notify_domains=_notify_domains(env),
         volatile_path=Path(env["SIPADU_VOLATILE_PATH"])
         if env.get("SIPADU_VOLATILE_PATH")
         else None,

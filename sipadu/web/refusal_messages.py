@@ -302,6 +302,28 @@ MESSAGES: dict[Reason, LazyString] = {
         "(it may have expired or been revoked)."
     ),
     Reason.NO_MAIL_ADDRESS: _l("Write your e-mail address first: the digest is sent to it."),
+    Reason.MAIL_DOMAIN_NOT_ALLOWED: _l(
+        "Give an address of the institution: only addresses at %(domains)s are taken."
+    ),
+    Reason.NOTHING_TO_CONFIRM: _l(
+        "There is no address waiting for confirmation: it is confirmed already, or none is "
+        "registered."
+    ),
+    Reason.CONFIRMATION_NOT_SENT: _l(
+        "No code has been mailed to your address yet. It is mailed at the next run (within "
+        "the hour, once the server sends e-mail); then type it here."
+    ),
+    Reason.CONFIRMATION_CODE_SHAPE: _l(
+        "Type the %(digits)s digits of the code from the e-mail (spaces do not matter)."
+    ),
+    Reason.CONFIRMATION_CODE_WRONG: _l(
+        "This is not the code mailed to your address. Check it and type it again: "
+        "%(left)s tries left with this code."
+    ),
+    Reason.CONFIRMATION_CODE_SPENT: _l(
+        "This code no longer works: it has expired or was typed wrong too many times. Ask "
+        "for a new code with the button below."
+    ),
     Reason.MONTH_NOT_OVER: _l(
         "The report for %(month)s cannot be published yet: reports may still be dated in "
         "that month. Publish it once the month is over."

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pysequoia
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from sipadu.accountability import audit
 from sipadu.hosting import mail
@@ -69,7 +69,8 @@ def test_an_address_is_stored_sealed_and_opens_only_on_its_row_with_the_key(sess
     session.flush()
     moved = choices(session, other.id, KEY)
     assert moved.unreadable and moved.address is None
-    assert notifications.registered(session) >= {someone.id, other.id}
+    assert notifications.registered(session).keys() >= {someone.id, other.id}
+    assert not notifications.registered(session)[someone.id]  # not confirmed yet
 
 
 def test_saving_and_removing_are_recorded_without_the_address(session):
@@ -169,11 +170,11 @@ def test_the_log_refuses_an_address_in_any_detail(session):
 # --- the daily run, through a real SMTP server -------------------------------------------
 
 
-@pytest.fixture
-def world(new_database_url, recovery):
+def build_world(new_database_url, recovery, *, confirmed: bool):
     """Four people with addresses on a database of their own (the run commits): an
     investigator with late reports, one with nothing waiting who wants the digest
-    anyway, one with nothing waiting who does not, and a deactivated one."""
+    anyway, one with nothing waiting who does not, and a deactivated one; their
+    addresses ``confirmed`` (as if each had typed their code) or not."""
     day = today()
     with database(new_database_url) as session:
         busy = person(session, "sibuk", Role.INVESTIGATOR)
@@ -203,10 +204,16 @@ def world(new_database_url, recovery):
             .where(StaffAccount.id == gone.id)
             .values(state=AccountState.DEACTIVATED.value)
         )
+        session.execute(update(StaffNotification).values(confirmed=confirmed))
         session.commit()
     engine = make_engine(new_database_url)
     yield make_sessionmaker(engine, write=True), new_database_url
     engine.dispose()
+
+
+@pytest.fixture
+def world(new_database_url, recovery):
+    yield from build_world(new_database_url, recovery, confirmed=True)
 
 
 def at(hour: int, days: int = 0) -> datetime:
@@ -214,10 +221,10 @@ def at(hour: int, days: int = 0) -> datetime:
     return local.astimezone(UTC)
 
 
-def run(sessions, server, now):
+def run(sessions, server, now, send=None, domains=()):
     config = load_config(server.env).mail
-    settings = DigestSettings(KEY, config.sender, ZONE, 7)
-    return send_digests(sessions, settings, now, partial(mail.send, config))
+    settings = DigestSettings(KEY, config.sender, ZONE, 7, domains)
+    return send_digests(sessions, settings, now, send or partial(mail.send, config))
 
 
 def body(data: bytes) -> bytes:
@@ -278,6 +285,35 @@ def test_a_refused_recipient_stops_no_one_else_and_is_tried_again(world):
         assert server.inbox.messages[-1].recipients == ["busy@jakarta.go.id"]
     failed = entries(url, audit.Action.DIGEST_FAILED)
     assert failed == [{"account": failed[0]["account"], "error": "SMTPRecipientsRefused"}]
+    # The log says what happened: the refused digest has no "sent" entry, and its retry
+    # exactly one (the review found "sent" written before sending, then twice).
+    sent = entries(url, audit.Action.DIGEST_SENT)
+    assert len(sent) == 2
+    assert [e["account"] for e in sent].count(failed[0]["account"]) == 1
+
+
+def test_the_sent_entry_is_written_once_the_server_took_the_mail(world):
+    """While the SMTP transaction runs, the day is claimed (a second run sends nothing)
+    but no "sent" entry exists yet; it is written after the server said 250."""
+    sessions, url = world
+    seen = []
+    with smtp_server() as server:
+        config = load_config(server.env).mail
+
+        def sending(message):
+            with database(url) as session:
+                claimed = session.scalar(
+                    select(func.count()).where(StaffNotification.sent_on == today())
+                )
+            seen.append((len(entries(url, audit.Action.DIGEST_SENT)), claimed))
+            mail.send(config, message)
+
+        done = run(sessions, server, at(7), send=sending)
+    assert done.sent == 2 and len(server.inbox.messages) == 2
+    # While the first mail is sent: its day claimed, no entry; the second: one entry.
+    assert [told for told, _claimed in seen] == [0, 1]
+    assert all(claimed > told for told, claimed in seen)
+    assert len(entries(url, audit.Action.DIGEST_SENT)) == 2
 
 
 def test_a_server_that_is_down_fails_everyone_and_the_next_run_sends(world):
