@@ -7,6 +7,7 @@ names."""
 import datetime
 import ipaddress
 import ssl
+import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -60,9 +61,17 @@ class Certificates:
     cert_file: Path
     key_file: Path
 
-    def server_context(self) -> ssl.SSLContext:
+    def server_context(self, legacy: bool = False) -> ssl.SSLContext:
+        """The server's TLS; ``legacy``: TLS 1.1 only (what an old relay may still
+        speak; OpenSSL takes it only at security level 0)."""
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(self.cert_file, self.key_file)
+        if legacy:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", DeprecationWarning)
+                context.minimum_version = ssl.TLSVersion.TLSv1_1
+                context.maximum_version = ssl.TLSVersion.TLSv1_1
+            context.set_ciphers("DEFAULT:@SECLEVEL=0")
         return context
 
 
@@ -154,16 +163,21 @@ class Server:
 
 @contextmanager
 def smtp_server(
-    mode: str = "plain", certificates: Certificates | None = None, login: bool = False
+    mode: str = "plain",
+    certificates: Certificates | None = None,
+    login: bool = False,
+    legacy_tls: bool = False,
 ) -> Iterator[Server]:
     """aiosmtpd on 127.0.0.1 in ``mode`` ``plain`` (smtp+plain://), ``starttls``
-    (smtp://, STARTTLS required) or ``tls`` (smtps://), asking for a login if ``login``."""
+    (smtp://, STARTTLS required) or ``tls`` (smtps://), asking for a login if ``login``;
+    ``legacy_tls``: STARTTLS in TLS 1.1 only."""
     inbox = Inbox()
     port = free_port()
     options: dict = {"hostname": "127.0.0.1", "port": port}
     if mode == "starttls":
         assert certificates is not None
-        options |= {"tls_context": certificates.server_context(), "require_starttls": True}
+        context = certificates.server_context(legacy=legacy_tls)
+        options |= {"tls_context": context, "require_starttls": True}
     elif mode == "tls":
         assert certificates is not None
         options |= {"ssl_context": certificates.server_context()}

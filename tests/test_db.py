@@ -24,6 +24,7 @@ from sipadu.persistence.models import Base, Role, StaffAccount, hides_row_order
 # staff-side timestamp adds it here, consciously.
 # Staff are accountable: their side may carry exact times. Nothing of a reporter does.
 STAFF_SIDE_TIMESTAMPS = {
+    ("staff_notification", "code_expires_at"),  # a digest address's code (issue 19)
     ("staff_account", "created_at"),
     ("staff_account", "enrollment_expires_at"),
     ("staff_session", "created_at"),

@@ -13,9 +13,10 @@ import html
 import json
 import logging
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email import policy
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import select, update
@@ -26,7 +27,7 @@ from sipadu.services.dates import today
 from sipadu.services.digest import BODY_BYTES, SUBJECT
 from sipadu.settings.config import ConfigError, load_config
 from sipadu.web.context import dispose
-from tests.helpers import account_of, csrf, database, invoke, submit
+from tests.helpers import account_of, csrf, database, invoke, signed_in, submit
 from tests.mailserver import SMTP_PASSWORD, SMTP_USER, make_certificates, smtp_server
 
 ROOT = Path(__file__).resolve().parent.parent / "sipadu"
@@ -63,6 +64,9 @@ def registered(clients, reporter_app, database_url):
         submit(reporter_app.test_client(), title="Laporan untuk ringkasan")
     with database(database_url) as session:
         session.execute(update(Report).values(ack_due_on=today() - timedelta(days=1)))
+        # As if each had typed the code mailed to them (tested below, and in
+        # tests/services/test_confirmation.py).
+        session.execute(update(StaffNotification).values(confirmed=True))
         session.commit()
     return ADDRESSES
 
@@ -186,10 +190,67 @@ def test_after_the_server_s_key_changed_the_page_leads_out_of_the_unreadable_sta
         client.post("/account/digest", data=digest_form(client, action="remove"))
 
 
+def confirm_form(client, **values) -> dict:
+    return {"csrf_token": csrf(client, "/account"), "action": "confirm", **values}
+
+
+def test_a_new_address_is_confirmed_with_the_code_any_run_mailed_to_it(clients, env, database_url):
+    """No digest until confirmed; any ``sipadu notify`` run (hours before the digest's)
+    mails the code; the account page takes it with its CSRF token, keeps a wrong code
+    typed with the reason beside it (both languages), counts the try, and confirms."""
+    client = clients["auditor"]
+    address = "baru.sekali@jakarta.go.id"
+    assert save(client, address=address).status_code == 303
+    page = client.get("/account?lang=en").get_data(as_text=True)
+    assert 'id="digest-waiting"' in page and 'id="digest-code-form"' not in page
+    me = account_of(database_url, "auditor").id
+    hour = (datetime.now(ZoneInfo("Asia/Jakarta")).hour + 1) % 24  # not due now
+    try:
+        with smtp_server() as server:
+            result = invoke({**env, **server.env, "SIPADU_DIGEST_HOUR": str(hour)}, "notify")
+            assert result.exit_code == 0, result.output
+            assert "confirmation codes: 1 sent" in result.output and "not due" in result.output
+            (arrived,) = server.inbox.to(address)
+        text = email.message_from_bytes(arrived.data, policy=policy.default).get_content()
+        code = "".join(re.search(r"Your code: (\d{4}) (\d{4})", text).groups())
+        page = client.get("/account?lang=en").get_data(as_text=True)
+        assert 'id="digest-code-sent"' in page and 'id="digest-code-form"' in page
+        wrong = f"{(int(code) + 1) % 10**8:08d}"
+        forged = client.post("/account/digest/confirm", data={"action": "confirm", "code": code})
+        assert forged.status_code == 400
+        english = client.post(
+            "/account/digest/confirm?lang=en", data=confirm_form(client, code=wrong)
+        )
+        indonesian = client.post("/account/digest/confirm", data=confirm_form(client, code="12"))
+        assert english.status_code == indonesian.status_code == 400
+        said = html.unescape(english.get_data(as_text=True))
+        assert "This is not the code mailed to your address" in said and "4 tries left" in said
+        assert f'value="{wrong}"' in said  # kept as typed
+        said = html.unescape(indonesian.get_data(as_text=True))
+        assert "Ketik 8 angka" in said and 'value="12"' in said
+        with database(database_url) as session:
+            row = session.get(StaffNotification, me)
+            assert not row.confirmed and row.code_attempts == 1  # forged and "12": no try
+        right = client.post(
+            "/account/digest/confirm", data=confirm_form(client, code=f"{code[:4]} {code[4:]}")
+        )
+        assert right.status_code == 303
+        page = client.get("/account?lang=en&digest=confirmed").get_data(as_text=True)
+        assert 'id="digest-confirmed"' in page and 'id="digest-confirmed-now"' in page
+        admin = clients["admin2"].get("/admin?lang=en").get_data(as_text=True)
+        assert "address set, confirmed" in admin
+        with database(database_url) as session:
+            actions = [e.action for e in session.scalars(select(AuditEvent))]
+            assert actions.count("notify.confirmed") == 1
+            assert "notify.confirmation_sent" in actions
+    finally:
+        client.post("/account/digest", data=digest_form(client, action="remove"))
+
+
 def test_admins_see_whether_an_address_is_set_never_which(clients, registered):
     page = clients["admin2"].get("/admin?lang=en").get_data(as_text=True)
     assert "jakarta.go.id" not in page and "@" not in re.sub(r"<[^>]*>", "", page)
-    assert page.count("address set") >= len(registered)
+    assert page.count("address set, confirmed") >= len(registered)
 
 
 def test_without_smtp_the_digest_is_on_the_home_page(clients, registered):
@@ -200,6 +261,23 @@ def test_without_smtp_the_digest_is_on_the_home_page(clients, registered):
     assert "Identity requests waiting for your decision: 0" in custodian
     assert "overdue for acknowledgement: 2" in custodian
     assert 'id="digest"' not in clients["auditor"].get("/").get_data(as_text=True)
+
+
+def test_with_smtp_the_digest_is_mailed_not_on_the_home_page(env, people, registered):
+    """With SIPADU_SMTP_URL set on the staff portal, the home page shows no digest (it
+    is mailed), and the account page says it is mailed at the hour."""
+    with smtp_server() as server:
+        app = create_app("staff", load_config({**env, **server.env, "SIPADU_DIGEST_HOUR": "6"}))
+        app.config["TESTING"] = True
+        try:
+            client = signed_in(app, people["inspektur"])
+            home = client.get("/?lang=en").get_data(as_text=True)
+            account = client.get("/account?lang=en").get_data(as_text=True)
+        finally:
+            dispose(app)
+    assert 'id="digest"' not in home and "overdue for acknowledgement" not in home
+    assert "Your account" in account and "at 06:00" in account
+    assert server.inbox.messages == []  # and a page view sends nothing
 
 
 # --- sending ------------------------------------------------------------------------------
@@ -318,7 +396,12 @@ def _imports(path: Path) -> set[str]:
 def test_only_the_notify_command_sends_mail():
     """Nothing on a request path can send: the SMTP client and the run are imported by
     the CLI alone (and ``sipadu check``, which connects and sends nothing)."""
-    senders = {"sipadu.hosting.mail", "sipadu.services.notifications.send_digests", "smtplib"}
+    senders = {
+        "sipadu.hosting.mail",
+        "sipadu.services.notifications.send_digests",
+        "sipadu.services.confirmation.send_confirmations",
+        "smtplib",
+    }
     users = {
         str(path.relative_to(ROOT))
         for path in ROOT.rglob("*.py")
@@ -366,6 +449,33 @@ def test_the_password_is_never_in_the_config_s_repr():
     assert "sangat-rahasia" not in repr(config) and config.mail.port == 465
 
 
+def test_tls_below_1_2_is_refused_with_verification_on(certificates):
+    """The SMTP client's TLS is Python's default context: the certificate and host name
+    checked, and TLS 1.2 at least, so a relay that speaks only TLS 1.1 is refused
+    (while a client allowing 1.1 does talk to it: the server is really 1.1-only)."""
+    import smtplib
+    import ssl
+    import warnings
+
+    from sipadu.hosting import mail
+
+    with smtp_server("starttls", certificates, legacy_tls=True) as server:
+        settings = load_config(server.env).mail
+        context = mail._tls(settings)
+        assert context.verify_mode is ssl.CERT_REQUIRED and context.check_hostname
+        assert context.minimum_version >= ssl.TLSVersion.TLSv1_2
+        with pytest.raises(ssl.SSLError):
+            mail.check(settings)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            permissive = ssl.create_default_context(cafile=str(certificates.ca_file))
+            permissive.minimum_version = ssl.TLSVersion.TLSv1_1
+        permissive.set_ciphers("DEFAULT:@SECLEVEL=0")
+        with smtplib.SMTP("127.0.0.1", server.port, timeout=5) as client:
+            client.starttls(context=permissive)
+            assert client.sock.version() == "TLSv1.1"
+
+
 def check_line(env, extra) -> str:
     result = invoke({**env, **extra}, "check")
     return next(line for line in result.output.splitlines() if "e-mail digest" in line)
@@ -393,3 +503,15 @@ def test_check_tells_a_working_and_a_broken_smtp_server(env, certificates, tmp_p
     for line in (good, bad_login, untrusted, no_starttls, down):
         assert SMTP_PASSWORD not in line and "salah" not in line
     assert check_line(env, {}).startswith("OK")  # not configured: the home page shows it
+
+
+def test_check_counts_registered_addresses_outside_the_institution_s_domains(env, registered):
+    def domains_line(value: str) -> str:
+        result = invoke({**env, "SIPADU_NOTIFY_DOMAINS": value}, "check")
+        return next(line for line in result.output.splitlines() if "digest domains" in line)
+
+    narrow = domains_line("inspektorat.jakarta.go.id")
+    both = domains_line("inspektorat.jakarta.go.id;jakarta.go.id")
+    assert narrow.startswith("FAIL") and "2 registered address(es)" in narrow
+    assert both.startswith("OK")
+    assert "@" not in narrow + both and "p2" not in narrow

@@ -1146,6 +1146,10 @@ def test_every_refusal_on_a_sign_in_form_is_shown_beside_its_field_or_above_it(s
             count="3",
             line="2",
             name_max="150",
+            month="2026-11",
+            domains="jakarta.go.id",
+            digits="8",
+            left="2",
         )
         for r in Reason
     ]

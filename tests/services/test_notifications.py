@@ -336,3 +336,49 @@ def test_an_address_that_no_longer_opens_is_reported_not_sent(world):
         assert (done.sent, done.failed) == (0, 2) and server.inbox.messages == []
         assert run(sessions, server, at(8)).sent == 0  # not retried the same day
     assert {e["error"] for e in entries(url, audit.Action.DIGEST_FAILED)} == {"unreadable"}
+
+
+# --- a Rust panic inside Sequoia --------------------------------------------------------
+
+# pyo3's exception for a Rust panic: "pyo3_runtime.PanicException", deriving from
+# BaseException (not Exception). Its class exists only once a panic happened, and no
+# input found here makes pysequoia 0.1.35 panic, so a class of that module and name
+# stands in for it, raised where Sequoia would.
+PanicException = type("PanicException", (BaseException,), {"__module__": "pyo3_runtime"})
+
+
+class PanickingSequoia:
+    """pysequoia whose every parse panics."""
+
+    class Cert:
+        @staticmethod
+        def split_bytes(_data):
+            raise PanicException("index out of bounds: the len is 0 but the index is 0")
+
+        from_bytes = split_bytes
+
+    encrypt = Cert.split_bytes
+
+
+def test_a_panic_in_sequoia_is_refused_as_a_bad_key(session, monkeypatch):
+    from sipadu.services import openpgp
+
+    someone = person(session, "alamat.panik", Role.INVESTIGATOR)
+    cert = str(pysequoia.Tsk.generate(f"Penyidik <{ADDRESS}>").extract_certificate())
+    monkeypatch.setattr(openpgp, "pysequoia", PanickingSequoia)
+    assert openpgp.is_panic(PanicException()) and not openpgp.is_panic(KeyboardInterrupt())
+    with refused(Reason.OPENPGP_KEY_UNREADABLE, "openpgp_key"):
+        save_choices(
+            session, someone.account, KEY, address=ADDRESS, always_send=False, openpgp_key=cert
+        )
+    with refused(Reason.OPENPGP_KEY_UNUSABLE, "openpgp_key"):
+        openpgp.encrypt(cert, b"x")
+    assert openpgp.fingerprint(cert) == ""
+    # Anything else that is not an Exception still goes through.
+    monkeypatch.setattr(PanickingSequoia.Cert, "from_bytes", staticmethod(_interrupt))
+    with pytest.raises(KeyboardInterrupt):
+        openpgp.fingerprint(cert)
+
+
+def _interrupt(_data):
+    raise KeyboardInterrupt
