@@ -140,7 +140,8 @@ def figures(
     """The published table: one ``{"figures": {column: value or None}, "suppressed":
     [column, ...]}`` per category of ``categories`` (top-level slugs, in order), then
     one for all categories. A hidden figure is None and named in ``suppressed``; a
-    median is hidden when fewer than ``threshold`` reports have its day. Raises
+    median is hidden when fewer than ``threshold`` reports have its day, or when the
+    row's ``received`` is hidden. Raises
     ValueError for facts of a category not in ``categories``."""
     groups: list[list[CaseFacts]] = [[] for _ in categories]
     position = {slug: i for i, slug in enumerate(categories)}
@@ -160,7 +161,10 @@ def figures(
         suppressed = [c for c in COUNT_COLUMNS if (index, c) in hidden]
         for column, day in _MEDIAN_DAY.items():
             values[column] = _median(group, day)
-            if _basis(group, day) < threshold:
+            # hidden with the row's received too: "at least the threshold have the
+            # day" would say the hidden count is at least the threshold (with a total
+            # of 5, that every report is of this category)
+            if _basis(group, day) < threshold or (index, "received") in hidden:
                 suppressed.append(column)
         for column in suppressed:
             values[column] = None
