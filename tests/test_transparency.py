@@ -409,8 +409,9 @@ def test_a_month_is_not_published_twice_unless_replaced(published):
     current = date.today().strftime("%Y-%m")  # never over while it is today's
     not_over = invoke(published, "transparency", "publish", "--month", current)
     assert not_over.exit_code != 0 and "cannot be published yet" in not_over.output
-    malformed = invoke(published, "transparency", "publish", "--month", "November")
-    assert malformed.exit_code != 0 and "YYYY-MM" in malformed.output
+    for wrong in ("November", "2025-11\n", "9999-12", "0000-01"):
+        malformed = invoke(published, "transparency", "publish", "--month", wrong)
+        assert malformed.exit_code == 2 and "YYYY-MM" in malformed.output, wrong
     assert len(entries(published, "transparency.publish")) == 2  # November, September
 
     lower = {**published, "SIPADU_TRANSPARENCY_THRESHOLD": "2"}

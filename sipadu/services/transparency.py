@@ -75,11 +75,12 @@ SALT_BYTES = 32
 def month_bounds(month: str) -> tuple[date, date]:
     """``"2026-11"`` → (1 November 2026, 1 December 2026): ``start <= received_on < end``.
     Raises ValueError for anything but ``YYYY-MM``."""
-    match = MONTH.match(month)
+    match = MONTH.fullmatch(month)  # not match: "$" lets a trailing newline through
     if match is None:
         raise ValueError("a month is written YYYY-MM")
-    start = date(int(match.group(1)), int(match.group(2)), 1)
-    return start, (start + timedelta(days=31)).replace(day=1)
+    year, number = int(match.group(1)), int(match.group(2))
+    # date() raises ValueError for the year 0, and for a month ending past 9999
+    return date(year, number, 1), date(year + number // 12, number % 12 + 1, 1)
 
 
 def month_over(month: str, today: date, precision: DatePrecision) -> bool:
