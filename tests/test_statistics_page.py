@@ -282,6 +282,13 @@ def test_a_bad_choice_keeps_what_was_typed(clients, seeded):
     page = response.get_data(as_text=True)
     assert 'value="20x3"' in page and 'class="error"' in page
     assert clients["auditor"].get("/statistics?kind=decade&year=2023").status_code == 400
+    # the last year whose periods all end within the calendar (9999's would end in 10000)
+    for path in ("/statistics", "/statistics.csv"):
+        for kind in ("month", "quarter", "year"):
+            late = clients["auditor"].get(f"{path}?kind={kind}&year=9999&{EN}")
+            assert late.status_code == 400, (path, kind)
+            assert 'value="9999"' in late.get_data(as_text=True)
+    assert clients["auditor"].get(f"/statistics?kind=year&year=9998&{EN}").status_code == 200
 
 
 def test_a_label_a_spreadsheet_would_run_is_defused_in_the_csv(clients, seeded, database_url):

@@ -22,7 +22,7 @@ from sqlalchemy import select
 from sipadu.accountability.audit import CHECKPOINT_LABEL, Checkpoint
 from sipadu.crypto import CryptoError, sign, verify_signature
 from sipadu.persistence.models import AuditCheckpoint, AuditEvent, Report, TransparencyReport
-from sipadu.services.statistics import case_facts
+from sipadu.services.statistics import CaseFacts, case_facts
 from sipadu.services.transparency import (
     FACT_FIELDS,
     SIGNATURE_LABEL,
@@ -119,11 +119,31 @@ def test_the_threshold_is_configured(published):
     with database(published["SIPADU_DATABASE_URL"]) as session:
         facts = case_facts(session, date(2025, 11, 1), date(2025, 12, 1))
     low = figures(facts, history.ROWS, date(2026, 11, 30), 2)
-    # Two acknowledgements (1 and 10 days): their median shows at 2, not at 5.
-    assert low[1]["figures"]["median_days_to_ack"] == 5.5
-    assert low[0]["figures"]["median_days_to_close"] == 3  # three closed
+    # Three closed (median 3 days): shown at 2, not at 5.
+    assert low[0]["figures"]["median_days_to_close"] == 3
+    # Two acknowledgements (1 and 10 days) in a row whose received (2) is hidden, lest
+    # the 0s of staff discipline show: their median stays hidden too.
+    assert low[1]["figures"]["received"] is None
+    assert low[1]["figures"]["median_days_to_ack"] is None
     for row, counts in zip(low, history.COUNTS, strict=True):
         assert all(row["figures"][c] is None for c in history.C[:12] if counts[c] in (0, 1))
+
+
+def test_a_median_does_not_bound_a_hidden_received():
+    """Five reports, all of one category, all acknowledged: the category's received (5)
+    is hidden lest the other categories' 0s show; its median of days to acknowledge,
+    over five, would say that at least five of the month's five are of that category."""
+    day = date(2026, 10, 5)
+    facts = [
+        CaseFacts("kkn", day, date(2026, 10, 20), date(2026, 10, 6 + i), None, None, None,
+                  "in_review", False)
+        for i in range(5)
+    ]  # fmt: skip
+    rows = figures(facts, ["abuse_of_authority", "kkn", "staff_discipline"], day, 5)
+    assert rows[-1]["figures"]["received"] == 5 and rows[-1]["figures"]["median_days_to_ack"] == 3
+    assert rows[1]["figures"]["received"] is None
+    assert rows[1]["figures"]["median_days_to_ack"] is None
+    assert "median_days_to_ack" in rows[1]["suppressed"]
 
 
 # --- the signed document ------------------------------------------------------------------
@@ -386,10 +406,12 @@ def test_a_month_is_not_published_twice_unless_replaced(published):
     again = invoke(published, "transparency", "publish", "--month", MONTH)
     assert again.exit_code != 0 and "published already" in again.output
     assert stored(published).document == first
-    not_over = invoke(published, "transparency", "publish", "--month", "2026-11")
+    current = date.today().strftime("%Y-%m")  # never over while it is today's
+    not_over = invoke(published, "transparency", "publish", "--month", current)
     assert not_over.exit_code != 0 and "cannot be published yet" in not_over.output
-    malformed = invoke(published, "transparency", "publish", "--month", "November")
-    assert malformed.exit_code != 0 and "YYYY-MM" in malformed.output
+    for wrong in ("November", "2025-11\n", "9999-12", "0000-01"):
+        malformed = invoke(published, "transparency", "publish", "--month", wrong)
+        assert malformed.exit_code == 2 and "YYYY-MM" in malformed.output, wrong
     assert len(entries(published, "transparency.publish")) == 2  # November, September
 
     lower = {**published, "SIPADU_TRANSPARENCY_THRESHOLD": "2"}
@@ -398,7 +420,7 @@ def test_a_month_is_not_published_twice_unless_replaced(published):
     row = stored(published)
     document = json.loads(row.document)
     assert document["threshold"] == 2
-    assert document["categories"][1]["figures"]["median_days_to_ack"] == 5.5
+    assert document["categories"][0]["figures"]["median_days_to_close"] == 3
     last = entries(published, "transparency.publish")[-1]
     assert json.loads(last.detail) == {
         "month": MONTH,

@@ -41,6 +41,7 @@ from sipadu.web.forms import BoundedForm
 from sipadu.web.words import STATUS_LABELS, category_label
 
 FIRST_YEAR = 2000
+LAST_YEAR = 9998  # a period of 9999 would end in the year 10000, past date.max
 
 
 class StatisticsForm(BoundedForm):
@@ -54,7 +55,7 @@ class StatisticsForm(BoundedForm):
         choices=[SelectChoice(k.value, STATISTICS_KIND_WORDS[k.value]) for k in PeriodKind],
         default=PeriodKind.MONTH.value,
     )
-    year = IntegerField(_l("Year"), validators=[Optional(), NumberRange(FIRST_YEAR, 9999)])
+    year = IntegerField(_l("Year"), validators=[Optional(), NumberRange(FIRST_YEAR, LAST_YEAR)])
     part = IntegerField(_l("Categories of"), validators=[Optional(), NumberRange(0, 12)], default=0)
 
 

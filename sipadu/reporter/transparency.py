@@ -30,7 +30,7 @@ def month_words(month: str) -> str:
 
 
 def _document(month: str) -> bytes:
-    if not MONTH.match(month):
+    if not MONTH.fullmatch(month):
         abort(404)
     with transaction() as session:
         document = published_document(session, month)

@@ -75,11 +75,12 @@ SALT_BYTES = 32
 def month_bounds(month: str) -> tuple[date, date]:
     """``"2026-11"`` → (1 November 2026, 1 December 2026): ``start <= received_on < end``.
     Raises ValueError for anything but ``YYYY-MM``."""
-    match = MONTH.match(month)
+    match = MONTH.fullmatch(month)  # not match: "$" lets a trailing newline through
     if match is None:
         raise ValueError("a month is written YYYY-MM")
-    start = date(int(match.group(1)), int(match.group(2)), 1)
-    return start, (start + timedelta(days=31)).replace(day=1)
+    year, number = int(match.group(1)), int(match.group(2))
+    # date() raises ValueError for the year 0, and for a month ending past 9999
+    return date(year, number, 1), date(year + number // 12, number % 12 + 1, 1)
 
 
 def month_over(month: str, today: date, precision: DatePrecision) -> bool:
@@ -140,7 +141,8 @@ def figures(
     """The published table: one ``{"figures": {column: value or None}, "suppressed":
     [column, ...]}`` per category of ``categories`` (top-level slugs, in order), then
     one for all categories. A hidden figure is None and named in ``suppressed``; a
-    median is hidden when fewer than ``threshold`` reports have its day. Raises
+    median is hidden when fewer than ``threshold`` reports have its day, or when the
+    row's ``received`` is hidden. Raises
     ValueError for facts of a category not in ``categories``."""
     groups: list[list[CaseFacts]] = [[] for _ in categories]
     position = {slug: i for i, slug in enumerate(categories)}
@@ -160,7 +162,10 @@ def figures(
         suppressed = [c for c in COUNT_COLUMNS if (index, c) in hidden]
         for column, day in _MEDIAN_DAY.items():
             values[column] = _median(group, day)
-            if _basis(group, day) < threshold:
+            # hidden with the row's received too: "at least the threshold have the
+            # day" would say the hidden count is at least the threshold (with a total
+            # of 5, that every report is of this category)
+            if _basis(group, day) < threshold or (index, "received") in hidden:
                 suppressed.append(column)
         for column in suppressed:
             values[column] = None
