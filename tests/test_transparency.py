@@ -119,8 +119,8 @@ def test_the_threshold_is_configured(published):
     with database(published["SIPADU_DATABASE_URL"]) as session:
         facts = case_facts(session, date(2025, 11, 1), date(2025, 12, 1))
     low = figures(facts, history.ROWS, date(2026, 11, 30), 2)
-    # Three closed (median 3 days): shown at 2, not at 5.
-    assert low[0]["figures"]["median_days_to_close"] == 3
+    # Four not confirmed in all: shown at 2, not at 5.
+    assert low[-1]["figures"]["closed_unsubstantiated"] == 4
     # Two acknowledgements (1 and 10 days) in a row whose received (2) is hidden, lest
     # the 0s of staff discipline show: their median stays hidden too.
     assert low[1]["figures"]["received"] is None
@@ -130,9 +130,10 @@ def test_the_threshold_is_configured(published):
 
 
 def test_a_median_does_not_bound_a_hidden_received():
-    """Five reports, all of one category, all acknowledged: the category's received (5)
-    is hidden lest the other categories' 0s show; its median of days to acknowledge,
-    over five, would say that at least five of the month's five are of that category."""
+    """Five reports, all of one category, all acknowledged on time (a figure shown in
+    the all-categories row): the category's received (5) is hidden lest the other
+    categories' 0s show; its median of days to acknowledge, over five, would say that
+    at least five of the month's five acknowledged on time are of that category."""
     day = date(2026, 10, 5)
     facts = [
         CaseFacts("kkn", day, date(2026, 10, 20), date(2026, 10, 6 + i), None, None, None,
@@ -140,7 +141,7 @@ def test_a_median_does_not_bound_a_hidden_received():
         for i in range(5)
     ]  # fmt: skip
     rows = figures(facts, ["abuse_of_authority", "kkn", "staff_discipline"], day, 5)
-    assert rows[-1]["figures"]["received"] == 5 and rows[-1]["figures"]["median_days_to_ack"] == 3
+    assert rows[-1]["figures"]["ack_on_time"] == 5
     assert rows[1]["figures"]["received"] is None
     assert rows[1]["figures"]["median_days_to_ack"] is None
     assert "median_days_to_ack" in rows[1]["suppressed"]
@@ -284,7 +285,7 @@ def test_the_pages_in_both_languages(published, reporter_client, lang):
     assert 'id="suppression"' in page
     cells = re.findall(r"<td>([^<]*)</td>", table)
     shown = sum(row[c] is not None for row in history.EXPECTED for c in history.C)
-    assert len(cells) == shown and "27" in cells and "22" in cells and "100" in cells
+    assert len(cells) == shown and "27" in cells and "22" in cells and "60" in cells
     assert hashlib.sha256(stored(published).document).hexdigest() in page
     for internal in ("abuse_of_authority", "kkn_", "median_days", "ack_on_time", "null"):
         assert internal not in page
@@ -354,15 +355,19 @@ def test_the_documented_recipe_checks_a_real_publication_and_catches_tampering(p
     hidden["total"] = {**body["total"], "figures": {**body["total"]["figures"], "received": 27}}
     hidden["total"]["suppressed"] = [*body["total"]["suppressed"]]
     hidden["categories"] = [dict(r) for r in body["categories"]]
-    hidden["categories"][0] = {
-        **body["categories"][0],
-        "figures": {**body["categories"][0]["figures"], "received": None},
-        "suppressed": ["received", *body["categories"][0]["suppressed"]],
+    pungli = body["categories"][4]
+    assert pungli["figures"]["closed_substantiated"] == 6
+    hidden["categories"][4] = {
+        **pungli,
+        "figures": {**pungli["figures"], "closed_substantiated": None},
+        "suppressed": [
+            c for c in history.C if c in pungli["suppressed"] or c.startswith("closed_")
+        ],
     }
     hidden["signature"] = sign(seed, SIGNATURE_LABEL, signed_message(hidden)).hex()
     tampered.write_bytes(rfc8785.dumps(hidden))
     run = check(lenient, tampered, facts, salt, export, key)  # over-suppressed
-    assert run.returncode != 0 and "the figures of abuse_of_authority" in run.stderr
+    assert run.returncode != 0 and f"the figures of {history.PUNGLI}" in run.stderr
 
     # (3) a tampered facts file
     lines = facts.read_bytes().split(b"\r\n")
@@ -420,7 +425,7 @@ def test_a_month_is_not_published_twice_unless_replaced(published):
     row = stored(published)
     document = json.loads(row.document)
     assert document["threshold"] == 2
-    assert document["categories"][0]["figures"]["median_days_to_close"] == 3
+    assert document["total"]["figures"]["closed_unsubstantiated"] == 4  # hidden at 5
     last = entries(published, "transparency.publish")[-1]
     assert json.loads(last.detail) == {
         "month": MONTH,

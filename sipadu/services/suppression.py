@@ -2,36 +2,34 @@
 docs/transparency.md, "Suppression").
 
 The table: one row per top-level category and a last row for all categories, one
-column per count of :data:`COUNT_COLUMNS`. Its published sums (:func:`lines`) are
+column per count of :data:`COUNT_COLUMNS`. What anyone knows of it (:func:`relations`):
 
-- in every row: ``received = ack_on_time + ack_late + ack_pending`` and
-  ``received = feedback_on_time + feedback_late + feedback_pending``;
-- in every column: the last row = the sum of the category rows.
+- in every row: ``received = ack_on_time + ack_late + ack_pending``, the same for
+  feedback, ``closed_substantiated + closed_unsubstantiated + referred + rejected <=
+  received`` and ``reopened <= received``;
+- in every column: the last row = the sum of the category rows;
+- every count is at least 0 (so each part is at most its total).
 
-:func:`suppress` hides
+:func:`suppress` hides every count below the threshold, 0 included (a 0 says "nobody",
+a 1 or 2 points at someone), then audits: for each hidden figure in table order (row by
+row, column by column) it finds the least and the greatest value the shown figures and
+the relations above allow (an exact linear program over the hidden figures:
+:func:`interval`). A figure whose interval is narrower than the threshold (its
+*protection interval*: ``max - min >= threshold``) is known to within fewer than the
+threshold of reports; then the smallest shown figure of a relation holding it is hidden
+too (when there is none, of a relation holding one of those hidden figures, and so on;
+ties in table order), and the audit goes on.
 
-1. *primary*: every count below the threshold, 0 included (a 0 says "nobody", a 1 or 2
-   points at someone);
-2. *complementary*, until none of the three holds any more:
-   a. a sum with exactly one hidden figure (it would be the sum minus the others);
-   b. a sum whose total is shown and whose hidden parts add up to less than the
-      threshold (a hidden 0 beside shown figures that make the total would be a 0
-      again; a small remainder bounds each hidden part tightly);
-   c. a hidden figure that some combination of the sums determines (linear algebra
-      over the rationals: the figure's unit vector lies in the row space of the sums
-      restricted to the hidden figures; e.g. a row and a column that each hide two).
-   Each time the smallest shown figure of a sum concerned is hidden too (for a, a part
-   before the total; ties in table order: row by row, column by column), one at a time,
-   the rules checked again from a.
-
-Deterministic and standard-library only, so an auditor's script re-runs it exactly
-(docs/transparency.md, "Checking a report offline", holds a copy; a test holds the two
-equal). What it does not do: a linear-programming audit of every hidden figure's
-feasible interval; rules a and b bound each line, c excludes exact values; bounds from
-non-negativity across several sums are not checked (docs/transparency.md says so).
+The result depends on the figures and the threshold alone (the intervals are the exact
+optima, whatever path the simplex takes), and hiding more only widens every interval, so
+a figure once protected stays so. Standard library only, so an auditor's script re-runs
+it exactly (docs/transparency.md, "Checking a report offline", holds a copy; a test
+holds the two equal). The linear program is the textbook two-phase simplex method over
+:class:`fractions.Fraction` with Bland's rule (R. G. Bland, "New finite pivoting rules
+for the simplex method", Math. Oper. Res. 2(2), 1977), which cannot cycle.
 """
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from fractions import Fraction
 
 COUNT_COLUMNS = (
@@ -48,22 +46,27 @@ COUNT_COLUMNS = (
     "rejected",
     "reopened",
 )
+OUTCOMES = COUNT_COLUMNS[7:11]
 
 Cell = tuple[int, str]  # (row, column); the last row is all categories
-Line = tuple[Cell, tuple[Cell, ...]]  # (total, parts): total = sum(parts)
+# (total, parts, exact): total = sum(parts) when exact, else total >= sum(parts)
+Relation = tuple[Cell, tuple[Cell, ...], bool]
+Row = dict[int, Fraction]  # a sparse row of the simplex tableau: column -> coefficient
 
 
-def lines(categories: int) -> list[Line]:
-    """The published sums of a table with ``categories`` category rows and the total
-    row after them, in a fixed order (rows first, then columns)."""
+def relations(categories: int) -> list[Relation]:
+    """What is known of a table with ``categories`` category rows and the total row
+    after them besides non-negativity, in a fixed order (rows first, then columns)."""
     total = categories
-    found: list[Line] = []
+    found: list[Relation] = []
     for row in range(categories + 1):
         for kind in ("ack", "feedback"):
             parts = tuple((row, f"{kind}_{when}") for when in ("on_time", "late", "pending"))
-            found.append(((row, "received"), parts))
+            found.append(((row, "received"), parts, True))
+        found.append(((row, "received"), tuple((row, c) for c in OUTCOMES), False))
+        found.append(((row, "received"), ((row, "reopened"),), False))
     for column in COUNT_COLUMNS:
-        found.append(((total, column), tuple((row, column) for row in range(categories))))
+        found.append(((total, column), tuple((row, column) for row in range(categories)), True))
     return found
 
 
@@ -73,99 +76,165 @@ def _order(cell: Cell) -> tuple[int, int]:
 
 def suppress(table: Sequence[Mapping[str, int]], threshold: int) -> set[Cell]:
     """The cells to hide of ``table`` (category rows, then the total row; each a mapping
-    of every :data:`COUNT_COLUMNS` name to a count), for ``threshold`` (>= 1)."""
-    categories = len(table) - 1
-    sums = lines(categories)
-    value = {(r, c): table[r][c] for r in range(categories + 1) for c in COUNT_COLUMNS}
+    of every :data:`COUNT_COLUMNS` name to a count >= 0, the relations holding), for
+    ``threshold`` (>= 1): every hidden cell's interval is at least ``threshold`` wide.
+    Raises ValueError when the figures break a relation (not a table of counts)."""
+    known = relations(len(table) - 1)
+    value = {(r, c): table[r][c] for r in range(len(table)) for c in COUNT_COLUMNS}
     hidden = {cell for cell, count in value.items() if count < threshold}
+    protected: set[Cell] = set()
     while True:
-        extra = _line_complement(sums, hidden, value, threshold)
+        tableau = _feasible(known, hidden, value)
+        for cell in sorted(hidden - protected, key=_order):
+            low, high = interval(tableau, cell, value[cell], threshold)
+            if high is not None and high - low < threshold:
+                break
+            protected.add(cell)
+        else:
+            return hidden
+        extra = _nearest_shown(cell, known, hidden, value)
         if extra is None:
-            determined = _determined(sums, hidden)
-            if determined is None:
-                return hidden
-            extra = _complement_of(determined, sums, hidden, value)
-            if extra is None:
-                return hidden
+            return hidden
         hidden.add(extra)
 
 
-def _smallest(cells: Iterable[Cell], value: Mapping[Cell, int]) -> Cell | None:
-    return min(cells, key=lambda cell: (value[cell], _order(cell)), default=None)
-
-
-def _line_complement(
-    sums: list[Line], hidden: set[Cell], value: Mapping[Cell, int], threshold: int
+def _nearest_shown(
+    cell: Cell, known: list[Relation], hidden: set[Cell], value: Mapping[Cell, int]
 ) -> Cell | None:
-    """Rules a and b: the figure to hide next for the first sum that needs one."""
-    for total, parts in sums:
-        hidden_parts = [p for p in parts if p in hidden]
-        shown_parts = [p for p in parts if p not in hidden]
-        count = len(hidden_parts) + (total in hidden)
-        if count == 1:
-            return _smallest(shown_parts, value) or total
-        if total not in hidden and hidden_parts:
-            if sum(value[p] for p in hidden_parts) < threshold:
-                return _smallest(shown_parts, value)
-    return None
-
-
-def _determined(sums: list[Line], hidden: set[Cell]) -> Cell | None:
-    """Rule c: the first hidden cell (table order) whose value the sums fix, or None.
-
-    Reduced row echelon form of the sums over the hidden cells (shown cells are
-    constants): a cell is fixed iff its pivot row has no other entry."""
-    variables = sorted(hidden, key=_order)
-    index = {cell: i for i, cell in enumerate(variables)}
-    pending: list[dict[int, Fraction]] = []
-    for total, parts in sums:
-        row = {index[p]: Fraction(-1) for p in parts if p in index}
-        if total in index:
-            row[index[total]] = Fraction(1)
-        if row:
-            pending.append(row)
-    reduced: list[dict[int, Fraction]] = []
-    for column in range(len(variables)):
-        pivot = next((row for row in pending if column in row), None)
-        if pivot is None:
-            continue
-        pending.remove(pivot)
-        scale = pivot[column]
-        pivot = {k: v / scale for k, v in pivot.items()}
-        pending = [_eliminate(row, pivot, column) for row in pending]
-        reduced = [_eliminate(row, pivot, column) for row in reduced]
-        reduced.append(pivot)
-    fixed = [next(iter(row)) for row in reduced if len(row) == 1]
-    return variables[min(fixed)] if fixed else None
-
-
-def _eliminate(
-    row: dict[int, Fraction], pivot: dict[int, Fraction], column: int
-) -> dict[int, Fraction]:
-    factor = row.get(column)
-    if not factor:
-        return row
-    result = dict(row)
-    for k, v in pivot.items():
-        result[k] = result.get(k, Fraction(0)) - factor * v
-        if not result[k]:
-            del result[k]
-    return result
-
-
-def _complement_of(
-    cell: Cell, sums: list[Line], hidden: set[Cell], value: Mapping[Cell, int]
-) -> Cell | None:
-    """The figure to hide for a determined ``cell``: the smallest shown one of a sum
-    holding it, else of any sum holding a hidden figure, else None (all hidden)."""
-    for wanted in ({cell}, hidden):
-        candidates = {
-            c
-            for total, parts in sums
-            if wanted & {total, *parts}
-            for c in (total, *parts)
-            if c not in hidden
+    """The smallest shown figure of a relation holding ``cell``; when they are all
+    hidden, of a relation holding one of theirs, and so on (ties in table order); None
+    when none is reachable."""
+    reached = {cell}
+    while True:
+        near = {
+            c for total, parts, _ in known if reached & {total, *parts} for c in (total, *parts)
         }
-        if candidates:
-            return _smallest(candidates, value)
-    return None
+        shown = near - hidden
+        if shown:
+            return min(shown, key=lambda c: (value[c], _order(c)))
+        if near <= reached:
+            return None
+        reached |= near
+
+
+class Tableau:
+    """A basic feasible solution of ``rows · x = rhs``, ``x >= 0``: ``basis[i]`` is the
+    column basic in row ``i``; ``columns[cell]`` the column of a hidden cell."""
+
+    def __init__(self, rows: list[Row], rhs: list[Fraction], basis: list[int]) -> None:
+        self.rows, self.rhs, self.basis = rows, rhs, basis
+        self.columns: dict[Cell, int] = {}
+
+    def copy(self) -> "Tableau":
+        copied = Tableau([dict(r) for r in self.rows], list(self.rhs), list(self.basis))
+        copied.columns = self.columns
+        return copied
+
+    def pivot(self, r: int, column: int, objective: Row | None = None) -> Fraction:
+        """Make ``column`` basic in row ``r``; returns the change of the objective
+        (reduced costs ``objective``, updated in place)."""
+        scale = self.rows[r][column]
+        row = {k: v / scale for k, v in self.rows[r].items()}
+        self.rows[r], self.rhs[r], self.basis[r] = row, self.rhs[r] / scale, column
+        for i, other in enumerate(self.rows):
+            if i != r and column in other:
+                self.rhs[i] -= other[column] * self.rhs[r]
+                _subtract(other, other[column], row)
+        if objective is None or column not in objective:
+            return Fraction(0)
+        change = objective[column] * self.rhs[r]
+        _subtract(objective, objective[column], row)
+        return change
+
+    def minimise(self, cost: Row, stop: Fraction | None = None) -> Fraction | None:
+        """The least ``cost · x`` (None: unbounded below), or the first value at most
+        ``stop`` the simplex reaches; Bland's rule (lowest entering column, lowest
+        basic column among the tied leaving rows)."""
+        reduced = dict(cost)
+        value = Fraction(0)
+        for i, basic in enumerate(self.basis):
+            if basic in cost:
+                value += cost[basic] * self.rhs[i]
+                _subtract(reduced, cost[basic], self.rows[i])
+        while stop is None or value > stop:
+            entering = min((k for k, v in reduced.items() if v < 0), default=None)
+            if entering is None:
+                return value
+            ratios = [(self.rhs[i] / row[entering], self.basis[i], i)
+                      for i, row in enumerate(self.rows) if row.get(entering, 0) > 0]  # fmt: skip
+            if not ratios:
+                return None
+            value += self.pivot(min(ratios)[2], entering, reduced)
+        return value
+
+
+def _subtract(target: Row, factor: Fraction, row: Row) -> None:
+    """``target -= factor * row``, dropping zeros."""
+    for k, v in row.items():
+        new = target.get(k, 0) - factor * v
+        if new:
+            target[k] = new
+        else:
+            target.pop(k, None)
+
+
+def _feasible(known: list[Relation], hidden: set[Cell], value: Mapping[Cell, int]) -> Tableau:
+    """Phase one: a basic feasible solution over the hidden cells (columns in table
+    order), a slack column per inequality; an artificial column per row, driven out.
+    Raises ValueError when there is none (the figures break a relation)."""
+    cells = sorted(hidden, key=_order)
+    columns = {cell: i for i, cell in enumerate(cells)}
+    rows: list[Row] = []
+    rhs: list[Fraction] = []
+    for total, parts, exact in known:
+        row: Row = {}
+        constant = Fraction(0)
+        for cell, sign in ((total, 1), *((p, -1) for p in parts)):
+            if cell in columns:
+                row[columns[cell]] = row.get(columns[cell], Fraction(0)) + sign
+            else:
+                constant -= sign * value[cell]
+        if not row:
+            continue
+        if not exact:
+            row[len(cells) + len(rows)] = Fraction(-1)  # total - parts - slack = constant
+        sign = -1 if constant < 0 else 1
+        rows.append({k: sign * v for k, v in row.items()})
+        rhs.append(sign * constant)
+    artificial = len(cells) + len(rows)
+    for i, row in enumerate(rows):
+        row[artificial + i] = Fraction(1)
+    tableau = Tableau(rows, rhs, [artificial + i for i in range(len(rows))])
+    if tableau.minimise({artificial + i: Fraction(1) for i in range(len(rows))}):
+        raise ValueError("the figures break a relation")
+    for i in reversed(range(len(rows))):  # artificial basics are at 0: pivot them out
+        if tableau.basis[i] >= artificial:
+            real = min((k for k in tableau.rows[i] if k < artificial), default=None)
+            if real is None:  # a relation the others imply
+                del tableau.rows[i], tableau.rhs[i], tableau.basis[i]
+            else:
+                tableau.pivot(i, real)
+    for row in tableau.rows:
+        for k in [k for k in row if k >= artificial]:
+            del row[k]
+    tableau.columns = columns
+    return tableau
+
+
+def interval(
+    tableau: Tableau, cell: Cell, value: int = 0, threshold: int | None = None
+) -> tuple[Fraction, Fraction | None]:
+    """The least and greatest value of hidden ``cell`` (greatest None: unbounded). With
+    ``threshold``, stops as soon as the interval is known to be at least that wide
+    (``value``, the cell's own, lies in it): a bound then need not be the optimum, and
+    the least of an unbounded cell is given as 0."""
+    column = tableau.columns[cell]
+    stop = None if threshold is None else -Fraction(value + threshold)
+    negated = tableau.copy().minimise({column: Fraction(-1)}, stop)
+    high = None if negated is None else -negated
+    if high is None and threshold is not None:
+        return Fraction(0), None  # wide enough whatever the least
+    stop = None if threshold is None or high is None else high - threshold
+    low = tableau.copy().minimise({column: Fraction(1)}, stop)
+    assert low is not None  # x >= 0
+    return low, high
