@@ -16,7 +16,7 @@ from sipadu.persistence.db import make_engine, make_sessionmaker
 from sipadu.persistence.migrate import alembic_config, upgrade
 from sipadu.persistence.models import Base
 from sipadu.persistence.row_order import reshuffle
-from sipadu.services.statistics import PeriodKind, _tallies, year_statistics
+from sipadu.services.statistics import PeriodKind, _tallies, _top_level, year_statistics
 from sipadu.settings.config import DatePrecision
 from tests import stats_history as history
 
@@ -51,7 +51,7 @@ def _figures(engine):
 
 
 def _sqlite_plan(engine) -> str:
-    """SQLite's plan for the statistics' one big statement (:func:`_tallies`)."""
+    """SQLite's plans for the statements of :func:`_tallies`."""
     seen: list[tuple[str, tuple]] = []
 
     def keep(_conn, _cursor, statement, parameters, _context, _many) -> None:
@@ -60,13 +60,16 @@ def _sqlite_plan(engine) -> str:
     sa.event.listen(engine, "before_cursor_execute", keep)
     try:
         with make_sessionmaker(engine)() as session:
-            _tallies(session, date(history.YEAR, 1, 1), date(history.YEAR + 1, 1, 1), history.AS_OF)
+            top = _top_level(session)
+            seen.clear()
+            year = date(history.YEAR, 1, 1), date(history.YEAR + 1, 1, 1)
+            assert _tallies(session, *year, history.AS_OF, top)
     finally:
         sa.event.remove(engine, "before_cursor_execute", keep)
-    statement, parameters = seen[-1]
+    assert len(seen) == 2
     with engine.connect() as conn:
-        rows = conn.exec_driver_sql("EXPLAIN QUERY PLAN " + statement, parameters).all()
-    return "\n".join(row[3] for row in rows)
+        plans = [conn.exec_driver_sql("EXPLAIN QUERY PLAN " + s, p).all() for s, p in seen]
+    return "\n".join(row[3] for rows in plans for row in rows)
 
 
 def test_the_migration_goes_up_and_down_on_both_databases(url):
