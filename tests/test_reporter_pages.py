@@ -4,7 +4,8 @@ axe-core violation, in Bahasa Indonesia and English at 1280 px and 390 px.
 
 The reporter's browser has JavaScript off (Tor Browser "Safest"): Debian's Chromium
 driven by Playwright, the portal under gunicorn, every page reached as a reporter
-reaches it (forms filled and sent, refusals provoked). HTTP caching is off (every
+reaches it (forms filled and sent, refusals provoked), the published transparency
+report (its list and a month's page) included. HTTP caching is off (every
 request is routed), so each page is measured as on a first visit.
 
 axe-core (tests/browser/package.json, installed from the npm registry by `make test`)
@@ -27,12 +28,15 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 import pytest
 from playwright.sync_api import BrowserContext, Page, Request, Route
 
+from tests import transparency_history
 from tests.chromium import SEND_REPORT, chromium
 from tests.helpers import (
     MIB,
     VOLATILE_ROOT,
     config_env,
+    database,
     end_mailbox_sessions,
+    invoke,
     random_code,
     reporter_under_gunicorn,
     typed_report,
@@ -159,6 +163,7 @@ def portal(postgres, tmp_path_factory, redis_url):
     try:
         with reporter_under_gunicorn(database_url, root, redis_url, **limits) as (_, base):
             env = config_env(root / "instance", database_url, redis_url, **limits)
+            publish_a_month(env)
             # The walk ends its mailbox session as the idle limit would (15 minutes).
             yield (
                 base,
@@ -168,6 +173,17 @@ def portal(postgres, tmp_path_factory, redis_url):
     finally:
         if name:
             postgres.drop(name)
+
+
+def publish_a_month(env: dict) -> None:
+    """A transparency report on the portal: tests/transparency_history.py's month, with
+    figures shown and figures suppressed, published as ``sipadu transparency publish``
+    does."""
+    with database(env["SIPADU_DATABASE_URL"]) as session:
+        transparency_history.seed(session)
+        session.commit()
+    result = invoke(env, "transparency", "publish", "--month", transparency_history.MONTH)
+    assert result.exit_code == 0, result.output
 
 
 @pytest.fixture(scope="module")
@@ -231,6 +247,9 @@ class Journey:
     def walk(self) -> None:
         page = self.page
         self.visit("landing", lambda: page.goto(self.url("/")))
+        self.visit("transparency reports", lambda: page.goto(self.url("/transparansi")))
+        month = f"/transparansi/{transparency_history.MONTH}"
+        self.visit("transparency report", lambda: page.goto(self.url(month)))
         self.visit("report form", lambda: page.goto(self.url("/report")))
 
         page.check("input[name=category][value=kkn]")

@@ -11,7 +11,9 @@ Debian's Chromium driven by Playwright, one browser and one staff portal (this m
 app, served in this process) for the whole module. The pages are the ones people reach
 by following links (tests.helpers.staff_pages), one of each kind per role, with
 something in every list (tests.helpers.staff_world), plus the pages showing the long
-data and pages reached by sending a form (a refusal, a search). axe-core is injected by
+data, the compliance statistics in their other views (a quarter's categories, the year),
+the digest form once saved with an address and an OpenPGP key, and pages reached by
+sending a form (a refusal, a search). axe-core is injected by
 the test (the portal serves no script); the page is otherwise as staff see it.
 """
 
@@ -19,9 +21,11 @@ import re
 import subprocess
 import threading
 from collections.abc import Iterator
+from datetime import date
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pysequoia
 import pytest
 from playwright.sync_api import Browser, Page
 from sqlalchemy import select
@@ -61,6 +65,7 @@ LONGEST_USERNAME = "pemeriksa.inspektorat.daerah.kota.contoh.bidang.keuangan.ase
 URL = "https://drive.google.com/file/d/1AbCdEfGhIjKlMnOpQrStUvWxYz0123456789/view?usp=sharing"
 TITLE = "Mark-up RAB, lihat https://lpse.kotacontoh.go.id/eproc4/lelang/98765432/pengumumanlelang"
 FILE_NAME = "Laporan_Keuangan_Dinas_PUPR_2024_Triwulan_III_final_revisi_2.pdf"
+DIGEST_ADDRESS = "auditor.inspektorat.daerah.kota.contoh@pemerintah.kotacontoh.go.id"
 RECIPIENT_NAME = (  # 90 characters, no space
     "Arsip-Inspektorat-Daerah-Kota-Contoh-Bidang-Pengawasan-Keuangan-Pembangunan-dan-Aset-2026"
 )
@@ -196,7 +201,17 @@ def long_world(staff_app, reporter_app, people, world, database_url) -> dict:
     ):
         response = post(investigator, path, case, **fields)
         assert response.status_code == 303, (path, response.get_data(as_text=True)[:800])
+    # The digest form as its owner sees it once saved: the notice, an address, an
+    # OpenPGP key's fingerprint and the buttons to drop it and remove the address.
+    auditor = signed_in(staff_app, people["auditor"])
+    key = str(pysequoia.Tsk.generate(f"Auditor <{DIGEST_ADDRESS}>").extract_certificate())
+    digest = {"action": "save", "address": DIGEST_ADDRESS, "openpgp_key": key, "always_send": "y"}
+    response = post(auditor, "/account/digest", "/account", **digest)
+    assert response.status_code == 303, response.get_data(as_text=True)[:800]
     accounts = [f"/admin/accounts/{ids[name]}" for name in (LONG_USERNAME, LONGEST_USERNAME)]
+    # The statistics of this year (the world's reports) in the other views than the
+    # crawl's default: a quarter's categories, the whole year.
+    year, quarter = date.today().year, (date.today().month - 1) // 3 + 1
     colleague_person = Person(
         LONG_USERNAME, "kata sandi panjang sekali 7", secrets[LONG_USERNAME], 0, database_url
     )
@@ -211,8 +226,13 @@ def long_world(staff_app, reporter_app, people, world, database_url) -> dict:
                 f"/reports/{world.reports['received']}",
             ],
             "admin": [*accounts, "/admin/recipients", "/admin/proposals", "/admin/categories"],
-            "inspektur": ["/identity-requests"],
-            "auditor": ["/audit", f"/audit?actor={LONG_USERNAME}"],
+            "inspektur": ["/identity-requests", f"/statistics?kind=year&year={year}"],
+            "auditor": [
+                "/audit",
+                f"/audit?actor={LONG_USERNAME}",
+                f"/statistics?kind=quarter&year={year}&part={quarter}",
+                "/account?digest=saved",
+            ],
             LONG_USERNAME: ["/", "/reports", case, "/account"],
         },
         "colleague": colleague_person,

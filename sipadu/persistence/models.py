@@ -311,6 +311,9 @@ class AuditEvent(Base):
     """
 
     __tablename__ = "audit_event"
+    # The reports an action names, without reading every entry (statistics' reopenings;
+    # migration 0023).
+    __table_args__ = (Index("ix_audit_event_action_report_id", "action", "report_id"),)
 
     seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     at: Mapped[str] = mapped_column(String(32), index=True)
@@ -371,7 +374,23 @@ class Report(Base):
     is the coarsened day (or week, month) it was received (G2)."""
 
     __tablename__ = "report"
-    __table_args__ = (Index("ix_report_received_on_id", "received_on", "id"), WITHOUT_ROWID)
+    __table_args__ = (
+        Index("ix_report_received_on_id", "received_on", "id"),
+        # Covers the statistics' reading of a year (sipadu.services.statistics): without
+        # it, each report in range costs a primary-key lookup (migration 0023).
+        Index(
+            "ix_report_statistics",  # the convention's would be too long for PostgreSQL
+            "received_on",
+            "category_id",
+            "status",
+            "ack_due_on",
+            "acknowledged_on",
+            "feedback_due_on",
+            "closed_on",
+            "id",
+        ),
+        WITHOUT_ROWID,
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
     category_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("category.id"), index=True)
@@ -460,7 +479,12 @@ class Message(Base):
     written in format version 1, before; they stay readable."""
 
     __tablename__ = "message"
-    __table_args__ = (UniqueConstraint("report_id", "position"), WITHOUT_ROWID)
+    __table_args__ = (
+        UniqueConstraint("report_id", "position"),
+        # Covers "the first staff message of each report" (statistics; migration 0023).
+        Index("ix_message_author_report_id_sent_on", "author", "report_id", "sent_on"),
+        WITHOUT_ROWID,
+    )
 
     id: Mapped[uuid.UUID] = mapped_column(CheckedUuid, primary_key=True, default=uuid.uuid4)
     report_id: Mapped[uuid.UUID] = mapped_column(

@@ -34,7 +34,6 @@ from typing import Any
 from sqlalchemy import (
     Date,
     Integer,
-    String,
     and_,
     case,
     cast,
@@ -349,29 +348,34 @@ CHANNELS = ("walk_in", "phone", "letter", "email", "other")  # intake.Channel, b
 
 def _intakes(
     session: Session, start: date, end: date, precision: DatePrecision
-) -> list[tuple[date, str]]:
-    """(received_on, channel) of every operator's intake whose report's ``received_on``
-    lies in ``[start, end)``: the ``report.intake`` entry's UTC day coarsened as the
-    report's own day was (:func:`sipadu.services.dates.coarsen`), so an intake counts
-    in the period its report counts in. The entries name no report."""
+) -> list[tuple[date, str, int]]:
+    """(received_on, channel, intakes) of the operators' intakes whose report's
+    ``received_on`` lies in ``[start, end)``: the ``report.intake`` entry's UTC day
+    coarsened as the report's own day was (:func:`sipadu.services.dates.coarsen`), so an
+    intake counts in the period its report counts in. The entries name no report. The
+    database groups them by day and detail (a few per day), so each detail is read once
+    per group, not once per intake."""
     since = start.isoformat()
     until = (date.fromordinal(end.toordinal() + 31)).isoformat()  # a period's end lies after
-    found = []
-    for at, detail in session.execute(
-        select(AuditEvent.at, AuditEvent.detail).where(
+    day_of = func.substr(AuditEvent.at, 1, 10)
+    found: Counter[tuple[date, str]] = Counter()
+    for at, detail, n in session.execute(
+        select(day_of, AuditEvent.detail, func.count())
+        .where(
             AuditEvent.action == Action.REPORT_INTAKE.value,
             AuditEvent.at >= since,
             AuditEvent.at < until,
         )
+        .group_by(day_of, AuditEvent.detail)
     ):
         try:
-            day = precision.period_start(date.fromisoformat(at[:10]))
+            day = precision.period_start(date.fromisoformat(at))
             channel = _channel_of(detail)
         except ValueError:
             continue
         if start <= day < end:
-            found.append((day, channel))
-    return found
+            found[(day, channel)] += n
+    return [(day, channel, n) for (day, channel), n in found.items()]
 
 
 def _channel_of(detail: str | None) -> str:
@@ -430,23 +434,38 @@ def _timeliness_sql(done: Any, due: Any, today: date) -> Any:
 @dataclass
 class _Tally:
     """What :func:`indicators` needs of a group of reports, in mergeable counts:
-    ``classes`` (ack class, feedback class, status, reopened) → reports, and histograms
-    of the days to acknowledge, to first feedback and to close."""
+    ``classes`` (ack class, feedback class, status) → reports, how many were
+    ``reopened``, and histograms of the days to acknowledge, to first feedback and to
+    close."""
 
-    classes: Counter[tuple[int, int, str, bool]] = field(default_factory=Counter)
+    classes: Counter[tuple[int, int, str]] = field(default_factory=Counter)
+    reopened: int = 0
     to_ack: Counter[int] = field(default_factory=Counter)
     to_feedback: Counter[int] = field(default_factory=Counter)
     to_close: Counter[int] = field(default_factory=Counter)
 
 
 def _tallies(
-    session: Session, start: date, end: date, today: date
-) -> dict[tuple[int, Any], _Tally]:
-    """(month, category id) → :class:`_Tally` of the reports with ``start <= received_on
-    < end``: one query whose rows are small integers, counted here. The same facts and
+    session: Session, start: date, end: date, today: date, top: dict[Any, str]
+) -> dict[tuple[int, str], _Tally]:
+    """(month, top-level category slug) → :class:`_Tally` of the reports with ``start <=
+    received_on < end``, ``top`` being :func:`_top_level`'s map. The same facts and
     definitions as :func:`case_facts` and :func:`indicators` (a test holds them equal),
-    classified by the database, so a year of 100,000 reports is not built as objects."""
+    classified and grouped by the database, so a year of 100,000 reports is not built
+    as objects: two queries whose rows are small integers (a few thousand for such a
+    year). They read the covering indexes of migration 0023 (docs/performance.md)."""
+    if not top:
+        return {}
     dialect = session.get_bind().dialect.name
+    slugs = sorted(set(top.values()))
+    # The top-level category as a small number: grouped faster than an id, and a
+    # sub-category's reports fall in their parent's group in the database already.
+    category = case(
+        {category_id: slugs.index(slug) for category_id, slug in top.items()},
+        value=Report.category_id,
+    )
+    month = extract("month", Report.received_on)
+    in_range = and_(Report.received_on >= start, Report.received_on < end)
     first_on: Any = func.min(Message.sent_on, type_=Date)
     if dialect == "sqlite":  # a stored value that is not a day (sipadu.persistence.checked)
         first_on = func.date(first_on, type_=Date)
@@ -454,12 +473,6 @@ def _tallies(
         select(Message.report_id.label("rid"), first_on.label("on"))
         .where(Message.author == "staff")
         .group_by(Message.report_id)
-        .subquery()
-    )
-    reopened = (
-        select(AuditEvent.report_id.label("rid"))
-        .where(AuditEvent.action == Action.REPORT_REOPEN.value)
-        .distinct()
         .subquery()
     )
     closed = Report.closed_on
@@ -471,50 +484,52 @@ def _tallies(
     )
     each = (
         select(
-            extract("month", Report.received_on).label("month"),
-            type_coerce(Report.category_id, String).label("category"),  # no UUID per row
+            month.label("month"),
+            category.label("category"),
             _timeliness_sql(Report.acknowledged_on, Report.ack_due_on, today).label("ack"),
             _timeliness_sql(feedback, Report.feedback_due_on, today).label("fb"),
             Report.status.label("status"),
-            reopened.c.rid.is_not(None).label("again"),
             _days(Report.acknowledged_on, Report.received_on, dialect).label("to_ack"),
             _days(feedback, Report.received_on, dialect).label("to_feedback"),
             _days(closed, Report.received_on, dialect).label("to_close"),
         )
         .outerjoin(first, first.c.rid == Report.id)
-        .outerjoin(reopened, reopened.c.rid == Report.id)
-        .where(Report.received_on >= start, Report.received_on < end)
+        .where(in_range)
         .cte("each_report")
     )
     # One statement, grouped by the database: the classes, then each day histogram
-    # (``what`` says which; a few thousand rows for a year of 100,000 reports).
+    # (``what`` says which).
     nothing = null()
     parts = [
         select(
             literal(0).label("what"), each.c.month, each.c.category, each.c.ack, each.c.fb,
-            each.c.status, each.c.again, cast(nothing, Integer).label("days"), func.count(),
-        ).group_by(
-            each.c.month, each.c.category, each.c.ack, each.c.fb, each.c.status, each.c.again
-        )
+            each.c.status, cast(nothing, Integer).label("days"), func.count(),
+        ).group_by(each.c.month, each.c.category, each.c.ack, each.c.fb, each.c.status)
     ] + [
         select(
-            literal(n).label("what"), each.c.month, each.c.category, nothing, nothing, nothing,
+            literal(n).label("what"), each.c.month, each.c.category, nothing, nothing,
             nothing, column.label("days"), func.count(),
         )
         .where(column.is_not(None))
         .group_by(each.c.month, each.c.category, column)
         for n, column in ((1, each.c.to_ack), (2, each.c.to_feedback), (3, each.c.to_close))
     ]  # fmt: skip
-    tallies: dict[tuple[int, Any], _Tally] = defaultdict(_Tally)
-    for what, month, category, ack, fb, status, again, days, n in session.execute(
-        union_all(*parts)
-    ):
-        tally = tallies[(int(month), category)]
+    tallies: dict[tuple[int, str], _Tally] = defaultdict(_Tally)
+    for what, at, number, ack, fb, status, days, n in session.execute(union_all(*parts)):
+        tally = tallies[(int(at), slugs[number])]
         if what == 0:
-            tally.classes[(int(ack), int(fb), status, bool(again))] += n
+            tally.classes[(int(ack), int(fb), status)] += n
         else:
             histogram = (tally.to_ack, tally.to_feedback, tally.to_close)[what - 1]
             histogram[int(days)] += n
+    # Reopened: the few reports a ``report.reopen`` entry names, each counted once.
+    reopened = select(AuditEvent.report_id).where(AuditEvent.action == Action.REPORT_REOPEN.value)
+    for at, number, n in session.execute(
+        select(month, category, func.count())
+        .where(in_range, Report.id.in_(reopened))
+        .group_by(month, category)
+    ):
+        tallies[(int(at), slugs[number])].reopened += n
     return tallies
 
 
@@ -544,11 +559,11 @@ def _indicators_of(tallies: Iterable[_Tally]) -> Indicators:
     to_feedback: Counter[int] = Counter()
     to_close: Counter[int] = Counter()
     for tally in tallies:
-        for (a, f, s, again), n in tally.classes.items():
+        for (a, f, s), n in tally.classes.items():
             ack[a] += n
             feedback[f] += n
             status[s] += n
-            reopened += n if again else 0
+        reopened += tally.reopened
         to_ack.update(tally.to_ack)
         to_feedback.update(tally.to_feedback)
         to_close.update(tally.to_close)
@@ -573,13 +588,7 @@ def _indicators_of(tallies: Iterable[_Tally]) -> Indicators:
 
 def _top_level(session: Session) -> dict[Any, str]:
     """Category id → the slug of its top-level category (itself or its parent)."""
-    rows = session.execute(
-        select(
-            type_coerce(Category.id, String),  # as _tallies reads a report's category
-            Category.slug,
-            type_coerce(Category.parent_id, String),
-        )
-    ).all()
+    rows = session.execute(select(Category.id, Category.slug, Category.parent_id)).all()
     slugs = {category_id: slug for category_id, slug, _parent in rows}
     return {category_id: slugs[parent or category_id] for category_id, _slug, parent in rows}
 
@@ -589,14 +598,14 @@ def year_statistics(
 ) -> YearStatistics:
     """The :class:`YearStatistics` of ``year`` as of ``today`` (cohorts by
     ``received_on``; identity requests by the day they were made; intakes by their
-    report's coarsened day under ``precision``). Reads only: five small queries; the
+    report's coarsened day under ``precision``). Reads only: six small queries; the
     reports are classified and counted by the database (:func:`_tallies`)."""
     spans = periods(kind, year)
     start, end = spans[0].start, spans[-1].end
     top = _top_level(session)
     tallies: dict[tuple[int, str], list[_Tally]] = defaultdict(list)
-    for (month, category_id), tally in _tallies(session, start, end, today).items():
-        tallies[(period_number(kind, date(year, month, 1)), top[category_id])].append(tally)
+    for (month, slug), tally in _tallies(session, start, end, today, top).items():
+        tallies[(period_number(kind, date(year, month, 1)), slug)].append(tally)
     requests = _identity_requests(session, start, end)
     intakes = _intakes(session, start, end, precision)
     categories = sorted({slug for slug in top.values()})
@@ -605,8 +614,8 @@ def year_statistics(
     for day, slug, state in requests:
         asked[(period_number(kind, day), slug)].append(state)
     taken: dict[int, Counter[str]] = defaultdict(Counter)
-    for day, channel in intakes:
-        taken[period_number(kind, day)][channel] += 1
+    for day, channel, n in intakes:
+        taken[period_number(kind, day)][channel] += n
 
     def figures(numbers: Sequence[int], slugs: Sequence[str], *, channelled: bool) -> Figures:
         found = _indicators_of(t for n in numbers for s in slugs for t in tallies.get((n, s), ()))
