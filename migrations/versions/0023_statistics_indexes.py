@@ -31,7 +31,7 @@ Revises: 0022_digest_confirmation
 from alembic import op
 
 revision = "0023_statistics_indexes"
-down_revision = "0021_transparency"  # TEMPORARY: 0022_digest_confirmation once merged
+down_revision = "0022_digest_confirmation"
 branch_labels = None
 depends_on = None
 
