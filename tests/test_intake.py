@@ -112,6 +112,8 @@ def test_an_operator_sees_the_intake_form_and_their_account_and_nothing_else(sta
     assert signed_in_only == {
         "staff.intake_report",
         "staff.account",
+        "staff.account_digest",  # their own digest address (issue 19), as every account
+        "staff.account_digest_confirm",
         "staff.logout_view",
     }
     home = operator.get("/").get_data(as_text=True)
