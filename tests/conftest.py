@@ -59,6 +59,42 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     items.sort(key=lambda item: item.name == LAST)
 
 
+class ProgramsOfEveryWorker:
+    """Under pytest-xdist (``make test`` runs the suite on two workers) each worker
+    starts programs of its own, and LAST sees only its own worker's. Each worker hands
+    its ``PROGRAMS_STARTED`` to the controller as it ends; the controller checks them
+    all together, and fails the run if one is not installed by ``make test``."""
+
+    def __init__(self) -> None:
+        self.started: set[str] = set()
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        workeroutput = getattr(session.config, "workeroutput", None)
+        if workeroutput is not None:  # a worker
+            workeroutput["programs_started"] = sorted(PROGRAMS_STARTED)
+            return
+        if not self.started:  # no worker reported: not a distributed run
+            return
+        from tests.test_make import not_installed_by_make
+
+        missing = not_installed_by_make(self.started)
+        if missing:
+            reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+            message = f"started by tests but not installed by make test: {sorted(missing)}"
+            if reporter is not None:
+                reporter.ensure_newline()
+                reporter.write_line(f"FAILED (every worker) {LAST}: {message}", red=True)
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_testnodedown(self, node, error) -> None:
+        self.started.update(getattr(node, "workeroutput", {}).get("programs_started", ()))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(ProgramsOfEveryWorker(), "sipadu-programs-of-every-worker")
+
+
 settings.register_profile(
     "sipadu", deadline=None, suppress_health_check=[HealthCheck.too_slow], max_examples=60
 )
