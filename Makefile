@@ -42,9 +42,10 @@ screenshots: $(STAMP) $(COMPILED) programs
 	$(BIN)/python tools/screenshots.py docs/screenshots
 
 # The suite runs on two pytest-xdist workers, a test file each at a time (the fixtures of
-# a module are made once); each worker has its own databases and Redis database
-# (tests/helpers.py). One file alone, on one process: .venv/bin/python -m pytest FILE.
-PYTEST_WORKERS ?= -n 2 --dist loadfile
+# a module are made once), the longest files first (LONGEST_FIRST in tests/conftest.py);
+# each worker has its own databases and Redis database (tests/helpers.py). One file
+# alone, on one process: .venv/bin/python -m pytest FILE.
+PYTEST_WORKERS ?= -n 2 --dist loadfile --no-loadscope-reorder
 test: $(STAMP) $(COMPILED) programs $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy

@@ -54,9 +54,36 @@ sys.addaudithook(_record_programs)
 LAST = "test_every_program_the_run_starts_is_installed_by_make"
 
 
+# The modules that take longest (tens of seconds each; docs/performance.md, "The test
+# suite"), longest first. ``make test`` hands whole modules to its two workers in
+# collection order (--no-loadscope-reorder), so these start first and the run does not
+# end with one worker alone on a long module. Only an order: a module not named here runs
+# all the same, after these.
+LONGEST_FIRST = (
+    "test_front.py",
+    "test_limits_hold.py",
+    "test_reporter_pages.py",
+    "test_staff_browser_pages.py",
+    "test_upload_progress.py",
+    "test_upload_memory.py",
+    "test_upload_refusals.py",
+    "test_late_reply.py",
+    "test_db_roles.py",
+    "test_slow_clients.py",
+    "test_staff_portal.py",
+    "test_kdf_lanes.py",
+    "test_browser_staff_journeys.py",
+    "test_serve.py",
+    "test_browser.py",
+    "test_crash_safety.py",
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The check of the programs started runs after every other test."""
-    items.sort(key=lambda item: item.name == LAST)
+    """The longest modules first (``LONGEST_FIRST``); the check of the programs started
+    runs after every other test."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: (item.name == LAST, rank.get(item.path.name, len(rank))))
 
 
 class ProgramsOfEveryWorker:
