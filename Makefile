@@ -41,11 +41,16 @@ totp: $(STAMP)
 screenshots: $(STAMP) $(COMPILED) programs
 	$(BIN)/python tools/screenshots.py docs/screenshots
 
+# The suite runs on two pytest-xdist workers, a test file each at a time (the fixtures of
+# a module are made once), the longest files first (LONGEST_FIRST in tests/conftest.py);
+# each worker has its own databases and Redis database (tests/helpers.py). One file
+# alone, on one process: .venv/bin/python -m pytest FILE.
+PYTEST_WORKERS ?= -n 2 --dist loadfile --no-loadscope-reorder
 test: $(STAMP) $(COMPILED) programs $(NODE_STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 	$(BIN)/bandit -q -r sipadu --severity-level high
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest $(PYTEST_WORKERS)
 
 # Every program the tests and benchmarks run, as program:Debian-package. Browser tests
 # drive Debian's Chromium (Playwright's own browser download is not used); exports are
@@ -55,9 +60,10 @@ test: $(STAMP) $(COMPILED) programs $(NODE_STAMP)
 # runs check `make run`'s variables; npm installs axe-core, which the browser tests
 # inject into reporter and staff pages; sha256sum checks the documented recipe for an
 # export recipient's fingerprint; gpg opens a digest encrypted to a key it made (a staff
-# member's own tool, not SIPADU's: SIPADU encrypts with Sequoia in process).
+# member's own tool, not SIPADU's: SIPADU encrypts with Sequoia in process); each
+# pytest-xdist worker runs uname as it starts (platform.platform()).
 PROGRAMS := make:make chromium:chromium npm:npm age:age age-keygen:age argon2:argon2 pg_dump:postgresql-client \
-	pg_restore:postgresql-client tor:tor sha256sum:coreutils gpg:gnupg gpgconf:gpgconf
+	pg_restore:postgresql-client tor:tor sha256sum:coreutils gpg:gnupg gpgconf:gpgconf uname:coreutils
 programs:
 	@missing=$$(for pair in $(PROGRAMS); do command -v $${pair%%:*} >/dev/null 2>&1 \
 		|| echo $${pair#*:}; done | sort -u); \

@@ -54,9 +54,72 @@ sys.addaudithook(_record_programs)
 LAST = "test_every_program_the_run_starts_is_installed_by_make"
 
 
+# The modules that take longest (tens of seconds each; docs/performance.md, "The test
+# suite"), longest first. ``make test`` hands whole modules to its two workers in
+# collection order (--no-loadscope-reorder), so these start first and the run does not
+# end with one worker alone on a long module. Only an order: a module not named here runs
+# all the same, after these.
+LONGEST_FIRST = (
+    "test_front.py",
+    "test_limits_hold.py",
+    "test_reporter_pages.py",
+    "test_staff_browser_pages.py",
+    "test_upload_progress.py",
+    "test_upload_memory.py",
+    "test_upload_refusals.py",
+    "test_late_reply.py",
+    "test_db_roles.py",
+    "test_slow_clients.py",
+    "test_staff_portal.py",
+    "test_kdf_lanes.py",
+    "test_browser_staff_journeys.py",
+    "test_serve.py",
+    "test_browser.py",
+    "test_crash_safety.py",
+)
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The check of the programs started runs after every other test."""
-    items.sort(key=lambda item: item.name == LAST)
+    """The longest modules first (``LONGEST_FIRST``); the check of the programs started
+    runs after every other test."""
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: (item.name == LAST, rank.get(item.path.name, len(rank))))
+
+
+class ProgramsOfEveryWorker:
+    """Under pytest-xdist (``make test`` runs the suite on two workers) each worker
+    starts programs of its own, and LAST sees only its own worker's. Each worker hands
+    its ``PROGRAMS_STARTED`` to the controller as it ends; the controller checks them
+    all together, and fails the run if one is not installed by ``make test``."""
+
+    def __init__(self) -> None:
+        self.started: set[str] = set()
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        workeroutput = getattr(session.config, "workeroutput", None)
+        if workeroutput is not None:  # a worker
+            workeroutput["programs_started"] = sorted(PROGRAMS_STARTED)
+            return
+        if not self.started:  # no worker reported: not a distributed run
+            return
+        from tests.test_make import not_installed_by_make
+
+        missing = not_installed_by_make(self.started)
+        if missing:
+            reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+            message = f"started by tests but not installed by make test: {sorted(missing)}"
+            if reporter is not None:
+                reporter.ensure_newline()
+                reporter.write_line(f"FAILED (every worker) {LAST}: {message}", red=True)
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_testnodedown(self, node, error) -> None:
+        self.started.update(getattr(node, "workeroutput", {}).get("programs_started", ()))
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("xdist"):
+        config.pluginmanager.register(ProgramsOfEveryWorker(), "sipadu-programs-of-every-worker")
 
 
 settings.register_profile(

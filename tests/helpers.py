@@ -68,8 +68,24 @@ MIB = 1024 * 1024
 PROGRAMS_STARTED: set[str] = set()
 
 
+def this_workers_redis(url: str | None) -> str | None:
+    """``url`` (``redis://host:port/N``) with a Redis database of this pytest-xdist
+    worker's own: N + 1 for worker gw1, N + 2 for gw2 (Redis has 16 by default), ``url``
+    itself for gw0 and outside xdist. Rate-limit counters, mailbox sessions and the scans
+    of everything stored in Redis then never see another worker's keys."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not url or not worker.startswith("gw"):
+        return url
+    parts = urllib.parse.urlsplit(url)
+    number = int(parts.path.strip("/") or 0) + int(worker.removeprefix("gw"))
+    return urllib.parse.urlunsplit(parts._replace(path=f"/{number}"))
+
+
+# Each module's PostgreSQL database (and each template) has a name of its own
+# (Postgres.create), so pytest-xdist workers never share one; Redis is split by database
+# number (this_workers_redis).
 POSTGRES_URL = os.environ.get("SIPADU_TEST_DATABASE_URL") or None
-REDIS_URL = os.environ.get("SIPADU_TEST_REDIS_URL") or None
+REDIS_URL = this_workers_redis(os.environ.get("SIPADU_TEST_REDIS_URL") or None)
 CHEAP_ARGON2 = {"TIME_COST": "1", "MEMORY_KIB": "256", "PARALLELISM": "1"}
 
 
@@ -99,7 +115,7 @@ class Postgres:
 # roles, two hosts, crashes, the canary at scale): both run on every developer and CI
 # machine, at these addresses unless the run names others.
 ALWAYS_POSTGRES_URL = POSTGRES_URL or "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-ALWAYS_REDIS_URL = REDIS_URL or "redis://127.0.0.1:6379/0"
+ALWAYS_REDIS_URL = REDIS_URL or this_workers_redis("redis://127.0.0.1:6379/0")
 
 
 @contextmanager

@@ -10,56 +10,69 @@ from tests.chromium import SEND_REPORT, chromium
 from tests.helpers import database, reporter_under_gunicorn
 
 
-@pytest.fixture
-def portal(new_database_url, tmp_path, redis_url):
-    with reporter_under_gunicorn(new_database_url, tmp_path, redis_url) as (_, base):
-        yield base
+@pytest.fixture(scope="module")
+def served(database_url, tmp_path_factory, redis_url):
+    """One portal for the module (each test counts the rows its own journey adds)."""
+    root = tmp_path_factory.mktemp("served")
+    with reporter_under_gunicorn(database_url, root, redis_url) as (_, base):
+        yield base, database_url
 
 
-def test_the_reporter_journey_works_without_javascript(portal, tmp_path):
+@pytest.fixture(scope="module")
+def portal(served):
+    return served[0]
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with chromium() as launched:
+        yield launched
+
+
+def test_the_reporter_journey_works_without_javascript(portal, browser, tmp_path):
     evidence = tmp_path / "bukti.txt"
     evidence.write_bytes(b"isi bukti yang dikirim lewat peramban\n")
-    with chromium() as browser:
-        context = browser.new_context(java_script_enabled=False)
-        page = context.new_page()
-        requests: list[str] = []
-        page.on("request", lambda request: requests.append(request.url))
+    context = browser.new_context(java_script_enabled=False)
+    page = context.new_page()
+    requests: list[str] = []
+    page.on("request", lambda request: requests.append(request.url))
 
-        page.goto(portal + "/")
-        assert "Laporkan penyimpangan" in page.content()
-        page.click("text=Buat laporan")
-        page.check("input[name=category][value=kkn]")
-        page.fill("#title", "Pungutan liar di loket perizinan")
-        page.fill("#what", "Petugas meminta uang tambahan di luar tarif resmi.")
-        page.fill("#who", "Petugas loket 3")
-        page.fill("#identity", "")
-        page.set_input_files("#attachments", str(evidence))
-        page.click(SEND_REPORT)
+    page.goto(portal + "/")
+    assert "Laporkan penyimpangan" in page.content()
+    page.click("text=Buat laporan")
+    page.check("input[name=category][value=kkn]")
+    page.fill("#title", "Pungutan liar di loket perizinan")
+    page.fill("#what", "Petugas meminta uang tambahan di luar tarif resmi.")
+    page.fill("#who", "Petugas loket 3")
+    page.fill("#identity", "")
+    page.set_input_files("#attachments", str(evidence))
+    page.click(SEND_REPORT)
 
-        code = page.inner_text("#report-code")
-        passphrase = page.inner_text("#report-passphrase")
-        assert len(code.replace(" ", "")) == 16 and len(passphrase.split()) == 7
+    code = page.inner_text("#report-code")
+    passphrase = page.inner_text("#report-passphrase")
+    assert len(code.replace(" ", "")) == 16 and len(passphrase.split()) == 7
 
-        page.check("#written")  # "I have written it down" before leaving the code page
-        page.click("text=Buka kotak surat saya")
-        page.fill("#code", code)
-        page.fill("#passphrase", passphrase)
-        page.click("button[type=submit]")
-        assert page.inner_text("#report-status") == "Diterima"
-        assert "Pungutan liar di loket perizinan" in page.content()
-        assert "bukti.txt" in page.content()
+    page.check("#written")  # "I have written it down" before leaving the code page
+    page.click("text=Buka kotak surat saya")
+    page.fill("#code", code)
+    page.fill("#passphrase", passphrase)
+    page.click("button[type=submit]")
+    assert page.inner_text("#report-status") == "Diterima"
+    assert "Pungutan liar di loket perizinan" in page.content()
+    assert "bukti.txt" in page.content()
 
-        page.fill("#body", "Saya bisa menambahkan keterangan bila diperlukan.")
-        page.click("text=Kirim pesan")
-        assert "Pesan Anda sudah terkirim." in page.content()
+    page.fill("#body", "Saya bisa menambahkan keterangan bila diperlukan.")
+    page.click("text=Kirim pesan")
+    assert "Pesan Anda sudah terkirim." in page.content()
 
-        page.click("text=Keluar dari kotak surat")
-        assert "Anda sudah keluar" in page.content()
-        page.goto(portal + "/mailbox")
-        assert "/mailbox/login" in page.url  # the session is gone
+    page.click("text=Keluar dari kotak surat")
+    assert "Anda sudah keluar" in page.content()
+    page.goto(portal + "/mailbox")
+    assert "/mailbox/login" in page.url  # the session is gone
 
-        page.goto(portal + "/?lang=en")
-        assert "Make a report" in page.content()
+    page.goto(portal + "/?lang=en")
+    assert "Make a report" in page.content()
+    context.close()
     assert requests and all(url.startswith(portal) for url in requests)  # nothing from elsewhere
 
 
@@ -67,15 +80,10 @@ def test_the_reporter_journey_works_without_javascript(portal, tmp_path):
 
 
 @pytest.fixture
-def served(new_database_url, tmp_path, redis_url):
-    with reporter_under_gunicorn(new_database_url, tmp_path, redis_url) as (_, base):
-        yield base, new_database_url
-
-
-@pytest.fixture
-def browser_page():
-    with chromium() as browser:
-        yield browser.new_context(java_script_enabled=False).new_page()
+def browser_page(browser):
+    context = browser.new_context(java_script_enabled=False)
+    yield context.new_page()
+    context.close()
 
 
 def count(database_url: str, model) -> int:
@@ -92,6 +100,7 @@ def fill_report(page, base: str, title: str) -> None:
 
 def test_the_code_page_cannot_be_left_without_the_code(served, browser_page):
     base, database_url = served
+    before = count(database_url, Report)
     page = browser_page
     fill_report(page, base, "Kode tidak boleh hilang")
     page.click(SEND_REPORT)
@@ -118,7 +127,7 @@ def test_the_code_page_cannot_be_left_without_the_code(served, browser_page):
     page.check("#written")
     page.click("text=Open my mailbox")
     assert "/mailbox/login" in page.url and "lang=en" in page.url
-    assert count(database_url, Report) == 1
+    assert count(database_url, Report) == before + 1
 
 
 def test_switching_language_keeps_what_was_typed(served, browser_page, tmp_path):
@@ -163,6 +172,7 @@ def test_switching_language_keeps_what_was_typed(served, browser_page, tmp_path)
 
 def test_the_same_form_sent_again_makes_one_report_and_one_message(served, browser_page):
     base, database_url = served
+    reports, messages = count(database_url, Report), count(database_url, Message)
     page = browser_page
     posts = []
     page.on("request", lambda r: posts.append(r) if r.method == "POST" else None)
@@ -174,7 +184,7 @@ def test_the_same_form_sent_again_makes_one_report_and_one_message(served, brows
     assert page.inner_text("#report-code") == code
     assert page.inner_text("#report-passphrase") == passphrase
     assert "sudah diterima" in page.content()
-    assert count(database_url, Report) == 1
+    assert count(database_url, Report) == reports + 1
 
     page.check("#written")
     page.click("text=Buka kotak surat saya")
@@ -188,4 +198,4 @@ def test_the_same_form_sent_again_makes_one_report_and_one_message(served, brows
         sent.url, headers={"Content-Type": sent.headers["content-type"]}, data=sent.post_data_buffer
     )  # the same body again, with the browser's cookies (Back and resend)
     assert again.ok and "sudah terkirim sebelumnya" in again.text()
-    assert count(database_url, Message) == 1
+    assert count(database_url, Message) == messages + 1

@@ -9,6 +9,8 @@ import hashlib
 import os
 import re
 import uuid
+from contextlib import contextmanager
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -22,7 +24,9 @@ from sipadu.persistence.migrate import upgrade
 from sipadu.settings.config import load_config
 from sipadu.web.context import dispose
 from tests.helpers import (
+    ALWAYS_POSTGRES_URL,
     NEW_PASSPHRASE,
+    Postgres,
     answer_transcript,
     change_passphrase,
     config_env,
@@ -42,15 +46,16 @@ from tests.helpers import (
 FIELDS_PER_REPORT = 14
 
 
-@pytest.fixture
-def reporter_role(tmp_path, redis_url, pg_server):
-    server = pg_server
+@contextmanager
+def _reporter_role(root: Path, redis_url, server: Postgres):
+    """A demo instance on a new PostgreSQL database with the reporter portal's role;
+    yields its env, the role's URL and the database's name."""
     name = server.create()
     role = f"sipadu_reporter_{uuid.uuid4().hex[:8]}"
     owner_url = server.url_for(name)
     try:
         upgrade(owner_url)
-        env = config_env(tmp_path / "instance", owner_url, redis_url)
+        env = config_env(root / "instance", owner_url, redis_url)
         assert CliRunner().invoke(cli, ["init", "--demo"], env=env).exit_code == 0
         result = CliRunner().invoke(cli, ["db", "reporter-role", role], env=env)
         assert result.exit_code == 0, result.output
@@ -62,6 +67,24 @@ def reporter_role(tmp_path, redis_url, pg_server):
         server.drop(name)
         with server.admin.connect() as connection:
             connection.execute(text(f'DROP ROLE IF EXISTS "{role}"'))
+
+
+@pytest.fixture
+def reporter_role(tmp_path, redis_url, pg_server):
+    with _reporter_role(tmp_path, redis_url, pg_server) as made:
+        yield made
+
+
+@pytest.fixture(scope="module")
+def untouched_reporter_role(tmp_path_factory, redis_url):
+    """One role for the module's tests that only try what the role may not do (each
+    fails if its statement went through)."""
+    server = Postgres(ALWAYS_POSTGRES_URL)
+    try:
+        with _reporter_role(tmp_path_factory.mktemp("role"), redis_url, server) as made:
+            yield made
+    finally:
+        server.admin.dispose()
 
 
 def test_the_reporter_portal_works_as_its_own_role(reporter_role):
@@ -240,8 +263,8 @@ def test_the_reporter_role_reseals_only_the_transcript_answer(reporter_role):
         "DELETE FROM transparency_report",
     ],
 )
-def test_the_reporter_role_cannot_touch_what_it_does_not_need(reporter_role, query):
-    _env, role_url, _name = reporter_role
+def test_the_reporter_role_cannot_touch_what_it_does_not_need(untouched_reporter_role, query):
+    _env, role_url, _name = untouched_reporter_role
     engine = create_engine(role_url)
     try:
         with engine.connect() as connection, pytest.raises(ProgrammingError) as refused:

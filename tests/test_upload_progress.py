@@ -23,22 +23,28 @@ UPLOAD_BYTES_PER_SECOND = 200 * 1024  # Chromium's emulated upload speed
 SEND_MESSAGE = "#message-form .actions button[type=submit]"
 
 
-@pytest.fixture
-def served(new_database_url, tmp_path, redis_url):
-    with reporter_under_gunicorn(new_database_url, tmp_path, redis_url) as (_, base):
-        yield base, new_database_url
+@pytest.fixture(scope="module")
+def served(database_url, tmp_path_factory, redis_url):
+    """One portal for the module: each test counts the rows its own journey adds."""
+    root = tmp_path_factory.mktemp("served")
+    with reporter_under_gunicorn(database_url, root, redis_url) as (_, base):
+        yield base, database_url
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def browser():
     with chromium() as browser:
         yield browser
 
 
+def counts(database_url: str, *models) -> tuple[int, ...]:
+    return tuple(count(database_url, model) for model in models)
+
+
 @pytest.fixture
 def evidence(tmp_path):
     path = tmp_path / "rekaman.bin"
-    path.write_bytes(os.urandom(2 * 1024 * 1024))  # incompressible
+    path.write_bytes(os.urandom(1024 * 1024))  # incompressible: about 5 s at the pace above
     return path
 
 
@@ -125,6 +131,7 @@ def press_again(page, form: str, button: str):
 
 def test_the_report_upload_shows_its_progress_and_is_sent_once(served, browser, evidence):
     base, database_url = served
+    before = counts(database_url, Report, Attachment)
     page = browser.new_context(java_script_enabled=True).new_page()
     posts = posts_to(page, "/report")
     fill_report(page, base, "Bukti rekaman yang besar")
@@ -140,13 +147,14 @@ def test_the_report_upload_shows_its_progress_and_is_sent_once(served, browser, 
     assert_moved(values, texts)
     assert page.inner_text("#report-code") and page.inner_text("#report-passphrase")
     assert len(posts) == 1 and posts[0].resource_type == "xhr"
-    assert count(database_url, Report) == 1 and count(database_url, Attachment) == 1
+    assert counts(database_url, Report, Attachment) == (before[0] + 1, before[1] + 1)
     print(f"upload_seconds={took:.1f} progress_values={len(values)} texts={len(texts)}")
     print("progress_texts=" + " / ".join(texts[:: max(1, len(texts) // 6)]))
 
 
 def test_a_reply_upload_shows_its_progress_and_is_sent_once(served, browser, evidence):
     base, database_url = served
+    before = counts(database_url, Message, Attachment)
     page = browser.new_context(java_script_enabled=True).new_page()
     fill_report(page, base, "Laporan untuk balasan")
     page.click(SEND_REPORT)  # a report without files, through the script unthrottled
@@ -174,11 +182,12 @@ def test_a_reply_upload_shows_its_progress_and_is_sent_once(served, browser, evi
     assert page.url.endswith("/mailbox?sent=1")  # the redirect was followed
     assert "rekaman.bin" in page.content()
     assert len(posts) == 1 and posts[0].resource_type == "xhr"
-    assert count(database_url, Message) == 1 and count(database_url, Attachment) == 1
+    assert counts(database_url, Message, Attachment) == (before[0] + 1, before[1] + 1)
 
 
 def test_a_failed_script_upload_falls_back_to_the_usual_form(served, browser, tmp_path):
     base, database_url = served
+    before = counts(database_url, Report, Attachment)
     evidence = tmp_path / "bukti.bin"
     evidence.write_bytes(os.urandom(300 * 1024))
     page = browser.new_context(java_script_enabled=True).new_page()
@@ -200,11 +209,12 @@ def test_a_failed_script_upload_falls_back_to_the_usual_form(served, browser, tm
     assert len(aborted) == 1  # the script's request failed ...
     assert [p.resource_type for p in posts] == ["xhr", "document"]  # ... and the form went
     assert page.locator("#already-received").count() == 0  # a first, ordinary receipt
-    assert count(database_url, Report) == 1 and count(database_url, Attachment) == 1
+    assert counts(database_url, Report, Attachment) == (before[0] + 1, before[1] + 1)
 
 
 def test_a_refusal_through_the_script_keeps_the_form_and_the_script(served, browser):
     base, database_url = served
+    (before,) = counts(database_url, Report)
     page = browser.new_context(java_script_enabled=True).new_page()
     posts = posts_to(page, "/report")
     fill_report(page, base, "")  # no title: refused after the upload
@@ -224,7 +234,7 @@ def test_a_refusal_through_the_script_keeps_the_form_and_the_script(served, brow
     page.click(SEND_REPORT)  # the page written in place is enhanced again
     page.wait_for_selector("#report-code")
     assert [p.resource_type for p in posts] == ["xhr", "xhr"]
-    assert count(database_url, Report) == 1
+    assert count(database_url, Report) == before + 1
     # Review: the code page was only written in place at /report, where Reload (after a
     # "leave site?" question) loaded an empty form: the code was gone. It is now loaded
     # again as an ordinary POST of its own form, which a reload sends again.
@@ -233,11 +243,12 @@ def test_a_refusal_through_the_script_keeps_the_form_and_the_script(served, brow
     assert page.inner_text("#report-code") == code
     page.reload()
     assert page.inner_text("#report-code") == code
-    assert count(database_url, Report) == 1
+    assert count(database_url, Report) == before + 1
 
 
 def test_without_javascript_the_forms_say_large_files_take_long(served, browser, tmp_path):
     base, database_url = served
+    before = counts(database_url, Report, Message)
     evidence = tmp_path / "bukti.txt"
     evidence.write_bytes(b"bukti\n")
     page = browser.new_context(java_script_enabled=False).new_page()
@@ -250,7 +261,7 @@ def test_without_javascript_the_forms_say_large_files_take_long(served, browser,
     page.set_input_files("#attachments", str(evidence))
     page.click(SEND_REPORT)
     code, passphrase = page.inner_text("#report-code"), page.inner_text("#report-passphrase")
-    assert count(database_url, Report) == 1
+    assert count(database_url, Report) == before[0] + 1
     page.check("#written")
     page.click("text=Buka kotak surat saya")
     page.fill("#code", code)
@@ -261,7 +272,7 @@ def test_without_javascript_the_forms_say_large_files_take_long(served, browser,
     page.set_input_files("#attachments", str(evidence))
     page.click(SEND_MESSAGE)
     assert "Pesan Anda sudah terkirim." in page.content()
-    assert count(database_url, Message) == 1
+    assert count(database_url, Message) == before[1] + 1
     assert not any(url.endswith("upload.js") for url in requests)  # never loaded
 
 

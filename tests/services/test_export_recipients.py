@@ -307,6 +307,9 @@ RECIPIENT = str(IDENTITY.to_public())
         "AGE-PLUGIN-YUBIKEY-1QQQ",
         "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n",
     ],
+    # Named, not shown: the key is new in each process (pytest-xdist's workers must
+    # collect the same test names).
+    ids=["age-key", "age-key-lower-case", "age-key-file", "age-plugin", "ssh-key"],
 )
 def test_a_private_key_is_recognised_and_refused_as_such(pasted):
     assert is_private_key(pasted)
