@@ -201,6 +201,35 @@ def _median(values: list[int]) -> float | None:
     return float(statistics.median(values)) if values else None
 
 
+def _assembled(
+    ack: list[int],
+    feedback: list[int],
+    status: Counter[str],
+    reopened: int,
+    medians: tuple[float | None, float | None, float | None],
+) -> Indicators:
+    """:class:`Indicators` from the counts: ``ack`` and ``feedback`` as [on time, late,
+    pending], ``status`` per status value, and the three medians (acknowledgement,
+    first feedback, closing), which each caller computes its own way."""
+    return Indicators(
+        received=sum(ack),
+        ack_on_time=ack[0],
+        ack_late=ack[1],
+        ack_pending=ack[2],
+        feedback_on_time=feedback[0],
+        feedback_late=feedback[1],
+        feedback_pending=feedback[2],
+        closed_substantiated=status[ReportStatus.CLOSED_SUBSTANTIATED.value],
+        closed_unsubstantiated=status[ReportStatus.CLOSED_UNSUBSTANTIATED.value],
+        referred=status[REFERRED],
+        rejected=status[ReportStatus.REJECTED.value],
+        reopened=reopened,
+        median_days_to_ack=medians[0],
+        median_days_to_feedback=medians[1],
+        median_days_to_close=medians[2],
+    )
+
+
 def indicators(facts: Iterable[CaseFacts], today: date) -> Indicators:
     """The :class:`Indicators` of ``facts``, as of ``today``.
 
@@ -230,23 +259,8 @@ def indicators(facts: Iterable[CaseFacts], today: date) -> Indicators:
             to_feedback.append((f.first_feedback_on - f.received_on).days)
         if f.closed_on is not None:
             to_close.append((f.closed_on - f.received_on).days)
-    return Indicators(
-        received=sum(ack),
-        ack_on_time=ack[0],
-        ack_late=ack[1],
-        ack_pending=ack[2],
-        feedback_on_time=feedback[0],
-        feedback_late=feedback[1],
-        feedback_pending=feedback[2],
-        closed_substantiated=status[ReportStatus.CLOSED_SUBSTANTIATED.value],
-        closed_unsubstantiated=status[ReportStatus.CLOSED_UNSUBSTANTIATED.value],
-        referred=status[REFERRED],
-        rejected=status[ReportStatus.REJECTED.value],
-        reopened=reopened,
-        median_days_to_ack=_median(to_ack),
-        median_days_to_feedback=_median(to_feedback),
-        median_days_to_close=_median(to_close),
-    )
+    medians = (_median(to_ack), _median(to_feedback), _median(to_close))
+    return _assembled(ack, feedback, status, reopened, medians)
 
 
 # --- periods ------------------------------------------------------------------------------
@@ -567,23 +581,12 @@ def _indicators_of(tallies: Iterable[_Tally]) -> Indicators:
         to_ack.update(tally.to_ack)
         to_feedback.update(tally.to_feedback)
         to_close.update(tally.to_close)
-    return Indicators(
-        received=sum(ack),
-        ack_on_time=ack[0],
-        ack_late=ack[1],
-        ack_pending=ack[2],
-        feedback_on_time=feedback[0],
-        feedback_late=feedback[1],
-        feedback_pending=feedback[2],
-        closed_substantiated=status[ReportStatus.CLOSED_SUBSTANTIATED.value],
-        closed_unsubstantiated=status[ReportStatus.CLOSED_UNSUBSTANTIATED.value],
-        referred=status[REFERRED],
-        rejected=status[ReportStatus.REJECTED.value],
-        reopened=reopened,
-        median_days_to_ack=_histogram_median(to_ack),
-        median_days_to_feedback=_histogram_median(to_feedback),
-        median_days_to_close=_histogram_median(to_close),
+    medians = (
+        _histogram_median(to_ack),
+        _histogram_median(to_feedback),
+        _histogram_median(to_close),
     )
+    return _assembled(ack, feedback, status, reopened, medians)
 
 
 def _top_level(session: Session) -> dict[Any, str]:
