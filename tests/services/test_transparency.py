@@ -35,7 +35,7 @@ from sipadu.settings.instance import load_secret
 from tests import transparency_history as history
 from tests.helpers import database, invoke, submit
 
-DOCS = Path(__file__).parents[1] / "docs" / "transparency.md"
+DOCS = Path(__file__).parents[2] / "docs" / "transparency.md"
 MONTH = history.MONTH
 
 
