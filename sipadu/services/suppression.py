@@ -8,7 +8,12 @@ column per count of :data:`COUNT_COLUMNS`. What anyone knows of it (:func:`relat
   feedback, ``closed_substantiated + closed_unsubstantiated + referred + rejected <=
   received`` and ``reopened <= received``;
 - in every column: the last row = the sum of the category rows;
-- every count is at least 0 (so each part is at most its total).
+- every count is at least 0 (so each part is at most its total);
+- the *settled* columns (``settled``, worked out by the caller from what everyone knows:
+  the public deadlines and the day of publication), 0 in every row: once every
+  acknowledgement deadline has passed, nothing is "not yet due"; they are held at their
+  value in the audit (never taken as the figure to hide next: hiding what everyone
+  knows protects nothing), and still hidden when below the threshold.
 
 :func:`suppress` hides every count below the threshold, 0 included (a 0 says "nobody",
 a 1 or 2 points at someone), then audits: for each hidden figure in table order (row by
@@ -29,7 +34,7 @@ holds the two equal). The linear program is the textbook two-phase simplex metho
 for the simplex method", Math. Oper. Res. 2(2), 1977), which cannot cycle.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from fractions import Fraction
 
 COUNT_COLUMNS = (
@@ -74,14 +79,19 @@ def _order(cell: Cell) -> tuple[int, int]:
     return cell[0], COUNT_COLUMNS.index(cell[1])
 
 
-def suppress(table: Sequence[Mapping[str, int]], threshold: int) -> set[Cell]:
+def suppress(
+    table: Sequence[Mapping[str, int]], threshold: int, settled: Collection[str] = ()
+) -> set[Cell]:
     """The cells to hide of ``table`` (category rows, then the total row; each a mapping
     of every :data:`COUNT_COLUMNS` name to a count >= 0, the relations holding), for
-    ``threshold`` (>= 1): every hidden cell's interval is at least ``threshold`` wide.
+    ``threshold`` (>= 1): every hidden cell's interval is at least ``threshold`` wide,
+    the cells of the ``settled`` columns (known to everyone) held at their values.
     Raises ValueError when the figures break a relation (not a table of counts)."""
     known = relations(len(table) - 1)
     value = {(r, c): table[r][c] for r in range(len(table)) for c in COUNT_COLUMNS}
-    hidden = {cell for cell, count in value.items() if count < threshold}
+    fixed = {cell for cell in value if cell[1] in settled}
+    hidden = {cell for cell, count in value.items() if count < threshold} - fixed
+    also = {cell for cell in fixed if value[cell] < threshold}
     protected: set[Cell] = set()
     while True:
         tableau = _feasible(known, hidden, value)
@@ -91,10 +101,10 @@ def suppress(table: Sequence[Mapping[str, int]], threshold: int) -> set[Cell]:
                 break
             protected.add(cell)
         else:
-            return hidden
-        extra = _nearest_shown(cell, known, hidden, value)
+            return hidden | also
+        extra = _nearest_shown(cell, known, hidden | fixed, value)
         if extra is None:
-            return hidden
+            return hidden | also
         hidden.add(extra)
 
 

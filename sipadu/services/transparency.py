@@ -135,6 +135,21 @@ def _basis(facts: Sequence[CaseFacts], day: str) -> int:
     return sum(1 for f in facts if getattr(f, day) is not None)
 
 
+def settled(facts: Sequence[CaseFacts], today: date) -> set[str]:
+    """The count columns that are 0 in every row and that everyone can tell are, from
+    the public deadlines and the day of publication: "not yet due" once every deadline
+    of its kind has passed before ``today``, "late or overdue" while none has (a
+    deadline's day itself is not yet late: :func:`sipadu.services.statistics.indicators`)."""
+    found = set()
+    for kind, due in (("ack", "ack_due_on"), ("feedback", "feedback_due_on")):
+        days = [getattr(f, due) for f in facts]
+        if all(d is not None and d < today for d in days):
+            found.add(f"{kind}_pending")
+        if all(d is None or d >= today for d in days):
+            found.add(f"{kind}_late")
+    return found
+
+
 def figures(
     facts: Sequence[CaseFacts], categories: Sequence[str], today: date, threshold: int
 ) -> list[dict]:
@@ -155,7 +170,7 @@ def figures(
     for group in groups:
         found = indicators(group, today)
         counts.append({column: getattr(found, column) for column in COUNT_COLUMNS})
-    hidden = suppress(counts, threshold)
+    hidden = suppress(counts, threshold, settled(facts, today))
     rows = []
     for index, group in enumerate(groups):
         values: dict[str, int | float | None] = dict(counts[index])

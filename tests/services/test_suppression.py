@@ -139,6 +139,58 @@ def test_random_tables_are_protected_and_the_recipe_agrees():
         assert recipe["suppress"](table, threshold) == hidden
 
 
+def settled_intervals(table: list[dict], hidden: set, settled: tuple[str, ...]) -> dict:
+    """Every hidden cell's exact [min, max] for a reader who also knows the ``settled``
+    columns' cells (0 by the public deadlines and the day of publication)."""
+    fixed = {cell for cell in hidden if cell[1] in settled}
+    tableau = _feasible(relations(len(table) - 1), hidden - fixed, values(table))
+    return {cell: interval(tableau, cell) for cell in hidden - fixed}
+
+
+def check_settled(table: list[dict], hidden: set, settled: tuple[str, ...], threshold: int):
+    assert {cell for cell, v in values(table).items() if v < threshold} <= hidden
+    for cell, (low, high) in settled_intervals(table, hidden, settled).items():
+        assert high is None or high - low >= threshold, (cell, low, high)
+
+
+def test_what_the_day_of_publication_settles_gives_no_hidden_figure_away():
+    """A month published after every acknowledgement deadline and before any feedback
+    deadline (the review's random month): everyone knows every "not yet due"
+    acknowledgement and every late feedback is 0. Audited as if those were free, the
+    categories' hidden received were on time + late: 21 = 15 + 6, 15 = 8 + 7."""
+    settled = ("ack_pending", "feedback_late")
+    table = with_total(
+        [
+            row((0, 1, 0), (0, 0, 1), 0, 0, 0, 0, 0),
+            row((15, 6, 0), (16, 0, 5), 7, 0, 0, 5, 1),
+            row((6, 1, 0), (4, 0, 3), 0, 2, 0, 1, 2),
+            row((8, 7, 0), (11, 0, 4), 1, 3, 0, 2, 1),
+            row((8, 5, 0), (12, 0, 1), 2, 0, 0, 6, 3),
+        ]
+    )
+    unaware = settled_intervals(table, suppress(table, 5), settled)
+    assert unaware[(1, "received")] == (21, 21) and unaware[(3, "received")] == (15, 15)
+    hidden = suppress(table, 5, settled)
+    check_settled(table, hidden, settled, 5)
+    assert {(r, c) for r in range(6) for c in settled} <= hidden  # still shown as *
+    assert recipe_namespace()["suppress"](table, 5, settled) == hidden
+
+
+def test_random_months_past_their_deadlines_are_protected_and_the_recipe_agrees():
+    rng = random.Random(23)
+    recipe = recipe_namespace()
+    for _ in range(12):
+        categories = []
+        for category in random_table(rng)[:-1]:  # every acknowledgement deadline passed
+            category["ack_late"] += category["ack_pending"]
+            category["ack_pending"] = 0
+            categories.append(category)
+        table = with_total(categories)
+        hidden = suppress(table, 5, ("ack_pending",))
+        check_settled(table, hidden, ("ack_pending",), 5)
+        assert recipe["suppress"](table, 5, ("ack_pending",)) == hidden
+
+
 def known_relations(categories: int) -> list:
     """What anyone knows of a table, written out here apart from the module's
     ``relations`` (docs/transparency.md, "Suppression"): (total, parts, exact)."""

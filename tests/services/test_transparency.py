@@ -12,7 +12,7 @@ import re
 import subprocess
 import sys
 import uuid
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -23,11 +23,14 @@ from sipadu.accountability.audit import CHECKPOINT_LABEL, Checkpoint
 from sipadu.crypto import CryptoError, sign, verify_signature
 from sipadu.persistence.models import AuditCheckpoint, AuditEvent, Report, TransparencyReport
 from sipadu.services.statistics import CaseFacts, case_facts
+from sipadu.services.suppression import COUNT_COLUMNS, suppress
 from sipadu.services.transparency import (
     FACT_FIELDS,
+    MEDIAN_COLUMNS,
     SIGNATURE_LABEL,
     check_signature,
     figures,
+    settled,
     signed_message,
 )
 from sipadu.settings.config import ConfigError, load_config
@@ -145,6 +148,46 @@ def test_a_median_does_not_bound_a_hidden_received():
     assert rows[1]["figures"]["received"] is None
     assert rows[1]["figures"]["median_days_to_ack"] is None
     assert "median_days_to_ack" in rows[1]["suppressed"]
+
+
+def test_the_zeros_the_day_of_publication_settles_are_held_in_the_audit():
+    """Published on 20 December, November's acknowledgement deadlines (+7) have all
+    passed and no feedback deadline (+90) has: everyone knows no acknowledgement is "not
+    yet due" and no feedback late, and the suppression holds those zeros (not free to
+    range) in its audit. One report due on the day itself settles neither of its kind;
+    one without deadlines (stored before they were kept) is never late and always "not
+    yet due" until done."""
+    received = date(2026, 11, 3)
+
+    def fact(category: str, ack_due: date | None, feedback_due: date | None, late: bool):
+        acknowledged = received + timedelta(days=9 if late else 1)
+        return CaseFacts(category, received, ack_due, acknowledged, feedback_due, None, None,
+                         "in_review", False)  # fmt: skip
+
+    due = (received + timedelta(days=7), received + timedelta(days=90))
+    today = date(2026, 12, 20)
+    month = [fact("abuse", *due, late=i >= 5) for i in range(9)] + [fact("kkn", *due, late=True)]
+    assert settled(month, today) == {"ack_pending", "feedback_late"}
+    assert settled([*month, fact("kkn", today, today, False)], today) == {"feedback_late"}
+    assert settled([*month, fact("kkn", None, None, False)], today) == {"feedback_late"}
+    assert settled([], today) == {"ack_pending", "ack_late", "feedback_pending", "feedback_late"}
+    # abuse: 5 on time, 4 late; kkn: 1 late; both all pending feedback
+    rows = figures(month, ["abuse", "kkn"], today, 5)
+    truth = [dict.fromkeys(COUNT_COLUMNS, 0) for _ in range(3)]
+    for row, (on_time, late) in zip(truth, [(5, 4), (0, 1), (5, 5)], strict=True):
+        row.update(received=on_time + late, ack_on_time=on_time, ack_late=late)
+        row.update(feedback_pending=on_time + late)
+    namespace: dict = {"__name__": "recipe"}
+    exec(compile(recipe(), "check_transparency.py", "exec"), namespace)
+    for facts in (month, [*month, fact("kkn", today, today, False)], []):
+        as_read = [{name: getattr(f, name) for name in FACT_FIELDS} for f in facts]
+        assert namespace["settled"](as_read, today) == settled(facts, today)
+    hidden = suppress(truth, 5, {"ack_pending", "feedback_late"})
+    assert hidden != suppress(truth, 5)  # the case where it matters
+    for index, row in enumerate(rows):
+        assert set(row["suppressed"]) - set(MEDIAN_COLUMNS) == {
+            c for c in COUNT_COLUMNS if (index, c) in hidden
+        }
 
 
 # --- the signed document ------------------------------------------------------------------
