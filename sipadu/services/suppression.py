@@ -25,13 +25,14 @@ threshold of reports; then the smallest shown figure of a relation holding it is
 too (when there is none, of a relation holding one of those hidden figures, and so on;
 ties in table order), and the audit goes on.
 
-The result depends on the figures and the threshold alone (the intervals are the exact
-optima, whatever path the simplex takes), and hiding more only widens every interval, so
-a figure once protected stays so. Standard library only, so an auditor's script re-runs
-it exactly (docs/transparency.md, "Checking a report offline", holds a copy; a test
-holds the two equal). The linear program is the textbook two-phase simplex method over
-:class:`fractions.Fraction` with Bland's rule (R. G. Bland, "New finite pivoting rules
-for the simplex method", Math. Oper. Res. 2(2), 1977), which cannot cycle.
+The result depends on the figures, the settled columns and the threshold alone (the
+intervals are the exact optima, whatever path the simplex takes), and hiding more only
+widens every interval, so a figure once protected stays so. Standard library only, so
+an auditor's script re-runs it exactly (docs/transparency.md, "Checking a report
+offline", holds a copy; a test holds the two equal). The linear program is the
+textbook two-phase simplex method over :class:`fractions.Fraction` with Bland's rule
+(R. G. Bland, "New finite pivoting rules for the simplex method", Math. Oper. Res.
+2(2), 1977), which cannot cycle.
 """
 
 from collections.abc import Collection, Mapping, Sequence
