@@ -59,10 +59,7 @@ were computed with the code and checked with an independent solver, scipy's HiGH
 the author; tests/services/test_suppression.py checks every interval against brute
 force on small tables.)
 
-Medians (days), all hidden in the category rows with their received: abuse ack 2,
-feedback 100 (7 reports each), close (3 closed); admin (2); kkn ack 3 (11), feedback 60
-(11), close 60 (9); pungli 1, 30, 30 (6 each). Shown in the total row: ack 2 (26
-values: seven 1s, seven 2s, eight 3s, three 9s, a 10), feedback 60 (26), close 60 (18).
+No median is published (docs/transparency.md): the columns are the counts alone.
 """
 
 import uuid
@@ -97,9 +94,6 @@ C = (
     "referred",
     "rejected",
     "reopened",
-    "median_days_to_ack",
-    "median_days_to_feedback",
-    "median_days_to_close",
 )
 H = None  # hidden
 
@@ -110,22 +104,22 @@ def _row(*values: object) -> dict[str, object]:
 
 # What the published document shows (None: hidden), category rows in order, then total.
 EXPECTED = [
-    _row(H, H, H, H, H, H, H, H, H, H, H, H, H, H, H),  # medians hidden with received
-    _row(H, H, H, H, H, H, H, H, H, H, H, H, H, H, H),
-    _row(H, H, H, H, H, H, H, H, H, H, H, H, H, H, H),
-    _row(H, H, H, H, H, H, H, H, H, H, H, H, H, H, H),
-    _row(H, H, H, H, H, H, H, 6, H, H, H, H, H, H, H),
-    _row(27, 22, H, H, 14, H, H, 11, H, H, H, H, 2, 60, 60),
+    _row(H, H, H, H, H, H, H, H, H, H, H, H),
+    _row(H, H, H, H, H, H, H, H, H, H, H, H),
+    _row(H, H, H, H, H, H, H, H, H, H, H, H),
+    _row(H, H, H, H, H, H, H, H, H, H, H, H),
+    _row(H, H, H, H, H, H, H, 6, H, H, H, H),
+    _row(27, 22, H, H, 14, H, H, 11, H, H, H, H),
 ]
 # Every figure before suppression, for a threshold low enough to hide nothing but 0s
 # and 1s (SIPADU_TRANSPARENCY_THRESHOLD=2).
 COUNTS = [
-    _row(7, 7, 0, 0, 2, 5, 0, 0, 1, 0, 2, 0, 2, 100, 3),
-    _row(2, 1, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0, 5.5, 95, None),
-    _row(12, 8, 3, 1, 6, 5, 1, 5, 3, 0, 1, 2, 3, 60, 60),
-    _row(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, None, None, None),
-    _row(6, 6, 0, 0, 6, 0, 0, 6, 0, 0, 0, 1, 1, 30, 30),
-    _row(27, 22, 4, 1, 14, 12, 1, 11, 4, 0, 3, 3, 2, 60, 60),
+    _row(7, 7, 0, 0, 2, 5, 0, 0, 1, 0, 2, 0),
+    _row(2, 1, 1, 0, 0, 2, 0, 0, 0, 0, 0, 0),
+    _row(12, 8, 3, 1, 6, 5, 1, 5, 3, 0, 1, 2),
+    _row(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0),
+    _row(6, 6, 0, 0, 6, 0, 0, 6, 0, 0, 0, 1),
+    _row(27, 22, 4, 1, 14, 12, 1, 11, 4, 0, 3, 3),
 ]
 
 

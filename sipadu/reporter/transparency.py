@@ -1,7 +1,7 @@
 """The public transparency report on the reporter portal (issue 19, item 3;
 docs/transparency.md): the published months, each month's report as a page in the
 reader's language, and its signed JSON document exactly as published. Read only; no
-script; nothing of any single report."""
+script; counts only, small ones hidden (no median: sipadu.services.transparency)."""
 
 import hashlib
 import json
@@ -56,12 +56,8 @@ def transparency_json(month: str) -> Response:
     return response
 
 
-def _cell(value: int | float | None, column: str) -> str | None:
-    if value is None:
-        return None
-    if column.startswith("median_") and isinstance(value, float):
-        return format_decimal(value, format="#,##0.#", locale=current_language())
-    return format_decimal(value, locale=current_language())
+def _cell(value: int | None) -> str | None:
+    return None if value is None else format_decimal(value, locale=current_language())
 
 
 @bp.get("/transparansi/<month>")
@@ -72,7 +68,7 @@ def transparency_month(month: str) -> str:
     heads = [row["label"][language] or row["label"]["id"] for row in body["categories"]]
     rows = [*body["categories"], body["total"]]
     table = [
-        (INDICATOR_LABELS[column], [_cell(row["figures"][column], column) for row in rows])
+        (INDICATOR_LABELS[column], [_cell(row["figures"][column]) for row in rows])
         for column in COLUMNS
     ]
     return render_template(

@@ -5,8 +5,11 @@ publish --month 2026-11``): the indicators of ISO 37002:2021 §9.1.2 for the rep
 *received* in that month, as of the day of publication, per top-level category and for
 all categories, computed by :func:`sipadu.services.statistics.indicators` from
 :func:`sipadu.services.statistics.case_facts` (so the auditors' statistics and the
-public report agree by construction), every small figure hidden
-(:mod:`sipadu.services.suppression`, medians over fewer reports than the threshold too).
+public report agree by construction), counts only (:data:`COLUMNS`), every small
+figure hidden (:mod:`sipadu.services.suppression`). No median is published: whether one
+could be shown depends on how many reports have its day, so showing or hiding it would
+give hidden counts away, and a median of a few reports is an individual's delay; the
+auditors' statistics keep them.
 
 What is published is one JSON document (:data:`FORMAT`), RFC 8785 canonical, signed
 with the audit signing key (Ed25519 over :func:`sipadu.crypto.binding.bind` of
@@ -26,7 +29,6 @@ import io
 import json
 import re
 import secrets
-import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
@@ -48,8 +50,8 @@ from sipadu.settings.config import DatePrecision
 FORMAT = "sipadu-transparency-report-v1"
 FACTS_FORMAT = "sipadu-case-facts-csv-v1"
 SIGNATURE_LABEL = "sipadu.transparency.report.v1"
-MEDIAN_COLUMNS = ("median_days_to_ack", "median_days_to_feedback", "median_days_to_close")
-COLUMNS = (*COUNT_COLUMNS, *MEDIAN_COLUMNS)
+# Exactly the published columns, in order: counts, never a median (module docstring).
+COLUMNS = COUNT_COLUMNS
 # The contract's CaseFacts fields, in order: the facts file's header.
 FACT_FIELDS = (
     "category",
@@ -62,12 +64,6 @@ FACT_FIELDS = (
     "status",
     "reopened",
 )
-# The day each median counts from its report's received_on.
-_MEDIAN_DAY = {
-    "median_days_to_ack": "acknowledged_on",
-    "median_days_to_feedback": "first_feedback_on",
-    "median_days_to_close": "closed_on",
-}
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 SALT_BYTES = 32
 
@@ -123,18 +119,6 @@ def facts_commitment(salt: bytes, facts: bytes) -> str:
 # --- figures ------------------------------------------------------------------------------
 
 
-def _median(facts: Sequence[CaseFacts], day: str) -> int | float | None:
-    days = [(getattr(f, day) - f.received_on).days for f in facts if getattr(f, day) is not None]
-    if not days:
-        return None
-    middle = statistics.median(days)
-    return int(middle) if middle == int(middle) else float(middle)
-
-
-def _basis(facts: Sequence[CaseFacts], day: str) -> int:
-    return sum(1 for f in facts if getattr(f, day) is not None)
-
-
 def settled(facts: Sequence[CaseFacts], today: date) -> set[str]:
     """The count columns that are 0 in every row and that everyone can tell are, from
     the public deadlines and the day of publication: "not yet due" once every deadline
@@ -153,12 +137,11 @@ def settled(facts: Sequence[CaseFacts], today: date) -> set[str]:
 def figures(
     facts: Sequence[CaseFacts], categories: Sequence[str], today: date, threshold: int
 ) -> list[dict]:
-    """The published table: one ``{"figures": {column: value or None}, "suppressed":
+    """The published table: one ``{"figures": {column: count or None}, "suppressed":
     [column, ...]}`` per category of ``categories`` (top-level slugs, in order), then
-    one for all categories. A hidden figure is None and named in ``suppressed``; a
-    median is hidden when fewer than ``threshold`` reports have its day, or when the
-    row's ``received`` is hidden. Raises
-    ValueError for facts of a category not in ``categories``."""
+    one for all categories; the columns are :data:`COLUMNS`, counts only. A hidden
+    figure is None and named in ``suppressed`` (:func:`sipadu.services.suppression.suppress`).
+    Raises ValueError for facts of a category not in ``categories``."""
     groups: list[list[CaseFacts]] = [[] for _ in categories]
     position = {slug: i for i, slug in enumerate(categories)}
     for fact in facts:
@@ -171,21 +154,13 @@ def figures(
         found = indicators(group, today)
         counts.append({column: getattr(found, column) for column in COUNT_COLUMNS})
     hidden = suppress(counts, threshold, settled(facts, today))
-    rows = []
-    for index, group in enumerate(groups):
-        values: dict[str, int | float | None] = dict(counts[index])
-        suppressed = [c for c in COUNT_COLUMNS if (index, c) in hidden]
-        for column, day in _MEDIAN_DAY.items():
-            values[column] = _median(group, day)
-            # hidden with the row's received too: "at least the threshold have the
-            # day" would say the hidden count is at least the threshold (with a total
-            # of 5, that every report is of this category)
-            if _basis(group, day) < threshold or (index, "received") in hidden:
-                suppressed.append(column)
-        for column in suppressed:
-            values[column] = None
-        rows.append({"figures": values, "suppressed": suppressed})
-    return rows
+    return [
+        {
+            "figures": {c: None if (index, c) in hidden else row[c] for c in COLUMNS},
+            "suppressed": [c for c in COLUMNS if (index, c) in hidden],
+        }
+        for index, row in enumerate(counts)
+    ]
 
 
 # --- publishing ---------------------------------------------------------------------------
