@@ -31,18 +31,11 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from sipadu.accountability import audit
 from sipadu.accountability.audit import Action
-from sipadu.crypto import CryptoError
 from sipadu.persistence.db import rows_affected
 from sipadu.persistence.models import StaffAccount, StaffNotification
 from sipadu.services.digest import padded, padded_message
-from sipadu.services.notifications import (
-    DigestSettings,
-    Send,
-    open_address,
-    open_openpgp_key,
-)
+from sipadu.services.notifications import DigestSettings, Send, addressed
 from sipadu.services.refusals import Reason, ServiceError
-from sipadu.settings.config import domain_allowed
 
 CODE_DIGITS = 8
 CODE_HOURS = 48
@@ -305,24 +298,21 @@ def _one(
             return "skipped"
         row = writing.get(StaffNotification, account_id)
         assert row is not None
-        try:
-            address = open_address(settings.key, row)
-            armored = open_openpgp_key(settings.key, row)
-            message = confirmation_message(
+        encrypted = row.sealed_openpgp_key is not None
+        message = addressed(
+            settings,
+            row,
+            lambda address, armored: confirmation_message(
                 code,
                 sender=settings.sender,
                 recipient=address,
                 openpgp_key=armored,
                 moment=now.astimezone(settings.zone),
-            )
-            error = None if domain_allowed(address, settings.domains) else "domain"
-        except CryptoError:
-            error = "unreadable"
-        except ServiceError:
-            error = "openpgp"
-        if error is not None:
+            ),
+        )
+        if isinstance(message, str):
             # Not tried again by itself (the claim stays): its owner must save it again.
-            _failed(writing, account_id, error)
+            _failed(writing, account_id, message)
             writing.commit()
             return "failed"
         writing.commit()
@@ -346,7 +336,7 @@ def _one(
             "system",
             "system",
             Action.CONFIRMATION_SENT,
-            detail={"account": str(account_id), "encrypted": armored is not None},
+            detail={"account": str(account_id), "encrypted": encrypted},
         )
         writing.commit()
     return "sent"

@@ -105,6 +105,27 @@ class DigestChoices:
     unreadable: bool = False
 
 
+def addressed(
+    settings: "DigestSettings",
+    row: StaffNotification,
+    build: Callable[[str, str | None], EmailMessage],
+) -> EmailMessage | str:
+    """The message ``build(address, armored OpenPGP key or None)`` makes for ``row``'s
+    address, or (a string) why there is none: ``"unreadable"`` (the sealed address or key no longer
+    opens), ``"openpgp"`` (the key cannot encrypt) or ``"domain"`` (the address is
+    outside ``SIPADU_NOTIFY_DOMAINS``), as the failure entries record it."""
+    try:
+        address = open_address(settings.key, row)
+        message = build(address, open_openpgp_key(settings.key, row))
+    except CryptoError:
+        return "unreadable"
+    except ServiceError:
+        return "openpgp"
+    if not domain_allowed(address, settings.domains):
+        return "domain"
+    return message
+
+
 def choices(session: Session, account_id: uuid.UUID, key: bytes) -> DigestChoices:
     """The :class:`DigestChoices` of ``account_id``. Reads only."""
     row = session.get(StaffNotification, account_id)
@@ -326,21 +347,18 @@ def _one(
         if digest.nothing_waits and not row.always_send:
             writing.commit()
             return "quiet"
-        try:
-            address = open_address(settings.key, row)
-            armored = open_openpgp_key(settings.key, row)
-            message = digest_message(
+        encrypted = row.sealed_openpgp_key is not None
+        message = addressed(
+            settings,
+            row,
+            lambda address, armored: digest_message(
                 digest, sender=settings.sender, recipient=address, openpgp_key=armored, moment=local
-            )
-            error = None if domain_allowed(address, settings.domains) else "domain"
-        except CryptoError:
-            error = "unreadable"
-        except ServiceError:
-            error = "openpgp"
-        if error is not None:
+            ),
+        )
+        if isinstance(message, str):
             # Never retried by itself (the day stays claimed): the person must register
             # again (their page says so).
-            _failed(writing, account_id, error)
+            _failed(writing, account_id, message)
             writing.commit()
             return "failed"
         writing.commit()  # the claim alone: what happened is recorded once it happened
@@ -365,7 +383,7 @@ def _one(
             detail={
                 "account": str(account_id),
                 **digest.counts(),
-                "encrypted": armored is not None,
+                "encrypted": encrypted,
             },
         )
         writing.commit()
