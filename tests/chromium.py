@@ -46,6 +46,19 @@ def chromium() -> Iterator[Browser]:
             browser.close()
 
 
+def loaded_html(page: Page) -> str:
+    """The page's HTML once its document has loaded.
+
+    ``page.click`` returns once a navigation commits, before the new document is parsed:
+    ``page.content()`` read then is ``""``, which fails a "text in page" assertion and
+    passes a "text not in page" one vacuously. Raises ``AssertionError`` on an empty page.
+    """
+    page.wait_for_load_state("load")
+    content = page.content()
+    assert content, "the page has no document"
+    return content
+
+
 def throttle(page: Page, upload: int) -> None:
     """Chromium's network emulation: uploads at ``upload`` bytes per second."""
     cdp = page.context.new_cdp_session(page)

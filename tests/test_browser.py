@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from sipadu.persistence.models import Message, Report
-from tests.chromium import SEND_REPORT, chromium
+from tests.chromium import SEND_REPORT, chromium, loaded_html
 from tests.helpers import database, reporter_under_gunicorn
 
 
@@ -38,7 +38,7 @@ def test_the_reporter_journey_works_without_javascript(portal, browser, tmp_path
     page.on("request", lambda request: requests.append(request.url))
 
     page.goto(portal + "/")
-    assert "Laporkan penyimpangan" in page.content()
+    assert "Laporkan penyimpangan" in loaded_html(page)
     page.click("text=Buat laporan")
     page.check("input[name=category][value=kkn]")
     page.fill("#title", "Pungutan liar di loket perizinan")
@@ -58,20 +58,20 @@ def test_the_reporter_journey_works_without_javascript(portal, browser, tmp_path
     page.fill("#passphrase", passphrase)
     page.click("button[type=submit]")
     assert page.inner_text("#report-status") == "Diterima"
-    assert "Pungutan liar di loket perizinan" in page.content()
-    assert "bukti.txt" in page.content()
+    assert "Pungutan liar di loket perizinan" in loaded_html(page)
+    assert "bukti.txt" in loaded_html(page)
 
     page.fill("#body", "Saya bisa menambahkan keterangan bila diperlukan.")
     page.click("text=Kirim pesan")
-    assert "Pesan Anda sudah terkirim." in page.content()
+    assert "Pesan Anda sudah terkirim." in loaded_html(page)
 
     page.click("text=Keluar dari kotak surat")
-    assert "Anda sudah keluar" in page.content()
+    assert "Anda sudah keluar" in loaded_html(page)
     page.goto(portal + "/mailbox")
     assert "/mailbox/login" in page.url  # the session is gone
 
     page.goto(portal + "/?lang=en")
-    assert "Make a report" in page.content()
+    assert "Make a report" in loaded_html(page)
     context.close()
     assert requests and all(url.startswith(portal) for url in requests)  # nothing from elsewhere
 
@@ -108,7 +108,7 @@ def test_the_code_page_cannot_be_left_without_the_code(served, browser_page):
     assert page.locator("a").count() == 0  # no link anywhere leads away
 
     page.click("header >> text=English")  # the language switch keeps the code
-    assert "Your report has been received" in page.content()
+    assert "Your report has been received" in loaded_html(page)
     assert page.inner_text("#report-code") == code
     assert page.inner_text("#report-passphrase") == passphrase
 
@@ -141,7 +141,7 @@ def test_switching_language_keeps_what_was_typed(served, browser_page, tmp_path)
     page.fill("#passphrase_confirm", "sebuah frasa sandi pilihan saya sendiri")
     page.set_input_files("#attachments", str(evidence))
     page.click("header >> text=English")
-    assert "Make a report" in page.content()
+    assert "Make a report" in loaded_html(page)
     assert page.input_value("#title") == "Judul yang diketik"
     assert page.input_value("#what") == "Petugas meminta uang tambahan di luar tarif resmi."
     assert page.input_value("#who") == "Petugas loket 3"
@@ -160,7 +160,7 @@ def test_switching_language_keeps_what_was_typed(served, browser_page, tmp_path)
     page.fill("#body", "Balasan yang belum terkirim")
     page.set_input_files("#attachments", str(evidence))
     page.click("header >> text=Bahasa Indonesia")
-    assert "Kotak surat saya" in page.content()
+    assert "Kotak surat saya" in loaded_html(page)
     assert page.input_value("#body") == "Balasan yang belum terkirim"
     assert "Pilih berkas Anda lagi" in page.inner_text("#notice")
     assert (
@@ -183,7 +183,7 @@ def test_the_same_form_sent_again_makes_one_report_and_one_message(served, brows
     page.reload()  # the browser sends the same form again
     assert page.inner_text("#report-code") == code
     assert page.inner_text("#report-passphrase") == passphrase
-    assert "sudah diterima" in page.content()
+    assert "sudah diterima" in loaded_html(page)
     assert count(database_url, Report) == reports + 1
 
     page.check("#written")

@@ -17,7 +17,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from sipadu.services.totp import qr_svg
-from tests.chromium import AXE, chromium, new_page, portal_in_process, staff_signed_in
+from tests.chromium import AXE, chromium, loaded_html, new_page, portal_in_process, staff_signed_in
 from tests.helpers import OFFICE, ONION_ADDRESS, WEB_ADDRESS, Person, init_demo, intake_env
 
 TITLE = "Pungutan liar di loket KTP-el Kecamatan"
@@ -99,7 +99,7 @@ def test_the_operator_journey(browser, portals, tmp_path):
     operator.goto(portals.staff + "/")
     operator.click("nav.staff-nav >> text=Terima laporan")
     expect(operator.locator("h1")).to_have_text("Terima laporan")
-    assert axe_violations(browser, operator.content()) == []
+    assert axe_violations(browser, loaded_html(operator)) == []
     operator.check("input[name=channel][value=walk_in]")
     operator.select_option("#office", label=OFFICE)
     operator.check("input[name=category][value=kkn]")
@@ -129,7 +129,7 @@ def test_the_operator_journey(browser, portals, tmp_path):
     expect(operator.locator("#slip-id")).to_contain_text("kode laporan baru")
     expect(operator.locator("#slip-en")).to_contain_text("you get a new report code")
     expect(operator.locator("#slip-en")).to_contain_text("the code on this slip no longer works")
-    assert axe_violations(browser, operator.content()) == []
+    assert axe_violations(browser, loaded_html(operator)) == []
 
     # Reloaded (the browser sends the form again): the same slip, nothing more stored.
     with operator.expect_response(
@@ -160,7 +160,7 @@ def test_the_operator_journey(browser, portals, tmp_path):
     # Nothing leads back: the form again, no code, no report list.
     operator.click("text=Terima laporan lain")
     expect(operator.locator("h1")).to_have_text("Terima laporan")
-    assert code not in operator.content()
+    assert code not in loaded_html(operator)
     assert operator.goto(portals.staff + "/reports").status == 403
 
     # The reporter signs in with the slip's code and passphrase, and first takes a new
@@ -171,7 +171,7 @@ def test_the_operator_journey(browser, portals, tmp_path):
     reporter.fill("#passphrase", passphrase)
     reporter.click("main form button[type=submit]")
     expect(reporter.locator("h1")).to_have_text("Ambil kode laporan Anda sendiri")
-    assert TITLE not in reporter.content()
+    assert TITLE not in loaded_html(reporter)
     reporter.click("#new-code-form .actions button[type=submit]")
     new_code = reporter.inner_text("#report-code").strip()
     assert new_code != code and len(new_code.replace(" ", "")) == 16

@@ -5,7 +5,7 @@ slip's code then opens nothing), signs in with it and confirms the report, or co
 it; then changes the passphrase and signs in with the new one (the old one no longer
 opens)."""
 
-from tests.chromium import chromium
+from tests.chromium import chromium, loaded_html
 from tests.helpers import config_env, reporter_under_gunicorn, typed_report
 
 OPEN_MAILBOX = "#login-form .actions button[type=submit]"
@@ -24,7 +24,7 @@ def take_new_code(page, passphrase: str = "") -> tuple[str, str]:
     it; the new code (and a suggested passphrase) shown on the next page."""
     assert page.url.endswith("/mailbox/passphrase")
     assert page.inner_text("h1") == "Ambil kode laporan Anda sendiri"
-    assert "Petugas loket" not in page.content()
+    assert "Petugas loket" not in loaded_html(page)
     if passphrase:
         page.fill("#passphrase", passphrase)
         page.fill("#passphrase_confirm", passphrase)
@@ -62,7 +62,7 @@ def test_confirming_correcting_and_a_new_passphrase_work_without_javascript(
             open_mailbox_after_new_code(page)
             page.click(LEAVE_MAILBOX)
             sign_in(page, base, *confirmed)  # the slip no longer opens anything
-            assert "/mailbox/login" in page.url and "tidak benar" in page.content()
+            assert "/mailbox/login" in page.url and "tidak benar" in loaded_html(page)
             sign_in(page, base, new_code, new_passphrase)
             assert page.inner_text("#transcript-title") == (
                 "Apakah ini yang Anda sampaikan kepada kami?"
@@ -98,15 +98,15 @@ def test_confirming_correcting_and_a_new_passphrase_work_without_javascript(
             page.click("#passphrase-form .actions button[type=submit]")  # both new ones blank
             new = page.inner_text("#new-passphrase")
             assert len(new.split()) == 7 and new != passphrase
-            assert "Frasa sandi Anda sudah diganti" in page.content()
+            assert "Frasa sandi Anda sudah diganti" in loaded_html(page)
             page.click("text=Kembali ke kotak surat saya")
             assert page.locator("#report-status").count() == 1  # still signed in here
             page.click(LEAVE_MAILBOX)
 
             sign_in(page, base, code, passphrase)  # the old one no longer opens
             assert "/mailbox/login" in page.url
-            assert "tidak benar" in page.content()
+            assert "tidak benar" in loaded_html(page)
             sign_in(page, base, code, new)
             assert page.inner_text("#report-status") == "Diterima"
-            assert "Bukan Rp 50.000, tetapi Rp 75.000." in page.content()
+            assert "Bukan Rp 50.000, tetapi Rp 75.000." in loaded_html(page)
         assert requests and all(url.startswith(base) for url in requests)

@@ -9,7 +9,7 @@ from dataclasses import replace
 import pytest
 
 from sipadu.settings.config import load_config
-from tests.chromium import SEND_REPORT, chromium, reporter_in_process
+from tests.chromium import SEND_REPORT, chromium, loaded_html, reporter_in_process
 from tests.helpers import init_demo
 
 IDLE_SECONDS = 3
@@ -71,7 +71,7 @@ def test_a_reply_after_the_idle_limit_is_kept_and_sent_after_signing_in(portal, 
     assert page.query_selector("#kept-reply") is not None
     assert page.input_value("#body") == REPLY
     page.click("button:has-text('Kirim pesan')")  # one press
-    assert "Pesan Anda sudah terkirim." in page.content()
+    assert "Pesan Anda sudah terkirim." in loaded_html(page)
     assert "Baris kedua balasan saya." in page.inner_text(".thread")
     assert "menit tidak digunakan" in page.inner_text("#idle-limit")  # said above the box
 

@@ -32,7 +32,7 @@ import pyrage
 import pytest
 from playwright.sync_api import Browser, Locator, Page, expect
 
-from tests.chromium import SEND_REPORT, chromium, portal_in_process
+from tests.chromium import SEND_REPORT, chromium, loaded_html, portal_in_process
 from tests.helpers import Person, init_demo
 
 # What the reporter sends, and what an investigator searches for.
@@ -387,7 +387,7 @@ def test_the_investigator_journey(browser, portals, newcomer, reporter, tmp_path
     expect(page.locator("tbody")).not_to_contain_text(TITLE)
     page.goto(case_url)
     expect(page.locator("h1")).to_have_text("Halaman tidak ditemukan")
-    assert TITLE not in page.content()
+    assert TITLE not in loaded_html(page)
     page.context.close()
 
 

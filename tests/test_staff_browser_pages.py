@@ -32,7 +32,7 @@ from sqlalchemy import select
 from werkzeug.serving import make_server
 
 from sipadu.persistence.models import Proposal, StaffAccount
-from tests.chromium import NoAccessLog, chromium
+from tests.chromium import NoAccessLog, chromium, loaded_html
 from tests.helpers import (
     Person,
     StaffWorld,
@@ -375,7 +375,7 @@ def test_a_refusal_on_the_case_page_is_summarised_in_the_first_screen_of_a_phone
     page.fill("form[action$='/search'] input[name=q]", "RAB")
     with page.expect_navigation():
         page.locator("form[action$='/search'] button[type=submit]").click()
-    assert TITLE[:30] in page.content()
+    assert TITLE[:30] in loaded_html(page)
     problems += misfits(page, "the search's answer")
     page.context.close()
     assert problems == [], "\n".join(problems)

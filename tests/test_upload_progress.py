@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import Error as PlaywrightError
 
 from sipadu.persistence.models import Attachment, Message, Report
-from tests.chromium import SEND_REPORT, chromium, throttle
+from tests.chromium import SEND_REPORT, chromium, loaded_html, throttle
 from tests.helpers import reporter_under_gunicorn
 from tests.test_browser import count, fill_report
 
@@ -180,7 +180,7 @@ def test_a_reply_upload_shows_its_progress_and_is_sent_once(served, browser, evi
     )
     assert_moved(values, texts)
     assert page.url.endswith("/mailbox?sent=1")  # the redirect was followed
-    assert "rekaman.bin" in page.content()
+    assert "rekaman.bin" in loaded_html(page)
     assert len(posts) == 1 and posts[0].resource_type == "xhr"
     assert counts(database_url, Message, Attachment) == (before[0] + 1, before[1] + 1)
 
@@ -271,7 +271,7 @@ def test_without_javascript_the_forms_say_large_files_take_long(served, browser,
     page.fill("#body", "Tanpa skrip.")
     page.set_input_files("#attachments", str(evidence))
     page.click(SEND_MESSAGE)
-    assert "Pesan Anda sudah terkirim." in page.content()
+    assert "Pesan Anda sudah terkirim." in loaded_html(page)
     assert count(database_url, Message) == before[1] + 1
     assert not any(url.endswith("upload.js") for url in requests)  # never loaded
 
