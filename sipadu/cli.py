@@ -40,7 +40,7 @@ from sipadu.persistence.dbroles import apply_reporter_role
 from sipadu.persistence.migrate import upgrade
 from sipadu.persistence.models import Category, CategorySlug, Role, StaffAccount
 from sipadu.persistence.row_order import Reshuffled
-from sipadu.services import ServiceError, retention, transparency
+from sipadu.services import ServiceError, receipts, retention, transparency
 from sipadu.services.audit_log import record_export
 from sipadu.services.categories import add_route, category_by_slug, remove_route, seed_instance
 from sipadu.services.confirmation import send_confirmations
@@ -620,20 +620,28 @@ def _signing_seed(config: Config) -> bytes:
 @click.option("--every", default=None, help="Only if the latest checkpoint is older (e.g. 1h).")
 @click.option("--out", type=click.Path(dir_okay=False), help="Also write the checkpoint here.")
 def audit_checkpoint(every: str | None, out: str | None) -> None:
-    """Sign the log's current head. Prints the checkpoint as JSON: auditors keep copies."""
+    """Sign the log's current head. Prints the checkpoint as JSON: auditors keep copies.
+    Seals finished days' receipt commitments first (docs/receipt.md), due or not."""
     interval = _seconds(every) if every else None
     config = _config()
     seed = _signing_seed(config)
     with _session(config) as session:
+        # Finished days' receipt commitments first: sealing signs a checkpoint of its
+        # own, due or not, so that reporters get their receipts (docs/receipt.md).
+        sealed = receipts.seal_finished_days(
+            session, seed, datetime.now(UTC), config.date_precision
+        )
         latest = audit.latest_checkpoint(session)
-        if interval is not None and latest is not None:
+        if sealed is not None:
+            click.echo(f"receipts: sealed {len(sealed.days)} day(s)", err=True)
+        elif interval is not None and latest is not None:
             age = datetime.now(UTC) - datetime.strptime(latest.at, "%Y-%m-%dT%H:%M:%S.%f%z")
             if age.total_seconds() < interval:
                 click.echo(
                     f"not due: latest checkpoint is {int(age.total_seconds())} s old", err=True
                 )
                 return
-        checkpoint = audit.make_checkpoint(session, seed)
+        checkpoint = sealed.checkpoint if sealed else audit.make_checkpoint(session, seed)
     document = json.dumps(checkpoint.to_json(), indent=1)
     if out:
         Path(out).write_text(document + "\n")

@@ -881,6 +881,8 @@ def sample_audit_details(ids: dict[str, str]) -> dict[audit.Action, tuple[str, s
             {"month": "2026-11", "sha256": "ab" * 32, "replaces": "cd" * 32},
         ),
         A.TRANSPARENCY_FACTS: ("operator", "operator", {"month": "2026-11"}),
+        # receipts (issue 20)
+        A.RECEIPT_DAY: ("system", "system", {"day": "2026-11-27", "root": "ef" * 32, "size": 3}),
     }
 
 

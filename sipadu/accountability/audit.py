@@ -144,6 +144,10 @@ class Action(StrEnum):
     # month, the document's SHA-256 and the one it replaced); its facts file read
     TRANSPARENCY_PUBLISH = "transparency.publish"
     TRANSPARENCY_FACTS = "transparency.facts"
+    # receipts (issue 20): one finished day's report commitments sealed in a Merkle tree
+    # (actor system; detail: the day, the root, the number of leaves), never one entry
+    # per report (docs/receipt.md)
+    RECEIPT_DAY = "receipt.day"
 
 
 class ReporterMetric(StrEnum):
@@ -466,6 +470,19 @@ class Checkpoint:
         )
 
 
+def lock_head(session: Session) -> tuple[int, str]:
+    """The head, locked for the rest of the caller's transaction (``FOR UPDATE`` on
+    PostgreSQL; on SQLite the write transaction holds the lock already): what the caller
+    reads after this, no concurrent appender can change until it commits. Raises
+    :class:`AuditError` when the head row is missing."""
+    row = session.execute(
+        select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1).with_for_update()
+    ).first()
+    if row is None:
+        raise AuditError("the audit head row is missing: run `sipadu db upgrade`")
+    return row.seq, row.hash
+
+
 def head(session: Session) -> tuple[int, str]:
     row = session.execute(select(AuditHead.seq, AuditHead.hash).where(AuditHead.id == 1)).first()
     return (row.seq, row.hash) if row else (0, GENESIS)
@@ -728,6 +745,22 @@ def _stored_problem(
 
 
 # --- export ---------------------------------------------------------------------------
+
+
+def entries(connection: Connection | Session, first: int, last: int) -> list[dict]:
+    """The entries ``first`` to ``last`` (inclusive) as the JSON Lines export shows each
+    one (``detail`` parsed, ``report_id`` as text): what an offline check hashes again.
+    Reads only."""
+    names = EVENT_COLUMNS.split(", ")
+    found = []
+    for row in _rows(connection, after=first - 1):
+        if row[0] > last:
+            break
+        entry = dict(zip(names, row, strict=True))
+        entry["report_id"] = _report_id_text(entry["report_id"])
+        entry["detail"] = json.loads(entry["detail"]) if entry["detail"] else None
+        found.append(entry)
+    return found
 
 
 def export_lines(

@@ -26,6 +26,10 @@ class Purpose(StrEnum):
     IDENTITY = "identity"  # the reporter's optional identity; custodian-gated
     MAILBOX = "mailbox"  # the mailbox private key itself (e.g. to the recovery key)
     REQUEST = "request"  # an identity request's reason; the epoch numbers the requests
+    # The random nonce of a report's receipt commitment (docs/receipt.md): a 256-bit
+    # value wrapped to the mailbox only (epoch 0), so that only the reporter can open
+    # the commitment, which is stored apart from the report.
+    RECEIPT = "receipt"
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ No report content is reachable from here."""
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Response, abort, g, render_template, request, url_for
@@ -38,7 +39,14 @@ from sipadu.services.audit_log import (
 )
 from sipadu.services.dates import today
 from sipadu.services.staff import find_by_username, normalize_username
-from sipadu.web.context import content_disposition, db_session, download, stream, transaction
+from sipadu.web.context import (
+    app_config,
+    content_disposition,
+    db_session,
+    download,
+    stream,
+    transaction,
+)
 from sipadu.web.formdata import MemoryPart, Refusal, UploadRefused, receive_files, receives_files
 
 
@@ -171,7 +179,13 @@ def audit_checkpoint_now() -> Response:
             ),
         )
     with transaction(write=True) as writing:
-        checkpoint = checkpoint_now(writing, g.staff.account.id, seed)
+        checkpoint = checkpoint_now(
+            writing,
+            g.staff.account.id,
+            seed,
+            now=datetime.now(UTC),
+            precision=app_config().date_precision,
+        )
     return _checkpoint_file(checkpoint)
 
 

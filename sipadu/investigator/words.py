@@ -121,6 +121,7 @@ ACTION_LABELS: dict[str, LazyString] = {
     Action.STATISTICS_EXPORT: _l("Compliance statistics exported"),
     Action.TRANSPARENCY_PUBLISH: _l("Transparency report published"),
     Action.TRANSPARENCY_FACTS: _l("Facts of a transparency report read"),
+    Action.RECEIPT_DAY: _l("A day's reports sealed for their receipts"),
 }
 
 # The role an entry was made in (audit.ROLES): the staff roles, and who else acts.
@@ -874,6 +875,15 @@ SENTENCES: dict[str, Sentence] = {
     Action.TRANSPARENCY_FACTS: lambda d, _n: _(
         "The facts file of the transparency report for %(month)s was read.",
         month=str(d.get("month")),
+    ),
+    Action.RECEIPT_DAY: lambda d, _n: ngettext(
+        "The commitment of %(num)d report received on %(day)s was sealed, so that its "
+        "reporter can download a proof of report; the tree's root: %(root)s.",
+        "The commitments of %(num)d reports received on %(day)s were sealed, so that their "
+        "reporters can download a proof of report; the tree's root: %(root)s.",
+        _count(d.get("size")),
+        day=str(d.get("day")),
+        root=str(d.get("root")),
     ),
 }
 

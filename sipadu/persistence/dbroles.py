@@ -61,6 +61,13 @@ REPORTER_GRANTS: list[tuple[str, str]] = [
     ("SELECT (id, kind, account_id, recipient, state)", "coi_member"),
     # transparency (issue 19): the published monthly reports, never their facts files
     ("SELECT (id, month, document, published_on)", "transparency_report"),
+    # receipts (issue 20, docs/receipt.md): a submission stores its commitment, never its
+    # batch (only the sealer, the owner, sets that); a mailbox builds its receipt from
+    # its day's commitments (hashes that name no report), its batch and its seal (the
+    # checkpoint and the receipt.day entries it covers: the audit log stays unreadable)
+    ("SELECT, INSERT (id, day, commitment)", "receipt_commitment"),
+    ("SELECT", "receipt_batch"),
+    ("SELECT", "receipt_seal"),
 ]
 
 

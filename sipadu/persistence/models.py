@@ -787,3 +787,55 @@ class TransparencyReport(Base):
     facts: Mapped[bytes] = mapped_column(LargeBinary)  # CSV (docs/transparency.md)
     facts_salt: Mapped[bytes] = mapped_column(LargeBinary)  # 32 random bytes
     published_on: Mapped[date] = mapped_column(Date)
+
+
+class ReceiptCommitment(Base):
+    """A report's receipt commitment (issue 20; docs/receipt.md): ``SHA-256`` of a label,
+    the report's id and a random nonce wrapped to its mailbox only. Deliberately *not*
+    linked to the report (no report id, no key shared with it): only the mailbox, which
+    holds the nonce, can tell which commitment is its report's. ``day`` is the report's
+    coarsened ``received_on``; ``batch_id`` is set when the day is sealed into a Merkle
+    tree. Written by the reporter's submission, so stored without rowid and rewritten in
+    key order with the reporter-side tables (a row's place must not tell which report,
+    written in the same transaction, it belongs to). It outlives its report: a purged
+    report's commitment stays a leaf of its day's tree (other receipts need it)."""
+
+    __tablename__ = "receipt_commitment"
+    __table_args__ = (Index("ix_receipt_commitment_day_batch_id", "day", "batch_id"), WITHOUT_ROWID)
+
+    id: Mapped[uuid.UUID] = mapped_column(CheckedUuid, primary_key=True, default=uuid.uuid4)
+    day: Mapped[date] = mapped_column(CheckedDate)
+    commitment: Mapped[bytes] = mapped_column(LargeBinary(32), unique=True)
+    batch_id: Mapped[uuid.UUID | None] = mapped_column(CheckedUuid, ForeignKey("receipt_batch.id"))
+
+
+class ReceiptSeal(Base):
+    """One run of :func:`sipadu.services.receipts.seal_finished_days`: the checkpoint it
+    signed right after its ``receipt.day`` entries, and those entries (from ``first_seq``
+    to the checkpoint's ``seq``) as an audit export shows them, JSON. Kept here because
+    a receipt carries them and the reporter portal's role may not read the audit log.
+    Staff-side (made by the server's timer or an auditor)."""
+
+    __tablename__ = "receipt_seal"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    first_seq: Mapped[int] = mapped_column(BigInteger)
+    checkpoint: Mapped[str] = mapped_column(Text)
+    entries: Mapped[str] = mapped_column(Text)
+
+
+class ReceiptBatch(Base):
+    """A day's sealed commitments: the root of their Merkle tree (RFC 9162 §2.1, leaves
+    sorted by their bytes), their number and the ``seq`` of its ``receipt.day`` audit
+    entry. A day normally has one; a report committed after its day was sealed (a
+    submission whose transaction ended just after) goes into a later batch of the same
+    day. Staff-side."""
+
+    __tablename__ = "receipt_batch"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    day: Mapped[date] = mapped_column(Date, index=True)
+    root: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
+    seal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("receipt_seal.id"), index=True)

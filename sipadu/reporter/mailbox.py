@@ -1,6 +1,7 @@
 """The reporter's anonymous mailbox: sign in with code + passphrase, read, reply, leave."""
 
 import uuid
+from datetime import timedelta
 
 from flask import (
     Response,
@@ -40,6 +41,7 @@ from sipadu.services.mailbox import (
     save_rehashed,
     well_formed_code,
 )
+from sipadu.services.receipts import ReceiptState, receipt_file, receipt_status
 from sipadu.services.reports import add_reporter_message, read_mailbox
 from sipadu.services.transcript import (
     Answer,
@@ -284,6 +286,7 @@ def _mailbox_page(
     return render_template(
         "reporter/mailbox.html",
         view=view,
+        receipt=_receipt(keys),
         form=form,
         transcript=transcript_of(view.fields),
         transcript_form=transcript_form or TranscriptForm(formdata=None),
@@ -295,6 +298,22 @@ def _mailbox_page(
         kept_reply=kept_reply,
         notice=notice,
     )
+
+
+def _receipt(keys: HeldKeys) -> dict[str, object]:
+    """The proof-of-report section's facts (docs/receipt.md): its state, the day it is
+    for and, while pending, the first day it can be ready (the day after the period
+    its report is dated in)."""
+    status = receipt_status(keys.session, keys)
+    available = None
+    if status.state is ReceiptState.PENDING and status.day is not None:
+        available = app_config().date_precision.period_end(status.day) + timedelta(days=1)
+    return {
+        "state": status.state.value,
+        "day": status.day,
+        "available": available,
+        "soon": available is not None and today() >= available,
+    }
 
 
 def _posted_reply_sent() -> bool:
@@ -518,6 +537,30 @@ def mailbox_attachment(attachment_id: uuid.UUID) -> ResponseReturnValue:
     response = Response(body, mimetype="application/octet-stream")
     response.headers["Content-Disposition"] = content_disposition(info.name)
     response.headers["Content-Length"] = str(info.size)
+    return response
+
+
+@bp.get("/mailbox/receipt")
+def mailbox_receipt() -> ResponseReturnValue:
+    """The proof-of-report file (docs/receipt.md), once its day is sealed: a small JSON
+    download, built and checked on each request, never stored. Not an audit entry and
+    not counted (reporter activity is never an entry, G2; like a file download, it is
+    a read that leaves no trace)."""
+    signed = signed_in()
+    if signed is None:
+        return redirect(url_for("reporter.mailbox_login"), code=303)
+    keys, _opened = signed
+    found = receipt_file(keys.session, keys)
+    if found is None:  # a 409, whose page says why in words
+        abort(
+            409,
+            description=_(
+                "There is no proof of report to download for this report (yet). Your "
+                "mailbox says when it will be ready, or why there is none."
+            ),
+        )
+    response = Response(found.document, mimetype="application/json")
+    response.headers["Content-Disposition"] = content_disposition(found.name)
     return response
 
 

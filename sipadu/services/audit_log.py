@@ -6,7 +6,7 @@ function that does it, in the caller's transaction."""
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import Row, select
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ from sipadu.accountability.audit import (
     verify_chain,
 )
 from sipadu.persistence.models import AuditCheckpoint, AuditEvent, ReporterDailyCount
+from sipadu.services.receipts import seal_finished_days
 from sipadu.settings.config import DatePrecision
 
 PAGE_SIZE = 50
@@ -114,9 +115,21 @@ def record_verification(
     append(session, str(auditor_id), "auditor", Action.AUDIT_VERIFY, detail=detail)
 
 
-def checkpoint_now(session: Session, auditor_id: uuid.UUID, signing_seed: bytes) -> Checkpoint:
-    """A checkpoint signed on an auditor's demand (``audit.checkpoint``)."""
-    checkpoint = make_checkpoint(session, signing_seed)
+def checkpoint_now(
+    session: Session,
+    auditor_id: uuid.UUID,
+    signing_seed: bytes,
+    *,
+    now: datetime,
+    precision: DatePrecision,
+) -> Checkpoint:
+    """A checkpoint signed on an auditor's demand (``audit.checkpoint``). Finished days'
+    receipt commitments are sealed first (:func:`sipadu.services.receipts.
+    seal_finished_days`), and their checkpoint is the one returned; else a new one.
+    ``now``: the time (UTC) that decides which periods are finished; ``precision``: the
+    instance's date precision."""
+    sealed = seal_finished_days(session, signing_seed, now, precision)
+    checkpoint = sealed.checkpoint if sealed else make_checkpoint(session, signing_seed)
     detail = {"seq": checkpoint.seq}
     append(session, str(auditor_id), "auditor", Action.AUDIT_CHECKPOINT, detail=detail)
     return checkpoint

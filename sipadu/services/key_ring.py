@@ -23,7 +23,8 @@ wrapped to (one row per recipient, whatever roles put it on the list twice).
 An investigator holds a report when they have its ``report_grant`` row (the list of
 reports they work) *and* its wraps (what they can read). Both change together, here:
 
-- :func:`create_ring` at submission,
+- :func:`create_ring` at submission, and :func:`wrap_receipt_nonce` (the nonce of the
+  report's receipt commitment, to the mailbox only: docs/receipt.md),
 - :func:`grant_holder` when a colleague, or the recovery key, shares the report,
 - :func:`revoke_holder` when one is taken away (a new epoch begins),
 - :func:`wrap_request_key` when an investigator asks for the identity, and
@@ -538,6 +539,17 @@ def create_ring(
         [*custodians, mailbox, to_recovery],
     )
     return keys
+
+
+def wrap_receipt_nonce(
+    session: Session, report_id: uuid.UUID, nonce: bytes, mailbox: Recipient
+) -> None:
+    """Wrap the 32-byte nonce of the report's receipt commitment to its mailbox, and to
+    nobody else (purpose ``receipt``, epoch 0; docs/receipt.md): not to the
+    investigators, custodians or the recovery key, so that only the reporter can tell
+    which stored commitment is their report's. It goes with the report's other wraps
+    when retention shreds them (:func:`shred`). In the caller's transaction."""
+    _wrap_to(session, report_id, Purpose.RECEIPT, 0, nonce, [mailbox])
 
 
 def _coi_accounts(kind: CoiMemberKind) -> ColumnElement[bool]:

@@ -41,6 +41,7 @@ from sipadu.services.dates import Deadlines, coarsen
 from sipadu.services.intake import INTAKE_FIELD, Intake, intake_json
 from sipadu.services.key_ring import HeldKeys, NoKey, Recipient, create_ring, open_any_epoch
 from sipadu.services.passphrases import mailbox_secret, new_code, suggest_passphrase
+from sipadu.services.receipts import commit_report
 from sipadu.services.row_metadata import (
     message_bound,
     message_field,
@@ -192,11 +193,12 @@ def submit_report(
         )
     )
 
+    to_mailbox = Recipient("mailbox", mailbox_id, mailbox_private.public_key())
     keys = create_ring(
         session,
         report_id,
         category.id,
-        Recipient("mailbox", mailbox_id, mailbox_private.public_key()),
+        to_mailbox,
         settings.recovery,
         concerns_inspectorate=form.concerns_inspectorate,
         unit_id=unit.id if unit is not None else None,
@@ -213,6 +215,8 @@ def submit_report(
     _store_field(session, report_id, CONCERNS_INSPECTORATE_FIELD, 0, keys.case, coi)
     _store_field(session, report_id, UNIT_FIELD, 0, keys.case, str(unit.id) if unit else "")
     attach(session, report_id, keys.case, 0, files, uploader="reporter")
+    # Its proof-of-report commitment, unlinked from the report (docs/receipt.md).
+    commit_report(session, report_id, received_on, to_mailbox)
 
     precision = settings.date_precision
     audit.count_reporter_event(session, ReporterMetric.REPORT_SUBMITTED, today, precision)
