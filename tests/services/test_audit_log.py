@@ -31,6 +31,7 @@ from tests.services.helpers import Recorded, ServicePerson, person
 SEED = os.urandom(32)  # the instance's audit signing key
 PINNED = signing_public_key(SEED).hex()  # its public key, as an auditor pins it
 TODAY = datetime.now(UTC).date()  # entries are stamped with the real time
+NOW = datetime.now(UTC)  # what decides which days' receipts are sealed (none here)
 DAY = DatePrecision.DAY
 
 
@@ -123,7 +124,7 @@ def test_a_checkpoint_signs_the_head_and_records_itself(session, auditor):
     seq, digest = audit.head(session)
     log = Recorded(session)
 
-    checkpoint = audit_log.checkpoint_now(session, auditor.id, SEED)
+    checkpoint = audit_log.checkpoint_now(session, auditor.id, SEED, now=NOW, precision=DAY)
 
     assert (checkpoint.seq, checkpoint.hash) == (seq, digest)
     assert checkpoint.public_key == signing_public_key(SEED).hex()
@@ -141,7 +142,7 @@ def test_a_checkpoint_signs_the_head_and_records_itself(session, auditor):
 
 def test_verification_passes_an_intact_log_and_records_only_when_asked(session, auditor):
     entries(session, 3)
-    kept = audit_log.checkpoint_now(session, auditor.id, SEED)
+    kept = audit_log.checkpoint_now(session, auditor.id, SEED, now=NOW, precision=DAY)
     entries(session, 2)
     log = Recorded(session)
 
@@ -178,13 +179,13 @@ def test_verification_finds_an_altered_entry_and_records_the_failure(session, au
 
 def test_verification_refuses_checkpoints_of_another_key_or_forged(session, auditor):
     entries(session, 1)
-    kept = audit_log.checkpoint_now(session, auditor.id, SEED)
+    kept = audit_log.checkpoint_now(session, auditor.id, SEED, now=NOW, precision=DAY)
     other = signing_public_key(os.urandom(32)).hex()
 
     pinned_elsewhere = audit_log.verify_log(session, [kept], other)
     forged = audit_log.verify_log(session, [replace(kept, hash="0" * 64)], PINNED)
     fresh = audit_log.verify_log(
-        session, [audit_log.checkpoint_now(session, auditor.id, SEED)], PINNED
+        session, [audit_log.checkpoint_now(session, auditor.id, SEED, now=NOW, precision=DAY)], PINNED
     )
 
     assert (pinned_elsewhere.ok, pinned_elsewhere.reason) == (
@@ -203,7 +204,7 @@ def test_verification_needs_a_pinned_key_and_refuses_a_stored_checkpoint_of_anot
     the stored checkpoints and stores one signed by a key of their own: checked against
     the pinned key, never the key the checkpoint carries, the forgery shows."""
     [first, *_rest] = entries(session, 3)
-    audit_log.checkpoint_now(session, auditor.id, SEED)
+    audit_log.checkpoint_now(session, auditor.id, SEED, now=NOW, precision=DAY)
     forge_history(session, first.seq)
 
     verdict = audit_log.verify_log(session, [], PINNED)
@@ -217,7 +218,7 @@ def test_verification_needs_a_pinned_key_and_refuses_a_stored_checkpoint_of_anot
 def test_verification_notices_a_truncated_log(session, auditor):
     entries(session, 2)
     session.flush()
-    kept = audit_log.checkpoint_now(session, auditor.id, SEED)
+    kept = audit_log.checkpoint_now(session, auditor.id, SEED, now=NOW, precision=DAY)
     session.execute(AuditEvent.__table__.delete().where(AuditEvent.seq >= kept.seq))
 
     verdict = audit_log.verify_log(session, [kept], PINNED)
@@ -233,7 +234,7 @@ def test_an_export_is_recorded_before_it_streams_and_names_the_latest_checkpoint
     log = Recorded(session)
     acting = auditor.actor(Role.AUDITOR.value)
     assert audit_log.record_export(session, acting, "jsonl", 0) is None  # none yet
-    checkpoint = audit_log.checkpoint_now(session, auditor.id, SEED)
+    checkpoint = audit_log.checkpoint_now(session, auditor.id, SEED, now=NOW, precision=DAY)
 
     latest = audit_log.record_export(session, acting, "csv", 5)
 
@@ -256,7 +257,7 @@ def test_nothing_an_auditor_did_is_recorded_if_the_caller_rolls_back(database_ur
         auditor = person(session, "auditor.batal", Role.AUDITOR)
         created = audit.head(session)[0]
         audit_log.view_page(session, auditor.id, AuditFilter())
-        audit_log.checkpoint_now(session, auditor.id, SEED)
+        audit_log.checkpoint_now(session, auditor.id, SEED, now=NOW, precision=DAY)
         audit_log.record_verification(
             session, auditor.id, audit_log.verify_log(session, [], PINNED), 0
         )
