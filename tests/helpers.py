@@ -341,6 +341,19 @@ def typed_report(env: dict, title: str = "Diketik petugas") -> tuple[str, str]:
     return format_code(receipt.code), receipt.suggested_passphrase
 
 
+def dated_report(env: dict, day: date, title: str = "Laporan bertanggal") -> tuple[str, str]:
+    """A web report (not typed) received on ``day``, made through the service layer with
+    the instance's own settings, as a submission on that day would have stored it (a
+    receipt needs its day over, issue 20); its code (grouped) and suggested passphrase."""
+    settings = make_runtime(load_config(env)).submission
+    form = ReportForm(category="kkn", title=title, what="Pungutan tanpa kuitansi di loket.")
+    with database(env["SIPADU_DATABASE_URL"]) as session:
+        made = submit_report(session, form, None, settings, day)
+        session.commit()
+    assert made.suggested_passphrase is not None
+    return format_code(made.code), made.suggested_passphrase
+
+
 def take_new_code(client, passphrase: str = "") -> tuple[str, str]:
     """The first sign-in of a typed report (``client`` signed in with the slip): take
     the new code (issue 18). Its code (grouped) and passphrase: ``passphrase``, or the
