@@ -6,10 +6,12 @@ PostgreSQL runs on every developer and CI machine, so this runs in both halves o
 suite (on the configured server, or the default one when the suite runs on SQLite)."""
 
 import hashlib
+import json
 import os
 import re
 import uuid
 from contextlib import contextmanager
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
@@ -21,6 +23,7 @@ from sipadu import create_app
 from sipadu.cli import main as cli
 from sipadu.evidence.storage import READ_BATCH_CHUNKS
 from sipadu.persistence.migrate import upgrade
+from sipadu.services import receipts
 from sipadu.settings.config import load_config
 from sipadu.web.context import dispose
 from tests.helpers import (
@@ -31,6 +34,7 @@ from tests.helpers import (
     change_passphrase,
     config_env,
     database,
+    dated_report,
     form_tokens,
     invoke,
     login,
@@ -261,6 +265,15 @@ def test_the_reporter_role_reseals_only_the_transcript_answer(reporter_role):
         "INSERT INTO transparency_report (id) VALUES (gen_random_uuid())",
         "UPDATE transparency_report SET document = document",
         "DELETE FROM transparency_report",
+        # receipts (issue 20): a commitment is stored, never moved into a batch or removed
+        "UPDATE receipt_commitment SET batch_id = NULL",
+        "DELETE FROM receipt_commitment",
+        "INSERT INTO receipt_commitment (id, day, commitment, batch_id)"
+        " VALUES (gen_random_uuid(), current_date, '\\x00', gen_random_uuid())",
+        "INSERT INTO receipt_batch (id) VALUES (gen_random_uuid())",
+        "DELETE FROM receipt_batch",
+        "UPDATE receipt_seal SET entries = ''",
+        "INSERT INTO receipt_seal (id) VALUES (gen_random_uuid())",
     ],
 )
 def test_the_reporter_role_cannot_touch_what_it_does_not_need(untouched_reporter_role, query):
@@ -291,6 +304,31 @@ def test_the_reporter_role_serves_the_transparency_report(reporter_role):
     with database(env["SIPADU_DATABASE_URL"]) as session:
         stored = session.scalar(text("SELECT document FROM transparency_report"))
     assert served == stored
+
+
+def test_the_reporter_role_stores_a_commitment_and_serves_a_receipt(reporter_role):
+    """Issue 20: a submission as the role stores its commitment; a mailbox whose day the
+    timer sealed downloads its receipt, reading as the role (docs/receipt.md)."""
+    env, role_url, _name = reporter_role
+    code, passphrase = dated_report(env, date.today() - timedelta(days=3), "Bukti, peran")
+    assert invoke(env, "audit", "checkpoint").exit_code == 0  # seals that day
+    app = create_app("reporter", load_config({**env, "SIPADU_DATABASE_URL": role_url}))
+    app.config["TESTING"] = True
+    try:
+        submit(app.test_client())  # today's: its commitment inserted by the role
+        with database(env["SIPADU_DATABASE_URL"]) as session:
+            stored = session.scalar(text("SELECT count(*) FROM receipt_commitment"))
+            assert stored == 2
+        box = app.test_client()
+        assert login(box, code, passphrase).status_code == 303
+        assert 'id="receipt-download"' in box.get("/mailbox").get_data(as_text=True)
+        served = box.get("/mailbox/receipt")
+        assert served.status_code == 200
+        pinned = invoke(env, "audit", "public-key").stdout.strip()
+        checked = receipts.check(json.loads(served.get_data()), pinned)
+        assert checked.report_id is not None
+    finally:
+        dispose(app)
 
 
 def test_the_role_command_refuses_bad_names_and_sqlite(tmp_path, redis_url):
