@@ -185,7 +185,9 @@ def test_verification_refuses_checkpoints_of_another_key_or_forged(session, audi
     pinned_elsewhere = audit_log.verify_log(session, [kept], other)
     forged = audit_log.verify_log(session, [replace(kept, hash="0" * 64)], PINNED)
     fresh = audit_log.verify_log(
-        session, [audit_log.checkpoint_now(session, auditor.id, SEED, now=NOW, precision=DAY)], PINNED
+        session,
+        [audit_log.checkpoint_now(session, auditor.id, SEED, now=NOW, precision=DAY)],
+        PINNED,
     )
 
     assert (pinned_elsewhere.ok, pinned_elsewhere.reason) == (
