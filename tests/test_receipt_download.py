@@ -110,6 +110,17 @@ def test_a_report_made_before_receipts_says_so_and_does_not_fail(reporter_app, s
     assert client.get(RECEIPT_PATH).status_code == 409
 
 
+def test_a_commitment_deleted_in_the_database_is_said_plainly(reporter_app, env):
+    code, passphrase, _page = submit(reporter_app.test_client())
+    with database(env["SIPADU_DATABASE_URL"]) as session:
+        session.execute(delete(ReceiptCommitment).where(ReceiptCommitment.batch_id.is_(None)))
+        session.commit()
+    client = mailbox_client(reporter_app, code, passphrase)
+    page = client.get("/mailbox")
+    assert page.status_code == 200 and 'id="receipt-broken"' in page.get_data(as_text=True)
+    assert client.get(RECEIPT_PATH).status_code == 409
+
+
 def test_the_receipt_needs_a_signed_in_mailbox(reporter_app):
     answer = reporter_app.test_client().get(RECEIPT_PATH)
     assert answer.status_code == 303 and answer.headers["Location"].endswith("/mailbox/login")

@@ -108,8 +108,8 @@ def finished(day: date, now: datetime, precision: DatePrecision) -> bool:
 
 @dataclass(frozen=True)
 class Sealed:
-    """What :func:`seal_finished_days` sealed: the first day of each period (a day may
-    appear once per run only), and the checkpoint that covers their entries."""
+    """What :func:`seal_finished_days` sealed: the first day of each period it sealed
+    (each once, oldest first), and the checkpoint that covers their entries."""
 
     days: list[date]
     checkpoint: Checkpoint
@@ -119,12 +119,14 @@ def seal_finished_days(
     session: Session, signing_seed: bytes, now: datetime, precision: DatePrecision
 ) -> Sealed | None:
     """Seal every finished period (:func:`finished`) that has unsealed commitments: per
-    period, the Merkle root of its commitments sorted by their bytes, a ``receipt_batch``
-    row and one ``receipt.day`` audit entry (actor ``system``; detail ``day``, ``root``
-    as hex, ``size``); then one checkpoint signed with ``signing_seed`` covering them,
-    stored with the entries in a ``receipt_seal`` row. Returns the days and that
-    checkpoint, or None when there was nothing to seal (nothing is written then). In the caller's
-    transaction, which must be a writing one (on SQLite, ``BEGIN IMMEDIATE``).
+    period, the Merkle root (RFC 9162 §2.1) of its commitments sorted by their bytes, a
+    ``receipt_batch`` row, the commitments written anew under it in that order (new
+    random ids), and one ``receipt.day`` audit entry (actor ``system``; detail ``day``,
+    ``root`` as hex, ``size``); then one checkpoint signed with ``signing_seed``
+    covering them, stored with the entries in a ``receipt_seal`` row. ``now``: an
+    aware UTC time. Returns the days and that checkpoint, or None when there was
+    nothing to seal (nothing is written then). In the caller's transaction, which must
+    be a writing one (on SQLite, ``BEGIN IMMEDIATE``).
 
     The audit head is locked first, so two sealers (the timer and an auditor) never
     seal the same commitment twice. A commitment stored after its period was sealed (a
