@@ -22,7 +22,15 @@ from sipadu.persistence.models import (
     ReportKey,
 )
 from sipadu.services import receipts
-from tests.helpers import database, dated_report, invoke, mailbox_client, submit
+from tests.helpers import (
+    database,
+    dated_report,
+    invoke,
+    mailbox_client,
+    submit,
+    take_new_code,
+    typed_report,
+)
 from tests.services.test_receipts import forgeries
 
 DOCS = Path(__file__).parents[1] / "docs" / "receipt.md"
@@ -108,6 +116,19 @@ def test_a_report_made_before_receipts_says_so_and_does_not_fail(reporter_app, s
     text = page.get_data(as_text=True)
     assert 'id="receipt-none"' in text and 'id="receipt-download"' not in text
     assert client.get(RECEIPT_PATH).status_code == 409
+
+
+def test_a_typed_reports_mailbox_gets_its_receipt_after_its_new_code(reporter_app, env):
+    """An operator's intake has a mailbox like any report: once the reporter took their
+    own code (the mailbox key stays the same), its receipt is there, sealed with the
+    day's others; the operator's slip opens nothing of it."""
+    slip = typed_report(env, "Diketik, dengan bukti")
+    client = mailbox_client(reporter_app, *slip)
+    assert 'id="receipt' not in client.get("/mailbox", follow_redirects=True).get_data(as_text=True)
+    assert client.get(RECEIPT_PATH).status_code == 303  # to the new-code page first
+    code, passphrase = take_new_code(client)
+    page = mailbox_client(reporter_app, code, passphrase).get("/mailbox").get_data(as_text=True)
+    assert 'id="receipt-pending"' in page
 
 
 def test_a_commitment_deleted_in_the_database_is_said_plainly(reporter_app, env):
