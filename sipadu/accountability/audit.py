@@ -144,6 +144,9 @@ class Action(StrEnum):
     # month, the document's SHA-256 and the one it replaced); its facts file read
     TRANSPARENCY_PUBLISH = "transparency.publish"
     TRANSPARENCY_FACTS = "transparency.facts"
+    # escalation (issue 20): a registered recipient offered to reporters (or no longer),
+    # with its upload address; applied by an approved proposal
+    RECIPIENT_OFFER = "export_recipient.offer"
 
 
 class ReporterMetric(StrEnum):
@@ -154,6 +157,9 @@ class ReporterMetric(StrEnum):
     MAILBOX_LOGIN_FAILED = "mailbox_login_failed"
     MESSAGE_SENT = "message_sent"
     PASSPHRASE_CHANGED = "passphrase_changed"  # noqa: S105 — a metric; issue 18, mailbox
+    # issue 20: a report forwarded by its reporter to an outside agency (its first
+    # bundle only: made again, it is not counted again)
+    ESCALATION = "escalation"
 
 
 @dataclass(frozen=True)
