@@ -881,6 +881,16 @@ def sample_audit_details(ids: dict[str, str]) -> dict[audit.Action, tuple[str, s
             {"month": "2026-11", "sha256": "ab" * 32, "replaces": "cd" * 32},
         ),
         A.TRANSPARENCY_FACTS: ("operator", "operator", {"month": "2026-11"}),
+        A.RECIPIENT_OFFER: (  # escalation (issue 20)
+            admin,
+            "admin",
+            {
+                "recipient": "KPK",
+                "fingerprint": "ef" * 32,
+                "offered_to_reporters": True,
+                "reporter_channel": "https://kws.kpk.go.id",
+            },
+        ),
     }
 
 
