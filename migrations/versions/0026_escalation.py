@@ -8,9 +8,11 @@
   which the reporter first made a bundle for an outside agency; which agency is never
   stored.
 
-On SQLite ``report`` is stored ``WITHOUT ROWID`` (0014): its column is added and dropped
-with plain ``ALTER TABLE`` (SQLite 3.35+), never by a batch rebuild, which would have to
-restate that option. ``export_recipient`` is rebuilt by the batch as any staff table.
+Every column is added and dropped with plain ``ALTER TABLE`` (``DROP COLUMN``: SQLite
+3.35+), never by a batch rebuild: on SQLite ``report`` is stored ``WITHOUT ROWID`` (0014),
+which a rebuild would have to restate, and dropping the old ``export_recipient`` of a
+rebuild with foreign keys on deletes, by its ``ON DELETE CASCADE``, every proposal that
+names a recipient (found by tests/test_escalation_migration.py).
 
 Revision ID: 0026_escalation
 Revises: 0023_statistics_indexes
@@ -27,13 +29,11 @@ depends_on = None
 
 
 def upgrade() -> None:
-    with op.batch_alter_table("export_recipient") as batch:
-        batch.add_column(
-            sa.Column(
-                "offered_to_reporters", sa.Boolean(), nullable=False, server_default=sa.false()
-            )
-        )
-        batch.add_column(sa.Column("reporter_channel", sa.String(length=200), nullable=True))
+    op.add_column(
+        "export_recipient",
+        sa.Column("offered_to_reporters", sa.Boolean(), nullable=False, server_default=sa.false()),
+    )
+    op.add_column("export_recipient", sa.Column("reporter_channel", sa.String(200), nullable=True))
     op.add_column("report", sa.Column("escalated_on", sa.Date(), nullable=True))
 
 
@@ -41,6 +41,5 @@ def downgrade() -> None:
     # The code before knows no such proposal: it would apply one as a routing change.
     op.execute("DELETE FROM proposal WHERE kind = 'recipient_offer'")
     op.drop_column("report", "escalated_on")
-    with op.batch_alter_table("export_recipient") as batch:
-        batch.drop_column("reporter_channel")
-        batch.drop_column("offered_to_reporters")
+    op.drop_column("export_recipient", "reporter_channel")
+    op.drop_column("export_recipient", "offered_to_reporters")
