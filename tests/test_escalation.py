@@ -329,3 +329,22 @@ def test_two_admins_offer_an_agency_to_reporters_on_the_staff_portal(clients, da
     assert stop.status_code == 303
     listed = admin.get("/admin/recipients").get_data(as_text=True)
     assert "Tidak ditawarkan kepada pelapor." in listed[listed.index('id="waiting-') :]
+
+
+def test_a_session_that_ends_during_the_download_does_not_cut_it(
+    reporter_app, database_url, clients, agencies, config, redis_url
+):
+    """The file is made from keys the request opened; the mailbox closing itself (or the
+    reporter leaving) midway through a slow download changes nothing of it."""
+    _report_id, box, _ = new_report(reporter_app, database_url, clients, overdue=True)
+    kpk_id, kpk = agencies["KPK"]
+    response = escalate(box, kpk_id)
+    assert response.status_code == 200 and response.is_streamed
+    pieces = iter(response.response)
+    first = next(pieces)
+    assert end_mailbox_sessions(redis_url, Path(config.volatile_path)) >= 1
+    sealed = first + b"".join(pieces)
+    response.close()
+    zipped = zipfile.ZipFile(io.BytesIO(pyrage.decrypt(sealed, [kpk])))
+    assert zipped.testzip() is None and "manifest.json" in zipped.namelist()
+    assert box.get("/mailbox").status_code == 303  # and the mailbox is closed

@@ -775,7 +775,7 @@ def admin_propose_recipient() -> ResponseReturnValue:
                 entered(form.recipient),
                 _actor(),
                 offered_to_reporters=bool(form.offered_to_reporters.data),
-                reporter_channel=entered(form.reporter_channel),
+                reporter_channel=form.reporter_channel.data or "",
             )
     except ServiceError as exc:
         target = form[exc.field] if exc.field in form else form.recipient
@@ -821,7 +821,7 @@ def admin_propose_recipient_offer(recipient_id: uuid.UUID) -> Response:
             writing,
             recipient_id,
             bool(form.offered_to_reporters.data),
-            entered(form.reporter_channel),
+            form.reporter_channel.data or "",
             _actor(),
         ),
         page,
