@@ -13,9 +13,13 @@ that the reporter forwarded it, not to whom."""
 import io
 import json
 import subprocess
+import tempfile
+import time
+import uuid
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, expect
@@ -40,7 +44,8 @@ RUN_AXE = """() => axe.run(document, {resultTypes: ['violations']}).then(r => r.
   v => ({id: v.id, impact: v.impact, help: v.help})))"""
 CHANNEL = "https://kws.kpk.go.id"
 IDENTITY = "Budi, 0812 3456 7890"
-EVIDENCE = b"foto kuitansi pungutan liar " * 200
+CANARY = f"kanari-{uuid.uuid4().hex}"
+EVIDENCE = f"foto kuitansi pungutan liar {CANARY} ".encode() * 200
 MAX_BYTES = 100 * 1000
 
 
@@ -120,15 +125,38 @@ def overdue_all(database_url: str) -> None:
         session.commit()
 
 
+def plaintext_in_temporary_files(since: float, mine: Path) -> list[str]:
+    """Files of the temporary folder written since ``since`` that hold the canary: none
+    may (G1). The browser's own profile and downloads (Playwright's folders: the
+    reporter's device, not the server) and this test's folder are not the server's."""
+    found = []
+    for path in Path(tempfile.gettempdir()).rglob("*"):
+        try:
+            if (
+                mine in path.parents
+                or any("playwright" in part for part in path.parts)
+                or not path.is_file()
+                or path.stat().st_mtime < since
+                or path.stat().st_size > 256 * 1024 * 1024
+            ):
+                continue
+            if CANARY.encode() in path.read_bytes():
+                found.append(str(path))
+        except OSError:
+            continue
+    return found
+
+
 def test_a_reporter_past_a_deadline_downloads_a_bundle_the_agency_opens_with_age(
     browser, portals, database_url, tmp_path
 ):
     assert AXE.exists(), "axe-core is missing: `make test` installs it (tests/browser)"
+    started = time.time()
     reporter, staff, people = portals
     key_file, public = age_key(tmp_path)
     offer_agency(database_url, public)
     page = new_page(browser)  # JavaScript off
-    late = report(page, reporter, "Pungli di loket izin", tmp_path, identity=IDENTITY)
+    late = report(page, reporter, f"Pungli di loket izin {CANARY}", tmp_path, identity=IDENTITY)
     overdue_all(database_url)
     on_time = report(page, reporter, "Laporan yang masih dalam batas waktu", tmp_path)
 
@@ -166,12 +194,14 @@ def test_a_reporter_past_a_deadline_downloads_a_bundle_the_agency_opens_with_age
     manifest = json.loads(zipped.read("manifest.json"))
     assert manifest["agency"]["name"] == "KPK" and manifest["identity_included"] is False
     body = json.loads(zipped.read("report.json"))
-    assert body["fields"]["title"] == "Pungli di loket izin" and body["identity"] is None
+    assert body["fields"]["title"] == f"Pungli di loket izin {CANARY}" and body["identity"] is None
     assert EVIDENCE in {zipped.read(n) for n in zipped.namelist()}
     assert IDENTITY.encode() not in opened.stdout
 
     page.reload()
     assert page.locator("#escalated-on").count() == 1
+    # The file was made in memory and streamed: no temporary file holds its plaintext.
+    assert plaintext_in_temporary_files(started, tmp_path) == []
 
     # axe runs where scripts may run (the reporter's own browser runs none).
     checked = new_page(browser, javascript=True)
@@ -184,7 +214,7 @@ def test_a_reporter_past_a_deadline_downloads_a_bundle_the_agency_opens_with_age
     # The investigator reads that the reporter forwarded it, and when; not to whom.
     investigator = staff_signed_in(browser, staff, people["pemeriksa1"])
     investigator.goto(staff + "/reports")
-    investigator.locator("tr", has_text="Pungli di loket izin").locator("a").first.click()
+    investigator.locator("tr", has_text=f"Pungli di loket izin {CANARY}").locator("a").first.click()
     said = investigator.inner_text("#case-escalated")
     assert "Pelapor meneruskan laporan ini" in said and today().isoformat() in said
     assert "KPK" not in said
