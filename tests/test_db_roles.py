@@ -274,6 +274,14 @@ def test_the_reporter_role_reseals_only_the_transcript_answer(reporter_role):
         "DELETE FROM receipt_batch",
         "UPDATE receipt_seal SET entries = ''",
         "INSERT INTO receipt_seal (id) VALUES (gen_random_uuid())",
+        # escalation (issue 20): the registry is read, never written; the report's only
+        # new writable column is escalated_on
+        "INSERT INTO export_recipient (id, name, recipient, state) "
+        "VALUES (gen_random_uuid(), 'x', 'age1x', 'active')",
+        "UPDATE export_recipient SET offered_to_reporters = true",
+        "UPDATE export_recipient SET reporter_channel = 'https://evil.example'",
+        "DELETE FROM export_recipient",
+        "UPDATE report SET closed_on = escalated_on",
     ],
 )
 def test_the_reporter_role_cannot_touch_what_it_does_not_need(untouched_reporter_role, query):
@@ -503,3 +511,66 @@ def test_the_reporter_role_offers_units_and_routes_a_report_by_its_unit(reporter
         )
     owner.dispose()
     assert wrapped == {investigator}
+
+
+def test_the_reporter_role_forwards_an_overdue_report_to_an_offered_agency(reporter_role):
+    """Escalation (issue 20): the role reads the agencies offered to reporters (the
+    registry's columns it shows and encrypts to), records the period on its own report
+    (``escalated_on``, no other column) and streams the bundle in short transactions."""
+    import io
+    import zipfile
+    from datetime import UTC, datetime, timedelta
+
+    import pyrage
+    from sqlalchemy import select
+
+    from sipadu.persistence.models import Report, Role
+    from sipadu.services import proposals
+    from tests.helpers import TOKEN, mailbox_client
+    from tests.services.helpers import person
+
+    env, role_url, _name = reporter_role
+    owner_url = env["SIPADU_DATABASE_URL"]
+    identity = pyrage.x25519.Identity.generate()
+    with database(owner_url) as session:
+        first, second = (person(session, f"admin.peran{n}", Role.ADMIN) for n in (1, 2))
+        proposal = proposals.propose_recipient(
+            session,
+            "KPK",
+            str(identity.to_public()),
+            first.actor(),
+            offered_to_reporters=True,
+            reporter_channel="https://kws.kpk.go.id",
+        )
+        proposals.approve(session, proposal.id, second.actor(), datetime.now(UTC))
+        session.commit()
+    app = create_app("reporter", load_config({**env, "SIPADU_DATABASE_URL": role_url}))
+    app.config["TESTING"] = True
+    try:
+        code, passphrase = receipt(
+            report_with_files(
+                app.test_client(),
+                [("bukti.txt", b"bukti untuk KPK", "text/plain")],
+                title="Diteruskan sebagai peran terbatas",
+            )
+        )
+        with database(owner_url) as session:
+            report = session.scalars(select(Report)).one()
+            report.ack_due_on = report.received_on - timedelta(days=1)
+            session.commit()
+        box = mailbox_client(app, code, passphrase)
+        page = box.get("/mailbox").get_data(as_text=True)
+        assert "https://kws.kpk.go.id" in page
+        token = TOKEN.search(page).group(1)
+        made = box.post(
+            "/mailbox/escalate", data={"csrf_token": token, "agency": str(proposal.recipient_id)}
+        )
+        sealed = made.get_data()
+        made.close()
+        assert made.status_code == 200, sealed[:300]
+    finally:
+        dispose(app)
+    zipped = zipfile.ZipFile(io.BytesIO(pyrage.decrypt(sealed, [identity])))
+    assert b"bukti untuk KPK" in {zipped.read(n) for n in zipped.namelist()}
+    with database(owner_url) as session:
+        assert session.scalars(select(Report.escalated_on)).one() is not None

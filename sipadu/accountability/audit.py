@@ -148,6 +148,9 @@ class Action(StrEnum):
     # (actor system; detail: the day, the root, the number of leaves), never one entry
     # per report (docs/receipt.md)
     RECEIPT_DAY = "receipt.day"
+    # escalation (issue 20): a registered recipient offered to reporters (or no longer),
+    # with its upload address; applied by an approved proposal
+    RECIPIENT_OFFER = "export_recipient.offer"
 
 
 class ReporterMetric(StrEnum):
@@ -158,6 +161,9 @@ class ReporterMetric(StrEnum):
     MAILBOX_LOGIN_FAILED = "mailbox_login_failed"
     MESSAGE_SENT = "message_sent"
     PASSPHRASE_CHANGED = "passphrase_changed"  # noqa: S105 — a metric; issue 18, mailbox
+    # issue 20: a report forwarded by its reporter to an outside agency (its first
+    # bundle only: made again, it is not counted again)
+    ESCALATION = "escalation"
 
 
 @dataclass(frozen=True)

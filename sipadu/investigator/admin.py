@@ -30,6 +30,7 @@ from sipadu.investigator.forms import (
     HoldForm,
     MayGrantForm,
     RecipientForm,
+    RecipientOfferForm,
     RoleForm,
     RouteForm,
     SelectChoice,
@@ -711,14 +712,33 @@ def admin_recipients() -> str:
     return _recipients_page(RecipientForm())
 
 
-def _recipients_page(form: RecipientForm, refused: dict[str, list[str]] | None = None) -> str:
+def _recipients_page(
+    form: RecipientForm,
+    refused: dict[str, list[str]] | None = None,
+    offer: tuple[uuid.UUID, RecipientOfferForm] | None = None,
+) -> str:
     """Export recipients: those offered on the export form, those waiting for a second
     admin, and the form to propose one. Public keys and names only; a row changed in the
     database is shown as failing its check (it is off the export form) and can still be
     proposed for removal. ``refused``: a refusal's messages at the top of the page
-    (``{TOP: [...]}``)."""
+    (``{TOP: [...]}``) or beside a recipient's offer form (``{"offer-<id>": [...]}``);
+    ``offer``: that recipient's offer form as it was sent (issue 20), kept as typed."""
     session = db_session()
     rows = in_use(session)  # registered, and proposed
+    offers = {
+        r.id: RecipientOfferForm(
+            formdata=None,
+            offered_to_reporters=r.offered_to_reporters,
+            reporter_channel=r.reporter_channel or "",
+        )
+        for r in rows
+    }
+    if offer is not None:
+        offers[offer[0]] = offer[1]
+    refused = dict(refused or {})
+    shown = {f"offer-{r.id}" for r in rows if r.state == RecipientState.ACTIVE}
+    for box in [b for b in refused if b != TOP and b not in shown]:  # the row is gone
+        refused[TOP] = refused.get(TOP, []) + refused.pop(box)
     return render_template(
         "staff/admin/recipients.html",
         recipients=sorted(
@@ -731,7 +751,11 @@ def _recipients_page(form: RecipientForm, refused: dict[str, list[str]] | None =
         names=_names(session),
         form=form,
         action_form=ActionForm(),
-        refused=refused or {},
+        offers=offers,
+        contents={
+            p.id: proposals_service.content_of(p) for p in proposals_service.pending(session)
+        },
+        refused=refused,
     )
 
 
@@ -746,7 +770,12 @@ def admin_propose_recipient() -> ResponseReturnValue:
     try:
         with transaction(write=True) as writing:
             proposals_service.propose_recipient(
-                writing, entered(form.name), entered(form.recipient), _actor()
+                writing,
+                entered(form.name),
+                entered(form.recipient),
+                _actor(),
+                offered_to_reporters=bool(form.offered_to_reporters.data),
+                reporter_channel=form.reporter_channel.data or "",
             )
     except ServiceError as exc:
         target = form[exc.field] if exc.field in form else form.recipient
@@ -767,6 +796,33 @@ def admin_propose_recipient_removal(recipient_id: uuid.UUID) -> Response:
     _change(
         lambda writing: proposals_service.propose_recipient_removal(
             writing, recipient_id, _actor()
+        ),
+        page,
+    )
+    return redirect(url_for("staff.admin_recipients"), code=303)
+
+
+@bp.post("/admin/recipients/<uuid:recipient_id>/offer")
+@requires(Policy.ADMIN)
+def admin_propose_recipient_offer(recipient_id: uuid.UUID) -> Response:
+    """Propose to offer a registered recipient to reporters, with the agency's upload
+    address, or to stop (issue 20): a second admin approves it on the proposals page. A
+    refusal comes back beside the row's form, with what was typed."""
+    form = RecipientOfferForm()
+    box = f"offer-{recipient_id}"
+
+    def page(messages: list[str]) -> str:
+        return _recipients_page(RecipientForm(formdata=None), {box: messages}, (recipient_id, form))
+
+    if not form.validate_on_submit():
+        _again(page, [m for errors in form.errors.values() for m in errors], 400)
+    _change(
+        lambda writing: proposals_service.propose_recipient_offer(
+            writing,
+            recipient_id,
+            bool(form.offered_to_reporters.data),
+            form.reporter_channel.data or "",
+            _actor(),
         ),
         page,
     )

@@ -247,6 +247,7 @@ METRIC_LABELS = {
     "mailbox_login_failed": _l("Failed mailbox sign-ins"),
     "message_sent": _l("Messages from reporters"),
     "passphrase_changed": _l("Mailbox passphrases changed"),
+    "escalation": _l("Reports their reporter forwarded to an outside agency"),
 }
 DEADLINE_LABELS = {
     "ack_soon": _l("Acknowledgement due within 3 working days"),
@@ -488,6 +489,22 @@ class RecipientForm(BoundedForm):
         _l("Public key for age, the file encryption tool (age1…), from the key's holder"),
         validators=[InputRequired(), Length(max=200)],
     )
+    # escalation (issue 20): offered to reporters whose deadline passed (docs/escalation.md)
+    offered_to_reporters = BooleanField(
+        _l("Offer it to reporters whose report's deadline passed without an answer")
+    )
+    reporter_channel = StringField(
+        _l("Where reporters upload the file on the agency's own site (https://…)"),
+        validators=[Length(max=200)],
+    )
+
+
+class RecipientOfferForm(BoundedForm):
+    """An admin proposes to offer a registered recipient to reporters, with the agency's
+    upload address, or to stop (issue 20): applied once a second admin approves."""
+
+    offered_to_reporters = BooleanField(_l("Offered to reporters"))
+    reporter_channel = StringField(_l("Upload address"), validators=[Length(max=200)])
 
 
 NOT_A_REPORT_ID = _l(

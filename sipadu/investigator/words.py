@@ -122,6 +122,7 @@ ACTION_LABELS: dict[str, LazyString] = {
     Action.TRANSPARENCY_PUBLISH: _l("Transparency report published"),
     Action.TRANSPARENCY_FACTS: _l("Facts of a transparency report read"),
     Action.RECEIPT_DAY: _l("A day's reports sealed for their receipts"),
+    Action.RECIPIENT_OFFER: _l("Export recipient offered to reporters, or no longer"),
 }
 
 # The role an entry was made in (audit.ROLES): the staff roles, and who else acts.
@@ -160,6 +161,7 @@ PROPOSAL_KIND_LABELS: dict[str, LazyString] = {
     ProposalKind.TOTP_RESET: _l("Reset the authenticator app"),
     ProposalKind.RECIPIENT_ADD: _l("Register an export recipient"),
     ProposalKind.RECIPIENT_REMOVE: _l("Remove an export recipient"),
+    ProposalKind.RECIPIENT_OFFER: _l("Offer an export recipient to reporters, or no longer"),
     ProposalKind.COI_MEMBER_ADD: _l("Add to the conflict-of-interest team"),
     ProposalKind.COI_MEMBER_REMOVE: _l("Remove from the conflict-of-interest team"),
     ProposalKind.CATEGORY_ADD: _l("Add a category"),
@@ -506,6 +508,8 @@ def _proposal(d: dict, name: str, verb: str) -> str:
         change += ": " + str(d["name"])
     if d.get("rows"):
         change += " " + _("(%(rows)d units)", rows=_count(d.get("rows")))
+    if "offered_to_reporters" in d:  # escalation (issue 20)
+        change += ". " + offer_said(d)
     words = verb % {"change": change}
     if d.get("username"):
         words += " " + _("Account: %(name)s.", name=name)
@@ -885,7 +889,21 @@ SENTENCES: dict[str, Sentence] = {
         day=str(d.get("day")),
         root=str(d.get("root")),
     ),
+    Action.RECIPIENT_OFFER: lambda d, _n: (
+        _recipient(d, _("%(recipient)s (fingerprint %(fingerprint)s):")) + " " + offer_said(d)
+    ),
 }
+
+
+def offer_said(d: Mapping[str, object]) -> str:
+    """Whether a recipient is offered to reporters, and where they upload (issue 20), as
+    a proposal's content or an entry's detail says."""
+    if d.get("offered_to_reporters"):
+        return _(
+            "Offered to reporters whose deadline passed; they upload the file at %(channel)s.",
+            channel=str(d.get("reporter_channel") or "?"),
+        )
+    return _("Not offered to reporters.")
 
 
 def _digest_choices(d: dict, n: str) -> str:

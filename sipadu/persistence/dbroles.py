@@ -43,7 +43,8 @@ REPORTER_GRANTS: list[tuple[str, str]] = [
     ("SELECT", "unit_route"),  # routing by unit
     ("SELECT", "staff_role"),
     ("SELECT (id, state, public_key)", "staff_account"),
-    ("SELECT, INSERT, UPDATE (reporter_messages)", "report"),
+    # escalated_on: the period a reporter first forwarded their report (issue 20)
+    ("SELECT, INSERT, UPDATE (reporter_messages, escalated_on)", "report"),
     # A reporter's answer to a typed report is sealed in place (sipadu.services.transcript);
     # only those two fields, by REPORTER_UPDATE_LIMITS below: never the report's text.
     ("SELECT, INSERT, UPDATE (epoch, sealed)", "report_field"),
@@ -68,6 +69,12 @@ REPORTER_GRANTS: list[tuple[str, str]] = [
     ("SELECT, INSERT (id, day, commitment)", "receipt_commitment"),
     ("SELECT", "receipt_batch"),
     ("SELECT", "receipt_seal"),
+    # escalation (issue 20): the agencies offered to reporters, their public keys and
+    # upload addresses; never a proposal
+    (
+        "SELECT (id, name, recipient, state, offered_to_reporters, reporter_channel)",
+        "export_recipient",
+    ),
 ]
 
 

@@ -408,6 +408,10 @@ class Report(Base):
     reporter_messages: Mapped[int] = mapped_column(Integer, default=0)
     legal_hold: Mapped[bool] = mapped_column(Boolean, default=False)  # blocks retention purge
     spam: Mapped[bool] = mapped_column(Boolean, default=False)  # hidden from the default list
+    # The period (coarsened as every reporter-side date, G2) in which the reporter first
+    # made a bundle to take their report to an outside agency themselves, a deadline
+    # having passed unmet (issue 20, sipadu.services.escalation). Never which agency.
+    escalated_on: Mapped[date | None] = mapped_column(Date)
 
 
 class ReportField(Base):
@@ -579,6 +583,9 @@ class ProposalKind(enum.StrEnum):
     TOTP_RESET = "totp_reset"  # drop an account's TOTP seed and issue an enrollment link
     RECIPIENT_ADD = "recipient_add"  # register an export recipient (docs/casework.md)
     RECIPIENT_REMOVE = "recipient_remove"
+    # escalation (issue 20): offer a registered recipient to reporters, with its upload
+    # address, or stop; ``content`` holds the change (docs/escalation.md)
+    RECIPIENT_OFFER = "recipient_offer"
     # coi (issue 18): a member of the conflict-of-interest group (docs/conflict-of-interest.md)
     COI_MEMBER_ADD = "coi_member_add"
     COI_MEMBER_REMOVE = "coi_member_remove"
@@ -610,6 +617,12 @@ class ExportRecipient(Base):
     name: Mapped[str] = mapped_column(String(100))
     recipient: Mapped[str] = mapped_column(String(200))
     state: Mapped[str] = mapped_column(String(16), default=RecipientState.PROPOSED.value)
+    # escalation (issue 20): offered to reporters whose deadline passed, with the
+    # agency's own upload address; set only by an approved proposal (docs/escalation.md)
+    offered_to_reporters: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=false()
+    )
+    reporter_channel: Mapped[str | None] = mapped_column(String(200))
 
 
 class CoiMemberKind(enum.StrEnum):

@@ -1,7 +1,10 @@
-"""The reporter's anonymous mailbox: sign in with code + passphrase, read, reply, leave."""
+"""The reporter's anonymous mailbox: sign in with code + passphrase, read, reply, leave;
+and, once a deadline passed unmet, forward the report to an outside agency (issue 20)."""
 
 import uuid
+from collections.abc import Iterator
 from datetime import timedelta
+from functools import partial
 
 from flask import (
     Response,
@@ -15,6 +18,7 @@ from flask import (
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from flask_babel import ngettext
+from sqlalchemy.orm import Session
 
 from sipadu.accountability.audit import ReporterMetric, count_reporter_event
 from sipadu.persistence.models import ReportStatus
@@ -30,7 +34,10 @@ from sipadu.reporter.sessions import (
 )
 from sipadu.services import IntegrityFailed, Reason, ServiceError
 from sipadu.services.attachments import read_attachment
-from sipadu.services.dates import today
+from sipadu.services.dates import coarsen, today
+from sipadu.services.escalation import bundle_zip, escalate, escalation_offer
+from sipadu.services.export import age_encrypted
+from sipadu.services.export_recipients import age_recipient
 from sipadu.services.key_ring import HeldKeys, mailbox_keys
 from sipadu.services.mailbox import (
     MalformedCode,
@@ -41,7 +48,7 @@ from sipadu.services.mailbox import (
     save_rehashed,
     well_formed_code,
 )
-from sipadu.services.receipts import ReceiptState, receipt_file, receipt_status
+from sipadu.services.receipts import ReceiptState, receipt_file, receipt_json, receipt_status
 from sipadu.services.reports import add_reporter_message, read_mailbox
 from sipadu.services.transcript import (
     Answer,
@@ -63,7 +70,12 @@ from sipadu.web.derivations import LOGIN, busy_page, derivations
 from sipadu.web.errors import integrity_failed
 from sipadu.web.formdata import UploadRefused, chosen_files, files_waiting, receives_files
 from sipadu.web.refusal_messages import message
-from sipadu.web.reporter_forms import MailboxLoginForm, MessageForm, TranscriptForm
+from sipadu.web.reporter_forms import (
+    EscalationForm,
+    MailboxLoginForm,
+    MessageForm,
+    TranscriptForm,
+)
 from sipadu.web.submissions import FormKind, StillPending
 from sipadu.web.uploads import evidence_part, forget_files, uploaded_files
 from sipadu.web.words import category_said
@@ -277,14 +289,19 @@ def _mailbox_page(
     notice: str | None = None,
     transcript_form: TranscriptForm | None = None,
     answered: str | None = None,
+    escalation_form: EscalationForm | None = None,
 ) -> str:
     """``sent``: True after a message was sent, "again" after the same one was sent twice.
     ``transcript_form``: the answer to a typed report as it was sent (refused, or a
     language switch). ``answered``: the transcript's answer just recorded (else the
-    address says it)."""
+    address says it). ``escalation_form``: the forwarding form as it was sent (refused)."""
     view = read_mailbox(keys.session, keys, opened.report_id)
+    day = today()
     return render_template(
         "reporter/mailbox.html",
+        escalation=escalation_offer(keys.session, opened.report_id, day),
+        escalation_form=escalation_form or EscalationForm(formdata=None),
+        escalation_day=coarsen(day, app_config().date_precision),
         view=view,
         receipt=_receipt(keys),
         form=form,
@@ -562,6 +579,84 @@ def mailbox_receipt() -> ResponseReturnValue:
     response = Response(found.document, mimetype="application/json")
     response.headers["Content-Disposition"] = content_disposition(found.name)
     return response
+
+
+@bp.post("/mailbox/escalate")
+@download
+def mailbox_escalate() -> ResponseReturnValue:
+    """Forward the report to an outside agency, once a deadline passed unmet (issue 20,
+    docs/escalation.md): the answer is a download, an age-encrypted ZIP to the chosen
+    agency's registered key, made now in this session and streamed (nothing of it is
+    written to a file or kept); the reporter uploads it on the agency's own site. The
+    first time, the period is recorded on the report and counted in the day's reporter
+    counts, committed before the first byte; never an audit entry. Refused in words,
+    the mailbox shown again with the choice kept: no deadline missed (a forged post),
+    an agency not offered (a tampered id, or removed since the page was shown). After
+    the session ended, the sign-in page says that nothing is lost: the file can be made
+    again, as after a broken download."""
+    signed = signed_in(write=True)
+    if signed is None:
+        if had_session():
+            notice = _(
+                "To protect you, your mailbox closed itself before the file was made. Nothing "
+                "is lost: sign in again, then press “Make the file” again."
+            )
+            return _login_page(MailboxLoginForm(formdata=None), notice=notice), 200
+        return redirect(url_for("reporter.mailbox_login"), code=303)
+    keys, opened = signed
+    form = EscalationForm()
+    if not form.validate_on_submit():
+        return _escalation_page(keys, opened, form), 400
+    config = app_config()
+    try:
+        with transaction(write=True) as writing:
+            made = escalate(
+                writing,
+                keys,
+                opened.report_id,
+                form.agency.data or "",  # validated: InputRequired
+                include_identity=bool(form.identity.data),
+                today=today(),
+                precision=config.date_precision,
+            )
+    except ServiceError as refused:
+        if refused.field == "agency":
+            form.agency.errors = [message(refused)]
+            return _escalation_page(keys, opened, form), 409
+        return _escalation_page(keys, opened, form, notice=message(refused)), 409
+    # Read on a session of its own, in short transactions, in age's thread (the files
+    # are decrypted while the ZIP is written and encrypted: constant memory).
+
+    def begin(reader: Session) -> tuple[None, Iterator[bytes]]:
+        held = mailbox_keys(reader, opened.report_id, opened.mailbox_id, opened.private_key)
+        receipt = receipt_json(reader, held)  # None until its day is sealed
+        return None, bundle_zip(made, held, receipt, config.institution.name)
+
+    _none, body = stream(
+        begin,
+        report_id=opened.report_id,
+        around=partial(age_encrypted, recipient=age_recipient(made.agency.recipient)),
+    )
+    response = Response(body, mimetype="application/octet-stream")
+    response.headers["Content-Disposition"] = content_disposition(made.agency.file_name)
+    return response
+
+
+def _escalation_page(
+    keys: HeldKeys, opened: OpenedMailbox, form: EscalationForm, notice: str | None = None
+) -> str:
+    """The mailbox with the forwarding form as it was sent, and why nothing was made."""
+    empty = MessageForm(formdata=None)
+    return _mailbox_page(keys, opened, empty, False, notice=notice, escalation_form=form)
+
+
+def escalation_again(notice: str) -> tuple[str, int]:
+    """The forwarding form, its form token refused (sipadu.reporter.refused): the
+    mailbox with the choice kept, or the sign-in page if the session is gone."""
+    signed = signed_in()
+    if signed is None:
+        return _login_page(MailboxLoginForm(formdata=None), notice=notice), 400
+    return _escalation_page(*signed, EscalationForm(), notice=notice), 400
 
 
 @bp.post("/mailbox/logout")

@@ -21,7 +21,12 @@ from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
 
 from sipadu.reporter.blueprint import bp
-from sipadu.reporter.mailbox import login_again, message_again, transcript_again
+from sipadu.reporter.mailbox import (
+    escalation_again,
+    login_again,
+    message_again,
+    transcript_again,
+)
 from sipadu.reporter.passphrase import passphrase_again
 from sipadu.reporter.views import report_again
 from sipadu.web.errors import error_page
@@ -34,6 +39,7 @@ _FORMS: dict[str, Callable[[str], tuple[str, int]]] = {
     "reporter.mailbox_login": login_again,
     "reporter.mailbox_transcript": transcript_again,
     "reporter.mailbox_passphrase": passphrase_again,
+    "reporter.mailbox_escalate": escalation_again,  # issue 20: the choice kept
 }
 
 

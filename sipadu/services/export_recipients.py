@@ -24,12 +24,19 @@ written in Latin letters.
 export form (:func:`registered`); admin pages show it as failing its check, with the
 fingerprint of the stored text (:func:`stored_fingerprint`), so it can still be proposed
 for removal and its removal approved.
+
+**Offered to reporters** (issue 20, docs/escalation.md): a registered recipient that a
+second admin also approved for reporters (:func:`sipadu.services.proposals.
+propose_recipient` or :func:`~sipadu.services.proposals.propose_recipient_offer`), with
+the agency's own upload address (:func:`checked_channel`), is offered in the mailbox of
+a report whose deadline passed unmet (:func:`offered_agencies`).
 """
 
 import hashlib
 import re
 import unicodedata
 import uuid
+from urllib.parse import urlsplit
 
 import pyrage
 from sqlalchemy import select
@@ -183,4 +190,92 @@ def registered_recipient(session: Session, recipient_id: uuid.UUID) -> ExportRec
     row = session.get(ExportRecipient, recipient_id)
     if row is None or row.state != RecipientState.ACTIVE or not intact(row.recipient):
         raise ServiceError(Reason.NO_SUCH_RECIPIENT, "to")
+    return row
+
+
+# --- offered to reporters (escalation, issue 20) ------------------------------------------
+
+CHANNEL_MAX = 200  # characters (the column's size)
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")  # RFC 1123 §2.1 host name label
+_ONION = re.compile(r"^[a-z2-7]{56}$")  # a v3 onion service address (Tor rend-spec-v3 §6)
+# RFC 3986 §2.2-2.3 (reserved and unreserved characters) and "%" of percent-encoding:
+# nothing else (no space, no quote, no angle bracket) ever reaches a page or the log.
+_URL_CHARACTERS = re.compile(r"^[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+$")
+
+
+def checked_channel(text: str) -> str:
+    """The address where reporters upload a file on an agency's own site, as it is
+    stored and shown: ``https://host/path`` with a plain DNS host name (RFC 1123 labels,
+    an alphabetic top-level label: never an IP address), or ``http://`` (or
+    ``https://``) to a v3 ``.onion`` service; scheme and host in lower case; no user
+    name, password or port; at most :data:`CHANNEL_MAX` characters of RFC 3986. Raises
+    :class:`ServiceError` ``REPORTER_CHANNEL_INVALID`` (field ``reporter_channel``) for
+    anything else, and for what the access log would refuse to record (the address is in
+    ``proposal.create`` and ``export_recipient.offer`` entries)."""
+    cleaned = text.strip()
+    invalid = ServiceError(Reason.REPORTER_CHANNEL_INVALID, "reporter_channel")
+    if not cleaned or len(cleaned) > CHANNEL_MAX or not _URL_CHARACTERS.match(cleaned):
+        raise invalid
+    parts = urlsplit(cleaned)
+    scheme = parts.scheme.lower()
+    if parts.username is not None or "@" in parts.netloc or ":" in parts.netloc:
+        raise invalid  # "https://kpk.go.id@elsewhere.example" is elsewhere's
+    host = parts.netloc.lower()
+    labels = host.split(".")
+    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels):
+        raise invalid
+    onion = labels[-1] == "onion" and bool(_ONION.match(labels[-2]))
+    if labels[-1] == "onion" and not onion:
+        raise invalid
+    if not (scheme == "https" or (scheme == "http" and onion)) or not labels[-1].isalpha():
+        raise invalid
+    channel = f"{scheme}://{host}{cleaned[len(parts.scheme) + 3 + len(parts.netloc) :]}"
+    try:
+        audit.check_detail({"reporter_channel": channel})
+    except audit.AuditError:
+        raise invalid from None
+    return channel
+
+
+def _offerable(row: ExportRecipient) -> bool:
+    """Registered, intact, offered, with an upload address that still passes
+    :func:`checked_channel` (a row changed in the database is never offered)."""
+    if row.state != RecipientState.ACTIVE or not row.offered_to_reporters:
+        return False
+    if not intact(row.recipient) or not row.reporter_channel:
+        return False
+    try:
+        return checked_channel(row.reporter_channel) == row.reporter_channel
+    except ServiceError:
+        return False
+
+
+def offered_agencies(session: Session) -> list[ExportRecipient]:
+    """The agencies a reporter may forward their report to, by name: registered
+    recipients a second admin offered to reporters (:func:`_offerable`)."""
+    return [
+        row
+        for row in session.scalars(
+            select(ExportRecipient)
+            .where(
+                ExportRecipient.state == RecipientState.ACTIVE.value,
+                ExportRecipient.offered_to_reporters.is_(True),
+            )
+            .order_by(ExportRecipient.name)
+        )
+        if _offerable(row)
+    ]
+
+
+def offered_agency(session: Session, agency_id: str) -> ExportRecipient:
+    """The agency ``agency_id`` (a UUID as a form sends it) if it is offered to
+    reporters now. Raises :class:`ServiceError` ``AGENCY_NOT_OFFERED`` (field
+    ``agency``) for anything else: not a UUID, no such row, not offered, removed from
+    the registry or changed in the database since the page was shown."""
+    try:
+        row = session.get(ExportRecipient, uuid.UUID(agency_id))
+    except ValueError:
+        row = None
+    if row is None or not _offerable(row):
+        raise ServiceError(Reason.AGENCY_NOT_OFFERED, "agency")
     return row

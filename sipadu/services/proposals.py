@@ -10,7 +10,9 @@ or ``sipadu user link`` invited) takes two distinct admins, since the person at 
 shell may be an admin too. A proposal pins the key fingerprint the proposer saw; if the
 account's key changes in between, it cannot be approved (the approver would be vouching
 for a key nobody compared). Registering an export recipient, or removing one, is a
-proposal too: it pins the recipient's fingerprint (:mod:`sipadu.services.export_recipients`).
+proposal too: it pins the recipient's fingerprint (:mod:`sipadu.services.export_recipients`),
+and so is offering one to reporters, with the agency's upload address, or no longer
+(issue 20: the proposal's ``content`` holds both, as they will apply; docs/escalation.md).
 So is adding or removing a member of the conflict-of-interest group (a staff
 investigator or custodian: the account's key fingerprint; an outside body's age
 recipient: its fingerprint), which decides who reads reports about the inspectorate's
@@ -61,6 +63,7 @@ from sipadu.services.categories import (
 )
 from sipadu.services.export_recipients import (
     canonical_recipient,
+    checked_channel,
     checked_name,
     in_use,
     same_name,
@@ -152,6 +155,9 @@ _SUMMARY_KEYS = {
     "active": "active",
     "kind": "unit_kind",
     "name": "name",
+    # escalation (issue 20): a recipient offered to reporters, and where they upload
+    "offered_to_reporters": "offered_to_reporters",
+    "reporter_channel": "reporter_channel",
 }
 
 
@@ -394,13 +400,40 @@ def propose_hold(session: Session, report_id: uuid.UUID, hold: bool, actor: Acto
     return _create(session, kind, None, actor.id, actor.role, report=report)
 
 
-def propose_recipient(session: Session, name: str, recipient: str, actor: Actor) -> Proposal:
+def offer_content(offered: bool, channel: str | None) -> dict | None:
+    """What a proposal offers reporters (issue 20), as its ``content`` stores it:
+    ``{"offered_to_reporters": bool, "reporter_channel": str | None}``, the address
+    checked (:func:`~sipadu.services.export_recipients.checked_channel`); ``None`` for
+    a recipient not offered and without an address (a plain export recipient's
+    proposal, unchanged). Raises :class:`ServiceError` (field ``reporter_channel``):
+    ``REPORTER_CHANNEL_INVALID``, or ``REPORTER_CHANNEL_NEEDED`` when offered without
+    one (a reporter must be told where to upload)."""
+    typed = (channel or "").strip()
+    if offered and not typed:
+        raise ServiceError(Reason.REPORTER_CHANNEL_NEEDED, "reporter_channel")
+    if not offered and not typed:
+        return None
+    return {"offered_to_reporters": offered, "reporter_channel": checked_channel(typed)}
+
+
+def propose_recipient(
+    session: Session,
+    name: str,
+    recipient: str,
+    actor: Actor,
+    *,
+    offered_to_reporters: bool = False,
+    reporter_channel: str | None = None,
+) -> Proposal:
     """Register an age recipient for exports under ``name``: it is offered on the export
-    form only once a second admin approves. Raises :class:`ServiceError`: not an age
-    recipient (field ``recipient``), an empty or too long name (field ``name``), or a key
-    or name already registered or proposed."""
+    form only once a second admin approves, and to reporters too (issue 20) if
+    ``offered_to_reporters`` (with ``reporter_channel``, :func:`offer_content`). Raises
+    :class:`ServiceError`: not an age recipient (field ``recipient``), an empty or too
+    long name (field ``name``), a missing or invalid address (field
+    ``reporter_channel``), or a key or name already registered or proposed."""
     name = checked_name(name)
     recipient = canonical_recipient(recipient)
+    content = offer_content(offered_to_reporters, reporter_channel)
     for other in in_use(session):
         if other.recipient == recipient:
             raise ServiceError(Reason.RECIPIENT_ALREADY_REGISTERED, "recipient", name=other.name)
@@ -411,7 +444,52 @@ def propose_recipient(session: Session, name: str, recipient: str, actor: Actor)
     )
     session.add(row)
     session.flush()  # the proposal's foreign key names it
-    return _create(session, ProposalKind.RECIPIENT_ADD, None, actor.id, actor.role, recipient=row)
+    return _create(
+        session,
+        ProposalKind.RECIPIENT_ADD,
+        None,
+        actor.id,
+        actor.role,
+        recipient=row,
+        content=content,
+    )
+
+
+def propose_recipient_offer(
+    session: Session,
+    recipient_id: uuid.UUID,
+    offered: bool,
+    channel: str | None,
+    actor: Actor,
+) -> Proposal:
+    """Offer a registered recipient to reporters whose deadline passed, with the address
+    where they upload on the agency's own site, or stop offering it (issue 20), once a
+    second admin approves; the proposal pins the recipient's fingerprint and holds the
+    change (:func:`offer_content`). Raises :class:`ServiceError`: ``NO_SUCH_RECIPIENT``
+    (not registered), the address's refusals (field ``reporter_channel``), or
+    ``RECIPIENT_OFFER_UNCHANGED`` when it is offered exactly so already."""
+    row = session.get(ExportRecipient, recipient_id)
+    if row is None or row.state != RecipientState.ACTIVE:
+        raise ServiceError(Reason.NO_SUCH_RECIPIENT)
+    content = offer_content(offered, channel) or {
+        "offered_to_reporters": False,
+        "reporter_channel": None,
+    }
+    now = {
+        "offered_to_reporters": row.offered_to_reporters,
+        "reporter_channel": row.reporter_channel,
+    }
+    if content == now:
+        raise ServiceError(Reason.RECIPIENT_OFFER_UNCHANGED, name=row.name)
+    return _create(
+        session,
+        ProposalKind.RECIPIENT_OFFER,
+        None,
+        actor.id,
+        actor.role,
+        recipient=row,
+        content=content,
+    )
 
 
 def propose_recipient_removal(session: Session, recipient_id: uuid.UUID, actor: Actor) -> Proposal:
@@ -441,6 +519,32 @@ def _apply_recipient(
         detail={
             "recipient": recipient.name,
             "fingerprint": stored_fingerprint(recipient.recipient),
+        },
+    )
+
+
+def _apply_offer(
+    session: Session, proposal: Proposal, recipient: ExportRecipient, actor: Actor
+) -> None:
+    """Offer ``recipient`` to reporters as ``proposal``'s content says, recorded
+    (``export_recipient.offer``): the approved content is checked again, so a proposal
+    changed in the database offers nothing it did not show."""
+    content = content_of(proposal)
+    offered = content.get("offered_to_reporters") is True
+    channel = content.get("reporter_channel")
+    checked = offer_content(offered, channel if isinstance(channel, str) else None)
+    recipient.offered_to_reporters = offered
+    recipient.reporter_channel = checked["reporter_channel"] if checked else None
+    audit.append(
+        session,
+        actor.id,
+        actor.role,
+        Action.RECIPIENT_OFFER,
+        detail={
+            "recipient": recipient.name,
+            "fingerprint": stored_fingerprint(recipient.recipient),
+            "offered_to_reporters": recipient.offered_to_reporters,
+            "reporter_channel": recipient.reporter_channel,
         },
     )
 
@@ -735,6 +839,14 @@ def approve(
         recipient = session.get(ExportRecipient, proposal.recipient_id)
         assert recipient is not None
         _apply_recipient(session, kind, recipient, actor)
+        if kind is ProposalKind.RECIPIENT_ADD and proposal.content is not None:
+            _apply_offer(session, proposal, recipient, actor)
+    elif kind is ProposalKind.RECIPIENT_OFFER:
+        recipient = session.get(ExportRecipient, proposal.recipient_id)
+        assert recipient is not None
+        if recipient.state != RecipientState.ACTIVE:  # removed while this waited
+            raise ServiceError(Reason.NO_SUCH_RECIPIENT)
+        _apply_offer(session, proposal, recipient, actor)
     elif kind in (ProposalKind.COI_MEMBER_ADD, ProposalKind.COI_MEMBER_REMOVE):
         member = session.get(CoiMember, proposal.coi_member_id)
         assert member is not None

@@ -174,6 +174,12 @@ class Reason(enum.Enum):
     CONFIRMATION_CODE_SHAPE = enum.auto()  # digits: not that many digits
     CONFIRMATION_CODE_WRONG = enum.auto()  # left: tries left with this code
     CONFIRMATION_CODE_SPENT = enum.auto()  # expired, or no tries left: ask for a new one
+    # Escalation by the reporter (issue 20, item 3)
+    ESCALATION_NOT_DUE = enum.auto()  # no deadline of the report has passed unmet
+    AGENCY_NOT_OFFERED = enum.auto()  # not (or no longer) offered to reporters, or no such id
+    REPORTER_CHANNEL_INVALID = enum.auto()  # not an https:// or http://….onion address
+    REPORTER_CHANNEL_NEEDED = enum.auto()  # offered to reporters without an upload address
+    RECIPIENT_OFFER_UNCHANGED = enum.auto()  # name: the recipient is offered so already
 
 
 class ServiceError(Exception):

@@ -142,10 +142,7 @@ def case_facts(session: Session, start: date, end: date) -> list[CaseFacts]:
         status,
         again,
     ) in session.execute(query):
-        first = _day(first_on)
-        feedback = (
-            min(first, closed) if first is not None and closed is not None else first or closed
-        )
+        feedback = first_feedback(_day(first_on), closed)
         facts.append(
             CaseFacts(
                 category, received, ack_due, acked, fb_due, feedback, closed, status, bool(again)
@@ -195,6 +192,22 @@ def _timeliness(done: date | None, due: date | None, today: date) -> int:
     if done is not None:
         return 1 if due is not None and done > due else 0
     return 1 if due is not None and due < today else 2
+
+
+def is_late(done: date | None, due: date | None, today: date) -> bool:
+    """Whether a deadline was missed, as :func:`indicators` counts "late": done after
+    ``due``, or not done and ``due`` before ``today`` (a deadline's own day is not yet
+    late). The reporter's escalation (issue 20, :mod:`sipadu.services.escalation`) is
+    offered on exactly this, so the mailbox, the statistics and the transparency report
+    never disagree on whether a deadline was met."""
+    return _timeliness(done, due, today) == 1
+
+
+def first_feedback(first_staff_message_on: date | None, closed_on: date | None) -> date | None:
+    """The day feedback was first given (:class:`CaseFacts` ``first_feedback_on``): the
+    earlier of the first staff message's day and the closing day; None: neither yet."""
+    days = [day for day in (first_staff_message_on, closed_on) if day is not None]
+    return min(days, default=None)
 
 
 def _median(values: list[int]) -> float | None:

@@ -337,6 +337,28 @@ MESSAGES: dict[Reason, LazyString] = {
         "Your OpenPGP key can no longer be read on this server either (its key was changed). "
         "Paste your public key again, or tick “Stop encrypting the digest to my OpenPGP key”."
     ),
+    # Escalation by the reporter (issue 20): the reporter reads the first two.
+    Reason.ESCALATION_NOT_DUE: _l(
+        "Your report can be forwarded to another agency from here only once a promised "
+        "date has passed without an answer. That has not happened, so no file was made. "
+        "You may still report to any agency yourself."
+    ),
+    Reason.AGENCY_NOT_OFFERED: _l(
+        "This agency is not offered here any more, so no file was made for it. Choose one "
+        "of the agencies listed now."
+    ),
+    Reason.REPORTER_CHANNEL_INVALID: _l(
+        "Give the agency's own address where reporters upload a file: it starts with "
+        "https:// (or http:// for a .onion address), with a plain host name, no spaces "
+        "and at most 200 characters, for example https://kws.kpk.go.id."
+    ),
+    Reason.REPORTER_CHANNEL_NEEDED: _l(
+        "To offer this recipient to reporters, give the address where they upload the "
+        "file on the agency's own site."
+    ),
+    Reason.RECIPIENT_OFFER_UNCHANGED: _l(
+        "%(name)s is offered to reporters exactly so already: nothing to change."
+    ),
 }
 
 

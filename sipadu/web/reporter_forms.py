@@ -277,3 +277,19 @@ class TranscriptForm(BoundedForm):
     def validate_correction(self, field: TextAreaField) -> None:
         if self.answer.data == Answer.CORRECT and not (field.data or "").strip():
             raise ValidationError(_l("Write what should be corrected first."))
+
+
+class EscalationForm(BoundedForm):
+    """The reporter forwards their report to an outside agency (issue 20): which agency
+    (its registry id, as the page's choices give it: checked by the service, so a
+    tampered or removed one is a refusal in words), and whether their name or contact
+    goes in the file."""
+
+    agency = StringField(
+        _l("Agency"),
+        validators=[
+            InputRequired(message=_l("Choose the agency the file is for.")),
+            Length(max=64),
+        ],
+    )
+    identity = BooleanField(_l("Put my name or contact in the file"))
