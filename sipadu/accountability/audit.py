@@ -144,6 +144,12 @@ class Action(StrEnum):
     # month, the document's SHA-256 and the one it replaced); its facts file read
     TRANSPARENCY_PUBLISH = "transparency.publish"
     TRANSPARENCY_FACTS = "transparency.facts"
+    # referral (issue 20): a report referred to a registered agency (its name, key
+    # fingerprint and the redaction profile: never content), each download of its
+    # encrypted bundle, and the agency's answer recorded (docs/referral.md)
+    REPORT_REFER = "report.refer"
+    REFERRAL_BUNDLE = "referral.bundle"
+    REFERRAL_RESPONSE = "referral.response"
 
 
 class ReporterMetric(StrEnum):

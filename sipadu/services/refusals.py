@@ -174,6 +174,14 @@ class Reason(enum.Enum):
     CONFIRMATION_CODE_SHAPE = enum.auto()  # digits: not that many digits
     CONFIRMATION_CODE_WRONG = enum.auto()  # left: tries left with this code
     CONFIRMATION_CODE_SPENT = enum.auto()  # expired, or no tries left: ask for a new one
+    # Referral (issue 20)
+    REFERRAL_EMPTY = enum.auto()  # the profile leaves no field, message or file
+    REFERRAL_UNKNOWN_PART = enum.auto()  # a profile names a part that does not exist
+    REFERRAL_IDENTITY_NOT_SEEN = enum.auto()  # identity asked for by who may not see it
+    REFERRAL_NOT_OPEN = enum.auto()  # closed or rejected: reopen it first
+    NO_SUCH_REFERRAL = enum.auto()
+    REFERRAL_RECIPIENT_GONE = enum.auto()  # agency: its key left the registry (or changed)
+    RESPONSE_ALREADY_RECORDED = enum.auto()
 
 
 class ServiceError(Exception):
