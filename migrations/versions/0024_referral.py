@@ -7,9 +7,10 @@ no content) and, once recorded, the agency's answer sealed under the report's in
 key. The new status value ``referred`` needs no schema change (``report.status`` is a
 string).
 
-Down: refused while a referral exists or a report is ``referred``. The code before this
-revision knows no such status (its pages would fail on those reports) and dropping the
-table would lose the referrals and the agencies' answers, which nothing else keeps.
+Down: refused while a referral exists: dropping the table would lose the referrals and
+the agencies' answers, which nothing else keeps (the access log names them, but holds no
+answer). Without referrals the table goes; a report's status is left as it is (the
+statistics of issue 19 already count ``referred``).
 
 Revision ID: 0024_referral
 Revises: 0023_statistics_indexes
@@ -58,13 +59,10 @@ def upgrade() -> None:
 def downgrade() -> None:
     connection = op.get_bind()
     referrals = connection.execute(sa.text("SELECT count(*) FROM referral")).scalar_one()
-    referred = connection.execute(
-        sa.text("SELECT count(*) FROM report WHERE status = 'referred'")
-    ).scalar_one()
-    if referrals or referred:
+    if referrals:
         raise RuntimeError(
-            f"refusing to go below 0024_referral: {referrals} referral(s) and {referred} "
-            "referred report(s) would be lost or unreadable by the older code"
+            f"refusing to go below 0024_referral: {referrals} referral(s) and the agencies' "
+            "answers would be lost"
         )
     op.drop_index(op.f("ix_referral_follow_up_due_on"), table_name="referral")
     op.drop_index(op.f("ix_referral_report_id"), table_name="referral")
