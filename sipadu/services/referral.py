@@ -386,7 +386,7 @@ def open_bundle(
     referral's ``day``).
 
     Raises :class:`NotGranted`, ``NoKey``; :class:`ServiceError`
-    ``NO_SUCH_REFERRAL``, ``REFERRAL_RECIPIENT_GONE`` (``agency``: the key was removed
+    ``NO_SUCH_REFERRAL``, ``REFERRAL_RECIPIENT_GONE`` (``name``: the agency's; the key was removed
     from the registry, or no longer matches the fingerprint referred to),
     ``REFERRAL_IDENTITY_NOT_SEEN`` (the profile passes the identity on, and this
     investigator may not see it). None when the stored profile is not the one
@@ -413,7 +413,7 @@ def open_bundle(
         or not intact(registry.recipient)
         or recipient_fingerprint(registry.recipient) != row.fingerprint
     ):
-        raise ServiceError(Reason.REFERRAL_RECIPIENT_GONE, agency=row.agency)
+        raise ServiceError(Reason.REFERRAL_RECIPIENT_GONE, name=row.agency)
     view = open_case(session, keys, account_id, record=False)
     if profile.keeps(IDENTITY) and view.identity is None:
         raise ServiceError(Reason.REFERRAL_IDENTITY_NOT_SEEN)

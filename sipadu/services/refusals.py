@@ -180,7 +180,7 @@ class Reason(enum.Enum):
     REFERRAL_IDENTITY_NOT_SEEN = enum.auto()  # identity asked for by who may not see it
     REFERRAL_NOT_OPEN = enum.auto()  # closed or rejected: reopen it first
     NO_SUCH_REFERRAL = enum.auto()
-    REFERRAL_RECIPIENT_GONE = enum.auto()  # agency: its key left the registry (or changed)
+    REFERRAL_RECIPIENT_GONE = enum.auto()  # name: the agency's key left the registry
     RESPONSE_ALREADY_RECORDED = enum.auto()
 
 

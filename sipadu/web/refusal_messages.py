@@ -352,7 +352,7 @@ MESSAGES: dict[Reason, LazyString] = {
     ),
     Reason.NO_SUCH_REFERRAL: _l("This referral does not exist (any more)."),
     Reason.REFERRAL_RECIPIENT_GONE: _l(
-        "The key of %(agency)s is no longer in the registry (or it changed), so nothing "
+        "The key of %(name)s is no longer in the registry (or it changed), so nothing "
         "more can be encrypted to it. Ask the admins, and refer the report again to the "
         "agency's new key."
     ),

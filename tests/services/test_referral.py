@@ -472,7 +472,7 @@ def test_each_download_is_recorded_and_a_removed_agency_gets_nothing_more(
         referrals.open_bundle(
             session, held(session, case, investigator), investigator.id, referral.id, TODAY
         )
-    assert info.value.params == {"agency": "KPK"}
+    assert info.value.params == {"name": "KPK"}
     assert log.actions() == []
     (shown,) = referrals.referrals_of(session, held(session, case, investigator))
     assert shown.registered is False
