@@ -19,11 +19,20 @@ from datetime import UTC, datetime, timedelta
 
 import pyrage
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 
 from sipadu.crypto import CryptoError, Purpose, seal_field, verify_signature
 from sipadu.persistence.models import ExportRecipient, Referral, Report, ReportField, Role
-from sipadu.services import Reason, cases, dashboard, grants, key_ring, proposals, reports
+from sipadu.services import (
+    Reason,
+    cases,
+    dashboard,
+    grants,
+    key_ring,
+    proposals,
+    reports,
+    retention,
+)
 from sipadu.services import referral as referrals
 from sipadu.services.attachments import UploadedFile
 from sipadu.services.case_file import status_history
@@ -602,6 +611,16 @@ def test_the_follow_up_is_in_the_list_the_home_page_and_the_digest(
     assert case.report_id in listed("on_time", due + timedelta(days=1))
     told = digest_for(session, investigator.id, investigator.account.role_set, due + timedelta(1))
     assert (told.need_action, told.overdue) == (0, 0)
+
+
+def test_a_report_s_referrals_go_with_it_when_retention_deletes_it(
+    session, case, investigator, kpk
+):
+    refer(session, case, investigator, kpk)
+    policy = retention.RetentionPolicy(closed_days=10, rejected_days=10)
+    assert case.report_id in retention.expired(session, policy, TODAY + timedelta(days=10))
+    session.execute(delete(Report).where(Report.id == case.report_id))
+    assert session.scalars(select(Referral).where(Referral.report_id == case.report_id)).all() == []
 
 
 def test_the_statistics_count_a_referral_as_its_outcome(session, case, investigator, kpk):
