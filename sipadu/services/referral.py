@@ -62,7 +62,12 @@ from sipadu.services.cases import (
     seal_reason,
 )
 from sipadu.services.dates import add_days
-from sipadu.services.export_recipients import intact, recipient_fingerprint, registered_recipient
+from sipadu.services.export_recipients import (
+    checked_name,
+    intact,
+    recipient_fingerprint,
+    registered_recipient,
+)
 from sipadu.services.key_ring import HeldKeys, NoKey
 from sipadu.services.reports import CASE_FIELDS, STATUS_REASON_FIELD, locked_report
 from sipadu.services.row_metadata import response_bound, response_field
@@ -255,6 +260,8 @@ def refer(
     if report is None:  # pragma: no cover — the grant's foreign key
         raise NotGranted()
     row = registered_recipient(session, recipient_id)
+    if not _recordable(row.name):  # a name changed in the database: no such agency
+        raise ServiceError(Reason.NO_SUCH_RECIPIENT, "to")
     fingerprint = recipient_fingerprint(row.recipient)
     if profile.empty():
         raise ServiceError(Reason.REFERRAL_EMPTY, "include")
@@ -312,6 +319,15 @@ def refer(
         detail["acknowledged"] = acknowledged
     audit.append(session, str(account_id), "investigator", Action.REPORT_REFER, report.id, detail)
     return referral, True
+
+
+def _recordable(name: str) -> bool:
+    """Whether a registry row's name is still one :func:`checked_name` accepts (so the
+    access log records it, and the reporter reads it as registered)."""
+    try:
+        return checked_name(name) == name
+    except ServiceError:
+        return False
 
 
 def _referral(session: Session, report_id: uuid.UUID, referral_id: uuid.UUID) -> Referral:

@@ -267,6 +267,16 @@ def test_an_agency_removed_between_the_form_and_the_submit_is_refused(
     assert session.get(Report, case.report_id).status == "received"
 
 
+def test_an_agency_renamed_in_the_database_is_no_agency(session, case, investigator, kpk):
+    """A registry row whose name a database writer changed (here to hold an address the
+    access log refuses) is refused like an unregistered one, never a failed page."""
+    kpk.name = "KPK 203.0.113.9"
+    log = Recorded(session)
+    with refused(Reason.NO_SUCH_RECIPIENT, "to"):
+        refer(session, case, investigator, kpk)
+    assert log.actions() == []
+
+
 def test_a_report_not_held_is_not_found(session, case, kpk):
     outsider = person(session, "bukan.pemegang.limpah", Role.INVESTIGATOR)
     log = Recorded(session)
