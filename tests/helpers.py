@@ -906,6 +906,38 @@ def sample_audit_details(ids: dict[str, str]) -> dict[audit.Action, tuple[str, s
                 "reporter_channel": "https://kws.kpk.go.id",
             },
         ),
+        # referral (issue 20)
+        A.REPORT_REFER: (
+            ids["pemeriksa1"],
+            "investigator",
+            {
+                "referral": str(uuid.uuid4()),
+                "recipient": "KPK",
+                "recipient_fingerprint": "ef" * 32,
+                "profile": ["field:who", "identity", "notes"],
+                "identity_included": False,
+                "follow_up_due_on": "2026-12-15",
+                "with_reason": True,
+                "from": "in_review",
+                "to": "referred",
+                "acknowledged": False,
+            },
+        ),
+        A.REFERRAL_BUNDLE: (
+            ids["pemeriksa1"],
+            "investigator",
+            {
+                "referral": str(uuid.uuid4()),
+                "recipient": "KPK",
+                "recipient_fingerprint": "ef" * 32,
+                "identity_included": False,
+            },
+        ),
+        A.REFERRAL_RESPONSE: (
+            ids["pemeriksa1"],
+            "investigator",
+            {"referral": str(uuid.uuid4()), "recipient": "KPK", "after_follow_up": True},
+        ),
     }
 
 

@@ -60,6 +60,7 @@ def test_every_setting_is_read(tmp_path):
             "SIPADU_ACK_DAYS": "5",
             "SIPADU_FEEDBACK_DAYS": "60",
             "SIPADU_DAY_COUNT": "working",
+            "SIPADU_REFERRAL_FOLLOW_UP_DAYS": "14",
             "SIPADU_REPORTER_BIND": "0.0.0.0:8000",
             "SIPADU_STAFF_BIND": "10.0.0.2:8001",
             "SIPADU_WORKERS": "4",
@@ -89,6 +90,7 @@ def test_every_setting_is_read(tmp_path):
     assert (config.image_cleaner_memory_bytes, config.image_cleaner_cpu_seconds) == (512 * MIB, 10)
     assert config.date_precision is DatePrecision.WEEK
     assert (config.ack_days, config.feedback_days, config.day_count) == (5, 60, DayCount.WORKING)
+    assert config.referral_follow_up_days == 14
     assert (config.reporter_bind, config.staff_bind) == ("0.0.0.0:8000", "10.0.0.2:8001")
     assert (config.workers, config.threads) == (4, 16)
     assert (config.kdf_slots, config.kdf_queue, config.kdf_wait_ms) == (3, 0, 500)
@@ -112,6 +114,7 @@ def test_every_setting_is_read(tmp_path):
         ({"SIPADU_ENV": "development", "SIPADU_ARGON2_MEMORY_KIB": "4"}, "SIPADU_ARGON2"),
         ({"SIPADU_MAX_FILE_MIB": "600"}, "SIPADU_MAX_FILE_MIB"),
         ({"SIPADU_FEEDBACK_DAYS": "3"}, "SIPADU_FEEDBACK_DAYS"),
+        ({"SIPADU_REFERRAL_FOLLOW_UP_DAYS": "0"}, "SIPADU_REFERRAL_FOLLOW_UP_DAYS"),
         ({"SIPADU_KDF_SLOTS": "0"}, "SIPADU_KDF_SLOTS"),
         ({"SIPADU_KDF_QUEUE": "-1"}, "SIPADU_KDF_QUEUE"),
         ({"SIPADU_KDF_NICE": "20"}, "SIPADU_KDF_NICE"),

@@ -106,6 +106,7 @@ def test_an_investigator_sees_counts_that_link_to_exactly_the_reports_counted(cl
         "closed_substantiated": 0,
         "closed_unsubstantiated": 0,
         "rejected": 0,
+        "referred": 0,  # issue 20
     }
     for status, count in statuses.items():
         assert len(listed(investigator, f"/reports?status={status}")) == count

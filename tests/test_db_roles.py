@@ -282,6 +282,14 @@ def test_the_reporter_role_reseals_only_the_transcript_answer(reporter_role):
         "UPDATE export_recipient SET reporter_channel = 'https://evil.example'",
         "DELETE FROM export_recipient",
         "UPDATE report SET closed_on = escalated_on",
+        # referral (issue 20): the agency and day of its own report's rows only, never the
+        # agency's answer, its key's fingerprint or the registry row; nothing written
+        "SELECT sealed_response FROM referral",
+        "SELECT fingerprint FROM referral",
+        "SELECT * FROM referral",
+        "INSERT INTO referral (id) VALUES (gen_random_uuid())",
+        "UPDATE referral SET agency = 'x'",
+        "DELETE FROM referral",
     ],
 )
 def test_the_reporter_role_cannot_touch_what_it_does_not_need(untouched_reporter_role, query):
@@ -337,6 +345,65 @@ def test_the_reporter_role_stores_a_commitment_and_serves_a_receipt(reporter_rol
         assert checked.report_id is not None
     finally:
         dispose(app)
+
+
+def test_the_reporter_role_shows_its_report_s_referrals_only(reporter_role):
+    """Issue 20: the mailbox says "referred to <agency> on <day>", read as the reporter
+    portal's role; a transaction scoped to one report sees that report's referrals only."""
+    env, role_url, _name = reporter_role
+    app = create_app("reporter", load_config({**env, "SIPADU_DATABASE_URL": role_url}))
+    app.config["TESTING"] = True
+    try:
+        code, passphrase = receipt(report_with_files(app.test_client(), [], title="Dilimpahkan"))
+        submit(app.test_client())
+        owner = create_engine(env["SIPADU_DATABASE_URL"])
+        with owner.begin() as connection:
+            reports = [row[0] for row in connection.execute(text("SELECT id FROM report"))]
+            agency = uuid.uuid4()
+            connection.execute(
+                text(
+                    "INSERT INTO export_recipient (id, name, recipient, state) "
+                    "VALUES (:id, 'KPK', 'age1x', 'active')"
+                ),
+                {"id": agency},
+            )
+            for report_id in reports:
+                connection.execute(
+                    text(
+                        "INSERT INTO referral (id, report_id, recipient_id, agency, fingerprint,"
+                        " referred_on, follow_up_due_on, profile) VALUES (:id, :report, :agency,"
+                        " 'KPK', :fingerprint, '2025-03-14', '2025-04-13',"
+                        ' \'{"dropped":["identity","notes"]}\')'
+                    ),
+                    {
+                        "id": uuid.uuid4(),
+                        "report": report_id,
+                        "agency": agency,
+                        "fingerprint": "ab" * 32,
+                    },
+                )
+        owner.dispose()
+        box = app.test_client()
+        assert login(box, code, passphrase).status_code == 303
+        page = box.get("/mailbox").get_data(as_text=True)
+        assert "Dilimpahkan ke KPK pada 14 Maret 2025." in page
+    finally:
+        dispose(app)
+    engine = create_engine(role_url)
+    try:
+        with engine.connect() as connection:
+            seen = "SELECT count(*) FROM referral"
+            assert connection.execute(text(seen)).scalar_one() == 0
+            connection.execute(
+                text("SELECT set_config('sipadu.report', :id, true)"), {"id": str(reports[0])}
+            )
+            assert (
+                connection.execute(text(seen.replace("count(*)", "count(agency)"))).scalar_one()
+                == 1
+            )
+            connection.rollback()
+    finally:
+        engine.dispose()
 
 
 def test_the_role_command_refuses_bad_names_and_sqlite(tmp_path, redis_url):

@@ -12,9 +12,11 @@ import enum
 import html
 import inspect
 import re
+import uuid
 from pathlib import Path
 from urllib.parse import urlsplit
 
+import pyrage
 import pytest
 from babel.messages.pofile import read_po
 from sqlalchemy import select
@@ -31,9 +33,11 @@ from tests.helpers import (
     database,
     page_forms,
     post,
+    report_id_of,
     signed_in,
     staff_pages,
     staff_world,
+    submit,
     without_summary,
 )
 
@@ -198,6 +202,7 @@ CONFIRMED = {
     "staff.admin_decide",
     "staff.admin_propose_hold",
     "staff.admin_propose_route",
+    "staff.report_refer",  # an agency can then read the report (issue 20)
 }
 DECISIONS = {"staff.admin_decide", "staff.identity_decide"}
 READS = {"report.read", "report.list", "identity.read", "identity_request.read", "audit.view"}
@@ -247,9 +252,32 @@ def test_every_form_that_takes_away_or_gives_access_has_a_box_to_tick(staff_app,
     assert sorted(CONFIRMED - checked) == [], "forms the crawl did not find"
 
 
+def _referable(staff_app, reporter_app, people, database_url) -> tuple[str, str]:
+    """A report of its own (the world's keep their status) and an agency two admins
+    registered: the referral's path and the agency's id (issue 20)."""
+    marker = f"Untuk dilimpahkan {uuid.uuid4().hex[:6]}"
+    submit(reporter_app.test_client(), title=marker)
+    investigator = signed_in(staff_app, people["pemeriksa1"])
+    report_id = report_id_of(database_url, marker, investigator)
+    agency = str(pyrage.x25519.Identity.generate().to_public())
+    name = f"Kejaksaan {uuid.uuid4().hex[:4]}"
+    admin, admin2 = signed_in(staff_app, people["admin"]), signed_in(staff_app, people["admin2"])
+    assert post(admin, "/admin/recipients", "/admin/recipients", name=name, recipient=agency)
+    with database(database_url) as session:
+        row = session.scalar(
+            select(models.ExportRecipient).where(models.ExportRecipient.name == name)
+        )
+        proposal = session.scalar(select(Proposal).where(Proposal.recipient_id == row.id))
+        row_id, proposal_id = str(row.id), proposal.id
+    approved = post(admin2, f"/admin/proposals/{proposal_id}/approve", "/", confirm="y")
+    assert approved.status_code == 303
+    return f"/reports/{report_id}", row_id
+
+
 def test_without_the_tick_nothing_changes_and_the_page_says_why(
-    staff_app, people, world, database_url
+    staff_app, reporter_app, people, world, database_url
 ):
+    referable, agency = _referable(staff_app, reporter_app, people, database_url)
     with database(database_url) as session:
         ids = {a.username: a.id for a in session.scalars(select(StaffAccount))}
         pending = [p for p in session.scalars(select(Proposal)) if p.state == "pending"]
@@ -273,6 +301,7 @@ def test_without_the_tick_nothing_changes_and_the_page_says_why(
             (f"{case}/grants", case, {"colleague": str(colleague)}),
             (f"{case}/spam", case, {}),
             (f"{linked}/links/{world.reports['in_review']}/remove", linked, {}),
+            (f"{referable}/referrals", referable, {"to": agency, "include": "field:title"}),
         ],
         "inspektur": [
             (f"/identity-requests/{request.id}/{d}", "/identity-requests", {})

@@ -16,15 +16,14 @@ Reports stored before this migration have no commitment and no receipt (their ma
 says so): a commitment made now for an old day would claim more than it can prove.
 
 Revision ID: 0025_receipts
-Revises: 0023_statistics_indexes
+Revises: 0024_referral
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0025_receipts"
-# Written beside 0024 (issue 20, part A): re-chained onto it when merged.
-down_revision = "0023_statistics_indexes"
+down_revision = "0024_referral"
 branch_labels = None
 depends_on = None
 

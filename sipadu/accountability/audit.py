@@ -151,6 +151,12 @@ class Action(StrEnum):
     # escalation (issue 20): a registered recipient offered to reporters (or no longer),
     # with its upload address; applied by an approved proposal
     RECIPIENT_OFFER = "export_recipient.offer"
+    # referral (issue 20): a report referred to a registered agency (its name, key
+    # fingerprint and the redaction profile: never content), each download of its
+    # encrypted bundle, and the agency's answer recorded (docs/referral.md)
+    REPORT_REFER = "report.refer"
+    REFERRAL_BUNDLE = "referral.bundle"
+    REFERRAL_RESPONSE = "referral.response"
 
 
 class ReporterMetric(StrEnum):

@@ -2,7 +2,7 @@
 at start (:func:`make_runtime`) and read per request (:func:`runtime`). A leaf: the view
 modules import it, the package only registers them."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from flask import Blueprint, current_app
@@ -14,9 +14,10 @@ from sipadu.investigator.forms import CASE_FIELD_LABELS
 from sipadu.persistence.volatile import make_store
 from sipadu.services.notifications import sealing_key
 from sipadu.services.operator_intake import check_offices
+from sipadu.services.referral import FollowUp
 from sipadu.services.reports import SubmissionSettings
 from sipadu.services.staff_auth import Timeouts
-from sipadu.settings.config import Config, ConfigError, DatePrecision
+from sipadu.settings.config import Config, ConfigError, DatePrecision, DayCount
 from sipadu.settings.instance import audit_public_key, derived_key, load_secret
 from sipadu.web.submissions import Submissions, submission_settings
 from sipadu.web.words import STATUS_LABELS
@@ -63,6 +64,9 @@ class StaffRuntime:
     digest_hour: int = 7
     time_zone: str = "Asia/Jakarta"
     notify_domains: tuple[str, ...] = ()  # SIPADU_NOTIFY_DOMAINS (empty: any domain)
+    # A referral's follow-up (issue 20): SIPADU_REFERRAL_FOLLOW_UP_DAYS, counted as
+    # SIPADU_DAY_COUNT says.
+    follow_up: FollowUp = field(default_factory=lambda: FollowUp(30, DayCount.CALENDAR))
 
 
 def make_runtime(config: Config) -> StaffRuntime:
@@ -105,6 +109,7 @@ def make_runtime(config: Config) -> StaffRuntime:
         digest_hour=config.digest_hour,
         time_zone=config.time_zone,
         notify_domains=config.notify_domains,
+        follow_up=FollowUp(config.referral_follow_up_days, config.day_count),
     )
 
 

@@ -19,8 +19,10 @@ from sqlalchemy.orm import Session
 
 from sipadu.investigator.blueprint import bp, runtime
 from sipadu.investigator.forms import (
+    PART_LABELS,
     SEARCH_SOURCE_LABELS,
     ActionForm,
+    BundleForm,
     CaseFilterForm,
     ConfirmForm,
     ExportForm,
@@ -32,8 +34,10 @@ from sipadu.investigator.forms import (
     NoteForm,
     PrintForm,
     RecuseForm,
+    ReferForm,
     ReopenForm,
     ReplyForm,
+    ResponseForm,
     SearchForm,
     SelectChoice,
     SpamForm,
@@ -46,6 +50,7 @@ from sipadu.investigator.words import said
 from sipadu.persistence.models import CoiMemberKind, ReportStatus, Role, StaffAccount
 from sipadu.services import IntegrityFailed, Reason, ServiceError, casework, key_ring
 from sipadu.services import grants as grants_service
+from sipadu.services import referral as referrals
 from sipadu.services.attachments import AttachmentInfo, read_attachment
 from sipadu.services.case_file import open_for_print, status_history
 from sipadu.services.cases import (
@@ -212,6 +217,8 @@ def _case_page(report_id: uuid.UUID, **forms: BoundedForm) -> str:
             coi = concerns_inspectorate(writing, keys)  # coi (issue 18): the team only
             team = CoiMemberKind.INVESTIGATOR
             colleagues = [a for a in colleagues if not coi or is_member(writing, a.id, team)]
+            referred = referrals.referrals_of(writing, keys)  # issue 20
+            agencies = registered(writing)
     except (NotGranted, NoKey):  # no grant, or a grant whose keys are gone
         abort(404)
     grant_form = forms.pop("grant_form", None) or GrantForm()
@@ -230,6 +237,12 @@ def _case_page(report_id: uuid.UUID, **forms: BoundedForm) -> str:
     ]
     if lead_form.lead.data is None and work.lead is not None:
         lead_form.lead.data = str(work.lead.id)
+    # Each referral form is drawn unbound unless it is the one that was refused: bound to
+    # another form's POST, its boxes would all read as unticked.
+    refer_form = forms.pop("refer_form", None) or ReferForm(formdata=None)
+    refer_form.to.choices = [SelectChoice(str(a.id), a.name) for a in agencies]
+    if refer_form.to.data is None and len(agencies) == 1:
+        refer_form.to.data = str(agencies[0].id)  # the only one: chosen, still to be confirmed
     status = ReportStatus(view.report.status)
     usual = NEXT_STEP.get(status)
     status_form = forms.pop("status_form", None) or StatusForm(data={"status": usual or ""})
@@ -260,6 +273,15 @@ def _case_page(report_id: uuid.UUID, **forms: BoundedForm) -> str:
         spam_form=forms.pop("spam_form", None) or SpamForm(),
         upload_limits=upload_limits(app_config()),
         concerns_inspectorate=coi,
+        referrals=referred,
+        agencies=agencies,
+        agency_fingerprints={a.id: short_fingerprint(a.recipient) for a in agencies},
+        referable=status in referrals.REFERABLE,
+        refer_form=refer_form,
+        response_form=forms.pop("response_form", None) or ResponseForm(formdata=None),
+        bundle_form=forms.pop("bundle_form", None) or BundleForm(formdata=None),
+        part_labels=PART_LABELS,
+        today=today(),
     )
 
 
@@ -533,6 +555,114 @@ def report_identity_request(report_id: uuid.UUID) -> ResponseReturnValue:
             s, report_id, _me_in(s), entered(form.reason), runtime().recovery
         ),
     )
+
+
+# --- referral (issue 20; docs/referral.md) ----------------------------------------------
+
+
+def _referral_part(report_id: uuid.UUID) -> str:
+    return url_for("staff.report", report_id=report_id, _anchor="part-referral")
+
+
+@bp.post("/reports/<uuid:report_id>/referrals")
+@requires(Policy.INVESTIGATOR)
+def report_refer(report_id: uuid.UUID) -> ResponseReturnValue:
+    """Refer the report to a registered agency (confirmed with a tick): recorded with the
+    profile, the status becomes "referred", and the case page shows the referral with
+    its bundle to download (a POST of its own, each download recorded). The form sent
+    again (a double click, a resend) is the same referral: the page shows it once, its
+    bundle still there to download."""
+    form = ReferForm()
+
+    def refer(session: Session, keys: HeldKeys) -> None:
+        try:
+            recipient_id = uuid.UUID(form.to.data or "")
+        except ValueError:
+            raise ServiceError(Reason.NO_SUCH_RECIPIENT, "to") from None
+        referrals.refer(
+            session,
+            keys,
+            _me().id,
+            recipient_id,
+            referrals.Profile.keeping(form.include.data or []),
+            form.refer_reason.data or "",
+            today(),
+            runtime().follow_up,
+        )
+
+    return _act(report_id, form, "refer_form", refer, then=_referral_part(report_id))
+
+
+@bp.post("/reports/<uuid:report_id>/referrals/<uuid:referral_id>/response")
+@requires(Policy.INVESTIGATOR)
+def report_referral_response(report_id: uuid.UUID, referral_id: uuid.UUID) -> ResponseReturnValue:
+    """Record the agency's answer to a referral: its follow-up ends."""
+    form = ResponseForm()
+    form.target = referral_id
+    return _act(
+        report_id,
+        form,
+        "response_form",
+        lambda s, keys: referrals.record_response(
+            s, keys, _me().id, referral_id, entered(form.response), today()
+        ),
+        then=_referral_part(report_id),
+    )
+
+
+@bp.post("/reports/<uuid:report_id>/referrals/<uuid:referral_id>/bundle")
+@requires(Policy.INVESTIGATOR)
+@download
+def report_referral_bundle(report_id: uuid.UUID, referral_id: uuid.UUID) -> ResponseReturnValue:
+    """A referral's bundle: today's signed export of the report, redacted by the
+    referral's profile, age-encrypted to the agency's registered key, streamed. The
+    download is recorded (``referral.bundle``) and committed before the first byte; a
+    refusal (the agency's key left the registry, the identity not to be seen, the
+    profile changed in the database) shows the case page saying why. A POST, so no
+    link prefetch or reload makes one."""
+    form = BundleForm()
+    form.target = referral_id
+    with transaction() as reading:
+        try:
+            granted(reading, report_id, _me().id)
+        except NotGranted:
+            abort(404)
+    if not form.validate_on_submit():  # a language switch, or no CSRF token
+        return _case_page(report_id, bundle_form=form), refused_status()
+    seed = runtime().signing_seed
+    if seed is None:
+        abort(
+            409,
+            description=_(
+                "Exports cannot be made on this server: every export carries a manifest "
+                "signed with the audit log's signing key, and that key is kept on another "
+                "server. Ask the system administrator."
+            ),
+        )
+    try:
+        with transaction(write=True) as writing:  # recorded before the first byte
+            bundle = referrals.open_bundle(
+                writing, _keys(writing, report_id), _me().id, referral_id, today()
+            )
+    except (NotGranted, NoKey):  # revoked meanwhile
+        abort(404)
+    except ServiceError as exc:
+        form.form_errors.append(message(exc))
+        return _case_page(report_id, bundle_form=form), 400
+    if bundle is None:  # the profile failed its check: recorded (committed above)
+        return integrity_failed()
+    view, omit, manifest = bundle.view, bundle.omit, bundle.manifest
+    _none, body = stream(
+        lambda reader: (
+            None,
+            report_zip(view, _keys(reader, report_id), seed, omit=omit, referral=manifest),
+        ),
+        report_id=report_id,
+        around=partial(age_encrypted, recipient=age_recipient(bundle.recipient)),
+    )
+    response = Response(body, mimetype="application/octet-stream")
+    response.headers["Content-Disposition"] = content_disposition(bundle.filename)
+    return response
 
 
 @bp.get("/reports/<uuid:report_id>/attachments/<uuid:attachment_id>")

@@ -32,11 +32,13 @@ from wtforms.validators import (
 )
 from wtforms.widgets import CheckboxInput, ListWidget, PasswordInput
 
+from sipadu.persistence.models import ReportStatus
 from sipadu.services.case_record import MAX_LABEL_CHARS, MAX_LABELS, LinkKind, Priority
 from sipadu.services.cases import CLOSING
 from sipadu.services.export_recipients import is_private_key
 from sipadu.services.openpgp import MAX_KEY_BYTES as MAX_OPENPGP_KEY_BYTES
 from sipadu.services.openpgp import is_private_key as is_private_openpgp_key
+from sipadu.services.referral import OUT_BY_DEFAULT, PARTS
 from sipadu.services.refusals import Reason, ServiceError
 from sipadu.web.forms import BoundedForm
 from sipadu.web.refusal_messages import message
@@ -254,6 +256,8 @@ DEADLINE_LABELS = {
     "ack_overdue": _l("Acknowledgement overdue"),
     "feedback_soon": _l("Feedback due within 3 working days"),
     "feedback_overdue": _l("Feedback overdue"),
+    "follow_up_soon": _l("Referral: the agency's response due within 3 working days"),
+    "follow_up_overdue": _l("Referral: the agency's response overdue"),
     "on_time": _l("On time"),
 }
 PRIORITY_LABELS = {
@@ -335,9 +339,12 @@ class NoteForm(BoundedForm):
 
 
 class StatusForm(BoundedForm):
+    # "Referred" is reached only by referring the report (its own form, issue 20).
     status = SelectField(
         _l("New status"),
-        choices=[SelectChoice(k, v) for k, v in STATUS_LABELS.items()],
+        choices=[
+            SelectChoice(k, v) for k, v in STATUS_LABELS.items() if k != ReportStatus.REFERRED.value
+        ],
         validators=[InputRequired(message=_l("Choose the new status."))],
     )
     reason = TextAreaField(
@@ -467,6 +474,62 @@ class ExportForm(BoundedForm):
         """Whether ``args`` (a query string) ask for an export: they name one of this
         form's fields. Anything else there (``lang``) chooses words, never an action."""
         return any(name in args for name in self._fields)
+
+
+# What a referral's bundle may hold (sipadu.services.referral.PARTS), as the form and
+# the case page say it.
+PART_LABELS = {
+    "field:title": _l("Title"),
+    **{f"field:{name}": label for name, label in CASE_FIELD_LABELS.items()},
+    "field:status_reason": _l("Reason given to the reporter"),
+    "field:unit": _l("Unit concerned"),
+    "field:intake": _l("How it came in (an operator's office and username)"),
+    "messages": _l("Messages with the reporter"),
+    "attachments": _l("Files"),
+    "attachment_names": _l("The files' own names (without them: file.pdf, file.jpg…)"),
+    "identity": _l("Reporter's identity"),
+    "notes": _l("Internal notes"),
+}
+assert set(PART_LABELS) == set(PARTS)
+
+
+class ReferForm(ConfirmForm):
+    """Refer a report to an agency of the registry (issue 20): ``to`` is a registered
+    recipient's id (the view offers them; the service checks it), ``include`` the parts
+    the bundle keeps (ticked boxes; the service refuses names it does not know)."""
+
+    to = RadioField(
+        _l("Agency"),
+        choices=[],
+        validate_choice=False,
+        validators=[InputRequired(message=_l("Choose the agency to refer the report to."))],
+    )
+    include = SelectMultipleField(
+        _l("What the agency receives"),
+        choices=[SelectChoice(part, PART_LABELS[part]) for part in PARTS],
+        default=[part for part in PARTS if part not in OUT_BY_DEFAULT],
+        validate_choice=False,
+    )
+    refer_reason = TextAreaField(
+        _l("Words for the reporter (optional; shown in the mailbox under the referral)"),
+        validators=[Optional(), Length(max=5000)],
+    )
+
+
+class ResponseForm(BoundedForm):
+    """The agency's answer to one referral (``target``: which, set by the view)."""
+
+    response = TextAreaField(
+        _l("The agency's response (only holders of this report read it)"),
+        validators=[InputRequired(), Length(max=20000)],
+    )
+    target: uuid.UUID | None = None
+
+
+class BundleForm(ActionForm):
+    """Download a referral's bundle (``target``: which referral, set by the view)."""
+
+    target: uuid.UUID | None = None
 
 
 class PrintForm(BoundedForm):

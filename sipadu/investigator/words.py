@@ -25,6 +25,7 @@ from sipadu.investigator.forms import (
     CASE_FIELD_LABELS,
     LINK_KIND_LABELS,
     METRIC_LABELS,
+    PART_LABELS,
     PRIORITY_LABELS,
 )
 from sipadu.persistence.models import (
@@ -123,6 +124,9 @@ ACTION_LABELS: dict[str, LazyString] = {
     Action.TRANSPARENCY_FACTS: _l("Facts of a transparency report read"),
     Action.RECEIPT_DAY: _l("A day's reports sealed for their receipts"),
     Action.RECIPIENT_OFFER: _l("Export recipient offered to reporters, or no longer"),
+    Action.REPORT_REFER: _l("Report referred to another body"),
+    Action.REFERRAL_BUNDLE: _l("Referral bundle downloaded"),
+    Action.REFERRAL_RESPONSE: _l("Agency's response to a referral recorded"),
 }
 
 # The role an entry was made in (audit.ROLES): the staff roles, and who else acts.
@@ -603,7 +607,31 @@ def _password_reset(d: dict, name: str) -> str:
     )
 
 
+def _parts(value: object) -> str:
+    """A referral profile's dropped parts, in words ("—": none)."""
+    parts = [str(p) for p in value] if isinstance(value, list) else []
+    return "; ".join(str(PART_LABELS.get(p, p)) for p in parts) or "—"
+
+
+def _refer(d: dict, _name: str) -> str:
+    words = _(
+        "Referred to %(recipient)s (fingerprint %(fingerprint)s). Left out of its bundle: "
+        "%(dropped)s. The reporter's identity passed on: %(identity)s. Follow up by "
+        "%(due)s.",
+        recipient=str(d.get("recipient") or "?"),
+        fingerprint=grouped(d.get("recipient_fingerprint")),
+        dropped=_parts(d.get("profile")),
+        identity=_yes_no(d.get("identity_included")),
+        due=str(d.get("follow_up_due_on") or "?"),
+    )
+    if d.get("to"):
+        words += " " + _status(d, _name)
+    return words
+
+
 def _identity_read(d: dict, _name: str) -> str:
+    if d.get("via") == "referral":
+        return _("The reporter's identity was included in a referral's encrypted bundle.")
     if d.get("via") == "print":
         return _("The reporter's identity was included in a printed case file.")
     if d.get("via") == "export":
@@ -891,6 +919,27 @@ SENTENCES: dict[str, Sentence] = {
     ),
     Action.RECIPIENT_OFFER: lambda d, _n: (
         _recipient(d, _("%(recipient)s (fingerprint %(fingerprint)s):")) + " " + offer_said(d)
+    ),
+    Action.REPORT_REFER: _refer,
+    Action.REFERRAL_BUNDLE: lambda d, _n: _(
+        "The bundle of the referral to %(recipient)s was downloaded, encrypted to its key "
+        "(fingerprint %(fingerprint)s). The reporter's identity included: %(identity)s.",
+        recipient=str(d.get("recipient") or "?"),
+        fingerprint=grouped(d.get("recipient_fingerprint")),
+        identity=_yes_no(d.get("identity_included")),
+    ),
+    Action.REFERRAL_RESPONSE: lambda d, _n: (
+        _(
+            "The response of %(recipient)s to a referral was recorded, after its follow-up "
+            "day. Its text is sealed, not in the log.",
+            recipient=str(d.get("recipient") or "?"),
+        )
+        if d.get("after_follow_up")
+        else _(
+            "The response of %(recipient)s to a referral was recorded. Its text is sealed, "
+            "not in the log.",
+            recipient=str(d.get("recipient") or "?"),
+        )
     ),
 }
 

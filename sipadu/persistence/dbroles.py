@@ -4,8 +4,9 @@ The reporter portal faces the internet (or Tor). If it is ever compromised, its 
 role should give as little as possible: it can store reports and read what a reporter's
 mailbox needs (ciphertext only) and the routing and public keys that submission wraps
 to. It cannot read the audit log, staff sessions, staff secrets (password records,
-sealed keys, TOTP seeds, link tokens), internal notes, identity requests, proposals or
-the staff's digest addresses (``staff_notification``: no grant at all).
+sealed keys, TOTP seeds, link tokens), internal notes, identity requests, proposals,
+an agency's answer to a referral or the staff's digest addresses
+(``staff_notification``: no grant at all).
 Row-level security narrows it further: in each transaction the portal names the report
 it works on (or the lookup id a reporter typed; ``db.scope_to_report``), and the role
 sees only that report's rows, the mailbox with that lookup id, and staged (not yet
@@ -75,6 +76,9 @@ REPORTER_GRANTS: list[tuple[str, str]] = [
         "SELECT (id, name, recipient, state, offered_to_reporters, reporter_channel)",
         "export_recipient",
     ),
+    # referral (issue 20): the mailbox says "referred to <agency> on <day>" and whether the
+    # identity was passed on (the profile); never the agency's answer or its key
+    ("SELECT (report_id, agency, referred_on, profile)", "referral"),
 ]
 
 
@@ -113,6 +117,7 @@ REPORTER_POLICIES: dict[str, tuple[str, str]] = {
     "message": (f"report_id = {_REPORT}", f"report_id = {_REPORT}"),
     "attachment": (f"report_id = {_REPORT}", f"report_id = {_REPORT}"),
     "mailbox": (f"report_id = {_REPORT} OR lookup_id = {_LOOKUP}", f"report_id = {_REPORT}"),
+    "referral": (f"report_id = {_REPORT}", f"report_id = {_REPORT}"),
     "blob": (_OWN_BLOBS, _OWN_BLOBS),
     "blob_chunk": ("blob_id IN (SELECT id FROM blob)", "blob_id IN (SELECT id FROM blob)"),
 }

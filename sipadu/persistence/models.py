@@ -367,6 +367,9 @@ class ReportStatus(enum.StrEnum):
     CLOSED_SUBSTANTIATED = "closed_substantiated"
     CLOSED_UNSUBSTANTIATED = "closed_unsubstantiated"
     REJECTED = "rejected"
+    # Passed on to a competent body (pelimpahan, issue 20): a closing outcome, set only by
+    # a referral (:mod:`sipadu.services.referral`), never by the status form.
+    REFERRED = "referred"
 
 
 class Report(Base):
@@ -852,3 +855,35 @@ class ReceiptBatch(Base):
     size: Mapped[int] = mapped_column(Integer)
     seq: Mapped[int] = mapped_column(BigInteger, unique=True)
     seal_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("receipt_seal.id"), index=True)
+
+
+class Referral(Base):
+    """A report referred to another body (pelimpahan, issue 20; docs/referral.md): the
+    registry row it was referred to (``recipient_id``) and that row's ``agency`` name
+    and ``fingerprint`` as they were then (a later change of the registry rewrites no
+    history), the day it was referred and the day the holders should have the agency's
+    answer by (``follow_up_due_on``, SIPADU_REFERRAL_FOLLOW_UP_DAYS later), and the
+    redaction ``profile`` its bundle is made with (canonical JSON of what it leaves out,
+    no content). Once the answer is recorded: the day, and its text sealed under the
+    report's internal key of ``response_epoch`` (never the mailbox's), like a note.
+
+    Staff-side: only staff write it, and the audit log dates every change to the second
+    anyway (``report.refer``), so its row order tells nothing. The reporter portal's
+    role reads the agency, the day and the profile of its own report's rows only
+    (dbroles.py): the mailbox says "referred to <agency> on <day>"."""
+
+    __tablename__ = "referral"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
+    report_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("report.id", ondelete="CASCADE"), index=True
+    )
+    recipient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("export_recipient.id"))
+    agency: Mapped[str] = mapped_column(String(100))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    referred_on: Mapped[date] = mapped_column(Date)
+    follow_up_due_on: Mapped[date] = mapped_column(Date, index=True)
+    response_recorded_on: Mapped[date | None] = mapped_column(CheckedDate)
+    response_epoch: Mapped[int | None] = mapped_column(CheckedInt)
+    sealed_response: Mapped[bytes | None] = mapped_column(SealedBytes)
+    profile: Mapped[str] = mapped_column(Text)

@@ -49,6 +49,7 @@ from sipadu.services.mailbox import (
     well_formed_code,
 )
 from sipadu.services.receipts import ReceiptState, receipt_file, receipt_json, receipt_status
+from sipadu.services.referral import told
 from sipadu.services.reports import add_reporter_message, read_mailbox
 from sipadu.services.transcript import (
     Answer,
@@ -102,6 +103,13 @@ def status_words() -> dict[str, tuple[str, str]]:
             _("The investigation is finished but the report could not be confirmed."),
         ),
         ReportStatus.REJECTED: (_("Not taken up"), _("The report was not taken up.")),
+        ReportStatus.REFERRED: (
+            _("Referred to another body"),
+            _(
+                "Your report was passed on (pelimpahan) to a body that is competent to "
+                "handle it. That body now decides what is done about it."
+            ),
+        ),
     }
 
 
@@ -304,6 +312,7 @@ def _mailbox_page(
         escalation_day=coarsen(day, app_config().date_precision),
         view=view,
         receipt=_receipt(keys),
+        referrals=told(keys.session, opened.report_id),
         form=form,
         transcript=transcript_of(view.fields),
         transcript_form=transcript_form or TranscriptForm(formdata=None),

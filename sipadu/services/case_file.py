@@ -27,7 +27,9 @@ from sipadu.services.key_ring import HeldKeys
 
 # The audit actions that change a report's status, shown as its history. Status changes
 # are staff actions, dated to the second in the log; what a reporter did is not there (G2).
-HISTORY_ACTIONS = (Action.STATUS_CHANGE, Action.REPORT_REOPEN)
+# A referral (issue 20) is a step when it moved the report to "referred" (its entry then
+# has "from" and "to"); a second agency for a report already referred is none.
+HISTORY_ACTIONS = (Action.STATUS_CHANGE, Action.REPORT_REOPEN, Action.REPORT_REFER)
 
 
 @dataclass(frozen=True)
@@ -88,7 +90,7 @@ def status_history(session: Session, report_id: uuid.UUID) -> list[StatusStep]:
             at = datetime.fromisoformat(entry.at)
         except ValueError:
             continue
-        if not isinstance(detail, dict):
+        if not isinstance(detail, dict) or "to" not in detail:
             continue
         steps.append(
             StatusStep(

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import ColumnElement, Row, Select, and_, or_, select
+from sqlalchemy import ColumnElement, Row, Select, and_, func, or_, select
 from sqlalchemy.orm import Session
 
 from sipadu.accountability import audit
@@ -24,6 +24,7 @@ from sipadu.persistence.models import (
     IdentityRequestState,
     Message,
     Note,
+    Referral,
     Report,
     ReportField,
     ReportGrant,
@@ -72,6 +73,7 @@ CLOSING = frozenset(
         ReportStatus.CLOSED_SUBSTANTIATED,
         ReportStatus.CLOSED_UNSUBSTANTIATED,
         ReportStatus.REJECTED,
+        ReportStatus.REFERRED,  # only a referral reaches it (sipadu.services.referral)
     }
 )
 # The workflow. No move leaves a closing state; only :func:`reopen` does (with a reason).
@@ -86,6 +88,7 @@ TRANSITIONS: dict[ReportStatus, frozenset[ReportStatus]] = {
     ReportStatus.CLOSED_SUBSTANTIATED: frozenset(),
     ReportStatus.CLOSED_UNSUBSTANTIATED: frozenset(),
     ReportStatus.REJECTED: frozenset(),
+    ReportStatus.REFERRED: frozenset(),
 }
 # The step a case normally takes next, offered first: never a closing one (that is a
 # choice each time).
@@ -159,6 +162,10 @@ class CaseRow:
     lead: str | None = None  # the lead investigator's username, while they hold the report
     record_intact: bool = True  # False: its case record failed its integrity check
     unit: str | None = None  # the unit concerned, in words (issue 18); None: not given
+    # The earliest follow-up of its referrals still without the agency's answer (issue
+    # 20), and whether that day has passed; None: no referral waits for an answer.
+    follow_up_due_on: date | None = None
+    follow_up_overdue: bool = False
 
 
 @dataclass(frozen=True)
@@ -171,7 +178,15 @@ class CasePage:
 
 
 SOON_WORKING_DAYS = 3
-DEADLINES = ("ack_soon", "ack_overdue", "feedback_soon", "feedback_overdue", "on_time")
+DEADLINES = (
+    "ack_soon",
+    "ack_overdue",
+    "feedback_soon",
+    "feedback_overdue",
+    "follow_up_soon",  # a referral's follow-up (issue 20): the agency's answer is due
+    "follow_up_overdue",
+    "on_time",
+)
 
 
 def due_soon_until(today: date) -> date:
@@ -181,12 +196,30 @@ def due_soon_until(today: date) -> date:
     return add_days(today, SOON_WORKING_DAYS, DayCount.WORKING)
 
 
+def follow_up_waiting(
+    low: date | None = None, high: date | None = None, *, before: date | None = None
+) -> ColumnElement[bool]:
+    """Whether the report has a referral still without the agency's answer whose
+    follow-up day is within ``low``..``high`` (both included) or before ``before``: an
+    EXISTS on ``referral`` (its follow-up index), for the deadline filters."""
+    conditions = [Referral.report_id == Report.id, Referral.response_recorded_on.is_(None)]
+    if low is not None:
+        conditions.append(Referral.follow_up_due_on >= low)
+    if high is not None:
+        conditions.append(Referral.follow_up_due_on <= high)
+    if before is not None:
+        conditions.append(Referral.follow_up_due_on < before)
+    return select(Referral.id).where(*conditions).exists()
+
+
 def deadline_clause(deadline: str, today: date) -> list[ColumnElement[bool]]:
     """The conditions on ``report`` of a deadline filter (one of :data:`DEADLINES`), on
     the indexed deadline columns; the list and the dashboard count with the same ones, so
-    a count links to a list of exactly those reports. Raises ``ValueError`` for another
-    name: callers pass only names of :data:`DEADLINES` (the list's form offers no other),
-    so another is a programming error, not a refusal."""
+    a count links to a list of exactly those reports. A referral's follow-up is due
+    while its answer is not recorded, whatever the report's status (a reopened report
+    still waits for the agency). Raises ``ValueError`` for another name: callers pass
+    only names of :data:`DEADLINES` (the list's form offers no other), so another is a
+    programming error, not a refusal."""
     open_statuses = [s.value for s in ReportStatus if s not in CLOSING]
     received = Report.status == ReportStatus.RECEIVED.value
     if deadline == "ack_soon":
@@ -202,10 +235,15 @@ def deadline_clause(deadline: str, today: date) -> list[ColumnElement[bool]]:
         ]
     if deadline == "feedback_overdue":
         return [Report.status.in_(open_statuses), Report.feedback_due_on < today]
+    if deadline == "follow_up_soon":
+        return [follow_up_waiting(today, due_soon_until(today))]
+    if deadline == "follow_up_overdue":
+        return [follow_up_waiting(before=today)]
     if deadline == "on_time":
         return [
             or_(Report.status.not_in(open_statuses), Report.feedback_due_on >= today),
             or_(~received, Report.ack_due_on >= today),
+            ~follow_up_waiting(before=today),
         ]
     raise ValueError(f"not a deadline filter: {deadline!r}")
 
@@ -286,6 +324,7 @@ def list_cases(
         records_of(session, account_id, private, [r.id for r, _, _ in found if r.id not in records])
     )
     leads = lead_names(session, records)
+    follow_ups = _follow_ups(session, [report.id for report, _, _ in found])
     rows = [
         CaseRow(
             id=report.id,
@@ -307,6 +346,8 @@ def list_cases(
             lead=leads.get(report.id),
             record_intact=records[report.id] is not None,
             unit=units.get(report.id),
+            follow_up_due_on=follow_ups.get(report.id),
+            follow_up_overdue=report.id in follow_ups and follow_ups[report.id] < today,
         )
         for report, _mark, slug in found
     ]
@@ -323,6 +364,20 @@ def list_cases(
     if stopped is not None:
         return CasePage(rows, page_cursor(stopped), partial=True)
     return CasePage(rows, None)
+
+
+def _follow_ups(session: Session, report_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, date]:
+    """The earliest follow-up day of each report's referrals still without an answer."""
+    if not report_ids:
+        return {}
+    return {
+        report_id: due
+        for report_id, due in session.execute(
+            select(Referral.report_id, func.min(Referral.follow_up_due_on))
+            .where(Referral.report_id.in_(report_ids), Referral.response_recorded_on.is_(None))
+            .group_by(Referral.report_id)
+        )
+    }
 
 
 def titles_of(
@@ -912,7 +967,7 @@ def change_status(
     if target in CLOSING and not reason:
         raise ServiceError(Reason.CLOSING_NEEDS_REASON, "reason")
     if reason:
-        _seal_reason(session, keys, report, reason)
+        seal_reason(session, keys, report, reason)
     acknowledged = current is ReportStatus.RECEIVED
     if acknowledged:
         report.acknowledged_on = today
@@ -935,9 +990,9 @@ def change_status(
     return report
 
 
-def _seal_reason(session: Session, keys: HeldKeys, report: Report, reason: str) -> None:
+def seal_reason(session: Session, keys: HeldKeys, report: Report, reason: str) -> None:
     """The status reason the reporter reads in the mailbox, sealed under the current
-    case key in place of the one before."""
+    case key in place of the one before (a status change, a reopening, a referral)."""
     row = session.get(ReportField, (report.id, STATUS_REASON_FIELD))
     sealed = seal_field(
         keys.key(Purpose.CASE, report.key_epoch),
@@ -974,7 +1029,7 @@ def reopen(session: Session, keys: HeldKeys, account_id: uuid.UUID, reason: str)
     reason = reason.strip()
     if not reason:
         raise ServiceError(Reason.REOPEN_NEEDS_REASON, "reason")
-    _seal_reason(session, keys, report, reason)
+    seal_reason(session, keys, report, reason)
     report.status = REOPENED.value
     report.closed_on = None
     audit.append(

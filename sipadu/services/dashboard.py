@@ -35,7 +35,15 @@ from sipadu.services.key_ring import addressed_to
 # The most reports whose read marks one home page opens (one HPKE unwrap each, about
 # 0.3 ms; benchmarks/search.py times the page): past it the count says "at least".
 UNREAD_CHECK_LIMIT = 200
-DUE = ("ack_soon", "ack_overdue", "feedback_soon", "feedback_overdue")
+# A referral's follow-up too (issue 20): the agency's answer is to be recorded.
+DUE = (
+    "ack_soon",
+    "ack_overdue",
+    "feedback_soon",
+    "feedback_overdue",
+    "follow_up_soon",
+    "follow_up_overdue",
+)
 
 
 @dataclass(frozen=True)
@@ -88,15 +96,18 @@ def _any_of(names: tuple[str, ...], today: date) -> ColumnElement[bool]:
     return or_(*(and_(*deadline_clause(name, today)) for name in names))
 
 
-NEED_ACTION = DUE  # acknowledgement or feedback due soon or overdue (issue 19)
-OVERDUE = ("ack_overdue", "feedback_overdue")
+# Acknowledgement, feedback (issue 19) or a referral's follow-up (issue 20) due soon or
+# overdue.
+NEED_ACTION = DUE
+OVERDUE = ("ack_overdue", "feedback_overdue", "follow_up_overdue")
 
 
 def action_counts(session: Session, account_id: uuid.UUID, today: date) -> tuple[int, int]:
     """``(need_action, overdue)`` of an investigator on ``today`` (issue 19's digest):
     the reports of their default list (granted, spam hidden) that any filter of
-    :data:`NEED_ACTION` shows, and those that ``ack_overdue`` or ``feedback_overdue``
-    shows; each report counted once however many filters show it. Reads only, on the
+    :data:`NEED_ACTION` shows, and those that ``ack_overdue``, ``feedback_overdue`` or
+    ``follow_up_overdue`` (a referral's answer not recorded in time, issue 20) shows;
+    each report counted once however many filters show it. Reads only, on the
     deadline indexes; no sealed value is opened."""
     need = session.scalar(_held(account_id).where(_any_of(NEED_ACTION, today))) or 0
     late = session.scalar(_held(account_id).where(_any_of(OVERDUE, today))) or 0

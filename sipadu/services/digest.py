@@ -38,8 +38,9 @@ SUBJECT = "SIPADU: ringkasan harian / daily digest"
 class Digest:
     """What one person's digest tells, by role (None: a role they do not hold).
 
-    Investigator: ``need_action``, reports of theirs whose acknowledgement or feedback is
-    due soon or overdue, and ``overdue``, those overdue (counted once each;
+    Investigator: ``need_action``, reports of theirs whose acknowledgement, feedback or
+    referral follow-up (the agency's answer to record, issue 20) is due soon or overdue,
+    and ``overdue``, those overdue (counted once each;
     :func:`sipadu.services.dashboard.action_counts`). Custodian: ``pending_requests``,
     identity requests waiting for their decision, and across the whole institution
     ``late_acknowledgements`` and ``late_feedback``

@@ -12,6 +12,11 @@ checked years later against the public key auditors pinned (docs/casework.md).
 The same case state always gives the same ``manifest.json``, byte for byte: the printed
 case file (:mod:`sipadu.services.case_file`) prints its SHA-256, so paper and export can
 be tied (:func:`manifest_sha256`).
+
+A referral's bundle (:mod:`sipadu.services.referral`, issue 20) is this archive made of a
+redacted view, without the documents its profile leaves out, and with a ``referral``
+key in the signed ``manifest.json`` naming the agency, the day and the profile; a plain
+export's manifest has no such key and is unchanged.
 """
 
 import hashlib
@@ -20,7 +25,7 @@ import json
 import queue
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import asdict
 from typing import TYPE_CHECKING
 
@@ -100,9 +105,10 @@ def _json(content: object) -> bytes:
     return json.dumps(content, ensure_ascii=False, indent=2, default=str).encode("utf-8")
 
 
-def documents(view: CaseView) -> list[tuple[str, bytes]]:
+def documents(view: CaseView, omit: Collection[str] = ()) -> list[tuple[str, bytes]]:
     """``report.json``, ``messages.json`` and ``notes.json`` of ``view``, as the archive
-    holds them: the same view gives the same bytes."""
+    holds them, but those named in ``omit`` (a referral's bundle leaves out the messages
+    or notes its profile drops): the same view gives the same bytes."""
     report = view.report
     report_json = _json(
         {
@@ -146,9 +152,13 @@ def documents(view: CaseView) -> list[tuple[str, bytes]]:
         ]
     )
     return [
-        ("report.json", report_json),
-        ("messages.json", messages_json),
-        ("notes.json", notes_json),
+        (name, data)
+        for name, data in (
+            ("report.json", report_json),
+            ("messages.json", messages_json),
+            ("notes.json", notes_json),
+        )
+        if name not in omit
     ]
 
 
@@ -175,14 +185,17 @@ def archived_files(view: CaseView) -> list[tuple[str, AttachmentInfo]]:
     ]
 
 
-def manifest_json(report_id: uuid.UUID, digests: dict[str, str]) -> bytes:
+def manifest_json(
+    report_id: uuid.UUID, digests: dict[str, str], referral: Mapping[str, object] | None = None
+) -> bytes:
     """``manifest.json``: the format, the report and the SHA-256 (hex) of every other
-    file of the archive, keys sorted, so equal digests give equal bytes."""
-    return json.dumps(
-        {"format": FORMAT, "report_id": str(report_id), "sha256": digests},
-        indent=2,
-        sort_keys=True,
-    ).encode("utf-8")
+    file of the archive, keys sorted, so equal digests give equal bytes. With
+    ``referral`` (a referral's bundle): that object under the key ``referral`` too, so
+    the agency, the day and the redaction profile are covered by the signature."""
+    content: dict[str, object] = {"format": FORMAT, "report_id": str(report_id), "sha256": digests}
+    if referral is not None:
+        content["referral"] = dict(referral)
+    return json.dumps(content, indent=2, sort_keys=True).encode("utf-8")
 
 
 def hash_files(view: CaseView, keys: HeldKeys, into: dict[uuid.UUID, str]) -> Iterator[bytes]:
@@ -209,11 +222,20 @@ def manifest_sha256(view: CaseView, file_digests: dict[uuid.UUID, str]) -> str:
     return hashlib.sha256(manifest_json(view.report.id, digests)).hexdigest()
 
 
-def report_zip(view: CaseView, keys: HeldKeys, signing_seed: bytes) -> Iterator[bytes]:
+def report_zip(
+    view: CaseView,
+    keys: HeldKeys,
+    signing_seed: bytes,
+    *,
+    omit: Collection[str] = (),
+    referral: Mapping[str, object] | None = None,
+) -> Iterator[bytes]:
     """The archive's bytes, produced as they are read. Attachment plaintext is decrypted
     chunk by chunk from the database while the ZIP is written. Every file's sealed parts
     (its file key too) were opened with ``view``, before the first byte: a file that
-    failed is left out and named in ``report.json``'s ``failed_attachments``."""
+    failed is left out and named in ``report.json``'s ``failed_attachments``. ``omit``
+    and ``referral``: a referral's bundle (:func:`documents`, :func:`manifest_json`);
+    only what is in the archive is in the manifest's digests."""
     digests: dict[str, str] = {}
     archive = zipstream.ZipStream(compress_type=zipstream.ZIP_DEFLATED)
 
@@ -225,7 +247,7 @@ def report_zip(view: CaseView, keys: HeldKeys, signing_seed: bytes) -> Iterator[
         digests[name] = digest.hexdigest()
 
     report = view.report
-    for name, data in documents(view):
+    for name, data in documents(view, omit):
         archive.add(hashed(name, iter([data])), name)
     for name, info in archived_files(view):
 
@@ -241,7 +263,7 @@ def report_zip(view: CaseView, keys: HeldKeys, signing_seed: bytes) -> Iterator[
         archive.add(_lazy(content), name, compress_type=zipstream.ZIP_STORED)
 
     def manifest() -> Iterator[bytes]:
-        data = manifest_json(report.id, digests)
+        data = manifest_json(report.id, digests, referral)
         signature = {
             "label": MANIFEST_LABEL,
             "public_key": signing_public_key(signing_seed).hex(),

@@ -180,6 +180,14 @@ class Reason(enum.Enum):
     REPORTER_CHANNEL_INVALID = enum.auto()  # not an https:// or http://….onion address
     REPORTER_CHANNEL_NEEDED = enum.auto()  # offered to reporters without an upload address
     RECIPIENT_OFFER_UNCHANGED = enum.auto()  # name: the recipient is offered so already
+    # Referral (issue 20)
+    REFERRAL_EMPTY = enum.auto()  # the profile leaves no field, message or file
+    REFERRAL_UNKNOWN_PART = enum.auto()  # a profile names a part that does not exist
+    REFERRAL_IDENTITY_NOT_SEEN = enum.auto()  # identity asked for by who may not see it
+    REFERRAL_NOT_OPEN = enum.auto()  # closed or rejected: reopen it first
+    NO_SUCH_REFERRAL = enum.auto()
+    REFERRAL_RECIPIENT_GONE = enum.auto()  # name: the agency's key left the registry
+    RESPONSE_ALREADY_RECORDED = enum.auto()
 
 
 class ServiceError(Exception):

@@ -29,7 +29,13 @@ from sipadu.persistence.models import Attachment, AuditEvent, Blob, Report, Repo
 from sipadu.persistence.row_order import Reshuffled
 from sipadu.services import key_ring
 
-CLOSED = (ReportStatus.CLOSED_SUBSTANTIATED.value, ReportStatus.CLOSED_UNSUBSTANTIATED.value)
+# A referred report (issue 20) is closed here: kept SIPADU_RETENTION_CLOSED_DAYS from
+# the day it was referred (its closing day), its referrals deleted with it.
+CLOSED = (
+    ReportStatus.CLOSED_SUBSTANTIATED.value,
+    ReportStatus.CLOSED_UNSUBSTANTIATED.value,
+    ReportStatus.REFERRED.value,
+)
 BATCH = 500
 
 

@@ -23,6 +23,7 @@ would order a reporter's row among staff actions the audit log dates (G2, docs/c
 | note | ``note/<id>/body`` | author, written_at, epoch |
 | identity request | ``identity-request/<id>`` | requester, requested_at |
 | case record | ``case/record`` | epoch |
+| referral's answer | ``referral/<id>/response`` | recorded_on, epoch |
 
 Encodings: an id is its 16 raw bytes, or empty for none (a report-level attachment, a
 message from the reporter); a number is u32 big-endian; a day is its ISO 8601 text
@@ -42,7 +43,14 @@ from datetime import UTC, date, datetime
 
 from sipadu.crypto import Bound, CryptoError
 from sipadu.persistence.checked import MALFORMED_DATETIME, is_malformed
-from sipadu.persistence.models import Attachment, CaseRecord, IdentityRequest, Message, Note
+from sipadu.persistence.models import (
+    Attachment,
+    CaseRecord,
+    IdentityRequest,
+    Message,
+    Note,
+    Referral,
+)
 
 POSITION_LEN = 4  # a sealed message's plaintext starts with its position, u32 big-endian
 
@@ -187,3 +195,20 @@ def case_record_bound(row: CaseRecord) -> Bound:
     """What a case record binds: the epoch of the internal key it is sealed under (a
     record moved to another epoch's key fails; docs/crypto.md "Case record")."""
     return (("epoch", _u32(row.epoch)),)
+
+
+def response_field(referral_id: uuid.UUID) -> str:
+    """Where an agency's answer to a referral is sealed (issue 20)."""
+    return f"referral/{referral_id}/response"
+
+
+def response_bound(row: Referral) -> Bound:
+    """An answer's day and internal-key epoch: neither can be changed in the database
+    without the answer failing its integrity check. Raises :class:`MalformedRow` for a
+    row without them (no answer recorded, or columns changed)."""
+    if row.response_recorded_on is None or row.response_epoch is None:
+        raise MalformedRow("no answer recorded in this row")
+    return (
+        ("recorded_on", _day(row.response_recorded_on)),
+        ("epoch", _u32(row.response_epoch)),
+    )

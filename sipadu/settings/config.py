@@ -193,6 +193,9 @@ class Config:
     ack_days: int = 7
     feedback_days: int = 90
     day_count: DayCount = DayCount.CALENDAR
+    # A referral's follow-up: the holders should record the agency's answer within this
+    # many days (counted as ``day_count`` says) of referring a report (issue 20).
+    referral_follow_up_days: int = 30
     reporter_bind: str = "127.0.0.1:5000"
     staff_bind: str = "127.0.0.1:5001"
     workers: int = 1  # 2 with Redis; any number: the limits are counted per host or in Redis
@@ -585,6 +588,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         ack_days=_int(env, "SIPADU_ACK_DAYS", 7),
         feedback_days=_int(env, "SIPADU_FEEDBACK_DAYS", 90),
         day_count=_choice(env, "SIPADU_DAY_COUNT", DayCount, DayCount.CALENDAR),
+        referral_follow_up_days=_int(env, "SIPADU_REFERRAL_FOLLOW_UP_DAYS", 30),
         reporter_bind=env.get("SIPADU_REPORTER_BIND") or "127.0.0.1:5000",
         staff_bind=env.get("SIPADU_STAFF_BIND") or "127.0.0.1:5001",
         workers=_workers(env),

@@ -359,6 +359,29 @@ MESSAGES: dict[Reason, LazyString] = {
     Reason.RECIPIENT_OFFER_UNCHANGED: _l(
         "%(name)s is offered to reporters exactly so already: nothing to change."
     ),
+    Reason.REFERRAL_EMPTY: _l(
+        "The agency would receive nothing of the report: keep at least one part of the "
+        "report, the messages or the files."
+    ),
+    Reason.REFERRAL_UNKNOWN_PART: _l("Choose what to include from the list only."),
+    Reason.REFERRAL_IDENTITY_NOT_SEEN: _l(
+        "The reporter's identity can be passed on only by an investigator a custodian "
+        "allowed to see it. Untick it, or ask a custodian first."
+    ),
+    Reason.REFERRAL_NOT_OPEN: _l(
+        "A closed or rejected report cannot be referred. Reopen it first, with a reason the "
+        "reporter reads."
+    ),
+    Reason.NO_SUCH_REFERRAL: _l("This referral does not exist (any more)."),
+    Reason.REFERRAL_RECIPIENT_GONE: _l(
+        "The key of %(name)s is no longer in the registry (or it changed), so nothing "
+        "more can be encrypted to it. Ask the admins, and refer the report again to the "
+        "agency's new key."
+    ),
+    Reason.RESPONSE_ALREADY_RECORDED: _l(
+        "The agency's response to this referral was already recorded. Add anything more "
+        "as an internal note; what you typed is still here."
+    ),
 }
 
 

@@ -32,6 +32,7 @@ STATUS_LABELS: dict[str, LazyString] = {
     ReportStatus.CLOSED_SUBSTANTIATED.value: _l("Closed: confirmed"),
     ReportStatus.CLOSED_UNSUBSTANTIATED.value: _l("Closed: not confirmed"),
     ReportStatus.REJECTED.value: _l("Not taken up"),
+    ReportStatus.REFERRED.value: _l("Referred to another body"),
 }
 # The names of the reporter's form (sipadu/web/reporter_forms.py): one translation each.
 CATEGORY_LABELS: dict[str, LazyString] = {

@@ -106,6 +106,7 @@ def test_reports_are_counted_by_status_and_deadline_as_the_list_filters_them(
         "closed_substantiated": 0,
         "closed_unsubstantiated": 0,
         "rejected": 1,
+        "referred": 0,  # issue 20
     }
     assert shown.total == 7
     # Due soon: from today to the last day of SOON_WORKING_DAYS, both included.
@@ -114,6 +115,8 @@ def test_reports_are_counted_by_status_and_deadline_as_the_list_filters_them(
         "ack_overdue": 1,
         "feedback_soon": 1,
         "feedback_overdue": 1,
+        "follow_up_soon": 0,  # a referral's (issue 20; tests/services/test_referral.py)
+        "follow_up_overdue": 0,
     }
     # Each count is what the list shows for the same filter (its link lands there).
     for name, count in shown.due.items():

@@ -58,7 +58,14 @@ def test_an_investigator_is_told_what_needs_action_each_report_once(session, rec
     assert told.pending_requests is told.proposals is told.late_acknowledgements is None
     # The same as the list's filters say, counted once per report.
     due = dashboard.case_counts(session, investigator.id, investigator.private, TODAY).due
-    assert due == {"ack_soon": 1, "ack_overdue": 2, "feedback_soon": 1, "feedback_overdue": 2}
+    assert due == {
+        "ack_soon": 1,
+        "ack_overdue": 2,
+        "feedback_soon": 1,
+        "feedback_overdue": 2,
+        "follow_up_soon": 0,  # a referral's (issue 20; tests/services/test_referral.py)
+        "follow_up_overdue": 0,
+    }
     assert told.need_action < sum(due.values())
 
 

@@ -55,11 +55,14 @@ def test_closed_and_rejected_reports_expire_after_their_own_periods(session, rec
     substantiated = ended(session, recovery, ReportStatus.CLOSED_SUBSTANTIATED, 365)
     rejected = ended(session, recovery, REJECTED, 10)
     rejected_recently = ended(session, recovery, REJECTED, 9)
+    # A referral (issue 20) closes a report: kept as long as a closed one.
+    referred = ended(session, recovery, ReportStatus.REFERRED, 100)
+    referred_recently = ended(session, recovery, ReportStatus.REFERRED, 99)
 
     found = set(retention.expired(session, POLICY, TODAY))
 
-    assert {closed_long_ago.id, substantiated.id, rejected.id} <= found
-    assert not {closed_recently.id, rejected_recently.id} & found
+    assert {closed_long_ago.id, substantiated.id, rejected.id, referred.id} <= found
+    assert not {closed_recently.id, rejected_recently.id, referred_recently.id} & found
 
 
 def test_a_report_on_hold_or_still_open_never_expires(session, recovery):
