@@ -36,6 +36,7 @@ from sipadu.persistence.models import (
     Report,
 )
 from sipadu.services.dates import today
+from sipadu.services.export_recipients import recipient_fingerprint
 from tests.helpers import (
     csrf,
     database,
@@ -247,6 +248,40 @@ def test_the_agency_removed_between_the_form_and_the_submit_gets_nothing(
     assert "Kata untuk pelapor" in page  # what was typed is kept
     assert referrals_of(database_url, report_id) == []
     assert entries(database_url, report_id, "report.refer") == []
+
+
+def test_a_referral_pointed_at_another_key_in_the_database_gets_no_bundle(
+    clients, reported, database_url, tmp_path
+):
+    """A database writer swaps the registry row's key for their own and copies its
+    fingerprint into the referral row: the case page says the referral is not what the
+    audit log recorded and offers no bundle; the download is refused (409) and recorded
+    as an integrity failure, never encrypted to the swapped key (G3)."""
+    report_id, _code, _passphrase = reported
+    investigator = clients["pemeriksa1"]
+    _key_file, recipient = age_keygen(tmp_path, "bpkp")
+    agency = register(clients, database_url, f"BPKP {uuid.uuid4().hex[:4]}", recipient)
+    case = f"/reports/{report_id}"
+    data = {"csrf_token": csrf(investigator, case), **refer_form(agency)}
+    assert investigator.post(f"{case}/referrals", data=data).status_code == 303
+    (referral,) = referrals_of(database_url, report_id)
+    attacker = str(pyrage.x25519.Identity.generate().to_public())
+    with database(database_url) as session:
+        session.get(ExportRecipient, agency).recipient = attacker
+        session.get(Referral, referral.id).fingerprint = recipient_fingerprint(attacker)
+        session.commit()
+
+    page = html.unescape(investigator.get(case).get_data(as_text=True))
+    assert "tidak sesuai dengan yang tercatat di log audit" in page
+    assert f"/referrals/{referral.id}/bundle" not in page
+    answer = investigator.post(
+        f"{case}/referrals/{referral.id}/bundle", data={"csrf_token": csrf(investigator, case)}
+    )
+    assert answer.status_code == 409
+    assert entries(database_url, report_id, "referral.bundle") == []
+    assert entries(database_url, report_id, "record.integrity_failure") == [
+        {"kind": "referral", "id": str(referral.id)}
+    ]
 
 
 def test_a_report_not_held_is_not_found(clients, reported, database_url, tmp_path):

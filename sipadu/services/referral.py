@@ -10,15 +10,18 @@ Indonesian WBS rules (e.g. the Finance Ministry's) provide for passing cases on.
   they are now, the day, the follow-up's due day, the redaction :class:`Profile`),
   moves the report to ``referred`` (a closing outcome, like a close: ``closed_on``, and
   the acknowledgement if it was still only received) and appends ``report.refer`` with
-  the agency, the fingerprint and the profile, never content. The same referral sent
-  again (same report, agency key, day and profile: a double click, a resend of the
-  form) is that referral: nothing more is recorded.
+  the agency, its registry row, the fingerprint and the profile, never content. The
+  same referral sent again (a double click, a resend of the form: see :func:`refer`)
+  is that referral: nothing more is recorded.
 - :func:`open_bundle` makes its bundle: today's signed export (:mod:`sipadu.services.
   export`) of a view redacted by the profile (:func:`redact`), with a ``referral`` key
   in the signed manifest, age-encrypted to the agency's registered key. Every download
   is appended as ``referral.bundle`` before the first byte; so a bundle lost on the way
-  is downloaded again, never re-referred. The agency's key must still be the registered
-  one: a key removed from the registry (or changed in the database) gets nothing more.
+  is downloaded again, never re-referred. The referral must still be what ``report.refer``
+  recorded (profile, agency, registry row, key fingerprint: the hash-chained log is
+  what a row changed in the database is checked against), and the agency's key still
+  the registered one: a key removed from the registry (or changed in the database)
+  gets nothing more.
 - :func:`record_response` records the agency's answer (sealed under the internal key,
   like a note) and ends the follow-up; ``referral.response``.
 
@@ -152,15 +155,49 @@ def _part_of_field(name: str) -> str | None:
     return IDENTITY if name == IDENTITY else None
 
 
-_EXTENSION = re.compile(r"\.[A-Za-z0-9]{1,5}")
+# The extensions a neutral file name keeps (lower case, without the dot): common
+# formats of evidence that the agency needs to know how to open. Anything else after a
+# file name's last dot may be a word of the name ("Rekaman suara Pak.Joko"), so it goes.
+SAFE_EXTENSIONS = frozenset(
+    {
+        *("pdf", "txt", "rtf", "csv", "xml", "json", "eml", "msg"),
+        *("doc", "docx", "xls", "xlsx", "ppt", "pptx", "odt", "ods", "odp"),
+        *("jpg", "jpeg", "png", "gif", "webp", "heic", "tif", "tiff", "bmp"),
+        *("mp3", "m4a", "wav", "ogg", "oga", "opus", "amr", "aac", "flac"),
+        *("mp4", "m4v", "mov", "3gp", "avi", "mkv", "webm"),
+        *("zip", "7z", "rar", "gz"),
+    }
+)
+# A file whose name has none of them: the extension its type says (IANA media types).
+TYPE_EXTENSIONS = {
+    "application/pdf": "pdf",
+    "text/plain": "txt",
+    "text/csv": "csv",
+    "image/jpeg": "jpg",
+    "image/png": "png",
+    "image/gif": "gif",
+    "image/webp": "webp",
+    "audio/mpeg": "mp3",
+    "audio/mp4": "m4a",
+    "audio/ogg": "ogg",
+    "audio/wav": "wav",
+    "video/mp4": "mp4",
+    "video/quicktime": "mov",
+    "video/webm": "webm",
+    "application/zip": "zip",
+}
 
 
-def neutral_name(name: str) -> str:
-    """A file's name without its own words: ``file`` and its extension if it has a
-    short plain one (``Surat Budi Santoso.pdf`` → ``file.pdf``), so the agency can still
-    open it."""
-    suffix = PurePosixPath(name.replace("\\", "/")).suffix
-    return "file" + (suffix.lower() if _EXTENSION.fullmatch(suffix) else "")
+def neutral_name(name: str, content_type: str = "") -> str:
+    """A file's name without its own words: ``file`` and an extension only from
+    :data:`SAFE_EXTENSIONS` (``Surat Budi Santoso.PDF`` → ``file.pdf``), else the one
+    :data:`TYPE_EXTENSIONS` gives for ``content_type`` (the type stored with the file),
+    else none (``Rekaman suara Pak.Joko`` → ``file``): the agency can still open it,
+    and no word of the name is kept."""
+    suffix = PurePosixPath(name.replace("\\", "/")).suffix.lower().removeprefix(".")
+    if suffix not in SAFE_EXTENSIONS:
+        suffix = TYPE_EXTENSIONS.get(content_type.split(";")[0].strip().lower(), "")
+    return "file" + (f".{suffix}" if suffix else "")
 
 
 def redact(view: CaseView, profile: Profile) -> CaseView:
@@ -180,7 +217,7 @@ def redact(view: CaseView, profile: Profile) -> CaseView:
     if profile.keeps(ATTACHMENTS):
         named = profile.keeps(ATTACHMENT_NAMES)
         files = [
-            a if named or not a.intact else replace(a, name=neutral_name(a.name))
+            a if named or not a.intact else replace(a, name=neutral_name(a.name, a.content_type))
             for a in view.attachments
         ]
     return replace(
@@ -250,11 +287,17 @@ def refer(
     mailbox shows the referral alone). Returns the referral and whether it was made now
     (False: the same referral, sent again, changed nothing and recorded nothing).
 
+    Sent again (a double click, the browser resending the form, two tabs) means: the
+    report is still ``referred`` by that very referral, not by one made after a
+    reopening (:func:`_resent`), to the same registry row and key, the same day, with
+    the same profile. Refusals come first, so a form sent again to a report closed
+    since is refused like any other.
+
     Raises :class:`NotGranted`; :class:`ServiceError` ``NO_SUCH_RECIPIENT`` (field
     ``to``: not, or no longer, registered), ``REFERRAL_EMPTY`` (field ``include``),
-    ``REFERRAL_IDENTITY_NOT_SEEN`` (field ``include``: the identity ticked by an
-    investigator no custodian approved for it, G3), ``REFERRAL_NOT_OPEN`` (closed or
-    rejected). The caller commits."""
+    ``REFERRAL_NOT_OPEN`` (closed or rejected), ``REFERRAL_IDENTITY_NOT_SEEN`` (field
+    ``include``: the identity ticked by an investigator no custodian approved for it,
+    G3). The caller commits."""
     granted(session, keys.report_id, account_id)
     report = locked_report(session, keys.report_id)
     if report is None:  # pragma: no cover — the grant's foreign key
@@ -265,22 +308,16 @@ def refer(
     fingerprint = recipient_fingerprint(row.recipient)
     if profile.empty():
         raise ServiceError(Reason.REFERRAL_EMPTY, "include")
-    same = session.scalar(
-        select(Referral).where(
-            Referral.report_id == report.id,
-            Referral.fingerprint == fingerprint,
-            Referral.referred_on == today,
-            Referral.profile == profile.as_json(),
-        )
-    )
-    if same is not None:
-        return same, False
     current = ReportStatus(report.status)
     if current not in REFERABLE:
         raise ServiceError(Reason.REFERRAL_NOT_OPEN)
     included = profile.keeps(IDENTITY)
     if included and not identity_approved(session, keys, account_id):
         raise ServiceError(Reason.REFERRAL_IDENTITY_NOT_SEEN, "include")
+    if current is ReportStatus.REFERRED:
+        same = _resent(session, report.id, row.id, fingerprint, profile, today)
+        if same is not None:
+            return same, False
     reason = reason.strip()
     if reason:
         seal_reason(session, keys, report, reason)
@@ -308,6 +345,7 @@ def refer(
     detail: dict[str, DetailValue] = {
         "referral": str(referral.id),
         "recipient": row.name,
+        "recipient_id": str(row.id),
         "recipient_fingerprint": fingerprint,
         "profile": list(profile.listed()),
         "identity_included": included,
@@ -337,14 +375,29 @@ def _referral(session: Session, report_id: uuid.UUID, referral_id: uuid.UUID) ->
     return row
 
 
-def recorded_profiles(session: Session, report_id: uuid.UUID) -> dict[str, list[str]]:
-    """The profile each referral of the report was made with, as ``report.refer``
-    recorded it (referral id → dropped parts): the hash-chained log is what a profile
-    changed in the ``referral`` table is checked against. Reads the report's entries of
-    that action (the ``(action, report_id)`` index)."""
-    found: dict[str, list[str]] = {}
-    for text in session.scalars(
-        select(AuditEvent.detail).where(
+@dataclass(frozen=True)
+class Logged:
+    """What ``report.refer`` recorded of one referral: the entry's place in the chain
+    (``seq``), the agency's name, its registry row (None in entries written before the
+    row was recorded), the key's fingerprint, the dropped parts, and whether the report
+    became ``referred`` with it (``opened``: the entry has ``to``)."""
+
+    seq: int
+    agency: object
+    recipient_id: object
+    fingerprint: object
+    profile: object
+    opened: bool
+
+
+def logged_referrals(session: Session, report_id: uuid.UUID) -> dict[str, Logged]:
+    """The report's ``report.refer`` entries by referral id: the hash-chained log is
+    what a ``referral`` row changed in the database (its profile, agency, registry row
+    or key) is checked against. Reads the report's entries of that action (the
+    ``(action, report_id)`` index)."""
+    found: dict[str, Logged] = {}
+    for seq, text in session.execute(
+        select(AuditEvent.seq, AuditEvent.detail).where(
             AuditEvent.action == Action.REPORT_REFER.value, AuditEvent.report_id == report_id
         )
     ):
@@ -352,12 +405,19 @@ def recorded_profiles(session: Session, report_id: uuid.UUID) -> dict[str, list[
             detail = json.loads(text or "{}")
         except ValueError:
             continue
-        if isinstance(detail, dict) and isinstance(detail.get("profile"), list):
-            found[str(detail.get("referral"))] = detail["profile"]
+        if isinstance(detail, dict):
+            found[str(detail.get("referral"))] = Logged(
+                seq,
+                detail.get("recipient"),
+                detail.get("recipient_id"),
+                detail.get("recipient_fingerprint"),
+                detail.get("profile"),
+                "to" in detail,
+            )
     return found
 
 
-def checked_profile(session: Session, row: Referral) -> Profile | None:
+def _logged_profile(row: Referral, logged: Logged | None) -> Profile | None:
     """The referral's profile, or None when it does not read or differs from the one
     ``report.refer`` recorded (changed in the database: a bundle would leave out less
     than was decided)."""
@@ -365,9 +425,65 @@ def checked_profile(session: Session, row: Referral) -> Profile | None:
         profile = Profile.from_json(row.profile)
     except ValueError:
         return None
-    if recorded_profiles(session, row.report_id).get(str(row.id)) != profile.listed():
+    if logged is None or logged.profile != profile.listed():
         return None
     return profile
+
+
+def _logged_agency(row: Referral, logged: Logged | None) -> bool:
+    """Whether the referral goes where ``report.refer`` recorded: the same agency name,
+    key fingerprint and registry row. A row pointed in the database at another key (its
+    registry row's, swapped) or at another registered agency would otherwise get the
+    next bundle encrypted to it (G3). An entry without the registry row (written before
+    it was recorded) is checked on the name and the fingerprint, which decide the key."""
+    return (
+        logged is not None
+        and logged.agency == row.agency
+        and logged.fingerprint == row.fingerprint
+        and logged.recipient_id in (None, str(row.recipient_id))
+    )
+
+
+def checked_profile(session: Session, row: Referral) -> Profile | None:
+    """The referral's profile when the row is what ``report.refer`` recorded (profile,
+    agency, registry row, fingerprint), None otherwise: no bundle is made of it."""
+    logged = logged_referrals(session, row.report_id).get(str(row.id))
+    profile = _logged_profile(row, logged)
+    return profile if profile is not None and _logged_agency(row, logged) else None
+
+
+def _resent(
+    session: Session,
+    report_id: uuid.UUID,
+    recipient_id: uuid.UUID,
+    fingerprint: str,
+    profile: Profile,
+    today: date,
+) -> Referral | None:
+    """The referral a referral request repeats, if it is one sent again: made today, to
+    the same registry row and key, with the same profile, and part of the report's
+    current ``referred`` spell: logged at or after the ``report.refer`` that made the
+    report ``referred`` last (only a referral makes it so; a reopening ends the spell,
+    so a referral after one is a decision of its own). Call it for a report that is
+    ``referred`` now. Same name and key under another registry row (the key registered
+    again) is another referral: its bundle goes by the row that is registered now."""
+    logged = logged_referrals(session, report_id)
+    spell = max((entry.seq for entry in logged.values() if entry.opened), default=None)
+    if spell is None:  # pragma: no cover — a referred report was made so by a referral
+        return None
+    for candidate in session.scalars(
+        select(Referral).where(
+            Referral.report_id == report_id,
+            Referral.recipient_id == recipient_id,
+            Referral.fingerprint == fingerprint,
+            Referral.referred_on == today,
+            Referral.profile == profile.as_json(),
+        )
+    ):
+        entry = logged.get(str(candidate.id))
+        if entry is not None and entry.seq >= spell and _logged_agency(candidate, entry):
+            return candidate
+    return None
 
 
 @dataclass(frozen=True)
@@ -405,10 +521,10 @@ def open_bundle(
     ``NO_SUCH_REFERRAL``, ``REFERRAL_RECIPIENT_GONE`` (``name``: the agency's; the key was removed
     from the registry, or no longer matches the fingerprint referred to),
     ``REFERRAL_IDENTITY_NOT_SEEN`` (the profile passes the identity on, and this
-    investigator may not see it). None when the stored profile is not the one
-    ``report.refer`` recorded (changed in the database): then only a
-    ``record.integrity_failure`` (kind ``referral``) is appended, which the caller
-    commits, and nothing is sent."""
+    investigator may not see it). None when the row is not what ``report.refer``
+    recorded (:func:`checked_profile`: its profile, agency, registry row or key
+    fingerprint changed in the database): then only a ``record.integrity_failure``
+    (kind ``referral``) is appended, which the caller commits, and nothing is sent."""
     granted(session, keys.report_id, account_id)
     row = _referral(session, keys.report_id, referral_id)
     profile = checked_profile(session, row)
@@ -555,7 +671,9 @@ class ReferralView:
     None when the stored profile fails its check (no bundle is then made);
     ``registered``: the agency's key is still the registered one (a bundle can be
     made); ``downloads``: bundles downloaded so far (the log's ``referral.bundle``);
-    ``response``: the answer (None: none, or it failed its check: ``response_intact``)."""
+    ``response``: the answer (None: none, or it failed its check: ``response_intact``);
+    ``agency_intact``: its agency, registry row and fingerprint are those
+    ``report.refer`` recorded (else no bundle is made)."""
 
     id: uuid.UUID
     agency: str
@@ -568,6 +686,7 @@ class ReferralView:
     dropped: frozenset[str] | None
     registered: bool
     downloads: int
+    agency_intact: bool = True
 
     def waiting(self) -> bool:
         return self.response_recorded_on is None
@@ -609,7 +728,7 @@ def referrals_of(session: Session, keys: HeldKeys) -> list[ReferralView]:
     )
     if not rows:
         return []
-    logged = recorded_profiles(session, keys.report_id)
+    logged = logged_referrals(session, keys.report_id)
     downloads = _downloads(session, keys.report_id)
     registry = {
         r.id: r
@@ -619,12 +738,8 @@ def referrals_of(session: Session, keys: HeldKeys) -> list[ReferralView]:
     }
     views = []
     for row in rows:
-        try:
-            profile: Profile | None = Profile.from_json(row.profile)
-        except ValueError:
-            profile = None
-        if profile is not None and logged.get(str(row.id)) != profile.listed():
-            profile = None
+        recorded = logged.get(str(row.id))
+        profile = _logged_profile(row, recorded)
         entry = registry.get(row.recipient_id)
         registered = (
             entry is not None
@@ -646,6 +761,7 @@ def referrals_of(session: Session, keys: HeldKeys) -> list[ReferralView]:
                 None if profile is None else profile.dropped,
                 registered,
                 downloads.get(str(row.id), 0),
+                _logged_agency(row, recorded),
             )
         )
     return views

@@ -18,19 +18,27 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 
-from sqlalchemy import and_, delete, func, or_, select
+from sqlalchemy import ColumnElement, and_, delete, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from sipadu.accountability import audit
 from sipadu.accountability.audit import OPERATOR, Action, Actor
 from sipadu.persistence import row_order
 from sipadu.persistence.db import rows_affected
-from sipadu.persistence.models import Attachment, AuditEvent, Blob, Report, ReportStatus
+from sipadu.persistence.models import (
+    Attachment,
+    AuditEvent,
+    Blob,
+    Referral,
+    Report,
+    ReportStatus,
+)
 from sipadu.persistence.row_order import Reshuffled
 from sipadu.services import key_ring
 
 # A referred report (issue 20) is closed here: kept SIPADU_RETENTION_CLOSED_DAYS from
-# the day it was referred (its closing day), its referrals deleted with it.
+# the day it was referred (its closing day), or from its latest referral if later (a
+# second agency), its referrals deleted with it.
 CLOSED = (
     ReportStatus.CLOSED_SUBSTANTIATED.value,
     ReportStatus.CLOSED_UNSUBSTANTIATED.value,
@@ -56,8 +64,10 @@ def expired(
     session: Session, policy: RetentionPolicy, today: date, limit: int = BATCH
 ) -> list[uuid.UUID]:
     """Reports past retention and not on hold. The day counted from is the closing day
-    (or, for reports closed before it was recorded, the day they arrived)."""
-    ended = func.coalesce(Report.closed_on, Report.received_on)
+    (or, for reports closed before it was recorded, the day they arrived), or the day of
+    the report's latest referral when that is later: a report referred to a second
+    agency long after its first referral (which closed it) is kept as long after the
+    second (docs/referral.md, "What is stored")."""
     return list(
         session.scalars(
             select(Report.id)
@@ -66,17 +76,29 @@ def expired(
                 or_(
                     and_(
                         Report.status.in_(CLOSED),
-                        ended <= today - timedelta(days=policy.closed_days),
+                        _ended_by(today - timedelta(days=policy.closed_days)),
                     ),
                     and_(
                         Report.status == ReportStatus.REJECTED.value,
-                        ended <= today - timedelta(days=policy.rejected_days),
+                        _ended_by(today - timedelta(days=policy.rejected_days)),
                     ),
                 ),
             )
             .limit(limit)
         )
     )
+
+
+def _ended_by(cutoff: date) -> ColumnElement[bool]:
+    """A report's condition: closed (or rejected) on or before ``cutoff``, and referred
+    to no agency after it."""
+    ended = func.coalesce(Report.closed_on, Report.received_on)
+    later = (
+        select(Referral.id)
+        .where(Referral.report_id == Report.id, Referral.referred_on > cutoff)
+        .exists()
+    )
+    return and_(ended <= cutoff, ~later)
 
 
 def purge(

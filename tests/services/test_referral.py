@@ -192,6 +192,7 @@ def test_a_referral_records_the_agency_and_profile_never_content(session, case, 
     assert entry["detail"] == {
         "referral": str(referral.id),
         "recipient": "KPK",
+        "recipient_id": str(kpk.id),
         "recipient_fingerprint": fingerprint,
         "profile": ["identity", "notes"],
         "identity_included": False,
@@ -235,6 +236,23 @@ def test_the_same_referral_sent_again_is_one_referral(session, case, investigato
         session, case, investigator, kpk, Profile(frozenset({"notes", "identity", "field:how"}))
     )
     assert made and other.id != first.id
+
+
+def test_a_resend_after_a_reopening_is_the_referral_made_after_it(session, case, investigator, kpk):
+    """Referred, reopened, referred again the same day (a decision of its own): the form
+    of that second referral sent again is the second referral, not the first, and a
+    new spell of ``referred`` starts only with a referral."""
+    first, _made = refer(session, case, investigator, kpk)
+    keys = held(session, case, investigator)
+    cases.reopen(session, keys, investigator.id, "Dikembalikan untuk dilengkapi")
+    second, made = refer(session, case, investigator, kpk)
+    assert made and second.id != first.id
+    log = Recorded(session)
+
+    again, made = refer(session, case, investigator, kpk)
+
+    assert (again.id, made) == (second.id, False)
+    assert log.actions() == []
 
 
 def test_a_second_agency_keeps_the_referral_s_closing_day(session, case, investigator, kpk, admins):
@@ -526,6 +544,36 @@ def test_a_profile_changed_in_the_database_makes_no_bundle(session, case, invest
     assert shown.dropped is None
 
 
+@pytest.mark.parametrize("changed", ["agency", "fingerprint", "recipient_id"])
+def test_a_referral_pointed_elsewhere_in_the_database_makes_no_bundle(
+    session, case, investigator, kpk, admins, agency_key, changed
+):
+    """The agency's name, the key's fingerprint or the registry row of a referral row,
+    each changed alone in the database (the row: to the agency's key registered again
+    under another row), differs from ``report.refer``: a recorded integrity failure, no
+    bundle, and the case page says so."""
+    referral, _made = refer(session, case, investigator, kpk)
+    if changed == "recipient_id":
+        removed(session, admins, kpk)
+        referral.recipient_id = registered(session, admins, "KPK Pusat", agency_key).id
+    elif changed == "agency":
+        referral.agency = "KPK Pusat"
+    else:
+        other = str(pyrage.x25519.Identity.generate().to_public())
+        referral.fingerprint = recipient_fingerprint(other)
+    session.flush()
+    log = Recorded(session)
+
+    bundle = referrals.open_bundle(
+        session, held(session, case, investigator), investigator.id, referral.id, TODAY
+    )
+
+    assert bundle is None
+    assert log.actions() == ["record.integrity_failure"]
+    (shown,) = referrals.referrals_of(session, held(session, case, investigator))
+    assert shown.agency_intact is False and shown.dropped is not None
+
+
 def test_another_report_s_referral_is_not_found(session, recovery, case, investigator, kpk):
     referral, _made = refer(session, case, investigator, kpk)
     other = service_submit(session, recovery.public_key())
@@ -543,6 +591,13 @@ def test_a_file_s_own_name_is_replaced_by_a_neutral_one():
     assert referrals.neutral_name("Surat Budi.PDF") == "file.pdf"
     assert referrals.neutral_name("..\\Budi\\catatan") == "file"
     assert referrals.neutral_name("arsip.tar.gzipped") == "file"
+    # Only a known extension is kept: a word after a dot is no extension.
+    assert referrals.neutral_name("Rekaman suara Pak.Joko") == "file"
+    assert referrals.neutral_name("Bu.Siti", "application/octet-stream") == "file"
+    # A name without a known one gets its type's, never a word of the name.
+    assert referrals.neutral_name("Rekaman Pak.Joko", "audio/mpeg") == "file.mp3"
+    assert referrals.neutral_name("foto", "IMAGE/JPEG; x=y") == "file.jpg"
+    assert referrals.neutral_name("Bukti.docx", "application/pdf") == "file.docx"
 
 
 # --- the agency's answer and the follow-up ---------------------------------------------
@@ -631,6 +686,19 @@ def test_a_report_s_referrals_go_with_it_when_retention_deletes_it(
     assert case.report_id in retention.expired(session, policy, TODAY + timedelta(days=10))
     session.execute(delete(Report).where(Report.id == case.report_id))
     assert session.scalars(select(Referral).where(Referral.report_id == case.report_id)).all() == []
+
+
+def test_retention_counts_from_the_latest_referral(session, case, investigator, kpk, admins):
+    """Referred to KPK, then to the Ombudsman 28 days later: kept the retention period
+    after the second referral, then deleted (the answer awaited holds it no longer)."""
+    policy = retention.RetentionPolicy(closed_days=30, rejected_days=30)
+    refer(session, case, investigator, kpk)
+    assert case.report_id in retention.expired(session, policy, TODAY + timedelta(days=30))
+    ombudsman = registered(session, admins, "Ombudsman RI", pyrage.x25519.Identity.generate())
+    later = TODAY + timedelta(days=28)
+    refer(session, case, investigator, ombudsman, today=later)
+    assert case.report_id not in retention.expired(session, policy, later + timedelta(days=29))
+    assert case.report_id in retention.expired(session, policy, later + timedelta(days=30))
 
 
 def test_the_statistics_count_a_referral_as_its_outcome(session, case, investigator, kpk):
