@@ -21,10 +21,12 @@ from sipadu.persistence.models import ExportRecipient, Role
 from sipadu.services import Reason, proposals
 from sipadu.services.escalation import escalation_offer
 from sipadu.settings.config import DatePrecision
-from tests.helpers import database
+from sipadu.settings.instance import load_secret
+from tests.helpers import TOKEN, database
 from tests.services.conftest import recovery, session  # noqa: F401 — fixtures
 from tests.services.helpers import person, refused
 from tests.services.test_escalation import (  # noqa: F401 — fixtures and helpers
+    AUDIT_KEY,
     LATE,
     admins,
     case,
@@ -44,8 +46,8 @@ def test_the_bundles_zip_entries_carry_no_time_finer_than_its_coarsened_day(
     case,  # noqa: F811
     kpk,  # noqa: F811
 ):
-    """The manifest and report.json say ``made_on`` coarsened, but zipstream stamps every
-    entry with the server's local clock (to 2 s) as it writes it: the moment the
+    """The manifest and report.json say ``made_on`` coarsened, but zipstream stamped every
+    entry with the server's local clock (to 2 s) as it wrote it: the moment the
     reporter made the file, and from first to last entry how long the download took,
     handed to an outside agency (which may pass the case back to the inspectorate, whose
     network logs hold that moment). No entry may carry more than the coarsened day."""
@@ -83,7 +85,7 @@ def test_an_agency_whose_key_or_address_was_replaced_in_the_database_is_not_offe
     )
     session.execute(update(ExportRecipient).where(ExportRecipient.id == row.id).values(**values))
     session.expire_all()
-    assert escalation_offer(session, case.report_id, LATE).agencies == []
+    assert escalation_offer(session, case.report_id, LATE, AUDIT_KEY).agencies == []
     with refused(Reason.AGENCY_NOT_OFFERED, "agency"):
         forward(session, case, row.id, identity=True)
 
@@ -92,7 +94,7 @@ def test_an_agency_whose_key_or_address_was_replaced_in_the_database_is_not_offe
 
 
 def test_the_only_agency_withdrawn_while_the_page_was_open_is_said_in_words(
-    reporter_app, database_url, clients
+    reporter_app, database_url, clients, config
 ):
     """One agency offered; the reporter opens the mailbox; admins remove it; the
     reporter presses "Make the file". Nothing is made (right), but the answer is the
@@ -109,7 +111,8 @@ def test_the_only_agency_withdrawn_while_the_page_was_open_is_said_in_words(
             offered_to_reporters=True,
             reporter_channel="https://ombudsman.go.id/pengaduan",
         )
-        proposals.approve(db, proposal.id, second.actor(), datetime.now(UTC))
+        seed = load_secret(config, "audit_signing_key")  # as the staff portal signs it
+        proposals.approve(db, proposal.id, second.actor(), datetime.now(UTC), signing_seed=seed)
         db.commit()
         only = proposal.recipient_id
     _report_id, box, _ = new_report(reporter_app, database_url, clients, overdue=True)
@@ -122,3 +125,13 @@ def test_the_only_agency_withdrawn_while_the_page_was_open_is_said_in_words(
     body = answer.get_data(as_text=True)
     assert answer.status_code == 409 and answer.mimetype == "text/html"
     assert "tidak ditawarkan lagi" in body  # AGENCY_NOT_OFFERED, in Bahasa Indonesia
+    # (fix) ...said where it is seen, and without asking to choose from a list that is
+    # not there; in English too; and with no agency chosen at all (the form's own check)
+    assert 'id="notice"' in body and "tidak ada instansi lain" in body
+    assert "Pilih salah satu" not in body and 'id="escalation-form"' not in body
+    token = TOKEN.search(box.get("/mailbox").get_data(as_text=True)).group(1)
+    for data, status in (({"agency": str(only)}, 409), ({}, 400)):
+        english = box.post("/mailbox/escalate?lang=en", data={"csrf_token": token, **data})
+        said = english.get_data(as_text=True)
+        assert english.status_code == status and 'id="notice"' in said, data
+        assert "no other agency is offered now" in said and "Choose one" not in said

@@ -180,6 +180,10 @@ class Reason(enum.Enum):
     REPORTER_CHANNEL_INVALID = enum.auto()  # not an https:// or http://….onion address
     REPORTER_CHANNEL_NEEDED = enum.auto()  # offered to reporters without an upload address
     RECIPIENT_OFFER_UNCHANGED = enum.auto()  # name: the recipient is offered so already
+    # said by the mailbox for a refused choice (AGENCY_NOT_OFFERED, or none made) when no
+    # agency is offered any more, so that the choice's form is not drawn again
+    NO_AGENCY_OFFERED = enum.auto()
+    OFFER_NOT_SIGNABLE = enum.auto()  # an offer's approval, without the audit signing key
 
 
 class ServiceError(Exception):

@@ -359,6 +359,16 @@ MESSAGES: dict[Reason, LazyString] = {
     Reason.RECIPIENT_OFFER_UNCHANGED: _l(
         "%(name)s is offered to reporters exactly so already: nothing to change."
     ),
+    Reason.NO_AGENCY_OFFERED: _l(
+        "This agency is not offered here any more, and no other agency is offered now, so "
+        "no file was made. You may still report to any agency yourself, on its own "
+        "website or at its office."
+    ),
+    Reason.OFFER_NOT_SIGNABLE: _l(
+        "An offer to reporters cannot be approved on this server: its approval is signed "
+        "with the audit log's signing key, so that the reporters' portal can check it, "
+        "and that key is kept on another server. Ask the system administrator."
+    ),
 }
 
 
