@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sipadu.persistence.models import Report, Role
 from sipadu.services import proposals
 from sipadu.services.dates import today
+from sipadu.settings.instance import load_secret
 from tests.chromium import (
     AXE,
     SEND_REPORT,
@@ -77,7 +78,9 @@ def age_key(folder) -> tuple[str, str]:
     return str(key_file), public
 
 
-def offer_agency(database_url: str, public: str) -> None:
+def offer_agency(database_url: str, public: str, seed: bytes) -> None:
+    """KPK offered to reporters, approved by a second admin and signed with the
+    instance's audit signing key ``seed``, as the staff portal does."""
     with database(database_url) as session:
         first = person(session, "admin.kpk1", Role.ADMIN)
         second = person(session, "admin.kpk2", Role.ADMIN)
@@ -89,7 +92,9 @@ def offer_agency(database_url: str, public: str) -> None:
             offered_to_reporters=True,
             reporter_channel=CHANNEL,
         )
-        proposals.approve(session, proposal.id, second.actor(), datetime.now(UTC))
+        proposals.approve(
+            session, proposal.id, second.actor(), datetime.now(UTC), signing_seed=seed
+        )
         session.commit()
 
 
@@ -148,13 +153,13 @@ def plaintext_in_temporary_files(since: float, mine: Path) -> list[str]:
 
 
 def test_a_reporter_past_a_deadline_downloads_a_bundle_the_agency_opens_with_age(
-    browser, portals, database_url, tmp_path
+    browser, portals, database_url, tmp_path, config
 ):
     assert AXE.exists(), "axe-core is missing: `make test` installs it (tests/browser)"
     started = time.time()
     reporter, staff, people = portals
     key_file, public = age_key(tmp_path)
-    offer_agency(database_url, public)
+    offer_agency(database_url, public, load_secret(config, "audit_signing_key"))
     page = new_page(browser)  # JavaScript off
     late = report(page, reporter, f"Pungli di loket izin {CANARY}", tmp_path, identity=IDENTITY)
     overdue_all(database_url)

@@ -25,6 +25,7 @@ from sipadu.evidence.storage import READ_BATCH_CHUNKS
 from sipadu.persistence.migrate import upgrade
 from sipadu.services import receipts
 from sipadu.settings.config import load_config
+from sipadu.settings.instance import load_secret
 from sipadu.web.context import dispose
 from tests.helpers import (
     ALWAYS_POSTGRES_URL,
@@ -609,7 +610,10 @@ def test_the_reporter_role_forwards_an_overdue_report_to_an_offered_agency(repor
             offered_to_reporters=True,
             reporter_channel="https://kws.kpk.go.id",
         )
-        proposals.approve(session, proposal.id, second.actor(), datetime.now(UTC))
+        signing = load_secret(load_config(env), "audit_signing_key")  # as the staff portal
+        proposals.approve(
+            session, proposal.id, second.actor(), datetime.now(UTC), signing_seed=signing
+        )
         session.commit()
     app = create_app("reporter", load_config({**env, "SIPADU_DATABASE_URL": role_url}))
     app.config["TESTING"] = True

@@ -6,8 +6,11 @@ page tells its holders, without the agency. A tampered or removed agency, a refu
 token and an expired session lose nothing and come back in words. Real portals (test
 clients), real keys, a real database."""
 
+import dataclasses
+import html
 import io
 import json
+import os
 import re
 import uuid
 import zipfile
@@ -19,15 +22,19 @@ import pytest
 from sqlalchemy import func, select
 
 from sipadu.accountability.audit import ReporterMetric
+from sipadu.crypto import signing_public_key
 from sipadu.persistence.models import (
     AuditEvent,
     ExportRecipient,
+    Proposal,
     Report,
     ReporterDailyCount,
     Role,
 )
 from sipadu.services import proposals, receipts
 from sipadu.services.dates import today
+from sipadu.services.export_recipients import offer_checks
+from sipadu.settings.instance import load_secret
 from tests.helpers import (
     TOKEN,
     csrf,
@@ -48,8 +55,9 @@ MAX_BYTES = 100 * 1000  # "100 KB", as tests/test_reporter_pages.py
 
 
 @pytest.fixture(scope="module")
-def agencies(database_url, people) -> dict[str, tuple[uuid.UUID, pyrage.x25519.Identity]]:
-    """KPK and Ombudsman RI offered to reporters, approved by a second admin."""
+def agencies(database_url, people, config) -> dict[str, tuple[uuid.UUID, pyrage.x25519.Identity]]:
+    """KPK and Ombudsman RI offered to reporters, approved by a second admin (and signed
+    with the instance's audit signing key, as the staff portal does)."""
     made = {}
     with database(database_url) as session:
         first = person(session, "admin.eskalasi1", Role.ADMIN)
@@ -67,10 +75,17 @@ def agencies(database_url, people) -> dict[str, tuple[uuid.UUID, pyrage.x25519.I
                 offered_to_reporters=True,
                 reporter_channel=channel,
             )
-            proposals.approve(session, proposal.id, second.actor(), datetime.now(UTC))
+            proposals.approve(
+                session, proposal.id, second.actor(), datetime.now(UTC), signing_seed=seed(config)
+            )
             made[name] = (proposal.recipient_id, identity)
         session.commit()
     return made
+
+
+def seed(config) -> bytes:
+    """The instance's audit signing key, with which the staff portal signs an offer."""
+    return load_secret(config, "audit_signing_key")
 
 
 def new_report(reporter_app, database_url, clients, *, overdue: bool):
@@ -206,7 +221,7 @@ def test_a_tampered_agency_comes_back_in_words_and_nothing_is_kept(
 
 
 def test_an_agency_removed_after_the_page_was_shown_is_refused(
-    reporter_app, database_url, clients, agencies
+    reporter_app, database_url, clients, agencies, config
 ):
     report_id, box, _ = new_report(reporter_app, database_url, clients, overdue=True)
     with database(database_url) as session:
@@ -221,7 +236,9 @@ def test_an_agency_removed_after_the_page_was_shown_is_refused(
             offered_to_reporters=True,
             reporter_channel="https://kejaksaan.go.id",
         )
-        proposals.approve(session, proposal.id, second.actor(), datetime.now(UTC))
+        proposals.approve(
+            session, proposal.id, second.actor(), datetime.now(UTC), signing_seed=seed(config)
+        )
         session.commit()
         gone = proposal.recipient_id
     assert str(gone) in box.get("/mailbox").get_data(as_text=True)
@@ -352,6 +369,103 @@ def test_two_admins_offer_an_agency_to_reporters_on_the_staff_portal(clients, da
     assert stop.status_code == 303
     listed = admin.get("/admin/recipients").get_data(as_text=True)
     assert "Tidak ditawarkan kepada pelapor." in listed[listed.index('id="waiting-') :]
+    assert f'id="unsigned-{row.id}"' not in listed  # its offer checks
+
+
+def test_an_offer_is_signed_where_the_key_is_and_checked_by_the_reporter_portal(
+    staff_app, reporter_app, clients, database_url
+):
+    """The approval on the staff portal signs the offer with the instance's audit key;
+    the reporter portal checks it with the key it knows. An offer that does not check
+    (approved before offers were signed, or changed in the database) is marked on the
+    admins' page and proposed again; a staff host without the signing key refuses its
+    approval in words, and applies nothing."""
+    admin, second = clients["admin"], clients["admin2"]
+    name = f"Ombudsman {uuid.uuid4().hex[:4]}"
+    with database(database_url) as session:
+        first = person(session, f"admin.tanda{uuid.uuid4().hex[:4]}", Role.ADMIN)
+        proposal = proposals.propose_recipient(
+            session, name, str(pyrage.x25519.Identity.generate().to_public()), first.actor()
+        )
+        session.commit()
+    added = second.post(
+        f"/admin/proposals/{proposal.id}/approve",
+        data={"csrf_token": csrf(second, "/admin/proposals"), "confirm": "y"},
+    )
+    assert added.status_code == 303
+    row_id = proposal.recipient_id
+    offer = admin.post(
+        f"/admin/recipients/{row_id}/offer",
+        data={
+            "csrf_token": csrf(admin, "/admin/recipients"),
+            "offered_to_reporters": "y",
+            "reporter_channel": "https://ombudsman.go.id/lapor",
+        },
+    )
+    assert offer.status_code == 303
+    with database(database_url) as session:
+        offer_id = session.scalar(
+            select(Proposal.id).where(
+                Proposal.recipient_id == row_id, Proposal.kind == "recipient_offer"
+            )
+        )
+    kept = staff_app.extensions["sipadu.staff"]
+    staff_app.extensions["sipadu.staff"] = dataclasses.replace(kept, signing_seed=None)
+    try:
+        refused = second.post(
+            f"/admin/proposals/{offer_id}/approve",
+            data={"csrf_token": csrf(second, "/admin/proposals"), "confirm": "y"},
+        )
+    finally:
+        staff_app.extensions["sipadu.staff"] = kept
+    page = html.unescape(refused.get_data(as_text=True))
+    assert refused.status_code == 409 and "Tawaran kepada pelapor tidak dapat disetujui" in page
+    reporter_key = reporter_app.extensions["sipadu.reporter"].audit_key
+    with database(database_url) as session:
+        row = session.get(ExportRecipient, row_id)
+        assert not row.offered_to_reporters and row.offer_signature is None  # nothing applied
+    approved = second.post(
+        f"/admin/proposals/{offer_id}/approve",
+        data={"csrf_token": csrf(second, "/admin/proposals"), "confirm": "y"},
+    )
+    assert approved.status_code == 303
+    with database(database_url) as session:
+        row = session.get(ExportRecipient, row_id)
+        assert row.offered_to_reporters and offer_checks(row, reporter_key)
+        row.offer_signature = None  # as an offer approved before offers were signed
+        session.commit()
+    listed = admin.get("/admin/recipients").get_data(as_text=True)
+    assert f'id="unsigned-{row_id}"' in listed and "Pelapor tidak melihatnya" in listed
+    again = admin.post(  # the same offer: not "unchanged", since reporters do not see it
+        f"/admin/recipients/{row_id}/offer",
+        data={
+            "csrf_token": csrf(admin, "/admin/recipients"),
+            "offered_to_reporters": "y",
+            "reporter_channel": "https://ombudsman.go.id/lapor",
+        },
+    )
+    assert again.status_code == 303
+
+
+def test_a_reporter_portal_that_knows_another_audit_key_offers_nothing(
+    reporter_app, database_url, clients, agencies
+):
+    """The offers are checked with the key the reporter portal's configuration gives
+    (SIPADU_AUDIT_PUBLIC_KEY, or the signing key's public half), never one read from the
+    database: another instance's key, or none, and no agency is offered or used."""
+    _report_id, box, _ = new_report(reporter_app, database_url, clients, overdue=True)
+    assert str(agencies["KPK"][0]) in box.get("/mailbox").get_data(as_text=True)
+    kept = reporter_app.extensions["sipadu.reporter"]
+    try:
+        for key in (signing_public_key(os.urandom(32)), None):
+            reporter_app.extensions["sipadu.reporter"] = dataclasses.replace(kept, audit_key=key)
+            page = box.get("/mailbox").get_data(as_text=True)
+            assert 'id="escalation-form"' not in page and str(agencies["KPK"][0]) not in page
+            refused = escalate(box, agencies["KPK"][0])
+            assert refused.status_code == 409 and refused.mimetype == "text/html"
+            assert "tidak ada instansi lain" in refused.get_data(as_text=True)
+    finally:
+        reporter_app.extensions["sipadu.reporter"] = kept
 
 
 def test_a_session_that_ends_during_the_download_does_not_cut_it(

@@ -1,6 +1,7 @@
 """Migration 0026_escalation on SQLite and PostgreSQL (issue 20, item 3): up to exactly
-the models, down to 0023 (the columns and the offer proposals go, every report and
-recipient stays; on SQLite ``report`` stays ``WITHOUT ROWID``, G2) and up again."""
+the models, down to 0025 (the columns, the offers' signatures and the offer proposals
+go, every report and recipient stays; on SQLite ``report`` stays ``WITHOUT ROWID``, G2)
+and up again."""
 
 import uuid
 from datetime import UTC, datetime
@@ -56,15 +57,22 @@ def test_the_migration_goes_up_and_down_on_both_databases(url):
             key = str(pyrage.x25519.Identity.generate().to_public())
             added = proposals.propose_recipient(session, "KPK", key, first.actor())
             proposals.approve(session, added.id, second.actor(), datetime.now(UTC))
-            proposals.propose_recipient_offer(
+            offer = proposals.propose_recipient_offer(
                 session, added.recipient_id, True, "https://kws.kpk.go.id", first.actor()
+            )
+            proposals.approve(
+                session, offer.id, second.actor(), datetime.now(UTC), signing_seed=bytes(32)
             )
             report = service_submit(session, new_keypair().public_key())
             session.get(Report, report.report_id).escalated_on = TODAY
 
+        with engine.connect() as conn:
+            signed = conn.execute(sa.text("SELECT offer_signature FROM export_recipient")).scalar()
+        assert len(signed) == 64  # the approval signed the offer
+
         command.downgrade(alembic_config(url), BEFORE)
         assert "escalated_on" not in _columns(engine, "report")
-        assert {"offered_to_reporters", "reporter_channel"}.isdisjoint(
+        assert {"offered_to_reporters", "reporter_channel", "offer_signature"}.isdisjoint(
             _columns(engine, "export_recipient")
         )
         assert not sqlite or _without_rowid(engine)
@@ -81,8 +89,11 @@ def test_the_migration_goes_up_and_down_on_both_databases(url):
             row = session.get(Report, report.report_id)
             assert row is not None and row.escalated_on is None
             offered = session.execute(
-                sa.text("SELECT offered_to_reporters, reporter_channel FROM export_recipient")
+                sa.text(
+                    "SELECT offered_to_reporters, reporter_channel, offer_signature"
+                    " FROM export_recipient"
+                )
             ).one()
-            assert tuple(offered) == (False, None)
+            assert tuple(offered) == (False, None, None)
     finally:
         engine.dispose()

@@ -6,8 +6,16 @@ import stat
 import pytest
 
 from sipadu import create_app
+from sipadu.crypto import signing_public_key
 from sipadu.settings.config import ConfigError, load_config
-from sipadu.settings.instance import SPECS, derived_key, generate_missing, load_secret, secrets_dir
+from sipadu.settings.instance import (
+    SPECS,
+    derived_key,
+    generate_missing,
+    load_secret,
+    reporter_audit_key,
+    secrets_dir,
+)
 from tests.helpers import RECOVERY_HEX
 
 
@@ -74,6 +82,27 @@ def test_each_portal_loads_only_its_own_session_key(tmp_path):
     assert reporter.secret_key == derived_key(bytes.fromhex("22" * 32), "sipadu.reporter.cookie.v1")
     with pytest.raises(ConfigError, match="staff_session_key"):
         create_app("staff", config)
+
+
+def test_the_reporter_portal_checks_offers_with_the_configured_audit_key(tmp_path):
+    """Issue 20: the key the reporter portal checks the agencies' offers with is
+    SIPADU_AUDIT_PUBLIC_KEY where set (the signing key is then not read: another one in
+    the folder changes nothing), else the signing key's public half, else none."""
+    base = {
+        "SIPADU_INSTANCE_PATH": str(tmp_path),
+        "SIPADU_REPORTER_SESSION_KEY": "22" * 32,
+        "SIPADU_RECOVERY_PUBLIC_KEY": RECOVERY_HEX,
+        "SIPADU_LOOKUP_SALT": "33" * 16,
+    }
+    assert reporter_audit_key(load_config(base)) is None  # neither: no agency offered
+    generate_missing(load_config(base))
+    own = signing_public_key(load_secret(load_config(base), "audit_signing_key"))
+    assert reporter_audit_key(load_config(base)) == own
+    pinned = signing_public_key(bytes(range(32)))
+    configured = load_config({**base, "SIPADU_AUDIT_PUBLIC_KEY": pinned.hex()})
+    assert reporter_audit_key(configured) == pinned
+    app = create_app("reporter", configured)
+    assert app.extensions["sipadu.reporter"].audit_key == pinned
 
 
 @pytest.mark.parametrize("content", ["not hex", "abcd"])

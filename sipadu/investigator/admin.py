@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
 from sipadu.accountability.audit import Actor
-from sipadu.investigator.blueprint import bp, now, runtime
+from sipadu.investigator.blueprint import bp, now, runtime, signing_public_key_hex
 from sipadu.investigator.forms import (
     NOT_A_REPORT_ID,
     NOT_CONFIRMED,
@@ -67,7 +67,7 @@ from sipadu.services.categories import (
     words_of,
 )
 from sipadu.services.export_recipients import display_fingerprint as recipient_fingerprint
-from sipadu.services.export_recipients import in_use, intact
+from sipadu.services.export_recipients import in_use, intact, offer_checks
 from sipadu.services.key_ring import display_fingerprint
 from sipadu.services.plain_text import same_words
 from sipadu.services.proposals import SENSITIVE_ROLES
@@ -411,7 +411,12 @@ def admin_decide(proposal_id: uuid.UUID, decision: str) -> ResponseReturnValue:
 
     def approve(writing: Session) -> tuple[StaffAccount | None, str | None]:
         approval = proposals_service.approve(
-            writing, proposal_id, _actor(), now(), link_ttl=runtime().link_ttl
+            writing,
+            proposal_id,
+            _actor(),
+            now(),
+            link_ttl=runtime().link_ttl,
+            signing_seed=runtime().signing_seed,  # signs an offer to reporters (issue 20)
         )
         account_id = approval.proposal.account_id
         return (writing.get(StaffAccount, account_id) if account_id else None), approval.link
@@ -706,6 +711,12 @@ def admin_propose_route(slug: str) -> Response:
     return redirect(url_for("staff.admin_categories"), code=303)
 
 
+def _audit_key() -> bytes | None:
+    """The instance's audit public key as this host knows it (never the database's)."""
+    known = signing_public_key_hex()
+    return bytes.fromhex(known) if known else None
+
+
 @bp.get("/admin/recipients")
 @requires(Policy.ADMIN)
 def admin_recipients() -> str:
@@ -725,6 +736,7 @@ def _recipients_page(
     ``offer``: that recipient's offer form as it was sent (issue 20), kept as typed."""
     session = db_session()
     rows = in_use(session)  # registered, and proposed
+    key = _audit_key()
     offers = {
         r.id: RecipientOfferForm(
             formdata=None,
@@ -748,6 +760,11 @@ def _recipients_page(
         rows={r.id: r for r in rows},
         fingerprints={r.id: recipient_fingerprint(r.recipient) for r in rows},
         altered={r.id for r in rows if not intact(r.recipient)},
+        # offered, but not shown to reporters: its offer's signature does not check (a
+        # host that knows no audit public key cannot tell, and says nothing)
+        unsigned=set()
+        if key is None
+        else {r.id for r in rows if r.offered_to_reporters and not offer_checks(r, key)},
         names=_names(session),
         form=form,
         action_form=ActionForm(),
@@ -823,6 +840,7 @@ def admin_propose_recipient_offer(recipient_id: uuid.UUID) -> Response:
             bool(form.offered_to_reporters.data),
             form.reporter_channel.data or "",
             _actor(),
+            audit_key=_audit_key(),
         ),
         page,
     )

@@ -70,10 +70,11 @@ REPORTER_GRANTS: list[tuple[str, str]] = [
     ("SELECT, INSERT (id, day, commitment)", "receipt_commitment"),
     ("SELECT", "receipt_batch"),
     ("SELECT", "receipt_seal"),
-    # escalation (issue 20): the agencies offered to reporters, their public keys and
-    # upload addresses; never a proposal
+    # escalation (issue 20): the agencies offered to reporters, their public keys,
+    # upload addresses and the signatures over them (checked); never a proposal
     (
-        "SELECT (id, name, recipient, state, offered_to_reporters, reporter_channel)",
+        "SELECT (id, name, recipient, state, offered_to_reporters, reporter_channel,"
+        " offer_signature)",
         "export_recipient",
     ),
     # referral (issue 20): the mailbox says "referred to <agency> on <day>" and whether the

@@ -626,6 +626,11 @@ class ExportRecipient(Base):
         Boolean, default=False, server_default=false()
     )
     reporter_channel: Mapped[str | None] = mapped_column(String(200))
+    # the instance's audit key's Ed25519 signature (64 bytes) over what two admins
+    # offered (id, name, key, address), made when the second approved it: the reporter
+    # portal offers nothing whose signature does not check (a row changed in the
+    # database; :func:`sipadu.services.export_recipients.offer_checks`)
+    offer_signature: Mapped[bytes | None] = mapped_column(LargeBinary(64))
 
 
 class CoiMemberKind(enum.StrEnum):

@@ -15,7 +15,7 @@ from sipadu.services.attachments import shorten_name
 from sipadu.services.mailbox import CostCache, MailboxSettings
 from sipadu.services.reports import SubmissionSettings
 from sipadu.settings.config import Config
-from sipadu.settings.instance import derived_key, load_secret
+from sipadu.settings.instance import derived_key, load_secret, reporter_audit_key
 from sipadu.web.i18n import current_language
 from sipadu.web.submissions import FormKind, Submissions, submission_settings
 from sipadu.web.uploads import upload_limits
@@ -43,6 +43,9 @@ class ReporterRuntime:
     failures_per_code: RateLimitItem
     reports_ceiling: RateLimitItem  # new reports per hour over the whole portal
     ceiling_key: str
+    # the audit public key the agencies' offers are checked with (issue 20); None: none
+    # is offered (sipadu.settings.instance.reporter_audit_key)
+    audit_key: bytes | None
 
 
 def make_runtime(config: Config) -> ReporterRuntime:
@@ -74,6 +77,7 @@ def make_runtime(config: Config) -> ReporterRuntime:
         # (they share the lookup salt), apart from other instances on the same Redis.
         ceiling_key="report-ceiling-"
         + hmac.new(lookup_salt, b"report-ceiling", "sha256").hexdigest()[:16],
+        audit_key=reporter_audit_key(config),
     )
 
 

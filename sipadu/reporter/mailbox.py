@@ -302,12 +302,18 @@ def _mailbox_page(
     """``sent``: True after a message was sent, "again" after the same one was sent twice.
     ``transcript_form``: the answer to a typed report as it was sent (refused, or a
     language switch). ``answered``: the transcript's answer just recorded (else the
-    address says it). ``escalation_form``: the forwarding form as it was sent (refused)."""
+    address says it). ``escalation_form``: the forwarding form as it was sent (refused);
+    a refusal set on it is said at the top instead when the form is no longer drawn
+    (nothing to forward to any more: it would otherwise go unsaid)."""
     view = read_mailbox(keys.session, keys, opened.report_id)
     day = today()
+    offer = escalation_offer(keys.session, opened.report_id, day, runtime().audit_key)
+    if escalation_form is not None and any(f.errors for f in escalation_form) and not offer.open:
+        gone = Reason.ESCALATION_NOT_DUE if not offer.missed else Reason.NO_AGENCY_OFFERED
+        notice = notice or message(ServiceError(gone))
     return render_template(
         "reporter/mailbox.html",
-        escalation=escalation_offer(keys.session, opened.report_id, day),
+        escalation=offer,
         escalation_form=escalation_form or EscalationForm(formdata=None),
         escalation_day=coarsen(day, app_config().date_precision),
         view=view,
@@ -627,9 +633,10 @@ def mailbox_escalate() -> ResponseReturnValue:
                 include_identity=bool(form.identity.data),
                 today=today(),
                 precision=config.date_precision,
+                audit_key=runtime().audit_key,
             )
     except ServiceError as refused:
-        if refused.field == "agency":
+        if refused.field == "agency":  # beside the choice, if the form is drawn again
             form.agency.errors = [message(refused)]
             return _escalation_page(keys, opened, form), 409
         return _escalation_page(keys, opened, form, notice=message(refused)), 409

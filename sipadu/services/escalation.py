@@ -4,7 +4,9 @@ Ombudsman RI...) themselves.
 
 In the reporter's own mailbox session, the report's fields, the reporter's OWN messages
 and files, the missed deadline(s) and (once sealed) the proof-of-report receipt are put
-in a ZIP, encrypted with age to the chosen agency's registered public key
+in a ZIP, encrypted with age to the chosen agency's registered public key, whose offer
+two admins approved and the instance signed (checked with the audit public key the
+reporter portal knows: :func:`sipadu.services.export_recipients.offer_checks`)
 (:func:`bundle_zip`, then :func:`sipadu.services.export.age_encrypted`), and handed to
 the reporter as a download to upload on the agency's own site. The server sends nothing
 to the agency. Never in the file: an investigator's message or file, an internal note,
@@ -40,7 +42,6 @@ from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
 
-import zipstream
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -51,7 +52,7 @@ from sipadu.persistence.models import Attachment, ExportRecipient, Message, Repo
 from sipadu.services import Reason, ServiceError
 from sipadu.services.attachments import AttachmentInfo, read_attachment
 from sipadu.services.dates import coarsen
-from sipadu.services.export import _safe_name
+from sipadu.services.export import archive_path
 from sipadu.services.export_recipients import (
     offered_agencies,
     offered_agency,
@@ -68,6 +69,7 @@ from sipadu.services.reports import (
 from sipadu.services.statistics import first_feedback, is_late
 from sipadu.services.transcript import transcript_of
 from sipadu.services.units import unit_path
+from sipadu.services.zip_stream import Entry, zip_stream
 from sipadu.settings.config import DatePrecision
 
 FORMAT = "sipadu-escalation-v1"
@@ -155,15 +157,19 @@ def missed_deadlines(session: Session, report: Report, today: date) -> list[Miss
     return found
 
 
-def escalation_offer(session: Session, report_id: uuid.UUID, today: date) -> Offer:
-    """What the mailbox of ``report_id`` offers on ``today``. Raises
-    ``ServiceError(REPORT_NOT_FOUND)``."""
+def escalation_offer(
+    session: Session, report_id: uuid.UUID, today: date, audit_key: bytes | None
+) -> Offer:
+    """What the mailbox of ``report_id`` offers on ``today``: the agencies whose offer
+    checks with ``audit_key``, the instance's audit public key (32 bytes) as this host's
+    configuration knows it (:func:`~sipadu.services.export_recipients.offered_agencies`;
+    none without one). Raises ``ServiceError(REPORT_NOT_FOUND)``."""
     scope_to_report(session, report_id)
     report = session.get(Report, report_id)
     if report is None:
         raise ServiceError(Reason.REPORT_NOT_FOUND)
     missed = missed_deadlines(session, report, today)
-    agencies = [_agency(row) for row in offered_agencies(session)] if missed else []
+    agencies = [_agency(row) for row in offered_agencies(session, audit_key)] if missed else []
     return Offer(missed, agencies, report.escalated_on)
 
 
@@ -190,6 +196,7 @@ def escalate(
     include_identity: bool,
     today: date,
     precision: DatePrecision,
+    audit_key: bytes | None,
 ) -> Escalation:
     """Check that the reporter may forward ``report_id`` to ``agency_id`` now, record it
     (the first time only: ``report.escalated_on`` = ``today`` coarsened to
@@ -197,8 +204,10 @@ def escalate(
     entry) and open what the bundle holds. In the caller's (write) transaction, which
     commits before the bundle's first byte. Raises :class:`ServiceError`:
     ``ESCALATION_NOT_DUE`` (no deadline missed: a forged post), ``AGENCY_NOT_OFFERED``
-    (field ``agency``: a tampered id, or the agency removed or no longer offered since
-    the page was shown), ``REPORT_NOT_FOUND``; nothing is written then."""
+    (field ``agency``: a tampered id, or the agency removed, no longer offered or
+    changed in the database since the page was shown; its offer is checked with
+    ``audit_key`` as :func:`escalation_offer` does), ``REPORT_NOT_FOUND``; nothing is
+    written then."""
     scope_to_report(session, report_id)
     report = locked_report(session, report_id)
     if report is None:
@@ -206,7 +215,7 @@ def escalate(
     missed = missed_deadlines(session, report, today)
     if not missed:
         raise ServiceError(Reason.ESCALATION_NOT_DUE)
-    agency = _agency(offered_agency(session, agency_id))
+    agency = _agency(offered_agency(session, agency_id, audit_key))
     view = read_mailbox(session, keys, report_id)
     day = coarsen(today, precision)
     if report.escalated_on is None:
@@ -250,7 +259,7 @@ def own_files(escalation: Escalation) -> list[tuple[str, AttachmentInfo]]:
         for info in view.attachments
         if info.intact and info.message_id in mine and info.id in escalation.reporter_files
     ]
-    return [(_safe_name(index, info.name), info) for index, info in enumerate(chosen, start=1)]
+    return [(archive_path(index, info.name), info) for index, info in enumerate(chosen, start=1)]
 
 
 def _json(content: object) -> bytes:
@@ -334,11 +343,12 @@ def bundle_zip(
     ``messages.json``, the reporter's files (``attachments/NNN-name``, decrypted chunk
     by chunk from ``keys.session`` while the ZIP is written: constant memory whatever
     their size), ``receipt.json`` if ``receipt`` (Part B's proof-of-report receipt,
-    docs/receipt.md) and, last, ``manifest.json``. Nothing is written to a file. Raises
+    docs/receipt.md) and, last, ``manifest.json``; every entry dated ``made_on`` at
+    00:00, never the clock (:mod:`sipadu.services.zip_stream`, G2). Nothing is written
+    to a file. Raises
     what :func:`read_attachment` raises mid-stream (``IntegrityFailed``: the download
     breaks off rather than deliver changed bytes)."""
     digests: dict[str, str] = {}
-    archive = zipstream.ZipStream(compress_type=zipstream.ZIP_DEFLATED)
 
     def hashed(name: str, pieces: Iterator[bytes]) -> Iterator[bytes]:
         digest = hashlib.sha256()
@@ -347,8 +357,9 @@ def bundle_zip(
             yield piece
         digests[name] = digest.hexdigest()
 
-    for name, data in documents(escalation, institution):
-        archive.add(hashed(name, iter([data])), name)
+    entries = [
+        Entry(name, hashed(name, iter([data]))) for name, data in documents(escalation, institution)
+    ]
     report_id = escalation.view.report_id
     for name, info in own_files(escalation):
 
@@ -356,15 +367,16 @@ def bundle_zip(
             _info, plaintext = read_attachment(keys.session, report_id, attachment_id, keys)
             yield from hashed(name, plaintext)
 
-        archive.add(content(), name, compress_type=zipstream.ZIP_STORED)
+        entries.append(Entry(name, content(), compress=False))
     if receipt is not None:
-        archive.add(hashed("receipt.json", iter([receipt])), "receipt.json")
+        entries.append(Entry("receipt.json", hashed("receipt.json", iter([receipt]))))
 
     def manifest() -> Iterator[bytes]:  # a generator: runs when the archive reaches it
         yield manifest_json(escalation, digests, receipt is not None)
 
-    archive.add(manifest(), "manifest.json")
-    yield from archive
+    entries.append(Entry("manifest.json", manifest()))
+    # Every entry dated the period it was made in, at 00:00 (G2): never the clock.
+    yield from zip_stream(entries, escalation.made_on)
 
 
 README = """\

@@ -30,7 +30,6 @@ from dataclasses import asdict
 from typing import TYPE_CHECKING
 
 import pyrage
-import zipstream
 from sqlalchemy.orm import Session
 
 from sipadu.accountability import audit
@@ -41,6 +40,7 @@ from sipadu.services.attachments import AttachmentInfo, read_attachment
 from sipadu.services.cases import CaseView, open_case
 from sipadu.services.export_recipients import recipient_fingerprint
 from sipadu.services.key_ring import HeldKeys
+from sipadu.services.zip_stream import ZIP_EPOCH, Entry, zip_stream
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -95,8 +95,10 @@ def open_for_export(
     return view
 
 
-def _safe_name(index: int, name: str) -> str:
-    """A path inside the archive no unzip tool can turn into a traversal."""
+def archive_path(index: int, name: str) -> str:
+    """``attachments/NNN-name``: the ``index``-th file's path inside an archive (an
+    export, or a reporter's bundle), its name kept to letters, digits and ``._- ``, at
+    most 100 characters: no unzip tool can turn it into a traversal."""
     cleaned = "".join(ch if ch.isalnum() or ch in "._- " else "_" for ch in name).strip(". ")
     return f"attachments/{index:03d}-{cleaned[:100] or 'file'}"
 
@@ -179,7 +181,7 @@ def archived_files(view: CaseView) -> list[tuple[str, AttachmentInfo]]:
     """Each file the archive holds, by its path in it. A file that failed its integrity
     check (recorded when the view opened) is left out, its number kept."""
     return [
-        (_safe_name(index, info.name), info)
+        (archive_path(index, info.name), info)
         for index, info in enumerate(view.attachments, start=1)
         if info.intact
     ]
@@ -231,13 +233,13 @@ def report_zip(
     referral: Mapping[str, object] | None = None,
 ) -> Iterator[bytes]:
     """The archive's bytes, produced as they are read. Attachment plaintext is decrypted
-    chunk by chunk from the database while the ZIP is written. Every file's sealed parts
-    (its file key too) were opened with ``view``, before the first byte: a file that
-    failed is left out and named in ``report.json``'s ``failed_attachments``. ``omit``
-    and ``referral``: a referral's bundle (:func:`documents`, :func:`manifest_json`);
-    only what is in the archive is in the manifest's digests."""
+    chunk by chunk from the database while the ZIP is written; every entry is dated
+    1980-01-01 00:00 (:data:`~sipadu.services.zip_stream.ZIP_EPOCH`). Every file's
+    sealed parts (its file key too) were opened with ``view``, before the first byte: a
+    file that failed is left out and named in ``report.json``'s ``failed_attachments``.
+    ``omit`` and ``referral``: a referral's bundle (:func:`documents`,
+    :func:`manifest_json`); only what is in the archive is in the manifest's digests."""
     digests: dict[str, str] = {}
-    archive = zipstream.ZipStream(compress_type=zipstream.ZIP_DEFLATED)
 
     def hashed(name: str, pieces: Iterator[bytes]) -> Iterator[bytes]:
         digest = hashlib.sha256()
@@ -247,8 +249,7 @@ def report_zip(
         digests[name] = digest.hexdigest()
 
     report = view.report
-    for name, data in documents(view, omit):
-        archive.add(hashed(name, iter([data])), name)
+    entries = [Entry(name, hashed(name, iter([data]))) for name, data in documents(view, omit)]
     for name, info in archived_files(view):
 
         def content(attachment_id: uuid.UUID = info.id, name: str = name) -> Iterator[bytes]:
@@ -260,7 +261,7 @@ def report_zip(
             )
             yield from hashed(name, plaintext)
 
-        archive.add(_lazy(content), name, compress_type=zipstream.ZIP_STORED)
+        entries.append(Entry(name, _lazy(content), compress=False))
 
     def manifest() -> Iterator[bytes]:
         data = manifest_json(report.id, digests, referral)
@@ -273,9 +274,11 @@ def report_zip(
         holder["sig"] = json.dumps(signature, indent=2).encode("utf-8")
 
     holder: dict[str, bytes] = {}
-    archive.add(_lazy(manifest), "manifest.json")
-    archive.add(_lazy(lambda: iter([holder["sig"]])), "manifest.sig")
-    yield from archive
+    entries.append(Entry("manifest.json", _lazy(manifest)))
+    entries.append(Entry("manifest.sig", _lazy(lambda: iter([holder["sig"]]))))
+    # Every entry dated ZIP_EPOCH, never the clock: the export's moment is its audit
+    # entry's (report.export), not the file's.
+    yield from zip_stream(entries, ZIP_EPOCH)
 
 
 def _lazy(make: Callable[[], Iterator[bytes]]) -> Iterator[bytes]:

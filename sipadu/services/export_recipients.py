@@ -29,7 +29,11 @@ for removal and its removal approved.
 second admin also approved for reporters (:func:`sipadu.services.proposals.
 propose_recipient` or :func:`~sipadu.services.proposals.propose_recipient_offer`), with
 the agency's own upload address (:func:`checked_channel`), is offered in the mailbox of
-a report whose deadline passed unmet (:func:`offered_agencies`).
+a report whose deadline passed unmet (:func:`offered_agencies`). The approval signs the
+offer with the instance's audit signing key (:func:`sign_offer`); the reporter portal
+offers and uses an agency only if that signature checks with the audit public key it
+knows from its own configuration (:func:`offer_checks`), so a key, name or address
+replaced in the database by another well-formed one is not offered (G3).
 """
 
 import hashlib
@@ -43,6 +47,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from sipadu.accountability import audit
+from sipadu.crypto import CryptoError, sign, verify_signature
 from sipadu.persistence.models import ExportRecipient, RecipientState
 from sipadu.services import Reason, ServiceError
 
@@ -237,22 +242,73 @@ def checked_channel(text: str) -> str:
     return channel
 
 
-def _offerable(row: ExportRecipient) -> bool:
+# The domain-separation label of an offer's signature (sipadu.crypto.sign): an offer's
+# signature is never valid as a checkpoint's, an export manifest's or a transparency
+# report's, nor the other way round.
+OFFER_LABEL = "sipadu.agency-offer.v1"
+
+
+def offer_message(row: ExportRecipient) -> bytes:
+    """What an offer's signature covers: RFC 8785 (JCS) JSON of the row's ``id``,
+    ``name``, ``recipient`` (the canonical ``age1…``), ``offered_to_reporters`` and
+    ``reporter_channel``, UTF-8: the agency a reporter is shown, the key the bundle is
+    encrypted to, and the address they are told to upload to."""
+    return audit.canonical(
+        {
+            "id": str(row.id),
+            "name": row.name,
+            "recipient": row.recipient,
+            "offered_to_reporters": bool(row.offered_to_reporters),
+            "reporter_channel": row.reporter_channel,
+        }
+    )
+
+
+def sign_offer(row: ExportRecipient, signing_seed: bytes) -> None:
+    """Sign the row's offer as it now stands with the instance's audit signing key
+    (``signing_seed``, 32 bytes; :func:`sipadu.crypto.sign`, Ed25519, under
+    :data:`OFFER_LABEL`) into ``offer_signature`` (64 bytes). Called only when a second
+    admin's approval applies an offer (:mod:`sipadu.services.proposals`). Raises
+    ``CryptoError`` for a seed not 32 bytes."""
+    row.offer_signature = sign(signing_seed, OFFER_LABEL, offer_message(row))
+
+
+def offer_checks(row: ExportRecipient, audit_key: bytes | None) -> bool:
+    """Whether the row's ``offer_signature`` is the instance's signature over what it
+    offers now (:func:`offer_message`), checked with ``audit_key``: the audit public key
+    (32 bytes) this host knows from its configuration, never from the database
+    (:func:`sipadu.settings.instance.pinned_audit_key`). False without a key or a
+    signature, or when the name, key or address was changed in the database since two
+    admins approved them (or the signature was, or taken from another row)."""
+    if audit_key is None or row.offer_signature is None:
+        return False
+    try:
+        verify_signature(audit_key, OFFER_LABEL, offer_message(row), bytes(row.offer_signature))
+    except CryptoError:
+        return False
+    return True
+
+
+def _offerable(row: ExportRecipient, audit_key: bytes | None) -> bool:
     """Registered, intact, offered, with an upload address that still passes
-    :func:`checked_channel` (a row changed in the database is never offered)."""
+    :func:`checked_channel`, and all of it as two admins approved it
+    (:func:`offer_checks`): a row changed in the database is never offered."""
     if row.state != RecipientState.ACTIVE or not row.offered_to_reporters:
         return False
     if not intact(row.recipient) or not row.reporter_channel:
         return False
     try:
-        return checked_channel(row.reporter_channel) == row.reporter_channel
+        if checked_channel(row.reporter_channel) != row.reporter_channel:
+            return False
     except ServiceError:
         return False
+    return offer_checks(row, audit_key)
 
 
-def offered_agencies(session: Session) -> list[ExportRecipient]:
+def offered_agencies(session: Session, audit_key: bytes | None) -> list[ExportRecipient]:
     """The agencies a reporter may forward their report to, by name: registered
-    recipients a second admin offered to reporters (:func:`_offerable`)."""
+    recipients a second admin offered to reporters, their offer signed by the instance
+    and checked with ``audit_key`` (:func:`_offerable`; none without a key)."""
     return [
         row
         for row in session.scalars(
@@ -263,19 +319,20 @@ def offered_agencies(session: Session) -> list[ExportRecipient]:
             )
             .order_by(ExportRecipient.name)
         )
-        if _offerable(row)
+        if _offerable(row, audit_key)
     ]
 
 
-def offered_agency(session: Session, agency_id: str) -> ExportRecipient:
+def offered_agency(session: Session, agency_id: str, audit_key: bytes | None) -> ExportRecipient:
     """The agency ``agency_id`` (a UUID as a form sends it) if it is offered to
-    reporters now. Raises :class:`ServiceError` ``AGENCY_NOT_OFFERED`` (field
-    ``agency``) for anything else: not a UUID, no such row, not offered, removed from
-    the registry or changed in the database since the page was shown."""
+    reporters now (:func:`offered_agencies`). Raises :class:`ServiceError`
+    ``AGENCY_NOT_OFFERED`` (field ``agency``) for anything else: not a UUID, no such
+    row, not offered, removed from the registry or changed in the database since the
+    page was shown or since two admins approved it."""
     try:
         row = session.get(ExportRecipient, uuid.UUID(agency_id))
     except ValueError:
         row = None
-    if row is None or not _offerable(row):
+    if row is None or not _offerable(row, audit_key):
         raise ServiceError(Reason.AGENCY_NOT_OFFERED, "agency")
     return row

@@ -12,7 +12,9 @@ account's key changes in between, it cannot be approved (the approver would be v
 for a key nobody compared). Registering an export recipient, or removing one, is a
 proposal too: it pins the recipient's fingerprint (:mod:`sipadu.services.export_recipients`),
 and so is offering one to reporters, with the agency's upload address, or no longer
-(issue 20: the proposal's ``content`` holds both, as they will apply; docs/escalation.md).
+(issue 20: the proposal's ``content`` holds both, as they will apply; its approval
+signs what is offered with the instance's audit signing key, which the reporter portal
+checks; docs/escalation.md).
 So is adding or removing a member of the conflict-of-interest group (a staff
 investigator or custodian: the account's key fingerprint; an outside body's age
 recipient: its fingerprint), which decides who reads reports about the inspectorate's
@@ -66,7 +68,9 @@ from sipadu.services.export_recipients import (
     checked_channel,
     checked_name,
     in_use,
+    offer_checks,
     same_name,
+    sign_offer,
     stored_fingerprint,
 )
 from sipadu.services.key_ring import key_fingerprint
@@ -461,13 +465,18 @@ def propose_recipient_offer(
     offered: bool,
     channel: str | None,
     actor: Actor,
+    *,
+    audit_key: bytes | None = None,
 ) -> Proposal:
     """Offer a registered recipient to reporters whose deadline passed, with the address
     where they upload on the agency's own site, or stop offering it (issue 20), once a
     second admin approves; the proposal pins the recipient's fingerprint and holds the
     change (:func:`offer_content`). Raises :class:`ServiceError`: ``NO_SUCH_RECIPIENT``
     (not registered), the address's refusals (field ``reporter_channel``), or
-    ``RECIPIENT_OFFER_UNCHANGED`` when it is offered exactly so already."""
+    ``RECIPIENT_OFFER_UNCHANGED`` when it is offered exactly so already, its signature
+    checking with ``audit_key`` (the instance's audit public key, 32 bytes): an offer
+    that does not check (approved before offers were signed, or changed in the
+    database) can be proposed again as it stands, to be signed when approved."""
     row = session.get(ExportRecipient, recipient_id)
     if row is None or row.state != RecipientState.ACTIVE:
         raise ServiceError(Reason.NO_SUCH_RECIPIENT)
@@ -479,7 +488,7 @@ def propose_recipient_offer(
         "offered_to_reporters": row.offered_to_reporters,
         "reporter_channel": row.reporter_channel,
     }
-    if content == now:
+    if content == now and (not row.offered_to_reporters or offer_checks(row, audit_key)):
         raise ServiceError(Reason.RECIPIENT_OFFER_UNCHANGED, name=row.name)
     return _create(
         session,
@@ -511,6 +520,8 @@ def _apply_recipient(
     if recipient.state != expected:  # pragma: no cover — only an approval changes it
         raise ServiceError(Reason.NO_SUCH_RECIPIENT)
     recipient.state = (RecipientState.ACTIVE if adding else RecipientState.REMOVED).value
+    if not adding:
+        recipient.offer_signature = None  # nothing removed is offered (nor re-offered as is)
     audit.append(
         session,
         actor.id,
@@ -523,18 +534,43 @@ def _apply_recipient(
     )
 
 
+def _offers(proposal: Proposal) -> bool:
+    """Whether applying ``proposal`` offers a recipient to reporters (and so signs it)."""
+    if proposal.kind not in (ProposalKind.RECIPIENT_ADD, ProposalKind.RECIPIENT_OFFER):
+        return False
+    try:
+        content = content_of(proposal)
+    except ValueError:  # changed in the database: its application refuses it
+        return False
+    return isinstance(content, dict) and content.get("offered_to_reporters") is True
+
+
 def _apply_offer(
-    session: Session, proposal: Proposal, recipient: ExportRecipient, actor: Actor
+    session: Session,
+    proposal: Proposal,
+    recipient: ExportRecipient,
+    actor: Actor,
+    signing_seed: bytes | None,
 ) -> None:
     """Offer ``recipient`` to reporters as ``proposal``'s content says, recorded
     (``export_recipient.offer``): the approved content is checked again, so a proposal
-    changed in the database offers nothing it did not show."""
+    changed in the database offers nothing it did not show; and signed with
+    ``signing_seed`` (:func:`~sipadu.services.export_recipients.sign_offer`), which the
+    reporter portal checks. Raises ``ServiceError(OFFER_NOT_SIGNABLE)`` for an offer
+    without a seed (the key is kept on another server; :func:`approve` refuses it
+    first): nothing is applied then."""
     content = content_of(proposal)
     offered = content.get("offered_to_reporters") is True
     channel = content.get("reporter_channel")
     checked = offer_content(offered, channel if isinstance(channel, str) else None)
+    if offered and signing_seed is None:
+        raise ServiceError(Reason.OFFER_NOT_SIGNABLE)
     recipient.offered_to_reporters = offered
     recipient.reporter_channel = checked["reporter_channel"] if checked else None
+    if signing_seed is not None and offered:
+        sign_offer(recipient, signing_seed)
+    else:
+        recipient.offer_signature = None  # no longer offered: nothing to check
     audit.append(
         session,
         actor.id,
@@ -794,11 +830,18 @@ def approve(
     now: datetime,
     *,
     link_ttl: timedelta = timedelta(days=3),
+    signing_seed: bytes | None = None,
 ) -> Approval:
     """Apply the change and record the approval, in the caller's transaction; for a
     shell's proposal, the first approval is only recorded (``applied`` False). An
     approved TOTP reset drops the seed, ends the account's sessions and issues the
-    enrollment link (valid ``link_ttl``), naming both admins as its issuers."""
+    enrollment link (valid ``link_ttl``), naming both admins as its issuers. An offer
+    to reporters (issue 20) is signed with ``signing_seed``, the instance's audit
+    signing key (32 bytes); without it, its approval raises
+    ``ServiceError(OFFER_NOT_SIGNABLE)`` before anything is recorded."""
+    waiting = session.get(Proposal, proposal_id)
+    if waiting is not None and _offers(waiting) and signing_seed is None:
+        raise ServiceError(Reason.OFFER_NOT_SIGNABLE)  # before anything is recorded
     proposal, account, category, unit, decided = _decide(
         session, proposal_id, actor, now, ProposalState.APPROVED
     )
@@ -840,13 +883,13 @@ def approve(
         assert recipient is not None
         _apply_recipient(session, kind, recipient, actor)
         if kind is ProposalKind.RECIPIENT_ADD and proposal.content is not None:
-            _apply_offer(session, proposal, recipient, actor)
+            _apply_offer(session, proposal, recipient, actor, signing_seed)
     elif kind is ProposalKind.RECIPIENT_OFFER:
         recipient = session.get(ExportRecipient, proposal.recipient_id)
         assert recipient is not None
         if recipient.state != RecipientState.ACTIVE:  # removed while this waited
             raise ServiceError(Reason.NO_SUCH_RECIPIENT)
-        _apply_offer(session, proposal, recipient, actor)
+        _apply_offer(session, proposal, recipient, actor, signing_seed)
     elif kind in (ProposalKind.COI_MEMBER_ADD, ProposalKind.COI_MEMBER_REMOVE):
         member = session.get(CoiMember, proposal.coi_member_id)
         assert member is not None

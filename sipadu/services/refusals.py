@@ -188,6 +188,10 @@ class Reason(enum.Enum):
     NO_SUCH_REFERRAL = enum.auto()
     REFERRAL_RECIPIENT_GONE = enum.auto()  # name: the agency's key left the registry
     RESPONSE_ALREADY_RECORDED = enum.auto()
+    # said by the mailbox for a refused choice (AGENCY_NOT_OFFERED, or none made) when no
+    # agency is offered any more, so that the choice's form is not drawn again
+    NO_AGENCY_OFFERED = enum.auto()
+    OFFER_NOT_SIGNABLE = enum.auto()  # an offer's approval, without the audit signing key
 
 
 class ServiceError(Exception):

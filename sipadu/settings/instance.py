@@ -6,9 +6,10 @@ share them by setting ``SIPADU_*`` variables instead (see :mod:`sipadu.settings.
 Backups must include them: without the lookup salt no mailbox can be found again.
 
 Each portal loads only what it needs: the reporter app never reads the staff session
-key or the audit signing key. A portal's session key keys nothing itself: each use of it
-(the cookies, each rate-limit bucket, the staff device cookies) gets a key of its own
-(:func:`derived_key`).
+key; it reads the audit signing key only to learn its public half, and only where
+``SIPADU_AUDIT_PUBLIC_KEY`` is not set (:func:`reporter_audit_key`). A portal's session
+key keys nothing itself: each use of it (the cookies, each rate-limit bucket, the staff
+device cookies) gets a key of its own (:func:`derived_key`).
 """
 
 import os
@@ -106,3 +107,15 @@ def audit_public_key(config: Config) -> str | None:
             "SIPADU_AUDIT_PUBLIC_KEY is not the public key of this instance's audit signing key"
         )
     return own or config.audit_public_key
+
+
+def reporter_audit_key(config: Config) -> bytes | None:
+    """The audit public key (32 bytes) the reporter portal checks the agencies' offers
+    with (docs/escalation.md): ``SIPADU_AUDIT_PUBLIC_KEY`` where it is set (the signing
+    key is then never read), else the public half of the signing key where this host
+    can read it (a single host, as ``sipadu init`` makes it); None if neither: then no
+    agency is offered to reporters. Never a key read from the database."""
+    if config.audit_public_key:
+        return bytes.fromhex(config.audit_public_key)
+    found = audit_public_key(config)
+    return bytes.fromhex(found) if found else None

@@ -382,6 +382,16 @@ MESSAGES: dict[Reason, LazyString] = {
         "The agency's response to this referral was already recorded. Add anything more "
         "as an internal note; what you typed is still here."
     ),
+    Reason.NO_AGENCY_OFFERED: _l(
+        "This agency is not offered here any more, and no other agency is offered now, so "
+        "no file was made. You may still report to any agency yourself, on its own "
+        "website or at its office."
+    ),
+    Reason.OFFER_NOT_SIGNABLE: _l(
+        "An offer to reporters cannot be approved on this server: its approval is signed "
+        "with the audit log's signing key, so that the reporters' portal can check it, "
+        "and that key is kept on another server. Ask the system administrator."
+    ),
 }
 
 

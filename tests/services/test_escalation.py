@@ -22,6 +22,7 @@ import pytest
 from sqlalchemy import select
 
 from sipadu.accountability.audit import ReporterMetric
+from sipadu.crypto import signing_public_key
 from sipadu.persistence.models import ExportRecipient, Report, ReporterDailyCount, Role
 from sipadu.services import Reason, cases, key_ring, proposals, reports
 from sipadu.services.attachments import UploadedFile
@@ -63,6 +64,10 @@ STAFF_REPLY = "Balasan penyelidik yang tidak boleh keluar"
 NOTE = "Catatan internal yang tidak boleh keluar"
 BIG_MIB = 24
 INSTITUTION = "Inspektorat Uji"
+# The instance's audit signing key, as the staff portal signs an offer's approval with
+# it, and its public half, as the reporter portal checks the offer with it.
+SEED = os.urandom(32)
+AUDIT_KEY = signing_public_key(SEED)
 
 
 @pytest.fixture(scope="module")
@@ -105,7 +110,7 @@ def agency(session, admins, name: str, channel: str | None = "https://kws.kpk.go
         offered_to_reporters=channel is not None,
         reporter_channel=channel,
     )
-    proposals.approve(session, proposal.id, approver.actor(), NOW)
+    proposals.approve(session, proposal.id, approver.actor(), NOW, signing_seed=SEED)
     return session.get(ExportRecipient, proposal.recipient_id), identity
 
 
@@ -162,6 +167,7 @@ def forward(
     identity=False,
     today=LATE,
     precision=DatePrecision.DAY,
+    audit_key: bytes | None = AUDIT_KEY,
 ):
     return escalate(
         session,
@@ -171,6 +177,7 @@ def forward(
         include_identity=identity,
         today=today,
         precision=precision,
+        audit_key=audit_key,
     )
 
 
@@ -190,7 +197,7 @@ def opened(session, report: Submitted, made, identity, receipt=None) -> zipfile.
 
 def test_nothing_is_offered_or_made_while_the_deadlines_hold(session, case, kpk):
     log = Recorded(session)
-    offer = escalation_offer(session, case.report_id, TODAY)
+    offer = escalation_offer(session, case.report_id, TODAY, AUDIT_KEY)
     assert not offer.open and offer.missed == [] and offer.agencies == []
     with refused(Reason.ESCALATION_NOT_DUE):
         forward(session, case, kpk[0].id, today=TODAY + timedelta(days=7))  # due that day
@@ -212,7 +219,7 @@ def test_an_unacknowledged_report_is_offered_the_agencies_offered_to_reporters(
         reporter_channel="https://ombudsman.go.id",
     )
     assert waiting is not None
-    offer = escalation_offer(session, case.report_id, LATE)
+    offer = escalation_offer(session, case.report_id, LATE, AUDIT_KEY)
     report = session.get(Report, case.report_id)
     assert offer.open
     assert offer.missed == [Missed(Deadline.ACKNOWLEDGEMENT, report.ack_due_on, None)]
@@ -225,17 +232,17 @@ def test_an_unacknowledged_report_is_offered_the_agencies_offered_to_reporters(
 def test_a_deadline_met_late_stays_missed_and_one_met_in_time_is_not(session, case, kpk):
     report = session.get(Report, case.report_id)
     report.acknowledged_on = report.ack_due_on + timedelta(days=2)  # late
-    offer = escalation_offer(session, case.report_id, LATE)
+    offer = escalation_offer(session, case.report_id, LATE, AUDIT_KEY)
     assert offer.missed == [
         Missed(Deadline.ACKNOWLEDGEMENT, report.ack_due_on, report.acknowledged_on)
     ]
     report.acknowledged_on = report.ack_due_on  # on its day: in time
-    assert escalation_offer(session, case.report_id, LATE).missed == []
+    assert escalation_offer(session, case.report_id, LATE, AUDIT_KEY).missed == []
     # The feedback: the staff reply (TODAY) was in time; without it, past its date...
     after_feedback = report.feedback_due_on + timedelta(days=1)
-    assert escalation_offer(session, case.report_id, after_feedback).missed == []
+    assert escalation_offer(session, case.report_id, after_feedback, AUDIT_KEY).missed == []
     report.feedback_due_on = TODAY - timedelta(days=1)  # ...the reply came a day late
-    assert escalation_offer(session, case.report_id, LATE).missed == [
+    assert escalation_offer(session, case.report_id, LATE, AUDIT_KEY).missed == [
         Missed(Deadline.FEEDBACK, report.feedback_due_on, TODAY)
     ]
 
@@ -311,7 +318,7 @@ def test_the_age_program_opens_the_bundle_with_the_agencys_key(session, admins, 
         offered_to_reporters=True,
         reporter_channel="https://kws.kpk.go.id",
     )
-    proposals.approve(session, proposal.id, approver.actor(), NOW)
+    proposals.approve(session, proposal.id, approver.actor(), NOW, signing_seed=SEED)
     made = forward(session, case, proposal.recipient_id)
     sealed = tmp_path / made.agency.file_name
     sealed.write_bytes(
@@ -402,10 +409,10 @@ def test_a_tampered_removed_or_altered_agency_is_refused_and_nothing_is_kept(
         agency_id = agency(session, admins, "Arsip", channel=None)[0].id
     elif which == "removed":
         removal = proposals.propose_recipient_removal(session, row.id, admins[0].actor())
-        proposals.approve(session, removal.id, admins[1].actor(), NOW)
+        proposals.approve(session, removal.id, admins[1].actor(), NOW, signing_seed=SEED)
     else:  # changed in the database: an address no admin approved
         row.reporter_channel = "javascript:alert(1)"
-    assert escalation_offer(session, case.report_id, LATE).agencies == [] or which in (
+    assert escalation_offer(session, case.report_id, LATE, AUDIT_KEY).agencies == [] or which in (
         "not-a-uuid",
         "random",
         "export-only",
@@ -413,6 +420,91 @@ def test_a_tampered_removed_or_altered_agency_is_refused_and_nothing_is_kept(
     with refused(Reason.AGENCY_NOT_OFFERED, "agency"):
         forward(session, case, agency_id)
     assert session.get(Report, case.report_id).escalated_on is None and counted(session) == 0
+
+
+# --- what two admins approved, signed (G3) ------------------------------------------------
+
+
+@pytest.mark.parametrize("change", ["name", "signature of another", "no signature"])
+def test_an_offer_that_is_not_what_two_admins_approved_is_not_offered(
+    session, admins, case, kpk, change
+):
+    """The approval signs the offer (id, name, key, address) with the instance's audit
+    key: a database writer who renames an agency, moves another offered row's signature
+    onto it, or clears it, gets nothing offered (the key and the address are in
+    tests/test_review_escalation.py)."""
+    row, _identity = kpk
+    other, _ = agency(session, admins, "Ombudsman RI", "https://ombudsman.go.id")
+    if change == "name":
+        row.name = "KPK RI"
+    elif change == "signature of another":
+        row.offer_signature = other.offer_signature
+    else:
+        row.offer_signature = None
+    offered = escalation_offer(session, case.report_id, LATE, AUDIT_KEY).agencies
+    assert [a.name for a in offered] == ["Ombudsman RI"]
+    with refused(Reason.AGENCY_NOT_OFFERED, "agency"):
+        forward(session, case, row.id)
+    assert session.get(Report, case.report_id).escalated_on is None and counted(session) == 0
+
+
+def test_an_offer_is_checked_with_the_key_the_reporter_portal_knows(session, case, kpk):
+    """Nothing is offered where the portal knows no audit key, nor under another
+    instance's key (the signature is the instance's own, not one a row carries)."""
+    row, _identity = kpk
+    assert len(row.offer_signature) == 64
+    elsewhere = signing_public_key(os.urandom(32))
+    for key in (None, elsewhere):
+        assert escalation_offer(session, case.report_id, LATE, key).agencies == []
+        with refused(Reason.AGENCY_NOT_OFFERED, "agency"):
+            forward(session, case, row.id, audit_key=key)
+    assert [a.name for a in escalation_offer(session, case.report_id, LATE, AUDIT_KEY).agencies]
+
+
+def test_an_offer_is_approved_only_where_it_can_be_signed(session, admins):
+    """A staff host without the audit signing key refuses the approval of an offer, in a
+    typed reason, and applies nothing; a withdrawal needs no key and clears the
+    signature; a removal clears it too."""
+    proposer, approver = admins
+    row, _identity = agency(session, admins, "BPKP", channel=None)
+    proposal = proposals.propose_recipient_offer(
+        session, row.id, True, "https://lapor.bpkp.go.id", proposer.actor()
+    )
+    log = Recorded(session)
+    with refused(Reason.OFFER_NOT_SIGNABLE):
+        proposals.approve(session, proposal.id, approver.actor(), NOW)
+    assert log.actions() == []  # refused before anything was recorded or applied
+    assert not row.offered_to_reporters and row.offer_signature is None
+    proposals.approve(session, proposal.id, approver.actor(), NOW, signing_seed=SEED)
+    assert row.offered_to_reporters and len(row.offer_signature) == 64
+    stop = proposals.propose_recipient_offer(session, row.id, False, "", proposer.actor())
+    proposals.approve(session, stop.id, approver.actor(), NOW)  # no key needed to stop
+    assert not row.offered_to_reporters and row.offer_signature is None
+    again, _identity = agency(session, admins, "Polri", channel="https://polri.go.id")
+    removal = proposals.propose_recipient_removal(session, again.id, proposer.actor())
+    proposals.approve(session, removal.id, approver.actor(), NOW)
+    assert again.offer_signature is None
+
+
+def test_an_offer_approved_before_offers_were_signed_is_proposed_again_and_signed(
+    session, admins, case, kpk
+):
+    """The path for an offer that does not check (approved before this change, or
+    changed in the database): the same offer can be proposed again (it is not
+    "unchanged": reporters do not see it) and its approval signs it."""
+    row, _identity = kpk
+    proposer, approver = admins
+    row.offer_signature = None  # as a row offered before offers were signed
+    assert escalation_offer(session, case.report_id, LATE, AUDIT_KEY).agencies == []
+    again = proposals.propose_recipient_offer(
+        session, row.id, True, row.reporter_channel, proposer.actor(), audit_key=AUDIT_KEY
+    )
+    proposals.approve(session, again.id, approver.actor(), NOW, signing_seed=SEED)
+    assert [a.name for a in escalation_offer(session, case.report_id, LATE, AUDIT_KEY).agencies]
+    with refused(Reason.RECIPIENT_OFFER_UNCHANGED):  # now it checks: nothing to change
+        proposals.propose_recipient_offer(
+            session, row.id, True, row.reporter_channel, proposer.actor(), audit_key=AUDIT_KEY
+        )
 
 
 # --- offered to reporters: two admins -----------------------------------------------------
@@ -430,8 +522,8 @@ def test_offering_to_reporters_takes_a_second_admin_and_is_recorded(session, adm
     assert created["offered_to_reporters"] is True
     assert created["reporter_channel"] == "https://lapor.bpkp.go.id/unggah"
     with refused(Reason.OWN_PROPOSAL):
-        proposals.approve(session, proposal.id, proposer.actor(), NOW)
-    proposals.approve(session, proposal.id, approver.actor(), NOW)
+        proposals.approve(session, proposal.id, proposer.actor(), NOW, signing_seed=SEED)
+    proposals.approve(session, proposal.id, approver.actor(), NOW, signing_seed=SEED)
     assert row.offered_to_reporters and row.reporter_channel == "https://lapor.bpkp.go.id/unggah"
     offer = log.only(proposals.Action.RECIPIENT_OFFER)["detail"]
     assert offer == {
@@ -442,10 +534,15 @@ def test_offering_to_reporters_takes_a_second_admin_and_is_recorded(session, adm
     }
     with refused(Reason.RECIPIENT_OFFER_UNCHANGED):
         proposals.propose_recipient_offer(
-            session, row.id, True, "https://lapor.bpkp.go.id/unggah", proposer.actor()
+            session,
+            row.id,
+            True,
+            "https://lapor.bpkp.go.id/unggah",
+            proposer.actor(),
+            audit_key=AUDIT_KEY,
         )
     stop = proposals.propose_recipient_offer(session, row.id, False, "", proposer.actor())
-    proposals.approve(session, stop.id, approver.actor(), NOW)
+    proposals.approve(session, stop.id, approver.actor(), NOW, signing_seed=SEED)
     assert not row.offered_to_reporters and row.reporter_channel is None
 
 
@@ -470,7 +567,7 @@ def test_an_offer_needs_a_valid_address_and_a_changed_proposal_is_not_applied(se
         {"offered_to_reporters": True, "reporter_channel": "http://polri.go.id"}
     )
     with refused(Reason.REPORTER_CHANNEL_INVALID, "reporter_channel"):
-        proposals.approve(session, proposal.id, approver.actor(), NOW)
+        proposals.approve(session, proposal.id, approver.actor(), NOW, signing_seed=SEED)
     assert not row.offered_to_reporters
 
 

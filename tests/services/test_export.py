@@ -271,6 +271,16 @@ def test_the_zip_holds_the_report_its_thread_notes_files_and_a_signed_manifest(
         )
 
 
+def test_every_entry_of_an_export_is_dated_1980_and_never_the_clock(session, case, investigator):
+    """A ZIP writer's default puts the server's clock (to 2 s) in every entry, and from
+    first to last entry how long the download took; an export's moment is its audit
+    entry's. Every entry carries the ZIP format's earliest date, nothing else."""
+    zipped = zipfile.ZipFile(io.BytesIO(archive(session, case, investigator)))
+    assert len(zipped.infolist()) > 4
+    assert {info.date_time for info in zipped.infolist()} == {(1980, 1, 1, 0, 0, 0)}
+    assert zipped.testzip() is None
+
+
 def test_an_operators_report_exports_how_it_came_in_and_the_reporters_correction(session, recovery):
     """report.json says how a report came in (the sealed intake field) and what the
     reporter said of the typed text (issue 18); the printed manifest hash stays the
