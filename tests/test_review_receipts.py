@@ -13,13 +13,14 @@ from sqlalchemy.orm import Session
 
 from sipadu.crypto import (
     PrivateKey,
+    Purpose,
     SecretRecord,
     new_keypair,
     open_private_key,
     signing_public_key,
     verify_secret,
 )
-from sipadu.persistence.models import Mailbox, ReceiptSeal, ReportKey, Role
+from sipadu.persistence.models import Mailbox, ReceiptCommitment, ReceiptSeal, ReportKey, Role
 from sipadu.services import key_ring, receipts
 from sipadu.services.passphrases import mailbox_secret
 from sipadu.services.receipts import ReceiptInvalid, ReceiptState
@@ -31,7 +32,6 @@ from tests.services.helpers import (
     Submitted,
     person,
     route,
-    service_submit,
     submission_settings,
 )
 from tests.test_receipt_download import recipe
@@ -39,7 +39,6 @@ from tests.test_receipt_download import recipe
 SEED = bytes(range(32))
 PINNED = signing_public_key(SEED).hex()
 DAY = DatePrecision.DAY
-AFTER = datetime(2025, 3, 15, 1, 30, tzinfo=UTC)  # service_submit's day is over, grace included
 
 
 @pytest.fixture
@@ -118,19 +117,36 @@ def test_a_receipt_sealed_a_year_after_its_day_does_not_check(session, recovery,
     commitment stored today with last year's day (the reporter portal's role may INSERT
     (id, day, commitment) with any day; so may any database writer) is sealed by the next
     ``sipadu audit checkpoint`` and its receipt prints "OK <last year's day> report ...".
-    Here the report itself is stored with last year's day; it is sealed now."""
+    Here the report itself is stored with last year's day.
+
+    Corrected with the fix (the test as first written required the sealer to seal it):
+    the sealer now never seals a period past its window (receipts.SEAL_WINDOW) and the
+    mailbox says there will be no receipt; a sealer that ignores the window (a modified
+    server, played here through the sealing and building steps the service keeps
+    private) makes a file that neither ``check`` nor the recipe accepts."""
     route(session, person(session, "penyidik.mundur", Role.INVESTIGATOR))
     now = datetime.now(UTC)
     long_ago = now.date() - timedelta(days=400)
     backdated = submitted_on(session, recovery, long_ago)
-    sealed = receipts.seal_finished_days(session, SEED, now, DAY)
-    assert sealed is not None and long_ago in sealed.days
-    document = receipts.receipt_json(session, keys_of(session, backdated))
-    assert document is not None  # handed out to the mailbox as proof of that old day
-    offline = run_recipe(tmp_path, document.decode())
-    assert offline.returncode == 1, offline.stdout  # prints "OK <400 days ago> report ..."
-    with pytest.raises(ReceiptInvalid):
-        receipts.check(json.loads(document), PINNED)
+    assert receipts.seal_finished_days(session, SEED, now, DAY) is None
+    keys = keys_of(session, backdated)
+    assert receipts.receipt_status(session, keys, DAY).state is ReceiptState.LATE
+    assert receipts.receipt_json(session, keys) is None
+
+    receipts._seal(session, SEED, [long_ago], DAY)  # what the fix refuses to do
+    nonce = keys.key(Purpose.RECEIPT, 0)
+    commitment = receipts.commitment_of(backdated.report_id, nonce)
+    batch_id = session.scalar(
+        select(ReceiptCommitment.batch_id).where(ReceiptCommitment.commitment == commitment)
+    )
+    document = receipts._document(session, backdated.report_id, nonce, batch_id)
+    assert document is not None
+    assert receipts.receipt_json(session, keys) is None  # the server does not hand it out
+    offline = run_recipe(tmp_path, json.dumps(document))
+    assert offline.returncode == 1, offline.stdout  # was "OK <400 days ago> report ..."
+    assert offline.stderr == "FAIL: signed more than 7 days after its period ended\n"
+    with pytest.raises(ReceiptInvalid, match="more than 7 days after its period"):
+        receipts.check(document, PINNED)
 
 
 # --- low: a removed nonce is told as "made before receipts, nothing is wrong" -----------
@@ -141,8 +157,10 @@ def test_a_deleted_receipt_nonce_is_not_said_to_predate_receipts(session, recove
     "was made before this service offered them. Nothing is wrong with your report", for
     a report whose own day was sealed with receipts. It should read as broken."""
     route(session, person(session, "penyidik.hapus", Role.INVESTIGATOR))
-    first, second = (service_submit(session, recovery.public_key()) for _ in range(2))
-    assert receipts.seal_finished_days(session, SEED, AFTER, DAY) is not None
+    # Corrected with the fix: dated recently (was service_submit's fixed day of 2025,
+    # sealed now: a receipt signed long after its day no longer checks).
+    first, second = (submitted_on(session, recovery, recent()) for _ in range(2))
+    assert receipts.seal_finished_days(session, SEED, datetime.now(UTC), DAY) is not None
     assert receipts.receipt_status(session, keys_of(session, first)).state is ReceiptState.READY
     session.execute(
         delete(ReportKey).where(
@@ -237,7 +255,10 @@ def test_a_sealed_receipt_altered_in_the_database_is_said_broken_on_the_mailbox(
     "no proof of report to download (yet). Your mailbox says when it will be ready",
     and the mailbox says it is ready: a loop. The mailbox should say the data failed a
     check (its "receipt-broken" words), as it does for a deleted commitment."""
-    code, passphrase = dated_report(env, recent(), "Laporan yang segelnya diubah")
+    # A day of its own (corrected with the fix: the fixture ``good`` seals recent(), and a
+    # day is now sealed once, so a committed seal of that day here would leave it none).
+    day = recent() - timedelta(days=1)
+    code, passphrase = dated_report(env, day, "Laporan yang segelnya diubah")
     sealing = invoke(env, "audit", "checkpoint")
     assert sealing.exit_code == 0 and "receipts: sealed" in sealing.stderr
     client = mailbox_client(reporter_app, code, passphrase)

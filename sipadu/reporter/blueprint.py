@@ -43,6 +43,10 @@ class ReporterRuntime:
     failures_per_code: RateLimitItem
     reports_ceiling: RateLimitItem  # new reports per hour over the whole portal
     ceiling_key: str
+    # The audit checkpoints' public key (hex) that receipts are checked against before
+    # the mailbox offers one: SIPADU_AUDIT_PUBLIC_KEY (the portal never reads the signing
+    # key); None: the key a stored checkpoint carries (docs/receipt.md).
+    audit_public_key: str | None = None
 
 
 def make_runtime(config: Config) -> ReporterRuntime:
@@ -74,6 +78,7 @@ def make_runtime(config: Config) -> ReporterRuntime:
         # (they share the lookup salt), apart from other instances on the same Redis.
         ceiling_key="report-ceiling-"
         + hmac.new(lookup_salt, b"report-ceiling", "sha256").hexdigest()[:16],
+        audit_public_key=config.audit_public_key,
     )
 
 
