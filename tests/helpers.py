@@ -895,7 +895,11 @@ def sample_audit_details(ids: dict[str, str]) -> dict[audit.Action, tuple[str, s
         ),
         A.TRANSPARENCY_FACTS: ("operator", "operator", {"month": "2026-11"}),
         # receipts (issue 20)
-        A.RECEIPT_DAY: ("system", "system", {"day": "2026-11-27", "root": "ef" * 32, "size": 3}),
+        A.RECEIPT_DAY: (
+            "system",
+            "system",
+            {"day": "2026-11-27", "last": "2026-11-27", "root": "ef" * 32, "size": 3},
+        ),
         A.RECIPIENT_OFFER: (  # escalation (issue 20)
             admin,
             "admin",

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 from sqlalchemy import create_engine, text
-from sqlalchemy.exc import ProgrammingError
+from sqlalchemy.exc import IntegrityError, ProgrammingError
 
 from sipadu import create_app
 from sipadu.cli import main as cli
@@ -275,6 +275,9 @@ def test_the_reporter_role_reseals_only_the_transcript_answer(reporter_role):
         "DELETE FROM receipt_batch",
         "UPDATE receipt_seal SET entries = ''",
         "INSERT INTO receipt_seal (id) VALUES (gen_random_uuid())",
+        # which reports predate receipts: read (its own row), never written
+        "INSERT INTO report_before_receipts (report_id) SELECT id FROM report",
+        "DELETE FROM report_before_receipts",
         # escalation (issue 20): the registry is read, never written; the report's only
         # new writable column is escalated_on
         "INSERT INTO export_recipient (id, name, recipient, state) "
@@ -346,6 +349,28 @@ def test_the_reporter_role_stores_a_commitment_and_serves_a_receipt(reporter_rol
         assert checked.report_id is not None
     finally:
         dispose(app)
+    # No commitment for a day still to come (migration 0027), so none that the sealer
+    # would take with that day's reports; and the list of reports stored before
+    # receipts shows the role no report's row but the one it works on.
+    with database(env["SIPADU_DATABASE_URL"]) as session:
+        session.execute(
+            text("INSERT INTO report_before_receipts (report_id) SELECT id FROM report")
+        )
+        session.commit()
+    engine = create_engine(role_url)
+    try:
+        with engine.connect() as connection:
+            listed = connection.execute(text("SELECT count(*) FROM report_before_receipts"))
+            assert listed.scalar_one() == 0
+            with pytest.raises(IntegrityError, match="day_not_future"):
+                connection.execute(
+                    text(
+                        "INSERT INTO receipt_commitment (id, day, commitment) VALUES "
+                        "(gen_random_uuid(), current_date + 30, '\\x01')"
+                    )
+                )
+    finally:
+        engine.dispose()
 
 
 def test_the_reporter_role_shows_its_report_s_referrals_only(reporter_role):

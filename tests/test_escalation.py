@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pyrage
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from sipadu.accountability.audit import ReporterMetric
 from sipadu.crypto import signing_public_key
@@ -186,10 +186,20 @@ def test_past_a_deadline_the_reporter_downloads_a_bundle_only_the_agency_opens(
 
 
 def test_once_its_day_is_sealed_the_bundle_holds_the_proof_of_report(reporter_app, env, agencies):
-    """Parts B and C together: a report received 12 days ago, never acknowledged, its
-    day sealed by ``sipadu audit checkpoint``; the bundle carries its receipt, which
-    the agency checks against the pinned key (docs/receipt.md) and ties to the report."""
-    code, passphrase = dated_report(env, today() - timedelta(days=12), "Laporan lama berbukti")
+    """Parts B and C together: a report received three days ago, never acknowledged (its
+    acknowledgement date moved into the past, as if the days had passed), its day sealed
+    by ``sipadu audit checkpoint``; the bundle carries its receipt, which the agency
+    checks against the pinned key (docs/receipt.md) and ties to the report. (Dated
+    recently: a day is sealed only within a week of its end, docs/receipt.md.)"""
+    day = today() - timedelta(days=3)
+    code, passphrase = dated_report(env, day, "Laporan lama berbukti")
+    with database(env["SIPADU_DATABASE_URL"]) as session:
+        session.execute(
+            update(Report)
+            .where(Report.received_on == day)
+            .values(ack_due_on=day - timedelta(days=1))
+        )
+        session.commit()
     assert invoke(env, "audit", "checkpoint").exit_code == 0
     pinned = invoke(env, "audit", "public-key").stdout.strip()
     box = mailbox_client(reporter_app, code, passphrase)

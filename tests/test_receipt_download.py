@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, text
 
 from sipadu.crypto import Purpose
 from sipadu.persistence.models import (
@@ -57,13 +57,18 @@ def offline_check(script: Path, receipt: Path, pinned: str) -> subprocess.Comple
 @pytest.fixture(scope="module")
 def sealed(env, people) -> dict:
     """Two reports received three days ago: one stored as before receipts (its nonce
-    and commitment deleted, as before migration 0025), one with its day sealed by
+    and commitment deleted, as before migration 0025, and listed in
+    ``report_before_receipts`` as migration 0027 does), one with its day sealed by
     ``sipadu audit checkpoint``; and the pinned key."""
     day = datetime.now(UTC).date() - timedelta(days=3)
     older = dated_report(env, day, "Laporan sebelum bukti")
     with database(env["SIPADU_DATABASE_URL"]) as session:
         session.execute(delete(ReportKey).where(ReportKey.purpose == Purpose.RECEIPT.value))
         session.execute(delete(ReceiptCommitment))
+        # and listed, as migration 0027 lists every report that had no nonce
+        session.execute(
+            text("INSERT INTO report_before_receipts (report_id) SELECT id FROM report")
+        )
         session.commit()
     ready = dated_report(env, day, "Laporan dengan bukti")
     checkpoint = invoke(env, "audit", "checkpoint")
@@ -116,6 +121,52 @@ def test_a_report_made_before_receipts_says_so_and_does_not_fail(reporter_app, s
     text = page.get_data(as_text=True)
     assert 'id="receipt-none"' in text and 'id="receipt-download"' not in text
     assert client.get(RECEIPT_PATH).status_code == 409
+
+
+def test_a_report_whose_day_was_not_sealed_within_the_week_says_there_is_none(
+    reporter_app, env, sealed
+):
+    """A report dated ten days ago whose day nobody sealed (the timer stopped): its
+    window closed, ``sipadu audit checkpoint`` does not seal it now, and the mailbox says
+    there is no proof of report, not "being prepared" (docs/receipt.md)."""
+    day = datetime.now(UTC).date() - timedelta(days=10)
+    code, passphrase = dated_report(env, day, "Laporan yang tidak disegel")
+    sealing = invoke(env, "audit", "checkpoint")
+    assert sealing.exit_code == 0 and "receipts: sealed" not in sealing.stderr
+    client = mailbox_client(reporter_app, code, passphrase)
+    page = client.get("/mailbox").get_data(as_text=True)
+    assert 'id="receipt-late"' in page
+    assert 'id="receipt-pending"' not in page and 'id="receipt-download"' not in page
+    assert client.get(RECEIPT_PATH).status_code == 409
+
+
+def test_a_report_whose_nonce_was_removed_is_not_said_to_predate_receipts(reporter_app, env):
+    """Review fault F2 on the page: the report's receipt nonce deleted in the database
+    (and it is not listed as stored before receipts): the mailbox says the data failed a
+    check, never "made before receipts, nothing is wrong"."""
+
+    def with_nonce() -> set:
+        with database(env["SIPADU_DATABASE_URL"]) as session:
+            return set(
+                session.scalars(
+                    select(ReportKey.report_id).where(ReportKey.purpose == Purpose.RECEIPT.value)
+                )
+            )
+
+    before = with_nonce()
+    code, passphrase, _page = submit(reporter_app.test_client())
+    (report_id,) = with_nonce() - before
+    client = mailbox_client(reporter_app, code, passphrase)
+    assert 'id="receipt-pending"' in client.get("/mailbox").get_data(as_text=True)
+    with database(env["SIPADU_DATABASE_URL"]) as session:
+        session.execute(
+            delete(ReportKey).where(
+                ReportKey.report_id == report_id, ReportKey.purpose == Purpose.RECEIPT.value
+            )
+        )
+        session.commit()
+    page = client.get("/mailbox").get_data(as_text=True)
+    assert 'id="receipt-broken"' in page and 'id="receipt-none"' not in page
 
 
 def test_a_typed_reports_mailbox_gets_its_receipt_after_its_new_code(reporter_app, env):
@@ -194,3 +245,27 @@ def test_the_receipts_checkpoint_is_one_an_auditor_can_verify_the_log_against(
     kept.write_text(json.dumps(document["checkpoint"]))
     verified = invoke(env, "audit", "verify", "--checkpoint", str(kept))
     assert verified.exit_code == 0 and verified.stdout.startswith("OK")
+
+
+def test_the_portal_checks_receipts_against_the_configured_audit_key(sealed, env):
+    """With ``SIPADU_AUDIT_PUBLIC_KEY`` set, the reporter portal checks a receipt against
+    that key, not the key its stored checkpoint carries: with the instance's own key the
+    receipt is offered; with another one (as if a database writer had stored a seal
+    signed by a key of their own) the mailbox says the data failed a check and the
+    download is refused."""
+    from sipadu import create_app
+    from sipadu.settings.config import load_config
+    from sipadu.web.context import dispose
+
+    other = "3d4017c3e843895a92b70aa74d1b7ebc9c982ccf2ec4968cc0cd55f12af4660c"
+    for key, offered in ((sealed["pinned"], True), (other, False)):
+        app = create_app("reporter", load_config({**env, "SIPADU_AUDIT_PUBLIC_KEY": key}))
+        app.config["TESTING"] = True
+        try:
+            client = mailbox_client(app, *sealed["ready"])
+            page = client.get("/mailbox").get_data(as_text=True)
+            assert ('id="receipt-download"' in page) is offered
+            assert ('id="receipt-broken"' in page) is not offered
+            assert client.get(RECEIPT_PATH).status_code == (200 if offered else 409)
+        finally:
+            dispose(app)

@@ -472,3 +472,17 @@ def test_a_hold_sent_with_a_wrong_id_or_none_comes_back_with_what_was_typed(
     said = visible_text(empty.get_data(as_text=True))
     assert empty.status_code == 400 and NOT_CONFIRMED in said and "Kolom ini wajib diisi." in said
     assert changes(database_url) == before
+
+
+def test_a_sealed_weeks_entry_names_its_period_and_a_days_its_day(staff_app):
+    """A ``receipt.day`` entry states its period's first and last days (docs/receipt.md):
+    with week or month precision the auditor reads "from ... to ...", not "on" a day."""
+    from sipadu.investigator.words import SENTENCES
+
+    sentence = SENTENCES[audit.Action.RECEIPT_DAY.value]
+    week = {"day": "2026-11-23", "last": "2026-11-29", "root": "ef" * 32, "size": 2}
+    with staff_app.test_request_context("/"):  # Bahasa Indonesia, the first language
+        said = sentence(week, "")
+        assert "dari 2026-11-23 sampai 2026-11-29" in said and "2 laporan" in said
+        said = sentence({**week, "last": "2026-11-23", "size": 1}, "")
+        assert "diterima pada 2026-11-23" in said and "sampai" not in said

@@ -908,14 +908,28 @@ SENTENCES: dict[str, Sentence] = {
         "The facts file of the transparency report for %(month)s was read.",
         month=str(d.get("month")),
     ),
-    Action.RECEIPT_DAY: lambda d, _n: ngettext(
-        "The commitment of %(num)d report received on %(day)s was sealed, so that its "
-        "reporter can download a proof of report; the tree's root: %(root)s.",
-        "The commitments of %(num)d reports received on %(day)s were sealed, so that their "
-        "reporters can download a proof of report; the tree's root: %(root)s.",
-        _count(d.get("size")),
-        day=str(d.get("day")),
-        root=str(d.get("root")),
+    Action.RECEIPT_DAY: lambda d, _n: (
+        ngettext(
+            "The commitment of %(num)d report received on %(day)s was sealed, so that its "
+            "reporter can download a proof of report; the tree's root: %(root)s.",
+            "The commitments of %(num)d reports received on %(day)s were sealed, so that "
+            "their reporters can download a proof of report; the tree's root: %(root)s.",
+            _count(d.get("size")),
+            day=str(d.get("day")),
+            root=str(d.get("root")),
+        )
+        if d.get("last") in (None, d.get("day"))
+        else ngettext(  # a week or a month (SIPADU_DATE_PRECISION)
+            "The commitment of %(num)d report received from %(day)s to %(last)s was sealed, "
+            "so that its reporter can download a proof of report; the tree's root: %(root)s.",
+            "The commitments of %(num)d reports received from %(day)s to %(last)s were "
+            "sealed, so that their reporters can download a proof of report; the tree's "
+            "root: %(root)s.",
+            _count(d.get("size")),
+            day=str(d.get("day")),
+            last=str(d.get("last")),
+            root=str(d.get("root")),
+        )
     ),
     Action.RECIPIENT_OFFER: lambda d, _n: (
         _recipient(d, _("%(recipient)s (fingerprint %(fingerprint)s):")) + " " + offer_said(d)

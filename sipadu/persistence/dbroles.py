@@ -70,6 +70,9 @@ REPORTER_GRANTS: list[tuple[str, str]] = [
     ("SELECT, INSERT (id, day, commitment)", "receipt_commitment"),
     ("SELECT", "receipt_batch"),
     ("SELECT", "receipt_seal"),
+    # whether its report was stored before receipts (else a missing nonce was removed):
+    # its own row only (REPORTER_POLICIES), never written (only migration 0027 does)
+    ("SELECT", "report_before_receipts"),
     # escalation (issue 20): the agencies offered to reporters, their public keys,
     # upload addresses and the signatures over them (checked); never a proposal
     (
@@ -117,6 +120,7 @@ REPORTER_POLICIES: dict[str, tuple[str, str]] = {
     "report_grant": (f"report_id = {_REPORT}", f"report_id = {_REPORT}"),
     "message": (f"report_id = {_REPORT}", f"report_id = {_REPORT}"),
     "attachment": (f"report_id = {_REPORT}", f"report_id = {_REPORT}"),
+    "report_before_receipts": (f"report_id = {_REPORT}", f"report_id = {_REPORT}"),
     "mailbox": (f"report_id = {_REPORT} OR lookup_id = {_LOOKUP}", f"report_id = {_REPORT}"),
     "referral": (f"report_id = {_REPORT}", f"report_id = {_REPORT}"),
     "blob": (_OWN_BLOBS, _OWN_BLOBS),

@@ -830,6 +830,21 @@ class ReceiptCommitment(Base):
     batch_id: Mapped[uuid.UUID | None] = mapped_column(CheckedUuid, ForeignKey("receipt_batch.id"))
 
 
+class ReportBeforeReceipts(Base):
+    """A report stored before receipts existed (issue 20; docs/receipt.md, "Other
+    cases"): migration 0027 lists every report that then had no receipt nonce. Its
+    mailbox says it has no receipt and that nothing is wrong; a report *not* listed here
+    whose nonce is missing had it removed, and its mailbox says the data failed a check.
+    Written by that migration only; the reporter portal's role may read its own
+    report's row, never write one."""
+
+    __tablename__ = "report_before_receipts"
+
+    report_id: Mapped[uuid.UUID] = mapped_column(
+        CheckedUuid, ForeignKey("report.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
 class ReceiptSeal(Base):
     """One run of :func:`sipadu.services.receipts.seal_finished_days`: the checkpoint it
     signed right after its ``receipt.day`` entries, and those entries (from ``first_seq``
@@ -848,9 +863,9 @@ class ReceiptSeal(Base):
 class ReceiptBatch(Base):
     """A day's sealed commitments: the root of their Merkle tree (RFC 9162 §2.1, leaves
     sorted by their bytes), their number and the ``seq`` of its ``receipt.day`` audit
-    entry. A day normally has one; a report committed after its day was sealed (a
-    submission whose transaction ended just after) goes into a later batch of the same
-    day. Staff-side."""
+    entry. One per period (a period is sealed once, within its window: a commitment
+    stored after its period was sealed is never sealed; docs/receipt.md; batches made
+    before that rule may be more). Staff-side."""
 
     __tablename__ = "receipt_batch"
 

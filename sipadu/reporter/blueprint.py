@@ -46,6 +46,9 @@ class ReporterRuntime:
     # the audit public key the agencies' offers are checked with (issue 20); None: none
     # is offered (sipadu.settings.instance.reporter_audit_key)
     audit_key: bytes | None
+    # the same key as hex, that receipts are checked against before the mailbox offers
+    # one (docs/receipt.md); None: the key a stored checkpoint carries
+    audit_public_key: str | None = None
 
 
 def make_runtime(config: Config) -> ReporterRuntime:
@@ -53,6 +56,7 @@ def make_runtime(config: Config) -> ReporterRuntime:
     public key, lookup salt or volatile session store does not start."""
     lookup_salt = load_secret(config, "lookup_salt")
     session_key = load_secret(config, "reporter_session_key")
+    audit_key = reporter_audit_key(config)
     return ReporterRuntime(
         submission=submission_settings(config, lookup_salt),
         mailbox=MailboxSettings(
@@ -77,7 +81,8 @@ def make_runtime(config: Config) -> ReporterRuntime:
         # (they share the lookup salt), apart from other instances on the same Redis.
         ceiling_key="report-ceiling-"
         + hmac.new(lookup_salt, b"report-ceiling", "sha256").hexdigest()[:16],
-        audit_key=reporter_audit_key(config),
+        audit_key=audit_key,
+        audit_public_key=audit_key.hex() if audit_key else None,
     )
 
 

@@ -48,7 +48,13 @@ from sipadu.services.mailbox import (
     save_rehashed,
     well_formed_code,
 )
-from sipadu.services.receipts import ReceiptState, receipt_file, receipt_json, receipt_status
+from sipadu.services.receipts import (
+    ReceiptState,
+    period_last,
+    receipt_file,
+    receipt_json,
+    receipt_status,
+)
 from sipadu.services.referral import told
 from sipadu.services.reports import add_reporter_message, read_mailbox
 from sipadu.services.transcript import (
@@ -336,10 +342,15 @@ def _receipt(keys: HeldKeys) -> dict[str, object]:
     """The proof-of-report section's facts (docs/receipt.md): its state, the day it is
     for and, while pending, the first day it can be ready (the day after the period
     its report is dated in)."""
-    status = receipt_status(keys.session, keys)
+    status = receipt_status(
+        keys.session,
+        keys,
+        app_config().date_precision,
+        pinned=runtime().audit_public_key,
+    )
     available = None
     if status.state is ReceiptState.PENDING and status.day is not None:
-        available = app_config().date_precision.period_end(status.day) + timedelta(days=1)
+        available = period_last(status.day, app_config().date_precision) + timedelta(days=1)
     return {
         "state": status.state.value,
         "day": status.day,
@@ -582,7 +593,8 @@ def mailbox_receipt() -> ResponseReturnValue:
     if signed is None:
         return redirect(url_for("reporter.mailbox_login"), code=303)
     keys, _opened = signed
-    found = receipt_file(keys.session, keys)
+    # The same check as the mailbox's section (receipt_status): a file it offers is given.
+    found = receipt_file(keys.session, keys, pinned=runtime().audit_public_key)
     if found is None:  # a 409, whose page says why in words
         abort(
             409,
@@ -642,10 +654,12 @@ def mailbox_escalate() -> ResponseReturnValue:
         return _escalation_page(keys, opened, form, notice=message(refused)), 409
     # Read on a session of its own, in short transactions, in age's thread (the files
     # are decrypted while the ZIP is written and encrypted: constant memory).
+    pinned = runtime().audit_public_key
 
     def begin(reader: Session) -> tuple[None, Iterator[bytes]]:
         held = mailbox_keys(reader, opened.report_id, opened.mailbox_id, opened.private_key)
-        receipt = receipt_json(reader, held)  # None until its day is sealed
+        # None until its day is sealed (or if it does not check)
+        receipt = receipt_json(reader, held, pinned=pinned)
         return None, bundle_zip(made, held, receipt, config.institution.name)
 
     _none, body = stream(

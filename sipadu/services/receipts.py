@@ -10,25 +10,26 @@ can tell which report a commitment is.
 
 Once a day's period is over, :func:`seal_finished_days` (run wherever checkpoints are
 made: ``sipadu audit checkpoint``, its timer, an auditor's "sign now") puts the day's
-unsealed commitments, sorted by their bytes (their order says nothing of when each came
-in), in a Merkle tree (RFC 9162 §2.1, :mod:`sipadu.crypto.merkle`), appends *one*
+commitments, sorted by their bytes (their order says nothing of when each came in), in
+a Merkle tree (RFC 9162 §2.1, :mod:`sipadu.crypto.merkle`), appends *one*
 ``receipt.day`` audit entry per day with the root (never one per report: G2), and signs
-a checkpoint right after, in the same transaction.
+a checkpoint right after, in the same transaction. A period is sealed once, and only
+within :data:`SEAL_WINDOW` of its end: a receipt speaks of its period only because it
+was signed soon after it (:mod:`sipadu.services.receipt_check` refuses a later one).
 
 From then on the mailbox offers the reporter a receipt file (:func:`receipt_file`): the
 day, the commitment, its inclusion proof, the root, the audit entries from the day's
 entry to the checkpoint, the signed checkpoint, and the opening (report id and nonce).
 Anyone can check it offline with the instance's pinned public key (the recipe in
-docs/receipt.md; :func:`check` is the same check here).
+docs/receipt.md; :func:`check`, from :mod:`sipadu.services.receipt_check`, is the same
+check here, and the server runs it before it says a receipt is ready).
 """
 
-import hashlib
 import json
 import secrets
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
 from enum import StrEnum
 
 from sqlalchemy import delete, insert, select
@@ -37,49 +38,61 @@ from sqlalchemy.orm import Session
 from sipadu.accountability import audit
 from sipadu.accountability.audit import Action, Checkpoint
 from sipadu.crypto import CryptoError, Purpose, merkle
-from sipadu.crypto.binding import bind
-from sipadu.persistence.models import ReceiptBatch, ReceiptCommitment, ReceiptSeal
+from sipadu.persistence.models import (
+    ReceiptBatch,
+    ReceiptCommitment,
+    ReceiptSeal,
+    ReportBeforeReceipts,
+)
 from sipadu.services.key_ring import HeldKeys, NoKey, Recipient, wrap_receipt_nonce
+from sipadu.services.receipt_check import (
+    COMMITMENT_LABEL,
+    FORMAT,
+    NONCE_LEN,
+    NOTE,
+    SEAL_WINDOW,
+    Checked,
+    ReceiptInvalid,
+    check,
+    commitment_of,
+    load,
+    window_end,
+)
 from sipadu.settings.config import DatePrecision
 
-FORMAT = "sipadu-receipt-v1"
-COMMITMENT_LABEL = "sipadu.receipt.commitment.v1"
-NONCE_LEN = 32
+__all__ = [
+    "COMMITMENT_LABEL",
+    "FORMAT",
+    "NOTE",
+    "SEAL_WINDOW",
+    "Checked",
+    "ReceiptFile",
+    "ReceiptInvalid",
+    "ReceiptState",
+    "ReceiptStatus",
+    "Sealed",
+    "check",
+    "commit_report",
+    "commitment_of",
+    "finished",
+    "load",
+    "period_last",
+    "receipt_file",
+    "receipt_json",
+    "receipt_status",
+    "seal_finished_days",
+    "sealable",
+]
+
 # A period is sealed once it has been over this long: a submission whose transaction
 # began before midnight (UTC) and ends just after it is dated to the day before, and
-# would otherwise often miss its day's tree and go in a batch of its own, which would
-# say it came in at the very end of its day.
+# must be in its day's tree (a period is sealed once: a commitment stored after its
+# period's seal never gets a receipt).
 SEAL_GRACE = timedelta(hours=1)
+# The sealer stops this long before a period's window (SEAL_WINDOW) closes, so that the
+# checkpoint it signs a moment later, at the clock's own time, is surely inside it.
+SEAL_MARGIN = timedelta(hours=1)
 _CHUNK = 500  # rows per statement when a day is sealed (bounded statement size)
-
-# Said in the file itself, for whoever opens it (docs/receipt.md has the check).
-NOTE = {
-    "id": (
-        "Bukti bahwa SIPADU menerima sebuah laporan pada hari ini (tanggal 'day'), tanpa "
-        "isi laporannya. Siapa pun dapat memeriksanya tanpa SIPADU, dengan kunci publik "
-        "instansi (docs/receipt.md). Bagian 'opening' menunjukkan laporan yang mana; "
-        "hapus bagian itu untuk hanya membuktikan bahwa ada laporan pada hari itu. "
-        "PERHATIAN: berkas ini menunjukkan bahwa pemegangnya membuat laporan. Simpan di "
-        "tempat yang aman."
-    ),
-    "en": (
-        "Proof that SIPADU received a report on this day (the 'day'), without its "
-        "content. Anyone can check it without SIPADU, with the instance's public key "
-        "(docs/receipt.md). The 'opening' part shows which report; delete it to prove "
-        "only that a report was made that day. WARNING: this file shows that whoever "
-        "holds it made a report. Keep it somewhere safe."
-    ),
-}
-
-
-def commitment_of(report_id: uuid.UUID, nonce: bytes) -> bytes:
-    """``SHA-256(bind(COMMITMENT_LABEL, report_id.bytes, nonce))``, 32 bytes, where
-    :func:`sipadu.crypto.binding.bind` writes each part after its length as a 4-byte
-    big-endian integer (docs/receipt.md gives the bytes). Hiding: without the 256-bit
-    nonce, trying report ids tells nothing; binding: SHA-256's collision resistance."""
-    if len(nonce) != NONCE_LEN:
-        raise ValueError("a receipt nonce is 32 bytes")
-    return hashlib.sha256(bind(COMMITMENT_LABEL, report_id.bytes, nonce)).digest()
 
 
 def commit_report(session: Session, report_id: uuid.UUID, day: date, mailbox: Recipient) -> None:
@@ -99,11 +112,29 @@ def commit_report(session: Session, report_id: uuid.UUID, day: date, mailbox: Re
 # --- sealing --------------------------------------------------------------------------
 
 
+def period_last(day: date, precision: DatePrecision) -> date:
+    """The last day of the period that ``day`` (a stored, coarsened date) begins under
+    ``precision``: itself, its week's Sunday or its month's last day. A date that does
+    not begin such a period was stored under a finer precision (the setting changed
+    since): its period is itself."""
+    return precision.period_end(day) if precision.period_start(day) == day else day
+
+
 def finished(day: date, now: datetime, precision: DatePrecision) -> bool:
-    """Whether the period of ``precision`` holding ``day`` has been over for
+    """Whether the period of ``precision`` that ``day`` begins has been over for
     :data:`SEAL_GRACE` at ``now`` (UTC, as report days are): no report dated in it is
     still being stored."""
-    return precision.period_end(day) < (now - SEAL_GRACE).date()
+    return period_last(day, precision) < (now - SEAL_GRACE).date()
+
+
+def sealable(day: date, now: datetime, precision: DatePrecision) -> bool:
+    """Whether the period that ``day`` begins may be sealed at ``now``: it is
+    :func:`finished`, and its checkpoint, signed now, is inside its window
+    (:data:`SEAL_WINDOW` after the period's end, less :data:`SEAL_MARGIN`). A period
+    whose window closed is never sealed: a receipt made now would prove nothing about
+    it (docs/receipt.md)."""
+    closes = window_end(period_last(day, precision)) - SEAL_MARGIN
+    return finished(day, now, precision) and now < closes
 
 
 @dataclass(frozen=True)
@@ -115,30 +146,50 @@ class Sealed:
     checkpoint: Checkpoint
 
 
+def _sealed_days(session: Session, days: list[date]) -> set[date]:
+    """Which of ``days`` (a few: those still in their window) have a batch already."""
+    if not days:
+        return set()
+    return set(session.scalars(select(ReceiptBatch.day).where(ReceiptBatch.day.in_(days))))
+
+
 def seal_finished_days(
     session: Session, signing_seed: bytes, now: datetime, precision: DatePrecision
 ) -> Sealed | None:
-    """Seal every finished period (:func:`finished`) that has unsealed commitments: per
-    period, the Merkle root (RFC 9162 §2.1) of its commitments sorted by their bytes, a
-    ``receipt_batch`` row, the commitments written anew under it in that order (new
-    random ids), and one ``receipt.day`` audit entry (actor ``system``; detail ``day``,
-    ``root`` as hex, ``size``); then one checkpoint signed with ``signing_seed``
-    covering them, stored with the entries in a ``receipt_seal`` row. ``now``: an
-    aware UTC time. Returns the days and that checkpoint, or None when there was
-    nothing to seal (nothing is written then). In the caller's transaction, which must
-    be a writing one (on SQLite, ``BEGIN IMMEDIATE``).
+    """Seal every period that is :func:`sealable` at ``now``, has unsealed commitments
+    and was never sealed (a period is sealed once): per period, the Merkle root (RFC
+    9162 §2.1) of its commitments sorted by their bytes, a ``receipt_batch`` row, the
+    commitments written anew under it in that order (new random ids), and one
+    ``receipt.day`` audit entry (actor ``system``; detail ``day`` and ``last``, the
+    period's first and last days, ``root`` as hex, ``size``); then one checkpoint signed
+    with ``signing_seed`` covering them, stored with the entries in a ``receipt_seal``
+    row. ``now``: an aware UTC time. Returns the days and that checkpoint, or None when
+    there was nothing to seal (nothing is written then). In the caller's transaction,
+    which must be a writing one (on SQLite, ``BEGIN IMMEDIATE``).
 
     The audit head is locked first, so two sealers (the timer and an auditor) never
-    seal the same commitment twice. A commitment stored after its period was sealed (a
-    submission that ended after the seal began) stays unsealed and goes in a later
-    batch of the same day: its receipt comes a little later, nothing is lost."""
+    seal the same period twice. A commitment stored after its period was sealed (a
+    submission that ended more than :data:`SEAL_GRACE` after midnight, or a row a
+    database writer added to a past day) is never sealed, nor one whose window closed:
+    a receipt sealed later would let a writer date a report earlier than it came."""
     audit.lock_head(session)
     days = session.scalars(
         select(ReceiptCommitment.day).where(ReceiptCommitment.batch_id.is_(None)).distinct()
     ).all()
-    due = sorted(day for day in days if finished(day, now, precision))
+    open_days = [day for day in days if sealable(day, now, precision)]
+    sealed = _sealed_days(session, open_days)
+    due = sorted(day for day in open_days if day not in sealed)
     if not due:
         return None
+    return _seal(session, signing_seed, due, precision)
+
+
+def _seal(
+    session: Session, signing_seed: bytes, due: list[date], precision: DatePrecision
+) -> Sealed:
+    """Seal the periods that ``due`` begin (not empty), whatever their window: only
+    :func:`seal_finished_days` calls it, having chosen them (a test plays a sealer that
+    ignores the window through it)."""
     seal = ReceiptSeal(id=uuid.uuid4(), first_seq=0, checkpoint="", entries="")
     session.add(seal)
     session.flush()
@@ -153,6 +204,7 @@ def seal_finished_days(
         root = merkle.root(leaves).hex()
         detail: dict[str, audit.DetailValue] = {
             "day": day.isoformat(),
+            "last": period_last(day, precision).isoformat(),
             "root": root,
             "size": len(leaves),
         }
@@ -196,19 +248,12 @@ def seal_finished_days(
 
 
 class ReceiptState(StrEnum):
-    READY = "ready"  # sealed: the file can be downloaded
+    READY = "ready"  # sealed, and the file it makes checks: it can be downloaded
     PENDING = "pending"  # committed, its period not sealed yet
-    NONE = "none"  # no commitment: the report was stored before receipts existed
+    LATE = "late"  # committed, and will never be sealed: its period was sealed without
+    # it, or its window (SEAL_WINDOW) closed first
+    NONE = "none"  # no nonce, and the report was stored before receipts existed
     BROKEN = "broken"  # the stored data does not check: changed in the database
-
-
-@dataclass(frozen=True)
-class ReceiptStatus:
-    """Where a report's receipt stands, and its ``day`` (the first day of the period its
-    report is dated in) when it has a commitment."""
-
-    state: ReceiptState
-    day: date | None = None
 
 
 @dataclass(frozen=True)
@@ -222,48 +267,86 @@ class ReceiptFile:
         return f"receipt-{self.day.isoformat()}.json"
 
 
-def _commitment(keys: HeldKeys) -> bytes | ReceiptStatus:
+@dataclass(frozen=True)
+class ReceiptStatus:
+    """Where a report's receipt stands, its ``day`` (the first day of the period its
+    report is dated in) when it has a commitment, and when READY the ``file``, built and
+    checked."""
+
+    state: ReceiptState
+    day: date | None = None
+    file: ReceiptFile | None = field(default=None, compare=False, repr=False)
+
+
+def receipt_status(
+    session: Session,
+    keys: HeldKeys,
+    precision: DatePrecision | None = None,
+    *,
+    pinned: str | None = None,
+    now: datetime | None = None,
+) -> ReceiptStatus:
+    """Where the receipt of the report of ``keys`` stands (its mailbox's keys: only the
+    mailbox holds the nonce). READY only once the file is built from what is stored and
+    passes :func:`check` (against ``pinned``, the instance's audit public key where the
+    caller knows it, else the key its checkpoint carries), the very check the download
+    makes: the mailbox never offers a file that would then be refused. PENDING until its
+    period is sealed; LATE once it never will be (its period was sealed without it, or,
+    with ``precision`` given, its window closed at ``now``, by default the clock's).
+    Without a nonce: NONE for a report stored before receipts
+    (``report_before_receipts``), else BROKEN, as for any stored data that does not
+    check. Reads only, in the caller's transaction; records nothing (G2)."""
     try:
         nonce = keys.key(Purpose.RECEIPT, 0)
     except NoKey:
-        return ReceiptStatus(ReceiptState.NONE)
+        before = session.get(ReportBeforeReceipts, keys.report_id) is not None
+        return ReceiptStatus(ReceiptState.NONE if before else ReceiptState.BROKEN)
     except CryptoError:
         return ReceiptStatus(ReceiptState.BROKEN)
-    return commitment_of(keys.report_id, nonce)
-
-
-def receipt_status(session: Session, keys: HeldKeys) -> ReceiptStatus:
-    """Whether the report of ``keys`` (its mailbox's: only the mailbox holds the nonce)
-    has a receipt to download. Reads only, in the caller's transaction: one unwrap and
-    one lookup, nothing built."""
-    found = _commitment(keys)
-    if isinstance(found, ReceiptStatus):
-        return found
+    commitment = commitment_of(keys.report_id, nonce)
     row = session.execute(
         select(ReceiptCommitment.day, ReceiptCommitment.batch_id).where(
-            ReceiptCommitment.commitment == found
+            ReceiptCommitment.commitment == commitment
         )
     ).first()
     if row is None:  # the nonce is there and its commitment is not: deleted
         return ReceiptStatus(ReceiptState.BROKEN)
-    state = ReceiptState.PENDING if row.batch_id is None else ReceiptState.READY
-    return ReceiptStatus(state, row.day)
+    if row.batch_id is None:
+        late = bool(_sealed_days(session, [row.day]))
+        if precision is not None and not late:
+            moment = now if now is not None else datetime.now(UTC)
+            late = moment >= window_end(period_last(row.day, precision)) - SEAL_MARGIN
+        return ReceiptStatus(ReceiptState.LATE if late else ReceiptState.PENDING, row.day)
+    built = _build(session, keys.report_id, nonce, row.batch_id, pinned)
+    if built is None:
+        return ReceiptStatus(ReceiptState.BROKEN, row.day)
+    return ReceiptStatus(ReceiptState.READY, row.day, built)
 
 
-def receipt_file(session: Session, keys: HeldKeys) -> ReceiptFile | None:
-    """The receipt of the report of ``keys`` (its mailbox's), or None when there is none
-    to give: not sealed yet, stored before receipts, or stored data that does not check
-    (the file is checked with :func:`check` before it is handed out, so a receipt that
-    would fail its holder's check is never given). Reads only. Not an audit entry:
-    reporter activity never is (G2)."""
-    status = receipt_status(session, keys)
-    if status.state is not ReceiptState.READY:
+def _build(
+    session: Session, report_id: uuid.UUID, nonce: bytes, batch_id: uuid.UUID, pinned: str | None
+) -> ReceiptFile | None:
+    """The receipt file from what is stored, or None unless it passes :func:`load` and
+    :func:`check` as its holder will run them."""
+    document = _document(session, report_id, nonce, batch_id)
+    if document is None:
         return None
-    found = _commitment(keys)
-    assert isinstance(found, bytes)
-    batch_id = session.scalar(
-        select(ReceiptCommitment.batch_id).where(ReceiptCommitment.commitment == found)
-    )
+    text = (json.dumps(document, indent=1) + "\n").encode()
+    try:
+        check(load(text), pinned)
+    except ReceiptInvalid:
+        return None
+    return ReceiptFile(date.fromisoformat(document["day"]), text)
+
+
+def _document(
+    session: Session, report_id: uuid.UUID, nonce: bytes, batch_id: uuid.UUID
+) -> dict | None:
+    """The receipt (format :data:`FORMAT`) of the commitment of ``report_id`` and
+    ``nonce`` in batch ``batch_id``, built from what is stored and *not* checked; None
+    when the stored rows do not make one. Only :func:`_build` hands it on, checked (a
+    test shows through it what a server that ignores the window would give)."""
+    commitment = commitment_of(report_id, nonce)
     batch = session.get(ReceiptBatch, batch_id)
     seal = session.get(ReceiptSeal, batch.seal_id) if batch is not None else None
     if batch is None or seal is None:
@@ -274,136 +357,45 @@ def receipt_file(session: Session, keys: HeldKeys) -> ReceiptFile | None:
             select(ReceiptCommitment.commitment).where(ReceiptCommitment.batch_id == batch.id)
         )
     )
-    if found not in leaves:
+    if commitment not in leaves:
         return None
-    index = leaves.index(found)
-    nonce = keys.key(Purpose.RECEIPT, 0)
+    index = leaves.index(commitment)
     try:
         entries = [e for e in json.loads(seal.entries) if e["seq"] >= batch.seq]
-        document = {
+        return {
             "format": FORMAT,
             "note": NOTE,
             "day": batch.day.isoformat(),
-            "commitment": found.hex(),
+            "commitment": commitment.hex(),
             "leaf_index": index,
             "tree_size": len(leaves),
             "inclusion_proof": [p.hex() for p in merkle.inclusion_proof(leaves, index)],
             "root": merkle.root(leaves).hex(),
             "entries": entries,
             "checkpoint": json.loads(seal.checkpoint),
-            "opening": {"report_id": str(keys.report_id), "nonce": nonce.hex()},
+            "opening": {"report_id": str(report_id), "nonce": nonce.hex()},
         }
-        check(document, None)
-    except (ValueError, KeyError, TypeError, CryptoError, ReceiptInvalid):
+    except (ValueError, KeyError, TypeError, CryptoError):  # stored JSON that is not a seal's
         return None
-    return ReceiptFile(batch.day, (json.dumps(document, indent=1) + "\n").encode())
 
 
-def receipt_json(session: Session, keys: HeldKeys) -> bytes | None:
+def receipt_file(
+    session: Session, keys: HeldKeys, *, pinned: str | None = None
+) -> ReceiptFile | None:
+    """The receipt of the report of ``keys`` (its mailbox's), or None when there is none
+    to give: not sealed (yet, or ever), stored before receipts, or stored data that does
+    not check (:func:`receipt_status`, which builds and checks it: a receipt that would
+    fail its holder's check is never given). ``pinned``: as for :func:`receipt_status`.
+    Reads only. Not an audit entry: reporter activity never is (G2)."""
+    return receipt_status(session, keys, pinned=pinned).file
+
+
+def receipt_json(session: Session, keys: HeldKeys, *, pinned: str | None = None) -> bytes | None:
     """The receipt file's bytes (UTF-8 JSON, docs/receipt.md) for the report of
     ``keys``, the mailbox keys as the mailbox view holds them
-    (:func:`sipadu.services.key_ring.mailbox_keys`); None when its day is not sealed
-    yet, when the report predates receipts, or when the stored data does not check.
-    Reads only, in the caller's transaction; records nothing."""
-    found = receipt_file(session, keys)
+    (:func:`sipadu.services.key_ring.mailbox_keys`); None when its day is not sealed,
+    when the report predates receipts, or when the stored data does not check.
+    ``pinned``: as for :func:`receipt_status`. Reads only, in the caller's transaction;
+    records nothing."""
+    found = receipt_file(session, keys, pinned=pinned)
     return found.document if found is not None else None
-
-
-# --- checking a receipt -----------------------------------------------------------------
-
-
-class ReceiptInvalid(Exception):
-    """A receipt that does not prove what it says: ``str()`` says which check failed."""
-
-
-@dataclass(frozen=True)
-class Checked:
-    """What a receipt that checks proves: a report committed as ``commitment`` was in
-    the tree of ``day`` sealed at ``sealed_at`` (the ``receipt.day`` entry's time), under
-    a checkpoint signed by the key checked against; and, with the opening, its
-    ``report_id`` (else None)."""
-
-    day: str
-    commitment: str
-    sealed_at: str
-    checkpoint_seq: int
-    report_id: str | None
-
-
-def _fail(reason: str) -> ReceiptInvalid:
-    return ReceiptInvalid(reason)
-
-
-def check(receipt: Mapping, pinned: str | None) -> Checked:
-    """Check a receipt as docs/receipt.md's offline recipe does: the checkpoint's Ed25519
-    signature (against ``pinned``, the hex key one pinned; None only for the server's own
-    check before it hands a file out, which then uses the key the checkpoint carries),
-    the chain of entry hashes from the day's ``receipt.day`` entry to the checkpoint's,
-    the entry's day, root and size against the receipt's, the inclusion proof (RFC 9162
-    §2.1.3.2) and, when present, the opening against the commitment. Raises
-    :class:`ReceiptInvalid` naming the first failed check."""
-    if receipt.get("format") != FORMAT:
-        raise _fail("not a SIPADU receipt")
-    try:
-        cp = Checkpoint.from_json(receipt["checkpoint"])
-    except (KeyError, TypeError, ValueError):
-        raise _fail("the checkpoint is malformed") from None
-    if pinned is not None and cp.public_key != pinned:
-        raise _fail("the checkpoint is not signed by the pinned key")
-    try:
-        cp.verify()
-    except (CryptoError, ValueError):
-        raise _fail("the checkpoint's signature is not valid") from None
-    entries = receipt.get("entries")
-    if not isinstance(entries, list) or not entries:
-        raise _fail("no audit entries")
-    previous: Mapping | None = None
-    for entry in entries:
-        try:
-            seq = entry["seq"]
-            record = {k: entry[k] for k in ("seq", "at", "actor", "role", "action")}
-            record |= {"report_id": entry["report_id"], "detail": entry["detail"]}
-            if previous is not None and (
-                seq != previous["seq"] + 1 or entry["prev_hash"] != previous["hash"]
-            ):
-                raise _fail(f"entry {seq}: the chain is broken")
-            digest = audit.entry_hash(entry["prev_hash"], audit.fast_canonical(record))
-        except (KeyError, TypeError, ValueError, AttributeError):
-            raise _fail("an audit entry is malformed") from None
-        if digest != entry["hash"]:
-            raise _fail(f"entry {seq}: altered")
-        previous = entry
-    if previous is None or (previous["seq"], previous["hash"]) != (cp.seq, cp.hash):
-        raise _fail("the entries do not end at the checkpoint")
-    day_entry = entries[0]
-    detail = day_entry["detail"]
-    if day_entry["action"] != Action.RECEIPT_DAY.value or not isinstance(detail, Mapping):
-        raise _fail("the first entry is not a day's receipt entry")
-    stated = (receipt.get("day"), receipt.get("root"), receipt.get("tree_size"))
-    if (detail.get("day"), detail.get("root"), detail.get("size")) != stated:
-        raise _fail("the day, root or size differ from the signed entry")
-    try:
-        commitment = bytes.fromhex(receipt["commitment"])
-        proof = [bytes.fromhex(p) for p in receipt["inclusion_proof"]]
-        merkle.verify_inclusion(
-            commitment,
-            int(receipt["leaf_index"]),
-            int(receipt["tree_size"]),
-            proof,
-            bytes.fromhex(receipt["root"]),
-        )
-    except (KeyError, TypeError, ValueError, CryptoError):
-        raise _fail("the inclusion proof does not lead to the root") from None
-    opening = receipt.get("opening")
-    report_id = None
-    if opening is not None:
-        try:
-            report = uuid.UUID(opening["report_id"])
-            nonce = bytes.fromhex(opening["nonce"])
-            opened = commitment_of(report, nonce)
-        except (KeyError, TypeError, ValueError):
-            raise _fail("the opening is malformed") from None
-        if opened != commitment:
-            raise _fail("the opening does not match the commitment")
-        report_id = str(report)
-    return Checked(str(receipt["day"]), commitment.hex(), str(day_entry["at"]), cp.seq, report_id)

@@ -138,10 +138,12 @@ def service_submit(
     transcribed: bool = False,
     intake: Intake | None = None,
     concerns_inspectorate: bool = False,
+    day: date = TODAY,
 ) -> Submitted:
     """A report submitted through the service (categories seeded if missing), and the
     mailbox key its code and passphrase open. (``tests.helpers.submit`` posts the form.)
-    ``transcribed``: as if an operator typed it (issue 18), ``intake`` how it came in."""
+    ``transcribed``: as if an operator typed it (issue 18), ``intake`` how it came in;
+    ``day``: the day the submission stores it on."""
     seed_categories(session, OPERATOR)
     settings = submission_settings(recovery)
     form = ReportForm(
@@ -153,7 +155,7 @@ def service_submit(
         intake=intake,
         concerns_inspectorate=concerns_inspectorate,
     )
-    receipt = submit_report(session, form, PASSPHRASE, settings, TODAY, files)
+    receipt = submit_report(session, form, PASSPHRASE, settings, day, files)
     mailbox = session.scalar(select(Mailbox).where(Mailbox.report_id == receipt.report_id))
     kek = verify_secret(
         mailbox_secret(receipt.code, PASSPHRASE), SecretRecord.from_bytes(mailbox.secret_record)

@@ -3,13 +3,17 @@ through the services on a real database: every report, from the web or an operat
 gets a commitment that names no report and a nonce only its mailbox opens; a finished
 day is sealed into one ``receipt.day`` entry (never one per report) and a checkpoint
 right after; the mailbox's receipt then checks with the pinned key. Races (a report
-committed after its day was sealed), week precision, reports stored before receipts,
-data changed in the database and retention's purge are here too; the G2 ordering of the
-commitment rows is checked on committed transactions at the end."""
+committed after its day was sealed), the sealing window, week precision, reports stored
+before receipts, data changed in the database and retention's purge are here too; the
+G2 ordering of the commitment rows is checked on committed transactions at the end.
+
+Audit entries and checkpoints take the clock's time, and a receipt checks only if its
+checkpoint was signed within a week of its day (receipts.SEAL_WINDOW): the reports here
+are dated two days ago, not on a fixed date."""
 
 import json
 import uuid
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 from sqlalchemy import delete, func, select, text, update
@@ -25,6 +29,7 @@ from sipadu.persistence.models import (
     ReceiptCommitment,
     ReceiptSeal,
     Report,
+    ReportBeforeReceipts,
     ReporterDailyCount,
     ReportKey,
     Role,
@@ -32,11 +37,10 @@ from sipadu.persistence.models import (
 from sipadu.services import key_ring, receipts
 from sipadu.services.intake import Channel, Intake
 from sipadu.services.operator_intake import take_in
-from sipadu.services.receipts import ReceiptInvalid, ReceiptState
+from sipadu.services.receipts import SEAL_WINDOW, ReceiptInvalid, ReceiptState
 from sipadu.services.reports import ReportForm, submit_report
 from sipadu.settings.config import DatePrecision
 from tests.services.helpers import (
-    TODAY,
     Recorded,
     Submitted,
     person,
@@ -48,8 +52,15 @@ from tests.services.helpers import (
 SEED = bytes(range(32))  # the instance's audit signing key
 PINNED = signing_public_key(SEED).hex()
 DAY = DatePrecision.DAY
-# TODAY (2025-03-14) is over, and has been for the grace hour, at 01:30 the next day.
-AFTER = datetime(2025, 3, 15, 1, 30, tzinfo=UTC)
+# The reports' day, two days ago; it is over, and has been for the grace hour, at 01:30
+# the next day.
+DAY0 = datetime.now(UTC).date() - timedelta(days=2)
+AFTER = datetime.combine(DAY0 + timedelta(days=1), time(1, 30), UTC)
+DAY0_TEXT = DAY0.isoformat()
+
+
+def submit(session: Session, recovery, day: date = DAY0) -> Submitted:
+    return service_submit(session, recovery.public_key(), day=day)
 
 
 def mailbox(session: Session, report: Submitted) -> key_ring.HeldKeys:
@@ -68,13 +79,13 @@ def receipt_of(session: Session, report: Submitted) -> dict:
 def submitted(session, recovery) -> list[Submitted]:
     investigator = person(session, "penyidik.bukti", Role.INVESTIGATOR)
     route(session, investigator)
-    return [service_submit(session, recovery.public_key()) for _ in range(3)]
+    return [submit(session, recovery) for _ in range(3)]
 
 
 def test_every_report_gets_a_commitment_that_only_its_mailbox_opens(session, recovery):
     investigator = person(session, "penyidik.komit", Role.INVESTIGATOR)
     route(session, investigator)
-    report = service_submit(session, recovery.public_key())
+    report = submit(session, recovery)
     wraps = list(
         session.scalars(
             select(ReportKey).where(
@@ -96,7 +107,7 @@ def test_every_report_gets_a_commitment_that_only_its_mailbox_opens(session, rec
             ReceiptCommitment.commitment == receipts.commitment_of(report.report_id, nonce)
         )
     ).one()
-    assert (stored.day, stored.batch_id) == (TODAY, None)
+    assert (stored.day, stored.batch_id) == (DAY0, None)
     # Nothing in the row names the report: only its id, the day and the hash.
     assert {c.name for c in ReceiptCommitment.__table__.columns} == {
         "id",
@@ -106,7 +117,7 @@ def test_every_report_gets_a_commitment_that_only_its_mailbox_opens(session, rec
     }
     assert stored.id != report.report_id and str(report.report_id) not in repr(vars(stored))
     status = receipts.receipt_status(session, mailbox(session, report))
-    assert status == receipts.ReceiptStatus(ReceiptState.PENDING, TODAY)
+    assert status == receipts.ReceiptStatus(ReceiptState.PENDING, DAY0)
     assert receipts.receipt_json(session, mailbox(session, report)) is None
 
 
@@ -146,7 +157,7 @@ def test_an_operators_intake_gets_a_commitment_too(session, recovery):
     )
     settings = submission_settings(recovery.public_key())
     before = session.scalar(select(func.count()).select_from(ReceiptCommitment))
-    made = take_in(session, form, settings, TODAY, operator.id)
+    made = take_in(session, form, settings, DAY0, operator.id)
     assert session.scalar(select(func.count()).select_from(ReceiptCommitment)) == before + 1
     wrap = session.scalars(
         select(ReportKey).where(
@@ -165,19 +176,20 @@ def test_a_finished_day_is_one_entry_and_a_checkpoint_and_never_one_per_report(s
 
     sealed = receipts.seal_finished_days(session, SEED, AFTER, DAY)
 
-    assert sealed is not None and sealed.days == [TODAY]
+    assert sealed is not None and sealed.days == [DAY0]
     entries = log.entries()
     assert [e["action"] for e in entries] == ["receipt.day"]  # one, for three reports
     (entry,) = entries
     day_commitments = sorted(
         bytes(c)
         for c in session.scalars(
-            select(ReceiptCommitment.commitment).where(ReceiptCommitment.day == TODAY)
+            select(ReceiptCommitment.commitment).where(ReceiptCommitment.day == DAY0)
         )
     )
     assert (entry["actor"], entry["role"], entry["report_id"]) == ("system", "system", None)
     assert entry["detail"] == {
-        "day": "2025-03-14",
+        "day": DAY0_TEXT,
+        "last": DAY0_TEXT,  # the period's last day: with day precision, the same
         "root": merkle.root(day_commitments).hex(),
         "size": len(day_commitments),
     }
@@ -200,11 +212,11 @@ def test_each_reporter_gets_a_receipt_that_checks_with_the_pinned_key(session, s
         keys = mailbox(session, report)
         assert receipts.receipt_status(session, keys).state is ReceiptState.READY
         found = receipts.receipt_file(session, keys)
-        assert found is not None and found.name == "receipt-2025-03-14.json"
+        assert found is not None and found.name == f"receipt-{DAY0_TEXT}.json"
         document = json.loads(found.document)
         checked = receipts.check(document, PINNED)
-        assert checked.report_id == str(report.report_id) and checked.day == "2025-03-14"
-        assert document["day"] == "2025-03-14" and document["tree_size"] >= 3
+        assert checked.report_id == str(report.report_id) and checked.day == DAY0_TEXT
+        assert document["day"] == DAY0_TEXT and document["tree_size"] >= 3
         assert document["note"]["id"] and document["note"]["en"]
         assert "PERHATIAN" in document["note"]["id"] and "WARNING" in document["note"]["en"]
         leaves.append((document["leaf_index"], document["commitment"]))
@@ -223,7 +235,7 @@ def test_a_receipt_without_its_opening_still_proves_the_day(session, submitted):
     document = receipt_of(session, submitted[0])
     document.pop("opening")
     checked = receipts.check(document, PINNED)
-    assert checked.report_id is None and checked.day == "2025-03-14"
+    assert checked.report_id is None and checked.day == DAY0_TEXT
 
 
 def test_the_server_checks_every_receipt_it_hands_out(session, submitted):
@@ -240,12 +252,19 @@ def test_the_server_checks_every_receipt_it_hands_out(session, submitted):
         update(ReceiptSeal).where(ReceiptSeal.id == seal.id).values(entries=json.dumps(entries))
     )
     assert receipts.receipt_json(session, keys) is None
+    # The mailbox's status runs the same check: it says broken, never "ready".
+    assert receipts.receipt_status(session, keys).state is ReceiptState.BROKEN
     session.execute(update(ReceiptSeal).where(ReceiptSeal.id == seal.id).values(entries=original))
     session.expire_all()
     assert receipts.receipt_json(session, keys) is not None
+    # Checked against the instance's key where the portal knows it: a checkpoint that a
+    # database writer signed with a key of their own is not offered.
+    assert receipts.receipt_json(session, keys, pinned=PINNED) is not None
+    other = signing_public_key(bytes(32)).hex()
+    assert receipts.receipt_status(session, keys, pinned=other).state is ReceiptState.BROKEN
     # A leaf added to the batch in the database: the root no longer matches.
     batch = session.scalars(select(ReceiptBatch)).one()
-    session.add(ReceiptCommitment(day=TODAY, commitment=bytes(32), batch_id=batch.id))
+    session.add(ReceiptCommitment(day=DAY0, commitment=bytes(32), batch_id=batch.id))
     session.flush()
     assert receipts.receipt_json(session, keys) is None
 
@@ -253,7 +272,7 @@ def test_the_server_checks_every_receipt_it_hands_out(session, submitted):
 def test_a_report_stored_before_receipts_has_none_and_a_deleted_commitment_is_broken(
     session, submitted
 ):
-    first, second = submitted[0], submitted[1]
+    first, second, third = submitted
     nonce = mailbox(session, first).key(Purpose.RECEIPT, 0)
     session.execute(
         delete(ReportKey).where(
@@ -265,12 +284,18 @@ def test_a_report_stored_before_receipts_has_none_and_a_deleted_commitment_is_br
             ReceiptCommitment.commitment == receipts.commitment_of(first.report_id, nonce)
         )
     )
-    # as before migration 0025: no wrap, no commitment
+    # No nonce, and not listed as stored before receipts: removed, so broken.
+    status = receipts.receipt_status(session, mailbox(session, first))
+    assert status == receipts.ReceiptStatus(ReceiptState.BROKEN)
+    # As migration 0027 lists a report stored before 0025: none, and nothing is wrong.
+    session.add(ReportBeforeReceipts(report_id=first.report_id))
+    session.flush()
     status = receipts.receipt_status(session, mailbox(session, first))
     assert status == receipts.ReceiptStatus(ReceiptState.NONE)
     assert receipts.receipt_json(session, mailbox(session, first)) is None
     receipts.seal_finished_days(session, SEED, AFTER, DAY)  # seals the others all the same
     assert receipts.receipt_json(session, mailbox(session, first)) is None
+    assert receipts.receipt_status(session, mailbox(session, third)).state is ReceiptState.READY
     # a nonce whose commitment was deleted: broken, not "before receipts"
     nonce = mailbox(session, second).key(Purpose.RECEIPT, 0)
     session.execute(
@@ -279,32 +304,47 @@ def test_a_report_stored_before_receipts_has_none_and_a_deleted_commitment_is_br
         )
     )
     assert receipts.receipt_status(session, mailbox(session, second)).state is (ReceiptState.BROKEN)
+    # and the day's tree lost a leaf: the others' receipts no longer check either
+    assert receipts.receipt_status(session, mailbox(session, third)).state is ReceiptState.BROKEN
 
 
-def test_a_report_committed_after_its_day_was_sealed_gets_a_later_batch(
-    session, recovery, submitted
-):
+def test_a_report_committed_after_its_day_was_sealed_never_gets_one(session, recovery, submitted):
+    """A period is sealed once: a commitment stored after its seal (a submission dated
+    the day before that ended after the grace hour, or a row a database writer added to
+    a past day) is never sealed, and its mailbox says so."""
     first = receipts.seal_finished_days(session, SEED, AFTER, DAY)
     assert first is not None
     before = receipt_of(session, submitted[0])
-    # A submission that began before midnight and committed after the seal: dated TODAY.
-    late = service_submit(session, recovery.public_key())
-    assert receipts.receipt_status(session, mailbox(session, late)).state is (ReceiptState.PENDING)
+    late = submit(session, recovery)  # dated DAY0, stored after DAY0 was sealed
+    status = receipts.receipt_status(session, mailbox(session, late))
+    assert status == receipts.ReceiptStatus(ReceiptState.LATE, DAY0)
     log = Recorded(session)
-    second = receipts.seal_finished_days(session, SEED, AFTER + timedelta(hours=1), DAY)
-    assert second is not None and second.days == [TODAY]
-    (entry,) = log.entries()
-    assert entry["detail"]["day"] == "2025-03-14" and entry["detail"]["size"] == 1
-    receipt = receipts.check(receipt_of(session, late), PINNED)
-    assert receipt.report_id == str(late.report_id) and receipt.day == "2025-03-14"
-    # The earlier reports' receipts are the same as before.
+    assert receipts.seal_finished_days(session, SEED, AFTER + timedelta(hours=1), DAY) is None
+    assert log.entries() == []
+    assert receipts.receipt_json(session, mailbox(session, late)) is None
+    # The earlier reports' receipts are the same as before; the day has one batch.
     assert receipt_of(session, submitted[0]) == before
-    batches = session.scalars(select(ReceiptBatch).where(ReceiptBatch.day == TODAY)).all()
-    assert sorted(b.size for b in batches) == [1, first_size(before)]
+    batches = session.scalars(select(ReceiptBatch).where(ReceiptBatch.day == DAY0)).all()
+    assert [b.size for b in batches] == [before["tree_size"]]
 
 
-def first_size(receipt: dict) -> int:
-    return receipt["tree_size"]
+def test_a_day_is_never_sealed_once_its_window_closed(session, recovery, submitted):
+    """receipts.SEAL_WINDOW after the day's end (less the margin the sealer keeps, so
+    that its checkpoint is inside), the day's commitments are never sealed, and the
+    mailbox says there will be no receipt instead of "being prepared"."""
+    ended = datetime.combine(DAY0 + timedelta(days=1), time(), UTC)
+    closing = ended + SEAL_WINDOW - receipts.SEAL_MARGIN
+    keys = mailbox(session, submitted[0])
+    assert receipts.sealable(DAY0, closing - timedelta(seconds=1), DAY)
+    assert not receipts.sealable(DAY0, closing, DAY)
+    pending = receipts.receipt_status(session, keys, DAY, now=closing - timedelta(seconds=1))
+    assert pending.state is ReceiptState.PENDING
+    late = receipts.receipt_status(session, keys, DAY, now=closing)
+    assert late == receipts.ReceiptStatus(ReceiptState.LATE, DAY0)
+    log = Recorded(session)
+    assert receipts.seal_finished_days(session, SEED, closing, DAY) is None
+    assert receipts.seal_finished_days(session, SEED, ended + timedelta(days=400), DAY) is None
+    assert log.entries() == []
 
 
 def test_a_week_is_sealed_only_once_it_is_over(session, recovery):
@@ -312,17 +352,25 @@ def test_a_week_is_sealed_only_once_it_is_over(session, recovery):
     route(session, investigator)
     settings = submission_settings(recovery.public_key(), DatePrecision.WEEK)
     form = ReportForm(category="kkn", title="Pekanan", what="Kejadian")
-    made = submit_report(session, form, "frasa sandi yang cukup panjang", settings, TODAY)
-    monday = date(2025, 3, 10)  # TODAY is a Friday
+    friday = date(2025, 3, 14)  # sealed with the times given, never checked: a fixed day
+    made = submit_report(session, form, "frasa sandi yang cukup panjang", settings, friday)
+    monday = date(2025, 3, 10)
     assert session.get_one(Report, made.report_id).received_on == monday
     week = DatePrecision.WEEK
     saturday = datetime(2025, 3, 15, 12, 0, tzinfo=UTC)
     assert receipts.seal_finished_days(session, SEED, saturday, week) is None
     monday_after = datetime(2025, 3, 17, 1, 30, tzinfo=UTC)
+    log = Recorded(session)
     sealed = receipts.seal_finished_days(session, SEED, monday_after, week)
     assert sealed is not None and sealed.days == [monday]
     assert receipts.finished(monday, monday_after, week)
     assert not receipts.finished(monday, monday_after - timedelta(hours=1), week)
+    # The week's window counts from its Sunday's end, not from its Monday.
+    assert receipts.period_last(monday, week) == date(2025, 3, 16)
+    assert receipts.sealable(monday, datetime(2025, 3, 23, 22, 59, tzinfo=UTC), week)
+    assert not receipts.sealable(monday, datetime(2025, 3, 23, 23, 0, tzinfo=UTC), week)
+    (entry,) = log.entries()
+    assert (entry["detail"]["day"], entry["detail"]["last"]) == ("2025-03-10", "2025-03-16")
 
 
 def test_a_purged_reports_commitment_stays_and_the_days_other_receipts_still_check(
@@ -332,9 +380,13 @@ def test_a_purged_reports_commitment_stays_and_the_days_other_receipts_still_che
     kept = receipt_of(session, submitted[1])
     count = session.scalar(select(func.count()).select_from(ReceiptCommitment))
     gone = submitted[0].report_id
+    session.add(ReportBeforeReceipts(report_id=gone))  # were it listed (0027), that goes too
+    session.flush()
     key_ring.shred(session, [gone])  # what retention's purge does
     session.execute(delete(Report).where(Report.id == gone))
     session.flush()
+    session.expire_all()
+    assert session.get(ReportBeforeReceipts, gone) is None
     assert session.scalar(select(func.count()).select_from(ReceiptCommitment)) == count
     assert receipt_of(session, submitted[1]) == kept
     receipts.check(kept, PINNED)
@@ -348,7 +400,7 @@ def test_the_auditors_checkpoint_seals_finished_days_first(session, submitted):
     checkpoint = audit_log.checkpoint_now(session, auditor.id, SEED, now=AFTER, precision=DAY)
     assert log.actions() == ["receipt.day", "audit.checkpoint"]
     assert checkpoint.seq == log.entries()[0]["seq"]
-    assert receipts.check(receipt_of(session, submitted[0]), PINNED).day == "2025-03-14"
+    assert receipts.check(receipt_of(session, submitted[0]), PINNED).day == DAY0_TEXT
 
 
 def test_check_refuses_another_key_and_any_changed_part(session, submitted):
@@ -373,18 +425,20 @@ def forgeries(good: dict) -> list[dict]:
         target[path[-1]] = value
         return copy
 
+    day = date.fromisoformat(good["day"])
     flip = lambda hexed: ("0" if hexed[0] != "0" else "1") + hexed[1:]  # noqa: E731
     out = [
         changed(("commitment",), flip(good["commitment"])),
         changed(("root",), flip(good["root"])),
         changed(("leaf_index",), good["leaf_index"] + 1),
         changed(("tree_size",), good["tree_size"] + 1),
-        changed(("day",), "2025-03-13"),
+        changed(("day",), (day - timedelta(days=1)).isoformat()),
         changed(("checkpoint", "signature"), flip(good["checkpoint"]["signature"])),
         changed(("checkpoint", "seq"), good["checkpoint"]["seq"] + 1),
         changed(("checkpoint", "at"), "2030-01-01T00:00:00.000000Z"),
-        changed(("entries", 0, "at"), "2025-03-14T12:00:00.000000Z"),
-        changed(("entries", 0, "detail", "day"), "2025-03-13"),
+        changed(("entries", 0, "at"), f"{good['day']}T12:00:00.000000Z"),
+        changed(("entries", 0, "detail", "day"), (day - timedelta(days=1)).isoformat()),
+        changed(("entries", 0, "detail", "last"), (day + timedelta(days=6)).isoformat()),
         changed(("opening", "nonce"), flip(good["opening"]["nonce"])),
         changed(("opening", "report_id"), str(uuid.uuid4())),
         changed(("format",), "sipadu-receipt-v0"),
@@ -411,7 +465,7 @@ def test_a_sealed_days_rows_keep_no_trace_of_the_order_reports_came_in(new_datab
             route(session, person(session, "penyidik.urutan", Role.INVESTIGATOR))
         for _ in range(6):
             with sessions.begin() as session:
-                service_submit(session, recovery.public_key())
+                submit(session, recovery)
         with sessions() as session:
             before = set(session.scalars(select(ReceiptCommitment.id)))
         with sessions.begin() as session:
