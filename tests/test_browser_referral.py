@@ -148,6 +148,8 @@ def test_an_investigator_refers_a_report_and_the_reporter_reads_it(
     expect(page.locator("h1")).to_have_text(TITLE)
     case_url = page.url.split("#")[0]
     form = page.locator("#refer-form")
+    expect(form).not_to_be_visible()  # folded until asked for: the case page stays short
+    page.locator("#refer-details > summary").click()
     expect(form.locator("label", has_text="KPK")).to_have_count(1)
     # Not approved to see the reporter's identity: it is not even offered.
     expect(form.locator("input[value=identity]")).to_have_count(0)
