@@ -286,6 +286,8 @@ def test_the_reporter_role_reseals_only_the_transcript_answer(reporter_role):
         "UPDATE export_recipient SET reporter_channel = 'https://evil.example'",
         "DELETE FROM export_recipient",
         "UPDATE report SET closed_on = escalated_on",
+        # the first closing (review of issue 20, 0028): the reporter's feedback, staff's only
+        "UPDATE report SET first_closed_on = escalated_on",
         # referral (issue 20): the agency and day of its own report's rows only, never the
         # agency's answer, its key's fingerprint or the registry row; nothing written
         "SELECT sealed_response FROM referral",

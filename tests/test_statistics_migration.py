@@ -42,6 +42,11 @@ def _indexes(engine) -> dict[str, set[str]]:
         return {table: {i["name"] for i in inspector.get_indexes(table)} for table in INDEXES}
 
 
+def _rows(engine) -> dict[str, int]:
+    with engine.connect() as conn:
+        return {t: conn.execute(sa.text(f"SELECT count(*) FROM {t}")).scalar_one() for t in INDEXES}
+
+
 def _figures(engine):
     with make_sessionmaker(engine)() as session:
         found = year_statistics(
@@ -98,9 +103,12 @@ def test_the_migration_goes_up_and_down_on_both_databases(url):
         assert all(INDEXES[t] in names for t, names in _indexes(engine).items())
         assert _figures(engine) == figures
 
+        rows = _rows(engine)
         command.downgrade(alembic_config(url), before)
         assert not any(INDEXES[t] in names for t, names in _indexes(engine).items())
-        assert _figures(engine) == figures  # every row stayed; slower, the same figures
+        # every row stayed (the figures are read with today's code, which needs the
+        # columns of later migrations: 0028's first_closed_on; checked once up again)
+        assert _rows(engine) == rows
         upgrade(url)
         assert all(INDEXES[t] in names for t, names in _indexes(engine).items())
         assert _figures(engine) == figures

@@ -374,6 +374,8 @@ _INTEGRITY_KINDS = {
     "attachment": _l("A file"),
     "identity_request": _l("An identity request"),
     "case_record": _l("The labels, priority, lead and links of a report"),
+    # referral.bundle refuses a referral row that differs from its logged report.refer
+    "referral": _l("A referral to an outside agency (its bundle was refused)"),
 }
 _FILTERS = {
     "actor": _l("actor"),

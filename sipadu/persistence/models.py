@@ -390,6 +390,7 @@ class Report(Base):
             "acknowledged_on",
             "feedback_due_on",
             "closed_on",
+            "first_closed_on",  # migration 0028
             "id",
         ),
         WITHOUT_ROWID,
@@ -406,6 +407,10 @@ class Report(Base):
     feedback_due_on: Mapped[date | None] = mapped_column(Date, index=True)
     acknowledged_on: Mapped[date | None] = mapped_column(Date)  # first move out of received
     closed_on: Mapped[date | None] = mapped_column(Date)
+    # The first day the report was closed, rejected or referred: the reporter's feedback
+    # by closing, which a reopening (that clears ``closed_on``) never takes back
+    # (migration 0028; sipadu.services.statistics.feedback_closing).
+    first_closed_on: Mapped[date | None] = mapped_column(Date)
     # For "unread": how many messages the reporter sent, as counting the ``message`` rows
     # whose author is the reporter tells anyway. No value says when (G2).
     reporter_messages: Mapped[int] = mapped_column(Integer, default=0)

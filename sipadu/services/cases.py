@@ -972,7 +972,7 @@ def change_status(
     if acknowledged:
         report.acknowledged_on = today
     if target in CLOSING:
-        report.closed_on = today
+        mark_closed(report, today)
     report.status = target.value
     audit.append(
         session,
@@ -988,6 +988,15 @@ def change_status(
         },
     )
     return report
+
+
+def mark_closed(report: Report, today: date) -> None:
+    """Close ``report`` on ``today`` (a close, a rejection, a referral): ``closed_on``,
+    from which retention counts, and, the first time only, ``first_closed_on``, the
+    reporter's feedback by closing, which a reopening keeps (docs/casework.md)."""
+    report.closed_on = today
+    if report.first_closed_on is None:
+        report.first_closed_on = today
 
 
 def seal_reason(session: Session, keys: HeldKeys, report: Report, reason: str) -> None:
@@ -1019,7 +1028,8 @@ def reopen(session: Session, keys: HeldKeys, account_id: uuid.UUID, reason: str)
     """Reopen a closed or rejected report: back to ``in_review``, with a reason that is
     required and that the reporter reads in the mailbox under the new status, as for any
     status change (it replaces the closing reason there). The closing day is cleared, so
-    retention no longer counts from it; the deadlines stay. Recorded as
+    retention no longer counts from it; the deadlines stay, and so does
+    ``first_closed_on``: the reporter was given feedback by that closing. Recorded as
     ``report.reopen`` (from, to). Raises :class:`NotGranted`, ``ServiceError``
     ``NOT_CLOSED`` (field ``status``) or ``REOPEN_NEEDS_REASON`` (field ``reason``)."""
     report = _report(session, keys.report_id, account_id)

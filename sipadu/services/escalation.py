@@ -66,7 +66,7 @@ from sipadu.services.reports import (
     locked_report,
     read_mailbox,
 )
-from sipadu.services.statistics import first_feedback, is_late
+from sipadu.services.statistics import feedback_closing, first_feedback, is_late
 from sipadu.services.transcript import transcript_of
 from sipadu.services.units import unit_path
 from sipadu.services.zip_stream import Entry, zip_stream
@@ -146,7 +146,8 @@ def missed_deadlines(session: Session, report: Report, today: date) -> list[Miss
     )
     if not isinstance(first_staff, date) or first_staff == date.min:  # malformed: none
         first_staff = None
-    feedback_on = first_feedback(first_staff, report.closed_on)
+    closing = feedback_closing(report.first_closed_on, report.closed_on)
+    feedback_on = first_feedback(first_staff, closing)
     found = []
     for deadline, due, done in (
         (Deadline.ACKNOWLEDGEMENT, report.ack_due_on, report.acknowledged_on),
@@ -390,9 +391,17 @@ mengirim apa pun kepada {agency}; pelapor mengunggahnya sendiri.
 
 Isi: report.json (laporan dan batas waktu yang terlewati), messages.json (pesan pelapor
 sendiri), attachments/ (berkas bukti pelapor), receipt.json (bukti laporan, bila ada),
-manifest.json (SHA-256 setiap berkas lain). Pesan penyelidik dan catatan internal tidak
+manifest.json (SHA-256 setiap berkas lain). Pesan pemeriksa dan catatan internal tidak
 termasuk. Nama atau kontak pelapor hanya ada bila pelapor memilih menyertakannya
 ("identity" di report.json).
+
+Memeriksa bukti laporan: manifest.json tidak ditandatangani; hanya receipt.json yang
+membuktikan sesuatu, yaitu bahwa laporan ini sudah sampai di {institution} pada periode
+yang disebutnya. Periksa receipt.json secara luring dengan kunci publik {institution}
+yang Anda sematkan lebih dulu, dari bahan yang diterbitkan {institution} atau dari
+seorang auditor (sipadu audit public-key), jangan dari receipt.json sendiri, dengan
+resep di docs/receipt.md ("Checking a receipt offline"): python3 verify_receipt.py
+receipt.json KUNCI_PUBLIK mencetak OK atau FAIL.
 
 [English]
 This file was made by the reporter themselves, in their SIPADU mailbox at {institution},
@@ -405,4 +414,11 @@ reporter's own messages), attachments/ (the reporter's evidence files), receipt.
 (the proof-of-report receipt, when there is one), manifest.json (SHA-256 of every other
 file). Investigators' messages and internal notes are not included. The reporter's name
 or contact is included only if they chose so ("identity" in report.json).
+
+Checking the receipt: manifest.json is not signed; only receipt.json proves anything,
+namely that this report had reached {institution} in the period it states. Check
+receipt.json offline with {institution}'s public key, pinned beforehand from the material
+{institution} publishes or from an auditor (sipadu audit public-key), never from
+receipt.json itself, with the recipe in docs/receipt.md ("Checking a receipt offline"):
+python3 verify_receipt.py receipt.json PUBLIC_KEY prints OK or FAIL.
 """

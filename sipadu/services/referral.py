@@ -61,6 +61,7 @@ from sipadu.services.cases import (
     due_soon_until,
     granted,
     identity_approved,
+    mark_closed,
     open_case,
     seal_reason,
 )
@@ -329,7 +330,7 @@ def refer(
     if acknowledged:
         report.acknowledged_on = today
     if current is not ReportStatus.REFERRED:
-        report.closed_on = today
+        mark_closed(report, today)
         report.status = ReportStatus.REFERRED.value
     referral = Referral(
         id=uuid.uuid4(),

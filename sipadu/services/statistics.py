@@ -3,7 +3,8 @@ metadata the database already holds in plaintext, never from a sealed value.
 
 What is read, per report: its category (the top-level one), ``received_on`` (already
 coarsened to SIPADU_DATE_PRECISION, G2), the deadlines ``ack_due_on`` and
-``feedback_due_on``, ``acknowledged_on``, ``closed_on`` and ``status``; the day of its
+``feedback_due_on``, ``acknowledged_on``, ``closed_on``, ``first_closed_on`` and
+``status``; the day of its
 first staff message (``message.sent_on``, coarsened like the reporter's own); whether a
 ``report.reopen`` entry names it in the audit log. Besides: identity requests' times and
 states, and the channel of operators' intakes from their ``report.intake`` entries,
@@ -70,8 +71,10 @@ class CaseFacts:
 
     ``category``: the slug of its top-level category (a sub-category's parent);
     ``received_on``: as stored, already coarsened to SIPADU_DATE_PRECISION;
-    ``first_feedback_on``: the earlier of its first staff message's day and its closing
-    day (None: neither yet); ``status``: a :class:`ReportStatus` value; ``reopened``: at
+    ``first_feedback_on``: the earlier of its first staff message's day and its first
+    closing day (:func:`feedback_closing`; None: neither yet); ``closed_on``: its
+    current closing day (None while open, reopened or not); ``status``: a
+    :class:`ReportStatus` value; ``reopened``: at
     least one ``report.reopen`` audit entry names it."""
 
     category: str
@@ -121,6 +124,7 @@ def case_facts(session: Session, start: date, end: date) -> list[CaseFacts]:
             Report.feedback_due_on,
             first_staff.c.first_on,
             Report.closed_on,
+            Report.first_closed_on,
             Report.status,
             reopened.c.report_id.is_not(None),
         )
@@ -139,10 +143,11 @@ def case_facts(session: Session, start: date, end: date) -> list[CaseFacts]:
         fb_due,
         first_on,
         closed,
+        first_closed,
         status,
         again,
     ) in session.execute(query):
-        feedback = first_feedback(_day(first_on), closed)
+        feedback = first_feedback(_day(first_on), feedback_closing(first_closed, closed))
         facts.append(
             CaseFacts(
                 category, received, ack_due, acked, fb_due, feedback, closed, status, bool(again)
@@ -205,9 +210,25 @@ def is_late(done: date | None, due: date | None, today: date) -> bool:
 
 def first_feedback(first_staff_message_on: date | None, closed_on: date | None) -> date | None:
     """The day feedback was first given (:class:`CaseFacts` ``first_feedback_on``): the
-    earlier of the first staff message's day and the closing day; None: neither yet."""
+    earlier of the first staff message's day and the closing day, which callers take
+    from :func:`feedback_closing` (the first closing, kept through a reopening); None:
+    neither yet."""
     days = [day for day in (first_staff_message_on, closed_on) if day is not None]
     return min(days, default=None)
+
+
+def feedback_closing(first_closed_on: date | None, closed_on: date | None) -> date | None:
+    """The closing day that counts as feedback: the first day the report was closed,
+    rejected or referred (``report.first_closed_on``, which reopening never clears,
+    migration 0028), else ``closed_on`` (a row written without it). The reporter was
+    told the outcome that day; reopening later does not take that back. The SQL form,
+    for the database's own counting, is :data:`FEEDBACK_CLOSING`. Days to *close* use
+    ``closed_on`` alone."""
+    return first_closed_on if first_closed_on is not None else closed_on
+
+
+# :func:`feedback_closing` in SQL
+FEEDBACK_CLOSING = func.coalesce(Report.first_closed_on, Report.closed_on)
 
 
 def _median(values: list[int]) -> float | None:
@@ -503,11 +524,12 @@ def _tallies(
         .subquery()
     )
     closed = Report.closed_on
+    closing = FEEDBACK_CLOSING  # the first closing: feedback, kept through a reopening
     feedback = case(
-        (first.c.on.is_(None), closed),
-        (closed.is_(None), first.c.on),
-        (first.c.on < closed, first.c.on),
-        else_=closed,
+        (first.c.on.is_(None), closing),
+        (closing.is_(None), first.c.on),
+        (first.c.on < closing, first.c.on),
+        else_=closing,
     )
     each = (
         select(

@@ -232,6 +232,8 @@ def test_the_pages_counting_agrees_with_the_contract_on_a_random_history(session
             session, ids, category=rng.choice(list(ids)), received_on=received,
             ack_due_on=maybe(received, 14), acknowledged_on=maybe(received, 20),
             feedback_due_on=maybe(received, 120), closed_on=maybe(received, 200),
+            # the first closing (0028): kept by a reopening, else empty (rows before it)
+            first_closed_on=maybe(received, 200) if rng.random() < 0.5 else None,
             status=rng.choice(statuses),
         )  # fmt: skip
         for _m in range(rng.choice([0, 0, 1, 2])):
