@@ -629,16 +629,7 @@ def report_referral_bundle(report_id: uuid.UUID, referral_id: uuid.UUID) -> Resp
             abort(404)
     if not form.validate_on_submit():  # a language switch, or no CSRF token
         return _case_page(report_id, bundle_form=form), refused_status()
-    seed = runtime().signing_seed
-    if seed is None:
-        abort(
-            409,
-            description=_(
-                "Exports cannot be made on this server: every export carries a manifest "
-                "signed with the audit log's signing key, and that key is kept on another "
-                "server. Ask the system administrator."
-            ),
-        )
+    seed = _signing_seed()
     try:
         with transaction(write=True) as writing:  # recorded before the first byte
             bundle = referrals.open_bundle(
@@ -747,16 +738,7 @@ def report_export(report_id: uuid.UUID) -> ResponseReturnValue:
         return page()
     if not form.validate():
         return page(400)
-    seed = runtime().signing_seed
-    if seed is None:
-        abort(
-            409,
-            description=_(
-                "Exports cannot be made on this server: every export carries a manifest "
-                "signed with the audit log's signing key, and that key is kept on another "
-                "server. Ask the system administrator."
-            ),
-        )
+    seed = _signing_seed()
     chosen, typed = form.to.data or "", (form.recipient.data or "").strip()
     if chosen and typed:
         form.recipient.errors = [
@@ -854,3 +836,19 @@ def _drain(pieces: Iterable[bytes]) -> None:
         close = getattr(pieces, "close", None)
         if close is not None:
             close()
+
+
+def _signing_seed() -> bytes:
+    """The audit signing key's seed, which every export and referral bundle's manifest is
+    signed with; a 409 page in words on a server that does not hold it."""
+    seed = runtime().signing_seed
+    if seed is None:
+        abort(
+            409,
+            description=_(
+                "Exports cannot be made on this server: every export carries a manifest "
+                "signed with the audit log's signing key, and that key is kept on another "
+                "server. Ask the system administrator."
+            ),
+        )
+    return seed

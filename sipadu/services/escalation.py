@@ -32,7 +32,6 @@ compromised reporter host could then sign anything). The file's integrity is age
 the receipt's to prove (docs/receipt.md).
 """
 
-import hashlib
 import json
 import re
 import unicodedata
@@ -69,7 +68,7 @@ from sipadu.services.reports import (
 from sipadu.services.statistics import feedback_closing, first_feedback, is_late
 from sipadu.services.transcript import transcript_of
 from sipadu.services.units import unit_path
-from sipadu.services.zip_stream import Entry, zip_stream
+from sipadu.services.zip_stream import Entry, hashed, zip_stream
 from sipadu.settings.config import DatePrecision
 
 FORMAT = "sipadu-escalation-v1"
@@ -351,26 +350,20 @@ def bundle_zip(
     breaks off rather than deliver changed bytes)."""
     digests: dict[str, str] = {}
 
-    def hashed(name: str, pieces: Iterator[bytes]) -> Iterator[bytes]:
-        digest = hashlib.sha256()
-        for piece in pieces:
-            digest.update(piece)
-            yield piece
-        digests[name] = digest.hexdigest()
-
     entries = [
-        Entry(name, hashed(name, iter([data]))) for name, data in documents(escalation, institution)
+        Entry(name, hashed(digests, name, iter([data])))
+        for name, data in documents(escalation, institution)
     ]
     report_id = escalation.view.report_id
     for name, info in own_files(escalation):
 
         def content(attachment_id: uuid.UUID = info.id, name: str = name) -> Iterator[bytes]:
             _info, plaintext = read_attachment(keys.session, report_id, attachment_id, keys)
-            yield from hashed(name, plaintext)
+            yield from hashed(digests, name, plaintext)
 
         entries.append(Entry(name, content(), compress=False))
     if receipt is not None:
-        entries.append(Entry("receipt.json", hashed("receipt.json", iter([receipt]))))
+        entries.append(Entry("receipt.json", hashed(digests, "receipt.json", iter([receipt]))))
 
     def manifest() -> Iterator[bytes]:  # a generator: runs when the archive reaches it
         yield manifest_json(escalation, digests, receipt is not None)

@@ -40,7 +40,7 @@ from sipadu.services.attachments import AttachmentInfo, read_attachment
 from sipadu.services.cases import CaseView, open_case
 from sipadu.services.export_recipients import recipient_fingerprint
 from sipadu.services.key_ring import HeldKeys
-from sipadu.services.zip_stream import ZIP_EPOCH, Entry, zip_stream
+from sipadu.services.zip_stream import ZIP_EPOCH, Entry, hashed, zip_stream
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -241,15 +241,10 @@ def report_zip(
     :func:`manifest_json`); only what is in the archive is in the manifest's digests."""
     digests: dict[str, str] = {}
 
-    def hashed(name: str, pieces: Iterator[bytes]) -> Iterator[bytes]:
-        digest = hashlib.sha256()
-        for piece in pieces:
-            digest.update(piece)
-            yield piece
-        digests[name] = digest.hexdigest()
-
     report = view.report
-    entries = [Entry(name, hashed(name, iter([data]))) for name, data in documents(view, omit)]
+    entries = [
+        Entry(name, hashed(digests, name, iter([data]))) for name, data in documents(view, omit)
+    ]
     for name, info in archived_files(view):
 
         def content(attachment_id: uuid.UUID = info.id, name: str = name) -> Iterator[bytes]:
@@ -259,7 +254,7 @@ def report_zip(
                 attachment_id,
                 keys,
             )
-            yield from hashed(name, plaintext)
+            yield from hashed(digests, name, plaintext)
 
         entries.append(Entry(name, _lazy(content), compress=False))
 

@@ -16,6 +16,7 @@ the audit log's (:mod:`sipadu.services.export`). No entry holds an extended time
 field either (the standard library writes none).
 """
 
+import hashlib
 import io
 import zipfile
 from collections.abc import Iterable, Iterator
@@ -41,6 +42,16 @@ class Entry:
     name: str
     pieces: Iterable[bytes]
     compress: bool = True
+
+
+def hashed(digests: dict[str, str], name: str, pieces: Iterable[bytes]) -> Iterator[bytes]:
+    """``pieces`` passed on unchanged; once they are all read, their SHA-256 (hex) is put
+    in ``digests`` under ``name``: what a manifest written after them lists."""
+    digest = hashlib.sha256()
+    for piece in pieces:
+        digest.update(piece)
+        yield piece
+    digests[name] = digest.hexdigest()
 
 
 class _Sink(io.RawIOBase):
