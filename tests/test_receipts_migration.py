@@ -109,7 +109,9 @@ def test_0027_lists_the_reports_without_a_nonce_and_bounds_the_day(url):
     Down (the list and the constraint go) and up again."""
     before = ScriptDirectory.from_config(alembic_config(url)).get_revision(LIMITS).down_revision
     assert isinstance(before, str)
-    upgrade(url, before)
+    # The reports are made at the head (today's models hold columns of later migrations,
+    # e.g. 0028's), then the database goes down to just before 0027, which keeps them.
+    upgrade(url)
     engine = make_engine(url)
     recovery = new_keypair().public_key()
     try:
@@ -122,6 +124,8 @@ def test_0027_lists_the_reports_without_a_nonce_and_bounds_the_day(url):
                     ReportKey.report_id == older.report_id, ReportKey.purpose == "receipt"
                 )
             )
+        command.downgrade(alembic_config(url), before)
+        assert "report_before_receipts" not in _tables(engine)
         upgrade(url)
         assert _state(engine, older) is ReceiptState.NONE
         assert _state(engine, kept) is ReceiptState.PENDING
