@@ -979,10 +979,21 @@ def every_database_value(database_url: str) -> list[bytes]:
     return values
 
 
-def files_under(*roots: Path) -> list[bytes]:
-    return [
-        p.read_bytes() for root in roots if root.exists() for p in root.rglob("*") if p.is_file()
-    ]
+def files_under(*roots: Path, since: float = 0) -> list[bytes]:
+    """The bytes of every file below ``roots`` changed at or after ``since`` (a
+    ``time.time()``), as they are when read. A file gone between listing and reading
+    (another test worker's SQLite journal or session file in a shared folder such as
+    /tmp or /dev/shm) holds nothing at rest any more: skipped, as it would be had it gone
+    a moment before the listing."""
+    found = []
+    for root in roots:
+        for path in root.rglob("*") if root.exists() else ():
+            try:
+                if path.is_file() and path.stat().st_mtime >= since:
+                    found.append(path.read_bytes())
+            except OSError:
+                continue
+    return found
 
 
 def redis_contents(url: str | None) -> list[bytes]:

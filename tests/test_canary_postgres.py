@@ -26,6 +26,7 @@ from tests.helpers import (
     end,
     fields_part,
     file_head,
+    files_under,
     init_demo,
     jpeg_with_exif,
     redis_contents,
@@ -103,17 +104,6 @@ def deployment(tmp_path, fresh_postgres):
     with serving("reporter", env, log=logs / "reporter.log") as (_r, reporter):
         with serving("staff", env, log=logs / "staff.log") as (_s, staff):
             yield reporter, staff, people, fresh_postgres, ALWAYS_REDIS_URL, tmpdir, logs
-
-
-def files_changed_since(root: Path, since: float) -> list[Path]:
-    found = []
-    for path in root.rglob("*"):
-        try:
-            if path.is_file() and path.stat().st_mtime >= since:
-                found.append(path)
-        except OSError:
-            continue
-    return found
 
 
 def test_nothing_anyone_types_is_found_at_rest_on_postgresql_and_redis(deployment):
@@ -212,8 +202,8 @@ def test_nothing_anyone_types_is_found_at_rest_on_postgresql_and_redis(deploymen
     ).stdout
     assert b"CREATE TABLE public.report" in dump and len(dump) > 100_000
     stored = [dump, *redis_contents(redis_url)]
-    stored += [path.read_bytes() for path in files_changed_since(Path("/tmp"), started)]
-    stored += [path.read_bytes() for path in files_changed_since(tmpdir, 0)]
+    stored += files_under(Path("/tmp"), since=started)
+    stored += files_under(tmpdir)
     server_logs = [path.read_bytes() for path in logs.iterdir()]
     postgres_logs = [
         path.read_bytes()[-2_000_000:]
