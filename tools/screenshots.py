@@ -53,7 +53,7 @@ import pyotp
 import pyrage
 from flask.testing import FlaskClient
 from PIL import Image
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, sync_playwright
 
 from sipadu import create_app
 from sipadu.settings.config import load_config
@@ -394,6 +394,14 @@ def _summary(page: Page) -> str:
     return f"{page.url} {page.title()!r} {' / '.join(alerts)[:500]!r}"
 
 
+def submit(button: Locator) -> None:
+    """Press a form's button and wait for the page it leads to to load: a click returns
+    once the navigation commits, before the new document is parsed, and a check made
+    then finds nothing (the race ``tests.chromium.loaded_html`` exists for)."""
+    button.click()
+    button.page.wait_for_load_state("load")
+
+
 def journey(
     browser: Browser,
     base: str,
@@ -451,7 +459,7 @@ def journey(
 
         before = desk.reports()
         # The form's own submit button (not a language switch, which would carry a name).
-        page.locator("form:has(#what) button[type=submit]:not([name])").last.click()
+        submit(page.locator("form:has(#what) button[type=submit]:not([name])").last)
         if not page.locator("#report-code").count():
             raise RuntimeError(f"no code page after sending the report: {_summary(page)}")
         code = page.inner_text("#report-code")
@@ -469,7 +477,7 @@ def journey(
             return written
         page.fill("#code", code)
         page.fill("#passphrase", passphrase)
-        page.locator("form:has(#passphrase) button[type=submit]").last.click()
+        submit(page.locator("form:has(#passphrase) button[type=submit]").last)
         if texts["reply"] not in page.inner_text("body"):
             raise RuntimeError(f"the mailbox shows no reply: {_summary(page)}")
         shoot("mailbox")
@@ -518,7 +526,7 @@ def staff_tour(
             page.fill("#username", username)
             page.fill("#password", desk.people[username][0])
             page.fill("#totp", desk.code(username))
-            page.locator("main form button[type=submit]").click()
+            submit(page.locator("main form button[type=submit]"))
             if "Selamat datang" not in page.inner_text("h1"):
                 raise RuntimeError(f"{username} could not sign in: {_summary(page)}")
             for size in sizes:
