@@ -983,16 +983,20 @@ def files_under(*roots: Path, since: float = 0) -> list[bytes]:
     """The bytes of every file below ``roots`` changed at or after ``since`` (a
     ``time.time()``), as they are when read. A file gone between listing and reading
     (another test worker's SQLite journal or session file in a shared folder such as
-    /tmp or /dev/shm) holds nothing at rest any more: skipped, as it would be had it gone
-    a moment before the listing."""
+    /tmp or /dev/shm), file or folder, holds nothing at rest any more: skipped, as it
+    would be had it gone a moment before the listing."""
     found = []
     for root in roots:
-        for path in root.rglob("*") if root.exists() else ():
-            try:
-                if path.is_file() and path.stat().st_mtime >= since:
-                    found.append(path.read_bytes())
-            except OSError:
-                continue
+        # os.walk, not Path.rglob: a folder gone while it is listed (a browser's profile
+        # in /tmp) is skipped (onerror), where rglob raises.
+        for folder, _dirs, names in os.walk(root, onerror=lambda _error: None):
+            for name in names:
+                path = Path(folder, name)
+                try:
+                    if path.is_file() and path.stat().st_mtime >= since:
+                        found.append(path.read_bytes())
+                except OSError:
+                    continue
     return found
 
 
