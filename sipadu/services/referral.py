@@ -33,7 +33,8 @@ person is told before their identity is disclosed).
 import json
 import re
 import uuid
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import PurePosixPath
@@ -396,10 +397,28 @@ def logged_referrals(session: Session, report_id: uuid.UUID) -> dict[str, Logged
     what a ``referral`` row changed in the database (its profile, agency, registry row
     or key) is checked against. Reads the report's entries of that action (the
     ``(action, report_id)`` index)."""
-    found: dict[str, Logged] = {}
+    return {
+        str(detail.get("referral")): Logged(
+            seq,
+            detail.get("recipient"),
+            detail.get("recipient_id"),
+            detail.get("recipient_fingerprint"),
+            detail.get("profile"),
+            "to" in detail,
+        )
+        for seq, detail in _entries(session, Action.REPORT_REFER, report_id)
+    }
+
+
+def _entries(
+    session: Session, action: Action, report_id: uuid.UUID
+) -> Iterator[tuple[int, dict[str, object]]]:
+    """The report's ``action`` entries as (seq, detail), by the ``(action, report_id)``
+    index; an entry whose detail is not a JSON object is skipped (the chain's
+    verification names it)."""
     for seq, text in session.execute(
         select(AuditEvent.seq, AuditEvent.detail).where(
-            AuditEvent.action == Action.REPORT_REFER.value, AuditEvent.report_id == report_id
+            AuditEvent.action == action.value, AuditEvent.report_id == report_id
         )
     ):
         try:
@@ -407,15 +426,7 @@ def logged_referrals(session: Session, report_id: uuid.UUID) -> dict[str, Logged
         except ValueError:
             continue
         if isinstance(detail, dict):
-            found[str(detail.get("referral"))] = Logged(
-                seq,
-                detail.get("recipient"),
-                detail.get("recipient_id"),
-                detail.get("recipient_fingerprint"),
-                detail.get("profile"),
-                "to" in detail,
-            )
-    return found
+            yield seq, detail
 
 
 def _logged_profile(row: Referral, logged: Logged | None) -> Profile | None:
@@ -700,20 +711,10 @@ class ReferralView:
 
 
 def _downloads(session: Session, report_id: uuid.UUID) -> dict[str, int]:
-    counted: dict[str, int] = {}
-    for text in session.scalars(
-        select(AuditEvent.detail).where(
-            AuditEvent.action == Action.REFERRAL_BUNDLE.value, AuditEvent.report_id == report_id
-        )
-    ):
-        try:
-            detail = json.loads(text or "{}")
-        except ValueError:
-            continue
-        if isinstance(detail, dict):
-            key = str(detail.get("referral"))
-            counted[key] = counted.get(key, 0) + 1
-    return counted
+    return Counter(
+        str(detail.get("referral"))
+        for _seq, detail in _entries(session, Action.REFERRAL_BUNDLE, report_id)
+    )
 
 
 def referrals_of(session: Session, keys: HeldKeys) -> list[ReferralView]:
