@@ -344,8 +344,8 @@ def test_a_full_cleaning_pool_answers_503_at_once_keeping_the_text(one_cleaner_a
 
 def test_the_cleaning_child_is_confined_and_refuses_what_it_cannot_afford():
     confine = (
-        "import os, resource; from sipadu.evidence.imagestrip import Confinement, _confine; "
-        "_confine(Confinement(300 * 2**20, 7)); "
+        "import os, resource; from sipadu.evidence.confinement import Confinement, confine; "
+        "confine(Confinement(300 * 2**20, 7)); "
         "print(*[n for r in ('AS', 'CPU', 'FSIZE', 'CORE') "
         "for n in resource.getrlimit(getattr(resource, 'RLIMIT_' + r))], os.nice(0))"
     )

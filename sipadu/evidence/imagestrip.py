@@ -1,14 +1,14 @@
 """Strip an image of its metadata, in a child process that can do little harm.
 
-    python -m sipadu.evidence.imagestrip MAX_PIXELS BUDGET_PIXELS MEMORY_BYTES CPU_SECONDS
+    python -m sipadu.evidence.imagestrip MAX_PIXELS BUDGET_PIXELS MEMORY_BYTES CPU_SECONDS 0
         < image > clean-image
 
 Reads a JPEG, PNG or WebP on standard input and writes the same picture, re-encoded,
 without EXIF (camera, GPS position, time), XMP, IPTC, ICC profile, comments or text
 chunks (of a multi-picture JPEG, the first picture only). Before Pillow is even imported
-the process lowers its priority and caps its own address space, CPU time and file size
-(it may create no file at all), so a malicious image, a decompression bomb or a parser
-bug costs one short-lived, contained process. The format is named from the file's
+the process confines itself (:mod:`sipadu.evidence.confinement`: it may create no file
+at all), so a malicious image, a decompression bomb or a parser bug costs one
+short-lived, contained process. The format is named from the file's
 signature, and the file's structure is walked cheaply (:mod:`sipadu.evidence.imagecheck`: scan,
 marker and chunk counts that cost CPU out of proportion to the pixels) before any
 decoder sees it. The size is read from the header before any pixel is decoded: over
@@ -22,16 +22,12 @@ Exit 0 with the clean image on stdout and its pixel count on stderr; 2 (not clea
 """
 
 import io
-import os
-import resource
-import subprocess
 import sys
-import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from sipadu.evidence import imagecheck
+from sipadu.evidence.confinement import Confinement, confine, run
 
 if TYPE_CHECKING:  # Pillow is imported only once the process is confined
     import PIL.Image
@@ -70,14 +66,6 @@ def largest_pixels(kind: str, memory_bytes: int, max_pixels: int) -> int:
     return max(0, min(max_pixels, (memory_bytes - BASE_BYTES) // BYTES_PER_PIXEL[kind]))
 
 
-@dataclass(frozen=True)
-class Confinement:
-    """The child's limits: address space (bytes), CPU time (seconds)."""
-
-    memory_bytes: int
-    cpu_seconds: int
-
-
 def clean(
     image: bytes | memoryview,
     max_pixels: int,
@@ -89,59 +77,23 @@ def clean(
     as the child produces it (nothing of it is held here). Returns its pixel count.
     Raises :class:`NotCleanable`, :class:`OverBudget` or :class:`TooLarge`; whatever
     ``write`` raises stops the child."""
-    argv = [sys.executable, "-m", "sipadu.evidence.imagestrip", str(max_pixels), str(budget)]
-    argv += [str(confinement.memory_bytes), str(confinement.cpu_seconds)]
-    # No environment: the server's secrets (given as SIPADU_* variables) never reach the
-    # one process that parses hostile bytes.
-    child = subprocess.Popen(  # noqa: S603 — fixed argv; the image goes through stdin
-        argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={}
+    finished = run(
+        "sipadu.evidence.imagestrip", [str(max_pixels), str(budget)], [image], confinement, write
     )
-    # The CPU limit ends a busy child; this ends one that waits (wall clock).
-    watchdog = threading.Timer(confinement.cpu_seconds * 3 + 5, child.kill)
-    watchdog.start()
-    try:
-        try:
-            child.stdin.write(image)  # type: ignore[union-attr]
-            child.stdin.close()  # type: ignore[union-attr]
-        except BrokenPipeError:
-            pass  # the child stopped reading: its exit status says why
-        while piece := child.stdout.read(READ_BYTES):  # type: ignore[union-attr]
-            write(piece)
-        status = child.wait()
-        report = child.stderr.read(256)  # type: ignore[union-attr]
-    finally:
-        watchdog.cancel()
-        if child.poll() is None:
-            child.kill()
-            child.wait()
-        for pipe in (child.stdin, child.stdout, child.stderr):
-            try:
-                pipe.close()  # type: ignore[union-attr]
-            except BrokenPipeError:
-                pass
-    if status == OVER_BUDGET:
+    if finished.status == OVER_BUDGET:
         raise OverBudget()
-    if status == TOO_LARGE:
+    if finished.status == TOO_LARGE:
         raise TooLarge()
     try:
-        pixels = int(report)
+        pixels = int(finished.report)
     except ValueError:
         pixels = 0
-    if status != 0 or pixels <= 0:
+    if finished.status != 0 or pixels <= 0:
         raise NotCleanable()
     return pixels
 
 
 # --- the child --------------------------------------------------------------------------
-
-
-def _confine(confinement: Confinement) -> None:
-    os.nice(10)  # cleaning yields the CPU to the portal's own requests
-    memory, cpu = confinement.memory_bytes, confinement.cpu_seconds
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
-    resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
 def strip(data: bytes, max_pixels: int, budget: int, memory_bytes: int) -> tuple[int, bytes]:
@@ -200,10 +152,13 @@ def _pixels_only(
 
 
 def main() -> int:
-    max_pixels, budget, memory, cpu = (int(arg) for arg in sys.argv[1:5])
-    _confine(Confinement(memory, cpu))
+    max_pixels, budget = (int(arg) for arg in sys.argv[1:3])
+    confinement = Confinement.from_argv(sys.argv[3:])
+    confine(confinement)
     try:
-        pixels, clean_image = strip(sys.stdin.buffer.read(), max_pixels, budget, memory)
+        pixels, clean_image = strip(
+            sys.stdin.buffer.read(), max_pixels, budget, confinement.memory_bytes
+        )
     except OverBudget:
         return OVER_BUDGET
     except TooLarge:
