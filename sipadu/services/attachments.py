@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from sipadu.crypto import CryptoError, Purpose, field_version, open_field, seal_field
 from sipadu.evidence import storage
+from sipadu.evidence.outcome import Outcome
 from sipadu.evidence.storage import StoredFile
 from sipadu.persistence.db import scope_to_report
 from sipadu.persistence.models import Attachment, Message
@@ -34,6 +35,7 @@ class UploadedFile:
     stored: StoredFile
     name: str
     content_type: str
+    outcome: Outcome | None = None  # what cleaning did (None: not looked at)
 
 
 @dataclass(frozen=True)
