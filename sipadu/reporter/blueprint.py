@@ -31,6 +31,8 @@ FAILURES_LABEL = "sipadu.mailbox.failures.v1"
 DECOY_LABEL = "sipadu.mailbox.decoy.v1"
 # The MAC key of one-time submission tokens (sipadu.web.submissions).
 SUBMISSION_LABEL = "sipadu.submission-token.v1"
+# The key of the files a form carries across a warning round-trip (sipadu.web.kept_files).
+KEPT_FILES_LABEL = "sipadu.kept-files-key.v1"
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class ReporterRuntime:
     # the audit public key the agencies' offers are checked with (issue 20); None: none
     # is offered (sipadu.settings.instance.reporter_audit_key)
     audit_key: bytes | None
+    # the key files kept across a warning round-trip are sealed under (sipadu.web.kept_files)
+    kept_files_key: bytes
     # the same key as hex, that receipts are checked against before the mailbox offers
     # one (docs/receipt.md); None: the key a stored checkpoint carries
     audit_public_key: str | None = None
@@ -82,6 +86,7 @@ def make_runtime(config: Config) -> ReporterRuntime:
         ceiling_key="report-ceiling-"
         + hmac.new(lookup_salt, b"report-ceiling", "sha256").hexdigest()[:16],
         audit_key=audit_key,
+        kept_files_key=derived_key(session_key, KEPT_FILES_LABEL),
         audit_public_key=audit_key.hex() if audit_key else None,
     )
 

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from sipadu.accountability.audit import ReporterMetric, count_reporter_event
 from sipadu.persistence.models import ReportStatus
 from sipadu.persistence.slots import Busy
+from sipadu.reporter import warning
 from sipadu.reporter.blueprint import bp, runtime
 from sipadu.reporter.languages import SWITCH, switched_notice
 from sipadu.reporter.sessions import (
@@ -33,7 +34,7 @@ from sipadu.reporter.sessions import (
     start_session,
 )
 from sipadu.services import IntegrityFailed, Reason, ServiceError
-from sipadu.services.attachments import read_attachment
+from sipadu.services.attachments import UploadedFile, read_attachment
 from sipadu.services.dates import coarsen, today
 from sipadu.services.escalation import bundle_zip, escalate, escalation_offer
 from sipadu.services.export import age_encrypted
@@ -65,6 +66,7 @@ from sipadu.services.transcript import (
     transcript_of,
 )
 from sipadu.services.units import unit_path
+from sipadu.web import kept_files
 from sipadu.web.context import (
     app_config,
     content_disposition,
@@ -75,7 +77,9 @@ from sipadu.web.context import (
 )
 from sipadu.web.derivations import LOGIN, busy_page, derivations
 from sipadu.web.errors import integrity_failed
+from sipadu.web.file_notices import Flag, file_notices
 from sipadu.web.formdata import UploadRefused, chosen_files, files_waiting, receives_files
+from sipadu.web.kept_files import KeptGone
 from sipadu.web.refusal_messages import message
 from sipadu.web.reporter_forms import (
     EscalationForm,
@@ -84,7 +88,7 @@ from sipadu.web.reporter_forms import (
     TranscriptForm,
 )
 from sipadu.web.submissions import FormKind, StillPending
-from sipadu.web.uploads import evidence_part, forget_files, uploaded_files
+from sipadu.web.uploads import evidence_part, forget_files, spare, uploaded_files
 from sipadu.web.words import category_said
 
 
@@ -304,8 +308,12 @@ def _mailbox_page(
     transcript_form: TranscriptForm | None = None,
     answered: str | None = None,
     escalation_form: EscalationForm | None = None,
+    warning_flags: list[Flag] | None = None,
+    sent_files: list[UploadedFile] | None = None,
 ) -> str:
-    """``sent``: True after a message was sent, "again" after the same one was sent twice.
+    """``warning_flags``: what the warning before sending names (issue 21 item 3);
+    ``sent_files``: the files of the message just sent, each with its notice.
+    ``sent``: True after a message was sent, "again" after the same one was sent twice.
     ``transcript_form``: the answer to a typed report as it was sent (refused, or a
     language switch). ``answered``: the transcript's answer just recorded (else the
     address says it). ``escalation_form``: the forwarding form as it was sent (refused);
@@ -335,6 +343,9 @@ def _mailbox_page(
         sent=sent,
         kept_reply=kept_reply,
         notice=notice,
+        warning=warning_flags or [],
+        file_notices=file_notices([(f.name, f.outcome) for f in sent_files or []]),
+        **warning.page_files(),
     )
 
 
@@ -417,22 +428,42 @@ def mailbox_message() -> ResponseReturnValue:
     form = MessageForm()
     if SWITCH in request.form:  # the language switch: the reply and a correction kept
         typed = TranscriptForm()  # the correction's box belongs to this form (issue 18)
+        kept = warning.resume(FormKind.MESSAGE, switch=True)  # a warned form's files
+        said = " ".join(n for n in (switched_notice(), warning.kept_notice(kept)) if n)
+        flags = _message_flags(form, kept.files) if warning.was_warned() else []
         return _mailbox_page(
-            keys, opened, form, sent=False, notice=switched_notice(), transcript_form=typed
+            keys,
+            opened,
+            form,
+            sent=False,
+            notice=said,
+            transcript_form=typed,
+            warning_flags=flags,
         )
+    kept = warning.resume(FormKind.MESSAGE)
     submissions = runtime().submissions
     token = submissions.posted(FormKind.MESSAGE)
     already = redirect(url_for("reporter.mailbox_view", sent="again"), code=303)
     if token is not None and submissions.seen(token) is not None:
         forget_files(form.attachments)
         return already
+    lost = warning.kept_notice(kept)
     if not form.validate_on_submit():
         forget_files(form.attachments)
-        return _mailbox_page(keys, opened, form, sent=False), 400
+        return _mailbox_page(keys, opened, form, sent=False, notice=lost), 400
     try:
-        files = uploaded_files(form.attachments)
+        new_files = uploaded_files(form.attachments)
     except UploadRefused as refused:
-        return _mailbox_page(keys, opened, form, sent=False), refused.status, refused.headers
+        page = _mailbox_page(keys, opened, form, sent=False, notice=lost)
+        return page, refused.status, refused.headers
+    if kept.refused:  # an altered or foreign kept-files field: nothing of it attached
+        forget_files(form.attachments)
+        return _mailbox_page(keys, opened, form, sent=False, notice=lost), 400
+    files = kept.files + new_files
+    if (too_much := warning.over_limits(files)) is not None:
+        forget_files(form.attachments)
+        form.attachments.errors = [too_much, *form.attachments.errors]
+        return _mailbox_page(keys, opened, form, sent=False), 400
     if token is None:  # missing, forged, another form's, or too old (after the files)
         forget_files(form.attachments)
         notice = _(
@@ -440,6 +471,13 @@ def mailbox_message() -> ResponseReturnValue:
             "Nothing was sent, and your message is kept below: press “Send message” again."
         )
         return _mailbox_page(keys, opened, form, sent=False, notice=notice), 400
+    if kept.lost or (not warning.send_anyway() and (flags := _message_flags(form, files))):
+        # Nothing is stored: the message comes back with its files kept (issue 21).
+        spare(f.stored.blob_id for f in new_files)
+        warning.carry(FormKind.MESSAGE, files)
+        if kept.lost:
+            return _mailbox_page(keys, opened, form, sent=False, notice=lost), 409
+        return _mailbox_page(keys, opened, form, sent=False, warning_flags=flags)
     try:
         used = submissions.claim(token)  # one message per token (issue 16 item 3)
     except StillPending:
@@ -450,22 +488,48 @@ def mailbox_message() -> ResponseReturnValue:
         return _mailbox_page(keys, opened, form, sent=False, notice=notice), 409
     if used is not None:
         return already
-    with submissions.releasing(token), transaction(write=True) as writing:
-        add_reporter_message(
-            writing,
-            keys,
-            opened.report_id,
-            form.body.data or "",  # validated: InputRequired
-            today(),
-            app_config().date_precision,
-            files=files,
-        )
+    try:
+        with submissions.releasing(token), transaction(write=True) as writing:
+            kept_files.claim(writing, kept.files)  # never a file linked twice
+            add_reporter_message(
+                writing,
+                keys,
+                opened.report_id,
+                form.body.data or "",  # validated: InputRequired
+                today(),
+                app_config().date_precision,
+                files=files,
+            )
+    except KeptGone:  # sent meanwhile with another form (a replayed page): not again
+        forget_files(form.attachments)
+        warning.carry(FormKind.MESSAGE, [])
+        kept.lost = [f.name for f in kept.files]
+        notice = warning.kept_notice(kept)
+        return _mailbox_page(keys, opened, form, sent=False, notice=notice), 409
     submissions.finish(token)
+    warning.carry(FormKind.MESSAGE, [])
     correction = request.form.get("correction", "")
     if correction.strip():  # typed in the question's box beside the reply: kept, not sent
         typed = TranscriptForm(formdata=None, correction=correction)
-        return _mailbox_page(keys, opened, MessageForm(formdata=None), True, transcript_form=typed)
+        return _mailbox_page(
+            keys,
+            opened,
+            MessageForm(formdata=None),
+            True,
+            transcript_form=typed,
+            sent_files=files,
+        )
+    if any(f.outcome is not None for f in files):
+        # Each file's notice (issue 21 item 2), on this answer: a redirect would lose it
+        # (a reload asks to send again, and the token says it was sent).
+        return _mailbox_page(keys, opened, MessageForm(formdata=None), True, sent_files=files)
     return redirect(url_for("reporter.mailbox_view", sent="1"), code=303)
+
+
+def _message_flags(form: MessageForm, files: list[UploadedFile]) -> list[Flag]:
+    """What the warning names in a message: its body, and its files."""
+    label = str(form.body.label.text)
+    return warning.flags({"body": form.body.data or ""}, {"body": label}, files)
 
 
 @bp.post("/mailbox/transcript")

@@ -10,9 +10,12 @@ from flask_babel import gettext as _
 
 from sipadu.accountability.audit import ReporterMetric, count_reporter_event
 from sipadu.persistence.slots import Busy
+from sipadu.reporter import warning
 from sipadu.reporter.blueprint import bp, runtime
 from sipadu.reporter.languages import SWITCH, switched_notice
+from sipadu.reporter.warning import receipt_notices
 from sipadu.services import Reason, ServiceError
+from sipadu.services.attachments import UploadedFile
 from sipadu.services.categories import category_open
 from sipadu.services.dates import today
 from sipadu.services.mailbox import well_formed_code
@@ -20,14 +23,17 @@ from sipadu.services.passphrases import format_code, normalize_passphrase
 from sipadu.services.reports import CASE_FIELDS, CategoryClosed, submit_report
 from sipadu.services.reports import ReportForm as ReportData
 from sipadu.settings.faults import DROP_CONNECTION_BEFORE_COMMIT, KILL_BEFORE_COMMIT, trip
+from sipadu.web import kept_files
 from sipadu.web.context import app_config, transaction
 from sipadu.web.derivations import REPORT, busy_page, derivations
+from sipadu.web.file_notices import Flag
 from sipadu.web.formdata import UploadRefused, receives_files
+from sipadu.web.kept_files import KeptGone
 from sipadu.web.refusal_messages import message
 from sipadu.web.report_choices import chosen_category, load_choices, sub_category_fits
 from sipadu.web.reporter_forms import ReportForm
 from sipadu.web.submissions import FormKind, Receipt, StillPending, Used
-from sipadu.web.uploads import evidence_part, forget_files, uploaded_files
+from sipadu.web.uploads import evidence_part, forget_files, spare, uploaded_files
 
 
 @bp.get("/")
@@ -38,9 +44,22 @@ def index() -> str:
 
 def _page(form: ReportForm, **extra: Any) -> str:
     """The report form, its configured choices read again (issue 18), what was typed
-    or chosen kept."""
+    or chosen kept, and the files it carries from a warning (sipadu.reporter.warning)."""
     choices = load_choices(form)
-    return render_template("reporter/report.html", form=form, choices=choices, **extra)
+    return render_template(
+        "reporter/report.html", form=form, choices=choices, **warning.page_files(), **extra
+    )
+
+
+# The report's text fields the warning looks at: all but the identity field, where a
+# name, a NIK or a phone number is expected (issue 21 item 3).
+WARNED_FIELDS = CASE_FIELDS
+
+
+def _flags(form: ReportForm, files: list[UploadedFile]) -> list[Flag]:
+    texts = {name: getattr(form, name).data or "" for name in WARNED_FIELDS}
+    labels = {name: str(getattr(form, name).label.text) for name in WARNED_FIELDS}
+    return warning.flags(texts, labels, files)
 
 
 @bp.route("/report", methods=["GET", "POST"])
@@ -50,9 +69,14 @@ def report() -> ResponseReturnValue:
     choices = load_choices(form)
     if request.method == "POST" and SWITCH in request.form:
         # The language switch (issue 16 item 2): the same form again in the other
-        # language, everything typed kept; never validated, never stored.
-        page = _page(form, notice=switched_notice())
+        # language, everything typed kept; never validated, never stored. A warned
+        # form's kept files and warning come back with it (issue 21).
+        kept = warning.resume(FormKind.REPORT, switch=True)
+        notices = [switched_notice(), warning.kept_notice(kept)]
+        flags = _flags(form, kept.files) if warning.was_warned() else []
+        page = _page(form, notice=" ".join(n for n in notices if n), warning=flags)
         return page
+    kept = warning.resume(FormKind.REPORT)
     submissions = runtime().submissions
     token = submissions.posted(FormKind.REPORT) if request.method == "POST" else None
     if token is not None and (used := submissions.seen(token)) is not None:
@@ -61,16 +85,24 @@ def report() -> ResponseReturnValue:
     if not form.validate_on_submit() or not sub_category_fits(form, choices):
         forget_files(form.attachments)
         status = 400 if request.method == "POST" else 200
-        return _page(form), status
+        return _page(form, notice=warning.kept_notice(kept)), status
     # G2: the hour's ceiling is consulted only once the whole submission is known to be
     # storable (text, files, category), in _derive: an invalid submission gets the same
     # answer whether the ceiling is full or not, so nobody learns, without spending a
     # report, that someone else just sent one.
     try:
-        files = uploaded_files(form.attachments)
+        new_files = uploaded_files(form.attachments)
     except UploadRefused as refused:
-        page = _page(form)
+        page = _page(form, notice=warning.kept_notice(kept))
         return page, refused.status, refused.headers
+    if kept.refused:  # an altered or foreign kept-files field: nothing of it attached
+        forget_files(form.attachments)
+        return _page(form, notice=warning.kept_notice(kept)), 400
+    files = kept.files + new_files
+    if (too_much := warning.over_limits(files)) is not None:
+        forget_files(form.attachments)
+        form.attachments.errors = [too_much, *form.attachments.errors]
+        return _page(form), 400
     if token is None:  # missing, forged, another form's, or too old (after the files:
         # a refusal of theirs is said first; staged files are purged as abandoned ones)
         forget_files(form.attachments)
@@ -86,6 +118,13 @@ def report() -> ResponseReturnValue:
         accepted = category_open(reading, chosen)
     if not accepted:
         return _category_closed(form)
+    if kept.lost or (not warning.send_anyway() and (flags := _flags(form, files))):
+        # Nothing is stored: the form comes back with its files kept (issue 21 item 3).
+        spare(f.stored.blob_id for f in new_files)
+        warning.carry(FormKind.REPORT, files)
+        if kept.lost:
+            return _page(form, notice=warning.kept_notice(kept)), 409
+        return _page(form, warning=flags)
     typed: dict[str, Any] = {name: getattr(form, name).data or "" for name in CASE_FIELDS}
     data = ReportData(
         category=chosen,
@@ -111,6 +150,7 @@ def report() -> ResponseReturnValue:
         return _already_received(used)
     try:
         with submissions.releasing(token), transaction(write=True) as session:  # G6
+            kept_files.claim(session, kept.files)  # never a file linked twice
             receipt = submit_report(
                 session,
                 data,
@@ -123,6 +163,11 @@ def report() -> ResponseReturnValue:
             if faults := app_config().faults:  # crash-safety tests only
                 trip(faults, KILL_BEFORE_COMMIT)
                 trip(faults, DROP_CONNECTION_BEFORE_COMMIT, session.connection())
+    except KeptGone:  # sent meanwhile with another form (a replayed page): not again
+        forget_files(form.attachments)
+        warning.carry(FormKind.REPORT, [])
+        kept.lost = [f.name for f in kept.files]
+        return _page(form, notice=warning.kept_notice(kept)), 409
     except CeilingReached:
         return _ceiling_reached(form)
     except Busy as busy:
@@ -146,6 +191,7 @@ def report() -> ResponseReturnValue:
         "reporter/submitted.html",
         code=format_code(receipt.code),
         passphrase=receipt.suggested_passphrase,
+        **receipt_notices(files),
     )
 
 
@@ -183,11 +229,16 @@ def receipt_page() -> ResponseReturnValue:
             code=format_code(code),
             passphrase=passphrase,
             not_written=True,
+            **receipt_notices(),
         )
         return page, 400
     again = request.form.get("again") == "1"  # upload.js reloading "already received"
     return render_template(
-        "reporter/submitted.html", code=format_code(code), passphrase=passphrase, again=again
+        "reporter/submitted.html",
+        code=format_code(code),
+        passphrase=passphrase,
+        again=again,
+        **receipt_notices(),
     )
 
 

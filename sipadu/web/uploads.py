@@ -29,7 +29,8 @@ link is deleted when it ends, whatever happened.
 
 import io
 import time
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 from flask import Flask, current_app, request
@@ -52,6 +53,7 @@ from sipadu.web.formdata import (
 )
 
 _EVIDENCE = "sipadu.evidence"  # this request's uploads (environ key)
+_SPARED = "sipadu.evidence.spared"  # staged blobs the teardown keeps (environ key)
 _CLEANING = "sipadu.image-cleaning"  # the host-wide pool and the child's limits
 
 IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
@@ -354,16 +356,26 @@ def refusal_message(refused: UploadRefused, names: list[str] | None = None) -> s
     return text + files_to_choose(names)
 
 
+def spare(blob_ids: Iterable[uuid.UUID]) -> None:
+    """Keep these staged blobs of this request when it ends (they are carried to the
+    next request of a warning round-trip, :mod:`sipadu.web.kept_files`); unlinked, they
+    are deleted by the hourly purge if nobody comes back for them."""
+    spared: set[uuid.UUID] = request.environ.setdefault(_SPARED, set())
+    spared.update(blob_ids)
+
+
 def _discard_unlinked(_exc: BaseException | None) -> None:
     evidence = request.environ.get(_EVIDENCE)
+    spared: set[uuid.UUID] = request.environ.get(_SPARED, set())
     if evidence is not None and evidence.uploads:
+        discarded = [upload.blob_id for upload in evidence.uploads]
+        discarded = [blob_id for blob_id in discarded if blob_id not in spared]
+        if not discarded:
+            return
         # The view may still hold a write transaction (a refused message re-renders the
         # mailbox on its write session): end it, or the discard would wait for it.
         close_sessions()
-        storage.discard(
-            write_sessions(),
-            [upload.blob_id for upload in evidence.uploads],
-        )
+        storage.discard(write_sessions(), discarded)
 
 
 def upload_limits(config: Config) -> dict[str, int]:

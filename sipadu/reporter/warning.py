@@ -1,0 +1,147 @@
+"""The warning about identifying details before anything is stored (issue 21 item 3), on
+the report form and the mailbox's message form: what the two views share.
+
+A form that validates and whose files arrived is checked (:func:`flags`): its text
+fields except the identity field (:func:`sipadu.services.identifying.find_identifying`)
+and its files' outcomes (identifying fields cleaning could not remove; files stored as
+sent). If anything is found and the reporter did not press "send anyway"
+(:data:`SEND_ANYWAY`), nothing is committed: the form comes back (200) with the text,
+a warning naming each finding and where, and its files kept (:mod:`sipadu.web.kept_files`:
+staged, carried sealed in the page). The page marks itself warned (:data:`WARNED`), so
+a language switch of it shows the warning again.
+"""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+from flask import g, request
+from flask_babel import gettext as _
+
+from sipadu.reporter.blueprint import runtime
+from sipadu.services.attachments import UploadedFile, clean_name, shorten_name
+from sipadu.services.identifying import find_identifying
+from sipadu.settings.config import MIB
+from sipadu.web import kept_files
+from sipadu.web.context import app_config
+from sipadu.web.file_notices import Flag, file_flags, file_notice, file_notices, text_flags
+from sipadu.web.kept_files import Kept
+from sipadu.web.submissions import FormKind
+
+SEND_ANYWAY = "send_anyway"
+WARNED = "warned"
+_CARRIED = "sipadu_kept_files"  # g: what this page carries
+NAME_SHOWN = 60
+
+
+@dataclass
+class Carried:
+    files: list[UploadedFile] = field(default_factory=list)
+    token: str = ""
+    ticked: frozenset[int] = frozenset()
+
+
+def resume(purpose: FormKind, *, switch: bool = False) -> Kept:
+    """This request's kept files (none for a GET), carried on by every page it renders
+    unless :func:`carry` says otherwise. A language switch applies no drop."""
+    if request.method != "POST":
+        return Kept()
+    kept = kept_files.resume(runtime().kept_files_key, purpose.value, apply_drops=not switch)
+    carry(purpose, kept.files, kept.ticked)
+    return kept
+
+
+def carry(
+    purpose: FormKind, files: Sequence[UploadedFile], ticked: frozenset[int] = frozenset()
+) -> None:
+    """The files the page rendered by this request carries, sealed."""
+    token = kept_files.seal(runtime().kept_files_key, purpose.value, files)
+    setattr(g, _CARRIED, Carried(list(files), token, ticked))
+
+
+def page_files() -> dict[str, object]:
+    """For the template: ``kept_token`` and ``kept_list`` (place, name, notice, ticked)."""
+    carried: Carried = g.get(_CARRIED) or Carried()
+    listed = [
+        {
+            "index": i,
+            "name": shorten_name(clean_name(f.name), NAME_SHOWN),
+            "notice": file_notice(f.outcome),
+            "ticked": i in carried.ticked,
+        }
+        for i, f in enumerate(carried.files)
+    ]
+    return {"kept_token": carried.token, "kept_list": listed}
+
+
+def kept_notice(kept: Kept) -> str | None:
+    """What the page says about kept files that could not be kept, or None."""
+    if kept.refused:
+        return _(
+            "The files you had sent before could not be taken from this page (it was "
+            "changed, or it belongs to another browser session). None of them was attached: "
+            "choose your files again."
+        )
+    if kept.lost:
+        names = ", ".join(f"“{shorten_name(clean_name(n), NAME_SHOWN)}”" for n in kept.lost)
+        return _(
+            "These files are no longer kept (an hour passed without activity, or they were "
+            "already sent with a report or message) and were not attached: %(names)s. "
+            "Choose them again if you still want to send them.",
+            names=names,
+        )
+    return None
+
+
+def over_limits(files: Sequence[UploadedFile]) -> str | None:
+    """Why kept and new files together are too many or too large, or None."""
+    config = app_config()
+    if len(files) > config.max_files:
+        return _(
+            "Together with the files kept from before, you sent %(chosen)d files, and one "
+            "form can carry at most %(count)d. Drop some of the kept files or choose fewer.",
+            chosen=len(files),
+            count=config.max_files,
+        )
+    if sum(f.stored.size for f in files) > config.max_request_bytes:
+        return _(
+            "Together with the files kept from before, the files are larger than %(mib)d MB, "
+            "the most one form can carry. Drop some of the kept files or choose fewer.",
+            mib=config.max_request_bytes // MIB,
+        )
+    return None
+
+
+def flags(
+    texts: Mapping[str, str], labels: Mapping[str, str], files: Sequence[UploadedFile]
+) -> list[Flag]:
+    """Everything the warning names: text findings, then files (anchored on their place
+    in the kept list: ``kept-file-<i>``; the page carries exactly ``files``)."""
+    anchors = [f"kept-file-{i}" for i in range(len(files))]
+    return text_flags(find_identifying(texts), labels) + file_flags(files, anchors)
+
+
+def send_anyway() -> bool:
+    return request.form.get(SEND_ANYWAY) == "1"
+
+
+def was_warned() -> bool:
+    return request.method == "POST" and request.form.get(WARNED) == "1"
+
+
+NOTICES = "file_notices"  # the code page's forms carry its file notices in this field
+
+
+def receipt_notices(files: Sequence[UploadedFile] | None = None) -> dict[str, object]:
+    """For the code page: each file's notice (``file_notices``) and the sealed field its
+    own forms carry them in (``notices_token``), from ``files`` just stored or, on its
+    language switch, from the posted field. The code page shown again to a form sent
+    twice has none (its receipt holds the code only)."""
+    key = runtime().kept_files_key
+    if files is not None:
+        token = kept_files.seal_notices(key, files)
+        pairs = [(f.name, f.outcome) for f in files]
+    else:
+        token = request.form.get(NOTICES, "")
+        pairs = kept_files.unseal_notices(key, token)
+        token = token if pairs else ""
+    return {"file_notices": file_notices(pairs), "notices_token": token}

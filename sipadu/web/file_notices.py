@@ -1,0 +1,141 @@
+"""What the reporter is told about their files and their text (issue 21 items 2 and 3),
+in the reader's language: per file, what cleaning did ("cleaned (removed: author, GPS
+…)" / "kept as sent (why)"), and, before anything is stored, the identifying details
+found (:mod:`sipadu.services.identifying`) and the files that could still name someone.
+Pages show these words, never the enum values (sipadu/web/words.py's rule)."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_babel.speaklater import LazyString
+
+from sipadu.evidence.outcome import Cleaned, KeptAsSent, KeptReason, Outcome, Removed
+from sipadu.services.attachments import UploadedFile, clean_name, shorten_name
+from sipadu.services.identifying import Finding, IdentifyingKind
+
+REMOVED_LABELS: dict[Removed, LazyString] = {
+    Removed.AUTHOR: _l("author"),
+    Removed.GPS: _l("GPS location"),
+    Removed.CAMERA: _l("camera or device"),
+    Removed.DATES: _l("dates"),
+    Removed.SOFTWARE: _l("software"),
+    Removed.COMMENTS: _l("comments and titles"),
+    Removed.EDIT_HISTORY: _l("edit history"),
+    Removed.THUMBNAIL: _l("thumbnail"),
+    Removed.OTHER: _l("other hidden data"),
+}
+KEPT_LABELS: dict[KeptReason, LazyString] = {
+    KeptReason.UNKNOWN_TYPE: _l("this type of file cannot be cleaned here"),
+    KeptReason.UNREADABLE: _l("the file looks damaged and could not be read"),
+    KeptReason.TOO_LARGE: _l("the file is too large to be cleaned here"),
+    KeptReason.TOO_COSTLY: _l("cleaning it took more memory or time than allowed"),
+}
+# A field still in a file after cleaning (sipadu.evidence.outcome.Remaining.field).
+REMAINING_LABELS: dict[str, LazyString] = {
+    "author": _l("an author"),
+    "creator": _l("an author"),
+    "last-modified-by": _l("the last editor"),
+    "editor": _l("the last editor"),
+    "company": _l("a company or office"),
+    "organization": _l("a company or office"),
+    "owner": _l("an owner"),
+    "manager": _l("a manager"),
+}
+VALUE_SHOWN = 40  # characters of a remaining value in the warning
+NAME_SHOWN = 60  # characters of a file name
+
+
+def file_notice(outcome: Outcome | None) -> str | None:
+    """One file's notice: "cleaned (removed: author, GPS location)", "cleaned (nothing
+    hidden was found)", "kept as sent (why)"; None when cleaning did not look at it."""
+    if isinstance(outcome, Cleaned):
+        if not outcome.removed:
+            return _("cleaned (no hidden data was found)")
+        removed = ", ".join(str(REMOVED_LABELS[r]) for r in sorted(outcome.removed))
+        return _("cleaned (removed: %(removed)s)", removed=removed)
+    if isinstance(outcome, KeptAsSent):
+        return _("kept as sent (%(why)s)", why=KEPT_LABELS[outcome.why])
+    return None
+
+
+@dataclass(frozen=True)
+class FileNotice:
+    name: str
+    notice: str
+
+
+def file_notices(files: Sequence[tuple[str, Outcome | None]]) -> list[FileNotice]:
+    """The notices of the files (name, outcome) cleaning looked at, names shortened for
+    the page."""
+    notices = []
+    for name, outcome in files:
+        notice = file_notice(outcome)
+        if notice is not None:
+            notices.append(FileNotice(shorten_name(clean_name(name), NAME_SHOWN), notice))
+    return notices
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One thing the warning names: ``text`` (a sentence), ``anchor`` (the id of the
+    field or file to go to)."""
+
+    text: str
+    anchor: str
+
+
+def text_flags(findings: Sequence[Finding], labels: Mapping[str, str]) -> list[Flag]:
+    """The sentences for ``findings``, the field named by ``labels`` (field -> label);
+    the anchor is the field's name (its element id)."""
+    said = {
+        IdentifyingKind.NIK: lambda label, shown: _(
+            "A number that looks like a NIK (population ID number) in “%(field)s”: %(shown)s",
+            field=label,
+            shown=shown,
+        ),
+        IdentifyingKind.NIP: lambda label, shown: _(
+            "A number that looks like a NIP (civil servant ID number) in “%(field)s”: %(shown)s",
+            field=label,
+            shown=shown,
+        ),
+        IdentifyingKind.PHONE: lambda label, shown: _(
+            "A phone number in “%(field)s”: %(shown)s", field=label, shown=shown
+        ),
+        IdentifyingKind.EMAIL: lambda label, shown: _(
+            "An e-mail address in “%(field)s”: %(shown)s", field=label, shown=shown
+        ),
+    }
+    return [Flag(said[f.kind](labels.get(f.field, f.field), f.shown), f.field) for f in findings]
+
+
+def file_flags(files: Sequence[UploadedFile], anchors: Sequence[str]) -> list[Flag]:
+    """What in ``files`` could still name someone: identifying fields cleaning could not
+    remove, and files stored as sent (not cleaned at all); ``anchors[i]`` the id of the
+    i-th file on the page."""
+    flags = []
+    for upload, anchor in zip(files, anchors, strict=True):
+        outcome = upload.outcome
+        if outcome is None:
+            continue
+        name = shorten_name(clean_name(upload.name), NAME_SHOWN)
+        for remaining in outcome.remaining:
+            what = REMAINING_LABELS.get(remaining.field.lower(), _l("a person or an office"))
+            value = shorten_name(remaining.value.strip(), VALUE_SHOWN)
+            text = _(
+                "The file “%(name)s” still names %(what)s in its hidden details: %(value)s",
+                name=name,
+                what=what,
+                value=value,
+            )
+            flags.append(Flag(text, anchor))
+        if isinstance(outcome, KeptAsSent):
+            text = _(
+                "The file “%(name)s” could not be cleaned of hidden data (%(why)s): it would "
+                "be stored as sent, with anything it says about who made it.",
+                name=name,
+                why=KEPT_LABELS[outcome.why],
+            )
+            flags.append(Flag(text, anchor))
+    return flags
