@@ -7,6 +7,7 @@ nothing."""
 import dataclasses
 import io
 import re
+import time
 import uuid
 
 import pytest
@@ -17,6 +18,7 @@ import sipadu.reporter.mailbox as mailbox_views
 import sipadu.reporter.views as report_views
 from sipadu.cli import main as cli
 from sipadu.evidence.outcome import Cleaned, Kind, Remaining, Removed
+from sipadu.evidence.storage import purge_stale
 from tests.helpers import TOKEN, database, form_tokens, login, receipt, report_with_files
 
 NIK_TEXT = "Bendahara meminta setoran. NIK saya 3201014508900003, saya saksinya."
@@ -287,3 +289,52 @@ def test_a_token_from_the_report_form_does_not_open_on_the_mailbox(demo, reporte
     answer = client.post("/mailbox/messages", data=data, content_type="multipart/form-data")
     assert answer.status_code == 400
     assert str(uuid.UUID(int=0)) not in answer.get_data(as_text=True)
+
+
+def test_kept_files_purged_after_an_idle_hour_are_named_and_must_be_chosen_again(
+    demo, reporter_app, database_url
+):
+    client = reporter_app.test_client()
+    first = report_with_files(client, [("lama.txt", b"lama", "text/plain")], what=NIK_TEXT)
+    carried = fields_of(first.get_data(as_text=True))
+    with database(database_url) as session:  # every staged blob idle for two hours
+        session.execute(text("UPDATE blob SET active_bucket = active_bucket - 12 WHERE NOT linked"))
+        session.commit()
+        assert purge_stale(session) >= 1
+        session.commit()
+    before = counts(database_url)
+    answer = post_report(client, {**report_data(), **carried, "send_anyway": "1"})
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 409 and "lama.txt" in page and NIK_TEXT in page
+    assert 'name="kept_files"' not in page  # nothing left to carry
+    assert counts(database_url) == before
+
+
+def test_each_round_restarts_the_kept_files_idle_hour(demo, reporter_app, database_url):
+    client = reporter_app.test_client()
+    first = report_with_files(client, [("aktif.txt", b"aktif", "text/plain")], what=NIK_TEXT)
+    carried = fields_of(first.get_data(as_text=True))
+    with database(database_url) as session:
+        session.execute(text("UPDATE blob SET active_bucket = active_bucket - 5 WHERE NOT linked"))
+        session.commit()
+    again = post_report(client, {**report_data(), **carried})  # warned again: a round
+    assert again.status_code == 200 and "aktif.txt" in again.get_data(as_text=True)
+    with database(database_url) as session:
+        purge_stale(session, time.time() + 3000)  # 50 minutes later: this one still kept
+        session.commit()
+    before = counts(database_url)
+    carried = fields_of(again.get_data(as_text=True))
+    receipt(post_report(client, {**report_data(), **carried, "send_anyway": "1"}))
+    assert counts(database_url) == (before[0] + 1, before[1] + 1, before[2] + 1)
+
+
+def test_kept_and_new_files_together_obey_the_count_limit(demo, reporter_app, config):
+    client = reporter_app.test_client()
+    kept = [(f"k{i}.txt", b"k", "text/plain") for i in range(config.max_files)]
+    first = report_with_files(client, kept, what=NIK_TEXT)
+    carried = fields_of(first.get_data(as_text=True))
+    answer = post_report(
+        client, {**report_data(), **carried, "send_anyway": "1"}, [("baru.txt", b"b", "text/plain")]
+    )
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 400 and "k0.txt" in page  # the kept ones still listed
