@@ -15,15 +15,15 @@ import zipfile
 from types import SimpleNamespace
 
 import pytest
-from flask import jsonify
+from flask import jsonify, request
 
 from sipadu import create_app
-from sipadu.evidence import kinds
+from sipadu.evidence import kinds, storage
 from sipadu.evidence.outcome import Cleaned, KeptAsSent, KeptReason, Kind
 from sipadu.settings.config import load_config
 from sipadu.web.context import dispose
 from sipadu.web.formdata import UploadRefused, receives_files
-from sipadu.web.uploads import evidence_part, uploaded_files
+from sipadu.web.uploads import evidence_part, spare, uploaded_files
 from tests.helpers import (
     jpeg_with_exif,
     report_id_of,
@@ -188,6 +188,8 @@ def outcomes_app(people, env):
             files = uploaded_files(field)
         except UploadRefused as refused:
             return jsonify(refused=refused.reason.value, errors=field.errors), refused.status
+        if request.args.get("spare"):
+            spare(file.stored.blob_id for file in files[1:])
         return jsonify(
             [
                 {
@@ -197,6 +199,7 @@ def outcomes_app(people, env):
                     "why": getattr(file.outcome, "why", None),
                     "pixels": getattr(file.outcome, "pixels", None),
                     "size": file.stored.size,
+                    "blob": str(file.stored.blob_id),
                 }
                 for file in files
             ]
@@ -207,9 +210,9 @@ def outcomes_app(people, env):
     dispose(app)
 
 
-def post_files(app, files):
+def post_files(app, files, path="/test-outcomes"):
     return app.test_client().post(
-        "/test-outcomes",
+        path,
         data={"attachments": [(io.BytesIO(data), name, kind) for name, data, kind in files]},
         content_type="multipart/form-data",
     )
@@ -257,4 +260,25 @@ def test_a_request_over_its_pixel_budget_is_refused_and_leaves_no_staged_blob(
     assert response.status_code == 413
     assert response.get_json()["refused"] == "pixel-budget"
     assert "besar" in response.get_json()["errors"][0]
+    assert unlinked_blobs(database_url) == 0
+
+
+def test_spared_blobs_outlive_the_request_and_no_other(outcomes_app, database_url):
+    """uploads.spare (issue 21, part D: files carried to the next request of a warning
+    round-trip): the teardown keeps the spared staged blobs, deletes the rest."""
+    response = post_files(
+        outcomes_app,
+        [
+            ("dibuang.jpg", jpeg_with_exif("a"), "image/jpeg"),
+            ("foto.jpg", jpeg_with_exif("b"), "image/jpeg"),
+            ("arsip.zip", a_zip("c"), OCTETS),
+        ],
+        path="/test-outcomes?spare=1",
+    )
+    assert response.status_code == 200
+    kept = [uuid.UUID(f["blob"]) for f in response.get_json()[1:]]
+    try:
+        assert unlinked_blobs(database_url) == 2  # the clean copy and the ZIP, nothing else
+    finally:
+        storage.discard(outcomes_app.extensions["sipadu.write_sessionmaker"], kept)
     assert unlinked_blobs(database_url) == 0
