@@ -62,10 +62,11 @@ test: $(STAMP) $(COMPILED) programs $(NODE_STAMP)
 # export recipient's fingerprint; gpg opens a digest encrypted to a key it made (a staff
 # member's own tool, not SIPADU's: SIPADU encrypts with Sequoia in process); each
 # pytest-xdist worker runs uname as it starts (platform.platform()); unzip tests the
-# archives SIPADU streams (unzip -t), as the agencies receiving them would open them.
+# archives SIPADU streams (unzip -t), as the agencies receiving them would open them;
+# exiftool reads what metadata a cleaned file still carries (issue 21).
 PROGRAMS := make:make chromium:chromium npm:npm age:age age-keygen:age argon2:argon2 pg_dump:postgresql-client \
 	pg_restore:postgresql-client tor:tor sha256sum:coreutils gpg:gnupg gpgconf:gpgconf uname:coreutils \
-	unzip:unzip
+	unzip:unzip exiftool:libimage-exiftool-perl
 programs:
 	@missing=$$(for pair in $(PROGRAMS); do command -v $${pair%%:*} >/dev/null 2>&1 \
 		|| echo $${pair#*:}; done | sort -u); \

@@ -5,7 +5,8 @@ SIPADU cleans: peak address space (what ``RLIMIT_AS`` caps), peak RSS and CPU se
 
 Each picture is the worst a real sender can make within the limits: as many pixels as
 one image may have (``MAX_PIXELS``) and, where the encoder allows it, as close to
-``SIPADU_IMAGE_STRIP_MAX_MIB`` as possible (photo-like noise costs the encoders most).
+``--max-mib`` as possible (photo-like noise costs the encoders most; main held images up
+to 20 MiB in memory to clean them, the default here; now any size is cleaned).
 Each is cleaned by ``python -m sipadu.evidence.imagestrip`` exactly as the server runs it, but
 with a memory limit far above need, and ``/proc/<pid>/status`` is sampled for VmPeak
 (address space) while it runs. Last line: key=value figures (MiB, seconds).

@@ -9,7 +9,14 @@ and submission tokens, form fields) with its attachments encrypted while the bod
 parsed and staged in the database. Baseline, same run: a bare Flask app under plain
 gunicorn (1 worker x 4 gthreads, the classic WSGI server with nothing in front) whose
 view reads ``request.files`` (Werkzeug's parser and its spooled temporary files) and discards them.
-Two loads: one file of --mib MiB, and 100 files of 1 MiB.
+Two loads: one file of --mib MiB, and 100 files of 1 MiB. Then, SIPADU only, what
+cleaning adds (issue 21): the same --mib MiB file starting with a JPEG signature (read
+back from its staged blob and streamed through the cleaning child, which finds it
+unreadable: the file is kept as sent), and a real photo of about 20 MiB (noise at
+quality 100, 5.4 megapixels), cleaned: read back, re-encoded, its clean copy written as
+a second blob and the original deleted. Compare ``sipadu_jpeg_head_s`` with
+``sipadu_big_s``, and ``sipadu_photo_s`` with ``sipadu_photo_opaque_s`` (the same bytes
+without its signature, stored as sent).
 
 ``ratio_vs_bare_flask`` is bare seconds / SIPADU seconds. Worker peak RSS is the
 worker's VmHWM after the run (the image-cleaning child is a separate process; no image
@@ -19,6 +26,7 @@ is sent here anyway). ``sipadu_*_cpu_s`` is the CPU time the worker spent on the
 
 import argparse
 import http.client
+import io
 import os
 import re
 import signal
@@ -97,9 +105,13 @@ def worker_cpu_s(master: int) -> float:
 
 
 def upload(
-    port: int, files: list[tuple[str, int]], fields: dict[str, str], cookie: str | None
+    port: int,
+    files: list[tuple[str, int]] | list[tuple[str, int, bytes]],
+    fields: dict[str, str],
+    cookie: str | None,
 ) -> float:
-    """POST a multipart body streamed from a reused random buffer; seconds until reply."""
+    """POST a multipart body streamed from a reused random buffer (each file starting
+    with its own bytes, if given); seconds until reply."""
     boundary = "----sipadu-bench"
     buffer = os.urandom(MIB)
     head = "".join(
@@ -111,20 +123,22 @@ def upload(
             f'--{boundary}\r\nContent-Disposition: form-data; name="attachments"; '
             f'filename="{name}"\r\nContent-Type: application/octet-stream\r\n\r\n'
         ).encode()
-        for name, _ in files
+        for name, *_ in files
     ]
     tail = f"--{boundary}--\r\n".encode()
     length = (
         len(head)
-        + sum(len(p) + size + 2 for p, (_, size) in zip(parts, files, strict=True))
+        + sum(len(p) + file[1] + 2 for p, file in zip(parts, files, strict=True))
         + len(tail)
     )
 
     def body():
         yield head
-        for part, (_, size) in zip(parts, files, strict=True):
+        for part, (_, size, *given) in zip(parts, files, strict=True):
             yield part
-            left = size
+            start = given[0] if given else b""
+            yield start
+            left = size - len(start)
             while left:
                 n = min(left, MIB)
                 yield buffer[:n]
@@ -147,6 +161,18 @@ def upload(
     if response.status != 200 or (cookie and 'id="report-code"' not in text):
         raise RuntimeError(f"upload failed: {response.status} {text[:200]}")
     return elapsed
+
+
+def noisy_photo() -> bytes:
+    """About 20 MiB of JPEG: 5.4 megapixels of noise at quality 100, no subsampling."""
+    from PIL import Image
+
+    width, height = 2700, 1850
+    out = io.BytesIO()
+    Image.frombytes("RGB", (width, height), os.urandom(width * height * 3)).save(
+        out, "JPEG", quality=100, subsampling=0
+    )
+    return out.getvalue()
 
 
 def report_fields(port: int) -> tuple[dict[str, str], str]:
@@ -235,6 +261,19 @@ def main() -> None:
                     figures[f"bare_{name}_s"] / figures[f"sipadu_{name}_s"]
                 )
                 figures[f"worker_peak_rss_mib_after_{name}"] = worker_hwm_mib(server.pid)
+            photo = noisy_photo()
+            cleaned = {
+                "jpeg_head": [("bukti", args.mib * MIB, b"\xff\xd8\xff\xe0")],
+                "photo": [("foto.jpg", len(photo), photo)],
+                "photo_opaque": [("foto.bin", len(photo), b"\x00" + photo[1:])],
+            }
+            for name, files in cleaned.items():
+                fields, cookie = report_fields(port)
+                cpu = worker_cpu_s(server.pid)
+                figures[f"sipadu_{name}_s"] = upload(port, files, fields, cookie)
+                figures[f"sipadu_{name}_cpu_s"] = worker_cpu_s(server.pid) - cpu
+            figures["photo_mib"] = len(photo) / MIB
+            figures["worker_peak_rss_mib_after_cleaning"] = worker_hwm_mib(server.pid)
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait()

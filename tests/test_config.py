@@ -24,7 +24,6 @@ def test_defaults_are_production_sqlite_in_instance_and_real_argon2(tmp_path):
     assert config.redis_url is None
     assert config.argon2 == Argon2Params(3, 65536, 4) == config.lookup_argon2
     assert config.max_request_bytes == 500 * MIB
-    assert config.image_strip_max_bytes == 20 * MIB
     assert (config.image_cleaners, config.image_pixels_per_request) == (2, 150_000_000)
     assert (config.image_cleaner_memory_bytes, config.image_cleaner_cpu_seconds) == (1024 * MIB, 20)
     assert config.date_precision is DatePrecision.DAY
@@ -51,7 +50,6 @@ def test_every_setting_is_read(tmp_path):
             "SIPADU_MAX_REQUEST_MIB": "100",
             "SIPADU_MAX_FILE_MIB": "50",
             "SIPADU_MAX_FILES": "5",
-            "SIPADU_IMAGE_STRIP_MAX_MIB": "10",
             "SIPADU_IMAGE_CLEANERS": "3",
             "SIPADU_IMAGE_MEGAPIXELS_PER_REQUEST": "60",
             "SIPADU_IMAGE_CLEANER_MEMORY_MIB": "512",
@@ -85,7 +83,6 @@ def test_every_setting_is_read(tmp_path):
         50 * MIB,
         5,
     )
-    assert config.image_strip_max_bytes == 10 * MIB
     assert (config.image_cleaners, config.image_pixels_per_request) == (3, 60_000_000)
     assert (config.image_cleaner_memory_bytes, config.image_cleaner_cpu_seconds) == (512 * MIB, 10)
     assert config.date_precision is DatePrecision.WEEK
@@ -121,7 +118,6 @@ def test_every_setting_is_read(tmp_path):
         ({"SIPADU_UPLOAD_SLOTS": "0"}, "SIPADU_UPLOAD_SLOTS"),
         ({"SIPADU_MAILBOX_FAILURES_PER_CODE": "often"}, "SIPADU_MAILBOX_FAILURES_PER_CODE"),
         ({"SIPADU_HEAD_TIMEOUT_SECONDS": "0"}, "SIPADU_HEAD_TIMEOUT_SECONDS"),
-        ({"SIPADU_IMAGE_STRIP_MAX_MIB": "64"}, "SIPADU_IMAGE_STRIP_MAX_MIB"),
         ({"SIPADU_IMAGE_CLEANERS": "0"}, "SIPADU_IMAGE_CLEANERS"),
         ({"SIPADU_IMAGE_CLEANER_MEMORY_MIB": "64"}, "SIPADU_IMAGE_CLEANER_MEMORY_MIB"),
         ({"SIPADU_REPORTS_PER_HOUR": "0"}, "SIPADU_REPORTS_PER_HOUR"),

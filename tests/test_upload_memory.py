@@ -24,10 +24,13 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+from sqlalchemy import text
 
 from tests.helpers import (
+    SUBMISSION,
     children,
     config_env,
+    database,
     end,
     fields_part,
     file_head,
@@ -270,6 +273,46 @@ def test_three_stalled_image_uploads_hold_at_most_200_mib(reporter):
         upload.sock.shutdown(socket.SHUT_RDWR)
         upload.finish()
     assert growth <= STALLED_MIB, growth
+
+
+def test_a_200_mib_picture_is_cleaned_without_being_held(reporter, new_database_url):
+    """Issue 21: every file of a type SIPADU cleans is cleaned whatever its size (main
+    held an image in memory to clean it, so stored any over 20 MiB as sent). A 200 MiB
+    JPEG named "bukti", sent as application/octet-stream (a small picture, then junk its
+    decoder ignores), is staged as it arrives, read back from its blob and streamed to
+    the cleaning child, its clean copy written in its place: the worker grows by no
+    more than any request may (the child is not a worker)."""
+    base, workers, _, _ = reporter
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as raw:
+        raw.sendall(f"GET /report HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n".encode())
+        page = b""
+        while chunk := raw.recv(65536):
+            page += chunk
+    head, _, body = page.partition(b"\r\n\r\n")
+    cookie = re.search(rb"set-cookie: ([^;]+);", head, re.I).group(1).decode()
+    fields = {**TEXT, "csrf_token": TOKEN.search(body.decode()).group(1)}
+    fields["submission_token"] = SUBMISSION.search(body.decode()).group(1)
+    fields |= {"passphrase": "", "passphrase_confirm": ""}
+    boundary = "----big-picture"
+    picture = padded_jpeg(MIB)
+    pieces = [
+        fields_part(boundary, fields) + file_head(boundary, "bukti"),
+        picture,
+        *repeated(os.urandom(MIB), 199),
+        b"\r\n" + end(boundary),
+    ]
+    upload = Upload(base, "/report", boundary, sum(map(len, pieces)), cookie)
+    workers.reset()
+    upload.send(pieces)
+    reply = upload.finish(timeout=300)
+    assert upload.status == 200 and b'id="report-code"' in reply, reply[:300]
+    growth = workers.growth_mib()
+    print(f"cleaned_mib=200 worker_growth_mib={growth:.1f}")
+    assert growth <= PER_REQUEST_MIB, growth
+    with database(new_database_url) as session:  # the clean copy, not the 200 MiB sent
+        stored = session.scalars(text("SELECT stored_bytes FROM blob WHERE linked")).all()
+    assert len(stored) == 1 and stored[0] < MIB
 
 
 # --- the staff portal ----------------------------------------------------------------

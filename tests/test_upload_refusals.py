@@ -295,7 +295,9 @@ def test_too_many_pixels_in_one_request_are_refused_from_the_headers_keeping_the
     assert response.status_code == 413
     assert "terlalu besar untuk dibersihkan" in page and "tetap ada" in page
     assert CHOOSE_AGAIN in page and 'id="report-code"' not in page
-    assert len(staged) <= 3  # the three cleaned pictures, discarded since
+    # Every picture is staged as it arrives (20), then cleaned in turn: three clean
+    # copies; the fourth is refused by its child from its header, before any decoding.
+    assert len(staged) == 20 + 3
     assert unlinked_blobs(database_url) == 0
 
 
@@ -376,21 +378,24 @@ def test_the_cleaning_child_is_confined_and_refuses_what_it_cannot_afford():
     ],
     ids=["progressive-jpeg-scans", "jpeg-markers", "png-chunks"],
 )
-def test_pictures_built_to_cost_cpu_are_refused_before_decoding_keeping_the_text(
+def test_pictures_built_to_cost_cpu_are_kept_as_sent_without_decoding(
     demo, reporter_app, database_url, name, content
 ):
     """Main decoded them, at a CPU cost out of proportion to their pixels (measured:
     a 308 KiB progressive JPEG of 4 megapixels took 20 s; 20 MiB of empty JPEG comments
     9 s; of empty PNG chunks 12 s). Here each is just past its limit, so cheap either
-    way: refused from its structure, before any decoder sees it."""
+    way: its structure is refused before any decoder sees it, and the file is kept as
+    sent (unreadable, issue 21: no longer a refused form)."""
+    picture = content()
     client = reporter_app.test_client()
+    before = os.times()
     with counting_staged(reporter_app) as staged:
-        response = report_with_files(client, [(name, content(), "image/jpeg")], who="tetap ada")
-    page = response.get_data(as_text=True)
-    assert response.status_code == 400
-    assert "tidak dapat dibaca" in page and "tetap ada" in page and CHOOSE_AGAIN in page
-    assert 'id="report-code"' not in page
-    assert len(staged) <= 1 and unlinked_blobs(database_url) == 0
+        response = report_with_files(client, [(name, picture, "image/jpeg")], who="tetap ada")
+    after = os.times()
+    assert response.status_code == 200 and 'id="report-code"' in response.get_data(as_text=True)
+    spent = after.children_user + after.children_system
+    assert spent - before.children_user - before.children_system < 2  # no decoding
+    assert len(staged) == 1 and unlinked_blobs(database_url) == 0  # no clean copy
 
 
 def test_real_pictures_are_within_the_structure_limits():
@@ -454,25 +459,22 @@ def test_the_largest_picture_of_every_format_is_cleaned_within_the_default_limit
     assert cleaned[:4] == picture[:4]
 
 
-def test_a_picture_too_large_for_the_child_is_refused_by_name_keeping_the_text(
-    demo, env, database_url
-):
-    """An operator who lowers the child's memory gets pictures refused from their header
-    with a page that says what is wrong, not a failed decode ("could not be read")."""
+def test_a_picture_too_large_for_the_child_is_kept_as_sent_from_its_header(demo, env, database_url):
+    """An operator who lowers the child's memory gets pictures too large for it told
+    from their header (not a failed decode) and kept as sent (issue 21: main refused
+    the form with "too many pixels")."""
     app = create_app("reporter", load_config({**env, "SIPADU_IMAGE_CLEANER_MEMORY_MIB": "256"}))
     app.config["TESTING"] = True
+    picture = solid_picture("WEBP", 4000, 3000)
     try:
-        response = report_with_files(
-            app.test_client(),
-            [("besar.webp", solid_picture("WEBP", 4000, 3000), "image/webp")],
-            who="tetap ada",
-        )
+        with counting_staged(app) as staged:
+            response = report_with_files(
+                app.test_client(), [("besar.webp", picture, "image/webp")], who="tetap ada"
+            )
     finally:
         dispose(app)
-    page = response.get_data(as_text=True)
-    assert response.status_code == 413
-    assert "terlalu banyak piksel" in page and "tetap ada" in page and CHOOSE_AGAIN in page
-    assert unlinked_blobs(database_url) == 0
+    assert response.status_code == 200 and 'id="report-code"' in response.get_data(as_text=True)
+    assert len(staged) == 1 and unlinked_blobs(database_url) == 0  # the original only
 
 
 # --- the staff portal ---------------------------------------------------------------------

@@ -13,7 +13,7 @@ constant memory, one backup holds everything.
 
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, delete, select, text, update
@@ -99,6 +99,19 @@ class StagedBlobWriter:
             for i, chunk in enumerate(self._pending)
         )
         return count, size
+
+    @property
+    def created(self) -> bool:
+        """Whether anything of this blob is in the database."""
+        return self._created
+
+    def abandon(self) -> None:
+        """Stage nothing more: what is pending is dropped, and the batch forgets this
+        writer (its later flushes would stage it)."""
+        self._pending.clear()
+        self._pending_bytes = 0
+        if self._batch is not None and self in self._batch.writers:
+            self._batch.writers.remove(self)
 
     def staged(self, count: int, size: int) -> None:
         self._created = True
@@ -194,6 +207,14 @@ def store(sessions: sessionmaker[Session], pieces: Iterable[bytes]) -> StoredFil
     for piece in pieces:
         upload.write(piece)
     return upload.finish()
+
+
+def abandon(sessions: sessionmaker[Session], upload: EncryptingUpload) -> None:
+    """Give up ``upload`` before it is finished (a clean copy that failed half-way): it
+    stages nothing more, and what it staged already is discarded (:func:`discard`)."""
+    upload._sink.abandon()
+    if upload._sink.created:
+        discard(sessions, [upload.blob_id])
 
 
 def link(session: Session, blob_ids: Iterable[uuid.UUID]) -> None:
@@ -311,3 +332,18 @@ def read_plaintext(session: Session, blob_id: uuid.UUID, key: bytes) -> Iterator
     """Decrypt a linked blob piece by piece. Raises :class:`~sipadu.crypto.CryptoError`
     on any altered, missing or reordered chunk: never serves altered bytes."""
     return decrypt_stream(pieces_reader(_chunks(session, blob_id), 256 * 1024), key)
+
+
+def read_back(
+    sessions: sessionmaker[Session], blob_id: uuid.UUID, key: bytes
+) -> Generator[bytes, None, None]:
+    """Decrypt a blob, staged or linked, piece by piece, each batch of chunks read in a
+    transaction of its own (a session of ``sessions``, opened by the thread that iterates
+    and closed when the iteration ends or is closed): whoever consumes the pieces (a
+    cleaning child fed from another thread) may take its time without holding a
+    snapshot. Raises :class:`~sipadu.crypto.CryptoError` as :func:`read_plaintext`."""
+    with sessions() as session:
+        for piece in read_plaintext(session, blob_id, key):
+            if session.in_transaction():
+                session.rollback()  # reads only
+            yield piece

@@ -18,7 +18,6 @@ from typing import TypeVar
 from sipadu.crypto import Argon2Params, CryptoError
 
 MIB = 1024 * 1024
-MAX_IMAGE_STRIP_MIB = 32
 E = TypeVar("E", bound=StrEnum)
 
 
@@ -184,8 +183,7 @@ class Config:
     max_request_bytes: int = 500 * MIB
     max_file_bytes: int = 500 * MIB
     max_files: int = 20
-    image_strip_max_bytes: int = 20 * MIB  # held in memory while cleaned: one per request
-    image_cleaners: int = 2  # image-cleaning children at once on this host
+    image_cleaners: int = 2  # cleaning children (every file type) at once on this host
     image_pixels_per_request: int = 150_000_000  # decoded pixels one request may clean
     image_cleaner_memory_bytes: int = 1024 * MIB  # each child's address space
     image_cleaner_cpu_seconds: int = 20
@@ -578,7 +576,6 @@ def load_config(env: Mapping[str, str]) -> Config:
         max_request_bytes=_int(env, "SIPADU_MAX_REQUEST_MIB", 500) * MIB,
         max_file_bytes=_int(env, "SIPADU_MAX_FILE_MIB", 500) * MIB,
         max_files=_int(env, "SIPADU_MAX_FILES", 20),
-        image_strip_max_bytes=_int(env, "SIPADU_IMAGE_STRIP_MAX_MIB", 20) * MIB,
         image_cleaners=_int(env, "SIPADU_IMAGE_CLEANERS", 2),
         image_pixels_per_request=_int(env, "SIPADU_IMAGE_MEGAPIXELS_PER_REQUEST", 150) * 1_000_000,
         image_cleaner_memory_bytes=_int(env, "SIPADU_IMAGE_CLEANER_MEMORY_MIB", 1024, minimum=256)
@@ -651,10 +648,6 @@ def load_config(env: Mapping[str, str]) -> Config:
         raise ConfigError("SIPADU_KDF_NICE must be between 0 and 19")
     if config.max_file_bytes > config.max_request_bytes:
         raise ConfigError("SIPADU_MAX_FILE_MIB cannot exceed SIPADU_MAX_REQUEST_MIB")
-    if config.image_strip_max_bytes > MAX_IMAGE_STRIP_MIB * MIB:
-        # An image is held in memory while it is cleaned: this keeps a request's memory
-        # bounded (DESIGN.md G8).
-        raise ConfigError(f"SIPADU_IMAGE_STRIP_MAX_MIB cannot exceed {MAX_IMAGE_STRIP_MIB}")
     if config.feedback_days < config.ack_days:
         raise ConfigError("SIPADU_FEEDBACK_DAYS cannot be shorter than SIPADU_ACK_DAYS")
     if config.production and config.argon2.is_weaker_than(Argon2Params()):

@@ -140,7 +140,7 @@ def db_session(*, write: bool = False) -> Session:
     :func:`transaction`."""
     name = "db_write_session" if write else "db_session"
     if name not in g:
-        setattr(g, name, (write_sessions() if write else _read_sessions())())
+        setattr(g, name, (write_sessions() if write else read_sessions())())
     return getattr(g, name)
 
 
@@ -169,7 +169,9 @@ def write_sessions() -> sessionmaker[Session]:
     return current_app.extensions["sipadu.write_sessionmaker"]
 
 
-def _read_sessions() -> sessionmaker[Session]:
+def read_sessions() -> sessionmaker[Session]:
+    """Reading sessions apart from the request's (on SQLite deferred: they never take the
+    write lock), for code that owns its transactions (reading back a staged upload)."""
     return current_app.extensions["sipadu.sessionmaker"]
 
 
@@ -217,7 +219,7 @@ def stream(
     writing = g.get("db_write_session")
     if writing is not None and writing.in_transaction():
         raise RuntimeError("commit the download's audit entry before streaming it")
-    reader = _read_sessions()()
+    reader = read_sessions()()
     if report_id is not None:
 
         def scope(

@@ -101,8 +101,6 @@ class Refusal(StrEnum):
     FILE_TOO_LARGE = "file-too-large"
     TOO_MANY_FILES = "too-many-files"
     REQUEST_TOO_LARGE = "request-too-large"
-    IMAGE_REFUSED = "image-refused"  # not readable as the picture it claims to be
-    IMAGE_TOO_LARGE = "image-too-large"  # more pixels than one picture may have to clean
     PIXEL_BUDGET = "pixel-budget"  # the pictures together are too large to clean
     BUSY = "busy"  # no image-cleaning slot on this host within the wait
 
@@ -112,8 +110,6 @@ STATUS = {
     Refusal.FILE_TOO_LARGE: 413,
     Refusal.TOO_MANY_FILES: 413,
     Refusal.REQUEST_TOO_LARGE: 413,
-    Refusal.IMAGE_REFUSED: 400,
-    Refusal.IMAGE_TOO_LARGE: 413,
     Refusal.PIXEL_BUDGET: 413,
     Refusal.BUSY: 503,
 }

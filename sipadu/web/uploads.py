@@ -1,49 +1,61 @@
-"""Files sent with a form, on both portals: encrypted while they arrive, images cleaned
-as each one ends (DESIGN.md §4, G8).
+"""Files sent with a form, on both portals: encrypted while they arrive, then cleaned of
+hidden data (DESIGN.md §4, G8; issue 21).
 
 The routes that take files (the reporter's report and reply, the investigator's reply to
-the reporter: docs/casework.md, "Files to the reporter") declare :func:`evidence_part` as
-their sink (:func:`sipadu.web.formdata.receives_files`); the body is read token first,
-and files only once the view asks for them (:func:`uploaded_files`). An
-:class:`EncryptedPart` encrypts each piece as it arrives and stages the ciphertext in the
-database in short transactions: no spooled temporary file, no plaintext on any disk,
-constant memory. An image small enough to clean is the one exception to streaming: an
-:class:`ImagePart` holds it in memory until its part ends, then a confined child strips
-its metadata (:mod:`sipadu.evidence.imagestrip`) and the child's output is encrypted as
-it comes, so a request holds at most one image (``SIPADU_IMAGE_STRIP_MAX_MIB``) at a
-time. Staff files are cleaned the same way: a photo an investigator sends a reporter
-would otherwise tell the reporter (and whoever sees their device) the camera, place and
-time it was taken.
+the reporter: docs/casework.md, "Files to the reporter"; the operator's intake) declare
+:func:`evidence_part` as their sink (:func:`sipadu.web.formdata.receives_files`); the
+body is read token first, and files only once the view asks for them
+(:func:`uploaded_files`). An :class:`EncryptedPart` encrypts every file as it arrives
+and stages the ciphertext in the database in short transactions: no spooled temporary
+file, no plaintext on any disk, constant memory. It keeps only the file's first
+:data:`~sipadu.evidence.kinds.HEAD_BYTES`, from which its type is told (by content,
+never by name or declared type: :mod:`sipadu.evidence.kinds`).
+
+Once every file is staged, each one of a type SIPADU can clean is read back from its
+staged blob (in short read transactions), fed to a confined child
+(:mod:`sipadu.evidence.cleaning`), and the child's output is encrypted as it comes into
+a new staged blob of the same request; the original is then deleted. A file that cannot
+be cleaned (unknown type, unreadable, too large, too costly) is kept as sent, and the
+half-made copy deleted: :attr:`UploadedFile.outcome` says which, for every file. Staff
+files are cleaned the same way: a photo an investigator sends a reporter would otherwise
+tell the reporter (and whoever sees their device) the camera, place and time it was
+taken. No file is ever held whole by the server: only the child holds what it must,
+under its limits.
 
 Cleaning costs CPU and memory out of proportion to the bytes sent (a 156 KiB PNG can
 decode to 49 megapixels), so it is bounded three ways: a host-wide pool of cleaning
 children (``SIPADU_IMAGE_CLEANERS``, shared by both portals; a request that gets no slot
 within :data:`SLOT_WAIT_SECONDS` is answered 503), a budget of decoded pixels per
 request (``SIPADU_IMAGE_MEGAPIXELS_PER_REQUEST``, checked from each image's header before
-it is decoded), and the child's own memory and CPU limits.
+it is decoded), and the child's own memory and CPU limits (:func:`~sipadu.evidence.
+cleaning.cleaning_limits`).
 
 Every refusal is typed (:class:`~sipadu.web.formdata.Refusal`); the view re-renders the form
 with the typed text and :func:`refusal_message`. Whatever the request staged and did not
-link is deleted when it ends, whatever happened.
+link is deleted when it ends, whatever happened, except what :func:`spare` keeps for
+the next request.
 """
 
 import io
 import time
 import uuid
 from collections.abc import Callable, Iterable
+from contextlib import closing
 from dataclasses import dataclass, field
 
 from flask import Flask, current_app, request
 from flask_babel import gettext as _
 from wtforms import Field
 
-from sipadu.evidence import imagestrip, storage
-from sipadu.evidence.storage import EncryptingUpload, StagingBatch
+from sipadu.evidence import cleaning, imagestrip, kinds, storage
+from sipadu.evidence.cleaning import MAX_PIXELS, CleaningLimits, cleaning_limits
+from sipadu.evidence.outcome import Cleaned, KeptAsSent, KeptReason
+from sipadu.evidence.storage import EncryptingUpload, StagingBatch, StoredFile
 from sipadu.persistence.slots import Busy, SlotPool, pool_directory
 from sipadu.services.attachments import UploadedFile, clean_name, shorten_name
 from sipadu.settings.config import MIB, Config
 from sipadu.settings.faults import KILL_MID_UPLOAD, trip
-from sipadu.web.context import app_config, close_sessions, write_sessions
+from sipadu.web.context import app_config, close_sessions, read_sessions, write_sessions
 from sipadu.web.formdata import (
     Refusal,
     UploadRefused,
@@ -52,13 +64,11 @@ from sipadu.web.formdata import (
     receive_files,
 )
 
-_EVIDENCE = "sipadu.evidence"  # this request's uploads (environ key)
-_SPARED = "sipadu.evidence.spared"  # staged blobs the teardown keeps (environ key)
-_CLEANING = "sipadu.image-cleaning"  # the host-wide pool and the child's limits
+__all__ = ["MAX_PIXELS"]  # the most pixels one picture may have to be cleaned
 
-IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
-IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".webp")
-MAX_PIXELS = 50_000_000  # one larger image is refused as too large to clean
+_EVIDENCE = "sipadu.evidence"  # this request's uploads (environ key)
+_CLEANING = "sipadu.image-cleaning"  # the host-wide pool and the children's limits
+
 SLOT_WAIT_SECONDS = 20  # for a cleaning slot, before the request is answered 503
 SLOT_QUEUE = 8  # requests waiting for a cleaning slot on this host; more: 503 at once
 FAULT_AFTER_BYTES = 6 * 1024 * 1024  # kill-mid-upload trips here: one batch is committed
@@ -68,11 +78,13 @@ NAMES_LISTED = 20  # file names a refusal lists; "and N more" after that
 
 @dataclass
 class _Evidence:
-    """The evidence files of one request: what they staged and what is left to clean."""
+    """The evidence files of one request: what they staged, and what of it outlives the
+    request (:func:`spare`)."""
 
     batch: StagingBatch
     pixels_left: int
     uploads: list[EncryptingUpload] = field(default_factory=list)
+    spared: set[uuid.UUID] = field(default_factory=set)
     alive_at: float = field(default_factory=time.monotonic)
 
     def still_here(self) -> None:
@@ -103,7 +115,7 @@ class KeepAlive:
 @dataclass(frozen=True)
 class _Cleaning:
     pool: SlotPool
-    confinement: imagestrip.Confinement
+    limits: CleaningLimits
     keep_alive: KeepAlive | None
 
 
@@ -117,17 +129,24 @@ def _evidence() -> _Evidence:
 
 
 class EncryptedPart(io.RawIOBase):
-    """A file part encrypted and staged as it arrives; never read back (there is no
-    plaintext to read)."""
+    """A file part encrypted and staged as it arrives; never read back here (there is no
+    plaintext to read). Only its first :data:`~sipadu.evidence.kinds.HEAD_BYTES` are
+    kept (:attr:`head`), to tell its type."""
 
     def __init__(
-        self, upload: EncryptingUpload | None, filename: str, content_type: str, limit: int
+        self, upload: EncryptingUpload, filename: str, content_type: str, limit: int
     ) -> None:
         self.upload = upload
         self.filename = filename
         self.content_type = content_type
         self._limit = limit
         self._size = 0
+        self._head = bytearray()
+
+    @property
+    def head(self) -> bytes:
+        """The file's first bytes (all of a file shorter than ``HEAD_BYTES``)."""
+        return bytes(self._head)
 
     def writable(self) -> bool:
         return True
@@ -137,7 +156,8 @@ class EncryptedPart(io.RawIOBase):
         _evidence().still_here()
         if self._size > self._limit:
             raise UploadRefused(Refusal.FILE_TOO_LARGE, name=self.filename)
-        assert self.upload is not None
+        if len(self._head) < kinds.HEAD_BYTES:
+            self._head += data[: kinds.HEAD_BYTES - len(self._head)]
         written = self.upload.write(data)
         if self._size > FAULT_AFTER_BYTES:
             trip(app_config().faults, KILL_MID_UPLOAD)
@@ -147,70 +167,54 @@ class EncryptedPart(io.RawIOBase):
         pass
 
 
-class ImagePart(EncryptedPart):
-    """An image small enough to clean, held in memory until its part ends, then cleaned
-    and encrypted. Past the limit it is stored as sent, like any file."""
-
-    def __init__(
-        self, filename: str, content_type: str, memory_limit: int, file_limit: int
-    ) -> None:
-        super().__init__(None, filename, content_type, file_limit)
-        self._memory_limit = memory_limit
-        self._buffer: io.BytesIO | None = io.BytesIO()
-
-    def write(self, data: bytes) -> int:  # type: ignore[override]
-        if self._buffer is None:
-            return super().write(data)
-        if self._buffer.tell() + len(data) <= self._memory_limit:
-            _evidence().still_here()
-            return self._buffer.write(data)
-        held, self._buffer = self._buffer, None
-        self.upload = _evidence().new_upload()
-        with held.getbuffer() as view:
-            super().write(view)  # type: ignore[arg-type]
-        return super().write(data)
-
-    def end(self) -> None:
-        if self._buffer is None:
-            return  # stored as sent
-        held, self._buffer = self._buffer, None
-        with held.getbuffer() as image:
-            self.upload = _clean(image, self._limit, self.filename)
+class _TooLargeOnceCleaned(Exception):
+    """The clean copy grew past the largest file one form may carry."""
 
 
-def _clean(image: memoryview, limit: int, name: str) -> EncryptingUpload:
-    """Strip ``image`` in a confined child holding a host-wide slot; encrypt what it
-    writes as it comes. Raises :class:`UploadRefused` (busy, over the pixel budget, not
-    an image, too large once cleaned)."""
+def _cleaned(part: EncryptedPart, original: StoredFile) -> UploadedFile:
+    """The file ``part`` staged as ``original``, cleaned if it can be: its clean copy
+    (the original deleted), or the original kept as sent (the half-made copy deleted),
+    with what happened. Raises :class:`UploadRefused` (no cleaning slot, over the
+    request's pixel budget)."""
+    name, content_type = part.filename, part.content_type
+    kind = kinds.detect(part.head)
+    if not cleaning.cleanable(kind):
+        return UploadedFile(original, name, content_type, KeptAsSent(kind, KeptReason.UNKNOWN_TYPE))
     evidence = _evidence()
-    if evidence.pixels_left <= 0:
+    if kind in kinds.IMAGE_KINDS and evidence.pixels_left <= 0:
         raise UploadRefused(Refusal.PIXEL_BUDGET, name=name)
-    cleaning: _Cleaning = current_app.extensions[_CLEANING]
-    upload = evidence.new_upload()
+    runtime: _Cleaning = current_app.extensions[_CLEANING]
+    limit = app_config().max_file_bytes
+    copy = evidence.new_upload()
     written = 0
 
     def write(piece: bytes) -> None:
         nonlocal written
         written += len(piece)
         if written > limit:
-            raise UploadRefused(Refusal.FILE_TOO_LARGE, name=name)
-        upload.write(piece)
+            raise _TooLargeOnceCleaned()
+        copy.write(piece)
 
     try:
-        with cleaning.pool.slot(SLOT_WAIT_SECONDS):
-            pixels = imagestrip.clean(
-                image, MAX_PIXELS, evidence.pixels_left, cleaning.confinement, write
-            )
+        with (
+            runtime.pool.slot(SLOT_WAIT_SECONDS),
+            closing(storage.read_back(read_sessions(), original.blob_id, original.key)) as plain,
+        ):
+            outcome = cleaning.clean(plain, kind, evidence.pixels_left, runtime.limits, write)
     except Busy as busy:
         raise UploadRefused(Refusal.BUSY, busy.retry_after) from None
     except imagestrip.OverBudget:
         raise UploadRefused(Refusal.PIXEL_BUDGET, name=name) from None
-    except imagestrip.TooLarge:
-        raise UploadRefused(Refusal.IMAGE_TOO_LARGE, name=name) from None
-    except imagestrip.NotCleanable:
-        raise UploadRefused(Refusal.IMAGE_REFUSED, name=name) from None
-    evidence.pixels_left -= pixels
-    return upload
+    except _TooLargeOnceCleaned:
+        outcome = KeptAsSent(kind, KeptReason.TOO_LARGE)
+    sessions = write_sessions()
+    if not isinstance(outcome, Cleaned):
+        storage.abandon(sessions, copy)
+        return UploadedFile(original, name, content_type, outcome)
+    evidence.pixels_left -= outcome.pixels
+    clean = storage.finish_all(sessions, [copy])[0]
+    storage.discard(sessions, [original.blob_id])
+    return UploadedFile(clean, name, content_type, outcome)
 
 
 def evidence_part(index: int, filename: str, content_type: str) -> EncryptedPart:
@@ -220,17 +224,18 @@ def evidence_part(index: int, filename: str, content_type: str) -> EncryptedPart
     config = app_config()
     if index >= config.max_files:
         raise UploadRefused(Refusal.TOO_MANY_FILES, name=filename)
-    if content_type in IMAGE_TYPES or filename.lower().endswith(IMAGE_EXTENSIONS):
-        held = min(config.image_strip_max_bytes, config.max_file_bytes)
-        return ImagePart(filename, content_type, held, config.max_file_bytes)
     return EncryptedPart(_evidence().new_upload(), filename, content_type, config.max_file_bytes)
 
 
 def uploaded_files(field: Field) -> list[UploadedFile]:
-    """Receive this request's evidence files (into :func:`evidence_part`s) and store the
-    last chunks of all in one transaction. Call once the request is authorized and its
-    text valid. On a refusal ``field`` gets the message that says why and what to do,
-    and :class:`UploadRefused` is raised."""
+    """Receive this request's evidence files (into :func:`evidence_part`s), store the
+    last chunks of all in one transaction, then clean each one SIPADU can clean, one at
+    a time (:func:`_cleaned`). Call once the request is authorized and its text valid.
+    Returns every file, in the order sent, each with its ``outcome``
+    (:class:`~sipadu.evidence.outcome.Cleaned` or :class:`~sipadu.evidence.outcome.
+    KeptAsSent`), staged and not yet linked. On a refusal ``field`` gets the message
+    that says why and what to do, and :class:`UploadRefused` is raised; whatever was
+    staged is deleted when the request ends."""
     refused = receive_files()
     if refused is not None:
         field.errors = [refusal_message(refused, chosen_files())]
@@ -240,13 +245,22 @@ def uploaded_files(field: Field) -> list[UploadedFile]:
         # Typed IO[bytes] by werkzeug, which an io.RawIOBase cannot be to a type checker:
         # as object, the isinstance check narrows it to the part our sink made.
         part: object = storage_file.stream
-        if isinstance(part, EncryptedPart) and part.upload is not None:
+        if isinstance(part, EncryptedPart):
             received.append((part, part.upload))
     stored = storage.finish_all(write_sessions(), [upload for _, upload in received])
-    return [
-        UploadedFile(file, part.filename, part.content_type)
-        for (part, _), file in zip(received, stored, strict=True)
-    ]
+    try:
+        return [_cleaned(part, file) for (part, _), file in zip(received, stored, strict=True)]
+    except UploadRefused as refusal:
+        field.errors = [refusal_message(refusal, chosen_files())]
+        raise
+
+
+def spare(blob_ids: Iterable[uuid.UUID]) -> None:
+    """Keep these staged blobs of this request when it ends (the teardown deletes every
+    other unlinked one): files carried to the next request of a warning round-trip
+    (issue 21, part D). Still unlinked, they are purged with abandoned uploads if that
+    request never comes (:func:`sipadu.evidence.storage.purge_stale`)."""
+    _evidence().spared.update(blob_ids)
 
 
 def forget_files(field: Field) -> None:
@@ -314,15 +328,6 @@ def refusal_message(refused: UploadRefused, names: list[str] | None = None) -> s
             "The files together are larger than %(mib)d MB, the most one form can carry.",
             mib=config.max_request_bytes // MIB,
         ),
-        Refusal.IMAGE_REFUSED: lambda: _(
-            "One of the files looks like a picture but could not be read, so it was not "
-            "accepted. Check the file, or send it in a ZIP archive."
-        ),
-        Refusal.IMAGE_TOO_LARGE: lambda: _(
-            "One of the pictures has too many pixels to be cleaned of hidden data (such as "
-            "the place a photo was taken) on this server. Send it at a smaller size, or in "
-            "a ZIP archive: a picture in an archive is stored as sent, hidden data included."
-        ),
         Refusal.PIXEL_BUDGET: lambda: _(
             "The pictures together are too large to be cleaned of hidden data (such as "
             "the place a photo was taken) in one go."
@@ -347,7 +352,7 @@ def refusal_message(refused: UploadRefused, names: list[str] | None = None) -> s
             else _("Send fewer or smaller files at once: you can send the rest in another message.")
         )
     about = ""
-    if name and reason in (Refusal.IMAGE_REFUSED, Refusal.IMAGE_TOO_LARGE, Refusal.PIXEL_BUDGET):
+    if name and reason is Refusal.PIXEL_BUDGET:
         about = _("This is about “%(name)s”.", name=name)
     kept = _("Nothing was sent yet. Your text is kept below, but the files must be chosen again.")
     text = " ".join(part for part in (why[reason](), about, advice, kept) if part)
@@ -356,26 +361,18 @@ def refusal_message(refused: UploadRefused, names: list[str] | None = None) -> s
     return text + files_to_choose(names)
 
 
-def spare(blob_ids: Iterable[uuid.UUID]) -> None:
-    """Keep these staged blobs of this request when it ends (they are carried to the
-    next request of a warning round-trip, :mod:`sipadu.web.kept_files`); unlinked, they
-    are deleted by the hourly purge if nobody comes back for them."""
-    spared: set[uuid.UUID] = request.environ.setdefault(_SPARED, set())
-    spared.update(blob_ids)
-
-
 def _discard_unlinked(_exc: BaseException | None) -> None:
     evidence = request.environ.get(_EVIDENCE)
-    spared: set[uuid.UUID] = request.environ.get(_SPARED, set())
-    if evidence is not None and evidence.uploads:
-        discarded = [upload.blob_id for upload in evidence.uploads]
-        discarded = [blob_id for blob_id in discarded if blob_id not in spared]
-        if not discarded:
-            return
+    if evidence is None:
+        return
+    unwanted = [
+        upload.blob_id for upload in evidence.uploads if upload.blob_id not in evidence.spared
+    ]
+    if unwanted:
         # The view may still hold a write transaction (a refused message re-renders the
         # mailbox on its write session): end it, or the discard would wait for it.
         close_sessions()
-        storage.discard(write_sessions(), discarded)
+        storage.discard(write_sessions(), unwanted)
 
 
 def upload_limits(config: Config) -> dict[str, int]:
@@ -389,11 +386,13 @@ def upload_limits(config: Config) -> dict[str, int]:
 
 
 def init_uploads(app: Flask, config: Config, keep_alive: KeepAlive | None = None) -> None:
-    """Take files on ``app``: the host-wide image-cleaning pool, and the teardown that
-    deletes what a request staged and did not link."""
+    """Take files on ``app``: the host-wide cleaning pool (named "image-cleaning" as
+    before files of other types were cleaned: every host's workers must share one), the
+    children's limits, and the teardown that deletes what a request staged and did not
+    link."""
     app.extensions[_CLEANING] = _Cleaning(
         SlotPool(pool_directory(config, "image-cleaning"), config.image_cleaners, SLOT_QUEUE),
-        imagestrip.Confinement(config.image_cleaner_memory_bytes, config.image_cleaner_cpu_seconds),
+        cleaning_limits(config),
         keep_alive,
     )
     app.teardown_request(_discard_unlinked)

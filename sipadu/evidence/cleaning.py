@@ -1,0 +1,139 @@
+"""Cleaning one evidence file of its hidden data, whatever its type: the dispatch from a
+file's kind (told from its content, :mod:`sipadu.evidence.kinds`) to the confined child
+that cleans it, and from what that child says to the :class:`~sipadu.evidence.outcome.
+Outcome` both portals show per file (issue 21).
+
+Images (:data:`~sipadu.evidence.kinds.IMAGE_KINDS`) go to :mod:`sipadu.evidence.imagestrip`
+under :attr:`CleaningLimits.image`; documents, audio and video to
+:mod:`sipadu.evidence.docclean` under :attr:`CleaningLimits.document`; a file of no kind
+SIPADU recognises is kept as sent without starting any child. A file that cannot be
+cleaned is never refused: it is kept as sent, with why (:class:`~sipadu.evidence.outcome.
+KeptReason`). The one refusal that passes through is the request's pixel budget
+(:class:`~sipadu.evidence.imagestrip.OverBudget`): it bounds what one request may cost,
+and is answered as such by the caller.
+
+The caller streams the file in (``pieces``, never held whole here) and takes the clean
+copy out through ``write`` as the child produces it; what ``write`` raises stops the
+child and is raised from :func:`clean`.
+"""
+
+import importlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from sipadu.evidence import imagestrip
+from sipadu.evidence.confinement import Confinement, run
+from sipadu.evidence.kinds import IMAGE_KINDS
+from sipadu.evidence.outcome import Cleaned, KeptAsSent, KeptReason, Kind, Outcome
+from sipadu.settings.config import Config
+
+MAX_PIXELS = 50_000_000  # one larger picture is kept as sent, too large to clean
+# The child ran out of memory (Python reports MemoryError on stderr, imagestrip.main)
+OUT_OF_MEMORY = b"MemoryError"
+
+Pieces = Iterable[bytes | memoryview]
+Write = Callable[[bytes], object]
+
+
+@dataclass(frozen=True)
+class CleaningLimits:
+    """What one cleaning child may cost: ``image`` (address space, CPU seconds, no file)
+    for pictures, ``document`` for documents, audio and video (mat2 and ffmpeg write
+    their copy in a scratch folder: ``file_bytes`` bounds it), and ``max_pixels``, the
+    most pixels one picture may have to be cleaned."""
+
+    image: Confinement
+    document: Confinement
+    max_pixels: int = MAX_PIXELS
+
+
+def cleaning_limits(config: Config) -> CleaningLimits:
+    """The children's limits from ``SIPADU_IMAGE_CLEANER_MEMORY_MIB`` and
+    ``SIPADU_IMAGE_CLEANER_CPU_SECONDS`` (images); documents take the same until their
+    own settings come (issue 21, part A2), with what they write bounded by the largest
+    file one form may carry (twice over: mat2 keeps the original beside its copy)."""
+    image = Confinement(config.image_cleaner_memory_bytes, config.image_cleaner_cpu_seconds)
+    document = Confinement(image.memory_bytes, image.cpu_seconds, 2 * config.max_file_bytes)
+    return CleaningLimits(image=image, document=document)
+
+
+def cleanable(kind: Kind | None) -> bool:
+    """Whether a file of ``kind`` goes to a cleaning child (and so needs a slot of the
+    host-wide pool, and its bytes read back): every kind SIPADU recognises."""
+    return kind is not None
+
+
+def clean(
+    pieces: Pieces, kind: Kind | None, pixels_left: int, limits: CleaningLimits, write: Write
+) -> Outcome:
+    """Clean the file ``pieces`` (its plaintext, in order) of ``kind`` in a confined
+    child, passing the clean copy to ``write`` as it comes. Returns :class:`Cleaned`
+    (then what ``write`` received is the whole clean file) or :class:`KeptAsSent` (then
+    whatever ``write`` received must be thrown away): unknown type (``kind`` None, no
+    child started), unreadable (damaged, or not what its signature says), too large
+    (more pixels than :attr:`CleaningLimits.max_pixels` or than the child's memory
+    fits), too costly (killed by its CPU or memory limit). Raises
+    :class:`~sipadu.evidence.imagestrip.OverBudget` for a picture of more than
+    ``pixels_left`` pixels, and whatever ``write`` raises."""
+    if kind is None:
+        return KeptAsSent(kind, KeptReason.UNKNOWN_TYPE)
+    if kind in IMAGE_KINDS:
+        return _image(pieces, kind, pixels_left, limits, write)
+    return _document(pieces, kind, limits, write)
+
+
+def _image(
+    pieces: Pieces, kind: Kind, pixels_left: int, limits: CleaningLimits, write: Write
+) -> Outcome:
+    """Adapter to :mod:`sipadu.evidence.imagestrip` of main: its ``clean`` takes one
+    buffer, so the child is run here on the streamed pieces with its exit codes. Part A1
+    makes ``imagestrip.clean`` take pieces and return :class:`Cleaned`; this body then
+    becomes ``return imagestrip.clean(pieces, limits.max_pixels, pixels_left,
+    limits.image, write)`` inside the same ``try``."""
+    try:
+        finished = run(
+            "sipadu.evidence.imagestrip",
+            [str(limits.max_pixels), str(pixels_left)],
+            pieces,
+            limits.image,
+            write,
+        )
+        if finished.status == imagestrip.OVER_BUDGET:
+            raise imagestrip.OverBudget()
+        if finished.status == imagestrip.TOO_LARGE:
+            raise imagestrip.TooLarge()
+        if finished.status < 0 or OUT_OF_MEMORY in finished.report:
+            return KeptAsSent(kind, KeptReason.TOO_COSTLY)  # its CPU limit, or the watchdog
+        try:
+            pixels = int(finished.report)
+        except ValueError:
+            pixels = 0
+        if finished.status != 0 or pixels <= 0:
+            raise imagestrip.NotCleanable()
+        # imagestrip of main does not say what it found; part A1's does.
+        return Cleaned(kind, frozenset(), pixels=pixels)
+    except imagestrip.NotCleanable:
+        return KeptAsSent(kind, KeptReason.UNREADABLE)
+    except imagestrip.TooLarge:
+        return KeptAsSent(kind, KeptReason.TOO_LARGE)
+
+
+DOCCLEAN = "sipadu.evidence.docclean"  # issue 21, part A2
+
+
+def _document(pieces: Pieces, kind: Kind, limits: CleaningLimits, write: Write) -> Outcome:
+    """Documents, audio and video, by :mod:`sipadu.evidence.docclean` (imported here,
+    only when such a file comes)."""
+    try:
+        docclean = importlib.import_module(DOCCLEAN)
+    except ModuleNotFoundError as missing:
+        if missing.name != DOCCLEAN:
+            raise
+        return KeptAsSent(kind, KeptReason.UNKNOWN_TYPE)  # until part A2 (docclean) merges
+    try:
+        outcome: Cleaned = docclean.clean(pieces, kind, limits.document, write)
+    except docclean.NotCleanable:
+        return KeptAsSent(kind, KeptReason.UNREADABLE)
+    except docclean.TooCostly:
+        return KeptAsSent(kind, KeptReason.TOO_COSTLY)
+    return outcome
