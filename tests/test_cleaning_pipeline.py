@@ -161,6 +161,7 @@ def test_files_that_cannot_be_cleaned_are_kept_as_sent_not_refused(
             ("foto.jpg", jpeg_with_exif(tag), "image/jpeg"),
         ],
         title=marker,
+        send_anyway="1",  # the unreadable one is warned about first (test_identifying_warning)
     )
     assert response.status_code == 200
     files = investigator_files(clients, database_url, marker)

@@ -18,7 +18,7 @@ import sipadu.reporter.mailbox as mailbox_views
 import sipadu.reporter.views as report_views
 from sipadu.cli import main as cli
 from sipadu.evidence.outcome import Cleaned, Kind, Remaining, Removed
-from sipadu.evidence.storage import purge_stale
+from sipadu.evidence.storage import STALE_AFTER_SECONDS, purge_stale
 from tests.helpers import TOKEN, database, form_tokens, login, receipt, report_with_files
 
 NIK_TEXT = "Bendahara meminta setoran. NIK saya 3201014508900003, saya saksinya."
@@ -29,6 +29,17 @@ KEPT = re.compile(r'name="kept_files" value="([^"]+)"')
 def demo(env):
     result = CliRunner().invoke(cli, ["init", "--demo"], env=env, catch_exceptions=False)
     assert result.exit_code == 0, result.output
+
+
+@pytest.fixture(autouse=True)
+def hourly_purge(database_url):
+    """After each test, what the hourly purge does to files warned forms left staged
+    (they outlive their request by design): later tests of the same database count
+    staged files from zero."""
+    yield
+    with database(database_url) as session:
+        purge_stale(session, now=time.time() + 2 * STALE_AFTER_SECONDS)
+        session.commit()
 
 
 def counts(database_url) -> tuple[int, int, int]:

@@ -112,8 +112,11 @@ def text_flags(findings: Sequence[Finding], labels: Mapping[str, str]) -> list[F
 
 def file_flags(files: Sequence[UploadedFile], anchors: Sequence[str]) -> list[Flag]:
     """What in ``files`` could still name someone: identifying fields cleaning could not
-    remove, and files stored as sent (not cleaned at all); ``anchors[i]`` the id of the
-    i-th file on the page."""
+    remove, and files of a type SIPADU cleans that could not be cleaned (damaged, too
+    large, too costly) and would be stored as sent; ``anchors[i]`` the id of the i-th
+    file on the page. A file of a type SIPADU does not clean (a ZIP, a text file) is not
+    flagged: the form says beforehand which types are cleaned, and the notice after
+    sending says it was kept as sent."""
     flags = []
     for upload, anchor in zip(files, anchors, strict=True):
         outcome = upload.outcome
@@ -130,7 +133,7 @@ def file_flags(files: Sequence[UploadedFile], anchors: Sequence[str]) -> list[Fl
                 value=value,
             )
             flags.append(Flag(text, anchor))
-        if isinstance(outcome, KeptAsSent):
+        if isinstance(outcome, KeptAsSent) and outcome.why is not KeptReason.UNKNOWN_TYPE:
             text = _(
                 "The file “%(name)s” could not be cleaned of hidden data (%(why)s): it would "
                 "be stored as sent, with anything it says about who made it.",
