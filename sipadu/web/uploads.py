@@ -196,8 +196,8 @@ def _clean(image: memoryview, limit: int, name: str) -> EncryptingUpload:
 
     try:
         with cleaning.pool.slot(SLOT_WAIT_SECONDS):
-            pixels = imagestrip.clean(
-                image, MAX_PIXELS, evidence.pixels_left, cleaning.confinement, write
+            cleaned = imagestrip.clean(
+                [image], MAX_PIXELS, evidence.pixels_left, cleaning.confinement, write
             )
     except Busy as busy:
         raise UploadRefused(Refusal.BUSY, busy.retry_after) from None
@@ -207,7 +207,7 @@ def _clean(image: memoryview, limit: int, name: str) -> EncryptingUpload:
         raise UploadRefused(Refusal.IMAGE_TOO_LARGE, name=name) from None
     except imagestrip.NotCleanable:
         raise UploadRefused(Refusal.IMAGE_REFUSED, name=name) from None
-    evidence.pixels_left -= pixels
+    evidence.pixels_left -= cleaned.pixels
     return upload
 
 
