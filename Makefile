@@ -66,6 +66,9 @@ test: $(STAMP) $(COMPILED) programs $(NODE_STAMP)
 PROGRAMS := make:make chromium:chromium npm:npm age:age age-keygen:age argon2:argon2 pg_dump:postgresql-client \
 	pg_restore:postgresql-client tor:tor sha256sum:coreutils gpg:gnupg gpgconf:gpgconf uname:coreutils \
 	unzip:unzip
+# Tests of evidence cleaning make real files with these (tests/test_kinds.py, test_image_cleaning.py).
+PROGRAMS += exiftool:libimage-exiftool-perl ffmpeg:ffmpeg soffice:libreoffice-writer-nogui \
+	soffice:libreoffice-calc-nogui soffice:libreoffice-impress-nogui
 programs:
 	@missing=$$(for pair in $(PROGRAMS); do command -v $${pair%%:*} >/dev/null 2>&1 \
 		|| echo $${pair#*:}; done | sort -u); \
