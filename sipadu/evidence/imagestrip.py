@@ -54,6 +54,7 @@ if TYPE_CHECKING:  # Pillow is imported only once the process is confined
 
 NOT_CLEANABLE, OVER_BUDGET, TOO_LARGE = 2, 3, 4
 MIB = 1024 * 1024
+READ_BYTES = 1024 * 1024
 # What cleaning costs in address space (what RLIMIT_AS caps): the interpreter and Pillow
 # (and a file of up to INPUT_IN_BASE bytes), plus so many bytes per pixel. Measured with
 # benchmarks/image_clean.py (Pillow 12, libjpeg-turbo 3, libwebp 1.6, pillow-heif 1.8 with
@@ -291,8 +292,8 @@ def _strip_tiff(data: bytes, largest: int, budget: int) -> Stripped:
 
     pages = imagecheck.tiff_pages(data)
     removed: set[Removed] = set()
+    sizes = []
     with _open(data, ["TIFF"]) as image:
-        sizes = []
         for index in range(pages):  # headers only: seeking a TIFF decodes nothing
             try:
                 image.seek(index)
@@ -300,25 +301,32 @@ def _strip_tiff(data: bytes, largest: int, budget: int) -> Stripped:
                 break
             sizes.append(image.size[0] * image.size[1])
             removed |= imagemeta.found(image, "TIFF")
-        pixels = sum(sizes)
-        _within(pixels, largest, budget)
-        out = io.BytesIO()
-        with TiffImagePlugin.AppendingTiffWriter(out, new=True) as writer:
-            for index in range(len(sizes)):
-                image.seek(index)
-                image.load()
-                page = _copy(image)
-                page.save(writer, "TIFF", compression="tiff_adobe_deflate")
-                writer.newFrame()
-                del page
+    pixels = sum(sizes)
+    _within(pixels, largest, budget)
+    out = io.BytesIO()
+    # Opened anew: Pillow keeps a later page's palette when seeking back to an earlier one.
+    with _open(data, ["TIFF"]) as image, TiffImagePlugin.AppendingTiffWriter(out, True) as writer:
+        for index in range(len(sizes)):
+            image.seek(index)
+            image.load()
+            page = _copy(image)
+            page.save(writer, "TIFF", compression="tiff_adobe_deflate")
+            writer.newFrame()
+            del page
     return Stripped(Kind.TIFF, frozenset(removed), pixels, out.getvalue())
 
 
 def _read_input(limit: int) -> bytes:
-    data = sys.stdin.buffer.read(limit + 1)
-    if len(data) > limit:
-        raise TooLarge()
-    return data
+    """Standard input, read to its end, if it is at most ``limit`` bytes. (One read of
+    ``limit`` bytes would reserve them all at once, from the address space the pixels
+    need.)"""
+    pieces, total = [], 0
+    while piece := sys.stdin.buffer.read1(READ_BYTES):
+        total += len(piece)
+        if total > limit:
+            raise TooLarge()
+        pieces.append(piece)
+    return b"".join(pieces)
 
 
 def main() -> int:
