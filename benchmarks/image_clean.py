@@ -53,7 +53,10 @@ def largest(kind: str, width: int, height: int, max_bytes: int) -> bytes:
         import pillow_heif
 
         pillow_heif.register_heif_opener()
-    for grain in (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128):
+    # libde265 1.0 fails to decode x265's picture of pure noise ("did not give a
+    # decompressed image"); noise in 2x2 cells decodes.
+    grains = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128)[1 if kind == "HEIF" else 0 :]
+    for grain in grains:
         mode = {"PNG-RGBA": "RGBA", "GIF": "L"}.get(kind, "RGB")
         image = noisy(width, height, mode, grain)
         out = io.BytesIO()

@@ -407,3 +407,23 @@ def test_a_truncated_or_malformed_picture_is_not_cleanable(pillow_format):
     header = 64 if pillow_format != "HEIF" else data.index(b"mdat") + 8
     garbage = data[:header] + bytes(range(256)) * 8 + data[header + 2048 :]
     refused_within_budget(garbage, imagestrip.NotCleanable)
+
+
+def test_a_heif_too_large_to_re_encode_as_heif_here_is_cleaned_to_a_jpeg(tmp_path):
+    """x265 needs far more memory than decoding (imagestrip.HEIF_AS_JPEG): with little
+    memory a photo is cleaned to a JPEG rather than kept as sent, and the kind says so."""
+    import pillow_heif
+
+    pillow_heif.register_heif_opener()
+    path = tmp_path / "photo.heic"
+    colourful(2000, 1500).save(path, "HEIF")
+    exiftool(path, *EXIF_ARGUMENTS)
+    data = path.read_bytes()
+    tight = imagestrip.Confinement(160 * MIB, 20)
+    assert imagestrip.largest_pixels("HEIF", tight.memory_bytes, MAX_PIXELS) < 3_000_000
+    result, clean = cleaned(data, tight)
+    assert result.kind == Kind.JPEG and EVERY_CATEGORY <= result.removed
+    assert clean[:3] == b"\xff\xd8\xff"
+    assert_nothing_identifying(clean, tmp_path)
+    roomy, _ = cleaned(data, imagestrip.Confinement(400 * MIB, 20))
+    assert roomy.kind == Kind.HEIF
