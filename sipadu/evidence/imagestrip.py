@@ -62,8 +62,11 @@ READ_BYTES = 1024 * 1024
 # libheif 1.23, x265 4.3) at 12 and 50 megapixels: 39 MiB + 8.0 bytes per pixel for RGB
 # JPEG and PNG, 13.2 for a progressive CMYK JPEG (its coefficients are held whole), 16.5
 # for WebP (libwebp's animation decoder, which Pillow uses for every WebP, keeps two RGBA
-# canvases besides the picture). GIF, TIFF, HEIF: see BYTES_PER_PIXEL. Rounded up here,
-# so a 50-megapixel picture of JPEG, PNG or WebP fits the default 1024 MiB.
+# canvases besides the picture); at 50 megapixels 5.1 for a GIF, 5.8 for a GIF of 100
+# frames (Pillow's GIF writer holds every frame), 9.0 for a Deflate TIFF, 16.9 for an
+# uncompressed 143 MiB one (its input held twice, see strip); at 12 megapixels 17 for a
+# HEIF decoded and written as JPEG, 43 for one re-encoded by x265. Rounded up here, so a
+# 50-megapixel picture of every format but HEIF fits the default 1024 MiB.
 BASE_BYTES = 64 * MIB
 INPUT_IN_BASE = 20 * MIB
 BYTES_PER_PIXEL = {
