@@ -62,11 +62,13 @@ test: $(STAMP) $(COMPILED) programs $(NODE_STAMP)
 # export recipient's fingerprint; gpg opens a digest encrypted to a key it made (a staff
 # member's own tool, not SIPADU's: SIPADU encrypts with Sequoia in process); each
 # pytest-xdist worker runs uname as it starts (platform.platform()); unzip tests the
-# archives SIPADU streams (unzip -t), as the agencies receiving them would open them;
-# exiftool reads what metadata a cleaned file still carries (issue 21).
+# archives SIPADU streams (unzip -t), as the agencies receiving them would open them.
+# exiftool, ffmpeg and LibreOffice: the tests of evidence cleaning make real files with them
+# (tests/test_kinds.py, tests/test_image_cleaning.py).
 PROGRAMS := make:make chromium:chromium npm:npm age:age age-keygen:age argon2:argon2 pg_dump:postgresql-client \
 	pg_restore:postgresql-client tor:tor sha256sum:coreutils gpg:gnupg gpgconf:gpgconf uname:coreutils \
-	unzip:unzip exiftool:libimage-exiftool-perl
+	unzip:unzip exiftool:libimage-exiftool-perl ffmpeg:ffmpeg soffice:libreoffice-writer-nogui \
+	soffice:libreoffice-calc-nogui soffice:libreoffice-impress-nogui
 programs:
 	@missing=$$(for pair in $(PROGRAMS); do command -v $${pair%%:*} >/dev/null 2>&1 \
 		|| echo $${pair#*:}; done | sort -u); \

@@ -36,12 +36,42 @@ def noisy(width: int, height: int, mode: str, grain: int) -> Image.Image:
     return small.resize((width, height), Image.Resampling.NEAREST)
 
 
+def animation(width: int, height: int, frames: int) -> bytes:
+    """A GIF of ``frames`` noisy palette frames of ``width`` x ``height``."""
+    pictures = []
+    for _ in range(frames):
+        frame = noisy(width, height, "L", 4).convert("P")
+        frame.putpalette([value for index in range(256) for value in (index, 255 - index, 0)])
+        pictures.append(frame)
+    out = io.BytesIO()
+    pictures[0].save(out, "GIF", save_all=True, append_images=pictures[1:], duration=40, loop=0)
+    return out.getvalue()
+
+
 def largest(kind: str, width: int, height: int, max_bytes: int) -> bytes:
     """The noisiest picture of ``kind`` at this size that still fits ``max_bytes``."""
-    for grain in (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128):
-        image = noisy(width, height, "RGBA" if kind == "PNG-RGBA" else "RGB", grain)
+    if kind == "HEIF":
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+    # libde265 1.0 fails to decode x265's picture of pure noise ("did not give a
+    # decompressed image"); noise in 2x2 cells decodes.
+    grains = (1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128)[1 if kind == "HEIF" else 0 :]
+    for grain in grains:
+        mode = {"PNG-RGBA": "RGBA", "GIF": "L"}.get(kind, "RGB")
+        image = noisy(width, height, mode, grain)
         out = io.BytesIO()
-        if kind == "JPEG":
+        if kind == "GIF":
+            image = image.convert("P")
+            image.save(out, "GIF")
+        elif kind == "TIFF":
+            image.save(out, "TIFF", compression="tiff_adobe_deflate")
+        elif kind == "TIFF-raw":
+            image.save(out, "TIFF")
+            return out.getvalue()  # uncompressed: as large as it is
+        elif kind == "HEIF":
+            image.save(out, "HEIF", quality=90)
+        elif kind == "JPEG":
             image.save(out, "JPEG", quality=92)
         elif kind == "JPEG-progressive":
             image.save(out, "JPEG", quality=92, progressive=True)
@@ -63,7 +93,7 @@ def vm_peak(pid: int) -> tuple[int, int]:
 def clean(image: bytes, pixels: int) -> tuple[int, float, float, float]:
     """(exit status, VmPeak MiB, VmHWM MiB, CPU seconds) of one cleaning child."""
     argv = [sys.executable, "-m", "sipadu.evidence.imagestrip", str(pixels + 1), str(pixels + 1)]
-    argv += [str(8 * 1024 * MIB), "600"]
+    argv += [str(8 * 1024 * MIB), "600", "0"]
     child = subprocess.Popen(
         argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
@@ -94,7 +124,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--megapixels", type=float, default=50)
     parser.add_argument("--max-mib", type=int, default=20)
-    parser.add_argument("--kinds", default="JPEG,JPEG-progressive,PNG,PNG-RGBA,WEBP")
+    parser.add_argument(
+        "--kinds",
+        default="JPEG,JPEG-progressive,PNG,PNG-RGBA,WEBP,GIF,GIF-animated,TIFF,TIFF-raw,HEIF",
+    )
     args = parser.parse_args()
     pixels = int(args.megapixels * 1_000_000)
     width = int((pixels * 4 / 3) ** 0.5) // 16 * 16  # a 4:3 photo, whole JPEG blocks
@@ -103,11 +136,18 @@ def main() -> None:
         width = min(width, 16383)
     figures = {}
     for kind in args.kinds.split(","):
-        image = largest(kind, width, height, args.max_mib * MIB)
-        status, vm, rss, cpu = clean(image, width * height)
+        if kind == "GIF-animated":  # the same pixels in 100 frames
+            frame_height = height // 100
+            image = animation(width, frame_height, 100)
+            pixels = width * frame_height * 100
+        else:
+            image = largest(kind, width, height, args.max_mib * MIB)
+            pixels = width * height
+        status, vm, rss, cpu = clean(image, pixels)
         print(
-            f"{kind:18} {width}x{height} {len(image) / MIB:5.1f} MiB: exit {status}, "
-            f"VmPeak {vm:6.0f} MiB, VmHWM {rss:6.0f} MiB, CPU {cpu:5.2f} s",
+            f"{kind:18} {pixels / 1e6:4.1f} MP {len(image) / MIB:5.1f} MiB: exit {status}, "
+            f"VmPeak {vm:6.0f} MiB, VmHWM {rss:6.0f} MiB, CPU {cpu:5.2f} s, "
+            f"{(vm * MIB - 39 * MIB) / pixels:5.1f} B/px over 39 MiB",
             flush=True,
         )
         key = kind.lower().replace("-", "_")

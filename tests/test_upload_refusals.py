@@ -360,11 +360,11 @@ def test_the_cleaning_child_is_confined_and_refuses_what_it_cannot_afford():
     sink: list[bytes] = []
     with pytest.raises(imagestrip.TooLarge):  # told from the header, not a failed decode
         imagestrip.clean(
-            png, 50_000_000, 10**9, imagestrip.Confinement(256 * 2**20, 20), sink.append
+            [png], 50_000_000, 10**9, imagestrip.Confinement(256 * 2**20, 20), sink.append
         )
     with pytest.raises(imagestrip.OverBudget):
         imagestrip.clean(
-            png, 50_000_000, 48_999_999, imagestrip.Confinement(768 * 2**20, 20), sink.append
+            [png], 50_000_000, 48_999_999, imagestrip.Confinement(768 * 2**20, 20), sink.append
         )
     assert sink == []
 
@@ -421,7 +421,7 @@ def test_the_cpu_limit_ends_any_cleaning_child():
     bomb = imagebombs.scan_bomb(6000, 6000, imagecheck.MAX_JPEG_SCANS)  # ~3 s of CPU
     before = os.times()
     with pytest.raises(imagestrip.NotCleanable):
-        imagestrip.clean(bomb, 10**9, 10**9, imagestrip.Confinement(768 * MIB, 1), print)
+        imagestrip.clean([bomb], 10**9, 10**9, imagestrip.Confinement(768 * MIB, 1), print)
     after = os.times()
     assert (
         after.children_user + after.children_system - before.children_user - before.children_system
@@ -456,7 +456,8 @@ def test_the_largest_picture_of_every_format_is_cleaned_within_the_default_limit
     picture = solid_picture(kind, 7000, 7000)  # 49 megapixels
     cleaned = bytearray()
     assert (
-        imagestrip.clean(picture, MAX_PIXELS, MAX_PIXELS, confinement, cleaned.extend) == 49 * 10**6
+        imagestrip.clean([picture], MAX_PIXELS, MAX_PIXELS, confinement, cleaned.extend).pixels
+        == 49 * 10**6
     )
     assert cleaned[:4] == picture[:4]
 

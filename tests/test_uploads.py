@@ -414,7 +414,9 @@ def test_a_multi_picture_jpeg_is_cleaned_to_its_first_picture():
     first.save(out, "MPO", save_all=True, append_images=[second], exif=Image.Exif().tobytes())
     cleaned = bytearray()
     confinement = imagestrip.Confinement(1024 * 1024 * 1024, 20)
-    assert imagestrip.clean(out.getvalue(), 10**6, 10**6, confinement, cleaned.extend) == 64 * 48
+    assert imagestrip.clean([out.getvalue()], 10**6, 10**6, confinement, cleaned.extend).pixels == (
+        64 * 48
+    )
     image = Image.open(io.BytesIO(bytes(cleaned)))
     assert image.format == "JPEG" and image.getpixel((5, 5))[0] > 150
     assert b"MPF\x00" not in cleaned

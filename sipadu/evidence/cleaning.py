@@ -22,14 +22,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sipadu.evidence import imagestrip
-from sipadu.evidence.confinement import Confinement, run
+from sipadu.evidence.confinement import Confinement
 from sipadu.evidence.kinds import IMAGE_KINDS
 from sipadu.evidence.outcome import Cleaned, KeptAsSent, KeptReason, Kind, Outcome
 from sipadu.settings.config import Config
 
 MAX_PIXELS = 50_000_000  # one larger picture is kept as sent, too large to clean
-# The child ran out of memory (Python reports MemoryError on stderr, imagestrip.main)
-OUT_OF_MEMORY = b"MemoryError"
 
 Pieces = Iterable[bytes | memoryview]
 Write = Callable[[bytes], object]
@@ -85,33 +83,10 @@ def clean(
 def _image(
     pieces: Pieces, kind: Kind, pixels_left: int, limits: CleaningLimits, write: Write
 ) -> Outcome:
-    """Adapter to :mod:`sipadu.evidence.imagestrip` of main: its ``clean`` takes one
-    buffer, so the child is run here on the streamed pieces with its exit codes. Part A1
-    makes ``imagestrip.clean`` take pieces and return :class:`Cleaned`; this body then
-    becomes ``return imagestrip.clean(pieces, limits.max_pixels, pixels_left,
-    limits.image, write)`` inside the same ``try``."""
     try:
-        finished = run(
-            "sipadu.evidence.imagestrip",
-            [str(limits.max_pixels), str(pixels_left)],
-            pieces,
-            limits.image,
-            write,
-        )
-        if finished.status == imagestrip.OVER_BUDGET:
-            raise imagestrip.OverBudget()
-        if finished.status == imagestrip.TOO_LARGE:
-            raise imagestrip.TooLarge()
-        if finished.status < 0 or OUT_OF_MEMORY in finished.report:
-            return KeptAsSent(kind, KeptReason.TOO_COSTLY)  # its CPU limit, or the watchdog
-        try:
-            pixels = int(finished.report)
-        except ValueError:
-            pixels = 0
-        if finished.status != 0 or pixels <= 0:
-            raise imagestrip.NotCleanable()
-        # imagestrip of main does not say what it found; part A1's does.
-        return Cleaned(kind, frozenset(), pixels=pixels)
+        return imagestrip.clean(pieces, limits.max_pixels, pixels_left, limits.image, write)
+    except imagestrip.TooCostly:
+        return KeptAsSent(kind, KeptReason.TOO_COSTLY)
     except imagestrip.NotCleanable:
         return KeptAsSent(kind, KeptReason.UNREADABLE)
     except imagestrip.TooLarge:

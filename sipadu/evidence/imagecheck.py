@@ -25,6 +25,19 @@ has the honest costs), each of these took seconds of CPU from a few hundred KiB 
   20 MiB picture: about 2,600): :data:`MAX_PNG_CHUNKS` allows 20,000 (1 KiB each on
   average, over the largest picture that is cleaned).
 
+- **GIF frame and block floods.** Pillow decodes every frame before the next can be
+  reached (seeking is decoding), each with Python work of its own, and reads extensions
+  in Python: a GIF of a million one-pixel frames is 20 MiB. Real animations have a few
+  hundred frames (a 30-second screen recording at 25 frames per second: 750);
+  :data:`MAX_GIF_FRAMES` allows 2,000. Encoders fill sub-blocks to 255 bytes:
+  :data:`MAX_GIF_BLOCKS` allows 400,000 (100 MiB of full ones).
+- **TIFF page floods.** Pillow walks the chain of image file directories (IFDs) in
+  Python, reading every tag of every one: thousands of pages of a few bytes each, or
+  IFDs that claim 65,535 tags, cost CPU out of proportion to their pixels. A scanned
+  document has a page per sheet: :data:`MAX_TIFF_PAGES` allows 1,000 and
+  :data:`MAX_TIFF_TAGS` 100,000 tags in all (a page has 15 to 60); a chain that loops
+  is refused.
+
 WebP is parsed by libwebp in C: 456,000 animation frames in 20 MiB cost 1.4 s, within
 what the pixels of a large picture cost anyway, so it is not walked here. Whatever these
 checks miss, the child's CPU limit still ends (``SIPADU_IMAGE_CLEANER_CPU_SECONDS``).
@@ -37,10 +50,17 @@ the limits above.
 
 import re
 import struct
+from dataclasses import dataclass, field
+
+from sipadu.evidence import kinds
 
 MAX_JPEG_SCANS = 64
 MAX_JPEG_MARKERS = 2000  # marker segments and fill bytes, outside the scans' data
 MAX_PNG_CHUNKS = 20_000
+MAX_GIF_FRAMES = 2000
+MAX_GIF_BLOCKS = 400_000  # extension and image-data sub-blocks
+MAX_TIFF_PAGES = 1000
+MAX_TIFF_TAGS = 100_000
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 # In a scan's entropy-coded data 0xFF is followed by 0x00 (a stuffed byte) or a restart
@@ -55,25 +75,26 @@ class Refused(ValueError):
 
 
 def kind(data: bytes | memoryview) -> str:
-    """``"JPEG"``, ``"PNG"`` or ``"WEBP"`` from the file's signature. Raises
-    :class:`Refused` for anything else."""
-    head = bytes(data[:16])
-    if head.startswith(b"\xff\xd8\xff"):
-        return "JPEG"
-    if head.startswith(PNG_SIGNATURE):
-        return "PNG"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "WEBP"
-    raise Refused("format")
+    """Pillow's name of the format (``"JPEG"``, ``"PNG"``, ``"WEBP"``, ``"GIF"``,
+    ``"TIFF"`` or ``"HEIF"``) from the file's content (:func:`sipadu.evidence.kinds.detect`).
+    Raises :class:`Refused` for anything else."""
+    found = kinds.detect(data[: kinds.HEAD_BYTES])
+    if found is None or found not in kinds.IMAGE_KINDS:
+        raise Refused("format")
+    return found.value.upper()
 
 
 def check(data: bytes, image_kind: str) -> None:
-    """Raise :class:`Refused` if ``data`` (of ``image_kind``) has more scans, markers or
-    chunks than the limits above."""
+    """Raise :class:`Refused` if ``data`` (of ``image_kind``) has more scans, markers,
+    chunks, frames, blocks, pages or tags than the limits above."""
     if image_kind == "JPEG":
         _check_jpeg(data)
     elif image_kind == "PNG":
         _check_png(data)
+    elif image_kind == "GIF":
+        gif_walk(data)
+    elif image_kind == "TIFF":
+        tiff_pages(data)
 
 
 def _check_jpeg(data: bytes) -> None:
@@ -117,3 +138,116 @@ def _check_png(data: bytes) -> None:
         if name == b"IEND":
             return
         position += 12 + length  # length, name, data, CRC
+
+
+@dataclass
+class GifWalk:
+    """What a GIF's blocks hold besides pictures: its frame count, whether it has a
+    comment, the identifiers of its application extensions (``NETSCAPE2.0``: the loop
+    count; ``XMP DataXMP``: XMP) and its XMP packet."""
+
+    frames: int = 0
+    comment: bool = False
+    plain_text: bool = False
+    applications: set[bytes] = field(default_factory=set)
+    xmp: bytes = b""
+
+
+def gif_walk(data: bytes) -> GifWalk:
+    """Walk a GIF's blocks (GIF89a specification, sections 17 to 27) without decoding.
+    Raises :class:`Refused` past :data:`MAX_GIF_FRAMES` or :data:`MAX_GIF_BLOCKS`, or
+    where the structure is broken."""
+    if len(data) < 13 or data[:6] not in (b"GIF87a", b"GIF89a"):
+        raise Refused("gif: no header")
+    walk, blocks = GifWalk(), 0
+    flags = data[10]
+    position = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    while position < len(data):
+        introducer = data[position]
+        if introducer == 0x3B:  # trailer
+            return walk
+        if introducer == 0x21:  # extension: label, then sub-blocks
+            if position + 2 > len(data):
+                break
+            label = data[position + 1]
+            start = position + 2
+        elif introducer == 0x2C:  # image descriptor, local colour table, LZW code size
+            if position + 10 > len(data):
+                break
+            walk.frames += 1
+            if walk.frames > MAX_GIF_FRAMES:
+                raise Refused("gif: too many frames")
+            local = data[position + 9]
+            start = position + 10 + (3 << ((local & 7) + 1) if local & 0x80 else 0) + 1
+            label = None
+        else:
+            raise Refused("gif: unknown block")
+        position = start
+        while position < len(data) and data[position] != 0:
+            blocks += 1
+            if blocks > MAX_GIF_BLOCKS:
+                raise Refused("gif: too many blocks")
+            position += 1 + data[position]
+        if label == 0xFE:
+            walk.comment = True
+        elif label == 0x01:
+            walk.plain_text = True
+        elif label == 0xFF and start < len(data) and data[start] == 11:
+            identifier = bytes(data[start + 1 : start + 12])
+            walk.applications.add(identifier)
+            if identifier == b"XMP DataXMP":  # XMP in GIF: raw bytes, not sub-blocks
+                walk.xmp = bytes(data[start + 12 : position])
+        position += 1  # the block terminator
+    return walk  # cut off: the decoder says what it makes of it
+
+
+def tiff_pages(data: bytes) -> int:
+    """The number of pages (IFDs in the main chain) of a TIFF or BigTIFF (TIFF 6.0
+    section 2; BigTIFF: TIFF 6.0 with 8-byte offsets). Raises :class:`Refused` past
+    :data:`MAX_TIFF_PAGES` or :data:`MAX_TIFF_TAGS`, for a chain that loops, or an IFD
+    outside the file."""
+    order = {b"II": "<", b"MM": ">"}.get(bytes(data[:2]))
+    if order is None or len(data) < 16:
+        raise Refused("tiff: no header")
+    (version,) = struct.unpack_from(order + "H", data, 2)
+    if version == 42:
+        count_format, entry_size, offset_format = "H", 12, "I"
+        (position,) = struct.unpack_from(order + "I", data, 4)
+    elif version == 43:
+        count_format, entry_size, offset_format = "Q", 20, "Q"
+        (position,) = struct.unpack_from(order + "Q", data, 8)
+    else:
+        raise Refused("tiff: unknown version")
+    count_size, offset_size = struct.calcsize(count_format), struct.calcsize(offset_format)
+    pages, tags, seen = 0, 0, set()
+    while position:
+        if position in seen:
+            raise Refused("tiff: the pages loop")
+        seen.add(position)
+        if position + count_size > len(data):
+            raise Refused("tiff: a page outside the file")
+        (count,) = struct.unpack_from(order + count_format, data, position)
+        pages, tags = pages + 1, tags + count
+        if pages > MAX_TIFF_PAGES:
+            raise Refused("tiff: too many pages")
+        if tags > MAX_TIFF_TAGS:
+            raise Refused("tiff: too many tags")
+        next_at = position + count_size + count * entry_size
+        if next_at + offset_size > len(data):
+            break  # cut off: the decoder says what it makes of it
+        (position,) = struct.unpack_from(order + offset_format, data, next_at)
+    return pages
+
+
+def png_chunk_names(data: bytes) -> set[bytes]:
+    """The names of a PNG's chunks (walked as :func:`check` walks them)."""
+    position, names = len(PNG_SIGNATURE), set()
+    for _ in range(MAX_PNG_CHUNKS):
+        if position + 8 > len(data):
+            break
+        length, name = struct.unpack_from(">I4s", data, position)
+        names.add(name)
+        if name == b"IEND":
+            break
+        position += 12 + length
+    return names

@@ -1,30 +1,224 @@
-"""The type of an evidence file, told from its first bytes (never from its name or the
-type the browser declared: a photo sent as ``bukti`` with ``application/octet-stream``
-is still a JPEG).
+"""Which kind of file an upload is, told from its first bytes only.
 
-Stand-in of issue 21's pipeline part: JPEG, PNG and WebP by their signatures only (JPEG:
-ITU T.81 SOI marker; PNG: RFC 2083 §3.1 signature; WebP: RIFF container with a ``WEBP``
-form type, RFC 9649 §2). Part A1 replaces this module with the full detection (same
-names: :data:`HEAD_BYTES`, :func:`detect`, :data:`IMAGE_KINDS`, :data:`DOCUMENT_KINDS`).
+A file's name and declared type are the sender's words: a JPEG named ``laporan.pdf`` is a
+JPEG, and a PDF named ``foto.jpg`` a PDF. :func:`detect` reads the first
+:data:`HEAD_BYTES` of the content (the server keeps them as the file streams in) and
+names its :class:`~sipadu.evidence.outcome.Kind`, or ``None`` for a type SIPADU does not
+clean (a plain ZIP, text, an executable, AVIF…).
+
+Most signatures are the ``filetype`` library's (PyPI ``filetype``, pure Python, a
+fixed-offset match per type). Where it is weak or wrong SIPADU checks itself:
+
+- **ZIP containers.** ``filetype`` names any ZIP whose first entry is not ``mimetype`` by
+  searching the first 6,000 bytes for ``word/`` and the like. Here ODF is a ZIP whose
+  first member is ``mimetype`` holding the ODF media type (OpenDocument 1.3, part 3,
+  §3.3), and OOXML a ZIP with a part under ``word/``, ``xl/`` or ``ppt/`` (ECMA-376 part
+  2's package parts as Office and LibreOffice name them) among the local file headers
+  walked within the head. Any other ZIP (or an EPUB, JAR…) is ``None``.
+- **ISO base media files** (ISO/IEC 14496-12 ``ftyp`` box). ``filetype`` has no 3GP
+  video, names MOV only by its major brand, HEIC only by two, and an M4A by its first
+  bytes. Here the major brand, then the compatible ones, decide: HEIF/HEIC brands
+  (``heic heix hevc hevx heim heis mif1 msf1``; an AVIF's ``avif``/``avis`` is not
+  cleaned: ``None``), M4A audio (``M4A``, ``M4B``, ``F4A``), or video (``isom``,
+  ``mp41``, ``qt``, ``3gp…`` and the like). An MP4 holding only sound under a video brand
+  (many Android recorders write ``mp42``) is named MP4: the brand is all the head says.
+- **MP3.** ``filetype`` takes three of the frame-sync variants and nothing else. Here an
+  MP3 is an ID3v2 tag (ID3v2.4 §3.1; a FLAC behind the tag is FLAC), or an MPEG-1/2/2.5
+  layer III frame header (ISO/IEC 11172-3 §2.4.2.3) followed by a second one where the
+  first frame's length says (when that is within the head).
+- **PDF.** ``%PDF-`` anywhere in the first 1,024 bytes, as readers accept it (PDF 32000
+  Implementation note 13; ``filetype`` wants it at offset 0).
+
+Cost: one pass over at most 8 KiB with fixed-size reads; no decoder, no allocation that
+depends on what the bytes claim.
 """
+
+import re
+import struct
+
+import filetype
 
 from sipadu.evidence.outcome import Kind
 
-HEAD_BYTES = 8192  # the first bytes of each file kept while it arrives, for detect()
+HEAD_BYTES = 8192
 
 IMAGE_KINDS: frozenset[Kind] = frozenset(
     {Kind.JPEG, Kind.PNG, Kind.WEBP, Kind.GIF, Kind.TIFF, Kind.HEIF}
 )
+"""Cleaned by re-encoding their pixels (:mod:`sipadu.evidence.imagestrip`)."""
+
 DOCUMENT_KINDS: frozenset[Kind] = frozenset(Kind) - IMAGE_KINDS
+"""Everything else SIPADU cleans: PDF, Office and ODF documents, audio and video."""
+
+PDF_WITHIN = 1024
+
+# filetype's MIME types for the signatures SIPADU takes from it. The others (audio/mpeg,
+# the ZIP-based and ISO-BMFF ones) are decided by this module's own checks first.
+_FROM_FILETYPE = {
+    "image/jpeg": Kind.JPEG,
+    "image/png": Kind.PNG,
+    "image/apng": Kind.PNG,
+    "image/gif": Kind.GIF,
+    "image/webp": Kind.WEBP,
+    "image/tiff": Kind.TIFF,
+    "audio/ogg": Kind.OGG,
+    "audio/x-flac": Kind.FLAC,
+    "audio/x-wav": Kind.WAV,
+    "video/x-msvideo": Kind.AVI,
+    "video/webm": Kind.WEBM,
+    "video/x-matroska": Kind.WEBM,
+}
+
+_ZIP_ENTRY = b"PK\x03\x04"
+_ODF = {
+    b"application/vnd.oasis.opendocument.text": Kind.ODT,
+    b"application/vnd.oasis.opendocument.spreadsheet": Kind.ODS,
+    b"application/vnd.oasis.opendocument.presentation": Kind.ODP,
+}
+_OOXML = ((b"word/", Kind.DOCX), (b"xl/", Kind.XLSX), (b"ppt/", Kind.PPTX))
+_ZIP_ENTRIES = 512  # local headers walked at most (an 8 KiB head holds fewer than 300)
+
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
+_HEIF_ONLY = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis"}
+_AVIF_BRANDS = {b"avif", b"avis"}
+_AUDIO_BRANDS = {b"M4A ", b"M4B ", b"F4A ", b"F4B "}
+_VIDEO_BRANDS = {
+    b"isom", b"iso2", b"iso3", b"iso4", b"iso5", b"iso6", b"iso8", b"iso9", b"mp41",
+    b"mp42", b"mp71", b"avc1", b"dash", b"mmp4", b"M4V ", b"M4VH", b"M4VP", b"MSNV",
+    b"NDAS", b"XAVC", b"f4v ", b"qt  ", b"MQT ", b"CAEP", b"kddi",
+}  # fmt: skip
+# QuickTime files older than the ftyp box begin with one of these atoms.
+_QUICKTIME_ATOMS = {b"moov", b"mdat", b"wide", b"pnot"}
+
+# MPEG audio frame header fields (ISO/IEC 11172-3 §2.4.2.3, 13818-3 §2.4.2.3).
+_MP3_BITRATES = {  # kbit/s by bitrate index, layer III
+    1: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
+    2: (0, 8, 16, 24, 32, 40, 48, 56, 64, 80, 96, 112, 128, 144, 160),
+}
+_MP3_RATES = {3: (44100, 48000, 32000), 2: (22050, 24000, 16000), 0: (11025, 12000, 8000)}
 
 
-def detect(head: bytes) -> Kind | None:
-    """The kind of a file whose first bytes (up to :data:`HEAD_BYTES`) are ``head``, or
-    None for a type SIPADU does not recognise."""
-    if head.startswith(b"\xff\xd8\xff"):
-        return Kind.JPEG
-    if head.startswith(b"\x89PNG\r\n\x1a\n"):
-        return Kind.PNG
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return Kind.WEBP
+def detect(head: bytes | memoryview) -> Kind | None:
+    """The kind of a file whose first bytes are ``head`` (the first :data:`HEAD_BYTES`,
+    or the whole file if shorter), or ``None`` for a type SIPADU does not clean. Never
+    raises; looks at no name or declared type."""
+    head = bytes(head[:HEAD_BYTES])
+    if head.startswith(b"%PDF-"):
+        return Kind.PDF
+    if head.startswith(_ZIP_ENTRY):
+        return _zip_kind(head)
+    if head[4:8] == b"ftyp":
+        return _isobmff_kind(head)
+    if head[4:8] in _QUICKTIME_ATOMS and struct.unpack_from(">I", head)[0] >= 8:
+        return Kind.MP4
+    if head.startswith(b"ID3") or head[:1] == b"\xff":
+        mp3 = _mp3_kind(head)
+        if mp3 is not None:
+            return mp3
+    guessed = filetype.guess(head) if head else None
+    if guessed is not None and guessed.mime in _FROM_FILETYPE:
+        return _FROM_FILETYPE[guessed.mime]
+    if b"%PDF-" in head[:PDF_WITHIN]:
+        return Kind.PDF
     return None
+
+
+def _zip_kind(head: bytes) -> Kind | None:
+    names = _zip_names(head)
+    first = names[0] if names else None
+    if first is not None and first[0] == b"mimetype":
+        return _ODF.get(first[1].strip())
+    for name, _ in names:
+        for prefix, kind in _OOXML:
+            if name.startswith(prefix):
+                return kind
+    return None
+
+
+def _zip_names(head: bytes) -> list[tuple[bytes, bytes]]:
+    """(name, stored content or b"") of the local file headers found within ``head``
+    (APPNOTE.TXT §4.3.7), walking from one to the next by its compressed size, or
+    searching for the next signature where the size is not in the header (bit 3: a data
+    descriptor follows; ZIP64)."""
+    names: list[tuple[bytes, bytes]] = []
+    position = 0
+    while len(names) < _ZIP_ENTRIES and position + 30 <= len(head):
+        if head[position : position + 4] != _ZIP_ENTRY:
+            found = head.find(_ZIP_ENTRY, position + 1)
+            if found < 0:
+                break
+            position = found
+            continue
+        flags, method, size, name_length, extra_length = struct.unpack_from(
+            "<2xHH8xI4xHH", head, position + 4
+        )
+        start = position + 30
+        name = head[start : start + name_length]
+        data = start + name_length + extra_length
+        stored = head[data : data + size] if method == 0 and size < 256 else b""
+        names.append((name, stored))
+        if flags & 0x08 or size == 0xFFFFFFFF:
+            position = data  # search on for the next header
+        else:
+            position = data + size
+    return names
+
+
+def _isobmff_kind(head: bytes) -> Kind | None:
+    (box_size,) = struct.unpack_from(">I", head)
+    major = head[8:12]
+    end = min(box_size, len(head)) if box_size >= 16 else 16
+    compatible = {head[i : i + 4] for i in range(16, end - 3, 4)}
+    if major in _AVIF_BRANDS:
+        return None
+    if major in _HEIF_BRANDS:
+        if major in _HEIF_ONLY or compatible & _HEIF_ONLY:
+            return Kind.HEIF
+        return None if compatible & _AVIF_BRANDS else Kind.HEIF
+    if major in _AUDIO_BRANDS:
+        return Kind.M4A
+    if major in _VIDEO_BRANDS or major.startswith((b"3gp", b"3g2")):
+        return Kind.MP4
+    if compatible & _HEIF_ONLY:
+        return Kind.HEIF
+    if compatible & _AUDIO_BRANDS:
+        return Kind.M4A
+    if compatible & _VIDEO_BRANDS:
+        return Kind.MP4
+    return None  # e.g. Canon's raw "crx ", JPEG 2000 "jp2 "
+
+
+_ID3 = re.compile(rb"ID3[\x02-\x04][\x00-\xfe][\x00-\xff][\x00-\x7f]{4}", re.DOTALL)
+
+
+def _mp3_kind(head: bytes) -> Kind | None:
+    if head.startswith(b"ID3"):
+        if not _ID3.match(head):
+            return None
+        a, b, c, d = head[6:10]
+        behind = 10 + (a << 21 | b << 14 | c << 7 | d)
+        if head[behind : behind + 4] == b"fLaC":
+            return Kind.FLAC  # FLAC files may begin with an ID3 tag too
+        return Kind.MP3
+    length = _mp3_frame_length(head, 0)
+    if length is None:
+        return None
+    if length + 4 <= len(head) and _mp3_frame_length(head, length) is None:
+        return None
+    return Kind.MP3
+
+
+def _mp3_frame_length(head: bytes, at: int) -> int | None:
+    """The length in bytes of the layer III frame whose header is at ``at``, or None if
+    there is none."""
+    if at + 4 > len(head) or head[at] != 0xFF or head[at + 1] & 0xE0 != 0xE0:
+        return None
+    version = (head[at + 1] >> 3) & 3  # 3: MPEG-1, 2: MPEG-2, 0: MPEG-2.5, 1: reserved
+    layer = (head[at + 1] >> 1) & 3  # 1: layer III
+    bitrate_index, rate_index = head[at + 2] >> 4, (head[at + 2] >> 2) & 3
+    if version == 1 or layer != 1 or bitrate_index in (0, 15) or rate_index == 3:
+        return None
+    bitrate = _MP3_BITRATES[1 if version == 3 else 2][bitrate_index] * 1000
+    rate = _MP3_RATES[version][rate_index]
+    padding = (head[at + 2] >> 1) & 1
+    return (144 if version == 3 else 72) * bitrate // rate + padding

@@ -1,0 +1,205 @@
+"""File kinds are told from content only (issue 21): real files made here with Pillow,
+pillow-heif, LibreOffice and ffmpeg, named by their bytes whatever they are called."""
+
+import io
+import struct
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from sipadu.evidence.kinds import DOCUMENT_KINDS, HEAD_BYTES, IMAGE_KINDS, detect
+from sipadu.evidence.outcome import Kind
+
+
+def head(data: bytes) -> bytes:
+    return data[:HEAD_BYTES]
+
+
+def picture(pillow_format: str, **options: object) -> bytes:
+    from PIL import Image
+
+    if pillow_format == "HEIF":
+        import pillow_heif
+
+        pillow_heif.register_heif_opener()
+    out = io.BytesIO()
+    Image.new("RGB", (32, 24), (10, 120, 30)).save(out, pillow_format, **options)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize(
+    "pillow_format, options, kind",
+    [
+        ("JPEG", {}, Kind.JPEG),
+        ("PNG", {}, Kind.PNG),
+        ("WEBP", {}, Kind.WEBP),
+        ("GIF", {}, Kind.GIF),
+        ("TIFF", {}, Kind.TIFF),
+        ("TIFF", {"compression": "tiff_lzw"}, Kind.TIFF),
+        ("HEIF", {}, Kind.HEIF),
+        ("PDF", {}, Kind.PDF),
+    ],
+)
+def test_pictures_and_pdfs_are_told_from_their_bytes(pillow_format, options, kind):
+    assert detect(head(picture(pillow_format, **options))) == kind
+
+
+def test_both_tiff_byte_orders_and_bigtiff_are_tiff():
+    little = picture("TIFF")
+    big = b"MM\x00\x2a" + little[4:]  # only the order mark matters to detection
+    bigtiff = b"II\x2b\x00\x08\x00\x00\x00" + bytes(8)
+    assert detect(little) == detect(big) == Kind.TIFF
+    assert little.startswith(b"II*\x00")
+    assert detect(bigtiff) is None  # filetype does not know BigTIFF; Pillow cannot clean it
+
+
+def test_a_name_or_declared_type_changes_nothing():
+    """A JPEG renamed .pdf is a JPEG, a PDF named .jpg a PDF: detect sees bytes only."""
+    assert detect(picture("JPEG")) == Kind.JPEG
+    assert detect(picture("PDF")) == Kind.PDF
+
+
+def test_a_pdf_after_junk_is_a_pdf_as_readers_accept_it_but_not_past_1024_bytes():
+    assert detect(b"\r\n" * 100 + b"%PDF-1.7\n") == Kind.PDF
+    assert detect(b"x" * 1030 + b"%PDF-1.7\n") is None
+
+
+def brands(major: bytes, *compatible: bytes) -> bytes:
+    body = major + b"\x00\x00\x00\x00" + b"".join(compatible)
+    return struct.pack(">I", 8 + len(body)) + b"ftyp" + body + b"\x00\x00\x00\x08free"
+
+
+@pytest.mark.parametrize(
+    "box, kind",
+    [
+        (brands(b"heic", b"mif1", b"heic"), Kind.HEIF),
+        (brands(b"mif1", b"mif1", b"heic"), Kind.HEIF),
+        (brands(b"msf1", b"msf1", b"hevc"), Kind.HEIF),
+        (brands(b"heix", b"mif1"), Kind.HEIF),
+        (brands(b"avif", b"mif1", b"avif"), None),
+        (brands(b"mif1", b"mif1", b"avif", b"miaf"), None),
+        (brands(b"M4A ", b"M4A ", b"mp42", b"isom"), Kind.M4A),
+        (brands(b"isom", b"isom", b"mp41"), Kind.MP4),
+        (brands(b"qt  ", b"qt  "), Kind.MP4),
+        (brands(b"3gp4", b"3gp4", b"isom"), Kind.MP4),
+        (brands(b"3g2a", b"3g2a"), Kind.MP4),
+        (brands(b"crx ", b"crx "), None),  # a Canon raw photo: not cleaned here
+        (brands(b"jp2 ", b"jp2 "), None),
+    ],
+    ids=lambda value: value.name if isinstance(value, Kind) else None,
+)
+def test_iso_media_files_are_told_by_their_brands(box, kind):
+    assert detect(box) == kind
+
+
+def test_a_zip_is_an_office_document_only_by_its_parts():
+    def zipped(*names: str, first_mimetype: bytes | None = None) -> bytes:
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as archive:
+            if first_mimetype is not None:
+                archive.writestr(zipfile.ZipInfo("mimetype"), first_mimetype)
+            for name in names:
+                archive.writestr(name, "<x/>", compress_type=zipfile.ZIP_DEFLATED)
+        return out.getvalue()
+
+    assert detect(zipped("[Content_Types].xml", "_rels/.rels", "word/document.xml")) == Kind.DOCX
+    assert detect(zipped("[Content_Types].xml", "xl/workbook.xml")) == Kind.XLSX
+    assert detect(zipped("[Content_Types].xml", "ppt/presentation.xml")) == Kind.PPTX
+    assert detect(zipped("laporan.txt", "foto/wordy.txt")) is None  # a plain ZIP
+    odf = b"application/vnd.oasis.opendocument."
+    assert detect(zipped("content.xml", first_mimetype=odf + b"text")) == Kind.ODT
+    assert detect(zipped("content.xml", first_mimetype=odf + b"spreadsheet")) == Kind.ODS
+    assert detect(zipped("content.xml", first_mimetype=odf + b"presentation")) == Kind.ODP
+    assert detect(zipped("content.xml", first_mimetype=odf + b"graphics")) is None
+    assert detect(zipped("OEBPS/x.html", first_mimetype=b"application/epub+zip")) is None
+    # A ZIP whose ODF "mimetype" is not its first member is not ODF.
+    assert detect(zipped("a.txt", "mimetype")) is None
+
+
+def test_mp3_is_an_id3_tag_or_two_frame_headers():
+    frame = b"\xff\xfb\x90\x64" + bytes(413)  # MPEG-1 layer III, 128 kbit/s, 44.1 kHz
+    assert detect(frame * 3) == Kind.MP3
+    assert detect(b"\xff\xfb\x90\x64" + bytes(413) + b"junk" * 10) is None
+    assert detect(b"ID3\x04\x00\x00\x00\x00\x00\x10" + bytes(16) + frame) == Kind.MP3
+    assert detect(b"ID3\x04\x00\x00\x00\x00\x00\x10" + bytes(16) + b"fLaC") == Kind.FLAC
+    assert detect(b"\xff\xd8\xff\xe0") == Kind.JPEG  # not a frame sync
+    assert detect(b"\xff\xf1\x50\x80" * 50) is None  # AAC in ADTS: layer bits 00
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"",
+        b"Laporan pengaduan\nNIK 3171234567890123\n",
+        "Laporan dengan huruf ŝ".encode(),
+        b"\x7fELF\x02\x01\x01" + bytes(60),  # an executable
+        b"MZ\x90\x00" + bytes(60),  # a Windows executable
+        bytes(8192),
+        b"PK\x03\x04",
+        b"RIFF\x00\x00\x00\x00ABCD",
+    ],
+    ids=["empty", "text", "utf8", "elf", "exe", "zeros", "short-zip", "riff"],
+)
+def test_files_sipadu_does_not_clean_are_none(data):
+    assert detect(data) is None
+
+
+def test_image_and_document_kinds_split_every_kind():
+    assert IMAGE_KINDS == {Kind.JPEG, Kind.PNG, Kind.WEBP, Kind.GIF, Kind.TIFF, Kind.HEIF}
+    assert IMAGE_KINDS | DOCUMENT_KINDS == set(Kind) and not IMAGE_KINDS & DOCUMENT_KINDS
+
+
+def test_audio_and_video_made_by_ffmpeg(tmp_path):
+    tone, picture_ = (
+        ["-f", "lavfi", "-i", "sine=d=0.3"],
+        ["-f", "lavfi", "-i", "testsrc=s=64x48:r=5"],
+    )
+    made = {
+        "a.mp3": (tone, Kind.MP3),
+        "raw.mp3": ([*tone, "-id3v2_version", "0", "-write_xing", "0"], Kind.MP3),
+        "a.m4a": ([*tone, "-c:a", "aac"], Kind.M4A),
+        "a.ogg": ([*tone, "-c:a", "libvorbis"], Kind.OGG),
+        "a.opus": ([*tone, "-c:a", "libopus"], Kind.OGG),
+        "a.flac": (tone, Kind.FLAC),
+        "a.wav": (tone, Kind.WAV),
+        "v.mp4": ([*picture_, "-t", "0.4", "-pix_fmt", "yuv420p"], Kind.MP4),
+        "v.mov": ([*picture_, "-t", "0.4"], Kind.MP4),
+        "v.3gp": ([*picture_, "-t", "0.4", "-c:v", "h263", "-s", "128x96"], Kind.MP4),
+        "v.webm": ([*picture_, "-t", "0.4", "-c:v", "libvpx", "-deadline", "realtime"], Kind.WEBM),
+        "v.mkv": ([*picture_, "-t", "0.4", "-c:v", "mpeg4"], Kind.WEBM),
+        "v.avi": ([*picture_, "-t", "0.4", "-c:v", "mpeg4"], Kind.AVI),
+    }
+    for name, (arguments, kind) in made.items():
+        path = tmp_path / name
+        subprocess.run(
+            ["ffmpeg", "-loglevel", "error", "-y", *arguments, str(path)], check=True, timeout=60
+        )
+        assert detect(path.read_bytes()[:HEAD_BYTES]) == kind, name
+
+
+def test_office_documents_made_by_libreoffice(tmp_path):
+    (tmp_path / "surat.txt").write_text("Laporan uji\n")
+    (tmp_path / "tabel.csv").write_text("a,b\n1,2\n")
+    profile = f"-env:UserInstallation=file://{tmp_path / 'profile'}"
+    made = {
+        "surat.docx": ("surat.txt", "docx", Kind.DOCX),
+        "surat.odt": ("surat.txt", "odt", Kind.ODT),
+        "tabel.xlsx": ("tabel.csv", "xlsx", Kind.XLSX),
+        "tabel.ods": ("tabel.csv", "ods", Kind.ODS),
+        "surat.pptx": ("surat.txt", "pptx:Impress MS PowerPoint 2007 XML", Kind.PPTX),
+        "slides.odp": ("surat.pptx/surat.pptx", "odp", Kind.ODP),
+    }
+    for name, (source, target, _) in made.items():  # in order: the ODP is made of the PPTX
+        subprocess.run(
+            ["soffice", profile, "--headless", "--convert-to", target, "--outdir",
+             str(tmp_path / name), str(tmp_path / source)],
+            check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
+    for name, (_, _, kind) in made.items():
+        (converted,) = Path(tmp_path / name).iterdir()
+        data = converted.read_bytes()
+        assert detect(data[:HEAD_BYTES]) == kind, name
+        # Named as something else, it is still what its bytes say.
+        assert detect(data[:HEAD_BYTES]) == detect(bytearray(data[:HEAD_BYTES])), name
