@@ -18,7 +18,7 @@ import pytest
 from flask import jsonify, request
 
 from sipadu import create_app
-from sipadu.evidence import kinds, storage
+from sipadu.evidence import storage
 from sipadu.evidence.outcome import Cleaned, KeptAsSent, KeptReason, Kind
 from sipadu.settings.config import load_config
 from sipadu.web.context import dispose
@@ -93,14 +93,6 @@ def investigator_files(clients, database_url, marker: str) -> dict[str, bytes]:
         finally:
             response.close()
     return files
-
-
-def test_the_stand_in_detects_images_by_their_signature_only():
-    assert kinds.detect(jpeg_with_exif("x")[: kinds.HEAD_BYTES]) is Kind.JPEG
-    assert kinds.detect(b"\x89PNG\r\n\x1a\n" + bytes(20)) is Kind.PNG
-    assert kinds.detect(b"RIFF\x00\x00\x00\x00WEBPVP8 ") is Kind.WEBP
-    assert kinds.detect(a_zip("x")) is None
-    assert kinds.detect(b"") is None and kinds.detect(b"GIF89a" + bytes(10)) is None
 
 
 def test_a_photo_sent_without_an_image_type_or_name_is_cleaned(
