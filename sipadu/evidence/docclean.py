@@ -50,11 +50,11 @@ import sys
 import time
 import zipfile
 from collections.abc import Callable, Iterable
-from typing import BinaryIO
 from dataclasses import dataclass
+from typing import BinaryIO
 
 from sipadu.evidence.confinement import Confinement, confine, run, scratch_directory
-from sipadu.evidence.outcome import Cleaned, Kind, Removed, Remaining
+from sipadu.evidence.outcome import Cleaned, Kind, Remaining, Removed
 
 NOT_CLEANABLE, TOO_COSTLY = 2, 5
 MIB = 1024 * 1024
@@ -127,7 +127,8 @@ def clean(
     if kind not in KINDS:
         raise ValueError(f"not a document kind: {kind}")
     with scratch_directory() as scratch:
-        finished = run("sipadu.evidence.docclean", [kind.value, scratch], pieces, confinement, write)
+        args = [kind.value, scratch]
+        finished = run("sipadu.evidence.docclean", args, pieces, confinement, write)
     if finished.status == TOO_COSTLY or finished.status < 0:
         # Negative: killed by a signal (SIGXCPU, SIGXFSZ, or the watchdog's SIGKILL).
         raise TooCostly()
@@ -309,7 +310,7 @@ class _Tools:
                 env=self.env(),
                 cwd=self.scratch,
                 start_new_session=True,  # its own children (mat2's ffmpeg) end with it
-                preexec_fn=_die_with_parent,  # noqa: PLW1509 — the child has no threads
+                preexec_fn=_die_with_parent,  # the child has no threads
             )
             try:
                 status = tool.wait(timeout=max(0.1, self.deadline - time.monotonic()))
@@ -527,7 +528,7 @@ class _Cleaning:
         removed = sorted(
             {category(key, self.kind).value for key, value in before if _is_data(value)}
         )
-        remaining = []
+        remaining: list[list[str]] = []
         for key, value in after:
             field = remaining_field(key, category(key, self.kind))
             if field and _is_data(value) and len(remaining) < MAX_REMAINING:
@@ -571,4 +572,3 @@ def main() -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
