@@ -66,11 +66,22 @@ test: $(STAMP) $(COMPILED) programs $(NODE_STAMP)
 PROGRAMS := make:make chromium:chromium npm:npm age:age age-keygen:age argon2:argon2 pg_dump:postgresql-client \
 	pg_restore:postgresql-client tor:tor sha256sum:coreutils gpg:gnupg gpgconf:gpgconf uname:coreutils \
 	unzip:unzip
+# Evidence cleaning (sipadu/evidence/docclean.py) runs Debian's mat2 and ffmpeg (and mat2
+# runs exiftool and ffprobe); the tests make their documents with LibreOffice and read
+# the results with exiftool, ffprobe and pdfinfo. Installed without recommends: mat2
+# recommends a GTK application and bubblewrap, neither of which SIPADU uses.
+PROGRAMS_NO_RECOMMENDS := mat2:mat2 ffmpeg:ffmpeg ffprobe:ffmpeg exiftool:libimage-exiftool-perl \
+	soffice:libreoffice-writer-nogui soffice:libreoffice-calc-nogui soffice:libreoffice-impress-nogui \
+	pdfinfo:poppler-utils
 programs:
 	@missing=$$(for pair in $(PROGRAMS); do command -v $${pair%%:*} >/dev/null 2>&1 \
 		|| echo $${pair#*:}; done | sort -u); \
 	if [ -n "$$missing" ]; then echo "installing: $$missing"; \
 		apt-get update -qq && apt-get install -y -qq $$missing; fi
+	@missing=$$(for pair in $(PROGRAMS_NO_RECOMMENDS); do command -v $${pair%%:*} >/dev/null 2>&1 \
+		|| echo $${pair#*:}; done | sort -u); \
+	if [ -n "$$missing" ]; then echo "installing: $$missing"; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; fi
 
 # Re-install when pyproject.toml changes; creates the venv if it is missing.
 $(STAMP): pyproject.toml

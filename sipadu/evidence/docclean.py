@@ -394,6 +394,17 @@ def ffprobe_listing(text: str) -> list[tuple[str, str]]:
     ]
 
 
+def media_streams(text: str) -> int:
+    """How many audio or video streams (not cover pictures) ffprobe's JSON lists."""
+    streams = json.loads(text or "{}").get("streams") or []
+    return sum(
+        1
+        for stream in streams
+        if stream.get("codec_type") in ("audio", "video")
+        and not (stream.get("disposition") or {}).get("attached_pic")
+    )
+
+
 def _ffmpeg_extension(kind: Kind, head: bytes) -> str:
     """The extension (so ffmpeg's muxer) that keeps the file's own container."""
     if kind == Kind.M4A:
@@ -451,6 +462,8 @@ class _Cleaning:
             if exc.errno == errno.EFBIG:
                 raise _Costly() from None
             raise
+        if self.kind in ARCHIVE_KINDS:
+            _check_archive(path, self.confinement)  # before mat2 even lists it
         return path
 
     def fields(self, path: str) -> list[tuple[str, str]]:
@@ -468,9 +481,12 @@ class _Cleaning:
                 ]
             )
             try:
-                return ffprobe_listing(listing)
+                fields = ffprobe_listing(listing)
             except (ValueError, AttributeError):
                 raise _Refused() from None
+            if not media_streams(listing):
+                raise _Refused()  # nothing ffmpeg can read (or kept): not a recording
+            return fields
         return mat2_listing(self.tools.run(["mat2", "--show", path]))
 
     def clean(self, path: str) -> str:
@@ -512,8 +528,6 @@ class _Cleaning:
                 ]
             )
         else:
-            if self.kind in ARCHIVE_KINDS:
-                _check_archive(path, self.confinement)
             # Members mat2 does not know (embedded objects, custom XML) are dropped
             # rather than kept unread; PDF: the lightweight mode (see the module).
             options = ["--unknown-members", "omit"]
