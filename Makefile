@@ -72,7 +72,7 @@ PROGRAMS := make:make chromium:chromium npm:npm age:age age-keygen:age argon2:ar
 # recommends a GTK application and bubblewrap, neither of which SIPADU uses.
 PROGRAMS_NO_RECOMMENDS := mat2:mat2 ffmpeg:ffmpeg ffprobe:ffmpeg exiftool:libimage-exiftool-perl \
 	soffice:libreoffice-writer-nogui soffice:libreoffice-calc-nogui soffice:libreoffice-impress-nogui \
-	pdfinfo:poppler-utils
+	pdfinfo:poppler-utils pdftotext:poppler-utils
 programs:
 	@missing=$$(for pair in $(PROGRAMS); do command -v $${pair%%:*} >/dev/null 2>&1 \
 		|| echo $${pair#*:}; done | sort -u); \

@@ -351,6 +351,9 @@ RESOURCE_WORDS = (
     "File too large",
     "std::bad_alloc",
     "Killed",
+    # mat2 cleans in a process pool: a worker killed by a limit breaks the pool.
+    "BrokenProcessPool",
+    "terminated abruptly",
 )
 
 
