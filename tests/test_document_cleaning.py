@@ -274,6 +274,57 @@ def test_pdf_loses_its_information_and_xmp_and_keeps_its_text(tmp_path):
     assert cleaned.remaining == ()
 
 
+def test_the_photos_inside_a_pdf_lose_their_exif(tmp_path):
+    """mat2's lightweight mode writes each JPEG back as it came, EXIF and all (camera,
+    author, GPS position): docclean strips them (issue 21 review of part A2)."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010F] = DEVICE  # Make
+    exif[0x013B] = AUTHOR  # Artist
+    exif.get_ifd(0x8825).update({1: "S", 2: (6.0, 12.0, 52.56)})  # GPS latitude
+    photo = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 10, 10)).save(photo, "JPEG", exif=exif, comment=KEYWORDS)
+    with pikepdf.open(io.BytesIO(make_pdf())) as pdf:
+        image = pikepdf.Stream(pdf, photo.getvalue())
+        image.Type, image.Subtype = pikepdf.Name.XObject, pikepdf.Name.Image
+        image.Width, image.Height, image.BitsPerComponent = 64, 48, 8
+        image.ColorSpace, image.Filter = pikepdf.Name.DeviceRGB, pikepdf.Name.DCTDecode
+        page = pdf.pages[0]
+        page.Resources.XObject = pikepdf.Dictionary(Im1=image)
+        page.Contents = pdf.make_stream(
+            page.Contents.read_bytes() + b" q 64 0 0 48 20 20 cm /Im1 Do Q"
+        )
+        out = io.BytesIO()
+        pdf.save(out)
+    assert AUTHOR.encode() in photo.getvalue()
+
+    data, cleaned = clean(out.getvalue(), Kind.PDF)
+
+    assert_no_secret(data, "the PDF's bytes")
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        (picture,) = pdf.pages[0].get_images().values()
+        jpeg = picture.read_raw_bytes()
+    assert jpeg.startswith(b"\xff\xd8") and Image.open(io.BytesIO(jpeg)).size == (64, 48)
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(jpeg)
+    assert_no_secret(exiftool_text(path), "the photo inside the PDF")
+    assert {Removed.AUTHOR, Removed.CAMERA, Removed.GPS} <= cleaned.removed
+
+
+def test_a_jpeg_keeps_its_picture_and_loses_its_segments():
+    app1 = b"\xff\xe1\x00\x08Exif\x00\x00"
+    comment = b"\xff\xfe\x00\x05abc"
+    jfif = b"\xff\xe0\x00\x04\x00\x00"
+    scan = b"\xff\xda\x00\x04\x00\x00" + b"\x12\xff\x00\x34\xff\xe1" + b"\xff\xd9"
+    stripped, dropped = docclean.strip_jpeg(b"\xff\xd8" + jfif + app1 + comment + scan)
+    assert (stripped, dropped) == (b"\xff\xd8" + jfif + scan, True)
+    assert docclean.strip_jpeg(b"\xff\xd8" + jfif + scan) == (b"\xff\xd8" + jfif + scan, False)
+    for broken in (b"GIF89a", b"\xff\xd8\xff\xe1\x00\xff", b"\xff\xd8\x00"):
+        with pytest.raises(ValueError):
+            docclean.strip_jpeg(broken)
+
+
 # --- audio and video --------------------------------------------------------------------------
 
 TAGS = [

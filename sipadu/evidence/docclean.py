@@ -71,6 +71,8 @@ WALL_FACTOR = 2
 # report travels on stderr, of which the server reads STDERR_BYTES).
 MAX_REMAINING, MAX_VALUE_CHARS = 10, 100
 TOOL_PATH = "/usr/bin:/bin"
+# The photos of a PDF whose metadata is read to say what was removed (all are stripped).
+MAX_LISTED_PHOTOS = 5
 
 # Kinds mat2 cleans, with the extension it recognises them by.
 MAT2_EXTENSIONS = {
@@ -422,6 +424,47 @@ def _ffmpeg_extension(kind: Kind, head: bytes) -> str:
     return ".mp4"
 
 
+# JPEG segments that carry metadata, not picture: APP1 (EXIF, XMP), APP2 (ICC profile,
+# FlashPix), APP3-APP13 (camera makers' data, IPTC/Photoshop), APP15, and comments.
+# APP0 (JFIF) and APP14 (Adobe: how to read the colours) are kept.
+JPEG_METADATA_MARKERS = frozenset([*range(0xE1, 0xEE), 0xEF, 0xFE])
+JPEG_STANDALONE_MARKERS = frozenset([0x01, *range(0xD0, 0xD9)])
+
+
+def strip_jpeg(data: bytes) -> tuple[bytes, bool]:
+    """``data`` (a JPEG) without its metadata segments (:data:`JPEG_METADATA_MARKERS`,
+    ITU T.81 B.1), and whether any was there. The entropy-coded picture from the first
+    scan on is kept byte for byte. Raises ValueError for what is not a JPEG."""
+    if not data.startswith(b"\xff\xd8"):
+        raise ValueError("not a JPEG")
+    kept, at, dropped = [b"\xff\xd8"], 2, False
+    while at < len(data):
+        if data[at] != 0xFF:
+            raise ValueError("not a JPEG marker")
+        marker = data[at + 1] if at + 1 < len(data) else 0xD9
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        if marker in JPEG_STANDALONE_MARKERS:
+            kept.append(data[at : at + 2])
+            at += 2
+            if marker == 0xD9:
+                break
+            continue
+        length = int.from_bytes(data[at + 2 : at + 4], "big")
+        if length < 2 or at + 2 + length > len(data):
+            raise ValueError("truncated segment")
+        if marker == 0xDA:  # start of scan: the picture itself, to the end
+            kept.append(data[at:])
+            break
+        if marker in JPEG_METADATA_MARKERS:
+            dropped = True
+        else:
+            kept.append(data[at : at + 2 + length])
+        at += 2 + length
+    return b"".join(kept), dropped
+
+
 def _check_archive(path: str, confinement: Confinement) -> None:
     """Refuse an office or ODF archive that would unpack to too much (see the module's
     docstring) before mat2 unpacks it."""
@@ -446,6 +489,7 @@ class _Cleaning:
         self.scratch = scratch
         self.confinement = confinement
         self.tools = _Tools(scratch, time.monotonic() + WALL_FACTOR * confinement.cpu_seconds)
+        self.photo_fields: list[tuple[str, str]] = []  # of the photos inside a PDF
 
     def receive(self, source: BinaryIO) -> str:
         """Write standard input into the scratch folder; the file's path."""
@@ -539,11 +583,60 @@ class _Cleaning:
             self.tools.run(["mat2", *options, path])
         if not os.path.isfile(output) or os.path.getsize(output) == 0:
             raise _Refused()
+        if self.kind == Kind.PDF:
+            self.scrub_pdf_photos(output)
         return output
+
+    def scrub_pdf_photos(self, path: str) -> None:
+        """Strip the metadata of the JPEG pictures in the PDF at ``path``: Poppler hands
+        cairo each JPEG's bytes, which mat2's lightweight mode writes back as they came,
+        with their EXIF (camera, GPS, author), XMP and comments. What the first few held
+        is read with exiftool and counted among what was removed."""
+        import pikepdf  # only once the process is confined
+
+        try:
+            with pikepdf.open(path, allow_overwriting_input=True) as pdf:
+                changed = 0
+                for stream in pdf.objects:
+                    if not isinstance(stream, pikepdf.Stream):
+                        continue
+                    filters = stream.get("/Filter")
+                    if stream.get("/Subtype") != "/Image" or filters != "/DCTDecode":
+                        continue
+                    raw = stream.read_raw_bytes()
+                    stripped, dropped = strip_jpeg(raw)
+                    if not dropped:
+                        continue
+                    if changed < MAX_LISTED_PHOTOS:
+                        self.photo_fields.extend(self.jpeg_fields(raw))
+                    stream.write(stripped, filter=pikepdf.Name.DCTDecode)
+                    changed += 1
+                if changed:
+                    pdf.save(path)
+        except (pikepdf.PdfError, ValueError):
+            raise _Refused() from None
+
+    def jpeg_fields(self, jpeg: bytes) -> list[tuple[str, str]]:
+        photo = os.path.join(self.scratch, "photo.jpg")
+        with open(photo, "wb") as file:
+            file.write(jpeg)
+        listing = self.tools.run(
+            ["exiftool", "-j", "-EXIF:all", "-XMP:all", "-IPTC:all", "-Comment", photo]
+        )
+        os.remove(photo)
+        try:
+            found = json.loads(listing or "[{}]")[0]
+        except (ValueError, IndexError, KeyError):
+            return [("photo metadata", "1")]
+        return [(key, str(value)) for key, value in found.items() if key != "SourceFile"]
 
     def report(self, before: list[tuple[str, str]], after: list[tuple[str, str]]) -> str:
         removed = sorted(
-            {category(key, self.kind).value for key, value in before if _is_data(value)}
+            {
+                category(key, self.kind).value
+                for key, value in before + self.photo_fields
+                if _is_data(value)
+            }
         )
         remaining: list[list[str]] = []
         for key, value in after:
