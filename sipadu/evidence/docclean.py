@@ -53,7 +53,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from sipadu.evidence.confinement import Confinement, confine, run, scratch_directory
+from sipadu.evidence.confinement import (
+    SCRATCH_ROOT,
+    Confinement,
+    confine,
+    run,
+    scratch_directory,
+)
 from sipadu.evidence.outcome import Cleaned, Kind, Remaining, Removed
 
 NOT_CLEANABLE, TOO_COSTLY = 2, 5
@@ -118,6 +124,7 @@ def clean(
     kind: Kind,
     confinement: Confinement,
     write: Callable[[bytes], object],
+    scratch_root: str = SCRATCH_ROOT,
 ) -> Cleaned:
     """Clean the file given as ``pieces`` (of ``kind``, one of :data:`KINDS`, detected
     from its content) in a confined child; the clean file goes to ``write`` in pieces as
@@ -125,10 +132,11 @@ def clean(
     admit the file itself (see :func:`file_bytes_for`). Returns what was removed and any
     identifying field left. Raises :class:`NotCleanable` or :class:`TooCostly` (after
     which what was written is to be discarded); whatever ``write`` raises stops the
-    child. The scratch folder is removed whatever happens."""
+    child. The scratch folder (made under ``scratch_root``, a memory file system) is
+    removed whatever happens."""
     if kind not in KINDS:
         raise ValueError(f"not a document kind: {kind}")
-    with scratch_directory() as scratch:
+    with scratch_directory(scratch_root) as scratch:
         args = [kind.value, scratch]
         finished = run("sipadu.evidence.docclean", args, pieces, confinement, write)
     if finished.status == TOO_COSTLY or finished.status < 0:
@@ -353,6 +361,11 @@ RESOURCE_WORDS = (
     "File too large",
     "std::bad_alloc",
     "Killed",
+    # ffmpeg's libraries do not fit the address space left (the loader's words; mat2
+    # reports its ffmpeg's exit status 127).
+    "error while loading shared libraries",
+    "failed to map segment",
+    "exit status 127",
     # mat2 cleans in a process pool: a worker killed by a limit breaks the pool.
     "BrokenProcessPool",
     "terminated abruptly",
