@@ -63,17 +63,26 @@ test: $(STAMP) $(COMPILED) programs $(NODE_STAMP)
 # member's own tool, not SIPADU's: SIPADU encrypts with Sequoia in process); each
 # pytest-xdist worker runs uname as it starts (platform.platform()); unzip tests the
 # archives SIPADU streams (unzip -t), as the agencies receiving them would open them.
-# exiftool, ffmpeg and LibreOffice: the tests of evidence cleaning make real files with them
-# (tests/test_kinds.py, tests/test_image_cleaning.py).
 PROGRAMS := make:make chromium:chromium npm:npm age:age age-keygen:age argon2:argon2 pg_dump:postgresql-client \
 	pg_restore:postgresql-client tor:tor sha256sum:coreutils gpg:gnupg gpgconf:gpgconf uname:coreutils \
-	unzip:unzip exiftool:libimage-exiftool-perl ffmpeg:ffmpeg soffice:libreoffice-writer-nogui \
-	soffice:libreoffice-calc-nogui soffice:libreoffice-impress-nogui
+	unzip:unzip
+# Evidence cleaning (sipadu/evidence/docclean.py) runs Debian's mat2 and ffmpeg (and mat2
+# runs exiftool and ffprobe); the tests make their documents with LibreOffice and read
+# the results with exiftool, ffprobe and pdfinfo (tests/test_kinds.py,
+# tests/test_image_cleaning.py, tests/test_document_cleaning.py). Installed without recommends: mat2
+# recommends a GTK application and bubblewrap, neither of which SIPADU uses.
+PROGRAMS_NO_RECOMMENDS := mat2:mat2 ffmpeg:ffmpeg ffprobe:ffmpeg exiftool:libimage-exiftool-perl \
+	soffice:libreoffice-writer-nogui soffice:libreoffice-calc-nogui soffice:libreoffice-impress-nogui \
+	pdfinfo:poppler-utils pdftotext:poppler-utils
 programs:
 	@missing=$$(for pair in $(PROGRAMS); do command -v $${pair%%:*} >/dev/null 2>&1 \
 		|| echo $${pair#*:}; done | sort -u); \
 	if [ -n "$$missing" ]; then echo "installing: $$missing"; \
 		apt-get update -qq && apt-get install -y -qq $$missing; fi
+	@missing=$$(for pair in $(PROGRAMS_NO_RECOMMENDS); do command -v $${pair%%:*} >/dev/null 2>&1 \
+		|| echo $${pair#*:}; done | sort -u); \
+	if [ -n "$$missing" ]; then echo "installing: $$missing"; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; fi
 
 # Re-install when pyproject.toml changes; creates the venv if it is missing.
 $(STAMP): pyproject.toml

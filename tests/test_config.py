@@ -54,6 +54,8 @@ def test_every_setting_is_read(tmp_path):
             "SIPADU_IMAGE_MEGAPIXELS_PER_REQUEST": "60",
             "SIPADU_IMAGE_CLEANER_MEMORY_MIB": "512",
             "SIPADU_IMAGE_CLEANER_CPU_SECONDS": "10",
+            "SIPADU_DOCUMENT_CLEANER_MEMORY_MIB": "768",
+            "SIPADU_DOCUMENT_CLEANER_CPU_SECONDS": "30",
             "SIPADU_DATE_PRECISION": "week",
             "SIPADU_ACK_DAYS": "5",
             "SIPADU_FEEDBACK_DAYS": "60",
@@ -85,6 +87,8 @@ def test_every_setting_is_read(tmp_path):
     )
     assert (config.image_cleaners, config.image_pixels_per_request) == (3, 60_000_000)
     assert (config.image_cleaner_memory_bytes, config.image_cleaner_cpu_seconds) == (512 * MIB, 10)
+    assert config.document_cleaner_memory_bytes == 768 * MIB
+    assert config.document_cleaner_cpu_seconds == 30
     assert config.date_precision is DatePrecision.WEEK
     assert (config.ack_days, config.feedback_days, config.day_count) == (5, 60, DayCount.WORKING)
     assert config.referral_follow_up_days == 14
@@ -120,6 +124,7 @@ def test_every_setting_is_read(tmp_path):
         ({"SIPADU_HEAD_TIMEOUT_SECONDS": "0"}, "SIPADU_HEAD_TIMEOUT_SECONDS"),
         ({"SIPADU_IMAGE_CLEANERS": "0"}, "SIPADU_IMAGE_CLEANERS"),
         ({"SIPADU_IMAGE_CLEANER_MEMORY_MIB": "64"}, "SIPADU_IMAGE_CLEANER_MEMORY_MIB"),
+        ({"SIPADU_DOCUMENT_CLEANER_MEMORY_MIB": "256"}, "SIPADU_DOCUMENT_CLEANER_MEMORY_MIB"),
         ({"SIPADU_REPORTS_PER_HOUR": "0"}, "SIPADU_REPORTS_PER_HOUR"),
         ({"SIPADU_REPORTS_PER_HOUR": "60 per hour"}, "SIPADU_REPORTS_PER_HOUR"),
     ],

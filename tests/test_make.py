@@ -28,9 +28,12 @@ def _programs_run_by(path: Path) -> set[str]:
 
 def _installed_by_make() -> set[str]:
     text = (ROOT / "Makefile").read_text()
-    block = re.search(r"^PROGRAMS :=(.*?)\n(?!\t)", text, re.S | re.M)
-    assert block, "Makefile has no PROGRAMS list"
-    return {pair.split(":")[0] for pair in block.group(1).replace("\\", " ").split()}
+    names = set()
+    for name in ("PROGRAMS", "PROGRAMS_NO_RECOMMENDS"):
+        block = re.search(rf"^{name} :=(.*?)\n(?!\t)", text, re.S | re.M)
+        assert block, f"Makefile has no {name} list"
+        names |= {pair.split(":")[0] for pair in block.group(1).replace("\\", " ").split()}
+    return names
 
 
 def test_make_test_installs_every_program_the_suite_runs():

@@ -17,14 +17,13 @@ copy out through ``write`` as the child produces it; what ``write`` raises stops
 child and is raised from :func:`clean`.
 """
 
-import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sipadu.evidence import imagestrip
+from sipadu.evidence import docclean, imagestrip
 from sipadu.evidence.confinement import Confinement
 from sipadu.evidence.kinds import IMAGE_KINDS
-from sipadu.evidence.outcome import Cleaned, KeptAsSent, KeptReason, Kind, Outcome
+from sipadu.evidence.outcome import KeptAsSent, KeptReason, Kind, Outcome
 from sipadu.settings.config import Config
 
 MAX_PIXELS = 50_000_000  # one larger picture is kept as sent, too large to clean
@@ -46,12 +45,16 @@ class CleaningLimits:
 
 
 def cleaning_limits(config: Config) -> CleaningLimits:
-    """The children's limits from ``SIPADU_IMAGE_CLEANER_MEMORY_MIB`` and
-    ``SIPADU_IMAGE_CLEANER_CPU_SECONDS`` (images); documents take the same until their
-    own settings come (issue 21, part A2), with what they write bounded by the largest
-    file one form may carry (twice over: mat2 keeps the original beside its copy)."""
+    """The children's limits: ``SIPADU_IMAGE_CLEANER_MEMORY_MIB`` and ``_CPU_SECONDS``
+    for pictures, ``SIPADU_DOCUMENT_CLEANER_MEMORY_MIB`` and ``_CPU_SECONDS`` for the
+    rest, whose scratch files are bounded by what the largest file one form may carry
+    needs (:func:`sipadu.evidence.docclean.file_bytes_for`)."""
     image = Confinement(config.image_cleaner_memory_bytes, config.image_cleaner_cpu_seconds)
-    document = Confinement(image.memory_bytes, image.cpu_seconds, 2 * config.max_file_bytes)
+    document = Confinement(
+        config.document_cleaner_memory_bytes,
+        config.document_cleaner_cpu_seconds,
+        docclean.file_bytes_for(config.max_file_bytes),
+    )
     return CleaningLimits(image=image, document=document)
 
 
@@ -93,22 +96,10 @@ def _image(
         return KeptAsSent(kind, KeptReason.TOO_LARGE)
 
 
-DOCCLEAN = "sipadu.evidence.docclean"  # issue 21, part A2
-
-
 def _document(pieces: Pieces, kind: Kind, limits: CleaningLimits, write: Write) -> Outcome:
-    """Documents, audio and video, by :mod:`sipadu.evidence.docclean` (imported here,
-    only when such a file comes)."""
     try:
-        docclean = importlib.import_module(DOCCLEAN)
-    except ModuleNotFoundError as missing:
-        if missing.name != DOCCLEAN:
-            raise
-        return KeptAsSent(kind, KeptReason.UNKNOWN_TYPE)  # until part A2 (docclean) merges
-    try:
-        outcome: Cleaned = docclean.clean(pieces, kind, limits.document, write)
+        return docclean.clean(pieces, kind, limits.document, write)
     except docclean.NotCleanable:
         return KeptAsSent(kind, KeptReason.UNREADABLE)
     except docclean.TooCostly:
         return KeptAsSent(kind, KeptReason.TOO_COSTLY)
-    return outcome

@@ -187,6 +187,11 @@ class Config:
     image_pixels_per_request: int = 150_000_000  # decoded pixels one request may clean
     image_cleaner_memory_bytes: int = 1024 * MIB  # each child's address space
     image_cleaner_cpu_seconds: int = 20
+    # Documents, audio and video (mat2, ffmpeg; sipadu.evidence.docclean): each child's
+    # address space, which mat2's and ffmpeg's own processes share as a limit each (ffmpeg
+    # alone needs about 250 MiB to load its libraries), and CPU time per process.
+    document_cleaner_memory_bytes: int = 1024 * MIB
+    document_cleaner_cpu_seconds: int = 60
     date_precision: DatePrecision = DatePrecision.DAY
     ack_days: int = 7
     feedback_days: int = 90
@@ -581,6 +586,11 @@ def load_config(env: Mapping[str, str]) -> Config:
         image_cleaner_memory_bytes=_int(env, "SIPADU_IMAGE_CLEANER_MEMORY_MIB", 1024, minimum=256)
         * MIB,
         image_cleaner_cpu_seconds=_int(env, "SIPADU_IMAGE_CLEANER_CPU_SECONDS", 20),
+        document_cleaner_memory_bytes=_int(
+            env, "SIPADU_DOCUMENT_CLEANER_MEMORY_MIB", 1024, minimum=384
+        )
+        * MIB,
+        document_cleaner_cpu_seconds=_int(env, "SIPADU_DOCUMENT_CLEANER_CPU_SECONDS", 60),
         date_precision=_choice(env, "SIPADU_DATE_PRECISION", DatePrecision, DatePrecision.DAY),
         ack_days=_int(env, "SIPADU_ACK_DAYS", 7),
         feedback_days=_int(env, "SIPADU_FEEDBACK_DAYS", 90),

@@ -1,0 +1,697 @@
+"""Remove the metadata of documents, audio and video, in a confined child process.
+
+    python -m sipadu.evidence.docclean KIND SCRATCH MEMORY_BYTES CPU_SECONDS FILE_BYTES
+        < file > clean-file
+
+Reads a PDF, Office (DOCX/XLSX/PPTX), ODF (ODT/ODS/ODP), audio (MP3, M4A, OGG, FLAC,
+WAV) or video (MP4/MOV/3GP, WebM/Matroska, AVI) file on standard input and writes it
+back without its metadata. The work is done by Debian's ``mat2`` (0.13.3: PDF in its
+lightweight mode ``-L``, which redraws every page through Poppler and cairo and so keeps
+the text selectable; office and ODF files member by member; MP3, OGG, FLAC with mutagen;
+WAV and AVI with ffmpeg) and, for the containers mat2 does not take (M4A, MP4/MOV/3GP,
+WebM/Matroska), by ``ffmpeg`` with the options mat2 itself uses for video
+(``-map_metadata -1 -map_chapters -1 -c copy`` and bit-exact muxing, so no encoder
+name is written), keeping only video, audio and subtitle streams: data streams (GPS
+telemetry of action cameras), attachments and cover pictures are dropped.
+
+Before anything is parsed the child confines itself (:func:`confinement.confine`): the
+limits hold for mat2, ffmpeg and exiftool, which it starts with an environment of
+their own (``PATH=/usr/bin:/bin``, ``HOME`` and ``TMPDIR`` the scratch folder, nothing
+else), in a process group of their own, and ends when the time left runs out. The file
+is written into ``SCRATCH`` (a private folder the server made with
+:func:`confinement.scratch_directory` and removes whatever happens, even when the child
+was killed), named with the extension of ``KIND``: mat2 picks its parser by extension.
+An office or ODF archive is refused as too costly before mat2 unpacks it when it holds
+more than :data:`MAX_MEMBERS` members or its members unpack to more than the child's
+memory limit (they are unpacked on a memory file system); Python's zipfile, which mat2
+uses, never unpacks more of a member than its declared size.
+
+What was there is read before cleaning (``mat2 --show``; ffprobe's container and stream
+tags for the ffmpeg kinds), each field sorted into a :class:`Removed` category by its
+name (:func:`category`); what is still there is read again from the result and any
+author, company or place left is reported as :class:`Remaining`.
+
+Exit 0 with the clean file on stdout and a JSON report on stderr (``{"removed": [...],
+"remaining": [[field, value], ...]}``); 2 (not cleanable: malformed, or mat2/ffmpeg
+refused it) or 5 (too costly: a tool ran out of its memory, CPU time, file size or time
+left) with nothing on stdout.
+
+:func:`clean` runs the child from the server and streams its output to a writer.
+"""
+
+import contextlib
+import ctypes
+import errno
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from sipadu.evidence.confinement import (
+    SCRATCH_ROOT,
+    Confinement,
+    confine,
+    run,
+    scratch_directory,
+)
+from sipadu.evidence.outcome import Cleaned, Kind, Remaining, Removed
+
+NOT_CLEANABLE, TOO_COSTLY = 2, 5
+MIB = 1024 * 1024
+READ_BYTES = 64 * 1024
+# An office or ODF file with more members than this is refused as too costly (mat2
+# writes each one to a file and parses every XML one; real documents hold dozens).
+MAX_MEMBERS = 10_000
+# What is read of a tool's output (mat2 --show's listing, ffprobe's JSON, error text).
+LISTING_BYTES = 1024 * 1024
+# The child gives its tools this many times its CPU limit of wall-clock time, all steps
+# together (the server's watchdog waits 3 times and 5 s: the child ends them first).
+WALL_FACTOR = 2
+# Remaining fields reported: at most this many, each value cut to this length (the
+# report travels on stderr, of which the server reads STDERR_BYTES).
+MAX_REMAINING, MAX_VALUE_CHARS = 10, 100
+TOOL_PATH = "/usr/bin:/bin"
+# The photos of a PDF whose metadata is read to say what was removed (all are stripped).
+MAX_LISTED_PHOTOS = 5
+
+# Kinds mat2 cleans, with the extension it recognises them by.
+MAT2_EXTENSIONS = {
+    Kind.PDF: ".pdf",
+    Kind.DOCX: ".docx",
+    Kind.XLSX: ".xlsx",
+    Kind.PPTX: ".pptx",
+    Kind.ODT: ".odt",
+    Kind.ODS: ".ods",
+    Kind.ODP: ".odp",
+    Kind.MP3: ".mp3",
+    Kind.OGG: ".ogg",
+    Kind.FLAC: ".flac",
+    Kind.WAV: ".wav",
+    Kind.AVI: ".avi",
+}
+# Kinds cleaned by ffmpeg here (mat2 takes none of MOV, 3GP, M4A, WebM or Matroska; its
+# MP4 cleaning is this same ffmpeg command, which keeps data streams).
+FFMPEG_KINDS = frozenset({Kind.MP4, Kind.M4A, Kind.WEBM})
+ARCHIVE_KINDS = frozenset({Kind.DOCX, Kind.XLSX, Kind.PPTX, Kind.ODT, Kind.ODS, Kind.ODP})
+KINDS = frozenset(MAT2_EXTENSIONS) | FFMPEG_KINDS
+
+
+class NotCleanable(Exception):
+    """Malformed, or mat2/ffmpeg refused or failed to clean it."""
+
+
+class TooCostly(Exception):
+    """The child or a tool it started ran out of its memory, CPU time or file size
+    limit, or of time (a decompression bomb or a file built to cost)."""
+
+
+def file_bytes_for(size: int) -> int:
+    """The file-size limit (``Confinement.file_bytes``) for cleaning a file of ``size``
+    bytes: the copy of the input, mat2's unpacked members and the clean output are each
+    at most twice the input and 64 MiB (a compressed office XML member unpacks to
+    several times its share of the archive)."""
+    return 2 * size + 64 * MIB
+
+
+def clean(
+    pieces: Iterable[bytes | memoryview],
+    kind: Kind,
+    confinement: Confinement,
+    write: Callable[[bytes], object],
+    scratch_root: str = SCRATCH_ROOT,
+) -> Cleaned:
+    """Clean the file given as ``pieces`` (of ``kind``, one of :data:`KINDS`, detected
+    from its content) in a confined child; the clean file goes to ``write`` in pieces as
+    the child produces it (nothing of it is held here). ``confinement.file_bytes`` must
+    admit the file itself (see :func:`file_bytes_for`). Returns what was removed and any
+    identifying field left. Raises :class:`NotCleanable` or :class:`TooCostly` (after
+    which what was written is to be discarded); whatever ``write`` raises stops the
+    child. The scratch folder (made under ``scratch_root``, a memory file system) is
+    removed whatever happens."""
+    if kind not in KINDS:
+        raise ValueError(f"not a document kind: {kind}")
+    with scratch_directory(scratch_root) as scratch:
+        args = [kind.value, scratch]
+        finished = run("sipadu.evidence.docclean", args, pieces, confinement, write)
+    if finished.status == TOO_COSTLY or finished.status < 0:
+        # Negative: killed by a signal (SIGXCPU, SIGXFSZ, or the watchdog's SIGKILL).
+        raise TooCostly()
+    if finished.status != 0:
+        raise NotCleanable()
+    try:
+        report = json.loads(finished.report)
+        removed = frozenset(Removed(name) for name in report["removed"])
+        remaining = tuple(Remaining(str(f), str(v)) for f, v in report["remaining"])
+    except (ValueError, KeyError, TypeError):
+        raise NotCleanable() from None
+    return Cleaned(kind, removed, remaining)
+
+
+# --- what a field is --------------------------------------------------------------------
+
+# ID3 frames by their four-letter names (mat2 lists MP3 tags so).
+ID3_FRAMES = {
+    **dict.fromkeys(
+        ["TPE1", "TPE2", "TPE3", "TPE4", "TCOM", "TEXT", "TOLY", "TOPE", "TOWN", "TPUB"],
+        Removed.AUTHOR,
+    ),
+    **dict.fromkeys(["TCOP", "WOAR", "WCOP", "WPUB", "TRSN", "TRSO"], Removed.AUTHOR),
+    **dict.fromkeys(["TSSE", "TENC", "TFLT", "TMED"], Removed.SOFTWARE),
+    **dict.fromkeys(
+        ["TDRC", "TYER", "TDAT", "TIME", "TDOR", "TORY", "TDEN", "TDRL", "TDTG"], Removed.DATES
+    ),
+    **dict.fromkeys(["TIT1", "TIT2", "TIT3", "COMM", "USLT", "TALB", "TCON"], Removed.COMMENTS),
+    "APIC": Removed.THUMBNAIL,
+}
+# Words in a field's name, in the order they are tried (the first that matches wins).
+CATEGORY_WORDS: tuple[tuple[Removed, tuple[str, ...]], ...] = (
+    (Removed.GPS, ("gps", "location", "latitude", "longitude", "altitude", "iso6709", "geo")),
+    (Removed.THUMBNAIL, ("thumbnail", "cover", "picture", "preview")),
+    (
+        Removed.EDIT_HISTORY,
+        ("revision", "rsid", "template", "totaltime", "editing", "history", "docsecurity"),
+    ),
+    (
+        Removed.SOFTWARE,
+        (
+            "creatortool",
+            "producer",
+            "application",
+            "appversion",
+            "software",
+            "encoder",
+            "encoded_by",
+            "generator",
+            "writingapp",
+            "writing_app",
+            "muxingapp",
+            "compressor",
+            "tool",
+        ),
+    ),
+    (Removed.CAMERA, ("make", "model", "serial", "device", "camera", "lens", "manufacturer")),
+    (
+        Removed.AUTHOR,
+        (
+            "author",
+            "creator",
+            "lastmodifiedby",
+            "modifiedby",
+            "printed-by",
+            "company",
+            "manager",
+            "owner",
+            "artist",
+            "composer",
+            "performer",
+            "copyright",
+            "publisher",
+            "organization",
+            "email",
+            "contact",
+        ),
+    ),
+    (Removed.DATES, ("date", "time", "created", "modified", "year", "printed")),
+    (
+        Removed.COMMENTS,
+        (
+            "comment",
+            "description",
+            "title",
+            "subject",
+            "keyword",
+            "lyrics",
+            "album",
+            "genre",
+            "synopsis",
+            "category",
+            "rating",
+        ),
+    ),
+)
+COMPANY_WORDS = ("company", "manager", "organization", "publisher", "copyright")
+
+
+def category(key: str, kind: Kind) -> Removed:
+    """The :class:`Removed` category of a metadata field named ``key`` (as mat2, ffprobe
+    or exiftool name it) in a file of ``kind``: its ID3 frame, else the first of
+    :data:`CATEGORY_WORDS` found in the name, else :attr:`Removed.OTHER`."""
+    if kind == Kind.MP3:
+        frame, _, described = key.partition(":")
+        if frame == "TXXX" and described:
+            key = described  # a user-defined frame: its description names it
+        elif frame.upper() in ID3_FRAMES:
+            return ID3_FRAMES[frame.upper()]
+    name = key.lower().replace(" ", "")
+    if kind == Kind.PDF and name == "creator":
+        return Removed.SOFTWARE  # Poppler's "creator" is the program (/Creator)
+    if name == "create_system":
+        return Removed.OTHER  # the system a zip member was added on
+    for removed, words in CATEGORY_WORDS:
+        if any(word in name for word in words):
+            return removed
+    return Removed.OTHER
+
+
+def remaining_field(key: str, removed: Removed) -> str | None:
+    """The :class:`Remaining` field (``author``, ``company`` or ``gps``) a field left in
+    a clean file is reported as, or None when it does not identify a person or place."""
+    if removed == Removed.GPS:
+        return "gps"
+    if removed == Removed.AUTHOR:
+        return "company" if any(w in key.lower() for w in COMPANY_WORDS) else "author"
+    return None
+
+
+# Values that are not data: placeholders mat2 and ffmpeg write where a field is
+# mandatory, and empty ones.
+EMPTY_VALUES = frozenset({"", "0", "-1", "none", "(none)", "0000:00:00 00:00:00"})
+# Container and stream tags of no one: the file's own structure.
+TECHNICAL_TAGS = frozenset(
+    {"major_brand", "minor_version", "compatible_brands", "handler_name", "vendor_id"}
+    | {"language", "duration"}
+)
+
+
+# --- the child --------------------------------------------------------------------------
+
+
+class _Costly(Exception):
+    pass
+
+
+class _Refused(Exception):
+    pass
+
+
+@dataclass
+class _Tools:
+    """Runs mat2, ffmpeg and ffprobe for one file, within the time left."""
+
+    scratch: str
+    deadline: float
+
+    def env(self) -> dict[str, str]:
+        return {
+            "PATH": TOOL_PATH,
+            "HOME": self.scratch,
+            "TMPDIR": self.scratch,
+            "LC_ALL": "C.UTF-8",
+        }
+
+    def run(self, argv: list[str]) -> str:
+        """Run ``argv``; its standard output (the first :data:`LISTING_BYTES`). Raises
+        :class:`_Costly` when it was killed by a limit or ran out of time or memory,
+        :class:`_Refused` when it failed otherwise."""
+        out_path = os.path.join(self.scratch, "tool.out")
+        err_path = os.path.join(self.scratch, "tool.err")
+        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+            tool = subprocess.Popen(  # noqa: S603 — fixed programs; the file is named by us
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=err,
+                env=self.env(),
+                cwd=self.scratch,
+                start_new_session=True,  # its own children (mat2's ffmpeg) end with it
+                preexec_fn=_die_with_parent,  # the child has no threads
+            )
+            try:
+                status = tool.wait(timeout=max(0.1, self.deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                status = None
+            finally:
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.killpg(tool.pid, signal.SIGKILL)
+                tool.wait()
+        output = _head(out_path)
+        errors = _head(err_path)
+        if status is None or status < 0 or _out_of_resources(errors):
+            # Killed by SIGXCPU, SIGXFSZ, SIGKILL, or a crash under the memory limit.
+            raise _Costly()
+        if status != 0 or errors.startswith("[-]") or output.startswith("[-]"):
+            raise _Refused()
+        return output
+
+
+def _die_with_parent() -> None:
+    """In a tool, before exec: die when the child that started it dies (Linux
+    ``PR_SET_PDEATHSIG``), so a child the server killed leaves no tool running."""
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG = 1
+
+
+def _head(path: str) -> str:
+    with open(path, "rb") as file:
+        return file.read(LISTING_BYTES).decode("utf-8", "replace")
+
+
+# What mat2 (Python), Poppler, ffmpeg and the C library say when a limit was hit.
+RESOURCE_WORDS = (
+    "MemoryError",
+    "Cannot allocate memory",
+    "Out of memory",
+    "out of memory",
+    "File too large",
+    "std::bad_alloc",
+    "Killed",
+    # ffmpeg's libraries do not fit the address space left (the loader's words; mat2
+    # reports its ffmpeg's exit status 127).
+    "error while loading shared libraries",
+    "failed to map segment",
+    "exit status 127",
+    # mat2 cleans in a process pool: a worker killed by a limit breaks the pool.
+    "BrokenProcessPool",
+    "terminated abruptly",
+)
+
+
+def _out_of_resources(errors: str) -> bool:
+    return any(word in errors for word in RESOURCE_WORDS)
+
+
+def mat2_listing(text: str) -> list[tuple[str, str]]:
+    """The fields of a ``mat2 --show`` listing: ``[+] Metadata for FILE:`` (and
+    ``[++]`` for each member of an archive) followed by indented ``key: value`` lines;
+    mat2 removes control characters, so every value is on one line."""
+    fields = []
+    for line in text.splitlines():
+        if not line.startswith("  ") or line.strip().startswith("No metadata found"):
+            continue
+        key, sep, value = line.strip().partition(": ")
+        if sep:
+            fields.append((key, value))
+    return fields
+
+
+def ffprobe_listing(text: str) -> list[tuple[str, str]]:
+    """The fields ffprobe's JSON names: container and stream tags (less
+    :data:`TECHNICAL_TAGS`), and a ``cover picture`` or ``data stream`` field for each
+    attached picture, data stream or attachment (which the cleaning drops)."""
+    found = json.loads(text or "{}")
+    fields = []
+    for key, value in ((found.get("format") or {}).get("tags") or {}).items():
+        fields.append((key, str(value)))
+    for stream in found.get("streams") or []:
+        for key, value in (stream.get("tags") or {}).items():
+            fields.append((key, str(value)))
+        if (stream.get("disposition") or {}).get("attached_pic"):
+            fields.append(("cover picture", "1"))
+        elif stream.get("codec_type") in ("data", "attachment"):
+            fields.append(("data stream", "1"))
+    return [
+        (key, value)
+        for key, value in fields
+        if key.lower() not in TECHNICAL_TAGS and not key.lower().startswith("_statistics_tags")
+    ]
+
+
+def media_streams(text: str) -> int:
+    """How many audio or video streams (not cover pictures) ffprobe's JSON lists."""
+    streams = json.loads(text or "{}").get("streams") or []
+    return sum(
+        1
+        for stream in streams
+        if stream.get("codec_type") in ("audio", "video")
+        and not (stream.get("disposition") or {}).get("attached_pic")
+    )
+
+
+def _ffmpeg_extension(kind: Kind, head: bytes) -> str:
+    """The extension (so ffmpeg's muxer) that keeps the file's own container."""
+    if kind == Kind.M4A:
+        return ".m4a"
+    if kind == Kind.WEBM:
+        return ".webm" if b"webm" in head[:64] else ".mkv"
+    brand = head[8:12]
+    if brand == b"qt  ":
+        return ".mov"
+    if brand.startswith((b"3gp", b"3g2")):
+        return ".3gp"
+    return ".mp4"
+
+
+# JPEG segments that carry metadata, not picture: APP1 (EXIF, XMP), APP2 (ICC profile,
+# FlashPix), APP3-APP13 (camera makers' data, IPTC/Photoshop), APP15, and comments.
+# APP0 (JFIF) and APP14 (Adobe: how to read the colours) are kept.
+JPEG_METADATA_MARKERS = frozenset([*range(0xE1, 0xEE), 0xEF, 0xFE])
+JPEG_STANDALONE_MARKERS = frozenset([0x01, *range(0xD0, 0xD9)])
+
+
+def strip_jpeg(data: bytes) -> tuple[bytes, bool]:
+    """``data`` (a JPEG) without its metadata segments (:data:`JPEG_METADATA_MARKERS`,
+    ITU T.81 B.1), and whether any was there. The entropy-coded picture from the first
+    scan on is kept byte for byte. Raises ValueError for what is not a JPEG."""
+    if not data.startswith(b"\xff\xd8"):
+        raise ValueError("not a JPEG")
+    kept, at, dropped = [b"\xff\xd8"], 2, False
+    while at < len(data):
+        if data[at] != 0xFF:
+            raise ValueError("not a JPEG marker")
+        marker = data[at + 1] if at + 1 < len(data) else 0xD9
+        if marker == 0xFF:  # fill byte
+            at += 1
+            continue
+        if marker in JPEG_STANDALONE_MARKERS:
+            kept.append(data[at : at + 2])
+            at += 2
+            if marker == 0xD9:
+                break
+            continue
+        length = int.from_bytes(data[at + 2 : at + 4], "big")
+        if length < 2 or at + 2 + length > len(data):
+            raise ValueError("truncated segment")
+        if marker == 0xDA:  # start of scan: the picture itself, to the end
+            kept.append(data[at:])
+            break
+        if marker in JPEG_METADATA_MARKERS:
+            dropped = True
+        else:
+            kept.append(data[at : at + 2 + length])
+        at += 2 + length
+    return b"".join(kept), dropped
+
+
+def _check_archive(path: str, confinement: Confinement) -> None:
+    """Refuse an office or ODF archive that would unpack to too much (see the module's
+    docstring) before mat2 unpacks it."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+            if len(members) > MAX_MEMBERS:
+                raise _Costly()
+            unpacked = sum(member.file_size for member in members)
+            largest = max((member.file_size for member in members), default=0)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError):
+        raise _Refused() from None
+    if unpacked > confinement.memory_bytes or (
+        confinement.file_bytes and largest > confinement.file_bytes
+    ):
+        raise _Costly()
+
+
+class _Cleaning:
+    def __init__(self, kind: Kind, scratch: str, confinement: Confinement) -> None:
+        self.kind = kind
+        self.scratch = scratch
+        self.confinement = confinement
+        self.tools = _Tools(scratch, time.monotonic() + WALL_FACTOR * confinement.cpu_seconds)
+        self.photo_fields: list[tuple[str, str]] = []  # of the photos inside a PDF
+
+    def receive(self, source: BinaryIO) -> str:
+        """Write standard input into the scratch folder; the file's path."""
+        head = source.read(READ_BYTES)
+        if self.kind in FFMPEG_KINDS:
+            extension = _ffmpeg_extension(self.kind, head)
+        else:
+            extension = MAT2_EXTENSIONS[self.kind]
+        path = os.path.join(self.scratch, "input" + extension)
+        try:
+            with open(path, "wb") as file:
+                piece = head
+                while piece:
+                    file.write(piece)
+                    piece = source.read(READ_BYTES)
+        except OSError as exc:
+            if exc.errno == errno.EFBIG:
+                raise _Costly() from None
+            raise
+        if self.kind in ARCHIVE_KINDS:
+            _check_archive(path, self.confinement)  # before mat2 even lists it
+        return path
+
+    def fields(self, path: str) -> list[tuple[str, str]]:
+        if self.kind in FFMPEG_KINDS:
+            listing = self.tools.run(
+                [
+                    "ffprobe",
+                    "-v",
+                    "error",
+                    "-show_entries",
+                    "format_tags:stream_tags:stream=codec_type:stream_disposition=attached_pic",
+                    "-of",
+                    "json",
+                    path,
+                ]
+            )
+            try:
+                fields = ffprobe_listing(listing)
+            except (ValueError, AttributeError):
+                raise _Refused() from None
+            if not media_streams(listing):
+                raise _Refused()  # nothing ffmpeg can read (or kept): not a recording
+            return fields
+        return mat2_listing(self.tools.run(["mat2", "--show", path]))
+
+    def clean(self, path: str) -> str:
+        """Clean ``path`` into a new file; its path."""
+        stem, extension = os.path.splitext(path)
+        output = stem + ".cleaned" + extension
+        if self.kind in FFMPEG_KINDS:
+            self.tools.run(
+                [
+                    "ffmpeg",
+                    "-nostdin",
+                    "-hide_banner",
+                    "-loglevel",
+                    "error",
+                    "-i",
+                    path,
+                    "-map",
+                    "0:V?",  # video, less attached (cover) pictures
+                    "-map",
+                    "0:a?",
+                    "-map",
+                    "0:s?",
+                    "-map_metadata",
+                    "-1",
+                    "-map_chapters",
+                    "-1",
+                    "-disposition",
+                    "0",
+                    "-c",
+                    "copy",
+                    "-fflags",
+                    "+bitexact",
+                    "-flags:v",
+                    "+bitexact",
+                    "-flags:a",
+                    "+bitexact",
+                    "-y",
+                    output,
+                ]
+            )
+        else:
+            # Members mat2 does not know (embedded objects, custom XML) are dropped
+            # rather than kept unread; PDF: the lightweight mode (see the module).
+            options = ["--unknown-members", "omit"]
+            if self.kind == Kind.PDF:
+                options.append("-L")
+            self.tools.run(["mat2", *options, path])
+        if not os.path.isfile(output) or os.path.getsize(output) == 0:
+            raise _Refused()
+        if self.kind == Kind.PDF:
+            self.scrub_pdf_photos(output)
+        return output
+
+    def scrub_pdf_photos(self, path: str) -> None:
+        """Strip the metadata of the JPEG pictures in the PDF at ``path``: Poppler hands
+        cairo each JPEG's bytes, which mat2's lightweight mode writes back as they came,
+        with their EXIF (camera, GPS, author), XMP and comments. What the first few held
+        is read with exiftool and counted among what was removed."""
+        import pikepdf  # only once the process is confined
+
+        try:
+            with pikepdf.open(path, allow_overwriting_input=True) as pdf:
+                changed = 0
+                for stream in pdf.objects:
+                    if not isinstance(stream, pikepdf.Stream):
+                        continue
+                    filters = stream.get("/Filter")
+                    if stream.get("/Subtype") != "/Image" or filters != "/DCTDecode":
+                        continue
+                    raw = stream.read_raw_bytes()
+                    stripped, dropped = strip_jpeg(raw)
+                    if not dropped:
+                        continue
+                    if changed < MAX_LISTED_PHOTOS:
+                        self.photo_fields.extend(self.jpeg_fields(raw))
+                    stream.write(stripped, filter=pikepdf.Name.DCTDecode)
+                    changed += 1
+                if changed:
+                    pdf.save(path)
+        except (pikepdf.PdfError, ValueError):
+            raise _Refused() from None
+
+    def jpeg_fields(self, jpeg: bytes) -> list[tuple[str, str]]:
+        photo = os.path.join(self.scratch, "photo.jpg")
+        with open(photo, "wb") as file:
+            file.write(jpeg)
+        listing = self.tools.run(
+            ["exiftool", "-j", "-EXIF:all", "-XMP:all", "-IPTC:all", "-Comment", photo]
+        )
+        os.remove(photo)
+        try:
+            found = json.loads(listing or "[{}]")[0]
+        except (ValueError, IndexError, KeyError):
+            return [("photo metadata", "1")]
+        return [(key, str(value)) for key, value in found.items() if key != "SourceFile"]
+
+    def report(self, before: list[tuple[str, str]], after: list[tuple[str, str]]) -> str:
+        removed = sorted(
+            {
+                category(key, self.kind).value
+                for key, value in before + self.photo_fields
+                if _is_data(value)
+            }
+        )
+        remaining: list[list[str]] = []
+        for key, value in after:
+            field = remaining_field(key, category(key, self.kind))
+            if field and _is_data(value) and len(remaining) < MAX_REMAINING:
+                remaining.append([field, value[:MAX_VALUE_CHARS]])
+        return json.dumps({"removed": removed, "remaining": remaining}, ensure_ascii=False)
+
+
+def _is_data(value: str) -> bool:
+    return value.strip().lower() not in EMPTY_VALUES
+
+
+def main() -> int:
+    kind, scratch = Kind(sys.argv[1]), sys.argv[2]
+    confinement = Confinement.from_argv(sys.argv[3:])
+    confine(confinement)
+    cleaning = _Cleaning(kind, scratch, confinement)
+    try:
+        path = cleaning.receive(sys.stdin.buffer)
+        before = cleaning.fields(path)
+        output = cleaning.clean(path)
+        os.remove(path)  # the original is no longer needed: scratch is memory
+        after = cleaning.fields(output)
+        report = cleaning.report(before, after)
+        with open(output, "rb") as file:
+            while piece := file.read(READ_BYTES):
+                sys.stdout.buffer.write(piece)
+        sys.stdout.flush()
+    except (_Costly, MemoryError):
+        return TOO_COSTLY
+    except _Refused:
+        return NOT_CLEANABLE
+    except OSError as exc:
+        return TOO_COSTLY if exc.errno in (errno.EFBIG, errno.ENOSPC, errno.ENOMEM) else 2
+    except Exception as exc:  # noqa: BLE001 — any failure is a refusal, reported by kind
+        sys.stderr.write(type(exc).__name__ + "\n")
+        return NOT_CLEANABLE
+    sys.stderr.write(report)
+    sys.stderr.flush()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,605 @@
+"""Issue 21: documents, audio and video lose their metadata (sipadu.evidence.docclean).
+
+Every file here is real and carries real metadata, made in the test: office and ODF
+documents by LibreOffice from flat ODF files, with their properties then set by editing
+the archive's XML as an office suite writes it; PDFs by pikepdf (document information
+and XMP); audio and video by ffmpeg (container and stream tags, a GPS position). Each is
+cleaned through :func:`docclean.clean` in its confined child, then read back with
+exiftool, ffprobe, pdftotext and zipfile: none of the planted values may remain
+anywhere in the bytes, the file must still open with its content, and ``removed`` must
+name what was there. A decompression bomb and a malformed file for each converter must
+be refused within the child's memory and time budget.
+"""
+
+import io
+import json
+import os
+import struct
+import subprocess
+import time
+import zipfile
+from pathlib import Path
+
+import pikepdf
+import pytest
+
+from sipadu.evidence import docclean
+from sipadu.evidence.confinement import Confinement
+from sipadu.evidence.docclean import NotCleanable, TooCostly
+from sipadu.evidence.outcome import Kind, Remaining, Removed
+
+MIB = 1024 * 1024
+AUTHOR = "Budi Santoso Pelapor"
+COMPANY = "Dinas Pekerjaan Umum Kabupaten Contoh"
+TITLE = "Judul Rahasia Laporan"
+KEYWORDS = "katakunci-rahasia"
+PLACE = "+06.2146-106.8451/"
+DEVICE = "KameraRahasia X9"
+SECRETS = (AUTHOR, COMPANY, TITLE, KEYWORDS, "Santoso", "106.8451", "KameraRahasia")
+CONTENT = "Laporan dana desa tahun ini"
+# What one cleaning may cost in these tests (the defaults are 1024 MiB and 60 s).
+LIMITS = Confinement(768 * MIB, 20, 0)
+
+
+def confinement_for(data: bytes, limits: Confinement = LIMITS) -> Confinement:
+    return Confinement(limits.memory_bytes, limits.cpu_seconds, docclean.file_bytes_for(len(data)))
+
+
+def clean(data: bytes, kind: Kind, limits: Confinement = LIMITS) -> tuple[bytes, object]:
+    out = io.BytesIO()
+    cleaned = docclean.clean([data], kind, confinement_for(data, limits), out.write)
+    return out.getvalue(), cleaned
+
+
+def exiftool_text(path: Path) -> str:
+    return subprocess.run(
+        ["exiftool", "-j", "-a", "-u", "-G1", str(path)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+
+
+def assert_no_secret(text: str | bytes, where: str) -> None:
+    if isinstance(text, bytes):
+        text = text.decode("latin-1")
+    for secret in SECRETS:
+        assert secret not in text, f"{secret!r} left in {where}"
+
+
+# --- office and ODF ----------------------------------------------------------------------
+
+FLAT = {
+    "text": (
+        "fodt",
+        "<office:body><office:text><text:p>{content}</text:p></office:text></office:body>",
+    ),
+    "spreadsheet": (
+        "fods",
+        "<office:body><office:spreadsheet><table:table table:name='A'><table:table-row>"
+        "<table:table-cell office:value-type='string'><text:p>{content}</text:p>"
+        "</table:table-cell></table:table-row></table:table></office:spreadsheet></office:body>",
+    ),
+    "presentation": (
+        "fodp",
+        "<office:body><office:presentation><draw:page draw:name='p1'>"
+        "<draw:frame svg:x='1cm' svg:y='1cm' svg:width='20cm' svg:height='3cm'>"
+        "<draw:text-box><text:p>{content}</text:p></draw:text-box></draw:frame>"
+        "</draw:page></office:presentation></office:body>",
+    ),
+}
+FLAT_HEAD = (
+    '<?xml version="1.0" encoding="UTF-8"?><office:document'
+    ' xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
+    ' xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
+    ' xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"'
+    ' xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0"'
+    ' xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0"'
+    ' xmlns:meta="urn:oasis:names:tc:opendocument:xmlns:meta:1.0"'
+    ' xmlns:dc="http://purl.org/dc/elements/1.1/" office:version="1.3"'
+    ' office:mimetype="application/vnd.oasis.opendocument.{kind}">'
+)
+# Targets per kind of flat file: (LibreOffice filter, Kind).
+TARGETS = {
+    "text": {"docx": ("docx:MS Word 2007 XML", Kind.DOCX), "odt": ("odt", Kind.ODT)},
+    "spreadsheet": {"xlsx": ("xlsx:Calc MS Excel 2007 XML", Kind.XLSX), "ods": ("ods", Kind.ODS)},
+    "presentation": {
+        "pptx": ("pptx:Impress MS PowerPoint 2007 XML", Kind.PPTX),
+        "odp": ("odp", Kind.ODP),
+    },
+}
+ODF_META = (
+    '<?xml version="1.0" encoding="UTF-8"?><office:document-meta'
+    ' xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
+    ' xmlns:meta="urn:oasis:names:tc:opendocument:xmlns:meta:1.0"'
+    ' xmlns:dc="http://purl.org/dc/elements/1.1/" office:version="1.3"><office:meta>'
+    f"<meta:initial-creator>{AUTHOR}</meta:initial-creator><dc:creator>{AUTHOR}</dc:creator>"
+    f"<dc:title>{TITLE}</dc:title><meta:keyword>{KEYWORDS}</meta:keyword>"
+    "<meta:creation-date>2024-05-01T10:00:00</meta:creation-date>"
+    "<meta:editing-cycles>7</meta:editing-cycles>"
+    f'<meta:user-defined meta:name="Company">{COMPANY}</meta:user-defined>'
+    "<meta:generator>LibreOffice/7.4</meta:generator></office:meta></office:document-meta>"
+)
+CORE = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><cp:coreProperties'
+    ' xmlns:cp="http://schemas.openxmlformats.org/package/2006/metadata/core-properties"'
+    ' xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:dcterms="http://purl.org/dc/terms/"'
+    ' xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">'
+    f"<dc:creator>{AUTHOR}</dc:creator><cp:lastModifiedBy>{AUTHOR}</cp:lastModifiedBy>"
+    f"<dc:title>{TITLE}</dc:title><cp:keywords>{KEYWORDS}</cp:keywords>"
+    "<cp:revision>7</cp:revision>"
+    '<dcterms:created xsi:type="dcterms:W3CDTF">2024-05-01T10:00:00Z</dcterms:created>'
+    "</cp:coreProperties>"
+)
+APP = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?><Properties'
+    ' xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties">'
+    f"<Template>Normal.dotm</Template><Application>Microsoft Office Word</Application>"
+    f"<Company>{COMPANY}</Company><Manager>{AUTHOR}</Manager></Properties>"
+)
+
+
+def replace_members(path: Path, replacements: dict[str, str]) -> None:
+    """Rewrite the archive at ``path`` with ``replacements`` (member name: text), as an
+    office suite would have written them (ODF's ``mimetype`` first and stored)."""
+    with zipfile.ZipFile(path) as source:
+        members = [(info, source.read(info)) for info in source.infolist()]
+    with zipfile.ZipFile(path, "w") as target:
+        for info, data in members:
+            body = replacements.get(info.filename, data)
+            compression = (
+                zipfile.ZIP_STORED if info.filename == "mimetype" else zipfile.ZIP_DEFLATED
+            )
+            target.writestr(info.filename, body, compress_type=compression)
+
+
+@pytest.fixture(scope="module")
+def office_files(tmp_path_factory) -> dict[str, Path]:
+    """A DOCX, XLSX, PPTX, ODT, ODS and ODP made by LibreOffice, carrying an author, a
+    company, a title, keywords, dates and revision counts."""
+    folder = tmp_path_factory.mktemp("office")
+    profile = f"-env:UserInstallation=file://{folder / 'profile'}"
+    files = {}
+    for kind, (extension, body) in FLAT.items():
+        flat = folder / f"{kind}.{extension}"
+        flat.write_text(
+            FLAT_HEAD.format(kind=kind) + body.format(content=CONTENT) + "</office:document>"
+        )
+        for target, (conversion, _) in TARGETS[kind].items():
+            subprocess.run(
+                ["soffice", profile, "--headless", "--convert-to", conversion,
+                 "--outdir", str(folder), str(flat)],
+                capture_output=True,
+                check=True,
+                timeout=60,
+            )  # fmt: skip
+            made = folder / f"{kind}.{target}"
+            if target.startswith("od"):
+                replace_members(made, {"meta.xml": ODF_META})
+            else:
+                replace_members(made, {"docProps/core.xml": CORE, "docProps/app.xml": APP})
+            files[target] = made
+    return files
+
+
+def archive_text(data: bytes) -> str:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.testzip() is None
+        return "".join(archive.read(name).decode("utf-8", "replace") for name in archive.namelist())
+
+
+@pytest.mark.parametrize("target", ["docx", "xlsx", "pptx", "odt", "ods", "odp"])
+def test_office_documents_lose_author_company_title_and_history(office_files, target, tmp_path):
+    original = office_files[target].read_bytes()
+    kind = {k: v for targets in TARGETS.values() for k, (_, v) in targets.items()}[target]
+    assert AUTHOR in archive_text(original) and COMPANY in archive_text(original)
+
+    data, cleaned = clean(original, kind)
+
+    text = archive_text(data)
+    assert_no_secret(text, f"the {target}'s members")
+    assert CONTENT in text  # the document itself is kept
+    path = tmp_path / f"clean.{target}"
+    path.write_bytes(data)
+    assert_no_secret(exiftool_text(path), f"exiftool's reading of the {target}")
+    assert cleaned.kind is kind
+    assert {Removed.AUTHOR, Removed.COMMENTS, Removed.DATES} <= cleaned.removed
+    assert Removed.EDIT_HISTORY in cleaned.removed  # revision / editing cycles
+    assert cleaned.remaining == ()
+
+
+# --- PDF ------------------------------------------------------------------------------------
+
+
+def make_pdf(pages: int = 1, runs: int = 1) -> bytes:
+    """A PDF of ``pages`` pages (one content stream shared by all, ``runs`` runs of text
+    long) carrying an author, a company, a title, keywords, the program that made it,
+    in its document information and its XMP."""
+    pdf = pikepdf.new()
+    font = pikepdf.Dictionary(
+        Type=pikepdf.Name.Font, Subtype=pikepdf.Name.Type1, BaseFont=pikepdf.Name.Helvetica
+    )
+    run = f"1 0 0 1 20 100 Tm ({CONTENT}) Tj "
+    contents = pdf.make_stream(f"BT /F1 12 Tf {run * runs}ET".encode())
+    resources = pikepdf.Dictionary(Font=pikepdf.Dictionary(F1=font))
+    root_pages = pdf.Root.Pages
+    kids = [
+        pdf.make_indirect(
+            pikepdf.Dictionary(
+                Type=pikepdf.Name.Page,
+                Parent=root_pages,
+                MediaBox=[0, 0, 300, 200],
+                Contents=contents,
+                Resources=resources,
+            )
+        )
+        for _ in range(pages)
+    ]
+    root_pages.Kids = pikepdf.Array(kids)
+    root_pages.Count = pages
+    pdf.docinfo["/Author"] = AUTHOR
+    pdf.docinfo["/Creator"] = DEVICE
+    pdf.docinfo["/Title"] = TITLE
+    pdf.docinfo["/Keywords"] = KEYWORDS
+    pdf.docinfo["/Company"] = COMPANY
+    with pdf.open_metadata(set_pikepdf_as_editor=False) as meta:
+        meta["dc:creator"] = [AUTHOR]
+        meta["dc:title"] = TITLE
+        meta["pdf:Producer"] = COMPANY
+        meta["xmp:CreatorTool"] = DEVICE
+    out = io.BytesIO()
+    pdf.save(out)
+    return out.getvalue()
+
+
+def test_pdf_loses_its_information_and_xmp_and_keeps_its_text(tmp_path):
+    original = make_pdf()
+    assert AUTHOR.encode() in original
+
+    data, cleaned = clean(original, Kind.PDF)
+
+    assert_no_secret(data, "the PDF's bytes")
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        assert len(pdf.pages) == 1
+        assert not {"/Author", "/Creator", "/Title", "/Keywords", "/Company"} & set(pdf.docinfo)
+        assert "dc:creator" not in pdf.open_metadata()
+    path = tmp_path / "clean.pdf"
+    path.write_bytes(data)
+    assert_no_secret(exiftool_text(path), "exiftool's reading of the PDF")
+    text = subprocess.run(
+        ["pdftotext", str(path), "-"], capture_output=True, text=True, check=True
+    ).stdout
+    assert CONTENT in text  # -L redraws the page as vectors and text, not as a picture
+    assert {Removed.AUTHOR, Removed.COMMENTS, Removed.SOFTWARE} <= cleaned.removed
+    assert cleaned.remaining == ()
+
+
+def test_the_photos_inside_a_pdf_lose_their_exif(tmp_path):
+    """mat2's lightweight mode writes each JPEG back as it came, EXIF and all (camera,
+    author, GPS position): docclean strips them (issue 21 review of part A2)."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010F] = DEVICE  # Make
+    exif[0x013B] = AUTHOR  # Artist
+    exif.get_ifd(0x8825).update({1: "S", 2: (6.0, 12.0, 52.56)})  # GPS latitude
+    photo = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 10, 10)).save(photo, "JPEG", exif=exif, comment=KEYWORDS)
+    with pikepdf.open(io.BytesIO(make_pdf())) as pdf:
+        image = pikepdf.Stream(pdf, photo.getvalue())
+        image.Type, image.Subtype = pikepdf.Name.XObject, pikepdf.Name.Image
+        image.Width, image.Height, image.BitsPerComponent = 64, 48, 8
+        image.ColorSpace, image.Filter = pikepdf.Name.DeviceRGB, pikepdf.Name.DCTDecode
+        page = pdf.pages[0]
+        page.Resources.XObject = pikepdf.Dictionary(Im1=image)
+        page.Contents = pdf.make_stream(
+            page.Contents.read_bytes() + b" q 64 0 0 48 20 20 cm /Im1 Do Q"
+        )
+        out = io.BytesIO()
+        pdf.save(out)
+    assert AUTHOR.encode() in photo.getvalue()
+
+    data, cleaned = clean(out.getvalue(), Kind.PDF)
+
+    assert_no_secret(data, "the PDF's bytes")
+    with pikepdf.open(io.BytesIO(data)) as pdf:
+        (picture,) = pdf.pages[0].get_images().values()
+        jpeg = picture.read_raw_bytes()
+    assert jpeg.startswith(b"\xff\xd8") and Image.open(io.BytesIO(jpeg)).size == (64, 48)
+    path = tmp_path / "photo.jpg"
+    path.write_bytes(jpeg)
+    assert_no_secret(exiftool_text(path), "the photo inside the PDF")
+    assert {Removed.AUTHOR, Removed.CAMERA, Removed.GPS} <= cleaned.removed
+
+
+def test_a_jpeg_keeps_its_picture_and_loses_its_segments():
+    app1 = b"\xff\xe1\x00\x08Exif\x00\x00"
+    comment = b"\xff\xfe\x00\x05abc"
+    jfif = b"\xff\xe0\x00\x04\x00\x00"
+    scan = b"\xff\xda\x00\x04\x00\x00" + b"\x12\xff\x00\x34\xff\xe1" + b"\xff\xd9"
+    stripped, dropped = docclean.strip_jpeg(b"\xff\xd8" + jfif + app1 + comment + scan)
+    assert (stripped, dropped) == (b"\xff\xd8" + jfif + scan, True)
+    assert docclean.strip_jpeg(b"\xff\xd8" + jfif + scan) == (b"\xff\xd8" + jfif + scan, False)
+    for broken in (b"GIF89a", b"\xff\xd8\xff\xe1\x00\xff", b"\xff\xd8\x00"):
+        with pytest.raises(ValueError):
+            docclean.strip_jpeg(broken)
+
+
+# --- audio and video --------------------------------------------------------------------------
+
+TAGS = [
+    "-metadata", f"artist={AUTHOR}",
+    "-metadata", f"comment={KEYWORDS}",
+    "-metadata", f"title={TITLE}",
+    "-metadata", f"location={PLACE}",
+    "-metadata", f"make={DEVICE}",
+    "-metadata", f"copyright={COMPANY}",
+]  # fmt: skip
+SINE = ["-f", "lavfi", "-i", "sine=frequency=440:duration=1"]
+PICTURE = ["-f", "lavfi", "-i", "testsrc=duration=1:size=64x48:rate=10"]
+# file name: (Kind, ffmpeg inputs and codecs, metadata the container keeps)
+MEDIA = {
+    "a.mp3": (Kind.MP3, [*SINE], {Removed.AUTHOR, Removed.GPS, Removed.COMMENTS}),
+    "a.m4a": (Kind.M4A, [*SINE, "-c:a", "aac"], {Removed.AUTHOR, Removed.GPS}),
+    "a.ogg": (Kind.OGG, [*SINE, "-c:a", "libopus"], {Removed.AUTHOR, Removed.GPS}),
+    "a.flac": (Kind.FLAC, [*SINE], {Removed.AUTHOR, Removed.GPS, Removed.CAMERA}),
+    "a.wav": (Kind.WAV, [*SINE], {Removed.AUTHOR, Removed.COMMENTS}),
+    "v.mp4": (Kind.MP4, [*PICTURE, *SINE, "-c:v", "libx264", "-c:a", "aac"], {Removed.GPS}),
+    "v.mov": (Kind.MP4, [*PICTURE, *SINE, "-c:v", "libx264", "-c:a", "aac"], {Removed.CAMERA}),
+    "v.3gp": (Kind.MP4, [*PICTURE, *SINE, "-c:v", "mpeg4", "-c:a", "aac"], {Removed.GPS}),
+    "v.webm": (Kind.WEBM, [*PICTURE, *SINE, "-c:v", "libvpx", "-c:a", "libopus"], {Removed.GPS}),
+    "v.mkv": (Kind.WEBM, [*PICTURE, *SINE, "-c:v", "libx264", "-c:a", "aac"], {Removed.AUTHOR}),
+    "v.avi": (Kind.AVI, [*PICTURE, *SINE, "-c:v", "mpeg4", "-c:a", "mp3"], {Removed.AUTHOR}),
+}
+
+
+def make_media(path: Path, inputs: list[str]) -> bytes:
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", *inputs, "-t", "1", *TAGS, str(path)],
+        check=True,
+        timeout=60,
+    )
+    return path.read_bytes()
+
+
+def probe(path: Path) -> dict:
+    return json.loads(
+        subprocess.run(
+            ["ffprobe", "-v", "error", "-show_format", "-show_streams", "-of", "json", str(path)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+    )
+
+
+@pytest.mark.parametrize("name", sorted(MEDIA))
+def test_audio_and_video_lose_their_tags_and_place(name, tmp_path):
+    kind, inputs, expected = MEDIA[name]
+    original = make_media(tmp_path / name, inputs)
+    before = probe(tmp_path / name)
+    assert any(secret in json.dumps(before) for secret in SECRETS), "no metadata planted"
+
+    data, cleaned = clean(original, kind)
+
+    path = tmp_path / f"clean-{name}"
+    path.write_bytes(data)
+    assert_no_secret(data, f"the bytes of {name}")
+    assert_no_secret(exiftool_text(path), f"exiftool's reading of {name}")
+    after = probe(path)
+    assert_no_secret(json.dumps(after), f"ffprobe's reading of {name}")
+    # The recording is kept: the same streams, the same length.
+    assert [s["codec_name"] for s in after["streams"]] == [
+        s["codec_name"] for s in before["streams"]
+    ]
+    assert float(after["format"]["duration"]) == pytest.approx(
+        float(before["format"]["duration"]), abs=0.1
+    )
+    assert cleaned.kind is kind
+    assert expected <= cleaned.removed, cleaned.removed
+    assert cleaned.remaining == ()
+
+
+# --- bombs and malformed files -----------------------------------------------------------------
+
+# A bomb's budget: the child's limits here, and the wall-clock time it may take at most.
+BOMB_LIMITS = Confinement(512 * MIB, 3, 0)
+BOMB_SECONDS = 15
+
+
+def refused(data: bytes, kind: Kind, expected: type[Exception], **options) -> None:
+    started = time.monotonic()
+    written = io.BytesIO()
+    with pytest.raises(expected):
+        limits = confinement_for(data, BOMB_LIMITS)
+        docclean.clean([data], kind, limits, written.write, **options)
+    assert time.monotonic() - started < BOMB_SECONDS
+    assert written.getvalue() == b""  # nothing of it went to the writer
+
+
+def zip_with_inflating_member(kind: Kind, unpacked: int) -> bytes:
+    """An office (or ODF) archive with one member of ``unpacked`` zero bytes, deflated
+    to about a thousandth of that."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=1) as archive:
+        if kind == Kind.ODT:
+            archive.writestr("mimetype", "application/vnd.oasis.opendocument.text")
+        else:
+            archive.writestr("[Content_Types].xml", "<Types/>")
+        with archive.open("word/document.xml" if kind == Kind.DOCX else "content.xml", "w") as m:
+            zeros = bytes(MIB)
+            for _ in range(unpacked // MIB):
+                m.write(zeros)
+    return out.getvalue()
+
+
+def zip_with_members(count: int) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        for number in range(count):
+            archive.writestr(f"word/m{number}.xml", b"")
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("kind", [Kind.DOCX, Kind.ODT])
+def test_an_office_member_that_inflates_past_the_memory_limit_is_too_costly(kind):
+    bomb = zip_with_inflating_member(kind, BOMB_LIMITS.memory_bytes + 64 * MIB)
+    assert len(bomb) < 4 * MIB
+    refused(bomb, kind, TooCostly)
+
+
+def test_an_office_archive_of_100k_members_is_too_costly():
+    refused(zip_with_members(100_000), Kind.DOCX, TooCostly)
+
+
+def test_a_pdf_of_many_pages_runs_out_of_its_time_and_leaves_no_file(tmp_path):
+    """2,000 pages of 2,000 runs of text each; a child killed by its limits cannot
+    remove its own files: the server removes the scratch folder."""
+    refused(make_pdf(pages=2_000, runs=2_000), Kind.PDF, TooCostly, scratch_root=tmp_path)
+    assert list(tmp_path.iterdir()) == []
+
+
+def within_budget(data: bytes, kind: Kind) -> None:
+    """Cleaned, or refused as not cleanable or too costly: either way within the
+    bomb's budget, and a clean result still opens."""
+    started = time.monotonic()
+    written = io.BytesIO()
+    try:
+        docclean.clean([data], kind, confinement_for(data, BOMB_LIMITS), written.write)
+    except (NotCleanable, TooCostly):
+        assert written.getvalue() == b""
+    else:
+        with pikepdf.open(io.BytesIO(written.getvalue())):
+            pass
+    assert time.monotonic() - started < BOMB_SECONDS
+
+
+def test_a_pdf_nested_past_any_parser_stays_within_its_budget():
+    """An object nested 50,000 arrays deep (the stack of a recursive parser): Poppler
+    stops at its own depth limit."""
+    head = b"%PDF-1.4\n1 0 obj << /Type /Catalog /Pages 2 0 R /X " + b"[" * 50_000
+    body = b"]" * 50_000 + b" >> endobj\n2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj\n"
+    within_budget(head + body + b"trailer << /Root 1 0 R >>\n%%EOF\n", Kind.PDF)
+
+
+def test_a_pdf_page_of_a_billion_square_inches_stays_within_its_budget():
+    """The largest page size (14,400 units) times the largest UserUnit: a picture of
+    it would take exabytes; mat2's lightweight mode redraws vectors, not pixels."""
+    with pikepdf.open(io.BytesIO(make_pdf())) as pdf:
+        pdf.pages[0].MediaBox = [0, 0, 14_400, 14_400]
+        pdf.pages[0].UserUnit = 75_000
+        out = io.BytesIO()
+        pdf.save(out)
+    within_budget(out.getvalue(), Kind.PDF)
+
+
+def stsz_claiming(data: bytes, samples: int) -> bytes:
+    """An MP4 whose sample-size tables claim ``samples`` samples of one byte each."""
+    patched = bytearray(data)
+    at = patched.find(b"stsz")
+    while at != -1:
+        struct.pack_into(">II", patched, at + 8, 1, samples)
+        at = patched.find(b"stsz", at + 4)
+    return bytes(patched)
+
+
+@pytest.mark.parametrize("name", ["a.m4a", "v.mp4"])
+def test_a_recording_claiming_200_million_frames_is_refused(name, tmp_path):
+    kind, inputs, _ = MEDIA[name]
+    refused(stsz_claiming(make_media(tmp_path / name, inputs), 200_000_000), kind, NotCleanable)
+
+
+def test_an_ogg_claiming_two_billion_comments_is_refused():
+    """A Vorbis comment block claiming 2**31 comments (mutagen reads them one by one)."""
+    comments = struct.pack("<I", 6) + b"vendor" + struct.pack("<I", 2**31)
+    packet = b"\x03vorbis" + comments + struct.pack("<I", 10) + b"ARTIST=Bud" * 10_000
+    page = b"OggS\x00\x02" + bytes(8) + b"\x01\x00\x00\x00" + bytes(8) + b"\x01\xff" + packet
+    refused(page, Kind.OGG, NotCleanable)
+
+
+@pytest.mark.parametrize(
+    "kind, make",
+    [
+        (Kind.PDF, lambda tmp: make_pdf()[:700]),
+        (Kind.DOCX, lambda tmp: zip_with_members(3)[:-30]),
+        (Kind.ODS, lambda tmp: b"PK\x03\x04" + os.urandom(2000)),
+        (Kind.MP3, lambda tmp: b"ID3\x04\x00\x00\x00\x00\x00\x10" + os.urandom(3000)),
+        (Kind.FLAC, lambda tmp: b"fLaC" + os.urandom(3000)),
+        (Kind.MP4, lambda tmp: make_media(tmp / "v.mp4", MEDIA["v.mp4"][1])[:5000]),
+        (Kind.M4A, lambda tmp: make_media(tmp / "a.m4a", MEDIA["a.m4a"][1])[:2000]),
+        (Kind.WEBM, lambda tmp: b"\x1a\x45\xdf\xa3" + os.urandom(3000)),
+        (Kind.AVI, lambda tmp: b"RIFF\x00\x10\x00\x00AVI " + os.urandom(3000)),
+    ],
+)
+def test_a_malformed_file_is_not_cleanable(kind, make, tmp_path):
+    refused(make(tmp_path), kind, NotCleanable)
+
+
+# --- what a field is, what is left -----------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "key, kind, expected",
+    [
+        ("dc:creator", Kind.DOCX, Removed.AUTHOR),
+        ("cp:lastModifiedBy", Kind.DOCX, Removed.AUTHOR),
+        ("Company", Kind.XLSX, Removed.AUTHOR),
+        ("meta:initial-creator", Kind.ODT, Removed.AUTHOR),
+        ("meta:generator", Kind.ODT, Removed.SOFTWARE),
+        ("creator", Kind.PDF, Removed.SOFTWARE),
+        ("xmp:CreatorTool", Kind.PDF, Removed.SOFTWARE),
+        ("producer", Kind.PDF, Removed.SOFTWARE),
+        ("mod-date", Kind.PDF, Removed.DATES),
+        ("date_time", Kind.DOCX, Removed.DATES),
+        ("create_system", Kind.DOCX, Removed.OTHER),
+        ("cp:revision", Kind.DOCX, Removed.EDIT_HISTORY),
+        ("Template", Kind.DOCX, Removed.EDIT_HISTORY),
+        ("dc:title", Kind.DOCX, Removed.COMMENTS),
+        ("TPE1", Kind.MP3, Removed.AUTHOR),
+        ("TSSE", Kind.MP3, Removed.SOFTWARE),
+        ("TXXX:location", Kind.MP3, Removed.GPS),
+        ("APIC:cover", Kind.MP3, Removed.THUMBNAIL),
+        ("com.apple.quicktime.location.ISO6709", Kind.MP4, Removed.GPS),
+        ("com.apple.quicktime.model", Kind.MP4, Removed.CAMERA),
+        ("encoder", Kind.WEBM, Removed.SOFTWARE),
+        ("creation_time", Kind.MP4, Removed.DATES),
+        ("cover picture", Kind.MP4, Removed.THUMBNAIL),
+        ("data stream", Kind.MP4, Removed.OTHER),
+    ],
+)
+def test_fields_are_sorted_into_what_was_removed(key, kind, expected):
+    assert docclean.category(key, kind) is expected
+
+
+def test_identifying_fields_left_after_cleaning_are_reported():
+    cleaning = docclean._Cleaning(Kind.DOCX, "/nonexistent", LIMITS)
+    listing = docclean.mat2_listing(
+        "[+] Metadata for input.docx:\n"
+        "[++] Metadata for docProps/app.xml:\n"
+        f"      Company: {COMPANY}\n"
+        "      Application: Word\n"
+        f"      dc:creator: {AUTHOR}\n"
+        "      TotalTime: 12\n"
+        "      cp:lastModifiedBy: \n"
+    )
+    report = json.loads(cleaning.report(listing, listing))
+    assert sorted(report["removed"]) == ["author", "edit-history", "software"]
+    assert report["remaining"] == [["company", COMPANY], ["author", AUTHOR]]
+    assert Remaining("company", COMPANY) == Remaining(*report["remaining"][0])
+
+
+def test_a_kind_it_does_not_clean_is_a_programming_error():
+    with pytest.raises(ValueError):
+        docclean.clean([b"\xff\xd8\xff"], Kind.JPEG, LIMITS, lambda piece: None)
+
+
+def test_the_child_is_given_only_what_its_tools_need():
+    tools = docclean._Tools("/dev/shm/sipadu-x", 0.0)
+    assert tools.env() == {
+        "PATH": "/usr/bin:/bin",
+        "HOME": "/dev/shm/sipadu-x",
+        "TMPDIR": "/dev/shm/sipadu-x",
+        "LC_ALL": "C.UTF-8",
+    }
+    assert docclean.file_bytes_for(10 * MIB) == 84 * MIB
