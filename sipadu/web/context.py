@@ -169,8 +169,13 @@ def write_sessions() -> sessionmaker[Session]:
     return current_app.extensions["sipadu.write_sessionmaker"]
 
 
-def _read_sessions() -> sessionmaker[Session]:
+def read_sessions() -> sessionmaker[Session]:
+    """Reading sessions for code that owns its transactions (a safe copy's conversion
+    reads its file on one: on SQLite it never takes the write lock)."""
     return current_app.extensions["sipadu.sessionmaker"]
+
+
+_read_sessions = read_sessions
 
 
 def close_sessions(_exc: BaseException | None = None) -> None:
