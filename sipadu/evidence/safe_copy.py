@@ -41,6 +41,7 @@ import io
 import math
 import os
 import queue
+import resource
 import shutil
 import signal
 import struct
@@ -198,7 +199,8 @@ _OFFERED_TYPES = ("application/pdf", "image/", "application/vnd.openxmlformats-o
                   "application/vnd.oasis.opendocument.", "application/msword",
                   "application/vnd.ms-", "application/rtf", "text/rtf")  # fmt: skip
 _OFFERED_EXTENSIONS = frozenset(
-    "pdf jpg jpeg png webp gif tif tiff heic heif docx xlsx pptx odt ods odp doc xls ppt rtf".split()
+    "pdf jpg jpeg png webp gif tif tiff heic heif".split()
+    + "docx xlsx pptx odt ods odp doc xls ppt rtf".split()
 )
 
 
@@ -468,12 +470,34 @@ def _fit(size: tuple[int, int], max_pixels: int) -> tuple[int, int]:
     return max(1, int(width * scale)), max(1, int(height * scale))
 
 
-def office_to_pdf(data: bytes, extension: str, folder: str, seconds: int) -> bytes:
+def _check_unpacked(data: bytes, memory_bytes: int) -> None:
+    """A ZIP-based document (OOXML, ODF) whose parts unpack to more than a quarter of
+    the address space LibreOffice may use (it holds the document's XML several times
+    over) is refused as too large before LibreOffice starts: a "zip bomb" costs nothing.
+    The sizes are those the ZIP's directory states; a part that unpacks to more than
+    it states fails LibreOffice's own check, and the memory limit holds anyway."""
+    if not data.startswith(b"PK\x03\x04"):
+        return
+    import zipfile
+
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            unpacked = sum(item.file_size for item in archive.infolist())
+    except (zipfile.BadZipFile, ValueError, OSError):
+        raise ValueError("not a ZIP") from None
+    if unpacked > memory_bytes // 4:
+        raise _TooLarge()
+
+
+def office_to_pdf(
+    data: bytes, extension: str, folder: str, seconds: int, memory_bytes: int
+) -> bytes:
     """An office document as PDF, by LibreOffice headless in new user, network and PID
     namespaces, with a fresh profile and its temporary files in ``folder`` (a private
     folder on a memory file system). Raises :class:`_TooCostly` when it was killed
     (its limits, or ``seconds`` of wall time), :class:`_NoIsolation` when the namespaces
     cannot be made, ``ValueError`` when it made no PDF."""
+    _check_unpacked(data, memory_bytes)
     source = os.path.join(folder, "document" + extension)
     with open(source, "wb") as handle:
         handle.write(data)
@@ -523,9 +547,11 @@ def office_to_pdf(data: bytes, extension: str, folder: str, seconds: int) -> byt
         raise _NoIsolation()
     made = os.path.join(out, "document.pdf")
     if not os.path.exists(made):
-        # LibreOffice says nothing of why; a document it cannot read makes no PDF. An
-        # abort (out of address space) shows as a signal or as status 134/137 above.
-        if office.returncode in (134, 139):
+        # LibreOffice says only "could not be loaded", for a damaged file and for one
+        # that ran out of memory alike (it catches the failed allocation). A descendant
+        # that used more than half the address space it may have tells the two apart.
+        peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+        if office.returncode in (134, 139) or peak > memory_bytes // 2:
             raise _TooCostly()
         raise ValueError("LibreOffice made no PDF")
     os.remove(source)
@@ -557,7 +583,8 @@ def _render_main(args: list[str]) -> int:
         else:
             if source == Source.OFFICE:
                 with scratch_directory() as folder:
-                    data = office_to_pdf(data, extension, folder, confinement.cpu_seconds * 2)
+                    seconds, memory = confinement.cpu_seconds * 2, confinement.memory_bytes
+                    data = office_to_pdf(data, extension, folder, seconds, memory)
             render_pdf(data, pages, dpi, max_page_pixels)
         pages.done()
     except _TooLarge:
