@@ -65,12 +65,22 @@ test: $(STAMP) $(COMPILED) programs $(NODE_STAMP)
 # archives SIPADU streams (unzip -t), as the agencies receiving them would open them.
 PROGRAMS := make:make chromium:chromium npm:npm age:age age-keygen:age argon2:argon2 pg_dump:postgresql-client \
 	pg_restore:postgresql-client tor:tor sha256sum:coreutils gpg:gnupg gpgconf:gpgconf uname:coreutils \
-	unzip:unzip
+	unzip:unzip unshare:util-linux
+# Installed without recommended packages (LibreOffice's would pull in a desktop): safe
+# copies' office converter (docs/casework.md, "Safe copies"). A program is checked by its
+# name, so the three share soffice: calc and impress are checked by their own files.
+PROGRAMS_NO_RECOMMENDS := soffice:libreoffice-writer-nogui \
+	/usr/lib/libreoffice/program/libsclo.so:libreoffice-calc-nogui \
+	/usr/lib/libreoffice/program/libsdlo.so:libreoffice-impress-nogui
 programs:
 	@missing=$$(for pair in $(PROGRAMS); do command -v $${pair%%:*} >/dev/null 2>&1 \
 		|| echo $${pair#*:}; done | sort -u); \
 	if [ -n "$$missing" ]; then echo "installing: $$missing"; \
 		apt-get update -qq && apt-get install -y -qq $$missing; fi
+	@missing=$$(for pair in $(PROGRAMS_NO_RECOMMENDS); do command -v $${pair%%:*} >/dev/null 2>&1 \
+		|| [ -e $${pair%%:*} ] || echo $${pair#*:}; done | sort -u); \
+	if [ -n "$$missing" ]; then echo "installing: $$missing"; \
+		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; fi
 
 # Re-install when pyproject.toml changes; creates the venv if it is missing.
 $(STAMP): pyproject.toml
