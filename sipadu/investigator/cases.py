@@ -16,6 +16,7 @@ from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import ServiceUnavailable
 
 from sipadu.evidence.confinement import Confinement
 from sipadu.evidence.safe_copy import CannotConvert, Limits, offered_for
@@ -50,7 +51,7 @@ from sipadu.investigator.forms import (
 from sipadu.investigator.policy import Policy, requires
 from sipadu.investigator.words import SAFE_COPY_REFUSALS, said
 from sipadu.persistence.models import CoiMemberKind, ReportStatus, Role, StaffAccount
-from sipadu.persistence.slots import SlotPool, pool_directory
+from sipadu.persistence.slots import Busy, SlotPool, pool_directory
 from sipadu.services import IntegrityFailed, Reason, ServiceError, casework, key_ring, safe_copies
 from sipadu.services import grants as grants_service
 from sipadu.services import referral as referrals
@@ -778,6 +779,8 @@ def report_safe_copy(report_id: uuid.UUID, attachment_id: uuid.UUID) -> Response
         )
     except safe_copies.Refused as refused:
         return _no_safe_copy(report_id, attachment_id, refused.reason)
+    except Busy as busy:  # every converter of this host busy: the "busy" page (503)
+        raise ServiceUnavailable(retry_after=busy.retry_after) from None
     except IntegrityFailed:
         return integrity_failed()
     except (ServiceError, NoKey):  # no grant, no key, no such file

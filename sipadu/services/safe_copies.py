@@ -24,6 +24,7 @@ and across processes the row's primary key (the attachment's id): the later one 
 the row, drops its own blob, and serves the stored copy.
 """
 
+import contextlib
 import struct
 import threading
 import uuid
@@ -137,13 +138,27 @@ def _file(
     return read_attachment(session, keys.report_id, attachment_id, keys)
 
 
-_making: dict[uuid.UUID, threading.Lock] = {}
+_making: dict[uuid.UUID, tuple[threading.Lock, int]] = {}  # a file's lock, and its users
 _making_guard = threading.Lock()
 
 
-def _lock(attachment_id: uuid.UUID) -> threading.Lock:
+@contextlib.contextmanager
+def _lock(attachment_id: uuid.UUID) -> Iterator[None]:
+    """One conversion of a file at a time in this process; the lock is forgotten when
+    nobody holds or waits for it."""
     with _making_guard:
-        return _making.setdefault(attachment_id, threading.Lock())
+        lock, users = _making.get(attachment_id, (threading.Lock(), 0))
+        _making[attachment_id] = (lock, users + 1)
+    try:
+        with lock:
+            yield
+    finally:
+        with _making_guard:
+            lock, users = _making[attachment_id]
+            if users == 1:
+                del _making[attachment_id]
+            else:
+                _making[attachment_id] = (lock, users - 1)
 
 
 def make_safe_copy(
