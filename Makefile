@@ -65,14 +65,17 @@ test: $(STAMP) $(COMPILED) programs $(NODE_STAMP)
 # archives SIPADU streams (unzip -t), as the agencies receiving them would open them.
 PROGRAMS := make:make chromium:chromium npm:npm age:age age-keygen:age argon2:argon2 pg_dump:postgresql-client \
 	pg_restore:postgresql-client tor:tor sha256sum:coreutils gpg:gnupg gpgconf:gpgconf uname:coreutils \
-	unzip:unzip
-# Evidence cleaning (sipadu/evidence/docclean.py) runs Debian's mat2 and ffmpeg (and mat2
-# runs exiftool and ffprobe); the tests make their documents with LibreOffice and read
-# the results with exiftool, ffprobe and pdfinfo (tests/test_kinds.py,
-# tests/test_image_cleaning.py, tests/test_document_cleaning.py). Installed without recommends: mat2
-# recommends a GTK application and bubblewrap, neither of which SIPADU uses.
+	unzip:unzip unshare:util-linux
+# Installed without recommends (mat2 recommends a GTK application and bubblewrap, LibreOffice
+# a desktop; SIPADU uses none of them). Evidence cleaning (sipadu/evidence/docclean.py) runs
+# Debian's mat2 and ffmpeg (mat2 runs exiftool and ffprobe); safe copies run LibreOffice
+# (docs/casework.md, "Safe copies"); the tests make their documents with LibreOffice and read
+# results with exiftool, ffprobe and pdfinfo. A program is checked by its name, or by a file
+# it installs: calc and impress share soffice with writer.
 PROGRAMS_NO_RECOMMENDS := mat2:mat2 ffmpeg:ffmpeg ffprobe:ffmpeg exiftool:libimage-exiftool-perl \
-	soffice:libreoffice-writer-nogui soffice:libreoffice-calc-nogui soffice:libreoffice-impress-nogui \
+	soffice:libreoffice-writer-nogui \
+	/usr/lib/libreoffice/program/libsclo.so:libreoffice-calc-nogui \
+	/usr/lib/libreoffice/program/libsdlo.so:libreoffice-impress-nogui \
 	pdfinfo:poppler-utils pdftotext:poppler-utils
 programs:
 	@missing=$$(for pair in $(PROGRAMS); do command -v $${pair%%:*} >/dev/null 2>&1 \
@@ -80,7 +83,7 @@ programs:
 	if [ -n "$$missing" ]; then echo "installing: $$missing"; \
 		apt-get update -qq && apt-get install -y -qq $$missing; fi
 	@missing=$$(for pair in $(PROGRAMS_NO_RECOMMENDS); do command -v $${pair%%:*} >/dev/null 2>&1 \
-		|| echo $${pair#*:}; done | sort -u); \
+		|| [ -e $${pair%%:*} ] || echo $${pair#*:}; done | sort -u); \
 	if [ -n "$$missing" ]; then echo "installing: $$missing"; \
 		apt-get update -qq && apt-get install -y -qq --no-install-recommends $$missing; fi
 

@@ -730,6 +730,16 @@ def sample_audit_details(ids: dict[str, str]) -> dict[audit.Action, tuple[str, s
             "investigator",
             {"attachment": str(uuid.uuid4()), "size": 123456},
         ),
+        A.SAFE_COPY_MAKE: (
+            ids["pemeriksa1"],
+            "investigator",
+            {"attachment": str(uuid.uuid4()), "outcome": "too-costly"},
+        ),
+        A.SAFE_COPY_DOWNLOAD: (
+            ids["pemeriksa1"],
+            "investigator",
+            {"attachment": str(uuid.uuid4()), "size": 654321},
+        ),
         A.MESSAGE_SEND: (ids["pemeriksa1"], "investigator", {"files": 1}),
         A.NOTE_ADD: (ids["pemeriksa1"], "investigator", {"note": str(uuid.uuid4())}),
         A.STATUS_CHANGE: (

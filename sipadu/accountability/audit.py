@@ -86,6 +86,10 @@ class Action(StrEnum):
     REPORT_EXPORT_PLAINTEXT = "report.export_plaintext"  # confirmed, unencrypted
     REPORT_PRINT = "report.print"  # the printable case file (berkas)
     ATTACHMENT_DOWNLOAD = "attachment.download"
+    # safe copies (issue 21): a file's pages made into a new PDF of pixels (the outcome:
+    # made, or the reason why not; never a name or content), and such a copy downloaded
+    SAFE_COPY_MAKE = "attachment.safe_copy_make"
+    SAFE_COPY_DOWNLOAD = "attachment.safe_copy"
     MESSAGE_SEND = "message.send"
     NOTE_ADD = "note.add"
     STATUS_CHANGE = "status.change"

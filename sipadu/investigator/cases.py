@@ -11,12 +11,15 @@ from collections.abc import Callable, Iterable, Iterator
 from functools import partial
 from typing import Any
 
-from flask import Response, abort, g, redirect, render_template, request, url_for
+from flask import Response, abort, current_app, g, redirect, render_template, request, url_for
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 from sqlalchemy import select
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import ServiceUnavailable
 
+from sipadu.evidence.confinement import Confinement
+from sipadu.evidence.safe_copy import CannotConvert, Limits, offered_for
 from sipadu.investigator.blueprint import bp, runtime
 from sipadu.investigator.forms import (
     PART_LABELS,
@@ -46,9 +49,10 @@ from sipadu.investigator.forms import (
     entered,
 )
 from sipadu.investigator.policy import Policy, requires
-from sipadu.investigator.words import said
+from sipadu.investigator.words import SAFE_COPY_REFUSALS, said
 from sipadu.persistence.models import CoiMemberKind, ReportStatus, Role, StaffAccount
-from sipadu.services import IntegrityFailed, Reason, ServiceError, casework, key_ring
+from sipadu.persistence.slots import Busy, SlotPool, pool_directory
+from sipadu.services import IntegrityFailed, Reason, ServiceError, casework, key_ring, safe_copies
 from sipadu.services import grants as grants_service
 from sipadu.services import referral as referrals
 from sipadu.services.attachments import AttachmentInfo, read_attachment
@@ -87,7 +91,16 @@ from sipadu.services.export_recipients import (
 )
 from sipadu.services.key_ring import HeldKeys, NoKey, staff_keys
 from sipadu.services.search import search_cases
-from sipadu.web.context import app_config, content_disposition, download, stream, transaction
+from sipadu.settings.config import Config
+from sipadu.web.context import (
+    app_config,
+    content_disposition,
+    download,
+    read_sessions,
+    stream,
+    transaction,
+    write_sessions,
+)
 from sipadu.web.errors import integrity_failed
 from sipadu.web.formdata import UploadRefused, receives_files
 from sipadu.web.forms import BoundedForm
@@ -103,6 +116,7 @@ from sipadu.web.uploads import (
 from sipadu.web.words import STATUS_LABELS
 
 SAFE_IMAGE_TYPES = {"image/jpeg", "image/png", "image/webp"}
+SAFE_COPY_QUEUE = 4  # requests waiting for a converter on this host; more: "busy" at once
 
 
 def _me() -> StaffAccount:
@@ -282,6 +296,7 @@ def _case_page(report_id: uuid.UUID, **forms: BoundedForm) -> str:
         bundle_form=forms.pop("bundle_form", None) or BundleForm(formdata=None),
         part_labels=PART_LABELS,
         today=today(),
+        safe_copy_offered=offered_for,
     )
 
 
@@ -696,6 +711,100 @@ def _attachment(
     """The file's details and its plaintext stream (lazy: nothing of it is read yet)."""
     keys = _keys(session, report_id)
     return read_attachment(session, report_id, attachment_id, keys)
+
+
+def safe_copy_limits(config: Config) -> Limits:
+    """The limits of one safe copy, from ``SIPADU_SAFE_COPY_*`` (docs/casework.md)."""
+    cpu = config.safe_copy_cpu_seconds
+    return Limits(
+        max_pages=config.safe_copy_max_pages,
+        dpi=config.safe_copy_dpi,
+        max_page_pixels=config.safe_copy_page_pixels,
+        max_total_pixels=config.safe_copy_total_pixels,
+        max_input_bytes=config.safe_copy_max_bytes,
+        render=Confinement(config.safe_copy_memory_bytes, cpu),
+        # LibreOffice writes the file, its PDF and its profile in the scratch folder.
+        office=Confinement(
+            config.safe_copy_office_memory_bytes, cpu, 2 * config.safe_copy_max_bytes
+        ),
+        build=Confinement(config.safe_copy_memory_bytes, cpu),
+    )
+
+
+def _safe_copy_pool() -> SlotPool:
+    pools = current_app.extensions.setdefault("sipadu.safe_copy_pools", {})
+    if not pools:
+        config = app_config()
+        pools["pool"] = SlotPool(
+            pool_directory(config, "safe-copy"), config.safe_copy_converters, SAFE_COPY_QUEUE
+        )
+    pool: SlotPool = pools["pool"]
+    return pool
+
+
+@bp.post("/reports/<uuid:report_id>/attachments/<uuid:attachment_id>/safe-copy")
+@requires(Policy.INVESTIGATOR)
+@download
+def report_safe_copy(report_id: uuid.UUID, attachment_id: uuid.UUID) -> ResponseReturnValue:
+    """A file's safe copy (issue 21): made now if it has none (seconds, in confined
+    children, holding a converter slot), then downloaded like a file: the download is
+    recorded (``attachment.safe_copy``) and committed before the first byte. A file that
+    cannot be converted gets a page saying why, in the reader's language, with the
+    original still offered; ``retry`` tries again a remembered refusal. A POST, so no
+    link prefetch starts a conversion."""
+    form = ActionForm()
+    if not form.validate_on_submit():  # no CSRF token, or a language switch
+        return redirect(url_for("staff.report", report_id=report_id))
+    me, private = _me().id, g.staff.private_key()
+
+    def keys_of(session: Session) -> HeldKeys:
+        return staff_keys(session, report_id, me, private)
+
+    try:
+        safe_copies.make_safe_copy(
+            write_sessions(),
+            read_sessions(),
+            keys_of,
+            me,
+            attachment_id,
+            safe_copy_limits(app_config()),
+            _safe_copy_pool(),
+            retry=request.form.get("retry") == "1",
+        )
+        with transaction(write=True) as writing:  # recorded before the first byte
+            safe_copies.download_safe_copy(writing, keys_of(writing), me, attachment_id)
+        (info, copy), body = stream(
+            lambda reader: safe_copies.read_safe_copy(reader, keys_of(reader), attachment_id),
+            report_id=report_id,
+        )
+    except safe_copies.Refused as refused:
+        return _no_safe_copy(report_id, attachment_id, refused.reason)
+    except Busy as busy:  # every converter of this host busy: the "busy" page (503)
+        raise ServiceUnavailable(retry_after=busy.retry_after) from None
+    except IntegrityFailed:
+        return integrity_failed()
+    except (ServiceError, NoKey):  # no grant, no key, no such file
+        abort(404)
+    response = Response(body, mimetype="application/pdf")
+    response.headers["Content-Disposition"] = content_disposition(
+        safe_copies.safe_copy_name(info.name)
+    )
+    response.headers["Content-Length"] = str(copy.size)
+    return response
+
+
+def _no_safe_copy(
+    report_id: uuid.UUID, attachment_id: uuid.UUID, reason: CannotConvert
+) -> ResponseReturnValue:
+    status = 503 if reason == CannotConvert.NO_ISOLATION else 422
+    return render_template(
+        "staff/cases/no_safe_copy.html",
+        report_id=report_id,
+        attachment_id=attachment_id,
+        why=SAFE_COPY_REFUSALS[reason],
+        retry=reason not in (CannotConvert.UNSUPPORTED, CannotConvert.NO_ISOLATION),
+        action_form=ActionForm(),
+    ), status
 
 
 @bp.route("/reports/<uuid:report_id>/export", methods=["GET", "POST"])

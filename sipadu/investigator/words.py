@@ -21,6 +21,7 @@ from flask_babel import ngettext
 from flask_babel.speaklater import LazyString
 
 from sipadu.accountability.audit import OPERATOR, Action, Broken, Verdict
+from sipadu.evidence.safe_copy import CannotConvert
 from sipadu.investigator.forms import (
     CASE_FIELD_LABELS,
     LINK_KIND_LABELS,
@@ -43,6 +44,31 @@ from sipadu.services.links import LINK_ACTOR
 from sipadu.services.staff_auth import Failure, Proof
 from sipadu.web.i18n import filesize
 from sipadu.web.words import CATEGORY_LABELS, ROLE_LABELS, STATUS_LABELS, category_said
+
+# --- safe copies (issue 21) --------------------------------------------------------------
+
+SAFE_COPY_REFUSALS: dict[str, LazyString] = {
+    CannotConvert.UNSUPPORTED: _l(
+        "By its content it is not a PDF, an office document or a picture, so it has no"
+        " pages to turn into pictures."
+    ),
+    CannotConvert.UNREADABLE: _l(
+        "It looks like a PDF, an office document or a picture, but it is damaged, protected"
+        " by a password, or built in a way the converter cannot read."
+    ),
+    CannotConvert.TOO_LARGE: _l(
+        "It has too many pages, or pages too large, to turn into pictures here (a limit"
+        " set by the administrator)."
+    ),
+    CannotConvert.TOO_COSTLY: _l(
+        "Converting it took more memory or time than allowed. Files built to exhaust a"
+        ' computer ("bombs") look like this, as do some very large documents.'
+    ),
+    CannotConvert.NO_ISOLATION: _l(
+        "This server cannot cut the office converter off the network, so office documents"
+        " are not converted here. Ask the administrator to allow user namespaces on this server."
+    ),
+}
 
 # --- the audit log -----------------------------------------------------------------------
 
@@ -78,6 +104,8 @@ ACTION_LABELS: dict[str, LazyString] = {
     Action.REPORT_EXPORT_PLAINTEXT: _l("Report exported, unencrypted"),
     Action.REPORT_PRINT: _l("Case file opened for printing"),
     Action.ATTACHMENT_DOWNLOAD: _l("File downloaded"),
+    Action.SAFE_COPY_MAKE: _l("Safe copy of a file made"),
+    Action.SAFE_COPY_DOWNLOAD: _l("Safe copy of a file downloaded"),
     Action.MESSAGE_SEND: _l("Message sent to the reporter"),
     Action.NOTE_ADD: _l("Internal note added"),
     Action.STATUS_CHANGE: _l("Status changed"),
@@ -773,6 +801,17 @@ SENTENCES: dict[str, Sentence] = {
     ),
     Action.ATTACHMENT_DOWNLOAD: lambda d, _n: _(
         "A file of %(size)s was downloaded.", size=filesize(_count(d.get("size")))
+    ),
+    Action.SAFE_COPY_MAKE: lambda d, _n: (
+        _("A safe copy of a file was made.")
+        if d.get("outcome") == "made"
+        else _(
+            "A safe copy of a file could not be made: %(why)s",
+            why=SAFE_COPY_REFUSALS.get(str(d.get("outcome")), _("unknown reason")),
+        )
+    ),
+    Action.SAFE_COPY_DOWNLOAD: lambda d, _n: _(
+        "A safe copy of %(size)s was downloaded.", size=filesize(_count(d.get("size")))
     ),
     Action.MESSAGE_SEND: lambda d, _n: _(
         "A message to the reporter. Files: %(files)d.", files=_count(d.get("files"))

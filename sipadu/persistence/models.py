@@ -565,6 +565,26 @@ class Attachment(Base):
     sealed_key: Mapped[bytes] = mapped_column(SealedBytes)
 
 
+class SafeCopy(Base):
+    """An attachment's safe copy (issue 21; sipadu.services.safe_copies): a new PDF made
+    of its pages' pixels only, stored as a blob of its own, or the remembered reason it
+    could not be made. One row per attachment at most (made once). ``sealed`` holds the
+    copy's file key, size and page count, or the reason, sealed under the case key of
+    ``epoch`` and bound to the attachment, the blob (none for a reason) and the epoch
+    (:func:`sipadu.services.row_metadata.safe_copy_bound`). Written only by staff."""
+
+    __tablename__ = "safe_copy"
+
+    attachment_id: Mapped[uuid.UUID] = mapped_column(
+        CheckedUuid, ForeignKey("attachment.id", ondelete="CASCADE"), primary_key=True
+    )
+    blob_id: Mapped[uuid.UUID | None] = mapped_column(
+        CheckedUuid, ForeignKey("blob.id"), unique=True
+    )
+    epoch: Mapped[int] = mapped_column(CheckedInt)
+    sealed: Mapped[bytes] = mapped_column(SealedBytes)
+
+
 class StaffSession(Base):
     """A signed-in staff member. The row is found by a hash of the cookie's random id and
     holds the private key sealed under the cookie's random per-session key: a database

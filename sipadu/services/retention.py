@@ -32,6 +32,7 @@ from sipadu.persistence.models import (
     Referral,
     Report,
     ReportStatus,
+    SafeCopy,
 )
 from sipadu.persistence.row_order import Reshuffled
 from sipadu.services import key_ring
@@ -127,9 +128,17 @@ def purge(
             blobs = list(
                 session.scalars(select(Attachment.blob_id).where(Attachment.report_id.in_(ids)))
             )
+            # The files' safe copies (issue 21): their rows go with the attachments.
+            copies = list(
+                session.scalars(
+                    select(SafeCopy.blob_id)
+                    .join(Attachment, Attachment.id == SafeCopy.attachment_id)
+                    .where(Attachment.report_id.in_(ids), SafeCopy.blob_id.is_not(None))
+                )
+            )
             reports = rows_affected(session, delete(Report).where(Report.id.in_(ids)))
-            if blobs:
-                session.execute(delete(Blob).where(Blob.id.in_(blobs)))
+            if blobs or copies:
+                session.execute(delete(Blob).where(Blob.id.in_([*blobs, *copies])))
             audit.append(
                 session,
                 actor.id,

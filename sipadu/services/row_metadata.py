@@ -24,6 +24,7 @@ would order a reporter's row among staff actions the audit log dates (G2, docs/c
 | identity request | ``identity-request/<id>`` | requester, requested_at |
 | case record | ``case/record`` | epoch |
 | referral's answer | ``referral/<id>/response`` | recorded_on, epoch |
+| attachment's safe copy | ``attachment/<id>/safe-copy`` | blob (empty: none), epoch |
 
 Encodings: an id is its 16 raw bytes, or empty for none (a report-level attachment, a
 message from the reporter); a number is u32 big-endian; a day is its ISO 8601 text
@@ -50,6 +51,7 @@ from sipadu.persistence.models import (
     Message,
     Note,
     Referral,
+    SafeCopy,
 )
 
 POSITION_LEN = 4  # a sealed message's plaintext starts with its position, u32 big-endian
@@ -163,6 +165,17 @@ def attachment_bound(row: Attachment, epoch: int) -> Bound:
         ("blob", _id(row.blob_id)),
         ("epoch", _u32(epoch)),
     )
+
+
+def safe_copy_field(attachment_id: uuid.UUID) -> str:
+    """Where an attachment's safe copy (or why it has none) is sealed (issue 21)."""
+    return f"attachment/{attachment_id}/safe-copy"
+
+
+def safe_copy_bound(row: SafeCopy) -> Bound:
+    """A safe copy's blob (empty for a remembered refusal) and case-key epoch: pointing
+    the row at another blob, or at another attachment's copy, fails its check."""
+    return (("blob", _id(row.blob_id)), ("epoch", _u32(row.epoch)))
 
 
 def note_field(note_id: uuid.UUID) -> str:

@@ -192,6 +192,18 @@ class Config:
     # alone needs about 250 MiB to load its libraries), and CPU time per process.
     document_cleaner_memory_bytes: int = 1024 * MIB
     document_cleaner_cpu_seconds: int = 60
+    # Safe copies for investigators (sipadu.evidence.safe_copy; docs/casework.md "Safe
+    # copies"): converters at once on this host, pages, resolution, pixels, and each
+    # child's limits. LibreOffice needs far more address space than PDFium or Pillow.
+    safe_copy_converters: int = 1
+    safe_copy_max_pages: int = 500
+    safe_copy_dpi: int = 150
+    safe_copy_page_pixels: int = 16_000_000  # one page; fewer dots per inch above it
+    safe_copy_total_pixels: int = 1_500_000_000  # the whole file (500 A4 pages at 150 dpi)
+    safe_copy_max_bytes: int = 200 * MIB  # larger files get no safe copy
+    safe_copy_memory_bytes: int = 1024 * MIB  # render and build children
+    safe_copy_office_memory_bytes: int = 2048 * MIB  # LibreOffice and its render child
+    safe_copy_cpu_seconds: int = 60  # each child (LibreOffice: its own 60 s too)
     date_precision: DatePrecision = DatePrecision.DAY
     ack_days: int = 7
     feedback_days: int = 90
@@ -591,6 +603,18 @@ def load_config(env: Mapping[str, str]) -> Config:
         )
         * MIB,
         document_cleaner_cpu_seconds=_int(env, "SIPADU_DOCUMENT_CLEANER_CPU_SECONDS", 60),
+        safe_copy_converters=_int(env, "SIPADU_SAFE_COPY_CONVERTERS", 1),
+        safe_copy_max_pages=_int(env, "SIPADU_SAFE_COPY_MAX_PAGES", 500),
+        safe_copy_dpi=_int(env, "SIPADU_SAFE_COPY_DPI", 150, minimum=72),
+        safe_copy_page_pixels=_int(env, "SIPADU_SAFE_COPY_PAGE_MEGAPIXELS", 16) * 1_000_000,
+        safe_copy_total_pixels=_int(env, "SIPADU_SAFE_COPY_TOTAL_MEGAPIXELS", 1500) * 1_000_000,
+        safe_copy_max_bytes=_int(env, "SIPADU_SAFE_COPY_MAX_MIB", 200) * MIB,
+        safe_copy_memory_bytes=_int(env, "SIPADU_SAFE_COPY_MEMORY_MIB", 1024, minimum=256) * MIB,
+        safe_copy_office_memory_bytes=_int(
+            env, "SIPADU_SAFE_COPY_OFFICE_MEMORY_MIB", 2048, minimum=768
+        )
+        * MIB,
+        safe_copy_cpu_seconds=_int(env, "SIPADU_SAFE_COPY_CPU_SECONDS", 60),
         date_precision=_choice(env, "SIPADU_DATE_PRECISION", DatePrecision, DatePrecision.DAY),
         ack_days=_int(env, "SIPADU_ACK_DAYS", 7),
         feedback_days=_int(env, "SIPADU_FEEDBACK_DAYS", 90),

@@ -171,8 +171,12 @@ def write_sessions() -> sessionmaker[Session]:
 
 def read_sessions() -> sessionmaker[Session]:
     """Reading sessions apart from the request's (on SQLite deferred: they never take the
-    write lock), for code that owns its transactions (reading back a staged upload)."""
+    write lock), for code that owns its transactions (reading back a staged upload, a
+    safe copy's conversion)."""
     return current_app.extensions["sipadu.sessionmaker"]
+
+
+_read_sessions = read_sessions
 
 
 def close_sessions(_exc: BaseException | None = None) -> None:
