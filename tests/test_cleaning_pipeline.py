@@ -275,3 +275,31 @@ def test_spared_blobs_outlive_the_request_and_no_other(outcomes_app, database_ur
     finally:
         storage.discard(outcomes_app.extensions["sipadu.write_sessionmaker"], kept)
     assert unlinked_blobs(database_url) == 0
+
+
+def test_a_heif_cleaned_to_a_jpeg_is_named_and_typed_as_one(env, database_url):
+    """A HEIF too large to re-encode as HEIF within the child's memory comes back a JPEG
+    (sipadu.evidence.imagestrip.HEIF_AS_JPEG): before, it kept its ".heic" name and
+    type, and an investigator's PC opened a JPEG as a HEIC (or not at all)."""
+    import pillow_heif
+    from PIL import Image
+
+    app = create_app("reporter", load_config({**env, "SIPADU_IMAGE_CLEANER_MEMORY_MIB": "256"}))
+    app.config["TESTING"] = True
+    app.config["WTF_CSRF_ENABLED"] = False
+
+    @receives_files("attachments", evidence_part)
+    def names():
+        files = uploaded_files(SimpleNamespace(name="attachments", errors=[]))
+        return jsonify([[f.name, f.content_type, f.outcome.kind] for f in files])
+
+    app.add_url_rule("/test-names", "test_names", names, methods=["POST"])
+    out = io.BytesIO()
+    pillow_heif.from_pillow(Image.new("RGB", (2400, 1800), (90, 30, 200))).save(
+        out, quality=50, enc_params={"preset": "ultrafast"}
+    )
+    try:
+        response = post_files(app, [("foto.HEIC", out.getvalue(), "image/heic")], "/test-names")
+    finally:
+        dispose(app)
+    assert response.get_json() == [["foto.jpg", "image/jpeg", Kind.JPEG.value]]

@@ -49,7 +49,7 @@ from wtforms import Field
 
 from sipadu.evidence import cleaning, imagestrip, kinds, storage
 from sipadu.evidence.cleaning import MAX_PIXELS, CleaningLimits, cleaning_limits
-from sipadu.evidence.outcome import Cleaned, KeptAsSent, KeptReason
+from sipadu.evidence.outcome import Cleaned, KeptAsSent, KeptReason, Kind
 from sipadu.evidence.storage import EncryptingUpload, StagingBatch, StoredFile
 from sipadu.persistence.slots import Busy, SlotPool, pool_directory
 from sipadu.services.attachments import UploadedFile, clean_name, shorten_name
@@ -214,7 +214,21 @@ def _cleaned(part: EncryptedPart, original: StoredFile) -> UploadedFile:
     evidence.pixels_left -= outcome.pixels
     clean = storage.finish_all(sessions, [copy])[0]
     storage.discard(sessions, [original.blob_id])
+    if outcome.kind is not kind:  # a HEIF too large to re-encode as HEIF is now a JPEG
+        name, content_type = _named_as(name, outcome.kind)
     return UploadedFile(clean, name, content_type, outcome)
+
+
+# What a cleaned copy of another format than its original is named and typed as.
+_CLEAN_FORMATS = {Kind.JPEG: (".jpg", "image/jpeg")}
+
+
+def _named_as(name: str, kind: Kind) -> tuple[str, str]:
+    """``name`` with the extension of ``kind`` (``foto.heic`` → ``foto.jpg``), and its
+    media type: investigators open the file by its name."""
+    extension, content_type = _CLEAN_FORMATS[kind]
+    stem, dot, _old = name.rpartition(".")
+    return (stem if dot and stem else name) + extension, content_type
 
 
 def evidence_part(index: int, filename: str, content_type: str) -> EncryptedPart:
