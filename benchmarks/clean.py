@@ -7,9 +7,8 @@ Each sample is made here with real metadata (LibreOffice for office and ODF, pik
 PDF, ffmpeg for audio and video, Pillow for images), about ``--mib`` MiB where the
 format allows it, and cleaned exactly as the server cleans it: documents, audio and
 video by :func:`sipadu.evidence.docclean.clean` (mat2 and ffmpeg in the confined child),
-images by :func:`sipadu.evidence.imagestrip.clean` (written against part A1's
-``clean(pieces, max_pixels, budget, confinement, write) -> Cleaned`` of issue 21; on the
-older ``clean(image, ...) -> int`` it passes the bytes whole). Each cleaning runs in a
+images (JPEG, PNG, WebP, GIF, TIFF, HEIF: 12 megapixels with an author, a camera and a
+GPS position) by :func:`sipadu.evidence.imagestrip.clean`. Each cleaning runs in a
 process of its own (this script, ``--one``), so that ``getrusage(RUSAGE_CHILDREN)``
 there gives that cleaning's CPU time and the peak RSS of its largest process (the child,
 mat2, mat2's workers, ffmpeg, exiftool); a thread samples ``/proc`` for the highest
@@ -23,7 +22,6 @@ stdin to stdout), and SHA-256 of them in this process. Last line: key=value figu
 
 import argparse
 import hashlib
-import inspect
 import io
 import json
 import os
@@ -171,12 +169,32 @@ def media(folder: Path, name: str, mib: int) -> bytes:
     return path.read_bytes()
 
 
+IMAGE_FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "gif": "GIF", "tiff": "TIFF",
+                 "heif": "HEIF"}  # fmt: skip
+
+
 def image(name: str) -> bytes:
+    """A 12-megapixel photo of noise (a GIF: 8 frames of 1.5 megapixels) carrying an
+    author, a camera and a GPS position in its EXIF."""
+    import pillow_heif
     from PIL import Image
 
+    pillow_heif.register_heif_opener()
+    exif = Image.Exif()
+    exif[0x013B] = "Budi Santoso"  # Artist
+    exif[0x010F], exif[0x0110] = "Samsung", "SM-A546E"  # Make, Model
+    exif[0x8825] = {1: "S", 2: (6.0, 10.0, 30.0), 3: "E", 4: (106.0, 49.0, 12.0)}
     photo = Image.open(io.BytesIO(noise_jpeg(4000, 3000)))
     out = io.BytesIO()
-    photo.save(out, {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP"}[name], quality=90)
+    if name == "gif":
+        frames = [photo.resize((1500, 1000)).rotate(i).quantize() for i in range(8)]
+        frames[0].save(out, "GIF", save_all=True, append_images=frames[1:], duration=200,
+                       comment=b"Budi Santoso")  # fmt: skip
+        return out.getvalue()
+    options = {"quality": 90, "exif": exif.tobytes()}
+    if name == "heif":
+        options["enc_params"] = {"preset": "ultrafast"}
+    photo.save(out, IMAGE_FORMATS[name], **options)
     return out.getvalue()
 
 
@@ -199,6 +217,9 @@ KINDS = {
     "jpeg": Kind.JPEG,
     "png": Kind.PNG,
     "webp": Kind.WEBP,
+    "gif": Kind.GIF,
+    "tiff": Kind.TIFF,
+    "heif": Kind.HEIF,
 }
 
 
@@ -207,7 +228,7 @@ def sample(name: str, folder: Path, mib: int) -> bytes:
         return pdf(mib)
     if name in ("docx", "xlsx", "pptx", "odt", "ods", "odp"):
         return office(folder, name, mib)
-    if name in ("jpeg", "png", "webp"):
+    if name in IMAGE_FORMATS:
         return image(name)
     return media(folder, name, mib)
 
@@ -266,11 +287,8 @@ def one(name: str, path: str) -> dict:
         removed: list[str] = []
     elif kind in docclean.KINDS:
         removed = sorted(docclean.clean([data], kind, confinement, write).removed)
-    elif next(iter(inspect.signature(imagestrip.clean).parameters)) == "pieces":
-        removed = sorted(imagestrip.clean([data], 10**9, 10**9, confinement, write).removed)  # type: ignore[arg-type,attr-defined]
-    else:  # before issue 21's part A1: the whole image, a pixel count back
-        imagestrip.clean(data, 10**9, 10**9, confinement, write)
-        removed = []
+    else:
+        removed = sorted(imagestrip.clean([data], 10**9, 10**9, confinement, write).removed)
     seconds = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     sampler.stopped.set()
