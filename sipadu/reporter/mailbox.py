@@ -529,7 +529,7 @@ def mailbox_message() -> ResponseReturnValue:
 def _message_flags(form: MessageForm, files: list[UploadedFile]) -> list[Flag]:
     """What the warning names in a message: its body, and its files."""
     label = str(form.body.label.text)
-    return warning.flags({"body": form.body.data or ""}, {"body": label}, files)
+    return warning.flags(warning.form_texts(form, ["body"]), {"body": label}, files)
 
 
 @bp.post("/mailbox/transcript")

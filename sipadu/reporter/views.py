@@ -56,10 +56,16 @@ def _page(form: ReportForm, **extra: Any) -> str:
 WARNED_FIELDS = CASE_FIELDS
 
 
+# The fields that hold an amount of money: numbers there are amounts, not phone numbers.
+AMOUNT_FIELDS = ("estimated_loss",)
+
+
 def _flags(form: ReportForm, files: list[UploadedFile]) -> list[Flag]:
-    texts = {name: getattr(form, name).data or "" for name in WARNED_FIELDS}
+    """What the warning names: the text within the form's limits (a language switch's
+    text is not validated), and the files."""
+    texts = warning.form_texts(form, WARNED_FIELDS)
     labels = {name: str(getattr(form, name).label.text) for name in WARNED_FIELDS}
-    return warning.flags(texts, labels, files)
+    return warning.flags(texts, labels, files, AMOUNT_FIELDS)
 
 
 @bp.route("/report", methods=["GET", "POST"])
