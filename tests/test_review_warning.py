@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from sipadu.cli import main as cli
+from sipadu.evidence.storage import purge_stale
 from sipadu.services.identifying import IdentifyingKind, find_identifying
 from sipadu.settings.config import MIB
 from tests.helpers import TOKEN, config_env, database, form_tokens, report_with_files
@@ -214,3 +215,31 @@ def test_an_estimated_loss_typed_without_separators_is_not_a_phone_number(demo, 
         page = answer.get_data(as_text=True)
         assert 'id="identifying-warning"' not in page, loss
         assert 'id="report-code"' in page, loss
+
+
+def test_files_over_the_kept_budget_are_named_and_the_text_kept(
+    demo, reporter_app, config, database_url
+):
+    """Past the budget for kept files (SIPADU_KEPT_FILES_MIB: by default slots x workers
+    x request size, here 1 MiB), a warned form still comes back with its text and its
+    warning, but its new files are not kept: the page names them, to be chosen again,
+    and carries none. Once room is made (a kept file dropped), files are kept again."""
+    assert config.kept_files_bytes == config.upload_slots * config.workers * config.max_request_bytes
+    with database(database_url) as session, session.begin():  # what earlier tests kept
+        purge_stale(session, now=time.time() + 2 * 3600)
+    big = ("rekaman.bin", b"\x00" * (config.max_request_bytes - 64 * 1024), "audio/mpeg")
+    holder = reporter_app.test_client()
+    first = report_with_files(holder, [big], what=NIK_TEXT).get_data(as_text=True)
+    assert 'id="identifying-warning"' in first and 'id="kept-file-0"' in first
+    answer = report_with_files(reporter_app.test_client(), [big], what=NIK_TEXT)
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 200 and 'id="identifying-warning"' in page
+    assert NIK_TEXT in page and "kept-file-0" not in page
+    assert "choose the files again" in page and "\u201crekaman.bin\u201d" in page
+    assert staged_bytes(database_url) <= config.kept_files_bytes
+    # The holder drops its kept file and sends its text without the NIK: room again.
+    carried = fields_of(first)
+    sent = post_report(holder, {**report_data(what="Tanpa nomor"), **carried, "drop_file": "0"})
+    assert 'id="report-code"' in sent.get_data(as_text=True)
+    again = report_with_files(reporter_app.test_client(), [big], what=NIK_TEXT)
+    assert 'id="kept-file-0"' in again.get_data(as_text=True)

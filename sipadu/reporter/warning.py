@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from flask import g, request
 from flask_babel import gettext as _
 from flask_wtf import FlaskForm
+from wtforms import Field
 from wtforms.validators import Length
 
 from sipadu.reporter.blueprint import runtime
@@ -37,6 +38,7 @@ from sipadu.web.file_notices import (
 from sipadu.web.kept_files import Kept
 from sipadu.web.reporter_forms import TEXT_LIMIT
 from sipadu.web.submissions import FormKind
+from sipadu.web.uploads import not_kept, spare
 
 SEND_ANYWAY = "send_anyway"
 WARNED = "warned"
@@ -68,6 +70,22 @@ def carry(
     """The files the page rendered by this request carries, sealed."""
     token = kept_files.seal(runtime().kept_files_key, purpose.value, files)
     setattr(g, _CARRIED, Carried(list(files), token, ticked))
+
+
+def keep(
+    purpose: FormKind, kept: Kept, new_files: Sequence[UploadedFile], field: Field
+) -> list[UploadedFile]:
+    """Nothing is stored, the form comes back: the files its page carries on (returned,
+    and :func:`carry`-ied): those kept from before and, while the budget for kept files
+    allows (:func:`sipadu.web.uploads.spare`), this request's new ones; new ones that
+    could not be kept are named on ``field``, to be chosen again."""
+    if spare(new_files):
+        files = [*kept.files, *new_files]
+    else:
+        files = list(kept.files)
+        field.errors = [*field.errors, not_kept([f.name for f in new_files])]
+    carry(purpose, files)
+    return files
 
 
 def page_files() -> dict[str, object]:
