@@ -224,7 +224,8 @@ def test_files_over_the_kept_budget_are_named_and_the_text_kept(
     x request size, here 1 MiB), a warned form still comes back with its text and its
     warning, but its new files are not kept: the page names them, to be chosen again,
     and carries none. Once room is made (a kept file dropped), files are kept again."""
-    assert config.kept_files_bytes == config.upload_slots * config.workers * config.max_request_bytes
+    in_flight = config.upload_slots * config.workers * config.max_request_bytes
+    assert config.kept_files_bytes == in_flight
     with database(database_url) as session, session.begin():  # what earlier tests kept
         purge_stale(session, now=time.time() + 2 * 3600)
     big = ("rekaman.bin", b"\x00" * (config.max_request_bytes - 64 * 1024), "audio/mpeg")

@@ -159,15 +159,16 @@ def flags(
     said += more_flags(scan.unlisted, labels)
     said += file_flags(files, anchors)
     if len(said) > FLAGS_LISTED:
-        said = said[: FLAGS_LISTED - 1] + [unlisted_flag(len(said) - FLAGS_LISTED + 1, said[0])]
+        more = unlisted_flag(len(said) - FLAGS_LISTED + 1, said[0])
+        said = [*said[: FLAGS_LISTED - 1], more]
     return said
 
 
 def form_texts(form: FlaskForm, names: Iterable[str]) -> dict[str, str]:
     """The text of each named field of ``form``, cut at the field's own length limit
-    (its ``Length`` validator's ``max``; the longest text a form takes, ``TEXT_LIMIT``, without one): the
-    detector never reads more than the form accepts, also where the form is not
-    validated (a language switch: a field may carry up to formdata's 500 KB)."""
+    (its ``Length`` validator's ``max``; without one, ``TEXT_LIMIT``, the longest text
+    a form takes): the detector never reads more than the form accepts, also where the
+    form is not validated (a language switch: a field may carry up to 500 KB)."""
     texts = {}
     for name in names:
         bound = getattr(form, name)
