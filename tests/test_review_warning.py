@@ -236,7 +236,7 @@ def test_files_over_the_kept_budget_are_named_and_the_text_kept(
     page = answer.get_data(as_text=True)
     assert answer.status_code == 200 and 'id="identifying-warning"' in page
     assert NIK_TEXT in page and "kept-file-0" not in page
-    assert "choose the files again" in page and "\u201crekaman.bin\u201d" in page
+    assert "pilih berkasnya lagi" in page and "\u201crekaman.bin\u201d" in page
     assert staged_bytes(database_url) <= config.kept_files_bytes
     # The holder drops its kept file and sends its text without the NIK: room again.
     carried = fields_of(first)
