@@ -182,7 +182,7 @@ def outcomes_app(people, env):
         except UploadRefused as refused:
             return jsonify(refused=refused.reason.value, errors=field.errors), refused.status
         if request.args.get("spare"):
-            spare(file.stored.blob_id for file in files[1:])
+            assert spare(files[1:])  # within the budget for kept files
         return jsonify(
             [
                 {

@@ -16,7 +16,7 @@ import uuid
 from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, delete, select, text, update
+from sqlalchemy import Engine, delete, func, select, text, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from sipadu.crypto import decrypt_stream, encrypting_writer
@@ -298,6 +298,23 @@ def _vacuum_chunks(engine: Engine) -> None:
         ).scalar_one()
         if owner:
             connection.execute(text("VACUUM (SKIP_LOCKED) blob_chunk"))
+
+
+# What one staged blob costs beyond its bytes (its rows, their indexes), counted as one
+# page: a budget of bytes alone would let many empty files through.
+BLOB_OVERHEAD_BYTES = 4096
+
+
+def staged_bytes(session: Session) -> int:
+    """What the staged (unlinked) blobs take in the database, in bytes: their stored
+    bytes plus :data:`BLOB_OVERHEAD_BYTES` each. Every upload in flight counts, and
+    every file kept across a warning (sipadu.web.kept_files)."""
+    stored, count = session.execute(
+        select(func.coalesce(func.sum(Blob.stored_bytes), 0), func.count()).where(
+            Blob.linked.is_(False)
+        )
+    ).one()
+    return int(stored) + int(count) * BLOB_OVERHEAD_BYTES
 
 
 def purge_stale(session: Session, now: float | None = None) -> int:

@@ -88,7 +88,7 @@ from sipadu.web.reporter_forms import (
     TranscriptForm,
 )
 from sipadu.web.submissions import FormKind, StillPending
-from sipadu.web.uploads import evidence_part, forget_files, spare, uploaded_files
+from sipadu.web.uploads import evidence_part, forget_files, uploaded_files
 from sipadu.web.words import category_said
 
 
@@ -471,12 +471,13 @@ def mailbox_message() -> ResponseReturnValue:
             "Nothing was sent, and your message is kept below: press “Send message” again."
         )
         return _mailbox_page(keys, opened, form, sent=False, notice=notice), 400
-    if kept.lost or (not warning.send_anyway() and (flags := _message_flags(form, files))):
-        # Nothing is stored: the message comes back with its files kept (issue 21).
-        spare(f.stored.blob_id for f in new_files)
-        warning.carry(FormKind.MESSAGE, files)
+    if kept.lost or (not warning.send_anyway() and _message_flags(form, files)):
+        # Nothing is stored: the message comes back with its files kept (issue 21), those
+        # the budget for kept files has no room for named, to be chosen again.
+        carried = warning.keep(FormKind.MESSAGE, kept, new_files, form.attachments)
         if kept.lost:
             return _mailbox_page(keys, opened, form, sent=False, notice=lost), 409
+        flags = _message_flags(form, carried)
         return _mailbox_page(keys, opened, form, sent=False, warning_flags=flags)
     try:
         used = submissions.claim(token)  # one message per token (issue 16 item 3)
@@ -529,7 +530,7 @@ def mailbox_message() -> ResponseReturnValue:
 def _message_flags(form: MessageForm, files: list[UploadedFile]) -> list[Flag]:
     """What the warning names in a message: its body, and its files."""
     label = str(form.body.label.text)
-    return warning.flags({"body": form.body.data or ""}, {"body": label}, files)
+    return warning.flags(warning.form_texts(form, ["body"]), {"body": label}, files)
 
 
 @bp.post("/mailbox/transcript")

@@ -33,7 +33,7 @@ from sipadu.web.refusal_messages import message
 from sipadu.web.report_choices import chosen_category, load_choices, sub_category_fits
 from sipadu.web.reporter_forms import ReportForm
 from sipadu.web.submissions import FormKind, Receipt, StillPending, Used
-from sipadu.web.uploads import evidence_part, forget_files, spare, uploaded_files
+from sipadu.web.uploads import evidence_part, forget_files, uploaded_files
 
 
 @bp.get("/")
@@ -56,10 +56,16 @@ def _page(form: ReportForm, **extra: Any) -> str:
 WARNED_FIELDS = CASE_FIELDS
 
 
+# The fields that hold an amount of money: numbers there are amounts, not phone numbers.
+AMOUNT_FIELDS = ("estimated_loss",)
+
+
 def _flags(form: ReportForm, files: list[UploadedFile]) -> list[Flag]:
-    texts = {name: getattr(form, name).data or "" for name in WARNED_FIELDS}
+    """What the warning names: the text within the form's limits (a language switch's
+    text is not validated), and the files."""
+    texts = warning.form_texts(form, WARNED_FIELDS)
     labels = {name: str(getattr(form, name).label.text) for name in WARNED_FIELDS}
-    return warning.flags(texts, labels, files)
+    return warning.flags(texts, labels, files, AMOUNT_FIELDS)
 
 
 @bp.route("/report", methods=["GET", "POST"])
@@ -118,13 +124,13 @@ def report() -> ResponseReturnValue:
         accepted = category_open(reading, chosen)
     if not accepted:
         return _category_closed(form)
-    if kept.lost or (not warning.send_anyway() and (flags := _flags(form, files))):
-        # Nothing is stored: the form comes back with its files kept (issue 21 item 3).
-        spare(f.stored.blob_id for f in new_files)
-        warning.carry(FormKind.REPORT, files)
+    if kept.lost or (not warning.send_anyway() and _flags(form, files)):
+        # Nothing is stored: the form comes back with its files kept (issue 21 item 3),
+        # those the budget for kept files has no room for named, to be chosen again.
+        carried = warning.keep(FormKind.REPORT, kept, new_files, form.attachments)
         if kept.lost:
             return _page(form, notice=warning.kept_notice(kept)), 409
-        return _page(form, warning=flags)
+        return _page(form, warning=_flags(form, carried))
     typed: dict[str, Any] = {name: getattr(form, name).data or "" for name in CASE_FIELDS}
     data = ReportData(
         category=chosen,

@@ -11,26 +11,40 @@ staged, carried sealed in the page). The page marks itself warned (:data:`WARNED
 a language switch of it shows the warning again.
 """
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from flask import g, request
 from flask_babel import gettext as _
+from flask_wtf import FlaskForm
+from wtforms import Field
+from wtforms.validators import Length
 
 from sipadu.reporter.blueprint import runtime
 from sipadu.services.attachments import UploadedFile, clean_name, shorten_name
-from sipadu.services.identifying import find_identifying
+from sipadu.services.identifying import scan_identifying
 from sipadu.settings.config import MIB
 from sipadu.web import kept_files
 from sipadu.web.context import app_config
-from sipadu.web.file_notices import Flag, file_flags, file_notice, file_notices, text_flags
+from sipadu.web.file_notices import (
+    Flag,
+    file_flags,
+    file_notice,
+    file_notices,
+    more_flags,
+    text_flags,
+    unlisted_flag,
+)
 from sipadu.web.kept_files import Kept
+from sipadu.web.reporter_forms import TEXT_LIMIT
 from sipadu.web.submissions import FormKind
+from sipadu.web.uploads import not_kept, spare
 
 SEND_ANYWAY = "send_anyway"
 WARNED = "warned"
 _CARRIED = "sipadu_kept_files"  # g: what this page carries
 NAME_SHOWN = 60
+FLAGS_LISTED = 40  # lines the warning lists at most (the page stays under 100 KB)
 
 
 @dataclass
@@ -56,6 +70,22 @@ def carry(
     """The files the page rendered by this request carries, sealed."""
     token = kept_files.seal(runtime().kept_files_key, purpose.value, files)
     setattr(g, _CARRIED, Carried(list(files), token, ticked))
+
+
+def keep(
+    purpose: FormKind, kept: Kept, new_files: Sequence[UploadedFile], field: Field
+) -> list[UploadedFile]:
+    """Nothing is stored, the form comes back: the files its page carries on (returned,
+    and :func:`carry`-ied): those kept from before and, while the budget for kept files
+    allows (:func:`sipadu.web.uploads.spare`), this request's new ones; new ones that
+    could not be kept are named on ``field``, to be chosen again."""
+    if spare(new_files):
+        files = [*kept.files, *new_files]
+    else:
+        files = list(kept.files)
+        field.errors = [*field.errors, not_kept([f.name for f in new_files])]
+    carry(purpose, files)
+    return files
 
 
 def page_files() -> dict[str, object]:
@@ -112,12 +142,39 @@ def over_limits(files: Sequence[UploadedFile]) -> str | None:
 
 
 def flags(
-    texts: Mapping[str, str], labels: Mapping[str, str], files: Sequence[UploadedFile]
+    texts: Mapping[str, str],
+    labels: Mapping[str, str],
+    files: Sequence[UploadedFile],
+    amount_fields: Collection[str] = (),
 ) -> list[Flag]:
-    """Everything the warning names: text findings, then files (anchored on their place
-    in the kept list: ``kept-file-<i>``; the page carries exactly ``files``)."""
+    """Everything the warning names: text findings (at most
+    :data:`~sipadu.services.identifying.LISTED_PER_FIELD` per field, then how many
+    more), then files (anchored on their place in the kept list: ``kept-file-<i>``; the
+    page carries exactly ``files``); at most :data:`FLAGS_LISTED` lines, the last
+    saying how many more. ``amount_fields``: the fields that hold amounts of money.
+    Pass ``texts`` within the form's limits (:func:`form_texts`)."""
+    scan = scan_identifying(texts, amount_fields=amount_fields)
     anchors = [f"kept-file-{i}" for i in range(len(files))]
-    return text_flags(find_identifying(texts), labels) + file_flags(files, anchors)
+    said = text_flags(scan.findings, labels)
+    said += more_flags(scan.unlisted, labels)
+    said += file_flags(files, anchors)
+    if len(said) > FLAGS_LISTED:
+        more = unlisted_flag(len(said) - FLAGS_LISTED + 1, said[0])
+        said = [*said[: FLAGS_LISTED - 1], more]
+    return said
+
+
+def form_texts(form: FlaskForm, names: Iterable[str]) -> dict[str, str]:
+    """The text of each named field of ``form``, cut at the field's own length limit
+    (its ``Length`` validator's ``max``; without one, ``TEXT_LIMIT``, the longest text
+    a form takes): the detector never reads more than the form accepts, also where the
+    form is not validated (a language switch: a field may carry up to 500 KB)."""
+    texts = {}
+    for name in names:
+        bound = getattr(form, name)
+        limits = [v.max for v in bound.validators if isinstance(v, Length) and v.max >= 0]
+        texts[name] = (bound.data or "")[: min(limits, default=TEXT_LIMIT)]
+    return texts
 
 
 def send_anyway() -> bool:

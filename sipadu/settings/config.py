@@ -222,6 +222,10 @@ class Config:
     body_min_rate: int = 1024  # bytes per second of waiting for the body, per window
     small_body_bytes: int = 64 * 1024  # received whole before a thread takes the request
     upload_slots: int = 4  # larger bodies received at once, per worker (threads of their own)
+    # Files kept across a warning (sipadu.web.kept_files): the database's staged bytes
+    # (uploads in flight included) a warned form may keep its new files within; by
+    # default as much as one host's uploads in flight (docs/deploy.md).
+    kept_files_bytes: int = 4 * 1 * 500 * MIB
     upload_queue: int = 16  # uploads waiting for a slot at once, per worker; more: 503
     upload_wait_seconds: int = 30  # an upload waits this long for a slot, then 503
     contended_rate: int = 32 * 1024  # bytes/s an upload keeps while others wait for a slot
@@ -581,6 +585,9 @@ def load_config(env: Mapping[str, str]) -> Config:
     """Build and validate a :class:`Config` from ``SIPADU_*`` variables."""
     environment = _choice(env, "SIPADU_ENV", Environment, Environment.PRODUCTION)
     threads = _int(env, "SIPADU_THREADS", 8)
+    workers = _workers(env)
+    upload_slots = _int(env, "SIPADU_UPLOAD_SLOTS", max(1, threads // 2))
+    max_request_mib = _int(env, "SIPADU_MAX_REQUEST_MIB", 500)
     instance_path = Path(env.get("SIPADU_INSTANCE_PATH") or "instance").resolve()
     database_url = env.get("SIPADU_DATABASE_URL") or f"sqlite:///{instance_path / 'sipadu.db'}"
     config = Config(
@@ -590,7 +597,7 @@ def load_config(env: Mapping[str, str]) -> Config:
         redis_url=env.get("SIPADU_REDIS_URL") or None,
         argon2=_argon2(env, "SIPADU_ARGON2"),
         lookup_argon2=_argon2(env, "SIPADU_LOOKUP_ARGON2"),
-        max_request_bytes=_int(env, "SIPADU_MAX_REQUEST_MIB", 500) * MIB,
+        max_request_bytes=max_request_mib * MIB,
         max_file_bytes=_int(env, "SIPADU_MAX_FILE_MIB", 500) * MIB,
         max_files=_int(env, "SIPADU_MAX_FILES", 20),
         image_cleaners=_int(env, "SIPADU_IMAGE_CLEANERS", 2),
@@ -622,14 +629,18 @@ def load_config(env: Mapping[str, str]) -> Config:
         referral_follow_up_days=_int(env, "SIPADU_REFERRAL_FOLLOW_UP_DAYS", 30),
         reporter_bind=env.get("SIPADU_REPORTER_BIND") or "127.0.0.1:5000",
         staff_bind=env.get("SIPADU_STAFF_BIND") or "127.0.0.1:5001",
-        workers=_workers(env),
+        workers=workers,
         threads=threads,
         heartbeat_seconds=_int(env, "SIPADU_HEARTBEAT_SECONDS", 120),
         head_timeout_seconds=_int(env, "SIPADU_HEAD_TIMEOUT_SECONDS", 10),
         body_timeout_seconds=_int(env, "SIPADU_BODY_TIMEOUT_SECONDS", 20),
         body_min_rate=_int(env, "SIPADU_BODY_MIN_KIB_PER_SECOND", 1) * 1024,
         small_body_bytes=_int(env, "SIPADU_SMALL_BODY_KIB", 64) * 1024,
-        upload_slots=_int(env, "SIPADU_UPLOAD_SLOTS", max(1, threads // 2)),
+        upload_slots=upload_slots,
+        kept_files_bytes=_int(
+            env, "SIPADU_KEPT_FILES_MIB", upload_slots * workers * max_request_mib, minimum=0
+        )
+        * MIB,
         upload_queue=_int(env, "SIPADU_UPLOAD_QUEUE", 16, minimum=0),
         upload_wait_seconds=_int(env, "SIPADU_UPLOAD_WAIT_SECONDS", 30),
         contended_rate=_int(env, "SIPADU_CONTENDED_KIB_PER_SECOND", 32) * 1024,

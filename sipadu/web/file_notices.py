@@ -110,6 +110,35 @@ def text_flags(findings: Sequence[Finding], labels: Mapping[str, str]) -> list[F
     return [Flag(said[f.kind](labels.get(f.field, f.field), f.shown), f.field) for f in findings]
 
 
+def more_flags(unlisted: Mapping[str, int], labels: Mapping[str, str]) -> list[Flag]:
+    """For each field with more findings than are listed (field -> how many more): one
+    line saying how many more, anchored on the field."""
+    return [
+        Flag(
+            _(
+                "%(count)d more such details in “%(field)s” are not listed here: check the "
+                "whole text.",
+                count=count,
+                field=labels.get(name, name),
+            ),
+            name,
+        )
+        for name, count in unlisted.items()
+    ]
+
+
+def unlisted_flag(count: int, first: Flag) -> Flag:
+    """The warning's last line when it lists only the first of its lines: ``count`` more
+    are not listed (anchored on the first line's field or file)."""
+    return Flag(
+        _(
+            "%(count)d more details are not listed here: check your whole text and every file.",
+            count=count,
+        ),
+        first.anchor,
+    )
+
+
 def file_flags(files: Sequence[UploadedFile], anchors: Sequence[str]) -> list[Flag]:
     """What in ``files`` could still name someone: identifying fields cleaning could not
     remove, and files of a type SIPADU cleans that could not be cleaned (damaged, too

@@ -27,6 +27,7 @@ attached twice.
 
 import base64
 import json
+import re
 import time
 import uuid
 from collections.abc import Iterable, Sequence
@@ -59,6 +60,7 @@ LABEL = "sipadu.kept-files.v1"  # the key's HKDF label (from the reporter sessio
 _VERSION = 1
 _SESSION_SECRET_FIELD = "csrf_token"  # noqa: S105 — a session key name: Flask-WTF's secret
 MAX_AGE_SECONDS = 48 * 3600  # as long as a form's submission token
+_PLACE = re.compile(r"[0-9]{1,3}")
 MAX_TOKEN_CHARS = 64 * 1024  # a page carries at most 20 files: far less than this
 
 
@@ -126,7 +128,7 @@ def resume(key: bytes, purpose: str, *, apply_drops: bool = True) -> Kept:
     files = unseal(key, purpose, token)
     if files is None:
         return Kept(refused=True)
-    ticked = frozenset(int(v) for v in request.form.getlist(DROP) if v.isdigit())
+    ticked = frozenset(p for v in request.form.getlist(DROP) if (p := place(v)) is not None)
     kept = Kept()
     if apply_drops:
         gone = [f for i, f in enumerate(files) if i in ticked]
@@ -153,6 +155,13 @@ def resume(key: bytes, purpose: str, *, apply_drops: bool = True) -> Kept:
     kept.files = [f for f in files if f.stored.blob_id in staged]
     kept.lost = [f.name for f in files if f.stored.blob_id not in staged]
     return kept
+
+
+def place(value: str) -> int | None:
+    """A drop box's value: a file's place in the kept list, 1 to 3 ASCII digits (a page
+    carries at most 20 files), or None for anything else ("²" is a digit to
+    ``str.isdigit`` but not to ``int``; 5,000 digits are over ``int``'s limit)."""
+    return int(value) if _PLACE.fullmatch(value) else None
 
 
 def seal_notices(key: bytes, files: Sequence[UploadedFile]) -> str:

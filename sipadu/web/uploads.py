@@ -39,7 +39,7 @@ the next request.
 import io
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 
@@ -269,12 +269,37 @@ def uploaded_files(field: Field) -> list[UploadedFile]:
         raise
 
 
-def spare(blob_ids: Iterable[uuid.UUID]) -> None:
-    """Keep these staged blobs of this request when it ends (the teardown deletes every
+def spare(files: Sequence[UploadedFile]) -> bool:
+    """Keep these staged files of this request when it ends (the teardown deletes every
     other unlinked one): files carried to the next request of a warning round-trip
-    (issue 21, part D). Still unlinked, they are purged with abandoned uploads if that
-    request never comes (:func:`sipadu.evidence.storage.purge_stale`)."""
-    _evidence().spared.update(blob_ids)
+    (issue 21 item 3), if the database's staged bytes, these files' included
+    (:func:`sipadu.evidence.storage.staged_bytes`: uploads in flight too, and files kept
+    by other forms), are within ``SIPADU_KEPT_FILES_MIB``. Returns whether they are
+    kept; if not, none of them is (the caller says they must be chosen again). Kept, and
+    still unlinked, they are purged with abandoned uploads if that request never comes
+    (:func:`sipadu.evidence.storage.purge_stale`).
+
+    Two requests checking at once both count each other's files (staged before either
+    checks), so the kept bytes never pass the budget; in-flight uploads counted make it
+    stricter under load, never looser (docs/deploy.md, "Disk for uploads in flight")."""
+    if not files:
+        return True
+    with write_sessions().begin() as session:
+        staged = storage.staged_bytes(session)
+    if staged > app_config().kept_files_bytes:
+        return False
+    _evidence().spared.update(f.stored.blob_id for f in files)
+    return True
+
+
+def not_kept(names: list[str]) -> str:
+    """That the files just chosen were not kept with the form (the budget for kept
+    files is spent), naming them."""
+    return _(
+        "Your files could not be kept with the form this time: the server is already "
+        "holding as many files for forms waiting to be sent as it can. Nothing was sent. "
+        "Your text is kept below, but choose the files again before you send."
+    ) + files_to_choose(names)
 
 
 def forget_files(field: Field) -> None:

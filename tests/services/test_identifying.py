@@ -6,11 +6,13 @@ inside longer runs are not."""
 import pytest
 
 from sipadu.services.identifying import (
+    LISTED_PER_FIELD,
     Finding,
     IdentifyingKind,
     find_identifying,
     plausible_nik,
     plausible_nip,
+    scan_identifying,
 )
 from sipadu.services.passphrases import format_code, new_code
 
@@ -134,3 +136,40 @@ def test_the_structure_rules():
     assert plausible_nip("197512311999032004")
     assert not plausible_nip("198001012005011000")  # sequence 000
     assert not plausible_nip("198001012005131001")  # appointed in month 13
+
+
+# Found since the detector reads numbers run by run (tests/test_review_warning.py has the
+# reviewer's cases): the nearest label decides, a run holds more than one number, and a
+# number glued to a date or a count is still read.
+MORE_POSITIVE = [
+    ("Nomor rekening saya, HP 081234567890", PHONE, "…7890"),
+    ("kode etik 3201014508900003", NIK, "…0003"),
+    ("tahun 2019 081234567890", PHONE, "…7890"),
+    ("HP 081234567890 10.00 WIB", PHONE, "…7890"),
+    ("Budi (081234567890) hadir", PHONE, "…7890"),
+    ("+62 (21) 555-1234", PHONE, "…1234"),
+    ("Saksi:\n- NIP 198001012005011001.\n- Jabatan", NIP, "…1001"),
+]
+
+
+@pytest.mark.parametrize(("text", "kind", "shown"), MORE_POSITIVE)
+def test_the_nearest_label_and_each_number_of_a_run_count(text, kind, shown):
+    assert find_identifying({"what": text}) == [Finding("what", kind, shown)]
+
+
+def test_two_phone_numbers_in_one_run_are_both_found():
+    found = find_identifying({"what": "0812345678 0813111122 bisa dihubungi"})
+    assert found == [Finding("what", PHONE, "…5678"), Finding("what", PHONE, "…1122")]
+
+
+def test_an_amount_field_holds_amounts_but_a_phone_number_there_is_found():
+    for loss in ("6250000000", "Rp 62.500.000.000", "3201014508900003", "62 500 000 000"):
+        assert find_identifying({"loss": loss}, amount_fields={"loss"}) == [], loss
+    found = find_identifying({"loss": "5 juta, HP 081234567890"}, amount_fields={"loss"})
+    assert found == [Finding("loss", PHONE, "…7890")]
+
+
+def test_at_most_ten_findings_per_field_are_made_the_others_counted():
+    scan = scan_identifying({"a": "x@y.co " * 25, "b": "ani@mail.com"})
+    assert [f.field for f in scan.findings] == ["a"] * LISTED_PER_FIELD + ["b"]
+    assert scan.unlisted == {"a": 25 - LISTED_PER_FIELD}
