@@ -20,10 +20,10 @@ from flask_babel import gettext as _
 from flask_babel import ngettext
 from sqlalchemy.orm import Session
 
+import sipadu.reporter.warning as warning
 from sipadu.accountability.audit import ReporterMetric, count_reporter_event
 from sipadu.persistence.models import ReportStatus
 from sipadu.persistence.slots import Busy
-from sipadu.reporter import warning
 from sipadu.reporter.blueprint import bp, runtime
 from sipadu.reporter.languages import SWITCH, switched_notice
 from sipadu.reporter.sessions import (

@@ -8,9 +8,9 @@ from flask import abort, current_app, redirect, render_template, request, url_fo
 from flask.typing import ResponseReturnValue
 from flask_babel import gettext as _
 
+import sipadu.reporter.warning as warning
 from sipadu.accountability.audit import ReporterMetric, count_reporter_event
 from sipadu.persistence.slots import Busy
-from sipadu.reporter import warning
 from sipadu.reporter.blueprint import bp, runtime
 from sipadu.reporter.languages import SWITCH, switched_notice
 from sipadu.reporter.warning import receipt_notices
