@@ -148,20 +148,44 @@ def _left_in_scratch(data: bytes) -> list[str]:
 # --- fault 1: the reporter's document left in /dev/shm when the watchdog kills ---------
 
 
-def test_the_scratch_folder_goes_even_when_the_watchdog_kills_the_render_child(tmp_path):
+def _docx_of_many_lines(lines: int) -> bytes:
+    """A DOCX of ``lines`` paragraphs (unique: a random word in each), whose layout
+    costs LibreOffice seconds of CPU."""
+    marker = uuid.uuid4().hex
+    paragraphs = "".join(
+        f"<w:p><w:r><w:t>Lampiran {marker} baris {i} yang panjang untuk tata letak</w:t>"
+        "</w:r></w:p>"
+        for i in range(lines)
+    )
+    source = zipfile.ZipFile(io.BytesIO(_docx_linking("https://example.invalid/g.png")))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name in source.namelist():
+            text = source.read(name).decode()
+            if name == "word/document.xml":
+                text = text.replace("<w:body>", "<w:body>" + paragraphs)
+            archive.writestr(name, text)
+    return out.getvalue()
+
+
+def test_the_scratch_folder_goes_even_when_the_watchdog_kills_the_render_child():
     """The watchdog (confinement.run: ``child.kill()``, SIGKILL) ends a render child
     while LibreOffice works: the child's ``finally`` never runs, so its scratch folder
     with the reporter's document in plaintext stays in /dev/shm until the next reboot.
-    Here the file reaches the child slowly (as from a busy database) and LibreOffice
-    waits on a linked picture that never comes (a FIFO): the watchdog fires first."""
-    fifo = tmp_path / "never.png"
-    os.mkfifo(fifo)
-    data = _docx_linking(fifo.as_uri()) + b""  # unique enough: the FIFO's path is random
-    cpu = 2  # watchdog after 11 s; LibreOffice starts at ~8 s and waits (its own 4 s)
+    Here the file reaches the child slowly (as from a busy database), so that
+    LibreOffice starts ~1 s before the watchdog fires, and the document keeps it busy
+    for its whole CPU budget (2 s): the watchdog kills the child while LibreOffice
+    works on the document in the scratch folder.
+
+    (Corrected from the review's version, where LibreOffice waited on a linked picture
+    that was a FIFO in the test's own temporary folder: LibreOffice no longer sees any
+    file of the server, nor loads linked pictures, so it never waited.)"""
+    data = _docx_of_many_lines(20_000)
+    cpu = 2  # watchdog after 11 s; LibreOffice starts at ~10 s, busy until ~12 s
 
     def slowly():
         yield data
-        time.sleep(8)
+        time.sleep(10)
 
     started = time.monotonic()
     with pytest.raises(Refused) as refused:
