@@ -17,9 +17,10 @@ through the server::
   is rendered with PDFium (pypdfium2); a picture decoded with Pillow (+ pillow-heif);
   an office document (OOXML, ODF, and legacy DOC/XLS/PPT/RTF) is first converted to PDF
   by LibreOffice headless, in a private folder on a memory file system
-  (:func:`~sipadu.evidence.confinement.scratch_directory`) with a fresh profile, inside
-  new user, network and PID namespaces (``unshare``): no network at all (a linked
-  picture or template is never fetched), and nothing it starts outlives it.
+  (:func:`~sipadu.evidence.confinement.scratch_directory`, made and removed by the
+  server) with a fresh profile that loads no linked content, inside bubblewrap
+  (:data:`ISOLATE`): no network at all and no file of the server (a linked picture,
+  section or template is never fetched), and nothing it starts outlives it.
 * The **build child** (``python -m sipadu.evidence.safe_copy build …``) trusts nothing of
   that stream: it checks every page's size against the same limits, encodes the pixels
   as JPEG and writes a new PDF (PDFium's writer) to stdout. A render child taken over
