@@ -49,8 +49,8 @@ from wtforms import Field
 
 from sipadu.crypto import CryptoError
 from sipadu.evidence import cleaning, imagestrip, kinds, storage
-from sipadu.evidence.confinement import sweep_scratch
 from sipadu.evidence.cleaning import MAX_PIXELS, CleaningLimits, cleaning_limits
+from sipadu.evidence.confinement import sweep_scratch
 from sipadu.evidence.outcome import Cleaned, KeptAsSent, KeptReason, Kind
 from sipadu.evidence.storage import EncryptingUpload, StagingBatch, StoredFile
 from sipadu.persistence.slots import Busy, SlotPool, pool_directory
