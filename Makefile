@@ -65,7 +65,7 @@ test: $(STAMP) $(COMPILED) programs $(NODE_STAMP)
 # archives SIPADU streams (unzip -t), as the agencies receiving them would open them.
 PROGRAMS := make:make chromium:chromium npm:npm age:age age-keygen:age argon2:argon2 pg_dump:postgresql-client \
 	pg_restore:postgresql-client tor:tor sha256sum:coreutils gpg:gnupg gpgconf:gpgconf uname:coreutils \
-	unzip:unzip unshare:util-linux
+	unzip:unzip unshare:util-linux bwrap:bubblewrap
 # Installed without recommends (mat2 recommends a GTK application and bubblewrap, LibreOffice
 # a desktop; SIPADU uses none of them). Evidence cleaning (sipadu/evidence/docclean.py) runs
 # Debian's mat2 and ffmpeg (mat2 runs exiftool and ffprobe); safe copies run LibreOffice

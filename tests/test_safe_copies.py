@@ -58,7 +58,7 @@ office = pytest.mark.usefixtures("isolated")
 
 @pytest.fixture(scope="module")
 def isolated() -> None:
-    assert safe_copy.isolation_available(), "soffice and unshare (user namespaces) needed"
+    assert safe_copy.isolation_available(), "soffice and bwrap (user namespaces) needed"
 
 
 def convert(data: bytes, limits: Limits = LIMITS) -> tuple[safe_copy.Made, bytes]:

@@ -319,7 +319,9 @@ class _Tools:
                 stderr=err,
                 env=self.env(),
                 cwd=self.scratch,
-                start_new_session=True,  # its own children (mat2's ffmpeg) end with it
+                # A group of its own, so that its own children (mat2's ffmpeg) end with
+                # it on a timeout; in the child's session, which the server ends.
+                process_group=0,
                 preexec_fn=_die_with_parent,  # the child has no threads
             )
             try:

@@ -17,9 +17,10 @@ through the server::
   is rendered with PDFium (pypdfium2); a picture decoded with Pillow (+ pillow-heif);
   an office document (OOXML, ODF, and legacy DOC/XLS/PPT/RTF) is first converted to PDF
   by LibreOffice headless, in a private folder on a memory file system
-  (:func:`~sipadu.evidence.confinement.scratch_directory`) with a fresh profile, inside
-  new user, network and PID namespaces (``unshare``): no network at all (a linked
-  picture or template is never fetched), and nothing it starts outlives it.
+  (:func:`~sipadu.evidence.confinement.scratch_directory`, made and removed by the
+  server) with a fresh profile that loads no linked content, inside bubblewrap
+  (:data:`ISOLATE`): no network at all and no file of the server (a linked picture,
+  section or template is never fetched), and nothing it starts outlives it.
 * The **build child** (``python -m sipadu.evidence.safe_copy build …``) trusts nothing of
   that stream: it checks every page's size against the same limits, encodes the pixels
   as JPEG and writes a new PDF (PDFium's writer) to stdout. A render child taken over
@@ -73,11 +74,41 @@ QUEUE_PIECES = 64  # pieces of pixels in flight between the children (64 KiB eac
 UNREADABLE_EXIT, TOO_COSTLY_EXIT, TOO_LARGE_EXIT, NO_ISOLATION_EXIT = 2, 3, 4, 5
 
 SOFFICE = "/usr/bin/soffice"
-UNSHARE = "/usr/bin/unshare"
-# New user (as root inside it, so unshare may make the others), network (nothing but a
-# loopback that is down) and PID namespaces; --kill-child: if unshare ends, its child
-# (PID 1 of the new namespace) is killed, and with it every process of the namespace.
-ISOLATE = [UNSHARE, "--user", "--map-root-user", "--net", "--pid", "--fork", "--kill-child"]
+BWRAP = "/usr/bin/bwrap"  # bubblewrap (Debian: bubblewrap)
+# bubblewrap: new user, mount, network (nothing but a loopback that is down), PID, IPC,
+# UTS and cgroup namespaces, killed when the render child dies. The file system it sees
+# is built from nothing: /usr read-only (programs, libraries, fonts), the few files of
+# /etc LibreOffice reads, fresh /proc, /dev and /tmp, and the scratch folder (added per
+# document). No file of the server (instance folder, keys, configuration, other
+# reports' files in /tmp or /dev/shm) can be linked into a document.
+ISOLATE = [
+    BWRAP, "--unshare-all", "--unshare-user", "--die-with-parent",
+    "--ro-bind", "/usr", "/usr",
+    "--symlink", "usr/bin", "/bin", "--symlink", "usr/lib", "/lib",
+    "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/sbin", "/sbin",
+    "--ro-bind", "/etc/fonts", "/etc/fonts",
+    "--ro-bind-try", "/etc/libreoffice", "/etc/libreoffice",
+    "--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache",
+    "--ro-bind-try", "/var/cache/fontconfig", "/var/cache/fontconfig",
+    "--proc", "/proc", "--dev", "/dev",
+    "--tmpfs", "/tmp",  # noqa: S108 — a new empty one, inside the sandbox only
+]  # fmt: skip
+# LibreOffice's own settings, in the fresh profile: load nothing a document links to
+# (a picture, a section or an OLE object at file://… or http://…), the second guard
+# behind the empty file system above. Checked by a test (a linked picture of the server
+# is not drawn).
+PROFILE_SETTINGS = """<?xml version="1.0" encoding="UTF-8"?>
+<oor:items xmlns:oor="http://openoffice.org/2001/registry"
+ xmlns:xs="http://www.w3.org/2001/XMLSchema"
+ xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop
+ oor:name="BlockUntrustedRefererLinks" oor:op="fuse"><value>true</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop
+ oor:name="MacroSecurityLevel" oor:op="fuse"><value>3</value></prop></item>
+<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop
+ oor:name="DisableMacrosExecution" oor:op="fuse"><value>true</value></prop></item>
+</oor:items>
+"""
 
 
 class Source(enum.StrEnum):
@@ -179,11 +210,11 @@ def offered_for(name: str, content_type: str) -> bool:
 
 @cache
 def isolation_available() -> bool:
-    """Whether this host lets an unprivileged process make the user, network and PID
-    namespaces LibreOffice runs in (checked once per process by running ``true`` so).
-    Without them office documents get no safe copy (:attr:`CannotConvert.NO_ISOLATION`),
-    rather than a LibreOffice that could reach the network."""
-    if not (os.path.exists(UNSHARE) and os.path.exists(SOFFICE)):
+    """Whether this host lets the portal's user make the namespaces LibreOffice runs in
+    with bubblewrap (checked once per process by running ``true`` so). Without them
+    office documents get no safe copy (:attr:`CannotConvert.NO_ISOLATION`), rather than
+    a LibreOffice that could reach the network or the server's files."""
+    if not (os.path.exists(BWRAP) and os.path.exists(SOFFICE)):
         return False
     try:
         done = subprocess.run(  # noqa: S603 — fixed argv
@@ -238,7 +269,14 @@ def make(
     def render_all() -> None:
         try:
             argv = ["render", source.value, extension, *limits.argv()]
-            rendered.append(run(__name__, argv, pieces, render, send))
+            if source != Source.OFFICE:
+                rendered.append(run(__name__, [*argv, "-"], pieces, render, send))
+                return
+            # The server makes and removes LibreOffice's folder (the reporter's file in
+            # plaintext), after run has ended the child and all it started: a child
+            # killed by the watchdog cannot leave it behind.
+            with scratch_directory() as folder:
+                rendered.append(run(__name__, [*argv, folder], pieces, render, send))
         except _Stopped:
             rendered.append(Finished(-signal.SIGKILL, b""))
         except BaseException as exc:  # noqa: BLE001 — raised again below
@@ -457,16 +495,21 @@ def _check_unpacked(data: bytes, memory_bytes: int) -> None:
 def office_to_pdf(
     data: bytes, extension: str, folder: str, seconds: int, memory_bytes: int
 ) -> bytes:
-    """An office document as PDF, by LibreOffice headless in new user, network and PID
-    namespaces, with a fresh profile and its temporary files in ``folder`` (a private
-    folder on a memory file system). Raises :class:`_TooCostly` when it was killed
-    (its limits, or ``seconds`` of wall time), :class:`_NoIsolation` when the namespaces
-    cannot be made, ``ValueError`` when it made no PDF."""
+    """An office document as PDF, by LibreOffice headless in bubblewrap (:data:`ISOLATE`:
+    no network, no file of the server), with a fresh profile that loads no linked
+    content (:data:`PROFILE_SETTINGS`) and its files in ``folder`` (a private folder on
+    a memory file system, made and removed by the server). Raises :class:`_TooCostly`
+    when it was killed (its limits, or ``seconds`` of wall time), :class:`_NoIsolation`
+    when the sandbox cannot be made, ``ValueError`` when it made no PDF."""
     _check_unpacked(data, memory_bytes)
     source = os.path.join(folder, "document" + extension)
     with open(source, "wb") as handle:
         handle.write(data)
     out = os.path.join(folder, "out")
+    settings = os.path.join(folder, "profile", "user")
+    os.makedirs(settings, mode=0o700)
+    with open(os.path.join(settings, "registrymodifications.xcu"), "w") as handle:
+        handle.write(PROFILE_SETTINGS)
     env = {
         "PATH": "/usr/bin:/bin",
         "HOME": folder,
@@ -476,6 +519,11 @@ def office_to_pdf(
     }
     argv = [
         *ISOLATE,
+        "--bind",
+        folder,
+        folder,
+        "--chdir",
+        folder,
         SOFFICE,
         "--headless",
         "--norestore",
@@ -496,7 +544,9 @@ def office_to_pdf(
         stderr=subprocess.PIPE,
         env=env,
         cwd=folder,
-        start_new_session=True,
+        # A group of its own (killed together on a timeout), in the render child's
+        # session (which the server ends: confinement.end_session).
+        process_group=0,
         preexec_fn=_die_with_parent,  # one thread in the child: safe
     )
     try:
@@ -508,7 +558,7 @@ def office_to_pdf(
         raise _TooCostly() from None
     if office.returncode < 0 or office.returncode == 137:
         raise _TooCostly()
-    if b"unshare" in report[:200] and office.returncode != 0:
+    if b"bwrap" in report[:200] and office.returncode != 0:
         raise _NoIsolation()
     made = os.path.join(out, "document.pdf")
     if not os.path.exists(made):
@@ -537,7 +587,8 @@ def _die_with_parent() -> None:
 def _render_main(args: list[str]) -> int:
     source, extension = Source(args[0]), args[1]
     max_pages, dpi, max_page_pixels, max_total = (int(a) for a in args[2:6])
-    confinement = Confinement.from_argv(args[6:])
+    folder = args[6]  # the scratch folder the server made, for LibreOffice ("-": none)
+    confinement = Confinement.from_argv(args[7:])
     confine(confinement)
     out = sys.stdout.buffer
     try:
@@ -547,9 +598,8 @@ def _render_main(args: list[str]) -> int:
             render_image(data, pages, dpi, max_page_pixels)
         else:
             if source == Source.OFFICE:
-                with scratch_directory() as folder:
-                    seconds, memory = confinement.cpu_seconds * 2, confinement.memory_bytes
-                    data = office_to_pdf(data, extension, folder, seconds, memory)
+                seconds, memory = confinement.cpu_seconds * 2, confinement.memory_bytes
+                data = office_to_pdf(data, extension, folder, seconds, memory)
             render_pdf(data, pages, dpi, max_page_pixels)
         pages.done()
     except _TooLarge:

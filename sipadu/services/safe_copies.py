@@ -181,7 +181,9 @@ def make_safe_copy(
 
     Raises :class:`~sipadu.evidence.safe_copy.Refused` (this time, or remembered from
     an earlier one unless ``retry``), ``NotGranted``, ``ServiceError(NO_SUCH_FILE)``,
-    :class:`~sipadu.services.IntegrityFailed` (the file or its copy's row altered),
+    :class:`~sipadu.services.IntegrityFailed` (the file or its copy's row altered, also
+    when a piece of the file fails its check during the conversion: nothing is
+    remembered then),
     :class:`~sipadu.persistence.slots.Busy` (no converter free within
     :data:`SLOT_WAIT_SECONDS`)."""
     with _lock(attachment_id):
@@ -212,11 +214,16 @@ def _convert(
         with reads() as reading:  # the file is read once, while the render child takes it
             keys = keys_of(reading)
             info, plaintext = _file(reading, keys, account_id, attachment_id)
-            head, pieces = _head(plaintext)
             try:
+                head, pieces = _head(plaintext)
                 made = make(pieces, head, info.size, limits, upload.write)
             except Refused as exc:
                 refused = exc.reason
+            except CryptoError:
+                # A piece of the file failed its check while the render child took it
+                # (make stops the children at once): the file's integrity page, and
+                # nothing remembered, as for its download.
+                raise IntegrityFailed() from None
             reading.rollback()
         stored_file = upload.finish()
     except BaseException:

@@ -103,6 +103,7 @@ class Refusal(StrEnum):
     REQUEST_TOO_LARGE = "request-too-large"
     PIXEL_BUDGET = "pixel-budget"  # the pictures together are too large to clean
     BUSY = "busy"  # no image-cleaning slot on this host within the wait
+    NOT_READ_BACK = "not-read-back"  # a staged file failed its check when read to be cleaned
 
 
 STATUS = {
@@ -112,6 +113,7 @@ STATUS = {
     Refusal.REQUEST_TOO_LARGE: 413,
     Refusal.PIXEL_BUDGET: 413,
     Refusal.BUSY: 503,
+    Refusal.NOT_READ_BACK: 500,
 }
 
 

@@ -47,8 +47,10 @@ from flask import Flask, current_app, request
 from flask_babel import gettext as _
 from wtforms import Field
 
+from sipadu.crypto import CryptoError
 from sipadu.evidence import cleaning, imagestrip, kinds, storage
 from sipadu.evidence.cleaning import MAX_PIXELS, CleaningLimits, cleaning_limits
+from sipadu.evidence.confinement import sweep_scratch
 from sipadu.evidence.outcome import Cleaned, KeptAsSent, KeptReason, Kind
 from sipadu.evidence.storage import EncryptingUpload, StagingBatch, StoredFile
 from sipadu.persistence.slots import Busy, SlotPool, pool_directory
@@ -207,6 +209,11 @@ def _cleaned(part: EncryptedPart, original: StoredFile) -> UploadedFile:
         raise UploadRefused(Refusal.PIXEL_BUDGET, name=name) from None
     except _TooLargeOnceCleaned:
         outcome = KeptAsSent(kind, KeptReason.TOO_LARGE)
+    except CryptoError:
+        # The file staged by this very request failed its check when read back for the
+        # cleaning child (storage altered or damaged): refused, nothing stored (what was
+        # staged is deleted when the request ends).
+        raise UploadRefused(Refusal.NOT_READ_BACK, name=name) from None
     sessions = write_sessions()
     if not isinstance(outcome, Cleaned):
         storage.abandon(sessions, copy)
@@ -374,6 +381,10 @@ def refusal_message(refused: UploadRefused, names: list[str] | None = None) -> s
         Refusal.BUSY: lambda: _(
             "The server is busy cleaning other pictures right now. Wait a minute, then send again."
         ),
+        Refusal.NOT_READ_BACK: lambda: _(
+            "The server could not read a file back safely to clean it, and stored nothing. "
+            "Send again."
+        ),
     }
     advice = ""
     if reason in (
@@ -428,7 +439,9 @@ def init_uploads(app: Flask, config: Config, keep_alive: KeepAlive | None = None
     """Take files on ``app``: the host-wide cleaning pool (named "image-cleaning" as
     before files of other types were cleaned: every host's workers must share one), the
     children's limits, and the teardown that deletes what a request staged and did not
-    link."""
+    link. Sweeps the scratch folders a portal that died left on this host (the
+    plaintext of a file being cleaned or converted: confinement.sweep_scratch)."""
+    sweep_scratch()
     app.extensions[_CLEANING] = _Cleaning(
         SlotPool(pool_directory(config, "image-cleaning"), config.image_cleaners, SLOT_QUEUE),
         cleaning_limits(config),
