@@ -72,6 +72,9 @@ _FROM_FILETYPE = {
 _ZIP_ENTRY = b"PK\x03\x04"
 _ODF = {
     b"application/vnd.oasis.opendocument.text": Kind.ODT,
+    # Writer/Web and master documents: text documents of the same format (ODF 1.2 §2.2.1)
+    b"application/vnd.oasis.opendocument.text-web": Kind.ODT,
+    b"application/vnd.oasis.opendocument.text-master": Kind.ODT,
     b"application/vnd.oasis.opendocument.spreadsheet": Kind.ODS,
     b"application/vnd.oasis.opendocument.presentation": Kind.ODP,
 }
