@@ -190,6 +190,7 @@ def test_without_a_grant_a_report_its_files_and_its_export_are_not_found(
         reporter_app.test_client(),
         [("bukti.pdf", b"%PDF-1.4 bukti", "application/pdf")],
         title=marker,
+        send_anyway="1",  # not a readable PDF: warned about first
     )
     receipt(response)
     report_id = report_id_of(database_url, marker, clients["pemeriksa1"])

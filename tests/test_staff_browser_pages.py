@@ -184,6 +184,7 @@ def long_world(staff_app, reporter_app, people, world, database_url) -> dict:
             what=f"Dokumen lelang dan bukti transfer ada di {URL} (dibagikan ke publik).",
             who="Kepala Bidang Bina Marga (budi.santoso.kabid.binamarga@pupr.kotacontoh.go.id)",
             identity="budi.pelapor.rahasia.sekali@mail.kotacontoh.go.id",
+            send_anyway="1",  # an e-mail address in "who": warned about first
         )
     )
     report = report_id_of(database_url, TITLE[:20], investigator)
