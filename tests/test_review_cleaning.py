@@ -541,3 +541,61 @@ def test_a_worker_killed_while_cleaning_leaves_no_plaintext_on_the_memory_file_s
                 pass
         for folder in folders_holding(tag):
             shutil.rmtree(folder, ignore_errors=True)
+
+
+# --- what one anonymous request may cost ---------------------------------------------------
+
+FILES_IN_ONE_REQUEST = 6
+CHILD_CPU_SECONDS = 1
+
+
+@pytest.fixture(scope="module")
+def cheap_children_app(env):
+    """The reporter portal with document children limited to 1 CPU second each."""
+    from sipadu import create_app
+    from sipadu.settings.config import load_config
+    from sipadu.web.context import dispose
+
+    app = create_app(
+        "reporter",
+        load_config({**env, "SIPADU_DOCUMENT_CLEANER_CPU_SECONDS": str(CHILD_CPU_SECONDS)}),
+    )
+    app.config["TESTING"] = True
+    yield app
+    dispose(app)
+
+
+def test_one_request_of_costly_documents_costs_a_bounded_share_of_cleaning(
+    cheap_children_app, people
+):
+    """Pictures have a budget per request (SIPADU_IMAGE_MEGAPIXELS_PER_REQUEST: three of
+    the largest picture); documents have none: every file of a request may cost its
+    child's whole CPU limit (60 s by default), so one anonymous form of 20 small DOCX
+    (90 KB each, 60 MB of XML inside: 16 CPU seconds each here) costs 20 children's
+    worth. Here six such files, children of 1 CPU second: the CPU the request's
+    children may use together should be bounded like the pictures', at most three
+    children's worth, then the rest kept as sent (too costly) or the request refused."""
+    import resource
+
+    files = [(f"bom{i}.docx", slow_docx(f"X{i}"), OCTETS) for i in range(FILES_IN_ONE_REQUEST)]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    started = time.monotonic()
+    response = report_with_files(
+        cheap_children_app.test_client(), files, title="Mahal", send_anyway="1"
+    )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    used = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    assert response.status_code in (200, 413, 503)
+    assert used <= 3 * CHILD_CPU_SECONDS + 1, (
+        f"one request's children used {used:.1f} CPU s in {time.monotonic() - started:.1f} s"
+    )
+
+
+def test_the_check_passes_a_file_cleaned_where_mat2_looks(reporter_app, clients, database_url):
+    """The control of the leak test: the author in docProps/core.xml is removed, so the
+    same check passes (the leak tests fail for what they plant, not for the harness)."""
+    tag = f"NAMA{uuid.uuid4().hex[:10].upper()}"
+    data = docx(tag, PARAGRAPH)
+    assert carries(data, tag)
+    notice, received = send_and_receive(reporter_app, clients, database_url, "bukti", data)
+    assert not carries(received, tag) and not any(word in notice for word in KEPT_WORDS)
