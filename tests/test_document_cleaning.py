@@ -313,13 +313,23 @@ def test_the_photos_inside_a_pdf_lose_their_exif(tmp_path):
 
 
 def test_a_jpeg_keeps_its_picture_and_loses_its_segments():
+    """Metadata segments go before the first scan and between scans, and whatever
+    follows the end of the picture (a phone's second JPEG with its own EXIF); the
+    scans' data (stuffed bytes, restart markers) is kept byte for byte."""
     app1 = b"\xff\xe1\x00\x08Exif\x00\x00"
     comment = b"\xff\xfe\x00\x05abc"
     jfif = b"\xff\xe0\x00\x04\x00\x00"
-    scan = b"\xff\xda\x00\x04\x00\x00" + b"\x12\xff\x00\x34\xff\xe1" + b"\xff\xd9"
-    stripped, dropped = docclean.strip_jpeg(b"\xff\xd8" + jfif + app1 + comment + scan)
-    assert (stripped, dropped) == (b"\xff\xd8" + jfif + scan, True)
-    assert docclean.strip_jpeg(b"\xff\xd8" + jfif + scan) == (b"\xff\xd8" + jfif + scan, False)
+    scan = b"\xff\xda\x00\x04\x00\x00" + b"\x12\xff\x00\x34\xff\xd0\x56"
+    table = b"\xff\xc4\x00\x04\x00\x00"  # a table between scans stays
+    end = b"\xff\xd9"
+    appended = b"\xff\xd8" + app1 + scan + end
+    stripped, dropped = docclean.strip_jpeg(
+        b"\xff\xd8" + jfif + app1 + comment + scan + comment + table + app1 + scan + end + appended
+    )
+    assert (stripped, dropped) == (b"\xff\xd8" + jfif + scan + table + scan + end, True)
+    plain = b"\xff\xd8" + jfif + scan + end
+    assert docclean.strip_jpeg(plain) == (plain, False)
+    assert docclean.strip_jpeg(plain + b"\0")[1]  # even one byte after the end
     for broken in (b"GIF89a", b"\xff\xd8\xff\xe1\x00\xff", b"\xff\xd8\x00"):
         with pytest.raises(ValueError):
             docclean.strip_jpeg(broken)

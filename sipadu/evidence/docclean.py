@@ -7,12 +7,19 @@ Reads a PDF, Office (DOCX/XLSX/PPTX), ODF (ODT/ODS/ODP), audio (MP3, M4A, OGG, F
 WAV) or video (MP4/MOV/3GP, WebM/Matroska, AVI) file on standard input and writes it
 back without its metadata. The work is done by Debian's ``mat2`` (0.13.3: PDF in its
 lightweight mode ``-L``, which redraws every page through Poppler and cairo and so keeps
-the text selectable; office and ODF files member by member; MP3, OGG, FLAC with mutagen;
+the text selectable; office and ODF files member by member; OGG, FLAC with mutagen;
 WAV and AVI with ffmpeg) and, for the containers mat2 does not take (M4A, MP4/MOV/3GP,
-WebM/Matroska), by ``ffmpeg`` with the options mat2 itself uses for video
-(``-map_metadata -1 -map_chapters -1 -c copy`` and bit-exact muxing, so no encoder
-name is written), keeping only video, audio and subtitle streams: data streams (GPS
-telemetry of action cameras), attachments and cover pictures are dropped.
+WebM/Matroska) and for MP3 (mat2 keeps an APEv2 tag at its end), by ``ffmpeg`` with the
+options mat2 itself uses for video (``-map_metadata -1 -map_chapters -1 -c copy`` and
+bit-exact muxing, so no encoder name is written), keeping only video, audio and
+subtitle streams: data streams (GPS telemetry of action cameras), attachments and cover
+pictures are dropped.
+
+What mat2 leaves is removed after it, in the same child: the names, dates and folders in
+the XML of office and ODF files (tracked changes outside Word's body, comments of ODF
+files, Word's document variables, Excel's saved-in folder:
+:mod:`sipadu.evidence.officescrub`), and the metadata of the JPEG and JPEG 2000 pictures
+Poppler passes through into a PDF (:mod:`sipadu.evidence.picturescrub`).
 
 Before anything is parsed the child confines itself (:func:`confinement.confine`): the
 limits hold for mat2, ffmpeg and exiftool, which it starts with an environment of
@@ -27,9 +34,12 @@ memory limit (they are unpacked on a memory file system); Python's zipfile, whic
 uses, never unpacks more of a member than its declared size.
 
 What was there is read before cleaning (``mat2 --show``; ffprobe's container and stream
-tags for the ffmpeg kinds), each field sorted into a :class:`Removed` category by its
-name (:func:`category`); what is still there is read again from the result and any
-author, company or place left is reported as :class:`Remaining`.
+tags for the ffmpeg kinds, and exiftool's reading of the tags ffmpeg skips at the end of
+an MP3), each field sorted into a :class:`Removed` category by its name
+(:func:`category`), with what the steps after mat2 found; what is still there is read
+again from the result (for office and ODF files also every XML member, by
+:func:`officescrub.leftovers`) and any author, company or place left is reported as
+:class:`Remaining`.
 
 Exit 0 with the clean file on stdout and a JSON report on stderr (``{"removed": [...],
 "remaining": [[field, value], ...]}``); 2 (not cleanable: malformed, or mat2/ffmpeg
@@ -53,6 +63,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import BinaryIO
 
+from sipadu.evidence import officescrub
 from sipadu.evidence.confinement import (
     SCRATCH_ROOT,
     Confinement,
@@ -61,6 +72,7 @@ from sipadu.evidence.confinement import (
     scratch_directory,
 )
 from sipadu.evidence.outcome import Cleaned, Kind, Remaining, Removed
+from sipadu.evidence.picturescrub import strip_jpeg, strip_jpx
 
 NOT_CLEANABLE, TOO_COSTLY = 2, 5
 MIB = 1024 * 1024
@@ -89,15 +101,22 @@ MAT2_EXTENSIONS = {
     Kind.ODT: ".odt",
     Kind.ODS: ".ods",
     Kind.ODP: ".odp",
-    Kind.MP3: ".mp3",
     Kind.OGG: ".ogg",
     Kind.FLAC: ".flac",
     Kind.WAV: ".wav",
     Kind.AVI: ".avi",
 }
 # Kinds cleaned by ffmpeg here (mat2 takes none of MOV, 3GP, M4A, WebM or Matroska; its
-# MP4 cleaning is this same ffmpeg command, which keeps data streams).
-FFMPEG_KINDS = frozenset({Kind.MP4, Kind.M4A, Kind.WEBM})
+# MP4 cleaning is this same ffmpeg command, which keeps data streams). MP3 too: mat2
+# removes its ID3 tags with mutagen and keeps everything else, an APEv2 or Lyrics3 tag
+# at the end included, where foobar2000, Mp3tag and mp3gain write the artist; ffmpeg
+# copies the MPEG audio frames and nothing else.
+FFMPEG_KINDS = frozenset({Kind.MP4, Kind.M4A, Kind.WEBM, Kind.MP3})
+# Options of ffmpeg's muxer: an MP3 gets no ID3v2 or ID3v1 tag at all (an empty ID3v2
+# tag would still say which version wrote it).
+MUXER_OPTIONS = {Kind.MP3: ["-id3v2_version", "0", "-write_id3v1", "0"]}
+# Tags ffprobe does not list (ffmpeg's MP3 reader skips them), read with exiftool.
+EXIFTOOL_TAGS = {Kind.MP3: ["-APE:all", "-Lyrics3:all", "-ID3v1:all"]}
 ARCHIVE_KINDS = frozenset({Kind.DOCX, Kind.XLSX, Kind.PPTX, Kind.ODT, Kind.ODS, Kind.ODP})
 KINDS = frozenset(MAT2_EXTENSIONS) | FFMPEG_KINDS
 
@@ -429,6 +448,8 @@ def _ffmpeg_extension(kind: Kind, head: bytes) -> str:
     """The extension (so ffmpeg's muxer) that keeps the file's own container."""
     if kind == Kind.M4A:
         return ".m4a"
+    if kind == Kind.MP3:
+        return ".mp3"
     if kind == Kind.WEBM:
         return ".webm" if b"webm" in head[:64] else ".mkv"
     brand = head[8:12]
@@ -437,47 +458,6 @@ def _ffmpeg_extension(kind: Kind, head: bytes) -> str:
     if brand.startswith((b"3gp", b"3g2")):
         return ".3gp"
     return ".mp4"
-
-
-# JPEG segments that carry metadata, not picture: APP1 (EXIF, XMP), APP2 (ICC profile,
-# FlashPix), APP3-APP13 (camera makers' data, IPTC/Photoshop), APP15, and comments.
-# APP0 (JFIF) and APP14 (Adobe: how to read the colours) are kept.
-JPEG_METADATA_MARKERS = frozenset([*range(0xE1, 0xEE), 0xEF, 0xFE])
-JPEG_STANDALONE_MARKERS = frozenset([0x01, *range(0xD0, 0xD9)])
-
-
-def strip_jpeg(data: bytes) -> tuple[bytes, bool]:
-    """``data`` (a JPEG) without its metadata segments (:data:`JPEG_METADATA_MARKERS`,
-    ITU T.81 B.1), and whether any was there. The entropy-coded picture from the first
-    scan on is kept byte for byte. Raises ValueError for what is not a JPEG."""
-    if not data.startswith(b"\xff\xd8"):
-        raise ValueError("not a JPEG")
-    kept, at, dropped = [b"\xff\xd8"], 2, False
-    while at < len(data):
-        if data[at] != 0xFF:
-            raise ValueError("not a JPEG marker")
-        marker = data[at + 1] if at + 1 < len(data) else 0xD9
-        if marker == 0xFF:  # fill byte
-            at += 1
-            continue
-        if marker in JPEG_STANDALONE_MARKERS:
-            kept.append(data[at : at + 2])
-            at += 2
-            if marker == 0xD9:
-                break
-            continue
-        length = int.from_bytes(data[at + 2 : at + 4], "big")
-        if length < 2 or at + 2 + length > len(data):
-            raise ValueError("truncated segment")
-        if marker == 0xDA:  # start of scan: the picture itself, to the end
-            kept.append(data[at:])
-            break
-        if marker in JPEG_METADATA_MARKERS:
-            dropped = True
-        else:
-            kept.append(data[at : at + 2 + length])
-        at += 2 + length
-    return b"".join(kept), dropped
 
 
 def _check_archive(path: str, confinement: Confinement) -> None:
@@ -505,6 +485,7 @@ class _Cleaning:
         self.confinement = confinement
         self.tools = _Tools(scratch, time.monotonic() + WALL_FACTOR * confinement.cpu_seconds)
         self.photo_fields: list[tuple[str, str]] = []  # of the photos inside a PDF
+        self.scrubbed: set[Removed] = set()  # found by officescrub after mat2
 
     def receive(self, source: BinaryIO) -> str:
         """Write standard input into the scratch folder; the file's path."""
@@ -548,8 +529,18 @@ class _Cleaning:
                 raise _Refused() from None
             if not media_streams(listing):
                 raise _Refused()  # nothing ffmpeg can read (or kept): not a recording
-            return fields
+            return fields + self.exiftool_fields(path, EXIFTOOL_TAGS.get(self.kind, []))
         return mat2_listing(self.tools.run(["mat2", "--show", path]))
+
+    def leftovers(self, path: str) -> list[tuple[str, str]]:
+        """What still names a person in the clean office or ODF file at ``path``
+        (:func:`officescrub.leftovers`), as ``("author", value)`` fields."""
+        if self.kind not in ARCHIVE_KINDS:
+            return []
+        try:
+            return officescrub.leftovers(path)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError):
+            raise _Refused() from None
 
     def clean(self, path: str) -> str:
         """Clean ``path`` into a new file; its path."""
@@ -585,6 +576,7 @@ class _Cleaning:
                     "+bitexact",
                     "-flags:a",
                     "+bitexact",
+                    *MUXER_OPTIONS.get(self.kind, []),
                     "-y",
                     output,
                 ]
@@ -600,15 +592,32 @@ class _Cleaning:
             raise _Refused()
         if self.kind == Kind.PDF:
             self.scrub_pdf_photos(output)
+        elif self.kind in ARCHIVE_KINDS:
+            self.scrub_archive(output)
         return output
 
+    def scrub_archive(self, path: str) -> None:
+        """Remove from the office or ODF file mat2 wrote at ``path`` the names, dates
+        and folders it keeps (:mod:`sipadu.evidence.officescrub`); what was found is
+        counted among what was removed."""
+        scrubbed = path + ".scrubbed"
+        try:
+            found = officescrub.scrub_archive(path, scrubbed)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError):
+            raise _Refused() from None
+        if found is not None:
+            os.replace(scrubbed, path)
+            self.scrubbed |= found
+
     def scrub_pdf_photos(self, path: str) -> None:
-        """Strip the metadata of the JPEG pictures in the PDF at ``path``: Poppler hands
-        cairo each JPEG's bytes, which mat2's lightweight mode writes back as they came,
-        with their EXIF (camera, GPS, author), XMP and comments. What the first few held
-        is read with exiftool and counted among what was removed."""
+        """Strip the metadata of the JPEG and JPEG 2000 pictures in the PDF at ``path``
+        (:mod:`sipadu.evidence.picturescrub`): Poppler hands cairo each picture's bytes,
+        which mat2's lightweight mode writes back as they came, with their EXIF (camera,
+        GPS, author), XMP, comments and whatever follows the picture. What the first
+        few held is read with exiftool and counted among what was removed."""
         import pikepdf  # only once the process is confined
 
+        strippers = {"/DCTDecode": (strip_jpeg, ".jpg"), "/JPXDecode": (strip_jpx, ".jp2")}
         try:
             with pikepdf.open(path, allow_overwriting_input=True) as pdf:
                 changed = 0
@@ -616,33 +625,42 @@ class _Cleaning:
                     if not isinstance(stream, pikepdf.Stream):
                         continue
                     filters = stream.get("/Filter")
-                    if stream.get("/Subtype") != "/Image" or filters != "/DCTDecode":
+                    if isinstance(filters, pikepdf.Array) and len(filters) == 1:
+                        filters = filters[0]
+                    if stream.get("/Subtype") != "/Image" or str(filters) not in strippers:
                         continue
+                    strip, suffix = strippers[str(filters)]
                     raw = stream.read_raw_bytes()
-                    stripped, dropped = strip_jpeg(raw)
+                    stripped, dropped = strip(raw)
                     if not dropped:
                         continue
                     if changed < MAX_LISTED_PHOTOS:
-                        self.photo_fields.extend(self.jpeg_fields(raw))
-                    stream.write(stripped, filter=pikepdf.Name.DCTDecode)
+                        self.photo_fields.extend(self.photo_metadata(raw, suffix))
+                    stream.write(stripped, filter=pikepdf.Name(str(filters)))
                     changed += 1
                 if changed:
                     pdf.save(path)
         except (pikepdf.PdfError, ValueError):
             raise _Refused() from None
 
-    def jpeg_fields(self, jpeg: bytes) -> list[tuple[str, str]]:
-        photo = os.path.join(self.scratch, "photo.jpg")
+    def photo_metadata(self, picture: bytes, suffix: str) -> list[tuple[str, str]]:
+        """The metadata fields of a picture (exiftool's EXIF, XMP, IPTC and comment)."""
+        photo = os.path.join(self.scratch, "photo" + suffix)
         with open(photo, "wb") as file:
-            file.write(jpeg)
-        listing = self.tools.run(
-            ["exiftool", "-j", "-EXIF:all", "-XMP:all", "-IPTC:all", "-Comment", photo]
-        )
+            file.write(picture)
+        found = self.exiftool_fields(photo, ["-EXIF:all", "-XMP:all", "-IPTC:all", "-Comment"])
         os.remove(photo)
+        return found or [("photo metadata", "1")]
+
+    def exiftool_fields(self, path: str, groups: list[str]) -> list[tuple[str, str]]:
+        """The fields exiftool reads from the file at ``path`` in ``groups``."""
+        if not groups:
+            return []
+        listing = self.tools.run(["exiftool", "-j", *groups, path])
         try:
             found = json.loads(listing or "[{}]")[0]
         except (ValueError, IndexError, KeyError):
-            return [("photo metadata", "1")]
+            return [("metadata", "1")]
         return [(key, str(value)) for key, value in found.items() if key != "SourceFile"]
 
     def report(self, before: list[tuple[str, str]], after: list[tuple[str, str]]) -> str:
@@ -652,6 +670,7 @@ class _Cleaning:
                 for key, value in before + self.photo_fields
                 if _is_data(value)
             }
+            | {removed.value for removed in self.scrubbed}
         )
         remaining: list[list[str]] = []
         for key, value in after:
@@ -675,7 +694,7 @@ def main() -> int:
         before = cleaning.fields(path)
         output = cleaning.clean(path)
         os.remove(path)  # the original is no longer needed: scratch is memory
-        after = cleaning.fields(output)
+        after = cleaning.fields(output) + cleaning.leftovers(output)
         report = cleaning.report(before, after)
         with open(output, "rb") as file:
             while piece := file.read(READ_BYTES):

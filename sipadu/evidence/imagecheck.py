@@ -122,10 +122,19 @@ def _check_jpeg(data: bytes) -> None:
             scans += 1
             if scans > MAX_JPEG_SCANS:
                 raise Refused("jpeg: too many scans")
-            found = _END_OF_SCAN.search(data, position)
-            if found is None:
+            end = scan_end(data, position)
+            if end is None:
                 return  # cut off: the decoder says what it makes of it
-            position = found.start()
+            position = end
+
+
+def scan_end(data: bytes, position: int) -> int | None:
+    """Where the entropy-coded data of a JPEG scan that starts at ``position`` (just
+    after its SOS segment) ends: the offset of the marker that ends it (T.81 B.1.1.5:
+    in the data, 0xFF is followed by a stuffed 0x00 or a restart marker), or None when
+    the data runs to the end of ``data`` (cut off)."""
+    found = _END_OF_SCAN.search(data, position)
+    return None if found is None else found.start()
 
 
 def _check_png(data: bytes) -> None:

@@ -1,0 +1,325 @@
+"""The names of people and their folders that mat2 (0.13.3) leaves in office and ODF
+files, removed after it, and a last look for any it did not.
+
+mat2 rewrites the document properties (``docProps/``, ``meta.xml``), drops comments,
+people and custom parts, and accepts the tracked changes of ``word/document.xml`` and of
+Writer's body; everywhere else the XML keeps who did what (issue 21 review):
+
+- Word's tracked changes outside the body's insertions and deletions: formatting changes
+  (``w:rPrChange``, ``w:pPrChange``, ``w:sectPrChange``, ``w:tblPrChange``…) anywhere,
+  and insertions and deletions in headers, footers, footnotes and endnotes, each with
+  ``w:author`` and ``w:date`` (ECMA-376 part 1, 17.13.5);
+- Word's document variables (``w:docVars`` in ``word/settings.xml``, 17.15.1.40), which
+  templates and mail merges fill with names;
+- Excel's saved-in folder (``x15ac:absPath``, MS-XLSX 2.6.133: ``C:\\Users\\NAME\\…``) and
+  the user who reserved the workbook (``fileSharing userName``, ECMA-376 18.2.12);
+- OpenDocument comments and Calc's tracked changes (``office:annotation`` and
+  ``office:change-info`` with ``dc:creator`` and ``dc:date``, ODF 1.3 part 3, 14.1 and
+  5.5.3).
+
+:func:`scrub_archive` rewrites the archive mat2 made once more. In every XML member the
+markup is walked with a tokenizer (no XML library re-serialises it: ElementTree would
+rename prefixes, and Word refuses some of its files so rewritten); everything but what is
+removed stays byte for byte. Names are matched by their local name, whatever the prefix:
+
+- attributes naming a person (:data:`PERSON_ATTRIBUTES`) are blanked (``w:author`` is
+  required, so it is kept, empty); an element that has one loses its date attributes
+  (:data:`DATE_ATTRIBUTES`, optional in both schemas, and an empty ``xsd:dateTime`` is
+  not valid); the attributes of people lists (:data:`PEOPLE_ELEMENTS`) are blanked too;
+- optional elements that hold names or folders (:data:`REMOVED_ELEMENTS`, and a people
+  list's entries) are removed, with the markup-compatibility wrapper Excel writes around
+  ``absPath``;
+- the text of elements naming a person (:data:`PERSON_ELEMENTS`) is blanked anywhere, and
+  of a ``date`` directly inside a change or comment (:data:`CHANGE_ELEMENTS`).
+
+Members keep their order, names and compression; the ODF ``mimetype`` stays first and
+stored; every member gets mat2's normalised entry (1980-01-01, Unix, no comment).
+
+:func:`leftovers` then reads the result with an XML parser (expat, namespace prefixes as
+written) and lists any attribute or element of those names still holding a value, so that
+what this module did not foresee is at least told to the reporter.
+"""
+
+import codecs
+import re
+import zipfile
+from collections.abc import Iterator
+from xml.parsers import expat
+
+from sipadu.evidence.outcome import Removed
+
+# Attributes whose value names a person (by local name, in any element).
+PERSON_ATTRIBUTES = frozenset({"author", "initials", "userName", "creator", "lastModifiedBy"})
+# Attributes removed from an element that names a person (the time of a change).
+DATE_ATTRIBUTES = frozenset({"date", "dateUtc", "dateTime"})
+# Entries of people lists (Word's w15:person, PowerPoint's p:cmAuthor and p188:author,
+# Excel's threaded-comment persons): every attribute that names or identifies is blanked.
+PEOPLE_ELEMENTS = frozenset({"person", "cmAuthor", "author"})
+PEOPLE_ATTRIBUTES = frozenset({"name", "displayName", "userId", "providerId"})
+# Optional elements removed with everything inside them.
+REMOVED_ELEMENTS = frozenset({"docVars", "absPath", "fileSharing", "presenceInfo"})
+# Elements whose text names a person, anywhere.
+PERSON_ELEMENTS = frozenset(
+    {"creator", "initial-creator", "creator-initials", "sender-initials", "lastModifiedBy"}
+)
+# Elements of a change or a comment whose direct ``date`` child is blanked.
+CHANGE_ELEMENTS = frozenset({"change-info", "annotation"})
+# What each kind of removal is told to the reporter as.
+FOUND_AS = {
+    "person": Removed.AUTHOR,
+    "date": Removed.DATES,
+    "docVars": Removed.OTHER,
+    "absPath": Removed.AUTHOR,  # the saved-in folder holds the Windows user's name
+    "fileSharing": Removed.AUTHOR,
+    "presenceInfo": Removed.AUTHOR,
+}
+# Members read as XML: by their name, or by how they begin.
+XML_SUFFIXES = (".xml", ".rels", ".vml")
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+MAX_LEFTOVERS = 10
+
+# Markup, in the order tried: comments, CDATA sections, processing instructions, other
+# declarations, then tags (a quoted attribute value may hold ">").
+_TOKEN = re.compile(
+    r"<!--.*?-->|<!\[CDATA\[.*?\]\]>|<\?.*?\?>|<![^>]*>"
+    r"|<(?P<end>/?)(?P<name>[^\s/>!?]+)(?P<attributes>(?:[^>\"']|\"[^\"]*\"|'[^']*')*)>",
+    re.DOTALL,
+)
+_ATTRIBUTE = re.compile(r"(?P<space>\s+)(?P<name>[^\s=/]+)\s*=\s*(?P<value>\"[^\"]*\"|'[^']*')")
+# Excel's wrapper of absPath: removed whole, so no empty choice is left behind.
+_ABSPATH_WRAPPER = re.compile(
+    r"<(?P<p1>[\w.-]+:)?AlternateContent\b[^>]*>\s*<(?P<p2>[\w.-]+:)?Choice\b[^>]*>\s*"
+    r"<[\w.-]+:absPath\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*/>\s*"
+    r"</(?P=p2)Choice>\s*</(?P=p1)AlternateContent>"
+)
+_WORDS = re.compile(
+    "|".join(
+        sorted(
+            PERSON_ATTRIBUTES
+            | PEOPLE_ELEMENTS
+            | REMOVED_ELEMENTS
+            | PERSON_ELEMENTS
+            | CHANGE_ELEMENTS
+            | {"person"}
+        )
+    )
+)
+
+
+def _local(name: str) -> str:
+    return name.rpartition(":")[2]
+
+
+def is_xml_member(name: str, data: bytes) -> bool:
+    """Whether an archive member is XML (by its name, or a declaration or BOM at its
+    start)."""
+    head = data[:8].lstrip(b"\xef\xbb\xbf\r\n\t ")
+    return name.endswith(XML_SUFFIXES) or head.startswith(b"<?xml") or data[:2] in _UTF16_BOMS
+
+
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
+
+
+def _decode(data: bytes) -> tuple[str, str]:
+    """The text of an XML member and the codec that gives its bytes back. UTF-16 (by its
+    byte-order mark) is decoded; anything else is read as Latin-1, which gives every byte
+    back unchanged: the markup looked for is ASCII, and in UTF-8 and the other
+    ASCII-compatible encodings a quote or angle bracket is never part of another
+    character."""
+    if data[:2] in _UTF16_BOMS:
+        return data.decode("utf-16"), "utf-16"
+    return data.decode("latin-1"), "latin-1"
+
+
+def scrub_xml(data: bytes) -> tuple[bytes, set[Removed]]:
+    """``data`` (an XML member) without the names and dates described in the module's
+    docstring, and what was found there (empty: ``data`` is returned as it was). Raises
+    ValueError for a member that cannot be decoded."""
+    try:
+        text, codec = _decode(data)
+    except UnicodeDecodeError:
+        raise ValueError("undecodable XML member") from None
+    if not _WORDS.search(text):
+        return data, set()  # nothing to look at (most members): no walk
+    found: set[Removed] = set()
+    text, wrappers = _ABSPATH_WRAPPER.subn("", text)
+    if wrappers:
+        found.add(FOUND_AS["absPath"])
+    pieces = list(_walk(text, found))
+    if not found:
+        return data, found
+    return "".join(pieces).encode(codec), found
+
+
+def _walk(text: str, found: set[Removed]) -> Iterator[str]:
+    stack: list[str] = []  # local names of the open elements
+    removing = -1  # depth of the element being removed, or -1
+    blanking = -1  # depth of the element whose text is blanked, or -1
+    at = 0
+    for token in _TOKEN.finditer(text):
+        between = text[at : token.start()]
+        at = token.end()
+        if removing < 0:
+            if blanking >= 0 and between.strip():
+                found.add(FOUND_AS["date" if stack[blanking] == "date" else "person"])
+            elif blanking < 0:
+                yield between
+        name = token.group("name")
+        if name is None:  # comment, CDATA, declaration
+            if removing < 0:
+                yield token.group(0)
+            continue
+        local = _local(name)
+        if token.group("end"):
+            if removing < 0:
+                yield token.group(0)
+            if stack:
+                stack.pop()
+            if len(stack) <= removing:
+                removing = -1
+            if len(stack) <= blanking:
+                blanking = -1
+            continue
+        attributes = token.group("attributes")
+        empty = attributes.rstrip().endswith("/")
+        parent = stack[-1] if stack else ""
+        if removing < 0 and (
+            local in REMOVED_ELEMENTS or (local == "person" and parent == "people")
+        ):
+            found.add(FOUND_AS.get(local, Removed.AUTHOR))
+            if not empty:
+                removing = len(stack)
+                stack.append(local)
+            continue
+        if not empty:
+            stack.append(local)
+        if removing >= 0:
+            continue
+        yield "<" + name + _attributes(local, attributes, found) + ">"
+        if not empty and blanking < 0:
+            if local in PERSON_ELEMENTS or (local == "date" and parent in CHANGE_ELEMENTS):
+                blanking = len(stack) - 1
+    if removing < 0 and blanking < 0:
+        yield text[at:]
+
+
+def _attributes(local: str, attributes: str, found: set[Removed]) -> str:
+    """A start tag's attributes with names blanked and, where a person is named, dates
+    removed."""
+    names = {_local(match.group("name")) for match in _ATTRIBUTE.finditer(attributes)}
+    blanked = set(PERSON_ATTRIBUTES)
+    if local in PEOPLE_ELEMENTS:
+        blanked |= PEOPLE_ATTRIBUTES
+    names_a_person = bool(names & PERSON_ATTRIBUTES)
+
+    def rewrite(match: re.Match[str]) -> str:
+        name, value = match.group("name"), match.group("value")
+        attribute = _local(name)
+        if name.startswith("xmlns"):
+            return match.group(0)
+        if attribute in blanked:
+            if len(value) > 2:
+                found.add(Removed.AUTHOR)
+                return f"{match.group('space')}{name}={value[0]}{value[0]}"
+            return match.group(0)
+        if names_a_person and attribute in DATE_ATTRIBUTES:
+            found.add(Removed.DATES)
+            return ""
+        return match.group(0)
+
+    return _ATTRIBUTE.sub(rewrite, attributes)
+
+
+def scrub_archive(source: str, target: str) -> set[Removed] | None:
+    """Write the office or ODF archive ``source`` (mat2's output) to ``target`` with every
+    XML member scrubbed (:func:`scrub_xml`); what was found, or None when nothing was
+    (then ``target`` is not written). Members keep their order and compression, the
+    ODF ``mimetype`` stays first and stored. Raises ValueError (or ``zipfile``'s
+    BadZipFile) for an archive or member that cannot be read."""
+    found: set[Removed] = set()
+    changed: dict[str, bytes] = {}
+    with zipfile.ZipFile(source) as archive:
+        for member in archive.infolist():
+            data = archive.read(member)
+            if not is_xml_member(member.filename, data):
+                continue
+            scrubbed, what = scrub_xml(data)
+            if what:
+                found |= what
+                changed[member.filename] = scrubbed
+        if not changed:
+            return None
+        with zipfile.ZipFile(target, "w") as out:
+            for member in archive.infolist():
+                info = zipfile.ZipInfo(member.filename, date_time=ZIP_EPOCH)
+                info.compress_type = member.compress_type
+                info.external_attr = member.external_attr
+                info.create_system = 3  # Unix, as mat2 writes it
+                if member.filename in changed:
+                    data = changed[member.filename]
+                else:
+                    data = archive.read(member)
+                out.writestr(info, data, compress_type=member.compress_type)
+    return found
+
+
+def leftovers(path: str) -> list[tuple[str, str]]:
+    """What still names a person in the XML members of the office or ODF archive at
+    ``path``: ``("author", value)`` for each attribute of :data:`PERSON_ATTRIBUTES`, each
+    element of :data:`PERSON_ELEMENTS` with text, and each of :data:`REMOVED_ELEMENTS`
+    (its attribute values), at most :data:`MAX_LEFTOVERS`. A member expat cannot parse
+    (VML is often not well-formed) is searched for such attributes as text. Raises
+    ValueError (or BadZipFile) for an archive that cannot be read."""
+    found: list[tuple[str, str]] = []
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.infolist():
+            if len(found) >= MAX_LEFTOVERS:
+                break
+            data = archive.read(member)
+            if is_xml_member(member.filename, data):
+                found.extend(_member_leftovers(data))
+    return list(dict.fromkeys(found))[:MAX_LEFTOVERS]
+
+
+def _member_leftovers(data: bytes) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    texts: list[list[str] | None] = []  # the text of each open person element
+    removable = [0]  # how many open elements are (inside) one of REMOVED_ELEMENTS
+
+    def start(name: str, attributes: dict[str, str]) -> None:
+        local = _local(name)
+        inside = removable[-1] + (local in REMOVED_ELEMENTS)
+        removable.append(inside)
+        for key, value in attributes.items():
+            if value.strip() and (inside or _local(key) in PERSON_ATTRIBUTES):
+                found.append(("author", value))
+        texts.append([] if local in PERSON_ELEMENTS else None)
+
+    def end(name: str) -> None:
+        removable.pop()
+        text = texts.pop()
+        if text is not None and "".join(text).strip():
+            found.append(("author", "".join(text).strip()))
+
+    def characters(data: str) -> None:
+        for text in texts:
+            if text is not None:
+                text.append(data)
+
+    def refuse(*_: object) -> None:
+        raise ValueError("a document type declaration")  # no entities in office XML
+
+    parser = expat.ParserCreate()
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = characters
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    try:
+        parser.Parse(data, True)
+    except expat.ExpatError:
+        text, _ = _decode(data)
+        for match in _ATTRIBUTE.finditer(text):
+            if _local(match.group("name")) in PERSON_ATTRIBUTES and match.group("value")[1:-1]:
+                found.append(("author", match.group("value")[1:-1]))
+    return found
