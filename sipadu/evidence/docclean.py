@@ -664,12 +664,12 @@ class _Cleaning:
         return [(key, str(value)) for key, value in found.items() if key != "SourceFile"]
 
     def report(self, before: list[tuple[str, str]], after: list[tuple[str, str]]) -> str:
+        # A photo's fields are a picture's (its XMP "Creator" is a person, not the
+        # program Poppler calls a PDF's creator).
+        fields = [(key, value, self.kind) for key, value in before]
+        fields += [(key, value, Kind.JPEG) for key, value in self.photo_fields]
         removed = sorted(
-            {
-                category(key, self.kind).value
-                for key, value in before + self.photo_fields
-                if _is_data(value)
-            }
+            {category(key, kind).value for key, value, kind in fields if _is_data(value)}
             | {removed.value for removed in self.scrubbed}
         )
         remaining: list[list[str]] = []
