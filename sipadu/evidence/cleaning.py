@@ -73,7 +73,8 @@ def clean(
     whatever ``write`` received must be thrown away): unknown type (``kind`` None, no
     child started), unreadable (damaged, or not what its signature says), too large
     (more pixels than :attr:`CleaningLimits.max_pixels` or than the child's memory
-    fits), too costly (killed by its CPU or memory limit). Raises
+    fits), too costly (killed by its CPU or memory limit); a :attr:`Kind.ZIP` comes back
+    with its real kind, or kept as sent (unknown type) if it is no document. Raises
     :class:`~sipadu.evidence.imagestrip.OverBudget` for a picture of more than
     ``pixels_left`` pixels, and whatever ``write`` raises."""
     if kind is None:
@@ -97,9 +98,12 @@ def _image(
 
 
 def _document(pieces: Pieces, kind: Kind, limits: CleaningLimits, write: Write) -> Outcome:
+    # The kind a failure names is the file's (a ZIP's real kind, once the child read it).
     try:
         return docclean.clean(pieces, kind, limits.document, write)
-    except docclean.NotCleanable:
-        return KeptAsSent(kind, KeptReason.UNREADABLE)
-    except docclean.TooCostly:
-        return KeptAsSent(kind, KeptReason.TOO_COSTLY)
+    except docclean.NotADocument as failed:
+        return KeptAsSent(failed.kind, KeptReason.UNKNOWN_TYPE)  # a plain archive
+    except docclean.NotCleanable as failed:
+        return KeptAsSent(failed.kind, KeptReason.UNREADABLE)
+    except docclean.TooCostly as failed:
+        return KeptAsSent(failed.kind, KeptReason.TOO_COSTLY)

@@ -26,15 +26,24 @@ more than :data:`MAX_MEMBERS` members or its members unpack to more than the chi
 memory limit (they are unpacked on a memory file system); Python's zipfile, which mat2
 uses, never unpacks more of a member than its declared size.
 
+A ZIP whose first bytes did not tell what it is (``KIND`` ``zip``: its first members
+fill the head, :mod:`sipadu.evidence.kinds`) is told here from its central directory,
+read with zipfile (at most :data:`MAX_MEMBERS` members; the ``mimetype`` member read
+only if its declared size is small): OOXML or ODF by
+:func:`~sipadu.evidence.kinds.archive_kind`, then cleaned as that kind and reported
+with it; any other ZIP is not cleaned (exit 3, nothing run on it).
+
 What was there is read before cleaning (``mat2 --show``; ffprobe's container and stream
 tags for the ffmpeg kinds), each field sorted into a :class:`Removed` category by its
 name (:func:`category`); what is still there is read again from the result and any
 author, company or place left is reported as :class:`Remaining`.
 
-Exit 0 with the clean file on stdout and a JSON report on stderr (``{"removed": [...],
-"remaining": [[field, value], ...]}``); 2 (not cleanable: malformed, or mat2/ffmpeg
-refused it) or 5 (too costly: a tool ran out of its memory, CPU time, file size or time
-left) with nothing on stdout.
+Exit 0 with the clean file on stdout and a JSON report on stderr (``{"kind": KIND,
+"removed": [...], "remaining": [[field, value], ...]}``, ``kind`` the kind it was
+cleaned as); 2 (not cleanable: malformed, or mat2/ffmpeg refused it), 3 (a ZIP that is
+no document) or 5 (too costly: a tool ran out of its memory, CPU time, file size or time
+left) with nothing on stdout, and ``{"kind": KIND}`` on stderr once a ZIP's kind is
+known.
 
 :func:`clean` runs the child from the server and streams its output to a writer.
 """
@@ -51,8 +60,9 @@ import time
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
+from sipadu.evidence import kinds
 from sipadu.evidence.confinement import (
     SCRATCH_ROOT,
     Confinement,
@@ -62,7 +72,7 @@ from sipadu.evidence.confinement import (
 )
 from sipadu.evidence.outcome import Cleaned, Kind, Remaining, Removed
 
-NOT_CLEANABLE, TOO_COSTLY = 2, 5
+NOT_CLEANABLE, NOT_A_DOCUMENT, TOO_COSTLY = 2, 3, 5
 MIB = 1024 * 1024
 READ_BYTES = 64 * 1024
 # An office or ODF file with more members than this is refused as too costly (mat2
@@ -99,16 +109,32 @@ MAT2_EXTENSIONS = {
 # MP4 cleaning is this same ffmpeg command, which keeps data streams).
 FFMPEG_KINDS = frozenset({Kind.MP4, Kind.M4A, Kind.WEBM})
 ARCHIVE_KINDS = frozenset({Kind.DOCX, Kind.XLSX, Kind.PPTX, Kind.ODT, Kind.ODS, Kind.ODP})
-KINDS = frozenset(MAT2_EXTENSIONS) | FFMPEG_KINDS
+KINDS = frozenset(MAT2_EXTENSIONS) | FFMPEG_KINDS | {Kind.ZIP}
+# The most bytes of a ZIP's "mimetype" member read to tell an ODF kind.
+MIMETYPE_BYTES = 256
 
 
-class NotCleanable(Exception):
+class _Failed(Exception):
+    """Cleaning failed; ``kind`` what the file was found to be (a ZIP's real kind once
+    its central directory was read; else the kind it was sent to be cleaned as)."""
+
+    def __init__(self, kind: Kind) -> None:
+        super().__init__(kind.value)
+        self.kind = kind
+
+
+class NotCleanable(_Failed):
     """Malformed, or mat2/ffmpeg refused or failed to clean it."""
 
 
-class TooCostly(Exception):
+class TooCostly(_Failed):
     """The child or a tool it started ran out of its memory, CPU time or file size
     limit, or of time (a decompression bomb or a file built to cost)."""
+
+
+class NotADocument(_Failed):
+    """A ZIP (:attr:`Kind.ZIP`) whose central directory names no office or ODF
+    document: a plain archive, not cleaned."""
 
 
 def file_bytes_for(size: int) -> int:
@@ -130,27 +156,52 @@ def clean(
     from its content) in a confined child; the clean file goes to ``write`` in pieces as
     the child produces it (nothing of it is held here). ``confinement.file_bytes`` must
     admit the file itself (see :func:`file_bytes_for`). Returns what was removed and any
-    identifying field left. Raises :class:`NotCleanable` or :class:`TooCostly` (after
-    which what was written is to be discarded); whatever ``write`` raises stops the
-    child. The scratch folder (made under ``scratch_root``, a memory file system) is
-    removed whatever happens."""
+    identifying field left, with the kind it was cleaned as (a :attr:`Kind.ZIP`'s real
+    kind). Raises :class:`NotCleanable`, :class:`TooCostly` or (for a ZIP that is no
+    document) :class:`NotADocument`, each with the file's kind (after which what was
+    written is to be discarded); whatever ``write`` raises stops the child. The scratch
+    folder (made under ``scratch_root``, a memory file system) is removed whatever
+    happens."""
     if kind not in KINDS:
         raise ValueError(f"not a document kind: {kind}")
     with scratch_directory(scratch_root) as scratch:
         args = [kind.value, scratch]
         finished = run("sipadu.evidence.docclean", args, pieces, confinement, write)
+    report = _report(finished.report)
+    found = _reported_kind(report, kind)
     if finished.status == TOO_COSTLY or finished.status < 0:
         # Negative: killed by a signal (SIGXCPU, SIGXFSZ, or the watchdog's SIGKILL).
-        raise TooCostly()
+        raise TooCostly(found)
+    if finished.status == NOT_A_DOCUMENT and kind == Kind.ZIP:
+        raise NotADocument(kind)
     if finished.status != 0:
-        raise NotCleanable()
+        raise NotCleanable(found)
     try:
-        report = json.loads(finished.report)
         removed = frozenset(Removed(name) for name in report["removed"])
         remaining = tuple(Remaining(str(f), str(v)) for f, v in report["remaining"])
     except (ValueError, KeyError, TypeError):
-        raise NotCleanable() from None
-    return Cleaned(kind, removed, remaining)
+        raise NotCleanable(found) from None
+    return Cleaned(found, removed, remaining)
+
+
+def _report(text: bytes) -> dict[str, Any]:
+    try:
+        report = json.loads(text)
+    except ValueError:
+        return {}
+    return report if isinstance(report, dict) else {}
+
+
+def _reported_kind(report: dict[str, Any], sent_as: Kind) -> Kind:
+    """The kind the child says it cleaned: only a ZIP's may differ from ``sent_as``, and
+    only to an office or ODF kind."""
+    if sent_as != Kind.ZIP:
+        return sent_as
+    try:
+        found = Kind(str(report.get("kind")))
+    except ValueError:
+        return sent_as
+    return found if found in ARCHIVE_KINDS else sent_as
 
 
 # --- what a field is --------------------------------------------------------------------
@@ -287,6 +338,10 @@ class _Costly(Exception):
 
 
 class _Refused(Exception):
+    pass
+
+
+class _NotADocument(Exception):
     pass
 
 
@@ -507,10 +562,13 @@ class _Cleaning:
         self.photo_fields: list[tuple[str, str]] = []  # of the photos inside a PDF
 
     def receive(self, source: BinaryIO) -> str:
-        """Write standard input into the scratch folder; the file's path."""
+        """Write standard input into the scratch folder; the file's path (for a ZIP, the
+        path it has once its kind is known: :meth:`tell_archive`)."""
         head = source.read(READ_BYTES)
         if self.kind in FFMPEG_KINDS:
             extension = _ffmpeg_extension(self.kind, head)
+        elif self.kind == Kind.ZIP:
+            extension = ".zip"
         else:
             extension = MAT2_EXTENSIONS[self.kind]
         path = os.path.join(self.scratch, "input" + extension)
@@ -524,9 +582,43 @@ class _Cleaning:
             if exc.errno == errno.EFBIG:
                 raise _Costly() from None
             raise
+        if self.kind == Kind.ZIP:
+            path = self.tell_archive(path)
         if self.kind in ARCHIVE_KINDS:
             _check_archive(path, self.confinement)  # before mat2 even lists it
         return path
+
+    def tell_archive(self, path: str) -> str:
+        """Tell the ZIP at ``path`` by its central directory (see the module); rename it
+        with its kind's extension (mat2 picks its parser so) and return the new path.
+        Raises :class:`_NotADocument` for a plain archive, :class:`_Costly` for more
+        than :data:`MAX_MEMBERS` members, :class:`_Refused` for one zipfile cannot read
+        (damaged)."""
+        try:
+            with zipfile.ZipFile(path) as archive:
+                members = archive.infolist()
+                if len(members) > MAX_MEMBERS:
+                    raise _Costly()
+                names = [member.filename for member in members]
+                mimetype = None
+                first = members[0] if members else None
+                if first is not None and first.filename == kinds.ODF_MIMETYPE:
+                    if first.file_size <= MIMETYPE_BYTES and first.compress_size <= MIB:
+                        # Encrypted, or an unknown method: no ODF media type then.
+                        with (
+                            contextlib.suppress(NotImplementedError, RuntimeError),
+                            archive.open(first) as member,
+                        ):
+                            mimetype = member.read(MIMETYPE_BYTES)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+            raise _Refused() from None  # damaged: kept as sent, and said so
+        found = kinds.archive_kind(names, mimetype)
+        if found is None:
+            raise _NotADocument()
+        self.kind = found
+        named = os.path.join(self.scratch, "input" + MAT2_EXTENSIONS[found])
+        os.rename(path, named)
+        return named
 
     def fields(self, path: str) -> list[tuple[str, str]]:
         if self.kind in FFMPEG_KINDS:
@@ -658,7 +750,8 @@ class _Cleaning:
             field = remaining_field(key, category(key, self.kind))
             if field and _is_data(value) and len(remaining) < MAX_REMAINING:
                 remaining.append([field, value[:MAX_VALUE_CHARS]])
-        return json.dumps({"removed": removed, "remaining": remaining}, ensure_ascii=False)
+        report = {"kind": self.kind.value, "removed": removed, "remaining": remaining}
+        return json.dumps(report, ensure_ascii=False)
 
 
 def _is_data(value: str) -> bool:
@@ -670,6 +763,13 @@ def main() -> int:
     confinement = Confinement.from_argv(sys.argv[3:])
     confine(confinement)
     cleaning = _Cleaning(kind, scratch, confinement)
+    status = _clean(cleaning)
+    if status != 0 and cleaning.kind != kind:
+        sys.stderr.write(json.dumps({"kind": cleaning.kind.value}))  # what the ZIP was
+    return status
+
+
+def _clean(cleaning: _Cleaning) -> int:
     try:
         path = cleaning.receive(sys.stdin.buffer)
         before = cleaning.fields(path)
@@ -685,6 +785,8 @@ def main() -> int:
         return TOO_COSTLY
     except _Refused:
         return NOT_CLEANABLE
+    except _NotADocument:
+        return NOT_A_DOCUMENT
     except OSError as exc:
         return TOO_COSTLY if exc.errno in (errno.EFBIG, errno.ENOSPC, errno.ENOMEM) else 2
     except Exception as exc:  # noqa: BLE001 — any failure is a refusal, reported by kind

@@ -221,7 +221,9 @@ def _cleaned(part: EncryptedPart, original: StoredFile) -> UploadedFile:
     evidence.pixels_left -= outcome.pixels
     clean = storage.finish_all(sessions, [copy])[0]
     storage.discard(sessions, [original.blob_id])
-    if outcome.kind is not kind:  # a HEIF too large to re-encode as HEIF is now a JPEG
+    if outcome.kind is not kind and kind in kinds.IMAGE_KINDS:
+        # A HEIF too large to re-encode as HEIF is now a JPEG (a ZIP found to be a DOCX
+        # keeps the name it was sent with).
         name, content_type = _named_as(name, outcome.kind)
     return UploadedFile(clean, name, content_type, outcome)
 
