@@ -8,14 +8,20 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
+from pathlib import Path
 
 import pytest
 
 from sipadu.crypto import CryptoError
 from sipadu.evidence import docclean
 from sipadu.evidence.confinement import (
+    LOCK_NAME,
+    SERVER_GONE_EXIT,
+    SERVER_PID,
     SWEEP_AFTER_SECONDS,
     Confinement,
+    _members,
     end_session,
     run,
     scratch_directory,
@@ -128,3 +134,109 @@ def test_a_folder_left_by_a_dead_server_is_swept_and_one_in_use_is_not(tmp_path)
         assert sweep_scratch(root) == 0
         assert os.path.isdir(in_use) and young.exists() and other.exists()
     assert not os.path.exists(in_use)
+
+
+def test_a_folder_whose_server_died_is_swept_at_once_however_lately_it_was_written(tmp_path):
+    """The age that protects a folder being made is its lock file's (made before
+    anything is written), not the folder's: a folder its dead server wrote into a
+    moment ago goes at the next sweep; one whose lock file was just made, or that has
+    none yet and was just made, stays."""
+    root = str(tmp_path)
+    old = time.time() - SWEEP_AFTER_SECONDS - 1
+    left = tmp_path / "sipadu-left"
+    left.mkdir()
+    (left / LOCK_NAME).touch()
+    os.utime(left / LOCK_NAME, (old, old))
+    (left / "input.docx").write_bytes(b"the reporter's file, written just now")
+    just_locked = tmp_path / "sipadu-just-locked"
+    just_locked.mkdir()
+    (just_locked / LOCK_NAME).touch()
+    just_made = tmp_path / "sipadu-just-made"
+    just_made.mkdir()
+    unlocked = tmp_path / "sipadu-unlocked"  # its server died before making its lock file
+    unlocked.mkdir()
+    os.utime(unlocked, (old, old))
+    assert sweep_scratch(root) == 2
+    assert not left.exists() and not unlocked.exists()
+    assert just_locked.exists() and just_made.exists()
+
+
+SERVER = """
+import sys
+from sipadu.evidence import docclean
+from sipadu.evidence.confinement import Confinement
+from sipadu.evidence.outcome import Kind
+data = sys.stdin.buffer.read()
+docclean.clean([data], Kind.DOCX, Confinement(1024 << 20, 60, 256 << 20), lambda piece: None,
+               scratch_root=sys.argv[1])
+"""
+
+
+def slow_docx() -> bytes:
+    """A DOCX whose 60 MB of XML keep mat2 busy for seconds."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        with archive.open("word/document.xml", "w", force_zip64=True) as member:
+            member.write(b"<w:document><w:body>")
+            for _ in range(100):
+                member.write(b"<w:p/>" * 100_000)
+            member.write(b"</w:body></w:document>")
+    return out.getvalue()
+
+
+def test_a_server_killed_mid_cleaning_leaves_no_process_and_no_folder(tmp_path):
+    """The server (a gunicorn worker) is killed hard while mat2 works: its child gets
+    its death signal, kills its tools and removes the scratch folder before it exits;
+    nothing of the session is left running."""
+    server = subprocess.Popen(
+        [sys.executable, "-c", SERVER, str(tmp_path)],
+        stdin=subprocess.PIPE,
+        env={"PATH": os.environ.get("PATH", "/usr/bin:/bin")},
+    )
+    child = None
+    try:
+        server.stdin.write(slow_docx())
+        server.stdin.close()
+        deadline = time.monotonic() + 20
+        while child is None or not _busy(child):  # mat2 started: the file is in the folder
+            assert time.monotonic() < deadline, "mat2 never started"
+            time.sleep(0.05)
+            children = Path(f"/proc/{server.pid}/task/{server.pid}/children").read_text()
+            child = int(children.split()[0]) if children.split() else None
+        assert [p.name for p in tmp_path.iterdir()]  # the scratch folder
+        server.kill()
+        server.wait()
+        deadline = time.monotonic() + 10
+        while (_members(child) or list(tmp_path.iterdir())) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _members(child) == [] and list(tmp_path.iterdir()) == []
+    finally:
+        server.kill()
+        server.wait()
+        if child is not None:
+            end_session(child)
+
+
+def _busy(child: int) -> bool:
+    """Whether the child started a tool (a process of its session besides itself)."""
+    return any(pid != child for pid in _members(child))
+
+
+def test_a_child_whose_server_died_before_it_started_removes_its_folder_and_ends(tmp_path):
+    """The death signal cannot be set before the child runs: a child whose parent is
+    no longer the server it was started by ends at once, its folder removed."""
+    folder = tmp_path / "sipadu-x"
+    folder.mkdir()
+    (folder / "input.docx").write_bytes(b"the reporter's file")
+    limits = Confinement(512 * MIB, 10, 64 * MIB)
+    done = subprocess.run(
+        [sys.executable, "-m", "sipadu.evidence.docclean", "docx", str(folder), *limits.argv()],
+        input=b"PK",
+        env={SERVER_PID: "1"},  # not this test: its server is "gone"
+        capture_output=True,
+        timeout=30,
+        start_new_session=True,  # as run starts it: the session it ends is its own
+    )
+    assert done.returncode == SERVER_GONE_EXIT and done.stdout == b""
+    assert not folder.exists()

@@ -11,9 +11,17 @@ Server side: :func:`run` starts ``python -m MODULE ARGS…``, feeds it the file 
 what it writes on stdout to ``write`` as it comes. Child side: :func:`confine`, first
 thing in ``main``. :func:`scratch_directory` gives a child that needs files (mat2,
 LibreOffice) a private folder on a memory file system, removed whatever happens.
+
+A server that dies hard (SIGKILL after gunicorn's graceful stop, the OOM killer) leaves
+nothing behind for long: its child gets a death signal (``PR_SET_PDEATHSIG``, set by
+:func:`confine`), ends what it started and removes its scratch folder (the reporter's
+file, in plaintext) before it exits; a folder whose holder is gone anyway (the child
+was killed too) is removed by :func:`sweep_scratch`, which runs when a portal starts,
+before each new folder is made, and in ``sipadu purge``.
 """
 
 import contextlib
+import ctypes
 import fcntl
 import os
 import resource
@@ -29,6 +37,11 @@ from dataclasses import dataclass
 
 READ_BYTES = 64 * 1024
 STDERR_BYTES = 4096  # what a child may report on stderr; more is not read
+# The server's pid, in the child's environment: a child whose parent is no longer it
+# when it starts (the server died in between) ends at once (confine).
+SERVER_PID = "SIPADU_SERVER_PID"
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+SERVER_GONE_EXIT = 6  # a child that ended because its server died (no one reads it)
 
 
 @dataclass(frozen=True)
@@ -58,15 +71,57 @@ class Finished:
     report: bytes
 
 
-def confine(confinement: Confinement) -> None:
-    """Child side, before any parser is imported: lower the priority, cap address space,
-    CPU time and file size, no core dumps. Limits hold for the child's own children."""
+def confine(confinement: Confinement, scratch: str | None = None) -> None:
+    """Child side, before any parser is imported: die with the server (:func:`die_with_
+    server`, removing ``scratch``, the folder the server made for it, if any), lower the
+    priority, cap address space, CPU time and file size, no core dumps. Limits hold for
+    the child's own children."""
+    die_with_server(scratch)
     os.nice(10)  # cleaning yields the CPU to the portal's own requests
     memory, cpu = confinement.memory_bytes, confinement.cpu_seconds
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
     resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu))
     resource.setrlimit(resource.RLIMIT_FSIZE, (confinement.file_bytes, confinement.file_bytes))
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+
+
+def die_with_server(scratch: str | None = None) -> None:
+    """Child side: when the server that started it (its parent, named by
+    :data:`SERVER_PID`) dies, the child gets SIGTERM (Linux ``PR_SET_PDEATHSIG``), ends
+    every other process of its session (the tools it started), removes ``scratch`` and
+    exits (:func:`_server_gone`). If the server died before this was set, that is done
+    now. A SIGTERM while the server lives (a service manager stopping every process of
+    the unit) is ignored: the server ends its child itself."""
+    server = int(os.environ.get(SERVER_PID, "0") or 0)
+
+    def on_term(_signal: int, _frame: object) -> None:
+        if os.getppid() != server:
+            _server_gone(scratch)
+
+    signal.signal(signal.SIGTERM, on_term)
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if server and os.getppid() != server:
+        _server_gone(scratch)
+
+
+def _server_gone(scratch: str | None) -> None:
+    """In a child whose server died: kill the rest of its session (its tools, and what
+    they started) if it leads one (as :func:`run` starts it: a process started
+    otherwise shares its starter's session, which is not its own to end), wait until
+    none is alive, remove ``scratch``, and exit."""
+    me, session = os.getpid(), os.getsid(0)
+    deadline = time.monotonic() + SESSION_END_SECONDS
+    while session == me and time.monotonic() < deadline:
+        others = [pid for pid in _members(session) if pid != me]
+        if not others:
+            break
+        for pid in others:
+            _kill(pid, session)
+        time.sleep(0.005)
+    if scratch:
+        with contextlib.suppress(OSError):
+            remove_scratch(scratch)
+    os._exit(SERVER_GONE_EXIT)
 
 
 def run(
@@ -80,8 +135,10 @@ def run(
     """Run ``python -m module *args`` (the child calls :func:`confine` with
     ``confinement``, passed after ``args``), feed it ``pieces`` on stdin, and pass its
     stdout to ``write`` piece by piece (nothing of it is held here). ``env`` is the
-    child's whole environment (default: empty). A wall-clock watchdog ends a child that
-    waits instead of working (the CPU limit ends a busy one).
+    child's whole environment (default: empty) but for :data:`SERVER_PID`, this
+    process's id (the child dies with it: :func:`die_with_server`). A wall-clock
+    watchdog ends a child that waits instead of working (the CPU limit ends a busy
+    one).
 
     The child leads a session of its own; when this returns or raises, the child and
     every process of its session (whatever it started: LibreOffice, mat2, ffmpeg, and
@@ -98,7 +155,7 @@ def run(
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env=env or {},
+        env={**(env or {}), SERVER_PID: str(os.getpid())},
         start_new_session=True,  # its session id is its pid: end_session finds its kin
     )
     failed: list[BaseException] = []
@@ -215,31 +272,42 @@ SCRATCH_ROOT = "/dev/shm"  # noqa: S108 — a private 0700 folder is made inside
 
 
 SCRATCH_PREFIX = "sipadu-"
-# A folder of a server that died (killed, host crash while running) is swept once it is
-# this old and no live process holds its lock: far more than the moment between making
-# a folder and locking it, so a folder being made is never swept.
-SWEEP_AFTER_SECONDS = 30
+# The file in each scratch folder whose flock its server holds while the folder is used.
+LOCK_NAME = ".lock"
+# A folder of a server that died is swept once no live process holds its lock and its
+# lock file (or, without one, the folder) is this old: far more than the moment between
+# making the folder, making its lock file and locking it, so a folder being made is
+# never swept, and little enough that a dead server's folder goes at the next sweep.
+SWEEP_AFTER_SECONDS = 5
 
 
 @contextlib.contextmanager
 def scratch_directory(root: str = SCRATCH_ROOT) -> Iterator[str]:
     """A new private (0700) folder under ``root`` for one child's files, deleted with
     everything in it when the block ends, whatever happened (:func:`remove_scratch`).
-    Made and removed by the server around :func:`run` (never by a child, which may be
-    killed before its own clean-up): the process that made it holds an exclusive
-    ``flock`` on it while it is in use, so :func:`sweep_scratch` tells a folder left by
-    a dead server from one in use. Folders left over are swept first."""
+    Made and removed by the server around :func:`run` (a child removes it only when its
+    server died: :func:`die_with_server`). Before anything is written in it, the server
+    makes its lock file (:data:`LOCK_NAME`) and holds an exclusive ``flock`` on it
+    while the folder is in use (the descriptor is closed on exec: no child holds it), so
+    :func:`sweep_scratch` tells a folder left by a dead server from one in use. Folders
+    left over are swept first."""
     sweep_scratch(root)
     path = tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=root)
-    holder = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    holder = -1
     try:
+        holder = os.open(
+            os.path.join(path, LOCK_NAME),
+            os.O_RDONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC,
+            0o600,
+        )
         fcntl.flock(holder, fcntl.LOCK_EX)
         yield path
     finally:
         try:
             remove_scratch(path)
         finally:
-            os.close(holder)
+            if holder >= 0:
+                os.close(holder)
 
 
 def remove_scratch(path: str, seconds: float = 5.0) -> bool:
@@ -265,32 +333,46 @@ def _writable_again(function: Callable[..., object], path: str, _exc: object) ->
 
 def sweep_scratch(root: str = SCRATCH_ROOT) -> int:
     """Remove the scratch folders under ``root`` that nobody uses any more: named
-    :data:`SCRATCH_PREFIX`, older than :data:`SWEEP_AFTER_SECONDS`, and whose lock no
-    live process holds (the server that made it died before it could remove it; the
-    reporter's file may be in it, in plaintext). Called before each new folder is made
-    and when a portal starts. Returns how many were removed."""
+    :data:`SCRATCH_PREFIX`, ours, whose lock no live process holds (the server that
+    made it died before it could remove it; the reporter's file may be in it, in
+    plaintext), and whose lock file (or, if it has none, the folder itself) is older
+    than :data:`SWEEP_AFTER_SECONDS` (so one being made is left alone). Called when a
+    portal starts, before each new folder is made and by ``sipadu purge``. Returns how
+    many were removed."""
     removed = 0
     try:
         names = os.listdir(root)
     except OSError:
         return 0
     for name in names:
-        if not name.startswith(SCRATCH_PREFIX):
-            continue
-        path = os.path.join(root, name)
-        try:
-            holder = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except OSError:
-            continue  # gone, not a folder, or not ours
-        try:
-            found = os.fstat(holder)
-            if found.st_uid != os.getuid() or time.time() - found.st_mtime < SWEEP_AFTER_SECONDS:
-                continue
-            try:
-                fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except OSError:
-                continue  # in use
-            removed += remove_scratch(path)
-        finally:
-            os.close(holder)
+        if name.startswith(SCRATCH_PREFIX):
+            removed += _sweep(os.path.join(root, name))
     return removed
+
+
+def _sweep(path: str) -> bool:
+    """Remove the scratch folder ``path`` if it is left over (see :func:`sweep_scratch`)."""
+    try:
+        folder = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError:
+        return False  # gone, not a folder, or not ours
+    lock = -1
+    try:
+        if os.fstat(folder).st_uid != os.getuid():
+            return False
+        with contextlib.suppress(FileNotFoundError):
+            lock = os.open(LOCK_NAME, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC, dir_fd=folder)
+        try:
+            # The folder itself: what servers locked before lock files.
+            for holder in (folder, lock) if lock >= 0 else (folder,):
+                fcntl.flock(holder, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return False  # in use
+        made = os.fstat(lock if lock >= 0 else folder).st_mtime
+        if time.time() - made < SWEEP_AFTER_SECONDS:
+            return False  # being made: its server is about to lock it
+        return remove_scratch(path)
+    finally:
+        if lock >= 0:
+            os.close(lock)
+        os.close(folder)

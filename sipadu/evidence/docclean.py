@@ -14,7 +14,8 @@ WebM/Matroska), by ``ffmpeg`` with the options mat2 itself uses for video
 name is written), keeping only video, audio and subtitle streams: data streams (GPS
 telemetry of action cameras), attachments and cover pictures are dropped.
 
-Before anything is parsed the child confines itself (:func:`confinement.confine`): the
+Before anything is parsed the child confines itself (:func:`confinement.confine`: if
+the server dies, the child ends its tools and removes ``SCRATCH`` before it exits): the
 limits hold for mat2, ffmpeg and exiftool, which it starts with an environment of
 their own (``PATH=/usr/bin:/bin``, ``HOME`` and ``TMPDIR`` the scratch folder, nothing
 else), in a process group of their own, and ends when the time left runs out. The file
@@ -761,7 +762,7 @@ def _is_data(value: str) -> bool:
 def main() -> int:
     kind, scratch = Kind(sys.argv[1]), sys.argv[2]
     confinement = Confinement.from_argv(sys.argv[3:])
-    confine(confinement)
+    confine(confinement, scratch)  # removed by this child if the server dies
     cleaning = _Cleaning(kind, scratch, confinement)
     status = _clean(cleaning)
     if status != 0 and cleaning.kind != kind:
