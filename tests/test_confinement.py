@@ -18,7 +18,6 @@ from sipadu.evidence import docclean
 from sipadu.evidence.confinement import (
     LOCK_NAME,
     SERVER_GONE_EXIT,
-    SERVER_PID,
     SWEEP_AFTER_SECONDS,
     Confinement,
     _members,
@@ -231,12 +230,38 @@ def test_a_child_whose_server_died_before_it_started_removes_its_folder_and_ends
     (folder / "input.docx").write_bytes(b"the reporter's file")
     limits = Confinement(512 * MIB, 10, 64 * MIB)
     done = subprocess.run(
-        [sys.executable, "-m", "sipadu.evidence.docclean", "docx", str(folder), *limits.argv()],
+        # Started by "the server" of pid 1, not by this test: its server is gone.
+        [
+            sys.executable,
+            "-m",
+            "sipadu.evidence.docclean",
+            "docx",
+            str(folder),
+            *limits.argv(),
+            "1",
+        ],
         input=b"PK",
-        env={SERVER_PID: "1"},  # not this test: its server is "gone"
+        env={},
         capture_output=True,
         timeout=30,
         start_new_session=True,  # as run starts it: the session it ends is its own
     )
     assert done.returncode == SERVER_GONE_EXIT and done.stdout == b""
     assert not folder.exists()
+
+
+def test_a_childs_tools_together_stay_within_its_cpu_limit():
+    """Two tools burning CPU at once, each under the child's RLIMIT_CPU of 1 s: the
+    watchdog counts the session's CPU time, so together they get about 1 s (not 2 s, nor
+    the 8 s of the wall-clock watchdog), and the cost says so."""
+    finished = run("tests.cpu_burner", [], [b""], Confinement(512 * MIB, 1, 0), lambda _: None)
+    assert finished.status < 0  # killed
+    assert 1.0 <= finished.cpu_seconds <= 1.6, finished
+    assert finished.seconds < 4 and finished.cost == max(finished.seconds, finished.cpu_seconds)
+
+
+def test_a_child_ends_at_its_wall_clock_deadline():
+    finished = run(
+        "tests.cpu_burner", [], [b""], Confinement(512 * MIB, 60, 0), lambda _: None, seconds=0.5
+    )
+    assert finished.status < 0 and 0.5 <= finished.seconds < 2

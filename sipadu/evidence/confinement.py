@@ -37,9 +37,6 @@ from dataclasses import dataclass
 
 READ_BYTES = 64 * 1024
 STDERR_BYTES = 4096  # what a child may report on stderr; more is not read
-# The server's pid, in the child's environment: a child whose parent is no longer it
-# when it starts (the server died in between) ends at once (confine).
-SERVER_PID = "SIPADU_SERVER_PID"
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 SERVER_GONE_EXIT = 6  # a child that ended because its server died (no one reads it)
 
@@ -47,11 +44,14 @@ SERVER_GONE_EXIT = 6  # a child that ended because its server died (no one reads
 @dataclass(frozen=True)
 class Confinement:
     """A child's limits: address space (bytes), CPU time (seconds), and the largest file
-    it may write (bytes; 0: none at all)."""
+    it may write (bytes; 0: none at all). In the child, ``server_pid`` is the pid of
+    the server that started it (:func:`run` passes it after the limits; 0: unknown): a
+    child whose parent is no longer that process when it starts ends at once."""
 
     memory_bytes: int
     cpu_seconds: int
     file_bytes: int = 0
+    server_pid: int = 0
 
     def argv(self) -> list[str]:
         return [str(self.memory_bytes), str(self.cpu_seconds), str(self.file_bytes)]
@@ -59,16 +59,39 @@ class Confinement:
     @classmethod
     def from_argv(cls, args: list[str]) -> "Confinement":
         memory, cpu, files = (int(arg) for arg in args[:3])
-        return cls(memory, cpu, files)
+        server = int(args[3]) if len(args) > 3 else 0
+        return cls(memory, cpu, files, server)
 
 
 @dataclass(frozen=True)
 class Finished:
-    """How a child ended: its exit status (negative: killed by that signal) and the
-    first :data:`STDERR_BYTES` of what it wrote on stderr."""
+    """How a child ended: its exit status (negative: killed by that signal), the first
+    :data:`STDERR_BYTES` of what it wrote on stderr, and what it cost: ``seconds`` of
+    wall-clock time and ``cpu_seconds`` of CPU time, its whole session's (the child's
+    and every process it started)."""
 
     status: int
     report: bytes
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+
+    @property
+    def cost(self) -> float:
+        """Seconds charged to a request's budget (:class:`TimeBudget`): the longer of its
+        wall-clock and CPU times."""
+        return max(self.seconds, self.cpu_seconds)
+
+
+@dataclass
+class TimeBudget:
+    """Seconds of cleaning one request may still spend (``seconds_left``): a child is
+    given at most what is left as its CPU limit and its wall-clock deadline, and
+    charged its :attr:`Finished.cost`. See ``SIPADU_DOCUMENT_SECONDS_PER_REQUEST``."""
+
+    seconds_left: float
+
+    def charge(self, seconds: float) -> None:
+        self.seconds_left -= seconds
 
 
 def confine(confinement: Confinement, scratch: str | None = None) -> None:
@@ -76,7 +99,7 @@ def confine(confinement: Confinement, scratch: str | None = None) -> None:
     server`, removing ``scratch``, the folder the server made for it, if any), lower the
     priority, cap address space, CPU time and file size, no core dumps. Limits hold for
     the child's own children."""
-    die_with_server(scratch)
+    die_with_server(confinement.server_pid, scratch)
     os.nice(10)  # cleaning yields the CPU to the portal's own requests
     memory, cpu = confinement.memory_bytes, confinement.cpu_seconds
     resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
@@ -85,14 +108,13 @@ def confine(confinement: Confinement, scratch: str | None = None) -> None:
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
 
-def die_with_server(scratch: str | None = None) -> None:
-    """Child side: when the server that started it (its parent, named by
-    :data:`SERVER_PID`) dies, the child gets SIGTERM (Linux ``PR_SET_PDEATHSIG``), ends
+def die_with_server(server: int, scratch: str | None = None) -> None:
+    """Child side: when the server that started it (its parent, pid ``server``) dies,
+    the child gets SIGTERM (Linux ``PR_SET_PDEATHSIG``), ends
     every other process of its session (the tools it started), removes ``scratch`` and
     exits (:func:`_server_gone`). If the server died before this was set, that is done
     now. A SIGTERM while the server lives (a service manager stopping every process of
     the unit) is ignored: the server ends its child itself."""
-    server = int(os.environ.get(SERVER_PID, "0") or 0)
 
     def on_term(_signal: int, _frame: object) -> None:
         if os.getppid() != server:
@@ -131,14 +153,20 @@ def run(
     confinement: Confinement,
     write: Callable[[bytes], object],
     env: dict[str, str] | None = None,
+    seconds: float | None = None,
 ) -> Finished:
     """Run ``python -m module *args`` (the child calls :func:`confine` with
-    ``confinement``, passed after ``args``), feed it ``pieces`` on stdin, and pass its
+    ``confinement``, passed after ``args`` with this process's id: the child dies with
+    it, :func:`die_with_server`), feed it ``pieces`` on stdin, and pass its
     stdout to ``write`` piece by piece (nothing of it is held here). ``env`` is the
-    child's whole environment (default: empty) but for :data:`SERVER_PID`, this
-    process's id (the child dies with it: :func:`die_with_server`). A wall-clock
-    watchdog ends a child that waits instead of working (the CPU limit ends a busy
-    one).
+    child's whole environment (default: empty).
+
+    A watchdog ends the child (and its session) once its session's CPU time, all its
+    processes' together (:func:`session_cpu_seconds`, read every
+    :data:`WATCH_SECONDS`), passes ``confinement.cpu_seconds`` (each process's own
+    RLIMIT_CPU holds it alone, not mat2, exiftool and ffmpeg together), or after
+    ``seconds`` of wall-clock time (default three times the CPU limit and 5 s: a child
+    that waits instead of working).
 
     The child leads a session of its own; when this returns or raises, the child and
     every process of its session (whatever it started: LibreOffice, mat2, ffmpeg, and
@@ -149,17 +177,23 @@ def run(
     iterating ``pieces`` raises (a stored file that fails its integrity check,
     ``CryptoError``): the child is killed at once and the error raised once it is
     reaped, never taken for a child that ran out of time."""
-    argv = [sys.executable, "-m", module, *args, *confinement.argv()]
+    argv = [sys.executable, "-m", module, *args, *confinement.argv(), str(os.getpid())]
     child = subprocess.Popen(  # noqa: S603 — fixed argv; the file goes through stdin
         argv,
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
-        env={**(env or {}), SERVER_PID: str(os.getpid())},
+        env=env or {},
         start_new_session=True,  # its session id is its pid: end_session finds its kin
     )
+    started = time.monotonic()
     failed: list[BaseException] = []
-    watchdog = threading.Timer(confinement.cpu_seconds * 3 + 5, end_session, args=(child.pid,))
+    used = [0.0]  # the session's CPU seconds, as last read
+    stop = threading.Event()
+    wall = confinement.cpu_seconds * 3 + 5 if seconds is None else seconds
+    watchdog = threading.Thread(
+        target=_watch, args=(child.pid, confinement.cpu_seconds, wall, stop, used), daemon=True
+    )
     feeder = threading.Thread(target=_feed, args=(child, pieces, failed), daemon=True)
     watchdog.start()
     feeder.start()
@@ -173,16 +207,62 @@ def run(
         end_session(child.pid)
         report = child.stderr.read(STDERR_BYTES)  # type: ignore[union-attr]
     finally:
-        watchdog.cancel()
+        stop.set()
+        watchdog.join()  # before the child is reaped: its pid is its session's id
         end_session(child.pid)
-        status = child.wait()
+        used[0] = max(used[0], session_cpu_seconds(child.pid))
+        _, wait_status, usage = os.wait4(child.pid, 0)  # with its reaped descendants'
+        child.returncode = status = os.waitstatus_to_exitcode(wait_status)
         feeder.join()
         for pipe in (child.stdin, child.stdout, child.stderr):
             with contextlib.suppress(OSError):
                 pipe.close()  # type: ignore[union-attr]
     if failed:
         raise failed[0]
-    return Finished(status, report)
+    cpu = max(used[0], usage.ru_utime + usage.ru_stime)
+    return Finished(status, report, time.monotonic() - started, cpu)
+
+
+WATCH_SECONDS = 0.1  # how often the watchdog reads a child's session's CPU time
+
+
+def _watch(
+    session: int, cpu_seconds: float, wall: float, stop: threading.Event, used: list[float]
+) -> None:
+    """End ``session`` once its CPU time passes ``cpu_seconds`` or ``wall`` seconds have
+    gone by, unless ``stop`` is set first; ``used[0]`` is the CPU time last read."""
+    deadline = time.monotonic() + wall
+    while not stop.wait(min(WATCH_SECONDS, max(0.0, deadline - time.monotonic()))):
+        used[0] = max(used[0], session_cpu_seconds(session))
+        if used[0] > cpu_seconds or time.monotonic() >= deadline:
+            end_session(session)
+            return
+
+
+_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def session_cpu_seconds(session: int) -> float:
+    """The CPU time (user and system, seconds) of ``session``'s processes, found in
+    ``/proc`` (Linux, proc(5)): each one's own, and that of its children it reaped
+    (``cutime``/``cstime``), zombies included (not yet counted by their parent). A
+    process whose parent died before reaping it is counted while it lives only."""
+    total = 0
+    for name in os.listdir("/proc"):
+        if not name.isdigit():
+            continue
+        try:
+            with open(f"/proc/{name}/stat", "rb") as handle:
+                text = handle.read()
+        except OSError:
+            continue
+        fields = text[text.rfind(b")") + 2 :].split()
+        try:
+            if int(fields[3]) == session:  # state, ppid, pgrp, session, …, utime at 11
+                total += sum(int(value) for value in fields[11:15])
+        except (IndexError, ValueError):
+            continue
+    return total / _TICKS
 
 
 def _feed(

@@ -51,6 +51,7 @@ known.
 
 import contextlib
 import ctypes
+import dataclasses
 import errno
 import json
 import os
@@ -67,6 +68,7 @@ from sipadu.evidence import kinds
 from sipadu.evidence.confinement import (
     SCRATCH_ROOT,
     Confinement,
+    TimeBudget,
     confine,
     run,
     scratch_directory,
@@ -113,6 +115,11 @@ ARCHIVE_KINDS = frozenset({Kind.DOCX, Kind.XLSX, Kind.PPTX, Kind.ODT, Kind.ODS, 
 KINDS = frozenset(MAT2_EXTENSIONS) | FFMPEG_KINDS | {Kind.ZIP}
 # The most bytes of a ZIP's "mimetype" member read to tell an ODF kind.
 MIMETYPE_BYTES = 256
+# A child is started only with at least this many seconds of the request's budget left.
+MIN_SECONDS = 1
+# A child given less than its own limit that used this share of it ran out of the
+# request's budget, not of its own limit (a memory bomb stops far sooner).
+SPENT_SHARE = 0.9
 
 
 class _Failed(Exception):
@@ -131,6 +138,13 @@ class NotCleanable(_Failed):
 class TooCostly(_Failed):
     """The child or a tool it started ran out of its memory, CPU time or file size
     limit, or of time (a decompression bomb or a file built to cost)."""
+
+
+class OverBudget(_Failed):
+    """The request's budget of cleaning time (:class:`~sipadu.evidence.confinement.
+    TimeBudget`) is spent: less than :data:`MIN_SECONDS` left before the child
+    started, or the child used up the shortened allowance it was given (the file
+    might be cleaned on its own, in another request)."""
 
 
 class NotADocument(_Failed):
@@ -152,6 +166,7 @@ def clean(
     confinement: Confinement,
     write: Callable[[bytes], object],
     scratch_root: str = SCRATCH_ROOT,
+    budget: TimeBudget | None = None,
 ) -> Cleaned:
     """Clean the file given as ``pieces`` (of ``kind``, one of :data:`KINDS`, detected
     from its content) in a confined child; the clean file goes to ``write`` in pieces as
@@ -162,16 +177,39 @@ def clean(
     document) :class:`NotADocument`, each with the file's kind (after which what was
     written is to be discarded); whatever ``write`` raises stops the child. The scratch
     folder (made under ``scratch_root``, a memory file system) is removed whatever
-    happens."""
+    happens.
+
+    With a ``budget`` (the request's), the child gets at most the whole seconds left as
+    its CPU limit (its session's: :func:`~sipadu.evidence.confinement.run`) and what is
+    left as its wall-clock deadline, and the budget is charged what it cost, whatever
+    happens. Raises :class:`OverBudget` when less than :data:`MIN_SECONDS` is left, or
+    when a child given less than its own limit ran out of it."""
     if kind not in KINDS:
         raise ValueError(f"not a document kind: {kind}")
-    with scratch_directory(scratch_root) as scratch:
-        args = [kind.value, scratch]
-        finished = run("sipadu.evidence.docclean", args, pieces, confinement, write)
+    wall = None
+    limits = confinement
+    if budget is not None:
+        if budget.seconds_left < MIN_SECONDS:
+            raise OverBudget(kind)
+        cpu = min(confinement.cpu_seconds, int(budget.seconds_left))
+        limits = dataclasses.replace(confinement, cpu_seconds=cpu)
+        wall = min(3 * cpu + 5, budget.seconds_left)
+    started = time.monotonic()
+    finished = None
+    try:
+        with scratch_directory(scratch_root) as scratch:
+            args = [kind.value, scratch]
+            finished = run("sipadu.evidence.docclean", args, pieces, limits, write, seconds=wall)
+    finally:
+        if budget is not None:
+            budget.charge(finished.cost if finished else time.monotonic() - started)
     report = _report(finished.report)
     found = _reported_kind(report, kind)
     if finished.status == TOO_COSTLY or finished.status < 0:
         # Negative: killed by a signal (SIGXCPU, SIGXFSZ, or the watchdog's SIGKILL).
+        shortened = limits.cpu_seconds < confinement.cpu_seconds
+        if shortened and finished.cost >= SPENT_SHARE * limits.cpu_seconds:
+            raise OverBudget(found)
         raise TooCostly(found)
     if finished.status == NOT_A_DOCUMENT and kind == Kind.ZIP:
         raise NotADocument(kind)
