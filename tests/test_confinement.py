@@ -17,6 +17,7 @@ from sipadu.crypto import CryptoError
 from sipadu.evidence import docclean
 from sipadu.evidence.confinement import (
     LOCK_NAME,
+    SCRATCH_PREFIX,
     SERVER_GONE_EXIT,
     SWEEP_AFTER_SECONDS,
     Confinement,
@@ -118,11 +119,11 @@ def test_end_session_ends_grandchildren_in_groups_of_their_own(tmp_path):
 def test_a_folder_left_by_a_dead_server_is_swept_and_one_in_use_is_not(tmp_path):
     root = str(tmp_path)
     old = time.time() - SWEEP_AFTER_SECONDS - 60
-    left = tmp_path / "sipadu-left"
+    left = tmp_path / f"{SCRATCH_PREFIX}left"
     left.mkdir()
     (left / "document.docx").write_bytes(b"the reporter's file")
     os.utime(left, (old, old))
-    young = tmp_path / "sipadu-young"  # being made: not yet locked
+    young = tmp_path / f"{SCRATCH_PREFIX}young"  # being made: not yet locked
     young.mkdir()
     other = tmp_path / "not-ours"
     other.mkdir()
@@ -142,22 +143,27 @@ def test_a_folder_whose_server_died_is_swept_at_once_however_lately_it_was_writt
     none yet and was just made, stays."""
     root = str(tmp_path)
     old = time.time() - SWEEP_AFTER_SECONDS - 1
-    left = tmp_path / "sipadu-left"
+    left = tmp_path / f"{SCRATCH_PREFIX}left"
     left.mkdir()
     (left / LOCK_NAME).touch()
     os.utime(left / LOCK_NAME, (old, old))
     (left / "input.docx").write_bytes(b"the reporter's file, written just now")
-    just_locked = tmp_path / "sipadu-just-locked"
+    just_locked = tmp_path / f"{SCRATCH_PREFIX}just-locked"
     just_locked.mkdir()
     (just_locked / LOCK_NAME).touch()
-    just_made = tmp_path / "sipadu-just-made"
+    just_made = tmp_path / f"{SCRATCH_PREFIX}just-made"
     just_made.mkdir()
-    unlocked = tmp_path / "sipadu-unlocked"  # its server died before making its lock file
+    unlocked = tmp_path / f"{SCRATCH_PREFIX}unlocked"  # its server died before making its lock file
     unlocked.mkdir()
     os.utime(unlocked, (old, old))
+    # The portals' volatile folder (sessions, counters, slot pools) lives beside them
+    # and is never swept, however old.
+    volatile = tmp_path / "sipadu-1335f4a29312"
+    volatile.mkdir()
+    os.utime(volatile, (old, old))
     assert sweep_scratch(root) == 2
     assert not left.exists() and not unlocked.exists()
-    assert just_locked.exists() and just_made.exists()
+    assert just_locked.exists() and just_made.exists() and volatile.exists()
 
 
 SERVER = """

@@ -351,7 +351,9 @@ def _kill(pid: int, session: int) -> None:
 SCRATCH_ROOT = "/dev/shm"  # noqa: S108 — a private 0700 folder is made inside it
 
 
-SCRATCH_PREFIX = "sipadu-"
+# Only folders named so are ever swept: the portals' volatile folder lives beside them
+# (/dev/shm/sipadu-<hash>, sipadu.persistence.volatile) and must never be taken for one.
+SCRATCH_PREFIX = "sipadu-scratch-"
 # The file in each scratch folder whose flock its server holds while the folder is used.
 LOCK_NAME = ".lock"
 # A folder of a server that died is swept once no live process holds its lock and its
