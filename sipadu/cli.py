@@ -33,6 +33,7 @@ from sipadu.accountability import audit, recovery
 from sipadu.accountability.audit import OPERATOR
 from sipadu.crypto import Argon2Params, CryptoError, PrivateKey, age_private_key
 from sipadu.evidence import storage
+from sipadu.evidence.confinement import sweep_scratch
 from sipadu.hosting import mail
 from sipadu.hosting.deploycheck import exit_code, run_checks
 from sipadu.persistence.db import make_engine, make_sessionmaker
@@ -439,9 +440,12 @@ def notify() -> None:
 @main.command()
 def purge() -> None:
     """Delete abandoned uploads (staged files with no write for an hour; a slow upload
-    still in progress is never touched), expired staff sessions, and reports past their
-    retention (keys first, then ciphertext; never one on legal hold). For a timer."""
+    still in progress is never touched), expired staff sessions, reports past their
+    retention (keys first, then ciphertext; never one on legal hold), and the cleaning
+    scratch folders a dead portal left in /dev/shm (the plaintext of a file being
+    cleaned; run as the portals' user). For a timer."""
     config = _config()
+    swept = sweep_scratch()
     timeouts = Timeouts(
         idle=timedelta(seconds=config.staff_idle_seconds),
         absolute=timedelta(seconds=config.staff_absolute_seconds),
@@ -466,7 +470,9 @@ def purge() -> None:
     click.echo(
         f"purged {removed} abandoned upload(s), {sessions} expired staff session(s), "
         f"{shredded.reports} expired report(s) ({shredded.keys} keys shredded first, "
-        f"{shredded.files} file(s))" + (f"; {_reshuffled(reshuffled)}" if reshuffled else "")
+        f"{shredded.files} file(s))"
+        + (f"; {_reshuffled(reshuffled)}" if reshuffled else "")
+        + (f"; {swept} left-over cleaning folder(s) removed" if swept else "")
     )
 
 

@@ -4,6 +4,7 @@ encrypted as it arrives, read back from its staged blob into the confined child,
 child's output stored in its place; a file that cannot be cleaned is kept as sent and
 said so, never refused. Through the real reporter portal, real database, real children."""
 
+import html
 import io
 import json
 import os
@@ -160,6 +161,69 @@ def test_files_that_cannot_be_cleaned_are_kept_as_sent_not_refused(
     assert files["rusak.jpg"] == broken and files["arsip.zip"] == archive
     assert tag.encode() not in files["foto.jpg"]
     assert unlinked_blobs(database_url) == 0
+
+
+W_MAIN = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+RELATIONSHIPS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+PACKAGE = "http://schemas.openxmlformats.org/package/2006"
+SMALL_DOCX = {
+    "[Content_Types].xml": f'<?xml version="1.0"?><Types xmlns="{PACKAGE}/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.'
+    'relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/word/document.xml" ContentType="application/vnd.openxmlformats-'
+    'officedocument.wordprocessingml.document.main+xml"/></Types>',
+    "_rels/.rels": f'<?xml version="1.0"?><Relationships xmlns="{PACKAGE}/relationships">'
+    f'<Relationship Id="rId1" Type="{RELATIONSHIPS}/officeDocument" '
+    'Target="word/document.xml"/></Relationships>',
+    "word/document.xml": f'<?xml version="1.0"?><w:document xmlns:w="{W_MAIN}"><w:body>'
+    "<w:p><w:r><w:t>Isi laporan</w:t></w:r></w:p></w:body></w:document>",
+}
+
+
+def a_large_zip(tag: str, document: bool) -> bytes:
+    """A ZIP whose first member (15 KB) fills the head the server keeps: a Word
+    document (``[Content_Types].xml`` and ``word/`` after it, the author ``tag``) or a
+    plain archive with a ``word/`` folder and a note naming ``tag``."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("media.bin", os.urandom(15_000), zipfile.ZIP_STORED)
+        if document:
+            for name, text in SMALL_DOCX.items():
+                archive.writestr(name, text)
+            archive.writestr(
+                "docProps/core.xml",
+                f'<?xml version="1.0"?><cp:coreProperties xmlns:cp="{PACKAGE}/metadata/'
+                'core-properties" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+                f"<dc:creator>{tag}</dc:creator></cp:coreProperties>",
+            )
+        else:
+            archive.writestr("word/catatan.txt", f"dibuat oleh {tag}")
+    return out.getvalue()
+
+
+def test_a_zip_told_by_its_directory_is_cleaned_or_said_to_be_an_archive(
+    reporter_app, clients, database_url
+):
+    """Two ZIPs whose heads cannot tell them apart (kinds.detect: Kind.ZIP): the Word
+    document is cleaned (its author gone, its name kept), the plain archive is stored
+    byte for byte and its notice says archives are stored as sent."""
+    tag = f"NAMA{uuid.uuid4().hex[:10].upper()}"
+    document, archive = a_large_zip(tag, document=True), a_large_zip(tag, document=False)
+    marker = f"Arsip {tag}"
+    response = report_with_files(
+        reporter_app.test_client(),
+        [("laporan.docx", document, OCTETS), ("arsip.zip", archive, OCTETS)],
+        title=marker,
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 200, page[:400]
+    notices = dict(re.findall(r"<li>\u201c(.+?)\u201d: (.*?)</li>", html.unescape(page)))
+    assert "(ZIP)" in notices["arsip.zip"] and "(ZIP)" not in notices["laporan.docx"]
+    files = investigator_files(clients, database_url, marker)
+    assert files["arsip.zip"] == archive
+    with zipfile.ZipFile(io.BytesIO(files["laporan.docx"])) as cleaned:
+        assert "word/document.xml" in cleaned.namelist()
+        assert not any(tag.encode() in cleaned.read(name) for name in cleaned.namelist())
 
 
 # --- what a view gets ----------------------------------------------------------------------

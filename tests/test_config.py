@@ -26,6 +26,7 @@ def test_defaults_are_production_sqlite_in_instance_and_real_argon2(tmp_path):
     assert config.max_request_bytes == 500 * MIB
     assert (config.image_cleaners, config.image_pixels_per_request) == (2, 150_000_000)
     assert (config.image_cleaner_memory_bytes, config.image_cleaner_cpu_seconds) == (1024 * MIB, 20)
+    assert (config.document_cleaner_cpu_seconds, config.document_seconds_per_request) == (60, 180)
     assert config.date_precision is DatePrecision.DAY
     assert (config.ack_days, config.feedback_days, config.day_count) == (7, 90, DayCount.CALENDAR)
     assert (config.reporter_bind, config.staff_bind) == ("127.0.0.1:5000", "127.0.0.1:5001")
@@ -89,6 +90,7 @@ def test_every_setting_is_read(tmp_path):
     assert (config.image_cleaner_memory_bytes, config.image_cleaner_cpu_seconds) == (512 * MIB, 10)
     assert config.document_cleaner_memory_bytes == 768 * MIB
     assert config.document_cleaner_cpu_seconds == 30
+    assert config.document_seconds_per_request == 90  # three children's worth by default
     assert config.date_precision is DatePrecision.WEEK
     assert (config.ack_days, config.feedback_days, config.day_count) == (5, 60, DayCount.WORKING)
     assert config.referral_follow_up_days == 14
@@ -250,3 +252,13 @@ def test_an_intake_office_the_audit_log_would_refuse_stops_the_staff_portal(tmp_
         create_app("staff", config)
     assert repr(office) in str(refused.value) and why in str(refused.value)
     assert "Kantor Inspektorat" not in str(refused.value)
+
+
+def test_the_document_cleaning_budget_of_a_request_is_set_or_three_childrens_worth(tmp_path):
+    base = {"SIPADU_INSTANCE_PATH": str(tmp_path)}
+    config = load_config({**base, "SIPADU_DOCUMENT_SECONDS_PER_REQUEST": "45"})
+    assert config.document_seconds_per_request == 45
+    config = load_config({**base, "SIPADU_DOCUMENT_CLEANER_CPU_SECONDS": "1"})
+    assert config.document_seconds_per_request == 3
+    with pytest.raises(ConfigError):
+        load_config({**base, "SIPADU_DOCUMENT_SECONDS_PER_REQUEST": "0"})

@@ -22,10 +22,11 @@ from pathlib import Path
 
 import pikepdf
 import pytest
+from PIL import Image
 
-from sipadu.evidence import docclean
+from sipadu.evidence import docclean, kinds
 from sipadu.evidence.confinement import Confinement
-from sipadu.evidence.docclean import NotCleanable, TooCostly
+from sipadu.evidence.docclean import NotADocument, NotCleanable, TooCostly
 from sipadu.evidence.outcome import Kind, Remaining, Removed
 
 MIB = 1024 * 1024
@@ -206,6 +207,54 @@ def test_office_documents_lose_author_company_title_and_history(office_files, ta
     assert {Removed.AUTHOR, Removed.COMMENTS, Removed.DATES} <= cleaned.removed
     assert Removed.EDIT_HISTORY in cleaned.removed  # revision / editing cycles
     assert cleaned.remaining == ()
+
+
+def with_first_member(path: Path, name: str, data: bytes) -> bytes:
+    """The archive at ``path`` with a stored member ``name`` written before all others
+    (Word for Mac and other writers put a thumbnail first)."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(path) as source, zipfile.ZipFile(out, "w") as target:
+        target.writestr(name, data, compress_type=zipfile.ZIP_STORED)
+        for info in source.infolist():
+            target.writestr(info.filename, source.read(info), zipfile.ZIP_DEFLATED)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("target", ["docx", "xlsx", "pptx"])
+def test_a_zip_the_head_cannot_tell_is_cleaned_as_the_document_it_is(office_files, target):
+    """The child reads the central directory of a :attr:`Kind.ZIP` and cleans it as the
+    office document it is, reporting that kind."""
+    thumbnail = io.BytesIO()  # a 15 KB picture: noise does not compress
+    Image.frombytes("RGB", (128, 128), os.urandom(128 * 128 * 3)).save(thumbnail, "JPEG")
+    original = with_first_member(
+        office_files[target], "docProps/thumbnail.jpeg", thumbnail.getvalue()
+    )
+    assert kinds.detect(original[: kinds.HEAD_BYTES]) == Kind.ZIP
+    assert AUTHOR in archive_text(original)
+
+    data, cleaned = clean(original, Kind.ZIP)
+
+    assert_no_secret(archive_text(data), f"the {target}'s members")
+    assert cleaned.kind == Kind(target)
+    assert Removed.AUTHOR in cleaned.removed
+
+
+def test_a_plain_zip_or_a_lone_word_folder_is_not_a_document():
+    """Kept as sent without mat2 ever seeing it: :class:`NotADocument`, nothing written."""
+    for members in (
+        [("foto.jpg", os.urandom(15_000)), ("catatan.txt", b"Budi")],
+        [("foto.jpg", os.urandom(15_000)), ("word/document.xml", b"<w:document/>")],
+    ):
+        out = io.BytesIO()
+        with zipfile.ZipFile(out, "w") as archive:
+            for name, member in members:
+                archive.writestr(name, member)
+        refused(out.getvalue(), Kind.ZIP, NotADocument)
+
+
+def test_a_zip_of_too_many_members_or_damaged_is_not_cleaned_and_says_why():
+    refused(zip_with_members(100_000), Kind.ZIP, TooCostly)
+    refused(b"PK\x03\x04" + os.urandom(20_000), Kind.ZIP, NotCleanable)
 
 
 # --- PDF ------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 pillow-heif, LibreOffice and ffmpeg, named by their bytes whatever they are called."""
 
 import io
+import os
 import struct
 import subprocess
 import zipfile
@@ -9,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sipadu.evidence.kinds import DOCUMENT_KINDS, HEAD_BYTES, IMAGE_KINDS, detect
+from sipadu.evidence.kinds import DOCUMENT_KINDS, HEAD_BYTES, IMAGE_KINDS, archive_kind, detect
 from sipadu.evidence.outcome import Kind
 
 
@@ -116,6 +117,60 @@ def test_a_zip_is_an_office_document_only_by_its_parts():
     assert detect(zipped("OEBPS/x.html", first_mimetype=b"application/epub+zip")) is None
     # A ZIP whose ODF "mimetype" is not its first member is not ODF.
     assert detect(zipped("a.txt", "mimetype")) is None
+
+
+def zip_of(members: list[tuple[str, bytes]], method: int = zipfile.ZIP_DEFLATED) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as archive:
+        for name, data in members:
+            archive.writestr(name, data, compress_type=method)
+    return out.getvalue()
+
+
+OOXML_PARTS = [("[Content_Types].xml", b"<Types/>"), ("word/document.xml", b"<w:document/>")]
+
+
+def test_a_zip_whose_first_member_fills_the_head_goes_to_the_child_to_be_told():
+    """A Word document whose first member is a 15 KB thumbnail (Word for Mac writes
+    docProps/thumbnail.jpeg first): the head holds no other local header, so it is
+    :attr:`Kind.ZIP` (its central directory, at the end, is read by the child), never
+    "a type that is not cleaned"."""
+    thumbnail = ("docProps/thumbnail.jpeg", os.urandom(15_000))
+    document = zip_of([thumbnail, *OOXML_PARTS], zipfile.ZIP_STORED)
+    assert len(document) > HEAD_BYTES
+    assert detect(document) == Kind.ZIP
+    assert detect(document[:HEAD_BYTES]) == Kind.ZIP  # all the server keeps
+    # So is a plain archive of the same shape: only its directory tells it apart.
+    assert detect(zip_of([thumbnail, ("catatan.txt", b"x")], zipfile.ZIP_STORED)) == Kind.ZIP
+
+
+def test_a_zip_whose_head_holds_all_its_members_is_decided_there():
+    # Shorter than the head: its central directory is in it.
+    assert detect(zip_of(OOXML_PARTS)) == Kind.DOCX
+    assert detect(zip_of([("foto/a.txt", b"x"), ("b.txt", b"y")])) is None
+    # Longer, but the walk reaches the central directory where the sizes say.
+    padding = [("isi.bin", os.urandom(3000)), ("lain.txt", b"z" * 3000)]
+    plain = zip_of([*padding, ("c.txt", b"c")], zipfile.ZIP_STORED) + bytes(HEAD_BYTES)
+    assert detect(plain[:HEAD_BYTES]) is None
+    # Members seen in the head that name a document decide at once.
+    big = zip_of([*OOXML_PARTS, ("word/media/foto.bin", os.urandom(20_000))])
+    assert detect(big) == Kind.DOCX
+
+
+def test_a_word_folder_without_content_types_is_a_plain_zip():
+    """OOXML needs ``[Content_Types].xml`` (ECMA-376 part 2 §10.1.2) with its parts: a
+    ZIP holding a folder named ``word/`` is an archive of someone's files."""
+    assert detect(zip_of([("word/document.xml", b"<x/>"), ("word/a.txt", b"y")])) is None
+    assert detect(zip_of([("xl/laporan.csv", b"1,2")])) is None
+    assert archive_kind(["word/document.xml"], None) is None
+    assert archive_kind(["[Content_Types].xml"], None) is None
+    assert archive_kind(["[Content_Types].xml", "_rels/.rels", "xl/workbook.xml"], None) == (
+        Kind.XLSX
+    )
+    odt = b"application/vnd.oasis.opendocument.text"
+    assert archive_kind(["mimetype", "content.xml"], odt) == Kind.ODT
+    assert archive_kind(["mimetype", "content.xml"], b"application/epub+zip") is None
+    assert archive_kind(["content.xml", "mimetype"], None) is None
 
 
 def test_mp3_is_an_id3_tag_or_two_frame_headers():

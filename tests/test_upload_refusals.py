@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -298,6 +299,61 @@ def test_too_many_pixels_in_one_request_are_refused_from_the_headers_keeping_the
     # Every picture is staged as it arrives (20), then cleaned in turn: three clean
     # copies; the fourth is refused by its child from its header, before any decoding.
     assert len(staged) == 20 + 3
+    assert unlinked_blobs(database_url) == 0
+
+
+def docx_of_xml(megabytes: int) -> bytes:
+    """A DOCX (about 1.5 KB per MB) whose document.xml holds ``megabytes`` MB of empty
+    paragraphs: mat2 takes some 0.3 CPU seconds per MB to clean it."""
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        with archive.open("word/document.xml", "w", force_zip64=True) as member:
+            member.write(b"<w:document><w:body>")
+            for _ in range(megabytes * 10):
+                member.write(b"<w:p/>" * 16_666)
+            member.write(b"</w:body></w:document>")
+    return out.getvalue()
+
+
+@pytest.fixture
+def cheap_documents_app(demo, env):
+    """Document children of 1 CPU second each, 2 seconds of document cleaning a request."""
+    app = create_app(
+        "reporter",
+        load_config(
+            {
+                **env,
+                "SIPADU_DOCUMENT_CLEANER_CPU_SECONDS": "1",
+                "SIPADU_DOCUMENT_SECONDS_PER_REQUEST": "2",
+            }
+        ),
+    )
+    app.config["TESTING"] = True
+    yield app
+    dispose(app)
+
+
+def test_documents_past_the_requests_cleaning_time_are_refused_keeping_the_text(
+    cheap_documents_app, database_url
+):
+    """Main gave every document of a request its child's whole limit: 20 costly DOCX
+    cost 20 children's worth. Each child is charged to the request's budget; once it is
+    spent the request is refused (413) with the pixel budget's kind of page, naming the
+    file, keeping the text."""
+    bomb = docx_of_xml(60)
+    assert len(bomb) < 200 * 1024
+    started = time.monotonic()
+    response = report_with_files(
+        cheap_documents_app.test_client(),
+        [(f"dokumen-{i}.docx", bomb, "application/octet-stream") for i in range(6)],
+        who="tetap ada",
+    )
+    page = response.get_data(as_text=True)
+    assert response.status_code == 413
+    assert "terlalu lama untuk dibersihkan" in page and "dokumen-" in page
+    assert "tetap ada" in page and CHOOSE_AGAIN in page and 'id="report-code"' not in page
+    assert time.monotonic() - started < 15  # two children's worth and the rest, not six
     assert unlinked_blobs(database_url) == 0
 
 

@@ -8,9 +8,11 @@ under :attr:`CleaningLimits.image`; documents, audio and video to
 :mod:`sipadu.evidence.docclean` under :attr:`CleaningLimits.document`; a file of no kind
 SIPADU recognises is kept as sent without starting any child. A file that cannot be
 cleaned is never refused: it is kept as sent, with why (:class:`~sipadu.evidence.outcome.
-KeptReason`). The one refusal that passes through is the request's pixel budget
-(:class:`~sipadu.evidence.imagestrip.OverBudget`): it bounds what one request may cost,
-and is answered as such by the caller.
+KeptReason`). The refusals that pass through are the request's budgets: of pixels
+(:class:`~sipadu.evidence.imagestrip.OverBudget`) and of document cleaning time
+(:class:`~sipadu.evidence.docclean.OverBudget`, with a :class:`~sipadu.evidence.
+confinement.TimeBudget`): they bound what one request may cost, and are answered as
+such by the caller.
 
 The caller streams the file in (``pieces``, never held whole here) and takes the clean
 copy out through ``write`` as the child produces it; what ``write`` raises stops the
@@ -21,7 +23,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from sipadu.evidence import docclean, imagestrip
-from sipadu.evidence.confinement import Confinement
+from sipadu.evidence.confinement import Confinement, TimeBudget
 from sipadu.evidence.kinds import IMAGE_KINDS
 from sipadu.evidence.outcome import KeptAsSent, KeptReason, Kind, Outcome
 from sipadu.settings.config import Config
@@ -65,7 +67,12 @@ def cleanable(kind: Kind | None) -> bool:
 
 
 def clean(
-    pieces: Pieces, kind: Kind | None, pixels_left: int, limits: CleaningLimits, write: Write
+    pieces: Pieces,
+    kind: Kind | None,
+    pixels_left: int,
+    limits: CleaningLimits,
+    write: Write,
+    seconds: TimeBudget | None = None,
 ) -> Outcome:
     """Clean the file ``pieces`` (its plaintext, in order) of ``kind`` in a confined
     child, passing the clean copy to ``write`` as it comes. Returns :class:`Cleaned`
@@ -73,14 +80,17 @@ def clean(
     whatever ``write`` received must be thrown away): unknown type (``kind`` None, no
     child started), unreadable (damaged, or not what its signature says), too large
     (more pixels than :attr:`CleaningLimits.max_pixels` or than the child's memory
-    fits), too costly (killed by its CPU or memory limit). Raises
+    fits), too costly (killed by its CPU or memory limit); a :attr:`Kind.ZIP` comes back
+    with its real kind, or kept as sent (unknown type) if it is no document. Raises
     :class:`~sipadu.evidence.imagestrip.OverBudget` for a picture of more than
-    ``pixels_left`` pixels, and whatever ``write`` raises."""
+    ``pixels_left`` pixels, :class:`~sipadu.evidence.docclean.OverBudget` for a document
+    once the request's ``seconds`` are spent (each document child is charged to it),
+    and whatever ``write`` raises."""
     if kind is None:
         return KeptAsSent(kind, KeptReason.UNKNOWN_TYPE)
     if kind in IMAGE_KINDS:
         return _image(pieces, kind, pixels_left, limits, write)
-    return _document(pieces, kind, limits, write)
+    return _document(pieces, kind, limits, write, seconds)
 
 
 def _image(
@@ -96,10 +106,15 @@ def _image(
         return KeptAsSent(kind, KeptReason.TOO_LARGE)
 
 
-def _document(pieces: Pieces, kind: Kind, limits: CleaningLimits, write: Write) -> Outcome:
+def _document(
+    pieces: Pieces, kind: Kind, limits: CleaningLimits, write: Write, seconds: TimeBudget | None
+) -> Outcome:
+    # The kind a failure names is the file's (a ZIP's real kind, once the child read it).
     try:
-        return docclean.clean(pieces, kind, limits.document, write)
-    except docclean.NotCleanable:
-        return KeptAsSent(kind, KeptReason.UNREADABLE)
-    except docclean.TooCostly:
-        return KeptAsSent(kind, KeptReason.TOO_COSTLY)
+        return docclean.clean(pieces, kind, limits.document, write, budget=seconds)
+    except docclean.NotADocument as failed:
+        return KeptAsSent(failed.kind, KeptReason.UNKNOWN_TYPE)  # a plain archive
+    except docclean.NotCleanable as failed:
+        return KeptAsSent(failed.kind, KeptReason.UNREADABLE)
+    except docclean.TooCostly as failed:
+        return KeptAsSent(failed.kind, KeptReason.TOO_COSTLY)

@@ -21,7 +21,8 @@ files, Word's document variables, Excel's saved-in folder:
 :mod:`sipadu.evidence.officescrub`), and the metadata of the JPEG and JPEG 2000 pictures
 Poppler passes through into a PDF (:mod:`sipadu.evidence.picturescrub`).
 
-Before anything is parsed the child confines itself (:func:`confinement.confine`): the
+Before anything is parsed the child confines itself (:func:`confinement.confine`: if
+the server dies, the child ends its tools and removes ``SCRATCH`` before it exits): the
 limits hold for mat2, ffmpeg and exiftool, which it starts with an environment of
 their own (``PATH=/usr/bin:/bin``, ``HOME`` and ``TMPDIR`` the scratch folder, nothing
 else), in a process group of their own, and ends when the time left runs out. The file
@@ -33,6 +34,13 @@ more than :data:`MAX_MEMBERS` members or its members unpack to more than the chi
 memory limit (they are unpacked on a memory file system); Python's zipfile, which mat2
 uses, never unpacks more of a member than its declared size.
 
+A ZIP whose first bytes did not tell what it is (``KIND`` ``zip``: its first members
+fill the head, :mod:`sipadu.evidence.kinds`) is told here from its central directory,
+read with zipfile (at most :data:`MAX_MEMBERS` members; the ``mimetype`` member read
+only if its declared size is small): OOXML or ODF by
+:func:`~sipadu.evidence.kinds.archive_kind`, then cleaned as that kind and reported
+with it; any other ZIP is not cleaned (exit 3, nothing run on it).
+
 What was there is read before cleaning (``mat2 --show``; ffprobe's container and stream
 tags for the ffmpeg kinds, and exiftool's reading of the tags ffmpeg skips at the end of
 an MP3), each field sorted into a :class:`Removed` category by its name
@@ -41,16 +49,19 @@ again from the result (for office and ODF files also every XML member, by
 :func:`officescrub.leftovers`) and any author, company or place left is reported as
 :class:`Remaining`.
 
-Exit 0 with the clean file on stdout and a JSON report on stderr (``{"removed": [...],
-"remaining": [[field, value], ...]}``); 2 (not cleanable: malformed, or mat2/ffmpeg
-refused it) or 5 (too costly: a tool ran out of its memory, CPU time, file size or time
-left) with nothing on stdout.
+Exit 0 with the clean file on stdout and a JSON report on stderr (``{"kind": KIND,
+"removed": [...], "remaining": [[field, value], ...]}``, ``kind`` the kind it was
+cleaned as); 2 (not cleanable: malformed, or mat2/ffmpeg refused it), 3 (a ZIP that is
+no document) or 5 (too costly: a tool ran out of its memory, CPU time, file size or time
+left) with nothing on stdout, and ``{"kind": KIND}`` on stderr once a ZIP's kind is
+known.
 
 :func:`clean` runs the child from the server and streams its output to a writer.
 """
 
 import contextlib
 import ctypes
+import dataclasses
 import errno
 import json
 import os
@@ -61,12 +72,13 @@ import time
 import zipfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
-from sipadu.evidence import officescrub
+from sipadu.evidence import kinds, officescrub
 from sipadu.evidence.confinement import (
     SCRATCH_ROOT,
     Confinement,
+    TimeBudget,
     confine,
     run,
     scratch_directory,
@@ -74,7 +86,7 @@ from sipadu.evidence.confinement import (
 from sipadu.evidence.outcome import Cleaned, Kind, Remaining, Removed
 from sipadu.evidence.picturescrub import strip_jpeg, strip_jpx
 
-NOT_CLEANABLE, TOO_COSTLY = 2, 5
+NOT_CLEANABLE, NOT_A_DOCUMENT, TOO_COSTLY = 2, 3, 5
 MIB = 1024 * 1024
 READ_BYTES = 64 * 1024
 # An office or ODF file with more members than this is refused as too costly (mat2
@@ -118,16 +130,44 @@ MUXER_OPTIONS = {Kind.MP3: ["-id3v2_version", "0", "-write_id3v1", "0"]}
 # Tags ffprobe does not list (ffmpeg's MP3 reader skips them), read with exiftool.
 EXIFTOOL_TAGS = {Kind.MP3: ["-APE:all", "-Lyrics3:all", "-ID3v1:all"]}
 ARCHIVE_KINDS = frozenset({Kind.DOCX, Kind.XLSX, Kind.PPTX, Kind.ODT, Kind.ODS, Kind.ODP})
-KINDS = frozenset(MAT2_EXTENSIONS) | FFMPEG_KINDS
+KINDS = frozenset(MAT2_EXTENSIONS) | FFMPEG_KINDS | {Kind.ZIP}
+# The most bytes of a ZIP's "mimetype" member read to tell an ODF kind.
+MIMETYPE_BYTES = 256
+# A child is started only with at least this many seconds of the request's budget left.
+MIN_SECONDS = 1
+# A child given less than its own limit that used this share of it ran out of the
+# request's budget, not of its own limit (a memory bomb stops far sooner).
+SPENT_SHARE = 0.9
 
 
-class NotCleanable(Exception):
+class _Failed(Exception):
+    """Cleaning failed; ``kind`` what the file was found to be (a ZIP's real kind once
+    its central directory was read; else the kind it was sent to be cleaned as)."""
+
+    def __init__(self, kind: Kind) -> None:
+        super().__init__(kind.value)
+        self.kind = kind
+
+
+class NotCleanable(_Failed):
     """Malformed, or mat2/ffmpeg refused or failed to clean it."""
 
 
-class TooCostly(Exception):
+class TooCostly(_Failed):
     """The child or a tool it started ran out of its memory, CPU time or file size
     limit, or of time (a decompression bomb or a file built to cost)."""
+
+
+class OverBudget(_Failed):
+    """The request's budget of cleaning time (:class:`~sipadu.evidence.confinement.
+    TimeBudget`) is spent: less than :data:`MIN_SECONDS` left before the child
+    started, or the child used up the shortened allowance it was given (the file
+    might be cleaned on its own, in another request)."""
+
+
+class NotADocument(_Failed):
+    """A ZIP (:attr:`Kind.ZIP`) whose central directory names no office or ODF
+    document: a plain archive, not cleaned."""
 
 
 def file_bytes_for(size: int) -> int:
@@ -144,32 +184,81 @@ def clean(
     confinement: Confinement,
     write: Callable[[bytes], object],
     scratch_root: str = SCRATCH_ROOT,
+    budget: TimeBudget | None = None,
 ) -> Cleaned:
     """Clean the file given as ``pieces`` (of ``kind``, one of :data:`KINDS`, detected
     from its content) in a confined child; the clean file goes to ``write`` in pieces as
     the child produces it (nothing of it is held here). ``confinement.file_bytes`` must
     admit the file itself (see :func:`file_bytes_for`). Returns what was removed and any
-    identifying field left. Raises :class:`NotCleanable` or :class:`TooCostly` (after
-    which what was written is to be discarded); whatever ``write`` raises stops the
-    child. The scratch folder (made under ``scratch_root``, a memory file system) is
-    removed whatever happens."""
+    identifying field left, with the kind it was cleaned as (a :attr:`Kind.ZIP`'s real
+    kind). Raises :class:`NotCleanable`, :class:`TooCostly` or (for a ZIP that is no
+    document) :class:`NotADocument`, each with the file's kind (after which what was
+    written is to be discarded); whatever ``write`` raises stops the child. The scratch
+    folder (made under ``scratch_root``, a memory file system) is removed whatever
+    happens.
+
+    With a ``budget`` (the request's), the child gets at most the whole seconds left as
+    its CPU limit (its session's: :func:`~sipadu.evidence.confinement.run`) and what is
+    left as its wall-clock deadline, and the budget is charged what it cost, whatever
+    happens. Raises :class:`OverBudget` when less than :data:`MIN_SECONDS` is left, or
+    when a child given less than its own limit ran out of it."""
     if kind not in KINDS:
         raise ValueError(f"not a document kind: {kind}")
-    with scratch_directory(scratch_root) as scratch:
-        args = [kind.value, scratch]
-        finished = run("sipadu.evidence.docclean", args, pieces, confinement, write)
+    wall = None
+    limits = confinement
+    if budget is not None:
+        if budget.seconds_left < MIN_SECONDS:
+            raise OverBudget(kind)
+        cpu = min(confinement.cpu_seconds, int(budget.seconds_left))
+        limits = dataclasses.replace(confinement, cpu_seconds=cpu)
+        wall = min(3 * cpu + 5, budget.seconds_left)
+    started = time.monotonic()
+    finished = None
+    try:
+        with scratch_directory(scratch_root) as scratch:
+            args = [kind.value, scratch]
+            finished = run("sipadu.evidence.docclean", args, pieces, limits, write, seconds=wall)
+    finally:
+        if budget is not None:
+            budget.charge(finished.cost if finished else time.monotonic() - started)
+    report = _report(finished.report)
+    found = _reported_kind(report, kind)
     if finished.status == TOO_COSTLY or finished.status < 0:
         # Negative: killed by a signal (SIGXCPU, SIGXFSZ, or the watchdog's SIGKILL).
-        raise TooCostly()
+        shortened = limits.cpu_seconds < confinement.cpu_seconds
+        if shortened and finished.cost >= SPENT_SHARE * limits.cpu_seconds:
+            raise OverBudget(found)
+        raise TooCostly(found)
+    if finished.status == NOT_A_DOCUMENT and kind == Kind.ZIP:
+        raise NotADocument(kind)
     if finished.status != 0:
-        raise NotCleanable()
+        raise NotCleanable(found)
     try:
-        report = json.loads(finished.report)
         removed = frozenset(Removed(name) for name in report["removed"])
         remaining = tuple(Remaining(str(f), str(v)) for f, v in report["remaining"])
     except (ValueError, KeyError, TypeError):
-        raise NotCleanable() from None
-    return Cleaned(kind, removed, remaining)
+        raise NotCleanable(found) from None
+    return Cleaned(found, removed, remaining)
+
+
+def _report(text: bytes) -> dict[str, Any]:
+    try:
+        report = json.loads(text)
+    except ValueError:
+        return {}
+    return report if isinstance(report, dict) else {}
+
+
+def _reported_kind(report: dict[str, Any], sent_as: Kind) -> Kind:
+    """The kind the child says it cleaned: only a ZIP's may differ from ``sent_as``, and
+    only to an office or ODF kind."""
+    if sent_as != Kind.ZIP:
+        return sent_as
+    try:
+        found = Kind(str(report.get("kind")))
+    except ValueError:
+        return sent_as
+    return found if found in ARCHIVE_KINDS else sent_as
 
 
 # --- what a field is --------------------------------------------------------------------
@@ -306,6 +395,10 @@ class _Costly(Exception):
 
 
 class _Refused(Exception):
+    pass
+
+
+class _NotADocument(Exception):
     pass
 
 
@@ -488,10 +581,13 @@ class _Cleaning:
         self.scrubbed: set[Removed] = set()  # found by officescrub after mat2
 
     def receive(self, source: BinaryIO) -> str:
-        """Write standard input into the scratch folder; the file's path."""
+        """Write standard input into the scratch folder; the file's path (for a ZIP, the
+        path it has once its kind is known: :meth:`tell_archive`)."""
         head = source.read(READ_BYTES)
         if self.kind in FFMPEG_KINDS:
             extension = _ffmpeg_extension(self.kind, head)
+        elif self.kind == Kind.ZIP:
+            extension = ".zip"
         else:
             extension = MAT2_EXTENSIONS[self.kind]
         path = os.path.join(self.scratch, "input" + extension)
@@ -505,9 +601,43 @@ class _Cleaning:
             if exc.errno == errno.EFBIG:
                 raise _Costly() from None
             raise
+        if self.kind == Kind.ZIP:
+            path = self.tell_archive(path)
         if self.kind in ARCHIVE_KINDS:
             _check_archive(path, self.confinement)  # before mat2 even lists it
         return path
+
+    def tell_archive(self, path: str) -> str:
+        """Tell the ZIP at ``path`` by its central directory (see the module); rename it
+        with its kind's extension (mat2 picks its parser so) and return the new path.
+        Raises :class:`_NotADocument` for a plain archive, :class:`_Costly` for more
+        than :data:`MAX_MEMBERS` members, :class:`_Refused` for one zipfile cannot read
+        (damaged)."""
+        try:
+            with zipfile.ZipFile(path) as archive:
+                members = archive.infolist()
+                if len(members) > MAX_MEMBERS:
+                    raise _Costly()
+                names = [member.filename for member in members]
+                mimetype = None
+                first = members[0] if members else None
+                if first is not None and first.filename == kinds.ODF_MIMETYPE:
+                    if first.file_size <= MIMETYPE_BYTES and first.compress_size <= MIB:
+                        # Encrypted, or an unknown method: no ODF media type then.
+                        with (
+                            contextlib.suppress(NotImplementedError, RuntimeError),
+                            archive.open(first) as member,
+                        ):
+                            mimetype = member.read(MIMETYPE_BYTES)
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+            raise _Refused() from None  # damaged: kept as sent, and said so
+        found = kinds.archive_kind(names, mimetype)
+        if found is None:
+            raise _NotADocument()
+        self.kind = found
+        named = os.path.join(self.scratch, "input" + MAT2_EXTENSIONS[found])
+        os.rename(path, named)
+        return named
 
     def fields(self, path: str) -> list[tuple[str, str]]:
         if self.kind in FFMPEG_KINDS:
@@ -677,7 +807,8 @@ class _Cleaning:
             field = remaining_field(key, category(key, self.kind))
             if field and _is_data(value) and len(remaining) < MAX_REMAINING:
                 remaining.append([field, value[:MAX_VALUE_CHARS]])
-        return json.dumps({"removed": removed, "remaining": remaining}, ensure_ascii=False)
+        report = {"kind": self.kind.value, "removed": removed, "remaining": remaining}
+        return json.dumps(report, ensure_ascii=False)
 
 
 def _is_data(value: str) -> bool:
@@ -687,8 +818,15 @@ def _is_data(value: str) -> bool:
 def main() -> int:
     kind, scratch = Kind(sys.argv[1]), sys.argv[2]
     confinement = Confinement.from_argv(sys.argv[3:])
-    confine(confinement)
+    confine(confinement, scratch)  # removed by this child if the server dies
     cleaning = _Cleaning(kind, scratch, confinement)
+    status = _clean(cleaning)
+    if status != 0 and cleaning.kind != kind:
+        sys.stderr.write(json.dumps({"kind": cleaning.kind.value}))  # what the ZIP was
+    return status
+
+
+def _clean(cleaning: _Cleaning) -> int:
     try:
         path = cleaning.receive(sys.stdin.buffer)
         before = cleaning.fields(path)
@@ -704,6 +842,8 @@ def main() -> int:
         return TOO_COSTLY
     except _Refused:
         return NOT_CLEANABLE
+    except _NotADocument:
+        return NOT_A_DOCUMENT
     except OSError as exc:
         return TOO_COSTLY if exc.errno in (errno.EFBIG, errno.ENOSPC, errno.ENOMEM) else 2
     except Exception as exc:  # noqa: BLE001 — any failure is a refusal, reported by kind

@@ -10,11 +10,19 @@ Most signatures are the ``filetype`` library's (PyPI ``filetype``, pure Python, 
 fixed-offset match per type). Where it is weak or wrong SIPADU checks itself:
 
 - **ZIP containers.** ``filetype`` names any ZIP whose first entry is not ``mimetype`` by
-  searching the first 6,000 bytes for ``word/`` and the like. Here ODF is a ZIP whose
-  first member is ``mimetype`` holding the ODF media type (OpenDocument 1.3, part 3,
-  §3.3), and OOXML a ZIP with a part under ``word/``, ``xl/`` or ``ppt/`` (ECMA-376 part
-  2's package parts as Office and LibreOffice name them) among the local file headers
-  walked within the head. Any other ZIP (or an EPUB, JAR…) is ``None``.
+  searching the first 6,000 bytes for ``word/`` and the like. Here the members' names
+  decide (:func:`archive_kind`): ODF is a ZIP whose first member is ``mimetype`` holding
+  the ODF media type (OpenDocument 1.3, part 3, §3.3), and OOXML a ZIP with a
+  ``[Content_Types].xml`` and a part under ``word/``, ``xl/`` or ``ppt/`` (ECMA-376 part
+  2, §10.1.2: every package has its content types; the parts as Office and LibreOffice
+  name them). A ZIP's real list of members is its central directory, at its end
+  (APPNOTE.TXT §4.3.12); the head holds only the first local file headers. When the
+  head holds the whole list (a short file, or the walk reached the central directory)
+  it decides: any other ZIP (or an EPUB, JAR…) is ``None``. When it does not (a Word
+  document whose first member is a 15 KB thumbnail), a ZIP that the members seen do
+  not already name is :attr:`Kind.ZIP`: the cleaning child reads its central
+  directory (:mod:`sipadu.evidence.docclean`) and cleans it as what it is, or keeps a
+  plain archive as sent.
 - **ISO base media files** (ISO/IEC 14496-12 ``ftyp`` box). ``filetype`` has no 3GP
   video, names MOV only by its major brand, HEIC only by two, and an M4A by its first
   bytes. Here the major brand, then the compatible ones, decide: HEIF/HEIC brands
@@ -29,12 +37,16 @@ fixed-offset match per type). Where it is weak or wrong SIPADU checks itself:
 - **PDF.** ``%PDF-`` anywhere in the first 1,024 bytes, as readers accept it (PDF 32000
   Implementation note 13; ``filetype`` wants it at offset 0).
 
-Cost: one pass over at most 8 KiB with fixed-size reads; no decoder, no allocation that
-depends on what the bytes claim.
+Cost: one pass over at most 8 KiB with fixed-size reads (Python's zipfile, for a ZIP
+shorter than that); no decoder, no allocation that depends on what the bytes claim.
 """
 
+import contextlib
+import io
 import re
 import struct
+import zipfile
+from collections.abc import Sequence
 
 import filetype
 
@@ -48,7 +60,8 @@ IMAGE_KINDS: frozenset[Kind] = frozenset(
 """Cleaned by re-encoding their pixels (:mod:`sipadu.evidence.imagestrip`)."""
 
 DOCUMENT_KINDS: frozenset[Kind] = frozenset(Kind) - IMAGE_KINDS
-"""Everything else SIPADU cleans: PDF, Office and ODF documents, audio and video."""
+"""Everything else SIPADU cleans: PDF, Office and ODF documents, audio and video (and
+:attr:`Kind.ZIP`, a ZIP the child tells apart)."""
 
 PDF_WITHIN = 1024
 
@@ -70,6 +83,11 @@ _FROM_FILETYPE = {
 }
 
 _ZIP_ENTRY = b"PK\x03\x04"
+# What follows the last local file header (APPNOTE.TXT §4.3.6): the central directory,
+# or, for an archive without members, the end of central directory record.
+_ZIP_DIRECTORY = (b"PK\x01\x02", b"PK\x05\x06", b"PK\x06\x06")
+OOXML_CONTENT_TYPES = "[Content_Types].xml"
+ODF_MIMETYPE = "mimetype"
 _ODF = {
     b"application/vnd.oasis.opendocument.text": Kind.ODT,
     # Writer/Web and master documents: text documents of the same format (ODF 1.2 §2.2.1)
@@ -78,7 +96,7 @@ _ODF = {
     b"application/vnd.oasis.opendocument.spreadsheet": Kind.ODS,
     b"application/vnd.oasis.opendocument.presentation": Kind.ODP,
 }
-_OOXML = ((b"word/", Kind.DOCX), (b"xl/", Kind.XLSX), (b"ppt/", Kind.PPTX))
+_OOXML = (("word/", Kind.DOCX), ("xl/", Kind.XLSX), ("ppt/", Kind.PPTX))
 _ZIP_ENTRIES = 512  # local headers walked at most (an 8 KiB head holds fewer than 300)
 
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1"}
@@ -126,31 +144,75 @@ def detect(head: bytes | memoryview) -> Kind | None:
     return None
 
 
-def _zip_kind(head: bytes) -> Kind | None:
-    names = _zip_names(head)
-    first = names[0] if names else None
-    if first is not None and first[0] == b"mimetype":
-        return _ODF.get(first[1].strip())
-    for name, _ in names:
+def archive_kind(names: Sequence[str], mimetype: bytes | None) -> Kind | None:
+    """The kind of a ZIP whose members are ``names`` (in their order), ``mimetype`` the
+    content of its first member if that is named ``mimetype`` (else None): an ODF kind
+    by that media type, DOCX/XLSX/PPTX by ``[Content_Types].xml`` and a part under
+    ``word/``, ``xl/`` or ``ppt/`` (the first such part decides), ``None`` for any other
+    ZIP (a folder named ``word/`` alone is a plain archive). Used on the head's local
+    headers here and on the central directory by the cleaning child."""
+    if names and names[0] == ODF_MIMETYPE and mimetype is not None:
+        return _ODF.get(mimetype.strip())
+    if OOXML_CONTENT_TYPES not in names:
+        return None
+    for name in names:
         for prefix, kind in _OOXML:
             if name.startswith(prefix):
                 return kind
     return None
 
 
-def _zip_names(head: bytes) -> list[tuple[bytes, bytes]]:
+def _zip_kind(head: bytes) -> Kind | None:
+    if len(head) < HEAD_BYTES:  # the whole file: its central directory decides
+        listed = _listed(head)
+        if listed is not None:
+            return archive_kind(*listed)
+    entries, whole = _zip_names(head)
+    whole = whole or len(head) < HEAD_BYTES  # a damaged short ZIP: nothing more to read
+    names = [name.decode("utf-8", "replace") for name, _ in entries]
+    mimetype = entries[0][1] if names and names[0] == ODF_MIMETYPE else None
+    kind = archive_kind(names, mimetype)
+    if kind is not None or whole or mimetype is not None:
+        return kind  # an ODF "mimetype" first (an EPUB's…) is what that member says
+    return Kind.ZIP  # the head does not hold every member: the child reads them all
+
+
+def _listed(data: bytes) -> tuple[list[str], bytes | None] | None:
+    """The members' names of the whole ZIP ``data`` (at most :data:`HEAD_BYTES`) from its
+    central directory, and the content of a first member named ``mimetype``; None if
+    Python's zipfile cannot read it."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+            names = [member.filename for member in members]
+            mimetype = None
+            if names and names[0] == ODF_MIMETYPE and members[0].file_size < 256:
+                with contextlib.suppress(NotImplementedError, RuntimeError):
+                    mimetype = archive.read(members[0])  # unknown method, or encrypted
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, ValueError, EOFError):
+        return None
+    return names, mimetype
+
+
+def _zip_names(head: bytes) -> tuple[list[tuple[bytes, bytes]], bool]:
     """(name, stored content or b"") of the local file headers found within ``head``
     (APPNOTE.TXT §4.3.7), walking from one to the next by its compressed size, or
     searching for the next signature where the size is not in the header (bit 3: a data
-    descriptor follows; ZIP64)."""
+    descriptor follows; ZIP64); and whether they are all of the archive's (the walk
+    reached the central directory where the sizes said the next header would be)."""
     names: list[tuple[bytes, bytes]] = []
-    position = 0
+    position, exact = 0, True  # exact: where the previous header's sizes said
     while len(names) < _ZIP_ENTRIES and position + 30 <= len(head):
-        if head[position : position + 4] != _ZIP_ENTRY:
+        signature = head[position : position + 4]
+        if exact and signature in _ZIP_DIRECTORY:
+            return names, True
+        if signature != _ZIP_ENTRY:
+            # Searched for (a data descriptor's length is not known): a signature found
+            # so may be a member's own bytes, so it never says the list is whole.
             found = head.find(_ZIP_ENTRY, position + 1)
             if found < 0:
                 break
-            position = found
+            position, exact = found, False
             continue
         flags, method, size, name_length, extra_length = struct.unpack_from(
             "<2xHH8xI4xHH", head, position + 4
@@ -161,10 +223,10 @@ def _zip_names(head: bytes) -> list[tuple[bytes, bytes]]:
         stored = head[data : data + size] if method == 0 and size < 256 else b""
         names.append((name, stored))
         if flags & 0x08 or size == 0xFFFFFFFF:
-            position = data  # search on for the next header
+            position, exact = data, False  # search on for the next header
         else:
-            position = data + size
-    return names
+            position, exact = data + size, exact
+    return names, False
 
 
 def _isobmff_kind(head: bytes) -> Kind | None:

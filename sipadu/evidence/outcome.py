@@ -34,6 +34,10 @@ class Kind(enum.StrEnum):
     MP4 = "mp4"  # MP4/MOV/3GP video
     WEBM = "webm"  # WebM/Matroska
     AVI = "avi"
+    # A ZIP whose first bytes do not tell whether it is an office document (its first
+    # members fill the head): the cleaning child reads its central directory to decide,
+    # and a plain archive is kept as sent with this kind.
+    ZIP = "zip"
 
 
 class Removed(enum.StrEnum):

@@ -589,7 +589,7 @@ def _render_main(args: list[str]) -> int:
     max_pages, dpi, max_page_pixels, max_total = (int(a) for a in args[2:6])
     folder = args[6]  # the scratch folder the server made, for LibreOffice ("-": none)
     confinement = Confinement.from_argv(args[7:])
-    confine(confinement)
+    confine(confinement, folder if folder != "-" else None)  # removed if the server dies
     out = sys.stdout.buffer
     try:
         data = sys.stdin.buffer.read()

@@ -191,7 +191,10 @@ class Config:
     # address space, which mat2's and ffmpeg's own processes share as a limit each (ffmpeg
     # alone needs about 250 MiB to load its libraries), and CPU time per process.
     document_cleaner_memory_bytes: int = 1024 * MIB
-    document_cleaner_cpu_seconds: int = 60
+    document_cleaner_cpu_seconds: int = 60  # each child's, all its processes together
+    # Seconds of document cleaning one request may use, its children's together (each
+    # charged the longer of its wall-clock and CPU time): three children's worth.
+    document_seconds_per_request: int = 180
     # Safe copies for investigators (sipadu.evidence.safe_copy; docs/casework.md "Safe
     # copies"): converters at once on this host, pages, resolution, pixels, and each
     # child's limits. LibreOffice needs far more address space than PDFium or Pillow.
@@ -588,6 +591,7 @@ def load_config(env: Mapping[str, str]) -> Config:
     workers = _workers(env)
     upload_slots = _int(env, "SIPADU_UPLOAD_SLOTS", max(1, threads // 2))
     max_request_mib = _int(env, "SIPADU_MAX_REQUEST_MIB", 500)
+    document_cpu_seconds = _int(env, "SIPADU_DOCUMENT_CLEANER_CPU_SECONDS", 60)
     instance_path = Path(env.get("SIPADU_INSTANCE_PATH") or "instance").resolve()
     database_url = env.get("SIPADU_DATABASE_URL") or f"sqlite:///{instance_path / 'sipadu.db'}"
     config = Config(
@@ -609,7 +613,10 @@ def load_config(env: Mapping[str, str]) -> Config:
             env, "SIPADU_DOCUMENT_CLEANER_MEMORY_MIB", 1024, minimum=384
         )
         * MIB,
-        document_cleaner_cpu_seconds=_int(env, "SIPADU_DOCUMENT_CLEANER_CPU_SECONDS", 60),
+        document_cleaner_cpu_seconds=document_cpu_seconds,
+        document_seconds_per_request=_int(
+            env, "SIPADU_DOCUMENT_SECONDS_PER_REQUEST", 3 * document_cpu_seconds
+        ),
         safe_copy_converters=_int(env, "SIPADU_SAFE_COPY_CONVERTERS", 1),
         safe_copy_max_pages=_int(env, "SIPADU_SAFE_COPY_MAX_PAGES", 500),
         safe_copy_dpi=_int(env, "SIPADU_SAFE_COPY_DPI", 150, minimum=72),

@@ -11,7 +11,7 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel.speaklater import LazyString
 
-from sipadu.evidence.outcome import Cleaned, KeptAsSent, KeptReason, Outcome, Removed
+from sipadu.evidence.outcome import Cleaned, KeptAsSent, KeptReason, Kind, Outcome, Removed
 from sipadu.services.attachments import UploadedFile, clean_name, shorten_name
 from sipadu.services.identifying import Finding, IdentifyingKind
 
@@ -32,6 +32,8 @@ KEPT_LABELS: dict[KeptReason, LazyString] = {
     KeptReason.TOO_LARGE: _l("the file is too large to be cleaned here"),
     KeptReason.TOO_COSTLY: _l("cleaning it took more memory or time than allowed"),
 }
+# A ZIP that is no office document (its files are not looked into).
+ARCHIVE_KEPT = _l("an archive (ZIP) is stored as sent: the files in it are not cleaned")
 # A field still in a file after cleaning (sipadu.evidence.outcome.Remaining.field).
 REMAINING_LABELS: dict[str, LazyString] = {
     "author": _l("an author"),
@@ -56,8 +58,16 @@ def file_notice(outcome: Outcome | None) -> str | None:
         removed = ", ".join(str(REMOVED_LABELS[r]) for r in sorted(outcome.removed))
         return _("cleaned (removed: %(removed)s)", removed=removed)
     if isinstance(outcome, KeptAsSent):
-        return _("kept as sent (%(why)s)", why=KEPT_LABELS[outcome.why])
+        return _("kept as sent (%(why)s)", why=kept_label(outcome))
     return None
+
+
+def kept_label(outcome: KeptAsSent) -> LazyString:
+    """Why a file was kept as sent, in words: an archive's own words for a ZIP that is
+    no document, else its reason's."""
+    if outcome.why is KeptReason.UNKNOWN_TYPE and outcome.kind is Kind.ZIP:
+        return ARCHIVE_KEPT
+    return KEPT_LABELS[outcome.why]
 
 
 @dataclass(frozen=True)

@@ -102,6 +102,7 @@ class Refusal(StrEnum):
     TOO_MANY_FILES = "too-many-files"
     REQUEST_TOO_LARGE = "request-too-large"
     PIXEL_BUDGET = "pixel-budget"  # the pictures together are too large to clean
+    CLEANING_BUDGET = "cleaning-budget"  # the documents together take too long to clean
     BUSY = "busy"  # no image-cleaning slot on this host within the wait
     NOT_READ_BACK = "not-read-back"  # a staged file failed its check when read to be cleaned
 
@@ -112,6 +113,7 @@ STATUS = {
     Refusal.TOO_MANY_FILES: 413,
     Refusal.REQUEST_TOO_LARGE: 413,
     Refusal.PIXEL_BUDGET: 413,
+    Refusal.CLEANING_BUDGET: 413,
     Refusal.BUSY: 503,
     Refusal.NOT_READ_BACK: 500,
 }

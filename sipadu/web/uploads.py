@@ -23,12 +23,15 @@ taken. No file is ever held whole by the server: only the child holds what it mu
 under its limits.
 
 Cleaning costs CPU and memory out of proportion to the bytes sent (a 156 KiB PNG can
-decode to 49 megapixels), so it is bounded three ways: a host-wide pool of cleaning
-children (``SIPADU_IMAGE_CLEANERS``, shared by both portals; a request that gets no slot
-within :data:`SLOT_WAIT_SECONDS` is answered 503), a budget of decoded pixels per
-request (``SIPADU_IMAGE_MEGAPIXELS_PER_REQUEST``, checked from each image's header before
-it is decoded), and the child's own memory and CPU limits (:func:`~sipadu.evidence.
-cleaning.cleaning_limits`).
+decode to 49 megapixels; a 90 KB DOCX can hold 60 MB of XML), so it is bounded four
+ways: a host-wide pool of cleaning children (``SIPADU_IMAGE_CLEANERS``, shared by both
+portals; a request that gets no slot within :data:`SLOT_WAIT_SECONDS` is answered 503),
+a budget of decoded pixels per request (``SIPADU_IMAGE_MEGAPIXELS_PER_REQUEST``, checked
+from each image's header before it is decoded), a budget of document cleaning time per
+request (``SIPADU_DOCUMENT_SECONDS_PER_REQUEST``: each document child gets at most what
+is left and is charged what it took; once it is spent the request is refused, 413), and
+the child's own memory and CPU limits, the CPU limit its whole session's
+(:func:`~sipadu.evidence.cleaning.cleaning_limits`).
 
 Every refusal is typed (:class:`~sipadu.web.formdata.Refusal`); the view re-renders the form
 with the typed text and :func:`refusal_message`. Whatever the request staged and did not
@@ -48,9 +51,9 @@ from flask_babel import gettext as _
 from wtforms import Field
 
 from sipadu.crypto import CryptoError
-from sipadu.evidence import cleaning, imagestrip, kinds, storage
+from sipadu.evidence import cleaning, docclean, imagestrip, kinds, storage
 from sipadu.evidence.cleaning import MAX_PIXELS, CleaningLimits, cleaning_limits
-from sipadu.evidence.confinement import sweep_scratch
+from sipadu.evidence.confinement import TimeBudget, sweep_scratch
 from sipadu.evidence.outcome import Cleaned, KeptAsSent, KeptReason, Kind
 from sipadu.evidence.storage import EncryptingUpload, StagingBatch, StoredFile
 from sipadu.persistence.slots import Busy, SlotPool, pool_directory
@@ -85,6 +88,7 @@ class _Evidence:
 
     batch: StagingBatch
     pixels_left: int
+    seconds: TimeBudget  # of document cleaning
     uploads: list[EncryptingUpload] = field(default_factory=list)
     spared: set[uuid.UUID] = field(default_factory=set)
     alive_at: float = field(default_factory=time.monotonic)
@@ -125,7 +129,12 @@ def _evidence() -> _Evidence:
     evidence = request.environ.get(_EVIDENCE)
     if evidence is None:
         sessions = write_sessions()
-        evidence = _Evidence(StagingBatch(sessions), app_config().image_pixels_per_request)
+        config = app_config()
+        evidence = _Evidence(
+            StagingBatch(sessions),
+            config.image_pixels_per_request,
+            TimeBudget(config.document_seconds_per_request),
+        )
         request.environ[_EVIDENCE] = evidence
     return evidence
 
@@ -177,7 +186,7 @@ def _cleaned(part: EncryptedPart, original: StoredFile) -> UploadedFile:
     """The file ``part`` staged as ``original``, cleaned if it can be: its clean copy
     (the original deleted), or the original kept as sent (the half-made copy deleted),
     with what happened. Raises :class:`UploadRefused` (no cleaning slot, over the
-    request's pixel budget)."""
+    request's pixel budget or its budget of document cleaning time)."""
     name, content_type = part.filename, part.content_type
     kind = kinds.detect(part.head)
     if not cleaning.cleanable(kind):
@@ -185,6 +194,8 @@ def _cleaned(part: EncryptedPart, original: StoredFile) -> UploadedFile:
     evidence = _evidence()
     if kind in kinds.IMAGE_KINDS and evidence.pixels_left <= 0:
         raise UploadRefused(Refusal.PIXEL_BUDGET, name=name)
+    if kind in kinds.DOCUMENT_KINDS and evidence.seconds.seconds_left < docclean.MIN_SECONDS:
+        raise UploadRefused(Refusal.CLEANING_BUDGET, name=name)
     runtime: _Cleaning = current_app.extensions[_CLEANING]
     limit = app_config().max_file_bytes
     copy = evidence.new_upload()
@@ -202,11 +213,15 @@ def _cleaned(part: EncryptedPart, original: StoredFile) -> UploadedFile:
             runtime.pool.slot(SLOT_WAIT_SECONDS),
             closing(storage.read_back(read_sessions(), original.blob_id, original.key)) as plain,
         ):
-            outcome = cleaning.clean(plain, kind, evidence.pixels_left, runtime.limits, write)
+            outcome = cleaning.clean(
+                plain, kind, evidence.pixels_left, runtime.limits, write, evidence.seconds
+            )
     except Busy as busy:
         raise UploadRefused(Refusal.BUSY, busy.retry_after) from None
     except imagestrip.OverBudget:
         raise UploadRefused(Refusal.PIXEL_BUDGET, name=name) from None
+    except docclean.OverBudget:
+        raise UploadRefused(Refusal.CLEANING_BUDGET, name=name) from None
     except _TooLargeOnceCleaned:
         outcome = KeptAsSent(kind, KeptReason.TOO_LARGE)
     except CryptoError:
@@ -221,7 +236,9 @@ def _cleaned(part: EncryptedPart, original: StoredFile) -> UploadedFile:
     evidence.pixels_left -= outcome.pixels
     clean = storage.finish_all(sessions, [copy])[0]
     storage.discard(sessions, [original.blob_id])
-    if outcome.kind is not kind:  # a HEIF too large to re-encode as HEIF is now a JPEG
+    if outcome.kind is not kind and kind in kinds.IMAGE_KINDS:
+        # A HEIF too large to re-encode as HEIF is now a JPEG (a ZIP found to be a DOCX
+        # keeps the name it was sent with).
         name, content_type = _named_as(name, outcome.kind)
     return UploadedFile(clean, name, content_type, outcome)
 
@@ -378,6 +395,10 @@ def refusal_message(refused: UploadRefused, names: list[str] | None = None) -> s
             "The pictures together are too large to be cleaned of hidden data (such as "
             "the place a photo was taken) in one go."
         ),
+        Refusal.CLEANING_BUDGET: lambda: _(
+            "The files together take too long to be cleaned of hidden data (such as the "
+            "author of a document) in one go."
+        ),
         Refusal.BUSY: lambda: _(
             "The server is busy cleaning other pictures right now. Wait a minute, then send again."
         ),
@@ -392,6 +413,7 @@ def refusal_message(refused: UploadRefused, names: list[str] | None = None) -> s
         Refusal.TOO_MANY_FILES,
         Refusal.REQUEST_TOO_LARGE,
         Refusal.PIXEL_BUDGET,
+        Refusal.CLEANING_BUDGET,
     ):
         advice = (
             _(
@@ -402,7 +424,7 @@ def refusal_message(refused: UploadRefused, names: list[str] | None = None) -> s
             else _("Send fewer or smaller files at once: you can send the rest in another message.")
         )
     about = ""
-    if name and reason is Refusal.PIXEL_BUDGET:
+    if name and reason in (Refusal.PIXEL_BUDGET, Refusal.CLEANING_BUDGET):
         about = _("This is about “%(name)s”.", name=name)
     kept = _("Nothing was sent yet. Your text is kept below, but the files must be chosen again.")
     text = " ".join(part for part in (why[reason](), about, advice, kept) if part)
