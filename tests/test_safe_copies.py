@@ -7,6 +7,7 @@ and given to nobody who may not read the file."""
 import http.server
 import io
 import json
+import random
 import re
 import struct
 import threading
@@ -531,3 +532,32 @@ def test_the_migration_goes_up_and_down(kind, request, tmp_path):
         assert "safe_copy" in sa.inspect(engine).get_table_names()
     finally:
         engine.dispose()
+
+
+@office
+def test_a_document_whose_first_bytes_do_not_tell_its_kind_is_told_from_its_directory(
+    documents,
+):
+    """A DOCX whose first member is a large thumbnail reads as a ZIP of no kind from its
+    first 8 KiB (sipadu.evidence.kinds: Kind.ZIP): before, it got no safe copy
+    ("unsupported"); a plain archive still gets none."""
+    made, _server = documents
+    moved = io.BytesIO()
+    with (
+        zipfile.ZipFile(io.BytesIO(made["docx"])) as source,
+        zipfile.ZipFile(moved, "w", zipfile.ZIP_STORED) as target,
+    ):
+        target.writestr("docProps/thumbnail.jpeg", random.randbytes(16 * 1024))
+        for item in source.infolist():
+            target.writestr(item, source.read(item))
+    assert safe_copy.source_of(moved.getvalue()[:8192])[0] == safe_copy.Source.OFFICE
+    result, pdf = convert(moved.getvalue())
+    assert result.pages == 1
+    assert_pictures_only(pdf, 1)
+    plain = io.BytesIO()
+    with zipfile.ZipFile(plain, "w") as archive:
+        archive.writestr("foto.bin", random.randbytes(16 * 1024))
+        archive.writestr("word/catatan.txt", b"bukan dokumen")
+    with pytest.raises(Refused) as refused:
+        convert(plain.getvalue())
+    assert refused.value.reason == CannotConvert.UNSUPPORTED

@@ -72,6 +72,7 @@ QUEUE_PIECES = 64  # pieces of pixels in flight between the children (64 KiB eac
 
 # Exit statuses of both children besides 0 (done).
 UNREADABLE_EXIT, TOO_COSTLY_EXIT, TOO_LARGE_EXIT, NO_ISOLATION_EXIT = 2, 3, 4, 5
+UNSUPPORTED_EXIT = 6
 
 SOFFICE = "/usr/bin/soffice"
 BWRAP = "/usr/bin/bwrap"  # bubblewrap (Debian: bubblewrap)
@@ -184,7 +185,7 @@ def source_of(head: bytes) -> tuple[Source, str] | None:
     kind = kinds.detect(head)
     if kind == Kind.PDF:
         return Source.PDF, ".pdf"
-    if kind in OFFICE_KINDS:
+    if kind in OFFICE_KINDS or kind is Kind.ZIP:  # a ZIP: told from its directory
         return Source.OFFICE, "." + kind.value
     if kind in IMAGE_KINDS:
         return Source.IMAGE, "." + kind.value
@@ -324,6 +325,7 @@ def _check(finished: Finished) -> None:
         UNREADABLE_EXIT: CannotConvert.UNREADABLE,
         TOO_LARGE_EXIT: CannotConvert.TOO_LARGE,
         NO_ISOLATION_EXIT: CannotConvert.NO_ISOLATION,
+        UNSUPPORTED_EXIT: CannotConvert.UNSUPPORTED,
     }.get(finished.status, CannotConvert.TOO_COSTLY)  # killed, or out of memory
     raise Refused(reason)
 
@@ -473,23 +475,41 @@ def _fit(size: tuple[int, int], max_pixels: int) -> tuple[int, int]:
     return max(1, int(width * scale)), max(1, int(height * scale))
 
 
-def _check_unpacked(data: bytes, memory_bytes: int) -> None:
+class _NotADocument(Exception):
+    """A ZIP that is no OOXML or ODF document (told from its central directory)."""
+
+
+def _check_unpacked(data: bytes, memory_bytes: int, extension: str) -> str:
     """A ZIP-based document (OOXML, ODF) whose parts unpack to more than a quarter of
     the address space LibreOffice may use (it holds the document's XML several times
     over) is refused as too large before LibreOffice starts: a "zip bomb" costs nothing.
     The sizes are those the ZIP's directory states; a part that unpacks to more than
-    it states fails LibreOffice's own check, and the memory limit holds anyway."""
+    it states fails LibreOffice's own check, and the memory limit holds anyway. A ZIP
+    whose first bytes did not tell its kind (``.zip``) is told from its directory
+    (:func:`sipadu.evidence.kinds.archive_kind`): returns the extension LibreOffice is
+    given; raises :class:`_NotADocument` for a plain archive."""
     if not data.startswith(b"PK\x03\x04"):
-        return
+        return extension
     import zipfile
 
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            unpacked = sum(item.file_size for item in archive.infolist())
+            members = archive.infolist()
+            unpacked = sum(item.file_size for item in members)
+            if extension == ".zip":
+                first = members[0] if members else None
+                small = first is not None and first.file_size <= 256
+                mimetype = archive.read(first) if small and first is not None else None
+                kind = kinds.archive_kind([m.filename for m in members], mimetype)
     except (zipfile.BadZipFile, ValueError, OSError):
         raise ValueError("not a ZIP") from None
     if unpacked > memory_bytes // 4:
         raise _TooLarge()
+    if extension == ".zip":
+        if kind is None:
+            raise _NotADocument()
+        return "." + kind.value
+    return extension
 
 
 def office_to_pdf(
@@ -501,7 +521,7 @@ def office_to_pdf(
     a memory file system, made and removed by the server). Raises :class:`_TooCostly`
     when it was killed (its limits, or ``seconds`` of wall time), :class:`_NoIsolation`
     when the sandbox cannot be made, ``ValueError`` when it made no PDF."""
-    _check_unpacked(data, memory_bytes)
+    extension = _check_unpacked(data, memory_bytes, extension)
     source = os.path.join(folder, "document" + extension)
     with open(source, "wb") as handle:
         handle.write(data)
@@ -608,6 +628,8 @@ def _render_main(args: list[str]) -> int:
         return TOO_COSTLY_EXIT
     except _NoIsolation:
         return NO_ISOLATION_EXIT
+    except _NotADocument:
+        return UNSUPPORTED_EXIT
     except BrokenPipeError:
         return TOO_COSTLY_EXIT  # the build child stopped reading
     except Exception as exc:  # noqa: BLE001 — any failure is a refusal, reported by kind
