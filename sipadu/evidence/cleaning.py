@@ -73,7 +73,8 @@ def clean(
     whatever ``write`` received must be thrown away): unknown type (``kind`` None, no
     child started), unreadable (damaged, or not what its signature says), too large
     (more pixels than :attr:`CleaningLimits.max_pixels` or than the child's memory
-    fits), too costly (killed by its CPU or memory limit). Raises
+    fits), too costly (killed by its CPU or memory limit), would damage (the clean copy's text would
+    differ from the original's: only metadata may go). Raises
     :class:`~sipadu.evidence.imagestrip.OverBudget` for a picture of more than
     ``pixels_left`` pixels, and whatever ``write`` raises."""
     if kind is None:
@@ -103,3 +104,5 @@ def _document(pieces: Pieces, kind: Kind, limits: CleaningLimits, write: Write) 
         return KeptAsSent(kind, KeptReason.UNREADABLE)
     except docclean.TooCostly:
         return KeptAsSent(kind, KeptReason.TOO_COSTLY)
+    except docclean.WouldDamage:
+        return KeptAsSent(kind, KeptReason.WOULD_DAMAGE)

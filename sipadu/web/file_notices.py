@@ -31,6 +31,7 @@ KEPT_LABELS: dict[KeptReason, LazyString] = {
     KeptReason.UNREADABLE: _l("the file looks damaged and could not be read"),
     KeptReason.TOO_LARGE: _l("the file is too large to be cleaned here"),
     KeptReason.TOO_COSTLY: _l("cleaning it took more memory or time than allowed"),
+    KeptReason.WOULD_DAMAGE: _l("cleaning would damage it"),
 }
 # A field still in a file after cleaning (sipadu.evidence.outcome.Remaining.field).
 REMAINING_LABELS: dict[str, LazyString] = {
