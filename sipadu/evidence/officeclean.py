@@ -40,9 +40,9 @@ So these files are cleaned here instead, member by member, in the confined child
 - an office or ODF file embedded in one (a chart's workbook) is cleaned the same way,
   one level deep (deeper ones are kept as they are).
 
-:func:`text_units` is the safety net: the text of a document (paragraphs, runs, cells'
-values and formulas, comments, notes; OOXML and ODF alike) read with expat from every
-XML member but the metadata parts, as a multiset. Cleaning may only remove metadata: if
+:func:`text_units` is the safety net: the members of a package but its metadata parts, each
+with its text (paragraphs, runs, cells' values and formulas, comments, notes; OOXML and
+ODF alike) read with expat, in order. Cleaning may only remove metadata: if
 the clean file's text differs from the original's, the original is kept
 (:class:`~sipadu.evidence.outcome.KeptReason` ``WOULD_DAMAGE``).
 """
@@ -52,7 +52,6 @@ import html
 import posixpath
 import re
 import zipfile
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from io import BytesIO
@@ -278,42 +277,50 @@ def _index_without(name: str, data: bytes, removed: set[str], result: Result) ->
     return text.encode(codec) if changed else data
 
 
-def text_units(path: str) -> Counter[tuple[str, bytes]]:
-    """The text of the office or ODF package at ``path`` (see the module's docstring), as
-    a multiset of (member, digest of one paragraph's, run's or value's text with its
-    white space collapsed). Metadata parts (:data:`REMOVED_PARTS` and
-    :data:`REPLACED_PARTS`) are left out. Raises ValueError (or BadZipFile) for what
-    cannot be read."""
+def text_units(path: str) -> dict[str, bytes]:
+    """What the office or ODF package at ``path`` says (see the module's docstring): for
+    each member but the metadata parts (:data:`REMOVED_PARTS`, :data:`REPLACED_PARTS`)
+    a digest of its texts in document order (each paragraph's, run's or value's text
+    with its white space collapsed; empty for a member that is not XML). Two packages
+    with the same units have the same members (less metadata) saying the same words in
+    the same order: a lost part, comment or notes page, and words or paragraphs moved,
+    are told apart. Raises ValueError (or BadZipFile) for what cannot be read."""
     with zipfile.ZipFile(path) as archive:
         return _units(archive)
 
 
-def _units(archive: zipfile.ZipFile) -> Counter[tuple[str, bytes]]:
-    units: Counter[tuple[str, bytes]] = Counter()
+def _units(archive: zipfile.ZipFile) -> dict[str, bytes]:
+    units = {}
     for member in archive.infolist():
         name = member.filename
         if member.is_dir() or name in REPLACED_PARTS or _removed_part(name) is not None:
             continue
+        digest = hashlib.blake2b(digest_size=32)
         data = archive.read(member)
-        if not officescrub.is_xml_member(name, data):
-            continue
-        for text in member_text(data):
-            units[(name, hashlib.blake2b(text.encode(), digest_size=16).digest())] += 1
+        if officescrub.is_xml_member(name, data):
+            for text in member_text(data):
+                digest.update(text.encode() + b"\0")
+        units[name] = digest.digest()
     return units
 
 
 def member_text(data: bytes) -> Iterable[str]:
     """The texts of one XML member (:data:`TEXT_ELEMENTS`, :data:`TEXT_ATTRIBUTES`), each
-    with its white space collapsed, empty ones left out. A member expat cannot parse
-    (VML often is not well-formed) is one text: its characters outside markup."""
+    with its white space collapsed, empty ones left out, and its namespace declarations
+    (a formula's ``of:`` prefix is declared by one no element uses). A member expat
+    cannot parse (VML often is not well-formed) is one text: its characters outside
+    markup."""
     texts: list[str] = []
     open_units: list[list[str]] = []  # the text of each open text element
     stack: list[bool] = []  # whether each open element is a text element
     hidden = [0]  # how many open elements are (inside) metadata
     names = [""]  # local names of the open elements
 
+    def declare(prefix: str | None, uri: str) -> None:
+        texts.append(f"xmlns:{prefix or ''}={uri}")
+
     def start(name: str, attributes: dict[str, str]) -> None:
-        local = name.rpartition(":")[2]
+        local = name.rpartition(" ")[2]
         metadata = (
             local in NOT_TEXT
             or (local == "date" and names[-1] in officescrub.CHANGE_ELEMENTS)
@@ -322,7 +329,7 @@ def member_text(data: bytes) -> Iterable[str]:
         hidden.append(hidden[-1] + metadata)
         names.append(local)
         for key, value in attributes.items():
-            if key.rpartition(":")[2] in TEXT_ATTRIBUTES:
+            if key.rpartition(" ")[2] in TEXT_ATTRIBUTES:
                 texts.append(value)
         is_text = local in TEXT_ELEMENTS
         stack.append(is_text)
@@ -343,7 +350,8 @@ def member_text(data: bytes) -> Iterable[str]:
     def refuse(*_: object) -> None:
         raise ValueError("a document type declaration")  # no entities in office XML
 
-    parser = expat.ParserCreate()
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.StartNamespaceDeclHandler = declare
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     parser.CharacterDataHandler = characters
