@@ -80,8 +80,10 @@ def clean(
     whatever ``write`` received must be thrown away): unknown type (``kind`` None, no
     child started), unreadable (damaged, or not what its signature says), too large
     (more pixels than :attr:`CleaningLimits.max_pixels` or than the child's memory
-    fits), too costly (killed by its CPU or memory limit); a :attr:`Kind.ZIP` comes back
-    with its real kind, or kept as sent (unknown type) if it is no document. Raises
+    fits), too costly (killed by its CPU or memory limit), would damage (the clean copy's
+    text would differ from the original's: only metadata may go); a :attr:`Kind.ZIP`
+    comes back with its real kind, or kept as sent (unknown type) if it is no document.
+    Raises
     :class:`~sipadu.evidence.imagestrip.OverBudget` for a picture of more than
     ``pixels_left`` pixels, :class:`~sipadu.evidence.docclean.OverBudget` for a document
     once the request's ``seconds`` are spent (each document child is charged to it),
@@ -118,3 +120,5 @@ def _document(
         return KeptAsSent(failed.kind, KeptReason.UNREADABLE)
     except docclean.TooCostly as failed:
         return KeptAsSent(failed.kind, KeptReason.TOO_COSTLY)
+    except docclean.WouldDamage as failed:
+        return KeptAsSent(failed.kind, KeptReason.WOULD_DAMAGE)

@@ -63,6 +63,7 @@ import contextlib
 import ctypes
 import dataclasses
 import errno
+import hashlib
 import json
 import os
 import signal
@@ -74,7 +75,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
 
-from sipadu.evidence import kinds, officescrub
+from sipadu.evidence import kinds, officeclean, officescrub
 from sipadu.evidence.confinement import (
     SCRATCH_ROOT,
     Confinement,
@@ -86,7 +87,7 @@ from sipadu.evidence.confinement import (
 from sipadu.evidence.outcome import Cleaned, Kind, Remaining, Removed
 from sipadu.evidence.picturescrub import strip_jpeg, strip_jpx
 
-NOT_CLEANABLE, NOT_A_DOCUMENT, TOO_COSTLY = 2, 3, 5
+NOT_CLEANABLE, NOT_A_DOCUMENT, WOULD_DAMAGE, TOO_COSTLY = 2, 3, 4, 5
 MIB = 1024 * 1024
 READ_BYTES = 64 * 1024
 # An office or ODF file with more members than this is refused as too costly (mat2
@@ -153,6 +154,11 @@ class NotCleanable(_Failed):
     """Malformed, or mat2/ffmpeg refused or failed to clean it."""
 
 
+class WouldDamage(_Failed):
+    """Cleaning would change what the document says (its text), not only its metadata:
+    the original is to be kept as sent."""
+
+
 class TooCostly(_Failed):
     """The child or a tool it started ran out of its memory, CPU time or file size
     limit, or of time (a decompression bomb or a file built to cost)."""
@@ -191,8 +197,9 @@ def clean(
     the child produces it (nothing of it is held here). ``confinement.file_bytes`` must
     admit the file itself (see :func:`file_bytes_for`). Returns what was removed and any
     identifying field left, with the kind it was cleaned as (a :attr:`Kind.ZIP`'s real
-    kind). Raises :class:`NotCleanable`, :class:`TooCostly` or (for a ZIP that is no
-    document) :class:`NotADocument`, each with the file's kind (after which what was
+    kind). Raises :class:`NotCleanable`, :class:`WouldDamage` (the clean copy's text would
+    differ from the original's), :class:`TooCostly` or (for a ZIP that is no document)
+    :class:`NotADocument`, each with the file's kind (after which what was
     written is to be discarded); whatever ``write`` raises stops the child. The scratch
     folder (made under ``scratch_root``, a memory file system) is removed whatever
     happens.
@@ -231,6 +238,8 @@ def clean(
         raise TooCostly(found)
     if finished.status == NOT_A_DOCUMENT and kind == Kind.ZIP:
         raise NotADocument(kind)
+    if finished.status == WOULD_DAMAGE:
+        raise WouldDamage(found)
     if finished.status != 0:
         raise NotCleanable(found)
     try:
@@ -399,6 +408,10 @@ class _Refused(Exception):
 
 
 class _NotADocument(Exception):
+    pass
+
+
+class _Damaging(Exception):
     pass
 
 
@@ -711,9 +724,11 @@ class _Cleaning:
                     output,
                 ]
             )
+        elif self.kind in ARCHIVE_KINDS:
+            self.clean_package(path, output)
         else:
-            # Members mat2 does not know (embedded objects, custom XML) are dropped
-            # rather than kept unread; PDF: the lightweight mode (see the module).
+            # Members mat2 does not know are dropped rather than kept unread (an OGG or
+            # FLAC has none); PDF: the lightweight mode (see the module).
             options = ["--unknown-members", "omit"]
             if self.kind == Kind.PDF:
                 options.append("-L")
@@ -722,22 +737,50 @@ class _Cleaning:
             raise _Refused()
         if self.kind == Kind.PDF:
             self.scrub_pdf_photos(output)
-        elif self.kind in ARCHIVE_KINDS:
-            self.scrub_archive(output)
+            if self.pdf_text(path) != self.pdf_text(output):
+                raise _Damaging()
         return output
 
-    def scrub_archive(self, path: str) -> None:
-        """Remove from the office or ODF file mat2 wrote at ``path`` the names, dates
-        and folders it keeps (:mod:`sipadu.evidence.officescrub`); what was found is
-        counted among what was removed."""
-        scrubbed = path + ".scrubbed"
+    def clean_package(self, path: str, output: str) -> None:
+        """Clean the office or ODF file at ``path`` into ``output`` without mat2, whose
+        rewrite destroys such documents (:mod:`sipadu.evidence.officeclean`), and check
+        that its text is unchanged (:func:`officeclean.text_units`): else
+        :class:`_Damaging`. What was found is counted among what was removed, with what
+        the first pictures' metadata held."""
         try:
-            found = officescrub.scrub_archive(path, scrubbed)
+            found = officeclean.clean_package(
+                path, output, self.confinement.memory_bytes, MAX_LISTED_PHOTOS
+            )
+            same = officeclean.text_units(path) == officeclean.text_units(output)
+        except officeclean.Costly:
+            raise _Costly() from None
+        except officeclean.WouldDamage:
+            raise _Damaging() from None
         except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError):
             raise _Refused() from None
-        if found is not None:
-            os.replace(scrubbed, path)
-            self.scrubbed |= found
+        if not same:
+            raise _Damaging()
+        self.scrubbed |= found.removed
+        for picture, suffix in found.pictures:
+            self.photo_fields.extend(self.photo_metadata(picture, suffix))
+
+    def pdf_text(self, path: str) -> bytes:
+        """A digest of the text Poppler reads from the PDF at ``path`` (``pdftotext``,
+        its words in reading order, white space collapsed): mat2's lightweight mode
+        redraws every page, and must not lose or garble any of its text."""
+        text_path = os.path.join(self.scratch, "text.txt")
+        self.tools.run(["pdftotext", "-q", "-enc", "UTF-8", path, text_path])
+        digest = hashlib.blake2b(digest_size=32)
+        rest = b""
+        with open(text_path, "rb") as file:
+            while piece := file.read(READ_BYTES):
+                words = (rest + piece).split()
+                rest = b"" if piece[-1:].isspace() else (words.pop() if words else b"")
+                for word in words:
+                    digest.update(word + b" ")
+        digest.update(rest)
+        os.remove(text_path)
+        return digest.digest()
 
     def scrub_pdf_photos(self, path: str) -> None:
         """Strip the metadata of the JPEG and JPEG 2000 pictures in the PDF at ``path``
@@ -844,6 +887,8 @@ def _clean(cleaning: _Cleaning) -> int:
         return NOT_CLEANABLE
     except _NotADocument:
         return NOT_A_DOCUMENT
+    except _Damaging:
+        return WOULD_DAMAGE
     except OSError as exc:
         return TOO_COSTLY if exc.errno in (errno.EFBIG, errno.ENOSPC, errno.ENOMEM) else 2
     except Exception as exc:  # noqa: BLE001 — any failure is a refusal, reported by kind

@@ -29,8 +29,9 @@ removed stays byte for byte. Names are matched by their local name, whatever the
 - optional elements that hold names or folders (:data:`REMOVED_ELEMENTS`, and a people
   list's entries) are removed, with the markup-compatibility wrapper Excel writes around
   ``absPath``;
-- the text of elements naming a person (:data:`PERSON_ELEMENTS`) is blanked anywhere, and
-  of a ``date`` directly inside a change or comment (:data:`CHANGE_ELEMENTS`).
+- the text of elements naming a person (:data:`PERSON_ELEMENTS`, and Excel's comment
+  authors) is blanked anywhere; a ``date`` directly inside a change or comment
+  (:data:`CHANGE_ELEMENTS`) becomes :data:`NEUTRAL_DATE`.
 
 Members keep their order, names and compression; the ODF ``mimetype`` stays first and
 stored; every member gets mat2's normalised entry (1980-01-01, Unix, no comment).
@@ -56,19 +57,36 @@ DATE_ATTRIBUTES = frozenset({"date", "dateUtc", "dateTime"})
 # Excel's threaded-comment persons): every attribute that names or identifies is blanked.
 PEOPLE_ELEMENTS = frozenset({"person", "cmAuthor", "author"})
 PEOPLE_ATTRIBUTES = frozenset({"name", "displayName", "userId", "providerId"})
-# Optional elements removed with everything inside them.
-REMOVED_ELEMENTS = frozenset({"docVars", "absPath", "fileSharing", "presenceInfo"})
+# Optional elements removed with everything inside them: Word's document variables, the
+# revision session ids of its settings (``w:rsids``, 17.15.1.72) and the template it was
+# made from (``w:attachedTemplate``, 17.15.1.6: a folder of the user's, by relationship),
+# Excel's saved-in folder and reservation, PowerPoint's presence of authors.
+REMOVED_ELEMENTS = frozenset(
+    {"docVars", "rsids", "attachedTemplate", "absPath", "fileSharing", "presenceInfo"}
+)
+# Attributes removed wherever they are, by the start of their local name: Word's revision
+# session ids (``w:rsidR``, ``w:rsidRPr``…, 17.3.1.22), which tie a document to the other
+# documents edited in the same session.
+REMOVED_ATTRIBUTE_PREFIX = "rsid"
 # Elements whose text names a person, anywhere.
 PERSON_ELEMENTS = frozenset(
     {"creator", "initial-creator", "creator-initials", "sender-initials", "lastModifiedBy"}
 )
-# Elements of a change or a comment whose direct ``date`` child is blanked.
+# Elements of a change or a comment whose direct ``date`` child is replaced by
+# :data:`NEUTRAL_DATE`: a change's date is required (ODF 1.3 part 3, 5.5.3.2), and
+# LibreOffice loses the place of a deletion whose date is empty.
 CHANGE_ELEMENTS = frozenset({"change-info", "annotation"})
+NEUTRAL_DATE = "1970-01-01T00:00:00"
+# Lists whose ``author`` children's text names a person (Excel's comments, ECMA-376
+# 18.7.2: a comment refers to its author by index, so the entries stay, empty).
+AUTHOR_LISTS = frozenset({"authors"})
 # What each kind of removal is told to the reporter as.
 FOUND_AS = {
     "person": Removed.AUTHOR,
     "date": Removed.DATES,
     "docVars": Removed.OTHER,
+    "rsids": Removed.EDIT_HISTORY,
+    "attachedTemplate": Removed.EDIT_HISTORY,
     "absPath": Removed.AUTHOR,  # the saved-in folder holds the Windows user's name
     "fileSharing": Removed.AUTHOR,
     "presenceInfo": Removed.AUTHOR,
@@ -100,7 +118,7 @@ _WORDS = re.compile(
             | REMOVED_ELEMENTS
             | PERSON_ELEMENTS
             | CHANGE_ELEMENTS
-            | {"person"}
+            | {"person", REMOVED_ATTRIBUTE_PREFIX}
         )
     )
 )
@@ -120,7 +138,7 @@ def is_xml_member(name: str, data: bytes) -> bool:
 _UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
-def _decode(data: bytes) -> tuple[str, str]:
+def decode(data: bytes) -> tuple[str, str]:
     """The text of an XML member and the codec that gives its bytes back. UTF-16 (by its
     byte-order mark) is decoded; anything else is read as Latin-1, which gives every byte
     back unchanged: the markup looked for is ASCII, and in UTF-8 and the other
@@ -136,7 +154,7 @@ def scrub_xml(data: bytes) -> tuple[bytes, set[Removed]]:
     docstring, and what was found there (empty: ``data`` is returned as it was). Raises
     ValueError for a member that cannot be decoded."""
     try:
-        text, codec = _decode(data)
+        text, codec = decode(data)
     except UnicodeDecodeError:
         raise ValueError("undecodable XML member") from None
     if not _WORDS.search(text):
@@ -197,7 +215,10 @@ def _walk(text: str, found: set[Removed]) -> Iterator[str]:
             continue
         yield "<" + name + _attributes(local, attributes, found) + ">"
         if not empty and blanking < 0:
-            if local in PERSON_ELEMENTS or (local == "date" and parent in CHANGE_ELEMENTS):
+            if local == "date" and parent in CHANGE_ELEMENTS:
+                blanking = len(stack) - 1
+                yield NEUTRAL_DATE
+            elif local in PERSON_ELEMENTS or (local == "author" and parent in AUTHOR_LISTS):
                 blanking = len(stack) - 1
     if removing < 0 and blanking < 0:
         yield text[at:]
@@ -217,6 +238,9 @@ def _attributes(local: str, attributes: str, found: set[Removed]) -> str:
         attribute = _local(name)
         if name.startswith("xmlns"):
             return match.group(0)
+        if attribute.startswith(REMOVED_ATTRIBUTE_PREFIX):
+            found.add(Removed.EDIT_HISTORY)
+            return ""
         if attribute in blanked:
             if len(value) > 2:
                 found.add(Removed.AUTHOR)
@@ -285,6 +309,7 @@ def _member_leftovers(data: bytes) -> list[tuple[str, str]]:
     found: list[tuple[str, str]] = []
     texts: list[list[str] | None] = []  # the text of each open person element
     removable = [0]  # how many open elements are (inside) one of REMOVED_ELEMENTS
+    stack = [""]  # local names of the open elements
 
     def start(name: str, attributes: dict[str, str]) -> None:
         local = _local(name)
@@ -293,9 +318,12 @@ def _member_leftovers(data: bytes) -> list[tuple[str, str]]:
         for key, value in attributes.items():
             if value.strip() and (inside or _local(key) in PERSON_ATTRIBUTES):
                 found.append(("author", value))
-        texts.append([] if local in PERSON_ELEMENTS else None)
+        names = local in PERSON_ELEMENTS or (local == "author" and stack[-1] in AUTHOR_LISTS)
+        texts.append([] if names else None)
+        stack.append(local)
 
     def end(name: str) -> None:
+        stack.pop()
         removable.pop()
         text = texts.pop()
         if text is not None and "".join(text).strip():
@@ -318,7 +346,7 @@ def _member_leftovers(data: bytes) -> list[tuple[str, str]]:
     try:
         parser.Parse(data, True)
     except expat.ExpatError:
-        text, _ = _decode(data)
+        text, _ = decode(data)
         for match in _ATTRIBUTE.finditer(text):
             if _local(match.group("name")) in PERSON_ATTRIBUTES and match.group("value")[1:-1]:
                 found.append(("author", match.group("value")[1:-1]))

@@ -61,6 +61,7 @@ class KeptReason(enum.StrEnum):
     UNREADABLE = "unreadable"  # looks like a known type but is damaged or malformed
     TOO_LARGE = "too-large"  # too many pixels, pages or bytes to clean here
     TOO_COSTLY = "too-costly"  # ran out of its memory or time budget (a "bomb")
+    WOULD_DAMAGE = "would-damage"  # cleaning would change its text, not only metadata
 
 
 @dataclass(frozen=True)

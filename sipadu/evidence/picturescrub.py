@@ -218,3 +218,38 @@ def _segment(data: bytes, at: int) -> tuple[int, bytes]:
     if marker >> 8 != 0xFF or length < 2 or at + 2 + length > len(data):
         raise ValueError("bad marker segment")
     return marker, data[at : at + 2 + length]
+
+
+# --- PNG ---------------------------------------------------------------------------------
+
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# Chunks that carry metadata, not picture (PNG 3rd edition, 11.3.3 and 11.3.6: text,
+# EXIF, the time of the last change; ``iCCP``'s profile name is kept with the colours).
+PNG_METADATA_CHUNKS = frozenset({b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"tIME"})
+MAX_PNG_CHUNKS = 100_000
+
+
+def strip_png(data: bytes) -> tuple[bytes, bool]:
+    """``data`` (a PNG) without its metadata chunks (:data:`PNG_METADATA_CHUNKS`) and
+    without anything after its ``IEND`` chunk, and whether anything was dropped; every
+    other chunk is kept byte for byte (its CRC included). Raises ValueError for what is
+    not a PNG or is cut off."""
+    if not data.startswith(PNG_SIGNATURE):
+        raise ValueError("not a PNG")
+    kept, at, dropped = [PNG_SIGNATURE], len(PNG_SIGNATURE), False
+    for _ in range(MAX_PNG_CHUNKS):
+        if at + 12 > len(data):
+            raise ValueError("truncated chunk")
+        length = int.from_bytes(data[at : at + 4], "big")
+        kind = data[at + 4 : at + 8]
+        end = at + 12 + length
+        if end > len(data):
+            raise ValueError("truncated chunk")
+        if kind in PNG_METADATA_CHUNKS:
+            dropped = True
+        else:
+            kept.append(data[at:end])
+        at = end
+        if kind == b"IEND":
+            return b"".join(kept), dropped or at < len(data)
+    raise ValueError("too many chunks")

@@ -31,6 +31,7 @@ KEPT_LABELS: dict[KeptReason, LazyString] = {
     KeptReason.UNREADABLE: _l("the file looks damaged and could not be read"),
     KeptReason.TOO_LARGE: _l("the file is too large to be cleaned here"),
     KeptReason.TOO_COSTLY: _l("cleaning it took more memory or time than allowed"),
+    KeptReason.WOULD_DAMAGE: _l("cleaning would damage it"),
 }
 # A ZIP that is no office document (its files are not looked into).
 ARCHIVE_KEPT = _l("an archive (ZIP) is stored as sent: the files in it are not cleaned")
