@@ -292,7 +292,7 @@ def test_uploaded_files_returns_the_outcome_of_every_file(outcomes_app, database
     assert [(f["name"], f["outcome"], f["kind"], f["why"]) for f in got] == [
         ("bukti", Cleaned.__name__, Kind.JPEG.value, None),
         ("rusak.jpg", KeptAsSent.__name__, Kind.JPEG.value, KeptReason.UNREADABLE.value),
-        ("arsip.zip", KeptAsSent.__name__, None, KeptReason.UNKNOWN_TYPE.value),
+        ("arsip.zip", KeptAsSent.__name__, Kind.ZIP.value, KeptReason.UNKNOWN_TYPE.value),
         ("kosong.txt", KeptAsSent.__name__, None, KeptReason.UNKNOWN_TYPE.value),
     ]
     assert got[0]["pixels"] == 64 * 48 and got[0]["size"] != len(photo)  # the clean copy

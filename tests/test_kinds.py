@@ -10,7 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from sipadu.evidence.kinds import DOCUMENT_KINDS, HEAD_BYTES, IMAGE_KINDS, archive_kind, detect
+from sipadu.evidence.kinds import (
+    DOCUMENT_KINDS,
+    HEAD_BYTES,
+    IMAGE_KINDS,
+    UNCLEANED_KINDS,
+    archive_kind,
+    detect,
+)
 from sipadu.evidence.outcome import Kind
 
 
@@ -201,9 +208,19 @@ def test_files_sipadu_does_not_clean_are_none(data):
     assert detect(data) is None
 
 
-def test_image_and_document_kinds_split_every_kind():
+def test_image_document_and_uncleaned_kinds_split_every_kind():
     assert IMAGE_KINDS == {Kind.JPEG, Kind.PNG, Kind.WEBP, Kind.GIF, Kind.TIFF, Kind.HEIF}
-    assert IMAGE_KINDS | DOCUMENT_KINDS == set(Kind) and not IMAGE_KINDS & DOCUMENT_KINDS
+    assert UNCLEANED_KINDS == {Kind.OLE, Kind.RTF}
+    assert IMAGE_KINDS | DOCUMENT_KINDS | UNCLEANED_KINDS == set(Kind)
+    assert not IMAGE_KINDS & DOCUMENT_KINDS and not UNCLEANED_KINDS & DOCUMENT_KINDS
+
+
+def test_older_office_files_and_rtf_are_recognised():
+    """Word/Excel/PowerPoint 97-2003 and RTF are told (so the reporter is warned that
+    they keep who made them), not cleaned (tests/test_review_final21.py)."""
+    assert detect(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(504)) is Kind.OLE
+    assert detect(b"{\\rtf1\\ansi Halo}") is Kind.RTF
+    assert detect(b"{\\rtx") is None
 
 
 def test_audio_and_video_made_by_ffmpeg(tmp_path):

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 from sipadu.evidence import docclean, imagestrip
 from sipadu.evidence.confinement import Confinement, TimeBudget
-from sipadu.evidence.kinds import IMAGE_KINDS
+from sipadu.evidence.kinds import IMAGE_KINDS, UNCLEANED_KINDS
 from sipadu.evidence.outcome import KeptAsSent, KeptReason, Kind, Outcome
 from sipadu.settings.config import Config
 
@@ -62,8 +62,21 @@ def cleaning_limits(config: Config) -> CleaningLimits:
 
 def cleanable(kind: Kind | None) -> bool:
     """Whether a file of ``kind`` goes to a cleaning child (and so needs a slot of the
-    host-wide pool, and its bytes read back): every kind SIPADU recognises."""
-    return kind is not None
+    host-wide pool, and its bytes read back): every kind SIPADU recognises, but those it
+    does not clean (:data:`~sipadu.evidence.kinds.UNCLEANED_KINDS`)."""
+    return kind is not None and kind not in UNCLEANED_KINDS
+
+
+def not_cleaned(kind: Kind | None, head: bytes) -> KeptAsSent:
+    """What is said of a file no child cleans (``kind`` not :func:`cleanable`, ``head``
+    its first bytes): an older office format or RTF, which keeps who made it; a ZIP
+    whose members are all known and none is a document (an archive: the files in it are
+    not cleaned); anything else, a type SIPADU does not clean."""
+    if kind in UNCLEANED_KINDS:
+        return KeptAsSent(kind, KeptReason.OLD_FORMAT)
+    if kind is None and head.startswith(b"PK\x03\x04"):
+        return KeptAsSent(Kind.ZIP, KeptReason.UNKNOWN_TYPE)
+    return KeptAsSent(kind, KeptReason.UNKNOWN_TYPE)
 
 
 def clean(
@@ -88,8 +101,8 @@ def clean(
     ``pixels_left`` pixels, :class:`~sipadu.evidence.docclean.OverBudget` for a document
     once the request's ``seconds`` are spent (each document child is charged to it),
     and whatever ``write`` raises."""
-    if kind is None:
-        return KeptAsSent(kind, KeptReason.UNKNOWN_TYPE)
+    if kind is None or not cleanable(kind):
+        return not_cleaned(kind, b"")
     if kind in IMAGE_KINDS:
         return _image(pieces, kind, pixels_left, limits, write)
     return _document(pieces, kind, limits, write, seconds)

@@ -59,7 +59,11 @@ IMAGE_KINDS: frozenset[Kind] = frozenset(
 )
 """Cleaned by re-encoding their pixels (:mod:`sipadu.evidence.imagestrip`)."""
 
-DOCUMENT_KINDS: frozenset[Kind] = frozenset(Kind) - IMAGE_KINDS
+# Recognised, so that the reporter is told (and warned) they keep who made them, but not
+# cleaned: no well-kept cleaner of these formats exists (mat2 takes neither).
+UNCLEANED_KINDS: frozenset[Kind] = frozenset({Kind.OLE, Kind.RTF})
+DOCUMENT_KINDS: frozenset[Kind] = frozenset(Kind) - IMAGE_KINDS - UNCLEANED_KINDS
+OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # compound file signature
 """Everything else SIPADU cleans: PDF, Office and ODF documents, audio and video (and
 :attr:`Kind.ZIP`, a ZIP the child tells apart)."""
 
@@ -126,6 +130,10 @@ def detect(head: bytes | memoryview) -> Kind | None:
     head = bytes(head[:HEAD_BYTES])
     if head.startswith(b"%PDF-"):
         return Kind.PDF
+    if head.startswith(OLE2):  # [MS-CFB] §2.2: Word, Excel, PowerPoint 97-2003
+        return Kind.OLE
+    if head.startswith(b"{\\rtf"):
+        return Kind.RTF
     if head.startswith(_ZIP_ENTRY):
         return _zip_kind(head)
     if head[4:8] == b"ftyp":

@@ -37,6 +37,8 @@ class Kind(enum.StrEnum):
     # A ZIP whose first bytes do not tell whether it is an office document (its first
     # members fill the head): the cleaning child reads its central directory to decide,
     # and a plain archive is kept as sent with this kind.
+    OLE = "ole"  # Word, Excel, PowerPoint 97-2003 (compound file): recognised, not cleaned
+    RTF = "rtf"  # Rich Text Format: recognised, not cleaned
     ZIP = "zip"
 
 
@@ -62,6 +64,7 @@ class KeptReason(enum.StrEnum):
     TOO_LARGE = "too-large"  # too many pixels, pages or bytes to clean here
     TOO_COSTLY = "too-costly"  # ran out of its memory or time budget (a "bomb")
     WOULD_DAMAGE = "would-damage"  # cleaning would change its text, not only metadata
+    OLD_FORMAT = "old-format"  # Word/Excel/PowerPoint 97-2003 or RTF: not cleaned here
 
 
 @dataclass(frozen=True)

@@ -206,6 +206,8 @@ def offered_for(name: str, content_type: str) -> bool:
     type: a hint only, so that sound or video gets no useless button. Whether a copy
     can be made is told by the file's content when it is asked for."""
     extension = name.rpartition(".")[2].lower() if "." in name else ""
+    if not extension and content_type.lower() in ("", "application/octet-stream"):
+        return True  # nothing says what it is (a photo named "bukti"): its content will
     return extension in _OFFERED_EXTENSIONS or content_type.lower().startswith(_OFFERED_TYPES)
 
 

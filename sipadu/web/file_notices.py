@@ -32,6 +32,10 @@ KEPT_LABELS: dict[KeptReason, LazyString] = {
     KeptReason.TOO_LARGE: _l("the file is too large to be cleaned here"),
     KeptReason.TOO_COSTLY: _l("cleaning it took more memory or time than allowed"),
     KeptReason.WOULD_DAMAGE: _l("cleaning would damage it"),
+    KeptReason.OLD_FORMAT: _l(
+        "older Word, Excel, PowerPoint and RTF files cannot be cleaned here: save it as "
+        "PDF or in the newer format (.docx, .xlsx, .pptx) to have it cleaned"
+    ),
 }
 # A ZIP that is no office document (its files are not looked into).
 ARCHIVE_KEPT = _l("an archive (ZIP) is stored as sent: the files in it are not cleaned")

@@ -190,7 +190,7 @@ def _cleaned(part: EncryptedPart, original: StoredFile) -> UploadedFile:
     name, content_type = part.filename, part.content_type
     kind = kinds.detect(part.head)
     if not cleaning.cleanable(kind):
-        return UploadedFile(original, name, content_type, KeptAsSent(kind, KeptReason.UNKNOWN_TYPE))
+        return UploadedFile(original, name, content_type, cleaning.not_cleaned(kind, part.head))
     evidence = _evidence()
     if kind in kinds.IMAGE_KINDS and evidence.pixels_left <= 0:
         raise UploadRefused(Refusal.PIXEL_BUDGET, name=name)
