@@ -347,16 +347,11 @@ def member_text(data: bytes) -> Iterable[str]:
             for unit in open_units:
                 unit.append(data)
 
-    def refuse(*_: object) -> None:
-        raise ValueError("a document type declaration")  # no entities in office XML
-
-    parser = expat.ParserCreate(namespace_separator=" ")
+    parser = officescrub.guarded_parser(namespace_separator=" ")
     parser.StartNamespaceDeclHandler = declare
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     parser.CharacterDataHandler = characters
-    parser.StartDoctypeDeclHandler = refuse
-    parser.EntityDeclHandler = refuse
     try:
         parser.Parse(data, True)
     except expat.ExpatError:

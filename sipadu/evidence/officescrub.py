@@ -287,6 +287,19 @@ def scrub_archive(source: str, target: str) -> set[Removed] | None:
     return found
 
 
+def guarded_parser(namespace_separator: str | None = None) -> "expat.XMLParserType":
+    """An expat parser that refuses any document type declaration (office XML has none:
+    an entity declared in one is a "billion laughs" bomb) with ``ValueError``."""
+
+    def refuse(*_: object) -> None:
+        raise ValueError("a document type declaration")
+
+    parser = expat.ParserCreate(namespace_separator=namespace_separator)
+    parser.StartDoctypeDeclHandler = refuse
+    parser.EntityDeclHandler = refuse
+    return parser
+
+
 def leftovers(path: str) -> list[tuple[str, str]]:
     """What still names a person in the XML members of the office or ODF archive at
     ``path``: ``("author", value)`` for each attribute of :data:`PERSON_ATTRIBUTES`, each
@@ -334,15 +347,10 @@ def _member_leftovers(data: bytes) -> list[tuple[str, str]]:
             if text is not None:
                 text.append(data)
 
-    def refuse(*_: object) -> None:
-        raise ValueError("a document type declaration")  # no entities in office XML
-
-    parser = expat.ParserCreate()
+    parser = guarded_parser()
     parser.StartElementHandler = start
     parser.EndElementHandler = end
     parser.CharacterDataHandler = characters
-    parser.StartDoctypeDeclHandler = refuse
-    parser.EntityDeclHandler = refuse
     try:
         parser.Parse(data, True)
     except expat.ExpatError:
