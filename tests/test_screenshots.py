@@ -22,7 +22,7 @@ def test_one_screenshot_of_each_journey_is_small_and_named_for_its_place(tmp_pat
         tmp_path, languages=["id"], sizes=["phone"], pages=["mailbox"], staff_pages=["case"]
     )
     assert written == [
-        tmp_path / "id-phone-05-mailbox.png",
+        tmp_path / "id-phone-06-mailbox.png",
         tmp_path / "id-phone-staff-03-case.png",
     ]
     assert sorted(tmp_path.iterdir()) == sorted(written)  # nothing else left behind
@@ -42,8 +42,8 @@ def test_each_page_size_and_language_has_a_stable_file_name():
         for size in screenshots.SIZES
         for page in screenshots.PAGES
     }
-    assert len(names) == 2 * 2 * 5
-    assert "id-desktop-01-landing.png" in names and "en-phone-05-mailbox.png" in names
+    assert len(names) == 2 * 2 * len(screenshots.PAGES)
+    assert "id-desktop-01-landing.png" in names and "en-phone-06-mailbox.png" in names
     assert screenshots.SIZES["desktop"].width == 1280 and screenshots.SIZES["phone"].width == 390
     staff = {
         screenshots.staff_file_name(size, page)
@@ -72,5 +72,5 @@ def test_the_readme_shows_two_committed_screenshots_each_small():
         assert (ROOT / path).is_file(), path
     committed = sorted(SHOTS.glob("*.png"))
     staff = len(screenshots.SIZES) * len(screenshots.STAFF_PAGES)
-    assert len(committed) == 2 * 2 * 5 + len(screenshots.FIRST_SCREENS) + staff
+    assert len(committed) == 2 * 2 * len(screenshots.PAGES) + len(screenshots.FIRST_SCREENS) + staff
     assert all(path.stat().st_size < screenshots.MAX_BYTES for path in committed)

@@ -84,7 +84,7 @@ class Size:
 
 SIZES = {"desktop": Size(1280, 800, phone=False), "phone": Size(390, 844, phone=True)}
 LANGUAGES = ("id", "en")
-PAGES = ("landing", "form", "code", "signin", "mailbox")  # in the order of the journey
+PAGES = ("landing", "form", "warning", "code", "signin", "mailbox")  # in the order of the journey
 # The staff portal, in Bahasa Indonesia with JavaScript on (as staff browsers run it): one
 # page per role's daily work, in the order of a case's life.
 STAFF_PAGES = (
@@ -100,6 +100,9 @@ STAFF_PAGES = (
     "conflict-of-interest",  # the admin's team for reports about the Inspektorat (issue 18)
 )
 STAFF_LANGUAGE = "id"
+# Pages photographed down to so many pixels only: the warning is the form again, with the
+# warning and the kept files on top.
+CLIPPED = {"warning": 2200}
 COLOURS = 128
 MAX_BYTES = 150_000
 
@@ -111,10 +114,12 @@ TEXTS = {
             "Petugas loket meminta uang tambahan Rp 500.000 di luar tarif resmi agar izin "
             "mendirikan bangunan diproses minggu ini. Tidak ada kuitansi."
         ),
-        "who": "Petugas loket 3, bagian perizinan",
+        # A telephone number: the warning about identifying details (issue 21 item 3)
+        "who": "Petugas loket 3, bagian perizinan, HP 0812-3456-7890",
         "where": "Mal Pelayanan Publik, lantai 2",
         "when": "Senin dan Selasa pekan lalu, pagi hari",
         "file": "bukti.txt",
+        "photo": "foto-loket.jpg",
         "reply": (
             "Terima kasih atas laporan Anda. Kami sedang menelaahnya. Apakah Anda ingat "
             "tanggal pastinya, dan apakah ada orang lain yang diminta uang yang sama?"
@@ -131,10 +136,11 @@ TEXTS = {
             "The counter clerk asked for an extra Rp 500,000 above the official fee to "
             "process a building permit this week. No receipt was given."
         ),
-        "who": "Clerk at counter 3, permits section",
+        "who": "Clerk at counter 3, permits section, phone 0812-3456-7890",
         "where": "Public Service Mall, 2nd floor",
         "when": "Monday and Tuesday last week, in the morning",
         "file": "evidence.txt",
+        "photo": "counter-photo.jpg",
         "reply": (
             "Thank you for your report. We are looking into it. Do you remember the exact "
             "dates, and were other people asked for the same payment?"
@@ -167,7 +173,7 @@ def optimise(png: bytes) -> bytes:
     only cost bytes around text), compressed as far as zlib goes; fewer colours for a page
     so long that it would still be over :data:`MAX_BYTES`."""
     image = Image.open(io.BytesIO(png)).convert("RGB")
-    for colours in (COLOURS, 64, 32):
+    for colours in (COLOURS, 64, 32, 16):
         reduced = image.quantize(
             colors=colours, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE
         )
@@ -259,6 +265,7 @@ class StaffDesk:
         tokens = dict(re.findall(r'name="(csrf_token|submission_token)"[^>]*value="([^"]+)"', form))
         fields = {k: texts[k] for k in ("title", "what", "who", "where", "when")}
         evidence = (io.BytesIO((texts["what"] + "\n").encode()), texts["file"], "text/plain")
+        photo = (io.BytesIO(_photo()), texts["photo"], "image/jpeg")  # its safe copy offered
         sent = reporter.post(
             "/report",
             data={
@@ -268,7 +275,8 @@ class StaffDesk:
                 "identity": texts["identity"],
                 "passphrase": "",
                 "passphrase_confirm": "",
-                "attachments": [evidence],
+                "attachments": [evidence, photo],
+                "send_anyway": "1",  # the telephone number in "who" is meant
             },
             content_type="multipart/form-data",
         )
@@ -402,6 +410,19 @@ def submit(button: Locator) -> None:
     button.page.wait_for_load_state("load")
 
 
+def _photo() -> bytes:
+    """A small photo carrying a camera and a GPS position, as phones write them: the
+    code page says what was removed from it (issue 21 item 2)."""
+    from PIL import Image
+
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "Samsung", "SM-A546E"  # Make, Model
+    exif[0x8825] = {1: "S", 2: (6.0, 10.0, 30.0), 3: "E", 4: (106.0, 49.0, 12.0)}
+    out = io.BytesIO()
+    Image.new("RGB", (320, 240), (180, 150, 90)).save(out, "JPEG", exif=exif.tobytes())
+    return out.getvalue()
+
+
 def journey(
     browser: Browser,
     base: str,
@@ -432,7 +453,13 @@ def journey(
         """Photograph ``step`` if it is wanted; whether the walk goes on."""
         if step in pages:
             path = out / file_name(lang, size, step)
-            path.write_bytes(optimise(page.screenshot(full_page=True)))
+            if step in CLIPPED:  # the top of a long page: what differs from the form
+                width = page.evaluate("document.documentElement.scrollWidth")
+                height = min(CLIPPED[step], page.evaluate("document.body.scrollHeight"))
+                clip = {"x": 0, "y": 0, "width": width, "height": height}
+                path.write_bytes(optimise(page.screenshot(full_page=True, clip=clip)))
+            else:
+                path.write_bytes(optimise(page.screenshot(full_page=True)))
             written.append(path)
             if (lang, size, step) in FIRST_SCREENS:
                 path = out / first_screen_name(lang, size, step)
@@ -452,7 +479,10 @@ def journey(
         evidence = (texts["what"] + "\n").encode()
         page.set_input_files(
             "#attachments",
-            {"name": texts["file"], "mimeType": "text/plain", "buffer": evidence},
+            [
+                {"name": texts["file"], "mimeType": "text/plain", "buffer": evidence},
+                {"name": texts["photo"], "mimeType": "image/jpeg", "buffer": _photo()},
+            ],
         )
         if not shoot("form"):
             return written
@@ -460,6 +490,11 @@ def journey(
         before = desk.reports()
         # The form's own submit button (not a language switch, which would carry a name).
         submit(page.locator("form:has(#what) button[type=submit]:not([name])").last)
+        if not page.locator("#identifying-warning").count():
+            raise RuntimeError(f"no warning about the telephone number: {_summary(page)}")
+        if not shoot("warning"):
+            return written
+        submit(page.locator("button[name=send_anyway]").first)
         if not page.locator("#report-code").count():
             raise RuntimeError(f"no code page after sending the report: {_summary(page)}")
         code = page.inner_text("#report-code")
