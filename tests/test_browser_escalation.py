@@ -12,6 +12,7 @@ that the reporter forwarded it, not to whom."""
 
 import io
 import json
+import os
 import subprocess
 import tempfile
 import time
@@ -135,7 +136,10 @@ def plaintext_in_temporary_files(since: float, mine: Path) -> list[str]:
     may (G1). The browser's own profile and downloads (Playwright's folders: the
     reporter's device, not the server) and this test's folder are not the server's."""
     found = []
-    for path in Path(tempfile.gettempdir()).rglob("*"):
+    # os.walk, not Path.rglob: a folder another test worker removes while it is listed
+    # (a browser profile, a scratch folder) is skipped, where rglob raised (CI, 2026-12-01)
+    walked = os.walk(tempfile.gettempdir(), onerror=lambda _error: None)
+    for path in (Path(folder, name) for folder, _dirs, names in walked for name in names):
         try:
             if (
                 mine in path.parents
