@@ -229,15 +229,25 @@ def test_files_over_the_kept_budget_are_named_and_the_text_kept(
     with database(database_url) as session, session.begin():  # what earlier tests kept
         purge_stale(session, now=time.time() + 2 * 3600)
     big = ("rekaman.bin", b"\x00" * (config.max_request_bytes - 64 * 1024), "audio/mpeg")
-    holder = reporter_app.test_client()
-    first = report_with_files(holder, [big], what=NIK_TEXT).get_data(as_text=True)
-    assert 'id="identifying-warning"' in first and 'id="kept-file-0"' in first
-    answer = report_with_files(reporter_app.test_client(), [big], what=NIK_TEXT)
-    page = answer.get_data(as_text=True)
-    assert answer.status_code == 200 and 'id="identifying-warning"' in page
+    # As many warned forms keep their file as the budget holds (upload_slots x workers
+    # of them: with Redis the test instance has two workers, without one); the next
+    # keeps none.
+    holders: list[tuple[object, str]] = []
+    for _ in range(config.kept_files_bytes // len(big[1]) + 2):
+        holder = reporter_app.test_client()
+        answer = report_with_files(holder, [big], what=NIK_TEXT)
+        page = answer.get_data(as_text=True)
+        assert answer.status_code == 200 and 'id="identifying-warning"' in page
+        if 'id="kept-file-0"' not in page:
+            break
+        holders.append((holder, page))
+    else:
+        raise AssertionError("the budget for kept files was never reached")
+    assert holders  # the first form kept its file
     assert NIK_TEXT in page and "kept-file-0" not in page
     assert "pilih berkasnya lagi" in page and "\u201crekaman.bin\u201d" in page
     assert staged_bytes(database_url) <= config.kept_files_bytes
+    holder, first = holders[0]
     # The holder drops its kept file and sends its text without the NIK: room again.
     carried = fields_of(first)
     sent = post_report(holder, {**report_data(what="Tanpa nomor"), **carried, "drop_file": "0"})
