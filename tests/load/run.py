@@ -134,7 +134,9 @@ def submit(base: str, stats: Stats, index: int, rng: random.Random) -> tuple[str
     client = Client(base, stats)
     _status, page = client.request("GET", "/report", "GET /report")
     token = TOKEN.search(page.decode()).group(1)
-    marker = f"Laporan beban {index} {rng.randrange(10**9)}"
+    # Glued to a letter: "beban 62 812345678" reads as a telephone number, and the form
+    # would come back with the warning about identifying details (issue 21 item 3).
+    marker = f"Laporan beban {index} r{rng.randrange(10**9)}"
     fields = {
         "csrf_token": token,
         **submission_of(page),
