@@ -170,19 +170,17 @@ class Made:
 # --- what a file is, from its first bytes -------------------------------------------------
 
 OFFICE_KINDS = frozenset({Kind.DOCX, Kind.XLSX, Kind.PPTX, Kind.ODT, Kind.ODS, Kind.ODP})
-OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # legacy DOC, XLS, PPT (compound file)
-RTF = b"{\\rtf"
 
 
 def source_of(head: bytes) -> tuple[Source, str] | None:
     """What to do with a file whose first bytes are ``head``, and the name extension
     LibreOffice is given (it reads the content; the extension only picks the filter it
     tries first); ``None`` for a file that has no safe copy."""
-    if head.startswith(OLE2):
-        return Source.OFFICE, ".doc"  # or XLS, PPT: LibreOffice tells them apart
-    if head.startswith(RTF):
-        return Source.OFFICE, ".rtf"
     kind = kinds.detect(head)
+    if kind is Kind.OLE:
+        return Source.OFFICE, ".doc"  # or XLS, PPT: LibreOffice tells them apart
+    if kind is Kind.RTF:
+        return Source.OFFICE, ".rtf"
     if kind == Kind.PDF:
         return Source.PDF, ".pdf"
     if kind in OFFICE_KINDS or kind is Kind.ZIP:  # a ZIP: told from its directory
