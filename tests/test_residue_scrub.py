@@ -1,5 +1,6 @@
-"""Issue 21 review: what mat2 leaves is removed after it (sipadu.evidence.officescrub and
-sipadu.evidence.picturescrub), and what still names someone is told.
+"""Issue 21 review: what names people outside the document properties of office files
+(sipadu.evidence.officescrub, through officeclean) and inside the pictures of PDFs
+(sipadu.evidence.picturescrub) is removed, and what still names someone is told.
 
 The office XML is scrubbed by a tokenizer that must keep every other byte (Word refuses
 files whose prefixes were renamed), by local names whatever the prefix; pictures inside
@@ -17,7 +18,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from sipadu.evidence import docclean, officescrub, picturescrub
+from sipadu.evidence import docclean, officeclean, officescrub, picturescrub
 from sipadu.evidence.confinement import Confinement
 from sipadu.evidence.outcome import Kind, Remaining, Removed
 
@@ -143,15 +144,16 @@ def test_the_archive_keeps_its_order_compression_and_the_odf_mimetype_first(tmp_
     source.write_bytes(
         archive(
             [
-                ("mimetype", "application/vnd.oasis.opendocument.text", zipfile.ZIP_STORED),
                 ("styles.xml", '<s xmlns:dc="urn:dc"><dc:creator>X</dc:creator></s>', 8),
+                # Out of place and compressed: written first and stored (ODF 1.3 part 2, 3.3).
+                ("mimetype", "application/vnd.oasis.opendocument.text", zipfile.ZIP_DEFLATED),
                 ("Pictures/a.png", b"\x89PNG author='X'", zipfile.ZIP_STORED),
                 ("content.xml", "<c/>", zipfile.ZIP_DEFLATED),
             ]
         )
     )
-    found = officescrub.scrub_archive(str(source), str(tmp_path / "out.odt"))
-    assert found == {Removed.AUTHOR}
+    found = officeclean.clean_package(str(source), str(tmp_path / "out.odt"), budget=1 << 20)
+    assert found.removed == {Removed.AUTHOR}
     with zipfile.ZipFile(tmp_path / "out.odt") as result:
         infos = result.infolist()
         assert [i.filename for i in infos] == [
@@ -164,7 +166,8 @@ def test_the_archive_keeps_its_order_compression_and_the_odf_mimetype_first(tmp_
         assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
         assert result.read("styles.xml") == b'<s xmlns:dc="urn:dc"><dc:creator></dc:creator></s>'
         assert result.read("Pictures/a.png") == b"\x89PNG author='X'"  # not XML: as it was
-    assert officescrub.scrub_archive(str(tmp_path / "out.odt"), str(tmp_path / "again")) is None
+    again = officeclean.clean_package(str(tmp_path / "out.odt"), str(tmp_path / "again"), 1 << 20)
+    assert again.removed == set()
 
 
 def test_a_name_left_in_any_xml_member_is_told_as_remaining(tmp_path):

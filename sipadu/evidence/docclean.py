@@ -119,6 +119,11 @@ MAT2_EXTENSIONS = {
     Kind.WAV: ".wav",
     Kind.AVI: ".avi",
 }
+# Kinds whose tags mat2 reads (with mutagen or exiftool) as they are stored, never
+# unpacked: a reading of a file of these kinds that runs out of memory followed a length
+# field that claims more than the file holds (a FLAC comment "two gigabytes long" in a
+# 3 KB file), so the file is malformed (not cleanable), not too costly.
+STORED_TAG_KINDS = frozenset({Kind.OGG, Kind.FLAC, Kind.WAV, Kind.AVI})
 # Kinds cleaned by ffmpeg here (mat2 takes none of MOV, 3GP, M4A, WebM or Matroska; its
 # MP4 cleaning is this same ffmpeg command, which keeps data streams). MP3 too: mat2
 # removes its ID3 tags with mutagen and keeps everything else, an APEv2 or Lyrics3 tag
@@ -421,6 +426,8 @@ class _Tools:
 
     scratch: str
     deadline: float
+    # A memory failure means a length field that lies (see :data:`STORED_TAG_KINDS`).
+    stored_tags: bool = False
 
     def env(self) -> dict[str, str]:
         return {
@@ -459,7 +466,9 @@ class _Tools:
                 tool.wait()
         output = _head(out_path)
         errors = _head(err_path)
-        if status is None or status < 0 or _out_of_resources(errors):
+        if self.stored_tags and status is not None and status > 0 and _out_of(MEMORY_WORDS, errors):
+            raise _Refused()
+        if status is None or status < 0 or _out_of(RESOURCE_WORDS, errors):
             # Killed by SIGXCPU, SIGXFSZ, SIGKILL, or a crash under the memory limit.
             raise _Costly()
         if status != 0 or errors.startswith("[-]") or output.startswith("[-]"):
@@ -479,14 +488,18 @@ def _head(path: str) -> str:
         return file.read(LISTING_BYTES).decode("utf-8", "replace")
 
 
-# What mat2 (Python), Poppler, ffmpeg and the C library say when a limit was hit.
-RESOURCE_WORDS = (
+# What mat2 (Python), Poppler, ffmpeg and the C library say when an allocation failed.
+MEMORY_WORDS = (
     "MemoryError",
     "Cannot allocate memory",
     "Out of memory",
     "out of memory",
-    "File too large",
     "std::bad_alloc",
+)
+# What they say when any limit was hit.
+RESOURCE_WORDS = (
+    *MEMORY_WORDS,
+    "File too large",
     "Killed",
     # ffmpeg's libraries do not fit the address space left (the loader's words; mat2
     # reports its ffmpeg's exit status 127).
@@ -499,8 +512,8 @@ RESOURCE_WORDS = (
 )
 
 
-def _out_of_resources(errors: str) -> bool:
-    return any(word in errors for word in RESOURCE_WORDS)
+def _out_of(words: tuple[str, ...], errors: str) -> bool:
+    return any(word in errors for word in words)
 
 
 def mat2_listing(text: str) -> list[tuple[str, str]]:
@@ -589,7 +602,8 @@ class _Cleaning:
         self.kind = kind
         self.scratch = scratch
         self.confinement = confinement
-        self.tools = _Tools(scratch, time.monotonic() + WALL_FACTOR * confinement.cpu_seconds)
+        deadline = time.monotonic() + WALL_FACTOR * confinement.cpu_seconds
+        self.tools = _Tools(scratch, deadline, stored_tags=kind in STORED_TAG_KINDS)
         self.photo_fields: list[tuple[str, str]] = []  # of the photos inside a PDF
         self.scrubbed: set[Removed] = set()  # found by officescrub after mat2
 

@@ -1,9 +1,8 @@
-"""The names of people and their folders that mat2 (0.13.3) leaves in office and ODF
-files, removed after it, and a last look for any it did not.
+"""The names of people and their folders that office and ODF files keep outside their
+document properties, removed from each XML member, and a last look for any left.
 
-mat2 rewrites the document properties (``docProps/``, ``meta.xml``), drops comments,
-people and custom parts, and accepts the tracked changes of ``word/document.xml`` and of
-Writer's body; everywhere else the XML keeps who did what (issue 21 review):
+Besides the document properties (``docProps/``, ``meta.xml``: replaced or removed by
+:mod:`sipadu.evidence.officeclean`), the XML keeps who did what (issue 21 review):
 
 - Word's tracked changes outside the body's insertions and deletions: formatting changes
   (``w:rPrChange``, ``w:pPrChange``, ``w:sectPrChange``, ``w:tblPrChange``…) anywhere,
@@ -17,10 +16,11 @@ Writer's body; everywhere else the XML keeps who did what (issue 21 review):
   ``office:change-info`` with ``dc:creator`` and ``dc:date``, ODF 1.3 part 3, 14.1 and
   5.5.3).
 
-:func:`scrub_archive` rewrites the archive mat2 made once more. In every XML member the
-markup is walked with a tokenizer (no XML library re-serialises it: ElementTree would
-rename prefixes, and Word refuses some of its files so rewritten); everything but what is
-removed stays byte for byte. Names are matched by their local name, whatever the prefix:
+:func:`scrub_xml` scrubs one XML member (:mod:`sipadu.evidence.officeclean` calls it
+for each member of the archive). The markup is walked with a tokenizer (no XML library
+re-serialises it: ElementTree would rename prefixes, and Word refuses some of its files
+so rewritten); everything but what is removed stays byte for byte. Names are matched by
+their local name, whatever the prefix:
 
 - attributes naming a person (:data:`PERSON_ATTRIBUTES`) are blanked (``w:author`` is
   required, so it is kept, empty); an element that has one loses its date attributes
@@ -32,9 +32,6 @@ removed stays byte for byte. Names are matched by their local name, whatever the
 - the text of elements naming a person (:data:`PERSON_ELEMENTS`, and Excel's comment
   authors) is blanked anywhere; a ``date`` directly inside a change or comment
   (:data:`CHANGE_ELEMENTS`) becomes :data:`NEUTRAL_DATE`.
-
-Members keep their order, names and compression; the ODF ``mimetype`` stays first and
-stored; every member gets mat2's normalised entry (1980-01-01, Unix, no comment).
 
 :func:`leftovers` then reads the result with an XML parser (expat, namespace prefixes as
 written) and lists any attribute or element of those names still holding a value, so that
@@ -93,7 +90,6 @@ FOUND_AS = {
 }
 # Members read as XML: by their name, or by how they begin.
 XML_SUFFIXES = (".xml", ".rels", ".vml")
-ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 MAX_LEFTOVERS = 10
 
 # Markup, in the order tried: comments, CDATA sections, processing instructions, other
@@ -252,39 +248,6 @@ def _attributes(local: str, attributes: str, found: set[Removed]) -> str:
         return match.group(0)
 
     return _ATTRIBUTE.sub(rewrite, attributes)
-
-
-def scrub_archive(source: str, target: str) -> set[Removed] | None:
-    """Write the office or ODF archive ``source`` (mat2's output) to ``target`` with every
-    XML member scrubbed (:func:`scrub_xml`); what was found, or None when nothing was
-    (then ``target`` is not written). Members keep their order and compression, the
-    ODF ``mimetype`` stays first and stored. Raises ValueError (or ``zipfile``'s
-    BadZipFile) for an archive or member that cannot be read."""
-    found: set[Removed] = set()
-    changed: dict[str, bytes] = {}
-    with zipfile.ZipFile(source) as archive:
-        for member in archive.infolist():
-            data = archive.read(member)
-            if not is_xml_member(member.filename, data):
-                continue
-            scrubbed, what = scrub_xml(data)
-            if what:
-                found |= what
-                changed[member.filename] = scrubbed
-        if not changed:
-            return None
-        with zipfile.ZipFile(target, "w") as out:
-            for member in archive.infolist():
-                info = zipfile.ZipInfo(member.filename, date_time=ZIP_EPOCH)
-                info.compress_type = member.compress_type
-                info.external_attr = member.external_attr
-                info.create_system = 3  # Unix, as mat2 writes it
-                if member.filename in changed:
-                    data = changed[member.filename]
-                else:
-                    data = archive.read(member)
-                out.writestr(info, data, compress_type=member.compress_type)
-    return found
 
 
 def guarded_parser(namespace_separator: str | None = None) -> "expat.XMLParserType":
