@@ -1250,6 +1250,13 @@ def flood(attack: Callable[[], int], clients: int) -> Iterator[Counter]:
             thread.join(timeout=60)
 
 
+def made_up_word(letters: int = 10) -> str:
+    """A word of ``letters`` random lowercase letters, in no other report: a marker that
+    never reads as a number (hex digits can spell a phone number or a NIK, and the
+    warning about identifying details would send the form back)."""
+    return "".join(chr(ord("a") + byte % 26) for byte in uuid.uuid4().bytes[:letters])
+
+
 def random_code() -> str:
     return f"{uuid.uuid4().int % 10**16:016d}"
 

@@ -29,6 +29,7 @@ from tests.helpers import (
     files_under,
     init_demo,
     jpeg_with_exif,
+    made_up_word,
     redis_contents,
     serving,
     submission_of,
@@ -109,7 +110,7 @@ def deployment(tmp_path, fresh_postgres):
 def test_nothing_anyone_types_is_found_at_rest_on_postgresql_and_redis(deployment):
     reporter, staff, people, database_url, redis_url, tmpdir, logs = deployment
     started = time.time()
-    tag = uuid.uuid4().hex[:12]
+    tag = made_up_word(12)
     canary = {
         name: f"canary-{name}-{tag}"
         for name in ("title", "what", "who", "where", "when", "how", "estimated_loss", "identity")

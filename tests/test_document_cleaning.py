@@ -586,7 +586,7 @@ def test_a_flac_whose_comment_claims_two_gigabytes_is_not_cleanable():
         b"\x00"
         + (34).to_bytes(3, "big")
         + bytes.fromhex(
-            "1000100000000e00000e0ac442f00000ac44" + "00" * 16  # 44.1 kHz mono, 16 bits
+            "1000100000000e00000e0ac442f00000ac44" + "00" * 16  # 44.1 kHz, two channels, 16 bits
         )
     )
     comment = struct.pack("<I", 0x7FFF_FFF0) + b"x" * 96

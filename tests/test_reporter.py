@@ -44,6 +44,7 @@ from tests.helpers import (
     form_tokens,
     kdf_calls,
     login,
+    made_up_word,
     receipt,
     redis_contents,
     submit,
@@ -67,7 +68,7 @@ def test_nothing_the_reporter_sends_is_stored_or_logged_in_plaintext(
     demo, reporter_app, database_url, config, redis_url, caplog, capfd
 ):
     caplog.set_level(logging.DEBUG)
-    tag = uuid.uuid4().hex[:12]
+    tag = made_up_word(12)
     canaries = {name: f"canary-{name}-{tag}" for name in FIELDS}
     message_canary = f"canary-message-{tag}"
     agent = f"CanaryAgent/{tag}"

@@ -28,7 +28,7 @@ import pikepdf
 import pytest
 from PIL import Image
 
-from tests.helpers import jpeg_with_exif, report_with_files
+from tests.helpers import jpeg_with_exif, made_up_word, report_with_files
 from tests.test_cleaning_pipeline import investigator_files
 
 MIB = 1024 * 1024
@@ -79,7 +79,7 @@ KEPT_WORDS = ("disimpan apa adanya", "kept as sent")
 def send_and_receive(reporter_app, clients, database_url, name: str, data: bytes):
     """Send ``data`` as ``name`` in a new report; (the reporter's notice for it, what the
     investigator downloads)."""
-    marker = f"Tinjauan {uuid.uuid4().hex[:10]}"
+    marker = f"Tinjauan {made_up_word()}"
     response = report_with_files(
         reporter_app.test_client(), [(name, data, OCTETS)], title=marker, send_anyway="1"
     )
@@ -437,7 +437,7 @@ def test_a_word_document_with_a_thumbnail_first_is_cleaned_or_warned_about(
     data = docx(tag, PARAGRAPH, first=thumbnail.getvalue())
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
         assert archive.testzip() is None and "word/document.xml" in archive.namelist()
-    marker = f"Tinjauan {uuid.uuid4().hex[:10]}"
+    marker = f"Tinjauan {made_up_word()}"
     response = report_with_files(
         reporter_app.test_client(), [("laporan.docx", data, OCTETS)], title=marker
     )

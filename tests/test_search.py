@@ -17,6 +17,7 @@ from tests.helpers import (
     every_database_value,
     files_under,
     form_tokens,
+    made_up_word,
     post,
     redis_contents,
     report_id_of,
@@ -29,7 +30,7 @@ FOUND = re.compile(r'<a href="/reports/([0-9a-f-]{36})" target="_blank" rel="noo
 
 def word() -> str:
     """A made-up word no other report holds (letters only: searched as one term)."""
-    return "kata" + "".join(chr(ord("a") + int(c, 16) % 26) for c in uuid.uuid4().hex[:10])
+    return "kata" + made_up_word()
 
 
 def search_page(client, q: str, after: str = "") -> tuple[int, str]:

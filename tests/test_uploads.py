@@ -70,7 +70,7 @@ def test_files_round_trip_and_leave_nothing_readable_anywhere(
     name = f"bukti-{tag}.pdf"
     pattern = f"UNIQUE-BYTES-{tag}-".encode()
     content = pattern * 20_000  # ~1 MB, several chunks
-    small = os.urandom(1000)
+    small = f"catatan {tag}\n".encode() * 20  # fixed: random bytes can look like MP3
     client = reporter_app.test_client()
     code, passphrase = receipt(
         report_with_files(

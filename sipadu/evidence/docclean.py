@@ -7,19 +7,17 @@ Reads a PDF, Office (DOCX/XLSX/PPTX), ODF (ODT/ODS/ODP), audio (MP3, M4A, OGG, F
 WAV) or video (MP4/MOV/3GP, WebM/Matroska, AVI) file on standard input and writes it
 back without its metadata. The work is done by Debian's ``mat2`` (0.13.3: PDF in its
 lightweight mode ``-L``, which redraws every page through Poppler and cairo and so keeps
-the text selectable; office and ODF files member by member; OGG, FLAC with mutagen;
-WAV and AVI with ffmpeg) and, for the containers mat2 does not take (M4A, MP4/MOV/3GP,
+the text selectable; OGG, FLAC with mutagen; WAV and AVI with ffmpeg), for office and
+ODF files by :mod:`sipadu.evidence.officeclean` (mat2's rewrite of them destroys the
+document: see that module), and, for the containers mat2 does not take (M4A, MP4/MOV/3GP,
 WebM/Matroska) and for MP3 (mat2 keeps an APEv2 tag at its end), by ``ffmpeg`` with the
 options mat2 itself uses for video (``-map_metadata -1 -map_chapters -1 -c copy`` and
 bit-exact muxing, so no encoder name is written), keeping only video, audio and
 subtitle streams: data streams (GPS telemetry of action cameras), attachments and cover
 pictures are dropped.
 
-What mat2 leaves is removed after it, in the same child: the names, dates and folders in
-the XML of office and ODF files (tracked changes outside Word's body, comments of ODF
-files, Word's document variables, Excel's saved-in folder:
-:mod:`sipadu.evidence.officescrub`), and the metadata of the JPEG and JPEG 2000 pictures
-Poppler passes through into a PDF (:mod:`sipadu.evidence.picturescrub`).
+What mat2 leaves in a PDF is removed after it, in the same child: the metadata of the
+JPEG and JPEG 2000 pictures Poppler passes through (:mod:`sipadu.evidence.picturescrub`).
 
 Before anything is parsed the child confines itself (:func:`confinement.confine`: if
 the server dies, the child ends its tools and removes ``SCRATCH`` before it exits): the
@@ -29,10 +27,9 @@ else), in a process group of their own, and ends when the time left runs out. Th
 is written into ``SCRATCH`` (a private folder the server made with
 :func:`confinement.scratch_directory` and removes whatever happens, even when the child
 was killed), named with the extension of ``KIND``: mat2 picks its parser by extension.
-An office or ODF archive is refused as too costly before mat2 unpacks it when it holds
+An office or ODF archive is refused as too costly before it is unpacked when it holds
 more than :data:`MAX_MEMBERS` members or its members unpack to more than the child's
-memory limit (they are unpacked on a memory file system); Python's zipfile, which mat2
-uses, never unpacks more of a member than its declared size.
+memory limit; Python's zipfile never unpacks more of a member than its declared size.
 
 A ZIP whose first bytes did not tell what it is (``KIND`` ``zip``: its first members
 fill the head, :mod:`sipadu.evidence.kinds`) is told here from its central directory,
@@ -44,16 +41,17 @@ with it; any other ZIP is not cleaned (exit 3, nothing run on it).
 What was there is read before cleaning (``mat2 --show``; ffprobe's container and stream
 tags for the ffmpeg kinds, and exiftool's reading of the tags ffmpeg skips at the end of
 an MP3), each field sorted into a :class:`Removed` category by its name
-(:func:`category`), with what the steps after mat2 found; what is still there is read
+(:func:`category`), with what the steps after it found; what is still there is read
 again from the result (for office and ODF files also every XML member, by
 :func:`officescrub.leftovers`) and any author, company or place left is reported as
 :class:`Remaining`.
 
 Exit 0 with the clean file on stdout and a JSON report on stderr (``{"kind": KIND,
 "removed": [...], "remaining": [[field, value], ...]}``, ``kind`` the kind it was
-cleaned as); 2 (not cleanable: malformed, or mat2/ffmpeg refused it), 3 (a ZIP that is
-no document) or 5 (too costly: a tool ran out of its memory, CPU time, file size or time
-left) with nothing on stdout, and ``{"kind": KIND}`` on stderr once a ZIP's kind is
+cleaned as); 2 (not cleanable: malformed, or mat2/ffmpeg refused it; also when mutagen
+ran out of memory reading a tag whose length lies, :func:`_tag_length_lies`), 3 (a ZIP
+that is no document) or 5 (too costly: a tool ran out of its memory, CPU time, file size
+or time left) with nothing on stdout, and ``{"kind": KIND}`` on stderr once a ZIP's kind is
 known.
 
 :func:`clean` runs the child from the server and streams its output to a writer.
@@ -66,6 +64,7 @@ import errno
 import hashlib
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -119,11 +118,6 @@ MAT2_EXTENSIONS = {
     Kind.WAV: ".wav",
     Kind.AVI: ".avi",
 }
-# Kinds whose tags mat2 reads (with mutagen or exiftool) as they are stored, never
-# unpacked: a reading of a file of these kinds that runs out of memory followed a length
-# field that claims more than the file holds (a FLAC comment "two gigabytes long" in a
-# 3 KB file), so the file is malformed (not cleanable), not too costly.
-STORED_TAG_KINDS = frozenset({Kind.OGG, Kind.FLAC, Kind.WAV, Kind.AVI})
 # Kinds cleaned by ffmpeg here (mat2 takes none of MOV, 3GP, M4A, WebM or Matroska; its
 # MP4 cleaning is this same ffmpeg command, which keeps data streams). MP3 too: mat2
 # removes its ID3 tags with mutagen and keeps everything else, an APEv2 or Lyrics3 tag
@@ -166,7 +160,8 @@ class WouldDamage(_Failed):
 
 class TooCostly(_Failed):
     """The child or a tool it started ran out of its memory, CPU time or file size
-    limit, or of time (a decompression bomb or a file built to cost)."""
+    limit, or of time (a decompression bomb or a file built to cost; not a tag whose
+    length lies, which is :class:`NotCleanable`)."""
 
 
 class OverBudget(_Failed):
@@ -426,8 +421,6 @@ class _Tools:
 
     scratch: str
     deadline: float
-    # A memory failure means a length field that lies (see :data:`STORED_TAG_KINDS`).
-    stored_tags: bool = False
 
     def env(self) -> dict[str, str]:
         return {
@@ -440,7 +433,8 @@ class _Tools:
     def run(self, argv: list[str]) -> str:
         """Run ``argv``; its standard output (the first :data:`LISTING_BYTES`). Raises
         :class:`_Costly` when it was killed by a limit or ran out of time or memory,
-        :class:`_Refused` when it failed otherwise."""
+        :class:`_Refused` when it failed otherwise, or when mutagen ran out of memory
+        reading a tag (:func:`_tag_length_lies`)."""
         out_path = os.path.join(self.scratch, "tool.out")
         err_path = os.path.join(self.scratch, "tool.err")
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
@@ -466,9 +460,9 @@ class _Tools:
                 tool.wait()
         output = _head(out_path)
         errors = _head(err_path)
-        if self.stored_tags and status is not None and status > 0 and _out_of(MEMORY_WORDS, errors):
+        if status is not None and status > 0 and _tag_length_lies(errors):
             raise _Refused()
-        if status is None or status < 0 or _out_of(RESOURCE_WORDS, errors):
+        if status is None or status < 0 or _out_of_resources(errors):
             # Killed by SIGXCPU, SIGXFSZ, SIGKILL, or a crash under the memory limit.
             raise _Costly()
         if status != 0 or errors.startswith("[-]") or output.startswith("[-]"):
@@ -488,17 +482,13 @@ def _head(path: str) -> str:
         return file.read(LISTING_BYTES).decode("utf-8", "replace")
 
 
-# What mat2 (Python), Poppler, ffmpeg and the C library say when an allocation failed.
-MEMORY_WORDS = (
+# What mat2 (Python), Poppler, ffmpeg and the C library say when a limit was hit.
+RESOURCE_WORDS = (
     "MemoryError",
     "Cannot allocate memory",
     "Out of memory",
     "out of memory",
     "std::bad_alloc",
-)
-# What they say when any limit was hit.
-RESOURCE_WORDS = (
-    *MEMORY_WORDS,
     "File too large",
     "Killed",
     # ffmpeg's libraries do not fit the address space left (the loader's words; mat2
@@ -512,8 +502,25 @@ RESOURCE_WORDS = (
 )
 
 
-def _out_of(words: tuple[str, ...], errors: str) -> bool:
-    return any(word in errors for word in words)
+def _out_of_resources(errors: str) -> bool:
+    return any(word in errors for word in RESOURCE_WORDS)
+
+
+# A frame of a Python traceback: the file it ran.
+_FRAME = re.compile(r'^  File "([^"]+)"', re.MULTILINE)
+
+
+def _tag_length_lies(errors: str) -> bool:
+    """Whether ``errors`` (a tool's error output) is a traceback of a ``MemoryError``
+    raised in mutagen, mat2's reader of OGG, FLAC and WAV tags. mutagen reads a tag
+    block at the length its header gives, and those blocks are stored, never unpacked
+    (at most 16 MiB each in FLAC, RFC 9639 section 8.1), so running out of memory there
+    means a length that claims more than the file holds: a FLAC comment "two gigabytes
+    long" in a 3 KB file is malformed (not cleanable), not too costly. A picture inside
+    that mat2 decodes (cairo, GdkPixbuf) can be a real bomb: still too costly."""
+    frames = _FRAME.findall(errors)
+    last_line = errors.rstrip().rpartition("\n")[2]
+    return bool(frames) and "/mutagen/" in frames[-1] and last_line == "MemoryError"
 
 
 def mat2_listing(text: str) -> list[tuple[str, str]]:
@@ -602,10 +609,9 @@ class _Cleaning:
         self.kind = kind
         self.scratch = scratch
         self.confinement = confinement
-        deadline = time.monotonic() + WALL_FACTOR * confinement.cpu_seconds
-        self.tools = _Tools(scratch, deadline, stored_tags=kind in STORED_TAG_KINDS)
+        self.tools = _Tools(scratch, time.monotonic() + WALL_FACTOR * confinement.cpu_seconds)
         self.photo_fields: list[tuple[str, str]] = []  # of the photos inside a PDF
-        self.scrubbed: set[Removed] = set()  # found by officescrub after mat2
+        self.scrubbed: set[Removed] = set()  # found by officeclean's scrub
 
     def receive(self, source: BinaryIO) -> str:
         """Write standard input into the scratch folder; the file's path (for a ZIP, the

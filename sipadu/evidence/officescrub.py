@@ -4,15 +4,16 @@ document properties, removed from each XML member, and a last look for any left.
 Besides the document properties (``docProps/``, ``meta.xml``: replaced or removed by
 :mod:`sipadu.evidence.officeclean`), the XML keeps who did what (issue 21 review):
 
-- Word's tracked changes outside the body's insertions and deletions: formatting changes
-  (``w:rPrChange``, ``w:pPrChange``, ``w:sectPrChange``, ``w:tblPrChange``…) anywhere,
-  and insertions and deletions in headers, footers, footnotes and endnotes, each with
-  ``w:author`` and ``w:date`` (ECMA-376 part 1, 17.13.5);
+- Word's comments and tracked changes: insertions, deletions and formatting changes
+  (``w:ins``, ``w:del``, ``w:rPrChange``, ``w:pPrChange``, ``w:sectPrChange``,
+  ``w:tblPrChange``…) in the body, headers, footers, footnotes and endnotes, each with
+  ``w:author`` and ``w:date`` (ECMA-376 part 1, 17.13.4 and 17.13.5), and the people
+  lists of comments;
 - Word's document variables (``w:docVars`` in ``word/settings.xml``, 17.15.1.40), which
   templates and mail merges fill with names;
 - Excel's saved-in folder (``x15ac:absPath``, MS-XLSX 2.6.133: ``C:\\Users\\NAME\\…``) and
   the user who reserved the workbook (``fileSharing userName``, ECMA-376 18.2.12);
-- OpenDocument comments and Calc's tracked changes (``office:annotation`` and
+- OpenDocument comments and tracked changes (``office:annotation`` and
   ``office:change-info`` with ``dc:creator`` and ``dc:date``, ODF 1.3 part 3, 14.1 and
   5.5.3).
 
