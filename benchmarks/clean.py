@@ -41,6 +41,7 @@ sys.path.insert(0, str(ROOT))
 from sipadu.evidence import docclean, imagestrip  # noqa: E402
 from sipadu.evidence.confinement import Confinement, confine, run  # noqa: E402
 from sipadu.evidence.outcome import Kind  # noqa: E402
+from tests.office_files import FLAT_HEAD, soffice  # noqa: E402
 
 MEMORY = 4096 * MIB  # far above need: what is measured is the need
 CPU_SECONDS = 600
@@ -84,23 +85,11 @@ def office(folder: Path, target: str, mib: int) -> bytes:
         folder / f"{kind}.f{'odt' if kind == 'text' else 'ods' if kind == 'spreadsheet' else 'odp'}"
     )
     flat.write_text(
-        '<?xml version="1.0" encoding="UTF-8"?><office:document'
-        ' xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
-        ' xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
-        ' xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"'
-        ' xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0"'
-        ' xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0"'
-        ' xmlns:meta="urn:oasis:names:tc:opendocument:xmlns:meta:1.0"'
-        ' xmlns:dc="http://purl.org/dc/elements/1.1/" office:version="1.3"'
-        f' office:mimetype="application/vnd.oasis.opendocument.{kind}">'
-        "<office:meta><meta:initial-creator>Budi Santoso</meta:initial-creator></office:meta>"
+        FLAT_HEAD.format(kind=kind)
+        + "<office:meta><meta:initial-creator>Budi Santoso</meta:initial-creator></office:meta>"
         f"<office:body>{body}</office:body></office:document>"
     )
-    subprocess.run(
-        ["soffice", f"-env:UserInstallation=file://{folder / 'profile'}", "--headless",
-         "--convert-to", target, "--outdir", str(folder), str(flat)],
-        capture_output=True, check=True, timeout=300,
-    )  # fmt: skip
+    soffice(folder, target, [flat], folder, timeout=300)
     made = folder / f"{kind}.{target}"
     media = {"docx": "word/media", "xlsx": "xl/media", "pptx": "ppt/media"}.get(target, "Pictures")
     with zipfile.ZipFile(made, "a") as archive:

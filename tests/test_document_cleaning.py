@@ -29,6 +29,7 @@ from sipadu.evidence import docclean, kinds
 from sipadu.evidence.confinement import Confinement
 from sipadu.evidence.docclean import NotADocument, NotCleanable, TooCostly
 from sipadu.evidence.outcome import Kind, Remaining, Removed
+from tests.office_files import FLAT_HEAD, soffice
 
 MIB = 1024 * 1024
 AUTHOR = "Budi Santoso Pelapor"
@@ -90,17 +91,6 @@ FLAT = {
         "</draw:page></office:presentation></office:body>",
     ),
 }
-FLAT_HEAD = (
-    '<?xml version="1.0" encoding="UTF-8"?><office:document'
-    ' xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
-    ' xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
-    ' xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"'
-    ' xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0"'
-    ' xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0"'
-    ' xmlns:meta="urn:oasis:names:tc:opendocument:xmlns:meta:1.0"'
-    ' xmlns:dc="http://purl.org/dc/elements/1.1/" office:version="1.3"'
-    ' office:mimetype="application/vnd.oasis.opendocument.{kind}">'
-)
 # Targets per kind of flat file: (LibreOffice filter, Kind).
 TARGETS = {
     "text": {"docx": ("docx:MS Word 2007 XML", Kind.DOCX), "odt": ("odt", Kind.ODT)},
@@ -160,7 +150,6 @@ def office_files(tmp_path_factory) -> dict[str, Path]:
     """A DOCX, XLSX, PPTX, ODT, ODS and ODP made by LibreOffice, carrying an author, a
     company, a title, keywords, dates and revision counts."""
     folder = tmp_path_factory.mktemp("office")
-    profile = f"-env:UserInstallation=file://{folder / 'profile'}"
     files = {}
     for kind, (extension, body) in FLAT.items():
         flat = folder / f"{kind}.{extension}"
@@ -168,13 +157,7 @@ def office_files(tmp_path_factory) -> dict[str, Path]:
             FLAT_HEAD.format(kind=kind) + body.format(content=CONTENT) + "</office:document>"
         )
         for target, (conversion, _) in TARGETS[kind].items():
-            subprocess.run(
-                ["soffice", profile, "--headless", "--convert-to", conversion,
-                 "--outdir", str(folder), str(flat)],
-                capture_output=True,
-                check=True,
-                timeout=60,
-            )  # fmt: skip
+            soffice(folder, conversion, [flat], folder, timeout=60)
             made = folder / f"{kind}.{target}"
             if target.startswith("od"):
                 replace_members(made, {"meta.xml": ODF_META})

@@ -19,6 +19,7 @@ from sipadu.evidence.kinds import (
     detect,
 )
 from sipadu.evidence.outcome import Kind
+from tests.office_files import soffice
 
 
 def head(data: bytes) -> bytes:
@@ -254,7 +255,6 @@ def test_audio_and_video_made_by_ffmpeg(tmp_path):
 def test_office_documents_made_by_libreoffice(tmp_path):
     (tmp_path / "surat.txt").write_text("Laporan uji\n")
     (tmp_path / "tabel.csv").write_text("a,b\n1,2\n")
-    profile = f"-env:UserInstallation=file://{tmp_path / 'profile'}"
     made = {
         "surat.docx": ("surat.txt", "docx", Kind.DOCX),
         "surat.odt": ("surat.txt", "odt", Kind.ODT),
@@ -264,11 +264,7 @@ def test_office_documents_made_by_libreoffice(tmp_path):
         "slides.odp": ("surat.pptx/surat.pptx", "odp", Kind.ODP),
     }
     for name, (source, target, _) in made.items():  # in order: the ODP is made of the PPTX
-        subprocess.run(
-            ["soffice", profile, "--headless", "--convert-to", target, "--outdir",
-             str(tmp_path / name), str(tmp_path / source)],
-            check=True, capture_output=True, timeout=120,
-        )  # fmt: skip
+        soffice(tmp_path, target, [tmp_path / source], tmp_path / name)
     for name, (_, _, kind) in made.items():
         (converted,) = Path(tmp_path / name).iterdir()
         data = converted.read_bytes()

@@ -25,24 +25,14 @@ from sipadu.evidence import cleaning, docclean, officeclean
 from sipadu.evidence.cleaning import CleaningLimits
 from sipadu.evidence.confinement import Confinement
 from sipadu.evidence.outcome import Cleaned, KeptAsSent, KeptReason, Kind
+from tests.office_files import FLAT_HEAD, soffice
 
 NAME = "Budi Santoso Penulis"
 LIMITS = Confinement(768 << 20, 20, 0)
 TEXT_NS = "urn:oasis:names:tc:opendocument:xmlns:text:1.0"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 HEAD = (
-    '<?xml version="1.0" encoding="UTF-8"?><office:document'
-    ' xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
-    f' xmlns:text="{TEXT_NS}"'
-    ' xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"'
-    ' xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0"'
-    ' xmlns:presentation="urn:oasis:names:tc:opendocument:xmlns:presentation:1.0"'
-    ' xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0"'
-    ' xmlns:meta="urn:oasis:names:tc:opendocument:xmlns:meta:1.0"'
-    ' xmlns:of="urn:oasis:names:tc:opendocument:xmlns:of:1.2"'
-    f' xmlns:dc="{DC_NS}" office:version="1.3"'
-    ' office:mimetype="application/vnd.oasis.opendocument.{kind}">'
-    "<office:meta>"
+    FLAT_HEAD + "<office:meta>"
     f"<meta:initial-creator>{NAME}</meta:initial-creator><dc:creator>{NAME}</dc:creator>"
     "</office:meta>"
 )
@@ -156,15 +146,6 @@ TARGETS = {
     "pptx": ("slides.fodp", "pptx:Impress MS PowerPoint 2007 XML", Kind.PPTX, "fodp"),
     "odp": ("slides.fodp", "odp", Kind.ODP, "fodp"),
 }
-
-
-def soffice(folder: Path, conversion: str, sources: list[Path], outdir: Path) -> None:
-    """Convert ``sources`` (one LibreOffice start for all) into ``outdir``."""
-    subprocess.run(
-        ["soffice", f"-env:UserInstallation=file://{folder / 'profile'}", "--headless",
-         "--convert-to", conversion, "--outdir", str(outdir), *map(str, sources)],
-        capture_output=True, check=True, timeout=120,
-    )  # fmt: skip
 
 
 def clean(data: bytes, kind: Kind) -> tuple[Cleaned, bytes]:

@@ -21,6 +21,7 @@ from PIL import Image
 from sipadu.evidence import docclean, officeclean, officescrub, picturescrub
 from sipadu.evidence.confinement import Confinement
 from sipadu.evidence.outcome import Kind, Remaining, Removed
+from tests.office_files import FLAT_HEAD, soffice
 
 NAME = "Siti Rahayu Pelapor"
 W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
@@ -202,11 +203,7 @@ def test_a_name_left_in_any_xml_member_is_told_as_remaining(tmp_path):
 
 
 FLAT_TEXT = (
-    '<?xml version="1.0" encoding="UTF-8"?><office:document'
-    ' xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
-    ' xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
-    ' xmlns:dc="http://purl.org/dc/elements/1.1/" office:version="1.3"'
-    ' office:mimetype="application/vnd.oasis.opendocument.text"><office:body><office:text>'
+    FLAT_HEAD.format(kind="text") + "<office:body><office:text>"
     '<text:tracked-changes text:track-changes="true"><text:changed-region text:id="c1">'
     f"<text:format-change><office:change-info><dc:creator>{NAME}</dc:creator>"
     "<dc:date>2024-05-02T09:00:00</dc:date></office:change-info></text:format-change>"
@@ -216,12 +213,8 @@ FLAT_TEXT = (
 )
 
 
-def soffice(tmp_path: Path, conversion: str, source: Path) -> Path:
-    subprocess.run(
-        ["soffice", f"-env:UserInstallation=file://{tmp_path / 'profile'}", "--headless",
-         "--convert-to", conversion, "--outdir", str(tmp_path), str(source)],
-        capture_output=True, check=True, timeout=90,
-    )  # fmt: skip
+def converted(tmp_path: Path, conversion: str, source: Path) -> Path:
+    soffice(tmp_path, conversion, [source], tmp_path, timeout=90)
     return tmp_path / (source.stem + "." + conversion.split(":")[0])
 
 
@@ -230,7 +223,7 @@ def test_a_word_document_with_tracked_formatting_still_opens_without_its_author(
     clean copy names no one, and LibreOffice still opens it with its text."""
     flat = tmp_path / "laporan.fodt"
     flat.write_text(FLAT_TEXT)
-    original = soffice(tmp_path, "docx:MS Word 2007 XML", flat).read_bytes()
+    original = converted(tmp_path, "docx:MS Word 2007 XML", flat).read_bytes()
     with zipfile.ZipFile(io.BytesIO(original)) as made:
         assert NAME.encode() in made.read("word/document.xml")
 
@@ -240,7 +233,7 @@ def test_a_word_document_with_tracked_formatting_still_opens_without_its_author(
         assert not any(NAME.encode() in result.read(n) for n in result.namelist())
     assert {Removed.AUTHOR, Removed.DATES} <= cleaned.removed and cleaned.remaining == ()
     (tmp_path / "bersih.docx").write_bytes(out.getvalue())
-    pdf = soffice(tmp_path, "pdf", tmp_path / "bersih.docx")
+    pdf = converted(tmp_path, "pdf", tmp_path / "bersih.docx")
     text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True).stdout
     assert "Laporan dana desa" in text
 

@@ -18,21 +18,13 @@ import pytest
 from sqlalchemy import text
 
 from tests.helpers import database, jpeg_with_exif, receipt, report_id_of, report_with_files
+from tests.office_files import FLAT_HEAD, soffice
 
 AUTHOR = "Siti Pelapor Rahasia"
 COMPANY = "Dinas Contoh Rahasia"
 CONTENT = "Anggaran fiktif dinas tahun ini"
 COMMENT = "catatan pinggir"
 
-_NS = (
-    ' xmlns:office="urn:oasis:names:tc:opendocument:xmlns:office:1.0"'
-    ' xmlns:text="urn:oasis:names:tc:opendocument:xmlns:text:1.0"'
-    ' xmlns:table="urn:oasis:names:tc:opendocument:xmlns:table:1.0"'
-    ' xmlns:draw="urn:oasis:names:tc:opendocument:xmlns:drawing:1.0"'
-    ' xmlns:svg="urn:oasis:names:tc:opendocument:xmlns:svg-compatible:1.0"'
-    ' xmlns:meta="urn:oasis:names:tc:opendocument:xmlns:meta:1.0"'
-    ' xmlns:dc="http://purl.org/dc/elements/1.1/" office:version="1.3"'
-)
 _META = (
     f"<office:meta><meta:initial-creator>{AUTHOR}</meta:initial-creator>"
     f"<dc:creator>{AUTHOR}</dc:creator>"
@@ -77,16 +69,6 @@ TARGETS = {
 }
 
 
-def _soffice(folder: Path, *args: str) -> None:
-    profile = f"-env:UserInstallation=file://{folder / 'profile'}"
-    subprocess.run(
-        ["soffice", profile, "--headless", *args],
-        capture_output=True,
-        check=True,
-        timeout=120,
-    )
-
-
 @pytest.fixture(scope="module")
 def office_files(tmp_path_factory) -> dict[str, bytes]:
     """Each target made by LibreOffice from its flat ODF file: author and company set."""
@@ -95,12 +77,8 @@ def office_files(tmp_path_factory) -> dict[str, bytes]:
     for target, (flat_name, conversion) in TARGETS.items():
         extension, kind, body = FLAT[flat_name]
         flat = folder / f"{flat_name}.{extension}"
-        flat.write_text(
-            f'<?xml version="1.0" encoding="UTF-8"?><office:document{_NS}'
-            f' office:mimetype="application/vnd.oasis.opendocument.{kind}">'
-            f"{_META}{body}</office:document>"
-        )
-        _soffice(folder, "--convert-to", conversion, "--outdir", str(folder), str(flat))
+        flat.write_text(FLAT_HEAD.format(kind=kind) + f"{_META}{body}</office:document>")
+        soffice(folder, conversion, [flat], folder)
         made[target] = (folder / f"{flat_name}.{target}").read_bytes()
     return made
 
@@ -114,7 +92,7 @@ def _opened_text(data: bytes, extension: str, folder: Path) -> str:
     conversion = {"docx": "txt:Text", "xlsx": "csv", "pptx": "pdf"}[extension]
     out = folder / "opened"
     out.mkdir(exist_ok=True)
-    _soffice(folder, "--convert-to", conversion, "--outdir", str(out), str(source))
+    soffice(folder, conversion, [source], out)
     made = list(out.iterdir())
     if not made:
         return ""
