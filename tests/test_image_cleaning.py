@@ -148,6 +148,35 @@ def test_a_picture_loses_gps_author_camera_dates_software_and_comments(tmp_path,
         assert differs(image.convert("RGB"), colourful(96, 64)) < 8  # lossy, but the same
 
 
+@pytest.mark.parametrize("orientation", range(2, 9))
+@pytest.mark.parametrize("pillow_format", ["JPEG", "PNG", "WEBP"])
+def test_a_turned_photo_with_gps_is_cleaned_and_stands_upright(
+    tmp_path, pillow_format, orientation
+):
+    """A phone stores a portrait photo sideways with an EXIF Orientation tag (6 for an
+    upright iPhone). Pillow's exif_transpose, after the EXIF had been read, failed to
+    write the block back (struct.error), so every such photo was kept as sent, GPS,
+    make and model included (issue 21 review). The clean copy has no EXIF: its pixels
+    are turned upright, as a viewer shows the original."""
+    from PIL import Image, ImageOps
+
+    path = tmp_path / f"portrait.{pillow_format.lower()}"
+    colourful(96, 64).save(path, pillow_format)
+    exiftool(path, "-n", f"-Orientation={orientation}", *EXIF_ARGUMENTS)
+    original = path.read_bytes()
+    with Image.open(io.BytesIO(original)) as image:
+        assert image.getexif()[0x0112] == orientation
+        shown = ImageOps.exif_transpose(image).convert("RGB")  # what a viewer shows
+
+    result, clean = cleaned(original)
+
+    assert EVERY_CATEGORY <= result.removed
+    assert_nothing_identifying(clean, tmp_path)
+    with open_image(clean) as image:
+        assert image.size == shown.size
+        assert differs(image.convert("RGB"), shown) < 8
+
+
 def test_a_jpeg_loses_its_exif_thumbnail_and_xmp_and_iptc(tmp_path):
     thumbnail = tmp_path / "thumb.jpg"
     colourful(32, 24).save(thumbnail, "JPEG")

@@ -10,6 +10,7 @@ import json
 import random
 import re
 import struct
+import subprocess
 import threading
 import time
 import uuid
@@ -161,6 +162,24 @@ def test_a_photo_with_exif_becomes_one_page_without_it():
     assert made.pages == 1
     assert_pictures_only(pdf, 1)
     assert b"KameraKu" not in pdf and b"Exif" not in pdf
+
+
+def test_a_photo_stored_sideways_is_a_page_standing_upright(tmp_path):
+    """A phone's portrait photo: stored 300 x 200 with EXIF Orientation 6 and GPS (as
+    exiftool writes them), shown 200 x 300; its page is as tall as the photo is shown."""
+    path = tmp_path / "portrait.jpg"
+    Image.new("RGB", (300, 200), "red").save(path, "JPEG")
+    subprocess.run(
+        ["exiftool", "-q", "-overwrite_original", "-n", "-Orientation=6",
+         "-GPSLatitude=6.2", "-GPSLatitudeRef=S", "-Make=Samsung", str(path)],
+        check=True, timeout=60,
+    )  # fmt: skip
+    made, pdf = convert(path.read_bytes())
+    assert made.pages == 1
+    assert_pictures_only(pdf, 1)
+    with pikepdf.open(io.BytesIO(pdf)) as document:
+        _, _, width, height = (float(v) for v in document.pages[0].MediaBox)
+    assert height / width == pytest.approx(1.5, rel=0.02)
 
 
 def test_a_multi_page_tiff_is_one_page_each():

@@ -142,6 +142,31 @@ _PILLOW_INFO = {
 }  # fmt: skip
 
 
+# The EXIF Orientation tag (TIFF 6.0 tag 274, Exif 2.32 section 4.6.4).
+ORIENTATION = 0x0112
+
+
+def upright(image: "PIL.Image.Image") -> "PIL.Image.Image":
+    """``image`` turned the way its EXIF Orientation tag says (values 2-8; 1 or none:
+    ``image`` itself), as a viewer shows it. Not ``ImageOps.exif_transpose``, which
+    writes the EXIF block back and fails (``struct.error``) on GPS values Pillow read in
+    :func:`found`: every portrait phone photo with GPS was kept as sent (issue 21
+    review)."""
+    from PIL import Image
+
+    turn = Image.Transpose
+    method = {
+        2: turn.FLIP_LEFT_RIGHT,
+        3: turn.ROTATE_180,
+        4: turn.FLIP_TOP_BOTTOM,
+        5: turn.TRANSPOSE,
+        6: turn.ROTATE_270,
+        7: turn.TRANSVERSE,
+        8: turn.ROTATE_90,
+    }.get(image.getexif().get(ORIENTATION, 1))
+    return image if method is None else image.transpose(method)
+
+
 def found(image: "PIL.Image.Image", pillow_format: str) -> set[Removed]:
     """The categories of hidden data ``image`` (opened, at its current frame or page)
     carries."""

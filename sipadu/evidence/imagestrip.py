@@ -289,10 +289,11 @@ def _pixels_only(
 
 def _copy(image: "PIL.Image.Image") -> "PIL.Image.Image":
     """A new image with ``image``'s pixels (and palette) only, turned the way its EXIF
-    says: nothing of the original's info travels."""
-    from PIL import Image, ImageOps
+    says (:func:`imagemeta.upright`; the clean picture has no EXIF to say it): nothing of
+    the original's info travels."""
+    from PIL import Image
 
-    ImageOps.exif_transpose(image, in_place=True)
+    image = imagemeta.upright(image)
     clean = Image.new(image.mode, image.size)
     if image.mode in ("P", "PA"):
         clean.putpalette(image.getpalette() or [])

@@ -54,7 +54,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import BinaryIO
 
-from sipadu.evidence import kinds
+from sipadu.evidence import imagemeta, kinds
 from sipadu.evidence.confinement import Confinement, Finished, confine, run, scratch_directory
 from sipadu.evidence.kinds import IMAGE_KINDS
 from sipadu.evidence.outcome import Kind
@@ -432,7 +432,7 @@ def render_image(data: bytes, pages: _Pages, dpi: int, max_page_pixels: int) -> 
     refused as too large before any pixel is decoded."""
     import warnings
 
-    from PIL import Image, ImageOps, ImageSequence
+    from PIL import Image, ImageSequence
 
     try:
         from pillow_heif import register_heif_opener
@@ -457,7 +457,7 @@ def render_image(data: bytes, pages: _Pages, dpi: int, max_page_pixels: int) -> 
                 raise _TooLarge()
             if image.format == "JPEG":
                 frame.draft("RGB", _fit(frame.size, max_page_pixels))  # decode smaller
-            picture = ImageOps.exif_transpose(frame.convert("RGBA"))
+            picture = imagemeta.upright(frame.convert("RGBA"))
             flat = Image.new("RGB", picture.size, (255, 255, 255))
             flat.paste(picture, mask=picture.getchannel("A"))
             picture.close()
