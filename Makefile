@@ -70,13 +70,15 @@ PROGRAMS := make:make chromium:chromium npm:npm age:age age-keygen:age argon2:ar
 # a desktop; SIPADU uses none of them). Evidence cleaning (sipadu/evidence/docclean.py) runs
 # Debian's mat2 and ffmpeg (mat2 runs exiftool and ffprobe); safe copies run LibreOffice
 # (docs/casework.md, "Safe copies"); the tests make their documents with LibreOffice and read
-# results with exiftool, ffprobe and pdfinfo. A program is checked by its name, or by a file
+# results with exiftool, ffprobe, pdfinfo and pdftoppm (what a viewer shows); the PDF damage
+# check compares pdftotext, pdfimages and pdfdetach before and after. A program is checked by its name, or by a file
 # it installs: calc and impress share soffice with writer.
 PROGRAMS_NO_RECOMMENDS := mat2:mat2 ffmpeg:ffmpeg ffprobe:ffmpeg exiftool:libimage-exiftool-perl \
 	soffice:libreoffice-writer-nogui \
 	/usr/lib/libreoffice/program/libsclo.so:libreoffice-calc-nogui \
 	/usr/lib/libreoffice/program/libsdlo.so:libreoffice-impress-nogui \
-	pdfinfo:poppler-utils pdftotext:poppler-utils
+	pdfinfo:poppler-utils pdftotext:poppler-utils pdfimages:poppler-utils pdfdetach:poppler-utils \
+	pdftoppm:poppler-utils
 programs:
 	@missing=$$(for pair in $(PROGRAMS); do command -v $${pair%%:*} >/dev/null 2>&1 \
 		|| echo $${pair#*:}; done | sort -u); \

@@ -4,7 +4,8 @@ their peak memory (RSS, and address space: what ``RLIMIT_AS`` caps).
     .venv/bin/python benchmarks/clean.py [--mib 8] [--only pdf,docx,...]
 
 Each sample is made here with real metadata (LibreOffice for office and ODF, pikepdf for
-PDF, ffmpeg for audio and video, Pillow for images), about ``--mib`` MiB where the
+PDF, ffmpeg for audio and video, Pillow for images; AMR, which no ffmpeg here encodes, as
+speech frames), about ``--mib`` MiB where the
 format allows it, and cleaned exactly as the server cleans it: documents, audio and
 video by :func:`sipadu.evidence.docclean.clean` (mat2 and ffmpeg in the confined child),
 images (JPEG, PNG, WebP, GIF, TIFF, HEIF: 12 megapixels with an author, a camera and a
@@ -25,6 +26,7 @@ import hashlib
 import io
 import json
 import os
+import random
 import resource
 import subprocess
 import sys
@@ -101,8 +103,10 @@ def office(folder: Path, target: str, mib: int) -> bytes:
     return made.read_bytes()
 
 
-def pdf(mib: int) -> bytes:
-    """Text pages, each with a photo, about ``mib`` MiB; an author in /Info and XMP."""
+def pdf(mib: int, ocr: bool = False) -> bytes:
+    """Text pages, each with a photo, about ``mib`` MiB; an author in /Info and XMP.
+    ``ocr``: the text invisible (render mode 3), as a searchable scan's OCR layer: the
+    lightweight redraw loses it, so the PDF is cleaned in place (docclean)."""
     import pikepdf
 
     document = pikepdf.new()
@@ -120,8 +124,10 @@ def pdf(mib: int) -> bytes:
         page.Resources = pikepdf.Dictionary(
             Font=pikepdf.Dictionary(F1=font), XObject=pikepdf.Dictionary(Im1=image)
         )
+        mode = b"3 Tr " if ocr else b""
         text = b"".join(
-            b"BT /F1 10 Tf 40 %d Td (Laporan dana desa) Tj ET " % y for y in range(60, 800, 14)
+            b"BT /F1 10 Tf %s40 %d Td (Laporan dana desa) Tj ET " % (mode, y)
+            for y in range(60, 800, 14)
         )
         page.Contents = document.make_stream(text + b"q 500 0 0 375 40 400 cm /Im1 Do Q")
         if len(document.pages) * len(photo) >= mib * MIB:
@@ -148,6 +154,14 @@ def media(folder: Path, name: str, mib: int) -> bytes:
         "webm": [*picture, *sine, "-c:v", "libvpx", "-deadline", "realtime", "-cpu-used", "8",
                  "-b:v", "4M", "-c:a", "libopus"],
         "avi": [*picture, *sine, "-c:v", "mpeg4", "-b:v", "4M", "-c:a", "mp3"],
+        "aac": [*sine, "-c:a", "aac", "-b:a", "128k", "-write_id3v2", "1"],
+        "wma": [*sine, "-c:a", "wmav2", "-b:a", "128k"],
+        "aiff": [*sine, "-write_id3v2", "1"],
+        "caf": [*sine, "-c:a", "pcm_s16le"],
+        "wmv": [*picture, *sine, "-c:v", "wmv2", "-b:v", "4M", "-c:a", "wmav2"],
+        "flv": [*picture, *sine, "-c:v", "flv", "-b:v", "4M", "-c:a", "mp3", "-ar", "44100"],
+        "ts": [*picture, *sine, "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "4M",
+               "-c:a", "aac"],
     }  # fmt: skip
     path = folder / f"sample.{name}"
     subprocess.run(
@@ -189,6 +203,7 @@ def image(name: str) -> bytes:
 
 KINDS = {
     "pdf": Kind.PDF,
+    "pdfscan": Kind.PDF,  # a searchable scan: cleaned in place
     "docx": Kind.DOCX,
     "xlsx": Kind.XLSX,
     "pptx": Kind.PPTX,
@@ -203,6 +218,14 @@ KINDS = {
     "mp4": Kind.MP4,
     "webm": Kind.WEBM,
     "avi": Kind.AVI,
+    "aac": Kind.AAC,
+    "amr": Kind.AMR,
+    "wma": Kind.ASF,
+    "aiff": Kind.AIFF,
+    "caf": Kind.CAF,
+    "wmv": Kind.ASF,
+    "flv": Kind.FLV,
+    "ts": Kind.MPEGTS,
     "jpeg": Kind.JPEG,
     "png": Kind.PNG,
     "webp": Kind.WEBP,
@@ -212,9 +235,19 @@ KINDS = {
 }
 
 
+def amr(mib: int) -> bytes:
+    """About ``mib`` MiB of AMR speech frames (mode 7, 12.2 kbit/s: 32 bytes each; no
+    ffmpeg here encodes AMR), with an ID3v1 tag appended as taggers do."""
+    frames = b"".join(b"\x3c" + random.Random(i).randbytes(31) for i in range(1000))
+    tag = b"TAG" + b"Rekaman".ljust(30, b"\0") + b"Budi Santoso".ljust(30, b"\0") + bytes(65)
+    return b"#!AMR\n" + frames * (mib * MIB // len(frames)) + tag
+
+
 def sample(name: str, folder: Path, mib: int) -> bytes:
-    if name == "pdf":
-        return pdf(mib)
+    if name in ("pdf", "pdfscan"):
+        return pdf(mib, ocr=name == "pdfscan")
+    if name == "amr":
+        return amr(mib)
     if name in ("docx", "xlsx", "pptx", "odt", "ods", "odp"):
         return office(folder, name, mib)
     if name in IMAGE_FORMATS:

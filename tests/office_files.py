@@ -36,3 +36,14 @@ def soffice(
          "--convert-to", conversion, "--outdir", str(outdir), *map(str, sources)],
         capture_output=True, check=True, timeout=timeout,
     )  # fmt: skip
+
+
+def from_flat(folder: Path, name: str, kind: str, inner: str, conversion: str) -> bytes:
+    """LibreOffice's conversion (``conversion``, as for :func:`soffice`) of the flat
+    OpenDocument file ``name`` of ``kind`` whose ``inner`` (its meta and body) follows
+    :data:`FLAT_HEAD`; the flat file and the result are kept in ``folder``."""
+    extension = {"text": "fodt", "spreadsheet": "fods", "presentation": "fodp"}[kind]
+    flat = folder / f"{name}.{extension}"
+    flat.write_text(FLAT_HEAD.format(kind=kind) + inner + "</office:document>")
+    soffice(folder, conversion, [flat], folder)
+    return (folder / f"{name}.{conversion.partition(':')[0]}").read_bytes()

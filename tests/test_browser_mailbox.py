@@ -5,6 +5,8 @@ slip's code then opens nothing), signs in with it and confirms the report, or co
 it; then changes the passphrase and signs in with the new one (the old one no longer
 opens)."""
 
+from playwright.sync_api import expect
+
 from tests.chromium import chromium, loaded_html
 from tests.helpers import config_env, reporter_under_gunicorn, typed_report
 
@@ -38,7 +40,7 @@ def take_new_code(page, passphrase: str = "") -> tuple[str, str]:
 def open_mailbox_after_new_code(page) -> None:
     page.check("#written")
     page.click("#leave-form .actions button[type=submit]")
-    assert page.locator("#report-status").count() == 1
+    expect(page.locator("#report-status")).to_have_count(1)
 
 
 def test_confirming_correcting_and_a_new_passphrase_work_without_javascript(
@@ -100,7 +102,7 @@ def test_confirming_correcting_and_a_new_passphrase_work_without_javascript(
             assert len(new.split()) == 7 and new != passphrase
             assert "Frasa sandi Anda sudah diganti" in loaded_html(page)
             page.click("text=Kembali ke kotak surat saya")
-            assert page.locator("#report-status").count() == 1  # still signed in here
+            expect(page.locator("#report-status")).to_have_count(1)  # still signed in here
             page.click(LEAVE_MAILBOX)
 
             sign_in(page, base, code, passphrase)  # the old one no longer opens

@@ -11,7 +11,7 @@ import subprocess
 import sys
 from datetime import UTC, datetime, timedelta
 
-from playwright.sync_api import Browser
+from playwright.sync_api import Browser, expect
 
 from tests.chromium import AXE, SEND_REPORT, chromium, loaded_html
 from tests.helpers import config_env, dated_report, invoke, reporter_under_gunicorn
@@ -42,7 +42,7 @@ def sign_in(page, base: str, code: str, passphrase: str) -> None:
     page.fill("#code", code)
     page.fill("#passphrase", passphrase)
     page.click(OPEN_MAILBOX)
-    assert page.locator("#report-status").count() == 1
+    expect(page.locator("#report-status")).to_have_count(1)
 
 
 def test_the_reporter_downloads_a_receipt_that_the_documented_check_accepts(

@@ -70,6 +70,8 @@ def test_a_report_is_routed_read_answered_and_the_answer_reaches_the_mailbox(
     page = investigator.get(f"/reports/{report_id}").get_data(as_text=True)
     assert "Diminta uang" in page and marker in page
     assert "Budi, 0812" not in page  # the identity waits for a custodian
+    # The reply's files are cleaned as the reporter's are, and the help says so.
+    assert "dihapus dari gambar, PDF dan dokumen perkantoran, audio dan video" in page
 
     reply = f"Terima kasih, kami menelaah {uuid.uuid4().hex[:6]}"
     response = post(

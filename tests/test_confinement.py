@@ -8,7 +8,6 @@ import subprocess
 import sys
 import threading
 import time
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -172,22 +171,17 @@ from sipadu.evidence import docclean
 from sipadu.evidence.confinement import Confinement
 from sipadu.evidence.outcome import Kind
 data = sys.stdin.buffer.read()
-docclean.clean([data], Kind.DOCX, Confinement(1024 << 20, 60, 256 << 20), lambda piece: None,
+docclean.clean([data], Kind.PDF, Confinement(1024 << 20, 60, 256 << 20), lambda piece: None,
                scratch_root=sys.argv[1])
 """
 
 
-def slow_docx() -> bytes:
-    """A DOCX whose 60 MB of XML keep mat2 busy for seconds."""
-    out = io.BytesIO()
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("[Content_Types].xml", "<Types/>")
-        with archive.open("word/document.xml", "w", force_zip64=True) as member:
-            member.write(b"<w:document><w:body>")
-            for _ in range(100):
-                member.write(b"<w:p/>" * 100_000)
-            member.write(b"</w:body></w:document>")
-    return out.getvalue()
+def slow_pdf() -> bytes:
+    """A PDF of 3,000 pages, which keeps mat2 busy for seconds (an office file no
+    longer runs any tool: officeclean cleans it in the child itself)."""
+    from tests.test_document_cleaning import make_pdf
+
+    return make_pdf(pages=3000)
 
 
 def test_a_server_killed_mid_cleaning_leaves_no_process_and_no_folder(tmp_path):
@@ -201,7 +195,7 @@ def test_a_server_killed_mid_cleaning_leaves_no_process_and_no_folder(tmp_path):
     )
     child = None
     try:
-        server.stdin.write(slow_docx())
+        server.stdin.write(slow_pdf())
         server.stdin.close()
         deadline = time.monotonic() + 20
         while child is None or not _busy(child):  # mat2 started: the file is in the folder

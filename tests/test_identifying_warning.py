@@ -226,6 +226,8 @@ def test_a_file_whose_author_remains_is_named_and_its_notice_shown_after_sending
     receipt(sent)
     assert 'id="file-notices"' in done and "surat.docx" in done
     assert "dibersihkan (yang dihapus: tanggal)" in done and "dates" not in done
+    # ...and still says, after sending, what could not be removed.
+    assert "masih ada dalam data tersembunyinya: seorang penulis (Siti A.)" in done
     # The code page's language switch keeps the notices, in the other language.
     notices = re.search(r'name="file_notices" value="([^"]+)"', done).group(1)
     code = re.search(r'id="report-code">([^<]+)<', done).group(1)
@@ -234,7 +236,37 @@ def test_a_file_whose_author_remains_is_named_and_its_notice_shown_after_sending
         "/report/receipt?lang=en",
         data={"csrf_token": tokens["csrf_token"], "code": code, "file_notices": notices},
     )
-    assert "cleaned (removed: dates)" in other.get_data(as_text=True)
+    assert "cleaned (removed: dates); still in its hidden details: an author (Siti A.)" in (
+        other.get_data(as_text=True)
+    )
+
+
+def with_gps(uploaded_files):
+    """Each uploaded file comes back cleaned but for the GPS position cleaning could not
+    remove, told field by field as a clean file's reading lists it."""
+
+    def received(field):
+        left = (
+            Remaining("gps", "6 deg 10' 30.00\" S"),
+            Remaining("gps", "106 deg 49' 0.00\" E"),
+            Remaining("gps", "12 m Above Sea Level"),
+            Remaining("camera", "Samsung SM-A525F"),
+        )
+        outcome = Cleaned(Kind.DOCX, frozenset({Removed.AUTHOR}), left)
+        return [dataclasses.replace(f, outcome=outcome) for f in uploaded_files(field)]
+
+    return received
+
+
+def test_a_gps_position_left_in_a_file_is_one_place_not_a_person(demo, reporter_app, monkeypatch):
+    monkeypatch.setattr(report_views, "uploaded_files", with_gps(report_views.uploaded_files))
+    client = reporter_app.test_client()
+    first = report_with_files(client, [("foto.docx", b"PK docx", "application/zip")], what="Biasa")
+    page = first.get_data(as_text=True)
+    assert first.status_code == 200 and 'id="identifying-warning"' in page
+    assert page.count("masih memuat lokasi GPS dalam data tersembunyinya") == 1
+    assert "106 deg 49" in page and "seseorang atau sebuah kantor" not in page
+    assert "masih memuat kamera atau perangkat dalam data tersembunyinya: Samsung" in page
 
 
 def test_a_mailbox_message_with_a_phone_number_is_warned_then_sent_anyway(

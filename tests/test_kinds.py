@@ -188,7 +188,67 @@ def test_mp3_is_an_id3_tag_or_two_frame_headers():
     assert detect(b"ID3\x04\x00\x00\x00\x00\x00\x10" + bytes(16) + frame) == Kind.MP3
     assert detect(b"ID3\x04\x00\x00\x00\x00\x00\x10" + bytes(16) + b"fLaC") == Kind.FLAC
     assert detect(b"\xff\xd8\xff\xe0") == Kind.JPEG  # not a frame sync
-    assert detect(b"\xff\xf1\x50\x80" * 50) is None  # AAC in ADTS: layer bits 00
+    assert detect(b"\xff\xf1\x50\x80" * 50) != Kind.MP3  # AAC in ADTS: layer bits 00
+
+
+def adts_frame(length: int, crc: bool = False, rate_index: int = 4) -> bytes:
+    """An ADTS frame header (ISO/IEC 14496-3 §1.A.2.2) of a ``length``-byte frame,
+    padded to that length."""
+    header = bytes(
+        [
+            0xFF,
+            0xF0 | (0 if crc else 1),  # MPEG-4, layer 00, protection_absent
+            0x40 | rate_index << 2,  # AAC LC
+            0x80 | length >> 11,  # two channels
+            (length >> 3) & 0xFF,
+            (length & 7) << 5 | 0x1F,
+            0xFC,
+        ]
+    )
+    return header + bytes(max(0, length - len(header)))
+
+
+def test_aac_is_two_adts_frame_headers_alone_or_behind_an_id3_tag():
+    """Before, AAC in ADTS was "a type that cannot be cleaned" (filetype's AAC, two of
+    the four sync patterns, was not taken)."""
+    frames = adts_frame(371) + adts_frame(380, crc=True) + adts_frame(365)
+    assert detect(frames) == Kind.AAC
+    assert detect(adts_frame(371)) == Kind.AAC  # the second header is past the file
+    assert detect(adts_frame(371) + b"junk" * 100) is None
+    assert detect(adts_frame(371, rate_index=13) * 3) is None  # a reserved sampling rate
+    assert detect(adts_frame(6) + adts_frame(371)) is None  # shorter than its header
+    assert detect(b"ID3\x04\x00\x00\x00\x00\x00\x10" + bytes(16) + frames) == Kind.AAC
+
+
+def test_recordings_are_told_by_their_container_signatures():
+    asf = bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c")
+    assert detect(asf + bytes(100)) == Kind.ASF
+    assert detect(asf[:10] + bytes(100)) is None  # filetype's WMV: ten of the sixteen bytes
+    assert detect(b"FLV\x01\x05\x00\x00\x00\x09" + bytes(100)) == Kind.FLV
+    assert detect(b"#!AMR\n" + b"\x3c" + bytes(31)) == Kind.AMR
+    assert detect(b"#!AMR-WB\n" + b"\x44" + bytes(60)) == Kind.AMR
+    assert detect(b"#!AMR_MC1.0\n" + bytes(40)) is None  # several channels: ffmpeg reads none
+    assert detect(b"caff\x00\x01\x00\x00desc" + bytes(40)) == Kind.CAF
+    assert detect(b"FORM\x00\x00\x10\x00AIFFCOMM" + bytes(40)) == Kind.AIFF
+    assert detect(b"FORM\x00\x00\x10\x00AIFCFVER" + bytes(40)) == Kind.AIFF
+    assert detect(b"FORM\x00\x00\x10\x00ILBMBMHD" + bytes(40)) is None  # an Amiga picture
+
+
+def test_transport_streams_of_188_and_192_byte_packets():
+    packet = b"\x47\x40\x00\x10" + bytes(184)
+    assert detect(packet * 50) == Kind.MPEGTS
+    assert detect((bytes(4) + packet) * 50) == Kind.MPEGTS  # .mts/.m2ts: a time code first
+    assert detect(packet * 2) is None  # too short to hold a recording
+    assert detect(packet * 20 + b"x" + packet * 20) is None  # a byte out of step
+    assert detect(b"G" + bytes(500)) is None
+
+
+def test_every_document_audio_and_video_kind_has_a_cleaner():
+    """A kind detect names goes to the child that cleans it, which must take it (else
+    the upload would fail instead of being cleaned or kept as sent)."""
+    from sipadu.evidence import docclean
+
+    assert DOCUMENT_KINDS <= docclean.KINDS
 
 
 @pytest.mark.parametrize(
@@ -243,6 +303,19 @@ def test_audio_and_video_made_by_ffmpeg(tmp_path):
         "v.webm": ([*picture_, "-t", "0.4", "-c:v", "libvpx", "-deadline", "realtime"], Kind.WEBM),
         "v.mkv": ([*picture_, "-t", "0.4", "-c:v", "mpeg4"], Kind.WEBM),
         "v.avi": ([*picture_, "-t", "0.4", "-c:v", "mpeg4"], Kind.AVI),
+        "v.ogv": ([*picture_, "-t", "0.4", "-c:v", "libtheora"], Kind.OGG),
+        "a.aac": ([*tone, "-c:a", "aac"], Kind.AAC),
+        "id3.aac": ([*tone, "-c:a", "aac", "-write_id3v2", "1"], Kind.AAC),
+        "a.wma": ([*tone, "-c:a", "wmav2"], Kind.ASF),
+        "v.wmv": ([*picture_, "-t", "0.4", "-c:v", "wmv2"], Kind.ASF),
+        "v.ts": ([*picture_, "-t", "0.4", "-c:v", "mpeg2video"], Kind.MPEGTS),
+        "v.m2ts": ([*picture_, "-t", "0.4", "-c:v", "libx264"], Kind.MPEGTS),
+        "v.mts": ([*picture_, "-t", "0.4", "-f", "mpegts", "-mpegts_m2ts_mode", "1"], Kind.MPEGTS),
+        "v.flv": ([*picture_, "-t", "0.4", "-c:v", "flv"], Kind.FLV),
+        "a.caf": (tone, Kind.CAF),
+        "a.aiff": (tone, Kind.AIFF),
+        "a.aifc": ([*tone, "-c:a", "adpcm_ima_qt"], Kind.AIFF),
+        "a.mka": ([*tone, "-c:a", "libopus"], Kind.WEBM),
     }
     for name, (arguments, kind) in made.items():
         path = tmp_path / name

@@ -8,6 +8,7 @@ PDFs lose their metadata without being decoded, and still decode to the same pix
 Real files: made here with zipfile, Pillow (OpenJPEG), LibreOffice and ffmpeg.
 """
 
+import base64
 import io
 import json
 import struct
@@ -105,6 +106,28 @@ def test_variables_saved_paths_reservations_and_people_are_removed():
     )
 
 
+def test_the_printer_libreoffice_saved_in_the_settings_is_emptied():
+    """A printer's name ("HP LaserJet Ruang Inspektur", or a person's) and its setup,
+    the name again in base64, as LibreOffice writes them in an ODF's settings.xml."""
+    setup = base64.b64encode(f"HP_LaserJet_{NAME}\0driver".encode()).decode()
+    settings = (
+        '<office:document-settings xmlns:office="urn:o" xmlns:config="urn:c">'
+        '<config:config-item-set config:name="ooo:configuration-settings">'
+        f'<config:config-item config:name="PrinterName" config:type="string">HP {NAME}'
+        "</config:config-item>"
+        f'<config:config-item config:name="PrinterSetup" config:type="base64Binary">{setup}'
+        "</config:config-item>"
+        '<config:config-item config:name="PrintTables" config:type="boolean">true'
+        "</config:config-item></config:config-item-set></office:document-settings>"
+    )
+    assert officescrub.scrub_xml(settings.encode()) == (
+        settings.replace(f"HP {NAME}", "").replace(setup, "").encode(),
+        {Removed.OTHER},
+    )
+    empty = settings.replace(f"HP {NAME}", "").replace(setup, "").encode()
+    assert officescrub.scrub_xml(empty) == (empty, set())
+
+
 def test_the_authors_and_dates_of_odf_changes_and_comments_are_blanked():
     """dc:creator anywhere loses its text, and the dc:date of a change or comment becomes
     a neutral one (a change's date is required: LibreOffice misplaces a deletion whose
@@ -141,6 +164,8 @@ def archive(members: list[tuple[str, str | bytes, int]]) -> bytes:
 
 
 def test_the_archive_keeps_its_order_compression_and_the_odf_mimetype_first(tmp_path):
+    png = io.BytesIO()
+    Image.new("RGB", (2, 1)).save(png, "PNG")  # a picture with nothing to remove
     source = tmp_path / "in.odt"
     source.write_bytes(
         archive(
@@ -148,7 +173,7 @@ def test_the_archive_keeps_its_order_compression_and_the_odf_mimetype_first(tmp_
                 ("styles.xml", '<s xmlns:dc="urn:dc"><dc:creator>X</dc:creator></s>', 8),
                 # Out of place and compressed: written first and stored (ODF 1.3 part 2, 3.3).
                 ("mimetype", "application/vnd.oasis.opendocument.text", zipfile.ZIP_DEFLATED),
-                ("Pictures/a.png", b"\x89PNG author='X'", zipfile.ZIP_STORED),
+                ("Pictures/a.png", png.getvalue(), zipfile.ZIP_STORED),
                 ("content.xml", "<c/>", zipfile.ZIP_DEFLATED),
             ]
         )
@@ -166,7 +191,7 @@ def test_the_archive_keeps_its_order_compression_and_the_odf_mimetype_first(tmp_
         assert [i.compress_type for i in infos] == [0, 8, 0, 8]
         assert {i.date_time for i in infos} == {(1980, 1, 1, 0, 0, 0)}
         assert result.read("styles.xml") == b'<s xmlns:dc="urn:dc"><dc:creator></dc:creator></s>'
-        assert result.read("Pictures/a.png") == b"\x89PNG author='X'"  # not XML: as it was
+        assert result.read("Pictures/a.png") == png.getvalue()  # byte for byte
     again = officeclean.clean_package(str(tmp_path / "out.odt"), str(tmp_path / "again"), 1 << 20)
     assert again.removed == set()
 
@@ -357,3 +382,125 @@ def test_an_mp3_keeps_its_sound_and_loses_its_id3_ape_and_id3v1_tags(tmp_path):
         capture_output=True, text=True, check=True,
     ).stdout  # fmt: skip
     assert float(duration) == pytest.approx(1.0, abs=0.1)
+
+
+# --- a user's folder in links and references (fresh review of issue 21) ----------------------
+
+
+@pytest.fixture(scope="module")
+def linked_documents(tmp_path_factory) -> dict[str, bytes]:
+    """A letter with a picture linked from the writer's Documents folder and a sheet
+    with a cell taken from another of their workbooks, as LibreOffice saves them in ODF
+    and OOXML."""
+    from tests.test_review_fresh21 import _EXTERNAL_CELL, _LINKED_PICTURE, _XLINK
+
+    folder = tmp_path_factory.mktemp("linked")
+    head = FLAT_HEAD.replace('office:version="1.3"', _XLINK)
+    (folder / "t.fodt").write_text(
+        head.format(kind="text") + _LINKED_PICTURE + "</office:document>"
+    )
+    (folder / "s.fods").write_text(
+        head.format(kind="spreadsheet") + _EXTERNAL_CELL + "</office:document>"
+    )
+    soffice(folder, "odt", [folder / "t.fodt"], folder)
+    soffice(folder, "docx:MS Word 2007 XML", [folder / "t.fodt"], folder)
+    soffice(folder, "ods", [folder / "s.fods"], folder)
+    soffice(folder, "xlsx:Calc MS Excel 2007 XML", [folder / "s.fods"], folder)
+    return {name: (folder / name).read_bytes() for name in ("t.odt", "t.docx", "s.ods", "s.xlsx")}
+
+
+@pytest.mark.parametrize("name", ["t.odt", "t.docx", "s.xlsx"])
+def test_a_link_into_a_users_folder_points_to_the_file_name_only(linked_documents, name):
+    """A linked picture (ODF xlink:href, an OOXML relationship's Target) and an external
+    workbook's path (its relationship) keep C:/Users/NAME: the link keeps the file's
+    name only, the folder (the person's account) is removed and said so."""
+    from tests.test_review_fresh21 import USER
+
+    data = linked_documents[name]
+    assert any(USER.encode() in content for content in members(data).values())
+    cleaned, out = clean(data, Kind(name.rpartition(".")[2]))
+    assert Removed.AUTHOR in cleaned.removed and cleaned.remaining == ()
+    assert not any(USER.encode() in content for content in members(out.getvalue()).values())
+
+
+def test_a_formula_into_a_users_folder_is_told_as_left(linked_documents):
+    """A formula's reference to another workbook is the sheet's content (cleaning may
+    not change it): the folder it names is told to the reporter as still there."""
+    from tests.test_review_fresh21 import USER
+
+    cleaned, _out = clean(linked_documents["s.ods"], Kind.ODS)
+    assert Remaining("folder", f"C:/Users/{USER}") in cleaned.remaining
+
+
+def test_user_folders_are_found_in_paths_and_file_addresses_not_in_web_addresses():
+    assert officescrub.user_folders(
+        b"<r Target='file:///C:/Users/Siti%20R/Documents/a.jpg'/><p>C:\\Users\\Budi\\x</p>"
+        b"<a href='file:///home/ani/a.ods'/><a href='file:///Users/joko/b'/>"
+    ) == ["C:/Users/Siti R", "C:\\Users\\Budi", "/home/ani", "/Users/joko"]
+    assert officescrub.user_folders(b"<a href='https://example.go.id/home/berita'/>") == []
+
+
+def members(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as package:
+        return {info.filename: package.read(info) for info in package.infolist()}
+
+
+_HYPERLINKED = (
+    "<office:body><office:text><text:p>Anggaran fiktif <text:a xlink:type='simple'"
+    " xlink:href='{base}/Documents/bukti-transfer.pdf'>bukti</text:a></text:p>"
+    "</office:text></office:body>"
+)
+_HOMES = {
+    "linux": "file:///home/budisantoso",
+    "macos": "file:///Users/budisantoso",
+    "windows": "file:///C:/Users/budisantoso",
+}
+
+
+@pytest.fixture(scope="module")
+def hyperlinked_documents(tmp_path_factory) -> dict[str, bytes]:
+    """A letter whose hyperlink leads to a file in the writer's home folder on Linux,
+    macOS or Windows, saved by LibreOffice as ODT and DOCX: LibreOffice writes the link
+    relative to the document (``../../home/budisantoso/Documents/…``)."""
+    from tests.test_review_fresh21 import _XLINK
+
+    folder = tmp_path_factory.mktemp("hyperlinked")
+    head = FLAT_HEAD.replace('office:version="1.3"', _XLINK)
+    sources = []
+    for system, base in _HOMES.items():
+        sources.append(folder / f"{system}.fodt")
+        sources[-1].write_text(
+            head.format(kind="text") + _HYPERLINKED.format(base=base) + "</office:document>"
+        )
+    soffice(folder, "odt", sources, folder)
+    soffice(folder, "docx:MS Word 2007 XML", sources, folder)
+    return {path.name: path.read_bytes() for path in folder.glob("*.*") if path.suffix != ".fodt"}
+
+
+@pytest.mark.parametrize("system", sorted(_HOMES))
+@pytest.mark.parametrize("kind", [Kind.ODT, Kind.DOCX])
+def test_a_hyperlink_into_a_home_folder_on_any_system_points_to_the_file_name_only(
+    hyperlinked_documents, system, kind
+):
+    """Fresh review of issue 21: a hyperlink into /home/NAME or /Users/NAME stayed in a
+    file told as cleaned, because LibreOffice saves it as ../../home/NAME/…."""
+    data = hyperlinked_documents[f"{system}.{kind.value}"]
+    assert any(b"budisantoso" in content for content in members(data).values())
+    cleaned, out = clean(data, kind)
+    assert Removed.AUTHOR in cleaned.removed and cleaned.remaining == ()
+    assert not any(b"budisantoso" in content for content in members(out.getvalue()).values())
+    assert any(b"bukti-transfer.pdf" in content for content in members(out.getvalue()).values())
+
+
+def test_user_folders_in_relative_unc_and_bare_paths_are_found():
+    assert officescrub.user_folders(
+        b"<a href='../../home/ani/a.pdf'/><r Target=\"../../../Users/joko/b\"/>"
+        b"<r Target='../../C:/Users/eko/c'/><a href='/home/dewi/d'/>"
+        b"<a href='\\\\arsip\\Users\\rina\\e'/>"
+    ) == ["/home/ani", "/Users/joko", "C:/Users/eko", "/home/dewi", "\\\\arsip\\Users\\rina"]
+    assert (
+        officescrub.user_folders(
+            b"<a href='../home/index.html'/><a href='/home/about'/><p>see /home/x/y</p>"
+        )
+        == []
+    )

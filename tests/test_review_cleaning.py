@@ -391,6 +391,48 @@ def mp3_with_ape(tag: str, tmp_path: Path) -> bytes:
     return path.read_bytes() + ape_tag({"Artist": tag, "Comment": f"direkam oleh {tag}"})
 
 
+def recording(path: Path, arguments: list[str]) -> bytes:
+    """A one-second recording made by ffmpeg at ``path`` (its extension picks the
+    container) from a tone and a test picture, with ``arguments`` (codecs, tags)."""
+    subprocess.run(
+        [
+            *("ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "sine=duration=1"),
+            *("-f", "lavfi", "-i", "testsrc=duration=1:size=64x48:rate=10"),
+            *arguments,
+            *("-t", "1", str(path)),
+        ],
+        check=True,
+        timeout=60,
+    )
+    return path.read_bytes()
+
+
+def ogv_second_stream(tag: str, tmp_path: Path) -> bytes:
+    """An .ogv (Theora, then Vorbis) whose second stream's comments name the artist:
+    mat2 read and cleaned the first stream's only."""
+    return recording(
+        tmp_path / f"{uuid.uuid4().hex}.ogv",
+        [
+            *("-map", "1", "-map", "0", "-c:v", "libtheora", "-c:a", "libvorbis"),
+            *("-metadata:s:1", f"artist={tag}", "-metadata:s:1", f"comment=direkam oleh {tag}"),
+        ],
+    )
+
+
+def mp4_subtitle_track(tag: str, tmp_path: Path) -> bytes:
+    """An MP4 with a subtitle track (mov_text) saying where it was, as drones and
+    dashcams write: it was copied as it came."""
+    track = tmp_path / "track.srt"
+    track.write_text(f"1\n00:00:00,000 --> 00:00:01,000\nGPS (106.8451, -6.2146) {tag}\n")
+    return recording(
+        tmp_path / f"{uuid.uuid4().hex}.mp4",
+        [
+            *("-i", str(track), "-map", "1", "-map", "0", "-map", "2"),
+            *("-c:v", "libx264", "-c:a", "aac", "-c:s", "mov_text"),
+        ],
+    )
+
+
 LEAKS = {
     "docx-formatting-change": lambda tag, _: docx_formatting_change(tag),
     "docx-tracked-header": lambda tag, _: docx_tracked_header(tag),
@@ -401,6 +443,8 @@ LEAKS = {
     "pdf-jpeg2000-xmp": pdf_with_jpeg2000,
     "pdf-photo-appended-exif": lambda tag, _: pdf_with_appended_photo(tag),
     "mp3-ape-tag": mp3_with_ape,
+    "ogv-second-stream": ogv_second_stream,
+    "mp4-subtitle-track": mp4_subtitle_track,
 }
 
 
@@ -419,6 +463,37 @@ def test_what_a_cleaned_file_still_says_about_its_author_reaches_no_investigator
 
 
 # --- detection by content ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name, arguments",
+    [
+        ("suara.wma", ["-map", "0", "-c:a", "wmav2"]),
+        ("video.wmv", ["-map", "1", "-map", "0", "-c:v", "wmv2", "-c:a", "wmav2"]),
+        ("video.flv", ["-map", "1", "-map", "0", "-c:v", "flv", "-c:a", "mp3"]),
+        ("video.mts", ["-map", "1", "-map", "0", "-c:v", "libx264", "-f", "mpegts"]),
+        ("suara.caf", ["-map", "0"]),
+        ("suara.aiff", ["-map", "0"]),
+        ("suara.aac", ["-map", "0", "-c:a", "aac", "-write_id3v2", "1"]),
+    ],
+)
+def test_a_recording_of_a_type_once_unrecognised_is_cleaned(
+    name, arguments, reporter_app, clients, database_url, tmp_path
+):
+    """Windows Media, Flash, transport stream (a camcorder's .mts), CAF, AIFF and ADTS
+    recordings were "a type that cannot be cleaned": stored as sent, a WMA's author
+    reached the investigator. They are told from their bytes and cleaned."""
+    tag = f"NAMA{uuid.uuid4().hex[:10].upper()}"
+    tags = ("-metadata", f"artist={tag}", "-metadata", f"author={tag}", "-metadata")
+    data = recording(tmp_path / name, [*arguments, *tags, f"title={tag}"])
+
+    def named(data: bytes) -> bool:  # ASF writes its strings in UTF-16
+        return tag.encode() in data or tag.encode("utf-16-le") in data
+
+    assert named(data)
+    notice, received = send_and_receive(reporter_app, clients, database_url, name, data)
+    assert notice.startswith("dibersihkan"), notice
+    assert not named(received)
 
 
 def test_a_word_document_with_a_thumbnail_first_is_cleaned_or_warned_about(

@@ -17,8 +17,15 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from tests.helpers import database, jpeg_with_exif, receipt, report_id_of, report_with_files
-from tests.office_files import FLAT_HEAD, soffice
+from tests.helpers import (
+    database,
+    jpeg_with_exif,
+    made_up_word,
+    receipt,
+    report_id_of,
+    report_with_files,
+)
+from tests.office_files import from_flat, soffice
 
 AUTHOR = "Siti Pelapor Rahasia"
 COMPANY = "Dinas Contoh Rahasia"
@@ -33,7 +40,6 @@ _META = (
 FLAT = {
     # A letter with a reviewer's comment on a word (Insert > Comment).
     "text-with-comment": (
-        "fodt",
         "text",
         f"<office:body><office:text><text:p>{CONTENT}</text:p><text:p>Lihat"
         f"<office:annotation><dc:creator>{AUTHOR}</dc:creator>"
@@ -41,7 +47,6 @@ FLAT = {
         "</office:annotation></text:p></office:text></office:body>",
     ),
     "spreadsheet": (
-        "fods",
         "spreadsheet",
         "<office:body><office:spreadsheet><table:table table:name='A'><table:table-row>"
         f"<table:table-cell office:value-type='string'><text:p>{CONTENT}</text:p>"
@@ -49,7 +54,6 @@ FLAT = {
         "</office:body>",
     ),
     "presentation": (
-        "fodp",
         "presentation",
         "<office:body><office:presentation><draw:page draw:name='p1'>"
         "<draw:frame svg:x='1cm' svg:y='1cm' svg:width='20cm' svg:height='3cm'>"
@@ -73,14 +77,10 @@ TARGETS = {
 def office_files(tmp_path_factory) -> dict[str, bytes]:
     """Each target made by LibreOffice from its flat ODF file: author and company set."""
     folder = tmp_path_factory.mktemp("office")
-    made = {}
-    for target, (flat_name, conversion) in TARGETS.items():
-        extension, kind, body = FLAT[flat_name]
-        flat = folder / f"{flat_name}.{extension}"
-        flat.write_text(FLAT_HEAD.format(kind=kind) + f"{_META}{body}</office:document>")
-        soffice(folder, conversion, [flat], folder)
-        made[target] = (folder / f"{flat_name}.{target}").read_bytes()
-    return made
+    return {
+        target: from_flat(folder, name, FLAT[name][0], _META + FLAT[name][1], conversion)
+        for target, (name, conversion) in TARGETS.items()
+    }
 
 
 def _opened_text(data: bytes, extension: str, folder: Path) -> str:
@@ -222,6 +222,46 @@ def test_a_picture_sent_without_extension_or_type_is_offered_a_safe_copy(
         investigator, report_id_of(database_url, marker, investigator), "bukti"
     )
     assert f'action="{path}/safe-copy"' in page, "no safe copy offered for a JPEG named bukti"
+
+
+@pytest.mark.parametrize(
+    ("name", "declared"), [("foto.txt", "text/plain"), ("rekaman.mp3", "audio/mpeg")]
+)
+def test_a_picture_named_and_typed_as_something_else_is_offered_a_safe_copy(
+    reporter_app, clients, database_url, name, declared
+):
+    """The name and type a browser declares are the sender's: a photo renamed "foto.txt"
+    (text/plain) is a JPEG by its content, is cleaned as one, and is stored and offered
+    as the picture it is."""
+    marker = f"Foto salah nama {made_up_word(8)}"
+    receipt(
+        report_with_files(
+            reporter_app.test_client(), [(name, jpeg_with_exif("Rahasia"), declared)], title=marker
+        )
+    )
+    investigator = clients["pemeriksa1"]
+    path, page = _attachment_of(
+        investigator, report_id_of(database_url, marker, investigator), name
+    )
+    assert f'action="{path}/safe-copy"' in page, f"no safe copy offered for a JPEG named {name}"
+    assert "image/jpeg" in page and declared not in page
+
+
+def test_every_recording_is_stored_as_sound_or_video_and_offered_no_safe_copy():
+    """Whatever name and type a recording was sent with, it is stored as sound or video
+    (the kinds cleaned as recordings, kinds.RECORDING_KINDS), and such a file is offered
+    no safe copy even when named like a document."""
+    from sipadu.evidence.kinds import RECORDING_KINDS
+    from sipadu.evidence.outcome import Kind
+    from sipadu.evidence.safe_copy import offered_for
+    from sipadu.web.uploads import _typed
+
+    for kind in RECORDING_KINDS:
+        for declared in ("application/octet-stream", "application/msword", "text/plain"):
+            stored = _typed(kind, declared)
+            assert stored.startswith(("audio/", "video/")), (kind, declared)
+            assert not offered_for("rekaman.docx", stored), kind
+    assert _typed(Kind.MP4, "video/quicktime") == "video/quicktime"  # a declared one kept
 
 
 # --- fault 4: a small ZIP of photos is not said to be an archive whose files stay ------

@@ -303,7 +303,12 @@ def test_stalled_connections_never_take_the_threads_that_serve_others(portal):
     paced.join(timeout=20)
     assert max(latencies) < BOUND_SECONDS, (baseline, latencies, attack)
     assert sum(attack.values()) > LOGIN_FLOODERS, attack  # the flood was answered, at pace
-    assert paced.replies == [b""] * len(paced.replies)  # above the pace: never refused
+    # Above the pace, a holder is refused only to hand its slot to a waiting upload (the
+    # contended rule: under SIPADU_CONTENDED_KIB_PER_SECOND after 5 s measured), and told
+    # so with a 408; on a loaded machine the test lasts long enough for that (CI, stop 28).
+    refused = [reply for reply in paced.replies if reply]
+    assert len(refused) <= PACED_EXTRA, refused
+    assert all(reply.startswith(b"HTTP/1.1 408 ") for reply in refused), refused
     # Their slots given back, an upload (over the small body) goes through.
     assert b'id="report-code"' in submit_with_file(base, 300_000)
 

@@ -473,11 +473,13 @@ def test_real_pictures_are_within_the_structure_limits():
 
 def test_the_cpu_limit_ends_any_cleaning_child():
     """Whatever the checks miss, the child's CPU limit ends it: a scan bomb within the
-    scan limit, cleaned with a limit of one second of CPU."""
-    bomb = imagebombs.scan_bomb(6000, 6000, imagecheck.MAX_JPEG_SCANS)  # ~3 s of CPU
+    scan limit, cleaned with a limit of one second of CPU. (Its decoding alone takes
+    1.8 s of CPU here; a 6000 x 6000 one, 0.8 s, was cleaned within the second when the
+    encoding was quick.)"""
+    bomb = imagebombs.scan_bomb(9000, 9000, imagecheck.MAX_JPEG_SCANS)
     before = os.times()
     with pytest.raises(imagestrip.NotCleanable):
-        imagestrip.clean([bomb], 10**9, 10**9, imagestrip.Confinement(768 * MIB, 1), print)
+        imagestrip.clean([bomb], 10**9, 10**9, imagestrip.Confinement(1536 * MIB, 1), print)
     after = os.times()
     assert (
         after.children_user + after.children_system - before.children_user - before.children_system

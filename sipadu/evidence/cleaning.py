@@ -93,8 +93,9 @@ def clean(
     whatever ``write`` received must be thrown away): unknown type (``kind`` None, no
     child started), unreadable (damaged, or not what its signature says), too large
     (more pixels than :attr:`CleaningLimits.max_pixels` or than the child's memory
-    fits), too costly (killed by its CPU or memory limit), would damage (the clean copy's
-    text would differ from the original's: only metadata may go); a :attr:`Kind.ZIP`
+    fits), too costly (killed by its CPU or memory limit), would damage (the clean copy
+    would lose some of what the original shows or holds, its text, pictures or attached
+    files, or misstate its length: only metadata may go); a :attr:`Kind.ZIP`
     comes back with its real kind, or kept as sent (unknown type) if it is no document.
     Raises
     :class:`~sipadu.evidence.imagestrip.OverBudget` for a picture of more than
@@ -115,6 +116,8 @@ def _image(
         return imagestrip.clean(pieces, limits.max_pixels, pixels_left, limits.image, write)
     except imagestrip.TooCostly:
         return KeptAsSent(kind, KeptReason.TOO_COSTLY)
+    except imagestrip.WouldDamage:
+        return KeptAsSent(kind, KeptReason.WOULD_DAMAGE)
     except imagestrip.NotCleanable:
         return KeptAsSent(kind, KeptReason.UNREADABLE)
     except imagestrip.TooLarge:
@@ -130,8 +133,10 @@ def _document(
     except docclean.NotADocument as failed:
         return KeptAsSent(failed.kind, KeptReason.UNKNOWN_TYPE)  # a plain archive
     except docclean.NotCleanable as failed:
-        return KeptAsSent(failed.kind, KeptReason.UNREADABLE)
+        return KeptAsSent(failed.kind, KeptReason.UNREADABLE, failed.remaining)
     except docclean.TooCostly as failed:
-        return KeptAsSent(failed.kind, KeptReason.TOO_COSTLY)
+        return KeptAsSent(failed.kind, KeptReason.TOO_COSTLY, failed.remaining)
+    except docclean.TooLarge as failed:  # a picture inside an office or ODF file
+        return KeptAsSent(failed.kind, KeptReason.TOO_LARGE, failed.remaining)
     except docclean.WouldDamage as failed:
-        return KeptAsSent(failed.kind, KeptReason.WOULD_DAMAGE)
+        return KeptAsSent(failed.kind, KeptReason.WOULD_DAMAGE, failed.remaining)

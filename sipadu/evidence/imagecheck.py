@@ -74,6 +74,23 @@ class Refused(ValueError):
     malformed where it was walked)."""
 
 
+class TooMany(Refused):
+    """More frames (a GIF) or pages (a TIFF) than are decoded here: a real picture may
+    have them (a long animation, a thick scan), so it is too large to clean here, not
+    damaged."""
+
+
+class Incomplete(ValueError):
+    """A picture whose pixels Pillow would read are not all it holds: a TIFF with
+    SubIFDs (tag 330, TIFF Technical Note 1: e.g. a DNG's full-resolution raw image
+    behind a small preview) or a DNG (DNGVersion, tag 50706; DNG 1.7 specification),
+    whose photo re-encoding would replace with its preview; a motion photo
+    (:func:`motion_photo`), whose clip it would drop."""
+
+
+_TIFF_ELSEWHERE = {330, 50706}  # SubIFDs, DNGVersion
+
+
 def kind(data: bytes | memoryview) -> str:
     """Pillow's name of the format (``"JPEG"``, ``"PNG"``, ``"WEBP"``, ``"GIF"``,
     ``"TIFF"`` or ``"HEIF"``) from the file's content (:func:`sipadu.evidence.kinds.detect`).
@@ -162,10 +179,10 @@ class GifWalk:
     xmp: bytes = b""
 
 
-def gif_walk(data: bytes) -> GifWalk:
+def gif_walk(data: bytes, max_frames: int = MAX_GIF_FRAMES) -> GifWalk:
     """Walk a GIF's blocks (GIF89a specification, sections 17 to 27) without decoding.
-    Raises :class:`Refused` past :data:`MAX_GIF_FRAMES` or :data:`MAX_GIF_BLOCKS`, or
-    where the structure is broken."""
+    Raises :class:`TooMany` past ``max_frames`` (what is decoded here), :class:`Refused`
+    past :data:`MAX_GIF_BLOCKS` or where the structure is broken."""
     if len(data) < 13 or data[:6] not in (b"GIF87a", b"GIF89a"):
         raise Refused("gif: no header")
     walk, blocks = GifWalk(), 0
@@ -184,8 +201,8 @@ def gif_walk(data: bytes) -> GifWalk:
             if position + 10 > len(data):
                 break
             walk.frames += 1
-            if walk.frames > MAX_GIF_FRAMES:
-                raise Refused("gif: too many frames")
+            if walk.frames > max_frames:
+                raise TooMany("gif: too many frames")
             local = data[position + 9]
             start = position + 10 + (3 << ((local & 7) + 1) if local & 0x80 else 0) + 1
             label = None
@@ -214,7 +231,7 @@ def tiff_pages(data: bytes) -> int:
     """The number of pages (IFDs in the main chain) of a TIFF or BigTIFF (TIFF 6.0
     section 2; BigTIFF: TIFF 6.0 with 8-byte offsets). Raises :class:`Refused` past
     :data:`MAX_TIFF_PAGES` or :data:`MAX_TIFF_TAGS`, for a chain that loops, or an IFD
-    outside the file."""
+    outside the file; :class:`Incomplete` for an IFD with SubIFDs or a DNG's tag."""
     order = {b"II": "<", b"MM": ">"}.get(bytes(data[:2]))
     if order is None or len(data) < 16:
         raise Refused("tiff: no header")
@@ -238,14 +255,40 @@ def tiff_pages(data: bytes) -> int:
         (count,) = struct.unpack_from(order + count_format, data, position)
         pages, tags = pages + 1, tags + count
         if pages > MAX_TIFF_PAGES:
-            raise Refused("tiff: too many pages")
+            raise TooMany("tiff: too many pages")
         if tags > MAX_TIFF_TAGS:
             raise Refused("tiff: too many tags")
         next_at = position + count_size + count * entry_size
+        for at in range(position + count_size, min(next_at, len(data) - 1), entry_size):
+            if struct.unpack_from(order + "H", data, at)[0] in _TIFF_ELSEWHERE:
+                raise Incomplete("tiff: pictures outside the pages")
         if next_at + offset_size > len(data):
             break  # cut off: the decoder says what it makes of it
         (position,) = struct.unpack_from(order + offset_format, data, next_at)
     return pages
+
+
+def animated(data: bytes, image_kind: str) -> bool:
+    """Whether a PNG is an APNG (an ``acTL`` chunk, PNG 3rd edition 11.3.4.1) or a WebP
+    is animated (its VP8X animation flag, RFC 9649 2.7)."""
+    if image_kind == "PNG":
+        return b"acTL" in png_chunk_names(data)
+    if image_kind == "WEBP":
+        return data[12:16] == b"VP8X" and len(data) > 20 and bool(data[20] & 0x02)
+    return False
+
+
+# A motion photo's XMP (Google's Camera XMP: GCamera:MotionPhoto, the older
+# GCamera:MicroVideo; Samsung's trailer "MotionPhoto_Data"), and the MP4 after it.
+_MOTION_PHOTO = re.compile(rb"MotionPhoto|MicroVideo")
+_MP4_START = re.compile(rb"[\x00-\xff]{4}ftyp(?:isom|mp4[12]|avc1|iso[2-9]|qt  |heic|hevc)")
+
+
+def motion_photo(data: bytes) -> bool:
+    """Whether a JPEG is a phone's motion photo: it says so (:data:`_MOTION_PHOTO`) and
+    an MP4 (its ``ftyp`` box) follows. Cleaning its pixels would drop the clip."""
+    said = _MOTION_PHOTO.search(data)
+    return said is not None and _MP4_START.search(data, said.end()) is not None
 
 
 def png_chunk_names(data: bytes) -> set[bytes]:

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from sipadu.evidence.outcome import Removed
+from sipadu.evidence.picturescrub import PNG_DISPLAY_CHUNKS
 
 if TYPE_CHECKING:  # Pillow is imported only once the process is confined
     import PIL.Image
@@ -259,13 +260,9 @@ def png_chunk_categories(names: Iterable[bytes]) -> set[Removed]:
             removed.add(Removed.DATES)
         elif name in (b"iCCP", b"eXIf", b"zTXt", b"iTXt", b"tEXt"):
             continue  # read from info
-        elif name[:1].islower() and name not in _PNG_OWN_CHUNKS:
+        elif name[:1].islower() and name not in PNG_DISPLAY_CHUNKS:
             removed.add(Removed.OTHER)
     return removed
-
-
-_PNG_OWN_CHUNKS = {b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"bKGD", b"pHYs", b"sBIT", b"hIST",
-                   b"sPLT", b"acTL", b"fcTL", b"fdAT", b"cICP", b"mDCV", b"cLLI"}  # fmt: skip
 
 
 def gif_categories(

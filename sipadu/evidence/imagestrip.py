@@ -10,7 +10,13 @@ JPEG, :data:`HEIF_AS_JPEG`), with its pixels only: no EXIF (camera, GPS position
 ICC profile, comments, text chunks or thumbnails. What is kept: of a GIF every frame
 with its duration and the loop count; of a TIFF every page, re-encoded losslessly
 (Deflate) with no tag but those of its own pixels; of a multi-picture JPEG or a HEIF
-with several pictures, the first (primary) one; of a WebP, its first frame.
+with several pictures, the first (primary) one. An animated PNG (APNG) or WebP loses
+its metadata chunks byte for byte, every frame kept as sent (:func:`_strip_animation`).
+A JPEG whose pixels cannot all be decoded (cut off, its scan data damaged) loses its
+metadata segments without being decoded (:func:`_strip_damaged_jpeg`). A picture whose
+pixels are not all it holds (a DNG's photo behind its preview, a phone's motion photo
+with its clip after the JPEG: :class:`~sipadu.evidence.imagecheck.Incomplete`) is not
+cleaned: exit 5, kept as sent ("cleaning would damage it").
 
 Before Pillow is even imported the process confines itself
 (:mod:`sipadu.evidence.confinement`: it may create no file at all), so a malicious
@@ -33,7 +39,7 @@ Exit 0 with the clean image on stdout and a report on stderr, exactly three line
 (the kind of the clean image, :class:`~sipadu.evidence.outcome.Kind`; the categories
 removed, :class:`~sipadu.evidence.outcome.Removed`, sorted, comma-separated, possibly
 none; the pixels decoded, every frame and page counted). Exit 2 (not cleanable), 3 (over
-the budget) or 4 (too large to clean) with nothing on stdout.
+the budget), 4 (too large to clean) or 5 (would damage) with nothing on stdout.
 
 :func:`clean` runs the child from the server, streams its output to a writer and parses
 the report strictly.
@@ -46,14 +52,14 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from sipadu.evidence import imagecheck, imagemeta
+from sipadu.evidence import imagecheck, imagemeta, picturescrub
 from sipadu.evidence.confinement import Confinement, confine, run
 from sipadu.evidence.outcome import Cleaned, Kind, Removed
 
 if TYPE_CHECKING:  # Pillow is imported only once the process is confined
     import PIL.Image
 
-NOT_CLEANABLE, OVER_BUDGET, TOO_LARGE = 2, 3, 4
+NOT_CLEANABLE, OVER_BUDGET, TOO_LARGE, WOULD_DAMAGE = 2, 3, 4, 5
 MIB = 1024 * 1024
 READ_BYTES = 1024 * 1024
 # What cleaning costs in address space (what RLIMIT_AS caps): the interpreter and Pillow
@@ -99,7 +105,7 @@ HEIF_ENCODING = {
 # says so. With the default 1024 MiB: HEIF up to 20 megapixels, JPEG beyond.
 HEIF_AS_JPEG = "HEIF-AS-JPEG"
 
-_REPORT = re.compile(rb"kind=([a-z]+)\nremoved=([a-z,-]*)\npixels=([1-9][0-9]{0,15})\n")
+_REPORT = re.compile(rb"kind=([a-z]+)\nremoved=([a-z,-]*)\npixels=(0|[1-9][0-9]{0,15})\n")
 
 
 class NotCleanable(Exception):
@@ -114,6 +120,12 @@ class TooCostly(NotCleanable):
 
 # The child ran out of memory (Python names MemoryError on stderr, :func:`main`)
 OUT_OF_MEMORY = b"MemoryError"
+
+
+class WouldDamage(NotCleanable):
+    """Pillow would read only part of the picture (a DNG's preview, not its photo; a
+    motion photo's still, not its clip: :class:`~sipadu.evidence.imagecheck.Incomplete`);
+    re-encoded, the rest is lost."""
 
 
 class OverBudget(Exception):
@@ -143,9 +155,9 @@ def clean(
     goes to ``write`` in pieces as the child produces it (nothing of it is held here).
     Returns what was done: the clean picture's kind, the categories of hidden data it
     had, and the pixels decoded (every frame and page). ``max_pixels`` bounds one
-    picture, ``budget`` is what the request has left. Raises :class:`NotCleanable`,
-    :class:`OverBudget` or :class:`TooLarge`; whatever ``write`` raises stops the
-    child."""
+    picture, ``budget`` is what the request has left. Raises :class:`NotCleanable`
+    (:class:`WouldDamage`, :class:`TooCostly`), :class:`OverBudget` or
+    :class:`TooLarge`; whatever ``write`` raises stops the child."""
     finished = run(
         "sipadu.evidence.imagestrip", [str(max_pixels), str(budget)], pieces, confinement, write
     )
@@ -153,6 +165,8 @@ def clean(
         raise OverBudget()
     if finished.status == TOO_LARGE:
         raise TooLarge()
+    if finished.status == WOULD_DAMAGE:
+        raise WouldDamage()
     if finished.status < 0 or OUT_OF_MEMORY in finished.report:
         raise TooCostly()  # its CPU limit, the watchdog, or its address space
     if finished.status != 0:
@@ -197,7 +211,12 @@ def strip(data: bytes, max_pixels: int, budget: int, memory_bytes: int) -> Strip
     """The clean picture and what cleaning it found. Raises :class:`OverBudget`,
     :class:`TooLarge`, or anything else for a picture that cannot be cleaned."""
     pillow_format = imagecheck.kind(data)
-    imagecheck.check(data, pillow_format)
+    try:
+        imagecheck.check(data, pillow_format)
+    except imagecheck.TooMany:
+        if pillow_format == "GIF":
+            return _strip_gif_blocks(data)
+        raise TooLarge() from None
     # Beyond what BASE_BYTES covers, the input is held twice while it is read (its pieces,
     # then the joined bytes): it takes from the memory the pixels may have.
     available = memory_bytes - 2 * max(0, len(data) - INPUT_IN_BASE)
@@ -206,10 +225,22 @@ def strip(data: bytes, max_pixels: int, budget: int, memory_bytes: int) -> Strip
     largest = largest_pixels(cheapest, available, max_pixels)
     _set_up_pillow(largest, pillow_format)
     if pillow_format == "GIF":
-        return _strip_gif(data, largest, budget)
+        try:
+            return _strip_gif(data, largest, budget)
+        except TooLarge:
+            return _strip_gif_blocks(data)
     if pillow_format == "TIFF":
         return _strip_tiff(data, largest, budget)
-    removed, pixels, clean = _pixels_only(data, pillow_format, largest, budget)
+    if imagecheck.animated(data, pillow_format):
+        return _strip_animation(data, pillow_format)
+    if pillow_format == "JPEG" and imagecheck.motion_photo(data):
+        raise imagecheck.Incomplete("a motion photo's clip")
+    try:
+        removed, pixels, clean = _pixels_only(data, pillow_format, largest, budget)
+    except (OSError, SyntaxError, ValueError):
+        if pillow_format != "JPEG":
+            raise
+        return _strip_damaged_jpeg(data, largest, budget)
     # The original (and its decoder's buffers) is gone: only the copy is encoded.
     out = io.BytesIO()
     if pillow_format == "HEIF" and pixels > largest_pixels("HEIF", available, max_pixels):
@@ -229,6 +260,23 @@ def strip(data: bytes, max_pixels: int, budget: int, memory_bytes: int) -> Strip
             clean = clean.convert("RGBA" if "A" in clean.mode else "RGB")
         clean.save(out, "HEIF", **HEIF_ENCODING)
     return Stripped(Kind(pillow_format.lower()), frozenset(removed), pixels, out.getvalue())
+
+
+def _strip_damaged_jpeg(data: bytes, largest: int, budget: int) -> Stripped:
+    """A JPEG whose pixels cannot all be decoded (cut off, or its scan data damaged:
+    Pillow refuses it, a viewer shows what it can) without its metadata segments, its
+    picture bytes as they are (:func:`picturescrub.strip_jpeg`), and what its header
+    said it carried. The EXIF Orientation goes with the EXIF: a photo stored sideways
+    shows sideways. Raises ValueError (or Pillow's errors) for a header that cannot be
+    read, :class:`TooLarge` or :class:`OverBudget`."""
+    with _open(data, ["JPEG", "MPO"]) as image:
+        pixels = image.size[0] * image.size[1]
+        _within(pixels, largest, budget)
+        removed = imagemeta.found(image, image.format or "JPEG")
+    stripped, dropped = picturescrub.strip_jpeg(data)
+    if dropped and not removed:
+        removed.add(Removed.OTHER)
+    return Stripped(Kind.JPEG, frozenset(removed), pixels, stripped)
 
 
 def _set_up_pillow(largest: int, pillow_format: str) -> None:
@@ -288,17 +336,42 @@ def _pixels_only(
 
 
 def _copy(image: "PIL.Image.Image") -> "PIL.Image.Image":
-    """A new image with ``image``'s pixels (and palette) only, turned the way its EXIF
-    says (:func:`imagemeta.upright`; the clean picture has no EXIF to say it): nothing of
+    """A new image with ``image``'s pixels (and palette, and transparent colour: a PNG's
+    or GIF's ``tRNS``/transparent index, without which black writing on a transparent
+    background becomes a black rectangle) only, turned the way its EXIF says
+    (:func:`imagemeta.upright`; the clean picture has no EXIF to say it): nothing else of
     the original's info travels."""
     from PIL import Image
 
+    transparency = image.info.get("transparency")
     image = imagemeta.upright(image)
     clean = Image.new(image.mode, image.size)
     if image.mode in ("P", "PA"):
         clean.putpalette(image.getpalette() or [])
     clean.paste(image)
+    # an index or grey level of a one-band picture, a colour of an RGB one
+    if isinstance(transparency, tuple if image.mode == "RGB" else int) and image.mode in (
+        "P", "L", "RGB", "I", "I;16"
+    ):  # fmt: skip
+        clean.info["transparency"] = transparency
     return clean
+
+
+def _strip_animation(data: bytes, pillow_format: str) -> Stripped:
+    """An animated PNG (APNG) or WebP without its metadata chunks, byte for byte
+    (:func:`picturescrub.strip_png`, :func:`picturescrub.strip_webp`): every frame, its
+    timing and blending stay as sent, and nothing is decoded. (Re-encoded from its
+    pixels, only the first frame was kept: found in review.)"""
+    if pillow_format == "PNG":
+        stripped, dropped = picturescrub.strip_png(data)
+        removed = imagemeta.png_chunk_categories(imagecheck.png_chunk_names(data))
+    else:
+        stripped, dropped = picturescrub.strip_webp(data)
+        with _open(data, ["WEBP"]) as image:  # the EXIF and XMP it holds, read
+            removed = imagemeta.found(image, "WEBP")
+    if dropped and not removed:
+        removed.add(Removed.OTHER)
+    return Stripped(Kind(pillow_format.lower()), frozenset(removed), 0, stripped)
 
 
 def _strip_gif(data: bytes, largest: int, budget: int) -> Stripped:
@@ -317,10 +390,7 @@ def _strip_gif(data: bytes, largest: int, budget: int) -> Stripped:
             image.load()
             decoded += image.size[0] * image.size[1]
             _within(decoded, largest, budget)
-            frame = _copy(image)
-            if "transparency" in image.info and frame.mode == "P":
-                frame.info["transparency"] = image.info["transparency"]
-            frames.append(frame)
+            frames.append(_copy(image))
             durations.append(int(image.info.get("duration", 0)))
     out = io.BytesIO()
     options = {} if loop is None else {"loop": loop}
@@ -330,8 +400,22 @@ def _strip_gif(data: bytes, largest: int, budget: int) -> Stripped:
     return Stripped(Kind.GIF, frozenset(removed), decoded, out.getvalue())
 
 
+def _strip_gif_blocks(data: bytes) -> Stripped:
+    """A GIF with more pixels or frames than are decoded here (a long screen recording)
+    without its comments and extensions, its frames byte for byte
+    (:func:`picturescrub.strip_gif`: nothing is decoded, no pixel is counted). Raises
+    ValueError for a GIF that is cut off or broken."""
+    stripped, dropped = picturescrub.strip_gif(data)
+    walk = imagecheck.gif_walk(data, max_frames=imagecheck.MAX_GIF_BLOCKS)
+    removed = imagemeta.gif_categories(walk.comment, walk.plain_text, walk.applications, walk.xmp)
+    if dropped and not removed:
+        removed.add(Removed.OTHER)
+    return Stripped(Kind.GIF, frozenset(removed), 0, stripped)
+
+
 def _strip_tiff(data: bytes, largest: int, budget: int) -> Stripped:
-    """Every page, its pixels only, compressed losslessly (Deflate), one at a time."""
+    """Every page, its pixels only, compressed losslessly (Deflate), one at a time: the
+    largest page within ``largest`` pixels, all of them within ``budget``."""
     from PIL import TiffImagePlugin
 
     pages = imagecheck.tiff_pages(data)
@@ -345,8 +429,12 @@ def _strip_tiff(data: bytes, largest: int, budget: int) -> Stripped:
                 break
             sizes.append(image.size[0] * image.size[1])
             removed |= imagemeta.found(image, "TIFF")
+    # Decoded and written a page at a time: the largest page must fit, and all of them
+    # count against the request's budget.
     pixels = sum(sizes)
-    _within(pixels, largest, budget)
+    _within(max(sizes, default=0), largest, budget)
+    if pixels > budget:
+        raise OverBudget()
     out = io.BytesIO()
     # Opened anew: Pillow keeps a later page's palette when seeking back to an earlier one.
     with _open(data, ["TIFF"]) as image, TiffImagePlugin.AppendingTiffWriter(out, True) as writer:
@@ -384,6 +472,8 @@ def main() -> int:
         return OVER_BUDGET
     except TooLarge:
         return TOO_LARGE
+    except imagecheck.Incomplete:
+        return WOULD_DAMAGE
     except Exception as exc:  # noqa: BLE001 — any failure is a refusal, reported by kind
         sys.stderr.write(type(exc).__name__ + "\n")
         return NOT_CLEANABLE

@@ -34,6 +34,19 @@ fixed-offset match per type). Where it is weak or wrong SIPADU checks itself:
   MP3 is an ID3v2 tag (ID3v2.4 §3.1; a FLAC behind the tag is FLAC), or an MPEG-1/2/2.5
   layer III frame header (ISO/IEC 11172-3 §2.4.2.3) followed by a second one where the
   first frame's length says (when that is within the head).
+- **AAC in ADTS frames.** ``filetype`` takes two of the four sync patterns. Here an ADTS
+  frame header (ISO/IEC 14496-3 §1.A.2.2: sync word, layer ``00``, a sampling
+  frequency index below 13, a frame length at least its header's) followed by a second
+  one where the first frame's length says (when that is within the head), alone or
+  behind an ID3v2 tag.
+- **Other audio and video containers**, by their signatures: ASF (WMA, WMV: the header
+  object's GUID, ASF specification §3.1), FLV (``FLV`` version 1, Adobe FLV §E.2), AMR
+  (``#!AMR`` or ``#!AMR-WB`` and a line feed, RFC 4867 §5: the single-channel files
+  ffmpeg reads), CAF (``caff`` version 1, Apple's Core Audio Format specification),
+  AIFF and AIFF-C (an IFF ``FORM`` of type ``AIFF`` or ``AIFC``), and MPEG transport
+  streams (ISO/IEC 13818-1 §2.4.3.2: the sync byte ``0x47`` at the start of every
+  188-byte packet in the head, or every 192-byte one after its 4-byte time code, as
+  camcorders' ``.mts``/``.m2ts`` hold them; at least :data:`TS_PACKETS` packets).
 - **PDF.** ``%PDF-`` anywhere in the first 1,024 bytes, as readers accept it (PDF 32000
   Implementation note 13; ``filetype`` wants it at offset 0).
 
@@ -46,7 +59,7 @@ import io
 import re
 import struct
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import filetype
 
@@ -66,6 +79,11 @@ DOCUMENT_KINDS: frozenset[Kind] = frozenset(Kind) - IMAGE_KINDS - UNCLEANED_KIND
 OLE2 = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # compound file signature
 """Everything else SIPADU cleans: PDF, Office and ODF documents, audio and video (and
 :attr:`Kind.ZIP`, a ZIP the child tells apart)."""
+RECORDING_KINDS: frozenset[Kind] = DOCUMENT_KINDS - {
+    Kind.PDF, Kind.DOCX, Kind.XLSX, Kind.PPTX, Kind.ODT, Kind.ODS, Kind.ODP, Kind.ZIP
+}  # fmt: skip
+"""Audio and video: the document kinds that are neither a PDF, an office or ODF file nor
+a ZIP."""
 
 PDF_WITHIN = 1024
 
@@ -115,6 +133,18 @@ _VIDEO_BRANDS = {
 # QuickTime files older than the ftyp box begin with one of these atoms.
 _QUICKTIME_ATOMS = {b"moov", b"mdat", b"wide", b"pnot"}
 
+# Signatures at offset 0 of the audio and video containers filetype misses or confuses.
+_ASF_HEADER = bytes.fromhex("3026b2758e66cf11a6d900aa0062ce6c")  # ASF_Header_Object
+_SIGNATURES = (
+    (_ASF_HEADER, Kind.ASF),
+    (b"FLV\x01", Kind.FLV),
+    (b"#!AMR\n", Kind.AMR),
+    (b"#!AMR-WB\n", Kind.AMR),
+    (b"caff\x00\x01", Kind.CAF),
+)
+_TS_SYNC = 0x47
+TS_PACKETS = 3  # a PAT, a PMT and one packet of a stream: the least a recording holds
+
 # MPEG audio frame header fields (ISO/IEC 11172-3 §2.4.2.3, 13818-3 §2.4.2.3).
 _MP3_BITRATES = {  # kbit/s by bitrate index, layer III
     1: (0, 32, 40, 48, 56, 64, 80, 96, 112, 128, 160, 192, 224, 256, 320),
@@ -144,6 +174,13 @@ def detect(head: bytes | memoryview) -> Kind | None:
         mp3 = _mp3_kind(head)
         if mp3 is not None:
             return mp3
+    for signature, kind in _SIGNATURES:
+        if head.startswith(signature):
+            return kind
+    if head.startswith(b"FORM") and head[8:12] in (b"AIFF", b"AIFC"):
+        return Kind.AIFF
+    if _transport_stream(head):
+        return Kind.MPEGTS
     guessed = filetype.guess(head) if head else None
     if guessed is not None and guessed.mime in _FROM_FILETYPE:
         return _FROM_FILETYPE[guessed.mime]
@@ -272,13 +309,26 @@ def _mp3_kind(head: bytes) -> Kind | None:
         behind = 10 + (a << 21 | b << 14 | c << 7 | d)
         if head[behind : behind + 4] == b"fLaC":
             return Kind.FLAC  # FLAC files may begin with an ID3 tag too
+        if _adts_frame_length(head, behind) is not None:
+            return Kind.AAC  # so may AAC in ADTS frames
         return Kind.MP3
-    length = _mp3_frame_length(head, 0)
+    if _frames(head, _adts_frame_length, 7):
+        return Kind.AAC
+    if _frames(head, _mp3_frame_length, 4):
+        return Kind.MP3
+    return None
+
+
+def _frames(
+    head: bytes, frame_length: Callable[[bytes, int], int | None], header_bytes: int
+) -> bool:
+    """Whether ``head`` begins with a frame header (``frame_length`` its length, or None
+    where there is no header; a header ``header_bytes`` long) followed by a second one
+    where the first frame's length says, when that is within the head."""
+    length = frame_length(head, 0)
     if length is None:
-        return None
-    if length + 4 <= len(head) and _mp3_frame_length(head, length) is None:
-        return None
-    return Kind.MP3
+        return False
+    return length + header_bytes > len(head) or frame_length(head, length) is not None
 
 
 def _mp3_frame_length(head: bytes, at: int) -> int | None:
@@ -295,3 +345,26 @@ def _mp3_frame_length(head: bytes, at: int) -> int | None:
     rate = _MP3_RATES[version][rate_index]
     padding = (head[at + 2] >> 1) & 1
     return (144 if version == 3 else 72) * bitrate // rate + padding
+
+
+def _adts_frame_length(head: bytes, at: int) -> int | None:
+    """The length in bytes (header included) of the ADTS frame whose header is at
+    ``at`` (ISO/IEC 14496-3 §1.A.2.2.1), or None if there is none."""
+    if at + 7 > len(head) or head[at] != 0xFF or head[at + 1] & 0xF6 != 0xF0:
+        return None  # sync word, then layer 00
+    if (head[at + 2] >> 2) & 0x0F > 12:
+        return None  # sampling frequency index 13-15: reserved or escape
+    length = (head[at + 3] & 0x03) << 11 | head[at + 4] << 3 | head[at + 5] >> 5
+    header = 7 if head[at + 1] & 0x01 else 9  # protection_absent, else a CRC follows
+    return length if length >= header else None
+
+
+def _transport_stream(head: bytes) -> bool:
+    """Whether ``head`` is the start of an MPEG transport stream: packets of 188 bytes,
+    or of 192 (a 4-byte time code first, BDAV/AVCHD), each beginning with the sync byte,
+    at least :data:`TS_PACKETS` of them in the head."""
+    for size, offset in ((188, 0), (192, 4)):
+        starts = range(offset, len(head), size)
+        if len(starts) >= TS_PACKETS and all(head[at] == _TS_SYNC for at in starts):
+            return True
+    return False

@@ -26,17 +26,30 @@ So these files are cleaned here instead, member by member, in the confined child
 - document properties: OOXML's ``docProps/core.xml`` and ``app.xml`` are replaced by
   empty ones (as mat2 does; they are referenced); metadata parts
   (:data:`REMOVED_PARTS`: ODF's ``meta.xml`` and an embedded object's, thumbnails,
-  custom properties, custom XML, printer settings) are removed, and with them their
-  relationships (``*.rels``), content-type overrides (``[Content_Types].xml``) and
-  manifest entries (``META-INF/manifest.xml``), so nothing points to a missing part;
+  custom properties, custom XML, printer settings, digital signatures) are removed, and
+  with them their relationships (``*.rels``), content-type overrides
+  (``[Content_Types].xml``) and manifest entries (``META-INF/manifest.xml``), so nothing
+  points to a missing part;
 - every XML member is scrubbed by :func:`sipadu.evidence.officescrub.scrub_xml`: comments
   and tracked changes are kept, with their authors blanked and dates removed (a
   reporter's words, and their reviewers', are evidence), and Word's revision session ids,
   document variables and template are removed;
 - relationships to the template a Word document was made from (a folder of the user's)
   are removed with the element that refers to them;
-- JPEG and PNG pictures lose their metadata without being decoded
-  (:mod:`sipadu.evidence.picturescrub`); other pictures are kept as they are;
+- every picture and recording, told by its content (:func:`sipadu.evidence.kinds.detect`,
+  whatever its name or folder: ``word/media/``, ``Pictures/``, ``Media/``…), loses its
+  metadata: JPEG, PNG, WebP and GIF without being decoded
+  (:mod:`sipadu.evidence.picturescrub`); TIFF and HEIF, a JPEG, PNG, WebP or GIF those
+  byte walkers refuse, and audio and video
+  (:data:`~sipadu.evidence.kinds.RECORDING_KINDS`) by the caller's ``clean_media`` (the
+  cleaning child re-encodes pictures and runs ffmpeg or mat2 on recordings,
+  :meth:`sipadu.evidence.docclean._Cleaning.clean_member`), which raises what makes the
+  whole file kept as sent (malformed, too large, too costly): a member
+  that is a picture or a recording is never kept with its metadata while the file is
+  called clean. Members of no kind SIPADU cleans (BMP, which holds no metadata; EMF,
+  fonts, OLE objects, an AVIF…) stay as they are: the cleaning child reads them again
+  with exiftool and reports what still names a person, place or camera as
+  :class:`~sipadu.evidence.outcome.Remaining`;
 - an office or ODF file embedded in one (a chart's workbook) is cleaned the same way,
   one level deep (deeper ones are kept as they are).
 
@@ -52,16 +65,16 @@ import html
 import posixpath
 import re
 import zipfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from io import BytesIO
 from typing import BinaryIO
 from urllib.parse import unquote
 from xml.parsers import expat
 
-from sipadu.evidence import officescrub
-from sipadu.evidence.outcome import Removed
-from sipadu.evidence.picturescrub import strip_jpeg, strip_png
+from sipadu.evidence import kinds, officescrub
+from sipadu.evidence.outcome import Kind, Removed
+from sipadu.evidence.picturescrub import strip_gif, strip_jpeg, strip_png, strip_webp
 
 # Metadata parts removed (with what points to them), and what each is told as.
 REMOVED_PARTS: tuple[tuple[re.Pattern[str], Removed], ...] = (
@@ -70,10 +83,15 @@ REMOVED_PARTS: tuple[tuple[re.Pattern[str], Removed], ...] = (
     (re.compile(r"^customXml/"), Removed.OTHER),
     (re.compile(r"^(?:word|xl|ppt)/printerSettings/"), Removed.OTHER),
     (re.compile(r"^\[trash\]/"), Removed.OTHER),
-    # ODF: the document's (what it held is told by mat2's listing) and its objects'
+    # ODF: the document's (what it held is told by properties()) and its objects'
     (re.compile(r"^(?:.+/)?meta\.xml$"), Removed.OTHER),
     (re.compile(r"^Thumbnails/"), Removed.THUMBNAIL),
     (re.compile(r"^layout-cache$"), Removed.OTHER),
+    # Digital signatures, which name the signer (an XML-DSig certificate's subject,
+    # Office's SignatureComments) and which any change breaks anyway: OOXML's
+    # (ECMA-376 part 2, 12) and ODF's (ODF 1.3 part 2, 4.4: document and macro).
+    (re.compile(r"^_xmlsignatures/"), Removed.AUTHOR),
+    (re.compile(r"^META-INF/(?:document|macro)signatures\.xml$"), Removed.AUTHOR),
 )
 # Members replaced by empty ones (they are required or referenced).
 EMPTY_CORE = (
@@ -95,6 +113,15 @@ _INDEX_ENTRY = re.compile(
 )
 _ATTRIBUTE = re.compile(r"(?P<name>[^\s=/]+)\s*=\s*(?P<value>\"[^\"]*\"|'[^']*')")
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+# Pictures stripped here without being decoded, and the extension exiftool reads them by.
+PICTURE_STRIPPERS: dict[Kind, tuple[Callable[[bytes], tuple[bytes, bool]], str]] = {
+    Kind.JPEG: (strip_jpeg, ".jpg"),
+    Kind.PNG: (strip_png, ".png"),
+    Kind.WEBP: (strip_webp, ".webp"),
+    Kind.GIF: (strip_gif, ".gif"),
+}
+# Members cleaned by the caller's clean_media (or, for PICTURE_STRIPPERS, here).
+MEDIA_KINDS = kinds.IMAGE_KINDS | kinds.RECORDING_KINDS
 NESTED_SUFFIXES = (".docx", ".xlsx", ".pptx", ".docm", ".xlsm", ".pptm", ".odt", ".ods", ".odp")
 MAX_NESTED_MEMBERS = 10_000
 
@@ -119,6 +146,17 @@ class WouldDamage(Exception):
     """The clean copy's text differs from the original's."""
 
 
+CleanMedia = Callable[[Kind, bytes], tuple[bytes, set[Removed]]]
+"""Cleans one embedded picture or recording of that kind (:data:`MEDIA_KINDS`): its
+bytes without metadata, and the categories removed. Raises what keeps the whole file as
+sent (ValueError, or the caller's own exceptions, which pass through)."""
+
+
+def no_media(kind: Kind, data: bytes) -> tuple[bytes, set[Removed]]:
+    """The :data:`CleanMedia` of a caller that cleans no media: refuses each one."""
+    raise ValueError(f"no cleaner for an embedded {kind}")
+
+
 @dataclass
 class Result:
     """What cleaning a package found: the categories removed, and the first pictures
@@ -128,16 +166,34 @@ class Result:
     pictures: list[tuple[bytes, str]] = field(default_factory=list)
 
 
-def clean_package(source: str, target: str, budget: int, max_pictures: int = 5) -> Result:
+def clean_package(
+    source: str,
+    target: str,
+    budget: int,
+    max_pictures: int = 5,
+    clean_media: CleanMedia = no_media,
+) -> Result:
     """Write the office or ODF package ``source`` to ``target`` without its metadata (see
     the module's docstring); what was removed. ``budget``: the bytes an embedded
-    document may unpack to (the caller checked ``source`` itself). Raises
-    :class:`Costly`, :class:`WouldDamage` (an embedded document's text changed),
-    ValueError or ``zipfile.BadZipFile`` for what cannot be read."""
+    document may unpack to (the caller checked ``source`` itself); ``clean_media``
+    cleans the pictures not stripped here and the recordings. Raises :class:`Costly`,
+    :class:`WouldDamage` (an embedded document's text changed), ValueError or
+    ``zipfile.BadZipFile`` for what cannot be read, and what ``clean_media`` raises."""
     result = Result()
+    media = _Media(result, budget, max_pictures, clean_media)
     with zipfile.ZipFile(source) as archive, open(target, "wb") as out:
-        _clean(archive, out, result, budget, max_pictures, nested=False)
+        _clean(archive, out, media, nested=False)
     return result
+
+
+@dataclass
+class _Media:
+    """What cleaning the members of one package needs besides the members."""
+
+    result: Result
+    budget: int
+    max_pictures: int
+    clean_media: CleanMedia
 
 
 def _removed_part(name: str) -> Removed | None:
@@ -147,14 +203,8 @@ def _removed_part(name: str) -> Removed | None:
     return None
 
 
-def _clean(
-    archive: zipfile.ZipFile,
-    out: BinaryIO,
-    result: Result,
-    budget: int,
-    max_pictures: int,
-    nested: bool,
-) -> None:
+def _clean(archive: zipfile.ZipFile, out: BinaryIO, media: _Media, nested: bool) -> None:
+    result = media.result
     members = [m for m in archive.infolist() if not m.is_dir()]
     removed = set()
     for member in members:
@@ -170,13 +220,13 @@ def _clean(
                 continue
             data = archive.read(member)
             if member.filename in REPLACED_PARTS:
-                data = REPLACED_PARTS[member.filename]  # what it held: mat2's listing
+                data = REPLACED_PARTS[member.filename]  # what it held: properties()
             elif officescrub.is_xml_member(member.filename, data):
                 data = _index_without(member.filename, data, removed, result)
                 data, found = officescrub.scrub_xml(data)
                 result.removed |= found
             else:
-                data = _media(member.filename, data, result, budget, max_pictures, nested)
+                data = _member(member.filename, data, media, nested)
             info = zipfile.ZipInfo(member.filename, date_time=ZIP_EPOCH)
             info.external_attr = member.external_attr
             info.create_system = 3  # Unix, as mat2 writes it
@@ -185,30 +235,34 @@ def _clean(
             written.writestr(info, data, compress_type=compression)
 
 
-def _media(
-    name: str, data: bytes, result: Result, budget: int, max_pictures: int, nested: bool
-) -> bytes:
-    """A picture without its metadata, an embedded document cleaned, anything else as it
-    is."""
-    strippers = ((b"\xff\xd8\xff", strip_jpeg, ".jpg"), (b"\x89PNG", strip_png, ".png"))
-    for magic, strip, suffix in strippers:
-        if data.startswith(magic):
-            try:
-                stripped, dropped = strip(data)
-            except ValueError:
-                return data  # not what it starts as: kept as it is, as any other member
+def _member(name: str, data: bytes, media: _Media, nested: bool) -> bytes:
+    """A picture or recording without its metadata, an embedded document cleaned,
+    anything else as it is."""
+    result = media.result
+    kind = kinds.detect(data[: kinds.HEAD_BYTES])
+    if kind in PICTURE_STRIPPERS:
+        strip, suffix = PICTURE_STRIPPERS[kind]
+        try:
+            stripped, dropped = strip(data)
+        except ValueError:
+            pass  # walked strictly (junk between segments, cut off): cleaned below
+        else:
             if dropped:
-                if len(result.pictures) < max_pictures:
+                if len(result.pictures) < media.max_pictures:
                     result.pictures.append((data, suffix))
                 else:
                     result.removed.add(Removed.OTHER)
             return stripped
+    if kind in MEDIA_KINDS:
+        cleaned, found = media.clean_media(kind, data)
+        result.removed |= found
+        return cleaned
     if not nested and data.startswith(b"PK\x03\x04") and name.lower().endswith(NESTED_SUFFIXES):
-        return _clean_nested(data, result, budget, max_pictures)
+        return _clean_nested(data, media)
     return data
 
 
-def _clean_nested(data: bytes, result: Result, budget: int, max_pictures: int) -> bytes:
+def _clean_nested(data: bytes, media: _Media) -> bytes:
     try:
         archive = zipfile.ZipFile(BytesIO(data))
     except zipfile.BadZipFile:
@@ -217,12 +271,12 @@ def _clean_nested(data: bytes, result: Result, budget: int, max_pictures: int) -
         members = archive.infolist()
         if (
             len(members) > MAX_NESTED_MEMBERS
-            or sum(member.file_size for member in members) > budget
+            or sum(member.file_size for member in members) > media.budget
         ):
             raise Costly()
         before = _units(archive)
         out = BytesIO()
-        _clean(archive, out, result, budget, max_pictures, nested=True)
+        _clean(archive, out, media, nested=True)
     with zipfile.ZipFile(BytesIO(out.getvalue())) as written:
         if _units(written) != before:
             raise WouldDamage()
@@ -275,6 +329,63 @@ def _index_without(name: str, data: bytes, removed: set[str], result: Result) ->
 
     text = _INDEX_ENTRY.sub(keep, text)
     return text.encode(codec) if changed else data
+
+
+# The members whose elements are the document's properties: OOXML's core, extended and
+# custom properties (ECMA-376 part 2, 11; part 1, 22.2 and 22.3), ODF's meta.xml (ODF
+# 1.3 part 3, 4), an embedded object's too.
+PROPERTY_MEMBERS = re.compile(r"^(?:docProps/(?:core|app|custom)\.xml|(?:.+/)?meta\.xml)$")
+UNIX = 3  # ZipInfo.create_system of a member written on Unix (as cleaning writes them)
+
+
+def properties(path: str) -> list[tuple[str, str]]:
+    """What the office or ODF package at ``path`` says of itself, as (field, value)
+    pairs: each element of its property members (:data:`PROPERTY_MEMBERS`) with text,
+    named as written (``dc:creator``, ``Company``, ``meta:generator``; a custom property
+    by its ``name``), and of each member the system it was added on (``create_system``,
+    unless Unix) and its time (``date_time``, unless the ZIP epoch). No member is parsed
+    by its name's type (a picture is no property: what pictures hold is read from their
+    content, :func:`clean_package`). Raises ValueError (or BadZipFile) for a package or
+    property member that cannot be read."""
+    found: list[tuple[str, str]] = []
+    with zipfile.ZipFile(path) as archive:
+        for member in archive.infolist():
+            if member.is_dir():
+                continue
+            if member.create_system != UNIX:
+                found.append(("create_system", str(member.create_system)))
+            if member.date_time != ZIP_EPOCH:
+                year, month, day, hour, minute, second = member.date_time
+                when = f"{year:04d}-{month:02d}-{day:02d} {hour:02d}:{minute:02d}:{second:02d}"
+                found.append(("date_time", when))
+            if PROPERTY_MEMBERS.match(member.filename):
+                found.extend(_property_elements(archive.read(member)))
+    return found
+
+
+def _property_elements(data: bytes) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    open_elements: list[tuple[str, list[str]]] = []  # (name, text) of each open element
+
+    def start(name: str, attributes: dict[str, str]) -> None:
+        named = attributes.get("name") or attributes.get("meta:name")
+        open_elements.append((named or name, []))
+
+    def end(_name: str) -> None:
+        name, text = open_elements.pop()
+        value = "".join(text).strip()
+        if value:
+            found.append((name, value))
+
+    def characters(data: str) -> None:
+        if open_elements:
+            open_elements[-1][1].append(data)
+
+    try:
+        officescrub.guarded_parse(data, start, end, characters)
+    except expat.ExpatError:
+        raise ValueError("unreadable property member") from None
+    return found
 
 
 def text_units(path: str) -> dict[str, bytes]:
@@ -347,13 +458,8 @@ def member_text(data: bytes) -> Iterable[str]:
             for unit in open_units:
                 unit.append(data)
 
-    parser = officescrub.guarded_parser(namespace_separator=" ")
-    parser.StartNamespaceDeclHandler = declare
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.CharacterDataHandler = characters
     try:
-        parser.Parse(data, True)
+        officescrub.guarded_parse(data, start, end, characters, " ", declare)
     except expat.ExpatError:
         text, _ = officescrub.decode(data)
         texts = [_TAG.sub(" ", text)]

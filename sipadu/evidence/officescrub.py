@@ -15,7 +15,11 @@ Besides the document properties (``docProps/``, ``meta.xml``: replaced or remove
   the user who reserved the workbook (``fileSharing userName``, ECMA-376 18.2.12);
 - OpenDocument comments and tracked changes (``office:annotation`` and
   ``office:change-info`` with ``dc:creator`` and ``dc:date``, ODF 1.3 part 3, 14.1 and
-  5.5.3).
+  5.5.3);
+- LibreOffice's printer in ``settings.xml`` (the ``config:config-item`` named
+  ``PrinterName``, and ``PrinterSetup``, its driver settings with the name again, in
+  base64): an office's or a person's printer ("HP LaserJet Ruang Inspektur"). Both
+  are written empty when no printer is set, as they are left.
 
 :func:`scrub_xml` scrubs one XML member (:mod:`sipadu.evidence.officeclean` calls it
 for each member of the archive). The markup is walked with a tokenizer (no XML library
@@ -42,19 +46,27 @@ what this module did not foresee is at least told to the reporter.
 import codecs
 import re
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from urllib.parse import quote as quote_path
+from urllib.parse import unquote
 from xml.parsers import expat
 
 from sipadu.evidence.outcome import Removed
 
-# Attributes whose value names a person (by local name, in any element).
-PERSON_ATTRIBUTES = frozenset({"author", "initials", "userName", "creator", "lastModifiedBy"})
+# Attributes whose value names a person (by local name, in any element); Excel's
+# ``refreshedBy`` is the user who last refreshed a pivot table (ECMA-376 part 1,
+# 18.10.1.67), written again at every refresh.
+PERSON_ATTRIBUTES = frozenset(
+    {"author", "initials", "userName", "creator", "lastModifiedBy", "refreshedBy"}
+)
 # Attributes removed from an element that names a person (the time of a change).
 DATE_ATTRIBUTES = frozenset({"date", "dateUtc", "dateTime"})
 # Entries of people lists (Word's w15:person, PowerPoint's p:cmAuthor and p188:author,
-# Excel's threaded-comment persons): every attribute that names or identifies is blanked.
-PEOPLE_ELEMENTS = frozenset({"person", "cmAuthor", "author"})
-PEOPLE_ATTRIBUTES = frozenset({"name", "displayName", "userId", "providerId"})
+# Excel's threaded-comment persons and a shared workbook's users, ``userInfo``, ECMA-376
+# 18.11.2.3) and Word's editing exceptions for one person (``w:permStart w:ed``,
+# 17.13.7.2: DOMAIN\\user): every attribute that names or identifies is blanked.
+PEOPLE_ELEMENTS = frozenset({"person", "cmAuthor", "author", "userInfo", "permStart"})
+PEOPLE_ATTRIBUTES = frozenset({"name", "displayName", "userId", "providerId", "ed"})
 # Optional elements removed with everything inside them: Word's document variables, the
 # revision session ids of its settings (``w:rsids``, 17.15.1.72) and the template it was
 # made from (``w:attachedTemplate``, 17.15.1.6: a folder of the user's, by relationship),
@@ -66,6 +78,9 @@ REMOVED_ELEMENTS = frozenset(
 # session ids (``w:rsidR``, ``w:rsidRPr``…, 17.3.1.22), which tie a document to the other
 # documents edited in the same session.
 REMOVED_ATTRIBUTE_PREFIX = "rsid"
+# LibreOffice's printer settings (config:config-item, by its config:name), emptied.
+PRINTER_ITEMS = ("PrinterName", "PrinterSetup")
+PRINTER_ITEM = re.compile(rf"""\s[\w.-]+:name\s*=\s*["'](?:{"|".join(PRINTER_ITEMS)})["']""")
 # Elements whose text names a person, anywhere.
 PERSON_ELEMENTS = frozenset(
     {"creator", "initial-creator", "creator-initials", "sender-initials", "lastModifiedBy"}
@@ -88,10 +103,35 @@ FOUND_AS = {
     "absPath": Removed.AUTHOR,  # the saved-in folder holds the Windows user's name
     "fileSharing": Removed.AUTHOR,
     "presenceInfo": Removed.AUTHOR,
+    "config-item": Removed.OTHER,  # the printer's name
 }
 # Members read as XML: by their name, or by how they begin.
 XML_SUFFIXES = (".xml", ".rels", ".vml")
 MAX_LEFTOVERS = 10
+# A user account's folder in a local path or file URL, which a hyperlink, a linked
+# picture, an external workbook's path or a formula's reference keeps: the account is
+# usually the person's name. A path segment "Users", "home", "Documents and Settings" or
+# "media" (Linux mounts a USB stick at /media/NAME, /run/media/NAME) and the next one,
+# with any segments before them (file://server/Users/NAME, /Volumes/Disk/Users/NAME,
+# WSL's /mnt/c/Users/NAME), in a path that begins with a drive letter, a file URL's
+# scheme, a UNC server (\\server\Users\NAME) or, in a quoted value, "../" (LibreOffice
+# saves a link relative to the document: ../../home/NAME/Documents/a.pdf) or "/" (these
+# two only with a file inside: ../media/image1.png is an OOXML part). Separators may be
+# percent-encoded (%5C, %2F). Also a OneDrive for Business site's address
+# (TENANT-my.sharepoint.com/personal/NAME_domain) and a personal OneDrive's
+# (d.docs.live.net/CID: the account's id). A web address's "/home/" is no one's folder.
+_SEPARATOR = r"(?:[\\/]|%5[cC]|%2[fF])"
+_SEGMENT = r"(?:[^\\/\"'<>\s%]|%(?!5[cC]|2[fF])[0-9A-Fa-f]{2}){1,64}"
+USER_FOLDER = re.compile(
+    rf"(?:(?:\b[a-z]:|file:|\\\\[\w.$-]+"
+    rf"|(?P<relative>(?<=[\"'])(?:\.\.?{_SEPARATOR})+|(?<=[\"'])(?={_SEPARATOR})))"
+    rf"{_SEPARATOR}*(?:{_SEGMENT}{_SEPARATOR}+){{0,6}}?"
+    rf"(?:users|documents and settings|home|media){_SEPARATOR}+{_SEGMENT}"
+    rf"(?(relative)(?={_SEPARATOR})))"
+    r"|-my\.sharepoint\.com/personal/[^/\"'<>\s]{1,128}|\bd\.docs\.live\.net/[0-9a-f]{12,16}",
+    re.IGNORECASE,
+)
+FOLDER_FIELD = "folder"
 
 # Markup, in the order tried: comments, CDATA sections, processing instructions, other
 # declarations, then tags (a quoted attribute value may hold ">").
@@ -115,7 +155,7 @@ _WORDS = re.compile(
             | REMOVED_ELEMENTS
             | PERSON_ELEMENTS
             | CHANGE_ELEMENTS
-            | {"person", REMOVED_ATTRIBUTE_PREFIX}
+            | {"person", REMOVED_ATTRIBUTE_PREFIX, *PRINTER_ITEMS}
         )
     )
 )
@@ -154,9 +194,11 @@ def scrub_xml(data: bytes) -> tuple[bytes, set[Removed]]:
         text, codec = decode(data)
     except UnicodeDecodeError:
         raise ValueError("undecodable XML member") from None
-    if not _WORDS.search(text):
-        return data, set()  # nothing to look at (most members): no walk
-    found: set[Removed] = set()
+    linked: list[str] = []
+    text = _LINK.sub(lambda link: _without_user_folder(link, linked), text)
+    found: set[Removed] = {Removed.AUTHOR} if linked else set()
+    if not _WORDS.search(text):  # nothing more to look at (most members): no walk
+        return (text.encode(codec), found) if found else (data, found)
     text, wrappers = _ABSPATH_WRAPPER.subn("", text)
     if wrappers:
         found.add(FOUND_AS["absPath"])
@@ -164,6 +206,25 @@ def scrub_xml(data: bytes) -> tuple[bytes, set[Removed]]:
     if not found:
         return data, found
     return "".join(pieces).encode(codec), found
+
+
+# A link to an outside file: a relationship's Target (a linked picture, an external
+# workbook: TargetMode="External"), an ODF xlink:href.
+_LINK = re.compile(r"(?P<name>\b(?:[\w.-]+:)?(?:Target|href))\s*=\s*(?P<value>\"[^\"]*\"|'[^']*')")
+
+
+def _without_user_folder(match: re.Match[str], changed: list[str]) -> str:
+    """A link (:data:`_LINK`) to a file in a user's folder (:data:`USER_FOLDER`:
+    ``file:///C:/Users/NAME/Documents/foto.jpg``) pointing to the file's name only
+    (``foto.jpg``, next to the document: where a link to the reporter's computer leads on
+    any other one), its old target appended to ``changed``; any other link as it is."""
+    quote, path = match.group("value")[0], match.group("value")[1:-1]
+    if not USER_FOLDER.search(quote + path.replace("&amp;", "&")):
+        return match.group(0)
+    changed.append(path)
+    decoded = unquote(path.replace("&amp;", "&")).replace("\\", "/")
+    name = decoded.rstrip("/").rpartition("/")[2] or "-"
+    return f"{match.group('name')}={quote}{quote_path(name, safe='-._~!$()*+,;=@')}{quote}"
 
 
 def _walk(text: str, found: set[Removed]) -> Iterator[str]:
@@ -176,7 +237,7 @@ def _walk(text: str, found: set[Removed]) -> Iterator[str]:
         at = token.end()
         if removing < 0:
             if blanking >= 0 and between.strip():
-                found.add(FOUND_AS["date" if stack[blanking] == "date" else "person"])
+                found.add(FOUND_AS.get(stack[blanking], FOUND_AS["person"]))
             elif blanking < 0:
                 yield between
         name = token.group("name")
@@ -215,7 +276,11 @@ def _walk(text: str, found: set[Removed]) -> Iterator[str]:
             if local == "date" and parent in CHANGE_ELEMENTS:
                 blanking = len(stack) - 1
                 yield NEUTRAL_DATE
-            elif local in PERSON_ELEMENTS or (local == "author" and parent in AUTHOR_LISTS):
+            elif (
+                local in PERSON_ELEMENTS
+                or (local == "author" and parent in AUTHOR_LISTS)
+                or (local == "config-item" and PRINTER_ITEM.search(attributes))
+            ):
                 blanking = len(stack) - 1
     if removing < 0 and blanking < 0:
         yield text[at:]
@@ -251,9 +316,18 @@ def _attributes(local: str, attributes: str, found: set[Removed]) -> str:
     return _ATTRIBUTE.sub(rewrite, attributes)
 
 
-def guarded_parser(namespace_separator: str | None = None) -> "expat.XMLParserType":
-    """An expat parser that refuses any document type declaration (office XML has none:
-    an entity declared in one is a "billion laughs" bomb) with ``ValueError``."""
+def guarded_parse(
+    data: bytes,
+    start: Callable[[str, dict[str, str]], None],
+    end: Callable[[str], None],
+    characters: Callable[[str], None],
+    namespace_separator: str | None = None,
+    declare: Callable[[str | None, str], None] | None = None,
+) -> None:
+    """Parse ``data`` with expat, calling ``start``, ``end``, ``characters`` (and
+    ``declare`` for each namespace declaration), refusing any document type declaration
+    (office XML has none: an entity declared in one is a "billion laughs" bomb) with
+    ``ValueError``. Raises ``expat.ExpatError`` for what is not well-formed."""
 
     def refuse(*_: object) -> None:
         raise ValueError("a document type declaration")
@@ -261,14 +335,20 @@ def guarded_parser(namespace_separator: str | None = None) -> "expat.XMLParserTy
     parser = expat.ParserCreate(namespace_separator=namespace_separator)
     parser.StartDoctypeDeclHandler = refuse
     parser.EntityDeclHandler = refuse
-    return parser
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = characters
+    if declare is not None:
+        parser.StartNamespaceDeclHandler = declare
+    parser.Parse(data, True)
 
 
 def leftovers(path: str) -> list[tuple[str, str]]:
     """What still names a person in the XML members of the office or ODF archive at
     ``path``: ``("author", value)`` for each attribute of :data:`PERSON_ATTRIBUTES`, each
     element of :data:`PERSON_ELEMENTS` with text, and each of :data:`REMOVED_ELEMENTS`
-    (its attribute values), at most :data:`MAX_LEFTOVERS`. A member expat cannot parse
+    (its attribute values); ``("folder", path)`` for each user folder
+    (:func:`user_folders`); at most :data:`MAX_LEFTOVERS`. A member expat cannot parse
     (VML is often not well-formed) is searched for such attributes as text. Raises
     ValueError (or BadZipFile) for an archive that cannot be read."""
     found: list[tuple[str, str]] = []
@@ -279,7 +359,28 @@ def leftovers(path: str) -> list[tuple[str, str]]:
             data = archive.read(member)
             if is_xml_member(member.filename, data):
                 found.extend(_member_leftovers(data))
+                found.extend((FOLDER_FIELD, folder) for folder in user_folders(data))
     return list(dict.fromkeys(found))[:MAX_LEFTOVERS]
+
+
+def user_folders(data: bytes) -> list[str]:
+    """The user folders (:data:`USER_FOLDER`) an XML member names anywhere (attributes,
+    text, formulas) as paths, percent-decoded: ``C:/Users/Siti Rahmawati``."""
+    try:
+        text, _ = decode(data)
+    except UnicodeDecodeError:
+        return []
+    folders = []
+    for match in USER_FOLDER.finditer(text):
+        folder = unquote(match.group()).lstrip("-")
+        if folder[:5].lower() == "file:" or match.group("relative") is not None:
+            # as a path: file:///C:/Users/NAME, ../../C:/Users/NAME: C:/Users/NAME;
+            # file:///home/NAME, ../../home/NAME: /home/NAME
+            folder = folder[5:] if folder[:5].lower() == "file:" else folder
+            folder = folder.lstrip("./\\")
+            folder = folder if folder[1:2] == ":" else "/" + folder
+        folders.append(folder)
+    return folders
 
 
 def _member_leftovers(data: bytes) -> list[tuple[str, str]]:
@@ -293,7 +394,11 @@ def _member_leftovers(data: bytes) -> list[tuple[str, str]]:
         inside = removable[-1] + (local in REMOVED_ELEMENTS)
         removable.append(inside)
         for key, value in attributes.items():
-            if value.strip() and (inside or _local(key) in PERSON_ATTRIBUTES):
+            if value.strip() and (
+                inside
+                or _local(key) in PERSON_ATTRIBUTES
+                or (local in PEOPLE_ELEMENTS and _local(key) in PEOPLE_ATTRIBUTES)
+            ):
                 found.append(("author", value))
         names = local in PERSON_ELEMENTS or (local == "author" and stack[-1] in AUTHOR_LISTS)
         texts.append([] if names else None)
@@ -311,12 +416,8 @@ def _member_leftovers(data: bytes) -> list[tuple[str, str]]:
             if text is not None:
                 text.append(data)
 
-    parser = guarded_parser()
-    parser.StartElementHandler = start
-    parser.EndElementHandler = end
-    parser.CharacterDataHandler = characters
     try:
-        parser.Parse(data, True)
+        guarded_parse(data, start, end, characters)
     except expat.ExpatError:
         text, _ = decode(data)
         for match in _ATTRIBUTE.finditer(text):

@@ -28,12 +28,19 @@ class Kind(enum.StrEnum):
     ODP = "odp"
     MP3 = "mp3"
     M4A = "m4a"
-    OGG = "ogg"  # Vorbis/Opus audio
+    OGG = "ogg"  # Ogg: Vorbis, Opus or FLAC audio, Theora video
     FLAC = "flac"
     WAV = "wav"
     MP4 = "mp4"  # MP4/MOV/3GP video
-    WEBM = "webm"  # WebM/Matroska
+    WEBM = "webm"  # WebM/Matroska (MKV, MKA)
     AVI = "avi"
+    AAC = "aac"  # AAC audio in ADTS frames (.aac)
+    AMR = "amr"  # AMR-NB/AMR-WB speech (.amr: phones' voice recorders)
+    ASF = "asf"  # Windows Media: WMA audio, WMV video
+    MPEGTS = "mpegts"  # MPEG transport stream: .ts, camcorders' .mts/.m2ts
+    FLV = "flv"  # Flash Video
+    CAF = "caf"  # Apple Core Audio Format
+    AIFF = "aiff"  # AIFF and AIFF-C audio
     # A ZIP whose first bytes do not tell whether it is an office document (its first
     # members fill the head): the cleaning child reads its central directory to decide,
     # and a plain archive is kept as sent with this kind.
@@ -63,7 +70,7 @@ class KeptReason(enum.StrEnum):
     UNREADABLE = "unreadable"  # looks like a known type but is damaged or malformed
     TOO_LARGE = "too-large"  # too many pixels, pages or bytes to clean here
     TOO_COSTLY = "too-costly"  # ran out of its memory or time budget (a "bomb")
-    WOULD_DAMAGE = "would-damage"  # cleaning would change its text, not only metadata
+    WOULD_DAMAGE = "would-damage"  # cleaning would lose more than metadata (text, pictures…)
     OLD_FORMAT = "old-format"  # Word/Excel/PowerPoint 97-2003 or RTF: not cleaned here
 
 

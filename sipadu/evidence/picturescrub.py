@@ -1,10 +1,12 @@
-"""The metadata of the pictures inside a cleaned PDF, removed without decoding them.
+"""The metadata of the pictures inside a cleaned PDF or office document, removed without
+decoding them.
 
 mat2's lightweight mode redraws a PDF's pages through Poppler and cairo, which embed a
 JPEG (``/DCTDecode``) or JPEG 2000 (``/JPXDecode``) picture's bytes as they came, with
-whatever the camera, scanner or editor wrote in them (issue 21 review). These functions
-take a picture's bytes and give them back with only what a decoder needs, the picture
-itself byte for byte:
+whatever the camera, scanner or editor wrote in them (issue 21 review); an office or ODF
+file holds its pictures as they were inserted (:mod:`sipadu.evidence.officeclean`).
+These functions take a picture's bytes and give them back with only what a decoder
+needs, the picture itself byte for byte:
 
 - :func:`strip_jpeg` walks the whole JPEG (ITU T.81 B.1 and B.2): the segments before and
   between scans less :data:`JPEG_METADATA_MARKERS`, each scan's entropy-coded data (its
@@ -15,9 +17,14 @@ itself byte for byte:
   in ``jp2i``, labels in ``lbl``), and of its codestream, or of a raw codestream
   (15444-1 annex A), every marker segment but comments (``COM``), in the main header and
   in the tile-part headers (whose lengths are then corrected; a tile-part length index,
-  ``TLM``, is then dropped: it is optional).
+  ``TLM``, is then dropped: it is optional);
+- :func:`strip_png` keeps every chunk of a PNG but its text, EXIF and time chunks;
+- :func:`strip_webp` keeps of a WebP (RFC 9649) the chunks of its picture, animation,
+  alpha and colour profile, not its EXIF and XMP chunks (and says so in its header);
+- :func:`strip_gif` keeps of a GIF (GIF89a) its colour tables, images, their timing and
+  the loop count, not its comments, plain text or other application extensions (XMP).
 
-Both raise ValueError for what is not such a picture or is cut off where it was walked.
+Each raises ValueError for what is not such a picture or is cut off where it was walked.
 """
 
 import struct
@@ -226,12 +233,20 @@ PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 # Chunks that carry metadata, not picture (PNG 3rd edition, 11.3.3 and 11.3.6: text,
 # EXIF, the time of the last change; ``iCCP``'s profile name is kept with the colours).
 PNG_METADATA_CHUNKS = frozenset({b"tEXt", b"zTXt", b"iTXt", b"eXIf", b"tIME"})
+# The ancillary chunks that tell how the picture looks or moves (PNG 3rd edition, 11.3):
+# every other ancillary chunk (a lowercase first letter: private ones, as a C2PA
+# manifest's caBX, which names its creator and device) goes too; critical ones stay.
+PNG_DISPLAY_CHUNKS = frozenset(
+    {b"tRNS", b"gAMA", b"cHRM", b"sRGB", b"iCCP", b"bKGD", b"pHYs", b"sBIT", b"hIST"}
+    | {b"sPLT", b"acTL", b"fcTL", b"fdAT", b"cICP", b"mDCV", b"cLLI"}
+)
 MAX_PNG_CHUNKS = 100_000
 
 
 def strip_png(data: bytes) -> tuple[bytes, bool]:
-    """``data`` (a PNG) without its metadata chunks (:data:`PNG_METADATA_CHUNKS`) and
-    without anything after its ``IEND`` chunk, and whether anything was dropped; every
+    """``data`` (a PNG) without its metadata chunks (:data:`PNG_METADATA_CHUNKS`, and
+    any ancillary chunk not in :data:`PNG_DISPLAY_CHUNKS`) and without anything after
+    its ``IEND`` chunk, and whether anything was dropped; every
     other chunk is kept byte for byte (its CRC included). Raises ValueError for what is
     not a PNG or is cut off."""
     if not data.startswith(PNG_SIGNATURE):
@@ -245,7 +260,7 @@ def strip_png(data: bytes) -> tuple[bytes, bool]:
         end = at + 12 + length
         if end > len(data):
             raise ValueError("truncated chunk")
-        if kind in PNG_METADATA_CHUNKS:
+        if kind in PNG_METADATA_CHUNKS or (kind[:1].islower() and kind not in PNG_DISPLAY_CHUNKS):
             dropped = True
         else:
             kept.append(data[at:end])
@@ -253,3 +268,145 @@ def strip_png(data: bytes) -> tuple[bytes, bool]:
         if kind == b"IEND":
             return b"".join(kept), dropped or at < len(data)
     raise ValueError("too many chunks")
+
+
+# --- WebP --------------------------------------------------------------------------------
+
+# Chunks a decoder needs (RFC 9649, 2.5 to 2.7): the extended header, the ICC profile
+# (colours, kept as a PNG's iCCP is), animation parameters and frames, alpha, and the
+# lossy or lossless bitstream. EXIF and XMP chunks (2.7.1.6) and unknown chunks go.
+WEBP_KEPT_CHUNKS = frozenset({b"VP8X", b"ICCP", b"ANIM", b"ANMF", b"ALPH", b"VP8 ", b"VP8L"})
+# Chunks an animation frame's data may hold (RFC 9649, 2.7.1.2: "Frame Data").
+WEBP_FRAME_CHUNKS = frozenset({b"ALPH", b"VP8 ", b"VP8L"})
+# VP8X flags (RFC 9649, 2.7: "Rsv I L E X A R"): EXIF and XMP metadata present.
+WEBP_METADATA_FLAGS = 0x08 | 0x04
+ANMF_HEADER_BYTES = 16  # frame position, size, duration and flags before its chunks
+MAX_WEBP_CHUNKS = 100_000
+
+
+def strip_webp(data: bytes) -> tuple[bytes, bool]:
+    """``data`` (a WebP, RFC 9649) with only the chunks of :data:`WEBP_KEPT_CHUNKS` (in an
+    animation frame, :data:`WEBP_FRAME_CHUNKS`), its VP8X flags saying EXIF and XMP no
+    more, the RIFF size corrected and nothing after the RIFF chunk (2.4), and whether
+    anything was dropped; every kept chunk is byte for byte. More than
+    :data:`MAX_WEBP_CHUNKS` chunks is refused. Raises ValueError for what is not a WebP
+    or is cut off."""
+    if len(data) < 12 or data[:4] != b"RIFF" or data[8:12] != b"WEBP":
+        raise ValueError("not a WebP")
+    end = 8 + int.from_bytes(data[4:8], "little")
+    if end > len(data):
+        raise ValueError("truncated RIFF chunk")
+    kept, dropped = [], end < len(data)
+    chunks = _riff_chunks(data, 12, end, 0)
+    walked = len(chunks)
+    for kind, chunk in chunks:
+        if kind not in WEBP_KEPT_CHUNKS:
+            dropped = True
+            continue
+        if kind == b"VP8X" and len(chunk) >= 9:
+            flags = chunk[8]
+            dropped = dropped or bool(flags & WEBP_METADATA_FLAGS)
+            chunk = chunk[:8] + bytes([flags & ~WEBP_METADATA_FLAGS]) + chunk[9:]
+        elif kind == b"ANMF":
+            header = chunk[8 : 8 + ANMF_HEADER_BYTES]
+            if len(header) < ANMF_HEADER_BYTES:
+                raise ValueError("truncated frame")
+            inner = _riff_chunks(chunk, 8 + ANMF_HEADER_BYTES, len(chunk), walked)
+            walked += len(inner)
+            frame = [c for k, c in inner if k in WEBP_FRAME_CHUNKS]
+            dropped = dropped or len(frame) < len(inner)
+            chunk = _riff_chunk(kind, header + b"".join(frame))
+        kept.append(chunk)
+    body = b"WEBP" + b"".join(kept)
+    return b"RIFF" + len(body).to_bytes(4, "little") + body, dropped
+
+
+def _riff_chunks(data: bytes, at: int, end: int, walked: int) -> list[tuple[bytes, bytes]]:
+    """The chunks (FourCC, the whole chunk: header, payload and padding) from ``at`` to
+    ``end`` of ``data`` (RFC 9649, 2.3: a payload of odd size is followed by a zero
+    byte). Raises ValueError for one cut off, or past :data:`MAX_WEBP_CHUNKS` with the
+    ``walked`` chunks before."""
+    chunks: list[tuple[bytes, bytes]] = []
+    while at < end:
+        if walked + len(chunks) >= MAX_WEBP_CHUNKS:
+            raise ValueError("too many chunks")
+        if at + 8 > end:
+            raise ValueError("truncated chunk")
+        size = int.from_bytes(data[at + 4 : at + 8], "little")
+        after = at + 8 + size + (size & 1)
+        if after > end:
+            raise ValueError("truncated chunk")
+        chunks.append((data[at : at + 4], data[at:after]))
+        at = after
+    return chunks
+
+
+def _riff_chunk(kind: bytes, payload: bytes) -> bytes:
+    padding = b"\0" if len(payload) & 1 else b""
+    return kind + len(payload).to_bytes(4, "little") + payload + padding
+
+
+# --- GIF ---------------------------------------------------------------------------------
+
+# Application extensions (GIF89a, section 26) whose first sub-block gives the loop count
+# of an animation (sub-block id 1, then a 16-bit count): kept with that sub-block only.
+GIF_LOOP_APPLICATIONS = frozenset({b"NETSCAPE2.0", b"ANIMEXTS1.0"})
+_GIF_LOOPS = frozenset(b"\x0b" + name for name in GIF_LOOP_APPLICATIONS)  # with its length
+_GIF_IMAGE, _GIF_EXTENSION, _GIF_TRAILER = 0x2C, 0x21, 0x3B
+_GIF_GRAPHIC_CONTROL, _GIF_APPLICATION = 0xF9, 0xFF
+
+
+def strip_gif(data: bytes) -> tuple[bytes, bool]:
+    """``data`` (a GIF87a or GIF89a) with its header, colour tables, images and graphic
+    control extensions (GIF89a sections 17 to 23) byte for byte, an application
+    extension that sets the loop count (:data:`GIF_LOOP_APPLICATIONS`) reduced to that,
+    and without its comment (24), plain text (25; no browser, Pillow or LibreOffice draws
+    one) and other application extensions (26: XMP, ICC profiles, editors' data), nor
+    anything after its trailer (27); and whether anything was dropped. More than
+    :data:`imagecheck.MAX_GIF_BLOCKS` images or sub-blocks is refused (nothing is
+    decoded: a long animation costs a walk of its bytes). Raises ValueError for what is
+    not a GIF or is cut off."""
+    if len(data) < 13 or data[:6] not in (b"GIF87a", b"GIF89a"):
+        raise ValueError("not a GIF")
+    flags = data[10]
+    at = 13 + (3 << ((flags & 7) + 1) if flags & 0x80 else 0)
+    kept, dropped, frames, blocks = [data[:at]], False, 0, 0
+    while True:
+        if at >= len(data):
+            raise ValueError("no trailer")
+        introducer = data[at]
+        if introducer == _GIF_TRAILER:
+            kept.append(data[at : at + 1])
+            return b"".join(kept), dropped or at + 1 < len(data)
+        if introducer == _GIF_IMAGE:
+            frames += 1
+            if frames > imagecheck.MAX_GIF_BLOCKS or at + 11 > len(data):
+                raise ValueError("too many frames, or cut off")
+            local = data[at + 9]
+            start = at + 10 + (3 << ((local & 7) + 1) if local & 0x80 else 0) + 1
+            label = None
+        elif introducer == _GIF_EXTENSION and at + 2 <= len(data):
+            label, start = data[at + 1], at + 2
+        else:
+            raise ValueError("not a GIF block")
+        end = start
+        while True:  # the sub-blocks, up to the block terminator
+            if end >= len(data):
+                raise ValueError("cut off")
+            if data[end] == 0:
+                end += 1
+                break
+            blocks += 1
+            if blocks > imagecheck.MAX_GIF_BLOCKS:
+                raise ValueError("too many blocks")
+            end += 1 + data[end]
+        if label is None or label == _GIF_GRAPHIC_CONTROL:
+            kept.append(data[at:end])
+        elif label == _GIF_APPLICATION and data[start : start + 12] in _GIF_LOOPS:
+            loop = data[start + 12 : start + 16]  # its first sub-block
+            if loop[:2] == b"\x03\x01" and len(loop) == 4:
+                kept.append(data[at : start + 16] + b"\0")
+            dropped = dropped or loop[:2] != b"\x03\x01" or end != start + 17
+        else:
+            dropped = True
+        at = end

@@ -203,6 +203,8 @@ def offered_for(name: str, content_type: str) -> bool:
     """Whether a page offers a safe copy of a file with this (stored) name and declared
     type: a hint only, so that sound or video gets no useless button. Whether a copy
     can be made is told by the file's content when it is asked for."""
+    if content_type.lower().startswith(("audio/", "video/")):
+        return False  # a recording (stored typed by its content: sipadu.web.uploads)
     extension = name.rpartition(".")[2].lower() if "." in name else ""
     if not extension and content_type.lower() in ("", "application/octet-stream"):
         return True  # nothing says what it is (a photo named "bukti"): its content will

@@ -77,7 +77,7 @@ from sipadu.web.context import (
 )
 from sipadu.web.derivations import LOGIN, busy_page, derivations
 from sipadu.web.errors import integrity_failed
-from sipadu.web.file_notices import Flag, file_notices
+from sipadu.web.file_notices import Flag
 from sipadu.web.formdata import UploadRefused, chosen_files, files_waiting, receives_files
 from sipadu.web.kept_files import KeptGone
 from sipadu.web.refusal_messages import message
@@ -310,8 +310,11 @@ def _mailbox_page(
     escalation_form: EscalationForm | None = None,
     warning_flags: list[Flag] | None = None,
     sent_files: list[UploadedFile] | None = None,
+    correction_flags: list[Flag] | None = None,
 ) -> str:
     """``warning_flags``: what the warning before sending names (issue 21 item 3);
+    ``correction_flags``: the same, for the correction of a typed report (its warning
+    stands by the correction's box, and its "send anyway" sends the correction);
     ``sent_files``: the files of the message just sent, each with its notice.
     ``sent``: True after a message was sent, "again" after the same one was sent twice.
     ``transcript_form``: the answer to a typed report as it was sent (refused, or a
@@ -344,9 +347,22 @@ def _mailbox_page(
         kept_reply=kept_reply,
         notice=notice,
         warning=warning_flags or [],
-        file_notices=file_notices([(f.name, f.outcome) for f in sent_files or []]),
+        correction_warning=correction_flags or [],
+        **_sent_notices(sent_files),
         **warning.page_files(),
     )
+
+
+def _sent_notices(sent_files: list[UploadedFile] | None) -> dict[str, object]:
+    """For the template: the notices of the files of the message just sent
+    (``file_notices``), and the sealed field the message form carries them in
+    (``notices_token``), so that the page's language switch shows them again, in the
+    other language (:func:`sipadu.reporter.warning.receipt_notices`)."""
+    if sent_files:
+        return warning.receipt_notices(sent_files)
+    if SWITCH in request.form:
+        return warning.receipt_notices()
+    return {"file_notices": [], "notices_token": ""}
 
 
 def _receipt(keys: HeldKeys) -> dict[str, object]:
@@ -431,6 +447,7 @@ def mailbox_message() -> ResponseReturnValue:
         kept = warning.resume(FormKind.MESSAGE, switch=True)  # a warned form's files
         said = " ".join(n for n in (switched_notice(), warning.kept_notice(kept)) if n)
         flags = _message_flags(form, kept.files) if warning.was_warned() else []
+        warned = request.form.get(CORRECTION_WARNED) == "1"  # the correction's warning
         return _mailbox_page(
             keys,
             opened,
@@ -439,6 +456,7 @@ def mailbox_message() -> ResponseReturnValue:
             notice=said,
             transcript_form=typed,
             warning_flags=flags,
+            correction_flags=_correction_flags(typed) if warned else None,
         )
     kept = warning.resume(FormKind.MESSAGE)
     submissions = runtime().submissions
@@ -533,6 +551,16 @@ def _message_flags(form: MessageForm, files: list[UploadedFile]) -> list[Flag]:
     return warning.flags(warning.form_texts(form, ["body"]), {"body": label}, files)
 
 
+# The correction's warning was shown: its language switch shows it again.
+CORRECTION_WARNED = "correction_warned"
+
+
+def _correction_flags(form: TranscriptForm) -> list[Flag]:
+    """What the warning names in the correction of a typed report."""
+    label = str(form.correction.label.text)
+    return warning.flags(warning.form_texts(form, ["correction"]), {"correction": label}, [])
+
+
 @bp.post("/mailbox/transcript")
 def mailbox_transcript() -> ResponseReturnValue:
     """The reporter's answer to a report an operator typed (EU 2019/1937 Art. 18(2)-(4)):
@@ -542,7 +570,9 @@ def mailbox_transcript() -> ResponseReturnValue:
     as typed: beside the field, or, when the typed report was answered already the
     other way, in the message box, to be sent as a message. The correction's button sends
     the message form, which holds the correction's box: a reply typed beside it is kept
-    in its box, never sent, whatever the answer."""
+    in its box, never sent, whatever the answer. A correction holding identifying
+    details (:mod:`sipadu.reporter.warning`) is not recorded until the reporter sends it
+    anyway: it comes back in its box with the warning beside it, the reply in its own."""
     body = request.form.get("body", "")
     signed = signed_in(write=True)
     if signed is None:
@@ -555,6 +585,15 @@ def mailbox_transcript() -> ResponseReturnValue:
     if not form.validate_on_submit():
         return _transcript_page(keys, opened, form, body=body), 400
     answer = Answer(form.answer.data or "")  # validated: AnyOf
+    if answer is Answer.CORRECT and not warning.send_anyway():
+        flags = _correction_flags(form)
+        # Only while the question is asked (answered meanwhile in another tab: the refusal
+        # below puts the correction in the message box, checked when sent from there).
+        if flags and _asked(keys, opened):
+            reply = MessageForm(formdata=None, body=body)
+            return _mailbox_page(
+                keys, opened, reply, False, transcript_form=form, correction_flags=flags
+            )
     try:
         with transaction(write=True) as writing:
             recorded = answer_transcript(
@@ -600,12 +639,17 @@ def _transcript_page(
     typed report still waits for an answer, else (answered meanwhile, in another tab)
     in the message box, to be sent as a message. ``body``: a reply typed beside it,
     kept in the message box."""
-    view = read_mailbox(keys.session, keys, opened.report_id)
-    if transcript_of(view.fields).state is TranscriptState.PENDING:
+    if _asked(keys, opened):
         reply = MessageForm(formdata=None, body=body)
         return _mailbox_page(keys, opened, reply, False, notice=notice, transcript_form=form)
     kept = MessageForm(formdata=None, body=_joined(body, form.correction.data or ""))
     return _mailbox_page(keys, opened, kept, False, notice=notice)
+
+
+def _asked(keys: HeldKeys, opened: OpenedMailbox) -> bool:
+    """Whether the typed report still waits for the reporter's answer."""
+    view = read_mailbox(keys.session, keys, opened.report_id)
+    return transcript_of(view.fields).state is TranscriptState.PENDING
 
 
 def transcript_again(notice: str) -> tuple[str, int]:

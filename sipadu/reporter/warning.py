@@ -2,12 +2,13 @@
 the report form and the mailbox's message form: what the two views share.
 
 A form that validates and whose files arrived is checked (:func:`flags`): its text
-fields except the identity field (:func:`sipadu.services.identifying.find_identifying`)
-and its files' outcomes (identifying fields cleaning could not remove; files stored as
-sent). If anything is found and the reporter did not press "send anyway"
-(:data:`SEND_ANYWAY`), nothing is committed: the form comes back (200) with the text,
-a warning naming each finding and where, and its files kept (:mod:`sipadu.web.kept_files`:
-staged, carried sealed in the page). The page marks itself warned (:data:`WARNED`), so
+fields except the identity field (:func:`sipadu.services.identifying.find_identifying`),
+its files' outcomes (identifying fields cleaning could not remove; files stored as
+sent) and its files' names (:func:`sipadu.services.identifying.scan_name`). If
+anything is found and the reporter did not press "send anyway" (:data:`SEND_ANYWAY`),
+nothing is committed: the form comes back (200) with the text, a warning naming each
+finding and where, and its files kept (:mod:`sipadu.web.kept_files`: staged, carried
+sealed in the page). The page marks itself warned (:data:`WARNED`), so
 a language switch of it shows the warning again.
 """
 
@@ -32,6 +33,7 @@ from sipadu.web.file_notices import (
     file_notice,
     file_notices,
     more_flags,
+    name_flags,
     text_flags,
     unlisted_flag,
 )
@@ -149,15 +151,17 @@ def flags(
 ) -> list[Flag]:
     """Everything the warning names: text findings (at most
     :data:`~sipadu.services.identifying.LISTED_PER_FIELD` per field, then how many
-    more), then files (anchored on their place in the kept list: ``kept-file-<i>``; the
-    page carries exactly ``files``); at most :data:`FLAGS_LISTED` lines, the last
-    saying how many more. ``amount_fields``: the fields that hold amounts of money.
-    Pass ``texts`` within the form's limits (:func:`form_texts`)."""
+    more), then files (what they hold, then their names; anchored on their place in
+    the kept list: ``kept-file-<i>``; the page carries exactly ``files``); at most
+    :data:`FLAGS_LISTED` lines, the last saying how many more. ``amount_fields``: the
+    fields that hold amounts of money. Pass ``texts`` within the form's limits
+    (:func:`form_texts`)."""
     scan = scan_identifying(texts, amount_fields=amount_fields)
     anchors = [f"kept-file-{i}" for i in range(len(files))]
     said = text_flags(scan.findings, labels)
     said += more_flags(scan.unlisted, labels)
     said += file_flags(files, anchors)
+    said += name_flags(files, anchors)
     if len(said) > FLAGS_LISTED:
         more = unlisted_flag(len(said) - FLAGS_LISTED + 1, said[0])
         said = [*said[: FLAGS_LISTED - 1], more]

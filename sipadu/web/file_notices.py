@@ -13,7 +13,7 @@ from flask_babel.speaklater import LazyString
 
 from sipadu.evidence.outcome import Cleaned, KeptAsSent, KeptReason, Kind, Outcome, Removed
 from sipadu.services.attachments import UploadedFile, clean_name, shorten_name
-from sipadu.services.identifying import Finding, IdentifyingKind
+from sipadu.services.identifying import Finding, IdentifyingKind, scan_name
 
 REMOVED_LABELS: dict[Removed, LazyString] = {
     Removed.AUTHOR: _l("author"),
@@ -49,22 +49,51 @@ REMAINING_LABELS: dict[str, LazyString] = {
     "organization": _l("a company or office"),
     "owner": _l("an owner"),
     "manager": _l("a manager"),
+    "gps": _l("a GPS location"),
+    "camera": _l("a camera or device"),
+    "folder": _l("a folder of the computer it was made on (often named after its user)"),
 }
-VALUE_SHOWN = 40  # characters of a remaining value in the warning
+# A field of a name not listed above.
+REMAINING_OTHER = _l("a person or an office")
+VALUE_SHOWN = 80  # characters of a file's remaining values of one kind in the warning
 NAME_SHOWN = 60  # characters of a file name
 
 
 def file_notice(outcome: Outcome | None) -> str | None:
     """One file's notice: "cleaned (removed: author, GPS location)", "cleaned (nothing
-    hidden was found)", "kept as sent (why)"; None when cleaning did not look at it."""
+    hidden was found)", "kept as sent (why)", each followed by what identifying fields
+    are still in it ("; still in its hidden details: an author (Siti)"); None
+    when cleaning did not look at it."""
     if isinstance(outcome, Cleaned):
         if not outcome.removed:
-            return _("cleaned (no hidden data was found)")
-        removed = ", ".join(str(REMOVED_LABELS[r]) for r in sorted(outcome.removed))
-        return _("cleaned (removed: %(removed)s)", removed=removed)
-    if isinstance(outcome, KeptAsSent):
-        return _("kept as sent (%(why)s)", why=kept_label(outcome))
-    return None
+            notice = _("cleaned (no hidden data was found)")
+        else:
+            removed = ", ".join(str(REMOVED_LABELS[r]) for r in sorted(outcome.removed))
+            notice = _("cleaned (removed: %(removed)s)", removed=removed)
+    elif isinstance(outcome, KeptAsSent):
+        notice = _("kept as sent (%(why)s)", why=kept_label(outcome))
+    else:
+        return None
+    if outcome.remaining:
+        still = ", ".join(
+            f"{what} ({shorten_name(values, VALUE_SHOWN)})"
+            for what, values in remaining_values(outcome).items()
+        )
+        notice += "; " + _("still in its hidden details: %(what)s", what=still)
+    return notice
+
+
+def remaining_values(outcome: Outcome) -> dict[str, str]:
+    """The identifying fields still in a file, by what they are in words (a label of
+    :data:`REMAINING_LABELS`, in the order first found), each with its values joined
+    (a GPS position's latitude, longitude and altitude are one line)."""
+    values: dict[str, list[str]] = {}
+    for remaining in outcome.remaining:
+        label = str(REMAINING_LABELS.get(remaining.field.lower(), REMAINING_OTHER))
+        value = remaining.value.strip()
+        if value and value not in values.setdefault(label, []):
+            values[label].append(value)
+    return {label: ", ".join(found) for label, found in values.items()}
 
 
 def kept_label(outcome: KeptAsSent) -> LazyString:
@@ -167,11 +196,10 @@ def file_flags(files: Sequence[UploadedFile], anchors: Sequence[str]) -> list[Fl
         if outcome is None:
             continue
         name = shorten_name(clean_name(upload.name), NAME_SHOWN)
-        for remaining in outcome.remaining:
-            what = REMAINING_LABELS.get(remaining.field.lower(), _l("a person or an office"))
-            value = shorten_name(remaining.value.strip(), VALUE_SHOWN)
+        for what, values in remaining_values(outcome).items():
+            value = shorten_name(values, VALUE_SHOWN)
             text = _(
-                "The file “%(name)s” still names %(what)s in its hidden details: %(value)s",
+                "The file “%(name)s” still holds %(what)s in its hidden details: %(value)s",
                 name=name,
                 what=what,
                 value=value,
@@ -185,4 +213,40 @@ def file_flags(files: Sequence[UploadedFile], anchors: Sequence[str]) -> list[Fl
                 why=KEPT_LABELS[outcome.why],
             )
             flags.append(Flag(text, anchor))
+    return flags
+
+
+def name_flags(files: Sequence[UploadedFile], anchors: Sequence[str]) -> list[Flag]:
+    """The identifying details in the names of ``files``
+    (:func:`sipadu.services.identifying.scan_name`: a name is stored with its file and
+    shown to investigators), one sentence each, naming the file; ``anchors[i]`` the id
+    of the i-th file on the page."""
+    said = {
+        IdentifyingKind.NIK: lambda name, shown: _(
+            "In the name of the file “%(name)s”: a number that looks like a NIK (population "
+            "ID number), %(shown)s",
+            name=name,
+            shown=shown,
+        ),
+        IdentifyingKind.NIP: lambda name, shown: _(
+            "In the name of the file “%(name)s”: a number that looks like a NIP (civil "
+            "servant ID number), %(shown)s",
+            name=name,
+            shown=shown,
+        ),
+        IdentifyingKind.PHONE: lambda name, shown: _(
+            "In the name of the file “%(name)s”: a phone number, %(shown)s", name=name, shown=shown
+        ),
+        IdentifyingKind.EMAIL: lambda name, shown: _(
+            "In the name of the file “%(name)s”: an e-mail address, %(shown)s",
+            name=name,
+            shown=shown,
+        ),
+    }
+    flags = []
+    for upload, anchor in zip(files, anchors, strict=True):
+        stored = clean_name(upload.name)
+        shown_name = shorten_name(stored, NAME_SHOWN)
+        for finding in scan_name(stored):
+            flags.append(Flag(said[finding.kind](shown_name, finding.shown), anchor))
     return flags

@@ -185,8 +185,10 @@ class _TooLargeOnceCleaned(Exception):
 def _cleaned(part: EncryptedPart, original: StoredFile) -> UploadedFile:
     """The file ``part`` staged as ``original``, cleaned if it can be: its clean copy
     (the original deleted), or the original kept as sent (the half-made copy deleted),
-    with what happened. Raises :class:`UploadRefused` (no cleaning slot, over the
-    request's pixel budget or its budget of document cleaning time)."""
+    with what happened; a picture, PDF, office document or recording is typed by what
+    its content says it is (:func:`_typed`), not by what was declared. Raises
+    :class:`UploadRefused` (no cleaning slot, over the request's pixel budget or its
+    budget of document cleaning time)."""
     name, content_type = part.filename, part.content_type
     kind = kinds.detect(part.head)
     if not cleaning.cleanable(kind):
@@ -230,6 +232,8 @@ def _cleaned(part: EncryptedPart, original: StoredFile) -> UploadedFile:
         # staged is deleted when the request ends).
         raise UploadRefused(Refusal.NOT_READ_BACK, name=name) from None
     sessions = write_sessions()
+    if outcome.kind is not None:
+        content_type = _typed(outcome.kind, content_type)
     if not isinstance(outcome, Cleaned):
         storage.abandon(sessions, copy)
         return UploadedFile(original, name, content_type, outcome)
@@ -241,6 +245,55 @@ def _cleaned(part: EncryptedPart, original: StoredFile) -> UploadedFile:
         # keeps the name it was sent with).
         name, content_type = _named_as(name, outcome.kind)
     return UploadedFile(clean, name, content_type, outcome)
+
+
+# The media type a file of these kinds is stored with, whatever its sender declared (a
+# photo renamed "foto.txt" is offered a safe copy, and downloaded, as the picture it is).
+_DETECTED_TYPES = {
+    Kind.JPEG: "image/jpeg",
+    Kind.PNG: "image/png",
+    Kind.WEBP: "image/webp",
+    Kind.GIF: "image/gif",
+    Kind.TIFF: "image/tiff",
+    Kind.HEIF: "image/heif",
+    Kind.PDF: "application/pdf",
+    Kind.DOCX: "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    Kind.XLSX: "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    Kind.PPTX: "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    Kind.ODT: "application/vnd.oasis.opendocument.text",
+    Kind.ODS: "application/vnd.oasis.opendocument.spreadsheet",
+    Kind.ODP: "application/vnd.oasis.opendocument.presentation",
+}
+# The media type a recording is stored with when its sender declared no sound or video
+# type (a voice note renamed "rekaman.docx" is offered no safe copy); a declared sound or
+# video type is kept (a MOV stays video/quicktime).
+_RECORDING_TYPES = {
+    Kind.MP3: "audio/mpeg",
+    Kind.M4A: "audio/mp4",
+    Kind.AAC: "audio/aac",
+    Kind.OGG: "audio/ogg",
+    Kind.FLAC: "audio/flac",
+    Kind.WAV: "audio/wav",
+    Kind.AIFF: "audio/aiff",
+    Kind.CAF: "audio/x-caf",
+    Kind.AMR: "audio/amr",
+    Kind.ASF: "video/x-ms-asf",
+    Kind.MP4: "video/mp4",
+    Kind.WEBM: "video/webm",
+    Kind.AVI: "video/x-msvideo",
+    Kind.MPEGTS: "video/mp2t",
+    Kind.FLV: "video/x-flv",
+}
+
+
+def _typed(kind: Kind, declared: str) -> str:
+    """The media type a file of ``kind`` (told by its content) is stored with, sent as
+    ``declared`` (:data:`_DETECTED_TYPES`, :data:`_RECORDING_TYPES`)."""
+    if kind in _DETECTED_TYPES:
+        return _DETECTED_TYPES[kind]
+    if kind in _RECORDING_TYPES and not declared.lower().startswith(("audio/", "video/")):
+        return _RECORDING_TYPES[kind]
+    return declared
 
 
 # What a cleaned copy of another format than its original is named and typed as.
