@@ -102,7 +102,6 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any, BinaryIO
-from urllib.parse import unquote
 
 from sipadu.evidence import imagecheck, imagestrip, kinds, officeclean, officescrub
 from sipadu.evidence.confinement import (
@@ -1122,8 +1121,7 @@ class _Cleaning:
             for key in PDF_LINK_KEYS:
                 value = holder.get(key)
                 if isinstance(value, pikepdf.String) and officescrub.USER_FOLDER.search(str(value)):
-                    target = unquote(str(value)).replace("\\", "/").rstrip("/")
-                    holder[key] = pikepdf.String(target.rpartition("/")[2] or "-")
+                    holder[key] = pikepdf.String(officescrub.file_name_of(str(value)))
                     self.scrubbed.add(Removed.AUTHOR)
 
     def check_pdf(self, original: str, clean: str, redrawn: bool) -> None:

@@ -222,9 +222,16 @@ def _without_user_folder(match: re.Match[str], changed: list[str]) -> str:
     if not USER_FOLDER.search(quote + path.replace("&amp;", "&")):
         return match.group(0)
     changed.append(path)
-    decoded = unquote(path.replace("&amp;", "&")).replace("\\", "/")
-    name = decoded.rstrip("/").rpartition("/")[2] or "-"
+    name = file_name_of(path.replace("&amp;", "&"))
     return f"{match.group('name')}={quote}{quote_path(name, safe='-._~!$()*+,;=@')}{quote}"
+
+
+def file_name_of(link: str) -> str:
+    """The last part of a linked path (``file:///C:/Users/NAME/foto%20KTP.jpg`` ->
+    ``foto KTP.jpg``), percent-decoded (RFC 3986 section 2.1), with ``\\`` read as ``/``;
+    ``-`` when the link ends in a folder with no name. What a link into a user's folder
+    (:data:`USER_FOLDER`) becomes in a cleaned office file or PDF."""
+    return unquote(link).replace("\\", "/").rstrip("/").rpartition("/")[2] or "-"
 
 
 def _walk(text: str, found: set[Removed]) -> Iterator[str]:
