@@ -30,7 +30,6 @@ from tests.services.helpers import Recorded, ServicePerson, person
 
 SEED = os.urandom(32)  # the instance's audit signing key
 PINNED = signing_public_key(SEED).hex()  # its public key, as an auditor pins it
-TODAY = datetime.now(UTC).date()  # entries are stamped with the real time
 NOW = datetime.now(UTC)  # what decides which days' receipts are sealed (none here)
 DAY = DatePrecision.DAY
 
@@ -109,11 +108,12 @@ def test_a_page_filters_by_actor_action_report_and_day(session, auditor):
         e.action for e in audit_log.page(session, AuditFilter(action="audit.view")).entries
     } == {"audit.view"}
     assert seqs(action="no.such.action") == []
-    assert seqs(since=TODAY, until=TODAY, report_id=report_id) == [about_report.seq]
-    assert seqs(since=TODAY + timedelta(days=1), report_id=report_id) == []
-    assert seqs(until=TODAY - timedelta(days=1), report_id=report_id) == []
+    day = date.fromisoformat(about_report.at[:10])  # stamped with the real time (UTC)
+    assert seqs(since=day, until=day, report_id=report_id) == [about_report.seq]
+    assert seqs(since=day + timedelta(days=1), report_id=report_id) == []
+    assert seqs(until=day - timedelta(days=1), report_id=report_id) == []
     assert log.actions() == []  # a page is a read; only a person's view is recorded
-    assert AuditFilter(actor="operator", since=TODAY).used() == ["actor", "since"]
+    assert AuditFilter(actor="operator", since=day).used() == ["actor", "since"]
 
 
 # --- verification and checkpoints -------------------------------------------------------------
@@ -276,7 +276,7 @@ def test_nothing_an_auditor_did_is_recorded_if_the_caller_rolls_back(database_ur
 
 
 def test_daily_counts_are_per_day_and_metric_newest_first_within_the_window(session):
-    day = TODAY
+    day = datetime.now(UTC).date()
     for back, metric, times in [
         (0, ReporterMetric.REPORT_SUBMITTED, 2),
         (0, ReporterMetric.MAILBOX_LOGIN, 1),
@@ -299,7 +299,7 @@ def test_daily_counts_are_per_day_and_metric_newest_first_within_the_window(sess
 
 
 def test_intake_days_count_reports_received_and_refused_by_the_ceiling(session):
-    day = TODAY
+    day = datetime.now(UTC).date()
     for back, metric in [
         (0, ReporterMetric.REPORT_SUBMITTED),
         (0, ReporterMetric.REPORT_SUBMITTED),
