@@ -179,14 +179,24 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(url: str, deadline: float) -> None:
+def wait_for(url: str, deadline: float, process: subprocess.Popen | None = None) -> bool:
+    """Wait until ``url`` answers; False if ``process`` (the server) ends first. Raises
+    AssertionError at ``deadline``."""
     while time.monotonic() < deadline:
         try:
             urllib.request.urlopen(url, timeout=1).close()
-            return
+            return True
         except (urllib.error.URLError, ConnectionError):
+            if process is not None and process.poll() is not None:
+                return False
             time.sleep(0.2)
     raise AssertionError(f"{url} did not come up")
+
+
+# A server that ends before it answers is started again on another port, this many times
+# at most: the port free_port found may be taken before gunicorn binds it (by a client
+# socket of another test, given the same ephemeral port), and gunicorn then gives up.
+SERVING_TRIES = 3
 
 
 @contextmanager
@@ -196,18 +206,29 @@ def serving(
     """One portal of an existing instance served by real gunicorn; yields the master
     process and the base URL. ``log`` keeps the server's output (for log scans);
     ``module`` is what ``python -m`` runs (a test's variant of the server)."""
-    port = free_port()
-    env = {**os.environ, **env, f"SIPADU_{portal.upper()}_BIND": f"127.0.0.1:{port}"}
     output = log.open("wb") if log is not None else subprocess.DEVNULL
-    process = subprocess.Popen(
-        [sys.executable, "-m", module, portal],
-        env=env,
-        stdout=output,
-        stderr=output,
-    )
-    base = f"http://127.0.0.1:{port}"
+    for _ in range(SERVING_TRIES):
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", module, portal],
+            env={**os.environ, **env, f"SIPADU_{portal.upper()}_BIND": f"127.0.0.1:{port}"},
+            stdout=output,
+            stderr=output,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            if wait_for(base + "/", time.monotonic() + 30, process):
+                break
+        except AssertionError:
+            process.kill()
+            process.wait(timeout=10)
+            raise
+        if log is not None:  # the log holds this server's lines only, not gunicorn's
+            output.seek(0)  # complaint about the port it could not take
+            output.truncate()
+    else:
+        raise AssertionError(f"the {portal} portal ended {SERVING_TRIES} times before answering")
     try:
-        wait_for(base + "/", time.monotonic() + 30)
         yield process, base
     finally:
         process.terminate()

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from tests.helpers import free_port
+from tests.helpers import SERVING_TRIES, free_port
 
 SMTP_USER = "sipadu-relay"
 SMTP_PASSWORD = "relay-password-never-logged-7d1f"
@@ -172,8 +172,7 @@ def smtp_server(
     (smtp://, STARTTLS required) or ``tls`` (smtps://), asking for a login if ``login``;
     ``legacy_tls``: STARTTLS in TLS 1.1 only."""
     inbox = Inbox()
-    port = free_port()
-    options: dict = {"hostname": "127.0.0.1", "port": port}
+    options: dict = {"hostname": "127.0.0.1"}
     if mode == "starttls":
         assert certificates is not None
         context = certificates.server_context(legacy=legacy_tls)
@@ -186,8 +185,16 @@ def smtp_server(
     if mode in ("plain", "tls") and login:
         # aiosmtpd counts only STARTTLS as TLS for AUTH; implicit TLS is TLS all the same.
         options |= {"auth_require_tls": False}
-    controller = Controller(inbox, **options)
-    controller.start()
+    for _ in range(SERVING_TRIES):  # a port taken between free_port and the bind: another
+        port = free_port()
+        controller = Controller(inbox, **options, port=port)
+        try:
+            controller.start()
+            break
+        except OSError:
+            continue
+    else:
+        raise AssertionError("no free port for the SMTP server")
     scheme = {"plain": "smtp+plain", "starttls": "smtp", "tls": "smtps"}[mode]
     env = {
         "SIPADU_SMTP_URL": f"{scheme}://127.0.0.1:{port}",

@@ -261,3 +261,24 @@ def test_malformed_body_framing_is_refused_without_a_traceback_in_the_log(
         assert "Traceback" not in output, output
         assert "Exception in ASGI application" not in output, output
         assert "ERROR" not in output, output
+
+
+def test_a_portal_whose_port_was_taken_meanwhile_is_served_on_another(tmp_path, monkeypatch):
+    """The port free_port found may be taken before gunicorn binds it (another test's
+    client socket given the same ephemeral port): gunicorn gives up after five tries and
+    the test waited 30 s for a server that had ended ("did not come up", PostgreSQL run
+    of 2026-12-02). The helper now starts it again on another port, its log holding
+    only the server that answered."""
+    env = config_env(tmp_path / "instance", f"sqlite:///{tmp_path / 'sipadu.db'}", None)
+    init_demo_instance(env)
+    with socket.socket() as holder:  # bound, not listening: refuses connections
+        holder.bind(("127.0.0.1", 0))
+        taken = holder.getsockname()[1]
+        ports = iter([taken])
+        real = free_port
+        monkeypatch.setattr("tests.helpers.free_port", lambda: next(ports, None) or real())
+        log = tmp_path / "server.log"
+        with serving("reporter", env, log=log) as (_process, base):
+            assert fetch(base + "/")[0] == 200
+            assert not base.endswith(f":{taken}")
+    assert str(taken) not in log.read_text()
