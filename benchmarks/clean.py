@@ -162,6 +162,7 @@ def media(folder: Path, name: str, mib: int) -> bytes:
         "flv": [*picture, *sine, "-c:v", "flv", "-b:v", "4M", "-c:a", "mp3", "-ar", "44100"],
         "ts": [*picture, *sine, "-c:v", "libx264", "-preset", "ultrafast", "-b:v", "4M",
                "-c:a", "aac"],
+        "vob": [*picture, *sine, "-c:v", "mpeg2video", "-b:v", "4M", "-c:a", "ac3"],
     }  # fmt: skip
     path = folder / f"sample.{name}"
     subprocess.run(
@@ -226,6 +227,7 @@ KINDS = {
     "wmv": Kind.ASF,
     "flv": Kind.FLV,
     "ts": Kind.MPEGTS,
+    "vob": Kind.MPEGPS,
     "jpeg": Kind.JPEG,
     "png": Kind.PNG,
     "webp": Kind.WEBP,

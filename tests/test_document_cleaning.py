@@ -630,6 +630,48 @@ def test_every_stream_of_an_ogg_loses_its_comments(name, inputs, tmp_path):
     assert {Removed.AUTHOR, Removed.GPS} <= cleaned.removed and cleaned.remaining == ()
 
 
+# H.264 "user data unregistered" SEI (ITU-T H.264 D.1.6), where a camcorder may write
+# its make and the time and place: ffmpeg's h264_metadata filter plants one.
+CAMERA_SEI = f"h264_metadata=sei_user_data=086f3693-b7b3-4f2c-9653-21492feee5b8+{DEVICE}"
+MPEG_PICTURE = ["-f", "lavfi", "-i", "testsrc=duration=1:size=64x48:rate=25"]
+
+
+@pytest.mark.parametrize(
+    "name, codecs",
+    [
+        ("v.mpg", ["-c:v", "libx264", "-bsf:v", CAMERA_SEI, "-c:a", "mp2"]),  # MPEG-1 packs
+        ("v.vob", ["-c:v", "mpeg2video", "-c:a", "ac3"]),  # MPEG-2 packs, as on a DVD
+        ("h264.vob", ["-c:v", "libx264", "-bsf:v", CAMERA_SEI, "-c:a", "mp2"]),
+    ],
+)
+def test_a_program_stream_is_cleaned_in_its_own_container(name, codecs, tmp_path):
+    """An MPEG program stream (.mpg, a DVD's .vob, a camcorder's .mod) was "a type that
+    cannot be cleaned", kept as sent with whatever its video carried: now ffmpeg copies
+    its pictures and sound into the same kind of pack (MPEG-1 or MPEG-2) without the
+    SEI units of its H.264 video, nor any stream but video and audio."""
+    path = tmp_path / name
+    subprocess.run(
+        ["ffmpeg", "-v", "error", "-y", *MPEG_PICTURE, *SINE, *codecs, "-t", "1", str(path)],
+        check=True,
+        timeout=60,
+    )
+    original = path.read_bytes()
+    before = probe(path)
+    assert (DEVICE.encode() in original) == ("bsf:v" in " ".join(codecs)), "SEI not planted"
+
+    data, cleaned = clean(original, Kind.MPEGPS)
+
+    after = assert_clean_recording(data, name, tmp_path)
+    assert cleaned.kind is Kind.MPEGPS and cleaned.remaining == ()
+    assert data[4] >> 6 == original[4] >> 6  # the same version of pack header
+    assert [s["codec_name"] for s in after["streams"]] == [
+        s["codec_name"] for s in before["streams"]
+    ]
+    assert decoded(data, tmp_path, "0:a") == decoded(original, tmp_path, "0:a")
+    assert decoded(data, tmp_path, "0:v") == decoded(original, tmp_path, "0:v")
+    assert after["format"]["duration"] == before["format"]["duration"]
+
+
 def test_an_ogg_of_two_vorbis_streams_is_not_said_clean_while_named(tmp_path):
     """Two Vorbis streams: mat2 left the second one's ARTIST. ffmpeg 5.1's copy of
     such a file writes a last page whose position wraps (one second said to last 27

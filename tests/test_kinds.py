@@ -234,6 +234,17 @@ def test_recordings_are_told_by_their_container_signatures():
     assert detect(b"FORM\x00\x00\x10\x00ILBMBMHD" + bytes(40)) is None  # an Amiga picture
 
 
+def test_program_streams_by_their_pack_header():
+    """An MPEG program stream (.mpg, DVD .vob, camcorders' .mod) was "a type that cannot be
+    cleaned": its pack header says MPEG-1 (marker bits 0010) or MPEG-2 (01)."""
+    pack = b"\x00\x00\x01\xba"
+    assert detect(pack + b"\x21\x00\x01\x00\x01\x80" + bytes(100)) == Kind.MPEGPS
+    assert detect(pack + b"\x44\x00\x04\x00\x04\x01" + bytes(100)) == Kind.MPEGPS
+    assert detect(pack + b"\x00" + bytes(100)) is None  # neither version's marker bits
+    assert detect(pack) is None  # a start code alone
+    assert detect(b"\x00\x00\x01\xb3" + bytes(100)) is None  # video without a system layer
+
+
 def test_transport_streams_of_188_and_192_byte_packets():
     packet = b"\x47\x40\x00\x10" + bytes(184)
     assert detect(packet * 50) == Kind.MPEGTS
@@ -312,6 +323,8 @@ def test_audio_and_video_made_by_ffmpeg(tmp_path):
         "v.m2ts": ([*picture_, "-t", "0.4", "-c:v", "libx264"], Kind.MPEGTS),
         "v.mts": ([*picture_, "-t", "0.4", "-f", "mpegts", "-mpegts_m2ts_mode", "1"], Kind.MPEGTS),
         "v.flv": ([*picture_, "-t", "0.4", "-c:v", "flv"], Kind.FLV),
+        "v.mpg": ([*picture_, "-t", "0.4", "-r", "25", "-c:v", "mpeg1video"], Kind.MPEGPS),
+        "v.vob": ([*picture_, "-t", "0.4", "-r", "25", "-c:v", "mpeg2video"], Kind.MPEGPS),
         "a.caf": (tone, Kind.CAF),
         "a.aiff": (tone, Kind.AIFF),
         "a.aifc": ([*tone, "-c:a", "adpcm_ima_qt"], Kind.AIFF),

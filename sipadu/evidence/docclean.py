@@ -5,7 +5,7 @@
 
 Reads a PDF, Office (DOCX/XLSX/PPTX), ODF (ODT/ODS/ODP), audio (MP3, M4A, AAC, OGG,
 FLAC, WAV, AIFF, CAF, AMR, WMA) or video (MP4/MOV/3GP, WebM/Matroska, AVI, WMV, FLV,
-MPEG transport streams) file on standard input and writes it back without its metadata.
+MPEG transport and program streams) file on standard input and writes it back without its metadata.
 The work is done by Debian's ``mat2`` for PDF (0.13.3, in its lightweight mode ``-L``,
 which redraws every page through Poppler and cairo and so keeps the text selectable),
 WAV and AVI (with ffmpeg, keeping every stream), for office and ODF files by
@@ -17,7 +17,7 @@ the file's own container, keeping only video and audio streams: subtitle streams
 (where drones and dashcams write their position), data streams (GPS telemetry of
 action cameras), attachments and cover pictures are dropped and counted as removed.
 Tags appended after the last frame of a FLAC or AMR file are cut off first
-(:func:`trailing_tags`), and the SEI units of a transport stream's H.264 or H.265 video,
+(:func:`trailing_tags`), and the SEI units of a transport or program stream's H.264 or H.265 video,
 where camcorders write the time and place, are dropped (:data:`SEI_UNITS`).
 
 What mat2 leaves in a PDF is removed after it, in the same child: the metadata of the
@@ -170,7 +170,7 @@ MAT2_EXTENSIONS = {
 }
 # Kinds cleaned by ffmpeg here, with the extension that picks the muxer of their own
 # container (mat2 takes none of MOV, 3GP, M4A, WebM or Matroska, nor the Windows Media,
-# transport stream, Flash, AMR, ADTS, CAF or AIFF files; its MP4 cleaning is this same
+# transport or program stream, Flash, AMR, ADTS, CAF or AIFF files; its MP4 cleaning is this same
 # ffmpeg command, which keeps data streams). MP3 too: mat2 removes its ID3 tags with
 # mutagen and keeps everything else, an APEv2 or Lyrics3 tag at the end included, where
 # foobar2000, Mp3tag and mp3gain write the artist; ffmpeg copies the MPEG audio frames
@@ -192,7 +192,7 @@ FFMPEG_EXTENSIONS = {
     Kind.CAF: ".caf",
     Kind.AIFF: ".aiff",
 }
-FFMPEG_KINDS = frozenset(FFMPEG_EXTENSIONS) | {Kind.MP4, Kind.WEBM, Kind.MPEGTS}
+FFMPEG_KINDS = frozenset(FFMPEG_EXTENSIONS) | {Kind.MP4, Kind.WEBM, Kind.MPEGTS, Kind.MPEGPS}
 # Options of ffmpeg's muxer: an MP3 gets no ID3v2 or ID3v1 tag at all (an empty ID3v2
 # tag would still say which version wrote it); a transport stream's service (its SDT,
 # which the muxer always writes) names no provider or program (ffmpeg's default is
@@ -209,9 +209,10 @@ EXIFTOOL_TAGS = {
     Kind.MP3: ["-APE:all", "-Lyrics3:all", "-ID3:all", "-u"],
     Kind.FLAC: ["-ID3:all", "-RIFF:all", "-AIFF:all"],
     Kind.MPEGTS: ["-H264:all"],
+    Kind.MPEGPS: ["-H264:all"],
 }
 # The supplemental enhancement information (SEI) NAL unit types dropped from the video
-# of a transport stream, by codec (ffmpeg's ``filter_units``): AVCHD camcorders write
+# of a transport or program stream, by codec (ffmpeg's ``filter_units``): AVCHD camcorders write
 # their make, model, the time and the GPS position into H.264 SEI user data ("MDPM",
 # exiftool's H264 group), which a stream copy keeps. SEI is NAL unit type 6 in H.264
 # and 39, 40 (prefix, suffix) in H.265 (ITU-T H.264 and H.265, table 7-1); it is not
@@ -769,13 +770,16 @@ def media_streams(text: str) -> int:
 def _ffmpeg_extension(kind: Kind, head: bytes) -> str:
     """The extension (so ffmpeg's muxer) that keeps the file's own container: for a
     transport stream ``.m2ts`` when its packets are 192 bytes (ffmpeg then writes them
-    so), ``.ts`` for 188."""
+    so), ``.ts`` for 188; for a program stream ``.vob`` (ffmpeg's MPEG-2 muxer) or
+    ``.mpg`` (MPEG-1 systems) by its pack header's version."""
     if kind in FFMPEG_EXTENSIONS:
         return FFMPEG_EXTENSIONS[kind]
     if kind == Kind.WEBM:
         return ".webm" if b"webm" in head[:64] else ".mkv"
     if kind == Kind.MPEGTS:
         return ".ts" if head[:1] == b"\x47" else ".m2ts"
+    if kind == Kind.MPEGPS:
+        return ".vob" if kinds.program_stream_version(head) == 2 else ".mpg"
     brand = head[8:12]
     if brand == b"qt  ":
         return ".mov"
@@ -1206,10 +1210,10 @@ class _Cleaning:
 
     def sei_filters(self, path: str) -> list[str]:
         """ffmpeg's options that drop the SEI units (:data:`SEI_UNITS`) of each H.264 or
-        H.265 video stream of the transport stream at ``path``; none for other kinds or
+        H.265 video stream of the transport or program stream at ``path``; none for other kinds or
         codecs (``filter_units`` names other codecs' units otherwise: MPEG-2's type 6
         is a slice)."""
-        if self.kind != Kind.MPEGTS:
+        if self.kind not in (Kind.MPEGTS, Kind.MPEGPS):
             return []
         listing = self.tools.run(
             [

@@ -46,7 +46,10 @@ fixed-offset match per type). Where it is weak or wrong SIPADU checks itself:
   AIFF and AIFF-C (an IFF ``FORM`` of type ``AIFF`` or ``AIFC``), and MPEG transport
   streams (ISO/IEC 13818-1 §2.4.3.2: the sync byte ``0x47`` at the start of every
   188-byte packet in the head, or every 192-byte one after its 4-byte time code, as
-  camcorders' ``.mts``/``.m2ts`` hold them; at least :data:`TS_PACKETS` packets).
+  camcorders' ``.mts``/``.m2ts`` hold them; at least :data:`TS_PACKETS` packets), and
+  MPEG program streams (``.mpg``, DVD ``.vob``, camcorders' ``.mod``): a pack header,
+  start code ``00 00 01 BA``, followed by the marker bits of MPEG-1 (``0010``,
+  ISO/IEC 11172-1 §2.4.3.2) or MPEG-2 (``01``, ISO/IEC 13818-1 §2.5.3.3).
 - **PDF.** ``%PDF-`` anywhere in the first 1,024 bytes, as readers accept it (PDF 32000
   Implementation note 13; ``filetype`` wants it at offset 0).
 
@@ -143,6 +146,7 @@ _SIGNATURES = (
     (b"caff\x00\x01", Kind.CAF),
 )
 _TS_SYNC = 0x47
+_PACK_START = b"\x00\x00\x01\xba"  # pack_start_code of an MPEG program stream
 TS_PACKETS = 3  # a PAT, a PMT and one packet of a stream: the least a recording holds
 
 # MPEG audio frame header fields (ISO/IEC 11172-3 §2.4.2.3, 13818-3 §2.4.2.3).
@@ -181,12 +185,24 @@ def detect(head: bytes | memoryview) -> Kind | None:
         return Kind.AIFF
     if _transport_stream(head):
         return Kind.MPEGTS
+    if program_stream_version(head):
+        return Kind.MPEGPS
     guessed = filetype.guess(head) if head else None
     if guessed is not None and guessed.mime in _FROM_FILETYPE:
         return _FROM_FILETYPE[guessed.mime]
     if b"%PDF-" in head[:PDF_WITHIN]:
         return Kind.PDF
     return None
+
+
+def program_stream_version(head: bytes) -> int | None:
+    """1 or 2 when ``head`` begins with an MPEG-1 or MPEG-2 program stream's pack header
+    (see the module's docstring), else ``None``."""
+    if not head.startswith(_PACK_START) or len(head) < 5:
+        return None
+    if head[4] >> 6 == 0b01:
+        return 2
+    return 1 if head[4] >> 4 == 0b0010 else None
 
 
 def archive_kind(names: Sequence[str], mimetype: bytes | None) -> Kind | None:

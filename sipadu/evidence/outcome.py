@@ -38,6 +38,7 @@ class Kind(enum.StrEnum):
     AMR = "amr"  # AMR-NB/AMR-WB speech (.amr: phones' voice recorders)
     ASF = "asf"  # Windows Media: WMA audio, WMV video
     MPEGTS = "mpegts"  # MPEG transport stream: .ts, camcorders' .mts/.m2ts
+    MPEGPS = "mpegps"  # MPEG program stream: .mpg/.mpeg, DVD .vob, camcorders' .mod
     FLV = "flv"  # Flash Video
     CAF = "caf"  # Apple Core Audio Format
     AIFF = "aiff"  # AIFF and AIFF-C audio

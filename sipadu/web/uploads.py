@@ -283,6 +283,7 @@ _RECORDING_TYPES = {
     Kind.AVI: "video/x-msvideo",
     Kind.MPEGTS: "video/mp2t",
     Kind.FLV: "video/x-flv",
+    Kind.MPEGPS: "video/mpeg",
 }
 
 
