@@ -209,7 +209,6 @@ EXIFTOOL_TAGS = {
     Kind.MP3: ["-APE:all", "-Lyrics3:all", "-ID3:all", "-u"],
     Kind.FLAC: ["-ID3:all", "-RIFF:all", "-AIFF:all"],
     Kind.MPEGTS: ["-H264:all"],
-    Kind.MPEGPS: ["-H264:all"],
 }
 # The supplemental enhancement information (SEI) NAL unit types dropped from the video
 # of a transport or program stream, by codec (ffmpeg's ``filter_units``): AVCHD camcorders write
@@ -217,7 +216,18 @@ EXIFTOOL_TAGS = {
 # exiftool's H264 group), which a stream copy keeps. SEI is NAL unit type 6 in H.264
 # and 39, 40 (prefix, suffix) in H.265 (ITU-T H.264 and H.265, table 7-1); it is not
 # needed to decode the pictures (H.264 and H.265 annex D).
-SEI_UNITS = {"h264": "6", "hevc": "39|40"}
+# MPEG-2 video has no SEI; its user data (start code 0xB2, ISO/IEC 13818-2 §6.2.2.2.2:
+# closed captions, a recorder's own notes) is dropped alike: it is not needed either.
+SEI_UNITS = {"h264": "6", "hevc": "39|40", "mpeg2video": "178"}
+# exiftool reads a camcorder's H.264 SEI (make, time, place: the H264 group) in a
+# transport stream only: of a program stream, the first seconds of its video are copied
+# into one first (:meth:`_Cleaning.program_stream_sei`).
+SEI_SAMPLE_SECONDS = 5
+# Kinds whose duration ffprobe estimates from the first and last time stamps: a file of
+# recordings one after another (DVD VOBs or camcorder clips joined, each clock starting
+# again) is given one part's length and its clean copy the whole, so the two are not
+# compared (:meth:`_Cleaning.check_recording`).
+ESTIMATED_DURATION_KINDS = frozenset({Kind.MPEGTS, Kind.MPEGPS})
 # Kinds whose ffmpeg reader takes whatever follows the last frame as sound (FLAC, AMR):
 # tags appended there (:func:`trailing_tags`) are cut off before ffmpeg copies it.
 TRAILING_TAG_KINDS = frozenset({Kind.FLAC, Kind.AMR})
@@ -898,6 +908,8 @@ class _Cleaning:
                 raise _Refused()  # nothing ffmpeg can read (or kept): not a recording
             if self.kind in TRAILING_TAG_KINDS and trailing_tags(path):
                 fields.append((APPENDED_FIELD, "1"))
+            if self.kind == Kind.MPEGPS:
+                fields += self.program_stream_sei(path)
             return fields + self.exiftool_fields(path, EXIFTOOL_TAGS.get(self.kind, []))
         if self.kind in ARCHIVE_KINDS:
             # Not mat2 --show: it parses each member by its name's type (a JPEG named
@@ -1029,7 +1041,7 @@ class _Cleaning:
                 self.clean_pdf_in_place(path, output)
                 self.scrub_pdf_photos(output)
                 self.check_pdf(path, output, redrawn=False)
-        elif self.kind in FFMPEG_KINDS:
+        elif self.kind in FFMPEG_KINDS and self.kind not in ESTIMATED_DURATION_KINDS:
             self.check_recording(path, output)
         return output
 
@@ -1208,24 +1220,49 @@ class _Cleaning:
         os.remove(listing)
         return counted
 
-    def sei_filters(self, path: str) -> list[str]:
-        """ffmpeg's options that drop the SEI units (:data:`SEI_UNITS`) of each H.264 or
-        H.265 video stream of the transport or program stream at ``path``; none for other kinds or
-        codecs (``filter_units`` names other codecs' units otherwise: MPEG-2's type 6
-        is a slice)."""
-        if self.kind not in (Kind.MPEGTS, Kind.MPEGPS):
-            return []
+    def video_codecs(self, path: str) -> list[str]:
+        """The codec of each video stream (not cover pictures) of the file at ``path``,
+        in order, as ffprobe names them (``h264``, ``hevc``, ``mpeg2video``...)."""
         listing = self.tools.run(
             [
                 *("ffprobe", "-v", "error", "-select_streams", "V"),
                 *("-show_entries", "stream=codec_name", "-of", "csv=p=0", path),
             ]
         )
+        return [codec.strip(",") for codec in listing.split()]
+
+    def sei_filters(self, path: str) -> list[str]:
+        """ffmpeg's options that drop the SEI units (:data:`SEI_UNITS`: H.264, H.265)
+        or user data (MPEG-2) of each video stream of the transport or program stream
+        at ``path``; none for other kinds or codecs (``filter_units`` names other
+        codecs' units otherwise: MPEG-2's type 6 is a slice)."""
+        if self.kind not in ESTIMATED_DURATION_KINDS:
+            return []
         options = []
-        for index, codec in enumerate(listing.split()):
+        for index, codec in enumerate(self.video_codecs(path)):
             if codec in SEI_UNITS:
                 options += [f"-bsf:v:{index}", f"filter_units=remove_types={SEI_UNITS[codec]}"]
         return options
+
+    def program_stream_sei(self, path: str) -> list[tuple[str, str]]:
+        """What exiftool reads in the H.264 SEI of the program stream at ``path`` (a
+        camcorder's make, time and place), which it reads in transport streams only:
+        the first :data:`SEI_SAMPLE_SECONDS` of the video copied into an M2TS sample in
+        the scratch folder. None without H.264 video."""
+        if "h264" not in self.video_codecs(path):
+            return []
+        sample = os.path.join(self.scratch, "sample.m2ts")
+        self.tools.run(
+            [
+                *("ffmpeg", "-nostdin", "-hide_banner", "-loglevel", "error", "-i", path),
+                *("-map", "0:V", "-c", "copy", "-t", str(SEI_SAMPLE_SECONDS)),
+                *("-f", "mpegts", "-mpegts_m2ts_mode", "1", "-y", sample),
+            ]
+        )
+        try:
+            return self.exiftool_fields(sample, ["-H264:all"])
+        finally:
+            os.remove(sample)
 
     def clean_package(self, path: str, output: str) -> None:
         """Clean the office or ODF file at ``path`` into ``output`` without mat2, whose
